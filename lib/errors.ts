@@ -1,0 +1,144 @@
+// One error hierarchy for the whole package. The addon only returns -errno; everything that a
+// caller can catch is built here, in the caller's realm, so `instanceof` works under jest too.
+import * as os from 'os';
+
+const errnoNames: Record<number, string> = Object.fromEntries(
+  Object.entries(os.constants.errno).map(([name, num]) => [num, name]),
+);
+
+/** Short descriptions for the errnos VFIO users actually meet (Node has no strerror on v20). */
+const errnoText: Record<string, string> = {
+  EPERM: 'operation not permitted',
+  ENOENT: 'no such file or directory',
+  EIO: 'input/output error',
+  EBADF: 'bad file descriptor',
+  EAGAIN: 'resource temporarily unavailable',
+  ENOMEM: 'cannot allocate memory',
+  EACCES: 'permission denied',
+  EFAULT: 'bad address',
+  EBUSY: 'device or resource busy',
+  EEXIST: 'file exists',
+  ENODEV: 'no such device',
+  EINVAL: 'invalid argument',
+  ENOSPC: 'no space left on device',
+  ENOTTY: 'inappropriate ioctl for device',
+  ERANGE: 'result out of range',
+  ENOSYS: 'function not implemented',
+  EOPNOTSUPP: 'operation not supported',
+  ENXIO: 'no such device or address',
+  E2BIG: 'argument list too long',
+};
+
+/** The errno name for a number ('EINVAL'), or 'E<n>' for one the platform does not name. */
+export function errnoName(errno: number): string {
+  return errnoNames[errno] ?? `E${errno}`;
+}
+
+export function errnoNumber(name: string): number {
+  const n = (os.constants.errno as Record<string, number>)[name];
+  if (n === undefined) throw new TypeError(`unknown errno name ${name}`);
+  return n;
+}
+
+export interface ErrorContext {
+  /** The device (BDF, or a path for non-PCI devices) when the error concerns one. */
+  device?: string;
+  /** What to do about it, when we know. */
+  hint?: string;
+  /** Extra detail appended to the message (e.g. "region 2, offset 0x1000"). */
+  detail?: string;
+  cause?: unknown;
+}
+
+export interface VfioErrorInit extends ErrorContext {
+  code: string;
+  op: string;
+  errno?: number;
+  message?: string;
+}
+
+export class VfioError extends Error {
+  /** 'EINVAL', 'ENOTTY', … or one of ours: 'ECLOSED', 'EDECODE'. */
+  readonly code: string;
+  /** The errno number when the kernel said it; undefined for our own checks. */
+  readonly errno: number | undefined;
+  /** The failing operation: an ioctl name ('VFIO_DEVICE_GET_REGION_INFO'), a syscall, or a method. */
+  readonly op: string;
+  readonly device: string | undefined;
+  readonly hint: string | undefined;
+
+  constructor(init: VfioErrorInit) {
+    const what = init.message ?? describe(init);
+    super(init.hint ? `${what}\n  hint: ${init.hint}` : what, init.cause === undefined ? undefined : { cause: init.cause });
+    this.name = new.target.name;
+    this.code = init.code;
+    this.errno = init.errno;
+    this.op = init.op;
+    this.device = init.device;
+    this.hint = init.hint;
+  }
+}
+
+function describe(init: VfioErrorInit): string {
+  const text = errnoText[init.code];
+  const on = init.device ? ` on ${init.device}` : '';
+  const detail = init.detail ? ` (${init.detail})` : '';
+  return `${init.op} failed${on}: ${init.code}${text ? ` ${text}` : ''}${detail}`;
+}
+
+/** The kernel or driver does not support this (ENOTTY, EOPNOTSUPP, ENOSYS). */
+export class NotSupportedError extends VfioError {}
+/** EPERM/EACCES: usually /dev/vfio permissions, memlock or a kernel option. */
+export class PermissionError extends VfioError {}
+/** EBUSY: the group or device is held elsewhere. */
+export class BusyError extends VfioError {}
+/** The object was closed; using it again is a bug in the caller. */
+export class ClosedError extends VfioError {}
+/** Our own argument checks (offsets, widths, alignment, ranges) and the kernel's EINVAL/ERANGE. */
+export class InvalidArgumentError extends VfioError {}
+
+function classFor(code: string): typeof VfioError {
+  switch (code) {
+    case 'ENOTTY': case 'EOPNOTSUPP': case 'ENOSYS': return NotSupportedError;
+    case 'EPERM': case 'EACCES': return PermissionError;
+    case 'EBUSY': return BusyError;
+    case 'EINVAL': case 'ERANGE': return InvalidArgumentError;
+    default: return VfioError;
+  }
+}
+
+/** The typed error for a kernel errno returned by operation `op`. */
+export function errnoError(errno: number, op: string, ctx: ErrorContext = {}): VfioError {
+  const code = errnoName(errno);
+  const Cls = classFor(code);
+  return new Cls({ ...ctx, code, errno, op });
+}
+
+/** Passes a native result through, or throws the typed error for its -errno. */
+export function check(result: number, op: string, ctx?: ErrorContext | (() => ErrorContext)): number {
+  if (result >= 0) return result;
+  throw errnoError(-result, op, typeof ctx === 'function' ? ctx() : ctx);
+}
+
+/** For native calls that return a value object on success and -errno on failure. */
+export function checkValue<T>(result: T | number, op: string, ctx?: ErrorContext | (() => ErrorContext)): T {
+  if (typeof result === 'number' && result < 0) check(result, op, ctx);
+  return result as T;
+}
+
+/** Our own validation failure: no errno, code EINVAL (or ERANGE for out-of-range offsets). */
+export function invalidArgument(op: string, message: string, ctx: ErrorContext & { code?: 'EINVAL' | 'ERANGE' } = {}): InvalidArgumentError {
+  return new InvalidArgumentError({ ...ctx, code: ctx.code ?? 'EINVAL', op, message: `${op}: ${message}` });
+}
+
+export function closedError(op: string, what: string, device?: string): ClosedError {
+  return new ClosedError({
+    code: 'ECLOSED', op, device,
+    message: `${op}: ${what} is closed`,
+    hint: 'the object was closed (or its device was); open it again instead of reusing it',
+  });
+}
+
+export function notSupported(op: string, message: string, ctx: ErrorContext = {}): NotSupportedError {
+  return new NotSupportedError({ ...ctx, code: 'EOPNOTSUPP', op, message: `${op}: ${message}` });
+}

@@ -1,0 +1,104 @@
+// What sysfs says about a PCI device: its driver, IOMMU group and neighbours. Every function
+// takes the sysfs root as an argument (default /sys) so tests can point it at a fixture tree.
+import * as fs from 'fs';
+import * as path from 'path';
+
+export interface SysfsOptions {
+  /** Root of sysfs; '/sys' unless a test points it at a fixture tree. */
+  sysfs?: string;
+}
+
+const pciDevices = (o: SysfsOptions) => path.join(o.sysfs ?? '/sys', 'bus/pci/devices');
+
+export function devicePath(bdf: string, o: SysfsOptions = {}): string {
+  return path.join(pciDevices(o), bdf);
+}
+
+export function deviceExists(bdf: string, o: SysfsOptions = {}): boolean {
+  return fs.existsSync(devicePath(bdf, o));
+}
+
+function readTrimmed(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The bound driver's name, or undefined when no driver is bound. */
+export function driverOf(bdf: string, o: SysfsOptions = {}): string | undefined {
+  try {
+    return path.basename(fs.readlinkSync(path.join(devicePath(bdf, o), 'driver')));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The IOMMU group number, or undefined when the device has none (no IOMMU, or no-IOMMU mode). */
+export function iommuGroupOf(bdf: string, o: SysfsOptions = {}): number | undefined {
+  try {
+    const n = Number(path.basename(fs.readlinkSync(path.join(devicePath(bdf, o), 'iommu_group'))));
+    return Number.isInteger(n) ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every device in an IOMMU group, with its driver. */
+export function groupMembers(group: number, o: SysfsOptions = {}): { bdf: string; driver: string | undefined }[] {
+  const dir = path.join(o.sysfs ?? '/sys', 'kernel/iommu_groups', String(group), 'devices');
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir).sort();
+  } catch {
+    return [];
+  }
+  return names.map((bdf) => ({ bdf, driver: driverOf(bdf, o) }));
+}
+
+export interface PciIds {
+  vendor: number;
+  device: number;
+  subsystemVendor: number | undefined;
+  subsystemDevice: number | undefined;
+  class: number;
+  revision: number | undefined;
+}
+
+function readHex(file: string): number | undefined {
+  const s = readTrimmed(file);
+  return s === undefined ? undefined : Number.parseInt(s, 16);
+}
+
+export function pciIds(bdf: string, o: SysfsOptions = {}): PciIds | undefined {
+  const p = devicePath(bdf, o);
+  const vendor = readHex(path.join(p, 'vendor'));
+  const device = readHex(path.join(p, 'device'));
+  const cls = readHex(path.join(p, 'class'));
+  if (vendor === undefined || device === undefined || cls === undefined) return undefined;
+  return {
+    vendor, device, class: cls,
+    subsystemVendor: readHex(path.join(p, 'subsystem_vendor')),
+    subsystemDevice: readHex(path.join(p, 'subsystem_device')),
+    revision: readHex(path.join(p, 'revision')),
+  };
+}
+
+/** The text of the device's `resource` file (one line per BAR/ROM/bridge window). */
+export function resourceText(bdf: string, o: SysfsOptions = {}): string | undefined {
+  return readTrimmed(path.join(devicePath(bdf, o), 'resource'));
+}
+
+export function listPciDevices(o: SysfsOptions = {}): string[] {
+  try {
+    return fs.readdirSync(pciDevices(o)).sort();
+  } catch {
+    return [];
+  }
+}
+
+export function driverOverride(bdf: string, o: SysfsOptions = {}): string | undefined {
+  const v = readTrimmed(path.join(devicePath(bdf, o), 'driver_override'));
+  return v === undefined || v === '(null)' || v === '' ? undefined : v;
+}
