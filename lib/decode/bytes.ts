@@ -1,0 +1,63 @@
+// Little-endian field access on Uint8Arrays, bounds-checked. Every kernel struct this package
+// reads is little-endian on the platforms VFIO runs on that Node supports (x86-64, arm64 LE).
+// Reads go byte by byte rather than through a DataView so a subarray's byteOffset needs no care.
+import { DecodeError } from './errors';
+
+function check(buf: Uint8Array, offset: number, width: number, op: string): void {
+  if (!Number.isInteger(offset) || offset < 0 || offset + width > buf.length) {
+    throw new DecodeError(op, offset, `${width}-byte read past the end of a ${buf.length}-byte buffer`);
+  }
+}
+
+export function u8(buf: Uint8Array, offset: number, op = 'read'): number {
+  check(buf, offset, 1, op);
+  return buf[offset];
+}
+
+export function u16(buf: Uint8Array, offset: number, op = 'read'): number {
+  check(buf, offset, 2, op);
+  return buf[offset] | (buf[offset + 1] << 8);
+}
+
+export function u32(buf: Uint8Array, offset: number, op = 'read'): number {
+  check(buf, offset, 4, op);
+  // >>> 0 keeps bit 31 from turning the value negative.
+  return (buf[offset] | (buf[offset + 1] << 8) | (buf[offset + 2] << 16) | (buf[offset + 3] << 24)) >>> 0;
+}
+
+export function i32(buf: Uint8Array, offset: number, op = 'read'): number {
+  return u32(buf, offset, op) | 0;
+}
+
+export function u64(buf: Uint8Array, offset: number, op = 'read'): bigint {
+  check(buf, offset, 8, op);
+  const lo = u32(buf, offset, op);
+  const hi = u32(buf, offset + 4, op);
+  return (BigInt(hi) << 32n) | BigInt(lo);
+}
+
+/** A copy of [start, end): decoded objects must not alias a buffer the caller may reuse. */
+export function copyBytes(buf: Uint8Array, start: number, end: number, op = 'read'): Uint8Array {
+  check(buf, start, end - start, op);
+  return new Uint8Array(buf.subarray(start, end));
+}
+
+// Writers, for the few payloads this package builds (feature SET data). Callers size the buffer.
+
+export function putU32(buf: Uint8Array, offset: number, value: number, op = 'write'): void {
+  check(buf, offset, 4, op);
+  const v = value >>> 0;
+  buf[offset] = v & 0xff;
+  buf[offset + 1] = (v >>> 8) & 0xff;
+  buf[offset + 2] = (v >>> 16) & 0xff;
+  buf[offset + 3] = v >>> 24;
+}
+
+export function putU64(buf: Uint8Array, offset: number, value: bigint, op = 'write'): void {
+  check(buf, offset, 8, op);
+  const v = BigInt.asUintN(64, value);
+  putU32(buf, offset, Number(v & 0xffffffffn), op);
+  putU32(buf, offset + 4, Number(v >> 32n), op);
+}
+
+export const U64_MAX = (1n << 64n) - 1n;

@@ -1,0 +1,24 @@
+// The one error type every decoder throws. Kernel structs, sysfs text and config images all come
+// from outside this process; a malformed one must surface as a typed error the caller can catch,
+// never as a RangeError from a typed array, a silent wrong value, or an endless loop.
+
+export class DecodeError extends Error {
+  readonly code = 'EDECODE' as const;
+  /** What was being decoded, e.g. 'vfio_region_info' or 'pci config: MSI-X cap'. */
+  readonly op: string;
+  /** Byte offset (or line number for text parsers) the problem was found at; -1 when none applies. */
+  readonly offset: number;
+
+  constructor(op: string, offset: number, detail: string) {
+    super(offset >= 0 ? `${op}: ${detail} (at offset 0x${offset.toString(16)})` : `${op}: ${detail}`);
+    this.name = 'DecodeError';
+    this.op = op;
+    this.offset = offset;
+  }
+}
+
+/** True for a DecodeError, also across realms (jest module registries), where instanceof fails. */
+export function isDecodeError(e: unknown): e is DecodeError {
+  return e instanceof DecodeError ||
+    (typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'EDECODE');
+}

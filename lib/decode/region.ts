@@ -1,0 +1,138 @@
+// struct vfio_region_info and its capabilities (VFIO_DEVICE_GET_REGION_INFO).
+import {
+  VFIO_PCI_NUM_REGIONS, VFIO_REGION_INFO_CAP_MSIX_MAPPABLE, VFIO_REGION_INFO_CAP_SPARSE_MMAP,
+  VFIO_REGION_INFO_CAP_TYPE, VFIO_REGION_INFO_FLAG_CAPS, VFIO_REGION_INFO_FLAG_MMAP,
+  VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE, pciRegionIndexName,
+} from '../abi';
+import { u32, u64 } from './bytes';
+import { RawCap, UnknownCap, dataLimit, requireCapSize, unknownCap, walkCapChain } from './caps';
+import { DecodeError } from './errors';
+import { regionTypeName } from './region-types';
+
+/** sizeof(struct vfio_region_info). */
+export const REGION_INFO_SIZE = 32;
+const SPARSE_HEADER_SIZE = 16; // cap header + nr_areas + reserved
+const SPARSE_AREA_SIZE = 16;   // struct vfio_region_sparse_mmap_area { u64 offset; u64 size; }
+const OP = 'vfio_region_info';
+
+export interface SparseArea { readonly offset: bigint; readonly size: bigint }
+
+export interface SparseMmapCap { readonly type: 'sparse-mmap'; readonly areas: readonly SparseArea[] }
+export interface RegionTypeCap { readonly type: 'type'; readonly regionType: number; readonly subtype: number }
+export interface MsixMappableCap { readonly type: 'msix-mappable' }
+export type RegionCap = SparseMmapCap | RegionTypeCap | MsixMappableCap | UnknownCap;
+
+export interface RegionFlags {
+  readonly read: boolean;
+  readonly write: boolean;
+  readonly mmap: boolean;
+  readonly caps: boolean;
+}
+
+export interface RegionInfo {
+  /** The size the kernel reported; larger than the buffer means "call again with this size". */
+  readonly argsz: number;
+  readonly rawFlags: number;
+  readonly flags: RegionFlags;
+  readonly index: number;
+  readonly capOffset: number;
+  /** Region size in bytes; 0 for an unimplemented region (e.g. an unused BAR). */
+  readonly size: bigint;
+  /** Where the region starts within the device fd (for pread/pwrite/mmap). */
+  readonly offset: bigint;
+  readonly caps: readonly RegionCap[];
+}
+
+function decodeSparse(cap: RawCap): SparseMmapCap {
+  const op = `${OP}: SPARSE_MMAP cap`;
+  requireCapSize(cap, SPARSE_HEADER_SIZE, op, 'SPARSE_MMAP');
+  const nr = u32(cap.bytes, 8, op);
+  requireCapSize(cap, SPARSE_HEADER_SIZE + nr * SPARSE_AREA_SIZE, op, `SPARSE_MMAP with ${nr} areas`);
+  const areas: SparseArea[] = [];
+  for (let i = 0; i < nr; i++) {
+    const at = SPARSE_HEADER_SIZE + i * SPARSE_AREA_SIZE;
+    areas.push({ offset: u64(cap.bytes, at, op), size: u64(cap.bytes, at + 8, op) });
+  }
+  return { type: 'sparse-mmap', areas };
+}
+
+function decodeTypeCap(cap: RawCap): RegionTypeCap {
+  const op = `${OP}: TYPE cap`;
+  requireCapSize(cap, 16, op, 'TYPE');
+  return { type: 'type', regionType: u32(cap.bytes, 8, op), subtype: u32(cap.bytes, 12, op) };
+}
+
+function decodeRegionCap(cap: RawCap): RegionCap {
+  switch (cap.id) {
+    case VFIO_REGION_INFO_CAP_SPARSE_MMAP: return decodeSparse(cap);
+    case VFIO_REGION_INFO_CAP_TYPE: return decodeTypeCap(cap);
+    case VFIO_REGION_INFO_CAP_MSIX_MAPPABLE: return { type: 'msix-mappable' };
+    default: return unknownCap(cap);
+  }
+}
+
+function regionFlags(raw: number): RegionFlags {
+  return {
+    read: (raw & VFIO_REGION_INFO_FLAG_READ) !== 0,
+    write: (raw & VFIO_REGION_INFO_FLAG_WRITE) !== 0,
+    mmap: (raw & VFIO_REGION_INFO_FLAG_MMAP) !== 0,
+    caps: (raw & VFIO_REGION_INFO_FLAG_CAPS) !== 0,
+  };
+}
+
+/** Decodes a buffer filled by VFIO_DEVICE_GET_REGION_INFO (fixed part plus any caps). */
+export function decodeRegionInfo(buf: Uint8Array): RegionInfo {
+  if (buf.length < REGION_INFO_SIZE) {
+    throw new DecodeError(OP, 0, `buffer of ${buf.length} bytes is shorter than the ${REGION_INFO_SIZE}-byte struct`);
+  }
+  const argsz = u32(buf, 0, OP);
+  const rawFlags = u32(buf, 4, OP);
+  const capOffset = u32(buf, 12, OP);
+  const chain = walkCapChain(buf, capOffset, REGION_INFO_SIZE, dataLimit(buf, argsz), OP);
+  return {
+    argsz, rawFlags, flags: regionFlags(rawFlags), index: u32(buf, 8, OP), capOffset,
+    size: u64(buf, 16, OP), offset: u64(buf, 24, OP), caps: chain.map(decodeRegionCap),
+  };
+}
+
+/** The first cap of a given type, if any. */
+export function findRegionCap<T extends RegionCap['type']>(caps: readonly RegionCap[], type: T):
+  Extract<RegionCap, { type: T }> | undefined {
+  return caps.find((c) => c.type === type) as Extract<RegionCap, { type: T }> | undefined;
+}
+
+/**
+ * A readable name: a name derived from a TYPE cap when there is one (e.g. 'igd-opregion', or
+ * 'type:0x80000000/0x1' when the pair is unknown), else the fixed vfio-pci name ('BAR0'…'VGA'),
+ * else `region<N>` for a device-specific index without a TYPE cap.
+ */
+export function regionName(index: number, caps: readonly RegionCap[] = []): string {
+  const t = findRegionCap(caps, 'type');
+  if (t) return regionTypeName(t.regionType, t.subtype);
+  return index < VFIO_PCI_NUM_REGIONS ? pciRegionIndexName(index) : `region${index}`;
+}
+
+export interface MappableArea {
+  /** Offset within the region (add RegionInfo.offset for the device-fd offset). */
+  readonly offset: bigint;
+  readonly size: bigint;
+}
+
+/**
+ * The parts of a region that may be mmapped. The kernel sets the MMAP flag and, when only parts
+ * can be mapped (typically around an MSI-X table), lists them in a SPARSE_MMAP cap; without that
+ * cap the whole region is mappable. Zero-size areas are dropped: mmap would reject them.
+ */
+export function mappableAreas(info: RegionInfo): MappableArea[] {
+  if (!info.flags.mmap || info.size === 0n) return [];
+  const sparse = findRegionCap(info.caps, 'sparse-mmap');
+  const areas = sparse ? sparse.areas : [{ offset: 0n, size: info.size }];
+  for (const a of areas) {
+    // An area past the region's end would map whatever follows it in the device fd.
+    if (a.offset + a.size > info.size) {
+      throw new DecodeError(`${OP}: SPARSE_MMAP cap`, -1,
+        `area 0x${a.offset.toString(16)}+0x${a.size.toString(16)} runs past the region size 0x${info.size.toString(16)}`);
+    }
+  }
+  return areas.filter((a) => a.size > 0n).map((a) => ({ offset: a.offset, size: a.size }));
+}
