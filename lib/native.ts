@@ -7,7 +7,9 @@
 //   lives behind an opaque handle; struct buffers are Uint8Arrays whose length the addon checks
 //   and whose `argsz` it writes itself.
 // - Slow calls (device open, resets) return Promises resolved on the libuv thread pool.
-import nodeGypBuild from 'node-gyp-build';
+// node-gyp-build ships no types: it is one function from a directory to the loaded addon.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const nodeGypBuild: (dir: string) => unknown = require('node-gyp-build');
 import { packageRoot } from './paths';
 
 /** Opaque native handle for a mapping (device mmap or DMA buffer). Never an address. */

@@ -1,0 +1,223 @@
+// A VFIO device: sysfs → IOMMU group → IOMMU context → device fd, then its info, regions and
+// IRQ info (read once at open: cheap, synchronous getters afterwards) and everything that hangs
+// off it (mappings, IRQs, DMA, cookies), which the device closes in a safe order.
+import { VFIO_PCI_BAR0_REGION_INDEX, VFIO_PCI_CONFIG_REGION_INDEX, pciIrqIndexName } from './abi';
+import {
+  DEVICE_INFO_SIZE, DeviceInfo, IRQ_INFO_SIZE, IrqInfo, REGION_INFO_SIZE,
+  decodeDeviceInfo, decodeIrqInfo, decodeRegionInfo, normalizeBdf,
+} from './decode';
+import { ConfigSpace } from './config';
+import { VfioError, closedError, errnoError, errnoName, invalidArgument } from './errors';
+import { bindHint, noIommuGroupHint } from './hints';
+import { queryInfo } from './info';
+import { Type1Context, Type1Options } from './iommu/type1';
+import { Mapping } from './mapping';
+import { native } from './native';
+import { Region, RegionHost } from './region';
+import * as sysfs from './sysfs';
+
+export interface DeviceOpenOptions extends Type1Options {
+  /** Join an existing IOMMU context (shared container); default: a new one owned by the device. */
+  iommu?: Type1Context;
+}
+
+export interface DeviceIrqInfo extends IrqInfo {
+  /** 'INTX', 'MSI', 'MSIX', 'ERR', 'REQ' for vfio-pci, else `IRQ<n>`. */
+  readonly name: string;
+}
+
+/** Things the device closes before itself, in this order (quiesce first, unmap memory last). */
+export type ResourcePhase = 'irq' | 'dma' | 'cookie' | 'mapping' | 'other';
+const PHASES: ResourcePhase[] = ['irq', 'dma', 'cookie', 'mapping', 'other'];
+
+export interface Closable { close(): void }
+
+/** The parts of sysfs a device decision needs; pure so open() errors can be unit-tested. */
+export function vfioDriverProblem(driver: string | undefined): boolean {
+  // vfio-pci and its variant drivers (mlx5_vfio_pci, …) all carry "vfio" in their name.
+  return driver === undefined || !driver.includes('vfio');
+}
+
+export class Device implements Disposable, AsyncDisposable {
+  readonly bdf: string;
+  readonly group: number;
+  readonly info: DeviceInfo;
+  readonly regions: readonly Region[];
+  readonly irqs: readonly DeviceIrqInfo[];
+  readonly iommu: Type1Context;
+  private deviceFd: number | undefined;
+  private readonly releaseGroup: () => void;
+  private readonly ownsIommu: boolean;
+  private readonly resources = new Map<ResourcePhase, Set<Closable>>(PHASES.map((p) => [p, new Set()]));
+  private configSpace: ConfigSpace | undefined;
+
+  private constructor(bdf: string, group: number, fd: number, release: () => void, iommu: Type1Context, ownsIommu: boolean) {
+    this.bdf = bdf;
+    this.group = group;
+    this.deviceFd = fd;
+    this.releaseGroup = release;
+    this.iommu = iommu;
+    this.ownsIommu = ownsIommu;
+    this.info = this.queryDeviceInfo();
+    this.regions = this.queryRegions();
+    this.irqs = this.queryIrqs();
+  }
+
+  /**
+   * Opens a device by PCI address ('0000:00:03.0' or '00:03.0'). Runs the possibly slow part
+   * (the kernel may reset the device on open) on the thread pool.
+   */
+  static async open(address: string, o: DeviceOpenOptions = {}): Promise<Device> {
+    let bdf: string;
+    try {
+      bdf = normalizeBdf(address);
+    } catch (e) {
+      throw invalidArgument('Device.open', `${JSON.stringify(address)} is not a PCI address (expected DDDD:BB:DD.F)`, { cause: e });
+    }
+    if (!sysfs.deviceExists(bdf, o)) {
+      throw new VfioError({ code: 'ENODEV', op: 'Device.open', device: bdf, message: `Device.open: no PCI device ${bdf}`, hint: '`vfio list` or `lspci -D` lists the devices' });
+    }
+    const driver = sysfs.driverOf(bdf, o);
+    if (vfioDriverProblem(driver)) {
+      throw new VfioError({ code: 'ENODEV', op: 'Device.open', device: bdf, message: `Device.open: ${bdf} is not bound to a VFIO driver`, hint: bindHint(bdf, driver) });
+    }
+    const group = sysfs.iommuGroupOf(bdf, o);
+    if (group === undefined) {
+      throw new VfioError({ code: 'ENODEV', op: 'Device.open', device: bdf, message: `Device.open: ${bdf} has no IOMMU group`, hint: noIommuGroupHint(bdf) });
+    }
+    const iommu = o.iommu ?? Type1Context.open(o);
+    try {
+      const { deviceFd, release } = await iommu.openDevice(bdf, group);
+      try {
+        return new Device(bdf, group, deviceFd, release, iommu, o.iommu === undefined);
+      } catch (e) {
+        native().close(deviceFd);
+        release();
+        throw e;
+      }
+    } catch (e) {
+      if (o.iommu === undefined) iommu.close();
+      throw e;
+    }
+  }
+
+  /** @internal The device fd, or the closed error. */
+  fd(op: string): number {
+    if (this.deviceFd === undefined) throw closedError(op, `device ${this.bdf}`, this.bdf);
+    return this.deviceFd;
+  }
+
+  get closed(): boolean {
+    return this.deviceFd === undefined;
+  }
+
+  private queryDeviceInfo(): DeviceInfo {
+    const fd = this.fd('Device.info');
+    const r = queryInfo(DEVICE_INFO_SIZE, (b) => native().VFIO_DEVICE_GET_INFO(fd, b));
+    if (typeof r === 'number') throw errnoError(-r, 'VFIO_DEVICE_GET_INFO', { device: this.bdf });
+    return decodeDeviceInfo(r);
+  }
+
+  private queryRegions(): Region[] {
+    const fd = this.fd('Device.regions');
+    const host: RegionHost = {
+      label: this.bdf,
+      fd: (op) => this.fd(op),
+      track: (m) => this.own(m, 'mapping'),
+      untrack: (m) => this.disown(m, 'mapping'),
+    };
+    const out: Region[] = [];
+    for (let i = 0; i < this.info.numRegions; i++) {
+      const r = queryInfo(REGION_INFO_SIZE, (b) => native().VFIO_DEVICE_GET_REGION_INFO(fd, i, b));
+      if (typeof r === 'number') {
+        // The kernel refuses indexes a device does not implement (VGA on a non-VGA device).
+        if (errnoName(-r) === 'EINVAL') continue;
+        throw errnoError(-r, 'VFIO_DEVICE_GET_REGION_INFO', { device: this.bdf, detail: `region ${i}` });
+      }
+      out.push(new Region(decodeRegionInfo(r), host));
+    }
+    return out;
+  }
+
+  private queryIrqs(): DeviceIrqInfo[] {
+    const fd = this.fd('Device.irqs');
+    const out: DeviceIrqInfo[] = [];
+    for (let i = 0; i < this.info.numIrqs; i++) {
+      const buf = new Uint8Array(IRQ_INFO_SIZE);
+      const r = native().VFIO_DEVICE_GET_IRQ_INFO(fd, i, buf);
+      if (r < 0) {
+        if (errnoName(-r) === 'EINVAL') continue;
+        throw errnoError(-r, 'VFIO_DEVICE_GET_IRQ_INFO', { device: this.bdf, detail: `irq index ${i}` });
+      }
+      const info = decodeIrqInfo(buf);
+      out.push({ ...info, name: this.info.flags.pci ? pciIrqIndexName(i) : `IRQ${i}` });
+    }
+    return out;
+  }
+
+  /** The region with this index; throws when the device has none (e.g. VGA on most devices). */
+  region(index: number): Region {
+    this.fd('Device.region');
+    const r = this.regions.find((x) => x.index === index);
+    if (!r) throw invalidArgument('Device.region', `${this.bdf} has no region ${index} (it has ${this.regions.map((x) => x.index).join(', ')})`, { device: this.bdf });
+    return r;
+  }
+
+  /** BAR n (0–5). A BAR the device does not implement has size 0 and cannot be accessed. */
+  bar(n: number): Region {
+    if (!Number.isInteger(n) || n < 0 || n > 5) throw invalidArgument('Device.bar', `BAR index ${n} is not 0–5`, { device: this.bdf });
+    return this.region(VFIO_PCI_BAR0_REGION_INDEX + n);
+  }
+
+  /** PCI configuration space, through the CONFIG region. */
+  get config(): ConfigSpace {
+    this.fd('Device.config');
+    this.configSpace ??= new ConfigSpace(this.region(VFIO_PCI_CONFIG_REGION_INDEX));
+    return this.configSpace;
+  }
+
+  /** @internal Registers something the device must close before itself. */
+  own(res: Closable, phase: ResourcePhase): void {
+    this.fd('Device.own');
+    this.resources.get(phase)!.add(res);
+  }
+
+  /** @internal */
+  disown(res: Closable, phase: ResourcePhase): void {
+    this.resources.get(phase)!.delete(res);
+  }
+
+  /** Live mappings of this device's regions. */
+  get mappings(): Mapping[] {
+    return [...this.resources.get('mapping')!] as Mapping[];
+  }
+
+  /**
+   * Closes everything hanging off the device in a safe order — interrupts off, DMA unmapped,
+   * cookies and mappings detached then unmapped — then the device fd, its group and (if the
+   * device opened it) the IOMMU context. Idempotent; every accessor throws afterwards.
+   */
+  close(): void {
+    if (this.deviceFd === undefined) return;
+    const errors: unknown[] = [];
+    for (const phase of PHASES) {
+      for (const res of [...this.resources.get(phase)!]) {
+        try { res.close(); } catch (e) { errors.push(e); }
+        this.resources.get(phase)!.delete(res);
+      }
+    }
+    native().close(this.deviceFd);
+    this.deviceFd = undefined;
+    this.releaseGroup();
+    if (this.ownsIommu) this.iommu.close();
+    if (errors.length) throw new AggregateError(errors, `Device.close(${this.bdf}): ${errors.length} resource(s) failed to close`);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+  }
+}

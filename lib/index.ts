@@ -1,0 +1,14 @@
+// Public API of the `vfio` package.
+export { Device, DeviceOpenOptions, DeviceIrqInfo, ResourcePhase } from './device';
+export { Region, MapOptions, mapAlignment } from './region';
+export { Mapping, MemAttr, EffectiveMemAttr } from './mapping';
+export { ConfigSpace, PCI_COMMAND, PCI_COMMAND_IO, PCI_COMMAND_MEMORY, PCI_COMMAND_MASTER, PCI_COMMAND_INTX_DISABLE } from './config';
+export { Type1Context, Type1Options } from './iommu/type1';
+export {
+  VfioError, NotSupportedError, PermissionError, BusyError, ClosedError, InvalidArgumentError,
+  errnoError, errnoName,
+} from './errors';
+export { DecodeError } from './decode/errors';
+export * as abi from './abi';
+export * as decode from './decode';
+export * as sysfs from './sysfs';

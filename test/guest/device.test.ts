@@ -1,0 +1,207 @@
+// Core device tests against the real kernel in the emulated VFIO host.
+import * as fs from 'fs';
+import { BusyError, ClosedError, Device, Mapping, VfioError } from '../../lib';
+import { decodeConfigHeader, pciCapabilities, pciExtCapabilities } from '../../lib/decode';
+import * as sysfs from '../../lib/sysfs';
+
+const EDU = process.env.VFIO_VM_EDU!;
+const IVSHMEM = process.env.VFIO_VM_IVSHMEM!;
+const NVME = process.env.VFIO_VM_NVME!;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+describe('edu (BAR0 through a mapping)', () => {
+  let dev: Device;
+  let bar0: Mapping;
+  beforeAll(async () => {
+    dev = await Device.open(EDU);
+    bar0 = dev.bar(0).map();
+  });
+  afterAll(() => dev?.close());
+
+  it('describes the device as the kernel does', () => {
+    expect(dev.bdf).toBe(EDU);
+    expect(dev.info.flags.pci).toBe(true);
+    expect(dev.info.numRegions).toBeGreaterThanOrEqual(9);
+    expect(dev.info.numIrqs).toBeGreaterThanOrEqual(5);
+    const r = dev.bar(0);
+    expect([r.name, r.size, r.flags]).toEqual(['BAR0', 1n << 20n, { read: true, write: true, mmap: true }]);
+    expect(r.mappableAreas).toEqual([{ offset: 0n, size: 1n << 20n }]);
+    // Offsets come from the kernel: the config region's is whatever REGION_INFO said.
+    expect(dev.region(7).name).toBe('CONFIG');
+    expect(dev.region(7).size).toBe(256n);
+    // edu has no VGA region: the index is absent rather than an error.
+    expect(dev.regions.some((x) => x.index === 8)).toBe(false);
+  });
+
+  it('reads the identification register 0x00 = 0x010000ed, mapped and by pread', () => {
+    expect(bar0.read32(0)).toBe(0x010000ed);
+    expect(dev.bar(0).read32(0)).toBe(0x010000ed);
+    expect(bar0.read8(0)).toBe(0xed);
+    expect(bar0.read16(2)).toBe(0x0100);
+  });
+
+  it('the liveness register 0x04 returns the bitwise NOT of what was written', () => {
+    for (const v of [0x12345678, 0, 0xffffffff, 0xa5a5a5a5]) {
+      bar0.write32(4, v);
+      expect(bar0.read32(4)).toBe(~v >>> 0);
+    }
+    dev.bar(0).write32(4, 0x0badf00d);
+    expect(dev.bar(0).read32(4)).toBe(~0x0badf00d >>> 0);
+  });
+
+  it('computes 5! = 120 with the factorial unit', async () => {
+    bar0.write32(0x08, 5);
+    for (let i = 0; i < 200 && (bar0.read32(0x20) & 1) !== 0; i++) await sleep(5);
+    expect(bar0.read32(0x20) & 1).toBe(0);
+    expect(bar0.read32(0x08)).toBe(120);
+  });
+
+  it('checks offsets and alignment before touching the device', () => {
+    expect(() => bar0.read32(1 << 20)).toThrow(expect.objectContaining({ code: 'ERANGE' }));
+    expect(() => bar0.read32(2)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    expect(() => bar0.write16(0, 0x10000)).toThrow(/does not fit in 16 bits/);
+    expect(() => dev.bar(0).map({ offset: 0x800, length: 0x1000 })).toThrow(/not page-aligned/);
+    expect(() => dev.bar(0).map({ offset: 0, length: (1 << 20) + 4096 })).toThrow(expect.objectContaining({ code: 'ERANGE' }));
+    expect(() => dev.bar(5).map()).toThrow(/cannot be mmapped/);
+  });
+
+  it('maps a window of the BAR that starts past offset 0', () => {
+    const w = dev.bar(0).map({ offset: 0, length: 0x1000 });
+    expect(w.length).toBe(0x1000);
+    expect(w.read32(0)).toBe(0x010000ed);
+    w.close();
+  });
+});
+
+describe('ivshmem (BAR2: shared memory the host can see)', () => {
+  it('a pattern written through BAR2 appears in the host backing file', async () => {
+    await using dev = await Device.open(IVSHMEM);
+    const bar2 = dev.bar(2);
+    expect(bar2.size).toBe(4n << 20n);
+    const m = bar2.map();
+    const base = 0x1000;
+    for (let i = 0; i < 64; i++) m.write32(base + i * 4, (0xc0de0000 | i) >>> 0);
+    m.write64(base + 0x200, 0x0123456789abcdefn);
+    m.write16(base + 0x210, 0xbeef);
+    m.write8(base + 0x212, 0x7a);
+    expect(m.read64(base + 0x200)).toBe(0x0123456789abcdefn);
+    const file = fs.readFileSync(process.env.VFIO_VM_IVSHMEM_FILE!);
+    for (let i = 0; i < 64; i++) expect(file.readUInt32LE(base + i * 4)).toBe((0xc0de0000 | i) >>> 0);
+    expect(file.readBigUInt64LE(base + 0x200)).toBe(0x0123456789abcdefn);
+    expect(file.readUInt16LE(base + 0x210)).toBe(0xbeef);
+    expect(file[base + 0x212]).toBe(0x7a);
+  });
+});
+
+describe('nvme (caps, mappable areas, IRQ info)', () => {
+  it('decodes BAR0 caps and lists 65 MSI-X vectors', async () => {
+    await using dev = await Device.open(NVME);
+    const bar0 = dev.bar(0);
+    expect(bar0.size).toBe(16n * 1024n);
+    expect(bar0.caps.map((c) => c.type)).toContain('msix-mappable');
+    expect(bar0.mappableAreas).toEqual([{ offset: 0n, size: bar0.size }]);
+    const byName = Object.fromEntries(dev.irqs.map((i) => [i.name, i]));
+    expect(byName.MSIX.count).toBe(65);
+    expect(byName.INTX).toMatchObject({ count: 1, flags: { eventfd: true, maskable: true, automasked: true } });
+    expect(byName.ERR.count).toBe(1);
+    expect(byName.REQ.count).toBe(1);
+    expect(dev.info.flags.reset).toBe(true);
+    // NVMe CAP register (BAR0 offset 0) is 64-bit; its MQES field is non-zero on any controller.
+    const m = bar0.map();
+    expect(Number(m.read64(0) & 0xffffn)).toBeGreaterThan(0);
+  });
+});
+
+describe('config space', () => {
+  it.each([['edu', EDU], ['ivshmem', IVSHMEM], ['nvme', NVME]])('%s: ids, class and capabilities match sysfs', async (_name, bdf) => {
+    await using dev = await Device.open(bdf);
+    const ids = sysfs.pciIds(bdf)!;
+    expect(dev.config.vendorId).toBe(ids.vendor);
+    expect(dev.config.deviceId).toBe(ids.device);
+    expect(dev.config.classCode).toBe(ids.class);
+    const hdr = dev.config.header();
+    expect([hdr.vendorId, hdr.deviceId]).toEqual([ids.vendor, ids.device]);
+    // The kernel's own view of config space, read through sysfs (root reads all of it).
+    const raw = new Uint8Array(fs.readFileSync(`/sys/bus/pci/devices/${bdf}/config`));
+    const fromSysfs = pciCapabilities(raw).map((c) => c.id);
+    const mine = dev.config.capabilities();
+    expect(mine.standard.map((c) => c.id)).toEqual(fromSysfs);
+    expect(mine.extended.map((c) => c.id)).toEqual(pciExtCapabilities(raw).map((c) => c.id).filter((id) => mine.extended.some((e) => e.id === id)));
+    expect(decodeConfigHeader(raw).classCode).toBe(ids.class);
+  });
+
+  it('edu has MSI and PCIe capabilities; nvme has MSI-X', async () => {
+    await using edu = await Device.open(EDU);
+    expect(edu.config.capabilities().standard.map((c) => c.name)).toEqual(expect.arrayContaining(['MSI']));
+    await using nvme = await Device.open(NVME);
+    expect(nvme.config.capabilities().standard.map((c) => c.name)).toEqual(expect.arrayContaining(['MSI-X', 'PCIe']));
+  });
+
+  it('toggles bus mastering through the command register', async () => {
+    await using dev = await Device.open(EDU);
+    dev.config.busMaster = true;
+    expect(dev.config.busMaster).toBe(true);
+    expect(dev.config.command & 0x4).toBe(4);
+    dev.config.busMaster = false;
+    expect(dev.config.busMaster).toBe(false);
+  });
+});
+
+describe('safety and errors', () => {
+  it('every accessor throws after the mapping or the device is closed', async () => {
+    const dev = await Device.open(EDU);
+    const m = dev.bar(0).map();
+    const m2 = dev.bar(0).map();
+    m.close();
+    expect(() => m.read32(0)).toThrow(ClosedError);
+    expect(() => m.write32(4, 1)).toThrow(ClosedError);
+    expect(() => m.read64(0)).toThrow(ClosedError);
+    m.close(); // idempotent
+    expect(m2.read32(0)).toBe(0x010000ed);
+    dev.close();
+    expect(m2.closed).toBe(true);
+    expect(() => m2.read32(0)).toThrow(ClosedError);
+    expect(() => m2.write32(4, 1)).toThrow(ClosedError);
+    expect(() => dev.bar(0).read32(0)).toThrow(ClosedError);
+    expect(() => dev.config.vendorId).toThrow(ClosedError);
+    expect(() => dev.bar(0).map()).toThrow(ClosedError);
+  });
+
+  it('a write after close is refused, never silently dropped', async () => {
+    const dev = await Device.open(EDU);
+    const m = dev.bar(0).map();
+    m.write32(4, 0x11111111);
+    dev.close();
+    expect(() => m.write32(4, 0x22222222)).toThrow(ClosedError);
+    await using again = await Device.open(EDU);
+    expect(again.bar(0).read32(4)).toBe(~0x11111111 >>> 0);
+  });
+
+  it('a second open of a group that is in use is a busy error with a hint', async () => {
+    await using dev = await Device.open(EDU);
+    const err = await Device.open(EDU).catch((e) => e);
+    expect(err).toBeInstanceOf(BusyError);
+    expect(err.code).toBe('EBUSY');
+    expect(err.hint).toMatch(/already open/);
+    expect(dev.bar(0).read32(0)).toBe(0x010000ed);
+  });
+
+  it('a device not bound to vfio-pci gives the binding hint', async () => {
+    const other = sysfs.listPciDevices().find((b) => {
+      const d = sysfs.driverOf(b);
+      return d !== undefined && !d.includes('vfio');
+    });
+    expect(other).toBeDefined();
+    const err = await Device.open(other!).catch((e) => e);
+    expect(err).toBeInstanceOf(VfioError);
+    expect(err.hint).toMatch(new RegExp(`vfio bind ${other}`));
+  });
+
+  it('rejects what is not a PCI address', async () => {
+    await expect(Device.open('not-a-bdf')).rejects.toMatchObject({ code: 'EINVAL' });
+    await expect(Device.open('0000:7f:1f.7')).rejects.toMatchObject({ code: 'ENODEV' });
+  });
+});
