@@ -1,6 +1,7 @@
 // A VFIO device: sysfs → IOMMU group → IOMMU context → device fd, then its info, regions and
 // IRQ info (read once at open: cheap, synchronous getters afterwards) and everything that hangs
 // off it (mappings, IRQs, DMA, cookies), which the device closes in a safe order.
+import { EventEmitter } from 'events';
 import { VFIO_PCI_BAR0_REGION_INDEX, VFIO_PCI_CONFIG_REGION_INDEX, pciIrqIndexName } from './abi';
 import {
   DEVICE_INFO_SIZE, DeviceInfo, IRQ_INFO_SIZE, IrqInfo, REGION_INFO_SIZE,
@@ -38,7 +39,11 @@ export function vfioDriverProblem(driver: string | undefined): boolean {
   return driver === undefined || !driver.includes('vfio');
 }
 
-export class Device implements Disposable, AsyncDisposable {
+/**
+ * Events: 'release-request' (the kernel asks us to release the device, through the REQ IRQ once
+ * it is enabled), 'close'.
+ */
+export class Device extends EventEmitter implements Disposable, AsyncDisposable {
   readonly bdf: string;
   readonly group: number;
   readonly info: DeviceInfo;
@@ -52,6 +57,7 @@ export class Device implements Disposable, AsyncDisposable {
   private configSpace: ConfigSpace | undefined;
 
   private constructor(bdf: string, group: number, fd: number, release: () => void, iommu: Type1Context, ownsIommu: boolean) {
+    super();
     this.bdf = bdf;
     this.group = group;
     this.deviceFd = fd;
@@ -210,6 +216,7 @@ export class Device implements Disposable, AsyncDisposable {
     this.deviceFd = undefined;
     this.releaseGroup();
     if (this.ownsIommu) this.iommu.close();
+    this.emit('close');
     if (errors.length) throw new AggregateError(errors, `Device.close(${this.bdf}): ${errors.length} resource(s) failed to close`);
   }
 
