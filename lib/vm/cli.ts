@@ -1,0 +1,144 @@
+#!/usr/bin/env node
+// vfio-vm: the emulated VFIO host on the command line. Exit status: the command's own, or
+// 124 when the run timed out, 125 when the host could not be set up or the guest failed
+// (the message says which and quotes the kernel console).
+import { Command, Option } from 'commander';
+import Table from 'cli-table3';
+import { defaultDevices } from './devices';
+import { VmError } from './errors';
+import { DEFAULT_MEMORY, DEFAULT_SMP, DEFAULT_TIMEOUT_SECONDS, RunOptions, defaultCacheDir, parseEnvAssignment } from './options';
+import { provision } from './provision';
+import { run } from './run';
+
+export const EXIT_TIMEOUT = 124;
+export const EXIT_HOST_FAILURE = 125;
+
+const log = (line: string) => process.stderr.write(`vfio-vm: ${line}\n`);
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+interface CommonFlags {
+  kernel?: string;
+  cacheDir?: string;
+  verbose?: boolean;
+}
+
+interface GuestFlags extends CommonFlags {
+  device: string[];
+  defaultDevices: boolean;
+  append?: string;
+  memory: string;
+  smp: string;
+  timeout: string;
+  env: string[];
+  keepIvshmem?: boolean;
+}
+
+function commonOptions(cmd: Command): Command {
+  return cmd
+    .option('--kernel <version|path>', 'Debian kernel version (default: newest in trixie-backports) or a custom kernel file/dir')
+    .option('--cache-dir <dir>', `cache directory (default: ${defaultCacheDir()})`)
+    .option('--verbose', 'show the QEMU command line and the kernel console');
+}
+
+function guestOptions(cmd: Command): Command {
+  return commonOptions(cmd)
+    .option('--device <spec>', 'extra QEMU -device, bound to vfio-pci (repeatable)', collect, [])
+    .option('--no-default-devices', 'leave out edu, ivshmem, nvme and pci-testdev')
+    .option('--append <args>', 'extra kernel command line (NAME.PARAM=V is passed to module NAME)')
+    .option('--memory <size>', 'guest memory', DEFAULT_MEMORY)
+    .option('--smp <n>', 'guest CPUs', String(DEFAULT_SMP))
+    .option('--timeout <seconds>', 'stop the guest after this long', String(DEFAULT_TIMEOUT_SECONDS))
+    .option('--env <K=V>', 'environment variable for the command (repeatable)', collect, [])
+    .addOption(new Option('--keep-ivshmem', 'keep the ivshmem backing file after the run and print its path'));
+}
+
+function positiveInt(name: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n <= 0) throw new VmError('options', `${name} expects a positive integer, got "${text}"`);
+  return n;
+}
+
+function runOptions(flags: GuestFlags, command: string[], signal: AbortSignal): RunOptions {
+  return {
+    command,
+    kernel: flags.kernel,
+    cacheDir: flags.cacheDir,
+    verbose: flags.verbose,
+    devices: flags.device,
+    noDefaultDevices: !flags.defaultDevices,
+    append: flags.append,
+    memory: flags.memory,
+    smp: positiveInt('--smp', flags.smp),
+    timeoutSeconds: positiveInt('--timeout', flags.timeout),
+    env: Object.fromEntries(flags.env.map(parseEnvAssignment)),
+    keepIvshmem: flags.keepIvshmem,
+    log,
+    signal,
+  };
+}
+
+/** Ctrl-C or SIGTERM stops the guest cleanly (temp files removed) instead of orphaning it. */
+function abortOnSignals(): AbortController {
+  const ac = new AbortController();
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => ac.abort());
+  return ac;
+}
+
+async function runCommand(command: string[], flags: GuestFlags, interactive: boolean): Promise<number> {
+  const ac = interactive ? new AbortController() : abortOnSignals();
+  const result = await run({ ...runOptions(flags, command, ac.signal), interactive });
+  if (result.ivshmemFile) log(`ivshmem backing file kept: ${result.ivshmemFile}`);
+  if (flags.verbose) {
+    const t = result.timings;
+    log(`boot ${t.bootMs ?? '?'} ms, command ${t.commandMs ?? '?'} ms, total ${t.totalMs} ms; console log: ${result.consoleLog ?? '-'}`);
+  }
+  return result.exitCode;
+}
+
+async function provisionCommand(flags: CommonFlags & { json?: boolean }): Promise<number> {
+  const info = await provision({ kernel: flags.kernel, cacheDir: flags.cacheDir, log });
+  if (flags.json) process.stdout.write(JSON.stringify(info, null, 2) + '\n');
+  else {
+    for (const [k, v] of Object.entries(info)) process.stdout.write(`${k.padEnd(15)} ${v}\n`);
+  }
+  return 0;
+}
+
+function listDevices(): number {
+  const table = new Table({ head: ['device', 'BDF', 'variable', 'purpose'], colWidths: [13, 14, 21, 60], wordWrap: true });
+  for (const d of defaultDevices) table.push([d.name, d.bdf, d.env, d.purpose]);
+  process.stdout.write(table.toString() + '\n');
+  process.stdout.write('Each device sits in its own IOMMU group and is bound to vfio-pci before the command starts.\n'
+    + 'Extra --device specs get VFIO_VM_DEVICE_0, _1, … and slots 0x08–0x0f unless they give addr=.\n');
+  return 0;
+}
+
+export function program(): Command {
+  const prog = new Command('vfio-vm')
+    .description('an emulated VFIO host: a QEMU guest with an IOMMU and VFIO devices, running a command')
+    .showHelpAfterError();
+  const finish = (p: Promise<number>) => p.then((code) => { process.exitCode = code; });
+  guestOptions(prog.command('run').description('boot the guest and run CMD in the current directory')
+    .argument('<cmd...>', 'the command and its arguments (after --)'))
+    .action((cmd: string[], flags: GuestFlags) => finish(runCommand(cmd, flags, false)));
+  guestOptions(prog.command('shell').description('boot the guest with an interactive shell on the serial console (Ctrl-A x quits QEMU)'))
+    .action((flags: GuestFlags) => finish(runCommand([], flags, true)));
+  commonOptions(prog.command('provision').description('download and cache the guest kernel, modules and uapi headers'))
+    .option('--json', 'print the result as JSON')
+    .action((flags: CommonFlags & { json?: boolean }) => finish(provisionCommand(flags)));
+  prog.command('list-devices').description('the default devices and what each is for')
+    .action(() => finish(Promise.resolve(listDevices())));
+  return prog;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await program().parseAsync(argv);
+  } catch (e) {
+    if (!(e instanceof VmError)) throw e;
+    log(`error: ${e.message}`);
+    process.exitCode = e.kind === 'timeout' ? EXIT_TIMEOUT : EXIT_HOST_FAILURE;
+  }
+}
+
+if (require.main === module) void main(process.argv);

@@ -1,0 +1,99 @@
+// The host ends of the guest's consoles in run mode: unix sockets QEMU connects to at start-up.
+// The kernel console (ttyS0) goes to a log file and is watched for the init's markers; the
+// command's stdout and stderr (two virtio serial ports) are streamed to the caller as they come.
+import * as fs from 'fs';
+import * as net from 'net';
+
+/** One listening socket that takes exactly one connection (QEMU's). */
+class OneShotSocket {
+  private readonly server: net.Server;
+  private readonly closed: Promise<void>;
+  private markClosed!: () => void;
+
+  constructor(readonly path: string, onData: (chunk: Buffer) => void) {
+    this.closed = new Promise((resolve) => { this.markClosed = resolve; });
+    this.server = net.createServer((sock) => {
+      this.server.close(); // no second client
+      sock.on('data', onData);
+      sock.on('close', () => this.markClosed());
+      sock.on('error', () => this.markClosed());
+    });
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.path, () => resolve());
+    });
+  }
+
+  /** Resolves when QEMU's connection has closed (all its bytes delivered), or after graceMs. */
+  drained(graceMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => { timer = setTimeout(resolve, graceMs); });
+    return Promise.race([this.closed, grace]).finally(() => {
+      clearTimeout(timer);
+      this.server.close();
+    });
+  }
+}
+
+export interface ConsoleEvents {
+  /** A complete console line (without the newline). */
+  onLine?: (line: string) => void;
+}
+
+/** The three sockets of a run plus the console log. */
+export class RunConsoles {
+  private readonly log: fs.WriteStream;
+  private readonly sockets: OneShotSocket[];
+  private partial = '';
+  private readonly lines: string[] = [];
+
+  constructor(
+    readonly paths: { console: string; stdout: string; stderr: string },
+    logFile: string,
+    stdout: NodeJS.WritableStream,
+    stderr: NodeJS.WritableStream,
+    private readonly events: ConsoleEvents = {},
+  ) {
+    this.log = fs.createWriteStream(logFile);
+    this.sockets = [
+      new OneShotSocket(paths.console, (b) => this.consoleData(b)),
+      new OneShotSocket(paths.stdout, (b) => stdout.write(b)),
+      new OneShotSocket(paths.stderr, (b) => stderr.write(b)),
+    ];
+  }
+
+  listen(): Promise<void> {
+    return Promise.all(this.sockets.map((s) => s.listen())).then(() => undefined);
+  }
+
+  private consoleData(b: Buffer): void {
+    this.log.write(b);
+    const text = this.partial + b.toString('utf8').replace(/\r/g, '');
+    const parts = text.split('\n');
+    this.partial = parts.pop()!;
+    for (const line of parts) {
+      this.lines.push(line);
+      if (this.lines.length > 200) this.lines.shift();
+      this.events.onLine?.(line);
+    }
+  }
+
+  /** Waits for every stream to end (QEMU has exited), then closes the log. */
+  async close(graceMs = 2000): Promise<void> {
+    await Promise.all(this.sockets.map((s) => s.drained(graceMs)));
+    if (this.partial) this.consoleData(Buffer.from('\n'));
+    await new Promise<void>((resolve) => this.log.end(resolve));
+  }
+
+  /** The last n console lines (for error messages). */
+  tail(n = 25): string {
+    return this.lines.slice(-n).join('\n');
+  }
+
+  recentLines(): readonly string[] {
+    return this.lines;
+  }
+}

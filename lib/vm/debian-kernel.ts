@@ -1,0 +1,108 @@
+// Which Debian packages make up a guest kernel. Resolved from the package lists, never
+// hard-coded: mirrors drop old builds, and the newest one is what the default should follow.
+//
+// Since 7.x, `linux-image-<ver>-amd64` is an empty package depending on `linux-binary-…`
+// (the kernel, at usr/lib/modules/<ver>/vmlinuz), `linux-modules-…` and `linux-base-…`
+// (config, modules.builtin). Older kernels carry everything in linux-image itself. Downloading
+// the image package and every linux-{binary,modules,base} it depends on covers both.
+import { PrivateApt } from './apt';
+import { VmError } from './errors';
+
+export interface DebianKernel {
+  /** The kernel release (uname -r), e.g. "7.3.4+deb13-amd64". */
+  kernelVersion: string;
+  /** The Debian package version, e.g. "7.3.4-1~bpo13+1". */
+  packageVersion: string;
+  /** `name=version` of every package to download and unpack for the kernel and its modules. */
+  packages: string[];
+  /** `linux-libc-dev=version` with the uapi headers matching the kernel. */
+  uapiPackage: string;
+}
+
+/** Generic amd64 flavour only: not -cloud (no 9p), -rt, unsigned or dbg. */
+const GENERIC_IMAGE = /^linux-image-(\d+\.\d+[\w.+~]*(?:-\d+)?)-amd64$/;
+
+/** Numeric components of a kernel release, for ordering ("7.3.4+deb13" → [7,3,4,13]). */
+export function releaseKey(release: string): number[] {
+  return (release.match(/\d+/g) ?? []).map(Number);
+}
+
+export function compareReleases(a: string, b: string): number {
+  const ka = releaseKey(a);
+  const kb = releaseKey(b);
+  for (let i = 0; i < Math.max(ka.length, kb.length); i++) {
+    const d = (ka[i] ?? -1) - (kb[i] ?? -1);
+    if (d) return d;
+  }
+  return 0;
+}
+
+/** Image package names of generic kernels, newest first. */
+export function genericImages(names: string[]): string[] {
+  return names
+    .filter((n) => GENERIC_IMAGE.test(n))
+    .sort((a, b) => compareReleases(GENERIC_IMAGE.exec(b)![1], GENERIC_IMAGE.exec(a)![1]));
+}
+
+/** "7.3.4+deb13", "7.3.4+deb13-amd64" or "linux-image-7.3.4+deb13-amd64" → the image package. */
+export function imagePackageFor(requested: string): string {
+  let name = requested.startsWith('linux-image-') ? requested : `linux-image-${requested}`;
+  if (!name.endsWith('-amd64')) name += '-amd64';
+  return name;
+}
+
+/** The kernel packages an image stanza depends on with an exact version. */
+export function kernelDependencies(depends: string): string[] {
+  const out: string[] = [];
+  for (const clause of depends.split(',')) {
+    for (const alt of clause.split('|')) {
+      const m = /^\s*(linux-(?:binary|modules|base)-\S+)\s*\(=\s*([^)\s]+)\s*\)/.exec(alt);
+      if (m) out.push(`${m[1]}=${m[2]}`);
+    }
+  }
+  return out;
+}
+
+/** Resolves the requested kernel (default: the newest generic one) to its packages. */
+export async function resolveDebianKernel(apt: PrivateApt, requested?: string): Promise<DebianKernel> {
+  const candidates = requested
+    ? [imagePackageFor(requested)]
+    : genericImages(await apt.packageNames('linux-image-'));
+  for (const image of candidates) {
+    const stanza = newestStanza(await showOrEmpty(apt, image));
+    if (!stanza) continue;
+    const packageVersion = stanza.Version;
+    return {
+      kernelVersion: image.slice('linux-image-'.length),
+      packageVersion,
+      packages: [`${image}=${packageVersion}`, ...kernelDependencies(stanza.Depends ?? '')],
+      uapiPackage: await uapiPackageFor(apt, packageVersion),
+    };
+  }
+  throw new VmError('provision', requested
+    ? `no Debian kernel package ${imagePackageFor(requested)} in the package lists (try \`vfio-vm provision\` with no --kernel to see the default)`
+    : 'no generic amd64 kernel found in the package lists');
+}
+
+async function showOrEmpty(apt: PrivateApt, pkg: string): Promise<Record<string, string>[]> {
+  try {
+    return await apt.show(pkg);
+  } catch {
+    return []; // apt-cache show fails for names that exist only as dependencies
+  }
+}
+
+function newestStanza(stanzas: Record<string, string>[]): Record<string, string> | undefined {
+  return stanzas.filter((s) => s.Version)
+    .sort((a, b) => compareReleases(b.Version, a.Version))[0];
+}
+
+/** linux-libc-dev of exactly the kernel's source version: its uapi is the kernel's own. */
+async function uapiPackageFor(apt: PrivateApt, packageVersion: string): Promise<string> {
+  const versions = (await showOrEmpty(apt, 'linux-libc-dev')).map((s) => s.Version);
+  if (!versions.includes(packageVersion)) {
+    throw new VmError('provision',
+      `linux-libc-dev ${packageVersion} (the kernel's uapi headers) is not in the package lists; available: ${versions.join(', ')}`);
+  }
+  return `linux-libc-dev=${packageVersion}`;
+}

@@ -1,0 +1,122 @@
+// The PCI devices handed to the guest for VFIO: the default set and extra --device specs.
+// Every device sits at a fixed address on the root bus, so each has a known BDF (exported to
+// the command as VFIO_VM_<NAME>) and, behind the emulated VT-d, its own IOMMU group.
+import { VmError } from './errors';
+
+/** Host resources some devices are backed by, created per run (or cached). */
+export interface DeviceResources {
+  /** Backing file of ivshmem's shared memory (the host sees the guest's writes in it). */
+  ivshmemFile: string;
+  /** Raw disk image behind the NVMe controller. */
+  nvmeImage: string;
+}
+
+export interface DefaultDevice {
+  name: string;
+  /** Environment variable holding the BDF inside the guest. */
+  env: string;
+  bdf: string;
+  /** What tests use it for. */
+  purpose: string;
+  /** QEMU arguments that create it. */
+  qemuArgs(res: DeviceResources): string[];
+}
+
+/** A device of this run: where it is and which driver the guest binds it to. */
+export interface GuestDevice {
+  name: string;
+  env: string;
+  bdf: string;
+  driver: string;
+  qemuArgs: string[];
+}
+
+export const IVSHMEM_SIZE = '4M';
+const DEFAULT_DRIVER = 'vfio-pci';
+
+export const slotBdf = (slot: number, fn = 0) =>
+  `0000:00:${slot.toString(16).padStart(2, '0')}.${fn}`;
+
+export const defaultDevices: readonly DefaultDevice[] = [
+  {
+    name: 'edu', env: 'VFIO_VM_EDU', bdf: slotBdf(3),
+    purpose: 'QEMU teaching device (1234:11e8): MMIO registers in BAR0, factorial, a DMA engine, INTx and MSI',
+    qemuArgs: () => ['-device', 'edu,addr=0x3'],
+  },
+  {
+    name: 'ivshmem', env: 'VFIO_VM_IVSHMEM', bdf: slotBdf(4),
+    purpose: `shared memory (BAR2, ${IVSHMEM_SIZE}, 64-bit prefetchable) backed by a host file: an independent witness of guest writes; write-combining`,
+    qemuArgs: (r) => [
+      '-object', `memory-backend-file,id=ivshmem0,share=on,mem-path=${r.ivshmemFile},size=${IVSHMEM_SIZE}`,
+      '-device', 'ivshmem-plain,memdev=ivshmem0,addr=0x4',
+    ],
+  },
+  {
+    name: 'nvme', env: 'VFIO_VM_NVME', bdf: slotBdf(5),
+    purpose: 'NVMe controller: BAR0 with an MSI-X mappable capability, 65 MSI-X vectors, function reset',
+    qemuArgs: (r) => [
+      // snapshot=on: each run sees the pristine image and concurrent runs do not lock each other out.
+      '-drive', `file=${r.nvmeImage},if=none,id=nvme0,format=raw,snapshot=on`,
+      '-device', 'nvme,serial=vfiovm0,drive=nvme0,addr=0x5',
+    ],
+  },
+  {
+    name: 'pci-testdev', env: 'VFIO_VM_PCI_TESTDEV', bdf: slotBdf(6),
+    purpose: 'QEMU PCI test device: an I/O and a memory BAR with ioeventfd-style test registers',
+    qemuArgs: () => ['-device', 'pci-testdev,addr=0x6'],
+  },
+];
+
+/** Slots that extra devices without an addr= are given, in order. */
+const EXTRA_SLOTS = [0x8, 0x9, 0xa, 0xb, 0xc, 0xd, 0xe, 0xf];
+/** Slots of the guest's own plumbing (9p shares, consoles): never offered to devices. */
+export const INFRA_FIRST_SLOT = 0x10;
+
+/** "0x8", "08.0", "8.1" (QEMU's addr=SLOT[.FN], hex) → [slot, fn]. */
+export function parseAddr(value: string): [number, number] {
+  const m = /^(?:0x)?([0-9a-f]{1,2})(?:\.([0-7]))?$/i.exec(value);
+  if (!m || parseInt(m[1], 16) > 0x1f) throw new VmError('options', `unsupported PCI addr "${value}" (use SLOT[.FN] in hex, slot below 0x20)`);
+  return [parseInt(m[1], 16), m[2] ? Number(m[2]) : 0];
+}
+
+/** Splits a -device string into the driver and its properties (QEMU escapes ',' as ',,'). */
+function specProps(spec: string): { driver: string; props: Map<string, string> } {
+  const parts = spec.split(/(?<!,),(?!,)/);
+  const props = new Map<string, string>();
+  for (const p of parts.slice(1)) {
+    const eq = p.indexOf('=');
+    props.set(eq < 0 ? p : p.slice(0, eq), eq < 0 ? 'on' : p.slice(eq + 1));
+  }
+  return { driver: parts[0], props };
+}
+
+/** The devices of a run: the default set (unless excluded) and the extra specs. */
+export function guestDevices(extra: string[], withDefaults: boolean, res: DeviceResources): GuestDevice[] {
+  const devices: GuestDevice[] = withDefaults
+    ? defaultDevices.map((d) => ({ name: d.name, env: d.env, bdf: d.bdf, driver: DEFAULT_DRIVER, qemuArgs: d.qemuArgs(res) }))
+    : [];
+  const used = new Set(devices.map((d) => d.bdf));
+  const free = EXTRA_SLOTS.filter((s) => !used.has(slotBdf(s)));
+  extra.forEach((spec, i) => {
+    const { driver, props } = specProps(spec);
+    if (!driver || driver.includes('=')) throw new VmError('options', `--device "${spec}": expected DRIVER[,PROP=VALUE…]`);
+    if (props.has('bus')) throw new VmError('options', `--device "${spec}": bus= is not supported, devices go on the root bus`);
+    let qemu = spec;
+    let bdf: string;
+    if (props.has('addr')) {
+      bdf = slotBdf(...parseAddr(props.get('addr')!));
+      if (parseAddr(props.get('addr')!)[0] >= INFRA_FIRST_SLOT) {
+        throw new VmError('options', `--device "${spec}": slots from 0x${INFRA_FIRST_SLOT.toString(16)} are reserved`);
+      }
+    } else {
+      const slot = free.find((s) => !used.has(slotBdf(s)));
+      if (slot === undefined) throw new VmError('options', 'too many extra devices without addr=');
+      bdf = slotBdf(slot);
+      qemu += `,addr=0x${slot.toString(16)}`;
+    }
+    if (used.has(bdf)) throw new VmError('options', `--device "${spec}": ${bdf} is already taken`);
+    used.add(bdf);
+    devices.push({ name: driver, env: `VFIO_VM_DEVICE_${i}`, bdf, driver: DEFAULT_DRIVER, qemuArgs: ['-device', qemu] });
+  });
+  return devices;
+}

@@ -1,0 +1,32 @@
+// Errors of the emulated host. Each carries a `kind` so callers (the CLI, the test runner) can
+// tell a broken setup from a failing command without parsing messages.
+
+export type VmErrorKind =
+  | 'missing-tool'   // a host program is absent: the message names the apt-get command
+  | 'provision'      // kernel resolution, download or extraction failed
+  | 'kernel-path'    // --kernel PATH does not hold a usable kernel
+  | 'options'        // invalid options (device spec, memory, …)
+  | 'qemu'           // QEMU exited with an error of its own
+  | 'panic'          // the guest kernel panicked
+  | 'guest'          // the guest init reported an error (module, mount, bind, port)
+  | 'timeout'        // the run took longer than its timeout
+  | 'no-status';     // the guest stopped without reporting any result
+
+export class VmError extends Error {
+  readonly kind: VmErrorKind;
+  /** The last kernel console lines, when the guest was booted. */
+  readonly consoleTail?: string;
+
+  constructor(kind: VmErrorKind, message: string, consoleTail?: string) {
+    super(message);
+    this.name = 'VmError';
+    this.kind = kind;
+    this.consoleTail = consoleTail;
+  }
+}
+
+/** A missing host program, with the command that installs it. */
+export function missingTool(program: string, aptPackage: string): VmError {
+  return new VmError('missing-tool',
+    `${program} not found: install it with \`apt-get install ${aptPackage}\``);
+}

@@ -1,0 +1,23 @@
+// What a provisioned guest kernel is, whatever its source (Debian packages or a path).
+// A later source (a kernel built from linux-source with a config fragment) produces the same
+// shape, so the initramfs and QEMU layers never ask where a kernel came from.
+
+export type KernelSource = 'debian' | 'path';
+
+export interface KernelInfo {
+  source: KernelSource;
+  /** The kernel release (uname -r). */
+  kernelVersion: string;
+  /** The file QEMU boots: the uncompressed vmlinux when it has a PVH entry, else a bzImage. */
+  kernelImage: string;
+  /** Whether kernelImage is an ELF vmlinux booted through PVH (then qboot is used as firmware). */
+  pvh: boolean;
+  /** The compressed image, kept as a fallback. */
+  bzImage?: string;
+  /** lib/modules/<release> of this kernel; undefined when everything is built in. */
+  modulesDir?: string;
+  /** A uapi include directory (linux/vfio.h, linux/iommufd.h, asm/…) matching the kernel. */
+  uapiInclude?: string;
+  /** The Debian package version, for Debian kernels. */
+  packageVersion?: string;
+}

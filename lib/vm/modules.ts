@@ -1,0 +1,86 @@
+// Kernel modules for the initramfs: finding them in a modules tree, ordering them by their
+// dependencies (`modinfo -F depends`), and decompressing them (busybox insmod reads only plain
+// .ko files).
+import * as fs from 'fs';
+import * as path from 'path';
+import * as zlib from 'zlib';
+import { exec } from './exec';
+import { VmError } from './errors';
+
+/** Modules every guest needs: 9p for the shares, vfio-pci and the type1 IOMMU backend. */
+export const BASE_MODULES = ['9p', '9pnet_virtio', 'vfio_pci', 'vfio_iommu_type1'];
+
+/** Module names are the same with '-' or '_' (the kernel normalises them to '_'). */
+export const moduleName = (name: string) => name.replace(/-/g, '_');
+
+const MODULE_FILE = /^(.*)\.ko(\.xz|\.zst|\.gz)?$/;
+
+/** name → file of every module under modulesDir/kernel (and extra/, updates/). */
+export function indexModules(modulesDir: string): Map<string, string> {
+  const index = new Map<string, string>();
+  const walk = (dir: string) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else {
+        const m = MODULE_FILE.exec(e.name);
+        if (m) index.set(moduleName(m[1]), p);
+      }
+    }
+  };
+  for (const sub of ['kernel', 'extra', 'updates']) {
+    if (fs.existsSync(path.join(modulesDir, sub))) walk(path.join(modulesDir, sub));
+  }
+  return index;
+}
+
+/** Names listed in modules.builtin: present in the kernel image, nothing to load. */
+export function builtinModules(modulesDir: string): Set<string> {
+  const file = path.join(modulesDir, 'modules.builtin');
+  if (!fs.existsSync(file)) return new Set();
+  return new Set(fs.readFileSync(file, 'utf8').split('\n').filter(Boolean)
+    .map((l) => moduleName(path.basename(l).replace(MODULE_FILE, '$1'))));
+}
+
+async function dependsOf(file: string): Promise<string[]> {
+  const r = await exec('modinfo', ['-F', 'depends', file]);
+  return r.stdout.toString().trim().split(',').filter(Boolean).map(moduleName);
+}
+
+export interface ModuleToLoad {
+  name: string;
+  file: string;
+}
+
+/**
+ * The modules to insmod, dependencies first. Built-in modules are skipped; a module that is
+ * neither built in nor in the tree is an error (its name says what the guest would miss).
+ */
+export async function loadOrder(modulesDir: string | undefined, roots: string[]): Promise<ModuleToLoad[]> {
+  if (!modulesDir) return []; // a kernel without modules has everything built in
+  const index = indexModules(modulesDir);
+  const builtin = builtinModules(modulesDir);
+  const order: ModuleToLoad[] = [];
+  const seen = new Set<string>();
+  const visit = async (name: string, wantedBy: string[]) => {
+    if (seen.has(name) || builtin.has(name)) return;
+    seen.add(name);
+    const file = index.get(name);
+    if (!file) {
+      throw new VmError('provision', `kernel module ${name} not found in ${modulesDir}`
+        + (wantedBy.length ? ` (needed by ${wantedBy.join(' → ')})` : ''));
+    }
+    for (const dep of await dependsOf(file)) await visit(dep, [...wantedBy, name]);
+    order.push({ name, file });
+  };
+  for (const root of roots) await visit(moduleName(root), []);
+  return order;
+}
+
+/** The plain ELF bytes of a module file (.ko, .ko.xz, .ko.zst or .ko.gz). */
+export async function moduleBytes(file: string): Promise<Buffer> {
+  if (file.endsWith('.ko')) return fs.readFileSync(file);
+  if (file.endsWith('.gz')) return zlib.gunzipSync(fs.readFileSync(file));
+  const program = file.endsWith('.xz') ? 'xz' : 'zstd';
+  return (await exec(program, ['-dc', file])).stdout;
+}

@@ -1,0 +1,73 @@
+// The options of the emulated host, shared by the CLI and the programmatic API.
+import * as os from 'os';
+import * as path from 'path';
+import { VmError } from './errors';
+
+export interface ProvisionOptions {
+  /**
+   * A Debian kernel version (e.g. "7.3.4+deb13", with or without "-amd64"), or a PATH to a custom
+   * kernel: a bzImage/vmlinux file, or a directory laid out as docs/emulated-host.md describes.
+   * Default: the newest generic amd64 kernel in trixie-backports, resolved at provision time.
+   */
+  kernel?: string;
+  /** Cache directory. Default: $XDG_CACHE_HOME/vfio-vm, else ~/.cache/vfio-vm. */
+  cacheDir?: string;
+  /** Progress and diagnostic lines (to stderr by default in the CLI). */
+  log?: (line: string) => void;
+  /** Refresh the package lists when older than this many seconds. Default: one day. */
+  listsMaxAgeSeconds?: number;
+}
+
+export interface RunOptions extends ProvisionOptions {
+  /** The command and its arguments, run in `cwd` inside the guest. */
+  command: string[];
+  /** Host directory shared read-write at the same path and used as the working dir. Default: process.cwd(). */
+  cwd?: string;
+  /** Extra QEMU -device strings, each bound to vfio-pci in its own IOMMU group. */
+  devices?: string[];
+  /** Leave out edu, ivshmem, nvme and pci-testdev. */
+  noDefaultDevices?: boolean;
+  /** Extra kernel command line arguments (NAME.PARAM=V is forwarded to module NAME). */
+  append?: string;
+  /** Guest memory, QEMU syntax (e.g. "2G"). Default "2G". */
+  memory?: string;
+  /** Guest CPUs. Default 2. */
+  smp?: number;
+  /** Whole-run timeout in seconds (boot included). Default 300. */
+  timeoutSeconds?: number;
+  /** Extra environment for the command. */
+  env?: Record<string, string>;
+  /** Where the command's output goes. Default: this process's stdout and stderr. */
+  stdout?: NodeJS.WritableStream;
+  stderr?: NodeJS.WritableStream;
+  /** Also stream the kernel console (to `log`). */
+  verbose?: boolean;
+  /** Keep the ivshmem backing file after the run (its path is in the result). */
+  keepIvshmem?: boolean;
+  /** Interactive shell on the serial console instead of a command (the CLI's `shell`). */
+  interactive?: boolean;
+  /** Stops the guest (the run then rejects with a VmError). */
+  signal?: AbortSignal;
+}
+
+export const DEFAULT_MEMORY = '2G';
+export const DEFAULT_SMP = 2;
+export const DEFAULT_TIMEOUT_SECONDS = 300;
+export const DEFAULT_LISTS_MAX_AGE_SECONDS = 24 * 3600;
+
+/** The XDG cache location of the emulated host. */
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME)
+    ? env.XDG_CACHE_HOME
+    : path.join(os.homedir(), '.cache');
+  return path.join(base, 'vfio-vm');
+}
+
+/** Parses "K=V" (the CLI's --env) into a key and value. */
+export function parseEnvAssignment(text: string): [string, string] {
+  const eq = text.indexOf('=');
+  if (eq <= 0 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(text.slice(0, eq))) {
+    throw new VmError('options', `--env expects NAME=VALUE, got "${text}"`);
+  }
+  return [text.slice(0, eq), text.slice(eq + 1)];
+}

@@ -1,0 +1,161 @@
+// Provisioning: a guest kernel, its modules and matching uapi headers, cached by release.
+//
+// Cache layout (under the cache dir):
+//   apt/                         private apt state (sources.list, lists/, lists.updated)
+//   apt/default-kernel.json      the newest kernel resolved from the current lists
+//   kernels/<release>/root/      the kernel packages unpacked (dpkg -x)
+//   kernels/<release>/uapi/      linux-libc-dev unpacked; uapi include dir = uapi/usr/include
+//   kernels/<release>/vmlinux    the uncompressed kernel booted through PVH
+//   kernels/<release>/kernel.json  written last: its presence means the entry is complete
+import * as fs from 'fs';
+import * as path from 'path';
+import { PrivateApt, extractDeb } from './apt';
+import { DebianKernel, imagePackageFor, resolveDebianKernel } from './debian-kernel';
+import { VmError } from './errors';
+import { KernelInfo } from './kernel';
+import { extractVmlinux, hasPvhEntry } from './kernel-image';
+import { looksLikePath, pathKernel } from './kernel-path';
+import { DEFAULT_LISTS_MAX_AGE_SECONDS, ProvisionOptions, defaultCacheDir } from './options';
+
+type Log = (line: string) => void;
+
+/** Provisions the kernel named by opts.kernel (default: newest Debian generic kernel). */
+export async function provision(opts: ProvisionOptions = {}): Promise<KernelInfo> {
+  if (opts.kernel && looksLikePath(opts.kernel)) return pathKernel(opts.kernel);
+  const cacheDir = opts.cacheDir ?? defaultCacheDir();
+  const log = opts.log ?? (() => undefined);
+  const kernelsDir = path.join(cacheDir, 'kernels');
+  if (opts.kernel) {
+    // An explicit version that is already unpacked needs no package lists at all.
+    const cached = readEntry(kernelsDir, imagePackageFor(opts.kernel).slice('linux-image-'.length));
+    if (cached) return cached;
+  }
+  const apt = new PrivateApt(cacheDir);
+  await refreshLists(apt, opts.listsMaxAgeSeconds ?? DEFAULT_LISTS_MAX_AGE_SECONDS, log);
+  const pkg = opts.kernel ? await resolveDebianKernel(apt, opts.kernel) : await resolveDefault(apt, log);
+  return readEntry(kernelsDir, pkg.kernelVersion) ?? await installEntry(apt, kernelsDir, pkg, log);
+}
+
+async function refreshLists(apt: PrivateApt, maxAge: number, log: Log): Promise<void> {
+  apt.prepare();
+  const age = apt.listsAgeSeconds();
+  if (age <= maxAge) return;
+  log('refreshing package lists (trixie, trixie-backports)…');
+  try {
+    await apt.update();
+  } catch (e) {
+    if (age === Infinity) throw e;
+    log(`warning: could not refresh package lists, using the old ones: ${(e as Error).message}`);
+  }
+}
+
+/** The newest kernel, remembered per lists update so a warm provision skips apt-cache. */
+async function resolveDefault(apt: PrivateApt, log: Log): Promise<DebianKernel> {
+  const memo = path.join(apt.dir, 'default-kernel.json');
+  const stamp = apt.listsStamp();
+  try {
+    const saved = JSON.parse(fs.readFileSync(memo, 'utf8')) as { stamp: string; kernel: DebianKernel };
+    if (saved.stamp === stamp) return saved.kernel;
+  } catch { /* no memo yet */ }
+  log('resolving the newest generic amd64 kernel…');
+  const kernel = await resolveDebianKernel(apt);
+  fs.writeFileSync(memo, JSON.stringify({ stamp, kernel }, null, 2) + '\n');
+  return kernel;
+}
+
+function readEntry(kernelsDir: string, release: string): KernelInfo | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(kernelsDir, release, 'kernel.json'), 'utf8')) as KernelInfo;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Downloads, unpacks and describes a kernel; the entry appears atomically (rename). */
+async function installEntry(apt: PrivateApt, kernelsDir: string, pkg: DebianKernel, log: Log): Promise<KernelInfo> {
+  const final = path.join(kernelsDir, pkg.kernelVersion);
+  const tmp = path.join(kernelsDir, `.tmp-${pkg.kernelVersion}-${process.pid}`);
+  fs.rmSync(tmp, { recursive: true, force: true });
+  try {
+    const debs = await downloadWithProgress(apt, [...pkg.packages, pkg.uapiPackage], path.join(tmp, 'debs'), log);
+    log(`unpacking ${debs.length} packages…`);
+    for (const deb of debs) {
+      const isUapi = path.basename(deb).startsWith('linux-libc-dev_');
+      await extractDeb(deb, path.join(tmp, isUapi ? 'uapi' : 'root'));
+    }
+    fs.rmSync(path.join(tmp, 'debs'), { recursive: true, force: true });
+    const info = await describeEntry(tmp, final, pkg, log);
+    fs.writeFileSync(path.join(tmp, 'kernel.json'), JSON.stringify(info, null, 2) + '\n');
+    fs.rmSync(final, { recursive: true, force: true });
+    fs.renameSync(tmp, final);
+    log(`kernel ${pkg.kernelVersion} ready`);
+    return info;
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** Builds the KernelInfo of an unpacked entry (paths as they will be after the rename). */
+async function describeEntry(tmp: string, final: string, pkg: DebianKernel, log: Log): Promise<KernelInfo> {
+  const rel = pkg.kernelVersion;
+  const modulesRel = ['usr/lib/modules', 'lib/modules'].map((d) => path.join(d, rel))
+    .find((d) => fs.existsSync(path.join(tmp, 'root', d)));
+  const imageRel = [modulesRel && path.join(modulesRel, 'vmlinuz'), `boot/vmlinuz-${rel}`]
+    .find((f): f is string => !!f && fs.existsSync(path.join(tmp, 'root', f)));
+  if (!modulesRel || !imageRel) {
+    throw new VmError('provision', `the packages of ${rel} hold no ${modulesRel ? 'vmlinuz' : 'modules directory'}`);
+  }
+  log('extracting the uncompressed vmlinux…');
+  await extractVmlinux(path.join(tmp, 'root', imageRel), path.join(tmp, 'vmlinux'));
+  const pvh = hasPvhEntry(path.join(tmp, 'vmlinux'));
+  linkArchHeaders(path.join(tmp, 'uapi', 'usr', 'include'));
+  return {
+    source: 'debian',
+    kernelVersion: rel,
+    packageVersion: pkg.packageVersion,
+    kernelImage: pvh ? path.join(final, 'vmlinux') : path.join(final, 'root', imageRel),
+    pvh,
+    bzImage: path.join(final, 'root', imageRel),
+    modulesDir: path.join(final, 'root', modulesRel),
+    uapiInclude: path.join(final, 'uapi', 'usr', 'include'),
+  };
+}
+
+/**
+ * Debian keeps <asm/…> under the multiarch dir; an `asm` link at the top makes the include
+ * dir complete on its own, so `-I uapiInclude` never mixes in the host's older asm headers.
+ */
+function linkArchHeaders(include: string): void {
+  const asm = path.join(include, 'asm');
+  if (!fs.existsSync(asm) && fs.existsSync(path.join(include, 'x86_64-linux-gnu', 'asm'))) {
+    fs.symlinkSync(path.join('x86_64-linux-gnu', 'asm'), asm);
+  }
+}
+
+/** apt-get download, with a line of progress every few seconds for large packages. */
+async function downloadWithProgress(apt: PrivateApt, pkgs: string[], dir: string, log: Log): Promise<string[]> {
+  log(`downloading ${pkgs.map((p) => p.split('=')[0]).join(', ')}…`);
+  const started = Date.now();
+  const timer = setInterval(() => log(`  … ${megabytes(dirBytes(dir))} MB`), 3000);
+  try {
+    const debs = await apt.download(pkgs, dir);
+    const secs = ((Date.now() - started) / 1000).toFixed(1);
+    log(`downloaded ${megabytes(debs.reduce((n, d) => n + fs.statSync(d).size, 0))} MB in ${secs} s`);
+    return debs;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+function dirBytes(dir: string): number {
+  const walk = (d: string): number => fs.readdirSync(d, { withFileTypes: true }).reduce((n, e) => n
+    + (e.isDirectory() ? walk(path.join(d, e.name)) : fs.statSync(path.join(d, e.name)).size), 0);
+  try {
+    return walk(dir);
+  } catch {
+    return 0;
+  }
+}
+
+const megabytes = (n: number) => (n / 1e6).toFixed(0);

@@ -1,0 +1,84 @@
+// The QEMU command line of the emulated host: a q35 machine under TCG with an emulated VT-d
+// (interrupt remapping on, or vfio's type1 backend refuses to attach), the 9p shares, the
+// consoles, and the devices.
+import * as fs from 'fs';
+import { GuestDevice, INFRA_FIRST_SLOT } from './devices';
+import { Share } from './guest-spec';
+import { KernelInfo } from './kernel';
+
+export const QEMU = 'qemu-system-x86_64';
+/** A minimal firmware that boots a PVH kernel in a fraction of SeaBIOS's time. */
+export const QBOOT = '/usr/share/qemu/qboot.rom';
+
+/** Fixed kernel arguments: the console, no reboot loop on panic, the IOMMU in passthrough. */
+export const BASE_APPEND = 'console=ttyS0 panic=-1 loglevel=4 intel_iommu=on iommu=pt rdinit=/init';
+
+export interface Consoles {
+  /** Unix socket paths the host listens on (run mode)… */
+  sockets?: { console: string; stdout: string; stderr: string };
+  /** …or the serial console on QEMU's own stdio, with the monitor on Ctrl-A c (shell mode). */
+  stdio?: boolean;
+}
+
+export interface QemuPlan {
+  kernel: KernelInfo;
+  initrd: string;
+  append?: string;
+  memory: string;
+  smp: number;
+  shares: Share[];
+  devices: GuestDevice[];
+  consoles: Consoles;
+}
+
+const hexSlot = (n: number) => `0x${n.toString(16)}`;
+
+function machineArgs(plan: QemuPlan): string[] {
+  return [
+    '-machine', 'q35', '-accel', 'tcg', '-cpu', 'max',
+    '-smp', String(plan.smp), '-m', plan.memory,
+    '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot', '-nic', 'none',
+  ];
+}
+
+function bootArgs(plan: QemuPlan): string[] {
+  const firmware = plan.kernel.pvh && fs.existsSync(QBOOT) ? ['-bios', QBOOT] : [];
+  const append = [BASE_APPEND, plan.append].filter(Boolean).join(' ');
+  return [...firmware, '-kernel', plan.kernel.kernelImage, '-initrd', plan.initrd, '-append', append];
+}
+
+function consoleArgs(c: Consoles, slot: number): string[] {
+  if (c.stdio) {
+    return ['-chardev', 'stdio,id=con,mux=on,signal=off', '-serial', 'chardev:con', '-mon', 'chardev=con,mode=readline'];
+  }
+  const s = c.sockets!;
+  // The host is the server: QEMU connects at start-up, so no byte is written before anyone reads.
+  return [
+    '-chardev', `socket,id=con,path=${s.console}`, '-serial', 'chardev:con',
+    '-device', `virtio-serial-pci,addr=${hexSlot(slot)}`,
+    '-chardev', `socket,id=out,path=${s.stdout}`, '-device', 'virtserialport,chardev=out,name=vfio-vm.stdout',
+    '-chardev', `socket,id=err,path=${s.stderr}`, '-device', 'virtserialport,chardev=err,name=vfio-vm.stderr',
+  ];
+}
+
+function shareArgs(share: Share, index: number, slot: number): string[] {
+  const ro = share.readonly ? ',readonly=on' : '';
+  return [
+    '-fsdev', `local,id=fs${index},path=${share.hostPath},security_model=none${ro}`,
+    '-device', `virtio-9p-pci,fsdev=fs${index},mount_tag=${share.tag},addr=${hexSlot(slot)}`,
+  ];
+}
+
+/** The full argument list (without the program name). */
+export function qemuArgs(plan: QemuPlan): string[] {
+  let slot = INFRA_FIRST_SLOT;
+  return [
+    ...machineArgs(plan),
+    ...bootArgs(plan),
+    // The vIOMMU must exist before any PCI device is created.
+    '-device', 'intel-iommu,intremap=on',
+    ...plan.shares.flatMap((s, i) => shareArgs(s, i, slot++)),
+    ...consoleArgs(plan.consoles, slot++),
+    ...plan.devices.flatMap((d) => d.qemuArgs),
+  ];
+}
