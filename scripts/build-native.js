@@ -34,7 +34,8 @@ function nodeGyp() {
 }
 
 if (which === 'gyp') {
-  run(process.execPath, [nodeGyp(), 'rebuild', `--nodedir=${env.npm_config_nodedir ?? ''}`].filter((a) => a !== '--nodedir='));
+  // Extra arguments pass through (the benchmarks build their C baselines with --directory).
+  run(process.execPath, [nodeGyp(), 'rebuild', `--nodedir=${env.npm_config_nodedir ?? ''}`, ...process.argv.slice(3)].filter((a) => a !== '--nodedir='));
 } else if (which === 'cmake') {
   run(process.execPath, [require.resolve('cmake-js/bin/cmake-js', { paths: [root] }), 'rebuild', '--config', 'Release']);
 } else {

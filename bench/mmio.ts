@@ -1,0 +1,71 @@
+// MMIO cost: Mapping.write32/read32 against a C volatile loop over the same mapping, in the same
+// process. On the host the mapping is a shared-memory file (same page tables as a BAR mapping,
+// without a device); inside the emulated host it is edu's BAR0. Reports median ratios.
+//
+//   node dist/bench/mmio.js            host, shared-memory file
+//   node dist/bench/mmio.js --device   edu BAR0 (inside `vfio-vm run`)
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Device, Mapping } from '../lib';
+import { Mapped, native } from '../lib/native';
+import { loadBaseline, median, ratioLine } from './util';
+
+const ROUNDS = 15;
+
+interface Target { mapping: Mapping; buffer: ArrayBuffer; close(): void; iterations: number; writeOff: number; readOff: number }
+
+function hostTarget(): Target {
+  const n = native();
+  const file = path.join(fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), `vfio-bench-${process.pid}`);
+  fs.writeFileSync(file, Buffer.alloc(1 << 20));
+  const fd = n.open(file, n.constants.O_RDWR | n.constants.O_CLOEXEC);
+  const mapped = n.mmap(fd, 0n, 1 << 20, n.constants.PROT_READ | n.constants.PROT_WRITE, 0) as Mapped;
+  if (typeof mapped === 'number') throw new Error(`mmap: ${mapped}`);
+  const mapping = new Mapping(mapped, 0n, 1 << 20, { label: 'bench', regionName: 'shm', release: () => undefined });
+  return {
+    mapping, buffer: mapped.buffer, iterations: 2_000_000, writeOff: 4, readOff: 0,
+    close: () => { mapping.close(); n.close(fd); fs.rmSync(file); },
+  };
+}
+
+async function deviceTarget(): Promise<Target> {
+  const bdf = process.env.VFIO_VM_EDU;
+  if (!bdf) throw new Error('--device needs VFIO_VM_EDU (run inside `vfio-vm run`)');
+  const dev = await Device.open(bdf);
+  const mapping = dev.bar(0).map();
+  // Each access to an emulated device exits to QEMU: far fewer iterations give stable rounds.
+  // The Mapping keeps its ArrayBuffer private; the bench reaches it to hand the same memory to C.
+  const buffer = (mapping as unknown as { u8: Uint8Array }).u8.buffer as ArrayBuffer;
+  return { mapping, buffer, iterations: 20_000, writeOff: 4, readOff: 0, close: () => dev.close() };
+}
+
+function timeJs(fn: () => void): number {
+  const t0 = process.hrtime.bigint();
+  fn();
+  return Number(process.hrtime.bigint() - t0);
+}
+
+async function main(): Promise<void> {
+  const c = loadBaseline();
+  const t = process.argv.includes('--device') ? await deviceTarget() : hostTarget();
+  const { mapping: m, iterations: n } = t;
+  const writeJs = () => { for (let i = 0; i < n; i++) m.write32(t.writeOff, i); };
+  let sink = 0;
+  const readJs = () => { for (let i = 0; i < n; i++) sink += m.read32(t.readOff); };
+  // Warm up: let TurboFan optimise the accessors before measuring.
+  writeJs(); readJs();
+  const w: number[] = []; const r: number[] = [];
+  for (let k = 0; k < ROUNDS; k++) {
+    w.push(timeJs(writeJs) / c.write32_loop(t.buffer, t.writeOff, n));
+    r.push(timeJs(readJs) / c.read32_loop(t.buffer, t.readOff, n));
+  }
+  const where = process.argv.includes('--device') ? 'edu BAR0 (emulated host)' : 'shared-memory mapping (host)';
+  console.log(`MMIO ${where}, ${n} accesses x ${ROUNDS} rounds, median JS/C:`);
+  console.log(ratioLine('  write32', median(w)));
+  console.log(ratioLine('  read32 ', median(r)));
+  void sink;
+  t.close();
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });

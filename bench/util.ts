@@ -1,0 +1,26 @@
+// Shared pieces of the benchmarks: the C baseline addon, medians, report lines.
+import * as path from 'path';
+import { packageRoot } from '../lib/paths';
+
+export interface Baseline {
+  write32_loop(buffer: ArrayBuffer, offset: number, iterations: number): number;
+  read32_loop(buffer: ArrayBuffer, offset: number, iterations: number): number;
+  region_info_loop(deviceFd: number, index: number, iterations: number): number;
+}
+
+/** The C baselines (bench/native), built by `npm run bench` before any benchmark runs. */
+export function loadBaseline(): Baseline {
+  const file = path.join(packageRoot(), 'bench/native/build/Release/vfio_bench.node');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(file) as Baseline;
+}
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+export function ratioLine(label: string, ratio: number): string {
+  return `${label}  ${ratio.toFixed(2)}x`;
+}
