@@ -200,26 +200,27 @@ export function pciIrqIndexName(index: number): string {
   return PCI_IRQ_NAMES[index] ?? `irq${index}`;
 }
 
-const FEATURE_NAMES: readonly string[] = Object.freeze([
+/**
+ * Short names of the device features the 7.3 header defines, by index (0-13). Exported as a
+ * table rather than a count so every numeric export of this module stays a uAPI value.
+ */
+export const KNOWN_FEATURES: readonly string[] = Object.freeze([
   'PCI_VF_TOKEN', 'MIGRATION', 'MIG_DEVICE_STATE', 'LOW_POWER_ENTRY', 'LOW_POWER_ENTRY_WITH_WAKEUP',
   'LOW_POWER_EXIT', 'DMA_LOGGING_START', 'DMA_LOGGING_STOP', 'DMA_LOGGING_REPORT', 'MIG_DATA_SIZE',
   'BUS_MASTER', 'DMA_BUF', 'MIG_PRECOPY_INFOv2', 'ZPCI_ERROR',
 ]);
-
-/** Number of device feature indices this table knows (0 … FEATURE_COUNT-1). */
-export const KNOWN_FEATURE_COUNT = FEATURE_NAMES.length;
 
 /**
  * The feature's name without the VFIO_DEVICE_FEATURE_ prefix, e.g. 'DMA_BUF'. Indices from 14 on
  * are claimed by competing unmerged series, so they are reported as `feature<N>`, never guessed.
  */
 export function featureName(index: number): string {
-  return FEATURE_NAMES[index] ?? `feature${index}`;
+  return KNOWN_FEATURES[index] ?? `feature${index}`;
 }
 
 /** The index of a feature by short or full uAPI name, or undefined. */
 export function featureIndex(name: string): number | undefined {
-  const i = FEATURE_NAMES.indexOf(name.replace(/^VFIO_DEVICE_FEATURE_/, ''));
+  const i = KNOWN_FEATURES.indexOf(name.replace(/^VFIO_DEVICE_FEATURE_/, ''));
   return i >= 0 ? i : undefined;
 }
 

@@ -34,8 +34,8 @@ function migrationStates(stopCopy: boolean, p2p: boolean, preCopy: boolean): str
 
 export function decodeMigrationFeature(bytes: Uint8Array): MigrationFeature {
   const op = 'vfio_device_feature_migration';
-  // Only the low bits carry flags today; the high word is read so a future bit is not lost silently.
-  const flags = Number(u64(bytes, 0, op) & 0xffffffffn);
+  // A u64 on the wire; only bits 0-2 are defined, so a number holds any value a kernel will send.
+  const flags = Number(u64(bytes, 0, op));
   const stopCopy = (flags & VFIO_MIGRATION_STOP_COPY) !== 0;
   const p2p = (flags & VFIO_MIGRATION_P2P) !== 0;
   const preCopy = (flags & VFIO_MIGRATION_PRE_COPY) !== 0;

@@ -32,14 +32,14 @@ describe('lookup helpers', () => {
   });
 
   it('feature names and indices for 0-13; later indices are not guessed', () => {
-    expect(abi.KNOWN_FEATURE_COUNT).toBe(14);
+    expect(abi.KNOWN_FEATURES).toHaveLength(14);
     expect(abi.featureName(abi.VFIO_DEVICE_FEATURE_DMA_BUF)).toBe('DMA_BUF');
     expect(abi.featureName(abi.VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP)).toBe('LOW_POWER_ENTRY_WITH_WAKEUP');
     expect(abi.featureName(14)).toBe('feature14');
     expect(abi.featureIndex('VFIO_DEVICE_FEATURE_BUS_MASTER')).toBe(10);
     expect(abi.featureIndex('MIG_PRECOPY_INFOv2')).toBe(12);
     expect(abi.featureIndex('NOPE')).toBeUndefined();
-    for (let i = 0; i < abi.KNOWN_FEATURE_COUNT; i++) {
+    for (let i = 0; i < abi.KNOWN_FEATURES.length; i++) {
       const full = `VFIO_DEVICE_FEATURE_${abi.featureName(i)}` as keyof typeof abi;
       expect(abi[full]).toBe(i);
     }
