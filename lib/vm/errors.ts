@@ -5,6 +5,7 @@ export type VmErrorKind =
   | 'missing-tool'   // a host program is absent: the message names the apt-get command
   | 'provision'      // kernel resolution, download or extraction failed
   | 'kernel-path'    // --kernel PATH does not hold a usable kernel
+  | 'kernel-build'   // building the custom kernel failed (the message quotes the build log)
   | 'options'        // invalid options (device spec, memory, …)
   | 'qemu'           // QEMU exited with an error of its own
   | 'panic'          // the guest kernel panicked
