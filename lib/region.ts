@@ -3,9 +3,11 @@
 // BARs, the ROM and VGA) and mmap of its mappable areas (the fast path, see mapping.ts).
 import { constants as bufferConstants } from 'buffer';
 import { MappableArea, RegionCap, RegionInfo, mappableAreas, regionName } from './decode';
-import { check, checkValue, invalidArgument } from './errors';
+import { check, checkValue, invalidArgument, notSupported } from './errors';
 import { Mapping, MappingOwner } from './mapping';
 import { Mapped, native } from './native';
+import type { DmaBuf, DmaBufRangeInput } from './dmabuf';
+import type { DmaBufExportOptions } from './features';
 
 /** What a region needs from its device: the fd, a label, and bookkeeping of live mappings. */
 export interface RegionHost {
@@ -13,6 +15,8 @@ export interface RegionHost {
   fd(op: string): number;
   track(m: Mapping): void;
   untrack(m: Mapping): void;
+  /** The DMA_BUF device feature (features.ts); absent where the host has no device features. */
+  exportDmaBuf?(regionIndex: number, ranges: readonly DmaBufRangeInput[], opts?: DmaBufExportOptions): DmaBuf;
 }
 
 export interface MapOptions {
@@ -111,6 +115,15 @@ export class Region {
     const buf = new Uint8Array(length);
     const n = check(native().pread(this.host.fd(this.op('readBytes')), buf, at), 'pread', { device: this.host.label });
     return buf.subarray(0, n);
+  }
+
+  /**
+   * Exports slices of this BAR as a dma-buf owned by the returned object (default: the whole
+   * region). The kernel decides what may be exported; see features.ts and docs/features.md.
+   */
+  exportDmaBuf(ranges?: readonly DmaBufRangeInput[], opts?: DmaBufExportOptions): DmaBuf {
+    if (!this.host.exportDmaBuf) throw notSupported(this.op('exportDmaBuf'), 'this region\'s device has no feature ioctl', { device: this.host.label });
+    return this.host.exportDmaBuf(this.index, ranges ?? [{ offset: 0n, length: this.size }], opts);
   }
 
   /** The mappable area that contains [offset, offset+length), if one does. */

@@ -1,0 +1,306 @@
+// DeviceFeatures against a scripted kernel (the dispatch rules of vfio_check_feature): probing
+// and its cache, the raw handle, the typed wrappers, errors, and dma-buf export and ownership.
+import * as abi from '../../lib/abi';
+import {
+  DmaBuf, DmaBufFdinfo, encodeDmaBufFeature, parseDmaBufFdinfo,
+} from '../../lib/dmabuf';
+import { InvalidArgumentError, NotSupportedError, VfioError } from '../../lib/errors';
+import {
+  BusMasterFeature, DeviceFeatures, DmaBufFeature, DmaLoggingReportFeature, DmaLoggingStartFeature, Feature,
+  LowPowerEntryFeature, LowPowerWakeupFeature, MigrationFlagsFeature, VfTokenFeature, isFeatureError,
+} from '../../lib/features';
+import { featureNumbers } from '../../lib/feature-table';
+import { E, ScriptedKernel, fakeHost, vfioPci734 } from './features-kernel';
+
+const { VFIO_DEVICE_FEATURE_GET: GET, VFIO_DEVICE_FEATURE_SET: SET, VFIO_DEVICE_FEATURE_PROBE: PROBE } = abi;
+
+function setup(script = vfioPci734(), numbers = featureNumbers()) {
+  const kernel = new ScriptedKernel(script);
+  const host = fakeHost();
+  return { kernel, host, features: new DeviceFeatures(host, numbers, kernel) };
+}
+
+describe('features(): every number of the table, probed once per open device', () => {
+  it('gives the typed list 7.3.4 vfio-pci answers', () => {
+    const { features } = setup();
+    const list = features.list();
+    expect(list.map((f) => f.index)).toEqual(Array.from({ length: 14 }, (_, i) => i));
+    const offered = list.filter((f) => f.supported).map(({ name, index, get, set }) => ({ name, index, get, set }));
+    expect(offered).toEqual([
+      { name: 'LOW_POWER_ENTRY', index: 3, get: false, set: true },
+      { name: 'LOW_POWER_ENTRY_WITH_WAKEUP', index: 4, get: false, set: true },
+      { name: 'LOW_POWER_EXIT', index: 5, get: false, set: true },
+      { name: 'DMA_BUF', index: 11, get: true, set: false },
+    ]);
+    expect(list.find((f) => f.name === 'BUS_MASTER')!.answers).toEqual({ probe: 'ENOTTY', get: 'ENOTTY', set: 'ENOTTY' });
+    expect(list.find((f) => f.name === 'MIG_PRECOPY_INFOv2')!.answers).toEqual({ probe: 'EINVAL', get: 'EINVAL', set: 'EINVAL' });
+  });
+
+  it('probes PROBE, PROBE|GET and PROBE|SET with no payload, and caches the answers', () => {
+    const { features, kernel } = setup();
+    features.list();
+    expect(kernel.calls).toHaveLength(14 * 3);
+    expect(kernel.calls.slice(33, 36)).toEqual([
+      { flags: PROBE | 11, payload: null },
+      { flags: PROBE | GET | 11, payload: null },
+      { flags: PROBE | SET | 11, payload: null },
+    ]);
+    features.list();
+    expect(features.feature('DMA_BUF').probe({ get: true })).toBe(true);
+    expect(kernel.calls).toHaveLength(42);
+    features.list({ refresh: true });
+    expect(kernel.calls).toHaveLength(84);
+  });
+
+  it('probes extra numbers and a table given for one call', () => {
+    const { features } = setup(vfioPci734({ 14: { ops: SET, minsz: 8 } }));
+    const list = features.list({ numbers: { ZPCI_ERROR: null, DMA_BUF_MEMATTR: 14 }, extraIndices: [20] });
+    expect(list.map((f) => `${f.index}:${f.name}`).slice(-2)).toEqual(['14:DMA_BUF_MEMATTR', '20:feature20']);
+    expect(list.find((f) => f.index === 14)).toMatchObject({ supported: true, get: false, set: true });
+    expect(list.some((f) => f.name === 'ZPCI_ERROR')).toBe(false);
+    // The device's own table is unchanged.
+    expect(features.feature(14).name).toBe('feature14');
+    expect(features.feature(13).name).toBe('ZPCI_ERROR');
+  });
+
+  it('a device whose table was overridden names and types by it', () => {
+    const { features } = setup(vfioPci734({ 12: { ops: GET, minsz: 16 } }), featureNumbers({ MIG_PRECOPY_INFOv2: null, DMA_BUF: 12, DMA_BUF_OLD: 11 }));
+    expect(features.feature('DMA_BUF')).toBeInstanceOf(DmaBufFeature);
+    expect(features.feature('DMA_BUF').index).toBe(12);
+    expect(features.feature(11).name).toBe('DMA_BUF_OLD');
+    expect(features.feature(11)).not.toBeInstanceOf(DmaBufFeature);
+  });
+});
+
+describe('the raw handle', () => {
+  it('probe() answers per operation', () => {
+    const { features } = setup();
+    const lp = features.feature(3);
+    expect([lp.probe(), lp.probe({ set: true }), lp.probe({ get: true }), lp.probe({ get: true, set: true })]).toEqual([true, true, false, false]);
+    expect(features.feature(10).probe()).toBe(false);
+  });
+
+  it('get() sends the payload with GET and returns what the kernel wrote', () => {
+    const { features, kernel } = setup(vfioPci734({ 20: { ops: GET, minsz: 8, handler: (_f, p) => { p![0] = 0xab; return 0; } } }));
+    const out = features.feature(20).get(8);
+    expect(out[0]).toBe(0xab);
+    expect(kernel.realCalls).toEqual([{ flags: GET | 20, payload: new Uint8Array(8) }]);
+    const given = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]);
+    features.feature(20).get(given);
+    expect(given[0]).toBe(1); // a copy goes to the kernel; the caller's bytes stay theirs
+  });
+
+  it('set() sends SET and returns the ioctl result; ioctl() passes any flags', () => {
+    const { features, kernel } = setup();
+    expect(features.feature('LOW_POWER_EXIT').set()).toBe(0);
+    expect(features.feature(3).ioctl({ probe: true, set: true })).toBe(0);
+    expect(kernel.calls.map((c) => c.flags)).toEqual([SET | 5, PROBE | SET | 3]);
+  });
+
+  it('an unknown number is a not-supported error naming the op and the number', () => {
+    const { features } = setup();
+    const err = (() => { try { features.feature(42).get(8); } catch (e) { return e; } })() as VfioError;
+    expect(err).toBeInstanceOf(NotSupportedError);
+    expect(err).toMatchObject({ code: 'ENOTTY', errno: E.ENOTTY, op: 'VFIO_DEVICE_FEATURE', device: '0000:00:04.0' });
+    expect(isFeatureError(err) && err.feature).toEqual({ index: 42, name: 'feature42', ops: 'GET' });
+    expect(err.message).toContain('(feature 42 (feature42), GET)');
+    expect(err.hint).toMatch(/not implemented by this kernel or driver/);
+    expect(err.hint).toMatch(/numbers from 13 up differ/);
+  });
+
+  it('a GET the feature does not offer is the kernel\'s EINVAL, with a hint to probe', () => {
+    const { features } = setup();
+    const err = (() => { try { features.feature(3).get(); } catch (e) { return e; } })() as VfioError;
+    expect(err).toBeInstanceOf(InvalidArgumentError);
+    expect(err.errno).toBe(E.EINVAL);
+    expect(err.hint).toMatch(/probe\(\{ get: true \}\)/);
+  });
+
+  it('refuses names outside the table and numbers outside 16 bits', () => {
+    const { features } = setup();
+    expect(() => features.feature('DMA_BUF_MEMATTR')).toThrow(/no feature named 'DMA_BUF_MEMATTR'/);
+    expect(() => features.feature(0x10000)).toThrow(InvalidArgumentError);
+  });
+});
+
+describe('typed wrappers', () => {
+  it('known names get their typed handle', () => {
+    const { features } = setup();
+    expect(features.feature('LOW_POWER_ENTRY')).toBeInstanceOf(LowPowerEntryFeature);
+    expect(features.feature(4)).toBeInstanceOf(LowPowerWakeupFeature);
+    expect(features.feature('VFIO_DEVICE_FEATURE_MIGRATION')).toBeInstanceOf(MigrationFlagsFeature);
+    expect(features.feature('ZPCI_ERROR').constructor).toBe(Feature);
+  });
+
+  it('low power: entry, entry with wakeup (eventfd then a reserved word), exit', () => {
+    const { features, kernel } = setup();
+    (features.feature('LOW_POWER_ENTRY') as LowPowerEntryFeature).enter();
+    (features.feature('LOW_POWER_ENTRY_WITH_WAKEUP') as LowPowerWakeupFeature).enter(9);
+    expect(kernel.realCalls).toEqual([
+      { flags: SET | 3, payload: null },
+      { flags: SET | 4, payload: new Uint8Array([9, 0, 0, 0, 0, 0, 0, 0]) },
+    ]);
+    expect(() => (features.feature(4) as LowPowerWakeupFeature).enter(-1)).toThrow(InvalidArgumentError);
+    expect(kernel.realCalls).toHaveLength(2);
+  });
+
+  it('migration flags decode from GET', () => {
+    const { features, kernel } = setup(vfioPci734({
+      1: { ops: GET, minsz: 8, handler: (_f, p) => { p![0] = abi.VFIO_MIGRATION_STOP_COPY | abi.VFIO_MIGRATION_PRE_COPY; return 0; } },
+    }));
+    const m = (features.feature('MIGRATION') as MigrationFlagsFeature).read();
+    expect(m).toMatchObject({ stopCopy: true, p2p: false, preCopy: true });
+    expect(m.states).toContain('PRE_COPY');
+    expect(kernel.realCalls[0].flags).toBe(GET | 1);
+  });
+
+  it('migration on plain vfio-pci: ENOTTY with the variant-driver hint', () => {
+    const { features } = setup();
+    expect(() => (features.feature('MIGRATION') as MigrationFlagsFeature).read()).toThrow(/variant drivers with migration support/);
+  });
+
+  it('VF token: a UUID in text byte order; anything else is refused before the kernel sees it', () => {
+    const { features, kernel } = setup(vfioPci734({ 0: { ops: SET, minsz: 16 } }));
+    const token = features.feature('PCI_VF_TOKEN') as VfTokenFeature;
+    token.setToken('00112233-4455-6677-8899-aabbccddeeff');
+    expect(kernel.realCalls[0]).toEqual({ flags: SET | 0, payload: Uint8Array.from({ length: 16 }, (_, i) => i * 0x11) });
+    expect(() => token.setToken('not-a-uuid')).toThrow(InvalidArgumentError);
+    expect(() => token.setToken('00112233-4455-6677-8899-aabbccddeef')).toThrow(/is not a UUID/);
+    expect(kernel.realCalls).toHaveLength(1);
+  });
+
+  it('bus master on a PCI device: ENOTTY whose hint points at the command register', () => {
+    const { features } = setup();
+    const err = (() => { try { (features.feature('BUS_MASTER') as BusMasterFeature).setMaster(true); } catch (e) { return e; } })() as VfioError;
+    expect(err).toBeInstanceOf(NotSupportedError);
+    expect(err.hint).toMatch(/CDX devices only.*dev\.config\.busMaster = true/);
+  });
+
+  it('bus master on a CDX device sends the op word', () => {
+    const { features, kernel } = setup(vfioPci734({ 10: { ops: SET, minsz: 4 } }));
+    (features.feature('BUS_MASTER') as BusMasterFeature).setMaster(true);
+    (features.feature('BUS_MASTER') as BusMasterFeature).setMaster(false);
+    expect(kernel.realCalls.map((c) => [...c.payload!])).toEqual([[1, 0, 0, 0], [0, 0, 0, 0]]);
+  });
+
+  it('DMA logging: start passes validated ranges; report decodes the kernel\'s bitmap', () => {
+    const { features, kernel } = setup(vfioPci734({ 6: { ops: SET, minsz: 16 }, 8: { ops: GET, minsz: 32 } }));
+    (features.feature('DMA_LOGGING_START') as DmaLoggingStartFeature).start([{ start: 0x10000n, length: 0x4000n }, { start: 0x100000n, length: 0x1000n }]);
+    expect(kernel.loggingStarts).toEqual([{ pageSize: 4096n, ranges: [0x10000n, 0x4000n, 0x100000n, 0x1000n] }]);
+    kernel.reportBits = [0, 1, 2, 65];
+    const rep = (features.feature('DMA_LOGGING_REPORT') as DmaLoggingReportFeature).report(0x10000n, 0x100000n);
+    expect(rep.bitmap.length).toBe(256 / 8 * 1); // 256 pages → 4 u64 words
+    expect(rep.dirty).toEqual([{ start: 0x10000n, length: 0x3000n }, { start: 0x10000n + 65n * 0x1000n, length: 0x1000n }]);
+    expect(rep.dirtyPages).toBe(4);
+    expect(() => (features.feature('DMA_LOGGING_START') as DmaLoggingStartFeature).start([{ start: 0x800n, length: 0x1000n }])).toThrow(InvalidArgumentError);
+  });
+
+  it('DMA logging renumbered by the table is refused (the addon issues the header\'s numbers)', () => {
+    const { features } = setup(vfioPci734(), featureNumbers({ DMA_LOGGING_START: 30 }));
+    expect(() => (features.feature('DMA_LOGGING_START') as DmaLoggingStartFeature).start([{ start: 0n, length: 0x1000n }])).toThrow(NotSupportedError);
+  });
+});
+
+describe('DMA_BUF export', () => {
+  function exporting(handler: (payload: Uint8Array) => number) {
+    return setup(vfioPci734({}, { dmaBuf: (_f, p) => handler(p!) }));
+  }
+
+  it('sends struct vfio_device_feature_dma_buf and wraps the fd in an owned DmaBuf', () => {
+    const { features, kernel, host } = exporting(() => 55);
+    const buf = features.exportDmaBuf(2, [{ offset: 0, length: 0x2000 }, { offset: 0x10000n, length: 0x1000n }]);
+    expect(kernel.realCalls).toHaveLength(1);
+    const { flags, payload } = kernel.realCalls[0];
+    expect(flags).toBe(GET | 11);
+    expect(payload).toEqual(encodeDmaBufFeature(2, kernel.dmaBufOpenFlags, [{ offset: 0n, length: 0x2000n }, { offset: 0x10000n, length: 0x1000n }]));
+    const dv = new DataView(payload!.buffer);
+    expect([dv.getUint32(0, true), dv.getUint32(4, true), dv.getUint32(8, true), dv.getUint32(12, true)]).toEqual([2, 0o2000002, 0, 2]);
+    expect([dv.getBigUint64(16, true), dv.getBigUint64(24, true), dv.getBigUint64(32, true), dv.getBigUint64(40, true)]).toEqual([0n, 0x2000n, 0x10000n, 0x1000n]);
+    expect(payload!.length).toBe(48);
+    expect(buf).toBeInstanceOf(DmaBuf);
+    expect([buf.fd, buf.size, buf.regionIndex, buf.regionName]).toEqual([55, 0x3000n, 2, 'BAR2']);
+    expect(host.owned.has(buf)).toBe(true);
+  });
+
+  it('closes its fd exactly once, and leaves the device', () => {
+    const { features, kernel, host } = exporting(() => 56);
+    const buf = features.exportDmaBuf(2, [{ offset: 0, length: 0x1000 }]);
+    buf.close();
+    buf.close();
+    expect(kernel.closed).toEqual([56]);
+    expect(host.owned.size).toBe(0);
+    expect(buf.closed).toBe(true);
+    expect(() => buf.fd).toThrow(/DmaBuf\.fd: dma-buf of BAR2 is closed/);
+  });
+
+  it('closing what the device owns closes the dma-buf (as Device.close does), dependents first', () => {
+    const { features, kernel, host } = exporting(() => 57);
+    const order: string[] = [];
+    {
+      using buf = features.exportDmaBuf(2, [{ offset: 0, length: 0x1000 }]);
+      buf.attach({ close: () => order.push(`mapping closed, fd ${kernel.closed.length ? 'closed' : 'open'}`) });
+      for (const r of [...host.owned]) r.close();
+      expect(buf.closed).toBe(true);
+    }
+    expect(order).toEqual(['mapping closed, fd open']);
+    expect(kernel.closed).toEqual([57]);
+  });
+
+  it('page alignment and empty lists are our checks, made before the kernel is asked', () => {
+    const { features, kernel } = exporting(() => 58);
+    expect(() => features.exportDmaBuf(2, [])).toThrow(/at least one range/);
+    expect(() => features.exportDmaBuf(2, [{ offset: 0x800, length: 0x1000 }])).toThrow(/not aligned to the 0x1000 page size/);
+    expect(() => features.exportDmaBuf(2, [{ offset: 0, length: 0 }])).toThrow(/range 0 is empty/);
+    expect(() => features.exportDmaBuf(2, [{ offset: -4096, length: 4096 }])).toThrow(InvalidArgumentError);
+    expect(kernel.realCalls).toHaveLength(0);
+  });
+
+  it('region rules are the kernel\'s: its errno comes back typed, with the rule as a hint', () => {
+    // The checks of vfio_pci_core_feature_dma_buf(): index >= ROM → ENODEV; past the BAR or a
+    // BAR that is not memory → EINVAL.
+    const sizes: Record<number, bigint> = { 0: 256n, 2: 4n << 20n };
+    const { features, kernel } = exporting((p) => {
+      const dv = new DataView(p.buffer);
+      const index = dv.getUint32(0, true);
+      if (index >= abi.VFIO_PCI_ROM_REGION_INDEX) return -E.ENODEV;
+      const size = sizes[index] ?? 0n;
+      if (size === 0n) return -E.EINVAL;
+      return dv.getBigUint64(16, true) + dv.getBigUint64(24, true) > size ? -E.EINVAL : 60;
+    });
+    const fail = (index: number, offset: number, length: number) => {
+      try { features.exportDmaBuf(index, [{ offset, length }]); } catch (e) { return e as VfioError; }
+      throw new Error('exported');
+    };
+    const past = fail(2, 4 << 20, 0x1000);
+    expect(past).toMatchObject({ code: 'EINVAL', errno: E.EINVAL, op: 'VFIO_DEVICE_FEATURE' });
+    expect(past.hint).toBe('range [0x400000, +0x1000) runs past the end of BAR2 (0x400000 bytes)');
+    expect(fail(0, 0, 0x1000).hint).toMatch(/runs past the end of BAR0 \(0x100 bytes\)/);
+    expect(fail(1, 0, 0x1000).hint).toBe('BAR1 is not implemented by this device (its size is 0)');
+    const config = fail(7, 0, 0x1000);
+    expect(config).toMatchObject({ code: 'ENODEV', errno: E.ENODEV });
+    expect(config.hint).toMatch(/CONFIG is not a BAR: vfio-pci exports BARs 0–5 only/);
+    expect(kernel.closed).toEqual([]);
+    expect(features.exportDmaBuf(2, [{ offset: 0, length: 4 << 20 }]).size).toBe(4n << 20n);
+  });
+
+  it('a kernel without the feature says so', () => {
+    const { features } = setup({});
+    expect(() => features.exportDmaBuf(2, [{ offset: 0, length: 0x1000 }])).toThrow(/Linux 6\.19 or later/);
+  });
+});
+
+describe('dma-buf fdinfo', () => {
+  // /proc/self/fdinfo/N of a vfio-pci dma-buf on 7.3 (generic lines, then dma_buf_show_fdinfo).
+  const text = 'pos:\t0\nflags:\t02000002\nmnt_id:\t16\nino:\t2051\nsize:\t4194304\ncount:\t1\nexp_name:\tvfio_pci_core\nname:\t\n';
+
+  it('reads size, exporter, count and flags', () => {
+    const info = parseDmaBufFdinfo(text) as DmaBufFdinfo;
+    expect(info).toMatchObject({ size: 4194304n, count: 1, expName: 'vfio_pci_core', name: '', flags: 0o2000002 });
+    expect(info.fields.ino).toBe('2051');
+  });
+
+  it('is undefined for an fd that is not a dma-buf', () => {
+    expect(parseDmaBufFdinfo('pos:\t0\nflags:\t02\nmnt_id:\t20\nino:\t5\neventfd-count:\t0\n')).toBeUndefined();
+    expect(parseDmaBufFdinfo('')).toBeUndefined();
+  });
+});
