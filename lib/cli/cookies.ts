@@ -1,0 +1,50 @@
+// `vfio cookies BDF`: for each BAR, which routes to a write-combining mapping (mmap cookie) this
+// kernel and device offer — a WC region, a dma-buf with a memory attribute, sysfs resourceN_wc,
+// plain VFIO mmap — what each would give, and what would make WC available where none does.
+import type { MemattrRoutesReport, RouteProbe } from '../cookie/model';
+import type { Device } from '../device';
+import type { Region } from '../region';
+import { VFIO_PCI_BAR0_REGION_INDEX, VFIO_PCI_BAR5_REGION_INDEX } from '../abi';
+import { Colors, size, table } from './format';
+
+/** The part of Device that reports cookie routes (lib/cookie). */
+interface RoutesHost { memattrRoutes(region: Region): MemattrRoutesReport }
+
+export interface BarRoutes {
+  readonly bar: number;
+  readonly region: string;
+  readonly size: bigint;
+  readonly report: MemattrRoutesReport;
+}
+
+/** The route reports of every implemented BAR (or of one). */
+export function gatherCookies(dev: Device, bar?: number): BarRoutes[] {
+  return dev.regions
+    .filter((r) => r.index >= VFIO_PCI_BAR0_REGION_INDEX && r.index <= VFIO_PCI_BAR5_REGION_INDEX && r.size > 0n)
+    .filter((r) => bar === undefined || r.index === VFIO_PCI_BAR0_REGION_INDEX + bar)
+    .map((r) => ({ bar: r.index - VFIO_PCI_BAR0_REGION_INDEX, region: r.name, size: r.size, report: (dev as unknown as RoutesHost).memattrRoutes(r) }));
+}
+
+function routeRow(p: RouteProbe, c: Colors): string[] {
+  const gives = p.gives ?? '-';
+  return [p.route, p.available ? c.green('yes') : c.dim('no'), p.gives === 'wc' ? c.green(gives) : gives, p.reason];
+}
+
+export function formatCookies(bdf: string, bars: readonly BarRoutes[], c: Colors): string {
+  if (bars.length === 0) return `${bdf}: no implemented BAR\n`;
+  const out: string[] = [];
+  for (const b of bars) {
+    const r = b.report;
+    const verdict = r.wc.length ? c.green(`write-combining via ${r.wc.join(', ')}`) : c.yellow('no write-combining route');
+    out.push(`${c.bold(bdf)} ${b.region} (${size(b.size)}): ${verdict}`);
+    out.push(table(['ROUTE', 'AVAILABLE', 'GIVES', 'REASON'], r.routes.map((p) => routeRow(p, c)), c, '  '));
+    const needs = r.routes.filter((p) => p.needs.length).map((p) => `${p.route}: ${p.needs.join('; ')}`);
+    if (r.wc.length === 0) {
+      if (r.why) out.push(`  why: ${r.why}`);
+      if (r.hint) out.push(`  ${c.yellow('hint:')} ${r.hint}`);
+      else if (needs.length) out.push(`  needs: ${needs.join(' | ')}`);
+    }
+    out.push('');
+  }
+  return out.join('\n');
+}

@@ -1,0 +1,150 @@
+// `vfio list`: every PCI device with its ids, class, driver and IOMMU group, and whether a VFIO
+// user could open it right now (and if not, why). Gathering reads sysfs only: no device is opened.
+import * as fs from 'fs';
+import * as sysfs from '../sysfs';
+import { Colors, table } from './format';
+import { className, idKey, isBridge, lookupPciIds } from './pci-names';
+
+/** Drivers a viable VFIO group may contain besides vfio ones (the kernel accepts these too). */
+const GROUP_SAFE_DRIVERS = new Set(['pcieport', 'pci-stub']);
+
+export function isVfioDriver(driver: string | undefined | null): boolean {
+  // vfio-pci and its variant drivers (mlx5_vfio_pci, …) all carry "vfio" in their name.
+  return !!driver && driver.includes('vfio');
+}
+
+/** Group neighbours whose driver keeps the group from being viable, as 'BDF (driver)'. */
+export function blockingMembers(self: string, members: readonly { bdf: string; driver: string | undefined }[]): { bdf: string; driver: string }[] {
+  return members
+    .filter((m) => m.bdf !== self && m.driver !== undefined && !isVfioDriver(m.driver) && !GROUP_SAFE_DRIVERS.has(m.driver))
+    .map((m) => ({ bdf: m.bdf, driver: m.driver! }));
+}
+
+export interface Usability {
+  readonly usable: boolean;
+  /** Why not, most important first; empty when usable. */
+  readonly reasons: string[];
+  /** What to do about the first reason, when there is something to do. */
+  readonly hint: string | null;
+}
+
+export interface UsabilityInput {
+  bdf: string;
+  classCode: number;
+  driver: string | undefined;
+  group: number | undefined;
+  members: readonly { bdf: string; driver: string | undefined }[];
+  /** Whether this user may open /dev/vfio/<group> (undefined: not checked). */
+  groupAccess?: boolean;
+}
+
+/** Whether a VFIO user can open the device, from what sysfs says (pure, for tests). */
+export function usability(d: UsabilityInput): Usability {
+  const reasons: string[] = [];
+  let hint: string | null = null;
+  const bridge = isBridge(d.classCode);
+  if (bridge) {
+    reasons.push('a bridge (not assignable)');
+  } else if (!isVfioDriver(d.driver)) {
+    reasons.push(d.driver ? `bound to ${d.driver}` : 'no driver');
+    hint = `vfio bind ${d.bdf}`;
+  }
+  if (d.group === undefined) {
+    reasons.push('no IOMMU group');
+    hint ??= 'enable the IOMMU: intel_iommu=on or amd_iommu=on on the kernel command line';
+  } else {
+    const blocking = blockingMembers(d.bdf, d.members);
+    if (blocking.length && !bridge) {
+      reasons.push(`IOMMU group ${d.group} also holds ${blocking.map((m) => `${m.bdf} (${m.driver})`).join(', ')}`);
+      hint ??= `bind those too (vfio bind ${blocking[0].bdf}): a group goes to VFIO as a whole`;
+    }
+    if (isVfioDriver(d.driver) && d.groupAccess === false) {
+      reasons.push(`no access to /dev/vfio/${d.group}`);
+      hint ??= `run as root, or give your user /dev/vfio/${d.group}`;
+    }
+  }
+  return { usable: reasons.length === 0, reasons, hint };
+}
+
+export interface ListEntry {
+  readonly bdf: string;
+  /** 'vvvv:dddd', as lspci -n prints it. */
+  readonly id: string;
+  readonly vendor: number;
+  readonly device: number;
+  readonly subsystemVendor: number | null;
+  readonly subsystemDevice: number | null;
+  readonly class: number;
+  readonly className: string;
+  readonly revision: number | null;
+  readonly vendorName: string | null;
+  readonly deviceName: string | null;
+  readonly driver: string | null;
+  readonly driverOverride: string | null;
+  readonly iommuGroup: number | null;
+  readonly vfio: Usability;
+}
+
+export interface GatherOptions extends sysfs.SysfsOptions {
+  /** pci.ids locations to try for names; default: where distributions install it. */
+  pciIds?: string[];
+  /** Checks access to /dev/vfio/<group>; default: fs.accessSync for read and write. */
+  groupAccess?: (group: number) => boolean;
+}
+
+function defaultGroupAccess(group: number): boolean {
+  try {
+    fs.accessSync(`/dev/vfio/${group}`, fs.constants.R_OK | fs.constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** One entry per PCI device, in address order. */
+export function gatherList(o: GatherOptions = {}): ListEntry[] {
+  const access = o.groupAccess ?? defaultGroupAccess;
+  const raw = sysfs.listPciDevices(o).flatMap((bdf) => {
+    const ids = sysfs.pciIds(bdf, o);
+    return ids ? [{ bdf, ids }] : [];
+  });
+  const names = lookupPciIds(raw.map((r) => ({ vendor: r.ids.vendor, device: r.ids.device })), o.pciIds);
+  return raw.map(({ bdf, ids }) => {
+    const driver = sysfs.driverOf(bdf, o);
+    const group = sysfs.iommuGroupOf(bdf, o);
+    const members = group === undefined ? [] : sysfs.groupMembers(group, o);
+    const n = names.get(idKey(ids.vendor, ids.device));
+    return {
+      bdf, id: idKey(ids.vendor, ids.device), vendor: ids.vendor, device: ids.device,
+      subsystemVendor: ids.subsystemVendor ?? null, subsystemDevice: ids.subsystemDevice ?? null,
+      class: ids.class, className: className(ids.class), revision: ids.revision ?? null,
+      vendorName: n?.vendor ?? null, deviceName: n?.device ?? null,
+      driver: driver ?? null, driverOverride: sysfs.driverOverride(bdf, o) ?? null,
+      iommuGroup: group ?? null,
+      vfio: usability({
+        bdf, classCode: ids.class, driver, group, members,
+        groupAccess: group !== undefined && isVfioDriver(driver) ? access(group) : undefined,
+      }),
+    };
+  });
+}
+
+function vfioCell(e: ListEntry, c: Colors): string {
+  return e.vfio.usable ? c.green('yes') : `${c.yellow('no')}: ${e.vfio.reasons.join('; ')}`;
+}
+
+/** The table `vfio list` prints, and a line on how to make a device usable. */
+export function formatList(entries: readonly ListEntry[], c: Colors): string {
+  if (entries.length === 0) return 'no PCI devices found (is /sys mounted?)\n';
+  const named = entries.some((e) => e.deviceName !== null || e.vendorName !== null);
+  const head = ['BDF', 'IDS', 'CLASS', ...(named ? ['NAME'] : []), 'DRIVER', 'GROUP', 'VFIO'];
+  const rows = entries.map((e) => [
+    e.bdf, e.id, e.className,
+    ...(named ? [[e.vendorName, e.deviceName].filter(Boolean).join(' ') || '-'] : []),
+    e.driver ?? '-', e.iommuGroup ?? '-', vfioCell(e, c),
+  ]);
+  let out = table(head, rows, c) + '\n';
+  const bindable = entries.find((e) => !e.vfio.usable && e.vfio.hint?.startsWith('vfio bind'));
+  if (bindable) out += c.dim(`\nto hand a device to VFIO: ${bindable.vfio.hint} (as root); \`vfio info BDF\` describes one that is usable\n`);
+  return out;
+}

@@ -1,0 +1,189 @@
+// The `vfio` command line: subcommands, their arguments and help, and the exit statuses (0 ok,
+// 1 operation failed, 2 usage). Each action gathers data (sysfs, ioctls) through the modules
+// beside this one and prints it through their pure formatters, or as JSON with --json.
+import * as fs from 'fs';
+import * as path from 'path';
+import { Argument, Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Device } from '../device';
+import { packageRoot } from '../paths';
+import {
+  UsageError, checkFits, parseBdfArg, parseOffsetArg, parseRegionArg, parseValueArg, parseWidthArg,
+} from './args';
+import { bind, unbind } from './bind';
+import { formatCookies, gatherCookies } from './cookies';
+import { formatFeatureList, gatherFeatures } from './features';
+import { colors, toJson } from './format';
+import { gatherInfo } from './info';
+import { formatInfo } from './info-format';
+import { formatList, gatherList } from './list';
+import { Width, formatPoke, formatValue, peek, poke } from './peek';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, Runtime, reportFailure } from './report';
+
+function version(): string {
+  try {
+    return (JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function examples(lines: string[]): string {
+  return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
+}
+
+/** Opens the device, runs `f`, closes the device whatever happens. */
+async function withDevice<T>(bdf: string, rt: Runtime, f: (dev: Device) => T): Promise<T> {
+  const dev = await Device.open(bdf, rt.sysfs ? { sysfs: rt.sysfs } : {});
+  try {
+    return f(dev);
+  } finally {
+    dev.close();
+  }
+}
+
+/** Turns an action's UsageError into commander's usage report (message, usage line, status 2). */
+function action<A extends unknown[]>(f: (...args: A) => Promise<void> | void): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await f(...args);
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+      const cmd = args[args.length - 1] as Command;
+      cmd.error(`error: ${e.message}`, { exitCode: EXIT_USAGE, code: 'vfio.usage' });
+    }
+  };
+}
+
+const bdfArg = () => new Argument('<bdf>', 'PCI address, e.g. 0000:00:03.0 or 00:03.0').argParser(parseBdfArg);
+
+export function buildProgram(rt: Runtime): Command {
+  const c = colors(rt.color);
+  const program = new Command('vfio');
+  program
+    .description('Inspect PCI devices and drive them through VFIO: list, describe, bind, peek and poke.')
+    .version(version(), '-V, --version')
+    .configureOutput({ writeOut: (s) => rt.out(s), writeErr: (s) => rt.err(s), outputError: (s, write) => write(s) })
+    .exitOverride()
+    .showHelpAfterError("(run 'vfio --help' for the list of commands)")
+    .addHelpText('after', '\nExit status: 0 ok, 1 the operation failed (with a hint when the fix is known), 2 usage error.\n' +
+      examples(['vfio list', 'vfio info 00:03.0', 'sudo vfio bind 0000:01:00.0', 'vfio peek 00:03.0 0 0x0', 'vfio info 00:03.0 --json | jq .regions']));
+
+  program.command('list')
+    .description('PCI devices with ids, class, driver, IOMMU group, and whether VFIO can use them (and why not)')
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples(['vfio list', 'vfio list --json | jq \'.[] | select(.vfio.usable) | .bdf\'']))
+    .action(action((opts: { json?: boolean }) => {
+      const entries = gatherList(rt.sysfs ? { sysfs: rt.sysfs } : {});
+      rt.out(opts.json ? toJson(entries) + '\n' : formatList(entries, c));
+    }));
+
+  program.command('info')
+    .description('device flags, regions (caps, mappable areas), IRQs, features and config capabilities (like lspci -vv)')
+    .addArgument(bdfArg())
+    .option('--json', 'print JSON')
+    .addHelpText('after', '\nThe device must be bound to vfio-pci (see `vfio bind`).\n' +
+      examples(['vfio info 00:03.0', 'vfio info 0000:00:03.0 --json | jq \'.regions[] | {name, size}\'']))
+    .action(action(async (bdf: string, opts: { json?: boolean }) => {
+      const data = await withDevice(bdf, rt, (dev) => gatherInfo(dev, rt.sysfs ? { sysfs: rt.sysfs } : {}));
+      rt.out(opts.json ? toJson(data) + '\n' : formatInfo(data, c));
+    }));
+
+  program.command('bind')
+    .description('hand a device to vfio-pci (driver_override, unbind, probe); needs root')
+    .addArgument(bdfArg())
+    .option('--driver <name>', 'bind to this VFIO driver instead of vfio-pci (e.g. a variant driver)', 'vfio-pci')
+    .addHelpText('after', '\nRefuses when another device of the same IOMMU group is bound to a non-VFIO driver,\n' +
+      'and lists those devices: VFIO takes a group as a whole. `vfio unbind` gives the device back.\n' +
+      examples(['sudo vfio bind 0000:01:00.0', 'sudo vfio bind 01:00.0 --driver mlx5_vfio_pci']))
+    .action(action((bdf: string, opts: { driver: string }) => {
+      rt.out(bind(bdf, { uid: rt.uid, sysfs: rt.sysfs }, opts.driver).message + '\n');
+    }));
+
+  program.command('unbind')
+    .description('give a device back to its own driver (clears driver_override and reprobes); needs root')
+    .addArgument(bdfArg())
+    .addHelpText('after', '\nThe driver that had the device before `vfio bind` takes it back.\n' +
+      examples(['sudo vfio unbind 0000:01:00.0']))
+    .action(action((bdf: string) => {
+      rt.out(unbind(bdf, { uid: rt.uid, sysfs: rt.sysfs }).message + '\n');
+    }));
+
+  program.command('peek')
+    .description('read one register: a single access of exactly WIDTH bits')
+    .addArgument(bdfArg())
+    .addArgument(new Argument('<bar>', 'BAR 0-5 (or bar0-bar5), rom, config, or regionN').argParser(parseRegionArg))
+    .addArgument(new Argument('<offset>', 'byte offset in the region (0x… for hex)').argParser(parseOffsetArg))
+    .addArgument(new Argument('[width]', 'access width in bits: 8, 16, 32, 64 (or b, w, l, q)').argParser(parseWidthArg).default(4, '32'))
+    .option('--mmap', 'access through a mapping of the page instead of pread')
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples(['vfio peek 00:03.0 0 0x0          # edu: identification register', 'vfio peek 00:03.0 bar0 0x8 64', 'vfio peek 00:03.0 config 0x0 16']))
+    .action(action(async (bdf: string, bar: number, offset: bigint, width: Width, opts: { mmap?: boolean; json?: boolean }) => {
+      const a = await withDevice(bdf, rt, (dev) => peek(dev, bar, offset, width, !!opts.mmap));
+      rt.out(opts.json ? toJson(a) + '\n' : formatValue(a.value, width) + '\n');
+    }));
+
+  program.command('poke')
+    .description('write one register: a single access of exactly WIDTH bits')
+    .addArgument(bdfArg())
+    .addArgument(new Argument('<bar>', 'BAR 0-5 (or bar0-bar5), rom, config, or regionN').argParser(parseRegionArg))
+    .addArgument(new Argument('<offset>', 'byte offset in the region (0x… for hex)').argParser(parseOffsetArg))
+    .addArgument(new Argument('<value>', 'value to write (0x… for hex)').argParser(parseValueArg))
+    .addArgument(new Argument('[width]', 'access width in bits: 8, 16, 32, 64 (or b, w, l, q)').argParser(parseWidthArg).default(4, '32'))
+    .option('--mmap', 'access through a mapping of the page instead of pwrite')
+    .addHelpText('after', examples(['vfio poke 00:03.0 0 0x4 0x12345678   # edu: liveness register (reads back inverted)', 'vfio poke 00:03.0 bar0 0x20 0x80 32']))
+    .action(action(async (bdf: string, bar: number, offset: bigint, value: bigint, width: Width, opts: { mmap?: boolean }) => {
+      checkFits(value, width);
+      const a = await withDevice(bdf, rt, (dev) => poke(dev, bar, offset, width, value, !!opts.mmap));
+      rt.out(formatPoke(a));
+    }));
+
+  program.command('features')
+    .description('VFIO_DEVICE_FEATURE probes: which features the driver offers, with GET and SET')
+    .addArgument(bdfArg())
+    .option('--all', 'also probe every number from 0 to 31, not only the named ones')
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples(['vfio features 00:05.0', 'vfio features 00:05.0 --all --json']))
+    .action(action(async (bdf: string, opts: { all?: boolean; json?: boolean }) => {
+      const list = await withDevice(bdf, rt, (dev) => gatherFeatures(dev, !!opts.all));
+      rt.out(opts.json ? toJson(list) + '\n' : formatFeatureList(bdf, list, c));
+    }));
+
+  program.command('cookies')
+    .description('routes to a write-combining mapping (mmap cookie) for each BAR, and what each gives')
+    .addArgument(bdfArg())
+    .option('--bar <n>', 'only this BAR (0-5)', (v) => {
+      if (!/^[0-5]$/.test(v)) throw new InvalidArgumentError('expected a BAR number 0-5');
+      return Number(v);
+    })
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples(['vfio cookies 00:04.0', 'vfio cookies 00:04.0 --bar 2 --json']))
+    .action(action(async (bdf: string, opts: { bar?: number; json?: boolean }) => {
+      const bars = await withDevice(bdf, rt, (dev) => gatherCookies(dev, opts.bar));
+      rt.out(opts.json ? toJson(bars) + '\n' : formatCookies(bdf, bars, c));
+    }));
+
+  for (const cmd of program.commands) {
+    cmd.showHelpAfterError(`Usage: vfio ${cmd.name()} ${cmd.usage()}\n(run 'vfio ${cmd.name()} --help' for details)`);
+  }
+  return program;
+}
+
+/** Exit status for what commander threw: help and version are fine, everything else is usage. */
+export function commanderExit(e: CommanderError): number {
+  if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return EXIT_OK;
+  if (e.code === 'commander.help' && e.exitCode === 0) return EXIT_OK;
+  return EXIT_USAGE;
+}
+
+/** Runs the CLI on `argv` (without node and the script); resolves to the exit status. */
+export async function main(argv: string[], rt: Runtime): Promise<number> {
+  const program = buildProgram(rt);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return EXIT_OK;
+  } catch (e) {
+    if (e instanceof CommanderError) return commanderExit(e);
+    reportFailure(e, rt);
+    return EXIT_FAILED;
+  }
+}
