@@ -8,11 +8,11 @@ import {
   decodeDeviceInfo, decodeIrqInfo, decodeRegionInfo, normalizeBdf,
 } from './decode';
 import { ConfigSpace } from './config';
-import { DeviceFeatures, Feature, FeaturesOptions, KnownFeatures } from './features';
-import { FeatureInfo, FeatureNumberOverrides, FeatureNumbers, featureNumbers } from './feature-table';
 import { VfioError, closedError, errnoError, errnoName, invalidArgument } from './errors';
 import { bindHint, noIommuGroupHint } from './hints';
 import { queryInfo } from './info';
+import { HotResetInfo } from './decode/hot-reset';
+import { hotReset, hotResetInfo, resetDevice } from './reset';
 import { Type1Context, Type1Options } from './iommu/type1';
 import { Mapping } from './mapping';
 import { native } from './native';
@@ -22,8 +22,6 @@ import * as sysfs from './sysfs';
 export interface DeviceOpenOptions extends Type1Options {
   /** Join an existing IOMMU context (shared container); default: a new one owned by the device. */
   iommu?: Type1Context;
-  /** Feature numbers that differ from the 7.3 header on this kernel (see features.ts). */
-  featureNumbers?: FeatureNumberOverrides;
 }
 
 export interface DeviceIrqInfo extends IrqInfo {
@@ -45,7 +43,7 @@ export function vfioDriverProblem(driver: string | undefined): boolean {
 
 /**
  * Events: 'release-request' (the kernel asks us to release the device, through the REQ IRQ once
- * it is enabled), 'close'.
+ * it is enabled), 'reset' (with 'function' or 'hot', after a reset completed), 'close'.
  */
 export class Device extends EventEmitter implements Disposable, AsyncDisposable {
   readonly bdf: string;
@@ -59,12 +57,9 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
   private readonly ownsIommu: boolean;
   private readonly resources = new Map<ResourcePhase, Set<Closable>>(PHASES.map((p) => [p, new Set()]));
   private configSpace: ConfigSpace | undefined;
-  private featureState: DeviceFeatures | undefined;
-  private readonly featureTable: FeatureNumbers;
 
-  private constructor(bdf: string, group: number, fd: number, release: () => void, iommu: Type1Context, ownsIommu: boolean, features: FeatureNumbers) {
+  private constructor(bdf: string, group: number, fd: number, release: () => void, iommu: Type1Context, ownsIommu: boolean) {
     super();
-    this.featureTable = features;
     this.bdf = bdf;
     this.group = group;
     this.deviceFd = fd;
@@ -74,6 +69,7 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
     this.info = this.queryDeviceInfo();
     this.regions = this.queryRegions();
     this.irqs = this.queryIrqs();
+    if (ownsIommu) this.own({ close: () => this.stopDma() }, 'dma');
   }
 
   /**
@@ -86,12 +82,6 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
       bdf = normalizeBdf(address);
     } catch (e) {
       throw invalidArgument('Device.open', `${JSON.stringify(address)} is not a PCI address (expected DDDD:BB:DD.F)`, { cause: e });
-    }
-    let features: FeatureNumbers;
-    try {
-      features = featureNumbers(o.featureNumbers);
-    } catch (e) {
-      throw invalidArgument('Device.open', (e as Error).message, { cause: e });
     }
     if (!sysfs.deviceExists(bdf, o)) {
       throw new VfioError({ code: 'ENODEV', op: 'Device.open', device: bdf, message: `Device.open: no PCI device ${bdf}`, hint: '`vfio list` or `lspci -D` lists the devices' });
@@ -108,7 +98,7 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
     try {
       const { deviceFd, release } = await iommu.openDevice(bdf, group);
       try {
-        return new Device(bdf, group, deviceFd, release, iommu, o.iommu === undefined, features);
+        return new Device(bdf, group, deviceFd, release, iommu, o.iommu === undefined);
       } catch (e) {
         native().close(deviceFd);
         release();
@@ -144,7 +134,6 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
       fd: (op) => this.fd(op),
       track: (m) => this.own(m, 'mapping'),
       untrack: (m) => this.disown(m, 'mapping'),
-      exportDmaBuf: (index, ranges, opts) => this.featureHost('Region.exportDmaBuf').exportDmaBuf(index, ranges, opts),
     };
     const out: Region[] = [];
     for (let i = 0; i < this.info.numRegions; i++) {
@@ -196,25 +185,33 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
     return this.configSpace;
   }
 
-  private featureHost(op: string): DeviceFeatures {
-    this.fd(op);
-    this.featureState ??= new DeviceFeatures({
-      label: this.bdf, fd: (o) => this.fd(o), regions: this.regions,
-      own: (r) => this.own(r, 'cookie'), disown: (r) => this.disown(r, 'cookie'),
-    }, this.featureTable);
-    return this.featureState;
+  /**
+   * VFIO_DEVICE_RESET, on the thread pool. Refused with NotSupportedError when the device
+   * advertises no reset. Mappings (BAR and DMA) stay valid; emits 'reset' (see reset.ts).
+   */
+  reset(): Promise<void> {
+    return resetDevice(this);
   }
 
-  /** VFIO_DEVICE_FEATURE by number or name: raw probe/get/set, typed methods for known names (features.ts). */
-  feature<N extends keyof KnownFeatures>(name: N): KnownFeatures[N];
-  feature(which: number | string): Feature;
-  feature(which: number | string): Feature {
-    return this.featureHost('Device.feature').feature(which);
+  /** The devices and IOMMU groups a hot (slot or bus) reset would hit. */
+  hotResetInfo(): HotResetInfo {
+    return hotResetInfo(this);
   }
 
-  /** Every feature of the number table, probed once per open device (features.ts). */
-  features(opts?: FeaturesOptions): FeatureInfo[] {
-    return this.featureHost('Device.features').list(opts);
+  /** Slot or bus reset, with the group fds of this device's IOMMU context; emits 'reset'. */
+  hotReset(): Promise<void> {
+    return hotReset(this);
+  }
+
+  /**
+   * Close step for a device that owns its IOMMU context: stop bus mastering, then unmap DMA,
+   * so nothing is in flight to an IOVA that goes away. A shared context keeps its mappings
+   * for the other devices; whoever opened it closes it.
+   */
+  private stopDma(): void {
+    if (this.info.flags.pci) this.config.busMaster = false;
+    const errors = this.iommu.unmapAll();
+    if (errors.length) throw new AggregateError(errors, `Device.close(${this.bdf}): ${errors.length} DMA mapping(s) failed to unmap`);
   }
 
   /** @internal Registers something the device must close before itself. */

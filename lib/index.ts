@@ -4,6 +4,10 @@ export { Region, MapOptions, mapAlignment } from './region';
 export { Mapping, MemAttr, EffectiveMemAttr } from './mapping';
 export { ConfigSpace, PCI_COMMAND, PCI_COMMAND_IO, PCI_COMMAND_MEMORY, PCI_COMMAND_MASTER, PCI_COMMAND_INTX_DISABLE } from './config';
 export { Type1Context, Type1Options } from './iommu/type1';
+export { DmaBuffer, DmaAllocateOptions } from './dma';
+export { DmaMapping, DmaMapOptions } from './dma-map';
+export { IovaAllocator, IovaRange } from './iommu/iova';
+export { ResetKind } from './reset';
 export {
   VfioError, NotSupportedError, PermissionError, BusyError, ClosedError, InvalidArgumentError,
   errnoError, errnoName,
@@ -12,6 +16,3 @@ export { DecodeError } from './decode/errors';
 export * as abi from './abi';
 export * as decode from './decode';
 export * as sysfs from './sysfs';
-export * from './features';
-export { DmaBuf, DmaBufRange, DmaBufRangeInput, DmaBufFdinfo, parseDmaBufFdinfo } from './dmabuf';
-export * from './feature-table';

@@ -3,10 +3,15 @@
 // mapping serves them all: pass the same Type1Context to Device.open().
 import * as path from 'path';
 import { VFIO_API_VERSION, VFIO_GROUP_FLAGS_VIABLE, VFIO_TYPE1v2_IOMMU } from '../abi';
+import { Type1Info, findType1Cap } from '../decode';
+import { DmaBuffer } from '../dma';
+import { DmaMapOptions, DmaMapping, DmaSpace } from '../dma-map';
 import { BusyError, check, closedError, errnoError, errnoName, VfioError } from '../errors';
 import { groupNotViableHint, groupOpenHint } from '../hints';
 import { native } from '../native';
 import { SysfsOptions } from '../sysfs';
+import { IovaRange } from './iova';
+import { Type1Host, iovaRangesOf, queryType1Info, type1DmaBackend } from './type1-dma';
 
 export interface Type1Options extends SysfsOptions {
   /** Directory holding the vfio device nodes; '/dev/vfio' unless testing. */
@@ -26,11 +31,13 @@ export class Type1Context {
   private iommuSet = false;
   private readonly vfioDir: string;
   private readonly sysfsOpts: SysfsOptions;
+  private readonly dma: DmaSpace;
 
   private constructor(fd: number, o: Type1Options) {
     this.containerFd = fd;
     this.vfioDir = o.vfioDir ?? '/dev/vfio';
     this.sysfsOpts = { sysfs: o.sysfs };
+    this.dma = new DmaSpace(type1DmaBackend(this.dmaHost()));
   }
 
   /** Opens a new container and checks that the kernel speaks the VFIO API and type1v2. */
@@ -130,6 +137,51 @@ export class Type1Context {
     this.groups.delete(g.number);
   }
 
+  // --- DMA (type1-dma.ts, dma-map.ts) ---
+
+  /** VFIO_IOMMU_GET_INFO, decoded; throws until a device has joined (no IOMMU before that). */
+  info(): Type1Info {
+    return queryType1Info(this.dmaHost(), 'Type1Context.info');
+  }
+
+  /** The IOVA ranges devices can use, inclusive ends (everything outside is reserved, e.g. the MSI window). */
+  get iovaRanges(): IovaRange[] {
+    return iovaRangesOf(this.info());
+  }
+
+  /** How many more DMA mappings the kernel accepts (the DMA_AVAIL cap; undefined on kernels before 5.10). */
+  get dmaAvailable(): number | undefined {
+    return findType1Cap(this.info().caps, 'dma-avail')?.avail;
+  }
+
+  /** Supported IOMMU page sizes, one bit per size (bit 12 = 4 KiB). */
+  get pageSizes(): bigint {
+    return this.info().iovaPgsizes;
+  }
+
+  /**
+   * Maps a DMA buffer (or part of it) into the IOMMU: the device reaches it at the returned
+   * mapping's iova. Without `iova` one is allocated inside the IOVA ranges (and below
+   * `dmaMaskBits`); every device in this container sees the mapping.
+   */
+  map(buffer: DmaBuffer, o?: DmaMapOptions): DmaMapping {
+    return this.dma.map(buffer, o);
+  }
+
+  /** Live DMA mappings of this container. */
+  get dmaMappings(): DmaMapping[] {
+    return this.dma.mappings;
+  }
+
+  /** Unmaps every DMA mapping; returns the errors of those that failed (their IOVAs stay reserved). */
+  unmapAll(): unknown[] {
+    return this.dma.unmapAll();
+  }
+
+  private dmaHost(): Type1Host {
+    return { fd: (op) => this.fd(op), ready: () => this.iommuSet };
+  }
+
   /** @internal Group fds we hold, for VFIO_DEVICE_PCI_HOT_RESET. */
   groupFds(): Map<number, number> {
     return new Map([...this.groups].map(([num, g]) => [num, g.fd]));
@@ -139,10 +191,16 @@ export class Type1Context {
     return this.containerFd === undefined;
   }
 
-  /** Closes the container. Devices still open in it keep working until they close. */
+  /**
+   * Unmaps every DMA mapping, then closes the container. Devices still open in it keep their
+   * MMIO until they close, but can no longer reach any memory. Throws an AggregateError when
+   * some unmap failed (the container is closed anyway, which drops them in the kernel).
+   */
   close(): void {
     if (this.containerFd === undefined) return;
+    const errors = this.dma.unmapAll();
     native().close(this.containerFd);
     this.containerFd = undefined;
+    if (errors.length) throw new AggregateError(errors, `Type1Context.close: ${errors.length} DMA mapping(s) failed to unmap`);
   }
 }

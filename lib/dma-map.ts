@@ -1,0 +1,236 @@
+// IOMMU mappings of DMA buffers, independent of the IOMMU backend. A DmaSpace is one IOVA
+// address space (a type1 container, an iommufd IOAS): it allocates IOVAs inside the ranges the
+// backend reports, calls the backend's map/unmap ioctls, and turns their errno into errors that
+// say what to do. The backend is the only part that knows the ioctls.
+import { DmaBuffer } from './dma';
+import { VfioError, errnoError, errnoName, invalidArgument } from './errors';
+import { memlockHint } from './hints';
+import { IovaAllocator, IovaConstraint, IovaRange } from './iommu/iova';
+import { MemHandle, native } from './native';
+
+/** What an IOMMU backend tells the DMA layer about its address space. */
+export interface DmaGeometry {
+  /** Usable IOVA ranges, inclusive ends. */
+  readonly ranges: readonly IovaRange[];
+  /** Supported IOMMU page sizes, one bit per size (bit 12 = 4 KiB). */
+  readonly pageSizes: bigint;
+}
+
+/** The backend-specific part: a handful of ioctls. Each returns 0 or -errno. */
+export interface DmaBackend {
+  /** Names the space in errors ('Type1Context'). */
+  readonly name: string;
+  /** The ioctl names, for errors ('VFIO_IOMMU_MAP_DMA'). */
+  readonly mapOp: string;
+  readonly unmapOp: string;
+  /** Throws (with a hint) when the space cannot map yet, e.g. before the IOMMU is set. */
+  geometry(op: string): DmaGeometry;
+  map(mem: MemHandle, offset: bigint, size: bigint, iova: bigint, read: boolean, write: boolean): number;
+  unmap(iova: bigint, size: bigint): number;
+  /** How many more mappings the kernel accepts, when it says (type1's DMA_AVAIL cap). */
+  dmaAvailable(): number | undefined;
+}
+
+export interface DmaMapOptions extends IovaConstraint {
+  /** Where the device sees the buffer; default: the lowest free IOVA that fits (and the DMA mask). */
+  iova?: bigint;
+  /** The device may read the memory (host → device transfers). Default true. */
+  read?: boolean;
+  /** The device may write the memory (device → host transfers). Default true. */
+  write?: boolean;
+  /** Map only part of the buffer: byte offset (page-aligned) and length; default all of it. */
+  offset?: number;
+  length?: number;
+}
+
+function hex(n: bigint | number): string {
+  return `0x${n.toString(16)}`;
+}
+
+/** Largest supported IOMMU page size not above `size` (≤ 1 GiB): lets the IOMMU use superpages. */
+export function naturalAlignment(size: bigint, pageSizes: bigint, minPage: bigint): bigint {
+  for (let bit = 30n; bit > 0n; bit--) {
+    const p = 1n << bit;
+    if (p <= size && (pageSizes & p) !== 0n && p >= minPage) return p;
+  }
+  return minPage;
+}
+
+export class DmaMapping implements Disposable {
+  /** The address the device uses for the first mapped byte. */
+  readonly iova: bigint;
+  /** Mapped bytes. */
+  readonly size: number;
+  /** Offset of the mapped part within the buffer. */
+  readonly offset: number;
+  readonly buffer: DmaBuffer;
+  readonly read: boolean;
+  readonly write: boolean;
+  private space: DmaSpace | undefined;
+
+  /** @internal Created by DmaSpace.map(). */
+  constructor(space: DmaSpace, buffer: DmaBuffer, iova: bigint, offset: number, size: number, read: boolean, write: boolean) {
+    this.space = space;
+    this.buffer = buffer;
+    this.iova = iova;
+    this.offset = offset;
+    this.size = size;
+    this.read = read;
+    this.write = write;
+  }
+
+  get closed(): boolean {
+    return this.space === undefined;
+  }
+
+  /** The IOVA of byte `off` of the buffer (which must lie inside this mapping). */
+  iovaOf(off: number): bigint {
+    if (!Number.isInteger(off) || off < this.offset || off >= this.offset + this.size) {
+      throw invalidArgument('DmaMapping.iovaOf', `buffer offset ${off} is outside the mapped bytes [${this.offset}, ${this.offset + this.size})`, { code: 'ERANGE' });
+    }
+    return this.iova + BigInt(off - this.offset);
+  }
+
+  /** Removes the mapping from the IOMMU: the device can no longer reach the buffer there. Idempotent. */
+  unmap(): void {
+    const s = this.space;
+    if (s === undefined) return;
+    s.unmapOne(this);
+    this.space = undefined;
+  }
+
+  /** @internal Forgets the mapping after an unmap that failed, keeping its IOVA range reserved. */
+  abandon(): void {
+    this.space?.forget(this);
+    this.space = undefined;
+  }
+
+  close(): void {
+    this.unmap();
+  }
+
+  [Symbol.dispose](): void {
+    this.unmap();
+  }
+}
+
+export class DmaSpace {
+  private readonly backend: DmaBackend;
+  private allocator: IovaAllocator | undefined;
+  private pageSizes = 0n;
+  private readonly live = new Set<DmaMapping>();
+  /** Bytes mapped here (pinned and charged to RLIMIT_MEMLOCK unless the process has CAP_IPC_LOCK). */
+  private pinnedBytes = 0n;
+
+  constructor(backend: DmaBackend) {
+    this.backend = backend;
+  }
+
+  /** The allocator, created from the backend's geometry on first use (it does not change). */
+  iova(op: string): IovaAllocator {
+    if (!this.allocator) {
+      const g = this.backend.geometry(op);
+      this.pageSizes = g.pageSizes;
+      const page = g.pageSizes === 0n ? BigInt(native().constants.PAGE_SIZE) : g.pageSizes & -g.pageSizes;
+      this.allocator = new IovaAllocator(g.ranges, { pageSize: page }, this.backend.name);
+    }
+    return this.allocator;
+  }
+
+  get mappings(): DmaMapping[] {
+    return [...this.live];
+  }
+
+  /** Bytes currently mapped through this space. */
+  get mappedBytes(): bigint {
+    return this.pinnedBytes;
+  }
+
+  map(buffer: DmaBuffer, o: DmaMapOptions = {}): DmaMapping {
+    const op = `${this.backend.name}.map`;
+    const mem = buffer.memHandle(op);
+    const alloc = this.iova(op);
+    const page = alloc.pageSize;
+    const offset = o.offset ?? 0;
+    const length = o.length ?? buffer.length - offset;
+    if (!Number.isSafeInteger(offset) || offset < 0 || BigInt(offset) % page !== 0n) {
+      throw invalidArgument(op, `offset ${offset} is not a multiple of the IOMMU page size ${hex(page)}`);
+    }
+    if (!Number.isSafeInteger(length) || length <= 0 || offset + length > buffer.length || BigInt(length) % page !== 0n) {
+      throw invalidArgument(op, `${length} bytes at ${offset} are not whole IOMMU pages (${hex(page)}) inside the ${buffer.length}-byte buffer`, { code: 'ERANGE' });
+    }
+    const read = o.read ?? true;
+    const write = o.write ?? true;
+    if (!read && !write) throw invalidArgument(op, 'a mapping the device can neither read nor write is useless: set read or write');
+    const size = BigInt(length);
+    let iova: bigint;
+    if (o.iova !== undefined) {
+      alloc.reserve(o.iova, size, o);
+      iova = o.iova;
+    } else {
+      iova = alloc.allocate(size, { dmaMaskBits: o.dmaMaskBits, align: naturalAlignment(size, this.pageSizes, page) });
+    }
+    const r = this.backend.map(mem, BigInt(offset), size, iova, read, write);
+    if (r < 0) {
+      alloc.free(iova);
+      throw this.mapError(-r, iova, size);
+    }
+    const m = new DmaMapping(this, buffer, iova, offset, length, read, write);
+    this.live.add(m);
+    this.pinnedBytes += size;
+    buffer.attach(m);
+    return m;
+  }
+
+  private mapError(errno: number, iova: bigint, size: bigint): VfioError {
+    const detail = `IOVA ${hex(iova)}, ${hex(size)} bytes`;
+    switch (errnoName(errno)) {
+      case 'ENOMEM': {
+        // type1 and iommufd charge pinned pages to RLIMIT_MEMLOCK (CAP_IPC_LOCK exempts).
+        const lim = native().getrlimit(native().constants.RLIMIT_MEMLOCK);
+        const cur = typeof lim === 'number' ? undefined : lim[0];
+        const finite = cur !== undefined && cur !== (1n << 64n) - 1n;
+        return errnoError(errno, this.backend.mapOp, {
+          detail,
+          hint: finite ? memlockHint(cur, this.pinnedBytes + size) : 'the kernel could not pin or map the memory (RLIMIT_MEMLOCK is unlimited here)',
+        });
+      }
+      case 'ENOSPC':
+        return errnoError(errno, this.backend.mapOp, {
+          detail,
+          hint: `the IOMMU accepts no more DMA mappings (${this.live.size} live in this ${this.backend.name}; DMA available: ` +
+            `${this.backend.dmaAvailable() ?? 'unknown'}): unmap some, map fewer larger buffers, or raise ` +
+            'vfio_iommu_type1\'s dma_entry_limit module parameter (65535 by default)',
+        });
+      case 'EEXIST':
+        return errnoError(errno, this.backend.mapOp, { detail, hint: 'something outside this library mapped that IOVA already' });
+      default:
+        return errnoError(errno, this.backend.mapOp, { detail });
+    }
+  }
+
+  /** @internal */
+  unmapOne(m: DmaMapping): void {
+    const size = BigInt(m.size);
+    const r = this.backend.unmap(m.iova, size);
+    if (r < 0) throw errnoError(-r, this.backend.unmapOp, { detail: `IOVA ${hex(m.iova)}, ${hex(size)} bytes` });
+    this.allocator!.free(m.iova);
+    this.forget(m);
+  }
+
+  /** @internal Drops the bookkeeping of a mapping, but not its IOVA range (see abandon()). */
+  forget(m: DmaMapping): void {
+    if (!this.live.delete(m)) return;
+    this.pinnedBytes -= BigInt(m.size);
+    m.buffer.detach(m);
+  }
+
+  /** Unmaps every mapping (before the space itself goes away); returns what failed. */
+  unmapAll(): unknown[] {
+    const errors: unknown[] = [];
+    for (const m of [...this.live]) {
+      try { m.unmap(); } catch (e) { errors.push(e); m.abandon(); }
+    }
+    return errors;
+  }
+}

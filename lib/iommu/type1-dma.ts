@@ -1,0 +1,60 @@
+// The type1 container's side of DMA: VFIO_IOMMU_GET_INFO (page sizes, IOVA ranges, DMA_AVAIL)
+// and VFIO_IOMMU_MAP_DMA / UNMAP_DMA behind the backend-neutral DmaBackend (dma-map.ts).
+import { VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_WRITE } from '../abi';
+import { TYPE1_INFO_SIZE, Type1Info, decodeType1Info, findType1Cap } from '../decode';
+import { DmaBackend, DmaGeometry } from '../dma-map';
+import { errnoError, invalidArgument } from '../errors';
+import { queryInfo } from '../info';
+import { IovaRange } from './iova';
+import { native } from '../native';
+
+/** Before a group joins, type1 has no IOMMU and no address space. */
+const NOT_SET_HINT = 'a type1 container has no IOMMU until the first device joins it: ' +
+  'open a device in it first (Device.open(bdf, { iommu: ctx })), then map';
+
+/** The whole 64-bit space: what a kernel without the IOVA_RANGE cap (before 5.4) allows. */
+const ALL_IOVAS: readonly IovaRange[] = [{ start: 0n, end: (1n << 64n) - 1n }];
+
+/** What Type1Context lends its DMA backend. */
+export interface Type1Host {
+  /** The container fd, or the closed error. */
+  fd(op: string): number;
+  /** Whether VFIO_SET_IOMMU has happened. */
+  ready(): boolean;
+}
+
+export function queryType1Info(host: Type1Host, op: string): Type1Info {
+  if (!host.ready()) throw invalidArgument(op, 'the container has no IOMMU set yet', { hint: NOT_SET_HINT });
+  const fd = host.fd(op);
+  const r = queryInfo(TYPE1_INFO_SIZE, (b) => native().VFIO_IOMMU_GET_INFO(fd, b));
+  if (typeof r === 'number') throw errnoError(-r, 'VFIO_IOMMU_GET_INFO');
+  return decodeType1Info(r);
+}
+
+export function iovaRangesOf(info: Type1Info): IovaRange[] {
+  return [...(findType1Cap(info.caps, 'iova-range')?.ranges ?? ALL_IOVAS)];
+}
+
+export function type1DmaBackend(host: Type1Host): DmaBackend {
+  return {
+    name: 'Type1Context', mapOp: 'VFIO_IOMMU_MAP_DMA', unmapOp: 'VFIO_IOMMU_UNMAP_DMA',
+    geometry(op: string): DmaGeometry {
+      const info = queryType1Info(host, op);
+      return { ranges: iovaRangesOf(info), pageSizes: info.flags.pgsizes ? info.iovaPgsizes : 0n };
+    },
+    map(mem, offset, size, iova, read, write) {
+      const flags = (read ? VFIO_DMA_MAP_FLAG_READ : 0) | (write ? VFIO_DMA_MAP_FLAG_WRITE : 0);
+      return native().VFIO_IOMMU_MAP_DMA(host.fd('Type1Context.map'), mem, offset, size, iova, flags);
+    },
+    unmap(iova, size) {
+      return native().VFIO_IOMMU_UNMAP_DMA(host.fd('DmaMapping.unmap'), iova, size, 0);
+    },
+    dmaAvailable() {
+      try {
+        return findType1Cap(queryType1Info(host, 'dmaAvailable').caps, 'dma-avail')?.avail;
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}
