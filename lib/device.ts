@@ -8,6 +8,8 @@ import {
   decodeDeviceInfo, decodeIrqInfo, decodeRegionInfo, normalizeBdf,
 } from './decode';
 import { ConfigSpace } from './config';
+import { DeviceFeatures, Feature, FeaturesOptions, KnownFeatures } from './features';
+import { FeatureInfo, FeatureNumberOverrides, FeatureNumbers, featureNumbers } from './feature-table';
 import { VfioError, closedError, errnoError, errnoName, invalidArgument } from './errors';
 import { bindHint, noIommuGroupHint } from './hints';
 import { queryInfo } from './info';
@@ -22,6 +24,8 @@ import * as sysfs from './sysfs';
 export interface DeviceOpenOptions extends Type1Options {
   /** Join an existing IOMMU context (shared container); default: a new one owned by the device. */
   iommu?: Type1Context;
+  /** Feature numbers that differ from the 7.3 header on this kernel (see features.ts). */
+  featureNumbers?: FeatureNumberOverrides;
 }
 
 export interface DeviceIrqInfo extends IrqInfo {
@@ -57,9 +61,12 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
   private readonly ownsIommu: boolean;
   private readonly resources = new Map<ResourcePhase, Set<Closable>>(PHASES.map((p) => [p, new Set()]));
   private configSpace: ConfigSpace | undefined;
+  private featureState: DeviceFeatures | undefined;
+  private readonly featureTable: FeatureNumbers;
 
-  private constructor(bdf: string, group: number, fd: number, release: () => void, iommu: Type1Context, ownsIommu: boolean) {
+  private constructor(bdf: string, group: number, fd: number, release: () => void, iommu: Type1Context, ownsIommu: boolean, features: FeatureNumbers) {
     super();
+    this.featureTable = features;
     this.bdf = bdf;
     this.group = group;
     this.deviceFd = fd;
@@ -83,6 +90,12 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
     } catch (e) {
       throw invalidArgument('Device.open', `${JSON.stringify(address)} is not a PCI address (expected DDDD:BB:DD.F)`, { cause: e });
     }
+    let features: FeatureNumbers;
+    try {
+      features = featureNumbers(o.featureNumbers);
+    } catch (e) {
+      throw invalidArgument('Device.open', (e as Error).message, { cause: e });
+    }
     if (!sysfs.deviceExists(bdf, o)) {
       throw new VfioError({ code: 'ENODEV', op: 'Device.open', device: bdf, message: `Device.open: no PCI device ${bdf}`, hint: '`vfio list` or `lspci -D` lists the devices' });
     }
@@ -98,7 +111,7 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
     try {
       const { deviceFd, release } = await iommu.openDevice(bdf, group);
       try {
-        return new Device(bdf, group, deviceFd, release, iommu, o.iommu === undefined);
+        return new Device(bdf, group, deviceFd, release, iommu, o.iommu === undefined, features);
       } catch (e) {
         native().close(deviceFd);
         release();
@@ -134,6 +147,7 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
       fd: (op) => this.fd(op),
       track: (m) => this.own(m, 'mapping'),
       untrack: (m) => this.disown(m, 'mapping'),
+      exportDmaBuf: (index, ranges, opts) => this.featureHost('Region.exportDmaBuf').exportDmaBuf(index, ranges, opts),
     };
     const out: Region[] = [];
     for (let i = 0; i < this.info.numRegions; i++) {
@@ -183,6 +197,27 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
     this.fd('Device.config');
     this.configSpace ??= new ConfigSpace(this.region(VFIO_PCI_CONFIG_REGION_INDEX));
     return this.configSpace;
+  }
+
+  private featureHost(op: string): DeviceFeatures {
+    this.fd(op);
+    this.featureState ??= new DeviceFeatures({
+      label: this.bdf, fd: (o) => this.fd(o), regions: this.regions,
+      own: (r) => this.own(r, 'cookie'), disown: (r) => this.disown(r, 'cookie'),
+    }, this.featureTable);
+    return this.featureState;
+  }
+
+  /** VFIO_DEVICE_FEATURE by number or name: raw probe/get/set, typed methods for known names (features.ts). */
+  feature<N extends keyof KnownFeatures>(name: N): KnownFeatures[N];
+  feature(which: number | string): Feature;
+  feature(which: number | string): Feature {
+    return this.featureHost('Device.feature').feature(which);
+  }
+
+  /** Every feature of the number table, probed once per open device (features.ts). */
+  features(opts?: FeaturesOptions): FeatureInfo[] {
+    return this.featureHost('Device.features').list(opts);
   }
 
   /**

@@ -16,3 +16,6 @@ export { DecodeError } from './decode/errors';
 export * as abi from './abi';
 export * as decode from './decode';
 export * as sysfs from './sysfs';
+export * from './features';
+export { DmaBuf, DmaBufRange, DmaBufRangeInput, DmaBufFdinfo, parseDmaBufFdinfo } from './dmabuf';
+export * from './feature-table';
