@@ -1,0 +1,137 @@
+// Argument handling and exit statuses of `vfio`: usage errors exit 2 with the usage line, failed
+// operations exit 1 with `error:` and `hint:`, help exits 0. Run in-process (main() with a
+// recording runtime) and once through the real bin, which is what users and scripts see.
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { parseBdfArg, parseOffsetArg, parseRegionArg, parseWidthArg } from '../../lib/cli/args';
+import { buildProgram, main } from '../../lib/cli/program';
+import { Runtime } from '../../lib/cli/report';
+import { SysfsTree } from './cli-fixture';
+
+interface Run { code: number; out: string; err: string }
+
+async function vfio(argv: string[], over: Partial<Runtime> = {}): Promise<Run> {
+  let out = '';
+  let err = '';
+  const code = await main(argv, {
+    out: (s) => { out += s; }, err: (s) => { err += s; }, color: false, errColor: false, uid: 0, ...over,
+  });
+  return { code, out, err };
+}
+
+describe('argument parsers', () => {
+  it('normalise PCI addresses, regions, offsets and widths', () => {
+    expect(parseBdfArg('00:03.0')).toBe('0000:00:03.0');
+    expect(parseBdfArg('0000:AF:1F.7')).toBe('0000:af:1f.7');
+    expect(['0', 'bar5', 'BAR2', 'rom', 'config', 'region9'].map(parseRegionArg)).toEqual([0, 5, 2, 6, 7, 9]);
+    expect([parseOffsetArg('0x20'), parseOffsetArg('32'), parseOffsetArg('0x1_0000')]).toEqual([32n, 32n, 0x10000n]);
+    expect(['8', 'w', '32', 'q'].map(parseWidthArg)).toEqual([1, 2, 4, 8]);
+  });
+
+  it.each([
+    [parseBdfArg, '3.0'], [parseRegionArg, '6'], [parseRegionArg, 'bar6'], [parseOffsetArg, '-4'],
+    [parseOffsetArg, '0x'], [parseOffsetArg, '0x10000000000000000'], [parseWidthArg, '4'], [parseWidthArg, '12'],
+  ])('%p rejects %p', (parse, text) => {
+    expect(() => (parse as (t: string) => unknown)(text)).toThrow(expect.objectContaining({ code: 'commander.invalidArgument' }));
+  });
+});
+
+describe('usage errors exit 2 with the usage line', () => {
+  it.each([
+    [['peek', '00:03.0', '7', '0'], /value '7' is invalid for argument 'bar'\. expected a BAR number 0-5/, 'peek'],
+    [['peek', 'xyz', '0', '0'], /expected a PCI address like 0000:00:03\.0/, 'peek'],
+    [['peek', '00:03.0', '0', '0', '12'], /expected a width in bits: 8, 16, 32 or 64/, 'peek'],
+    [['poke', '00:03.0', '0', '0', '0x1ff', '8'], /error: value 0x1ff does not fit in 8 bits/, 'poke'],
+    [['poke', '00:03.0', '0', '0'], /missing required argument 'value'/, 'poke'],
+    [['info'], /missing required argument 'bdf'/, 'info'],
+    [['info', '00:03.0', 'extra'], /too many arguments for 'info'/, 'info'],
+    [['list', '--bogus'], /unknown option '--bogus'/, 'list'],
+    [['cookies', '00:04.0', '--bar', '9'], /expected a BAR number 0-5/, 'cookies'],
+  ])('vfio %j', async (argv, message, cmd) => {
+    const r = await vfio(argv as string[]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(message);
+    expect(r.err).toContain(`Usage: vfio ${cmd} `);
+    expect(r.out).toBe('');
+  });
+
+  it('an unknown command or none at all', async () => {
+    const unknown = await vfio(['frobnicate']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toMatch(/unknown command 'frobnicate'/);
+    const none = await vfio([]);
+    expect(none.code).toBe(2);
+    expect(none.err).toMatch(/^Usage: vfio \[options\] \[command\]/);
+  });
+});
+
+describe('help', () => {
+  it('exits 0 and lists every command', async () => {
+    const r = await vfio(['--help']);
+    expect(r.code).toBe(0);
+    for (const c of ['list', 'info', 'bind', 'unbind', 'peek', 'poke', 'features', 'cookies']) expect(r.out).toMatch(new RegExp(`\\n  ${c} `));
+    expect(r.out).toContain('Exit status: 0 ok, 1 the operation failed');
+  });
+
+  it('every subcommand has help with examples', async () => {
+    const names = buildProgram({ out: () => undefined, err: () => undefined, color: false, errColor: false, uid: 0 }).commands.map((c) => c.name());
+    for (const name of names) {
+      const r = await vfio(['help', name]);
+      expect(r.code).toBe(0);
+      expect(r.out).toContain(`Usage: vfio ${name}`);
+      expect(r.out).toMatch(/Examples:\n {2}\$ (sudo )?vfio /);
+    }
+  });
+});
+
+describe('failed operations exit 1 with error and hint', () => {
+  let tree: SysfsTree;
+  beforeAll(() => {
+    tree = new SysfsTree([{ bdf: '0000:02:00.0', vendor: 0x8086, device: 0x1533, class: 0x020000, driver: 'igb', group: 3 }]);
+  });
+  afterAll(() => tree.remove());
+
+  it('bind without root', async () => {
+    const r = await vfio(['bind', '02:00.0'], { uid: 1000, sysfs: tree.root });
+    expect(r.code).toBe(1);
+    expect(r.err).toBe(`error: bind writes to ${tree.root}/bus/pci and needs root\nhint: sudo vfio bind 0000:02:00.0\n`);
+  });
+
+  it('info on a device not bound to vfio-pci gives the binding hint before opening anything', async () => {
+    const r = await vfio(['info', '02:00.0'], { sysfs: tree.root });
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^error: Device\.open: 0000:02:00\.0 is not bound to a VFIO driver\n/);
+    expect(r.err).toMatch(/\nhint: 0000:02:00\.0 must be bound to vfio-pci \(it is bound to igb\): run `vfio bind 0000:02:00\.0` as root/);
+  });
+
+  it('list --json on the same tree', async () => {
+    const r = await vfio(['list', '--json'], { sysfs: tree.root });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toEqual([expect.objectContaining({
+      bdf: '0000:02:00.0', id: '8086:1533', driver: 'igb', iommuGroup: 3, vfio: { usable: false, reasons: ['bound to igb'], hint: 'vfio bind 0000:02:00.0' },
+    })]);
+  });
+});
+
+describe('the vfio bin', () => {
+  const bin = path.resolve(__dirname, '../../dist/lib/cli/vfio.js');
+  const run = (args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+
+  beforeAll(() => {
+    if (!fs.existsSync(bin)) throw new Error(`${bin} is missing: build with \`npx tsc -p tsconfig.json\` first`);
+  });
+
+  it('starts with a node shebang', () => {
+    expect(fs.readFileSync(bin, 'utf8').split('\n')[0]).toBe('#!/usr/bin/env node');
+  });
+
+  it('passes the exit status through: 2 for usage, 0 for --version', () => {
+    const bad = run(['peek', '00:03.0', 'bar9', '0']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('Usage: vfio peek [options] <bdf> <bar> <offset> [width]');
+    const v = run(['--version']);
+    expect(v.status).toBe(0);
+    expect(v.stdout.trim()).toBe(JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')).version);
+  });
+});
