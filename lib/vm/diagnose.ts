@@ -10,8 +10,8 @@ export interface RunEnd {
   status?: string;
   /** The same as announced on the console (a fallback when the share could not be written). */
   consoleStatus?: string;
-  /** Whether the console showed a kernel panic. */
-  panicked: boolean;
+  /** The console's "Kernel panic - …" line, if the kernel panicked. */
+  panicLine?: string;
   consoleTail: string;
   consoleLog: string;
   timeoutSeconds: number;
@@ -30,7 +30,7 @@ export function diagnose(end: RunEnd): number {
     const how = end.qemu.signal ? `signal ${end.qemu.signal}` : `exit ${end.qemu.code}`;
     throw fail('qemu', `QEMU failed (${how})${end.qemu.stderr.trim() ? `: ${end.qemu.stderr.trim()}` : ''}`);
   }
-  if (end.panicked) throw fail('panic', 'the guest kernel panicked');
+  if (end.panicLine) throw fail('panic', `the guest kernel panicked: ${end.panicLine.replace(/^\[[^\]]*\]\s*/, '')}`);
   if (end.consoleStatus) return fromStatus(end.consoleStatus, fail);
   throw fail('no-status', 'the guest powered off without reporting a result');
 }

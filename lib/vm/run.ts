@@ -122,25 +122,32 @@ const timeoutMs = (opts: RunOptions) => (opts.timeoutSeconds ?? DEFAULT_TIMEOUT_
 async function boot(plan: QemuPlan, opts: RunOptions, work: WorkDir): Promise<Outcome> {
   const qemu = await runQemu({ args: qemuArgs(plan), interactive: true, timeoutMs: timeoutMs(opts), signal: opts.signal });
   const exitCode = diagnose({
-    qemu, status: readGuestStatus(work.share), panicked: false, consoleTail: '', consoleLog: '(the terminal)',
+    qemu, status: readGuestStatus(work.share), consoleTail: '', consoleLog: '(the terminal)',
     timeoutSeconds: opts.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
   });
   return { exitCode, timings: {} };
 }
 
+/**
+ * A panic before the init starts is never the command's doing; with the stock kernel it is an
+ * emulation hiccup under host load, so such a boot is tried once more.
+ */
+const BOOT_ATTEMPTS = 2;
+
 /** Run mode: consoles on sockets, markers timed, console log kept for diagnosis. */
-async function bootWithConsoles(plan: QemuPlan, opts: RunOptions, work: WorkDir, cacheDir: string): Promise<Outcome> {
+async function bootWithConsoles(plan: QemuPlan, opts: RunOptions, work: WorkDir, cacheDir: string, attempt = 1): Promise<Outcome> {
   const consoleLog = consoleLogPath(cacheDir);
   const t0 = Date.now();
-  const marks: { start?: number; exit?: number; consoleStatus?: string; panicked: boolean } = { panicked: false };
+  const marks: { init?: number; start?: number; exit?: number; consoleStatus?: string; panicLine?: string } = {};
   const consoles = new RunConsoles(work.sockets, consoleLog,
     opts.stdout ?? process.stdout, opts.stderr ?? process.stderr, {
       onLine: (line) => {
         if (opts.verbose) opts.log?.(`[console] ${line}`);
-        if (/Kernel panic/.test(line)) marks.panicked = true;
-        const m = /vfio-vm: (cmd start|cmd exit (\d+)|error .*)/.exec(line);
+        if (/Kernel panic/.test(line)) marks.panicLine ??= line;
+        const m = /vfio-vm: (init|cmd start|cmd exit (\d+)|error .*)/.exec(line);
         if (!m) return;
-        if (m[1] === 'cmd start') marks.start = Date.now();
+        if (m[1] === 'init') marks.init = Date.now();
+        else if (m[1] === 'cmd start') marks.start = Date.now();
         else if (m[2] !== undefined) { marks.exit = Date.now(); marks.consoleStatus = `exit ${m[2]}`; }
         else marks.consoleStatus = m[1];
       },
@@ -155,8 +162,13 @@ async function bootWithConsoles(plan: QemuPlan, opts: RunOptions, work: WorkDir,
   } finally {
     await consoles.close();
   }
+  if (marks.panicLine && marks.init === undefined && qemu.code === 0 && !qemu.timedOut && !qemu.aborted
+      && attempt < BOOT_ATTEMPTS) {
+    opts.log?.(`warning: the guest kernel panicked before its init (${marks.panicLine.trim()}; log: ${consoleLog}); booting again`);
+    return bootWithConsoles(plan, opts, work, cacheDir, attempt + 1);
+  }
   const exitCode = diagnose({
-    qemu, status: readGuestStatus(work.share), consoleStatus: marks.consoleStatus, panicked: marks.panicked,
+    qemu, status: readGuestStatus(work.share), consoleStatus: marks.consoleStatus, panicLine: marks.panicLine,
     consoleTail: consoles.tail(), consoleLog, timeoutSeconds: opts.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
   });
   return {
