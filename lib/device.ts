@@ -9,13 +9,14 @@ import {
 } from './decode';
 import { ConfigSpace } from './config';
 import { DeviceFeatures, Feature, FeaturesOptions, KnownFeatures } from './features';
-import { FeatureInfo, FeatureNumberOverrides, FeatureNumbers, featureNumbers } from './feature-table';
+import { FeatureInfo, FeatureNumberOverrides, FeatureNumbers, featureIndexIn, featureNumbers } from './feature-table';
 import { VfioError, closedError, errnoError, errnoName, invalidArgument } from './errors';
 import { bindHint, noIommuGroupHint } from './hints';
 import { queryInfo } from './info';
 import { HotResetInfo } from './decode/hot-reset';
 import { hotReset, hotResetInfo, resetDevice } from './reset';
 import { Type1Context, Type1Options } from './iommu/type1';
+import { CookieKey, CookieRegistry, MemattrRoutesOptions, MemattrRoutesReport, MmapCookie } from './cookie';
 import { Mapping } from './mapping';
 import { native } from './native';
 import { Region, RegionHost } from './region';
@@ -62,6 +63,7 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
   private readonly resources = new Map<ResourcePhase, Set<Closable>>(PHASES.map((p) => [p, new Set()]));
   private configSpace: ConfigSpace | undefined;
   private featureState: DeviceFeatures | undefined;
+  private cookieState: CookieRegistry | undefined;
   private readonly featureTable: FeatureNumbers;
 
   private constructor(bdf: string, group: number, fd: number, release: () => void, iommu: Type1Context, ownsIommu: boolean, features: FeatureNumbers) {
@@ -145,8 +147,9 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
     const host: RegionHost = {
       label: this.bdf,
       fd: (op) => this.fd(op),
-      track: (m) => this.own(m, 'mapping'),
+      track: (m) => { this.own(m, 'mapping'); this.cookieState?.noticeMapping(m); },
       untrack: (m) => this.disown(m, 'mapping'),
+      cookie: (r, o) => this.cookieHost('Region.cookie').create(r, o),
       exportDmaBuf: (index, ranges, opts) => this.featureHost('Region.exportDmaBuf').exportDmaBuf(index, ranges, opts),
     };
     const out: Region[] = [];
@@ -218,6 +221,33 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
   /** Every feature of the number table, probed once per open device (features.ts). */
   features(opts?: FeaturesOptions): FeatureInfo[] {
     return this.featureHost('Device.features').list(opts);
+  }
+
+  private cookieHost(op: string): CookieRegistry {
+    this.fd(op);
+    this.cookieState ??= new CookieRegistry({
+      bdf: this.bdf, regions: this.regions, fd: (o) => this.fd(o), mappings: () => this.mappings,
+      own: (r) => this.own(r, 'cookie'), disown: (r) => this.disown(r, 'cookie'),
+      featureNumber: (name) => featureIndexIn(this.featureTable, name),
+      probeFeature: (i) => this.featureHost(op).answers(i),
+      setFeature: (i, payload) => { this.featureHost(op).feature(i).set(payload); },
+    });
+    return this.cookieState;
+  }
+
+  /** Live mmap cookies (Region.cookie()), oldest first (cookie/). */
+  get cookies(): MmapCookie[] {
+    return this.closed ? [] : this.cookieState?.cookies ?? [];
+  }
+
+  /** The cookie an mmap would land in: a bigint is a device-fd offset, a number an fd a cookie holds. */
+  cookieAt(key: CookieKey): MmapCookie | undefined {
+    return this.cookieHost('Device.cookieAt').at(key);
+  }
+
+  /** Which routes to a write-combining mapping exist for a region and, if none, why (cookie/). */
+  memattrRoutes(region: Region | number, o?: MemattrRoutesOptions): MemattrRoutesReport {
+    return this.cookieHost('Device.memattrRoutes').report(typeof region === 'number' ? this.region(region) : region, o);
   }
 
   /**

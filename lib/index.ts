@@ -1,7 +1,7 @@
 // Public API of the `vfio` package.
 export { Device, DeviceOpenOptions, DeviceIrqInfo, ResourcePhase } from './device';
 export { Region, MapOptions, mapAlignment } from './region';
-export { Mapping, MemAttr, EffectiveMemAttr } from './mapping';
+export { Mapping, MemAttr, EffectiveMemAttr, MemattrAlias } from './mapping';
 export { ConfigSpace, PCI_COMMAND, PCI_COMMAND_IO, PCI_COMMAND_MEMORY, PCI_COMMAND_MASTER, PCI_COMMAND_INTX_DISABLE } from './config';
 export { Type1Context, Type1Options } from './iommu/type1';
 export { DmaBuffer, DmaAllocateOptions } from './dma';
@@ -19,3 +19,8 @@ export * as sysfs from './sysfs';
 export * from './features';
 export { DmaBuf, DmaBufRange, DmaBufRangeInput, DmaBufFdinfo, parseDmaBufFdinfo } from './dmabuf';
 export * from './feature-table';
+export {
+  MmapCookie, CookieOptions, CookieMemAttr, Backing, RouteChoice, RouteProbe, MemattrRoutesReport, MemattrTables,
+  MemattrFeature, WcRegionType, Route, CookieKey, memattrTables, wcRegionTypesPerBar, DEFAULT_ROUTES,
+} from './cookie';
+export * as cookie from './cookie';

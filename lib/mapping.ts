@@ -7,10 +7,19 @@ import { Mapped, native } from './native';
 export type MemAttr = 'uc' | 'uc-' | 'wc' | 'wt' | 'wb' | 'wp';
 export type EffectiveMemAttr = MemAttr | 'mixed' | 'unknown';
 
+/** Another live mapping of the same BAR range that asked for another memory type (see cookie/aliasing.ts). */
+export interface MemattrAlias {
+  readonly with: Mapping;
+  /** What this mapping gets, per the PAT list. */
+  readonly attr: EffectiveMemAttr;
+  readonly reason: string;
+}
+
 /** Who a mapping belongs to: used for error messages and to unregister on close. */
 export interface MappingOwner {
   readonly label: string;                 // device BDF or path
   readonly regionName: string;
+  readonly regionIndex?: number;
   release(m: Mapping): void;
 }
 
@@ -19,6 +28,10 @@ export class Mapping extends WidthExactMemory implements Disposable {
   readonly offset: bigint;
   /** The memory attribute the kernel's page tables actually use, when known (cookies set it). */
   effective: EffectiveMemAttr = 'unknown';
+  /** Why `effective` is not what the cookie that made this mapping asked for. */
+  downgraded: string | undefined = undefined;
+  /** PAT aliasing with other live mappings of the same BAR (cookies report it on both sides). */
+  aliases: readonly MemattrAlias[] = [];
 
   private readonly owner: MappingOwner;
 
@@ -27,6 +40,11 @@ export class Mapping extends WidthExactMemory implements Disposable {
     super(mapped, length);
     this.offset = offset;
     this.owner = owner;
+  }
+
+  /** Index of the region this maps (a BAR: 0-5), when the region is known. */
+  get regionIndex(): number | undefined {
+    return this.owner.regionIndex;
   }
 
   protected override label(): MemoryLabel {

@@ -8,6 +8,7 @@ import { Mapping, MappingOwner } from './mapping';
 import { Mapped, native } from './native';
 import type { DmaBuf, DmaBufRangeInput } from './dmabuf';
 import type { DmaBufExportOptions } from './features';
+import type { CookieCallOptions, CookieOptions, MmapCookie } from './cookie';
 
 /** What a region needs from its device: the fd, a label, and bookkeeping of live mappings. */
 export interface RegionHost {
@@ -17,6 +18,8 @@ export interface RegionHost {
   untrack(m: Mapping): void;
   /** The DMA_BUF device feature (features.ts); absent where the host has no device features. */
   exportDmaBuf?(regionIndex: number, ranges: readonly DmaBufRangeInput[], opts?: DmaBufExportOptions): DmaBuf;
+  /** mmap cookies (cookie/); absent where the host keeps no cookie registry. */
+  cookie?(region: Region, opts: CookieOptions & CookieCallOptions): MmapCookie;
 }
 
 export interface MapOptions {
@@ -126,6 +129,15 @@ export class Region {
     return this.host.exportDmaBuf(this.index, ranges ?? [{ offset: 0n, length: this.size }], opts);
   }
 
+  /**
+   * A typed handle for a range of this region with a memory attribute ('wc', 'uc-', …), backed by
+   * whichever route the kernel offers (see cookie/ and docs/cookies.md). map() it for a Mapping.
+   */
+  cookie(opts: CookieOptions & CookieCallOptions): MmapCookie {
+    if (!this.host.cookie) throw notSupported(this.op('cookie'), 'this region\'s device keeps no cookies', { device: this.host.label });
+    return this.host.cookie(this, opts);
+  }
+
   /** The mappable area that contains [offset, offset+length), if one does. */
   areaFor(offset: bigint, length: bigint): MappableArea | undefined {
     return this.mappableAreas.find((a) => offset >= a.offset && offset + length <= a.offset + a.size);
@@ -170,7 +182,7 @@ export class Region {
     const mapped = checkValue<Mapped>(
       native().mmap(fd ?? this.host.fd(this.op('map')), fileOffset ?? this.offset + offset, pages, prot, mapAlignment(pages, PAGE_SIZE)),
       'mmap', { device: this.host.label, detail: `${this.name} +0x${offset.toString(16)}, 0x${length.toString(16)} bytes` });
-    const owner: MappingOwner = { label: this.host.label, regionName: this.name, release: (m) => this.host.untrack(m) };
+    const owner: MappingOwner = { label: this.host.label, regionName: this.name, regionIndex: this.index, release: (m) => this.host.untrack(m) };
     const m = new Mapping(mapped, offset, length, owner);
     this.host.track(m);
     return m;

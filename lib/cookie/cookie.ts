@@ -1,0 +1,144 @@
+// An MmapCookie: an immutable handle meaning "this BAR range, with this memory attribute, backed
+// by this file and offset". The route that backs it was chosen when it was made; map() makes a
+// Mapping through that backing and reads back which attribute the kernel really gave it.
+import { closedError, notSupported } from '../errors';
+import { Mapping } from '../mapping';
+import { Region } from '../region';
+import { Backing, CookieMemAttr, RouteChoice, hex } from './model';
+import { EffectiveAttr } from './pat';
+import { OpenedBacking, attrName, needsHint } from './routes';
+
+/** What a cookie needs from its device's registry. */
+export interface CookieOwner {
+  readonly label: string;
+  readonly pageSize: bigint;
+  /** The attribute a mapping of the cookie's range gets, per the PAT list read now. */
+  verify(c: MmapCookie, pgprot: CookieMemAttr): EffectiveAttr;
+  /** A mapping of the cookie went live: aliasing is re-examined. */
+  mapped(c: MmapCookie, m: Mapping): void;
+  released(c: MmapCookie): void;
+  /** Marks the span in which mappings the device sees are the cookie's own. */
+  mapping<T>(f: () => T): T;
+}
+
+export class MmapCookie implements Disposable {
+  /** Small and dense per device, like the kernel's mmap entry ids. */
+  readonly id: number;
+  readonly device: string;
+  /** The BAR the cookie describes (a wc-region backing maps another region that views it). */
+  readonly region: Region;
+  /** Offset within the region. */
+  readonly offset: bigint;
+  readonly length: number;
+  readonly requested: CookieMemAttr;
+  readonly strict: boolean;
+  readonly backing: Backing;
+  /** What the backing's page protection asks the kernel for (PAT may substitute the range's type). */
+  readonly pgprot: CookieMemAttr;
+  /** Which route backs the cookie, why, and every route's answer. */
+  readonly route: RouteChoice;
+  private opened: OpenedBacking | undefined;
+  private readonly owner: CookieOwner;
+  private readonly live = new Set<Mapping>();
+
+  /** @internal Made by Region.cookie() through the device's registry. */
+  constructor(id: number, region: Region, offset: bigint, length: number, requested: CookieMemAttr, strict: boolean,
+    route: RouteChoice, opened: OpenedBacking, owner: CookieOwner) {
+    this.id = id;
+    this.device = owner.label;
+    this.region = region;
+    this.offset = offset;
+    this.length = length;
+    this.requested = requested;
+    this.strict = strict;
+    this.route = route;
+    this.opened = opened;
+    this.backing = Object.freeze({ ...opened.backing });
+    this.pgprot = opened.pgprot;
+    this.owner = owner;
+  }
+
+  get closed(): boolean {
+    return this.opened === undefined;
+  }
+
+  /** Offset of the first byte in the backing file (pgoff × page size). */
+  get fileOffset(): bigint {
+    return this.backing.pgoff * this.owner.pageSize;
+  }
+
+  /** Live mappings made from this cookie. */
+  get mappings(): Mapping[] {
+    return [...this.live].filter((m) => !m.closed);
+  }
+
+  /** How messages name the cookie. */
+  get label(): string {
+    return `cookie #${this.id} (${this.route.name}, ${this.requested}, ${this.region.name} ${hex(this.offset)}+${hex(this.length)})`;
+  }
+
+  /**
+   * Whether an mmap of `fd` at `offset` would land in this cookie, as the kernel resolves an mmap
+   * offset. `offset` undefined matches any offset of a file the cookie itself holds (a dma-buf
+   * or sysfs fd), never of the device fd, which many cookies share.
+   */
+  covers(fd: number, offset: bigint | undefined): boolean {
+    if (this.closed || this.backing.fd !== fd) return false;
+    if (offset === undefined) return this.backing.kind === 'dmabuf' || this.backing.kind === 'sysfs';
+    return offset >= this.fileOffset && offset < this.fileOffset + BigInt(this.length);
+  }
+
+  /**
+   * Maps the cookie's range and sets the mapping's `effective` attribute from the PAT list.
+   * Strict cookies refuse a mapping the kernel gave another attribute (the mapping is undone);
+   * others keep it and say why in `downgraded`. 'unknown' (PAT list unreadable) is reported, never
+   * guessed, and does not fail a strict cookie: strictness checks what can be checked.
+   */
+  map(): Mapping {
+    const opened = this.opened;
+    if (!opened) throw closedError('MmapCookie.map', this.label, this.device);
+    const m = this.owner.mapping(() => opened.map());
+    try {
+      const eff = this.owner.verify(this, opened.pgprot);
+      m.effective = eff.attr;
+      const notes: string[] = [];
+      if (this.route.downgraded) notes.push(this.route.downgraded);
+      if (eff.attr !== 'unknown' && eff.attr !== this.requested) {
+        const what = `asked for ${attrName(this.requested)} through ${this.route.name}, the kernel gave ${attrName(eff.attr)} (${eff.basis})`;
+        if (this.strict) {
+          throw notSupported('MmapCookie.map', `${this.label}: ${what}`, {
+            device: this.device,
+            hint: needsHint(this.route.considered) ?? 'make write-combining cookies before anything else maps or touches the BAR',
+          });
+        }
+        notes.push(what);
+      }
+      m.downgraded = notes.length ? notes.join('; ') : undefined;
+    } catch (e) {
+      m.close();
+      throw e;
+    }
+    this.live.add(m);
+    this.owner.mapped(this, m);
+    return m;
+  }
+
+  /** Unmaps the cookie's mappings, then releases its backing (dma-buf or sysfs fd). Idempotent. */
+  close(): void {
+    const opened = this.opened;
+    if (!opened) return;
+    this.opened = undefined;
+    const errors: unknown[] = [];
+    for (const m of this.live) {
+      try { m.close(); } catch (e) { errors.push(e); }
+    }
+    this.live.clear();
+    try { opened.close(); } catch (e) { errors.push(e); }
+    this.owner.released(this);
+    if (errors.length) throw new AggregateError(errors, `MmapCookie.close(${this.label}): ${errors.length} step(s) failed`);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

@@ -1,0 +1,190 @@
+// What routes decide from: the device's regions, its BARs in sysfs, the kernel's command line and
+// configuration, feature probes and the PAT list. Routes see the RouteFacts interface only, so
+// their decisions are unit-tested on fixtures; DeviceFacts reads the running system, each fact at
+// most once per decision (probe every time a cookie is made, never cache across cookies).
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as zlib from 'zlib';
+import { PciResource, parseResourceFile } from '../decode';
+import * as sysfs from '../sysfs';
+import { MemattrTables, RegionView } from './model';
+import { PatReader, PatReaderOptions, PatSnapshot } from './pat';
+
+/** Whether sysfs BAR mappings survive (and can be made) while a driver such as vfio-pci owns the BAR. */
+export interface DevmemPolicy {
+  /** true: iomem=relaxed or no IO_STRICT_DEVMEM; false: strict; undefined: could not tell. */
+  readonly relaxed: boolean | undefined;
+  readonly reason: string;
+}
+
+/**
+ * The kernel's rule: CONFIG_IO_STRICT_DEVMEM makes strict the default; `iomem=relaxed` or
+ * `iomem=strict` on the command line overrides it (the last one wins, as the kernel parses it).
+ */
+export function devmemPolicy(cmdline: string | undefined, ioStrictDevmem: string | undefined): DevmemPolicy {
+  const iomem = (cmdline ?? '').split(/\s+/).filter((t) => t.startsWith('iomem=')).pop();
+  if (iomem === 'iomem=relaxed') return { relaxed: true, reason: 'the kernel runs with iomem=relaxed' };
+  if (iomem === 'iomem=strict') return { relaxed: false, reason: 'the kernel runs with iomem=strict' };
+  if (ioStrictDevmem === 'y') return { relaxed: false, reason: 'CONFIG_IO_STRICT_DEVMEM=y and no iomem=relaxed on the kernel command line' };
+  if (ioStrictDevmem === 'n') return { relaxed: true, reason: 'CONFIG_IO_STRICT_DEVMEM is not set' };
+  return {
+    relaxed: undefined,
+    reason: 'no iomem=relaxed on the kernel command line, and the kernel configuration is not readable to tell whether ' +
+      'CONFIG_IO_STRICT_DEVMEM (set by most distributions) is on',
+  };
+}
+
+/** A symbol's value in kernel config text: 'y', 'm', 'n' (for "is not set"), or undefined when absent. */
+export function kernelConfigValue(text: string, symbol: string): string | undefined {
+  const name = symbol.startsWith('CONFIG_') ? symbol : `CONFIG_${symbol}`;
+  for (const line of text.split('\n')) {
+    if (line === `# ${name} is not set`) return 'n';
+    if (line.startsWith(`${name}=`)) return line.slice(name.length + 1).replace(/^"|"$/g, '');
+  }
+  return undefined;
+}
+
+export interface FeatureAnswer {
+  readonly supported: boolean;
+  /** 'OK', or the errno name the kernel answered (ENOTTY: no such feature here). */
+  readonly answer: string;
+}
+
+/** What VFIO_DEVICE_FEATURE answered to PROBE, PROBE|GET and PROBE|SET ('OK' or an errno name). */
+export interface FeatureProbeAnswers {
+  readonly probe: string;
+  readonly get: string;
+  readonly set: string;
+}
+
+/** A live mapping through the VFIO device fd, as the aliasing and ordering rules need it. */
+export interface LiveVfioMapping {
+  readonly bar: number;
+  readonly offset: bigint;
+  readonly length: number;
+}
+
+export interface RouteFacts {
+  readonly device: string;
+  readonly regions: readonly RegionView[];
+  readonly tables: MemattrTables;
+  /** The BAR's line of the sysfs `resource` file (physical address, prefetchable flag). */
+  resource(bar: number): PciResource | undefined;
+  /** The path of `resourceN_wc` when the kernel created that file. */
+  sysfsWcPath(bar: number): string | undefined;
+  devmem(): DevmemPolicy;
+  pat(): PatSnapshot;
+  /** The number of a feature in the device's feature table (names without the prefix). */
+  featureNumber(name: string): number | undefined;
+  /** VFIO_DEVICE_FEATURE with PROBE and the given operation. */
+  feature(index: number, op: 'get' | 'set'): FeatureAnswer;
+  /** Live mappings of BARs through the device fd (vfio reserves a BAR's memory type at its first one). */
+  vfioMappings(): readonly LiveVfioMapping[];
+}
+
+/** Where the running system keeps what DeviceFacts reads; tests point these at fixture trees. */
+export interface HostPaths {
+  sysfs?: string;
+  /** Root of procfs; default /proc. */
+  proc?: string;
+  /** Kernel config files to try (plain or .gz); default /boot/config-$(uname -r), /proc/config.gz. */
+  kernelConfig?: readonly string[];
+  pat?: PatReaderOptions;
+}
+
+/** What DeviceFacts needs from the device. */
+export interface FactsSource {
+  readonly bdf: string;
+  readonly regions: readonly RegionView[];
+  featureNumber(name: string): number | undefined;
+  /** The device's probe answers for a feature number (features.ts caches them per open device). */
+  probeFeature(index: number): FeatureProbeAnswers;
+  vfioMappings(): readonly LiveVfioMapping[];
+}
+
+function once<T>(f: () => T): () => T {
+  let done = false;
+  let value: T;
+  return () => {
+    if (!done) { value = f(); done = true; }
+    return value;
+  };
+}
+
+function readConfig(files: readonly string[]): string | undefined {
+  for (const f of files) {
+    try {
+      const raw = fs.readFileSync(f);
+      return (f.endsWith('.gz') ? zlib.gunzipSync(raw) : raw).toString('utf8');
+    } catch {
+      // try the next place
+    }
+  }
+  return undefined;
+}
+
+export class DeviceFacts implements RouteFacts {
+  readonly device: string;
+  readonly regions: readonly RegionView[];
+  readonly tables: MemattrTables;
+  private readonly src: FactsSource;
+  private readonly paths: HostPaths;
+  readonly pat: () => PatSnapshot;
+  readonly devmem: () => DevmemPolicy;
+  private readonly resources: () => PciResource[] | undefined;
+
+  constructor(src: FactsSource, tables: MemattrTables, paths: HostPaths, pat: PatReader) {
+    this.src = src;
+    this.device = src.bdf;
+    this.regions = src.regions;
+    this.tables = tables;
+    this.paths = paths;
+    this.pat = once(() => pat.read());
+    this.devmem = once(() => this.readDevmem());
+    this.resources = once(() => {
+      const text = sysfs.resourceText(src.bdf, { sysfs: paths.sysfs });
+      if (text === undefined) return undefined;
+      try {
+        return parseResourceFile(text);
+      } catch {
+        return undefined;
+      }
+    });
+  }
+
+  resource(bar: number): PciResource | undefined {
+    return this.resources()?.[bar];
+  }
+
+  sysfsWcPath(bar: number): string | undefined {
+    const p = path.join(sysfs.devicePath(this.src.bdf, { sysfs: this.paths.sysfs }), `resource${bar}_wc`);
+    return fs.existsSync(p) ? p : undefined;
+  }
+
+  featureNumber(name: string): number | undefined {
+    return this.src.featureNumber(name);
+  }
+
+  feature(index: number, op: 'get' | 'set'): FeatureAnswer {
+    const answer = this.src.probeFeature(index)[op];
+    return { supported: answer === 'OK', answer };
+  }
+
+  vfioMappings(): readonly LiveVfioMapping[] {
+    return this.src.vfioMappings();
+  }
+
+  private readDevmem(): DevmemPolicy {
+    const proc = this.paths.proc ?? '/proc';
+    let cmdline: string | undefined;
+    try {
+      cmdline = fs.readFileSync(path.join(proc, 'cmdline'), 'utf8').trim();
+    } catch {
+      cmdline = undefined;
+    }
+    const files = this.paths.kernelConfig ?? [`/boot/config-${os.release()}`, path.join(proc, 'config.gz')];
+    const config = readConfig(files);
+    return devmemPolicy(cmdline, config === undefined ? undefined : kernelConfigValue(config, 'IO_STRICT_DEVMEM') ?? 'n');
+  }
+}

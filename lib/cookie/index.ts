@@ -1,0 +1,11 @@
+// mmap cookies and write-combining: typed handles for "region X, range Y, attribute Z, backed by
+// W", every route to a WC mapping the running kernel offers, and what the kernel really gave.
+export * from './model';
+export { MmapCookie } from './cookie';
+export { CookieRegistry, CookieHost, CookieRegistryOptions, CookieCallOptions, MemattrRoutesOptions, CookieKey, DEFAULT_ROUTES } from './registry';
+export { Route, OpenEnv, OpenedBacking, chooseRoute, orderRoutes, vfioRegionRoute, wcRegionRoute, wcRegionsFor, barOf } from './routes';
+export { sysfsWcRoute } from './sysfs-wc';
+export { dmabufRoute } from './dmabuf-route';
+export { RouteFacts, DeviceFacts, DevmemPolicy, HostPaths, FeatureAnswer, FeatureProbeAnswers, LiveVfioMapping, devmemPolicy, kernelConfigValue } from './facts';
+export { PatReader, PatReaderOptions, PatSnapshot, EffectiveAttr, effectiveFromPat } from './pat';
+export { AliasSubject, AliasReport, AliasFinding, aliasing } from './aliasing';

@@ -1,0 +1,174 @@
+// The vocabulary of mmap cookies: what a caller asks for, how a mapping is backed, what a route
+// reports about itself, and the tables (feature numbers, region types, route order) a caller can
+// override. Nothing here performs I/O.
+import { MappableArea, RegionCap } from '../decode';
+import { EffectiveMemAttr } from '../mapping';
+
+/** The x86 PAT memory types a cookie can ask for, by their usual short names. */
+export type CookieMemAttr = 'uc' | 'uc-' | 'wc' | 'wt' | 'wb';
+export const COOKIE_MEMATTRS: readonly CookieMemAttr[] = ['uc', 'uc-', 'wc', 'wt', 'wb'];
+
+/**
+ * How a cookie's range is mapped. Every backing names the file and page offset an mmap uses
+ * (`pgoff` counts pages, as the kernel's vm_pgoff does), so a cookie can be looked up the way the
+ * kernel resolves an mmap: by (file, offset).
+ */
+export type Backing =
+  /** The VFIO device fd at the offset REGION_INFO gave for the region. */
+  | { readonly kind: 'vfio-region'; readonly fd: number; readonly pgoff: bigint }
+  /** A dma-buf exported from the BAR range (VFIO_DEVICE_FEATURE_DMA_BUF); offset 0 is the range start. */
+  | { readonly kind: 'dmabuf'; readonly fd: number; readonly pgoff: bigint }
+  /** The sysfs `resourceN_wc` file of the BAR, held open for the cookie's life. */
+  | { readonly kind: 'sysfs'; readonly path: string; readonly fd: number; readonly pgoff: bigint }
+  /** A device-specific region announced (TYPE cap) as a write-combining view of the BAR. */
+  | { readonly kind: 'wc-region'; readonly regionIndex: number; readonly fd: number; readonly pgoff: bigint };
+
+export type BackingKind = Backing['kind'];
+
+/** What a route needs to know about a region; a Region satisfies it, and so do test fixtures. */
+export interface RegionView {
+  readonly index: number;
+  readonly name: string;
+  readonly size: bigint;
+  /** The region's offset within the device fd, from REGION_INFO. */
+  readonly offset: bigint;
+  readonly flags: { readonly read: boolean; readonly write: boolean; readonly mmap: boolean };
+  readonly caps: readonly RegionCap[];
+  readonly mappableAreas: readonly MappableArea[];
+}
+
+export interface CookieOptions {
+  /** Offset within the region (page-aligned); default 0. */
+  offset?: number | bigint;
+  /** Bytes; default: to the end of the region. */
+  length?: number;
+  /** The memory type asked for. */
+  memattr: CookieMemAttr;
+  /**
+   * true: fail with a NotSupportedError when no route gives `memattr` (default for 'wc').
+   * false: take the best route and report `downgraded` (default for every other type).
+   */
+  strict?: boolean;
+  /** Use this route only (by name), e.g. 'sysfs' or 'dmabuf'. */
+  route?: string;
+}
+
+/** A validated request, as routes see it. */
+export interface CookieRequest {
+  readonly region: RegionView;
+  readonly offset: bigint;
+  readonly length: number;
+  readonly memattr: CookieMemAttr;
+  readonly strict: boolean;
+  readonly route: string | undefined;
+}
+
+/** One route's answer for one region and range: can it map it, with which attribute, and why. */
+export interface RouteProbe {
+  readonly route: string;
+  readonly available: boolean;
+  /** The attribute a mapping through this route is expected to get (when available). */
+  readonly gives: EffectiveMemAttr | undefined;
+  /** Why it is (un)available or gives what it gives: facts, with the errno or file that said so. */
+  readonly reason: string;
+  /** What would make this route give write-combining here (kernel feature, boot option, BAR kind). */
+  readonly needs: readonly string[];
+}
+
+/** Which route a cookie uses, and the evidence for the choice. */
+export interface RouteChoice {
+  readonly name: string;
+  readonly reason: string;
+  /** Set when the route does not give what was asked (non-strict requests only). */
+  readonly downgraded: string | undefined;
+  /** Every route's answer, in the order they were considered. */
+  readonly considered: readonly RouteProbe[];
+}
+
+/** What dev.memattrRoutes(region) answers. */
+export interface MemattrRoutesReport {
+  readonly region: string;
+  readonly routes: readonly RouteProbe[];
+  /** Routes that give write-combining here, best first. */
+  readonly wc: readonly string[];
+  /** When `wc` is empty: why, one clause per route. */
+  readonly why: string | undefined;
+  /** When `wc` is empty: what would make one available. */
+  readonly hint: string | undefined;
+}
+
+// --- tables a caller can override ----------------------------------------------------------------
+
+/**
+ * A device feature that sets the memory attribute of an exported dma-buf's CPU mapping (the
+ * pending DMA_BUF_MEMATTR series). Its number and payload are not in any released uAPI, so both
+ * live here, where a caller running a kernel with another revision of the series can replace them.
+ */
+export interface MemattrFeature {
+  readonly name: string;
+  /** Feature index. Numbers from 13 on are claimed by several unmerged series: probe, never assume. */
+  readonly number: number;
+  /** The uAPI value for each attribute the feature can set ('uc-' is the dma-buf default, NC). */
+  readonly values: Partial<Record<CookieMemAttr, number>>;
+  /** The SET payload for a dma-buf fd and an attribute value. */
+  encode(dmabufFd: number, value: number): Uint8Array;
+}
+
+/** A region type (TYPE cap) that announces a write-combining view of one BAR. */
+export interface WcRegionType {
+  readonly name: string;
+  readonly type: number;
+  readonly subtype: number;
+  /** The BAR (0-5) the region is a WC view of. */
+  readonly bar: number;
+}
+
+export interface MemattrTables {
+  /**
+   * The memory-attribute feature for dma-bufs, or undefined to never probe for one. A number the
+   * device's feature table gives its name (DeviceOpenOptions.featureNumbers) wins over `number`.
+   */
+  readonly memattrFeature: MemattrFeature | undefined;
+  /** Region types that are WC views of a BAR. No stock driver defines one yet. */
+  readonly wcRegionTypes: readonly WcRegionType[];
+  /** Route names in order of preference for write-combining. */
+  readonly routeOrder: readonly string[];
+}
+
+/** The memory-attribute values of the DMA_BUF_MEMATTR revision this package knows (v3: NC, WC). */
+export const DMABUF_MEMATTR_NC = 0;
+export const DMABUF_MEMATTR_WC = 1;
+
+/** struct { s32 dmabuf_fd; u32 memattr; }, little-endian, as that revision lays it out. */
+export function encodeDmaBufMemattr(dmabufFd: number, value: number): Uint8Array {
+  const out = new Uint8Array(8);
+  const dv = new DataView(out.buffer);
+  dv.setInt32(0, dmabufFd, true);
+  dv.setUint32(4, value >>> 0, true);
+  return out;
+}
+
+export const DEFAULT_MEMATTR_TABLES: MemattrTables = Object.freeze({
+  memattrFeature: Object.freeze({
+    name: 'DMA_BUF_MEMATTR',
+    number: 14,
+    values: Object.freeze({ 'uc-': DMABUF_MEMATTR_NC, wc: DMABUF_MEMATTR_WC }),
+    encode: encodeDmaBufMemattr,
+  }),
+  wcRegionTypes: Object.freeze([]),
+  routeOrder: Object.freeze(['wc-region', 'dmabuf', 'sysfs', 'vfio-region']),
+});
+
+/** The default tables with some entries replaced. */
+export function memattrTables(overrides: Partial<MemattrTables> = {}): MemattrTables {
+  return { ...DEFAULT_MEMATTR_TABLES, ...overrides };
+}
+
+/** WC-view region types for every BAR, when a driver numbers its subtypes `base + bar`. */
+export function wcRegionTypesPerBar(name: string, type: number, subtypeBase: number): WcRegionType[] {
+  return [0, 1, 2, 3, 4, 5].map((bar) => ({ name: `${name}-bar${bar}`, type: type >>> 0, subtype: (subtypeBase + bar) >>> 0, bar }));
+}
+
+export function hex(n: bigint | number): string {
+  return `0x${n.toString(16)}`;
+}

@@ -1,0 +1,278 @@
+// One device's cookies: making them (validate → probe every route → open the chosen one), looking
+// them up the way the kernel resolves an mmap offset, and keeping the PAT aliasing report of the
+// device's BAR mappings current while write-combining cookies are mapped.
+import { constants as bufferConstants } from 'buffer';
+import { invalidArgument } from '../errors';
+import { Mapping } from '../mapping';
+import { native } from '../native';
+import { Region } from '../region';
+import { AliasSubject, aliasing } from './aliasing';
+import { CookieOwner, MmapCookie } from './cookie';
+import { dmabufRoute } from './dmabuf-route';
+import { DeviceFacts, FactsSource, FeatureProbeAnswers, HostPaths, LiveVfioMapping } from './facts';
+import {
+  COOKIE_MEMATTRS, CookieMemAttr, CookieOptions, CookieRequest, MemattrRoutesReport, MemattrTables, hex, memattrTables,
+} from './model';
+import { EffectiveAttr, PatReader, effectiveFromPat } from './pat';
+import { OpenEnv, Route, barOf, chooseRoute, needsHint, orderRoutes, vfioRegionRoute, wcRegionRoute } from './routes';
+import { sysfsWcRoute } from './sysfs-wc';
+
+/** The routes every device starts with; `routes` options replace the list. */
+export const DEFAULT_ROUTES: readonly Route[] = Object.freeze([wcRegionRoute, dmabufRoute, sysfsWcRoute, vfioRegionRoute]);
+
+/** What the registry needs from its device. */
+export interface CookieHost {
+  readonly bdf: string;
+  readonly regions: readonly Region[];
+  fd(op: string): number;
+  /** Live mappings of the device's regions. */
+  mappings(): readonly Mapping[];
+  own(res: { close(): void }): void;
+  disown(res: { close(): void }): void;
+  featureNumber(name: string): number | undefined;
+  probeFeature(index: number): FeatureProbeAnswers;
+  setFeature(index: number, payload: Uint8Array): void;
+}
+
+export interface CookieRegistryOptions {
+  routes?: readonly Route[];
+  tables?: Partial<MemattrTables>;
+  paths?: HostPaths;
+  pageSize?: bigint;
+}
+
+/** Per-call replacements for the registry's tables and routes. */
+export interface CookieCallOptions {
+  tables?: Partial<MemattrTables>;
+  routes?: readonly Route[];
+}
+
+export interface MemattrRoutesOptions extends CookieCallOptions {
+  offset?: number | bigint;
+  length?: number;
+}
+
+/** The key cookieAt() takes: a device-fd offset (bigint), an fd a cookie holds (number), or both. */
+export type CookieKey = bigint | number | { readonly fd: number; readonly offset?: bigint };
+
+export class CookieRegistry implements CookieOwner {
+  readonly label: string;
+  readonly pageSize: bigint;
+  private readonly host: CookieHost;
+  private readonly routes: readonly Route[];
+  private readonly tables: Partial<MemattrTables>;
+  private readonly paths: HostPaths;
+  private readonly pat: PatReader;
+  private readonly live: MmapCookie[] = [];
+  private readonly cookieOf = new WeakMap<Mapping, MmapCookie>();
+  private ownMapping = 0;
+
+  constructor(host: CookieHost, o: CookieRegistryOptions = {}) {
+    this.host = host;
+    this.label = host.bdf;
+    this.routes = o.routes ?? DEFAULT_ROUTES;
+    this.tables = o.tables ?? {};
+    this.paths = o.paths ?? {};
+    this.pat = new PatReader(this.paths.pat);
+    this.pageSize = o.pageSize ?? BigInt(native().constants.PAGE_SIZE);
+  }
+
+  /** Live cookies, oldest first. */
+  get cookies(): MmapCookie[] {
+    return [...this.live];
+  }
+
+  create(region: Region, opts: CookieOptions & CookieCallOptions): MmapCookie {
+    const op = `Region(${region.name}).cookie`;
+    const req = this.request(region, opts, op);
+    const facts = this.facts(opts.tables);
+    const { route, choice } = chooseRoute(req, facts, opts.routes ?? this.routes, op);
+    const opened = route.open(req, this.env(facts));
+    const cookie = new MmapCookie(this.nextId(), region, req.offset, req.length, req.memattr, req.strict, choice, opened, this);
+    try {
+      this.host.own(cookie);
+    } catch (e) {
+      opened.close();
+      throw e;
+    }
+    this.live.push(cookie);
+    return cookie;
+  }
+
+  /** The oldest live cookie an mmap of (fd, offset) would land in (a bigint is an offset in the device fd). */
+  at(key: CookieKey): MmapCookie | undefined {
+    const { fd, offset } = typeof key === 'bigint' ? { fd: this.host.fd('Device.cookieAt'), offset: key }
+      : typeof key === 'number' ? { fd: key, offset: undefined } : key;
+    return this.live.find((c) => c.covers(fd, offset));
+  }
+
+  /** Every route's answer for write-combining on a region (whole region unless a range is given). */
+  report(region: Region, o: MemattrRoutesOptions = {}): MemattrRoutesReport {
+    const offset = BigInt(o.offset ?? 0);
+    const length = o.length ?? Number(region.size > offset ? region.size - offset : 0n);
+    const req: CookieRequest = { region, offset, length, memattr: 'wc', strict: true, route: undefined };
+    const facts = this.facts(o.tables);
+    const routes = orderRoutes(o.routes ?? this.routes, facts.tables.routeOrder).map((r) => r.probe(req, facts));
+    const wc = routes.filter((p) => p.available && p.gives === 'wc').map((p) => p.route);
+    return {
+      region: region.name, routes, wc,
+      why: wc.length ? undefined : routes.map((p) => `${p.route}: ${p.available ? `gives ${p.gives}` : p.reason}`).join('; '),
+      hint: wc.length ? undefined : needsHint(routes),
+    };
+  }
+
+  // --- CookieOwner ---------------------------------------------------------------------------------
+
+  verify(c: MmapCookie, pgprot: CookieMemAttr): EffectiveAttr {
+    const facts = this.facts();
+    const bar = barOf(c.region);
+    const res = bar === undefined ? undefined : facts.resource(bar);
+    if (!res) return { attr: 'unknown', basis: `no physical address for ${c.region.name} (sysfs resource file unreadable)` };
+    const start = res.start + c.offset;
+    return effectiveFromPat(facts.pat(), start, start + BigInt(c.length), pgprot);
+  }
+
+  mapped(c: MmapCookie, m: Mapping): void {
+    this.cookieOf.set(m, c);
+    this.refreshAliasing();
+  }
+
+  released(c: MmapCookie): void {
+    const i = this.live.indexOf(c);
+    if (i >= 0) this.live.splice(i, 1);
+    this.host.disown(c);
+    this.refreshAliasingQuietly();
+  }
+
+  mapping<T>(f: () => T): T {
+    this.ownMapping++;
+    try {
+      return f();
+    } finally {
+      this.ownMapping--;
+    }
+  }
+
+  // --- internals -----------------------------------------------------------------------------------
+
+  private request(region: Region, opts: CookieOptions, op: string): CookieRequest {
+    const device = this.label;
+    if (!COOKIE_MEMATTRS.includes(opts.memattr)) {
+      throw invalidArgument(op, `memattr ${JSON.stringify(opts.memattr)} is not one of ${COOKIE_MEMATTRS.join(', ')}`, { device });
+    }
+    let offset: bigint;
+    try {
+      offset = BigInt(opts.offset ?? 0);
+    } catch {
+      throw invalidArgument(op, `offset ${String(opts.offset)} is not an integer`, { device });
+    }
+    if (offset < 0n || offset >= region.size) {
+      throw invalidArgument(op, `offset ${hex(offset)} is outside the ${hex(region.size)}-byte region`, { code: 'ERANGE', device });
+    }
+    if (offset % this.pageSize !== 0n) throw invalidArgument(op, `offset ${hex(offset)} is not page-aligned (${this.pageSize})`, { device });
+    const length = opts.length ?? Number(region.size - offset);
+    if (!Number.isInteger(length) || length <= 0 || offset + BigInt(length) > region.size) {
+      throw invalidArgument(op, `${length} bytes at ${hex(offset)} do not fit in the ${hex(region.size)}-byte region`, { code: 'ERANGE', device });
+    }
+    if (length > bufferConstants.MAX_LENGTH) {
+      throw invalidArgument(op, `${hex(length)} bytes exceed what one ArrayBuffer can hold`, { device, hint: 'make cookies for smaller windows of the region' });
+    }
+    if (opts.strict !== undefined && typeof opts.strict !== 'boolean') throw invalidArgument(op, 'strict must be a boolean', { device });
+    return { region, offset, length, memattr: opts.memattr, strict: opts.strict ?? opts.memattr === 'wc', route: opts.route };
+  }
+
+  private facts(tables: Partial<MemattrTables> = {}): DeviceFacts {
+    const host = this.host;
+    const src: FactsSource = {
+      bdf: host.bdf,
+      regions: host.regions,
+      featureNumber: (name) => host.featureNumber(name),
+      probeFeature: (index) => host.probeFeature(index),
+      vfioMappings: () => this.plainBarMappings().map((m) => ({ bar: barIndex(m)!, offset: m.offset, length: m.length }) satisfies LiveVfioMapping),
+    };
+    return new DeviceFacts(src, memattrTables({ ...this.tables, ...tables }), this.paths, this.pat);
+  }
+
+  private env(facts: DeviceFacts): OpenEnv {
+    const host = this.host;
+    return {
+      facts,
+      pageSize: this.pageSize,
+      region: (index) => {
+        const r = host.regions.find((x) => x.index === index);
+        if (!r) throw invalidArgument('MmapCookie.open', `${host.bdf} has no region ${index}`, { device: host.bdf });
+        return r;
+      },
+      deviceFd: (op) => host.fd(op),
+      setFeature: (index, payload) => host.setFeature(index, payload),
+    };
+  }
+
+  /** Smallest id no live cookie uses: ids stay dense, as the kernel keeps mmap offset space dense. */
+  private nextId(): number {
+    const used = new Set(this.live.map((c) => c.id));
+    let id = 1;
+    while (used.has(id)) id++;
+    return id;
+  }
+
+  /** Live mappings of BARs that are not a cookie's. */
+  private plainBarMappings(): Mapping[] {
+    return this.host.mappings().filter((m) => !m.closed && !this.cookieOf.has(m) && barIndex(m) !== undefined);
+  }
+
+  /** @internal The device tells the registry about every new mapping of its regions. */
+  noticeMapping(m: Mapping): void {
+    if (this.ownMapping > 0 || barIndex(m) === undefined) return;
+    if (this.live.some((c) => c.mappings.length > 0)) this.refreshAliasing();
+  }
+
+  private refreshAliasingQuietly(): void {
+    try {
+      this.refreshAliasing();
+    } catch {
+      // A closing device can no longer be asked about its mappings; nothing is left to report on.
+    }
+  }
+
+  /**
+   * Recomputes `effective` and `aliases` for every live mapping of a BAR that a mapped cookie
+   * covers, from one fresh read of the PAT list.
+   */
+  refreshAliasing(): void {
+    const cookieMaps = this.live.flatMap((c) => c.mappings.map((m) => ({ c, m })));
+    const plain = this.plainBarMappings();
+    const reset = (m: Mapping) => { if (m.aliases.length) m.aliases = []; };
+    if (cookieMaps.length === 0) {
+      plain.forEach(reset);
+      return;
+    }
+    const facts = this.facts();
+    const subjects: AliasSubject<Mapping>[] = [];
+    for (const { c, m } of cookieMaps) {
+      const bar = barOf(c.region);
+      const res = bar === undefined ? undefined : facts.resource(bar);
+      if (bar === undefined || !res) continue;
+      const start = res.start + c.offset;
+      subjects.push({ mapping: m, bar, start, end: start + BigInt(c.length), requested: c.requested, pgprot: c.pgprot, label: c.label });
+    }
+    const bars = new Set(subjects.map((s) => s.bar));
+    for (const m of plain) {
+      const bar = barIndex(m)!;
+      const res = facts.resource(bar);
+      if (!bars.has(bar) || !res) { reset(m); continue; }
+      const start = res.start + m.offset;
+      subjects.push({ mapping: m, bar, start, end: start + BigInt(m.length), requested: 'uc-', pgprot: 'uc-', label: `the BAR${bar} mapping at ${hex(m.offset)} (${hex(m.length)} bytes)` });
+    }
+    for (const r of aliasing(subjects, facts.pat())) {
+      r.subject.mapping.effective = r.effective.attr;
+      r.subject.mapping.aliases = r.aliases.map((a) => ({ with: a.with.mapping, attr: a.attr, reason: a.reason }));
+    }
+  }
+}
+
+/** The BAR number of a mapping's region, when it is a BAR. */
+function barIndex(m: Mapping): number | undefined {
+  const i = m.regionIndex;
+  return i !== undefined && i >= 0 && i <= 5 ? i : undefined;
+}

@@ -1,0 +1,205 @@
+// A route is one way to get a CPU mapping of a BAR range with some memory attribute:
+//   probe(request, facts) → is it available here, what attribute would it give, and why;
+//   open(request, env)    → the backing (fds, offsets) the cookie holds;
+//   backing.map()         → a Mapping through Region.mapRange, so every route shares one accessor.
+// New routes (a driver's cookie feature, say) slot in by name; the order they are tried in is a
+// table (MemattrTables.routeOrder), not code.
+import { VFIO_PCI_BAR0_REGION_INDEX, VFIO_PCI_BAR5_REGION_INDEX } from '../abi';
+import { findRegionCap } from '../decode';
+import { invalidArgument, notSupported } from '../errors';
+import { Mapping } from '../mapping';
+import { Region } from '../region';
+import { Backing, CookieMemAttr, CookieRequest, RegionView, RouteChoice, RouteProbe, WcRegionType, hex } from './model';
+import { RouteFacts } from './facts';
+
+/** What a route may use to open a backing. */
+export interface OpenEnv {
+  readonly facts: RouteFacts;
+  /** The device's live region objects (mappings go through Region.mapRange). */
+  region(index: number): Region;
+  deviceFd(op: string): number;
+  /** VFIO_DEVICE_FEATURE SET of a feature number with a payload; throws the kernel's errno as a typed error. */
+  setFeature(index: number, payload: Uint8Array): void;
+  /** The system page size (mmap offsets are counted in pages: vm_pgoff). */
+  readonly pageSize: bigint;
+}
+
+export interface OpenedBacking {
+  readonly backing: Backing;
+  /** The attribute the mapping's page protection asks for; PAT may substitute the range's type. */
+  readonly pgprot: CookieMemAttr;
+  /** Maps the cookie's range (a new Mapping each call). */
+  map(): Mapping;
+  /** Releases what the backing holds (a dma-buf or sysfs fd). Idempotent. */
+  close(): void;
+}
+
+export interface Route {
+  readonly name: string;
+  /** Whether the chooser may take it on its own as a downgrade when no route gives what was asked. */
+  readonly fallback: boolean;
+  probe(req: CookieRequest, facts: RouteFacts): RouteProbe;
+  open(req: CookieRequest, env: OpenEnv): OpenedBacking;
+}
+
+export function probe(route: string, available: boolean, gives: RouteProbe['gives'], reason: string, needs: readonly string[] = []): RouteProbe {
+  return { route, available, gives: available ? gives : undefined, reason, needs };
+}
+
+/** The BAR number (0-5) of a region, or undefined for config, ROM, VGA and device-specific regions. */
+export function barOf(region: RegionView): number | undefined {
+  const i = region.index - VFIO_PCI_BAR0_REGION_INDEX;
+  return region.index >= VFIO_PCI_BAR0_REGION_INDEX && region.index <= VFIO_PCI_BAR5_REGION_INDEX ? i : undefined;
+}
+
+/** Whether [offset, offset+length) lies in one mappable area of the region. */
+export function inMappableArea(region: RegionView, offset: bigint, length: number): boolean {
+  return region.flags.mmap && region.mappableAreas.some((a) => offset >= a.offset && offset + BigInt(length) <= a.offset + a.size);
+}
+
+// --- vfio-region: mmap of the device fd at REGION_INFO's offset --------------------------------------
+
+export const vfioRegionRoute: Route = {
+  name: 'vfio-region',
+  fallback: true,
+  probe(req) {
+    const r = req.region;
+    if (!inMappableArea(r, req.offset, req.length)) {
+      return probe(this.name, false, undefined, `${r.name} ${hex(req.offset)}+${hex(req.length)} is not inside one mmap-able area of the region`);
+    }
+    return probe(this.name, true, 'uc-', 'vfio-pci maps every region with pgprot_noncached (UC-)');
+  },
+  open(req, env) {
+    const region = env.region(req.region.index);
+    const fd = env.deviceFd('MmapCookie.open');
+    return fixedBacking({ kind: 'vfio-region', fd, pgoff: (region.offset + req.offset) / env.pageSize }, 'uc-', () => region.mapRange(req.offset, req.length));
+  },
+};
+
+// --- wc-region: a device-specific region announced as a WC view of the BAR ---------------------------
+
+/** The regions whose TYPE cap the table names as a WC view of `bar`. */
+export function wcRegionsFor(bar: number, regions: readonly RegionView[], types: readonly WcRegionType[]): { region: RegionView; type: WcRegionType }[] {
+  const out: { region: RegionView; type: WcRegionType }[] = [];
+  for (const region of regions) {
+    const cap = findRegionCap(region.caps, 'type');
+    if (!cap) continue;
+    const type = types.find((t) => t.bar === bar && t.type === cap.regionType >>> 0 && t.subtype === cap.subtype >>> 0);
+    if (type) out.push({ region, type });
+  }
+  return out;
+}
+
+export const wcRegionRoute: Route = {
+  name: 'wc-region',
+  fallback: false,
+  probe(req, facts) {
+    const bar = barOf(req.region);
+    const needs = ['a driver that offers a write-combining view of the BAR as a region (TYPE capability)'];
+    if (bar === undefined) return probe(this.name, false, undefined, `${req.region.name} is not a BAR`);
+    const found = wcRegionsFor(bar, facts.regions, facts.tables.wcRegionTypes);
+    if (found.length === 0) {
+      const known = facts.tables.wcRegionTypes.length;
+      return probe(this.name, false, undefined, `no region announces a WC view of BAR${bar} through a TYPE capability` +
+        (known ? '' : ' (no region type for one is configured; no stock driver offers one)'), needs);
+    }
+    const usable = found.find((f) => f.region.size >= req.region.size && inMappableArea(f.region, req.offset, req.length));
+    if (!usable) {
+      const f = found[0];
+      return probe(this.name, false, undefined, `region ${f.region.index} (${f.type.name}) is a WC view of BAR${bar}, ` +
+        `but ${hex(req.offset)}+${hex(req.length)} is not mmap-able in it`, needs);
+    }
+    return probe(this.name, true, 'wc', `region ${usable.region.index} (${usable.type.name}, TYPE ${hex(usable.type.type)}/${hex(usable.type.subtype)}) is a write-combining view of BAR${bar}`);
+  },
+  open(req, env) {
+    const bar = barOf(req.region)!;
+    const found = wcRegionsFor(bar, env.facts.regions, env.facts.tables.wcRegionTypes)
+      .find((f) => inMappableArea(f.region, req.offset, req.length));
+    if (!found) throw notSupported('MmapCookie.open', `no WC region for BAR${bar} maps ${hex(req.offset)}+${hex(req.length)}`);
+    const region = env.region(found.region.index);
+    const fd = env.deviceFd('MmapCookie.open');
+    return fixedBacking({ kind: 'wc-region', regionIndex: region.index, fd, pgoff: (region.offset + req.offset) / env.pageSize }, 'wc',
+      () => region.mapRange(req.offset, req.length));
+  },
+};
+
+/** A backing that holds nothing of its own (the device fd belongs to the device). */
+function fixedBacking(backing: Backing, pgprot: CookieMemAttr, map: () => Mapping): OpenedBacking {
+  return { backing, pgprot, map, close() { /* nothing held */ } };
+}
+
+// --- choosing -----------------------------------------------------------------------------------------
+
+/** The routes in the table's order; routes the table does not name follow, in the order given. */
+export function orderRoutes(routes: readonly Route[], order: readonly string[]): Route[] {
+  const rank = (r: Route) => {
+    const i = order.indexOf(r.name);
+    return i < 0 ? order.length : i;
+  };
+  return routes.map((r, i) => ({ r, i })).sort((a, b) => rank(a.r) - rank(b.r) || a.i - b.i).map((x) => x.r);
+}
+
+export interface Chosen {
+  readonly route: Route;
+  readonly choice: RouteChoice;
+}
+
+const ATTR_NAMES: Record<string, string> = { uc: 'uncached (UC)', 'uc-': 'uncached-minus (UC-)', wc: 'write-combining', wt: 'write-through', wb: 'write-back' };
+export function attrName(a: string): string {
+  return ATTR_NAMES[a] ?? a;
+}
+
+function summary(probes: readonly RouteProbe[]): string {
+  return probes.map((p) => `${p.route}: ${p.available ? `gives ${p.gives} (${p.reason})` : p.reason}`).join('; ');
+}
+
+/** What would make one of the routes give the attribute, as one hint line. */
+export function needsHint(probes: readonly RouteProbe[]): string | undefined {
+  const needs = [...new Set(probes.flatMap((p) => p.needs))];
+  return needs.length ? `any of these would give write-combining here: ${needs.join('; ')}` : undefined;
+}
+
+/**
+ * Picks the route for a request: the first available route (in table order) that gives the
+ * attribute asked for; else, when not strict, the first available fallback route, marked as a
+ * downgrade; else a NotSupportedError whose hint lists what would help.
+ */
+export function chooseRoute(req: CookieRequest, facts: RouteFacts, routes: readonly Route[], op: string): Chosen {
+  const ordered = orderRoutes(routes, facts.tables.routeOrder);
+  const what = `${req.region.name} ${hex(req.offset)}+${hex(req.length)}`;
+  if (req.route !== undefined) {
+    const forced = ordered.find((r) => r.name === req.route);
+    if (!forced) throw invalidArgument(op, `unknown route '${req.route}' (routes: ${ordered.map((r) => r.name).join(', ')})`, { device: facts.device });
+    const p = forced.probe(req, facts);
+    if (!p.available) throw notSupported(op, `route ${p.route} cannot map ${what}: ${p.reason}`, { device: facts.device, hint: needsHint([p]) });
+    if (p.gives !== req.memattr && req.strict) {
+      throw notSupported(op, `route ${p.route} gives ${attrName(String(p.gives))}, not ${attrName(req.memattr)}: ${p.reason}`, { device: facts.device, hint: needsHint([p]) });
+    }
+    const downgraded = p.gives === req.memattr ? undefined : `route ${p.route} (asked for by name) gives ${p.gives}: ${p.reason}`;
+    return { route: forced, choice: { name: p.route, reason: p.reason, downgraded, considered: [p] } };
+  }
+  const considered: RouteProbe[] = [];
+  for (const r of ordered) {
+    const p = r.probe(req, facts);
+    considered.push(p);
+    if (p.available && p.gives === req.memattr) {
+      return { route: r, choice: { name: r.name, reason: p.reason, downgraded: undefined, considered: [...considered, ...rest(ordered, r, req, facts)] } };
+    }
+  }
+  if (req.strict) {
+    throw notSupported(op, `no route maps ${what} ${attrName(req.memattr)}: ${summary(considered)}`, { device: facts.device, hint: needsHint(considered) });
+  }
+  const i = ordered.findIndex((r, k) => r.fallback && considered[k].available);
+  if (i < 0) throw notSupported(op, `no route maps ${what} at all: ${summary(considered)}`, { device: facts.device, hint: needsHint(considered) });
+  const p = considered[i];
+  const others = considered.filter((c) => c !== p).map((c) => `${c.route}: ${c.available ? `gives ${c.gives}` : c.reason}`).join('; ');
+  return {
+    route: ordered[i],
+    choice: { name: p.route, reason: p.reason, downgraded: `no route gives ${attrName(req.memattr)} (${others}); ${p.route} gives ${p.gives}`, considered },
+  };
+}
+
+/** Probes of the routes after `chosen`, so `considered` always shows every route's answer. */
+function rest(ordered: readonly Route[], chosen: Route, req: CookieRequest, facts: RouteFacts): RouteProbe[] {
+  return ordered.slice(ordered.indexOf(chosen) + 1).map((r) => r.probe(req, facts));
+}
