@@ -31,12 +31,16 @@ export function featureHint(name: string, index: number, code: string): string |
 const hex = (n: bigint) => `0x${n.toString(16)}`;
 
 /** Why a DMA_BUF export failed, from the errno and what we know of the region. */
-export function dmaBufHint(code: string, regionName: string, regionSize: bigint | undefined, ranges: readonly DmaBufRange[]): string | undefined {
+export function dmaBufHint(code: string, region: { index: number; name: string; size?: bigint }, ranges: readonly DmaBufRange[]): string | undefined {
+  const { name: regionName, size: regionSize } = region;
+  const absent = `${regionName} is not implemented by this device (its size is 0)`;
   switch (code) {
     case 'ENODEV':
-      return `${regionName} is not a BAR: vfio-pci exports BARs 0–5 only (not the ROM, config space or VGA)`;
+      // 7.3 answers ENODEV both for indexes past the BARs and for a BAR the device lacks.
+      if (region.index > 5) return `${regionName} is not a BAR: vfio-pci exports BARs 0–5 only (not the ROM, config space or VGA)`;
+      return regionSize === 0n ? absent : `${regionName} is not a memory BAR (I/O port BARs cannot be exported)`;
     case 'EINVAL': {
-      if (regionSize === 0n) return `${regionName} is not implemented by this device (its size is 0)`;
+      if (regionSize === 0n) return absent;
       const past = regionSize === undefined ? undefined : ranges.find((r) => r.offset + r.length > regionSize);
       if (past) return `range [${hex(past.offset)}, +${hex(past.length)}) runs past the end of ${regionName} (${hex(regionSize!)} bytes)`;
       return `${regionName} must be a memory BAR, and every range non-empty, page-aligned and inside it`;

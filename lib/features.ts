@@ -253,7 +253,7 @@ export class DmaBufFeature extends Feature {
     const regionName = region?.name ?? `region${regionIndex}`;
     const list = this.encode('export', () => checkDmaBufRanges(ranges, BigInt(sys.pageSize)));
     const payload = encodeDmaBufFeature(regionIndex, opts.openFlags ?? sys.dmaBufOpenFlags, list);
-    const fd = this.call({ get: true }, payload, (code) => dmaBufHint(code, regionName, region?.size, list));
+    const fd = this.call({ get: true }, payload, (code) => dmaBufHint(code, { index: regionIndex, name: regionName, size: region?.size }, list));
     let buf: DmaBuf;
     try {
       buf = new DmaBuf(fd, { label: host.label, regionIndex, regionName, ranges: list, release: (b) => host.disown(b), closeFd: (n) => sys.close(n) });
