@@ -151,9 +151,9 @@ export class Feature {
 
 export class LowPowerEntryFeature extends Feature {
   /**
-   * Lets the device drop to a low power state (D3) once idle. While it is there, mappings of its
-   * BARs are zapped (an access faults) and region reads fail; any other ioctl wakes it briefly.
-   * Leave with the LOW_POWER_EXIT feature.
+   * Lets the device runtime-suspend once idle. Until exit the kernel zaps BAR mappings and
+   * answers a fault on them with SIGBUS (fatal to the process): touch no Mapping meanwhile.
+   * Other ioctls wake it for their duration. Leave with the LOW_POWER_EXIT feature.
    */
   enter(): void { this.set(null); }
 }
