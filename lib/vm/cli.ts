@@ -4,8 +4,10 @@
 // (the message says which and quotes the kernel console).
 import { Command, Option } from 'commander';
 import Table from 'cli-table3';
+import { kernelCommands } from './cli-kernel';
 import { defaultDevices } from './devices';
 import { VmError } from './errors';
+import { parseDriverAssignment } from './guest-extras';
 import { DEFAULT_MEMORY, DEFAULT_SMP, DEFAULT_TIMEOUT_SECONDS, RunOptions, defaultCacheDir, parseEnvAssignment } from './options';
 import { provision } from './provision';
 import { run } from './run';
@@ -31,11 +33,14 @@ interface GuestFlags extends CommonFlags {
   timeout: string;
   env: string[];
   keepIvshmem?: boolean;
+  iommu: boolean;
+  module: string[];
+  driver: string[];
 }
 
 function commonOptions(cmd: Command): Command {
   return cmd
-    .option('--kernel <version|path>', 'Debian kernel version (default: newest in trixie-backports) or a custom kernel file/dir')
+    .option('--kernel <version|path|custom>', 'Debian kernel version (default: newest in trixie-backports), a kernel file/dir, or "custom" (built from kernel/guest.config)')
     .option('--cache-dir <dir>', `cache directory (default: ${defaultCacheDir()})`)
     .option('--verbose', 'show the QEMU command line and the kernel console');
 }
@@ -49,7 +54,10 @@ function guestOptions(cmd: Command): Command {
     .option('--smp <n>', 'guest CPUs', String(DEFAULT_SMP))
     .option('--timeout <seconds>', 'stop the guest after this long', String(DEFAULT_TIMEOUT_SECONDS))
     .option('--env <K=V>', 'environment variable for the command (repeatable)', collect, [])
-    .addOption(new Option('--keep-ivshmem', 'keep the ivshmem backing file after the run and print its path'));
+    .addOption(new Option('--keep-ivshmem', 'keep the ivshmem backing file after the run and print its path'))
+    .option('--no-iommu', 'no emulated IOMMU: vfio-pci in no-IOMMU mode (needs --kernel custom)')
+    .option('--module <name|file.ko>', 'kernel module to load at boot, with its dependencies (repeatable)', collect, [])
+    .option('--driver <dev=driver>', 'bind device (name or BDF) to this driver instead of vfio-pci (repeatable)', collect, []);
 }
 
 function positiveInt(name: string, text: string): number {
@@ -72,21 +80,30 @@ function runOptions(flags: GuestFlags, command: string[], signal: AbortSignal): 
     timeoutSeconds: positiveInt('--timeout', flags.timeout),
     env: Object.fromEntries(flags.env.map(parseEnvAssignment)),
     keepIvshmem: flags.keepIvshmem,
+    noIommu: !flags.iommu,
+    modules: flags.module,
+    deviceDrivers: Object.fromEntries(flags.driver.map(parseDriverAssignment)),
     log,
     signal,
   };
 }
 
-/** Ctrl-C or SIGTERM stops the guest cleanly (temp files removed) instead of orphaning it. */
-function abortOnSignals(): AbortController {
-  const ac = new AbortController();
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => ac.abort());
-  return ac;
+/**
+ * Ctrl-C or SIGTERM stops the guest cleanly (temp files removed) instead of orphaning it.
+ * Returns the function that removes the handlers again.
+ */
+function abortOnSignals(ac: AbortController): () => void {
+  const onSignal = () => ac.abort();
+  const signals = ['SIGINT', 'SIGTERM'] as const;
+  for (const sig of signals) process.on(sig, onSignal);
+  return () => { for (const sig of signals) process.removeListener(sig, onSignal); };
 }
 
 async function runCommand(command: string[], flags: GuestFlags, interactive: boolean): Promise<number> {
-  const ac = interactive ? new AbortController() : abortOnSignals();
-  const result = await run({ ...runOptions(flags, command, ac.signal), interactive });
+  const ac = new AbortController();
+  // An interactive shell gets Ctrl-C itself (the terminal is raw); a run stops on it.
+  const release = interactive ? () => undefined : abortOnSignals(ac);
+  const result = await run({ ...runOptions(flags, command, ac.signal), interactive }).finally(release);
   if (result.ivshmemFile) log(`ivshmem backing file kept: ${result.ivshmemFile}`);
   if (flags.verbose) {
     const t = result.timings;
@@ -126,6 +143,7 @@ export function program(): Command {
   commonOptions(prog.command('provision').description('download and cache the guest kernel, modules and uapi headers'))
     .option('--json', 'print the result as JSON')
     .action((flags: CommonFlags & { json?: boolean }) => finish(provisionCommand(flags)));
+  kernelCommands(prog, `cache directory (default: ${defaultCacheDir()})`, log, finish);
   prog.command('list-devices').description('the default devices and what each is for')
     .action(() => finish(Promise.resolve(listDevices())));
   return prog;

@@ -15,7 +15,7 @@ import { CpioEntry, S_IFCHR, S_IFDIR, S_IFLNK, S_IFREG, cpioArchive } from './cp
 import { exec, requireProgram } from './exec';
 import { VmError } from './errors';
 import { KernelInfo } from './kernel';
-import { ModuleToLoad, loadOrder, moduleBytes } from './modules';
+import { ModuleToLoad, loadOrder, moduleBytes, moduleIdentity } from './modules';
 import { packageRoot } from '../paths';
 
 /** Bump when the layout changes, so old cached archives are not reused. */
@@ -48,7 +48,7 @@ function cacheKey(inputs: InitramfsInputs, busybox: string): string {
     init: fs.readFileSync(initScriptPath(), 'utf8'),
     busybox: [busybox, st.size, st.mtimeMs],
     kernel: [inputs.kernel.kernelVersion, inputs.kernel.modulesDir ?? null],
-    modules: [...inputs.modules].sort(),
+    modules: inputs.modules.map(moduleIdentity).sort(),
   })).digest('hex').slice(0, 24);
 }
 

@@ -2,7 +2,7 @@
 // A later source (a kernel built from linux-source with a config fragment) produces the same
 // shape, so the initramfs and QEMU layers never ask where a kernel came from.
 
-export type KernelSource = 'debian' | 'path';
+export type KernelSource = 'debian' | 'path' | 'custom';
 
 export interface KernelInfo {
   source: KernelSource;
@@ -20,4 +20,6 @@ export interface KernelInfo {
   uapiInclude?: string;
   /** The Debian package version, for Debian kernels. */
   packageVersion?: string;
+  /** A tree for out-of-tree modules (`make -C buildTree M=DIR modules`), for custom kernels. */
+  buildTree?: string;
 }

@@ -52,18 +52,37 @@ export interface ModuleToLoad {
   file: string;
 }
 
+/** Whether a requested module is a file (a .ko built outside the tree) rather than a name. */
+export const isModuleFile = (spec: string) => spec.includes('/') || MODULE_FILE.test(spec);
+
+/** What identifies a requested module for caching: a name, or a file with its size and mtime. */
+export function moduleIdentity(spec: string): string {
+  if (!isModuleFile(spec)) return spec;
+  if (!fs.existsSync(spec)) throw new VmError('options', `module file ${spec} does not exist`);
+  const st = fs.statSync(spec);
+  return `${path.resolve(spec)}:${st.size}:${st.mtimeMs}`;
+}
+
 /**
  * The modules to insmod, dependencies first. Built-in modules are skipped; a module that is
  * neither built in nor in the tree is an error (its name says what the guest would miss).
+ * A root may also be a .ko file (built against this kernel); its dependencies come from the tree.
  */
 export async function loadOrder(modulesDir: string | undefined, roots: string[]): Promise<ModuleToLoad[]> {
-  if (!modulesDir) return []; // a kernel without modules has everything built in
-  const index = indexModules(modulesDir);
-  const builtin = builtinModules(modulesDir);
+  const files = roots.filter(isModuleFile);
+  if (!modulesDir && !files.length) return []; // a kernel without modules has everything built in
+  const index = modulesDir ? indexModules(modulesDir) : new Map<string, string>();
+  for (const f of files) {
+    moduleIdentity(f); // fails clearly if the file is missing
+    index.set(moduleName(path.basename(f).replace(MODULE_FILE, '$1')), path.resolve(f));
+  }
+  roots = roots.map((r) => (isModuleFile(r) ? path.basename(r).replace(MODULE_FILE, '$1') : r));
+  const builtin = modulesDir ? builtinModules(modulesDir) : new Set<string>();
   const order: ModuleToLoad[] = [];
   const seen = new Set<string>();
   const visit = async (name: string, wantedBy: string[]) => {
-    if (seen.has(name) || builtin.has(name)) return;
+    // Without a modules tree, whatever is not one of the given files is built in.
+    if (seen.has(name) || builtin.has(name) || (!modulesDir && !index.has(name))) return;
     seen.add(name);
     const file = index.get(name);
     if (!file) {

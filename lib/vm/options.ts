@@ -6,7 +6,9 @@ import { VmError } from './errors';
 export interface ProvisionOptions {
   /**
    * A Debian kernel version (e.g. "7.3.4+deb13", with or without "-amd64"), or a PATH to a custom
-   * kernel: a bzImage/vmlinux file, or a directory laid out as docs/emulated-host.md describes.
+   * kernel: a bzImage/vmlinux file, or a directory laid out as docs/emulated-host.md describes,
+   * or "custom": the kernel built from Debian's linux-source with kernel/guest.config (built
+   * and cached on first use; it has iommufd, the VFIO cdev, no-IOMMU mode and the mtty sample).
    * Default: the newest generic amd64 kernel in trixie-backports, resolved at provision time.
    */
   kernel?: string;
@@ -48,8 +50,23 @@ export interface RunOptions extends ProvisionOptions {
   interactive?: boolean;
   /** Stops the guest (the run then rejects with a VmError). */
   signal?: AbortSignal;
+  /**
+   * No emulated IOMMU: the guest boots without VT-d and with vfio.enable_unsafe_noiommu_mode=1,
+   * so devices bound to vfio-pci appear as /dev/vfio/noiommu-N. Needs a kernel built with
+   * CONFIG_VFIO_NOIOMMU (the custom kernel; Debian's are not).
+   */
+  noIommu?: boolean;
+  /**
+   * Kernel modules loaded at boot after the base ones: names from the kernel's modules tree
+   * (loaded with their dependencies, e.g. "mtty"), or paths to .ko files built against it.
+   */
+  modules?: string[];
+  /** Per-device driver instead of vfio-pci: device name (edu, nvme, …) or BDF → driver name. */
+  deviceDrivers?: Record<string, string>;
 }
 
+/** The --kernel value that selects the custom kernel. */
+export const CUSTOM_KERNEL = 'custom';
 export const DEFAULT_MEMORY = '2G';
 export const DEFAULT_SMP = 2;
 export const DEFAULT_TIMEOUT_SECONDS = 300;

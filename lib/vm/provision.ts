@@ -10,17 +10,19 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { PrivateApt, extractDeb } from './apt';
+import { customKernel } from './custom-kernel';
 import { DebianKernel, imagePackageFor, resolveDebianKernel } from './debian-kernel';
 import { VmError } from './errors';
 import { KernelInfo } from './kernel';
 import { extractVmlinux, hasPvhEntry } from './kernel-image';
 import { looksLikePath, pathKernel } from './kernel-path';
-import { DEFAULT_LISTS_MAX_AGE_SECONDS, ProvisionOptions, defaultCacheDir } from './options';
+import { CUSTOM_KERNEL, DEFAULT_LISTS_MAX_AGE_SECONDS, ProvisionOptions, defaultCacheDir } from './options';
 
 type Log = (line: string) => void;
 
-/** Provisions the kernel named by opts.kernel (default: newest Debian generic kernel). */
+/** Provisions the kernel named by opts.kernel (default: newest Debian generic kernel; "custom": built, see custom-kernel.ts). */
 export async function provision(opts: ProvisionOptions = {}): Promise<KernelInfo> {
+  if (opts.kernel === CUSTOM_KERNEL) return customKernel(opts);
   if (opts.kernel && looksLikePath(opts.kernel)) return pathKernel(opts.kernel);
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const log = opts.log ?? (() => undefined);
@@ -36,7 +38,7 @@ export async function provision(opts: ProvisionOptions = {}): Promise<KernelInfo
   return readEntry(kernelsDir, pkg.kernelVersion) ?? await installEntry(apt, kernelsDir, pkg, log);
 }
 
-async function refreshLists(apt: PrivateApt, maxAge: number, log: Log): Promise<void> {
+export async function refreshLists(apt: PrivateApt, maxAge: number, log: Log): Promise<void> {
   apt.prepare();
   const age = apt.listsAgeSeconds();
   if (age <= maxAge) return;

@@ -34,6 +34,8 @@ export interface QemuPlan {
   shares: Share[];
   devices: GuestDevice[];
   consoles: Consoles;
+  /** Leave out the emulated VT-d (no-IOMMU mode). */
+  noIommu?: boolean;
 }
 
 const hexSlot = (n: number) => `0x${n.toString(16)}`;
@@ -86,7 +88,7 @@ export function qemuArgs(plan: QemuPlan): string[] {
     ...machineArgs(plan),
     ...bootArgs(plan),
     // The vIOMMU must exist before any PCI device is created.
-    '-device', 'intel-iommu,intremap=on',
+    ...(plan.noIommu ? [] : ['-device', 'intel-iommu,intremap=on']),
     ...plan.shares.flatMap((s, i) => shareArgs(s, i, slot++)),
     ...consoleArgs(plan.consoles, slot++),
     ...plan.devices.flatMap((d) => d.qemuArgs),

@@ -5,6 +5,7 @@ import { RunConsoles } from './consoles';
 import { GuestDevice, guestDevices } from './devices';
 import { diagnose } from './diagnose';
 import { VmError } from './errors';
+import { applyDeviceDrivers, checkNoIommuSupport, guestAppend } from './guest-extras';
 import { GUEST_WORK_DIR, Share, WORK_TAG, readGuestStatus, writeGuestSpec } from './guest-spec';
 import { initramfs } from './initramfs';
 import { KernelInfo } from './kernel';
@@ -76,11 +77,12 @@ export async function run(opts: RunOptions): Promise<RunResult> {
   if (cwd === '/') throw new VmError('options', 'the working directory cannot be / (it is shared into the guest)');
   if (!opts.interactive && opts.command.length === 0) throw new VmError('options', 'no command given');
   const kernel = await provision({ ...opts, cacheDir, log });
-  const initrd = await initramfs({ kernel, modules: BASE_MODULES, cacheDir }, log);
+  if (opts.noIommu) checkNoIommuSupport(kernel);
+  const initrd = await initramfs({ kernel, modules: [...BASE_MODULES, ...(opts.modules ?? [])], cacheDir }, log);
   const work = createWorkDir();
   try {
-    const devices = guestDevices(opts.devices ?? [], !opts.noDefaultDevices,
-      { ivshmemFile: work.ivshmemFile, nvmeImage: nvmeImage(cacheDir) });
+    const devices = applyDeviceDrivers(guestDevices(opts.devices ?? [], !opts.noDefaultDevices,
+      { ivshmemFile: work.ivshmemFile, nvmeImage: nvmeImage(cacheDir) }), opts.deviceDrivers ?? {});
     const withIvshmem = devices.some((d) => d.env === 'VFIO_VM_IVSHMEM');
     const shareList = shares(cwd, work, withIvshmem);
     writeGuestSpec(work.share, {
@@ -92,7 +94,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       command: opts.interactive ? ['/bin/sh'] : opts.command,
     });
     const plan: QemuPlan = {
-      kernel, initrd, append: opts.append, shares: shareList, devices,
+      kernel, initrd, append: guestAppend(opts.append, !!opts.noIommu), noIommu: opts.noIommu, shares: shareList, devices,
       memory: opts.memory ?? DEFAULT_MEMORY, smp: opts.smp ?? DEFAULT_SMP,
       consoles: opts.interactive ? { stdio: true } : { sockets: work.sockets },
     };

@@ -1,0 +1,129 @@
+// The recipe of the custom guest kernel: Debian's linux-source tarball, `tinyconfig` plus the
+// project's fragment, a check that Kconfig kept every symbol, the compile, and an install into
+// the directory layout `--kernel PATH` reads (lib/vm/kernel-path.ts):
+//   vmlinux                     ELF with a PVH entry (booted directly), bzImage beside it
+//   config                      the final .config
+//   lib/modules/<release>/      modules_install (mdev.ko, mtty.ko, modules.builtin, modules.dep)
+//   lib/modules/<release>/build -> ../../../build
+//   build/                      a tree for out-of-tree modules: `make -C build M=DIR modules`
+//                               (the kernel's own install-extmod-build: what a linux-headers
+//                               package holds, with Module.symvers and the built host tools)
+//   include/                    headers_install: the uapi of exactly this kernel
+// The source and object trees (about 2 GB) are deleted afterwards; only the above is kept.
+import * as fs from 'fs';
+import * as path from 'path';
+import { BuildSteps } from './build-steps';
+import { VmError } from './errors';
+import { which } from './exec';
+import { configMismatches, describeMismatches } from './kconfig';
+
+/** What the build needs on the host, and how each is recognised. */
+const BUILD_DEPENDENCIES: ReadonlyArray<{ pkg: string; program?: string; file?: string }> = [
+  { pkg: 'make', program: 'make' },
+  { pkg: 'gcc', program: 'gcc' },
+  { pkg: 'bc', program: 'bc' },
+  { pkg: 'flex', program: 'flex' },
+  { pkg: 'bison', program: 'bison' },
+  { pkg: 'libelf-dev', file: '/usr/include/gelf.h' },
+  { pkg: 'libssl-dev', file: '/usr/include/openssl/opensslv.h' },
+  { pkg: 'xz-utils', program: 'xz' },
+  { pkg: 'dpkg', program: 'dpkg' },
+];
+
+/** The packages missing from BUILD_DEPENDENCIES on this host. */
+export function missingBuildDependencies(): string[] {
+  return BUILD_DEPENDENCIES
+    .filter((d) => (d.program ? !which(d.program) : !fs.existsSync(d.file!)))
+    .map((d) => d.pkg);
+}
+
+export function checkBuildDependencies(): void {
+  const missing = missingBuildDependencies();
+  if (missing.length) {
+    throw new VmError('missing-tool',
+      `building the custom kernel needs ${missing.join(', ')}: install with \`apt-get install ${missing.join(' ')}\``);
+  }
+}
+
+export interface KernelBuildInputs {
+  /** The linux-source .deb (it holds usr/src/linux-source-X.Y.tar.xz). */
+  sourceDeb: string;
+  /** The config fragment merged onto tinyconfig. */
+  fragment: string;
+  /** Scratch space for the source and object trees; removed by the caller. */
+  workDir: string;
+  /** Where the kernel directory is installed (must not exist yet). */
+  stageDir: string;
+  /** Parallel compile jobs. */
+  jobs: number;
+}
+
+export interface KernelBuildResult {
+  /** The kernel release (uname -r). */
+  release: string;
+  /** Files the compile reported (an estimate of the work for the next build's progress). */
+  compiled: number;
+}
+
+/** Runs the whole recipe; every step's output goes to steps' log. */
+export async function buildKernel(inputs: KernelBuildInputs, steps: BuildSteps): Promise<KernelBuildResult> {
+  const src = await steps.phase('unpacking the source', () => unpackSource(inputs, steps));
+  const out = path.join(inputs.workDir, 'out');
+  fs.mkdirSync(out, { recursive: true });
+  // Kbuild variables go on every make command line, so each step sees the same build.
+  const make = (args: string[], nice = false) => steps.run(
+    { program: 'make', args: ['-C', src, `O=${out}`, 'ARCH=x86_64', ...args], nice },
+    nice ? 'compiling' : undefined);
+
+  await steps.phase('configuring (tinyconfig + kernel/guest.config)', async () => {
+    await make(['tinyconfig']);
+    await steps.run({ program: path.join(src, 'scripts', 'kconfig', 'merge_config.sh'), args: ['-m', '.config', inputs.fragment], cwd: out });
+    await make(['olddefconfig']);
+  });
+  await steps.phase('checking the configuration', () => {
+    const mismatches = configMismatches(fs.readFileSync(inputs.fragment, 'utf8'), fs.readFileSync(path.join(out, '.config'), 'utf8'));
+    if (mismatches.length) {
+      throw new VmError('kernel-build', `${mismatches.length} symbol(s) of ${inputs.fragment} did not get the value asked for `
+        + '(a dependency is off, or the symbol was renamed):\n' + describeMismatches(mismatches));
+    }
+  });
+  const { compiled } = await steps.phase(`compiling (make -j${inputs.jobs} bzImage modules)`,
+    () => make([`-j${inputs.jobs}`, 'bzImage', 'modules'], true));
+  const release = fs.readFileSync(path.join(out, 'include', 'config', 'kernel.release'), 'utf8').trim();
+  await steps.phase('installing', () => install(inputs.stageDir, out, release, make));
+  return { release, compiled };
+}
+
+/** dpkg -x the .deb, then untar the tarball it carries; returns the source tree. */
+async function unpackSource(inputs: KernelBuildInputs, steps: BuildSteps): Promise<string> {
+  const debRoot = path.join(inputs.workDir, 'deb');
+  await steps.run({ program: 'dpkg', args: ['-x', inputs.sourceDeb, debRoot] });
+  const srcDir = path.join(debRoot, 'usr', 'src');
+  const tarball = fs.readdirSync(srcDir).find((f) => /^linux-source-.*\.tar\.(xz|gz|bz2|zst)$/.test(f));
+  if (!tarball) throw new VmError('kernel-build', `${inputs.sourceDeb} holds no linux-source tarball in usr/src`);
+  await steps.run({ program: 'tar', args: ['-xf', path.join(srcDir, tarball), '-C', inputs.workDir] });
+  fs.rmSync(debRoot, { recursive: true, force: true });
+  const top = path.join(inputs.workDir, tarball.replace(/\.tar\.\w+$/, ''));
+  if (!fs.existsSync(path.join(top, 'Makefile'))) throw new VmError('kernel-build', `${tarball} did not unpack to ${path.basename(top)}/`);
+  return top;
+}
+
+type Make = (args: string[]) => Promise<unknown>;
+
+async function install(stage: string, out: string, release: string, make: Make): Promise<void> {
+  fs.mkdirSync(stage, { recursive: true });
+  fs.copyFileSync(path.join(out, 'vmlinux'), path.join(stage, 'vmlinux'));
+  fs.copyFileSync(path.join(out, 'arch', 'x86', 'boot', 'bzImage'), path.join(stage, 'bzImage'));
+  fs.copyFileSync(path.join(out, '.config'), path.join(stage, 'config'));
+  await make(['modules_install', `INSTALL_MOD_PATH=${stage}`]);
+  await make(['headers_install', `INSTALL_HDR_PATH=${stage}`]);
+  const buildTree = path.join(stage, 'build');
+  // The kernel's own recipe for a linux-headers tree; run-command gives it srctree, CC and MAKE.
+  await make(['run-command', `KBUILD_RUN_COMMAND=$(srctree)/scripts/package/install-extmod-build ${buildTree}`]);
+  // Not copied by install-extmod-build, but what people (and some module Makefiles) look at.
+  fs.copyFileSync(path.join(out, '.config'), path.join(buildTree, '.config'));
+  // Relative, so the cache directory can move (CI restores it elsewhere).
+  const modulesDir = path.join(stage, 'lib', 'modules', release);
+  for (const name of ['build', 'source']) fs.rmSync(path.join(modulesDir, name), { force: true });
+  fs.symlinkSync(path.relative(modulesDir, buildTree), path.join(modulesDir, 'build'));
+}
