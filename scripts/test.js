@@ -1,0 +1,171 @@
+#!/usr/bin/env node
+// npm test: compile, build the C probes, run the host suite, then boot the emulated VFIO host
+// once per guest configuration and run the guest suite inside it; finally one summary line
+// "N passed, N failed" aggregated from every jest run's JSON results.
+//
+// Usage: node scripts/test.js [--host-only | --guest-only | --config NAME] [--timeout S] [JEST ARGS…]
+//   --host-only     only the host suite
+//   --guest-only    only the guest suite, in every configuration
+//   --config NAME   only the guest suite in configuration NAME (see GUEST_CONFIGS)
+//   --timeout S     time limit of each guest boot (default 900 s)
+//   anything else is passed to jest (e.g. -t 'edu' or a test path pattern)
+'use strict';
+const { spawnSync } = require('child_process');
+const fs = require('fs');
+const path = require('path');
+
+const root = path.resolve(__dirname, '..');
+const resultsDir = path.join(root, '.vm-work', 'test-results');
+
+/**
+ * The guest configurations: each is one boot running the whole guest suite, with
+ * VFIO_TEST_CONFIG=<name> so tests can tell which one they are in. Fields are vfio-vm run
+ * options (lib/vm/options.ts).
+ */
+const GUEST_CONFIGS = [
+  { name: 'default', description: 'stock Debian kernel, type1 IOMMU backend', options: {} },
+  { name: 'relaxed', description: 'the same with iomem=relaxed (sysfs and vfio mappings may coexist)', options: { append: 'iomem=relaxed' } },
+  // The custom kernel (kernel/guest.config) is built on its first use and cached, with progress.
+  { name: 'custom', description: 'custom kernel: type1 and iommufd with the VFIO device cdev', options: { kernel: 'custom' } },
+  { name: 'noiommu', description: 'custom kernel without an IOMMU (vfio no-IOMMU mode)', options: { kernel: 'custom', noIommu: true } },
+];
+
+function parseArgs(argv) {
+  const args = { hostOnly: false, guestOnly: false, config: undefined, timeout: 900, jest: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--host-only') args.hostOnly = true;
+    else if (a === '--guest-only') args.guestOnly = true;
+    else if (a === '--config') args.config = argv[++i];
+    else if (a === '--timeout') args.timeout = Number(argv[++i]);
+    else args.jest.push(a);
+  }
+  if (args.config && !GUEST_CONFIGS.some((c) => c.name === args.config)) {
+    fail(`unknown --config ${args.config}; known: ${GUEST_CONFIGS.map((c) => c.name).join(', ')}`);
+  }
+  if (args.hostOnly && (args.guestOnly || args.config)) fail('--host-only excludes --guest-only and --config');
+  if (!Number.isFinite(args.timeout) || args.timeout <= 0) fail('--timeout expects seconds');
+  return args;
+}
+
+function fail(message) {
+  process.stderr.write(`test: ${message}\n`);
+  process.exit(2);
+}
+
+const say = (line) => process.stderr.write(`\n[test] ${line}\n`);
+const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
+
+/** Runs a phase's program with inherited output; returns its exit status. */
+function runStep(label, program, args) {
+  say(`${label}…`);
+  const t0 = Date.now();
+  const r = spawnSync(program, args, { cwd: root, stdio: 'inherit' });
+  const status = r.error ? 127 : r.status ?? 128;
+  say(`${label}: ${status === 0 ? 'ok' : `failed (exit ${status})`} in ${seconds(Date.now() - t0)}`);
+  return status;
+}
+
+const jestBin = path.join('node_modules', 'jest', 'bin', 'jest.js');
+const jestArgs = (config, outputFile, extra) =>
+  [jestBin, '-c', config, '--ci', '--passWithNoTests', '--json', `--outputFile=${outputFile}`, ...extra];
+
+/** Counts from a jest --json file; a missing or broken file counts as one failure. */
+function countResults(name, file, exitStatus) {
+  let r;
+  try {
+    r = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    return { name, passed: 0, failed: 1, skipped: 0, note: 'no results (the run did not complete)' };
+  }
+  const failed = r.numFailedTests + r.numRuntimeErrorTestSuites;
+  // jest can fail without a failing test (e.g. an error outside any test): never report that green.
+  const extra = exitStatus !== 0 && failed === 0 ? 1 : 0;
+  return {
+    name,
+    passed: r.numPassedTests,
+    failed: failed + extra,
+    skipped: r.numPendingTests + r.numTodoTests,
+    note: extra ? `jest exited ${exitStatus}` : undefined,
+  };
+}
+
+function hostSuite(args) {
+  const out = path.join(resultsDir, 'host.json');
+  fs.rmSync(out, { force: true });
+  const status = runStep('host suite (jest -c jest.config.js)', process.execPath, jestArgs('jest.config.js', out, args.jest));
+  return countResults('host', out, status);
+}
+
+/** One boot of the emulated host running the whole guest suite. */
+async function guestSuite(config, args) {
+  const { run, VmError } = require(path.join(root, 'dist', 'lib', 'vm'));
+  const out = path.join(resultsDir, `guest-${config.name}.json`);
+  fs.rmSync(out, { force: true });
+  say(`guest suite, configuration "${config.name}" (${config.description})…`);
+  const t0 = Date.now();
+  let status;
+  try {
+    const result = await run({
+      ...config.options,
+      command: [process.execPath, ...jestArgs('jest.guest.config.js', out, args.jest)],
+      cwd: root,
+      env: { VFIO_TEST_CONFIG: config.name },
+      timeoutSeconds: args.timeout,
+      log: (line) => process.stderr.write(`vfio-vm: ${line}\n`),
+    });
+    status = result.exitCode;
+    say(`guest "${config.name}": jest exit ${status}; boot ${seconds(result.timings.bootMs ?? 0)}, `
+      + `suite ${seconds(result.timings.commandMs ?? 0)}, total ${seconds(Date.now() - t0)}`);
+  } catch (e) {
+    if (!(e instanceof VmError)) throw e;
+    say(`guest "${config.name}": the emulated host failed (${e.kind}): ${e.message}`);
+    status = 125;
+  }
+  return countResults(`guest ${config.name}`, out, status);
+}
+
+function buildPhase() {
+  const tsc = path.join('node_modules', 'typescript', 'bin', 'tsc');
+  if (runStep('compile (tsc -p tsconfig.json)', process.execPath, [tsc, '-p', 'tsconfig.json']) !== 0) return false;
+  const tools = path.join(root, 'scripts', 'build-tools.js');
+  if (fs.existsSync(tools) && runStep('C probes (scripts/build-tools.js)', process.execPath, [tools]) !== 0) return false;
+  return true;
+}
+
+function summarise(results) {
+  process.stderr.write('\n');
+  for (const r of results) {
+    process.stderr.write(`[test] ${r.name.padEnd(16)} ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped${r.note ? ` (${r.note})` : ''}\n`);
+  }
+  const sum = (k) => results.reduce((n, r) => n + r[k], 0);
+  // The one closing line CI reads.
+  process.stdout.write(`${sum('passed')} passed, ${sum('failed')} failed, ${sum('skipped')} skipped\n`);
+  return sum('failed') === 0 && results.length > 0;
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  const t0 = Date.now();
+  fs.mkdirSync(resultsDir, { recursive: true });
+  if (!buildPhase()) {
+    process.stdout.write('0 passed, 1 failed\n');
+    process.exit(1);
+  }
+  const results = [];
+  if (!args.guestOnly && !args.config) results.push(hostSuite(args));
+  if (!args.hostOnly) {
+    for (const config of GUEST_CONFIGS.filter((c) => !args.config || c.name === args.config)) {
+      results.push(await guestSuite(config, args));
+    }
+  }
+  const ok = summarise(results);
+  say(`done in ${seconds(Date.now() - t0)}`);
+  process.exit(ok ? 0 : 1);
+}
+
+main().catch((e) => {
+  process.stderr.write(`test: ${e.stack ?? e}\n`);
+  process.stdout.write('0 passed, 1 failed\n');
+  process.exit(1);
+});

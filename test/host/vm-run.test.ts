@@ -1,0 +1,113 @@
+// The emulated host end to end: these tests boot the guest (three boots in all, a few seconds
+// each) with the default cache, provisioning the kernel on first use.
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { PassThrough } from 'stream';
+import { main } from '../../lib/vm/cli';
+import { VmError, run } from '../../lib/vm';
+
+function collector() {
+  const stream = new PassThrough();
+  let text = '';
+  stream.on('data', (b: Buffer) => { text += b.toString(); });
+  return { stream, text: () => text };
+}
+
+async function vmError(p: Promise<unknown>): Promise<VmError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof VmError) return e;
+    throw e;
+  }
+  throw new Error('the run succeeded');
+}
+
+const seq = (n: number) => Array.from({ length: n }, (_, i) => `${i + 1}\n`).join('');
+
+describe('vfio-vm run', () => {
+  it('streams stdout and stderr apart, binds an extra device in its own group, and returns a failing status', async () => {
+    const out = collector();
+    const err = collector();
+    const script = [
+      'echo to-stdout; echo to-stderr >&2; seq 1 20000',
+      'echo "vfio: $(ls /dev/vfio | tr "\\n" " ")" >&2',
+      'for d in $VFIO_VM_DEVICES; do',
+      '  echo "dev $d $(basename $(readlink /sys/bus/pci/devices/$d/driver)) $(basename $(readlink /sys/bus/pci/devices/$d/iommu_group))" >&2',
+      'done',
+      'echo "extra $VFIO_VM_DEVICE_0" >&2',
+      'exit 3',
+    ].join('\n');
+    const r = await run({
+      command: ['sh', '-c', script], devices: ['pci-testdev,addr=0x9'],
+      stdout: out.stream, stderr: err.stream, timeoutSeconds: 120,
+    });
+    expect(r.exitCode).toBe(3);
+    // Byte-exact and nothing of stderr in it: 20,000 lines through the virtio port.
+    expect(out.text()).toBe('to-stdout\n' + seq(20000));
+    const lines = err.text().split('\n');
+    expect(lines[0]).toBe('to-stderr');
+    const devs = lines.filter((l) => l.startsWith('dev ')).map((l) => l.split(' '));
+    expect(devs.map((d) => d[1])).toEqual(['0000:00:03.0', '0000:00:04.0', '0000:00:05.0', '0000:00:06.0', '0000:00:09.0']);
+    expect(devs.map((d) => d[2])).toEqual(Array(5).fill('vfio-pci'));
+    const groups = devs.map((d) => d[3]);
+    expect(new Set(groups).size).toBe(5);
+    const listed = lines.find((l) => l.startsWith('vfio: '))!.slice(6).trim().split(' ');
+    expect(listed.sort()).toEqual([...groups, 'vfio'].sort());
+    expect(lines).toContain('extra 0000:00:09.0');
+    expect(r.devices[4]).toEqual({ name: 'pci-testdev', env: 'VFIO_VM_DEVICE_0', bdf: '0000:00:09.0', driver: 'vfio-pci' });
+    expect(r.ivshmemFile).toBeUndefined();
+    expect(r.timings.bootMs).toBeGreaterThan(0);
+  });
+
+  it('returns 0, passes --env, shares the working directory read-write, and can keep the ivshmem file', async () => {
+    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'vm-run-'));
+    const out = collector();
+    try {
+      const r = await run({
+        command: ['node', '-e', 'require("fs").writeFileSync("from-guest.txt", process.env.GREETING); process.stdout.write(process.cwd())'],
+        cwd, env: { GREETING: 'hello from the guest' }, keepIvshmem: true,
+        stdout: out.stream, stderr: collector().stream, timeoutSeconds: 120,
+      });
+      expect(r.exitCode).toBe(0);
+      expect(out.text()).toBe(cwd);
+      expect(fs.readFileSync(path.join(cwd, 'from-guest.txt'), 'utf8')).toBe('hello from the guest');
+      expect(fs.statSync(r.ivshmemFile!).size).toBe(4 << 20);
+      fs.rmSync(path.dirname(r.ivshmemFile!), { recursive: true });
+    } finally {
+      fs.rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+
+  it('stops a run at its timeout and says so', async () => {
+    const t0 = Date.now();
+    const e = await vmError(run({ command: ['sleep', '600'], timeoutSeconds: 8, stdout: collector().stream, stderr: collector().stream }));
+    expect(e.kind).toBe('timeout');
+    expect(e.message).toMatch(/^timed out after 8 s/);
+    expect(Date.now() - t0).toBeLessThan(30_000);
+  });
+
+  it('rejects a bad --kernel path before booting anything', async () => {
+    const t0 = Date.now();
+    const e = await vmError(run({ command: ['true'], kernel: '/nonexistent/bzImage' }));
+    expect([e.kind, e.message]).toEqual(['kernel-path', '--kernel /nonexistent/bzImage: no such file or directory']);
+    expect(Date.now() - t0).toBeLessThan(2000);
+  });
+
+  it('CLI: a bad --kernel path exits 125 with the message', async () => {
+    const written: string[] = [];
+    const spy = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
+      written.push(String(s));
+      return true;
+    });
+    try {
+      await main(['node', 'vfio-vm', 'run', '--kernel', './no/such/kernel', '--', 'true']);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(process.exitCode).toBe(125);
+    process.exitCode = 0;
+    expect(written.join('')).toBe('vfio-vm: error: --kernel ./no/such/kernel: no such file or directory\n');
+  });
+});
