@@ -3,12 +3,8 @@
 // plain VFIO mmap — what each would give, and what would make WC available where none does.
 import type { MemattrRoutesReport, RouteProbe } from '../cookie/model';
 import type { Device } from '../device';
-import type { Region } from '../region';
 import { VFIO_PCI_BAR0_REGION_INDEX, VFIO_PCI_BAR5_REGION_INDEX } from '../abi';
 import { Colors, size, table } from './format';
-
-/** The part of Device that reports cookie routes (lib/cookie). */
-interface RoutesHost { memattrRoutes(region: Region): MemattrRoutesReport }
 
 export interface BarRoutes {
   readonly bar: number;
@@ -22,12 +18,14 @@ export function gatherCookies(dev: Device, bar?: number): BarRoutes[] {
   return dev.regions
     .filter((r) => r.index >= VFIO_PCI_BAR0_REGION_INDEX && r.index <= VFIO_PCI_BAR5_REGION_INDEX && r.size > 0n)
     .filter((r) => bar === undefined || r.index === VFIO_PCI_BAR0_REGION_INDEX + bar)
-    .map((r) => ({ bar: r.index - VFIO_PCI_BAR0_REGION_INDEX, region: r.name, size: r.size, report: (dev as unknown as RoutesHost).memattrRoutes(r) }));
+    .map((r) => ({ bar: r.index - VFIO_PCI_BAR0_REGION_INDEX, region: r.name, size: r.size, report: dev.memattrRoutes(r) }));
 }
 
 function routeRow(p: RouteProbe, c: Colors): string[] {
   const gives = p.gives ?? '-';
-  return [p.route, p.available ? c.green('yes') : c.dim('no'), p.gives === 'wc' ? c.green(gives) : gives, p.reason];
+  // Tentative: the route opens, but only an mmap would tell whether the kernel lets it map.
+  const available = !p.available ? c.dim('no') : p.tentative ? c.yellow('maybe') : c.green('yes');
+  return [p.route, available, p.gives === 'wc' ? c.green(gives) : gives, p.reason];
 }
 
 export function formatCookies(bdf: string, bars: readonly BarRoutes[], c: Colors): string {

@@ -184,15 +184,17 @@ describe('vfio features and cookies', () => {
       report: {
         region: 'BAR2', wc: [], why: 'no route gives wc', hint: 'boot a kernel with DMA_BUF_MEMATTR',
         routes: [
-          { route: 'sysfs', available: false, gives: undefined, reason: 'resource2_wc is absent', needs: ['a prefetchable BAR'] },
-          { route: 'vfio-region', available: true, gives: 'uc-', reason: 'vfio-pci maps BARs uncached', needs: [] },
+          { route: 'sysfs', available: false, gives: undefined, reason: 'resource2_wc is absent', needs: ['a prefetchable BAR'], tentative: false },
+          { route: 'dmabuf', available: true, gives: 'wc', reason: 'exported, no memattr feature', needs: [], tentative: true },
+          { route: 'vfio-region', available: true, gives: 'uc-', reason: 'vfio-pci maps BARs uncached', needs: [], tentative: false },
         ],
       },
     }], plain);
     const lines = text.split('\n');
     expect(lines[0]).toBe('0000:00:04.0 BAR2 (4M): no write-combining route');
     expect(lines[2]).toMatch(/^ {2}sysfs\s+no\s+-\s+resource2_wc is absent$/);
-    expect(lines[3]).toMatch(/^ {2}vfio-region\s+yes\s+uc-\s+vfio-pci maps BARs uncached$/);
+    expect(lines[3]).toMatch(/^ {2}dmabuf\s+maybe\s+wc\s+exported, no memattr feature$/);
+    expect(lines[4]).toMatch(/^ {2}vfio-region\s+yes\s+uc-\s+vfio-pci maps BARs uncached$/);
     expect(lines).toContain('  why: no route gives wc');
     expect(lines).toContain('  hint: boot a kernel with DMA_BUF_MEMATTR');
   });

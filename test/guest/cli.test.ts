@@ -1,0 +1,162 @@
+// The `vfio` command against the real kernel in the emulated host: what it prints is compared
+// with the library's own objects and with sysfs, and bind/unbind are checked in sysfs. Each
+// spawn costs a node start-up under TCG (about 2 s), so every command runs once.
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { Device } from '../../lib';
+import { jsonValue } from '../../lib/cli/format';
+import * as sysfs from '../../lib/sysfs';
+
+const EDU = process.env.VFIO_VM_EDU!;
+const IVSHMEM = process.env.VFIO_VM_IVSHMEM!;
+const NVME = process.env.VFIO_VM_NVME!;
+const TESTDEV = process.env.VFIO_VM_PCI_TESTDEV!;
+const CLI = path.resolve(__dirname, '../../lib/cli/vfio.js');
+
+interface Run { status: number | null; stdout: string; stderr: string }
+
+function vfio(...args: string[]): Run {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 50000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function json(r: Run): any { // eslint-disable-line @typescript-eslint/no-explicit-any
+  expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+  return JSON.parse(r.stdout);
+}
+
+/** A device the guest bound to something other than VFIO (virtio-pci: the 9p shares, consoles). */
+function nonVfioDevice(): { bdf: string; driver: string } {
+  for (const bdf of sysfs.listPciDevices()) {
+    const driver = sysfs.driverOf(bdf);
+    if (driver !== undefined && !driver.includes('vfio') && driver !== 'pcieport') return { bdf, driver };
+  }
+  throw new Error('the guest has no device bound to a non-VFIO driver');
+}
+
+describe('vfio info --json', () => {
+  it.each([['edu', EDU], ['nvme', NVME]])('%s: regions, IRQs, flags and capabilities are the library\'s', async (_name, bdf) => {
+    const out = json(vfio('info', bdf, '--json'));
+    // The CLI process has exited and released the group: the library can open the device now.
+    await using dev = await Device.open(bdf);
+    expect(out.bdf).toBe(bdf);
+    expect(out.group).toBe(dev.group);
+    expect(out.driver).toBe('vfio-pci');
+    expect(out.device).toEqual(jsonValue({ flags: dev.info.flags, numRegions: dev.info.numRegions, numIrqs: dev.info.numIrqs, caps: dev.info.caps }));
+    expect(out.regions.map(({ resource: _r, ...rest }: { resource: unknown }) => rest)).toEqual(jsonValue(dev.regions.map((r) => ({
+      index: r.index, name: r.name, size: r.size, offset: r.offset,
+      flags: { read: r.flags.read, write: r.flags.write, mmap: r.flags.mmap, caps: r.info.flags.caps },
+      caps: r.caps, mappableAreas: r.mappableAreas,
+    }))));
+    expect(out.irqs).toEqual(jsonValue(dev.irqs.map((i) => ({ index: i.index, name: i.name, count: i.count, flags: i.flags }))));
+    const ids = sysfs.pciIds(bdf)!;
+    expect(out.ids).toMatchObject({ vendor: ids.vendor, device: ids.device, class: ids.class });
+    const caps = dev.config.capabilities();
+    expect(out.config.capabilities.map((c: { id: number; offset: number }) => [c.id, c.offset])).toEqual(caps.standard.map((c) => [c.id, c.offset]));
+    expect(out.features).toEqual(dev.features().filter((f) => f.supported).map((f) => ({ name: f.name, index: f.index, get: f.get, set: f.set })));
+  });
+});
+
+describe('vfio info (device specifics)', () => {
+  it('nvme: the MSI-X table as the capability says and 65 vectors, BAR0 msix-mappable', () => {
+    // Parsed again from a second spawn would cost 2 s: the nvme JSON is checked through the text page instead.
+    const r = vfio('info', NVME);
+    expect(r.status).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines[0]).toMatch(new RegExp(`^${NVME} Non-Volatile memory controller \\[0108\\]: .*\\[1b36:0010\\]`));
+    expect(lines).toContain('\tDriver: vfio-pci, IOMMU group ' + sysfs.iommuGroupOf(NVME));
+    expect(lines.find((l) => /^\t {2}0\s+BAR0\s/.test(l))).toMatch(/mem64\s+16K\s+0x0\s+rwm\s+0x0\+16K\s+msix-mappable/);
+    expect(lines.find((l) => /\bMSIX\b/.test(l))).toMatch(/^\t {2}2\s+MSIX\s+65\s/);
+    expect(lines.find((l) => /\] MSI-X:/.test(l))).toMatch(/Count=65 Table: BAR0\+0x\w+ PBA: BAR0\+0x\w+/);
+  });
+});
+
+describe('vfio list --json', () => {
+  it('shows every test device as usable by VFIO, and a virtio device as not, with the binding hint', () => {
+    const list = json(vfio('list', '--json')) as { bdf: string; driver: string | null; iommuGroup: number | null; vfio: { usable: boolean; reasons: string[]; hint: string | null } }[];
+    const byBdf = new Map(list.map((e) => [e.bdf, e]));
+    expect(list.map((e) => e.bdf)).toEqual(sysfs.listPciDevices());
+    for (const bdf of [EDU, IVSHMEM, NVME, TESTDEV]) {
+      expect(byBdf.get(bdf)).toMatchObject({ driver: 'vfio-pci', iommuGroup: sysfs.iommuGroupOf(bdf), vfio: { usable: true, reasons: [], hint: null } });
+    }
+    const other = nonVfioDevice();
+    expect(byBdf.get(other.bdf)!.vfio).toEqual({ usable: false, reasons: [`bound to ${other.driver}`], hint: `vfio bind ${other.bdf}` });
+  });
+});
+
+describe('vfio bind / unbind', () => {
+  // Whatever happens above, leave pci-testdev on vfio-pci for the suites that run after this one.
+  afterAll(() => {
+    if (sysfs.driverOf(TESTDEV) === 'vfio-pci') return;
+    fs.writeFileSync(`/sys/bus/pci/devices/${TESTDEV}/driver_override`, 'vfio-pci');
+    if (sysfs.driverOf(TESTDEV) !== undefined) fs.writeFileSync(`/sys/bus/pci/devices/${TESTDEV}/driver/unbind`, TESTDEV);
+    fs.writeFileSync('/sys/bus/pci/drivers_probe', TESTDEV);
+  });
+
+  it('a round trip on pci-testdev restores its driver state', async () => {
+    const before = { driver: sysfs.driverOf(TESTDEV), override: sysfs.driverOverride(TESTDEV) };
+    expect(before).toEqual({ driver: 'vfio-pci', override: 'vfio-pci' });
+
+    const un = vfio('unbind', TESTDEV);
+    expect({ status: un.status, stdout: un.stdout, stderr: un.stderr }).toEqual({ status: 0, stdout: `${TESTDEV}: vfio-pci -> no driver\n`, stderr: '' });
+    // No override left, and no driver: the guest has none that matches pci-testdev.
+    expect({ driver: sysfs.driverOf(TESTDEV), override: sysfs.driverOverride(TESTDEV) }).toEqual({ driver: undefined, override: undefined });
+    expect(fs.existsSync(`/dev/vfio/${sysfs.iommuGroupOf(TESTDEV)}`)).toBe(false);
+
+    const b = vfio('bind', TESTDEV);
+    expect({ status: b.status, stdout: b.stdout, stderr: b.stderr }).toEqual({ status: 0, stdout: `${TESTDEV}: no driver -> vfio-pci\n`, stderr: '' });
+    expect({ driver: sysfs.driverOf(TESTDEV), override: sysfs.driverOverride(TESTDEV) }).toEqual(before);
+    // And VFIO can use it again.
+    await using dev = await Device.open(TESTDEV);
+    expect(dev.config.vendorId).toBe(0x1b36);
+  });
+
+  it('unbind refuses while a process holds the device, naming the process', async () => {
+    await using dev = await Device.open(TESTDEV);
+    const r = vfio('unbind', TESTDEV);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`error: ${TESTDEV} is in use: its VFIO group or device file is open in process ${process.pid}\n`);
+    expect(sysfs.driverOf(TESTDEV)).toBe('vfio-pci');
+    expect(dev.config.deviceId).toBe(sysfs.pciIds(TESTDEV)!.device);
+  });
+});
+
+describe('vfio peek / poke', () => {
+  it('the edu liveness register returns the inverse of what poke wrote (mmap write, pread read)', () => {
+    const w = vfio('poke', EDU, 'bar0', '0x4', '0x12345678', '32', '--mmap');
+    expect({ status: w.status, stdout: w.stdout }).toEqual({ status: 0, stdout: `${EDU} BAR0+0x4 <- 0x12345678 (32-bit, mmap)\n` });
+    const r = vfio('peek', EDU, '0', '0x4');
+    expect({ status: r.status, stdout: r.stdout, stderr: r.stderr }).toEqual({ status: 0, stdout: '0xedcba987\n', stderr: '' });
+  });
+});
+
+describe('errors', () => {
+  it('info on a device VFIO does not hold exits 1 with the binding hint', () => {
+    const other = nonVfioDevice();
+    const r = vfio('info', other.bdf);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain(`error: Device.open: ${other.bdf} is not bound to a VFIO driver\n`);
+    expect(r.stderr).toContain(`hint: ${other.bdf} must be bound to vfio-pci (it is bound to ${other.driver}): run \`vfio bind ${other.bdf}\` as root`);
+  });
+});
+
+describe('vfio features and cookies', () => {
+  it('features --json is what the library probes', async () => {
+    const out = json(vfio('features', NVME, '--json'));
+    await using dev = await Device.open(NVME);
+    expect(out).toEqual(jsonValue(dev.features()));
+  });
+
+  it('cookies --json reports the routes for ivshmem BAR2', async () => {
+    const out = json(vfio('cookies', IVSHMEM, '--bar', '2', '--json'));
+    await using dev = await Device.open(IVSHMEM);
+    const expected = dev.memattrRoutes(dev.bar(2));
+    expect(out).toHaveLength(1);
+    expect(out[0]).toMatchObject({ bar: 2, region: 'BAR2', size: 4 << 20 });
+    expect(out[0].report.routes.map((r: { route: string; available: boolean }) => [r.route, r.available]))
+      .toEqual(expected.routes.map((r) => [r.route, r.available]));
+    expect(out[0].report.wc).toEqual(expected.wc);
+  });
+});
