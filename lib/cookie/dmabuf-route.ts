@@ -18,8 +18,6 @@ function memattrNumber(facts: RouteFacts, mf: MemattrFeature): number {
 
 export const dmabufRoute: Route = {
   name: 'dmabuf',
-  // Whether a vfio dma-buf can be mmapped at all is only known by trying: never a silent fallback.
-  fallback: false,
   probe(req, facts) {
     if (barOf(req.region) === undefined) return probe(this.name, false, undefined, `${req.region.name} is not a BAR`);
     const mf = facts.tables.memattrFeature;
@@ -31,12 +29,15 @@ export const dmabufRoute: Route = {
       return probe(this.name, false, undefined, `DMA_BUF export (feature ${number}) probe answered ${dma.answer}`, [EXPORT_NEED, ...memattrNeed]);
     }
     const exported = `DMA_BUF export (feature ${number}) is supported`;
-    if (!mf) return probe(this.name, true, 'uc-', `${exported}; no memory-attribute feature is configured, so the dma-buf keeps its default (NC)`);
+    if (!mf) {
+      return probe(this.name, true, 'uc-', `${exported}; no memory-attribute feature is configured, so the dma-buf keeps its default (NC), ` +
+        'and whether the kernel lets it be mmapped is only known by trying', [], true);
+    }
     const n = memattrNumber(facts, mf);
     const ma = facts.feature(n, 'set');
     if (!ma.supported) {
       return probe(this.name, true, 'uc-', `${exported}, but ${mf.name} (feature ${n}) probe answered ${ma.answer}: ` +
-        'the dma-buf keeps its default attribute (NC), and whether the kernel lets it be mmapped is only known by trying', memattrNeed);
+        'the dma-buf keeps its default attribute (NC), and whether the kernel lets it be mmapped is only known by trying', memattrNeed, true);
     }
     if (mf.values[req.memattr] === undefined) {
       return probe(this.name, true, 'uc-', `${exported} and ${mf.name} (feature ${n}) is offered, but it has no value for ${req.memattr}`);

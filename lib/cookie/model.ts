@@ -73,6 +73,11 @@ export interface RouteProbe {
   readonly reason: string;
   /** What would make this route give write-combining here (kernel feature, boot option, BAR kind). */
   readonly needs: readonly string[];
+  /**
+   * The route can be opened, but whether the kernel lets its backing be mmapped is only known by
+   * trying (a dma-buf without the memory-attribute feature): taken only when asked for by name.
+   */
+  readonly tentative?: boolean;
 }
 
 /** Which route a cookie uses, and the evidence for the choice. */

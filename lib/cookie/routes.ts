@@ -36,14 +36,12 @@ export interface OpenedBacking {
 
 export interface Route {
   readonly name: string;
-  /** Whether the chooser may take it on its own as a downgrade when no route gives what was asked. */
-  readonly fallback: boolean;
   probe(req: CookieRequest, facts: RouteFacts): RouteProbe;
   open(req: CookieRequest, env: OpenEnv): OpenedBacking;
 }
 
-export function probe(route: string, available: boolean, gives: RouteProbe['gives'], reason: string, needs: readonly string[] = []): RouteProbe {
-  return { route, available, gives: available ? gives : undefined, reason, needs };
+export function probe(route: string, available: boolean, gives: RouteProbe['gives'], reason: string, needs: readonly string[] = [], tentative = false): RouteProbe {
+  return { route, available, gives: available ? gives : undefined, reason, needs, tentative: available && tentative };
 }
 
 /** The BAR number (0-5) of a region, or undefined for config, ROM, VGA and device-specific regions. */
@@ -61,7 +59,6 @@ export function inMappableArea(region: RegionView, offset: bigint, length: numbe
 
 export const vfioRegionRoute: Route = {
   name: 'vfio-region',
-  fallback: true,
   probe(req) {
     const r = req.region;
     if (!inMappableArea(r, req.offset, req.length)) {
@@ -92,7 +89,6 @@ export function wcRegionsFor(bar: number, regions: readonly RegionView[], types:
 
 export const wcRegionRoute: Route = {
   name: 'wc-region',
-  fallback: false,
   probe(req, facts) {
     const bar = barOf(req.region);
     const needs = ['a driver that offers a write-combining view of the BAR as a region (TYPE capability)'];
@@ -161,8 +157,9 @@ export function needsHint(probes: readonly RouteProbe[]): string | undefined {
 
 /**
  * Picks the route for a request: the first available route (in table order) that gives the
- * attribute asked for; else, when not strict, the first available fallback route, marked as a
- * downgrade; else a NotSupportedError whose hint lists what would help.
+ * attribute asked for; else, when not strict, the first available one, marked as a downgrade;
+ * else a NotSupportedError whose hint lists what would help. Tentative routes (mmap support
+ * unknown until tried) are taken only when asked for by name.
  */
 export function chooseRoute(req: CookieRequest, facts: RouteFacts, routes: readonly Route[], op: string): Chosen {
   const ordered = orderRoutes(routes, facts.tables.routeOrder);
@@ -182,17 +179,17 @@ export function chooseRoute(req: CookieRequest, facts: RouteFacts, routes: reado
   for (const r of ordered) {
     const p = r.probe(req, facts);
     considered.push(p);
-    if (p.available && p.gives === req.memattr) {
+    if (p.available && !p.tentative && p.gives === req.memattr) {
       return { route: r, choice: { name: r.name, reason: p.reason, downgraded: undefined, considered: [...considered, ...rest(ordered, r, req, facts)] } };
     }
   }
   if (req.strict) {
     throw notSupported(op, `no route maps ${what} ${attrName(req.memattr)}: ${summary(considered)}`, { device: facts.device, hint: needsHint(considered) });
   }
-  const i = ordered.findIndex((r, k) => r.fallback && considered[k].available);
+  const i = considered.findIndex((p) => p.available && !p.tentative);
   if (i < 0) throw notSupported(op, `no route maps ${what} at all: ${summary(considered)}`, { device: facts.device, hint: needsHint(considered) });
   const p = considered[i];
-  const others = considered.filter((c) => c !== p).map((c) => `${c.route}: ${c.available ? `gives ${c.gives}` : c.reason}`).join('; ');
+  const others = considered.filter((c) => c !== p).map((c) => `${c.route}: ${c.available ? `gives ${c.gives}${c.tentative ? ' if the kernel lets it be mmapped' : ''}` : c.reason}`).join('; ');
   return {
     route: ordered[i],
     choice: { name: p.route, reason: p.reason, downgraded: `no route gives ${attrName(req.memattr)} (${others}); ${p.route} gives ${p.gives}`, considered },

@@ -22,7 +22,6 @@ const ORDER_NEED = 'create the WC cookie right after Device.open, before the BAR
 
 export const sysfsWcRoute: Route = {
   name: 'sysfs',
-  fallback: false,
   probe(req, facts) {
     const bar = barOf(req.region);
     if (bar === undefined) return probe(this.name, false, undefined, `${req.region.name} is not a BAR`);

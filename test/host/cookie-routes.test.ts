@@ -1,0 +1,271 @@
+// Route choice on fixtures: which route a cookie gets for ivshmem BAR2 (prefetchable) and edu
+// BAR0 (not), with and without iomem=relaxed, in both PAT orders, with a WC region announced by a
+// TYPE capability, and with a kernel that answers the dma-buf memory-attribute feature.
+import { Route, chooseRoute, orderRoutes, vfioRegionRoute, wcRegionRoute, wcRegionsFor } from '../../lib/cookie/routes';
+import { sysfsWcRoute } from '../../lib/cookie/sysfs-wc';
+import { dmabufRoute } from '../../lib/cookie/dmabuf-route';
+import { DEFAULT_ROUTES } from '../../lib/cookie/registry';
+import { CookieMemAttr, CookieRequest, RegionView, WcRegionType, encodeDmaBufMemattr, wcRegionTypesPerBar } from '../../lib/cookie/model';
+import { InvalidArgumentError, NotSupportedError, VfioError } from '../../lib/errors';
+import {
+  EDU_BAR0, FEATURES_MEMATTR, FIXTURE_WC_SUBTYPE, FIXTURE_WC_TYPE, FixtureFacts, IVSHMEM_BAR2, IVSHMEM_BAR2_PHYS, NO_PAT,
+  RELAXED, STRICT, UNTOLD, WC_REGION, eduResourceFile, pat,
+} from './cookie-fixtures';
+
+const WC_TYPE: WcRegionType = { name: 'fixture-wc', type: FIXTURE_WC_TYPE, subtype: FIXTURE_WC_SUBTYPE, bar: 2 };
+
+function req(region: RegionView, memattr: CookieMemAttr = 'wc', o: Partial<CookieRequest> = {}): CookieRequest {
+  return { region, offset: 0n, length: 0x1000, memattr, strict: memattr === 'wc', route: undefined, ...o };
+}
+
+function caught(fn: () => unknown): VfioError {
+  try {
+    fn();
+  } catch (e) {
+    return e as VfioError;
+  }
+  throw new Error('expected a throw');
+}
+
+describe('ivshmem BAR2 (64-bit prefetchable), kernel with iomem=relaxed', () => {
+  it('nothing reserved yet: sysfs resource2_wc gives WC, after wc-region and dmabuf said why not', () => {
+    const facts = new FixtureFacts({ regions: [IVSHMEM_BAR2()], devmem: RELAXED, pat: pat() });
+    const { route, choice } = chooseRoute(req(IVSHMEM_BAR2()), facts, DEFAULT_ROUTES, 'op');
+    expect(route).toBe(sysfsWcRoute);
+    expect(choice.name).toBe('sysfs');
+    expect(choice.downgraded).toBeUndefined();
+    expect(choice.reason).toMatch(/resource2_wc; the kernel runs with iomem=relaxed; nothing has reserved the range yet/);
+    expect(choice.considered.map((p) => [p.route, p.available, p.gives])).toEqual([
+      ['wc-region', false, undefined],
+      ['dmabuf', true, 'uc-'],
+      ['sysfs', true, 'wc'],
+      ['vfio-region', true, 'uc-'],
+    ]);
+    expect(choice.considered[1].reason).toMatch(/DMA_BUF_MEMATTR \(feature 14\) probe answered ENOTTY/);
+  });
+
+  it('vfio-pci reserved the BAR first (uncached-minus in PAT): sysfs would be silently UC-, so it is refused', () => {
+    const facts = new FixtureFacts({
+      regions: [IVSHMEM_BAR2()], devmem: RELAXED,
+      pat: pat([IVSHMEM_BAR2_PHYS, IVSHMEM_BAR2_PHYS + 0x400000n, 'uncached-minus']),
+    });
+    const err = caught(() => chooseRoute(req(IVSHMEM_BAR2()), facts, DEFAULT_ROUTES, 'Region(BAR2).cookie'));
+    expect(err).toBeInstanceOf(NotSupportedError);
+    expect(err.message).toMatch(/sysfs: PAT already holds uc- for \[0x800000000-0x800001000\)/);
+    expect(err.message).toMatch(/a WC mapping would silently be uc-/);
+    expect(err.hint).toMatch(/before the BAR is mapped or read\/written through VFIO/);
+    // Non-strict: the fallback, with the reason attached.
+    const { choice } = chooseRoute(req(IVSHMEM_BAR2(), 'wc', { strict: false }), facts, DEFAULT_ROUTES, 'op');
+    expect(choice.name).toBe('vfio-region');
+    expect(choice.downgraded).toMatch(/no route gives write-combining .*sysfs: PAT already holds uc-.*; vfio-region gives uc-/);
+  });
+
+  it('a WC reservation already there (an earlier WC cookie) keeps the route open', () => {
+    const facts = new FixtureFacts({
+      regions: [IVSHMEM_BAR2()], devmem: RELAXED,
+      pat: pat([IVSHMEM_BAR2_PHYS, IVSHMEM_BAR2_PHYS + 0x1000n, 'write-combining']),
+    });
+    const { choice } = chooseRoute(req(IVSHMEM_BAR2()), facts, DEFAULT_ROUTES, 'op');
+    expect(choice.name).toBe('sysfs');
+    expect(choice.reason).toMatch(/PAT already holds write-combining for the range/);
+  });
+
+  it('the PAT range is computed from the BAR address plus the cookie offset', () => {
+    // UC- on the second 2 MiB of the BAR only: a cookie in the first half is fine, one in the second is not.
+    const facts = () => new FixtureFacts({
+      regions: [IVSHMEM_BAR2()], devmem: RELAXED,
+      pat: pat([IVSHMEM_BAR2_PHYS + 0x200000n, IVSHMEM_BAR2_PHYS + 0x400000n, 'uncached-minus']),
+    });
+    expect(sysfsWcRoute.probe(req(IVSHMEM_BAR2(), 'wc', { offset: 0x1ff000n }), facts()).available).toBe(true);
+    const p = sysfsWcRoute.probe(req(IVSHMEM_BAR2(), 'wc', { offset: 0x200000n }), facts());
+    expect([p.available, p.reason]).toEqual([false, expect.stringContaining('[0x800200000-0x800201000)')]);
+  });
+
+  it('PAT unreadable: a live VFIO mapping of the BAR means vfio reserved it first; without one the route is open but unverified', () => {
+    const withMapping = new FixtureFacts({ regions: [IVSHMEM_BAR2()], devmem: RELAXED, pat: NO_PAT, vfioMappings: [{ bar: 2, offset: 0n, length: 0x400000 }] });
+    const p = sysfsWcRoute.probe(req(IVSHMEM_BAR2()), withMapping);
+    expect(p.available).toBe(false);
+    expect(p.reason).toMatch(/PAT list is unreadable .* BAR2 is mapped through VFIO \(1 live mapping/);
+    const other = new FixtureFacts({ regions: [IVSHMEM_BAR2()], devmem: RELAXED, pat: NO_PAT, vfioMappings: [{ bar: 0, offset: 0n, length: 0x100 }] });
+    const q = sysfsWcRoute.probe(req(IVSHMEM_BAR2()), other);
+    expect([q.available, q.gives]).toEqual([true, 'wc']);
+    expect(q.reason).toMatch(/cannot be verified/);
+  });
+});
+
+describe('ivshmem BAR2 without iomem=relaxed', () => {
+  it.each([['CONFIG_IO_STRICT_DEVMEM=y', STRICT], ['an unreadable kernel config', UNTOLD]])('%s: strict WC fails, naming what would help', (_what, devmem) => {
+    const facts = new FixtureFacts({ regions: [IVSHMEM_BAR2()], devmem });
+    const err = caught(() => chooseRoute(req(IVSHMEM_BAR2()), facts, DEFAULT_ROUTES, 'Region(BAR2).cookie'));
+    expect(err).toBeInstanceOf(NotSupportedError);
+    expect(err.code).toBe('EOPNOTSUPP');
+    expect(err.message).toMatch(/^Region\(BAR2\)\.cookie: no route maps BAR2 0x0\+0x1000 write-combining/);
+    expect(err.message).toMatch(/sysfs: .*refuses sysfs mappings of it \(EINVAL\)/);
+    expect(err.hint).toMatch(/iomem=relaxed/);
+    expect(err.hint).toMatch(/DMA_BUF_MEMATTR series/);
+    expect(err.hint).toMatch(/WC view of the BAR|write-combining view of the BAR/);
+    // The PAT list is never needed to refuse: the exclusivity rule decides first.
+    expect(facts.asked).not.toContain('pat');
+  });
+
+  it('non-strict: vfio-region with a downgrade reason', () => {
+    const facts = new FixtureFacts({ regions: [IVSHMEM_BAR2()], devmem: STRICT });
+    const { route, choice } = chooseRoute(req(IVSHMEM_BAR2(), 'wc', { strict: false }), facts, DEFAULT_ROUTES, 'op');
+    expect(route).toBe(vfioRegionRoute);
+    expect(choice.reason).toBe('vfio-pci maps every region with pgprot_noncached (UC-)');
+    expect(choice.downgraded).toMatch(/^no route gives write-combining \(wc-region: .*; dmabuf: gives uc- if the kernel lets it be mmapped; sysfs: CONFIG_IO_STRICT_DEVMEM=y.*\); vfio-region gives uc-$/);
+  });
+});
+
+describe('edu BAR0 (not prefetchable)', () => {
+  const facts = () => new FixtureFacts({ device: '0000:00:03.0', regions: [EDU_BAR0()], resourceFile: eduResourceFile(), wcFiles: [], devmem: RELAXED });
+
+  it('strict WC is refused with the reason, even with iomem=relaxed', () => {
+    const err = caught(() => chooseRoute(req(EDU_BAR0()), facts(), DEFAULT_ROUTES, 'Region(BAR0).cookie'));
+    expect(err).toBeInstanceOf(NotSupportedError);
+    expect(err.message).toMatch(/sysfs: BAR0 is not prefetchable: the kernel creates resource0_wc only for prefetchable memory BARs/);
+    expect(err.hint).toMatch(/a prefetchable BAR \(BAR0 is not\)/);
+  });
+
+  it('UC- is what vfio-region gives, with no downgrade', () => {
+    const { choice } = chooseRoute(req(EDU_BAR0(), 'uc-'), facts(), DEFAULT_ROUTES, 'op');
+    expect([choice.name, choice.downgraded]).toEqual(['vfio-region', undefined]);
+  });
+
+  it('UC (strong) has no route: non-strict by default, so UC- with the reason', () => {
+    const { choice } = chooseRoute(req(EDU_BAR0(), 'uc'), facts(), DEFAULT_ROUTES, 'op');
+    expect(choice.name).toBe('vfio-region');
+    expect(choice.downgraded).toMatch(/no route gives uncached \(UC\)/);
+    expect(caught(() => chooseRoute(req(EDU_BAR0(), 'uc', { strict: true }), facts(), DEFAULT_ROUTES, 'op'))).toBeInstanceOf(NotSupportedError);
+  });
+
+  it('a range outside every mappable area has no route at all', () => {
+    const err = caught(() => chooseRoute(req(EDU_BAR0(), 'uc-', { offset: 0xff000n, length: 0x2000 }), facts(), DEFAULT_ROUTES, 'op'));
+    expect(err.message).toMatch(/no route maps BAR0 0xff000\+0x2000 at all: .*vfio-region: BAR0 0xff000\+0x2000 is not inside one mmap-able area/);
+  });
+});
+
+describe('wc-region: a device-specific region announced as a WC view of a BAR', () => {
+  const regions = () => [IVSHMEM_BAR2(), WC_REGION()];
+
+  it('the fixture region decodes with its TYPE cap and the table matches it to BAR2', () => {
+    const wc = WC_REGION();
+    expect(wc.index).toBe(9);
+    expect(wc.caps).toEqual([{ type: 'type', regionType: FIXTURE_WC_TYPE, subtype: FIXTURE_WC_SUBTYPE }]);
+    expect(wcRegionsFor(2, regions(), [WC_TYPE]).map((f) => f.region.index)).toEqual([9]);
+    expect(wcRegionsFor(0, regions(), [WC_TYPE])).toEqual([]);
+    expect(wcRegionsFor(2, regions(), [{ ...WC_TYPE, subtype: 0x58 }])).toEqual([]);
+  });
+
+  it('is chosen first when present, before any probe of features, sysfs or PAT', () => {
+    const facts = new FixtureFacts({ regions: regions(), devmem: RELAXED, tables: { wcRegionTypes: [WC_TYPE] } });
+    const { route, choice } = chooseRoute(req(IVSHMEM_BAR2()), facts, DEFAULT_ROUTES, 'op');
+    expect(route).toBe(wcRegionRoute);
+    expect(choice.reason).toBe(`region 9 (fixture-wc, TYPE 0x${FIXTURE_WC_TYPE.toString(16)}/0x57) is a write-combining view of BAR2`);
+    // Works where sysfs cannot: no iomem=relaxed, and a BAR that vfio has already reserved UC-.
+    const strictFacts = new FixtureFacts({ regions: regions(), devmem: STRICT, tables: { wcRegionTypes: [WC_TYPE] } });
+    expect(chooseRoute(req(IVSHMEM_BAR2()), strictFacts, DEFAULT_ROUTES, 'op').choice.name).toBe('wc-region');
+  });
+
+  it('a TYPE cap the table does not name is not taken for a WC view (default table: no stock driver has one)', () => {
+    const p = wcRegionRoute.probe(req(IVSHMEM_BAR2()), new FixtureFacts({ regions: regions() }));
+    expect([p.available, p.reason]).toEqual([false, 'no region announces a WC view of BAR2 through a TYPE capability (no region type for one is configured; no stock driver offers one)']);
+  });
+
+  it('per-BAR subtypes: a helper builds the table for a driver numbering subtypes base + BAR', () => {
+    const table = wcRegionTypesPerBar('drv', FIXTURE_WC_TYPE, FIXTURE_WC_SUBTYPE - 2);
+    expect(table[2]).toEqual({ name: 'drv-bar2', type: FIXTURE_WC_TYPE, subtype: FIXTURE_WC_SUBTYPE, bar: 2 });
+    const facts = new FixtureFacts({ regions: regions(), tables: { wcRegionTypes: table } });
+    expect(wcRegionRoute.probe(req(IVSHMEM_BAR2()), facts).available).toBe(true);
+  });
+
+  it('a range the WC region cannot map is refused with the reason', () => {
+    const facts = new FixtureFacts({ regions: [IVSHMEM_BAR2(), { ...WC_REGION(), mappableAreas: [{ offset: 0n, size: 0x1000n }] }], tables: { wcRegionTypes: [WC_TYPE] } });
+    const p = wcRegionRoute.probe(req(IVSHMEM_BAR2(), 'wc', { offset: 0x2000n }), facts);
+    expect(p.available).toBe(false);
+    expect(p.reason).toMatch(/region 9 \(fixture-wc\) is a WC view of BAR2, but 0x2000\+0x1000 is not mmap-able in it/);
+  });
+});
+
+describe('dmabuf: export plus the memory-attribute feature', () => {
+  it('a kernel answering the memattr feature (PROBE|SET) makes the dma-buf route give WC', () => {
+    const facts = new FixtureFacts({ regions: [IVSHMEM_BAR2()], devmem: STRICT, features: FEATURES_MEMATTR });
+    const { route, choice } = chooseRoute(req(IVSHMEM_BAR2()), facts, DEFAULT_ROUTES, 'op');
+    expect(route).toBe(dmabufRoute);
+    expect(choice.reason).toBe('DMA_BUF export (feature 11) is supported and DMA_BUF_MEMATTR (feature 14) is offered: the dma-buf is mapped wc');
+    expect(facts.asked).toEqual(expect.arrayContaining(['feature11/get', 'feature14/set']));
+  });
+
+  it('the device feature table renumbers the memattr feature (numbers from 13 on are contested)', () => {
+    const facts = new FixtureFacts({
+      regions: [IVSHMEM_BAR2()], featureNumbers: { DMA_BUF: 11, DMA_BUF_MEMATTR: 15 },
+      features: { 11: FEATURES_MEMATTR[11], 15: { probe: 'OK', get: 'EINVAL', set: 'OK' } },
+    });
+    expect(dmabufRoute.probe(req(IVSHMEM_BAR2()), facts)).toMatchObject({ available: true, gives: 'wc' });
+    expect(facts.asked).toContain('feature15/set');
+    expect(facts.asked).not.toContain('feature14/set');
+  });
+
+  it('no DMA_BUF export at all (pre-6.19): unavailable, and the needs say which kernel', () => {
+    const facts = new FixtureFacts({ regions: [IVSHMEM_BAR2()], features: {} });
+    const p = dmabufRoute.probe(req(IVSHMEM_BAR2()), facts);
+    expect(p).toMatchObject({ available: false, reason: 'DMA_BUF export (feature 11) probe answered ENOTTY' });
+    expect(p.needs).toEqual([expect.stringMatching(/6\.19\+/), expect.stringMatching(/DMA_BUF_MEMATTR/)]);
+  });
+
+  it('memattr feature disabled in the table: never probed, the dma-buf keeps NC', () => {
+    const facts = new FixtureFacts({ regions: [IVSHMEM_BAR2()], features: FEATURES_MEMATTR, tables: { memattrFeature: undefined } });
+    expect(dmabufRoute.probe(req(IVSHMEM_BAR2()), facts)).toMatchObject({ available: true, gives: 'uc-' });
+    expect(facts.asked.filter((a) => a.startsWith('feature14'))).toEqual([]);
+  });
+
+  it('forcing the route: a UC- request goes through even without memattr; strict WC does not', () => {
+    const facts = () => new FixtureFacts({ regions: [IVSHMEM_BAR2()] });
+    expect(chooseRoute(req(IVSHMEM_BAR2(), 'uc-', { route: 'dmabuf' }), facts(), DEFAULT_ROUTES, 'op').choice).toMatchObject({ name: 'dmabuf', downgraded: undefined });
+    const err = caught(() => chooseRoute(req(IVSHMEM_BAR2(), 'wc', { route: 'dmabuf' }), facts(), DEFAULT_ROUTES, 'op'));
+    expect(err).toBeInstanceOf(NotSupportedError);
+    expect(err.message).toMatch(/route dmabuf gives uncached-minus \(UC-\), not write-combining/);
+    const lax = chooseRoute(req(IVSHMEM_BAR2(), 'wc', { route: 'dmabuf', strict: false }), facts(), DEFAULT_ROUTES, 'op').choice;
+    expect(lax.downgraded).toMatch(/^route dmabuf \(asked for by name\) gives uc-/);
+  });
+
+  it('the SET payload of the known revision: s32 dma-buf fd, u32 attribute', () => {
+    expect([...encodeDmaBufMemattr(7, 1)]).toEqual([7, 0, 0, 0, 1, 0, 0, 0]);
+  });
+});
+
+describe('route order and new routes', () => {
+  const cookieFeature: Route = {
+    name: 'cookie-feature',
+    probe: (r) => ({ route: 'cookie-feature', available: true, gives: r.memattr, reason: 'the driver hands out an mmap offset for any attribute', needs: [], tentative: false }),
+    open: () => { throw new Error('not in this test'); },
+  };
+
+  it('a route the table does not name is tried after the named ones; naming it moves it', () => {
+    const routes = [...DEFAULT_ROUTES, cookieFeature];
+    expect(orderRoutes(routes, ['wc-region', 'dmabuf', 'sysfs', 'vfio-region']).map((r) => r.name)).toEqual(['wc-region', 'dmabuf', 'sysfs', 'vfio-region', 'cookie-feature']);
+    const facts = new FixtureFacts({ regions: [IVSHMEM_BAR2()], devmem: STRICT });
+    expect(chooseRoute(req(IVSHMEM_BAR2()), facts, routes, 'op').choice.name).toBe('cookie-feature');
+    const first = new FixtureFacts({ regions: [IVSHMEM_BAR2()], devmem: RELAXED, tables: { routeOrder: ['cookie-feature', 'sysfs'] } });
+    expect(chooseRoute(req(IVSHMEM_BAR2()), first, routes, 'op').choice.name).toBe('cookie-feature');
+  });
+
+  it('the table order decides between two WC routes', () => {
+    const facts = (order: string[]) => new FixtureFacts({ regions: [IVSHMEM_BAR2()], devmem: RELAXED, features: FEATURES_MEMATTR, tables: { routeOrder: order } });
+    expect(chooseRoute(req(IVSHMEM_BAR2()), facts(['dmabuf', 'sysfs']), DEFAULT_ROUTES, 'op').choice.name).toBe('dmabuf');
+    expect(chooseRoute(req(IVSHMEM_BAR2()), facts(['sysfs', 'dmabuf']), DEFAULT_ROUTES, 'op').choice.name).toBe('sysfs');
+  });
+
+  it('an unknown forced route is an argument error listing the routes', () => {
+    const err = caught(() => chooseRoute(req(IVSHMEM_BAR2(), 'wc', { route: 'magic' }), new FixtureFacts({ regions: [IVSHMEM_BAR2()] }), DEFAULT_ROUTES, 'op'));
+    expect(err).toBeInstanceOf(InvalidArgumentError);
+    expect(err.message).toMatch(/unknown route 'magic' \(routes: wc-region, dmabuf, sysfs, vfio-region\)/);
+  });
+
+  it('forcing an unavailable route says why', () => {
+    const err = caught(() => chooseRoute(req(IVSHMEM_BAR2(), 'wc', { route: 'sysfs' }), new FixtureFacts({ regions: [IVSHMEM_BAR2()], devmem: STRICT }), DEFAULT_ROUTES, 'op'));
+    expect(err).toBeInstanceOf(NotSupportedError);
+    expect(err.message).toMatch(/route sysfs cannot map BAR2 0x0\+0x1000: CONFIG_IO_STRICT_DEVMEM=y/);
+    expect(err.hint).toMatch(/iomem=relaxed/);
+  });
+});
