@@ -225,6 +225,15 @@ export class DmaSpace {
     m.buffer.detach(m);
   }
 
+  /**
+   * The kernel dropped the address space and every mapping in it (type1: the last group left
+   * the container): forget them without unmapping, and read the geometry afresh next time.
+   */
+  dropAll(): void {
+    for (const m of [...this.live]) m.abandon();
+    this.allocator = undefined;
+  }
+
   /** Unmaps every mapping (before the space itself goes away); returns what failed. */
   unmapAll(): unknown[] {
     const errors: unknown[] = [];

@@ -135,6 +135,12 @@ export class Type1Context {
     n.VFIO_GROUP_UNSET_CONTAINER(g.fd);
     n.close(g.fd);
     this.groups.delete(g.number);
+    if (this.groups.size === 0 && this.iommuSet) {
+      // With its last group the kernel releases the container's IOMMU, and every DMA mapping
+      // with it; the next group to join sets a fresh one.
+      this.iommuSet = false;
+      this.dma.dropAll();
+    }
   }
 
   // --- DMA (type1-dma.ts, dma-map.ts) ---
@@ -162,7 +168,9 @@ export class Type1Context {
   /**
    * Maps a DMA buffer (or part of it) into the IOMMU: the device reaches it at the returned
    * mapping's iova. Without `iova` one is allocated inside the IOVA ranges (and below
-   * `dmaMaskBits`); every device in this container sees the mapping.
+   * `dmaMaskBits`); every device in this container sees the mapping. Mappings last until
+   * unmapped, their buffer is closed, or the last device of the container closes (the kernel
+   * releases the IOMMU then, and the mappings read as closed).
    */
   map(buffer: DmaBuffer, o?: DmaMapOptions): DmaMapping {
     return this.dma.map(buffer, o);

@@ -1,0 +1,312 @@
+// DMA against the real kernel and IOMMU of the emulated host, with edu's DMA engine as the
+// device: buffers, mappings, the IOVA allocator, faults after unmap, limits and their hints.
+import { spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { Device, DmaBuffer, DmaMapping, Mapping, Type1Context, VfioError } from '../../lib';
+import { native } from '../../lib/native';
+import { EDU_DMA_MASK_BITS, eduDmaFromRam, eduDmaToRam } from './dma-edu';
+
+const EDU = process.env.VFIO_VM_EDU!;
+const PAGE = 4096;
+
+function pattern(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = (i * 7 + seed) & 0xff;
+  return out;
+}
+
+async function rejection(p: Promise<unknown> | (() => unknown)): Promise<VfioError> {
+  try {
+    await (typeof p === 'function' ? p() : p);
+  } catch (e) {
+    return e as VfioError;
+  }
+  throw new Error('expected an error');
+}
+
+/** The kernel log records so far (root may read /dev/kmsg; one record per read). */
+function kernelLog(): string[] {
+  const n = native();
+  const fd = n.open('/dev/kmsg', n.constants.O_RDONLY | n.constants.O_NONBLOCK | n.constants.O_CLOEXEC);
+  if (fd < 0) throw new Error(`open /dev/kmsg: ${-fd}`);
+  const lines: string[] = [];
+  const buf = new Uint8Array(8192);
+  try {
+    for (;;) {
+      const r = n.read(fd, buf);
+      if (r < 0) break; // EAGAIN at the end (EPIPE when records were overwritten is skipped past)
+      lines.push(Buffer.from(buf.subarray(0, r)).toString('utf8').split(';').slice(1).join(';').trim());
+    }
+  } finally {
+    n.close(fd);
+  }
+  return lines;
+}
+
+function writeSysfs(file: string, value: string): string {
+  const old = fs.readFileSync(file, 'utf8').trim();
+  fs.writeFileSync(file, value);
+  return old;
+}
+
+describe('type1 IOMMU info', () => {
+  it('reports the emulated VT-d geometry: ranges around the MSI window, DMA_AVAIL, page sizes', async () => {
+    await using dev = await Device.open(EDU);
+    expect(dev.iommu.iovaRanges).toEqual([{ start: 0n, end: 0xfedfffffn }, { start: 0xfef00000n, end: 0x7fffffffffn }]);
+    expect(dev.iommu.dmaAvailable).toBe(65535);
+    expect(dev.iommu.pageSizes & 0x1000n).toBe(0x1000n);
+    const info = dev.iommu.info();
+    expect(info.flags).toEqual({ pgsizes: true, caps: true });
+    expect(info.caps.map((c) => c.type).sort()).toEqual(['dma-avail', 'iova-range', 'migration']);
+  });
+
+  it('refuses to map before a device has set the IOMMU, saying what to do', async () => {
+    const ctx = Type1Context.open();
+    using buf = DmaBuffer.allocate(PAGE);
+    try {
+      const e = await rejection(() => ctx.map(buf));
+      expect(e.code).toBe('EINVAL');
+      expect(e.hint).toMatch(/open a device in it first/);
+      expect(() => ctx.iovaRanges).toThrow(/no IOMMU set yet/);
+    } finally {
+      ctx.close();
+    }
+  });
+});
+
+describe('edu DMA through IOMMU mappings', () => {
+  let dev: Device;
+  let bar0: Mapping;
+  beforeAll(async () => {
+    dev = await Device.open(EDU);
+    bar0 = dev.bar(0).map();
+    dev.config.busMaster = true;
+  });
+  afterAll(() => dev?.close());
+
+  it('round trip: a pattern DMAed into edu comes back unchanged into a second buffer', async () => {
+    using src = DmaBuffer.allocate(2 * PAGE);
+    using dst = DmaBuffer.allocate(2 * PAGE);
+    const avail = dev.iommu.dmaAvailable!;
+    // The device only reads src and only writes dst.
+    const ms = dev.iommu.map(src, { write: false, dmaMaskBits: EDU_DMA_MASK_BITS });
+    const md = dev.iommu.map(dst, { read: false, dmaMaskBits: EDU_DMA_MASK_BITS });
+    expect(dev.iommu.dmaAvailable).toBe(avail - 2);
+    expect(ms.iova + BigInt(ms.size)).toBeLessThanOrEqual(1n << 28n);
+    const data = pattern(3000, 11);
+    src.copyIn(PAGE - 1000, data); // straddles the page boundary of src
+    await eduDmaFromRam(bar0, ms.iovaOf(PAGE - 1000), 0x100, data.length);
+    await eduDmaToRam(bar0, 0x100, md.iovaOf(500), data.length);
+    expect(dst.copyOut(500, data.length)).toEqual(data);
+    // Bytes around the transfer were not touched.
+    expect(dst.read8(499)).toBe(0);
+    expect(dst.read8(500 + data.length)).toBe(0);
+    ms.unmap();
+    md.unmap();
+    expect(dev.iommu.dmaAvailable).toBe(avail);
+  });
+
+  it('after unmap(), a DMA to the old IOVA is blocked by the IOMMU and logged; the process carries on', async () => {
+    using buf = DmaBuffer.allocate(PAGE);
+    buf.u8.fill(0xaa);
+    const m = dev.iommu.map(buf, { dmaMaskBits: EDU_DMA_MASK_BITS });
+    const iova = m.iova;
+    // Prove the mapping works first, then remove it.
+    using seed = DmaBuffer.allocate(PAGE);
+    seed.copyIn(0, pattern(64, 3));
+    const ms = dev.iommu.map(seed, { dmaMaskBits: EDU_DMA_MASK_BITS });
+    await eduDmaFromRam(bar0, ms.iova, 0, 64);
+    await eduDmaToRam(bar0, 0, iova, 64);
+    expect(buf.copyOut(0, 64)).toEqual(pattern(64, 3));
+    buf.u8.fill(0xaa);
+    m.unmap();
+    const before = kernelLog().length;
+    await eduDmaToRam(bar0, 0, iova, 64);
+    expect(buf.u8.every((b) => b === 0xaa)).toBe(true);
+    const faults = kernelLog().slice(before).filter((l) => /DMAR/.test(l) && /fault/i.test(l));
+    expect(faults.some((l) => l.includes(`fault addr 0x${iova.toString(16)}`))).toBe(true);
+    // Mapped again (the allocator hands the same IOVA back), DMA lands again.
+    const again = dev.iommu.map(buf, { dmaMaskBits: EDU_DMA_MASK_BITS });
+    expect(again.iova).toBe(iova);
+    await eduDmaToRam(bar0, 0, iova, 64);
+    expect(buf.copyOut(0, 64)).toEqual(pattern(64, 3));
+    again.unmap();
+    ms.unmap();
+  });
+
+  it('many map/unmap cycles stay inside the ranges, never overlap, and DMA_AVAIL follows', () => {
+    const ranges = dev.iommu.iovaRanges;
+    const base = dev.iommu.dmaAvailable!;
+    const bufs = [1, 2, 3, 5, 8, 16].map((pages) => DmaBuffer.allocate(pages * PAGE));
+    const live: DmaMapping[] = [];
+    let seed = 7;
+    const rnd = (n: number) => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
+    const bad: string[] = [];
+    for (let i = 0; i < 400; i++) {
+      if (live.length > 0 && (rnd(2) === 0 || live.length > 40)) {
+        live.splice(rnd(live.length), 1)[0].unmap();
+      } else {
+        live.push(dev.iommu.map(bufs[rnd(bufs.length)], { dmaMaskBits: rnd(2) ? EDU_DMA_MASK_BITS : undefined }));
+      }
+      const sorted = [...live].sort((a, b) => (a.iova < b.iova ? -1 : 1));
+      sorted.forEach((m, j) => {
+        const end = m.iova + BigInt(m.size) - 1n;
+        if (!ranges.some((r) => m.iova >= r.start && end <= r.end)) bad.push(`step ${i}: ${m.iova} outside the ranges`);
+        if (j > 0 && sorted[j - 1].iova + BigInt(sorted[j - 1].size) > m.iova) bad.push(`step ${i}: overlap at ${m.iova}`);
+      });
+      if (i % 50 === 0 && dev.iommu.dmaAvailable !== base - live.length) bad.push(`step ${i}: DMA_AVAIL ${dev.iommu.dmaAvailable}, expected ${base - live.length}`);
+    }
+    expect(bad).toEqual([]);
+    expect(dev.iommu.dmaMappings.length).toBe(live.length);
+    for (const b of bufs) b.close(); // closing a buffer unmaps what is still mapped
+    expect(dev.iommu.dmaMappings).toEqual([]);
+    expect(dev.iommu.dmaAvailable).toBe(base);
+  });
+
+  it('an IOVA outside the reported ranges is refused before the kernel sees it', async () => {
+    using buf = DmaBuffer.allocate(PAGE);
+    const e = await rejection(() => dev.iommu.map(buf, { iova: 0xfee00000n }));
+    expect(e.code).toBe('ERANGE');
+    expect(e.message).toMatch(/not inside one of the IOMMU's IOVA ranges/);
+    expect(e.hint).toMatch(/iovaRanges/);
+  });
+
+  it('a fork (child_process) while DMA memory is mapped does not split it from the device', async () => {
+    using src = DmaBuffer.allocate(PAGE);
+    using dst = DmaBuffer.allocate(PAGE);
+    const ms = dev.iommu.map(src, { dmaMaskBits: EDU_DMA_MASK_BITS });
+    const md = dev.iommu.map(dst, { dmaMaskBits: EDU_DMA_MASK_BITS });
+    // While a forked child shares our pages, write new data: private memory would be
+    // copied-on-write here, and the device would keep reading the old page.
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 3000)'], { stdio: 'ignore' });
+    await new Promise((r) => child.once('spawn', r));
+    const data = pattern(256, 99);
+    src.copyIn(0, data);
+    await eduDmaFromRam(bar0, ms.iova, 0x200, data.length);
+    await eduDmaToRam(bar0, 0x200, md.iova, data.length);
+    child.kill();
+    expect(dst.copyOut(0, data.length)).toEqual(data);
+    ms.unmap();
+    md.unmap();
+  });
+
+  it('huge pages: a clear error when none are reserved, a working 2 MiB buffer when they are', async () => {
+    const nr = '/proc/sys/vm/nr_hugepages';
+    const old = writeSysfs(nr, '0');
+    try {
+      const e = await rejection(() => DmaBuffer.allocate(PAGE, { hugepages: true }));
+      expect(['ENOMEM', 'ENOSPC']).toContain(e.code);
+      expect(e.hint).toMatch(/HugePages_Free 0/);
+      expect(e.hint).toMatch(/nr_hugepages/);
+      fs.writeFileSync(nr, '2');
+      using huge = DmaBuffer.allocate(PAGE, { hugepages: true });
+      expect(huge.length).toBe(2 << 20);
+      const m = dev.iommu.map(huge, { dmaMaskBits: EDU_DMA_MASK_BITS });
+      expect(m.iova % (2n << 20n)).toBe(0n); // aligned for a 2 MiB IOMMU page
+      const data = pattern(1024, 5);
+      huge.copyIn((1 << 20) + 8, data);
+      await eduDmaFromRam(bar0, m.iovaOf((1 << 20) + 8), 0x400, data.length);
+      await eduDmaToRam(bar0, 0x400, m.iovaOf(64), data.length);
+      expect(huge.copyOut(64, data.length)).toEqual(data);
+      m.unmap();
+    } finally {
+      fs.writeFileSync(nr, old);
+    }
+  });
+});
+
+describe('closing', () => {
+  it('device close turns bus mastering off and unmaps DMA before the device goes; buffers stay usable', async () => {
+    const dev = await Device.open(EDU);
+    dev.config.busMaster = true;
+    using buf = DmaBuffer.allocate(PAGE);
+    const m = dev.iommu.map(buf);
+    const seen: string[] = [];
+    dev.once('close', () => seen.push(`close: mapping ${m.closed ? 'closed' : 'open'}`));
+    const configRegion = dev.config.region;
+    dev.close();
+    expect(seen).toEqual(['close: mapping closed']);
+    expect(buf.mappings).toEqual([]);
+    expect(() => configRegion.read16(4)).toThrow(/closed/);
+    // Reopened, the device shows the command register without bus mastering.
+    await using again = await Device.open(EDU);
+    expect(again.config.busMaster).toBe(false);
+    buf.write32(0, 0x1234);
+    expect(buf.read32(0)).toBe(0x1234);
+  });
+
+  it('a shared context keeps its mappings while any device is open in it; the kernel drops them with the last', async () => {
+    const NVME = process.env.VFIO_VM_NVME!;
+    const ctx = Type1Context.open();
+    try {
+      const edu = await Device.open(EDU, { iommu: ctx });
+      const nvme = await Device.open(NVME, { iommu: ctx });
+      using buf = DmaBuffer.allocate(PAGE);
+      const m = ctx.map(buf);
+      expect(ctx.dmaAvailable).toBe(65534);
+      edu.close();
+      expect(m.closed).toBe(false);
+      expect(ctx.dmaAvailable).toBe(65534); // still in the kernel
+      nvme.close();
+      expect(m.closed).toBe(true);
+      expect(buf.mappings).toEqual([]);
+      // A device joining again gets a fresh IOMMU with nothing mapped.
+      await using again = await Device.open(EDU, { iommu: ctx });
+      expect(ctx.dmaAvailable).toBe(65535);
+      expect(ctx.map(buf).iova).toBe(m.iova);
+    } finally {
+      ctx.close();
+    }
+    expect(ctx.dmaMappings).toEqual([]);
+  });
+});
+
+describe('limits', () => {
+  it('DMA_AVAIL: with dma_entry_limit lowered, the next map fails with ENOSPC and the hint', async () => {
+    const param = '/sys/module/vfio_iommu_type1/parameters/dma_entry_limit';
+    const old = writeSysfs(param, '4');
+    try {
+      // The limit is read when the container's IOMMU is set, i.e. at open.
+      await using dev = await Device.open(EDU);
+      expect(dev.iommu.dmaAvailable).toBe(4);
+      const bufs = Array.from({ length: 5 }, () => DmaBuffer.allocate(PAGE));
+      const maps = bufs.slice(0, 4).map((b) => dev.iommu.map(b));
+      expect(dev.iommu.dmaAvailable).toBe(0);
+      const e = await rejection(() => dev.iommu.map(bufs[4]));
+      expect([e.code, e.op]).toEqual(['ENOSPC', 'VFIO_IOMMU_MAP_DMA']);
+      expect(e.hint).toMatch(/4 live in this Type1Context; DMA available: 0/);
+      expect(e.hint).toMatch(/dma_entry_limit/);
+      maps[0].unmap();
+      expect(dev.iommu.map(bufs[4]).iova).toBe(maps[0].iova);
+      for (const b of bufs) b.close();
+    } finally {
+      fs.writeFileSync(param, old);
+    }
+  });
+
+  it('RLIMIT_MEMLOCK: a process without CAP_IPC_LOCK over its limit gets ENOMEM naming the limit, the need and the fix', async () => {
+    // Root is exempt (CAP_IPC_LOCK), so the child runs as nobody; it lowers its own limit.
+    const group = fs.readlinkSync(`/sys/bus/pci/devices/${EDU}/iommu_group`).split('/').pop()!;
+    const node = `/dev/vfio/${group}`;
+    const mode = fs.statSync(node).mode & 0o777;
+    fs.chmodSync(node, 0o666);
+    try {
+      const child = spawnSync(process.execPath, [path.join(__dirname, 'dma-memlock-child.js'), EDU, String(64 * 1024), String(1 << 20)], {
+        uid: 65534, gid: 65534, encoding: 'utf8', timeout: 60000,
+      });
+      expect(child.stderr).toBe('');
+      const out = JSON.parse(child.stdout);
+      expect(out.limit).toEqual(['65536', '65536']);
+      expect(out.small).toBe('mapped'); // under the limit: fine
+      expect(out.big.code).toBe('ENOMEM');
+      expect(out.big.op).toBe('VFIO_IOMMU_MAP_DMA');
+      expect(out.big.hint).toContain('now 64 KiB');
+      expect(out.big.hint).toContain(`needs at least ${32 + 1024} KiB`);
+      expect(out.big.hint).toMatch(/ulimit -l.*prlimit --memlock.*LimitMEMLOCK=.*CAP_IPC_LOCK/);
+    } finally {
+      fs.chmodSync(node, mode);
+    }
+    expect(native().getrlimit(native().constants.RLIMIT_MEMLOCK)).not.toEqual([65536n, 65536n]);
+  });
+});
