@@ -12,6 +12,7 @@ import { DeviceFeatures, Feature, FeaturesOptions, KnownFeatures } from './featu
 import { FeatureInfo, FeatureNumberOverrides, FeatureNumbers, featureIndexIn, featureNumbers } from './feature-table';
 import { VfioError, closedError, errnoError, errnoName, invalidArgument } from './errors';
 import { bindHint, noIommuGroupHint } from './hints';
+import { IrqControl, IrqIndex, deviceIrqBackend } from './irq-index';
 import { queryInfo } from './info';
 import { HotResetInfo } from './decode/hot-reset';
 import { hotReset, hotResetInfo, resetDevice } from './reset';
@@ -62,6 +63,7 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
   private readonly ownsIommu: boolean;
   private readonly resources = new Map<ResourcePhase, Set<Closable>>(PHASES.map((p) => [p, new Set()]));
   private configSpace: ConfigSpace | undefined;
+  private irqControl: IrqControl | undefined;
   private featureState: DeviceFeatures | undefined;
   private cookieState: CookieRegistry | undefined;
   private readonly featureTable: FeatureNumbers;
@@ -79,6 +81,10 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
     this.regions = this.queryRegions();
     this.irqs = this.queryIrqs();
     if (ownsIommu) this.own({ close: () => this.stopDma() }, 'dma');
+    // Listening for release requests is what enables REQ (irq-index.ts: watchRelease).
+    this.on('newListener', (event: string | symbol) => {
+      if (event === 'release-request' && !this.closed) this.irqHost('Device.on').watchRelease();
+    });
   }
 
   /**
@@ -221,6 +227,17 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
   /** Every feature of the number table, probed once per open device (features.ts). */
   features(opts?: FeaturesOptions): FeatureInfo[] {
     return this.featureHost('Device.features').list(opts);
+  }
+
+  private irqHost(op: string): IrqControl {
+    this.fd(op);
+    this.irqControl ??= new IrqControl(deviceIrqBackend(this));
+    return this.irqControl;
+  }
+
+  /** An IRQ index by name ('INTX', 'MSI', 'MSIX', 'ERR', 'REQ') or number; its enable() gives Irq objects (irq.ts). */
+  irq(nameOrIndex: string | number): IrqIndex {
+    return this.irqHost('Device.irq').index(nameOrIndex);
   }
 
   private cookieHost(op: string): CookieRegistry {

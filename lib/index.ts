@@ -3,6 +3,7 @@ export { Device, DeviceOpenOptions, DeviceIrqInfo, ResourcePhase } from './devic
 export { Region, MapOptions, mapAlignment } from './region';
 export { Mapping, MemAttr, EffectiveMemAttr, MemattrAlias } from './mapping';
 export { ConfigSpace, PCI_COMMAND, PCI_COMMAND_IO, PCI_COMMAND_MEMORY, PCI_COMMAND_MASTER, PCI_COMMAND_INTX_DISABLE } from './config';
+export { Irq, IrqEvent, IrqOptions, IrqIndex, EnableOptions } from './irq';
 export { Type1Context, Type1Options } from './iommu/type1';
 export { DmaBuffer, DmaAllocateOptions } from './dma';
 export { DmaMapping, DmaMapOptions } from './dma-map';
