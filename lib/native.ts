@@ -84,15 +84,20 @@ export interface Native {
   VFIO_DEVICE_PCI_HOT_RESET(deviceFd: number, groupFds: Int32Array): Promise<number>;
   /**
    * struct vfio_device_feature { argsz, flags, data[] }: payload is copied in before and back out
-   * after the ioctl. Returns the ioctl's result (an fd for DMA_BUF GET) or -errno.
+   * after the ioctl. Returns the ioctl's result (an fd for DMA_BUF GET) or -errno. GET/SET of
+   * DMA_LOGGING_START/REPORT is -EINVAL here (their payloads hold user pointers): use the
+   * dedicated functions below.
    */
   VFIO_DEVICE_FEATURE(deviceFd: number, flags: number, payload: Uint8Array | null): number;
   /** DMA_BUF feature: builds the variable-length range list natively. Returns a dma-buf fd or -errno. */
   VFIO_DEVICE_FEATURE_DMA_BUF(deviceFd: number, regionIndex: number, openFlags: number,
     ranges: BigUint64Array /* [offset0, length0, offset1, length1, …] */): number;
-  /** DMA_LOGGING_START: ranges = [iova0, length0, …]. */
-  VFIO_DEVICE_FEATURE_DMA_LOGGING_START(deviceFd: number, pageSize: bigint, ranges: BigUint64Array): number;
-  /** DMA_LOGGING_REPORT: the kernel writes the dirty bitmap into bitmap (checked to be large enough). */
+  /** DMA_LOGGING_START: ranges = [iova0, length0, …]; the page size the device chose goes to out[0]. */
+  VFIO_DEVICE_FEATURE_DMA_LOGGING_START(deviceFd: number, pageSize: bigint, ranges: BigUint64Array, out?: BigUint64Array): number;
+  /**
+   * DMA_LOGGING_REPORT: the kernel ORs the dirty bitmap (u64 words) into bitmap, which must cover
+   * the range and start 8-byte aligned (else -EINVAL).
+   */
   VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT(deviceFd: number, iova: bigint, length: bigint, pageSize: bigint, bitmap: Uint8Array): number;
   /** Returns the devid or -errno. */
   VFIO_DEVICE_BIND_IOMMUFD(deviceFd: number, iommufd: number): number;
@@ -103,21 +108,31 @@ export interface Native {
   // --- iommufd (native/iommufd_ioctl.cc) ---
   IOMMU_IOAS_ALLOC(iommufd: number): number;
   IOMMU_DESTROY(iommufd: number, id: number): number;
-  /** Fills out with [start0, last0, start1, last1, …]; returns the kernel's total range count or -errno. */
+  /**
+   * Fills out with [start0, last0, start1, last1, …]; returns the kernel's total range count (also
+   * when out was too small: a count above out.length / 2 means "call again with more room"), or -errno.
+   */
   IOMMU_IOAS_IOVA_RANGES(iommufd: number, ioasId: number, out: BigUint64Array): number;
   /** flags include IOMMU_IOAS_MAP_FIXED_IOVA to use iova; returns the IOVA used, or -errno as a number. */
   IOMMU_IOAS_MAP(iommufd: number, ioasId: number, mem: MemHandle, offset: bigint, length: bigint, iova: bigint, flags: number): bigint | number;
   IOMMU_IOAS_MAP_FILE(iommufd: number, ioasId: number, fd: number, start: bigint, length: bigint, iova: bigint, flags: number): bigint | number;
   IOMMU_IOAS_UNMAP(iommufd: number, ioasId: number, iova: bigint, length: bigint): number;
-  /** Fills buf with the driver-specific info; returns out_data_type or -errno; caps to out[0]. */
+  /**
+   * Fills buf with the driver-specific info; returns out_data_type or -errno. out[0] = capabilities,
+   * and when out is long enough out[1] = the info length the kernel has, out[2] = max PASID log2.
+   */
   IOMMU_GET_HW_INFO(iommufd: number, devId: number, buf: Uint8Array, out: BigUint64Array): number;
-  /** No-IOMMU mode only: physical address of a DMA buffer page range, or -errno as a number. */
-  IOMMU_IOAS_NOIOMMU_GET_PA?(iommufd: number, ioasId: number, iova: bigint, out: BigUint64Array): number;
+  /**
+   * No-IOMMU mode only: out[0] = the physical address of iova, out[1] = how many of the `length`
+   * bytes from there are physically contiguous. Returns 0 or -errno.
+   */
+  IOMMU_IOAS_NOIOMMU_GET_PA?(iommufd: number, ioasId: number, iova: bigint, length: bigint, out: BigUint64Array): number;
 
   // --- memory (native/mman.cc) ---
   /**
-   * MAP_SHARED mapping of fd at offset. align (a power of two, 0 = page) places the mapping at an
-   * address aligned to it so huge PFN mappings can fault in. Length must be <= 4 GiB.
+   * MAP_SHARED mapping of fd at offset. align (a power of two <= 1 GiB, 0 = page) places the mapping
+   * at an address aligned to it so huge PFN mappings can fault in. Length must be <= 4 GiB; prot
+   * is PROT_READ and/or PROT_WRITE.
    */
   mmap(fd: number, offset: bigint, length: number, prot: number, align: number): Mapped | number;
   /** Detaches the ArrayBuffer, then munmaps. Idempotent: a second call returns 0. */
@@ -129,8 +144,12 @@ export interface Native {
   store_fence(): void;
 
   // --- eventfd into the event loop (native/eventfd.cc) ---
-  /** uv_poll on fd; on readable the addon reads the 8-byte counter and calls cb(count). Starts unref'd. */
-  poll_start(fd: number, cb: (count: number) => void): PollHandle;
+  /**
+   * uv_poll on fd (made O_NONBLOCK); on readable the addon reads the 8-byte counter and calls
+   * cb(count). Starts unref'd. A failed read is passed once as cb(-errno) and stops the poll.
+   * Returns -errno if the fd cannot be polled (-EEXIST: this loop already polls it).
+   */
+  poll_start(fd: number, cb: (count: number) => void): PollHandle | number;
   /** ref=true keeps the event loop alive while the handle is armed. */
   poll_ref(handle: PollHandle, ref: boolean): void;
   /** Stops and closes the uv handle (not the fd). Idempotent. */

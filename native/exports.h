@@ -1,0 +1,40 @@
+// How each source file hands its functions to the addon's exports object (see addon.cc).
+#ifndef VFIO_NATIVE_EXPORTS_H
+#define VFIO_NATIVE_EXPORTS_H
+
+#include <napi.h>
+
+namespace vfio {
+
+class Exports {
+ public:
+  Exports(Napi::Env env, Napi::Object target) : env_(env), target_(target) {}
+
+  // Adds a function under its contract name; the template form keeps no per-function heap data.
+  template <Napi::Function::Callback cb>
+  void fn(const char* name) {
+    if (ok_) set(name, Napi::Function::New<cb>(env_, name));
+  }
+  void set(const char* name, Napi::Value value) {
+    if (!ok_ || value.IsEmpty() || target_.Set(name, value).IsNothing()) ok_ = false;
+  }
+  bool ok() const { return ok_; }
+  Napi::Env env() const { return env_; }
+
+ private:
+  Napi::Env env_;
+  Napi::Object target_;
+  bool ok_ = true;
+};
+
+// One per source file.
+void export_fd(Exports& out);
+void export_vfio(Exports& out);
+void export_vfio_feature(Exports& out);
+void export_iommufd(Exports& out);
+void export_mman(Exports& out);
+void export_eventfd(Exports& out);
+
+}  // namespace vfio
+
+#endif  // VFIO_NATIVE_EXPORTS_H

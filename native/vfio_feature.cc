@@ -1,0 +1,123 @@
+// VFIO_DEVICE_FEATURE: the generic form, and the features whose payload holds a variable-length
+// list or a user pointer, which JavaScript cannot express safely as bytes.
+#include <vector>
+
+#include "abi/vfio_abi.h"
+#include "args.h"
+#include "exports.h"
+#include "ioctl.h"
+
+namespace vfio {
+
+namespace {
+
+namespace abi = vfio_abi;
+
+// Runs the feature ioctl with payload after the {argsz, flags} header; returns its result.
+int64_t feature_ioctl(int fd, uint32_t flags, const void* payload, size_t payload_length, void* out) {
+  abi::vfio_device_feature header = {static_cast<uint32_t>(sizeof header + payload_length), flags};
+  std::vector<uint8_t> arg = with_payload(header, payload, payload_length);
+  int64_t r = vfio_ioctl(fd, abi::VFIO_DEVICE_FEATURE, arg.data());
+  if (out && payload_length) std::memcpy(out, arg.data() + sizeof header, payload_length);
+  return r;
+}
+
+// Payloads of these features carry user pointers: bytes from JavaScript could point the
+// kernel anywhere in this process, so only their dedicated functions below may run them.
+bool carries_pointer(uint32_t flags) {
+  uint32_t index = flags & abi::VFIO_DEVICE_FEATURE_MASK;
+  bool probe_only = flags & abi::VFIO_DEVICE_FEATURE_PROBE;  // the kernel reads no payload
+  return !probe_only && (index == abi::VFIO_DEVICE_FEATURE_DMA_LOGGING_START ||
+                         index == abi::VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT);
+}
+
+// payload is copied in before the ioctl and back out after it (GET fills it).
+Napi::Value vfio_device_feature(const Napi::CallbackInfo& info) {
+  Args a(info);
+  int fd = a.fd(0);
+  uint32_t flags = a.u32(1);
+  Span<uint8_t> payload = a.is_nullish(2) ? Span<uint8_t>() : a.bytes(2);
+  a.invalid_unless(!carries_pointer(flags) && payload.length <= UINT32_MAX - sizeof(abi::vfio_device_feature));
+  if (!a.ok()) return a.failure();
+  return number(a.env(), feature_ioctl(fd, flags, payload.data, payload.length, payload.data));
+}
+
+// ranges = [offset0, length0, offset1, length1, ...] within the region; returns the dma-buf fd.
+Napi::Value vfio_device_feature_dma_buf(const Napi::CallbackInfo& info) {
+  Args a(info);
+  int fd = a.fd(0);
+  uint32_t region_index = a.u32(1);
+  uint32_t open_flags = a.u32(2);
+  Span<uint64_t> ranges = a.u64s(3);
+  // argsz is a u32: header + request + 16 bytes per range must fit.
+  constexpr size_t kMaxRanges = (UINT32_MAX - sizeof(abi::vfio_device_feature) -
+                                 sizeof(abi::vfio_device_feature_dma_buf)) / sizeof(abi::vfio_region_dma_range);
+  a.invalid_unless(ranges.length % 2 == 0 && ranges.length / 2 <= kMaxRanges);
+  if (!a.ok()) return a.failure();
+  uint32_t nr_ranges = static_cast<uint32_t>(ranges.length / 2);
+  abi::vfio_device_feature_dma_buf request = {region_index, open_flags, 0, nr_ranges};
+  // BigUint64Array pairs have exactly the layout of struct vfio_region_dma_range[].
+  std::vector<uint8_t> payload = with_payload(request, ranges.data, nr_ranges * sizeof(abi::vfio_region_dma_range));
+  uint32_t flags = abi::VFIO_DEVICE_FEATURE_GET | abi::VFIO_DEVICE_FEATURE_DMA_BUF;
+  return number(a.env(), feature_ioctl(fd, flags, payload.data(), payload.size(), nullptr));
+}
+
+// ranges = [iova0, length0, ...]: the IOVA ranges the device should log writes to. The kernel
+// writes back the page size the device chose: to out[0] when out is given.
+Napi::Value vfio_device_feature_dma_logging_start(const Napi::CallbackInfo& info) {
+  Args a(info);
+  int fd = a.fd(0);
+  uint64_t page_size = a.u64(1);
+  Span<uint64_t> ranges = a.u64s(2);
+  Span<uint64_t> out = a.is_nullish(3) ? Span<uint64_t>() : a.u64s(3);
+  a.invalid_unless(a.is_nullish(3) || out.length >= 1);
+  a.invalid_unless(ranges.length % 2 == 0 && ranges.length / 2 <= UINT32_MAX);
+  if (!a.ok()) return a.failure();
+  // Copied so that the kernel reads a private array that JavaScript cannot resize meanwhile.
+  std::vector<abi::vfio_device_feature_dma_logging_range> list(ranges.length / 2);
+  for (size_t i = 0; i < list.size(); i++) list[i] = {ranges.data[2 * i], ranges.data[2 * i + 1]};
+  abi::vfio_device_feature_dma_logging_control control = {
+      page_size, static_cast<uint32_t>(list.size()), 0, reinterpret_cast<uintptr_t>(list.data())};
+  uint32_t flags = abi::VFIO_DEVICE_FEATURE_SET | abi::VFIO_DEVICE_FEATURE_DMA_LOGGING_START;
+  int64_t r = feature_ioctl(fd, flags, &control, sizeof control, &control);
+  if (r >= 0 && out.data) out.data[0] = control.page_size;
+  return number(a.env(), r);
+}
+
+// Words needed for one bit per page_size of [iova, iova + length), or 0 when that overflows.
+uint64_t bitmap_bytes(uint64_t length, uint64_t page_size) {
+  uint64_t pages = length / page_size + (length % page_size != 0);
+  return pages > UINT64_MAX - 63 ? 0 : (pages + 63) / 64 * 8;
+}
+
+// The kernel ORs dirty bits into bitmap (u64 words; it never clears): it must cover the range
+// and be 8-byte aligned, as the kernel updates it a word at a time.
+Napi::Value vfio_device_feature_dma_logging_report(const Napi::CallbackInfo& info) {
+  Args a(info);
+  int fd = a.fd(0);
+  uint64_t iova = a.u64(1);
+  uint64_t length = a.u64(2);
+  uint64_t page_size = a.u64(3);
+  Span<uint8_t> bitmap = a.bytes(4);
+  a.invalid_unless(page_size != 0 && (page_size & (page_size - 1)) == 0 && length != 0);
+  if (a.ok()) {
+    uint64_t needed = bitmap_bytes(length, page_size);
+    a.invalid_unless(needed != 0 && bitmap.length >= needed && reinterpret_cast<uintptr_t>(bitmap.data) % 8 == 0);
+  }
+  if (!a.ok()) return a.failure();
+  abi::vfio_device_feature_dma_logging_report report = {iova, length, page_size,
+                                                        reinterpret_cast<uintptr_t>(bitmap.data)};
+  uint32_t flags = abi::VFIO_DEVICE_FEATURE_GET | abi::VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT;
+  return number(a.env(), feature_ioctl(fd, flags, &report, sizeof report, nullptr));
+}
+
+}  // namespace
+
+void export_vfio_feature(Exports& out) {
+  out.fn<vfio_device_feature>("VFIO_DEVICE_FEATURE");
+  out.fn<vfio_device_feature_dma_buf>("VFIO_DEVICE_FEATURE_DMA_BUF");
+  out.fn<vfio_device_feature_dma_logging_start>("VFIO_DEVICE_FEATURE_DMA_LOGGING_START");
+  out.fn<vfio_device_feature_dma_logging_report>("VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT");
+}
+
+}  // namespace vfio
