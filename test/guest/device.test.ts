@@ -39,8 +39,7 @@ describe('edu (BAR0 through a mapping)', () => {
   it('reads the identification register 0x00 = 0x010000ed, mapped and by pread', () => {
     expect(bar0.read32(0)).toBe(0x010000ed);
     expect(dev.bar(0).read32(0)).toBe(0x010000ed);
-    expect(bar0.read8(0)).toBe(0xed);
-    expect(bar0.read16(2)).toBe(0x0100);
+    // edu answers only 32- and 64-bit accesses below 0x80; narrow widths are checked on ivshmem.
   });
 
   it('the liveness register 0x04 returns the bitwise NOT of what was written', () => {
@@ -88,6 +87,9 @@ describe('ivshmem (BAR2: shared memory the host can see)', () => {
     m.write16(base + 0x210, 0xbeef);
     m.write8(base + 0x212, 0x7a);
     expect(m.read64(base + 0x200)).toBe(0x0123456789abcdefn);
+    expect([m.read8(base + 0x212), m.read16(base + 0x210), m.read8(base + 0x200)]).toEqual([0x7a, 0xbeef, 0xef]);
+    // The same bytes through the region's pread path.
+    expect([bar2.read8(base + 0x212), bar2.read16(base + 0x210), bar2.read32(base + 4)]).toEqual([0x7a, 0xbeef, 0xc0de0001]);
     const file = fs.readFileSync(process.env.VFIO_VM_IVSHMEM_FILE!);
     for (let i = 0; i < 64; i++) expect(file.readUInt32LE(base + i * 4)).toBe((0xc0de0000 | i) >>> 0);
     expect(file.readBigUInt64LE(base + 0x200)).toBe(0x0123456789abcdefn);
