@@ -31,6 +31,8 @@ export interface IrqBackend {
   disown(irq: Irq): void;
   /** INTx is delivered only while PCI_COMMAND.INTX_DISABLE is clear in the (virtual) config space. */
   allowIntx(): void;
+  /** Whether the device may master the bus: MSI and MSI-X messages are memory writes. */
+  busMaster(): boolean;
   emitReleaseRequest(count: number): void;
 }
 
@@ -96,6 +98,7 @@ export class IrqIndex implements IrqOwner {
     this.checkVectors(op, vectors);
     this.control.checkExclusive(this);
     if (this.control.backend.pci && this.index === VFIO_PCI_INTX_IRQ_INDEX) this.control.backend.allowIntx();
+    if (this.shape.kind === 'msi' && !this.control.backend.busMaster()) this.control.warnBusMaster(this.name);
     const sink = this.control.backend.pci && this.index === VFIO_PCI_REQ_IRQ_INDEX
       ? (count: number) => this.control.backend.emitReleaseRequest(count) : undefined;
     const irq = new Irq(this, { ...o, sink: o.sink ?? sink });
@@ -240,6 +243,7 @@ export class IrqControl {
   readonly backend: IrqBackend;
   private readonly indexes = new Map<number, IrqIndex>();
   private autoReq: Irq | undefined;
+  private warnedBusMaster = false;
 
   constructor(backend: IrqBackend) {
     this.backend = backend;
@@ -267,6 +271,14 @@ export class IrqControl {
         hint: `vfio-pci runs one of INTx, MSI and MSI-X at a time: disable ${other.name} first (dev.irq('${other.name}').disable())`,
       });
     }
+  }
+
+  /** Not an error (software triggers work, and bus mastering may come later), but a classic trap. */
+  warnBusMaster(name: string): void {
+    if (this.warnedBusMaster) return;
+    this.warnedBusMaster = true;
+    process.emitWarning(`${this.backend.device}: ${name} enabled while bus mastering is off: the device cannot send its ` +
+      `interrupt messages until dev.config.busMaster = true`, { code: 'VFIO_MSI_NO_BUS_MASTER' });
   }
 
   /**
@@ -303,6 +315,7 @@ export function deviceIrqBackend(dev: Device): IrqBackend {
       // vfio-pci keeps a virtual DisINTx bit: while it is set the kernel masks INTx.
       if (dev.config.intxDisabled) dev.config.intxDisabled = false;
     },
+    busMaster: () => dev.config.busMaster,
     emitReleaseRequest: (count) => { dev.emit('release-request', count); },
   };
 }

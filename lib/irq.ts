@@ -5,7 +5,7 @@
 // waiting for an interrupt.
 import { EventEmitter } from 'events';
 import { IrqEvent, IrqIterator } from './irq-iterator';
-import { check, checkValue, closedError, invalidArgument, notSupported } from './errors';
+import { check, checkValue, closedError, errnoError, invalidArgument, notSupported } from './errors';
 import { PollHandle, native } from './native';
 
 export { IrqEvent };
@@ -91,7 +91,8 @@ export interface IrqOptions {
 
 /**
  * Events: 'interrupt' (count, vector) — count is how many times the vector fired since the last
- * event (the eventfd counter coalesces); 'disable'. Also an async iterable of { vector, count }.
+ * event (the eventfd counter coalesces); 'disable'; 'error' (an eventfd could not be read).
+ * Also an async iterable of { vector, count }.
  */
 export class Irq extends EventEmitter implements AsyncIterable<IrqEvent>, Disposable {
   readonly name: string;
@@ -164,6 +165,7 @@ export class Irq extends EventEmitter implements AsyncIterable<IrqEvent>, Dispos
   /** @internal Called by a tap's poll callback with the eventfd counter. */
   deliver(vector: number, count: number): void {
     if (this.closed) return;
+    if (count < 0) return this.pollFailed(vector, -count);
     const consumers = this.listenerCount('interrupt') + this.iterators.size;
     if (this.owner.automasked) this.maskedByKernel = true;
     let emitted = false;
@@ -178,6 +180,16 @@ export class Irq extends EventEmitter implements AsyncIterable<IrqEvent>, Dispos
       // A listener that threw has not handled the interrupt: leave the line masked then.
       if (emitted && consumers > 0) this.releaseMask();
     }
+  }
+
+  /**
+   * Reading the eventfd failed (the addon stopped polling it): the vector is dead. An 'error'
+   * listener hears it; without one it is a process warning rather than a crash.
+   */
+  private pollFailed(vector: number, errno: number): void {
+    const err = errnoError(errno, 'read', { device: this.owner.device, detail: `eventfd of ${this.name} vector ${vector}; interrupts on it are no longer delivered` });
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+    else process.emitWarning(err.message, { code: 'VFIO_IRQ_EVENTFD' });
   }
 
   private live(op: string): void {

@@ -17,8 +17,16 @@ const MSIX = abi.VFIO_PCI_MSIX_IRQ_INDEX;
 const ERR = abi.VFIO_PCI_ERR_IRQ_INDEX;
 const REQ = abi.VFIO_PCI_REQ_IRQ_INDEX;
 
+/** Where the model's eventfds come from: fakes here, real ones in irq-native.test.ts. */
+export interface EventfdLayer {
+  tap(vector: number, onCount: (count: number) => void): IrqTap;
+  /** eventfd_signal(): adds 1 to the counter. */
+  signal(fd: number): void;
+  isOpen(fd: number): boolean;
+}
+
 /** Eventfds without a kernel: a counter per fd, read on a later turn of the event loop. */
-export class FakeEventfds {
+export class FakeEventfds implements EventfdLayer {
   private nextFd = 100;
   readonly open = new Map<number, { counter: number; scheduled: boolean; cb: (n: number) => void; refd: boolean }>();
 
@@ -33,7 +41,11 @@ export class FakeEventfds {
     };
   }
 
-  /** eventfd_signal(): adds 1; the reader sees the sum of everything signalled before it ran. */
+  isOpen(fd: number): boolean {
+    return this.open.has(fd);
+  }
+
+  /** The reader sees the sum of everything signalled before it ran. */
   signal(fd: number): void {
     const e = this.open.get(fd);
     if (!e) return;
@@ -65,8 +77,8 @@ export interface ModelOptions {
   maxAlloc?: number;
 }
 
-export class VfioPciModel {
-  readonly fds = new FakeEventfds();
+export class VfioPciModel<F extends EventfdLayer = FakeEventfds> {
+  readonly fds: F;
   readonly calls: SetIrqsCall[] = [];
   irqType: number | undefined;
   /** Live MSI/MSI-X vectors → eventfd, and the vectors that have a Linux IRQ allocated. */
@@ -81,9 +93,11 @@ export class VfioPciModel {
   errTrigger: number | undefined;
   reqTrigger: number | undefined;
   readonly released: number[] = [];
+  busMaster = true;
   private readonly o: Required<ModelOptions>;
 
-  constructor(o: ModelOptions = {}) {
+  constructor(o: ModelOptions = {}, fds?: F) {
+    this.fds = fds ?? (new FakeEventfds() as EventfdLayer as F);
     this.o = { intx: true, msi: 1, msix: 0, dynMsix: false, pcie: false, maxAlloc: 1 << 20, ...o };
   }
 
@@ -115,6 +129,7 @@ export class VfioPciModel {
       own: () => undefined,
       disown: () => undefined,
       allowIntx: () => { this.virqDisabled = false; },
+      busMaster: () => this.busMaster,
       emitReleaseRequest: (n: number) => { this.released.push(n); },
     };
     return b;
@@ -132,7 +147,7 @@ export class VfioPciModel {
     const action = c.flags & abi.VFIO_IRQ_SET_ACTION_TYPE_MASK;
     const none = (c.flags & abi.VFIO_IRQ_SET_DATA_NONE) !== 0;
     const eventfd = (c.flags & abi.VFIO_IRQ_SET_DATA_EVENTFD) !== 0;
-    for (const fd of c.fds ?? []) if (fd >= 0 && !this.fds.open.has(fd)) return -E.EBADF;
+    for (const fd of c.fds ?? []) if (fd >= 0 && !this.fds.isOpen(fd)) return -E.EBADF;
     switch (c.index) {
       case INTX: return this.intx(action, c, none, eventfd);
       case MSI: case MSIX: return action === abi.VFIO_IRQ_SET_ACTION_TRIGGER ? this.msi(c, none, eventfd) : -E.ENOTTY;

@@ -163,6 +163,20 @@ describe('rules and errors', () => {
     expect(() => irqs.index('MSI2')).toThrow(/has no IRQ index "MSI2"; it has INTX \(0\), MSI \(1\), MSIX \(2\), ERR \(3\), REQ \(4\)/);
   });
 
+  it('warns once when MSI is enabled while the device cannot master the bus', () => {
+    const { model, irqs } = setup({ intx: false, msi: 1, msix: 8 });
+    model.busMaster = false;
+    const warn = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      irqs.index('MSIX').enable({ vectors: [0] });
+      irqs.index('MSIX').enable({ vectors: [1] });
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(String(warn.mock.calls[0][0])).toMatch(/bus mastering is off.*dev\.config\.busMaster = true/);
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
   it('MSI-X cannot be masked through VFIO', () => {
     const { irqs } = setup({ intx: false, msix: 8 });
     const irq = irqs.index('MSIX').enable();
