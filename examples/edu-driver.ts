@@ -35,7 +35,7 @@ async function main(bdf: string): Promise<void> {
 
   // 1. MMIO: every access below is one load or store of exactly 32 bits.
   const id = bar0.read32(ID);
-  console.log(`edu ${bdf}: id 0x${id.toString(16)} (version ${id >>> 24}.${(id >>> 16) & 0xff})`);
+  console.log(`edu ${bdf}: id 0x${id.toString(16).padStart(8, '0')} (version ${id >>> 24}.${(id >>> 16) & 0xff})`);
   bar0.write32(LIVENESS, 0x12345678);
   const alive = bar0.read32(LIVENESS) === (~0x12345678 >>> 0);
   console.log(`liveness check: wrote 0x12345678, read 0x${bar0.read32(LIVENESS).toString(16)} -> ${alive ? 'ok' : 'FAILED'}`);

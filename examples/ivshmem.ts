@@ -27,7 +27,8 @@ async function main(bdf: string, hostFile: string | undefined): Promise<void> {
   const cookie = bar2.cookie({ memattr: 'wc', strict: false });
   console.log(`mmap cookie: route ${cookie.route.name} (${cookie.route.reason})`);
   const shm = cookie.map();
-  console.log(`mapping attribute: ${shm.effective}${shm.downgraded ? ` (not WC: ${shm.downgraded})` : ''}`);
+  console.log(`mapping attribute: ${shm.effective}`);
+  if (shm.downgraded) console.log(`  not write-combining, because: ${shm.downgraded}`);
 
   // Bulk data with one copy (write-combined stores may reach the device in any order)…
   const text = new TextEncoder().encode(`hello host, from pid ${process.pid} at ${new Date().toISOString()}`);

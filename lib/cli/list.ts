@@ -144,7 +144,9 @@ export function formatList(entries: readonly ListEntry[], c: Colors): string {
     e.driver ?? '-', e.iommuGroup ?? '-', vfioCell(e, c),
   ]);
   let out = table(head, rows, c) + '\n';
-  const bindable = entries.find((e) => !e.vfio.usable && e.vfio.hint?.startsWith('vfio bind'));
-  if (bindable) out += c.dim(`\nto hand a device to VFIO: ${bindable.vfio.hint} (as root); \`vfio info BDF\` describes one that is usable\n`);
+  // A generic line, not a suggested device: binding the wrong one takes it from its driver.
+  if (entries.some((e) => !e.vfio.usable && e.vfio.hint?.startsWith('vfio bind'))) {
+    out += c.dim('\nto hand a device to VFIO: sudo vfio bind BDF; `vfio info BDF` describes a usable one\n');
+  }
   return out;
 }

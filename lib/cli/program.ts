@@ -116,7 +116,7 @@ export function buildProgram(rt: Runtime): Command {
     .addArgument(new Argument('[width]', 'access width in bits: 8, 16, 32, 64 (or b, w, l, q)').argParser(parseWidthArg).default(4, '32'))
     .option('--mmap', 'access through a mapping of the page instead of pread')
     .option('--json', 'print JSON')
-    .addHelpText('after', examples(['vfio peek 00:03.0 0 0x0          # edu: identification register', 'vfio peek 00:03.0 bar0 0x8 64', 'vfio peek 00:03.0 config 0x0 16']))
+    .addHelpText('after', examples(['vfio peek 00:03.0 0 0x0          # edu: identification register', 'vfio peek 00:03.0 bar0 0x80 64     # edu: DMA source address (a 64-bit register)', 'vfio peek 00:03.0 config 0x0 16']))
     .action(action(async (bdf: string, bar: number, offset: bigint, width: Width, opts: { mmap?: boolean; json?: boolean }) => {
       const a = await withDevice(bdf, rt, (dev) => peek(dev, bar, offset, width, !!opts.mmap));
       rt.out(opts.json ? toJson(a) + '\n' : formatValue(a.value, width) + '\n');

@@ -90,7 +90,7 @@ describe('vfio list', () => {
       '0000:00:03.0  1234:11e8  Unclassified device  vfio-pci    3      yes',
       '0000:00:10.0  1af4:1049  Unclassified device  virtio-pci  7      no: bound to virtio-pci',
       '',
-      'to hand a device to VFIO: vfio bind 0000:00:10.0 (as root); `vfio info BDF` describes one that is usable',
+      'to hand a device to VFIO: sudo vfio bind BDF; `vfio info BDF` describes a usable one',
       '',
     ]);
   });
