@@ -47,13 +47,24 @@ function hex(n: bigint | number): string {
   return `0x${n.toString(16)}`;
 }
 
-/** Largest supported IOMMU page size not above `size` (≤ 1 GiB): lets the IOMMU use superpages. */
-export function naturalAlignment(size: bigint, pageSizes: bigint, minPage: bigint): bigint {
-  for (let bit = 30n; bit > 0n; bit--) {
-    const p = 1n << bit;
-    if (p <= size && (pageSizes & p) !== 0n && p >= minPage) return p;
+/** An alignment the allocator may use, as a number (for cheap comparisons) and as a bigint. */
+export interface Alignment { readonly bytes: number; readonly big: bigint }
+
+/** The IOMMU page sizes worth aligning IOVAs to: from 1 GiB down to the smallest, largest first. */
+export function alignmentChoices(pageSizes: bigint, minPage: bigint): Alignment[] {
+  const out: Alignment[] = [];
+  for (let bit = 30; bit >= 0; bit--) {
+    const p = 1n << BigInt(bit);
+    if (p >= minPage && (pageSizes & p) !== 0n) out.push({ bytes: 2 ** bit, big: p });
   }
-  return minPage;
+  if (out.length === 0 || out[out.length - 1].big !== minPage) out.push({ bytes: Number(minPage), big: minPage });
+  return out;
+}
+
+/** The largest choice not above `size`: lets the IOMMU map the buffer with superpages. */
+export function naturalAlignment(size: number, choices: readonly Alignment[]): bigint {
+  for (const c of choices) if (c.bytes <= size) return c.big;
+  return choices[choices.length - 1].big;
 }
 
 export class DmaMapping implements Disposable {
@@ -117,7 +128,9 @@ export class DmaMapping implements Disposable {
 export class DmaSpace {
   private readonly backend: DmaBackend;
   private allocator: IovaAllocator | undefined;
-  private pageSizes = 0n;
+  /** Computed with the allocator: the IOMMU page size as a number, and the alignment choices. */
+  private pageBytes = 0;
+  private alignments: readonly Alignment[] = [];
   private readonly live = new Set<DmaMapping>();
   /** Bytes mapped here (pinned and charged to RLIMIT_MEMLOCK unless the process has CAP_IPC_LOCK). */
   private pinnedBytes = 0n;
@@ -130,9 +143,10 @@ export class DmaSpace {
   iova(op: string): IovaAllocator {
     if (!this.allocator) {
       const g = this.backend.geometry(op);
-      this.pageSizes = g.pageSizes;
       const page = g.pageSizes === 0n ? BigInt(native().constants.PAGE_SIZE) : g.pageSizes & -g.pageSizes;
       this.allocator = new IovaAllocator(g.ranges, { pageSize: page }, this.backend.name);
+      this.pageBytes = Number(page);
+      this.alignments = alignmentChoices(g.pageSizes, page);
     }
     return this.allocator;
   }
@@ -150,13 +164,13 @@ export class DmaSpace {
     const op = `${this.backend.name}.map`;
     const mem = buffer.memHandle(op);
     const alloc = this.iova(op);
-    const page = alloc.pageSize;
+    const page = this.pageBytes;
     const offset = o.offset ?? 0;
     const length = o.length ?? buffer.length - offset;
-    if (!Number.isSafeInteger(offset) || offset < 0 || BigInt(offset) % page !== 0n) {
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset % page !== 0) {
       throw invalidArgument(op, `offset ${offset} is not a multiple of the IOMMU page size ${hex(page)}`);
     }
-    if (!Number.isSafeInteger(length) || length <= 0 || offset + length > buffer.length || BigInt(length) % page !== 0n) {
+    if (!Number.isSafeInteger(length) || length <= 0 || offset + length > buffer.length || length % page !== 0) {
       throw invalidArgument(op, `${length} bytes at ${offset} are not whole IOMMU pages (${hex(page)}) inside the ${buffer.length}-byte buffer`, { code: 'ERANGE' });
     }
     const read = o.read ?? true;
@@ -168,7 +182,7 @@ export class DmaSpace {
       alloc.reserve(o.iova, size, o);
       iova = o.iova;
     } else {
-      iova = alloc.allocate(size, { dmaMaskBits: o.dmaMaskBits, align: naturalAlignment(size, this.pageSizes, page) });
+      iova = alloc.allocate(size, { dmaMaskBits: o.dmaMaskBits, align: naturalAlignment(length, this.alignments) });
     }
     const r = this.backend.map(mem, BigInt(offset), size, iova, read, write);
     if (r < 0) {

@@ -105,7 +105,8 @@ export class IovaAllocator {
   }
 
   private limit(c: IovaConstraint, op: string): bigint {
-    const bits = c.dmaMaskBits ?? 64;
+    if (c.dmaMaskBits === undefined) return U64_END;
+    const bits = c.dmaMaskBits;
     if (!Number.isInteger(bits) || bits < 12 || bits > 64) throw invalidArgument(op, `DMA mask of ${bits} bits is not 12–64`);
     return 1n << BigInt(bits);
   }

@@ -3,7 +3,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import { DmaBuffer, parseHugepageInfo } from '../../lib/dma';
-import { DmaBackend, DmaSpace, naturalAlignment } from '../../lib/dma-map';
+import { DmaBackend, DmaSpace, alignmentChoices, naturalAlignment } from '../../lib/dma-map';
 import { ClosedError, VfioError } from '../../lib/errors';
 import { native } from '../../lib/native';
 
@@ -213,10 +213,11 @@ describe('DmaSpace (scripted backend)', () => {
 
 describe('naturalAlignment', () => {
   it('picks the largest supported IOMMU page not above the size', () => {
-    const vtd = 0x40201000n; // 4 KiB, 2 MiB, 1 GiB
-    expect(naturalAlignment(0x1000n, vtd, 0x1000n)).toBe(0x1000n);
-    expect(naturalAlignment(0x3ff000n, vtd, 0x1000n)).toBe(0x200000n);
-    expect(naturalAlignment(1n << 32n, vtd, 0x1000n)).toBe(1n << 30n);
-    expect(naturalAlignment(1n << 32n, 0n, 0x1000n)).toBe(0x1000n);
+    const vtd = alignmentChoices(0x40201000n, 0x1000n); // 4 KiB, 2 MiB, 1 GiB
+    expect(vtd.map((a) => a.bytes)).toEqual([1 << 30, 2 << 20, 4096]);
+    expect(naturalAlignment(0x1000, vtd)).toBe(0x1000n);
+    expect(naturalAlignment(0x3ff000, vtd)).toBe(0x200000n);
+    expect(naturalAlignment(2 ** 32, vtd)).toBe(1n << 30n);
+    expect(naturalAlignment(2 ** 32, alignmentChoices(0n, 0x1000n))).toBe(0x1000n);
   });
 });
