@@ -6,6 +6,8 @@ export interface Baseline {
   write32_loop(buffer: ArrayBuffer, offset: number, iterations: number): number;
   read32_loop(buffer: ArrayBuffer, offset: number, iterations: number): number;
   region_info_loop(deviceFd: number, index: number, iterations: number): number;
+  /** MAP_DMA + UNMAP_DMA pairs at a fixed IOVA: nanoseconds, or -errno. */
+  dma_map_loop(containerFd: number, buffer: ArrayBuffer, length: number, iova: number, iterations: number): number;
 }
 
 /** The C baselines (bench/native), built by `npm run bench` before any benchmark runs. */

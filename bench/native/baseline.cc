@@ -1,6 +1,7 @@
 // C baselines for the benchmarks, run in the same process as the JavaScript under test so the
 // ratio compares like with like (same mapping, same machine state). Bench-only: not part of the
 // vfio addon, never shipped.
+#include <errno.h>
 #include <napi.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -94,10 +95,41 @@ Napi::Value region_info_loop(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), double(dt));
 }
 
+// Nanoseconds for `iterations` VFIO_IOMMU_MAP_DMA + UNMAP_DMA pairs of the first `length` bytes
+// of `buffer` (the same DMA buffer the Node side maps) at a fixed IOVA; -errno on failure.
+Napi::Value dma_map_loop(const Napi::CallbackInfo& info) {
+  using vfio_abi::vfio_iommu_type1_dma_map;
+  using vfio_abi::vfio_iommu_type1_dma_unmap;
+  if (info.Length() < 5 || !info[0].IsNumber() || !info[1].IsArrayBuffer() || !info[2].IsNumber() ||
+      !info[3].IsNumber() || !info[4].IsNumber()) {
+    Napi::TypeError::New(info.Env(), "(containerFd, buffer, length, iova, iterations) expected").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  auto ab = info[1].As<Napi::ArrayBuffer>();
+  uint64_t length = uint64_t(info[2].As<Napi::Number>().Int64Value());
+  uint64_t iova = uint64_t(info[3].As<Napi::Number>().Int64Value());
+  uint32_t n = info[4].As<Napi::Number>().Uint32Value();
+  if (length == 0 || length > ab.ByteLength()) {
+    Napi::RangeError::New(info.Env(), "length outside the buffer").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  uint64_t vaddr = reinterpret_cast<uintptr_t>(ab.Data());
+  uint64_t t0 = now_ns();
+  for (uint32_t i = 0; i < n; i++) {
+    vfio_iommu_type1_dma_map map{sizeof map, vfio_abi::VFIO_DMA_MAP_FLAG_READ | vfio_abi::VFIO_DMA_MAP_FLAG_WRITE, vaddr, iova, length};
+    if (ioctl(fd, vfio_abi::VFIO_IOMMU_MAP_DMA, &map) != 0) return Napi::Number::New(info.Env(), -errno);
+    vfio_iommu_type1_dma_unmap unmap{sizeof unmap, 0, iova, length};
+    if (ioctl(fd, vfio_abi::VFIO_IOMMU_UNMAP_DMA, &unmap) != 0) return Napi::Number::New(info.Env(), -errno);
+  }
+  return Napi::Number::New(info.Env(), double(now_ns() - t0));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("write32_loop", Napi::Function::New(env, write32_loop));
   exports.Set("read32_loop", Napi::Function::New(env, read32_loop));
   exports.Set("region_info_loop", Napi::Function::New(env, region_info_loop));
+  exports.Set("dma_map_loop", Napi::Function::New(env, dma_map_loop));
   return exports;
 }
 
