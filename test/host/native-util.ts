@@ -1,0 +1,59 @@
+// Helpers for the addon's host tests (test/host/native-*.test.ts): temp files, /proc/self/maps,
+// little-endian counters, and child Node processes that load the same built addon.
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { packageRoot } from '../../lib/paths';
+
+export const E = os.constants.errno;
+
+/** A fresh file in os.tmpdir() holding `bytes`; removed by the returned cleanup. */
+export function tempFile(bytes: Uint8Array): { file: string; remove: () => void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vfio-native-'));
+  const file = path.join(dir, 'data');
+  fs.writeFileSync(file, bytes);
+  return { file, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** The /proc/self/maps lines whose path contains `needle`: start address, length, permissions. */
+export function mappingsOf(needle: string): { start: bigint; length: bigint; perms: string }[] {
+  return fs.readFileSync('/proc/self/maps', 'utf8').split('\n')
+    .filter((line) => line.includes(needle))
+    .map((line) => {
+      const [range, perms] = line.split(/\s+/);
+      const [lo, hi] = range.split('-').map((h) => BigInt(`0x${h}`));
+      return { start: lo, length: hi - lo, perms };
+    });
+}
+
+/** An eventfd write: the 8-byte little-endian counter increment. */
+export function le64(value: bigint): Uint8Array {
+  return new Uint8Array(new BigUint64Array([value]).buffer);
+}
+
+/** What the addon threw: jest runs tests in another realm, so compare names, not classes. */
+export function thrown(fn: () => unknown): { name: string; message: string } {
+  try {
+    fn();
+  } catch (e) {
+    const err = e as { constructor?: { name?: string }; message?: string };
+    return { name: err.constructor?.name ?? '', message: err.message ?? '' };
+  }
+  throw new Error('expected the call to throw');
+}
+
+/**
+ * Runs `script` in a child Node (extra flags first) with `addon` bound to the built addon (and
+ * `loadAddon`, whose source a worker thread can eval to load it too), and
+ * returns its exit status, output and wall time. The child must exit by itself within timeoutMs.
+ */
+export function runChild(script: string, opts: { flags?: string[]; timeoutMs?: number } = {}) {
+  const prelude = `const loadAddon = () => require(${JSON.stringify(require.resolve('node-gyp-build'))})(${JSON.stringify(packageRoot())});\n` +
+    'const addon = loadAddon();\n';
+  const started = Date.now();
+  const r = spawnSync(process.execPath, [...(opts.flags ?? []), '-e', prelude + script], {
+    encoding: 'utf8', timeout: opts.timeoutMs ?? 20000, killSignal: 'SIGKILL',
+  });
+  return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - started };
+}
