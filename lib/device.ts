@@ -17,7 +17,7 @@ import { queryInfo } from './info';
 import { HotResetInfo } from './decode/hot-reset';
 import { hotReset, hotResetInfo, resetDevice } from './reset';
 import { Type1Context, Type1Options } from './iommu/type1';
-import { CookieKey, CookieRegistry, MemattrRoutesOptions, MemattrRoutesReport, MmapCookie } from './cookie';
+import { CookieKey, CookieRegistry, MemattrRoutesOptions, MemattrRoutesReport, MmapCookie, WcReservation, reserveWcBeforeOpen } from './cookie';
 import { Mapping } from './mapping';
 import { native } from './native';
 import { Region, RegionHost } from './region';
@@ -28,6 +28,12 @@ export interface DeviceOpenOptions extends Type1Options {
   iommu?: Type1Context;
   /** Feature numbers that differ from the 7.3 header on this kernel (see features.ts). */
   featureNumbers?: FeatureNumberOverrides;
+  /**
+   * BARs to reserve write-combining (through sysfs resourceN_wc, prefetchable BARs only) before
+   * the device fd is opened: vfio-pci's own mappings of them are then WC while the device is
+   * open, and WC cookies get a route (cookie/reserve.ts, docs/cookies.md).
+   */
+  writeCombine?: readonly number[];
 }
 
 export interface DeviceIrqInfo extends IrqInfo {
@@ -66,6 +72,7 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
   private irqControl: IrqControl | undefined;
   private featureState: DeviceFeatures | undefined;
   private cookieState: CookieRegistry | undefined;
+  private wcReserved: readonly WcReservation[] = [];
   private readonly featureTable: FeatureNumbers;
 
   private constructor(bdf: string, group: number, fd: number, release: () => void, iommu: Type1Context, ownsIommu: boolean, features: FeatureNumbers) {
@@ -116,16 +123,22 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
       throw new VfioError({ code: 'ENODEV', op: 'Device.open', device: bdf, message: `Device.open: ${bdf} has no IOMMU group`, hint: noIommuGroupHint(bdf) });
     }
     const iommu = o.iommu ?? Type1Context.open(o);
+    let wc: WcReservation[] = [];
     try {
+      // Before the device fd exists: vfio-pci reserves each BAR's memory type when it is opened.
+      if (o.writeCombine?.length) wc = reserveWcBeforeOpen(bdf, o.writeCombine, o);
       const { deviceFd, release } = await iommu.openDevice(bdf, group);
       try {
-        return new Device(bdf, group, deviceFd, release, iommu, o.iommu === undefined, features);
+        const dev = new Device(bdf, group, deviceFd, release, iommu, o.iommu === undefined, features);
+        dev.holdWcReservations(wc);
+        return dev;
       } catch (e) {
         native().close(deviceFd);
         release();
         throw e;
       }
     } catch (e) {
+      wc.forEach((r) => r.close());
       if (o.iommu === undefined) iommu.close();
       throw e;
     }
@@ -248,8 +261,15 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
       featureNumber: (name) => featureIndexIn(this.featureTable, name),
       probeFeature: (i) => this.featureHost(op).answers(i),
       setFeature: (i, payload) => { this.featureHost(op).feature(i).set(payload); },
+      wcReservedBeforeOpen: (bar) => this.wcReserved.some((r) => r.bar === bar && !r.closed),
     });
     return this.cookieState;
+  }
+
+  /** Kept until the device closes: the WC reservation must be in place whenever vfio-pci makes its own. */
+  private holdWcReservations(list: readonly WcReservation[]): void {
+    this.wcReserved = list;
+    for (const r of list) this.own(r, 'cookie');
   }
 
   /** Live mmap cookies (Region.cookie()), oldest first (cookie/). */

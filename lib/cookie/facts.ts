@@ -58,13 +58,6 @@ export interface FeatureProbeAnswers {
   readonly set: string;
 }
 
-/** A live mapping through the VFIO device fd, as the aliasing and ordering rules need it. */
-export interface LiveVfioMapping {
-  readonly bar: number;
-  readonly offset: bigint;
-  readonly length: number;
-}
-
 export interface RouteFacts {
   readonly device: string;
   readonly regions: readonly RegionView[];
@@ -79,8 +72,8 @@ export interface RouteFacts {
   featureNumber(name: string): number | undefined;
   /** VFIO_DEVICE_FEATURE with PROBE and the given operation. */
   feature(index: number, op: 'get' | 'set'): FeatureAnswer;
-  /** Live mappings of BARs through the device fd (vfio reserves a BAR's memory type at its first one). */
-  vfioMappings(): readonly LiveVfioMapping[];
+  /** Whether this device reserved the BAR write-combining before its fd was opened (reserve.ts). */
+  wcReservedBeforeOpen(bar: number): boolean;
 }
 
 /** Where the running system keeps what DeviceFacts reads; tests point these at fixture trees. */
@@ -100,7 +93,7 @@ export interface FactsSource {
   featureNumber(name: string): number | undefined;
   /** The device's probe answers for a feature number (features.ts caches them per open device). */
   probeFeature(index: number): FeatureProbeAnswers;
-  vfioMappings(): readonly LiveVfioMapping[];
+  wcReservedBeforeOpen(bar: number): boolean;
 }
 
 function once<T>(f: () => T): () => T {
@@ -171,8 +164,8 @@ export class DeviceFacts implements RouteFacts {
     return { supported: answer === 'OK', answer };
   }
 
-  vfioMappings(): readonly LiveVfioMapping[] {
-    return this.src.vfioMappings();
+  wcReservedBeforeOpen(bar: number): boolean {
+    return this.src.wcReservedBeforeOpen(bar);
   }
 
   private readDevmem(): DevmemPolicy {

@@ -3,9 +3,10 @@
 export * from './model';
 export { MmapCookie } from './cookie';
 export { CookieRegistry, CookieHost, CookieRegistryOptions, CookieCallOptions, MemattrRoutesOptions, CookieKey, DEFAULT_ROUTES } from './registry';
-export { Route, OpenEnv, OpenedBacking, chooseRoute, orderRoutes, vfioRegionRoute, wcRegionRoute, wcRegionsFor, barOf } from './routes';
+export { Route, OpenEnv, OpenedBacking, chooseRoute, orderRoutes, vfioRegionRoute, wcRegionRoute, wcRegionsFor, barOf, reserveNeed } from './routes';
 export { sysfsWcRoute } from './sysfs-wc';
 export { dmabufRoute } from './dmabuf-route';
-export { RouteFacts, DeviceFacts, DevmemPolicy, HostPaths, FeatureAnswer, FeatureProbeAnswers, LiveVfioMapping, devmemPolicy, kernelConfigValue } from './facts';
+export { RouteFacts, DeviceFacts, DevmemPolicy, HostPaths, FeatureAnswer, FeatureProbeAnswers, devmemPolicy, kernelConfigValue } from './facts';
 export { PatReader, PatReaderOptions, PatSnapshot, EffectiveAttr, effectiveFromPat } from './pat';
+export { WcReservation, reserveWcBeforeOpen, reserveProblem } from './reserve';
 export { AliasSubject, AliasReport, AliasFinding, aliasing } from './aliasing';

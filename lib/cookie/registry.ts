@@ -9,7 +9,7 @@ import { Region } from '../region';
 import { AliasSubject, aliasing } from './aliasing';
 import { CookieOwner, MmapCookie } from './cookie';
 import { dmabufRoute } from './dmabuf-route';
-import { DeviceFacts, FactsSource, FeatureProbeAnswers, HostPaths, LiveVfioMapping } from './facts';
+import { DeviceFacts, FactsSource, FeatureProbeAnswers, HostPaths } from './facts';
 import {
   COOKIE_MEMATTRS, CookieMemAttr, CookieOptions, CookieRequest, MemattrRoutesReport, MemattrTables, hex, memattrTables,
 } from './model';
@@ -32,6 +32,8 @@ export interface CookieHost {
   featureNumber(name: string): number | undefined;
   probeFeature(index: number): FeatureProbeAnswers;
   setFeature(index: number, payload: Uint8Array): void;
+  /** Whether the device reserved the BAR write-combining before its fd was opened (reserve.ts). */
+  wcReservedBeforeOpen(bar: number): boolean;
 }
 
 export interface CookieRegistryOptions {
@@ -188,7 +190,7 @@ export class CookieRegistry implements CookieOwner {
       regions: host.regions,
       featureNumber: (name) => host.featureNumber(name),
       probeFeature: (index) => host.probeFeature(index),
-      vfioMappings: () => this.plainBarMappings().map((m) => ({ bar: barIndex(m)!, offset: m.offset, length: m.length }) satisfies LiveVfioMapping),
+      wcReservedBeforeOpen: (bar) => host.wcReservedBeforeOpen(bar),
     };
     return new DeviceFacts(src, memattrTables({ ...this.tables, ...tables }), this.paths, this.pat);
   }

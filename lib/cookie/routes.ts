@@ -10,6 +10,7 @@ import { invalidArgument, notSupported } from '../errors';
 import { Mapping } from '../mapping';
 import { Region } from '../region';
 import { Backing, CookieMemAttr, CookieRequest, RegionView, RouteChoice, RouteProbe, WcRegionType, hex } from './model';
+import { effectiveFromPat } from './pat';
 import { RouteFacts } from './facts';
 
 /** What a route may use to open a backing. */
@@ -57,14 +58,41 @@ export function inMappableArea(region: RegionView, offset: bigint, length: numbe
 
 // --- vfio-region: mmap of the device fd at REGION_INFO's offset --------------------------------------
 
+/** What to do so a BAR is WC for as long as the device is open. */
+export function reserveNeed(bar: number): string {
+  return `reserving BAR${bar} write-combining before the device is opened: Device.open(bdf, { writeCombine: [${bar}] }) ` +
+    `(then vfio-pci's own mappings of BAR${bar} are WC too)`;
+}
+
+/**
+ * vfio-pci maps with pgprot_noncached, but the kernel substitutes the type PAT holds for the
+ * BAR: UC- after a plain open, WC when the BAR was reserved WC before the device was opened.
+ */
 export const vfioRegionRoute: Route = {
   name: 'vfio-region',
-  probe(req) {
+  probe(req, facts) {
     const r = req.region;
     if (!inMappableArea(r, req.offset, req.length)) {
       return probe(this.name, false, undefined, `${r.name} ${hex(req.offset)}+${hex(req.length)} is not inside one mmap-able area of the region`);
     }
-    return probe(this.name, true, 'uc-', 'vfio-pci maps every region with pgprot_noncached (UC-)');
+    const plain = 'vfio-pci maps every region with pgprot_noncached (UC-)';
+    const bar = barOf(r);
+    const res = bar === undefined ? undefined : facts.resource(bar);
+    if (bar === undefined || !res) return probe(this.name, true, 'uc-', plain);
+    const reserved = facts.wcReservedBeforeOpen(bar);
+    const needs = !reserved && res.prefetch && facts.sysfsWcPath(bar) ? [reserveNeed(bar)] : [];
+    const pat = facts.pat();
+    if (!pat.ok) {
+      return reserved
+        ? probe(this.name, true, 'wc', `BAR${bar} was reserved write-combining before the device was opened, so vfio-pci's reservation ` +
+          `of it is WC; the PAT list is unreadable (${pat.reason}), so this is not verified`)
+        : probe(this.name, true, 'uc-', plain, needs);
+    }
+    const start = res.start + req.offset;
+    const eff = effectiveFromPat(pat, start, start + BigInt(req.length), 'uc-');
+    if (eff.attr === 'uc-') return probe(this.name, true, 'uc-', `${plain}; ${eff.basis}`, needs);
+    const why = reserved ? `: BAR${bar} was reserved write-combining before the device was opened` : '';
+    return probe(this.name, true, eff.attr, `${plain}, but the kernel gives the type PAT holds for the range (${eff.basis})${why}`, needs);
   },
   open(req, env) {
     const region = env.region(req.region.index);

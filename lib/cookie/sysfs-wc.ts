@@ -1,24 +1,20 @@
 // The sysfs route: `resourceN_wc`, which the PCI core creates for prefetchable memory BARs and
-// maps with pgprot_writecombine. Two kernel rules decide whether it works beside an open VFIO
+// maps with pgprot_writecombine. Three kernel rules decide whether it works beside an open VFIO
 // device (measured on 7.3, see docs/cookies.md):
 // 1. Exclusivity. Opening the VFIO device claims the BARs. With IO_STRICT_DEVMEM (the usual
 //    default) the kernel then revokes existing sysfs mappings (next access: SIGBUS) and refuses
 //    new ones (EINVAL). Only `iomem=relaxed` (or a kernel without IO_STRICT_DEVMEM) lifts that.
-// 2. First reservation wins. PAT keeps one memory type per physical range: whatever reserved the
-//    range first. vfio-pci reserves its BAR uncached-minus (an ioremap of the whole BAR) at the
-//    first mmap or read/write of it after the device is opened, and keeps it until the device is
-//    closed. A later WC request is then given UC- silently; a WC mapping made first instead makes
-//    vfio's own mapping of the BAR write-combining too.
-// So the order that works is: open the device, make the WC cookie, only then map or touch the BAR
-// through VFIO. The probe reads the PAT list to tell whether that order is still possible.
+// 2. The open reserves. Opening the device makes vfio-pci map each BAR, reserving its memory type
+//    in PAT until the device is closed: uncached-minus, unless a reservation is already there.
+// 3. First reservation wins. PAT gives later requests the type already reserved, silently.
+// So after a plain open a WC request through sysfs would be UC-; the order that works is to
+// reserve the BAR WC before the open (reserve.ts, Device.open's `writeCombine`), after which the
+// BAR is WC for vfio-pci's own mappings too. The probe reads the PAT list to tell which case holds.
 import { VfioError, check, errnoError } from '../errors';
 import { native } from '../native';
 import { hex } from './model';
 import { overlapping } from './pat';
-import { Route, barOf, probe } from './routes';
-
-const ORDER_NEED = 'create the WC cookie right after Device.open, before the BAR is mapped or read/written through VFIO ' +
-  '(close and reopen the device to drop vfio-pci\'s reservation)';
+import { Route, barOf, probe, reserveNeed } from './routes';
 
 export const sysfsWcRoute: Route = {
   name: 'sysfs',
@@ -45,25 +41,22 @@ export const sysfsWcRoute: Route = {
     const pat = facts.pat();
     let order: string;
     if (pat.ok) {
-      const others = overlapping(pat.entries, start, end).filter((e) => e.type !== 'wc');
+      const hits = overlapping(pat.entries, start, end);
+      const others = hits.filter((e) => e.type !== 'wc');
       if (others.length) {
         const held = [...new Set(others.map((e) => e.type))].join(', ');
         return probe(this.name, false, undefined,
-          `PAT already holds ${held} for [${hex(start)}-${hex(end)}) (${others.map((e) => `[${hex(e.start)}-${hex(e.end)})`).join(', ')}): ` +
-          `something reserved it first, usually vfio-pci at the first mmap or read/write of BAR${bar} since the device was opened; ` +
-          `PAT gives later requests that type, so a WC mapping would silently be ${others[0].type}`, [ORDER_NEED]);
+          `PAT already holds ${held} for [${hex(start)}-${hex(end)}) (${others.map((e) => `[${hex(e.start)}-${hex(e.end)})`).join(', ')}), ` +
+          `reserved first (vfio-pci reserves each BAR when the device is opened); PAT gives later requests that type, ` +
+          `so a WC mapping would silently be ${others[0].type}`, [reserveNeed(bar)]);
       }
-      order = overlapping(pat.entries, start, end).length
-        ? 'PAT already holds write-combining for the range'
-        : 'nothing has reserved the range yet, so write-combining is reserved first';
+      order = hits.length ? 'PAT already holds write-combining for the range' : 'nothing has reserved the range yet, so write-combining is reserved first';
+    } else if (facts.wcReservedBeforeOpen(bar)) {
+      order = `BAR${bar} was reserved write-combining before the device was opened; the PAT list is unreadable (${pat.reason}), so this is not verified`;
     } else {
-      const live = facts.vfioMappings().filter((m) => m.bar === bar);
-      if (live.length) {
-        return probe(this.name, false, undefined,
-          `the PAT list is unreadable (${pat.reason}) and BAR${bar} is mapped through VFIO (${live.length} live mapping(s)), ` +
-          'which reserved it uncached-minus first: a WC mapping would silently be UC-', [ORDER_NEED]);
-      }
-      order = `the PAT list is unreadable (${pat.reason}), so the attribute cannot be verified`;
+      return probe(this.name, false, undefined,
+        `the PAT list is unreadable (${pat.reason}), and vfio-pci reserves each BAR uncached-minus when the device is opened: ` +
+        'a WC mapping would silently be UC-', [reserveNeed(bar)]);
     }
     return probe(this.name, true, 'wc', `${file}; ${dm.reason}; ${order}`);
   },

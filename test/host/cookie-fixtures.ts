@@ -1,6 +1,6 @@
 // Fixture facts for the cookie routes: the ivshmem and edu devices as vfio-pci reports them, their
 // sysfs resource files, a kernel command line, feature probe answers and PAT lists, all canned.
-import { RouteFacts, DevmemPolicy, FeatureAnswer, LiveVfioMapping } from '../../lib/cookie/facts';
+import { RouteFacts, DevmemPolicy, FeatureAnswer } from '../../lib/cookie/facts';
 import { MemattrTables, RegionView, memattrTables } from '../../lib/cookie/model';
 import { PatSnapshot } from '../../lib/cookie/pat';
 import { PciResource, decodeRegionInfo, mappableAreas, parsePatMemtypeList, parseResourceFile, regionName } from '../../lib/decode';
@@ -58,7 +58,8 @@ export interface FactsSpec {
   features?: Record<number, { probe: string; get: string; set: string }>;
   featureNumbers?: Record<string, number>;
   tables?: Partial<MemattrTables>;
-  vfioMappings?: LiveVfioMapping[];
+  /** BARs reserved write-combining before the device was opened. */
+  reserved?: number[];
 }
 
 /** RouteFacts from a spec, recording which facts were asked for. */
@@ -109,7 +110,7 @@ export class FixtureFacts implements RouteFacts {
     return { supported: answer === 'OK', answer };
   }
 
-  vfioMappings(): readonly LiveVfioMapping[] {
-    return this.spec.vfioMappings ?? [];
+  wcReservedBeforeOpen(bar: number): boolean {
+    return (this.spec.reserved ?? []).includes(bar);
   }
 }

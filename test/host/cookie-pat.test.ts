@@ -115,7 +115,7 @@ describe('devmem exclusivity: may sysfs map a BAR that vfio-pci owns?', () => {
     fs.writeFileSync(path.join(root, 'proc/cmdline'), 'console=ttyS0 loglevel=4\n');
     fs.writeFileSync(path.join(root, 'proc/config.gz'), zlib.gzipSync('CONFIG_IO_STRICT_DEVMEM=y\n'));
     const facts = new DeviceFacts(
-      { bdf: '0000:00:04.0', regions: [IVSHMEM_BAR2()], featureNumber: () => undefined, probeFeature: () => ({ probe: 'ENOTTY', get: 'ENOTTY', set: 'ENOTTY' }), vfioMappings: () => [] },
+      { bdf: '0000:00:04.0', regions: [IVSHMEM_BAR2()], featureNumber: () => undefined, probeFeature: () => ({ probe: 'ENOTTY', get: 'ENOTTY', set: 'ENOTTY' }), wcReservedBeforeOpen: () => false },
       memattrTables(), { sysfs: path.join(root, 'sys'), proc: path.join(root, 'proc') }, new PatReader({ debugfs: path.join(root, 'debug'), mountDebugfs: false }));
     expect(facts.resource(2)).toMatchObject({ start: BAR, prefetch: true, mem64: true });
     expect(facts.sysfsWcPath(2)).toBe(path.join(dev, 'resource2_wc'));

@@ -97,6 +97,7 @@ function world(o: { features?: Record<number, FeatureProbeAnswers>; wcRegion?: b
     featureNumber: (name) => (name === 'DMA_BUF' ? 11 : undefined),
     probeFeature: (i) => features[i] ?? { probe: 'ENOTTY', get: 'ENOTTY', set: 'ENOTTY' },
     setFeature: (index, payload) => { featureSets.push({ index, payload: new Uint8Array(payload) }); },
+    wcReservedBeforeOpen: () => false,
   };
   registry = new CookieRegistry(host, {
     paths: { sysfs: path.join(root, 'sys'), proc: path.join(root, 'proc'), kernelConfig: [], pat: { debugfs: path.join(root, 'debug'), mountDebugfs: false } },

@@ -53,7 +53,7 @@ describe('ivshmem BAR2 (64-bit prefetchable), kernel with iomem=relaxed', () => 
     expect(err).toBeInstanceOf(NotSupportedError);
     expect(err.message).toMatch(/sysfs: PAT already holds uc- for \[0x800000000-0x800001000\)/);
     expect(err.message).toMatch(/a WC mapping would silently be uc-/);
-    expect(err.hint).toMatch(/before the BAR is mapped or read\/written through VFIO/);
+    expect(err.hint).toMatch(/Device\.open\(bdf, \{ writeCombine: \[2\] \}\)/);
     // Non-strict: the fallback, with the reason attached.
     const { choice } = chooseRoute(req(IVSHMEM_BAR2(), 'wc', { strict: false }), facts, DEFAULT_ROUTES, 'op');
     expect(choice.name).toBe('vfio-region');
@@ -81,15 +81,43 @@ describe('ivshmem BAR2 (64-bit prefetchable), kernel with iomem=relaxed', () => 
     expect([p.available, p.reason]).toEqual([false, expect.stringContaining('[0x800200000-0x800201000)')]);
   });
 
-  it('PAT unreadable: a live VFIO mapping of the BAR means vfio reserved it first; without one the route is open but unverified', () => {
-    const withMapping = new FixtureFacts({ regions: [IVSHMEM_BAR2()], devmem: RELAXED, pat: NO_PAT, vfioMappings: [{ bar: 2, offset: 0n, length: 0x400000 }] });
-    const p = sysfsWcRoute.probe(req(IVSHMEM_BAR2()), withMapping);
+  it('PAT unreadable: refused unless this device reserved the BAR WC before opening (then open, unverified)', () => {
+    const plain = new FixtureFacts({ regions: [IVSHMEM_BAR2()], devmem: RELAXED, pat: NO_PAT });
+    const p = sysfsWcRoute.probe(req(IVSHMEM_BAR2()), plain);
     expect(p.available).toBe(false);
-    expect(p.reason).toMatch(/PAT list is unreadable .* BAR2 is mapped through VFIO \(1 live mapping/);
-    const other = new FixtureFacts({ regions: [IVSHMEM_BAR2()], devmem: RELAXED, pat: NO_PAT, vfioMappings: [{ bar: 0, offset: 0n, length: 0x100 }] });
-    const q = sysfsWcRoute.probe(req(IVSHMEM_BAR2()), other);
+    expect(p.reason).toMatch(/PAT list is unreadable .*vfio-pci reserves each BAR uncached-minus when the device is opened/);
+    expect(p.needs).toEqual([expect.stringContaining('Device.open(bdf, { writeCombine: [2] })')]);
+    const reserved = new FixtureFacts({ regions: [IVSHMEM_BAR2()], devmem: RELAXED, pat: NO_PAT, reserved: [2] });
+    const q = sysfsWcRoute.probe(req(IVSHMEM_BAR2()), reserved);
     expect([q.available, q.gives]).toEqual([true, 'wc']);
-    expect(q.reason).toMatch(/cannot be verified/);
+    expect(q.reason).toMatch(/reserved write-combining before the device was opened; the PAT list is unreadable .* not verified/);
+  });
+});
+
+describe('vfio-region: the attribute PAT holds for the BAR, not the one pgprot asks for', () => {
+  const wcBar = pat([IVSHMEM_BAR2_PHYS, IVSHMEM_BAR2_PHYS + 0x1000n, 'write-combining'], [IVSHMEM_BAR2_PHYS, IVSHMEM_BAR2_PHYS + 0x400000n, 'write-combining']);
+
+  it('BAR reserved WC before the open: vfio-region gives WC, even without iomem=relaxed', () => {
+    const facts = new FixtureFacts({ regions: [IVSHMEM_BAR2()], devmem: STRICT, pat: wcBar, reserved: [2] });
+    const { route, choice } = chooseRoute(req(IVSHMEM_BAR2(), 'wc', { offset: 0x200000n }), facts, DEFAULT_ROUTES, 'op');
+    expect(route).toBe(vfioRegionRoute);
+    expect(choice.reason).toMatch(/^vfio-pci maps every region with pgprot_noncached \(UC-\), but the kernel gives the type PAT holds for the range \(PAT: .*wc\): BAR2 was reserved write-combining before the device was opened$/);
+    // And a UC- request on that BAR cannot be honoured: the truth, as a downgrade.
+    const uc = chooseRoute(req(IVSHMEM_BAR2(), 'uc-'), facts, DEFAULT_ROUTES, 'op').choice;
+    expect(uc.name).toBe('vfio-region');
+    expect(uc.downgraded).toMatch(/no route gives uncached-minus .*vfio-region gives wc$/);
+  });
+
+  it('after a plain open: UC- from the PAT entry vfio-pci made, and the need says how to get WC', () => {
+    const facts = new FixtureFacts({ regions: [IVSHMEM_BAR2()], pat: pat([IVSHMEM_BAR2_PHYS, IVSHMEM_BAR2_PHYS + 0x400000n, 'uncached-minus']) });
+    const p = vfioRegionRoute.probe(req(IVSHMEM_BAR2()), facts);
+    expect(p).toMatchObject({ available: true, gives: 'uc-', reason: 'vfio-pci maps every region with pgprot_noncached (UC-); PAT: [0x800000000-0x800400000) uc-' });
+    expect(p.needs).toEqual([expect.stringMatching(/^reserving BAR2 write-combining before the device is opened: Device\.open\(bdf, \{ writeCombine: \[2\] \}\)/)]);
+  });
+
+  it('PAT unreadable: WC predicted only from this device\'s own reservation', () => {
+    expect(vfioRegionRoute.probe(req(IVSHMEM_BAR2()), new FixtureFacts({ regions: [IVSHMEM_BAR2()], pat: NO_PAT, reserved: [2] }))).toMatchObject({ gives: 'wc', reason: expect.stringMatching(/not verified/) });
+    expect(vfioRegionRoute.probe(req(IVSHMEM_BAR2()), new FixtureFacts({ regions: [IVSHMEM_BAR2()], pat: NO_PAT }))).toMatchObject({ gives: 'uc-' });
   });
 });
 
@@ -102,17 +130,16 @@ describe('ivshmem BAR2 without iomem=relaxed', () => {
     expect(err.message).toMatch(/^Region\(BAR2\)\.cookie: no route maps BAR2 0x0\+0x1000 write-combining/);
     expect(err.message).toMatch(/sysfs: .*refuses sysfs mappings of it \(EINVAL\)/);
     expect(err.hint).toMatch(/iomem=relaxed/);
+    expect(err.hint).toMatch(/writeCombine: \[2\]/);
     expect(err.hint).toMatch(/DMA_BUF_MEMATTR series/);
     expect(err.hint).toMatch(/WC view of the BAR|write-combining view of the BAR/);
-    // The PAT list is never needed to refuse: the exclusivity rule decides first.
-    expect(facts.asked).not.toContain('pat');
   });
 
   it('non-strict: vfio-region with a downgrade reason', () => {
     const facts = new FixtureFacts({ regions: [IVSHMEM_BAR2()], devmem: STRICT });
     const { route, choice } = chooseRoute(req(IVSHMEM_BAR2(), 'wc', { strict: false }), facts, DEFAULT_ROUTES, 'op');
     expect(route).toBe(vfioRegionRoute);
-    expect(choice.reason).toBe('vfio-pci maps every region with pgprot_noncached (UC-)');
+    expect(choice.reason).toBe('vfio-pci maps every region with pgprot_noncached (UC-); no PAT reservation covers [0x800000000-0x800001000): untracked MMIO pages map UC-');
     expect(choice.downgraded).toMatch(/^no route gives write-combining \(wc-region: .*; dmabuf: gives uc- if the kernel lets it be mmapped; sysfs: CONFIG_IO_STRICT_DEVMEM=y.*\); vfio-region gives uc-$/);
   });
 });
@@ -125,6 +152,7 @@ describe('edu BAR0 (not prefetchable)', () => {
     expect(err).toBeInstanceOf(NotSupportedError);
     expect(err.message).toMatch(/sysfs: BAR0 is not prefetchable: the kernel creates resource0_wc only for prefetchable memory BARs/);
     expect(err.hint).toMatch(/a prefetchable BAR \(BAR0 is not\)/);
+    expect(err.hint).not.toMatch(/writeCombine/);
   });
 
   it('UC- is what vfio-region gives, with no downgrade', () => {
