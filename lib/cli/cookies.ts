@@ -37,8 +37,9 @@ export function formatCookies(bdf: string, bars: readonly BarRoutes[], c: Colors
     out.push(`${c.bold(bdf)} ${b.region} (${size(b.size)}): ${verdict}`);
     out.push(table(['ROUTE', 'AVAILABLE', 'GIVES', 'REASON'], r.routes.map((p) => routeRow(p, c)), c, '  '));
     const needs = r.routes.filter((p) => p.needs.length).map((p) => `${p.route}: ${p.needs.join('; ')}`);
+    // The table already gives each route's reason (the report's `why` repeats them): only
+    // what would change the verdict is added.
     if (r.wc.length === 0) {
-      if (r.why) out.push(`  why: ${r.why}`);
       if (r.hint) out.push(`  ${c.yellow('hint:')} ${r.hint}`);
       else if (needs.length) out.push(`  needs: ${needs.join(' | ')}`);
     }

@@ -195,7 +195,7 @@ describe('vfio features and cookies', () => {
     expect(lines[2]).toMatch(/^ {2}sysfs\s+no\s+-\s+resource2_wc is absent$/);
     expect(lines[3]).toMatch(/^ {2}dmabuf\s+maybe\s+wc\s+exported, no memattr feature$/);
     expect(lines[4]).toMatch(/^ {2}vfio-region\s+yes\s+uc-\s+vfio-pci maps BARs uncached$/);
-    expect(lines).toContain('  why: no route gives wc');
+    expect(lines.some((l) => l.includes('why:'))).toBe(false);
     expect(lines).toContain('  hint: boot a kernel with DMA_BUF_MEMATTR');
   });
 });
