@@ -131,7 +131,7 @@ export class DmaBuffer extends WidthExactMemory implements Disposable {
     for (const m of [...this.maps]) {
       try { m.unmap(); } catch (e) { errors.push(e); m.abandon(); }
     }
-    this.handle = undefined;
+    this.release();
     const r = native().dma_free(h);
     if (r < 0) errors.push(errnoError(-r, 'dma_free'));
     if (errors.length === 1) throw errors[0];

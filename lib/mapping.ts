@@ -59,9 +59,8 @@ export class Mapping extends WidthExactMemory implements Disposable {
 
   /** Detaches every view, then unmaps. Idempotent. */
   close(): void {
-    const h = this.handle;
+    const h = this.release();
     if (h === undefined) return;
-    this.handle = undefined;
     this.owner.release(this);
     check(native().munmap(h), 'munmap', { device: this.owner.label });
   }
