@@ -108,10 +108,11 @@ export class MmapCookie implements Disposable {
         if (this.strict) {
           throw notSupported('MmapCookie.map', `${this.label}: ${what}`, {
             device: this.device,
-            hint: needsHint(this.route.considered) ?? 'make write-combining cookies before anything else maps or touches the BAR',
+            hint: needsHint(this.route.considered) ?? 'a WC reservation must come before vfio-pci reserves the BAR: Device.open(bdf, { writeCombine: [bar] })',
           });
         }
-        notes.push(what);
+        // A downgrade the route already announced is not news; a different answer is.
+        if (eff.attr !== this.route.gives) notes.push(what);
       }
       m.downgraded = notes.length ? notes.join('; ') : undefined;
     } catch (e) {

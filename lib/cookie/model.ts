@@ -83,6 +83,8 @@ export interface RouteProbe {
 /** Which route a cookie uses, and the evidence for the choice. */
 export interface RouteChoice {
   readonly name: string;
+  /** The attribute the route said it would give. */
+  readonly gives: EffectiveMemAttr | undefined;
   readonly reason: string;
   /** Set when the route does not give what was asked (non-strict requests only). */
   readonly downgraded: string | undefined;

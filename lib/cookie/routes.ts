@@ -184,13 +184,16 @@ export function needsHint(probes: readonly RouteProbe[]): string | undefined {
 }
 
 /**
- * Picks the route for a request: the first available route (in table order) that gives the
+ * Picks the route for a request: the first available route (in preference order) that gives the
  * attribute asked for; else, when not strict, the first available one, marked as a downgrade;
  * else a NotSupportedError whose hint lists what would help. Tentative routes (mmap support
  * unknown until tried) are taken only when asked for by name.
  */
 export function chooseRoute(req: CookieRequest, facts: RouteFacts, routes: readonly Route[], op: string): Chosen {
+  // The table ranks routes for write-combining; any other request prefers them the other way
+  // round, the device's own mapping first.
   const ordered = orderRoutes(routes, facts.tables.routeOrder);
+  if (req.memattr !== 'wc') ordered.reverse();
   const what = `${req.region.name} ${hex(req.offset)}+${hex(req.length)}`;
   if (req.route !== undefined) {
     const forced = ordered.find((r) => r.name === req.route);
@@ -201,14 +204,14 @@ export function chooseRoute(req: CookieRequest, facts: RouteFacts, routes: reado
       throw notSupported(op, `route ${p.route} gives ${attrName(String(p.gives))}, not ${attrName(req.memattr)}: ${p.reason}`, { device: facts.device, hint: needsHint([p]) });
     }
     const downgraded = p.gives === req.memattr ? undefined : `route ${p.route} (asked for by name) gives ${p.gives}: ${p.reason}`;
-    return { route: forced, choice: { name: p.route, reason: p.reason, downgraded, considered: [p] } };
+    return { route: forced, choice: { name: p.route, gives: p.gives, reason: p.reason, downgraded, considered: [p] } };
   }
   const considered: RouteProbe[] = [];
   for (const r of ordered) {
     const p = r.probe(req, facts);
     considered.push(p);
     if (p.available && !p.tentative && p.gives === req.memattr) {
-      return { route: r, choice: { name: r.name, reason: p.reason, downgraded: undefined, considered: [...considered, ...rest(ordered, r, req, facts)] } };
+      return { route: r, choice: { name: r.name, gives: p.gives, reason: p.reason, downgraded: undefined, considered: [...considered, ...rest(ordered, r, req, facts)] } };
     }
   }
   if (req.strict) {
@@ -220,7 +223,7 @@ export function chooseRoute(req: CookieRequest, facts: RouteFacts, routes: reado
   const others = considered.filter((c) => c !== p).map((c) => `${c.route}: ${c.available ? `gives ${c.gives}${c.tentative ? ' if the kernel lets it be mmapped' : ''}` : c.reason}`).join('; ');
   return {
     route: ordered[i],
-    choice: { name: p.route, reason: p.reason, downgraded: `no route gives ${attrName(req.memattr)} (${others}); ${p.route} gives ${p.gives}`, considered },
+    choice: { name: p.route, gives: p.gives, reason: p.reason, downgraded: `no route gives ${attrName(req.memattr)} (${others}); ${p.route} gives ${p.gives}`, considered },
   };
 }
 

@@ -108,6 +108,14 @@ describe('vfio-region: the attribute PAT holds for the BAR, not the one pgprot a
     expect(uc.downgraded).toMatch(/no route gives uncached-minus .*vfio-region gives wc$/);
   });
 
+  it('with iomem=relaxed both sysfs and vfio-region give WC: WC takes the table order, UC- the reverse', () => {
+    const facts = () => new FixtureFacts({ regions: [IVSHMEM_BAR2()], devmem: RELAXED, pat: wcBar, reserved: [2] });
+    expect(chooseRoute(req(IVSHMEM_BAR2()), facts(), DEFAULT_ROUTES, 'op').choice.name).toBe('sysfs');
+    const uc = chooseRoute(req(IVSHMEM_BAR2(), 'uc-'), facts(), DEFAULT_ROUTES, 'op').choice;
+    expect(uc.name).toBe('vfio-region');
+    expect(uc.considered.map((p) => p.route)).toEqual(['vfio-region', 'sysfs', 'dmabuf', 'wc-region']);
+  });
+
   it('after a plain open: UC- from the PAT entry vfio-pci made, and the need says how to get WC', () => {
     const facts = new FixtureFacts({ regions: [IVSHMEM_BAR2()], pat: pat([IVSHMEM_BAR2_PHYS, IVSHMEM_BAR2_PHYS + 0x400000n, 'uncached-minus']) });
     const p = vfioRegionRoute.probe(req(IVSHMEM_BAR2()), facts);
