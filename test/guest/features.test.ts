@@ -32,18 +32,15 @@ const fdTarget = (fd: number) => { try { return fs.readlinkSync(`/proc/self/fd/$
 
 // ---------------------------------------------------------------------------------------------
 
-interface CProbe { device: string; features: { index: number; probe: number; get: number; set: number }[] }
+/** A probe answer as test/tools/vfio-probe prints it: 0, or the errno name. */
+type CAnswer = 0 | string;
+interface CProbe { features: { index: number; probe: CAnswer; probe_get: CAnswer; probe_set: CAnswer }[] }
 
-/** The C probe's answers (0 or -errno per flag combination) for numbers 0..15 on one device. */
+/** The C probe's answers for numbers 0..15 on one device, spelled as FeatureInfo.answers. */
 function cProbe(bdf: string): Map<number, { probe: string; get: string; set: string }> {
   const out = execFileSync(path.join(packageRoot(), 'build', 'tools', 'vfio-probe'), [bdf], { encoding: 'utf8' });
-  const parsed = JSON.parse(out) as CProbe;
-  const name = (r: number) => (r === 0 ? 'OK' : errnoName(-r));
-  return new Map(parsed.features.map((f) => [f.index, { probe: name(f.probe), get: name(f.get), set: name(f.set) }]));
-}
-
-function errnoName(n: number): string {
-  return Object.entries(require('os').constants.errno as Record<string, number>).find(([, v]) => v === n)?.[0] ?? `E${n}`;
+  const name = (a: CAnswer) => (a === 0 ? 'OK' : a);
+  return new Map((JSON.parse(out) as CProbe).features.map((f) => [f.index, { probe: name(f.probe), get: name(f.probe_get), set: name(f.probe_set) }]));
 }
 
 describe('features() matches a C probe of every number', () => {
