@@ -8,7 +8,7 @@
 //
 // In your own project, import from 'vfio' instead of '../lib'.
 import * as fs from 'fs';
-import { Device } from '../lib';
+import { Device, VfioError } from '../lib';
 
 // Our layout of the shared memory (nothing in the device defines one): a header, then text.
 const MAGIC = 0x4f494656;   // 'VFIO' in little-endian bytes
@@ -17,8 +17,23 @@ const LENGTH_AT = 0x4;
 const SEQUENCE_AT = 0x8;    // written last: a reader that sees it sees the whole message
 const TEXT_AT = 0x40;
 
+/**
+ * Opens the device with BAR2 reserved write-combining: on stock kernels the reservation must be
+ * made before the open (it makes vfio-pci's own mapping of the BAR WC; see docs/cookies.md).
+ * Where it cannot be made (no resource2_wc, not root), open without it and say why.
+ */
+async function open(bdf: string): Promise<Device> {
+  try {
+    return await Device.open(bdf, { writeCombine: [2] });
+  } catch (e) {
+    if (!(e instanceof VfioError)) throw e;
+    console.log(`no write-combining reservation for BAR2: ${e.message.split('\n')[0]}`);
+    return Device.open(bdf);
+  }
+}
+
 async function main(bdf: string, hostFile: string | undefined): Promise<void> {
-  await using dev = await Device.open(bdf);
+  await using dev = await open(bdf);
   const bar2 = dev.bar(2);
   console.log(`ivshmem ${bdf}: BAR2 is ${Number(bar2.size) >> 20} MiB of shared memory`);
 
