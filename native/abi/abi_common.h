@@ -32,6 +32,9 @@
 #define VFIO_ABI_DECLARE_CONSTANT(name, value) static const long long name = (value);
 #endif
 
+/* _IO(';', 100 + nr): every VFIO ioctl passes its argument untyped and sizes it with argsz. */
+#define VFIO_ABI_IO(nr) _IO(';', 100 + (nr))
+
 /* The uAPI's __aligned_u64: 8-byte aligned even where the C ABI aligns u64 to 4 (i386). */
 typedef uint64_t vfio_abi_aligned_u64 __attribute__((aligned(8)));
 

@@ -1,20 +1,18 @@
 /*
  * The VFIO uAPI as this project uses it, written from the documented interface (Linux
  * include/uapi/linux/vfio.h, 7.3): container, group and device ioctls, info structs and their
- * capabilities, SET_IRQS, device features 0-13, hot reset, iommufd binding. NVLink2 region caps
- * and the sPAPR/EEH interfaces are left out. The names are the uAPI's; see abi_common.h for how
- * the lists below are used. test/tools/abi_check.cc proves every value and offset against the
- * kernel's own header.
+ * capabilities, SET_IRQS, hot reset, iommufd binding of a device cdev; device features 0-13 in
+ * vfio_feature_abi.h and the type1 container IOMMU in vfio_type1_abi.h, both included at the end,
+ * so this header is the whole VFIO uAPI. NVLink2 region caps and the sPAPR/EEH interfaces are left
+ * out. The names are the uAPI's; see abi_common.h for how the lists below are used.
+ * test/tools/abi_check.cc proves every value and offset against the kernel's own header.
  */
 #ifndef VFIO_ABI_VFIO_H
 #define VFIO_ABI_VFIO_H
 
 #include "abi_common.h"
 
-/* _IO(';', 100 + nr): every VFIO ioctl passes its argument untyped and sizes it with argsz. */
-#define VFIO_ABI_IO(nr) _IO(';', 100 + (nr))
-
-#define VFIO_ABI_VFIO_CONSTANTS(X)                                                   \
+#define VFIO_ABI_CORE_CONSTANTS(X)                                                   \
   /* API version and VFIO_CHECK_EXTENSION ids */                                     \
   X(VFIO_API_VERSION, 0)                                                             \
   X(VFIO_TYPE1_IOMMU, 1)                                                             \
@@ -43,14 +41,9 @@
   X(VFIO_DEVICE_RESET, VFIO_ABI_IO(11))                                              \
   X(VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, VFIO_ABI_IO(12))                             \
   X(VFIO_DEVICE_PCI_HOT_RESET, VFIO_ABI_IO(13))                                      \
-  X(VFIO_DEVICE_FEATURE, VFIO_ABI_IO(17))                                            \
   X(VFIO_DEVICE_BIND_IOMMUFD, VFIO_ABI_IO(18))                                       \
   X(VFIO_DEVICE_ATTACH_IOMMUFD_PT, VFIO_ABI_IO(19))                                  \
   X(VFIO_DEVICE_DETACH_IOMMUFD_PT, VFIO_ABI_IO(20))                                  \
-  X(VFIO_MIG_GET_PRECOPY_INFO, VFIO_ABI_IO(21))                                      \
-  X(VFIO_IOMMU_GET_INFO, VFIO_ABI_IO(12))                                            \
-  X(VFIO_IOMMU_MAP_DMA, VFIO_ABI_IO(13))                                             \
-  X(VFIO_IOMMU_UNMAP_DMA, VFIO_ABI_IO(14))                                           \
   /* vfio_group_status.flags */                                                      \
   X(VFIO_GROUP_FLAGS_VIABLE, 1 << 0)                                                 \
   X(VFIO_GROUP_FLAGS_CONTAINER_SET, 1 << 1)                                          \
@@ -131,60 +124,14 @@
   X(VFIO_PCI_DEVID_NOT_OWNED, -1)                                                    \
   X(VFIO_PCI_HOT_RESET_FLAG_DEV_ID, 1 << 0)                                          \
   X(VFIO_PCI_HOT_RESET_FLAG_DEV_ID_OWNED, 1 << 1)                                    \
-  /* VFIO_DEVICE_FEATURE: flags and feature indexes */                               \
-  X(VFIO_DEVICE_FEATURE_MASK, 0xffff)                                                \
-  X(VFIO_DEVICE_FEATURE_GET, 1 << 16)                                                \
-  X(VFIO_DEVICE_FEATURE_SET, 1 << 17)                                                \
-  X(VFIO_DEVICE_FEATURE_PROBE, 1 << 18)                                              \
-  X(VFIO_DEVICE_FEATURE_PCI_VF_TOKEN, 0)                                             \
-  X(VFIO_DEVICE_FEATURE_MIGRATION, 1)                                                \
-  X(VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE, 2)                                         \
-  X(VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY, 3)                                          \
-  X(VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP, 4)                              \
-  X(VFIO_DEVICE_FEATURE_LOW_POWER_EXIT, 5)                                           \
-  X(VFIO_DEVICE_FEATURE_DMA_LOGGING_START, 6)                                        \
-  X(VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP, 7)                                         \
-  X(VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT, 8)                                       \
-  X(VFIO_DEVICE_FEATURE_MIG_DATA_SIZE, 9)                                            \
-  X(VFIO_DEVICE_FEATURE_BUS_MASTER, 10)                                              \
-  X(VFIO_DEVICE_FEATURE_DMA_BUF, 11)                                                 \
-  X(VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2, 12)                                      \
-  X(VFIO_DEVICE_FEATURE_ZPCI_ERROR, 13)                                              \
-  /* feature payload values */                                                       \
-  X(VFIO_MIGRATION_STOP_COPY, 1 << 0)                                                \
-  X(VFIO_MIGRATION_P2P, 1 << 1)                                                      \
-  X(VFIO_MIGRATION_PRE_COPY, 1 << 2)                                                 \
-  X(VFIO_DEVICE_STATE_ERROR, 0)                                                      \
-  X(VFIO_DEVICE_STATE_STOP, 1)                                                       \
-  X(VFIO_DEVICE_STATE_RUNNING, 2)                                                    \
-  X(VFIO_DEVICE_STATE_STOP_COPY, 3)                                                  \
-  X(VFIO_DEVICE_STATE_RESUMING, 4)                                                   \
-  X(VFIO_DEVICE_STATE_RUNNING_P2P, 5)                                                \
-  X(VFIO_DEVICE_STATE_PRE_COPY, 6)                                                   \
-  X(VFIO_DEVICE_STATE_PRE_COPY_P2P, 7)                                               \
-  X(VFIO_PRECOPY_INFO_REINIT, 1 << 0)                                                \
-  X(VFIO_DEVICE_FEATURE_CLEAR_MASTER, 0)                                             \
-  X(VFIO_DEVICE_FEATURE_SET_MASTER, 1)                                               \
   /* iommufd binding of a device cdev */                                             \
   X(VFIO_DEVICE_BIND_FLAG_TOKEN, 1 << 0)                                             \
   X(VFIO_DEVICE_ATTACH_PASID, 1 << 0)                                                \
-  X(VFIO_DEVICE_DETACH_PASID, 1 << 0)                                                \
-  /* type1 IOMMU: info flags and caps, DMA map/unmap flags */                        \
-  X(VFIO_IOMMU_INFO_PGSIZES, 1 << 0)                                                 \
-  X(VFIO_IOMMU_INFO_CAPS, 1 << 1)                                                    \
-  X(VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE, 1)                                         \
-  X(VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION, 2)                                          \
-  X(VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL, 3)                                              \
-  X(VFIO_DMA_MAP_FLAG_READ, 1 << 0)                                                  \
-  X(VFIO_DMA_MAP_FLAG_WRITE, 1 << 1)                                                 \
-  X(VFIO_DMA_MAP_FLAG_VADDR, 1 << 2)                                                 \
-  X(VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP, 1 << 0)                                    \
-  X(VFIO_DMA_UNMAP_FLAG_ALL, 1 << 1)                                                 \
-  X(VFIO_DMA_UNMAP_FLAG_VADDR, 1 << 2)
+  X(VFIO_DEVICE_DETACH_PASID, 1 << 0)
 
 VFIO_ABI_BEGIN
 
-VFIO_ABI_VFIO_CONSTANTS(VFIO_ABI_DECLARE_CONSTANT)
+VFIO_ABI_CORE_CONSTANTS(VFIO_ABI_DECLARE_CONSTANT)
 
 /* ---- common ---- */
 
@@ -335,120 +282,6 @@ struct vfio_pci_hot_reset {
   F(vfio_pci_hot_reset, argsz, 0) F(vfio_pci_hot_reset, flags, 4)                       \
   F(vfio_pci_hot_reset, count, 8) F(vfio_pci_hot_reset, group_fds, 12)
 
-/* ---- device features ---- */
-
-/* flags = feature index | GET/SET/PROBE; data[] is the feature's payload. */
-struct vfio_device_feature {
-  uint32_t argsz;
-  uint32_t flags;
-  uint8_t data[];
-};
-#define VFIO_ABI_LAYOUT_vfio_device_feature(F) \
-  F(vfio_device_feature, argsz, 0) F(vfio_device_feature, flags, 4) F(vfio_device_feature, data, 8)
-
-struct vfio_device_feature_migration {
-  vfio_abi_aligned_u64 flags;
-};
-#define VFIO_ABI_LAYOUT_vfio_device_feature_migration(F) F(vfio_device_feature_migration, flags, 0)
-
-struct vfio_device_feature_mig_state {
-  uint32_t device_state;
-  int32_t data_fd;
-};
-#define VFIO_ABI_LAYOUT_vfio_device_feature_mig_state(F) \
-  F(vfio_device_feature_mig_state, device_state, 0) F(vfio_device_feature_mig_state, data_fd, 4)
-
-/* Argument of VFIO_MIG_GET_PRECOPY_INFO on a migration data fd. */
-struct vfio_precopy_info {
-  uint32_t argsz;
-  uint32_t flags;
-  vfio_abi_aligned_u64 initial_bytes;
-  vfio_abi_aligned_u64 dirty_bytes;
-};
-#define VFIO_ABI_LAYOUT_vfio_precopy_info(F)                                            \
-  F(vfio_precopy_info, argsz, 0) F(vfio_precopy_info, flags, 4)                         \
-  F(vfio_precopy_info, initial_bytes, 8) F(vfio_precopy_info, dirty_bytes, 16)
-
-struct vfio_device_low_power_entry_with_wakeup {
-  int32_t wakeup_eventfd;
-  uint32_t reserved;
-};
-#define VFIO_ABI_LAYOUT_vfio_device_low_power_entry_with_wakeup(F)                      \
-  F(vfio_device_low_power_entry_with_wakeup, wakeup_eventfd, 0)                         \
-  F(vfio_device_low_power_entry_with_wakeup, reserved, 4)
-
-/* ranges is a user pointer to num_ranges vfio_device_feature_dma_logging_range. */
-struct vfio_device_feature_dma_logging_control {
-  vfio_abi_aligned_u64 page_size;
-  uint32_t num_ranges;
-  uint32_t __reserved;
-  vfio_abi_aligned_u64 ranges;
-};
-#define VFIO_ABI_LAYOUT_vfio_device_feature_dma_logging_control(F)                      \
-  F(vfio_device_feature_dma_logging_control, page_size, 0)                              \
-  F(vfio_device_feature_dma_logging_control, num_ranges, 8)                             \
-  F(vfio_device_feature_dma_logging_control, __reserved, 12)                            \
-  F(vfio_device_feature_dma_logging_control, ranges, 16)
-
-struct vfio_device_feature_dma_logging_range {
-  vfio_abi_aligned_u64 iova;
-  vfio_abi_aligned_u64 length;
-};
-#define VFIO_ABI_LAYOUT_vfio_device_feature_dma_logging_range(F)                        \
-  F(vfio_device_feature_dma_logging_range, iova, 0)                                     \
-  F(vfio_device_feature_dma_logging_range, length, 8)
-
-/* bitmap is a user pointer to u64 words, one bit per page_size of IOVA. */
-struct vfio_device_feature_dma_logging_report {
-  vfio_abi_aligned_u64 iova;
-  vfio_abi_aligned_u64 length;
-  vfio_abi_aligned_u64 page_size;
-  vfio_abi_aligned_u64 bitmap;
-};
-#define VFIO_ABI_LAYOUT_vfio_device_feature_dma_logging_report(F)                       \
-  F(vfio_device_feature_dma_logging_report, iova, 0)                                    \
-  F(vfio_device_feature_dma_logging_report, length, 8)                                  \
-  F(vfio_device_feature_dma_logging_report, page_size, 16)                              \
-  F(vfio_device_feature_dma_logging_report, bitmap, 24)
-
-struct vfio_device_feature_mig_data_size {
-  vfio_abi_aligned_u64 stop_copy_length;
-};
-#define VFIO_ABI_LAYOUT_vfio_device_feature_mig_data_size(F) \
-  F(vfio_device_feature_mig_data_size, stop_copy_length, 0)
-
-struct vfio_device_feature_bus_master {
-  uint32_t op;
-};
-#define VFIO_ABI_LAYOUT_vfio_device_feature_bus_master(F) F(vfio_device_feature_bus_master, op, 0)
-
-struct vfio_region_dma_range {
-  uint64_t offset;
-  uint64_t length;
-};
-#define VFIO_ABI_LAYOUT_vfio_region_dma_range(F) \
-  F(vfio_region_dma_range, offset, 0) F(vfio_region_dma_range, length, 8)
-
-/* DMA_BUF (GET): exports nr_ranges slices of one region as a dma-buf; the ioctl returns its fd. */
-struct vfio_device_feature_dma_buf {
-  uint32_t region_index;
-  uint32_t open_flags;
-  uint32_t flags;
-  uint32_t nr_ranges;
-  struct vfio_region_dma_range dma_ranges[];
-};
-#define VFIO_ABI_LAYOUT_vfio_device_feature_dma_buf(F)                                  \
-  F(vfio_device_feature_dma_buf, region_index, 0)                                       \
-  F(vfio_device_feature_dma_buf, open_flags, 4)                                         \
-  F(vfio_device_feature_dma_buf, flags, 8)                                              \
-  F(vfio_device_feature_dma_buf, nr_ranges, 12)                                         \
-  F(vfio_device_feature_dma_buf, dma_ranges, 16)
-
-struct vfio_device_feature_zpci_err {
-  vfio_abi_aligned_u64 data;
-};
-#define VFIO_ABI_LAYOUT_vfio_device_feature_zpci_err(F) F(vfio_device_feature_zpci_err, data, 0)
-
 /* ---- iommufd binding of a device cdev ---- */
 
 struct vfio_device_bind_iommufd {
@@ -482,85 +315,7 @@ struct vfio_device_detach_iommufd_pt {
   F(vfio_device_detach_iommufd_pt, argsz, 0) F(vfio_device_detach_iommufd_pt, flags, 4) \
   F(vfio_device_detach_iommufd_pt, pasid, 8)
 
-/* ---- type1 IOMMU (container) ---- */
-
-struct vfio_iommu_type1_info {
-  uint32_t argsz;
-  uint32_t flags;
-  vfio_abi_aligned_u64 iova_pgsizes;
-  uint32_t cap_offset;
-  uint32_t pad;
-};
-#define VFIO_ABI_LAYOUT_vfio_iommu_type1_info(F)                                        \
-  F(vfio_iommu_type1_info, argsz, 0) F(vfio_iommu_type1_info, flags, 4)                 \
-  F(vfio_iommu_type1_info, iova_pgsizes, 8) F(vfio_iommu_type1_info, cap_offset, 16)    \
-  F(vfio_iommu_type1_info, pad, 20)
-
-/* end is inclusive. */
-struct vfio_iova_range {
-  uint64_t start;
-  uint64_t end;
-};
-#define VFIO_ABI_LAYOUT_vfio_iova_range(F) F(vfio_iova_range, start, 0) F(vfio_iova_range, end, 8)
-
-struct vfio_iommu_type1_info_cap_iova_range {
-  struct vfio_info_cap_header header;
-  uint32_t nr_iovas;
-  uint32_t reserved;
-  struct vfio_iova_range iova_ranges[];
-};
-#define VFIO_ABI_LAYOUT_vfio_iommu_type1_info_cap_iova_range(F)                         \
-  F(vfio_iommu_type1_info_cap_iova_range, header, 0)                                    \
-  F(vfio_iommu_type1_info_cap_iova_range, nr_iovas, 8)                                  \
-  F(vfio_iommu_type1_info_cap_iova_range, reserved, 12)                                 \
-  F(vfio_iommu_type1_info_cap_iova_range, iova_ranges, 16)
-
-struct vfio_iommu_type1_info_cap_migration {
-  struct vfio_info_cap_header header;
-  uint32_t flags;
-  uint64_t pgsize_bitmap;
-  uint64_t max_dirty_bitmap_size;
-};
-#define VFIO_ABI_LAYOUT_vfio_iommu_type1_info_cap_migration(F)                          \
-  F(vfio_iommu_type1_info_cap_migration, header, 0)                                     \
-  F(vfio_iommu_type1_info_cap_migration, flags, 8)                                      \
-  F(vfio_iommu_type1_info_cap_migration, pgsize_bitmap, 16)                             \
-  F(vfio_iommu_type1_info_cap_migration, max_dirty_bitmap_size, 24)
-
-/* avail: how many more MAP_DMA mappings the container accepts (the 65535 limit). */
-struct vfio_iommu_type1_info_dma_avail {
-  struct vfio_info_cap_header header;
-  uint32_t avail;
-};
-#define VFIO_ABI_LAYOUT_vfio_iommu_type1_info_dma_avail(F) \
-  F(vfio_iommu_type1_info_dma_avail, header, 0) F(vfio_iommu_type1_info_dma_avail, avail, 8)
-
-struct vfio_iommu_type1_dma_map {
-  uint32_t argsz;
-  uint32_t flags;
-  uint64_t vaddr;
-  uint64_t iova;
-  uint64_t size;
-};
-#define VFIO_ABI_LAYOUT_vfio_iommu_type1_dma_map(F)                                     \
-  F(vfio_iommu_type1_dma_map, argsz, 0) F(vfio_iommu_type1_dma_map, flags, 4)           \
-  F(vfio_iommu_type1_dma_map, vaddr, 8) F(vfio_iommu_type1_dma_map, iova, 16)           \
-  F(vfio_iommu_type1_dma_map, size, 24)
-
-/* size is written back with the number of bytes unmapped. */
-struct vfio_iommu_type1_dma_unmap {
-  uint32_t argsz;
-  uint32_t flags;
-  uint64_t iova;
-  uint64_t size;
-  uint8_t data[];
-};
-#define VFIO_ABI_LAYOUT_vfio_iommu_type1_dma_unmap(F)                                   \
-  F(vfio_iommu_type1_dma_unmap, argsz, 0) F(vfio_iommu_type1_dma_unmap, flags, 4)       \
-  F(vfio_iommu_type1_dma_unmap, iova, 8) F(vfio_iommu_type1_dma_unmap, size, 16)        \
-  F(vfio_iommu_type1_dma_unmap, data, 24)
-
-#define VFIO_ABI_VFIO_STRUCTS(S)                                                     \
+#define VFIO_ABI_CORE_STRUCTS(S)                                                     \
   S(vfio_info_cap_header, 8)                                                         \
   S(vfio_group_status, 8)                                                            \
   S(vfio_device_info, 24)                                                            \
@@ -574,32 +329,19 @@ struct vfio_iommu_type1_dma_unmap {
   S(vfio_pci_dependent_device, 8)                                                    \
   S(vfio_pci_hot_reset_info, 12)                                                     \
   S(vfio_pci_hot_reset, 12)                                                          \
-  S(vfio_device_feature, 8)                                                          \
-  S(vfio_device_feature_migration, 8)                                                \
-  S(vfio_device_feature_mig_state, 8)                                                \
-  S(vfio_precopy_info, 24)                                                           \
-  S(vfio_device_low_power_entry_with_wakeup, 8)                                      \
-  S(vfio_device_feature_dma_logging_control, 24)                                     \
-  S(vfio_device_feature_dma_logging_range, 16)                                       \
-  S(vfio_device_feature_dma_logging_report, 32)                                      \
-  S(vfio_device_feature_mig_data_size, 8)                                            \
-  S(vfio_device_feature_bus_master, 4)                                               \
-  S(vfio_region_dma_range, 16)                                                       \
-  S(vfio_device_feature_dma_buf, 16)                                                 \
-  S(vfio_device_feature_zpci_err, 8)                                                 \
   S(vfio_device_bind_iommufd, 24)                                                    \
   S(vfio_device_attach_iommufd_pt, 16)                                               \
-  S(vfio_device_detach_iommufd_pt, 12)                                               \
-  S(vfio_iommu_type1_info, 24)                                                       \
-  S(vfio_iova_range, 16)                                                             \
-  S(vfio_iommu_type1_info_cap_iova_range, 16)                                        \
-  S(vfio_iommu_type1_info_cap_migration, 32)                                         \
-  S(vfio_iommu_type1_info_dma_avail, 12)                                             \
-  S(vfio_iommu_type1_dma_map, 32)                                                    \
-  S(vfio_iommu_type1_dma_unmap, 24)
+  S(vfio_device_detach_iommufd_pt, 12)
 
-VFIO_ABI_VFIO_STRUCTS(VFIO_ABI_ASSERT_STRUCT)
+VFIO_ABI_CORE_STRUCTS(VFIO_ABI_ASSERT_STRUCT)
 
 VFIO_ABI_END
+
+#include "vfio_feature_abi.h"
+#include "vfio_type1_abi.h"
+
+/* Everything VFIO, for the code that exports or cross-checks all of it. */
+#define VFIO_ABI_VFIO_CONSTANTS(X) VFIO_ABI_CORE_CONSTANTS(X) VFIO_ABI_FEATURE_CONSTANTS(X) VFIO_ABI_TYPE1_CONSTANTS(X)
+#define VFIO_ABI_VFIO_STRUCTS(S) VFIO_ABI_CORE_STRUCTS(S) VFIO_ABI_FEATURE_STRUCTS(S) VFIO_ABI_TYPE1_STRUCTS(S)
 
 #endif /* VFIO_ABI_VFIO_H */
