@@ -4,6 +4,8 @@
 import type { MemattrRoutesReport, RouteProbe } from '../cookie/model';
 import type { Device } from '../device';
 import { VFIO_PCI_BAR0_REGION_INDEX, VFIO_PCI_BAR5_REGION_INDEX } from '../abi';
+import { parseResourceFile } from '../decode';
+import * as sysfs from '../sysfs';
 import { Colors, size, table } from './format';
 
 export interface BarRoutes {
@@ -19,6 +21,18 @@ export function gatherCookies(dev: Device, bar?: number): BarRoutes[] {
     .filter((r) => r.index >= VFIO_PCI_BAR0_REGION_INDEX && r.index <= VFIO_PCI_BAR5_REGION_INDEX && r.size > 0n)
     .filter((r) => bar === undefined || r.index === VFIO_PCI_BAR0_REGION_INDEX + bar)
     .map((r) => ({ bar: r.index - VFIO_PCI_BAR0_REGION_INDEX, region: r.name, size: r.size, report: dev.memattrRoutes(r) }));
+}
+
+/**
+ * The prefetchable memory BARs (the ones sysfs offers resourceN_wc for), or just `only`: what
+ * --reserve-wc reserves write-combining before the device is opened.
+ */
+export function prefetchableBars(bdf: string, o: sysfs.SysfsOptions = {}, only?: number): number[] {
+  const text = sysfs.resourceText(bdf, o);
+  if (text === undefined) return [];
+  return parseResourceFile(text)
+    .filter((r) => r.index <= 5 && r.size > 0n && r.mem && r.prefetch && (only === undefined || r.index === only))
+    .map((r) => r.index);
 }
 
 function routeRow(p: RouteProbe, c: Colors): string[] {

@@ -4,13 +4,13 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Argument, Command, CommanderError, InvalidArgumentError } from 'commander';
-import { Device } from '../device';
+import { Device, DeviceOpenOptions } from '../device';
 import { packageRoot } from '../paths';
 import {
   UsageError, checkFits, parseBdfArg, parseOffsetArg, parseRegionArg, parseValueArg, parseWidthArg,
 } from './args';
 import { bind, unbind } from './bind';
-import { formatCookies, gatherCookies } from './cookies';
+import { formatCookies, gatherCookies, prefetchableBars } from './cookies';
 import { formatFeatureList, gatherFeatures } from './features';
 import { colors, toJson } from './format';
 import { gatherInfo } from './info';
@@ -32,8 +32,8 @@ function examples(lines: string[]): string {
 }
 
 /** Opens the device, runs `f`, closes the device whatever happens. */
-async function withDevice<T>(bdf: string, rt: Runtime, f: (dev: Device) => T): Promise<T> {
-  const dev = await Device.open(bdf, rt.sysfs ? { sysfs: rt.sysfs } : {});
+async function withDevice<T>(bdf: string, rt: Runtime, f: (dev: Device) => T, o: DeviceOpenOptions = {}): Promise<T> {
+  const dev = await Device.open(bdf, { ...o, ...(rt.sysfs ? { sysfs: rt.sysfs } : {}) });
   try {
     return f(dev);
   } finally {
@@ -155,10 +155,14 @@ export function buildProgram(rt: Runtime): Command {
       if (!/^[0-5]$/.test(v)) throw new InvalidArgumentError('expected a BAR number 0-5');
       return Number(v);
     })
+    .option('--reserve-wc', 'reserve the prefetchable BARs write-combining before opening the device, as Device.open({ writeCombine }) does')
     .option('--json', 'print JSON')
-    .addHelpText('after', examples(['vfio cookies 00:04.0', 'vfio cookies 00:04.0 --bar 2 --json']))
-    .action(action(async (bdf: string, opts: { bar?: number; json?: boolean }) => {
-      const bars = await withDevice(bdf, rt, (dev) => gatherCookies(dev, opts.bar));
+    .addHelpText('after', '\nWithout --reserve-wc the report is what a plain Device.open() gives; with it, what a driver\n' +
+      'that reserves WC first gets (needs root: the reservation maps sysfs resourceN_wc).\n' +
+      examples(['vfio cookies 00:04.0', 'sudo vfio cookies 00:04.0 --bar 2 --reserve-wc --json']))
+    .action(action(async (bdf: string, opts: { bar?: number; reserveWc?: boolean; json?: boolean }) => {
+      const writeCombine = opts.reserveWc ? prefetchableBars(bdf, rt.sysfs ? { sysfs: rt.sysfs } : {}, opts.bar) : [];
+      const bars = await withDevice(bdf, rt, (dev) => gatherCookies(dev, opts.bar), { writeCombine });
       rt.out(opts.json ? toJson(bars) + '\n' : formatCookies(bdf, bars, c));
     }));
 

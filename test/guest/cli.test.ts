@@ -183,14 +183,16 @@ describe('vfio features and cookies', () => {
     expect(out).toEqual(jsonValue(dev.features()));
   });
 
-  it('cookies --json reports the routes for ivshmem BAR2', async () => {
-    const out = json(vfio('cookies', IVSHMEM, '--bar', '2', '--json'));
-    await using dev = await Device.open(IVSHMEM);
+  it('cookies --reserve-wc --json: BAR2 reserved before the open has a WC route, as the library sees it', async () => {
+    const out = json(vfio('cookies', IVSHMEM, '--bar', '2', '--reserve-wc', '--json'));
+    await using dev = await Device.open(IVSHMEM, { writeCombine: [2] });
     const expected = dev.memattrRoutes(dev.bar(2));
     expect(out).toHaveLength(1);
     expect(out[0]).toMatchObject({ bar: 2, region: 'BAR2', size: 4 << 20 });
-    expect(out[0].report.routes.map((r: { route: string; available: boolean }) => [r.route, r.available]))
-      .toEqual(expected.routes.map((r) => [r.route, r.available]));
+    expect(out[0].report.routes.map((r: { route: string; available: boolean; gives: string }) => [r.route, r.available, r.gives]))
+      .toEqual(expected.routes.map((r) => [r.route, r.available, r.gives]));
     expect(out[0].report.wc).toEqual(expected.wc);
+    // The reservation is what gives vfio-pci's own mapping of the BAR write-combining.
+    expect(out[0].report.wc).toContain('vfio-region');
   });
 });

@@ -4,8 +4,10 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { bind, unbind, vfioHolders } from '../../lib/cli/bind';
+import { prefetchableBars } from '../../lib/cli/cookies';
 import { gatherList } from '../../lib/cli/list';
 import { CliError } from '../../lib/cli/report';
+import { ivshmemResourceFile } from '../fixtures/devices';
 import { SysfsTree } from './cli-fixture';
 
 const GPU = '0000:01:00.0';
@@ -187,5 +189,16 @@ describe('vfio list on the same tree', () => {
     tree.addDevice({ bdf: '0000:06:00.0', driver: 'vfio-pci', group: 6 });
     const e = gatherList({ sysfs: tree.root, pciIds: [], groupAccess: () => false }).find((x) => x.bdf === '0000:06:00.0')!;
     expect(e.vfio).toEqual({ usable: false, reasons: ['no access to /dev/vfio/6'], hint: 'run as root, or give your user /dev/vfio/6' });
+  });
+});
+
+describe('vfio cookies --reserve-wc', () => {
+  it('reserves the prefetchable memory BARs (ivshmem: BAR2 only), or the one asked for', () => {
+    tree.addDevice({ bdf: '0000:00:04.0', vendor: 0x1af4, device: 0x1110, driver: 'vfio-pci', group: 2 });
+    fs.writeFileSync(tree.p('bus/pci/devices/0000:00:04.0/resource'), ivshmemResourceFile());
+    expect(prefetchableBars('0000:00:04.0', { sysfs: tree.root })).toEqual([2]);
+    expect(prefetchableBars('0000:00:04.0', { sysfs: tree.root }, 2)).toEqual([2]);
+    expect(prefetchableBars('0000:00:04.0', { sysfs: tree.root }, 0)).toEqual([]);
+    expect(prefetchableBars(NIC, { sysfs: tree.root })).toEqual([]);
   });
 });
