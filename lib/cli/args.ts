@@ -2,7 +2,7 @@
 // argument is reported like any other usage error: the message, the usage line, exit status 2.
 import { InvalidArgumentError } from 'commander';
 import { VFIO_PCI_BAR0_REGION_INDEX, VFIO_PCI_CONFIG_REGION_INDEX, VFIO_PCI_ROM_REGION_INDEX } from '../abi';
-import { normalizeBdf } from '../decode';
+import { normalizeBdf } from '../decode/sysfs';
 
 /** A usage error found after parsing (e.g. a value too wide for the width): exit status 2. */
 export class UsageError extends Error {}

@@ -1,6 +1,6 @@
 // Text helpers shared by the subcommands: numbers as lspci prints them, borderless tables, colour
 // and JSON. Everything here is pure (data in, text out) so the output is testable on any host.
-import Table from 'cli-table3';
+import type TableType from 'cli-table3';
 import pc from 'picocolors';
 
 export type Colors = ReturnType<typeof pc.createColors>;
@@ -48,6 +48,9 @@ export function setFlags(flags: object): string[] {
  * read, easy to grep. `head` is dimmed when colour is on.
  */
 export function table(head: string[], rows: (string | number)[][], c: Colors, indent = ''): string {
+  // Loaded on first use: commands that print no table (peek, poke, bind) skip its dependencies.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const Table = require('cli-table3') as typeof TableType;
   const t = new Table({
     head: head.map((h) => c.bold(h)),
     chars: {

@@ -1,22 +1,20 @@
 // The `vfio` command line: subcommands, their arguments and help, and the exit statuses (0 ok,
 // 1 operation failed, 2 usage). Each action gathers data (sysfs, ioctls) through the modules
 // beside this one and prints it through their pure formatters, or as JSON with --json.
+// The modules that open devices (and the library behind them) load only in the actions that
+// need them: node start-up is what a command costs, in the emulated host above all.
 import * as fs from 'fs';
 import * as path from 'path';
 import { Argument, Command, CommanderError, InvalidArgumentError } from 'commander';
-import { Device, DeviceOpenOptions } from '../device';
+import type { Device, DeviceOpenOptions } from '../device';
 import { packageRoot } from '../paths';
 import {
   UsageError, checkFits, parseBdfArg, parseOffsetArg, parseRegionArg, parseValueArg, parseWidthArg,
 } from './args';
 import { bind, unbind } from './bind';
-import { formatCookies, gatherCookies, prefetchableBars } from './cookies';
-import { formatFeatureList, gatherFeatures } from './features';
 import { colors, toJson } from './format';
-import { gatherInfo } from './info';
-import { formatInfo } from './info-format';
 import { formatList, gatherList } from './list';
-import { Width, formatPoke, formatValue, peek, poke } from './peek';
+import type { Width } from './peek';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, Runtime, reportFailure } from './report';
 
 function version(): string {
@@ -33,6 +31,7 @@ function examples(lines: string[]): string {
 
 /** Opens the device, runs `f`, closes the device whatever happens. */
 async function withDevice<T>(bdf: string, rt: Runtime, f: (dev: Device) => T, o: DeviceOpenOptions = {}): Promise<T> {
+  const { Device } = await import('../device');
   const dev = await Device.open(bdf, { ...o, ...(rt.sysfs ? { sysfs: rt.sysfs } : {}) });
   try {
     return f(dev);
@@ -84,8 +83,9 @@ export function buildProgram(rt: Runtime): Command {
     .addHelpText('after', '\nThe device must be bound to vfio-pci (see `vfio bind`).\n' +
       examples(['vfio info 00:03.0', 'vfio info 0000:00:03.0 --json | jq \'.regions[] | {name, size}\'']))
     .action(action(async (bdf: string, opts: { json?: boolean }) => {
+      const { gatherInfo } = await import('./info');
       const data = await withDevice(bdf, rt, (dev) => gatherInfo(dev, rt.sysfs ? { sysfs: rt.sysfs } : {}));
-      rt.out(opts.json ? toJson(data) + '\n' : formatInfo(data, c));
+      rt.out(opts.json ? toJson(data) + '\n' : (await import('./info-format')).formatInfo(data, c));
     }));
 
   program.command('bind')
@@ -118,6 +118,7 @@ export function buildProgram(rt: Runtime): Command {
     .option('--json', 'print JSON')
     .addHelpText('after', examples(['vfio peek 00:03.0 0 0x0          # edu: identification register', 'vfio peek 00:03.0 bar0 0x80 64     # edu: DMA source address (a 64-bit register)', 'vfio peek 00:03.0 config 0x0 16']))
     .action(action(async (bdf: string, bar: number, offset: bigint, width: Width, opts: { mmap?: boolean; json?: boolean }) => {
+      const { peek, formatValue } = await import('./peek');
       const a = await withDevice(bdf, rt, (dev) => peek(dev, bar, offset, width, !!opts.mmap));
       rt.out(opts.json ? toJson(a) + '\n' : formatValue(a.value, width) + '\n');
     }));
@@ -133,6 +134,7 @@ export function buildProgram(rt: Runtime): Command {
     .addHelpText('after', examples(['vfio poke 00:03.0 0 0x4 0x12345678   # edu: liveness register (reads back inverted)', 'vfio poke 00:03.0 bar0 0x20 0x80 32']))
     .action(action(async (bdf: string, bar: number, offset: bigint, value: bigint, width: Width, opts: { mmap?: boolean }) => {
       checkFits(value, width);
+      const { poke, formatPoke } = await import('./peek');
       const a = await withDevice(bdf, rt, (dev) => poke(dev, bar, offset, width, value, !!opts.mmap));
       rt.out(formatPoke(a));
     }));
@@ -144,6 +146,7 @@ export function buildProgram(rt: Runtime): Command {
     .option('--json', 'print JSON')
     .addHelpText('after', examples(['vfio features 00:05.0', 'vfio features 00:05.0 --all --json']))
     .action(action(async (bdf: string, opts: { all?: boolean; json?: boolean }) => {
+      const { gatherFeatures, formatFeatureList } = await import('./features');
       const list = await withDevice(bdf, rt, (dev) => gatherFeatures(dev, !!opts.all));
       rt.out(opts.json ? toJson(list) + '\n' : formatFeatureList(bdf, list, c));
     }));
@@ -161,6 +164,7 @@ export function buildProgram(rt: Runtime): Command {
       'that reserves WC first gets (needs root: the reservation maps sysfs resourceN_wc).\n' +
       examples(['vfio cookies 00:04.0', 'sudo vfio cookies 00:04.0 --bar 2 --reserve-wc --json']))
     .action(action(async (bdf: string, opts: { bar?: number; reserveWc?: boolean; json?: boolean }) => {
+      const { gatherCookies, formatCookies, prefetchableBars } = await import('./cookies');
       const writeCombine = opts.reserveWc ? prefetchableBars(bdf, rt.sysfs ? { sysfs: rt.sysfs } : {}, opts.bar) : [];
       const bars = await withDevice(bdf, rt, (dev) => gatherCookies(dev, opts.bar), { writeCombine });
       rt.out(opts.json ? toJson(bars) + '\n' : formatCookies(bdf, bars, c));
