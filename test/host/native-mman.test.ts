@@ -154,7 +154,7 @@ describe('store_fence', () => {
 
 describe('lifetime under garbage collection (child process with --expose-gc)', () => {
   // Lets finalizers run: they are queued by GC and run on a later turn of the event loop.
-  const settle = 'async function settle() { for (let i = 0; i < 4; i++) { gc(); await new Promise((r) => setImmediate(r)); } }\n' +
+  const settle = 'async function settle() { for (let i = 0; i < 10; i++) { gc(); await new Promise((r) => setImmediate(r)); } }\n' +
     'const count = () => require("fs").readFileSync("/proc/self/maps", "utf8").split("\\n").filter((l) => l.includes("/memfd:vfio-dma")).length;\n';
 
   it('the memory stays mapped while the buffer lives, even with the handle gone; unmapped once both are gone', () => {
