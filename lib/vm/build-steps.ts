@@ -44,7 +44,7 @@ export class BuildSteps {
   private readonly fd: number;
 
   constructor(readonly logFile: string, private readonly log: (line: string) => void) {
-    this.fd = fs.openSync(logFile, 'a');
+    this.fd = fs.openSync(logFile, 'w'); // one log per attempt
   }
 
   close(): void {

@@ -6,7 +6,8 @@
 //     .lock                        held while building (see cache-lock.ts)
 //     sources/<package>_<ver>.deb  the downloaded linux-source package
 //     <key>/                       one built kernel (layout: kernel-build.ts); kernel.json last
-//     <key>.work/                  source and object trees during a build, removed afterwards
+//     <key>.work/                  source and object trees during a build, removed after a
+//                                  success; kept after a failure so the next attempt resumes
 //     <key>.failed.log             the log of the last failed build of that key
 //
 // The key is the source package version, the fragment's contents, the compiler and the
@@ -169,7 +170,8 @@ async function build(r: Resolved, root: string, opts: CustomKernelOptions, log: 
   const entry = path.join(root, r.key);
   const work = `${entry}.work`;
   const stage = path.join(work, 'stage');
-  fs.rmSync(work, { recursive: true, force: true });
+  // A failed attempt's trees are resumed from (make redoes only what is missing); --force starts afresh.
+  if (opts.force) fs.rmSync(work, { recursive: true, force: true });
   fs.mkdirSync(work, { recursive: true });
   const steps = new BuildSteps(path.join(work, 'build.log'), log);
   const jobs = opts.jobs ?? os.availableParallelism();
@@ -203,9 +205,9 @@ async function build(r: Resolved, root: string, opts: CustomKernelOptions, log: 
   } catch (e) {
     try { steps.close(); } catch { /* already closed */ }
     const failedLog = `${entry}.failed.log`;
-    fs.renameSync(steps.logFile, failedLog);
-    fs.rmSync(work, { recursive: true, force: true });
-    log(`kernel build failed after ${formatElapsed(Date.now() - started)}; full log: ${failedLog}`);
+    fs.copyFileSync(steps.logFile, failedLog);
+    log(`kernel build failed after ${formatElapsed(Date.now() - started)}; full log: ${failedLog}; `
+      + `the next build resumes from ${work} (about 2 GB; --force or deleting it starts afresh)`);
     throw e;
   }
 }

@@ -8,8 +8,11 @@
 //   build/                      a tree for out-of-tree modules: `make -C build M=DIR modules`
 //                               (the kernel's own install-extmod-build: what a linux-headers
 //                               package holds, with Module.symvers and the built host tools)
-//   include/                    headers_install: the uapi of exactly this kernel
-// The source and object trees (about 2 GB) are deleted afterwards; only the above is kept.
+//   include/                    the uapi headers of exactly this kernel (what headers_install
+//                               writes, copied here without the rsync it needs)
+// The source and object trees (about 2 GB) are deleted after a success. After a failure they
+// are kept, and the next attempt resumes: the unpacked source is reused and make only redoes
+// what is missing.
 import * as fs from 'fs';
 import * as path from 'path';
 import { BuildSteps } from './build-steps';
@@ -50,9 +53,9 @@ export interface KernelBuildInputs {
   sourceDeb: string;
   /** The config fragment merged onto tinyconfig. */
   fragment: string;
-  /** Scratch space for the source and object trees; removed by the caller. */
+  /** Scratch space for the source and object trees (may hold those of a failed attempt). */
   workDir: string;
-  /** Where the kernel directory is installed (must not exist yet). */
+  /** Where the kernel directory is installed (replaced if it exists). */
   stageDir: string;
   /** Parallel compile jobs. */
   jobs: number;
@@ -94,8 +97,23 @@ export async function buildKernel(inputs: KernelBuildInputs, steps: BuildSteps):
   return { release, compiled };
 }
 
-/** dpkg -x the .deb, then untar the tarball it carries; returns the source tree. */
+/**
+ * dpkg -x the .deb, then untar the tarball it carries; returns the source tree. A tree that an
+ * earlier attempt unpacked from the same .deb is reused (tar restores the files' times, so
+ * make keeps the objects built from them).
+ */
 async function unpackSource(inputs: KernelBuildInputs, steps: BuildSteps): Promise<string> {
+  const marker = path.join(inputs.workDir, 'unpacked.json');
+  const deb = path.basename(inputs.sourceDeb);
+  try {
+    const done = JSON.parse(fs.readFileSync(marker, 'utf8')) as { deb: string; tree: string };
+    const tree = path.join(inputs.workDir, done.tree);
+    if (done.deb === deb && fs.existsSync(path.join(tree, 'Makefile'))) {
+      steps.note('kernel build: reusing the source unpacked by the previous attempt');
+      return tree;
+    }
+  } catch { /* nothing unpacked yet */ }
+  fs.rmSync(marker, { force: true });
   const debRoot = path.join(inputs.workDir, 'deb');
   await steps.run({ program: 'dpkg', args: ['-x', inputs.sourceDeb, debRoot] });
   const srcDir = path.join(debRoot, 'usr', 'src');
@@ -103,20 +121,28 @@ async function unpackSource(inputs: KernelBuildInputs, steps: BuildSteps): Promi
   if (!tarball) throw new VmError('kernel-build', `${inputs.sourceDeb} holds no linux-source tarball in usr/src`);
   await steps.run({ program: 'tar', args: ['-xf', path.join(srcDir, tarball), '-C', inputs.workDir] });
   fs.rmSync(debRoot, { recursive: true, force: true });
-  const top = path.join(inputs.workDir, tarball.replace(/\.tar\.\w+$/, ''));
-  if (!fs.existsSync(path.join(top, 'Makefile'))) throw new VmError('kernel-build', `${tarball} did not unpack to ${path.basename(top)}/`);
-  return top;
+  const tree = tarball.replace(/\.tar\.\w+$/, '');
+  if (!fs.existsSync(path.join(inputs.workDir, tree, 'Makefile'))) throw new VmError('kernel-build', `${tarball} did not unpack to ${tree}/`);
+  fs.writeFileSync(marker, JSON.stringify({ deb, tree }) + '\n');
+  return path.join(inputs.workDir, tree);
 }
 
 type Make = (args: string[]) => Promise<unknown>;
 
 async function install(stage: string, out: string, release: string, make: Make): Promise<void> {
+  fs.rmSync(stage, { recursive: true, force: true });
   fs.mkdirSync(stage, { recursive: true });
   fs.copyFileSync(path.join(out, 'vmlinux'), path.join(stage, 'vmlinux'));
   fs.copyFileSync(path.join(out, 'arch', 'x86', 'boot', 'bzImage'), path.join(stage, 'bzImage'));
   fs.copyFileSync(path.join(out, '.config'), path.join(stage, 'config'));
   await make(['modules_install', `INSTALL_MOD_PATH=${stage}`]);
-  await make(['headers_install', `INSTALL_HDR_PATH=${stage}`]);
+  // headers_install is `make headers` plus an rsync of the .h files; rsync is one more host
+  // package to ask for, so the copy is done here.
+  await make(['headers']);
+  fs.cpSync(path.join(out, 'usr', 'include'), path.join(stage, 'include'), {
+    recursive: true,
+    filter: (src) => fs.statSync(src).isDirectory() || src.endsWith('.h'),
+  });
   const buildTree = path.join(stage, 'build');
   // The kernel's own recipe for a linux-headers tree; run-command gives it srctree, CC and MAKE.
   await make(['run-command', `KBUILD_RUN_COMMAND=$(srctree)/scripts/package/install-extmod-build ${buildTree}`]);
