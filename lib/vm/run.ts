@@ -58,8 +58,11 @@ function shares(cwd: string, work: WorkDir, withIvshmem: boolean): Share[] {
     { tag: WORK_TAG, hostPath: work.share, guestPath: GUEST_WORK_DIR, readonly: false, cache: 'none' },
     // Host /usr read-only: the host's node and any host-built binary or addon run unchanged.
     { tag: 'usr', hostPath: '/usr', guestPath: '/usr', readonly: true, cache: 'loose' },
-    // mmap mode: the guest may mmap files (node addons), while writes reach the host at once.
-    { tag: 'project', hostPath: cwd, guestPath: cwd, readonly: false, cache: 'mmap' },
+    // Cached like /usr: node resolving modules stats many files, and each uncached lookup is a
+    // round trip through the emulated CPU (a jest start took 2-3 times as long with cache=mmap).
+    // The host does not change the tree during a run; the guest's writes reach it at the latest
+    // with the init's sync before power-off.
+    { tag: 'project', hostPath: cwd, guestPath: cwd, readonly: false, cache: 'loose' },
   ];
   if (withIvshmem) {
     // No caching: the guest must see what QEMU's mapping of the file holds right now.
