@@ -98,6 +98,8 @@ export class Irq extends EventEmitter implements AsyncIterable<IrqEvent>, Dispos
   readonly name: string;
   readonly index: number;
   readonly autoUnmask: boolean;
+  /** The kernel masks the line on each interrupt (INTx): read once, used on every event. */
+  private readonly automasked: boolean;
   private readonly owner: IrqOwner;
   private readonly sink: ((count: number, vector: number) => void) | undefined;
   private readonly taps = new Map<number, IrqTap>();
@@ -115,6 +117,7 @@ export class Irq extends EventEmitter implements AsyncIterable<IrqEvent>, Dispos
     this.name = owner.name;
     this.index = owner.index;
     this.autoUnmask = o.autoUnmask ?? true;
+    this.automasked = owner.automasked;
     this.sink = o.sink;
     this.on('newListener', (event: string | symbol) => {
       if (event !== 'interrupt') return;
@@ -167,18 +170,19 @@ export class Irq extends EventEmitter implements AsyncIterable<IrqEvent>, Dispos
     if (this.closed) return;
     if (count < 0) return this.pollFailed(vector, -count);
     const consumers = this.listenerCount('interrupt') + this.iterators.size;
-    if (this.owner.automasked) this.maskedByKernel = true;
+    if (this.automasked) this.maskedByKernel = true;
     let emitted = false;
     try {
       this.sink?.(count, vector);
-      for (const it of this.iterators) it.push({ vector, count });
+      if (this.closed) return; // the sink closed the device ('release-request' → dev.close())
+      if (this.iterators.size > 0) for (const it of this.iterators) it.push({ vector, count });
       this.emit('interrupt', count, vector);
       emitted = true;
     } finally {
       // Iterators that just took the event no longer wait: maybe nothing holds the loop now.
-      this.updateRef();
+      if (this.iterators.size > 0) this.updateRef();
       // A listener that threw has not handled the interrupt: leave the line masked then.
-      if (emitted && consumers > 0) this.releaseMask();
+      if (emitted && consumers > 0 && this.maskedByKernel) this.releaseMask();
     }
   }
 

@@ -7,6 +7,7 @@ import { Device } from '../../lib';
 async function main(): Promise<void> {
   const [bdf, mode] = process.argv.slice(2);
   const dev = await Device.open(bdf);
+  dev.config.busMaster = true;
   const msix = dev.irq('MSIX').enable({ vectors: [0, 3] });
   const err = dev.irq('ERR').enable();
   dev.on('release-request', () => dev.close());

@@ -360,6 +360,21 @@ describe('ERR and REQ', () => {
     expect(req.irqs).toEqual([mine]);
   });
 
+  it("a 'release-request' handler that closes everything ends the REQ Irq cleanly", async () => {
+    const model = new VfioPciModel();
+    const backend = model.backend();
+    const irqs = new IrqControl({ ...backend, emitReleaseRequest: () => irqs.index('REQ').disable() });
+    const req = irqs.index('REQ').enable();
+    const after: number[] = [];
+    req.on('interrupt', (n: number) => after.push(n));
+    req.trigger();
+    await settle();
+    expect(req.enabled).toBe(false);
+    expect(after).toEqual([]);
+    expect(model.reqTrigger).toBeUndefined();
+    expect(model.fds.open.size).toBe(0);
+  });
+
   it('ERR on a PCIe device', async () => {
     const { model, irqs } = setup({ pcie: true });
     const err = irqs.index('ERR').enable();
