@@ -42,20 +42,26 @@ function cRound(bin: string): number[] {
   return r.stdout.trim().split('\n').map(Number).slice(WARMUP);
 }
 
-/** One round through the Irq: the listener measures, then gives the writer its next go-ahead. */
-function jsRound(bin: string, irq: Irq, fd: number): Promise<number[]> {
+/** Where a round's wakeups arrive: a way to subscribe to the counter, and the eventfd. */
+interface Reader {
+  fd: number;
+  listen(cb: (t0: number) => void): void;
+  unlisten(): void;
+}
+
+/** One round: the callback measures, then gives the writer its next go-ahead. */
+function jsRound(bin: string, r: Reader): Promise<number[]> {
   return new Promise((resolve, reject) => {
     const lat: number[] = [];
-    const writer: ChildProcess = spawn(bin, ['writer', String(N), String(GAP_US)], { stdio: ['pipe', 'inherit', 'inherit', fd] });
-    const onInterrupt = (t0: number): void => {
+    const writer: ChildProcess = spawn(bin, ['writer', String(N), String(GAP_US)], { stdio: ['pipe', 'inherit', 'inherit', r.fd] });
+    r.listen((t0: number): void => {
       lat.push(Number(process.hrtime.bigint()) - t0);
       if (lat.length < N) writer.stdin!.write('x');
       else writer.stdin!.end();
-    };
-    irq.on('interrupt', onInterrupt);
+    });
     writer.on('error', reject);
     writer.on('exit', (code) => {
-      irq.off('interrupt', onInterrupt);
+      r.unlisten();
       if (code !== 0 || lat.length !== N) reject(new Error(`writer exited with ${code} after ${lat.length} samples`));
       else resolve(lat.slice(WARMUP));
     });
@@ -63,11 +69,26 @@ function jsRound(bin: string, irq: Irq, fd: number): Promise<number[]> {
   });
 }
 
+/** Through the Irq and its EventEmitter: what a driver sees. */
+function irqReader(irq: Irq, fd: number): Reader {
+  let cb: ((t0: number) => void) | undefined;
+  return { fd, listen: (f) => irq.on('interrupt', (cb = f)), unlisten: () => { if (cb) irq.off('interrupt', cb); } };
+}
+
+/** The addon's poll callback alone, on an eventfd of its own: the floor under the Irq layer. */
+function tapReader(): Reader & { close(): void } {
+  let cb: (t0: number) => void = () => undefined;
+  const tap = Tap.open(0, (t0) => cb(t0), 'bench');
+  tap.ref(true);
+  return { fd: tap.fd, listen: (f) => { cb = f; }, unlisten: () => { cb = () => undefined; }, close: () => tap.close() };
+}
+
 /** An Irq on a real device's MSI-X vector 0, or on a kernel-less eventfd. */
 async function openIrq(): Promise<{ irq: Irq; fd: number; what: string; close(): void }> {
   const bdf = process.env.VFIO_VM_NVME;
   if (bdf) {
     const dev = await Device.open(bdf);
+    dev.config.busMaster = true;
     const irq = dev.irq('MSIX').enable({ vectors: [0] });
     return { irq, fd: irq.fdOf(0)!, what: `nvme ${bdf} MSI-X vector 0`, close: () => dev.close() };
   }
@@ -87,18 +108,24 @@ async function openIrq(): Promise<{ irq: Irq; fd: number; what: string; close():
 async function main(): Promise<void> {
   const bin = cProgram();
   const { irq, fd, what, close } = await openIrq();
+  const tap = tapReader();
   const c: number[] = [];
   const js: number[] = [];
+  const raw: number[] = [];
   for (let k = 0; k < ROUNDS; k++) {
     c.push(...cRound(bin));
-    js.push(...(await jsRound(bin, irq, fd)));
+    js.push(...(await jsRound(bin, irqReader(irq, fd))));
+    raw.push(...(await jsRound(bin, tap)));
   }
+  tap.close();
   close();
   const us = (ns: number): string => `${(ns / 1000).toFixed(1)} µs`;
-  console.log(`IRQ eventfd write → 'interrupt' listener (${what}), ${ROUNDS} x ${N - WARMUP} wakeups, median:`);
-  console.log(`  C epoll_wait + read  ${us(median(c))}`);
-  console.log(`  Irq 'interrupt'      ${us(median(js))}`);
+  console.log(`IRQ eventfd write → callback (${what}), ${ROUNDS} x ${N - WARMUP} wakeups each, median:`);
+  console.log(`  C epoll_wait + read         ${us(median(c))}`);
+  console.log(`  addon poll callback alone   ${us(median(raw))}`);
+  console.log(`  Irq 'interrupt' listener    ${us(median(js))}`);
   console.log(ratioLine('  irq latency Node/C', median(js) / median(c)));
+  console.log(ratioLine('  addon poll alone Node/C', median(raw) / median(c)));
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });
