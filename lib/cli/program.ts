@@ -170,7 +170,9 @@ export function buildProgram(rt: Runtime): Command {
       rt.out(opts.json ? toJson(bars) + '\n' : formatCookies(bdf, bars, c));
     }));
 
+  program.option('--no-color', 'no colour (NO_COLOR in the environment does the same)');
   for (const cmd of program.commands) {
+    cmd.option('--no-color', 'no colour (NO_COLOR in the environment does the same)');
     cmd.showHelpAfterError(`Usage: vfio ${cmd.name()} ${cmd.usage()}\n(run 'vfio ${cmd.name()} --help' for details)`);
   }
   return program;
@@ -185,7 +187,9 @@ export function commanderExit(e: CommanderError): number {
 
 /** Runs the CLI on `argv` (without node and the script); resolves to the exit status. */
 export async function main(argv: string[], rt: Runtime): Promise<number> {
-  const program = buildProgram(rt);
+  // Read before parsing: colour is decided when the program is built.
+  const plain = argv.includes('--no-color');
+  const program = buildProgram(plain ? { ...rt, color: false, errColor: false } : rt);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return EXIT_OK;

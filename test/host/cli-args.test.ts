@@ -85,6 +85,24 @@ describe('help', () => {
   });
 });
 
+describe('colour', () => {
+  it('--no-color is accepted anywhere and turns colour off', async () => {
+    const tree = new SysfsTree([{ bdf: '0000:02:00.0', driver: 'igb', group: 3 }]);
+    try {
+      const coloured = await vfio(['list'], { sysfs: tree.root, color: true });
+      expect(coloured.out).toContain('\u001b[');
+      for (const argv of [['list', '--no-color'], ['--no-color', 'list']]) {
+        const r = await vfio(argv, { sysfs: tree.root, color: true });
+        expect(r.code).toBe(0);
+        expect(r.out).not.toContain('\u001b[');
+        expect(r.out).toMatch(/^BDF +IDS/);
+      }
+    } finally {
+      tree.remove();
+    }
+  });
+});
+
 describe('failed operations exit 1 with error and hint', () => {
   let tree: SysfsTree;
   beforeAll(() => {
