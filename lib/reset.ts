@@ -62,13 +62,29 @@ export function hotResetInfo(dev: ResetTarget): HotResetInfo {
 }
 
 /**
- * VFIO_DEVICE_PCI_HOT_RESET with the group fds this process holds. Every device the reset hits
- * must be in a group we have open (through this device's IOMMU context); otherwise the error
- * names the groups that are missing.
+ * VFIO_DEVICE_PCI_HOT_RESET. A device opened through a group proves with the group fds this
+ * process holds that it owns every device the reset hits (each must be in a group open in this
+ * device's IOMMU context; otherwise the error names the groups that are missing). A device
+ * opened through its cdev passes no fds: the kernel checks ownership through the iommufd.
  */
 export async function hotReset(dev: ResetTarget): Promise<void> {
   const op = 'Device.hotReset';
   const info = hotResetInfo(dev);
+  const fds = info.devIdForm ? devIdProof(dev, info, op) : groupProof(dev, info, op);
+  const r = await native().VFIO_DEVICE_PCI_HOT_RESET(dev.fd(op), fds);
+  if (r < 0) {
+    throw errnoError(-r, 'VFIO_DEVICE_PCI_HOT_RESET', {
+      device: dev.bdf,
+      // The kernel reports a reset whose link never came back (or a device that stayed
+      // unready) as ENOTTY, and says which in its log.
+      hint: errnoName(-r) === 'ENOTTY' ? 'the slot or bus reset did not complete: the kernel log (dmesg) says why, e.g. ' +
+        '"Data Link Layer Link Active not set" when the bridge never reported the link back up' : undefined,
+    });
+  }
+  dev.emit('reset', 'hot');
+}
+
+function groupProof(dev: ResetTarget, info: HotResetInfo, op: string): Int32Array {
   const held = dev.iommu.groupFds();
   const needed = [...new Set(info.devices.map((d) => d.groupId).filter((g): g is number => g !== null))];
   const missing = needed.filter((g) => !held.has(g));
@@ -80,7 +96,18 @@ export async function hotReset(dev: ResetTarget): Promise<void> {
       hint: `open a device of each of those groups in the same IOMMU context (Device.open(bdf, { iommu: dev.iommu })), then retry`,
     });
   }
-  const fds = Int32Array.from(needed.map((g) => held.get(g)!));
-  check(await native().VFIO_DEVICE_PCI_HOT_RESET(dev.fd(op), fds), 'VFIO_DEVICE_PCI_HOT_RESET', { device: dev.bdf });
-  dev.emit('reset', 'hot');
+  return Int32Array.from(needed.map((g) => held.get(g)!));
+}
+
+/** The cdev form: every affected device must be owned through this device's iommufd (or its group). */
+function devIdProof(dev: ResetTarget, info: HotResetInfo, op: string): Int32Array {
+  if (!info.allOwned) {
+    const who = info.devices.filter((d) => d.owned === false).map((d) => d.bdf);
+    throw new PermissionError({
+      code: 'EPERM', op, device: dev.bdf,
+      message: `${op}: the reset would also hit ${who.join(', ') || 'devices'} not bound to this device's iommufd`,
+      hint: 'open each of them in the same IOMMU context (Device.open(bdf, { iommu: dev.iommu })), then retry',
+    });
+  }
+  return new Int32Array(0);
 }

@@ -8,6 +8,11 @@ export const EDU_DMA_COUNT = 0x90;
 export const EDU_DMA_CMD = 0x98;
 const CMD_START = 1 << 0;
 const CMD_TO_RAM = 1 << 1; // 0: RAM → edu, 1: edu → RAM
+const CMD_IRQ = 1 << 2; // raise the DMA interrupt when done
+/** Interrupt status and acknowledge registers; the DMA engine's bit. */
+export const EDU_IRQ_STATUS = 0x24;
+export const EDU_IRQ_ACK = 0x64;
+export const EDU_IRQ_DMA = 0x100;
 /** Where edu's buffer sits in the device's own DMA address space. */
 export const EDU_BUFFER = 0x40000n;
 /** edu drives 28 address bits: IOVAs must stay below 2^28. */
@@ -31,23 +36,36 @@ export async function eduDmaWait(bar0: Mapping, timeoutMs = 10000): Promise<void
   }
 }
 
-/** RAM (an IOVA) → edu's buffer at `eduOffset`. */
+/** RAM (an IOVA) → edu's buffer at `eduOffset`; waits by polling the command register. */
 export async function eduDmaFromRam(bar0: Mapping, iova: bigint, eduOffset: number, count: number): Promise<void> {
-  await eduDma(bar0, iova, EDU_BUFFER + BigInt(eduOffset), count, 0);
+  await eduDmaWait(bar0);
+  eduDmaStart(bar0, { src: iova, dst: EDU_BUFFER + BigInt(eduOffset), count, toRam: false });
+  await eduDmaWait(bar0);
 }
 
-/** edu's buffer at `eduOffset` → RAM (an IOVA). */
+/** edu's buffer at `eduOffset` → RAM (an IOVA); waits by polling the command register. */
 export async function eduDmaToRam(bar0: Mapping, eduOffset: number, iova: bigint, count: number): Promise<void> {
-  await eduDma(bar0, EDU_BUFFER + BigInt(eduOffset), iova, count, CMD_TO_RAM);
+  await eduDmaWait(bar0);
+  eduDmaStart(bar0, { src: EDU_BUFFER + BigInt(eduOffset), dst: iova, count, toRam: true });
+  await eduDmaWait(bar0);
 }
 
-async function eduDma(bar0: Mapping, src: bigint, dst: bigint, count: number, dir: number): Promise<void> {
-  const eduEnd = Number((dir === CMD_TO_RAM ? src : dst) - EDU_BUFFER) + count;
-  if (count <= 0 || eduEnd > EDU_MAX_TRANSFER) throw new RangeError(`edu transfer of ${count} bytes ends at ${eduEnd}, past ${EDU_MAX_TRANSFER}`);
-  await eduDmaWait(bar0);
-  bar0.write64(EDU_DMA_SRC, src);
-  bar0.write64(EDU_DMA_DST, dst);
-  bar0.write64(EDU_DMA_COUNT, BigInt(count));
-  bar0.write32(EDU_DMA_CMD, CMD_START | dir);
-  await eduDmaWait(bar0);
+export interface EduTransfer {
+  src: bigint;
+  dst: bigint;
+  count: number;
+  /** Direction: edu → RAM when true, RAM → edu when false. */
+  toRam: boolean;
+  /** Raise the DMA interrupt (status bit 0x100) when done. */
+  irq?: boolean;
+}
+
+/** Programs and starts one transfer (the engine must be idle). */
+export function eduDmaStart(bar0: Mapping, t: EduTransfer): void {
+  const eduEnd = Number((t.toRam ? t.src : t.dst) - EDU_BUFFER) + t.count;
+  if (t.count <= 0 || eduEnd > EDU_MAX_TRANSFER) throw new RangeError(`edu transfer of ${t.count} bytes ends at ${eduEnd}, past ${EDU_MAX_TRANSFER}`);
+  bar0.write64(EDU_DMA_SRC, t.src);
+  bar0.write64(EDU_DMA_DST, t.dst);
+  bar0.write64(EDU_DMA_COUNT, BigInt(t.count));
+  bar0.write32(EDU_DMA_CMD, CMD_START | (t.toRam ? CMD_TO_RAM : 0) | (t.irq ? CMD_IRQ : 0));
 }
