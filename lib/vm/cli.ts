@@ -149,7 +149,18 @@ export function program(): Command {
   return prog;
 }
 
+/**
+ * `vfio-vm run -- cmd | head`: once the reader is gone, the rest of the command's output is
+ * dropped (the run still ends normally) instead of crashing on EPIPE with QEMU mid-run.
+ */
+function dropOutputOnEpipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+  });
+}
+
 export async function main(argv: string[]): Promise<void> {
+  dropOutputOnEpipe(process.stdout);
   try {
     await program().parseAsync(argv);
   } catch (e) {
