@@ -60,23 +60,23 @@ describe('edu with MSI', () => {
     expect(() => dev.irq('MSIX').enable()).toThrow(NotSupportedError);
   });
 
-  it('N raises give N interrupts (counts summed), and the status register shows each value', async () => {
+  it('N raises give N interrupts, and the status register shows each raised value', async () => {
     const irq = dev.irq('MSI').enable();
-    let total = 0;
-    irq.on('interrupt', (count: number) => { total += count; });
+    const counts: number[] = [];
+    irq.on('interrupt', (count: number) => counts.push(count));
     const N = 20;
     for (let i = 0; i < N; i++) {
-      const value = 1 << (i % 24) >>> 0;
+      const value = (1 << (i % 24)) >>> 0;
       bar.write32(IRQ_RAISE, value);
       expect(bar.read32(IRQ_STATUS)).toBe(value);
       bar.write32(IRQ_ACK, value);
       expect(bar.read32(IRQ_STATUS)).toBe(0);
-      // Half of them back to back: the eventfd may coalesce them into one event with a count.
-      if (i % 2) await waitFor(`interrupt ${i + 1}`, () => total === i + 1);
+      // One at a time: two messages on the same vector that reach the CPU's interrupt controller
+      // before it takes the first are merged there, before any eventfd sees them.
+      await waitFor(`interrupt ${i + 1}`, () => counts.reduce((a, b) => a + b, 0) === i + 1);
     }
-    await waitFor(`${N} interrupts`, () => total === N);
     await sleep(50);
-    expect(total).toBe(N);
+    expect(counts).toEqual(Array(N).fill(1));
   }, 180000);
 
   it('the factorial unit signals its completion with an interrupt', async () => {
