@@ -181,6 +181,17 @@ export const VFIO_DMA_UNMAP_FLAG_VADDR = 1 << 2;
 export const IOMMU_IOAS_MAP_FIXED_IOVA = 1 << 0;
 export const IOMMU_IOAS_MAP_WRITEABLE = 1 << 1;
 export const IOMMU_IOAS_MAP_READABLE = 1 << 2;
+// IOMMU_GET_HW_INFO: enum iommu_hw_info_type, enum iommu_hw_capabilities, VT-d payload flags.
+export const IOMMU_HW_INFO_TYPE_NONE = 0;
+export const IOMMU_HW_INFO_TYPE_INTEL_VTD = 1;
+export const IOMMU_HW_INFO_TYPE_ARM_SMMUV3 = 2;
+export const IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV = 3;
+export const IOMMU_HW_INFO_TYPE_AMD = 4;
+export const IOMMU_HW_CAP_DIRTY_TRACKING = 1 << 0;
+export const IOMMU_HW_CAP_PCI_PASID_EXEC = 1 << 1;
+export const IOMMU_HW_CAP_PCI_PASID_PRIV = 1 << 2;
+export const IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED = 1 << 3;
+export const IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17 = 1 << 0;
 
 // ---------------------------------------------------------------------------------------------
 // Lookup helpers. Tables are frozen module constants, not state.

@@ -1,31 +1,48 @@
-// A VFIO device: sysfs → IOMMU group → IOMMU context → device fd, then its info, regions and
-// IRQ info (read once at open: cheap, synchronous getters afterwards) and everything that hangs
-// off it (mappings, IRQs, DMA, cookies), which the device closes in a safe order.
+// A VFIO device: sysfs → IOMMU backend (chosen, or the context it joins) → device fd, then its
+// info, regions and IRQ info (read once at open: cheap, synchronous getters afterwards) and
+// everything that hangs off it (mappings, IRQs, DMA, cookies), which the device closes in a
+// safe order.
 import { EventEmitter } from 'events';
 import { VFIO_PCI_BAR0_REGION_INDEX, VFIO_PCI_CONFIG_REGION_INDEX, pciIrqIndexName } from './abi';
 import {
   DEVICE_INFO_SIZE, DeviceInfo, IRQ_INFO_SIZE, IrqInfo, REGION_INFO_SIZE,
-  decodeDeviceInfo, decodeIrqInfo, decodeRegionInfo, normalizeBdf,
+  decodeDeviceInfo, decodeIrqInfo, decodeRegionInfo,
 } from './decode';
 import { ConfigSpace } from './config';
 import { DeviceFeatures, Feature, FeaturesOptions, KnownFeatures } from './features';
 import { FeatureInfo, FeatureNumberOverrides, FeatureNumbers, featureIndexIn, featureNumbers } from './feature-table';
-import { VfioError, closedError, errnoError, errnoName, invalidArgument } from './errors';
-import { bindHint, noIommuGroupHint } from './hints';
+import { PermissionError, VfioError, closedError, errnoError, errnoName, invalidArgument } from './errors';
+import { bindHint } from './hints';
 import { IrqControl, IrqIndex, deviceIrqBackend } from './irq-index';
 import { queryInfo } from './info';
 import { HotResetInfo } from './decode/hot-reset';
 import { hotReset, hotResetInfo, resetDevice } from './reset';
-import { Type1Context, Type1Options } from './iommu/type1';
+import { DeviceNodeOptions, backendFacts, chooseBackend } from './iommu/backend';
+import { BackendChoice, BackendName, DeviceTarget } from './iommu/context';
+import { IommuContext, openIommuContext } from './iommu/open';
+import { resolveTarget } from './device-target';
 import { CookieKey, CookieRegistry, MemattrRoutesOptions, MemattrRoutesReport, MmapCookie, WcReservation, reserveWcBeforeOpen } from './cookie';
 import { Mapping } from './mapping';
 import { native } from './native';
 import { Region, RegionHost } from './region';
-import * as sysfs from './sysfs';
+import { SysfsOptions } from './sysfs';
 
-export interface DeviceOpenOptions extends Type1Options {
-  /** Join an existing IOMMU context (shared container); default: a new one owned by the device. */
-  iommu?: Type1Context;
+export interface DeviceOpenOptions extends SysfsOptions, DeviceNodeOptions {
+  /**
+   * How to reach the IOMMU (docs/backends.md): 'auto' (default) takes iommufd when /dev/iommu and
+   * the device's cdev exist, else type1; or 'type1', 'iommufd-compat', 'iommufd', 'noiommu'.
+   */
+  backend?: BackendChoice;
+  /**
+   * Accept a device without IOMMU protection (VFIO no-IOMMU mode): it can then DMA anywhere in
+   * memory. Without this, such devices are refused whatever the backend.
+   */
+  unsafeNoIommu?: boolean;
+  /**
+   * Join an existing IOMMU context (shared container or IOAS: one mapping serves every device in
+   * it); default: a new one owned by the device. The context decides the backend.
+   */
+  iommu?: IommuContext;
   /** Feature numbers that differ from the 7.3 header on this kernel (see features.ts). */
   featureNumbers?: FeatureNumberOverrides;
   /**
@@ -47,6 +64,23 @@ const PHASES: ResourcePhase[] = ['irq', 'dma', 'cookie', 'mapping', 'other'];
 
 export interface Closable { close(): void }
 
+/** The backend of a context a device joins; an explicit `backend` must agree, and no-IOMMU still needs the opt-in. */
+function joinedBackend(name: string, o: DeviceOpenOptions): BackendName {
+  const ctx = o.iommu!;
+  if (ctx.closed) throw closedError('Device.open', 'the IOMMU context to join', name);
+  if (o.backend !== undefined && o.backend !== 'auto' && o.backend !== ctx.backend) {
+    throw invalidArgument('Device.open', `backend ${o.backend} was asked for, but the context to join is ${ctx.backend}`, { device: name });
+  }
+  if (ctx.unsafe && !o.unsafeNoIommu) {
+    throw new PermissionError({
+      code: 'EPERM', op: 'Device.open', device: name,
+      message: `Device.open: the context to join is a no-IOMMU one; refusing without unsafeNoIommu`,
+      hint: 'pass unsafeNoIommu: true if you accept that the device can reach all memory',
+    });
+  }
+  return ctx.backend;
+}
+
 /** The parts of sysfs a device decision needs; pure so open() errors can be unit-tested. */
 export function vfioDriverProblem(driver: string | undefined): boolean {
   // vfio-pci and its variant drivers (mlx5_vfio_pci, …) all carry "vfio" in their name.
@@ -58,12 +92,20 @@ export function vfioDriverProblem(driver: string | undefined): boolean {
  * it is enabled), 'reset' (with 'function' or 'hot', after a reset completed), 'close'.
  */
 export class Device extends EventEmitter implements Disposable, AsyncDisposable {
+  /** The name VFIO knows the device by: its PCI address, or an mdev's UUID. */
   readonly bdf: string;
-  readonly group: number;
+  readonly bus: 'pci' | 'mdev';
+  /** Its directory in sysfs. */
+  readonly sysfsPath: string;
+  /** The IOMMU group, when the device has one. */
+  readonly group: number | undefined;
+  /** The iommufd device id (cdev backends): IommufdContext.hwInfo() and hot resets name devices by it. */
+  readonly devid: number | undefined;
   readonly info: DeviceInfo;
   readonly regions: readonly Region[];
   readonly irqs: readonly DeviceIrqInfo[];
-  readonly iommu: Type1Context;
+  /** The IOMMU context: Type1Context or IommufdContext (narrow on `kind`), possibly shared. */
+  readonly iommu: IommuContext;
   private deviceFd: number | undefined;
   private readonly releaseGroup: () => void;
   private readonly ownsIommu: boolean;
@@ -75,11 +117,14 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
   private wcReserved: readonly WcReservation[] = [];
   private readonly featureTable: FeatureNumbers;
 
-  private constructor(bdf: string, group: number, fd: number, release: () => void, iommu: Type1Context, ownsIommu: boolean, features: FeatureNumbers) {
+  private constructor(t: DeviceTarget, fd: number, devid: number | undefined, release: () => void, iommu: IommuContext, ownsIommu: boolean, features: FeatureNumbers) {
     super();
     this.featureTable = features;
-    this.bdf = bdf;
-    this.group = group;
+    this.bdf = t.name;
+    this.bus = t.bus;
+    this.sysfsPath = t.sysfsPath;
+    this.group = t.group;
+    this.devid = devid;
     this.deviceFd = fd;
     this.releaseGroup = release;
     this.iommu = iommu;
@@ -95,41 +140,35 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
   }
 
   /**
-   * Opens a device by PCI address ('0000:00:03.0' or '00:03.0'). Runs the possibly slow part
-   * (the kernel may reset the device on open) on the thread pool.
+   * Opens a device by PCI address ('0000:00:03.0' or '00:03.0'), mdev UUID, or sysfs directory,
+   * through the backend `o.backend` chooses (or the context `o.iommu` it joins). Runs the
+   * possibly slow part (the kernel may reset the device on open) on the thread pool.
    */
   static async open(address: string, o: DeviceOpenOptions = {}): Promise<Device> {
-    let bdf: string;
-    try {
-      bdf = normalizeBdf(address);
-    } catch (e) {
-      throw invalidArgument('Device.open', `${JSON.stringify(address)} is not a PCI address (expected DDDD:BB:DD.F)`, { cause: e });
-    }
+    const target = resolveTarget(address, o);
+    const bdf = target.name;
     let features: FeatureNumbers;
     try {
       features = featureNumbers(o.featureNumbers);
     } catch (e) {
       throw invalidArgument('Device.open', (e as Error).message, { cause: e });
     }
-    if (!sysfs.deviceExists(bdf, o)) {
-      throw new VfioError({ code: 'ENODEV', op: 'Device.open', device: bdf, message: `Device.open: no PCI device ${bdf}`, hint: '`vfio list` or `lspci -D` lists the devices' });
+    if (target.bus === 'pci' ? vfioDriverProblem(target.driver) : target.driver === undefined) {
+      throw new VfioError({
+        code: 'ENODEV', op: 'Device.open', device: bdf, message: `Device.open: ${bdf} is not bound to a VFIO driver`,
+        hint: target.bus === 'pci' ? bindHint(bdf, target.driver) : `no driver is bound to the mediated device ${bdf}: is its parent's mdev driver loaded?`,
+      });
     }
-    const driver = sysfs.driverOf(bdf, o);
-    if (vfioDriverProblem(driver)) {
-      throw new VfioError({ code: 'ENODEV', op: 'Device.open', device: bdf, message: `Device.open: ${bdf} is not bound to a VFIO driver`, hint: bindHint(bdf, driver) });
-    }
-    const group = sysfs.iommuGroupOf(bdf, o);
-    if (group === undefined) {
-      throw new VfioError({ code: 'ENODEV', op: 'Device.open', device: bdf, message: `Device.open: ${bdf} has no IOMMU group`, hint: noIommuGroupHint(bdf) });
-    }
-    const iommu = o.iommu ?? Type1Context.open(o);
+    const facts = backendFacts(target, o);
+    const backend = o.iommu ? joinedBackend(bdf, o) : chooseBackend(bdf, o.backend ?? 'auto', facts, o.unsafeNoIommu ?? false);
+    const iommu = o.iommu ?? openIommuContext(backend, facts, o);
     let wc: WcReservation[] = [];
     try {
       // Before the device fd exists: vfio-pci reserves each BAR's memory type when it is opened.
       if (o.writeCombine?.length) wc = reserveWcBeforeOpen(bdf, o.writeCombine, o);
-      const { deviceFd, release } = await iommu.openDevice(bdf, group);
+      const { deviceFd, devid, release } = await iommu.openDevice(target);
       try {
-        const dev = new Device(bdf, group, deviceFd, release, iommu, o.iommu === undefined, features);
+        const dev = new Device(target, deviceFd, devid, release, iommu, o.iommu === undefined, features);
         dev.holdWcReservations(wc);
         return dev;
       } catch (e) {
@@ -142,6 +181,16 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
       if (o.iommu === undefined) iommu.close();
       throw e;
     }
+  }
+
+  /** The backend the device was opened through (its IOMMU context's). */
+  get backend(): BackendName {
+    return this.iommu.backend;
+  }
+
+  /** True in no-IOMMU mode: the device can DMA anywhere in memory. */
+  get unsafe(): boolean {
+    return this.iommu.unsafe;
   }
 
   /** @internal The device fd, or the closed error. */

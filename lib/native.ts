@@ -99,8 +99,8 @@ export interface Native {
    * the range and start 8-byte aligned (else -EINVAL).
    */
   VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT(deviceFd: number, iova: bigint, length: bigint, pageSize: bigint, bitmap: Uint8Array): number;
-  /** Returns the devid or -errno. */
-  VFIO_DEVICE_BIND_IOMMUFD(deviceFd: number, iommufd: number): number;
+  /** Opens the device for real (may reset it): runs on the thread pool. Resolves to the devid or -errno. */
+  VFIO_DEVICE_BIND_IOMMUFD(deviceFd: number, iommufd: number): Promise<number>;
   /** Returns the attached pt id (the kernel may return an auto-created hwpt) or -errno. */
   VFIO_DEVICE_ATTACH_IOMMUFD_PT(deviceFd: number, ptId: number): number;
   VFIO_DEVICE_DETACH_IOMMUFD_PT(deviceFd: number): number;
@@ -111,8 +111,9 @@ export interface Native {
   /**
    * Fills out with [start0, last0, start1, last1, …]; returns the kernel's total range count (also
    * when out was too small: a count above out.length / 2 means "call again with more room"), or -errno.
+   * alignment[0], when given, receives out_iova_alignment.
    */
-  IOMMU_IOAS_IOVA_RANGES(iommufd: number, ioasId: number, out: BigUint64Array): number;
+  IOMMU_IOAS_IOVA_RANGES(iommufd: number, ioasId: number, out: BigUint64Array, alignment?: BigUint64Array): number;
   /** flags include IOMMU_IOAS_MAP_FIXED_IOVA to use iova; returns the IOVA used, or -errno as a number. */
   IOMMU_IOAS_MAP(iommufd: number, ioasId: number, mem: MemHandle, offset: bigint, length: bigint, iova: bigint, flags: number): bigint | number;
   IOMMU_IOAS_MAP_FILE(iommufd: number, ioasId: number, fd: number, start: bigint, length: bigint, iova: bigint, flags: number): bigint | number;

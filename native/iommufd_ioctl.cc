@@ -38,18 +38,22 @@ Napi::Value iommu_destroy(const Napi::CallbackInfo& info) {
 
 // out = [start0, last0, ...] (BigUint64Array pairs are struct iommu_iova_range[]). Returns the
 // total number of ranges, also when out was too small (EMSGSIZE): a result larger than
-// out.length / 2 means "call again with more room".
+// out.length / 2 means "call again with more room". The optional alignment[0] receives
+// out_iova_alignment (the IOVA granule MAP requires).
 Napi::Value iommu_ioas_iova_ranges(const Napi::CallbackInfo& info) {
   Args a(info);
   int fd = a.fd(0);
   uint32_t ioas_id = a.u32(1);
   Span<uint64_t> out = a.u64s(2);
+  Span<uint64_t> alignment = a.is_nullish(3) ? Span<uint64_t>{} : a.u64s(3);
   a.invalid_unless(out.length % 2 == 0 && out.length / 2 <= UINT32_MAX);
   if (!a.ok()) return a.failure();
   abi::iommu_ioas_iova_ranges ranges = {sizeof ranges, ioas_id, static_cast<uint32_t>(out.length / 2), 0,
                                         reinterpret_cast<uintptr_t>(out.data), 0};
   int64_t r = vfio_ioctl(fd, abi::IOMMU_IOAS_IOVA_RANGES, &ranges);
-  return number(a.env(), r < 0 && r != -EMSGSIZE ? r : ranges.num_iovas);
+  if (r < 0 && r != -EMSGSIZE) return number(a.env(), r);
+  if (alignment.length >= 1) alignment.data[0] = ranges.out_iova_alignment;
+  return number(a.env(), ranges.num_iovas);
 }
 
 // Maps [offset, offset + length) of a mapping (DMA buffer) into the IOAS.

@@ -226,14 +226,18 @@ Napi::Value vfio_device_pci_hot_reset(const Napi::CallbackInfo& info) {
 
 // ---- iommufd binding of a device cdev ----
 
+// Binding is where a cdev-opened device is really opened (vfio-pci may reset it: an FLR takes
+// ~100 ms), so it runs on the thread pool like VFIO_GROUP_GET_DEVICE_FD.
 Napi::Value vfio_device_bind_iommufd(const Napi::CallbackInfo& info) {
   Args a(info);
   int fd = a.fd(0);
   int iommufd = a.fd(1);
   if (!a.ok()) return a.failure();
-  abi::vfio_device_bind_iommufd bind = {sizeof bind, 0, iommufd, 0, 0};
-  int64_t r = vfio_ioctl(fd, abi::VFIO_DEVICE_BIND_IOMMUFD, &bind);
-  return number(a.env(), r < 0 ? r : bind.out_devid);
+  return queue_syscall(a.env(), "VFIO_DEVICE_BIND_IOMMUFD", [fd, iommufd]() -> int64_t {
+    abi::vfio_device_bind_iommufd bind = {sizeof bind, 0, iommufd, 0, 0};
+    int64_t r = vfio_ioctl(fd, abi::VFIO_DEVICE_BIND_IOMMUFD, &bind);
+    return r < 0 ? r : bind.out_devid;
+  });
 }
 
 Napi::Value vfio_device_attach_iommufd_pt(const Napi::CallbackInfo& info) {

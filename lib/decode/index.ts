@@ -16,3 +16,4 @@ export * from './pci-caps';
 export * from './pci-cap-decode';
 export * from './sysfs';
 export * from './pat';
+export * from './iommufd';

@@ -1,22 +1,36 @@
 // The legacy VFIO IOMMU backend: a container (/dev/vfio/vfio) holding groups (/dev/vfio/N),
 // with the type1v2 IOMMU. Several devices (and groups) can share one container, so one DMA
 // mapping serves them all: pass the same Type1Context to Device.open().
+//
+// Two variants speak the same API: iommufd's container compatibility (/dev/iommu opened as the
+// container, with an IOAS behind it), and the no-IOMMU group (/dev/vfio/noiommu-N in a
+// container set to VFIO_NOIOMMU_IOMMU), which gives device access but no DMA mapping at all.
 import * as path from 'path';
-import { VFIO_API_VERSION, VFIO_GROUP_FLAGS_VIABLE, VFIO_TYPE1v2_IOMMU } from '../abi';
+import { VFIO_API_VERSION, VFIO_GROUP_FLAGS_VIABLE, VFIO_NOIOMMU_IOMMU, VFIO_TYPE1v2_IOMMU } from '../abi';
 import { Type1Info, findType1Cap } from '../decode';
 import { DmaBuffer } from '../dma';
 import { DmaMapOptions, DmaMapping, DmaSpace } from '../dma-map';
-import { BusyError, check, closedError, errnoError, errnoName, VfioError } from '../errors';
-import { groupNotViableHint, groupOpenHint } from '../hints';
+import { BusyError, check, closedError, errnoError, errnoName, invalidArgument, notSupported, VfioError } from '../errors';
+import { groupNotViableHint, groupOpenHint, noIommuGroupHint } from '../hints';
 import { native } from '../native';
 import { SysfsOptions } from '../sysfs';
+import { DeviceNodeOptions } from './backend';
+import { DeviceTarget, IommuContextBase, OpenedDevice } from './context';
 import { IovaRange } from './iova';
 import { Type1Host, iovaRangesOf, queryType1Info, type1DmaBackend } from './type1-dma';
 
-export interface Type1Options extends SysfsOptions {
-  /** Directory holding the vfio device nodes; '/dev/vfio' unless testing. */
-  vfioDir?: string;
+export interface Type1Options extends SysfsOptions, DeviceNodeOptions {
+  /** Open iommufd (/dev/iommu) as the container: iommufd's container compatibility mode. */
+  iommufdCompat?: boolean;
+  /**
+   * No-IOMMU groups only (unsafe; Device.open() needs unsafeNoIommu): the container is set to
+   * VFIO_NOIOMMU_IOMMU, and there is no DMA mapping API.
+   */
+  noIommu?: boolean;
 }
+
+const NO_DMA_HINT = 'a no-IOMMU group has no DMA mapping API: open the device through its no-IOMMU cdev ' +
+  '(kernel with CONFIG_VFIO_DEVICE_CDEV and CONFIG_IOMMUFD_NOIOMMU), where IOMMU_IOAS_NOIOMMU_GET_PA gives physical addresses';
 
 interface Group {
   readonly number: number;
@@ -24,39 +38,56 @@ interface Group {
   users: number;
 }
 
-export class Type1Context {
-  readonly kind = 'type1' as const;
+export class Type1Context implements IommuContextBase {
+  readonly kind: 'type1' | 'noiommu';
+  readonly backend: 'type1' | 'iommufd-compat' | 'noiommu';
+  readonly unsafe: boolean;
   private containerFd: number | undefined;
   private readonly groups = new Map<number, Group>();
   private iommuSet = false;
   private readonly vfioDir: string;
   private readonly sysfsOpts: SysfsOptions;
   private readonly dma: DmaSpace;
+  /** The IOMMU type VFIO_SET_IOMMU selects. */
+  private readonly iommuType: number;
 
   private constructor(fd: number, o: Type1Options) {
     this.containerFd = fd;
+    this.unsafe = o.noIommu ?? false;
+    this.kind = this.unsafe ? 'noiommu' : 'type1';
+    this.backend = this.unsafe ? 'noiommu' : o.iommufdCompat ? 'iommufd-compat' : 'type1';
+    this.iommuType = this.unsafe ? VFIO_NOIOMMU_IOMMU : VFIO_TYPE1v2_IOMMU;
     this.vfioDir = o.vfioDir ?? '/dev/vfio';
     this.sysfsOpts = { sysfs: o.sysfs };
     this.dma = new DmaSpace(type1DmaBackend(this.dmaHost()));
   }
 
-  /** Opens a new container and checks that the kernel speaks the VFIO API and type1v2. */
+  /**
+   * Opens a new container and checks that the kernel speaks the VFIO API and type1v2 (or, with
+   * noIommu, the no-IOMMU type). With iommufdCompat the container is /dev/iommu.
+   */
   static open(o: Type1Options = {}): Type1Context {
     const n = native();
-    const file = path.join(o.vfioDir ?? '/dev/vfio', 'vfio');
+    const file = o.iommufdCompat ? o.iommufdPath ?? '/dev/iommu' : path.join(o.vfioDir ?? '/dev/vfio', 'vfio');
     const fd = check(n.open(file, n.constants.O_RDWR | n.constants.O_CLOEXEC), 'open', {
       detail: file,
-      hint: 'is the vfio module loaded (modprobe vfio-pci) and may this user open /dev/vfio/vfio?',
+      hint: o.iommufdCompat ? `may this user open ${file}? (the kernel needs CONFIG_IOMMUFD)`
+        : 'is the vfio module loaded (modprobe vfio-pci) and may this user open /dev/vfio/vfio?',
     });
     try {
-      const version = check(n.VFIO_GET_API_VERSION(fd), 'VFIO_GET_API_VERSION');
+      const version = check(n.VFIO_GET_API_VERSION(fd), 'VFIO_GET_API_VERSION', {
+        hint: o.iommufdCompat ? 'this kernel\'s iommufd has no VFIO container compatibility' : undefined,
+      });
       if (version !== VFIO_API_VERSION) {
         throw new VfioError({ code: 'EPROTO', op: 'VFIO_GET_API_VERSION', message: `VFIO API version ${version}, expected ${VFIO_API_VERSION}` });
       }
-      if (check(n.VFIO_CHECK_EXTENSION(fd, VFIO_TYPE1v2_IOMMU), 'VFIO_CHECK_EXTENSION') !== 1) {
+      const type = o.noIommu ? VFIO_NOIOMMU_IOMMU : VFIO_TYPE1v2_IOMMU;
+      if (check(n.VFIO_CHECK_EXTENSION(fd, type), 'VFIO_CHECK_EXTENSION') !== 1) {
         throw new VfioError({
-          code: 'EOPNOTSUPP', op: 'VFIO_CHECK_EXTENSION', message: 'the kernel does not offer the type1v2 IOMMU',
-          hint: 'load vfio_iommu_type1 (modprobe vfio_iommu_type1), or use the iommufd backend',
+          code: 'EOPNOTSUPP', op: 'VFIO_CHECK_EXTENSION',
+          message: o.noIommu ? 'the kernel does not offer the no-IOMMU type' : 'the kernel does not offer the type1v2 IOMMU',
+          hint: o.noIommu ? 'the kernel needs CONFIG_VFIO_NOIOMMU and vfio.enable_unsafe_noiommu_mode=1'
+            : 'load vfio_iommu_type1 (modprobe vfio_iommu_type1), or use the iommufd backend',
         });
       }
     } catch (e) {
@@ -73,7 +104,16 @@ export class Type1Context {
   }
 
   /** Opens the device's group (once per group), joins it to the container and opens the device. */
-  async openDevice(bdf: string, group: number): Promise<{ deviceFd: number; release: () => void }> {
+  async openDevice(t: DeviceTarget): Promise<OpenedDevice> {
+    const bdf = t.name;
+    const group = t.group;
+    if (group === undefined) {
+      throw new VfioError({ code: 'ENODEV', op: 'Device.open', device: bdf, message: `Device.open: ${bdf} has no IOMMU group`, hint: noIommuGroupHint(bdf) });
+    }
+    if (t.noIommu !== this.unsafe) {
+      throw invalidArgument('Device.open', t.noIommu ? `${bdf} is in no-IOMMU mode and cannot join an IOMMU-backed container` :
+        `${bdf} is behind an IOMMU and cannot join a no-IOMMU container`, { device: bdf });
+    }
     const g = this.joinGroup(group, bdf);
     try {
       const fd = check(await native().VFIO_GROUP_GET_DEVICE_FD(g.fd, bdf), 'VFIO_GROUP_GET_DEVICE_FD', {
@@ -96,7 +136,8 @@ export class Type1Context {
     }
     const n = native();
     const containerFd = this.fd('Device.open');
-    const file = path.join(this.vfioDir, String(group));
+    // VFIO names a no-IOMMU group's node noiommu-N.
+    const file = path.join(this.vfioDir, this.unsafe ? `noiommu-${group}` : String(group));
     const fd = n.open(file, n.constants.O_RDWR | n.constants.O_CLOEXEC);
     if (fd < 0) {
       throw errnoError(-fd, 'open', { device: bdf, detail: file, hint: groupOpenHint(errnoName(-fd), group, bdf) });
@@ -113,7 +154,7 @@ export class Type1Context {
       check(n.VFIO_GROUP_SET_CONTAINER(fd, containerFd), 'VFIO_GROUP_SET_CONTAINER', { device: bdf });
       if (!this.iommuSet) {
         // The IOMMU type can only be set once a group is in the container.
-        check(n.VFIO_SET_IOMMU(containerFd, VFIO_TYPE1v2_IOMMU), 'VFIO_SET_IOMMU', {
+        check(n.VFIO_SET_IOMMU(containerFd, this.iommuType), 'VFIO_SET_IOMMU', {
           device: bdf,
           hint: 'EPERM here usually means interrupt remapping is off: enable it (intremap) or load ' +
             'vfio_iommu_type1 with allow_unsafe_interrupts=1',
@@ -186,8 +227,29 @@ export class Type1Context {
     return this.dma.unmapAll();
   }
 
+  /** The IOVA to program into a device for `length` bytes at buffer `offset` of a mapping. */
+  deviceAddress(m: DmaMapping, offset = m.offset, length = 1): bigint {
+    if (length < 1 || offset + length > m.offset + m.size) {
+      throw invalidArgument('Type1Context.deviceAddress', `${length} bytes at ${offset} leave the mapping`, { code: 'ERANGE' });
+    }
+    return m.iovaOf(offset);
+  }
+
+  /** Peer-to-peer mappings of dma-bufs exist only in an iommufd IOAS. */
+  mapDmaBuf(): never {
+    throw notSupported('Type1Context.mapDmaBuf', 'the type1 container cannot map a dma-buf', {
+      hint: 'open the devices with the iommufd backend (IOMMU_IOAS_MAP_FILE, Linux 6.19+), e.g. Device.open(bdf, { backend: \'iommufd\' })',
+    });
+  }
+
   private dmaHost(): Type1Host {
-    return { fd: (op) => this.fd(op), ready: () => this.iommuSet };
+    return {
+      fd: (op) => this.fd(op),
+      ready: () => {
+        if (this.unsafe) throw notSupported('Type1Context.map', 'no DMA mapping without an IOMMU through a group', { hint: NO_DMA_HINT });
+        return this.iommuSet;
+      },
+    };
   }
 
   /** @internal Group fds we hold, for VFIO_DEVICE_PCI_HOT_RESET. */

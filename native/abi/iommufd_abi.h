@@ -48,7 +48,8 @@
   X(IOMMU_HW_CAP_PCI_PASID_EXEC, 1 << 1)                                             \
   X(IOMMU_HW_CAP_PCI_PASID_PRIV, 1 << 2)                                             \
   X(IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED, 1 << 3)                                      \
-  X(IOMMU_HW_INFO_FLAG_INPUT_TYPE, 1 << 0)
+  X(IOMMU_HW_INFO_FLAG_INPUT_TYPE, 1 << 0)                                           \
+  X(IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17, 1 << 0)
 
 VFIO_ABI_BEGIN
 
@@ -152,6 +153,17 @@ struct iommu_hw_info {
   F(iommu_hw_info, out_max_pasid_log2, 28) F(iommu_hw_info, __reserved, 29)             \
   F(iommu_hw_info, out_capabilities, 32)
 
+/* IOMMU_HW_INFO_TYPE_INTEL_VTD payload: the VT-d capability and extended capability registers. */
+struct iommu_hw_info_vtd {
+  uint32_t flags;
+  uint32_t __reserved;
+  vfio_abi_aligned_u64 cap_reg;
+  vfio_abi_aligned_u64 ecap_reg;
+};
+#define VFIO_ABI_LAYOUT_iommu_hw_info_vtd(F)                                            \
+  F(iommu_hw_info_vtd, flags, 0) F(iommu_hw_info_vtd, __reserved, 4)                    \
+  F(iommu_hw_info_vtd, cap_reg, 8) F(iommu_hw_info_vtd, ecap_reg, 16)
+
 /* No-IOMMU only: length is in (bytes wanted) and out (bytes physically contiguous). */
 struct iommu_ioas_noiommu_get_pa {
   uint32_t size;
@@ -177,6 +189,7 @@ struct iommu_ioas_noiommu_get_pa {
   S(iommu_ioas_map_file, 40)                                                         \
   S(iommu_ioas_unmap, 24)                                                            \
   S(iommu_hw_info, 40)                                                               \
+  S(iommu_hw_info_vtd, 24)                                                           \
   S(iommu_ioas_noiommu_get_pa, 40)
 
 VFIO_ABI_IOMMUFD_STRUCTS(VFIO_ABI_ASSERT_STRUCT)

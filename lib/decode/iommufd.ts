@@ -1,0 +1,194 @@
+// IOMMU_GET_HW_INFO's answer: the generic part (type, capabilities, PASID width) and the Intel
+// VT-d payload (struct iommu_hw_info_vtd), whose two registers are decoded field by field from
+// the VT-d specification (section 11.4.2 Capability Register, 11.4.3 Extended Capability
+// Register). Other IOMMUs' payloads are kept as bytes.
+import {
+  IOMMU_HW_CAP_DIRTY_TRACKING, IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED, IOMMU_HW_CAP_PCI_PASID_EXEC,
+  IOMMU_HW_CAP_PCI_PASID_PRIV, IOMMU_HW_INFO_TYPE_AMD, IOMMU_HW_INFO_TYPE_ARM_SMMUV3,
+  IOMMU_HW_INFO_TYPE_INTEL_VTD, IOMMU_HW_INFO_TYPE_NONE, IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV,
+  IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17,
+} from '../abi';
+import { copyBytes, u32, u64 } from './bytes';
+import { DecodeError } from './errors';
+
+/** sizeof(struct iommu_hw_info_vtd). */
+export const IOMMU_HW_INFO_VTD_SIZE = 24;
+/** Room for any payload the kernel has today (VT-d 24, SMMUv3 44, AMD 16 bytes). */
+export const IOMMU_HW_INFO_DATA_MAX = 256;
+
+export type IommuHwType = 'none' | 'intel-vtd' | 'arm-smmuv3' | 'tegra241-cmdqv' | 'amd' | 'unknown';
+
+const TYPES: Record<number, IommuHwType> = {
+  [IOMMU_HW_INFO_TYPE_NONE]: 'none', [IOMMU_HW_INFO_TYPE_INTEL_VTD]: 'intel-vtd',
+  [IOMMU_HW_INFO_TYPE_ARM_SMMUV3]: 'arm-smmuv3', [IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV]: 'tegra241-cmdqv',
+  [IOMMU_HW_INFO_TYPE_AMD]: 'amd',
+};
+
+/** The VT-d Capability Register, decoded. */
+export interface VtdCap {
+  readonly raw: bigint;
+  /** Domain ids the unit supports (ND: 2^(4 + 2·ND)). */
+  readonly domains: number;
+  /** Maximum guest (input) address width in bits (MGAW + 1). */
+  readonly mgaw: number;
+  /** Page-table depths the second-level translation supports, as address widths (SAGAW: 39, 48, 57). */
+  readonly sagaw: readonly number[];
+  /** Second-level large page sizes, one bit per size (SLLPS: 2 MiB = bit 21, 1 GiB = bit 30). */
+  readonly secondLevelLargePages: bigint;
+  /** First-level 1 GiB pages (FL1GP). */
+  readonly firstLevel1GiB: boolean;
+  /** Page-selective invalidation (PSI). */
+  readonly pageSelectiveInvalidation: boolean;
+  /** Fault recording registers (NFR + 1) and where they are (FRO · 16). */
+  readonly faultRecordingRegisters: number;
+  readonly faultRecordingOffset: number;
+  /** Caching mode (CM): the unit may cache non-present entries; software must flush on map. Emulated IOMMUs set it. */
+  readonly cachingMode: boolean;
+  /** Posted interrupts (PI). */
+  readonly postedInterrupts: boolean;
+}
+
+/** The VT-d Extended Capability Register, decoded (the fields a userspace driver asks about). */
+export interface VtdEcap {
+  readonly raw: bigint;
+  /** Page walks snoop the CPU caches (C). */
+  readonly coherent: boolean;
+  readonly queuedInvalidation: boolean;
+  readonly deviceTlb: boolean;
+  readonly interruptRemapping: boolean;
+  readonly extendedInterruptMode: boolean;
+  readonly passThrough: boolean;
+  readonly nested: boolean;
+  readonly pasid: boolean;
+  /** PASID width in bits (PSS + 1), when pasid is set. */
+  readonly pasidBits: number;
+  readonly scalableMode: boolean;
+  readonly firstLevelTranslation: boolean;
+  readonly secondLevelTranslation: boolean;
+  readonly secondLevelAccessedDirty: boolean;
+}
+
+export interface VtdHwInfo {
+  readonly flags: number;
+  /** Errata 772415 (Sapphire Rapids): read-only mappings are not allowed on a nesting parent. */
+  readonly errata772415: boolean;
+  readonly cap: VtdCap;
+  readonly ecap: VtdEcap;
+}
+
+export interface IommuHwInfo {
+  readonly type: IommuHwType;
+  readonly rawType: number;
+  readonly rawCapabilities: bigint;
+  readonly capabilities: {
+    readonly dirtyTracking: boolean;
+    readonly pasidExec: boolean;
+    readonly pasidPriv: boolean;
+    readonly atsNotSupported: boolean;
+  };
+  /** PASID width the device and IOMMU support together (0: none). */
+  readonly maxPasidLog2: number;
+  /** The payload the kernel filled (data_len bytes), for types decoded here or not. */
+  readonly data: Uint8Array;
+  /** The decoded payload of an Intel VT-d unit. */
+  readonly vtd?: VtdHwInfo;
+}
+
+function bits(v: bigint, lo: number, width: number): number {
+  return Number((v >> BigInt(lo)) & ((1n << BigInt(width)) - 1n));
+}
+
+function bit(v: bigint, n: number): boolean {
+  return ((v >> BigInt(n)) & 1n) === 1n;
+}
+
+export function decodeVtdCap(raw: bigint): VtdCap {
+  const sagawBits = bits(raw, 8, 5);
+  const sagaw: number[] = [];
+  // SAGAW bit 1: 39-bit (3-level), bit 2: 48-bit (4-level), bit 3: 57-bit (5-level).
+  [[1, 39], [2, 48], [3, 57]].forEach(([b, w]) => { if (sagawBits & (1 << b)) sagaw.push(w); });
+  const sllps = bits(raw, 34, 4);
+  return {
+    raw,
+    domains: 2 ** (4 + 2 * bits(raw, 0, 3)),
+    cachingMode: bit(raw, 7),
+    sagaw,
+    mgaw: bits(raw, 16, 6) + 1,
+    faultRecordingOffset: bits(raw, 24, 10) * 16,
+    secondLevelLargePages: (sllps & 1 ? 1n << 21n : 0n) | (sllps & 2 ? 1n << 30n : 0n),
+    pageSelectiveInvalidation: bit(raw, 39),
+    faultRecordingRegisters: bits(raw, 40, 8) + 1,
+    firstLevel1GiB: bit(raw, 56),
+    postedInterrupts: bit(raw, 59),
+  };
+}
+
+export function decodeVtdEcap(raw: bigint): VtdEcap {
+  const pasid = bit(raw, 40);
+  return {
+    raw,
+    coherent: bit(raw, 0),
+    queuedInvalidation: bit(raw, 1),
+    deviceTlb: bit(raw, 2),
+    interruptRemapping: bit(raw, 3),
+    extendedInterruptMode: bit(raw, 4),
+    passThrough: bit(raw, 6),
+    nested: bit(raw, 26),
+    pasid,
+    pasidBits: pasid ? bits(raw, 35, 5) + 1 : 0,
+    scalableMode: bit(raw, 43),
+    secondLevelAccessedDirty: bit(raw, 45),
+    secondLevelTranslation: bit(raw, 46),
+    firstLevelTranslation: bit(raw, 47),
+  };
+}
+
+/** struct iommu_hw_info_vtd. */
+export function decodeVtdHwInfo(buf: Uint8Array): VtdHwInfo {
+  const op = 'iommu_hw_info_vtd';
+  if (buf.length < IOMMU_HW_INFO_VTD_SIZE) throw new DecodeError(op, 0, `${buf.length} bytes, the struct has ${IOMMU_HW_INFO_VTD_SIZE}`);
+  const flags = u32(buf, 0, op);
+  return {
+    flags,
+    errata772415: (flags & IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17) !== 0,
+    cap: decodeVtdCap(u64(buf, 8, op)),
+    ecap: decodeVtdEcap(u64(buf, 16, op)),
+  };
+}
+
+/**
+ * The whole answer: `rawType` is what the ioctl returned (out_data_type), `out` the addon's
+ * [out_capabilities, data_len, out_max_pasid_log2], `buf` the buffer it filled.
+ */
+export function decodeIommuHwInfo(rawType: number, out: BigUint64Array, buf: Uint8Array): IommuHwInfo {
+  const caps = out[0];
+  const dataLen = Math.min(Number(out[1]), buf.length);
+  const data = copyBytes(buf, 0, dataLen, 'iommu_hw_info');
+  const type = TYPES[rawType] ?? 'unknown';
+  const has = (flag: number) => (caps & BigInt(flag)) !== 0n;
+  return {
+    type, rawType, rawCapabilities: caps,
+    capabilities: {
+      dirtyTracking: has(IOMMU_HW_CAP_DIRTY_TRACKING),
+      pasidExec: has(IOMMU_HW_CAP_PCI_PASID_EXEC),
+      pasidPriv: has(IOMMU_HW_CAP_PCI_PASID_PRIV),
+      atsNotSupported: has(IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED),
+    },
+    maxPasidLog2: Number(out[2]),
+    data,
+    vtd: type === 'intel-vtd' ? decodeVtdHwInfo(data) : undefined,
+  };
+}
+
+/**
+ * The page sizes a VT-d unit's iommufd domain can map with (a page size bitmap like type1's):
+ * the base page, plus second-level large pages (the default domain of a unit without scalable
+ * mode), or 2 MiB and optionally 1 GiB first-level pages when the kernel can use first-level
+ * tables (scalable mode with first-level translation).
+ */
+export function vtdPageSizes(vtd: VtdHwInfo, basePage: bigint): bigint {
+  if (vtd.ecap.scalableMode && vtd.ecap.firstLevelTranslation) {
+    return basePage | (1n << 21n) | (vtd.cap.firstLevel1GiB ? 1n << 30n : 0n);
+  }
+  return basePage | vtd.cap.secondLevelLargePages;
+}
