@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // vfio-vm: the emulated VFIO host on the command line. Exit status: the command's own, or
-// 124 when the run timed out, 125 when the host could not be set up or the guest failed
-// (the message says which and quotes the kernel console).
+// 124 when the run timed out, 130 when it was interrupted, 125 when the host could not be set
+// up or the guest failed (the message says which and quotes the kernel console).
 import { Command, Option } from 'commander';
 import Table from 'cli-table3';
 import { kernelCommands } from './cli-kernel';
@@ -14,6 +14,8 @@ import { run } from './run';
 
 export const EXIT_TIMEOUT = 124;
 export const EXIT_HOST_FAILURE = 125;
+/** Stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it). */
+export const EXIT_CANCELLED = 130;
 
 const log = (line: string) => process.stderr.write(`vfio-vm: ${line}\n`);
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -166,7 +168,7 @@ export async function main(argv: string[]): Promise<void> {
   } catch (e) {
     if (!(e instanceof VmError)) throw e;
     log(`error: ${e.message}`);
-    process.exitCode = e.kind === 'timeout' ? EXIT_TIMEOUT : EXIT_HOST_FAILURE;
+    process.exitCode = e.kind === 'timeout' ? EXIT_TIMEOUT : e.kind === 'cancelled' ? EXIT_CANCELLED : EXIT_HOST_FAILURE;
   }
 }
 

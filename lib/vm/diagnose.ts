@@ -23,7 +23,7 @@ const withTail = (msg: string, end: RunEnd) =>
 /** The command's exit status, or throws a VmError describing the failure. */
 export function diagnose(end: RunEnd): number {
   const fail = (kind: VmError['kind'], msg: string) => new VmError(kind, withTail(msg, end), end.consoleTail);
-  if (end.qemu.aborted) throw fail('no-status', 'the run was cancelled');
+  if (end.qemu.aborted) throw fail('cancelled', 'the run was cancelled');
   if (end.qemu.timedOut) throw fail('timeout', `timed out after ${end.timeoutSeconds} s: the guest was stopped`);
   if (end.status) return fromStatus(end.status, fail);
   if (end.qemu.code !== 0) {

@@ -11,7 +11,8 @@ export type VmErrorKind =
   | 'panic'          // the guest kernel panicked
   | 'guest'          // the guest init reported an error (module, mount, bind, port)
   | 'timeout'        // the run took longer than its timeout
-  | 'no-status';     // the guest stopped without reporting any result
+  | 'no-status'      // the guest stopped without reporting any result
+  | 'cancelled';     // the run's AbortSignal fired (Ctrl-C in the CLI)
 
 export class VmError extends Error {
   readonly kind: VmErrorKind;
