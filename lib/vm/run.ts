@@ -83,6 +83,9 @@ export async function run(opts: RunOptions): Promise<RunResult> {
   if (opts.noIommu) checkNoIommuSupport(kernel);
   const initrd = await initramfs({ kernel, modules: [...BASE_MODULES, ...(opts.modules ?? [])], cacheDir }, log);
   const work = createWorkDir();
+  // Also on an abrupt exit of this process (an uncaught exception elsewhere): no temp dirs left.
+  const cleanUp = () => removeWorkDir(work, !!opts.keepIvshmem);
+  process.once('exit', cleanUp);
   try {
     const devices = applyDeviceDrivers(guestDevices(opts.devices ?? [], !opts.noDefaultDevices,
       { ivshmemFile: work.ivshmemFile, nvmeImage: nvmeImage(cacheDir) }), opts.deviceDrivers ?? {});
@@ -111,7 +114,8 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       timings: { ...outcome.timings, totalMs: Date.now() - started },
     };
   } finally {
-    removeWorkDir(work, !!opts.keepIvshmem);
+    process.removeListener('exit', cleanUp);
+    cleanUp();
   }
 }
 
