@@ -72,7 +72,10 @@ mount_9p() { # TAG DIR ro|rw CACHE
 	mkdir -p "$2"
 	opts=trans=virtio,version=9p2000.L,msize=512000,cache=$4
 	[ "$3" = ro ] && opts=$opts,ro
-	mount -t 9p -o "$opts" "$1" "$2" || fail mount "$1 $2"
+	mount -t 9p -o "$opts" "$1" "$2" && return 0
+	grep -qw 9p /proc/filesystems ||
+		fail mount "$1 on $2: this kernel has no 9p file system (build in CONFIG_NET_9P_VIRTIO and CONFIG_9P_FS, or provide its modules)"
+	fail mount "$1 on $2"
 }
 
 mount_shares() {

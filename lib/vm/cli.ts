@@ -118,7 +118,9 @@ async function provisionCommand(flags: CommonFlags & { json?: boolean }): Promis
   const info = await provision({ kernel: flags.kernel, cacheDir: flags.cacheDir, log });
   if (flags.json) process.stdout.write(JSON.stringify(info, null, 2) + '\n');
   else {
-    for (const [k, v] of Object.entries(info)) process.stdout.write(`${k.padEnd(15)} ${v}\n`);
+    for (const [k, v] of Object.entries(info)) {
+      if (v !== undefined) process.stdout.write(`${k.padEnd(15)} ${v}\n`);
+    }
   }
   return 0;
 }
