@@ -19,16 +19,19 @@ const resultsDir = path.join(root, '.vm-work', 'test-results');
 
 /**
  * The guest configurations: each is one boot running the whole guest suite, with
- * VFIO_TEST_CONFIG=<name> so tests can tell which one they are in. Fields are vfio-vm run
- * options (lib/vm/options.ts).
+ * VFIO_TEST_CONFIG=<name> so tests can tell which one they are in, plus the configuration's
+ * `env` (VFIO_TEST_BACKEND: the IOMMU backend test/guest/env.ts opens devices with, 'auto' when
+ * unset; docs/backends.md). `options` are vfio-vm run options (lib/vm/options.ts).
  */
 const GUEST_CONFIGS = [
   // Beyond the default devices: an rtl8139 (I/O-port BAR), std VGA (ROM, VGA region), xHCI (MSI-X).
   { name: 'default', description: 'stock Debian kernel, type1 IOMMU backend', options: { devices: ['rtl8139', 'VGA', 'qemu-xhci'] } },
   { name: 'relaxed', description: 'the same with iomem=relaxed (sysfs and vfio mappings may coexist)', options: { append: 'iomem=relaxed' } },
   // The custom kernel (kernel/guest.config) is built on its first use and cached, with progress.
-  { name: 'custom', description: 'custom kernel: type1 and iommufd with the VFIO device cdev', options: { kernel: 'custom' } },
-  { name: 'noiommu', description: 'custom kernel without an IOMMU (vfio no-IOMMU mode)', options: { kernel: 'custom', noIommu: true } },
+  // mtty: the mdev sample, for the mediated-device tests.
+  { name: 'custom', description: 'custom kernel, backend auto (iommufd with the VFIO device cdev)', options: { kernel: 'custom', modules: ['mtty'] } },
+  { name: 'custom-type1', description: 'custom kernel, type1 backend', options: { kernel: 'custom', modules: ['mtty'] }, env: { VFIO_TEST_BACKEND: 'type1' } },
+  { name: 'noiommu', description: 'custom kernel without an IOMMU: the no-IOMMU backend (unsafe)', options: { kernel: 'custom', noIommu: true }, env: { VFIO_TEST_BACKEND: 'noiommu' } },
 ];
 
 function parseArgs(argv) {
@@ -141,7 +144,7 @@ async function guestSuite(config, args) {
       ...config.options,
       command: [process.execPath, ...jestArgs('jest.guest.config.js', out, args.jest)],
       cwd: root,
-      env: { VFIO_TEST_CONFIG: config.name },
+      env: { VFIO_TEST_CONFIG: config.name, ...config.env },
       timeoutSeconds: args.timeout,
       log: (line) => process.stderr.write(`vfio-vm: ${line}\n`),
     });

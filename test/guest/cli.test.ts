@@ -7,6 +7,7 @@ import * as path from 'path';
 import { Device } from '../../lib';
 import { jsonValue } from '../../lib/cli/format';
 import * as sysfs from '../../lib/sysfs';
+import { openDevice } from './env';
 
 const EDU = process.env.VFIO_VM_EDU!;
 const IVSHMEM = process.env.VFIO_VM_IVSHMEM!;
@@ -73,7 +74,7 @@ describe('vfio info --json', () => {
     const out = json(vfio('info', bdf, '--json'));
     expectProbeRegions(bdf, out.regions);
     // The CLI process has exited and released the group: the library can open the device now.
-    await using dev = await Device.open(bdf);
+    await using dev = await openDevice(bdf);
     expect(out.bdf).toBe(bdf);
     expect(out.group).toBe(dev.group);
     expect(out.driver).toBe('vfio-pci');
@@ -142,12 +143,12 @@ describe('vfio bind / unbind', () => {
     expect({ status: b.status, stdout: b.stdout, stderr: b.stderr }).toEqual({ status: 0, stdout: `${TESTDEV}: no driver -> vfio-pci\n`, stderr: '' });
     expect({ driver: sysfs.driverOf(TESTDEV), override: sysfs.driverOverride(TESTDEV) }).toEqual(before);
     // And VFIO can use it again.
-    await using dev = await Device.open(TESTDEV);
+    await using dev = await openDevice(TESTDEV);
     expect(dev.config.vendorId).toBe(0x1b36);
   });
 
   it('unbind refuses while a process holds the device, naming the process', async () => {
-    await using dev = await Device.open(TESTDEV);
+    await using dev = await openDevice(TESTDEV);
     const r = vfio('unbind', TESTDEV);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain(`error: ${TESTDEV} is in use: its VFIO group or device file is open in process ${process.pid}\n`);
@@ -179,13 +180,13 @@ describe('errors', () => {
 describe('vfio features and cookies', () => {
   it('features --json is what the library probes', async () => {
     const out = json(vfio('features', NVME, '--json'));
-    await using dev = await Device.open(NVME);
+    await using dev = await openDevice(NVME);
     expect(out).toEqual(jsonValue(dev.features()));
   });
 
   it('cookies --reserve-wc --json: BAR2 reserved before the open has a WC route, as the library sees it', async () => {
     const out = json(vfio('cookies', IVSHMEM, '--bar', '2', '--reserve-wc', '--json'));
-    await using dev = await Device.open(IVSHMEM, { writeCombine: [2] });
+    await using dev = await openDevice(IVSHMEM, { writeCombine: [2] });
     const expected = dev.memattrRoutes(dev.bar(2));
     expect(out).toHaveLength(1);
     expect(out[0]).toMatchObject({ bar: 2, region: 'BAR2', size: 4 << 20 });

@@ -6,7 +6,7 @@ import { ClosedError, Device, NotSupportedError, VfioError } from '../../lib';
 import { PatReader } from '../../lib/cookie';
 import { MemTypeEntry, parseResourceFile } from '../../lib/decode';
 import { native } from '../../lib/native';
-import { guestEnv, kernelArg } from './env';
+import { guestEnv, kernelArg, openDevice } from './env';
 
 const env = guestEnv();
 const RELAXED = kernelArg('iomem=relaxed');
@@ -51,7 +51,7 @@ it('the configuration and the kernel command line agree about iomem=relaxed', ()
 
 describe('edu BAR0 (not prefetchable)', () => {
   it('a UC- cookie maps through vfio-region; PAT confirms uncached-minus', async () => {
-    await using dev = await Device.open(env.edu);
+    await using dev = await openDevice(env.edu);
     const c = dev.bar(0).cookie({ offset: 0, length: 0x1000, memattr: 'uc-' });
     expect(c.route.name).toBe('vfio-region');
     expect(c.backing).toEqual({ kind: 'vfio-region', fd: dev.fd('test'), pgoff: dev.bar(0).offset / PAGE });
@@ -62,7 +62,7 @@ describe('edu BAR0 (not prefetchable)', () => {
   });
 
   it('strict WC is refused with the reason; nothing offers a WC route', async () => {
-    await using dev = await Device.open(env.edu);
+    await using dev = await openDevice(env.edu);
     const err = thrown(() => dev.bar(0).cookie({ memattr: 'wc', length: 0x1000 }));
     expect(err).toBeInstanceOf(NotSupportedError);
     expect(err.message).toMatch(/sysfs: BAR0 is not prefetchable/);
@@ -75,22 +75,22 @@ describe('edu BAR0 (not prefetchable)', () => {
   });
 
   it('cannot be reserved WC before the open either, and the refused open holds nothing', async () => {
-    const err = await rejected(Device.open(env.edu, { writeCombine: [0] }));
+    const err = await rejected(openDevice(env.edu, { writeCombine: [0] }));
     expect(err).toBeInstanceOf(NotSupportedError);
     expect(err.message).toMatch(/cannot reserve BAR0 write-combining: BAR0 is not prefetchable/);
-    await using dev = await Device.open(env.edu);
+    await using dev = await openDevice(env.edu);
     expect(dev.bar(0).read32(0)).toBe(0x010000ed);
   });
 });
 
 describe('ivshmem BAR2 after a plain open (vfio-pci reserved it uncached-minus)', () => {
   it('the open itself reserved the whole BAR UC- in PAT', async () => {
-    await using dev = await Device.open(env.ivshmem);
+    await using dev = await openDevice(env.ivshmem);
     expect(patCovers(env.ivshmem, 2, 0, 4 << 20, 'uc-')).toBe(true);
   });
 
   it('strict WC fails, and the hint names the open option (and iomem=relaxed where it is missing)', async () => {
-    await using dev = await Device.open(env.ivshmem);
+    await using dev = await openDevice(env.ivshmem);
     const err = thrown(() => dev.bar(2).cookie({ offset: 0, length: 0x1000, memattr: 'wc', strict: true }));
     expect(err).toBeInstanceOf(NotSupportedError);
     expect(err.hint).toMatch(/Device\.open\(bdf, \{ writeCombine: \[2\] \}\)/);
@@ -103,7 +103,7 @@ describe('ivshmem BAR2 after a plain open (vfio-pci reserved it uncached-minus)'
   });
 
   it('non-strict: vfio-region, effective uc- from PAT, with the reason', async () => {
-    await using dev = await Device.open(env.ivshmem);
+    await using dev = await openDevice(env.ivshmem);
     const c = dev.bar(2).cookie({ offset: 0x1000, length: 0x1000, memattr: 'wc', strict: false });
     expect(c.route.name).toBe('vfio-region');
     const m = c.map();
@@ -117,7 +117,7 @@ describe('ivshmem BAR2 after a plain open (vfio-pci reserved it uncached-minus)'
 
 describe('ivshmem BAR2 reserved write-combining before the open', () => {
   it('PAT holds WC for the whole BAR; a WC cookie maps, and flushed bytes reach the host file', async () => {
-    await using dev = await Device.open(env.ivshmem, { writeCombine: [2] });
+    await using dev = await openDevice(env.ivshmem, { writeCombine: [2] });
     expect(patCovers(env.ivshmem, 2, 0, 4 << 20, 'wc')).toBe(true);
     expect(patEntries(env.ivshmem, 2, 0, 4 << 20).map((e) => e.type)).not.toContain('uc-');
     const c = dev.bar(2).cookie({ offset: 0x10000, length: 0x4000, memattr: 'wc' });
@@ -139,7 +139,7 @@ describe('ivshmem BAR2 reserved write-combining before the open', () => {
   });
 
   it('a plain mapping of the BAR inherits WC, and both mappings report the aliasing', async () => {
-    await using dev = await Device.open(env.ivshmem, { writeCombine: [2] });
+    await using dev = await openDevice(env.ivshmem, { writeCombine: [2] });
     const wc = dev.bar(2).cookie({ offset: 0, length: 0x1000, memattr: 'wc' }).map();
     const plain = dev.bar(2).map({ offset: 0, length: 0x2000 });
     expect(plain.effective).toBe('wc');
@@ -150,7 +150,7 @@ describe('ivshmem BAR2 reserved write-combining before the open', () => {
   });
 
   it('a UC- cookie there is given what the kernel gives: WC, as a downgrade', async () => {
-    await using dev = await Device.open(env.ivshmem, { writeCombine: [2] });
+    await using dev = await openDevice(env.ivshmem, { writeCombine: [2] });
     const c = dev.bar(2).cookie({ offset: 0, length: 0x1000, memattr: 'uc-' });
     const m = c.map();
     expect(m.effective).toBe('wc');
@@ -159,17 +159,17 @@ describe('ivshmem BAR2 reserved write-combining before the open', () => {
   });
 
   it('the reservation ends with the device: a plain open afterwards is UC- again', async () => {
-    const dev = await Device.open(env.ivshmem, { writeCombine: [2] });
+    const dev = await openDevice(env.ivshmem, { writeCombine: [2] });
     dev.close();
     expect(patEntries(env.ivshmem, 2, 0, 4 << 20)).toEqual([]);
-    await using again = await Device.open(env.ivshmem);
+    await using again = await openDevice(env.ivshmem);
     expect(patCovers(env.ivshmem, 2, 0, 4 << 20, 'uc-')).toBe(true);
   });
 });
 
 describe('dma-buf route', () => {
   it('export succeeds, the mmap attempt reports the kernel\'s answer, and the fd closes with the cookie', async () => {
-    await using dev = await Device.open(env.ivshmem);
+    await using dev = await openDevice(env.ivshmem);
     const offered = dev.feature('DMA_BUF').probe({ get: true });
     const routes = dev.memattrRoutes(2).routes;
     const dmabuf = routes.find((r) => r.route === 'dmabuf')!;
@@ -204,7 +204,7 @@ describe('dma-buf route', () => {
 
 describe('cookieAt and close', () => {
   it('cookieAt finds the cookie for an offset inside its range and nothing outside', async () => {
-    await using dev = await Device.open(env.ivshmem);
+    await using dev = await openDevice(env.ivshmem);
     const bar2 = dev.bar(2);
     const c = bar2.cookie({ offset: 0x1000, length: 0x2000, memattr: 'uc-' });
     expect(dev.cookies).toEqual([c]);
@@ -216,7 +216,7 @@ describe('cookieAt and close', () => {
   });
 
   it('closing the device closes its cookies and their mappings; accessors then throw', async () => {
-    const dev = await Device.open(env.ivshmem, RELAXED ? { writeCombine: [2] } : {});
+    const dev = await openDevice(env.ivshmem, RELAXED ? { writeCombine: [2] } : {});
     const c = dev.bar(2).cookie({ offset: 0, length: 0x1000, memattr: RELAXED ? 'wc' : 'uc-' });
     const held = c.backing.kind === 'sysfs' ? c.backing.fd : undefined;
     const m = c.map();

@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import { BusyError, ClosedError, Device, Mapping, VfioError } from '../../lib';
 import { decodeConfigHeader, pciCapabilities, pciExtCapabilities } from '../../lib/decode';
 import * as sysfs from '../../lib/sysfs';
+import { openDevice } from './env';
 
 const EDU = process.env.VFIO_VM_EDU!;
 const IVSHMEM = process.env.VFIO_VM_IVSHMEM!;
@@ -16,7 +17,7 @@ describe('edu (BAR0 through a mapping)', () => {
   let dev: Device;
   let bar0: Mapping;
   beforeAll(async () => {
-    dev = await Device.open(EDU);
+    dev = await openDevice(EDU);
     bar0 = dev.bar(0).map();
   });
   afterAll(() => dev?.close());
@@ -77,7 +78,7 @@ describe('edu (BAR0 through a mapping)', () => {
 
 describe('ivshmem (BAR2: shared memory the host can see)', () => {
   it('a pattern written through BAR2 appears in the host backing file', async () => {
-    await using dev = await Device.open(IVSHMEM);
+    await using dev = await openDevice(IVSHMEM);
     const bar2 = dev.bar(2);
     expect(bar2.size).toBe(4n << 20n);
     const m = bar2.map();
@@ -100,7 +101,7 @@ describe('ivshmem (BAR2: shared memory the host can see)', () => {
 
 describe('nvme (caps, mappable areas, IRQ info)', () => {
   it('decodes BAR0 caps and lists 65 MSI-X vectors', async () => {
-    await using dev = await Device.open(NVME);
+    await using dev = await openDevice(NVME);
     const bar0 = dev.bar(0);
     expect(bar0.size).toBe(16n * 1024n);
     expect(bar0.caps.map((c) => c.type)).toContain('msix-mappable');
@@ -119,7 +120,7 @@ describe('nvme (caps, mappable areas, IRQ info)', () => {
 
 describe('config space', () => {
   it.each([['edu', EDU], ['ivshmem', IVSHMEM], ['nvme', NVME]])('%s: ids, class and capabilities match sysfs', async (_name, bdf) => {
-    await using dev = await Device.open(bdf);
+    await using dev = await openDevice(bdf);
     const ids = sysfs.pciIds(bdf)!;
     expect(dev.config.vendorId).toBe(ids.vendor);
     expect(dev.config.deviceId).toBe(ids.device);
@@ -136,14 +137,14 @@ describe('config space', () => {
   });
 
   it('edu has MSI and PCIe capabilities; nvme has MSI-X', async () => {
-    await using edu = await Device.open(EDU);
+    await using edu = await openDevice(EDU);
     expect(edu.config.capabilities().standard.map((c) => c.name)).toEqual(expect.arrayContaining(['MSI']));
-    await using nvme = await Device.open(NVME);
+    await using nvme = await openDevice(NVME);
     expect(nvme.config.capabilities().standard.map((c) => c.name)).toEqual(expect.arrayContaining(['MSI-X', 'PCIe']));
   });
 
   it('toggles bus mastering through the command register', async () => {
-    await using dev = await Device.open(EDU);
+    await using dev = await openDevice(EDU);
     dev.config.busMaster = true;
     expect(dev.config.busMaster).toBe(true);
     expect(dev.config.command & 0x4).toBe(4);
@@ -154,7 +155,7 @@ describe('config space', () => {
 
 describe('safety and errors', () => {
   it('every accessor throws after the mapping or the device is closed', async () => {
-    const dev = await Device.open(EDU);
+    const dev = await openDevice(EDU);
     const m = dev.bar(0).map();
     const m2 = dev.bar(0).map();
     m.close();
@@ -173,18 +174,18 @@ describe('safety and errors', () => {
   });
 
   it('a write after close is refused, never silently dropped', async () => {
-    const dev = await Device.open(EDU);
+    const dev = await openDevice(EDU);
     const m = dev.bar(0).map();
     m.write32(4, 0x11111111);
     dev.close();
     expect(() => m.write32(4, 0x22222222)).toThrow(ClosedError);
-    await using again = await Device.open(EDU);
+    await using again = await openDevice(EDU);
     expect(again.bar(0).read32(4)).toBe(~0x11111111 >>> 0);
   });
 
   it('a second open of a group that is in use is a busy error with a hint', async () => {
-    await using dev = await Device.open(EDU);
-    const err = await Device.open(EDU).catch((e) => e);
+    await using dev = await openDevice(EDU);
+    const err = await openDevice(EDU).catch((e) => e);
     expect(err).toBeInstanceOf(BusyError);
     expect(err.code).toBe('EBUSY');
     expect(err.hint).toMatch(/already open/);
@@ -197,13 +198,13 @@ describe('safety and errors', () => {
       return d !== undefined && !d.includes('vfio');
     });
     expect(other).toBeDefined();
-    const err = await Device.open(other!).catch((e) => e);
+    const err = await openDevice(other!).catch((e) => e);
     expect(err).toBeInstanceOf(VfioError);
     expect(err.hint).toMatch(new RegExp(`vfio bind ${other}`));
   });
 
   it('rejects what is not a PCI address', async () => {
-    await expect(Device.open('not-a-bdf')).rejects.toMatchObject({ code: 'EINVAL' });
-    await expect(Device.open('0000:7f:1f.7')).rejects.toMatchObject({ code: 'ENODEV' });
+    await expect(openDevice('not-a-bdf')).rejects.toMatchObject({ code: 'EINVAL' });
+    await expect(openDevice('0000:7f:1f.7')).rejects.toMatchObject({ code: 'ENODEV' });
   });
 });

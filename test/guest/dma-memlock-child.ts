@@ -1,8 +1,9 @@
 // Child process of the RLIMIT_MEMLOCK test (dma.test.ts): started as an unprivileged user, so
 // without CAP_IPC_LOCK, it lowers its own memlock limit, maps a buffer under the limit and one
 // over it, and prints what happened as JSON.
-import { Device, DmaBuffer, VfioError } from '../../lib';
+import { DmaBuffer, VfioError } from '../../lib';
 import { native } from '../../lib/native';
+import { openDevice } from './env';
 
 async function main(): Promise<void> {
   const [bdf, limitText, sizeText] = process.argv.slice(2);
@@ -11,7 +12,7 @@ async function main(): Promise<void> {
   const r = n.setrlimit(n.constants.RLIMIT_MEMLOCK, limit, limit);
   if (r < 0) throw new Error(`setrlimit: ${r}`);
   const out: Record<string, unknown> = { limit: (n.getrlimit(n.constants.RLIMIT_MEMLOCK) as bigint[]).map(String) };
-  const dev = await Device.open(bdf);
+  const dev = await openDevice(bdf);
   try {
     const small = DmaBuffer.allocate(Number(limit) / 2);
     dev.iommu.map(small);

@@ -10,7 +10,7 @@ import { native } from '../../lib/native';
 import {
   EDU_BUFFER, EDU_DMA_CMD, EDU_DMA_MASK_BITS, EDU_IRQ_ACK, EDU_IRQ_DMA, EDU_IRQ_STATUS, eduDmaFromRam, eduDmaStart, eduDmaToRam,
 } from './dma-edu';
-import { guestEnv } from './env';
+import { guestEnv, openDevice } from './env';
 
 const env = guestEnv();
 const EDU = env.edu;
@@ -60,7 +60,7 @@ function writeSysfs(file: string, value: string): string {
 
 withIommu('type1 IOMMU info', () => {
   it('reports the emulated VT-d geometry: ranges around the MSI window, DMA_AVAIL, page sizes', async () => {
-    await using dev = await Device.open(EDU, { backend: 'type1' });
+    await using dev = await openDevice(EDU, { backend: 'type1' });
     expect(dev.iommu.iovaRanges).toEqual([{ start: 0n, end: 0xfedfffffn }, { start: 0xfef00000n, end: 0x7fffffffffn }]);
     expect(dev.iommu.dmaAvailable).toBe(65535);
     expect(dev.iommu.pageSizes & 0x1000n).toBe(0x1000n);
@@ -87,7 +87,7 @@ withIommu('edu DMA through IOMMU mappings', () => {
   let dev: Device;
   let bar0: Mapping;
   beforeAll(async () => {
-    dev = await Device.open(EDU);
+    dev = await openDevice(EDU);
     bar0 = dev.bar(0).map();
     dev.config.busMaster = true;
   });
@@ -264,7 +264,7 @@ withIommu('edu DMA through IOMMU mappings', () => {
 
 withIommu('closing', () => {
   it('device close turns bus mastering off and unmaps DMA before the device goes; buffers stay usable', async () => {
-    const dev = await Device.open(EDU);
+    const dev = await openDevice(EDU);
     dev.config.busMaster = true;
     using buf = DmaBuffer.allocate(PAGE);
     const m = dev.iommu.map(buf);
@@ -276,7 +276,7 @@ withIommu('closing', () => {
     expect(buf.mappings).toEqual([]);
     expect(() => configRegion.read16(4)).toThrow(/closed/);
     // Reopened, the device shows the command register without bus mastering.
-    await using again = await Device.open(EDU);
+    await using again = await openDevice(EDU);
     expect(again.config.busMaster).toBe(false);
     buf.write32(0, 0x1234);
     expect(buf.read32(0)).toBe(0x1234);
@@ -286,8 +286,8 @@ withIommu('closing', () => {
     const NVME = env.nvme;
     const ctx = Type1Context.open();
     try {
-      const edu = await Device.open(EDU, { iommu: ctx });
-      const nvme = await Device.open(NVME, { iommu: ctx });
+      const edu = await openDevice(EDU, { iommu: ctx });
+      const nvme = await openDevice(NVME, { iommu: ctx });
       using buf = DmaBuffer.allocate(PAGE);
       const m = ctx.map(buf);
       expect(ctx.dmaAvailable).toBe(65534);
@@ -298,7 +298,7 @@ withIommu('closing', () => {
       expect(m.closed).toBe(true);
       expect(buf.mappings).toEqual([]);
       // A device joining again gets a fresh IOMMU with nothing mapped.
-      await using again = await Device.open(EDU, { iommu: ctx });
+      await using again = await openDevice(EDU, { iommu: ctx });
       expect(ctx.dmaAvailable).toBe(65535);
       expect(ctx.map(buf).iova).toBe(m.iova);
     } finally {
@@ -314,7 +314,7 @@ withIommu('limits', () => {
     const old = writeSysfs(param, '4');
     try {
       // The limit is read when the container's IOMMU is set, i.e. at open.
-      await using dev = await Device.open(EDU);
+      await using dev = await openDevice(EDU);
       expect(dev.iommu.dmaAvailable).toBe(4);
       const bufs = Array.from({ length: 5 }, () => DmaBuffer.allocate(PAGE));
       const maps = bufs.slice(0, 4).map((b) => dev.iommu.map(b));

@@ -1,10 +1,17 @@
 // What the emulated host tells guest tests through the environment (see docs/emulated-host.md):
-// which test configuration runs, the BDF of each default device, the ivshmem backing file.
+// which test configuration runs, the BDF of each default device, the ivshmem backing file; and
+// openDevice(), through which every guest test opens devices with the configuration's backend.
 import * as fs from 'fs';
+import { BackendChoice, Device, DeviceOpenOptions } from '../../lib';
 
 export interface GuestEnv {
   /** VFIO_TEST_CONFIG: the guest configuration of scripts/test.js ("default", "relaxed", …). */
   config: string;
+  /**
+   * VFIO_TEST_BACKEND: the IOMMU backend this configuration runs the suite on ('auto' when
+   * unset). A setting of the test suite only (docs/backends.md): the library reads no variable.
+   */
+  backend: BackendChoice;
   /** The guest kernel release. */
   kernel: string;
   edu: string;
@@ -26,6 +33,7 @@ function required(name: string): string {
 export function guestEnv(): GuestEnv {
   return {
     config: process.env.VFIO_TEST_CONFIG ?? 'default',
+    backend: testBackend(),
     kernel: required('VFIO_VM_KERNEL'),
     edu: required('VFIO_VM_EDU'),
     ivshmem: required('VFIO_VM_IVSHMEM'),
@@ -39,4 +47,27 @@ export function guestEnv(): GuestEnv {
 /** Whether this guest was booted with `word` on its kernel command line (e.g. "iomem=relaxed"). */
 export function kernelArg(word: string): boolean {
   return fs.readFileSync('/proc/cmdline', 'utf8').trim().split(/\s+/).includes(word);
+}
+
+const BACKENDS: readonly BackendChoice[] = ['auto', 'type1', 'iommufd-compat', 'iommufd', 'noiommu'];
+
+function testBackend(): BackendChoice {
+  const v = process.env.VFIO_TEST_BACKEND || 'auto';
+  if (!(BACKENDS as readonly string[]).includes(v)) throw new Error(`VFIO_TEST_BACKEND=${v} is not one of ${BACKENDS.join(', ')}`);
+  return v as BackendChoice;
+}
+
+/**
+ * Device.open() with the configuration's backend (and, for 'noiommu', the unsafe opt-in), unless
+ * the caller names a backend or joins a context itself.
+ */
+export function openDevice(address: string, o: DeviceOpenOptions = {}): Promise<Device> {
+  if (o.iommu !== undefined || o.backend !== undefined) return Device.open(address, { unsafeNoIommu: o.iommu?.unsafe, ...o });
+  const backend = testBackend();
+  return Device.open(address, { backend, unsafeNoIommu: backend === 'noiommu', ...o });
+}
+
+/** Whether devices in this configuration sit behind an IOMMU (false in no-IOMMU mode). */
+export function hasIommu(): boolean {
+  return testBackend() !== 'noiommu';
 }

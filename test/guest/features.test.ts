@@ -4,10 +4,11 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import {
-  Device, InvalidArgumentError, NotSupportedError, VfioError, formatProbeReport, isFeatureError, probeReport,
+  InvalidArgumentError, NotSupportedError, VfioError, formatProbeReport, isFeatureError, probeReport,
 } from '../../lib';
 import { native } from '../../lib/native';
 import { packageRoot } from '../../lib/paths';
+import { openDevice } from './env';
 
 const EDU = process.env.VFIO_VM_EDU!;
 const IVSHMEM = process.env.VFIO_VM_IVSHMEM!;
@@ -46,7 +47,7 @@ function cProbe(bdf: string): Map<number, { probe: string; get: string; set: str
 describe('features() matches a C probe of every number', () => {
   it.each(DEVICES)('%s', async (_name, bdf) => {
     const c = cProbe(bdf); // before opening: the C probe needs the group to itself
-    await using dev = await Device.open(bdf);
+    await using dev = await openDevice(bdf);
     const list = dev.features({ extraIndices: ALL });
     for (const i of ALL) expect([i, list.find((f) => f.index === i)!.answers]).toEqual([i, c.get(i)]);
     const byName = Object.fromEntries(list.map((f) => [f.name, f]));
@@ -61,20 +62,20 @@ describe('features() matches a C probe of every number', () => {
   });
 
   it('a table for a kernel numbered differently names what answered by it', async () => {
-    await using dev = await Device.open(EDU, { featureNumbers: { LOW_POWER_EXIT: null, RESUME: 5, ZPCI_ERROR: null, DMA_BUF_MEMATTR: 13 } });
+    await using dev = await openDevice(EDU, { featureNumbers: { LOW_POWER_EXIT: null, RESUME: 5, ZPCI_ERROR: null, DMA_BUF_MEMATTR: 13 } });
     const list = dev.features();
     expect(list.find((f) => f.index === 5)).toMatchObject({ name: 'RESUME', supported: true, set: true });
     expect(list.find((f) => f.index === 13)).toMatchObject({ name: 'DMA_BUF_MEMATTR', supported: false });
     dev.feature('LOW_POWER_ENTRY').enter();
     dev.feature('RESUME').set();
     expect(dev.bar(0).read32(0)).toBe(0x010000ed);
-    await expect(Device.open(EDU, { featureNumbers: { X: 3 } })).rejects.toMatchObject({ code: 'EINVAL', message: expect.stringMatching(/LOW_POWER_ENTRY and X/) });
+    await expect(openDevice(EDU, { featureNumbers: { X: 3 } })).rejects.toMatchObject({ code: 'EINVAL', message: expect.stringMatching(/LOW_POWER_ENTRY and X/) });
   });
 });
 
 describe('unknown and unsupported features', () => {
   it('an unknown number is a not-supported error with op and number', async () => {
-    await using dev = await Device.open(EDU);
+    await using dev = await openDevice(EDU);
     for (const [index, call] of [[42, (i: number) => dev.feature(i).get(8)], [0x1234, (i: number) => dev.feature(i).set(new Uint8Array(4))]] as const) {
       const err = thrown(() => call(index));
       expect(err).toBeInstanceOf(NotSupportedError);
@@ -86,7 +87,7 @@ describe('unknown and unsupported features', () => {
   });
 
   it('BUS_MASTER, MIGRATION and the VF token are not vfio-pci features of these devices', async () => {
-    await using dev = await Device.open(EDU);
+    await using dev = await openDevice(EDU);
     const bm = thrown(() => dev.feature('BUS_MASTER').setMaster(true));
     expect(bm).toMatchObject({ code: 'ENOTTY', op: 'VFIO_DEVICE_FEATURE' });
     expect(bm.hint).toMatch(/dev\.config\.busMaster = true/);
@@ -102,7 +103,7 @@ describe('unknown and unsupported features', () => {
 
 describe('DMA_BUF export', () => {
   it('ivshmem BAR2 becomes a dma-buf of the right size', async () => {
-    await using dev = await Device.open(IVSHMEM);
+    await using dev = await openDevice(IVSHMEM);
     using whole = dev.bar(2).exportDmaBuf();
     expect(whole.size).toBe(4n << 20n);
     expect(fdTarget(whole.fd)).toMatch(/dmabuf/);
@@ -114,7 +115,7 @@ describe('DMA_BUF export', () => {
   });
 
   it('past the BAR, an absent BAR, config space: the kernel\'s errno, typed, with the rule', async () => {
-    await using dev = await Device.open(IVSHMEM);
+    await using dev = await openDevice(IVSHMEM);
     const dmabufFds = () => fs.readdirSync('/proc/self/fd').filter((f) => /dmabuf/.test(fdTarget(Number(f)) ?? ''));
     const before = dmabufFds();
     const past = thrown(() => dev.bar(2).exportDmaBuf([{ offset: 4 << 20, length: 0x1000 }]));
@@ -140,7 +141,7 @@ describe('DMA_BUF export', () => {
   });
 
   it('closing the device closes its dma-bufs', async () => {
-    const dev = await Device.open(IVSHMEM);
+    const dev = await openDevice(IVSHMEM);
     const buf = dev.bar(2).exportDmaBuf([{ offset: 0, length: 0x10000 }]);
     const fd = buf.fd;
     expect(fdTarget(fd)).toMatch(/dmabuf/);
@@ -152,7 +153,7 @@ describe('DMA_BUF export', () => {
   });
 
   it('a dma-buf closed early is forgotten by its device', async () => {
-    await using dev = await Device.open(IVSHMEM);
+    await using dev = await openDevice(IVSHMEM);
     const buf = dev.bar(2).exportDmaBuf([{ offset: 0, length: 0x1000 }]);
     const fd = buf.fd;
     buf.close();
@@ -167,7 +168,7 @@ describe('DMA_BUF export', () => {
 
 describe('low power on edu', () => {
   it('entry then exit: MMIO answers correctly afterwards', async () => {
-    await using dev = await Device.open(EDU);
+    await using dev = await openDevice(EDU);
     const bar0 = dev.bar(0).map();
     expect(bar0.read32(0)).toBe(0x010000ed);
     dev.feature('LOW_POWER_ENTRY').enter();
@@ -185,7 +186,7 @@ describe('low power on edu', () => {
   });
 
   it('entry with wakeup: an ioctl wakes the device, the kernel signals the eventfd and leaves low power', async () => {
-    await using dev = await Device.open(EDU);
+    await using dev = await openDevice(EDU);
     const { EFD_CLOEXEC, EFD_NONBLOCK } = native().constants;
     const efd = native().eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     try {

@@ -2,11 +2,11 @@
 // they work, then leaves them enabled and returns. Mode 'idle' must exit by itself; mode
 // 'listen' keeps an 'interrupt' listener and so must keep running until it is killed.
 import { once } from 'events';
-import { Device } from '../../lib';
+import { openDevice } from './env';
 
 async function main(): Promise<void> {
   const [bdf, mode] = process.argv.slice(2);
-  const dev = await Device.open(bdf);
+  const dev = await openDevice(bdf);
   dev.config.busMaster = true;
   const msix = dev.irq('MSIX').enable({ vectors: [0, 3] });
   const err = dev.irq('ERR').enable();

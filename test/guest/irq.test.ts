@@ -5,6 +5,7 @@ import { once } from 'events';
 import * as fs from 'fs';
 import * as path from 'path';
 import { BusyError, Device, InvalidArgumentError, Irq, Mapping, NotSupportedError } from '../../lib';
+import { openDevice } from './env';
 
 const EDU = process.env.VFIO_VM_EDU!;
 const NVME = process.env.VFIO_VM_NVME!;
@@ -38,7 +39,7 @@ function openFds(): number {
 }
 
 async function openEdu(): Promise<{ dev: Device; bar: Mapping }> {
-  const dev = await Device.open(EDU);
+  const dev = await openDevice(EDU);
   dev.config.memorySpace = true;
   dev.config.busMaster = true; // MSI messages are memory writes
   return { dev, bar: dev.bar(0).map() };
@@ -173,7 +174,7 @@ describe('edu with INTx (automasked)', () => {
 describe('nvme MSI-X, ERR and REQ through the software trigger', () => {
   let dev: Device;
   beforeAll(async () => {
-    dev = await Device.open(NVME);
+    dev = await openDevice(NVME);
     dev.config.busMaster = true; // not needed for software triggers, but real MSI-X needs it
   });
   afterAll(() => dev?.close());
@@ -238,9 +239,9 @@ describe('nvme MSI-X, ERR and REQ through the software trigger', () => {
 
 describe('lifetime', () => {
   it('dev.close() closes every eventfd: no fd is left', async () => {
-    (await Device.open(NVME)).close(); // first open sets up whatever the process keeps
+    (await openDevice(NVME)).close(); // first open sets up whatever the process keeps
     const before = openFds();
-    const dev = await Device.open(NVME);
+    const dev = await openDevice(NVME);
     dev.config.busMaster = true;
     const irq = dev.irq('MSIX').enable({ vectors: [0, 3, 7, 20] });
     dev.irq('ERR').enable();
@@ -280,7 +281,7 @@ describe('lifetime', () => {
 
   it('a real release request: unbinding the device from vfio-pci asks the owner to let go', async () => {
     const sysfsDev = `/sys/bus/pci/devices/${NVME}`;
-    const dev = await Device.open(NVME);
+    const dev = await openDevice(NVME);
     let requests = 0;
     const released = new Promise<void>((resolve) => dev.on('release-request', () => {
       requests++;
@@ -302,6 +303,6 @@ describe('lifetime', () => {
       if (!fs.existsSync(`${sysfsDev}/driver`)) fs.writeFileSync('/sys/bus/pci/drivers_probe', NVME);
     }
     expect(path.basename(fs.readlinkSync(`${sysfsDev}/driver`))).toBe('vfio-pci');
-    (await Device.open(NVME)).close();
+    (await openDevice(NVME)).close();
   }, 300000);
 });

@@ -1,8 +1,8 @@
 // The library must describe any PCI device the kernel binds, not just ours: the 'default' test
 // configuration adds an rtl8139 NIC (an I/O-port BAR), the standard VGA adapter (ROM and the legacy
 // VGA region) and an xHCI controller (MSI-X) beyond the default devices.
-import { Device } from '../../lib';
 import * as sysfs from '../../lib/sysfs';
+import { openDevice } from './env';
 
 function extra(vendor: number, device: number): string | undefined {
   const all = (process.env.VFIO_VM_DEVICES ?? '').split(' ').filter(Boolean);
@@ -19,7 +19,7 @@ const describeIf = (cond: unknown) => (cond ? describe : describe.skip);
 
 describeIf(RTL8139)('rtl8139: an I/O-port BAR reached through pread/pwrite', () => {
   it('the I/O BAR and the MMIO BAR show the same registers', async () => {
-    await using dev = await Device.open(RTL8139!);
+    await using dev = await openDevice(RTL8139!);
     const io = dev.bar(0);
     const mem = dev.bar(1);
     expect(io.size).toBe(0x100n);
@@ -39,7 +39,7 @@ describeIf(RTL8139)('rtl8139: an I/O-port BAR reached through pread/pwrite', () 
 
 describeIf(VGA)('std VGA: option ROM and the legacy VGA region', () => {
   it('the ROM region starts with the 0x55 0xaa signature', async () => {
-    await using dev = await Device.open(VGA!);
+    await using dev = await openDevice(VGA!);
     const rom = dev.regions.find((r) => r.name === 'ROM');
     expect(rom).toBeDefined();
     expect(rom!.flags.mmap).toBe(false);
@@ -47,7 +47,7 @@ describeIf(VGA)('std VGA: option ROM and the legacy VGA region', () => {
   });
 
   it('the VGA region (index 8) exposes the legacy ranges when the kernel offers VGA', async () => {
-    await using dev = await Device.open(VGA!);
+    await using dev = await openDevice(VGA!);
     const vga = dev.regions.find((r) => r.index === 8);
     if (!vga) return; // a kernel without CONFIG_VFIO_PCI_VGA refuses index 8 (absent, not an error)
     expect(vga.name).toBe('VGA');
@@ -60,7 +60,7 @@ describeIf(VGA)('std VGA: option ROM and the legacy VGA region', () => {
   });
 
   it('BAR0 (framebuffer, prefetchable) round-trips through a mapping', async () => {
-    await using dev = await Device.open(VGA!);
+    await using dev = await openDevice(VGA!);
     const fb = dev.bar(0).map({ length: 0x10000 });
     fb.write32(0x100, 0xdeadbeef);
     expect(fb.read32(0x100)).toBe(0xdeadbeef);
@@ -70,7 +70,7 @@ describeIf(VGA)('std VGA: option ROM and the legacy VGA region', () => {
 
 describeIf(XHCI)('xHCI: MSI-X and a sparse or msix-mappable BAR', () => {
   it('lists its MSI-X vectors and maps only what the kernel allows', async () => {
-    await using dev = await Device.open(XHCI!);
+    await using dev = await openDevice(XHCI!);
     const msix = dev.irqs.find((i) => i.name === 'MSIX');
     expect(msix!.count).toBeGreaterThan(0);
     const bar0 = dev.bar(0);

@@ -3,9 +3,9 @@
 // The probe opens the device itself, so each device is closed here before the probe runs.
 import { execFileSync } from 'child_process';
 import * as path from 'path';
-import { Device } from '../../lib';
 import { VFIO_DEVICE_INFO_CAP_PCI_ATOMIC_COMP } from '../../lib/abi';
 import { packageRoot } from '../../lib/paths';
+import { openDevice } from './env';
 
 interface ProbeRegion { index: number; errno?: string; flags?: number; size?: string; offset?: string; caps?: (number | string)[]; sparse?: { offset: string; size: string }[] }
 interface ProbeIrq { index: number; errno?: string; flags?: number; count?: number }
@@ -19,7 +19,7 @@ function probe(bdf: string): Probe {
 const hex = (v: bigint) => `0x${v.toString(16)}`;
 
 async function library(bdf: string) {
-  await using dev = await Device.open(bdf);
+  await using dev = await openDevice(bdf);
   return {
     device: {
       flags: dev.info.rawFlags, num_regions: dev.info.numRegions, num_irqs: dev.info.numIrqs,

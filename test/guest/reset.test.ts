@@ -5,7 +5,7 @@ import * as path from 'path';
 import { Device, DmaBuffer, NotSupportedError, ResetKind, VfioError } from '../../lib';
 import { VFIO_DMA_MAP_FLAG_READ } from '../../lib/abi';
 import { native } from '../../lib/native';
-import { guestEnv } from './env';
+import { guestEnv, openDevice } from './env';
 
 const env = guestEnv();
 const EDU = env.edu;
@@ -38,7 +38,7 @@ async function rejection(p: Promise<unknown> | (() => unknown)): Promise<VfioErr
 
 withIommu('reset()', () => {
   it('is refused with NotSupportedError on edu, which advertises no reset', async () => {
-    await using dev = await Device.open(EDU);
+    await using dev = await openDevice(EDU);
     expect(dev.info.flags.reset).toBe(false);
     const e = await rejection(dev.reset());
     expect(e).toBeInstanceOf(NotSupportedError);
@@ -47,7 +47,7 @@ withIommu('reset()', () => {
   });
 
   it('on nvme: the enabled controller comes back disabled; the same BAR mapping, DMA mapping and bus mastering survive', async () => {
-    await using dev = await Device.open(NVME);
+    await using dev = await openDevice(NVME);
     expect(dev.info.flags.reset).toBe(true);
     const bar0 = dev.bar(0).map({ offset: 0, length: 0x1000 });
     dev.config.busMaster = true;
@@ -89,7 +89,7 @@ withIommu('reset()', () => {
   });
 
   it('refuses on a closed device', async () => {
-    const dev = await Device.open(NVME);
+    const dev = await openDevice(NVME);
     dev.close();
     expect((await rejection(() => dev.reset())).code).toBe('ECLOSED');
   });
@@ -106,7 +106,7 @@ function bridgedDevice(): string | undefined {
 withIommu('hot reset', () => {
   it('on the root bus there is no slot or bus to reset: ENODEV with the reason', async () => {
     const onRoot = [EDU, NVME].find((bdf) => bdf.startsWith('0000:00:'))!;
-    await using dev = await Device.open(onRoot);
+    await using dev = await openDevice(onRoot);
     const e = await rejection(() => dev.hotResetInfo());
     expect([e.code, e.op]).toEqual(['ENODEV', 'VFIO_DEVICE_GET_PCI_HOT_RESET_INFO']);
     expect(e.hint).toMatch(/root bus with no bridge/);
@@ -118,7 +118,7 @@ withIommu('hot reset', () => {
   const behindBridge = bridged ? it : it.skip;
 
   behindBridge('behind a bridge: the info lists the device with its own group, and hotReset() with our group fd resets it', async () => {
-    await using dev = await Device.open(bridged!);
+    await using dev = await openDevice(bridged!);
     const info = dev.hotResetInfo();
     expect(info.devIdForm).toBe(false);
     expect(info.devices).toContainEqual(expect.objectContaining({ bdf: dev.bdf, groupId: dev.group }));
