@@ -77,15 +77,18 @@ export class DmaMapping implements Disposable {
   readonly buffer: DmaBuffer;
   readonly read: boolean;
   readonly write: boolean;
+  /** @internal `size` as the bigint the unmap ioctl takes (kept: converting per unmap costs). */
+  readonly sizeBig: bigint;
   private space: DmaSpace | undefined;
 
   /** @internal Created by DmaSpace.map(). */
-  constructor(space: DmaSpace, buffer: DmaBuffer, iova: bigint, offset: number, size: number, read: boolean, write: boolean) {
+  constructor(space: DmaSpace, buffer: DmaBuffer, iova: bigint, offset: number, size: bigint, read: boolean, write: boolean) {
     this.space = space;
     this.buffer = buffer;
     this.iova = iova;
     this.offset = offset;
-    this.size = size;
+    this.size = Number(size);
+    this.sizeBig = size;
     this.read = read;
     this.write = write;
   }
@@ -133,10 +136,12 @@ export class DmaSpace {
   private alignments: readonly Alignment[] = [];
   private readonly live = new Set<DmaMapping>();
   /** Bytes mapped here (pinned and charged to RLIMIT_MEMLOCK unless the process has CAP_IPC_LOCK). */
-  private pinnedBytes = 0n;
+  private pinnedBytes = 0;
+  private readonly mapName: string;
 
   constructor(backend: DmaBackend) {
     this.backend = backend;
+    this.mapName = `${backend.name}.map`;
   }
 
   /** The allocator, created from the backend's geometry on first use (it does not change). */
@@ -156,12 +161,12 @@ export class DmaSpace {
   }
 
   /** Bytes currently mapped through this space. */
-  get mappedBytes(): bigint {
+  get mappedBytes(): number {
     return this.pinnedBytes;
   }
 
   map(buffer: DmaBuffer, o: DmaMapOptions = {}): DmaMapping {
-    const op = `${this.backend.name}.map`;
+    const op = this.mapName;
     const mem = buffer.memHandle(op);
     const alloc = this.iova(op);
     const page = this.pageBytes;
@@ -184,14 +189,14 @@ export class DmaSpace {
     } else {
       iova = alloc.allocate(size, { dmaMaskBits: o.dmaMaskBits, align: naturalAlignment(length, this.alignments) });
     }
-    const r = this.backend.map(mem, BigInt(offset), size, iova, read, write);
+    const r = this.backend.map(mem, offset === 0 ? 0n : BigInt(offset), size, iova, read, write);
     if (r < 0) {
       alloc.free(iova);
       throw this.mapError(-r, iova, size);
     }
-    const m = new DmaMapping(this, buffer, iova, offset, length, read, write);
+    const m = new DmaMapping(this, buffer, iova, offset, size, read, write);
     this.live.add(m);
-    this.pinnedBytes += size;
+    this.pinnedBytes += length;
     buffer.attach(m);
     return m;
   }
@@ -206,7 +211,7 @@ export class DmaSpace {
         const finite = cur !== undefined && cur !== (1n << 64n) - 1n;
         return errnoError(errno, this.backend.mapOp, {
           detail,
-          hint: finite ? memlockHint(cur, this.pinnedBytes + size) : 'the kernel could not pin or map the memory (RLIMIT_MEMLOCK is unlimited here)',
+          hint: finite ? memlockHint(cur, BigInt(this.pinnedBytes) + size) : 'the kernel could not pin or map the memory (RLIMIT_MEMLOCK is unlimited here)',
         });
       }
       case 'ENOSPC':
@@ -225,9 +230,8 @@ export class DmaSpace {
 
   /** @internal */
   unmapOne(m: DmaMapping): void {
-    const size = BigInt(m.size);
-    const r = this.backend.unmap(m.iova, size);
-    if (r < 0) throw errnoError(-r, this.backend.unmapOp, { detail: `IOVA ${hex(m.iova)}, ${hex(size)} bytes` });
+    const r = this.backend.unmap(m.iova, m.sizeBig);
+    if (r < 0) throw errnoError(-r, this.backend.unmapOp, { detail: `IOVA ${hex(m.iova)}, ${hex(m.size)} bytes` });
     this.allocator!.free(m.iova);
     this.forget(m);
   }
@@ -235,7 +239,7 @@ export class DmaSpace {
   /** @internal Drops the bookkeeping of a mapping, but not its IOVA range (see abandon()). */
   forget(m: DmaMapping): void {
     if (!this.live.delete(m)) return;
-    this.pinnedBytes -= BigInt(m.size);
+    this.pinnedBytes -= m.size;
     m.buffer.detach(m);
   }
 

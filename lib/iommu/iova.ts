@@ -129,27 +129,31 @@ export class IovaAllocator {
 
   /** Finds and takes the lowest free, aligned IOVA for `size` bytes. */
   allocate(size: bigint, o: AllocateOptions = {}): bigint {
-    const op = `${this.op}.allocate`;
-    this.checkSize(size, op);
+    // The hot path of every map: checks and the search allocate as few bigints as they can.
     const align = o.align ?? this.pageSize;
-    if (!isPowerOfTwo(align) || align < this.pageSize) {
-      throw invalidArgument(op, `alignment ${hex(align)} is not a power of two of at least the page size ${hex(this.pageSize)}`);
+    if (size <= 0n || size % this.pageSize !== 0n) this.checkSize(size, `${this.op}.allocate`);
+    if (align < this.pageSize || (align & (align - 1n)) !== 0n) {
+      throw invalidArgument(`${this.op}.allocate`, `alignment ${hex(align)} is not a power of two of at least the page size ${hex(this.pageSize)}`);
     }
-    const limit = this.limit(o, op);
+    const limit = o.dmaMaskBits === undefined ? U64_END : this.limit(o, `${this.op}.allocate`);
+    const mask = align - 1n;
     for (const r of this.ranges) {
       const rangeEnd = r.end < limit ? r.end : limit;
-      let at = alignUp(r.start > this.floor ? r.start : this.floor, align);
+      const from = r.start > this.floor ? r.start : this.floor;
+      let at = (from & mask) === 0n ? from : (from + mask) & ~mask;
       // Walk the gaps between live spans from `at` on; the first that fits wins.
-      for (let i = this.firstEndingAfter(at); at + size <= rangeEnd; i++) {
+      for (let i = this.firstEndingAfter(at); ; i++) {
+        const end = at + size;
+        if (end > rangeEnd) break;
         const next = this.live[i];
-        if (!next || at + size <= next.start) {
-          const s = { start: at, end: at + size };
-          this.insert(s);
+        if (!next || end <= next.start) {
+          this.live.splice(i, 0, { start: at, end });
           return at;
         }
-        at = alignUp(next.end, align);
+        at = (next.end & mask) === 0n ? next.end : (next.end + mask) & ~mask;
       }
     }
+    const op = `${this.op}.allocate`;
     const bits = o.dmaMaskBits === undefined ? '' : ` below 2^${o.dmaMaskBits}`;
     throw new VfioError({
       code: 'ENOSPC', op, message: `${op}: no free IOVA space for ${hex(size)} bytes${bits} (${this.count} mappings hold ${hex(this.allocatedBytes)} bytes)`,
