@@ -110,7 +110,7 @@ export function formatInfo(d: InfoData, c: Colors): string {
   return [
     titleLine(d, c) + '\n',
     subsystem,
-    `${INDENT}Driver: ${d.driver ?? '-'}, IOMMU group ${d.group ?? 'none'}\n`,
+    `${INDENT}Driver: ${d.driver ?? '-'}, IOMMU group ${d.group ?? 'none'}, opened through ${d.backend}\n`,
     `${INDENT}VFIO: flags ${flags}; ${d.device.numRegions} regions, ${d.device.numIrqs} IRQ indexes; device caps: ${devCaps}\n`,
     `${INDENT}Control: ${commandLine(d.config.command)}\n`,
     `${INDENT}Status: ${statusLine(d.config.status)}\n`,

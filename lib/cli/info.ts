@@ -49,6 +49,8 @@ export interface InfoData {
   readonly bdf: string;
   /** null for a device without a group (a cdev-only no-IOMMU device). */
   readonly group: number | null;
+  /** The IOMMU backend the device was opened through ('type1', 'iommufd', …). */
+  readonly backend: string;
   readonly driver: string | null;
   readonly ids: {
     readonly vendor: number; readonly device: number;
@@ -140,7 +142,7 @@ export function gatherInfo(dev: Device, o: sysfs.SysfsOptions & { pciIds?: strin
   const names = lookupPciIds([{ vendor: hdr.vendorId, device: hdr.deviceId }], o.pciIds).get(idKey(hdr.vendorId, hdr.deviceId));
   const resources = parseResources(dev.bdf, o);
   return {
-    bdf: dev.bdf, group: dev.group ?? null, driver: sysfs.driverOf(dev.bdf, o) ?? null,
+    bdf: dev.bdf, group: dev.group ?? null, backend: dev.backend, driver: sysfs.driverOf(dev.bdf, o) ?? null,
     ids: {
       vendor: hdr.vendorId, device: hdr.deviceId,
       subsystemVendor: hdr.subsystemVendorId, subsystemDevice: hdr.subsystemId,

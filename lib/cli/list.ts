@@ -1,6 +1,7 @@
 // `vfio list`: every PCI device with its ids, class, driver and IOMMU group, and whether a VFIO
 // user could open it right now (and if not, why). Gathering reads sysfs only: no device is opened.
 import * as fs from 'fs';
+import { describeTarget } from '../device-target';
 import * as sysfs from '../sysfs';
 import { Colors, table } from './format';
 import { className, idKey, isBridge, lookupPciIds } from './pci-names';
@@ -34,8 +35,10 @@ export interface UsabilityInput {
   driver: string | undefined;
   group: number | undefined;
   members: readonly { bdf: string; driver: string | undefined }[];
-  /** Whether this user may open /dev/vfio/<group> (undefined: not checked). */
-  groupAccess?: boolean;
+  /** Whether this user may open the device's VFIO files (undefined: not checked). */
+  access?: boolean;
+  /** The file named when access is missing ('/dev/vfio/7'). */
+  accessFile?: string;
 }
 
 /** Whether a VFIO user can open the device, from what sysfs says (pure, for tests). */
@@ -58,9 +61,10 @@ export function usability(d: UsabilityInput): Usability {
       reasons.push(`IOMMU group ${d.group} also holds ${blocking.map((m) => `${m.bdf} (${m.driver})`).join(', ')}`);
       hint ??= `bind those too (vfio bind ${blocking[0].bdf}): a group goes to VFIO as a whole`;
     }
-    if (isVfioDriver(d.driver) && d.groupAccess === false) {
-      reasons.push(`no access to /dev/vfio/${d.group}`);
-      hint ??= `run as root, or give your user /dev/vfio/${d.group}`;
+    if (isVfioDriver(d.driver) && d.access === false) {
+      const file = d.accessFile ?? `/dev/vfio/${d.group}`;
+      reasons.push(`no access to ${file}`);
+      hint ??= `run as root, or give your user ${file}`;
     }
   }
   return { usable: reasons.length === 0, reasons, hint };
@@ -82,28 +86,41 @@ export interface ListEntry {
   readonly driver: string | null;
   readonly driverOverride: string | null;
   readonly iommuGroup: number | null;
+  /** VFIO runs the device without IOMMU protection (no-IOMMU mode): opening it needs --unsafe-noiommu. */
+  readonly noIommu: boolean;
   readonly vfio: Usability;
 }
 
 export interface GatherOptions extends sysfs.SysfsOptions {
   /** pci.ids locations to try for names; default: where distributions install it. */
   pciIds?: string[];
-  /** Checks access to /dev/vfio/<group>; default: fs.accessSync for read and write. */
-  groupAccess?: (group: number) => boolean;
+  /** Whether this user may open a file read-write; default: fs.accessSync. */
+  canOpen?: (file: string) => boolean;
 }
 
-function defaultGroupAccess(group: number): boolean {
+function defaultCanOpen(file: string): boolean {
   try {
-    fs.accessSync(`/dev/vfio/${group}`, fs.constants.R_OK | fs.constants.W_OK);
+    fs.accessSync(file, fs.constants.R_OK | fs.constants.W_OK);
     return true;
   } catch {
     return false;
   }
 }
 
+/**
+ * Whether this user can reach the device through VFIO: its group file (/dev/vfio/N, or
+ * /dev/vfio/noiommu-N) or its cdev with /dev/iommu. Returns the file to name when it cannot.
+ */
+export function vfioAccess(group: number, noIommu: boolean, cdev: string | undefined, canOpen: (file: string) => boolean): { ok: boolean; file: string } {
+  const groupFile = noIommu ? `/dev/vfio/noiommu-${group}` : `/dev/vfio/${group}`;
+  if (canOpen(groupFile)) return { ok: true, file: groupFile };
+  if (cdev && canOpen(`/dev/vfio/devices/${cdev}`) && (noIommu || canOpen('/dev/iommu'))) return { ok: true, file: `/dev/vfio/devices/${cdev}` };
+  return { ok: false, file: groupFile };
+}
+
 /** One entry per PCI device, in address order. */
 export function gatherList(o: GatherOptions = {}): ListEntry[] {
-  const access = o.groupAccess ?? defaultGroupAccess;
+  const canOpen = o.canOpen ?? defaultCanOpen;
   const raw = sysfs.listPciDevices(o).flatMap((bdf) => {
     const ids = sysfs.pciIds(bdf, o);
     return ids ? [{ bdf, ids }] : [];
@@ -114,6 +131,8 @@ export function gatherList(o: GatherOptions = {}): ListEntry[] {
     const group = sysfs.iommuGroupOf(bdf, o);
     const members = group === undefined ? [] : sysfs.groupMembers(group, o);
     const n = names.get(idKey(ids.vendor, ids.device));
+    const target = describeTarget(bdf, 'pci', sysfs.devicePath(bdf, o));
+    const access = group !== undefined && isVfioDriver(driver) ? vfioAccess(group, target.noIommu, target.cdev, canOpen) : undefined;
     return {
       bdf, id: idKey(ids.vendor, ids.device), vendor: ids.vendor, device: ids.device,
       subsystemVendor: ids.subsystemVendor ?? null, subsystemDevice: ids.subsystemDevice ?? null,
@@ -121,16 +140,15 @@ export function gatherList(o: GatherOptions = {}): ListEntry[] {
       vendorName: n?.vendor ?? null, deviceName: n?.device ?? null,
       driver: driver ?? null, driverOverride: sysfs.driverOverride(bdf, o) ?? null,
       iommuGroup: group ?? null,
-      vfio: usability({
-        bdf, classCode: ids.class, driver, group, members,
-        groupAccess: group !== undefined && isVfioDriver(driver) ? access(group) : undefined,
-      }),
+      noIommu: target.noIommu,
+      vfio: usability({ bdf, classCode: ids.class, driver, group, members, access: access?.ok, accessFile: access?.file }),
     };
   });
 }
 
 function vfioCell(e: ListEntry, c: Colors): string {
-  return e.vfio.usable ? c.green('yes') : `${c.yellow('no')}: ${e.vfio.reasons.join('; ')}`;
+  if (!e.vfio.usable) return `${c.yellow('no')}: ${e.vfio.reasons.join('; ')}`;
+  return e.noIommu ? `${c.yellow('yes')}, no-IOMMU mode (unsafe: --unsafe-noiommu)` : c.green('yes');
 }
 
 /** The table `vfio list` prints, and a line on how to make a device usable. */

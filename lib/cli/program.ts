@@ -5,8 +5,9 @@
 // need them: node start-up is what a command costs, in the emulated host above all.
 import * as fs from 'fs';
 import * as path from 'path';
-import { Argument, Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { Device, DeviceOpenOptions } from '../device';
+import type { BackendChoice } from '../iommu/context';
 import { packageRoot } from '../paths';
 import {
   UsageError, checkFits, parseBdfArg, parseOffsetArg, parseRegionArg, parseValueArg, parseWidthArg,
@@ -55,6 +56,20 @@ function action<A extends unknown[]>(f: (...args: A) => Promise<void> | void): (
 
 const bdfArg = () => new Argument('<bdf>', 'PCI address, e.g. 0000:00:03.0 or 00:03.0').argParser(parseBdfArg);
 
+interface OpenFlags { backend: BackendChoice; unsafeNoiommu?: boolean }
+
+/** --backend and --unsafe-noiommu, on every command that opens a device. */
+function openOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--backend <name>', 'IOMMU backend (auto takes iommufd when the device has a cdev, else type1)')
+      .choices(['auto', 'type1', 'iommufd-compat', 'iommufd', 'noiommu']).default('auto'))
+    .option('--unsafe-noiommu', 'accept a device VFIO runs in no-IOMMU mode (it can DMA anywhere in memory)');
+}
+
+function openFlags(o: OpenFlags): DeviceOpenOptions {
+  return { backend: o.backend, unsafeNoIommu: !!o.unsafeNoiommu };
+}
+
 export function buildProgram(rt: Runtime): Command {
   const c = colors(rt.color);
   const program = new Command('vfio');
@@ -76,15 +91,15 @@ export function buildProgram(rt: Runtime): Command {
       rt.out(opts.json ? toJson(entries) + '\n' : formatList(entries, c));
     }));
 
-  program.command('info')
+  openOptions(program.command('info'))
     .description('device flags, regions (caps, mappable areas), IRQs, features and config capabilities (like lspci -vv)')
     .addArgument(bdfArg())
     .option('--json', 'print JSON')
     .addHelpText('after', '\nThe device must be bound to vfio-pci (see `vfio bind`).\n' +
       examples(['vfio info 00:03.0', 'vfio info 0000:00:03.0 --json | jq \'.regions[] | {name, size}\'']))
-    .action(action(async (bdf: string, opts: { json?: boolean }) => {
+    .action(action(async (bdf: string, opts: OpenFlags & { json?: boolean }) => {
       const { gatherInfo } = await import('./info');
-      const data = await withDevice(bdf, rt, (dev) => gatherInfo(dev, rt.sysfs ? { sysfs: rt.sysfs } : {}));
+      const data = await withDevice(bdf, rt, (dev) => gatherInfo(dev, rt.sysfs ? { sysfs: rt.sysfs } : {}), openFlags(opts));
       rt.out(opts.json ? toJson(data) + '\n' : (await import('./info-format')).formatInfo(data, c));
     }));
 
@@ -108,7 +123,7 @@ export function buildProgram(rt: Runtime): Command {
       rt.out(unbind(bdf, { uid: rt.uid, sysfs: rt.sysfs }).message + '\n');
     }));
 
-  program.command('peek')
+  openOptions(program.command('peek'))
     .description('read one register: a single access of exactly WIDTH bits')
     .addArgument(bdfArg())
     .addArgument(new Argument('<bar>', 'BAR 0-5 (or bar0-bar5), rom, config, or regionN').argParser(parseRegionArg))
@@ -117,13 +132,13 @@ export function buildProgram(rt: Runtime): Command {
     .option('--mmap', 'access through a mapping of the page instead of pread')
     .option('--json', 'print JSON')
     .addHelpText('after', examples(['vfio peek 00:03.0 0 0x0          # edu: identification register', 'vfio peek 00:03.0 bar0 0x80 64     # edu: DMA source address (a 64-bit register)', 'vfio peek 00:03.0 config 0x0 16']))
-    .action(action(async (bdf: string, bar: number, offset: bigint, width: Width, opts: { mmap?: boolean; json?: boolean }) => {
+    .action(action(async (bdf: string, bar: number, offset: bigint, width: Width, opts: OpenFlags & { mmap?: boolean; json?: boolean }) => {
       const { peek, formatValue } = await import('./peek');
-      const a = await withDevice(bdf, rt, (dev) => peek(dev, bar, offset, width, !!opts.mmap));
+      const a = await withDevice(bdf, rt, (dev) => peek(dev, bar, offset, width, !!opts.mmap), openFlags(opts));
       rt.out(opts.json ? toJson(a) + '\n' : formatValue(a.value, width) + '\n');
     }));
 
-  program.command('poke')
+  openOptions(program.command('poke'))
     .description('write one register: a single access of exactly WIDTH bits')
     .addArgument(bdfArg())
     .addArgument(new Argument('<bar>', 'BAR 0-5 (or bar0-bar5), rom, config, or regionN').argParser(parseRegionArg))
@@ -132,26 +147,26 @@ export function buildProgram(rt: Runtime): Command {
     .addArgument(new Argument('[width]', 'access width in bits: 8, 16, 32, 64 (or b, w, l, q)').argParser(parseWidthArg).default(4, '32'))
     .option('--mmap', 'access through a mapping of the page instead of pwrite')
     .addHelpText('after', examples(['vfio poke 00:03.0 0 0x4 0x12345678   # edu: liveness register (reads back inverted)', 'vfio poke 00:03.0 bar0 0x20 0x80 32']))
-    .action(action(async (bdf: string, bar: number, offset: bigint, value: bigint, width: Width, opts: { mmap?: boolean }) => {
+    .action(action(async (bdf: string, bar: number, offset: bigint, value: bigint, width: Width, opts: OpenFlags & { mmap?: boolean }) => {
       checkFits(value, width);
       const { poke, formatPoke } = await import('./peek');
-      const a = await withDevice(bdf, rt, (dev) => poke(dev, bar, offset, width, value, !!opts.mmap));
+      const a = await withDevice(bdf, rt, (dev) => poke(dev, bar, offset, width, value, !!opts.mmap), openFlags(opts));
       rt.out(formatPoke(a));
     }));
 
-  program.command('features')
+  openOptions(program.command('features'))
     .description('VFIO_DEVICE_FEATURE probes: which features the driver offers, with GET and SET')
     .addArgument(bdfArg())
     .option('--all', 'also probe every number from 0 to 31, not only the named ones')
     .option('--json', 'print JSON')
     .addHelpText('after', examples(['vfio features 00:05.0', 'vfio features 00:05.0 --all --json']))
-    .action(action(async (bdf: string, opts: { all?: boolean; json?: boolean }) => {
+    .action(action(async (bdf: string, opts: OpenFlags & { all?: boolean; json?: boolean }) => {
       const { gatherFeatures, formatFeatureList } = await import('./features');
-      const list = await withDevice(bdf, rt, (dev) => gatherFeatures(dev, !!opts.all));
+      const list = await withDevice(bdf, rt, (dev) => gatherFeatures(dev, !!opts.all), openFlags(opts));
       rt.out(opts.json ? toJson(list) + '\n' : formatFeatureList(bdf, list, c));
     }));
 
-  program.command('cookies')
+  openOptions(program.command('cookies'))
     .description('routes to a write-combining mapping (mmap cookie) for each BAR, and what each gives')
     .addArgument(bdfArg())
     .option('--bar <n>', 'only this BAR (0-5)', (v) => {
@@ -163,10 +178,10 @@ export function buildProgram(rt: Runtime): Command {
     .addHelpText('after', '\nWithout --reserve-wc the report is what a plain Device.open() gives; with it, what a driver\n' +
       'that reserves WC first gets (needs root: the reservation maps sysfs resourceN_wc).\n' +
       examples(['vfio cookies 00:04.0', 'sudo vfio cookies 00:04.0 --bar 2 --reserve-wc --json']))
-    .action(action(async (bdf: string, opts: { bar?: number; reserveWc?: boolean; json?: boolean }) => {
+    .action(action(async (bdf: string, opts: OpenFlags & { bar?: number; reserveWc?: boolean; json?: boolean }) => {
       const { gatherCookies, formatCookies, prefetchableBars } = await import('./cookies');
       const writeCombine = opts.reserveWc ? prefetchableBars(bdf, rt.sysfs ? { sysfs: rt.sysfs } : {}, opts.bar) : [];
-      const bars = await withDevice(bdf, rt, (dev) => gatherCookies(dev, opts.bar), { writeCombine });
+      const bars = await withDevice(bdf, rt, (dev) => gatherCookies(dev, opts.bar), { ...openFlags(opts), writeCombine });
       rt.out(opts.json ? toJson(bars) + '\n' : formatCookies(bdf, bars, c));
     }));
 

@@ -48,6 +48,7 @@ describe('usage errors exit 2 with the usage line', () => {
     [['info', '00:03.0', 'extra'], /too many arguments for 'info'/, 'info'],
     [['list', '--bogus'], /unknown option '--bogus'/, 'list'],
     [['cookies', '00:04.0', '--bar', '9'], /expected a BAR number 0-5/, 'cookies'],
+    [['info', '00:03.0', '--backend', 'vfio2'], /argument 'vfio2' is invalid\. Allowed choices are auto, type1, iommufd-compat, iommufd, noiommu/, 'info'],
   ])('vfio %j', async (argv, message, cmd) => {
     const r = await vfio(argv as string[]);
     expect(r.code).toBe(2);

@@ -5,7 +5,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { bind, unbind, vfioHolders } from '../../lib/cli/bind';
 import { prefetchableBars } from '../../lib/cli/cookies';
-import { gatherList } from '../../lib/cli/list';
+import { colors } from '../../lib/cli/format';
+import { formatList, gatherList, vfioAccess } from '../../lib/cli/list';
 import { CliError } from '../../lib/cli/report';
 import { ivshmemResourceFile } from '../fixtures/devices';
 import { SysfsTree } from './cli-fixture';
@@ -174,7 +175,7 @@ describe('vfioHolders', () => {
 describe('vfio list on the same tree', () => {
   it('explains per device why VFIO cannot use it', () => {
     tree.addDevice({ bdf: '0000:06:00.0', driver: 'vfio-pci', group: 6 });
-    const byBdf = Object.fromEntries(gatherList({ sysfs: tree.root, pciIds: [], groupAccess: () => true }).map((e) => [e.bdf, e]));
+    const byBdf = Object.fromEntries(gatherList({ sysfs: tree.root, pciIds: [], canOpen: () => true }).map((e) => [e.bdf, e]));
     expect(byBdf[PORT].vfio).toEqual({ usable: false, reasons: ['a bridge (not assignable)'], hint: null });
     expect(byBdf[GPU].vfio).toEqual({
       usable: false,
@@ -187,8 +188,24 @@ describe('vfio list on the same tree', () => {
 
   it('reports a VFIO device this user may not open', () => {
     tree.addDevice({ bdf: '0000:06:00.0', driver: 'vfio-pci', group: 6 });
-    const e = gatherList({ sysfs: tree.root, pciIds: [], groupAccess: () => false }).find((x) => x.bdf === '0000:06:00.0')!;
+    const e = gatherList({ sysfs: tree.root, pciIds: [], canOpen: () => false }).find((x) => x.bdf === '0000:06:00.0')!;
     expect(e.vfio).toEqual({ usable: false, reasons: ['no access to /dev/vfio/6'], hint: 'run as root, or give your user /dev/vfio/6' });
+  });
+
+  it('access through the group file, or the cdev with /dev/iommu; no-IOMMU groups have their own file', () => {
+    const only = (...files: string[]) => (f: string) => files.includes(f);
+    expect(vfioAccess(6, false, 'vfio0', only('/dev/vfio/6'))).toEqual({ ok: true, file: '/dev/vfio/6' });
+    expect(vfioAccess(6, false, 'vfio0', only('/dev/vfio/devices/vfio0', '/dev/iommu'))).toEqual({ ok: true, file: '/dev/vfio/devices/vfio0' });
+    expect(vfioAccess(6, false, 'vfio0', only('/dev/vfio/devices/vfio0'))).toEqual({ ok: false, file: '/dev/vfio/6' });
+    expect(vfioAccess(3, true, undefined, only('/dev/vfio/noiommu-3'))).toEqual({ ok: true, file: '/dev/vfio/noiommu-3' });
+  });
+
+  it('marks a device VFIO runs in no-IOMMU mode', () => {
+    tree.addDevice({ bdf: '0000:06:00.0', driver: 'vfio-pci', group: 6 });
+    fs.writeFileSync(tree.p('kernel/iommu_groups/6/name'), 'vfio-noiommu\n');
+    const e = gatherList({ sysfs: tree.root, pciIds: [], canOpen: () => true }).find((x) => x.bdf === '0000:06:00.0')!;
+    expect(e).toMatchObject({ noIommu: true, vfio: { usable: true } });
+    expect(formatList([e], colors(false))).toContain('yes, no-IOMMU mode (unsafe: --unsafe-noiommu)');
   });
 });
 

@@ -76,7 +76,7 @@ describe('vfio list', () => {
   const entry = (over: Partial<ListEntry>): ListEntry => ({
     bdf: '0000:00:03.0', id: '1234:11e8', vendor: 0x1234, device: 0x11e8, subsystemVendor: 0x1af4, subsystemDevice: 0x1100,
     class: 0x00ff00, className: 'Unclassified device', revision: 0x10, vendorName: null, deviceName: null,
-    driver: 'vfio-pci', driverOverride: 'vfio-pci', iommuGroup: 3, vfio: { usable: true, reasons: [], hint: null }, ...over,
+    driver: 'vfio-pci', driverOverride: 'vfio-pci', iommuGroup: 3, noIommu: false, vfio: { usable: true, reasons: [], hint: null }, ...over,
   });
 
   it('a table with the reason VFIO cannot use a device, and how to bind one', () => {
@@ -113,7 +113,7 @@ describe('vfio list', () => {
 
 describe('vfio info', () => {
   const nvme: InfoData = {
-    bdf: '0000:00:05.0', group: 5, driver: 'vfio-pci',
+    bdf: '0000:00:05.0', group: 5, backend: 'iommufd', driver: 'vfio-pci',
     ids: { vendor: 0x1b36, device: 0x0010, subsystemVendor: 0x1af4, subsystemDevice: 0x1100, class: 0x010802, revision: 2 },
     className: 'Non-Volatile memory controller', vendorName: null, deviceName: null,
     device: { flags: { reset: true, pci: true, platform: false, amba: false, ccw: false, ap: false, fslMc: false, caps: false, cdx: false }, numRegions: 9, numIrqs: 5, caps: [] },
@@ -146,7 +146,7 @@ describe('vfio info', () => {
     const lines = formatInfo(nvme, plain).split('\n');
     expect(lines[0]).toBe('0000:00:05.0 Non-Volatile memory controller [0108]: Device [1b36:0010] (rev 02)');
     expect(lines).toContain('\tSubsystem: 1af4:1100');
-    expect(lines).toContain('\tDriver: vfio-pci, IOMMU group 5');
+    expect(lines).toContain('\tDriver: vfio-pci, IOMMU group 5, opened through iommufd');
     expect(lines).toContain('\tVFIO: flags RESET PCI; 9 regions, 5 IRQ indexes; device caps: none');
     expect(lines).toContain('\tControl: I/O- Mem+ BusMaster+ SERR- DisINTx+');
     expect(lines).toContain('\t  [40] MSI-X: Enable- Masked- Count=65 Table: BAR0+0x2000 PBA: BAR0+0x3000');
