@@ -5,7 +5,7 @@
 import { DmaBuffer } from './dma';
 import { VfioError, errnoError, errnoName, invalidArgument } from './errors';
 import { memlockHint } from './hints';
-import { IovaAllocator, IovaConstraint, IovaRange } from './iommu/iova';
+import { IovaAllocator, IovaConstraint, IovaRange, dmaMaskLimit } from './iommu/iova';
 import { MemHandle, native } from './native';
 
 /** What an IOMMU backend tells the DMA layer about its address space. */
@@ -61,10 +61,10 @@ export function alignmentChoices(pageSizes: bigint, minPage: bigint): Alignment[
   return out;
 }
 
-/** The largest choice not above `size`: lets the IOMMU map the buffer with superpages. */
-export function naturalAlignment(size: number, choices: readonly Alignment[]): bigint {
-  for (const c of choices) if (c.bytes <= size) return c.big;
-  return choices[choices.length - 1].big;
+/** The largest choice not above `size`, in bytes: lets the IOMMU map the buffer with superpages. */
+export function naturalAlignment(size: number, choices: readonly Alignment[]): number {
+  for (const c of choices) if (c.bytes <= size) return c.bytes;
+  return choices[choices.length - 1].bytes;
 }
 
 export class DmaMapping implements Disposable {
@@ -178,20 +178,21 @@ export class DmaSpace {
     if (!Number.isSafeInteger(length) || length <= 0 || offset + length > buffer.length || length % page !== 0) {
       throw invalidArgument(op, `${length} bytes at ${offset} are not whole IOMMU pages (${hex(page)}) inside the ${buffer.length}-byte buffer`, { code: 'ERANGE' });
     }
+    if (o.dmaMaskBits !== undefined) dmaMaskLimit(o.dmaMaskBits, op);
     const read = o.read ?? true;
     const write = o.write ?? true;
     if (!read && !write) throw invalidArgument(op, 'a mapping the device can neither read nor write is useless: set read or write');
-    const size = BigInt(length);
+    const size = length === buffer.length ? buffer.lengthBig : BigInt(length);
     let iova: bigint;
     if (o.iova !== undefined) {
       alloc.reserve(o.iova, size, o);
       iova = o.iova;
     } else {
-      iova = alloc.allocate(size, { dmaMaskBits: o.dmaMaskBits, align: naturalAlignment(length, this.alignments) });
+      iova = BigInt(alloc.take(length, naturalAlignment(length, this.alignments), o.dmaMaskBits));
     }
     const r = this.backend.map(mem, offset === 0 ? 0n : BigInt(offset), size, iova, read, write);
     if (r < 0) {
-      alloc.free(iova);
+      alloc.release(iova);
       throw this.mapError(-r, iova, size);
     }
     const m = new DmaMapping(this, buffer, iova, offset, size, read, write);
@@ -232,7 +233,7 @@ export class DmaSpace {
   unmapOne(m: DmaMapping): void {
     const r = this.backend.unmap(m.iova, m.sizeBig);
     if (r < 0) throw errnoError(-r, this.backend.unmapOp, { detail: `IOVA ${hex(m.iova)}, ${hex(m.size)} bytes` });
-    this.allocator!.free(m.iova);
+    this.allocator!.release(m.iova);
     this.forget(m);
   }
 

@@ -55,9 +55,13 @@ export class DmaBuffer extends WidthExactMemory implements Disposable {
   readonly hugepages: boolean;
   private readonly maps = new Set<DmaMapping>();
 
+  /** @internal `length` as a bigint, for the map ioctl (kept: converting on every map costs). */
+  readonly lengthBig: bigint;
+
   private constructor(mapped: Mapped, length: number, hugepages: boolean) {
     super(mapped, length);
     this.hugepages = hugepages;
+    this.lengthBig = BigInt(length);
   }
 
   /**

@@ -2,6 +2,12 @@
 // backend. Live allocations are kept sorted by address; allocation is first fit from the lowest
 // address, so an IOVA freed by unmap is the first one handed out again, and addresses stay low
 // (devices with narrow DMA masks, such as edu's 28 bits, keep working as long as possible).
+//
+// Addresses are JavaScript numbers inside: every map and unmap goes through here, and bigint
+// arithmetic allocates on each operation (measured as most of the library's own cost per map
+// under emulation). Numbers are exact below 2^53, so allocate() hands out IOVAs below 2^53
+// only (8 PiB: no IOMMU aperture runs out there); reserve() still takes caller-chosen IOVAs
+// anywhere up to 2^64, kept in a separate bigint list.
 import { IovaRange } from '../decode/iommu';
 import { VfioError, invalidArgument } from '../errors';
 
@@ -30,14 +36,20 @@ export interface AllocateOptions extends IovaConstraint {
   align?: bigint;
 }
 
-/** One live allocation; `end` is exclusive. */
+/** One live allocation. */
 export interface IovaAllocation { readonly iova: bigint; readonly size: bigint }
 
-interface Span { start: bigint; end: bigint }
+/** [start, end) below 2^53, as numbers. */
+interface Span { start: number; end: number }
+/** [start, end) reserved by the caller at or above 2^53. */
+interface HighSpan { start: bigint; end: bigint }
 
+/** Numbers are exact integers below this; allocate() stays under it. */
+const EXACT = 2 ** 53;
+const EXACT_BIG = 1n << 53n;
 const U64_END = 1n << 64n;
 
-function hex(n: bigint): string {
+function hex(n: bigint | number): string {
   return `0x${n.toString(16)}`;
 }
 
@@ -45,31 +57,39 @@ function isPowerOfTwo(n: bigint): boolean {
   return n > 0n && (n & (n - 1n)) === 0n;
 }
 
-function alignUp(n: bigint, a: bigint): bigint {
-  return (n + a - 1n) & ~(a - 1n);
+/** Rounds up to a power-of-two `a`; exact for numbers below 2^53. */
+function alignUp(n: number, a: number): number {
+  return Math.ceil(n / a) * a;
 }
 
 export class IovaAllocator {
   readonly pageSize: bigint;
-  /** Usable ranges with exclusive ends, sorted, page-trimmed. */
-  private readonly ranges: readonly Span[];
-  private readonly floor: bigint;
-  /** Live allocations sorted by start. */
+  /** Usable ranges, exclusive ends, page-trimmed and sorted: the truth for containment. */
+  private readonly ranges: readonly HighSpan[];
+  /** The same ranges clipped to [floor, 2^53), as numbers: where allocate() searches. */
+  private readonly searchable: readonly Span[];
+  private readonly page: number;
+  /** Live allocations below 2^53, sorted by start. */
   private readonly live: Span[] = [];
+  /** Caller-chosen IOVAs at or above 2^53 (rare: only reserve() puts anything here). */
+  private readonly high: HighSpan[] = [];
   private readonly op: string;
 
   /** `ranges` are inclusive, as the kernel reports them; `op` names the caller in errors. */
   constructor(ranges: readonly IovaRange[], o: IovaAllocatorOptions, op = 'IovaAllocator') {
-    if (!isPowerOfTwo(o.pageSize)) throw invalidArgument(op, `page size ${hex(o.pageSize)} is not a power of two`);
+    if (!isPowerOfTwo(o.pageSize) || o.pageSize > 1n << 30n) {
+      throw invalidArgument(op, `page size ${hex(o.pageSize)} is not a power of two up to 1 GiB`);
+    }
     this.pageSize = o.pageSize;
-    this.floor = o.floor ?? o.pageSize;
+    this.page = Number(o.pageSize);
     this.op = op;
-    const trimmed: Span[] = [];
+    const mask = o.pageSize - 1n;
+    const trimmed: HighSpan[] = [];
     for (const r of ranges) {
       if (r.end < r.start) throw invalidArgument(op, `IOVA range [${hex(r.start)}, ${hex(r.end)}] is empty`);
       // Only whole pages inside the range are usable.
-      const start = alignUp(r.start, o.pageSize);
-      const end = (r.end + 1n) & ~(o.pageSize - 1n);
+      const start = (r.start + mask) & ~mask;
+      const end = (r.end + 1n) & ~mask;
       if (end > start) trimmed.push({ start, end });
     }
     trimmed.sort((a, b) => (a.start < b.start ? -1 : 1));
@@ -77,6 +97,11 @@ export class IovaAllocator {
       if (trimmed[i].start < trimmed[i - 1].end) throw invalidArgument(op, 'IOVA ranges overlap');
     }
     this.ranges = trimmed;
+    const floor = o.floor ?? o.pageSize;
+    this.searchable = trimmed
+      .map((r) => ({ start: r.start > floor ? r.start : floor, end: r.end < EXACT_BIG ? r.end : EXACT_BIG }))
+      .filter((r) => r.end > r.start)
+      .map((r) => ({ start: Number(r.start), end: Number(r.end) }));
   }
 
   /** The usable ranges, inclusive ends (as the kernel reports them, trimmed to whole pages). */
@@ -86,33 +111,27 @@ export class IovaAllocator {
 
   /** Live allocations, lowest first. */
   get allocations(): IovaAllocation[] {
-    return this.live.map((s) => ({ iova: s.start, size: s.end - s.start }));
+    return [
+      ...this.live.map((s) => ({ iova: BigInt(s.start), size: BigInt(s.end - s.start) })),
+      ...this.high.map((s) => ({ iova: s.start, size: s.end - s.start })),
+    ];
   }
 
   get count(): number {
-    return this.live.length;
+    return this.live.length + this.high.length;
   }
 
   /** Bytes currently allocated. */
   get allocatedBytes(): bigint {
-    return this.live.reduce((n, s) => n + (s.end - s.start), 0n);
+    return this.allocations.reduce((n, a) => n + a.size, 0n);
   }
 
-  private checkSize(size: bigint, op: string): void {
-    if (size <= 0n || size % this.pageSize !== 0n) {
-      throw invalidArgument(op, `size ${hex(size)} is not a positive multiple of the IOMMU page size ${hex(this.pageSize)}`);
-    }
-  }
-
-  private limit(c: IovaConstraint, op: string): bigint {
-    if (c.dmaMaskBits === undefined) return U64_END;
-    const bits = c.dmaMaskBits;
-    if (!Number.isInteger(bits) || bits < 12 || bits > 64) throw invalidArgument(op, `DMA mask of ${bits} bits is not 12–64`);
-    return 1n << BigInt(bits);
+  private sizeError(size: bigint | number, op: string): never {
+    throw invalidArgument(op, `size ${hex(size)} is not a positive multiple of the IOMMU page size ${hex(this.pageSize)}`);
   }
 
   /** Index of the first live span whose end lies above `addr` (binary search). */
-  private firstEndingAfter(addr: bigint): number {
+  private firstEndingAfter(addr: number): number {
     let lo = 0;
     let hi = this.live.length;
     while (lo < hi) {
@@ -123,24 +142,27 @@ export class IovaAllocator {
     return lo;
   }
 
-  private insert(s: Span): void {
-    this.live.splice(this.firstEndingAfter(s.start), 0, s);
-  }
-
   /** Finds and takes the lowest free, aligned IOVA for `size` bytes. */
   allocate(size: bigint, o: AllocateOptions = {}): bigint {
-    // The hot path of every map: checks and the search allocate as few bigints as they can.
+    const op = `${this.op}.allocate`;
+    if (size <= 0n || size % this.pageSize !== 0n || size >= EXACT_BIG) this.sizeError(size, op);
     const align = o.align ?? this.pageSize;
-    if (size <= 0n || size % this.pageSize !== 0n) this.checkSize(size, `${this.op}.allocate`);
-    if (align < this.pageSize || (align & (align - 1n)) !== 0n) {
-      throw invalidArgument(`${this.op}.allocate`, `alignment ${hex(align)} is not a power of two of at least the page size ${hex(this.pageSize)}`);
+    if (!isPowerOfTwo(align) || align < this.pageSize || align > 1n << 30n) {
+      throw invalidArgument(op, `alignment ${hex(align)} is not a power of two between the page size ${hex(this.pageSize)} and 1 GiB`);
     }
-    const limit = o.dmaMaskBits === undefined ? U64_END : this.limit(o, `${this.op}.allocate`);
-    const mask = align - 1n;
-    for (const r of this.ranges) {
+    dmaMaskLimit(o.dmaMaskBits, op);
+    return BigInt(this.take(Number(size), Number(align), o.dmaMaskBits));
+  }
+
+  /**
+   * @internal allocate() in numbers, for the DMA layer's hot path: `size` a positive multiple
+   * of the page size, `align` a power of two from the page size to 1 GiB (the caller checked).
+   */
+  take(size: number, align: number, dmaMaskBits?: number): number {
+    const limit = dmaMaskBits === undefined || dmaMaskBits >= 53 ? EXACT : 2 ** dmaMaskBits;
+    for (const r of this.searchable) {
       const rangeEnd = r.end < limit ? r.end : limit;
-      const from = r.start > this.floor ? r.start : this.floor;
-      let at = (from & mask) === 0n ? from : (from + mask) & ~mask;
+      let at = alignUp(r.start, align);
       // Walk the gaps between live spans from `at` on; the first that fits wins.
       for (let i = this.firstEndingAfter(at); ; i++) {
         const end = at + size;
@@ -150,11 +172,11 @@ export class IovaAllocator {
           this.live.splice(i, 0, { start: at, end });
           return at;
         }
-        at = (next.end & mask) === 0n ? next.end : (next.end + mask) & ~mask;
+        at = alignUp(next.end, align);
       }
     }
     const op = `${this.op}.allocate`;
-    const bits = o.dmaMaskBits === undefined ? '' : ` below 2^${o.dmaMaskBits}`;
+    const bits = dmaMaskBits === undefined ? '' : ` below 2^${dmaMaskBits}`;
     throw new VfioError({
       code: 'ENOSPC', op, message: `${op}: no free IOVA space for ${hex(size)} bytes${bits} (${this.count} mappings hold ${hex(this.allocatedBytes)} bytes)`,
       hint: 'unmap mappings that are no longer needed, map smaller buffers, or relax the DMA mask',
@@ -164,13 +186,12 @@ export class IovaAllocator {
   /** Takes a caller-chosen IOVA: it must lie in a usable range, under the mask, and overlap nothing. */
   reserve(iova: bigint, size: bigint, c: IovaConstraint = {}): void {
     const op = `${this.op}.reserve`;
-    this.checkSize(size, op);
+    if (size <= 0n || size % this.pageSize !== 0n) this.sizeError(size, op);
     if (iova < 0n || iova % this.pageSize !== 0n) {
       throw invalidArgument(op, `IOVA ${hex(iova)} is not aligned to the IOMMU page size ${hex(this.pageSize)}`);
     }
     const end = iova + size;
-    const limit = this.limit(c, op);
-    if (end > limit || end > U64_END) {
+    if (end > dmaMaskLimit(c.dmaMaskBits, op) || end > U64_END) {
       throw invalidArgument(op, `[${hex(iova)}, ${hex(end)}) does not fit below the ${c.dmaMaskBits ?? 64}-bit DMA mask`, { code: 'ERANGE' });
     }
     if (!this.ranges.some((r) => iova >= r.start && end <= r.end)) {
@@ -178,30 +199,67 @@ export class IovaAllocator {
         code: 'ERANGE', hint: 'leave `iova` out to have one allocated, or pick one inside the ranges `iommu.iovaRanges` lists',
       });
     }
-    const next = this.live[this.firstEndingAfter(iova)];
-    if (next && next.start < end) {
+    if (iova < EXACT_BIG && end > EXACT_BIG) {
+      throw invalidArgument(op, `[${hex(iova)}, ${hex(end)}) straddles 2^53: map it as two pieces, one on each side`, { code: 'ERANGE' });
+    }
+    const overlap = (s: { start: bigint; end: bigint }) => {
       throw new VfioError({
         code: 'EEXIST', op,
-        message: `${op}: [${hex(iova)}, ${hex(end)}) overlaps the mapping at [${hex(next.start)}, ${hex(next.end)})`,
+        message: `${op}: [${hex(iova)}, ${hex(end)}) overlaps the mapping at [${hex(s.start)}, ${hex(s.end)})`,
         hint: 'unmap that mapping first, or leave `iova` out to have a free one allocated',
       });
+    };
+    if (iova >= EXACT_BIG) {
+      const hit = this.high.find((s) => s.start < end && iova < s.end);
+      if (hit) overlap(hit);
+      this.high.push({ start: iova, end });
+      return;
     }
-    this.insert({ start: iova, end });
+    const start = Number(iova);
+    const i = this.firstEndingAfter(start);
+    const next = this.live[i];
+    if (next && next.start < Number(end)) overlap({ start: BigInt(next.start), end: BigInt(next.end) });
+    this.live.splice(i, 0, { start, end: Number(end) });
   }
 
   /** Releases the allocation that starts at `iova`; returns its size. */
   free(iova: bigint): bigint {
-    const i = this.firstEndingAfter(iova);
+    if (iova >= EXACT_BIG) {
+      const i = this.high.findIndex((s) => s.start === iova);
+      if (i < 0) throw invalidArgument(`${this.op}.free`, `no allocation starts at ${hex(iova)}`);
+      const [s] = this.high.splice(i, 1);
+      return s.end - s.start;
+    }
+    const at = Number(iova);
+    const s = this.live[this.firstEndingAfter(at)];
+    this.release(iova);
+    return BigInt(s.end - s.start);
+  }
+
+  /** @internal free() for the DMA layer's hot path: no size computed, no bigint made. */
+  release(iova: bigint): void {
+    if (iova >= EXACT_BIG) {
+      this.free(iova);
+      return;
+    }
+    const at = Number(iova);
+    const i = this.firstEndingAfter(at);
     const s = this.live[i];
-    if (!s || s.start !== iova) throw invalidArgument(`${this.op}.free`, `no allocation starts at ${hex(iova)}`);
+    if (!s || s.start !== at) throw invalidArgument(`${this.op}.free`, `no allocation starts at ${hex(iova)}`);
     this.live.splice(i, 1);
-    return s.end - s.start;
   }
 
   /** True when [iova, iova+size) lies inside one usable range. */
   contains(iova: bigint, size: bigint): boolean {
     return this.ranges.some((r) => iova >= r.start && iova + size <= r.end);
   }
+}
+
+/** 2^bits for a DMA mask of `bits` address bits (2^64 when undefined); throws for nonsense. */
+export function dmaMaskLimit(bits: number | undefined, op: string): bigint {
+  if (bits === undefined) return U64_END;
+  if (!Number.isInteger(bits) || bits < 12 || bits > 64) throw invalidArgument(op, `DMA mask of ${bits} bits is not 12–64`);
+  return 1n << BigInt(bits);
 }
 
 export function describeRanges(ranges: readonly IovaRange[]): string {

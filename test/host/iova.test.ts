@@ -101,6 +101,22 @@ describe('IovaAllocator', () => {
     expect(code(() => new IovaAllocator([{ start: 0n, end: 0xffffn }, { start: 0x8000n, end: 0x1ffffn }], { pageSize: PAGE }))).toBe('EINVAL');
   });
 
+  it('takes caller-chosen IOVAs above 2^53, while allocate() stays below it', () => {
+    const a = new IovaAllocator([{ start: 0n, end: (1n << 64n) - 1n }], { pageSize: PAGE });
+    const high = 1n << 60n;
+    a.reserve(high, 2n * PAGE);
+    expect(code(() => a.reserve(high + PAGE, PAGE))).toBe('EEXIST');
+    expect(code(() => a.reserve((1n << 53n) - PAGE, 2n * PAGE))).toBe('ERANGE'); // straddles 2^53
+    expect(a.allocate(PAGE)).toBe(0x1000n);
+    expect(a.allocations.map((x) => x.iova)).toEqual([0x1000n, high]);
+    expect(a.free(high)).toBe(2n * PAGE);
+    a.reserve(high + PAGE, PAGE);
+    // An aperture entirely above 2^53 has nothing allocate() may hand out.
+    const b = new IovaAllocator([{ start: 1n << 60n, end: (1n << 61n) - 1n }], { pageSize: PAGE });
+    expect(code(() => b.allocate(PAGE))).toBe('ENOSPC');
+    b.reserve(1n << 60n, PAGE);
+  });
+
   it('many random map/unmap cycles stay inside the ranges and never overlap', () => {
     // A small aperture with a hole forces reuse and fragmentation.
     const ranges = [{ start: 0n, end: 0xfffffn }, { start: 0x200000n, end: 0x2fffffn }];
