@@ -125,18 +125,37 @@ interface Resolved {
   fragment: string;
 }
 
+const sha256 = (text: string) => crypto.createHash('sha256').update(text).digest('hex');
+
 async function resolve(opts: CustomKernelOptions, cacheDir: string): Promise<Resolved> {
+  const log = opts.log ?? (() => undefined);
   const fragment = path.resolve(opts.fragment ?? defaultFragment());
   const apt = new PrivateApt(cacheDir);
-  await refreshLists(apt, opts.listsMaxAgeSeconds ?? DEFAULT_LISTS_MAX_AGE_SECONDS, opts.log ?? (() => undefined));
-  const inputs: CacheKeyInputs = {
-    sourcePackage: SOURCE_PACKAGE,
-    sourceVersion: await sourceVersion(apt),
-    fragmentText: fs.readFileSync(fragment, 'utf8'),
-    compiler: await compilerVersion(),
-    recipe: RECIPE_VERSION,
-  };
+  const fragmentText = fs.readFileSync(fragment, 'utf8');
+  const compiler = await compilerVersion();
+  let version: string;
+  try {
+    await refreshLists(apt, opts.listsMaxAgeSeconds ?? DEFAULT_LISTS_MAX_AGE_SECONDS, log);
+    version = await sourceVersion(apt);
+  } catch (e) {
+    // Offline with no usable package lists: a build of the same fragment and compiler will do.
+    const cached = newestMatchingEntry(rootDir(cacheDir), sha256(fragmentText), compiler);
+    if (!cached) throw e;
+    log(`warning: cannot resolve ${SOURCE_PACKAGE} (${(e as Error).message.split('\n')[0]}); `
+      + `using the cached build of ${cached.inputs.sourceVersion}`);
+    version = cached.inputs.sourceVersion;
+  }
+  const inputs: CacheKeyInputs = { sourcePackage: SOURCE_PACKAGE, sourceVersion: version, fragmentText, compiler, recipe: RECIPE_VERSION };
   return { apt, inputs, key: cacheKey(inputs), fragment };
+}
+
+/** The newest complete entry built from this fragment with this compiler and recipe. */
+function newestMatchingEntry(root: string, fragmentSha256: string, compiler: string): CustomKernelEntry | undefined {
+  const names = fs.existsSync(root) ? fs.readdirSync(root) : [];
+  return names.map((n) => readEntry(path.join(root, n)))
+    .filter((e): e is CustomKernelEntry => !!e && e.inputs.sourcePackage === SOURCE_PACKAGE
+      && e.inputs.fragmentSha256 === fragmentSha256 && e.inputs.compiler === compiler && e.inputs.recipe === RECIPE_VERSION)
+    .sort((a, b) => compareReleases(b.inputs.sourceVersion, a.inputs.sourceVersion))[0];
 }
 
 /** The cached kernel directory for the current inputs, or undefined if it is not built. */
@@ -185,7 +204,7 @@ async function build(r: Resolved, root: string, opts: CustomKernelOptions, log: 
       inputs: {
         sourcePackage: r.inputs.sourcePackage,
         sourceVersion: r.inputs.sourceVersion,
-        fragmentSha256: crypto.createHash('sha256').update(r.inputs.fragmentText).digest('hex'),
+        fragmentSha256: sha256(r.inputs.fragmentText),
         compiler: r.inputs.compiler,
         recipe: r.inputs.recipe,
       },
