@@ -79,6 +79,8 @@ export class DmaMapping implements Disposable {
   readonly write: boolean;
   /** @internal `size` as the bigint the unmap ioctl takes (kept: converting per unmap costs). */
   readonly sizeBig: bigint;
+  /** @internal Index in the space's list of live mappings. */
+  slot = -1;
   private space: DmaSpace | undefined;
 
   /** @internal Created by DmaSpace.map(). */
@@ -134,7 +136,8 @@ export class DmaSpace {
   /** Computed with the allocator: the IOMMU page size as a number, and the alignment choices. */
   private pageBytes = 0;
   private alignments: readonly Alignment[] = [];
-  private readonly live = new Set<DmaMapping>();
+  /** Live mappings; each knows its index (`slot`), so removal is a swap with the last: O(1). */
+  private readonly live: DmaMapping[] = [];
   /** Bytes mapped here (pinned and charged to RLIMIT_MEMLOCK unless the process has CAP_IPC_LOCK). */
   private pinnedBytes = 0;
   private readonly mapName: string;
@@ -156,8 +159,9 @@ export class DmaSpace {
     return this.allocator;
   }
 
+  /** Live mappings, in no particular order. */
   get mappings(): DmaMapping[] {
-    return [...this.live];
+    return this.live.slice();
   }
 
   /** Bytes currently mapped through this space. */
@@ -196,7 +200,7 @@ export class DmaSpace {
       throw this.mapError(-r, iova, size);
     }
     const m = new DmaMapping(this, buffer, iova, offset, size, read, write);
-    this.live.add(m);
+    m.slot = this.live.push(m) - 1;
     this.pinnedBytes += length;
     buffer.attach(m);
     return m;
@@ -218,7 +222,7 @@ export class DmaSpace {
       case 'ENOSPC':
         return errnoError(errno, this.backend.mapOp, {
           detail,
-          hint: `the IOMMU accepts no more DMA mappings (${this.live.size} live in this ${this.backend.name}; DMA available: ` +
+          hint: `the IOMMU accepts no more DMA mappings (${this.live.length} live in this ${this.backend.name}; DMA available: ` +
             `${this.backend.dmaAvailable() ?? 'unknown'}): unmap some, map fewer larger buffers, or raise ` +
             'vfio_iommu_type1\'s dma_entry_limit module parameter (65535 by default)',
         });
@@ -239,7 +243,13 @@ export class DmaSpace {
 
   /** @internal Drops the bookkeeping of a mapping, but not its IOVA range (see abandon()). */
   forget(m: DmaMapping): void {
-    if (!this.live.delete(m)) return;
+    const i = m.slot;
+    if (this.live[i] !== m) return;
+    const last = this.live.pop()!;
+    if (last !== m) {
+      this.live[i] = last;
+      last.slot = i;
+    }
     this.pinnedBytes -= m.size;
     m.buffer.detach(m);
   }
@@ -249,14 +259,14 @@ export class DmaSpace {
    * the container): forget them without unmapping, and read the geometry afresh next time.
    */
   dropAll(): void {
-    for (const m of [...this.live]) m.abandon();
+    for (const m of this.live.slice()) m.abandon();
     this.allocator = undefined;
   }
 
   /** Unmaps every mapping (before the space itself goes away); returns what failed. */
   unmapAll(): unknown[] {
     const errors: unknown[] = [];
-    for (const m of [...this.live]) {
+    for (const m of this.live.slice()) {
       try { m.unmap(); } catch (e) { errors.push(e); m.abandon(); }
     }
     return errors;

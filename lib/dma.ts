@@ -7,7 +7,7 @@ import { constants as bufferConstants } from 'buffer';
 import * as fs from 'fs';
 import { errnoError, errnoName, invalidArgument, notSupported } from './errors';
 import type { DmaMapping } from './dma-map';
-import { MemoryLabel, WidthExactMemory } from './memory';
+import { MemoryLabel, WidthExactMemory, removeItem } from './memory';
 import { Mapped, MemHandle, native } from './native';
 
 export interface DmaAllocateOptions {
@@ -53,7 +53,8 @@ function hugepageHint(info: HugepageInfo, length: number): string {
 export class DmaBuffer extends WidthExactMemory implements Disposable {
   /** Whether huge pages back the buffer. */
   readonly hugepages: boolean;
-  private readonly maps = new Set<DmaMapping>();
+  /** Live mappings (a plain array: a buffer has one or two, and Set hashing costs per map). */
+  private readonly maps: DmaMapping[] = [];
 
   /** @internal `length` as a bigint, for the map ioctl (kept: converting on every map costs). */
   readonly lengthBig: bigint;
@@ -111,7 +112,7 @@ export class DmaBuffer extends WidthExactMemory implements Disposable {
 
   /** Live IOMMU mappings of this buffer. */
   get mappings(): DmaMapping[] {
-    return [...this.maps];
+    return this.maps.slice();
   }
 
   /** @internal The native handle an IOMMU backend maps. */
@@ -120,9 +121,9 @@ export class DmaBuffer extends WidthExactMemory implements Disposable {
   }
 
   /** @internal Mappings register themselves so close() can unmap them first. */
-  attach(m: DmaMapping): void { this.maps.add(m); }
+  attach(m: DmaMapping): void { this.maps.push(m); }
   /** @internal */
-  detach(m: DmaMapping): void { this.maps.delete(m); }
+  detach(m: DmaMapping): void { removeItem(this.maps, m); }
 
   /**
    * Unmaps every IOMMU mapping of the buffer (so no device can reach it any more), then
@@ -132,7 +133,7 @@ export class DmaBuffer extends WidthExactMemory implements Disposable {
     const h = this.handle;
     if (h === undefined) return;
     const errors: unknown[] = [];
-    for (const m of [...this.maps]) {
+    for (const m of this.maps.slice()) {
       try { m.unmap(); } catch (e) { errors.push(e); m.abandon(); }
     }
     this.release();

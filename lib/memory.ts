@@ -161,3 +161,12 @@ export abstract class WidthExactMemory {
     return this.v8.slice(off, off + n);
   }
 }
+
+/** Removes one item from a short list, keeping the order; the usual last-in item costs a pop. */
+export function removeItem<T>(list: T[], item: T): boolean {
+  const i = list.lastIndexOf(item);
+  if (i < 0) return false;
+  if (i === list.length - 1) list.pop();
+  else list.splice(i, 1);
+  return true;
+}

@@ -168,7 +168,11 @@ export class IovaAllocator {
         const end = at + size;
         if (end > rangeEnd) break;
         const next = this.live[i];
-        if (!next || end <= next.start) {
+        if (!next) {
+          this.live.push({ start: at, end });
+          return at;
+        }
+        if (end <= next.start) {
           this.live.splice(i, 0, { start: at, end });
           return at;
         }
@@ -246,7 +250,8 @@ export class IovaAllocator {
     const i = this.firstEndingAfter(at);
     const s = this.live[i];
     if (!s || s.start !== at) throw invalidArgument(`${this.op}.free`, `no allocation starts at ${hex(iova)}`);
-    this.live.splice(i, 1);
+    if (i === this.live.length - 1) this.live.pop();
+    else this.live.splice(i, 1);
   }
 
   /** True when [iova, iova+size) lies inside one usable range. */
