@@ -78,7 +78,7 @@ export async function buildKernel(inputs: KernelBuildInputs, steps: BuildSteps):
     { program: 'make', args: ['-C', src, `O=${out}`, 'ARCH=x86_64', ...args], nice },
     nice ? 'compiling' : undefined);
 
-  await steps.phase('configuring (tinyconfig + kernel/guest.config)', async () => {
+  await steps.phase(`configuring (tinyconfig + ${path.basename(inputs.fragment)})`, async () => {
     await make(['tinyconfig']);
     await steps.run({ program: path.join(src, 'scripts', 'kconfig', 'merge_config.sh'), args: ['-m', '.config', inputs.fragment], cwd: out });
     await make(['olddefconfig']);
