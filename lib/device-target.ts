@@ -17,20 +17,10 @@ export function isUuid(text: string): boolean {
   return UUID_RE.test(text);
 }
 
-/** The name of the group VFIO creates for a device in no-IOMMU mode (drivers/vfio/group.c). */
-export const NOIOMMU_GROUP_NAME = 'vfio-noiommu';
 
 function linkName(file: string): string | undefined {
   try {
     return path.basename(fs.readlinkSync(file));
-  } catch {
-    return undefined;
-  }
-}
-
-function readTrimmed(file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, 'utf8').trim();
   } catch {
     return undefined;
   }
@@ -45,17 +35,22 @@ export function cdevOf(sysfsPath: string): string | undefined {
   }
 }
 
-/** Reads a device's sysfs directory into a DeviceTarget; `name` and `bus` are already known. */
-export function describeTarget(name: string, bus: 'pci' | 'mdev', sysfsPath: string): DeviceTarget {
+/**
+ * Reads a device's sysfs directory into a DeviceTarget; `name` and `bus` are already known.
+ * No-IOMMU mode shows in the names VFIO gives the device's nodes: its cdev 'noiommu-vfioN', its
+ * group 'noiommu-N' (/sys/class/vfio). The IOMMU group's own name ('vfio-noiommu') does not
+ * tell: VFIO gives it to the software groups of mdevs (emulated IOMMU) as well.
+ */
+export function describeTarget(name: string, bus: 'pci' | 'mdev', sysfsPath: string, o: SysfsOptions = {}): DeviceTarget {
   const groupLink = linkName(path.join(sysfsPath, 'iommu_group'));
   const groupNumber = groupLink === undefined ? undefined : Number(groupLink);
   const group = groupNumber !== undefined && Number.isInteger(groupNumber) ? groupNumber : undefined;
-  const groupName = group === undefined ? undefined : readTrimmed(path.join(sysfsPath, 'iommu_group', 'name'));
   const cdev = cdevOf(sysfsPath);
+  const noIommuGroup = group !== undefined && fs.existsSync(path.join(o.sysfs ?? '/sys', 'class/vfio', `noiommu-${group}`));
   return {
     name, bus, sysfsPath, group, cdev,
     driver: linkName(path.join(sysfsPath, 'driver')),
-    noIommu: groupName === NOIOMMU_GROUP_NAME || (cdev?.startsWith('noiommu-') ?? false),
+    noIommu: noIommuGroup || (cdev?.startsWith('noiommu-') ?? false),
   };
 }
 
@@ -78,7 +73,7 @@ export function resolveTarget(address: string, o: SysfsOptions = {}): DeviceTarg
     if (bus === undefined) {
       throw invalidArgument('Device.open', `${address} is not a PCI or mediated device (its subsystem is ${subsystem ?? 'unknown'})`, { device: address });
     }
-    return describeTarget(bus === 'pci' ? normalizeBdf(name) : name.toLowerCase(), bus, address);
+    return describeTarget(bus === 'pci' ? normalizeBdf(name) : name.toLowerCase(), bus, address, o);
   }
   if (isUuid(address)) {
     const uuid = address.toLowerCase();
@@ -87,7 +82,7 @@ export function resolveTarget(address: string, o: SysfsOptions = {}): DeviceTarg
       throw noDevice(uuid, `no mediated device ${uuid}`, 'create it by writing the UUID to the parent\'s mdev_supported_types/<type>/create; ' +
         '/sys/bus/mdev/devices lists the existing ones');
     }
-    return describeTarget(uuid, 'mdev', dir);
+    return describeTarget(uuid, 'mdev', dir, o);
   }
   let bdf: string;
   try {
@@ -97,5 +92,5 @@ export function resolveTarget(address: string, o: SysfsOptions = {}): DeviceTarg
   }
   const dir = path.join(root, 'bus/pci/devices', bdf);
   if (!fs.existsSync(dir)) throw noDevice(bdf, `no PCI device ${bdf}`, '`vfio list` or `lspci -D` lists the devices');
-  return describeTarget(bdf, 'pci', dir);
+  return describeTarget(bdf, 'pci', dir, o);
 }

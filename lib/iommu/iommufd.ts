@@ -10,7 +10,7 @@ import { IOMMU_HW_INFO_DATA_MAX, IommuHwInfo, decodeIommuHwInfo, vtdPageSizes } 
 import { DmaBuffer } from '../dma';
 import { DmaMapOptions, DmaMapping, DmaSpace } from '../dma-map';
 import type { DmaBuf } from '../dmabuf';
-import { ClosedError, VfioError, check, closedError, errnoError, errnoName, invalidArgument, notSupported } from '../errors';
+import { BusyError, ClosedError, VfioError, check, closedError, errnoError, errnoName, invalidArgument, notSupported } from '../errors';
 import { native } from '../native';
 import { DeviceNodeOptions } from './backend';
 import { DeviceTarget, IommuContextBase, OpenedDevice } from './context';
@@ -50,14 +50,28 @@ function openHint(code: string, file: string): string | undefined {
   }
 }
 
-function bindHint(code: string, name: string): string | undefined {
-  switch (code) {
-    case 'EBUSY': return `${name}, or another device of its IOMMU group, is already in use: by another iommufd, through the group ` +
-      '(/dev/vfio/N), or by a kernel driver; close the other user first';
-    case 'EPERM': return 'binding a no-IOMMU device needs CAP_SYS_RAWIO';
-    case 'EINVAL': return 'the fd is not a VFIO device cdev (was it opened through a group instead?)';
-    default: return undefined;
+/**
+ * BIND's failures on a freshly opened cdev. The kernel lets a device be opened once through its
+ * cdev and answers a second BIND (from this process or another) with EINVAL: reported as the
+ * BusyError it is, keeping the kernel's errno.
+ */
+function bindError(errno: number, name: string): VfioError {
+  const code = errnoName(errno);
+  const op = 'VFIO_DEVICE_BIND_IOMMUFD';
+  if (code === 'EINVAL') {
+    return new BusyError({
+      code: 'EBUSY', errno, op, device: name,
+      message: `${op} failed on ${name}: the device is already open (the kernel answered EINVAL)`,
+      hint: `${name} is already open through its cdev, in this process (close the other Device first) or in another one; ` +
+        'the kernel allows one open of a device through its cdev at a time',
+    });
   }
+  return errnoError(errno, op, {
+    device: name,
+    hint: code === 'EBUSY' ? `${name}, or another device of its IOMMU group, is already in use: through the group ` +
+      '(/dev/vfio/N), by another iommufd, or by a kernel driver; close the other user first'
+      : code === 'EPERM' ? 'binding a no-IOMMU device needs CAP_SYS_RAWIO' : undefined,
+  });
 }
 
 export class IommufdContext implements IommuContextBase {
@@ -142,8 +156,8 @@ export class IommufdContext implements IommuContextBase {
     const fd = n.open(file, n.constants.O_RDWR | n.constants.O_CLOEXEC);
     if (fd < 0) throw errnoError(-fd, 'open', { device: t.name, detail: file, hint: openHint(errnoName(-fd), file) });
     try {
-      const bound = await n.VFIO_DEVICE_BIND_IOMMUFD(fd, iommufd);
-      const devid = check(bound, 'VFIO_DEVICE_BIND_IOMMUFD', () => ({ device: t.name, hint: bindHint(errnoName(-bound), t.name) }));
+      const devid = await n.VFIO_DEVICE_BIND_IOMMUFD(fd, iommufd);
+      if (devid < 0) throw bindError(-devid, t.name);
       const ptId = check(n.VFIO_DEVICE_ATTACH_IOMMUFD_PT(fd, this.ioasId), 'VFIO_DEVICE_ATTACH_IOMMUFD_PT', { device: t.name });
       this.members.set(devid, { name: t.name, devid, ptId });
       this.noticeAttach();

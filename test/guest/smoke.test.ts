@@ -31,13 +31,20 @@ describe('emulated VFIO host', () => {
     for (const b of env.devices) expect([b, linkName(path.join(sysDev(b), 'driver'))]).toEqual([b, 'vfio-pci']);
   });
 
-  it('gives each device its own IOMMU group, and /dev/vfio has exactly those groups plus vfio', () => {
+  it('gives each device its own IOMMU group, and /dev/vfio has exactly those groups plus vfio (and the cdevs)', () => {
     const groups = env.devices.map((b) => linkName(path.join(sysDev(b), 'iommu_group')));
     expect(new Set(groups).size).toBe(env.devices.length);
     for (const g of groups) {
       expect(fs.readdirSync(path.join('/sys/kernel/iommu_groups', g, 'devices'))).toHaveLength(1);
     }
-    expect(fs.readdirSync('/dev/vfio').sort()).toEqual([...groups, 'vfio'].sort());
+    // A kernel with the VFIO cdev has /dev/vfio/devices too; no-IOMMU groups are named noiommu-N.
+    const cdevs = fs.existsSync('/dev/vfio/devices');
+    const nodes = groups.map((g) => (env.backend === 'noiommu' ? `noiommu-${g}` : g));
+    expect(fs.readdirSync('/dev/vfio').sort()).toEqual([...nodes, 'vfio', ...(cdevs ? ['devices'] : [])].sort());
+    if (cdevs) {
+      const names = env.devices.map((b) => fs.readdirSync(path.join(sysDev(b), 'vfio-dev'))[0]);
+      expect(fs.readdirSync('/dev/vfio/devices').sort()).toEqual(expect.arrayContaining(names));
+    }
   });
 
   it('shares the ivshmem backing file read-only at its host path', () => {

@@ -103,14 +103,17 @@ class Fixture {
     fs.symlinkSync(path.relative(path.dirname(at), target), at);
   }
 
-  device(dir: string, o: { bus: 'pci' | 'mdev'; driver?: string; group?: number; groupName?: string; cdev?: string; devNode?: boolean }): void {
+  device(dir: string, o: { bus: 'pci' | 'mdev'; driver?: string; group?: number; noIommuGroup?: boolean; cdev?: string; devNode?: boolean }): void {
     fs.mkdirSync(dir, { recursive: true });
     this.link(this.p(`bus/${o.bus}`), path.join(dir, 'subsystem'));
     if (o.driver) this.link(this.p(`bus/${o.bus}/drivers/${o.driver}`), path.join(dir, 'driver'));
     if (o.group !== undefined) {
       const g = this.p(`kernel/iommu_groups/${o.group}`);
       fs.mkdirSync(g, { recursive: true });
-      if (o.groupName) fs.writeFileSync(path.join(g, 'name'), `${o.groupName}\n`);
+      // VFIO names the software group of a no-IOMMU device and of an mdev alike; only the no-IOMMU
+      // one's VFIO group node is noiommu-N.
+      if (o.noIommuGroup !== undefined) fs.writeFileSync(path.join(g, 'name'), 'vfio-noiommu\n');
+      if (o.noIommuGroup) fs.mkdirSync(this.p(`class/vfio/noiommu-${o.group}`), { recursive: true });
       this.link(g, path.join(dir, 'iommu_group'));
     }
     if (o.cdev) {
@@ -133,9 +136,10 @@ describe('device targets and facts from sysfs', () => {
     fx = new Fixture();
     fx.device(fx.p(`devices/pci0000:00/${EDU}`), { bus: 'pci', driver: 'vfio-pci', group: 5, cdev: 'vfio0' });
     fx.link(fx.p(`devices/pci0000:00/${EDU}`), fx.p(`bus/pci/devices/${EDU}`));
-    fx.device(fx.p('bus/pci/devices/0000:00:04.0'), { bus: 'pci', driver: 'vfio-pci', group: 0, groupName: 'vfio-noiommu', cdev: 'noiommu-vfio1' });
+    fx.device(fx.p('bus/pci/devices/0000:00:04.0'), { bus: 'pci', driver: 'vfio-pci', group: 0, noIommuGroup: true, cdev: 'noiommu-vfio1' });
+    fx.device(fx.p('bus/pci/devices/0000:00:06.0'), { bus: 'pci', driver: 'vfio-pci', group: 1, noIommuGroup: true });
     fx.device(fx.p('bus/pci/devices/0000:00:05.0'), { bus: 'pci', driver: 'vfio-pci', group: 6, cdev: 'vfio2', devNode: false });
-    fx.device(fx.p(`devices/virtual/mtty/mtty/${UUID}`), { bus: 'mdev', driver: 'mtty', group: 7, cdev: 'vfio3' });
+    fx.device(fx.p(`devices/virtual/mtty/mtty/${UUID}`), { bus: 'mdev', driver: 'mtty', group: 7, noIommuGroup: false, cdev: 'vfio3' });
     fx.link(fx.p(`devices/virtual/mtty/mtty/${UUID}`), fx.p(`bus/mdev/devices/${UUID}`));
     fs.mkdirSync(path.join(fx.dev, 'vfio'), { recursive: true });
     fs.writeFileSync(path.join(fx.dev, 'vfio/vfio'), '');
@@ -163,13 +167,16 @@ describe('device targets and facts from sysfs', () => {
     expect(chooseBackend(t.name, 'auto', f, false)).toBe('type1');
   });
 
-  it('no-IOMMU mode is read from the group name and the cdev name', () => {
+  it('no-IOMMU mode is read from the cdev name, or from the VFIO group node without a cdev', () => {
     const t = resolveTarget('0000:00:04.0', { sysfs: fx.sysfs });
     expect(t).toMatchObject({ group: 0, noIommu: true, cdev: 'noiommu-vfio1' });
     expect(chooseBackend(t.name, 'auto', backendFacts(t, nodes()), true)).toBe('noiommu');
+    const groupOnly = resolveTarget('0000:00:06.0', { sysfs: fx.sysfs });
+    expect(groupOnly).toMatchObject({ group: 1, noIommu: true, cdev: undefined });
+    expect(noIommuPath(backendFacts(groupOnly, nodes()))).toBe('group');
   });
 
-  it('an mdev by UUID (any case) and by sysfs path', () => {
+  it('an mdev by UUID (any case) and by sysfs path; its software group is not no-IOMMU mode', () => {
     const byUuid = resolveTarget(UUID.toUpperCase(), { sysfs: fx.sysfs });
     expect(byUuid).toEqual({
       name: UUID, bus: 'mdev', sysfsPath: fx.p(`bus/mdev/devices/${UUID}`), driver: 'mtty', group: 7, noIommu: false, cdev: 'vfio3',
