@@ -2,7 +2,7 @@
 // each cap starts with struct vfio_info_cap_header { u16 id; u16 version; u32 next; }, offsets
 // count from the start of the info struct, and 0 ends the chain. The kernel builds the chain, but
 // a kernel bug, a canned test buffer or a foreign driver must still never hang or mis-read us.
-import { copyBytes, u16, u32 } from './bytes';
+import { u16, u32 } from './bytes';
 import { DecodeError } from './errors';
 
 export const CAP_HEADER_SIZE = 8;
@@ -61,7 +61,7 @@ function headerAt(buf: Uint8Array, offset: number, fixedSize: number, limit: num
 /** The end of the cap at `offset`: the nearest later cap start, else the end of the data. */
 function capEnd(offset: number, starts: readonly number[], limit: number): number {
   let end = limit;
-  for (const s of starts) if (s > offset && s < end) end = s;
+  for (let i = 0; i < starts.length; i++) if (starts[i] > offset && starts[i] < end) end = starts[i];
   return end;
 }
 
@@ -69,21 +69,33 @@ function capEnd(offset: number, starts: readonly number[], limit: number): numbe
  * Walks the chain starting at `first` (0 = no caps). `fixedSize` is sizeof the info struct (no
  * cap may start inside it); `limit` is how many bytes of `buf` are valid. Throws DecodeError on a
  * loop, an offset outside the data, inside the fixed part, or a truncated header.
+ * Written with plain loops: it runs on every info query, and object spreads and a Set per call
+ * cost more than the ioctl itself.
  */
 export function walkCapChain(buf: Uint8Array, first: number, fixedSize: number, limit: number,
   op: string): RawCap[] {
-  const headers: { offset: number; id: number; version: number; next: number }[] = [];
-  const seen = new Set<number>();
+  const starts: number[] = [];
+  const ids: number[] = [];
+  const versions: number[] = [];
+  const nexts: number[] = [];
   for (let offset = first; offset !== 0;) {
-    if (seen.has(offset)) throw new DecodeError(op, offset, 'capability chain loops back on itself');
-    seen.add(offset);
+    // Every valid offset is distinct and in range, so a revisit is the only way to loop.
+    if (starts.indexOf(offset) !== -1) throw new DecodeError(op, offset, 'capability chain loops back on itself');
     const h = headerAt(buf, offset, fixedSize, limit, op);
-    headers.push({ offset, ...h });
+    starts.push(offset);
+    ids.push(h.id);
+    versions.push(h.version);
+    nexts.push(h.next);
     offset = h.next;
   }
-  // Cap lengths are implicit: a cap runs up to whichever cap starts next in memory.
-  const starts = headers.map((h) => h.offset);
-  return headers.map((h) => ({ ...h, bytes: copyBytes(buf, h.offset, capEnd(h.offset, starts, limit), op) }));
+  // Cap lengths are implicit: a cap runs up to whichever cap starts next in memory. The bytes
+  // are a view of the caller's buffer (info buffers are fresh per query); unknownCap() copies
+  // what it keeps.
+  const caps: RawCap[] = new Array(starts.length);
+  for (let i = 0; i < starts.length; i++) {
+    caps[i] = { id: ids[i], version: versions[i], offset: starts[i], next: nexts[i], bytes: buf.subarray(starts[i], capEnd(starts[i], starts, limit)) };
+  }
+  return caps;
 }
 
 /** Throws unless a cap's bytes hold at least `size` bytes (its fixed struct). */
@@ -94,5 +106,5 @@ export function requireCapSize(cap: RawCap, size: number, op: string, name: stri
 }
 
 export function unknownCap(cap: RawCap): UnknownCap {
-  return { type: 'unknown', id: cap.id, version: cap.version, bytes: cap.bytes };
+  return { type: 'unknown', id: cap.id, version: cap.version, bytes: cap.bytes.slice() };
 }
