@@ -36,7 +36,7 @@ async function deviceTarget(): Promise<Target> {
   const mapping = dev.bar(0).map();
   // Each access to an emulated device exits to QEMU: far fewer iterations give stable rounds.
   // The Mapping keeps its ArrayBuffer private; the bench reaches it to hand the same memory to C.
-  const buffer = (mapping as unknown as { u8: Uint8Array }).u8.buffer as ArrayBuffer;
+  const buffer = (mapping as unknown as { v8: Uint8Array }).v8.buffer as ArrayBuffer;
   return { mapping, buffer, iterations: 20_000, writeOff: 4, readOff: 0, close: () => dev.close() };
 }
 
