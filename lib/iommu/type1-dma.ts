@@ -21,6 +21,8 @@ export interface Type1Host {
   fd(op: string): number;
   /** Whether VFIO_SET_IOMMU has happened. */
   ready(): boolean;
+  /** iommufd's container compatibility stands in for type1 (/dev/iommu as the container). */
+  readonly compat: boolean;
 }
 
 export function queryType1Info(host: Type1Host, op: string): Type1Info {
@@ -29,6 +31,15 @@ export function queryType1Info(host: Type1Host, op: string): Type1Info {
   const r = queryInfo(TYPE1_INFO_SIZE, (b) => native().VFIO_IOMMU_GET_INFO(fd, b));
   if (typeof r === 'number') throw errnoError(-r, 'VFIO_IOMMU_GET_INFO');
   return decodeType1Info(r);
+}
+
+/**
+ * How many more mappings the kernel accepts, or undefined when it sets no limit: kernels before
+ * 5.10 have no DMA_AVAIL cap, and iommufd (which has no such limit) reports a constant 2^32-1
+ * through its compatibility container.
+ */
+export function dmaAvailableOf(info: Type1Info, compat: boolean): number | undefined {
+  return compat ? undefined : findType1Cap(info.caps, 'dma-avail')?.avail;
 }
 
 export function iovaRangesOf(info: Type1Info): IovaRange[] {
@@ -51,7 +62,7 @@ export function type1DmaBackend(host: Type1Host): DmaBackend {
     },
     dmaAvailable() {
       try {
-        return findType1Cap(queryType1Info(host, 'dmaAvailable').caps, 'dma-avail')?.avail;
+        return dmaAvailableOf(queryType1Info(host, 'dmaAvailable'), host.compat);
       } catch {
         return undefined;
       }

@@ -7,7 +7,7 @@
 // container set to VFIO_NOIOMMU_IOMMU), which gives device access but no DMA mapping at all.
 import * as path from 'path';
 import { VFIO_API_VERSION, VFIO_GROUP_FLAGS_VIABLE, VFIO_NOIOMMU_IOMMU, VFIO_TYPE1v2_IOMMU } from '../abi';
-import { Type1Info, findType1Cap } from '../decode';
+import { Type1Info } from '../decode';
 import { DmaBuffer } from '../dma';
 import { DmaMapOptions, DmaMapping, DmaSpace } from '../dma-map';
 import { BusyError, check, closedError, errnoError, errnoName, invalidArgument, notSupported, VfioError } from '../errors';
@@ -17,7 +17,7 @@ import { SysfsOptions } from '../sysfs';
 import { DeviceNodeOptions } from './backend';
 import { DeviceTarget, IommuContextBase, OpenedDevice } from './context';
 import { IovaRange } from './iova';
-import { Type1Host, iovaRangesOf, queryType1Info, type1DmaBackend } from './type1-dma';
+import { Type1Host, dmaAvailableOf, iovaRangesOf, queryType1Info, type1DmaBackend } from './type1-dma';
 
 export interface Type1Options extends SysfsOptions, DeviceNodeOptions {
   /** Open iommufd (/dev/iommu) as the container: iommufd's container compatibility mode. */
@@ -177,10 +177,11 @@ export class Type1Context implements IommuContextBase {
     n.close(g.fd);
     this.groups.delete(g.number);
     if (this.groups.size === 0 && this.iommuSet) {
-      // With its last group the kernel releases the container's IOMMU, and every DMA mapping
-      // with it; the next group to join sets a fresh one.
+      // With its last group a type1 container releases its IOMMU, and every DMA mapping with
+      // it; the next group to join sets a fresh one. iommufd's compatibility container keeps
+      // its IOAS (and the mappings) for as long as /dev/iommu stays open.
       this.iommuSet = false;
-      this.dma.dropAll();
+      if (this.backend === 'type1') this.dma.dropAll();
     }
   }
 
@@ -196,9 +197,12 @@ export class Type1Context implements IommuContextBase {
     return iovaRangesOf(this.info());
   }
 
-  /** How many more DMA mappings the kernel accepts (the DMA_AVAIL cap; undefined on kernels before 5.10). */
+  /**
+   * How many more DMA mappings the kernel accepts (the DMA_AVAIL cap); undefined when it sets no
+   * limit (kernels before 5.10; iommufd's compatibility container).
+   */
   get dmaAvailable(): number | undefined {
-    return findType1Cap(this.info().caps, 'dma-avail')?.avail;
+    return dmaAvailableOf(this.info(), this.backend === 'iommufd-compat');
   }
 
   /** Supported IOMMU page sizes, one bit per size (bit 12 = 4 KiB). */
@@ -249,6 +253,7 @@ export class Type1Context implements IommuContextBase {
         if (this.unsafe) throw notSupported('Type1Context.map', 'no DMA mapping without an IOMMU through a group', { hint: NO_DMA_HINT });
         return this.iommuSet;
       },
+      compat: this.backend === 'iommufd-compat',
     };
   }
 

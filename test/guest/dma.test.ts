@@ -10,13 +10,13 @@ import { native } from '../../lib/native';
 import {
   EDU_BUFFER, EDU_DMA_CMD, EDU_DMA_MASK_BITS, EDU_IRQ_ACK, EDU_IRQ_DMA, EDU_IRQ_STATUS, eduDmaFromRam, eduDmaStart, eduDmaToRam,
 } from './dma-edu';
-import { guestEnv, openDevice } from './env';
+import { guestEnv, hasIommu, openDevice } from './env';
 
 const env = guestEnv();
 const EDU = env.edu;
 const PAGE = 4096;
-// Without an IOMMU there is nothing to map through type1 (no-IOMMU DMA comes with iommufd).
-const withIommu = env.config === 'noiommu' ? describe.skip : describe;
+// IOVAs, faults and IOMMU limits need an IOMMU: no-IOMMU mode has its own tests.
+const withIommu = hasIommu() ? describe : describe.skip;
 
 function pattern(n: number, seed: number): Uint8Array {
   const out = new Uint8Array(n);
@@ -58,8 +58,8 @@ function writeSysfs(file: string, value: string): string {
   return old;
 }
 
-withIommu('type1 IOMMU info', () => {
-  it('reports the emulated VT-d geometry: ranges around the MSI window, DMA_AVAIL, page sizes', async () => {
+withIommu('IOMMU info', () => {
+  it('type1 reports the emulated VT-d geometry: ranges around the MSI window, DMA_AVAIL, page sizes', async () => {
     await using dev = await openDevice(EDU, { backend: 'type1' });
     expect(dev.iommu.iovaRanges).toEqual([{ start: 0n, end: 0xfedfffffn }, { start: 0xfef00000n, end: 0x7fffffffffn }]);
     expect(dev.iommu.dmaAvailable).toBe(65535);
@@ -67,6 +67,14 @@ withIommu('type1 IOMMU info', () => {
     const info = (dev.iommu as Type1Context).info();
     expect(info.flags).toEqual({ pgsizes: true, caps: true });
     expect(info.caps.map((c) => c.type).sort()).toEqual(['dma-avail', 'iova-range', 'migration']);
+  });
+
+  it("with this configuration's backend too, the ranges leave out the MSI window", async () => {
+    await using dev = await openDevice(EDU);
+    const ranges = dev.iommu.iovaRanges;
+    expect(ranges[0]).toEqual({ start: 0n, end: 0xfedfffffn });
+    expect(ranges[1].start).toBe(0xfef00000n);
+    expect(dev.iommu.pageSizes & 0x1000n).toBe(0x1000n);
   });
 
   it('refuses to map before a device has set the IOMMU, saying what to do', async () => {
@@ -96,11 +104,11 @@ withIommu('edu DMA through IOMMU mappings', () => {
   it('round trip: a pattern DMAed into edu comes back unchanged into a second buffer', async () => {
     using src = DmaBuffer.allocate(2 * PAGE);
     using dst = DmaBuffer.allocate(2 * PAGE);
-    const avail = dev.iommu.dmaAvailable!;
+    const avail = dev.iommu.dmaAvailable; // type1 only: iommufd has no such count
     // The device only reads src and only writes dst.
     const ms = dev.iommu.map(src, { write: false, dmaMaskBits: EDU_DMA_MASK_BITS });
     const md = dev.iommu.map(dst, { read: false, dmaMaskBits: EDU_DMA_MASK_BITS });
-    expect(dev.iommu.dmaAvailable).toBe(avail - 2);
+    if (avail !== undefined) expect(dev.iommu.dmaAvailable).toBe(avail - 2);
     expect(ms.iova + BigInt(ms.size)).toBeLessThanOrEqual(1n << 28n);
     const data = pattern(3000, 11);
     src.copyIn(PAGE - 1000, data); // straddles the page boundary of src
@@ -176,7 +184,7 @@ withIommu('edu DMA through IOMMU mappings', () => {
 
   it('many map/unmap cycles stay inside the ranges, never overlap, and DMA_AVAIL follows', () => {
     const ranges = dev.iommu.iovaRanges;
-    const base = dev.iommu.dmaAvailable!;
+    const base = dev.iommu.dmaAvailable; // type1 only
     const bufs = [1, 2, 3, 5, 8, 16].map((pages) => DmaBuffer.allocate(pages * PAGE));
     const live: DmaMapping[] = [];
     let seed = 7;
@@ -194,7 +202,7 @@ withIommu('edu DMA through IOMMU mappings', () => {
         if (!ranges.some((r) => m.iova >= r.start && end <= r.end)) bad.push(`step ${i}: ${m.iova} outside the ranges`);
         if (j > 0 && sorted[j - 1].iova + BigInt(sorted[j - 1].size) > m.iova) bad.push(`step ${i}: overlap at ${m.iova}`);
       });
-      if (i % 50 === 0 && dev.iommu.dmaAvailable !== base - live.length) bad.push(`step ${i}: DMA_AVAIL ${dev.iommu.dmaAvailable}, expected ${base - live.length}`);
+      if (base !== undefined && i % 50 === 0 && dev.iommu.dmaAvailable !== base - live.length) bad.push(`step ${i}: DMA_AVAIL ${dev.iommu.dmaAvailable}, expected ${base - live.length}`);
     }
     expect(bad).toEqual([]);
     expect(dev.iommu.dmaMappings.length).toBe(live.length);
@@ -282,7 +290,35 @@ withIommu('closing', () => {
     expect(buf.read32(0)).toBe(0x1234);
   });
 
-  it('a shared context keeps its mappings while any device is open in it; the kernel drops them with the last', async () => {
+  // iommufd's container compatibility (kernels with CONFIG_IOMMUFD) keeps its IOAS while /dev/iommu is open.
+  const withCompat = fs.existsSync('/dev/iommu') ? it : it.skip;
+  withCompat('through iommufd\'s compatibility container, mappings outlive the last device; a device joining again reaches them', async () => {
+    const ctx = Type1Context.open({ iommufdCompat: true });
+    try {
+      let dev = await openDevice(EDU, { iommu: ctx });
+      expect(ctx.dmaAvailable).toBeUndefined(); // iommufd sets no limit on the number of mappings
+      using src = DmaBuffer.allocate(PAGE);
+      src.copyIn(0, pattern(128, 77));
+      const m = ctx.map(src, { dmaMaskBits: EDU_DMA_MASK_BITS });
+      dev.close();
+      expect(m.closed).toBe(false);
+      // The device joins again and DMAs from the mapping made before it left.
+      dev = await openDevice(EDU, { iommu: ctx });
+      dev.config.busMaster = true;
+      using dst = DmaBuffer.allocate(PAGE);
+      const md = ctx.map(dst, { dmaMaskBits: EDU_DMA_MASK_BITS });
+      const bar0 = dev.bar(0).map();
+      await eduDmaFromRam(bar0, m.iova, 0, 128);
+      await eduDmaToRam(bar0, 0, md.iova, 128);
+      expect(dst.copyOut(0, 128)).toEqual(pattern(128, 77));
+      dev.close();
+    } finally {
+      ctx.close();
+    }
+    expect(ctx.dmaMappings).toEqual([]);
+  });
+
+  it('type1: a shared context keeps its mappings while any device is open in it; the kernel drops them with the last', async () => {
     const NVME = env.nvme;
     const ctx = Type1Context.open();
     try {
@@ -313,8 +349,8 @@ withIommu('limits', () => {
     const param = '/sys/module/vfio_iommu_type1/parameters/dma_entry_limit';
     const old = writeSysfs(param, '4');
     try {
-      // The limit is read when the container's IOMMU is set, i.e. at open.
-      await using dev = await openDevice(EDU);
+      // The limit is read when the container's IOMMU is set, i.e. at open; it is type1's own.
+      await using dev = await openDevice(EDU, { backend: 'type1' });
       expect(dev.iommu.dmaAvailable).toBe(4);
       const bufs = Array.from({ length: 5 }, () => DmaBuffer.allocate(PAGE));
       const maps = bufs.slice(0, 4).map((b) => dev.iommu.map(b));
@@ -332,11 +368,19 @@ withIommu('limits', () => {
   });
 
   it('RLIMIT_MEMLOCK: a process without CAP_IPC_LOCK over its limit gets ENOMEM naming the limit, the need and the fix', async () => {
-    // Root is exempt (CAP_IPC_LOCK), so the child runs as nobody; it lowers its own limit.
+    // Root is exempt (CAP_IPC_LOCK), so the child runs as nobody; it lowers its own limit and
+    // opens the device with this configuration's backend, whose nodes it is lent.
+    const probe = await openDevice(EDU);
+    const backend = probe.iommu.backend;
+    probe.close();
     const group = fs.readlinkSync(`/sys/bus/pci/devices/${EDU}/iommu_group`).split('/').pop()!;
-    const node = `/dev/vfio/${group}`;
-    const mode = fs.statSync(node).mode & 0o777;
-    fs.chmodSync(node, 0o666);
+    const nodes = [
+      ...(backend === 'iommufd' ? [] : [`/dev/vfio/${group}`]),
+      ...(backend === 'type1' ? [] : ['/dev/iommu']),
+      ...(backend === 'iommufd' ? [`/dev/vfio/devices/${fs.readdirSync(`/sys/bus/pci/devices/${EDU}/vfio-dev`)[0]}`] : []),
+    ];
+    const modes = nodes.map((node) => fs.statSync(node).mode & 0o777);
+    for (const node of nodes) fs.chmodSync(node, 0o666);
     try {
       const child = spawnSync(process.execPath, [path.join(__dirname, 'dma-memlock-child.js'), EDU, String(64 * 1024), String(1 << 20)], {
         uid: 65534, gid: 65534, encoding: 'utf8', timeout: 60000,
@@ -346,12 +390,12 @@ withIommu('limits', () => {
       expect(out.limit).toEqual(['65536', '65536']);
       expect(out.small).toBe('mapped'); // under the limit: fine
       expect(out.big.code).toBe('ENOMEM');
-      expect(out.big.op).toBe('VFIO_IOMMU_MAP_DMA');
+      expect(out.big.op).toBe(backend === 'iommufd' ? 'IOMMU_IOAS_MAP' : 'VFIO_IOMMU_MAP_DMA');
       expect(out.big.hint).toContain('now 64 KiB');
       expect(out.big.hint).toContain(`needs at least ${32 + 1024} KiB`);
       expect(out.big.hint).toMatch(/ulimit -l.*prlimit --memlock.*LimitMEMLOCK=.*CAP_IPC_LOCK/);
     } finally {
-      fs.chmodSync(node, mode);
+      nodes.forEach((node, i) => fs.chmodSync(node, modes[i]));
     }
     expect(native().getrlimit(native().constants.RLIMIT_MEMLOCK)).not.toEqual([65536n, 65536n]);
   });
