@@ -13,6 +13,7 @@ import { VmError } from '../../lib/vm/errors';
 import { commandScript, mountsFile } from '../../lib/vm/guest-spec';
 import { bzImagePayload, bzImageRelease, hasPvhEntry } from '../../lib/vm/kernel-image';
 import { defaultCacheDir, parseEnvAssignment } from '../../lib/vm/options';
+import { findProjectDir, projectDirFor } from '../../lib/vm/project';
 
 const res = { ivshmemFile: '/dev/shm/x/ivshmem', nvmeImage: '/c/nvme.img' };
 
@@ -219,5 +220,28 @@ describe('options', () => {
     expect(parseEnvAssignment('A=b=c')).toEqual(['A', 'b=c']);
     expect(() => parseEnvAssignment('=x')).toThrow(VmError);
     expect(() => parseEnvAssignment('1A=x')).toThrow(VmError);
+  });
+});
+
+describe('project directory', () => {
+  it('is the nearest package.json above the working directory, else the directory itself', () => {
+    const top = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'vm-units-')));
+    try {
+      fs.mkdirSync(path.join(top, 'proj', 'test', 'deep'), { recursive: true });
+      fs.writeFileSync(path.join(top, 'proj', 'package.json'), '{}');
+      expect(findProjectDir(path.join(top, 'proj', 'test', 'deep'))).toBe(path.join(top, 'proj'));
+      expect(findProjectDir(path.join(top, 'proj'))).toBe(path.join(top, 'proj'));
+      expect(findProjectDir(top)).toBe(top);
+      expect(projectDirFor(path.join(top, 'proj', 'test'))).toBe(path.join(top, 'proj'));
+    } finally {
+      fs.rmSync(top, { recursive: true });
+    }
+  });
+
+  it('must contain the working directory and cannot be /', () => {
+    expect(() => projectDirFor('/srv/a', '/srv/b')).toThrow('outside the shared project directory /srv/b');
+    expect(() => projectDirFor('/srv/ab', '/srv/a')).toThrow(VmError);
+    expect(projectDirFor('/srv/a/b', '/srv/a')).toBe('/srv/a');
+    expect(() => projectDirFor('/srv', '/')).toThrow('cannot be /');
   });
 });
