@@ -5,7 +5,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { PassThrough } from 'stream';
 import { main } from '../../lib/vm/cli';
-import { VmError, run } from '../../lib/vm';
+import { VmError, provision, run } from '../../lib/vm';
 
 function collector() {
   const stream = new PassThrough();
@@ -25,6 +25,30 @@ async function vmError(p: Promise<unknown>): Promise<VmError> {
 }
 
 const seq = (n: number) => Array.from({ length: n }, (_, i) => `${i + 1}\n`).join('');
+
+describe('vfio-vm provision', () => {
+  it('caches the newest Debian kernel with its modules and matching uapi headers, and is fast when warm', async () => {
+    const k = await provision();
+    const t0 = Date.now();
+    const again = await provision();
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(again).toEqual(k);
+    expect(k.source).toBe('debian');
+    expect(k.kernelVersion).toMatch(/^\d+\.\d+(\.\d+)?\+deb\d+-amd64$/);
+    expect(path.basename(k.modulesDir!)).toBe(k.kernelVersion);
+    expect(k.pvh).toBe(true);
+    const elf = Buffer.alloc(4);
+    const fd = fs.openSync(k.kernelImage, 'r');
+    fs.readSync(fd, elf, 0, 4, 0);
+    fs.closeSync(fd);
+    expect(elf.toString('latin1')).toBe('\x7fELF');
+    // The include dir stands alone: vfio.h, iommufd.h and the arch headers they need.
+    for (const h of ['linux/vfio.h', 'linux/iommufd.h', 'asm/ioctl.h', 'asm-generic/ioctl.h']) {
+      expect([h, fs.existsSync(path.join(k.uapiInclude!, h))]).toEqual([h, true]);
+    }
+    expect(fs.readFileSync(path.join(k.uapiInclude!, 'linux/iommufd.h'), 'utf8')).toContain('IOMMU_IOAS_ALLOC');
+  });
+});
 
 describe('vfio-vm run', () => {
   it('streams stdout and stderr apart, binds an extra device in its own group, and returns a failing status', async () => {
