@@ -13,7 +13,7 @@ import { loadBaseline, median, ratioLine } from './util';
 
 const ROUNDS = 15;
 const N = 300;
-const SIZES = [4096, 64 * 1024];
+const SIZES = [4096, 64 * 1024, 1024 * 1024];
 const WARMUP_MS = 5000;
 
 async function main(): Promise<void> {
@@ -71,7 +71,7 @@ async function main(): Promise<void> {
       for (const name of ['library', 'addon', 'perPair']) ratios[name].push(t.c / t[name]);
       cPerPair.push(t.c / N / 1000);
     }
-    console.log(ratioLine(`  ${size / 1024} KiB: library`, median(ratios.library)) +
+    console.log(ratioLine(`  ${size >= 1 << 20 ? `${size >> 20} MiB` : `${size >> 10} KiB`}: library`, median(ratios.library)) +
       `   (addon alone ${median(ratios.addon).toFixed(2)}x, one call per pair ${median(ratios.perPair).toFixed(2)}x; ` +
       `C ${median(cPerPair).toFixed(1)} us per pair)`);
     buf.close();
