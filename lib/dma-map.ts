@@ -219,13 +219,16 @@ export class DmaSpace {
           hint: finite ? memlockHint(cur, BigInt(this.pinnedBytes) + size) : 'the kernel could not pin or map the memory (RLIMIT_MEMLOCK is unlimited here)',
         });
       }
-      case 'ENOSPC':
+      case 'ENOSPC': {
+        // type1 counts mappings (DMA_AVAIL); a backend without such a count gets no guess.
+        const avail = this.backend.dmaAvailable();
         return errnoError(errno, this.backend.mapOp, {
           detail,
-          hint: `the IOMMU accepts no more DMA mappings (${this.live.length} live in this ${this.backend.name}; DMA available: ` +
-            `${this.backend.dmaAvailable() ?? 'unknown'}): unmap some, map fewer larger buffers, or raise ` +
-            'vfio_iommu_type1\'s dma_entry_limit module parameter (65535 by default)',
+          hint: avail === undefined ? undefined :
+            `the IOMMU accepts no more DMA mappings (${this.live.length} live in this ${this.backend.name}; DMA available: ` +
+            `${avail}): unmap some, map fewer larger buffers, or raise vfio_iommu_type1's dma_entry_limit module parameter (65535 by default)`,
         });
+      }
       case 'EEXIST':
         return errnoError(errno, this.backend.mapOp, { detail, hint: 'something outside this library mapped that IOVA already' });
       default:
