@@ -35,6 +35,7 @@ interface GuestFlags extends CommonFlags {
   timeout: string;
   env: string[];
   keepIvshmem?: boolean;
+  projectDir?: string;
   iommu: boolean;
   module: string[];
   driver: string[];
@@ -56,6 +57,7 @@ function guestOptions(cmd: Command): Command {
     .option('--smp <n>', 'guest CPUs', String(DEFAULT_SMP))
     .option('--timeout <seconds>', 'stop the guest after this long', String(DEFAULT_TIMEOUT_SECONDS))
     .option('--env <K=V>', 'environment variable for the command (repeatable)', collect, [])
+    .option('--project-dir <dir>', 'directory shared read-write (default: nearest package.json above the current directory)')
     .addOption(new Option('--keep-ivshmem', 'keep the ivshmem backing file after the run and print its path'))
     .option('--no-iommu', 'no emulated IOMMU: vfio-pci in no-IOMMU mode (needs --kernel custom)')
     .option('--module <name|file.ko>', 'kernel module to load at boot, with its dependencies (repeatable)', collect, [])
@@ -82,6 +84,7 @@ function runOptions(flags: GuestFlags, command: string[], signal: AbortSignal): 
     timeoutSeconds: positiveInt('--timeout', flags.timeout),
     env: Object.fromEntries(flags.env.map(parseEnvAssignment)),
     keepIvshmem: flags.keepIvshmem,
+    projectDir: flags.projectDir,
     noIommu: !flags.iommu,
     modules: flags.module,
     deviceDrivers: Object.fromEntries(flags.driver.map(parseDriverAssignment)),

@@ -23,8 +23,13 @@ export interface ProvisionOptions {
 export interface RunOptions extends ProvisionOptions {
   /** The command and its arguments, run in `cwd` inside the guest. */
   command: string[];
-  /** Host directory shared read-write at the same path and used as the working dir. Default: process.cwd(). */
+  /** The command's working directory (on the host; the same path in the guest). Default: process.cwd(). */
   cwd?: string;
+  /**
+   * The host directory shared read-write at the same path; it must contain cwd. Default: the
+   * nearest directory at or above cwd with a package.json (so node_modules resolve), else cwd.
+   */
+  projectDir?: string;
   /** Extra QEMU -device strings, each bound to vfio-pci in its own IOMMU group. */
   devices?: string[];
   /** Leave out edu, ivshmem, nvme and pci-testdev. */

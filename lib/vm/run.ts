@@ -13,6 +13,7 @@ import { BASE_MODULES } from './modules';
 import {
   DEFAULT_MEMORY, DEFAULT_SMP, DEFAULT_TIMEOUT_SECONDS, RunOptions, defaultCacheDir,
 } from './options';
+import { projectDirFor } from './project';
 import { provision } from './provision';
 import { QemuPlan, qemuArgs } from './qemu';
 import { QemuExit, runQemu } from './qemu-process';
@@ -38,9 +39,9 @@ export interface RunResult {
 }
 
 /** The command's environment: fixed variables, one per device, then the caller's. */
-export function commandEnv(opts: RunOptions, cwd: string, kernel: KernelInfo, devices: GuestDevice[], ivshmemFile?: string): Record<string, string> {
+export function commandEnv(opts: RunOptions, projectDir: string, kernel: KernelInfo, devices: GuestDevice[], ivshmemFile?: string): Record<string, string> {
   const env: Record<string, string> = {
-    PATH: `${path.join(cwd, 'node_modules', '.bin')}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+    PATH: `${path.join(projectDir, 'node_modules', '.bin')}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
     HOME: '/root',
     NO_COLOR: '1',
     VFIO_VM: '1',
@@ -53,7 +54,7 @@ export function commandEnv(opts: RunOptions, cwd: string, kernel: KernelInfo, de
   return { ...env, ...opts.env };
 }
 
-function shares(cwd: string, work: WorkDir, withIvshmem: boolean): Share[] {
+function shares(projectDir: string, work: WorkDir, withIvshmem: boolean): Share[] {
   const list: Share[] = [
     { tag: WORK_TAG, hostPath: work.share, guestPath: GUEST_WORK_DIR, readonly: false, cache: 'none' },
     // Host /usr read-only: the host's node and any host-built binary or addon run unchanged.
@@ -62,7 +63,7 @@ function shares(cwd: string, work: WorkDir, withIvshmem: boolean): Share[] {
     // round trip through the emulated CPU (a jest start took 2-3 times as long with cache=mmap).
     // The host does not change the tree during a run; the guest's writes reach it at the latest
     // with the init's sync before power-off.
-    { tag: 'project', hostPath: cwd, guestPath: cwd, readonly: false, cache: 'loose' },
+    { tag: 'project', hostPath: projectDir, guestPath: projectDir, readonly: false, cache: 'loose' },
   ];
   if (withIvshmem) {
     // No caching: the guest must see what QEMU's mapping of the file holds right now.
@@ -77,7 +78,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const log = opts.log ?? (() => undefined);
   const cwd = path.resolve(opts.cwd ?? process.cwd());
-  if (cwd === '/') throw new VmError('options', 'the working directory cannot be / (it is shared into the guest)');
+  const projectDir = projectDirFor(cwd, opts.projectDir);
   if (!opts.interactive && opts.command.length === 0) throw new VmError('options', 'no command given');
   const kernel = await provision({ ...opts, cacheDir, log });
   if (opts.noIommu) checkNoIommuSupport(kernel);
@@ -90,13 +91,13 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     const devices = applyDeviceDrivers(guestDevices(opts.devices ?? [], !opts.noDefaultDevices,
       { ivshmemFile: work.ivshmemFile, nvmeImage: nvmeImage(cacheDir) }), opts.deviceDrivers ?? {});
     const withIvshmem = devices.some((d) => d.env === 'VFIO_VM_IVSHMEM');
-    const shareList = shares(cwd, work, withIvshmem);
+    const shareList = shares(projectDir, work, withIvshmem);
     writeGuestSpec(work.share, {
       mode: opts.interactive ? 'shell' : 'run',
       shares: shareList,
       devices,
       cwd,
-      env: commandEnv(opts, cwd, kernel, devices, withIvshmem ? work.ivshmemFile : undefined),
+      env: commandEnv(opts, projectDir, kernel, devices, withIvshmem ? work.ivshmemFile : undefined),
       command: opts.interactive ? ['/bin/sh'] : opts.command,
     });
     const plan: QemuPlan = {
