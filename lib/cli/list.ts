@@ -131,7 +131,7 @@ export function gatherList(o: GatherOptions = {}): ListEntry[] {
     const group = sysfs.iommuGroupOf(bdf, o);
     const members = group === undefined ? [] : sysfs.groupMembers(group, o);
     const n = names.get(idKey(ids.vendor, ids.device));
-    const target = describeTarget(bdf, 'pci', sysfs.devicePath(bdf, o));
+    const target = describeTarget(bdf, 'pci', sysfs.devicePath(bdf, o), o);
     const access = group !== undefined && isVfioDriver(driver) ? vfioAccess(group, target.noIommu, target.cdev, canOpen) : undefined;
     return {
       bdf, id: idKey(ids.vendor, ids.device), vendor: ids.vendor, device: ids.device,

@@ -202,7 +202,10 @@ describe('vfio list on the same tree', () => {
 
   it('marks a device VFIO runs in no-IOMMU mode', () => {
     tree.addDevice({ bdf: '0000:06:00.0', driver: 'vfio-pci', group: 6 });
+    // VFIO names the group's node noiommu-N in no-IOMMU mode (the IOMMU group's own name,
+    // 'vfio-noiommu', is shared with mdev groups and does not tell).
     fs.writeFileSync(tree.p('kernel/iommu_groups/6/name'), 'vfio-noiommu\n');
+    fs.mkdirSync(tree.p('class/vfio/noiommu-6'), { recursive: true });
     const e = gatherList({ sysfs: tree.root, pciIds: [], canOpen: () => true }).find((x) => x.bdf === '0000:06:00.0')!;
     expect(e).toMatchObject({ noIommu: true, vfio: { usable: true } });
     expect(formatList([e], colors(false))).toContain('yes, no-IOMMU mode (unsafe: --unsafe-noiommu)');
