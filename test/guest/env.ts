@@ -71,3 +71,11 @@ export function openDevice(address: string, o: DeviceOpenOptions = {}): Promise<
 export function hasIommu(): boolean {
   return testBackend() !== 'noiommu';
 }
+
+/**
+ * `describe` when `condition` holds, else `describe.skip` with the reason in the title, so a
+ * run's output says why a block did not apply to this configuration.
+ */
+export function describeIf(condition: unknown, reason: string): (title: string, fn: () => void) => void {
+  return condition ? describe : (title, fn) => describe.skip(`${title} [skipped: ${reason}]`, fn);
+}

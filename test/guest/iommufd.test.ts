@@ -7,13 +7,13 @@ import {
   Device, DmaBuffer, IommufdContext, Mapping, NotSupportedError, Type1Context, VfioError,
 } from '../../lib';
 import { EDU_DMA_MASK_BITS, eduDmaFromRam, eduDmaToRam } from './dma-edu';
-import { guestEnv, hasIommu, openDevice } from './env';
+import { describeIf, guestEnv, hasIommu, openDevice } from './env';
 
 const env = guestEnv();
 const PAGE = 4096;
 const CUSTOM_KERNEL = env.kernel.endsWith('-vfio-vm');
 const IOMMUFD = fs.existsSync('/dev/iommu') && hasIommu();
-const withIommufd = IOMMUFD ? describe : describe.skip;
+const withIommufd = describeIf(IOMMUFD, hasIommu() ? 'no /dev/iommu on this kernel' : 'no IOMMU in this configuration');
 /** The second edu the custom configurations add (an extra device, VFIO_VM_DEVICE_0). */
 const EDU2 = env.devices.find((d) => d !== env.edu && readId(d) === '0x1234:0x11e8');
 
@@ -51,7 +51,7 @@ function iommufd(dev: Device): IommufdContext {
 
 const VTD_RANGES = [{ start: 0n, end: 0xfedfffffn }, { start: 0xfef00000n, end: 0x7fffffffffn }];
 
-(hasIommu() ? describe : describe.skip)('backend auto', () => {
+describeIf(hasIommu(), 'no IOMMU in this configuration')('backend auto', () => {
   it(`picks ${CUSTOM_KERNEL ? 'iommufd on the custom kernel' : 'type1 on the Debian kernel'}`, async () => {
     await using dev = await Device.open(env.edu);
     expect(dev.backend).toBe(CUSTOM_KERNEL ? 'iommufd' : 'type1');

@@ -4,13 +4,13 @@
 // defines them.
 import * as fs from 'fs';
 import { VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE, VFIO_IRQ_INFO_NORESIZE } from '../../lib/abi';
-import { guestEnv, openDevice } from './env';
+import { describeIf, guestEnv, openDevice } from './env';
 
 const env = guestEnv();
 const PARENT = '/sys/class/mdev_bus/mtty';
 const UUID = 'a9d2c6f0-6b4e-4c1f-9d0e-3f1b2c7d8e01';
 const DEV = `/sys/bus/mdev/devices/${UUID}`;
-const withMtty = fs.existsSync(PARENT) ? describe : describe.skip;
+const withMtty = describeIf(fs.existsSync(PARENT), 'no mtty module loaded (the custom-kernel configurations load it)');
 
 withMtty('mtty mdev', () => {
   beforeAll(() => {
