@@ -39,6 +39,7 @@ interface GuestFlags extends CommonFlags {
   iommu: boolean;
   module: string[];
   driver: string[];
+  sampleDriver?: string;
 }
 
 function commonOptions(cmd: Command): Command {
@@ -61,7 +62,8 @@ function guestOptions(cmd: Command): Command {
     .addOption(new Option('--keep-ivshmem', 'keep the ivshmem backing file after the run and print its path'))
     .option('--no-iommu', 'no emulated IOMMU: vfio-pci in no-IOMMU mode (needs --kernel custom)')
     .option('--module <name|file.ko>', 'kernel module to load at boot, with its dependencies (repeatable)', collect, [])
-    .option('--driver <dev=driver>', 'bind device (name or BDF) to this driver instead of vfio-pci (repeatable)', collect, []);
+    .option('--driver <dev=driver>', 'bind device (name or BDF) to this driver instead of vfio-pci (repeatable)', collect, [])
+    .option('--sample-driver <device>', 'build the sample WC variant driver (kernel/vfio-pci-wc-sample) against the kernel, load it and bind DEVICE to it (needs --kernel custom)');
 }
 
 function positiveInt(name: string, text: string): number {
@@ -88,6 +90,7 @@ function runOptions(flags: GuestFlags, command: string[], signal: AbortSignal): 
     noIommu: !flags.iommu,
     modules: flags.module,
     deviceDrivers: Object.fromEntries(flags.driver.map(parseDriverAssignment)),
+    sampleDriver: flags.sampleDriver,
     log,
     signal,
   };

@@ -68,6 +68,12 @@ export interface RunOptions extends ProvisionOptions {
   modules?: string[];
   /** Per-device driver instead of vfio-pci: device name (edu, nvme, …) or BDF → driver name. */
   deviceDrivers?: Record<string, string>;
+  /**
+   * A device (name or BDF) to bind to the project's sample vfio-pci variant driver
+   * (kernel/vfio-pci-wc-sample, docs/sample-driver.md): built against the kernel's build tree
+   * (the custom kernel) and cached, loaded at boot, bound instead of vfio-pci.
+   */
+  sampleDriver?: string;
 }
 
 /** The --kernel value that selects the custom kernel. */

@@ -17,6 +17,7 @@ import { projectDirFor } from './project';
 import { provision } from './provision';
 import { QemuPlan, qemuArgs } from './qemu';
 import { QemuExit, runQemu } from './qemu-process';
+import { withSampleDriver } from './sample-driver';
 import { WorkDir, consoleLogPath, createWorkDir, nvmeImage, removeWorkDir } from './workdir';
 
 export interface RunResult {
@@ -81,6 +82,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
   const projectDir = projectDirFor(cwd, opts.projectDir);
   if (!opts.interactive && opts.command.length === 0) throw new VmError('options', 'no command given');
   const kernel = await provision({ ...opts, cacheDir, log });
+  opts = await withSampleDriver(opts, kernel, cacheDir);
   if (opts.noIommu) checkNoIommuSupport(kernel);
   const initrd = await initramfs({ kernel, modules: [...BASE_MODULES, ...(opts.modules ?? [])], cacheDir }, log);
   const work = createWorkDir();
