@@ -106,8 +106,8 @@ static const struct vm_operations_struct wcs_bar_vm_ops = {
  * never straddles two PAT reservations, so each mapping gets the page's current type (or a
  * transient one of @wc's kind where nothing is reserved).
  */
-static ssize_t wcs_bar_rw(struct vfio_pci_core_device *vdev, unsigned int bar, bool wc,
-			  char __user *buf, size_t count, loff_t *ppos, bool iswrite)
+ssize_t wcs_bar_rw(struct vfio_pci_core_device *vdev, unsigned int bar, bool wc,
+		   char __user *buf, size_t count, loff_t *ppos, bool iswrite)
 {
 	resource_size_t start = pci_resource_start(vdev->pdev, bar);
 	resource_size_t len = pci_resource_len(vdev->pdev, bar);
@@ -138,42 +138,6 @@ static ssize_t wcs_bar_rw(struct vfio_pci_core_device *vdev, unsigned int bar, b
 	*ppos += done;
 	return done;
 }
-
-/* --- design 1: a WC region per BAR ------------------------------------------------------- */
-
-static unsigned int wcs_region_bar(struct vfio_pci_region *region)
-{
-	return region->subtype - VFIO_WC_SAMPLE_REGION_SUBTYPE_BASE;
-}
-
-static ssize_t wcs_region_rw(struct vfio_pci_core_device *vdev, char __user *buf,
-			     size_t count, loff_t *ppos, bool iswrite)
-{
-	unsigned int index = VFIO_PCI_OFFSET_TO_INDEX(*ppos) - VFIO_PCI_NUM_REGIONS;
-
-	return wcs_bar_rw(vdev, wcs_region_bar(&vdev->region[index]), true, buf, count, ppos,
-			  iswrite);
-}
-
-static int wcs_region_mmap(struct vfio_pci_core_device *vdev, struct vfio_pci_region *region,
-			   struct vm_area_struct *vma)
-{
-	return wcs_remap_bar(to_wcs(vdev), vma, wcs_region_bar(region),
-			     vma->vm_pgoff % WCS_INDEX_PAGES,
-			     pgprot_writecombine(vma->vm_page_prot));
-}
-
-static void wcs_region_release(struct vfio_pci_core_device *vdev,
-			       struct vfio_pci_region *region)
-{
-	/* Nothing to free: the region's BAR is encoded in its subtype. */
-}
-
-static const struct vfio_pci_regops wcs_region_ops = {
-	.rw = wcs_region_rw,
-	.mmap = wcs_region_mmap,
-	.release = wcs_region_release,
-};
 
 /* --- open and close ---------------------------------------------------------------------- */
 
@@ -206,11 +170,7 @@ static int wcs_take_bars(struct wcs_device *wcs)
 		vdev->barmap[bar] = IOMEM_ERR_PTR(-EBUSY);
 		wcs->wc_bars |= BIT(bar);
 
-		ret = vfio_pci_core_register_dev_region(vdev, VFIO_WC_SAMPLE_REGION_TYPE,
-				VFIO_WC_SAMPLE_REGION_SUBTYPE_BAR(bar), &wcs_region_ops,
-				pci_resource_len(vdev->pdev, bar),
-				VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE |
-				VFIO_REGION_INFO_FLAG_MMAP, NULL);
+		ret = wcs_register_wc_region(vdev, bar);
 		if (ret)
 			return ret;
 	}

@@ -34,6 +34,11 @@ static inline struct wcs_device *to_wcs(struct vfio_pci_core_device *vdev)
 int wcs_remap_bar(struct wcs_device *wcs, struct vm_area_struct *vma, unsigned int bar,
 		  unsigned long bar_pgoff, pgprot_t prot);
 
+ssize_t wcs_bar_rw(struct vfio_pci_core_device *vdev, unsigned int bar, bool wc,
+		   char __user *buf, size_t count, loff_t *ppos, bool iswrite);
+
+int wcs_register_wc_region(struct vfio_pci_core_device *vdev, unsigned int bar);
+
 void wcs_cookies_init(struct wcs_device *wcs);
 int wcs_cookie_feature(struct wcs_device *wcs, u32 flags, void __user *arg, size_t argsz);
 int wcs_cookie_mmap(struct wcs_device *wcs, struct vm_area_struct *vma);

@@ -50,7 +50,7 @@ describe('run options with the sample driver', () => {
   });
 
   it('the sources are the Kbuild file and the C files, never build products', () => {
-    expect(sampleDriverSources(sampleDriverSourceDir())).toEqual(['Kbuild', 'cookie.c', 'main.c', 'vfio_pci_wc_sample.h', 'wc_sample.h']);
+    expect(sampleDriverSources(sampleDriverSourceDir())).toEqual(['Kbuild', 'cookie.c', 'main.c', 'region.c', 'vfio_pci_wc_sample.h', 'wc_sample.h']);
   });
 });
 
