@@ -21,7 +21,9 @@ import { DeviceNodeOptions, backendFacts, chooseBackend } from './iommu/backend'
 import { BackendChoice, BackendName, DeviceTarget } from './iommu/context';
 import { IommuContext, openIommuContext } from './iommu/open';
 import { resolveTarget } from './device-target';
-import { CookieKey, CookieRegistry, MemattrRoutesOptions, MemattrRoutesReport, MmapCookie, WcReservation, reserveWcBeforeOpen } from './cookie';
+import {
+  CookieKey, CookieRegistry, MemattrRoutesOptions, MemattrRoutesReport, MemattrTables, MmapCookie, WcReservation, reserveWcBeforeOpen,
+} from './cookie';
 import { Mapping } from './mapping';
 import { native } from './native';
 import { Region, RegionHost } from './region';
@@ -51,6 +53,12 @@ export interface DeviceOpenOptions extends SysfsOptions, DeviceNodeOptions {
    * open, and WC cookies get a route (cookie/reserve.ts, docs/cookies.md).
    */
   writeCombine?: readonly number[];
+  /**
+   * Replacements for the cookie layer's tables (cookie/model.ts MemattrTables) for every cookie
+   * and route report of this device: region types of WC regions, a driver's cookie feature,
+   * route order. E.g. the sample driver's: `memattrTables: sampleDriverTables()`.
+   */
+  memattrTables?: Partial<MemattrTables>;
 }
 
 export interface DeviceIrqInfo extends IrqInfo {
@@ -115,6 +123,7 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
   private featureState: DeviceFeatures | undefined;
   private cookieState: CookieRegistry | undefined;
   private wcReserved: readonly WcReservation[] = [];
+  private cookieTables: Partial<MemattrTables> = {};
   private readonly featureTable: FeatureNumbers;
 
   private constructor(t: DeviceTarget, fd: number, devid: number | undefined, release: () => void, iommu: IommuContext, ownsIommu: boolean, features: FeatureNumbers) {
@@ -170,6 +179,7 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
       try {
         const dev = new Device(target, deviceFd, devid, release, iommu, o.iommu === undefined, features);
         dev.holdWcReservations(wc);
+        dev.cookieTables = o.memattrTables ?? {};
         return dev;
       } catch (e) {
         native().close(deviceFd);
@@ -310,8 +320,9 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
       featureNumber: (name) => featureIndexIn(this.featureTable, name),
       probeFeature: (i) => this.featureHost(op).answers(i),
       setFeature: (i, payload) => { this.featureHost(op).feature(i).set(payload); },
+      getFeature: (i, payload) => this.featureHost(op).feature(i).get(payload),
       wcReservedBeforeOpen: (bar) => this.wcReserved.some((r) => r.bar === bar && !r.closed),
-    });
+    }, { tables: this.cookieTables });
     return this.cookieState;
   }
 

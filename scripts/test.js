@@ -34,6 +34,10 @@ const GUEST_CONFIGS = [
   { name: 'custom', description: 'custom kernel, backend auto (iommufd with the VFIO device cdev)', options: { kernel: 'custom', modules: ['mtty'], devices: ['edu'] } },
   { name: 'custom-type1', description: 'custom kernel, type1 backend', options: { kernel: 'custom', modules: ['mtty'], devices: ['edu'] }, env: { VFIO_TEST_BACKEND: 'type1' } },
   { name: 'noiommu', description: 'custom kernel without an IOMMU: the no-IOMMU backend (unsafe)', options: { kernel: 'custom', noIommu: true, devices: ['edu,dma_mask=0xffffffff'] }, env: { VFIO_TEST_BACKEND: 'noiommu' } },
+  // ivshmem bound to the sample WC variant driver (kernel/vfio-pci-wc-sample, docs/sample-driver.md)
+  // instead of vfio-pci; iomem=relaxed so the sysfs route competes with the driver's. `tests`
+  // limits the boot to the suites written for it (a jest path pattern).
+  { name: 'sample', description: 'custom kernel, ivshmem bound to the sample write-combining driver', options: { kernel: 'custom', sampleDriver: 'ivshmem', append: 'iomem=relaxed' }, tests: ['sample-driver'] },
 ];
 
 function parseArgs(argv) {
@@ -144,7 +148,7 @@ async function guestSuite(config, args) {
   try {
     const result = await run({
       ...config.options,
-      command: [process.execPath, ...jestArgs('jest.guest.config.js', out, args.jest)],
+      command: [process.execPath, ...jestArgs('jest.guest.config.js', out, [...args.jest, ...(config.tests ?? [])])],
       cwd: root,
       env: { VFIO_TEST_CONFIG: config.name, ...config.env },
       timeoutSeconds: args.timeout,

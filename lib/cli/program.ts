@@ -174,14 +174,16 @@ export function buildProgram(rt: Runtime): Command {
       return Number(v);
     })
     .option('--reserve-wc', 'reserve the prefetchable BARs write-combining before opening the device, as Device.open({ writeCombine }) does')
+    .option('--sample-driver', 'also look for the sample driver\'s WC regions and cookie feature (sample values, docs/sample-driver.md)')
     .option('--json', 'print JSON')
     .addHelpText('after', '\nWithout --reserve-wc the report is what a plain Device.open() gives; with it, what a driver\n' +
       'that reserves WC first gets (needs root: the reservation maps sysfs resourceN_wc).\n' +
       examples(['vfio cookies 00:04.0', 'sudo vfio cookies 00:04.0 --bar 2 --reserve-wc --json']))
-    .action(action(async (bdf: string, opts: OpenFlags & { bar?: number; reserveWc?: boolean; json?: boolean }) => {
+    .action(action(async (bdf: string, opts: OpenFlags & { bar?: number; reserveWc?: boolean; sampleDriver?: boolean; json?: boolean }) => {
       const { gatherCookies, formatCookies, prefetchableBars } = await import('./cookies');
       const writeCombine = opts.reserveWc ? prefetchableBars(bdf, rt.sysfs ? { sysfs: rt.sysfs } : {}, opts.bar) : [];
-      const bars = await withDevice(bdf, rt, (dev) => gatherCookies(dev, opts.bar), { ...openFlags(opts), writeCombine });
+      const memattrTables = opts.sampleDriver ? (await import('../cookie/sample-driver')).sampleDriverTables() : undefined;
+      const bars = await withDevice(bdf, rt, (dev) => gatherCookies(dev, opts.bar), { ...openFlags(opts), writeCombine, memattrTables });
       rt.out(opts.json ? toJson(bars) + '\n' : formatCookies(bdf, bars, c));
     }));
 

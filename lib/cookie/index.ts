@@ -6,6 +6,8 @@ export { CookieRegistry, CookieHost, CookieRegistryOptions, CookieCallOptions, M
 export { Route, OpenEnv, OpenedBacking, chooseRoute, orderRoutes, vfioRegionRoute, wcRegionRoute, wcRegionsFor, barOf, reserveNeed } from './routes';
 export { sysfsWcRoute } from './sysfs-wc';
 export { dmabufRoute } from './dmabuf-route';
+export { cookieFeatureRoute } from './cookie-feature-route';
+export * from './sample-driver';
 export { RouteFacts, DeviceFacts, DevmemPolicy, HostPaths, FeatureAnswer, FeatureProbeAnswers, devmemPolicy, kernelConfigValue } from './facts';
 export { PatReader, PatReaderOptions, PatSnapshot, EffectiveAttr, effectiveFromPat } from './pat';
 export { WcReservation, reserveWcBeforeOpen, reserveProblem } from './reserve';

@@ -21,7 +21,9 @@ export type Backing =
   /** The sysfs `resourceN_wc` file of the BAR, held open for the cookie's life. */
   | { readonly kind: 'sysfs'; readonly path: string; readonly fd: number; readonly pgoff: bigint }
   /** A device-specific region announced (TYPE cap) as a write-combining view of the BAR. */
-  | { readonly kind: 'wc-region'; readonly regionIndex: number; readonly fd: number; readonly pgoff: bigint };
+  | { readonly kind: 'wc-region'; readonly regionIndex: number; readonly fd: number; readonly pgoff: bigint }
+  /** The VFIO device fd at an offset a driver's cookie feature allocated for this range and attribute. */
+  | { readonly kind: 'cookie-feature'; readonly fd: number; readonly pgoff: bigint };
 
 export type BackingKind = Backing['kind'];
 
@@ -130,6 +132,36 @@ export interface WcRegionType {
   readonly bar: number;
 }
 
+/** A cookie request as a driver's cookie feature receives it (the BAR range in bytes). */
+export interface CookieFeatureRequest {
+  readonly bar: number;
+  /** The feature's value for the attribute (CookieFeature.values). */
+  readonly memattr: number;
+  readonly offset: bigint;
+  readonly length: bigint;
+}
+
+/**
+ * A device feature that hands out mmap cookies: GET with a request allocates device-fd offsets
+ * that map the range with the attribute, SET with those offsets releases them. No released
+ * kernel has one; the project's sample driver does (cookie/sample-driver.ts holds its values).
+ */
+export interface CookieFeature {
+  /** Its name in the device's feature table: a number given there wins over `number`. */
+  readonly name: string;
+  readonly number: number;
+  /** The feature's value for each attribute it can map. */
+  readonly values: Partial<Record<CookieMemAttr, number>>;
+  /** Which BARs the driver makes cookies for. */
+  readonly bars: 'prefetchable' | 'memory';
+  /** The GET payload for a request. */
+  encodeCreate(req: CookieFeatureRequest): Uint8Array;
+  /** The mmap offset (bytes) the kernel wrote into the GET payload. */
+  decodeCreated(payload: Uint8Array): bigint;
+  /** The SET payload that releases the cookie at an mmap offset. */
+  encodeRelease(mmapOffset: bigint): Uint8Array;
+}
+
 export interface MemattrTables {
   /**
    * The memory-attribute feature for dma-bufs, or undefined to never probe for one. A number the
@@ -138,6 +170,8 @@ export interface MemattrTables {
   readonly memattrFeature: MemattrFeature | undefined;
   /** Region types that are WC views of a BAR. No stock driver defines one yet. */
   readonly wcRegionTypes: readonly WcRegionType[];
+  /** The driver's mmap-cookie feature, or undefined (the default) to never probe for one. */
+  readonly cookieFeature: CookieFeature | undefined;
   /** Route names in order of preference for write-combining. */
   readonly routeOrder: readonly string[];
 }
@@ -163,7 +197,9 @@ export const DEFAULT_MEMATTR_TABLES: MemattrTables = Object.freeze({
     encode: encodeDmaBufMemattr,
   }),
   wcRegionTypes: Object.freeze([]),
-  routeOrder: Object.freeze(['wc-region', 'dmabuf', 'sysfs', 'vfio-region']),
+  cookieFeature: undefined,
+  // A driver's own WC routes first: they need no boot option and no ordering of opens.
+  routeOrder: Object.freeze(['wc-region', 'cookie-feature', 'dmabuf', 'sysfs', 'vfio-region']),
 });
 
 /** The default tables with some entries replaced. */

@@ -16,9 +16,10 @@ import {
 import { EffectiveAttr, PatReader, effectiveFromPat } from './pat';
 import { OpenEnv, Route, barOf, chooseRoute, needsHint, orderRoutes, vfioRegionRoute, wcRegionRoute } from './routes';
 import { sysfsWcRoute } from './sysfs-wc';
+import { cookieFeatureRoute } from './cookie-feature-route';
 
 /** The routes every device starts with; `routes` options replace the list. */
-export const DEFAULT_ROUTES: readonly Route[] = Object.freeze([wcRegionRoute, dmabufRoute, sysfsWcRoute, vfioRegionRoute]);
+export const DEFAULT_ROUTES: readonly Route[] = Object.freeze([wcRegionRoute, cookieFeatureRoute, dmabufRoute, sysfsWcRoute, vfioRegionRoute]);
 
 /** What the registry needs from its device. */
 export interface CookieHost {
@@ -32,6 +33,7 @@ export interface CookieHost {
   featureNumber(name: string): number | undefined;
   probeFeature(index: number): FeatureProbeAnswers;
   setFeature(index: number, payload: Uint8Array): void;
+  getFeature(index: number, payload: Uint8Array): Uint8Array;
   /** Whether the device reserved the BAR write-combining before its fd was opened (reserve.ts). */
   wcReservedBeforeOpen(bar: number): boolean;
 }
@@ -207,6 +209,7 @@ export class CookieRegistry implements CookieOwner {
       },
       deviceFd: (op) => host.fd(op),
       setFeature: (index, payload) => host.setFeature(index, payload),
+      getFeature: (index, payload) => host.getFeature(index, payload),
     };
   }
 

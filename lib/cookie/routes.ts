@@ -7,10 +7,10 @@
 import { VFIO_PCI_BAR0_REGION_INDEX, VFIO_PCI_BAR5_REGION_INDEX } from '../abi';
 import { findRegionCap } from '../decode';
 import { invalidArgument, notSupported } from '../errors';
-import { Mapping } from '../mapping';
+import { EffectiveMemAttr, Mapping } from '../mapping';
 import { Region } from '../region';
 import { Backing, CookieMemAttr, CookieRequest, RegionView, RouteChoice, RouteProbe, WcRegionType, hex } from './model';
-import { effectiveFromPat } from './pat';
+import { effectiveFromPat, overlapping } from './pat';
 import { RouteFacts } from './facts';
 
 /** What a route may use to open a backing. */
@@ -21,6 +21,8 @@ export interface OpenEnv {
   deviceFd(op: string): number;
   /** VFIO_DEVICE_FEATURE SET of a feature number with a payload; throws the kernel's errno as a typed error. */
   setFeature(index: number, payload: Uint8Array): void;
+  /** VFIO_DEVICE_FEATURE GET with a payload; returns the payload as the kernel left it (typed error on failure). */
+  getFeature(index: number, payload: Uint8Array): Uint8Array;
   /** The system page size (mmap offsets are counted in pages: vm_pgoff). */
   readonly pageSize: bigint;
 }
@@ -101,6 +103,42 @@ export const vfioRegionRoute: Route = {
   },
 };
 
+// --- what PAT already holds, for routes whose mapping reserves its own range ---------------------------
+
+/**
+ * A driver mapping that reserves the memory type of its own range (remap_pfn_range does) gets
+ * the type PAT already holds wherever the range overlaps an earlier reservation, whatever it
+ * asked for: the first reservation wins, silently. This says what is held, or undefined when
+ * nothing overlaps (or PAT cannot be read: the mapping is then verified after the fact).
+ */
+export function heldByPat(facts: RouteFacts, bar: number, offset: bigint, length: number): { type: EffectiveMemAttr; basis: string } | undefined {
+  const res = facts.resource(bar);
+  const pat = facts.pat();
+  if (!res || !pat.ok) return undefined;
+  const start = res.start + offset;
+  const end = start + BigInt(length);
+  const hits = overlapping(pat.entries, start, end);
+  if (hits.length === 0) return undefined;
+  const types = [...new Set(hits.map((e) => e.type))];
+  const list = hits.map((e) => `[${hex(e.start)}-${hex(e.end)}) ${e.type}`).join(', ');
+  return {
+    type: types.length === 1 ? types[0] : 'mixed',
+    basis: types.length === 1
+      ? `PAT already holds ${types[0]} for [${hex(start)}-${hex(end)}) (${list}), reserved first: the mapping gets that type`
+      : `PAT entries for [${hex(start)}-${hex(end)}) disagree (${list}): the kernel refuses a reservation across them`,
+  };
+}
+
+/** A driver route's probe once it knows it could map the range with `wanted`: PAT may say otherwise. */
+export function probeWithPat(route: string, facts: RouteFacts, bar: number, req: CookieRequest, wanted: CookieMemAttr, reason: string): RouteProbe {
+  const held = heldByPat(facts, bar, req.offset, req.length);
+  if (!held || held.type === wanted) return probe(route, true, wanted, reason);
+  const need = [`no other mapping of BAR${bar} ${hex(req.offset)}+${hex(req.length)} while the ${wanted} one is made ` +
+    '(PAT gives every mapping the type of the first reservation of a range: unmap the others first)'];
+  if (held.type === 'mixed') return probe(route, false, undefined, `${reason}, but ${held.basis}`, need);
+  return probe(route, true, held.type, `${reason}, but ${held.basis}`, need);
+}
+
 // --- wc-region: a device-specific region announced as a WC view of the BAR ---------------------------
 
 /** The regions whose TYPE cap the table names as a WC view of `bar`. */
@@ -133,7 +171,8 @@ export const wcRegionRoute: Route = {
       return probe(this.name, false, undefined, `region ${f.region.index} (${f.type.name}) is a WC view of BAR${bar}, ` +
         `but ${hex(req.offset)}+${hex(req.length)} is not mmap-able in it`, needs);
     }
-    return probe(this.name, true, 'wc', `region ${usable.region.index} (${usable.type.name}, TYPE ${hex(usable.type.type)}/${hex(usable.type.subtype)}) is a write-combining view of BAR${bar}`);
+    return probeWithPat(this.name, facts, bar, req, 'wc',
+      `region ${usable.region.index} (${usable.type.name}, TYPE ${hex(usable.type.type)}/${hex(usable.type.subtype)}) is a write-combining view of BAR${bar}`);
   },
   open(req, env) {
     const bar = barOf(req.region)!;

@@ -97,6 +97,7 @@ function world(o: { features?: Record<number, FeatureProbeAnswers>; wcRegion?: b
     featureNumber: (name) => (name === 'DMA_BUF' ? 11 : undefined),
     probeFeature: (i) => features[i] ?? { probe: 'ENOTTY', get: 'ENOTTY', set: 'ENOTTY' },
     setFeature: (index, payload) => { featureSets.push({ index, payload: new Uint8Array(payload) }); },
+    getFeature: (index) => { throw new Error(`no GET of feature ${index} expected here`); },
     wcReservedBeforeOpen: () => false,
   };
   registry = new CookieRegistry(host, {
@@ -373,7 +374,7 @@ describe('memattrRoutes report', () => {
     w.setCmdline('console=ttyS0');
     const r = w.registry.report(w.bar2);
     expect(r.region).toBe('BAR2');
-    expect(r.routes.map((p) => p.route)).toEqual(['wc-region', 'dmabuf', 'sysfs', 'vfio-region']);
+    expect(r.routes.map((p) => p.route)).toEqual(['wc-region', 'cookie-feature', 'dmabuf', 'sysfs', 'vfio-region']);
     expect(r.wc).toEqual([]);
     expect(r.why).toMatch(/dmabuf: gives uc-; sysfs: no iomem=relaxed/);
     expect(r.hint).toMatch(/iomem=relaxed/);

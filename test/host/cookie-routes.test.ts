@@ -37,11 +37,12 @@ describe('ivshmem BAR2 (64-bit prefetchable), kernel with iomem=relaxed', () => 
     expect(choice.reason).toMatch(/resource2_wc; the kernel runs with iomem=relaxed; nothing has reserved the range yet/);
     expect(choice.considered.map((p) => [p.route, p.available, p.gives])).toEqual([
       ['wc-region', false, undefined],
+      ['cookie-feature', false, undefined],
       ['dmabuf', true, 'uc-'],
       ['sysfs', true, 'wc'],
       ['vfio-region', true, 'uc-'],
     ]);
-    expect(choice.considered[1].reason).toMatch(/DMA_BUF_MEMATTR \(feature 14\) probe answered ENOTTY/);
+    expect(choice.considered[2].reason).toMatch(/DMA_BUF_MEMATTR \(feature 14\) probe answered ENOTTY/);
   });
 
   it('vfio-pci reserved the BAR first (uncached-minus in PAT): sysfs would be silently UC-, so it is refused', () => {
@@ -113,7 +114,7 @@ describe('vfio-region: the attribute PAT holds for the BAR, not the one pgprot a
     expect(chooseRoute(req(IVSHMEM_BAR2()), facts(), DEFAULT_ROUTES, 'op').choice.name).toBe('sysfs');
     const uc = chooseRoute(req(IVSHMEM_BAR2(), 'uc-'), facts(), DEFAULT_ROUTES, 'op').choice;
     expect(uc.name).toBe('vfio-region');
-    expect(uc.considered.map((p) => p.route)).toEqual(['vfio-region', 'sysfs', 'dmabuf', 'wc-region']);
+    expect(uc.considered.map((p) => p.route)).toEqual(['vfio-region', 'sysfs', 'dmabuf', 'cookie-feature', 'wc-region']);
   });
 
   it('after a plain open: UC- from the PAT entry vfio-pci made, and the need says how to get WC', () => {
@@ -271,19 +272,19 @@ describe('dmabuf: export plus the memory-attribute feature', () => {
 });
 
 describe('route order and new routes', () => {
-  const cookieFeature: Route = {
-    name: 'cookie-feature',
-    probe: (r) => ({ route: 'cookie-feature', available: true, gives: r.memattr, reason: 'the driver hands out an mmap offset for any attribute', needs: [], tentative: false }),
+  const driverCookie: Route = {
+    name: 'driver-cookie',
+    probe: (r) => ({ route: 'driver-cookie', available: true, gives: r.memattr, reason: 'the driver hands out an mmap offset for any attribute', needs: [], tentative: false }),
     open: () => { throw new Error('not in this test'); },
   };
 
   it('a route the table does not name is tried after the named ones; naming it moves it', () => {
-    const routes = [...DEFAULT_ROUTES, cookieFeature];
-    expect(orderRoutes(routes, ['wc-region', 'dmabuf', 'sysfs', 'vfio-region']).map((r) => r.name)).toEqual(['wc-region', 'dmabuf', 'sysfs', 'vfio-region', 'cookie-feature']);
+    const routes = [...DEFAULT_ROUTES, driverCookie];
+    expect(orderRoutes(routes, ['wc-region', 'dmabuf', 'sysfs', 'vfio-region']).map((r) => r.name)).toEqual(['wc-region', 'dmabuf', 'sysfs', 'vfio-region', 'cookie-feature', 'driver-cookie']);
     const facts = new FixtureFacts({ regions: [IVSHMEM_BAR2()], devmem: STRICT });
-    expect(chooseRoute(req(IVSHMEM_BAR2()), facts, routes, 'op').choice.name).toBe('cookie-feature');
-    const first = new FixtureFacts({ regions: [IVSHMEM_BAR2()], devmem: RELAXED, tables: { routeOrder: ['cookie-feature', 'sysfs'] } });
-    expect(chooseRoute(req(IVSHMEM_BAR2()), first, routes, 'op').choice.name).toBe('cookie-feature');
+    expect(chooseRoute(req(IVSHMEM_BAR2()), facts, routes, 'op').choice.name).toBe('driver-cookie');
+    const first = new FixtureFacts({ regions: [IVSHMEM_BAR2()], devmem: RELAXED, tables: { routeOrder: ['driver-cookie', 'sysfs'] } });
+    expect(chooseRoute(req(IVSHMEM_BAR2()), first, routes, 'op').choice.name).toBe('driver-cookie');
   });
 
   it('the table order decides between two WC routes', () => {
@@ -295,7 +296,7 @@ describe('route order and new routes', () => {
   it('an unknown forced route is an argument error listing the routes', () => {
     const err = caught(() => chooseRoute(req(IVSHMEM_BAR2(), 'wc', { route: 'magic' }), new FixtureFacts({ regions: [IVSHMEM_BAR2()] }), DEFAULT_ROUTES, 'op'));
     expect(err).toBeInstanceOf(InvalidArgumentError);
-    expect(err.message).toMatch(/unknown route 'magic' \(routes: wc-region, dmabuf, sysfs, vfio-region\)/);
+    expect(err.message).toMatch(/unknown route 'magic' \(routes: wc-region, cookie-feature, dmabuf, sysfs, vfio-region\)/);
   });
 
   it('forcing an unavailable route says why', () => {
