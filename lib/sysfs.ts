@@ -102,3 +102,11 @@ export function driverOverride(bdf: string, o: SysfsOptions = {}): string | unde
   const v = readTrimmed(path.join(devicePath(bdf, o), 'driver_override'));
   return v === undefined || v === '(null)' || v === '' ? undefined : v;
 }
+
+/**
+ * Whether VFIO runs with `enable_unsafe_noiommu_mode`: then a device without an IOMMU group can
+ * still be bound to vfio-pci, which gives it a no-IOMMU group of its own.
+ */
+export function noIommuModeEnabled(o: SysfsOptions = {}): boolean {
+  return readTrimmed(path.join(o.sysfs ?? '/sys', 'module/vfio/parameters/enable_unsafe_noiommu_mode')) === 'Y';
+}

@@ -80,8 +80,12 @@ export function bind(bdf: string, env: BindEnv, driver = DEFAULT_DRIVER): BindRe
     return { bdf, before, after: before, changed: false, previous: null, message: `${bdf} is already bound to ${driver}` };
   }
   const group = sysfs.iommuGroupOf(bdf, env);
-  if (group === undefined) throw new CliError(`${bdf} has no IOMMU group, so VFIO cannot take it`, noIommuGroupHint(bdf));
-  const blocking = blockingMembers(bdf, sysfs.groupMembers(group, env));
+  // Without a group VFIO can take the device only in its (unsafe) no-IOMMU mode, which then
+  // gives the device a group of its own: there are no other members to check.
+  if (group === undefined && !sysfs.noIommuModeEnabled(env)) {
+    throw new CliError(`${bdf} has no IOMMU group, so VFIO cannot take it`, noIommuGroupHint(bdf));
+  }
+  const blocking = group === undefined ? [] : blockingMembers(bdf, sysfs.groupMembers(group, env));
   if (blocking.length) {
     throw new CliError(
       `IOMMU group ${group} also holds ${blocking.map((m) => `${m.bdf} (bound to ${m.driver})`).join(', ')}; ` +

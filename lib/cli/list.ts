@@ -31,6 +31,8 @@ export interface Usability {
 
 export interface UsabilityInput {
   bdf: string;
+  /** VFIO's no-IOMMU mode is on: binding gives a group-less device a no-IOMMU group. */
+  noIommuMode?: boolean;
   classCode: number;
   driver: string | undefined;
   group: number | undefined;
@@ -53,6 +55,7 @@ export function usability(d: UsabilityInput): Usability {
     hint = `vfio bind ${d.bdf}`;
   }
   if (d.group === undefined) {
+    if (d.noIommuMode) return { usable: reasons.length === 0, reasons, hint };
     reasons.push('no IOMMU group');
     hint ??= 'enable the IOMMU: intel_iommu=on or amd_iommu=on on the kernel command line';
   } else {
@@ -126,6 +129,7 @@ export function gatherList(o: GatherOptions = {}): ListEntry[] {
     return ids ? [{ bdf, ids }] : [];
   });
   const names = lookupPciIds(raw.map((r) => ({ vendor: r.ids.vendor, device: r.ids.device })), o.pciIds);
+  const noIommuMode = sysfs.noIommuModeEnabled(o);
   return raw.map(({ bdf, ids }) => {
     const driver = sysfs.driverOf(bdf, o);
     const group = sysfs.iommuGroupOf(bdf, o);
@@ -141,7 +145,7 @@ export function gatherList(o: GatherOptions = {}): ListEntry[] {
       driver: driver ?? null, driverOverride: sysfs.driverOverride(bdf, o) ?? null,
       iommuGroup: group ?? null,
       noIommu: target.noIommu,
-      vfio: usability({ bdf, classCode: ids.class, driver, group, members, access: access?.ok, accessFile: access?.file }),
+      vfio: usability({ bdf, classCode: ids.class, driver, group, members, access: access?.ok, accessFile: access?.file, noIommuMode }),
     };
   });
 }

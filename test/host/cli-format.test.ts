@@ -104,6 +104,9 @@ describe('vfio list', () => {
   it('usability: no group, a shared group, both reasons in order', () => {
     expect(usability({ bdf: 'a', classCode: 0x020000, driver: 'vfio-pci', group: undefined, members: [] }))
       .toEqual({ usable: false, reasons: ['no IOMMU group'], hint: expect.stringMatching(/intel_iommu=on/) });
+    // In VFIO's no-IOMMU mode a group-less device gets a group when bound: only the driver matters.
+    expect(usability({ bdf: 'a', classCode: 0x020000, driver: 'virtio-pci', group: undefined, members: [], noIommuMode: true }))
+      .toEqual({ usable: false, reasons: ['bound to virtio-pci'], hint: 'vfio bind a' });
     expect(usability({
       bdf: 'a', classCode: 0x020000, driver: undefined, group: 4,
       members: [{ bdf: 'a', driver: undefined }, { bdf: 'b', driver: 'e1000e' }, { bdf: 'c', driver: 'vfio-pci' }, { bdf: 'd', driver: 'pcieport' }],
