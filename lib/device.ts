@@ -11,7 +11,7 @@ import {
 import { ConfigSpace } from './config';
 import { DeviceFeatures, Feature, FeaturesOptions, KnownFeatures } from './features';
 import { FeatureInfo, FeatureNumberOverrides, FeatureNumbers, featureIndexIn, featureNumbers } from './feature-table';
-import { PermissionError, VfioError, closedError, errnoError, errnoName, invalidArgument } from './errors';
+import { VfioError, closedError, errnoError, errnoName, invalidArgument } from './errors';
 import { bindHint } from './hints';
 import { IrqControl, IrqIndex, deviceIrqBackend } from './irq-index';
 import { queryInfo } from './info';
@@ -19,7 +19,7 @@ import { HotResetInfo } from './decode/hot-reset';
 import { hotReset, hotResetInfo, resetDevice } from './reset';
 import { DeviceNodeOptions, backendFacts, chooseBackend } from './iommu/backend';
 import { BackendChoice, BackendName, DeviceTarget } from './iommu/context';
-import { IommuContext, openIommuContext } from './iommu/open';
+import { IommuContext, joinedBackend, openIommuContext } from './iommu/open';
 import { resolveTarget } from './device-target';
 import {
   CookieKey, CookieRegistry, MemattrRoutesOptions, MemattrRoutesReport, MemattrTables, MmapCookie, WcReservation, reserveWcBeforeOpen,
@@ -71,23 +71,6 @@ export type ResourcePhase = 'irq' | 'dma' | 'cookie' | 'mapping' | 'other';
 const PHASES: ResourcePhase[] = ['irq', 'dma', 'cookie', 'mapping', 'other'];
 
 export interface Closable { close(): void }
-
-/** The backend of a context a device joins; an explicit `backend` must agree, and no-IOMMU still needs the opt-in. */
-function joinedBackend(name: string, o: DeviceOpenOptions): BackendName {
-  const ctx = o.iommu!;
-  if (ctx.closed) throw closedError('Device.open', 'the IOMMU context to join', name);
-  if (o.backend !== undefined && o.backend !== 'auto' && o.backend !== ctx.backend) {
-    throw invalidArgument('Device.open', `backend ${o.backend} was asked for, but the context to join is ${ctx.backend}`, { device: name });
-  }
-  if (ctx.unsafe && !o.unsafeNoIommu) {
-    throw new PermissionError({
-      code: 'EPERM', op: 'Device.open', device: name,
-      message: `Device.open: the context to join is a no-IOMMU one; refusing without unsafeNoIommu`,
-      hint: 'pass unsafeNoIommu: true if you accept that the device can reach all memory',
-    });
-  }
-  return ctx.backend;
-}
 
 /** The parts of sysfs a device decision needs; pure so open() errors can be unit-tested. */
 export function vfioDriverProblem(driver: string | undefined): boolean {
@@ -169,7 +152,7 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
       });
     }
     const facts = backendFacts(target, o);
-    const backend = o.iommu ? joinedBackend(bdf, o) : chooseBackend(bdf, o.backend ?? 'auto', facts, o.unsafeNoIommu ?? false);
+    const backend = o.iommu ? joinedBackend(bdf, o.iommu, o.backend, o.unsafeNoIommu ?? false) : chooseBackend(bdf, o.backend ?? 'auto', facts, o.unsafeNoIommu ?? false);
     const iommu = o.iommu ?? openIommuContext(backend, facts, o);
     let wc: WcReservation[] = [];
     try {

@@ -6,6 +6,7 @@ import * as path from 'path';
 import { PermissionError, VfioError } from '../../lib';
 import { cdevOf, isUuid, resolveTarget } from '../../lib/device-target';
 import { BackendFacts, backendFacts, chooseBackend, noIommuPath } from '../../lib/iommu/backend';
+import { IommuContext, joinedBackend } from '../../lib/iommu/open';
 
 const EDU = '0000:00:03.0';
 const UUID = '83b8f4f2-509f-382f-3c1e-e6bfe0fa1001';
@@ -85,6 +86,24 @@ describe('chooseBackend', () => {
     const e = thrown(() => chooseBackend(EDU, 'vfio' as never, custom, false));
     expect(e.code).toBe('EINVAL');
     expect(e.message).toMatch(/unknown backend "vfio"/);
+  });
+});
+
+describe('joinedBackend: a device joining a context', () => {
+  const ctx = (backend: string, unsafe = false, closed = false) => ({ backend, unsafe, closed }) as unknown as IommuContext;
+
+  it('takes the context\'s backend; an explicit one must agree', () => {
+    expect(joinedBackend(EDU, ctx('iommufd'), undefined, false)).toBe('iommufd');
+    expect(joinedBackend(EDU, ctx('type1'), 'auto', false)).toBe('type1');
+    expect(joinedBackend(EDU, ctx('type1'), 'type1', false)).toBe('type1');
+    const e = thrown(() => joinedBackend(EDU, ctx('type1'), 'iommufd', false));
+    expect([e.code, e.message]).toEqual(['EINVAL', 'Device.open: backend iommufd was asked for, but the context to join is type1']);
+  });
+
+  it('a no-IOMMU context still needs the opt-in; a closed one is refused', () => {
+    expect(thrown(() => joinedBackend(EDU, ctx('noiommu', true), undefined, false))).toBeInstanceOf(PermissionError);
+    expect(joinedBackend(EDU, ctx('noiommu', true), undefined, true)).toBe('noiommu');
+    expect(thrown(() => joinedBackend(EDU, ctx('iommufd', false, true), undefined, false)).code).toBe('ECLOSED');
   });
 });
 
