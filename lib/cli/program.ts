@@ -159,7 +159,7 @@ export function buildProgram(rt: Runtime): Command {
     .addArgument(bdfArg())
     .option('--all', 'also probe every number from 0 to 31, not only the named ones')
     .option('--json', 'print JSON')
-    .addHelpText('after', examples(['vfio features 00:05.0', 'vfio features 00:05.0 --all --json']))
+    .addHelpText('after', examples(['vfio features 01:00.0', 'vfio features 01:00.0 --all --json']))
     .action(action(async (bdf: string, opts: OpenFlags & { all?: boolean; json?: boolean }) => {
       const { gatherFeatures, formatFeatureList } = await import('./features');
       const list = await withDevice(bdf, rt, (dev) => gatherFeatures(dev, !!opts.all), openFlags(opts));

@@ -34,6 +34,9 @@ export interface GuestDevice {
 export const IVSHMEM_SIZE = '4M';
 const DEFAULT_DRIVER = 'vfio-pci';
 
+/** The root-bus slot of the PCIe root port the default nvme sits behind. */
+const NVME_ROOT_PORT_SLOT = 5;
+
 export const slotBdf = (slot: number, fn = 0) =>
   `0000:00:${slot.toString(16).padStart(2, '0')}.${fn}`;
 
@@ -52,12 +55,16 @@ export const defaultDevices: readonly DefaultDevice[] = [
     ],
   },
   {
-    name: 'nvme', env: 'VFIO_VM_NVME', bdf: slotBdf(5),
-    purpose: 'NVMe controller: BAR0 with an MSI-X mappable capability, 65 MSI-X vectors, function reset',
+    name: 'nvme', env: 'VFIO_VM_NVME', bdf: '0000:01:00.0',
+    purpose: 'NVMe controller behind a PCIe root port: BAR0 with an MSI-X mappable capability, 65 MSI-X vectors, function reset and a bus to hot-reset',
     qemuArgs: (r) => [
       // snapshot=on: each run sees the pristine image and concurrent runs do not lock each other out.
       '-drive', `file=${r.nvmeImage},if=none,id=nvme0,format=raw,snapshot=on`,
-      '-device', 'nvme,serial=vfiovm0,drive=nvme0,addr=0x5',
+      // Behind a root port so a secondary bus reset (VFIO hot reset) has a bridge to act on.
+      // x-speed=5: at QEMU's default link speed the link never reports itself up again after the
+      // reset, and the kernel fails the hot reset.
+      '-device', `pcie-root-port,id=rp5,chassis=5,addr=0x${NVME_ROOT_PORT_SLOT.toString(16)},x-speed=5`,
+      '-device', 'nvme,serial=vfiovm0,drive=nvme0,bus=rp5,addr=0x0',
     ],
   },
   {
@@ -96,6 +103,8 @@ export function guestDevices(extra: string[], withDefaults: boolean, res: Device
     ? defaultDevices.map((d) => ({ name: d.name, env: d.env, bdf: d.bdf, driver: DEFAULT_DRIVER, qemuArgs: d.qemuArgs(res) }))
     : [];
   const used = new Set(devices.map((d) => d.bdf));
+  // The root port is no VFIO device, but its slot is taken all the same.
+  if (withDefaults) used.add(slotBdf(NVME_ROOT_PORT_SLOT));
   const free = EXTRA_SLOTS.filter((s) => !used.has(slotBdf(s)));
   extra.forEach((spec, i) => {
     const { driver, props } = specProps(spec);

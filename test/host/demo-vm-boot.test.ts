@@ -40,7 +40,7 @@ describe('npm run demo', () => {
 
   it('vfio list shows the test devices as usable, vfio info describes edu', () => {
     expect(demo.out).toMatch(/\n0000:00:03\.0 +1234:11e8 +Unclassified device +vfio-pci +\d+ +yes\n/);
-    expect(demo.out).toMatch(/\n0000:00:05\.0 +1b36:0010 +Non-Volatile memory controller +vfio-pci +\d+ +yes\n/);
+    expect(demo.out).toMatch(/\n0000:01:00\.0 +1b36:0010 +Non-Volatile memory controller +vfio-pci +\d+ +yes\n/);
     expect(demo.out).toMatch(/\n0000:00:03\.0 Unclassified device \[00ff\]: Device \[1234:11e8\] \(rev 10\)\n/);
     expect(demo.out).toMatch(/\n\t {2}0 +BAR0 +mem32 +1M +0x0 +rwm +0x0\+1M/);
     expect(demo.out).toContain('\t  [40] MSI: ');

@@ -73,7 +73,7 @@ describe('vfio-vm run', () => {
     const lines = err.text().split('\n');
     expect(lines[0]).toBe('to-stderr');
     const devs = lines.filter((l) => l.startsWith('dev ')).map((l) => l.split(' '));
-    expect(devs.map((d) => d[1])).toEqual(['0000:00:03.0', '0000:00:04.0', '0000:00:05.0', '0000:00:06.0', '0000:00:09.0']);
+    expect(devs.map((d) => d[1])).toEqual(['0000:00:03.0', '0000:00:04.0', '0000:01:00.0', '0000:00:06.0', '0000:00:09.0']);
     expect(devs.map((d) => d[2])).toEqual(Array(5).fill('vfio-pci'));
     const groups = devs.map((d) => d[3]);
     expect(new Set(groups).size).toBe(5);

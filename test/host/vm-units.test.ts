@@ -128,7 +128,7 @@ describe('devices', () => {
     expect(defaultDevices.map((d) => [d.name, d.bdf, d.env])).toEqual([
       ['edu', '0000:00:03.0', 'VFIO_VM_EDU'],
       ['ivshmem', '0000:00:04.0', 'VFIO_VM_IVSHMEM'],
-      ['nvme', '0000:00:05.0', 'VFIO_VM_NVME'],
+      ['nvme', '0000:01:00.0', 'VFIO_VM_NVME'],
       ['pci-testdev', '0000:00:06.0', 'VFIO_VM_PCI_TESTDEV'],
     ]);
     const ivshmem = guestDevices([], true, res).find((d) => d.name === 'ivshmem')!;
