@@ -27,7 +27,7 @@ import {
 import { Mapping } from './mapping';
 import { native } from './native';
 import { Region, RegionHost } from './region';
-import { SysfsOptions } from './sysfs';
+import { SysfsOptions, isVfioDriver } from './sysfs';
 
 export interface DeviceOpenOptions extends SysfsOptions, DeviceNodeOptions {
   /**
@@ -72,11 +72,6 @@ const PHASES: ResourcePhase[] = ['irq', 'dma', 'cookie', 'mapping', 'other'];
 
 export interface Closable { close(): void }
 
-/** The parts of sysfs a device decision needs; pure so open() errors can be unit-tested. */
-export function vfioDriverProblem(driver: string | undefined): boolean {
-  // vfio-pci and its variant drivers (mlx5_vfio_pci, …) all carry "vfio" in their name.
-  return driver === undefined || !driver.includes('vfio');
-}
 
 /**
  * Events: 'release-request' (the kernel asks us to release the device, through the REQ IRQ once
@@ -145,7 +140,7 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
     } catch (e) {
       throw invalidArgument('Device.open', (e as Error).message, { cause: e });
     }
-    if (target.bus === 'pci' ? vfioDriverProblem(target.driver) : target.driver === undefined) {
+    if (target.bus === 'pci' ? !isVfioDriver(target.driver) : target.driver === undefined) {
       throw new VfioError({
         code: 'ENODEV', op: 'Device.open', device: bdf, message: `Device.open: ${bdf} is not bound to a VFIO driver`,
         hint: target.bus === 'pci' ? bindHint(bdf, target.driver) : `no driver is bound to the mediated device ${bdf}: is its parent's mdev driver loaded?`,

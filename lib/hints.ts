@@ -9,10 +9,7 @@ export function bindHint(bdf: string, driver: string | undefined): string {
 }
 
 export function groupNotViableHint(group: number, self: string, o: sysfs.SysfsOptions = {}): string {
-  // The kernel accepts group members with no driver, a VFIO driver, pci-stub, or (bridges) pcieport.
-  const others = sysfs.groupMembers(group, o).filter((m) => m.bdf !== self && m.driver !== undefined &&
-    !m.driver.includes('vfio') && m.driver !== 'pci-stub' && m.driver !== 'pcieport');
-  const list = others.map((m) => `${m.bdf} (${m.driver ?? 'no driver'})`).join(', ');
+  const list = sysfs.blockingMembers(self, sysfs.groupMembers(group, o)).map((m) => `${m.bdf} (${m.driver})`).join(', ');
   return `every device in IOMMU group ${group} must be bound to vfio-pci or to no driver; ` +
     (list ? `bind these too: ${list}` : 'check /sys/kernel/iommu_groups/' + group + '/devices');
 }

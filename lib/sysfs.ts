@@ -110,3 +110,21 @@ export function driverOverride(bdf: string, o: SysfsOptions = {}): string | unde
 export function noIommuModeEnabled(o: SysfsOptions = {}): boolean {
   return readTrimmed(path.join(o.sysfs ?? '/sys', 'module/vfio/parameters/enable_unsafe_noiommu_mode')) === 'Y';
 }
+
+/** Drivers a viable VFIO group may contain besides VFIO ones (the kernel accepts these too). */
+const GROUP_SAFE_DRIVERS = new Set(['pcieport', 'pci-stub']);
+
+export function isVfioDriver(driver: string | undefined | null): boolean {
+  // vfio-pci and its variant drivers (mlx5_vfio_pci, …) all carry "vfio" in their name.
+  return !!driver && driver.includes('vfio');
+}
+
+/**
+ * Group neighbours whose driver keeps the group from being viable. Members with no driver, a
+ * VFIO driver, pci-stub or (bridges) pcieport are fine.
+ */
+export function blockingMembers(self: string, members: readonly { bdf: string; driver: string | undefined }[]): { bdf: string; driver: string }[] {
+  return members
+    .filter((m) => m.bdf !== self && m.driver !== undefined && !isVfioDriver(m.driver) && !GROUP_SAFE_DRIVERS.has(m.driver))
+    .map((m) => ({ bdf: m.bdf, driver: m.driver! }));
+}

@@ -6,20 +6,9 @@ import * as sysfs from '../sysfs';
 import { Colors, table } from './format';
 import { className, idKey, isBridge, lookupPciIds } from './pci-names';
 
-/** Drivers a viable VFIO group may contain besides vfio ones (the kernel accepts these too). */
-const GROUP_SAFE_DRIVERS = new Set(['pcieport', 'pci-stub']);
-
-export function isVfioDriver(driver: string | undefined | null): boolean {
-  // vfio-pci and its variant drivers (mlx5_vfio_pci, …) all carry "vfio" in their name.
-  return !!driver && driver.includes('vfio');
-}
-
-/** Group neighbours whose driver keeps the group from being viable, as 'BDF (driver)'. */
-export function blockingMembers(self: string, members: readonly { bdf: string; driver: string | undefined }[]): { bdf: string; driver: string }[] {
-  return members
-    .filter((m) => m.bdf !== self && m.driver !== undefined && !isVfioDriver(m.driver) && !GROUP_SAFE_DRIVERS.has(m.driver))
-    .map((m) => ({ bdf: m.bdf, driver: m.driver! }));
-}
+// The group rules live in the library (sysfs.ts); re-exported for the other commands.
+const { blockingMembers, isVfioDriver } = sysfs;
+export { blockingMembers, isVfioDriver };
 
 export interface Usability {
   readonly usable: boolean;
