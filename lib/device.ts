@@ -5,7 +5,7 @@
 import { EventEmitter } from 'events';
 import { VFIO_PCI_BAR0_REGION_INDEX, VFIO_PCI_CONFIG_REGION_INDEX, pciIrqIndexName } from './abi';
 import {
-  DEVICE_INFO_SIZE, DeviceInfo, IRQ_INFO_SIZE, IrqInfo, REGION_INFO_SIZE,
+  DeviceInfo, IRQ_INFO_SIZE, IrqInfo,
   decodeDeviceInfo, decodeIrqInfo, decodeRegionInfo,
 } from './decode';
 import { ConfigSpace } from './config';
@@ -14,7 +14,7 @@ import { FeatureInfo, FeatureNumberOverrides, FeatureNumbers, featureIndexIn, fe
 import { VfioError, closedError, errnoError, errnoName, invalidArgument } from './errors';
 import { bindHint } from './hints';
 import { IrqControl, IrqIndex, deviceIrqBackend } from './irq-index';
-import { queryInfo } from './info';
+import { InfoBuffer } from './info';
 import { HotResetInfo } from './decode/hot-reset';
 import { hotReset, hotResetInfo, resetDevice } from './reset';
 import { DeviceNodeOptions, backendFacts, chooseBackend } from './iommu/backend';
@@ -102,6 +102,7 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
   private cookieState: CookieRegistry | undefined;
   private wcReserved: readonly WcReservation[] = [];
   private cookieTables: Partial<MemattrTables> = {};
+  private readonly infoBuffer = new InfoBuffer();
   private readonly featureTable: FeatureNumbers;
 
   private constructor(t: DeviceTarget, fd: number, devid: number | undefined, release: () => void, iommu: IommuContext, ownsIommu: boolean, features: FeatureNumbers) {
@@ -193,7 +194,7 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
 
   private queryDeviceInfo(): DeviceInfo {
     const fd = this.fd('Device.info');
-    const r = queryInfo(DEVICE_INFO_SIZE, (b) => native().VFIO_DEVICE_GET_INFO(fd, b));
+    const r = this.infoBuffer.query((b) => native().VFIO_DEVICE_GET_INFO(fd, b));
     if (typeof r === 'number') throw errnoError(-r, 'VFIO_DEVICE_GET_INFO', { device: this.bdf });
     return decodeDeviceInfo(r);
   }
@@ -210,7 +211,7 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
     };
     const out: Region[] = [];
     for (let i = 0; i < this.info.numRegions; i++) {
-      const r = queryInfo(REGION_INFO_SIZE, (b) => native().VFIO_DEVICE_GET_REGION_INFO(fd, i, b));
+      const r = this.infoBuffer.query((b) => native().VFIO_DEVICE_GET_REGION_INFO(fd, i, b));
       if (typeof r === 'number') {
         // The kernel refuses indexes a device does not implement (VGA on a non-VGA device).
         if (errnoName(-r) === 'EINVAL') continue;

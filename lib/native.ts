@@ -61,7 +61,11 @@ export interface Native {
   VFIO_GROUP_UNSET_CONTAINER(groupFd: number): number;
   /** May reset the device (FLR): runs on the thread pool. Resolves to the device fd or -errno. */
   VFIO_GROUP_GET_DEVICE_FD(groupFd: number, name: string): Promise<number>;
-  /** Fills buf (struct vfio_iommu_type1_info + caps); argsz = buf.byteLength. 0 or -errno. */
+  /**
+   * Fills buf (struct vfio_iommu_type1_info + caps): asks with the struct's size, then again with
+   * the argsz the kernel wants if buf has room. Returns that argsz (more than buf holds: grow and
+   * call again) or -errno. VFIO_DEVICE_GET_INFO and _GET_REGION_INFO work the same way.
+   */
   VFIO_IOMMU_GET_INFO(containerFd: number, buf: Uint8Array): number;
   /** Maps [offset, offset+size) of a DMA buffer at iova. 0 or -errno. */
   VFIO_IOMMU_MAP_DMA(containerFd: number, mem: MemHandle, offset: bigint, size: bigint, iova: bigint, flags: number): number;
@@ -69,7 +73,7 @@ export interface Native {
   VFIO_IOMMU_UNMAP_DMA(containerFd: number, iova: bigint, size: bigint, flags: number, out?: BigUint64Array): number;
 
   // --- VFIO device ---
-  /** Fills buf (struct vfio_device_info + caps); argsz = buf.byteLength. 0 or -errno. */
+  /** Fills buf (struct vfio_device_info + caps); the argsz protocol of VFIO_IOMMU_GET_INFO. */
   VFIO_DEVICE_GET_INFO(deviceFd: number, buf: Uint8Array): number;
   VFIO_DEVICE_GET_REGION_INFO(deviceFd: number, index: number, buf: Uint8Array): number;
   VFIO_DEVICE_GET_IRQ_INFO(deviceFd: number, index: number, buf: Uint8Array): number;

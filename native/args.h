@@ -70,6 +70,7 @@ class Args {
   bool usable() const { return state_ == State::ok; }
   void type_error(size_t i, const char* expected);
   void invalid() { if (ok()) state_ = State::invalid; }
+  int integer_in(size_t i, double lo, double hi, double* out);
   template <typename T>
   Span<T> typed_array(size_t i, napi_typedarray_type type, const char* expected);
 

@@ -29,6 +29,30 @@ inline int64_t info_ioctl(int fd, long long request, Span<uint8_t> buf) {
   return vfio_ioctl(fd, request, buf.data);
 }
 
+// The argsz protocol of the info structs that grow capability chains (device, region, type1
+// IOMMU), done in one call because each crossing from JavaScript costs more than the ioctl: ask
+// with the struct's own size; when the kernel answers with a larger argsz and the buffer has
+// room, ask again with exactly that size (so the kernel's argsz bounds the data and nothing stale
+// follows it). `index_at` is the offset of the struct's index field, or -1 when it has none.
+// Returns the argsz the kernel wants (more than the buffer holds: grow it and call again) or
+// -errno.
+inline int64_t grow_info_ioctl(int fd, long long request, Span<uint8_t> buf, uint32_t base,
+                               int index_at, uint32_t index) {
+  uint32_t argsz = base;
+  for (int attempt = 0; attempt < 2; attempt++) {
+    std::memset(buf.data, 0, argsz);
+    std::memcpy(buf.data, &argsz, sizeof argsz);
+    if (index_at >= 0) std::memcpy(buf.data + index_at, &index, sizeof index);
+    int64_t r = vfio_ioctl(fd, request, buf.data);
+    if (r < 0) return r;
+    uint32_t want;
+    std::memcpy(&want, buf.data, sizeof want);
+    if (want <= argsz || want > buf.length) return want;
+    argsz = want;
+  }
+  return argsz;
+}
+
 // A fixed struct followed by a variable payload, built in one buffer (struct vfio_irq_set and
 // friends end in a flexible array).
 template <typename Header>

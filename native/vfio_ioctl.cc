@@ -47,7 +47,7 @@ Napi::Value vfio_iommu_get_info(const Napi::CallbackInfo& info) {
   Span<uint8_t> buf = a.bytes(1);
   a.invalid_unless(buf.length >= sizeof(abi::vfio_iommu_type1_info) && buf.length <= UINT32_MAX);
   if (!a.ok()) return a.failure();
-  return number(a.env(), info_ioctl(fd, abi::VFIO_IOMMU_GET_INFO, buf));
+  return number(a.env(), grow_info_ioctl(fd, abi::VFIO_IOMMU_GET_INFO, buf, sizeof(abi::vfio_iommu_type1_info), -1, 0));
 }
 
 Napi::Value vfio_iommu_map_dma(const Napi::CallbackInfo& info) {
@@ -127,7 +127,7 @@ Napi::Value vfio_device_get_info(const Napi::CallbackInfo& info) {
   Span<uint8_t> buf = a.bytes(1);
   a.invalid_unless(buf.length >= sizeof(abi::vfio_device_info) && buf.length <= UINT32_MAX);
   if (!a.ok()) return a.failure();
-  return number(a.env(), info_ioctl(fd, abi::VFIO_DEVICE_GET_INFO, buf));
+  return number(a.env(), grow_info_ioctl(fd, abi::VFIO_DEVICE_GET_INFO, buf, sizeof(abi::vfio_device_info), -1, 0));
 }
 
 Napi::Value vfio_device_get_region_info(const Napi::CallbackInfo& info) {
@@ -137,8 +137,8 @@ Napi::Value vfio_device_get_region_info(const Napi::CallbackInfo& info) {
   Span<uint8_t> buf = a.bytes(2);
   a.invalid_unless(buf.length >= sizeof(abi::vfio_region_info) && buf.length <= UINT32_MAX);
   if (!a.ok()) return a.failure();
-  std::memcpy(buf.data + offsetof(abi::vfio_region_info, index), &index, sizeof index);
-  return number(a.env(), info_ioctl(fd, abi::VFIO_DEVICE_GET_REGION_INFO, buf));
+  return number(a.env(), grow_info_ioctl(fd, abi::VFIO_DEVICE_GET_REGION_INFO, buf, sizeof(abi::vfio_region_info),
+                                         offsetof(abi::vfio_region_info, index), index));
 }
 
 Napi::Value vfio_device_get_irq_info(const Napi::CallbackInfo& info) {

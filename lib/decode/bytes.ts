@@ -33,6 +33,9 @@ export function u64(buf: Uint8Array, offset: number, op = 'read'): bigint {
   check(buf, offset, 8, op);
   const lo = u32(buf, offset, op);
   const hi = u32(buf, offset + 4, op);
+  // Each BigInt operation allocates (a runtime call, slow in the emulated host); most u64 fields
+  // are zero or fit in 32 bits.
+  if (hi === 0) return lo === 0 ? 0n : BigInt(lo);
   return (BigInt(hi) << 32n) | BigInt(lo);
 }
 

@@ -2,21 +2,46 @@
 // each cap starts with struct vfio_info_cap_header { u16 id; u16 version; u32 next; }, offsets
 // count from the start of the info struct, and 0 ends the chain. The kernel builds the chain, but
 // a kernel bug, a canned test buffer or a foreign driver must still never hang or mis-read us.
-import { u16, u32 } from './bytes';
+import { u16, u32, u64 } from './bytes';
 import { DecodeError } from './errors';
 
 export const CAP_HEADER_SIZE = 8;
 
-/** One raw capability: its header and its bytes (header included). */
-export interface RawCap {
-  readonly id: number;
-  readonly version: number;
-  /** Offset of the cap within the info struct. */
-  readonly offset: number;
-  /** The header's `next` field as found. */
-  readonly next: number;
-  /** A copy of the cap's bytes, header included, up to the next cap (or the end of the data). */
-  readonly bytes: Uint8Array;
+/**
+ * One raw capability: its header and where its bytes lie in the info buffer. A view, not a copy:
+ * decoders read what they need from it at once and copy what they keep (unknownCap()).
+ */
+export class RawCap {
+  constructor(
+    /** The info buffer the cap lives in. */
+    readonly buf: Uint8Array,
+    readonly id: number,
+    readonly version: number,
+    /** Offset of the cap within the info struct. */
+    readonly offset: number,
+    /** The header's `next` field as found. */
+    readonly next: number,
+    /** Where the cap ends: the next cap in memory, or the end of the data. */
+    readonly end: number,
+  ) {}
+
+  /** The cap's bytes, header included, as a view of the info buffer. */
+  get bytes(): Uint8Array {
+    return this.buf.subarray(this.offset, this.end);
+  }
+
+  get length(): number {
+    return this.end - this.offset;
+  }
+
+  /** The u32 `at` bytes into the cap; the caller has checked the cap's size (requireCapSize). */
+  u32(at: number, op: string): number {
+    return u32(this.buf, this.offset + at, op);
+  }
+
+  u64(at: number, op: string): bigint {
+    return u64(this.buf, this.offset + at, op);
+  }
 }
 
 /** A cap preserved as found because this package does not know its id. */
@@ -48,63 +73,57 @@ export function requestedArgsz(buf: Uint8Array): number {
   return u32(buf, 0, 'argsz');
 }
 
-function headerAt(buf: Uint8Array, offset: number, fixedSize: number, limit: number, op: string) {
-  if (offset < fixedSize) {
-    throw new DecodeError(op, offset, `capability offset points into the ${fixedSize}-byte fixed part`);
-  }
-  if (offset + CAP_HEADER_SIZE > limit) {
-    throw new DecodeError(op, offset, `capability header does not fit in the ${limit} bytes of data`);
-  }
-  return { id: u16(buf, offset, op), version: u16(buf, offset + 2, op), next: u32(buf, offset + 4, op) };
-}
-
-/** The end of the cap at `offset`: the nearest later cap start, else the end of the data. */
-function capEnd(offset: number, starts: readonly number[], limit: number): number {
-  let end = limit;
-  for (let i = 0; i < starts.length; i++) if (starts[i] > offset && starts[i] < end) end = starts[i];
-  return end;
-}
-
 /**
  * Walks the chain starting at `first` (0 = no caps). `fixedSize` is sizeof the info struct (no
  * cap may start inside it); `limit` is how many bytes of `buf` are valid. Throws DecodeError on a
- * loop, an offset outside the data, inside the fixed part, or a truncated header.
- * Written with plain loops: it runs on every info query, and object spreads and a Set per call
- * cost more than the ioctl itself.
+ * loop, an offset outside the data, inside the fixed part, or a truncated header. Each cap is
+ * passed to `decode` (default: kept raw) and the results come back in chain order.
+ * It runs on every info query and chains are short, while each allocation costs about as much
+ * as an ioctl in the emulated host: so no Set, no list of offsets, no intermediate array.
  */
 export function walkCapChain(buf: Uint8Array, first: number, fixedSize: number, limit: number,
-  op: string): RawCap[] {
-  const starts: number[] = [];
-  const ids: number[] = [];
-  const versions: number[] = [];
-  const nexts: number[] = [];
-  for (let offset = first; offset !== 0;) {
-    // Every valid offset is distinct and in range, so a revisit is the only way to loop.
-    if (starts.indexOf(offset) !== -1) throw new DecodeError(op, offset, 'capability chain loops back on itself');
-    const h = headerAt(buf, offset, fixedSize, limit, op);
-    starts.push(offset);
-    ids.push(h.id);
-    versions.push(h.version);
-    nexts.push(h.next);
-    offset = h.next;
+  op: string): RawCap[];
+export function walkCapChain<T>(buf: Uint8Array, first: number, fixedSize: number, limit: number,
+  op: string, decode: (cap: RawCap) => T): T[];
+export function walkCapChain<T>(buf: Uint8Array, first: number, fixedSize: number, limit: number,
+  op: string, decode?: (cap: RawCap) => T): (T | RawCap)[] {
+  if (first === 0) return [];
+  // Valid cap offsets are distinct values in [fixedSize, limit - header]: a chain with more hops
+  // than there are such values must revisit one, i.e. loop.
+  const maxHops = Math.max(0, limit - CAP_HEADER_SIZE - fixedSize + 1);
+  let count = 0;
+  for (let offset = first; offset !== 0; count++) {
+    if (count === maxHops || (count > 0 && offset === first)) {
+      throw new DecodeError(op, offset, 'capability chain loops back on itself');
+    }
+    if (offset < fixedSize) {
+      throw new DecodeError(op, offset, `capability offset points into the ${fixedSize}-byte fixed part`);
+    }
+    if (offset + CAP_HEADER_SIZE > limit) {
+      throw new DecodeError(op, offset, `capability header does not fit in the ${limit} bytes of data`);
+    }
+    offset = u32(buf, offset + 4, op);
   }
-  // Cap lengths are implicit: a cap runs up to whichever cap starts next in memory. The bytes
-  // are a view of the caller's buffer (info buffers are fresh per query); unknownCap() copies
-  // what it keeps.
-  const caps: RawCap[] = new Array(starts.length);
-  for (let i = 0; i < starts.length; i++) {
-    caps[i] = { id: ids[i], version: versions[i], offset: starts[i], next: nexts[i], bytes: buf.subarray(starts[i], capEnd(starts[i], starts, limit)) };
+  const out: (T | RawCap)[] = new Array(count);
+  for (let i = 0, at = first; i < count; i++) {
+    const next = u32(buf, at + 4, op);
+    // Cap lengths are implicit: a cap runs up to whichever cap starts next in memory.
+    let end = limit;
+    if (count > 1) for (let o = first; o !== 0; o = u32(buf, o + 4, op)) if (o > at && o < end) end = o;
+    const cap = new RawCap(buf, u16(buf, at, op), u16(buf, at + 2, op), at, next, end);
+    out[i] = decode ? decode(cap) : cap;
+    at = next;
   }
-  return caps;
+  return out;
 }
 
 /** Throws unless a cap's bytes hold at least `size` bytes (its fixed struct). */
 export function requireCapSize(cap: RawCap, size: number, op: string, name: string): void {
-  if (cap.bytes.length < size) {
-    throw new DecodeError(op, cap.offset, `${name} capability is truncated: ${cap.bytes.length} of ${size} bytes`);
+  if (cap.length < size) {
+    throw new DecodeError(op, cap.offset, `${name} capability is truncated: ${cap.length} of ${size} bytes`);
   }
 }
 
 export function unknownCap(cap: RawCap): UnknownCap {
-  return { type: 'unknown', id: cap.id, version: cap.version, bytes: cap.bytes.slice() };
+  return { type: 'unknown', id: cap.id, version: cap.version, bytes: cap.buf.slice(cap.offset, cap.end) };
 }

@@ -65,7 +65,7 @@ const ZPCI_KINDS: Readonly<Record<number, ZpciCap['kind']>> = {
 function decodeAtomicComp(cap: RawCap): PciAtomicCompCap {
   const op = `${OP}: PCI_ATOMIC_COMP cap`;
   requireCapSize(cap, 16, op, 'PCI_ATOMIC_COMP');
-  const flags = u32(cap.bytes, 8, op);
+  const flags = cap.u32(8, op);
   return {
     type: 'pci-atomic-comp', flags,
     comp32: (flags & VFIO_PCI_ATOMIC_COMP32) !== 0,
@@ -77,7 +77,7 @@ function decodeAtomicComp(cap: RawCap): PciAtomicCompCap {
 function decodeDeviceCap(cap: RawCap): DeviceCap {
   if (cap.id === VFIO_DEVICE_INFO_CAP_PCI_ATOMIC_COMP) return decodeAtomicComp(cap);
   const kind = ZPCI_KINDS[cap.id];
-  if (kind) return { type: 'zpci', kind, id: cap.id, version: cap.version, bytes: cap.bytes };
+  if (kind) return { type: 'zpci', kind, id: cap.id, version: cap.version, bytes: cap.buf.slice(cap.offset, cap.end) };
   return unknownCap(cap);
 }
 
@@ -100,9 +100,9 @@ export function decodeDeviceInfo(buf: Uint8Array): DeviceInfo {
   const argsz = u32(buf, 0, OP);
   const rawFlags = u32(buf, 4, OP);
   const capOffset = u32(buf, 16, OP);
-  const chain = walkCapChain(buf, capOffset, DEVICE_INFO_SIZE, dataLimit(buf, argsz), OP);
+  const caps = walkCapChain(buf, capOffset, DEVICE_INFO_SIZE, dataLimit(buf, argsz), OP, decodeDeviceCap);
   return {
     argsz, rawFlags, flags: deviceFlags(rawFlags), numRegions: u32(buf, 8, OP),
-    numIrqs: u32(buf, 12, OP), capOffset, caps: chain.map(decodeDeviceCap),
+    numIrqs: u32(buf, 12, OP), capOffset, caps,
   };
 }

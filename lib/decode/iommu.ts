@@ -40,11 +40,11 @@ export interface Type1Info {
 function decodeIovaRanges(cap: RawCap): IovaRangeCap {
   const op = `${OP}: IOVA_RANGE cap`;
   requireCapSize(cap, 16, op, 'IOVA_RANGE');
-  const nr = u32(cap.bytes, 8, op);
+  const nr = cap.u32(8, op);
   requireCapSize(cap, 16 + nr * 16, op, `IOVA_RANGE with ${nr} ranges`);
   const ranges: IovaRange[] = [];
   for (let i = 0; i < nr; i++) {
-    ranges.push({ start: u64(cap.bytes, 16 + i * 16, op), end: u64(cap.bytes, 24 + i * 16, op) });
+    ranges.push({ start: cap.u64(16 + i * 16, op), end: cap.u64(24 + i * 16, op) });
   }
   return { type: 'iova-range', ranges };
 }
@@ -54,15 +54,15 @@ function decodeMigration(cap: RawCap): Type1MigrationCap {
   // header, u32 flags, 4 bytes of padding (the u64 that follows is naturally aligned), 2 × u64.
   requireCapSize(cap, 32, op, 'MIGRATION');
   return {
-    type: 'migration', flags: u32(cap.bytes, 8, op),
-    pgsizeBitmap: u64(cap.bytes, 16, op), maxDirtyBitmapSize: u64(cap.bytes, 24, op),
+    type: 'migration', flags: cap.u32(8, op),
+    pgsizeBitmap: cap.u64(16, op), maxDirtyBitmapSize: cap.u64(24, op),
   };
 }
 
 function decodeDmaAvail(cap: RawCap): DmaAvailCap {
   const op = `${OP}: DMA_AVAIL cap`;
   requireCapSize(cap, 12, op, 'DMA_AVAIL');
-  return { type: 'dma-avail', avail: u32(cap.bytes, 8, op) };
+  return { type: 'dma-avail', avail: cap.u32(8, op) };
 }
 
 function decodeType1Cap(cap: RawCap): Type1Cap {
@@ -82,11 +82,11 @@ export function decodeType1Info(buf: Uint8Array): Type1Info {
   const argsz = u32(buf, 0, OP);
   const rawFlags = u32(buf, 4, OP);
   const capOffset = u32(buf, 16, OP);
-  const chain = walkCapChain(buf, capOffset, TYPE1_INFO_SIZE, dataLimit(buf, argsz), OP);
+  const caps = walkCapChain(buf, capOffset, TYPE1_INFO_SIZE, dataLimit(buf, argsz), OP, decodeType1Cap);
   return {
     argsz, rawFlags,
     flags: { pgsizes: (rawFlags & VFIO_IOMMU_INFO_PGSIZES) !== 0, caps: (rawFlags & VFIO_IOMMU_INFO_CAPS) !== 0 },
-    iovaPgsizes: u64(buf, 8, OP), capOffset, caps: chain.map(decodeType1Cap),
+    iovaPgsizes: u64(buf, 8, OP), capOffset, caps,
   };
 }
 

@@ -46,12 +46,12 @@ export interface RegionInfo {
 function decodeSparse(cap: RawCap): SparseMmapCap {
   const op = `${OP}: SPARSE_MMAP cap`;
   requireCapSize(cap, SPARSE_HEADER_SIZE, op, 'SPARSE_MMAP');
-  const nr = u32(cap.bytes, 8, op);
+  const nr = cap.u32(8, op);
   requireCapSize(cap, SPARSE_HEADER_SIZE + nr * SPARSE_AREA_SIZE, op, `SPARSE_MMAP with ${nr} areas`);
   const areas: SparseArea[] = [];
   for (let i = 0; i < nr; i++) {
     const at = SPARSE_HEADER_SIZE + i * SPARSE_AREA_SIZE;
-    areas.push({ offset: u64(cap.bytes, at, op), size: u64(cap.bytes, at + 8, op) });
+    areas.push({ offset: cap.u64(at, op), size: cap.u64(at + 8, op) });
   }
   return { type: 'sparse-mmap', areas };
 }
@@ -59,14 +59,17 @@ function decodeSparse(cap: RawCap): SparseMmapCap {
 function decodeTypeCap(cap: RawCap): RegionTypeCap {
   const op = `${OP}: TYPE cap`;
   requireCapSize(cap, 16, op, 'TYPE');
-  return { type: 'type', regionType: u32(cap.bytes, 8, op), subtype: u32(cap.bytes, 12, op) };
+  return { type: 'type', regionType: cap.u32(8, op), subtype: cap.u32(12, op) };
 }
+
+// The cap carries no data; one frozen object serves every region that has it.
+const MSIX_MAPPABLE: MsixMappableCap = Object.freeze({ type: 'msix-mappable' });
 
 function decodeRegionCap(cap: RawCap): RegionCap {
   switch (cap.id) {
     case VFIO_REGION_INFO_CAP_SPARSE_MMAP: return decodeSparse(cap);
     case VFIO_REGION_INFO_CAP_TYPE: return decodeTypeCap(cap);
-    case VFIO_REGION_INFO_CAP_MSIX_MAPPABLE: return { type: 'msix-mappable' };
+    case VFIO_REGION_INFO_CAP_MSIX_MAPPABLE: return MSIX_MAPPABLE;
     default: return unknownCap(cap);
   }
 }
@@ -88,10 +91,10 @@ export function decodeRegionInfo(buf: Uint8Array): RegionInfo {
   const argsz = u32(buf, 0, OP);
   const rawFlags = u32(buf, 4, OP);
   const capOffset = u32(buf, 12, OP);
-  const chain = walkCapChain(buf, capOffset, REGION_INFO_SIZE, dataLimit(buf, argsz), OP);
+  const caps = walkCapChain(buf, capOffset, REGION_INFO_SIZE, dataLimit(buf, argsz), OP, decodeRegionCap);
   return {
     argsz, rawFlags, flags: regionFlags(rawFlags), index: u32(buf, 8, OP), capOffset,
-    size: u64(buf, 16, OP), offset: u64(buf, 24, OP), caps: chain.map(decodeRegionCap),
+    size: u64(buf, 16, OP), offset: u64(buf, 24, OP), caps,
   };
 }
 

@@ -1,10 +1,10 @@
 // The type1 container's side of DMA: VFIO_IOMMU_GET_INFO (page sizes, IOVA ranges, DMA_AVAIL)
 // and VFIO_IOMMU_MAP_DMA / UNMAP_DMA behind the backend-neutral DmaBackend (dma-map.ts).
 import { VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_WRITE } from '../abi';
-import { TYPE1_INFO_SIZE, Type1Info, decodeType1Info, findType1Cap } from '../decode';
+import { Type1Info, decodeType1Info, findType1Cap } from '../decode';
 import { DmaBackend, DmaGeometry } from '../dma-map';
 import { errnoError, invalidArgument } from '../errors';
-import { queryInfo } from '../info';
+import { InfoBuffer } from '../info';
 import { IovaRange } from './iova';
 import { native } from '../native';
 
@@ -28,7 +28,8 @@ export interface Type1Host {
 export function queryType1Info(host: Type1Host, op: string): Type1Info {
   if (!host.ready()) throw invalidArgument(op, 'the container has no IOMMU set yet', { hint: NOT_SET_HINT });
   const fd = host.fd(op);
-  const r = queryInfo(TYPE1_INFO_SIZE, (b) => native().VFIO_IOMMU_GET_INFO(fd, b));
+  // Rare (ranges are cached, DMA_AVAIL is read on demand): a buffer per query is fine here.
+  const r = new InfoBuffer().query((b) => native().VFIO_IOMMU_GET_INFO(fd, b));
   if (typeof r === 'number') throw errnoError(-r, 'VFIO_IOMMU_GET_INFO');
   return decodeType1Info(r);
 }

@@ -17,18 +17,25 @@ describe('info ioctls write argsz (and index) before the kernel sees the buffer'
   it.each([
     ['VFIO_DEVICE_GET_INFO', 'vfio_device_info', (b: Uint8Array) => n.VFIO_DEVICE_GET_INFO(fd, b)],
     ['VFIO_IOMMU_GET_INFO', 'vfio_iommu_type1_info', (b: Uint8Array) => n.VFIO_IOMMU_GET_INFO(fd, b)],
-    ['VFIO_DEVICE_GET_PCI_HOT_RESET_INFO', 'vfio_pci_hot_reset_info', (b: Uint8Array) => n.VFIO_DEVICE_GET_PCI_HOT_RESET_INFO(fd, b)],
-  ])('%s: argsz = buffer length; a buffer below sizeof(%s) is -EINVAL', (_name, struct, call) => {
-    const buf = new Uint8Array(sizes[struct] + 40);
+  ])('%s: the first ask is argsz = sizeof(%s), whatever room the buffer has; a smaller buffer is -EINVAL', (_name, struct, call) => {
+    const buf = new Uint8Array(sizes[struct] + 40).fill(0xaa);
     expect(call(buf)).toBe(-E.ENOTTY);
-    expect(u32At(buf, 0)).toBe(buf.length);
+    expect(u32At(buf, 0)).toBe(sizes[struct]);
+    expect(buf[sizes[struct] - 1]).toBe(0);   // the struct is cleared before the kernel sees it
     expect(call(new Uint8Array(sizes[struct] - 1))).toBe(-E.EINVAL);
+  });
+
+  it('GET_PCI_HOT_RESET_INFO asks with the whole buffer (its growth is by device count)', () => {
+    const buf = new Uint8Array(sizes.vfio_pci_hot_reset_info + 40);
+    expect(n.VFIO_DEVICE_GET_PCI_HOT_RESET_INFO(fd, buf)).toBe(-E.ENOTTY);
+    expect(u32At(buf, 0)).toBe(buf.length);
+    expect(n.VFIO_DEVICE_GET_PCI_HOT_RESET_INFO(fd, new Uint8Array(sizes.vfio_pci_hot_reset_info - 1))).toBe(-E.EINVAL);
   });
 
   it('GET_REGION_INFO and GET_IRQ_INFO also write the index at byte 8', () => {
     const region = new Uint8Array(64);
     expect(n.VFIO_DEVICE_GET_REGION_INFO(fd, 7, region)).toBe(-E.ENOTTY);
-    expect([u32At(region, 0), u32At(region, 8)]).toEqual([64, 7]);
+    expect([u32At(region, 0), u32At(region, 8)]).toEqual([sizes.vfio_region_info, 7]);
     const irq = new Uint8Array(sizes.vfio_irq_info);
     expect(n.VFIO_DEVICE_GET_IRQ_INFO(fd, 2, irq)).toBe(-E.ENOTTY);
     expect([u32At(irq, 0), u32At(irq, 8)]).toEqual([16, 2]);
