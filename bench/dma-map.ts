@@ -30,10 +30,10 @@ async function main(): Promise<void> {
     // Every variant maps where the allocator does: the same page-table path for all.
     const probe = dev.iommu.map(buf);
     const iova = probe.iova;
+    const at = Number(iova);
     probe.unmap();
     const mem = buf.memHandle('bench');
     const ab = buf.u8.buffer as ArrayBuffer;
-    const len = BigInt(size);
     const flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
     const timed = (loop: () => void) => {
       const t0 = process.hrtime.bigint();
@@ -44,13 +44,13 @@ async function main(): Promise<void> {
       library: () => timed(() => { for (let i = 0; i < N; i++) dev.iommu.map(buf).unmap(); }),
       addon: () => timed(() => {
         for (let i = 0; i < N; i++) {
-          if (n.VFIO_IOMMU_MAP_DMA(containerFd, mem, 0n, len, iova, flags) < 0) throw new Error('MAP_DMA');
-          if (n.VFIO_IOMMU_UNMAP_DMA(containerFd, iova, len, 0) < 0) throw new Error('UNMAP_DMA');
+          if (n.VFIO_IOMMU_MAP_DMA(containerFd, mem, 0, size, at, flags) < 0) throw new Error('MAP_DMA');
+          if (n.VFIO_IOMMU_UNMAP_DMA(containerFd, at, size, 0) < 0) throw new Error('UNMAP_DMA');
         }
       }),
-      perPair: () => timed(() => { for (let i = 0; i < N; i++) if (c.dma_map_loop(containerFd, ab, size, Number(iova), 1) < 0) throw new Error('C pair'); }),
+      perPair: () => timed(() => { for (let i = 0; i < N; i++) if (c.dma_map_loop(containerFd, ab, size, at, 1) < 0) throw new Error('C pair'); }),
       c: () => {
-        const ns = c.dma_map_loop(containerFd, ab, size, Number(iova), N);
+        const ns = c.dma_map_loop(containerFd, ab, size, at, N);
         if (ns < 0) throw new Error(`C MAP_DMA/UNMAP_DMA loop: errno ${-ns}`);
         return ns;
       },

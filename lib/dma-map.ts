@@ -6,7 +6,7 @@ import { DmaBuffer } from './dma';
 import { VfioError, errnoError, errnoName, invalidArgument } from './errors';
 import { memlockHint } from './hints';
 import { IovaAllocator, IovaConstraint, IovaRange, dmaMaskLimit } from './iommu/iova';
-import { MemHandle, native } from './native';
+import { MemHandle, U64n, native } from './native';
 
 /** What an IOMMU backend tells the DMA layer about its address space. */
 export interface DmaGeometry {
@@ -16,7 +16,10 @@ export interface DmaGeometry {
   readonly pageSizes: bigint;
 }
 
-/** The backend-specific part: a handful of ioctls. Each returns 0 or -errno. */
+/**
+ * The backend-specific part: a handful of ioctls. Each returns 0 or -errno. Addresses and
+ * lengths are numbers while below 2^53 (the allocator's space) and bigints only above.
+ */
 export interface DmaBackend {
   /** Names the space in errors ('Type1Context'). */
   readonly name: string;
@@ -25,8 +28,8 @@ export interface DmaBackend {
   readonly unmapOp: string;
   /** Throws (with a hint) when the space cannot map yet, e.g. before the IOMMU is set. */
   geometry(op: string): DmaGeometry;
-  map(mem: MemHandle, offset: bigint, size: bigint, iova: bigint, read: boolean, write: boolean): number;
-  unmap(iova: bigint, size: bigint): number;
+  map(mem: MemHandle, offset: number, size: number, iova: U64n, read: boolean, write: boolean): number;
+  unmap(iova: U64n, size: number): number;
   /** How many more mappings the kernel accepts, when it says (type1's DMA_AVAIL cap). */
   dmaAvailable(): number | undefined;
 }
@@ -68,8 +71,6 @@ export function naturalAlignment(size: number, choices: readonly Alignment[]): n
 }
 
 export class DmaMapping implements Disposable {
-  /** The address the device uses for the first mapped byte. */
-  readonly iova: bigint;
   /** Mapped bytes. */
   readonly size: number;
   /** Offset of the mapped part within the buffer. */
@@ -77,22 +78,34 @@ export class DmaMapping implements Disposable {
   readonly buffer: DmaBuffer;
   readonly read: boolean;
   readonly write: boolean;
-  /** @internal `size` as the bigint the unmap ioctl takes (kept: converting per unmap costs). */
-  readonly sizeBig: bigint;
+  /**
+   * @internal The IOVA as the ioctls take it: a number below 2^53 (every allocated IOVA), a
+   * bigint above. Making a bigint per mapping cost more than the map ioctl in the emulated host,
+   * so `iova` makes it on first read.
+   */
+  readonly at: U64n;
   /** @internal Index in the space's list of live mappings. */
   slot = -1;
   private space: DmaSpace | undefined;
+  private iovaBig: bigint | undefined;
 
   /** @internal Created by DmaSpace.map(). */
-  constructor(space: DmaSpace, buffer: DmaBuffer, iova: bigint, offset: number, size: bigint, read: boolean, write: boolean) {
+  constructor(space: DmaSpace, buffer: DmaBuffer, at: U64n, offset: number, size: number, read: boolean, write: boolean) {
     this.space = space;
     this.buffer = buffer;
-    this.iova = iova;
+    this.at = at;
     this.offset = offset;
-    this.size = Number(size);
-    this.sizeBig = size;
+    this.size = size;
     this.read = read;
     this.write = write;
+    this.iovaBig = undefined;
+  }
+
+  /** The address the device uses for the first mapped byte. */
+  get iova(): bigint {
+    const at = this.at;
+    if (typeof at === 'bigint') return at;
+    return this.iovaBig ??= BigInt(at);
   }
 
   get closed(): boolean {
@@ -186,27 +199,27 @@ export class DmaSpace {
     const read = o.read ?? true;
     const write = o.write ?? true;
     if (!read && !write) throw invalidArgument(op, 'a mapping the device can neither read nor write is useless: set read or write');
-    const size = length === buffer.length ? buffer.lengthBig : BigInt(length);
-    let iova: bigint;
+    let iova: U64n;
     if (o.iova !== undefined) {
-      alloc.reserve(o.iova, size, o);
-      iova = o.iova;
+      alloc.reserve(o.iova, BigInt(length), o);
+      // Below 2^53 the number is exact, and the ioctls take it without a bigint.
+      iova = o.iova < 2n ** 53n ? Number(o.iova) : o.iova;
     } else {
-      iova = BigInt(alloc.take(length, naturalAlignment(length, this.alignments), o.dmaMaskBits));
+      iova = alloc.take(length, naturalAlignment(length, this.alignments), o.dmaMaskBits);
     }
-    const r = this.backend.map(mem, offset === 0 ? 0n : BigInt(offset), size, iova, read, write);
+    const r = this.backend.map(mem, offset, length, iova, read, write);
     if (r < 0) {
       alloc.release(iova);
-      throw this.mapError(-r, iova, size);
+      throw this.mapError(-r, iova, length);
     }
-    const m = new DmaMapping(this, buffer, iova, offset, size, read, write);
+    const m = new DmaMapping(this, buffer, iova, offset, length, read, write);
     m.slot = this.live.push(m) - 1;
     this.pinnedBytes += length;
     buffer.attach(m);
     return m;
   }
 
-  private mapError(errno: number, iova: bigint, size: bigint): VfioError {
+  private mapError(errno: number, iova: U64n, size: number): VfioError {
     const detail = `IOVA ${hex(iova)}, ${hex(size)} bytes`;
     switch (errnoName(errno)) {
       case 'ENOMEM': {
@@ -216,7 +229,7 @@ export class DmaSpace {
         const finite = cur !== undefined && cur !== (1n << 64n) - 1n;
         return errnoError(errno, this.backend.mapOp, {
           detail,
-          hint: finite ? memlockHint(cur, BigInt(this.pinnedBytes) + size) : 'the kernel could not pin or map the memory (RLIMIT_MEMLOCK is unlimited here)',
+          hint: finite ? memlockHint(cur, BigInt(this.pinnedBytes + size)) : 'the kernel could not pin or map the memory (RLIMIT_MEMLOCK is unlimited here)',
         });
       }
       case 'ENOSPC': {
@@ -238,9 +251,9 @@ export class DmaSpace {
 
   /** @internal */
   unmapOne(m: DmaMapping): void {
-    const r = this.backend.unmap(m.iova, m.sizeBig);
-    if (r < 0) throw errnoError(-r, this.backend.unmapOp, { detail: `IOVA ${hex(m.iova)}, ${hex(m.size)} bytes` });
-    this.allocator!.release(m.iova);
+    const r = this.backend.unmap(m.at, m.size);
+    if (r < 0) throw errnoError(-r, this.backend.unmapOp, { detail: `IOVA ${hex(m.at)}, ${hex(m.size)} bytes` });
+    this.allocator!.release(m.at);
     this.forget(m);
   }
 

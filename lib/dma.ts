@@ -56,13 +56,9 @@ export class DmaBuffer extends WidthExactMemory implements Disposable {
   /** Live mappings (a plain array: a buffer has one or two, and Set hashing costs per map). */
   private readonly maps: DmaMapping[] = [];
 
-  /** @internal `length` as a bigint, for the map ioctl (kept: converting on every map costs). */
-  readonly lengthBig: bigint;
-
   private constructor(mapped: Mapped, length: number, hugepages: boolean) {
     super(mapped, length);
     this.hugepages = hugepages;
-    this.lengthBig = BigInt(length);
   }
 
   /**

@@ -14,6 +14,8 @@ import { packageRoot } from './paths';
 
 /** Opaque native handle for a mapping (device mmap or DMA buffer). Never an address. */
 export interface MemHandle { readonly __brand: 'MemHandle' }
+/** A u64 the addon takes as a bigint or, when below 2^53, as an integer number. */
+export type U64n = bigint | number;
 /** Opaque native handle for an eventfd watched by a libuv poll handle. */
 export interface PollHandle { readonly __brand: 'PollHandle' }
 
@@ -67,10 +69,13 @@ export interface Native {
    * call again) or -errno. VFIO_DEVICE_GET_INFO and _GET_REGION_INFO work the same way.
    */
   VFIO_IOMMU_GET_INFO(containerFd: number, buf: Uint8Array): number;
-  /** Maps [offset, offset+size) of a DMA buffer at iova. 0 or -errno. */
-  VFIO_IOMMU_MAP_DMA(containerFd: number, mem: MemHandle, offset: bigint, size: bigint, iova: bigint, flags: number): number;
+  /**
+   * Maps [offset, offset+size) of a DMA buffer at iova. 0 or -errno. DMA addresses and lengths
+   * (`U64n`) are bigints or, below 2^53, plain integer numbers (no bigint made per mapping).
+   */
+  VFIO_IOMMU_MAP_DMA(containerFd: number, mem: MemHandle, offset: U64n, size: U64n, iova: U64n, flags: number): number;
   /** Returns 0 or -errno; unmapped size is written to out[0] when out is given. */
-  VFIO_IOMMU_UNMAP_DMA(containerFd: number, iova: bigint, size: bigint, flags: number, out?: BigUint64Array): number;
+  VFIO_IOMMU_UNMAP_DMA(containerFd: number, iova: U64n, size: U64n, flags: number, out?: BigUint64Array): number;
 
   // --- VFIO device ---
   /** Fills buf (struct vfio_device_info + caps); the argsz protocol of VFIO_IOMMU_GET_INFO. */
@@ -119,9 +124,9 @@ export interface Native {
    */
   IOMMU_IOAS_IOVA_RANGES(iommufd: number, ioasId: number, out: BigUint64Array, alignment?: BigUint64Array): number;
   /** flags include IOMMU_IOAS_MAP_FIXED_IOVA to use iova; returns the IOVA used, or -errno as a number. */
-  IOMMU_IOAS_MAP(iommufd: number, ioasId: number, mem: MemHandle, offset: bigint, length: bigint, iova: bigint, flags: number): bigint | number;
+  IOMMU_IOAS_MAP(iommufd: number, ioasId: number, mem: MemHandle, offset: U64n, length: U64n, iova: U64n, flags: number): bigint | number;
   IOMMU_IOAS_MAP_FILE(iommufd: number, ioasId: number, fd: number, start: bigint, length: bigint, iova: bigint, flags: number): bigint | number;
-  IOMMU_IOAS_UNMAP(iommufd: number, ioasId: number, iova: bigint, length: bigint): number;
+  IOMMU_IOAS_UNMAP(iommufd: number, ioasId: number, iova: U64n, length: U64n): number;
   /**
    * Fills buf with the driver-specific info; returns out_data_type or -errno. out[0] = capabilities,
    * and when out is long enough out[1] = the info length the kernel has, out[2] = max PASID log2.

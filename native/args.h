@@ -52,6 +52,7 @@ class Args {
   int32_t i32(size_t i);               // a number, integer, within int32
   uint32_t u32(size_t i);              // a number, integer, within uint32
   uint64_t u64(size_t i);              // a bigint, 0 <= v < 2^64, lossless
+  uint64_t u64n(size_t i);             // u64(), or a number, integer, 0 <= v <= 2^53 (DMA hot path)
   int64_t off(size_t i);               // a bigint file offset, 0 <= v <= INT64_MAX
   uint64_t size(size_t i);             // a number, integer, 0 <= v <= 2^53
   bool boolean(size_t i);
@@ -59,7 +60,7 @@ class Args {
   Span<uint8_t> bytes(size_t i);       // Uint8Array (or Buffer)
   Span<uint64_t> u64s(size_t i);       // BigUint64Array
   Span<int32_t> i32s(size_t i);        // Int32Array
-  bool is_nullish(size_t i) const;     // absent, undefined or null
+  bool is_nullish(size_t i) const;     // absent, undefined or null (one typeof)
   Napi::Function function(size_t i);
   // The native object behind a handle created by this addon with the given type tag.
   void* handle(size_t i, const napi_type_tag* tag);

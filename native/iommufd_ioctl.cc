@@ -62,9 +62,9 @@ Napi::Value iommu_ioas_map(const Napi::CallbackInfo& info) {
   int fd = a.fd(0);
   uint32_t ioas_id = a.u32(1);
   Mapping* mem = mem_handle(a, 2);
-  uint64_t offset = a.u64(3);
-  uint64_t length = a.u64(4);
-  uint64_t iova = a.u64(5);
+  uint64_t offset = a.u64n(3);
+  uint64_t length = a.u64n(4);
+  uint64_t iova = a.u64n(5);
   uint32_t flags = a.u32(6);
   uint64_t user_va = mem_address(a, mem, offset, length);
   if (!a.ok()) return a.failure();
@@ -93,8 +93,8 @@ Napi::Value iommu_ioas_unmap(const Napi::CallbackInfo& info) {
   Args a(info);
   int fd = a.fd(0);
   uint32_t ioas_id = a.u32(1);
-  uint64_t iova = a.u64(2);
-  uint64_t length = a.u64(3);
+  uint64_t iova = a.u64n(2);
+  uint64_t length = a.u64n(3);
   if (!a.ok()) return a.failure();
   abi::iommu_ioas_unmap unmap = {sizeof unmap, ioas_id, iova, length};
   return number(a.env(), vfio_ioctl(fd, abi::IOMMU_IOAS_UNMAP, &unmap));

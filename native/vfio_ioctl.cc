@@ -54,9 +54,9 @@ Napi::Value vfio_iommu_map_dma(const Napi::CallbackInfo& info) {
   Args a(info);
   int fd = a.fd(0);
   Mapping* mem = mem_handle(a, 1);
-  uint64_t offset = a.u64(2);
-  uint64_t size = a.u64(3);
-  uint64_t iova = a.u64(4);
+  uint64_t offset = a.u64n(2);
+  uint64_t size = a.u64n(3);
+  uint64_t iova = a.u64n(4);
   uint32_t flags = a.u32(5);
   uint64_t vaddr = mem_address(a, mem, offset, size);
   if (!a.ok()) return a.failure();
@@ -69,11 +69,12 @@ Napi::Value vfio_iommu_map_dma(const Napi::CallbackInfo& info) {
 Napi::Value vfio_iommu_unmap_dma(const Napi::CallbackInfo& info) {
   Args a(info);
   int fd = a.fd(0);
-  uint64_t iova = a.u64(1);
-  uint64_t size = a.u64(2);
+  uint64_t iova = a.u64n(1);
+  uint64_t size = a.u64n(2);
   uint32_t flags = a.u32(3);
-  Span<uint64_t> out = a.is_nullish(4) ? Span<uint64_t>() : a.u64s(4);
-  a.invalid_unless(a.is_nullish(4) || out.length >= 1);
+  bool want_out = !a.is_nullish(4);
+  Span<uint64_t> out = want_out ? a.u64s(4) : Span<uint64_t>();
+  a.invalid_unless(!want_out || out.length >= 1);
   if (!a.ok()) return a.failure();
   // argsz without a bitmap: the kernel refuses GET_DIRTY_BITMAP rather than read past it.
   abi::vfio_iommu_type1_dma_unmap unmap = {sizeof unmap, flags, iova, size};

@@ -80,6 +80,7 @@ export function ioasMapFlags(read: boolean, write: boolean): number {
 
 /** IOVAs always come from our allocator (FIXED_IOVA): the same allocator, errors and DMA masks on every backend. */
 export function ioasDmaBackend(host: IoasHost): DmaBackend {
+  const mapOp = `${host.name}.map`;
   return {
     name: host.name, mapOp: 'IOMMU_IOAS_MAP', unmapOp: 'IOMMU_IOAS_UNMAP',
     geometry(op: string): DmaGeometry {
@@ -90,7 +91,7 @@ export function ioasDmaBackend(host: IoasHost): DmaBackend {
       return { ranges, pageSizes: page | host.largePages() };
     },
     map(mem, offset, size, iova, read, write) {
-      const r = native().IOMMU_IOAS_MAP(host.fd(`${host.name}.map`), host.ioasId, mem, offset, size, iova, ioasMapFlags(read, write));
+      const r = native().IOMMU_IOAS_MAP(host.fd(mapOp), host.ioasId, mem, offset, size, iova, ioasMapFlags(read, write));
       return typeof r === 'number' ? r : 0;
     },
     unmap(iova, size) {

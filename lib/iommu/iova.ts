@@ -240,13 +240,19 @@ export class IovaAllocator {
     return BigInt(s.end - s.start);
   }
 
-  /** @internal free() for the DMA layer's hot path: no size computed, no bigint made. */
-  release(iova: bigint): void {
-    if (iova >= EXACT_BIG) {
-      this.free(iova);
-      return;
+  /**
+   * @internal free() for the DMA layer's hot path: no size computed, no bigint made. Takes the
+   * IOVA as a number when below 2^53 (as take() returns it).
+   */
+  release(iova: bigint | number): void {
+    if (typeof iova === 'bigint') {
+      if (iova >= EXACT_BIG) {
+        this.free(iova);
+        return;
+      }
+      iova = Number(iova);
     }
-    const at = Number(iova);
+    const at = iova;
     const i = this.firstEndingAfter(at);
     const s = this.live[i];
     if (!s || s.start !== at) throw invalidArgument(`${this.op}.free`, `no allocation starts at ${hex(iova)}`);

@@ -163,6 +163,14 @@ describe('iommufd argument checks', () => {
     expect(n.IOMMU_IOAS_UNMAP(fd, 1, 1n << 64n, 4096n)).toBe(-E.EINVAL);
     expect(n.IOMMU_IOAS_UNMAP(fd, 2 ** 32, 0n, 4096n)).toBe(-E.EINVAL);
     expect(n.IOMMU_IOAS_UNMAP(fd, 1, 0n, (1n << 64n) - 1n)).toBe(-E.ENOTTY);
-    expect(thrown(() => n.IOMMU_IOAS_UNMAP(fd, 1, 0 as unknown as bigint, 1n)).message).toMatch(/argument 2 must be a bigint/);
+  });
+
+  it('DMA addresses and lengths may also be integer numbers up to 2^53', () => {
+    expect(n.IOMMU_IOAS_UNMAP(fd, 1, 0, 4096)).toBe(-E.ENOTTY);
+    expect(n.VFIO_IOMMU_UNMAP_DMA(fd, 2 ** 53, 4096, 0)).toBe(-E.ENOTTY);
+    expect(n.VFIO_IOMMU_UNMAP_DMA(fd, 2 ** 53 + 2, 4096, 0)).toBe(-E.EINVAL);
+    expect(n.VFIO_IOMMU_UNMAP_DMA(fd, 0.5, 4096, 0)).toBe(-E.EINVAL);
+    expect(n.VFIO_IOMMU_UNMAP_DMA(fd, -4096, 4096, 0)).toBe(-E.EINVAL);
+    expect(thrown(() => n.IOMMU_IOAS_UNMAP(fd, 1, '0' as unknown as bigint, 1n)).message).toMatch(/argument 2 must be a bigint or a number/);
   });
 });
