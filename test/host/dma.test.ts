@@ -69,6 +69,38 @@ describe('DmaBuffer', () => {
     expect(caught(() => DmaBuffer.allocate(2 ** 33)).code).toBe('ERANGE');
   });
 
+  it('accepts exactly the aligned integer offsets inside the buffer and the integers that fit each width', () => {
+    using buf = DmaBuffer.allocate(PAGE);
+    const badOffsets: unknown[] = [-4, -0.5, 4.5, NaN, Infinity, -Infinity, PAGE, 2 ** 32 + 4, '4', null, undefined];
+    for (const off of badOffsets) {
+      for (const fn of [() => buf.read16(off as number), () => buf.read32(off as number), () => buf.read64(off as number),
+        () => buf.write16(off as number, 1), () => buf.write32(off as number, 1), () => buf.write64(off as number, 1n),
+        () => buf.read8(off as number), () => buf.write8(off as number, 1)]) {
+        expect(caught(fn)).toBeInstanceOf(VfioError);
+      }
+    }
+    for (const off of [1, 2, 3, 5, 6, 7]) expect(caught(() => buf.write64(off, 1n)).code).toBe('EINVAL');
+    expect(caught(() => buf.write32(6, 1)).code).toBe('EINVAL');
+    expect(caught(() => buf.write32(PAGE, 1)).code).toBe('ERANGE');
+    buf.write32(PAGE - 4, 0xffffffff);
+    expect(buf.read32(PAGE - 4)).toBe(0xffffffff);
+    buf.write32(0, -1);
+    expect(buf.read32(0)).toBe(0xffffffff);
+    buf.write32(0, -(2 ** 31));
+    expect(buf.read32(0)).toBe(0x80000000);
+    buf.write16(0, -1);
+    expect(buf.read16(0)).toBe(0xffff);
+    buf.write8(0, -128);
+    expect(buf.read8(0)).toBe(0x80);
+    const badValues: [(v: number) => void, number[]][] = [
+      [(v) => buf.write8(0, v), [256, -129, 1.5, NaN, Infinity]],
+      [(v) => buf.write16(0, v), [65536, -32769, 0.1, NaN, -Infinity]],
+      [(v) => buf.write32(0, v), [2 ** 32, -(2 ** 31) - 1, 1.5, NaN, Infinity, '1' as unknown as number]],
+    ];
+    for (const [write, values] of badValues) for (const v of values) expect(caught(() => write(v)).message).toMatch(/does not fit in/);
+    expect(buf.read32(0)).toBe(0x8000ff80); // the refused writes above changed nothing
+  });
+
   it('after close, views and accessors throw instead of reading detached memory', () => {
     const buf = DmaBuffer.allocate(PAGE);
     const view = buf.u32;
