@@ -14,12 +14,14 @@ import { IrqControl } from '../lib/irq-index';
 import { DeviceIrqInfo } from '../lib/device';
 import { median, ratioLine } from './util';
 
-const ROUNDS = 3;
-const N = Number(process.env.IRQ_BENCH_SAMPLES ?? 1000);
+// Many short rounds in rotating order rather than a few long ones: the machine's speed drifts
+// over seconds, and a long round of one variant would catch a drift the others miss.
+const ROUNDS = 9;
+const N = Number(process.env.IRQ_BENCH_SAMPLES ?? 330);
 // Long enough for the reader to be back asleep in epoll_wait even under software emulation, so
 // both sides measure a wakeup and never the tail of the previous event's processing.
 const GAP_US = 2000;
-const WARMUP = 50;
+const WARMUP = 30;
 
 /** Builds the C side next to this script when missing or older than its source. */
 function cProgram(): string {
@@ -109,23 +111,34 @@ async function main(): Promise<void> {
   const bin = cProgram();
   const { irq, fd, what, close } = await openIrq();
   const tap = tapReader();
-  const c: number[] = [];
-  const js: number[] = [];
-  const raw: number[] = [];
+  const variants: Record<string, () => Promise<number[]>> = {
+    c: async () => cRound(bin),
+    js: () => jsRound(bin, irqReader(irq, fd)),
+    raw: () => jsRound(bin, tap),
+  };
+  const names = Object.keys(variants);
+  const all: Record<string, number[]> = { c: [], js: [], raw: [] };
+  const ratios: Record<string, number[]> = { js: [], raw: [] };
   for (let k = 0; k < ROUNDS; k++) {
-    c.push(...cRound(bin));
-    js.push(...(await jsRound(bin, irqReader(irq, fd))));
-    raw.push(...(await jsRound(bin, tap)));
+    const round: Record<string, number> = {};
+    for (let j = 0; j < names.length; j++) {
+      const name = names[(j + k) % names.length];
+      const lat = await variants[name]();
+      all[name].push(...lat);
+      round[name] = median(lat);
+    }
+    ratios.js.push(round.js / round.c);
+    ratios.raw.push(round.raw / round.c);
   }
   tap.close();
   close();
   const us = (ns: number): string => `${(ns / 1000).toFixed(1)} µs`;
-  console.log(`IRQ eventfd write → callback (${what}), ${ROUNDS} x ${N - WARMUP} wakeups each, median:`);
-  console.log(`  C epoll_wait + read         ${us(median(c))}`);
-  console.log(`  addon poll callback alone   ${us(median(raw))}`);
-  console.log(`  Irq 'interrupt' listener    ${us(median(js))}`);
-  console.log(ratioLine('  irq latency Node/C', median(js) / median(c)));
-  console.log(ratioLine('  addon poll alone Node/C', median(raw) / median(c)));
+  console.log(`IRQ eventfd write → callback (${what}), ${ROUNDS} rounds x ${N - WARMUP} wakeups each, medians:`);
+  console.log(`  C epoll_wait + read         ${us(median(all.c))}`);
+  console.log(`  addon poll callback alone   ${us(median(all.raw))}`);
+  console.log(`  Irq 'interrupt' listener    ${us(median(all.js))}`);
+  console.log(ratioLine('  irq latency Node/C', median(ratios.js)));
+  console.log(ratioLine('  addon poll alone Node/C', median(ratios.raw)));
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });
