@@ -10,6 +10,7 @@
 // node-gyp-build ships no types: it is one function from a directory to the loaded addon.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const nodeGypBuild: (dir: string) => unknown = require('node-gyp-build');
+import { FramedAddon, FramedFunctions, framedFunctions } from './native-frame';
 import { packageRoot } from './paths';
 
 /** Opaque native handle for a mapping (device mmap or DMA buffer). Never an address. */
@@ -74,8 +75,8 @@ export interface Native {
    * (`U64n`) are bigints or, below 2^53, plain integer numbers (no bigint made per mapping).
    */
   VFIO_IOMMU_MAP_DMA(containerFd: number, mem: MemHandle, offset: U64n, size: U64n, iova: U64n, flags: number): number;
-  /** Returns 0 or -errno; unmapped size is written to out[0] when out is given. */
-  VFIO_IOMMU_UNMAP_DMA(containerFd: number, iova: U64n, size: U64n, flags: number, out?: BigUint64Array): number;
+  /** Returns 0 or -errno. */
+  VFIO_IOMMU_UNMAP_DMA(containerFd: number, iova: U64n, size: U64n, flags: number): number;
 
   // --- VFIO device ---
   /** Fills buf (struct vfio_device_info + caps); the argsz protocol of VFIO_IOMMU_GET_INFO. */
@@ -123,8 +124,11 @@ export interface Native {
    * alignment[0], when given, receives out_iova_alignment.
    */
   IOMMU_IOAS_IOVA_RANGES(iommufd: number, ioasId: number, out: BigUint64Array, alignment?: BigUint64Array): number;
-  /** flags include IOMMU_IOAS_MAP_FIXED_IOVA to use iova; returns the IOVA used, or -errno as a number. */
-  IOMMU_IOAS_MAP(iommufd: number, ioasId: number, mem: MemHandle, offset: U64n, length: U64n, iova: U64n, flags: number): bigint | number;
+  /**
+   * flags include IOMMU_IOAS_MAP_FIXED_IOVA to use iova; returns the IOVA used (a number below
+   * 2^53, else a bigint) or -errno.
+   */
+  IOMMU_IOAS_MAP(iommufd: number, ioasId: number, mem: MemHandle, offset: U64n, length: U64n, iova: U64n, flags: number): number | bigint;
   IOMMU_IOAS_MAP_FILE(iommufd: number, ioasId: number, fd: number, start: bigint, length: bigint, iova: bigint, flags: number): bigint | number;
   IOMMU_IOAS_UNMAP(iommufd: number, ioasId: number, iova: U64n, length: U64n): number;
   /**
@@ -168,8 +172,15 @@ export interface Native {
 
 let cached: Native | undefined;
 
-/** Loads the addon once: prebuilds/ first, then build/Release (node-gyp-build's order). */
+/**
+ * Loads the addon once: prebuilds/ first, then build/Release (node-gyp-build's order). The DMA
+ * map/unmap functions are framed in the addon (lib/native-frame.ts): wrappers give them the
+ * signatures above.
+ */
 export function native(): Native {
-  if (!cached) cached = nodeGypBuild(packageRoot()) as Native;
+  if (!cached) {
+    const addon = nodeGypBuild(packageRoot()) as Omit<Native, keyof FramedFunctions> & FramedAddon;
+    cached = { ...addon, ...framedFunctions(addon) };
+  }
   return cached;
 }

@@ -62,6 +62,7 @@ void export_constants(Exports& out) {
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   Exports out(env, exports);
   export_constants(out);
+  export_frame(out);
   export_fd(out);
   export_vfio(out);
   export_vfio_feature(out);

@@ -83,22 +83,6 @@ uint64_t Args::u64(size_t i) {
   return v;
 }
 
-// IOVAs, offsets and lengths of DMA mappings: the library keeps them as numbers while they are
-// below 2^53 (making a bigint per mapping cost more than the map ioctl in the emulated host) and
-// passes bigints only for caller-chosen IOVAs above that.
-uint64_t Args::u64n(size_t i) {
-  if (!usable()) return 0;
-  double d = 0;
-  int r = integer_in(i, 0, kMaxSafeInteger, &d);
-  if (r > 0) return static_cast<uint64_t>(d);
-  if (r == 0) return invalid(), 0;
-  uint64_t v = 0;
-  bool lossless = false;
-  if (napi_get_value_bigint_uint64(env(), at(i), &v, &lossless) != napi_ok) return type_error(i, "a bigint or a number"), 0;
-  if (!lossless) return invalid(), 0;
-  return v;
-}
-
 int64_t Args::off(size_t i) {
   uint64_t v = u64(i);
   if (v > static_cast<uint64_t>(INT64_MAX)) return invalid(), 0;

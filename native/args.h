@@ -52,7 +52,6 @@ class Args {
   int32_t i32(size_t i);               // a number, integer, within int32
   uint32_t u32(size_t i);              // a number, integer, within uint32
   uint64_t u64(size_t i);              // a bigint, 0 <= v < 2^64, lossless
-  uint64_t u64n(size_t i);             // u64(), or a number, integer, 0 <= v <= 2^53 (DMA hot path)
   int64_t off(size_t i);               // a bigint file offset, 0 <= v <= INT64_MAX
   uint64_t size(size_t i);             // a number, integer, 0 <= v <= 2^53
   bool boolean(size_t i);

@@ -6,6 +6,8 @@
 
 namespace vfio {
 
+struct Frame;
+
 class Exports {
  public:
   Exports(Napi::Env env, Napi::Object target) : env_(env), target_(target) {}
@@ -15,6 +17,13 @@ class Exports {
   void fn(const char* name) {
     if (ok_) set(name, Napi::Function::New<cb>(env_, name));
   }
+  // A framed function (native/frame.h): a plain Node-API callback whose data is the frame.
+  void framed(const char* name, napi_callback cb) {
+    napi_value f = nullptr;
+    if (ok_ && (frame_ == nullptr || napi_create_function(env_, name, NAPI_AUTO_LENGTH, cb, frame_, &f) != napi_ok)) ok_ = false;
+    if (ok_) set(name, Napi::Value(env_, f));
+  }
+  void set_frame(Frame* frame) { frame_ = frame; }
   void set(const char* name, Napi::Value value) {
     if (!ok_ || value.IsEmpty() || target_.Set(name, value).IsNothing()) ok_ = false;
   }
@@ -24,10 +33,12 @@ class Exports {
  private:
   Napi::Env env_;
   Napi::Object target_;
+  Frame* frame_ = nullptr;
   bool ok_ = true;
 };
 
-// One per source file.
+// One per source file. export_frame comes before any file that exports framed functions.
+void export_frame(Exports& out);
 void export_fd(Exports& out);
 void export_vfio(Exports& out);
 void export_vfio_feature(Exports& out);

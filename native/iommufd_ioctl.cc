@@ -56,21 +56,23 @@ Napi::Value iommu_ioas_iova_ranges(const Napi::CallbackInfo& info) {
   return number(a.env(), ranges.num_iovas);
 }
 
-// Maps [offset, offset + length) of a mapping (DMA buffer) into the IOAS.
-Napi::Value iommu_ioas_map(const Napi::CallbackInfo& info) {
-  Args a(info);
-  int fd = a.fd(0);
-  uint32_t ioas_id = a.u32(1);
-  Mapping* mem = mem_handle(a, 2);
-  uint64_t offset = a.u64n(3);
-  uint64_t length = a.u64n(4);
-  uint64_t iova = a.u64n(5);
-  uint32_t flags = a.u32(6);
-  uint64_t user_va = mem_address(a, mem, offset, length);
-  if (!a.ok()) return a.failure();
+// Maps [offset, offset + length) of a mapping (DMA buffer) into the IOAS. Framed (frame.h),
+// handle argument: the DMA buffer. Slots: 0 iommufd, 1 IOAS id, 2 offset, 3 length, 4 iova,
+// 5 flags. Result: the IOVA used, or -errno.
+napi_value iommu_ioas_map(napi_env env, napi_callback_info info) {
+  FrameCall c(env, info);
+  Mapping* mem = mem_handle(c, 0);
+  int fd = c.fd(0);
+  uint32_t ioas_id = c.u32(1);
+  uint64_t offset = c.u64n(2);
+  uint64_t length = c.u64n(3);
+  uint64_t iova = c.u64n(4);
+  uint32_t flags = c.u32(5);
+  uint64_t user_va = mem_address(c, mem, offset, length);
+  if (!c.ok()) return c.done(0);
   abi::iommu_ioas_map map = {sizeof map, flags, ioas_id, 0, user_va, length, iova};
   int64_t r = vfio_ioctl(fd, abi::IOMMU_IOAS_MAP, &map);
-  return iova_or_error(a.env(), r, map.iova);
+  return r < 0 ? c.done(r) : c.done_u64(map.iova);
 }
 
 // Maps a memfd or a vfio dma-buf (peer-to-peer DMA to a BAR) by fd, no address involved.
@@ -89,15 +91,16 @@ Napi::Value iommu_ioas_map_file(const Napi::CallbackInfo& info) {
   return iova_or_error(a.env(), r, map.iova);
 }
 
-Napi::Value iommu_ioas_unmap(const Napi::CallbackInfo& info) {
-  Args a(info);
-  int fd = a.fd(0);
-  uint32_t ioas_id = a.u32(1);
-  uint64_t iova = a.u64n(2);
-  uint64_t length = a.u64n(3);
-  if (!a.ok()) return a.failure();
+// Framed. Slots: 0 iommufd, 1 IOAS id, 2 iova, 3 length. Result: 0 or -errno.
+napi_value iommu_ioas_unmap(napi_env env, napi_callback_info info) {
+  FrameCall c(env, info);
+  int fd = c.fd(0);
+  uint32_t ioas_id = c.u32(1);
+  uint64_t iova = c.u64n(2);
+  uint64_t length = c.u64n(3);
+  if (!c.ok()) return c.done(0);
   abi::iommu_ioas_unmap unmap = {sizeof unmap, ioas_id, iova, length};
-  return number(a.env(), vfio_ioctl(fd, abi::IOMMU_IOAS_UNMAP, &unmap));
+  return c.done(vfio_ioctl(fd, abi::IOMMU_IOAS_UNMAP, &unmap));
 }
 
 // The kernel fills buf with the IOMMU-specific info (zeroing what it has no data for). Returns
@@ -149,9 +152,9 @@ void export_iommufd(Exports& out) {
   out.fn<iommu_ioas_alloc>("IOMMU_IOAS_ALLOC");
   out.fn<iommu_destroy>("IOMMU_DESTROY");
   out.fn<iommu_ioas_iova_ranges>("IOMMU_IOAS_IOVA_RANGES");
-  out.fn<iommu_ioas_map>("IOMMU_IOAS_MAP");
+  out.framed("IOMMU_IOAS_MAP", iommu_ioas_map);
   out.fn<iommu_ioas_map_file>("IOMMU_IOAS_MAP_FILE");
-  out.fn<iommu_ioas_unmap>("IOMMU_IOAS_UNMAP");
+  out.framed("IOMMU_IOAS_UNMAP", iommu_ioas_unmap);
   out.fn<iommu_get_hw_info>("IOMMU_GET_HW_INFO");
   out.fn<iommu_ioas_noiommu_get_pa>("IOMMU_IOAS_NOIOMMU_GET_PA");
 }

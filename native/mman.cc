@@ -183,10 +183,24 @@ Napi::Value mm_store_fence(const Napi::CallbackInfo& info) {
 
 Mapping* mem_handle(Args& a, size_t i) { return static_cast<Mapping*>(a.handle(i, &kMappingTag)); }
 
+namespace {
+bool mem_range_ok(const Mapping* m, uint64_t offset, uint64_t length) {
+  return m->mapped && offset <= m->length && length <= m->length - offset;
+}
+}  // namespace
+
 uint64_t mem_address(Args& a, const Mapping* m, uint64_t offset, uint64_t length) {
   if (!a.ok() || m == nullptr) return 0;
-  a.invalid_unless(m->mapped && offset <= m->length && length <= m->length - offset);
+  a.invalid_unless(mem_range_ok(m, offset, length));
   return a.ok() ? reinterpret_cast<uintptr_t>(m->addr) + offset : 0;
+}
+
+Mapping* mem_handle(FrameCall& c, size_t i) { return static_cast<Mapping*>(c.handle(i, &kMappingTag)); }
+
+uint64_t mem_address(FrameCall& c, const Mapping* m, uint64_t offset, uint64_t length) {
+  if (!c.ok() || m == nullptr) return 0;
+  c.invalid_unless(mem_range_ok(m, offset, length));
+  return c.ok() ? reinterpret_cast<uintptr_t>(m->addr) + offset : 0;
 }
 
 void export_mman(Exports& out) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "args.h"
+#include "frame.h"
 
 namespace vfio {
 
@@ -18,6 +19,10 @@ Mapping* mem_handle(Args& a, size_t i);
 // memory to the kernel; marks the arguments invalid (and returns 0) when the mapping is already
 // unmapped or the range does not fit inside it.
 uint64_t mem_address(Args& a, const Mapping* m, uint64_t offset, uint64_t length);
+
+// The same for framed functions (frame.h): handle argument i, and the range check.
+Mapping* mem_handle(FrameCall& c, size_t i);
+uint64_t mem_address(FrameCall& c, const Mapping* m, uint64_t offset, uint64_t length);
 
 }  // namespace vfio
 

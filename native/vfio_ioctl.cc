@@ -50,37 +50,33 @@ Napi::Value vfio_iommu_get_info(const Napi::CallbackInfo& info) {
   return number(a.env(), grow_info_ioctl(fd, abi::VFIO_IOMMU_GET_INFO, buf, sizeof(abi::vfio_iommu_type1_info), -1, 0));
 }
 
-Napi::Value vfio_iommu_map_dma(const Napi::CallbackInfo& info) {
-  Args a(info);
-  int fd = a.fd(0);
-  Mapping* mem = mem_handle(a, 1);
-  uint64_t offset = a.u64n(2);
-  uint64_t size = a.u64n(3);
-  uint64_t iova = a.u64n(4);
-  uint32_t flags = a.u32(5);
-  uint64_t vaddr = mem_address(a, mem, offset, size);
-  if (!a.ok()) return a.failure();
+// Framed (frame.h), handle argument: the DMA buffer. Slots: 0 container fd, 1 offset, 2 size,
+// 3 iova, 4 flags. Result: 0 or -errno.
+napi_value vfio_iommu_map_dma(napi_env env, napi_callback_info info) {
+  FrameCall c(env, info);
+  Mapping* mem = mem_handle(c, 0);
+  int fd = c.fd(0);
+  uint64_t offset = c.u64n(1);
+  uint64_t size = c.u64n(2);
+  uint64_t iova = c.u64n(3);
+  uint32_t flags = c.u32(4);
+  uint64_t vaddr = mem_address(c, mem, offset, size);
+  if (!c.ok()) return c.done(0);
   abi::vfio_iommu_type1_dma_map map = {sizeof map, flags, vaddr, iova, size};
-  return number(a.env(), vfio_ioctl(fd, abi::VFIO_IOMMU_MAP_DMA, &map));
+  return c.done(vfio_ioctl(fd, abi::VFIO_IOMMU_MAP_DMA, &map));
 }
 
-// out[0] receives the number of bytes unmapped (the kernel may unmap more than asked when
-// the range covers whole earlier mappings, or everything with VFIO_DMA_UNMAP_FLAG_ALL).
-Napi::Value vfio_iommu_unmap_dma(const Napi::CallbackInfo& info) {
-  Args a(info);
-  int fd = a.fd(0);
-  uint64_t iova = a.u64n(1);
-  uint64_t size = a.u64n(2);
-  uint32_t flags = a.u32(3);
-  bool want_out = !a.is_nullish(4);
-  Span<uint64_t> out = want_out ? a.u64s(4) : Span<uint64_t>();
-  a.invalid_unless(!want_out || out.length >= 1);
-  if (!a.ok()) return a.failure();
+// Framed. Slots: 0 container fd, 1 iova, 2 size, 3 flags. Result: 0 or -errno.
+napi_value vfio_iommu_unmap_dma(napi_env env, napi_callback_info info) {
+  FrameCall c(env, info);
+  int fd = c.fd(0);
+  uint64_t iova = c.u64n(1);
+  uint64_t size = c.u64n(2);
+  uint32_t flags = c.u32(3);
+  if (!c.ok()) return c.done(0);
   // argsz without a bitmap: the kernel refuses GET_DIRTY_BITMAP rather than read past it.
   abi::vfio_iommu_type1_dma_unmap unmap = {sizeof unmap, flags, iova, size};
-  int64_t r = vfio_ioctl(fd, abi::VFIO_IOMMU_UNMAP_DMA, &unmap);
-  if (r >= 0 && out.data) out.data[0] = unmap.size;
-  return number(a.env(), r);
+  return c.done(vfio_ioctl(fd, abi::VFIO_IOMMU_UNMAP_DMA, &unmap));
 }
 
 // ---- group ----
@@ -266,8 +262,8 @@ void export_vfio(Exports& out) {
   out.fn<vfio_check_extension>("VFIO_CHECK_EXTENSION");
   out.fn<vfio_set_iommu>("VFIO_SET_IOMMU");
   out.fn<vfio_iommu_get_info>("VFIO_IOMMU_GET_INFO");
-  out.fn<vfio_iommu_map_dma>("VFIO_IOMMU_MAP_DMA");
-  out.fn<vfio_iommu_unmap_dma>("VFIO_IOMMU_UNMAP_DMA");
+  out.framed("VFIO_IOMMU_MAP_DMA", vfio_iommu_map_dma);
+  out.framed("VFIO_IOMMU_UNMAP_DMA", vfio_iommu_unmap_dma);
   out.fn<vfio_group_get_status>("VFIO_GROUP_GET_STATUS");
   out.fn<vfio_group_set_container>("VFIO_GROUP_SET_CONTAINER");
   out.fn<vfio_group_unset_container>("VFIO_GROUP_UNSET_CONTAINER");

@@ -92,7 +92,7 @@ export function ioasDmaBackend(host: IoasHost): DmaBackend {
     },
     map(mem, offset, size, iova, read, write) {
       const r = native().IOMMU_IOAS_MAP(host.fd(mapOp), host.ioasId, mem, offset, size, iova, ioasMapFlags(read, write));
-      return typeof r === 'number' ? r : 0;
+      return typeof r === 'number' && r < 0 ? r : 0;
     },
     unmap(iova, size) {
       return native().IOMMU_IOAS_UNMAP(host.fd('DmaMapping.unmap'), host.ioasId, iova, size);

@@ -174,3 +174,44 @@ describe('iommufd argument checks', () => {
     expect(thrown(() => n.IOMMU_IOAS_UNMAP(fd, 1, '0' as unknown as bigint, 1n)).message).toMatch(/argument 2 must be a bigint or a number/);
   });
 });
+
+// The DMA map/unmap functions take their numbers through the addon's call frame
+// (native/frame.h); the wrappers keep the argument contract of every other function.
+describe('framed DMA functions', () => {
+  it('a number slot refuses bigints and non-numbers with a TypeError naming the argument', () => {
+    expect(thrown(() => n.VFIO_IOMMU_UNMAP_DMA('3' as unknown as number, 0, 4096, 0)).message).toMatch(/argument 0 must be a number/);
+    expect(thrown(() => n.IOMMU_IOAS_UNMAP(fd, 1n as unknown as number, 0, 4096)).message).toMatch(/argument 1 must be a number/);
+    expect(thrown(() => n.VFIO_IOMMU_UNMAP_DMA(fd, 0, 4096, undefined as unknown as number)).name).toBe('TypeError');
+  });
+
+  it('fds, ids and flags are checked by the addon as integers in their C range', () => {
+    expect(n.VFIO_IOMMU_UNMAP_DMA(-1, 0, 4096, 0)).toBe(-E.EINVAL);
+    expect(n.VFIO_IOMMU_UNMAP_DMA(fd + 0.5, 0, 4096, 0)).toBe(-E.EINVAL);
+    expect(n.VFIO_IOMMU_UNMAP_DMA(fd, 0, 4096, 2 ** 32)).toBe(-E.EINVAL);
+    expect(n.VFIO_IOMMU_UNMAP_DMA(fd, 0, 4096, NaN)).toBe(-E.EINVAL);
+    expect(n.IOMMU_IOAS_UNMAP(fd, -1, 0, 4096)).toBe(-E.EINVAL);
+  });
+
+  it('a bigint above 2^53 reaches the kernel whole; a number there is refused (it would be rounded)', () => {
+    expect(n.VFIO_IOMMU_UNMAP_DMA(fd, (1n << 60n) + 1n, 4096n, 0)).toBe(-E.ENOTTY);
+    expect(n.VFIO_IOMMU_UNMAP_DMA(fd, 2 ** 60, 4096, 0)).toBe(-E.EINVAL);
+    expect(n.IOMMU_IOAS_UNMAP(fd, 1, 0, (1n << 64n) - 1n)).toBe(-E.ENOTTY);
+  });
+
+  it('a failed check in one call leaves nothing behind for the next', () => {
+    expect(n.VFIO_IOMMU_UNMAP_DMA(fd, 1n << 64n, 4096, 0)).toBe(-E.EINVAL);     // refused before the addon
+    expect(n.VFIO_IOMMU_UNMAP_DMA(fd, (1n << 62n), 4096, 0)).toBe(-E.ENOTTY);  // bigint slot 1
+    expect(n.VFIO_IOMMU_UNMAP_DMA(fd, 4096, 4096, 0)).toBe(-E.ENOTTY);         // slot 1 a number again
+    expect(n.VFIO_IOMMU_UNMAP_DMA(fd, 4096.5, 4096, 0)).toBe(-E.EINVAL);
+  });
+
+  it('MAP_DMA checks the handle, then the range against the mapping', () => {
+    const m = n.dma_alloc(8192, false);
+    if (typeof m === 'number') throw new Error(`dma_alloc: ${m}`);
+    expect(n.VFIO_IOMMU_MAP_DMA(fd, m.handle, 4096, 4096, 2 ** 40, 3)).toBe(-E.ENOTTY);
+    expect(n.VFIO_IOMMU_MAP_DMA(fd, m.handle, 4096, 4097, 0, 3)).toBe(-E.EINVAL);
+    expect(thrown(() => n.VFIO_IOMMU_MAP_DMA(fd, { handle: 1 } as never, 0, 4096, 0, 3)).message).toMatch(/handle returned by this addon/);
+    n.dma_free(m.handle);
+    expect(n.VFIO_IOMMU_MAP_DMA(fd, m.handle, 0, 4096, 0, 3)).toBe(-E.EINVAL);  // freed: no address to give
+  });
+});

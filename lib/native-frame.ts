@@ -1,0 +1,101 @@
+// The JavaScript half of the call frame (native/frame.h): the DMA map and unmap functions of
+// both backends take their numbers through a small array the addon owns instead of as
+// arguments, because each argument unpacked by a Node-API call cost about 0.3 us in the
+// emulated host: together as much as mapping 4 KiB. These wrappers keep the signatures of the
+// Native contract (lib/native.ts), so nothing above this file knows the frame exists.
+//
+// Type checks stay where they were for callers: a wrong type is a TypeError naming the argument;
+// a number out of range or not an integer is -EINVAL from the addon, which checks every slot.
+import { constants as osConstants } from 'os';
+import type { MemHandle, Native, U64n } from './native';
+
+/** The framed functions as the addon exports them: handles as arguments, numbers in the frame. */
+export interface FramedAddon {
+  /** 8 slots of 8 bytes; see native/frame.h for the layout. */
+  readonly frame: ArrayBuffer;
+  VFIO_IOMMU_MAP_DMA(mem: MemHandle): void;
+  VFIO_IOMMU_UNMAP_DMA(): void;
+  IOMMU_IOAS_MAP(mem: MemHandle): void;
+  IOMMU_IOAS_UNMAP(): void;
+}
+
+export type FramedFunctions = Pick<Native, 'VFIO_IOMMU_MAP_DMA' | 'VFIO_IOMMU_UNMAP_DMA' | 'IOMMU_IOAS_MAP' | 'IOMMU_IOAS_UNMAP'>;
+
+const KINDS = 6;
+const RESULT = 7;
+const U64_LIMIT = 1n << 64n;
+const EINVAL = osConstants.errno.EINVAL;
+
+/** Wrappers with the Native contract's signatures over the addon's framed functions. */
+export function framedFunctions(addon: FramedAddon): FramedFunctions {
+  const f64 = new Float64Array(addon.frame, 0, 8);
+  const u64 = new BigUint64Array(addon.frame, 0, 8);
+  let kinds = 0;
+
+  /** A number slot: fds, ids, flags. */
+  function num(slot: number, v: number, arg: number): void {
+    if (typeof v !== 'number') throw new TypeError(`vfio native: argument ${arg} must be a number`);
+    f64[slot] = v;
+  }
+  /** An address or length: a number below 2^53 (checked by the addon), or a bigint. false: out of u64 range. */
+  function addr(slot: number, v: U64n, arg: number): boolean {
+    if (typeof v === 'number') {
+      f64[slot] = v;
+      return true;
+    }
+    if (typeof v !== 'bigint') throw new TypeError(`vfio native: argument ${arg} must be a bigint or a number`);
+    if (v < 0n || v >= U64_LIMIT) return false;
+    u64[slot] = v;
+    kinds |= 1 << slot;
+    return true;
+  }
+  /** Starts a call: no slot holds a bigint yet. */
+  function begin(): void {
+    kinds = 0;
+  }
+  /** Publishes which slots hold bigints; false (the call is -EINVAL) when one was out of range. */
+  function ready(inRange: boolean): boolean {
+    f64[KINDS] = kinds;
+    return inRange;
+  }
+  return {
+    VFIO_IOMMU_MAP_DMA(containerFd, mem, offset, size, iova, flags) {
+      begin();
+      num(0, containerFd, 0);
+      const ok = addr(1, offset, 2) && addr(2, size, 3) && addr(3, iova, 4);
+      num(4, flags, 5);
+      if (!ready(ok)) return -EINVAL;
+      addon.VFIO_IOMMU_MAP_DMA(mem);
+      return f64[RESULT];
+    },
+    VFIO_IOMMU_UNMAP_DMA(containerFd, iova, size, flags) {
+      begin();
+      num(0, containerFd, 0);
+      const ok = addr(1, iova, 1) && addr(2, size, 2);
+      num(3, flags, 3);
+      if (!ready(ok)) return -EINVAL;
+      addon.VFIO_IOMMU_UNMAP_DMA();
+      return f64[RESULT];
+    },
+    IOMMU_IOAS_MAP(iommufd, ioasId, mem, offset, length, iova, flags) {
+      begin();
+      num(0, iommufd, 0);
+      num(1, ioasId, 1);
+      const ok = addr(2, offset, 3) && addr(3, length, 4) && addr(4, iova, 5);
+      num(5, flags, 6);
+      if (!ready(ok)) return -EINVAL;
+      addon.IOMMU_IOAS_MAP(mem);
+      // The IOVA the kernel used: a number below 2^53, else (the addon set bit 7 of kinds) a bigint.
+      return f64[KINDS] === 0 ? f64[RESULT] : u64[RESULT];
+    },
+    IOMMU_IOAS_UNMAP(iommufd, ioasId, iova, length) {
+      begin();
+      num(0, iommufd, 0);
+      num(1, ioasId, 1);
+      const ok = addr(2, iova, 2) && addr(3, length, 3);
+      if (!ready(ok)) return -EINVAL;
+      addon.IOMMU_IOAS_UNMAP();
+      return f64[RESULT];
+    },
+  };
+}
