@@ -166,8 +166,8 @@ describe('DMA_BUF export', () => {
   });
 });
 
-// Runtime PM is what low power rides on; the custom test kernel is built without CONFIG_PM (no
-// power/ directory in sysfs), so these run on the Debian kernel's configurations only.
+// Runtime PM is what low power rides on (CONFIG_PM: both the Debian and the custom kernel have
+// it); a kernel built without it has no power/ directory in sysfs, and these are skipped there.
 const hasRuntimePm = fs.existsSync(`/sys/bus/pci/devices/${EDU}/power/runtime_status`);
 
 (hasRuntimePm ? describe : describe.skip)('low power on edu (needs a kernel with runtime PM)', () => {
