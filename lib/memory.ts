@@ -118,7 +118,11 @@ export abstract class WidthExactMemory {
   read32(off: number): number {
     const i = off >>> 2;
     if (i * 4 !== off || off > this.lim32) this.fail('read32', off, 4);
-    return (this.sink = this.v32[i]);
+    // The sink takes the value as an int32: a uint32 above 2^31-1 is not a small integer, and
+    // storing it as is checked and boxed on every read (1.6-1.7x a C loop, against 1.2-1.35x).
+    const v = this.v32[i];
+    this.sink = v | 0;
+    return v;
   }
   read64(off: number): bigint {
     const i = off >>> 3;
