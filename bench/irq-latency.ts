@@ -1,7 +1,14 @@
 // One-way wakeup latency from an eventfd write to the 'interrupt' listener of an Irq, against a
-// plain C epoll_wait + read loop, in the same run with the same writer (bench/irq-epoll.c).
-// The writer is another process that, per go-ahead, waits until the reader sleeps, then adds its
-// CLOCK_MONOTONIC time to the eventfd: the reader reads that time back as the counter.
+// plain C epoll_wait + read loop, in the same run with the same writer. Per go-ahead the writer
+// waits until the reader sleeps, then adds its CLOCK_MONOTONIC time to the eventfd: the reader
+// reads that time back as the counter.
+//
+// Two writers, each against its own C reader. Another process (bench/irq-epoll.c) makes every
+// wakeup an address-space switch, which software emulation charges by the woken side's working
+// set (in the emulated host Node's share grew by about 0.2-0.4x of C with it). A thread of the
+// reader's own process (bench/native) switches none, like a device interrupt: the MSI handler
+// signals the eventfd and the sleeping reader wakes on a CPU that still has its address space
+// loaded.
 //
 // Inside `vfio-vm run` the eventfd is a real MSI-X vector of nvme (the kernel holds it too);
 // elsewhere the same Irq path runs over an eventfd no kernel knows about.
@@ -12,7 +19,15 @@ import { Device, Irq } from '../lib';
 import { Tap } from '../lib/irq';
 import { IrqControl } from '../lib/irq-index';
 import { DeviceIrqInfo } from '../lib/device';
-import { median, ratioLine } from './util';
+import { Baseline, loadBaseline, median, ratioLine } from './util';
+
+/** The writer thread's part of the C baselines (bench/native/baseline.cc). */
+interface ThreadBaseline extends Baseline {
+  /** A writer thread for `eventfd`: one write per go(); stop() joins it, and must come first. */
+  irq_thread_writer_start(eventfd: number, gapUs: number): { go(): void; stop(): void };
+  /** The same thread on an eventfd of its own, read by epoll_wait + read: latencies in ns. */
+  irq_thread_baseline(n: number, gapUs: number): Float64Array;
+}
 
 // Many short rounds in rotating order rather than a few long ones: the machine's speed drifts
 // over seconds, and a long round of one variant would catch a drift the others miss.
@@ -51,24 +66,61 @@ interface Reader {
   unlisten(): void;
 }
 
-/** One round: the callback measures, then gives the writer its next go-ahead. */
-function jsRound(bin: string, r: Reader): Promise<number[]> {
-  return new Promise((resolve, reject) => {
-    const lat: number[] = [];
-    const writer: ChildProcess = spawn(bin, ['writer', String(N), String(GAP_US)], { stdio: ['pipe', 'inherit', 'inherit', r.fd] });
-    r.listen((t0: number): void => {
-      lat.push(Number(process.hrtime.bigint()) - t0);
-      if (lat.length < N) writer.stdin!.write('x');
-      else writer.stdin!.end();
+/** A round's writer: go() asks for one write, end() stops it and resolves once it is gone. */
+interface Writer {
+  go(): void;
+  end(): Promise<void>;
+}
+type StartWriter = (fd: number, fail: (e: Error) => void) => Writer;
+
+/** irq-epoll.c in writer mode. Asked for one sample more than it gets, it ends only at our EOF:
+ * any exit before end() is a failure, never a race with the last sample. */
+function processWriter(bin: string): StartWriter {
+  return (fd, fail) => {
+    const child: ChildProcess = spawn(bin, ['writer', String(N + 1), String(GAP_US)], { stdio: ['pipe', 'inherit', 'inherit', fd] });
+    let ending = false;
+    const exited = new Promise<void>((resolve, reject) => {
+      child.on('error', (e) => { fail(e); reject(e); });
+      child.on('exit', (code) => {
+        const e = new Error(`irq-epoll writer exited with ${code}${ending ? '' : ' before the round ended'}`);
+        if (code === 0 && ending) resolve();
+        else { fail(e); reject(e); }
+      });
     });
-    writer.on('error', reject);
-    writer.on('exit', (code) => {
-      r.unlisten();
-      if (code !== 0 || lat.length !== N) reject(new Error(`writer exited with ${code} after ${lat.length} samples`));
-      else resolve(lat.slice(WARMUP));
+    exited.catch(() => undefined); // reported through fail(); end() rethrows it
+    child.stdin!.on('error', fail); // a go-ahead to a writer already gone
+    return { go: () => void child.stdin!.write('x'), end: () => { ending = true; child.stdin!.end(); return exited; } };
+  };
+}
+
+/** The writer thread of the C baselines: nothing can fail after it started. */
+function threadWriter(c: ThreadBaseline): StartWriter {
+  return (fd) => {
+    const w = c.irq_thread_writer_start(fd, GAP_US);
+    return { go: () => w.go(), end: async () => w.stop() };
+  };
+}
+
+/** One round: the callback measures, then gives the writer its next go-ahead. The writer always
+ * ends before the round does: a thread left running would write into the next round's eventfd. */
+async function jsRound(start: StartWriter, r: Reader): Promise<number[]> {
+  const lat: number[] = [];
+  let writer: Writer | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      r.listen((t0: number): void => {
+        lat.push(Number(process.hrtime.bigint()) - t0);
+        if (lat.length < N) writer!.go();
+        else resolve();
+      });
+      writer = start(r.fd, reject);
+      writer.go();
     });
-    writer.stdin!.write('x');
-  });
+  } finally {
+    r.unlisten();
+    await writer?.end();
+  }
+  return lat.slice(WARMUP);
 }
 
 /** Through the Irq and its EventEmitter: what a driver sees. */
@@ -109,36 +161,51 @@ async function openIrq(): Promise<{ irq: Irq; fd: number; what: string; close():
 
 async function main(): Promise<void> {
   const bin = cProgram();
+  const c = loadBaseline() as ThreadBaseline;
   const { irq, fd, what, close } = await openIrq();
   const tap = tapReader();
+  const proc = processWriter(bin);
+  const thread = threadWriter(c);
+  // All six in one rotation, so both pairs see the same drift of the machine.
   const variants: Record<string, () => Promise<number[]>> = {
     c: async () => cRound(bin),
-    js: () => jsRound(bin, irqReader(irq, fd)),
-    raw: () => jsRound(bin, tap),
+    raw: () => jsRound(proc, tap),
+    js: () => jsRound(proc, irqReader(irq, fd)),
+    'c-thread': async () => Array.from(c.irq_thread_baseline(N, GAP_US).subarray(WARMUP)),
+    'raw-thread': () => jsRound(thread, tap),
+    'js-thread': () => jsRound(thread, irqReader(irq, fd)),
   };
   const names = Object.keys(variants);
-  const all: Record<string, number[]> = { c: [], js: [], raw: [] };
-  const ratios: Record<string, number[]> = { js: [], raw: [] };
-  for (let k = 0; k < ROUNDS; k++) {
-    const round: Record<string, number> = {};
-    for (let j = 0; j < names.length; j++) {
-      const name = names[(j + k) % names.length];
-      const lat = await variants[name]();
-      all[name].push(...lat);
-      round[name] = median(lat);
+  const all: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+  const ratios: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+  try {
+    for (let k = 0; k < ROUNDS; k++) {
+      const round: Record<string, number> = {};
+      for (let j = 0; j < names.length; j++) {
+        const name = names[(j + k) % names.length];
+        const lat = await variants[name]();
+        all[name].push(...lat);
+        round[name] = median(lat);
+      }
+      // Each Node variant over the C reader of its own writer, in the same round.
+      for (const name of names) ratios[name].push(round[name] / round[name.endsWith('-thread') ? 'c-thread' : 'c']);
     }
-    ratios.js.push(round.js / round.c);
-    ratios.raw.push(round.raw / round.c);
+  } finally {
+    tap.close();
+    close();
   }
-  tap.close();
-  close();
   const us = (ns: number): string => `${(ns / 1000).toFixed(1)} µs`;
+  const block = (title: string, sfx: string): void => {
+    console.log(`  writer ${title}:`);
+    console.log(`    C epoll_wait + read         ${us(median(all['c' + sfx]))}`);
+    console.log(`    addon poll callback alone   ${us(median(all['raw' + sfx]))}`);
+    console.log(`    Irq 'interrupt' listener    ${us(median(all['js' + sfx]))}`);
+    console.log(ratioLine('    irq latency Node/C', median(ratios['js' + sfx])));
+    console.log(ratioLine('    addon poll alone Node/C', median(ratios['raw' + sfx])));
+  };
   console.log(`IRQ eventfd write → callback (${what}), ${ROUNDS} rounds x ${N - WARMUP} wakeups each, medians:`);
-  console.log(`  C epoll_wait + read         ${us(median(all.c))}`);
-  console.log(`  addon poll callback alone   ${us(median(all.raw))}`);
-  console.log(`  Irq 'interrupt' listener    ${us(median(all.js))}`);
-  console.log(ratioLine('  irq latency Node/C', median(ratios.js)));
-  console.log(ratioLine('  addon poll alone Node/C', median(ratios.raw)));
+  block('in another process (an address-space switch per wakeup)', '');
+  block('thread in the same process (as a device interrupt: no address-space switch)', '-thread');
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });
