@@ -1,7 +1,7 @@
 // The JavaScript half of the call frame (native/frame.h): the DMA map and unmap functions of
-// both backends take their numbers through a small array the addon owns instead of as
-// arguments, because each argument unpacked by a Node-API call cost about 0.3 us in the
-// emulated host: together as much as mapping 4 KiB. These wrappers keep the signatures of the
+// both backends and GET_REGION_INFO take their numbers through a small array the addon owns
+// instead of as arguments, because each argument unpacked by a Node-API call cost about 0.3 us
+// in the emulated host: for a 4 KiB map+unmap pair, as much as the kernel's mapping. These wrappers keep the signatures of the
 // Native contract (lib/native.ts), so nothing above this file knows the frame exists.
 //
 // Type checks stay where they were for callers: a wrong type is a TypeError naming the argument;
@@ -17,9 +17,11 @@ export interface FramedAddon {
   VFIO_IOMMU_UNMAP_DMA(): void;
   IOMMU_IOAS_MAP(mem: MemHandle): void;
   IOMMU_IOAS_UNMAP(): void;
+  VFIO_DEVICE_GET_REGION_INFO(buf: Uint8Array): void;
 }
 
-export type FramedFunctions = Pick<Native, 'VFIO_IOMMU_MAP_DMA' | 'VFIO_IOMMU_UNMAP_DMA' | 'IOMMU_IOAS_MAP' | 'IOMMU_IOAS_UNMAP'>;
+export type FramedFunctions = Pick<Native,
+  'VFIO_IOMMU_MAP_DMA' | 'VFIO_IOMMU_UNMAP_DMA' | 'IOMMU_IOAS_MAP' | 'IOMMU_IOAS_UNMAP' | 'VFIO_DEVICE_GET_REGION_INFO'>;
 
 const KINDS = 6;
 const RESULT = 7;
@@ -95,6 +97,14 @@ export function framedFunctions(addon: FramedAddon): FramedFunctions {
       const ok = addr(2, iova, 2) && addr(3, length, 3);
       if (!ready(ok)) return -EINVAL;
       addon.IOMMU_IOAS_UNMAP();
+      return f64[RESULT];
+    },
+    VFIO_DEVICE_GET_REGION_INFO(deviceFd, index, buf) {
+      begin();
+      num(0, deviceFd, 0);
+      num(1, index, 1);
+      ready(true);
+      addon.VFIO_DEVICE_GET_REGION_INFO(buf);
       return f64[RESULT];
     },
   };

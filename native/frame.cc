@@ -72,6 +72,23 @@ void* FrameCall::handle(size_t i, const napi_type_tag* tag) {
   return data;
 }
 
+Span<uint8_t> FrameCall::bytes(size_t i) {
+  Span<uint8_t> span;
+  if (!ok()) return span;
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  if (i >= argc_ || napi_get_typedarray_info(env_, argv_[i], &type, &length, &data, nullptr, nullptr) != napi_ok ||
+      type != napi_uint8_array) {
+    state_ = State::thrown;
+    napi_throw_type_error(env_, nullptr, "vfio native: the buffer argument must be a Uint8Array");
+    return span;
+  }
+  span.length = length;
+  span.data = length ? static_cast<uint8_t*>(data) : nullptr;  // a detached buffer has length 0
+  return span;
+}
+
 napi_value FrameCall::done(int64_t result) {
   if (state_ == State::thrown) return nullptr;
   frame_->set_f64(Frame::kKinds, 0);

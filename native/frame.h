@@ -1,11 +1,12 @@
-// The call frame: how the DMA hot path (map and unmap, both backends) passes its numbers.
+// The call frame: how the hot paths the benchmarks hold to C (DMA map and unmap on both
+// backends, region info) pass their numbers.
 //
 // A Node-API call costs about 10 ns on hardware but about 0.3 us in the emulated host, and a
 // MAP_DMA that unpacked six arguments one call each spent as long crossing from JavaScript as
 // the kernel spent mapping 4 KiB. A framed function reads its numbers from a small array of
 // doubles that belongs to the addon instance (lib/native.ts fills it just before the call) and
-// leaves its result in it: the only Node-API call left is the one that yields the function's
-// data and any handle argument. The numbers are checked here as strictly as Args checks
+// leaves its result in it: the only Node-API calls left are the one that yields the function's
+// data and its one object argument, and the one that reads that argument. The numbers are checked here as strictly as Args checks
 // arguments (integers, in range), so JavaScript still hands the kernel nothing unchecked.
 //
 // Layout, in 8-byte slots, seen from JavaScript as a Float64Array and a BigUint64Array over the
@@ -20,6 +21,8 @@
 
 #include <cstdint>
 #include <cstring>
+
+#include "args.h"
 
 namespace vfio {
 
@@ -61,6 +64,8 @@ class FrameCall {
   uint64_t u64n(size_t slot);      // an integer 0 <= v <= 2^53, or (kinds bit) any u64
   // Handle argument i, created by this addon with the given tag (a TypeError for anything else).
   void* handle(size_t i, const napi_type_tag* tag);
+  // Argument i as a Uint8Array (a TypeError for anything else).
+  Span<uint8_t> bytes(size_t i);
 
   // Stores the result (-EINVAL when a check failed) and returns undefined, or nothing under a
   // pending TypeError. A u64 at or above 2^53 is stored as a bit pattern (kinds bit 7).

@@ -127,15 +127,17 @@ Napi::Value vfio_device_get_info(const Napi::CallbackInfo& info) {
   return number(a.env(), grow_info_ioctl(fd, abi::VFIO_DEVICE_GET_INFO, buf, sizeof(abi::vfio_device_info), -1, 0));
 }
 
-Napi::Value vfio_device_get_region_info(const Napi::CallbackInfo& info) {
-  Args a(info);
-  int fd = a.fd(0);
-  uint32_t index = a.u32(1);
-  Span<uint8_t> buf = a.bytes(2);
-  a.invalid_unless(buf.length >= sizeof(abi::vfio_region_info) && buf.length <= UINT32_MAX);
-  if (!a.ok()) return a.failure();
-  return number(a.env(), grow_info_ioctl(fd, abi::VFIO_DEVICE_GET_REGION_INFO, buf, sizeof(abi::vfio_region_info),
-                                         offsetof(abi::vfio_region_info, index), index));
+// Framed (frame.h), argument: the buffer. Slots: 0 device fd, 1 region index. Result: the argsz
+// the kernel wants, or -errno.
+napi_value vfio_device_get_region_info(napi_env env, napi_callback_info info) {
+  FrameCall c(env, info);
+  Span<uint8_t> buf = c.bytes(0);
+  int fd = c.fd(0);
+  uint32_t index = c.u32(1);
+  c.invalid_unless(buf.length >= sizeof(abi::vfio_region_info) && buf.length <= UINT32_MAX);
+  if (!c.ok()) return c.done(0);
+  return c.done(grow_info_ioctl(fd, abi::VFIO_DEVICE_GET_REGION_INFO, buf, sizeof(abi::vfio_region_info),
+                                offsetof(abi::vfio_region_info, index), index));
 }
 
 Napi::Value vfio_device_get_irq_info(const Napi::CallbackInfo& info) {
@@ -269,7 +271,7 @@ void export_vfio(Exports& out) {
   out.fn<vfio_group_unset_container>("VFIO_GROUP_UNSET_CONTAINER");
   out.fn<vfio_group_get_device_fd>("VFIO_GROUP_GET_DEVICE_FD");
   out.fn<vfio_device_get_info>("VFIO_DEVICE_GET_INFO");
-  out.fn<vfio_device_get_region_info>("VFIO_DEVICE_GET_REGION_INFO");
+  out.framed("VFIO_DEVICE_GET_REGION_INFO", vfio_device_get_region_info);
   out.fn<vfio_device_get_irq_info>("VFIO_DEVICE_GET_IRQ_INFO");
   out.fn<vfio_device_set_irqs>("VFIO_DEVICE_SET_IRQS");
   out.fn<vfio_device_reset>("VFIO_DEVICE_RESET");

@@ -205,6 +205,12 @@ describe('framed DMA functions', () => {
     expect(n.VFIO_IOMMU_UNMAP_DMA(fd, 4096.5, 4096, 0)).toBe(-E.EINVAL);
   });
 
+  it('GET_REGION_INFO: the buffer must be a Uint8Array, the index a u32', () => {
+    expect(thrown(() => n.VFIO_DEVICE_GET_REGION_INFO(fd, 0, new Uint16Array(32) as unknown as Uint8Array)).name).toBe('TypeError');
+    expect(n.VFIO_DEVICE_GET_REGION_INFO(fd, -1, new Uint8Array(64))).toBe(-E.EINVAL);
+    expect(n.VFIO_DEVICE_GET_REGION_INFO(fd, 2 ** 32 - 1, new Uint8Array(64))).toBe(-E.ENOTTY);
+  });
+
   it('MAP_DMA checks the handle, then the range against the mapping', () => {
     const m = n.dma_alloc(8192, false);
     if (typeof m === 'number') throw new Error(`dma_alloc: ${m}`);
