@@ -69,8 +69,12 @@ export class IovaAllocator {
   /** The same ranges clipped to [floor, 2^53), as numbers: where allocate() searches. */
   private readonly searchable: readonly Span[];
   private readonly page: number;
-  /** Live allocations below 2^53, sorted by start. */
-  private readonly live: Span[] = [];
+  /**
+   * Live allocations below 2^53, sorted: starts[i] and ends[i] bound the i-th. Two arrays of
+   * numbers rather than one of {start, end} objects: no allocation, and no write barrier, per map.
+   */
+  private readonly starts: number[] = [];
+  private readonly ends: number[] = [];
   /** Caller-chosen IOVAs at or above 2^53 (rare: only reserve() puts anything here). */
   private readonly high: HighSpan[] = [];
   private readonly op: string;
@@ -112,13 +116,13 @@ export class IovaAllocator {
   /** Live allocations, lowest first. */
   get allocations(): IovaAllocation[] {
     return [
-      ...this.live.map((s) => ({ iova: BigInt(s.start), size: BigInt(s.end - s.start) })),
+      ...this.starts.map((start, i) => ({ iova: BigInt(start), size: BigInt(this.ends[i] - start) })),
       ...this.high.map((s) => ({ iova: s.start, size: s.end - s.start })),
     ];
   }
 
   get count(): number {
-    return this.live.length + this.high.length;
+    return this.starts.length + this.high.length;
   }
 
   /** Bytes currently allocated. */
@@ -133,10 +137,10 @@ export class IovaAllocator {
   /** Index of the first live span whose end lies above `addr` (binary search). */
   private firstEndingAfter(addr: number): number {
     let lo = 0;
-    let hi = this.live.length;
+    let hi = this.ends.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.live[mid].end <= addr) lo = mid + 1;
+      if (this.ends[mid] <= addr) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -160,23 +164,26 @@ export class IovaAllocator {
    */
   take(size: number, align: number, dmaMaskBits?: number): number {
     const limit = dmaMaskBits === undefined || dmaMaskBits >= 53 ? EXACT : 2 ** dmaMaskBits;
-    for (const r of this.searchable) {
+    const { starts, ends } = this;
+    for (let k = 0; k < this.searchable.length; k++) {
+      const r = this.searchable[k];
       const rangeEnd = r.end < limit ? r.end : limit;
       let at = alignUp(r.start, align);
       // Walk the gaps between live spans from `at` on; the first that fits wins.
       for (let i = this.firstEndingAfter(at); ; i++) {
         const end = at + size;
         if (end > rangeEnd) break;
-        const next = this.live[i];
-        if (!next) {
-          this.live.push({ start: at, end });
+        if (i === starts.length) {
+          starts.push(at);
+          ends.push(end);
           return at;
         }
-        if (end <= next.start) {
-          this.live.splice(i, 0, { start: at, end });
+        if (end <= starts[i]) {
+          starts.splice(i, 0, at);
+          ends.splice(i, 0, end);
           return at;
         }
-        at = alignUp(next.end, align);
+        at = alignUp(ends[i], align);
       }
     }
     const op = `${this.op}.allocate`;
@@ -221,9 +228,9 @@ export class IovaAllocator {
     }
     const start = Number(iova);
     const i = this.firstEndingAfter(start);
-    const next = this.live[i];
-    if (next && next.start < Number(end)) overlap({ start: BigInt(next.start), end: BigInt(next.end) });
-    this.live.splice(i, 0, { start, end: Number(end) });
+    if (i < this.starts.length && this.starts[i] < Number(end)) overlap({ start: BigInt(this.starts[i]), end: BigInt(this.ends[i]) });
+    this.starts.splice(i, 0, start);
+    this.ends.splice(i, 0, Number(end));
   }
 
   /** Releases the allocation that starts at `iova`; returns its size. */
@@ -234,10 +241,10 @@ export class IovaAllocator {
       const [s] = this.high.splice(i, 1);
       return s.end - s.start;
     }
-    const at = Number(iova);
-    const s = this.live[this.firstEndingAfter(at)];
+    const i = this.firstEndingAfter(Number(iova));
+    const size = this.ends[i] - this.starts[i];
     this.release(iova);
-    return BigInt(s.end - s.start);
+    return BigInt(size);
   }
 
   /**
@@ -254,10 +261,15 @@ export class IovaAllocator {
     }
     const at = iova;
     const i = this.firstEndingAfter(at);
-    const s = this.live[i];
-    if (!s || s.start !== at) throw invalidArgument(`${this.op}.free`, `no allocation starts at ${hex(iova)}`);
-    if (i === this.live.length - 1) this.live.pop();
-    else this.live.splice(i, 1);
+    const { starts, ends } = this;
+    if (i === starts.length || starts[i] !== at) throw invalidArgument(`${this.op}.free`, `no allocation starts at ${hex(iova)}`);
+    if (i === starts.length - 1) {
+      starts.pop();
+      ends.pop();
+    } else {
+      starts.splice(i, 1);
+      ends.splice(i, 1);
+    }
   }
 
   /** True when [iova, iova+size) lies inside one usable range. */
