@@ -50,6 +50,9 @@ function hex(n: bigint | number): string {
   return `0x${n.toString(16)}`;
 }
 
+/** The default options, shared: a fresh `{}` per map was an allocation on the hot path. */
+const NO_OPTIONS: DmaMapOptions = Object.freeze({});
+
 /** An alignment the allocator may use, as a number (for cheap comparisons) and as a bigint. */
 export interface Alignment { readonly bytes: number; readonly big: bigint }
 
@@ -182,7 +185,7 @@ export class DmaSpace {
     return this.pinnedBytes;
   }
 
-  map(buffer: DmaBuffer, o: DmaMapOptions = {}): DmaMapping {
+  map(buffer: DmaBuffer, o: DmaMapOptions = NO_OPTIONS): DmaMapping {
     const op = this.mapName;
     const mem = buffer.memHandle(op);
     const alloc = this.iova(op);
