@@ -26,6 +26,8 @@ run(process.execPath, ['scripts/build-native.js', 'gyp', '--directory', 'bench/n
 
 if (which === 'all' || which === 'host') {
   run(process.execPath, ['dist/bench/mmio.js'], 'MMIO, host');
+  // The same eventfd wakeup path as in the emulated host, on an eventfd no device holds.
+  run(process.execPath, ['dist/bench/irq-latency.js'], 'IRQ latency, host');
 }
 if (which === 'all' || which === 'guest') {
   // One guest boot for every emulated-host benchmark; each script prints its own ratios.
