@@ -2,15 +2,12 @@
 #include "frame.h"
 
 #include <cerrno>
-#include <cmath>
 
 #include "exports.h"
 
 namespace vfio {
 
 namespace {
-
-constexpr double kMaxSafeInteger = 9007199254740992.0;  // 2^53, as in Args
 
 void free_frame(void* frame) { delete static_cast<Frame*>(frame); }
 
@@ -25,38 +22,10 @@ FrameCall::FrameCall(napi_env env, napi_callback_info info) : env_(env) {
   }
   frame_ = static_cast<Frame*>(data);
   if (argc_ > kMaxHandles) argc_ = kMaxHandles;
-}
-
-bool FrameCall::holds_u64(size_t slot) const {
+  // The kinds bitmask, read once: lib/native-frame.ts writes a small integer there.
   double kinds = frame_->f64(Frame::kKinds);
-  return kinds != 0 && (static_cast<uint64_t>(kinds) >> slot & 1) != 0;
-}
-
-// A number slot (never a bigint's bits) holding an integer within [lo, hi].
-bool FrameCall::integer_in(size_t slot, double lo, double hi, double* out) {
-  if (!ok()) return false;
-  double d = frame_->f64(slot);
-  bool fits = !holds_u64(slot) && std::isfinite(d) && std::trunc(d) == d && d >= lo && d <= hi;
-  invalid_unless(fits);
-  *out = d;
-  return fits;
-}
-
-int32_t FrameCall::fd(size_t slot) {
-  double d = 0;
-  return integer_in(slot, 0, INT32_MAX, &d) ? static_cast<int32_t>(d) : -1;
-}
-
-uint32_t FrameCall::u32(size_t slot) {
-  double d = 0;
-  return integer_in(slot, 0, UINT32_MAX, &d) ? static_cast<uint32_t>(d) : 0;
-}
-
-uint64_t FrameCall::u64n(size_t slot) {
-  if (!ok()) return 0;
-  if (holds_u64(slot)) return frame_->u64(slot);  // a bigint's bits, range-checked in lib/native.ts
-  double d = 0;
-  return integer_in(slot, 0, kMaxSafeInteger, &d) ? static_cast<uint64_t>(d) : 0;
+  invalid_unless(kinds >= 0 && kinds < (1 << Frame::kArgs) && static_cast<double>(static_cast<uint32_t>(kinds)) == kinds);
+  kinds_ = ok() ? static_cast<uint32_t>(kinds) : 0;
 }
 
 void* FrameCall::handle(size_t i, const napi_type_tag* tag) {

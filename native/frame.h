@@ -59,9 +59,22 @@ class FrameCall {
     if (!condition && ok()) state_ = State::invalid;
   }
 
-  int32_t fd(size_t slot);         // an integer, 0 <= fd <= INT32_MAX
-  uint32_t u32(size_t slot);       // an integer within uint32
-  uint64_t u64n(size_t slot);      // an integer 0 <= v <= 2^53, or (kinds bit) any u64
+  // The slot readers are inline: they run five times per DMA map, and out of line their calls
+  // cost as much as their checks.
+  int32_t fd(size_t slot) {  // an integer, 0 <= fd <= INT32_MAX
+    double d = 0;
+    return integer_in(slot, 0, INT32_MAX, &d) ? static_cast<int32_t>(d) : -1;
+  }
+  uint32_t u32(size_t slot) {  // an integer within uint32
+    double d = 0;
+    return integer_in(slot, 0, UINT32_MAX, &d) ? static_cast<uint32_t>(d) : 0;
+  }
+  uint64_t u64n(size_t slot) {  // an integer 0 <= v <= 2^53, or (kinds bit) any u64
+    if (!ok()) return 0;
+    if (holds_u64(slot)) return frame_->u64(slot);  // a bigint's bits, range-checked in lib/native-frame.ts
+    double d = 0;
+    return integer_in(slot, 0, 9007199254740992.0, &d) ? static_cast<uint64_t>(d) : 0;
+  }
   // Handle argument i, created by this addon with the given tag (a TypeError for anything else).
   void* handle(size_t i, const napi_type_tag* tag);
   // Argument i as a Uint8Array (a TypeError for anything else).
@@ -74,14 +87,25 @@ class FrameCall {
 
  private:
   enum class State { ok, invalid, thrown };
-  bool holds_u64(size_t slot) const;
-  bool integer_in(size_t slot, double lo, double hi, double* out);
+  bool holds_u64(size_t slot) const { return (kinds_ >> slot & 1) != 0; }
+  // A number slot (never a bigint's bits) holding an integer within [lo, hi]. The range test
+  // comes first (NaN and infinities fail it), so the integer test can round-trip through int64
+  // instead of calling trunc().
+  bool integer_in(size_t slot, double lo, double hi, double* out) {
+    if (!ok()) return false;
+    double d = frame_->f64(slot);
+    bool fits = !holds_u64(slot) && d >= lo && d <= hi && static_cast<double>(static_cast<int64_t>(d)) == d;
+    invalid_unless(fits);
+    *out = d;
+    return fits;
+  }
 
   napi_env env_;
   Frame* frame_ = nullptr;
   static constexpr size_t kMaxHandles = 1;
   napi_value argv_[kMaxHandles] = {};
   size_t argc_ = kMaxHandles;
+  uint32_t kinds_ = 0;
   State state_ = State::ok;
 };
 
