@@ -2,7 +2,7 @@
 // address space (a type1 container, an iommufd IOAS): it allocates IOVAs inside the ranges the
 // backend reports, calls the backend's map/unmap ioctls, and turns their errno into errors that
 // say what to do. The backend is the only part that knows the ioctls.
-import { DmaBuffer } from './dma';
+import { DmaBuffer, MappingSpace } from './dma';
 import { VfioError, errnoError, errnoName, invalidArgument } from './errors';
 import { memlockHint } from './hints';
 import { IovaAllocator, IovaConstraint, IovaRange, dmaMaskLimit } from './iommu/iova';
@@ -146,7 +146,7 @@ export class DmaMapping implements Disposable {
   }
 }
 
-export class DmaSpace {
+export class DmaSpace implements MappingSpace {
   private readonly backend: DmaBackend;
   private allocator: IovaAllocator | undefined;
   /** Computed with the allocator: the IOMMU page size as a number, and the alignment choices. */
@@ -178,6 +178,10 @@ export class DmaSpace {
   /** Live mappings, in no particular order. */
   get mappings(): DmaMapping[] {
     return this.live.slice();
+  }
+
+  mappingsOf(buffer: DmaBuffer): DmaMapping[] {
+    return this.live.filter((m) => m.buffer === buffer);
   }
 
   /** Bytes currently mapped through this space. */
@@ -218,7 +222,7 @@ export class DmaSpace {
     const m = new DmaMapping(this, buffer, iova, offset, length, read, write);
     m.slot = this.live.push(m) - 1;
     this.pinnedBytes += length;
-    buffer.attach(m);
+    buffer.attach(this);
     return m;
   }
 
@@ -270,7 +274,7 @@ export class DmaSpace {
       last.slot = i;
     }
     this.pinnedBytes -= m.size;
-    m.buffer.detach(m);
+    m.buffer.detach();
   }
 
   /**

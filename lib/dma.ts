@@ -7,7 +7,7 @@ import { constants as bufferConstants } from 'buffer';
 import * as fs from 'fs';
 import { errnoError, errnoName, invalidArgument, notSupported } from './errors';
 import type { DmaMapping } from './dma-map';
-import { MemoryLabel, WidthExactMemory, removeItem } from './memory';
+import { MemoryLabel, WidthExactMemory } from './memory';
 import { Mapped, MemHandle, native } from './native';
 
 export interface DmaAllocateOptions {
@@ -50,11 +50,22 @@ function hugepageHint(info: HugepageInfo, length: number): string {
     `\`echo ${info.total + pages} > /proc/sys/vm/nr_hugepages\` (or vm.nr_hugepages in sysctl.conf, or hugepages= on the kernel command line)`;
 }
 
+/** What a buffer asks of an address space it was mapped in (a DmaSpace). */
+export interface MappingSpace {
+  /** The live mappings of `buffer` in this space. */
+  mappingsOf(buffer: DmaBuffer): DmaMapping[];
+}
+
 export class DmaBuffer extends WidthExactMemory implements Disposable {
   /** Whether huge pages back the buffer. */
   readonly hugepages: boolean;
-  /** Live mappings (a plain array: a buffer has one or two, and Set hashing costs per map). */
-  private readonly maps: DmaMapping[] = [];
+  /**
+   * The address spaces this buffer was mapped in (one or two, in practice) and how many of its
+   * mappings are live: a map or an unmap only counts, and close() asks the spaces for the
+   * mappings. A list of mappings here cost a write barrier and a search per map and unmap.
+   */
+  private readonly spaces: MappingSpace[] = [];
+  private mapCount = 0;
 
   private constructor(mapped: Mapped, length: number, hugepages: boolean) {
     super(mapped, length);
@@ -106,9 +117,9 @@ export class DmaBuffer extends WidthExactMemory implements Disposable {
   get u32(): Uint32Array { this.live('u32'); return this.v32; }
   get u64(): BigUint64Array { this.live('u64'); return this.v64; }
 
-  /** Live IOMMU mappings of this buffer. */
+  /** Live IOMMU mappings of this buffer, in no particular order. */
   get mappings(): DmaMapping[] {
-    return this.maps.slice();
+    return this.mapCount === 0 ? [] : this.spaces.flatMap((s) => s.mappingsOf(this));
   }
 
   /** @internal The native handle an IOMMU backend maps. */
@@ -116,10 +127,14 @@ export class DmaBuffer extends WidthExactMemory implements Disposable {
     return this.live(op);
   }
 
-  /** @internal Mappings register themselves so close() can unmap them first. */
-  attach(m: DmaMapping): void { this.maps.push(m); }
-  /** @internal */
-  detach(m: DmaMapping): void { removeItem(this.maps, m); }
+  /** @internal A space mapped this buffer: counted, and the space kept so close() can unmap first. */
+  attach(space: MappingSpace): void {
+    this.mapCount++;
+    const n = this.spaces.length;
+    if (n === 0 || (this.spaces[n - 1] !== space && !this.spaces.includes(space))) this.spaces.push(space);
+  }
+  /** @internal One of this buffer's mappings is gone. */
+  detach(): void { this.mapCount--; }
 
   /**
    * Unmaps every IOMMU mapping of the buffer (so no device can reach it any more), then
@@ -129,7 +144,7 @@ export class DmaBuffer extends WidthExactMemory implements Disposable {
     const h = this.handle;
     if (h === undefined) return;
     const errors: unknown[] = [];
-    for (const m of this.maps.slice()) {
+    for (const m of this.mappings) {
       try { m.unmap(); } catch (e) { errors.push(e); m.abandon(); }
     }
     this.release();

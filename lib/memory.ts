@@ -176,15 +176,3 @@ export abstract class WidthExactMemory {
     return this.v8.slice(off, off + n);
   }
 }
-
-/** Removes one item from a short list, keeping the order; the usual last-in item costs a pop. */
-export function removeItem<T>(list: T[], item: T): boolean {
-  // A loop, not lastIndexOf: TurboFan does not inline that builtin, which cost more than the
-  // rest of an unmap's bookkeeping.
-  let i = list.length - 1;
-  while (i >= 0 && list[i] !== item) i--;
-  if (i < 0) return false;
-  if (i === list.length - 1) list.pop();
-  else list.splice(i, 1);
-  return true;
-}
