@@ -18,9 +18,8 @@ export const QBOOT = '/usr/share/qemu/qboot.rom';
  * cryptomgr.notests: the crypto self-tests at boot and at the first module signature check
  * cost over a second of emulated CPU (about a third of the kernel's boot).
  * mitigations=off: the guest runs only the project's own code, and the speculative-execution
- * mitigations (retpolines, buffer clearing on every kernel exit) make each syscall several times
- * dearer under TCG: a guest eventfd wakeup went from 298 to 206 us, a benchmark run from 49 to
- * 39 s. `--append mitigations=auto` turns them back on (the last occurrence wins).
+ * mitigations (retpolines, buffer clearing on every kernel exit) make each syscall dearer under
+ * TCG: a guest eventfd wakeup went from 298 to 206 us, a benchmark run from 49 to 39 s. `--append mitigations=auto` turns them back on (the last occurrence wins).
  */
 export const BASE_APPEND = 'console=ttyS0 panic=-1 loglevel=4 intel_iommu=on iommu=pt no_timer_check cryptomgr.notests mitigations=off rdinit=/init';
 
