@@ -1,8 +1,9 @@
 // The JavaScript half of the call frame (native/frame.h): the DMA map and unmap functions of
 // both backends and GET_REGION_INFO take their numbers through a small array the addon owns
 // instead of as arguments, because each argument unpacked by a Node-API call cost about 0.3 us
-// in the emulated host: for a 4 KiB map+unmap pair, as much as the kernel's mapping. These wrappers keep the signatures of the
-// Native contract (lib/native.ts), so nothing above this file knows the frame exists.
+// in the emulated host, where a quarter of a 4 KiB map+unmap pair's time went to crossing.
+// These wrappers keep the signatures of the Native contract (lib/native.ts), so nothing above
+// this file knows the frame exists.
 //
 // Type checks stay where they were for callers: a wrong type is a TypeError naming the argument;
 // a number out of range or not an integer is -EINVAL from the addon, which checks every slot.
@@ -43,7 +44,7 @@ export function framedFunctions(addon: FramedAddon): FramedFunctions {
     if (typeof v !== 'number') throw new TypeError(`vfio native: argument ${arg} must be a number`);
     f64[slot] = v;
   }
-  /** An address or length: a number below 2^53 (checked by the addon), or a bigint. false: out of u64 range. */
+  /** An address or length: a number (the addon checks it is an integer up to 2^53) or a bigint. */
   function addr(slot: number, v: U64n, arg: number): boolean {
     if (typeof v === 'number') {
       f64[slot] = v;

@@ -1,13 +1,14 @@
 // The call frame: how the hot paths the benchmarks hold to C (DMA map and unmap on both
 // backends, region info) pass their numbers.
 //
-// A Node-API call costs about 10 ns on hardware but about 0.3 us in the emulated host, and a
-// MAP_DMA that unpacked six arguments one call each spent as long crossing from JavaScript as
-// the kernel spent mapping 4 KiB. A framed function reads its numbers from a small array of
-// doubles that belongs to the addon instance (lib/native.ts fills it just before the call) and
-// leaves its result in it: the only Node-API calls left are the one that yields the function's
-// data and its one object argument, and the one that reads that argument. The numbers are checked here as strictly as Args checks
-// arguments (integers, in range), so JavaScript still hands the kernel nothing unchecked.
+// A Node-API call costs about 10 ns on hardware but about 0.3 us in the emulated host, where a
+// MAP_DMA + UNMAP_DMA pair that unpacked its arguments one call each spent a quarter of a 4 KiB
+// pair's time crossing from JavaScript. A framed function reads its numbers from a small array
+// of doubles that belongs to the addon instance (lib/native-frame.ts fills it just before the
+// call) and leaves its result in it: the only Node-API calls left are the one that yields the
+// function's data and its one object argument, and the one that reads that argument. The
+// numbers are checked here as strictly as Args checks arguments (integers, in range), so
+// JavaScript still hands the kernel nothing unchecked.
 //
 // Layout, in 8-byte slots, seen from JavaScript as a Float64Array and a BigUint64Array over the
 // same memory:
