@@ -65,42 +65,63 @@ export function framedFunctions(addon: FramedAddon): FramedFunctions {
     f64[KINDS] = kinds;
     return inRange;
   }
+  // Each DMA function first tries the library's own call, every argument a number: straight
+  // into the frame (160 instructions fewer per map+unmap pair than the general path, which
+  // also takes bigints and names the argument of a TypeError).
   return {
     VFIO_IOMMU_MAP_DMA(containerFd, mem, offset, size, iova, flags) {
-      begin();
-      num(0, containerFd, 0);
-      const ok = addr(1, offset, 2) && addr(2, size, 3) && addr(3, iova, 4);
-      num(4, flags, 5);
-      if (!ready(ok)) return -EINVAL;
+      if (typeof containerFd === 'number' && typeof offset === 'number' && typeof size === 'number' &&
+        typeof iova === 'number' && typeof flags === 'number') {
+        f64[0] = containerFd; f64[1] = offset; f64[2] = size; f64[3] = iova; f64[4] = flags; f64[KINDS] = 0;
+      } else {
+        begin();
+        num(0, containerFd, 0);
+        const ok = addr(1, offset, 2) && addr(2, size, 3) && addr(3, iova, 4);
+        num(4, flags, 5);
+        if (!ready(ok)) return -EINVAL;
+      }
       mapDma(mem);
       return f64[RESULT];
     },
     VFIO_IOMMU_UNMAP_DMA(containerFd, iova, size, flags) {
-      begin();
-      num(0, containerFd, 0);
-      const ok = addr(1, iova, 1) && addr(2, size, 2);
-      num(3, flags, 3);
-      if (!ready(ok)) return -EINVAL;
+      if (typeof containerFd === 'number' && typeof iova === 'number' && typeof size === 'number' && typeof flags === 'number') {
+        f64[0] = containerFd; f64[1] = iova; f64[2] = size; f64[3] = flags; f64[KINDS] = 0;
+      } else {
+        begin();
+        num(0, containerFd, 0);
+        const ok = addr(1, iova, 1) && addr(2, size, 2);
+        num(3, flags, 3);
+        if (!ready(ok)) return -EINVAL;
+      }
       unmapDma();
       return f64[RESULT];
     },
     IOMMU_IOAS_MAP(iommufd, ioasId, mem, offset, length, iova, flags) {
-      begin();
-      num(0, iommufd, 0);
-      num(1, ioasId, 1);
-      const ok = addr(2, offset, 3) && addr(3, length, 4) && addr(4, iova, 5);
-      num(5, flags, 6);
-      if (!ready(ok)) return -EINVAL;
+      if (typeof iommufd === 'number' && typeof ioasId === 'number' && typeof offset === 'number' &&
+        typeof length === 'number' && typeof iova === 'number' && typeof flags === 'number') {
+        f64[0] = iommufd; f64[1] = ioasId; f64[2] = offset; f64[3] = length; f64[4] = iova; f64[5] = flags; f64[KINDS] = 0;
+      } else {
+        begin();
+        num(0, iommufd, 0);
+        num(1, ioasId, 1);
+        const ok = addr(2, offset, 3) && addr(3, length, 4) && addr(4, iova, 5);
+        num(5, flags, 6);
+        if (!ready(ok)) return -EINVAL;
+      }
       ioasMap(mem);
       // The IOVA the kernel used: a number below 2^53, else (the addon set bit 7 of kinds) a bigint.
       return f64[KINDS] === 0 ? f64[RESULT] : u64[RESULT];
     },
     IOMMU_IOAS_UNMAP(iommufd, ioasId, iova, length) {
-      begin();
-      num(0, iommufd, 0);
-      num(1, ioasId, 1);
-      const ok = addr(2, iova, 2) && addr(3, length, 3);
-      if (!ready(ok)) return -EINVAL;
+      if (typeof iommufd === 'number' && typeof ioasId === 'number' && typeof iova === 'number' && typeof length === 'number') {
+        f64[0] = iommufd; f64[1] = ioasId; f64[2] = iova; f64[3] = length; f64[KINDS] = 0;
+      } else {
+        begin();
+        num(0, iommufd, 0);
+        num(1, ioasId, 1);
+        const ok = addr(2, iova, 2) && addr(3, length, 3);
+        if (!ready(ok)) return -EINVAL;
+      }
       ioasUnmap();
       return f64[RESULT];
     },
