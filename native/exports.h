@@ -19,8 +19,13 @@ class Exports {
   }
   // A framed function (native/frame.h): a plain Node-API callback whose data is the frame.
   void framed(const char* name, napi_callback cb) {
+    if (ok_ && frame_ == nullptr) {
+      // export_frame() did not run first (or failed): say so rather than fail without a reason.
+      napi_throw_error(env_, nullptr, "vfio native: a framed function was exported before the frame");
+      ok_ = false;
+    }
     napi_value f = nullptr;
-    if (ok_ && (frame_ == nullptr || napi_create_function(env_, name, NAPI_AUTO_LENGTH, cb, frame_, &f) != napi_ok)) ok_ = false;
+    if (ok_ && napi_create_function(env_, name, NAPI_AUTO_LENGTH, cb, frame_, &f) != napi_ok) ok_ = false;
     if (ok_) set(name, Napi::Value(env_, f));
   }
   void set_frame(Frame* frame) { frame_ = frame; }

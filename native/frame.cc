@@ -1,4 +1,5 @@
-// The call frame (see frame.h): one per addon instance, read by the DMA hot path.
+// The call frame (see frame.h): one per addon instance, read by the framed functions (DMA map
+// and unmap, region info).
 #include "frame.h"
 
 #include <cerrno>
