@@ -81,6 +81,8 @@ export function ioasMapFlags(read: boolean, write: boolean): number {
 /** IOVAs always come from our allocator (FIXED_IOVA): the same allocator, errors and DMA masks on every backend. */
 export function ioasDmaBackend(host: IoasHost): DmaBackend {
   const mapOp = `${host.name}.map`;
+  // Taken once, as in type1DmaBackend: a lookup on the addon object per call is slow.
+  const { IOMMU_IOAS_MAP: ioasMap, IOMMU_IOAS_UNMAP: ioasUnmap } = native();
   return {
     name: host.name, mapOp: 'IOMMU_IOAS_MAP', unmapOp: 'IOMMU_IOAS_UNMAP',
     geometry(op: string): DmaGeometry {
@@ -91,11 +93,11 @@ export function ioasDmaBackend(host: IoasHost): DmaBackend {
       return { ranges, pageSizes: page | host.largePages() };
     },
     map(mem, offset, size, iova, read, write) {
-      const r = native().IOMMU_IOAS_MAP(host.fd(mapOp), host.ioasId, mem, offset, size, iova, ioasMapFlags(read, write));
+      const r = ioasMap(host.fd(mapOp), host.ioasId, mem, offset, size, iova, ioasMapFlags(read, write));
       return typeof r === 'number' && r < 0 ? r : 0;
     },
     unmap(iova, size) {
-      return native().IOMMU_IOAS_UNMAP(host.fd('DmaMapping.unmap'), host.ioasId, iova, size);
+      return ioasUnmap(host.fd('DmaMapping.unmap'), host.ioasId, iova, size);
     },
     // iommufd has no per-mapping limit like type1's dma_entry_limit.
     dmaAvailable: () => undefined,
