@@ -32,7 +32,7 @@ async function main(): Promise<void> {
     const iova = probe.iova;
     const at = Number(iova);
     probe.unmap();
-    const mem = buf.memHandle('bench');
+    const mem = buf.memId('bench');
     const ab = buf.u8.buffer as ArrayBuffer;
     const flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
     const timed = (loop: () => void) => {

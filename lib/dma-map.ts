@@ -6,7 +6,7 @@ import { DmaBuffer, MappingSpace } from './dma';
 import { VfioError, errnoError, errnoName, invalidArgument } from './errors';
 import { memlockHint } from './hints';
 import { IovaAllocator, IovaConstraint, IovaRange, dmaMaskLimit } from './iommu/iova';
-import { MemHandle, U64n, native } from './native';
+import { MemId, U64n, native } from './native';
 
 /** What an IOMMU backend tells the DMA layer about its address space. */
 export interface DmaGeometry {
@@ -28,7 +28,7 @@ export interface DmaBackend {
   readonly unmapOp: string;
   /** Throws (with a hint) when the space cannot map yet, e.g. before the IOMMU is set. */
   geometry(op: string): DmaGeometry;
-  map(mem: MemHandle, offset: number, size: number, iova: U64n, read: boolean, write: boolean): number;
+  map(mem: MemId, offset: number, size: number, iova: U64n, read: boolean, write: boolean): number;
   unmap(iova: U64n, size: number): number;
   /** How many more mappings the kernel accepts, when it says (type1's DMA_AVAIL cap). */
   dmaAvailable(): number | undefined;
@@ -196,7 +196,7 @@ export class DmaSpace implements MappingSpace {
 
   map(buffer: DmaBuffer, o: DmaMapOptions = NO_OPTIONS): DmaMapping {
     const op = this.mapName;
-    const mem = buffer.memHandle(op);
+    const mem = buffer.memId(op);
     const alloc = this.iova(op);
     const page = this.pageBytes;
     const offset = o.offset ?? 0;

@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import { errnoError, errnoName, invalidArgument, notSupported } from './errors';
 import type { DmaMapping } from './dma-map';
 import { MemoryLabel, WidthExactMemory } from './memory';
-import { Mapped, MemHandle, native } from './native';
+import { Mapped, MemId, native } from './native';
 
 export interface DmaAllocateOptions {
   /**
@@ -122,9 +122,10 @@ export class DmaBuffer extends WidthExactMemory implements Disposable {
     return this.mapCount === 0 ? [] : this.spaces.flatMap((s) => s.mappingsOf(this));
   }
 
-  /** @internal The native handle an IOMMU backend maps. */
-  memHandle(op: string): MemHandle {
-    return this.live(op);
+  /** @internal The mapping id an IOMMU backend maps; the closed error once closed. */
+  memId(op: string): MemId {
+    if (this.handle === undefined) this.live(op);
+    return this.id;
   }
 
   /** @internal A space mapped this buffer: counted, and the space kept so close() can unmap first. */

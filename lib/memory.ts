@@ -12,7 +12,7 @@
 // The fast path is one combined test per access, against limits computed once; everything that
 // builds an error message lives in fail(), off the hot path.
 import { closedError, invalidArgument } from './errors';
-import { MemHandle, Mapped } from './native';
+import { MemHandle, MemId, Mapped } from './native';
 
 const U64_MIN_SIGNED = -(1n << 63n);
 const U64_LIMIT = 1n << 64n;
@@ -35,11 +35,14 @@ export abstract class WidthExactMemory {
   protected readonly v64: BigUint64Array;
   /** The native mapping; undefined once closed. */
   protected handle: MemHandle | undefined;
+  /** The mapping's id, which the DMA map functions take (meaningless once closed). */
+  protected readonly id: MemId;
 
   /** `mapped.buffer` may be longer than `length` (mappings are whole pages). */
   protected constructor(mapped: Mapped, length: number) {
     this.length = length;
     this.handle = mapped.handle;
+    this.id = mapped.id;
     this.v8 = new Uint8Array(mapped.buffer, 0, length);
     this.v16 = new Uint16Array(mapped.buffer, 0, length >>> 1);
     this.v32 = new Uint32Array(mapped.buffer, 0, length >>> 2);

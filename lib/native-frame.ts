@@ -8,15 +8,15 @@
 // Type checks stay where they were for callers: a wrong type is a TypeError naming the argument;
 // a number out of range or not an integer is -EINVAL from the addon, which checks every slot.
 import { constants as osConstants } from 'os';
-import type { MemHandle, Native, U64n } from './native';
+import type { MemId, Native, U64n } from './native';
 
-/** The framed functions as the addon exports them: handles as arguments, numbers in the frame. */
+/** The framed functions as the addon exports them: numbers in the frame, objects as arguments. */
 export interface FramedAddon {
-  /** 8 slots of 8 bytes; see native/frame.h for the layout. */
+  /** 9 slots of 8 bytes; see native/frame.h for the layout. */
   readonly frame: ArrayBuffer;
-  VFIO_IOMMU_MAP_DMA(mem: MemHandle): void;
+  VFIO_IOMMU_MAP_DMA(): void;
   VFIO_IOMMU_UNMAP_DMA(): void;
-  IOMMU_IOAS_MAP(mem: MemHandle): void;
+  IOMMU_IOAS_MAP(): void;
   IOMMU_IOAS_UNMAP(): void;
   VFIO_DEVICE_GET_REGION_INFO(buf: Uint8Array): void;
 }
@@ -24,15 +24,15 @@ export interface FramedAddon {
 export type FramedFunctions = Pick<Native,
   'VFIO_IOMMU_MAP_DMA' | 'VFIO_IOMMU_UNMAP_DMA' | 'IOMMU_IOAS_MAP' | 'IOMMU_IOAS_UNMAP' | 'VFIO_DEVICE_GET_REGION_INFO'>;
 
-const KINDS = 6;
-const RESULT = 7;
+const KINDS = 7;
+const RESULT = 8;
 const U64_LIMIT = 1n << 64n;
 const EINVAL = osConstants.errno.EINVAL;
 
 /** Wrappers with the Native contract's signatures over the addon's framed functions. */
 export function framedFunctions(addon: FramedAddon): FramedFunctions {
-  const f64 = new Float64Array(addon.frame, 0, 8);
-  const u64 = new BigUint64Array(addon.frame, 0, 8);
+  const f64 = new Float64Array(addon.frame, 0, 9);
+  const u64 = new BigUint64Array(addon.frame, 0, 9);
   // Taken once: the addon's exports object is in dictionary mode, and a property load from it
   // on every call went through the generic load path (about 80 instructions).
   const { VFIO_IOMMU_MAP_DMA: mapDma, VFIO_IOMMU_UNMAP_DMA: unmapDma, IOMMU_IOAS_MAP: ioasMap,
@@ -70,17 +70,18 @@ export function framedFunctions(addon: FramedAddon): FramedFunctions {
   // also takes bigints and names the argument of a TypeError).
   return {
     VFIO_IOMMU_MAP_DMA(containerFd, mem, offset, size, iova, flags) {
-      if (typeof containerFd === 'number' && typeof offset === 'number' && typeof size === 'number' &&
-        typeof iova === 'number' && typeof flags === 'number') {
-        f64[0] = containerFd; f64[1] = offset; f64[2] = size; f64[3] = iova; f64[4] = flags; f64[KINDS] = 0;
+      if (typeof containerFd === 'number' && typeof mem === 'number' && typeof offset === 'number' &&
+        typeof size === 'number' && typeof iova === 'number' && typeof flags === 'number') {
+        f64[0] = containerFd; f64[1] = mem; f64[2] = offset; f64[3] = size; f64[4] = iova; f64[5] = flags; f64[KINDS] = 0;
       } else {
         begin();
         num(0, containerFd, 0);
-        const ok = addr(1, offset, 2) && addr(2, size, 3) && addr(3, iova, 4);
-        num(4, flags, 5);
+        num(1, mem, 1);
+        const ok = addr(2, offset, 2) && addr(3, size, 3) && addr(4, iova, 4);
+        num(5, flags, 5);
         if (!ready(ok)) return -EINVAL;
       }
-      mapDma(mem);
+      mapDma();
       return f64[RESULT];
     },
     VFIO_IOMMU_UNMAP_DMA(containerFd, iova, size, flags) {
@@ -97,19 +98,20 @@ export function framedFunctions(addon: FramedAddon): FramedFunctions {
       return f64[RESULT];
     },
     IOMMU_IOAS_MAP(iommufd, ioasId, mem, offset, length, iova, flags) {
-      if (typeof iommufd === 'number' && typeof ioasId === 'number' && typeof offset === 'number' &&
+      if (typeof iommufd === 'number' && typeof ioasId === 'number' && typeof mem === 'number' && typeof offset === 'number' &&
         typeof length === 'number' && typeof iova === 'number' && typeof flags === 'number') {
-        f64[0] = iommufd; f64[1] = ioasId; f64[2] = offset; f64[3] = length; f64[4] = iova; f64[5] = flags; f64[KINDS] = 0;
+        f64[0] = iommufd; f64[1] = ioasId; f64[2] = mem; f64[3] = offset; f64[4] = length; f64[5] = iova; f64[6] = flags; f64[KINDS] = 0;
       } else {
         begin();
         num(0, iommufd, 0);
         num(1, ioasId, 1);
-        const ok = addr(2, offset, 3) && addr(3, length, 4) && addr(4, iova, 5);
-        num(5, flags, 6);
+        num(2, mem, 2);
+        const ok = addr(3, offset, 3) && addr(4, length, 4) && addr(5, iova, 5);
+        num(6, flags, 6);
         if (!ready(ok)) return -EINVAL;
       }
-      ioasMap(mem);
-      // The IOVA the kernel used: a number below 2^53, else (the addon set bit 7 of kinds) a bigint.
+      ioasMap();
+      // The IOVA the kernel used: a number below 2^53, else (the addon set bit 8 of kinds) a bigint.
       return f64[KINDS] === 0 ? f64[RESULT] : u64[RESULT];
     },
     IOMMU_IOAS_UNMAP(iommufd, ioasId, iova, length) {

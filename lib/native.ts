@@ -15,6 +15,12 @@ import { packageRoot } from './paths';
 
 /** Opaque native handle for a mapping (device mmap or DMA buffer). Never an address. */
 export interface MemHandle { readonly __brand: 'MemHandle' }
+/**
+ * A mapping's id: the number the DMA map functions name their buffer by (a handle's type check
+ * cost a sixth of the native side of a map). Never an address: the addon looks it up among its
+ * own live mappings, and an id whose mapping is gone names nothing (-EBADF).
+ */
+export type MemId = number & { readonly __brand: 'MemId' };
 /** A u64 the addon takes as a bigint or, when below 2^53, as an integer number. */
 export type U64n = bigint | number;
 /** Opaque native handle for an eventfd watched by a libuv poll handle. */
@@ -24,6 +30,8 @@ export interface Mapped {
   /** External ArrayBuffer over the mapped memory; detached by munmap()/dma_free(). */
   buffer: ArrayBuffer;
   handle: MemHandle;
+  /** The mapping's id, valid until munmap()/dma_free(). */
+  id: MemId;
 }
 
 export interface NativeConstants {
@@ -73,8 +81,9 @@ export interface Native {
   /**
    * Maps [offset, offset+size) of a DMA buffer at iova. 0 or -errno. DMA addresses and lengths
    * (`U64n`) are bigints or, below 2^53, plain integer numbers (no bigint made per mapping).
+   * -EBADF when `mem` names no live mapping.
    */
-  VFIO_IOMMU_MAP_DMA(containerFd: number, mem: MemHandle, offset: U64n, size: U64n, iova: U64n, flags: number): number;
+  VFIO_IOMMU_MAP_DMA(containerFd: number, mem: MemId, offset: U64n, size: U64n, iova: U64n, flags: number): number;
   /** Returns 0 or -errno. */
   VFIO_IOMMU_UNMAP_DMA(containerFd: number, iova: U64n, size: U64n, flags: number): number;
 
@@ -126,9 +135,9 @@ export interface Native {
   IOMMU_IOAS_IOVA_RANGES(iommufd: number, ioasId: number, out: BigUint64Array, alignment?: BigUint64Array): number;
   /**
    * flags include IOMMU_IOAS_MAP_FIXED_IOVA to use iova; returns the IOVA used (a number below
-   * 2^53, else a bigint) or -errno.
+   * 2^53, else a bigint) or -errno; -EBADF when `mem` names no live mapping.
    */
-  IOMMU_IOAS_MAP(iommufd: number, ioasId: number, mem: MemHandle, offset: U64n, length: U64n, iova: U64n, flags: number): number | bigint;
+  IOMMU_IOAS_MAP(iommufd: number, ioasId: number, mem: MemId, offset: U64n, length: U64n, iova: U64n, flags: number): number | bigint;
   IOMMU_IOAS_MAP_FILE(iommufd: number, ioasId: number, fd: number, start: bigint, length: bigint, iova: bigint, flags: number): bigint | number;
   IOMMU_IOAS_UNMAP(iommufd: number, ioasId: number, iova: U64n, length: U64n): number;
   /**

@@ -14,32 +14,20 @@ void free_frame(void* frame) { delete static_cast<Frame*>(frame); }
 
 }  // namespace
 
-FrameCall::FrameCall(napi_env env, napi_callback_info info) : env_(env) {
+FrameCall::FrameCall(napi_env env, napi_callback_info info, size_t objects) : env_(env) {
   void* data = nullptr;
+  argc_ = objects < kMaxObjects ? objects : kMaxObjects;
   if (napi_get_cb_info(env, info, &argc_, argv_, nullptr, &data) != napi_ok || data == nullptr) {
     state_ = State::thrown;
     napi_throw_error(env, nullptr, "vfio native: a framed function was called without its frame");
     return;
   }
   frame_ = static_cast<Frame*>(data);
-  if (argc_ > kMaxHandles) argc_ = kMaxHandles;
+  if (argc_ > objects) argc_ = objects;  // napi_get_cb_info reports how many were passed
   // The kinds bitmask, read once: lib/native-frame.ts writes a small integer there.
   double kinds = frame_->f64(Frame::kKinds);
   invalid_unless(kinds >= 0 && kinds < (1 << Frame::kArgs) && static_cast<double>(static_cast<uint32_t>(kinds)) == kinds);
   kinds_ = ok() ? static_cast<uint32_t>(kinds) : 0;
-}
-
-void* FrameCall::handle(size_t i, const napi_type_tag* tag) {
-  if (!ok()) return nullptr;
-  bool tagged = false;
-  void* data = nullptr;
-  if (i >= argc_ || napi_check_object_type_tag(env_, argv_[i], tag, &tagged) != napi_ok || !tagged ||
-      napi_get_value_external(env_, argv_[i], &data) != napi_ok) {
-    state_ = State::thrown;
-    napi_throw_type_error(env_, nullptr, "vfio native: the handle argument must be a handle returned by this addon");
-    return nullptr;
-  }
-  return data;
 }
 
 Span<uint8_t> FrameCall::bytes(size_t i) {
@@ -62,7 +50,7 @@ Span<uint8_t> FrameCall::bytes(size_t i) {
 napi_value FrameCall::done(int64_t result) {
   if (state_ == State::thrown) return nullptr;
   frame_->set_f64(Frame::kKinds, 0);
-  frame_->set_f64(Frame::kResult, static_cast<double>(ok() ? result : -EINVAL));
+  frame_->set_f64(Frame::kResult, static_cast<double>(ok() ? result : -errno_));
   return nullptr;
 }
 

@@ -5,21 +5,22 @@
 // MAP_DMA + UNMAP_DMA pair that unpacked its arguments one call each spent a quarter of a 4 KiB
 // pair's time crossing from JavaScript. A framed function reads its numbers from a small array
 // of doubles that belongs to the addon instance (lib/native-frame.ts fills it just before the
-// call) and leaves its result in it: the only Node-API calls left are the one that yields the
-// function's data and its one object argument, and the one that reads that argument. The
+// call) and leaves its result in it. DMA buffers are named by id (mman.h), a number like the
+// others: the DMA functions take no argument at all, and region info takes its buffer. The
 // numbers are checked here as strictly as Args checks arguments (integers, in range), so
 // JavaScript still hands the kernel nothing unchecked.
 //
 // Layout, in 8-byte slots, seen from JavaScript as a Float64Array and a BigUint64Array over the
 // same memory:
-//   0 … 5   the function's numbers (which slot is what: each function says)
-//   6       kinds: bit i set = slot i holds a u64 bit pattern (a bigint), not a double
-//   7       the result: -errno or a value, a double unless bit 7 of kinds says u64
+//   0 … 6   the function's numbers (which slot is what: each function says)
+//   7       kinds: bit i set = slot i holds a u64 bit pattern (a bigint), not a double
+//   8       the result: -errno or a value, a double unless bit 8 of kinds says u64
 #ifndef VFIO_NATIVE_FRAME_H
 #define VFIO_NATIVE_FRAME_H
 
 #include <napi.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <cstring>
 
@@ -28,10 +29,10 @@
 namespace vfio {
 
 struct Frame {
-  static constexpr size_t kSlots = 8;
-  static constexpr size_t kArgs = 6;
-  static constexpr size_t kKinds = 6;
-  static constexpr size_t kResult = 7;
+  static constexpr size_t kSlots = 9;
+  static constexpr size_t kArgs = 7;
+  static constexpr size_t kKinds = 7;
+  static constexpr size_t kResult = 8;
   alignas(8) unsigned char bytes[kSlots * 8];
 
   double f64(size_t slot) const {
@@ -47,18 +48,27 @@ struct Frame {
   void set_f64(size_t slot, double d) { std::memcpy(bytes + slot * 8, &d, sizeof d); }
   void set_u64(size_t slot, uint64_t v) { std::memcpy(bytes + slot * 8, &v, sizeof v); }
 };
-static_assert(sizeof(Frame) == 64, "the JavaScript views expect 8 slots of 8 bytes");
+static_assert(sizeof(Frame) == 72, "the JavaScript views expect 9 slots of 8 bytes");
 
-// One framed call: the frame, the handle arguments, and the first failure (as Args: after a
+// One framed call: the frame, the object arguments, and the first failure (as Args: after a
 // failure every later read is a no-op, and the function checks once).
 class FrameCall {
  public:
-  FrameCall(napi_env env, napi_callback_info info);
+  // `objects`: how many object arguments the function takes (0 or 1); none are fetched otherwise.
+  FrameCall(napi_env env, napi_callback_info info, size_t objects = 0);
 
   bool ok() const { return state_ == State::ok; }
   void invalid_unless(bool condition) {
     if (!condition && ok()) state_ = State::invalid;
   }
+  // Like invalid_unless, with the errno the result will carry (EINVAL for invalid_unless).
+  void fail_unless(bool condition, int errnum) {
+    if (!condition && ok()) {
+      state_ = State::invalid;
+      errno_ = errnum;
+    }
+  }
+  napi_env env() const { return env_; }
 
   // The slot readers are inline: they run five times per DMA map, and out of line their calls
   // cost as much as their checks.
@@ -70,19 +80,21 @@ class FrameCall {
     double d = 0;
     return integer_in(slot, 0, UINT32_MAX, &d) ? static_cast<uint32_t>(d) : 0;
   }
+  uint64_t id(size_t slot) {  // an integer 1 <= v < 2^53: a mapping id (mman.h)
+    double d = 0;
+    return integer_in(slot, 1, 9007199254740991.0, &d) ? static_cast<uint64_t>(d) : 0;
+  }
   uint64_t u64n(size_t slot) {  // an integer 0 <= v <= 2^53, or (kinds bit) any u64
     if (!ok()) return 0;
     if (holds_u64(slot)) return frame_->u64(slot);  // a bigint's bits, range-checked in lib/native-frame.ts
     double d = 0;
     return integer_in(slot, 0, 9007199254740992.0, &d) ? static_cast<uint64_t>(d) : 0;
   }
-  // Handle argument i, created by this addon with the given tag (a TypeError for anything else).
-  void* handle(size_t i, const napi_type_tag* tag);
   // Argument i as a Uint8Array (a TypeError for anything else).
   Span<uint8_t> bytes(size_t i);
 
-  // Stores the result (-EINVAL when a check failed) and returns undefined, or nothing under a
-  // pending TypeError. A u64 at or above 2^53 is stored as a bit pattern (kinds bit 7).
+  // Stores the result (-EINVAL, or fail_unless's errno, when a check failed) and returns
+  // undefined, or nothing under a pending TypeError. A u64 at or above 2^53 is stored as a bit pattern (kinds bit 8).
   napi_value done(int64_t result);
   napi_value done_u64(uint64_t value);
 
@@ -103,10 +115,11 @@ class FrameCall {
 
   napi_env env_;
   Frame* frame_ = nullptr;
-  static constexpr size_t kMaxHandles = 1;
-  napi_value argv_[kMaxHandles] = {};
-  size_t argc_ = kMaxHandles;
+  static constexpr size_t kMaxObjects = 1;
+  napi_value argv_[kMaxObjects] = {};
+  size_t argc_ = 0;
   uint32_t kinds_ = 0;
+  int errno_ = EINVAL;
   State state_ = State::ok;
 };
 

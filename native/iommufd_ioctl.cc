@@ -56,18 +56,18 @@ Napi::Value iommu_ioas_iova_ranges(const Napi::CallbackInfo& info) {
   return number(a.env(), ranges.num_iovas);
 }
 
-// Maps [offset, offset + length) of a mapping (DMA buffer) into the IOAS. Framed (frame.h),
-// handle argument: the DMA buffer. Slots: 0 iommufd, 1 IOAS id, 2 offset, 3 length, 4 iova,
-// 5 flags. Result: the IOVA used, or -errno.
+// Maps [offset, offset + length) of a mapping (DMA buffer) into the IOAS. Framed (frame.h).
+// Slots: 0 iommufd, 1 IOAS id, 2 the DMA buffer's mapping id, 3 offset, 4 length, 5 iova,
+// 6 flags. Result: the IOVA used, or -errno.
 napi_value iommu_ioas_map(napi_env env, napi_callback_info info) {
   FrameCall c(env, info);
-  Mapping* mem = mem_handle(c, 0);
   int fd = c.fd(0);
   uint32_t ioas_id = c.u32(1);
-  uint64_t offset = c.u64n(2);
-  uint64_t length = c.u64n(3);
-  uint64_t iova = c.u64n(4);
-  uint32_t flags = c.u32(5);
+  Mapping* mem = mem_of(c, 2);
+  uint64_t offset = c.u64n(3);
+  uint64_t length = c.u64n(4);
+  uint64_t iova = c.u64n(5);
+  uint32_t flags = c.u32(6);
   uint64_t user_va = mem_address(c, mem, offset, length);
   if (!c.ok()) return c.done(0);
   abi::iommu_ioas_map map = {sizeof map, flags, ioas_id, 0, user_va, length, iova};

@@ -13,9 +13,13 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <vector>
+
 #include "exports.h"
 
 namespace vfio {
+
+class MemTable;
 
 struct Mapping {
   void* addr;
@@ -24,6 +28,66 @@ struct Mapping {
   bool buffer_finalized;  // set by the ArrayBuffer's finalizer
   int holders;            // the ArrayBuffer, the handle and, while wrapping, the creating call
   napi_ref buffer;        // weak: lets munmap detach the ArrayBuffer while it is alive
+  MemTable* table;        // where its id is registered, until it is unmapped or released
+  uint64_t id;
+};
+
+// The live mappings of one addon instance by id (the instance's Node-API instance data). The
+// framed DMA map functions name their buffer by id, a number in the call frame, because
+// checking a handle's type tag cost about 170 instructions per map: a sixth of the native
+// side of a map + unmap pair. An id is a slot and the slot's generation (slot + generation *
+// 2^24, below 2^53), so an id that outlives its mapping names nothing: the slot's generation
+// has moved on. Generations start at 1, so 0 is never an id.
+class MemTable {
+ public:
+  // Held by the addon instance and by each registered mapping: at environment teardown a
+  // mapping may be released after the instance data is finalized, or before.
+  void ref() { ++refs_; }
+  void unref() {
+    if (--refs_ == 0) delete this;
+  }
+
+  // Registers m and returns its id; 0 when the table is full.
+  uint64_t add(Mapping* m) {
+    uint32_t slot;
+    if (!free_.empty()) {
+      slot = free_.back();
+      free_.pop_back();
+    } else if (entries_.size() < kSlots) {
+      slot = static_cast<uint32_t>(entries_.size());
+      entries_.push_back({nullptr, 1});
+    } else {
+      return 0;
+    }
+    entries_[slot].mapping = m;
+    return entries_[slot].generation * kSlots + slot;
+  }
+  // The mapping `id` names, or null.
+  Mapping* find(uint64_t id) const {
+    uint64_t slot = id % kSlots;
+    if (slot >= entries_.size()) return nullptr;
+    const Entry& e = entries_[slot];
+    return e.generation == id / kSlots ? e.mapping : nullptr;
+  }
+  void remove(uint64_t id) {
+    uint64_t slot = id % kSlots;
+    if (find(id) == nullptr) return;
+    Entry& e = entries_[slot];
+    e.mapping = nullptr;
+    // A slot whose generation would take ids past 2^53 is retired rather than reused.
+    if (++e.generation < kGenerations) free_.push_back(static_cast<uint32_t>(slot));
+  }
+
+ private:
+  static constexpr uint64_t kSlots = 1ULL << 24;
+  static constexpr uint64_t kGenerations = 1ULL << 29;  // kSlots * kGenerations = 2^53
+  struct Entry {
+    Mapping* mapping;
+    uint64_t generation;
+  };
+  std::vector<Entry> entries_;
+  std::vector<uint32_t> free_;
+  int refs_ = 1;  // the instance's
 };
 
 namespace {
@@ -36,8 +100,17 @@ constexpr uint64_t kMaxAlign = 1ULL << 30;
 uint64_t page_size() { return static_cast<uint64_t>(sysconf(_SC_PAGESIZE)); }
 uint64_t round_up(uint64_t v, uint64_t to) { return (v + to - 1) & ~(to - 1); }
 
+// The mapping's id names nothing from now on.
+void forget_id(Mapping* m) {
+  if (m->table == nullptr) return;
+  m->table->remove(m->id);
+  m->table->unref();
+  m->table = nullptr;
+}
+
 void release(napi_env env, Mapping* m) {
   if (--m->holders > 0) return;
+  forget_id(m);
   if (m->mapped) munmap(m->addr, m->length);
   if (m->buffer) napi_delete_reference(env, m->buffer);
   delete m;
@@ -56,10 +129,15 @@ Napi::Value creation_failed(Napi::Env env) {
   return env.IsExceptionPending() ? env.Undefined() : number(env, -ENOMEM);
 }
 
-// Wraps a fresh mapping into {buffer, handle}. On failure whatever was created is left to the
-// garbage collector, whose finalizers then unmap.
+MemTable* table_of(napi_env env) {
+  void* data = nullptr;
+  return napi_get_instance_data(env, &data) == napi_ok ? static_cast<MemTable*>(data) : nullptr;
+}
+
+// Wraps a fresh mapping into {buffer, handle, id}. On failure whatever was created is left to
+// the garbage collector, whose finalizers then unmap.
 Napi::Value wrap(Napi::Env env, void* addr, size_t length) {
-  Mapping* m = new Mapping{addr, length, true, false, 2, nullptr};  // this call + the buffer
+  Mapping* m = new Mapping{addr, length, true, false, 2, nullptr, nullptr, 0};  // this call + the buffer
   napi_value buffer = nullptr;
   if (napi_create_external_arraybuffer(env, addr, length, finalize_buffer, m, &buffer) != napi_ok) {
     if (!m->buffer_finalized) m->holders--;  // the buffer never existed
@@ -73,10 +151,19 @@ Napi::Value wrap(Napi::Env env, void* addr, size_t length) {
     release(env, m);
     return creation_failed(env);
   }
+  MemTable* table = table_of(env);
+  m->id = table != nullptr ? table->add(m) : 0;
+  if (m->id == 0) {
+    release(env, m);  // the handle and the buffer finalizers unmap
+    return number(env, -ENOMEM);
+  }
+  m->table = table;
+  table->ref();
   Napi::Object result = Napi::Object::New(env);
   bool built = napi_type_tag_object(env, handle, &kMappingTag) == napi_ok &&
                napi_create_reference(env, buffer, 0, &m->buffer) == napi_ok &&
-               !result.Set("buffer", buffer).IsNothing() && !result.Set("handle", handle).IsNothing();
+               !result.Set("buffer", buffer).IsNothing() && !result.Set("handle", handle).IsNothing() &&
+               !result.Set("id", number(env, static_cast<int64_t>(m->id))).IsNothing();
   release(env, m);
   return built ? Napi::Value(result) : creation_failed(env);
 }
@@ -156,7 +243,10 @@ int64_t unmap(napi_env env, Mapping* m) {
     return -EBUSY;  // still reachable and not detachable: unmapping would let a view fault
   }
   int64_t r = sys(munmap(m->addr, m->length));
-  if (r == 0) m->mapped = false;
+  if (r == 0) {
+    m->mapped = false;
+    forget_id(m);
+  }
   return r;
 }
 
@@ -195,7 +285,14 @@ uint64_t mem_address(Args& a, const Mapping* m, uint64_t offset, uint64_t length
   return a.ok() ? reinterpret_cast<uintptr_t>(m->addr) + offset : 0;
 }
 
-Mapping* mem_handle(FrameCall& c, size_t i) { return static_cast<Mapping*>(c.handle(i, &kMappingTag)); }
+Mapping* mem_of(FrameCall& c, size_t slot) {
+  uint64_t id = c.id(slot);
+  if (!c.ok()) return nullptr;
+  MemTable* table = table_of(c.env());
+  Mapping* m = table != nullptr ? table->find(id) : nullptr;
+  c.fail_unless(m != nullptr, EBADF);
+  return m;
+}
 
 uint64_t mem_address(FrameCall& c, const Mapping* m, uint64_t offset, uint64_t length) {
   if (!c.ok() || m == nullptr) return 0;
@@ -204,6 +301,14 @@ uint64_t mem_address(FrameCall& c, const Mapping* m, uint64_t offset, uint64_t l
 }
 
 void export_mman(Exports& out) {
+  // The id table lives as long as the instance and the last mapping registered in it.
+  MemTable* table = new MemTable();
+  if (napi_set_instance_data(out.env(), table, [](napi_env, void* t, void*) { static_cast<MemTable*>(t)->unref(); }, nullptr) != napi_ok) {
+    delete table;
+    napi_throw_error(out.env(), nullptr, "vfio native: could not keep the mapping table as instance data");
+    out.set("mmap", Napi::Value());  // marks the export failed
+    return;
+  }
   out.fn<mm_mmap>("mmap");
   out.fn<mm_munmap>("munmap");
   out.fn<mm_dma_alloc>("dma_alloc");

@@ -20,8 +20,9 @@ Mapping* mem_handle(Args& a, size_t i);
 // unmapped or the range does not fit inside it.
 uint64_t mem_address(Args& a, const Mapping* m, uint64_t offset, uint64_t length);
 
-// The same for framed functions (frame.h): handle argument i, and the range check.
-Mapping* mem_handle(FrameCall& c, size_t i);
+// The same for framed functions (frame.h): the mapping whose id (the `id` dma_alloc and mmap
+// return) is in `slot`; -EBADF when the id names no live mapping. Then the range check.
+Mapping* mem_of(FrameCall& c, size_t slot);
 uint64_t mem_address(FrameCall& c, const Mapping* m, uint64_t offset, uint64_t length);
 
 }  // namespace vfio

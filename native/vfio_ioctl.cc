@@ -50,16 +50,16 @@ Napi::Value vfio_iommu_get_info(const Napi::CallbackInfo& info) {
   return number(a.env(), grow_info_ioctl(fd, abi::VFIO_IOMMU_GET_INFO, buf, sizeof(abi::vfio_iommu_type1_info), -1, 0));
 }
 
-// Framed (frame.h), handle argument: the DMA buffer. Slots: 0 container fd, 1 offset, 2 size,
-// 3 iova, 4 flags. Result: 0 or -errno.
+// Framed (frame.h). Slots: 0 container fd, 1 the DMA buffer's mapping id, 2 offset, 3 size,
+// 4 iova, 5 flags. Result: 0 or -errno.
 napi_value vfio_iommu_map_dma(napi_env env, napi_callback_info info) {
   FrameCall c(env, info);
-  Mapping* mem = mem_handle(c, 0);
   int fd = c.fd(0);
-  uint64_t offset = c.u64n(1);
-  uint64_t size = c.u64n(2);
-  uint64_t iova = c.u64n(3);
-  uint32_t flags = c.u32(4);
+  Mapping* mem = mem_of(c, 1);
+  uint64_t offset = c.u64n(2);
+  uint64_t size = c.u64n(3);
+  uint64_t iova = c.u64n(4);
+  uint32_t flags = c.u32(5);
   uint64_t vaddr = mem_address(c, mem, offset, size);
   if (!c.ok()) return c.done(0);
   abi::vfio_iommu_type1_dma_map map = {sizeof map, flags, vaddr, iova, size};
@@ -130,7 +130,7 @@ Napi::Value vfio_device_get_info(const Napi::CallbackInfo& info) {
 // Framed (frame.h), argument: the buffer. Slots: 0 device fd, 1 region index. Result: the argsz
 // the kernel wants, or -errno.
 napi_value vfio_device_get_region_info(napi_env env, napi_callback_info info) {
-  FrameCall c(env, info);
+  FrameCall c(env, info, 1);
   Span<uint8_t> buf = c.bytes(0);
   int fd = c.fd(0);
   uint32_t index = c.u32(1);

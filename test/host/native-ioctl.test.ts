@@ -2,7 +2,7 @@
 // (-EINVAL, TypeError), what it writes into caller buffers (argsz, index), and that a well-formed
 // call reaches the kernel (ENOTTY from /dev/null, which has no ioctls). The guest suite runs the
 // same calls against real devices.
-import { native } from '../../lib/native';
+import { MemId, native } from '../../lib/native';
 import { E, thrown } from './native-util';
 
 const n = native();
@@ -149,13 +149,14 @@ describe('iommufd argument checks', () => {
     expect(n.IOMMU_IOAS_NOIOMMU_GET_PA?.(fd, 1, 0n, 4096n, new BigUint64Array(1))).toBe(-E.EINVAL);
   });
 
-  it('IOAS_MAP takes a mapping handle and checks the range against it', () => {
+  it('IOAS_MAP takes a mapping id and checks the range against its mapping', () => {
     const m = n.dma_alloc(8192, false);
     if (typeof m === 'number') throw new Error(`dma_alloc: ${m}`);
-    expect(n.IOMMU_IOAS_MAP(fd, 1, m.handle, 0n, 8192n, 0n, 0)).toBe(-E.ENOTTY);
-    expect(n.IOMMU_IOAS_MAP(fd, 1, m.handle, 4096n, 8192n, 0n, 0)).toBe(-E.EINVAL);
-    expect(thrown(() => n.IOMMU_IOAS_MAP(fd, 1, {} as never, 0n, 1n, 0n, 0)).name).toBe('TypeError');
+    expect(n.IOMMU_IOAS_MAP(fd, 1, m.id, 0n, 8192n, 0n, 0)).toBe(-E.ENOTTY);
+    expect(n.IOMMU_IOAS_MAP(fd, 1, m.id, 4096n, 8192n, 0n, 0)).toBe(-E.EINVAL);
+    expect(thrown(() => n.IOMMU_IOAS_MAP(fd, 1, m.handle as never, 0n, 1n, 0n, 0)).message).toMatch(/argument 2 must be a number/);
     n.dma_free(m.handle);
+    expect(n.IOMMU_IOAS_MAP(fd, 1, m.id, 0n, 8192n, 0n, 0)).toBe(-E.EBADF);
   });
 
   it('bigints must be lossless u64s; numbers must fit their C type', () => {
@@ -211,13 +212,30 @@ describe('framed DMA functions', () => {
     expect(n.VFIO_DEVICE_GET_REGION_INFO(fd, 2 ** 32 - 1, new Uint8Array(64))).toBe(-E.ENOTTY);
   });
 
-  it('MAP_DMA checks the handle, then the range against the mapping', () => {
+  it('MAP_DMA checks the mapping id, then the range against the mapping', () => {
     const m = n.dma_alloc(8192, false);
     if (typeof m === 'number') throw new Error(`dma_alloc: ${m}`);
-    expect(n.VFIO_IOMMU_MAP_DMA(fd, m.handle, 4096, 4096, 2 ** 40, 3)).toBe(-E.ENOTTY);
-    expect(n.VFIO_IOMMU_MAP_DMA(fd, m.handle, 4096, 4097, 0, 3)).toBe(-E.EINVAL);
-    expect(thrown(() => n.VFIO_IOMMU_MAP_DMA(fd, { handle: 1 } as never, 0, 4096, 0, 3)).message).toMatch(/handle returned by this addon/);
+    expect(Number.isSafeInteger(m.id) && m.id > 0).toBe(true);
+    expect(n.VFIO_IOMMU_MAP_DMA(fd, m.id, 4096, 4096, 2 ** 40, 3)).toBe(-E.ENOTTY);
+    expect(n.VFIO_IOMMU_MAP_DMA(fd, m.id, 4096, 4097, 0, 3)).toBe(-E.EINVAL);
+    expect(thrown(() => n.VFIO_IOMMU_MAP_DMA(fd, { handle: 1 } as never, 0, 4096, 0, 3)).message).toMatch(/argument 1 must be a number/);
+    // Not an id at all (-EINVAL), or an integer that names no mapping (-EBADF).
+    expect(n.VFIO_IOMMU_MAP_DMA(fd, 0 as MemId, 0, 4096, 0, 3)).toBe(-E.EINVAL);
+    expect(n.VFIO_IOMMU_MAP_DMA(fd, (m.id + 0.5) as MemId, 0, 4096, 0, 3)).toBe(-E.EINVAL);
+    expect(n.VFIO_IOMMU_MAP_DMA(fd, (m.id + 1) as MemId, 0, 4096, 0, 3)).toBe(-E.EBADF);
     n.dma_free(m.handle);
-    expect(n.VFIO_IOMMU_MAP_DMA(fd, m.handle, 0, 4096, 0, 3)).toBe(-E.EINVAL);  // freed: no address to give
+    expect(n.VFIO_IOMMU_MAP_DMA(fd, m.id, 0, 4096, 0, 3)).toBe(-E.EBADF);  // freed: the id names nothing
+  });
+
+  it('a freed mapping\'s id stays dead when its slot is reused', () => {
+    const a = n.dma_alloc(4096, false);
+    if (typeof a === 'number') throw new Error(`dma_alloc: ${a}`);
+    n.dma_free(a.handle);
+    const b = n.dma_alloc(4096, false);
+    if (typeof b === 'number') throw new Error(`dma_alloc: ${b}`);
+    expect(b.id).not.toBe(a.id);
+    expect(n.VFIO_IOMMU_MAP_DMA(fd, a.id, 0, 4096, 0, 3)).toBe(-E.EBADF);
+    expect(n.VFIO_IOMMU_MAP_DMA(fd, b.id, 0, 4096, 0, 3)).toBe(-E.ENOTTY);
+    n.dma_free(b.handle);
   });
 });

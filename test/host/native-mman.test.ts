@@ -74,15 +74,15 @@ describe('mmap of a temp file', () => {
     expect(n.munmap(m.handle)).toBe(0);
   });
 
-  it('a mapping handle serves MAP_DMA only within its bounds (-EINVAL outside, -ENOTTY past the checks)', () => {
+  it('a mapping id serves MAP_DMA only within its mapping (-EINVAL outside, -ENOTTY past the checks)', () => {
     const m = mapped(n.mmap(fd, 0n, PAGE_SIZE, RW, 0));
     const size = BigInt(PAGE_SIZE);
-    expect(n.VFIO_IOMMU_MAP_DMA(fd, m.handle, 0n, size, 0n, 3)).toBe(-E.ENOTTY);  // a file, not a container
-    expect(n.VFIO_IOMMU_MAP_DMA(fd, m.handle, 1n, size, 0n, 3)).toBe(-E.EINVAL);
-    expect(n.VFIO_IOMMU_MAP_DMA(fd, m.handle, size, 1n, 0n, 3)).toBe(-E.EINVAL);
-    expect(n.VFIO_IOMMU_MAP_DMA(fd, m.handle, 2n ** 64n - 1n, 2n, 0n, 3)).toBe(-E.EINVAL);
+    expect(n.VFIO_IOMMU_MAP_DMA(fd, m.id, 0n, size, 0n, 3)).toBe(-E.ENOTTY);  // a file, not a container
+    expect(n.VFIO_IOMMU_MAP_DMA(fd, m.id, 1n, size, 0n, 3)).toBe(-E.EINVAL);
+    expect(n.VFIO_IOMMU_MAP_DMA(fd, m.id, size, 1n, 0n, 3)).toBe(-E.EINVAL);
+    expect(n.VFIO_IOMMU_MAP_DMA(fd, m.id, 2n ** 64n - 1n, 2n, 0n, 3)).toBe(-E.EINVAL);
     expect(n.munmap(m.handle)).toBe(0);
-    expect(n.VFIO_IOMMU_MAP_DMA(fd, m.handle, 0n, size, 0n, 3)).toBe(-E.EINVAL);  // unmapped
+    expect(n.VFIO_IOMMU_MAP_DMA(fd, m.id, 0n, size, 0n, 3)).toBe(-E.EBADF);  // unmapped: the id names nothing
   });
 
   it('refuses lengths, protections and alignments it cannot honour', () => {
