@@ -17,7 +17,9 @@ void free_frame(void* frame) { delete static_cast<Frame*>(frame); }
 FrameCall::FrameCall(napi_env env, napi_callback_info info, size_t objects) : env_(env) {
   void* data = nullptr;
   argc_ = objects < kMaxObjects ? objects : kMaxObjects;
-  if (napi_get_cb_info(env, info, &argc_, argv_, nullptr, &data) != napi_ok || data == nullptr) {
+  // Without object arguments, only the data is asked for: the argument copy is skipped.
+  size_t* argc = argc_ > 0 ? &argc_ : nullptr;
+  if (napi_get_cb_info(env, info, argc, argc ? argv_ : nullptr, nullptr, &data) != napi_ok || data == nullptr) {
     state_ = State::thrown;
     napi_throw_error(env, nullptr, "vfio native: a framed function was called without its frame");
     return;
