@@ -191,4 +191,42 @@ describe('lifetime under garbage collection (child process with --expose-gc)', (
     expect(r.status).toBe(0);
     expect(r.stdout.trim()).toBe('ok');
   });
+
+  // The raw framed MAP_DMA on /dev/null: -ENOTTY once the checks pass, -EBADF for a dead id.
+  const mapDma = 'const frame = new Float64Array(addon.frame, 0, 9), nul = addon.open("/dev/null", 0);\n' +
+    'function mapDma(id) { frame.set([nul, id, 0, 4096, 0, 3, 0, 0]); addon.VFIO_IOMMU_MAP_DMA(); return frame[8]; }\n';
+
+  it('a mapping collected by the garbage collector takes its id with it', () => {
+    const r = runChild(settle + mapDma + `
+      (async () => {
+        let m = addon.dma_alloc(4096, false);
+        const id = m.id, live = mapDma(id);
+        m = null;
+        await settle();
+        console.log(JSON.stringify({ live, dead: mapDma(id), maps: count() }));
+      })();`, { flags: ['--expose-gc'] });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({ live: -E.ENOTTY, dead: -E.EBADF, maps: 0 });
+  });
+
+  it('each worker thread has its own table of ids, and exits cleanly with mappings alive, freed or collected', () => {
+    const r = runChild(mapDma + `
+      const { Worker } = require('worker_threads');
+      addon.dma_free(addon.dma_alloc(4096, false).handle);  // our first slot moves to its second generation
+      const mine = addon.dma_alloc(4096, false);
+      const w = new Worker(\`
+        const addon = (\${loadAddon.toString()})();
+        globalThis.keep = addon.dma_alloc(8192, false);     // the worker's first slot, first generation
+        addon.dma_free(addon.dma_alloc(4096, false).handle);
+        addon.dma_alloc(4096, false);                        // left to the collector
+        require('worker_threads').parentPort.postMessage(globalThis.keep.id);\`, { eval: true });
+      w.on('message', (theirs) => {
+        console.log(theirs !== mine.id, mapDma(theirs), mapDma(mine.id));
+        w.terminate();
+      });
+      w.on('exit', () => console.log('worker exit'));`, { timeoutMs: 15000 });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim().split('\n')).toEqual([`true ${-E.EBADF} ${-E.ENOTTY}`, 'worker exit']);
+  });
 });
