@@ -186,9 +186,14 @@ export class IovaAllocator {
         at = alignUp(ends[i], align);
       }
     }
+    throw this.noSpace(size, dmaMaskBits);
+  }
+
+  /** take()'s error, out of line: its strings would make take() too big for V8 to inline. */
+  private noSpace(size: number, dmaMaskBits: number | undefined): VfioError {
     const op = `${this.op}.allocate`;
     const bits = dmaMaskBits === undefined ? '' : ` below 2^${dmaMaskBits}`;
-    throw new VfioError({
+    return new VfioError({
       code: 'ENOSPC', op, message: `${op}: no free IOVA space for ${hex(size)} bytes${bits} (${this.count} mappings hold ${hex(this.allocatedBytes)} bytes)`,
       hint: 'unmap mappings that are no longer needed, map smaller buffers, or relax the DMA mask',
     });
