@@ -29,6 +29,7 @@ class Exports {
     if (ok_) set(name, Napi::Value(env_, f));
   }
   void set_frame(Frame* frame) { frame_ = frame; }
+  Frame* frame() const { return frame_; }
   void set(const char* name, Napi::Value value) {
     if (!ok_ || value.IsEmpty() || target_.Set(name, value).IsNothing()) ok_ = false;
   }

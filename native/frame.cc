@@ -14,22 +14,9 @@ void free_frame(void* frame) { delete static_cast<Frame*>(frame); }
 
 }  // namespace
 
-FrameCall::FrameCall(napi_env env, napi_callback_info info, size_t objects) : env_(env) {
-  void* data = nullptr;
-  argc_ = objects < kMaxObjects ? objects : kMaxObjects;
-  // Without object arguments, only the data is asked for: the argument copy is skipped.
-  size_t* argc = argc_ > 0 ? &argc_ : nullptr;
-  if (napi_get_cb_info(env, info, argc, argc ? argv_ : nullptr, nullptr, &data) != napi_ok || data == nullptr) {
-    state_ = State::thrown;
-    napi_throw_error(env, nullptr, "vfio native: a framed function was called without its frame");
-    return;
-  }
-  frame_ = static_cast<Frame*>(data);
-  if (argc_ > objects) argc_ = objects;  // napi_get_cb_info reports how many were passed
-  // The kinds bitmask, read once: lib/native-frame.ts writes a small integer there.
-  double kinds = frame_->f64(Frame::kKinds);
-  invalid_unless(kinds >= 0 && kinds < (1 << Frame::kArgs) && static_cast<double>(static_cast<uint32_t>(kinds)) == kinds);
-  kinds_ = ok() ? static_cast<uint32_t>(kinds) : 0;
+void FrameCall::no_frame() {
+  state_ = State::thrown;
+  napi_throw_error(env_, nullptr, "vfio native: a framed function was called without its frame");
 }
 
 Span<uint8_t> FrameCall::bytes(size_t i) {
@@ -47,13 +34,6 @@ Span<uint8_t> FrameCall::bytes(size_t i) {
   span.length = length;
   span.data = length ? static_cast<uint8_t*>(data) : nullptr;  // a detached buffer has length 0
   return span;
-}
-
-napi_value FrameCall::done(int64_t result) {
-  if (state_ == State::thrown) return nullptr;
-  frame_->set_f64(Frame::kKinds, 0);
-  frame_->set_f64(Frame::kResult, static_cast<double>(ok() ? result : -errno_));
-  return nullptr;
 }
 
 napi_value FrameCall::done_u64(uint64_t value) {

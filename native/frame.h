@@ -28,12 +28,15 @@
 
 namespace vfio {
 
+class MemTable;
+
 struct Frame {
   static constexpr size_t kSlots = 9;
   static constexpr size_t kArgs = 7;
   static constexpr size_t kKinds = 7;
   static constexpr size_t kResult = 8;
-  alignas(8) unsigned char bytes[kSlots * 8];
+  alignas(8) unsigned char bytes[kSlots * 8];  // what JavaScript sees
+  MemTable* mems = nullptr;                     // the instance's mapping ids (mem_table.h)
 
   double f64(size_t slot) const {
     double d;
@@ -48,14 +51,31 @@ struct Frame {
   void set_f64(size_t slot, double d) { std::memcpy(bytes + slot * 8, &d, sizeof d); }
   void set_u64(size_t slot, uint64_t v) { std::memcpy(bytes + slot * 8, &v, sizeof v); }
 };
-static_assert(sizeof(Frame) == 72, "the JavaScript views expect 9 slots of 8 bytes");
+static_assert(sizeof(Frame::bytes) == 72, "the JavaScript views expect 9 slots of 8 bytes");
 
 // One framed call: the frame, the object arguments, and the first failure (as Args: after a
 // failure every later read is a no-op, and the function checks once).
 class FrameCall {
  public:
   // `objects`: how many object arguments the function takes (0 or 1); none are fetched otherwise.
-  FrameCall(napi_env env, napi_callback_info info, size_t objects = 0);
+  // Inline, as are done() and the slot readers: under the emulated host each call and return
+  // on the DMA path costs a lookup of its own.
+  FrameCall(napi_env env, napi_callback_info info, size_t objects = 0) : env_(env) {
+    void* data = nullptr;
+    argc_ = objects < kMaxObjects ? objects : kMaxObjects;
+    // Without object arguments, only the data is asked for: the argument copy is skipped.
+    size_t* argc = argc_ > 0 ? &argc_ : nullptr;
+    if (napi_get_cb_info(env, info, argc, argc ? argv_ : nullptr, nullptr, &data) != napi_ok || data == nullptr) {
+      no_frame();
+      return;
+    }
+    frame_ = static_cast<Frame*>(data);
+    if (argc_ > objects) argc_ = objects;  // napi_get_cb_info reports how many were passed
+    // The kinds bitmask, read once: lib/native-frame.ts writes a small integer there.
+    double kinds = frame_->f64(Frame::kKinds);
+    invalid_unless(kinds >= 0 && kinds < (1 << Frame::kArgs) && static_cast<double>(static_cast<uint32_t>(kinds)) == kinds);
+    kinds_ = ok() ? static_cast<uint32_t>(kinds) : 0;
+  }
 
   bool ok() const { return state_ == State::ok; }
   void invalid_unless(bool condition) {
@@ -95,11 +115,20 @@ class FrameCall {
 
   // Stores the result (-EINVAL, or fail_unless's errno, when a check failed) and returns
   // undefined, or nothing under a pending TypeError. A u64 at or above 2^53 is stored as a bit pattern (kinds bit 8).
-  napi_value done(int64_t result);
+  napi_value done(int64_t result) {
+    if (state_ == State::thrown) return nullptr;
+    frame_->set_f64(Frame::kKinds, 0);
+    frame_->set_f64(Frame::kResult, static_cast<double>(ok() ? result : -errno_));
+    return nullptr;
+  }
   napi_value done_u64(uint64_t value);
+
+  // The instance's mapping ids (null only when the call has failed).
+  MemTable* mems() const { return frame_ != nullptr ? frame_->mems : nullptr; }
 
  private:
   enum class State { ok, invalid, thrown };
+  void no_frame();  // throws: the function was made without its frame
   bool holds_u64(size_t slot) const { return (kinds_ >> slot & 1) != 0; }
   // A number slot (never a bigint's bits) holding an integer within [lo, hi]. The range test
   // comes first (NaN and infinities fail it), so the integer test can round-trip through int64

@@ -13,82 +13,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <vector>
-
 #include "exports.h"
+#include "mem_table.h"
 
 namespace vfio {
-
-class MemTable;
-
-struct Mapping {
-  void* addr;
-  size_t length;
-  bool mapped;
-  bool buffer_finalized;  // set by the ArrayBuffer's finalizer
-  int holders;            // the ArrayBuffer, the handle and, while wrapping, the creating call
-  napi_ref buffer;        // weak: lets munmap detach the ArrayBuffer while it is alive
-  MemTable* table;        // where its id is registered, until it is unmapped or released
-  uint64_t id;
-};
-
-// The live mappings of one addon instance by id (the instance's Node-API instance data). The
-// framed DMA map functions name their buffer by id, a number in the call frame, because
-// checking a handle's type tag cost about 170 instructions per map: a sixth of the native
-// side of a map + unmap pair. An id is a slot and the slot's generation (slot + generation *
-// 2^24, below 2^53), so an id that outlives its mapping names nothing: the slot's generation
-// has moved on. Generations start at 1, so 0 is never an id.
-class MemTable {
- public:
-  // Held by the addon instance and by each registered mapping: at environment teardown a
-  // mapping may be released after the instance data is finalized, or before.
-  void ref() { ++refs_; }
-  void unref() {
-    if (--refs_ == 0) delete this;
-  }
-
-  // Registers m and returns its id; 0 when the table is full.
-  uint64_t add(Mapping* m) {
-    uint32_t slot;
-    if (!free_.empty()) {
-      slot = free_.back();
-      free_.pop_back();
-    } else if (entries_.size() < kSlots) {
-      slot = static_cast<uint32_t>(entries_.size());
-      entries_.push_back({nullptr, 1});
-    } else {
-      return 0;
-    }
-    entries_[slot].mapping = m;
-    return entries_[slot].generation * kSlots + slot;
-  }
-  // The mapping `id` names, or null.
-  Mapping* find(uint64_t id) const {
-    uint64_t slot = id % kSlots;
-    if (slot >= entries_.size()) return nullptr;
-    const Entry& e = entries_[slot];
-    return e.generation == id / kSlots ? e.mapping : nullptr;
-  }
-  void remove(uint64_t id) {
-    uint64_t slot = id % kSlots;
-    if (find(id) == nullptr) return;
-    Entry& e = entries_[slot];
-    e.mapping = nullptr;
-    // A slot whose generation would take ids past 2^53 is retired rather than reused.
-    if (++e.generation < kGenerations) free_.push_back(static_cast<uint32_t>(slot));
-  }
-
- private:
-  static constexpr uint64_t kSlots = 1ULL << 24;
-  static constexpr uint64_t kGenerations = 1ULL << 29;  // kSlots * kGenerations = 2^53
-  struct Entry {
-    Mapping* mapping;
-    uint64_t generation;
-  };
-  std::vector<Entry> entries_;
-  std::vector<uint32_t> free_;
-  int refs_ = 1;  // the instance's
-};
 
 namespace {
 
@@ -273,31 +201,10 @@ Napi::Value mm_store_fence(const Napi::CallbackInfo& info) {
 
 Mapping* mem_handle(Args& a, size_t i) { return static_cast<Mapping*>(a.handle(i, &kMappingTag)); }
 
-namespace {
-bool mem_range_ok(const Mapping* m, uint64_t offset, uint64_t length) {
-  return m->mapped && offset <= m->length && length <= m->length - offset;
-}
-}  // namespace
-
 uint64_t mem_address(Args& a, const Mapping* m, uint64_t offset, uint64_t length) {
   if (!a.ok() || m == nullptr) return 0;
   a.invalid_unless(mem_range_ok(m, offset, length));
   return a.ok() ? reinterpret_cast<uintptr_t>(m->addr) + offset : 0;
-}
-
-Mapping* mem_of(FrameCall& c, size_t slot) {
-  uint64_t id = c.id(slot);
-  if (!c.ok()) return nullptr;
-  MemTable* table = table_of(c.env());
-  Mapping* m = table != nullptr ? table->find(id) : nullptr;
-  c.fail_unless(m != nullptr, EBADF);
-  return m;
-}
-
-uint64_t mem_address(FrameCall& c, const Mapping* m, uint64_t offset, uint64_t length) {
-  if (!c.ok() || m == nullptr) return 0;
-  c.invalid_unless(mem_range_ok(m, offset, length));
-  return c.ok() ? reinterpret_cast<uintptr_t>(m->addr) + offset : 0;
 }
 
 void export_mman(Exports& out) {
@@ -309,6 +216,7 @@ void export_mman(Exports& out) {
     out.set("mmap", Napi::Value());  // marks the export failed
     return;
   }
+  if (out.frame() != nullptr) out.frame()->mems = table;  // for the framed functions' lookups
   out.fn<mm_mmap>("mmap");
   out.fn<mm_munmap>("munmap");
   out.fn<mm_dma_alloc>("dma_alloc");
