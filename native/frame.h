@@ -88,7 +88,6 @@ class FrameCall {
       errno_ = errnum;
     }
   }
-  napi_env env() const { return env_; }
 
   // The slot readers are inline: they run five times per DMA map, and out of line their calls
   // cost as much as their checks.
@@ -114,7 +113,8 @@ class FrameCall {
   Span<uint8_t> bytes(size_t i);
 
   // Stores the result (-EINVAL, or fail_unless's errno, when a check failed) and returns
-  // undefined, or nothing under a pending TypeError. A u64 at or above 2^53 is stored as a bit pattern (kinds bit 8).
+  // undefined, or nothing under a pending TypeError. A u64 at or above 2^53 is stored as a bit
+  // pattern (kinds bit 8).
   napi_value done(int64_t result) {
     if (state_ == State::thrown) return nullptr;
     frame_->set_f64(Frame::kKinds, 0);

@@ -28,9 +28,9 @@ struct Mapping {
 // The live mappings of one addon instance by id (its Node-API instance data; the call frame
 // keeps a pointer for the hot path). The framed DMA map functions name their buffer by id, a
 // number in the call frame, because checking a handle's type tag cost about 170 instructions
-// per map: a sixth of the native side of a map + unmap pair. An id is a slot and the slot's generation (slot + generation *
-// 2^24, below 2^53), so an id that outlives its mapping names nothing: the slot's generation
-// has moved on. Generations start at 1, so 0 is never an id.
+// per map: a sixth of the native side of a map + unmap pair. An id is a slot and the slot's
+// generation (slot + generation * 2^24, below 2^53), so an id that outlives its mapping names
+// nothing: the slot's generation has moved on. Generations start at 1, so 0 is never an id.
 class MemTable {
  public:
   // Held by the addon instance and by each registered mapping: at environment teardown a
