@@ -65,37 +65,19 @@ export function framedFunctions(addon: FramedAddon): FramedFunctions {
     f64[KINDS] = kinds;
     return inRange;
   }
-  // The general paths: every argument type, bigints included. Out of line, so that each
-  // wrapper stays small enough for V8 to inline into its caller (DmaSpace.map, say).
-  function frameMapDma(containerFd: number, mem: MemId, offset: U64n, size: U64n, iova: U64n, flags: number): boolean {
+  /**
+   * The general path, out of line so that each wrapper stays small enough for V8 to inline
+   * into its caller (DmaSpace.map, say): every argument type, bigints included. `layout` has
+   * a letter per argument, which goes to the slot of the same index: 'n' a number, 'a' an
+   * address or length (a number or a bigint).
+   */
+  function general(layout: string, ...args: unknown[]): boolean {
     begin();
-    num(0, containerFd, 0);
-    num(1, mem, 1);
-    const ok = addr(2, offset, 2) && addr(3, size, 3) && addr(4, iova, 4);
-    num(5, flags, 5);
-    return ready(ok);
-  }
-  function frameUnmapDma(containerFd: number, iova: U64n, size: U64n, flags: number): boolean {
-    begin();
-    num(0, containerFd, 0);
-    const ok = addr(1, iova, 1) && addr(2, size, 2);
-    num(3, flags, 3);
-    return ready(ok);
-  }
-  function frameIoasMap(iommufd: number, ioasId: number, mem: MemId, offset: U64n, length: U64n, iova: U64n, flags: number): boolean {
-    begin();
-    num(0, iommufd, 0);
-    num(1, ioasId, 1);
-    num(2, mem, 2);
-    const ok = addr(3, offset, 3) && addr(4, length, 4) && addr(5, iova, 5);
-    num(6, flags, 6);
-    return ready(ok);
-  }
-  function frameIoasUnmap(iommufd: number, ioasId: number, iova: U64n, length: U64n): boolean {
-    begin();
-    num(0, iommufd, 0);
-    num(1, ioasId, 1);
-    const ok = addr(2, iova, 2) && addr(3, length, 3);
+    let ok = true;
+    for (let i = 0; i < layout.length; i++) {
+      if (layout[i] === 'n') num(i, args[i] as number, i);
+      else ok = addr(i, args[i] as U64n, i) && ok;
+    }
     return ready(ok);
   }
   // Each DMA function first tries the library's own call, every argument a number: straight
@@ -106,7 +88,7 @@ export function framedFunctions(addon: FramedAddon): FramedFunctions {
       if (typeof containerFd === 'number' && typeof mem === 'number' && typeof offset === 'number' &&
         typeof size === 'number' && typeof iova === 'number' && typeof flags === 'number') {
         f64[0] = containerFd; f64[1] = mem; f64[2] = offset; f64[3] = size; f64[4] = iova; f64[5] = flags; f64[KINDS] = 0;
-      } else if (!frameMapDma(containerFd, mem, offset, size, iova, flags)) {
+      } else if (!general('nnaaan', containerFd, mem, offset, size, iova, flags)) {
         return -EINVAL;
       }
       mapDma();
@@ -115,7 +97,7 @@ export function framedFunctions(addon: FramedAddon): FramedFunctions {
     VFIO_IOMMU_UNMAP_DMA(containerFd, iova, size, flags) {
       if (typeof containerFd === 'number' && typeof iova === 'number' && typeof size === 'number' && typeof flags === 'number') {
         f64[0] = containerFd; f64[1] = iova; f64[2] = size; f64[3] = flags; f64[KINDS] = 0;
-      } else if (!frameUnmapDma(containerFd, iova, size, flags)) {
+      } else if (!general('naan', containerFd, iova, size, flags)) {
         return -EINVAL;
       }
       unmapDma();
@@ -125,7 +107,7 @@ export function framedFunctions(addon: FramedAddon): FramedFunctions {
       if (typeof iommufd === 'number' && typeof ioasId === 'number' && typeof mem === 'number' && typeof offset === 'number' &&
         typeof length === 'number' && typeof iova === 'number' && typeof flags === 'number') {
         f64[0] = iommufd; f64[1] = ioasId; f64[2] = mem; f64[3] = offset; f64[4] = length; f64[5] = iova; f64[6] = flags; f64[KINDS] = 0;
-      } else if (!frameIoasMap(iommufd, ioasId, mem, offset, length, iova, flags)) {
+      } else if (!general('nnnaaan', iommufd, ioasId, mem, offset, length, iova, flags)) {
         return -EINVAL;
       }
       ioasMap();
@@ -135,7 +117,7 @@ export function framedFunctions(addon: FramedAddon): FramedFunctions {
     IOMMU_IOAS_UNMAP(iommufd, ioasId, iova, length) {
       if (typeof iommufd === 'number' && typeof ioasId === 'number' && typeof iova === 'number' && typeof length === 'number') {
         f64[0] = iommufd; f64[1] = ioasId; f64[2] = iova; f64[3] = length; f64[KINDS] = 0;
-      } else if (!frameIoasUnmap(iommufd, ioasId, iova, length)) {
+      } else if (!general('nnaa', iommufd, ioasId, iova, length)) {
         return -EINVAL;
       }
       ioasUnmap();
