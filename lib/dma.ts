@@ -124,7 +124,7 @@ export class DmaBuffer extends WidthExactMemory implements Disposable {
 
   /** @internal The mapping id an IOMMU backend maps; the closed error once closed. */
   memId(op: string): MemId {
-    if (this.handle === undefined) this.live(op);
+    this.live(op);
     return this.id;
   }
 
