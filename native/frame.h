@@ -89,7 +89,7 @@ class FrameCall {
     }
   }
 
-  // The slot readers are inline: they run five times per DMA map, and out of line their calls
+  // The slot readers are inline: they run six times per DMA map, and out of line their calls
   // cost as much as their checks.
   int32_t fd(size_t slot) {  // an integer, 0 <= fd <= INT32_MAX
     double d = 0;
