@@ -1,5 +1,5 @@
-// Mappings (device mmaps and DMA buffers) as other native files see them: through a handle,
-// never as an address JavaScript could hold.
+// Mappings (device mmaps and DMA buffers) as other native files see them: through a handle or,
+// in the call frame, an id (mem_table.h), never as an address JavaScript could hold.
 #ifndef VFIO_NATIVE_MMAN_H
 #define VFIO_NATIVE_MMAN_H
 
