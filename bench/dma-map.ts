@@ -8,7 +8,7 @@
 //   from JavaScript into C once per pair costs. Map and unmap are two calls in any binding.
 import { Device, DmaBuffer } from '../lib';
 import { VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_WRITE } from '../lib/abi';
-import { native } from '../lib/native';
+import { native } from '../lib/addon/native';
 import { loadBaseline, median, ratioLine } from './util';
 
 const ROUNDS = 15;

@@ -16,9 +16,9 @@ import { ChildProcess, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { Device, Irq } from '../lib';
-import { Tap } from '../lib/irq';
-import { IrqControl } from '../lib/irq-index';
-import { DeviceIrqInfo } from '../lib/device';
+import { Tap } from '../lib/irq/irq';
+import { IrqControl } from '../lib/irq/irq-index';
+import { DeviceIrqInfo } from '../lib/device/device';
 import { Baseline, loadBaseline, median, ratioLine } from './util';
 
 /** The writer thread's part of the C baselines (bench/native/baseline.cc). */

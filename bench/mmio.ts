@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Device, Mapping } from '../lib';
-import { Mapped, native } from '../lib/native';
+import { Mapped, native } from '../lib/addon/native';
 import { loadBaseline, median, ratioLine } from './util';
 
 const ROUNDS = 15;

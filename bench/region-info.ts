@@ -9,8 +9,8 @@ import { Device } from '../lib';
 import { decodeRegionInfo } from '../lib/decode';
 import { requestedArgsz, walkCapChain } from '../lib/decode/caps';
 import { u32 } from '../lib/decode/bytes';
-import { InfoBuffer } from '../lib/info';
-import { native } from '../lib/native';
+import { InfoBuffer } from '../lib/addon/info-buffer';
+import { native } from '../lib/addon/native';
 import { loadBaseline, median, ratioLine } from './util';
 
 const ROUNDS = 15;

@@ -1,6 +1,6 @@
 // Shared pieces of the benchmarks: the C baseline addon, medians, report lines.
 import * as path from 'path';
-import { packageRoot } from '../lib/paths';
+import { packageRoot } from '../lib/addon/paths';
 
 export interface Baseline {
   write32_loop(buffer: ArrayBuffer, offset: number, iterations: number): number;

@@ -1,4 +1,4 @@
-// The addon's entry point: every function of the contract (lib/native.ts) and its constants.
+// The addon's entry point: every function of the contract (lib/addon/native.ts) and its constants.
 #include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>

@@ -1,6 +1,6 @@
 // Argument unpacking and result conventions shared by every native function.
 //
-// Contract (lib/native.ts): a wrong JavaScript *type* throws a TypeError; a value of the right
+// Contract (lib/addon/native.ts): a wrong JavaScript *type* throws a TypeError; a value of the right
 // type that the syscall layer cannot accept (negative fd, lossy bigint, length mismatch,
 // out-of-range offset) returns -EINVAL. Args records the first failure and turns every later
 // unpack into a no-op, so a native function reads all its arguments and checks once:

@@ -4,7 +4,7 @@
 // A Node-API call costs about 10 ns on hardware but about 0.3 us in the emulated host, where a
 // MAP_DMA + UNMAP_DMA pair that unpacked its arguments one call each spent a quarter of a 4 KiB
 // pair's time crossing from JavaScript. A framed function reads its numbers from a small array
-// of doubles that belongs to the addon instance (lib/native-frame.ts fills it just before the
+// of doubles that belongs to the addon instance (lib/addon/frame.ts fills it just before the
 // call) and leaves its result in it. DMA buffers are named by id (mman.h), a number like the
 // others: the DMA functions take no argument at all, and region info takes its buffer. The
 // numbers are checked here as strictly as Args checks arguments (integers, in range), so
@@ -71,7 +71,7 @@ class FrameCall {
     }
     frame_ = static_cast<Frame*>(data);
     if (argc_ > objects) argc_ = objects;  // napi_get_cb_info reports how many were passed
-    // The kinds bitmask, read once: lib/native-frame.ts writes a small integer there.
+    // The kinds bitmask, read once: lib/addon/frame.ts writes a small integer there.
     double kinds = frame_->f64(Frame::kKinds);
     invalid_unless(kinds >= 0 && kinds < (1 << Frame::kArgs) && static_cast<double>(static_cast<uint32_t>(kinds)) == kinds);
     kinds_ = ok() ? static_cast<uint32_t>(kinds) : 0;
@@ -105,7 +105,7 @@ class FrameCall {
   }
   uint64_t u64n(size_t slot) {  // an integer 0 <= v <= 2^53, or (kinds bit) any u64
     if (!ok()) return 0;
-    if (holds_u64(slot)) return frame_->u64(slot);  // a bigint's bits, range-checked in lib/native-frame.ts
+    if (holds_u64(slot)) return frame_->u64(slot);  // a bigint's bits, range-checked in lib/addon/frame.ts
     double d = 0;
     return integer_in(slot, 0, 9007199254740992.0, &d) ? static_cast<uint64_t>(d) : 0;
   }

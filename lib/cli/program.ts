@@ -6,16 +6,16 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import type { Device, DeviceOpenOptions } from '../device';
+import type { Device, DeviceOpenOptions } from '../device/device';
 import type { BackendChoice } from '../iommu/context';
-import { packageRoot } from '../paths';
+import { packageRoot } from '../addon/paths';
 import {
   UsageError, checkFits, parseBdfArg, parseOffsetArg, parseRegionArg, parseValueArg, parseWidthArg,
 } from './args';
-import { bind, unbind } from './bind';
+import { bind, unbind } from './commands/bind';
 import { colors, toJson } from './format';
-import { formatList, gatherList } from './list';
-import type { Width } from './peek';
+import { formatList, gatherList } from './commands/list';
+import type { Width } from './commands/peek';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, Runtime, reportFailure } from './report';
 
 function version(): string {
@@ -32,7 +32,7 @@ function examples(lines: string[]): string {
 
 /** Opens the device, runs `f`, closes the device whatever happens. */
 async function withDevice<T>(bdf: string, rt: Runtime, f: (dev: Device) => T, o: DeviceOpenOptions = {}): Promise<T> {
-  const { Device } = await import('../device');
+  const { Device } = await import('../device/device');
   const dev = await Device.open(bdf, { ...o, ...(rt.sysfs ? { sysfs: rt.sysfs } : {}) });
   try {
     return f(dev);
@@ -98,9 +98,9 @@ export function buildProgram(rt: Runtime): Command {
     .addHelpText('after', '\nThe device must be bound to vfio-pci (see `vfio bind`).\n' +
       examples(['vfio info 00:03.0', 'vfio info 0000:00:03.0 --json | jq \'.regions[] | {name, size}\'']))
     .action(action(async (bdf: string, opts: OpenFlags & { json?: boolean }) => {
-      const { gatherInfo } = await import('./info');
+      const { gatherInfo } = await import('./commands/info');
       const data = await withDevice(bdf, rt, (dev) => gatherInfo(dev, rt.sysfs ? { sysfs: rt.sysfs } : {}), openFlags(opts));
-      rt.out(opts.json ? toJson(data) + '\n' : (await import('./info-format')).formatInfo(data, c));
+      rt.out(opts.json ? toJson(data) + '\n' : (await import('./commands/info-format')).formatInfo(data, c));
     }));
 
   program.command('bind')
@@ -133,7 +133,7 @@ export function buildProgram(rt: Runtime): Command {
     .option('--json', 'print JSON')
     .addHelpText('after', examples(['vfio peek 00:03.0 0 0x0          # edu: identification register', 'vfio peek 00:03.0 bar0 0x80 64     # edu: DMA source address (a 64-bit register)', 'vfio peek 00:03.0 config 0x0 16']))
     .action(action(async (bdf: string, bar: number, offset: bigint, width: Width, opts: OpenFlags & { mmap?: boolean; json?: boolean }) => {
-      const { peek, formatValue } = await import('./peek');
+      const { peek, formatValue } = await import('./commands/peek');
       const a = await withDevice(bdf, rt, (dev) => peek(dev, bar, offset, width, !!opts.mmap), openFlags(opts));
       rt.out(opts.json ? toJson(a) + '\n' : formatValue(a.value, width) + '\n');
     }));
@@ -149,7 +149,7 @@ export function buildProgram(rt: Runtime): Command {
     .addHelpText('after', examples(['vfio poke 00:03.0 0 0x4 0x12345678   # edu: liveness register (reads back inverted)', 'vfio poke 00:03.0 bar0 0x20 0x80 32']))
     .action(action(async (bdf: string, bar: number, offset: bigint, value: bigint, width: Width, opts: OpenFlags & { mmap?: boolean }) => {
       checkFits(value, width);
-      const { poke, formatPoke } = await import('./peek');
+      const { poke, formatPoke } = await import('./commands/peek');
       const a = await withDevice(bdf, rt, (dev) => poke(dev, bar, offset, width, value, !!opts.mmap), openFlags(opts));
       rt.out(formatPoke(a));
     }));
@@ -161,7 +161,7 @@ export function buildProgram(rt: Runtime): Command {
     .option('--json', 'print JSON')
     .addHelpText('after', examples(['vfio features 01:00.0', 'vfio features 01:00.0 --all --json']))
     .action(action(async (bdf: string, opts: OpenFlags & { all?: boolean; json?: boolean }) => {
-      const { gatherFeatures, formatFeatureList } = await import('./features');
+      const { gatherFeatures, formatFeatureList } = await import('./commands/features');
       const list = await withDevice(bdf, rt, (dev) => gatherFeatures(dev, !!opts.all), openFlags(opts));
       rt.out(opts.json ? toJson(list) + '\n' : formatFeatureList(bdf, list, c));
     }));
@@ -180,7 +180,7 @@ export function buildProgram(rt: Runtime): Command {
       'that reserves WC first gets (needs root: the reservation maps sysfs resourceN_wc).\n' +
       examples(['vfio cookies 00:04.0', 'sudo vfio cookies 00:04.0 --bar 2 --reserve-wc --json']))
     .action(action(async (bdf: string, opts: OpenFlags & { bar?: number; reserveWc?: boolean; sampleDriver?: boolean; json?: boolean }) => {
-      const { gatherCookies, formatCookies, prefetchableBars } = await import('./cookies');
+      const { gatherCookies, formatCookies, prefetchableBars } = await import('./commands/cookies');
       const writeCombine = opts.reserveWc ? prefetchableBars(bdf, rt.sysfs ? { sysfs: rt.sysfs } : {}, opts.bar) : [];
       const memattrTables = opts.sampleDriver ? (await import('../cookie/sample-driver')).sampleDriverTables() : undefined;
       const bars = await withDevice(bdf, rt, (dev) => gatherCookies(dev, opts.bar), { ...openFlags(opts), writeCombine, memattrTables });

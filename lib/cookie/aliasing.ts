@@ -3,7 +3,7 @@
 // makes vfio-pci's own (uncached) mapping of the BAR write-combining too (vfio reserves the whole
 // BAR when it first maps it, and is given the type already reserved); the other order leaves the
 // WC request uncached. Either way both mappings are told, with the PAT evidence.
-import { EffectiveMemAttr } from '../mapping';
+import { EffectiveMemAttr } from '../memory/mapping';
 import { hex } from './model';
 import { EffectiveAttr, PatSnapshot, effectiveFromPat } from './pat';
 

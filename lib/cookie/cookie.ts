@@ -2,8 +2,8 @@
 // by this file and offset". The route that backs it was chosen when it was made; map() makes a
 // Mapping through that backing and reads back which attribute the kernel really gave it.
 import { closedError, notSupported } from '../errors';
-import { Mapping } from '../mapping';
-import { Region } from '../region';
+import { Mapping } from '../memory/mapping';
+import { Region } from '../device/region';
 import { Backing, CookieMemAttr, RouteChoice, hex } from './model';
 import { EffectiveAttr } from './pat';
 import { OpenedBacking, attrName, needsHint } from './routes';

@@ -7,7 +7,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { PciResource, parseResourceFile } from '../decode';
-import * as sysfs from '../sysfs';
+import * as sysfs from '../system/sysfs';
 import { MemattrTables, RegionView } from './model';
 import { PatReader, PatReaderOptions, PatSnapshot } from './pat';
 

@@ -2,7 +2,7 @@
 // reports about itself, and the tables (feature numbers, region types, route order) a caller can
 // override. Nothing here performs I/O.
 import { MappableArea, RegionCap } from '../decode';
-import { EffectiveMemAttr } from '../mapping';
+import { EffectiveMemAttr } from '../memory/mapping';
 
 /** The x86 PAT memory types a cookie can ask for, by their usual short names. */
 export type CookieMemAttr = 'uc' | 'uc-' | 'wc' | 'wt' | 'wb';

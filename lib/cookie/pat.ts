@@ -5,7 +5,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { MemTypeEntry, parsePatMemtypeList } from '../decode';
-import { EffectiveMemAttr } from '../mapping';
+import { EffectiveMemAttr } from '../memory/mapping';
 import { hex } from './model';
 
 export type PatSnapshot =

@@ -3,9 +3,9 @@
 // device's BAR mappings current while write-combining cookies are mapped.
 import { constants as bufferConstants } from 'buffer';
 import { invalidArgument } from '../errors';
-import { Mapping } from '../mapping';
-import { native } from '../native';
-import { Region } from '../region';
+import { Mapping } from '../memory/mapping';
+import { native } from '../addon/native';
+import { Region } from '../device/region';
 import { AliasSubject, aliasing } from './aliasing';
 import { CookieOwner, MmapCookie } from './cookie';
 import { dmabufRoute } from './dmabuf-route';

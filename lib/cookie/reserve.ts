@@ -9,8 +9,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { parseResourceFile } from '../decode';
 import { checkValue, check, invalidArgument, notSupported } from '../errors';
-import { Mapped, native } from '../native';
-import * as sysfs from '../sysfs';
+import { Mapped, native } from '../addon/native';
+import * as sysfs from '../system/sysfs';
 
 export interface WcReservation {
   readonly bar: number;

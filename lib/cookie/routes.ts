@@ -7,8 +7,8 @@
 import { VFIO_PCI_BAR0_REGION_INDEX, VFIO_PCI_BAR5_REGION_INDEX } from '../abi';
 import { findRegionCap } from '../decode';
 import { invalidArgument, notSupported } from '../errors';
-import { EffectiveMemAttr, Mapping } from '../mapping';
-import { Region } from '../region';
+import { EffectiveMemAttr, Mapping } from '../memory/mapping';
+import { Region } from '../device/region';
 import { Backing, CookieMemAttr, CookieRequest, RegionView, RouteChoice, RouteProbe, WcRegionType, hex } from './model';
 import { effectiveFromPat, overlapping } from './pat';
 import { RouteFacts } from './facts';

@@ -11,7 +11,7 @@
 // reserve the BAR WC before the open (reserve.ts, Device.open's `writeCombine`), after which the
 // BAR is WC for vfio-pci's own mappings too. The probe reads the PAT list to tell which case holds.
 import { VfioError, check, errnoError } from '../errors';
-import { native } from '../native';
+import { native } from '../addon/native';
 import { hex } from './model';
 import { overlapping } from './pat';
 import { Route, barOf, probe, reserveNeed } from './routes';

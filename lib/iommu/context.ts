@@ -2,11 +2,11 @@
 // address space that DMA mappings go into. Type1Context (group + container) and IommufdContext
 // (device cdev + IOAS, and the unsafe no-IOMMU mode) implement it; Device.open() picks one
 // (backend.ts) or joins the one it is given, so several devices can share one set of mappings.
-import type { DmaBuffer } from '../dma';
-import type { DmaMapOptions, DmaMapping } from '../dma-map';
-import type { DmaBuf } from '../dmabuf';
+import type { DmaBuffer } from '../dma/buffer';
+import type { DmaMapOptions, DmaMapping } from '../dma/map';
+import type { DmaBuf } from '../dma/dmabuf';
 import type { DmaBufMapOptions, IoasFileMapping } from './ioas-file';
-import type { IovaRange } from './iova';
+import type { IovaRange } from '../dma/iova';
 
 /**
  * How a device reaches the IOMMU:

@@ -2,7 +2,7 @@
 // Region.exportDmaBuf) becomes reachable by the DMA of every device attached to the IOAS, at an
 // IOVA like any other mapping — peer-to-peer DMA. The mapping belongs to the dma-buf (it is
 // unmapped before the dma-buf's fd closes) and to the context (unmapped when it closes).
-import type { DmaBuf } from '../dmabuf';
+import type { DmaBuf } from '../dma/dmabuf';
 import { invalidArgument } from '../errors';
 
 export interface DmaBufMapOptions {

@@ -2,10 +2,10 @@
 // backend-neutral DmaBackend (dma-map.ts), and the pure helpers IommufdContext needs when a new
 // device narrows the IOAS's usable ranges.
 import { IOMMU_IOAS_MAP_FIXED_IOVA, IOMMU_IOAS_MAP_READABLE, IOMMU_IOAS_MAP_WRITEABLE } from '../abi';
-import { DmaBackend, DmaGeometry } from '../dma-map';
+import { DmaBackend, DmaGeometry } from '../dma/map';
 import { errnoError, errnoNumber, invalidArgument } from '../errors';
-import { native } from '../native';
-import { IovaRange } from './iova';
+import { native } from '../addon/native';
+import { IovaRange } from '../dma/iova';
 
 /** What IommufdContext lends its DMA backend. */
 export interface IoasHost {

@@ -7,16 +7,16 @@
 // physical addresses (IOMMU_IOAS_NOIOMMU_GET_PA, see deviceAddress()).
 import * as path from 'path';
 import { IOMMU_HW_INFO_DATA_MAX, IommuHwInfo, decodeIommuHwInfo, vtdPageSizes } from '../decode/iommufd';
-import { DmaBuffer } from '../dma';
-import { DmaMapOptions, DmaMapping, DmaSpace } from '../dma-map';
-import type { DmaBuf } from '../dmabuf';
+import { DmaBuffer } from '../dma/buffer';
+import { DmaMapOptions, DmaMapping, DmaSpace } from '../dma/map';
+import type { DmaBuf } from '../dma/dmabuf';
 import { BusyError, ClosedError, VfioError, check, closedError, errnoError, errnoName, invalidArgument, notSupported } from '../errors';
-import { native } from '../native';
+import { native } from '../addon/native';
 import { DeviceNodeOptions } from './backend';
 import { DeviceTarget, IommuContextBase, OpenedDevice } from './context';
 import { DmaBufMapOptions, IoasFileMapping } from './ioas-file';
 import { excludedSpans, ioasDmaBackend, ioasMapFlags, queryIoasRanges } from './iommufd-dma';
-import { IovaRange } from './iova';
+import { IovaRange } from '../dma/iova';
 
 export interface IommufdOptions extends DeviceNodeOptions {
   /**

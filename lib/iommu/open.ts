@@ -2,7 +2,7 @@
 // context of its own; callers that want several devices in one context open it themselves
 // (Type1Context.open(), IommufdContext.open()) or pass one device's `iommu` to the next.
 import { PermissionError, closedError, invalidArgument } from '../errors';
-import { SysfsOptions } from '../sysfs';
+import { SysfsOptions } from '../system/sysfs';
 import { BackendFacts, DeviceNodeOptions, noIommuPath } from './backend';
 import { BackendChoice, BackendName } from './context';
 import { IommufdContext } from './iommufd';

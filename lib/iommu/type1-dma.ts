@@ -2,11 +2,11 @@
 // and VFIO_IOMMU_MAP_DMA / UNMAP_DMA behind the backend-neutral DmaBackend (dma-map.ts).
 import { VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_WRITE } from '../abi';
 import { Type1Info, decodeType1Info, findType1Cap } from '../decode';
-import { DmaBackend, DmaGeometry } from '../dma-map';
+import { DmaBackend, DmaGeometry } from '../dma/map';
 import { errnoError, invalidArgument } from '../errors';
-import { InfoBuffer } from '../info';
-import { IovaRange } from './iova';
-import { native } from '../native';
+import { InfoBuffer } from '../addon/info-buffer';
+import { IovaRange } from '../dma/iova';
+import { native } from '../addon/native';
 
 /** Before a group joins, type1 has no IOMMU and no address space. */
 const NOT_SET_HINT = 'a type1 container has no IOMMU until the first device joins it: ' +

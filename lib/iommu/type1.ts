@@ -8,15 +8,15 @@
 import * as path from 'path';
 import { VFIO_API_VERSION, VFIO_GROUP_FLAGS_VIABLE, VFIO_NOIOMMU_IOMMU, VFIO_TYPE1v2_IOMMU } from '../abi';
 import { Type1Info } from '../decode';
-import { DmaBuffer } from '../dma';
-import { DmaMapOptions, DmaMapping, DmaSpace } from '../dma-map';
+import { DmaBuffer } from '../dma/buffer';
+import { DmaMapOptions, DmaMapping, DmaSpace } from '../dma/map';
 import { BusyError, check, closedError, errnoError, errnoName, invalidArgument, notSupported, VfioError } from '../errors';
-import { groupNotViableHint, groupOpenHint, noIommuGroupHint } from '../hints';
-import { native } from '../native';
-import { SysfsOptions } from '../sysfs';
+import { groupNotViableHint, groupOpenHint, noIommuGroupHint } from '../system/hints';
+import { native } from '../addon/native';
+import { SysfsOptions } from '../system/sysfs';
 import { DeviceNodeOptions } from './backend';
 import { DeviceTarget, IommuContextBase, OpenedDevice } from './context';
-import { IovaRange } from './iova';
+import { IovaRange } from '../dma/iova';
 import { Type1Host, dmaAvailableOf, iovaRangesOf, queryType1Info, type1DmaBackend } from './type1-dma';
 
 export interface Type1Options extends SysfsOptions, DeviceNodeOptions {

@@ -28,7 +28,7 @@ import { buildKernel, checkBuildDependencies } from './kernel-build';
 import { pathKernel } from './kernel-path';
 import { DEFAULT_LISTS_MAX_AGE_SECONDS, defaultCacheDir } from './options';
 import { refreshLists } from './provision';
-import { packageRoot } from '../paths';
+import { packageRoot } from '../addon/paths';
 
 /** The Debian source package the kernel is built from; the fragment is written for this series. */
 export const SOURCE_PACKAGE = 'linux-source-7.3';

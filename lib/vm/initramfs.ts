@@ -16,7 +16,7 @@ import { exec, requireProgram } from './exec';
 import { VmError } from './errors';
 import { KernelInfo } from './kernel';
 import { ModuleToLoad, loadOrder, moduleBytes, moduleIdentity } from './modules';
-import { packageRoot } from '../paths';
+import { packageRoot } from '../addon/paths';
 
 /** Bump when the layout changes, so old cached archives are not reused. */
 const FORMAT = 1;

@@ -16,7 +16,7 @@ import { exec, execRaw, requireProgram } from './exec';
 import { KernelInfo } from './kernel';
 import { moduleName } from './modules';
 import { RunOptions } from './options';
-import { packageRoot } from '../paths';
+import { packageRoot } from '../addon/paths';
 
 /** The PCI driver name: what driver_override names (the module's KBUILD_MODNAME). */
 export const SAMPLE_DRIVER_NAME = 'vfio_pci_wc_sample';

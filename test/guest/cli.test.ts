@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Device } from '../../lib';
 import { jsonValue } from '../../lib/cli/format';
-import * as sysfs from '../../lib/sysfs';
+import * as sysfs from '../../lib/system/sysfs';
 import { guestEnv, openDevice } from './env';
 
 const EDU = process.env.VFIO_VM_EDU!;

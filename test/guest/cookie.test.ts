@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import { ClosedError, Device, NotSupportedError, VfioError } from '../../lib';
 import { PatReader } from '../../lib/cookie';
 import { MemTypeEntry, parseResourceFile } from '../../lib/decode';
-import { native } from '../../lib/native';
+import { native } from '../../lib/addon/native';
 import { guestEnv, kernelArg, openDevice } from './env';
 
 const env = guestEnv();

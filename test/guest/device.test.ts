@@ -2,7 +2,7 @@
 import * as fs from 'fs';
 import { BusyError, ClosedError, Device, Mapping, VfioError } from '../../lib';
 import { decodeConfigHeader, pciCapabilities, pciExtCapabilities } from '../../lib/decode';
-import * as sysfs from '../../lib/sysfs';
+import * as sysfs from '../../lib/system/sysfs';
 import { openDevice } from './env';
 
 const EDU = process.env.VFIO_VM_EDU!;

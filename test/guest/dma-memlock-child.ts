@@ -2,7 +2,7 @@
 // without CAP_IPC_LOCK, it lowers its own memlock limit, maps a buffer under the limit and one
 // over it, and prints what happened as JSON.
 import { DmaBuffer, VfioError } from '../../lib';
-import { native } from '../../lib/native';
+import { native } from '../../lib/addon/native';
 import { openDevice } from './env';
 
 async function main(): Promise<void> {

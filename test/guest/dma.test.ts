@@ -5,8 +5,8 @@ import { once } from 'events';
 import * as fs from 'fs';
 import * as path from 'path';
 import { Device, DmaBuffer, DmaMapping, Mapping, NotSupportedError, Type1Context, VfioError } from '../../lib';
-import { parseHugepageInfo } from '../../lib/dma';
-import { native } from '../../lib/native';
+import { parseHugepageInfo } from '../../lib/dma/buffer';
+import { native } from '../../lib/addon/native';
 import {
   EDU_BUFFER, EDU_DMA_CMD, EDU_DMA_MASK_BITS, EDU_IRQ_ACK, EDU_IRQ_DMA, EDU_IRQ_STATUS, eduDmaFromRam, eduDmaStart, eduDmaToRam,
 } from './dma-edu';

@@ -6,8 +6,8 @@ import * as path from 'path';
 import {
   InvalidArgumentError, NotSupportedError, VfioError, formatProbeReport, isFeatureError, probeReport,
 } from '../../lib';
-import { native } from '../../lib/native';
-import { packageRoot } from '../../lib/paths';
+import { native } from '../../lib/addon/native';
+import { packageRoot } from '../../lib/addon/paths';
 import { openDevice } from './env';
 
 const EDU = process.env.VFIO_VM_EDU!;

@@ -1,7 +1,7 @@
 // The library must describe any PCI device the kernel binds, not just ours: the 'default' test
 // configuration adds an rtl8139 NIC (an I/O-port BAR), the standard VGA adapter (ROM and the legacy
 // VGA region) and an xHCI controller (MSI-X) beyond the default devices.
-import * as sysfs from '../../lib/sysfs';
+import * as sysfs from '../../lib/system/sysfs';
 import { openDevice } from './env';
 
 function extra(vendor: number, device: number): string | undefined {

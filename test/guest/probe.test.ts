@@ -4,7 +4,7 @@
 import { execFileSync } from 'child_process';
 import * as path from 'path';
 import { VFIO_DEVICE_INFO_CAP_PCI_ATOMIC_COMP } from '../../lib/abi';
-import { packageRoot } from '../../lib/paths';
+import { packageRoot } from '../../lib/addon/paths';
 import { openDevice } from './env';
 
 interface ProbeRegion { index: number; errno?: string; flags?: number; size?: string; offset?: string; caps?: (number | string)[]; sparse?: { offset: string; size: string }[] }

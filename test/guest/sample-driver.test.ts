@@ -12,7 +12,7 @@ import { InvalidArgumentError, NotSupportedError, VfioError, isFeatureError } fr
 import {
   SAMPLE_COOKIE_FEATURE, SAMPLE_MEMATTR_NC, SAMPLE_MEMATTR_WC, SAMPLE_REGION_SUBTYPE_BASE, SAMPLE_REGION_TYPE, sampleDriverTables,
 } from '../../lib/cookie';
-import { native } from '../../lib/native';
+import { native } from '../../lib/addon/native';
 import { guestEnv, openDevice } from './env';
 import {
   MiB, boundDriver, cookieStats, createCookie, kernelLog, mapAt, patIn, releaseCookie, thrown,

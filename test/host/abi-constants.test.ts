@@ -1,8 +1,8 @@
 // constants.abi / constants.sizes as the addon exports them from native/abi: well-known values,
-// the ioctl numbers' encoding, and agreement with the TypeScript constants in lib/abi.ts (which
+// the ioctl numbers' encoding, and agreement with the TypeScript constants in lib/abi/index.ts (which
 // were written separately from the same uAPI, so each checks the other).
 import * as tsAbi from '../../lib/abi';
-import { native } from '../../lib/native';
+import { native } from '../../lib/addon/native';
 
 const { abi, sizes } = native().constants;
 
@@ -55,7 +55,7 @@ describe('constants.sizes', () => {
   });
 });
 
-describe('agreement with lib/abi.ts', () => {
+describe('agreement with lib/abi/index.ts', () => {
   it('every constant both define has the same value', () => {
     const shared = Object.entries(tsAbi).filter(([name, v]) => typeof v === 'number' && name in abi);
     expect(shared.length).toBeGreaterThan(80);

@@ -5,7 +5,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { packageRoot } from '../../lib/paths';
+import { packageRoot } from '../../lib/addon/paths';
 import { NO_UAPI_HEADERS, uapiInclude, uapiProvisioner } from './uapi-headers';
 
 const root = packageRoot();

@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { PermissionError, VfioError } from '../../lib';
-import { cdevOf, isUuid, resolveTarget } from '../../lib/device-target';
+import { cdevOf, isUuid, resolveTarget } from '../../lib/device/target';
 import { BackendFacts, backendFacts, chooseBackend, noIommuPath } from '../../lib/iommu/backend';
 import { IommuContext, joinedBackend } from '../../lib/iommu/open';
 

@@ -3,10 +3,10 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { bind, unbind, vfioHolders } from '../../lib/cli/bind';
-import { prefetchableBars } from '../../lib/cli/cookies';
+import { bind, unbind, vfioHolders } from '../../lib/cli/commands/bind';
+import { prefetchableBars } from '../../lib/cli/commands/cookies';
 import { colors } from '../../lib/cli/format';
-import { formatList, gatherList, vfioAccess } from '../../lib/cli/list';
+import { formatList, gatherList, vfioAccess } from '../../lib/cli/commands/list';
 import { CliError } from '../../lib/cli/report';
 import { ivshmemResourceFile } from '../fixtures/devices';
 import { SysfsTree } from './cli-fixture';

@@ -1,6 +1,6 @@
 // A throw-away sysfs tree for CLI tests: PCI devices with ids, a driver link, an IOMMU group
 // link and a driver_override file, the drivers' bind/unbind files and drivers_probe, laid out
-// the way /sys lays them out (so lib/sysfs.ts reads it unchanged).
+// the way /sys lays them out (so lib/system/sysfs.ts reads it unchanged).
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -40,7 +40,7 @@ export class SysfsTree {
 
   addDevice(d: FixtureDevice): void {
     // Real sysfs keeps devices under /sys/devices and links them from bus/pci/devices; a plain
-    // directory reads the same through every path lib/sysfs.ts uses.
+    // directory reads the same through every path lib/system/sysfs.ts uses.
     const dir = this.p(`bus/pci/devices/${d.bdf}`);
     fs.mkdirSync(dir, { recursive: true });
     const hex = (n: number, w: number) => `0x${n.toString(16).padStart(w, '0')}\n`;

@@ -1,13 +1,13 @@
 // The CLI's pure half: data in, text or JSON out (no device, no sysfs).
 import { decodeRegionInfo, mappableAreas, regionName } from '../../lib/decode';
-import { formatCookies } from '../../lib/cli/cookies';
-import { formatFeatureList } from '../../lib/cli/features';
+import { formatCookies } from '../../lib/cli/commands/cookies';
+import { formatFeatureList } from '../../lib/cli/commands/features';
 import { colors, hex, jsonValue, size, table } from '../../lib/cli/format';
-import { InfoData, RegionData, configData } from '../../lib/cli/info';
-import { capDetailText, formatInfo, formatRegions } from '../../lib/cli/info-format';
-import { ListEntry, formatList, usability } from '../../lib/cli/list';
+import { InfoData, RegionData, configData } from '../../lib/cli/commands/info';
+import { capDetailText, formatInfo, formatRegions } from '../../lib/cli/commands/info-format';
+import { ListEntry, formatList, usability } from '../../lib/cli/commands/list';
 import { className, parsePciIds } from '../../lib/cli/pci-names';
-import { formatPoke, formatValue } from '../../lib/cli/peek';
+import { formatPoke, formatValue } from '../../lib/cli/commands/peek';
 import { eduConfig, nvmeBar0, nvmeConfig, sparseAroundMsix } from '../fixtures/devices';
 
 const plain = colors(false);

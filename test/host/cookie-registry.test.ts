@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { DmaBuf } from '../../lib/dmabuf';
+import { DmaBuf } from '../../lib/dma/dmabuf';
 import { ClosedError, InvalidArgumentError, NotSupportedError } from '../../lib/errors';
 import { CookieHost, CookieRegistry } from '../../lib/cookie/registry';
 import { MmapCookie } from '../../lib/cookie/cookie';
@@ -14,9 +14,9 @@ import { FeatureProbeAnswers } from '../../lib/cookie/facts';
 import { WcRegionType } from '../../lib/cookie/model';
 import { decodeRegionInfo } from '../../lib/decode';
 import * as abi from '../../lib/abi';
-import { Mapping } from '../../lib/mapping';
-import { native } from '../../lib/native';
-import { Region, RegionHost } from '../../lib/region';
+import { Mapping } from '../../lib/memory/mapping';
+import { native } from '../../lib/addon/native';
+import { Region, RegionHost } from '../../lib/device/region';
 import { patLine, regionInfo, typeCap } from '../fixtures/build';
 import { FIXTURE_WC_SUBTYPE, FIXTURE_WC_TYPE, ivshmemResourceFile } from '../fixtures/devices';
 

@@ -2,10 +2,10 @@
 // DMA layer over a scripted IOMMU backend: IOVA choice, the order of close, errors and hints.
 import * as fs from 'fs';
 import * as os from 'os';
-import { DmaBuffer, parseHugepageInfo } from '../../lib/dma';
-import { DmaBackend, DmaSpace, alignmentChoices, naturalAlignment } from '../../lib/dma-map';
+import { DmaBuffer, parseHugepageInfo } from '../../lib/dma/buffer';
+import { DmaBackend, DmaSpace, alignmentChoices, naturalAlignment } from '../../lib/dma/map';
 import { ClosedError, VfioError } from '../../lib/errors';
-import { native } from '../../lib/native';
+import { native } from '../../lib/addon/native';
 
 const E = os.constants.errno;
 const PAGE = native().constants.PAGE_SIZE;

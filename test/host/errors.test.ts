@@ -3,7 +3,7 @@ import {
   BusyError, ClosedError, InvalidArgumentError, NotSupportedError, PermissionError, VfioError,
   check, checkValue, closedError, errnoError, errnoName, invalidArgument,
 } from '../../lib/errors';
-import { bindHint, groupOpenHint, memlockHint } from '../../lib/hints';
+import { bindHint, groupOpenHint, memlockHint } from '../../lib/system/hints';
 
 const E = os.constants.errno;
 

@@ -3,7 +3,7 @@
 // the emulated host (LOW_POWER 3/4/5 SET, DMA_BUF 11 GET, MIG_PRECOPY_INFOv2 12 EINVAL always).
 import * as os from 'os';
 import * as abi from '../../lib/abi';
-import { FeatureHost, FeatureSyscalls } from '../../lib/features';
+import { FeatureHost, FeatureSyscalls } from '../../lib/features/device-features';
 
 const E = os.constants.errno;
 

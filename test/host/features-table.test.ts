@@ -3,7 +3,7 @@ import * as abi from '../../lib/abi';
 import {
   DEFAULT_FEATURE_NUMBERS, FeatureAnswers, KNOWN_FEATURE_NAMES, answered, featureIndexIn, featureNameIn,
   featureNumbers, formatIndexList, formatProbeReport, interpretProbe, probeReport,
-} from '../../lib/feature-table';
+} from '../../lib/features/table';
 
 describe('the default table', () => {
   it('is the 7.3 header: the same names and numbers as abi', () => {

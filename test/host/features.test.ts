@@ -3,13 +3,13 @@
 import * as abi from '../../lib/abi';
 import {
   DmaBuf, DmaBufFdinfo, encodeDmaBufFeature, parseDmaBufFdinfo,
-} from '../../lib/dmabuf';
+} from '../../lib/dma/dmabuf';
 import { InvalidArgumentError, NotSupportedError, VfioError } from '../../lib/errors';
 import {
   BusMasterFeature, DeviceFeatures, DmaBufFeature, DmaLoggingReportFeature, DmaLoggingStartFeature, Feature,
   LowPowerEntryFeature, LowPowerWakeupFeature, MigrationFlagsFeature, VfTokenFeature, isFeatureError,
-} from '../../lib/features';
-import { featureNumbers } from '../../lib/feature-table';
+} from '../../lib/features/device-features';
+import { featureNumbers } from '../../lib/features/table';
 import { E, ScriptedKernel, fakeHost, vfioPci734 } from './features-kernel';
 
 const { VFIO_DEVICE_FEATURE_GET: GET, VFIO_DEVICE_FEATURE_SET: SET, VFIO_DEVICE_FEATURE_PROBE: PROBE } = abi;

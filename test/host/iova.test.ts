@@ -1,5 +1,5 @@
 // The IOVA allocator, against the ranges the emulated VT-d reports and against made-up ones.
-import { IovaAllocator } from '../../lib/iommu/iova';
+import { IovaAllocator } from '../../lib/dma/iova';
 import { VfioError } from '../../lib/errors';
 
 const PAGE = 0x1000n;

@@ -5,10 +5,10 @@
 // (start + count vectors), dynamic MSI-X, automasked INTx, ERR/REQ single triggers.
 import * as os from 'os';
 import * as abi from '../../lib/abi';
-import { DeviceIrqInfo } from '../../lib/device';
-import { IrqTap } from '../../lib/irq';
-import { IrqBackend } from '../../lib/irq-index';
-import { SetIrqsCall } from '../../lib/irq-plan';
+import { DeviceIrqInfo } from '../../lib/device/device';
+import { IrqTap } from '../../lib/irq/irq';
+import { IrqBackend } from '../../lib/irq/irq-index';
+import { SetIrqsCall } from '../../lib/irq/plan';
 
 const E = os.constants.errno;
 const INTX = abi.VFIO_PCI_INTX_IRQ_INDEX;

@@ -1,9 +1,9 @@
 // The IRQ layer over real eventfds and the addon's libuv poll handles, with the vfio-pci model
 // standing in for the kernel (it signals by writing to the eventfd, as eventfd_signal() adds).
 import * as fs from 'fs';
-import { IrqTap, Tap } from '../../lib/irq';
-import { IrqControl } from '../../lib/irq-index';
-import { native } from '../../lib/native';
+import { IrqTap, Tap } from '../../lib/irq/irq';
+import { IrqControl } from '../../lib/irq/irq-index';
+import { native } from '../../lib/addon/native';
 import { EventfdLayer, VfioPciModel } from './irq-kernel';
 
 class NativeEventfds implements EventfdLayer {

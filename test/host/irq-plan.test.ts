@@ -3,7 +3,7 @@
 import * as abi from '../../lib/abi';
 import {
   EMPTY_STATE, IndexShape, IndexState, disableCall, planAdd, planRemove, requestedVectors, runs,
-} from '../../lib/irq-plan';
+} from '../../lib/irq/plan';
 import { VfioPciModel } from './irq-kernel';
 
 const EVENTFD = abi.VFIO_IRQ_SET_DATA_EVENTFD | abi.VFIO_IRQ_SET_ACTION_TRIGGER;

@@ -3,8 +3,8 @@
 import { once } from 'events';
 import * as abi from '../../lib/abi';
 import { BusyError, ClosedError, InvalidArgumentError, NotSupportedError, VfioError } from '../../lib/errors';
-import { Irq } from '../../lib/irq';
-import { IrqControl } from '../../lib/irq-index';
+import { Irq } from '../../lib/irq/irq';
+import { IrqControl } from '../../lib/irq/irq-index';
 import { ModelOptions, VfioPciModel, settle } from './irq-kernel';
 
 const live: IrqControl[] = [];

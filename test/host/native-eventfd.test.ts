@@ -1,6 +1,6 @@
 // Eventfds into the event loop: the count written reaches the callback, poll_stop stops it, an
 // idle poll does not keep a process alive (a ref'd one does), and bad input is refused cleanly.
-import { PollHandle, native } from '../../lib/native';
+import { PollHandle, native } from '../../lib/addon/native';
 import { E, le64, runChild, tempFile, thrown } from './native-util';
 
 const n = native();

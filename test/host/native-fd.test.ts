@@ -1,6 +1,6 @@
 // The addon's plain syscalls on ordinary files: exact-width pread/pwrite, read/write, rlimits,
 // eventfd, and how it answers arguments it cannot use (-EINVAL) or of the wrong type (TypeError).
-import { native } from '../../lib/native';
+import { native } from '../../lib/addon/native';
 import { E, le64, tempFile, thrown } from './native-util';
 
 const n = native();

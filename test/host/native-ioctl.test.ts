@@ -2,7 +2,7 @@
 // (-EINVAL, TypeError), what it writes into caller buffers (argsz, index), and that a well-formed
 // call reaches the kernel (ENOTTY from /dev/null, which has no ioctls). The guest suite runs the
 // same calls against real devices.
-import { MemId, native } from '../../lib/native';
+import { MemId, native } from '../../lib/addon/native';
 import { E, thrown } from './native-util';
 
 const n = native();

@@ -2,7 +2,7 @@
 // aligned placement, memfd DMA buffers, and the lifetime rules the finalizers follow. Addresses
 // never reach JavaScript, so placement is checked in /proc/self/maps.
 import * as fs from 'fs';
-import { Mapped, native } from '../../lib/native';
+import { Mapped, native } from '../../lib/addon/native';
 import { E, mappingsOf, runChild, tempFile, thrown } from './native-util';
 
 const n = native();

@@ -2,8 +2,8 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { groupNotViableHint } from '../../lib/hints';
-import * as sysfs from '../../lib/sysfs';
+import { groupNotViableHint } from '../../lib/system/hints';
+import * as sysfs from '../../lib/system/sysfs';
 
 let root: string;
 

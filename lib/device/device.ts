@@ -1,0 +1,403 @@
+// A VFIO device: sysfs → IOMMU backend (chosen, or the context it joins) → device fd, then its
+// info, regions and IRQ info (read once at open: cheap, synchronous getters afterwards) and
+// everything that hangs off it (mappings, IRQs, DMA, cookies), which the device closes in a
+// safe order.
+import { EventEmitter } from 'events';
+import { VFIO_PCI_BAR0_REGION_INDEX, VFIO_PCI_CONFIG_REGION_INDEX, pciIrqIndexName } from '../abi';
+import {
+  DeviceInfo, IRQ_INFO_SIZE, IrqInfo,
+  decodeDeviceInfo, decodeIrqInfo, decodeRegionInfo,
+} from '../decode';
+import { ConfigSpace } from './config-space';
+import { DeviceFeatures, Feature, FeaturesOptions, KnownFeatures } from '../features/device-features';
+import { FeatureInfo, FeatureNumberOverrides, FeatureNumbers, featureIndexIn, featureNumbers } from '../features/table';
+import { VfioError, closedError, errnoError, errnoName, invalidArgument } from '../errors';
+import { bindHint } from '../system/hints';
+import { IrqControl, IrqIndex, deviceIrqBackend } from '../irq/irq-index';
+import { InfoBuffer } from '../addon/info-buffer';
+import { HotResetInfo } from '../decode/hot-reset';
+import { hotReset, hotResetInfo, resetDevice } from './reset';
+import { DeviceNodeOptions, backendFacts, chooseBackend } from '../iommu/backend';
+import { BackendChoice, BackendName, DeviceTarget } from '../iommu/context';
+import { IommuContext, joinedBackend, openIommuContext } from '../iommu/open';
+import { resolveTarget } from './target';
+import {
+  CookieKey, CookieRegistry, MemattrRoutesOptions, MemattrRoutesReport, MemattrTables, MmapCookie, WcReservation, reserveWcBeforeOpen,
+} from '../cookie';
+import { Mapping } from '../memory/mapping';
+import { native } from '../addon/native';
+import { Region, RegionHost } from './region';
+import { SysfsOptions, isVfioDriver } from '../system/sysfs';
+
+export interface DeviceOpenOptions extends SysfsOptions, DeviceNodeOptions {
+  /**
+   * How to reach the IOMMU (docs/backends.md): 'auto' (default) takes iommufd when /dev/iommu and
+   * the device's cdev exist, else type1; or 'type1', 'iommufd-compat', 'iommufd', 'noiommu'.
+   */
+  backend?: BackendChoice;
+  /**
+   * Accept a device without IOMMU protection (VFIO no-IOMMU mode): it can then DMA anywhere in
+   * memory. Without this, such devices are refused whatever the backend.
+   */
+  unsafeNoIommu?: boolean;
+  /**
+   * Join an existing IOMMU context (shared container or IOAS: one mapping serves every device in
+   * it); default: a new one owned by the device. The context decides the backend.
+   */
+  iommu?: IommuContext;
+  /** Feature numbers that differ from the 7.3 header on this kernel (see features.ts). */
+  featureNumbers?: FeatureNumberOverrides;
+  /**
+   * BARs to reserve write-combining (through sysfs resourceN_wc, prefetchable BARs only) before
+   * the device fd is opened: vfio-pci's own mappings of them are then WC while the device is
+   * open, and WC cookies get a route (cookie/reserve.ts, docs/cookies.md).
+   */
+  writeCombine?: readonly number[];
+  /**
+   * Replacements for the cookie layer's tables (cookie/model.ts MemattrTables) for every cookie
+   * and route report of this device: region types of WC regions, a driver's cookie feature,
+   * route order. E.g. the sample driver's: `memattrTables: sampleDriverTables()`.
+   */
+  memattrTables?: Partial<MemattrTables>;
+}
+
+export interface DeviceIrqInfo extends IrqInfo {
+  /** 'INTX', 'MSI', 'MSIX', 'ERR', 'REQ' for vfio-pci, else `IRQ<n>`. */
+  readonly name: string;
+}
+
+/** Things the device closes before itself, in this order (quiesce first, unmap memory last). */
+export type ResourcePhase = 'irq' | 'dma' | 'cookie' | 'mapping' | 'other';
+const PHASES: ResourcePhase[] = ['irq', 'dma', 'cookie', 'mapping', 'other'];
+
+export interface Closable { close(): void }
+
+
+/**
+ * Events: 'release-request' (the kernel asks us to release the device, through the REQ IRQ once
+ * it is enabled), 'reset' (with 'function' or 'hot', after a reset completed), 'close'.
+ */
+export class Device extends EventEmitter implements Disposable, AsyncDisposable {
+  /** The name VFIO knows the device by: its PCI address, or an mdev's UUID. */
+  readonly bdf: string;
+  readonly bus: 'pci' | 'mdev';
+  /** Its directory in sysfs. */
+  readonly sysfsPath: string;
+  /** The IOMMU group, when the device has one. */
+  readonly group: number | undefined;
+  /** The iommufd device id (cdev backends): IommufdContext.hwInfo() and hot resets name devices by it. */
+  readonly devid: number | undefined;
+  readonly info: DeviceInfo;
+  readonly regions: readonly Region[];
+  readonly irqs: readonly DeviceIrqInfo[];
+  /** The IOMMU context: Type1Context or IommufdContext (narrow on `kind`), possibly shared. */
+  readonly iommu: IommuContext;
+  private deviceFd: number | undefined;
+  private readonly releaseGroup: () => void;
+  private readonly ownsIommu: boolean;
+  private readonly resources = new Map<ResourcePhase, Set<Closable>>(PHASES.map((p) => [p, new Set()]));
+  private configSpace: ConfigSpace | undefined;
+  private irqControl: IrqControl | undefined;
+  private featureState: DeviceFeatures | undefined;
+  private cookieState: CookieRegistry | undefined;
+  private wcReserved: readonly WcReservation[] = [];
+  private cookieTables: Partial<MemattrTables> = {};
+  private readonly infoBuffer = new InfoBuffer();
+  private readonly featureTable: FeatureNumbers;
+
+  private constructor(t: DeviceTarget, fd: number, devid: number | undefined, release: () => void, iommu: IommuContext, ownsIommu: boolean, features: FeatureNumbers) {
+    super();
+    this.featureTable = features;
+    this.bdf = t.name;
+    this.bus = t.bus;
+    this.sysfsPath = t.sysfsPath;
+    this.group = t.group;
+    this.devid = devid;
+    this.deviceFd = fd;
+    this.releaseGroup = release;
+    this.iommu = iommu;
+    this.ownsIommu = ownsIommu;
+    this.info = this.queryDeviceInfo();
+    this.regions = this.queryRegions();
+    this.irqs = this.queryIrqs();
+    if (ownsIommu) this.own({ close: () => this.stopDma() }, 'dma');
+    // Listening for release requests is what enables REQ (irq-index.ts: watchRelease).
+    this.on('newListener', (event: string | symbol) => {
+      if (event === 'release-request' && !this.closed) this.irqHost('Device.on').watchRelease();
+    });
+  }
+
+  /**
+   * Opens a device by PCI address ('0000:00:03.0' or '00:03.0'), mdev UUID, or sysfs directory,
+   * through the backend `o.backend` chooses (or the context `o.iommu` it joins). Runs the
+   * possibly slow part (the kernel may reset the device on open) on the thread pool.
+   */
+  static async open(address: string, o: DeviceOpenOptions = {}): Promise<Device> {
+    const target = resolveTarget(address, o);
+    const bdf = target.name;
+    let features: FeatureNumbers;
+    try {
+      features = featureNumbers(o.featureNumbers);
+    } catch (e) {
+      throw invalidArgument('Device.open', (e as Error).message, { cause: e });
+    }
+    if (target.bus === 'pci' ? !isVfioDriver(target.driver) : target.driver === undefined) {
+      throw new VfioError({
+        code: 'ENODEV', op: 'Device.open', device: bdf, message: `Device.open: ${bdf} is not bound to a VFIO driver`,
+        hint: target.bus === 'pci' ? bindHint(bdf, target.driver) : `no driver is bound to the mediated device ${bdf}: is its parent's mdev driver loaded?`,
+      });
+    }
+    const facts = backendFacts(target, o);
+    const backend = o.iommu ? joinedBackend(bdf, o.iommu, o.backend, o.unsafeNoIommu ?? false) : chooseBackend(bdf, o.backend ?? 'auto', facts, o.unsafeNoIommu ?? false);
+    const iommu = o.iommu ?? openIommuContext(backend, facts, o);
+    let wc: WcReservation[] = [];
+    try {
+      // Before the device fd exists: vfio-pci reserves each BAR's memory type when it is opened.
+      if (o.writeCombine?.length) wc = reserveWcBeforeOpen(bdf, o.writeCombine, o);
+      const { deviceFd, devid, release } = await iommu.openDevice(target);
+      try {
+        const dev = new Device(target, deviceFd, devid, release, iommu, o.iommu === undefined, features);
+        dev.holdWcReservations(wc);
+        dev.cookieTables = o.memattrTables ?? {};
+        return dev;
+      } catch (e) {
+        native().close(deviceFd);
+        release();
+        throw e;
+      }
+    } catch (e) {
+      wc.forEach((r) => r.close());
+      if (o.iommu === undefined) iommu.close();
+      throw e;
+    }
+  }
+
+  /** The backend the device was opened through (its IOMMU context's). */
+  get backend(): BackendName {
+    return this.iommu.backend;
+  }
+
+  /** True in no-IOMMU mode: the device can DMA anywhere in memory. */
+  get unsafe(): boolean {
+    return this.iommu.unsafe;
+  }
+
+  /** @internal The device fd, or the closed error. */
+  fd(op: string): number {
+    if (this.deviceFd === undefined) throw closedError(op, `device ${this.bdf}`, this.bdf);
+    return this.deviceFd;
+  }
+
+  get closed(): boolean {
+    return this.deviceFd === undefined;
+  }
+
+  private queryDeviceInfo(): DeviceInfo {
+    const fd = this.fd('Device.info');
+    const r = this.infoBuffer.query((b) => native().VFIO_DEVICE_GET_INFO(fd, b));
+    if (typeof r === 'number') throw errnoError(-r, 'VFIO_DEVICE_GET_INFO', { device: this.bdf });
+    return decodeDeviceInfo(r);
+  }
+
+  private queryRegions(): Region[] {
+    const fd = this.fd('Device.regions');
+    const host: RegionHost = {
+      label: this.bdf,
+      fd: (op) => this.fd(op),
+      track: (m) => { this.own(m, 'mapping'); this.cookieState?.noticeMapping(m); },
+      untrack: (m) => this.disown(m, 'mapping'),
+      cookie: (r, o) => this.cookieHost('Region.cookie').create(r, o),
+      exportDmaBuf: (index, ranges, opts) => this.featureHost('Region.exportDmaBuf').exportDmaBuf(index, ranges, opts),
+    };
+    const out: Region[] = [];
+    for (let i = 0; i < this.info.numRegions; i++) {
+      const r = this.infoBuffer.query((b) => native().VFIO_DEVICE_GET_REGION_INFO(fd, i, b));
+      if (typeof r === 'number') {
+        // The kernel refuses indexes a device does not implement (VGA on a non-VGA device).
+        if (errnoName(-r) === 'EINVAL') continue;
+        throw errnoError(-r, 'VFIO_DEVICE_GET_REGION_INFO', { device: this.bdf, detail: `region ${i}` });
+      }
+      out.push(new Region(decodeRegionInfo(r), host));
+    }
+    return out;
+  }
+
+  private queryIrqs(): DeviceIrqInfo[] {
+    const fd = this.fd('Device.irqs');
+    const out: DeviceIrqInfo[] = [];
+    for (let i = 0; i < this.info.numIrqs; i++) {
+      const buf = new Uint8Array(IRQ_INFO_SIZE);
+      const r = native().VFIO_DEVICE_GET_IRQ_INFO(fd, i, buf);
+      if (r < 0) {
+        if (errnoName(-r) === 'EINVAL') continue;
+        throw errnoError(-r, 'VFIO_DEVICE_GET_IRQ_INFO', { device: this.bdf, detail: `irq index ${i}` });
+      }
+      const info = decodeIrqInfo(buf);
+      out.push({ ...info, name: this.info.flags.pci ? pciIrqIndexName(i) : `IRQ${i}` });
+    }
+    return out;
+  }
+
+  /** The region with this index; throws when the device has none (e.g. VGA on most devices). */
+  region(index: number): Region {
+    this.fd('Device.region');
+    const r = this.regions.find((x) => x.index === index);
+    if (!r) throw invalidArgument('Device.region', `${this.bdf} has no region ${index} (it has ${this.regions.map((x) => x.index).join(', ')})`, { device: this.bdf });
+    return r;
+  }
+
+  /** BAR n (0–5). A BAR the device does not implement has size 0 and cannot be accessed. */
+  bar(n: number): Region {
+    if (!Number.isInteger(n) || n < 0 || n > 5) throw invalidArgument('Device.bar', `BAR index ${n} is not 0–5`, { device: this.bdf });
+    return this.region(VFIO_PCI_BAR0_REGION_INDEX + n);
+  }
+
+  /** PCI configuration space, through the CONFIG region. */
+  get config(): ConfigSpace {
+    this.fd('Device.config');
+    this.configSpace ??= new ConfigSpace(this.region(VFIO_PCI_CONFIG_REGION_INDEX));
+    return this.configSpace;
+  }
+
+  private featureHost(op: string): DeviceFeatures {
+    this.fd(op);
+    this.featureState ??= new DeviceFeatures({
+      label: this.bdf, fd: (o) => this.fd(o), regions: this.regions,
+      own: (r) => this.own(r, 'cookie'), disown: (r) => this.disown(r, 'cookie'),
+    }, this.featureTable);
+    return this.featureState;
+  }
+
+  /** VFIO_DEVICE_FEATURE by number or name: raw probe/get/set, typed methods for known names (features.ts). */
+  feature<N extends keyof KnownFeatures>(name: N): KnownFeatures[N];
+  feature(which: number | string): Feature;
+  feature(which: number | string): Feature {
+    return this.featureHost('Device.feature').feature(which);
+  }
+
+  /** Every feature of the number table, probed once per open device (features.ts). */
+  features(opts?: FeaturesOptions): FeatureInfo[] {
+    return this.featureHost('Device.features').list(opts);
+  }
+
+  private irqHost(op: string): IrqControl {
+    this.fd(op);
+    this.irqControl ??= new IrqControl(deviceIrqBackend(this));
+    return this.irqControl;
+  }
+
+  /** An IRQ index by name ('INTX', 'MSI', 'MSIX', 'ERR', 'REQ') or number; its enable() gives Irq objects (irq.ts). */
+  irq(nameOrIndex: string | number): IrqIndex {
+    return this.irqHost('Device.irq').index(nameOrIndex);
+  }
+
+  private cookieHost(op: string): CookieRegistry {
+    this.fd(op);
+    this.cookieState ??= new CookieRegistry({
+      bdf: this.bdf, regions: this.regions, fd: (o) => this.fd(o), mappings: () => this.mappings,
+      own: (r) => this.own(r, 'cookie'), disown: (r) => this.disown(r, 'cookie'),
+      featureNumber: (name) => featureIndexIn(this.featureTable, name),
+      probeFeature: (i) => this.featureHost(op).answers(i),
+      setFeature: (i, payload) => { this.featureHost(op).feature(i).set(payload); },
+      getFeature: (i, payload) => this.featureHost(op).feature(i).get(payload),
+      wcReservedBeforeOpen: (bar) => this.wcReserved.some((r) => r.bar === bar && !r.closed),
+    }, { tables: this.cookieTables });
+    return this.cookieState;
+  }
+
+  /** Kept until the device closes: the WC reservation must be in place whenever vfio-pci makes its own. */
+  private holdWcReservations(list: readonly WcReservation[]): void {
+    this.wcReserved = list;
+    for (const r of list) this.own(r, 'cookie');
+  }
+
+  /** Live mmap cookies (Region.cookie()), oldest first (cookie/). */
+  get cookies(): MmapCookie[] {
+    return this.closed ? [] : this.cookieState?.cookies ?? [];
+  }
+
+  /** The cookie an mmap would land in: a bigint is a device-fd offset, a number an fd a cookie holds. */
+  cookieAt(key: CookieKey): MmapCookie | undefined {
+    return this.cookieHost('Device.cookieAt').at(key);
+  }
+
+  /** Which routes to a write-combining mapping exist for a region and, if none, why (cookie/). */
+  memattrRoutes(region: Region | number, o?: MemattrRoutesOptions): MemattrRoutesReport {
+    return this.cookieHost('Device.memattrRoutes').report(typeof region === 'number' ? this.region(region) : region, o);
+  }
+
+  /**
+   * VFIO_DEVICE_RESET, on the thread pool. Refused with NotSupportedError when the device
+   * advertises no reset. Mappings (BAR and DMA) stay valid; emits 'reset' (see reset.ts).
+   */
+  reset(): Promise<void> {
+    return resetDevice(this);
+  }
+
+  /** The devices and IOMMU groups a hot (slot or bus) reset would hit. */
+  hotResetInfo(): HotResetInfo {
+    return hotResetInfo(this);
+  }
+
+  /** Slot or bus reset, with the group fds of this device's IOMMU context; emits 'reset'. */
+  hotReset(): Promise<void> {
+    return hotReset(this);
+  }
+
+  /**
+   * Close step for a device that owns its IOMMU context: stop bus mastering, then unmap DMA,
+   * so nothing is in flight to an IOVA that goes away. A shared context keeps its mappings
+   * for the other devices; whoever opened it closes it.
+   */
+  private stopDma(): void {
+    if (this.info.flags.pci) this.config.busMaster = false;
+    const errors = this.iommu.unmapAll();
+    if (errors.length) throw new AggregateError(errors, `Device.close(${this.bdf}): ${errors.length} DMA mapping(s) failed to unmap`);
+  }
+
+  /** @internal Registers something the device must close before itself. */
+  own(res: Closable, phase: ResourcePhase): void {
+    this.fd('Device.own');
+    this.resources.get(phase)!.add(res);
+  }
+
+  /** @internal */
+  disown(res: Closable, phase: ResourcePhase): void {
+    this.resources.get(phase)!.delete(res);
+  }
+
+  /** Live mappings of this device's regions. */
+  get mappings(): Mapping[] {
+    return [...this.resources.get('mapping')!] as Mapping[];
+  }
+
+  /**
+   * Closes everything hanging off the device in a safe order — interrupts off, DMA unmapped,
+   * cookies and mappings detached then unmapped — then the device fd, its group and (if the
+   * device opened it) the IOMMU context. Idempotent; every accessor throws afterwards.
+   */
+  close(): void {
+    if (this.deviceFd === undefined) return;
+    const errors: unknown[] = [];
+    for (const phase of PHASES) {
+      for (const res of [...this.resources.get(phase)!]) {
+        try { res.close(); } catch (e) { errors.push(e); }
+        this.resources.get(phase)!.delete(res);
+      }
+    }
+    native().close(this.deviceFd);
+    this.deviceFd = undefined;
+    this.releaseGroup();
+    if (this.ownsIommu) this.iommu.close();
+    this.emit('close');
+    if (errors.length) throw new AggregateError(errors, `Device.close(${this.bdf}): ${errors.length} resource(s) failed to close`);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+  }
+}

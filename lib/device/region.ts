@@ -1,0 +1,205 @@
+// A region of a VFIO device: a BAR, the ROM, config space, VGA or a device-specific region.
+// Two ways in: pread/pwrite on the device fd (any readable region: the only way into I/O-port
+// BARs, the ROM and VGA) and mmap of its mappable areas (the fast path, see mapping.ts).
+import { constants as bufferConstants } from 'buffer';
+import { MappableArea, RegionCap, RegionInfo, mappableAreas, regionName } from '../decode';
+import { check, checkValue, invalidArgument, notSupported } from '../errors';
+import { Mapping, MappingOwner } from '../memory/mapping';
+import { Mapped, native } from '../addon/native';
+import type { DmaBuf, DmaBufRangeInput } from '../dma/dmabuf';
+import type { DmaBufExportOptions } from '../features/device-features';
+import type { CookieCallOptions, CookieOptions, MmapCookie } from '../cookie';
+
+/** What a region needs from its device: the fd, a label, and bookkeeping of live mappings. */
+export interface RegionHost {
+  readonly label: string;
+  fd(op: string): number;
+  track(m: Mapping): void;
+  untrack(m: Mapping): void;
+  /** The DMA_BUF device feature (features.ts); absent where the host has no device features. */
+  exportDmaBuf?(regionIndex: number, ranges: readonly DmaBufRangeInput[], opts?: DmaBufExportOptions): DmaBuf;
+  /** mmap cookies (cookie/); absent where the host keeps no cookie registry. */
+  cookie?(region: Region, opts: CookieOptions & CookieCallOptions): MmapCookie;
+}
+
+export interface MapOptions {
+  /** Offset within the region (page-aligned); default: start of the first mappable area. */
+  offset?: number | bigint;
+  /** Bytes to map; default: to the end of the mappable area that holds `offset`. */
+  length?: number;
+}
+
+const ONE_GIB = 1 << 30;
+
+/** The alignment QEMU uses: the largest power of two <= length, capped at 1 GiB, at least a page. */
+export function mapAlignment(length: number, page: number): number {
+  let a = page;
+  while (a * 2 <= length && a * 2 <= ONE_GIB) a *= 2;
+  return a;
+}
+
+export class Region {
+  readonly index: number;
+  readonly name: string;
+  readonly size: bigint;
+  /** Offset of the region within the device fd, as the kernel reported it (never computed). */
+  readonly offset: bigint;
+  readonly flags: { readonly read: boolean; readonly write: boolean; readonly mmap: boolean };
+  readonly caps: readonly RegionCap[];
+  readonly mappableAreas: readonly MappableArea[];
+  /** The decoded VFIO_DEVICE_GET_REGION_INFO answer. */
+  readonly info: RegionInfo;
+  private readonly host: RegionHost;
+
+  /** @internal Devices create regions. */
+  constructor(info: RegionInfo, host: RegionHost) {
+    this.info = info;
+    this.index = info.index;
+    this.name = regionName(info.index, info.caps);
+    this.size = info.size;
+    this.offset = info.offset;
+    this.flags = { read: info.flags.read, write: info.flags.write, mmap: info.flags.mmap };
+    this.caps = info.caps;
+    this.mappableAreas = mappableAreas(info);
+    this.host = host;
+  }
+
+  private op(what: string): string {
+    return `Region(${this.name}).${what}`;
+  }
+
+  private ioCheck(off: number | bigint, width: number, what: string, write: boolean): bigint {
+    const op = this.op(what);
+    if (write ? !this.flags.write : !this.flags.read) {
+      throw invalidArgument(op, `region ${this.name} is not ${write ? 'writable' : 'readable'}`, { device: this.host.label });
+    }
+    const o = BigInt(off);
+    if (o < 0n || o + BigInt(width) > this.size) {
+      throw invalidArgument(op, `offset 0x${o.toString(16)} is outside the 0x${this.size.toString(16)}-byte region`, { code: 'ERANGE', device: this.host.label });
+    }
+    if (o % BigInt(width) !== 0n) {
+      throw invalidArgument(op, `offset 0x${o.toString(16)} is not ${width}-byte aligned`, { device: this.host.label });
+    }
+    return this.offset + o;
+  }
+
+  /** One pread of exactly `width` bytes (vfio-pci turns an aligned access into one ioread of that width). */
+  private pread(off: number | bigint, width: number, what: string): DataView {
+    const at = this.ioCheck(off, width, what, false);
+    const buf = new Uint8Array(width);
+    const n = check(native().pread(this.host.fd(this.op(what)), buf, at), 'pread', { device: this.host.label, detail: `${this.name} +0x${BigInt(off).toString(16)}` });
+    if (n !== width) throw invalidArgument(this.op(what), `short read: ${n} of ${width} bytes`, { device: this.host.label });
+    return new DataView(buf.buffer);
+  }
+
+  private pwrite(off: number | bigint, bytes: Uint8Array, what: string): void {
+    const at = this.ioCheck(off, bytes.length, what, true);
+    const n = check(native().pwrite(this.host.fd(this.op(what)), bytes, at), 'pwrite', { device: this.host.label, detail: `${this.name} +0x${BigInt(off).toString(16)}` });
+    if (n !== bytes.length) throw invalidArgument(this.op(what), `short write: ${n} of ${bytes.length} bytes`, { device: this.host.label });
+  }
+
+  read8(off: number | bigint): number { return this.pread(off, 1, 'read8').getUint8(0); }
+  read16(off: number | bigint): number { return this.pread(off, 2, 'read16').getUint16(0, true); }
+  read32(off: number | bigint): number { return this.pread(off, 4, 'read32').getUint32(0, true); }
+  read64(off: number | bigint): bigint { return this.pread(off, 8, 'read64').getBigUint64(0, true); }
+
+  write8(off: number | bigint, v: number): void { this.pwrite(off, le(v, 1, this.op('write8')), 'write8'); }
+  write16(off: number | bigint, v: number): void { this.pwrite(off, le(v, 2, this.op('write16')), 'write16'); }
+  write32(off: number | bigint, v: number): void { this.pwrite(off, le(v, 4, this.op('write32')), 'write32'); }
+  write64(off: number | bigint, v: bigint): void {
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setBigUint64(0, BigInt.asUintN(64, v), true);
+    this.pwrite(off, b, 'write64');
+  }
+
+  /** Reads `length` bytes starting at `off` (not width-exact: for memory-like regions such as the ROM). */
+  readBytes(off: number | bigint, length: number): Uint8Array {
+    const at = this.ioCheck(off, length, 'readBytes', false);
+    const buf = new Uint8Array(length);
+    const n = check(native().pread(this.host.fd(this.op('readBytes')), buf, at), 'pread', { device: this.host.label });
+    return buf.subarray(0, n);
+  }
+
+  /**
+   * Exports slices of this BAR as a dma-buf owned by the returned object (default: the whole
+   * region). The kernel decides what may be exported; see features.ts and docs/features.md.
+   */
+  exportDmaBuf(ranges?: readonly DmaBufRangeInput[], opts?: DmaBufExportOptions): DmaBuf {
+    if (!this.host.exportDmaBuf) throw notSupported(this.op('exportDmaBuf'), 'this region\'s device has no feature ioctl', { device: this.host.label });
+    return this.host.exportDmaBuf(this.index, ranges ?? [{ offset: 0n, length: this.size }], opts);
+  }
+
+  /**
+   * A typed handle for a range of this region with a memory attribute ('wc', 'uc-', …), backed by
+   * whichever route the kernel offers (see cookie/ and docs/cookies.md). map() it for a Mapping.
+   */
+  cookie(opts: CookieOptions & CookieCallOptions): MmapCookie {
+    if (!this.host.cookie) throw notSupported(this.op('cookie'), 'this region\'s device keeps no cookies', { device: this.host.label });
+    return this.host.cookie(this, opts);
+  }
+
+  /** The mappable area that contains [offset, offset+length), if one does. */
+  areaFor(offset: bigint, length: bigint): MappableArea | undefined {
+    return this.mappableAreas.find((a) => offset >= a.offset && offset + length <= a.offset + a.size);
+  }
+
+  /**
+   * Maps part of a mappable area. The range must lie inside one area (the kernel refuses mmap
+   * across the MSI-X table unless the region is msix-mappable, and lists the rest as areas).
+   */
+  map(opts: MapOptions = {}): Mapping {
+    const op = this.op('map');
+    const { PAGE_SIZE } = native().constants;
+    if (!this.flags.mmap || this.mappableAreas.length === 0) {
+      throw invalidArgument(op, `region ${this.name} cannot be mmapped; use read/write (pread/pwrite) instead`, { device: this.host.label });
+    }
+    const offset = BigInt(opts.offset ?? this.mappableAreas[0].offset);
+    const holder = this.mappableAreas.find((a) => offset >= a.offset && offset < a.offset + a.size);
+    if (!holder) {
+      throw invalidArgument(op, `offset 0x${offset.toString(16)} is in no mappable area of ${this.name} (${describeAreas(this.mappableAreas)})`, { code: 'ERANGE', device: this.host.label });
+    }
+    if (offset % BigInt(PAGE_SIZE) !== 0n) {
+      throw invalidArgument(op, `offset 0x${offset.toString(16)} is not page-aligned (${PAGE_SIZE})`, { device: this.host.label });
+    }
+    const rest = holder.offset + holder.size - offset;
+    const length = opts.length === undefined ? rest : BigInt(opts.length);
+    if (length <= 0n || offset + length > holder.offset + holder.size) {
+      throw invalidArgument(op, `0x${length.toString(16)} bytes at 0x${offset.toString(16)} run past the mappable area (${describeAreas([holder])})`, { code: 'ERANGE', device: this.host.label });
+    }
+    if (length > BigInt(bufferConstants.MAX_LENGTH)) {
+      throw invalidArgument(op, `0x${length.toString(16)} bytes exceed what one ArrayBuffer can hold`, {
+        device: this.host.label, hint: `map the region in windows: region.map({ offset, length: ${bufferConstants.MAX_LENGTH} }) or smaller`,
+      });
+    }
+    return this.mapRange(offset, Number(length));
+  }
+
+  /** @internal Maps an already validated range of this region's device-fd offsets. */
+  mapRange(offset: bigint, length: number, fd?: number, fileOffset?: bigint): Mapping {
+    const { PAGE_SIZE, PROT_READ, PROT_WRITE } = native().constants;
+    const pages = Math.ceil(length / PAGE_SIZE) * PAGE_SIZE;
+    const prot = (this.flags.read ? PROT_READ : 0) | (this.flags.write ? PROT_WRITE : 0);
+    const mapped = checkValue<Mapped>(
+      native().mmap(fd ?? this.host.fd(this.op('map')), fileOffset ?? this.offset + offset, pages, prot, mapAlignment(pages, PAGE_SIZE)),
+      'mmap', { device: this.host.label, detail: `${this.name} +0x${offset.toString(16)}, 0x${length.toString(16)} bytes` });
+    const owner: MappingOwner = { label: this.host.label, regionName: this.name, regionIndex: this.index, release: (m) => this.host.untrack(m) };
+    const m = new Mapping(mapped, offset, length, owner);
+    this.host.track(m);
+    return m;
+  }
+}
+
+function le(v: number, width: number, op: string): Uint8Array {
+  const max = 2 ** (8 * width);
+  if (!Number.isInteger(v) || v >= max || v < -(max / 2)) throw invalidArgument(op, `value ${v} does not fit in ${8 * width} bits`);
+  const b = new Uint8Array(width);
+  const dv = new DataView(b.buffer);
+  if (width === 1) dv.setUint8(0, v & 0xff);
+  else if (width === 2) dv.setUint16(0, v & 0xffff, true);
+  else dv.setUint32(0, v >>> 0, true);
+  return b;
+}
+
+function describeAreas(areas: readonly MappableArea[]): string {
+  return areas.map((a) => `0x${a.offset.toString(16)}+0x${a.size.toString(16)}`).join(', ') || 'none';
+}

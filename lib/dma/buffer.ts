@@ -1,0 +1,161 @@
+// Memory a device can reach by DMA once an IOMMU maps it: page-aligned, allocated natively as a
+// shared memfd mapping (so a fork() by child_process cannot copy-on-write it away from the
+// pages the IOMMU holds), seen from JavaScript only through typed views and width-exact
+// accessors. JavaScript never sees an address: the IOMMU backend hands the native handle to
+// the kernel, and the device sees the IOVA of a DmaMapping.
+import { constants as bufferConstants } from 'buffer';
+import * as fs from 'fs';
+import { errnoError, errnoName, invalidArgument, notSupported } from '../errors';
+import type { DmaMapping } from './map';
+import { MemoryLabel, WidthExactMemory } from '../memory/width-exact';
+import { Mapped, MemId, native } from '../addon/native';
+
+export interface DmaAllocateOptions {
+  /**
+   * Back the buffer with huge pages (the default huge page size, see /proc/meminfo). They must
+   * be reserved beforehand (vm.nr_hugepages); the size is rounded up to whole huge pages.
+   */
+  hugepages?: boolean;
+}
+
+/** The huge page figures of /proc/meminfo. */
+export interface HugepageInfo {
+  /** Default huge page size in bytes (0 when the kernel has no hugetlb support). */
+  readonly size: number;
+  readonly total: number;
+  readonly free: number;
+}
+
+/** Parses the HugePages_* and Hugepagesize lines of /proc/meminfo. */
+export function parseHugepageInfo(meminfo: string): HugepageInfo {
+  const field = (name: string): number | undefined => {
+    const m = new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(meminfo);
+    return m ? Number(m[1]) : undefined;
+  };
+  return { size: (field('Hugepagesize') ?? 0) * 1024, total: field('HugePages_Total') ?? 0, free: field('HugePages_Free') ?? 0 };
+}
+
+function readHugepageInfo(): HugepageInfo {
+  try {
+    return parseHugepageInfo(fs.readFileSync('/proc/meminfo', 'utf8'));
+  } catch {
+    return { size: 0, total: 0, free: 0 };
+  }
+}
+
+function hugepageHint(info: HugepageInfo, length: number): string {
+  const pages = Math.ceil(length / info.size);
+  return `${pages} free huge page(s) of ${info.size / 1024} KiB are needed, /proc/meminfo shows ` +
+    `HugePages_Total ${info.total}, HugePages_Free ${info.free}: reserve more as root with ` +
+    `\`echo ${info.total + pages} > /proc/sys/vm/nr_hugepages\` (or vm.nr_hugepages in sysctl.conf, or hugepages= on the kernel command line)`;
+}
+
+/** What a buffer asks of an address space it was mapped in (a DmaSpace). */
+export interface MappingSpace {
+  /** The live mappings of `buffer` in this space. */
+  mappingsOf(buffer: DmaBuffer): DmaMapping[];
+}
+
+export class DmaBuffer extends WidthExactMemory implements Disposable {
+  /** Whether huge pages back the buffer. */
+  readonly hugepages: boolean;
+  /**
+   * The address spaces this buffer was mapped in (one or two, in practice) and how many of its
+   * mappings are live: a map or an unmap only counts, and close() asks the spaces for the
+   * mappings. A list of mappings here cost a write barrier and a search per map and unmap.
+   */
+  private readonly spaces: MappingSpace[] = [];
+  private mapCount = 0;
+
+  private constructor(mapped: Mapped, length: number, hugepages: boolean) {
+    super(mapped, length);
+    this.hugepages = hugepages;
+  }
+
+  /**
+   * Allocates `size` bytes, rounded up to whole pages (huge pages with `hugepages`), zeroed.
+   * Nothing is pinned yet: the IOMMU pins the pages when the buffer is mapped.
+   */
+  static allocate(size: number, o: DmaAllocateOptions = {}): DmaBuffer {
+    const op = 'DmaBuffer.allocate';
+    const hugepages = o.hugepages ?? false;
+    if (!Number.isSafeInteger(size) || size <= 0) throw invalidArgument(op, `size ${size} is not a positive integer`);
+    let unit = native().constants.PAGE_SIZE;
+    const huge = hugepages ? readHugepageInfo() : undefined;
+    if (huge) {
+      if (huge.size === 0) {
+        throw notSupported(op, 'this kernel has no huge page support (no Hugepagesize in /proc/meminfo)', { hint: 'allocate without hugepages' });
+      }
+      unit = huge.size;
+    }
+    const length = Math.ceil(size / unit) * unit;
+    if (length > bufferConstants.MAX_LENGTH) {
+      throw invalidArgument(op, `${length} bytes exceed what one ArrayBuffer can hold (${bufferConstants.MAX_LENGTH})`, {
+        code: 'ERANGE', hint: 'allocate several smaller buffers and map each',
+      });
+    }
+    const r = native().dma_alloc(length, hugepages);
+    if (typeof r === 'number') {
+      const code = errnoName(-r);
+      // hugetlbfs reports a shortage as ENOSPC (fallocate) or ENOMEM (mmap reservation).
+      const short = huge && (code === 'ENOMEM' || code === 'ENOSPC');
+      throw errnoError(-r, 'dma_alloc', {
+        detail: `${length} bytes${hugepages ? ' of huge pages' : ''}`,
+        hint: short ? hugepageHint(huge, length) : undefined,
+      });
+    }
+    return new DmaBuffer(r, length, hugepages);
+  }
+
+  protected override label(): MemoryLabel {
+    return { prefix: 'DmaBuffer', what: `the ${this.length}-byte DMA buffer`, noun: 'buffer' };
+  }
+
+  /** Byte view of the whole buffer (plain memory: bulk operations such as set/fill are fine). */
+  get u8(): Uint8Array { this.live('u8'); return this.v8; }
+  get u16(): Uint16Array { this.live('u16'); return this.v16; }
+  get u32(): Uint32Array { this.live('u32'); return this.v32; }
+  get u64(): BigUint64Array { this.live('u64'); return this.v64; }
+
+  /** Live IOMMU mappings of this buffer, in no particular order. */
+  get mappings(): DmaMapping[] {
+    return this.mapCount === 0 ? [] : this.spaces.flatMap((s) => s.mappingsOf(this));
+  }
+
+  /** @internal The mapping id an IOMMU backend maps; the closed error once closed. */
+  memId(op: string): MemId {
+    this.live(op);
+    return this.id;
+  }
+
+  /** @internal A space mapped this buffer: counted, and the space kept so close() can unmap first. */
+  attach(space: MappingSpace): void {
+    this.mapCount++;
+    const n = this.spaces.length;
+    if (n === 0 || (this.spaces[n - 1] !== space && !this.spaces.includes(space))) this.spaces.push(space);
+  }
+  /** @internal One of this buffer's mappings is gone. */
+  detach(): void { this.mapCount--; }
+
+  /**
+   * Unmaps every IOMMU mapping of the buffer (so no device can reach it any more), then
+   * detaches the views and frees the memory. Idempotent.
+   */
+  close(): void {
+    const h = this.handle;
+    if (h === undefined) return;
+    const errors: unknown[] = [];
+    for (const m of this.mappings) {
+      try { m.unmap(); } catch (e) { errors.push(e); m.abandon(); }
+    }
+    this.release();
+    const r = native().dma_free(h);
+    if (r < 0) errors.push(errnoError(-r, 'dma_free'));
+    if (errors.length === 1) throw errors[0];
+    if (errors.length) throw new AggregateError(errors, `DmaBuffer.close: ${errors.length} step(s) failed`);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

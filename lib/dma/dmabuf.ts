@@ -1,0 +1,196 @@
+// A dma-buf exported from a device region (VFIO_DEVICE_FEATURE_DMA_BUF, Linux 6.19+): an fd the
+// process owns, naming slices of one BAR for importers (IOMMU_IOAS_MAP_FILE, RDMA, GPUs).
+//
+// Lifetime: the DmaBuf closes its fd exactly once, on close(), on `using` scope exit, or when its
+// device closes (the device owns every DmaBuf it exported and closes them before its own fd).
+// The kernel revokes a vfio dma-buf when the device closes anyway; closing it ourselves keeps fd
+// numbers from lingering and makes "use after device close" a ClosedError instead of a stale fd.
+import * as fs from 'fs';
+import { U64_MAX } from '../decode/bytes';
+import { closedError } from '../errors';
+import { native } from '../addon/native';
+
+/** A slice of a region, as the caller gives it (numbers or bigints). */
+export interface DmaBufRangeInput {
+  readonly offset: number | bigint;
+  readonly length: number | bigint;
+}
+
+export interface DmaBufRange {
+  readonly offset: bigint;
+  readonly length: bigint;
+}
+
+/** Things that must close before the dma-buf's fd does (mappings of it, importers' handles). */
+export interface DmaBufDependent { close(): void }
+
+export interface DmaBufInit {
+  /** Device label (BDF) for errors. */
+  readonly label: string;
+  /** Region the slices come from. */
+  readonly regionIndex: number;
+  readonly regionName: string;
+  readonly ranges: readonly DmaBufRange[];
+  /** Called once after the fd is closed (the device drops its reference). */
+  readonly release?: (b: DmaBuf) => void;
+  /** Closes the fd; the addon's close() unless a test supplies another. */
+  readonly closeFd?: (fd: number) => number;
+}
+
+export class DmaBuf implements Disposable {
+  /** Region the dma-buf was exported from (the BAR index for vfio-pci). */
+  readonly regionIndex: number;
+  readonly regionName: string;
+  /** The slices, in order: the dma-buf's bytes are their concatenation. */
+  readonly ranges: readonly DmaBufRange[];
+  /** Total size in bytes (sum of the ranges; the kernel reports the same in fdinfo). */
+  readonly size: bigint;
+  readonly label: string;
+  private fdValue: number | undefined;
+  private readonly dependents = new Set<DmaBufDependent>();
+  private readonly release: ((b: DmaBuf) => void) | undefined;
+  private readonly closeFd: (fd: number) => number;
+
+  /** @internal Created by the DMA_BUF feature; takes ownership of `fd`. */
+  constructor(fd: number, init: DmaBufInit) {
+    this.fdValue = fd;
+    this.label = init.label;
+    this.regionIndex = init.regionIndex;
+    this.regionName = init.regionName;
+    this.ranges = Object.freeze(init.ranges.map((r) => Object.freeze({ offset: r.offset, length: r.length })));
+    this.size = dmaBufSize(this.ranges);
+    this.release = init.release;
+    this.closeFd = init.closeFd ?? ((n) => native().close(n));
+  }
+
+  get closed(): boolean {
+    return this.fdValue === undefined;
+  }
+
+  /**
+   * The dma-buf fd, for handing to an importer or trying mmap(). Stays owned by this object:
+   * do not close it yourself; dup it if it must outlive the DmaBuf.
+   */
+  get fd(): number {
+    return this.fdFor('DmaBuf.fd');
+  }
+
+  /** The fd, or a ClosedError naming `op`. */
+  fdFor(op: string): number {
+    if (this.fdValue === undefined) throw closedError(op, `dma-buf of ${this.regionName}`, this.label);
+    return this.fdValue;
+  }
+
+  /** Registers something (a mapping of this dma-buf, …) to close before the fd does. */
+  attach(dep: DmaBufDependent): void {
+    this.fdFor('DmaBuf.attach');
+    this.dependents.add(dep);
+  }
+
+  detach(dep: DmaBufDependent): void {
+    this.dependents.delete(dep);
+  }
+
+  /** What the kernel says about the fd (/proc/self/fdinfo): size, exporter name, refcount. */
+  fdinfo(): DmaBufFdinfo {
+    const fd = this.fdFor('DmaBuf.fdinfo');
+    const info = parseDmaBufFdinfo(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
+    if (!info) throw closedError('DmaBuf.fdinfo', `fd ${fd} is no longer a dma-buf; it`, this.label);
+    return info;
+  }
+
+  /** Closes dependents, then the fd. Idempotent. */
+  close(): void {
+    const fd = this.fdValue;
+    if (fd === undefined) return;
+    const errors: unknown[] = [];
+    for (const dep of [...this.dependents]) {
+      try { dep.close(); } catch (e) { errors.push(e); }
+    }
+    this.dependents.clear();
+    this.fdValue = undefined;
+    this.closeFd(fd);
+    this.release?.(this);
+    if (errors.length) throw new AggregateError(errors, `DmaBuf.close(${this.label} ${this.regionName}): ${errors.length} dependent(s) failed to close`);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** Normalises and sums caller ranges; RangeError for negatives or a total past 2^64. */
+export function toDmaBufRanges(ranges: readonly DmaBufRangeInput[]): DmaBufRange[] {
+  return ranges.map((r, i) => {
+    const offset = BigInt(r.offset);
+    const length = BigInt(r.length);
+    if (offset < 0n || length < 0n) throw new RangeError(`range ${i}: offset and length must not be negative`);
+    return { offset, length };
+  });
+}
+
+export function dmaBufSize(ranges: readonly DmaBufRange[]): bigint {
+  const total = ranges.reduce((s, r) => s + r.length, 0n);
+  if (total > U64_MAX) throw new RangeError('dma-buf ranges add up past 2^64 bytes');
+  return total;
+}
+
+// --- struct vfio_device_feature_dma_buf { u32 region_index; u32 open_flags; u32 flags;
+//     u32 nr_ranges; struct vfio_region_dma_range { u64 offset; u64 length; } dma_ranges[]; } ---
+
+export const DMA_BUF_HEADER_SIZE = 16;
+export const DMA_BUF_RANGE_SIZE = 16;
+
+/** The GET payload of the DMA_BUF feature. `flags` must be 0 (the kernel refuses anything else). */
+export function encodeDmaBufFeature(regionIndex: number, openFlags: number, ranges: readonly DmaBufRange[]): Uint8Array {
+  if (!Number.isInteger(regionIndex) || regionIndex < 0 || regionIndex > 0xffffffff) {
+    throw new RangeError(`region index ${regionIndex} is not a u32`);
+  }
+  const out = new Uint8Array(DMA_BUF_HEADER_SIZE + ranges.length * DMA_BUF_RANGE_SIZE);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, regionIndex, true);
+  dv.setUint32(4, openFlags >>> 0, true);
+  dv.setUint32(8, 0, true);
+  dv.setUint32(12, ranges.length, true);
+  ranges.forEach((r, i) => {
+    dv.setBigUint64(DMA_BUF_HEADER_SIZE + i * DMA_BUF_RANGE_SIZE, BigInt.asUintN(64, r.offset), true);
+    dv.setBigUint64(DMA_BUF_HEADER_SIZE + i * DMA_BUF_RANGE_SIZE + 8, BigInt.asUintN(64, r.length), true);
+  });
+  return out;
+}
+
+// --- /proc/<pid>/fdinfo/<fd> of a dma-buf: the generic lines (pos, flags, mnt_id, ino) followed
+//     by dma_buf_show_fdinfo()'s size, count, exp_name and name. ---
+
+export interface DmaBufFdinfo {
+  readonly size: bigint;
+  /** File reference count the kernel reports. */
+  readonly count: number | undefined;
+  /** The exporter: 'vfio_pci_core' for vfio-pci. */
+  readonly expName: string;
+  /** The buffer's name (set with DMA_BUF_SET_NAME), often empty. */
+  readonly name: string | undefined;
+  /** Open flags (octal in the file). */
+  readonly flags: number | undefined;
+  /** Every `key: value` line, as text. */
+  readonly fields: Readonly<Record<string, string>>;
+}
+
+/** Parses fdinfo text; undefined when it is not a dma-buf's (no exp_name line). */
+export function parseDmaBufFdinfo(text: string): DmaBufFdinfo | undefined {
+  const fields: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const m = /^([A-Za-z_][\w-]*):\s*(.*)$/.exec(line);
+    if (m && !(m[1] in fields)) fields[m[1]] = m[2].trim();
+  }
+  if (fields.exp_name === undefined || fields.size === undefined || !/^\d+$/.test(fields.size)) return undefined;
+  const num = (s: string | undefined, radix: number) => (s !== undefined && s !== '' && !Number.isNaN(parseInt(s, radix)) ? parseInt(s, radix) : undefined);
+  return {
+    size: BigInt(fields.size),
+    count: num(fields.count, 10),
+    expName: fields.exp_name,
+    name: fields.name,
+    flags: num(fields.flags, 8),
+    fields,
+  };
+}

@@ -1,0 +1,3 @@
+// Memory the process maps: width-exact access over a mapping, and BAR mappings of a region.
+export * from './width-exact';
+export * from './mapping';

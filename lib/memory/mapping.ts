@@ -1,0 +1,71 @@
+// A mapping of part of a device region (a BAR, usually): width-exact access without a native
+// call per access (see memory.ts), owned by its device, which closes it before itself.
+import { check } from '../errors';
+import { MemoryLabel, WidthExactMemory } from './width-exact';
+import { Mapped, native } from '../addon/native';
+
+export type MemAttr = 'uc' | 'uc-' | 'wc' | 'wt' | 'wb' | 'wp';
+export type EffectiveMemAttr = MemAttr | 'mixed' | 'unknown';
+
+/** Another live mapping of the same BAR range that asked for another memory type (see cookie/aliasing.ts). */
+export interface MemattrAlias {
+  readonly with: Mapping;
+  /** What this mapping gets, per the PAT list. */
+  readonly attr: EffectiveMemAttr;
+  readonly reason: string;
+}
+
+/** Who a mapping belongs to: used for error messages and to unregister on close. */
+export interface MappingOwner {
+  readonly label: string;                 // device BDF or path
+  readonly regionName: string;
+  readonly regionIndex?: number;
+  release(m: Mapping): void;
+}
+
+export class Mapping extends WidthExactMemory implements Disposable {
+  /** Offset of the first mapped byte within its region. */
+  readonly offset: bigint;
+  /** The memory attribute the kernel's page tables actually use, when known (cookies set it). */
+  effective: EffectiveMemAttr = 'unknown';
+  /** Why `effective` is not what the cookie that made this mapping asked for. */
+  downgraded: string | undefined = undefined;
+  /** PAT aliasing with other live mappings of the same BAR (cookies report it on both sides). */
+  aliases: readonly MemattrAlias[] = [];
+
+  private readonly owner: MappingOwner;
+
+  /** @internal Created by Region.map() and cookies; `mapped.buffer` may be longer than `length`. */
+  constructor(mapped: Mapped, offset: bigint, length: number, owner: MappingOwner) {
+    super(mapped, length);
+    this.offset = offset;
+    this.owner = owner;
+  }
+
+  /** Index of the region this maps (a BAR: 0-5), when the region is known. */
+  get regionIndex(): number | undefined {
+    return this.owner.regionIndex;
+  }
+
+  protected override label(): MemoryLabel {
+    return { prefix: 'Mapping', what: `the ${this.owner.regionName} mapping`, noun: 'mapping', device: this.owner.label };
+  }
+
+  /** Store fence: orders earlier (write-combined) stores before later ones, e.g. a doorbell. */
+  flush(): void {
+    this.live('flush');
+    native().store_fence();
+  }
+
+  /** Detaches every view, then unmaps. Idempotent. */
+  close(): void {
+    const h = this.release();
+    if (h === undefined) return;
+    this.owner.release(this);
+    check(native().munmap(h), 'munmap', { device: this.owner.label });
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
