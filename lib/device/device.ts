@@ -5,7 +5,7 @@
 import { EventEmitter } from 'events';
 import { VFIO_PCI_BAR0_REGION_INDEX, VFIO_PCI_CONFIG_REGION_INDEX, pciIrqIndexName } from '../abi';
 import {
-  DeviceInfo, IRQ_INFO_SIZE, IrqInfo,
+  DeviceInfo, IRQ_INFO_SIZE,
   decodeDeviceInfo, decodeIrqInfo, decodeRegionInfo,
 } from '../decode';
 import { ConfigSpace } from './config-space';
@@ -13,7 +13,8 @@ import { DeviceFeatures, Feature, FeaturesOptions, KnownFeatures } from '../feat
 import { FeatureInfo, FeatureNumberOverrides, FeatureNumbers, featureIndexIn, featureNumbers } from '../features/table';
 import { VfioError, closedError, errnoError, errnoName, invalidArgument } from '../errors';
 import { bindHint } from '../system/hints';
-import { IrqControl, IrqIndex, deviceIrqBackend } from '../irq/irq-index';
+import { DeviceIrqInfo, IrqBackend, IrqControl, IrqIndex } from '../irq/irq-index';
+import { Tap } from '../irq/irq';
 import { InfoBuffer } from '../addon/info-buffer';
 import { HotResetInfo } from '../decode/hot-reset';
 import { hotReset, hotResetInfo, resetDevice } from './reset';
@@ -61,10 +62,7 @@ export interface DeviceOpenOptions extends SysfsOptions, DeviceNodeOptions {
   memattrTables?: Partial<MemattrTables>;
 }
 
-export interface DeviceIrqInfo extends IrqInfo {
-  /** 'INTX', 'MSI', 'MSIX', 'ERR', 'REQ' for vfio-pci, else `IRQ<n>`. */
-  readonly name: string;
-}
+export type { DeviceIrqInfo };
 
 /** Things the device closes before itself, in this order (quiesce first, unmap memory last). */
 export type ResourcePhase = 'irq' | 'dma' | 'cookie' | 'mapping' | 'other';
@@ -282,8 +280,29 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
 
   private irqHost(op: string): IrqControl {
     this.fd(op);
-    this.irqControl ??= new IrqControl(deviceIrqBackend(this));
+    this.irqControl ??= new IrqControl(this.irqBackend());
     return this.irqControl;
+  }
+
+  /** What the IRQ code needs of this device: its fd, its resource list (closed first), its config space. */
+  private irqBackend(): IrqBackend {
+    return {
+      device: this.bdf,
+      pci: this.info.flags.pci,
+      irqs: this.irqs,
+      live: (op) => { this.fd(op); },
+      setIrqs: (c) => native().VFIO_DEVICE_SET_IRQS(this.fd('VFIO_DEVICE_SET_IRQS'), c.flags, c.index, c.start, c.count,
+        c.fds ? Int32Array.from(c.fds) : null),
+      openTap: (vector, onCount) => Tap.open(vector, onCount, this.bdf),
+      own: (irq) => this.own(irq, 'irq'),
+      disown: (irq) => this.disown(irq, 'irq'),
+      allowIntx: () => {
+        // vfio-pci keeps a virtual DisINTx bit: while it is set the kernel masks INTx.
+        if (this.config.intxDisabled) this.config.intxDisabled = false;
+      },
+      busMaster: () => this.config.busMaster,
+      emitReleaseRequest: (count) => { this.emit('release-request', count); },
+    };
   }
 
   /** An IRQ index by name ('INTX', 'MSI', 'MSIX', 'ERR', 'REQ') or number; its enable() gives Irq objects (irq.ts). */

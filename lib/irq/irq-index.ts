@@ -6,15 +6,20 @@ import {
   VFIO_IRQ_SET_ACTION_MASK, VFIO_IRQ_SET_ACTION_UNMASK, VFIO_IRQ_SET_DATA_NONE, VFIO_PCI_INTX_IRQ_INDEX,
   VFIO_PCI_MSIX_IRQ_INDEX, VFIO_PCI_MSI_IRQ_INDEX, VFIO_PCI_REQ_IRQ_INDEX,
 } from '../abi';
-import type { Device, DeviceIrqInfo } from '../device/device';
+import type { IrqInfo } from '../decode';
 import { BusyError, VfioError, errnoError, errnoName, invalidArgument, notSupported } from '../errors';
-import { Irq, IrqOptions, IrqOwner, IrqTap, Tap } from './irq';
-import { native } from '../addon/native';
+import { Irq, IrqOptions, IrqOwner, IrqTap } from './irq';
 import { setIrqsHint, vectorConflictHint, vectorRangeHint } from './hints';
 import {
   EMPTY_STATE, IndexShape, IndexState, Plan, SetIrqsCall, planAdd, planRemove,
   requestedVectors, triggerCall,
 } from './plan';
+
+/** One IRQ index as a device reports it, named. */
+export interface DeviceIrqInfo extends IrqInfo {
+  /** 'INTX', 'MSI', 'MSIX', 'ERR', 'REQ' for vfio-pci, else `IRQ<n>`. */
+  readonly name: string;
+}
 
 /** What the IRQ code needs from a device. */
 export interface IrqBackend {
@@ -297,25 +302,4 @@ export class IrqControl {
     this.autoReq = undefined;
     irq?.disable();
   }
-}
-
-/** The backend of a real device: its fd, its resource list (closed first), its config space. */
-export function deviceIrqBackend(dev: Device): IrqBackend {
-  return {
-    device: dev.bdf,
-    pci: dev.info.flags.pci,
-    irqs: dev.irqs,
-    live: (op) => { dev.fd(op); },
-    setIrqs: (c) => native().VFIO_DEVICE_SET_IRQS(dev.fd('VFIO_DEVICE_SET_IRQS'), c.flags, c.index, c.start, c.count,
-      c.fds ? Int32Array.from(c.fds) : null),
-    openTap: (vector, onCount) => Tap.open(vector, onCount, dev.bdf),
-    own: (irq) => dev.own(irq, 'irq'),
-    disown: (irq) => dev.disown(irq, 'irq'),
-    allowIntx: () => {
-      // vfio-pci keeps a virtual DisINTx bit: while it is set the kernel masks INTx.
-      if (dev.config.intxDisabled) dev.config.intxDisabled = false;
-    },
-    busMaster: () => dev.config.busMaster,
-    emitReleaseRequest: (count) => { dev.emit('release-request', count); },
-  };
 }
