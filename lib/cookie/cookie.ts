@@ -3,8 +3,7 @@
 // Mapping through that backing and reads back which attribute the kernel really gave it.
 import { closedError, notSupported } from '../errors';
 import { Mapping } from '../memory/mapping';
-import { Region } from '../device/region';
-import { Backing, CookieMemAttr, RouteChoice, hex } from './model';
+import { Backing, CookieMemAttr, CookieRegion, RouteChoice, hex } from './model';
 import { EffectiveAttr } from './pat';
 import { OpenedBacking, attrName, needsHint } from './routes';
 
@@ -26,7 +25,7 @@ export class MmapCookie implements Disposable {
   readonly id: number;
   readonly device: string;
   /** The BAR the cookie describes (a wc-region backing maps another region that views it). */
-  readonly region: Region;
+  readonly region: CookieRegion;
   /** Offset within the region. */
   readonly offset: bigint;
   readonly length: number;
@@ -42,7 +41,7 @@ export class MmapCookie implements Disposable {
   private readonly live = new Set<Mapping>();
 
   /** @internal Made by Region.cookie() through the device's registry. */
-  constructor(id: number, region: Region, offset: bigint, length: number, requested: CookieMemAttr, strict: boolean,
+  constructor(id: number, region: CookieRegion, offset: bigint, length: number, requested: CookieMemAttr, strict: boolean,
     route: RouteChoice, opened: OpenedBacking, owner: CookieOwner) {
     this.id = id;
     this.device = owner.label;

@@ -2,7 +2,8 @@
 // reports about itself, and the tables (feature numbers, region types, route order) a caller can
 // override. Nothing here performs I/O.
 import { MappableArea, RegionCap } from '../decode';
-import { EffectiveMemAttr } from '../memory/mapping';
+import type { DmaBuf, DmaBufRangeInput } from '../dma/dmabuf';
+import type { EffectiveMemAttr, Mapping } from '../memory/mapping';
 
 /** The x86 PAT memory types a cookie can ask for, by their usual short names. */
 export type CookieMemAttr = 'uc' | 'uc-' | 'wc' | 'wt' | 'wb';
@@ -37,6 +38,15 @@ export interface RegionView {
   readonly flags: { readonly read: boolean; readonly write: boolean; readonly mmap: boolean };
   readonly caps: readonly RegionCap[];
   readonly mappableAreas: readonly MappableArea[];
+}
+
+/**
+ * A region the cookie layer maps and exports from: device/region.ts's Region is one. The
+ * cookie layer names only what it uses, so it stays below the device layer that creates it.
+ */
+export interface CookieRegion extends RegionView {
+  mapRange(offset: bigint, length: number, fd?: number, fileOffset?: bigint): Mapping;
+  exportDmaBuf(ranges?: readonly DmaBufRangeInput[]): DmaBuf;
 }
 
 export interface CookieOptions {

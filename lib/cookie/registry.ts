@@ -5,13 +5,12 @@ import { constants as bufferConstants } from 'buffer';
 import { invalidArgument } from '../errors';
 import { Mapping } from '../memory/mapping';
 import { native } from '../addon/native';
-import { Region } from '../device/region';
 import { AliasSubject, aliasing } from './aliasing';
 import { CookieOwner, MmapCookie } from './cookie';
 import { dmabufRoute } from './dmabuf-route';
 import { DeviceFacts, FactsSource, FeatureProbeAnswers, HostPaths } from './facts';
 import {
-  COOKIE_MEMATTRS, CookieMemAttr, CookieOptions, CookieRequest, MemattrRoutesReport, MemattrTables, hex, memattrTables,
+  COOKIE_MEMATTRS, CookieMemAttr, CookieOptions, CookieRegion, CookieRequest, MemattrRoutesReport, MemattrTables, hex, memattrTables,
 } from './model';
 import { EffectiveAttr, PatReader, effectiveFromPat } from './pat';
 import { OpenEnv, Route, barOf, chooseRoute, needsHint, orderRoutes, vfioRegionRoute, wcRegionRoute } from './routes';
@@ -24,7 +23,7 @@ export const DEFAULT_ROUTES: readonly Route[] = Object.freeze([wcRegionRoute, co
 /** What the registry needs from its device. */
 export interface CookieHost {
   readonly bdf: string;
-  readonly regions: readonly Region[];
+  readonly regions: readonly CookieRegion[];
   fd(op: string): number;
   /** Live mappings of the device's regions. */
   mappings(): readonly Mapping[];
@@ -86,7 +85,7 @@ export class CookieRegistry implements CookieOwner {
     return [...this.live];
   }
 
-  create(region: Region, opts: CookieOptions & CookieCallOptions): MmapCookie {
+  create(region: CookieRegion, opts: CookieOptions & CookieCallOptions): MmapCookie {
     const op = `Region(${region.name}).cookie`;
     const req = this.request(region, opts, op);
     const facts = this.facts(opts.tables);
@@ -111,7 +110,7 @@ export class CookieRegistry implements CookieOwner {
   }
 
   /** Every route's answer for write-combining on a region (whole region unless a range is given). */
-  report(region: Region, o: MemattrRoutesOptions = {}): MemattrRoutesReport {
+  report(region: CookieRegion, o: MemattrRoutesOptions = {}): MemattrRoutesReport {
     const offset = BigInt(o.offset ?? 0);
     const length = o.length ?? Number(region.size > offset ? region.size - offset : 0n);
     const req: CookieRequest = { region, offset, length, memattr: 'wc', strict: true, route: undefined };
@@ -159,7 +158,7 @@ export class CookieRegistry implements CookieOwner {
 
   // --- internals -----------------------------------------------------------------------------------
 
-  private request(region: Region, opts: CookieOptions, op: string): CookieRequest {
+  private request(region: CookieRegion, opts: CookieOptions, op: string): CookieRequest {
     const device = this.label;
     if (!COOKIE_MEMATTRS.includes(opts.memattr)) {
       throw invalidArgument(op, `memattr ${JSON.stringify(opts.memattr)} is not one of ${COOKIE_MEMATTRS.join(', ')}`, { device });

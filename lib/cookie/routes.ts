@@ -8,8 +8,7 @@ import { VFIO_PCI_BAR0_REGION_INDEX, VFIO_PCI_BAR5_REGION_INDEX } from '../abi';
 import { findRegionCap } from '../decode';
 import { invalidArgument, notSupported } from '../errors';
 import { EffectiveMemAttr, Mapping } from '../memory/mapping';
-import { Region } from '../device/region';
-import { Backing, CookieMemAttr, CookieRequest, RegionView, RouteChoice, RouteProbe, WcRegionType, hex } from './model';
+import { Backing, CookieMemAttr, CookieRegion, CookieRequest, RegionView, RouteChoice, RouteProbe, WcRegionType, hex } from './model';
 import { effectiveFromPat, overlapping } from './pat';
 import { RouteFacts } from './facts';
 
@@ -17,7 +16,7 @@ import { RouteFacts } from './facts';
 export interface OpenEnv {
   readonly facts: RouteFacts;
   /** The device's live region objects (mappings go through Region.mapRange). */
-  region(index: number): Region;
+  region(index: number): CookieRegion;
   deviceFd(op: string): number;
   /** VFIO_DEVICE_FEATURE SET of a feature number with a payload; throws the kernel's errno as a typed error. */
   setFeature(index: number, payload: Uint8Array): void;
