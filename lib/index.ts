@@ -12,8 +12,8 @@ export { BackendFacts, DeviceNodeOptions, chooseBackend } from './iommu/backend'
 export { IoasFileMapping, DmaBufMapOptions } from './iommu/ioas-file';
 export { resolveTarget } from './device/target';
 export { IommuHwInfo, VtdHwInfo, VtdCap, VtdEcap, IommuHwType } from './decode/iommufd';
-export { DmaBuffer, DmaAllocateOptions } from './dma/buffer';
-export { DmaMapping, DmaMapOptions } from './dma/map';
+export { DmaBuffer, DmaAllocateOptions, DmaMapping } from './dma/buffer';
+export { DmaMapOptions } from './dma/map';
 export { IovaAllocator, IovaRange } from './dma/iova';
 export { ResetKind } from './device/reset';
 export {

@@ -6,9 +6,8 @@
 import { constants as bufferConstants } from 'buffer';
 import * as fs from 'fs';
 import { errnoError, errnoName, invalidArgument, notSupported } from '../errors';
-import type { DmaMapping } from './map';
 import { MemoryLabel, WidthExactMemory } from '../memory/width-exact';
-import { Mapped, MemId, native } from '../addon/native';
+import { Mapped, MemId, U64n, native } from '../addon/native';
 
 export interface DmaAllocateOptions {
   /**
@@ -50,10 +49,14 @@ function hugepageHint(info: HugepageInfo, length: number): string {
     `\`echo ${info.total + pages} > /proc/sys/vm/nr_hugepages\` (or vm.nr_hugepages in sysctl.conf, or hugepages= on the kernel command line)`;
 }
 
-/** What a buffer asks of an address space it was mapped in (a DmaSpace). */
+/** What buffers and mappings ask of an address space they were mapped in (map.ts: DmaSpace). */
 export interface MappingSpace {
   /** The live mappings of `buffer` in this space. */
   mappingsOf(buffer: DmaBuffer): DmaMapping[];
+  /** Unmaps one mapping of this space from the IOMMU. */
+  unmapOne(m: DmaMapping): void;
+  /** Drops a mapping whose unmap failed, keeping its IOVA range reserved. */
+  forget(m: DmaMapping): void;
 }
 
 export class DmaBuffer extends WidthExactMemory implements Disposable {
@@ -157,5 +160,79 @@ export class DmaBuffer extends WidthExactMemory implements Disposable {
 
   [Symbol.dispose](): void {
     this.close();
+  }
+}
+
+/** One buffer range mapped at an IOVA in a MappingSpace (created by DmaSpace.map()). */
+export class DmaMapping implements Disposable {
+  /** Mapped bytes. */
+  readonly size: number;
+  /** Offset of the mapped part within the buffer. */
+  readonly offset: number;
+  readonly buffer: DmaBuffer;
+  readonly read: boolean;
+  readonly write: boolean;
+  /**
+   * @internal The IOVA as the ioctls take it: a number below 2^53 (every allocated IOVA), a
+   * bigint above. Making a bigint per mapping cost more than the map ioctl in the emulated host,
+   * so `iova` makes it on first read.
+   */
+  readonly at: U64n;
+  /** @internal Index in the space's list of live mappings. */
+  slot = -1;
+  private space: MappingSpace | undefined;
+  private iovaBig: bigint | undefined;
+
+  /** @internal Created by DmaSpace.map(). */
+  constructor(space: MappingSpace, buffer: DmaBuffer, at: U64n, offset: number, size: number, read: boolean, write: boolean) {
+    this.space = space;
+    this.buffer = buffer;
+    this.at = at;
+    this.offset = offset;
+    this.size = size;
+    this.read = read;
+    this.write = write;
+    this.iovaBig = undefined;
+  }
+
+  /** The address the device uses for the first mapped byte. */
+  get iova(): bigint {
+    const at = this.at;
+    if (typeof at === 'bigint') return at;
+    return this.iovaBig ??= BigInt(at);
+  }
+
+  get closed(): boolean {
+    return this.space === undefined;
+  }
+
+  /** The IOVA of byte `off` of the buffer (which must lie inside this mapping). */
+  iovaOf(off: number): bigint {
+    if (!Number.isInteger(off) || off < this.offset || off >= this.offset + this.size) {
+      throw invalidArgument('DmaMapping.iovaOf', `buffer offset ${off} is outside the mapped bytes [${this.offset}, ${this.offset + this.size})`, { code: 'ERANGE' });
+    }
+    return this.iova + BigInt(off - this.offset);
+  }
+
+  /** Removes the mapping from the IOMMU: the device can no longer reach the buffer there. Idempotent. */
+  unmap(): void {
+    const s = this.space;
+    if (s === undefined) return;
+    s.unmapOne(this);
+    this.space = undefined;
+  }
+
+  /** @internal Forgets the mapping after an unmap that failed, keeping its IOVA range reserved. */
+  abandon(): void {
+    this.space?.forget(this);
+    this.space = undefined;
+  }
+
+  close(): void {
+    this.unmap();
+  }
+
+  [Symbol.dispose](): void {
+    this.unmap();
   }
 }

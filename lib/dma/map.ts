@@ -2,7 +2,7 @@
 // address space (a type1 container, an iommufd IOAS): it allocates IOVAs inside the ranges the
 // backend reports, calls the backend's map/unmap ioctls, and turns their errno into errors that
 // say what to do. The backend is the only part that knows the ioctls.
-import { DmaBuffer, MappingSpace } from './buffer';
+import { DmaBuffer, DmaMapping, MappingSpace } from './buffer';
 import { VfioError, errnoError, errnoName, invalidArgument } from '../errors';
 import { memlockHint } from '../system/hints';
 import { IovaAllocator, IovaConstraint, IovaRange, dmaMaskLimit } from './iova';
@@ -72,79 +72,6 @@ export function naturalAlignment(size: number, choices: readonly number[]): numb
   const last = choices.length - 1;
   for (let i = 0; i < last; i++) if (choices[i] <= size) return choices[i];
   return choices[last];
-}
-
-export class DmaMapping implements Disposable {
-  /** Mapped bytes. */
-  readonly size: number;
-  /** Offset of the mapped part within the buffer. */
-  readonly offset: number;
-  readonly buffer: DmaBuffer;
-  readonly read: boolean;
-  readonly write: boolean;
-  /**
-   * @internal The IOVA as the ioctls take it: a number below 2^53 (every allocated IOVA), a
-   * bigint above. Making a bigint per mapping cost more than the map ioctl in the emulated host,
-   * so `iova` makes it on first read.
-   */
-  readonly at: U64n;
-  /** @internal Index in the space's list of live mappings. */
-  slot = -1;
-  private space: DmaSpace | undefined;
-  private iovaBig: bigint | undefined;
-
-  /** @internal Created by DmaSpace.map(). */
-  constructor(space: DmaSpace, buffer: DmaBuffer, at: U64n, offset: number, size: number, read: boolean, write: boolean) {
-    this.space = space;
-    this.buffer = buffer;
-    this.at = at;
-    this.offset = offset;
-    this.size = size;
-    this.read = read;
-    this.write = write;
-    this.iovaBig = undefined;
-  }
-
-  /** The address the device uses for the first mapped byte. */
-  get iova(): bigint {
-    const at = this.at;
-    if (typeof at === 'bigint') return at;
-    return this.iovaBig ??= BigInt(at);
-  }
-
-  get closed(): boolean {
-    return this.space === undefined;
-  }
-
-  /** The IOVA of byte `off` of the buffer (which must lie inside this mapping). */
-  iovaOf(off: number): bigint {
-    if (!Number.isInteger(off) || off < this.offset || off >= this.offset + this.size) {
-      throw invalidArgument('DmaMapping.iovaOf', `buffer offset ${off} is outside the mapped bytes [${this.offset}, ${this.offset + this.size})`, { code: 'ERANGE' });
-    }
-    return this.iova + BigInt(off - this.offset);
-  }
-
-  /** Removes the mapping from the IOMMU: the device can no longer reach the buffer there. Idempotent. */
-  unmap(): void {
-    const s = this.space;
-    if (s === undefined) return;
-    s.unmapOne(this);
-    this.space = undefined;
-  }
-
-  /** @internal Forgets the mapping after an unmap that failed, keeping its IOVA range reserved. */
-  abandon(): void {
-    this.space?.forget(this);
-    this.space = undefined;
-  }
-
-  close(): void {
-    this.unmap();
-  }
-
-  [Symbol.dispose](): void {
-    this.unmap();
-  }
 }
 
 export class DmaSpace implements MappingSpace {

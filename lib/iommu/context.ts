@@ -3,7 +3,8 @@
 // (device cdev + IOAS, and the unsafe no-IOMMU mode) implement it; Device.open() picks one
 // (backend.ts) or joins the one it is given, so several devices can share one set of mappings.
 import type { DmaBuffer } from '../dma/buffer';
-import type { DmaMapOptions, DmaMapping } from '../dma/map';
+import type { DmaMapping } from '../dma/buffer';
+import type { DmaMapOptions } from '../dma/map';
 import type { DmaBuf } from '../dma/dmabuf';
 import type { DmaBufMapOptions, IoasFileMapping } from './ioas-file';
 import type { IovaRange } from '../dma/iova';

@@ -7,8 +7,8 @@
 // physical addresses (IOMMU_IOAS_NOIOMMU_GET_PA, see deviceAddress()).
 import * as path from 'path';
 import { IOMMU_HW_INFO_DATA_MAX, IommuHwInfo, decodeIommuHwInfo, vtdPageSizes } from '../decode/iommufd';
-import { DmaBuffer } from '../dma/buffer';
-import { DmaMapOptions, DmaMapping, DmaSpace } from '../dma/map';
+import { DmaBuffer, DmaMapping } from '../dma/buffer';
+import { DmaMapOptions, DmaSpace } from '../dma/map';
 import type { DmaBuf } from '../dma/dmabuf';
 import { BusyError, ClosedError, VfioError, check, closedError, errnoError, errnoName, invalidArgument, notSupported } from '../errors';
 import { native } from '../addon/native';

@@ -8,8 +8,8 @@
 import * as path from 'path';
 import { VFIO_API_VERSION, VFIO_GROUP_FLAGS_VIABLE, VFIO_NOIOMMU_IOMMU, VFIO_TYPE1v2_IOMMU } from '../abi';
 import { Type1Info } from '../decode';
-import { DmaBuffer } from '../dma/buffer';
-import { DmaMapOptions, DmaMapping, DmaSpace } from '../dma/map';
+import { DmaBuffer, DmaMapping } from '../dma/buffer';
+import { DmaMapOptions, DmaSpace } from '../dma/map';
 import { BusyError, check, closedError, errnoError, errnoName, invalidArgument, notSupported, VfioError } from '../errors';
 import { groupNotViableHint, groupOpenHint, noIommuGroupHint } from '../system/hints';
 import { native } from '../addon/native';
