@@ -4,13 +4,20 @@
 import type { Device } from '../../device/device';
 import type { FeatureInfo } from '../../features/table';
 import { Colors, table } from '../format';
-import type { FeatureData } from './info';
 
 /** Numbers probed by --all beyond the table: everything a 7.x kernel could plausibly know. */
 export const ALL_FEATURE_INDICES = Array.from({ length: 32 }, (_, i) => i);
 
 export function gatherFeatures(dev: Device, all: boolean): FeatureInfo[] {
   return dev.features(all ? { extraIndices: ALL_FEATURE_INDICES } : {});
+}
+
+/** A supported feature, as `info` lists it. */
+export interface FeatureData {
+  readonly name: string;
+  readonly index: number;
+  readonly get: boolean;
+  readonly set: boolean;
 }
 
 /** The supported features, as `info` lists them. */

@@ -6,7 +6,7 @@ import type { Region } from '../../device/region';
 import * as decode from '../../decode';
 import { DeviceCap, DeviceFlags, MappableArea, RegionCap } from '../../decode';
 import * as sysfs from '../../system/sysfs';
-import { supportedFeatures } from './features';
+import { FeatureData, supportedFeatures } from './features';
 import { className, idKey, lookupPciIds } from '../pci-names';
 
 export interface RegionData {
@@ -28,12 +28,7 @@ export interface IrqData {
   readonly flags: { readonly eventfd: boolean; readonly maskable: boolean; readonly automasked: boolean; readonly noresize: boolean };
 }
 
-export interface FeatureData {
-  readonly name: string;
-  readonly index: number;
-  readonly get: boolean;
-  readonly set: boolean;
-}
+export type { FeatureData };
 
 export interface CapData {
   readonly id: number;
