@@ -27,7 +27,7 @@ import { KernelInfo } from './kernel';
 import { buildKernel, checkBuildDependencies } from './kernel-build';
 import { pathKernel } from './kernel-path';
 import { DEFAULT_LISTS_MAX_AGE_SECONDS, defaultCacheDir } from './options';
-import { refreshLists } from './provision';
+import { refreshLists } from './apt-lists';
 import { packageRoot } from '../addon/paths';
 
 /** The Debian source package the kernel is built from; the fragment is written for this series. */

@@ -10,6 +10,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { PrivateApt, extractDeb } from './apt';
+import { refreshLists } from './apt-lists';
 import { withLock } from './cache-lock';
 import { customKernel } from './custom-kernel';
 import { DebianKernel, imagePackageFor, resolveDebianKernel } from './debian-kernel';
@@ -39,23 +40,6 @@ export async function provision(opts: ProvisionOptions = {}): Promise<KernelInfo
   return readEntry(kernelsDir, pkg.kernelVersion) ?? await withLock(kernelsDir,
     async () => readEntry(kernelsDir, pkg.kernelVersion) ?? installEntry(apt, kernelsDir, pkg, log),
     { onWait: (pid) => log(`waiting for process ${pid}, which is installing a kernel…`) });
-}
-
-export async function refreshLists(apt: PrivateApt, maxAge: number, log: Log): Promise<void> {
-  apt.prepare();
-  if (apt.listsAgeSeconds() <= maxAge) return;
-  // apt runs without its own locking (-oDebug::NoLocking): two updates must not overlap.
-  await withLock(apt.dir, async () => {
-    const age = apt.listsAgeSeconds();
-    if (age <= maxAge) return; // refreshed by the process we waited for
-    log('refreshing package lists (trixie, trixie-backports)…');
-    try {
-      await apt.update();
-    } catch (e) {
-      if (age === Infinity) throw e;
-      log(`warning: could not refresh package lists, using the old ones: ${(e as Error).message}`);
-    }
-  }, { onWait: (pid) => log(`waiting for process ${pid} to refresh the package lists…`) });
 }
 
 /** The newest kernel, remembered per lists update so a warm provision skips apt-cache. */
