@@ -8,7 +8,7 @@
 // Type checks stay where they were for callers: a wrong type is a TypeError naming the argument;
 // a number out of range or not an integer is -EINVAL from the addon, which checks every slot.
 import { constants as osConstants } from 'os';
-import type { MemId, Native, U64n } from './contract';
+import type { Native, U64n } from './contract';
 
 /** The framed functions as the addon exports them: numbers in the frame, objects as arguments. */
 export interface FramedAddon {

@@ -68,7 +68,6 @@ export class IovaAllocator {
   private readonly ranges: readonly HighSpan[];
   /** The same ranges clipped to [floor, 2^53), as numbers: where allocate() searches. */
   private readonly searchable: readonly Span[];
-  private readonly page: number;
   /**
    * Live allocations below 2^53, sorted: starts[i] and ends[i] bound the i-th. Two arrays of
    * numbers rather than one of {start, end} objects: no allocation, and no write barrier, per map.
@@ -85,7 +84,6 @@ export class IovaAllocator {
       throw invalidArgument(op, `page size ${hex(o.pageSize)} is not a power of two up to 1 GiB`);
     }
     this.pageSize = o.pageSize;
-    this.page = Number(o.pageSize);
     this.op = op;
     const mask = o.pageSize - 1n;
     const trimmed: HighSpan[] = [];

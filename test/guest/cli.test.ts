@@ -4,7 +4,6 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { Device } from '../../lib';
 import { jsonValue } from '../../lib/cli/format';
 import * as sysfs from '../../lib/system/sysfs';
 import { guestEnv, openDevice } from './env';

@@ -2,7 +2,7 @@
 // list shows for it, bytes seen by the host through ivshmem's backing file, the dma-buf export,
 // lookup by offset and close. Runs in every guest configuration and branches on iomem=relaxed.
 import * as fs from 'fs';
-import { ClosedError, Device, NotSupportedError, VfioError } from '../../lib';
+import { ClosedError, NotSupportedError, VfioError } from '../../lib';
 import { PatReader } from '../../lib/cookie';
 import { MemTypeEntry, parseResourceFile } from '../../lib/decode';
 import { native } from '../../lib/addon/native';
@@ -85,7 +85,7 @@ describe('edu BAR0 (not prefetchable)', () => {
 
 describe('ivshmem BAR2 after a plain open (vfio-pci reserved it uncached-minus)', () => {
   it('the open itself reserved the whole BAR UC- in PAT', async () => {
-    await using dev = await openDevice(env.ivshmem);
+    await using _dev = await openDevice(env.ivshmem);
     expect(patCovers(env.ivshmem, 2, 0, 4 << 20, 'uc-')).toBe(true);
   });
 
@@ -162,7 +162,7 @@ describe('ivshmem BAR2 reserved write-combining before the open', () => {
     const dev = await openDevice(env.ivshmem, { writeCombine: [2] });
     dev.close();
     expect(patEntries(env.ivshmem, 2, 0, 4 << 20)).toEqual([]);
-    await using again = await openDevice(env.ivshmem);
+    await using _again = await openDevice(env.ivshmem);
     expect(patCovers(env.ivshmem, 2, 0, 4 << 20, 'uc-')).toBe(true);
   });
 });

@@ -334,7 +334,7 @@ withIommu('closing', () => {
       expect(m.closed).toBe(true);
       expect(buf.mappings).toEqual([]);
       // A device joining again gets a fresh IOMMU with nothing mapped.
-      await using again = await openDevice(EDU, { iommu: ctx });
+      await using _again = await openDevice(EDU, { iommu: ctx });
       expect(ctx.dmaAvailable).toBe(65535);
       expect(ctx.map(buf).iova).toBe(m.iova);
     } finally {
