@@ -69,6 +69,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   export_iommufd(out);
   export_mman(out);
   export_eventfd(out);
+  export_faults(out);
   // A failed step left the engine's exception pending; returning an empty object makes require() throw it.
   return out.ok() ? exports : Napi::Object();
 }

@@ -10,9 +10,12 @@
 #include <uv.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstring>
 
 #include "args.h"
 #include "exports.h"
+#include "sys.h"
 
 namespace vfio {
 
@@ -88,7 +91,7 @@ void on_readable(uv_poll_t* handle, int status, int) {
   if (status < 0) {
     value = status;  // libuv reports -errno on Unix
   } else {
-    ssize_t n = read(p->fd, &count, sizeof count);
+    ssize_t n = sys::read(p->fd, &count, sizeof count);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;  // someone else took the count
     value = n == static_cast<ssize_t>(sizeof count) ? static_cast<int64_t>(count) : (n < 0 ? -errno : -EIO);
   }
@@ -98,16 +101,29 @@ void on_readable(uv_poll_t* handle, int status, int) {
 
 Poller* poller_handle(Args& a, size_t i) { return static_cast<Poller*>(a.handle(i, &kPollerTag)); }
 
-// Non-blocking, so that a wakeup whose count another reader took cannot block the loop.
+// 0 when fd is an open eventfd; -EBADF when it is not open, -EINVAL when it is another file (a
+// terminal, a socket: nothing whose flags this addon may change, and nothing that gives an
+// 8-byte counter), or the error of the /proc lookup that tells eventfds apart.
+int64_t check_eventfd(int fd) {
+  if (sys::fcntl(fd, F_GETFD) < 0) return -errno;
+  char path[32], target[32] = {};
+  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  ssize_t n = sys::readlink(path, target, sizeof target - 1);
+  if (n < 0) return -errno;
+  return strcmp(target, "anon_inode:[eventfd]") == 0 ? 0 : -EINVAL;
+}
+
+// Non-blocking, so that a wakeup whose count another reader took cannot block the loop. Only
+// after check_eventfd(): a bad call must not change another file's flags.
 int64_t set_nonblocking(int fd) {
-  int flags = fcntl(fd, F_GETFL);
-  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return -errno;
+  int flags = sys::fcntl(fd, F_GETFL);
+  if (flags < 0 || sys::fcntl(fd, F_SETFL, static_cast<long>(flags | O_NONBLOCK)) < 0) return -errno;
   return 0;
 }
 
 // Everything the poller needs from N-API, and its JS handle. false if any step failed (close_poller
 // copes with the partial state).
-bool attach_js(Napi::Env env, Poller* p, napi_value cb, napi_value* handle) {
+bool attach_js(napi_env env, Poller* p, napi_value cb, napi_value* handle) {
   napi_value name = nullptr;
   return napi_create_reference(env, cb, 1, &p->callback) == napi_ok &&
          napi_create_string_utf8(env, "vfio.poll", NAPI_AUTO_LENGTH, &name) == napi_ok &&
@@ -117,37 +133,38 @@ bool attach_js(Napi::Env env, Poller* p, napi_value cb, napi_value* handle) {
          napi_type_tag_object(env, *handle, &kPollerTag) == napi_ok;
 }
 
-Napi::Value poll_start(const Napi::CallbackInfo& info) {
-  Args a(info);
+napi_value poll_start(napi_env env, napi_callback_info info) {
+  Args a(env, info);
   int fd = a.fd(0);
-  Napi::Function cb = a.function(1);
+  napi_value cb = a.function(1);
   if (!a.ok()) return a.failure();
   uv_loop_t* loop = nullptr;
-  if (napi_get_uv_event_loop(a.env(), &loop) != napi_ok) return number(a.env(), -EINVAL);
-  int64_t r = set_nonblocking(fd);
-  if (r < 0) return number(a.env(), r);
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return a.result(-EINVAL);
+  int64_t r = check_eventfd(fd);
+  if (r == 0) r = set_nonblocking(fd);
+  if (r < 0) return a.result(r);
   Poller* p = new Poller;
-  p->env = a.env();
+  p->env = env;
   p->fd = fd;
   r = uv_poll_init(loop, &p->poll, fd);  // -EEXIST when this loop already polls the fd
   if (r < 0) {
     delete p;  // nothing was registered with the loop
-    return number(a.env(), r);
+    return a.result(r);
   }
   p->poll.data = p;
   napi_value handle = nullptr;
-  r = attach_js(a.env(), p, cb, &handle) ? uv_poll_start(&p->poll, UV_READABLE, on_readable) : -ENOMEM;
+  r = attach_js(env, p, cb, &handle) ? uv_poll_start(&p->poll, UV_READABLE, on_readable) : -ENOMEM;
   if (r < 0) {
     if (handle == nullptr) p->js_alive = false;  // else its finalizer will say so
     close_poller(p);
-    return number(a.env(), r);
+    return a.result(r);
   }
   uv_unref(reinterpret_cast<uv_handle_t*>(&p->poll));  // idle IRQ handles must not keep the process alive
-  return Napi::Value(a.env(), handle);
+  return handle;
 }
 
-Napi::Value poll_ref(const Napi::CallbackInfo& info) {
-  Args a(info);
+napi_value poll_ref(napi_env env, napi_callback_info info) {
+  Args a(env, info);
   Poller* p = poller_handle(a, 0);
   bool ref = a.boolean(1);
   if (!a.ok()) return a.failure();
@@ -155,23 +172,23 @@ Napi::Value poll_ref(const Napi::CallbackInfo& info) {
     uv_handle_t* handle = reinterpret_cast<uv_handle_t*>(&p->poll);
     ref ? uv_ref(handle) : uv_unref(handle);
   }
-  return a.env().Undefined();
+  return nullptr;
 }
 
-Napi::Value poll_stop(const Napi::CallbackInfo& info) {
-  Args a(info);
+napi_value poll_stop(napi_env env, napi_callback_info info) {
+  Args a(env, info);
   Poller* p = poller_handle(a, 0);
   if (!a.ok()) return a.failure();
   close_poller(p);
-  return a.env().Undefined();
+  return nullptr;
 }
 
 }  // namespace
 
 void export_eventfd(Exports& out) {
-  out.fn<poll_start>("poll_start");
-  out.fn<poll_ref>("poll_ref");
-  out.fn<poll_stop>("poll_stop");
+  out.fn("poll_start", poll_start);
+  out.fn("poll_ref", poll_ref);
+  out.fn("poll_stop", poll_stop);
 }
 
 }  // namespace vfio

@@ -12,16 +12,11 @@ class Exports {
  public:
   Exports(Napi::Env env, Napi::Object target) : env_(env), target_(target) {}
 
-  // Adds a function under its contract name; the template form keeps no per-function heap data.
-  template <Napi::Function::Callback cb>
-  void fn(const char* name) {
-    if (ok_) set(name, Napi::Function::New<cb>(env_, name));
-  }
-  // A framed function (native/frame.h): a plain Node-API callback whose data is the frame.
-  void framed(const char* name, napi_callback cb) {
+  // Adds a function under its contract name, with the instance's frame as its data (args.h).
+  void fn(const char* name, napi_callback cb) {
     if (ok_ && frame_ == nullptr) {
       // export_frame() did not run first (or failed): say so rather than fail without a reason.
-      napi_throw_error(env_, nullptr, "vfio native: a framed function was exported before the frame");
+      napi_throw_error(env_, nullptr, "vfio native: a function was exported before the frame");
       ok_ = false;
     }
     napi_value f = nullptr;
@@ -43,7 +38,7 @@ class Exports {
   bool ok_ = true;
 };
 
-// One per source file. export_frame comes before any file that exports framed functions.
+// One per source file. export_frame comes before the others: every function takes the frame.
 void export_frame(Exports& out);
 void export_fd(Exports& out);
 void export_vfio(Exports& out);
@@ -51,6 +46,7 @@ void export_vfio_feature(Exports& out);
 void export_iommufd(Exports& out);
 void export_mman(Exports& out);
 void export_eventfd(Exports& out);
+void export_faults(Exports& out);
 
 }  // namespace vfio
 

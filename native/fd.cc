@@ -1,121 +1,110 @@
 // Plain file-descriptor syscalls: open/close/read/write/pread/pwrite, rlimits, eventfd.
-#include <fcntl.h>
-#include <sys/eventfd.h>
-#include <sys/resource.h>
-#include <unistd.h>
-
 #include "args.h"
 #include "exports.h"
+#include "sys.h"
 
 namespace vfio {
 
 namespace {
 
-// glibc declares the rlimit resource as an enum in C++; other C libraries use int.
-#if defined(__GLIBC__)
-using rlimit_resource = __rlimit_resource_t;
-#else
-using rlimit_resource = int;
-#endif
-
-Napi::Value fd_open(const Napi::CallbackInfo& info) {
-  Args a(info);
+napi_value fd_open(napi_env env, napi_callback_info info) {
+  Args a(env, info);
   std::string path = a.path(0);
   int flags = a.i32(1);
   if (!a.ok()) return a.failure();
   // The mode only matters with O_CREAT: owner-only, as the files this package opens are devices.
-  return number(a.env(), sys(open(path.c_str(), flags, 0600)));
+  return a.result(errno_or(sys::open(path.c_str(), flags, 0600)));
 }
 
-Napi::Value fd_close(const Napi::CallbackInfo& info) {
-  Args a(info);
+napi_value fd_close(napi_env env, napi_callback_info info) {
+  Args a(env, info);
   int fd = a.fd(0);
   if (!a.ok()) return a.failure();
-  return number(a.env(), sys(close(fd)));
+  return a.result(errno_or(sys::close(fd)));
 }
 
-Napi::Value fd_read(const Napi::CallbackInfo& info) {
-  Args a(info);
+napi_value fd_read(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  int fd = a.fd(0);
+  Span<uint8_t> buf = a.out_bytes(1);
+  if (!a.ok()) return a.failure();
+  return a.result(errno_or(sys::read(fd, buf.data, buf.length)));
+}
+
+napi_value fd_write(napi_env env, napi_callback_info info) {
+  Args a(env, info);
   int fd = a.fd(0);
   Span<uint8_t> buf = a.bytes(1);
   if (!a.ok()) return a.failure();
-  return number(a.env(), sys(read(fd, buf.data, buf.length)));
-}
-
-Napi::Value fd_write(const Napi::CallbackInfo& info) {
-  Args a(info);
-  int fd = a.fd(0);
-  Span<uint8_t> buf = a.bytes(1);
-  if (!a.ok()) return a.failure();
-  return number(a.env(), sys(write(fd, buf.data, buf.length)));
+  return a.result(errno_or(sys::write(fd, buf.data, buf.length)));
 }
 
 // One pread of exactly buf.length bytes: vfio-pci turns a 1/2/4/8-byte aligned access into a
 // single device access of that width, so it must not be split or merged here.
-Napi::Value fd_pread(const Napi::CallbackInfo& info) {
-  Args a(info);
+napi_value fd_pread(napi_env env, napi_callback_info info) {
+  Args a(env, info);
   int fd = a.fd(0);
-  Span<uint8_t> buf = a.bytes(1);
+  Span<uint8_t> buf = a.out_bytes(1);
   off_t offset = a.off(2);
   if (!a.ok()) return a.failure();
-  return number(a.env(), sys(pread(fd, buf.data, buf.length, offset)));
+  return a.result(errno_or(sys::pread(fd, buf.data, buf.length, offset)));
 }
 
-Napi::Value fd_pwrite(const Napi::CallbackInfo& info) {
-  Args a(info);
+napi_value fd_pwrite(napi_env env, napi_callback_info info) {
+  Args a(env, info);
   int fd = a.fd(0);
   Span<uint8_t> buf = a.bytes(1);
   off_t offset = a.off(2);
   if (!a.ok()) return a.failure();
-  return number(a.env(), sys(pwrite(fd, buf.data, buf.length, offset)));
+  return a.result(errno_or(sys::pwrite(fd, buf.data, buf.length, offset)));
 }
 
 // [cur, max] as bigints (RLIM_INFINITY is 2^64 - 1), or -errno.
-Napi::Value fd_getrlimit(const Napi::CallbackInfo& info) {
-  Args a(info);
+napi_value fd_getrlimit(napi_env env, napi_callback_info info) {
+  Args a(env, info);
   int resource = a.i32(0);
   if (!a.ok()) return a.failure();
   struct rlimit limit = {};
-  int64_t r = sys(getrlimit(static_cast<rlimit_resource>(resource), &limit));
-  if (r < 0) return number(a.env(), r);
+  int64_t r = errno_or(sys::getrlimit(resource, &limit));
+  if (r < 0) return a.result(r);
   Napi::Array pair = Napi::Array::New(a.env(), 2);
   if (pair.Set(0u, bigint(a.env(), limit.rlim_cur)).IsNothing() ||
       pair.Set(1u, bigint(a.env(), limit.rlim_max)).IsNothing()) {
-    return a.env().Undefined();  // with the engine's exception pending
+    return nullptr;  // with the engine's exception pending
   }
-  return pair;
+  return napi_value(pair);
 }
 
-Napi::Value fd_setrlimit(const Napi::CallbackInfo& info) {
-  Args a(info);
+napi_value fd_setrlimit(napi_env env, napi_callback_info info) {
+  Args a(env, info);
   int resource = a.i32(0);
   uint64_t cur = a.u64(1);
   uint64_t max = a.u64(2);
   if (!a.ok()) return a.failure();
   struct rlimit limit = {static_cast<rlim_t>(cur), static_cast<rlim_t>(max)};
-  return number(a.env(), sys(setrlimit(static_cast<rlimit_resource>(resource), &limit)));
+  return a.result(errno_or(sys::setrlimit(resource, &limit)));
 }
 
-Napi::Value fd_eventfd(const Napi::CallbackInfo& info) {
-  Args a(info);
+napi_value fd_eventfd(napi_env env, napi_callback_info info) {
+  Args a(env, info);
   uint32_t initval = a.u32(0);
   int flags = a.i32(1);
   if (!a.ok()) return a.failure();
-  return number(a.env(), sys(eventfd(initval, flags)));
+  return a.result(errno_or(sys::eventfd(initval, flags)));
 }
 
 }  // namespace
 
 void export_fd(Exports& out) {
-  out.fn<fd_open>("open");
-  out.fn<fd_close>("close");
-  out.fn<fd_read>("read");
-  out.fn<fd_write>("write");
-  out.fn<fd_pread>("pread");
-  out.fn<fd_pwrite>("pwrite");
-  out.fn<fd_getrlimit>("getrlimit");
-  out.fn<fd_setrlimit>("setrlimit");
-  out.fn<fd_eventfd>("eventfd");
+  out.fn("open", fd_open);
+  out.fn("close", fd_close);
+  out.fn("read", fd_read);
+  out.fn("write", fd_write);
+  out.fn("pread", fd_pread);
+  out.fn("pwrite", fd_pwrite);
+  out.fn("getrlimit", fd_getrlimit);
+  out.fn("setrlimit", fd_setrlimit);
+  out.fn("eventfd", fd_eventfd);
 }
 
 }  // namespace vfio

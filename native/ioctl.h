@@ -2,25 +2,24 @@
 #ifndef VFIO_NATIVE_IOCTL_H
 #define VFIO_NATIVE_IOCTL_H
 
-#include <sys/ioctl.h>
-
 #include <cstdint>
 #include <cstring>
 #include <vector>
 
 #include "args.h"
+#include "sys.h"
 
 namespace vfio {
 
 // ioctl() on one of the uAPI request numbers (declared long long in native/abi), -errno on failure.
 inline int64_t vfio_ioctl(int fd, long long request, const void* arg) {
-  return sys(ioctl(fd, static_cast<unsigned long>(request), arg));
+  return errno_or(sys::ioctl(fd, static_cast<unsigned long>(request), arg));
 }
 inline int64_t vfio_ioctl_value(int fd, long long request, unsigned long arg) {
-  return sys(ioctl(fd, static_cast<unsigned long>(request), arg));
+  return errno_or(sys::ioctl_value(fd, static_cast<unsigned long>(request), arg));
 }
 
-// An info ioctl on a caller's buffer (struct + room for capabilities): writes argsz = the
+// An info ioctl on a caller's output buffer (Args::out_bytes: writable) (struct + room for capabilities): writes argsz = the
 // buffer's length, and index (at byte 8) when the struct has one. The kernel fills at most argsz
 // bytes and reports in argsz the size it would need, for the caller to retry with.
 inline int64_t info_ioctl(int fd, long long request, Span<uint8_t> buf) {
@@ -29,7 +28,7 @@ inline int64_t info_ioctl(int fd, long long request, Span<uint8_t> buf) {
   return vfio_ioctl(fd, request, buf.data);
 }
 
-// The argsz protocol of the info structs that grow capability chains (device, region, type1
+// The argsz protocol of the info structs (on an output buffer, Args::out_bytes) that grow capability chains (device, region, type1
 // IOMMU), done in one call because each crossing from JavaScript costs more than the ioctl: ask
 // with the struct's own size; when the kernel answers with a larger argsz and the buffer has
 // room, ask again with exactly that size (so the kernel's argsz bounds the data and nothing stale

@@ -1,10 +1,15 @@
 // Memory JavaScript can touch: device mmaps and DMA buffers as external ArrayBuffers.
 //
-// Lifetime rules (the ArrayBuffer is the only way JS reaches the memory):
-// - munmap()/dma_free() detach the ArrayBuffer first, then unmap: views read as empty and
-//   writes go nowhere, instead of faulting. If it cannot be detached, nothing is unmapped.
-// - A finalizer alone never unmaps while something could still reach the memory: the
-//   ArrayBuffer and the handle each hold the mapping, and only the last release unmaps.
+// Lifetime rules (the ArrayBuffer's memory is the only way JS reaches a mapping):
+// - munmap()/dma_free() detach the ArrayBuffer, then put private zero pages over the range
+//   (mmap MAP_FIXED): the device's or file's pages leave the process at once, and a buffer the
+//   detach could not reach (one made by ArrayBuffer.prototype.transfer()) reads zeros and takes
+//   writes that go nowhere, instead of faulting or reaching memory mapped there later. If the
+//   ArrayBuffer cannot be detached, nothing is unmapped.
+// - The address range itself is released (munmap) only when the ArrayBuffer's memory is
+//   finalized (V8 frees it when the last ArrayBuffer holding it, a transferred one included,
+//   is collected) and the mapping is unmapped, or when the last holder goes: a finalizer alone
+//   never unmaps while something could still reach the memory.
 // - Node 20 caps external ArrayBuffers at 4 GiB, and a failed creation above the cap runs the
 //   finalizer synchronously; lengths are checked first, and a failed creation is undone once.
 #include "mman.h"
@@ -15,6 +20,7 @@
 
 #include "exports.h"
 #include "mem_table.h"
+#include "sys.h"
 
 namespace vfio {
 
@@ -28,18 +34,19 @@ constexpr uint64_t kMaxAlign = 1ULL << 30;
 uint64_t page_size() { return static_cast<uint64_t>(sysconf(_SC_PAGESIZE)); }
 uint64_t round_up(uint64_t v, uint64_t to) { return (v + to - 1) & ~(to - 1); }
 
-// The mapping's id names nothing from now on.
-void forget_id(Mapping* m) {
-  if (m->table == nullptr) return;
-  m->table->remove(m->id);
-  m->table->unref();
-  m->table = nullptr;
+// Gives the address range back. Raw munmap, never a failed one on purpose (sys.h): a finalizer
+// has nobody to report to.
+void release_range(Mapping* m) {
+  if (!m->mapped && !m->retired) return;
+  ::munmap(m->addr, m->length);
+  if (m->retired && m->table != nullptr) m->table->unretired(m);
+  m->mapped = m->retired = false;
 }
 
 void release(napi_env env, Mapping* m) {
   if (--m->holders > 0) return;
-  forget_id(m);
-  if (m->mapped) munmap(m->addr, m->length);
+  release_range(m);
+  if (m->table != nullptr) m->table->released(m);
   if (m->buffer) napi_delete_reference(env, m->buffer);
   delete m;
 }
@@ -47,26 +54,30 @@ void release(napi_env env, Mapping* m) {
 void finalize_buffer(napi_env env, void*, void* hint) {
   Mapping* m = static_cast<Mapping*>(hint);
   m->buffer_finalized = true;
+  // No ArrayBuffer holds the memory any more: a retired range has nobody left to protect.
+  if (m->retired) release_range(m);
   release(env, m);
 }
 
 void finalize_handle(napi_env env, void* data, void*) { release(env, static_cast<Mapping*>(data)); }
 
 // When the engine refused to create something: its exception if it left one, else -ENOMEM.
-Napi::Value creation_failed(Napi::Env env) {
-  return env.IsExceptionPending() ? env.Undefined() : number(env, -ENOMEM);
-}
-
-MemTable* table_of(napi_env env) {
-  void* data = nullptr;
-  return napi_get_instance_data(env, &data) == napi_ok ? static_cast<MemTable*>(data) : nullptr;
+napi_value creation_failed(napi_env env) {
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  return pending ? nullptr : napi_value(number(env, -ENOMEM));
 }
 
 // Wraps a fresh mapping into {buffer, handle, id}. On failure whatever was created is left to
 // the garbage collector, whose finalizers then unmap.
-Napi::Value wrap(Napi::Env env, void* addr, size_t length) {
-  Mapping* m = new Mapping{addr, length, true, false, 2, nullptr, nullptr, 0};  // this call + the buffer
+napi_value wrap(napi_env env, MemTable* table, void* addr, size_t length, Mapping::Kind kind, bool writable) {
+  Mapping* m = new Mapping{addr, length, kind, writable, true, false, false, 1, nullptr, nullptr, 0};  // this call
+  if (table == nullptr || table->add(m) == 0) {
+    release(env, m);
+    return number(env, -ENOMEM);
+  }
   napi_value buffer = nullptr;
+  m->holders++;  // the buffer's memory
   if (napi_create_external_arraybuffer(env, addr, length, finalize_buffer, m, &buffer) != napi_ok) {
     if (!m->buffer_finalized) m->holders--;  // the buffer never existed
     release(env, m);
@@ -79,47 +90,40 @@ Napi::Value wrap(Napi::Env env, void* addr, size_t length) {
     release(env, m);
     return creation_failed(env);
   }
-  MemTable* table = table_of(env);
-  m->id = table != nullptr ? table->add(m) : 0;
-  if (m->id == 0) {
-    release(env, m);  // the handle and the buffer finalizers unmap
-    return number(env, -ENOMEM);
-  }
-  m->table = table;
-  table->ref();
   Napi::Object result = Napi::Object::New(env);
   bool built = napi_type_tag_object(env, handle, &kMappingTag) == napi_ok &&
                napi_create_reference(env, buffer, 0, &m->buffer) == napi_ok &&
                !result.Set("buffer", buffer).IsNothing() && !result.Set("handle", handle).IsNothing() &&
                !result.Set("id", number(env, static_cast<int64_t>(m->id))).IsNothing();
   release(env, m);
-  return built ? Napi::Value(result) : creation_failed(env);
+  return built ? napi_value(result) : creation_failed(env);
 }
 
 // mmap(MAP_SHARED) at an address aligned to `align` (> page size): reserve length + align of
 // address space, map the real thing over the aligned part with MAP_FIXED, give back the rest.
 void* map_aligned(int fd, off_t offset, uint64_t length, int prot, uint64_t align) {
-  if (align <= page_size()) return mmap(nullptr, length, prot, MAP_SHARED, fd, offset);
+  if (align <= page_size()) return sys::mmap(nullptr, length, prot, MAP_SHARED, fd, offset);
   uint64_t span = round_up(length, page_size()) + align;
-  void* reserved = mmap(nullptr, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  void* reserved = sys::mmap(nullptr, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (reserved == MAP_FAILED) return MAP_FAILED;
   uintptr_t start = reinterpret_cast<uintptr_t>(reserved);
   uintptr_t aligned = round_up(start, align);
-  void* addr = mmap(reinterpret_cast<void*>(aligned), length, prot, MAP_SHARED | MAP_FIXED, fd, offset);
+  void* addr = sys::mmap(reinterpret_cast<void*>(aligned), length, prot, MAP_SHARED | MAP_FIXED, fd, offset);
   if (addr == MAP_FAILED) {
     int saved = errno;
-    munmap(reserved, span);
+    ::munmap(reserved, span);
     errno = saved;
     return MAP_FAILED;
   }
   uintptr_t end = aligned + round_up(length, page_size());
-  if (aligned > start) munmap(reserved, aligned - start);
-  if (start + span > end) munmap(reinterpret_cast<void*>(end), start + span - end);
+  // Trimming the reservation: raw munmap, as a failure would leave only unused address space.
+  if (aligned > start) ::munmap(reserved, aligned - start);
+  if (start + span > end) ::munmap(reinterpret_cast<void*>(end), start + span - end);
   return addr;
 }
 
-Napi::Value mm_mmap(const Napi::CallbackInfo& info) {
-  Args a(info);
+napi_value mm_mmap(napi_env env, napi_callback_info info) {
+  Args a(env, info);
   int fd = a.fd(0);
   off_t offset = a.off(1);
   uint64_t length = a.size(2);
@@ -132,37 +136,37 @@ Napi::Value mm_mmap(const Napi::CallbackInfo& info) {
   a.invalid_unless(align == 0 || ((align & (align - 1)) == 0 && align <= kMaxAlign));
   if (!a.ok()) return a.failure();
   void* addr = map_aligned(fd, offset, length, prot, align);
-  if (addr == MAP_FAILED) return number(a.env(), -errno);
-  return wrap(a.env(), addr, length);
+  if (addr == MAP_FAILED) return a.result(-errno);
+  return wrap(env, a.mems(), addr, length, Mapping::Kind::device, (prot & PROT_WRITE) != 0);
 }
 
 // Shared, memfd-backed memory (MAP_SHARED survives fork() without copy-on-write breaking the
 // device's view of it), allocated up front so a shortage is an error here, not a SIGBUS later.
 void* alloc_shared(uint64_t length, bool hugepages) {
-  int fd = memfd_create("vfio-dma", MFD_CLOEXEC | (hugepages ? MFD_HUGETLB : 0));
+  int fd = sys::memfd_create("vfio-dma", MFD_CLOEXEC | (hugepages ? MFD_HUGETLB : 0));
   if (fd < 0) return MAP_FAILED;
   void* addr = MAP_FAILED;
-  if (ftruncate(fd, static_cast<off_t>(length)) == 0 && fallocate(fd, 0, 0, static_cast<off_t>(length)) == 0) {
-    addr = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (sys::ftruncate(fd, static_cast<off_t>(length)) == 0 && sys::fallocate(fd, 0, 0, static_cast<off_t>(length)) == 0) {
+    addr = sys::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   }
   int saved = errno;
-  close(fd);  // the mapping keeps the memory
+  ::close(fd);  // the mapping keeps the memory; a failure here would change nothing
   errno = saved;
   return addr;
 }
 
-Napi::Value mm_dma_alloc(const Napi::CallbackInfo& info) {
-  Args a(info);
+napi_value mm_dma_alloc(napi_env env, napi_callback_info info) {
+  Args a(env, info);
   uint64_t length = a.size(0);
   bool hugepages = a.boolean(1);
   a.invalid_unless(length > 0 && length <= kMaxLength);
   if (!a.ok()) return a.failure();
   void* addr = alloc_shared(length, hugepages);
-  if (addr == MAP_FAILED) return number(a.env(), -errno);
-  return wrap(a.env(), addr, length);
+  if (addr == MAP_FAILED) return a.result(-errno);
+  return wrap(env, a.mems(), addr, length, Mapping::Kind::dma, true);
 }
 
-// Detach, then unmap; 0 when already unmapped.
+// Detach, then retire the range (private zero pages over it); 0 when already unmapped.
 int64_t unmap(napi_env env, Mapping* m) {
   if (!m->mapped) return 0;
   napi_value buffer = nullptr;
@@ -170,23 +174,31 @@ int64_t unmap(napi_env env, Mapping* m) {
       napi_detach_arraybuffer(env, buffer) != napi_ok) {
     return -EBUSY;  // still reachable and not detachable: unmapping would let a view fault
   }
-  int64_t r = sys(munmap(m->addr, m->length));
-  if (r == 0) {
-    m->mapped = false;
-    forget_id(m);
+  // Nothing can reach the memory any more (the ArrayBuffer's memory is finalized): no need to
+  // keep the range.
+  if (m->buffer_finalized) {
+    if (sys::munmap(m->addr, m->length) != 0) return -errno;
+  } else {
+    void* zeros = sys::mmap(m->addr, m->length, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+    if (zeros == MAP_FAILED) return -errno;
+    m->retired = true;
+    if (m->table != nullptr) m->table->retired(m);
   }
-  return r;
+  m->mapped = false;
+  if (m->table != nullptr) m->table->forget_id(m);
+  return 0;
 }
 
-Napi::Value mm_munmap(const Napi::CallbackInfo& info) {
-  Args a(info);
+napi_value mm_munmap(napi_env env, napi_callback_info info) {
+  Args a(env, info);
   Mapping* m = mem_handle(a, 0);
   if (!a.ok()) return a.failure();
-  return number(a.env(), unmap(a.env(), m));
+  return a.result(unmap(env, m));
 }
 
 // Orders write-combined stores before a following doorbell store (another mapping).
-Napi::Value mm_store_fence(const Napi::CallbackInfo& info) {
+napi_value mm_store_fence(napi_env, napi_callback_info) {
 #if defined(__x86_64__) || defined(__i386__)
   __asm__ __volatile__("sfence" ::: "memory");
 #elif defined(__aarch64__)
@@ -194,18 +206,24 @@ Napi::Value mm_store_fence(const Napi::CallbackInfo& info) {
 #else
   __atomic_thread_fence(__ATOMIC_SEQ_CST);
 #endif
-  return info.Env().Undefined();
+  return nullptr;
+}
+
+// For tests: the instance's mapping table in numbers, {mappings, ids, retired, retiredBytes}.
+napi_value mm_mem_stats(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  const MemTable* t = a.mems();
+  if (t == nullptr) return a.failure();
+  Napi::Object o = Napi::Object::New(env);
+  bool built = !o.Set("mappings", number(env, t->mappings())).IsNothing() && !o.Set("ids", number(env, t->ids())).IsNothing() &&
+               !o.Set("retired", number(env, t->retired_count())).IsNothing() &&
+               !o.Set("retiredBytes", number(env, t->retired_bytes())).IsNothing();
+  return built ? napi_value(o) : nullptr;
 }
 
 }  // namespace
 
 Mapping* mem_handle(Args& a, size_t i) { return static_cast<Mapping*>(a.handle(i, &kMappingTag)); }
-
-uint64_t mem_address(Args& a, const Mapping* m, uint64_t offset, uint64_t length) {
-  if (!a.ok() || m == nullptr) return 0;
-  a.invalid_unless(mem_range_ok(m, offset, length));
-  return a.ok() ? reinterpret_cast<uintptr_t>(m->addr) + offset : 0;
-}
 
 void export_mman(Exports& out) {
   // The id table lives as long as the instance and the last mapping registered in it.
@@ -217,11 +235,12 @@ void export_mman(Exports& out) {
     return;
   }
   if (out.frame() != nullptr) out.frame()->mems = table;  // for the framed functions' lookups
-  out.fn<mm_mmap>("mmap");
-  out.fn<mm_munmap>("munmap");
-  out.fn<mm_dma_alloc>("dma_alloc");
-  out.fn<mm_munmap>("dma_free");
-  out.fn<mm_store_fence>("store_fence");
+  out.fn("mmap", mm_mmap);
+  out.fn("munmap", mm_munmap);
+  out.fn("dma_alloc", mm_dma_alloc);
+  out.fn("dma_free", mm_munmap);
+  out.fn("store_fence", mm_store_fence);
+  out.fn("__mem_stats", mm_mem_stats);
 }
 
 }  // namespace vfio

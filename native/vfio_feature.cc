@@ -1,5 +1,6 @@
-// VFIO_DEVICE_FEATURE: the generic form, and the features whose payload holds a variable-length
-// list or a user pointer, which JavaScript cannot express safely as bytes.
+// VFIO_DEVICE_FEATURE: the generic form (features with plain payloads), the unsafe form (a
+// driver's own features), and the features whose payload holds a variable-length list or a user
+// pointer, which JavaScript cannot express safely as bytes.
 #include <vector>
 
 #include "abi/vfio_abi.h"
@@ -22,29 +23,64 @@ int64_t feature_ioctl(int fd, uint32_t flags, const void* payload, size_t payloa
   return r;
 }
 
-// Payloads of these features carry user pointers: bytes from JavaScript could point the
-// kernel anywhere in this process, so only their dedicated functions below may run them.
-bool carries_pointer(uint32_t flags) {
-  uint32_t index = flags & abi::VFIO_DEVICE_FEATURE_MASK;
-  bool probe_only = flags & abi::VFIO_DEVICE_FEATURE_PROBE;  // the kernel reads no payload
-  return !probe_only && (index == abi::VFIO_DEVICE_FEATURE_DMA_LOGGING_START ||
-                         index == abi::VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT);
+// The features whose payload is known to be plain values (numbers, a UUID, an fd the kernel
+// resolves itself) and never an address, for every driver that offers them: only these take a
+// payload through VFIO_DEVICE_FEATURE. Bytes from JavaScript in any other payload could hold a
+// user pointer (DMA_LOGGING_START/REPORT do, DMA_BUF's range count makes the kernel read past the
+// payload, and a driver's own feature may do either), so those go through their dedicated
+// functions below or, for a driver's own features, VFIO_DEVICE_FEATURE_UNSAFE.
+bool plain_payload(uint32_t index) {
+  switch (index) {
+    case abi::VFIO_DEVICE_FEATURE_PCI_VF_TOKEN:
+    case abi::VFIO_DEVICE_FEATURE_MIGRATION:
+    case abi::VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE:
+    case abi::VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY:
+    case abi::VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP:
+    case abi::VFIO_DEVICE_FEATURE_LOW_POWER_EXIT:
+    case abi::VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP:
+    case abi::VFIO_DEVICE_FEATURE_MIG_DATA_SIZE:
+    case abi::VFIO_DEVICE_FEATURE_BUS_MASTER:
+      return true;
+    default:
+      return false;
+  }
 }
 
-// payload is copied in before the ioctl and back out after it (GET fills it).
-Napi::Value vfio_device_feature(const Napi::CallbackInfo& info) {
-  Args a(info);
+// The features no raw payload may reach, not even through the unsafe path: the kernel reads
+// addresses or a length from them that this addon's dedicated functions set.
+bool dedicated(uint32_t index) {
+  return index == abi::VFIO_DEVICE_FEATURE_DMA_LOGGING_START || index == abi::VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT ||
+         index == abi::VFIO_DEVICE_FEATURE_DMA_BUF;
+}
+
+// The generic call: payload is copied in before the ioctl and back out after it (GET fills
+// it). `allowed` says whether this feature may take a payload here.
+napi_value feature_call(napi_env env, napi_callback_info info, bool (*allowed)(uint32_t index)) {
+  Args a(env, info);
   int fd = a.fd(0);
   uint32_t flags = a.u32(1);
-  Span<uint8_t> payload = a.is_nullish(2) ? Span<uint8_t>() : a.bytes(2);
-  a.invalid_unless(!carries_pointer(flags) && payload.length <= UINT32_MAX - sizeof(abi::vfio_device_feature));
+  Span<uint8_t> payload = a.is_nullish(2) ? Span<uint8_t>() : a.out_bytes(2);
+  // No payload (argsz is the header alone): nothing for a driver to read, any feature.
+  a.invalid_unless(payload.length == 0 || allowed(flags & abi::VFIO_DEVICE_FEATURE_MASK));
+  a.invalid_unless(payload.length <= UINT32_MAX - sizeof(abi::vfio_device_feature));
   if (!a.ok()) return a.failure();
-  return number(a.env(), feature_ioctl(fd, flags, payload.data, payload.length, payload.data));
+  return a.result(feature_ioctl(fd, flags, payload.data, payload.length, payload.data));
+}
+
+napi_value vfio_device_feature(napi_env env, napi_callback_info info) {
+  return feature_call(env, info, plain_payload);
+}
+
+// Unsafe by contract (docs/reliability.md): any feature but the dedicated ones, with whatever
+// payload the caller vouches for. A driver that reads an address from the payload reads it from
+// JavaScript.
+napi_value vfio_device_feature_unsafe(napi_env env, napi_callback_info info) {
+  return feature_call(env, info, [](uint32_t index) { return !dedicated(index); });
 }
 
 // ranges = [offset0, length0, offset1, length1, ...] within the region; returns the dma-buf fd.
-Napi::Value vfio_device_feature_dma_buf(const Napi::CallbackInfo& info) {
-  Args a(info);
+napi_value vfio_device_feature_dma_buf(napi_env env, napi_callback_info info) {
+  Args a(env, info);
   int fd = a.fd(0);
   uint32_t region_index = a.u32(1);
   uint32_t open_flags = a.u32(2);
@@ -59,17 +95,17 @@ Napi::Value vfio_device_feature_dma_buf(const Napi::CallbackInfo& info) {
   // BigUint64Array pairs have exactly the layout of struct vfio_region_dma_range[].
   std::vector<uint8_t> payload = with_payload(request, ranges.data, nr_ranges * sizeof(abi::vfio_region_dma_range));
   uint32_t flags = abi::VFIO_DEVICE_FEATURE_GET | abi::VFIO_DEVICE_FEATURE_DMA_BUF;
-  return number(a.env(), feature_ioctl(fd, flags, payload.data(), payload.size(), nullptr));
+  return a.result(feature_ioctl(fd, flags, payload.data(), payload.size(), nullptr));
 }
 
 // ranges = [iova0, length0, ...]: the IOVA ranges the device should log writes to. The kernel
 // writes back the page size the device chose: to out[0] when out is given.
-Napi::Value vfio_device_feature_dma_logging_start(const Napi::CallbackInfo& info) {
-  Args a(info);
+napi_value vfio_device_feature_dma_logging_start(napi_env env, napi_callback_info info) {
+  Args a(env, info);
   int fd = a.fd(0);
   uint64_t page_size = a.u64(1);
   Span<uint64_t> ranges = a.u64s(2);
-  Span<uint64_t> out = a.is_nullish(3) ? Span<uint64_t>() : a.u64s(3);
+  Span<uint64_t> out = a.is_nullish(3) ? Span<uint64_t>() : a.out_u64s(3);
   a.invalid_unless(a.is_nullish(3) || out.length >= 1);
   a.invalid_unless(ranges.length % 2 == 0 && ranges.length / 2 <= UINT32_MAX);
   if (!a.ok()) return a.failure();
@@ -81,7 +117,7 @@ Napi::Value vfio_device_feature_dma_logging_start(const Napi::CallbackInfo& info
   uint32_t flags = abi::VFIO_DEVICE_FEATURE_SET | abi::VFIO_DEVICE_FEATURE_DMA_LOGGING_START;
   int64_t r = feature_ioctl(fd, flags, &control, sizeof control, &control);
   if (r >= 0 && out.data) out.data[0] = control.page_size;
-  return number(a.env(), r);
+  return a.result(r);
 }
 
 // Words needed for one bit per page_size of [iova, iova + length), or 0 when that overflows.
@@ -92,13 +128,13 @@ uint64_t bitmap_bytes(uint64_t length, uint64_t page_size) {
 
 // The kernel ORs dirty bits into bitmap (u64 words; it never clears): it must cover the range
 // and be 8-byte aligned, as the kernel updates it a word at a time.
-Napi::Value vfio_device_feature_dma_logging_report(const Napi::CallbackInfo& info) {
-  Args a(info);
+napi_value vfio_device_feature_dma_logging_report(napi_env env, napi_callback_info info) {
+  Args a(env, info);
   int fd = a.fd(0);
   uint64_t iova = a.u64(1);
   uint64_t length = a.u64(2);
   uint64_t page_size = a.u64(3);
-  Span<uint8_t> bitmap = a.bytes(4);
+  Span<uint8_t> bitmap = a.out_bytes(4);
   a.invalid_unless(page_size != 0 && (page_size & (page_size - 1)) == 0 && length != 0);
   if (a.ok()) {
     uint64_t needed = bitmap_bytes(length, page_size);
@@ -108,16 +144,17 @@ Napi::Value vfio_device_feature_dma_logging_report(const Napi::CallbackInfo& inf
   abi::vfio_device_feature_dma_logging_report report = {iova, length, page_size,
                                                         reinterpret_cast<uintptr_t>(bitmap.data)};
   uint32_t flags = abi::VFIO_DEVICE_FEATURE_GET | abi::VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT;
-  return number(a.env(), feature_ioctl(fd, flags, &report, sizeof report, nullptr));
+  return a.result(feature_ioctl(fd, flags, &report, sizeof report, nullptr));
 }
 
 }  // namespace
 
 void export_vfio_feature(Exports& out) {
-  out.fn<vfio_device_feature>("VFIO_DEVICE_FEATURE");
-  out.fn<vfio_device_feature_dma_buf>("VFIO_DEVICE_FEATURE_DMA_BUF");
-  out.fn<vfio_device_feature_dma_logging_start>("VFIO_DEVICE_FEATURE_DMA_LOGGING_START");
-  out.fn<vfio_device_feature_dma_logging_report>("VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT");
+  out.fn("VFIO_DEVICE_FEATURE", vfio_device_feature);
+  out.fn("VFIO_DEVICE_FEATURE_UNSAFE", vfio_device_feature_unsafe);
+  out.fn("VFIO_DEVICE_FEATURE_DMA_BUF", vfio_device_feature_dma_buf);
+  out.fn("VFIO_DEVICE_FEATURE_DMA_LOGGING_START", vfio_device_feature_dma_logging_start);
+  out.fn("VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT", vfio_device_feature_dma_logging_report);
 }
 
 }  // namespace vfio

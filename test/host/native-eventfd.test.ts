@@ -1,5 +1,6 @@
 // Eventfds into the event loop: the count written reaches the callback, poll_stop stops it, an
 // idle poll does not keep a process alive (a ref'd one does), and bad input is refused cleanly.
+import * as fs from 'fs';
 import { PollHandle, native } from '../../lib/addon/native';
 import { E, le64, runChild, tempFile, thrown } from './native-util';
 
@@ -68,13 +69,24 @@ describe('poll_start / poll_stop', () => {
 });
 
 describe('refused input', () => {
-  it('-EINVAL for unusable fds, -EBADF for a closed one, -EPERM for a regular file', () => {
+  it('-EINVAL for unusable fds and for anything but an eventfd, -EBADF for a closed one', () => {
     expect(n.poll_start(-1, () => undefined)).toBe(-E.EINVAL);
     expect(n.poll_start(0.5, () => undefined)).toBe(-E.EINVAL);
     expect(n.poll_start(1 << 30, () => undefined)).toBe(-E.EBADF);
     const tmp = tempFile(new Uint8Array(8));
     const file = n.open(tmp.file, O_RDONLY);
-    expect(n.poll_start(file, () => undefined)).toBe(-E.EPERM);  // epoll cannot watch regular files
+    expect(n.poll_start(file, () => undefined)).toBe(-E.EINVAL);
+    n.close(file);
+    tmp.remove();
+  });
+
+  it('leaves the flags of a file that is no eventfd alone (a terminal, a pipe: no O_NONBLOCK behind their back)', () => {
+    const tmp = tempFile(new Uint8Array(8));
+    const file = n.open(tmp.file, O_RDONLY);
+    const flags = () => /^flags:\s+(\d+)/m.exec(fs.readFileSync(`/proc/self/fdinfo/${file}`, 'utf8'))![1];
+    const before = flags();
+    expect(n.poll_start(file, () => undefined)).toBe(-E.EINVAL);
+    expect(flags()).toBe(before);
     n.close(file);
     tmp.remove();
   });

@@ -74,15 +74,46 @@ describe('mmap of a temp file', () => {
     expect(n.munmap(m.handle)).toBe(0);
   });
 
-  it('a mapping id serves MAP_DMA only within its mapping (-EINVAL outside, -ENOTTY past the checks)', () => {
-    const m = mapped(n.mmap(fd, 0n, PAGE_SIZE, RW, 0));
+  it('a DMA buffer id serves MAP_DMA only within its buffer (-EINVAL outside, -ENOTTY past the checks)', () => {
+    const m = mapped(n.dma_alloc(PAGE_SIZE, false));
     const size = BigInt(PAGE_SIZE);
     expect(n.VFIO_IOMMU_MAP_DMA(fd, m.id, 0n, size, 0n, 3)).toBe(-E.ENOTTY);  // a file, not a container
     expect(n.VFIO_IOMMU_MAP_DMA(fd, m.id, 1n, size, 0n, 3)).toBe(-E.EINVAL);
     expect(n.VFIO_IOMMU_MAP_DMA(fd, m.id, size, 1n, 0n, 3)).toBe(-E.EINVAL);
     expect(n.VFIO_IOMMU_MAP_DMA(fd, m.id, 2n ** 64n - 1n, 2n, 0n, 3)).toBe(-E.EINVAL);
-    expect(n.munmap(m.handle)).toBe(0);
+    expect(n.dma_free(m.handle)).toBe(0);
     expect(n.VFIO_IOMMU_MAP_DMA(fd, m.id, 0n, size, 0n, 3)).toBe(-E.EBADF);  // unmapped: the id names nothing
+  });
+
+  it('a device mapping\'s id is no DMA buffer: the map ioctls of both backends refuse it (-EBADF)', () => {
+    const m = mapped(n.mmap(fd, 0n, PAGE_SIZE, RW, 0));
+    const size = BigInt(PAGE_SIZE);
+    expect(n.VFIO_IOMMU_MAP_DMA(fd, m.id, 0n, size, 0n, 3)).toBe(-E.EBADF);
+    expect(n.IOMMU_IOAS_MAP(fd, 1, m.id, 0n, size, 0n, 0)).toBe(-E.EBADF);
+    expect(n.munmap(m.handle)).toBe(0);
+  });
+
+  it('ids are not sequential, and another addon instance\'s ids name nothing here', () => {
+    // A fresh instance (a child) allocates three: the steps between their ids differ.
+    const ids = runChild('console.log(JSON.stringify([1, 2, 3, 4].map(() => addon.dma_alloc(4096, false).id)))');
+    const [a, b, c, d] = JSON.parse(ids.stdout) as number[];
+    expect(new Set([b - a, c - b, d - c]).size).toBe(3);
+    // A worker thread loads its own instance: its first buffer's id, tried here, where this
+    // instance's first buffer is live too.
+    const r = runChild(`
+      const mine = addon.dma_alloc(4096, false);
+      const { Worker } = require('worker_threads');
+      const w = new Worker('const { parentPort } = require("worker_threads"); const a = (' + loadAddon.toString() + ')(); parentPort.postMessage(a.dma_alloc(4096, false).id); setTimeout(() => {}, 500);', { eval: true });
+      w.once('message', (id) => {
+        const nul = addon.open('/dev/null', 0);
+        const frame = new Float64Array(addon.frame, 0, 9);
+        frame.set([nul, id, 0, 4096, 0, 3, 0, 0]);
+        addon.VFIO_IOMMU_MAP_DMA();
+        console.log(frame[8]);
+        w.terminate();
+      });`);
+    expect(r.stderr).toBe('');
+    expect(Number(r.stdout.trim())).toBe(-E.EBADF);
   });
 
   it('refuses lengths, protections and alignments it cannot honour', () => {

@@ -47,12 +47,15 @@ export function thrown(fn: () => unknown): { name: string; message: string } {
  * Runs `script` in a child Node (extra flags first) with `addon` bound to the built addon (and
  * `loadAddon`, whose source a worker thread can eval to load it too), and
  * returns its exit status, output and wall time. The child must exit by itself within timeoutMs.
+ * `wrap` runs it under another program (strace and its options, say).
  */
-export function runChild(script: string, opts: { flags?: string[]; timeoutMs?: number } = {}) {
+export function runChild(script: string, opts: { flags?: string[]; timeoutMs?: number; wrap?: string[] } = {}) {
   const prelude = `const loadAddon = () => require(${JSON.stringify(require.resolve('node-gyp-build'))})(${JSON.stringify(packageRoot())});\n` +
     'const addon = loadAddon();\n';
   const started = Date.now();
-  const r = spawnSync(process.execPath, [...(opts.flags ?? []), '-e', prelude + script], {
+  const argv = [process.execPath, ...(opts.flags ?? []), '-e', prelude + script];
+  const command = [...(opts.wrap ?? []), ...argv];
+  const r = spawnSync(command[0], command.slice(1), {
     encoding: 'utf8', timeout: opts.timeoutMs ?? 20000, killSignal: 'SIGKILL',
   });
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - started };
