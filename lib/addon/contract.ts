@@ -68,7 +68,7 @@ export interface Native {
   /**
    * Maps [offset, offset+size) of a DMA buffer at iova. 0 or -errno. DMA addresses and lengths
    * (`U64n`) are bigints or, below 2^53, plain integer numbers (no bigint made per mapping).
-   * -EBADF when `mem` names no live mapping.
+   * -EBADF when `mem` names no live DMA buffer of this addon instance (a device mapping's id included).
    */
   VFIO_IOMMU_MAP_DMA(containerFd: number, mem: MemId, offset: U64n, size: U64n, iova: U64n, flags: number): number;
   /** Returns 0 or -errno. */
@@ -90,11 +90,20 @@ export interface Native {
   VFIO_DEVICE_PCI_HOT_RESET(deviceFd: number, groupFds: Int32Array): Promise<number>;
   /**
    * struct vfio_device_feature { argsz, flags, data[] }: payload is copied in before and back out
-   * after the ioctl. Returns the ioctl's result (an fd for DMA_BUF GET) or -errno. GET/SET of
-   * DMA_LOGGING_START/REPORT is -EINVAL here (their payloads hold user pointers): use the
-   * dedicated functions below.
+   * after the ioctl. Returns the ioctl's result or -errno. A payload is taken only for the
+   * features known to carry plain values (PCI_VF_TOKEN, MIGRATION, MIG_DEVICE_STATE, the
+   * LOW_POWER ones, DMA_LOGGING_STOP, MIG_DATA_SIZE, BUS_MASTER); any other feature with a
+   * payload is -EINVAL here: DMA_BUF and DMA_LOGGING_START/REPORT have dedicated functions, a
+   * driver's own features go through VFIO_DEVICE_FEATURE_UNSAFE. Without a payload, any feature.
    */
   VFIO_DEVICE_FEATURE(deviceFd: number, flags: number, payload: Uint8Array | null): number;
+  /**
+   * UNSAFE: VFIO_DEVICE_FEATURE with any payload for any feature but DMA_BUF and
+   * DMA_LOGGING_START/REPORT. The bytes reach the driver as they are: a driver that reads an
+   * address from its payload reads one JavaScript chose. Only for features whose layout the
+   * caller knows holds no address (a driver's own, documented feature).
+   */
+  VFIO_DEVICE_FEATURE_UNSAFE(deviceFd: number, flags: number, payload: Uint8Array | null): number;
   /** DMA_BUF feature: builds the variable-length range list natively. Returns a dma-buf fd or -errno. */
   VFIO_DEVICE_FEATURE_DMA_BUF(deviceFd: number, regionIndex: number, openFlags: number,
     ranges: BigUint64Array /* [offset0, length0, offset1, length1, …] */): number;
@@ -122,7 +131,7 @@ export interface Native {
   IOMMU_IOAS_IOVA_RANGES(iommufd: number, ioasId: number, out: BigUint64Array, alignment?: BigUint64Array): number;
   /**
    * flags include IOMMU_IOAS_MAP_FIXED_IOVA to use iova; returns the IOVA used (a number below
-   * 2^53, else a bigint) or -errno; -EBADF when `mem` names no live mapping.
+   * 2^53, else a bigint) or -errno; -EBADF when `mem` names no live DMA buffer (as VFIO_IOMMU_MAP_DMA).
    */
   IOMMU_IOAS_MAP(iommufd: number, ioasId: number, mem: MemId, offset: U64n, length: U64n, iova: U64n, flags: number): number | bigint;
   IOMMU_IOAS_MAP_FILE(iommufd: number, ioasId: number, fd: number, start: bigint, length: bigint, iova: bigint, flags: number): bigint | number;
@@ -145,7 +154,11 @@ export interface Native {
    * is PROT_READ and/or PROT_WRITE.
    */
   mmap(fd: number, offset: bigint, length: number, prot: number, align: number): Mapped | number;
-  /** Detaches the ArrayBuffer, then munmaps. Idempotent: a second call returns 0. */
+  /**
+   * Detaches the ArrayBuffer, then puts private zero pages over the range (the device's or file's
+   * pages leave at once); the range itself is released when no ArrayBuffer can reach it any more
+   * (one made by transfer() included). Idempotent: a second call returns 0.
+   */
   munmap(mem: MemHandle): number;
   /** Page-aligned, MAP_SHARED (fork-safe) memory for DMA; hugepages=true uses MAP_HUGETLB. */
   dma_alloc(length: number, hugepages: boolean): Mapped | number;
@@ -155,7 +168,8 @@ export interface Native {
 
   // --- eventfd into the event loop (native/eventfd.cc) ---
   /**
-   * uv_poll on fd (made O_NONBLOCK); on readable the addon reads the 8-byte counter and calls
+   * uv_poll on fd, which must be an eventfd (-EINVAL for any other file, whose flags stay
+   * untouched; told apart through /proc/self/fd), made O_NONBLOCK; on readable the addon reads the 8-byte counter and calls
    * cb(count). Starts unref'd. A failed read is passed once as cb(-errno) and stops the poll.
    * Returns -errno if the fd cannot be polled (-EEXIST: this loop already polls it).
    */
@@ -164,4 +178,14 @@ export interface Native {
   poll_ref(handle: PollHandle, ref: boolean): void;
   /** Stops and closes the uv handle (not the fd). Idempotent. */
   poll_stop(handle: PollHandle): void;
+
+  // --- test support (native/faults.cc, native/mman.cc); the library never calls these ---
+  /**
+   * Fault injection: from now on count the addon's syscalls and fail the nth (1-based) with
+   * errno, once, without reaching the kernel; (0, 0) disarms. Returns how many syscalls the
+   * previous arming counted (arm with 2 ** 53 to count a flow without failing anything).
+   */
+  __faults(nth: number, errno: number): number;
+  /** This instance's mapping table: live mappings, live ids, retired ranges and their bytes. */
+  __mem_stats(): { mappings: number; ids: number; retired: number; retiredBytes: number };
 }

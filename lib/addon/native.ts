@@ -5,7 +5,11 @@
 //   jest); lib/errors/index.ts turns (-errno, op) into a typed VfioError.
 // - JS never passes or receives an address. Memory the kernel must see (mappings, DMA buffers)
 //   lives behind an opaque handle; struct buffers are Uint8Arrays whose length the addon checks
-//   and whose `argsz` it writes itself.
+//   and whose `argsz` it writes itself. An output buffer over read-only memory (a view of a
+//   PROT_READ mapping) is -EFAULT: the addon never writes where a write would fault.
+// - Any JavaScript value in any argument is survivable: a wrong type is a TypeError
+//   ("vfio native: argument N must be ..."), never an abort. u64 arguments (offsets, lengths,
+//   addresses) take a bigint or an integer number up to 2^53.
 // - Slow calls (device open, resets) return Promises resolved on the libuv thread pool.
 // node-gyp-build ships no types: it is one function from a directory to the loaded addon.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
