@@ -183,7 +183,7 @@ export class Region {
       native().mmap(fd ?? this.host.fd(this.op('map')), fileOffset ?? this.offset + offset, pages, prot, mapAlignment(pages, PAGE_SIZE)),
       'mmap', { device: this.host.label, detail: `${this.name} +0x${offset.toString(16)}, 0x${length.toString(16)} bytes` });
     const owner: MappingOwner = { label: this.host.label, regionName: this.name, regionIndex: this.index, release: (m) => this.host.untrack(m) };
-    const m = new Mapping(mapped, offset, length, owner);
+    const m = new Mapping(mapped, offset, length, owner, { writable: this.flags.write });
     this.host.track(m);
     return m;
   }

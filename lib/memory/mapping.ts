@@ -35,9 +35,12 @@ export class Mapping extends WidthExactMemory implements Disposable {
 
   private readonly owner: MappingOwner;
 
-  /** @internal Created by Region.map() and cookies; `mapped.buffer` may be longer than `length`. */
-  constructor(mapped: Mapped, offset: bigint, length: number, owner: MappingOwner) {
-    super(mapped, length);
+  /**
+   * @internal Created by Region.map() and cookies; `mapped.buffer` may be longer than `length`.
+   * `writable` must be false when the memory was mapped without PROT_WRITE.
+   */
+  constructor(mapped: Mapped, offset: bigint, length: number, owner: MappingOwner, opts: { writable?: boolean } = {}) {
+    super(mapped, length, opts.writable ?? true);
     this.offset = offset;
     this.owner = owner;
   }
@@ -57,7 +60,11 @@ export class Mapping extends WidthExactMemory implements Disposable {
     native().store_fence();
   }
 
-  /** Detaches every view, then unmaps. Idempotent. */
+  /**
+   * Detaches every view, then unmaps: the device's pages leave the process at once; a view that
+   * escaped the detach (ArrayBuffer.prototype.transfer()) sees private zero pages until it is
+   * collected (docs/reliability.md). Idempotent.
+   */
   close(): void {
     const h = this.release();
     if (h === undefined) return;

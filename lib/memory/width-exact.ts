@@ -28,6 +28,8 @@ export interface MemoryLabel {
 export abstract class WidthExactMemory {
   /** Accessible length in bytes (accessors check against it). */
   readonly length: number;
+  /** Whether the memory takes writes (a region without the WRITE flag is mapped read-only). */
+  readonly writable: boolean;
 
   protected readonly v8: Uint8Array;
   protected readonly v16: Uint16Array;
@@ -38,9 +40,13 @@ export abstract class WidthExactMemory {
   /** The mapping's id, which the DMA map functions take (meaningless once closed). */
   protected readonly id: MemId;
 
-  /** `mapped.buffer` may be longer than `length` (mappings are whole pages). */
-  protected constructor(mapped: Mapped, length: number) {
+  /**
+   * `mapped.buffer` may be longer than `length` (mappings are whole pages). `writable` false:
+   * the memory is mapped without PROT_WRITE, and every write accessor throws instead of faulting.
+   */
+  protected constructor(mapped: Mapped, length: number, writable = true) {
     this.length = length;
+    this.writable = writable;
     this.handle = mapped.handle;
     this.id = mapped.id;
     this.v8 = new Uint8Array(mapped.buffer, 0, length);
@@ -51,6 +57,10 @@ export abstract class WidthExactMemory {
     this.lim16 = length - 2;
     this.lim32 = length - 4;
     this.lim64 = length - 8;
+    this.wlim8 = writable ? this.lim8 : -1;
+    this.wlim16 = writable ? this.lim16 : -1;
+    this.wlim32 = writable ? this.lim32 : -1;
+    this.wlim64 = writable ? this.lim64 : -1;
   }
 
   /** Only called on the error path, so it may build strings. */
@@ -65,6 +75,7 @@ export abstract class WidthExactMemory {
     const h = this.handle;
     this.handle = undefined;
     this.lim8 = this.lim16 = this.lim32 = this.lim64 = -1;
+    this.wlim8 = this.wlim16 = this.wlim32 = this.wlim64 = -1;
     return h;
   }
 
@@ -85,6 +96,11 @@ export abstract class WidthExactMemory {
   private lim16: number;
   private lim32: number;
   private lim64: number;
+  /** The same for writes: -1 for read-only memory, so the one test also refuses those. */
+  private wlim8: number;
+  private wlim16: number;
+  private wlim32: number;
+  private wlim64: number;
   /**
    * Every load's value lands here, so no load is ever dead code (see the header comment). Written,
    * never read: protected rather than private, so the compiler's unused check leaves it alone.
@@ -92,9 +108,12 @@ export abstract class WidthExactMemory {
   protected sink = 0;
 
   /** The cold path: works out which check failed and throws the matching typed error. */
-  private fail(op: string, off: number, width: number, v?: number | bigint): never {
+  private fail(op: string, off: number, width: number, v?: number | bigint, write = false): never {
     this.live(op);
     const l = this.label();
+    if (write && !this.writable) {
+      throw invalidArgument(`${l.prefix}.${op}`, `${l.what} is read-only (mapped without PROT_WRITE: the region has no WRITE flag)`, { device: l.device });
+    }
     if (!Number.isInteger(off) || off < 0 || off + width > this.length) {
       throw invalidArgument(`${l.prefix}.${op}`, `offset ${off} is outside the ${this.length}-byte ${l.noun}`, { code: 'ERANGE', device: l.device });
     }
@@ -139,23 +158,23 @@ export abstract class WidthExactMemory {
   }
 
   write8(off: number, v: number): void {
-    if ((off >>> 0) !== off || off > this.lim8 || Math.trunc(v) !== v || v < -0x80 || v > 0xff) this.fail('write8', off, 1, v);
+    if ((off >>> 0) !== off || off > this.wlim8 || Math.trunc(v) !== v || v < -0x80 || v > 0xff) this.fail('write8', off, 1, v, true);
     this.v8[off] = v;
   }
   write16(off: number, v: number): void {
     const i = off >>> 1;
-    if (i * 2 !== off || off > this.lim16 || Math.trunc(v) !== v || v < -0x8000 || v > 0xffff) this.fail('write16', off, 2, v);
+    if (i * 2 !== off || off > this.wlim16 || Math.trunc(v) !== v || v < -0x8000 || v > 0xffff) this.fail('write16', off, 2, v, true);
     this.v16[i] = v;
   }
   write32(off: number, v: number): void {
     const i = off >>> 2;
-    if (i * 4 !== off || off > this.lim32 || Math.trunc(v) !== v || v < -0x80000000 || v > 0xffffffff) this.fail('write32', off, 4, v);
+    if (i * 4 !== off || off > this.wlim32 || Math.trunc(v) !== v || v < -0x80000000 || v > 0xffffffff) this.fail('write32', off, 4, v, true);
     this.v32[i] = v;
   }
   write64(off: number, v: bigint): void {
     const i = off >>> 3;
-    if (i * 8 !== off || off > this.lim64 ||
-      typeof v !== 'bigint' || v < U64_MIN_SIGNED || v >= U64_LIMIT) this.fail('write64', off, 8, v);
+    if (i * 8 !== off || off > this.wlim64 ||
+      typeof v !== 'bigint' || v < U64_MIN_SIGNED || v >= U64_LIMIT) this.fail('write64', off, 8, v, true);
     this.v64[i] = v;
   }
 
@@ -172,6 +191,7 @@ export abstract class WidthExactMemory {
    * apertures and DMA buffers, never for registers.
    */
   copyIn(off: number, bytes: Uint8Array): void {
+    if (!this.writable) this.fail('copyIn', off, 1, undefined, true);
     this.span(off, bytes.length, 'copyIn');
     this.v8.set(bytes, off);
   }
