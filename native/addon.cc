@@ -18,8 +18,7 @@ namespace {
 // (so nothing mirrored can be missing here).
 Napi::Object abi_constants(Napi::Env env, bool* ok) {
   Napi::Object abi = Napi::Object::New(env);
-#define VFIO_EXPORT_CONSTANT(name, value) \
-  *ok = *ok && !abi.Set(#name, number(env, vfio_abi::name)).IsNothing();
+#define VFIO_EXPORT_CONSTANT(name, value) *ok = *ok && !abi.Set(#name, number(env, vfio_abi::name)).IsNothing();
   VFIO_ABI_VFIO_CONSTANTS(VFIO_EXPORT_CONSTANT)
   VFIO_ABI_IOMMUFD_CONSTANTS(VFIO_EXPORT_CONSTANT)
 #undef VFIO_EXPORT_CONSTANT
@@ -29,8 +28,7 @@ Napi::Object abi_constants(Napi::Env env, bool* ok) {
 // constants.sizes: sizeof each mirrored struct under its uAPI name.
 Napi::Object abi_sizes(Napi::Env env, bool* ok) {
   Napi::Object sizes = Napi::Object::New(env);
-#define VFIO_EXPORT_SIZE(name, size) \
-  *ok = *ok && !sizes.Set(#name, number(env, sizeof(vfio_abi::name))).IsNothing();
+#define VFIO_EXPORT_SIZE(name, size) *ok = *ok && !sizes.Set(#name, number(env, sizeof(vfio_abi::name))).IsNothing();
   VFIO_ABI_VFIO_STRUCTS(VFIO_EXPORT_SIZE)
   VFIO_ABI_IOMMUFD_STRUCTS(VFIO_EXPORT_SIZE)
 #undef VFIO_EXPORT_SIZE
@@ -44,10 +42,17 @@ void export_constants(Exports& out) {
     const char* name;
     int64_t value;
   } plain[] = {
-      {"O_RDONLY", O_RDONLY},       {"O_WRONLY", O_WRONLY},         {"O_RDWR", O_RDWR},
-      {"O_CLOEXEC", O_CLOEXEC},     {"O_NONBLOCK", O_NONBLOCK},     {"PROT_READ", PROT_READ},
-      {"PROT_WRITE", PROT_WRITE},   {"EFD_CLOEXEC", EFD_CLOEXEC},   {"EFD_NONBLOCK", EFD_NONBLOCK},
-      {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK}, {"PAGE_SIZE", sysconf(_SC_PAGESIZE)},
+      {"O_RDONLY", O_RDONLY},
+      {"O_WRONLY", O_WRONLY},
+      {"O_RDWR", O_RDWR},
+      {"O_CLOEXEC", O_CLOEXEC},
+      {"O_NONBLOCK", O_NONBLOCK},
+      {"PROT_READ", PROT_READ},
+      {"PROT_WRITE", PROT_WRITE},
+      {"EFD_CLOEXEC", EFD_CLOEXEC},
+      {"EFD_NONBLOCK", EFD_NONBLOCK},
+      {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK},
+      {"PAGE_SIZE", sysconf(_SC_PAGESIZE)},
   };
   bool ok = true;
   for (const auto& entry : plain) ok = ok && !c.Set(entry.name, number(env, entry.value)).IsNothing();

@@ -67,7 +67,8 @@ std::string Args::path(size_t i) {
     return type_error(i, "a string"), std::string();
   }
   std::string s(length, '\0');
-  if (napi_get_value_string_utf8(env_, v, &s[0], length + 1, &length) != napi_ok) return type_error(i, "a string"), std::string();
+  if (napi_get_value_string_utf8(env_, v, &s[0], length + 1, &length) != napi_ok)
+    return type_error(i, "a string"), std::string();
   s.resize(length);
   invalid_unless(s.find('\0') == std::string::npos);  // the kernel would see a shorter name
   return ok() ? s : std::string();

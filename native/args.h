@@ -117,15 +117,15 @@ class Args {
 
   // ---- objects: always JavaScript arguments ----
   bool boolean(size_t i);
-  std::string path(size_t i);          // a string without NUL bytes
-  Span<uint8_t> bytes(size_t i);       // Uint8Array (or Buffer): input
-  Span<uint64_t> u64s(size_t i);       // BigUint64Array: input
-  Span<int32_t> i32s(size_t i);        // Int32Array: input
+  std::string path(size_t i);     // a string without NUL bytes
+  Span<uint8_t> bytes(size_t i);  // Uint8Array (or Buffer): input
+  Span<uint64_t> u64s(size_t i);  // BigUint64Array: input
+  Span<int32_t> i32s(size_t i);   // Int32Array: input
   // Output buffers (the addon or the kernel writes into them): -EFAULT when any byte of one is
   // memory the process cannot write (a read-only mapping).
   Span<uint8_t> out_bytes(size_t i);
   Span<uint64_t> out_u64s(size_t i);
-  bool is_nullish(size_t i) const;     // absent, undefined or null
+  bool is_nullish(size_t i) const;  // absent, undefined or null
   napi_value function(size_t i);
   // The native object behind a handle this addon created with the given type tag.
   void* handle(size_t i, const napi_type_tag* tag);

@@ -13,7 +13,7 @@ struct Call {
   napi_async_work work = nullptr;
   napi_deferred deferred = nullptr;
   std::function<int64_t(const std::vector<int>&)> syscall;
-  std::vector<int> own;          // the work's private duplicates of the caller's fds
+  std::vector<int> own;         // the work's private duplicates of the caller's fds
   int64_t result = -ECANCELED;  // stays so if the work is cancelled before it runs
 };
 

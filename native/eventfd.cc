@@ -30,9 +30,9 @@ struct Poller {
   napi_async_context context = nullptr;
   napi_async_cleanup_hook_handle cleanup = nullptr;
   int fd;
-  bool open = true;        // uv_close() not yet called
-  bool closed = false;     // the close callback ran: the uv handle is free
-  bool js_alive = true;    // the JS handle not yet finalized
+  bool open = true;      // uv_close() not yet called
+  bool closed = false;   // the close callback ran: the uv handle is free
+  bool js_alive = true;  // the JS handle not yet finalized
 };
 
 void free_if_unused(Poller* p) {

@@ -34,7 +34,7 @@ struct Frame {
   static constexpr size_t kKinds = 7;
   static constexpr size_t kResult = 8;
   alignas(8) unsigned char bytes[kSlots * 8];  // what JavaScript sees
-  MemTable* mems = nullptr;                     // the instance's mapping ids (mem_table.h)
+  MemTable* mems = nullptr;                    // the instance's mapping ids (mem_table.h)
 
   double f64(size_t slot) const {
     double d;

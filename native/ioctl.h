@@ -19,24 +19,23 @@ inline int64_t vfio_ioctl_value(int fd, long long request, unsigned long arg) {
   return errno_or(sys::ioctl_value(fd, static_cast<unsigned long>(request), arg));
 }
 
-// An info ioctl on a caller's output buffer (Args::out_bytes: writable) (struct + room for capabilities): writes argsz = the
-// buffer's length, and index (at byte 8) when the struct has one. The kernel fills at most argsz
-// bytes and reports in argsz the size it would need, for the caller to retry with.
+// An info ioctl on a caller's output buffer (Args::out_bytes: writable) (struct + room for capabilities): writes argsz
+// = the buffer's length, and index (at byte 8) when the struct has one. The kernel fills at most argsz bytes and
+// reports in argsz the size it would need, for the caller to retry with.
 inline int64_t info_ioctl(int fd, long long request, Span<uint8_t> buf) {
   uint32_t argsz = static_cast<uint32_t>(buf.length);
   std::memcpy(buf.data, &argsz, sizeof argsz);
   return vfio_ioctl(fd, request, buf.data);
 }
 
-// The argsz protocol of the info structs (on an output buffer, Args::out_bytes) that grow capability chains (device, region, type1
-// IOMMU), done in one call because each crossing from JavaScript costs more than the ioctl: ask
-// with the struct's own size; when the kernel answers with a larger argsz and the buffer has
-// room, ask again with exactly that size (so the kernel's argsz bounds the data and nothing stale
-// follows it). `index_at` is the offset of the struct's index field, or -1 when it has none.
-// Returns the argsz the kernel wants (more than the buffer holds: grow it and call again) or
-// -errno.
-inline int64_t grow_info_ioctl(int fd, long long request, Span<uint8_t> buf, uint32_t base,
-                               int index_at, uint32_t index) {
+// The argsz protocol of the info structs (on an output buffer, Args::out_bytes) that grow capability chains (device,
+// region, type1 IOMMU), done in one call because each crossing from JavaScript costs more than the ioctl: ask with the
+// struct's own size; when the kernel answers with a larger argsz and the buffer has room, ask again with exactly that
+// size (so the kernel's argsz bounds the data and nothing stale follows it). `index_at` is the offset of the struct's
+// index field, or -1 when it has none. Returns the argsz the kernel wants (more than the buffer holds: grow it and call
+// again) or -errno.
+inline int64_t grow_info_ioctl(int fd, long long request, Span<uint8_t> buf, uint32_t base, int index_at,
+                               uint32_t index) {
   uint32_t argsz = base;
   for (int attempt = 0; attempt < 2; attempt++) {
     std::memset(buf.data, 0, argsz);

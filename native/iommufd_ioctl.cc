@@ -14,9 +14,7 @@ namespace {
 namespace abi = vfio_abi;
 
 // An IOVA chosen or confirmed by the kernel (a bigint), or -errno (a number).
-napi_value iova_or_error(Napi::Env env, int64_t r, uint64_t iova) {
-  return r < 0 ? number(env, r) : bigint(env, iova);
-}
+napi_value iova_or_error(Napi::Env env, int64_t r, uint64_t iova) { return r < 0 ? number(env, r) : bigint(env, iova); }
 
 napi_value iommu_ioas_alloc(napi_env env, napi_callback_info info) {
   Args a(env, info);
@@ -48,8 +46,8 @@ napi_value iommu_ioas_iova_ranges(napi_env env, napi_callback_info info) {
   Span<uint64_t> alignment = a.is_nullish(3) ? Span<uint64_t>{} : a.out_u64s(3);
   a.invalid_unless(out.length % 2 == 0 && out.length / 2 <= UINT32_MAX);
   if (!a.ok()) return a.failure();
-  abi::iommu_ioas_iova_ranges ranges = {sizeof ranges, ioas_id, static_cast<uint32_t>(out.length / 2), 0,
-                                        reinterpret_cast<uintptr_t>(out.data), 0};
+  abi::iommu_ioas_iova_ranges ranges = {
+      sizeof ranges, ioas_id, static_cast<uint32_t>(out.length / 2), 0, reinterpret_cast<uintptr_t>(out.data), 0};
   int64_t r = vfio_ioctl(fd, abi::IOMMU_IOAS_IOVA_RANGES, &ranges);
   if (r < 0 && r != -EMSGSIZE) return a.result(r);
   if (alignment.length >= 1) alignment.data[0] = ranges.out_iova_alignment;

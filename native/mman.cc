@@ -146,7 +146,8 @@ void* alloc_shared(uint64_t length, bool hugepages) {
   int fd = sys::memfd_create("vfio-dma", MFD_CLOEXEC | (hugepages ? MFD_HUGETLB : 0));
   if (fd < 0) return MAP_FAILED;
   void* addr = MAP_FAILED;
-  if (sys::ftruncate(fd, static_cast<off_t>(length)) == 0 && sys::fallocate(fd, 0, 0, static_cast<off_t>(length)) == 0) {
+  if (sys::ftruncate(fd, static_cast<off_t>(length)) == 0 &&
+      sys::fallocate(fd, 0, 0, static_cast<off_t>(length)) == 0) {
     addr = sys::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   }
   int saved = errno;
@@ -215,7 +216,8 @@ napi_value mm_mem_stats(napi_env env, napi_callback_info info) {
   const MemTable* t = a.mems();
   if (t == nullptr) return a.failure();
   Napi::Object o = Napi::Object::New(env);
-  bool built = !o.Set("mappings", number(env, t->mappings())).IsNothing() && !o.Set("ids", number(env, t->ids())).IsNothing() &&
+  bool built = !o.Set("mappings", number(env, t->mappings())).IsNothing() &&
+               !o.Set("ids", number(env, t->ids())).IsNothing() &&
                !o.Set("retired", number(env, t->retired_count())).IsNothing() &&
                !o.Set("retiredBytes", number(env, t->retired_bytes())).IsNothing();
   return built ? napi_value(o) : nullptr;
@@ -228,7 +230,8 @@ Mapping* mem_handle(Args& a, size_t i) { return static_cast<Mapping*>(a.handle(i
 void export_mman(Exports& out) {
   // The id table lives as long as the instance and the last mapping registered in it.
   MemTable* table = new MemTable();
-  if (napi_set_instance_data(out.env(), table, [](napi_env, void* t, void*) { static_cast<MemTable*>(t)->unref(); }, nullptr) != napi_ok) {
+  if (napi_set_instance_data(
+          out.env(), table, [](napi_env, void* t, void*) { static_cast<MemTable*>(t)->unref(); }, nullptr) != napi_ok) {
     delete table;
     napi_throw_error(out.env(), nullptr, "vfio native: could not keep the mapping table as instance data");
     out.set("mmap", Napi::Value());  // marks the export failed

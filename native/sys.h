@@ -59,7 +59,9 @@ inline int close(int fd) {
 }
 inline ssize_t read(int fd, void* buf, size_t n) { return fault_injected() ? -1 : ::read(fd, buf, n); }
 inline ssize_t write(int fd, const void* buf, size_t n) { return fault_injected() ? -1 : ::write(fd, buf, n); }
-inline ssize_t pread(int fd, void* buf, size_t n, off_t off) { return fault_injected() ? -1 : ::pread(fd, buf, n, off); }
+inline ssize_t pread(int fd, void* buf, size_t n, off_t off) {
+  return fault_injected() ? -1 : ::pread(fd, buf, n, off);
+}
 inline ssize_t pwrite(int fd, const void* buf, size_t n, off_t off) {
   return fault_injected() ? -1 : ::pwrite(fd, buf, n, off);
 }
@@ -73,13 +75,19 @@ inline void* mmap(void* addr, size_t n, int prot, int flags, int fd, off_t off) 
   return fault_injected() ? MAP_FAILED : ::mmap(addr, n, prot, flags, fd, off);
 }
 inline int munmap(void* addr, size_t n) { return fault_injected() ? -1 : ::munmap(addr, n); }
-inline int memfd_create(const char* name, unsigned flags) { return fault_injected() ? -1 : ::memfd_create(name, flags); }
+inline int memfd_create(const char* name, unsigned flags) {
+  return fault_injected() ? -1 : ::memfd_create(name, flags);
+}
 inline int ftruncate(int fd, off_t n) { return fault_injected() ? -1 : ::ftruncate(fd, n); }
-inline int fallocate(int fd, int mode, off_t off, off_t n) { return fault_injected() ? -1 : ::fallocate(fd, mode, off, n); }
+inline int fallocate(int fd, int mode, off_t off, off_t n) {
+  return fault_injected() ? -1 : ::fallocate(fd, mode, off, n);
+}
 inline int eventfd(unsigned initval, int flags) { return fault_injected() ? -1 : ::eventfd(initval, flags); }
 inline int fcntl(int fd, int cmd) { return fault_injected() ? -1 : ::fcntl(fd, cmd); }
 inline int fcntl(int fd, int cmd, long arg) { return fault_injected() ? -1 : ::fcntl(fd, cmd, arg); }
-inline ssize_t readlink(const char* path, char* buf, size_t n) { return fault_injected() ? -1 : ::readlink(path, buf, n); }
+inline ssize_t readlink(const char* path, char* buf, size_t n) {
+  return fault_injected() ? -1 : ::readlink(path, buf, n);
+}
 inline int getrlimit(int resource, struct rlimit* limit) {
   return fault_injected() ? -1 : ::getrlimit(static_cast<rlimit_resource>(resource), limit);
 }

@@ -67,9 +67,7 @@ napi_value feature_call(napi_env env, napi_callback_info info, bool (*allowed)(u
   return a.result(feature_ioctl(fd, flags, payload.data, payload.length, payload.data));
 }
 
-napi_value vfio_device_feature(napi_env env, napi_callback_info info) {
-  return feature_call(env, info, plain_payload);
-}
+napi_value vfio_device_feature(napi_env env, napi_callback_info info) { return feature_call(env, info, plain_payload); }
 
 // Unsafe by contract (docs/reliability.md): any feature but the dedicated ones, with whatever
 // payload the caller vouches for. A driver that reads an address from the payload reads it from
@@ -86,8 +84,9 @@ napi_value vfio_device_feature_dma_buf(napi_env env, napi_callback_info info) {
   uint32_t open_flags = a.u32(2);
   Span<uint64_t> ranges = a.u64s(3);
   // argsz is a u32: header + request + 16 bytes per range must fit.
-  constexpr size_t kMaxRanges = (UINT32_MAX - sizeof(abi::vfio_device_feature) -
-                                 sizeof(abi::vfio_device_feature_dma_buf)) / sizeof(abi::vfio_region_dma_range);
+  constexpr size_t kMaxRanges =
+      (UINT32_MAX - sizeof(abi::vfio_device_feature) - sizeof(abi::vfio_device_feature_dma_buf)) /
+      sizeof(abi::vfio_region_dma_range);
   a.invalid_unless(ranges.length % 2 == 0 && ranges.length / 2 <= kMaxRanges);
   if (!a.ok()) return a.failure();
   uint32_t nr_ranges = static_cast<uint32_t>(ranges.length / 2);
@@ -112,8 +111,8 @@ napi_value vfio_device_feature_dma_logging_start(napi_env env, napi_callback_inf
   // Copied so that the kernel reads a private array that JavaScript cannot resize meanwhile.
   std::vector<abi::vfio_device_feature_dma_logging_range> list(ranges.length / 2);
   for (size_t i = 0; i < list.size(); i++) list[i] = {ranges.data[2 * i], ranges.data[2 * i + 1]};
-  abi::vfio_device_feature_dma_logging_control control = {
-      page_size, static_cast<uint32_t>(list.size()), 0, reinterpret_cast<uintptr_t>(list.data())};
+  abi::vfio_device_feature_dma_logging_control control = {page_size, static_cast<uint32_t>(list.size()), 0,
+                                                          reinterpret_cast<uintptr_t>(list.data())};
   uint32_t flags = abi::VFIO_DEVICE_FEATURE_SET | abi::VFIO_DEVICE_FEATURE_DMA_LOGGING_START;
   int64_t r = feature_ioctl(fd, flags, &control, sizeof control, &control);
   if (r >= 0 && out.data) out.data[0] = control.page_size;

@@ -137,7 +137,7 @@ napi_value vfio_device_get_region_info(napi_env env, napi_callback_info info) {
   a.invalid_unless(buf.length >= sizeof(abi::vfio_region_info) && buf.length <= UINT32_MAX);
   if (!a.ok()) return a.failure();
   return a.result(grow_info_ioctl(fd, abi::VFIO_DEVICE_GET_REGION_INFO, buf, sizeof(abi::vfio_region_info),
-                                offsetof(abi::vfio_region_info, index), index));
+                                  offsetof(abi::vfio_region_info, index), index));
 }
 
 napi_value vfio_device_get_irq_info(napi_env env, napi_callback_info info) {
@@ -193,9 +193,8 @@ napi_value vfio_device_reset(napi_env env, napi_callback_info info) {
   Args a(env, info);
   int fd = a.fd(0);
   if (!a.ok()) return a.failure();
-  return queue_syscall(env, "VFIO_DEVICE_RESET", {fd}, [](const std::vector<int>& own) {
-    return vfio_ioctl_value(own[0], abi::VFIO_DEVICE_RESET, 0);
-  });
+  return queue_syscall(env, "VFIO_DEVICE_RESET", {fd},
+                       [](const std::vector<int>& own) { return vfio_ioctl_value(own[0], abi::VFIO_DEVICE_RESET, 0); });
 }
 
 // ENOSPC with count set when buf is too small for the dependent devices: retry larger.

@@ -38,14 +38,13 @@
 /* The uAPI's __aligned_u64: 8-byte aligned even where the C ABI aligns u64 to 4 (i386). */
 typedef uint64_t vfio_abi_aligned_u64 __attribute__((aligned(8)));
 
-VFIO_ABI_STATIC_ASSERT(sizeof(void *) == 8 && __alignof__(uint64_t) == 8,
+VFIO_ABI_STATIC_ASSERT(sizeof(void*) == 8 && __alignof__(uint64_t) == 8,
                        "the layout numbers in native/abi are those of 64-bit Linux");
 
 /* Checks one field's offset / one struct's size and every field listed for it. */
-#define VFIO_ABI_ASSERT_FIELD(s, f, off) \
-  VFIO_ABI_STATIC_ASSERT(offsetof(struct s, f) == (off), "offsetof " #s "." #f);
-#define VFIO_ABI_ASSERT_STRUCT(s, size)                                   \
-  VFIO_ABI_STATIC_ASSERT(sizeof(struct s) == (size), "sizeof " #s);       \
+#define VFIO_ABI_ASSERT_FIELD(s, f, off) VFIO_ABI_STATIC_ASSERT(offsetof(struct s, f) == (off), "offsetof " #s "." #f);
+#define VFIO_ABI_ASSERT_STRUCT(s, size)                             \
+  VFIO_ABI_STATIC_ASSERT(sizeof(struct s) == (size), "sizeof " #s); \
   VFIO_ABI_LAYOUT_##s(VFIO_ABI_ASSERT_FIELD)
 
 #endif /* VFIO_ABI_COMMON_H */
