@@ -28,12 +28,12 @@
 struct wcs_cookie {
 	struct kref ref;
 	struct wcs_device *wcs;
-	unsigned long start;		/* first page, relative to the cookie window */
+	unsigned long start; /* first page, relative to the cookie window */
 	unsigned long npages;
-	unsigned long bar_pgoff;	/* first page within the BAR */
+	unsigned long bar_pgoff; /* first page within the BAR */
 	unsigned int bar;
 	u32 memattr;
-	bool released;			/* the handle is gone: no new mappings */
+	bool released; /* the handle is gone: no new mappings */
 };
 
 /*
@@ -73,7 +73,8 @@ static void wcs_cookie_put(struct wcs_cookie *c)
 	kref_put(&c->ref, wcs_cookie_free);
 }
 
-static int wcs_cookie_create(struct wcs_device *wcs, struct vfio_wc_sample_cookie *req)
+static int wcs_cookie_create(struct wcs_device *wcs,
+			     struct vfio_wc_sample_cookie *req)
 {
 	struct pci_dev *pdev = wcs->core.pdev;
 	unsigned long start;
@@ -81,13 +82,16 @@ static int wcs_cookie_create(struct wcs_device *wcs, struct vfio_wc_sample_cooki
 	u64 len;
 	int ret;
 
-	if (req->region_index >= PCI_STD_NUM_BARS || !(wcs->wc_bars & BIT(req->region_index)))
+	if (req->region_index >= PCI_STD_NUM_BARS ||
+	    !(wcs->wc_bars & BIT(req->region_index)))
 		return -EINVAL;
-	if (req->memattr != VFIO_WC_SAMPLE_MEMATTR_NC && req->memattr != VFIO_WC_SAMPLE_MEMATTR_WC)
+	if (req->memattr != VFIO_WC_SAMPLE_MEMATTR_NC &&
+	    req->memattr != VFIO_WC_SAMPLE_MEMATTR_WC)
 		return -EINVAL;
 	len = pci_resource_len(pdev, req->region_index);
-	if (!req->length || !PAGE_ALIGNED(req->offset) || !PAGE_ALIGNED(req->length) ||
-	    req->offset >= len || req->length > len - req->offset)
+	if (!req->length || !PAGE_ALIGNED(req->offset) ||
+	    !PAGE_ALIGNED(req->length) || req->offset >= len ||
+	    req->length > len - req->offset)
 		return -EINVAL;
 
 	c = kmem_cache_zalloc(wcs_cookie_cache, GFP_KERNEL_ACCOUNT);
@@ -106,8 +110,8 @@ static int wcs_cookie_create(struct wcs_device *wcs, struct vfio_wc_sample_cooki
 		goto out_free;
 	}
 	/* The lowest gap that fits: freed offsets are reused before the window grows. */
-	ret = mtree_alloc_range(&wcs->cookies, &start, c, c->npages, 0, WCS_INDEX_PAGES - 1,
-				GFP_KERNEL_ACCOUNT);
+	ret = mtree_alloc_range(&wcs->cookies, &start, c, c->npages, 0,
+				WCS_INDEX_PAGES - 1, GFP_KERNEL_ACCOUNT);
 	if (ret) {
 		ret = ret == -EBUSY ? -ENOSPC : ret;
 		goto out_free;
@@ -140,13 +144,15 @@ static int wcs_cookie_release(struct wcs_device *wcs, u64 mmap_offset)
 	return 0;
 }
 
-int wcs_cookie_feature(struct wcs_device *wcs, u32 flags, void __user *arg, size_t argsz)
+int wcs_cookie_feature(struct wcs_device *wcs, u32 flags, void __user *arg,
+		       size_t argsz)
 {
 	struct vfio_wc_sample_cookie req;
 	int ret;
 
-	ret = vfio_check_feature(flags, argsz, VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET,
-				 sizeof(req));
+	ret = vfio_check_feature(
+		flags, argsz, VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET,
+		sizeof(req));
 	if (ret != 1)
 		return ret;
 	if (copy_from_user(&req, arg, sizeof(req)))
@@ -157,7 +163,9 @@ int wcs_cookie_feature(struct wcs_device *wcs, u32 flags, void __user *arg, size
 	ret = wcs_cookie_create(wcs, &req);
 	if (ret)
 		return ret;
-	if (put_user(req.mmap_offset, &((struct vfio_wc_sample_cookie __user *)arg)->mmap_offset)) {
+	if (put_user(req.mmap_offset,
+		     &((struct vfio_wc_sample_cookie __user *)arg)
+			      ->mmap_offset)) {
 		wcs_cookie_release(wcs, req.mmap_offset);
 		return -EFAULT;
 	}
@@ -190,16 +198,20 @@ int wcs_cookie_mmap(struct wcs_device *wcs, struct vm_area_struct *vma)
 	pgprot_t prot;
 	int ret;
 
-	scoped_guard(mutex, &wcs->cookie_lock) {
+	scoped_guard(mutex, &wcs->cookie_lock)
+	{
 		c = mtree_load(&wcs->cookies, rel);
-		if (!c || c->released || vma_pages(vma) > c->start + c->npages - rel)
+		if (!c || c->released ||
+		    vma_pages(vma) > c->start + c->npages - rel)
 			return -EINVAL;
 		kref_get(&c->ref);
 	}
 
-	prot = c->memattr == VFIO_WC_SAMPLE_MEMATTR_WC ? pgprot_writecombine(vma->vm_page_prot)
-						       : pgprot_noncached(vma->vm_page_prot);
-	ret = wcs_remap_bar(wcs, vma, c->bar, c->bar_pgoff + (rel - c->start), prot);
+	prot = c->memattr == VFIO_WC_SAMPLE_MEMATTR_WC
+		       ? pgprot_writecombine(vma->vm_page_prot)
+		       : pgprot_noncached(vma->vm_page_prot);
+	ret = wcs_remap_bar(wcs, vma, c->bar, c->bar_pgoff + (rel - c->start),
+			    prot);
 	if (ret) {
 		wcs_cookie_put(c);
 		return ret;
@@ -216,7 +228,8 @@ void wcs_cookies_release_all(struct wcs_device *wcs)
 	unsigned long index;
 
 	guard(mutex)(&wcs->cookie_lock);
-	for (index = 0; (c = mt_find(&wcs->cookies, &index, ULONG_MAX)); index = 0) {
+	for (index = 0; (c = mt_find(&wcs->cookies, &index, ULONG_MAX));
+	     index = 0) {
 		WARN_ON(c->released || kref_read(&c->ref) != 1);
 		c->released = true;
 		kref_put(&c->ref, wcs_cookie_free);
@@ -228,7 +241,8 @@ static int wcs_stats_show(struct seq_file *s, void *unused)
 	long created = atomic_long_read(&wcs_created);
 	long freed = atomic_long_read(&wcs_freed);
 
-	seq_printf(s, "created %ld\nfreed %ld\nlive %ld\n", created, freed, created - freed);
+	seq_printf(s, "created %ld\nfreed %ld\nlive %ld\n", created, freed,
+		   created - freed);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(wcs_stats);
@@ -236,7 +250,8 @@ DEFINE_SHOW_ATTRIBUTE(wcs_stats);
 int wcs_cookie_cache_create(void)
 {
 	wcs_cookie_cache = kmem_cache_create("vfio_pci_wc_sample_cookie",
-					     sizeof(struct wcs_cookie), 0, SLAB_NO_MERGE, NULL);
+					     sizeof(struct wcs_cookie), 0,
+					     SLAB_NO_MERGE, NULL);
 	if (!wcs_cookie_cache)
 		return -ENOMEM;
 	wcs_debugfs = debugfs_create_dir(KBUILD_MODNAME, NULL);

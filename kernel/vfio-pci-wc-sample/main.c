@@ -41,7 +41,8 @@
  * mapped by the core at enable. (Called before vfio_pci_core_finish_enable(), which is where
  * the core works out bar_mmap_supported; whole pages are what that needs for these BARs.)
  */
-static bool wcs_bar_wc_capable(struct vfio_pci_core_device *vdev, unsigned int bar)
+static bool wcs_bar_wc_capable(struct vfio_pci_core_device *vdev,
+			       unsigned int bar)
 {
 	struct pci_dev *pdev = vdev->pdev;
 	unsigned long flags = pci_resource_flags(pdev, bar);
@@ -58,8 +59,8 @@ static bool wcs_bar_wc_capable(struct vfio_pci_core_device *vdev, unsigned int b
  * remap_pfn_range reserves the range's memory type in PAT for the VMA's life: PAT answers
  * with the type already reserved where the range overlaps another reservation.
  */
-int wcs_remap_bar(struct wcs_device *wcs, struct vm_area_struct *vma, unsigned int bar,
-		  unsigned long bar_pgoff, pgprot_t prot)
+int wcs_remap_bar(struct wcs_device *wcs, struct vm_area_struct *vma,
+		  unsigned int bar, unsigned long bar_pgoff, pgprot_t prot)
 {
 	struct vfio_pci_core_device *vdev = &wcs->core;
 	struct pci_dev *pdev = vdev->pdev;
@@ -74,9 +75,10 @@ int wcs_remap_bar(struct wcs_device *wcs, struct vm_area_struct *vma, unsigned i
 	guard(rwsem_read)(&vdev->memory_lock);
 	if (!__vfio_pci_memory_enabled(vdev))
 		return -EIO;
-	return io_remap_pfn_range(vma, vma->vm_start,
-				  (pci_resource_start(pdev, bar) >> PAGE_SHIFT) + bar_pgoff,
-				  vma->vm_end - vma->vm_start, prot);
+	return io_remap_pfn_range(
+		vma, vma->vm_start,
+		(pci_resource_start(pdev, bar) >> PAGE_SHIFT) + bar_pgoff,
+		vma->vm_end - vma->vm_start, prot);
 }
 
 /*
@@ -89,9 +91,10 @@ static vm_fault_t wcs_bar_fault(struct vm_fault *vmf)
 	struct vm_area_struct *vma = vmf->vma;
 	struct vfio_pci_core_device *vdev = vma->vm_private_data;
 	unsigned int bar = vma->vm_pgoff / WCS_INDEX_PAGES;
-	unsigned long pfn = (pci_resource_start(vdev->pdev, bar) >> PAGE_SHIFT) +
-			    vma->vm_pgoff % WCS_INDEX_PAGES +
-			    ((vmf->address - vma->vm_start) >> PAGE_SHIFT);
+	unsigned long pfn =
+		(pci_resource_start(vdev->pdev, bar) >> PAGE_SHIFT) +
+		vma->vm_pgoff % WCS_INDEX_PAGES +
+		((vmf->address - vma->vm_start) >> PAGE_SHIFT);
 
 	guard(rwsem_read)(&vdev->memory_lock);
 	return vfio_pci_vmf_insert_pfn(vdev, vmf, pfn, 0);
@@ -121,15 +124,18 @@ ssize_t wcs_bar_rw(struct vfio_pci_core_device *vdev, unsigned int bar, bool wc,
 	while (done < count) {
 		loff_t at = pos + done;
 		loff_t page = round_down(at, PAGE_SIZE);
-		size_t chunk = min_t(size_t, count - done, page + PAGE_SIZE - at);
+		size_t chunk =
+			min_t(size_t, count - done, page + PAGE_SIZE - at);
 		void __iomem *io;
 		ssize_t n;
 
-		io = wc ? ioremap_wc(start + page, PAGE_SIZE) : ioremap(start + page, PAGE_SIZE);
+		io = wc ? ioremap_wc(start + page, PAGE_SIZE)
+			: ioremap(start + page, PAGE_SIZE);
 		if (!io)
 			return done ? done : -ENOMEM;
-		n = vfio_pci_core_do_io_rw(vdev, true, io, buf + done, at - page, chunk,
-					   0, 0, iswrite, VFIO_PCI_IO_WIDTH_8);
+		n = vfio_pci_core_do_io_rw(vdev, true, io, buf + done,
+					   at - page, chunk, 0, 0, iswrite,
+					   VFIO_PCI_IO_WIDTH_8);
 		iounmap(io);
 		if (n < 0)
 			return done ? done : n;
@@ -195,7 +201,8 @@ static int wcs_open_device(struct vfio_device *core_vdev)
 		return ret;
 	}
 	/* Cookies live in the region index after the last region: no region offset moves. */
-	wcs->cookie_base = (VFIO_PCI_NUM_REGIONS + vdev->num_regions) * WCS_INDEX_PAGES;
+	wcs->cookie_base =
+		(VFIO_PCI_NUM_REGIONS + vdev->num_regions) * WCS_INDEX_PAGES;
 
 	vfio_pci_core_finish_enable(vdev);
 	return 0;
@@ -220,8 +227,8 @@ static bool wcs_owns_bar(struct wcs_device *wcs, unsigned int index)
 	return index < PCI_STD_NUM_BARS && (wcs->wc_bars & BIT(index));
 }
 
-static ssize_t wcs_rw(struct vfio_device *core_vdev, char __user *buf, size_t count,
-		      loff_t *ppos, bool iswrite)
+static ssize_t wcs_rw(struct vfio_device *core_vdev, char __user *buf,
+		      size_t count, loff_t *ppos, bool iswrite)
 {
 	struct vfio_pci_core_device *vdev =
 		container_of(core_vdev, struct vfio_pci_core_device, vdev);
@@ -229,8 +236,10 @@ static ssize_t wcs_rw(struct vfio_device *core_vdev, char __user *buf, size_t co
 	ssize_t ret;
 
 	if (!wcs_owns_bar(to_wcs(vdev), index))
-		return iswrite ? vfio_pci_core_write(core_vdev, buf, count, ppos)
-			       : vfio_pci_core_read(core_vdev, buf, count, ppos);
+		return iswrite ? vfio_pci_core_write(core_vdev, buf, count,
+						     ppos)
+			       : vfio_pci_core_read(core_vdev, buf, count,
+						    ppos);
 
 	/* As the core does around its own BAR accesses. */
 	ret = pm_runtime_resume_and_get(&vdev->pdev->dev);
@@ -241,16 +250,17 @@ static ssize_t wcs_rw(struct vfio_device *core_vdev, char __user *buf, size_t co
 	return ret;
 }
 
-static ssize_t wcs_read(struct vfio_device *core_vdev, char __user *buf, size_t count,
-			loff_t *ppos)
+static ssize_t wcs_read(struct vfio_device *core_vdev, char __user *buf,
+			size_t count, loff_t *ppos)
 {
 	return count ? wcs_rw(core_vdev, buf, count, ppos, false) : 0;
 }
 
-static ssize_t wcs_write(struct vfio_device *core_vdev, const char __user *buf, size_t count,
-			 loff_t *ppos)
+static ssize_t wcs_write(struct vfio_device *core_vdev, const char __user *buf,
+			 size_t count, loff_t *ppos)
 {
-	return count ? wcs_rw(core_vdev, (char __user *)buf, count, ppos, true) : 0;
+	return count ? wcs_rw(core_vdev, (char __user *)buf, count, ppos, true)
+		     : 0;
 }
 
 static int wcs_mmap(struct vfio_device *core_vdev, struct vm_area_struct *vma)
@@ -264,7 +274,8 @@ static int wcs_mmap(struct vfio_device *core_vdev, struct vm_area_struct *vma)
 	if (vma->vm_pgoff >= wcs->cookie_base)
 		return wcs_cookie_mmap(wcs, vma);
 	if (!wcs_owns_bar(wcs, index))
-		return vfio_pci_core_mmap(core_vdev, vma);	/* WC regions: wcs_region_mmap */
+		return vfio_pci_core_mmap(
+			core_vdev, vma); /* WC regions: wcs_region_mmap */
 
 	ret = wcs_remap_bar(wcs, vma, index, vma->vm_pgoff % WCS_INDEX_PAGES,
 			    pgprot_noncached(vma->vm_page_prot));
@@ -275,13 +286,14 @@ static int wcs_mmap(struct vfio_device *core_vdev, struct vm_area_struct *vma)
 	return 0;
 }
 
-static int wcs_device_feature(struct vfio_device *core_vdev, u32 flags, void __user *arg,
-			      size_t argsz)
+static int wcs_device_feature(struct vfio_device *core_vdev, u32 flags,
+			      void __user *arg, size_t argsz)
 {
 	struct vfio_pci_core_device *vdev =
 		container_of(core_vdev, struct vfio_pci_core_device, vdev);
 
-	if ((flags & VFIO_DEVICE_FEATURE_MASK) == VFIO_WC_SAMPLE_FEATURE_MMAP_COOKIE)
+	if ((flags & VFIO_DEVICE_FEATURE_MASK) ==
+	    VFIO_WC_SAMPLE_FEATURE_MMAP_COOKIE)
 		return wcs_cookie_feature(to_wcs(vdev), flags, arg, argsz);
 	return vfio_pci_core_ioctl_feature(core_vdev, flags, arg, argsz);
 }
@@ -305,24 +317,24 @@ static void wcs_release_dev(struct vfio_device *core_vdev)
 }
 
 static const struct vfio_device_ops wcs_ops = {
-	.name		= "vfio-pci-wc-sample",
-	.init		= wcs_init_dev,
-	.release	= wcs_release_dev,
-	.open_device	= wcs_open_device,
-	.close_device	= wcs_close_device,
-	.ioctl		= vfio_pci_core_ioctl,
+	.name = "vfio-pci-wc-sample",
+	.init = wcs_init_dev,
+	.release = wcs_release_dev,
+	.open_device = wcs_open_device,
+	.close_device = wcs_close_device,
+	.ioctl = vfio_pci_core_ioctl,
 	.get_region_info_caps = vfio_pci_ioctl_get_region_info,
-	.device_feature	= wcs_device_feature,
-	.read		= wcs_read,
-	.write		= wcs_write,
-	.mmap		= wcs_mmap,
-	.request	= vfio_pci_core_request,
-	.match		= vfio_pci_core_match,
+	.device_feature = wcs_device_feature,
+	.read = wcs_read,
+	.write = wcs_write,
+	.mmap = wcs_mmap,
+	.request = vfio_pci_core_request,
+	.match = vfio_pci_core_match,
 	.match_token_uuid = vfio_pci_core_match_token_uuid,
-	.bind_iommufd	= vfio_iommufd_physical_bind,
-	.unbind_iommufd	= vfio_iommufd_physical_unbind,
-	.attach_ioas	= vfio_iommufd_physical_attach_ioas,
-	.detach_ioas	= vfio_iommufd_physical_detach_ioas,
+	.bind_iommufd = vfio_iommufd_physical_bind,
+	.unbind_iommufd = vfio_iommufd_physical_unbind,
+	.attach_ioas = vfio_iommufd_physical_attach_ioas,
+	.detach_ioas = vfio_iommufd_physical_detach_ioas,
 };
 
 /* --- the PCI driver ---------------------------------------------------------------------- */
@@ -353,18 +365,17 @@ static void wcs_remove(struct pci_dev *pdev)
 
 /* Any device, but only when userspace names this driver in driver_override. */
 static const struct pci_device_id wcs_table[] = {
-	{ PCI_DRIVER_OVERRIDE_DEVICE_VFIO(PCI_ANY_ID, PCI_ANY_ID) },
-	{}
+	{ PCI_DRIVER_OVERRIDE_DEVICE_VFIO(PCI_ANY_ID, PCI_ANY_ID) }, {}
 };
 MODULE_DEVICE_TABLE(pci, wcs_table);
 
 static struct pci_driver wcs_driver = {
-	.name			= KBUILD_MODNAME,
-	.id_table		= wcs_table,
-	.probe			= wcs_probe,
-	.remove			= wcs_remove,
-	.err_handler		= &vfio_pci_core_err_handlers,
-	.driver_managed_dma	= true,
+	.name = KBUILD_MODNAME,
+	.id_table = wcs_table,
+	.probe = wcs_probe,
+	.remove = wcs_remove,
+	.err_handler = &vfio_pci_core_err_handlers,
+	.driver_managed_dma = true,
 };
 
 static int __init wcs_init(void)
@@ -390,4 +401,5 @@ module_init(wcs_init);
 module_exit(wcs_exit);
 
 MODULE_LICENSE("GPL");
-MODULE_DESCRIPTION("SAMPLE vfio-pci variant driver: write-combining BAR mappings through WC regions and mmap cookies (not an upstream uAPI)");
+MODULE_DESCRIPTION(
+	"SAMPLE vfio-pci variant driver: write-combining BAR mappings through WC regions and mmap cookies (not an upstream uAPI)");

@@ -17,16 +17,19 @@ static unsigned int wcs_region_bar(struct vfio_pci_region *region)
 	return region->subtype - VFIO_WC_SAMPLE_REGION_SUBTYPE_BASE;
 }
 
-static ssize_t wcs_region_rw(struct vfio_pci_core_device *vdev, char __user *buf,
-			     size_t count, loff_t *ppos, bool iswrite)
+static ssize_t wcs_region_rw(struct vfio_pci_core_device *vdev,
+			     char __user *buf, size_t count, loff_t *ppos,
+			     bool iswrite)
 {
-	unsigned int index = VFIO_PCI_OFFSET_TO_INDEX(*ppos) - VFIO_PCI_NUM_REGIONS;
+	unsigned int index =
+		VFIO_PCI_OFFSET_TO_INDEX(*ppos) - VFIO_PCI_NUM_REGIONS;
 
-	return wcs_bar_rw(vdev, wcs_region_bar(&vdev->region[index]), true, buf, count, ppos,
-			  iswrite);
+	return wcs_bar_rw(vdev, wcs_region_bar(&vdev->region[index]), true, buf,
+			  count, ppos, iswrite);
 }
 
-static int wcs_region_mmap(struct vfio_pci_core_device *vdev, struct vfio_pci_region *region,
+static int wcs_region_mmap(struct vfio_pci_core_device *vdev,
+			   struct vfio_pci_region *region,
 			   struct vm_area_struct *vma)
 {
 	return wcs_remap_bar(to_wcs(vdev), vma, wcs_region_bar(region),
@@ -48,9 +51,11 @@ static const struct vfio_pci_regops wcs_region_ops = {
 
 int wcs_register_wc_region(struct vfio_pci_core_device *vdev, unsigned int bar)
 {
-	return vfio_pci_core_register_dev_region(vdev, VFIO_WC_SAMPLE_REGION_TYPE,
-			VFIO_WC_SAMPLE_REGION_SUBTYPE_BAR(bar), &wcs_region_ops,
-			pci_resource_len(vdev->pdev, bar),
-			VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE |
-			VFIO_REGION_INFO_FLAG_MMAP, NULL);
+	return vfio_pci_core_register_dev_region(
+		vdev, VFIO_WC_SAMPLE_REGION_TYPE,
+		VFIO_WC_SAMPLE_REGION_SUBTYPE_BAR(bar), &wcs_region_ops,
+		pci_resource_len(vdev->pdev, bar),
+		VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE |
+			VFIO_REGION_INFO_FLAG_MMAP,
+		NULL);
 }

@@ -24,9 +24,10 @@
  * The type is a PCI vendor type with vendor 0xffff, an ID the PCI-SIG never assigns, so it
  * cannot collide with a real vendor's regions; the subtype says which BAR ('W' 'C' 0 n).
  */
-#define VFIO_WC_SAMPLE_REGION_TYPE		(VFIO_REGION_TYPE_PCI_VENDOR_TYPE | 0xffff)
-#define VFIO_WC_SAMPLE_REGION_SUBTYPE_BASE	0x57430000
-#define VFIO_WC_SAMPLE_REGION_SUBTYPE_BAR(bar)	(VFIO_WC_SAMPLE_REGION_SUBTYPE_BASE + (bar))
+#define VFIO_WC_SAMPLE_REGION_TYPE (VFIO_REGION_TYPE_PCI_VENDOR_TYPE | 0xffff)
+#define VFIO_WC_SAMPLE_REGION_SUBTYPE_BASE 0x57430000
+#define VFIO_WC_SAMPLE_REGION_SUBTYPE_BAR(bar) \
+	(VFIO_WC_SAMPLE_REGION_SUBTYPE_BASE + (bar))
 
 /*
  * Design 2, "mmap cookies": a device feature through which userspace asks for a cookie, a
@@ -46,21 +47,21 @@
  * SET naming no live cookie; ENOSPC when the device holds VFIO_WC_SAMPLE_MAX_COOKIES cookies.
  * An mmap at an offset that no live cookie covers, or that runs past the cookie, is EINVAL.
  */
-#define VFIO_WC_SAMPLE_FEATURE_MMAP_COOKIE	0xfc01
+#define VFIO_WC_SAMPLE_FEATURE_MMAP_COOKIE 0xfc01
 
 /* pgprot_noncached(): uncached-minus (UC-) under x86 PAT, Device memory on arm64 */
-#define VFIO_WC_SAMPLE_MEMATTR_NC		0
+#define VFIO_WC_SAMPLE_MEMATTR_NC 0
 /* pgprot_writecombine(): write-combining under x86 PAT, Normal-NC on arm64 */
-#define VFIO_WC_SAMPLE_MEMATTR_WC		1
+#define VFIO_WC_SAMPLE_MEMATTR_WC 1
 
-#define VFIO_WC_SAMPLE_MAX_COOKIES		256
+#define VFIO_WC_SAMPLE_MAX_COOKIES 256
 
 struct vfio_wc_sample_cookie {
-	__u32	region_index;	/* a BAR: VFIO_PCI_BAR0_REGION_INDEX .. BAR5 */
-	__u32	memattr;	/* VFIO_WC_SAMPLE_MEMATTR_* */
-	__aligned_u64	offset;	/* within the BAR, bytes */
-	__aligned_u64	length;	/* bytes */
-	__aligned_u64	mmap_offset;	/* out for GET, in for SET */
+	__u32 region_index; /* a BAR: VFIO_PCI_BAR0_REGION_INDEX .. BAR5 */
+	__u32 memattr; /* VFIO_WC_SAMPLE_MEMATTR_* */
+	__aligned_u64 offset; /* within the BAR, bytes */
+	__aligned_u64 length; /* bytes */
+	__aligned_u64 mmap_offset; /* out for GET, in for SET */
 };
 
 #endif /* VFIO_PCI_WC_SAMPLE_H */

@@ -8,7 +8,7 @@
 #include <linux/vfio_pci_core.h>
 
 /* Pages in one region index of the device fd (VFIO_PCI_OFFSET_SHIFT bits of bytes). */
-#define WCS_INDEX_PAGES		(1UL << (VFIO_PCI_OFFSET_SHIFT - PAGE_SHIFT))
+#define WCS_INDEX_PAGES (1UL << (VFIO_PCI_OFFSET_SHIFT - PAGE_SHIFT))
 
 struct wcs_device {
 	struct vfio_pci_core_device core;
@@ -31,8 +31,8 @@ static inline struct wcs_device *to_wcs(struct vfio_pci_core_device *vdev)
 	return container_of(vdev, struct wcs_device, core);
 }
 
-int wcs_remap_bar(struct wcs_device *wcs, struct vm_area_struct *vma, unsigned int bar,
-		  unsigned long bar_pgoff, pgprot_t prot);
+int wcs_remap_bar(struct wcs_device *wcs, struct vm_area_struct *vma,
+		  unsigned int bar, unsigned long bar_pgoff, pgprot_t prot);
 
 ssize_t wcs_bar_rw(struct vfio_pci_core_device *vdev, unsigned int bar, bool wc,
 		   char __user *buf, size_t count, loff_t *ppos, bool iswrite);
@@ -40,7 +40,8 @@ ssize_t wcs_bar_rw(struct vfio_pci_core_device *vdev, unsigned int bar, bool wc,
 int wcs_register_wc_region(struct vfio_pci_core_device *vdev, unsigned int bar);
 
 void wcs_cookies_init(struct wcs_device *wcs);
-int wcs_cookie_feature(struct wcs_device *wcs, u32 flags, void __user *arg, size_t argsz);
+int wcs_cookie_feature(struct wcs_device *wcs, u32 flags, void __user *arg,
+		       size_t argsz);
 int wcs_cookie_mmap(struct wcs_device *wcs, struct vm_area_struct *vma);
 void wcs_cookies_release_all(struct wcs_device *wcs);
 int wcs_cookie_cache_create(void);
