@@ -1,18 +1,21 @@
 // The one error type every decoder throws. Kernel structs, sysfs text and config images all come
 // from outside this process; a malformed one must surface as a typed error the caller can catch,
-// never as a RangeError from a typed array, a silent wrong value, or an endless loop.
+// never as a RangeError from a typed array, a silent wrong value, or an endless loop. It is a
+// VfioError (code 'EDECODE'), so a caller that catches the package's errors catches it too.
+import { VfioError } from '../errors';
 
-export class DecodeError extends Error {
-  readonly code = 'EDECODE' as const;
-  /** What was being decoded, e.g. 'vfio_region_info' or 'pci config: MSI-X cap'. */
-  readonly op: string;
+export class DecodeError extends VfioError {
+  declare readonly code: 'EDECODE';
   /** Byte offset (or line number for text parsers) the problem was found at; -1 when none applies. */
   readonly offset: number;
 
+  /** `op`: what was being decoded, e.g. 'vfio_region_info' or 'pci config: MSI-X cap'. */
   constructor(op: string, offset: number, detail: string) {
-    super(offset >= 0 ? `${op}: ${detail} (at offset 0x${offset.toString(16)})` : `${op}: ${detail}`);
-    this.name = 'DecodeError';
-    this.op = op;
+    super({
+      code: 'EDECODE',
+      op,
+      message: offset >= 0 ? `${op}: ${detail} (at offset 0x${offset.toString(16)})` : `${op}: ${detail}`,
+    });
     this.offset = offset;
   }
 }

@@ -1,3 +1,4 @@
+import { VfioError } from '../../lib/errors';
 import { DecodeError, copyBytes, i32, isDecodeError, putU32, putU64, u16, u32, u64, u8 } from '../../lib/decode';
 import { needsLargerBuffer, requestedArgsz, walkCapChain } from '../../lib/decode/caps';
 import { Bytes, patchU32, withCaps } from '../fixtures/build';
@@ -21,6 +22,8 @@ describe('little-endian readers', () => {
     let err: unknown;
     try { u32(buf, 13, 'thing'); } catch (e) { err = e; }
     expect(err).toBeInstanceOf(DecodeError);
+    // One hierarchy: a caller catching the package's errors catches decode failures too.
+    expect(err).toBeInstanceOf(VfioError);
     expect(isDecodeError(err)).toBe(true);
     expect(err).toMatchObject({ code: 'EDECODE', op: 'thing', offset: 13, name: 'DecodeError' });
     expect(() => u8(buf, -1)).toThrow(DecodeError);
