@@ -3,7 +3,7 @@ export { Device, DeviceOpenOptions, DeviceIrqInfo, ResourcePhase } from './devic
 export { Region, MapOptions, mapAlignment } from './device/region';
 export { Mapping, MemAttr, EffectiveMemAttr, MemattrAlias } from './memory/mapping';
 export { ConfigSpace, PCI_COMMAND, PCI_COMMAND_IO, PCI_COMMAND_MEMORY, PCI_COMMAND_MASTER, PCI_COMMAND_INTX_DISABLE } from './device/config-space';
-export { Irq, IrqEvent, IrqOptions, IrqIndex, EnableOptions } from './irq/irq';
+export { Irq, IrqEvent, IrqOptions, IrqIndex, EnableOptions } from './irq';
 export { Type1Context, Type1Options } from './iommu/type1';
 export { IommufdContext, IommufdOptions, IommufdMember, DeviceAddress } from './iommu/iommufd';
 export { IommuContext } from './iommu/open';

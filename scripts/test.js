@@ -2,6 +2,8 @@
 // npm test: compile, build the C probes, run the host suite, then boot the emulated VFIO host
 // once per guest configuration and run the guest suite inside it; finally one summary line
 // "N passed, N failed" aggregated from every jest run's counts (written by the reporter below).
+// The host phase starts with the static checks (CHECKS below: dependency layers, generated
+// files, lint).
 //
 // Usage: node scripts/test.js [--host-only | --guest-only | --config NAME] [--timeout S] [JEST ARGS…]
 //   --host-only     only the host suite
@@ -130,6 +132,18 @@ function countResults(name, file, exitStatus) {
   };
 }
 
+/**
+ * The static checks of the host phase, each an npm script (package.json): layering and cycles,
+ * generated files not stale, lint and format. A failing check counts as one failure; passing
+ * checks add nothing to the test counts.
+ */
+const CHECKS = ['depcheck'];
+
+function checksPhase() {
+  const failed = CHECKS.filter((name) => runStep(`check: npm run ${name}`, 'npm', ['run', '--silent', name]) !== 0);
+  return { name: 'checks', passed: 0, failed: failed.length, skipped: 0, note: failed.length ? `failed: ${failed.join(', ')}` : undefined };
+}
+
 function hostSuite(args) {
   const out = path.join(resultsDir, 'host.json');
   fs.rmSync(out, { force: true });
@@ -193,7 +207,7 @@ async function main() {
     process.exit(1);
   }
   const results = [];
-  if (!args.guestOnly && !args.config) results.push(hostSuite(args));
+  if (!args.guestOnly && !args.config) results.push(checksPhase(), hostSuite(args));
   if (!args.hostOnly) {
     for (const config of GUEST_CONFIGS.filter((c) => !args.config || c.name === args.config)) {
       results.push(await guestSuite(config, args));

@@ -9,8 +9,6 @@ import { check, checkValue, closedError, errnoError, invalidArgument, notSupport
 import { PollHandle, native } from '../addon/native';
 
 export { IrqEvent };
-// The public face of the IRQ code is this file: the index type comes along as a type only.
-export type { IrqIndex, EnableOptions } from './irq-index';
 
 /** One vector's eventfd as an Irq sees it. */
 export interface IrqTap {
