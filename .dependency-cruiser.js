@@ -9,7 +9,7 @@ const LAYERS = {
   decode: ['abi', 'errors'],
   system: [],
   memory: ['addon', 'errors'],
-  dma: ['addon', 'decode', 'errors', 'memory', 'system'],
+  dma: ['abi', 'addon', 'decode', 'errors', 'memory', 'system'],
   iommu: ['abi', 'addon', 'decode', 'dma', 'errors', 'system'],
   features: ['abi', 'addon', 'decode', 'dma', 'errors'],
   cookie: ['abi', 'addon', 'decode', 'dma', 'errors', 'memory', 'system'],

@@ -2,10 +2,11 @@
 // each cap starts with struct vfio_info_cap_header { u16 id; u16 version; u32 next; }, offsets
 // count from the start of the info struct, and 0 ends the chain. The kernel builds the chain, but
 // a kernel bug, a canned test buffer or a foreign driver must still never hang or mis-read us.
+import { SIZEOF } from '../abi';
 import { u16, u32, u64 } from './bytes';
 import { DecodeError } from './errors';
 
-export const CAP_HEADER_SIZE = 8;
+export const CAP_HEADER_SIZE = SIZEOF.vfio_info_cap_header;
 
 /**
  * One raw capability: its header and where its bytes lie in the info buffer. A view, not a copy:

@@ -1,16 +1,13 @@
 // Payloads of VFIO_DEVICE_FEATURE (the bytes after struct vfio_device_feature's flags word).
 // Decoders read what GET returns; encoders build what SET takes. Encoders reject bad arguments
 // with RangeError/TypeError before the kernel sees them, naming what is wrong.
-import {
-  VFIO_DEVICE_FEATURE_CLEAR_MASTER, VFIO_DEVICE_FEATURE_SET_MASTER, VFIO_MIGRATION_P2P,
-  VFIO_MIGRATION_PRE_COPY, VFIO_MIGRATION_STOP_COPY, migStateName, migStateValue,
-} from '../abi';
+import { SIZEOF, VFIO_DEVICE_FEATURE_CLEAR_MASTER, VFIO_DEVICE_FEATURE_SET_MASTER, VFIO_MIGRATION_P2P, VFIO_MIGRATION_PRE_COPY, VFIO_MIGRATION_STOP_COPY, migStateName, migStateValue } from '../abi';
 import { i32, putU32, u32, u64 } from './bytes';
 import { DecodeError } from './errors';
 
 // --- MIGRATION (1): struct vfio_device_feature_migration { u64 flags; } ---
 
-export const MIGRATION_FEATURE_SIZE = 8;
+export const MIGRATION_FEATURE_SIZE = SIZEOF.vfio_device_feature_migration;
 
 export interface MigrationFeature {
   readonly flags: number;
@@ -44,7 +41,7 @@ export function decodeMigrationFeature(bytes: Uint8Array): MigrationFeature {
 
 // --- MIG_DEVICE_STATE (2): struct vfio_device_feature_mig_state { u32 device_state; s32 data_fd; } ---
 
-export const MIG_STATE_SIZE = 8;
+export const MIG_STATE_SIZE = SIZEOF.vfio_device_feature_mig_state;
 
 export interface MigState {
   readonly state: number;

@@ -1,18 +1,15 @@
 // struct vfio_pci_hot_reset_info (VFIO_DEVICE_GET_PCI_HOT_RESET_INFO): the devices a bus or slot
 // reset would also hit. The kernel fails with ENOSPC when the buffer is short but still writes
 // `count`, so the caller sizes the second call from hotResetInfoRequiredSize().
-import {
-  VFIO_PCI_DEVID_OWNED, VFIO_PCI_HOT_RESET_FLAG_DEV_ID,
-  VFIO_PCI_HOT_RESET_FLAG_DEV_ID_OWNED,
-} from '../abi';
+import { SIZEOF, VFIO_PCI_DEVID_OWNED, VFIO_PCI_HOT_RESET_FLAG_DEV_ID, VFIO_PCI_HOT_RESET_FLAG_DEV_ID_OWNED } from '../abi';
 import { i32, u16, u32, u8 } from './bytes';
 import { DecodeError } from './errors';
 import { formatBdf } from './sysfs';
 
 /** sizeof(struct vfio_pci_hot_reset_info) without its devices[]. */
-export const HOT_RESET_INFO_SIZE = 12;
+export const HOT_RESET_INFO_SIZE = SIZEOF.vfio_pci_hot_reset_info;
 /** sizeof(struct vfio_pci_dependent_device). */
-export const DEPENDENT_DEVICE_SIZE = 8;
+export const DEPENDENT_DEVICE_SIZE = SIZEOF.vfio_pci_dependent_device;
 const OP = 'vfio_pci_hot_reset_info';
 
 export interface DependentDevice {

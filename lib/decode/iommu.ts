@@ -1,14 +1,11 @@
 // struct vfio_iommu_type1_info (VFIO_IOMMU_GET_INFO on a type1 container) and its caps.
-import {
-  VFIO_IOMMU_INFO_CAPS, VFIO_IOMMU_INFO_PGSIZES, VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE,
-  VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION, VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL,
-} from '../abi';
+import { SIZEOF, VFIO_IOMMU_INFO_CAPS, VFIO_IOMMU_INFO_PGSIZES, VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE, VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION, VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL } from '../abi';
 import { u32, u64 } from './bytes';
 import { RawCap, UnknownCap, dataLimit, requireCapSize, unknownCap, walkCapChain } from './caps';
 import { DecodeError } from './errors';
 
 /** sizeof(struct vfio_iommu_type1_info). */
-export const TYPE1_INFO_SIZE = 24;
+export const TYPE1_INFO_SIZE = SIZEOF.vfio_iommu_type1_info;
 const OP = 'vfio_iommu_type1_info';
 
 /** An inclusive IOVA range: `end` is the last usable address, as the kernel reports it. */

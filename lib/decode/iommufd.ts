@@ -2,17 +2,12 @@
 // VT-d payload (struct iommu_hw_info_vtd), whose two registers are decoded field by field from
 // the VT-d specification (section 11.4.2 Capability Register, 11.4.3 Extended Capability
 // Register). Other IOMMUs' payloads are kept as bytes.
-import {
-  IOMMU_HW_CAP_DIRTY_TRACKING, IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED, IOMMU_HW_CAP_PCI_PASID_EXEC,
-  IOMMU_HW_CAP_PCI_PASID_PRIV, IOMMU_HW_INFO_TYPE_AMD, IOMMU_HW_INFO_TYPE_ARM_SMMUV3,
-  IOMMU_HW_INFO_TYPE_INTEL_VTD, IOMMU_HW_INFO_TYPE_NONE, IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV,
-  IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17,
-} from '../abi';
+import { IOMMU_HW_CAP_DIRTY_TRACKING, IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED, IOMMU_HW_CAP_PCI_PASID_EXEC, IOMMU_HW_CAP_PCI_PASID_PRIV, IOMMU_HW_INFO_TYPE_AMD, IOMMU_HW_INFO_TYPE_ARM_SMMUV3, IOMMU_HW_INFO_TYPE_INTEL_VTD, IOMMU_HW_INFO_TYPE_NONE, IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV, IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17, SIZEOF } from '../abi';
 import { copyBytes, u32, u64 } from './bytes';
 import { DecodeError } from './errors';
 
 /** sizeof(struct iommu_hw_info_vtd). */
-export const IOMMU_HW_INFO_VTD_SIZE = 24;
+export const IOMMU_HW_INFO_VTD_SIZE = SIZEOF.iommu_hw_info_vtd;
 /** Room for any payload the kernel has today (VT-d 24, SMMUv3 44, AMD 16 bytes). */
 export const IOMMU_HW_INFO_DATA_MAX = 256;
 

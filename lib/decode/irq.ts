@@ -1,12 +1,10 @@
 // struct vfio_irq_info (VFIO_DEVICE_GET_IRQ_INFO).
-import {
-  VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE, VFIO_IRQ_INFO_NORESIZE,
-} from '../abi';
+import { SIZEOF, VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE, VFIO_IRQ_INFO_NORESIZE } from '../abi';
 import { u32 } from './bytes';
 import { DecodeError } from './errors';
 
 /** sizeof(struct vfio_irq_info). */
-export const IRQ_INFO_SIZE = 16;
+export const IRQ_INFO_SIZE = SIZEOF.vfio_irq_info;
 
 export interface IrqFlags {
   readonly eventfd: boolean;

@@ -1,18 +1,14 @@
 // struct vfio_region_info and its capabilities (VFIO_DEVICE_GET_REGION_INFO).
-import {
-  VFIO_PCI_NUM_REGIONS, VFIO_REGION_INFO_CAP_MSIX_MAPPABLE, VFIO_REGION_INFO_CAP_SPARSE_MMAP,
-  VFIO_REGION_INFO_CAP_TYPE, VFIO_REGION_INFO_FLAG_CAPS, VFIO_REGION_INFO_FLAG_MMAP,
-  VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE, pciRegionIndexName,
-} from '../abi';
+import { SIZEOF, VFIO_PCI_NUM_REGIONS, VFIO_REGION_INFO_CAP_MSIX_MAPPABLE, VFIO_REGION_INFO_CAP_SPARSE_MMAP, VFIO_REGION_INFO_CAP_TYPE, VFIO_REGION_INFO_FLAG_CAPS, VFIO_REGION_INFO_FLAG_MMAP, VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE, pciRegionIndexName } from '../abi';
 import { u32, u64 } from './bytes';
 import { RawCap, UnknownCap, dataLimit, requireCapSize, unknownCap, walkCapChain } from './caps';
 import { DecodeError } from './errors';
 import { regionTypeName } from './region-types';
 
 /** sizeof(struct vfio_region_info). */
-export const REGION_INFO_SIZE = 32;
-const SPARSE_HEADER_SIZE = 16; // cap header + nr_areas + reserved
-const SPARSE_AREA_SIZE = 16;   // struct vfio_region_sparse_mmap_area { u64 offset; u64 size; }
+export const REGION_INFO_SIZE = SIZEOF.vfio_region_info;
+const SPARSE_HEADER_SIZE = SIZEOF.vfio_region_info_cap_sparse_mmap; // cap header + nr_areas + reserved
+const SPARSE_AREA_SIZE = SIZEOF.vfio_region_sparse_mmap_area;
 const OP = 'vfio_region_info';
 
 export interface SparseArea { readonly offset: bigint; readonly size: bigint }

@@ -5,6 +5,7 @@
 // device closes (the device owns every DmaBuf it exported and closes them before its own fd).
 // The kernel revokes a vfio dma-buf when the device closes anyway; closing it ourselves keeps fd
 // numbers from lingering and makes "use after device close" a ClosedError instead of a stale fd.
+import { SIZEOF } from '../abi';
 import * as fs from 'fs';
 import { U64_MAX } from '../decode/bytes';
 import { closedError } from '../errors';
@@ -138,8 +139,8 @@ export function dmaBufSize(ranges: readonly DmaBufRange[]): bigint {
 // --- struct vfio_device_feature_dma_buf { u32 region_index; u32 open_flags; u32 flags;
 //     u32 nr_ranges; struct vfio_region_dma_range { u64 offset; u64 length; } dma_ranges[]; } ---
 
-export const DMA_BUF_HEADER_SIZE = 16;
-export const DMA_BUF_RANGE_SIZE = 16;
+export const DMA_BUF_HEADER_SIZE = SIZEOF.vfio_device_feature_dma_buf;
+export const DMA_BUF_RANGE_SIZE = SIZEOF.vfio_region_dma_range;
 
 /** The GET payload of the DMA_BUF feature. `flags` must be 0 (the kernel refuses anything else). */
 export function encodeDmaBufFeature(regionIndex: number, openFlags: number, ranges: readonly DmaBufRange[]): Uint8Array {
