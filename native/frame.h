@@ -12,7 +12,8 @@
 //
 // Layout, in 8-byte slots, seen from JavaScript as a Float64Array and a BigUint64Array over the
 // same memory:
-//   0 … 6   the function's numbers (which slot is what: each function says)
+//   0 … 6   the function's numbers, argument i in slot i (which is what: lib/addon/frame-table.ts,
+//           which test/host/frame-table.test.ts checks against each function's reads)
 //   7       kinds: bit i set = slot i holds a u64 bit pattern (a bigint), not a double
 //   8       the result: -errno or a value, a double unless bit 8 of kinds says u64
 #ifndef VFIO_NATIVE_FRAME_H

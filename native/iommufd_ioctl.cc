@@ -54,9 +54,8 @@ napi_value iommu_ioas_iova_ranges(napi_env env, napi_callback_info info) {
   return a.result(ranges.num_iovas);
 }
 
-// Maps [offset, offset + length) of a mapping (DMA buffer) into the IOAS. Framed (frame.h).
-// Slots: 0 iommufd, 1 IOAS id, 2 the DMA buffer's mapping id, 3 offset, 4 length, 5 iova,
-// 6 flags. Result: the IOVA used, or -errno.
+// Maps [offset, offset + length) of a mapping (DMA buffer) into the IOAS. Framed (frame.h;
+// slots: lib/addon/frame-table.ts). Result: the IOVA used, or -errno.
 napi_value iommu_ioas_map(napi_env env, napi_callback_info info) {
   Args a(env, info, kFromFrame, 0);
   int fd = a.fd(0);
@@ -89,7 +88,7 @@ napi_value iommu_ioas_map_file(napi_env env, napi_callback_info info) {
   return iova_or_error(a.env(), r, map.iova);
 }
 
-// Framed. Slots: 0 iommufd, 1 IOAS id, 2 iova, 3 length. Result: 0 or -errno.
+// Framed (slots: lib/addon/frame-table.ts). Result: 0 or -errno.
 napi_value iommu_ioas_unmap(napi_env env, napi_callback_info info) {
   Args a(env, info, kFromFrame, 0);
   int fd = a.fd(0);

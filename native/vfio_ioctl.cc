@@ -50,8 +50,7 @@ napi_value vfio_iommu_get_info(napi_env env, napi_callback_info info) {
   return a.result(grow_info_ioctl(fd, abi::VFIO_IOMMU_GET_INFO, buf, sizeof(abi::vfio_iommu_type1_info), -1, 0));
 }
 
-// Framed (frame.h). Slots: 0 container fd, 1 the DMA buffer's mapping id, 2 offset, 3 size,
-// 4 iova, 5 flags. Result: 0 or -errno.
+// Framed (frame.h; slots: lib/addon/frame-table.ts). Result: 0 or -errno.
 napi_value vfio_iommu_map_dma(napi_env env, napi_callback_info info) {
   Args a(env, info, kFromFrame, 0);
   int fd = a.fd(0);
@@ -66,7 +65,7 @@ napi_value vfio_iommu_map_dma(napi_env env, napi_callback_info info) {
   return a.result(vfio_ioctl(fd, abi::VFIO_IOMMU_MAP_DMA, &map));
 }
 
-// Framed. Slots: 0 container fd, 1 iova, 2 size, 3 flags. Result: 0 or -errno.
+// Framed (slots: lib/addon/frame-table.ts). Result: 0 or -errno.
 napi_value vfio_iommu_unmap_dma(napi_env env, napi_callback_info info) {
   Args a(env, info, kFromFrame, 0);
   int fd = a.fd(0);
@@ -127,8 +126,8 @@ napi_value vfio_device_get_info(napi_env env, napi_callback_info info) {
   return a.result(grow_info_ioctl(fd, abi::VFIO_DEVICE_GET_INFO, buf, sizeof(abi::vfio_device_info), -1, 0));
 }
 
-// Framed (frame.h), argument: the buffer. Slots: 0 device fd, 1 region index. Result: the argsz
-// the kernel wants, or -errno.
+// Framed (frame.h; slots: lib/addon/frame-table.ts), argument: the buffer. Result: the argsz the kernel wants,
+// or -errno.
 napi_value vfio_device_get_region_info(napi_env env, napi_callback_info info) {
   Args a(env, info, kFromFrame, 1);
   Span<uint8_t> buf = a.out_bytes(0);

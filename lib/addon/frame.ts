@@ -9,6 +9,7 @@
 // a number out of range or not an integer is -EINVAL from the addon, which checks every slot.
 import { constants as osConstants } from 'os';
 import type { Native, U64n } from './contract';
+import { slotLayout } from './frame-table';
 
 /** The framed functions as the addon exports them: numbers in the frame, objects as arguments. */
 export interface FramedAddon {
@@ -38,6 +39,11 @@ export function framedFunctions(addon: FramedAddon): FramedFunctions {
   const { VFIO_IOMMU_MAP_DMA: mapDma, VFIO_IOMMU_UNMAP_DMA: unmapDma, IOMMU_IOAS_MAP: ioasMap,
     IOMMU_IOAS_UNMAP: ioasUnmap, VFIO_DEVICE_GET_REGION_INFO: regionInfo } = addon;
   let kinds = 0;
+  // Each function's argument layout, from the one table of slots.
+  const mapDmaLayout = slotLayout('VFIO_IOMMU_MAP_DMA');
+  const unmapDmaLayout = slotLayout('VFIO_IOMMU_UNMAP_DMA');
+  const ioasMapLayout = slotLayout('IOMMU_IOAS_MAP');
+  const ioasUnmapLayout = slotLayout('IOMMU_IOAS_UNMAP');
 
   /** A number slot: fds, ids, flags. */
   function num(slot: number, v: number, arg: number): void {
@@ -68,8 +74,8 @@ export function framedFunctions(addon: FramedAddon): FramedFunctions {
   /**
    * The general path, out of line so that each wrapper stays small enough for V8 to inline
    * into its caller (DmaSpace.map, say): every argument type, bigints included. `layout` has
-   * a letter per argument, which goes to the slot of the same index: 'n' a number, 'a' an
-   * address or length (a number or a bigint).
+   * a letter per argument (frame-table.ts: slotLayout), which goes to the slot of the same
+   * index: 'n' a number, 'a' an address or length (a number or a bigint).
    */
   function general(layout: string, ...args: unknown[]): boolean {
     begin();
@@ -88,7 +94,7 @@ export function framedFunctions(addon: FramedAddon): FramedFunctions {
       if (typeof containerFd === 'number' && typeof mem === 'number' && typeof offset === 'number' &&
         typeof size === 'number' && typeof iova === 'number' && typeof flags === 'number') {
         f64[0] = containerFd; f64[1] = mem; f64[2] = offset; f64[3] = size; f64[4] = iova; f64[5] = flags; f64[KINDS] = 0;
-      } else if (!general('nnaaan', containerFd, mem, offset, size, iova, flags)) {
+      } else if (!general(mapDmaLayout, containerFd, mem, offset, size, iova, flags)) {
         return -EINVAL;
       }
       mapDma();
@@ -97,7 +103,7 @@ export function framedFunctions(addon: FramedAddon): FramedFunctions {
     VFIO_IOMMU_UNMAP_DMA(containerFd, iova, size, flags) {
       if (typeof containerFd === 'number' && typeof iova === 'number' && typeof size === 'number' && typeof flags === 'number') {
         f64[0] = containerFd; f64[1] = iova; f64[2] = size; f64[3] = flags; f64[KINDS] = 0;
-      } else if (!general('naan', containerFd, iova, size, flags)) {
+      } else if (!general(unmapDmaLayout, containerFd, iova, size, flags)) {
         return -EINVAL;
       }
       unmapDma();
@@ -107,7 +113,7 @@ export function framedFunctions(addon: FramedAddon): FramedFunctions {
       if (typeof iommufd === 'number' && typeof ioasId === 'number' && typeof mem === 'number' && typeof offset === 'number' &&
         typeof length === 'number' && typeof iova === 'number' && typeof flags === 'number') {
         f64[0] = iommufd; f64[1] = ioasId; f64[2] = mem; f64[3] = offset; f64[4] = length; f64[5] = iova; f64[6] = flags; f64[KINDS] = 0;
-      } else if (!general('nnnaaan', iommufd, ioasId, mem, offset, length, iova, flags)) {
+      } else if (!general(ioasMapLayout, iommufd, ioasId, mem, offset, length, iova, flags)) {
         return -EINVAL;
       }
       ioasMap();
@@ -117,7 +123,7 @@ export function framedFunctions(addon: FramedAddon): FramedFunctions {
     IOMMU_IOAS_UNMAP(iommufd, ioasId, iova, length) {
       if (typeof iommufd === 'number' && typeof ioasId === 'number' && typeof iova === 'number' && typeof length === 'number') {
         f64[0] = iommufd; f64[1] = ioasId; f64[2] = iova; f64[3] = length; f64[KINDS] = 0;
-      } else if (!general('nnaa', iommufd, ioasId, iova, length)) {
+      } else if (!general(ioasUnmapLayout, iommufd, ioasId, iova, length)) {
         return -EINVAL;
       }
       ioasUnmap();
