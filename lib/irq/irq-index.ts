@@ -148,7 +148,13 @@ export class IrqIndex implements IrqOwner {
       for (const v of vectors) taps.push(this.control.backend.openTap(v, (count) => irq.deliver(v, count)));
       this.run(planAdd(this.shape, this.state, new Map(taps.map((t) => [t.vector, t.fd])), reserve));
     } catch (e) {
-      for (const t of taps) t.close();
+      for (const t of taps) {
+        try {
+          t.close();
+        } catch {
+          // The failure that brought us here is the one to report; the tap is closed regardless.
+        }
+      }
       throw e;
     }
     for (const t of taps) {

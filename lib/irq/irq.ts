@@ -26,11 +26,13 @@ export class Tap implements IrqTap {
   readonly fd: number;
   private handle: PollHandle | undefined;
   private refd = false;
+  private readonly device: string;
 
-  private constructor(vector: number, fd: number, handle: PollHandle) {
+  private constructor(vector: number, fd: number, handle: PollHandle, device: string) {
     this.vector = vector;
     this.fd = fd;
     this.handle = handle;
+    this.device = device;
   }
 
   /** A non-blocking eventfd (the addon reads it only when epoll says it is readable). */
@@ -40,7 +42,7 @@ export class Tap implements IrqTap {
     try {
       // poll_start starts unref'd: an armed but idle vector never holds the process open.
       const handle = checkValue(n.poll_start(fd, onCount), 'uv_poll_start', { device });
-      return new Tap(vector, fd, handle);
+      return new Tap(vector, fd, handle, device);
     } catch (e) {
       n.close(fd);
       throw e;
@@ -53,11 +55,12 @@ export class Tap implements IrqTap {
     this.refd = on;
   }
 
+  /** Stops watching, then closes the fd; a failed close is reported (the fd is released either way). */
   close(): void {
     if (this.handle === undefined) return;
     native().poll_stop(this.handle);
     this.handle = undefined;
-    native().close(this.fd);
+    check(native().close(this.fd), 'close', { device: this.device, detail: `eventfd of vector ${this.vector}` });
   }
 }
 
@@ -152,10 +155,16 @@ export class Irq extends EventEmitter implements AsyncIterable<IrqEvent>, Dispos
 
   /** @internal Closes taps the kernel has already detached. */
   detach(vectors: readonly number[]): void {
+    let failure: unknown;
     for (const v of vectors) {
-      this.taps.get(v)?.close();
+      try {
+        this.taps.get(v)?.close();
+      } catch (e) {
+        failure ??= e;  // every tap is closed all the same; the first failure is reported
+      }
       this.taps.delete(v);
     }
+    if (failure !== undefined) throw failure;
   }
 
   /** @internal The fd of one of this Irq's vectors (for re-registration on a re-enable). */
@@ -259,10 +268,13 @@ export class Irq extends EventEmitter implements AsyncIterable<IrqEvent>, Dispos
       this.owner.remove(this, this.vectors);
     } finally {
       this.closed = true;
-      this.detach(this.vectors);
-      for (const it of this.iterators) it.end();
-      this.iterators.clear();
-      this.emit('disable');
+      try {
+        this.detach(this.vectors);
+      } finally {
+        for (const it of this.iterators) it.end();
+        this.iterators.clear();
+        this.emit('disable');
+      }
     }
   }
 
