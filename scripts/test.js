@@ -137,7 +137,7 @@ function countResults(name, file, exitStatus) {
  * generated files not stale, lint and format. A failing check counts as one failure; passing
  * checks add nothing to the test counts.
  */
-const CHECKS = ['depcheck', 'check:generated'];
+const CHECKS = ['depcheck', 'check:generated', 'lint'];
 
 function checksPhase() {
   const failed = CHECKS.filter((name) => runStep(`check: npm run ${name}`, 'npm', ['run', '--silent', name]) !== 0);

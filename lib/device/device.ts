@@ -93,7 +93,7 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
   private deviceFd: number | undefined;
   private readonly releaseGroup: () => void;
   private readonly ownsIommu: boolean;
-  private readonly resources = new Map<ResourcePhase, Set<Closable>>(PHASES.map((p) => [p, new Set()]));
+  private readonly resources: Record<ResourcePhase, Set<Closable>> = { irq: new Set(), dma: new Set(), cookie: new Set(), mapping: new Set(), other: new Set() };
   private configSpace: ConfigSpace | undefined;
   private irqControl: IrqControl | undefined;
   private featureState: DeviceFeatures | undefined;
@@ -377,17 +377,17 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
   /** @internal Registers something the device must close before itself. */
   own(res: Closable, phase: ResourcePhase): void {
     this.fd('Device.own');
-    this.resources.get(phase)!.add(res);
+    this.resources[phase].add(res);
   }
 
   /** @internal */
   disown(res: Closable, phase: ResourcePhase): void {
-    this.resources.get(phase)!.delete(res);
+    this.resources[phase].delete(res);
   }
 
   /** Live mappings of this device's regions. */
   get mappings(): Mapping[] {
-    return [...this.resources.get('mapping')!] as Mapping[];
+    return [...this.resources.mapping] as Mapping[];
   }
 
   /**
@@ -399,9 +399,9 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
     if (this.deviceFd === undefined) return;
     const errors: unknown[] = [];
     for (const phase of PHASES) {
-      for (const res of [...this.resources.get(phase)!]) {
+      for (const res of [...this.resources[phase]]) {
         try { res.close(); } catch (e) { errors.push(e); }
-        this.resources.get(phase)!.delete(res);
+        this.resources[phase].delete(res);
       }
     }
     native().close(this.deviceFd);

@@ -96,7 +96,7 @@ function groupProof(dev: ResetTarget, info: HotResetInfo, op: string): Int32Arra
       hint: `open a device of each of those groups in the same IOMMU context (Device.open(bdf, { iommu: dev.iommu })), then retry`,
     });
   }
-  return Int32Array.from(needed.map((g) => held.get(g)!));
+  return Int32Array.from(needed.map((g) => held.get(g) ?? -1));
 }
 
 /** The cdev form: every affected device must be owned through this device's iommufd (or its group). */

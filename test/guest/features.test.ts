@@ -2,6 +2,7 @@
 // probe of every number, dma-buf export of ivshmem's BAR2, low power on edu, unknown numbers.
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import {
   InvalidArgumentError, NotSupportedError, VfioError, formatProbeReport, isFeatureError, probeReport,
@@ -97,7 +98,7 @@ describe('unknown and unsupported features', () => {
     // Our checks come first: a bad UUID never reaches the kernel.
     expect(thrown(() => dev.feature('PCI_VF_TOKEN').setToken('nope'))).toBeInstanceOf(InvalidArgumentError);
     // DMA_BUF offers GET only: a SET is the kernel's EINVAL.
-    expect(thrown(() => dev.feature('DMA_BUF').set(new Uint8Array(16)))).toMatchObject({ code: 'EINVAL', errno: require('os').constants.errno.EINVAL });
+    expect(thrown(() => dev.feature('DMA_BUF').set(new Uint8Array(16)))).toMatchObject({ code: 'EINVAL', errno: os.constants.errno.EINVAL });
   });
 });
 
@@ -120,7 +121,7 @@ describe('DMA_BUF export', () => {
     const before = dmabufFds();
     const past = thrown(() => dev.bar(2).exportDmaBuf([{ offset: 4 << 20, length: 0x1000 }]));
     expect(past).toBeInstanceOf(InvalidArgumentError);
-    expect(past).toMatchObject({ code: 'EINVAL', errno: require('os').constants.errno.EINVAL, op: 'VFIO_DEVICE_FEATURE' });
+    expect(past).toMatchObject({ code: 'EINVAL', errno: os.constants.errno.EINVAL, op: 'VFIO_DEVICE_FEATURE' });
     expect(past.hint).toMatch(/runs past the end of BAR2 \(0x400000 bytes\)/);
     const straddle = thrown(() => dev.bar(2).exportDmaBuf([{ offset: (4 << 20) - 0x1000, length: 0x2000 }]));
     expect(straddle.code).toBe('EINVAL');
@@ -197,7 +198,7 @@ const hasRuntimePm = fs.existsSync(`/sys/bus/pci/devices/${EDU}/power/runtime_st
       dev.feature('LOW_POWER_ENTRY_WITH_WAKEUP').enter(efd);
       expect(await settles(EDU, 'suspended')).toBe('suspended');
       const counter = new Uint8Array(8);
-      expect(native().read(efd, counter)).toBe(-require('os').constants.errno.EAGAIN);
+      expect(native().read(efd, counter)).toBe(-os.constants.errno.EAGAIN);
       // Any device ioctl resumes the device (vfio wraps ioctls in runtime PM get/put).
       dev.feature('LOW_POWER_EXIT').ioctl({ probe: true, set: true });
       expect(native().read(efd, counter)).toBe(8);

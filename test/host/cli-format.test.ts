@@ -153,7 +153,7 @@ describe('vfio info', () => {
     expect(lines).toContain('\tVFIO: flags RESET PCI; 9 regions, 5 IRQ indexes; device caps: none');
     expect(lines).toContain('\tControl: I/O- Mem+ BusMaster+ SERR- DisINTx+');
     expect(lines).toContain('\t  [40] MSI-X: Enable- Masked- Count=65 Table: BAR0+0x2000 PBA: BAR0+0x3000');
-    expect(lines.find((l) => l.includes('MSIX'))).toMatch(/^\t  2\s+MSIX\s+65\s+eventfd noresize$/);
+    expect(lines.find((l) => l.includes('MSIX'))).toMatch(/^\t {2}2\s+MSIX\s+65\s+eventfd noresize$/);
     expect(lines).toContain('\t  none offered (`vfio features BDF` shows every probe)');
   });
 

@@ -65,7 +65,6 @@ function world(o: { features?: Record<number, FeatureProbeAnswers>; wcRegion?: b
   const tracked = new Set<Mapping>();
   const owned = new Set<{ close(): void }>();
   const exported: DmaBuf[] = [];
-  let registry!: CookieRegistry;
   const regionHost: RegionHost = {
     label: BDF,
     fd: () => devFd,
@@ -100,7 +99,7 @@ function world(o: { features?: Record<number, FeatureProbeAnswers>; wcRegion?: b
     getFeature: (index) => { throw new Error(`no GET of feature ${index} expected here`); },
     wcReservedBeforeOpen: () => false,
   };
-  registry = new CookieRegistry(host, {
+  const registry = new CookieRegistry(host, {
     paths: { sysfs: path.join(root, 'sys'), proc: path.join(root, 'proc'), kernelConfig: [], pat: { debugfs: path.join(root, 'debug'), mountDebugfs: false } },
     tables: o.wcRegion ? { wcRegionTypes: [WC_TYPE] } : {},
     pageSize: PAGE,
