@@ -18,23 +18,51 @@ export interface FramedCall {
 
 export const FRAMED_CALLS = {
   VFIO_IOMMU_MAP_DMA: {
-    slots: [['containerFd', 'fd'], ['mem', 'id'], ['offset', 'u64'], ['size', 'u64'], ['iova', 'u64'], ['flags', 'u32']],
+    slots: [
+      ['containerFd', 'fd'],
+      ['mem', 'id'],
+      ['offset', 'u64'],
+      ['size', 'u64'],
+      ['iova', 'u64'],
+      ['flags', 'u32'],
+    ],
     objects: 0,
   },
   VFIO_IOMMU_UNMAP_DMA: {
-    slots: [['containerFd', 'fd'], ['iova', 'u64'], ['size', 'u64'], ['flags', 'u32']],
+    slots: [
+      ['containerFd', 'fd'],
+      ['iova', 'u64'],
+      ['size', 'u64'],
+      ['flags', 'u32'],
+    ],
     objects: 0,
   },
   IOMMU_IOAS_MAP: {
-    slots: [['iommufd', 'fd'], ['ioasId', 'u32'], ['mem', 'id'], ['offset', 'u64'], ['length', 'u64'], ['iova', 'u64'], ['flags', 'u32']],
+    slots: [
+      ['iommufd', 'fd'],
+      ['ioasId', 'u32'],
+      ['mem', 'id'],
+      ['offset', 'u64'],
+      ['length', 'u64'],
+      ['iova', 'u64'],
+      ['flags', 'u32'],
+    ],
     objects: 0,
   },
   IOMMU_IOAS_UNMAP: {
-    slots: [['iommufd', 'fd'], ['ioasId', 'u32'], ['iova', 'u64'], ['length', 'u64']],
+    slots: [
+      ['iommufd', 'fd'],
+      ['ioasId', 'u32'],
+      ['iova', 'u64'],
+      ['length', 'u64'],
+    ],
     objects: 0,
   },
   VFIO_DEVICE_GET_REGION_INFO: {
-    slots: [['deviceFd', 'fd'], ['index', 'u32']],
+    slots: [
+      ['deviceFd', 'fd'],
+      ['index', 'u32'],
+    ],
     objects: 1,
   },
 } as const satisfies Record<string, FramedCall>;

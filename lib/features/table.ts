@@ -10,9 +10,20 @@ import { VFIO_DEVICE_FEATURE_MASK } from '../abi';
 
 /** The features 7.3's uAPI header defines, by name without the VFIO_DEVICE_FEATURE_ prefix. */
 export const KNOWN_FEATURE_NAMES = [
-  'PCI_VF_TOKEN', 'MIGRATION', 'MIG_DEVICE_STATE', 'LOW_POWER_ENTRY', 'LOW_POWER_ENTRY_WITH_WAKEUP',
-  'LOW_POWER_EXIT', 'DMA_LOGGING_START', 'DMA_LOGGING_STOP', 'DMA_LOGGING_REPORT', 'MIG_DATA_SIZE',
-  'BUS_MASTER', 'DMA_BUF', 'MIG_PRECOPY_INFOv2', 'ZPCI_ERROR',
+  'PCI_VF_TOKEN',
+  'MIGRATION',
+  'MIG_DEVICE_STATE',
+  'LOW_POWER_ENTRY',
+  'LOW_POWER_ENTRY_WITH_WAKEUP',
+  'LOW_POWER_EXIT',
+  'DMA_LOGGING_START',
+  'DMA_LOGGING_STOP',
+  'DMA_LOGGING_REPORT',
+  'MIG_DATA_SIZE',
+  'BUS_MASTER',
+  'DMA_BUF',
+  'MIG_PRECOPY_INFOv2',
+  'ZPCI_ERROR',
 ] as const;
 export type KnownFeatureName = (typeof KNOWN_FEATURE_NAMES)[number];
 
@@ -22,7 +33,8 @@ export type FeatureNumbers = Readonly<Record<string, number>>;
 export type FeatureNumberOverrides = Readonly<Record<string, number | null | undefined>>;
 
 export const DEFAULT_FEATURE_NUMBERS: FeatureNumbers = Object.freeze(
-  Object.fromEntries(KNOWN_FEATURE_NAMES.map((n, i) => [n, i])));
+  Object.fromEntries(KNOWN_FEATURE_NAMES.map((n, i) => [n, i])),
+);
 
 const NAME_RE = /^[A-Za-z][A-Za-z0-9_]*$/;
 
@@ -35,7 +47,10 @@ function shortName(name: string): string {
  * is not an identifier, or two names left on one number (a kernel has one feature per number;
  * move or remove the other name in the same call).
  */
-export function featureNumbers(overrides: FeatureNumberOverrides = {}, base: FeatureNumbers = DEFAULT_FEATURE_NUMBERS): FeatureNumbers {
+export function featureNumbers(
+  overrides: FeatureNumberOverrides = {},
+  base: FeatureNumbers = DEFAULT_FEATURE_NUMBERS,
+): FeatureNumbers {
   const table = new Map(Object.entries(base));
   for (const [rawName, index] of Object.entries(overrides)) {
     const name = shortName(rawName);
@@ -53,7 +68,9 @@ export function featureNumbers(overrides: FeatureNumberOverrides = {}, base: Fea
   for (const [name, index] of table) {
     const other = byIndex.get(index);
     if (other !== undefined) {
-      throw new RangeError(`features ${other} and ${name} would both be number ${index}: move or remove one (null removes)`);
+      throw new RangeError(
+        `features ${other} and ${name} would both be number ${index}: move or remove one (null removes)`,
+      );
     }
     byIndex.set(index, name);
   }
@@ -163,7 +180,9 @@ export function formatProbeReport(report: FeatureProbeReport): string {
   ];
   for (const e of report.entries) {
     const a = e.answers;
-    lines.push(`  ${String(e.index).padStart(5)}  ${e.name.padEnd(nameWidth)}  ${col(a.probe)}${col(a.get)}${col(a.set)}${e.supported ? ops(e) || 'probe only' : '-'}`.trimEnd());
+    lines.push(
+      `  ${String(e.index).padStart(5)}  ${e.name.padEnd(nameWidth)}  ${col(a.probe)}${col(a.get)}${col(a.set)}${e.supported ? ops(e) || 'probe only' : '-'}`.trimEnd(),
+    );
   }
   lines.push(`answered: ${formatIndexList(report.answered)}`);
   lines.push(`ENOTTY (unknown to this kernel or driver): ${formatIndexList(report.silent)}`);

@@ -6,13 +6,23 @@ import * as path from 'path';
 import { FRAMED_CALLS, FramedCall, slotLayout } from '../../lib/addon/frame-table';
 
 const nativeDir = path.resolve(__dirname, '../../native');
-const sources = fs.readdirSync(nativeDir).filter((f) => f.endsWith('.cc')).map((f) => fs.readFileSync(path.join(nativeDir, f), 'utf8'));
+const sources = fs
+  .readdirSync(nativeDir)
+  .filter((f) => f.endsWith('.cc'))
+  .map((f) => fs.readFileSync(path.join(nativeDir, f), 'utf8'));
 const all = sources.join('\n');
 
 /** JS name -> C function of every framed export: `out.fn("NAME", fn)` where fn reads the frame. */
 function exportedFramed(): Map<string, string> {
-  const exported = [...all.matchAll(/out\.fn(?:<\w+>)?\("(\w+)",\s*(\w+)\)/g)].map((m): [string, string] => [m[1], m[2]]);
-  return new Map(exported.filter(([, fn]) => new RegExp(`napi_value ${fn}\\(napi_env env, napi_callback_info info\\) \\{[^}]*kFromFrame`).test(all)));
+  const exported = [...all.matchAll(/out\.fn(?:<\w+>)?\("(\w+)",\s*(\w+)\)/g)].map((m): [string, string] => [
+    m[1],
+    m[2],
+  ]);
+  return new Map(
+    exported.filter(([, fn]) =>
+      new RegExp(`napi_value ${fn}\\(napi_env env, napi_callback_info info\\) \\{[^}]*kFromFrame`).test(all),
+    ),
+  );
 }
 
 /** The slots a C framed function reads, in order: [slot, reader]; dma_buffer_of(a, i) reads an id. */
@@ -22,8 +32,9 @@ function readsOf(fn: string): { slots: [number, string][]; objects: number } {
   const body = m[1];
   const ctor = /Args a\(env, info, kFromFrame, (\d+)\)/.exec(body);
   if (!ctor) throw new Error(`${fn} does not read the frame (Args with kFromFrame)`);
-  const slots = [...body.matchAll(/\ba\.(fd|u32|u64|id)\((\d+)\)|\bdma_buffer_of\(a, (\d+)\)/g)]
-    .map((r): [number, string] => (r[3] !== undefined ? [Number(r[3]), 'id'] : [Number(r[2]), r[1]]));
+  const slots = [...body.matchAll(/\ba\.(fd|u32|u64|id)\((\d+)\)|\bdma_buffer_of\(a, (\d+)\)/g)].map(
+    (r): [number, string] => (r[3] !== undefined ? [Number(r[3]), 'id'] : [Number(r[2]), r[1]]),
+  );
   return { slots, objects: Number(ctor[1]) };
 }
 
