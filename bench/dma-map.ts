@@ -23,7 +23,9 @@ async function main(): Promise<void> {
   const n = native();
   const dev = await Device.open(bdf);
   const containerFd = dev.iommu.fd('bench');
-  console.log(`DMA map+unmap (type1, edu's container), ${N} pairs x ${ROUNDS} rounds, median rate ratio against the C loop (1.00 = as fast as C):`);
+  console.log(
+    `DMA map+unmap (type1, edu's container), ${N} pairs x ${ROUNDS} rounds, median rate ratio against the C loop (1.00 = as fast as C):`,
+  );
   for (const size of SIZES) {
     const buf = DmaBuffer.allocate(size);
     buf.u8.fill(1); // fault the pages in before timing: every variant then pins resident memory
@@ -41,14 +43,21 @@ async function main(): Promise<void> {
       return Number(process.hrtime.bigint() - t0);
     };
     const variants = {
-      library: () => timed(() => { for (let i = 0; i < N; i++) dev.iommu.map(buf).unmap(); }),
-      addon: () => timed(() => {
-        for (let i = 0; i < N; i++) {
-          if (n.VFIO_IOMMU_MAP_DMA(containerFd, mem, 0, size, at, flags) < 0) throw new Error('MAP_DMA');
-          if (n.VFIO_IOMMU_UNMAP_DMA(containerFd, at, size, 0) < 0) throw new Error('UNMAP_DMA');
-        }
-      }),
-      perPair: () => timed(() => { for (let i = 0; i < N; i++) if (c.dma_map_loop(containerFd, ab, size, at, 1) < 0) throw new Error('C pair'); }),
+      library: () =>
+        timed(() => {
+          for (let i = 0; i < N; i++) dev.iommu.map(buf).unmap();
+        }),
+      addon: () =>
+        timed(() => {
+          for (let i = 0; i < N; i++) {
+            if (n.VFIO_IOMMU_MAP_DMA(containerFd, mem, 0, size, at, flags) < 0) throw new Error('MAP_DMA');
+            if (n.VFIO_IOMMU_UNMAP_DMA(containerFd, at, size, 0) < 0) throw new Error('UNMAP_DMA');
+          }
+        }),
+      perPair: () =>
+        timed(() => {
+          for (let i = 0; i < N; i++) if (c.dma_map_loop(containerFd, ab, size, at, 1) < 0) throw new Error('C pair');
+        }),
       c: () => {
         const ns = c.dma_map_loop(containerFd, ab, size, at, N);
         if (ns < 0) throw new Error(`C MAP_DMA/UNMAP_DMA loop: errno ${-ns}`);
@@ -71,12 +80,17 @@ async function main(): Promise<void> {
       for (const name of ['library', 'addon', 'perPair']) ratios[name].push(t.c / t[name]);
       cPerPair.push(t.c / N / 1000);
     }
-    console.log(ratioLine(`  ${size >= 1 << 20 ? `${size >> 20} MiB` : `${size >> 10} KiB`}: library`, median(ratios.library)) +
-      `   (addon alone ${median(ratios.addon).toFixed(2)}x, one call per pair ${median(ratios.perPair).toFixed(2)}x; ` +
-      `C ${median(cPerPair).toFixed(1)} us per pair)`);
+    console.log(
+      ratioLine(`  ${size >= 1 << 20 ? `${size >> 20} MiB` : `${size >> 10} KiB`}: library`, median(ratios.library)) +
+        `   (addon alone ${median(ratios.addon).toFixed(2)}x, one call per pair ${median(ratios.perPair).toFixed(2)}x; ` +
+        `C ${median(cPerPair).toFixed(1)} us per pair)`,
+    );
     buf.close();
   }
   dev.close();
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -77,19 +77,34 @@ type StartWriter = (fd: number, fail: (e: Error) => void) => Writer;
  * any exit before end() is a failure, never a race with the last sample. */
 function processWriter(bin: string): StartWriter {
   return (fd, fail) => {
-    const child: ChildProcess = spawn(bin, ['writer', String(N + 1), String(GAP_US)], { stdio: ['pipe', 'inherit', 'inherit', fd] });
+    const child: ChildProcess = spawn(bin, ['writer', String(N + 1), String(GAP_US)], {
+      stdio: ['pipe', 'inherit', 'inherit', fd],
+    });
     let ending = false;
     const exited = new Promise<void>((resolve, reject) => {
-      child.on('error', (e) => { fail(e); reject(e); });
+      child.on('error', (e) => {
+        fail(e);
+        reject(e);
+      });
       child.on('exit', (code) => {
         const e = new Error(`irq-epoll writer exited with ${code}${ending ? '' : ' before the round ended'}`);
         if (code === 0 && ending) resolve();
-        else { fail(e); reject(e); }
+        else {
+          fail(e);
+          reject(e);
+        }
       });
     });
     exited.catch(() => undefined); // reported through fail(); end() rethrows it
     child.stdin!.on('error', fail); // a go-ahead to a writer already gone
-    return { go: () => void child.stdin!.write('x'), end: () => { ending = true; child.stdin!.end(); return exited; } };
+    return {
+      go: () => void child.stdin!.write('x'),
+      end: () => {
+        ending = true;
+        child.stdin!.end();
+        return exited;
+      },
+    };
   };
 }
 
@@ -126,7 +141,13 @@ async function jsRound(start: StartWriter, r: Reader): Promise<number[]> {
 /** Through the Irq and its EventEmitter: what a driver sees. */
 function irqReader(irq: Irq, fd: number): Reader {
   let cb: ((t0: number) => void) | undefined;
-  return { fd, listen: (f) => irq.on('interrupt', (cb = f)), unlisten: () => { if (cb) irq.off('interrupt', cb); } };
+  return {
+    fd,
+    listen: (f) => irq.on('interrupt', (cb = f)),
+    unlisten: () => {
+      if (cb) irq.off('interrupt', cb);
+    },
+  };
 }
 
 /** The addon's poll callback alone, on an eventfd of its own: the floor under the Irq layer. */
@@ -134,7 +155,16 @@ function tapReader(): Reader & { close(): void } {
   let cb: (t0: number) => void = () => undefined;
   const tap = Tap.open(0, (t0) => cb(t0), 'bench');
   tap.ref(true);
-  return { fd: tap.fd, listen: (f) => { cb = f; }, unlisten: () => { cb = () => undefined; }, close: () => tap.close() };
+  return {
+    fd: tap.fd,
+    listen: (f) => {
+      cb = f;
+    },
+    unlisten: () => {
+      cb = () => undefined;
+    },
+    close: () => tap.close(),
+  };
 }
 
 /** An Irq on a real device's MSI-X vector 0, or on a kernel-less eventfd. */
@@ -147,13 +177,25 @@ async function openIrq(): Promise<{ irq: Irq; fd: number; what: string; close():
     return { irq, fd: irq.fdOf(0)!, what: `nvme ${bdf} MSI-X vector 0`, close: () => dev.close() };
   }
   const info: DeviceIrqInfo = {
-    argsz: 16, rawFlags: 1, index: 0, count: 1, name: 'IRQ0',
+    argsz: 16,
+    rawFlags: 1,
+    index: 0,
+    count: 1,
+    name: 'IRQ0',
     flags: { eventfd: true, maskable: false, automasked: false, noresize: true },
   };
   const control = new IrqControl({
-    device: 'loopback', pci: false, irqs: [info], live: () => undefined, setIrqs: () => 0,
-    openTap: (v, cb) => Tap.open(v, cb, 'loopback'), own: () => undefined, disown: () => undefined,
-    allowIntx: () => undefined, busMaster: () => true, emitReleaseRequest: () => undefined,
+    device: 'loopback',
+    pci: false,
+    irqs: [info],
+    live: () => undefined,
+    setIrqs: () => 0,
+    openTap: (v, cb) => Tap.open(v, cb, 'loopback'),
+    own: () => undefined,
+    disown: () => undefined,
+    allowIntx: () => undefined,
+    busMaster: () => true,
+    emitReleaseRequest: () => undefined,
   });
   const irq = control.index(0).enable();
   return { irq, fd: irq.fdOf(0)!, what: 'an eventfd without a device', close: () => irq.disable() };
@@ -208,4 +250,7 @@ async function main(): Promise<void> {
   block('thread in the same process (as a device interrupt: no address-space switch)', '-thread');
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -13,7 +13,14 @@ import { loadBaseline, median, ratioLine } from './util';
 
 const ROUNDS = 15;
 
-interface Target { mapping: Mapping; buffer: ArrayBuffer; close(): void; iterations: number; writeOff: number; readOff: number }
+interface Target {
+  mapping: Mapping;
+  buffer: ArrayBuffer;
+  close(): void;
+  iterations: number;
+  writeOff: number;
+  readOff: number;
+}
 
 function hostTarget(): Target {
   const n = native();
@@ -24,8 +31,16 @@ function hostTarget(): Target {
   if (typeof mapped === 'number') throw new Error(`mmap: ${mapped}`);
   const mapping = new Mapping(mapped, 0n, 1 << 20, { label: 'bench', regionName: 'shm', release: () => undefined });
   return {
-    mapping, buffer: mapped.buffer, iterations: 2_000_000, writeOff: 4, readOff: 0,
-    close: () => { mapping.close(); n.close(fd); fs.rmSync(file); },
+    mapping,
+    buffer: mapped.buffer,
+    iterations: 2_000_000,
+    writeOff: 4,
+    readOff: 0,
+    close: () => {
+      mapping.close();
+      n.close(fd);
+      fs.rmSync(file);
+    },
   };
 }
 
@@ -50,18 +65,30 @@ async function main(): Promise<void> {
   const c = loadBaseline();
   const t = process.argv.includes('--device') ? await deviceTarget() : hostTarget();
   const { mapping: m, iterations: n } = t;
-  const writeJs = () => { for (let i = 0; i < n; i++) m.write32(t.writeOff, i); };
+  const writeJs = () => {
+    for (let i = 0; i < n; i++) m.write32(t.writeOff, i);
+  };
   // The floor: a bare Uint32Array store loop, no accessor, no checks. V8's loop (a stack-guard
   // check and an overflow check per iteration) is what it costs over the C loop.
   const bare = new Uint32Array(t.buffer, 0, 2);
-  const writeBare = () => { for (let i = 0; i < n; i++) bare[t.writeOff >>> 2] = i; };
+  const writeBare = () => {
+    for (let i = 0; i < n; i++) bare[t.writeOff >>> 2] = i;
+  };
   let sink = 0;
   // XOR into a local keeps the accumulator a small integer: a captured `+=` sum overflows into a
   // heap number and would time an allocation per iteration, not the read.
-  const readJs = () => { let x = 0; for (let i = 0; i < n; i++) x ^= m.read32(t.readOff); sink ^= x; };
+  const readJs = () => {
+    let x = 0;
+    for (let i = 0; i < n; i++) x ^= m.read32(t.readOff);
+    sink ^= x;
+  };
   // Warm up: let TurboFan optimise the accessors before measuring.
-  writeJs(); readJs(); writeBare();
-  const w: number[] = []; const r: number[] = []; const b: number[] = [];
+  writeJs();
+  readJs();
+  writeBare();
+  const w: number[] = [];
+  const r: number[] = [];
+  const b: number[] = [];
   for (let k = 0; k < ROUNDS; k++) {
     w.push(timeJs(writeJs) / c.write32_loop(t.buffer, t.writeOff, n));
     r.push(timeJs(readJs) / c.read32_loop(t.buffer, t.readOff, n));
@@ -76,4 +103,7 @@ async function main(): Promise<void> {
   t.close();
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -42,13 +42,22 @@ async function main(): Promise<void> {
     const cNs = c.region_info_loop(fd, 0, N);
     const w = walk() / cNs;
     const f = full() / cNs;
-    if (k >= WARMUP_ROUNDS) { ratios.walk.push(w); ratios.full.push(f); cPerCall.push(cNs / N / 1000); }
+    if (k >= WARMUP_ROUNDS) {
+      ratios.walk.push(w);
+      ratios.full.push(f);
+      cPerCall.push(cNs / N / 1000);
+    }
   }
   if (kept === undefined) throw new Error('nothing decoded');
-  console.log(`GET_REGION_INFO (nvme BAR0, with caps), ${N} calls x ${ROUNDS} rounds, median Node/C (C ${median(cPerCall).toFixed(1)} us per call):`);
+  console.log(
+    `GET_REGION_INFO (nvme BAR0, with caps), ${N} calls x ${ROUNDS} rounds, median Node/C (C ${median(cPerCall).toFixed(1)} us per call):`,
+  );
   console.log(ratioLine('  query + walk (as C)', median(ratios.walk)));
   console.log(ratioLine('  + decode to objects', median(ratios.full)));
   dev.close();
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

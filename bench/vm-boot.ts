@@ -10,7 +10,11 @@ import * as path from 'path';
 import { PassThrough } from 'stream';
 import { provision, run } from '../lib/vm';
 
-interface Args { runs: number; cold: boolean; kernel?: string }
+interface Args {
+  runs: number;
+  cold: boolean;
+  kernel?: string;
+}
 
 function parseArgs(argv: string[]): Args {
   const args: Args = { runs: 5, cold: false };
@@ -27,7 +31,8 @@ const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-const fmt = (ms: number[]) => `median ${(median(ms) / 1000).toFixed(2)} s  (n=${ms.length}, min ${(Math.min(...ms) / 1000).toFixed(2)}, max ${(Math.max(...ms) / 1000).toFixed(2)})`;
+const fmt = (ms: number[]) =>
+  `median ${(median(ms) / 1000).toFixed(2)} s  (n=${ms.length}, min ${(Math.min(...ms) / 1000).toFixed(2)}, max ${(Math.max(...ms) / 1000).toFixed(2)})`;
 
 async function timed(f: () => Promise<unknown>): Promise<number> {
   const t0 = Date.now();
@@ -47,7 +52,9 @@ async function main(): Promise<void> {
   if (args.cold) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vfio-vm-bench-'));
     try {
-      console.log(`cold provision        ${fmt([await timed(() => provision({ kernel: args.kernel, cacheDir: dir }))])}`);
+      console.log(
+        `cold provision        ${fmt([await timed(() => provision({ kernel: args.kernel, cacheDir: dir }))])}`,
+      );
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -64,7 +71,12 @@ async function main(): Promise<void> {
   }
   console.log(`boot to command start ${fmt(boot)}`);
   console.log(`run -- node -e 1      ${fmt(total)}`);
-  console.log(`host: ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  console.log(
+    `host: ${os.cpus().length} cores, load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
 }
 
 main().catch((e) => {

@@ -10,16 +10,16 @@ import { once } from 'events';
 import { Device, DmaBuffer, Irq, Mapping } from '../lib';
 
 // edu's BAR0 registers.
-const ID = 0x00;            // 0xRRrr00ed: major/minor version, then 0xed
-const LIVENESS = 0x04;      // reads back the bitwise NOT of what was written
-const FACTORIAL = 0x08;     // write n, read n! once the computing bit clears
-const STATUS = 0x20;        // bit 0: computing; bit 7: raise an interrupt when a factorial is done
-const IRQ_STATUS = 0x24;    // why the device interrupted: 0x1 factorial, 0x100 DMA
-const IRQ_ACK = 0x64;       // write the IRQ_STATUS bits to acknowledge them
-const DMA_SRC = 0x80;       // 64-bit registers
+const ID = 0x00; // 0xRRrr00ed: major/minor version, then 0xed
+const LIVENESS = 0x04; // reads back the bitwise NOT of what was written
+const FACTORIAL = 0x08; // write n, read n! once the computing bit clears
+const STATUS = 0x20; // bit 0: computing; bit 7: raise an interrupt when a factorial is done
+const IRQ_STATUS = 0x24; // why the device interrupted: 0x1 factorial, 0x100 DMA
+const IRQ_ACK = 0x64; // write the IRQ_STATUS bits to acknowledge them
+const DMA_SRC = 0x80; // 64-bit registers
 const DMA_DST = 0x88;
 const DMA_COUNT = 0x90;
-const DMA_CMD = 0x98;       // bit 0 start, bit 1 direction (1: device to RAM), bit 2 interrupt when done
+const DMA_CMD = 0x98; // bit 0 start, bit 1 direction (1: device to RAM), bit 2 interrupt when done
 const EDU_BUFFER = 0x40000n; // the device's internal 4 KiB DMA buffer, as a DMA address on its side
 const EDU_DMA_MASK_BITS = 28; // edu ignores address bits above 27: IOVAs must stay below 256 MiB
 
@@ -37,19 +37,21 @@ async function main(bdf: string): Promise<void> {
   const id = bar0.read32(ID);
   console.log(`edu ${bdf}: id 0x${id.toString(16).padStart(8, '0')} (version ${id >>> 24}.${(id >>> 16) & 0xff})`);
   bar0.write32(LIVENESS, 0x12345678);
-  const alive = bar0.read32(LIVENESS) === (~0x12345678 >>> 0);
-  console.log(`liveness check: wrote 0x12345678, read 0x${bar0.read32(LIVENESS).toString(16)} -> ${alive ? 'ok' : 'FAILED'}`);
+  const alive = bar0.read32(LIVENESS) === ~0x12345678 >>> 0;
+  console.log(
+    `liveness check: wrote 0x12345678, read 0x${bar0.read32(LIVENESS).toString(16)} -> ${alive ? 'ok' : 'FAILED'}`,
+  );
 
   // 2. An interrupt: edu signals MSI, which is a memory write by the device, so it needs bus
   //    mastering on. Enable the vector before starting the work that raises it.
   dev.config.busMaster = true;
   const irq = dev.irq('MSI').enable();
   const done = interrupt(irq);
-  bar0.write32(STATUS, 0x80);   // interrupt on completion
+  bar0.write32(STATUS, 0x80); // interrupt on completion
   bar0.write32(FACTORIAL, 10);
   await done;
   const why = bar0.read32(IRQ_STATUS);
-  bar0.write32(IRQ_ACK, why);   // acknowledge, or the device keeps the interrupt raised
+  bar0.write32(IRQ_ACK, why); // acknowledge, or the device keeps the interrupt raised
   console.log(`factorial: 10! = ${bar0.read32(FACTORIAL)} (interrupt status 0x${why.toString(16)})`);
 
   // 3. DMA: the device reads a buffer we filled, then writes it back to another part of it.
@@ -61,14 +63,23 @@ async function main(bdf: string): Promise<void> {
   await transfer(bar0, irq, dma.iova, EDU_BUFFER, message.length, false); // RAM -> device
   await transfer(bar0, irq, EDU_BUFFER, dma.iova + 0x800n, message.length, true); // device -> RAM
   const back = new TextDecoder().decode(buf.copyOut(0x800, message.length));
-  console.log(`DMA round trip at IOVA 0x${dma.iova.toString(16)}: "${back}" -> ${back === new TextDecoder().decode(message) ? 'ok' : 'FAILED'}`);
+  console.log(
+    `DMA round trip at IOVA 0x${dma.iova.toString(16)}: "${back}" -> ${back === new TextDecoder().decode(message) ? 'ok' : 'FAILED'}`,
+  );
 
   irq.disable();
   if (!alive || bar0.read32(FACTORIAL) !== 3628800 || back !== new TextDecoder().decode(message)) process.exitCode = 1;
 }
 
 /** One DMA transfer of edu's engine, waiting for its completion interrupt. */
-async function transfer(bar0: Mapping, irq: Irq, src: bigint, dst: bigint, count: number, toRam: boolean): Promise<void> {
+async function transfer(
+  bar0: Mapping,
+  irq: Irq,
+  src: bigint,
+  dst: bigint,
+  count: number,
+  toRam: boolean,
+): Promise<void> {
   const done = interrupt(irq);
   bar0.write64(DMA_SRC, src);
   bar0.write64(DMA_DST, dst);

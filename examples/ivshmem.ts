@@ -11,10 +11,10 @@ import * as fs from 'fs';
 import { Device, VfioError } from '../lib';
 
 // Our layout of the shared memory (nothing in the device defines one): a header, then text.
-const MAGIC = 0x4f494656;   // 'VFIO' in little-endian bytes
+const MAGIC = 0x4f494656; // 'VFIO' in little-endian bytes
 const MAGIC_AT = 0x0;
 const LENGTH_AT = 0x4;
-const SEQUENCE_AT = 0x8;    // written last: a reader that sees it sees the whole message
+const SEQUENCE_AT = 0x8; // written last: a reader that sees it sees the whole message
 const TEXT_AT = 0x40;
 
 /**
@@ -67,7 +67,10 @@ async function main(bdf: string, hostFile: string | undefined): Promise<void> {
     const head = Buffer.alloc(TEXT_AT + text.length);
     fs.readSync(fd, head, 0, head.length, 0);
     const seen = head.subarray(TEXT_AT, TEXT_AT + head.readUInt32LE(LENGTH_AT)).toString();
-    const ok = head.readUInt32LE(MAGIC_AT) === MAGIC && head.readUInt32LE(SEQUENCE_AT) === sequence && seen === new TextDecoder().decode(text);
+    const ok =
+      head.readUInt32LE(MAGIC_AT) === MAGIC &&
+      head.readUInt32LE(SEQUENCE_AT) === sequence &&
+      seen === new TextDecoder().decode(text);
     console.log(`host file ${hostFile}: "${seen}" -> ${ok ? 'ok' : 'FAILED'}`);
     if (!ok) process.exitCode = 1;
   } finally {

@@ -2,7 +2,14 @@
 export { Device, DeviceOpenOptions, DeviceIrqInfo, ResourcePhase } from './device/device';
 export { Region, MapOptions, mapAlignment } from './device/region';
 export { Mapping, MemAttr, EffectiveMemAttr, MemattrAlias } from './memory/mapping';
-export { ConfigSpace, PCI_COMMAND, PCI_COMMAND_IO, PCI_COMMAND_MEMORY, PCI_COMMAND_MASTER, PCI_COMMAND_INTX_DISABLE } from './device/config-space';
+export {
+  ConfigSpace,
+  PCI_COMMAND,
+  PCI_COMMAND_IO,
+  PCI_COMMAND_MEMORY,
+  PCI_COMMAND_MASTER,
+  PCI_COMMAND_INTX_DISABLE,
+} from './device/config-space';
 export { Irq, IrqEvent, IrqOptions, IrqIndex, EnableOptions } from './irq';
 export { Type1Context, Type1Options } from './iommu/type1';
 export { IommufdContext, IommufdOptions, IommufdMember, DeviceAddress } from './iommu/iommufd';
@@ -17,8 +24,14 @@ export { DmaMapOptions } from './dma/map';
 export { IovaAllocator, IovaRange } from './dma/iova';
 export { ResetKind } from './device/reset';
 export {
-  VfioError, NotSupportedError, PermissionError, BusyError, ClosedError, InvalidArgumentError,
-  errnoError, errnoName,
+  VfioError,
+  NotSupportedError,
+  PermissionError,
+  BusyError,
+  ClosedError,
+  InvalidArgumentError,
+  errnoError,
+  errnoName,
 } from './errors';
 export { DecodeError } from './decode/errors';
 export * as abi from './abi';
@@ -28,7 +41,20 @@ export * from './features/device-features';
 export { DmaBuf, DmaBufRange, DmaBufRangeInput, DmaBufFdinfo, parseDmaBufFdinfo } from './dma/dmabuf';
 export * from './features/table';
 export {
-  MmapCookie, CookieOptions, CookieMemAttr, Backing, RouteChoice, RouteProbe, MemattrRoutesReport, MemattrTables,
-  MemattrFeature, WcRegionType, Route, CookieKey, memattrTables, wcRegionTypesPerBar, DEFAULT_ROUTES,
+  MmapCookie,
+  CookieOptions,
+  CookieMemAttr,
+  Backing,
+  RouteChoice,
+  RouteProbe,
+  MemattrRoutesReport,
+  MemattrTables,
+  MemattrFeature,
+  WcRegionType,
+  Route,
+  CookieKey,
+  memattrTables,
+  wcRegionTypesPerBar,
+  DEFAULT_ROUTES,
 } from './cookie';
 export * as cookie from './cookie';

@@ -35,9 +35,19 @@ function nodeGyp() {
 
 if (which === 'gyp') {
   // Extra arguments pass through (the benchmarks build their C baselines with --directory).
-  run(process.execPath, [nodeGyp(), 'rebuild', `--nodedir=${env.npm_config_nodedir ?? ''}`, ...process.argv.slice(3)].filter((a) => a !== '--nodedir='));
+  run(
+    process.execPath,
+    [nodeGyp(), 'rebuild', `--nodedir=${env.npm_config_nodedir ?? ''}`, ...process.argv.slice(3)].filter(
+      (a) => a !== '--nodedir=',
+    ),
+  );
 } else if (which === 'cmake') {
-  run(process.execPath, [require.resolve('cmake-js/bin/cmake-js', { paths: [root] }), 'rebuild', '--config', 'Release']);
+  run(process.execPath, [
+    require.resolve('cmake-js/bin/cmake-js', { paths: [root] }),
+    'rebuild',
+    '--config',
+    'Release',
+  ]);
 } else {
   console.error(`usage: build-native.js gyp|cmake`);
   process.exit(2);

@@ -27,7 +27,7 @@ for (const tool of tools) {
   let r = gcc([...flags, '-static', src, '-o', exe]);
   let linkage = 'static';
   if (r.status !== 0 && /cannot find -lc|static/i.test(r.stderr)) {
-    r = gcc([...flags, src, '-o', exe]);  // no static libc here: a dynamic binary still runs on this host's /usr
+    r = gcc([...flags, src, '-o', exe]); // no static libc here: a dynamic binary still runs on this host's /usr
     linkage = 'dynamic';
   }
   if (r.status !== 0) {

@@ -45,14 +45,23 @@ function build() {
   const addon = path.join(root, 'build', 'Release', 'vfio.node');
   if (fs.existsSync(addon)) note('native addon: up to date');
   else runOrFail('native addon', process.execPath, [path.join(root, 'scripts', 'build-native.js'), 'gyp']);
-  const outputs = ['dist/lib/index.js', 'dist/lib/cli/vfio.js', 'dist/lib/vm/index.js', 'dist/examples/edu-driver.js', 'dist/examples/ivshmem.js']
-    .map((p) => path.join(root, p));
+  const outputs = [
+    'dist/lib/index.js',
+    'dist/lib/cli/vfio.js',
+    'dist/lib/vm/index.js',
+    'dist/examples/edu-driver.js',
+    'dist/examples/ivshmem.js',
+  ].map((p) => path.join(root, p));
   const oldest = Math.min(...outputs.map((p) => (fs.existsSync(p) ? fs.statSync(p).mtimeMs : 0)));
   if (oldest > newestSource([path.join(root, 'lib'), path.join(root, 'examples')])) {
     note('TypeScript: up to date');
   } else {
     // The library and the examples only: a type error in a test must not stop the demo.
-    runOrFail('TypeScript', process.execPath, [require.resolve('typescript/bin/tsc', { paths: [root] }), '-p', path.join(root, 'examples', 'tsconfig.json')]);
+    runOrFail('TypeScript', process.execPath, [
+      require.resolve('typescript/bin/tsc', { paths: [root] }),
+      '-p',
+      path.join(root, 'examples', 'tsconfig.json'),
+    ]);
   }
 }
 
@@ -101,7 +110,9 @@ fi
 async function main() {
   if (fs.existsSync('/dev/vfio/vfio')) {
     header('This machine has VFIO (/dev/vfio/vfio)');
-    note('the same commands run directly here: `npx vfio list`, `sudo npx vfio bind BDF`, `npx vfio info BDF` (docs/cli.md);');
+    note(
+      'the same commands run directly here: `npx vfio list`, `sudo npx vfio bind BDF`, `npx vfio info BDF` (docs/cli.md);',
+    );
     note('the demo below still uses the emulated host, so it needs no device of yours');
   }
   build();
@@ -113,7 +124,8 @@ async function main() {
     const result = await vm.run({ command: ['sh', '-c', GUEST_SCRIPT], cwd: root, log: note, timeoutSeconds: 600 });
     const t = result.timings;
     header(`Done in ${elapsed()} (guest boot ${t.bootMs === undefined ? '?' : `${(t.bootMs / 1000).toFixed(1)} s`})`);
-    if (result.exitCode !== 0) fail(`a step failed in the emulated host (exit ${result.exitCode}); its output is above`);
+    if (result.exitCode !== 0)
+      fail(`a step failed in the emulated host (exit ${result.exitCode}); its output is above`);
     note('next: `npx vfio-vm run -- node dist/examples/edu-driver.js`, `npx vfio-vm shell`, and docs/cli.md');
   } catch (e) {
     if (e && e.name === 'VmError') fail(e.message);

@@ -24,7 +24,12 @@ function walk(dir) {
 function binary() {
   // The package's own lookup of the binary for this platform (node_modules/clang-format/index.js).
   const pkg = path.dirname(require.resolve('clang-format/package.json'));
-  const bin = path.join(pkg, 'bin', `${process.platform}_${process.arch === 'x64' ? 'x64' : process.arch}`, 'clang-format');
+  const bin = path.join(
+    pkg,
+    'bin',
+    `${process.platform}_${process.arch === 'x64' ? 'x64' : process.arch}`,
+    'clang-format',
+  );
   if (!fs.existsSync(bin)) {
     console.error(`lint-native: no clang-format binary for ${process.platform}/${process.arch} in ${pkg}/bin`);
     process.exit(2);
@@ -39,11 +44,14 @@ const bad = [];
 for (const file of files) {
   const args = fix ? ['-i', '--style=file', file] : ['--dry-run', '--Werror', '--style=file', file];
   const r = spawnSync(bin, args, { encoding: 'utf8' });
-  if (r.status !== 0) bad.push({ file: path.relative(root, file), out: (r.stderr || r.stdout).split('\n').slice(0, 6).join('\n') });
+  if (r.status !== 0)
+    bad.push({ file: path.relative(root, file), out: (r.stderr || r.stdout).split('\n').slice(0, 6).join('\n') });
 }
 if (bad.length) {
   for (const b of bad) console.error(`${b.file}:\n${b.out}`);
-  console.error(`lint-native: ${bad.length} of ${files.length} file(s) ${fix ? 'could not be formatted' : 'are not clang-formatted'}; run \`npm run format:native\``);
+  console.error(
+    `lint-native: ${bad.length} of ${files.length} file(s) ${fix ? 'could not be formatted' : 'are not clang-formatted'}; run \`npm run format:native\``,
+  );
   process.exit(1);
 }
 console.log(`lint-native: ${files.length} file(s) ${fix ? 'formatted' : 'clang-formatted'}`);

@@ -27,19 +27,46 @@ const resultsDir = path.join(root, '.vm-work', 'test-results');
  */
 const GUEST_CONFIGS = [
   // Beyond the default devices: an rtl8139 (I/O-port BAR), std VGA (ROM, VGA region), xHCI (MSI-X).
-  { name: 'default', description: 'stock Debian kernel, type1 IOMMU backend', options: { devices: ['rtl8139', 'VGA', 'qemu-xhci'] } },
-  { name: 'relaxed', description: 'the same with iomem=relaxed (sysfs and vfio mappings may coexist)', options: { append: 'iomem=relaxed' } },
+  {
+    name: 'default',
+    description: 'stock Debian kernel, type1 IOMMU backend',
+    options: { devices: ['rtl8139', 'VGA', 'qemu-xhci'] },
+  },
+  {
+    name: 'relaxed',
+    description: 'the same with iomem=relaxed (sysfs and vfio mappings may coexist)',
+    options: { append: 'iomem=relaxed' },
+  },
   // The custom kernel (kernel/guest.config) is built on its first use and cached, with progress.
   // mtty: the mdev sample, for the mediated-device tests; a second edu, for two devices sharing
   // one IOMMU context; without an IOMMU, edu's DMA sees physical addresses, which pass its
   // default 28-bit mask in a 2 GiB guest only by luck: the second edu there drives 32 bits.
-  { name: 'custom', description: 'custom kernel, backend auto (iommufd with the VFIO device cdev)', options: { kernel: 'custom', modules: ['mtty'], devices: ['edu'] } },
-  { name: 'custom-type1', description: 'custom kernel, type1 backend', options: { kernel: 'custom', modules: ['mtty'], devices: ['edu'] }, env: { VFIO_TEST_BACKEND: 'type1' } },
-  { name: 'noiommu', description: 'custom kernel without an IOMMU: the no-IOMMU backend (unsafe)', options: { kernel: 'custom', noIommu: true, devices: ['edu,dma_mask=0xffffffff'] }, env: { VFIO_TEST_BACKEND: 'noiommu' } },
+  {
+    name: 'custom',
+    description: 'custom kernel, backend auto (iommufd with the VFIO device cdev)',
+    options: { kernel: 'custom', modules: ['mtty'], devices: ['edu'] },
+  },
+  {
+    name: 'custom-type1',
+    description: 'custom kernel, type1 backend',
+    options: { kernel: 'custom', modules: ['mtty'], devices: ['edu'] },
+    env: { VFIO_TEST_BACKEND: 'type1' },
+  },
+  {
+    name: 'noiommu',
+    description: 'custom kernel without an IOMMU: the no-IOMMU backend (unsafe)',
+    options: { kernel: 'custom', noIommu: true, devices: ['edu,dma_mask=0xffffffff'] },
+    env: { VFIO_TEST_BACKEND: 'noiommu' },
+  },
   // ivshmem bound to the sample WC variant driver (kernel/vfio-pci-wc-sample, docs/sample-driver.md)
   // instead of vfio-pci; iomem=relaxed so the sysfs route competes with the driver's. `tests`
   // limits the boot to the suites written for it (a jest path pattern).
-  { name: 'sample', description: 'custom kernel, ivshmem bound to the sample write-combining driver', options: { kernel: 'custom', sampleDriver: 'ivshmem', append: 'iomem=relaxed' }, tests: ['sample-driver'] },
+  {
+    name: 'sample',
+    description: 'custom kernel, ivshmem bound to the sample write-combining driver',
+    options: { kernel: 'custom', sampleDriver: 'ivshmem', append: 'iomem=relaxed' },
+    tests: ['sample-driver'],
+  },
 ];
 
 function parseArgs(argv) {
@@ -73,7 +100,7 @@ function runStep(label, program, args) {
   say(`${label}…`);
   const t0 = Date.now();
   const r = spawnSync(program, args, { cwd: root, stdio: 'inherit' });
-  const status = r.error ? 127 : r.status ?? 128;
+  const status = r.error ? 127 : (r.status ?? 128);
   say(`${label}: ${status === 0 ? 'ok' : `failed (exit ${status})`} in ${seconds(Date.now() - t0)}`);
   return status;
 }
@@ -90,8 +117,11 @@ class CountsReporter {
 
   onRunComplete(contexts, r) {
     const counts = {
-      numPassedTests: r.numPassedTests, numFailedTests: r.numFailedTests, numPendingTests: r.numPendingTests,
-      numTodoTests: r.numTodoTests, numRuntimeErrorTestSuites: r.numRuntimeErrorTestSuites,
+      numPassedTests: r.numPassedTests,
+      numFailedTests: r.numFailedTests,
+      numPendingTests: r.numPendingTests,
+      numTodoTests: r.numTodoTests,
+      numRuntimeErrorTestSuites: r.numRuntimeErrorTestSuites,
     };
     fs.writeFileSync(this.outputFile, JSON.stringify(counts) + '\n');
   }
@@ -137,17 +167,27 @@ function countResults(name, file, exitStatus) {
  * generated files not stale, lint and format. A failing check counts as one failure; passing
  * checks add nothing to the test counts.
  */
-const CHECKS = ['depcheck', 'check:generated'];
+const CHECKS = ['depcheck', 'check:generated', 'lint'];
 
 function checksPhase() {
   const failed = CHECKS.filter((name) => runStep(`check: npm run ${name}`, 'npm', ['run', '--silent', name]) !== 0);
-  return { name: 'checks', passed: 0, failed: failed.length, skipped: 0, note: failed.length ? `failed: ${failed.join(', ')}` : undefined };
+  return {
+    name: 'checks',
+    passed: 0,
+    failed: failed.length,
+    skipped: 0,
+    note: failed.length ? `failed: ${failed.join(', ')}` : undefined,
+  };
 }
 
 function hostSuite(args) {
   const out = path.join(resultsDir, 'host.json');
   fs.rmSync(out, { force: true });
-  const status = runStep('host suite (jest -c jest.config.js)', process.execPath, jestArgs('jest.config.js', out, args.jest));
+  const status = runStep(
+    'host suite (jest -c jest.config.js)',
+    process.execPath,
+    jestArgs('jest.config.js', out, args.jest),
+  );
   return countResults('host', out, status);
 }
 
@@ -169,8 +209,10 @@ async function guestSuite(config, args) {
       log: (line) => process.stderr.write(`vfio-vm: ${line}\n`),
     });
     status = result.exitCode;
-    say(`guest "${config.name}": jest exit ${status}; boot ${seconds(result.timings.bootMs ?? 0)}, `
-      + `suite ${seconds(result.timings.commandMs ?? 0)}, total ${seconds(Date.now() - t0)}`);
+    say(
+      `guest "${config.name}": jest exit ${status}; boot ${seconds(result.timings.bootMs ?? 0)}, ` +
+        `suite ${seconds(result.timings.commandMs ?? 0)}, total ${seconds(Date.now() - t0)}`,
+    );
   } catch (e) {
     if (!(e instanceof VmError)) throw e;
     say(`guest "${config.name}": the emulated host failed (${e.kind}): ${e.message}`);
@@ -183,14 +225,17 @@ function buildPhase() {
   const tsc = path.join('node_modules', 'typescript', 'bin', 'tsc');
   if (runStep('compile (tsc -p tsconfig.json)', process.execPath, [tsc, '-p', 'tsconfig.json']) !== 0) return false;
   const tools = path.join(root, 'scripts', 'build-tools.js');
-  if (fs.existsSync(tools) && runStep('C probes (scripts/build-tools.js)', process.execPath, [tools]) !== 0) return false;
+  if (fs.existsSync(tools) && runStep('C probes (scripts/build-tools.js)', process.execPath, [tools]) !== 0)
+    return false;
   return true;
 }
 
 function summarise(results) {
   process.stderr.write('\n');
   for (const r of results) {
-    process.stderr.write(`[test] ${r.name.padEnd(16)} ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped${r.note ? ` (${r.note})` : ''}\n`);
+    process.stderr.write(
+      `[test] ${r.name.padEnd(16)} ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped${r.note ? ` (${r.note})` : ''}\n`,
+    );
   }
   const sum = (k) => results.reduce((n, r) => n + r[k], 0);
   // The one closing line CI reads.

@@ -4,9 +4,19 @@
 // decoders print and the lookups built on the constants. ioctl request numbers are absent:
 // only the addon issues ioctls.
 import {
-  VFIO_DEVICE_FEATURE_GET, VFIO_DEVICE_FEATURE_MASK, VFIO_DEVICE_FEATURE_PROBE, VFIO_DEVICE_FEATURE_SET,
-  VFIO_DMA_CC_IOMMU, VFIO_EEH, VFIO_NOIOMMU_IOMMU, VFIO_SPAPR_TCE_IOMMU, VFIO_SPAPR_TCE_v2_IOMMU,
-  VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU, VFIO_UNMAP_ALL, VFIO_UPDATE_VADDR,
+  VFIO_DEVICE_FEATURE_GET,
+  VFIO_DEVICE_FEATURE_MASK,
+  VFIO_DEVICE_FEATURE_PROBE,
+  VFIO_DEVICE_FEATURE_SET,
+  VFIO_DMA_CC_IOMMU,
+  VFIO_EEH,
+  VFIO_NOIOMMU_IOMMU,
+  VFIO_SPAPR_TCE_IOMMU,
+  VFIO_SPAPR_TCE_v2_IOMMU,
+  VFIO_TYPE1_IOMMU,
+  VFIO_TYPE1v2_IOMMU,
+  VFIO_UNMAP_ALL,
+  VFIO_UPDATE_VADDR,
 } from './generated';
 
 export * from './generated';
@@ -22,8 +32,17 @@ export const VFIO_REGION_SUBTYPE_IBM_NVLINK2_ATSD = 1;
 // ---------------------------------------------------------------------------------------------
 // Lookup helpers. Tables are frozen module constants, not state.
 
-const PCI_REGION_NAMES: readonly string[] = Object.freeze(
-  ['BAR0', 'BAR1', 'BAR2', 'BAR3', 'BAR4', 'BAR5', 'ROM', 'CONFIG', 'VGA']);
+const PCI_REGION_NAMES: readonly string[] = Object.freeze([
+  'BAR0',
+  'BAR1',
+  'BAR2',
+  'BAR3',
+  'BAR4',
+  'BAR5',
+  'ROM',
+  'CONFIG',
+  'VGA',
+]);
 
 /** 'BAR0'…'BAR5', 'ROM', 'CONFIG', 'VGA' for the fixed vfio-pci indices, else `region<N>`. */
 export function pciRegionIndexName(index: number): string {
@@ -42,9 +61,20 @@ export function pciIrqIndexName(index: number): string {
  * table rather than a count so every numeric export of this module stays a uAPI value.
  */
 export const KNOWN_FEATURES: readonly string[] = Object.freeze([
-  'PCI_VF_TOKEN', 'MIGRATION', 'MIG_DEVICE_STATE', 'LOW_POWER_ENTRY', 'LOW_POWER_ENTRY_WITH_WAKEUP',
-  'LOW_POWER_EXIT', 'DMA_LOGGING_START', 'DMA_LOGGING_STOP', 'DMA_LOGGING_REPORT', 'MIG_DATA_SIZE',
-  'BUS_MASTER', 'DMA_BUF', 'MIG_PRECOPY_INFOv2', 'ZPCI_ERROR',
+  'PCI_VF_TOKEN',
+  'MIGRATION',
+  'MIG_DEVICE_STATE',
+  'LOW_POWER_ENTRY',
+  'LOW_POWER_ENTRY_WITH_WAKEUP',
+  'LOW_POWER_EXIT',
+  'DMA_LOGGING_START',
+  'DMA_LOGGING_STOP',
+  'DMA_LOGGING_REPORT',
+  'MIG_DATA_SIZE',
+  'BUS_MASTER',
+  'DMA_BUF',
+  'MIG_PRECOPY_INFOv2',
+  'ZPCI_ERROR',
 ]);
 
 /**
@@ -61,19 +91,36 @@ export function featureIndex(name: string): number | undefined {
   return i >= 0 ? i : undefined;
 }
 
-export interface FeatureOps { readonly get?: boolean; readonly set?: boolean; readonly probe?: boolean }
+export interface FeatureOps {
+  readonly get?: boolean;
+  readonly set?: boolean;
+  readonly probe?: boolean;
+}
 
 /** The `flags` word of struct vfio_device_feature for a feature index and operations. */
 export function featureFlags(index: number, ops: FeatureOps): number {
   if (!Number.isInteger(index) || index < 0 || index > VFIO_DEVICE_FEATURE_MASK) {
     throw new RangeError(`feature index ${index} is outside 0..0xffff`);
   }
-  return (index | (ops.get ? VFIO_DEVICE_FEATURE_GET : 0) | (ops.set ? VFIO_DEVICE_FEATURE_SET : 0) |
-    (ops.probe ? VFIO_DEVICE_FEATURE_PROBE : 0)) >>> 0;
+  return (
+    (index |
+      (ops.get ? VFIO_DEVICE_FEATURE_GET : 0) |
+      (ops.set ? VFIO_DEVICE_FEATURE_SET : 0) |
+      (ops.probe ? VFIO_DEVICE_FEATURE_PROBE : 0)) >>>
+    0
+  );
 }
 
-const MIG_STATE_NAMES: readonly string[] = Object.freeze(
-  ['ERROR', 'STOP', 'RUNNING', 'STOP_COPY', 'RESUMING', 'RUNNING_P2P', 'PRE_COPY', 'PRE_COPY_P2P']);
+const MIG_STATE_NAMES: readonly string[] = Object.freeze([
+  'ERROR',
+  'STOP',
+  'RUNNING',
+  'STOP_COPY',
+  'RESUMING',
+  'RUNNING_P2P',
+  'PRE_COPY',
+  'PRE_COPY_P2P',
+]);
 
 /** 'RUNNING', 'STOP_COPY', … (enum vfio_device_mig_state without its prefix), else `state<N>`. */
 export function migStateName(state: number): string {
@@ -87,10 +134,14 @@ export function migStateValue(name: string): number | undefined {
 }
 
 const EXTENSION_NAMES: Readonly<Record<number, string>> = Object.freeze({
-  [VFIO_TYPE1_IOMMU]: 'VFIO_TYPE1_IOMMU', [VFIO_SPAPR_TCE_IOMMU]: 'VFIO_SPAPR_TCE_IOMMU',
-  [VFIO_TYPE1v2_IOMMU]: 'VFIO_TYPE1v2_IOMMU', [VFIO_DMA_CC_IOMMU]: 'VFIO_DMA_CC_IOMMU',
-  [VFIO_EEH]: 'VFIO_EEH', [VFIO_SPAPR_TCE_v2_IOMMU]: 'VFIO_SPAPR_TCE_v2_IOMMU',
-  [VFIO_NOIOMMU_IOMMU]: 'VFIO_NOIOMMU_IOMMU', [VFIO_UNMAP_ALL]: 'VFIO_UNMAP_ALL',
+  [VFIO_TYPE1_IOMMU]: 'VFIO_TYPE1_IOMMU',
+  [VFIO_SPAPR_TCE_IOMMU]: 'VFIO_SPAPR_TCE_IOMMU',
+  [VFIO_TYPE1v2_IOMMU]: 'VFIO_TYPE1v2_IOMMU',
+  [VFIO_DMA_CC_IOMMU]: 'VFIO_DMA_CC_IOMMU',
+  [VFIO_EEH]: 'VFIO_EEH',
+  [VFIO_SPAPR_TCE_v2_IOMMU]: 'VFIO_SPAPR_TCE_v2_IOMMU',
+  [VFIO_NOIOMMU_IOMMU]: 'VFIO_NOIOMMU_IOMMU',
+  [VFIO_UNMAP_ALL]: 'VFIO_UNMAP_ALL',
   [VFIO_UPDATE_VADDR]: 'VFIO_UPDATE_VADDR',
 });
 

@@ -1,7 +1,9 @@
 // The typed contract of the native addon (native/*.cc): one function per syscall or ioctl,
 // named after it, and the opaque handles it deals in. native.ts loads the addon against it.
 /** Opaque native handle for a mapping (device mmap or DMA buffer). Never an address. */
-export interface MemHandle { readonly __brand: 'MemHandle' }
+export interface MemHandle {
+  readonly __brand: 'MemHandle';
+}
 /**
  * A mapping's id: the number the DMA map functions name their buffer by (a handle's type check
  * cost a sixth of the native side of a map). Never an address: the addon looks it up among its
@@ -11,7 +13,9 @@ export type MemId = number & { readonly __brand: 'MemId' };
 /** A u64 the addon takes as a bigint or, when below 2^53, as an integer number. */
 export type U64n = bigint | number;
 /** Opaque native handle for an eventfd watched by a libuv poll handle. */
-export interface PollHandle { readonly __brand: 'PollHandle' }
+export interface PollHandle {
+  readonly __brand: 'PollHandle';
+}
 
 export interface Mapped {
   /** External ArrayBuffer over the mapped memory; detached by munmap()/dma_free(). */
@@ -22,9 +26,15 @@ export interface Mapped {
 }
 
 export interface NativeConstants {
-  O_RDONLY: number; O_WRONLY: number; O_RDWR: number; O_CLOEXEC: number; O_NONBLOCK: number;
-  PROT_READ: number; PROT_WRITE: number;
-  EFD_CLOEXEC: number; EFD_NONBLOCK: number;
+  O_RDONLY: number;
+  O_WRONLY: number;
+  O_RDWR: number;
+  O_CLOEXEC: number;
+  O_NONBLOCK: number;
+  PROT_READ: number;
+  PROT_WRITE: number;
+  EFD_CLOEXEC: number;
+  EFD_NONBLOCK: number;
   RLIMIT_MEMLOCK: number;
   PAGE_SIZE: number;
   /** Every VFIO/iommufd constant the native ABI header mirrors, by its uAPI name. */
@@ -83,8 +93,14 @@ export interface Native {
    * data: null for DATA_NONE; Uint8Array (one bool per vector) for DATA_BOOL;
    * Int32Array (one fd per vector, -1 to tear down) for DATA_EVENTFD. Length must equal count.
    */
-  VFIO_DEVICE_SET_IRQS(deviceFd: number, flags: number, index: number, start: number, count: number,
-    data: Uint8Array | Int32Array | null): number;
+  VFIO_DEVICE_SET_IRQS(
+    deviceFd: number,
+    flags: number,
+    index: number,
+    start: number,
+    count: number,
+    data: Uint8Array | Int32Array | null,
+  ): number;
   VFIO_DEVICE_RESET(deviceFd: number): Promise<number>;
   VFIO_DEVICE_GET_PCI_HOT_RESET_INFO(deviceFd: number, buf: Uint8Array): number;
   VFIO_DEVICE_PCI_HOT_RESET(deviceFd: number, groupFds: Int32Array): Promise<number>;
@@ -105,15 +121,30 @@ export interface Native {
    */
   VFIO_DEVICE_FEATURE_UNSAFE(deviceFd: number, flags: number, payload: Uint8Array | null): number;
   /** DMA_BUF feature: builds the variable-length range list natively. Returns a dma-buf fd or -errno. */
-  VFIO_DEVICE_FEATURE_DMA_BUF(deviceFd: number, regionIndex: number, openFlags: number,
-    ranges: BigUint64Array /* [offset0, length0, offset1, length1, …] */): number;
+  VFIO_DEVICE_FEATURE_DMA_BUF(
+    deviceFd: number,
+    regionIndex: number,
+    openFlags: number,
+    ranges: BigUint64Array /* [offset0, length0, offset1, length1, …] */,
+  ): number;
   /** DMA_LOGGING_START: ranges = [iova0, length0, …]; the page size the device chose goes to out[0]. */
-  VFIO_DEVICE_FEATURE_DMA_LOGGING_START(deviceFd: number, pageSize: bigint, ranges: BigUint64Array, out?: BigUint64Array): number;
+  VFIO_DEVICE_FEATURE_DMA_LOGGING_START(
+    deviceFd: number,
+    pageSize: bigint,
+    ranges: BigUint64Array,
+    out?: BigUint64Array,
+  ): number;
   /**
    * DMA_LOGGING_REPORT: the kernel ORs the dirty bitmap (u64 words) into bitmap, which must cover
    * the range and start 8-byte aligned (else -EINVAL).
    */
-  VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT(deviceFd: number, iova: bigint, length: bigint, pageSize: bigint, bitmap: Uint8Array): number;
+  VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT(
+    deviceFd: number,
+    iova: bigint,
+    length: bigint,
+    pageSize: bigint,
+    bitmap: Uint8Array,
+  ): number;
   /** Opens the device for real (may reset it): runs on the thread pool. Resolves to the devid or -errno. */
   VFIO_DEVICE_BIND_IOMMUFD(deviceFd: number, iommufd: number): Promise<number>;
   /** Returns the attached pt id (the kernel may return an auto-created hwpt) or -errno. */
@@ -133,8 +164,24 @@ export interface Native {
    * flags include IOMMU_IOAS_MAP_FIXED_IOVA to use iova; returns the IOVA used (a number below
    * 2^53, else a bigint) or -errno; -EBADF when `mem` names no live DMA buffer (as VFIO_IOMMU_MAP_DMA).
    */
-  IOMMU_IOAS_MAP(iommufd: number, ioasId: number, mem: MemId, offset: U64n, length: U64n, iova: U64n, flags: number): number | bigint;
-  IOMMU_IOAS_MAP_FILE(iommufd: number, ioasId: number, fd: number, start: bigint, length: bigint, iova: bigint, flags: number): bigint | number;
+  IOMMU_IOAS_MAP(
+    iommufd: number,
+    ioasId: number,
+    mem: MemId,
+    offset: U64n,
+    length: U64n,
+    iova: U64n,
+    flags: number,
+  ): number | bigint;
+  IOMMU_IOAS_MAP_FILE(
+    iommufd: number,
+    ioasId: number,
+    fd: number,
+    start: bigint,
+    length: bigint,
+    iova: bigint,
+    flags: number,
+  ): bigint | number;
   IOMMU_IOAS_UNMAP(iommufd: number, ioasId: number, iova: U64n, length: U64n): number;
   /**
    * Fills buf with the driver-specific info; returns out_data_type or -errno. out[0] = capabilities,
@@ -145,7 +192,13 @@ export interface Native {
    * No-IOMMU mode only: out[0] = the physical address of iova, out[1] = how many of the `length`
    * bytes from there are physically contiguous. Returns 0 or -errno.
    */
-  IOMMU_IOAS_NOIOMMU_GET_PA?(iommufd: number, ioasId: number, iova: bigint, length: bigint, out: BigUint64Array): number;
+  IOMMU_IOAS_NOIOMMU_GET_PA?(
+    iommufd: number,
+    ioasId: number,
+    iova: bigint,
+    length: bigint,
+    out: BigUint64Array,
+  ): number;
 
   // --- memory (native/mman.cc) ---
   /**

@@ -7,7 +7,7 @@
  * How the C side reads a slot (FrameCall in native/frame.h): an fd, a u32, a mapping id (a DMA
  * buffer, mman.h), or a u64 given as a number below 2^53 or a bigint.
  */
-export type SlotKind = 'fd' | 'u32' | 'id' | 'u64n';
+export type SlotKind = 'fd' | 'u32' | 'id' | 'u64';
 
 export interface FramedCall {
   /** The slots in order, named as the contract (contract.ts) names the arguments. */
@@ -18,23 +18,51 @@ export interface FramedCall {
 
 export const FRAMED_CALLS = {
   VFIO_IOMMU_MAP_DMA: {
-    slots: [['containerFd', 'fd'], ['mem', 'id'], ['offset', 'u64n'], ['size', 'u64n'], ['iova', 'u64n'], ['flags', 'u32']],
+    slots: [
+      ['containerFd', 'fd'],
+      ['mem', 'id'],
+      ['offset', 'u64'],
+      ['size', 'u64'],
+      ['iova', 'u64'],
+      ['flags', 'u32'],
+    ],
     objects: 0,
   },
   VFIO_IOMMU_UNMAP_DMA: {
-    slots: [['containerFd', 'fd'], ['iova', 'u64n'], ['size', 'u64n'], ['flags', 'u32']],
+    slots: [
+      ['containerFd', 'fd'],
+      ['iova', 'u64'],
+      ['size', 'u64'],
+      ['flags', 'u32'],
+    ],
     objects: 0,
   },
   IOMMU_IOAS_MAP: {
-    slots: [['iommufd', 'fd'], ['ioasId', 'u32'], ['mem', 'id'], ['offset', 'u64n'], ['length', 'u64n'], ['iova', 'u64n'], ['flags', 'u32']],
+    slots: [
+      ['iommufd', 'fd'],
+      ['ioasId', 'u32'],
+      ['mem', 'id'],
+      ['offset', 'u64'],
+      ['length', 'u64'],
+      ['iova', 'u64'],
+      ['flags', 'u32'],
+    ],
     objects: 0,
   },
   IOMMU_IOAS_UNMAP: {
-    slots: [['iommufd', 'fd'], ['ioasId', 'u32'], ['iova', 'u64n'], ['length', 'u64n']],
+    slots: [
+      ['iommufd', 'fd'],
+      ['ioasId', 'u32'],
+      ['iova', 'u64'],
+      ['length', 'u64'],
+    ],
     objects: 0,
   },
   VFIO_DEVICE_GET_REGION_INFO: {
-    slots: [['deviceFd', 'fd'], ['index', 'u32']],
+    slots: [
+      ['deviceFd', 'fd'],
+      ['index', 'u32'],
+    ],
     objects: 1,
   },
 } as const satisfies Record<string, FramedCall>;
@@ -47,5 +75,5 @@ export type FramedName = keyof typeof FRAMED_CALLS;
  */
 export function slotLayout(name: FramedName): string {
   const call: FramedCall = FRAMED_CALLS[name];
-  return call.slots.map(([, kind]) => (kind === 'u64n' ? 'a' : 'n')).join('');
+  return call.slots.map(([, kind]) => (kind === 'u64' ? 'a' : 'n')).join('');
 }

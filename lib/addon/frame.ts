@@ -22,8 +22,10 @@ export interface FramedAddon {
   VFIO_DEVICE_GET_REGION_INFO(buf: Uint8Array): void;
 }
 
-export type FramedFunctions = Pick<Native,
-  'VFIO_IOMMU_MAP_DMA' | 'VFIO_IOMMU_UNMAP_DMA' | 'IOMMU_IOAS_MAP' | 'IOMMU_IOAS_UNMAP' | 'VFIO_DEVICE_GET_REGION_INFO'>;
+export type FramedFunctions = Pick<
+  Native,
+  'VFIO_IOMMU_MAP_DMA' | 'VFIO_IOMMU_UNMAP_DMA' | 'IOMMU_IOAS_MAP' | 'IOMMU_IOAS_UNMAP' | 'VFIO_DEVICE_GET_REGION_INFO'
+>;
 
 const KINDS = 7;
 const RESULT = 8;
@@ -36,8 +38,13 @@ export function framedFunctions(addon: FramedAddon): FramedFunctions {
   const u64 = new BigUint64Array(addon.frame, 0, 9);
   // Taken once: the addon's exports object is in dictionary mode, and a property load from it
   // on every call went through the generic load path (about 80 instructions).
-  const { VFIO_IOMMU_MAP_DMA: mapDma, VFIO_IOMMU_UNMAP_DMA: unmapDma, IOMMU_IOAS_MAP: ioasMap,
-    IOMMU_IOAS_UNMAP: ioasUnmap, VFIO_DEVICE_GET_REGION_INFO: regionInfo } = addon;
+  const {
+    VFIO_IOMMU_MAP_DMA: mapDma,
+    VFIO_IOMMU_UNMAP_DMA: unmapDma,
+    IOMMU_IOAS_MAP: ioasMap,
+    IOMMU_IOAS_UNMAP: ioasUnmap,
+    VFIO_DEVICE_GET_REGION_INFO: regionInfo,
+  } = addon;
   let kinds = 0;
   // Each function's argument layout, from the one table of slots.
   const mapDmaLayout = slotLayout('VFIO_IOMMU_MAP_DMA');
@@ -91,9 +98,21 @@ export function framedFunctions(addon: FramedAddon): FramedFunctions {
   // also takes bigints and names the argument of a TypeError).
   return {
     VFIO_IOMMU_MAP_DMA(containerFd, mem, offset, size, iova, flags) {
-      if (typeof containerFd === 'number' && typeof mem === 'number' && typeof offset === 'number' &&
-        typeof size === 'number' && typeof iova === 'number' && typeof flags === 'number') {
-        f64[0] = containerFd; f64[1] = mem; f64[2] = offset; f64[3] = size; f64[4] = iova; f64[5] = flags; f64[KINDS] = 0;
+      if (
+        typeof containerFd === 'number' &&
+        typeof mem === 'number' &&
+        typeof offset === 'number' &&
+        typeof size === 'number' &&
+        typeof iova === 'number' &&
+        typeof flags === 'number'
+      ) {
+        f64[0] = containerFd;
+        f64[1] = mem;
+        f64[2] = offset;
+        f64[3] = size;
+        f64[4] = iova;
+        f64[5] = flags;
+        f64[KINDS] = 0;
       } else if (!general(mapDmaLayout, containerFd, mem, offset, size, iova, flags)) {
         return -EINVAL;
       }
@@ -101,8 +120,17 @@ export function framedFunctions(addon: FramedAddon): FramedFunctions {
       return f64[RESULT];
     },
     VFIO_IOMMU_UNMAP_DMA(containerFd, iova, size, flags) {
-      if (typeof containerFd === 'number' && typeof iova === 'number' && typeof size === 'number' && typeof flags === 'number') {
-        f64[0] = containerFd; f64[1] = iova; f64[2] = size; f64[3] = flags; f64[KINDS] = 0;
+      if (
+        typeof containerFd === 'number' &&
+        typeof iova === 'number' &&
+        typeof size === 'number' &&
+        typeof flags === 'number'
+      ) {
+        f64[0] = containerFd;
+        f64[1] = iova;
+        f64[2] = size;
+        f64[3] = flags;
+        f64[KINDS] = 0;
       } else if (!general(unmapDmaLayout, containerFd, iova, size, flags)) {
         return -EINVAL;
       }
@@ -110,9 +138,23 @@ export function framedFunctions(addon: FramedAddon): FramedFunctions {
       return f64[RESULT];
     },
     IOMMU_IOAS_MAP(iommufd, ioasId, mem, offset, length, iova, flags) {
-      if (typeof iommufd === 'number' && typeof ioasId === 'number' && typeof mem === 'number' && typeof offset === 'number' &&
-        typeof length === 'number' && typeof iova === 'number' && typeof flags === 'number') {
-        f64[0] = iommufd; f64[1] = ioasId; f64[2] = mem; f64[3] = offset; f64[4] = length; f64[5] = iova; f64[6] = flags; f64[KINDS] = 0;
+      if (
+        typeof iommufd === 'number' &&
+        typeof ioasId === 'number' &&
+        typeof mem === 'number' &&
+        typeof offset === 'number' &&
+        typeof length === 'number' &&
+        typeof iova === 'number' &&
+        typeof flags === 'number'
+      ) {
+        f64[0] = iommufd;
+        f64[1] = ioasId;
+        f64[2] = mem;
+        f64[3] = offset;
+        f64[4] = length;
+        f64[5] = iova;
+        f64[6] = flags;
+        f64[KINDS] = 0;
       } else if (!general(ioasMapLayout, iommufd, ioasId, mem, offset, length, iova, flags)) {
         return -EINVAL;
       }
@@ -121,8 +163,17 @@ export function framedFunctions(addon: FramedAddon): FramedFunctions {
       return f64[KINDS] === 0 ? f64[RESULT] : u64[RESULT];
     },
     IOMMU_IOAS_UNMAP(iommufd, ioasId, iova, length) {
-      if (typeof iommufd === 'number' && typeof ioasId === 'number' && typeof iova === 'number' && typeof length === 'number') {
-        f64[0] = iommufd; f64[1] = ioasId; f64[2] = iova; f64[3] = length; f64[KINDS] = 0;
+      if (
+        typeof iommufd === 'number' &&
+        typeof ioasId === 'number' &&
+        typeof iova === 'number' &&
+        typeof length === 'number'
+      ) {
+        f64[0] = iommufd;
+        f64[1] = ioasId;
+        f64[2] = iova;
+        f64[3] = length;
+        f64[KINDS] = 0;
       } else if (!general(ioasUnmapLayout, iommufd, ioasId, iova, length)) {
         return -EINVAL;
       }

@@ -49,11 +49,20 @@ export function parseValueArg(text: string): bigint {
 /** Access width in bits as devmem takes it (8, 16, 32, 64) or setpci's letters (b, w, l, q); returns bytes. */
 export function parseWidthArg(text: string): 1 | 2 | 4 | 8 {
   switch (text.trim().toLowerCase()) {
-    case '8': case 'b': return 1;
-    case '16': case 'w': return 2;
-    case '32': case 'l': return 4;
-    case '64': case 'q': return 8;
-    default: throw new InvalidArgumentError('expected a width in bits: 8, 16, 32 or 64 (or b, w, l, q)');
+    case '8':
+    case 'b':
+      return 1;
+    case '16':
+    case 'w':
+      return 2;
+    case '32':
+    case 'l':
+      return 4;
+    case '64':
+    case 'q':
+      return 8;
+    default:
+      throw new InvalidArgumentError('expected a width in bits: 8, 16, 32 or 64 (or b, w, l, q)');
   }
 }
 

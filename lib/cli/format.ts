@@ -21,7 +21,12 @@ export function hex4(n: number): string {
   return n.toString(16).padStart(4, '0');
 }
 
-const UNITS: [bigint, string][] = [[1n << 40n, 'T'], [1n << 30n, 'G'], [1n << 20n, 'M'], [1n << 10n, 'K']];
+const UNITS: [bigint, string][] = [
+  [1n << 40n, 'T'],
+  [1n << 30n, 'G'],
+  [1n << 20n, 'M'],
+  [1n << 10n, 'K'],
+];
 
 /** A size the way lspci prints it: '16K', '1M', '256' (exact powers only, else bytes in hex). */
 export function size(n: bigint | number): string {
@@ -40,7 +45,9 @@ export function flag(name: string, on: boolean): string {
 
 /** The names of the true members of a flags object, upper-cased, in declaration order. */
 export function setFlags(flags: object): string[] {
-  return Object.entries(flags).filter(([, v]) => v === true).map(([k]) => k);
+  return Object.entries(flags)
+    .filter(([, v]) => v === true)
+    .map(([k]) => k);
 }
 
 /**
@@ -54,15 +61,31 @@ export function table(head: string[], rows: (string | number)[][], c: Colors, in
   const t = new Table({
     head: head.map((h) => c.bold(h)),
     chars: {
-      top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '',
-      'bottom-left': '', 'bottom-right': '', left: indent, 'left-mid': '', mid: '', 'mid-mid': '',
-      right: '', 'right-mid': '', middle: '  ',
+      top: '',
+      'top-mid': '',
+      'top-left': '',
+      'top-right': '',
+      bottom: '',
+      'bottom-mid': '',
+      'bottom-left': '',
+      'bottom-right': '',
+      left: indent,
+      'left-mid': '',
+      mid: '',
+      'mid-mid': '',
+      right: '',
+      'right-mid': '',
+      middle: '  ',
     },
     style: { 'padding-left': 0, 'padding-right': 0, head: [], border: [], compact: true },
   });
   for (const r of rows) t.push(r.map(String));
   // cli-table3 pads the last column too; trailing blanks only get in the way of grep and diff.
-  return t.toString().split('\n').map((l) => l.trimEnd()).join('\n');
+  return t
+    .toString()
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .join('\n');
 }
 
 /**
@@ -76,9 +99,12 @@ export function toJson(value: unknown): string {
 
 /** The plain value toJson would print (also what tests compare against). */
 export function jsonValue(value: unknown): unknown {
-  return JSON.parse(JSON.stringify(value, (_k, v: unknown) => {
-    if (typeof v === 'bigint') return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(v) : v.toString();
-    if (v instanceof Uint8Array) return Buffer.from(v).toString('hex');
-    return v;
-  }) ?? 'null');
+  return JSON.parse(
+    JSON.stringify(value, (_k, v: unknown) => {
+      if (typeof v === 'bigint')
+        return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(v) : v.toString();
+      if (v instanceof Uint8Array) return Buffer.from(v).toString('hex');
+      return v;
+    }) ?? 'null',
+  );
 }

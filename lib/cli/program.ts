@@ -10,7 +10,13 @@ import type { Device, DeviceOpenOptions } from '../device/device';
 import type { BackendChoice } from '../iommu/context';
 import { packageRoot } from '../addon/paths';
 import {
-  UsageError, checkFits, parseBdfArg, parseOffsetArg, parseRegionArg, parseValueArg, parseWidthArg,
+  UsageError,
+  checkFits,
+  parseBdfArg,
+  parseOffsetArg,
+  parseRegionArg,
+  parseValueArg,
+  parseWidthArg,
 } from './args';
 import { bind, unbind } from './commands/bind';
 import { colors, toJson } from './format';
@@ -20,7 +26,8 @@ import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, Runtime, reportFailure } from './repo
 
 function version(): string {
   try {
-    return (JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+    return (JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string })
+      .version;
   } catch {
     return 'unknown';
   }
@@ -56,13 +63,19 @@ function action<A extends unknown[]>(f: (...args: A) => Promise<void> | void): (
 
 const bdfArg = () => new Argument('<bdf>', 'PCI address, e.g. 0000:00:03.0 or 00:03.0').argParser(parseBdfArg);
 
-interface OpenFlags { backend: BackendChoice; unsafeNoiommu?: boolean }
+interface OpenFlags {
+  backend: BackendChoice;
+  unsafeNoiommu?: boolean;
+}
 
 /** --backend and --unsafe-noiommu, on every command that opens a device. */
 function openOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--backend <name>', 'IOMMU backend (auto takes iommufd when the device has a cdev, else type1)')
-      .choices(['auto', 'type1', 'iommufd-compat', 'iommufd', 'noiommu']).default('auto'))
+    .addOption(
+      new Option('--backend <name>', 'IOMMU backend (auto takes iommufd when the device has a cdev, else type1)')
+        .choices(['auto', 'type1', 'iommufd-compat', 'iommufd', 'noiommu'])
+        .default('auto'),
+    )
     .option('--unsafe-noiommu', 'accept a device VFIO runs in no-IOMMU mode (it can DMA anywhere in memory)');
 }
 
@@ -79,64 +92,121 @@ export function buildProgram(rt: Runtime): Command {
     .configureOutput({ writeOut: (s) => rt.out(s), writeErr: (s) => rt.err(s), outputError: (s, write) => write(s) })
     .exitOverride()
     .showHelpAfterError("(run 'vfio --help' for the list of commands)")
-    .addHelpText('after', '\nExit status: 0 ok, 1 the operation failed (with a hint when the fix is known), 2 usage error.\n' +
-      examples(['vfio list', 'vfio info 00:03.0', 'sudo vfio bind 0000:01:00.0', 'vfio peek 00:03.0 0 0x0', 'vfio info 00:03.0 --json | jq .regions']));
+    .addHelpText(
+      'after',
+      '\nExit status: 0 ok, 1 the operation failed (with a hint when the fix is known), 2 usage error.\n' +
+        examples([
+          'vfio list',
+          'vfio info 00:03.0',
+          'sudo vfio bind 0000:01:00.0',
+          'vfio peek 00:03.0 0 0x0',
+          'vfio info 00:03.0 --json | jq .regions',
+        ]),
+    );
 
-  program.command('list')
+  program
+    .command('list')
     .description('PCI devices with ids, class, driver, IOMMU group, and whether VFIO can use them (and why not)')
     .option('--json', 'print JSON')
-    .addHelpText('after', examples(['vfio list', 'vfio list --json | jq \'.[] | select(.vfio.usable) | .bdf\'']))
-    .action(action((opts: { json?: boolean }) => {
-      const entries = gatherList(rt.sysfs ? { sysfs: rt.sysfs } : {});
-      rt.out(opts.json ? toJson(entries) + '\n' : formatList(entries, c));
-    }));
+    .addHelpText('after', examples(['vfio list', "vfio list --json | jq '.[] | select(.vfio.usable) | .bdf'"]))
+    .action(
+      action((opts: { json?: boolean }) => {
+        const entries = gatherList(rt.sysfs ? { sysfs: rt.sysfs } : {});
+        rt.out(opts.json ? toJson(entries) + '\n' : formatList(entries, c));
+      }),
+    );
 
   openOptions(program.command('info'))
-    .description('device flags, regions (caps, mappable areas), IRQs, features and config capabilities (like lspci -vv)')
+    .description(
+      'device flags, regions (caps, mappable areas), IRQs, features and config capabilities (like lspci -vv)',
+    )
     .addArgument(bdfArg())
     .option('--json', 'print JSON')
-    .addHelpText('after', '\nThe device must be bound to vfio-pci (see `vfio bind`).\n' +
-      examples(['vfio info 00:03.0', 'vfio info 0000:00:03.0 --json | jq \'.regions[] | {name, size}\'']))
-    .action(action(async (bdf: string, opts: OpenFlags & { json?: boolean }) => {
-      const { gatherInfo } = await import('./commands/info');
-      const data = await withDevice(bdf, rt, (dev) => gatherInfo(dev, rt.sysfs ? { sysfs: rt.sysfs } : {}), openFlags(opts));
-      rt.out(opts.json ? toJson(data) + '\n' : (await import('./commands/info-format')).formatInfo(data, c));
-    }));
+    .addHelpText(
+      'after',
+      '\nThe device must be bound to vfio-pci (see `vfio bind`).\n' +
+        examples(['vfio info 00:03.0', "vfio info 0000:00:03.0 --json | jq '.regions[] | {name, size}'"]),
+    )
+    .action(
+      action(async (bdf: string, opts: OpenFlags & { json?: boolean }) => {
+        const { gatherInfo } = await import('./commands/info');
+        const data = await withDevice(
+          bdf,
+          rt,
+          (dev) => gatherInfo(dev, rt.sysfs ? { sysfs: rt.sysfs } : {}),
+          openFlags(opts),
+        );
+        rt.out(opts.json ? toJson(data) + '\n' : (await import('./commands/info-format')).formatInfo(data, c));
+      }),
+    );
 
-  program.command('bind')
+  program
+    .command('bind')
     .description('hand a device to vfio-pci (driver_override, unbind, probe); needs root')
     .addArgument(bdfArg())
     .option('--driver <name>', 'bind to this VFIO driver instead of vfio-pci (e.g. a variant driver)', 'vfio-pci')
-    .addHelpText('after', '\nRefuses when another device of the same IOMMU group is bound to a non-VFIO driver,\n' +
-      'and lists those devices: VFIO takes a group as a whole. `vfio unbind` gives the device back.\n' +
-      examples(['sudo vfio bind 0000:01:00.0', 'sudo vfio bind 01:00.0 --driver mlx5_vfio_pci']))
-    .action(action((bdf: string, opts: { driver: string }) => {
-      rt.out(bind(bdf, { uid: rt.uid, sysfs: rt.sysfs }, opts.driver).message + '\n');
-    }));
+    .addHelpText(
+      'after',
+      '\nRefuses when another device of the same IOMMU group is bound to a non-VFIO driver,\n' +
+        'and lists those devices: VFIO takes a group as a whole. `vfio unbind` gives the device back.\n' +
+        examples(['sudo vfio bind 0000:01:00.0', 'sudo vfio bind 01:00.0 --driver mlx5_vfio_pci']),
+    )
+    .action(
+      action((bdf: string, opts: { driver: string }) => {
+        rt.out(bind(bdf, { uid: rt.uid, sysfs: rt.sysfs }, opts.driver).message + '\n');
+      }),
+    );
 
-  program.command('unbind')
+  program
+    .command('unbind')
     .description('give a device back to its own driver (clears driver_override and reprobes); needs root')
     .addArgument(bdfArg())
-    .addHelpText('after', '\nThe driver that had the device before `vfio bind` takes it back.\n' +
-      examples(['sudo vfio unbind 0000:01:00.0']))
-    .action(action((bdf: string) => {
-      rt.out(unbind(bdf, { uid: rt.uid, sysfs: rt.sysfs }).message + '\n');
-    }));
+    .addHelpText(
+      'after',
+      '\nThe driver that had the device before `vfio bind` takes it back.\n' +
+        examples(['sudo vfio unbind 0000:01:00.0']),
+    )
+    .action(
+      action((bdf: string) => {
+        rt.out(unbind(bdf, { uid: rt.uid, sysfs: rt.sysfs }).message + '\n');
+      }),
+    );
 
   openOptions(program.command('peek'))
     .description('read one register: a single access of exactly WIDTH bits')
     .addArgument(bdfArg())
     .addArgument(new Argument('<bar>', 'BAR 0-5 (or bar0-bar5), rom, config, or regionN').argParser(parseRegionArg))
     .addArgument(new Argument('<offset>', 'byte offset in the region (0x… for hex)').argParser(parseOffsetArg))
-    .addArgument(new Argument('[width]', 'access width in bits: 8, 16, 32, 64 (or b, w, l, q)').argParser(parseWidthArg).default(4, '32'))
+    .addArgument(
+      new Argument('[width]', 'access width in bits: 8, 16, 32, 64 (or b, w, l, q)')
+        .argParser(parseWidthArg)
+        .default(4, '32'),
+    )
     .option('--mmap', 'access through a mapping of the page instead of pread')
     .option('--json', 'print JSON')
-    .addHelpText('after', examples(['vfio peek 00:03.0 0 0x0          # edu: identification register', 'vfio peek 00:03.0 bar0 0x80 64     # edu: DMA source address (a 64-bit register)', 'vfio peek 00:03.0 config 0x0 16']))
-    .action(action(async (bdf: string, bar: number, offset: bigint, width: Width, opts: OpenFlags & { mmap?: boolean; json?: boolean }) => {
-      const { peek, formatValue } = await import('./commands/peek');
-      const a = await withDevice(bdf, rt, (dev) => peek(dev, bar, offset, width, !!opts.mmap), openFlags(opts));
-      rt.out(opts.json ? toJson(a) + '\n' : formatValue(a.value, width) + '\n');
-    }));
+    .addHelpText(
+      'after',
+      examples([
+        'vfio peek 00:03.0 0 0x0          # edu: identification register',
+        'vfio peek 00:03.0 bar0 0x80 64     # edu: DMA source address (a 64-bit register)',
+        'vfio peek 00:03.0 config 0x0 16',
+      ]),
+    )
+    .action(
+      action(
+        async (
+          bdf: string,
+          bar: number,
+          offset: bigint,
+          width: Width,
+          opts: OpenFlags & { mmap?: boolean; json?: boolean },
+        ) => {
+          const { peek, formatValue } = await import('./commands/peek');
+          const a = await withDevice(bdf, rt, (dev) => peek(dev, bar, offset, width, !!opts.mmap), openFlags(opts));
+          rt.out(opts.json ? toJson(a) + '\n' : formatValue(a.value, width) + '\n');
+        },
+      ),
+    );
 
   openOptions(program.command('poke'))
     .description('write one register: a single access of exactly WIDTH bits')
@@ -144,15 +214,41 @@ export function buildProgram(rt: Runtime): Command {
     .addArgument(new Argument('<bar>', 'BAR 0-5 (or bar0-bar5), rom, config, or regionN').argParser(parseRegionArg))
     .addArgument(new Argument('<offset>', 'byte offset in the region (0x… for hex)').argParser(parseOffsetArg))
     .addArgument(new Argument('<value>', 'value to write (0x… for hex)').argParser(parseValueArg))
-    .addArgument(new Argument('[width]', 'access width in bits: 8, 16, 32, 64 (or b, w, l, q)').argParser(parseWidthArg).default(4, '32'))
+    .addArgument(
+      new Argument('[width]', 'access width in bits: 8, 16, 32, 64 (or b, w, l, q)')
+        .argParser(parseWidthArg)
+        .default(4, '32'),
+    )
     .option('--mmap', 'access through a mapping of the page instead of pwrite')
-    .addHelpText('after', examples(['vfio poke 00:03.0 0 0x4 0x12345678   # edu: liveness register (reads back inverted)', 'vfio poke 00:03.0 bar0 0x20 0x80 32']))
-    .action(action(async (bdf: string, bar: number, offset: bigint, value: bigint, width: Width, opts: OpenFlags & { mmap?: boolean }) => {
-      checkFits(value, width);
-      const { poke, formatPoke } = await import('./commands/peek');
-      const a = await withDevice(bdf, rt, (dev) => poke(dev, bar, offset, width, value, !!opts.mmap), openFlags(opts));
-      rt.out(formatPoke(a));
-    }));
+    .addHelpText(
+      'after',
+      examples([
+        'vfio poke 00:03.0 0 0x4 0x12345678   # edu: liveness register (reads back inverted)',
+        'vfio poke 00:03.0 bar0 0x20 0x80 32',
+      ]),
+    )
+    .action(
+      action(
+        async (
+          bdf: string,
+          bar: number,
+          offset: bigint,
+          value: bigint,
+          width: Width,
+          opts: OpenFlags & { mmap?: boolean },
+        ) => {
+          checkFits(value, width);
+          const { poke, formatPoke } = await import('./commands/peek');
+          const a = await withDevice(
+            bdf,
+            rt,
+            (dev) => poke(dev, bar, offset, width, value, !!opts.mmap),
+            openFlags(opts),
+          );
+          rt.out(formatPoke(a));
+        },
+      ),
+    );
 
   openOptions(program.command('features'))
     .description('VFIO_DEVICE_FEATURE probes: which features the driver offers, with GET and SET')
@@ -160,11 +256,13 @@ export function buildProgram(rt: Runtime): Command {
     .option('--all', 'also probe every number from 0 to 31, not only the named ones')
     .option('--json', 'print JSON')
     .addHelpText('after', examples(['vfio features 01:00.0', 'vfio features 01:00.0 --all --json']))
-    .action(action(async (bdf: string, opts: OpenFlags & { all?: boolean; json?: boolean }) => {
-      const { gatherFeatures, formatFeatureList } = await import('./commands/features');
-      const list = await withDevice(bdf, rt, (dev) => gatherFeatures(dev, !!opts.all), openFlags(opts));
-      rt.out(opts.json ? toJson(list) + '\n' : formatFeatureList(bdf, list, c));
-    }));
+    .action(
+      action(async (bdf: string, opts: OpenFlags & { all?: boolean; json?: boolean }) => {
+        const { gatherFeatures, formatFeatureList } = await import('./commands/features');
+        const list = await withDevice(bdf, rt, (dev) => gatherFeatures(dev, !!opts.all), openFlags(opts));
+        rt.out(opts.json ? toJson(list) + '\n' : formatFeatureList(bdf, list, c));
+      }),
+    );
 
   openOptions(program.command('cookies'))
     .description('routes to a write-combining mapping (mmap cookie) for each BAR, and what each gives')
@@ -173,19 +271,43 @@ export function buildProgram(rt: Runtime): Command {
       if (!/^[0-5]$/.test(v)) throw new InvalidArgumentError('expected a BAR number 0-5');
       return Number(v);
     })
-    .option('--reserve-wc', 'reserve the prefetchable BARs write-combining before opening the device, as Device.open({ writeCombine }) does')
-    .option('--sample-driver', 'also look for the sample driver\'s WC regions and cookie feature (sample values, docs/sample-driver.md)')
+    .option(
+      '--reserve-wc',
+      'reserve the prefetchable BARs write-combining before opening the device, as Device.open({ writeCombine }) does',
+    )
+    .option(
+      '--sample-driver',
+      "also look for the sample driver's WC regions and cookie feature (sample values, docs/sample-driver.md)",
+    )
     .option('--json', 'print JSON')
-    .addHelpText('after', '\nWithout --reserve-wc the report is what a plain Device.open() gives; with it, what a driver\n' +
-      'that reserves WC first gets (needs root: the reservation maps sysfs resourceN_wc).\n' +
-      examples(['vfio cookies 00:04.0', 'sudo vfio cookies 00:04.0 --bar 2 --reserve-wc --json']))
-    .action(action(async (bdf: string, opts: OpenFlags & { bar?: number; reserveWc?: boolean; sampleDriver?: boolean; json?: boolean }) => {
-      const { gatherCookies, formatCookies, prefetchableBars } = await import('./commands/cookies');
-      const writeCombine = opts.reserveWc ? prefetchableBars(bdf, rt.sysfs ? { sysfs: rt.sysfs } : {}, opts.bar) : [];
-      const memattrTables = opts.sampleDriver ? (await import('../cookie/sample-driver')).sampleDriverTables() : undefined;
-      const bars = await withDevice(bdf, rt, (dev) => gatherCookies(dev, opts.bar), { ...openFlags(opts), writeCombine, memattrTables });
-      rt.out(opts.json ? toJson(bars) + '\n' : formatCookies(bdf, bars, c));
-    }));
+    .addHelpText(
+      'after',
+      '\nWithout --reserve-wc the report is what a plain Device.open() gives; with it, what a driver\n' +
+        'that reserves WC first gets (needs root: the reservation maps sysfs resourceN_wc).\n' +
+        examples(['vfio cookies 00:04.0', 'sudo vfio cookies 00:04.0 --bar 2 --reserve-wc --json']),
+    )
+    .action(
+      action(
+        async (
+          bdf: string,
+          opts: OpenFlags & { bar?: number; reserveWc?: boolean; sampleDriver?: boolean; json?: boolean },
+        ) => {
+          const { gatherCookies, formatCookies, prefetchableBars } = await import('./commands/cookies');
+          const writeCombine = opts.reserveWc
+            ? prefetchableBars(bdf, rt.sysfs ? { sysfs: rt.sysfs } : {}, opts.bar)
+            : [];
+          const memattrTables = opts.sampleDriver
+            ? (await import('../cookie/sample-driver')).sampleDriverTables()
+            : undefined;
+          const bars = await withDevice(bdf, rt, (dev) => gatherCookies(dev, opts.bar), {
+            ...openFlags(opts),
+            writeCombine,
+            memattrTables,
+          });
+          rt.out(opts.json ? toJson(bars) + '\n' : formatCookies(bdf, bars, c));
+        },
+      ),
+    );
 
   program.option('--no-color', 'no colour (NO_COLOR in the environment does the same)');
   for (const cmd of program.commands) {

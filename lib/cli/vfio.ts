@@ -15,10 +15,13 @@ main(process.argv.slice(2), {
   color: colorOn(process.stdout.isTTY),
   errColor: colorOn(process.stderr.isTTY),
   uid: process.getuid?.() ?? -1,
-}).then((code) => {
-  process.exitCode = code;
-}, (e: unknown) => {
-  // main() reports every failure itself; reaching here is a bug worth a stack trace.
-  console.error(e);
-  process.exitCode = 1;
-});
+}).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    // main() reports every failure itself; reaching here is a bug worth a stack trace.
+    console.error(e);
+    process.exitCode = 1;
+  },
+);

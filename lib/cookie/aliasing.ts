@@ -56,12 +56,14 @@ export function aliasing<M>(subjects: readonly AliasSubject<M>[], pat: PatSnapsh
       if (!overlap && !aGotB && !bGotA) continue;
       let reason: string;
       if (aGotB) {
-        reason = `asked for ${a.requested} but gets ${ea.attr}: ${b.label} reserved BAR${a.bar} ${range(b)} as ${b.requested} first, ` +
+        reason =
+          `asked for ${a.requested} but gets ${ea.attr}: ${b.label} reserved BAR${a.bar} ${range(b)} as ${b.requested} first, ` +
           `and PAT gives every later mapping of the range that type (${ea.basis})`;
       } else if (bGotA) {
         reason = `${b.label} asked for ${b.requested} but gets ${eb.attr} because of this mapping's reservation (${eb.basis})`;
       } else {
-        reason = `${b.label} maps ${range(b)}, overlapping this mapping's ${range(a)}, as ${b.requested}; PAT keeps one type per range ` +
+        reason =
+          `${b.label} maps ${range(b)}, overlapping this mapping's ${range(a)}, as ${b.requested}; PAT keeps one type per range ` +
           `(this mapping: ${ea.attr}, ${ea.basis})`;
       }
       aliases.push({ with: b, attr: ea.attr, reason });

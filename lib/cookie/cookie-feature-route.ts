@@ -9,7 +9,8 @@ import { CookieFeature, CookieMemAttr } from './model';
 import { RouteFacts } from './facts';
 import { Route, barOf, probe, probeWithPat } from './routes';
 
-const NEED = 'a driver that hands out mmap cookies through a device feature (e.g. the sample driver, docs/sample-driver.md)';
+const NEED =
+  'a driver that hands out mmap cookies through a device feature (e.g. the sample driver, docs/sample-driver.md)';
 
 /** The feature's number: the device's feature table wins over the route table. */
 export function cookieFeatureNumber(facts: RouteFacts, cf: CookieFeature): number {
@@ -23,14 +24,26 @@ export const cookieFeatureRoute: Route = {
     if (bar === undefined) return probe(this.name, false, undefined, `${req.region.name} is not a BAR`);
     const cf = facts.tables.cookieFeature;
     if (!cf) {
-      return probe(this.name, false, undefined, 'no cookie feature is configured (no stock driver offers one; ' +
-        'the sample driver\'s table is sampleDriverTables())', [NEED]);
+      return probe(
+        this.name,
+        false,
+        undefined,
+        'no cookie feature is configured (no stock driver offers one; ' +
+          "the sample driver's table is sampleDriverTables())",
+        [NEED],
+      );
     }
     const n = cookieFeatureNumber(facts, cf);
     const get = facts.feature(n, 'get');
     const set = facts.feature(n, 'set');
     if (!get.supported || !set.supported) {
-      return probe(this.name, false, undefined, `${cf.name} (feature ${n}) probe answered GET ${get.answer}, SET ${set.answer}`, [NEED]);
+      return probe(
+        this.name,
+        false,
+        undefined,
+        `${cf.name} (feature ${n}) probe answered GET ${get.answer}, SET ${set.answer}`,
+        [NEED],
+      );
     }
     if (cf.values[req.memattr] === undefined) {
       return probe(this.name, false, undefined, `${cf.name} (feature ${n}) has no value for ${req.memattr}`);
@@ -38,11 +51,23 @@ export const cookieFeatureRoute: Route = {
     const res = facts.resource(bar);
     if (res && !res.mem) return probe(this.name, false, undefined, `BAR${bar} is not a memory BAR`);
     if (cf.bars === 'prefetchable' && res && !res.prefetch) {
-      return probe(this.name, false, undefined, `BAR${bar} is not prefetchable, and ${cf.name} makes cookies for prefetchable BARs only`,
-        [`a prefetchable BAR (BAR${bar} is not)`]);
+      return probe(
+        this.name,
+        false,
+        undefined,
+        `BAR${bar} is not prefetchable, and ${cf.name} makes cookies for prefetchable BARs only`,
+        [`a prefetchable BAR (BAR${bar} is not)`],
+      );
     }
-    return probeWithPat(this.name, facts, bar, req, req.memattr, `${cf.name} (feature ${n}) answers GET and SET: the driver maps the range ` +
-      `${req.memattr} at a device-fd offset it allocates`);
+    return probeWithPat(
+      this.name,
+      facts,
+      bar,
+      req,
+      req.memattr,
+      `${cf.name} (feature ${n}) answers GET and SET: the driver maps the range ` +
+        `${req.memattr} at a device-fd offset it allocates`,
+    );
   },
 
   open(req, env) {
@@ -51,8 +76,11 @@ export const cookieFeatureRoute: Route = {
     const region = env.region(req.region.index);
     const value = cf.values[req.memattr]!;
     // The driver maps whole pages; the cookie's mappings still cover only its own length.
-    const length = (BigInt(req.length) + env.pageSize - 1n) / env.pageSize * env.pageSize;
-    const created = env.getFeature(n, cf.encodeCreate({ bar: barOf(req.region)!, memattr: value, offset: req.offset, length }));
+    const length = ((BigInt(req.length) + env.pageSize - 1n) / env.pageSize) * env.pageSize;
+    const created = env.getFeature(
+      n,
+      cf.encodeCreate({ bar: barOf(req.region)!, memattr: value, offset: req.offset, length }),
+    );
     const mmapOffset = cf.decodeCreated(created);
     const fd = env.deviceFd('MmapCookie.open');
     let released = false;

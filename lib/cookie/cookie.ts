@@ -41,8 +41,17 @@ export class MmapCookie implements Disposable {
   private readonly live = new Set<Mapping>();
 
   /** @internal Made by Region.cookie() through the device's registry. */
-  constructor(id: number, region: CookieRegion, offset: bigint, length: number, requested: CookieMemAttr, strict: boolean,
-    route: RouteChoice, opened: OpenedBacking, owner: CookieOwner) {
+  constructor(
+    id: number,
+    region: CookieRegion,
+    offset: bigint,
+    length: number,
+    requested: CookieMemAttr,
+    strict: boolean,
+    route: RouteChoice,
+    opened: OpenedBacking,
+    owner: CookieOwner,
+  ) {
     this.id = id;
     this.device = owner.label;
     this.region = region;
@@ -107,7 +116,9 @@ export class MmapCookie implements Disposable {
         if (this.strict) {
           throw notSupported('MmapCookie.map', `${this.label}: ${what}`, {
             device: this.device,
-            hint: needsHint(this.route.considered) ?? 'a WC reservation must come before vfio-pci reserves the BAR: Device.open(bdf, { writeCombine: [bar] })',
+            hint:
+              needsHint(this.route.considered) ??
+              'a WC reservation must come before vfio-pci reserves the BAR: Device.open(bdf, { writeCombine: [bar] })',
           });
         }
         // A downgrade the route already announced is not news; a different answer is.
@@ -130,12 +141,21 @@ export class MmapCookie implements Disposable {
     this.opened = undefined;
     const errors: unknown[] = [];
     for (const m of this.live) {
-      try { m.close(); } catch (e) { errors.push(e); }
+      try {
+        m.close();
+      } catch (e) {
+        errors.push(e);
+      }
     }
     this.live.clear();
-    try { opened.close(); } catch (e) { errors.push(e); }
+    try {
+      opened.close();
+    } catch (e) {
+      errors.push(e);
+    }
     this.owner.released(this);
-    if (errors.length) throw new AggregateError(errors, `MmapCookie.close(${this.label}): ${errors.length} step(s) failed`);
+    if (errors.length)
+      throw new AggregateError(errors, `MmapCookie.close(${this.label}): ${errors.length} step(s) failed`);
   }
 
   [Symbol.dispose](): void {

@@ -23,14 +23,19 @@ export interface DevmemPolicy {
  * `iomem=strict` on the command line overrides it (the last one wins, as the kernel parses it).
  */
 export function devmemPolicy(cmdline: string | undefined, ioStrictDevmem: string | undefined): DevmemPolicy {
-  const iomem = (cmdline ?? '').split(/\s+/).filter((t) => t.startsWith('iomem=')).pop();
+  const iomem = (cmdline ?? '')
+    .split(/\s+/)
+    .filter((t) => t.startsWith('iomem='))
+    .pop();
   if (iomem === 'iomem=relaxed') return { relaxed: true, reason: 'the kernel runs with iomem=relaxed' };
   if (iomem === 'iomem=strict') return { relaxed: false, reason: 'the kernel runs with iomem=strict' };
-  if (ioStrictDevmem === 'y') return { relaxed: false, reason: 'CONFIG_IO_STRICT_DEVMEM=y and no iomem=relaxed on the kernel command line' };
+  if (ioStrictDevmem === 'y')
+    return { relaxed: false, reason: 'CONFIG_IO_STRICT_DEVMEM=y and no iomem=relaxed on the kernel command line' };
   if (ioStrictDevmem === 'n') return { relaxed: true, reason: 'CONFIG_IO_STRICT_DEVMEM is not set' };
   return {
     relaxed: undefined,
-    reason: 'no iomem=relaxed on the kernel command line, and the kernel configuration is not readable to tell whether ' +
+    reason:
+      'no iomem=relaxed on the kernel command line, and the kernel configuration is not readable to tell whether ' +
       'CONFIG_IO_STRICT_DEVMEM (set by most distributions) is on',
   };
 }
@@ -100,7 +105,10 @@ function once<T>(f: () => T): () => T {
   let done = false;
   let value: T;
   return () => {
-    if (!done) { value = f(); done = true; }
+    if (!done) {
+      value = f();
+      done = true;
+    }
     return value;
   };
 }
@@ -178,6 +186,9 @@ export class DeviceFacts implements RouteFacts {
     }
     const files = this.paths.kernelConfig ?? [`/boot/config-${os.release()}`, path.join(proc, 'config.gz')];
     const config = readConfig(files);
-    return devmemPolicy(cmdline, config === undefined ? undefined : kernelConfigValue(config, 'IO_STRICT_DEVMEM') ?? 'n');
+    return devmemPolicy(
+      cmdline,
+      config === undefined ? undefined : (kernelConfigValue(config, 'IO_STRICT_DEVMEM') ?? 'n'),
+    );
   }
 }

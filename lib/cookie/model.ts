@@ -219,7 +219,12 @@ export function memattrTables(overrides: Partial<MemattrTables> = {}): MemattrTa
 
 /** WC-view region types for every BAR, when a driver numbers its subtypes `base + bar`. */
 export function wcRegionTypesPerBar(name: string, type: number, subtypeBase: number): WcRegionType[] {
-  return [0, 1, 2, 3, 4, 5].map((bar) => ({ name: `${name}-bar${bar}`, type: type >>> 0, subtype: (subtypeBase + bar) >>> 0, bar }));
+  return [0, 1, 2, 3, 4, 5].map((bar) => ({
+    name: `${name}-bar${bar}`,
+    type: type >>> 0,
+    subtype: (subtypeBase + bar) >>> 0,
+    bar,
+  }));
 }
 
 export function hex(n: bigint | number): string {

@@ -9,8 +9,7 @@ import { EffectiveMemAttr } from '../memory/mapping';
 import { hex } from './model';
 
 export type PatSnapshot =
-  | { readonly ok: true; readonly entries: readonly MemTypeEntry[] }
-  | { readonly ok: false; readonly reason: string };
+  { readonly ok: true; readonly entries: readonly MemTypeEntry[] } | { readonly ok: false; readonly reason: string };
 
 export interface PatReaderOptions {
   /** Where debugfs is (or gets) mounted; default /sys/kernel/debug. */
@@ -42,7 +41,8 @@ export class PatReader {
     if (text.code === 'ENOENT' && !this.debugfsMounted() && this.mayMount && !this.mountTried) {
       this.mountTried = true;
       const failed = this.mount();
-      if (failed) return { ok: false, reason: `debugfs is not mounted at ${this.dir} and mounting it failed (${failed})` };
+      if (failed)
+        return { ok: false, reason: `debugfs is not mounted at ${this.dir} and mounting it failed (${failed})` };
       text = readOrCode(file);
     }
     if (text.code === undefined) {
@@ -65,10 +65,13 @@ export class PatReader {
 
   private debugfsMounted(): boolean {
     try {
-      return fs.readFileSync(this.mounts, 'utf8').split('\n').some((l) => {
-        const f = l.split(' ');
-        return f[2] === 'debugfs' && path.resolve(f[1] ?? '') === path.resolve(this.dir);
-      });
+      return fs
+        .readFileSync(this.mounts, 'utf8')
+        .split('\n')
+        .some((l) => {
+          const f = l.split(' ');
+          return f[2] === 'debugfs' && path.resolve(f[1] ?? '') === path.resolve(this.dir);
+        });
     } catch {
       return false;
     }
@@ -78,7 +81,10 @@ export class PatReader {
   private mount(): string | undefined {
     try {
       // mount(2) is not in the addon: mounting once per process does not justify a syscall binding.
-      execFileSync('mount', ['-t', 'debugfs', 'debugfs', this.dir], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10000 });
+      execFileSync('mount', ['-t', 'debugfs', 'debugfs', this.dir], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        timeout: 10000,
+      });
       return undefined;
     } catch (e) {
       const err = e as { stderr?: Buffer; message: string };
@@ -125,7 +131,12 @@ export interface EffectiveAttr {
  *   request an unreserved page is unexplained, so 'unknown';
  * - disagreeing parts: 'mixed'.
  */
-export function effectiveFromPat(snapshot: PatSnapshot, start: bigint, end: bigint, pgprot: EffectiveMemAttr): EffectiveAttr {
+export function effectiveFromPat(
+  snapshot: PatSnapshot,
+  start: bigint,
+  end: bigint,
+  pgprot: EffectiveMemAttr,
+): EffectiveAttr {
   if (!snapshot.ok) return { attr: 'unknown', basis: `PAT memtype list unreadable: ${snapshot.reason}` };
   const range = `[${hex(start)}-${hex(end)})`;
   const hits = overlapping(snapshot.entries, start, end);
@@ -134,7 +145,10 @@ export function effectiveFromPat(snapshot: PatSnapshot, start: bigint, end: bigi
   if (hits.length === 0) {
     return pgprot === 'uc-'
       ? { attr: 'uc-', basis: `no PAT reservation covers ${range}: untracked MMIO pages map UC-` }
-      : { attr: 'unknown', basis: `no PAT reservation covers ${range}, though a ${pgprot} mapping would have made one` };
+      : {
+          attr: 'unknown',
+          basis: `no PAT reservation covers ${range}, though a ${pgprot} mapping would have made one`,
+        };
   }
   const list = hits.map((e) => `[${hex(e.start)}-${hex(e.end)}) ${e.type}`).join(', ');
   if (types.length > 1) return { attr: 'mixed', basis: `PAT entries for ${range} disagree: ${list}` };

@@ -10,7 +10,15 @@ import { CookieOwner, MmapCookie } from './cookie';
 import { dmabufRoute } from './dmabuf-route';
 import { DeviceFacts, FactsSource, FeatureProbeAnswers, HostPaths } from './facts';
 import {
-  COOKIE_MEMATTRS, CookieMemAttr, CookieOptions, CookieRegion, CookieRequest, MemattrRoutesReport, MemattrTables, hex, memattrTables,
+  COOKIE_MEMATTRS,
+  CookieMemAttr,
+  CookieOptions,
+  CookieRegion,
+  CookieRequest,
+  MemattrRoutesReport,
+  MemattrTables,
+  hex,
+  memattrTables,
 } from './model';
 import { EffectiveAttr, PatReader, effectiveFromPat } from './pat';
 import { OpenEnv, Route, barOf, chooseRoute, needsHint, orderRoutes, vfioRegionRoute, wcRegionRoute } from './routes';
@@ -18,7 +26,13 @@ import { sysfsWcRoute } from './sysfs-wc';
 import { cookieFeatureRoute } from './cookie-feature-route';
 
 /** The routes every device starts with; `routes` options replace the list. */
-export const DEFAULT_ROUTES: readonly Route[] = Object.freeze([wcRegionRoute, cookieFeatureRoute, dmabufRoute, sysfsWcRoute, vfioRegionRoute]);
+export const DEFAULT_ROUTES: readonly Route[] = Object.freeze([
+  wcRegionRoute,
+  cookieFeatureRoute,
+  dmabufRoute,
+  sysfsWcRoute,
+  vfioRegionRoute,
+]);
 
 /** What the registry needs from its device. */
 export interface CookieHost {
@@ -91,7 +105,17 @@ export class CookieRegistry implements CookieOwner {
     const facts = this.facts(opts.tables);
     const { route, choice } = chooseRoute(req, facts, opts.routes ?? this.routes, op);
     const opened = route.open(req, this.env(facts));
-    const cookie = new MmapCookie(this.nextId(), region, req.offset, req.length, req.memattr, req.strict, choice, opened, this);
+    const cookie = new MmapCookie(
+      this.nextId(),
+      region,
+      req.offset,
+      req.length,
+      req.memattr,
+      req.strict,
+      choice,
+      opened,
+      this,
+    );
     try {
       this.host.own(cookie);
     } catch (e) {
@@ -104,8 +128,12 @@ export class CookieRegistry implements CookieOwner {
 
   /** The oldest live cookie an mmap of (fd, offset) would land in (a bigint is an offset in the device fd). */
   at(key: CookieKey): MmapCookie | undefined {
-    const { fd, offset } = typeof key === 'bigint' ? { fd: this.host.fd('Device.cookieAt'), offset: key }
-      : typeof key === 'number' ? { fd: key, offset: undefined } : key;
+    const { fd, offset } =
+      typeof key === 'bigint'
+        ? { fd: this.host.fd('Device.cookieAt'), offset: key }
+        : typeof key === 'number'
+          ? { fd: key, offset: undefined }
+          : key;
     return this.live.find((c) => c.covers(fd, offset));
   }
 
@@ -118,8 +146,12 @@ export class CookieRegistry implements CookieOwner {
     const routes = orderRoutes(o.routes ?? this.routes, facts.tables.routeOrder).map((r) => r.probe(req, facts));
     const wc = routes.filter((p) => p.available && p.gives === 'wc').map((p) => p.route);
     return {
-      region: region.name, routes, wc,
-      why: wc.length ? undefined : routes.map((p) => `${p.route}: ${p.available ? `gives ${p.gives}` : p.reason}`).join('; '),
+      region: region.name,
+      routes,
+      wc,
+      why: wc.length
+        ? undefined
+        : routes.map((p) => `${p.route}: ${p.available ? `gives ${p.gives}` : p.reason}`).join('; '),
       hint: wc.length ? undefined : needsHint(routes),
     };
   }
@@ -130,7 +162,8 @@ export class CookieRegistry implements CookieOwner {
     const facts = this.facts();
     const bar = barOf(c.region);
     const res = bar === undefined ? undefined : facts.resource(bar);
-    if (!res) return { attr: 'unknown', basis: `no physical address for ${c.region.name} (sysfs resource file unreadable)` };
+    if (!res)
+      return { attr: 'unknown', basis: `no physical address for ${c.region.name} (sysfs resource file unreadable)` };
     const start = res.start + c.offset;
     return effectiveFromPat(facts.pat(), start, start + BigInt(c.length), pgprot);
   }
@@ -161,7 +194,9 @@ export class CookieRegistry implements CookieOwner {
   private request(region: CookieRegion, opts: CookieOptions, op: string): CookieRequest {
     const device = this.label;
     if (!COOKIE_MEMATTRS.includes(opts.memattr)) {
-      throw invalidArgument(op, `memattr ${JSON.stringify(opts.memattr)} is not one of ${COOKIE_MEMATTRS.join(', ')}`, { device });
+      throw invalidArgument(op, `memattr ${JSON.stringify(opts.memattr)} is not one of ${COOKIE_MEMATTRS.join(', ')}`, {
+        device,
+      });
     }
     let offset: bigint;
     try {
@@ -170,18 +205,36 @@ export class CookieRegistry implements CookieOwner {
       throw invalidArgument(op, `offset ${String(opts.offset)} is not an integer`, { device });
     }
     if (offset < 0n || offset >= region.size) {
-      throw invalidArgument(op, `offset ${hex(offset)} is outside the ${hex(region.size)}-byte region`, { code: 'ERANGE', device });
+      throw invalidArgument(op, `offset ${hex(offset)} is outside the ${hex(region.size)}-byte region`, {
+        code: 'ERANGE',
+        device,
+      });
     }
-    if (offset % this.pageSize !== 0n) throw invalidArgument(op, `offset ${hex(offset)} is not page-aligned (${this.pageSize})`, { device });
+    if (offset % this.pageSize !== 0n)
+      throw invalidArgument(op, `offset ${hex(offset)} is not page-aligned (${this.pageSize})`, { device });
     const length = opts.length ?? Number(region.size - offset);
     if (!Number.isInteger(length) || length <= 0 || offset + BigInt(length) > region.size) {
-      throw invalidArgument(op, `${length} bytes at ${hex(offset)} do not fit in the ${hex(region.size)}-byte region`, { code: 'ERANGE', device });
+      throw invalidArgument(op, `${length} bytes at ${hex(offset)} do not fit in the ${hex(region.size)}-byte region`, {
+        code: 'ERANGE',
+        device,
+      });
     }
     if (length > bufferConstants.MAX_LENGTH) {
-      throw invalidArgument(op, `${hex(length)} bytes exceed what one ArrayBuffer can hold`, { device, hint: 'make cookies for smaller windows of the region' });
+      throw invalidArgument(op, `${hex(length)} bytes exceed what one ArrayBuffer can hold`, {
+        device,
+        hint: 'make cookies for smaller windows of the region',
+      });
     }
-    if (opts.strict !== undefined && typeof opts.strict !== 'boolean') throw invalidArgument(op, 'strict must be a boolean', { device });
-    return { region, offset, length, memattr: opts.memattr, strict: opts.strict ?? opts.memattr === 'wc', route: opts.route };
+    if (opts.strict !== undefined && typeof opts.strict !== 'boolean')
+      throw invalidArgument(op, 'strict must be a boolean', { device });
+    return {
+      region,
+      offset,
+      length,
+      memattr: opts.memattr,
+      strict: opts.strict ?? opts.memattr === 'wc',
+      route: opts.route,
+    };
   }
 
   private facts(tables: Partial<MemattrTables> = {}): DeviceFacts {
@@ -246,7 +299,9 @@ export class CookieRegistry implements CookieOwner {
   refreshAliasing(): void {
     const cookieMaps = this.live.flatMap((c) => c.mappings.map((m) => ({ c, m })));
     const plain = this.plainBarMappings();
-    const reset = (m: Mapping) => { if (m.aliases.length) m.aliases = []; };
+    const reset = (m: Mapping) => {
+      if (m.aliases.length) m.aliases = [];
+    };
     if (cookieMaps.length === 0) {
       plain.forEach(reset);
       return;
@@ -258,15 +313,34 @@ export class CookieRegistry implements CookieOwner {
       const res = bar === undefined ? undefined : facts.resource(bar);
       if (bar === undefined || !res) continue;
       const start = res.start + c.offset;
-      subjects.push({ mapping: m, bar, start, end: start + BigInt(c.length), requested: c.requested, pgprot: c.pgprot, label: c.label });
+      subjects.push({
+        mapping: m,
+        bar,
+        start,
+        end: start + BigInt(c.length),
+        requested: c.requested,
+        pgprot: c.pgprot,
+        label: c.label,
+      });
     }
     const bars = new Set(subjects.map((s) => s.bar));
     for (const m of plain) {
       const bar = barIndex(m)!;
       const res = facts.resource(bar);
-      if (!bars.has(bar) || !res) { reset(m); continue; }
+      if (!bars.has(bar) || !res) {
+        reset(m);
+        continue;
+      }
       const start = res.start + m.offset;
-      subjects.push({ mapping: m, bar, start, end: start + BigInt(m.length), requested: 'uc-', pgprot: 'uc-', label: `the BAR${bar} mapping at ${hex(m.offset)} (${hex(m.length)} bytes)` });
+      subjects.push({
+        mapping: m,
+        bar,
+        start,
+        end: start + BigInt(m.length),
+        requested: 'uc-',
+        pgprot: 'uc-',
+        label: `the BAR${bar} mapping at ${hex(m.offset)} (${hex(m.length)} bytes)`,
+      });
     }
     for (const r of aliasing(subjects, facts.pat())) {
       r.subject.mapping.effective = r.effective.attr;

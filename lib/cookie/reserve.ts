@@ -28,7 +28,8 @@ export function reserveProblem(bar: number, resourceText: string | undefined, wc
   const res = parseResourceFile(resourceText)[bar];
   if (res.size === 0n) return `BAR${bar} is not implemented`;
   if (!res.mem) return `BAR${bar} is not a memory BAR`;
-  if (!res.prefetch) return `BAR${bar} is not prefetchable: the kernel creates resource${bar}_wc only for prefetchable memory BARs`;
+  if (!res.prefetch)
+    return `BAR${bar} is not prefetchable: the kernel creates resource${bar}_wc only for prefetchable memory BARs`;
   if (!wcExists) return `there is no resource${bar}_wc in sysfs`;
   return undefined;
 }
@@ -47,7 +48,8 @@ export function reserveWcBeforeOpen(bdf: string, bars: readonly number[], o: sys
       const file = path.join(sysfs.devicePath(bdf, o), `resource${bar}_wc`);
       const problem = reserveProblem(bar, text, fs.existsSync(file));
       if (problem) {
-        const err = problem.startsWith('BAR index') ? invalidArgument(op, `writeCombine: ${problem}`, { device: bdf })
+        const err = problem.startsWith('BAR index')
+          ? invalidArgument(op, `writeCombine: ${problem}`, { device: bdf })
           : notSupported(op, `cannot reserve BAR${bar} write-combining: ${problem}`, { device: bdf });
         throw err;
       }
@@ -63,12 +65,15 @@ export function reserveWcBeforeOpen(bdf: string, bars: readonly number[], o: sys
 function reserveOne(bdf: string, bar: number, file: string, start: bigint): WcReservation {
   const n = native();
   const fd = check(n.open(file, n.constants.O_RDONLY | n.constants.O_CLOEXEC), 'open', {
-    device: bdf, detail: file, hint: 'sysfs resource files are root-only (CAP_SYS_ADMIN)',
+    device: bdf,
+    detail: file,
+    hint: 'sysfs resource files are root-only (CAP_SYS_ADMIN)',
   });
   let mapped: Mapped;
   try {
     mapped = checkValue<Mapped>(n.mmap(fd, 0n, n.constants.PAGE_SIZE, n.constants.PROT_READ, 0), 'mmap', {
-      device: bdf, detail: file,
+      device: bdf,
+      detail: file,
       hint: 'mapping resourceN_wc needs the BAR to be free: is the VFIO device already open (here or in another process)?',
     });
   } finally {
@@ -76,8 +81,12 @@ function reserveOne(bdf: string, bar: number, file: string, start: bigint): WcRe
   }
   let closed = false;
   return {
-    bar, path: file, start,
-    get closed() { return closed; },
+    bar,
+    path: file,
+    start,
+    get closed() {
+      return closed;
+    },
     close() {
       if (closed) return;
       closed = true;

@@ -8,7 +8,17 @@ import { VFIO_PCI_BAR0_REGION_INDEX, VFIO_PCI_BAR5_REGION_INDEX } from '../abi';
 import { findRegionCap } from '../decode';
 import { invalidArgument, notSupported } from '../errors';
 import { EffectiveMemAttr, Mapping } from '../memory/mapping';
-import { Backing, CookieMemAttr, CookieRegion, CookieRequest, RegionView, RouteChoice, RouteProbe, WcRegionType, hex } from './model';
+import {
+  Backing,
+  CookieMemAttr,
+  CookieRegion,
+  CookieRequest,
+  RegionView,
+  RouteChoice,
+  RouteProbe,
+  WcRegionType,
+  hex,
+} from './model';
 import { effectiveFromPat, overlapping } from './pat';
 import { RouteFacts } from './facts';
 
@@ -42,7 +52,14 @@ export interface Route {
   open(req: CookieRequest, env: OpenEnv): OpenedBacking;
 }
 
-export function probe(route: string, available: boolean, gives: RouteProbe['gives'], reason: string, needs: readonly string[] = [], tentative = false): RouteProbe {
+export function probe(
+  route: string,
+  available: boolean,
+  gives: RouteProbe['gives'],
+  reason: string,
+  needs: readonly string[] = [],
+  tentative = false,
+): RouteProbe {
   return { route, available, gives: available ? gives : undefined, reason, needs, tentative: available && tentative };
 }
 
@@ -54,15 +71,20 @@ export function barOf(region: RegionView): number | undefined {
 
 /** Whether [offset, offset+length) lies in one mappable area of the region. */
 export function inMappableArea(region: RegionView, offset: bigint, length: number): boolean {
-  return region.flags.mmap && region.mappableAreas.some((a) => offset >= a.offset && offset + BigInt(length) <= a.offset + a.size);
+  return (
+    region.flags.mmap &&
+    region.mappableAreas.some((a) => offset >= a.offset && offset + BigInt(length) <= a.offset + a.size)
+  );
 }
 
 // --- vfio-region: mmap of the device fd at REGION_INFO's offset --------------------------------------
 
 /** What to do so a BAR is WC for as long as the device is open. */
 export function reserveNeed(bar: number): string {
-  return `reserving BAR${bar} write-combining before the device is opened: Device.open(bdf, { writeCombine: [${bar}] }) ` +
-    `(then vfio-pci's own mappings of BAR${bar} are WC too)`;
+  return (
+    `reserving BAR${bar} write-combining before the device is opened: Device.open(bdf, { writeCombine: [${bar}] }) ` +
+    `(then vfio-pci's own mappings of BAR${bar} are WC too)`
+  );
 }
 
 /**
@@ -74,7 +96,12 @@ export const vfioRegionRoute: Route = {
   probe(req, facts) {
     const r = req.region;
     if (!inMappableArea(r, req.offset, req.length)) {
-      return probe(this.name, false, undefined, `${r.name} ${hex(req.offset)}+${hex(req.length)} is not inside one mmap-able area of the region`);
+      return probe(
+        this.name,
+        false,
+        undefined,
+        `${r.name} ${hex(req.offset)}+${hex(req.length)} is not inside one mmap-able area of the region`,
+      );
     }
     const plain = 'vfio-pci maps every region with pgprot_noncached (UC-)';
     const bar = barOf(r);
@@ -85,20 +112,33 @@ export const vfioRegionRoute: Route = {
     const pat = facts.pat();
     if (!pat.ok) {
       return reserved
-        ? probe(this.name, true, 'wc', `BAR${bar} was reserved write-combining before the device was opened, so vfio-pci's reservation ` +
-          `of it is WC; the PAT list is unreadable (${pat.reason}), so this is not verified`)
+        ? probe(
+            this.name,
+            true,
+            'wc',
+            `BAR${bar} was reserved write-combining before the device was opened, so vfio-pci's reservation ` +
+              `of it is WC; the PAT list is unreadable (${pat.reason}), so this is not verified`,
+          )
         : probe(this.name, true, 'uc-', plain, needs);
     }
     const start = res.start + req.offset;
     const eff = effectiveFromPat(pat, start, start + BigInt(req.length), 'uc-');
     if (eff.attr === 'uc-') return probe(this.name, true, 'uc-', `${plain}; ${eff.basis}`, needs);
     const why = reserved ? `: BAR${bar} was reserved write-combining before the device was opened` : '';
-    return probe(this.name, true, eff.attr, `${plain}, but the kernel gives the type PAT holds for the range (${eff.basis})${why}`, needs);
+    return probe(
+      this.name,
+      true,
+      eff.attr,
+      `${plain}, but the kernel gives the type PAT holds for the range (${eff.basis})${why}`,
+      needs,
+    );
   },
   open(req, env) {
     const region = env.region(req.region.index);
     const fd = env.deviceFd('MmapCookie.open');
-    return fixedBacking({ kind: 'vfio-region', fd, pgoff: (region.offset + req.offset) / env.pageSize }, 'uc-', () => region.mapRange(req.offset, req.length));
+    return fixedBacking({ kind: 'vfio-region', fd, pgoff: (region.offset + req.offset) / env.pageSize }, 'uc-', () =>
+      region.mapRange(req.offset, req.length),
+    );
   },
 };
 
@@ -110,7 +150,12 @@ export const vfioRegionRoute: Route = {
  * asked for: the first reservation wins, silently. This says what is held, or undefined when
  * nothing overlaps (or PAT cannot be read: the mapping is then verified after the fact).
  */
-export function heldByPat(facts: RouteFacts, bar: number, offset: bigint, length: number): { type: EffectiveMemAttr; basis: string } | undefined {
+export function heldByPat(
+  facts: RouteFacts,
+  bar: number,
+  offset: bigint,
+  length: number,
+): { type: EffectiveMemAttr; basis: string } | undefined {
   const res = facts.resource(bar);
   const pat = facts.pat();
   if (!res || !pat.ok) return undefined;
@@ -122,18 +167,28 @@ export function heldByPat(facts: RouteFacts, bar: number, offset: bigint, length
   const list = hits.map((e) => `[${hex(e.start)}-${hex(e.end)}) ${e.type}`).join(', ');
   return {
     type: types.length === 1 ? types[0] : 'mixed',
-    basis: types.length === 1
-      ? `PAT already holds ${types[0]} for [${hex(start)}-${hex(end)}) (${list}), reserved first: the mapping gets that type`
-      : `PAT entries for [${hex(start)}-${hex(end)}) disagree (${list}): the kernel refuses a reservation across them`,
+    basis:
+      types.length === 1
+        ? `PAT already holds ${types[0]} for [${hex(start)}-${hex(end)}) (${list}), reserved first: the mapping gets that type`
+        : `PAT entries for [${hex(start)}-${hex(end)}) disagree (${list}): the kernel refuses a reservation across them`,
   };
 }
 
 /** A driver route's probe once it knows it could map the range with `wanted`: PAT may say otherwise. */
-export function probeWithPat(route: string, facts: RouteFacts, bar: number, req: CookieRequest, wanted: CookieMemAttr, reason: string): RouteProbe {
+export function probeWithPat(
+  route: string,
+  facts: RouteFacts,
+  bar: number,
+  req: CookieRequest,
+  wanted: CookieMemAttr,
+  reason: string,
+): RouteProbe {
   const held = heldByPat(facts, bar, req.offset, req.length);
   if (!held || held.type === wanted) return probe(route, true, wanted, reason);
-  const need = [`no other mapping of BAR${bar} ${hex(req.offset)}+${hex(req.length)} while the ${wanted} one is made ` +
-    '(PAT gives every mapping the type of the first reservation of a range: unmap the others first)'];
+  const need = [
+    `no other mapping of BAR${bar} ${hex(req.offset)}+${hex(req.length)} while the ${wanted} one is made ` +
+      '(PAT gives every mapping the type of the first reservation of a range: unmap the others first)',
+  ];
   if (held.type === 'mixed') return probe(route, false, undefined, `${reason}, but ${held.basis}`, need);
   return probe(route, true, held.type, `${reason}, but ${held.basis}`, need);
 }
@@ -141,7 +196,11 @@ export function probeWithPat(route: string, facts: RouteFacts, bar: number, req:
 // --- wc-region: a device-specific region announced as a WC view of the BAR ---------------------------
 
 /** The regions whose TYPE cap the table names as a WC view of `bar`. */
-export function wcRegionsFor(bar: number, regions: readonly RegionView[], types: readonly WcRegionType[]): { region: RegionView; type: WcRegionType }[] {
+export function wcRegionsFor(
+  bar: number,
+  regions: readonly RegionView[],
+  types: readonly WcRegionType[],
+): { region: RegionView; type: WcRegionType }[] {
   const out: { region: RegionView; type: WcRegionType }[] = [];
   for (const region of regions) {
     const cap = findRegionCap(region.caps, 'type');
@@ -161,33 +220,65 @@ export const wcRegionRoute: Route = {
     const found = wcRegionsFor(bar, facts.regions, facts.tables.wcRegionTypes);
     if (found.length === 0) {
       const known = facts.tables.wcRegionTypes.length;
-      return probe(this.name, false, undefined, `no region announces a WC view of BAR${bar} through a TYPE capability` +
-        (known ? '' : ' (no region type for one is configured; no stock driver offers one)'), needs);
+      return probe(
+        this.name,
+        false,
+        undefined,
+        `no region announces a WC view of BAR${bar} through a TYPE capability` +
+          (known ? '' : ' (no region type for one is configured; no stock driver offers one)'),
+        needs,
+      );
     }
-    const usable = found.find((f) => f.region.size >= req.region.size && inMappableArea(f.region, req.offset, req.length));
+    const usable = found.find(
+      (f) => f.region.size >= req.region.size && inMappableArea(f.region, req.offset, req.length),
+    );
     if (!usable) {
       const f = found[0];
-      return probe(this.name, false, undefined, `region ${f.region.index} (${f.type.name}) is a WC view of BAR${bar}, ` +
-        `but ${hex(req.offset)}+${hex(req.length)} is not mmap-able in it`, needs);
+      return probe(
+        this.name,
+        false,
+        undefined,
+        `region ${f.region.index} (${f.type.name}) is a WC view of BAR${bar}, ` +
+          `but ${hex(req.offset)}+${hex(req.length)} is not mmap-able in it`,
+        needs,
+      );
     }
-    return probeWithPat(this.name, facts, bar, req, 'wc',
-      `region ${usable.region.index} (${usable.type.name}, TYPE ${hex(usable.type.type)}/${hex(usable.type.subtype)}) is a write-combining view of BAR${bar}`);
+    return probeWithPat(
+      this.name,
+      facts,
+      bar,
+      req,
+      'wc',
+      `region ${usable.region.index} (${usable.type.name}, TYPE ${hex(usable.type.type)}/${hex(usable.type.subtype)}) is a write-combining view of BAR${bar}`,
+    );
   },
   open(req, env) {
     const bar = barOf(req.region)!;
-    const found = wcRegionsFor(bar, env.facts.regions, env.facts.tables.wcRegionTypes)
-      .find((f) => inMappableArea(f.region, req.offset, req.length));
-    if (!found) throw notSupported('MmapCookie.open', `no WC region for BAR${bar} maps ${hex(req.offset)}+${hex(req.length)}`);
+    const found = wcRegionsFor(bar, env.facts.regions, env.facts.tables.wcRegionTypes).find((f) =>
+      inMappableArea(f.region, req.offset, req.length),
+    );
+    if (!found)
+      throw notSupported('MmapCookie.open', `no WC region for BAR${bar} maps ${hex(req.offset)}+${hex(req.length)}`);
     const region = env.region(found.region.index);
     const fd = env.deviceFd('MmapCookie.open');
-    return fixedBacking({ kind: 'wc-region', regionIndex: region.index, fd, pgoff: (region.offset + req.offset) / env.pageSize }, 'wc',
-      () => region.mapRange(req.offset, req.length));
+    return fixedBacking(
+      { kind: 'wc-region', regionIndex: region.index, fd, pgoff: (region.offset + req.offset) / env.pageSize },
+      'wc',
+      () => region.mapRange(req.offset, req.length),
+    );
   },
 };
 
 /** A backing that holds nothing of its own (the device fd belongs to the device). */
 function fixedBacking(backing: Backing, pgprot: CookieMemAttr, map: () => Mapping): OpenedBacking {
-  return { backing, pgprot, map, close() { /* nothing held */ } };
+  return {
+    backing,
+    pgprot,
+    map,
+    close() {
+      /* nothing held */
+    },
+  };
 }
 
 // --- choosing -----------------------------------------------------------------------------------------
@@ -198,7 +289,10 @@ export function orderRoutes(routes: readonly Route[], order: readonly string[]):
     const i = order.indexOf(r.name);
     return i < 0 ? order.length : i;
   };
-  return routes.map((r, i) => ({ r, i })).sort((a, b) => rank(a.r) - rank(b.r) || a.i - b.i).map((x) => x.r);
+  return routes
+    .map((r, i) => ({ r, i }))
+    .sort((a, b) => rank(a.r) - rank(b.r) || a.i - b.i)
+    .map((x) => x.r);
 }
 
 export interface Chosen {
@@ -206,7 +300,13 @@ export interface Chosen {
   readonly choice: RouteChoice;
 }
 
-const ATTR_NAMES: Record<string, string> = { uc: 'uncached (UC)', 'uc-': 'uncached-minus (UC-)', wc: 'write-combining', wt: 'write-through', wb: 'write-back' };
+const ATTR_NAMES: Record<string, string> = {
+  uc: 'uncached (UC)',
+  'uc-': 'uncached-minus (UC-)',
+  wc: 'write-combining',
+  wt: 'write-through',
+  wb: 'write-back',
+};
 export function attrName(a: string): string {
   return ATTR_NAMES[a] ?? a;
 }
@@ -235,13 +335,25 @@ export function chooseRoute(req: CookieRequest, facts: RouteFacts, routes: reado
   const what = `${req.region.name} ${hex(req.offset)}+${hex(req.length)}`;
   if (req.route !== undefined) {
     const forced = ordered.find((r) => r.name === req.route);
-    if (!forced) throw invalidArgument(op, `unknown route '${req.route}' (routes: ${ordered.map((r) => r.name).join(', ')})`, { device: facts.device });
+    if (!forced)
+      throw invalidArgument(op, `unknown route '${req.route}' (routes: ${ordered.map((r) => r.name).join(', ')})`, {
+        device: facts.device,
+      });
     const p = forced.probe(req, facts);
-    if (!p.available) throw notSupported(op, `route ${p.route} cannot map ${what}: ${p.reason}`, { device: facts.device, hint: needsHint([p]) });
+    if (!p.available)
+      throw notSupported(op, `route ${p.route} cannot map ${what}: ${p.reason}`, {
+        device: facts.device,
+        hint: needsHint([p]),
+      });
     if (p.gives !== req.memattr && req.strict) {
-      throw notSupported(op, `route ${p.route} gives ${attrName(String(p.gives))}, not ${attrName(req.memattr)}: ${p.reason}`, { device: facts.device, hint: needsHint([p]) });
+      throw notSupported(
+        op,
+        `route ${p.route} gives ${attrName(String(p.gives))}, not ${attrName(req.memattr)}: ${p.reason}`,
+        { device: facts.device, hint: needsHint([p]) },
+      );
     }
-    const downgraded = p.gives === req.memattr ? undefined : `route ${p.route} (asked for by name) gives ${p.gives}: ${p.reason}`;
+    const downgraded =
+      p.gives === req.memattr ? undefined : `route ${p.route} (asked for by name) gives ${p.gives}: ${p.reason}`;
     return { route: forced, choice: { name: p.route, gives: p.gives, reason: p.reason, downgraded, considered: [p] } };
   }
   const considered: RouteProbe[] = [];
@@ -249,19 +361,47 @@ export function chooseRoute(req: CookieRequest, facts: RouteFacts, routes: reado
     const p = r.probe(req, facts);
     considered.push(p);
     if (p.available && !p.tentative && p.gives === req.memattr) {
-      return { route: r, choice: { name: r.name, gives: p.gives, reason: p.reason, downgraded: undefined, considered: [...considered, ...rest(ordered, r, req, facts)] } };
+      return {
+        route: r,
+        choice: {
+          name: r.name,
+          gives: p.gives,
+          reason: p.reason,
+          downgraded: undefined,
+          considered: [...considered, ...rest(ordered, r, req, facts)],
+        },
+      };
     }
   }
   if (req.strict) {
-    throw notSupported(op, `no route maps ${what} ${attrName(req.memattr)}: ${summary(considered)}`, { device: facts.device, hint: needsHint(considered) });
+    throw notSupported(op, `no route maps ${what} ${attrName(req.memattr)}: ${summary(considered)}`, {
+      device: facts.device,
+      hint: needsHint(considered),
+    });
   }
   const i = considered.findIndex((p) => p.available && !p.tentative);
-  if (i < 0) throw notSupported(op, `no route maps ${what} at all: ${summary(considered)}`, { device: facts.device, hint: needsHint(considered) });
+  if (i < 0)
+    throw notSupported(op, `no route maps ${what} at all: ${summary(considered)}`, {
+      device: facts.device,
+      hint: needsHint(considered),
+    });
   const p = considered[i];
-  const others = considered.filter((c) => c !== p).map((c) => `${c.route}: ${c.available ? `gives ${c.gives}${c.tentative ? ' if the kernel lets it be mmapped' : ''}` : c.reason}`).join('; ');
+  const others = considered
+    .filter((c) => c !== p)
+    .map(
+      (c) =>
+        `${c.route}: ${c.available ? `gives ${c.gives}${c.tentative ? ' if the kernel lets it be mmapped' : ''}` : c.reason}`,
+    )
+    .join('; ');
   return {
     route: ordered[i],
-    choice: { name: p.route, gives: p.gives, reason: p.reason, downgraded: `no route gives ${attrName(req.memattr)} (${others}); ${p.route} gives ${p.gives}`, considered },
+    choice: {
+      name: p.route,
+      gives: p.gives,
+      reason: p.reason,
+      downgraded: `no route gives ${attrName(req.memattr)} (${others}); ${p.route} gives ${p.gives}`,
+      considered,
+    },
   };
 }
 

@@ -42,7 +42,8 @@ export function encodeSampleCookie(req: CookieFeatureRequest, mmapOffset = 0n): 
 }
 
 export function decodeSampleCookieOffset(payload: Uint8Array): bigint {
-  if (payload.length < SAMPLE_COOKIE_SIZE) throw new RangeError(`cookie payload of ${payload.length} bytes, expected ${SAMPLE_COOKIE_SIZE}`);
+  if (payload.length < SAMPLE_COOKIE_SIZE)
+    throw new RangeError(`cookie payload of ${payload.length} bytes, expected ${SAMPLE_COOKIE_SIZE}`);
   return new DataView(payload.buffer, payload.byteOffset, payload.byteLength).getBigUint64(MMAP_OFFSET_AT, true);
 }
 

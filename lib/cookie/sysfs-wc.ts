@@ -26,15 +26,31 @@ export const sysfsWcRoute: Route = {
     if (!res) return probe(this.name, false, undefined, `the sysfs resource file of ${facts.device} is not readable`);
     if (!res.mem) return probe(this.name, false, undefined, `BAR${bar} is not a memory BAR`);
     if (!res.prefetch) {
-      return probe(this.name, false, undefined, `BAR${bar} is not prefetchable: the kernel creates ${file} only for prefetchable memory BARs`,
-        [`a prefetchable BAR (BAR${bar} is not)`]);
+      return probe(
+        this.name,
+        false,
+        undefined,
+        `BAR${bar} is not prefetchable: the kernel creates ${file} only for prefetchable memory BARs`,
+        [`a prefetchable BAR (BAR${bar} is not)`],
+      );
     }
-    if (!facts.sysfsWcPath(bar)) return probe(this.name, false, undefined, `there is no ${file} in sysfs (no write-combining support for sysfs mappings here)`);
+    if (!facts.sysfsWcPath(bar))
+      return probe(
+        this.name,
+        false,
+        undefined,
+        `there is no ${file} in sysfs (no write-combining support for sysfs mappings here)`,
+      );
     const dm = facts.devmem();
     if (dm.relaxed !== true) {
-      return probe(this.name, false, undefined,
+      return probe(
+        this.name,
+        false,
+        undefined,
         `${dm.reason}: with the VFIO device open, vfio-pci owns BAR${bar} and the kernel refuses sysfs mappings of it (EINVAL) ` +
-        'and revokes earlier ones (SIGBUS on the next access)', ['the boot option iomem=relaxed (for resourceN_wc beside an open VFIO device)']);
+          'and revokes earlier ones (SIGBUS on the next access)',
+        ['the boot option iomem=relaxed (for resourceN_wc beside an open VFIO device)'],
+      );
     }
     const start = res.start + req.offset;
     const end = start + BigInt(req.length);
@@ -45,18 +61,30 @@ export const sysfsWcRoute: Route = {
       const others = hits.filter((e) => e.type !== 'wc');
       if (others.length) {
         const held = [...new Set(others.map((e) => e.type))].join(', ');
-        return probe(this.name, false, undefined,
+        return probe(
+          this.name,
+          false,
+          undefined,
           `PAT already holds ${held} for [${hex(start)}-${hex(end)}) (${others.map((e) => `[${hex(e.start)}-${hex(e.end)})`).join(', ')}), ` +
-          `reserved first (vfio-pci reserves each BAR when the device is opened); PAT gives later requests that type, ` +
-          `so a WC mapping would silently be ${others[0].type}`, [reserveNeed(bar)]);
+            `reserved first (vfio-pci reserves each BAR when the device is opened); PAT gives later requests that type, ` +
+            `so a WC mapping would silently be ${others[0].type}`,
+          [reserveNeed(bar)],
+        );
       }
-      order = hits.length ? 'PAT already holds write-combining for the range' : 'nothing has reserved the range yet, so write-combining is reserved first';
+      order = hits.length
+        ? 'PAT already holds write-combining for the range'
+        : 'nothing has reserved the range yet, so write-combining is reserved first';
     } else if (facts.wcReservedBeforeOpen(bar)) {
       order = `BAR${bar} was reserved write-combining before the device was opened; the PAT list is unreadable (${pat.reason}), so this is not verified`;
     } else {
-      return probe(this.name, false, undefined,
+      return probe(
+        this.name,
+        false,
+        undefined,
         `the PAT list is unreadable (${pat.reason}), and vfio-pci reserves each BAR uncached-minus when the device is opened: ` +
-        'a WC mapping would silently be UC-', [reserveNeed(bar)]);
+          'a WC mapping would silently be UC-',
+        [reserveNeed(bar)],
+      );
     }
     return probe(this.name, true, 'wc', `${file}; ${dm.reason}; ${order}`);
   },
@@ -68,7 +96,9 @@ export const sysfsWcRoute: Route = {
     if (!path) throw errnoError(2, 'open', { device, detail: `resource${bar}_wc` });
     const { O_RDWR, O_CLOEXEC } = native().constants;
     const fd = check(native().open(path, O_RDWR | O_CLOEXEC), 'open', {
-      device, detail: path, hint: 'sysfs resource files are root-only (CAP_SYS_ADMIN)',
+      device,
+      detail: path,
+      hint: 'sysfs resource files are root-only (CAP_SYS_ADMIN)',
     });
     let open = true;
     return {
@@ -80,7 +110,9 @@ export const sysfsWcRoute: Route = {
         } catch (e) {
           if (e instanceof VfioError && e.code === 'EINVAL') {
             throw errnoError(e.errno ?? 22, 'mmap', {
-              device, detail: path, cause: e,
+              device,
+              detail: path,
+              cause: e,
               hint: 'the kernel refuses sysfs mappings of a BAR a driver owns unless it runs with iomem=relaxed',
             });
           }

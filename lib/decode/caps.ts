@@ -82,12 +82,23 @@ export function requestedArgsz(buf: Uint8Array): number {
  * It runs on every info query and chains are short, while each allocation costs about as much
  * as an ioctl in the emulated host: so no Set, no list of offsets, no intermediate array.
  */
-export function walkCapChain(buf: Uint8Array, first: number, fixedSize: number, limit: number,
-  op: string): RawCap[];
-export function walkCapChain<T>(buf: Uint8Array, first: number, fixedSize: number, limit: number,
-  op: string, decode: (cap: RawCap) => T): T[];
-export function walkCapChain<T>(buf: Uint8Array, first: number, fixedSize: number, limit: number,
-  op: string, decode?: (cap: RawCap) => T): (T | RawCap)[] {
+export function walkCapChain(buf: Uint8Array, first: number, fixedSize: number, limit: number, op: string): RawCap[];
+export function walkCapChain<T>(
+  buf: Uint8Array,
+  first: number,
+  fixedSize: number,
+  limit: number,
+  op: string,
+  decode: (cap: RawCap) => T,
+): T[];
+export function walkCapChain<T>(
+  buf: Uint8Array,
+  first: number,
+  fixedSize: number,
+  limit: number,
+  op: string,
+  decode?: (cap: RawCap) => T,
+): (T | RawCap)[] {
   if (first === 0) return [];
   // Valid cap offsets are distinct values in [fixedSize, limit - header]: a chain with more hops
   // than there are such values must revisit one, i.e. loop.

@@ -54,7 +54,8 @@ export interface ConfigHeader {
 
 /** Throws unless `image` is a config space image of a size VFIO can return. */
 export function requireConfigImage(image: Uint8Array, op = OP): void {
-  if (image.length < 64) throw new DecodeError(op, 0, `config image of ${image.length} bytes is smaller than the 64-byte header`);
+  if (image.length < 64)
+    throw new DecodeError(op, 0, `config image of ${image.length} bytes is smaller than the 64-byte header`);
 }
 
 function barCount(headerType: number): number {
@@ -88,17 +89,24 @@ export function decodeConfigHeader(image: Uint8Array): ConfigHeader {
   for (let i = 0; i < barCount(headerType); i++) barRaw.push(u32(image, 0x10 + i * 4, OP));
   const type0 = headerType === 0;
   return {
-    vendorId: u16(image, 0x00, OP), deviceId: u16(image, 0x02, OP),
-    command: u16(image, 0x04, OP), status: u16(image, 0x06, OP),
-    revision: u8(image, 0x08, OP), classCode: u32(image, 0x08, OP) >>> 8,
-    cacheLineSize: u8(image, 0x0c, OP), latencyTimer: u8(image, 0x0d, OP),
-    headerType, multiFunction: (rawType & 0x80) !== 0,
-    barRaw, bars: decodeBars(barRaw),
+    vendorId: u16(image, 0x00, OP),
+    deviceId: u16(image, 0x02, OP),
+    command: u16(image, 0x04, OP),
+    status: u16(image, 0x06, OP),
+    revision: u8(image, 0x08, OP),
+    classCode: u32(image, 0x08, OP) >>> 8,
+    cacheLineSize: u8(image, 0x0c, OP),
+    latencyTimer: u8(image, 0x0d, OP),
+    headerType,
+    multiFunction: (rawType & 0x80) !== 0,
+    barRaw,
+    bars: decodeBars(barRaw),
     subsystemVendorId: type0 ? u16(image, 0x2c, OP) : null,
     subsystemId: type0 ? u16(image, 0x2e, OP) : null,
     romRaw: type0 ? u32(image, 0x30, OP) : headerType === 1 ? u32(image, 0x38, OP) : null,
     capPointer: u8(image, 0x34, OP),
-    interruptLine: u8(image, 0x3c, OP), interruptPin: u8(image, 0x3d, OP),
+    interruptLine: u8(image, 0x3c, OP),
+    interruptPin: u8(image, 0x3d, OP),
   };
 }
 

@@ -1,5 +1,24 @@
 // struct vfio_device_info (VFIO_DEVICE_GET_INFO) and its caps.
-import { SIZEOF, VFIO_DEVICE_FLAGS_AMBA, VFIO_DEVICE_FLAGS_AP, VFIO_DEVICE_FLAGS_CAPS, VFIO_DEVICE_FLAGS_CCW, VFIO_DEVICE_FLAGS_CDX, VFIO_DEVICE_FLAGS_FSL_MC, VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_PLATFORM, VFIO_DEVICE_FLAGS_RESET, VFIO_DEVICE_INFO_CAP_PCI_ATOMIC_COMP, VFIO_DEVICE_INFO_CAP_ZPCI_BASE, VFIO_DEVICE_INFO_CAP_ZPCI_GROUP, VFIO_DEVICE_INFO_CAP_ZPCI_PFIP, VFIO_DEVICE_INFO_CAP_ZPCI_UTIL, VFIO_PCI_ATOMIC_COMP128, VFIO_PCI_ATOMIC_COMP32, VFIO_PCI_ATOMIC_COMP64 } from '../abi';
+import {
+  SIZEOF,
+  VFIO_DEVICE_FLAGS_AMBA,
+  VFIO_DEVICE_FLAGS_AP,
+  VFIO_DEVICE_FLAGS_CAPS,
+  VFIO_DEVICE_FLAGS_CCW,
+  VFIO_DEVICE_FLAGS_CDX,
+  VFIO_DEVICE_FLAGS_FSL_MC,
+  VFIO_DEVICE_FLAGS_PCI,
+  VFIO_DEVICE_FLAGS_PLATFORM,
+  VFIO_DEVICE_FLAGS_RESET,
+  VFIO_DEVICE_INFO_CAP_PCI_ATOMIC_COMP,
+  VFIO_DEVICE_INFO_CAP_ZPCI_BASE,
+  VFIO_DEVICE_INFO_CAP_ZPCI_GROUP,
+  VFIO_DEVICE_INFO_CAP_ZPCI_PFIP,
+  VFIO_DEVICE_INFO_CAP_ZPCI_UTIL,
+  VFIO_PCI_ATOMIC_COMP128,
+  VFIO_PCI_ATOMIC_COMP32,
+  VFIO_PCI_ATOMIC_COMP64,
+} from '../abi';
 import { u32 } from './bytes';
 import { RawCap, UnknownCap, dataLimit, requireCapSize, unknownCap, walkCapChain } from './caps';
 import { DecodeError } from './errors';
@@ -61,7 +80,8 @@ function decodeAtomicComp(cap: RawCap): PciAtomicCompCap {
   requireCapSize(cap, 16, op, 'PCI_ATOMIC_COMP');
   const flags = cap.u32(8, op);
   return {
-    type: 'pci-atomic-comp', flags,
+    type: 'pci-atomic-comp',
+    flags,
     comp32: (flags & VFIO_PCI_ATOMIC_COMP32) !== 0,
     comp64: (flags & VFIO_PCI_ATOMIC_COMP64) !== 0,
     comp128: (flags & VFIO_PCI_ATOMIC_COMP128) !== 0,
@@ -78,10 +98,14 @@ function decodeDeviceCap(cap: RawCap): DeviceCap {
 function deviceFlags(raw: number): DeviceFlags {
   const has = (bit: number): boolean => (raw & bit) !== 0;
   return {
-    reset: has(VFIO_DEVICE_FLAGS_RESET), pci: has(VFIO_DEVICE_FLAGS_PCI),
-    platform: has(VFIO_DEVICE_FLAGS_PLATFORM), amba: has(VFIO_DEVICE_FLAGS_AMBA),
-    ccw: has(VFIO_DEVICE_FLAGS_CCW), ap: has(VFIO_DEVICE_FLAGS_AP),
-    fslMc: has(VFIO_DEVICE_FLAGS_FSL_MC), caps: has(VFIO_DEVICE_FLAGS_CAPS),
+    reset: has(VFIO_DEVICE_FLAGS_RESET),
+    pci: has(VFIO_DEVICE_FLAGS_PCI),
+    platform: has(VFIO_DEVICE_FLAGS_PLATFORM),
+    amba: has(VFIO_DEVICE_FLAGS_AMBA),
+    ccw: has(VFIO_DEVICE_FLAGS_CCW),
+    ap: has(VFIO_DEVICE_FLAGS_AP),
+    fslMc: has(VFIO_DEVICE_FLAGS_FSL_MC),
+    caps: has(VFIO_DEVICE_FLAGS_CAPS),
     cdx: has(VFIO_DEVICE_FLAGS_CDX),
   };
 }
@@ -96,7 +120,12 @@ export function decodeDeviceInfo(buf: Uint8Array): DeviceInfo {
   const capOffset = u32(buf, 16, OP);
   const caps = walkCapChain(buf, capOffset, DEVICE_INFO_SIZE, dataLimit(buf, argsz), OP, decodeDeviceCap);
   return {
-    argsz, rawFlags, flags: deviceFlags(rawFlags), numRegions: u32(buf, 8, OP),
-    numIrqs: u32(buf, 12, OP), capOffset, caps,
+    argsz,
+    rawFlags,
+    flags: deviceFlags(rawFlags),
+    numRegions: u32(buf, 8, OP),
+    numIrqs: u32(buf, 12, OP),
+    capOffset,
+    caps,
   };
 }

@@ -17,7 +17,9 @@ function isPowerOfTwo(n: bigint): boolean {
 
 function requirePageSize(pageSize: bigint, min: bigint, what: string): void {
   if (!isPowerOfTwo(pageSize) || pageSize < min) {
-    throw new RangeError(`${what}: page size 0x${pageSize.toString(16)} must be a power of two >= 0x${min.toString(16)}`);
+    throw new RangeError(
+      `${what}: page size 0x${pageSize.toString(16)} must be a power of two >= 0x${min.toString(16)}`,
+    );
   }
 }
 
@@ -91,7 +93,12 @@ function bitSet(bitmap: Uint8Array, n: number): boolean {
  * The dirty ranges in a DMA_LOGGING_REPORT bitmap covering [iova, iova+length), adjacent dirty
  * pages merged. Throws RangeError if the bitmap is too small for the range.
  */
-export function dirtyRanges(bitmap: Uint8Array, iova: bigint, length: bigint, pageSize: bigint = DEFAULT_PAGE_SIZE): DmaRange[] {
+export function dirtyRanges(
+  bitmap: Uint8Array,
+  iova: bigint,
+  length: bigint,
+  pageSize: bigint = DEFAULT_PAGE_SIZE,
+): DmaRange[] {
   const need = dmaLoggingBitmapSize(length, pageSize);
   if (bitmap.length < need) throw new RangeError(`dirty bitmap has ${bitmap.length} bytes, the range needs ${need}`);
   const pages = Number((length + pageSize - 1n) / pageSize);

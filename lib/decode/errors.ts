@@ -22,6 +22,7 @@ export class DecodeError extends VfioError {
 
 /** True for a DecodeError, also across realms (jest module registries), where instanceof fails. */
 export function isDecodeError(e: unknown): e is DecodeError {
-  return e instanceof DecodeError ||
-    (typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'EDECODE');
+  return (
+    e instanceof DecodeError || (typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'EDECODE')
+  );
 }

@@ -1,7 +1,16 @@
 // Payloads of VFIO_DEVICE_FEATURE (the bytes after struct vfio_device_feature's flags word).
 // Decoders read what GET returns; encoders build what SET takes. Encoders reject bad arguments
 // with RangeError/TypeError before the kernel sees them, naming what is wrong.
-import { SIZEOF, VFIO_DEVICE_FEATURE_CLEAR_MASTER, VFIO_DEVICE_FEATURE_SET_MASTER, VFIO_MIGRATION_P2P, VFIO_MIGRATION_PRE_COPY, VFIO_MIGRATION_STOP_COPY, migStateName, migStateValue } from '../abi';
+import {
+  SIZEOF,
+  VFIO_DEVICE_FEATURE_CLEAR_MASTER,
+  VFIO_DEVICE_FEATURE_SET_MASTER,
+  VFIO_MIGRATION_P2P,
+  VFIO_MIGRATION_PRE_COPY,
+  VFIO_MIGRATION_STOP_COPY,
+  migStateName,
+  migStateValue,
+} from '../abi';
 import { i32, putU32, u32, u64 } from './bytes';
 import { DecodeError } from './errors';
 

@@ -1,7 +1,12 @@
 // struct vfio_pci_hot_reset_info (VFIO_DEVICE_GET_PCI_HOT_RESET_INFO): the devices a bus or slot
 // reset would also hit. The kernel fails with ENOSPC when the buffer is short but still writes
 // `count`, so the caller sizes the second call from hotResetInfoRequiredSize().
-import { SIZEOF, VFIO_PCI_DEVID_OWNED, VFIO_PCI_HOT_RESET_FLAG_DEV_ID, VFIO_PCI_HOT_RESET_FLAG_DEV_ID_OWNED } from '../abi';
+import {
+  SIZEOF,
+  VFIO_PCI_DEVID_OWNED,
+  VFIO_PCI_HOT_RESET_FLAG_DEV_ID,
+  VFIO_PCI_HOT_RESET_FLAG_DEV_ID_OWNED,
+} from '../abi';
 import { i32, u16, u32, u8 } from './bytes';
 import { DecodeError } from './errors';
 import { formatBdf } from './sysfs';
@@ -60,7 +65,12 @@ function dependentDevice(buf: Uint8Array, at: number, devIdForm: boolean): Depen
   const func = devfn & 7;
   const devid = devIdForm ? i32(buf, at, OP) : null;
   return {
-    bdf: formatBdf(segment, bus, slot, func), segment, bus, devfn, slot, func,
+    bdf: formatBdf(segment, bus, slot, func),
+    segment,
+    bus,
+    devfn,
+    slot,
+    func,
     groupId: devIdForm ? null : u32(buf, at, OP),
     devid,
     // A positive devid is owned through the caller's iommufd, OWNED (0) through the group;
@@ -72,13 +82,20 @@ function dependentDevice(buf: Uint8Array, at: number, devIdForm: boolean): Depen
 /** Decodes a complete answer; throws DecodeError if the buffer cannot hold `count` entries. */
 export function decodeHotResetInfo(buf: Uint8Array): HotResetInfo {
   if (buf.length < HOT_RESET_INFO_SIZE) {
-    throw new DecodeError(OP, 0, `buffer of ${buf.length} bytes is shorter than the ${HOT_RESET_INFO_SIZE}-byte struct`);
+    throw new DecodeError(
+      OP,
+      0,
+      `buffer of ${buf.length} bytes is shorter than the ${HOT_RESET_INFO_SIZE}-byte struct`,
+    );
   }
   const rawFlags = u32(buf, 4, OP);
   const count = u32(buf, 8, OP);
   if (hotResetInfoSize(count) > buf.length) {
-    throw new DecodeError(OP, HOT_RESET_INFO_SIZE,
-      `${count} devices need ${hotResetInfoSize(count)} bytes, the buffer has ${buf.length}`);
+    throw new DecodeError(
+      OP,
+      HOT_RESET_INFO_SIZE,
+      `${count} devices need ${hotResetInfoSize(count)} bytes, the buffer has ${buf.length}`,
+    );
   }
   const devIdForm = (rawFlags & VFIO_PCI_HOT_RESET_FLAG_DEV_ID) !== 0;
   const devices: DependentDevice[] = [];
@@ -86,8 +103,11 @@ export function decodeHotResetInfo(buf: Uint8Array): HotResetInfo {
     devices.push(dependentDevice(buf, HOT_RESET_INFO_SIZE + i * DEPENDENT_DEVICE_SIZE, devIdForm));
   }
   return {
-    argsz: u32(buf, 0, OP), rawFlags, devIdForm,
+    argsz: u32(buf, 0, OP),
+    rawFlags,
+    devIdForm,
     allOwned: devIdForm && (rawFlags & VFIO_PCI_HOT_RESET_FLAG_DEV_ID_OWNED) !== 0,
-    count, devices,
+    count,
+    devices,
   };
 }

@@ -1,5 +1,12 @@
 // struct vfio_iommu_type1_info (VFIO_IOMMU_GET_INFO on a type1 container) and its caps.
-import { SIZEOF, VFIO_IOMMU_INFO_CAPS, VFIO_IOMMU_INFO_PGSIZES, VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE, VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION, VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL } from '../abi';
+import {
+  SIZEOF,
+  VFIO_IOMMU_INFO_CAPS,
+  VFIO_IOMMU_INFO_PGSIZES,
+  VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE,
+  VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION,
+  VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL,
+} from '../abi';
 import { u32, u64 } from './bytes';
 import { RawCap, UnknownCap, dataLimit, requireCapSize, unknownCap, walkCapChain } from './caps';
 import { DecodeError } from './errors';
@@ -9,9 +16,15 @@ export const TYPE1_INFO_SIZE = SIZEOF.vfio_iommu_type1_info;
 const OP = 'vfio_iommu_type1_info';
 
 /** An inclusive IOVA range: `end` is the last usable address, as the kernel reports it. */
-export interface IovaRange { readonly start: bigint; readonly end: bigint }
+export interface IovaRange {
+  readonly start: bigint;
+  readonly end: bigint;
+}
 
-export interface IovaRangeCap { readonly type: 'iova-range'; readonly ranges: readonly IovaRange[] }
+export interface IovaRangeCap {
+  readonly type: 'iova-range';
+  readonly ranges: readonly IovaRange[];
+}
 export interface Type1MigrationCap {
   readonly type: 'migration';
   readonly flags: number;
@@ -21,7 +34,10 @@ export interface Type1MigrationCap {
   readonly maxDirtyBitmapSize: bigint;
 }
 /** How many more DMA mappings the container accepts (the dma_entry_limit, 65535 by default). */
-export interface DmaAvailCap { readonly type: 'dma-avail'; readonly avail: number }
+export interface DmaAvailCap {
+  readonly type: 'dma-avail';
+  readonly avail: number;
+}
 export type Type1Cap = IovaRangeCap | Type1MigrationCap | DmaAvailCap | UnknownCap;
 
 export interface Type1Info {
@@ -51,8 +67,10 @@ function decodeMigration(cap: RawCap): Type1MigrationCap {
   // header, u32 flags, 4 bytes of padding (the u64 that follows is naturally aligned), 2 × u64.
   requireCapSize(cap, 32, op, 'MIGRATION');
   return {
-    type: 'migration', flags: cap.u32(8, op),
-    pgsizeBitmap: cap.u64(16, op), maxDirtyBitmapSize: cap.u64(24, op),
+    type: 'migration',
+    flags: cap.u32(8, op),
+    pgsizeBitmap: cap.u64(16, op),
+    maxDirtyBitmapSize: cap.u64(24, op),
   };
 }
 
@@ -64,10 +82,14 @@ function decodeDmaAvail(cap: RawCap): DmaAvailCap {
 
 function decodeType1Cap(cap: RawCap): Type1Cap {
   switch (cap.id) {
-    case VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE: return decodeIovaRanges(cap);
-    case VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION: return decodeMigration(cap);
-    case VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL: return decodeDmaAvail(cap);
-    default: return unknownCap(cap);
+    case VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE:
+      return decodeIovaRanges(cap);
+    case VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION:
+      return decodeMigration(cap);
+    case VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL:
+      return decodeDmaAvail(cap);
+    default:
+      return unknownCap(cap);
   }
 }
 
@@ -81,15 +103,20 @@ export function decodeType1Info(buf: Uint8Array): Type1Info {
   const capOffset = u32(buf, 16, OP);
   const caps = walkCapChain(buf, capOffset, TYPE1_INFO_SIZE, dataLimit(buf, argsz), OP, decodeType1Cap);
   return {
-    argsz, rawFlags,
+    argsz,
+    rawFlags,
     flags: { pgsizes: (rawFlags & VFIO_IOMMU_INFO_PGSIZES) !== 0, caps: (rawFlags & VFIO_IOMMU_INFO_CAPS) !== 0 },
-    iovaPgsizes: u64(buf, 8, OP), capOffset, caps,
+    iovaPgsizes: u64(buf, 8, OP),
+    capOffset,
+    caps,
   };
 }
 
 /** The first cap of a given type, if any. */
-export function findType1Cap<T extends Type1Cap['type']>(caps: readonly Type1Cap[], type: T):
-  Extract<Type1Cap, { type: T }> | undefined {
+export function findType1Cap<T extends Type1Cap['type']>(
+  caps: readonly Type1Cap[],
+  type: T,
+): Extract<Type1Cap, { type: T }> | undefined {
   return caps.find((c) => c.type === type) as Extract<Type1Cap, { type: T }> | undefined;
 }
 

@@ -2,7 +2,19 @@
 // VT-d payload (struct iommu_hw_info_vtd), whose two registers are decoded field by field from
 // the VT-d specification (section 11.4.2 Capability Register, 11.4.3 Extended Capability
 // Register). Other IOMMUs' payloads are kept as bytes.
-import { IOMMU_HW_CAP_DIRTY_TRACKING, IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED, IOMMU_HW_CAP_PCI_PASID_EXEC, IOMMU_HW_CAP_PCI_PASID_PRIV, IOMMU_HW_INFO_TYPE_AMD, IOMMU_HW_INFO_TYPE_ARM_SMMUV3, IOMMU_HW_INFO_TYPE_INTEL_VTD, IOMMU_HW_INFO_TYPE_NONE, IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV, IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17, SIZEOF } from '../abi';
+import {
+  IOMMU_HW_CAP_DIRTY_TRACKING,
+  IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED,
+  IOMMU_HW_CAP_PCI_PASID_EXEC,
+  IOMMU_HW_CAP_PCI_PASID_PRIV,
+  IOMMU_HW_INFO_TYPE_AMD,
+  IOMMU_HW_INFO_TYPE_ARM_SMMUV3,
+  IOMMU_HW_INFO_TYPE_INTEL_VTD,
+  IOMMU_HW_INFO_TYPE_NONE,
+  IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV,
+  IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17,
+  SIZEOF,
+} from '../abi';
 import { copyBytes, u32, u64 } from './bytes';
 import { DecodeError } from './errors';
 
@@ -14,8 +26,10 @@ export const IOMMU_HW_INFO_DATA_MAX = 256;
 export type IommuHwType = 'none' | 'intel-vtd' | 'arm-smmuv3' | 'tegra241-cmdqv' | 'amd' | 'unknown';
 
 const TYPES: Record<number, IommuHwType> = {
-  [IOMMU_HW_INFO_TYPE_NONE]: 'none', [IOMMU_HW_INFO_TYPE_INTEL_VTD]: 'intel-vtd',
-  [IOMMU_HW_INFO_TYPE_ARM_SMMUV3]: 'arm-smmuv3', [IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV]: 'tegra241-cmdqv',
+  [IOMMU_HW_INFO_TYPE_NONE]: 'none',
+  [IOMMU_HW_INFO_TYPE_INTEL_VTD]: 'intel-vtd',
+  [IOMMU_HW_INFO_TYPE_ARM_SMMUV3]: 'arm-smmuv3',
+  [IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV]: 'tegra241-cmdqv',
   [IOMMU_HW_INFO_TYPE_AMD]: 'amd',
 };
 
@@ -101,7 +115,13 @@ export function decodeVtdCap(raw: bigint): VtdCap {
   const sagawBits = bits(raw, 8, 5);
   const sagaw: number[] = [];
   // SAGAW bit 1: 39-bit (3-level), bit 2: 48-bit (4-level), bit 3: 57-bit (5-level).
-  [[1, 39], [2, 48], [3, 57]].forEach(([b, w]) => { if (sagawBits & (1 << b)) sagaw.push(w); });
+  [
+    [1, 39],
+    [2, 48],
+    [3, 57],
+  ].forEach(([b, w]) => {
+    if (sagawBits & (1 << b)) sagaw.push(w);
+  });
   const sllps = bits(raw, 34, 4);
   return {
     raw,
@@ -141,7 +161,8 @@ export function decodeVtdEcap(raw: bigint): VtdEcap {
 /** struct iommu_hw_info_vtd. */
 export function decodeVtdHwInfo(buf: Uint8Array): VtdHwInfo {
   const op = 'iommu_hw_info_vtd';
-  if (buf.length < IOMMU_HW_INFO_VTD_SIZE) throw new DecodeError(op, 0, `${buf.length} bytes, the struct has ${IOMMU_HW_INFO_VTD_SIZE}`);
+  if (buf.length < IOMMU_HW_INFO_VTD_SIZE)
+    throw new DecodeError(op, 0, `${buf.length} bytes, the struct has ${IOMMU_HW_INFO_VTD_SIZE}`);
   const flags = u32(buf, 0, op);
   return {
     flags,
@@ -162,7 +183,9 @@ export function decodeIommuHwInfo(rawType: number, out: BigUint64Array, buf: Uin
   const type = TYPES[rawType] ?? 'unknown';
   const has = (flag: number) => (caps & BigInt(flag)) !== 0n;
   return {
-    type, rawType, rawCapabilities: caps,
+    type,
+    rawType,
+    rawCapabilities: caps,
     capabilities: {
       dirtyTracking: has(IOMMU_HW_CAP_DIRTY_TRACKING),
       pasidExec: has(IOMMU_HW_CAP_PCI_PASID_EXEC),

@@ -1,5 +1,11 @@
 // struct vfio_irq_info (VFIO_DEVICE_GET_IRQ_INFO).
-import { SIZEOF, VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE, VFIO_IRQ_INFO_NORESIZE } from '../abi';
+import {
+  SIZEOF,
+  VFIO_IRQ_INFO_AUTOMASKED,
+  VFIO_IRQ_INFO_EVENTFD,
+  VFIO_IRQ_INFO_MASKABLE,
+  VFIO_IRQ_INFO_NORESIZE,
+} from '../abi';
 import { u32 } from './bytes';
 import { DecodeError } from './errors';
 
@@ -30,13 +36,15 @@ export function decodeIrqInfo(buf: Uint8Array): IrqInfo {
   }
   const rawFlags = u32(buf, 4, op);
   return {
-    argsz: u32(buf, 0, op), rawFlags,
+    argsz: u32(buf, 0, op),
+    rawFlags,
     flags: {
       eventfd: (rawFlags & VFIO_IRQ_INFO_EVENTFD) !== 0,
       maskable: (rawFlags & VFIO_IRQ_INFO_MASKABLE) !== 0,
       automasked: (rawFlags & VFIO_IRQ_INFO_AUTOMASKED) !== 0,
       noresize: (rawFlags & VFIO_IRQ_INFO_NORESIZE) !== 0,
     },
-    index: u32(buf, 8, op), count: u32(buf, 12, op),
+    index: u32(buf, 8, op),
+    count: u32(buf, 12, op),
   };
 }

@@ -11,7 +11,7 @@ export type MemType = 'wb' | 'uc' | 'uc-' | 'wc' | 'wt' | 'wp';
 
 const TYPES: Readonly<Record<string, MemType>> = {
   'write-back': 'wb',
-  'uncached': 'uc',
+  uncached: 'uc',
   'uncached-minus': 'uc-',
   'write-combining': 'wc',
   'write-through': 'wt',
@@ -52,7 +52,11 @@ export function parsePatMemtypeList(text: string): MemTypeEntry[] {
  * on when together they cover the whole range; 'mixed' when overlapping entries disagree;
  * 'unknown' when no entry, or not enough entries, cover it.
  */
-export function memtypeFor(entries: readonly MemTypeEntry[], start: bigint, end: bigint): MemType | 'mixed' | 'unknown' {
+export function memtypeFor(
+  entries: readonly MemTypeEntry[],
+  start: bigint,
+  end: bigint,
+): MemType | 'mixed' | 'unknown' {
   const hits = entries.filter((e) => e.start < end && e.end > start);
   if (hits.length === 0) return 'unknown';
   const types = new Set(hits.map((e) => e.type));

@@ -35,8 +35,10 @@ export function decodeMsixCap(image: Uint8Array, offset: number): MsixCap {
     tableSize: (ctrl & 0x7ff) + 1,
     enabled: (ctrl & 0x8000) !== 0,
     functionMasked: (ctrl & 0x4000) !== 0,
-    tableBar: table & 0x7, tableOffset: (table & ~0x7) >>> 0,
-    pbaBar: pba & 0x7, pbaOffset: (pba & ~0x7) >>> 0,
+    tableBar: table & 0x7,
+    tableOffset: (table & ~0x7) >>> 0,
+    pbaBar: pba & 0x7,
+    pbaOffset: (pba & ~0x7) >>> 0,
   };
 }
 
@@ -76,7 +78,8 @@ export function decodeMsiCap(image: Uint8Array, offset: number): MsiCap {
     enabled: (ctrl & 0x1) !== 0,
     vectorsCapable: 1 << Math.min((ctrl >> 1) & 0x7, 5),
     vectorsEnabled: 1 << Math.min((ctrl >> 4) & 0x7, 5),
-    addr64, perVectorMasking,
+    addr64,
+    perVectorMasking,
     address: (hi << 32n) | lo,
     data: u16(image, dataAt, op),
     maskBits: perVectorMasking ? u32(image, maskAt, op) : null,
@@ -85,9 +88,15 @@ export function decodeMsiCap(image: Uint8Array, offset: number): MsiCap {
 }
 
 const PCIE_TYPES: Readonly<Record<number, string>> = {
-  0x0: 'endpoint', 0x1: 'legacy-endpoint', 0x4: 'root-port', 0x5: 'upstream-port',
-  0x6: 'downstream-port', 0x7: 'pcie-to-pci-bridge', 0x8: 'pci-to-pcie-bridge',
-  0x9: 'rc-integrated-endpoint', 0xa: 'rc-event-collector',
+  0x0: 'endpoint',
+  0x1: 'legacy-endpoint',
+  0x4: 'root-port',
+  0x5: 'upstream-port',
+  0x6: 'downstream-port',
+  0x7: 'pcie-to-pci-bridge',
+  0x8: 'pci-to-pcie-bridge',
+  0x9: 'rc-integrated-endpoint',
+  0xa: 'rc-event-collector',
 };
 
 export interface PcieCap {
@@ -107,7 +116,9 @@ export function decodePcieCap(image: Uint8Array, offset: number): PcieCap {
   const devCap = u32(image, offset + 4, op);
   const portType = (flags >> 4) & 0xf;
   return {
-    version: flags & 0xf, portType, portTypeName: PCIE_TYPES[portType] ?? `type${portType}`,
+    version: flags & 0xf,
+    portType,
+    portTypeName: PCIE_TYPES[portType] ?? `type${portType}`,
     maxPayloadSupported: 128 << (devCap & 0x7),
     flr: (devCap & 0x10000000) !== 0,
   };

@@ -17,20 +17,68 @@ export const PCI_EXT_CAP_ID_ATS = 0x0f;
 export const PCI_EXT_CAP_ID_PASID = 0x1b;
 
 const STD_NAMES: Readonly<Record<number, string>> = {
-  0x01: 'PM', 0x02: 'AGP', 0x03: 'VPD', 0x04: 'SlotID', 0x05: 'MSI', 0x06: 'CompactPCI-HotSwap',
-  0x07: 'PCI-X', 0x08: 'HyperTransport', 0x09: 'Vendor', 0x0a: 'DebugPort', 0x0b: 'CompactPCI-CRC',
-  0x0c: 'SHPC', 0x0d: 'SSVID', 0x0e: 'AGP3', 0x0f: 'SecureDevice', 0x10: 'PCIe', 0x11: 'MSI-X',
-  0x12: 'SATA', 0x13: 'AF', 0x14: 'EA',
+  0x01: 'PM',
+  0x02: 'AGP',
+  0x03: 'VPD',
+  0x04: 'SlotID',
+  0x05: 'MSI',
+  0x06: 'CompactPCI-HotSwap',
+  0x07: 'PCI-X',
+  0x08: 'HyperTransport',
+  0x09: 'Vendor',
+  0x0a: 'DebugPort',
+  0x0b: 'CompactPCI-CRC',
+  0x0c: 'SHPC',
+  0x0d: 'SSVID',
+  0x0e: 'AGP3',
+  0x0f: 'SecureDevice',
+  0x10: 'PCIe',
+  0x11: 'MSI-X',
+  0x12: 'SATA',
+  0x13: 'AF',
+  0x14: 'EA',
 };
 
 const EXT_NAMES: Readonly<Record<number, string>> = {
-  0x01: 'AER', 0x02: 'VC', 0x03: 'DSN', 0x04: 'PowerBudget', 0x05: 'RCLD', 0x06: 'RCILC',
-  0x07: 'RCEC', 0x08: 'MFVC', 0x09: 'VC9', 0x0a: 'RCRB', 0x0b: 'Vendor', 0x0c: 'CAC', 0x0d: 'ACS',
-  0x0e: 'ARI', 0x0f: 'ATS', 0x10: 'SR-IOV', 0x11: 'MR-IOV', 0x12: 'Multicast', 0x13: 'PRI',
-  0x15: 'ReBAR', 0x16: 'DPA', 0x17: 'TPH', 0x18: 'LTR', 0x19: 'SecondaryPCIe', 0x1a: 'PMUX',
-  0x1b: 'PASID', 0x1d: 'DPC', 0x1e: 'L1SS', 0x1f: 'PTM', 0x23: 'DVSEC', 0x24: 'VF-ReBAR',
-  0x25: 'DLF', 0x26: 'PL-16GT', 0x29: 'NPEM', 0x2a: 'PL-32GT', 0x2e: 'DOE', 0x2f: 'Device3',
-  0x30: 'IDE', 0x31: 'PL-64GT',
+  0x01: 'AER',
+  0x02: 'VC',
+  0x03: 'DSN',
+  0x04: 'PowerBudget',
+  0x05: 'RCLD',
+  0x06: 'RCILC',
+  0x07: 'RCEC',
+  0x08: 'MFVC',
+  0x09: 'VC9',
+  0x0a: 'RCRB',
+  0x0b: 'Vendor',
+  0x0c: 'CAC',
+  0x0d: 'ACS',
+  0x0e: 'ARI',
+  0x0f: 'ATS',
+  0x10: 'SR-IOV',
+  0x11: 'MR-IOV',
+  0x12: 'Multicast',
+  0x13: 'PRI',
+  0x15: 'ReBAR',
+  0x16: 'DPA',
+  0x17: 'TPH',
+  0x18: 'LTR',
+  0x19: 'SecondaryPCIe',
+  0x1a: 'PMUX',
+  0x1b: 'PASID',
+  0x1d: 'DPC',
+  0x1e: 'L1SS',
+  0x1f: 'PTM',
+  0x23: 'DVSEC',
+  0x24: 'VF-ReBAR',
+  0x25: 'DLF',
+  0x26: 'PL-16GT',
+  0x29: 'NPEM',
+  0x2a: 'PL-32GT',
+  0x2e: 'DOE',
+  0x2f: 'Device3',
+  0x30: 'IDE',
+  0x31: 'PL-64GT',
 };
 
 /** 'MSI-X', 'PCIe', … for a standard capability id, else `cap<0xNN>`. */
@@ -73,7 +121,8 @@ export function pciCapabilities(image: Uint8Array): PciCapability[] {
   const seen = new Set<number>();
   for (let ptr = u8(image, 0x34, op) & 0xfc; ptr !== 0;) {
     if (ptr < STD_FIRST || ptr >= STD_END) throw new DecodeError(op, ptr, 'capability pointer outside 0x40-0xff');
-    if (ptr + 2 > image.length) throw new DecodeError(op, ptr, `capability pointer beyond the ${image.length}-byte image`);
+    if (ptr + 2 > image.length)
+      throw new DecodeError(op, ptr, `capability pointer beyond the ${image.length}-byte image`);
     if (seen.has(ptr)) throw new DecodeError(op, ptr, 'capability list loops back on itself');
     seen.add(ptr);
     const id = u8(image, ptr, op);

@@ -1,5 +1,16 @@
 // struct vfio_region_info and its capabilities (VFIO_DEVICE_GET_REGION_INFO).
-import { SIZEOF, VFIO_PCI_NUM_REGIONS, VFIO_REGION_INFO_CAP_MSIX_MAPPABLE, VFIO_REGION_INFO_CAP_SPARSE_MMAP, VFIO_REGION_INFO_CAP_TYPE, VFIO_REGION_INFO_FLAG_CAPS, VFIO_REGION_INFO_FLAG_MMAP, VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE, pciRegionIndexName } from '../abi';
+import {
+  SIZEOF,
+  VFIO_PCI_NUM_REGIONS,
+  VFIO_REGION_INFO_CAP_MSIX_MAPPABLE,
+  VFIO_REGION_INFO_CAP_SPARSE_MMAP,
+  VFIO_REGION_INFO_CAP_TYPE,
+  VFIO_REGION_INFO_FLAG_CAPS,
+  VFIO_REGION_INFO_FLAG_MMAP,
+  VFIO_REGION_INFO_FLAG_READ,
+  VFIO_REGION_INFO_FLAG_WRITE,
+  pciRegionIndexName,
+} from '../abi';
 import { u32, u64 } from './bytes';
 import { RawCap, UnknownCap, dataLimit, requireCapSize, unknownCap, walkCapChain } from './caps';
 import { DecodeError } from './errors';
@@ -11,11 +22,23 @@ const SPARSE_HEADER_SIZE = SIZEOF.vfio_region_info_cap_sparse_mmap; // cap heade
 const SPARSE_AREA_SIZE = SIZEOF.vfio_region_sparse_mmap_area;
 const OP = 'vfio_region_info';
 
-export interface SparseArea { readonly offset: bigint; readonly size: bigint }
+export interface SparseArea {
+  readonly offset: bigint;
+  readonly size: bigint;
+}
 
-export interface SparseMmapCap { readonly type: 'sparse-mmap'; readonly areas: readonly SparseArea[] }
-export interface RegionTypeCap { readonly type: 'type'; readonly regionType: number; readonly subtype: number }
-export interface MsixMappableCap { readonly type: 'msix-mappable' }
+export interface SparseMmapCap {
+  readonly type: 'sparse-mmap';
+  readonly areas: readonly SparseArea[];
+}
+export interface RegionTypeCap {
+  readonly type: 'type';
+  readonly regionType: number;
+  readonly subtype: number;
+}
+export interface MsixMappableCap {
+  readonly type: 'msix-mappable';
+}
 export type RegionCap = SparseMmapCap | RegionTypeCap | MsixMappableCap | UnknownCap;
 
 export interface RegionFlags {
@@ -63,10 +86,14 @@ const MSIX_MAPPABLE: MsixMappableCap = Object.freeze({ type: 'msix-mappable' });
 
 function decodeRegionCap(cap: RawCap): RegionCap {
   switch (cap.id) {
-    case VFIO_REGION_INFO_CAP_SPARSE_MMAP: return decodeSparse(cap);
-    case VFIO_REGION_INFO_CAP_TYPE: return decodeTypeCap(cap);
-    case VFIO_REGION_INFO_CAP_MSIX_MAPPABLE: return MSIX_MAPPABLE;
-    default: return unknownCap(cap);
+    case VFIO_REGION_INFO_CAP_SPARSE_MMAP:
+      return decodeSparse(cap);
+    case VFIO_REGION_INFO_CAP_TYPE:
+      return decodeTypeCap(cap);
+    case VFIO_REGION_INFO_CAP_MSIX_MAPPABLE:
+      return MSIX_MAPPABLE;
+    default:
+      return unknownCap(cap);
   }
 }
 
@@ -89,14 +116,22 @@ export function decodeRegionInfo(buf: Uint8Array): RegionInfo {
   const capOffset = u32(buf, 12, OP);
   const caps = walkCapChain(buf, capOffset, REGION_INFO_SIZE, dataLimit(buf, argsz), OP, decodeRegionCap);
   return {
-    argsz, rawFlags, flags: regionFlags(rawFlags), index: u32(buf, 8, OP), capOffset,
-    size: u64(buf, 16, OP), offset: u64(buf, 24, OP), caps,
+    argsz,
+    rawFlags,
+    flags: regionFlags(rawFlags),
+    index: u32(buf, 8, OP),
+    capOffset,
+    size: u64(buf, 16, OP),
+    offset: u64(buf, 24, OP),
+    caps,
   };
 }
 
 /** The first cap of a given type, if any. */
-export function findRegionCap<T extends RegionCap['type']>(caps: readonly RegionCap[], type: T):
-  Extract<RegionCap, { type: T }> | undefined {
+export function findRegionCap<T extends RegionCap['type']>(
+  caps: readonly RegionCap[],
+  type: T,
+): Extract<RegionCap, { type: T }> | undefined {
   return caps.find((c) => c.type === type) as Extract<RegionCap, { type: T }> | undefined;
 }
 
@@ -129,8 +164,11 @@ export function mappableAreas(info: RegionInfo): MappableArea[] {
   for (const a of areas) {
     // An area past the region's end would map whatever follows it in the device fd.
     if (a.offset + a.size > info.size) {
-      throw new DecodeError(`${OP}: SPARSE_MMAP cap`, -1,
-        `area 0x${a.offset.toString(16)}+0x${a.size.toString(16)} runs past the region size 0x${info.size.toString(16)}`);
+      throw new DecodeError(
+        `${OP}: SPARSE_MMAP cap`,
+        -1,
+        `area 0x${a.offset.toString(16)}+0x${a.size.toString(16)} runs past the region size 0x${info.size.toString(16)}`,
+      );
     }
   }
   return areas.filter((a) => a.size > 0n).map((a) => ({ offset: a.offset, size: a.size }));

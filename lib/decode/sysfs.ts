@@ -31,7 +31,8 @@ export function parseBdf(text: string): Bdf {
   const bus = parseInt(m[2], 16);
   const device = parseInt(m[3], 16);
   const func = parseInt(m[4], 16);
-  if (device > 0x1f) throw new DecodeError('pci address', -1, `'${text}': device number 0x${hex(device, 2)} is above 0x1f`);
+  if (device > 0x1f)
+    throw new DecodeError('pci address', -1, `'${text}': device number 0x${hex(device, 2)} is above 0x1f`);
   return { domain, bus, device, func, bdf: formatBdf(domain, bus, device, func) };
 }
 
@@ -85,9 +86,16 @@ function resourceLine(line: string, index: number): PciResource {
   if (end < start) throw new DecodeError('pci resource file', index, `line ${index + 1} ends before it starts`);
   const used = !(start === 0n && end === 0n);
   return {
-    index, name: RESOURCE_NAMES[index], start, end, size: used ? end - start + 1n : 0n, flags,
-    io: (flags & IORESOURCE_IO) !== 0, mem: (flags & IORESOURCE_MEM) !== 0,
-    prefetch: (flags & IORESOURCE_PREFETCH) !== 0, mem64: (flags & IORESOURCE_MEM_64) !== 0,
+    index,
+    name: RESOURCE_NAMES[index],
+    start,
+    end,
+    size: used ? end - start + 1n : 0n,
+    flags,
+    io: (flags & IORESOURCE_IO) !== 0,
+    mem: (flags & IORESOURCE_MEM) !== 0,
+    prefetch: (flags & IORESOURCE_PREFETCH) !== 0,
+    mem64: (flags & IORESOURCE_MEM_64) !== 0,
   };
 }
 
@@ -98,8 +106,11 @@ function resourceLine(line: string, index: number): PciResource {
 export function parseResourceFile(text: string): PciResource[] {
   const lines = text.split('\n').filter((l) => l.trim() !== '');
   if (lines.length < RESOURCE_NAMES.length) {
-    throw new DecodeError('pci resource file', lines.length,
-      `${lines.length} lines, expected at least ${RESOURCE_NAMES.length} (BAR0-5 and ROM)`);
+    throw new DecodeError(
+      'pci resource file',
+      lines.length,
+      `${lines.length} lines, expected at least ${RESOURCE_NAMES.length} (BAR0-5 and ROM)`,
+    );
   }
   return lines.slice(0, RESOURCE_NAMES.length).map(resourceLine);
 }

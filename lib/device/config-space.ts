@@ -23,17 +23,35 @@ export class ConfigSpace {
     return Number(this.region.size);
   }
 
-  read8(off: number): number { return this.region.read8(off); }
-  read16(off: number): number { return this.region.read16(off); }
-  read32(off: number): number { return this.region.read32(off); }
-  write8(off: number, v: number): void { this.region.write8(off, v); }
-  write16(off: number, v: number): void { this.region.write16(off, v); }
-  write32(off: number, v: number): void { this.region.write32(off, v); }
+  read8(off: number): number {
+    return this.region.read8(off);
+  }
+  read16(off: number): number {
+    return this.region.read16(off);
+  }
+  read32(off: number): number {
+    return this.region.read32(off);
+  }
+  write8(off: number, v: number): void {
+    this.region.write8(off, v);
+  }
+  write16(off: number, v: number): void {
+    this.region.write16(off, v);
+  }
+  write32(off: number, v: number): void {
+    this.region.write32(off, v);
+  }
 
-  get vendorId(): number { return this.read16(0x00); }
-  get deviceId(): number { return this.read16(0x02); }
+  get vendorId(): number {
+    return this.read16(0x00);
+  }
+  get deviceId(): number {
+    return this.read16(0x02);
+  }
   /** The 24-bit class code (base class, subclass, programming interface). */
-  get classCode(): number { return this.read32(0x08) >>> 8; }
+  get classCode(): number {
+    return this.read32(0x08) >>> 8;
+  }
 
   /** A copy of the whole config space as the device (and vfio-pci's virtualisation) shows it. */
   image(): Uint8Array {
@@ -55,8 +73,12 @@ export class ConfigSpace {
     return { standard: decode.pciCapabilities(img), extended: decode.pciExtCapabilities(img) };
   }
 
-  get command(): number { return this.read16(PCI_COMMAND); }
-  set command(v: number) { this.write16(PCI_COMMAND, v); }
+  get command(): number {
+    return this.read16(PCI_COMMAND);
+  }
+  set command(v: number) {
+    this.write16(PCI_COMMAND, v);
+  }
 
   private setCommandBit(bit: number, on: boolean): void {
     const cmd = this.command;
@@ -64,15 +86,31 @@ export class ConfigSpace {
   }
 
   /** Bus mastering: the device may only DMA while it is set. */
-  get busMaster(): boolean { return (this.command & PCI_COMMAND_MASTER) !== 0; }
-  set busMaster(on: boolean) { this.setCommandBit(PCI_COMMAND_MASTER, on); }
+  get busMaster(): boolean {
+    return (this.command & PCI_COMMAND_MASTER) !== 0;
+  }
+  set busMaster(on: boolean) {
+    this.setCommandBit(PCI_COMMAND_MASTER, on);
+  }
 
-  get memorySpace(): boolean { return (this.command & PCI_COMMAND_MEMORY) !== 0; }
-  set memorySpace(on: boolean) { this.setCommandBit(PCI_COMMAND_MEMORY, on); }
+  get memorySpace(): boolean {
+    return (this.command & PCI_COMMAND_MEMORY) !== 0;
+  }
+  set memorySpace(on: boolean) {
+    this.setCommandBit(PCI_COMMAND_MEMORY, on);
+  }
 
-  get ioSpace(): boolean { return (this.command & PCI_COMMAND_IO) !== 0; }
-  set ioSpace(on: boolean) { this.setCommandBit(PCI_COMMAND_IO, on); }
+  get ioSpace(): boolean {
+    return (this.command & PCI_COMMAND_IO) !== 0;
+  }
+  set ioSpace(on: boolean) {
+    this.setCommandBit(PCI_COMMAND_IO, on);
+  }
 
-  get intxDisabled(): boolean { return (this.command & PCI_COMMAND_INTX_DISABLE) !== 0; }
-  set intxDisabled(on: boolean) { this.setCommandBit(PCI_COMMAND_INTX_DISABLE, on); }
+  get intxDisabled(): boolean {
+    return (this.command & PCI_COMMAND_INTX_DISABLE) !== 0;
+  }
+  set intxDisabled(on: boolean) {
+    this.setCommandBit(PCI_COMMAND_INTX_DISABLE, on);
+  }
 }

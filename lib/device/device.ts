@@ -4,10 +4,7 @@
 // safe order.
 import { EventEmitter } from 'events';
 import { VFIO_PCI_BAR0_REGION_INDEX, VFIO_PCI_CONFIG_REGION_INDEX, pciIrqIndexName } from '../abi';
-import {
-  DeviceInfo, IRQ_INFO_SIZE,
-  decodeDeviceInfo, decodeIrqInfo, decodeRegionInfo,
-} from '../decode';
+import { DeviceInfo, IRQ_INFO_SIZE, decodeDeviceInfo, decodeIrqInfo, decodeRegionInfo } from '../decode';
 import { ConfigSpace } from './config-space';
 import { DeviceFeatures, Feature, FeaturesOptions, KnownFeatures } from '../features/device-features';
 import { FeatureInfo, FeatureNumberOverrides, FeatureNumbers, featureIndexIn, featureNumbers } from '../features/table';
@@ -23,7 +20,14 @@ import { BackendChoice, BackendName, DeviceTarget } from '../iommu/context';
 import { IommuContext, joinedBackend, openIommuContext } from '../iommu/open';
 import { resolveTarget } from './target';
 import {
-  CookieKey, CookieRegistry, MemattrRoutesOptions, MemattrRoutesReport, MemattrTables, MmapCookie, WcReservation, reserveWcBeforeOpen,
+  CookieKey,
+  CookieRegistry,
+  MemattrRoutesOptions,
+  MemattrRoutesReport,
+  MemattrTables,
+  MmapCookie,
+  WcReservation,
+  reserveWcBeforeOpen,
 } from '../cookie';
 import { Mapping } from '../memory/mapping';
 import { native } from '../addon/native';
@@ -68,8 +72,9 @@ export type { DeviceIrqInfo };
 export type ResourcePhase = 'irq' | 'dma' | 'cookie' | 'mapping' | 'other';
 const PHASES: ResourcePhase[] = ['irq', 'dma', 'cookie', 'mapping', 'other'];
 
-export interface Closable { close(): void }
-
+export interface Closable {
+  close(): void;
+}
 
 /**
  * Events: 'release-request' (the kernel asks us to release the device, through the REQ IRQ once
@@ -93,7 +98,13 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
   private deviceFd: number | undefined;
   private readonly releaseGroup: () => void;
   private readonly ownsIommu: boolean;
-  private readonly resources = new Map<ResourcePhase, Set<Closable>>(PHASES.map((p) => [p, new Set()]));
+  private readonly resources: Record<ResourcePhase, Set<Closable>> = {
+    irq: new Set(),
+    dma: new Set(),
+    cookie: new Set(),
+    mapping: new Set(),
+    other: new Set(),
+  };
   private configSpace: ConfigSpace | undefined;
   private irqControl: IrqControl | undefined;
   private featureState: DeviceFeatures | undefined;
@@ -103,7 +114,15 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
   private readonly infoBuffer = new InfoBuffer();
   private readonly featureTable: FeatureNumbers;
 
-  private constructor(t: DeviceTarget, fd: number, devid: number | undefined, release: () => void, iommu: IommuContext, ownsIommu: boolean, features: FeatureNumbers) {
+  private constructor(
+    t: DeviceTarget,
+    fd: number,
+    devid: number | undefined,
+    release: () => void,
+    iommu: IommuContext,
+    ownsIommu: boolean,
+    features: FeatureNumbers,
+  ) {
     super();
     this.featureTable = features;
     this.bdf = t.name;
@@ -141,12 +160,20 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
     }
     if (target.bus === 'pci' ? !isVfioDriver(target.driver) : target.driver === undefined) {
       throw new VfioError({
-        code: 'ENODEV', op: 'Device.open', device: bdf, message: `Device.open: ${bdf} is not bound to a VFIO driver`,
-        hint: target.bus === 'pci' ? bindHint(bdf, target.driver) : `no driver is bound to the mediated device ${bdf}: is its parent's mdev driver loaded?`,
+        code: 'ENODEV',
+        op: 'Device.open',
+        device: bdf,
+        message: `Device.open: ${bdf} is not bound to a VFIO driver`,
+        hint:
+          target.bus === 'pci'
+            ? bindHint(bdf, target.driver)
+            : `no driver is bound to the mediated device ${bdf}: is its parent's mdev driver loaded?`,
       });
     }
     const facts = backendFacts(target, o);
-    const backend = o.iommu ? joinedBackend(bdf, o.iommu, o.backend, o.unsafeNoIommu ?? false) : chooseBackend(bdf, o.backend ?? 'auto', facts, o.unsafeNoIommu ?? false);
+    const backend = o.iommu
+      ? joinedBackend(bdf, o.iommu, o.backend, o.unsafeNoIommu ?? false)
+      : chooseBackend(bdf, o.backend ?? 'auto', facts, o.unsafeNoIommu ?? false);
     const iommu = o.iommu ?? openIommuContext(backend, facts, o);
     let wc: WcReservation[] = [];
     try {
@@ -202,7 +229,10 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
     const host: RegionHost = {
       label: this.bdf,
       fd: (op) => this.fd(op),
-      track: (m) => { this.own(m, 'mapping'); this.cookieState?.noticeMapping(m); },
+      track: (m) => {
+        this.own(m, 'mapping');
+        this.cookieState?.noticeMapping(m);
+      },
       untrack: (m) => this.disown(m, 'mapping'),
       cookie: (r, o) => this.cookieHost('Region.cookie').create(r, o),
       exportDmaBuf: (index, ranges, opts) => this.featureHost('Region.exportDmaBuf').exportDmaBuf(index, ranges, opts),
@@ -240,13 +270,19 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
   region(index: number): Region {
     this.fd('Device.region');
     const r = this.regions.find((x) => x.index === index);
-    if (!r) throw invalidArgument('Device.region', `${this.bdf} has no region ${index} (it has ${this.regions.map((x) => x.index).join(', ')})`, { device: this.bdf });
+    if (!r)
+      throw invalidArgument(
+        'Device.region',
+        `${this.bdf} has no region ${index} (it has ${this.regions.map((x) => x.index).join(', ')})`,
+        { device: this.bdf },
+      );
     return r;
   }
 
   /** BAR n (0–5). A BAR the device does not implement has size 0 and cannot be accessed. */
   bar(n: number): Region {
-    if (!Number.isInteger(n) || n < 0 || n > 5) throw invalidArgument('Device.bar', `BAR index ${n} is not 0–5`, { device: this.bdf });
+    if (!Number.isInteger(n) || n < 0 || n > 5)
+      throw invalidArgument('Device.bar', `BAR index ${n} is not 0–5`, { device: this.bdf });
     return this.region(VFIO_PCI_BAR0_REGION_INDEX + n);
   }
 
@@ -259,10 +295,16 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
 
   private featureHost(op: string): DeviceFeatures {
     this.fd(op);
-    this.featureState ??= new DeviceFeatures({
-      label: this.bdf, fd: (o) => this.fd(o), regions: this.regions,
-      own: (r) => this.own(r, 'cookie'), disown: (r) => this.disown(r, 'cookie'),
-    }, this.featureTable);
+    this.featureState ??= new DeviceFeatures(
+      {
+        label: this.bdf,
+        fd: (o) => this.fd(o),
+        regions: this.regions,
+        own: (r) => this.own(r, 'cookie'),
+        disown: (r) => this.disown(r, 'cookie'),
+      },
+      this.featureTable,
+    );
     return this.featureState;
   }
 
@@ -290,9 +332,18 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
       device: this.bdf,
       pci: this.info.flags.pci,
       irqs: this.irqs,
-      live: (op) => { this.fd(op); },
-      setIrqs: (c) => native().VFIO_DEVICE_SET_IRQS(this.fd('VFIO_DEVICE_SET_IRQS'), c.flags, c.index, c.start, c.count,
-        c.fds ? Int32Array.from(c.fds) : null),
+      live: (op) => {
+        this.fd(op);
+      },
+      setIrqs: (c) =>
+        native().VFIO_DEVICE_SET_IRQS(
+          this.fd('VFIO_DEVICE_SET_IRQS'),
+          c.flags,
+          c.index,
+          c.start,
+          c.count,
+          c.fds ? Int32Array.from(c.fds) : null,
+        ),
       openTap: (vector, onCount) => Tap.open(vector, onCount, this.bdf),
       own: (irq) => this.own(irq, 'irq'),
       disown: (irq) => this.disown(irq, 'irq'),
@@ -301,7 +352,9 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
         if (this.config.intxDisabled) this.config.intxDisabled = false;
       },
       busMaster: () => this.config.busMaster,
-      emitReleaseRequest: (count) => { this.emit('release-request', count); },
+      emitReleaseRequest: (count) => {
+        this.emit('release-request', count);
+      },
     };
   }
 
@@ -312,15 +365,24 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
 
   private cookieHost(op: string): CookieRegistry {
     this.fd(op);
-    this.cookieState ??= new CookieRegistry({
-      bdf: this.bdf, regions: this.regions, fd: (o) => this.fd(o), mappings: () => this.mappings,
-      own: (r) => this.own(r, 'cookie'), disown: (r) => this.disown(r, 'cookie'),
-      featureNumber: (name) => featureIndexIn(this.featureTable, name),
-      probeFeature: (i) => this.featureHost(op).answers(i),
-      setFeature: (i, payload) => { this.featureHost(op).feature(i).set(payload); },
-      getFeature: (i, payload) => this.featureHost(op).feature(i).get(payload),
-      wcReservedBeforeOpen: (bar) => this.wcReserved.some((r) => r.bar === bar && !r.closed),
-    }, { tables: this.cookieTables });
+    this.cookieState ??= new CookieRegistry(
+      {
+        bdf: this.bdf,
+        regions: this.regions,
+        fd: (o) => this.fd(o),
+        mappings: () => this.mappings,
+        own: (r) => this.own(r, 'cookie'),
+        disown: (r) => this.disown(r, 'cookie'),
+        featureNumber: (name) => featureIndexIn(this.featureTable, name),
+        probeFeature: (i) => this.featureHost(op).answers(i),
+        setFeature: (i, payload) => {
+          this.featureHost(op).feature(i).set(payload);
+        },
+        getFeature: (i, payload) => this.featureHost(op).feature(i).get(payload),
+        wcReservedBeforeOpen: (bar) => this.wcReserved.some((r) => r.bar === bar && !r.closed),
+      },
+      { tables: this.cookieTables },
+    );
     return this.cookieState;
   }
 
@@ -332,7 +394,7 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
 
   /** Live mmap cookies (Region.cookie()), oldest first (cookie/). */
   get cookies(): MmapCookie[] {
-    return this.closed ? [] : this.cookieState?.cookies ?? [];
+    return this.closed ? [] : (this.cookieState?.cookies ?? []);
   }
 
   /** The cookie an mmap would land in: a bigint is a device-fd offset, a number an fd a cookie holds. */
@@ -371,23 +433,24 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
   private stopDma(): void {
     if (this.info.flags.pci) this.config.busMaster = false;
     const errors = this.iommu.unmapAll();
-    if (errors.length) throw new AggregateError(errors, `Device.close(${this.bdf}): ${errors.length} DMA mapping(s) failed to unmap`);
+    if (errors.length)
+      throw new AggregateError(errors, `Device.close(${this.bdf}): ${errors.length} DMA mapping(s) failed to unmap`);
   }
 
   /** @internal Registers something the device must close before itself. */
   own(res: Closable, phase: ResourcePhase): void {
     this.fd('Device.own');
-    this.resources.get(phase)!.add(res);
+    this.resources[phase].add(res);
   }
 
   /** @internal */
   disown(res: Closable, phase: ResourcePhase): void {
-    this.resources.get(phase)!.delete(res);
+    this.resources[phase].delete(res);
   }
 
   /** Live mappings of this device's regions. */
   get mappings(): Mapping[] {
-    return [...this.resources.get('mapping')!] as Mapping[];
+    return [...this.resources.mapping] as Mapping[];
   }
 
   /**
@@ -399,9 +462,13 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
     if (this.deviceFd === undefined) return;
     const errors: unknown[] = [];
     for (const phase of PHASES) {
-      for (const res of [...this.resources.get(phase)!]) {
-        try { res.close(); } catch (e) { errors.push(e); }
-        this.resources.get(phase)!.delete(res);
+      for (const res of [...this.resources[phase]]) {
+        try {
+          res.close();
+        } catch (e) {
+          errors.push(e);
+        }
+        this.resources[phase].delete(res);
       }
     }
     native().close(this.deviceFd);
@@ -409,7 +476,8 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
     this.releaseGroup();
     if (this.ownsIommu) this.iommu.close();
     this.emit('close');
-    if (errors.length) throw new AggregateError(errors, `Device.close(${this.bdf}): ${errors.length} resource(s) failed to close`);
+    if (errors.length)
+      throw new AggregateError(errors, `Device.close(${this.bdf}): ${errors.length} resource(s) failed to close`);
   }
 
   [Symbol.dispose](): void {

@@ -71,11 +71,16 @@ export class Region {
   private ioCheck(off: number | bigint, width: number, what: string, write: boolean): bigint {
     const op = this.op(what);
     if (write ? !this.flags.write : !this.flags.read) {
-      throw invalidArgument(op, `region ${this.name} is not ${write ? 'writable' : 'readable'}`, { device: this.host.label });
+      throw invalidArgument(op, `region ${this.name} is not ${write ? 'writable' : 'readable'}`, {
+        device: this.host.label,
+      });
     }
     const o = BigInt(off);
     if (o < 0n || o + BigInt(width) > this.size) {
-      throw invalidArgument(op, `offset 0x${o.toString(16)} is outside the 0x${this.size.toString(16)}-byte region`, { code: 'ERANGE', device: this.host.label });
+      throw invalidArgument(op, `offset 0x${o.toString(16)} is outside the 0x${this.size.toString(16)}-byte region`, {
+        code: 'ERANGE',
+        device: this.host.label,
+      });
     }
     if (o % BigInt(width) !== 0n) {
       throw invalidArgument(op, `offset 0x${o.toString(16)} is not ${width}-byte aligned`, { device: this.host.label });
@@ -87,25 +92,47 @@ export class Region {
   private pread(off: number | bigint, width: number, what: string): DataView {
     const at = this.ioCheck(off, width, what, false);
     const buf = new Uint8Array(width);
-    const n = check(native().pread(this.host.fd(this.op(what)), buf, at), 'pread', { device: this.host.label, detail: `${this.name} +0x${BigInt(off).toString(16)}` });
-    if (n !== width) throw invalidArgument(this.op(what), `short read: ${n} of ${width} bytes`, { device: this.host.label });
+    const n = check(native().pread(this.host.fd(this.op(what)), buf, at), 'pread', {
+      device: this.host.label,
+      detail: `${this.name} +0x${BigInt(off).toString(16)}`,
+    });
+    if (n !== width)
+      throw invalidArgument(this.op(what), `short read: ${n} of ${width} bytes`, { device: this.host.label });
     return new DataView(buf.buffer);
   }
 
   private pwrite(off: number | bigint, bytes: Uint8Array, what: string): void {
     const at = this.ioCheck(off, bytes.length, what, true);
-    const n = check(native().pwrite(this.host.fd(this.op(what)), bytes, at), 'pwrite', { device: this.host.label, detail: `${this.name} +0x${BigInt(off).toString(16)}` });
-    if (n !== bytes.length) throw invalidArgument(this.op(what), `short write: ${n} of ${bytes.length} bytes`, { device: this.host.label });
+    const n = check(native().pwrite(this.host.fd(this.op(what)), bytes, at), 'pwrite', {
+      device: this.host.label,
+      detail: `${this.name} +0x${BigInt(off).toString(16)}`,
+    });
+    if (n !== bytes.length)
+      throw invalidArgument(this.op(what), `short write: ${n} of ${bytes.length} bytes`, { device: this.host.label });
   }
 
-  read8(off: number | bigint): number { return this.pread(off, 1, 'read8').getUint8(0); }
-  read16(off: number | bigint): number { return this.pread(off, 2, 'read16').getUint16(0, true); }
-  read32(off: number | bigint): number { return this.pread(off, 4, 'read32').getUint32(0, true); }
-  read64(off: number | bigint): bigint { return this.pread(off, 8, 'read64').getBigUint64(0, true); }
+  read8(off: number | bigint): number {
+    return this.pread(off, 1, 'read8').getUint8(0);
+  }
+  read16(off: number | bigint): number {
+    return this.pread(off, 2, 'read16').getUint16(0, true);
+  }
+  read32(off: number | bigint): number {
+    return this.pread(off, 4, 'read32').getUint32(0, true);
+  }
+  read64(off: number | bigint): bigint {
+    return this.pread(off, 8, 'read64').getBigUint64(0, true);
+  }
 
-  write8(off: number | bigint, v: number): void { this.pwrite(off, le(v, 1, this.op('write8')), 'write8'); }
-  write16(off: number | bigint, v: number): void { this.pwrite(off, le(v, 2, this.op('write16')), 'write16'); }
-  write32(off: number | bigint, v: number): void { this.pwrite(off, le(v, 4, this.op('write32')), 'write32'); }
+  write8(off: number | bigint, v: number): void {
+    this.pwrite(off, le(v, 1, this.op('write8')), 'write8');
+  }
+  write16(off: number | bigint, v: number): void {
+    this.pwrite(off, le(v, 2, this.op('write16')), 'write16');
+  }
+  write32(off: number | bigint, v: number): void {
+    this.pwrite(off, le(v, 4, this.op('write32')), 'write32');
+  }
   write64(off: number | bigint, v: bigint): void {
     const b = new Uint8Array(8);
     new DataView(b.buffer).setBigUint64(0, BigInt.asUintN(64, v), true);
@@ -125,7 +152,10 @@ export class Region {
    * region). The kernel decides what may be exported; see features.ts and docs/features.md.
    */
   exportDmaBuf(ranges?: readonly DmaBufRangeInput[], opts?: DmaBufExportOptions): DmaBuf {
-    if (!this.host.exportDmaBuf) throw notSupported(this.op('exportDmaBuf'), 'this region\'s device has no feature ioctl', { device: this.host.label });
+    if (!this.host.exportDmaBuf)
+      throw notSupported(this.op('exportDmaBuf'), "this region's device has no feature ioctl", {
+        device: this.host.label,
+      });
     return this.host.exportDmaBuf(this.index, ranges ?? [{ offset: 0n, length: this.size }], opts);
   }
 
@@ -134,7 +164,8 @@ export class Region {
    * whichever route the kernel offers (see cookie/ and docs/cookies.md). map() it for a Mapping.
    */
   cookie(opts: CookieOptions & CookieCallOptions): MmapCookie {
-    if (!this.host.cookie) throw notSupported(this.op('cookie'), 'this region\'s device keeps no cookies', { device: this.host.label });
+    if (!this.host.cookie)
+      throw notSupported(this.op('cookie'), "this region's device keeps no cookies", { device: this.host.label });
     return this.host.cookie(this, opts);
   }
 
@@ -151,24 +182,37 @@ export class Region {
     const op = this.op('map');
     const { PAGE_SIZE } = native().constants;
     if (!this.flags.mmap || this.mappableAreas.length === 0) {
-      throw invalidArgument(op, `region ${this.name} cannot be mmapped; use read/write (pread/pwrite) instead`, { device: this.host.label });
+      throw invalidArgument(op, `region ${this.name} cannot be mmapped; use read/write (pread/pwrite) instead`, {
+        device: this.host.label,
+      });
     }
     const offset = BigInt(opts.offset ?? this.mappableAreas[0].offset);
     const holder = this.mappableAreas.find((a) => offset >= a.offset && offset < a.offset + a.size);
     if (!holder) {
-      throw invalidArgument(op, `offset 0x${offset.toString(16)} is in no mappable area of ${this.name} (${describeAreas(this.mappableAreas)})`, { code: 'ERANGE', device: this.host.label });
+      throw invalidArgument(
+        op,
+        `offset 0x${offset.toString(16)} is in no mappable area of ${this.name} (${describeAreas(this.mappableAreas)})`,
+        { code: 'ERANGE', device: this.host.label },
+      );
     }
     if (offset % BigInt(PAGE_SIZE) !== 0n) {
-      throw invalidArgument(op, `offset 0x${offset.toString(16)} is not page-aligned (${PAGE_SIZE})`, { device: this.host.label });
+      throw invalidArgument(op, `offset 0x${offset.toString(16)} is not page-aligned (${PAGE_SIZE})`, {
+        device: this.host.label,
+      });
     }
     const rest = holder.offset + holder.size - offset;
     const length = opts.length === undefined ? rest : BigInt(opts.length);
     if (length <= 0n || offset + length > holder.offset + holder.size) {
-      throw invalidArgument(op, `0x${length.toString(16)} bytes at 0x${offset.toString(16)} run past the mappable area (${describeAreas([holder])})`, { code: 'ERANGE', device: this.host.label });
+      throw invalidArgument(
+        op,
+        `0x${length.toString(16)} bytes at 0x${offset.toString(16)} run past the mappable area (${describeAreas([holder])})`,
+        { code: 'ERANGE', device: this.host.label },
+      );
     }
     if (length > BigInt(bufferConstants.MAX_LENGTH)) {
       throw invalidArgument(op, `0x${length.toString(16)} bytes exceed what one ArrayBuffer can hold`, {
-        device: this.host.label, hint: `map the region in windows: region.map({ offset, length: ${bufferConstants.MAX_LENGTH} }) or smaller`,
+        device: this.host.label,
+        hint: `map the region in windows: region.map({ offset, length: ${bufferConstants.MAX_LENGTH} }) or smaller`,
       });
     }
     return this.mapRange(offset, Number(length));
@@ -180,9 +224,22 @@ export class Region {
     const pages = Math.ceil(length / PAGE_SIZE) * PAGE_SIZE;
     const prot = (this.flags.read ? PROT_READ : 0) | (this.flags.write ? PROT_WRITE : 0);
     const mapped = checkValue<Mapped>(
-      native().mmap(fd ?? this.host.fd(this.op('map')), fileOffset ?? this.offset + offset, pages, prot, mapAlignment(pages, PAGE_SIZE)),
-      'mmap', { device: this.host.label, detail: `${this.name} +0x${offset.toString(16)}, 0x${length.toString(16)} bytes` });
-    const owner: MappingOwner = { label: this.host.label, regionName: this.name, regionIndex: this.index, release: (m) => this.host.untrack(m) };
+      native().mmap(
+        fd ?? this.host.fd(this.op('map')),
+        fileOffset ?? this.offset + offset,
+        pages,
+        prot,
+        mapAlignment(pages, PAGE_SIZE),
+      ),
+      'mmap',
+      { device: this.host.label, detail: `${this.name} +0x${offset.toString(16)}, 0x${length.toString(16)} bytes` },
+    );
+    const owner: MappingOwner = {
+      label: this.host.label,
+      regionName: this.name,
+      regionIndex: this.index,
+      release: (m) => this.host.untrack(m),
+    };
     const m = new Mapping(mapped, offset, length, owner, { writable: this.flags.write });
     this.host.track(m);
     return m;
@@ -191,7 +248,8 @@ export class Region {
 
 function le(v: number, width: number, op: string): Uint8Array {
   const max = 2 ** (8 * width);
-  if (!Number.isInteger(v) || v >= max || v < -(max / 2)) throw invalidArgument(op, `value ${v} does not fit in ${8 * width} bits`);
+  if (!Number.isInteger(v) || v >= max || v < -(max / 2))
+    throw invalidArgument(op, `value ${v} does not fit in ${8 * width} bits`);
   const b = new Uint8Array(width);
   const dv = new DataView(b.buffer);
   if (width === 1) dv.setUint8(0, v & 0xff);

@@ -8,9 +8,7 @@
 // - Config space (command register, bus mastering included) is saved and restored by the PCI
 //   core around the reset; the device's own registers return to their reset values.
 // So nothing is closed or remapped; the device emits 'reset' so a driver can re-initialise.
-import {
-  HOT_RESET_INFO_SIZE, HotResetInfo, decodeHotResetInfo, hotResetInfoRequiredSize,
-} from '../decode';
+import { HOT_RESET_INFO_SIZE, HotResetInfo, decodeHotResetInfo, hotResetInfoRequiredSize } from '../decode';
 import { PermissionError, VfioError, check, errnoError, errnoName, notSupported } from '../errors';
 import { native } from '../addon/native';
 
@@ -32,7 +30,8 @@ export async function resetDevice(dev: ResetTarget): Promise<void> {
   if (!dev.info.flags.reset) {
     throw notSupported(op, `${dev.bdf} advertises no reset (VFIO_DEVICE_FLAGS_RESET is clear)`, {
       device: dev.bdf,
-      hint: 'the device has no FLR, PM reset or bus reset of its own; if hotResetInfo() lists only groups ' +
+      hint:
+        'the device has no FLR, PM reset or bus reset of its own; if hotResetInfo() lists only groups ' +
         'this process holds, hotReset() resets the whole slot or bus instead',
     });
   }
@@ -40,7 +39,8 @@ export async function resetDevice(dev: ResetTarget): Promise<void> {
   dev.emit('reset', 'function');
 }
 
-const NO_BUS_RESET_HINT = 'no slot or bus reset reaches this device: it sits on a root bus with no bridge ' +
+const NO_BUS_RESET_HINT =
+  'no slot or bus reset reaches this device: it sits on a root bus with no bridge ' +
   'above it (or the bridge cannot reset its bus); reset() is the only reset there';
 
 /** VFIO_DEVICE_GET_PCI_HOT_RESET_INFO: the devices (and their groups) a hot reset would hit. */
@@ -58,7 +58,12 @@ export function hotResetInfo(dev: ResetTarget): HotResetInfo {
     }
     buf = new Uint8Array(hotResetInfoRequiredSize(buf));
   }
-  throw new VfioError({ code: 'ENOSPC', op, device: dev.bdf, message: `${op}: the list of affected devices kept growing` });
+  throw new VfioError({
+    code: 'ENOSPC',
+    op,
+    device: dev.bdf,
+    message: `${op}: the list of affected devices kept growing`,
+  });
 }
 
 /**
@@ -77,8 +82,11 @@ export async function hotReset(dev: ResetTarget): Promise<void> {
       device: dev.bdf,
       // The kernel reports a reset whose link never came back (or a device that stayed
       // unready) as ENOTTY, and says which in its log.
-      hint: errnoName(-r) === 'ENOTTY' ? 'the slot or bus reset did not complete: the kernel log (dmesg) says why, e.g. ' +
-        '"Data Link Layer Link Active not set" when the bridge never reported the link back up' : undefined,
+      hint:
+        errnoName(-r) === 'ENOTTY'
+          ? 'the slot or bus reset did not complete: the kernel log (dmesg) says why, e.g. ' +
+            '"Data Link Layer Link Active not set" when the bridge never reported the link back up'
+          : undefined,
     });
   }
   dev.emit('reset', 'hot');
@@ -89,14 +97,18 @@ function groupProof(dev: ResetTarget, info: HotResetInfo, op: string): Int32Arra
   const needed = [...new Set(info.devices.map((d) => d.groupId).filter((g): g is number => g !== null))];
   const missing = needed.filter((g) => !held.has(g));
   if (missing.length) {
-    const who = info.devices.filter((d) => d.groupId !== null && missing.includes(d.groupId)).map((d) => `${d.bdf} (group ${d.groupId})`);
+    const who = info.devices
+      .filter((d) => d.groupId !== null && missing.includes(d.groupId))
+      .map((d) => `${d.bdf} (group ${d.groupId})`);
     throw new PermissionError({
-      code: 'EPERM', op, device: dev.bdf,
+      code: 'EPERM',
+      op,
+      device: dev.bdf,
       message: `${op}: the reset would also hit ${who.join(', ')}, whose IOMMU group(s) this process does not hold`,
       hint: `open a device of each of those groups in the same IOMMU context (Device.open(bdf, { iommu: dev.iommu })), then retry`,
     });
   }
-  return Int32Array.from(needed.map((g) => held.get(g)!));
+  return Int32Array.from(needed.map((g) => held.get(g) ?? -1));
 }
 
 /** The cdev form: every affected device must be owned through this device's iommufd (or its group). */
@@ -104,7 +116,9 @@ function devIdProof(dev: ResetTarget, info: HotResetInfo, op: string): Int32Arra
   if (!info.allOwned) {
     const who = info.devices.filter((d) => d.owned === false).map((d) => d.bdf);
     throw new PermissionError({
-      code: 'EPERM', op, device: dev.bdf,
+      code: 'EPERM',
+      op,
+      device: dev.bdf,
       message: `${op}: the reset would also hit ${who.join(', ') || 'devices'} not bound to this device's iommufd`,
       hint: 'open each of them in the same IOMMU context (Device.open(bdf, { iommu: dev.iommu })), then retry',
     });

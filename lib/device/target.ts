@@ -17,7 +17,6 @@ export function isUuid(text: string): boolean {
   return UUID_RE.test(text);
 }
 
-
 function linkName(file: string): string | undefined {
   try {
     return path.basename(fs.readlinkSync(file));
@@ -41,21 +40,37 @@ export function cdevOf(sysfsPath: string): string | undefined {
  * group 'noiommu-N' (/sys/class/vfio). The IOMMU group's own name ('vfio-noiommu') does not
  * tell: VFIO gives it to the software groups of mdevs (emulated IOMMU) as well.
  */
-export function describeTarget(name: string, bus: 'pci' | 'mdev', sysfsPath: string, o: SysfsOptions = {}): DeviceTarget {
+export function describeTarget(
+  name: string,
+  bus: 'pci' | 'mdev',
+  sysfsPath: string,
+  o: SysfsOptions = {},
+): DeviceTarget {
   const groupLink = linkName(path.join(sysfsPath, 'iommu_group'));
   const groupNumber = groupLink === undefined ? undefined : Number(groupLink);
   const group = groupNumber !== undefined && Number.isInteger(groupNumber) ? groupNumber : undefined;
   const cdev = cdevOf(sysfsPath);
-  const noIommuGroup = group !== undefined && fs.existsSync(path.join(o.sysfs ?? '/sys', 'class/vfio', `noiommu-${group}`));
+  const noIommuGroup =
+    group !== undefined && fs.existsSync(path.join(o.sysfs ?? '/sys', 'class/vfio', `noiommu-${group}`));
   return {
-    name, bus, sysfsPath, group, cdev,
+    name,
+    bus,
+    sysfsPath,
+    group,
+    cdev,
     driver: linkName(path.join(sysfsPath, 'driver')),
     noIommu: noIommuGroup || (cdev?.startsWith('noiommu-') ?? false),
   };
 }
 
 function noDevice(address: string, message: string, hint: string): VfioError {
-  return new VfioError({ code: 'ENODEV', op: 'Device.open', device: address, message: `Device.open: ${message}`, hint });
+  return new VfioError({
+    code: 'ENODEV',
+    op: 'Device.open',
+    device: address,
+    message: `Device.open: ${message}`,
+    hint,
+  });
 }
 
 /**
@@ -66,12 +81,22 @@ function noDevice(address: string, message: string, hint: string): VfioError {
 export function resolveTarget(address: string, o: SysfsOptions = {}): DeviceTarget {
   const root = o.sysfs ?? '/sys';
   if (address.startsWith('/')) {
-    if (!fs.existsSync(address)) throw noDevice(address, `${address} does not exist`, 'give the device\'s directory in sysfs, e.g. /sys/bus/mdev/devices/<uuid>');
+    if (!fs.existsSync(address))
+      throw noDevice(
+        address,
+        `${address} does not exist`,
+        "give the device's directory in sysfs, e.g. /sys/bus/mdev/devices/<uuid>",
+      );
     const name = path.basename(fs.realpathSync(address));
     const subsystem = linkName(path.join(address, 'subsystem'));
-    const bus = subsystem === 'pci' || subsystem === 'mdev' ? subsystem : isBdf(name) ? 'pci' : isUuid(name) ? 'mdev' : undefined;
+    const bus =
+      subsystem === 'pci' || subsystem === 'mdev' ? subsystem : isBdf(name) ? 'pci' : isUuid(name) ? 'mdev' : undefined;
     if (bus === undefined) {
-      throw invalidArgument('Device.open', `${address} is not a PCI or mediated device (its subsystem is ${subsystem ?? 'unknown'})`, { device: address });
+      throw invalidArgument(
+        'Device.open',
+        `${address} is not a PCI or mediated device (its subsystem is ${subsystem ?? 'unknown'})`,
+        { device: address },
+      );
     }
     return describeTarget(bus === 'pci' ? normalizeBdf(name) : name.toLowerCase(), bus, address, o);
   }
@@ -79,8 +104,12 @@ export function resolveTarget(address: string, o: SysfsOptions = {}): DeviceTarg
     const uuid = address.toLowerCase();
     const dir = path.join(root, 'bus/mdev/devices', uuid);
     if (!fs.existsSync(dir)) {
-      throw noDevice(uuid, `no mediated device ${uuid}`, 'create it by writing the UUID to the parent\'s mdev_supported_types/<type>/create; ' +
-        '/sys/bus/mdev/devices lists the existing ones');
+      throw noDevice(
+        uuid,
+        `no mediated device ${uuid}`,
+        "create it by writing the UUID to the parent's mdev_supported_types/<type>/create; " +
+          '/sys/bus/mdev/devices lists the existing ones',
+      );
     }
     return describeTarget(uuid, 'mdev', dir, o);
   }
@@ -88,7 +117,11 @@ export function resolveTarget(address: string, o: SysfsOptions = {}): DeviceTarg
   try {
     bdf = normalizeBdf(address);
   } catch (e) {
-    throw invalidArgument('Device.open', `${JSON.stringify(address)} is not a PCI address (expected DDDD:BB:DD.F), an mdev UUID or a sysfs path`, { cause: e });
+    throw invalidArgument(
+      'Device.open',
+      `${JSON.stringify(address)} is not a PCI address (expected DDDD:BB:DD.F), an mdev UUID or a sysfs path`,
+      { cause: e },
+    );
   }
   const dir = path.join(root, 'bus/pci/devices', bdf);
   if (!fs.existsSync(dir)) throw noDevice(bdf, `no PCI device ${bdf}`, '`vfio list` or `lspci -D` lists the devices');

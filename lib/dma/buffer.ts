@@ -31,7 +31,11 @@ export function parseHugepageInfo(meminfo: string): HugepageInfo {
     const m = new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(meminfo);
     return m ? Number(m[1]) : undefined;
   };
-  return { size: (field('Hugepagesize') ?? 0) * 1024, total: field('HugePages_Total') ?? 0, free: field('HugePages_Free') ?? 0 };
+  return {
+    size: (field('Hugepagesize') ?? 0) * 1024,
+    total: field('HugePages_Total') ?? 0,
+    free: field('HugePages_Free') ?? 0,
+  };
 }
 
 function readHugepageInfo(): HugepageInfo {
@@ -44,9 +48,11 @@ function readHugepageInfo(): HugepageInfo {
 
 function hugepageHint(info: HugepageInfo, length: number): string {
   const pages = Math.ceil(length / info.size);
-  return `${pages} free huge page(s) of ${info.size / 1024} KiB are needed, /proc/meminfo shows ` +
+  return (
+    `${pages} free huge page(s) of ${info.size / 1024} KiB are needed, /proc/meminfo shows ` +
     `HugePages_Total ${info.total}, HugePages_Free ${info.free}: reserve more as root with ` +
-    `\`echo ${info.total + pages} > /proc/sys/vm/nr_hugepages\` (or vm.nr_hugepages in sysctl.conf, or hugepages= on the kernel command line)`;
+    `\`echo ${info.total + pages} > /proc/sys/vm/nr_hugepages\` (or vm.nr_hugepages in sysctl.conf, or hugepages= on the kernel command line)`
+  );
 }
 
 /** What buffers and mappings ask of an address space they were mapped in (map.ts: DmaSpace). */
@@ -87,15 +93,22 @@ export class DmaBuffer extends WidthExactMemory implements Disposable {
     const huge = hugepages ? readHugepageInfo() : undefined;
     if (huge) {
       if (huge.size === 0) {
-        throw notSupported(op, 'this kernel has no huge page support (no Hugepagesize in /proc/meminfo)', { hint: 'allocate without hugepages' });
+        throw notSupported(op, 'this kernel has no huge page support (no Hugepagesize in /proc/meminfo)', {
+          hint: 'allocate without hugepages',
+        });
       }
       unit = huge.size;
     }
     const length = Math.ceil(size / unit) * unit;
     if (length > bufferConstants.MAX_LENGTH) {
-      throw invalidArgument(op, `${length} bytes exceed what one ArrayBuffer can hold (${bufferConstants.MAX_LENGTH})`, {
-        code: 'ERANGE', hint: 'allocate several smaller buffers and map each',
-      });
+      throw invalidArgument(
+        op,
+        `${length} bytes exceed what one ArrayBuffer can hold (${bufferConstants.MAX_LENGTH})`,
+        {
+          code: 'ERANGE',
+          hint: 'allocate several smaller buffers and map each',
+        },
+      );
     }
     const r = native().dma_alloc(length, hugepages);
     if (typeof r === 'number') {
@@ -115,10 +128,22 @@ export class DmaBuffer extends WidthExactMemory implements Disposable {
   }
 
   /** Byte view of the whole buffer (plain memory: bulk operations such as set/fill are fine). */
-  get u8(): Uint8Array { this.live('u8'); return this.v8; }
-  get u16(): Uint16Array { this.live('u16'); return this.v16; }
-  get u32(): Uint32Array { this.live('u32'); return this.v32; }
-  get u64(): BigUint64Array { this.live('u64'); return this.v64; }
+  get u8(): Uint8Array {
+    this.live('u8');
+    return this.v8;
+  }
+  get u16(): Uint16Array {
+    this.live('u16');
+    return this.v16;
+  }
+  get u32(): Uint32Array {
+    this.live('u32');
+    return this.v32;
+  }
+  get u64(): BigUint64Array {
+    this.live('u64');
+    return this.v64;
+  }
 
   /** Live IOMMU mappings of this buffer, in no particular order. */
   get mappings(): DmaMapping[] {
@@ -138,7 +163,9 @@ export class DmaBuffer extends WidthExactMemory implements Disposable {
     if (n === 0 || (this.spaces[n - 1] !== space && !this.spaces.includes(space))) this.spaces.push(space);
   }
   /** @internal One of this buffer's mappings is gone. */
-  detach(): void { this.mapCount--; }
+  detach(): void {
+    this.mapCount--;
+  }
 
   /**
    * Unmaps every IOMMU mapping of the buffer (so no device can reach it any more), then
@@ -149,7 +176,12 @@ export class DmaBuffer extends WidthExactMemory implements Disposable {
     if (h === undefined) return;
     const errors: unknown[] = [];
     for (const m of this.mappings) {
-      try { m.unmap(); } catch (e) { errors.push(e); m.abandon(); }
+      try {
+        m.unmap();
+      } catch (e) {
+        errors.push(e);
+        m.abandon();
+      }
     }
     this.release();
     const r = native().dma_free(h);
@@ -184,7 +216,15 @@ export class DmaMapping implements Disposable {
   private iovaBig: bigint | undefined;
 
   /** @internal Created by DmaSpace.map(). */
-  constructor(space: MappingSpace, buffer: DmaBuffer, at: U64n, offset: number, size: number, read: boolean, write: boolean) {
+  constructor(
+    space: MappingSpace,
+    buffer: DmaBuffer,
+    at: U64n,
+    offset: number,
+    size: number,
+    read: boolean,
+    write: boolean,
+  ) {
     this.space = space;
     this.buffer = buffer;
     this.at = at;
@@ -199,7 +239,7 @@ export class DmaMapping implements Disposable {
   get iova(): bigint {
     const at = this.at;
     if (typeof at === 'bigint') return at;
-    return this.iovaBig ??= BigInt(at);
+    return (this.iovaBig ??= BigInt(at));
   }
 
   get closed(): boolean {
@@ -209,7 +249,11 @@ export class DmaMapping implements Disposable {
   /** The IOVA of byte `off` of the buffer (which must lie inside this mapping). */
   iovaOf(off: number): bigint {
     if (!Number.isInteger(off) || off < this.offset || off >= this.offset + this.size) {
-      throw invalidArgument('DmaMapping.iovaOf', `buffer offset ${off} is outside the mapped bytes [${this.offset}, ${this.offset + this.size})`, { code: 'ERANGE' });
+      throw invalidArgument(
+        'DmaMapping.iovaOf',
+        `buffer offset ${off} is outside the mapped bytes [${this.offset}, ${this.offset + this.size})`,
+        { code: 'ERANGE' },
+      );
     }
     return this.iova + BigInt(off - this.offset);
   }

@@ -23,7 +23,9 @@ export interface DmaBufRange {
 }
 
 /** Things that must close before the dma-buf's fd does (mappings of it, importers' handles). */
-export interface DmaBufDependent { close(): void }
+export interface DmaBufDependent {
+  close(): void;
+}
 
 export interface DmaBufInit {
   /** Device label (BDF) for errors. */
@@ -106,13 +108,21 @@ export class DmaBuf implements Disposable {
     if (fd === undefined) return;
     const errors: unknown[] = [];
     for (const dep of [...this.dependents]) {
-      try { dep.close(); } catch (e) { errors.push(e); }
+      try {
+        dep.close();
+      } catch (e) {
+        errors.push(e);
+      }
     }
     this.dependents.clear();
     this.fdValue = undefined;
     this.closeFd(fd);
     this.release?.(this);
-    if (errors.length) throw new AggregateError(errors, `DmaBuf.close(${this.label} ${this.regionName}): ${errors.length} dependent(s) failed to close`);
+    if (errors.length)
+      throw new AggregateError(
+        errors,
+        `DmaBuf.close(${this.label} ${this.regionName}): ${errors.length} dependent(s) failed to close`,
+      );
   }
 
   [Symbol.dispose](): void {
@@ -143,7 +153,11 @@ export const DMA_BUF_HEADER_SIZE = SIZEOF.vfio_device_feature_dma_buf;
 export const DMA_BUF_RANGE_SIZE = SIZEOF.vfio_region_dma_range;
 
 /** The GET payload of the DMA_BUF feature. `flags` must be 0 (the kernel refuses anything else). */
-export function encodeDmaBufFeature(regionIndex: number, openFlags: number, ranges: readonly DmaBufRange[]): Uint8Array {
+export function encodeDmaBufFeature(
+  regionIndex: number,
+  openFlags: number,
+  ranges: readonly DmaBufRange[],
+): Uint8Array {
   if (!Number.isInteger(regionIndex) || regionIndex < 0 || regionIndex > 0xffffffff) {
     throw new RangeError(`region index ${regionIndex} is not a u32`);
   }
@@ -185,7 +199,8 @@ export function parseDmaBufFdinfo(text: string): DmaBufFdinfo | undefined {
     if (m && !(m[1] in fields)) fields[m[1]] = m[2].trim();
   }
   if (fields.exp_name === undefined || fields.size === undefined || !/^\d+$/.test(fields.size)) return undefined;
-  const num = (s: string | undefined, radix: number) => (s !== undefined && s !== '' && !Number.isNaN(parseInt(s, radix)) ? parseInt(s, radix) : undefined);
+  const num = (s: string | undefined, radix: number) =>
+    s !== undefined && s !== '' && !Number.isNaN(parseInt(s, radix)) ? parseInt(s, radix) : undefined;
   return {
     size: BigInt(fields.size),
     count: num(fields.count, 10),

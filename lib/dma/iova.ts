@@ -37,12 +37,21 @@ export interface AllocateOptions extends IovaConstraint {
 }
 
 /** One live allocation. */
-export interface IovaAllocation { readonly iova: bigint; readonly size: bigint }
+export interface IovaAllocation {
+  readonly iova: bigint;
+  readonly size: bigint;
+}
 
 /** [start, end) below 2^53, as numbers. */
-interface Span { start: number; end: number }
+interface Span {
+  start: number;
+  end: number;
+}
 /** [start, end) reserved by the caller at or above 2^53. */
-interface HighSpan { start: bigint; end: bigint }
+interface HighSpan {
+  start: bigint;
+  end: bigint;
+}
 
 /** Numbers are exact integers below this; allocate() stays under it. */
 const EXACT = 2 ** 53;
@@ -129,7 +138,10 @@ export class IovaAllocator {
   }
 
   private sizeError(size: bigint | number, op: string): never {
-    throw invalidArgument(op, `size ${hex(size)} is not a positive multiple of the IOMMU page size ${hex(this.pageSize)}`);
+    throw invalidArgument(
+      op,
+      `size ${hex(size)} is not a positive multiple of the IOMMU page size ${hex(this.pageSize)}`,
+    );
   }
 
   /** Index of the first live span whose end lies above `addr` (binary search). */
@@ -150,7 +162,10 @@ export class IovaAllocator {
     if (size <= 0n || size % this.pageSize !== 0n || size >= EXACT_BIG) this.sizeError(size, op);
     const align = o.align ?? this.pageSize;
     if (!isPowerOfTwo(align) || align < this.pageSize || align > 1n << 30n) {
-      throw invalidArgument(op, `alignment ${hex(align)} is not a power of two between the page size ${hex(this.pageSize)} and 1 GiB`);
+      throw invalidArgument(
+        op,
+        `alignment ${hex(align)} is not a power of two between the page size ${hex(this.pageSize)} and 1 GiB`,
+      );
     }
     dmaMaskLimit(o.dmaMaskBits, op);
     return BigInt(this.take(Number(size), Number(align), o.dmaMaskBits));
@@ -192,7 +207,9 @@ export class IovaAllocator {
     const op = `${this.op}.allocate`;
     const bits = dmaMaskBits === undefined ? '' : ` below 2^${dmaMaskBits}`;
     return new VfioError({
-      code: 'ENOSPC', op, message: `${op}: no free IOVA space for ${hex(size)} bytes${bits} (${this.count} mappings hold ${hex(this.allocatedBytes)} bytes)`,
+      code: 'ENOSPC',
+      op,
+      message: `${op}: no free IOVA space for ${hex(size)} bytes${bits} (${this.count} mappings hold ${hex(this.allocatedBytes)} bytes)`,
       hint: 'unmap mappings that are no longer needed, map smaller buffers, or relax the DMA mask',
     });
   }
@@ -206,19 +223,31 @@ export class IovaAllocator {
     }
     const end = iova + size;
     if (end > dmaMaskLimit(c.dmaMaskBits, op) || end > U64_END) {
-      throw invalidArgument(op, `[${hex(iova)}, ${hex(end)}) does not fit below the ${c.dmaMaskBits ?? 64}-bit DMA mask`, { code: 'ERANGE' });
+      throw invalidArgument(
+        op,
+        `[${hex(iova)}, ${hex(end)}) does not fit below the ${c.dmaMaskBits ?? 64}-bit DMA mask`,
+        { code: 'ERANGE' },
+      );
     }
     if (!this.ranges.some((r) => iova >= r.start && end <= r.end)) {
-      throw invalidArgument(op, `[${hex(iova)}, ${hex(end)}) is not inside one of the IOMMU's IOVA ranges (${describeRanges(this.usableRanges)})`, {
-        code: 'ERANGE', hint: 'leave `iova` out to have one allocated, or pick one inside the ranges `iommu.iovaRanges` lists',
-      });
+      throw invalidArgument(
+        op,
+        `[${hex(iova)}, ${hex(end)}) is not inside one of the IOMMU's IOVA ranges (${describeRanges(this.usableRanges)})`,
+        {
+          code: 'ERANGE',
+          hint: 'leave `iova` out to have one allocated, or pick one inside the ranges `iommu.iovaRanges` lists',
+        },
+      );
     }
     if (iova < EXACT_BIG && end > EXACT_BIG) {
-      throw invalidArgument(op, `[${hex(iova)}, ${hex(end)}) straddles 2^53: map it as two pieces, one on each side`, { code: 'ERANGE' });
+      throw invalidArgument(op, `[${hex(iova)}, ${hex(end)}) straddles 2^53: map it as two pieces, one on each side`, {
+        code: 'ERANGE',
+      });
     }
     const overlap = (s: { start: bigint; end: bigint }) => {
       throw new VfioError({
-        code: 'EEXIST', op,
+        code: 'EEXIST',
+        op,
         message: `${op}: [${hex(iova)}, ${hex(end)}) overlaps the mapping at [${hex(s.start)}, ${hex(s.end)})`,
         hint: 'unmap that mapping first, or leave `iova` out to have a free one allocated',
       });
@@ -231,7 +260,8 @@ export class IovaAllocator {
     }
     const start = Number(iova);
     const i = this.firstEndingAfter(start);
-    if (i < this.starts.length && this.starts[i] < Number(end)) overlap({ start: BigInt(this.starts[i]), end: BigInt(this.ends[i]) });
+    if (i < this.starts.length && this.starts[i] < Number(end))
+      overlap({ start: BigInt(this.starts[i]), end: BigInt(this.ends[i]) });
     this.starts.splice(i, 0, start);
     this.ends.splice(i, 0, Number(end));
   }
@@ -265,7 +295,8 @@ export class IovaAllocator {
     const at = iova;
     const i = this.firstEndingAfter(at);
     const { starts, ends } = this;
-    if (i === starts.length || starts[i] !== at) throw invalidArgument(`${this.op}.free`, `no allocation starts at ${hex(iova)}`);
+    if (i === starts.length || starts[i] !== at)
+      throw invalidArgument(`${this.op}.free`, `no allocation starts at ${hex(iova)}`);
     if (i === starts.length - 1) {
       starts.pop();
       ends.pop();
@@ -284,7 +315,8 @@ export class IovaAllocator {
 /** 2^bits for a DMA mask of `bits` address bits (2^64 when undefined); throws for nonsense. */
 export function dmaMaskLimit(bits: number | undefined, op: string): bigint {
   if (bits === undefined) return U64_END;
-  if (!Number.isInteger(bits) || bits < 12 || bits > 64) throw invalidArgument(op, `DMA mask of ${bits} bits is not 12–64`);
+  if (!Number.isInteger(bits) || bits < 12 || bits > 64)
+    throw invalidArgument(op, `DMA mask of ${bits} bits is not 12–64`);
   return 1n << BigInt(bits);
 }
 

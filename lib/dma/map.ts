@@ -140,12 +140,17 @@ export class DmaSpace implements MappingSpace {
       throw invalidArgument(op, `offset ${offset} is not a multiple of the IOMMU page size ${hex(page)}`);
     }
     if (!Number.isSafeInteger(length) || length <= 0 || offset + length > buffer.length || length % page !== 0) {
-      throw invalidArgument(op, `${length} bytes at ${offset} are not whole IOMMU pages (${hex(page)}) inside the ${buffer.length}-byte buffer`, { code: 'ERANGE' });
+      throw invalidArgument(
+        op,
+        `${length} bytes at ${offset} are not whole IOMMU pages (${hex(page)}) inside the ${buffer.length}-byte buffer`,
+        { code: 'ERANGE' },
+      );
     }
     if (o.dmaMaskBits !== undefined) dmaMaskLimit(o.dmaMaskBits, op);
     const read = o.read ?? true;
     const write = o.write ?? true;
-    if (!read && !write) throw invalidArgument(op, 'a mapping the device can neither read nor write is useless: set read or write');
+    if (!read && !write)
+      throw invalidArgument(op, 'a mapping the device can neither read nor write is useless: set read or write');
     let iova: U64n;
     if (o.iova !== undefined) {
       alloc.reserve(o.iova, BigInt(length), o);
@@ -181,7 +186,9 @@ export class DmaSpace implements MappingSpace {
         const finite = cur !== undefined && cur !== (1n << 64n) - 1n;
         return errnoError(errno, this.backend.mapOp, {
           detail,
-          hint: finite ? memlockHint(cur, BigInt(this.pinnedBytes + size)) : 'the kernel could not pin or map the memory (RLIMIT_MEMLOCK is unlimited here)',
+          hint: finite
+            ? memlockHint(cur, BigInt(this.pinnedBytes + size))
+            : 'the kernel could not pin or map the memory (RLIMIT_MEMLOCK is unlimited here)',
         });
       }
       case 'ENOSPC': {
@@ -189,13 +196,18 @@ export class DmaSpace implements MappingSpace {
         const avail = this.backend.dmaAvailable();
         return errnoError(errno, this.backend.mapOp, {
           detail,
-          hint: avail === undefined ? undefined :
-            `the IOMMU accepts no more DMA mappings (${this.live.length} live in this ${this.backend.name}; DMA available: ` +
-            `${avail}): unmap some, map fewer larger buffers, or raise vfio_iommu_type1's dma_entry_limit module parameter (65535 by default)`,
+          hint:
+            avail === undefined
+              ? undefined
+              : `the IOMMU accepts no more DMA mappings (${this.live.length} live in this ${this.backend.name}; DMA available: ` +
+                `${avail}): unmap some, map fewer larger buffers, or raise vfio_iommu_type1's dma_entry_limit module parameter (65535 by default)`,
         });
       }
       case 'EEXIST':
-        return errnoError(errno, this.backend.mapOp, { detail, hint: 'something outside this library mapped that IOVA already' });
+        return errnoError(errno, this.backend.mapOp, {
+          detail,
+          hint: 'something outside this library mapped that IOVA already',
+        });
       default:
         return errnoError(errno, this.backend.mapOp, { detail });
     }
@@ -235,7 +247,12 @@ export class DmaSpace implements MappingSpace {
   unmapAll(): unknown[] {
     const errors: unknown[] = [];
     for (const m of this.live.slice()) {
-      try { m.unmap(); } catch (e) { errors.push(e); m.abandon(); }
+      try {
+        m.unmap();
+      } catch (e) {
+        errors.push(e);
+        m.abandon();
+      }
     }
     return errors;
   }

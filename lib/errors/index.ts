@@ -69,7 +69,10 @@ export class VfioError extends Error {
 
   constructor(init: VfioErrorInit) {
     const what = init.message ?? describe(init);
-    super(init.hint ? `${what}\n  hint: ${init.hint}` : what, init.cause === undefined ? undefined : { cause: init.cause });
+    super(
+      init.hint ? `${what}\n  hint: ${init.hint}` : what,
+      init.cause === undefined ? undefined : { cause: init.cause },
+    );
     this.name = new.target.name;
     this.code = init.code;
     this.errno = init.errno;
@@ -99,11 +102,20 @@ export class InvalidArgumentError extends VfioError {}
 
 function classFor(code: string): typeof VfioError {
   switch (code) {
-    case 'ENOTTY': case 'EOPNOTSUPP': case 'ENOSYS': return NotSupportedError;
-    case 'EPERM': case 'EACCES': return PermissionError;
-    case 'EBUSY': return BusyError;
-    case 'EINVAL': case 'ERANGE': return InvalidArgumentError;
-    default: return VfioError;
+    case 'ENOTTY':
+    case 'EOPNOTSUPP':
+    case 'ENOSYS':
+      return NotSupportedError;
+    case 'EPERM':
+    case 'EACCES':
+      return PermissionError;
+    case 'EBUSY':
+      return BusyError;
+    case 'EINVAL':
+    case 'ERANGE':
+      return InvalidArgumentError;
+    default:
+      return VfioError;
   }
 }
 
@@ -127,13 +139,19 @@ export function checkValue<T>(result: T | number, op: string, ctx?: ErrorContext
 }
 
 /** Our own validation failure: no errno, code EINVAL (or ERANGE for out-of-range offsets). */
-export function invalidArgument(op: string, message: string, ctx: ErrorContext & { code?: 'EINVAL' | 'ERANGE' } = {}): InvalidArgumentError {
+export function invalidArgument(
+  op: string,
+  message: string,
+  ctx: ErrorContext & { code?: 'EINVAL' | 'ERANGE' } = {},
+): InvalidArgumentError {
   return new InvalidArgumentError({ ...ctx, code: ctx.code ?? 'EINVAL', op, message: `${op}: ${message}` });
 }
 
 export function closedError(op: string, what: string, device?: string): ClosedError {
   return new ClosedError({
-    code: 'ECLOSED', op, device,
+    code: 'ECLOSED',
+    op,
+    device,
     message: `${op}: ${what} is closed`,
     hint: 'the object was closed (or its device was); open it again instead of reusing it',
   });

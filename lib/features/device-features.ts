@@ -4,16 +4,38 @@
 // `DeviceFeatures` holds one open device's number table and its cached probe answers.
 import { VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT, VFIO_DEVICE_FEATURE_DMA_LOGGING_START, featureFlags } from '../abi';
 import {
-  DEFAULT_PAGE_SIZE, DmaRange, MIGRATION_FEATURE_SIZE, MIG_STATE_SIZE, MigState, MigrationFeature,
-  decodeMigDataSize, decodeMigState, decodeMigrationFeature, dirtyPageCount, dirtyRanges,
-  dmaLoggingBitmapSize, dmaLoggingRanges, encodeBusMaster, encodeLowPowerWakeup, encodeVfToken,
+  DEFAULT_PAGE_SIZE,
+  DmaRange,
+  MIGRATION_FEATURE_SIZE,
+  MIG_STATE_SIZE,
+  MigState,
+  MigrationFeature,
+  decodeMigDataSize,
+  decodeMigState,
+  decodeMigrationFeature,
+  dirtyPageCount,
+  dirtyRanges,
+  dmaLoggingBitmapSize,
+  dmaLoggingRanges,
+  encodeBusMaster,
+  encodeLowPowerWakeup,
+  encodeVfToken,
 } from '../decode';
 import { DmaBuf, DmaBufRangeInput, encodeDmaBufFeature, toDmaBufRanges } from '../dma/dmabuf';
 import { VfioError, errnoError, errnoName, invalidArgument, notSupported } from '../errors';
 import { featureHint, dmaBufHint } from './hints';
 import {
-  DEFAULT_FEATURE_NUMBERS, FeatureAnswers, FeatureInfo, FeatureNumberOverrides, FeatureNumbers,
-  KnownFeatureName, ProbeAnswer, featureIndexIn, featureNameIn, featureNumbers, interpretProbe,
+  DEFAULT_FEATURE_NUMBERS,
+  FeatureAnswers,
+  FeatureInfo,
+  FeatureNumberOverrides,
+  FeatureNumbers,
+  KnownFeatureName,
+  ProbeAnswer,
+  featureIndexIn,
+  featureNameIn,
+  featureNumbers,
+  interpretProbe,
 } from './table';
 import { native } from '../addon/native';
 
@@ -43,7 +65,8 @@ export function nativeFeatureSyscalls(): FeatureSyscalls {
   return {
     feature: (fd, flags, payload) => n.VFIO_DEVICE_FEATURE(fd, flags, payload),
     dmaLoggingStart: (fd, pageSize, ranges) => n.VFIO_DEVICE_FEATURE_DMA_LOGGING_START(fd, pageSize, ranges),
-    dmaLoggingReport: (fd, iova, length, pageSize, bitmap) => n.VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT(fd, iova, length, pageSize, bitmap),
+    dmaLoggingReport: (fd, iova, length, pageSize, bitmap) =>
+      n.VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT(fd, iova, length, pageSize, bitmap),
     close: (fd) => n.close(fd),
     dmaBufOpenFlags: n.constants.O_RDWR | n.constants.O_CLOEXEC,
     pageSize: n.constants.PAGE_SIZE,
@@ -51,10 +74,16 @@ export function nativeFeatureSyscalls(): FeatureSyscalls {
 }
 
 /** Which operations a call makes: GET, SET, or a PROBE of either (or of neither). */
-export interface FeatureOpFlags { readonly get?: boolean; readonly set?: boolean; readonly probe?: boolean }
+export interface FeatureOpFlags {
+  readonly get?: boolean;
+  readonly set?: boolean;
+  readonly probe?: boolean;
+}
 
 /** A VfioError from VFIO_DEVICE_FEATURE, with the feature it concerned. */
-export type FeatureError = VfioError & { readonly feature: { readonly index: number; readonly name: string; readonly ops: string } };
+export type FeatureError = VfioError & {
+  readonly feature: { readonly index: number; readonly name: string; readonly ops: string };
+};
 
 export function isFeatureError(e: unknown): e is FeatureError {
   return e instanceof VfioError && typeof (e as { feature?: unknown }).feature === 'object';
@@ -142,7 +171,10 @@ export class Feature {
     try {
       return f();
     } catch (e) {
-      throw invalidArgument(`Feature(${this.name}).${what}`, (e as Error).message, { device: this.ctx.host.label, cause: e });
+      throw invalidArgument(`Feature(${this.name}).${what}`, (e as Error).message, {
+        device: this.ctx.host.label,
+        cause: e,
+      });
     }
   }
 }
@@ -155,7 +187,9 @@ export class LowPowerEntryFeature extends Feature {
    * answers a fault on them with SIGBUS (fatal to the process): touch no Mapping meanwhile.
    * Other ioctls wake it for their duration. Leave with the LOW_POWER_EXIT feature.
    */
-  enter(): void { this.set(null); }
+  enter(): void {
+    this.set(null);
+  }
 }
 
 export class LowPowerWakeupFeature extends Feature {
@@ -167,28 +201,39 @@ export class LowPowerWakeupFeature extends Feature {
 
 export class LowPowerExitFeature extends Feature {
   /** Leaves the low power state (a no-op when the device is not in it). */
-  exit(): void { this.set(null); }
+  exit(): void {
+    this.set(null);
+  }
 }
 
 export class MigrationFlagsFeature extends Feature {
   /** The migration flags (STOP_COPY, P2P, PRE_COPY) and the states they enable. */
-  read(): MigrationFeature { return decodeMigrationFeature(this.get(MIGRATION_FEATURE_SIZE)); }
+  read(): MigrationFeature {
+    return decodeMigrationFeature(this.get(MIGRATION_FEATURE_SIZE));
+  }
 }
 
 export class MigStateFeature extends Feature {
   /** The device's current migration state. */
-  read(): MigState { return decodeMigState(this.get(MIG_STATE_SIZE)); }
+  read(): MigState {
+    return decodeMigState(this.get(MIG_STATE_SIZE));
+  }
 }
 
 export class MigDataSizeFeature extends Feature {
   /** Bytes the STOP_COPY phase is expected to produce. */
-  read(): { readonly stopCopyLength: bigint } { return decodeMigDataSize(this.get(8)); }
+  read(): { readonly stopCopyLength: bigint } {
+    return decodeMigDataSize(this.get(8));
+  }
 }
 
 /** The addon builds DMA logging structs (they hold user pointers) with the header's numbers. */
 function requireHeaderNumber(f: Feature, header: number): void {
   if (f.index !== header) {
-    throw notSupported(`Feature(${f.name})`, `DMA logging is issued by the addon with the header's number ${header}, not ${f.index}`);
+    throw notSupported(
+      `Feature(${f.name})`,
+      `DMA logging is issued by the addon with the header's number ${header}, not ${f.index}`,
+    );
   }
 }
 
@@ -203,7 +248,9 @@ export class DmaLoggingStartFeature extends Feature {
 }
 
 export class DmaLoggingStopFeature extends Feature {
-  stop(): void { this.set(null); }
+  stop(): void {
+    this.set(null);
+  }
 }
 
 export interface DmaLoggingReport {
@@ -218,9 +265,19 @@ export class DmaLoggingReportFeature extends Feature {
   report(iova: bigint, length: bigint, pageSize: bigint = DEFAULT_PAGE_SIZE): DmaLoggingReport {
     requireHeaderNumber(this, VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT);
     const bitmap = new Uint8Array(this.encode('report', () => dmaLoggingBitmapSize(length, pageSize)));
-    const r = this.ctx.sys.dmaLoggingReport(this.ctx.host.fd('Feature(DMA_LOGGING_REPORT).report'), iova, length, pageSize, bitmap);
+    const r = this.ctx.sys.dmaLoggingReport(
+      this.ctx.host.fd('Feature(DMA_LOGGING_REPORT).report'),
+      iova,
+      length,
+      pageSize,
+      bitmap,
+    );
     if (r < 0) throw this.error(-r, { get: true });
-    return { bitmap, dirty: dirtyRanges(bitmap, iova, length, pageSize), dirtyPages: dirtyPageCount(bitmap, Number((length + pageSize - 1n) / pageSize)) };
+    return {
+      bitmap,
+      dirty: dirtyRanges(bitmap, iova, length, pageSize),
+      dirtyPages: dirtyPageCount(bitmap, Number((length + pageSize - 1n) / pageSize)),
+    };
   }
 }
 
@@ -233,7 +290,9 @@ export class VfTokenFeature extends Feature {
 
 export class BusMasterFeature extends Feature {
   /** CDX devices only; PCI devices set bus mastering in PCI_COMMAND (`dev.config.busMaster`). */
-  setMaster(enable: boolean): void { this.set(encodeBusMaster(enable)); }
+  setMaster(enable: boolean): void {
+    this.set(encodeBusMaster(enable));
+  }
 }
 
 export interface DmaBufExportOptions {
@@ -253,10 +312,19 @@ export class DmaBufFeature extends Feature {
     const regionName = region?.name ?? `region${regionIndex}`;
     const list = this.encode('export', () => checkDmaBufRanges(ranges, BigInt(sys.pageSize)));
     const payload = encodeDmaBufFeature(regionIndex, opts.openFlags ?? sys.dmaBufOpenFlags, list);
-    const fd = this.call({ get: true }, payload, (code) => dmaBufHint(code, { index: regionIndex, name: regionName, size: region?.size }, list));
+    const fd = this.call({ get: true }, payload, (code) =>
+      dmaBufHint(code, { index: regionIndex, name: regionName, size: region?.size }, list),
+    );
     let buf: DmaBuf;
     try {
-      buf = new DmaBuf(fd, { label: host.label, regionIndex, regionName, ranges: list, release: (b) => host.disown(b), closeFd: (n) => sys.close(n) });
+      buf = new DmaBuf(fd, {
+        label: host.label,
+        regionIndex,
+        regionName,
+        ranges: list,
+        release: (b) => host.disown(b),
+        closeFd: (n) => sys.close(n),
+      });
       host.own(buf);
     } catch (e) {
       sys.close(fd);
@@ -272,7 +340,9 @@ function checkDmaBufRanges(ranges: readonly DmaBufRangeInput[], page: bigint): R
   list.forEach((r, i) => {
     if (r.length === 0n) throw new RangeError(`range ${i} is empty`);
     if (r.offset % page !== 0n || r.length % page !== 0n) {
-      throw new RangeError(`range ${i} [0x${r.offset.toString(16)}, +0x${r.length.toString(16)}) is not aligned to the 0x${page.toString(16)} page size`);
+      throw new RangeError(
+        `range ${i} [0x${r.offset.toString(16)}, +0x${r.length.toString(16)}) is not aligned to the 0x${page.toString(16)} page size`,
+      );
     }
   });
   return list;
@@ -299,12 +369,20 @@ export interface KnownFeatures {
 type FeatureClass = new (ctx: FeatureContext, index: number, name: string) => Feature;
 
 const TYPED: Readonly<Record<KnownFeatureName, FeatureClass>> = Object.freeze({
-  PCI_VF_TOKEN: VfTokenFeature, MIGRATION: MigrationFlagsFeature, MIG_DEVICE_STATE: MigStateFeature,
-  LOW_POWER_ENTRY: LowPowerEntryFeature, LOW_POWER_ENTRY_WITH_WAKEUP: LowPowerWakeupFeature,
-  LOW_POWER_EXIT: LowPowerExitFeature, DMA_LOGGING_START: DmaLoggingStartFeature,
-  DMA_LOGGING_STOP: DmaLoggingStopFeature, DMA_LOGGING_REPORT: DmaLoggingReportFeature,
-  MIG_DATA_SIZE: MigDataSizeFeature, BUS_MASTER: BusMasterFeature, DMA_BUF: DmaBufFeature,
-  MIG_PRECOPY_INFOv2: Feature, ZPCI_ERROR: Feature,
+  PCI_VF_TOKEN: VfTokenFeature,
+  MIGRATION: MigrationFlagsFeature,
+  MIG_DEVICE_STATE: MigStateFeature,
+  LOW_POWER_ENTRY: LowPowerEntryFeature,
+  LOW_POWER_ENTRY_WITH_WAKEUP: LowPowerWakeupFeature,
+  LOW_POWER_EXIT: LowPowerExitFeature,
+  DMA_LOGGING_START: DmaLoggingStartFeature,
+  DMA_LOGGING_STOP: DmaLoggingStopFeature,
+  DMA_LOGGING_REPORT: DmaLoggingReportFeature,
+  MIG_DATA_SIZE: MigDataSizeFeature,
+  BUS_MASTER: BusMasterFeature,
+  DMA_BUF: DmaBufFeature,
+  MIG_PRECOPY_INFOv2: Feature,
+  ZPCI_ERROR: Feature,
 });
 
 export interface FeaturesOptions {
@@ -324,7 +402,11 @@ export class DeviceFeatures {
   private readonly cache = new Map<number, FeatureAnswers>();
   private readonly ctx: FeatureContext;
 
-  constructor(host: FeatureHost, numbers: FeatureNumbers = DEFAULT_FEATURE_NUMBERS, sys: FeatureSyscalls = nativeFeatureSyscalls()) {
+  constructor(
+    host: FeatureHost,
+    numbers: FeatureNumbers = DEFAULT_FEATURE_NUMBERS,
+    sys: FeatureSyscalls = nativeFeatureSyscalls(),
+  ) {
     this.host = host;
     this.numbers = numbers;
     this.sys = sys;
@@ -335,10 +417,16 @@ export class DeviceFeatures {
   feature(which: number | string): Feature {
     const index = typeof which === 'number' ? which : featureIndexIn(this.numbers, which);
     if (index === undefined) {
-      throw invalidArgument('Device.feature', `no feature named '${which}' in the number table (${Object.keys(this.numbers).join(', ')})`, { device: this.host.label });
+      throw invalidArgument(
+        'Device.feature',
+        `no feature named '${which}' in the number table (${Object.keys(this.numbers).join(', ')})`,
+        { device: this.host.label },
+      );
     }
     if (!Number.isInteger(index) || index < 0 || index > 0xffff) {
-      throw invalidArgument('Device.feature', `feature number ${index} is outside 0..0xffff`, { device: this.host.label });
+      throw invalidArgument('Device.feature', `feature number ${index} is outside 0..0xffff`, {
+        device: this.host.label,
+      });
     }
     const name = featureNameIn(this.numbers, index);
     const Cls = (TYPED as Readonly<Record<string, FeatureClass>>)[name] ?? Feature;
@@ -363,7 +451,9 @@ export class DeviceFeatures {
   list(opts: FeaturesOptions = {}): FeatureInfo[] {
     const table = opts.numbers ? featureNumbers(opts.numbers, this.numbers) : this.numbers;
     const indices = new Set<number>([...Object.values(table), ...(opts.extraIndices ?? [])]);
-    return [...indices].sort((a, b) => a - b).map((i) => interpretProbe(featureNameIn(table, i), i, this.answers(i, opts.refresh)));
+    return [...indices]
+      .sort((a, b) => a - b)
+      .map((i) => interpretProbe(featureNameIn(table, i), i, this.answers(i, opts.refresh)));
   }
 
   /** Region.exportDmaBuf() lands here. */

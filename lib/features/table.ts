@@ -6,13 +6,24 @@
 // with one of them numbers things its own way. The caller who knows their kernel overrides
 // entries; everyone else gets the 7.3 header's numbers and a probe report that shows which
 // numbers the running kernel answered at all.
-import { VFIO_DEVICE_FEATURE_MASK, featureIndex } from '../abi';
+import { VFIO_DEVICE_FEATURE_MASK } from '../abi';
 
 /** The features 7.3's uAPI header defines, by name without the VFIO_DEVICE_FEATURE_ prefix. */
 export const KNOWN_FEATURE_NAMES = [
-  'PCI_VF_TOKEN', 'MIGRATION', 'MIG_DEVICE_STATE', 'LOW_POWER_ENTRY', 'LOW_POWER_ENTRY_WITH_WAKEUP',
-  'LOW_POWER_EXIT', 'DMA_LOGGING_START', 'DMA_LOGGING_STOP', 'DMA_LOGGING_REPORT', 'MIG_DATA_SIZE',
-  'BUS_MASTER', 'DMA_BUF', 'MIG_PRECOPY_INFOv2', 'ZPCI_ERROR',
+  'PCI_VF_TOKEN',
+  'MIGRATION',
+  'MIG_DEVICE_STATE',
+  'LOW_POWER_ENTRY',
+  'LOW_POWER_ENTRY_WITH_WAKEUP',
+  'LOW_POWER_EXIT',
+  'DMA_LOGGING_START',
+  'DMA_LOGGING_STOP',
+  'DMA_LOGGING_REPORT',
+  'MIG_DATA_SIZE',
+  'BUS_MASTER',
+  'DMA_BUF',
+  'MIG_PRECOPY_INFOv2',
+  'ZPCI_ERROR',
 ] as const;
 export type KnownFeatureName = (typeof KNOWN_FEATURE_NAMES)[number];
 
@@ -22,7 +33,8 @@ export type FeatureNumbers = Readonly<Record<string, number>>;
 export type FeatureNumberOverrides = Readonly<Record<string, number | null | undefined>>;
 
 export const DEFAULT_FEATURE_NUMBERS: FeatureNumbers = Object.freeze(
-  Object.fromEntries(KNOWN_FEATURE_NAMES.map((n) => [n, featureIndex(n)!])));
+  Object.fromEntries(KNOWN_FEATURE_NAMES.map((n, i) => [n, i])),
+);
 
 const NAME_RE = /^[A-Za-z][A-Za-z0-9_]*$/;
 
@@ -35,29 +47,34 @@ function shortName(name: string): string {
  * is not an identifier, or two names left on one number (a kernel has one feature per number;
  * move or remove the other name in the same call).
  */
-export function featureNumbers(overrides: FeatureNumberOverrides = {}, base: FeatureNumbers = DEFAULT_FEATURE_NUMBERS): FeatureNumbers {
-  const table: Record<string, number> = { ...base };
+export function featureNumbers(
+  overrides: FeatureNumberOverrides = {},
+  base: FeatureNumbers = DEFAULT_FEATURE_NUMBERS,
+): FeatureNumbers {
+  const table = new Map(Object.entries(base));
   for (const [rawName, index] of Object.entries(overrides)) {
     const name = shortName(rawName);
     if (!NAME_RE.test(name)) throw new RangeError(`feature name '${rawName}' is not an identifier`);
     if (index === null || index === undefined) {
-      delete table[name];
+      table.delete(name);
       continue;
     }
     if (!Number.isInteger(index) || index < 0 || index > VFIO_DEVICE_FEATURE_MASK) {
       throw new RangeError(`feature ${name}: number ${index} is outside 0..0xffff`);
     }
-    table[name] = index;
+    table.set(name, index);
   }
   const byIndex = new Map<number, string>();
-  for (const [name, index] of Object.entries(table)) {
+  for (const [name, index] of table) {
     const other = byIndex.get(index);
     if (other !== undefined) {
-      throw new RangeError(`features ${other} and ${name} would both be number ${index}: move or remove one (null removes)`);
+      throw new RangeError(
+        `features ${other} and ${name} would both be number ${index}: move or remove one (null removes)`,
+      );
     }
     byIndex.set(index, name);
   }
-  return Object.freeze(table);
+  return Object.freeze(Object.fromEntries(table));
 }
 
 /** The table's name for a number, else `feature<N>`. */
@@ -163,7 +180,9 @@ export function formatProbeReport(report: FeatureProbeReport): string {
   ];
   for (const e of report.entries) {
     const a = e.answers;
-    lines.push(`  ${String(e.index).padStart(5)}  ${e.name.padEnd(nameWidth)}  ${col(a.probe)}${col(a.get)}${col(a.set)}${e.supported ? ops(e) || 'probe only' : '-'}`.trimEnd());
+    lines.push(
+      `  ${String(e.index).padStart(5)}  ${e.name.padEnd(nameWidth)}  ${col(a.probe)}${col(a.get)}${col(a.set)}${e.supported ? ops(e) || 'probe only' : '-'}`.trimEnd(),
+    );
   }
   lines.push(`answered: ${formatIndexList(report.answered)}`);
   lines.push(`ENOTTY (unknown to this kernel or driver): ${formatIndexList(report.silent)}`);

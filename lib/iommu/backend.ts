@@ -40,8 +40,9 @@ export function backendFacts(t: DeviceTarget, o: DeviceNodeOptions = {}): Backen
   };
 }
 
-const UNSAFE_HINT = 'no-IOMMU mode lets the device reach all memory, so it is opt-in: pass ' +
-  '{ backend: \'noiommu\', unsafeNoIommu: true } to Device.open() if you accept that (see docs/backends.md)';
+const UNSAFE_HINT =
+  'no-IOMMU mode lets the device reach all memory, so it is opt-in: pass ' +
+  "{ backend: 'noiommu', unsafeNoIommu: true } to Device.open() if you accept that (see docs/backends.md)";
 
 function refuse(name: string, message: string, hint: string, code = 'ENODEV'): VfioError {
   return new VfioError({ code, op: 'Device.open', device: name, message: `Device.open: ${message}`, hint });
@@ -53,59 +54,94 @@ function refuse(name: string, message: string, hint: string, code = 'ENODEV'): V
  * the container), then iommufd's container compatibility (a group, /dev/iommu, no container).
  * A device in no-IOMMU mode opens only with unsafeNoIommu, whatever was requested.
  */
-export function chooseBackend(name: string, requested: BackendChoice, f: BackendFacts, unsafeNoIommu: boolean): BackendName {
+export function chooseBackend(
+  name: string,
+  requested: BackendChoice,
+  f: BackendFacts,
+  unsafeNoIommu: boolean,
+): BackendName {
   if (!(requested === 'auto' || BACKENDS.includes(requested))) {
-    throw invalidArgument('Device.open', `unknown backend ${JSON.stringify(requested)} (expected auto, ${BACKENDS.join(', ')})`, { device: name });
+    throw invalidArgument(
+      'Device.open',
+      `unknown backend ${JSON.stringify(requested)} (expected auto, ${BACKENDS.join(', ')})`,
+      { device: name },
+    );
   }
   if (f.noIommu) {
     if (requested !== 'auto' && requested !== 'noiommu') {
-      throw refuse(name, `${name} is in VFIO's no-IOMMU mode: the ${requested} backend needs an IOMMU`, UNSAFE_HINT, 'EOPNOTSUPP');
+      throw refuse(
+        name,
+        `${name} is in VFIO's no-IOMMU mode: the ${requested} backend needs an IOMMU`,
+        UNSAFE_HINT,
+        'EOPNOTSUPP',
+      );
     }
     if (!unsafeNoIommu) {
       throw new PermissionError({
-        code: 'EPERM', op: 'Device.open', device: name,
+        code: 'EPERM',
+        op: 'Device.open',
+        device: name,
         message: `Device.open: ${name} has no IOMMU protection (VFIO no-IOMMU mode); refusing without unsafeNoIommu`,
         hint: UNSAFE_HINT,
       });
     }
     if (f.cdev === undefined && f.group === undefined) {
-      throw refuse(name, `${name} has neither a no-IOMMU cdev nor a no-IOMMU group`, 'is it bound to vfio-pci, and was vfio loaded with enable_unsafe_noiommu_mode=1?');
+      throw refuse(
+        name,
+        `${name} has neither a no-IOMMU cdev nor a no-IOMMU group`,
+        'is it bound to vfio-pci, and was vfio loaded with enable_unsafe_noiommu_mode=1?',
+      );
     }
     return 'noiommu';
   }
   if (requested === 'noiommu') {
     throw new NotSupportedError({
-      code: 'EOPNOTSUPP', op: 'Device.open', device: name,
+      code: 'EOPNOTSUPP',
+      op: 'Device.open',
+      device: name,
       message: `Device.open: ${name} is behind an IOMMU, not in VFIO's no-IOMMU mode`,
-      hint: 'open it with the iommufd or type1 backend (or auto); no-IOMMU mode exists only for devices without an IOMMU, ' +
+      hint:
+        'open it with the iommufd or type1 backend (or auto); no-IOMMU mode exists only for devices without an IOMMU, ' +
         'with vfio.enable_unsafe_noiommu_mode=1',
     });
   }
-  const cdevHint = 'the iommufd backend needs a kernel with CONFIG_IOMMUFD and CONFIG_VFIO_DEVICE_CDEV (/dev/iommu and /dev/vfio/devices/vfioN)';
-  const groupHint = 'the group backends need an IOMMU group (/sys/bus/…/iommu_group): enable the IOMMU (intel_iommu=on or amd_iommu=on)';
+  const cdevHint =
+    'the iommufd backend needs a kernel with CONFIG_IOMMUFD and CONFIG_VFIO_DEVICE_CDEV (/dev/iommu and /dev/vfio/devices/vfioN)';
+  const groupHint =
+    'the group backends need an IOMMU group (/sys/bus/…/iommu_group): enable the IOMMU (intel_iommu=on or amd_iommu=on)';
   switch (requested) {
     case 'iommufd':
       if (!f.iommufd) throw refuse(name, 'no /dev/iommu', cdevHint, 'EOPNOTSUPP');
-      if (f.cdev === undefined) throw refuse(name, `${name} has no VFIO cdev under /dev/vfio/devices`, cdevHint, 'EOPNOTSUPP');
+      if (f.cdev === undefined)
+        throw refuse(name, `${name} has no VFIO cdev under /dev/vfio/devices`, cdevHint, 'EOPNOTSUPP');
       return 'iommufd';
     case 'type1':
       if (f.group === undefined) throw refuse(name, `${name} has no IOMMU group`, groupHint);
       if (!f.container) {
-        throw refuse(name, 'no /dev/vfio/vfio (the kernel has no VFIO container)', f.iommufd
-          ? 'use the iommufd or iommufd-compat backend: /dev/iommu exists' : 'load vfio (modprobe vfio-pci)', 'EOPNOTSUPP');
+        throw refuse(
+          name,
+          'no /dev/vfio/vfio (the kernel has no VFIO container)',
+          f.iommufd ? 'use the iommufd or iommufd-compat backend: /dev/iommu exists' : 'load vfio (modprobe vfio-pci)',
+          'EOPNOTSUPP',
+        );
       }
       return 'type1';
     case 'iommufd-compat':
       if (f.group === undefined) throw refuse(name, `${name} has no IOMMU group`, groupHint);
-      if (!f.iommufd) throw refuse(name, 'no /dev/iommu', 'iommufd\'s container compatibility needs CONFIG_IOMMUFD', 'EOPNOTSUPP');
+      if (!f.iommufd)
+        throw refuse(name, 'no /dev/iommu', "iommufd's container compatibility needs CONFIG_IOMMUFD", 'EOPNOTSUPP');
       return 'iommufd-compat';
     default:
       if (f.iommufd && f.cdev !== undefined) return 'iommufd';
       if (f.group !== undefined && f.container) return 'type1';
       if (f.group !== undefined && f.iommufd) return 'iommufd-compat';
       if (f.group === undefined && f.cdev === undefined) throw refuse(name, `${name} has no IOMMU group`, groupHint);
-      throw refuse(name, 'neither the VFIO container (/dev/vfio/vfio) nor iommufd (/dev/iommu) exists',
-        'load vfio-pci (and iommufd, if the kernel has it as a module)', 'EOPNOTSUPP');
+      throw refuse(
+        name,
+        'neither the VFIO container (/dev/vfio/vfio) nor iommufd (/dev/iommu) exists',
+        'load vfio-pci (and iommufd, if the kernel has it as a module)',
+        'EOPNOTSUPP',
+      );
   }
 }
 

@@ -35,7 +35,15 @@ export class IoasFileMapping implements Disposable {
   private host: FileMappingHost | undefined;
 
   /** @internal Created by IommufdContext.mapDmaBuf(). */
-  constructor(host: FileMappingHost, source: DmaBuf, iova: bigint, offset: bigint, size: bigint, read: boolean, write: boolean) {
+  constructor(
+    host: FileMappingHost,
+    source: DmaBuf,
+    iova: bigint,
+    offset: bigint,
+    size: bigint,
+    read: boolean,
+    write: boolean,
+  ) {
     this.host = host;
     this.source = source;
     this.iova = iova;
@@ -53,7 +61,11 @@ export class IoasFileMapping implements Disposable {
   iovaOf(off: number | bigint): bigint {
     const o = BigInt(off);
     if (o < this.offset || o >= this.offset + this.size) {
-      throw invalidArgument('IoasFileMapping.iovaOf', `dma-buf offset ${o} is outside the mapped bytes [${this.offset}, ${this.offset + this.size})`, { code: 'ERANGE' });
+      throw invalidArgument(
+        'IoasFileMapping.iovaOf',
+        `dma-buf offset ${o} is outside the mapped bytes [${this.offset}, ${this.offset + this.size})`,
+        { code: 'ERANGE' },
+      );
     }
     return this.iova + (o - this.offset);
   }

@@ -21,7 +21,8 @@ export interface IoasHost {
   readonly name: string;
 }
 
-const NOT_ATTACHED_HINT = 'an IOAS gets its final IOVA ranges when a device attaches to it: ' +
+const NOT_ATTACHED_HINT =
+  'an IOAS gets its final IOVA ranges when a device attaches to it: ' +
   'open a device in the context first (Device.open(bdf, { iommu: ctx })), then map';
 
 export interface IoasRanges {
@@ -84,9 +85,12 @@ export function ioasDmaBackend(host: IoasHost): DmaBackend {
   // Taken once, as in type1DmaBackend: a lookup on the addon object per call is slow.
   const { IOMMU_IOAS_MAP: ioasMap, IOMMU_IOAS_UNMAP: ioasUnmap } = native();
   return {
-    name: host.name, mapOp: 'IOMMU_IOAS_MAP', unmapOp: 'IOMMU_IOAS_UNMAP',
+    name: host.name,
+    mapOp: 'IOMMU_IOAS_MAP',
+    unmapOp: 'IOMMU_IOAS_UNMAP',
     geometry(op: string): DmaGeometry {
-      if (!host.ready()) throw invalidArgument(op, 'no device is attached to the IOAS yet', { hint: NOT_ATTACHED_HINT });
+      if (!host.ready())
+        throw invalidArgument(op, 'no device is attached to the IOAS yet', { hint: NOT_ATTACHED_HINT });
       const { ranges, alignment } = queryIoasRanges(host.fd(op), host.ioasId);
       host.adopted(ranges);
       const page = ioasPage(alignment, BigInt(native().constants.PAGE_SIZE));

@@ -10,7 +10,17 @@ import { IOMMU_HW_INFO_DATA_MAX, IommuHwInfo, decodeIommuHwInfo, vtdPageSizes } 
 import { DmaBuffer, DmaMapping } from '../dma/buffer';
 import { DmaMapOptions, DmaSpace } from '../dma/map';
 import type { DmaBuf } from '../dma/dmabuf';
-import { BusyError, ClosedError, VfioError, check, closedError, errnoError, errnoName, invalidArgument, notSupported } from '../errors';
+import {
+  BusyError,
+  ClosedError,
+  VfioError,
+  check,
+  closedError,
+  errnoError,
+  errnoName,
+  invalidArgument,
+  notSupported,
+} from '../errors';
 import { native } from '../addon/native';
 import { DeviceNodeOptions } from './backend';
 import { DeviceTarget, IommuContextBase, OpenedDevice } from './context';
@@ -44,9 +54,13 @@ export interface DeviceAddress {
 
 function openHint(code: string, file: string): string | undefined {
   switch (code) {
-    case 'EACCES': case 'EPERM': return `run as root, or give your user ${file} and /dev/iommu (chown, or a udev rule)`;
-    case 'ENOENT': return `${file} does not exist: is the kernel built with CONFIG_VFIO_DEVICE_CDEV, and the device bound to a VFIO driver?`;
-    default: return undefined;
+    case 'EACCES':
+    case 'EPERM':
+      return `run as root, or give your user ${file} and /dev/iommu (chown, or a udev rule)`;
+    case 'ENOENT':
+      return `${file} does not exist: is the kernel built with CONFIG_VFIO_DEVICE_CDEV, and the device bound to a VFIO driver?`;
+    default:
+      return undefined;
   }
 }
 
@@ -60,17 +74,25 @@ function bindError(errno: number, name: string): VfioError {
   const op = 'VFIO_DEVICE_BIND_IOMMUFD';
   if (code === 'EINVAL') {
     return new BusyError({
-      code: 'EBUSY', errno, op, device: name,
+      code: 'EBUSY',
+      errno,
+      op,
+      device: name,
       message: `${op} failed on ${name}: the device is already open (the kernel answered EINVAL)`,
-      hint: `${name} is already open through its cdev, in this process (close the other Device first) or in another one; ` +
+      hint:
+        `${name} is already open through its cdev, in this process (close the other Device first) or in another one; ` +
         'the kernel allows one open of a device through its cdev at a time',
     });
   }
   return errnoError(errno, op, {
     device: name,
-    hint: code === 'EBUSY' ? `${name}, or another device of its IOMMU group, is already in use: through the group ` +
-      '(/dev/vfio/N), by another iommufd, or by a kernel driver; close the other user first'
-      : code === 'EPERM' ? 'binding a no-IOMMU device needs CAP_SYS_RAWIO' : undefined,
+    hint:
+      code === 'EBUSY'
+        ? `${name}, or another device of its IOMMU group, is already in use: through the group ` +
+          '(/dev/vfio/N), by another iommufd, or by a kernel driver; close the other user first'
+        : code === 'EPERM'
+          ? 'binding a no-IOMMU device needs CAP_SYS_RAWIO'
+          : undefined,
   });
 }
 
@@ -95,13 +117,18 @@ export class IommufdContext implements IommuContextBase {
     this.kind = this.unsafe ? 'noiommu' : 'iommufd';
     this.backend = this.kind;
     this.vfioDir = o.vfioDir ?? '/dev/vfio';
-    this.dma = new DmaSpace(ioasDmaBackend({
-      name: 'IommufdContext', ioasId,
-      fd: (op) => this.fd(op),
-      ready: () => this.members.size > 0,
-      largePages: () => this.largePages(),
-      adopted: (ranges) => { this.adoptedRanges = ranges; },
-    }));
+    this.dma = new DmaSpace(
+      ioasDmaBackend({
+        name: 'IommufdContext',
+        ioasId,
+        fd: (op) => this.fd(op),
+        ready: () => this.members.size > 0,
+        largePages: () => this.largePages(),
+        adopted: (ranges) => {
+          this.adoptedRanges = ranges;
+        },
+      }),
+    );
   }
 
   /** Opens /dev/iommu and allocates the IOAS. */
@@ -113,7 +140,10 @@ export class IommufdContext implements IommuContextBase {
       const code = errnoName(-fd);
       throw errnoError(-fd, 'open', {
         detail: file,
-        hint: code === 'ENOENT' ? 'the kernel has no iommufd (CONFIG_IOMMUFD): use the type1 backend' : openHint(code, file),
+        hint:
+          code === 'ENOENT'
+            ? 'the kernel has no iommufd (CONFIG_IOMMUFD): use the type1 backend'
+            : openHint(code, file),
       });
     }
     try {
@@ -145,11 +175,19 @@ export class IommufdContext implements IommuContextBase {
     const op = 'Device.open';
     const iommufd = this.fd(op);
     if (t.cdev === undefined) {
-      throw notSupported(op, `${t.name} has no VFIO cdev`, { device: t.name, hint: 'the kernel needs CONFIG_VFIO_DEVICE_CDEV; use the type1 backend otherwise' });
+      throw notSupported(op, `${t.name} has no VFIO cdev`, {
+        device: t.name,
+        hint: 'the kernel needs CONFIG_VFIO_DEVICE_CDEV; use the type1 backend otherwise',
+      });
     }
     if (t.noIommu !== this.unsafe) {
-      throw invalidArgument(op, t.noIommu ? `${t.name} is in no-IOMMU mode and cannot join an IOMMU-backed context` :
-        `${t.name} is behind an IOMMU and cannot join a no-IOMMU context`, { device: t.name });
+      throw invalidArgument(
+        op,
+        t.noIommu
+          ? `${t.name} is in no-IOMMU mode and cannot join an IOMMU-backed context`
+          : `${t.name} is behind an IOMMU and cannot join a no-IOMMU context`,
+        { device: t.name },
+      );
     }
     const n = native();
     const file = path.join(this.vfioDir, 'devices', t.cdev);
@@ -158,12 +196,23 @@ export class IommufdContext implements IommuContextBase {
     try {
       const devid = await n.VFIO_DEVICE_BIND_IOMMUFD(fd, iommufd);
       if (devid < 0) throw bindError(-devid, t.name);
-      const ptId = check(n.VFIO_DEVICE_ATTACH_IOMMUFD_PT(fd, this.ioasId), 'VFIO_DEVICE_ATTACH_IOMMUFD_PT', { device: t.name });
+      const ptId = check(n.VFIO_DEVICE_ATTACH_IOMMUFD_PT(fd, this.ioasId), 'VFIO_DEVICE_ATTACH_IOMMUFD_PT', {
+        device: t.name,
+      });
       this.members.set(devid, { name: t.name, devid, ptId });
       this.noticeAttach();
       let released = false;
       // Closing the device fd detaches and unbinds it in the kernel; only our bookkeeping is left.
-      return { deviceFd: fd, devid, release: () => { if (!released) { released = true; this.members.delete(devid); } } };
+      return {
+        deviceFd: fd,
+        devid,
+        release: () => {
+          if (!released) {
+            released = true;
+            this.members.delete(devid);
+          }
+        },
+      };
     } catch (e) {
       n.close(fd);
       throw e;
@@ -180,7 +229,11 @@ export class IommufdContext implements IommuContextBase {
     const { ranges } = queryIoasRanges(this.fd('Device.open'), this.ioasId);
     const alloc = this.dma.iova('Device.open');
     for (const s of excludedSpans(before, ranges, alloc.pageSize)) {
-      try { alloc.reserve(s.start, s.end - s.start + 1n); } catch { /* partly outside the allocator's ranges already */ }
+      try {
+        alloc.reserve(s.start, s.end - s.start + 1n);
+      } catch {
+        /* partly outside the allocator's ranges already */
+      }
     }
     this.adoptedRanges = ranges;
   }
@@ -189,7 +242,8 @@ export class IommufdContext implements IommuContextBase {
   hwInfo(device: number | { readonly devid?: number }): IommuHwInfo {
     const op = 'IommufdContext.hwInfo';
     const devid = typeof device === 'number' ? device : device.devid;
-    if (devid === undefined || !this.members.has(devid)) throw invalidArgument(op, `device ${devid} is not attached to this context`);
+    if (devid === undefined || !this.members.has(devid))
+      throw invalidArgument(op, `device ${devid} is not attached to this context`);
     const buf = new Uint8Array(IOMMU_HW_INFO_DATA_MAX);
     const out = new BigUint64Array(3);
     const r = native().IOMMU_GET_HW_INFO(this.fd(op), devid, buf, out);
@@ -250,13 +304,19 @@ export class IommufdContext implements IommuContextBase {
   deviceAddress(m: DmaMapping, offset = m.offset, length = 1): bigint {
     const op = 'IommufdContext.deviceAddress';
     const iova = m.iovaOf(offset);
-    if (length < 1 || offset + length > m.offset + m.size) throw invalidArgument(op, `${length} bytes at ${offset} leave the mapping`, { code: 'ERANGE' });
+    if (length < 1 || offset + length > m.offset + m.size)
+      throw invalidArgument(op, `${length} bytes at ${offset} leave the mapping`, { code: 'ERANGE' });
     if (!this.unsafe) return iova;
     const pa = this.physicalAddress(iova, BigInt(length));
     if (pa.contiguous < BigInt(length)) {
-      throw invalidArgument(op, `only ${pa.contiguous} of the ${length} bytes at IOVA 0x${iova.toString(16)} are physically contiguous`, {
-        code: 'ERANGE', hint: 'without an IOMMU a transfer must not cross a page boundary unless the pages happen to be adjacent: split it per page',
-      });
+      throw invalidArgument(
+        op,
+        `only ${pa.contiguous} of the ${length} bytes at IOVA 0x${iova.toString(16)} are physically contiguous`,
+        {
+          code: 'ERANGE',
+          hint: 'without an IOMMU a transfer must not cross a page boundary unless the pages happen to be adjacent: split it per page',
+        },
+      );
     }
     return pa.address;
   }
@@ -264,7 +324,8 @@ export class IommufdContext implements IommuContextBase {
   /** No-IOMMU mode: IOMMU_IOAS_NOIOMMU_GET_PA for a mapped IOVA. */
   physicalAddress(iova: bigint, length = 1n): DeviceAddress {
     const op = 'IOMMU_IOAS_NOIOMMU_GET_PA';
-    if (!this.unsafe) throw notSupported('IommufdContext.physicalAddress', 'devices behind an IOMMU use IOVAs, not physical addresses');
+    if (!this.unsafe)
+      throw notSupported('IommufdContext.physicalAddress', 'devices behind an IOMMU use IOVAs, not physical addresses');
     const get = native().IOMMU_IOAS_NOIOMMU_GET_PA;
     if (!get) throw notSupported(op, 'the native addon lacks IOMMU_IOAS_NOIOMMU_GET_PA');
     const out = new BigUint64Array(2);
@@ -273,7 +334,12 @@ export class IommufdContext implements IommuContextBase {
       const code = errnoName(-r);
       throw errnoError(-r, op, {
         detail: `IOVA 0x${iova.toString(16)}`,
-        hint: code === 'EPERM' ? 'physical addresses are for CAP_SYS_RAWIO only' : code === 'ENOENT' ? 'nothing is mapped at that IOVA' : undefined,
+        hint:
+          code === 'EPERM'
+            ? 'physical addresses are for CAP_SYS_RAWIO only'
+            : code === 'ENOENT'
+              ? 'nothing is mapped at that IOVA'
+              : undefined,
       });
     }
     return { address: out[0], contiguous: out[1] };
@@ -292,7 +358,11 @@ export class IommufdContext implements IommuContextBase {
     const offset = BigInt(o.offset ?? 0);
     const length = o.length === undefined ? buf.size - offset : BigInt(o.length);
     if (offset < 0n || offset % page !== 0n || length <= 0n || length % page !== 0n || offset + length > buf.size) {
-      throw invalidArgument(op, `${length} bytes at ${offset} are not whole pages (0x${page.toString(16)}) inside the ${buf.size}-byte dma-buf`, { code: 'ERANGE' });
+      throw invalidArgument(
+        op,
+        `${length} bytes at ${offset} are not whole pages (0x${page.toString(16)}) inside the ${buf.size}-byte dma-buf`,
+        { code: 'ERANGE' },
+      );
     }
     let iova: bigint;
     if (o.iova !== undefined) {
@@ -319,9 +389,13 @@ export class IommufdContext implements IommuContextBase {
     const unsupported = code === 'ENOTTY' || code === 'EOPNOTSUPP' || code === 'ENODEV';
     const e = errnoError(errno, 'IOMMU_IOAS_MAP_FILE', {
       detail: `dma-buf of ${buf.label} ${buf.regionName}`,
-      hint: code === 'ENOTTY' ? 'this kernel\'s iommufd has no IOMMU_IOAS_MAP_FILE (Linux 6.13+)' :
-        unsupported || code === 'EINVAL' ? 'this kernel\'s iommufd does not import this dma-buf: it takes single-range VFIO PCI dma-bufs ' +
-          '(Linux 6.19+, CONFIG_VFIO_PCI_DMABUF and PCI_P2PDMA); export one range only' : undefined,
+      hint:
+        code === 'ENOTTY'
+          ? "this kernel's iommufd has no IOMMU_IOAS_MAP_FILE (Linux 6.13+)"
+          : unsupported || code === 'EINVAL'
+            ? "this kernel's iommufd does not import this dma-buf: it takes single-range VFIO PCI dma-bufs " +
+              '(Linux 6.19+, CONFIG_VFIO_PCI_DMABUF and PCI_P2PDMA); export one range only'
+            : undefined,
     });
     return e;
   }
@@ -343,7 +417,14 @@ export class IommufdContext implements IommuContextBase {
   unmapAll(): unknown[] {
     const errors = this.dma.unmapAll();
     for (const m of [...this.fileMaps]) {
-      try { m.unmap(); } catch (e) { errors.push(e); this.fileMaps.delete(m); m.source.detach(m); m.forget(); }
+      try {
+        m.unmap();
+      } catch (e) {
+        errors.push(e);
+        this.fileMaps.delete(m);
+        m.source.detach(m);
+        m.forget();
+      }
     }
     return errors;
   }
@@ -362,6 +443,7 @@ export class IommufdContext implements IommuContextBase {
     const errors = this.unmapAll().filter((e) => !(e instanceof ClosedError));
     native().close(this.fdValue);
     this.fdValue = undefined;
-    if (errors.length) throw new AggregateError(errors, `IommufdContext.close: ${errors.length} mapping(s) failed to unmap`);
+    if (errors.length)
+      throw new AggregateError(errors, `IommufdContext.close: ${errors.length} mapping(s) failed to unmap`);
   }
 }

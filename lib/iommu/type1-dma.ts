@@ -9,7 +9,8 @@ import { IovaRange } from '../dma/iova';
 import { native } from '../addon/native';
 
 /** Before a group joins, type1 has no IOMMU and no address space. */
-const NOT_SET_HINT = 'a type1 container has no IOMMU until the first device joins it: ' +
+const NOT_SET_HINT =
+  'a type1 container has no IOMMU until the first device joins it: ' +
   'open a device in it first (Device.open(bdf, { iommu: ctx })), then map';
 
 /** The whole 64-bit space: what a kernel without the IOVA_RANGE cap (before 5.4) allows. */
@@ -52,7 +53,9 @@ export function type1DmaBackend(host: Type1Host): DmaBackend {
   // instructions, on every map and every unmap.
   const { VFIO_IOMMU_MAP_DMA: mapDma, VFIO_IOMMU_UNMAP_DMA: unmapDma } = native();
   return {
-    name: 'Type1Context', mapOp: 'VFIO_IOMMU_MAP_DMA', unmapOp: 'VFIO_IOMMU_UNMAP_DMA',
+    name: 'Type1Context',
+    mapOp: 'VFIO_IOMMU_MAP_DMA',
+    unmapOp: 'VFIO_IOMMU_UNMAP_DMA',
     geometry(op: string): DmaGeometry {
       const info = queryType1Info(host, op);
       return { ranges: iovaRangesOf(info), pageSizes: info.flags.pgsizes ? info.iovaPgsizes : 0n };

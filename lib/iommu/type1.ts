@@ -10,7 +10,16 @@ import { VFIO_API_VERSION, VFIO_GROUP_FLAGS_VIABLE, VFIO_NOIOMMU_IOMMU, VFIO_TYP
 import { Type1Info } from '../decode';
 import { DmaBuffer, DmaMapping } from '../dma/buffer';
 import { DmaMapOptions, DmaSpace } from '../dma/map';
-import { BusyError, check, closedError, errnoError, errnoName, invalidArgument, notSupported, VfioError } from '../errors';
+import {
+  BusyError,
+  check,
+  closedError,
+  errnoError,
+  errnoName,
+  invalidArgument,
+  notSupported,
+  VfioError,
+} from '../errors';
 import { groupNotViableHint, groupOpenHint, noIommuGroupHint } from '../system/hints';
 import { native } from '../addon/native';
 import { SysfsOptions } from '../system/sysfs';
@@ -29,7 +38,8 @@ export interface Type1Options extends SysfsOptions, DeviceNodeOptions {
   noIommu?: boolean;
 }
 
-const NO_DMA_HINT = 'a no-IOMMU group has no DMA mapping API: open the device through its no-IOMMU cdev ' +
+const NO_DMA_HINT =
+  'a no-IOMMU group has no DMA mapping API: open the device through its no-IOMMU cdev ' +
   '(kernel with CONFIG_VFIO_DEVICE_CDEV and CONFIG_IOMMUFD_NOIOMMU), where IOMMU_IOAS_NOIOMMU_GET_PA gives physical addresses';
 
 interface Group {
@@ -68,25 +78,34 @@ export class Type1Context implements IommuContextBase {
    */
   static open(o: Type1Options = {}): Type1Context {
     const n = native();
-    const file = o.iommufdCompat ? o.iommufdPath ?? '/dev/iommu' : path.join(o.vfioDir ?? '/dev/vfio', 'vfio');
+    const file = o.iommufdCompat ? (o.iommufdPath ?? '/dev/iommu') : path.join(o.vfioDir ?? '/dev/vfio', 'vfio');
     const fd = check(n.open(file, n.constants.O_RDWR | n.constants.O_CLOEXEC), 'open', {
       detail: file,
-      hint: o.iommufdCompat ? `may this user open ${file}? (the kernel needs CONFIG_IOMMUFD)`
+      hint: o.iommufdCompat
+        ? `may this user open ${file}? (the kernel needs CONFIG_IOMMUFD)`
         : 'is the vfio module loaded (modprobe vfio-pci) and may this user open /dev/vfio/vfio?',
     });
     try {
       const version = check(n.VFIO_GET_API_VERSION(fd), 'VFIO_GET_API_VERSION', {
-        hint: o.iommufdCompat ? 'this kernel\'s iommufd has no VFIO container compatibility' : undefined,
+        hint: o.iommufdCompat ? "this kernel's iommufd has no VFIO container compatibility" : undefined,
       });
       if (version !== VFIO_API_VERSION) {
-        throw new VfioError({ code: 'EPROTO', op: 'VFIO_GET_API_VERSION', message: `VFIO API version ${version}, expected ${VFIO_API_VERSION}` });
+        throw new VfioError({
+          code: 'EPROTO',
+          op: 'VFIO_GET_API_VERSION',
+          message: `VFIO API version ${version}, expected ${VFIO_API_VERSION}`,
+        });
       }
       const type = o.noIommu ? VFIO_NOIOMMU_IOMMU : VFIO_TYPE1v2_IOMMU;
       if (check(n.VFIO_CHECK_EXTENSION(fd, type), 'VFIO_CHECK_EXTENSION') !== 1) {
         throw new VfioError({
-          code: 'EOPNOTSUPP', op: 'VFIO_CHECK_EXTENSION',
-          message: o.noIommu ? 'the kernel does not offer the no-IOMMU type' : 'the kernel does not offer the type1v2 IOMMU',
-          hint: o.noIommu ? 'the kernel needs CONFIG_VFIO_NOIOMMU and vfio.enable_unsafe_noiommu_mode=1'
+          code: 'EOPNOTSUPP',
+          op: 'VFIO_CHECK_EXTENSION',
+          message: o.noIommu
+            ? 'the kernel does not offer the no-IOMMU type'
+            : 'the kernel does not offer the type1v2 IOMMU',
+          hint: o.noIommu
+            ? 'the kernel needs CONFIG_VFIO_NOIOMMU and vfio.enable_unsafe_noiommu_mode=1'
             : 'load vfio_iommu_type1 (modprobe vfio_iommu_type1), or use the iommufd backend',
         });
       }
@@ -108,11 +127,22 @@ export class Type1Context implements IommuContextBase {
     const bdf = t.name;
     const group = t.group;
     if (group === undefined) {
-      throw new VfioError({ code: 'ENODEV', op: 'Device.open', device: bdf, message: `Device.open: ${bdf} has no IOMMU group`, hint: noIommuGroupHint(bdf) });
+      throw new VfioError({
+        code: 'ENODEV',
+        op: 'Device.open',
+        device: bdf,
+        message: `Device.open: ${bdf} has no IOMMU group`,
+        hint: noIommuGroupHint(bdf),
+      });
     }
     if (t.noIommu !== this.unsafe) {
-      throw invalidArgument('Device.open', t.noIommu ? `${bdf} is in no-IOMMU mode and cannot join an IOMMU-backed container` :
-        `${bdf} is behind an IOMMU and cannot join a no-IOMMU container`, { device: bdf });
+      throw invalidArgument(
+        'Device.open',
+        t.noIommu
+          ? `${bdf} is in no-IOMMU mode and cannot join an IOMMU-backed container`
+          : `${bdf} is behind an IOMMU and cannot join a no-IOMMU container`,
+        { device: bdf },
+      );
     }
     const g = this.joinGroup(group, bdf);
     try {
@@ -121,7 +151,15 @@ export class Type1Context implements IommuContextBase {
         hint: 'is the device already open in this process, or was it unbound from vfio-pci?',
       });
       let released = false;
-      return { deviceFd: fd, release: () => { if (!released) { released = true; this.leaveGroup(g); } } };
+      return {
+        deviceFd: fd,
+        release: () => {
+          if (!released) {
+            released = true;
+            this.leaveGroup(g);
+          }
+        },
+      };
     } catch (e) {
       this.leaveGroup(g);
       throw e;
@@ -146,7 +184,9 @@ export class Type1Context implements IommuContextBase {
       const status = check(n.VFIO_GROUP_GET_STATUS(fd), 'VFIO_GROUP_GET_STATUS', { device: bdf });
       if ((status & VFIO_GROUP_FLAGS_VIABLE) === 0) {
         throw new BusyError({
-          code: 'EBUSY', op: 'VFIO_GROUP_GET_STATUS', device: bdf,
+          code: 'EBUSY',
+          op: 'VFIO_GROUP_GET_STATUS',
+          device: bdf,
           message: `IOMMU group ${group} of ${bdf} is not viable`,
           hint: groupNotViableHint(group, bdf, this.sysfsOpts),
         });
@@ -156,7 +196,8 @@ export class Type1Context implements IommuContextBase {
         // The IOMMU type can only be set once a group is in the container.
         check(n.VFIO_SET_IOMMU(containerFd, this.iommuType), 'VFIO_SET_IOMMU', {
           device: bdf,
-          hint: 'EPERM here usually means interrupt remapping is off: enable it (intremap) or load ' +
+          hint:
+            'EPERM here usually means interrupt remapping is off: enable it (intremap) or load ' +
             'vfio_iommu_type1 with allow_unsafe_interrupts=1',
         });
         this.iommuSet = true;
@@ -234,7 +275,9 @@ export class Type1Context implements IommuContextBase {
   /** The IOVA to program into a device for `length` bytes at buffer `offset` of a mapping. */
   deviceAddress(m: DmaMapping, offset = m.offset, length = 1): bigint {
     if (length < 1 || offset + length > m.offset + m.size) {
-      throw invalidArgument('Type1Context.deviceAddress', `${length} bytes at ${offset} leave the mapping`, { code: 'ERANGE' });
+      throw invalidArgument('Type1Context.deviceAddress', `${length} bytes at ${offset} leave the mapping`, {
+        code: 'ERANGE',
+      });
     }
     return m.iovaOf(offset);
   }
@@ -242,7 +285,7 @@ export class Type1Context implements IommuContextBase {
   /** Peer-to-peer mappings of dma-bufs exist only in an iommufd IOAS. */
   mapDmaBuf(): never {
     throw notSupported('Type1Context.mapDmaBuf', 'the type1 container cannot map a dma-buf', {
-      hint: 'open the devices with the iommufd backend (IOMMU_IOAS_MAP_FILE, Linux 6.19+), e.g. Device.open(bdf, { backend: \'iommufd\' })',
+      hint: "open the devices with the iommufd backend (IOMMU_IOAS_MAP_FILE, Linux 6.19+), e.g. Device.open(bdf, { backend: 'iommufd' })",
     });
   }
 
@@ -250,7 +293,10 @@ export class Type1Context implements IommuContextBase {
     return {
       fd: (op) => this.fd(op),
       ready: () => {
-        if (this.unsafe) throw notSupported('Type1Context.map', 'no DMA mapping without an IOMMU through a group', { hint: NO_DMA_HINT });
+        if (this.unsafe)
+          throw notSupported('Type1Context.map', 'no DMA mapping without an IOMMU through a group', {
+            hint: NO_DMA_HINT,
+          });
         return this.iommuSet;
       },
       compat: this.backend === 'iommufd-compat',
@@ -276,6 +322,7 @@ export class Type1Context implements IommuContextBase {
     const errors = this.dma.unmapAll();
     native().close(this.containerFd);
     this.containerFd = undefined;
-    if (errors.length) throw new AggregateError(errors, `Type1Context.close: ${errors.length} DMA mapping(s) failed to unmap`);
+    if (errors.length)
+      throw new AggregateError(errors, `Type1Context.close: ${errors.length} DMA mapping(s) failed to unmap`);
   }
 }

@@ -13,8 +13,10 @@ export function setIrqsHint(code: string, name: string, what: string): string | 
   switch (code) {
     case 'EINVAL':
       if (what === 'attach') {
-        return `the kernel refused the vector range: ${name} may be off-limits while another interrupt type is on ` +
-          `(vfio-pci runs one of INTx, MSI and MSI-X), or the vector is beyond what the kernel allocated`;
+        return (
+          `the kernel refused the vector range: ${name} may be off-limits while another interrupt type is on ` +
+          `(vfio-pci runs one of INTx, MSI and MSI-X), or the vector is beyond what the kernel allocated`
+        );
       }
       if (what === 'mask' || what === 'unmask') return `${name} can be masked only while it is enabled`;
       return undefined;

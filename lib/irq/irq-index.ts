@@ -3,16 +3,28 @@
 // lib/irq/plan.ts works out. Everything device-specific comes through IrqBackend, so the same
 // code runs against the kernel and against a test double.
 import {
-  VFIO_IRQ_SET_ACTION_MASK, VFIO_IRQ_SET_ACTION_UNMASK, VFIO_IRQ_SET_DATA_NONE, VFIO_PCI_INTX_IRQ_INDEX,
-  VFIO_PCI_MSIX_IRQ_INDEX, VFIO_PCI_MSI_IRQ_INDEX, VFIO_PCI_REQ_IRQ_INDEX,
+  VFIO_IRQ_SET_ACTION_MASK,
+  VFIO_IRQ_SET_ACTION_UNMASK,
+  VFIO_IRQ_SET_DATA_NONE,
+  VFIO_PCI_INTX_IRQ_INDEX,
+  VFIO_PCI_MSIX_IRQ_INDEX,
+  VFIO_PCI_MSI_IRQ_INDEX,
+  VFIO_PCI_REQ_IRQ_INDEX,
 } from '../abi';
 import type { IrqInfo } from '../decode';
 import { BusyError, VfioError, errnoError, errnoName, invalidArgument, notSupported } from '../errors';
 import { Irq, IrqOptions, IrqOwner, IrqTap } from './irq';
 import { setIrqsHint, vectorConflictHint, vectorRangeHint } from './hints';
 import {
-  EMPTY_STATE, IndexShape, IndexState, Plan, SetIrqsCall, planAdd, planRemove,
-  requestedVectors, triggerCall,
+  EMPTY_STATE,
+  IndexShape,
+  IndexState,
+  Plan,
+  SetIrqsCall,
+  planAdd,
+  planRemove,
+  requestedVectors,
+  triggerCall,
 } from './plan';
 
 /** One IRQ index as a device reports it, named. */
@@ -71,23 +83,42 @@ export class IrqIndex implements IrqOwner {
     this.index = info.index;
   }
 
-  get device(): string { return this.control.backend.device; }
-  get maskable(): boolean { return this.info.flags.maskable; }
-  get automasked(): boolean { return this.info.flags.automasked; }
+  get device(): string {
+    return this.control.backend.device;
+  }
+  get maskable(): boolean {
+    return this.info.flags.maskable;
+  }
+  get automasked(): boolean {
+    return this.info.flags.automasked;
+  }
   /** Vectors this index has on the device. */
-  get count(): number { return this.info.count; }
-  get enabled(): boolean { return this.state.active.size > 0; }
+  get count(): number {
+    return this.info.count;
+  }
+  get enabled(): boolean {
+    return this.state.active.size > 0;
+  }
   /** Live vectors, ascending. */
-  get vectors(): number[] { return [...this.state.active.keys()].sort((a, b) => a - b); }
+  get vectors(): number[] {
+    return [...this.state.active.keys()].sort((a, b) => a - b);
+  }
   /** Vectors the kernel allocated (MSI/MSI-X): additions below this need no re-enable. */
-  get allocated(): number { return this.state.allocated; }
+  get allocated(): number {
+    return this.state.allocated;
+  }
   /** The live Irq objects on this index. */
-  get irqs(): Irq[] { return [...new Set(this.owners.values())]; }
+  get irqs(): Irq[] {
+    return [...new Set(this.owners.values())];
+  }
 
   private get shape(): IndexShape {
-    const msi = this.control.backend.pci && (this.index === VFIO_PCI_MSI_IRQ_INDEX || this.index === VFIO_PCI_MSIX_IRQ_INDEX);
+    const msi =
+      this.control.backend.pci && (this.index === VFIO_PCI_MSI_IRQ_INDEX || this.index === VFIO_PCI_MSIX_IRQ_INDEX);
     return {
-      index: this.index, kind: msi ? 'msi' : 'single', count: this.info.count,
+      index: this.index,
+      kind: msi ? 'msi' : 'single',
+      count: this.info.count,
       resizable: msi && this.index === VFIO_PCI_MSIX_IRQ_INDEX && !this.info.flags.noresize,
     };
   }
@@ -96,7 +127,8 @@ export class IrqIndex implements IrqOwner {
   enable(o: EnableOptions = {}): Irq {
     const op = `${this.name}.enable`;
     this.control.backend.live(op);
-    if (o.vectors !== undefined && o.count !== undefined) throw invalidArgument(op, 'give vectors or count, not both', { device: this.device });
+    if (o.vectors !== undefined && o.count !== undefined)
+      throw invalidArgument(op, 'give vectors or count, not both', { device: this.device });
     this.requireImplemented(op);
     const vectors = requestedVectors(o);
     if (this.control.backend.pci && this.index === VFIO_PCI_REQ_IRQ_INDEX) this.control.dropAutoReq();
@@ -104,8 +136,10 @@ export class IrqIndex implements IrqOwner {
     this.control.checkExclusive(this);
     if (this.control.backend.pci && this.index === VFIO_PCI_INTX_IRQ_INDEX) this.control.backend.allowIntx();
     if (this.shape.kind === 'msi' && !this.control.backend.busMaster()) this.control.warnBusMaster(this.name);
-    const sink = this.control.backend.pci && this.index === VFIO_PCI_REQ_IRQ_INDEX
-      ? (count: number) => this.control.backend.emitReleaseRequest(count) : undefined;
+    const sink =
+      this.control.backend.pci && this.index === VFIO_PCI_REQ_IRQ_INDEX
+        ? (count: number) => this.control.backend.emitReleaseRequest(count)
+        : undefined;
     const irq = new Irq(this, { ...o, sink: o.sink ?? sink });
     this.attachVectors(irq, vectors, o.reserve ?? 0);
     this.control.backend.own(irq);
@@ -118,10 +152,17 @@ export class IrqIndex implements IrqOwner {
   }
 
   private requireImplemented(op: string): void {
-    const others = this.control.backend.irqs.filter((i) => i.count > 0 && i.flags.eventfd).map((i) => `${i.name} (${i.count})`);
+    const others = this.control.backend.irqs
+      .filter((i) => i.count > 0 && i.flags.eventfd)
+      .map((i) => `${i.name} (${i.count})`);
     const hint = `this device has: ${others.join(', ') || 'no eventfd interrupts'}`;
-    if (this.info.count === 0) throw notSupported(op, `${this.device} has no ${this.name} interrupt (the kernel reports 0 vectors)`, { device: this.device, hint });
-    if (!this.info.flags.eventfd) throw notSupported(op, `${this.name} cannot signal an eventfd`, { device: this.device, hint });
+    if (this.info.count === 0)
+      throw notSupported(op, `${this.device} has no ${this.name} interrupt (the kernel reports 0 vectors)`, {
+        device: this.device,
+        hint,
+      });
+    if (!this.info.flags.eventfd)
+      throw notSupported(op, `${this.name} cannot signal an eventfd`, { device: this.device, hint });
   }
 
   private checkVectors(op: string, vectors: readonly number[]): void {
@@ -129,15 +170,24 @@ export class IrqIndex implements IrqOwner {
     if (vectors.length === 0) throw invalidArgument(op, 'no vectors given', ctx);
     for (const v of vectors) {
       if (!Number.isInteger(v) || v < 0 || v >= this.info.count) {
-        throw invalidArgument(op, `vector ${v} is out of range: ${this.name} has ${this.info.count} vector(s) (0–${this.info.count - 1})`,
-          { ...ctx, code: 'ERANGE', hint: vectorRangeHint(this.name, this.info.count) });
+        throw invalidArgument(
+          op,
+          `vector ${v} is out of range: ${this.name} has ${this.info.count} vector(s) (0–${this.info.count - 1})`,
+          { ...ctx, code: 'ERANGE', hint: vectorRangeHint(this.name, this.info.count) },
+        );
       }
     }
     const dup = vectors.find((v, i) => vectors.indexOf(v) !== i);
     if (dup !== undefined) throw invalidArgument(op, `vector ${dup} is given twice`, ctx);
     const live = vectors.filter((v) => this.state.active.has(v));
     if (live.length) {
-      throw new BusyError({ code: 'EBUSY', op, device: this.device, message: `${op}: ${this.name} vector(s) ${live.join(', ')} are already enabled`, hint: vectorConflictHint(this.name) });
+      throw new BusyError({
+        code: 'EBUSY',
+        op,
+        device: this.device,
+        message: `${op}: ${this.name} vector(s) ${live.join(', ')} are already enabled`,
+        hint: vectorConflictHint(this.name),
+      });
     }
   }
 
@@ -188,11 +238,23 @@ export class IrqIndex implements IrqOwner {
   }
 
   mask(): void {
-    this.call('mask', { flags: VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_MASK, index: this.index, start: 0, count: 1, fds: null });
+    this.call('mask', {
+      flags: VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_MASK,
+      index: this.index,
+      start: 0,
+      count: 1,
+      fds: null,
+    });
   }
 
   unmask(): void {
-    this.call('unmask', { flags: VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_UNMASK, index: this.index, start: 0, count: 1, fds: null });
+    this.call('unmask', {
+      flags: VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_UNMASK,
+      index: this.index,
+      start: 0,
+      count: 1,
+      fds: null,
+    });
   }
 
   private call(what: string, c: SetIrqsCall): void {
@@ -201,9 +263,18 @@ export class IrqIndex implements IrqOwner {
   }
 
   private setIrqsError(errno: number, c: SetIrqsCall, what: string): VfioError {
-    const range = c.count === 0 ? 'all vectors' : c.count === 1 ? `vector ${c.start}` : `vectors ${c.start}–${c.start + c.count - 1}`;
+    const range =
+      c.count === 0
+        ? 'all vectors'
+        : c.count === 1
+          ? `vector ${c.start}`
+          : `vectors ${c.start}–${c.start + c.count - 1}`;
     const hint = setIrqsHint(errnoName(errno), this.name, what);
-    return errnoError(errno, 'VFIO_DEVICE_SET_IRQS', { device: this.device, detail: `${this.name} ${what}, ${range}`, hint });
+    return errnoError(errno, 'VFIO_DEVICE_SET_IRQS', {
+      device: this.device,
+      detail: `${this.name} ${what}, ${range}`,
+      hint,
+    });
   }
 
   /** Runs a plan's calls; on failure the index is put back as it was (or, failing that, off). */
@@ -211,14 +282,21 @@ export class IrqIndex implements IrqOwner {
     const done: SetIrqsCall[] = [];
     for (const c of plan.calls) {
       const r = this.control.backend.setIrqs(c);
-      if (r === 0) { done.push(c); continue; }
+      if (r === 0) {
+        done.push(c);
+        continue;
+      }
       // A first MSI/MSI-X enable returns how many vectors the kernel could allocate, if fewer.
-      const err = r < 0 ? this.setIrqsError(-r, c, c.fds ? 'attach' : 'disable')
-        : new VfioError({
-          code: 'ENOSPC', op: 'VFIO_DEVICE_SET_IRQS', device: this.device,
-          message: `VFIO_DEVICE_SET_IRQS: the kernel could allocate only ${r} ${this.name} vector(s) of the ${c.start + c.count} asked for`,
-          hint: `enable fewer or lower-numbered vectors (the allocation covers 0 to the highest vector), or free interrupt vectors elsewhere`,
-        });
+      const err =
+        r < 0
+          ? this.setIrqsError(-r, c, c.fds ? 'attach' : 'disable')
+          : new VfioError({
+              code: 'ENOSPC',
+              op: 'VFIO_DEVICE_SET_IRQS',
+              device: this.device,
+              message: `VFIO_DEVICE_SET_IRQS: the kernel could allocate only ${r} ${this.name} vector(s) of the ${c.start + c.count} asked for`,
+              hint: `enable fewer or lower-numbered vectors (the allocation covers 0 to the highest vector), or free interrupt vectors elsewhere`,
+            });
       this.rollBack(plan, done);
       throw err;
     }
@@ -268,7 +346,11 @@ export class IrqControl {
       if (x.index === key || x.name.toUpperCase() === key) return x;
     }
     const names = [...this.indexes.values()].map((x) => `${x.name} (${x.index})`).join(', ');
-    throw invalidArgument('Device.irq', `${this.backend.device} has no IRQ index ${JSON.stringify(nameOrIndex)}; it has ${names}`, { device: this.backend.device });
+    throw invalidArgument(
+      'Device.irq',
+      `${this.backend.device} has no IRQ index ${JSON.stringify(nameOrIndex)}; it has ${names}`,
+      { device: this.backend.device },
+    );
   }
 
   /** MSI, MSI-X and INTx exclude each other in vfio-pci: only one of them is on at a time. */
@@ -277,7 +359,9 @@ export class IrqControl {
     for (const other of this.indexes.values()) {
       if (other === target || !EXCLUSIVE.includes(other.index) || !other.enabled) continue;
       throw new BusyError({
-        code: 'EBUSY', op: `${target.name}.enable`, device: this.backend.device,
+        code: 'EBUSY',
+        op: `${target.name}.enable`,
+        device: this.backend.device,
         message: `${target.name}.enable: cannot enable ${target.name} while ${other.name} is enabled (vectors ${other.vectors.join(', ')})`,
         hint: `vfio-pci runs one of INTx, MSI and MSI-X at a time: disable ${other.name} first (dev.irq('${other.name}').disable())`,
       });
@@ -288,8 +372,11 @@ export class IrqControl {
   warnBusMaster(name: string): void {
     if (this.warnedBusMaster) return;
     this.warnedBusMaster = true;
-    process.emitWarning(`${this.backend.device}: ${name} enabled while bus mastering is off: the device cannot send its ` +
-      `interrupt messages until dev.config.busMaster = true`, { code: 'VFIO_MSI_NO_BUS_MASTER' });
+    process.emitWarning(
+      `${this.backend.device}: ${name} enabled while bus mastering is off: the device cannot send its ` +
+        `interrupt messages until dev.config.busMaster = true`,
+      { code: 'VFIO_MSI_NO_BUS_MASTER' },
+    );
   }
 
   /**

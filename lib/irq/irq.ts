@@ -198,7 +198,10 @@ export class Irq extends EventEmitter implements AsyncIterable<IrqEvent>, Dispos
    * listener hears it; without one it is a process warning rather than a crash.
    */
   private pollFailed(vector: number, errno: number): void {
-    const err = errnoError(errno, 'read', { device: this.owner.device, detail: `eventfd of ${this.name} vector ${vector}; interrupts on it are no longer delivered` });
+    const err = errnoError(errno, 'read', {
+      device: this.owner.device,
+      detail: `eventfd of ${this.name} vector ${vector}; interrupts on it are no longer delivered`,
+    });
     if (this.listenerCount('error') > 0) this.emit('error', err);
     else process.emitWarning(err.message, { code: 'VFIO_IRQ_EVENTFD' });
   }
@@ -212,7 +215,11 @@ export class Irq extends EventEmitter implements AsyncIterable<IrqEvent>, Dispos
     this.live('Irq.trigger');
     const v = vector ?? this.vectors[0];
     if (!this.taps.has(v)) {
-      throw invalidArgument('Irq.trigger', `vector ${v} is not one of this ${this.name} interrupt's vectors (${this.vectors.join(', ')})`, { device: this.owner.device });
+      throw invalidArgument(
+        'Irq.trigger',
+        `vector ${v} is not one of this ${this.name} interrupt's vectors (${this.vectors.join(', ')})`,
+        { device: this.owner.device },
+      );
     }
     this.owner.trigger(v);
   }
@@ -254,7 +261,9 @@ export class Irq extends EventEmitter implements AsyncIterable<IrqEvent>, Dispos
     const list = typeof vectors === 'number' ? [vectors] : vectors;
     const unknown = list.filter((v) => !this.taps.has(v));
     if (unknown.length) {
-      throw invalidArgument('Irq.remove', `vector(s) ${unknown.join(', ')} are not in this ${this.name} interrupt`, { device: this.owner.device });
+      throw invalidArgument('Irq.remove', `vector(s) ${unknown.join(', ')} are not in this ${this.name} interrupt`, {
+        device: this.owner.device,
+      });
     }
     if (list.length === this.taps.size) return this.disable();
     this.owner.remove(this, list);

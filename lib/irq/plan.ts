@@ -16,9 +16,7 @@
 //   its interrupt again, and when a call fails the kernel detaches every vector of that call.
 // - DATA_NONE|ACTION_TRIGGER with count 0 disables the whole index.
 // INTx, ERR, REQ (and non-PCI indexes) have one vector: enable with its fd, disable with count 0.
-import {
-  VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_IRQ_SET_DATA_EVENTFD, VFIO_IRQ_SET_DATA_NONE,
-} from '../abi';
+import { VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_IRQ_SET_DATA_EVENTFD, VFIO_IRQ_SET_DATA_NONE } from '../abi';
 
 /** How an index behaves: 'msi' covers MSI and MSI-X (many vectors, allocated at enable). */
 export type IrqKind = 'msi' | 'single';

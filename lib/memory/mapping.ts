@@ -17,7 +17,7 @@ export interface MemattrAlias {
 
 /** Who a mapping belongs to: used for error messages and to unregister on close. */
 export interface MappingOwner {
-  readonly label: string;                 // device BDF or path
+  readonly label: string; // device BDF or path
   readonly regionName: string;
   readonly regionIndex?: number;
   release(m: Mapping): void;
@@ -51,7 +51,12 @@ export class Mapping extends WidthExactMemory implements Disposable {
   }
 
   protected override label(): MemoryLabel {
-    return { prefix: 'Mapping', what: `the ${this.owner.regionName} mapping`, noun: 'mapping', device: this.owner.label };
+    return {
+      prefix: 'Mapping',
+      what: `the ${this.owner.regionName} mapping`,
+      noun: 'mapping',
+      device: this.owner.label,
+    };
   }
 
   /** Store fence: orders earlier (write-combined) stores before later ones, e.g. a doorbell. */

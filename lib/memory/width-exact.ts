@@ -112,13 +112,22 @@ export abstract class WidthExactMemory {
     this.live(op);
     const l = this.label();
     if (write && !this.writable) {
-      throw invalidArgument(`${l.prefix}.${op}`, `${l.what} is read-only (mapped without PROT_WRITE: the region has no WRITE flag)`, { device: l.device });
+      throw invalidArgument(
+        `${l.prefix}.${op}`,
+        `${l.what} is read-only (mapped without PROT_WRITE: the region has no WRITE flag)`,
+        { device: l.device },
+      );
     }
     if (!Number.isInteger(off) || off < 0 || off + width > this.length) {
-      throw invalidArgument(`${l.prefix}.${op}`, `offset ${off} is outside the ${this.length}-byte ${l.noun}`, { code: 'ERANGE', device: l.device });
+      throw invalidArgument(`${l.prefix}.${op}`, `offset ${off} is outside the ${this.length}-byte ${l.noun}`, {
+        code: 'ERANGE',
+        device: l.device,
+      });
     }
     if ((off & (width - 1)) !== 0) {
-      throw invalidArgument(`${l.prefix}.${op}`, `offset 0x${off.toString(16)} is not ${width}-byte aligned`, { device: l.device });
+      throw invalidArgument(`${l.prefix}.${op}`, `offset 0x${off.toString(16)} is not ${width}-byte aligned`, {
+        device: l.device,
+      });
     }
     const what = typeof v === 'bigint' || width === 8 ? 'is not a 64-bit bigint' : `does not fit in ${width * 8} bits`;
     throw invalidArgument(`${l.prefix}.${op}`, `value ${String(v)} ${what}`, { device: l.device });
@@ -132,7 +141,7 @@ export abstract class WidthExactMemory {
   // 4 GiB. Values: an integer that fits the width, signed or unsigned; Math.trunc rejects
   // fractions, NaN and non-numbers (strict inequality), the range test the rest.
   read8(off: number): number {
-    if ((off >>> 0) !== off || off > this.lim8) this.fail('read8', off, 1);
+    if (off >>> 0 !== off || off > this.lim8) this.fail('read8', off, 1);
     return (this.sink = this.v8[off]);
   }
   read16(off: number): number {
@@ -158,31 +167,37 @@ export abstract class WidthExactMemory {
   }
 
   write8(off: number, v: number): void {
-    if ((off >>> 0) !== off || off > this.wlim8 || Math.trunc(v) !== v || v < -0x80 || v > 0xff) this.fail('write8', off, 1, v, true);
+    if (off >>> 0 !== off || off > this.wlim8 || Math.trunc(v) !== v || v < -0x80 || v > 0xff)
+      this.fail('write8', off, 1, v, true);
     this.v8[off] = v;
   }
   write16(off: number, v: number): void {
     const i = off >>> 1;
-    if (i * 2 !== off || off > this.wlim16 || Math.trunc(v) !== v || v < -0x8000 || v > 0xffff) this.fail('write16', off, 2, v, true);
+    if (i * 2 !== off || off > this.wlim16 || Math.trunc(v) !== v || v < -0x8000 || v > 0xffff)
+      this.fail('write16', off, 2, v, true);
     this.v16[i] = v;
   }
   write32(off: number, v: number): void {
     const i = off >>> 2;
-    if (i * 4 !== off || off > this.wlim32 || Math.trunc(v) !== v || v < -0x80000000 || v > 0xffffffff) this.fail('write32', off, 4, v, true);
+    if (i * 4 !== off || off > this.wlim32 || Math.trunc(v) !== v || v < -0x80000000 || v > 0xffffffff)
+      this.fail('write32', off, 4, v, true);
     this.v32[i] = v;
   }
   write64(off: number, v: bigint): void {
     const i = off >>> 3;
-    if (i * 8 !== off || off > this.wlim64 ||
-      typeof v !== 'bigint' || v < U64_MIN_SIGNED || v >= U64_LIMIT) this.fail('write64', off, 8, v, true);
+    if (i * 8 !== off || off > this.wlim64 || typeof v !== 'bigint' || v < U64_MIN_SIGNED || v >= U64_LIMIT)
+      this.fail('write64', off, 8, v, true);
     this.v64[i] = v;
   }
 
   private span(off: number, n: number, op: string): void {
-    if ((off >>> 0) !== off || off > this.lim8) this.fail(op, off, 1);
+    if (off >>> 0 !== off || off > this.lim8) this.fail(op, off, 1);
     if (!Number.isInteger(n) || n < 0 || off + n > this.length) {
       const l = this.label();
-      throw invalidArgument(`${l.prefix}.${op}`, `${n} bytes at ${off} run past the ${this.length}-byte ${l.noun}`, { code: 'ERANGE', device: l.device });
+      throw invalidArgument(`${l.prefix}.${op}`, `${n} bytes at ${off} run past the ${this.length}-byte ${l.noun}`, {
+        code: 'ERANGE',
+        device: l.device,
+      });
     }
   }
 

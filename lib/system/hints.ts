@@ -4,14 +4,21 @@ import * as sysfs from './sysfs';
 
 export function bindHint(bdf: string, driver: string | undefined): string {
   const now = driver ? `it is bound to ${driver}` : 'no driver is bound';
-  return `${bdf} must be bound to vfio-pci (${now}): run \`vfio bind ${bdf}\` as root, or ` +
-    `echo vfio-pci > /sys/bus/pci/devices/${bdf}/driver_override and reprobe it`;
+  return (
+    `${bdf} must be bound to vfio-pci (${now}): run \`vfio bind ${bdf}\` as root, or ` +
+    `echo vfio-pci > /sys/bus/pci/devices/${bdf}/driver_override and reprobe it`
+  );
 }
 
 export function groupNotViableHint(group: number, self: string, o: sysfs.SysfsOptions = {}): string {
-  const list = sysfs.blockingMembers(self, sysfs.groupMembers(group, o)).map((m) => `${m.bdf} (${m.driver})`).join(', ');
-  return `every device in IOMMU group ${group} must be bound to vfio-pci or to no driver; ` +
-    (list ? `bind these too: ${list}` : 'check /sys/kernel/iommu_groups/' + group + '/devices');
+  const list = sysfs
+    .blockingMembers(self, sysfs.groupMembers(group, o))
+    .map((m) => `${m.bdf} (${m.driver})`)
+    .join(', ');
+  return (
+    `every device in IOMMU group ${group} must be bound to vfio-pci or to no driver; ` +
+    (list ? `bind these too: ${list}` : 'check /sys/kernel/iommu_groups/' + group + '/devices')
+  );
 }
 
 export function groupOpenHint(code: string, group: number, bdf: string): string | undefined {
@@ -20,8 +27,10 @@ export function groupOpenHint(code: string, group: number, bdf: string): string 
     case 'EPERM':
       return `run as root, or give your user /dev/vfio/${group} (chown, or a udev rule for the vfio group)`;
     case 'EBUSY':
-      return `/dev/vfio/${group} is already open (by another process, or by this one: close the other Device first); ` +
-        `\`fuser -v /dev/vfio/${group}\` shows who holds it`;
+      return (
+        `/dev/vfio/${group} is already open (by another process, or by this one: close the other Device first); ` +
+        `\`fuser -v /dev/vfio/${group}\` shows who holds it`
+      );
     case 'ENOENT':
       return `/dev/vfio/${group} does not exist: is ${bdf} bound to vfio-pci and is the vfio module loaded?`;
     default:
@@ -30,12 +39,16 @@ export function groupOpenHint(code: string, group: number, bdf: string): string 
 }
 
 export function noIommuGroupHint(bdf: string): string {
-  return `${bdf} has no IOMMU group: enable the IOMMU (intel_iommu=on or amd_iommu=on on the kernel command line), ` +
-    `or use the unsafe no-IOMMU mode explicitly`;
+  return (
+    `${bdf} has no IOMMU group: enable the IOMMU (intel_iommu=on or amd_iommu=on on the kernel command line), ` +
+    `or use the unsafe no-IOMMU mode explicitly`
+  );
 }
 
 export function memlockHint(current: bigint, needed: bigint): string {
   const kib = (n: bigint) => `${n / 1024n} KiB`;
-  return `pinned DMA memory counts against RLIMIT_MEMLOCK (now ${kib(current)}, this mapping needs at least ${kib(needed)}); ` +
-    `raise it with \`ulimit -l\`, prlimit --memlock, LimitMEMLOCK= in a systemd unit, or run with CAP_IPC_LOCK`;
+  return (
+    `pinned DMA memory counts against RLIMIT_MEMLOCK (now ${kib(current)}, this mapping needs at least ${kib(needed)}); ` +
+    `raise it with \`ulimit -l\`, prlimit --memlock, LimitMEMLOCK= in a systemd unit, or run with CAP_IPC_LOCK`
+  );
 }

@@ -78,7 +78,9 @@ export function pciIds(bdf: string, o: SysfsOptions = {}): PciIds | undefined {
   const cls = readHex(path.join(p, 'class'));
   if (vendor === undefined || device === undefined || cls === undefined) return undefined;
   return {
-    vendor, device, class: cls,
+    vendor,
+    device,
+    class: cls,
     subsystemVendor: readHex(path.join(p, 'subsystem_vendor')),
     subsystemDevice: readHex(path.join(p, 'subsystem_device')),
     revision: readHex(path.join(p, 'revision')),
@@ -123,8 +125,13 @@ export function isVfioDriver(driver: string | undefined | null): boolean {
  * Group neighbours whose driver keeps the group from being viable. Members with no driver, a
  * VFIO driver, pci-stub or (bridges) pcieport are fine.
  */
-export function blockingMembers(self: string, members: readonly { bdf: string; driver: string | undefined }[]): { bdf: string; driver: string }[] {
+export function blockingMembers(
+  self: string,
+  members: readonly { bdf: string; driver: string | undefined }[],
+): { bdf: string; driver: string }[] {
   return members
-    .filter((m) => m.bdf !== self && m.driver !== undefined && !isVfioDriver(m.driver) && !GROUP_SAFE_DRIVERS.has(m.driver))
+    .filter(
+      (m) => m.bdf !== self && m.driver !== undefined && !isVfioDriver(m.driver) && !GROUP_SAFE_DRIVERS.has(m.driver),
+    )
     .map((m) => ({ bdf: m.bdf, driver: m.driver! }));
 }

@@ -18,20 +18,33 @@ const PROBE = path.resolve(__dirname, '../../../build/tools/vfio-probe');
 const BACKEND = guestEnv().backend;
 const OPEN = ['--backend', BACKEND, ...(BACKEND === 'noiommu' ? ['--unsafe-noiommu'] : [])];
 
-interface Run { status: number | null; stdout: string; stderr: string }
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 function vfio(...args: string[]): Run {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 50000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-function json(r: Run): any { // eslint-disable-line @typescript-eslint/no-explicit-any
+function json(r: Run): any {
+  // eslint-disable-line @typescript-eslint/no-explicit-any
   expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
   return JSON.parse(r.stdout);
 }
 
 /** A region as the C probe prints it: raw flags, u64s as hex strings, cap ids, sparse areas. */
-interface ProbeRegion { index: number; errno?: string; flags: number; size: string; offset: string; caps: number[]; sparse?: { offset: string; size: string }[] }
+interface ProbeRegion {
+  index: number;
+  errno?: string;
+  flags: number;
+  size: string;
+  offset: string;
+  caps: number[];
+  sparse?: { offset: string; size: string }[];
+}
 
 function probeRegions(bdf: string): ProbeRegion[] {
   if (!fs.existsSync(PROBE)) throw new Error(`${PROBE} is missing: build it with \`node scripts/build-tools.js\``);
@@ -43,17 +56,30 @@ function probeRegions(bdf: string): ProbeRegion[] {
 const CAP_IDS: Record<string, number> = { 'sparse-mmap': 1, type: 2, 'msix-mappable': 3 };
 
 /** The CLI's region table against the C probe's: same indexes, sizes, offsets, flags, caps, areas. */
-function expectProbeRegions(bdf: string, cli: {
-  index: number; size: number; offset: number; flags: Record<string, boolean>;
-  caps: { type: string; id?: number }[]; mappableAreas: { offset: number; size: number }[];
-}[]): void {
+function expectProbeRegions(
+  bdf: string,
+  cli: {
+    index: number;
+    size: number;
+    offset: number;
+    flags: Record<string, boolean>;
+    caps: { type: string; id?: number }[];
+    mappableAreas: { offset: number; size: number }[];
+  }[],
+): void {
   const probe = probeRegions(bdf);
   // Indexes the kernel refused (VGA on these devices) are absent from the CLI's table.
   expect(cli.map((r) => r.index)).toEqual(probe.filter((p) => p.errno === undefined).map((p) => p.index));
   for (const p of probe.filter((x) => x.errno === undefined)) {
     const r = cli.find((x) => x.index === p.index)!;
-    expect({ index: r.index, size: BigInt(r.size), offset: BigInt(r.offset) }).toEqual({ index: p.index, size: BigInt(p.size), offset: BigInt(p.offset) });
-    expect([r.flags.read, r.flags.write, r.flags.mmap, r.flags.caps]).toEqual([1, 2, 4, 8].map((bit) => (p.flags & bit) !== 0));
+    expect({ index: r.index, size: BigInt(r.size), offset: BigInt(r.offset) }).toEqual({
+      index: p.index,
+      size: BigInt(p.size),
+      offset: BigInt(p.offset),
+    });
+    expect([r.flags.read, r.flags.write, r.flags.mmap, r.flags.caps]).toEqual(
+      [1, 2, 4, 8].map((bit) => (p.flags & bit) !== 0),
+    );
     expect(r.caps.map((c) => CAP_IDS[c.type] ?? c.id)).toEqual(p.caps);
     if (p.sparse) {
       const areas = p.sparse.filter((a) => BigInt(a.size) > 0n).map((a) => [BigInt(a.offset), BigInt(a.size)]);
@@ -72,7 +98,10 @@ function nonVfioDevice(): { bdf: string; driver: string } {
 }
 
 describe('vfio info --json', () => {
-  it.each([['edu', EDU], ['nvme', NVME]])('%s: regions, IRQs, flags and capabilities are the library\'s, regions the C probe\'s', async (_name, bdf) => {
+  it.each([
+    ['edu', EDU],
+    ['nvme', NVME],
+  ])("%s: regions, IRQs, flags and capabilities are the library's, regions the C probe's", async (_name, bdf) => {
     const out = json(vfio('info', bdf, '--json', ...OPEN));
     expectProbeRegions(bdf, out.regions);
     // The CLI process has exited and released the group: the library can open the device now.
@@ -81,18 +110,42 @@ describe('vfio info --json', () => {
     expect(out.group).toBe(dev.group ?? null);
     expect(out.backend).toBe(dev.backend);
     expect(out.driver).toBe('vfio-pci');
-    expect(out.device).toEqual(jsonValue({ flags: dev.info.flags, numRegions: dev.info.numRegions, numIrqs: dev.info.numIrqs, caps: dev.info.caps }));
-    expect(out.regions.map(({ resource: _r, ...rest }: { resource: unknown }) => rest)).toEqual(jsonValue(dev.regions.map((r) => ({
-      index: r.index, name: r.name, size: r.size, offset: r.offset,
-      flags: { read: r.flags.read, write: r.flags.write, mmap: r.flags.mmap, caps: r.info.flags.caps },
-      caps: r.caps, mappableAreas: r.mappableAreas,
-    }))));
-    expect(out.irqs).toEqual(jsonValue(dev.irqs.map((i) => ({ index: i.index, name: i.name, count: i.count, flags: i.flags }))));
+    expect(out.device).toEqual(
+      jsonValue({
+        flags: dev.info.flags,
+        numRegions: dev.info.numRegions,
+        numIrqs: dev.info.numIrqs,
+        caps: dev.info.caps,
+      }),
+    );
+    expect(out.regions.map(({ resource: _r, ...rest }: { resource: unknown }) => rest)).toEqual(
+      jsonValue(
+        dev.regions.map((r) => ({
+          index: r.index,
+          name: r.name,
+          size: r.size,
+          offset: r.offset,
+          flags: { read: r.flags.read, write: r.flags.write, mmap: r.flags.mmap, caps: r.info.flags.caps },
+          caps: r.caps,
+          mappableAreas: r.mappableAreas,
+        })),
+      ),
+    );
+    expect(out.irqs).toEqual(
+      jsonValue(dev.irqs.map((i) => ({ index: i.index, name: i.name, count: i.count, flags: i.flags }))),
+    );
     const ids = sysfs.pciIds(bdf)!;
     expect(out.ids).toMatchObject({ vendor: ids.vendor, device: ids.device, class: ids.class });
     const caps = dev.config.capabilities();
-    expect(out.config.capabilities.map((c: { id: number; offset: number }) => [c.id, c.offset])).toEqual(caps.standard.map((c) => [c.id, c.offset]));
-    expect(out.features).toEqual(dev.features().filter((f) => f.supported).map((f) => ({ name: f.name, index: f.index, get: f.get, set: f.set })));
+    expect(out.config.capabilities.map((c: { id: number; offset: number }) => [c.id, c.offset])).toEqual(
+      caps.standard.map((c) => [c.id, c.offset]),
+    );
+    expect(out.features).toEqual(
+      dev
+        .features()
+        .filter((f) => f.supported)
+        .map((f) => ({ name: f.name, index: f.index, get: f.get, set: f.set })),
+    );
   });
 });
 
@@ -104,8 +157,12 @@ describe('vfio info (device specifics)', () => {
     const lines = r.stdout.split('\n');
     expect(lines[0]).toMatch(new RegExp(`^${NVME} Non-Volatile memory controller \\[0108\\]: .*\\[1b36:0010\\]`));
     const through = BACKEND === 'auto' ? '(type1|iommufd)' : BACKEND;
-    expect(lines.find((l) => l.startsWith('\tDriver: '))).toMatch(new RegExp(`^\tDriver: vfio-pci, IOMMU group ${sysfs.iommuGroupOf(NVME) ?? 'none'}, opened through ${through}$`));
-    expect(lines.find((l) => /^\t {2}0\s+BAR0\s/.test(l))).toMatch(/mem64\s+16K\s+0x0\s+rwm\s+0x0\+16K\s+msix-mappable/);
+    expect(lines.find((l) => l.startsWith('\tDriver: '))).toMatch(
+      new RegExp(`^\tDriver: vfio-pci, IOMMU group ${sysfs.iommuGroupOf(NVME) ?? 'none'}, opened through ${through}$`),
+    );
+    expect(lines.find((l) => /^\t {2}0\s+BAR0\s/.test(l))).toMatch(
+      /mem64\s+16K\s+0x0\s+rwm\s+0x0\+16K\s+msix-mappable/,
+    );
     expect(lines.find((l) => /\bMSIX\b/.test(l))).toMatch(/^\t {2}2\s+MSIX\s+65\s/);
     expect(lines.find((l) => /\] MSI-X:/.test(l))).toMatch(/Count=65 Table: BAR0\+0x\w+ PBA: BAR0\+0x\w+/);
   });
@@ -113,14 +170,27 @@ describe('vfio info (device specifics)', () => {
 
 describe('vfio list --json', () => {
   it('shows every test device as usable by VFIO, and a virtio device as not, with the binding hint', () => {
-    const list = json(vfio('list', '--json')) as { bdf: string; driver: string | null; iommuGroup: number | null; vfio: { usable: boolean; reasons: string[]; hint: string | null } }[];
+    const list = json(vfio('list', '--json')) as {
+      bdf: string;
+      driver: string | null;
+      iommuGroup: number | null;
+      vfio: { usable: boolean; reasons: string[]; hint: string | null };
+    }[];
     const byBdf = new Map(list.map((e) => [e.bdf, e]));
     expect(list.map((e) => e.bdf)).toEqual(sysfs.listPciDevices());
     for (const bdf of [EDU, IVSHMEM, NVME, TESTDEV]) {
-      expect(byBdf.get(bdf)).toMatchObject({ driver: 'vfio-pci', iommuGroup: sysfs.iommuGroupOf(bdf), vfio: { usable: true, reasons: [], hint: null } });
+      expect(byBdf.get(bdf)).toMatchObject({
+        driver: 'vfio-pci',
+        iommuGroup: sysfs.iommuGroupOf(bdf),
+        vfio: { usable: true, reasons: [], hint: null },
+      });
     }
     const other = nonVfioDevice();
-    expect(byBdf.get(other.bdf)!.vfio).toEqual({ usable: false, reasons: [`bound to ${other.driver}`], hint: `vfio bind ${other.bdf}` });
+    expect(byBdf.get(other.bdf)!.vfio).toEqual({
+      usable: false,
+      reasons: [`bound to ${other.driver}`],
+      hint: `vfio bind ${other.bdf}`,
+    });
   });
 });
 
@@ -129,7 +199,8 @@ describe('vfio bind / unbind', () => {
   afterAll(() => {
     if (sysfs.driverOf(TESTDEV) === 'vfio-pci') return;
     fs.writeFileSync(`/sys/bus/pci/devices/${TESTDEV}/driver_override`, 'vfio-pci');
-    if (sysfs.driverOf(TESTDEV) !== undefined) fs.writeFileSync(`/sys/bus/pci/devices/${TESTDEV}/driver/unbind`, TESTDEV);
+    if (sysfs.driverOf(TESTDEV) !== undefined)
+      fs.writeFileSync(`/sys/bus/pci/devices/${TESTDEV}/driver/unbind`, TESTDEV);
     fs.writeFileSync('/sys/bus/pci/drivers_probe', TESTDEV);
   });
 
@@ -138,13 +209,24 @@ describe('vfio bind / unbind', () => {
     expect(before).toEqual({ driver: 'vfio-pci', override: 'vfio-pci' });
 
     const un = vfio('unbind', TESTDEV);
-    expect({ status: un.status, stdout: un.stdout, stderr: un.stderr }).toEqual({ status: 0, stdout: `${TESTDEV}: vfio-pci -> no driver\n`, stderr: '' });
+    expect({ status: un.status, stdout: un.stdout, stderr: un.stderr }).toEqual({
+      status: 0,
+      stdout: `${TESTDEV}: vfio-pci -> no driver\n`,
+      stderr: '',
+    });
     // No override left, and no driver: the guest has none that matches pci-testdev.
-    expect({ driver: sysfs.driverOf(TESTDEV), override: sysfs.driverOverride(TESTDEV) }).toEqual({ driver: undefined, override: undefined });
+    expect({ driver: sysfs.driverOf(TESTDEV), override: sysfs.driverOverride(TESTDEV) }).toEqual({
+      driver: undefined,
+      override: undefined,
+    });
     expect(fs.existsSync(`/dev/vfio/${sysfs.iommuGroupOf(TESTDEV)}`)).toBe(false);
 
     const b = vfio('bind', TESTDEV);
-    expect({ status: b.status, stdout: b.stdout, stderr: b.stderr }).toEqual({ status: 0, stdout: `${TESTDEV}: no driver -> vfio-pci\n`, stderr: '' });
+    expect({ status: b.status, stdout: b.stdout, stderr: b.stderr }).toEqual({
+      status: 0,
+      stdout: `${TESTDEV}: no driver -> vfio-pci\n`,
+      stderr: '',
+    });
     expect({ driver: sysfs.driverOf(TESTDEV), override: sysfs.driverOverride(TESTDEV) }).toEqual(before);
     // And VFIO can use it again.
     await using dev = await openDevice(TESTDEV);
@@ -155,7 +237,9 @@ describe('vfio bind / unbind', () => {
     await using dev = await openDevice(TESTDEV);
     const r = vfio('unbind', TESTDEV);
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain(`error: ${TESTDEV} is in use: its VFIO group or device file is open in process ${process.pid}\n`);
+    expect(r.stderr).toContain(
+      `error: ${TESTDEV} is in use: its VFIO group or device file is open in process ${process.pid}\n`,
+    );
     expect(sysfs.driverOf(TESTDEV)).toBe('vfio-pci');
     expect(dev.config.deviceId).toBe(sysfs.pciIds(TESTDEV)!.device);
   });
@@ -164,9 +248,16 @@ describe('vfio bind / unbind', () => {
 describe('vfio peek / poke', () => {
   it('the edu liveness register returns the inverse of what poke wrote (mmap write, pread read)', () => {
     const w = vfio('poke', EDU, 'bar0', '0x4', '0x12345678', '32', '--mmap', ...OPEN);
-    expect({ status: w.status, stdout: w.stdout }).toEqual({ status: 0, stdout: `${EDU} BAR0+0x4 <- 0x12345678 (32-bit, mmap)\n` });
+    expect({ status: w.status, stdout: w.stdout }).toEqual({
+      status: 0,
+      stdout: `${EDU} BAR0+0x4 <- 0x12345678 (32-bit, mmap)\n`,
+    });
     const r = vfio('peek', EDU, '0', '0x4', ...OPEN);
-    expect({ status: r.status, stdout: r.stdout, stderr: r.stderr }).toEqual({ status: 0, stdout: '0xedcba987\n', stderr: '' });
+    expect({ status: r.status, stdout: r.stdout, stderr: r.stderr }).toEqual({
+      status: 0,
+      stdout: '0xedcba987\n',
+      stderr: '',
+    });
   });
 });
 
@@ -177,7 +268,9 @@ describe('errors', () => {
     expect(r.status).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr).toContain(`error: Device.open: ${other.bdf} is not bound to a VFIO driver\n`);
-    expect(r.stderr).toContain(`hint: ${other.bdf} must be bound to vfio-pci (it is bound to ${other.driver}): run \`vfio bind ${other.bdf}\` as root`);
+    expect(r.stderr).toContain(
+      `hint: ${other.bdf} must be bound to vfio-pci (it is bound to ${other.driver}): run \`vfio bind ${other.bdf}\` as root`,
+    );
   });
 });
 
@@ -194,8 +287,13 @@ describe('vfio features and cookies', () => {
     const expected = dev.memattrRoutes(dev.bar(2));
     expect(out).toHaveLength(1);
     expect(out[0]).toMatchObject({ bar: 2, region: 'BAR2', size: 4 << 20 });
-    expect(out[0].report.routes.map((r: { route: string; available: boolean; gives: string }) => [r.route, r.available, r.gives]))
-      .toEqual(expected.routes.map((r) => [r.route, r.available, r.gives]));
+    expect(
+      out[0].report.routes.map((r: { route: string; available: boolean; gives: string }) => [
+        r.route,
+        r.available,
+        r.gives,
+      ]),
+    ).toEqual(expected.routes.map((r) => [r.route, r.available, r.gives]));
     expect(out[0].report.wc).toEqual(expected.wc);
     // The reservation is what gives vfio-pci's own mapping of the BAR write-combining.
     expect(out[0].report.wc).toContain('vfio-region');

@@ -13,12 +13,20 @@ const RELAXED = kernelArg('iomem=relaxed');
 const PAGE = BigInt(native().constants.PAGE_SIZE);
 
 function thrown(f: () => unknown): VfioError {
-  try { f(); } catch (e) { return e as VfioError; }
+  try {
+    f();
+  } catch (e) {
+    return e as VfioError;
+  }
   throw new Error('expected an error');
 }
 
 async function rejected(p: Promise<unknown>): Promise<VfioError> {
-  try { await p; } catch (e) { return e as VfioError; }
+  try {
+    await p;
+  } catch (e) {
+    return e as VfioError;
+  }
   throw new Error('expected a rejection');
 }
 
@@ -39,11 +47,19 @@ function patEntries(bdf: string, bar: number, offset: number, length: number): M
 /** Whether one PAT type covers the whole range. */
 function patCovers(bdf: string, bar: number, offset: number, length: number, type: string): boolean {
   const start = barStart(bdf, bar) + BigInt(offset);
-  return patEntries(bdf, bar, offset, length).some((e) => e.type === type && e.start <= start && e.end >= start + BigInt(length));
+  return patEntries(bdf, bar, offset, length).some(
+    (e) => e.type === type && e.start <= start && e.end >= start + BigInt(length),
+  );
 }
 
 const hostFile = () => fs.readFileSync(env.ivshmemFile);
-const fdTarget = (fd: number) => { try { return fs.readlinkSync(`/proc/self/fd/${fd}`); } catch { return undefined; } };
+const fdTarget = (fd: number) => {
+  try {
+    return fs.readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return undefined;
+  }
+};
 
 it('the configuration and the kernel command line agree about iomem=relaxed', () => {
   expect(RELAXED).toBe(env.config === 'relaxed');
@@ -97,7 +113,9 @@ describe('ivshmem BAR2 after a plain open (vfio-pci reserved it uncached-minus)'
     if (RELAXED) {
       expect(err.message).toMatch(/sysfs: PAT already holds uc- for .*a WC mapping would silently be uc-/);
     } else {
-      expect(err.message).toMatch(/sysfs: [^;]*no iomem=relaxed on the kernel command line.*refuses sysfs mappings of it \(EINVAL\)/);
+      expect(err.message).toMatch(
+        /sysfs: [^;]*no iomem=relaxed on the kernel command line.*refuses sysfs mappings of it \(EINVAL\)/,
+      );
       expect(err.hint).toMatch(/iomem=relaxed/);
     }
   });
@@ -155,7 +173,9 @@ describe('ivshmem BAR2 reserved write-combining before the open', () => {
     const m = c.map();
     expect(m.effective).toBe('wc');
     expect(m.downgraded).toMatch(/no route gives uncached-minus \(UC-\) .*vfio-region gives wc/);
-    expect(thrown(() => dev.bar(2).cookie({ offset: 0, length: 0x1000, memattr: 'uc-', strict: true }))).toBeInstanceOf(NotSupportedError);
+    expect(thrown(() => dev.bar(2).cookie({ offset: 0, length: 0x1000, memattr: 'uc-', strict: true }))).toBeInstanceOf(
+      NotSupportedError,
+    );
   });
 
   it('the reservation ends with the device: a plain open afterwards is UC- again', async () => {
@@ -168,7 +188,7 @@ describe('ivshmem BAR2 reserved write-combining before the open', () => {
 });
 
 describe('dma-buf route', () => {
-  it('export succeeds, the mmap attempt reports the kernel\'s answer, and the fd closes with the cookie', async () => {
+  it("export succeeds, the mmap attempt reports the kernel's answer, and the fd closes with the cookie", async () => {
     await using dev = await openDevice(env.ivshmem);
     const offered = dev.feature('DMA_BUF').probe({ get: true });
     const routes = dev.memattrRoutes(2).routes;

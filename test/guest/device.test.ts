@@ -64,7 +64,9 @@ describe('edu (BAR0 through a mapping)', () => {
     expect(() => bar0.read32(2)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
     expect(() => bar0.write16(0, 0x10000)).toThrow(/does not fit in 16 bits/);
     expect(() => dev.bar(0).map({ offset: 0x800, length: 0x1000 })).toThrow(/not page-aligned/);
-    expect(() => dev.bar(0).map({ offset: 0, length: (1 << 20) + 4096 })).toThrow(expect.objectContaining({ code: 'ERANGE' }));
+    expect(() => dev.bar(0).map({ offset: 0, length: (1 << 20) + 4096 })).toThrow(
+      expect.objectContaining({ code: 'ERANGE' }),
+    );
     expect(() => dev.bar(5).map()).toThrow(/cannot be mmapped/);
   });
 
@@ -90,7 +92,9 @@ describe('ivshmem (BAR2: shared memory the host can see)', () => {
     expect(m.read64(base + 0x200)).toBe(0x0123456789abcdefn);
     expect([m.read8(base + 0x212), m.read16(base + 0x210), m.read8(base + 0x200)]).toEqual([0x7a, 0xbeef, 0xef]);
     // The same bytes through the region's pread path.
-    expect([bar2.read8(base + 0x212), bar2.read16(base + 0x210), bar2.read32(base + 4)]).toEqual([0x7a, 0xbeef, 0xc0de0001]);
+    expect([bar2.read8(base + 0x212), bar2.read16(base + 0x210), bar2.read32(base + 4)]).toEqual([
+      0x7a, 0xbeef, 0xc0de0001,
+    ]);
     const file = fs.readFileSync(process.env.VFIO_VM_IVSHMEM_FILE!);
     for (let i = 0; i < 64; i++) expect(file.readUInt32LE(base + i * 4)).toBe((0xc0de0000 | i) >>> 0);
     expect(file.readBigUInt64LE(base + 0x200)).toBe(0x0123456789abcdefn);
@@ -119,7 +123,11 @@ describe('nvme (caps, mappable areas, IRQ info)', () => {
 });
 
 describe('config space', () => {
-  it.each([['edu', EDU], ['ivshmem', IVSHMEM], ['nvme', NVME]])('%s: ids, class and capabilities match sysfs', async (_name, bdf) => {
+  it.each([
+    ['edu', EDU],
+    ['ivshmem', IVSHMEM],
+    ['nvme', NVME],
+  ])('%s: ids, class and capabilities match sysfs', async (_name, bdf) => {
     await using dev = await openDevice(bdf);
     const ids = sysfs.pciIds(bdf)!;
     expect(dev.config.vendorId).toBe(ids.vendor);
@@ -132,7 +140,11 @@ describe('config space', () => {
     const fromSysfs = pciCapabilities(raw).map((c) => c.id);
     const mine = dev.config.capabilities();
     expect(mine.standard.map((c) => c.id)).toEqual(fromSysfs);
-    expect(mine.extended.map((c) => c.id)).toEqual(pciExtCapabilities(raw).map((c) => c.id).filter((id) => mine.extended.some((e) => e.id === id)));
+    expect(mine.extended.map((c) => c.id)).toEqual(
+      pciExtCapabilities(raw)
+        .map((c) => c.id)
+        .filter((id) => mine.extended.some((e) => e.id === id)),
+    );
     expect(decodeConfigHeader(raw).classCode).toBe(ids.class);
   });
 

@@ -63,7 +63,8 @@ export interface EduTransfer {
 /** Programs and starts one transfer (the engine must be idle). */
 export function eduDmaStart(bar0: Mapping, t: EduTransfer): void {
   const eduEnd = Number((t.toRam ? t.src : t.dst) - EDU_BUFFER) + t.count;
-  if (t.count <= 0 || eduEnd > EDU_MAX_TRANSFER) throw new RangeError(`edu transfer of ${t.count} bytes ends at ${eduEnd}, past ${EDU_MAX_TRANSFER}`);
+  if (t.count <= 0 || eduEnd > EDU_MAX_TRANSFER)
+    throw new RangeError(`edu transfer of ${t.count} bytes ends at ${eduEnd}, past ${EDU_MAX_TRANSFER}`);
   bar0.write64(EDU_DMA_SRC, t.src);
   bar0.write64(EDU_DMA_DST, t.dst);
   bar0.write64(EDU_DMA_COUNT, BigInt(t.count));

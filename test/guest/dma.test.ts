@@ -8,7 +8,15 @@ import { Device, DmaBuffer, DmaMapping, Mapping, NotSupportedError, Type1Context
 import { parseHugepageInfo } from '../../lib/dma/buffer';
 import { native } from '../../lib/addon/native';
 import {
-  EDU_BUFFER, EDU_DMA_CMD, EDU_DMA_MASK_BITS, EDU_IRQ_ACK, EDU_IRQ_DMA, EDU_IRQ_STATUS, eduDmaFromRam, eduDmaStart, eduDmaToRam,
+  EDU_BUFFER,
+  EDU_DMA_CMD,
+  EDU_DMA_MASK_BITS,
+  EDU_IRQ_ACK,
+  EDU_IRQ_DMA,
+  EDU_IRQ_STATUS,
+  eduDmaFromRam,
+  eduDmaStart,
+  eduDmaToRam,
 } from './dma-edu';
 import { guestEnv, hasIommu, openDevice } from './env';
 
@@ -61,7 +69,10 @@ function writeSysfs(file: string, value: string): string {
 withIommu('IOMMU info', () => {
   it('type1 reports the emulated VT-d geometry: ranges around the MSI window, DMA_AVAIL, page sizes', async () => {
     await using dev = await openDevice(EDU, { backend: 'type1' });
-    expect(dev.iommu.iovaRanges).toEqual([{ start: 0n, end: 0xfedfffffn }, { start: 0xfef00000n, end: 0x7fffffffffn }]);
+    expect(dev.iommu.iovaRanges).toEqual([
+      { start: 0n, end: 0xfedfffffn },
+      { start: 0xfef00000n, end: 0x7fffffffffn },
+    ]);
     expect(dev.iommu.dmaAvailable).toBe(65535);
     expect(dev.iommu.pageSizes & 0x1000n).toBe(0x1000n);
     const info = (dev.iommu as Type1Context).info();
@@ -171,7 +182,9 @@ withIommu('edu DMA through IOMMU mappings', () => {
     const before = kernelLog().length;
     await eduDmaToRam(bar0, 0, iova, 64);
     expect(buf.u8.every((b) => b === 0xaa)).toBe(true);
-    const faults = kernelLog().slice(before).filter((l) => /DMAR/.test(l) && /fault/i.test(l));
+    const faults = kernelLog()
+      .slice(before)
+      .filter((l) => /DMAR/.test(l) && /fault/i.test(l));
     expect(faults.some((l) => l.includes(`fault addr 0x${iova.toString(16)}`))).toBe(true);
     // Mapped again (the allocator hands the same IOVA back), DMA lands again.
     const again = dev.iommu.map(buf, { dmaMaskBits: EDU_DMA_MASK_BITS });
@@ -188,7 +201,10 @@ withIommu('edu DMA through IOMMU mappings', () => {
     const bufs = [1, 2, 3, 5, 8, 16].map((pages) => DmaBuffer.allocate(pages * PAGE));
     const live: DmaMapping[] = [];
     let seed = 7;
-    const rnd = (n: number) => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
     const bad: string[] = [];
     for (let i = 0; i < 400; i++) {
       if (live.length > 0 && (rnd(2) === 0 || live.length > 40)) {
@@ -200,9 +216,11 @@ withIommu('edu DMA through IOMMU mappings', () => {
       sorted.forEach((m, j) => {
         const end = m.iova + BigInt(m.size) - 1n;
         if (!ranges.some((r) => m.iova >= r.start && end <= r.end)) bad.push(`step ${i}: ${m.iova} outside the ranges`);
-        if (j > 0 && sorted[j - 1].iova + BigInt(sorted[j - 1].size) > m.iova) bad.push(`step ${i}: overlap at ${m.iova}`);
+        if (j > 0 && sorted[j - 1].iova + BigInt(sorted[j - 1].size) > m.iova)
+          bad.push(`step ${i}: overlap at ${m.iova}`);
       });
-      if (base !== undefined && i % 50 === 0 && dev.iommu.dmaAvailable !== base - live.length) bad.push(`step ${i}: DMA_AVAIL ${dev.iommu.dmaAvailable}, expected ${base - live.length}`);
+      if (base !== undefined && i % 50 === 0 && dev.iommu.dmaAvailable !== base - live.length)
+        bad.push(`step ${i}: DMA_AVAIL ${dev.iommu.dmaAvailable}, expected ${base - live.length}`);
     }
     expect(bad).toEqual([]);
     expect(dev.iommu.dmaMappings.length).toBe(live.length);
@@ -292,31 +310,34 @@ withIommu('closing', () => {
 
   // iommufd's container compatibility (kernels with CONFIG_IOMMUFD) keeps its IOAS while /dev/iommu is open.
   const withCompat = fs.existsSync('/dev/iommu') ? it : it.skip;
-  withCompat('through iommufd\'s compatibility container, mappings outlive the last device; a device joining again reaches them', async () => {
-    const ctx = Type1Context.open({ iommufdCompat: true });
-    try {
-      let dev = await openDevice(EDU, { iommu: ctx });
-      expect(ctx.dmaAvailable).toBeUndefined(); // iommufd sets no limit on the number of mappings
-      using src = DmaBuffer.allocate(PAGE);
-      src.copyIn(0, pattern(128, 77));
-      const m = ctx.map(src, { dmaMaskBits: EDU_DMA_MASK_BITS });
-      dev.close();
-      expect(m.closed).toBe(false);
-      // The device joins again and DMAs from the mapping made before it left.
-      dev = await openDevice(EDU, { iommu: ctx });
-      dev.config.busMaster = true;
-      using dst = DmaBuffer.allocate(PAGE);
-      const md = ctx.map(dst, { dmaMaskBits: EDU_DMA_MASK_BITS });
-      const bar0 = dev.bar(0).map();
-      await eduDmaFromRam(bar0, m.iova, 0, 128);
-      await eduDmaToRam(bar0, 0, md.iova, 128);
-      expect(dst.copyOut(0, 128)).toEqual(pattern(128, 77));
-      dev.close();
-    } finally {
-      ctx.close();
-    }
-    expect(ctx.dmaMappings).toEqual([]);
-  });
+  withCompat(
+    "through iommufd's compatibility container, mappings outlive the last device; a device joining again reaches them",
+    async () => {
+      const ctx = Type1Context.open({ iommufdCompat: true });
+      try {
+        let dev = await openDevice(EDU, { iommu: ctx });
+        expect(ctx.dmaAvailable).toBeUndefined(); // iommufd sets no limit on the number of mappings
+        using src = DmaBuffer.allocate(PAGE);
+        src.copyIn(0, pattern(128, 77));
+        const m = ctx.map(src, { dmaMaskBits: EDU_DMA_MASK_BITS });
+        dev.close();
+        expect(m.closed).toBe(false);
+        // The device joins again and DMAs from the mapping made before it left.
+        dev = await openDevice(EDU, { iommu: ctx });
+        dev.config.busMaster = true;
+        using dst = DmaBuffer.allocate(PAGE);
+        const md = ctx.map(dst, { dmaMaskBits: EDU_DMA_MASK_BITS });
+        const bar0 = dev.bar(0).map();
+        await eduDmaFromRam(bar0, m.iova, 0, 128);
+        await eduDmaToRam(bar0, 0, md.iova, 128);
+        expect(dst.copyOut(0, 128)).toEqual(pattern(128, 77));
+        dev.close();
+      } finally {
+        ctx.close();
+      }
+      expect(ctx.dmaMappings).toEqual([]);
+    },
+  );
 
   it('type1: a shared context keeps its mappings while any device is open in it; the kernel drops them with the last', async () => {
     const NVME = env.nvme;
@@ -377,14 +398,23 @@ withIommu('limits', () => {
     const nodes = [
       ...(backend === 'iommufd' ? [] : [`/dev/vfio/${group}`]),
       ...(backend === 'type1' ? [] : ['/dev/iommu']),
-      ...(backend === 'iommufd' ? [`/dev/vfio/devices/${fs.readdirSync(`/sys/bus/pci/devices/${EDU}/vfio-dev`)[0]}`] : []),
+      ...(backend === 'iommufd'
+        ? [`/dev/vfio/devices/${fs.readdirSync(`/sys/bus/pci/devices/${EDU}/vfio-dev`)[0]}`]
+        : []),
     ];
     const modes = nodes.map((node) => fs.statSync(node).mode & 0o777);
     for (const node of nodes) fs.chmodSync(node, 0o666);
     try {
-      const child = spawnSync(process.execPath, [path.join(__dirname, 'dma-memlock-child.js'), EDU, String(64 * 1024), String(1 << 20)], {
-        uid: 65534, gid: 65534, encoding: 'utf8', timeout: 60000,
-      });
+      const child = spawnSync(
+        process.execPath,
+        [path.join(__dirname, 'dma-memlock-child.js'), EDU, String(64 * 1024), String(1 << 20)],
+        {
+          uid: 65534,
+          gid: 65534,
+          encoding: 'utf8',
+          timeout: 60000,
+        },
+      );
       expect(child.stderr).toBe('');
       const out = JSON.parse(child.stdout);
       expect(out.limit).toEqual(['65536', '65536']);

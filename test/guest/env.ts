@@ -53,7 +53,8 @@ const BACKENDS: readonly BackendChoice[] = ['auto', 'type1', 'iommufd-compat', '
 
 function testBackend(): BackendChoice {
   const v = process.env.VFIO_TEST_BACKEND || 'auto';
-  if (!(BACKENDS as readonly string[]).includes(v)) throw new Error(`VFIO_TEST_BACKEND=${v} is not one of ${BACKENDS.join(', ')}`);
+  if (!(BACKENDS as readonly string[]).includes(v))
+    throw new Error(`VFIO_TEST_BACKEND=${v} is not one of ${BACKENDS.join(', ')}`);
   return v as BackendChoice;
 }
 
@@ -62,7 +63,8 @@ function testBackend(): BackendChoice {
  * the caller names a backend or joins a context itself.
  */
 export function openDevice(address: string, o: DeviceOpenOptions = {}): Promise<Device> {
-  if (o.iommu !== undefined || o.backend !== undefined) return Device.open(address, { unsafeNoIommu: o.iommu?.unsafe, ...o });
+  if (o.iommu !== undefined || o.backend !== undefined)
+    return Device.open(address, { unsafeNoIommu: o.iommu?.unsafe, ...o });
   const backend = testBackend();
   return Device.open(address, { backend, unsafeNoIommu: backend === 'noiommu', ...o });
 }

@@ -2,9 +2,15 @@
 // probe of every number, dma-buf export of ivshmem's BAR2, low power on edu, unknown numbers.
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import {
-  InvalidArgumentError, NotSupportedError, VfioError, formatProbeReport, isFeatureError, probeReport,
+  InvalidArgumentError,
+  NotSupportedError,
+  VfioError,
+  formatProbeReport,
+  isFeatureError,
+  probeReport,
 } from '../../lib';
 import { native } from '../../lib/addon/native';
 import { packageRoot } from '../../lib/addon/paths';
@@ -13,15 +19,24 @@ import { openDevice } from './env';
 const EDU = process.env.VFIO_VM_EDU!;
 const IVSHMEM = process.env.VFIO_VM_IVSHMEM!;
 const NVME = process.env.VFIO_VM_NVME!;
-const DEVICES: [string, string][] = [['edu', EDU], ['ivshmem', IVSHMEM], ['nvme', NVME]];
+const DEVICES: [string, string][] = [
+  ['edu', EDU],
+  ['ivshmem', IVSHMEM],
+  ['nvme', NVME],
+];
 const ALL = Array.from({ length: 16 }, (_, i) => i);
 
 function thrown(f: () => unknown): VfioError {
-  try { f(); } catch (e) { return e as VfioError; }
+  try {
+    f();
+  } catch (e) {
+    return e as VfioError;
+  }
   throw new Error('expected an error');
 }
 
-const runtimeStatus = (bdf: string) => fs.readFileSync(`/sys/bus/pci/devices/${bdf}/power/runtime_status`, 'utf8').trim();
+const runtimeStatus = (bdf: string) =>
+  fs.readFileSync(`/sys/bus/pci/devices/${bdf}/power/runtime_status`, 'utf8').trim();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Runtime suspend runs from a workqueue after the ioctl returns: wait for it. */
@@ -29,19 +44,32 @@ async function settles(bdf: string, status: string): Promise<string> {
   for (let i = 0; i < 100 && runtimeStatus(bdf) !== status; i++) await sleep(20);
   return runtimeStatus(bdf);
 }
-const fdTarget = (fd: number) => { try { return fs.readlinkSync(`/proc/self/fd/${fd}`); } catch { return undefined; } };
+const fdTarget = (fd: number) => {
+  try {
+    return fs.readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return undefined;
+  }
+};
 
 // ---------------------------------------------------------------------------------------------
 
 /** A probe answer as test/tools/vfio-probe prints it: 0, or the errno name. */
 type CAnswer = 0 | string;
-interface CProbe { features: { index: number; probe: CAnswer; probe_get: CAnswer; probe_set: CAnswer }[] }
+interface CProbe {
+  features: { index: number; probe: CAnswer; probe_get: CAnswer; probe_set: CAnswer }[];
+}
 
 /** The C probe's answers for numbers 0..15 on one device, spelled as FeatureInfo.answers. */
 function cProbe(bdf: string): Map<number, { probe: string; get: string; set: string }> {
   const out = execFileSync(path.join(packageRoot(), 'build', 'tools', 'vfio-probe'), [bdf], { encoding: 'utf8' });
   const name = (a: CAnswer) => (a === 0 ? 'OK' : a);
-  return new Map((JSON.parse(out) as CProbe).features.map((f) => [f.index, { probe: name(f.probe), get: name(f.probe_get), set: name(f.probe_set) }]));
+  return new Map(
+    (JSON.parse(out) as CProbe).features.map((f) => [
+      f.index,
+      { probe: name(f.probe), get: name(f.probe_get), set: name(f.probe_set) },
+    ]),
+  );
 }
 
 describe('features() matches a C probe of every number', () => {
@@ -54,29 +82,42 @@ describe('features() matches a C probe of every number', () => {
     expect(byName.DMA_BUF).toMatchObject({ index: 11, supported: true, get: true, set: false });
     expect(byName.LOW_POWER_ENTRY).toMatchObject({ index: 3, supported: true, get: false, set: true });
     expect(byName.LOW_POWER_EXIT).toMatchObject({ supported: true, set: true });
-    expect(byName.BUS_MASTER).toMatchObject({ supported: false, answers: { probe: 'ENOTTY', get: 'ENOTTY', set: 'ENOTTY' } });
+    expect(byName.BUS_MASTER).toMatchObject({
+      supported: false,
+      answers: { probe: 'ENOTTY', get: 'ENOTTY', set: 'ENOTTY' },
+    });
     expect(byName.MIGRATION.answers.probe).toBe('ENOTTY');
     const report = probeReport(bdf, list);
-    expect(report.answered).toEqual(ALL.filter((i) => [c.get(i)!.probe, c.get(i)!.get, c.get(i)!.set].some((a) => a !== 'ENOTTY')));
+    expect(report.answered).toEqual(
+      ALL.filter((i) => [c.get(i)!.probe, c.get(i)!.get, c.get(i)!.set].some((a) => a !== 'ENOTTY')),
+    );
     expect(formatProbeReport(report)).toContain(`VFIO_DEVICE_FEATURE probes on ${bdf}`);
   });
 
   it('a table for a kernel numbered differently names what answered by it', async () => {
-    await using dev = await openDevice(EDU, { featureNumbers: { LOW_POWER_EXIT: null, RESUME: 5, ZPCI_ERROR: null, DMA_BUF_MEMATTR: 13 } });
+    await using dev = await openDevice(EDU, {
+      featureNumbers: { LOW_POWER_EXIT: null, RESUME: 5, ZPCI_ERROR: null, DMA_BUF_MEMATTR: 13 },
+    });
     const list = dev.features();
     expect(list.find((f) => f.index === 5)).toMatchObject({ name: 'RESUME', supported: true, set: true });
     expect(list.find((f) => f.index === 13)).toMatchObject({ name: 'DMA_BUF_MEMATTR', supported: false });
     dev.feature('LOW_POWER_ENTRY').enter();
     dev.feature('RESUME').set();
     expect(dev.bar(0).read32(0)).toBe(0x010000ed);
-    await expect(openDevice(EDU, { featureNumbers: { X: 3 } })).rejects.toMatchObject({ code: 'EINVAL', message: expect.stringMatching(/LOW_POWER_ENTRY and X/) });
+    await expect(openDevice(EDU, { featureNumbers: { X: 3 } })).rejects.toMatchObject({
+      code: 'EINVAL',
+      message: expect.stringMatching(/LOW_POWER_ENTRY and X/),
+    });
   });
 });
 
 describe('unknown and unsupported features', () => {
   it('an unknown number is a not-supported error with op and number', async () => {
     await using dev = await openDevice(EDU);
-    for (const [index, call] of [[42, (i: number) => dev.feature(i).get(8)], [0x1234, (i: number) => dev.feature(i).set(new Uint8Array(4))]] as const) {
+    for (const [index, call] of [
+      [42, (i: number) => dev.feature(i).get(8)],
+      [0x1234, (i: number) => dev.feature(i).set(new Uint8Array(4))],
+    ] as const) {
       const err = thrown(() => call(index));
       expect(err).toBeInstanceOf(NotSupportedError);
       expect(err).toMatchObject({ code: 'ENOTTY', op: 'VFIO_DEVICE_FEATURE', device: EDU });
@@ -93,11 +134,16 @@ describe('unknown and unsupported features', () => {
     expect(bm.hint).toMatch(/dev\.config\.busMaster = true/);
     expect(thrown(() => dev.feature('MIGRATION').read())).toBeInstanceOf(NotSupportedError);
     expect(thrown(() => dev.feature('MIG_DEVICE_STATE').read())).toBeInstanceOf(NotSupportedError);
-    expect(thrown(() => dev.feature('PCI_VF_TOKEN').setToken('00112233-4455-6677-8899-aabbccddeeff')).code).toBe('ENOTTY');
+    expect(thrown(() => dev.feature('PCI_VF_TOKEN').setToken('00112233-4455-6677-8899-aabbccddeeff')).code).toBe(
+      'ENOTTY',
+    );
     // Our checks come first: a bad UUID never reaches the kernel.
     expect(thrown(() => dev.feature('PCI_VF_TOKEN').setToken('nope'))).toBeInstanceOf(InvalidArgumentError);
     // DMA_BUF offers GET only: a SET is the kernel's EINVAL.
-    expect(thrown(() => dev.feature('DMA_BUF').set(new Uint8Array(16)))).toMatchObject({ code: 'EINVAL', errno: require('os').constants.errno.EINVAL });
+    expect(thrown(() => dev.feature('DMA_BUF').set(new Uint8Array(16)))).toMatchObject({
+      code: 'EINVAL',
+      errno: os.constants.errno.EINVAL,
+    });
   });
 });
 
@@ -108,25 +154,34 @@ describe('DMA_BUF export', () => {
     expect(whole.size).toBe(4n << 20n);
     expect(fdTarget(whole.fd)).toMatch(/dmabuf/);
     expect(whole.fdinfo()).toMatchObject({ size: 4n << 20n, expName: 'vfio_pci_core' });
-    using parts = dev.bar(2).exportDmaBuf([{ offset: 0x1000, length: 0x2000 }, { offset: 0x200000, length: 0x1000 }]);
+    using parts = dev.bar(2).exportDmaBuf([
+      { offset: 0x1000, length: 0x2000 },
+      { offset: 0x200000, length: 0x1000 },
+    ]);
     expect(parts.fdinfo().size).toBe(0x3000n);
-    expect(parts.ranges).toEqual([{ offset: 0x1000n, length: 0x2000n }, { offset: 0x200000n, length: 0x1000n }]);
+    expect(parts.ranges).toEqual([
+      { offset: 0x1000n, length: 0x2000n },
+      { offset: 0x200000n, length: 0x1000n },
+    ]);
     expect(parts.fd).not.toBe(whole.fd);
   });
 
-  it('past the BAR, an absent BAR, config space: the kernel\'s errno, typed, with the rule', async () => {
+  it("past the BAR, an absent BAR, config space: the kernel's errno, typed, with the rule", async () => {
     await using dev = await openDevice(IVSHMEM);
     const dmabufFds = () => fs.readdirSync('/proc/self/fd').filter((f) => /dmabuf/.test(fdTarget(Number(f)) ?? ''));
     const before = dmabufFds();
     const past = thrown(() => dev.bar(2).exportDmaBuf([{ offset: 4 << 20, length: 0x1000 }]));
     expect(past).toBeInstanceOf(InvalidArgumentError);
-    expect(past).toMatchObject({ code: 'EINVAL', errno: require('os').constants.errno.EINVAL, op: 'VFIO_DEVICE_FEATURE' });
+    expect(past).toMatchObject({ code: 'EINVAL', errno: os.constants.errno.EINVAL, op: 'VFIO_DEVICE_FEATURE' });
     expect(past.hint).toMatch(/runs past the end of BAR2 \(0x400000 bytes\)/);
     const straddle = thrown(() => dev.bar(2).exportDmaBuf([{ offset: (4 << 20) - 0x1000, length: 0x2000 }]));
     expect(straddle.code).toBe('EINVAL');
     // BAR0 is 256 bytes of registers: a page of it is already past its end.
     const small = thrown(() => dev.bar(0).exportDmaBuf([{ offset: 0, length: 0x1000 }]));
-    expect([small.code, small.hint]).toEqual(['EINVAL', 'range [0x0, +0x1000) runs past the end of BAR0 (0x100 bytes)']);
+    expect([small.code, small.hint]).toEqual([
+      'EINVAL',
+      'range [0x0, +0x1000) runs past the end of BAR0 (0x100 bytes)',
+    ]);
     // ivshmem-plain has no BAR1.
     expect(dev.bar(1).size).toBe(0n);
     const absent = thrown(() => dev.bar(1).exportDmaBuf([{ offset: 0, length: 0x1000 }]));
@@ -197,7 +252,7 @@ const hasRuntimePm = fs.existsSync(`/sys/bus/pci/devices/${EDU}/power/runtime_st
       dev.feature('LOW_POWER_ENTRY_WITH_WAKEUP').enter(efd);
       expect(await settles(EDU, 'suspended')).toBe('suspended');
       const counter = new Uint8Array(8);
-      expect(native().read(efd, counter)).toBe(-require('os').constants.errno.EAGAIN);
+      expect(native().read(efd, counter)).toBe(-os.constants.errno.EAGAIN);
       // Any device ioctl resumes the device (vfio wraps ioctls in runtime PM get/put).
       dev.feature('LOW_POWER_EXIT').ioctl({ probe: true, set: true });
       expect(native().read(efd, counter)).toBe(8);

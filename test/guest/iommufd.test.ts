@@ -3,9 +3,7 @@
 // IOAS, a peer's BAR mapped from a dma-buf), iommufd's container compatibility, and what 'auto'
 // picks on each kernel.
 import * as fs from 'fs';
-import {
-  Device, DmaBuffer, IommufdContext, Mapping, NotSupportedError, Type1Context, VfioError,
-} from '../../lib';
+import { Device, DmaBuffer, IommufdContext, Mapping, NotSupportedError, Type1Context, VfioError } from '../../lib';
 import { EDU_DMA_MASK_BITS, eduDmaFromRam, eduDmaToRam } from './dma-edu';
 import { describeIf, guestEnv, hasIommu, openDevice } from './env';
 
@@ -49,7 +47,10 @@ function iommufd(dev: Device): IommufdContext {
   return dev.iommu;
 }
 
-const VTD_RANGES = [{ start: 0n, end: 0xfedfffffn }, { start: 0xfef00000n, end: 0x7fffffffffn }];
+const VTD_RANGES = [
+  { start: 0n, end: 0xfedfffffn },
+  { start: 0xfef00000n, end: 0x7fffffffffn },
+];
 
 describeIf(hasIommu(), 'no IOMMU in this configuration')('backend auto', () => {
   it(`picks ${CUSTOM_KERNEL ? 'iommufd on the custom kernel' : 'type1 on the Debian kernel'}`, async () => {
@@ -104,7 +105,7 @@ withIommufd('iommufd: a device through its cdev', () => {
     expect(thrown(() => ctx.hwInfo(dev.devid! + 100)).code).toBe('EINVAL');
   });
 
-  it('the IOAS ranges are VT-d\'s (39 bits, minus the MSI window), as type1 reports them', () => {
+  it("the IOAS ranges are VT-d's (39 bits, minus the MSI window), as type1 reports them", () => {
     expect(ctx.iovaRanges).toEqual(VTD_RANGES);
     expect(ctx.pageSizes & 0x1000n).toBe(0x1000n);
     expect(ctx.dmaAvailable).toBeUndefined();
@@ -151,38 +152,41 @@ withIommufd('iommufd: a device through its cdev', () => {
 });
 
 withIommufd('iommufd: sharing one IOAS', () => {
-  (EDU2 ? it : it.skip)('two edus in one context: one mapping, the first writes it, the second reads it back', async () => {
-    const ctx = IommufdContext.open();
-    try {
-      await using a = await openDevice(env.edu, { iommu: ctx });
-      await using b = await openDevice(EDU2!, { iommu: ctx });
-      expect(ctx.devices.map((d) => d.name).sort()).toEqual([env.edu, EDU2].sort());
-      expect(a.iommu).toBe(b.iommu);
-      const [barA, barB] = [a.bar(0).map(), b.bar(0).map()];
-      a.config.busMaster = true;
-      b.config.busMaster = true;
-      using src = DmaBuffer.allocate(PAGE);
-      using shared = DmaBuffer.allocate(PAGE);
-      using out = DmaBuffer.allocate(PAGE);
-      const [ms, mShared, mo] = [src, shared, out].map((x) => ctx.map(x, { dmaMaskBits: EDU_DMA_MASK_BITS }));
-      const data = pattern(2000, 77);
-      src.copyIn(0, data);
-      await eduDmaFromRam(barA, ms.iova, 0, data.length);
-      await eduDmaToRam(barA, 0, mShared.iova, data.length);
-      await eduDmaFromRam(barB, mShared.iova, 0x200, data.length);
-      await eduDmaToRam(barB, 0x200, mo.iova, data.length);
-      expect(out.copyOut(0, data.length)).toEqual(data);
-      // The first device leaving does not take the mappings with it (unlike type1's last group).
-      a.close();
-      expect(mo.closed).toBe(false);
-      out.copyIn(0, new Uint8Array(data.length));
-      await eduDmaToRam(barB, 0x200, mo.iova, data.length);
-      expect(out.copyOut(0, data.length)).toEqual(data);
-    } finally {
-      ctx.close();
-    }
-    expect(ctx.closed).toBe(true);
-  });
+  (EDU2 ? it : it.skip)(
+    'two edus in one context: one mapping, the first writes it, the second reads it back',
+    async () => {
+      const ctx = IommufdContext.open();
+      try {
+        await using a = await openDevice(env.edu, { iommu: ctx });
+        await using b = await openDevice(EDU2!, { iommu: ctx });
+        expect(ctx.devices.map((d) => d.name).sort()).toEqual([env.edu, EDU2].sort());
+        expect(a.iommu).toBe(b.iommu);
+        const [barA, barB] = [a.bar(0).map(), b.bar(0).map()];
+        a.config.busMaster = true;
+        b.config.busMaster = true;
+        using src = DmaBuffer.allocate(PAGE);
+        using shared = DmaBuffer.allocate(PAGE);
+        using out = DmaBuffer.allocate(PAGE);
+        const [ms, mShared, mo] = [src, shared, out].map((x) => ctx.map(x, { dmaMaskBits: EDU_DMA_MASK_BITS }));
+        const data = pattern(2000, 77);
+        src.copyIn(0, data);
+        await eduDmaFromRam(barA, ms.iova, 0, data.length);
+        await eduDmaToRam(barA, 0, mShared.iova, data.length);
+        await eduDmaFromRam(barB, mShared.iova, 0x200, data.length);
+        await eduDmaToRam(barB, 0x200, mo.iova, data.length);
+        expect(out.copyOut(0, data.length)).toEqual(data);
+        // The first device leaving does not take the mappings with it (unlike type1's last group).
+        a.close();
+        expect(mo.closed).toBe(false);
+        out.copyIn(0, new Uint8Array(data.length));
+        await eduDmaToRam(barB, 0x200, mo.iova, data.length);
+        expect(out.copyOut(0, data.length)).toEqual(data);
+      } finally {
+        ctx.close();
+      }
+      expect(ctx.closed).toBe(true);
+    },
+  );
 
   it('a device joining a context with live mappings keeps them valid', async () => {
     const ctx = IommufdContext.open();
@@ -202,7 +206,7 @@ withIommufd('iommufd: sharing one IOAS', () => {
 });
 
 withIommufd('iommufd: peer-to-peer DMA from a dma-buf', () => {
-  it('ivshmem BAR2 mapped into edu\'s IOAS: edu reads and writes the peer\'s memory', async () => {
+  it("ivshmem BAR2 mapped into edu's IOAS: edu reads and writes the peer's memory", async () => {
     const ctx = IommufdContext.open();
     try {
       await using edu = await openDevice(env.edu, { iommu: ctx });
@@ -242,7 +246,10 @@ withIommufd('iommufd: peer-to-peer DMA from a dma-buf', () => {
     const ctx = IommufdContext.open();
     try {
       await using ivshmem = await openDevice(env.ivshmem, { iommu: ctx });
-      using dmabuf = ivshmem.bar(2).exportDmaBuf([{ offset: 0, length: 0x1000 }, { offset: 0x2000, length: 0x1000 }]);
+      using dmabuf = ivshmem.bar(2).exportDmaBuf([
+        { offset: 0, length: 0x1000 },
+        { offset: 0x2000, length: 0x1000 },
+      ]);
       const e = thrown(() => ctx.mapDmaBuf(dmabuf));
       expect(e.op).toBe('IOMMU_IOAS_MAP_FILE');
       expect(e.hint).toMatch(/single-range VFIO PCI dma-bufs/);
@@ -267,7 +274,12 @@ withIommufd('iommufd container compatibility', () => {
     expect([dev.backend, dev.iommu.kind, dev.devid]).toEqual(['iommufd-compat', 'type1', undefined]);
     const t1 = dev.iommu as Type1Context;
     expect(t1.iovaRanges).toEqual(VTD_RANGES);
-    expect(t1.info().caps.map((c) => c.type).sort()).toEqual(['dma-avail', 'iova-range']);
+    expect(
+      t1
+        .info()
+        .caps.map((c) => c.type)
+        .sort(),
+    ).toEqual(['dma-avail', 'iova-range']);
     const bar0 = dev.bar(0).map();
     dev.config.busMaster = true;
     using src = DmaBuffer.allocate(PAGE);

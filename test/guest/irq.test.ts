@@ -49,7 +49,9 @@ describe('edu with MSI', () => {
   let dev: Device;
   let bar: Mapping;
   beforeAll(async () => ({ dev, bar } = await openEdu()));
-  afterEach(() => { for (const name of ['MSI', 'INTX']) dev.irq(name).disable(); });
+  afterEach(() => {
+    for (const name of ['MSI', 'INTX']) dev.irq(name).disable();
+  });
   afterAll(() => dev?.close());
 
   it('has the interrupts the kernel reports for edu', () => {
@@ -135,7 +137,10 @@ describe('edu with INTx (automasked)', () => {
   it('while masked nothing arrives; after unmask the pending interrupt does', async () => {
     irq = dev.irq('INTX').enable();
     let n = 0;
-    irq.on('interrupt', () => { n++; bar.write32(IRQ_ACK, 0xffffffff); });
+    irq.on('interrupt', () => {
+      n++;
+      bar.write32(IRQ_ACK, 0xffffffff);
+    });
     irq.mask();
     bar.write32(IRQ_RAISE, 0x42);
     await sleep(300);
@@ -199,7 +204,10 @@ describe('nvme MSI-X, ERR and REQ through the software trigger', () => {
     b.trigger(7);
     await waitFor('vector 7', () => onB.length === 1);
     await sleep(50);
-    expect(onA).toEqual([[0, 1], [3, 2]]);
+    expect(onA).toEqual([
+      [0, 1],
+      [3, 2],
+    ]);
     expect(onB).toEqual([[7, 1]]);
     expect(() => a.trigger(7)).toThrow(InvalidArgumentError);
 
@@ -216,7 +224,9 @@ describe('nvme MSI-X, ERR and REQ through the software trigger', () => {
     const got = once(irq, 'interrupt');
     irq.trigger(10);
     expect(await got).toEqual([1, 10]);
-    expect(() => irq.add(65)).toThrow(expect.objectContaining({ code: 'ERANGE', message: expect.stringMatching(/MSIX has 65 vector\(s\) \(0–64\)/) }));
+    expect(() => irq.add(65)).toThrow(
+      expect.objectContaining({ code: 'ERANGE', message: expect.stringMatching(/MSIX has 65 vector\(s\) \(0–64\)/) }),
+    );
     expect(() => dev.irq('MSI').enable()).toThrow(NotSupportedError); // nvme has no MSI
     irq.disable();
   });
@@ -258,7 +268,9 @@ describe('lifetime', () => {
   it('a process with enabled but idle interrupts exits by itself', async () => {
     const p = spawn(process.execPath, [child, NVME, 'idle'], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
-    p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    p.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
     const timer = setTimeout(() => p.kill('SIGKILL'), 240000);
     const [code, signal] = await once(p, 'exit');
     clearTimeout(timer);
@@ -269,7 +281,9 @@ describe('lifetime', () => {
   it('one with an interrupt listener keeps running', async () => {
     const p = spawn(process.execPath, [child, NVME, 'listen'], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
-    p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    p.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
     const exited = once(p, 'exit');
     await waitFor('the child to arm', () => out.includes('armed') || p.exitCode !== null, 240000);
     await sleep(3000);
@@ -283,11 +297,13 @@ describe('lifetime', () => {
     const sysfsDev = `/sys/bus/pci/devices/${NVME}`;
     const dev = await openDevice(NVME);
     let requests = 0;
-    const released = new Promise<void>((resolve) => dev.on('release-request', () => {
-      requests++;
-      dev.close();
-      resolve();
-    }));
+    const released = new Promise<void>((resolve) =>
+      dev.on('release-request', () => {
+        requests++;
+        dev.close();
+        resolve();
+      }),
+    );
     // The write blocks in the kernel until the device is released.
     const unbind = spawn('sh', ['-c', `echo ${NVME} > /sys/bus/pci/drivers/vfio-pci/unbind`], { stdio: 'inherit' });
     const timer = setTimeout(() => dev.close(), 120000);

@@ -3,7 +3,12 @@
 // cdev on iommufd, its group on type1); config space, regions and IRQ info as the sample
 // defines them.
 import * as fs from 'fs';
-import { VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE, VFIO_IRQ_INFO_NORESIZE } from '../../lib/abi';
+import {
+  VFIO_IRQ_INFO_AUTOMASKED,
+  VFIO_IRQ_INFO_EVENTFD,
+  VFIO_IRQ_INFO_MASKABLE,
+  VFIO_IRQ_INFO_NORESIZE,
+} from '../../lib/abi';
 import { describeIf, guestEnv, openDevice } from './env';
 
 const env = guestEnv();
@@ -40,7 +45,11 @@ withMtty('mtty mdev', () => {
   it('regions: two 8-byte I/O BARs and a 255-byte config space, read/write, nothing mappable', async () => {
     await using dev = await openDevice(UUID.toUpperCase());
     const sized = dev.regions.filter((r) => r.size > 0n).map((r) => [r.name, r.size]);
-    expect(sized).toEqual([['BAR0', 8n], ['BAR1', 8n], ['CONFIG', 0xffn]]);
+    expect(sized).toEqual([
+      ['BAR0', 8n],
+      ['BAR1', 8n],
+      ['CONFIG', 0xffn],
+    ]);
     for (const r of dev.regions) {
       expect(r.flags.read && r.flags.write).toBe(true);
       expect(r.flags.mmap).toBe(false);

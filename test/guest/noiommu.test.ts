@@ -4,7 +4,13 @@
 // device without any DMA API.
 import * as fs from 'fs';
 import {
-  Device, DmaBuffer, IommufdContext, NotSupportedError, PermissionError, Type1Context, VfioError,
+  Device,
+  DmaBuffer,
+  IommufdContext,
+  NotSupportedError,
+  PermissionError,
+  Type1Context,
+  VfioError,
 } from '../../lib';
 import { eduDmaFromRam, eduDmaToRam } from './dma-edu';
 import { describeIf, guestEnv, hasIommu, openDevice } from './env';
@@ -16,7 +22,9 @@ const noIommu = describeIf(!hasIommu(), 'devices are behind an IOMMU in this con
  * edu drives 28 address bits, which physical addresses in a 2 GiB guest exceed: this
  * configuration adds an edu with a 32-bit DMA mask (VFIO_VM_DEVICE_0) for the DMA test.
  */
-const WIDE_EDU = env.devices.find((d) => d !== env.edu && fs.readFileSync(`/sys/bus/pci/devices/${d}/device`, 'utf8').trim() === '0x11e8');
+const WIDE_EDU = env.devices.find(
+  (d) => d !== env.edu && fs.readFileSync(`/sys/bus/pci/devices/${d}/device`, 'utf8').trim() === '0x11e8',
+);
 
 async function rejection(p: Promise<unknown>): Promise<VfioError> {
   try {

@@ -7,9 +7,26 @@ import { VFIO_DEVICE_INFO_CAP_PCI_ATOMIC_COMP } from '../../lib/abi';
 import { packageRoot } from '../../lib/addon/paths';
 import { openDevice } from './env';
 
-interface ProbeRegion { index: number; errno?: string; flags?: number; size?: string; offset?: string; caps?: (number | string)[]; sparse?: { offset: string; size: string }[] }
-interface ProbeIrq { index: number; errno?: string; flags?: number; count?: number }
-interface Probe { device: { flags: number; num_regions: number; num_irqs: number; caps: (number | string)[] }; regions: ProbeRegion[]; irqs: ProbeIrq[] }
+interface ProbeRegion {
+  index: number;
+  errno?: string;
+  flags?: number;
+  size?: string;
+  offset?: string;
+  caps?: (number | string)[];
+  sparse?: { offset: string; size: string }[];
+}
+interface ProbeIrq {
+  index: number;
+  errno?: string;
+  flags?: number;
+  count?: number;
+}
+interface Probe {
+  device: { flags: number; num_regions: number; num_irqs: number; caps: (number | string)[] };
+  regions: ProbeRegion[];
+  irqs: ProbeIrq[];
+}
 
 function probe(bdf: string): Probe {
   const out = execFileSync(path.join(packageRoot(), 'build', 'tools', 'vfio-probe'), [bdf], { encoding: 'utf8' });
@@ -22,13 +39,20 @@ async function library(bdf: string) {
   await using dev = await openDevice(bdf);
   return {
     device: {
-      flags: dev.info.rawFlags, num_regions: dev.info.numRegions, num_irqs: dev.info.numIrqs,
+      flags: dev.info.rawFlags,
+      num_regions: dev.info.numRegions,
+      num_irqs: dev.info.numIrqs,
       caps: dev.info.caps.map((c) => (c.type === 'pci-atomic-comp' ? VFIO_DEVICE_INFO_CAP_PCI_ATOMIC_COMP : c.id)),
     },
     regions: dev.regions.map((r) => {
       const out: ProbeRegion & { type?: { type: number; subtype: number } } = {
-        index: r.index, flags: r.info.rawFlags, size: hex(r.size), offset: hex(r.offset),
-        caps: r.caps.map((c) => (c.type === 'unknown' ? c.id : { 'sparse-mmap': 1, type: 2, 'msix-mappable': 3 }[c.type])),
+        index: r.index,
+        flags: r.info.rawFlags,
+        size: hex(r.size),
+        offset: hex(r.offset),
+        caps: r.caps.map((c) =>
+          c.type === 'unknown' ? c.id : { 'sparse-mmap': 1, type: 2, 'msix-mappable': 3 }[c.type],
+        ),
       };
       for (const c of r.caps) {
         if (c.type === 'sparse-mmap') out.sparse = c.areas.map((a) => ({ offset: hex(a.offset), size: hex(a.size) }));

@@ -5,7 +5,15 @@ import * as path from 'path';
 import { DmaBuffer, NotSupportedError, ResetKind, VfioError } from '../../lib';
 import { guestEnv, hasIommu, openDevice } from './env';
 import {
-  CC_QUEUE_ENTRY_SIZES, CSTS_READY, NVME_CAP, NVME_CC, NVME_CSTS, QUEUE_BUFFER_SIZE, identifySerial, nvmeEnable, nvmeIdentify,
+  CC_QUEUE_ENTRY_SIZES,
+  CSTS_READY,
+  NVME_CAP,
+  NVME_CC,
+  NVME_CSTS,
+  QUEUE_BUFFER_SIZE,
+  identifySerial,
+  nvmeEnable,
+  nvmeIdentify,
 } from './reset-nvme';
 
 const env = guestEnv();
@@ -32,41 +40,44 @@ describe('reset()', () => {
     expect(e.hint).toMatch(/hotReset/);
   });
 
-  withIommu('on nvme: registers return to their reset values; the same BAR mapping, DMA mapping and bus mastering keep working', async () => {
-    await using dev = await openDevice(NVME);
-    expect(dev.info.flags.reset).toBe(true);
-    const bar0 = dev.bar(0).map({ offset: 0, length: 0x2000 }); // registers and doorbells
-    dev.config.busMaster = true;
-    using queues = DmaBuffer.allocate(QUEUE_BUFFER_SIZE);
-    const m = dev.iommu.map(queues);
-    // Before: the controller runs an admin command through the mapping.
-    await nvmeEnable(bar0, m);
-    const before = await nvmeIdentify(bar0, m);
-    expect(before.status).toBe(0);
-    expect(identifySerial(before.data)).toBe('vfiovm0');
-    const events: ResetKind[] = [];
-    dev.on('reset', (k: ResetKind) => events.push(k));
+  withIommu(
+    'on nvme: registers return to their reset values; the same BAR mapping, DMA mapping and bus mastering keep working',
+    async () => {
+      await using dev = await openDevice(NVME);
+      expect(dev.info.flags.reset).toBe(true);
+      const bar0 = dev.bar(0).map({ offset: 0, length: 0x2000 }); // registers and doorbells
+      dev.config.busMaster = true;
+      using queues = DmaBuffer.allocate(QUEUE_BUFFER_SIZE);
+      const m = dev.iommu.map(queues);
+      // Before: the controller runs an admin command through the mapping.
+      await nvmeEnable(bar0, m);
+      const before = await nvmeIdentify(bar0, m);
+      expect(before.status).toBe(0);
+      expect(identifySerial(before.data)).toBe('vfiovm0');
+      const events: ResetKind[] = [];
+      dev.on('reset', (k: ResetKind) => events.push(k));
 
-    await dev.reset();
+      await dev.reset();
 
-    expect(events).toEqual(['function']);
-    // Read through the mapping made before the reset (the kernel faulted it back in): the
-    // controller is disabled, as a reset leaves it.
-    expect(bar0.closed).toBe(false);
-    expect(bar0.read32(NVME_CC)).toBe(0);
-    expect(bar0.read32(NVME_CSTS) & CSTS_READY).toBe(0);
-    expect(bar0.read64(NVME_CAP)).not.toBe(0n);
-    // The PCI core restored config space around the reset, bus mastering included.
-    expect(dev.config.busMaster).toBe(true);
-    // The DMA mapping is still in the IOMMU: set up again over the same mapping, the controller
-    // reads the command from it and writes the completion and the data into it.
-    expect(m.closed).toBe(false);
-    await nvmeEnable(bar0, m);
-    const after = await nvmeIdentify(bar0, m);
-    expect(after.status).toBe(0);
-    expect(identifySerial(after.data)).toBe('vfiovm0');
-    bar0.write32(NVME_CC, 0);
-  });
+      expect(events).toEqual(['function']);
+      // Read through the mapping made before the reset (the kernel faulted it back in): the
+      // controller is disabled, as a reset leaves it.
+      expect(bar0.closed).toBe(false);
+      expect(bar0.read32(NVME_CC)).toBe(0);
+      expect(bar0.read32(NVME_CSTS) & CSTS_READY).toBe(0);
+      expect(bar0.read64(NVME_CAP)).not.toBe(0n);
+      // The PCI core restored config space around the reset, bus mastering included.
+      expect(dev.config.busMaster).toBe(true);
+      // The DMA mapping is still in the IOMMU: set up again over the same mapping, the controller
+      // reads the command from it and writes the completion and the data into it.
+      expect(m.closed).toBe(false);
+      await nvmeEnable(bar0, m);
+      const after = await nvmeIdentify(bar0, m);
+      expect(after.status).toBe(0);
+      expect(identifySerial(after.data)).toBe('vfiovm0');
+      bar0.write32(NVME_CC, 0);
+    },
+  );
 
   it('refuses on a closed device', async () => {
     const dev = await openDevice(NVME);
@@ -97,27 +108,30 @@ describe('hot reset', () => {
   // Needs a device behind a PCIe root port in the run (see docs/dma.md).
   const behindBridge = bridged ? it : it.skip;
 
-  behindBridge('behind a bridge: the info lists the device as ours (its group, or its iommufd device id), and hotReset() resets it', async () => {
-    await using dev = await openDevice(bridged!);
-    const info = dev.hotResetInfo();
-    if (dev.devid === undefined) {
-      // Opened through its group: the info names groups, and ours goes with the reset.
-      expect(info.devIdForm).toBe(false);
-      expect(info.devices).toContainEqual(expect.objectContaining({ bdf: dev.bdf, groupId: dev.group }));
-    } else {
-      // Opened through its cdev: the info names iommufd device ids, and we own ours.
-      expect(info.devIdForm).toBe(true);
-      expect(info.devices).toContainEqual(expect.objectContaining({ bdf: dev.bdf, devid: dev.devid, owned: true }));
-      expect(info.allOwned).toBe(true);
-    }
-    const events: ResetKind[] = [];
-    dev.on('reset', (k: ResetKind) => events.push(k));
-    const isNvme = dev.config.vendorId === 0x1b36 && dev.config.deviceId === 0x0010;
-    const bar0 = isNvme ? dev.bar(0).map({ offset: 0, length: 0x1000 }) : undefined;
-    if (bar0) bar0.write32(NVME_CC, CC_QUEUE_ENTRY_SIZES);
-    if (bar0) expect(bar0.read32(NVME_CC)).toBe(CC_QUEUE_ENTRY_SIZES);
-    await dev.hotReset();
-    expect(events).toEqual(['hot']);
-    if (bar0) expect(bar0.read32(NVME_CC)).toBe(0);
-  });
+  behindBridge(
+    'behind a bridge: the info lists the device as ours (its group, or its iommufd device id), and hotReset() resets it',
+    async () => {
+      await using dev = await openDevice(bridged!);
+      const info = dev.hotResetInfo();
+      if (dev.devid === undefined) {
+        // Opened through its group: the info names groups, and ours goes with the reset.
+        expect(info.devIdForm).toBe(false);
+        expect(info.devices).toContainEqual(expect.objectContaining({ bdf: dev.bdf, groupId: dev.group }));
+      } else {
+        // Opened through its cdev: the info names iommufd device ids, and we own ours.
+        expect(info.devIdForm).toBe(true);
+        expect(info.devices).toContainEqual(expect.objectContaining({ bdf: dev.bdf, devid: dev.devid, owned: true }));
+        expect(info.allOwned).toBe(true);
+      }
+      const events: ResetKind[] = [];
+      dev.on('reset', (k: ResetKind) => events.push(k));
+      const isNvme = dev.config.vendorId === 0x1b36 && dev.config.deviceId === 0x0010;
+      const bar0 = isNvme ? dev.bar(0).map({ offset: 0, length: 0x1000 }) : undefined;
+      if (bar0) bar0.write32(NVME_CC, CC_QUEUE_ENTRY_SIZES);
+      if (bar0) expect(bar0.read32(NVME_CC)).toBe(CC_QUEUE_ENTRY_SIZES);
+      await dev.hotReset();
+      expect(events).toEqual(['hot']);
+      if (bar0) expect(bar0.read32(NVME_CC)).toBe(0);
+    },
+  );
 });

@@ -4,7 +4,13 @@
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import { Device, Mapping } from '../../lib';
-import { PatReader, SAMPLE_COOKIE_FEATURE, SAMPLE_COOKIE_FEATURE_TABLE, decodeSampleCookieOffset, encodeSampleCookie } from '../../lib/cookie';
+import {
+  PatReader,
+  SAMPLE_COOKIE_FEATURE,
+  SAMPLE_COOKIE_FEATURE_TABLE,
+  decodeSampleCookieOffset,
+  encodeSampleCookie,
+} from '../../lib/cookie';
 import { MemTypeEntry, parseResourceFile } from '../../lib/decode';
 
 export const MiB = 1 << 20;
@@ -21,12 +27,17 @@ export function patIn(bdf: string, bar: number, offset = 0, length = 4 * MiB): A
   const end = start + BigInt(length);
   const snap = new PatReader().read();
   if (!snap.ok) throw new Error(`the PAT list must be readable in the emulated host: ${snap.reason}`);
-  return snap.entries.filter((e: MemTypeEntry) => e.start < end && e.end > start)
+  return snap.entries
+    .filter((e: MemTypeEntry) => e.start < end && e.end > start)
     .map((e) => [Number(e.start - base), Number(e.end - e.start), e.type] as [number, number, string])
     .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
 }
 
-export interface CookieStats { created: number; freed: number; live: number }
+export interface CookieStats {
+  created: number;
+  freed: number;
+  live: number;
+}
 
 /** The module's counters (debugfs vfio_pci_wc_sample/stats). */
 export function cookieStats(driver: string): CookieStats {
@@ -51,7 +62,9 @@ export function boundDriver(bdf: string): string | undefined {
 
 /** GET of the cookie feature: the mmap offset the kernel allocated. */
 export function createCookie(dev: Device, bar: number, memattr: number, offset: number, length: number): bigint {
-  const out = dev.feature(SAMPLE_COOKIE_FEATURE).get(encodeSampleCookie({ bar, memattr, offset: BigInt(offset), length: BigInt(length) }));
+  const out = dev
+    .feature(SAMPLE_COOKIE_FEATURE)
+    .get(encodeSampleCookie({ bar, memattr, offset: BigInt(offset), length: BigInt(length) }));
   return decodeSampleCookieOffset(out);
 }
 
@@ -66,6 +79,10 @@ export function mapAt(dev: Device, mmapOffset: bigint, length: number, barOffset
 }
 
 export function thrown(f: () => unknown): Error & { code?: string; hint?: string } {
-  try { f(); } catch (e) { return e as Error; }
+  try {
+    f();
+  } catch (e) {
+    return e as Error;
+  }
   throw new Error('expected an error');
 }

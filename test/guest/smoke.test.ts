@@ -10,7 +10,7 @@ const linkName = (p: string) => path.basename(fs.readlinkSync(p));
 const attr = (bdf: string, name: string) => fs.readFileSync(path.join(sysDev(bdf), name), 'utf8').trim();
 
 describe('emulated VFIO host', () => {
-  it('exports the BDF of every default device, and the run\'s device list', () => {
+  it("exports the BDF of every default device, and the run's device list", () => {
     const bdf = /^0000:0[01]:[0-9a-f]{2}\.[0-7]$/; // nvme sits behind a root port, on bus 1
     const defaults = [env.edu, env.ivshmem, env.nvme, env.pciTestdev];
     for (const b of defaults) expect(b).toMatch(bdf);

@@ -25,8 +25,8 @@ describe('constants.abi', () => {
     expect(abi.VFIO_REGION_TYPE_PCI_VENDOR_TYPE).toBe(0x80000000);
   });
 
-  it('encodes ioctls as _IO(\';\', nr): VFIO from 100, iommufd from 0x80', () => {
-    if (process.arch !== 'x64' && process.arch !== 'arm64') return;  // _IO differs on powerpc/mips/sparc
+  it("encodes ioctls as _IO(';', nr): VFIO from 100, iommufd from 0x80", () => {
+    if (process.arch !== 'x64' && process.arch !== 'arm64') return; // _IO differs on powerpc/mips/sparc
     expect(abi.VFIO_GET_API_VERSION).toBe(0x3b64);
     expect(abi.VFIO_DEVICE_GET_REGION_INFO).toBe(0x3b6c);
     expect(abi.VFIO_DEVICE_FEATURE).toBe(0x3b75);
@@ -81,7 +81,9 @@ describe('agreement with lib/abi', () => {
   it('every constant both define has the same value', () => {
     const shared = Object.entries(tsAbi).filter(([name, v]) => typeof v === 'number' && name in abi);
     expect(shared.length).toBeGreaterThan(80);
-    const differing = shared.filter(([name, v]) => abi[name] !== v).map(([name, v]) => `${name}: ts ${v}, native ${abi[name]}`);
+    const differing = shared
+      .filter(([name, v]) => abi[name] !== v)
+      .map(([name, v]) => `${name}: ts ${v}, native ${abi[name]}`);
     expect(differing).toEqual([]);
   });
 });

@@ -20,13 +20,27 @@ const provision = uapiProvisioner();
 if (!provision) console.warn(`\n${'!'.repeat(72)}\n${NO_UAPI_HEADERS}\n${'!'.repeat(72)}\n`);
 
 describe('native/abi matches the kernel uapi', () => {
-  (provision ? it : it.skip)('abi_check.cc compiles against the provisioned linux/vfio.h and linux/iommufd.h', async () => {
-    const include = await uapiInclude(provision!);
-    const r = compile('g++', ['-std=c++17', '-Wall', '-Wextra', '-Werror', '-fsyntax-only',
-      '-I', 'native', '-I', include, 'test/tools/abi_check.cc']);
-    expect(r.stderr).toBe('');
-    expect(r.status).toBe(0);
-  }, 600_000);
+  (provision ? it : it.skip)(
+    'abi_check.cc compiles against the provisioned linux/vfio.h and linux/iommufd.h',
+    async () => {
+      const include = await uapiInclude(provision!);
+      const r = compile('g++', [
+        '-std=c++17',
+        '-Wall',
+        '-Wextra',
+        '-Werror',
+        '-fsyntax-only',
+        '-I',
+        'native',
+        '-I',
+        include,
+        'test/tools/abi_check.cc',
+      ]);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+    },
+    600_000,
+  );
 });
 
 describe('native/abi is valid C', () => {
@@ -34,14 +48,17 @@ describe('native/abi is valid C', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vfio-abi-c-'));
     try {
       const src = path.join(dir, 'abi.c');
-      fs.writeFileSync(src, [
-        '#include "abi/vfio_abi.h"',
-        '#include "abi/iommufd_abi.h"',
-        '_Static_assert(sizeof(struct vfio_region_info) == 32, "region info");',
-        '_Static_assert(sizeof(struct iommu_ioas_map) == 40, "ioas map");',
-        'int main(void) { return (int)VFIO_TYPE1v2_IOMMU - 3; }',
-        '',
-      ].join('\n'));
+      fs.writeFileSync(
+        src,
+        [
+          '#include "abi/vfio_abi.h"',
+          '#include "abi/iommufd_abi.h"',
+          '_Static_assert(sizeof(struct vfio_region_info) == 32, "region info");',
+          '_Static_assert(sizeof(struct iommu_ioas_map) == 40, "ioas map");',
+          'int main(void) { return (int)VFIO_TYPE1v2_IOMMU - 3; }',
+          '',
+        ].join('\n'),
+      );
       const exe = path.join(dir, 'abi');
       const r = compile('gcc', ['-std=c11', '-Wall', '-Wextra', '-Werror', '-I', 'native', src, '-o', exe]);
       expect(r.stderr).toBe('');

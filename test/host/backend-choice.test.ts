@@ -51,7 +51,9 @@ describe('chooseBackend', () => {
     expect(e.hint).toMatch(/CONFIG_IOMMUFD and CONFIG_VFIO_DEVICE_CDEV/);
     const noCdev = thrown(() => chooseBackend(EDU, 'iommufd', facts({ iommufd: true, group: 3 }), false));
     expect(noCdev.message).toMatch(/has no VFIO cdev/);
-    const noContainer = thrown(() => chooseBackend(EDU, 'type1', facts({ iommufd: true, group: 3, cdev: 'vfio0' }), false));
+    const noContainer = thrown(() =>
+      chooseBackend(EDU, 'type1', facts({ iommufd: true, group: 3, cdev: 'vfio0' }), false),
+    );
     expect(noContainer.hint).toMatch(/iommufd or iommufd-compat/);
     expect(thrown(() => chooseBackend(EDU, 'iommufd-compat', debian, false)).message).toMatch(/no \/dev\/iommu/);
   });
@@ -90,14 +92,18 @@ describe('chooseBackend', () => {
 });
 
 describe('joinedBackend: a device joining a context', () => {
-  const ctx = (backend: string, unsafe = false, closed = false) => ({ backend, unsafe, closed }) as unknown as IommuContext;
+  const ctx = (backend: string, unsafe = false, closed = false) =>
+    ({ backend, unsafe, closed }) as unknown as IommuContext;
 
-  it('takes the context\'s backend; an explicit one must agree', () => {
+  it("takes the context's backend; an explicit one must agree", () => {
     expect(joinedBackend(EDU, ctx('iommufd'), undefined, false)).toBe('iommufd');
     expect(joinedBackend(EDU, ctx('type1'), 'auto', false)).toBe('type1');
     expect(joinedBackend(EDU, ctx('type1'), 'type1', false)).toBe('type1');
     const e = thrown(() => joinedBackend(EDU, ctx('type1'), 'iommufd', false));
-    expect([e.code, e.message]).toEqual(['EINVAL', 'Device.open: backend iommufd was asked for, but the context to join is type1']);
+    expect([e.code, e.message]).toEqual([
+      'EINVAL',
+      'Device.open: backend iommufd was asked for, but the context to join is type1',
+    ]);
   });
 
   it('a no-IOMMU context still needs the opt-in; a closed one is refused', () => {
@@ -122,7 +128,17 @@ class Fixture {
     fs.symlinkSync(path.relative(path.dirname(at), target), at);
   }
 
-  device(dir: string, o: { bus: 'pci' | 'mdev'; driver?: string; group?: number; noIommuGroup?: boolean; cdev?: string; devNode?: boolean }): void {
+  device(
+    dir: string,
+    o: {
+      bus: 'pci' | 'mdev';
+      driver?: string;
+      group?: number;
+      noIommuGroup?: boolean;
+      cdev?: string;
+      devNode?: boolean;
+    },
+  ): void {
     fs.mkdirSync(dir, { recursive: true });
     this.link(this.p(`bus/${o.bus}`), path.join(dir, 'subsystem'));
     if (o.driver) this.link(this.p(`bus/${o.bus}/drivers/${o.driver}`), path.join(dir, 'driver'));
@@ -155,10 +171,28 @@ describe('device targets and facts from sysfs', () => {
     fx = new Fixture();
     fx.device(fx.p(`devices/pci0000:00/${EDU}`), { bus: 'pci', driver: 'vfio-pci', group: 5, cdev: 'vfio0' });
     fx.link(fx.p(`devices/pci0000:00/${EDU}`), fx.p(`bus/pci/devices/${EDU}`));
-    fx.device(fx.p('bus/pci/devices/0000:00:04.0'), { bus: 'pci', driver: 'vfio-pci', group: 0, noIommuGroup: true, cdev: 'noiommu-vfio1' });
+    fx.device(fx.p('bus/pci/devices/0000:00:04.0'), {
+      bus: 'pci',
+      driver: 'vfio-pci',
+      group: 0,
+      noIommuGroup: true,
+      cdev: 'noiommu-vfio1',
+    });
     fx.device(fx.p('bus/pci/devices/0000:00:06.0'), { bus: 'pci', driver: 'vfio-pci', group: 1, noIommuGroup: true });
-    fx.device(fx.p('bus/pci/devices/0000:00:05.0'), { bus: 'pci', driver: 'vfio-pci', group: 6, cdev: 'vfio2', devNode: false });
-    fx.device(fx.p(`devices/virtual/mtty/mtty/${UUID}`), { bus: 'mdev', driver: 'mtty', group: 7, noIommuGroup: false, cdev: 'vfio3' });
+    fx.device(fx.p('bus/pci/devices/0000:00:05.0'), {
+      bus: 'pci',
+      driver: 'vfio-pci',
+      group: 6,
+      cdev: 'vfio2',
+      devNode: false,
+    });
+    fx.device(fx.p(`devices/virtual/mtty/mtty/${UUID}`), {
+      bus: 'mdev',
+      driver: 'mtty',
+      group: 7,
+      noIommuGroup: false,
+      cdev: 'vfio3',
+    });
     fx.link(fx.p(`devices/virtual/mtty/mtty/${UUID}`), fx.p(`bus/mdev/devices/${UUID}`));
     fs.mkdirSync(path.join(fx.dev, 'vfio'), { recursive: true });
     fs.writeFileSync(path.join(fx.dev, 'vfio/vfio'), '');
@@ -171,7 +205,13 @@ describe('device targets and facts from sysfs', () => {
   it('a PCI function by address: driver, group, cdev; auto picks iommufd', () => {
     const t = resolveTarget('00:03.0', { sysfs: fx.sysfs });
     expect(t).toEqual({
-      name: EDU, bus: 'pci', sysfsPath: fx.p(`bus/pci/devices/${EDU}`), driver: 'vfio-pci', group: 5, noIommu: false, cdev: 'vfio0',
+      name: EDU,
+      bus: 'pci',
+      sysfsPath: fx.p(`bus/pci/devices/${EDU}`),
+      driver: 'vfio-pci',
+      group: 5,
+      noIommu: false,
+      cdev: 'vfio0',
     });
     const f = backendFacts(t, nodes());
     expect(f).toEqual({ iommufd: true, container: true, cdev: 'vfio0', group: 5, noIommu: false });
@@ -198,7 +238,13 @@ describe('device targets and facts from sysfs', () => {
   it('an mdev by UUID (any case) and by sysfs path; its software group is not no-IOMMU mode', () => {
     const byUuid = resolveTarget(UUID.toUpperCase(), { sysfs: fx.sysfs });
     expect(byUuid).toEqual({
-      name: UUID, bus: 'mdev', sysfsPath: fx.p(`bus/mdev/devices/${UUID}`), driver: 'mtty', group: 7, noIommu: false, cdev: 'vfio3',
+      name: UUID,
+      bus: 'mdev',
+      sysfsPath: fx.p(`bus/mdev/devices/${UUID}`),
+      driver: 'mtty',
+      group: 7,
+      noIommu: false,
+      cdev: 'vfio3',
     });
     const byPath = resolveTarget(fx.p(`devices/virtual/mtty/mtty/${UUID}`), { sysfs: fx.sysfs });
     expect(byPath).toMatchObject({ name: UUID, bus: 'mdev', group: 7, cdev: 'vfio3' });
@@ -207,11 +253,17 @@ describe('device targets and facts from sysfs', () => {
   });
 
   it('a PCI function by sysfs path', () => {
-    expect(resolveTarget(fx.p(`devices/pci0000:00/${EDU}`), { sysfs: fx.sysfs })).toMatchObject({ name: EDU, bus: 'pci', group: 5 });
+    expect(resolveTarget(fx.p(`devices/pci0000:00/${EDU}`), { sysfs: fx.sysfs })).toMatchObject({
+      name: EDU,
+      bus: 'pci',
+      group: 5,
+    });
   });
 
   it('names what is wrong with an address', () => {
-    expect(() => resolveTarget('nonsense', { sysfs: fx.sysfs })).toThrow(/is not a PCI address \(expected DDDD:BB:DD.F\), an mdev UUID or a sysfs path/);
+    expect(() => resolveTarget('nonsense', { sysfs: fx.sysfs })).toThrow(
+      /is not a PCI address \(expected DDDD:BB:DD.F\), an mdev UUID or a sysfs path/,
+    );
     const missing = thrown(() => resolveTarget('0000:00:1f.0', { sysfs: fx.sysfs }));
     expect(missing.code).toBe('ENODEV');
     expect(missing.message).toMatch(/no PCI device 0000:00:1f.0/);

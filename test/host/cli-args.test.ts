@@ -9,13 +9,26 @@ import { buildProgram, main } from '../../lib/cli/program';
 import { Runtime } from '../../lib/cli/report';
 import { SysfsTree } from './cli-fixture';
 
-interface Run { code: number; out: string; err: string }
+interface Run {
+  code: number;
+  out: string;
+  err: string;
+}
 
 async function vfio(argv: string[], over: Partial<Runtime> = {}): Promise<Run> {
   let out = '';
   let err = '';
   const code = await main(argv, {
-    out: (s) => { out += s; }, err: (s) => { err += s; }, color: false, errColor: false, uid: 0, ...over,
+    out: (s) => {
+      out += s;
+    },
+    err: (s) => {
+      err += s;
+    },
+    color: false,
+    errColor: false,
+    uid: 0,
+    ...over,
   });
   return { code, out, err };
 }
@@ -30,10 +43,18 @@ describe('argument parsers', () => {
   });
 
   it.each([
-    [parseBdfArg, '3.0'], [parseRegionArg, '6'], [parseRegionArg, 'bar6'], [parseOffsetArg, '-4'],
-    [parseOffsetArg, '0x'], [parseOffsetArg, '0x10000000000000000'], [parseWidthArg, '4'], [parseWidthArg, '12'],
+    [parseBdfArg, '3.0'],
+    [parseRegionArg, '6'],
+    [parseRegionArg, 'bar6'],
+    [parseOffsetArg, '-4'],
+    [parseOffsetArg, '0x'],
+    [parseOffsetArg, '0x10000000000000000'],
+    [parseWidthArg, '4'],
+    [parseWidthArg, '12'],
   ])('%p rejects %p', (parse, text) => {
-    expect(() => (parse as (t: string) => unknown)(text)).toThrow(expect.objectContaining({ code: 'commander.invalidArgument' }));
+    expect(() => (parse as (t: string) => unknown)(text)).toThrow(
+      expect.objectContaining({ code: 'commander.invalidArgument' }),
+    );
   });
 });
 
@@ -48,7 +69,11 @@ describe('usage errors exit 2 with the usage line', () => {
     [['info', '00:03.0', 'extra'], /too many arguments for 'info'/, 'info'],
     [['list', '--bogus'], /unknown option '--bogus'/, 'list'],
     [['cookies', '00:04.0', '--bar', '9'], /expected a BAR number 0-5/, 'cookies'],
-    [['info', '00:03.0', '--backend', 'vfio2'], /argument 'vfio2' is invalid\. Allowed choices are auto, type1, iommufd-compat, iommufd, noiommu/, 'info'],
+    [
+      ['info', '00:03.0', '--backend', 'vfio2'],
+      /argument 'vfio2' is invalid\. Allowed choices are auto, type1, iommufd-compat, iommufd, noiommu/,
+      'info',
+    ],
   ])('vfio %j', async (argv, message, cmd) => {
     const r = await vfio(argv as string[]);
     expect(r.code).toBe(2);
@@ -71,12 +96,19 @@ describe('help', () => {
   it('exits 0 and lists every command', async () => {
     const r = await vfio(['--help']);
     expect(r.code).toBe(0);
-    for (const c of ['list', 'info', 'bind', 'unbind', 'peek', 'poke', 'features', 'cookies']) expect(r.out).toMatch(new RegExp(`\\n  ${c} `));
+    for (const c of ['list', 'info', 'bind', 'unbind', 'peek', 'poke', 'features', 'cookies'])
+      expect(r.out).toMatch(new RegExp(`\\n  ${c} `));
     expect(r.out).toContain('Exit status: 0 ok, 1 the operation failed');
   });
 
   it('every subcommand has help with examples', async () => {
-    const names = buildProgram({ out: () => undefined, err: () => undefined, color: false, errColor: false, uid: 0 }).commands.map((c) => c.name());
+    const names = buildProgram({
+      out: () => undefined,
+      err: () => undefined,
+      color: false,
+      errColor: false,
+      uid: 0,
+    }).commands.map((c) => c.name());
     for (const name of names) {
       const r = await vfio(['help', name]);
       expect(r.code).toBe(0);
@@ -92,7 +124,10 @@ describe('colour', () => {
     try {
       const coloured = await vfio(['list'], { sysfs: tree.root, color: true });
       expect(coloured.out).toContain('\u001b[');
-      for (const argv of [['list', '--no-color'], ['--no-color', 'list']]) {
+      for (const argv of [
+        ['list', '--no-color'],
+        ['--no-color', 'list'],
+      ]) {
         const r = await vfio(argv, { sysfs: tree.root, color: true });
         expect(r.code).toBe(0);
         expect(r.out).not.toContain('\u001b[');
@@ -107,35 +142,48 @@ describe('colour', () => {
 describe('failed operations exit 1 with error and hint', () => {
   let tree: SysfsTree;
   beforeAll(() => {
-    tree = new SysfsTree([{ bdf: '0000:02:00.0', vendor: 0x8086, device: 0x1533, class: 0x020000, driver: 'igb', group: 3 }]);
+    tree = new SysfsTree([
+      { bdf: '0000:02:00.0', vendor: 0x8086, device: 0x1533, class: 0x020000, driver: 'igb', group: 3 },
+    ]);
   });
   afterAll(() => tree.remove());
 
   it('bind without root', async () => {
     const r = await vfio(['bind', '02:00.0'], { uid: 1000, sysfs: tree.root });
     expect(r.code).toBe(1);
-    expect(r.err).toBe(`error: bind writes to ${tree.root}/bus/pci and needs root\nhint: sudo vfio bind 0000:02:00.0\n`);
+    expect(r.err).toBe(
+      `error: bind writes to ${tree.root}/bus/pci and needs root\nhint: sudo vfio bind 0000:02:00.0\n`,
+    );
   });
 
   it('info on a device not bound to vfio-pci gives the binding hint before opening anything', async () => {
     const r = await vfio(['info', '02:00.0'], { sysfs: tree.root });
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/^error: Device\.open: 0000:02:00\.0 is not bound to a VFIO driver\n/);
-    expect(r.err).toMatch(/\nhint: 0000:02:00\.0 must be bound to vfio-pci \(it is bound to igb\): run `vfio bind 0000:02:00\.0` as root/);
+    expect(r.err).toMatch(
+      /\nhint: 0000:02:00\.0 must be bound to vfio-pci \(it is bound to igb\): run `vfio bind 0000:02:00\.0` as root/,
+    );
   });
 
   it('list --json on the same tree', async () => {
     const r = await vfio(['list', '--json'], { sysfs: tree.root });
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.out)).toEqual([expect.objectContaining({
-      bdf: '0000:02:00.0', id: '8086:1533', driver: 'igb', iommuGroup: 3, vfio: { usable: false, reasons: ['bound to igb'], hint: 'vfio bind 0000:02:00.0' },
-    })]);
+    expect(JSON.parse(r.out)).toEqual([
+      expect.objectContaining({
+        bdf: '0000:02:00.0',
+        id: '8086:1533',
+        driver: 'igb',
+        iommuGroup: 3,
+        vfio: { usable: false, reasons: ['bound to igb'], hint: 'vfio bind 0000:02:00.0' },
+      }),
+    ]);
   });
 });
 
 describe('the vfio bin', () => {
   const bin = path.resolve(__dirname, '../../dist/lib/cli/vfio.js');
-  const run = (args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  const run = (args: string[]) =>
+    spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
 
   beforeAll(() => {
     if (!fs.existsSync(bin)) throw new Error(`${bin} is missing: build with \`npx tsc -p tsconfig.json\` first`);
@@ -151,6 +199,8 @@ describe('the vfio bin', () => {
     expect(bad.stderr).toContain('Usage: vfio peek [options] <bdf> <bar> <offset> [width]');
     const v = run(['--version']);
     expect(v.status).toBe(0);
-    expect(v.stdout.trim()).toBe(JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')).version);
+    expect(v.stdout.trim()).toBe(
+      JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')).version,
+    );
   });
 });

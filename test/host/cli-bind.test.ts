@@ -70,7 +70,14 @@ describe('vfio bind refuses', () => {
   it('when the VFIO driver cannot be loaded', () => {
     fs.rmSync(tree.p('bus/pci/drivers/vfio-pci'), { recursive: true });
     let asked = '';
-    const e = failure(() => bind(NIC, { ...env(), loadDriver: (d: string) => { asked = d; } }));
+    const e = failure(() =>
+      bind(NIC, {
+        ...env(),
+        loadDriver: (d: string) => {
+          asked = d;
+        },
+      }),
+    );
     expect(asked).toBe('vfio-pci');
     expect(e.message).toBe('driver vfio-pci is not loaded');
     expect(e.hint).toBe('modprobe vfio-pci');
@@ -107,7 +114,14 @@ describe('vfio bind', () => {
 
 describe('vfio unbind', () => {
   beforeEach(() => {
-    tree.addDevice({ bdf: '0000:06:00.0', vendor: 0x8086, device: 0x1533, driver: 'vfio-pci', override: 'vfio-pci', group: 6 });
+    tree.addDevice({
+      bdf: '0000:06:00.0',
+      vendor: 0x8086,
+      device: 0x1533,
+      driver: 'vfio-pci',
+      override: 'vfio-pci',
+      group: 6,
+    });
   });
 
   it('needs root', () => {
@@ -139,7 +153,9 @@ describe('vfio unbind', () => {
     expect(tree.read('bus/pci/drivers/igb/bind')).toBe('0000:07:00.0');
     // The fixture kernel binds nothing, so the message says the old driver did not come back.
     expect(r).toMatchObject({ changed: true, before: null, after: null, previous: 'igb' });
-    expect(r.message).toBe('0000:07:00.0: no driver -> no driver (it was bound to igb before `vfio bind`; igb did not take it back)');
+    expect(r.message).toBe(
+      '0000:07:00.0: no driver -> no driver (it was bound to igb before `vfio bind`; igb did not take it back)',
+    );
     expect(fs.existsSync(path.join(stateDir, '0000:07:00.0'))).toBe(false);
   });
 
@@ -175,29 +191,50 @@ describe('vfioHolders', () => {
 describe('vfio list on the same tree', () => {
   it('explains per device why VFIO cannot use it', () => {
     tree.addDevice({ bdf: '0000:06:00.0', driver: 'vfio-pci', group: 6 });
-    const byBdf = Object.fromEntries(gatherList({ sysfs: tree.root, pciIds: [], canOpen: () => true }).map((e) => [e.bdf, e]));
+    const byBdf = Object.fromEntries(
+      gatherList({ sysfs: tree.root, pciIds: [], canOpen: () => true }).map((e) => [e.bdf, e]),
+    );
     expect(byBdf[PORT].vfio).toEqual({ usable: false, reasons: ['a bridge (not assignable)'], hint: null });
     expect(byBdf[GPU].vfio).toEqual({
       usable: false,
       reasons: ['bound to nouveau', `IOMMU group 2 also holds ${AUDIO} (snd_hda_intel)`],
       hint: `vfio bind ${GPU}`,
     });
-    expect(byBdf[NIC]).toMatchObject({ driver: 'igb', iommuGroup: 3, className: 'Ethernet controller', vendor: 0x8086, device: 0x1533 });
+    expect(byBdf[NIC]).toMatchObject({
+      driver: 'igb',
+      iommuGroup: 3,
+      className: 'Ethernet controller',
+      vendor: 0x8086,
+      device: 0x1533,
+    });
     expect(byBdf['0000:06:00.0'].vfio).toEqual({ usable: true, reasons: [], hint: null });
   });
 
   it('reports a VFIO device this user may not open', () => {
     tree.addDevice({ bdf: '0000:06:00.0', driver: 'vfio-pci', group: 6 });
     const e = gatherList({ sysfs: tree.root, pciIds: [], canOpen: () => false }).find((x) => x.bdf === '0000:06:00.0')!;
-    expect(e.vfio).toEqual({ usable: false, reasons: ['no access to /dev/vfio/6'], hint: 'run as root, or give your user /dev/vfio/6' });
+    expect(e.vfio).toEqual({
+      usable: false,
+      reasons: ['no access to /dev/vfio/6'],
+      hint: 'run as root, or give your user /dev/vfio/6',
+    });
   });
 
   it('access through the group file, or the cdev with /dev/iommu; no-IOMMU groups have their own file', () => {
-    const only = (...files: string[]) => (f: string) => files.includes(f);
+    const only =
+      (...files: string[]) =>
+      (f: string) =>
+        files.includes(f);
     expect(vfioAccess(6, false, 'vfio0', only('/dev/vfio/6'))).toEqual({ ok: true, file: '/dev/vfio/6' });
-    expect(vfioAccess(6, false, 'vfio0', only('/dev/vfio/devices/vfio0', '/dev/iommu'))).toEqual({ ok: true, file: '/dev/vfio/devices/vfio0' });
+    expect(vfioAccess(6, false, 'vfio0', only('/dev/vfio/devices/vfio0', '/dev/iommu'))).toEqual({
+      ok: true,
+      file: '/dev/vfio/devices/vfio0',
+    });
     expect(vfioAccess(6, false, 'vfio0', only('/dev/vfio/devices/vfio0'))).toEqual({ ok: false, file: '/dev/vfio/6' });
-    expect(vfioAccess(3, true, undefined, only('/dev/vfio/noiommu-3'))).toEqual({ ok: true, file: '/dev/vfio/noiommu-3' });
+    expect(vfioAccess(3, true, undefined, only('/dev/vfio/noiommu-3'))).toEqual({
+      ok: true,
+      file: '/dev/vfio/noiommu-3',
+    });
   });
 
   it('marks a device VFIO runs in no-IOMMU mode', () => {

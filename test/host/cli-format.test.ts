@@ -15,34 +15,78 @@ const plain = colors(false);
 function region(buf: Uint8Array, resource: RegionData['resource'] = null): RegionData {
   const info = decodeRegionInfo(buf);
   return {
-    index: info.index, name: regionName(info.index, info.caps), size: info.size, offset: info.offset,
-    flags: info.flags, caps: info.caps, mappableAreas: mappableAreas(info), resource,
+    index: info.index,
+    name: regionName(info.index, info.caps),
+    size: info.size,
+    offset: info.offset,
+    flags: info.flags,
+    caps: info.caps,
+    mappableAreas: mappableAreas(info),
+    resource,
   };
 }
 
 describe('numbers', () => {
   it('prints sizes as lspci does and hex with a prefix', () => {
-    expect([size(0n), size(256n), size(0x4000n), size(1n << 20n), size(4n << 30n), size(0x1800n), size(0x1801n), size(1000)]).toEqual(
-      ['0', '256', '16K', '1M', '4G', '6K', '0x1801', '1000']);
-    expect([hex(0x10), hex(0xed, 8), hex(-1), hex(1n << 40n)]).toEqual(['0x10', '0x000000ed', '0xffffffff', '0x10000000000']);
+    expect([
+      size(0n),
+      size(256n),
+      size(0x4000n),
+      size(1n << 20n),
+      size(4n << 30n),
+      size(0x1800n),
+      size(0x1801n),
+      size(1000),
+    ]).toEqual(['0', '256', '16K', '1M', '4G', '6K', '0x1801', '1000']);
+    expect([hex(0x10), hex(0xed, 8), hex(-1), hex(1n << 40n)]).toEqual([
+      '0x10',
+      '0x000000ed',
+      '0xffffffff',
+      '0x10000000000',
+    ]);
   });
 
   it('pads peeked values to the access width', () => {
-    expect([formatValue(0xedn, 1), formatValue(0xedn, 4), formatValue(0x0123456789abcdefn, 8)]).toEqual(
-      ['0xed', '0x000000ed', '0x0123456789abcdef']);
-    expect(formatPoke({ bdf: '0000:00:03.0', region: 'BAR0', index: 0, offset: 4n, width: 32, value: 0x12345678n, via: 'pwrite' }))
-      .toBe('0000:00:03.0 BAR0+0x4 <- 0x12345678 (32-bit, pwrite)\n');
+    expect([formatValue(0xedn, 1), formatValue(0xedn, 4), formatValue(0x0123456789abcdefn, 8)]).toEqual([
+      '0xed',
+      '0x000000ed',
+      '0x0123456789abcdef',
+    ]);
+    expect(
+      formatPoke({
+        bdf: '0000:00:03.0',
+        region: 'BAR0',
+        index: 0,
+        offset: 4n,
+        width: 32,
+        value: 0x12345678n,
+        via: 'pwrite',
+      }),
+    ).toBe('0000:00:03.0 BAR0+0x4 <- 0x12345678 (32-bit, pwrite)\n');
   });
 
   it('JSON: 64-bit values as numbers while exact, else decimal strings; bytes as hex', () => {
-    expect(jsonValue({ a: 1n << 40n, b: (1n << 63n) + 1n, c: new Uint8Array([1, 0xab]), d: [2n] }))
-      .toEqual({ a: 2 ** 40, b: '9223372036854775809', c: '01ab', d: [2] });
+    expect(jsonValue({ a: 1n << 40n, b: (1n << 63n) + 1n, c: new Uint8Array([1, 0xab]), d: [2n] })).toEqual({
+      a: 2 ** 40,
+      b: '9223372036854775809',
+      c: '01ab',
+      d: [2],
+    });
   });
 });
 
 describe('tables', () => {
   it('are borderless, aligned, without trailing blanks', () => {
-    expect(table(['A', 'LONGER'], [['x', 1], ['yyyy', 22]], plain)).toBe('A     LONGER\nx     1\nyyyy  22');
+    expect(
+      table(
+        ['A', 'LONGER'],
+        [
+          ['x', 1],
+          ['yyyy', 22],
+        ],
+        plain,
+      ),
+    ).toBe('A     LONGER\nx     1\nyyyy  22');
   });
 
   it('use colour only when asked', () => {
@@ -62,10 +106,21 @@ describe('PCI names', () => {
 
   it('reads vendor and device names from pci.ids text', () => {
     const text = [
-      '# comment', '1234  Technical Corp.', '\t11e8  QEMU edu', '1b36  Red Hat, Inc.', '\t0010  QEMU NVM Express Controller',
-      '\t\t1af4 1100  QEMU Virtual Machine', '\t0005  QEMU PCI Test Device', 'C 00  Unclassified device', '\t00  Non-VGA',
+      '# comment',
+      '1234  Technical Corp.',
+      '\t11e8  QEMU edu',
+      '1b36  Red Hat, Inc.',
+      '\t0010  QEMU NVM Express Controller',
+      '\t\t1af4 1100  QEMU Virtual Machine',
+      '\t0005  QEMU PCI Test Device',
+      'C 00  Unclassified device',
+      '\t00  Non-VGA',
     ].join('\n');
-    const names = parsePciIds(text, [{ vendor: 0x1b36, device: 0x0010 }, { vendor: 0x1234, device: 0x9999 }, { vendor: 0xabcd, device: 1 }]);
+    const names = parsePciIds(text, [
+      { vendor: 0x1b36, device: 0x0010 },
+      { vendor: 0x1234, device: 0x9999 },
+      { vendor: 0xabcd, device: 1 },
+    ]);
     expect(names.get('1b36:0010')).toEqual({ vendor: 'Red Hat, Inc.', device: 'QEMU NVM Express Controller' });
     expect(names.get('1234:9999')).toEqual({ vendor: 'Technical Corp.' });
     expect(names.has('abcd:0001')).toBe(false);
@@ -74,17 +129,40 @@ describe('PCI names', () => {
 
 describe('vfio list', () => {
   const entry = (over: Partial<ListEntry>): ListEntry => ({
-    bdf: '0000:00:03.0', id: '1234:11e8', vendor: 0x1234, device: 0x11e8, subsystemVendor: 0x1af4, subsystemDevice: 0x1100,
-    class: 0x00ff00, className: 'Unclassified device', revision: 0x10, vendorName: null, deviceName: null,
-    driver: 'vfio-pci', driverOverride: 'vfio-pci', iommuGroup: 3, noIommu: false, vfio: { usable: true, reasons: [], hint: null }, ...over,
+    bdf: '0000:00:03.0',
+    id: '1234:11e8',
+    vendor: 0x1234,
+    device: 0x11e8,
+    subsystemVendor: 0x1af4,
+    subsystemDevice: 0x1100,
+    class: 0x00ff00,
+    className: 'Unclassified device',
+    revision: 0x10,
+    vendorName: null,
+    deviceName: null,
+    driver: 'vfio-pci',
+    driverOverride: 'vfio-pci',
+    iommuGroup: 3,
+    noIommu: false,
+    vfio: { usable: true, reasons: [], hint: null },
+    ...over,
   });
 
   it('a table with the reason VFIO cannot use a device, and how to bind one', () => {
-    const text = formatList([
-      entry({}),
-      entry({ bdf: '0000:00:10.0', id: '1af4:1049', className: 'Unclassified device', driver: 'virtio-pci', iommuGroup: 7,
-        vfio: usability({ bdf: '0000:00:10.0', classCode: 0x00ff00, driver: 'virtio-pci', group: 7, members: [] }) }),
-    ], plain);
+    const text = formatList(
+      [
+        entry({}),
+        entry({
+          bdf: '0000:00:10.0',
+          id: '1af4:1049',
+          className: 'Unclassified device',
+          driver: 'virtio-pci',
+          iommuGroup: 7,
+          vfio: usability({ bdf: '0000:00:10.0', classCode: 0x00ff00, driver: 'virtio-pci', group: 7, members: [] }),
+        }),
+      ],
+      plain,
+    );
     expect(text.split('\n')).toEqual([
       'BDF           IDS        CLASS                DRIVER      GROUP  VFIO',
       '0000:00:03.0  1234:11e8  Unclassified device  vfio-pci    3      yes',
@@ -102,32 +180,103 @@ describe('vfio list', () => {
   });
 
   it('usability: no group, a shared group, both reasons in order', () => {
-    expect(usability({ bdf: 'a', classCode: 0x020000, driver: 'vfio-pci', group: undefined, members: [] }))
-      .toEqual({ usable: false, reasons: ['no IOMMU group'], hint: expect.stringMatching(/intel_iommu=on/) });
+    expect(usability({ bdf: 'a', classCode: 0x020000, driver: 'vfio-pci', group: undefined, members: [] })).toEqual({
+      usable: false,
+      reasons: ['no IOMMU group'],
+      hint: expect.stringMatching(/intel_iommu=on/),
+    });
     // In VFIO's no-IOMMU mode a group-less device gets a group when bound: only the driver matters.
-    expect(usability({ bdf: 'a', classCode: 0x020000, driver: 'virtio-pci', group: undefined, members: [], noIommuMode: true }))
-      .toEqual({ usable: false, reasons: ['bound to virtio-pci'], hint: 'vfio bind a' });
-    expect(usability({
-      bdf: 'a', classCode: 0x020000, driver: undefined, group: 4,
-      members: [{ bdf: 'a', driver: undefined }, { bdf: 'b', driver: 'e1000e' }, { bdf: 'c', driver: 'vfio-pci' }, { bdf: 'd', driver: 'pcieport' }],
-    })).toEqual({ usable: false, reasons: ['no driver', 'IOMMU group 4 also holds b (e1000e)'], hint: 'vfio bind a' });
+    expect(
+      usability({
+        bdf: 'a',
+        classCode: 0x020000,
+        driver: 'virtio-pci',
+        group: undefined,
+        members: [],
+        noIommuMode: true,
+      }),
+    ).toEqual({ usable: false, reasons: ['bound to virtio-pci'], hint: 'vfio bind a' });
+    expect(
+      usability({
+        bdf: 'a',
+        classCode: 0x020000,
+        driver: undefined,
+        group: 4,
+        members: [
+          { bdf: 'a', driver: undefined },
+          { bdf: 'b', driver: 'e1000e' },
+          { bdf: 'c', driver: 'vfio-pci' },
+          { bdf: 'd', driver: 'pcieport' },
+        ],
+      }),
+    ).toEqual({ usable: false, reasons: ['no driver', 'IOMMU group 4 also holds b (e1000e)'], hint: 'vfio bind a' });
   });
 });
 
 describe('vfio info', () => {
   const nvme: InfoData = {
-    bdf: '0000:00:05.0', group: 5, backend: 'iommufd', driver: 'vfio-pci',
-    ids: { vendor: 0x1b36, device: 0x0010, subsystemVendor: 0x1af4, subsystemDevice: 0x1100, class: 0x010802, revision: 2 },
-    className: 'Non-Volatile memory controller', vendorName: null, deviceName: null,
-    device: { flags: { reset: true, pci: true, platform: false, amba: false, ccw: false, ap: false, fslMc: false, caps: false, cdx: false }, numRegions: 9, numIrqs: 5, caps: [] },
+    bdf: '0000:00:05.0',
+    group: 5,
+    backend: 'iommufd',
+    driver: 'vfio-pci',
+    ids: {
+      vendor: 0x1b36,
+      device: 0x0010,
+      subsystemVendor: 0x1af4,
+      subsystemDevice: 0x1100,
+      class: 0x010802,
+      revision: 2,
+    },
+    className: 'Non-Volatile memory controller',
+    vendorName: null,
+    deviceName: null,
+    device: {
+      flags: {
+        reset: true,
+        pci: true,
+        platform: false,
+        amba: false,
+        ccw: false,
+        ap: false,
+        fslMc: false,
+        caps: false,
+        cdx: false,
+      },
+      numRegions: 9,
+      numIrqs: 5,
+      caps: [],
+    },
     regions: [
       region(nvmeBar0(), { type: 'mem64', start: 0xfebd0000n }),
-      { index: 1, name: 'BAR1', size: 0n, offset: 1n << 40n, flags: { read: false, write: false, mmap: false, caps: false }, caps: [], mappableAreas: [], resource: null },
-      { index: 7, name: 'CONFIG', size: 4096n, offset: 7n << 40n, flags: { read: true, write: true, mmap: false, caps: false }, caps: [], mappableAreas: [], resource: null },
+      {
+        index: 1,
+        name: 'BAR1',
+        size: 0n,
+        offset: 1n << 40n,
+        flags: { read: false, write: false, mmap: false, caps: false },
+        caps: [],
+        mappableAreas: [],
+        resource: null,
+      },
+      {
+        index: 7,
+        name: 'CONFIG',
+        size: 4096n,
+        offset: 7n << 40n,
+        flags: { read: true, write: true, mmap: false, caps: false },
+        caps: [],
+        mappableAreas: [],
+        resource: null,
+      },
     ],
     irqs: [
       { index: 0, name: 'INTX', count: 1, flags: { eventfd: true, maskable: true, automasked: true, noresize: false } },
-      { index: 2, name: 'MSIX', count: 65, flags: { eventfd: true, maskable: false, automasked: false, noresize: true } },
+      {
+        index: 2,
+        name: 'MSIX',
+        count: 65,
+        flags: { eventfd: true, maskable: false, automasked: false, noresize: true },
+      },
     ],
     features: [],
     config: configData(nvmeConfig()),
@@ -135,7 +284,11 @@ describe('vfio info', () => {
 
   it('decodes the capabilities a driver needs from the config image', () => {
     const caps = nvme.config.capabilities;
-    expect(caps.map((c) => [c.offset, c.name])).toEqual([[0x40, 'MSI-X'], [0x60, 'PM'], [0x80, 'PCIe']]);
+    expect(caps.map((c) => [c.offset, c.name])).toEqual([
+      [0x40, 'MSI-X'],
+      [0x60, 'PM'],
+      [0x80, 'PCIe'],
+    ]);
     expect(capDetailText(caps[0])).toBe('Enable- Masked- Count=65 Table: BAR0+0x2000 PBA: BAR0+0x3000');
     expect(capDetailText(caps[1])).toBe('v3 D0 NoSoftRst+');
     expect(capDetailText(caps[2])).toBe('v2 endpoint, MaxPayload 128 bytes, FLReset+');
@@ -153,13 +306,28 @@ describe('vfio info', () => {
     expect(lines).toContain('\tVFIO: flags RESET PCI; 9 regions, 5 IRQ indexes; device caps: none');
     expect(lines).toContain('\tControl: I/O- Mem+ BusMaster+ SERR- DisINTx+');
     expect(lines).toContain('\t  [40] MSI-X: Enable- Masked- Count=65 Table: BAR0+0x2000 PBA: BAR0+0x3000');
-    expect(lines.find((l) => l.includes('MSIX'))).toMatch(/^\t  2\s+MSIX\s+65\s+eventfd noresize$/);
+    expect(lines.find((l) => l.includes('MSIX'))).toMatch(/^\t {2}2\s+MSIX\s+65\s+eventfd noresize$/);
     expect(lines).toContain('\t  none offered (`vfio features BDF` shows every probe)');
   });
 
   it('region table: type, size, fd offset, access, mappable areas, caps; empty BARs summarised', () => {
-    const text = formatRegions([region(nvmeBar0(), { type: 'mem64', start: 0n }), region(sparseAroundMsix()),
-      { index: 3, name: 'BAR3', size: 0n, offset: 3n << 40n, flags: { read: false, write: false, mmap: false, caps: false }, caps: [], mappableAreas: [], resource: null }], plain);
+    const text = formatRegions(
+      [
+        region(nvmeBar0(), { type: 'mem64', start: 0n }),
+        region(sparseAroundMsix()),
+        {
+          index: 3,
+          name: 'BAR3',
+          size: 0n,
+          offset: 3n << 40n,
+          flags: { read: false, write: false, mmap: false, caps: false },
+          caps: [],
+          mappableAreas: [],
+          resource: null,
+        },
+      ],
+      plain,
+    );
     const lines = text.split('\n');
     expect(lines[0]).toMatch(/^\t {2}INDEX\s+NAME\s+TYPE\s+SIZE\s+FD OFFSET\s+ACCESS\s+MMAP AREAS\s+CAPS$/);
     expect(lines[1]).toMatch(/^\t {2}0\s+BAR0\s+mem64\s+16K\s+0x0\s+rwm\s+0x0\+16K\s+msix-mappable$/);
@@ -170,10 +338,28 @@ describe('vfio info', () => {
 
 describe('vfio features and cookies', () => {
   it('lists each number with what its probes answered', () => {
-    const text = formatFeatureList('0000:00:05.0', [
-      { name: 'PCI_VF_TOKEN', index: 0, supported: false, get: false, set: false, answers: { probe: 'ENOTTY', get: 'ENOTTY', set: 'ENOTTY' } },
-      { name: 'LOW_POWER_ENTRY', index: 3, supported: true, get: false, set: true, answers: { probe: 'OK', get: 'EINVAL', set: 'OK' } },
-    ], plain);
+    const text = formatFeatureList(
+      '0000:00:05.0',
+      [
+        {
+          name: 'PCI_VF_TOKEN',
+          index: 0,
+          supported: false,
+          get: false,
+          set: false,
+          answers: { probe: 'ENOTTY', get: 'ENOTTY', set: 'ENOTTY' },
+        },
+        {
+          name: 'LOW_POWER_ENTRY',
+          index: 3,
+          supported: true,
+          get: false,
+          set: true,
+          answers: { probe: 'OK', get: 'EINVAL', set: 'OK' },
+        },
+      ],
+      plain,
+    );
     const lines = text.split('\n');
     expect(lines[1]).toMatch(/^ {2}INDEX\s+NAME\s+OFFERS\s+PROBE\s+\+GET\s+\+SET$/);
     expect(lines[2]).toMatch(/^ {2}0\s+PCI_VF_TOKEN\s+-\s+ENOTTY\s+ENOTTY\s+ENOTTY$/);
@@ -182,17 +368,49 @@ describe('vfio features and cookies', () => {
   });
 
   it('shows the write-combining verdict per BAR, and why not with the hint', () => {
-    const text = formatCookies('0000:00:04.0', [{
-      bar: 2, region: 'BAR2', size: 4n << 20n,
-      report: {
-        region: 'BAR2', wc: [], why: 'no route gives wc', hint: 'boot a kernel with DMA_BUF_MEMATTR',
-        routes: [
-          { route: 'sysfs', available: false, gives: undefined, reason: 'resource2_wc is absent', needs: ['a prefetchable BAR'], tentative: false },
-          { route: 'dmabuf', available: true, gives: 'wc', reason: 'exported, no memattr feature', needs: [], tentative: true },
-          { route: 'vfio-region', available: true, gives: 'uc-', reason: 'vfio-pci maps BARs uncached', needs: [], tentative: false },
-        ],
-      },
-    }], plain);
+    const text = formatCookies(
+      '0000:00:04.0',
+      [
+        {
+          bar: 2,
+          region: 'BAR2',
+          size: 4n << 20n,
+          report: {
+            region: 'BAR2',
+            wc: [],
+            why: 'no route gives wc',
+            hint: 'boot a kernel with DMA_BUF_MEMATTR',
+            routes: [
+              {
+                route: 'sysfs',
+                available: false,
+                gives: undefined,
+                reason: 'resource2_wc is absent',
+                needs: ['a prefetchable BAR'],
+                tentative: false,
+              },
+              {
+                route: 'dmabuf',
+                available: true,
+                gives: 'wc',
+                reason: 'exported, no memattr feature',
+                needs: [],
+                tentative: true,
+              },
+              {
+                route: 'vfio-region',
+                available: true,
+                gives: 'uc-',
+                reason: 'vfio-pci maps BARs uncached',
+                needs: [],
+                tentative: false,
+              },
+            ],
+          },
+        },
+      ],
+      plain,
+    );
     const lines = text.split('\n');
     expect(lines[0]).toBe('0000:00:04.0 BAR2 (4M): no write-combining route');
     expect(lines[2]).toMatch(/^ {2}sysfs\s+no\s+-\s+resource2_wc is absent$/);

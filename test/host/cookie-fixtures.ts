@@ -3,17 +3,36 @@
 import { RouteFacts, DevmemPolicy, FeatureAnswer } from '../../lib/cookie/facts';
 import { MemattrTables, RegionView, memattrTables } from '../../lib/cookie/model';
 import { PatSnapshot } from '../../lib/cookie/pat';
-import { PciResource, decodeRegionInfo, mappableAreas, parsePatMemtypeList, parseResourceFile, regionName } from '../../lib/decode';
+import {
+  PciResource,
+  decodeRegionInfo,
+  mappableAreas,
+  parsePatMemtypeList,
+  parseResourceFile,
+  regionName,
+} from '../../lib/decode';
 import { patLine, resourceLine } from '../fixtures/build';
-import { eduBar0, ivshmemBar2, ivshmemResourceFile, wcRegion, FIXTURE_WC_SUBTYPE, FIXTURE_WC_TYPE } from '../fixtures/devices';
+import {
+  eduBar0,
+  ivshmemBar2,
+  ivshmemResourceFile,
+  wcRegion,
+  FIXTURE_WC_SUBTYPE,
+  FIXTURE_WC_TYPE,
+} from '../fixtures/devices';
 
 export { FIXTURE_WC_SUBTYPE, FIXTURE_WC_TYPE };
 
 export function view(buf: Uint8Array): RegionView {
   const info = decodeRegionInfo(buf);
   return {
-    index: info.index, name: regionName(info.index, info.caps), size: info.size, offset: info.offset,
-    flags: { read: info.flags.read, write: info.flags.write, mmap: info.flags.mmap }, caps: info.caps, mappableAreas: mappableAreas(info),
+    index: info.index,
+    name: regionName(info.index, info.caps),
+    size: info.size,
+    offset: info.offset,
+    flags: { read: info.flags.read, write: info.flags.write, mmap: info.flags.mmap },
+    caps: info.caps,
+    mappableAreas: mappableAreas(info),
   };
 }
 
@@ -24,19 +43,31 @@ export const WC_REGION = (): RegionView => view(wcRegion());
 export const IVSHMEM_BAR2_PHYS = 0x800000000n;
 
 /** edu's resource file: BAR0 is 32-bit, non-prefetchable MMIO. */
-export const eduResourceFile = (): string => [
-  resourceLine(0xfea00000n, 0xfeafffffn, 0x40200),
-  ...Array.from({ length: 12 }, () => resourceLine(0n, 0n, 0)),
-].join('\n') + '\n';
+export const eduResourceFile = (): string =>
+  [resourceLine(0xfea00000n, 0xfeafffffn, 0x40200), ...Array.from({ length: 12 }, () => resourceLine(0n, 0n, 0))].join(
+    '\n',
+  ) + '\n';
 
 export const RELAXED: DevmemPolicy = { relaxed: true, reason: 'the kernel runs with iomem=relaxed' };
-export const STRICT: DevmemPolicy = { relaxed: false, reason: 'CONFIG_IO_STRICT_DEVMEM=y and no iomem=relaxed on the kernel command line' };
-export const UNTOLD: DevmemPolicy = { relaxed: undefined, reason: 'no iomem=relaxed on the kernel command line, and the kernel configuration is not readable' };
+export const STRICT: DevmemPolicy = {
+  relaxed: false,
+  reason: 'CONFIG_IO_STRICT_DEVMEM=y and no iomem=relaxed on the kernel command line',
+};
+export const UNTOLD: DevmemPolicy = {
+  relaxed: undefined,
+  reason: 'no iomem=relaxed on the kernel command line, and the kernel configuration is not readable',
+};
 
 export function pat(...lines: [bigint, bigint, string][]): PatSnapshot {
-  return { ok: true, entries: parsePatMemtypeList(['PAT memtype list:', ...lines.map(([s, e, t]) => patLine(s, e, t))].join('\n')) };
+  return {
+    ok: true,
+    entries: parsePatMemtypeList(['PAT memtype list:', ...lines.map(([s, e, t]) => patLine(s, e, t))].join('\n')),
+  };
 }
-export const NO_PAT: PatSnapshot = { ok: false, reason: 'debugfs is not mounted at /sys/kernel/debug (mounting it was not allowed)' };
+export const NO_PAT: PatSnapshot = {
+  ok: false,
+  reason: 'debugfs is not mounted at /sys/kernel/debug (mounting it was not allowed)',
+};
 
 /** vfio-pci on 7.3.4: DMA_BUF (11) offers GET; nothing answers at 14. */
 export const FEATURES_73: Record<number, { probe: string; get: string; set: string }> = {
@@ -86,7 +117,9 @@ export class FixtureFacts implements RouteFacts {
   }
 
   sysfsWcPath(bar: number): string | undefined {
-    return (this.spec.wcFiles ?? [2]).includes(bar) ? `/sys/bus/pci/devices/${this.device}/resource${bar}_wc` : undefined;
+    return (this.spec.wcFiles ?? [2]).includes(bar)
+      ? `/sys/bus/pci/devices/${this.device}/resource${bar}_wc`
+      : undefined;
   }
 
   devmem(): DevmemPolicy {

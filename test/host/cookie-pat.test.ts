@@ -23,7 +23,10 @@ function tmpdir(): string {
 describe('effective attribute from the PAT list', () => {
   it('a reserved range gives its type, whatever the mapping asked for (the silent downgrade is visible)', () => {
     const uc = pat([BAR, BAR + 4n * MiB, 'uncached-minus']);
-    expect(effectiveFromPat(uc, BAR, BAR + 0x1000n, 'wc')).toEqual({ attr: 'uc-', basis: 'PAT: [0x800000000-0x800400000) uc-' });
+    expect(effectiveFromPat(uc, BAR, BAR + 0x1000n, 'wc')).toEqual({
+      attr: 'uc-',
+      basis: 'PAT: [0x800000000-0x800400000) uc-',
+    });
     const wc = pat([BAR, BAR + 4n * MiB, 'write-combining']);
     expect(effectiveFromPat(wc, BAR + MiB, BAR + 2n * MiB, 'uc-').attr).toBe('wc');
   });
@@ -36,7 +39,10 @@ describe('effective attribute from the PAT list', () => {
   });
 
   it('no reservation: UC- for an uncached mapping (untracked MMIO), unknown for any other', () => {
-    expect(effectiveFromPat(pat(), BAR, BAR + 0x1000n, 'uc-')).toEqual({ attr: 'uc-', basis: 'no PAT reservation covers [0x800000000-0x800001000): untracked MMIO pages map UC-' });
+    expect(effectiveFromPat(pat(), BAR, BAR + 0x1000n, 'uc-')).toEqual({
+      attr: 'uc-',
+      basis: 'no PAT reservation covers [0x800000000-0x800001000): untracked MMIO pages map UC-',
+    });
     expect(effectiveFromPat(pat(), BAR, BAR + 0x1000n, 'wc').attr).toBe('unknown');
   });
 
@@ -44,11 +50,17 @@ describe('effective attribute from the PAT list', () => {
     const two = pat([BAR, BAR + 0x1000n, 'write-combining'], [BAR + 0x1000n, BAR + 0x2000n, 'uncached-minus']);
     expect(effectiveFromPat(two, BAR, BAR + 0x2000n, 'wc').attr).toBe('mixed');
     const part = pat([BAR, BAR + 0x1000n, 'write-combining']);
-    expect(effectiveFromPat(part, BAR, BAR + 0x2000n, 'wc')).toMatchObject({ attr: 'mixed', basis: expect.stringMatching(/covers only part/) });
+    expect(effectiveFromPat(part, BAR, BAR + 0x2000n, 'wc')).toMatchObject({
+      attr: 'mixed',
+      basis: expect.stringMatching(/covers only part/),
+    });
   });
 
   it('an unreadable list is unknown, with the reason', () => {
-    expect(effectiveFromPat(NO_PAT, BAR, BAR + 0x1000n, 'wc')).toEqual({ attr: 'unknown', basis: `PAT memtype list unreadable: ${NO_PAT.ok ? '' : NO_PAT.reason}` });
+    expect(effectiveFromPat(NO_PAT, BAR, BAR + 0x1000n, 'wc')).toEqual({
+      attr: 'unknown',
+      basis: `PAT memtype list unreadable: ${NO_PAT.ok ? '' : NO_PAT.reason}`,
+    });
   });
 });
 
@@ -65,14 +77,20 @@ describe('PatReader', () => {
     const dir = tmpdir();
     const mounts = path.join(dir, 'mounts');
     fs.writeFileSync(mounts, 'sysfs /sys sysfs rw 0 0\n');
-    expect(new PatReader({ debugfs: dir, mountDebugfs: false, mounts }).read()).toEqual({ ok: false, reason: `debugfs is not mounted at ${dir} (mounting it was not allowed)` });
+    expect(new PatReader({ debugfs: dir, mountDebugfs: false, mounts }).read()).toEqual({
+      ok: false,
+      reason: `debugfs is not mounted at ${dir} (mounting it was not allowed)`,
+    });
   });
 
   it('debugfs mounted but no PAT file: PAT disabled or not x86', () => {
     const dir = tmpdir();
     const mounts = path.join(dir, 'mounts');
     fs.writeFileSync(mounts, `debugfs ${dir} debugfs rw,relatime 0 0\n`);
-    expect(new PatReader({ debugfs: dir, mounts }).read()).toEqual({ ok: false, reason: `${dir}/x86/pat_memtype_list does not exist (PAT disabled, e.g. nopat, or not x86)` });
+    expect(new PatReader({ debugfs: dir, mounts }).read()).toEqual({
+      ok: false,
+      reason: `${dir}/x86/pat_memtype_list does not exist (PAT disabled, e.g. nopat, or not x86)`,
+    });
   });
 
   it('a changed format is reported, not read as "nothing reserved"', () => {
@@ -115,20 +133,39 @@ describe('devmem exclusivity: may sysfs map a BAR that vfio-pci owns?', () => {
     fs.writeFileSync(path.join(root, 'proc/cmdline'), 'console=ttyS0 loglevel=4\n');
     fs.writeFileSync(path.join(root, 'proc/config.gz'), zlib.gzipSync('CONFIG_IO_STRICT_DEVMEM=y\n'));
     const facts = new DeviceFacts(
-      { bdf: '0000:00:04.0', regions: [IVSHMEM_BAR2()], featureNumber: () => undefined, probeFeature: () => ({ probe: 'ENOTTY', get: 'ENOTTY', set: 'ENOTTY' }), wcReservedBeforeOpen: () => false },
-      memattrTables(), { sysfs: path.join(root, 'sys'), proc: path.join(root, 'proc') }, new PatReader({ debugfs: path.join(root, 'debug'), mountDebugfs: false }));
+      {
+        bdf: '0000:00:04.0',
+        regions: [IVSHMEM_BAR2()],
+        featureNumber: () => undefined,
+        probeFeature: () => ({ probe: 'ENOTTY', get: 'ENOTTY', set: 'ENOTTY' }),
+        wcReservedBeforeOpen: () => false,
+      },
+      memattrTables(),
+      { sysfs: path.join(root, 'sys'), proc: path.join(root, 'proc') },
+      new PatReader({ debugfs: path.join(root, 'debug'), mountDebugfs: false }),
+    );
     expect(facts.resource(2)).toMatchObject({ start: BAR, prefetch: true, mem64: true });
     expect(facts.sysfsWcPath(2)).toBe(path.join(dev, 'resource2_wc'));
     expect(facts.sysfsWcPath(0)).toBeUndefined();
-    expect(facts.devmem()).toEqual({ relaxed: false, reason: 'CONFIG_IO_STRICT_DEVMEM=y and no iomem=relaxed on the kernel command line' });
+    expect(facts.devmem()).toEqual({
+      relaxed: false,
+      reason: 'CONFIG_IO_STRICT_DEVMEM=y and no iomem=relaxed on the kernel command line',
+    });
     expect(facts.feature(14, 'set')).toEqual({ supported: false, answer: 'ENOTTY' });
     expect(facts.pat()).toMatchObject({ ok: false });
   });
 });
 
-describe('PAT aliasing between a WC cookie and vfio\'s own mapping of the BAR', () => {
-  const subject = (name: string, start: bigint, end: bigint, requested: 'wc' | 'uc-'): AliasSubject<string> =>
-    ({ mapping: name, bar: 2, start, end, requested, pgprot: requested, label: name });
+describe("PAT aliasing between a WC cookie and vfio's own mapping of the BAR", () => {
+  const subject = (name: string, start: bigint, end: bigint, requested: 'wc' | 'uc-'): AliasSubject<string> => ({
+    mapping: name,
+    bar: 2,
+    start,
+    end,
+    requested,
+    pgprot: requested,
+    label: name,
+  });
   const cookie = subject('cookie #1', BAR, BAR + 0x1000n, 'wc');
   const plain = subject('BAR2 mapping', BAR, BAR + 4n * MiB, 'uc-');
 
@@ -137,8 +174,22 @@ describe('PAT aliasing between a WC cookie and vfio\'s own mapping of the BAR', 
     const [a, b] = aliasing([cookie, plain], list);
     expect(a.effective.attr).toBe('wc');
     expect(b.effective.attr).toBe('wc');
-    expect(b.aliases).toEqual([{ with: cookie, attr: 'wc', reason: expect.stringMatching(/^asked for uc- but gets wc: cookie #1 reserved BAR2 \[0x800000000-0x800001000\) as wc first/) }]);
-    expect(a.aliases).toEqual([{ with: plain, attr: 'wc', reason: expect.stringMatching(/^BAR2 mapping asked for uc- but gets wc because of this mapping's reservation/) }]);
+    expect(b.aliases).toEqual([
+      {
+        with: cookie,
+        attr: 'wc',
+        reason: expect.stringMatching(
+          /^asked for uc- but gets wc: cookie #1 reserved BAR2 \[0x800000000-0x800001000\) as wc first/,
+        ),
+      },
+    ]);
+    expect(a.aliases).toEqual([
+      {
+        with: plain,
+        attr: 'wc',
+        reason: expect.stringMatching(/^BAR2 mapping asked for uc- but gets wc because of this mapping's reservation/),
+      },
+    ]);
   });
 
   it('vfio first: the WC request is UC-; both are told the WC cookie lost', () => {

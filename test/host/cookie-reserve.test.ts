@@ -21,14 +21,28 @@ function tree(withWc: boolean): { sysfs: string; wc: string } {
 }
 
 /** Lines of /proc/self/maps that map `file`. */
-const mapsOf = (file: string) => fs.readFileSync('/proc/self/maps', 'utf8').split('\n').filter((l) => l.endsWith(file));
+const mapsOf = (file: string) =>
+  fs
+    .readFileSync('/proc/self/maps', 'utf8')
+    .split('\n')
+    .filter((l) => l.endsWith(file));
 
 describe('which BARs can be reserved WC', () => {
   it.each([
     [2, ivshmemResourceFile(), true, undefined],
-    [0, ivshmemResourceFile(), true, 'BAR0 is not prefetchable: the kernel creates resource0_wc only for prefetchable memory BARs'],
+    [
+      0,
+      ivshmemResourceFile(),
+      true,
+      'BAR0 is not prefetchable: the kernel creates resource0_wc only for prefetchable memory BARs',
+    ],
     [1, ivshmemResourceFile(), true, 'BAR1 is not implemented'],
-    [0, eduResourceFile(), false, 'BAR0 is not prefetchable: the kernel creates resource0_wc only for prefetchable memory BARs'],
+    [
+      0,
+      eduResourceFile(),
+      false,
+      'BAR0 is not prefetchable: the kernel creates resource0_wc only for prefetchable memory BARs',
+    ],
     [2, ivshmemResourceFile(), false, 'there is no resource2_wc in sysfs'],
     [2, undefined, true, 'the sysfs resource file is not readable'],
     [6, ivshmemResourceFile(), true, 'BAR index 6 is not 0-5'],
@@ -46,7 +60,10 @@ describe('reserveWcBeforeOpen', () => {
     const maps = mapsOf(t.wc);
     expect(maps).toHaveLength(1);
     expect(maps[0]).toMatch(/^([0-9a-f]+)-([0-9a-f]+) r--s 00000000 /);
-    const [lo, hi] = maps[0].split(' ')[0].split('-').map((h) => BigInt(`0x${h}`));
+    const [lo, hi] = maps[0]
+      .split(' ')[0]
+      .split('-')
+      .map((h) => BigInt(`0x${h}`));
     expect(hi - lo).toBe(BigInt(4096));
     r.close();
     r.close();
@@ -60,6 +77,8 @@ describe('reserveWcBeforeOpen', () => {
     expect(mapsOf(t.wc)).toEqual([]);
     expect(() => reserveWcBeforeOpen(BDF, [9], { sysfs: t.sysfs })).toThrow(InvalidArgumentError);
     const none = tree(false);
-    expect(() => reserveWcBeforeOpen(BDF, [2], { sysfs: none.sysfs })).toThrow(/cannot reserve BAR2 write-combining: there is no resource2_wc in sysfs/);
+    expect(() => reserveWcBeforeOpen(BDF, [2], { sysfs: none.sysfs })).toThrow(
+      /cannot reserve BAR2 write-combining: there is no resource2_wc in sysfs/,
+    );
   });
 });

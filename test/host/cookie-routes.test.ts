@@ -5,11 +5,30 @@ import { Route, chooseRoute, orderRoutes, vfioRegionRoute, wcRegionRoute, wcRegi
 import { sysfsWcRoute } from '../../lib/cookie/sysfs-wc';
 import { dmabufRoute } from '../../lib/cookie/dmabuf-route';
 import { DEFAULT_ROUTES } from '../../lib/cookie/registry';
-import { CookieMemAttr, CookieRequest, RegionView, WcRegionType, encodeDmaBufMemattr, wcRegionTypesPerBar } from '../../lib/cookie/model';
+import {
+  CookieMemAttr,
+  CookieRequest,
+  RegionView,
+  WcRegionType,
+  encodeDmaBufMemattr,
+  wcRegionTypesPerBar,
+} from '../../lib/cookie/model';
 import { InvalidArgumentError, NotSupportedError, VfioError } from '../../lib/errors';
 import {
-  EDU_BAR0, FEATURES_MEMATTR, FIXTURE_WC_SUBTYPE, FIXTURE_WC_TYPE, FixtureFacts, IVSHMEM_BAR2, IVSHMEM_BAR2_PHYS, NO_PAT,
-  RELAXED, STRICT, UNTOLD, WC_REGION, eduResourceFile, pat,
+  EDU_BAR0,
+  FEATURES_MEMATTR,
+  FIXTURE_WC_SUBTYPE,
+  FIXTURE_WC_TYPE,
+  FixtureFacts,
+  IVSHMEM_BAR2,
+  IVSHMEM_BAR2_PHYS,
+  NO_PAT,
+  RELAXED,
+  STRICT,
+  UNTOLD,
+  WC_REGION,
+  eduResourceFile,
+  pat,
 } from './cookie-fixtures';
 
 const WC_TYPE: WcRegionType = { name: 'fixture-wc', type: FIXTURE_WC_TYPE, subtype: FIXTURE_WC_SUBTYPE, bar: 2 };
@@ -34,7 +53,9 @@ describe('ivshmem BAR2 (64-bit prefetchable), kernel with iomem=relaxed', () => 
     expect(route).toBe(sysfsWcRoute);
     expect(choice.name).toBe('sysfs');
     expect(choice.downgraded).toBeUndefined();
-    expect(choice.reason).toMatch(/resource2_wc; the kernel runs with iomem=relaxed; nothing has reserved the range yet/);
+    expect(choice.reason).toMatch(
+      /resource2_wc; the kernel runs with iomem=relaxed; nothing has reserved the range yet/,
+    );
     expect(choice.considered.map((p) => [p.route, p.available, p.gives])).toEqual([
       ['wc-region', false, undefined],
       ['cookie-feature', false, undefined],
@@ -47,7 +68,8 @@ describe('ivshmem BAR2 (64-bit prefetchable), kernel with iomem=relaxed', () => 
 
   it('vfio-pci reserved the BAR first (uncached-minus in PAT): sysfs would be silently UC-, so it is refused', () => {
     const facts = new FixtureFacts({
-      regions: [IVSHMEM_BAR2()], devmem: RELAXED,
+      regions: [IVSHMEM_BAR2()],
+      devmem: RELAXED,
       pat: pat([IVSHMEM_BAR2_PHYS, IVSHMEM_BAR2_PHYS + 0x400000n, 'uncached-minus']),
     });
     const err = caught(() => chooseRoute(req(IVSHMEM_BAR2()), facts, DEFAULT_ROUTES, 'Region(BAR2).cookie'));
@@ -58,12 +80,15 @@ describe('ivshmem BAR2 (64-bit prefetchable), kernel with iomem=relaxed', () => 
     // Non-strict: the fallback, with the reason attached.
     const { choice } = chooseRoute(req(IVSHMEM_BAR2(), 'wc', { strict: false }), facts, DEFAULT_ROUTES, 'op');
     expect(choice.name).toBe('vfio-region');
-    expect(choice.downgraded).toMatch(/no route gives write-combining .*sysfs: PAT already holds uc-.*; vfio-region gives uc-/);
+    expect(choice.downgraded).toMatch(
+      /no route gives write-combining .*sysfs: PAT already holds uc-.*; vfio-region gives uc-/,
+    );
   });
 
   it('a WC reservation already there (an earlier WC cookie) keeps the route open', () => {
     const facts = new FixtureFacts({
-      regions: [IVSHMEM_BAR2()], devmem: RELAXED,
+      regions: [IVSHMEM_BAR2()],
+      devmem: RELAXED,
       pat: pat([IVSHMEM_BAR2_PHYS, IVSHMEM_BAR2_PHYS + 0x1000n, 'write-combining']),
     });
     const { choice } = chooseRoute(req(IVSHMEM_BAR2()), facts, DEFAULT_ROUTES, 'op');
@@ -73,10 +98,12 @@ describe('ivshmem BAR2 (64-bit prefetchable), kernel with iomem=relaxed', () => 
 
   it('the PAT range is computed from the BAR address plus the cookie offset', () => {
     // UC- on the second 2 MiB of the BAR only: a cookie in the first half is fine, one in the second is not.
-    const facts = () => new FixtureFacts({
-      regions: [IVSHMEM_BAR2()], devmem: RELAXED,
-      pat: pat([IVSHMEM_BAR2_PHYS + 0x200000n, IVSHMEM_BAR2_PHYS + 0x400000n, 'uncached-minus']),
-    });
+    const facts = () =>
+      new FixtureFacts({
+        regions: [IVSHMEM_BAR2()],
+        devmem: RELAXED,
+        pat: pat([IVSHMEM_BAR2_PHYS + 0x200000n, IVSHMEM_BAR2_PHYS + 0x400000n, 'uncached-minus']),
+      });
     expect(sysfsWcRoute.probe(req(IVSHMEM_BAR2(), 'wc', { offset: 0x1ff000n }), facts()).available).toBe(true);
     const p = sysfsWcRoute.probe(req(IVSHMEM_BAR2(), 'wc', { offset: 0x200000n }), facts());
     expect([p.available, p.reason]).toEqual([false, expect.stringContaining('[0x800200000-0x800201000)')]);
@@ -86,23 +113,37 @@ describe('ivshmem BAR2 (64-bit prefetchable), kernel with iomem=relaxed', () => 
     const plain = new FixtureFacts({ regions: [IVSHMEM_BAR2()], devmem: RELAXED, pat: NO_PAT });
     const p = sysfsWcRoute.probe(req(IVSHMEM_BAR2()), plain);
     expect(p.available).toBe(false);
-    expect(p.reason).toMatch(/PAT list is unreadable .*vfio-pci reserves each BAR uncached-minus when the device is opened/);
+    expect(p.reason).toMatch(
+      /PAT list is unreadable .*vfio-pci reserves each BAR uncached-minus when the device is opened/,
+    );
     expect(p.needs).toEqual([expect.stringContaining('Device.open(bdf, { writeCombine: [2] })')]);
     const reserved = new FixtureFacts({ regions: [IVSHMEM_BAR2()], devmem: RELAXED, pat: NO_PAT, reserved: [2] });
     const q = sysfsWcRoute.probe(req(IVSHMEM_BAR2()), reserved);
     expect([q.available, q.gives]).toEqual([true, 'wc']);
-    expect(q.reason).toMatch(/reserved write-combining before the device was opened; the PAT list is unreadable .* not verified/);
+    expect(q.reason).toMatch(
+      /reserved write-combining before the device was opened; the PAT list is unreadable .* not verified/,
+    );
   });
 });
 
 describe('vfio-region: the attribute PAT holds for the BAR, not the one pgprot asks for', () => {
-  const wcBar = pat([IVSHMEM_BAR2_PHYS, IVSHMEM_BAR2_PHYS + 0x1000n, 'write-combining'], [IVSHMEM_BAR2_PHYS, IVSHMEM_BAR2_PHYS + 0x400000n, 'write-combining']);
+  const wcBar = pat(
+    [IVSHMEM_BAR2_PHYS, IVSHMEM_BAR2_PHYS + 0x1000n, 'write-combining'],
+    [IVSHMEM_BAR2_PHYS, IVSHMEM_BAR2_PHYS + 0x400000n, 'write-combining'],
+  );
 
   it('BAR reserved WC before the open: vfio-region gives WC, even without iomem=relaxed', () => {
     const facts = new FixtureFacts({ regions: [IVSHMEM_BAR2()], devmem: STRICT, pat: wcBar, reserved: [2] });
-    const { route, choice } = chooseRoute(req(IVSHMEM_BAR2(), 'wc', { offset: 0x200000n }), facts, DEFAULT_ROUTES, 'op');
+    const { route, choice } = chooseRoute(
+      req(IVSHMEM_BAR2(), 'wc', { offset: 0x200000n }),
+      facts,
+      DEFAULT_ROUTES,
+      'op',
+    );
     expect(route).toBe(vfioRegionRoute);
-    expect(choice.reason).toMatch(/^vfio-pci maps every region with pgprot_noncached \(UC-\), but the kernel gives the type PAT holds for the range \(PAT: .*wc\): BAR2 was reserved write-combining before the device was opened$/);
+    expect(choice.reason).toMatch(
+      /^vfio-pci maps every region with pgprot_noncached \(UC-\), but the kernel gives the type PAT holds for the range \(PAT: .*wc\): BAR2 was reserved write-combining before the device was opened$/,
+    );
     // And a UC- request on that BAR cannot be honoured: the truth, as a downgrade.
     const uc = chooseRoute(req(IVSHMEM_BAR2(), 'uc-'), facts, DEFAULT_ROUTES, 'op').choice;
     expect(uc.name).toBe('vfio-region');
@@ -114,24 +155,51 @@ describe('vfio-region: the attribute PAT holds for the BAR, not the one pgprot a
     expect(chooseRoute(req(IVSHMEM_BAR2()), facts(), DEFAULT_ROUTES, 'op').choice.name).toBe('sysfs');
     const uc = chooseRoute(req(IVSHMEM_BAR2(), 'uc-'), facts(), DEFAULT_ROUTES, 'op').choice;
     expect(uc.name).toBe('vfio-region');
-    expect(uc.considered.map((p) => p.route)).toEqual(['vfio-region', 'sysfs', 'dmabuf', 'cookie-feature', 'wc-region']);
+    expect(uc.considered.map((p) => p.route)).toEqual([
+      'vfio-region',
+      'sysfs',
+      'dmabuf',
+      'cookie-feature',
+      'wc-region',
+    ]);
   });
 
   it('after a plain open: UC- from the PAT entry vfio-pci made, and the need says how to get WC', () => {
-    const facts = new FixtureFacts({ regions: [IVSHMEM_BAR2()], pat: pat([IVSHMEM_BAR2_PHYS, IVSHMEM_BAR2_PHYS + 0x400000n, 'uncached-minus']) });
+    const facts = new FixtureFacts({
+      regions: [IVSHMEM_BAR2()],
+      pat: pat([IVSHMEM_BAR2_PHYS, IVSHMEM_BAR2_PHYS + 0x400000n, 'uncached-minus']),
+    });
     const p = vfioRegionRoute.probe(req(IVSHMEM_BAR2()), facts);
-    expect(p).toMatchObject({ available: true, gives: 'uc-', reason: 'vfio-pci maps every region with pgprot_noncached (UC-); PAT: [0x800000000-0x800400000) uc-' });
-    expect(p.needs).toEqual([expect.stringMatching(/^reserving BAR2 write-combining before the device is opened: Device\.open\(bdf, \{ writeCombine: \[2\] \}\)/)]);
+    expect(p).toMatchObject({
+      available: true,
+      gives: 'uc-',
+      reason: 'vfio-pci maps every region with pgprot_noncached (UC-); PAT: [0x800000000-0x800400000) uc-',
+    });
+    expect(p.needs).toEqual([
+      expect.stringMatching(
+        /^reserving BAR2 write-combining before the device is opened: Device\.open\(bdf, \{ writeCombine: \[2\] \}\)/,
+      ),
+    ]);
   });
 
-  it('PAT unreadable: WC predicted only from this device\'s own reservation', () => {
-    expect(vfioRegionRoute.probe(req(IVSHMEM_BAR2()), new FixtureFacts({ regions: [IVSHMEM_BAR2()], pat: NO_PAT, reserved: [2] }))).toMatchObject({ gives: 'wc', reason: expect.stringMatching(/not verified/) });
-    expect(vfioRegionRoute.probe(req(IVSHMEM_BAR2()), new FixtureFacts({ regions: [IVSHMEM_BAR2()], pat: NO_PAT }))).toMatchObject({ gives: 'uc-' });
+  it("PAT unreadable: WC predicted only from this device's own reservation", () => {
+    expect(
+      vfioRegionRoute.probe(
+        req(IVSHMEM_BAR2()),
+        new FixtureFacts({ regions: [IVSHMEM_BAR2()], pat: NO_PAT, reserved: [2] }),
+      ),
+    ).toMatchObject({ gives: 'wc', reason: expect.stringMatching(/not verified/) });
+    expect(
+      vfioRegionRoute.probe(req(IVSHMEM_BAR2()), new FixtureFacts({ regions: [IVSHMEM_BAR2()], pat: NO_PAT })),
+    ).toMatchObject({ gives: 'uc-' });
   });
 });
 
 describe('ivshmem BAR2 without iomem=relaxed', () => {
-  it.each([['CONFIG_IO_STRICT_DEVMEM=y', STRICT], ['an unreadable kernel config', UNTOLD]])('%s: strict WC fails, naming what would help', (_what, devmem) => {
+  it.each([
+    ['CONFIG_IO_STRICT_DEVMEM=y', STRICT],
+    ['an unreadable kernel config', UNTOLD],
+  ])('%s: strict WC fails, naming what would help', (_what, devmem) => {
     const facts = new FixtureFacts({ regions: [IVSHMEM_BAR2()], devmem });
     const err = caught(() => chooseRoute(req(IVSHMEM_BAR2()), facts, DEFAULT_ROUTES, 'Region(BAR2).cookie'));
     expect(err).toBeInstanceOf(NotSupportedError);
@@ -148,18 +216,31 @@ describe('ivshmem BAR2 without iomem=relaxed', () => {
     const facts = new FixtureFacts({ regions: [IVSHMEM_BAR2()], devmem: STRICT });
     const { route, choice } = chooseRoute(req(IVSHMEM_BAR2(), 'wc', { strict: false }), facts, DEFAULT_ROUTES, 'op');
     expect(route).toBe(vfioRegionRoute);
-    expect(choice.reason).toBe('vfio-pci maps every region with pgprot_noncached (UC-); no PAT reservation covers [0x800000000-0x800001000): untracked MMIO pages map UC-');
-    expect(choice.downgraded).toMatch(/^no route gives write-combining \(wc-region: .*; dmabuf: gives uc- if the kernel lets it be mmapped; sysfs: CONFIG_IO_STRICT_DEVMEM=y.*\); vfio-region gives uc-$/);
+    expect(choice.reason).toBe(
+      'vfio-pci maps every region with pgprot_noncached (UC-); no PAT reservation covers [0x800000000-0x800001000): untracked MMIO pages map UC-',
+    );
+    expect(choice.downgraded).toMatch(
+      /^no route gives write-combining \(wc-region: .*; dmabuf: gives uc- if the kernel lets it be mmapped; sysfs: CONFIG_IO_STRICT_DEVMEM=y.*\); vfio-region gives uc-$/,
+    );
   });
 });
 
 describe('edu BAR0 (not prefetchable)', () => {
-  const facts = () => new FixtureFacts({ device: '0000:00:03.0', regions: [EDU_BAR0()], resourceFile: eduResourceFile(), wcFiles: [], devmem: RELAXED });
+  const facts = () =>
+    new FixtureFacts({
+      device: '0000:00:03.0',
+      regions: [EDU_BAR0()],
+      resourceFile: eduResourceFile(),
+      wcFiles: [],
+      devmem: RELAXED,
+    });
 
   it('strict WC is refused with the reason, even with iomem=relaxed', () => {
     const err = caught(() => chooseRoute(req(EDU_BAR0()), facts(), DEFAULT_ROUTES, 'Region(BAR0).cookie'));
     expect(err).toBeInstanceOf(NotSupportedError);
-    expect(err.message).toMatch(/sysfs: BAR0 is not prefetchable: the kernel creates resource0_wc only for prefetchable memory BARs/);
+    expect(err.message).toMatch(
+      /sysfs: BAR0 is not prefetchable: the kernel creates resource0_wc only for prefetchable memory BARs/,
+    );
     expect(err.hint).toMatch(/a prefetchable BAR \(BAR0 is not\)/);
     expect(err.hint).not.toMatch(/writeCombine/);
   });
@@ -173,12 +254,18 @@ describe('edu BAR0 (not prefetchable)', () => {
     const { choice } = chooseRoute(req(EDU_BAR0(), 'uc'), facts(), DEFAULT_ROUTES, 'op');
     expect(choice.name).toBe('vfio-region');
     expect(choice.downgraded).toMatch(/no route gives uncached \(UC\)/);
-    expect(caught(() => chooseRoute(req(EDU_BAR0(), 'uc', { strict: true }), facts(), DEFAULT_ROUTES, 'op'))).toBeInstanceOf(NotSupportedError);
+    expect(
+      caught(() => chooseRoute(req(EDU_BAR0(), 'uc', { strict: true }), facts(), DEFAULT_ROUTES, 'op')),
+    ).toBeInstanceOf(NotSupportedError);
   });
 
   it('a range outside every mappable area has no route at all', () => {
-    const err = caught(() => chooseRoute(req(EDU_BAR0(), 'uc-', { offset: 0xff000n, length: 0x2000 }), facts(), DEFAULT_ROUTES, 'op'));
-    expect(err.message).toMatch(/no route maps BAR0 0xff000\+0x2000 at all: .*vfio-region: BAR0 0xff000\+0x2000 is not inside one mmap-able area/);
+    const err = caught(() =>
+      chooseRoute(req(EDU_BAR0(), 'uc-', { offset: 0xff000n, length: 0x2000 }), facts(), DEFAULT_ROUTES, 'op'),
+    );
+    expect(err.message).toMatch(
+      /no route maps BAR0 0xff000\+0x2000 at all: .*vfio-region: BAR0 0xff000\+0x2000 is not inside one mmap-able area/,
+    );
   });
 });
 
@@ -198,7 +285,9 @@ describe('wc-region: a device-specific region announced as a WC view of a BAR', 
     const facts = new FixtureFacts({ regions: regions(), devmem: RELAXED, tables: { wcRegionTypes: [WC_TYPE] } });
     const { route, choice } = chooseRoute(req(IVSHMEM_BAR2()), facts, DEFAULT_ROUTES, 'op');
     expect(route).toBe(wcRegionRoute);
-    expect(choice.reason).toBe(`region 9 (fixture-wc, TYPE 0x${FIXTURE_WC_TYPE.toString(16)}/0x57) is a write-combining view of BAR2`);
+    expect(choice.reason).toBe(
+      `region 9 (fixture-wc, TYPE 0x${FIXTURE_WC_TYPE.toString(16)}/0x57) is a write-combining view of BAR2`,
+    );
     // Works where sysfs cannot: no iomem=relaxed, and a BAR that vfio has already reserved UC-.
     const strictFacts = new FixtureFacts({ regions: regions(), devmem: STRICT, tables: { wcRegionTypes: [WC_TYPE] } });
     expect(chooseRoute(req(IVSHMEM_BAR2()), strictFacts, DEFAULT_ROUTES, 'op').choice.name).toBe('wc-region');
@@ -206,7 +295,10 @@ describe('wc-region: a device-specific region announced as a WC view of a BAR', 
 
   it('a TYPE cap the table does not name is not taken for a WC view (default table: no stock driver has one)', () => {
     const p = wcRegionRoute.probe(req(IVSHMEM_BAR2()), new FixtureFacts({ regions: regions() }));
-    expect([p.available, p.reason]).toEqual([false, 'no region announces a WC view of BAR2 through a TYPE capability (no region type for one is configured; no stock driver offers one)']);
+    expect([p.available, p.reason]).toEqual([
+      false,
+      'no region announces a WC view of BAR2 through a TYPE capability (no region type for one is configured; no stock driver offers one)',
+    ]);
   });
 
   it('per-BAR subtypes: a helper builds the table for a driver numbering subtypes base + BAR', () => {
@@ -217,7 +309,10 @@ describe('wc-region: a device-specific region announced as a WC view of a BAR', 
   });
 
   it('a range the WC region cannot map is refused with the reason', () => {
-    const facts = new FixtureFacts({ regions: [IVSHMEM_BAR2(), { ...WC_REGION(), mappableAreas: [{ offset: 0n, size: 0x1000n }] }], tables: { wcRegionTypes: [WC_TYPE] } });
+    const facts = new FixtureFacts({
+      regions: [IVSHMEM_BAR2(), { ...WC_REGION(), mappableAreas: [{ offset: 0n, size: 0x1000n }] }],
+      tables: { wcRegionTypes: [WC_TYPE] },
+    });
     const p = wcRegionRoute.probe(req(IVSHMEM_BAR2(), 'wc', { offset: 0x2000n }), facts);
     expect(p.available).toBe(false);
     expect(p.reason).toMatch(/region 9 \(fixture-wc\) is a WC view of BAR2, but 0x2000\+0x1000 is not mmap-able in it/);
@@ -229,13 +324,16 @@ describe('dmabuf: export plus the memory-attribute feature', () => {
     const facts = new FixtureFacts({ regions: [IVSHMEM_BAR2()], devmem: STRICT, features: FEATURES_MEMATTR });
     const { route, choice } = chooseRoute(req(IVSHMEM_BAR2()), facts, DEFAULT_ROUTES, 'op');
     expect(route).toBe(dmabufRoute);
-    expect(choice.reason).toBe('DMA_BUF export (feature 11) is supported and DMA_BUF_MEMATTR (feature 14) is offered: the dma-buf is mapped wc');
+    expect(choice.reason).toBe(
+      'DMA_BUF export (feature 11) is supported and DMA_BUF_MEMATTR (feature 14) is offered: the dma-buf is mapped wc',
+    );
     expect(facts.asked).toEqual(expect.arrayContaining(['feature11/get', 'feature14/set']));
   });
 
   it('the device feature table renumbers the memattr feature (numbers from 13 on are contested)', () => {
     const facts = new FixtureFacts({
-      regions: [IVSHMEM_BAR2()], featureNumbers: { DMA_BUF: 11, DMA_BUF_MEMATTR: 15 },
+      regions: [IVSHMEM_BAR2()],
+      featureNumbers: { DMA_BUF: 11, DMA_BUF_MEMATTR: 15 },
       features: { 11: FEATURES_MEMATTR[11], 15: { probe: 'OK', get: 'EINVAL', set: 'OK' } },
     });
     expect(dmabufRoute.probe(req(IVSHMEM_BAR2()), facts)).toMatchObject({ available: true, gives: 'wc' });
@@ -251,18 +349,31 @@ describe('dmabuf: export plus the memory-attribute feature', () => {
   });
 
   it('memattr feature disabled in the table: never probed, the dma-buf keeps NC', () => {
-    const facts = new FixtureFacts({ regions: [IVSHMEM_BAR2()], features: FEATURES_MEMATTR, tables: { memattrFeature: undefined } });
+    const facts = new FixtureFacts({
+      regions: [IVSHMEM_BAR2()],
+      features: FEATURES_MEMATTR,
+      tables: { memattrFeature: undefined },
+    });
     expect(dmabufRoute.probe(req(IVSHMEM_BAR2()), facts)).toMatchObject({ available: true, gives: 'uc-' });
     expect(facts.asked.filter((a) => a.startsWith('feature14'))).toEqual([]);
   });
 
   it('forcing the route: a UC- request goes through even without memattr; strict WC does not', () => {
     const facts = () => new FixtureFacts({ regions: [IVSHMEM_BAR2()] });
-    expect(chooseRoute(req(IVSHMEM_BAR2(), 'uc-', { route: 'dmabuf' }), facts(), DEFAULT_ROUTES, 'op').choice).toMatchObject({ name: 'dmabuf', downgraded: undefined });
-    const err = caught(() => chooseRoute(req(IVSHMEM_BAR2(), 'wc', { route: 'dmabuf' }), facts(), DEFAULT_ROUTES, 'op'));
+    expect(
+      chooseRoute(req(IVSHMEM_BAR2(), 'uc-', { route: 'dmabuf' }), facts(), DEFAULT_ROUTES, 'op').choice,
+    ).toMatchObject({ name: 'dmabuf', downgraded: undefined });
+    const err = caught(() =>
+      chooseRoute(req(IVSHMEM_BAR2(), 'wc', { route: 'dmabuf' }), facts(), DEFAULT_ROUTES, 'op'),
+    );
     expect(err).toBeInstanceOf(NotSupportedError);
     expect(err.message).toMatch(/route dmabuf gives uncached-minus \(UC-\), not write-combining/);
-    const lax = chooseRoute(req(IVSHMEM_BAR2(), 'wc', { route: 'dmabuf', strict: false }), facts(), DEFAULT_ROUTES, 'op').choice;
+    const lax = chooseRoute(
+      req(IVSHMEM_BAR2(), 'wc', { route: 'dmabuf', strict: false }),
+      facts(),
+      DEFAULT_ROUTES,
+      'op',
+    ).choice;
     expect(lax.downgraded).toMatch(/^route dmabuf \(asked for by name\) gives uc-/);
   });
 
@@ -274,33 +385,79 @@ describe('dmabuf: export plus the memory-attribute feature', () => {
 describe('route order and new routes', () => {
   const driverCookie: Route = {
     name: 'driver-cookie',
-    probe: (r) => ({ route: 'driver-cookie', available: true, gives: r.memattr, reason: 'the driver hands out an mmap offset for any attribute', needs: [], tentative: false }),
-    open: () => { throw new Error('not in this test'); },
+    probe: (r) => ({
+      route: 'driver-cookie',
+      available: true,
+      gives: r.memattr,
+      reason: 'the driver hands out an mmap offset for any attribute',
+      needs: [],
+      tentative: false,
+    }),
+    open: () => {
+      throw new Error('not in this test');
+    },
   };
 
   it('a route the table does not name is tried after the named ones; naming it moves it', () => {
     const routes = [...DEFAULT_ROUTES, driverCookie];
-    expect(orderRoutes(routes, ['wc-region', 'dmabuf', 'sysfs', 'vfio-region']).map((r) => r.name)).toEqual(['wc-region', 'dmabuf', 'sysfs', 'vfio-region', 'cookie-feature', 'driver-cookie']);
+    expect(orderRoutes(routes, ['wc-region', 'dmabuf', 'sysfs', 'vfio-region']).map((r) => r.name)).toEqual([
+      'wc-region',
+      'dmabuf',
+      'sysfs',
+      'vfio-region',
+      'cookie-feature',
+      'driver-cookie',
+    ]);
     const facts = new FixtureFacts({ regions: [IVSHMEM_BAR2()], devmem: STRICT });
     expect(chooseRoute(req(IVSHMEM_BAR2()), facts, routes, 'op').choice.name).toBe('driver-cookie');
-    const first = new FixtureFacts({ regions: [IVSHMEM_BAR2()], devmem: RELAXED, tables: { routeOrder: ['driver-cookie', 'sysfs'] } });
+    const first = new FixtureFacts({
+      regions: [IVSHMEM_BAR2()],
+      devmem: RELAXED,
+      tables: { routeOrder: ['driver-cookie', 'sysfs'] },
+    });
     expect(chooseRoute(req(IVSHMEM_BAR2()), first, routes, 'op').choice.name).toBe('driver-cookie');
   });
 
   it('the table order decides between two WC routes', () => {
-    const facts = (order: string[]) => new FixtureFacts({ regions: [IVSHMEM_BAR2()], devmem: RELAXED, features: FEATURES_MEMATTR, tables: { routeOrder: order } });
-    expect(chooseRoute(req(IVSHMEM_BAR2()), facts(['dmabuf', 'sysfs']), DEFAULT_ROUTES, 'op').choice.name).toBe('dmabuf');
-    expect(chooseRoute(req(IVSHMEM_BAR2()), facts(['sysfs', 'dmabuf']), DEFAULT_ROUTES, 'op').choice.name).toBe('sysfs');
+    const facts = (order: string[]) =>
+      new FixtureFacts({
+        regions: [IVSHMEM_BAR2()],
+        devmem: RELAXED,
+        features: FEATURES_MEMATTR,
+        tables: { routeOrder: order },
+      });
+    expect(chooseRoute(req(IVSHMEM_BAR2()), facts(['dmabuf', 'sysfs']), DEFAULT_ROUTES, 'op').choice.name).toBe(
+      'dmabuf',
+    );
+    expect(chooseRoute(req(IVSHMEM_BAR2()), facts(['sysfs', 'dmabuf']), DEFAULT_ROUTES, 'op').choice.name).toBe(
+      'sysfs',
+    );
   });
 
   it('an unknown forced route is an argument error listing the routes', () => {
-    const err = caught(() => chooseRoute(req(IVSHMEM_BAR2(), 'wc', { route: 'magic' }), new FixtureFacts({ regions: [IVSHMEM_BAR2()] }), DEFAULT_ROUTES, 'op'));
+    const err = caught(() =>
+      chooseRoute(
+        req(IVSHMEM_BAR2(), 'wc', { route: 'magic' }),
+        new FixtureFacts({ regions: [IVSHMEM_BAR2()] }),
+        DEFAULT_ROUTES,
+        'op',
+      ),
+    );
     expect(err).toBeInstanceOf(InvalidArgumentError);
-    expect(err.message).toMatch(/unknown route 'magic' \(routes: wc-region, cookie-feature, dmabuf, sysfs, vfio-region\)/);
+    expect(err.message).toMatch(
+      /unknown route 'magic' \(routes: wc-region, cookie-feature, dmabuf, sysfs, vfio-region\)/,
+    );
   });
 
   it('forcing an unavailable route says why', () => {
-    const err = caught(() => chooseRoute(req(IVSHMEM_BAR2(), 'wc', { route: 'sysfs' }), new FixtureFacts({ regions: [IVSHMEM_BAR2()], devmem: STRICT }), DEFAULT_ROUTES, 'op'));
+    const err = caught(() =>
+      chooseRoute(
+        req(IVSHMEM_BAR2(), 'wc', { route: 'sysfs' }),
+        new FixtureFacts({ regions: [IVSHMEM_BAR2()], devmem: STRICT }),
+        DEFAULT_ROUTES,
+        'op',
+      ),
+    );
     expect(err).toBeInstanceOf(NotSupportedError);
     expect(err.message).toMatch(/route sysfs cannot map BAR2 0x0\+0x1000: CONFIG_IO_STRICT_DEVMEM=y/);
     expect(err.hint).toMatch(/iomem=relaxed/);

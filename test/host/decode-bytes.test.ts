@@ -20,7 +20,11 @@ describe('little-endian readers', () => {
 
   it('throw a DecodeError with op and offset on a read past the end', () => {
     let err: unknown;
-    try { u32(buf, 13, 'thing'); } catch (e) { err = e; }
+    try {
+      u32(buf, 13, 'thing');
+    } catch (e) {
+      err = e;
+    }
     expect(err).toBeInstanceOf(DecodeError);
     // One hierarchy: a caller catching the package's errors catches decode failures too.
     expect(err).toBeInstanceOf(VfioError);
@@ -49,13 +53,19 @@ describe('little-endian readers', () => {
 
 describe('capability chain walker', () => {
   const fixed = new Uint8Array(24);
-  const caps = [{ id: 7, version: 2, body: new Uint8Array([1, 2, 3, 4]) }, { id: 9, body: new Uint8Array(8) }];
+  const caps = [
+    { id: 7, version: 2, body: new Uint8Array([1, 2, 3, 4]) },
+    { id: 9, body: new Uint8Array(8) },
+  ];
 
   it('follows next pointers and bounds each cap by the next one', () => {
     const { bytes, offsets } = withCaps(fixed, 16, caps);
     expect(offsets).toEqual([24, 40]);
     const chain = walkCapChain(bytes, 24, 24, bytes.length, 'test');
-    expect(chain.map((c) => [c.id, c.version, c.offset])).toEqual([[7, 2, 24], [9, 1, 40]]);
+    expect(chain.map((c) => [c.id, c.version, c.offset])).toEqual([
+      [7, 2, 24],
+      [9, 1, 40],
+    ]);
     expect(chain[0].bytes.length).toBe(16);
     expect(chain[1].bytes.length).toBe(16);
   });
@@ -91,7 +101,11 @@ describe('capability chain walker', () => {
     const { bytes } = withCaps(fixed, 16, caps);
     const cut = bytes.subarray(0, 44);
     let err: DecodeError | undefined;
-    try { walkCapChain(cut, 24, 24, cut.length, 'test'); } catch (e) { err = e as DecodeError; }
+    try {
+      walkCapChain(cut, 24, 24, cut.length, 'test');
+    } catch (e) {
+      err = e as DecodeError;
+    }
     expect(err).toBeInstanceOf(DecodeError);
     expect(err!.offset).toBe(40);
   });

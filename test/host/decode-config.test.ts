@@ -1,7 +1,21 @@
 import {
-  DecodeError, PCI_CAP_ID_MSI, PCI_CAP_ID_MSIX, PCI_EXT_CAP_ID_SRIOV, decodeConfigHeader, decodeMsiCap,
-  decodeMsixCap, decodePcieCap, decodePmCap, findPciCap, findPciExtCap, msixTableBytes, pciCapName,
-  pciCapabilities, pciExtCapName, pciExtCapabilities, pciIdString,
+  DecodeError,
+  PCI_CAP_ID_MSI,
+  PCI_CAP_ID_MSIX,
+  PCI_EXT_CAP_ID_SRIOV,
+  decodeConfigHeader,
+  decodeMsiCap,
+  decodeMsixCap,
+  decodePcieCap,
+  decodePmCap,
+  findPciCap,
+  findPciExtCap,
+  msixTableBytes,
+  pciCapName,
+  pciCapabilities,
+  pciExtCapName,
+  pciExtCapabilities,
+  pciIdString,
 } from '../../lib/decode';
 import { ConfigImage, msiBody, patchU32, patchU8 } from '../fixtures/build';
 import { NVME_MSIX, eduConfig, ivshmemConfig, nvmeConfig } from '../fixtures/devices';
@@ -10,14 +24,29 @@ describe('config header', () => {
   it('edu', () => {
     const h = decodeConfigHeader(eduConfig());
     expect(h).toMatchObject({
-      vendorId: 0x1234, deviceId: 0x11e8, revision: 0x10, classCode: 0x00ff00, headerType: 0,
-      multiFunction: false, subsystemVendorId: 0x1af4, subsystemId: 0x1100, interruptPin: 1, interruptLine: 11,
+      vendorId: 0x1234,
+      deviceId: 0x11e8,
+      revision: 0x10,
+      classCode: 0x00ff00,
+      headerType: 0,
+      multiFunction: false,
+      subsystemVendorId: 0x1af4,
+      subsystemId: 0x1100,
+      interruptPin: 1,
+      interruptLine: 11,
       capPointer: 0x40,
     });
     expect(h.status & 0x10).toBe(0x10);
     expect(pciIdString(h)).toBe('1234:11e8');
     expect(h.barRaw).toHaveLength(6);
-    expect(h.bars[0]).toEqual({ index: 0, raw: 0xfea00000, io: false, mem64: false, prefetchable: false, address: 0xfea00000n });
+    expect(h.bars[0]).toEqual({
+      index: 0,
+      raw: 0xfea00000,
+      io: false,
+      mem64: false,
+      prefetchable: false,
+      address: 0xfea00000n,
+    });
   });
 
   it('ivshmem BAR2 is 64-bit prefetchable and swallows BAR3', () => {
@@ -28,7 +57,13 @@ describe('config header', () => {
   });
 
   it('an I/O BAR and a bridge header', () => {
-    const img = new ConfigImage(256, { vendorId: 0x8086, deviceId: 0x1234, classCode: 0x060400, headerType: 0x81, bars: [0xc001, 0] }).done();
+    const img = new ConfigImage(256, {
+      vendorId: 0x8086,
+      deviceId: 0x1234,
+      classCode: 0x060400,
+      headerType: 0x81,
+      bars: [0xc001, 0],
+    }).done();
     const h = decodeConfigHeader(img);
     expect(h.headerType).toBe(1);
     expect(h.multiFunction).toBe(true);
@@ -48,28 +83,57 @@ describe('standard capabilities', () => {
     const img = eduConfig();
     expect(pciCapabilities(img)).toEqual([{ id: 5, name: 'MSI', offset: 0x40 }]);
     const msi = decodeMsiCap(img, 0x40);
-    expect(msi).toMatchObject({ addr64: true, perVectorMasking: false, vectorsCapable: 1, enabled: false, maskBits: null });
+    expect(msi).toMatchObject({
+      addr64: true,
+      perVectorMasking: false,
+      vectorsCapable: 1,
+      enabled: false,
+      maskBits: null,
+    });
   });
 
   it('nvme: MSI-X, PM, PCIe in list order', () => {
     const img = nvmeConfig();
-    expect(pciCapabilities(img).map((c) => [c.name, c.offset])).toEqual([['MSI-X', 0x40], ['PM', 0x60], ['PCIe', 0x80]]);
+    expect(pciCapabilities(img).map((c) => [c.name, c.offset])).toEqual([
+      ['MSI-X', 0x40],
+      ['PM', 0x60],
+      ['PCIe', 0x80],
+    ]);
     const msix = decodeMsixCap(img, findPciCap(img, PCI_CAP_ID_MSIX)!.offset);
     expect(msix).toEqual({
-      tableSize: NVME_MSIX.vectors, enabled: false, functionMasked: false,
-      tableBar: 0, tableOffset: NVME_MSIX.tableOffset, pbaBar: 0, pbaOffset: NVME_MSIX.pbaOffset,
+      tableSize: NVME_MSIX.vectors,
+      enabled: false,
+      functionMasked: false,
+      tableBar: 0,
+      tableOffset: NVME_MSIX.tableOffset,
+      pbaBar: 0,
+      pbaOffset: NVME_MSIX.pbaOffset,
     });
     expect(msixTableBytes(msix)).toEqual({ table: 65 * 16, pba: 16 });
-    expect(decodePcieCap(img, 0x80)).toEqual({ version: 2, portType: 0, portTypeName: 'endpoint', maxPayloadSupported: 128, flr: true });
+    expect(decodePcieCap(img, 0x80)).toEqual({
+      version: 2,
+      portType: 0,
+      portTypeName: 'endpoint',
+      maxPayloadSupported: 128,
+      flr: true,
+    });
     expect(decodePmCap(img, 0x60)).toEqual({ version: 3, powerState: 0, noSoftReset: true });
   });
 
   it('MSI with per-vector masking, 32-bit', () => {
     const img = new ConfigImage(256, { vendorId: 1, deviceId: 2, classCode: 0 })
-      .cap(0x50, PCI_CAP_ID_MSI, msiBody(0x0100 | (3 << 1) | (2 << 4) | 1, 0xfee00000n, 0x4021, 0x5, 0x1)).done();
+      .cap(0x50, PCI_CAP_ID_MSI, msiBody(0x0100 | (3 << 1) | (2 << 4) | 1, 0xfee00000n, 0x4021, 0x5, 0x1))
+      .done();
     expect(decodeMsiCap(img, 0x50)).toEqual({
-      enabled: true, vectorsCapable: 8, vectorsEnabled: 4, addr64: false, perVectorMasking: true,
-      address: 0xfee00000n, data: 0x4021, maskBits: 5, pendingBits: 1,
+      enabled: true,
+      vectorsCapable: 8,
+      vectorsEnabled: 4,
+      addr64: false,
+      perVectorMasking: true,
+      address: 0xfee00000n,
+      data: 0x4021,
+      maskBits: 5,
+      pendingBits: 1,
     });
   });
 

@@ -1,14 +1,28 @@
 import * as abi from '../../lib/abi';
 import {
-  DecodeError, decodeMigDataSize, decodeMigState, decodeMigrationFeature, dirtyPageCount, dirtyRanges,
-  dmaBufRanges, dmaLoggingBitmapSize, dmaLoggingRanges, encodeBusMaster, encodeLowPowerWakeup, encodeMigState,
-  encodeVfToken, formatUuid, u32,
+  DecodeError,
+  decodeMigDataSize,
+  decodeMigState,
+  decodeMigrationFeature,
+  dirtyPageCount,
+  dirtyRanges,
+  dmaBufRanges,
+  dmaLoggingBitmapSize,
+  dmaLoggingRanges,
+  encodeBusMaster,
+  encodeLowPowerWakeup,
+  encodeMigState,
+  encodeVfToken,
+  formatUuid,
+  u32,
 } from '../../lib/decode';
 import { Bytes } from '../fixtures/build';
 
 describe('migration payloads', () => {
   it('MIGRATION flags list the states they enable', () => {
-    const m = decodeMigrationFeature(new Bytes().u64(BigInt(abi.VFIO_MIGRATION_STOP_COPY | abi.VFIO_MIGRATION_P2P)).done());
+    const m = decodeMigrationFeature(
+      new Bytes().u64(BigInt(abi.VFIO_MIGRATION_STOP_COPY | abi.VFIO_MIGRATION_P2P)).done(),
+    );
     expect(m).toMatchObject({ stopCopy: true, p2p: true, preCopy: false });
     expect(m.states).toEqual(['RUNNING', 'ERROR', 'STOP', 'STOP_COPY', 'RESUMING', 'RUNNING_P2P']);
     const all = decodeMigrationFeature(new Bytes().u64(7n).done());
@@ -63,7 +77,10 @@ describe('small SET payloads', () => {
 
 describe('DMA logging', () => {
   it('flattens aligned ranges to [iova, len, …]', () => {
-    const r = dmaLoggingRanges([{ start: 0x100000n, length: 0x10000n }, { start: 0n, length: 0x1000n }]);
+    const r = dmaLoggingRanges([
+      { start: 0x100000n, length: 0x10000n },
+      { start: 0n, length: 0x1000n },
+    ]);
     expect(Array.from(r)).toEqual([0x100000n, 0x10000n, 0n, 0x1000n]);
   });
 
@@ -71,7 +88,12 @@ describe('DMA logging', () => {
     expect(() => dmaLoggingRanges([])).toThrow(RangeError);
     expect(() => dmaLoggingRanges([{ start: 0x800n, length: 0x1000n }])).toThrow(/aligned/);
     expect(() => dmaLoggingRanges([{ start: 0n, length: 0n }])).toThrow(/empty/);
-    expect(() => dmaLoggingRanges([{ start: 0n, length: 0x2000n }, { start: 0x1000n, length: 0x1000n }])).toThrow(/overlap/);
+    expect(() =>
+      dmaLoggingRanges([
+        { start: 0n, length: 0x2000n },
+        { start: 0x1000n, length: 0x1000n },
+      ]),
+    ).toThrow(/overlap/);
     expect(() => dmaLoggingRanges([{ start: 0n, length: 0x3000n }], 0x3000n)).toThrow(/power of two/);
     expect(() => dmaLoggingRanges([{ start: 0n, length: 0x1000n }], 0x800n)).toThrow(/power of two/);
     expect(() => dmaLoggingRanges([{ start: 0xfffffffffffff000n, length: 0x2000n }])).toThrow(/wraps/);
@@ -87,9 +109,9 @@ describe('DMA logging', () => {
 
   it('reads dirty ranges from the bitmap, merging neighbours across word boundaries', () => {
     const bitmap = new Uint8Array(16);
-    bitmap[0] = 0b00000101;  // pages 0 and 2
-    bitmap[7] = 0x80;        // page 63
-    bitmap[8] = 0x01;        // page 64
+    bitmap[0] = 0b00000101; // pages 0 and 2
+    bitmap[7] = 0x80; // page 63
+    bitmap[8] = 0x01; // page 64
     const iova = 0x10000000n;
     expect(dirtyRanges(bitmap, iova, 100n * 0x1000n)).toEqual([
       { start: iova, length: 0x1000n },
@@ -109,7 +131,13 @@ describe('DMA logging', () => {
 
 describe('DMA_BUF ranges', () => {
   it('flattens page-aligned slices of a region', () => {
-    const r = dmaBufRanges([{ start: 0n, length: 0x200000n }, { start: 0x300000n, length: 0x100000n }], { regionSize: 0x400000n });
+    const r = dmaBufRanges(
+      [
+        { start: 0n, length: 0x200000n },
+        { start: 0x300000n, length: 0x100000n },
+      ],
+      { regionSize: 0x400000n },
+    );
     expect(Array.from(r)).toEqual([0n, 0x200000n, 0x300000n, 0x100000n]);
   });
 
@@ -117,7 +145,9 @@ describe('DMA_BUF ranges', () => {
     expect(() => dmaBufRanges([])).toThrow(RangeError);
     expect(() => dmaBufRanges([{ start: 0x10n, length: 0x1000n }])).toThrow(/aligned/);
     expect(() => dmaBufRanges([{ start: 0n, length: 0x1001n }])).toThrow(/aligned/);
-    expect(() => dmaBufRanges([{ start: 0x3ff000n, length: 0x2000n }], { regionSize: 0x400000n })).toThrow(/past the region/);
+    expect(() => dmaBufRanges([{ start: 0x3ff000n, length: 0x2000n }], { regionSize: 0x400000n })).toThrow(
+      /past the region/,
+    );
     expect(() => dmaBufRanges([{ start: 0n, length: 0x10000n }], { pageSize: 0x10000n })).not.toThrow();
     expect(() => dmaBufRanges([{ start: 0x1000n, length: 0x1000n }], { pageSize: 0x10000n })).toThrow(/aligned/);
   });

@@ -14,7 +14,10 @@ describe('decodeType1Info', () => {
     expect(findType1Cap(t.caps, 'iova-range')?.ranges).toEqual(TYPE1_IOVA_RANGES);
     expect(findType1Cap(t.caps, 'dma-avail')?.avail).toBe(65535);
     expect(findType1Cap(t.caps, 'migration')).toEqual({
-      type: 'migration', flags: 0, pgsizeBitmap: 0x1000n, maxDirtyBitmapSize: 0x10000000n,
+      type: 'migration',
+      flags: 0,
+      pgsizeBitmap: 0x1000n,
+      maxDirtyBitmapSize: 0x10000000n,
     });
   });
 
@@ -25,7 +28,9 @@ describe('decodeType1Info', () => {
   });
 
   it('keeps unknown caps', () => {
-    const t = decodeType1Info(type1Info({ flags: 3, pgsizes: 0x1000n, caps: [{ id: 77, body: new Uint8Array([1, 2, 3, 4]) }] }));
+    const t = decodeType1Info(
+      type1Info({ flags: 3, pgsizes: 0x1000n, caps: [{ id: 77, body: new Uint8Array([1, 2, 3, 4]) }] }),
+    );
     expect(t.caps[0]).toMatchObject({ type: 'unknown', id: 77, version: 1 });
   });
 

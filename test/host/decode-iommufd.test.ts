@@ -1,12 +1,18 @@
 // IOMMU_GET_HW_INFO decoding (the VT-d registers field by field), the page sizes derived from
 // it, and the IOAS helpers: the ranges a newly attached device takes away, the IOVA granule.
-import { decodeIommuHwInfo, decodeVtdCap, decodeVtdEcap, decodeVtdHwInfo, vtdPageSizes } from '../../lib/decode/iommufd';
+import {
+  decodeIommuHwInfo,
+  decodeVtdCap,
+  decodeVtdEcap,
+  decodeVtdHwInfo,
+  vtdPageSizes,
+} from '../../lib/decode/iommufd';
 import { DecodeError } from '../../lib/decode/errors';
 import { excludedSpans, ioasMapFlags, ioasPage } from '../../lib/iommu/iommufd-dma';
 
 // QEMU's emulated VT-d (hw/i386/intel_iommu.c defaults, aw-bits=39): ND=6 (65536 domains), 39-bit
 // SAGAW, MGAW 39, fault recording at 0x220, 2 MiB and 1 GiB second-level pages, PSI, MAMV 18.
-const QEMU_CAP = (6n) | (0x2n << 8n) | (38n << 16n) | (0x22n << 24n) | (3n << 34n) | (1n << 39n) | (18n << 48n);
+const QEMU_CAP = 6n | (0x2n << 8n) | (38n << 16n) | (0x22n << 24n) | (3n << 34n) | (1n << 39n) | (18n << 48n);
 // Queued invalidation, interrupt remapping, EIM, pass-through, IRO 0xf (IOTLB at 0xf0 + 8).
 const QEMU_ECAP = (1n << 1n) | (1n << 3n) | (1n << 4n) | (1n << 6n) | (0xfn << 8n);
 
@@ -22,22 +28,55 @@ function vtdPayload(flags: number, cap: bigint, ecap: bigint): Uint8Array {
 describe('VT-d capability registers', () => {
   it('decode the fields QEMU sets', () => {
     expect(decodeVtdCap(QEMU_CAP)).toEqual({
-      raw: QEMU_CAP, domains: 65536, cachingMode: false, sagaw: [39], mgaw: 39, faultRecordingOffset: 0x220,
-      secondLevelLargePages: (1n << 21n) | (1n << 30n), pageSelectiveInvalidation: true, faultRecordingRegisters: 1,
-      firstLevel1GiB: false, postedInterrupts: false,
+      raw: QEMU_CAP,
+      domains: 65536,
+      cachingMode: false,
+      sagaw: [39],
+      mgaw: 39,
+      faultRecordingOffset: 0x220,
+      secondLevelLargePages: (1n << 21n) | (1n << 30n),
+      pageSelectiveInvalidation: true,
+      faultRecordingRegisters: 1,
+      firstLevel1GiB: false,
+      postedInterrupts: false,
     });
     expect(decodeVtdEcap(QEMU_ECAP)).toEqual({
-      raw: QEMU_ECAP, coherent: false, queuedInvalidation: true, deviceTlb: false, interruptRemapping: true,
-      extendedInterruptMode: true, passThrough: true, nested: false, pasid: false, pasidBits: 0, scalableMode: false,
-      secondLevelAccessedDirty: false, secondLevelTranslation: false, firstLevelTranslation: false,
+      raw: QEMU_ECAP,
+      coherent: false,
+      queuedInvalidation: true,
+      deviceTlb: false,
+      interruptRemapping: true,
+      extendedInterruptMode: true,
+      passThrough: true,
+      nested: false,
+      pasid: false,
+      pasidBits: 0,
+      scalableMode: false,
+      secondLevelAccessedDirty: false,
+      secondLevelTranslation: false,
+      firstLevelTranslation: false,
     });
   });
 
   it('decode high bits without losing them: 4- and 5-level SAGAW, caching mode, PASID width, scalable mode', () => {
     const cap = decodeVtdCap((0xcn << 8n) | (1n << 7n) | (56n << 16n) | (1n << 56n) | (1n << 59n) | (7n << 40n));
-    expect(cap).toMatchObject({ sagaw: [48, 57], cachingMode: true, mgaw: 57, firstLevel1GiB: true, postedInterrupts: true, faultRecordingRegisters: 8 });
+    expect(cap).toMatchObject({
+      sagaw: [48, 57],
+      cachingMode: true,
+      mgaw: 57,
+      firstLevel1GiB: true,
+      postedInterrupts: true,
+      faultRecordingRegisters: 8,
+    });
     const ecap = decodeVtdEcap((1n << 40n) | (19n << 35n) | (1n << 43n) | (1n << 47n) | (1n << 46n) | 1n);
-    expect(ecap).toMatchObject({ pasid: true, pasidBits: 20, scalableMode: true, firstLevelTranslation: true, secondLevelTranslation: true, coherent: true });
+    expect(ecap).toMatchObject({
+      pasid: true,
+      pasidBits: 20,
+      scalableMode: true,
+      firstLevelTranslation: true,
+      secondLevelTranslation: true,
+      coherent: true,
+    });
   });
 
   it('struct iommu_hw_info_vtd: flags with the Sapphire Rapids erratum, and the two registers', () => {
@@ -66,7 +105,12 @@ describe('decodeIommuHwInfo', () => {
     const info = decodeIommuHwInfo(1, BigUint64Array.of(0b1001n, 24n, 0n), buf);
     expect(info.type).toBe('intel-vtd');
     expect(info.rawType).toBe(1);
-    expect(info.capabilities).toEqual({ dirtyTracking: true, pasidExec: false, pasidPriv: false, atsNotSupported: true });
+    expect(info.capabilities).toEqual({
+      dirtyTracking: true,
+      pasidExec: false,
+      pasidPriv: false,
+      atsNotSupported: true,
+    });
     expect(info.maxPasidLog2).toBe(0);
     expect(info.data).toHaveLength(24);
     expect(info.vtd?.cap.mgaw).toBe(39);
@@ -77,7 +121,10 @@ describe('decodeIommuHwInfo', () => {
     const smmu = decodeIommuHwInfo(2, BigUint64Array.of(0n, 44n, 20n), buf);
     expect(smmu).toMatchObject({ type: 'arm-smmuv3', maxPasidLog2: 20, vtd: undefined });
     expect([...smmu.data]).toEqual([...buf.subarray(0, 44)]);
-    expect(decodeIommuHwInfo(0, BigUint64Array.of(0n, 0n, 0n), buf)).toMatchObject({ type: 'none', data: new Uint8Array(0) });
+    expect(decodeIommuHwInfo(0, BigUint64Array.of(0n, 0n, 0n), buf)).toMatchObject({
+      type: 'none',
+      data: new Uint8Array(0),
+    });
     expect(decodeIommuHwInfo(99, BigUint64Array.of(0n, 0n, 0n), buf).type).toBe('unknown');
     // A data_len larger than our buffer is clamped to what the buffer holds.
     expect(decodeIommuHwInfo(4, BigUint64Array.of(0n, 4096n, 0n), buf).data).toHaveLength(64);
@@ -89,12 +136,27 @@ describe('IOAS helpers', () => {
 
   it('excludedSpans: what a new device reserves inside the ranges the allocator was built on', () => {
     const full = [{ start: 0n, end: (1n << 39n) - 1n }];
-    const vtd = [{ start: 0n, end: 0xfedfffffn }, { start: 0xfef00000n, end: 0x7fffffffffn }];
+    const vtd = [
+      { start: 0n, end: 0xfedfffffn },
+      { start: 0xfef00000n, end: 0x7fffffffffn },
+    ];
     expect(excludedSpans(full, vtd, PAGE)).toEqual([{ start: 0xfee00000n, end: 0xfeefffffn }]);
     expect(excludedSpans(vtd, vtd, PAGE)).toEqual([]);
     // A narrower top end and an unaligned reserved range, rounded out to whole pages.
-    expect(excludedSpans(full, [{ start: 0x1000n, end: 0x5800n }, { start: 0x7000n, end: 0xffffffffn }], PAGE))
-      .toEqual([{ start: 0n, end: 0xfffn }, { start: 0x5000n, end: 0x6fffn }, { start: 0x100000000n, end: (1n << 39n) - 1n }]);
+    expect(
+      excludedSpans(
+        full,
+        [
+          { start: 0x1000n, end: 0x5800n },
+          { start: 0x7000n, end: 0xffffffffn },
+        ],
+        PAGE,
+      ),
+    ).toEqual([
+      { start: 0n, end: 0xfffn },
+      { start: 0x5000n, end: 0x6fffn },
+      { start: 0x100000000n, end: (1n << 39n) - 1n },
+    ]);
     expect(excludedSpans(vtd, [], PAGE)).toEqual(vtd);
   });
 

@@ -1,12 +1,26 @@
 import * as abi from '../../lib/abi';
 import {
-  DecodeError, REGION_INFO_SIZE, decodeRegionInfo, findRegionCap, mappableAreas, needsLargerBuffer,
-  regionName, regionTypeName, regionTypeVendor,
+  DecodeError,
+  REGION_INFO_SIZE,
+  decodeRegionInfo,
+  findRegionCap,
+  mappableAreas,
+  needsLargerBuffer,
+  regionName,
+  regionTypeName,
+  regionTypeVendor,
 } from '../../lib/decode';
 import { patchU32, regionInfo, sparseMmapCap, typeCap } from '../fixtures/build';
 import {
-  FIXTURE_WC_SUBTYPE, FIXTURE_WC_TYPE, eduBar0, eduConfigRegion, ivshmemBar2, nvmeBar0, regionOffset,
-  sparseAroundMsix, wcRegion,
+  FIXTURE_WC_SUBTYPE,
+  FIXTURE_WC_TYPE,
+  eduBar0,
+  eduConfigRegion,
+  ivshmemBar2,
+  nvmeBar0,
+  regionOffset,
+  sparseAroundMsix,
+  wcRegion,
 } from '../fixtures/devices';
 
 describe('decodeRegionInfo', () => {
@@ -14,7 +28,9 @@ describe('decodeRegionInfo', () => {
     const r = decodeRegionInfo(eduBar0());
     expect(r).toMatchObject({ argsz: REGION_INFO_SIZE, index: 0, size: 0x100000n, offset: 0n, capOffset: 0, caps: [] });
     expect(r.flags).toEqual({ read: true, write: true, mmap: true, caps: false });
-    expect(r.rawFlags).toBe(abi.VFIO_REGION_INFO_FLAG_READ | abi.VFIO_REGION_INFO_FLAG_WRITE | abi.VFIO_REGION_INFO_FLAG_MMAP);
+    expect(r.rawFlags).toBe(
+      abi.VFIO_REGION_INFO_FLAG_READ | abi.VFIO_REGION_INFO_FLAG_WRITE | abi.VFIO_REGION_INFO_FLAG_MMAP,
+    );
     expect(regionName(r.index, r.caps)).toBe('BAR0');
     expect(mappableAreas(r)).toEqual([{ offset: 0n, size: 0x100000n }]);
   });
@@ -46,29 +62,51 @@ describe('decodeRegionInfo', () => {
   it('sparse mmap around an MSI-X table: only the listed areas map', () => {
     const r = decodeRegionInfo(sparseAroundMsix());
     expect(findRegionCap(r.caps, 'sparse-mmap')?.areas).toEqual([
-      { offset: 0n, size: 0x2000n }, { offset: 0x3000n, size: 0x1000n },
+      { offset: 0n, size: 0x2000n },
+      { offset: 0x3000n, size: 0x1000n },
     ]);
-    expect(mappableAreas(r)).toEqual([{ offset: 0n, size: 0x2000n }, { offset: 0x3000n, size: 0x1000n }]);
+    expect(mappableAreas(r)).toEqual([
+      { offset: 0n, size: 0x2000n },
+      { offset: 0x3000n, size: 0x1000n },
+    ]);
   });
 
   it('drops zero-size sparse areas', () => {
-    const r = decodeRegionInfo(regionInfo({
-      flags: 0xf, index: 0, size: 0x4000n, offset: 0n,
-      caps: [sparseMmapCap([{ offset: 0n, size: 0n }, { offset: 0x1000n, size: 0x3000n }])],
-    }));
+    const r = decodeRegionInfo(
+      regionInfo({
+        flags: 0xf,
+        index: 0,
+        size: 0x4000n,
+        offset: 0n,
+        caps: [
+          sparseMmapCap([
+            { offset: 0n, size: 0n },
+            { offset: 0x1000n, size: 0x3000n },
+          ]),
+        ],
+      }),
+    );
     expect(findRegionCap(r.caps, 'sparse-mmap')?.areas).toHaveLength(2);
     expect(mappableAreas(r)).toEqual([{ offset: 0x1000n, size: 0x3000n }]);
   });
 
   it('a sparse cap with no areas means nothing maps, even with the MMAP flag', () => {
-    const r = decodeRegionInfo(regionInfo({ flags: 0xf, index: 0, size: 0x4000n, offset: 0n, caps: [sparseMmapCap([])] }));
+    const r = decodeRegionInfo(
+      regionInfo({ flags: 0xf, index: 0, size: 0x4000n, offset: 0n, caps: [sparseMmapCap([])] }),
+    );
     expect(mappableAreas(r)).toEqual([]);
   });
 
   it('rejects sparse areas running past the region', () => {
-    const r = decodeRegionInfo(regionInfo({
-      flags: 0xf, index: 0, size: 0x4000n, offset: 0n, caps: [sparseMmapCap([{ offset: 0x3000n, size: 0x2000n }])],
-    }));
+    const r = decodeRegionInfo(
+      regionInfo({
+        flags: 0xf,
+        index: 0,
+        size: 0x4000n,
+        offset: 0n,
+        caps: [sparseMmapCap([{ offset: 0x3000n, size: 0x2000n }])],
+      }),
+    );
     expect(() => mappableAreas(r)).toThrow(DecodeError);
   });
 
@@ -86,8 +124,15 @@ describe('decodeRegionInfo', () => {
 
   it('known TYPE pairs get their names', () => {
     const igd = (abi.VFIO_REGION_TYPE_PCI_VENDOR_TYPE | 0x8086) >>> 0;
-    const r = decodeRegionInfo(regionInfo({ flags: 0xb, index: 9, size: 0x2000n, offset: regionOffset(9),
-      caps: [typeCap(igd, abi.VFIO_REGION_SUBTYPE_INTEL_IGD_OPREGION)] }));
+    const r = decodeRegionInfo(
+      regionInfo({
+        flags: 0xb,
+        index: 9,
+        size: 0x2000n,
+        offset: regionOffset(9),
+        caps: [typeCap(igd, abi.VFIO_REGION_SUBTYPE_INTEL_IGD_OPREGION)],
+      }),
+    );
     expect(regionName(r.index, r.caps)).toBe('igd-opregion');
     expect(regionTypeName(abi.VFIO_REGION_TYPE_GFX, abi.VFIO_REGION_SUBTYPE_GFX_EDID)).toBe('gfx-edid');
     expect(regionTypeName(abi.VFIO_REGION_TYPE_CCW, abi.VFIO_REGION_SUBTYPE_CCW_CRW)).toBe('ccw-crw');
@@ -103,8 +148,15 @@ describe('decodeRegionInfo', () => {
 
   it('keeps unknown caps with their bytes', () => {
     const body = new Uint8Array([0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4]);
-    const r = decodeRegionInfo(regionInfo({ flags: 0xf, index: 0, size: 0x1000n, offset: 0n,
-      caps: [{ id: 0x42, version: 3, body }, { id: 3 }] }));
+    const r = decodeRegionInfo(
+      regionInfo({
+        flags: 0xf,
+        index: 0,
+        size: 0x1000n,
+        offset: 0n,
+        caps: [{ id: 0x42, version: 3, body }, { id: 3 }],
+      }),
+    );
     expect(r.caps[1]).toEqual({ type: 'msix-mappable' });
     const u = r.caps[0];
     expect(u).toMatchObject({ type: 'unknown', id: 0x42, version: 3 });

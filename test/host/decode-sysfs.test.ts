@@ -1,5 +1,12 @@
 import {
-  DecodeError, IORESOURCE_MEM, formatBdf, isBdf, memtypeFor, normalizeBdf, parseBdf, parsePatMemtypeList,
+  DecodeError,
+  IORESOURCE_MEM,
+  formatBdf,
+  isBdf,
+  memtypeFor,
+  normalizeBdf,
+  parseBdf,
+  parsePatMemtypeList,
   parseResourceFile,
 } from '../../lib/decode';
 import { patLine, resourceLine } from '../fixtures/build';
@@ -16,7 +23,17 @@ describe('PCI addresses', () => {
   });
 
   it('rejects junk', () => {
-    for (const bad of ['', 'edu', '0:3.0', '00:03', '00:03.8', '00:20.0', '0000:00:03.0.1', 'zz:03.0', '/sys/bus/pci/devices/0000:00:03.0']) {
+    for (const bad of [
+      '',
+      'edu',
+      '0:3.0',
+      '00:03',
+      '00:03.8',
+      '00:20.0',
+      '0000:00:03.0.1',
+      'zz:03.0',
+      '/sys/bus/pci/devices/0000:00:03.0',
+    ]) {
       expect(() => parseBdf(bad)).toThrow(DecodeError);
       expect(isBdf(bad)).toBe(false);
     }
@@ -29,14 +46,25 @@ describe('sysfs resource file', () => {
     const res = parseResourceFile(ivshmemResourceFile());
     expect(res).toHaveLength(7);
     expect(res.map((r) => r.name)).toEqual(['BAR0', 'BAR1', 'BAR2', 'BAR3', 'BAR4', 'BAR5', 'ROM']);
-    expect(res[0]).toMatchObject({ start: 0xfebd1000n, end: 0xfebd10ffn, size: 0x100n, mem: true, io: false, prefetch: false, mem64: false });
+    expect(res[0]).toMatchObject({
+      start: 0xfebd1000n,
+      end: 0xfebd10ffn,
+      size: 0x100n,
+      mem: true,
+      io: false,
+      prefetch: false,
+      mem64: false,
+    });
     expect(res[2]).toMatchObject({ start: 0x800000000n, size: 0x400000n, mem: true, prefetch: true, mem64: true });
     expect(res[1]).toMatchObject({ size: 0n, mem: false, io: false });
     expect(res[6].size).toBe(0n);
   });
 
   it('an I/O port BAR', () => {
-    const text = [resourceLine(0xc000n, 0xc01fn, 0x40101), ...Array.from({ length: 6 }, () => resourceLine(0n, 0n, 0))].join('\n');
+    const text = [
+      resourceLine(0xc000n, 0xc01fn, 0x40101),
+      ...Array.from({ length: 6 }, () => resourceLine(0n, 0n, 0)),
+    ].join('\n');
     const [bar0] = parseResourceFile(text);
     expect(bar0).toMatchObject({ io: true, mem: false, size: 0x20n });
     expect(bar0.flags & IORESOURCE_MEM).toBe(0);
@@ -45,7 +73,10 @@ describe('sysfs resource file', () => {
   it('rejects malformed text', () => {
     expect(() => parseResourceFile('')).toThrow(DecodeError);
     expect(() => parseResourceFile('garbage\n'.repeat(7))).toThrow(/line 1/);
-    const backwards = [resourceLine(0x2000n, 0x1000n, 0x200), ...Array.from({ length: 6 }, () => resourceLine(0n, 0n, 0))].join('\n');
+    const backwards = [
+      resourceLine(0x2000n, 0x1000n, 0x200),
+      ...Array.from({ length: 6 }, () => resourceLine(0n, 0n, 0)),
+    ].join('\n');
     expect(() => parseResourceFile(backwards)).toThrow(/ends before/);
   });
 });
@@ -80,7 +111,10 @@ describe('PAT memtype list', () => {
     expect(memtypeFor(e, 0x8003ff000n, 0x800401000n)).toBe('unknown'); // runs past the entry's end
     const mixed = [...e, { start: 0x800200000n, end: 0x800400000n, type: 'uc-' as const }];
     expect(memtypeFor(mixed, 0x800000000n, 0x800400000n)).toBe('mixed');
-    const pieces = [{ start: 0n, end: 0x1000n, type: 'wc' as const }, { start: 0x1000n, end: 0x3000n, type: 'wc' as const }];
+    const pieces = [
+      { start: 0n, end: 0x1000n, type: 'wc' as const },
+      { start: 0x1000n, end: 0x3000n, type: 'wc' as const },
+    ];
     expect(memtypeFor(pieces, 0n, 0x3000n)).toBe('wc');
     expect(memtypeFor(pieces, 0n, 0x4000n)).toBe('unknown');
   });

@@ -8,10 +8,17 @@ const root = path.resolve(__dirname, '../..');
 
 function runDemo(): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(root, 'scripts', 'demo.js')], { cwd: root, env: { ...process.env, NO_COLOR: '1' } });
+    const child = spawn(process.execPath, [path.join(root, 'scripts', 'demo.js')], {
+      cwd: root,
+      env: { ...process.env, NO_COLOR: '1' },
+    });
     let out = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, out }));
   });
@@ -19,9 +26,12 @@ function runDemo(): Promise<{ code: number | null; out: string }> {
 
 describe('npm run demo', () => {
   let demo: { code: number | null; out: string };
-  beforeAll(async () => {
-    demo = await runDemo();
-  }, 20 * 60 * 1000);
+  beforeAll(
+    async () => {
+      demo = await runDemo();
+    },
+    20 * 60 * 1000,
+  );
 
   it('exits 0', () => {
     if (demo.code !== 0) throw new Error(`demo exited ${demo.code}:\n${demo.out}`);
@@ -29,11 +39,16 @@ describe('npm run demo', () => {
 
   it('shows every step under its header, with the command a user would type', () => {
     const headers = demo.out.split('\n').filter((l) => l.startsWith('==> '));
-    expect(headers).toEqual(expect.arrayContaining([
-      '==> Build', '==> Boot the emulated host and run the demo in it',
-      '==> PCI devices, and which ones VFIO can use', '==> The edu device as VFIO describes it',
-      '==> Example: a userspace driver for edu (MMIO, interrupt, DMA)', '==> Example: shared memory with the host through ivshmem',
-    ]));
+    expect(headers).toEqual(
+      expect.arrayContaining([
+        '==> Build',
+        '==> Boot the emulated host and run the demo in it',
+        '==> PCI devices, and which ones VFIO can use',
+        '==> The edu device as VFIO describes it',
+        '==> Example: a userspace driver for edu (MMIO, interrupt, DMA)',
+        '==> Example: shared memory with the host through ivshmem',
+      ]),
+    );
     expect(demo.out).toContain('\n$ vfio list\n');
     expect(demo.out).toMatch(/\n\$ vfio info 0000:00:03\.0\n/);
   });
@@ -49,7 +64,9 @@ describe('npm run demo', () => {
   it('both examples ran to their checks', () => {
     expect(demo.out).toContain('liveness check: wrote 0x12345678, read 0xedcba987 -> ok');
     expect(demo.out).toContain('factorial: 10! = 3628800 (interrupt status 0x1)');
-    expect(demo.out).toMatch(/DMA round trip at IOVA 0x[0-9a-f]+: "hello from the host, through the IOMMU and back" -> ok/);
+    expect(demo.out).toMatch(
+      /DMA round trip at IOVA 0x[0-9a-f]+: "hello from the host, through the IOMMU and back" -> ok/,
+    );
     expect(demo.out).toMatch(/mmap cookie: route [\w-]+ \(/);
     // BAR2 is reserved WC before the open, which makes the stock kernel's mapping write-combining.
     expect(demo.out).toContain('\nmapping attribute: wc\n');

@@ -32,7 +32,12 @@ describe('DmaBuffer', () => {
   it('rounds up to whole pages and starts zeroed', () => {
     using buf = DmaBuffer.allocate(10000);
     expect(buf.length).toBe(Math.ceil(10000 / PAGE) * PAGE);
-    expect([buf.u8.length, buf.u16.length, buf.u32.length, buf.u64.length]).toEqual([buf.length, buf.length / 2, buf.length / 4, buf.length / 8]);
+    expect([buf.u8.length, buf.u16.length, buf.u32.length, buf.u64.length]).toEqual([
+      buf.length,
+      buf.length / 2,
+      buf.length / 4,
+      buf.length / 8,
+    ]);
     expect(buf.u8.every((b) => b === 0)).toBe(true);
     expect(buf.hugepages).toBe(false);
   });
@@ -73,9 +78,16 @@ describe('DmaBuffer', () => {
     using buf = DmaBuffer.allocate(PAGE);
     const badOffsets: unknown[] = [-4, -0.5, 4.5, NaN, Infinity, -Infinity, PAGE, 2 ** 32 + 4, '4', null, undefined];
     for (const off of badOffsets) {
-      for (const fn of [() => buf.read16(off as number), () => buf.read32(off as number), () => buf.read64(off as number),
-        () => buf.write16(off as number, 1), () => buf.write32(off as number, 1), () => buf.write64(off as number, 1n),
-        () => buf.read8(off as number), () => buf.write8(off as number, 1)]) {
+      for (const fn of [
+        () => buf.read16(off as number),
+        () => buf.read32(off as number),
+        () => buf.read64(off as number),
+        () => buf.write16(off as number, 1),
+        () => buf.write32(off as number, 1),
+        () => buf.write64(off as number, 1n),
+        () => buf.read8(off as number),
+        () => buf.write8(off as number, 1),
+      ]) {
         expect(caught(fn)).toBeInstanceOf(VfioError);
       }
     }
@@ -97,7 +109,8 @@ describe('DmaBuffer', () => {
       [(v) => buf.write16(0, v), [65536, -32769, 0.1, NaN, -Infinity]],
       [(v) => buf.write32(0, v), [2 ** 32, -(2 ** 31) - 1, 1.5, NaN, Infinity, '1' as unknown as number]],
     ];
-    for (const [write, values] of badValues) for (const v of values) expect(caught(() => write(v)).message).toMatch(/does not fit in/);
+    for (const [write, values] of badValues)
+      for (const v of values) expect(caught(() => write(v)).message).toMatch(/does not fit in/);
     expect(buf.read32(0)).toBe(0x8000ff80); // the refused writes above changed nothing
   });
 
@@ -108,7 +121,13 @@ describe('DmaBuffer', () => {
     buf.close(); // idempotent
     expect(buf.closed).toBe(true);
     expect(view.length).toBe(0); // the addon detached the ArrayBuffer before unmapping
-    for (const fn of [() => buf.u8, () => buf.u64, () => buf.read32(0), () => buf.write8(0, 1), () => buf.copyOut(0, 1)]) {
+    for (const fn of [
+      () => buf.u8,
+      () => buf.u64,
+      () => buf.read32(0),
+      () => buf.write8(0, 1),
+      () => buf.copyOut(0, 1),
+    ]) {
       const e = caught(fn);
       expect(e).toBeInstanceOf(ClosedError);
       expect(e.code).toBe('ECLOSED');
@@ -118,18 +137,32 @@ describe('DmaBuffer', () => {
 
 describe('parseHugepageInfo', () => {
   it('reads the size and counts from /proc/meminfo text', () => {
-    const text = 'MemTotal:  2000000 kB\nHugePages_Total:       4\nHugePages_Free:        3\nHugePages_Rsvd:  0\nHugepagesize:       2048 kB\n';
+    const text =
+      'MemTotal:  2000000 kB\nHugePages_Total:       4\nHugePages_Free:        3\nHugePages_Rsvd:  0\nHugepagesize:       2048 kB\n';
     expect(parseHugepageInfo(text)).toEqual({ size: 2 << 20, total: 4, free: 3 });
     expect(parseHugepageInfo('MemTotal: 1 kB\n')).toEqual({ size: 0, total: 0, free: 0 });
   });
 });
 
 /** A scripted backend: records calls, fails on demand. */
-function fakeBackend(geometry = { ranges: [{ start: 0n, end: 0xfedfffffn }, { start: 0xfef00000n, end: 0x7fffffffffn }], pageSizes: 0x40201000n }) {
+function fakeBackend(
+  geometry = {
+    ranges: [
+      { start: 0n, end: 0xfedfffffn },
+      { start: 0xfef00000n, end: 0x7fffffffffn },
+    ],
+    pageSizes: 0x40201000n,
+  },
+) {
   const log: string[] = [];
   const fail = { map: 0, unmap: 0 };
   const backend: DmaBackend & { log: string[]; fail: typeof fail; avail: number } = {
-    name: 'FakeContext', mapOp: 'FAKE_MAP', unmapOp: 'FAKE_UNMAP', log, fail, avail: 100,
+    name: 'FakeContext',
+    mapOp: 'FAKE_MAP',
+    unmapOp: 'FAKE_UNMAP',
+    log,
+    fail,
+    avail: 100,
     geometry: () => geometry,
     map(_mem, offset, size, iova, read, write) {
       log.push(`map ${iova.toString(16)} +${size.toString(16)} @${offset} ${read ? 'r' : ''}${write ? 'w' : ''}`);

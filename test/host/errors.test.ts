@@ -1,7 +1,17 @@
 import * as os from 'os';
 import {
-  BusyError, ClosedError, InvalidArgumentError, NotSupportedError, PermissionError, VfioError,
-  check, checkValue, closedError, errnoError, errnoName, invalidArgument,
+  BusyError,
+  ClosedError,
+  InvalidArgumentError,
+  NotSupportedError,
+  PermissionError,
+  VfioError,
+  check,
+  checkValue,
+  closedError,
+  errnoError,
+  errnoName,
+  invalidArgument,
 } from '../../lib/errors';
 import { bindHint, groupOpenHint, memlockHint } from '../../lib/system/hints';
 
@@ -52,7 +62,10 @@ describe('check', () => {
 
   it('throws the typed error for -errno, with a lazily built context', () => {
     let built = 0;
-    const ctx = () => { built++; return { device: 'x' }; };
+    const ctx = () => {
+      built++;
+      return { device: 'x' };
+    };
     expect(check(3, 'op', ctx)).toBe(3);
     expect(built).toBe(0);
     try {

@@ -18,7 +18,10 @@ export interface ScriptedFeature {
   always?: number;
 }
 
-export interface Call { flags: number; payload: Uint8Array | null }
+export interface Call {
+  flags: number;
+  payload: Uint8Array | null;
+}
 
 export class ScriptedKernel implements FeatureSyscalls {
   readonly calls: Call[] = [];
@@ -47,11 +50,19 @@ export class ScriptedKernel implements FeatureSyscalls {
 
   dmaLoggingStart(_fd: number, pageSize: bigint, ranges: BigUint64Array): number {
     this.loggingStarts.push({ pageSize, ranges: [...ranges] });
-    return this.feature(_fd, abi.VFIO_DEVICE_FEATURE_SET | abi.VFIO_DEVICE_FEATURE_DMA_LOGGING_START, new Uint8Array(16));
+    return this.feature(
+      _fd,
+      abi.VFIO_DEVICE_FEATURE_SET | abi.VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+      new Uint8Array(16),
+    );
   }
 
   dmaLoggingReport(_fd: number, _iova: bigint, _length: bigint, _pageSize: bigint, bitmap: Uint8Array): number {
-    const r = this.feature(_fd, abi.VFIO_DEVICE_FEATURE_GET | abi.VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT, new Uint8Array(32));
+    const r = this.feature(
+      _fd,
+      abi.VFIO_DEVICE_FEATURE_GET | abi.VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
+      new Uint8Array(32),
+    );
     if (r < 0) return r;
     for (const bit of this.reportBits) bitmap[bit >> 3] |= 1 << (bit & 7);
     return r;
@@ -69,7 +80,10 @@ export class ScriptedKernel implements FeatureSyscalls {
 }
 
 /** 7.3.4 vfio-pci as measured: which numbers exist and what they take. */
-export function vfioPci734(overrides: Record<number, ScriptedFeature> = {}, kernel?: { dmaBuf?: ScriptedFeature['handler'] }): Record<number, ScriptedFeature> {
+export function vfioPci734(
+  overrides: Record<number, ScriptedFeature> = {},
+  kernel?: { dmaBuf?: ScriptedFeature['handler'] },
+): Record<number, ScriptedFeature> {
   const G = abi.VFIO_DEVICE_FEATURE_GET;
   const S = abi.VFIO_DEVICE_FEATURE_SET;
   return {
@@ -104,8 +118,12 @@ export function fakeHost(): FakeHost {
       { index: 2, name: 'BAR2', size: 4n << 20n },
       { index: 7, name: 'CONFIG', size: 4096n },
     ],
-    own: (r) => { owned.add(r); },
-    disown: (r) => { owned.delete(r); },
+    own: (r) => {
+      owned.add(r);
+    },
+    disown: (r) => {
+      owned.delete(r);
+    },
   };
   return host;
 }

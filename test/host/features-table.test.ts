@@ -1,15 +1,26 @@
 // The feature-number table, probe interpretation and the probe report: pure functions.
 import * as abi from '../../lib/abi';
 import {
-  DEFAULT_FEATURE_NUMBERS, FeatureAnswers, KNOWN_FEATURE_NAMES, answered, featureIndexIn, featureNameIn,
-  featureNumbers, formatIndexList, formatProbeReport, interpretProbe, probeReport,
+  DEFAULT_FEATURE_NUMBERS,
+  FeatureAnswers,
+  KNOWN_FEATURE_NAMES,
+  answered,
+  featureIndexIn,
+  featureNameIn,
+  featureNumbers,
+  formatIndexList,
+  formatProbeReport,
+  interpretProbe,
+  probeReport,
 } from '../../lib/features/table';
 
 describe('the default table', () => {
   it('is the 7.3 header: the same names and numbers as abi', () => {
     expect([...KNOWN_FEATURE_NAMES]).toEqual([...abi.KNOWN_FEATURES]);
     for (const name of KNOWN_FEATURE_NAMES) {
-      expect(DEFAULT_FEATURE_NUMBERS[name]).toBe((abi as unknown as Record<string, number>)[`VFIO_DEVICE_FEATURE_${name}`]);
+      expect(DEFAULT_FEATURE_NUMBERS[name]).toBe(
+        (abi as unknown as Record<string, number>)[`VFIO_DEVICE_FEATURE_${name}`],
+      );
     }
     expect(DEFAULT_FEATURE_NUMBERS.DMA_BUF).toBe(11);
     expect(DEFAULT_FEATURE_NUMBERS.ZPCI_ERROR).toBe(13);
@@ -26,7 +37,7 @@ describe('the default table', () => {
 });
 
 describe('overrides for kernels that number things differently', () => {
-  it('adds a pending series\' feature and renames the number it takes', () => {
+  it("adds a pending series' feature and renames the number it takes", () => {
     // A kernel carrying the dma-buf attribute series at 13/14 and no zPCI error feature.
     const t = featureNumbers({ ZPCI_ERROR: null, DMA_BUF_REVOKE: 13, VFIO_DEVICE_FEATURE_DMA_BUF_MEMATTR: 14 });
     expect(t.DMA_BUF_REVOKE).toBe(13);
@@ -45,7 +56,9 @@ describe('overrides for kernels that number things differently', () => {
   });
 
   it('refuses two names on one number, naming both', () => {
-    expect(() => featureNumbers({ DMA_BUF_MEMATTR: 13 })).toThrow(/ZPCI_ERROR and DMA_BUF_MEMATTR would both be number 13/);
+    expect(() => featureNumbers({ DMA_BUF_MEMATTR: 13 })).toThrow(
+      /ZPCI_ERROR and DMA_BUF_MEMATTR would both be number 13/,
+    );
     expect(() => featureNumbers({ DMA_BUF: 3 })).toThrow(/LOW_POWER_ENTRY and DMA_BUF/);
   });
 
@@ -72,7 +85,9 @@ const MEASURED: Record<number, FeatureAnswers> = {
   11: { probe: 'OK', get: 'OK', set: 'EINVAL' },
   12: { probe: 'EINVAL', get: 'EINVAL', set: 'EINVAL' },
 };
-const infos = Array.from({ length: 16 }, (_, i) => interpretProbe(featureNameIn(DEFAULT_FEATURE_NUMBERS, i), i, MEASURED[i] ?? ENOTTY));
+const infos = Array.from({ length: 16 }, (_, i) =>
+  interpretProbe(featureNameIn(DEFAULT_FEATURE_NUMBERS, i), i, MEASURED[i] ?? ENOTTY),
+);
 
 describe('probe interpretation', () => {
   it('turns PROBE answers into get/set offers', () => {

@@ -1,13 +1,20 @@
 // DeviceFeatures against a scripted kernel (the dispatch rules of vfio_check_feature): probing
 // and its cache, the raw handle, the typed wrappers, errors, and dma-buf export and ownership.
 import * as abi from '../../lib/abi';
-import {
-  DmaBuf, DmaBufFdinfo, encodeDmaBufFeature, parseDmaBufFdinfo,
-} from '../../lib/dma/dmabuf';
+import { DmaBuf, DmaBufFdinfo, encodeDmaBufFeature, parseDmaBufFdinfo } from '../../lib/dma/dmabuf';
 import { InvalidArgumentError, NotSupportedError, VfioError } from '../../lib/errors';
 import {
-  BusMasterFeature, DeviceFeatures, DmaBufFeature, DmaLoggingReportFeature, DmaLoggingStartFeature, Feature,
-  LowPowerEntryFeature, LowPowerWakeupFeature, MigrationFlagsFeature, VfTokenFeature, isFeatureError,
+  BusMasterFeature,
+  DeviceFeatures,
+  DmaBufFeature,
+  DmaLoggingReportFeature,
+  DmaLoggingStartFeature,
+  Feature,
+  LowPowerEntryFeature,
+  LowPowerWakeupFeature,
+  MigrationFlagsFeature,
+  VfTokenFeature,
+  isFeatureError,
 } from '../../lib/features/device-features';
 import { featureNumbers } from '../../lib/features/table';
 import { E, ScriptedKernel, fakeHost, vfioPci734 } from './features-kernel';
@@ -32,8 +39,16 @@ describe('features(): every number of the table, probed once per open device', (
       { name: 'LOW_POWER_EXIT', index: 5, get: false, set: true },
       { name: 'DMA_BUF', index: 11, get: true, set: false },
     ]);
-    expect(list.find((f) => f.name === 'BUS_MASTER')!.answers).toEqual({ probe: 'ENOTTY', get: 'ENOTTY', set: 'ENOTTY' });
-    expect(list.find((f) => f.name === 'MIG_PRECOPY_INFOv2')!.answers).toEqual({ probe: 'EINVAL', get: 'EINVAL', set: 'EINVAL' });
+    expect(list.find((f) => f.name === 'BUS_MASTER')!.answers).toEqual({
+      probe: 'ENOTTY',
+      get: 'ENOTTY',
+      set: 'ENOTTY',
+    });
+    expect(list.find((f) => f.name === 'MIG_PRECOPY_INFOv2')!.answers).toEqual({
+      probe: 'EINVAL',
+      get: 'EINVAL',
+      set: 'EINVAL',
+    });
   });
 
   it('probes PROBE, PROBE|GET and PROBE|SET with no payload, and caches the answers', () => {
@@ -64,7 +79,10 @@ describe('features(): every number of the table, probed once per open device', (
   });
 
   it('a device whose table was overridden names and types by it', () => {
-    const { features } = setup(vfioPci734({ 12: { ops: GET, minsz: 16 } }), featureNumbers({ MIG_PRECOPY_INFOv2: null, DMA_BUF: 12, DMA_BUF_OLD: 11 }));
+    const { features } = setup(
+      vfioPci734({ 12: { ops: GET, minsz: 16 } }),
+      featureNumbers({ MIG_PRECOPY_INFOv2: null, DMA_BUF: 12, DMA_BUF_OLD: 11 }),
+    );
     expect(features.feature('DMA_BUF')).toBeInstanceOf(DmaBufFeature);
     expect(features.feature('DMA_BUF').index).toBe(12);
     expect(features.feature(11).name).toBe('DMA_BUF_OLD');
@@ -76,12 +94,28 @@ describe('the raw handle', () => {
   it('probe() answers per operation', () => {
     const { features } = setup();
     const lp = features.feature(3);
-    expect([lp.probe(), lp.probe({ set: true }), lp.probe({ get: true }), lp.probe({ get: true, set: true })]).toEqual([true, true, false, false]);
+    expect([lp.probe(), lp.probe({ set: true }), lp.probe({ get: true }), lp.probe({ get: true, set: true })]).toEqual([
+      true,
+      true,
+      false,
+      false,
+    ]);
     expect(features.feature(10).probe()).toBe(false);
   });
 
   it('get() sends the payload with GET and returns what the kernel wrote', () => {
-    const { features, kernel } = setup(vfioPci734({ 20: { ops: GET, minsz: 8, handler: (_f, p) => { p![0] = 0xab; return 0; } } }));
+    const { features, kernel } = setup(
+      vfioPci734({
+        20: {
+          ops: GET,
+          minsz: 8,
+          handler: (_f, p) => {
+            p![0] = 0xab;
+            return 0;
+          },
+        },
+      }),
+    );
     const out = features.feature(20).get(8);
     expect(out[0]).toBe(0xab);
     expect(kernel.realCalls).toEqual([{ flags: GET | 20, payload: new Uint8Array(8) }]);
@@ -99,7 +133,13 @@ describe('the raw handle', () => {
 
   it('an unknown number is a not-supported error naming the op and the number', () => {
     const { features } = setup();
-    const err = (() => { try { features.feature(42).get(8); } catch (e) { return e; } })() as VfioError;
+    const err = (() => {
+      try {
+        features.feature(42).get(8);
+      } catch (e) {
+        return e;
+      }
+    })() as VfioError;
     expect(err).toBeInstanceOf(NotSupportedError);
     expect(err).toMatchObject({ code: 'ENOTTY', errno: E.ENOTTY, op: 'VFIO_DEVICE_FEATURE', device: '0000:00:04.0' });
     expect(isFeatureError(err) && err.feature).toEqual({ index: 42, name: 'feature42', ops: 'GET' });
@@ -108,9 +148,15 @@ describe('the raw handle', () => {
     expect(err.hint).toMatch(/numbers from 13 up differ/);
   });
 
-  it('a GET the feature does not offer is the kernel\'s EINVAL, with a hint to probe', () => {
+  it("a GET the feature does not offer is the kernel's EINVAL, with a hint to probe", () => {
     const { features } = setup();
-    const err = (() => { try { features.feature(3).get(); } catch (e) { return e; } })() as VfioError;
+    const err = (() => {
+      try {
+        features.feature(3).get();
+      } catch (e) {
+        return e;
+      }
+    })() as VfioError;
     expect(err).toBeInstanceOf(InvalidArgumentError);
     expect(err.errno).toBe(E.EINVAL);
     expect(err.hint).toMatch(/probe\(\{ get: true \}\)/);
@@ -145,9 +191,18 @@ describe('typed wrappers', () => {
   });
 
   it('migration flags decode from GET', () => {
-    const { features, kernel } = setup(vfioPci734({
-      1: { ops: GET, minsz: 8, handler: (_f, p) => { p![0] = abi.VFIO_MIGRATION_STOP_COPY | abi.VFIO_MIGRATION_PRE_COPY; return 0; } },
-    }));
+    const { features, kernel } = setup(
+      vfioPci734({
+        1: {
+          ops: GET,
+          minsz: 8,
+          handler: (_f, p) => {
+            p![0] = abi.VFIO_MIGRATION_STOP_COPY | abi.VFIO_MIGRATION_PRE_COPY;
+            return 0;
+          },
+        },
+      }),
+    );
     const m = (features.feature('MIGRATION') as MigrationFlagsFeature).read();
     expect(m).toMatchObject({ stopCopy: true, p2p: false, preCopy: true });
     expect(m.states).toContain('PRE_COPY');
@@ -156,14 +211,19 @@ describe('typed wrappers', () => {
 
   it('migration on plain vfio-pci: ENOTTY with the variant-driver hint', () => {
     const { features } = setup();
-    expect(() => (features.feature('MIGRATION') as MigrationFlagsFeature).read()).toThrow(/variant drivers with migration support/);
+    expect(() => (features.feature('MIGRATION') as MigrationFlagsFeature).read()).toThrow(
+      /variant drivers with migration support/,
+    );
   });
 
   it('VF token: a UUID in text byte order; anything else is refused before the kernel sees it', () => {
     const { features, kernel } = setup(vfioPci734({ 0: { ops: SET, minsz: 16 } }));
     const token = features.feature('PCI_VF_TOKEN') as VfTokenFeature;
     token.setToken('00112233-4455-6677-8899-aabbccddeeff');
-    expect(kernel.realCalls[0]).toEqual({ flags: SET | 0, payload: Uint8Array.from({ length: 16 }, (_, i) => i * 0x11) });
+    expect(kernel.realCalls[0]).toEqual({
+      flags: SET | 0,
+      payload: Uint8Array.from({ length: 16 }, (_, i) => i * 0x11),
+    });
     expect(() => token.setToken('not-a-uuid')).toThrow(InvalidArgumentError);
     expect(() => token.setToken('00112233-4455-6677-8899-aabbccddeef')).toThrow(/is not a UUID/);
     expect(kernel.realCalls).toHaveLength(1);
@@ -171,7 +231,13 @@ describe('typed wrappers', () => {
 
   it('bus master on a PCI device: ENOTTY whose hint points at the command register', () => {
     const { features } = setup();
-    const err = (() => { try { (features.feature('BUS_MASTER') as BusMasterFeature).setMaster(true); } catch (e) { return e; } })() as VfioError;
+    const err = (() => {
+      try {
+        (features.feature('BUS_MASTER') as BusMasterFeature).setMaster(true);
+      } catch (e) {
+        return e;
+      }
+    })() as VfioError;
     expect(err).toBeInstanceOf(NotSupportedError);
     expect(err.hint).toMatch(/CDX devices only.*dev\.config\.busMaster = true/);
   });
@@ -180,24 +246,37 @@ describe('typed wrappers', () => {
     const { features, kernel } = setup(vfioPci734({ 10: { ops: SET, minsz: 4 } }));
     (features.feature('BUS_MASTER') as BusMasterFeature).setMaster(true);
     (features.feature('BUS_MASTER') as BusMasterFeature).setMaster(false);
-    expect(kernel.realCalls.map((c) => [...c.payload!])).toEqual([[1, 0, 0, 0], [0, 0, 0, 0]]);
+    expect(kernel.realCalls.map((c) => [...c.payload!])).toEqual([
+      [1, 0, 0, 0],
+      [0, 0, 0, 0],
+    ]);
   });
 
-  it('DMA logging: start passes validated ranges; report decodes the kernel\'s bitmap', () => {
+  it("DMA logging: start passes validated ranges; report decodes the kernel's bitmap", () => {
     const { features, kernel } = setup(vfioPci734({ 6: { ops: SET, minsz: 16 }, 8: { ops: GET, minsz: 32 } }));
-    (features.feature('DMA_LOGGING_START') as DmaLoggingStartFeature).start([{ start: 0x10000n, length: 0x4000n }, { start: 0x100000n, length: 0x1000n }]);
+    (features.feature('DMA_LOGGING_START') as DmaLoggingStartFeature).start([
+      { start: 0x10000n, length: 0x4000n },
+      { start: 0x100000n, length: 0x1000n },
+    ]);
     expect(kernel.loggingStarts).toEqual([{ pageSize: 4096n, ranges: [0x10000n, 0x4000n, 0x100000n, 0x1000n] }]);
     kernel.reportBits = [0, 1, 2, 65];
     const rep = (features.feature('DMA_LOGGING_REPORT') as DmaLoggingReportFeature).report(0x10000n, 0x100000n);
-    expect(rep.bitmap.length).toBe(256 / 8 * 1); // 256 pages → 4 u64 words
-    expect(rep.dirty).toEqual([{ start: 0x10000n, length: 0x3000n }, { start: 0x10000n + 65n * 0x1000n, length: 0x1000n }]);
+    expect(rep.bitmap.length).toBe((256 / 8) * 1); // 256 pages → 4 u64 words
+    expect(rep.dirty).toEqual([
+      { start: 0x10000n, length: 0x3000n },
+      { start: 0x10000n + 65n * 0x1000n, length: 0x1000n },
+    ]);
     expect(rep.dirtyPages).toBe(4);
-    expect(() => (features.feature('DMA_LOGGING_START') as DmaLoggingStartFeature).start([{ start: 0x800n, length: 0x1000n }])).toThrow(InvalidArgumentError);
+    expect(() =>
+      (features.feature('DMA_LOGGING_START') as DmaLoggingStartFeature).start([{ start: 0x800n, length: 0x1000n }]),
+    ).toThrow(InvalidArgumentError);
   });
 
-  it('DMA logging renumbered by the table is refused (the addon issues the header\'s numbers)', () => {
+  it("DMA logging renumbered by the table is refused (the addon issues the header's numbers)", () => {
     const { features } = setup(vfioPci734(), featureNumbers({ DMA_LOGGING_START: 30 }));
-    expect(() => (features.feature('DMA_LOGGING_START') as DmaLoggingStartFeature).start([{ start: 0n, length: 0x1000n }])).toThrow(NotSupportedError);
+    expect(() =>
+      (features.feature('DMA_LOGGING_START') as DmaLoggingStartFeature).start([{ start: 0n, length: 0x1000n }]),
+    ).toThrow(NotSupportedError);
   });
 });
 
@@ -208,14 +287,29 @@ describe('DMA_BUF export', () => {
 
   it('sends struct vfio_device_feature_dma_buf and wraps the fd in an owned DmaBuf', () => {
     const { features, kernel, host } = exporting(() => 55);
-    const buf = features.exportDmaBuf(2, [{ offset: 0, length: 0x2000 }, { offset: 0x10000n, length: 0x1000n }]);
+    const buf = features.exportDmaBuf(2, [
+      { offset: 0, length: 0x2000 },
+      { offset: 0x10000n, length: 0x1000n },
+    ]);
     expect(kernel.realCalls).toHaveLength(1);
     const { flags, payload } = kernel.realCalls[0];
     expect(flags).toBe(GET | 11);
-    expect(payload).toEqual(encodeDmaBufFeature(2, kernel.dmaBufOpenFlags, [{ offset: 0n, length: 0x2000n }, { offset: 0x10000n, length: 0x1000n }]));
+    expect(payload).toEqual(
+      encodeDmaBufFeature(2, kernel.dmaBufOpenFlags, [
+        { offset: 0n, length: 0x2000n },
+        { offset: 0x10000n, length: 0x1000n },
+      ]),
+    );
     const dv = new DataView(payload!.buffer);
-    expect([dv.getUint32(0, true), dv.getUint32(4, true), dv.getUint32(8, true), dv.getUint32(12, true)]).toEqual([2, 0o2000002, 0, 2]);
-    expect([dv.getBigUint64(16, true), dv.getBigUint64(24, true), dv.getBigUint64(32, true), dv.getBigUint64(40, true)]).toEqual([0n, 0x2000n, 0x10000n, 0x1000n]);
+    expect([dv.getUint32(0, true), dv.getUint32(4, true), dv.getUint32(8, true), dv.getUint32(12, true)]).toEqual([
+      2, 0o2000002, 0, 2,
+    ]);
+    expect([
+      dv.getBigUint64(16, true),
+      dv.getBigUint64(24, true),
+      dv.getBigUint64(32, true),
+      dv.getBigUint64(40, true),
+    ]).toEqual([0n, 0x2000n, 0x10000n, 0x1000n]);
     expect(payload!.length).toBe(48);
     expect(buf).toBeInstanceOf(DmaBuf);
     expect([buf.fd, buf.size, buf.regionIndex, buf.regionName]).toEqual([55, 0x3000n, 2, 'BAR2']);
@@ -249,13 +343,15 @@ describe('DMA_BUF export', () => {
   it('page alignment and empty lists are our checks, made before the kernel is asked', () => {
     const { features, kernel } = exporting(() => 58);
     expect(() => features.exportDmaBuf(2, [])).toThrow(/at least one range/);
-    expect(() => features.exportDmaBuf(2, [{ offset: 0x800, length: 0x1000 }])).toThrow(/not aligned to the 0x1000 page size/);
+    expect(() => features.exportDmaBuf(2, [{ offset: 0x800, length: 0x1000 }])).toThrow(
+      /not aligned to the 0x1000 page size/,
+    );
     expect(() => features.exportDmaBuf(2, [{ offset: 0, length: 0 }])).toThrow(/range 0 is empty/);
     expect(() => features.exportDmaBuf(2, [{ offset: -4096, length: 4096 }])).toThrow(InvalidArgumentError);
     expect(kernel.realCalls).toHaveLength(0);
   });
 
-  it('region rules are the kernel\'s: its errno comes back typed, with the rule as a hint', () => {
+  it("region rules are the kernel's: its errno comes back typed, with the rule as a hint", () => {
     // What 7.3.4 answered in the emulated host: index >= ROM or a BAR the device lacks → ENODEV;
     // past the end of the BAR → EINVAL.
     const sizes: Record<number, bigint> = { 0: 256n, 2: 4n << 20n };
@@ -268,14 +364,21 @@ describe('DMA_BUF export', () => {
       return dv.getBigUint64(16, true) + dv.getBigUint64(24, true) > size ? -E.EINVAL : 60;
     });
     const fail = (index: number, offset: number, length: number) => {
-      try { features.exportDmaBuf(index, [{ offset, length }]); } catch (e) { return e as VfioError; }
+      try {
+        features.exportDmaBuf(index, [{ offset, length }]);
+      } catch (e) {
+        return e as VfioError;
+      }
       throw new Error('exported');
     };
     const past = fail(2, 4 << 20, 0x1000);
     expect(past).toMatchObject({ code: 'EINVAL', errno: E.EINVAL, op: 'VFIO_DEVICE_FEATURE' });
     expect(past.hint).toBe('range [0x400000, +0x1000) runs past the end of BAR2 (0x400000 bytes)');
     expect(fail(0, 0, 0x1000).hint).toMatch(/runs past the end of BAR0 \(0x100 bytes\)/);
-    expect(fail(1, 0, 0x1000)).toMatchObject({ code: 'ENODEV', hint: 'BAR1 is not implemented by this device (its size is 0)' });
+    expect(fail(1, 0, 0x1000)).toMatchObject({
+      code: 'ENODEV',
+      hint: 'BAR1 is not implemented by this device (its size is 0)',
+    });
     const config = fail(7, 0, 0x1000);
     expect(config).toMatchObject({ code: 'ENODEV', errno: E.ENODEV });
     expect(config.hint).toMatch(/CONFIG is not a BAR: vfio-pci exports BARs 0–5 only/);
@@ -291,7 +394,8 @@ describe('DMA_BUF export', () => {
 
 describe('dma-buf fdinfo', () => {
   // /proc/self/fdinfo/N of a vfio-pci dma-buf on 7.3 (generic lines, then dma_buf_show_fdinfo).
-  const text = 'pos:\t0\nflags:\t02000002\nmnt_id:\t16\nino:\t2051\nsize:\t4194304\ncount:\t1\nexp_name:\tvfio_pci_core\nname:\t\n';
+  const text =
+    'pos:\t0\nflags:\t02000002\nmnt_id:\t16\nino:\t2051\nsize:\t4194304\ncount:\t1\nexp_name:\tvfio_pci_core\nname:\t\n';
 
   it('reads size, exporter, count and flags', () => {
     const info = parseDmaBufFdinfo(text) as DmaBufFdinfo;

@@ -6,24 +6,36 @@ import * as path from 'path';
 import { FRAMED_CALLS, FramedCall, slotLayout } from '../../lib/addon/frame-table';
 
 const nativeDir = path.resolve(__dirname, '../../native');
-const sources = fs.readdirSync(nativeDir).filter((f) => f.endsWith('.cc')).map((f) => fs.readFileSync(path.join(nativeDir, f), 'utf8'));
+const sources = fs
+  .readdirSync(nativeDir)
+  .filter((f) => f.endsWith('.cc'))
+  .map((f) => fs.readFileSync(path.join(nativeDir, f), 'utf8'));
 const all = sources.join('\n');
 
-/** JS name -> C function, from `out.framed("NAME", fn)` in each file's export list. */
+/** JS name -> C function of every framed export: `out.fn("NAME", fn)` where fn reads the frame. */
 function exportedFramed(): Map<string, string> {
-  return new Map([...all.matchAll(/out\.framed\("(\w+)",\s*(\w+)\)/g)].map((m) => [m[1], m[2]]));
+  const exported = [...all.matchAll(/out\.fn(?:<\w+>)?\("(\w+)",\s*(\w+)\)/g)].map((m): [string, string] => [
+    m[1],
+    m[2],
+  ]);
+  return new Map(
+    exported.filter(([, fn]) =>
+      new RegExp(`napi_value ${fn}\\(napi_env env, napi_callback_info info\\) \\{[^}]*kFromFrame`).test(all),
+    ),
+  );
 }
 
-/** The slots a C framed function reads, in order: [slot, reader]; mem_of(c, i) reads an id. */
+/** The slots a C framed function reads, in order: [slot, reader]; dma_buffer_of(a, i) reads an id. */
 function readsOf(fn: string): { slots: [number, string][]; objects: number } {
   const m = new RegExp(`napi_value ${fn}\\(napi_env env, napi_callback_info info\\) \\{([\\s\\S]*?)\\n\\}`).exec(all);
   if (!m) throw new Error(`no definition of ${fn} in native/*.cc`);
   const body = m[1];
-  const ctor = /FrameCall c\(env, info(?:, (\d+))?\)/.exec(body);
-  if (!ctor) throw new Error(`${fn} does not read a FrameCall`);
-  const slots = [...body.matchAll(/\bc\.(fd|u32|u64n|id)\((\d+)\)|\bmem_of\(c, (\d+)\)/g)]
-    .map((r): [number, string] => (r[3] !== undefined ? [Number(r[3]), 'id'] : [Number(r[2]), r[1]]));
-  return { slots, objects: ctor[1] === undefined ? 0 : Number(ctor[1]) };
+  const ctor = /Args a\(env, info, kFromFrame, (\d+)\)/.exec(body);
+  if (!ctor) throw new Error(`${fn} does not read the frame (Args with kFromFrame)`);
+  const slots = [...body.matchAll(/\ba\.(fd|u32|u64|id)\((\d+)\)|\bdma_buffer_of\(a, (\d+)\)/g)].map(
+    (r): [number, string] => (r[3] !== undefined ? [Number(r[3]), 'id'] : [Number(r[2]), r[1]]),
+  );
+  return { slots, objects: Number(ctor[1]) };
 }
 
 describe('framed call table', () => {

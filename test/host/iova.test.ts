@@ -4,7 +4,10 @@ import { VfioError } from '../../lib/errors';
 
 const PAGE = 0x1000n;
 // What type1 reports on the emulated host: everything but the MSI window at 0xfee00000.
-const VTD = [{ start: 0n, end: 0xfedfffffn }, { start: 0xfef00000n, end: 0x7fffffffffn }];
+const VTD = [
+  { start: 0n, end: 0xfedfffffn },
+  { start: 0xfef00000n, end: 0x7fffffffffn },
+];
 
 function code(fn: () => unknown): string | undefined {
   try {
@@ -26,7 +29,10 @@ describe('IovaAllocator', () => {
     expect(a.allocate(4n * PAGE)).toBe(0x6000n);
     expect(a.allocate(2n * PAGE)).toBe(0x2000n);
     expect(a.allocations.map((x) => [x.iova, x.size])).toEqual([
-      [0x1000n, PAGE], [0x2000n, 2n * PAGE], [0x5000n, PAGE], [0x6000n, 4n * PAGE],
+      [0x1000n, PAGE],
+      [0x2000n, 2n * PAGE],
+      [0x5000n, PAGE],
+      [0x6000n, 4n * PAGE],
     ]);
     expect(a.count).toBe(4);
     expect(a.allocatedBytes).toBe(8n * PAGE);
@@ -95,10 +101,27 @@ describe('IovaAllocator', () => {
   });
 
   it('trims ranges to whole pages and rejects nonsense geometry', () => {
-    const a = new IovaAllocator([{ start: 0x800n, end: 0x3fffn }, { start: 0x10000n, end: 0x107ffn }], { pageSize: PAGE, floor: 0n });
+    const a = new IovaAllocator(
+      [
+        { start: 0x800n, end: 0x3fffn },
+        { start: 0x10000n, end: 0x107ffn },
+      ],
+      { pageSize: PAGE, floor: 0n },
+    );
     expect(a.usableRanges).toEqual([{ start: 0x1000n, end: 0x3fffn }]);
     expect(code(() => new IovaAllocator(VTD, { pageSize: 0x3000n }))).toBe('EINVAL');
-    expect(code(() => new IovaAllocator([{ start: 0n, end: 0xffffn }, { start: 0x8000n, end: 0x1ffffn }], { pageSize: PAGE }))).toBe('EINVAL');
+    expect(
+      code(
+        () =>
+          new IovaAllocator(
+            [
+              { start: 0n, end: 0xffffn },
+              { start: 0x8000n, end: 0x1ffffn },
+            ],
+            { pageSize: PAGE },
+          ),
+      ),
+    ).toBe('EINVAL');
   });
 
   it('takes caller-chosen IOVAs above 2^53, while allocate() stays below it', () => {
@@ -119,10 +142,16 @@ describe('IovaAllocator', () => {
 
   it('many random map/unmap cycles stay inside the ranges and never overlap', () => {
     // A small aperture with a hole forces reuse and fragmentation.
-    const ranges = [{ start: 0n, end: 0xfffffn }, { start: 0x200000n, end: 0x2fffffn }];
+    const ranges = [
+      { start: 0n, end: 0xfffffn },
+      { start: 0x200000n, end: 0x2fffffn },
+    ];
     const a = new IovaAllocator(ranges, { pageSize: PAGE });
     let seed = 12345;
-    const rnd = (n: number) => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
     const live = new Map<bigint, bigint>();
     let full = 0;
     const bad: string[] = [];

@@ -35,9 +35,14 @@ export class FakeEventfds implements EventfdLayer {
     const entry = { counter: 0, scheduled: false, cb: onCount, refd: false };
     this.open.set(fd, entry);
     return {
-      vector, fd,
-      ref: (on) => { entry.refd = on; },
-      close: () => { this.open.delete(fd); },
+      vector,
+      fd,
+      ref: (on) => {
+        entry.refd = on;
+      },
+      close: () => {
+        this.open.delete(fd);
+      },
     };
   }
 
@@ -103,10 +108,16 @@ export class VfioPciModel<F extends EventfdLayer = FakeEventfds> {
 
   irqInfo(): DeviceIrqInfo[] {
     const info = (index: number, count: number, flags: number): DeviceIrqInfo => ({
-      argsz: 16, rawFlags: flags, index, count, name: abi.pciIrqIndexName(index),
+      argsz: 16,
+      rawFlags: flags,
+      index,
+      count,
+      name: abi.pciIrqIndexName(index),
       flags: {
-        eventfd: (flags & abi.VFIO_IRQ_INFO_EVENTFD) !== 0, maskable: (flags & abi.VFIO_IRQ_INFO_MASKABLE) !== 0,
-        automasked: (flags & abi.VFIO_IRQ_INFO_AUTOMASKED) !== 0, noresize: (flags & abi.VFIO_IRQ_INFO_NORESIZE) !== 0,
+        eventfd: (flags & abi.VFIO_IRQ_INFO_EVENTFD) !== 0,
+        maskable: (flags & abi.VFIO_IRQ_INFO_MASKABLE) !== 0,
+        automasked: (flags & abi.VFIO_IRQ_INFO_AUTOMASKED) !== 0,
+        noresize: (flags & abi.VFIO_IRQ_INFO_NORESIZE) !== 0,
       },
     });
     const EV = abi.VFIO_IRQ_INFO_EVENTFD;
@@ -122,15 +133,24 @@ export class VfioPciModel<F extends EventfdLayer = FakeEventfds> {
 
   backend(device = '0000:00:04.0'): IrqBackend & { closed: boolean } {
     const b = {
-      device, pci: true, irqs: this.irqInfo(), closed: false,
-      live: (op: string) => { if (b.closed) throw new Error(`${op}: closed`); },
+      device,
+      pci: true,
+      irqs: this.irqInfo(),
+      closed: false,
+      live: (op: string) => {
+        if (b.closed) throw new Error(`${op}: closed`);
+      },
       setIrqs: (c: SetIrqsCall) => this.setIrqs(c),
       openTap: (v: number, cb: (n: number) => void) => this.fds.tap(v, cb),
       own: () => undefined,
       disown: () => undefined,
-      allowIntx: () => { this.virqDisabled = false; },
+      allowIntx: () => {
+        this.virqDisabled = false;
+      },
       busMaster: () => this.busMaster,
-      emitReleaseRequest: (n: number) => { this.released.push(n); },
+      emitReleaseRequest: (n: number) => {
+        this.released.push(n);
+      },
     };
     return b;
   }
@@ -149,9 +169,13 @@ export class VfioPciModel<F extends EventfdLayer = FakeEventfds> {
     const eventfd = (c.flags & abi.VFIO_IRQ_SET_DATA_EVENTFD) !== 0;
     for (const fd of c.fds ?? []) if (fd >= 0 && !this.fds.isOpen(fd)) return -E.EBADF;
     switch (c.index) {
-      case INTX: return this.intx(action, c, none, eventfd);
-      case MSI: case MSIX: return action === abi.VFIO_IRQ_SET_ACTION_TRIGGER ? this.msi(c, none, eventfd) : -E.ENOTTY;
-      case ERR: case REQ: {
+      case INTX:
+        return this.intx(action, c, none, eventfd);
+      case MSI:
+      case MSIX:
+        return action === abi.VFIO_IRQ_SET_ACTION_TRIGGER ? this.msi(c, none, eventfd) : -E.ENOTTY;
+      case ERR:
+      case REQ: {
         if (c.index === ERR && !this.o.pcie) return -E.ENOTTY;
         if (action !== abi.VFIO_IRQ_SET_ACTION_TRIGGER) return -E.ENOTTY;
         if (c.start !== 0 || c.count > 1) return -E.EINVAL;
@@ -204,7 +228,8 @@ export class VfioPciModel<F extends EventfdLayer = FakeEventfds> {
   }
 
   private signalIntx(): void {
-    if (this.irqType === INTX && !this.virqDisabled && this.intxTrigger !== undefined) this.fds.signal(this.intxTrigger);
+    if (this.irqType === INTX && !this.virqDisabled && this.intxTrigger !== undefined)
+      this.fds.signal(this.intxTrigger);
   }
 
   private msi(c: SetIrqsCall, none: boolean, eventfd: boolean): number {
@@ -240,7 +265,10 @@ export class VfioPciModel<F extends EventfdLayer = FakeEventfds> {
       const fd = c.fds![i];
       if (fd < 0) continue;
       if (!this.allocated.has(j)) {
-        if (!msix || !this.o.dynMsix) { ret = -E.EINVAL; break; }
+        if (!msix || !this.o.dynMsix) {
+          ret = -E.EINVAL;
+          break;
+        }
         this.allocated.add(j);
       }
       this.ctx.set(j, fd);

@@ -12,7 +12,15 @@ class NativeEventfds implements EventfdLayer {
   tap(vector: number, onCount: (count: number) => void): IrqTap {
     const t = Tap.open(vector, onCount, 'test');
     this.live.add(t.fd);
-    return { vector, fd: t.fd, ref: (on) => t.ref(on), close: () => { this.live.delete(t.fd); t.close(); } };
+    return {
+      vector,
+      fd: t.fd,
+      ref: (on) => t.ref(on),
+      close: () => {
+        this.live.delete(t.fd);
+        t.close();
+      },
+    };
   }
 
   signal(fd: number): void {
@@ -26,13 +34,18 @@ class NativeEventfds implements EventfdLayer {
   }
 }
 
-function setup(o: ConstructorParameters<typeof VfioPciModel>[0]): { model: VfioPciModel<NativeEventfds>; irqs: IrqControl } {
+function setup(o: ConstructorParameters<typeof VfioPciModel>[0]): {
+  model: VfioPciModel<NativeEventfds>;
+  irqs: IrqControl;
+} {
   const model = new VfioPciModel(o, new NativeEventfds());
   return { model, irqs: new IrqControl(model.backend()) };
 }
 
 function nextEvent(emitter: NodeJS.EventEmitter): Promise<[number, number]> {
-  return new Promise((resolve) => emitter.once('interrupt', (count: number, vector: number) => resolve([count, vector])));
+  return new Promise((resolve) =>
+    emitter.once('interrupt', (count: number, vector: number) => resolve([count, vector])),
+  );
 }
 
 const openFds = (): number => fs.readdirSync('/proc/self/fd').length;
@@ -54,7 +67,10 @@ describe('real eventfds into the event loop', () => {
     const { model, irqs } = setup({});
     const irq = irqs.index('INTX').enable();
     let n = 0;
-    irq.on('interrupt', () => { n++; model.lowerIntx(); });
+    irq.on('interrupt', () => {
+      n++;
+      model.lowerIntx();
+    });
     for (let i = 1; i <= 3; i++) {
       const got = nextEvent(irq);
       model.raiseIntx();
@@ -81,7 +97,10 @@ describe('real eventfds into the event loop', () => {
     const { model, irqs } = setup({ intx: false, msix: 4 });
     const irq = irqs.index('MSIX').enable({ count: 2 });
     let n = 0;
-    irq.on('interrupt', () => { n++; irq.disable(); });
+    irq.on('interrupt', () => {
+      n++;
+      irq.disable();
+    });
     model.raiseMsi(0);
     model.raiseMsi(1);
     await new Promise((r) => setTimeout(r, 50));

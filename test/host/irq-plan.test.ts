@@ -2,7 +2,14 @@
 // against a model of vfio-pci that fails where the kernel would.
 import * as abi from '../../lib/abi';
 import {
-  EMPTY_STATE, IndexShape, IndexState, disableCall, planAdd, planRemove, requestedVectors, runs,
+  EMPTY_STATE,
+  IndexShape,
+  IndexState,
+  disableCall,
+  planAdd,
+  planRemove,
+  requestedVectors,
+  runs,
 } from '../../lib/irq/plan';
 import { VfioPciModel } from './irq-kernel';
 
@@ -20,7 +27,10 @@ describe('first enable', () => {
     const p = planAdd(msix(true), EMPTY_STATE, fds([0, 10], [3, 13]));
     expect(p.calls).toEqual([{ flags: EVENTFD, index: MSIX, start: 0, count: 4, fds: [10, -1, -1, 13] }]);
     expect(p.next.allocated).toBe(4);
-    expect([...p.next.active]).toEqual([[0, 10], [3, 13]]);
+    expect([...p.next.active]).toEqual([
+      [0, 10],
+      [3, 13],
+    ]);
     expect(p.reenable).toBe(false);
   });
 
@@ -38,7 +48,9 @@ describe('first enable', () => {
 
   it('enables a single-vector index with its one fd', () => {
     const intx: IndexShape = { index: 0, kind: 'single', count: 1, resizable: false };
-    expect(planAdd(intx, EMPTY_STATE, fds([0, 7])).calls).toEqual([{ flags: EVENTFD, index: 0, start: 0, count: 1, fds: [7] }]);
+    expect(planAdd(intx, EMPTY_STATE, fds([0, 7])).calls).toEqual([
+      { flags: EVENTFD, index: 0, start: 0, count: 1, fds: [7] },
+    ]);
   });
 });
 
@@ -60,7 +72,10 @@ describe('additions', () => {
 
   it('splits around live vectors: {5,6,9} next to a live 7 is two calls', () => {
     const p = planAdd(msix(true), state(8, [7, 17]), fds([5, 15], [6, 16], [9, 19]));
-    expect(p.calls.map((c) => [c.start, c.count, c.fds])).toEqual([[5, 2, [15, 16]], [9, 1, [19]]]);
+    expect(p.calls.map((c) => [c.start, c.count, c.fds])).toEqual([
+      [5, 2, [15, 16]],
+      [9, 1, [19]],
+    ]);
   });
 
   it('beyond the allocation of fixed-size MSI-X: off, then on again over the union', () => {
@@ -91,7 +106,9 @@ describe('removals', () => {
   });
 
   it('the last vectors out disable the index', () => {
-    expect(planRemove(msix(true), live, [0, 3, 4, 7]).calls).toEqual([{ flags: NONE, index: MSIX, start: 0, count: 0, fds: null }]);
+    expect(planRemove(msix(true), live, [0, 3, 4, 7]).calls).toEqual([
+      { flags: NONE, index: MSIX, start: 0, count: 0, fds: null },
+    ]);
     expect(planRemove(msix(true), live, [0, 3, 4, 7]).next).toEqual(EMPTY_STATE);
   });
 
@@ -102,7 +119,11 @@ describe('removals', () => {
 
 describe('helpers', () => {
   it('runs', () => {
-    expect(runs([0, 1, 3, 7, 8, 9])).toEqual([[0, 1], [3, 3], [7, 9]]);
+    expect(runs([0, 1, 3, 7, 8, 9])).toEqual([
+      [0, 1],
+      [3, 3],
+      [7, 9],
+    ]);
     expect(runs([])).toEqual([]);
   });
 
@@ -122,7 +143,10 @@ describe('every plan is accepted by the vfio-pci model', () => {
     const shape = msix(dyn);
     let st: IndexState = EMPTY_STATE;
     let x = seed;
-    const rnd = (n: number): number => { x = (x * 1103515245 + 12345) % 2147483648; return x % n; };
+    const rnd = (n: number): number => {
+      x = (x * 1103515245 + 12345) % 2147483648;
+      return x % n;
+    };
     for (let step = 0; step < 60; step++) {
       const live = [...st.active.keys()];
       const add = rnd(3) !== 0 || live.length === 0;
@@ -135,7 +159,11 @@ describe('every plan is accepted by the vfio-pci model', () => {
         }
         plan = planAdd(shape, st, want, rnd(5) === 0 ? rnd(48) : 0);
       } else {
-        plan = planRemove(shape, st, live.filter(() => rnd(2) === 0));
+        plan = planRemove(
+          shape,
+          st,
+          live.filter(() => rnd(2) === 0),
+        );
       }
       for (const c of plan.calls) expect(model.setIrqs(c)).toBe(0);
       st = plan.next;

@@ -18,7 +18,8 @@ function setup(o: ModelOptions = {}): { model: VfioPciModel; irqs: IrqControl } 
 
 // A level-triggered line left asserted would keep interrupting after its test: switch all off.
 afterEach(() => {
-  for (const irqs of live.splice(0)) for (const name of ['INTX', 'MSI', 'MSIX', 'ERR', 'REQ']) irqs.index(name).disable();
+  for (const irqs of live.splice(0))
+    for (const name of ['INTX', 'MSI', 'MSIX', 'ERR', 'REQ']) irqs.index(name).disable();
 });
 
 /** Collects ('interrupt', count, vector) events. */
@@ -43,7 +44,11 @@ describe('MSI-X vector sets', () => {
     b.trigger(7);
     model.raiseMsi(3);
     await settle();
-    expect(seenA).toEqual([[3, 1], [0, 1], [3, 1]]);
+    expect(seenA).toEqual([
+      [3, 1],
+      [0, 1],
+      [3, 1],
+    ]);
     expect(seenB).toEqual([[7, 1]]);
     expect(irqs.index('MSIX').vectors).toEqual([0, 3, 7]);
     expect([...model.ctx.keys()].sort()).toEqual([0, 3, 7]);
@@ -66,11 +71,17 @@ describe('MSI-X vector sets', () => {
     expect(a.vectors).toEqual([0, 3, 7]);
     expect(irqs.index('MSIX').allocated).toBe(8);
     // The grow was off-then-on: the last two calls are the disable and the full set.
-    expect(model.calls.slice(-2).map((c) => [c.count, c.fds?.filter((f) => f >= 0).length ?? null])).toEqual([[0, null], [8, 3]]);
+    expect(model.calls.slice(-2).map((c) => [c.count, c.fds?.filter((f) => f >= 0).length ?? null])).toEqual([
+      [0, null],
+      [8, 3],
+    ]);
     a.trigger(0);
     a.trigger(7);
     await settle();
-    expect(seen.sort()).toEqual([[0, 1], [7, 1]]);
+    expect(seen.sort()).toEqual([
+      [0, 1],
+      [7, 1],
+    ]);
   });
 
   it('reserve avoids the re-enable', () => {
@@ -102,7 +113,11 @@ describe('MSI-X vector sets', () => {
   it('the kernel granting fewer vectors is an error, and nothing stays enabled', () => {
     const { model, irqs } = setup({ intx: false, msix: 65, maxAlloc: 2 });
     let err: VfioError | undefined;
-    try { irqs.index('MSIX').enable({ vectors: [0, 3] }); } catch (e) { err = e as VfioError; }
+    try {
+      irqs.index('MSIX').enable({ vectors: [0, 3] });
+    } catch (e) {
+      err = e as VfioError;
+    }
     expect(err).toBeInstanceOf(VfioError);
     expect(err!.code).toBe('ENOSPC');
     expect(err!.message).toMatch(/only 2 MSIX vector\(s\) of the 4/);
@@ -116,7 +131,11 @@ describe('rules and errors', () => {
     const { irqs } = setup({ msi: 4, msix: 8 });
     irqs.index('MSIX').enable({ vectors: [0, 3] });
     let err: BusyError | undefined;
-    try { irqs.index('MSI').enable(); } catch (e) { err = e as BusyError; }
+    try {
+      irqs.index('MSI').enable();
+    } catch (e) {
+      err = e as BusyError;
+    }
     expect(err).toBeInstanceOf(BusyError);
     expect(err!.code).toBe('EBUSY');
     expect(err!.message).toMatch(/cannot enable MSI while MSIX is enabled \(vectors 0, 3\)/);
@@ -130,7 +149,11 @@ describe('rules and errors', () => {
     const { model, irqs } = setup({ intx: false, msix: 65 });
     for (const o of [{ vectors: [65] }, { count: 66 }, { vectors: [-1] }, { vectors: [1.5] }]) {
       let err: InvalidArgumentError | undefined;
-      try { irqs.index('MSIX').enable(o); } catch (e) { err = e as InvalidArgumentError; }
+      try {
+        irqs.index('MSIX').enable(o);
+      } catch (e) {
+        err = e as InvalidArgumentError;
+      }
       expect(err).toBeInstanceOf(InvalidArgumentError);
       expect(err!.code).toBe('ERANGE');
       expect(err!.message).toMatch(/MSIX has 65 vector\(s\) \(0–64\)/);
@@ -141,7 +164,9 @@ describe('rules and errors', () => {
   it('a vector in use, a repeated vector, vectors and count together', () => {
     const { irqs } = setup({ intx: false, msix: 8 });
     irqs.index('MSIX').enable({ vectors: [2] });
-    expect(() => irqs.index('MSIX').enable({ vectors: [1, 2] })).toThrow(expect.objectContaining({ code: 'EBUSY', message: expect.stringMatching(/vector\(s\) 2 are already enabled/) }));
+    expect(() => irqs.index('MSIX').enable({ vectors: [1, 2] })).toThrow(
+      expect.objectContaining({ code: 'EBUSY', message: expect.stringMatching(/vector\(s\) 2 are already enabled/) }),
+    );
     expect(() => irqs.index('MSIX').enable({ vectors: [4, 4] })).toThrow(/vector 4 is given twice/);
     expect(() => irqs.index('MSIX').enable({ vectors: [4], count: 1 })).toThrow(/not both/);
   });
@@ -149,7 +174,11 @@ describe('rules and errors', () => {
   it('an index the device lacks is not supported, and the hint lists what it has', () => {
     const { irqs } = setup({ msi: 1, msix: 0 });
     let err: NotSupportedError | undefined;
-    try { irqs.index('MSIX').enable(); } catch (e) { err = e as NotSupportedError; }
+    try {
+      irqs.index('MSIX').enable();
+    } catch (e) {
+      err = e as NotSupportedError;
+    }
     expect(err).toBeInstanceOf(NotSupportedError);
     expect(err!.hint).toBe('this device has: INTX (1), MSI (1), REQ (1)');
     expect(() => irqs.index('ERR').enable()).toThrow(/no ERR interrupt/);
@@ -160,7 +189,9 @@ describe('rules and errors', () => {
     expect(irqs.index('msi-x').index).toBe(abi.VFIO_PCI_MSIX_IRQ_INDEX);
     expect(irqs.index('INTx').name).toBe('INTX');
     expect(irqs.index(4).name).toBe('REQ');
-    expect(() => irqs.index('MSI2')).toThrow(/has no IRQ index "MSI2"; it has INTX \(0\), MSI \(1\), MSIX \(2\), ERR \(3\), REQ \(4\)/);
+    expect(() => irqs.index('MSI2')).toThrow(
+      /has no IRQ index "MSI2"; it has INTX \(0\), MSI \(1\), MSIX \(2\), ERR \(3\), REQ \(4\)/,
+    );
   });
 
   it('warns once when MSI is enabled while the device cannot master the bus', () => {
@@ -188,7 +219,11 @@ describe('rules and errors', () => {
     const irq = irqs.index('MSIX').enable();
     model.irqType = abi.VFIO_PCI_MSI_IRQ_INDEX; // the kernel disagrees about what is on
     let err: VfioError | undefined;
-    try { irq.add(1); } catch (e) { err = e as VfioError; }
+    try {
+      irq.add(1);
+    } catch (e) {
+      err = e as VfioError;
+    }
     model.irqType = abi.VFIO_PCI_MSIX_IRQ_INDEX;
     expect(irq.vectors).toEqual([0]);
     expect(err!.code).toBe('EINVAL');
@@ -205,7 +240,10 @@ describe('INTx (automasked)', () => {
     const irq = irqs.index('INTX').enable();
     expect(model.virqDisabled).toBe(false);
     let n = 0;
-    irq.on('interrupt', () => { n++; model.lowerIntx(); });
+    irq.on('interrupt', () => {
+      n++;
+      model.lowerIntx();
+    });
     for (let i = 1; i <= 5; i++) {
       model.raiseIntx();
       await settle();
@@ -218,7 +256,9 @@ describe('INTx (automasked)', () => {
     const { model, irqs } = setup();
     const irq = irqs.index('INTX').enable();
     let n = 0;
-    irq.on('interrupt', () => { if (++n === 3) model.lowerIntx(); });
+    irq.on('interrupt', () => {
+      if (++n === 3) model.lowerIntx();
+    });
     model.raiseIntx();
     for (let i = 0; i < 5; i++) await settle();
     expect(n).toBe(3);
@@ -296,7 +336,10 @@ describe('async iteration', () => {
     await settle();
     irq.trigger(2);
     await loop;
-    expect(got).toEqual([{ vector: 1, count: 1 }, { vector: 2, count: 1 }]);
+    expect(got).toEqual([
+      { vector: 1, count: 1 },
+      { vector: 2, count: 1 },
+    ]);
     const other = irq[Symbol.asyncIterator]();
     const pending = other.next();
     irq.disable();

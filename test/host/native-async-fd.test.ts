@@ -39,35 +39,59 @@ async function run(reuse) {
 
 describe('thread-pool calls and close()', () => {
   it('an fd closed right after the call: the ioctl still reaches the file (ENOTTY), not a closed number (EBADF)', () => {
-    const r = runChild(busyPool + calls + `
+    const r = runChild(
+      busyPool +
+        calls +
+        `
       (async () => { await busy; })();
-      run(false).then((out) => console.log(JSON.stringify(out)));`);
+      run(false).then((out) => console.log(JSON.stringify(out)));`,
+    );
     expect(r.stderr).toBe('');
     const out = JSON.parse(r.stdout);
-    for (const name of ['VFIO_DEVICE_RESET', 'VFIO_DEVICE_PCI_HOT_RESET', 'VFIO_GROUP_GET_DEVICE_FD', 'VFIO_DEVICE_BIND_IOMMUFD']) {
-      expect({ name, reused: out[name].reused, result: out[name].result }).toEqual({ name, reused: false, result: -E.ENOTTY });
+    for (const name of [
+      'VFIO_DEVICE_RESET',
+      'VFIO_DEVICE_PCI_HOT_RESET',
+      'VFIO_GROUP_GET_DEVICE_FD',
+      'VFIO_DEVICE_BIND_IOMMUFD',
+    ]) {
+      expect({ name, reused: out[name].reused, result: out[name].result }).toEqual({
+        name,
+        reused: false,
+        result: -E.ENOTTY,
+      });
     }
   });
 
   const strace = ['/usr/bin/strace', '/bin/strace'].find((p) => fs.existsSync(p));
-  (strace ? it : it.skip)('a reused fd number: strace shows each ioctl on a private dup, never on the reused number', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vfio-strace-'));
-    try {
-      const log = path.join(dir, 'trace');
-      const r = runChild(busyPool + calls + `
-        run(true).then((out) => console.log(JSON.stringify(out)));`, { wrap: [strace!, '-f', '-e', 'trace=ioctl,close', '-o', log] });
-      expect(r.stderr).toBe('');
-      const out = Object.values(JSON.parse(r.stdout)) as { fd: number; reused: boolean; result: number }[];
-      expect(out.map((o) => [o.reused, o.result])).toEqual(Array(4).fill([true, -E.ENOTTY]));
-      // VFIO ioctls are type ';' (0x3b). Each number JS used was reused by another eventfd before
-      // the ioctl ran: an ioctl on one of those numbers is an ioctl on the wrong file.
-      const lines = fs.readFileSync(log, 'utf8').split('\n').filter((l) => /ioctl\(\d+, (_IOC\([^,]+, 0x3b|VFIO_)/.test(l));
-      expect(lines).toHaveLength(4);
-      const ioctlFds = lines.map((l) => Number(/ioctl\((\d+),/.exec(l)![1]));
-      const jsFds = new Set(out.map((o) => o.fd));
-      expect(ioctlFds.filter((fd) => jsFds.has(fd))).toEqual([]);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  (strace ? it : it.skip)(
+    'a reused fd number: strace shows each ioctl on a private dup, never on the reused number',
+    () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vfio-strace-'));
+      try {
+        const log = path.join(dir, 'trace');
+        const r = runChild(
+          busyPool +
+            calls +
+            `
+        run(true).then((out) => console.log(JSON.stringify(out)));`,
+          { wrap: [strace!, '-f', '-e', 'trace=ioctl,close', '-o', log] },
+        );
+        expect(r.stderr).toBe('');
+        const out = Object.values(JSON.parse(r.stdout)) as { fd: number; reused: boolean; result: number }[];
+        expect(out.map((o) => [o.reused, o.result])).toEqual(Array(4).fill([true, -E.ENOTTY]));
+        // VFIO ioctls are type ';' (0x3b). Each number JS used was reused by another eventfd before
+        // the ioctl ran: an ioctl on one of those numbers is an ioctl on the wrong file.
+        const lines = fs
+          .readFileSync(log, 'utf8')
+          .split('\n')
+          .filter((l) => /ioctl\(\d+, (_IOC\([^,]+, 0x3b|VFIO_)/.test(l));
+        expect(lines).toHaveLength(4);
+        const ioctlFds = lines.map((l) => Number(/ioctl\((\d+),/.exec(l)![1]));
+        const jsFds = new Set(out.map((o) => o.fd));
+        expect(ioctlFds.filter((fd) => jsFds.has(fd))).toEqual([]);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });

@@ -17,19 +17,28 @@ function poll(fd: number, cb: (count: number) => void): PollHandle {
 function collect(fd: number, k: number, ms: number): { handle: PollHandle; values: Promise<number[]> } {
   const seen: number[] = [];
   let done: (v: number[]) => void = () => undefined;
-  const values = new Promise<number[]>((resolve) => { done = resolve; });
+  const values = new Promise<number[]>((resolve) => {
+    done = resolve;
+  });
   const timer = setTimeout(() => done(seen), ms);
   const handle = poll(fd, (count) => {
     seen.push(count);
-    if (seen.length === k) { clearTimeout(timer); done(seen); }
+    if (seen.length === k) {
+      clearTimeout(timer);
+      done(seen);
+    }
   });
   return { handle, values };
 }
 
 describe('poll_start / poll_stop', () => {
   let fd: number;
-  beforeEach(() => { fd = n.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); });
-  afterEach(() => { n.close(fd); });
+  beforeEach(() => {
+    fd = n.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  });
+  afterEach(() => {
+    n.close(fd);
+  });
 
   it('delivers the count written (8-byte LE) to the callback on the event loop', async () => {
     const { handle, values } = collect(fd, 1, 5000);
@@ -51,13 +60,13 @@ describe('poll_start / poll_stop', () => {
   it('poll_stop stops delivery and leaves the fd open and the count in place', async () => {
     const { handle, values } = collect(fd, 1, 300);
     n.poll_stop(handle);
-    n.poll_stop(handle);  // idempotent
+    n.poll_stop(handle); // idempotent
     n.write(fd, le64(4n));
     expect(await values).toEqual([]);
     const counter = new BigUint64Array(1);
     expect(n.read(fd, new Uint8Array(counter.buffer))).toBe(8);
     expect(counter[0]).toBe(4n);
-    n.poll_ref(handle, true);  // harmless on a stopped handle
+    n.poll_ref(handle, true); // harmless on a stopped handle
   });
 
   it('the fd can be polled again once stopped; twice at once is -EEXIST', () => {
@@ -102,29 +111,36 @@ describe('refused input', () => {
 });
 
 describe('the event loop (child processes)', () => {
-  it('an idle, unref\'d poll does not keep the process alive', () => {
-    const r = runChild(`
+  it("an idle, unref'd poll does not keep the process alive", () => {
+    const r = runChild(
+      `
       const fd = addon.eventfd(0, 0);
       globalThis.h = addon.poll_start(fd, () => console.log('unexpected'));
-      console.log(typeof globalThis.h);`, { timeoutMs: 10000 });
+      console.log(typeof globalThis.h);`,
+      { timeoutMs: 10000 },
+    );
     expect(r.signal).toBeNull();
     expect(r.status).toBe(0);
     expect(r.stdout.trim()).toBe('object');
   });
 
-  it('a ref\'d poll keeps it alive until its callback stops it', () => {
-    const r = runChild(`
+  it("a ref'd poll keeps it alive until its callback stops it", () => {
+    const r = runChild(
+      `
       const fd = addon.eventfd(0, 0);
       const h = addon.poll_start(fd, (count) => { console.log('count', count); addon.poll_stop(h); });
       addon.poll_ref(h, true);
-      setTimeout(() => addon.write(fd, new Uint8Array(new BigUint64Array([9n]).buffer)), 200).unref();`, { timeoutMs: 10000 });
+      setTimeout(() => addon.write(fd, new Uint8Array(new BigUint64Array([9n]).buffer)), 200).unref();`,
+      { timeoutMs: 10000 },
+    );
     expect(r.status).toBe(0);
     expect(r.stdout.trim()).toBe('count 9');
     expect(r.ms).toBeGreaterThanOrEqual(200);
   });
 
   it('microtasks queued by the callback run right after it, before the next macrotask', () => {
-    const r = runChild(`
+    const r = runChild(
+      `
       const fd = addon.eventfd(1, 0);
       const h = addon.poll_start(fd, () => {
         setImmediate(() => console.log('immediate'));
@@ -132,29 +148,38 @@ describe('the event loop (child processes)', () => {
         console.log('callback');
         addon.poll_stop(h);
       });
-      addon.poll_ref(h, true);`, { timeoutMs: 10000 });
+      addon.poll_ref(h, true);`,
+      { timeoutMs: 10000 },
+    );
     expect(r.status).toBe(0);
     expect(r.stdout.trim().split('\n')).toEqual(['callback', 'microtask', 'immediate']);
   });
 
   it('an exception thrown by the callback is an uncaught exception, as from an event emitter', () => {
-    const r = runChild(`
+    const r = runChild(
+      `
       const fd = addon.eventfd(1, 0);
       const h = addon.poll_start(fd, () => { addon.poll_stop(h); throw new Error('boom'); });
       addon.poll_ref(h, true);
-      process.on('uncaughtException', (e) => console.log('uncaught', e.message));`, { timeoutMs: 10000 });
+      process.on('uncaughtException', (e) => console.log('uncaught', e.message));`,
+      { timeoutMs: 10000 },
+    );
     expect(r.status).toBe(0);
     expect(r.stdout.trim()).toBe('uncaught boom');
-    const crash = runChild(`
+    const crash = runChild(
+      `
       const fd = addon.eventfd(1, 0);
       const h = addon.poll_start(fd, () => { addon.poll_stop(h); throw new Error('boom'); });
-      addon.poll_ref(h, true);`, { timeoutMs: 10000 });
+      addon.poll_ref(h, true);`,
+      { timeoutMs: 10000 },
+    );
     expect(crash.status).toBe(1);
     expect(crash.stderr).toMatch(/Error: boom/);
   });
 
   it('exits cleanly with armed polls at teardown, and a worker thread can poll and exit', () => {
-    const r = runChild(`
+    const r = runChild(
+      `
       const { Worker } = require('worker_threads');
       globalThis.h = addon.poll_start(addon.eventfd(0, 0), () => {});
       const w = new Worker(\`
@@ -164,7 +189,9 @@ describe('the event loop (child processes)', () => {
         addon.poll_ref(h, true);
         addon.write(fd, new Uint8Array(new BigUint64Array([5n]).buffer));\`, { eval: true });
       w.on('message', (c) => { console.log('worker count', c); w.terminate(); });
-      w.on('exit', () => console.log('worker exit'));`, { timeoutMs: 15000 });
+      w.on('exit', () => console.log('worker exit'));`,
+      { timeoutMs: 15000 },
+    );
     expect(r.status).toBe(0);
     expect(r.stdout.trim().split('\n')).toEqual(['worker count 5', 'worker exit']);
   });

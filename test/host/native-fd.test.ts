@@ -78,9 +78,16 @@ describe('errors come back as -errno', () => {
   });
 
   it('wrong argument types throw a TypeError naming the argument', () => {
-    expect(thrown(() => n.close('3' as unknown as number))).toEqual({ name: 'TypeError', message: expect.stringMatching(/argument 0 must be a number/) });
-    expect(thrown(() => n.pread(0, new Uint8Array(1), '0' as unknown as bigint)).message).toMatch(/argument 2 must be a bigint or a number/);
-    expect(thrown(() => n.read(0, new Uint16Array(1) as unknown as Uint8Array)).message).toMatch(/argument 1 must be a Uint8Array/);
+    expect(thrown(() => n.close('3' as unknown as number))).toEqual({
+      name: 'TypeError',
+      message: expect.stringMatching(/argument 0 must be a number/),
+    });
+    expect(thrown(() => n.pread(0, new Uint8Array(1), '0' as unknown as bigint)).message).toMatch(
+      /argument 2 must be a bigint or a number/,
+    );
+    expect(thrown(() => n.read(0, new Uint16Array(1) as unknown as Uint8Array)).message).toMatch(
+      /argument 1 must be a Uint8Array/,
+    );
     expect(thrown(() => n.open(7 as unknown as string, 0)).message).toMatch(/argument 0 must be a string/);
   });
 });
@@ -112,7 +119,7 @@ describe('eventfd', () => {
     expect(n.read(fd, new Uint8Array(counter.buffer))).toBe(8);
     expect(counter[0]).toBe(7n);
     expect(n.read(fd, new Uint8Array(counter.buffer))).toBe(-E.EAGAIN);
-    expect(n.read(fd, new Uint8Array(4))).toBe(-E.EINVAL);  // the kernel wants 8 bytes
+    expect(n.read(fd, new Uint8Array(4))).toBe(-E.EINVAL); // the kernel wants 8 bytes
     expect(n.close(fd)).toBe(0);
   });
 

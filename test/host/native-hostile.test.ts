@@ -71,12 +71,15 @@ setTimeout(() => console.log(JSON.stringify({ functions: names.length, calls, th
 
 describe('the addon under hostile arguments', () => {
   let dir: string;
-  beforeAll(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vfio-hostile-')); });
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vfio-hostile-'));
+  });
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('survives every value in every position of every function, with typed errors only', () => {
     const r = runChild(`process.chdir(${JSON.stringify(dir)});\n${script}`, { timeoutMs: 60000 });
-    if (r.status !== 0) throw new Error(`child ended with status ${r.status}, signal ${r.signal}:\n${r.stderr.slice(-2000)}`);
+    if (r.status !== 0)
+      throw new Error(`child ended with status ${r.status}, signal ${r.signal}:\n${r.stderr.slice(-2000)}`);
     const out = JSON.parse(r.stdout.trim().split('\n').pop() as string);
     expect(out.bad).toEqual([]);
     expect(out.functions).toBeGreaterThanOrEqual(45);

@@ -9,21 +9,28 @@ const n = native();
 const { abi, sizes, O_RDWR, O_CLOEXEC } = n.constants;
 const u32At = (b: Uint8Array, off: number) => new DataView(b.buffer, b.byteOffset).getUint32(off, true);
 
-let fd: number;  // /dev/null: every ioctl is ENOTTY, so reaching the kernel is visible
-beforeAll(() => { fd = n.open('/dev/null', O_RDWR | O_CLOEXEC); });
-afterAll(() => { n.close(fd); });
+let fd: number; // /dev/null: every ioctl is ENOTTY, so reaching the kernel is visible
+beforeAll(() => {
+  fd = n.open('/dev/null', O_RDWR | O_CLOEXEC);
+});
+afterAll(() => {
+  n.close(fd);
+});
 
 describe('info ioctls write argsz (and index) before the kernel sees the buffer', () => {
   it.each([
     ['VFIO_DEVICE_GET_INFO', 'vfio_device_info', (b: Uint8Array) => n.VFIO_DEVICE_GET_INFO(fd, b)],
     ['VFIO_IOMMU_GET_INFO', 'vfio_iommu_type1_info', (b: Uint8Array) => n.VFIO_IOMMU_GET_INFO(fd, b)],
-  ])('%s: the first ask is argsz = sizeof(%s), whatever room the buffer has; a smaller buffer is -EINVAL', (_name, struct, call) => {
-    const buf = new Uint8Array(sizes[struct] + 40).fill(0xaa);
-    expect(call(buf)).toBe(-E.ENOTTY);
-    expect(u32At(buf, 0)).toBe(sizes[struct]);
-    expect(buf[sizes[struct] - 1]).toBe(0);   // the struct is cleared before the kernel sees it
-    expect(call(new Uint8Array(sizes[struct] - 1))).toBe(-E.EINVAL);
-  });
+  ])(
+    '%s: the first ask is argsz = sizeof(%s), whatever room the buffer has; a smaller buffer is -EINVAL',
+    (_name, struct, call) => {
+      const buf = new Uint8Array(sizes[struct] + 40).fill(0xaa);
+      expect(call(buf)).toBe(-E.ENOTTY);
+      expect(u32At(buf, 0)).toBe(sizes[struct]);
+      expect(buf[sizes[struct] - 1]).toBe(0); // the struct is cleared before the kernel sees it
+      expect(call(new Uint8Array(sizes[struct] - 1))).toBe(-E.EINVAL);
+    },
+  );
 
   it('GET_PCI_HOT_RESET_INFO asks with the whole buffer (its growth is by device count)', () => {
     const buf = new Uint8Array(sizes.vfio_pci_hot_reset_info + 40);
@@ -75,13 +82,17 @@ describe('plain ioctls reach the kernel', () => {
     await expect(n.VFIO_DEVICE_PCI_HOT_RESET(fd, Int32Array.of(fd))).resolves.toBe(-E.ENOTTY);
     await expect(n.VFIO_DEVICE_PCI_HOT_RESET(fd, new Int32Array(0))).resolves.toBe(-E.ENOTTY);
     await expect(n.VFIO_DEVICE_RESET(1 << 30)).resolves.toBe(-E.EBADF);
-    expect(n.VFIO_GROUP_GET_DEVICE_FD(-1, 'x')).toBe(-E.EINVAL);  // refused before any work is queued
+    expect(n.VFIO_GROUP_GET_DEVICE_FD(-1, 'x')).toBe(-E.EINVAL); // refused before any work is queued
   });
 });
 
 describe('VFIO_DEVICE_SET_IRQS payload checks', () => {
-  const { VFIO_IRQ_SET_DATA_NONE: NONE, VFIO_IRQ_SET_DATA_BOOL: BOOL, VFIO_IRQ_SET_DATA_EVENTFD: EVENTFD,
-    VFIO_IRQ_SET_ACTION_TRIGGER: TRIGGER } = abi as Record<string, number>;
+  const {
+    VFIO_IRQ_SET_DATA_NONE: NONE,
+    VFIO_IRQ_SET_DATA_BOOL: BOOL,
+    VFIO_IRQ_SET_DATA_EVENTFD: EVENTFD,
+    VFIO_IRQ_SET_ACTION_TRIGGER: TRIGGER,
+  } = abi as Record<string, number>;
 
   it('accepts a payload whose type matches the DATA flag and whose length is count', () => {
     expect(n.VFIO_DEVICE_SET_IRQS(fd, NONE | TRIGGER, 2, 0, 0, null)).toBe(-E.ENOTTY);
@@ -98,17 +109,24 @@ describe('VFIO_DEVICE_SET_IRQS payload checks', () => {
   });
 
   it('a TypeError when the payload is the wrong kind of array for its flag', () => {
-    expect(thrown(() => n.VFIO_DEVICE_SET_IRQS(fd, EVENTFD | TRIGGER, 2, 0, 1, new Uint8Array(1))).message)
-      .toMatch(/must be an Int32Array/);
-    expect(thrown(() => n.VFIO_DEVICE_SET_IRQS(fd, BOOL | TRIGGER, 2, 0, 1, Int32Array.of(1))).message)
-      .toMatch(/must be a Uint8Array/);
+    expect(thrown(() => n.VFIO_DEVICE_SET_IRQS(fd, EVENTFD | TRIGGER, 2, 0, 1, new Uint8Array(1))).message).toMatch(
+      /must be an Int32Array/,
+    );
+    expect(thrown(() => n.VFIO_DEVICE_SET_IRQS(fd, BOOL | TRIGGER, 2, 0, 1, Int32Array.of(1))).message).toMatch(
+      /must be a Uint8Array/,
+    );
   });
 });
 
 describe('device features', () => {
-  const { VFIO_DEVICE_FEATURE_GET: GET, VFIO_DEVICE_FEATURE_SET: SET, VFIO_DEVICE_FEATURE_PROBE: PROBE,
-    VFIO_DEVICE_FEATURE_DMA_LOGGING_START: START, VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT: REPORT,
-    VFIO_DEVICE_FEATURE_MIGRATION: MIGRATION } = abi as Record<string, number>;
+  const {
+    VFIO_DEVICE_FEATURE_GET: GET,
+    VFIO_DEVICE_FEATURE_SET: SET,
+    VFIO_DEVICE_FEATURE_PROBE: PROBE,
+    VFIO_DEVICE_FEATURE_DMA_LOGGING_START: START,
+    VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT: REPORT,
+    VFIO_DEVICE_FEATURE_MIGRATION: MIGRATION,
+  } = abi as Record<string, number>;
 
   it('the generic call passes any payload, or none', () => {
     expect(n.VFIO_DEVICE_FEATURE(fd, GET | MIGRATION, new Uint8Array(8))).toBe(-E.ENOTTY);
@@ -154,7 +172,9 @@ describe('iommufd argument checks', () => {
     if (typeof m === 'number') throw new Error(`dma_alloc: ${m}`);
     expect(n.IOMMU_IOAS_MAP(fd, 1, m.id, 0n, 8192n, 0n, 0)).toBe(-E.ENOTTY);
     expect(n.IOMMU_IOAS_MAP(fd, 1, m.id, 4096n, 8192n, 0n, 0)).toBe(-E.EINVAL);
-    expect(thrown(() => n.IOMMU_IOAS_MAP(fd, 1, m.handle as never, 0n, 1n, 0n, 0)).message).toMatch(/argument 2 must be a number/);
+    expect(thrown(() => n.IOMMU_IOAS_MAP(fd, 1, m.handle as never, 0n, 1n, 0n, 0)).message).toMatch(
+      /argument 2 must be a number/,
+    );
     n.dma_free(m.handle);
     expect(n.IOMMU_IOAS_MAP(fd, 1, m.id, 0n, 8192n, 0n, 0)).toBe(-E.EBADF);
   });
@@ -172,7 +192,9 @@ describe('iommufd argument checks', () => {
     expect(n.VFIO_IOMMU_UNMAP_DMA(fd, 2 ** 53 + 2, 4096, 0)).toBe(-E.EINVAL);
     expect(n.VFIO_IOMMU_UNMAP_DMA(fd, 0.5, 4096, 0)).toBe(-E.EINVAL);
     expect(n.VFIO_IOMMU_UNMAP_DMA(fd, -4096, 4096, 0)).toBe(-E.EINVAL);
-    expect(thrown(() => n.IOMMU_IOAS_UNMAP(fd, 1, '0' as unknown as bigint, 1n)).message).toMatch(/argument 2 must be a bigint or a number/);
+    expect(thrown(() => n.IOMMU_IOAS_UNMAP(fd, 1, '0' as unknown as bigint, 1n)).message).toMatch(
+      /argument 2 must be a bigint or a number/,
+    );
   });
 });
 
@@ -180,8 +202,12 @@ describe('iommufd argument checks', () => {
 // (native/frame.h); the wrappers keep the argument contract of every other function.
 describe('framed DMA functions', () => {
   it('a number slot refuses bigints and non-numbers with a TypeError naming the argument', () => {
-    expect(thrown(() => n.VFIO_IOMMU_UNMAP_DMA('3' as unknown as number, 0, 4096, 0)).message).toMatch(/argument 0 must be a number/);
-    expect(thrown(() => n.IOMMU_IOAS_UNMAP(fd, 1n as unknown as number, 0, 4096)).message).toMatch(/argument 1 must be a number/);
+    expect(thrown(() => n.VFIO_IOMMU_UNMAP_DMA('3' as unknown as number, 0, 4096, 0)).message).toMatch(
+      /argument 0 must be a number/,
+    );
+    expect(thrown(() => n.IOMMU_IOAS_UNMAP(fd, 1n as unknown as number, 0, 4096)).message).toMatch(
+      /argument 1 must be a number/,
+    );
     expect(thrown(() => n.VFIO_IOMMU_UNMAP_DMA(fd, 0, 4096, undefined as unknown as number)).name).toBe('TypeError');
   });
 
@@ -200,14 +226,16 @@ describe('framed DMA functions', () => {
   });
 
   it('a failed check in one call leaves nothing behind for the next', () => {
-    expect(n.VFIO_IOMMU_UNMAP_DMA(fd, 1n << 64n, 4096, 0)).toBe(-E.EINVAL);     // refused before the addon
-    expect(n.VFIO_IOMMU_UNMAP_DMA(fd, (1n << 62n), 4096, 0)).toBe(-E.ENOTTY);  // bigint slot 1
-    expect(n.VFIO_IOMMU_UNMAP_DMA(fd, 4096, 4096, 0)).toBe(-E.ENOTTY);         // slot 1 a number again
+    expect(n.VFIO_IOMMU_UNMAP_DMA(fd, 1n << 64n, 4096, 0)).toBe(-E.EINVAL); // refused before the addon
+    expect(n.VFIO_IOMMU_UNMAP_DMA(fd, 1n << 62n, 4096, 0)).toBe(-E.ENOTTY); // bigint slot 1
+    expect(n.VFIO_IOMMU_UNMAP_DMA(fd, 4096, 4096, 0)).toBe(-E.ENOTTY); // slot 1 a number again
     expect(n.VFIO_IOMMU_UNMAP_DMA(fd, 4096.5, 4096, 0)).toBe(-E.EINVAL);
   });
 
   it('GET_REGION_INFO: the buffer must be a Uint8Array, the index a u32', () => {
-    expect(thrown(() => n.VFIO_DEVICE_GET_REGION_INFO(fd, 0, new Uint16Array(32) as unknown as Uint8Array)).name).toBe('TypeError');
+    expect(thrown(() => n.VFIO_DEVICE_GET_REGION_INFO(fd, 0, new Uint16Array(32) as unknown as Uint8Array)).name).toBe(
+      'TypeError',
+    );
     expect(n.VFIO_DEVICE_GET_REGION_INFO(fd, -1, new Uint8Array(64))).toBe(-E.EINVAL);
     expect(n.VFIO_DEVICE_GET_REGION_INFO(fd, 2 ** 32 - 1, new Uint8Array(64))).toBe(-E.ENOTTY);
   });
@@ -218,16 +246,18 @@ describe('framed DMA functions', () => {
     expect(Number.isSafeInteger(m.id) && m.id > 0).toBe(true);
     expect(n.VFIO_IOMMU_MAP_DMA(fd, m.id, 4096, 4096, 2 ** 40, 3)).toBe(-E.ENOTTY);
     expect(n.VFIO_IOMMU_MAP_DMA(fd, m.id, 4096, 4097, 0, 3)).toBe(-E.EINVAL);
-    expect(thrown(() => n.VFIO_IOMMU_MAP_DMA(fd, { handle: 1 } as never, 0, 4096, 0, 3)).message).toMatch(/argument 1 must be a number/);
+    expect(thrown(() => n.VFIO_IOMMU_MAP_DMA(fd, { handle: 1 } as never, 0, 4096, 0, 3)).message).toMatch(
+      /argument 1 must be a number/,
+    );
     // Not an id at all (-EINVAL), or an integer that names no mapping (-EBADF).
     expect(n.VFIO_IOMMU_MAP_DMA(fd, 0 as MemId, 0, 4096, 0, 3)).toBe(-E.EINVAL);
     expect(n.VFIO_IOMMU_MAP_DMA(fd, (m.id + 0.5) as MemId, 0, 4096, 0, 3)).toBe(-E.EINVAL);
     expect(n.VFIO_IOMMU_MAP_DMA(fd, (m.id + 1) as MemId, 0, 4096, 0, 3)).toBe(-E.EBADF);
     n.dma_free(m.handle);
-    expect(n.VFIO_IOMMU_MAP_DMA(fd, m.id, 0, 4096, 0, 3)).toBe(-E.EBADF);  // freed: the id names nothing
+    expect(n.VFIO_IOMMU_MAP_DMA(fd, m.id, 0, 4096, 0, 3)).toBe(-E.EBADF); // freed: the id names nothing
   });
 
-  it('a freed mapping\'s id stays dead when its slot is reused', () => {
+  it("a freed mapping's id stays dead when its slot is reused", () => {
     const a = n.dma_alloc(4096, false);
     if (typeof a === 'number') throw new Error(`dma_alloc: ${a}`);
     n.dma_free(a.handle);

@@ -66,7 +66,7 @@ describe('mmap of a temp file', () => {
     const maps = mappingsOf(tmp.file);
     expect(maps).toHaveLength(1);
     expect(maps[0].start % BigInt(TWO_MIB)).toBe(0n);
-    expect(maps[0].length).toBe(BigInt(4 * PAGE_SIZE));  // the reservation around it is gone
+    expect(maps[0].length).toBe(BigInt(4 * PAGE_SIZE)); // the reservation around it is gone
     new Uint8Array(m.buffer)[3 * PAGE_SIZE] = 0x77;
     const back = new Uint8Array(1);
     expect(n.pread(fd, back, BigInt(3 * PAGE_SIZE))).toBe(1);
@@ -77,15 +77,15 @@ describe('mmap of a temp file', () => {
   it('a DMA buffer id serves MAP_DMA only within its buffer (-EINVAL outside, -ENOTTY past the checks)', () => {
     const m = mapped(n.dma_alloc(PAGE_SIZE, false));
     const size = BigInt(PAGE_SIZE);
-    expect(n.VFIO_IOMMU_MAP_DMA(fd, m.id, 0n, size, 0n, 3)).toBe(-E.ENOTTY);  // a file, not a container
+    expect(n.VFIO_IOMMU_MAP_DMA(fd, m.id, 0n, size, 0n, 3)).toBe(-E.ENOTTY); // a file, not a container
     expect(n.VFIO_IOMMU_MAP_DMA(fd, m.id, 1n, size, 0n, 3)).toBe(-E.EINVAL);
     expect(n.VFIO_IOMMU_MAP_DMA(fd, m.id, size, 1n, 0n, 3)).toBe(-E.EINVAL);
     expect(n.VFIO_IOMMU_MAP_DMA(fd, m.id, 2n ** 64n - 1n, 2n, 0n, 3)).toBe(-E.EINVAL);
     expect(n.dma_free(m.handle)).toBe(0);
-    expect(n.VFIO_IOMMU_MAP_DMA(fd, m.id, 0n, size, 0n, 3)).toBe(-E.EBADF);  // unmapped: the id names nothing
+    expect(n.VFIO_IOMMU_MAP_DMA(fd, m.id, 0n, size, 0n, 3)).toBe(-E.EBADF); // unmapped: the id names nothing
   });
 
-  it('a device mapping\'s id is no DMA buffer: the map ioctls of both backends refuse it (-EBADF)', () => {
+  it("a device mapping's id is no DMA buffer: the map ioctls of both backends refuse it (-EBADF)", () => {
     const m = mapped(n.mmap(fd, 0n, PAGE_SIZE, RW, 0));
     const size = BigInt(PAGE_SIZE);
     expect(n.VFIO_IOMMU_MAP_DMA(fd, m.id, 0n, size, 0n, 3)).toBe(-E.EBADF);
@@ -93,7 +93,7 @@ describe('mmap of a temp file', () => {
     expect(n.munmap(m.handle)).toBe(0);
   });
 
-  it('ids are not sequential, and another addon instance\'s ids name nothing here', () => {
+  it("ids are not sequential, and another addon instance's ids name nothing here", () => {
     // A fresh instance (a child) allocates three: the steps between their ids differ.
     const ids = runChild('console.log(JSON.stringify([1, 2, 3, 4].map(() => addon.dma_alloc(4096, false).id)))');
     const [a, b, c, d] = JSON.parse(ids.stdout) as number[];
@@ -118,14 +118,14 @@ describe('mmap of a temp file', () => {
 
   it('refuses lengths, protections and alignments it cannot honour', () => {
     expect(n.mmap(fd, 0n, 0, RW, 0)).toBe(-E.EINVAL);
-    expect(n.mmap(fd, 0n, 2 ** 32 + PAGE_SIZE, RW, 0)).toBe(-E.EINVAL);  // over an external ArrayBuffer's cap
-    expect(n.mmap(fd, 0n, PAGE_SIZE, 0, 0)).toBe(-E.EINVAL);  // PROT_NONE: any view would fault
+    expect(n.mmap(fd, 0n, 2 ** 32 + PAGE_SIZE, RW, 0)).toBe(-E.EINVAL); // over an external ArrayBuffer's cap
+    expect(n.mmap(fd, 0n, PAGE_SIZE, 0, 0)).toBe(-E.EINVAL); // PROT_NONE: any view would fault
     expect(n.mmap(fd, 0n, PAGE_SIZE, RW | 4 /* PROT_EXEC */, 0)).toBe(-E.EINVAL);
     expect(n.mmap(fd, 0n, PAGE_SIZE, RW, 3 * PAGE_SIZE)).toBe(-E.EINVAL);
     expect(n.mmap(fd, 0n, PAGE_SIZE, RW, 2 ** 31)).toBe(-E.EINVAL);
     expect(n.mmap(-1, 0n, PAGE_SIZE, RW, 0)).toBe(-E.EINVAL);
     expect(n.mmap(1 << 30, 0n, PAGE_SIZE, RW, 0)).toBe(-E.EBADF);
-    expect(n.mmap(fd, 1n, PAGE_SIZE, RW, 0)).toBe(-E.EINVAL);  // the kernel's: unaligned offset
+    expect(n.mmap(fd, 1n, PAGE_SIZE, RW, 0)).toBe(-E.EINVAL); // the kernel's: unaligned offset
     expect(mappingsOf(tmp.file)).toHaveLength(0);
   });
 
@@ -163,12 +163,12 @@ describe('dma_alloc', () => {
     expect(thrown(() => n.dma_alloc(PAGE_SIZE, 1 as unknown as boolean)).message).toMatch(/must be a boolean/);
   });
 
-  it('hugepages: a length that is not a whole huge page is -EINVAL; a shortage is the kernel\'s ENOSPC/ENOMEM', () => {
+  it("hugepages: a length that is not a whole huge page is -EINVAL; a shortage is the kernel's ENOSPC/ENOMEM", () => {
     expect(n.dma_alloc(PAGE_SIZE, true)).toBe(-E.EINVAL);
     const free = Number(/HugePages_Free:\s+(\d+)/.exec(fs.readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? 0);
     const r = n.dma_alloc(TWO_MIB, true);
     if (free === 0) {
-      expect([-E.ENOSPC, -E.ENOMEM]).toContain(r);  // fallocate says ENOSPC, an mmap reservation ENOMEM
+      expect([-E.ENOSPC, -E.ENOMEM]).toContain(r); // fallocate says ENOSPC, an mmap reservation ENOMEM
     } else {
       const m = mapped(r);
       expect(m.buffer.byteLength).toBe(TWO_MIB);
@@ -185,11 +185,14 @@ describe('store_fence', () => {
 
 describe('lifetime under garbage collection (child process with --expose-gc)', () => {
   // Lets finalizers run: they are queued by GC and run on a later turn of the event loop.
-  const settle = 'async function settle() { for (let i = 0; i < 10; i++) { gc(); await new Promise((r) => setImmediate(r)); } }\n' +
+  const settle =
+    'async function settle() { for (let i = 0; i < 10; i++) { gc(); await new Promise((r) => setImmediate(r)); } }\n' +
     'const count = () => require("fs").readFileSync("/proc/self/maps", "utf8").split("\\n").filter((l) => l.includes("/memfd:vfio-dma")).length;\n';
 
   it('the memory stays mapped while the buffer lives, even with the handle gone; unmapped once both are gone', () => {
-    const r = runChild(settle + `
+    const r = runChild(
+      settle +
+        `
       (async () => {
         let buffer = addon.dma_alloc(65536, false).buffer;   // the handle is dropped at once
         await settle();
@@ -199,49 +202,65 @@ describe('lifetime under garbage collection (child process with --expose-gc)', (
         buffer = null;
         await settle();
         console.log(JSON.stringify({ kept, value, after: count() }));
-      })();`, { flags: ['--expose-gc'] });
+      })();`,
+      { flags: ['--expose-gc'] },
+    );
     expect(r.stderr).toBe('');
     expect(JSON.parse(r.stdout)).toEqual({ kept: 1, value: 42, after: 0 });
   });
 
   it('a handle alone keeps the memory mapped (for the IOMMU) until munmap', () => {
-    const r = runChild(settle + `
+    const r = runChild(
+      settle +
+        `
       (async () => {
         const { handle } = addon.dma_alloc(65536, false);    // the buffer is dropped at once
         await settle();
         const kept = count();
         const first = addon.munmap(handle), second = addon.munmap(handle);
         console.log(JSON.stringify({ kept, first, second, after: count() }));
-      })();`, { flags: ['--expose-gc'] });
+      })();`,
+      { flags: ['--expose-gc'] },
+    );
     expect(r.stderr).toBe('');
     expect(JSON.parse(r.stdout)).toEqual({ kept: 1, first: 0, second: 0, after: 0 });
   });
 
   it('exits cleanly with live mappings at exit', () => {
-    const r = runChild('globalThis.keep = [addon.dma_alloc(8192, false), addon.dma_alloc(4096, false)]; console.log("ok")');
+    const r = runChild(
+      'globalThis.keep = [addon.dma_alloc(8192, false), addon.dma_alloc(4096, false)]; console.log("ok")',
+    );
     expect(r.status).toBe(0);
     expect(r.stdout.trim()).toBe('ok');
   });
 
   // The raw framed MAP_DMA on /dev/null: -ENOTTY once the checks pass, -EBADF for a dead id.
-  const mapDma = 'const frame = new Float64Array(addon.frame, 0, 9), nul = addon.open("/dev/null", 0);\n' +
+  const mapDma =
+    'const frame = new Float64Array(addon.frame, 0, 9), nul = addon.open("/dev/null", 0);\n' +
     'function mapDma(id) { frame.set([nul, id, 0, 4096, 0, 3, 0, 0]); addon.VFIO_IOMMU_MAP_DMA(); return frame[8]; }\n';
 
   it('a mapping collected by the garbage collector takes its id with it', () => {
-    const r = runChild(settle + mapDma + `
+    const r = runChild(
+      settle +
+        mapDma +
+        `
       (async () => {
         let m = addon.dma_alloc(4096, false);
         const id = m.id, live = mapDma(id);
         m = null;
         await settle();
         console.log(JSON.stringify({ live, dead: mapDma(id), maps: count() }));
-      })();`, { flags: ['--expose-gc'] });
+      })();`,
+      { flags: ['--expose-gc'] },
+    );
     expect(r.stderr).toBe('');
     expect(JSON.parse(r.stdout)).toEqual({ live: -E.ENOTTY, dead: -E.EBADF, maps: 0 });
   });
 
   it('each worker thread has its own table of ids, and exits cleanly with mappings alive, freed or collected', () => {
-    const r = runChild(mapDma + `
+    const r = runChild(
+      mapDma +
+        `
       const { Worker } = require('worker_threads');
       addon.dma_free(addon.dma_alloc(4096, false).handle);  // our first slot moves to its second generation
       const mine = addon.dma_alloc(4096, false);
@@ -255,7 +274,9 @@ describe('lifetime under garbage collection (child process with --expose-gc)', (
         console.log(theirs !== mine.id, mapDma(theirs), mapDma(mine.id));
         w.terminate();
       });
-      w.on('exit', () => console.log('worker exit'));`, { timeoutMs: 15000 });
+      w.on('exit', () => console.log('worker exit'));`,
+      { timeoutMs: 15000 },
+    );
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout.trim().split('\n')).toEqual([`true ${-E.EBADF} ${-E.ENOTTY}`, 'worker exit']);

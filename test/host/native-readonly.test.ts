@@ -17,7 +17,9 @@ function json(r: ReturnType<typeof runChild>): Record<string, unknown> {
 
 describe('a read-only mapping', () => {
   let tmp: ReturnType<typeof tempFile>;
-  beforeEach(() => { tmp = tempFile(new Uint8Array(PAGE_SIZE).fill(0x3c)); });
+  beforeEach(() => {
+    tmp = tempFile(new Uint8Array(PAGE_SIZE).fill(0x3c));
+  });
   afterEach(() => tmp.remove());
 
   const setup = (file: string) => `
@@ -29,7 +31,9 @@ describe('a read-only mapping', () => {
   `;
 
   it('is refused as an output buffer by every addon function that writes into one (-EFAULT)', () => {
-    const r = runChild(setup(tmp.file) + `
+    const r = runChild(
+      setup(tmp.file) +
+        `
       const results = {
         read: addon.read(nul, u8),
         pread: addon.pread(fd, u8, 0n),
@@ -45,21 +49,31 @@ describe('a read-only mapping', () => {
         IOMMU_GET_HW_INFO: addon.IOMMU_GET_HW_INFO(nul, 1, u8, u64),
         IOMMU_IOAS_NOIOMMU_GET_PA: addon.IOMMU_IOAS_NOIOMMU_GET_PA(nul, 1, 0n, 4096n, u64),
       };
-      console.log(JSON.stringify({ results, unchanged: u8.every((b) => b === 0x3c) }));`);
+      console.log(JSON.stringify({ results, unchanged: u8.every((b) => b === 0x3c) }));`,
+    );
     const out = json(r) as { results: Record<string, number>; unchanged: boolean };
-    for (const [name, result] of Object.entries(out.results)) expect({ name, result }).toEqual({ name, result: -E.EFAULT });
+    for (const [name, result] of Object.entries(out.results))
+      expect({ name, result }).toEqual({ name, result: -E.EFAULT });
     expect(out.unchanged).toBe(true);
     expect(fs.readFileSync(tmp.file).every((b) => b === 0x3c)).toBe(true);
   });
 
   it('library: write accessors and copyIn of a read-only Mapping throw a typed error; reads work', () => {
-    if (!fs.existsSync(path.join(dist, 'index.js'))) throw new Error(`${dist} is missing: build with \`npx tsc -p tsconfig.json\` first`);
-    const r = runChild(setup(tmp.file) + `
+    if (!fs.existsSync(path.join(dist, 'index.js')))
+      throw new Error(`${dist} is missing: build with \`npx tsc -p tsconfig.json\` first`);
+    const r = runChild(
+      setup(tmp.file) +
+        `
       const { Mapping } = require(${JSON.stringify(path.join(dist, 'memory', 'mapping'))});
       const map = new Mapping(m, 0n, ${PAGE_SIZE}, { label: 'file', regionName: 'BAR2', release() {} }, { writable: false });
       const tries = [() => map.write8(0, 1), () => map.write16(0, 1), () => map.write32(0, 1), () => map.write64(0, 1n), () => map.copyIn(0, new Uint8Array(4))];
       const errors = tries.map((f) => { try { f(); return 'no error'; } catch (e) { return e.constructor.name + ':' + e.code + ':' + /read-only/.test(e.message); } });
-      console.log(JSON.stringify({ errors, read: map.read32(0), writable: map.writable }));`);
-    expect(json(r)).toEqual({ errors: Array(5).fill('InvalidArgumentError:EINVAL:true'), read: 0x3c3c3c3c, writable: false });
+      console.log(JSON.stringify({ errors, read: map.read32(0), writable: map.writable }));`,
+    );
+    expect(json(r)).toEqual({
+      errors: Array(5).fill('InvalidArgumentError:EINVAL:true'),
+      read: 0x3c3c3c3c,
+      writable: false,
+    });
   });
 });

@@ -14,7 +14,8 @@ const FLAGS = ['--harmony-rab-gsab-transfer', '--expose-gc'];
 const dist = path.resolve(__dirname, '../../dist/lib');
 
 // Lets the finalizers the last collection queued run (they run from setImmediate).
-const settle = 'const settle = async () => { for (let i = 0; i < 4; i++) { gc(); await new Promise((r) => setImmediate(r)); } };\n';
+const settle =
+  'const settle = async () => { for (let i = 0; i < 4; i++) { gc(); await new Promise((r) => setImmediate(r)); } };\n';
 
 function json(r: ReturnType<typeof runChild>): Record<string, unknown> {
   if (r.status !== 0) throw new Error(`child ended with status ${r.status}, signal ${r.signal}:\n${r.stderr}`);
@@ -23,37 +24,47 @@ function json(r: ReturnType<typeof runChild>): Record<string, unknown> {
 
 describe('a transferred view after close', () => {
   let tmp: ReturnType<typeof tempFile>;
-  beforeEach(() => { tmp = tempFile(new Uint8Array(2 * PAGE_SIZE).fill(0xaa)); });
+  beforeEach(() => {
+    tmp = tempFile(new Uint8Array(2 * PAGE_SIZE).fill(0xaa));
+  });
   afterEach(() => tmp.remove());
 
   it('raw dma_alloc: transfer, dma_free, then read and write through the new buffer', () => {
-    const r = runChild(`
+    const r = runChild(
+      `
       const m = addon.dma_alloc(${PAGE_SIZE}, false);
       new Uint8Array(m.buffer)[0] = 7;
       const moved = new Uint8Array(m.buffer.transfer());
       const freed = addon.dma_free(m.handle);
       const before = moved[0];
       moved[1] = 9;
-      console.log(JSON.stringify({ freed, before, after: moved[1], length: moved.length }));`, { flags: FLAGS });
+      console.log(JSON.stringify({ freed, before, after: moved[1], length: moved.length }));`,
+      { flags: FLAGS },
+    );
     // The memory is gone: the range reads zero pages that take writes harmlessly.
     expect(json(r)).toEqual({ freed: 0, before: 0, after: 9, length: PAGE_SIZE });
   });
 
   it('raw mmap of a file: a write through the transferred buffer after munmap never reaches the file', () => {
-    const r = runChild(`
+    const r = runChild(
+      `
       const fd = addon.open(${JSON.stringify(tmp.file)}, addon.constants.O_RDWR);
       const m = addon.mmap(fd, 0n, ${2 * PAGE_SIZE}, addon.constants.PROT_READ | addon.constants.PROT_WRITE, 0);
       const moved = new Uint8Array(m.buffer.transfer());
       const first = moved[0];
       const unmapped = addon.munmap(m.handle);
       moved[0] = 0x55; moved[${PAGE_SIZE}] = 0x66;
-      console.log(JSON.stringify({ first, unmapped, now: moved[0] }));`, { flags: FLAGS });
+      console.log(JSON.stringify({ first, unmapped, now: moved[0] }));`,
+      { flags: FLAGS },
+    );
     expect(json(r)).toEqual({ first: 0xaa, unmapped: 0, now: 0x55 });
     expect(fs.readFileSync(tmp.file).every((b) => b === 0xaa)).toBe(true);
   });
 
   it('the range stays reserved while the transferred buffer lives, and is released after it is collected', () => {
-    const r = runChild(settle + `
+    const r = runChild(
+      settle +
+        `
       (async () => {
         const before = addon.__mem_stats();
         let m = addon.dma_alloc(${4 * PAGE_SIZE}, false);
@@ -66,7 +77,9 @@ describe('a transferred view after close', () => {
         moved = null;
         await settle();
         console.log(JSON.stringify({ before, held, after: addon.__mem_stats() }));
-      })();`, { flags: FLAGS });
+      })();`,
+      { flags: FLAGS },
+    );
     const out = json(r) as Record<string, { mappings: number; ids: number; retired: number; retiredBytes: number }>;
     expect(out.before).toEqual({ mappings: 0, ids: 0, retired: 0, retiredBytes: 0 });
     expect(out.held).toEqual({ mappings: 1, ids: 0, retired: 1, retiredBytes: 4 * PAGE_SIZE });
@@ -75,11 +88,13 @@ describe('a transferred view after close', () => {
 
   describe('through the library (dist/lib)', () => {
     beforeAll(() => {
-      if (!fs.existsSync(path.join(dist, 'index.js'))) throw new Error(`${dist} is missing: build with \`npx tsc -p tsconfig.json\` first`);
+      if (!fs.existsSync(path.join(dist, 'index.js')))
+        throw new Error(`${dist} is missing: build with \`npx tsc -p tsconfig.json\` first`);
     });
 
     it('DmaBuffer: buf.u8.buffer.transfer(); close() → accessors throw ClosedError, the process lives', () => {
-      const r = runChild(`
+      const r = runChild(
+        `
         const { DmaBuffer } = require(${JSON.stringify(dist)});
         const buf = DmaBuffer.allocate(${PAGE_SIZE});
         buf.write32(0, 0x12345678);
@@ -89,12 +104,18 @@ describe('a transferred view after close', () => {
         const errors = [() => buf.read32(0), () => buf.write8(0, 1), () => buf.u8].map((f) => {
           try { f(); return 'no error'; } catch (e) { return e.constructor.name + ':' + e.code; }
         });
-        console.log(JSON.stringify({ seen, errors }));`, { flags: FLAGS });
-      expect(json(r)).toEqual({ seen: 1, errors: ['ClosedError:ECLOSED', 'ClosedError:ECLOSED', 'ClosedError:ECLOSED'] });
+        console.log(JSON.stringify({ seen, errors }));`,
+        { flags: FLAGS },
+      );
+      expect(json(r)).toEqual({
+        seen: 1,
+        errors: ['ClosedError:ECLOSED', 'ClosedError:ECLOSED', 'ClosedError:ECLOSED'],
+      });
     });
 
     it('Mapping over a file: a view transferred before close() writes nowhere near the file', () => {
-      const r = runChild(`
+      const r = runChild(
+        `
         const { Mapping } = require(${JSON.stringify(path.join(dist, 'memory', 'mapping'))});
         const fd = addon.open(${JSON.stringify(tmp.file)}, addon.constants.O_RDWR);
         const mapped = addon.mmap(fd, 0n, ${PAGE_SIZE}, addon.constants.PROT_READ | addon.constants.PROT_WRITE, 0);
@@ -104,7 +125,9 @@ describe('a transferred view after close', () => {
         moved.fill(0x11);
         let error = 'no error';
         try { m.read8(0); } catch (e) { error = e.constructor.name + ':' + e.code; }
-        console.log(JSON.stringify({ error, seen: moved[100] }));`, { flags: FLAGS });
+        console.log(JSON.stringify({ error, seen: moved[100] }));`,
+        { flags: FLAGS },
+      );
       expect(json(r)).toEqual({ error: 'ClosedError:ECLOSED', seen: 0x11 });
       expect(fs.readFileSync(tmp.file).every((b) => b === 0xaa)).toBe(true);
     });

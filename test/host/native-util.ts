@@ -18,7 +18,9 @@ export function tempFile(bytes: Uint8Array): { file: string; remove: () => void 
 
 /** The /proc/self/maps lines whose path contains `needle`: start address, length, permissions. */
 export function mappingsOf(needle: string): { start: bigint; length: bigint; perms: string }[] {
-  return fs.readFileSync('/proc/self/maps', 'utf8').split('\n')
+  return fs
+    .readFileSync('/proc/self/maps', 'utf8')
+    .split('\n')
     .filter((line) => line.includes(needle))
     .map((line) => {
       const [range, perms] = line.split(/\s+/);
@@ -50,13 +52,16 @@ export function thrown(fn: () => unknown): { name: string; message: string } {
  * `wrap` runs it under another program (strace and its options, say).
  */
 export function runChild(script: string, opts: { flags?: string[]; timeoutMs?: number; wrap?: string[] } = {}) {
-  const prelude = `const loadAddon = () => require(${JSON.stringify(require.resolve('node-gyp-build'))})(${JSON.stringify(packageRoot())});\n` +
+  const prelude =
+    `const loadAddon = () => require(${JSON.stringify(require.resolve('node-gyp-build'))})(${JSON.stringify(packageRoot())});\n` +
     'const addon = loadAddon();\n';
   const started = Date.now();
   const argv = [process.execPath, ...(opts.flags ?? []), '-e', prelude + script];
   const command = [...(opts.wrap ?? []), ...argv];
   const r = spawnSync(command[0], command.slice(1), {
-    encoding: 'utf8', timeout: opts.timeoutMs ?? 20000, killSignal: 'SIGKILL',
+    encoding: 'utf8',
+    timeout: opts.timeoutMs ?? 20000,
+    killSignal: 'SIGKILL',
   });
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - started };
 }

@@ -27,7 +27,11 @@ export const NO_UAPI_HEADERS =
 export async function uapiInclude(provision: Provision): Promise<string> {
   const info = await provision({ log: (line) => process.stderr.write(`[provision] ${line}\n`) });
   const dir = info.uapiInclude;
-  if (!dir || !fs.existsSync(path.join(dir, 'linux', 'vfio.h')) || !fs.existsSync(path.join(dir, 'linux', 'iommufd.h'))) {
+  if (
+    !dir ||
+    !fs.existsSync(path.join(dir, 'linux', 'vfio.h')) ||
+    !fs.existsSync(path.join(dir, 'linux', 'iommufd.h'))
+  ) {
     throw new Error(`provisioning gave no uapi include dir with linux/vfio.h and linux/iommufd.h (got ${dir})`);
   }
   return dir;

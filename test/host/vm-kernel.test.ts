@@ -10,13 +10,20 @@ import { CacheKeyInputs, cacheKey, defaultFragment } from '../../lib/vm/custom-k
 import { GuestDevice } from '../../lib/vm/devices';
 import { VmError } from '../../lib/vm/errors';
 import {
-  NOIOMMU_APPEND, applyDeviceDrivers, checkNoIommuSupport, guestAppend, kernelConfigFile, parseDriverAssignment,
+  NOIOMMU_APPEND,
+  applyDeviceDrivers,
+  checkNoIommuSupport,
+  guestAppend,
+  kernelConfigFile,
+  parseDriverAssignment,
 } from '../../lib/vm/guest-extras';
 import { configMismatches, describeMismatches, parseConfig } from '../../lib/vm/kconfig';
 import { KernelInfo } from '../../lib/vm/kernel';
 
 let tmp: string;
-beforeEach(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vm-kernel-test-')); });
+beforeEach(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vm-kernel-test-'));
+});
 afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 describe('config fragment check', () => {
@@ -71,8 +78,22 @@ describe('config fragment check', () => {
     const stray = text.split('\n').filter((l) => l.trim() && !l.startsWith('#') && !/^CONFIG_\w+=\S+$/.test(l));
     expect(stray).toEqual([]);
     const values = parseConfig(text);
-    for (const symbol of ['IOMMUFD', 'VFIO_DEVICE_CDEV', 'VFIO_NOIOMMU', 'VFIO_CONTAINER', 'VFIO_PCI', 'INTEL_IOMMU',
-      'IRQ_REMAP', 'DEBUG_FS', 'X86_PAT', 'PVH', 'VFIO_PCI_DMABUF', 'MODULES', 'VIRTIO_CONSOLE', '9P_FS']) {
+    for (const symbol of [
+      'IOMMUFD',
+      'VFIO_DEVICE_CDEV',
+      'VFIO_NOIOMMU',
+      'VFIO_CONTAINER',
+      'VFIO_PCI',
+      'INTEL_IOMMU',
+      'IRQ_REMAP',
+      'DEBUG_FS',
+      'X86_PAT',
+      'PVH',
+      'VFIO_PCI_DMABUF',
+      'MODULES',
+      'VIRTIO_CONSOLE',
+      '9P_FS',
+    ]) {
       expect([symbol, values.get(`CONFIG_${symbol}`)]).toEqual([symbol, 'y']);
     }
     expect(values.get('CONFIG_SAMPLE_VFIO_MDEV_MTTY')).toBe('m');
@@ -115,13 +136,18 @@ describe('cache key', () => {
 describe('cache lock', () => {
   it('lets one holder in at a time and releases on failure too', async () => {
     const events: string[] = [];
-    const holder = (name: string, fail: boolean) => withLock(tmp, async () => {
-      events.push(`${name} in`);
-      await new Promise((r) => setTimeout(r, 50));
-      events.push(`${name} out`);
-      if (fail) throw new Error(`${name} failed`);
-      return name;
-    }, { pollMs: 10 });
+    const holder = (name: string, fail: boolean) =>
+      withLock(
+        tmp,
+        async () => {
+          events.push(`${name} in`);
+          await new Promise((r) => setTimeout(r, 50));
+          events.push(`${name} out`);
+          if (fail) throw new Error(`${name} failed`);
+          return name;
+        },
+        { pollMs: 10 },
+      );
     const results = await Promise.allSettled([holder('a', true), holder('b', false), holder('c', false)]);
     expect(results.map((r) => r.status)).toEqual(['rejected', 'fulfilled', 'fulfilled']);
     for (let i = 0; i < events.length; i += 2) expect(events[i + 1]).toBe(events[i].replace(' in', ' out'));
@@ -137,27 +163,35 @@ describe('cache lock', () => {
 
     fs.writeFileSync(path.join(tmp, '.lock'), `${process.ppid}\n`); // alive, and not us
     const waitedFor: number[] = [];
-    await expect(withLock(tmp, async () => 'never', { pollMs: 10, timeoutMs: 100, onWait: (pid) => waitedFor.push(pid) }))
-      .rejects.toThrow(`held by pid ${process.ppid}`);
+    await expect(
+      withLock(tmp, async () => 'never', { pollMs: 10, timeoutMs: 100, onWait: (pid) => waitedFor.push(pid) }),
+    ).rejects.toThrow(`held by pid ${process.ppid}`);
     expect(waitedFor).toEqual([process.ppid]);
   });
 });
 
 describe('build steps', () => {
   it('counts compiled files in kbuild output', () => {
-    const out = '  CC      kernel/fork.o\n  CC [M]  samples/vfio-mdev/mtty.o\n  LD      vmlinux\n  CC      /x/out/tools/objtool/elf.o\n';
+    const out =
+      '  CC      kernel/fork.o\n  CC [M]  samples/vfio-mdev/mtty.o\n  LD      vmlinux\n  CC      /x/out/tools/objtool/elf.o\n';
     expect(compiledFiles(out)).toEqual(['kernel/fork.o', 'samples/vfio-mdev/mtty.o', '/x/out/tools/objtool/elf.o']);
   });
 
   it('formats elapsed times', () => {
-    expect([formatElapsed(400), formatElapsed(42_000), formatElapsed(65_000), formatElapsed(282_000)])
-      .toEqual(['0.4s', '42s', '1m05s', '4m42s']);
+    expect([formatElapsed(400), formatElapsed(42_000), formatElapsed(65_000), formatElapsed(282_000)]).toEqual([
+      '0.4s',
+      '42s',
+      '1m05s',
+      '4m42s',
+    ]);
   });
 
   it('keeps every step in the log and quotes its end when a step fails', async () => {
     const lines: string[] = [];
     const steps = new BuildSteps(path.join(tmp, 'build.log'), (l) => lines.push(l));
-    await steps.phase('first', () => steps.run({ program: 'sh', args: ['-c', 'echo step one; echo "  CC      a.o" >&2'] }));
+    await steps.phase('first', () =>
+      steps.run({ program: 'sh', args: ['-c', 'echo step one; echo "  CC      a.o" >&2'] }),
+    );
     const failing = steps.phase('second', () => steps.run({ program: 'sh', args: ['-c', 'echo the cause; exit 3'] }));
     await expect(failing).rejects.toMatchObject({ kind: 'kernel-build' });
     await expect(failing).rejects.toThrow(/failed \(exit 3\).*\n(.*\n)*the cause$/);
@@ -170,7 +204,13 @@ describe('build steps', () => {
 });
 
 describe('run options of the custom kernel', () => {
-  const device = (name: string, bdf: string): GuestDevice => ({ name, env: `VFIO_VM_${name.toUpperCase()}`, bdf, driver: 'vfio-pci', qemuArgs: [] });
+  const device = (name: string, bdf: string): GuestDevice => ({
+    name,
+    env: `VFIO_VM_${name.toUpperCase()}`,
+    bdf,
+    driver: 'vfio-pci',
+    qemuArgs: [],
+  });
   const devices = [device('edu', '0000:00:03.0'), device('nvme', '0000:00:05.0')];
 
   it('adds the no-IOMMU parameter to the command line', () => {
@@ -191,7 +231,12 @@ describe('run options of the custom kernel', () => {
   });
 
   it('refuses --no-iommu early for a kernel whose config lacks VFIO_NOIOMMU', () => {
-    const kernel = (dir: string): KernelInfo => ({ source: 'path', kernelVersion: '7.3.4', kernelImage: path.join(dir, 'vmlinux'), pvh: true });
+    const kernel = (dir: string): KernelInfo => ({
+      source: 'path',
+      kernelVersion: '7.3.4',
+      kernelImage: path.join(dir, 'vmlinux'),
+      pvh: true,
+    });
     fs.mkdirSync(path.join(tmp, 'with'));
     fs.writeFileSync(path.join(tmp, 'with', 'config'), 'CONFIG_VFIO=y\nCONFIG_VFIO_NOIOMMU=y\n');
     expect(() => checkNoIommuSupport(kernel(path.join(tmp, 'with')))).not.toThrow();
@@ -201,7 +246,13 @@ describe('run options of the custom kernel', () => {
     fs.mkdirSync(modulesDir, { recursive: true });
     fs.mkdirSync(path.join(root, 'boot'));
     fs.writeFileSync(path.join(root, 'boot', 'config-7.3.4+deb13-amd64'), '# CONFIG_VFIO_NOIOMMU is not set\n');
-    const debian: KernelInfo = { source: 'debian', kernelVersion: '7.3.4+deb13-amd64', kernelImage: path.join(tmp, 'debian', 'vmlinux'), pvh: true, modulesDir };
+    const debian: KernelInfo = {
+      source: 'debian',
+      kernelVersion: '7.3.4+deb13-amd64',
+      kernelImage: path.join(tmp, 'debian', 'vmlinux'),
+      pvh: true,
+      modulesDir,
+    };
     expect(kernelConfigFile(debian)).toBe(path.join(root, 'boot', 'config-7.3.4+deb13-amd64'));
     expect(() => checkNoIommuSupport(debian)).toThrow(/CONFIG_VFIO_NOIOMMU.*--kernel custom/);
     // Debian 7.x keeps it in the modules directory.

@@ -10,7 +10,9 @@ import { VmError, provision, run } from '../../lib/vm';
 function collector() {
   const stream = new PassThrough();
   let text = '';
-  stream.on('data', (b: Buffer) => { text += b.toString(); });
+  stream.on('data', (b: Buffer) => {
+    text += b.toString();
+  });
   return { stream, text: () => text };
 }
 
@@ -64,8 +66,11 @@ describe('vfio-vm run', () => {
       'exit 3',
     ].join('\n');
     const r = await run({
-      command: ['sh', '-c', script], devices: ['pci-testdev,addr=0x9'],
-      stdout: out.stream, stderr: err.stream, timeoutSeconds: 120,
+      command: ['sh', '-c', script],
+      devices: ['pci-testdev,addr=0x9'],
+      stdout: out.stream,
+      stderr: err.stream,
+      timeoutSeconds: 120,
     });
     expect(r.exitCode).toBe(3);
     // Byte-exact and nothing of stderr in it: 20,000 lines through the virtio port.
@@ -73,14 +78,29 @@ describe('vfio-vm run', () => {
     const lines = err.text().split('\n');
     expect(lines[0]).toBe('to-stderr');
     const devs = lines.filter((l) => l.startsWith('dev ')).map((l) => l.split(' '));
-    expect(devs.map((d) => d[1])).toEqual(['0000:00:03.0', '0000:00:04.0', '0000:01:00.0', '0000:00:06.0', '0000:00:09.0']);
+    expect(devs.map((d) => d[1])).toEqual([
+      '0000:00:03.0',
+      '0000:00:04.0',
+      '0000:01:00.0',
+      '0000:00:06.0',
+      '0000:00:09.0',
+    ]);
     expect(devs.map((d) => d[2])).toEqual(Array(5).fill('vfio-pci'));
     const groups = devs.map((d) => d[3]);
     expect(new Set(groups).size).toBe(5);
-    const listed = lines.find((l) => l.startsWith('vfio: '))!.slice(6).trim().split(' ');
+    const listed = lines
+      .find((l) => l.startsWith('vfio: '))!
+      .slice(6)
+      .trim()
+      .split(' ');
     expect(listed.sort()).toEqual([...groups, 'vfio'].sort());
     expect(lines).toContain('extra 0000:00:09.0');
-    expect(r.devices[4]).toEqual({ name: 'pci-testdev', env: 'VFIO_VM_DEVICE_0', bdf: '0000:00:09.0', driver: 'vfio-pci' });
+    expect(r.devices[4]).toEqual({
+      name: 'pci-testdev',
+      env: 'VFIO_VM_DEVICE_0',
+      bdf: '0000:00:09.0',
+      driver: 'vfio-pci',
+    });
     expect(r.ivshmemFile).toBeUndefined();
     expect(r.timings.bootMs).toBeGreaterThan(0);
   });
@@ -90,9 +110,17 @@ describe('vfio-vm run', () => {
     const out = collector();
     try {
       const r = await run({
-        command: ['node', '-e', 'require("fs").writeFileSync("from-guest.txt", process.env.GREETING); process.stdout.write(process.cwd())'],
-        cwd, env: { GREETING: 'hello from the guest' }, keepIvshmem: true,
-        stdout: out.stream, stderr: collector().stream, timeoutSeconds: 120,
+        command: [
+          'node',
+          '-e',
+          'require("fs").writeFileSync("from-guest.txt", process.env.GREETING); process.stdout.write(process.cwd())',
+        ],
+        cwd,
+        env: { GREETING: 'hello from the guest' },
+        keepIvshmem: true,
+        stdout: out.stream,
+        stderr: collector().stream,
+        timeoutSeconds: 120,
       });
       expect(r.exitCode).toBe(0);
       expect(out.text()).toBe(cwd);
@@ -106,7 +134,9 @@ describe('vfio-vm run', () => {
 
   it('stops a run at its timeout and says so', async () => {
     const t0 = Date.now();
-    const e = await vmError(run({ command: ['sleep', '600'], timeoutSeconds: 8, stdout: collector().stream, stderr: collector().stream }));
+    const e = await vmError(
+      run({ command: ['sleep', '600'], timeoutSeconds: 8, stdout: collector().stream, stderr: collector().stream }),
+    );
     expect(e.kind).toBe('timeout');
     expect(e.message).toMatch(/^timed out after 8 s/);
     expect(Date.now() - t0).toBeLessThan(30_000);

@@ -20,12 +20,20 @@ const res = { ivshmemFile: '/dev/shm/x/ivshmem', nvmeImage: '/c/nvme.img' };
 describe('Debian kernel resolution', () => {
   it('keeps generic amd64 images only, newest first by numeric release', () => {
     const names = [
-      'linux-image-7.2.12+deb13-amd64', 'linux-image-7.3.4+deb13-cloud-amd64', 'linux-image-7.3.4+deb13-rt-amd64',
-      'linux-image-7.3.4+deb13-amd64-unsigned', 'linux-image-7.3.4+deb13-amd64-dbg', 'linux-image-amd64',
-      'linux-image-7.2.9+deb13-amd64', 'linux-image-7.3.4+deb13-amd64', 'linux-image-6.1.0-41-amd64',
+      'linux-image-7.2.12+deb13-amd64',
+      'linux-image-7.3.4+deb13-cloud-amd64',
+      'linux-image-7.3.4+deb13-rt-amd64',
+      'linux-image-7.3.4+deb13-amd64-unsigned',
+      'linux-image-7.3.4+deb13-amd64-dbg',
+      'linux-image-amd64',
+      'linux-image-7.2.9+deb13-amd64',
+      'linux-image-7.3.4+deb13-amd64',
+      'linux-image-6.1.0-41-amd64',
     ];
     expect(genericImages(names)).toEqual([
-      'linux-image-7.3.4+deb13-amd64', 'linux-image-7.2.12+deb13-amd64', 'linux-image-7.2.9+deb13-amd64',
+      'linux-image-7.3.4+deb13-amd64',
+      'linux-image-7.2.12+deb13-amd64',
+      'linux-image-7.2.9+deb13-amd64',
       'linux-image-6.1.0-41-amd64',
     ]);
     expect(compareReleases('7.2.12+deb13', '7.2.9+deb13')).toBeGreaterThan(0);
@@ -38,10 +46,12 @@ describe('Debian kernel resolution', () => {
   });
 
   it('takes the exact-version kernel packages from Depends, not the initramfs tools', () => {
-    const [stanza] = parseStanzas('Package: linux-image-7.3.4+deb13-amd64\nVersion: 7.3.4-1~bpo13+1\n'
-      + 'Depends: dracut | initramfs-tools (>= 0.120+deb8u2) | linux-initramfs-tool, linux-base-7.3.4+deb13-amd64 (= 7.3.4-1~bpo13+1),'
-      + ' linux-binary-7.3.4+deb13-amd64 (= 7.3.4-1~bpo13+1), linux-modules-7.3.4+deb13-amd64 (= 7.3.4-1~bpo13+1)\n'
-      + 'Description: a\n continued\n');
+    const [stanza] = parseStanzas(
+      'Package: linux-image-7.3.4+deb13-amd64\nVersion: 7.3.4-1~bpo13+1\n' +
+        'Depends: dracut | initramfs-tools (>= 0.120+deb8u2) | linux-initramfs-tool, linux-base-7.3.4+deb13-amd64 (= 7.3.4-1~bpo13+1),' +
+        ' linux-binary-7.3.4+deb13-amd64 (= 7.3.4-1~bpo13+1), linux-modules-7.3.4+deb13-amd64 (= 7.3.4-1~bpo13+1)\n' +
+        'Description: a\n continued\n',
+    );
     expect(stanza.Version).toBe('7.3.4-1~bpo13+1');
     expect(stanza.Description).toBe('a\ncontinued');
     expect(kernelDependencies(stanza.Depends)).toEqual([
@@ -76,8 +86,9 @@ describe('bzImage and vmlinux', () => {
   });
 
   it('rejects a payload it cannot decompress', () => {
-    expect(() => bzImagePayload(fakeBzImage(Buffer.from('plain text payload'), 'x')))
-      .toThrow(expect.objectContaining({ kind: 'kernel-path' }));
+    expect(() => bzImagePayload(fakeBzImage(Buffer.from('plain text payload'), 'x'))).toThrow(
+      expect.objectContaining({ kind: 'kernel-path' }),
+    );
   });
 
   it('finds no PVH entry in an ELF without the Xen note', () => {
@@ -151,7 +162,14 @@ describe('devices', () => {
   });
 
   it('refuses taken or reserved addresses, other buses and malformed specs', () => {
-    const kindOf = (f: () => unknown) => { try { f(); return 'none'; } catch (e) { return (e as VmError).kind; } };
+    const kindOf = (f: () => unknown) => {
+      try {
+        f();
+        return 'none';
+      } catch (e) {
+        return (e as VmError).kind;
+      }
+    };
     expect(kindOf(() => guestDevices(['edu,addr=0x3'], true, res))).toBe('options');
     expect(kindOf(() => guestDevices(['edu,addr=0x10'], true, res))).toBe('options');
     expect(kindOf(() => guestDevices(['edu,bus=pcie.1'], true, res))).toBe('options');
@@ -166,10 +184,17 @@ describe('guest spec', () => {
   it('writes a command script that runs exactly the argv with exactly the env', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vm-units-'));
     try {
-      const script = commandScript(dir, { A: "it's" },
-        ['/bin/sh', '-c', 'printf "%s|" "$0" "$1" "$A" "${SECRET-unset}" "$(pwd -P)"', 'zero', "x y'z"]);
+      const script = commandScript(dir, { A: "it's" }, [
+        '/bin/sh',
+        '-c',
+        'printf "%s|" "$0" "$1" "$A" "${SECRET-unset}" "$(pwd -P)"',
+        'zero',
+        "x y'z",
+      ]);
       // The guest runs it with busybox's env; the host's GNU env has the same -i semantics.
-      const r = spawnSync('sh', ['-c', script.replace('/bin/env', 'env')], { env: { SECRET: 'leak', PATH: '/usr/bin:/bin' } });
+      const r = spawnSync('sh', ['-c', script.replace('/bin/env', 'env')], {
+        env: { SECRET: 'leak', PATH: '/usr/bin:/bin' },
+      });
       expect([r.status, r.stdout.toString()]).toEqual([0, `zero|x y'z|it's|unset|${fs.realpathSync(dir)}|`]);
     } finally {
       fs.rmSync(dir, { recursive: true });
@@ -177,18 +202,35 @@ describe('guest spec', () => {
   });
 
   it('lists mounts parents first', () => {
-    const share = (tag: string, guestPath: string) => ({ tag, hostPath: guestPath, guestPath, readonly: tag === 'usr', cache: 'none' as const });
-    expect(mountsFile([share('project', '/usr/src/p'), share('usr', '/usr')]))
-      .toBe('usr /usr ro none\nproject /usr/src/p rw none\n');
+    const share = (tag: string, guestPath: string) => ({
+      tag,
+      hostPath: guestPath,
+      guestPath,
+      readonly: tag === 'usr',
+      cache: 'none' as const,
+    });
+    expect(mountsFile([share('project', '/usr/src/p'), share('usr', '/usr')])).toBe(
+      'usr /usr ro none\nproject /usr/src/p rw none\n',
+    );
   });
 });
 
 describe('diagnosis of a run', () => {
   const end = (over: Partial<RunEnd>): RunEnd => ({
     qemu: { code: 0, signal: null, stderr: '', timedOut: false, aborted: false },
-    consoleTail: '[    1.0] last line', consoleLog: '/c/logs/console.log', timeoutSeconds: 5, ...over,
+    consoleTail: '[    1.0] last line',
+    consoleLog: '/c/logs/console.log',
+    timeoutSeconds: 5,
+    ...over,
   });
-  const error = (e: RunEnd) => { try { diagnose(e); } catch (x) { return x as VmError; } throw new Error('no error'); };
+  const error = (e: RunEnd) => {
+    try {
+      diagnose(e);
+    } catch (x) {
+      return x as VmError;
+    }
+    throw new Error('no error');
+  };
 
   it('returns the status the init wrote, else the one it announced', () => {
     expect(diagnose(end({ status: 'exit 3' }))).toBe(3);
@@ -199,12 +241,31 @@ describe('diagnosis of a run', () => {
     const t = error(end({ qemu: { code: null, signal: 'SIGTERM', stderr: '', timedOut: true, aborted: false } }));
     expect([t.kind, t.message.split('\n')[0]]).toEqual(['timeout', 'timed out after 5 s: the guest was stopped']);
     expect(t.message).toContain('[    1.0] last line');
-    const q = error(end({ qemu: { code: 1, signal: null, stderr: "qemu: -device foo: 'foo' is not a valid device model name\n", timedOut: false, aborted: false } }));
-    expect([q.kind, q.message.split('\n')[0]]).toEqual(['qemu', "QEMU failed (exit 1): qemu: -device foo: 'foo' is not a valid device model name"]);
+    const q = error(
+      end({
+        qemu: {
+          code: 1,
+          signal: null,
+          stderr: "qemu: -device foo: 'foo' is not a valid device model name\n",
+          timedOut: false,
+          aborted: false,
+        },
+      }),
+    );
+    expect([q.kind, q.message.split('\n')[0]]).toEqual([
+      'qemu',
+      "QEMU failed (exit 1): qemu: -device foo: 'foo' is not a valid device model name",
+    ]);
     const p = error(end({ panicLine: '[    2.0] Kernel panic - not syncing: VFS: Unable to mount root fs' }));
-    expect([p.kind, p.message.split('\n')[0]]).toEqual(['panic', 'the guest kernel panicked: Kernel panic - not syncing: VFS: Unable to mount root fs']);
+    expect([p.kind, p.message.split('\n')[0]]).toEqual([
+      'panic',
+      'the guest kernel panicked: Kernel panic - not syncing: VFS: Unable to mount root fs',
+    ]);
     const g = error(end({ status: 'error bind 0000:00:08.0 vfio-pci probe failed (driver: )' }));
-    expect([g.kind, g.message.split('\n')[0]]).toEqual(['guest', 'guest setup failed (bind): 0000:00:08.0 vfio-pci probe failed (driver: )']);
+    expect([g.kind, g.message.split('\n')[0]]).toEqual([
+      'guest',
+      'guest setup failed (bind): 0000:00:08.0 vfio-pci probe failed (driver: )',
+    ]);
     expect(error(end({})).kind).toBe('no-status');
   });
 });

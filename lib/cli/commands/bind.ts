@@ -41,7 +41,10 @@ function write(file: string, text: string): void {
     fs.writeFileSync(file, text);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? 'error';
-    throw new CliError(`writing '${text.trim()}' to ${file} failed: ${code}`, 'the kernel log (dmesg) usually says why');
+    throw new CliError(
+      `writing '${text.trim()}' to ${file} failed: ${code}`,
+      'the kernel log (dmesg) usually says why',
+    );
   }
 }
 
@@ -77,7 +80,14 @@ export function bind(bdf: string, env: BindEnv, driver = DEFAULT_DRIVER): BindRe
   requireDevice(bdf, env, 'bind');
   const before = sysfs.driverOf(bdf, env);
   if (before === driver) {
-    return { bdf, before, after: before, changed: false, previous: null, message: `${bdf} is already bound to ${driver}` };
+    return {
+      bdf,
+      before,
+      after: before,
+      changed: false,
+      previous: null,
+      message: `${bdf} is already bound to ${driver}`,
+    };
   }
   const group = sysfs.iommuGroupOf(bdf, env);
   // Without a group VFIO can take the device only in its (unsafe) no-IOMMU mode, which then
@@ -89,12 +99,14 @@ export function bind(bdf: string, env: BindEnv, driver = DEFAULT_DRIVER): BindRe
   if (blocking.length) {
     throw new CliError(
       `IOMMU group ${group} also holds ${blocking.map((m) => `${m.bdf} (bound to ${m.driver})`).join(', ')}; ` +
-      'VFIO takes a group only when every device in it is bound to a VFIO driver or to none',
-      `bind those first: ${blocking.map((m) => `vfio bind ${m.bdf}`).join(' && ')}`);
+        'VFIO takes a group only when every device in it is bound to a VFIO driver or to none',
+      `bind those first: ${blocking.map((m) => `vfio bind ${m.bdf}`).join(' && ')}`,
+    );
   }
   if (!fs.existsSync(driverDir(driver, env))) {
     (env.loadDriver ?? defaultLoadDriver)(driver);
-    if (!fs.existsSync(driverDir(driver, env))) throw new CliError(`driver ${driver} is not loaded`, `modprobe ${driver}`);
+    if (!fs.existsSync(driverDir(driver, env)))
+      throw new CliError(`driver ${driver} is not loaded`, `modprobe ${driver}`);
   }
   if (before !== undefined && !isVfioDriver(before)) {
     fs.mkdirSync(path.dirname(stateFile(bdf, env)), { recursive: true });
@@ -108,10 +120,19 @@ export function bind(bdf: string, env: BindEnv, driver = DEFAULT_DRIVER): BindRe
     // Leave the device as we found it: no override, and its own driver if it will take it back.
     write(path.join(sysfs.devicePath(bdf, env), 'driver_override'), '\n');
     if (sysfs.driverOf(bdf, env) === undefined) probe(bdf, env);
-    throw new CliError(`${driver} did not take ${bdf} (it is now bound to ${sysfs.driverOf(bdf, env) ?? 'no driver'})`,
-      'the kernel log (dmesg) says why the probe failed');
+    throw new CliError(
+      `${driver} did not take ${bdf} (it is now bound to ${sysfs.driverOf(bdf, env) ?? 'no driver'})`,
+      'the kernel log (dmesg) says why the probe failed',
+    );
   }
-  return { bdf, before: before ?? null, after, changed: true, previous: null, message: `${bdf}: ${before ?? 'no driver'} -> ${after}` };
+  return {
+    bdf,
+    before: before ?? null,
+    after,
+    changed: true,
+    previous: null,
+    message: `${bdf}: ${before ?? 'no driver'} -> ${after}`,
+  };
 }
 
 /** Gives `bdf` back to the kernel: clears the override, unbinds from VFIO, reprobes. */
@@ -121,31 +142,47 @@ export function unbind(bdf: string, env: BindEnv): BindResult {
   const override = sysfs.driverOverride(bdf, env);
   if (!isVfioDriver(before) && !isVfioDriver(override)) {
     const now = before ?? 'no driver';
-    return { bdf, before: before ?? null, after: before ?? null, changed: false, previous: null, message: `${bdf} is not bound to VFIO (${now}); nothing to do` };
+    return {
+      bdf,
+      before: before ?? null,
+      after: before ?? null,
+      changed: false,
+      previous: null,
+      message: `${bdf} is not bound to VFIO (${now}); nothing to do`,
+    };
   }
   if (isVfioDriver(before)) {
     const pids = (env.holders ?? vfioHolders)(bdf, sysfs.iommuGroupOf(bdf, env));
     if (pids.length) {
-      throw new CliError(`${bdf} is in use: its VFIO group or device file is open in process ${pids.join(', ')}`,
-        'stop that program first (unbinding would wait until it lets go)');
+      throw new CliError(
+        `${bdf} is in use: its VFIO group or device file is open in process ${pids.join(', ')}`,
+        'stop that program first (unbinding would wait until it lets go)',
+      );
     }
   }
   let previous: string | null = null;
   try {
     previous = fs.readFileSync(stateFile(bdf, env), 'utf8').trim() || null;
-  } catch { /* not bound by us, or after a reboot: the reprobe decides */ }
+  } catch {
+    /* not bound by us, or after a reboot: the reprobe decides */
+  }
   write(path.join(sysfs.devicePath(bdf, env), 'driver_override'), '\n');
   unbindCurrent(bdf, env);
   probe(bdf, env);
   let after = sysfs.driverOf(bdf, env);
   if (after === undefined && previous && fs.existsSync(driverDir(previous, env))) {
     // The driver was bound by hand (new_id, its own bind file) rather than matched: ask it again.
-    try { fs.writeFileSync(path.join(driverDir(previous, env), 'bind'), bdf); } catch { /* reported below */ }
+    try {
+      fs.writeFileSync(path.join(driverDir(previous, env), 'bind'), bdf);
+    } catch {
+      /* reported below */
+    }
     after = sysfs.driverOf(bdf, env);
   }
   fs.rmSync(stateFile(bdf, env), { force: true });
   let message = `${bdf}: ${before ?? 'no driver'} -> ${after ?? 'no driver'}`;
-  if (previous && after !== previous) message += ` (it was bound to ${previous} before \`vfio bind\`; ${previous} did not take it back)`;
+  if (previous && after !== previous)
+    message += ` (it was bound to ${previous} before \`vfio bind\`; ${previous} did not take it back)`;
   return { bdf, before: before ?? null, after: after ?? null, changed: true, previous, message };
 }
 
@@ -153,12 +190,19 @@ export function unbind(bdf: string, env: BindEnv): BindResult {
  * PIDs with /dev/vfio/<group> or the device's /dev/vfio/devices/vfioN open, found as fuser finds
  * them: by reading every process's fd links (processes we may not inspect are skipped).
  */
-export function vfioHolders(bdf: string, group: number | undefined, o: sysfs.SysfsOptions & { proc?: string } = {}): number[] {
+export function vfioHolders(
+  bdf: string,
+  group: number | undefined,
+  o: sysfs.SysfsOptions & { proc?: string } = {},
+): number[] {
   const targets = new Set<string>();
   if (group !== undefined) targets.add(`/dev/vfio/${group}`);
   try {
-    for (const n of fs.readdirSync(path.join(sysfs.devicePath(bdf, o), 'vfio-dev'))) targets.add(`/dev/vfio/devices/${n}`);
-  } catch { /* no cdev interface */ }
+    for (const n of fs.readdirSync(path.join(sysfs.devicePath(bdf, o), 'vfio-dev')))
+      targets.add(`/dev/vfio/devices/${n}`);
+  } catch {
+    /* no cdev interface */
+  }
   const proc = o.proc ?? '/proc';
   const pids: number[] = [];
   for (const name of fs.readdirSync(proc)) {
@@ -169,13 +213,16 @@ export function vfioHolders(bdf: string, group: number | undefined, o: sysfs.Sys
     } catch {
       continue;
     }
-    if (fds.some((fd) => {
-      try {
-        return targets.has(fs.readlinkSync(path.join(proc, name, 'fd', fd)));
-      } catch {
-        return false;
-      }
-    })) pids.push(Number(name));
+    if (
+      fds.some((fd) => {
+        try {
+          return targets.has(fs.readlinkSync(path.join(proc, name, 'fd', fd)));
+        } catch {
+          return false;
+        }
+      })
+    )
+      pids.push(Number(name));
   }
   return pids;
 }

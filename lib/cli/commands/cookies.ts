@@ -20,7 +20,12 @@ export function gatherCookies(dev: Device, bar?: number): BarRoutes[] {
   return dev.regions
     .filter((r) => r.index >= VFIO_PCI_BAR0_REGION_INDEX && r.index <= VFIO_PCI_BAR5_REGION_INDEX && r.size > 0n)
     .filter((r) => bar === undefined || r.index === VFIO_PCI_BAR0_REGION_INDEX + bar)
-    .map((r) => ({ bar: r.index - VFIO_PCI_BAR0_REGION_INDEX, region: r.name, size: r.size, report: dev.memattrRoutes(r) }));
+    .map((r) => ({
+      bar: r.index - VFIO_PCI_BAR0_REGION_INDEX,
+      region: r.name,
+      size: r.size,
+      report: dev.memattrRoutes(r),
+    }));
 }
 
 /**
@@ -47,9 +52,18 @@ export function formatCookies(bdf: string, bars: readonly BarRoutes[], c: Colors
   const out: string[] = [];
   for (const b of bars) {
     const r = b.report;
-    const verdict = r.wc.length ? c.green(`write-combining via ${r.wc.join(', ')}`) : c.yellow('no write-combining route');
+    const verdict = r.wc.length
+      ? c.green(`write-combining via ${r.wc.join(', ')}`)
+      : c.yellow('no write-combining route');
     out.push(`${c.bold(bdf)} ${b.region} (${size(b.size)}): ${verdict}`);
-    out.push(table(['ROUTE', 'AVAILABLE', 'GIVES', 'REASON'], r.routes.map((p) => routeRow(p, c)), c, '  '));
+    out.push(
+      table(
+        ['ROUTE', 'AVAILABLE', 'GIVES', 'REASON'],
+        r.routes.map((p) => routeRow(p, c)),
+        c,
+        '  ',
+      ),
+    );
     const needs = r.routes.filter((p) => p.needs.length).map((p) => `${p.route}: ${p.needs.join('; ')}`);
     // The table already gives each route's reason (the report's `why` repeats them): only
     // what would change the verdict is added.

@@ -22,7 +22,10 @@ export interface FeatureData {
 
 /** The supported features, as `info` lists them. */
 export function supportedFeatures(dev: Device): FeatureData[] {
-  return dev.features().filter((f) => f.supported).map((f) => ({ name: f.name, index: f.index, get: f.get, set: f.set }));
+  return dev
+    .features()
+    .filter((f) => f.supported)
+    .map((f) => ({ name: f.name, index: f.index, get: f.get, set: f.set }));
 }
 
 function offers(f: FeatureInfo): string {
@@ -32,11 +35,19 @@ function offers(f: FeatureInfo): string {
 
 export function formatFeatureList(bdf: string, list: readonly FeatureInfo[], c: Colors): string {
   const rows = list.map((f) => [
-    f.index, f.name, f.supported ? c.green(offers(f)) : c.dim('-'), f.answers.probe, f.answers.get, f.answers.set,
+    f.index,
+    f.name,
+    f.supported ? c.green(offers(f)) : c.dim('-'),
+    f.answers.probe,
+    f.answers.get,
+    f.answers.set,
   ]);
   const supported = list.filter((f) => f.supported).map((f) => f.name);
-  return `${c.bold(bdf)} VFIO_DEVICE_FEATURE probes\n` +
-    table(['INDEX', 'NAME', 'OFFERS', 'PROBE', '+GET', '+SET'], rows, c, '  ') + '\n' +
+  return (
+    `${c.bold(bdf)} VFIO_DEVICE_FEATURE probes\n` +
+    table(['INDEX', 'NAME', 'OFFERS', 'PROBE', '+GET', '+SET'], rows, c, '  ') +
+    '\n' +
     `supported: ${supported.length ? supported.join(', ') : 'none'}\n` +
-    c.dim('OK: offered; EINVAL: known but not with that operation; ENOTTY: unknown to this driver or kernel\n');
+    c.dim('OK: offered; EINVAL: known but not with that operation; ENOTTY: unknown to this driver or kernel\n')
+  );
 }

@@ -12,22 +12,36 @@ function titleLine(d: InfoData, c: Colors): string {
 }
 
 function commandLine(cmd: number): string {
-  return [flag('I/O', (cmd & 0x1) !== 0), flag('Mem', (cmd & 0x2) !== 0), flag('BusMaster', (cmd & 0x4) !== 0),
-    flag('SERR', (cmd & 0x100) !== 0), flag('DisINTx', (cmd & 0x400) !== 0)].join(' ');
+  return [
+    flag('I/O', (cmd & 0x1) !== 0),
+    flag('Mem', (cmd & 0x2) !== 0),
+    flag('BusMaster', (cmd & 0x4) !== 0),
+    flag('SERR', (cmd & 0x100) !== 0),
+    flag('DisINTx', (cmd & 0x400) !== 0),
+  ].join(' ');
 }
 
 function statusLine(st: number): string {
-  return [flag('Cap', (st & 0x10) !== 0), flag('INTx', (st & 0x8) !== 0), flag('66MHz', (st & 0x20) !== 0),
-    flag('<MAbort', (st & 0x2000) !== 0), flag('>SERR', (st & 0x4000) !== 0)].join(' ');
+  return [
+    flag('Cap', (st & 0x10) !== 0),
+    flag('INTx', (st & 0x8) !== 0),
+    flag('66MHz', (st & 0x20) !== 0),
+    flag('<MAbort', (st & 0x2000) !== 0),
+    flag('>SERR', (st & 0x4000) !== 0),
+  ].join(' ');
 }
 
 /** Region caps in a few words: 'sparse-mmap(2)', 'msix-mappable', 'type 0x3/0x1', 'cap 0x7 v1'. */
 export function regionCapText(cap: RegionCap): string {
   switch (cap.type) {
-    case 'sparse-mmap': return `sparse-mmap(${cap.areas.length})`;
-    case 'type': return `type ${hex(cap.regionType)}/${hex(cap.subtype)}`;
-    case 'msix-mappable': return 'msix-mappable';
-    default: return `cap ${hex(cap.id)} v${cap.version}`;
+    case 'sparse-mmap':
+      return `sparse-mmap(${cap.areas.length})`;
+    case 'type':
+      return `type ${hex(cap.regionType)}/${hex(cap.subtype)}`;
+    case 'msix-mappable':
+      return 'msix-mappable';
+    default:
+      return `cap ${hex(cap.id)} v${cap.version}`;
   }
 }
 
@@ -46,10 +60,18 @@ export function formatRegions(regions: readonly RegionData[], c: Colors): string
   const live = regions.filter((r) => r.size > 0n);
   const empty = regions.filter((r) => r.size === 0n);
   const rows = live.map((r) => [
-    r.index, r.name, r.resource?.type ?? '-', size(r.size), hex(r.offset), access(r), areas(r),
+    r.index,
+    r.name,
+    r.resource?.type ?? '-',
+    size(r.size),
+    hex(r.offset),
+    access(r),
+    areas(r),
     r.caps.map(regionCapText).join(' ') || '-',
   ]);
-  let out = table(['INDEX', 'NAME', 'TYPE', 'SIZE', 'FD OFFSET', 'ACCESS', 'MMAP AREAS', 'CAPS'], rows, c, INDENT + '  ') + '\n';
+  let out =
+    table(['INDEX', 'NAME', 'TYPE', 'SIZE', 'FD OFFSET', 'ACCESS', 'MMAP AREAS', 'CAPS'], rows, c, INDENT + '  ') +
+    '\n';
   if (empty.length) out += `${INDENT}  ${c.dim(`not implemented: ${empty.map((r) => r.name).join(' ')}`)}\n`;
   return out;
 }
@@ -73,8 +95,10 @@ export function capDetailText(cap: CapData): string {
     case 'MSI':
       return `${flag('Enable', d.enabled)} Count=${d.vectorsEnabled}/${d.vectorsCapable} ${flag('64bit', d.addr64)} ${flag('Maskable', d.perVectorMasking)}`;
     case 'MSI-X':
-      return `${flag('Enable', d.enabled)} ${flag('Masked', d.functionMasked)} Count=${d.tableSize} ` +
-        `Table: BAR${d.tableBar}+${hex(d.tableOffset)} PBA: BAR${d.pbaBar}+${hex(d.pbaOffset)}`;
+      return (
+        `${flag('Enable', d.enabled)} ${flag('Masked', d.functionMasked)} Count=${d.tableSize} ` +
+        `Table: BAR${d.tableBar}+${hex(d.tableOffset)} PBA: BAR${d.pbaBar}+${hex(d.pbaOffset)}`
+      );
     case 'PCIe':
       return `v${d.version} ${d.portTypeName}, MaxPayload ${d.maxPayloadSupported} bytes, ${flag('FLReset', d.flr)}`;
     case 'PM':
@@ -103,10 +127,15 @@ function section(title: string, c: Colors): string {
 
 /** The whole `vfio info` page. */
 export function formatInfo(d: InfoData, c: Colors): string {
-  const flags = setFlags(d.device.flags).map((f) => f.toUpperCase()).join(' ') || 'none';
-  const devCaps = d.device.caps.map((x) => x.type === 'unknown' ? `cap ${hex(x.id)}` : x.type).join(' ') || 'none';
-  const subsystem = d.ids.subsystemVendor === null || d.ids.subsystemDevice === null
-    ? '' : `${INDENT}Subsystem: ${hex4(d.ids.subsystemVendor)}:${hex4(d.ids.subsystemDevice)}\n`;
+  const flags =
+    setFlags(d.device.flags)
+      .map((f) => f.toUpperCase())
+      .join(' ') || 'none';
+  const devCaps = d.device.caps.map((x) => (x.type === 'unknown' ? `cap ${hex(x.id)}` : x.type)).join(' ') || 'none';
+  const subsystem =
+    d.ids.subsystemVendor === null || d.ids.subsystemDevice === null
+      ? ''
+      : `${INDENT}Subsystem: ${hex4(d.ids.subsystemVendor)}:${hex4(d.ids.subsystemDevice)}\n`;
   return [
     titleLine(d, c) + '\n',
     subsystem,
@@ -115,9 +144,13 @@ export function formatInfo(d: InfoData, c: Colors): string {
     `${INDENT}Control: ${commandLine(d.config.command)}\n`,
     `${INDENT}Status: ${statusLine(d.config.status)}\n`,
     `${INDENT}Interrupt: ${d.config.interruptPin ? `pin ${String.fromCharCode(0x40 + d.config.interruptPin)}` : 'no INTx pin'}; config space ${d.config.size} bytes\n`,
-    section('Regions', c), formatRegions(d.regions, c),
-    section('IRQs', c), formatIrqs(d.irqs, c),
-    section('Features', c), formatFeatures(d.features, c),
-    section('Capabilities', c), formatCaps(d.config, c),
+    section('Regions', c),
+    formatRegions(d.regions, c),
+    section('IRQs', c),
+    formatIrqs(d.irqs, c),
+    section('Features', c),
+    formatFeatures(d.features, c),
+    section('Capabilities', c),
+    formatCaps(d.config, c),
   ].join('');
 }

@@ -25,7 +25,12 @@ export interface IrqData {
   readonly index: number;
   readonly name: string;
   readonly count: number;
-  readonly flags: { readonly eventfd: boolean; readonly maskable: boolean; readonly automasked: boolean; readonly noresize: boolean };
+  readonly flags: {
+    readonly eventfd: boolean;
+    readonly maskable: boolean;
+    readonly automasked: boolean;
+    readonly noresize: boolean;
+  };
 }
 
 export type { FeatureData };
@@ -48,14 +53,22 @@ export interface InfoData {
   readonly backend: string;
   readonly driver: string | null;
   readonly ids: {
-    readonly vendor: number; readonly device: number;
-    readonly subsystemVendor: number | null; readonly subsystemDevice: number | null;
-    readonly class: number; readonly revision: number;
+    readonly vendor: number;
+    readonly device: number;
+    readonly subsystemVendor: number | null;
+    readonly subsystemDevice: number | null;
+    readonly class: number;
+    readonly revision: number;
   };
   readonly className: string;
   readonly vendorName: string | null;
   readonly deviceName: string | null;
-  readonly device: { readonly flags: DeviceFlags; readonly numRegions: number; readonly numIrqs: number; readonly caps: readonly DeviceCap[] };
+  readonly device: {
+    readonly flags: DeviceFlags;
+    readonly numRegions: number;
+    readonly numIrqs: number;
+    readonly caps: readonly DeviceCap[];
+  };
   readonly regions: readonly RegionData[];
   readonly irqs: readonly IrqData[];
   /** The device features the driver offers (PROBE answered 0). */
@@ -79,9 +92,13 @@ function resourceType(r: decode.PciResource): string {
 export function regionData(r: Region, resources: readonly decode.PciResource[] = []): RegionData {
   const res = r.index <= 6 ? resources.find((x) => x.index === r.index && x.size > 0n) : undefined;
   return {
-    index: r.index, name: r.name, size: r.size, offset: r.offset,
+    index: r.index,
+    name: r.name,
+    size: r.size,
+    offset: r.offset,
     flags: { ...r.flags, caps: r.info.flags.caps },
-    caps: r.caps, mappableAreas: r.mappableAreas,
+    caps: r.caps,
+    mappableAreas: r.mappableAreas,
     resource: res ? { type: resourceType(res), start: res.start } : null,
   };
 }
@@ -94,11 +111,16 @@ export function irqData(i: DeviceIrqInfo): IrqData {
 export function capDetails(image: Uint8Array, cap: decode.PciCapability): Record<string, unknown> | null {
   try {
     switch (cap.id) {
-      case decode.PCI_CAP_ID_MSI: return { ...decode.decodeMsiCap(image, cap.offset) };
-      case decode.PCI_CAP_ID_MSIX: return { ...decode.decodeMsixCap(image, cap.offset) };
-      case decode.PCI_CAP_ID_EXP: return { ...decode.decodePcieCap(image, cap.offset) };
-      case decode.PCI_CAP_ID_PM: return { ...decode.decodePmCap(image, cap.offset) };
-      default: return null;
+      case decode.PCI_CAP_ID_MSI:
+        return { ...decode.decodeMsiCap(image, cap.offset) };
+      case decode.PCI_CAP_ID_MSIX:
+        return { ...decode.decodeMsixCap(image, cap.offset) };
+      case decode.PCI_CAP_ID_EXP:
+        return { ...decode.decodePcieCap(image, cap.offset) };
+      case decode.PCI_CAP_ID_PM:
+        return { ...decode.decodePmCap(image, cap.offset) };
+      default:
+        return null;
     }
   } catch {
     return null;
@@ -111,10 +133,21 @@ export function configData(image: Uint8Array): InfoData['config'] {
   let standard: decode.PciCapability[] = [];
   let extended: decode.PciExtCapability[] = [];
   // A broken list is reported as what could be walked, not as a failure of the whole command.
-  try { standard = decode.pciCapabilities(image); } catch { /* leave empty */ }
-  try { extended = decode.pciExtCapabilities(image); } catch { /* leave empty */ }
+  try {
+    standard = decode.pciCapabilities(image);
+  } catch {
+    /* leave empty */
+  }
+  try {
+    extended = decode.pciExtCapabilities(image);
+  } catch {
+    /* leave empty */
+  }
   return {
-    size: image.length, command: hdr.command, status: hdr.status, interruptPin: hdr.interruptPin,
+    size: image.length,
+    command: hdr.command,
+    status: hdr.status,
+    interruptPin: hdr.interruptPin,
     capabilities: standard.map((c) => ({ id: c.id, name: c.name, offset: c.offset, details: capDetails(image, c) })),
     extended: extended.map((c) => ({ id: c.id, name: c.name, offset: c.offset, version: c.version, details: null })),
   };
@@ -134,17 +167,26 @@ function parseResources(bdf: string, o: sysfs.SysfsOptions): decode.PciResource[
 export function gatherInfo(dev: Device, o: sysfs.SysfsOptions & { pciIds?: string[] } = {}): InfoData {
   const image = dev.config.image();
   const hdr = decode.decodeConfigHeader(image);
-  const names = lookupPciIds([{ vendor: hdr.vendorId, device: hdr.deviceId }], o.pciIds).get(idKey(hdr.vendorId, hdr.deviceId));
+  const names = lookupPciIds([{ vendor: hdr.vendorId, device: hdr.deviceId }], o.pciIds).get(
+    idKey(hdr.vendorId, hdr.deviceId),
+  );
   const resources = parseResources(dev.bdf, o);
   return {
-    bdf: dev.bdf, group: dev.group ?? null, backend: dev.backend, driver: sysfs.driverOf(dev.bdf, o) ?? null,
+    bdf: dev.bdf,
+    group: dev.group ?? null,
+    backend: dev.backend,
+    driver: sysfs.driverOf(dev.bdf, o) ?? null,
     ids: {
-      vendor: hdr.vendorId, device: hdr.deviceId,
-      subsystemVendor: hdr.subsystemVendorId, subsystemDevice: hdr.subsystemId,
-      class: hdr.classCode, revision: hdr.revision,
+      vendor: hdr.vendorId,
+      device: hdr.deviceId,
+      subsystemVendor: hdr.subsystemVendorId,
+      subsystemDevice: hdr.subsystemId,
+      class: hdr.classCode,
+      revision: hdr.revision,
     },
     className: className(hdr.classCode),
-    vendorName: names?.vendor ?? null, deviceName: names?.device ?? null,
+    vendorName: names?.vendor ?? null,
+    deviceName: names?.device ?? null,
     device: { flags: dev.info.flags, numRegions: dev.info.numRegions, numIrqs: dev.info.numIrqs, caps: dev.info.caps },
     regions: dev.regions.map((r) => regionData(r, resources)),
     irqs: dev.irqs.map(irqData),

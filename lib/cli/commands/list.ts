@@ -103,10 +103,16 @@ function defaultCanOpen(file: string): boolean {
  * Whether this user can reach the device through VFIO: its group file (/dev/vfio/N, or
  * /dev/vfio/noiommu-N) or its cdev with /dev/iommu. Returns the file to name when it cannot.
  */
-export function vfioAccess(group: number, noIommu: boolean, cdev: string | undefined, canOpen: (file: string) => boolean): { ok: boolean; file: string } {
+export function vfioAccess(
+  group: number,
+  noIommu: boolean,
+  cdev: string | undefined,
+  canOpen: (file: string) => boolean,
+): { ok: boolean; file: string } {
   const groupFile = noIommu ? `/dev/vfio/noiommu-${group}` : `/dev/vfio/${group}`;
   if (canOpen(groupFile)) return { ok: true, file: groupFile };
-  if (cdev && canOpen(`/dev/vfio/devices/${cdev}`) && (noIommu || canOpen('/dev/iommu'))) return { ok: true, file: `/dev/vfio/devices/${cdev}` };
+  if (cdev && canOpen(`/dev/vfio/devices/${cdev}`) && (noIommu || canOpen('/dev/iommu')))
+    return { ok: true, file: `/dev/vfio/devices/${cdev}` };
   return { ok: false, file: groupFile };
 }
 
@@ -117,7 +123,10 @@ export function gatherList(o: GatherOptions = {}): ListEntry[] {
     const ids = sysfs.pciIds(bdf, o);
     return ids ? [{ bdf, ids }] : [];
   });
-  const names = lookupPciIds(raw.map((r) => ({ vendor: r.ids.vendor, device: r.ids.device })), o.pciIds);
+  const names = lookupPciIds(
+    raw.map((r) => ({ vendor: r.ids.vendor, device: r.ids.device })),
+    o.pciIds,
+  );
   const noIommuMode = sysfs.noIommuModeEnabled(o);
   return raw.map(({ bdf, ids }) => {
     const driver = sysfs.driverOf(bdf, o);
@@ -125,16 +134,34 @@ export function gatherList(o: GatherOptions = {}): ListEntry[] {
     const members = group === undefined ? [] : sysfs.groupMembers(group, o);
     const n = names.get(idKey(ids.vendor, ids.device));
     const target = describeTarget(bdf, 'pci', sysfs.devicePath(bdf, o), o);
-    const access = group !== undefined && isVfioDriver(driver) ? vfioAccess(group, target.noIommu, target.cdev, canOpen) : undefined;
+    const access =
+      group !== undefined && isVfioDriver(driver) ? vfioAccess(group, target.noIommu, target.cdev, canOpen) : undefined;
     return {
-      bdf, id: idKey(ids.vendor, ids.device), vendor: ids.vendor, device: ids.device,
-      subsystemVendor: ids.subsystemVendor ?? null, subsystemDevice: ids.subsystemDevice ?? null,
-      class: ids.class, className: className(ids.class), revision: ids.revision ?? null,
-      vendorName: n?.vendor ?? null, deviceName: n?.device ?? null,
-      driver: driver ?? null, driverOverride: sysfs.driverOverride(bdf, o) ?? null,
+      bdf,
+      id: idKey(ids.vendor, ids.device),
+      vendor: ids.vendor,
+      device: ids.device,
+      subsystemVendor: ids.subsystemVendor ?? null,
+      subsystemDevice: ids.subsystemDevice ?? null,
+      class: ids.class,
+      className: className(ids.class),
+      revision: ids.revision ?? null,
+      vendorName: n?.vendor ?? null,
+      deviceName: n?.device ?? null,
+      driver: driver ?? null,
+      driverOverride: sysfs.driverOverride(bdf, o) ?? null,
       iommuGroup: group ?? null,
       noIommu: target.noIommu,
-      vfio: usability({ bdf, classCode: ids.class, driver, group, members, access: access?.ok, accessFile: access?.file, noIommuMode }),
+      vfio: usability({
+        bdf,
+        classCode: ids.class,
+        driver,
+        group,
+        members,
+        access: access?.ok,
+        accessFile: access?.file,
+        noIommuMode,
+      }),
     };
   });
 }
@@ -150,9 +177,13 @@ export function formatList(entries: readonly ListEntry[], c: Colors): string {
   const named = entries.some((e) => e.deviceName !== null || e.vendorName !== null);
   const head = ['BDF', 'IDS', 'CLASS', ...(named ? ['NAME'] : []), 'DRIVER', 'GROUP', 'VFIO'];
   const rows = entries.map((e) => [
-    e.bdf, e.id, e.className,
+    e.bdf,
+    e.id,
+    e.className,
     ...(named ? [[e.vendorName, e.deviceName].filter(Boolean).join(' ') || '-'] : []),
-    e.driver ?? '-', e.iommuGroup ?? '-', vfioCell(e, c),
+    e.driver ?? '-',
+    e.iommuGroup ?? '-',
+    vfioCell(e, c),
   ]);
   let out = table(head, rows, c) + '\n';
   // A generic line, not a suggested device: binding the wrong one takes it from its driver.
