@@ -1,13 +1,13 @@
 // The call frame: how the hot paths the benchmarks hold to C (DMA map and unmap on both
 // backends, region info) pass their numbers.
 //
-// A Node-API call costs about 10 ns on hardware but about 0.3 us in the emulated host, where a
-// MAP_DMA + UNMAP_DMA pair that unpacked its arguments one call each spent a quarter of a 4 KiB
-// pair's time crossing from JavaScript. A framed function reads its numbers from a small array
-// of doubles that belongs to the addon instance (lib/addon/frame.ts fills it just before the
-// call) and leaves its result in it. DMA buffers are named by id (mman.h), a number like the
-// others: the DMA functions take no argument at all, and region info takes its buffer. The
-// numbers are checked by the same engine as every argument (args.h: integers, in range), so
+// Each Node-API call that unpacks an argument is a crossing of its own, and under emulation those
+// crossings are a large share of a small MAP_DMA + UNMAP_DMA pair (docs/measurements.md). A
+// framed function reads its numbers from a small array of doubles that belongs to the addon
+// instance (lib/addon/frame.ts fills it just before the call) and leaves its result in it. DMA
+// buffers are named by id (mman.h), a number like the others: the DMA functions take no
+// argument at all, and region info takes its buffer. The numbers are checked by the same engine
+// as every argument (args.h: integers, in range), so
 // JavaScript still hands the kernel nothing unchecked.
 //
 // Layout, in 8-byte slots, seen from JavaScript as a Float64Array and a BigUint64Array over the

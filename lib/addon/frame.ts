@@ -1,7 +1,7 @@
 // The JavaScript half of the call frame (native/frame.h): the DMA map and unmap functions of
 // both backends and GET_REGION_INFO take their numbers through a small array the addon owns
-// instead of as arguments, because each argument unpacked by a Node-API call cost about 0.3 us
-// in the emulated host, where a quarter of a 4 KiB map+unmap pair's time went to crossing.
+// instead of as arguments, because unpacking each argument is a Node-API call of its own, and
+// those calls are a large share of a small map+unmap pair under emulation (docs/measurements.md).
 // These wrappers keep the signatures of the Native contract (lib/addon/native.ts), so nothing above
 // this file knows the frame exists.
 //
@@ -37,7 +37,7 @@ export function framedFunctions(addon: FramedAddon): FramedFunctions {
   const f64 = new Float64Array(addon.frame, 0, 9);
   const u64 = new BigUint64Array(addon.frame, 0, 9);
   // Taken once: the addon's exports object is in dictionary mode, and a property load from it
-  // on every call went through the generic load path (about 80 instructions).
+  // on every call goes through the generic load path (docs/measurements.md).
   const {
     VFIO_IOMMU_MAP_DMA: mapDma,
     VFIO_IOMMU_UNMAP_DMA: unmapDma,
@@ -94,8 +94,8 @@ export function framedFunctions(addon: FramedAddon): FramedFunctions {
     return ready(ok);
   }
   // Each DMA function first tries the library's own call, every argument a number: straight
-  // into the frame (160 instructions fewer per map+unmap pair than the general path, which
-  // also takes bigints and names the argument of a TypeError).
+  // into the frame, a shorter path than the general one, which also takes bigints and names the
+  // argument of a TypeError (docs/measurements.md).
   return {
     VFIO_IOMMU_MAP_DMA(containerFd, mem, offset, size, iova, flags) {
       if (

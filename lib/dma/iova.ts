@@ -4,8 +4,7 @@
 // (devices with narrow DMA masks, such as edu's 28 bits, keep working as long as possible).
 //
 // Addresses are JavaScript numbers inside: every map and unmap goes through here, and bigint
-// arithmetic allocates on each operation (measured as most of the library's own cost per map
-// under emulation). Numbers are exact below 2^53, so allocate() hands out IOVAs below 2^53
+// arithmetic allocates on each operation (docs/measurements.md). Numbers are exact below 2^53, so allocate() hands out IOVAs below 2^53
 // only (8 PiB: no IOMMU aperture runs out there); reserve() still takes caller-chosen IOVAs
 // anywhere up to 2^64, kept in a separate bigint list.
 import { IovaRange } from '../decode/iommu';

@@ -66,7 +66,8 @@ export function alignmentChoices(pageSizes: bigint, minPage: bigint): number[] {
 
 /**
  * The largest choice not above `size`: lets the IOMMU map the buffer with superpages. An indexed
- * loop over numbers: a for-of over {bytes, big} objects cost about 200 instructions per map.
+ * loop over numbers, because a for-of over {bytes, big} objects costs far more per map
+ * (docs/measurements.md).
  */
 export function naturalAlignment(size: number, choices: readonly number[]): number {
   const last = choices.length - 1;
@@ -98,7 +99,7 @@ export class DmaSpace implements MappingSpace {
    * The allocator, created from the backend's geometry on first use (it does not change). The
    * creation is out of line, as are take()'s error and the ioctl wrappers' general paths: V8
    * inlines into map() only within a bytecode budget, and with them inline the map ioctl's
-   * wrapper was left out (about 95 instructions per map+unmap pair).
+   * wrapper is left out (docs/measurements.md).
    */
   iova(op: string): IovaAllocator {
     return this.allocator ?? this.createAllocator(op);

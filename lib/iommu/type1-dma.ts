@@ -49,8 +49,8 @@ export function iovaRangesOf(info: Type1Info): IovaRange[] {
 }
 
 export function type1DmaBackend(host: Type1Host): DmaBackend {
-  // Taken once: the addon object is in dictionary mode, and a lookup per call cost about 80
-  // instructions, on every map and every unmap.
+  // Taken once: the addon object is in dictionary mode, and a lookup per call would take the
+  // generic load path on every map and every unmap (docs/measurements.md).
   const { VFIO_IOMMU_MAP_DMA: mapDma, VFIO_IOMMU_UNMAP_DMA: unmapDma } = native();
   return {
     name: 'Type1Context',

@@ -6,8 +6,8 @@
 // Stores are plain element stores: Atomics.store is a locked xchg, not a plain write on uncached
 // MMIO. Loads are plain element loads whose value is also stored in a field: TurboFan deletes a
 // typed-array load whose value is unused, and a read meant to flush posted writes is exactly
-// that; the field store makes the value used. (Atomics.load would also do, but measured at ~40x
-// the cost of a plain load on Node 20: it is not inlined for non-shared buffers.)
+// that; the field store makes the value used. (Atomics.load would also do, but it is not inlined
+// for non-shared buffers and costs many plain loads: docs/measurements.md.)
 //
 // The fast path is one combined test per access, against limits computed once; everything that
 // builds an error message lives in fail(), off the hot path.
@@ -133,9 +133,9 @@ export abstract class WidthExactMemory {
     throw invalidArgument(`${l.prefix}.${op}`, `value ${String(v)} ${what}`, { device: l.device });
   }
 
-  // The checks are written in the forms TurboFan compiles to a few integer compares (measured on
-  // a write32 loop: 1.33x a C loop with these forms, 2.0x with `(off >>> 0) !== off`,
-  // `(off & 3) !== 0` and `(v >>> 0) !== v`, which mix uint32 and int32 and go through doubles).
+  // The checks are written in the forms TurboFan compiles to a few integer compares; forms such
+  // as `(off >>> 0) !== off`, `(off & 3) !== 0` and `(v >>> 0) !== v` mix uint32 and int32 and go
+  // through doubles, which is slower (docs/measurements.md).
   // Offsets: `i * 4 === off` with i = off >>> 2 holds exactly for the aligned integers 0 … 2^32-4
   // (fractions, negatives, NaN, strings and misaligned offsets all differ); mappings are at most
   // 4 GiB. Values: an integer that fits the width, signed or unsigned; Math.trunc rejects
@@ -153,7 +153,7 @@ export abstract class WidthExactMemory {
     const i = off >>> 2;
     if (i * 4 !== off || off > this.lim32) this.fail('read32', off, 4);
     // The sink takes the value as an int32: a uint32 above 2^31-1 is not a small integer, and
-    // storing it as is checked and boxed on every read (1.6-1.7x a C loop, against 1.2-1.35x).
+    // storing it as is would be checked and boxed on every read (docs/measurements.md).
     const v = this.v32[i];
     this.sink = v | 0;
     return v;
