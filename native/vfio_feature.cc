@@ -24,33 +24,46 @@ int64_t feature_ioctl(int fd, uint32_t flags, const void* payload, size_t payloa
 }
 
 // The features whose payload is known to be plain values (numbers, a UUID, an fd the kernel
-// resolves itself) and never an address, for every driver that offers them: only these take a
-// payload through VFIO_DEVICE_FEATURE. Bytes from JavaScript in any other payload could hold a
-// user pointer (DMA_LOGGING_START/REPORT do, DMA_BUF's range count makes the kernel read past the
-// payload, and a driver's own feature may do either), so those go through their dedicated
-// functions below or, for a driver's own features, VFIO_DEVICE_FEATURE_UNSAFE.
+// resolves itself, DMA_BUF's ranges) and never an address, for every driver that offers them:
+// only these take a payload through VFIO_DEVICE_FEATURE. Bytes from JavaScript in any other
+// payload could hold a user pointer (DMA_LOGGING_START/REPORT do, and a driver's own feature
+// may), so those go through their dedicated functions below or, for a driver's own features,
+// VFIO_DEVICE_FEATURE_UNSAFE.
+constexpr uint32_t kPlainPayload[] = {
+    abi::VFIO_DEVICE_FEATURE_PCI_VF_TOKEN,
+    abi::VFIO_DEVICE_FEATURE_MIGRATION,
+    abi::VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE,
+    abi::VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY,
+    abi::VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP,
+    abi::VFIO_DEVICE_FEATURE_LOW_POWER_EXIT,
+    abi::VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP,
+    abi::VFIO_DEVICE_FEATURE_MIG_DATA_SIZE,
+    abi::VFIO_DEVICE_FEATURE_BUS_MASTER,
+    abi::VFIO_DEVICE_FEATURE_DMA_BUF,
+};
+
 bool plain_payload(uint32_t index) {
-  switch (index) {
-    case abi::VFIO_DEVICE_FEATURE_PCI_VF_TOKEN:
-    case abi::VFIO_DEVICE_FEATURE_MIGRATION:
-    case abi::VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE:
-    case abi::VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY:
-    case abi::VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP:
-    case abi::VFIO_DEVICE_FEATURE_LOW_POWER_EXIT:
-    case abi::VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP:
-    case abi::VFIO_DEVICE_FEATURE_MIG_DATA_SIZE:
-    case abi::VFIO_DEVICE_FEATURE_BUS_MASTER:
-      return true;
-    default:
-      return false;
+  for (uint32_t plain : kPlainPayload) {
+    if (index == plain) return true;
   }
+  return false;
 }
 
 // The features no raw payload may reach, not even through the unsafe path: the kernel reads
-// addresses or a length from them that this addon's dedicated functions set.
+// addresses from them, which only this addon's dedicated functions set.
 bool dedicated(uint32_t index) {
-  return index == abi::VFIO_DEVICE_FEATURE_DMA_LOGGING_START || index == abi::VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT ||
-         index == abi::VFIO_DEVICE_FEATURE_DMA_BUF;
+  return index == abi::VFIO_DEVICE_FEATURE_DMA_LOGGING_START || index == abi::VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT;
+}
+
+// DMA_BUF's request counts the ranges that follow it, and the kernel reads that many: the count
+// must match the payload, or the kernel would read past it.
+bool consistent(uint32_t index, Span<uint8_t> payload) {
+  if (index != abi::VFIO_DEVICE_FEATURE_DMA_BUF || payload.length == 0) return true;
+  constexpr size_t head = sizeof(abi::vfio_device_feature_dma_buf);
+  if (payload.length < head) return false;
+  uint32_t nr_ranges;
+  std::memcpy(&nr_ranges, payload.data + offsetof(abi::vfio_device_feature_dma_buf, nr_ranges), sizeof nr_ranges);
+  return payload.length == head + uint64_t{nr_ranges} * sizeof(abi::vfio_region_dma_range);
 }
 
 // The generic call: payload is copied in before the ioctl and back out after it (GET fills
@@ -61,7 +74,9 @@ napi_value feature_call(napi_env env, napi_callback_info info, bool (*allowed)(u
   uint32_t flags = a.u32(1);
   Span<uint8_t> payload = a.is_nullish(2) ? Span<uint8_t>() : a.out_bytes(2);
   // No payload (argsz is the header alone): nothing for a driver to read, any feature.
-  a.invalid_unless(payload.length == 0 || allowed(flags & abi::VFIO_DEVICE_FEATURE_MASK));
+  uint32_t index = flags & abi::VFIO_DEVICE_FEATURE_MASK;
+  a.invalid_unless(payload.length == 0 || allowed(index));
+  a.invalid_unless(consistent(index, payload));
   a.invalid_unless(payload.length <= UINT32_MAX - sizeof(abi::vfio_device_feature));
   if (!a.ok()) return a.failure();
   return a.result(feature_ioctl(fd, flags, payload.data, payload.length, payload.data));
@@ -69,7 +84,7 @@ napi_value feature_call(napi_env env, napi_callback_info info, bool (*allowed)(u
 
 napi_value vfio_device_feature(napi_env env, napi_callback_info info) { return feature_call(env, info, plain_payload); }
 
-// Unsafe by contract (docs/reliability.md): any feature but the dedicated ones, with whatever
+// Unsafe by contract (docs/reliability.md): any feature but DMA_LOGGING_START/REPORT, with whatever
 // payload the caller vouches for. A driver that reads an address from the payload reads it from
 // JavaScript.
 napi_value vfio_device_feature_unsafe(napi_env env, napi_callback_info info) {
@@ -151,6 +166,14 @@ napi_value vfio_device_feature_dma_logging_report(napi_env env, napi_callback_in
 void export_vfio_feature(Exports& out) {
   out.fn("VFIO_DEVICE_FEATURE", vfio_device_feature);
   out.fn("VFIO_DEVICE_FEATURE_UNSAFE", vfio_device_feature_unsafe);
+  // The allowlist itself, for the library to tell a caller why a payload is refused.
+  Napi::Env env = out.env();
+  Napi::Array plain = Napi::Array::New(env);
+  bool ok = true;
+  for (uint32_t i = 0; ok && i < sizeof kPlainPayload / sizeof kPlainPayload[0]; i++) {
+    ok = !plain.Set(i, number(env, kPlainPayload[i])).IsNothing();
+  }
+  out.set("FEATURE_PLAIN_PAYLOAD", ok ? Napi::Value(plain) : Napi::Value());
   out.fn("VFIO_DEVICE_FEATURE_DMA_BUF", vfio_device_feature_dma_buf);
   out.fn("VFIO_DEVICE_FEATURE_DMA_LOGGING_START", vfio_device_feature_dma_logging_start);
   out.fn("VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT", vfio_device_feature_dma_logging_report);

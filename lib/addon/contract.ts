@@ -106,20 +106,22 @@ export interface Native {
   VFIO_DEVICE_PCI_HOT_RESET(deviceFd: number, groupFds: Int32Array): Promise<number>;
   /**
    * struct vfio_device_feature { argsz, flags, data[] }: payload is copied in before and back out
-   * after the ioctl. Returns the ioctl's result or -errno. A payload is taken only for the
-   * features known to carry plain values (PCI_VF_TOKEN, MIGRATION, MIG_DEVICE_STATE, the
-   * LOW_POWER ones, DMA_LOGGING_STOP, MIG_DATA_SIZE, BUS_MASTER); any other feature with a
-   * payload is -EINVAL here: DMA_BUF and DMA_LOGGING_START/REPORT have dedicated functions, a
-   * driver's own features go through VFIO_DEVICE_FEATURE_UNSAFE. Without a payload, any feature.
+   * after the ioctl. Returns the ioctl's result (an fd for DMA_BUF GET) or -errno. A payload is
+   * taken only for the features known to carry plain values (FEATURE_PLAIN_PAYLOAD: PCI_VF_TOKEN,
+   * MIGRATION, MIG_DEVICE_STATE, the LOW_POWER ones, DMA_LOGGING_STOP, MIG_DATA_SIZE, BUS_MASTER,
+   * DMA_BUF, whose range count must match the payload); any other feature with a payload is
+   * -EINVAL here: DMA_LOGGING_START/REPORT have dedicated functions, a driver's own features go
+   * through VFIO_DEVICE_FEATURE_UNSAFE. Without a payload, any feature.
    */
   VFIO_DEVICE_FEATURE(deviceFd: number, flags: number, payload: Uint8Array | null): number;
   /**
-   * UNSAFE: VFIO_DEVICE_FEATURE with any payload for any feature but DMA_BUF and
-   * DMA_LOGGING_START/REPORT. The bytes reach the driver as they are: a driver that reads an
+   * UNSAFE: VFIO_DEVICE_FEATURE with any payload for any feature but DMA_LOGGING_START/REPORT. The bytes reach the driver as they are: a driver that reads an
    * address from its payload reads one JavaScript chose. Only for features whose layout the
    * caller knows holds no address (a driver's own, documented feature).
    */
   VFIO_DEVICE_FEATURE_UNSAFE(deviceFd: number, flags: number, payload: Uint8Array | null): number;
+  /** The feature numbers VFIO_DEVICE_FEATURE takes a payload for (the addon's allowlist). */
+  readonly FEATURE_PLAIN_PAYLOAD: readonly number[];
   /** DMA_BUF feature: builds the variable-length range list natively. Returns a dma-buf fd or -errno. */
   VFIO_DEVICE_FEATURE_DMA_BUF(
     deviceFd: number,

@@ -375,10 +375,12 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
         disown: (r) => this.disown(r, 'cookie'),
         featureNumber: (name) => featureIndexIn(this.featureTable, name),
         probeFeature: (i) => this.featureHost(op).answers(i),
+        // The cookie feature is a driver's own (kernel/vfio-pci-wc-sample): its documented payload
+        // holds values only (BAR, memory type, offsets, lengths), so it takes the raw path.
         setFeature: (i, payload) => {
-          this.featureHost(op).feature(i).set(payload);
+          this.featureHost(op).feature(i).set(payload, { unsafe: true });
         },
-        getFeature: (i, payload) => this.featureHost(op).feature(i).get(payload),
+        getFeature: (i, payload) => this.featureHost(op).feature(i).get(payload, { unsafe: true }),
         wcReservedBeforeOpen: (bar) => this.wcReserved.some((r) => r.bar === bar && !r.closed),
       },
       { tables: this.cookieTables },

@@ -51,7 +51,13 @@ export interface FeatureHost {
 
 /** The addon calls this module makes; tests substitute a scripted kernel. */
 export interface FeatureSyscalls {
-  feature(fd: number, flags: number, payload: Uint8Array | null): number;
+  /**
+   * VFIO_DEVICE_FEATURE; `unsafe` takes the addon's raw path, which hands any payload to the
+   * driver (VFIO_DEVICE_FEATURE_UNSAFE).
+   */
+  feature(fd: number, flags: number, payload: Uint8Array | null, unsafe?: boolean): number;
+  /** The features whose payload is known to hold no address (the addon's allowlist). */
+  readonly plainPayload: readonly number[];
   dmaLoggingStart(fd: number, pageSize: bigint, ranges: BigUint64Array): number;
   dmaLoggingReport(fd: number, iova: bigint, length: bigint, pageSize: bigint, bitmap: Uint8Array): number;
   close(fd: number): number;
@@ -63,7 +69,9 @@ export interface FeatureSyscalls {
 export function nativeFeatureSyscalls(): FeatureSyscalls {
   const n = native();
   return {
-    feature: (fd, flags, payload) => n.VFIO_DEVICE_FEATURE(fd, flags, payload),
+    feature: (fd, flags, payload, unsafe) =>
+      unsafe ? n.VFIO_DEVICE_FEATURE_UNSAFE(fd, flags, payload) : n.VFIO_DEVICE_FEATURE(fd, flags, payload),
+    plainPayload: n.FEATURE_PLAIN_PAYLOAD,
     dmaLoggingStart: (fd, pageSize, ranges) => n.VFIO_DEVICE_FEATURE_DMA_LOGGING_START(fd, pageSize, ranges),
     dmaLoggingReport: (fd, iova, length, pageSize, bitmap) =>
       n.VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT(fd, iova, length, pageSize, bitmap),
@@ -71,6 +79,16 @@ export function nativeFeatureSyscalls(): FeatureSyscalls {
     dmaBufOpenFlags: n.constants.O_RDWR | n.constants.O_CLOEXEC,
     pageSize: n.constants.PAGE_SIZE,
   };
+}
+
+/**
+ * A raw feature call's options. `unsafe`: hand the payload to a feature the addon does not know
+ * to carry plain values (a driver's own feature): the bytes reach the driver as they are, and a
+ * driver that reads an address from them reads one JavaScript chose. Never for
+ * DMA_LOGGING_START/REPORT (refused: they have their own methods).
+ */
+export interface RawFeatureOptions {
+  readonly unsafe?: boolean;
 }
 
 /** Which operations a call makes: GET, SET, or a PROBE of either (or of neither). */
@@ -126,31 +144,51 @@ export class Feature {
     return ops.get || ops.set ? true : a.probe === 'OK';
   }
 
-  /** GET with a payload (copied) or a payload size; returns the payload as the kernel left it. */
-  get(payload: Uint8Array | number = 0): Uint8Array {
+  /**
+   * GET with a payload (copied) or a payload size; returns the payload as the kernel left it.
+   * A payload goes only to the features known to hold no address in it (see `unsafe`).
+   */
+  get(payload: Uint8Array | number = 0, opts: RawFeatureOptions = {}): Uint8Array {
     const buf = typeof payload === 'number' ? new Uint8Array(payload) : new Uint8Array(payload);
-    this.call({ get: true }, buf);
+    this.call({ get: true }, buf, undefined, opts.unsafe);
     return buf;
   }
 
   /** SET with a payload (none for features that take none); returns the ioctl's result. */
-  set(payload: Uint8Array | null = null): number {
-    return this.call({ set: true }, payload);
+  set(payload: Uint8Array | null = null, opts: RawFeatureOptions = {}): number {
+    return this.call({ set: true }, payload, undefined, opts.unsafe);
   }
 
   /**
    * The ioctl with any flags; returns its result (which is an fd for some GETs: the caller then
    * owns it). Throws the typed error for the kernel's errno.
    */
-  ioctl(ops: FeatureOpFlags, payload: Uint8Array | null = null): number {
-    return this.call(ops, payload);
+  ioctl(ops: FeatureOpFlags, payload: Uint8Array | null = null, opts: RawFeatureOptions = {}): number {
+    return this.call(ops, payload, undefined, opts.unsafe);
   }
 
   /** @internal */
-  protected call(ops: FeatureOpFlags, payload: Uint8Array | null, hint?: (code: string) => string | undefined): number {
+  protected call(
+    ops: FeatureOpFlags,
+    payload: Uint8Array | null,
+    hint?: (code: string) => string | undefined,
+    unsafe = false,
+  ): number {
     const flags = featureFlags(this.index, ops);
-    const fd = this.ctx.host.fd(`Feature(${this.name}).${ops.set ? 'set' : 'get'}`);
-    const r = this.ctx.sys.feature(fd, flags, payload && payload.length ? payload : null);
+    const op = `Feature(${this.name}).${ops.set ? 'set' : 'get'}`;
+    const bytes = payload && payload.length ? payload : null;
+    if (bytes && !unsafe && !this.ctx.sys.plainPayload.includes(this.index)) {
+      throw invalidArgument(
+        op,
+        `feature ${this.index} (${this.name}) is not known to take a payload without addresses, so none is passed to it by default`,
+        {
+          device: this.ctx.host.label,
+          hint: 'if its driver documents a payload of plain values, pass { unsafe: true } (docs/reliability.md); DMA_LOGGING_START/REPORT have their own methods',
+        },
+      );
+    }
+    const fd = this.ctx.host.fd(op);
+    const r = this.ctx.sys.feature(fd, flags, bytes, unsafe && bytes !== null);
     if (r < 0) throw this.error(-r, ops, hint);
     return r;
   }

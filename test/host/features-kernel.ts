@@ -4,6 +4,7 @@
 import * as os from 'os';
 import * as abi from '../../lib/abi';
 import { FeatureHost, FeatureSyscalls } from '../../lib/features/device-features';
+import { native } from '../../lib/addon/native';
 
 const E = os.constants.errno;
 
@@ -30,13 +31,18 @@ export class ScriptedKernel implements FeatureSyscalls {
   nextFd = 100;
   dmaBufOpenFlags = 0o2000002; // O_RDWR | O_CLOEXEC on x86-64
   pageSize = 4096;
+  /** The addon's allowlist: the scripted kernel answers what the real one does for them. */
+  plainPayload = native().FEATURE_PLAIN_PAYLOAD;
+  /** Calls that took the unsafe path. */
+  readonly unsafeCalls: number[] = [];
   /** What DMA_LOGGING_REPORT writes into the bitmap. */
   reportBits: number[] = [];
 
   constructor(readonly script: Record<number, ScriptedFeature>) {}
 
-  feature(_fd: number, flags: number, payload: Uint8Array | null): number {
+  feature(_fd: number, flags: number, payload: Uint8Array | null, unsafe = false): number {
     this.calls.push({ flags, payload: payload && new Uint8Array(payload) });
+    if (unsafe) this.unsafeCalls.push(flags);
     const f = this.script[flags & abi.VFIO_DEVICE_FEATURE_MASK];
     if (!f) return -E.ENOTTY;
     if (f.always) return -f.always;

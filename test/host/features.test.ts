@@ -103,7 +103,7 @@ describe('the raw handle', () => {
     expect(features.feature(10).probe()).toBe(false);
   });
 
-  it('get() sends the payload with GET and returns what the kernel wrote', () => {
+  it("get() sends the payload with GET and returns what the kernel wrote (a driver's own feature: the unsafe path)", () => {
     const { features, kernel } = setup(
       vfioPci734({
         20: {
@@ -116,12 +116,42 @@ describe('the raw handle', () => {
         },
       }),
     );
-    const out = features.feature(20).get(8);
+    const out = features.feature(20).get(8, { unsafe: true });
     expect(out[0]).toBe(0xab);
     expect(kernel.realCalls).toEqual([{ flags: GET | 20, payload: new Uint8Array(8) }]);
+    expect(kernel.unsafeCalls).toEqual([GET | 20]);
     const given = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]);
-    features.feature(20).get(given);
+    features.feature(20).get(given, { unsafe: true });
     expect(given[0]).toBe(1); // a copy goes to the kernel; the caller's bytes stay theirs
+  });
+
+  it('a payload for a feature not known to carry plain values is refused unless the caller says unsafe', () => {
+    const { features, kernel } = setup(vfioPci734({ 20: { ops: GET, minsz: 8, handler: () => 0 } }));
+    const err = (() => {
+      try {
+        features.feature(20).get(8);
+      } catch (e) {
+        return e;
+      }
+    })() as VfioError;
+    expect(err).toBeInstanceOf(InvalidArgumentError);
+    expect(err).toMatchObject({
+      code: 'EINVAL',
+      errno: undefined,
+      op: 'Feature(feature20).get',
+      device: '0000:00:04.0',
+    });
+    expect(err.hint).toMatch(/\{ unsafe: true \}/);
+    expect(kernel.realCalls).toEqual([]);
+    // Without a payload (a probe, a SET that takes none) any feature may be called.
+    expect(() => features.feature(20).ioctl({ probe: true, get: true })).not.toThrow();
+    // The known features with plain payloads take the safe path, no option needed (the
+    // scripted vfio-pci answers ENOTTY for migration: the call reached it).
+    expect(() => features.feature('MIG_DATA_SIZE').ioctl({ probe: true, get: true }, new Uint8Array(8))).toThrow(
+      /ENOTTY/,
+    );
+    expect(kernel.calls.at(-1)).toEqual({ flags: PROBE | GET | 9, payload: new Uint8Array(8) });
+    expect(kernel.unsafeCalls).toEqual([]);
   });
 
   it('set() sends SET and returns the ioctl result; ioctl() passes any flags', () => {
@@ -135,7 +165,7 @@ describe('the raw handle', () => {
     const { features } = setup();
     const err = (() => {
       try {
-        features.feature(42).get(8);
+        features.feature(42).get(8, { unsafe: true });
       } catch (e) {
         return e;
       }

@@ -251,7 +251,7 @@ describe('framed DMA functions', () => {
     );
     // Not an id at all (-EINVAL), or an integer that names no mapping (-EBADF).
     expect(n.VFIO_IOMMU_MAP_DMA(fd, 0 as MemId, 0, 4096, 0, 3)).toBe(-E.EINVAL);
-    expect(n.VFIO_IOMMU_MAP_DMA(fd, (m.id + 0.5) as MemId, 0, 4096, 0, 3)).toBe(-E.EINVAL);
+    expect(n.VFIO_IOMMU_MAP_DMA(fd, 1.5 as MemId, 0, 4096, 0, 3)).toBe(-E.EINVAL);
     expect(n.VFIO_IOMMU_MAP_DMA(fd, (m.id + 1) as MemId, 0, 4096, 0, 3)).toBe(-E.EBADF);
     n.dma_free(m.handle);
     expect(n.VFIO_IOMMU_MAP_DMA(fd, m.id, 0, 4096, 0, 3)).toBe(-E.EBADF); // freed: the id names nothing
