@@ -69,6 +69,7 @@ export class NvmeCore implements QueueHost {
   readonly options: Required<NvmeOpenOptions>;
   protected readonly admin: NvmeQueue;
   protected readonly ioQueues = new Map<number, NvmeQueue>();
+  private readonly creating = new Set<number>();
   protected readonly queuePool: DmaPool;
   protected readonly dataPool: DmaPool;
   private readonly ownsDevice: boolean;
@@ -186,18 +187,22 @@ export class NvmeCore implements QueueHost {
   async createQueue(o: CreateQueueOptions = {}): Promise<NvmeQueue> {
     await this.ready();
     let qid = 1;
-    while (this.ioQueues.has(qid)) qid++;
+    // Taken from the moment it is chosen: queues created at the same time get different ids.
+    while (this.ioQueues.has(qid) || this.creating.has(qid)) qid++;
     if (qid > this.grantedQueues) {
       throw new VfioError({ code: 'ENOSPC', op: 'NvmeController.createQueue', device: this.label, message: `NvmeController.createQueue: all ${this.grantedQueues} I/O queue pairs the controller granted are in use`, hint: 'open with a larger ioQueues, or delete a queue first' });
     }
     const depth = Math.min(o.depth ?? this.options.queueDepth, this.cap.maxQueueEntries, this.queuePool.blockSize / SQE_BYTES);
     const irq = o.polled || !this.options.interrupts ? undefined : this.vectorIrq(qid);
     const q = new NvmeQueue(this, this.queuePool, { qid, depth, irq, vector: irq ? qid : undefined, timeoutMs: this.options.timeoutMs });
+    this.creating.add(qid);
     try {
       await this.createOnController(q);
     } catch (e) {
       this.dropQueue(q);
       throw e;
+    } finally {
+      this.creating.delete(qid);
     }
     this.ioQueues.set(qid, q);
     return q;

@@ -125,8 +125,8 @@ function hintFor(s: NvmeStatus, c: NvmeCommandInfo): string | undefined {
   if (s.sct !== SCT_GENERIC) return undefined;
   switch (s.sc) {
     case 0x80: return 'the LBA range ends beyond the namespace: see the namespace\'s size (Identify Namespace NSZE)';
-    case 0x0b: return `namespace ${c.nsid} is not active on this controller: see controller.namespaces`;
-    case 0x02: return 'a field of the command is invalid for this controller (see its Identify data)';
+    case 0x0b: return `${c.nsid} is no valid namespace ID of this controller: see controller.namespaces`;
+    case 0x02: return `a field of the command is invalid for this controller (see its Identify data), or namespace ${c.nsid} is not active (see controller.namespaces)`;
     default: return undefined;
   }
 }
