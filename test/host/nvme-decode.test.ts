@@ -1,7 +1,7 @@
 // The NVMe driver's pure parts on byte fixtures: CAP and VS, the Identify structures, the
 // completion status, PRP lists (over a pool on a scripted IOMMU backend).
-import { DmaBackend, DmaSpace } from '../../lib/dma-map';
-import { DmaPool } from '../../lib/dma-pool';
+import { DmaBackend, DmaSpace } from '../../lib/dma/map';
+import { DmaPool } from '../../lib/dma/pool';
 import { DecodeError } from '../../lib/decode/errors';
 import {
   NvmeError, VfioErrorLike, buildPrps, decodeCap, decodeIdentifyController, decodeIdentifyNamespace, decodeNamespaceList, decodeStatus,

@@ -1,8 +1,8 @@
 // The NVMe queue engine against a scripted controller in host memory: entries written as the
 // specification lays them out, completions with the phase tag flipping at each wrap, error
 // statuses, a full queue, timeouts and a reset failing what is in flight.
-import { DmaBackend, DmaSpace } from '../../lib/dma-map';
-import { DmaPool } from '../../lib/dma-pool';
+import { DmaBackend, DmaSpace } from '../../lib/dma/map';
+import { DmaPool } from '../../lib/dma/pool';
 import { NvmeAbortedError, NvmeError, NvmeQueue, NvmeQueueFullError } from './nvme-fixtures';
 
 const backend: DmaBackend = {
