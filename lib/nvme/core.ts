@@ -97,13 +97,15 @@ export class NvmeCore implements QueueHost {
     }
     const hostPage = 4096;
     this.pageSize = Math.min(Math.max(hostPage, this.cap.pageSizeMin), this.cap.pageSizeMax);
-    const maxDepth = Math.max(this.options.queueDepth, this.options.adminDepth);
+    // Without an IOMMU the device sees physical pages, contiguous only by luck: a queue must fit
+    // in one page then (CAP.CQR asks for contiguous queues).
+    const maxDepth = device.iommu.unsafe ? this.pageSize / SQE_BYTES : Math.max(this.options.queueDepth, this.options.adminDepth);
     const queueBytes = Math.ceil(Math.min(maxDepth, this.cap.maxQueueEntries) * SQE_BYTES / this.pageSize) * this.pageSize;
     this.queuePool = DmaPool.create(device, { blockSize: queueBytes, blocks: 2 * (this.options.ioQueues + 1) });
     this.dataPool = DmaPool.create(device, { blockSize: this.pageSize, blocks: this.options.dataPages });
     const adminIrq = this.options.interrupts ? this.vectorIrq(0) : undefined;
     this.admin = new NvmeQueue(this, this.queuePool, {
-      qid: ADMIN_QID, depth: Math.min(this.options.adminDepth, 4096), irq: adminIrq, vector: adminIrq ? 0 : undefined, timeoutMs: this.options.timeoutMs,
+      qid: ADMIN_QID, depth: Math.min(this.options.adminDepth, 4096, this.queuePool.blockSize / SQE_BYTES), irq: adminIrq, vector: adminIrq ? 0 : undefined, timeoutMs: this.options.timeoutMs,
     });
     this.onDeviceReset = () => { void this.recover('reset', 'the device was reset').catch(() => undefined); };
   }
