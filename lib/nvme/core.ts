@@ -75,6 +75,7 @@ export class NvmeCore implements QueueHost {
   private readonly ownsDevice: boolean;
   private readonly irqs = new Map<number, Irq>();
   private recovering: Promise<void> | undefined;
+  private abortsInFlight = 0;
   private closing: Promise<void> | undefined;
   private readonly onDeviceReset: () => void;
 
@@ -257,12 +258,26 @@ export class NvmeCore implements QueueHost {
       void this.recover('timeout', `admin ${info.name} timed out`).catch(() => undefined);
       return;
     }
-    // Ask the controller to abort it; if the command is still there after another timeout, reset.
+    const reset = (why: string) => { if (!this.closing) void this.recover('timeout', why).catch(() => undefined); };
+    // Ask the controller to abort it (within its Abort limit, ACL + 1); if the command is still
+    // there a grace period later, or no Abort can be sent, reset. Nothing here may throw: this
+    // runs in a timer.
+    if (this.abortsInFlight >= (this.identity?.abortLimit ?? 1)) {
+      reset(`${info.name} on queue ${q.qid} timed out with ${this.abortsInFlight} Abort command(s) already pending`);
+      return;
+    }
+    let abort: Promise<number>;
+    try {
+      abort = this.admin.submit({ opcode: OPC_ABORT, nsid: 0, prp1: 0, prp2: 0, cdw10: q.qid | (cid << 16), cdw11: 0, cdw12: 0 });
+    } catch {
+      reset(`${info.name} on queue ${q.qid} timed out and the admin queue is full`);
+      return;
+    }
+    this.abortsInFlight++;
     const still = () => q.command(cid) === info;
-    this.admin.submit({ opcode: OPC_ABORT, nsid: 0, prp1: 0, prp2: 0, cdw10: q.qid | (cid << 16), cdw11: 0, cdw12: 0 })
-      .catch(() => undefined)
-      .then(() => new Promise((r) => setTimeout(r, Math.min(q.timeoutMs, 1000))))
-      .then(() => { if (still() && !this.closing) void this.recover('timeout', `${info.name} on queue ${q.qid} could not be aborted`).catch(() => undefined); });
+    abort.catch(() => undefined)
+      .then(() => { this.abortsInFlight--; return new Promise((r) => setTimeout(r, Math.min(q.timeoutMs, 1000))); })
+      .then(() => { if (still()) reset(`${info.name} on queue ${q.qid} could not be aborted`); });
   }
 
   /**

@@ -86,6 +86,14 @@ describeIf(haveKernelDriver, 'no test controller or no nvme module in this confi
 
   it('nvme: the kernel driver agrees on Identify and reads back what this driver wrote; then writes its own', async () => {
     bindTo(T.bdf, 'nvme');
+    try {
+      await kernelSide();
+    } finally {
+      bindTo(T.bdf, 'vfio-pci');
+    }
+  });
+
+  async function kernelSide(): Promise<void> {
     const k = await kernelNvme(T.bdf);
     expect(k.attr('serial')).toBe(identity!.serial);
     expect(k.attr('model')).toBe(identity!.model);
@@ -96,8 +104,7 @@ describeIf(haveKernelDriver, 'no test controller or no nvme module in this confi
     for (const e of ours) expect(directIo(k, false, e).equals(e.data)).toBe(true);
     theirs = extents(blocks, bs, [1, 1, 1, 1, 1, 64, 128], ours);
     for (const e of theirs) directIo(k, true, e);
-    bindTo(T.bdf, 'vfio-pci');
-  });
+  }
 
   it('nvme: this driver reads back what the kernel driver wrote, and its own data is still there', async () => {
     const dev = await openDevice(T.bdf);
