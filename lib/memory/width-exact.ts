@@ -201,7 +201,7 @@ export abstract class WidthExactMemory implements Pollable {
    */
   write64n(off: number, v: number): void {
     const i = off >>> 3;
-    if (i * 8 !== off || off > this.lim64 || !Number.isSafeInteger(v) || v < 0) this.fail('write64n', off, 8, v);
+    if (i * 8 !== off || off > this.wlim64 || !Number.isSafeInteger(v) || v < 0) this.fail('write64n', off, 8, v, true);
     const lo = v % 0x100000000;
     this.v32[i * 2] = lo;
     this.v32[i * 2 + 1] = (v - lo) / 0x100000000;
@@ -210,7 +210,7 @@ export abstract class WidthExactMemory implements Pollable {
   /** A 64-bit value as two 32-bit halves (two stores, low first; see write64n). */
   write64x2(off: number, low: number, high: number): void {
     const i = off >>> 3;
-    if (i * 8 !== off || off > this.lim64 || (low >>> 0) !== low || (high >>> 0) !== high) this.fail('write64x2', off, 8, (high >>> 0) !== high ? high : low);
+    if (i * 8 !== off || off > this.wlim64 || (low >>> 0) !== low || (high >>> 0) !== high) this.fail('write64x2', off, 8, (high >>> 0) !== high ? high : low, true);
     this.v32[i * 2] = low;
     this.v32[i * 2 + 1] = high;
   }

@@ -274,7 +274,8 @@ export class NvmeCore implements QueueHost {
       return;
     }
     this.abortsInFlight++;
-    const still = () => q.command(cid) === info;
+    const seq = q.sequence(cid);
+    const still = () => q.sequence(cid) === seq;
     abort.catch(() => undefined)
       .then(() => { this.abortsInFlight--; return new Promise((r) => setTimeout(r, Math.min(q.timeoutMs, 1000))); })
       .then(() => { if (still()) reset(`${info.name} on queue ${q.qid} could not be aborted`); });

@@ -34,13 +34,21 @@ export interface QueueHost {
   onTimeout(queue: NvmeQueue, commandId: number): void;
 }
 
-/** A command in flight: how to settle it and what to give back when it completes. */
+/**
+ * A command in flight: how to settle it, what to give back when it completes, and its deadline.
+ * Deadlines are checked by one timer per queue while commands are in flight: a timer per
+ * command cost more than the rest of the submission.
+ */
 class Slot {
   resolve: ((dw0: number) => void) | undefined = undefined;
   reject: ((e: Error) => void) | undefined = undefined;
-  info: NvmeCommandInfo | undefined = undefined;
+  cmd: NvmeCommand | undefined = undefined;
   pages: DmaBlock[] | undefined = undefined;
-  timer: NodeJS.Timeout | undefined = undefined;
+  /** performance.now() after which the command has timed out. */
+  deadline = 0;
+  /** Which submission into this slot (tells a late look at the slot whether it is the same command). */
+  seq = 0;
+  timedOut = false;
   /** Runs on success, before the pages are given back (a read copies its data out here). */
   onSuccess: (() => void) | undefined = undefined;
   /** The caller was told it failed (timeout) but the controller may still use its pages. */
@@ -87,6 +95,9 @@ export class NvmeQueue {
   private pollScheduled = false;
   private readonly onInterrupt: (count: number) => void;
   private readonly pollTick: () => void;
+  private readonly scan: () => void;
+  private scanTimer: NodeJS.Timeout | undefined;
+  private submissions = 0;
   private closed = false;
 
   constructor(host: QueueHost, pool: DmaPool, o: QueueOptions) {
@@ -115,7 +126,23 @@ export class NvmeQueue {
       this.reap();
       if (this.outstanding > 0) this.schedulePoll();
     };
+    this.scan = () => this.checkDeadlines();
     this.irq?.on('interrupt', this.onInterrupt);
+  }
+
+  /** Reports each command past its deadline to the host, once; stops when nothing is in flight. */
+  private checkDeadlines(): void {
+    if (this.outstanding === 0 || this.closed) {
+      clearInterval(this.scanTimer);
+      this.scanTimer = undefined;
+      return;
+    }
+    const now = performance.now();
+    this.slots.forEach((slot, cid) => {
+      if (slot.resolve === undefined || slot.timedOut || slot.abandoned || now < slot.deadline) return;
+      slot.timedOut = true;
+      this.host.onTimeout(this, cid);
+    });
   }
 
   get polled(): boolean {
@@ -167,12 +194,15 @@ export class NvmeQueue {
       slot.resolve = resolve;
       slot.reject = reject;
     });
-    slot.info = this.info(cmd, cid);
+    slot.cmd = cmd;
     slot.pages = pages;
     slot.onSuccess = onSuccess;
     slot.abandoned = false;
-    slot.timer = setTimeout(() => this.host.onTimeout(this, cid), this.timeoutMs);
+    slot.timedOut = false;
+    slot.deadline = performance.now() + this.timeoutMs;
+    slot.seq = ++this.submissions;
     this.outstanding++;
+    this.scanTimer ??= setInterval(this.scan, Math.max(5, Math.min(1000, this.timeoutMs / 4)));
     // Release: the entry is in memory before the controller hears of it.
     this.host.bar.writeRelease32(this.sqDoorbell, this.sqTail);
     if (this.irq === undefined) this.schedulePoll();
@@ -228,33 +258,38 @@ export class NvmeQueue {
       this.strays++;
       return;
     }
-    const { resolve, reject, info, abandoned, onSuccess } = slot;
+    const { resolve, reject, cmd, abandoned, onSuccess } = slot;
     let error: Error | undefined;
     if (status === 0 && !abandoned && onSuccess) {
       try { onSuccess(); } catch (e) { error = e as Error; }
     }
     this.release(cid, slot);
     if (abandoned) return;
-    if (status !== 0) reject!(new NvmeError(status, info!, this.host.label));
+    if (status !== 0) reject!(new NvmeError(status, this.info(cmd!, cid), this.host.label));
     else if (error !== undefined) reject!(error);
     else resolve(dw0);
   }
 
   private release(cid: number, slot: Slot): void {
-    clearTimeout(slot.timer);
     if (slot.pages) for (const b of slot.pages) b.free();
     slot.resolve = slot.reject = undefined;
     slot.pages = undefined;
     slot.onSuccess = undefined;
-    slot.timer = undefined;
-    slot.info = undefined;
+    slot.cmd = undefined;
     this.freeIds.push(cid);
     this.outstanding--;
   }
 
   /** The command's info while it is in flight. */
   command(cid: number): NvmeCommandInfo | undefined {
-    return this.slots[cid]?.info;
+    const slot = this.slots[cid];
+    return slot?.resolve === undefined ? undefined : this.info(slot.cmd!, cid);
+  }
+
+  /** Which submission is in flight under this id (undefined: none): to tell whether a command is still the same one. */
+  sequence(cid: number): number | undefined {
+    const slot = this.slots[cid];
+    return slot?.resolve === undefined ? undefined : slot.seq;
   }
 
   /**
@@ -281,10 +316,10 @@ export class NvmeQueue {
     let n = 0;
     this.slots.forEach((slot, cid) => {
       if (slot.resolve === undefined) return;
-      const { reject, info, abandoned } = slot;
+      const { reject, cmd, abandoned } = slot;
       this.release(cid, slot);
       if (!abandoned) {
-        reject!(new NvmeAbortedError(reason, info!, this.host.label, detail));
+        reject!(new NvmeAbortedError(reason, this.info(cmd!, cid), this.host.label, detail));
         n++;
       }
     });
@@ -296,6 +331,8 @@ export class NvmeQueue {
     if (this.closed) return;
     this.failAll(reason);
     this.closed = true;
+    clearInterval(this.scanTimer);
+    this.scanTimer = undefined;
     this.irq?.off('interrupt', this.onInterrupt);
   }
 }
