@@ -30,7 +30,8 @@ function cProgram(): string {
 }
 
 const sysDev = (bdf: string) => `/sys/bus/pci/devices/${bdf}`;
-const driverOf = (bdf: string) => (fs.existsSync(`${sysDev(bdf)}/driver`) ? path.basename(fs.readlinkSync(`${sysDev(bdf)}/driver`)) : undefined);
+const driverOf = (bdf: string) =>
+  fs.existsSync(`${sysDev(bdf)}/driver`) ? path.basename(fs.readlinkSync(`${sysDev(bdf)}/driver`)) : undefined;
 
 function bindTo(bdf: string, driver: string): void {
   fs.writeFileSync(`${sysDev(bdf)}/driver_override`, driver);
@@ -59,12 +60,14 @@ async function ours(c: NvmeController, q: NvmeQueue, qd: number, seconds: number
   const end = performance.now() + seconds * 1000;
   let done = 0;
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: qd }, async () => {
-    while (performance.now() < end) {
-      await c.read(NSID, Math.floor(Math.random() * blocks), 1, { queue: q });
-      done++;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: qd }, async () => {
+      while (performance.now() < end) {
+        await c.read(NSID, Math.floor(Math.random() * blocks), 1, { queue: q });
+        done++;
+      }
+    }),
+  );
   return done / ((performance.now() - t0) / 1000);
 }
 
@@ -76,7 +79,8 @@ function kernel(bin: string, disk: string, qd: number, seconds: number): number 
 }
 
 async function main(bdf: string): Promise<void> {
-  if (!fs.existsSync('/sys/bus/pci/drivers/nvme')) throw new Error('the kernel\'s nvme driver is not loaded (vfio-vm run --module nvme)');
+  if (!fs.existsSync('/sys/bus/pci/drivers/nvme'))
+    throw new Error("the kernel's nvme driver is not loaded (vfio-vm run --module nvme)");
   const bin = cProgram();
   const modes = ['irq QD1', 'poll QD1', 'irq QD32', 'poll QD32', 'kernel QD1', 'kernel QD32'] as const;
   const iops: Record<string, number[]> = Object.fromEntries(modes.map((m) => [m, []]));
@@ -103,12 +107,17 @@ async function main(bdf: string): Promise<void> {
   }
   const ratio = (a: string, b: string) => median(iops[a].map((x, i) => x / iops[b][i]));
   const range = (xs: number[]) => `${Math.round(Math.min(...xs))}–${Math.round(Math.max(...xs))}`;
-  console.log(`NVMe 4 KiB random reads on ${bdf}, ${ROUNDS} rounds of ${SECONDS} s per mode (IOPS: min–max over rounds)`);
-  for (const m of modes) console.log(`  ${m.padEnd(12)} ${range(iops[m]).padStart(13)} IOPS (median ${Math.round(median(iops[m]))})`);
+  console.log(
+    `NVMe 4 KiB random reads on ${bdf}, ${ROUNDS} rounds of ${SECONDS} s per mode (IOPS: min–max over rounds)`,
+  );
+  for (const m of modes)
+    console.log(`  ${m.padEnd(12)} ${range(iops[m]).padStart(13)} IOPS (median ${Math.round(median(iops[m]))})`);
   for (const qd of ['QD1', 'QD32']) {
     for (const mode of ['irq', 'poll']) {
       const rs = iops[`${mode} ${qd}`].map((x, i) => x / iops[`kernel ${qd}`][i]);
-      console.log(`  this driver (${mode}) / kernel, ${qd}: ${ratio(`${mode} ${qd}`, `kernel ${qd}`).toFixed(2)}x (rounds ${rs.map((r) => r.toFixed(2)).join(', ')})`);
+      console.log(
+        `  this driver (${mode}) / kernel, ${qd}: ${ratio(`${mode} ${qd}`, `kernel ${qd}`).toFixed(2)}x (rounds ${rs.map((r) => r.toFixed(2)).join(', ')})`,
+      );
     }
   }
 }

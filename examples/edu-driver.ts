@@ -19,7 +19,7 @@ const IRQ_ACK = 0x64; // write the IRQ_STATUS bits to acknowledge them
 const DMA_SRC = 0x80; // 64-bit registers
 const DMA_DST = 0x88;
 const DMA_COUNT = 0x90;
-const DMA_CMD = 0x98;       // bit 0 start, bit 1 direction (1: device to RAM), bit 2 interrupt when done
+const DMA_CMD = 0x98; // bit 0 start, bit 1 direction (1: device to RAM), bit 2 interrupt when done
 const EDU_BUFFER = 0x40000; // the device's internal 4 KiB DMA buffer, as a DMA address on its side
 const EDU_DMA_MASK_BITS = 28; // edu ignores address bits above 27: IOVAs must stay below 256 MiB
 
@@ -65,7 +65,9 @@ async function main(bdf: string): Promise<void> {
   await transfer(bar0, irq, src.iova, EDU_BUFFER, message.length, false); // RAM -> device
   await transfer(bar0, irq, EDU_BUFFER, dst.iova, message.length, true); // device -> RAM
   const back = new TextDecoder().decode(dst.u8.subarray(0, message.length));
-  console.log(`DMA round trip at IOVA 0x${src.iova.toString(16)}: "${back}" -> ${back === new TextDecoder().decode(message) ? 'ok' : 'FAILED'}`);
+  console.log(
+    `DMA round trip at IOVA 0x${src.iova.toString(16)}: "${back}" -> ${back === new TextDecoder().decode(message) ? 'ok' : 'FAILED'}`,
+  );
 
   irq.disable();
   if (!alive || bar0.read32(FACTORIAL) !== 3628800 || back !== new TextDecoder().decode(message)) process.exitCode = 1;
@@ -75,7 +77,14 @@ async function main(bdf: string): Promise<void> {
  * One DMA transfer of edu's engine, waiting for its completion interrupt, then for the engine's
  * run bit to read clear (a register poll with a deadline, never an endless loop).
  */
-async function transfer(bar0: Mapping, irq: Irq, src: number, dst: number, count: number, toRam: boolean): Promise<void> {
+async function transfer(
+  bar0: Mapping,
+  irq: Irq,
+  src: number,
+  dst: number,
+  count: number,
+  toRam: boolean,
+): Promise<void> {
   const done = interrupt(irq);
   // write64n: addresses as numbers, no bigint per transfer. edu takes a 4-byte write of a
   // 64-bit register as the whole value (its addresses are below 2^28 anyway).

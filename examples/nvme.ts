@@ -17,7 +17,9 @@ async function main(bdf: string): Promise<void> {
   console.log(`${bdf}: ${id.model}, serial ${id.serial}, firmware ${id.firmware}, NVMe ${nvme.version}`);
   const [nsid, ns] = [...nvme.namespaces][0];
   const bs = ns.format.blockBytes;
-  console.log(`namespace ${nsid}: ${ns.size} blocks of ${bs} bytes; largest transfer ${nvme.maxTransferBytes / 1024} KiB`);
+  console.log(
+    `namespace ${nsid}: ${ns.size} blocks of ${bs} bytes; largest transfer ${nvme.maxTransferBytes / 1024} KiB`,
+  );
 
   const message = new TextEncoder().encode('hello from TypeScript, through an NVMe queue pair');
   const block = new Uint8Array(bs);
@@ -30,8 +32,10 @@ async function main(bdf: string): Promise<void> {
   await nvme.write(nsid, 64, big);
   const same = Buffer.from(await nvme.read(nsid, 64, big.length / bs)).equals(big);
   const q = nvme.queues[0];
-  console.log(`${big.length / 1024} KiB at block 64 (a PRP list of ${big.length / nvme.pageSize - 1} entries): ${same ? 'ok' : 'FAILED'}; ` +
-    `queue ${q.qid} on MSI-X vector ${q.vector}: ${q.completions} completions, ${q.interrupts} interrupts`);
+  console.log(
+    `${big.length / 1024} KiB at block 64 (a PRP list of ${big.length / nvme.pageSize - 1} entries): ${same ? 'ok' : 'FAILED'}; ` +
+      `queue ${q.qid} on MSI-X vector ${q.vector}: ${q.completions} completions, ${q.interrupts} interrupts`,
+  );
   if (back !== new TextDecoder().decode(message) || !same) process.exitCode = 1;
 }
 

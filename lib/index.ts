@@ -27,8 +27,15 @@ export { DmaPool, DmaPoolOptions, DmaBlock, DmaPoolExhaustedError, DmaPoolSpace,
 export { WaitForOptions, waitFor } from './memory/poll';
 export { acquireFence, releaseFence, orderingNeedsFences } from './memory/ordering';
 export {
-  VfioError, NotSupportedError, PermissionError, BusyError, ClosedError, InvalidArgumentError, TimeoutError,
-  errnoError, errnoName,
+  VfioError,
+  NotSupportedError,
+  PermissionError,
+  BusyError,
+  ClosedError,
+  InvalidArgumentError,
+  TimeoutError,
+  errnoError,
+  errnoName,
 } from './errors';
 export { DecodeError } from './decode/errors';
 export * as abi from './abi';

@@ -45,8 +45,14 @@ function build() {
   const addon = path.join(root, 'build', 'Release', 'vfio.node');
   if (fs.existsSync(addon)) note('native addon: up to date');
   else runOrFail('native addon', process.execPath, [path.join(root, 'scripts', 'build-native.js'), 'gyp']);
-  const outputs = ['dist/lib/index.js', 'dist/lib/cli/vfio.js', 'dist/lib/vm/index.js', 'dist/examples/edu-driver.js', 'dist/examples/ivshmem.js', 'dist/examples/nvme.js']
-    .map((p) => path.join(root, p));
+  const outputs = [
+    'dist/lib/index.js',
+    'dist/lib/cli/vfio.js',
+    'dist/lib/vm/index.js',
+    'dist/examples/edu-driver.js',
+    'dist/examples/ivshmem.js',
+    'dist/examples/nvme.js',
+  ].map((p) => path.join(root, p));
   const oldest = Math.min(...outputs.map((p) => (fs.existsSync(p) ? fs.statSync(p).mtimeMs : 0)));
   if (oldest > newestSource([path.join(root, 'lib'), path.join(root, 'examples')])) {
     note('TypeScript: up to date');

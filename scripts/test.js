@@ -42,8 +42,21 @@ const NVME_TEST_ENV = { VFIO_TEST_NVME: NVME_TEST.device, VFIO_TEST_NVME_DRIVE: 
  */
 const GUEST_CONFIGS = [
   // Beyond the default devices: an rtl8139 (I/O-port BAR), std VGA (ROM, VGA region), xHCI (MSI-X).
-  { name: 'default', description: 'stock Debian kernel, type1 IOMMU backend', options: { devices: ['rtl8139', 'VGA', 'qemu-xhci', NVME_TEST.device], drives: [NVME_TEST.drive], modules: ['nvme'] }, env: NVME_TEST_ENV },
-  { name: 'relaxed', description: 'the same with iomem=relaxed (sysfs and vfio mappings may coexist)', options: { append: 'iomem=relaxed' } },
+  {
+    name: 'default',
+    description: 'stock Debian kernel, type1 IOMMU backend',
+    options: {
+      devices: ['rtl8139', 'VGA', 'qemu-xhci', NVME_TEST.device],
+      drives: [NVME_TEST.drive],
+      modules: ['nvme'],
+    },
+    env: NVME_TEST_ENV,
+  },
+  {
+    name: 'relaxed',
+    description: 'the same with iomem=relaxed (sysfs and vfio mappings may coexist)',
+    options: { append: 'iomem=relaxed' },
+  },
   // The custom kernel (kernel/guest.config) is built on its first use and cached, with progress.
   // mtty: the mdev sample, for the mediated-device tests; a second edu, for two devices sharing
   // one IOMMU context; without an IOMMU, edu's DMA sees physical addresses, which pass its

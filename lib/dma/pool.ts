@@ -66,7 +66,15 @@ export class DmaBlock {
   readonly pool: DmaPool;
 
   /** @internal */
-  constructor(pool: DmaPool, index: number, offset: number, size: number, iova: number, contiguous: boolean, u8: Uint8Array) {
+  constructor(
+    pool: DmaPool,
+    index: number,
+    offset: number,
+    size: number,
+    iova: number,
+    contiguous: boolean,
+    u8: Uint8Array,
+  ) {
     this.pool = pool;
     this.index = index;
     this.offset = offset;
@@ -107,7 +115,15 @@ export class DmaPool implements Disposable {
   private readonly device: DmaPoolOwner | undefined;
   private closedFlag = false;
 
-  private constructor(buffer: DmaBuffer, mapping: DmaMapping, o: DmaPoolOptions, stride: number, page: number, space: DmaPoolSpace, device: DmaPoolOwner | undefined) {
+  private constructor(
+    buffer: DmaBuffer,
+    mapping: DmaMapping,
+    o: DmaPoolOptions,
+    stride: number,
+    page: number,
+    space: DmaPoolSpace,
+    device: DmaPoolOwner | undefined,
+  ) {
     this.buffer = buffer;
     this.mapping = mapping;
     this.blockSize = o.blockSize;
@@ -119,7 +135,8 @@ export class DmaPool implements Disposable {
     this.pageAddress = new Float64Array(pages);
     const base = Number(mapping.iova);
     for (let p = 0; p < pages; p++) {
-      this.pageAddress[p] = space.unsafe && space.deviceAddress ? Number(space.deviceAddress(mapping, p * page, page)) : base + p * page;
+      this.pageAddress[p] =
+        space.unsafe && space.deviceAddress ? Number(space.deviceAddress(mapping, p * page, page)) : base + p * page;
     }
     this.freeStack = new Int32Array(o.blocks);
     this.used = new Uint8Array(o.blocks);
@@ -129,7 +146,17 @@ export class DmaPool implements Disposable {
       for (let p = Math.floor(off / page) + 1; p * page < off + o.blockSize; p++) {
         if (this.pageAddress[p] !== this.pageAddress[p - 1] + page) contiguous = false;
       }
-      this.blockList.push(new DmaBlock(this, i, off, o.blockSize, this.deviceAddressAt(off), contiguous, buffer.u8.subarray(off, off + o.blockSize)));
+      this.blockList.push(
+        new DmaBlock(
+          this,
+          i,
+          off,
+          o.blockSize,
+          this.deviceAddressAt(off),
+          contiguous,
+          buffer.u8.subarray(off, off + o.blockSize),
+        ),
+      );
       // Handed out lowest first: the stack holds them in reverse.
       this.freeStack[i] = o.blocks - 1 - i;
     }
@@ -144,14 +171,17 @@ export class DmaPool implements Disposable {
   static create(on: DmaPoolOwner | DmaPoolSpace, o: DmaPoolOptions): DmaPool {
     const op = 'DmaPool.create';
     const page = native().constants.PAGE_SIZE;
-    if (!Number.isSafeInteger(o.blockSize) || o.blockSize <= 0) throw invalidArgument(op, `blockSize ${o.blockSize} is not a positive integer`);
-    if (!Number.isSafeInteger(o.blocks) || o.blocks <= 0) throw invalidArgument(op, `blocks ${o.blocks} is not a positive integer`);
+    if (!Number.isSafeInteger(o.blockSize) || o.blockSize <= 0)
+      throw invalidArgument(op, `blockSize ${o.blockSize} is not a positive integer`);
+    if (!Number.isSafeInteger(o.blocks) || o.blocks <= 0)
+      throw invalidArgument(op, `blocks ${o.blocks} is not a positive integer`);
     let align = o.align;
     if (align === undefined) {
       align = 1;
       while (align < o.blockSize && align < page) align *= 2;
     }
-    if (!isPow2(align) || align > page) throw invalidArgument(op, `align ${align} is not a power of two up to the page size (${page})`);
+    if (!isPow2(align) || align > page)
+      throw invalidArgument(op, `align ${align} is not a power of two up to the page size (${page})`);
     const stride = Math.ceil(o.blockSize / align) * align;
     const device = isDevice(on) ? on : undefined;
     const space: DmaPoolSpace = device ? device.iommu : (on as DmaPoolSpace);
@@ -187,7 +217,9 @@ export class DmaPool implements Disposable {
     const b = this.tryAlloc();
     if (b === undefined) {
       throw new DmaPoolExhaustedError({
-        code: 'ENOBUFS', op: 'DmaPool.alloc', device: this.device?.bdf,
+        code: 'ENOBUFS',
+        op: 'DmaPool.alloc',
+        device: this.device?.bdf,
         message: `DmaPool.alloc: all ${this.capacity} blocks of ${this.blockSize} bytes are in use`,
         hint: 'free blocks once the device is done with them, or create the pool with more blocks',
       });
@@ -217,7 +249,9 @@ export class DmaPool implements Disposable {
   deviceAddressAt(off: number): number {
     const p = Math.floor(off / this.page);
     if (!(p >= 0 && p < this.pageAddress.length)) {
-      throw invalidArgument('DmaPool.deviceAddressAt', `offset ${off} is outside the ${this.buffer.length}-byte pool`, { code: 'ERANGE' });
+      throw invalidArgument('DmaPool.deviceAddressAt', `offset ${off} is outside the ${this.buffer.length}-byte pool`, {
+        code: 'ERANGE',
+      });
     }
     return this.pageAddress[p] + (off - p * this.page);
   }

@@ -105,12 +105,22 @@ export class InvalidArgumentError extends VfioError {}
 
 function classFor(code: string): typeof VfioError {
   switch (code) {
-    case 'ENOTTY': case 'EOPNOTSUPP': case 'ENOSYS': return NotSupportedError;
-    case 'EPERM': case 'EACCES': return PermissionError;
-    case 'EBUSY': return BusyError;
-    case 'EINVAL': case 'ERANGE': return InvalidArgumentError;
-    case 'ETIMEDOUT': return TimeoutError;
-    default: return VfioError;
+    case 'ENOTTY':
+    case 'EOPNOTSUPP':
+    case 'ENOSYS':
+      return NotSupportedError;
+    case 'EPERM':
+    case 'EACCES':
+      return PermissionError;
+    case 'EBUSY':
+      return BusyError;
+    case 'EINVAL':
+    case 'ERANGE':
+      return InvalidArgumentError;
+    case 'ETIMEDOUT':
+      return TimeoutError;
+    default:
+      return VfioError;
   }
 }
 

@@ -33,13 +33,20 @@ const hex = (n: number) => `0x${(n >>> 0).toString(16)}`;
  * Reads `width` bytes at `off` until `(value & mask) === expected`; resolves to the last value
  * read. Rejects with TimeoutError (code ETIMEDOUT, the last value in its message) at the deadline.
  */
-export async function waitFor(mem: Pollable, off: number, mask: number, expected: number, o: WaitForOptions = {}, label?: { op: string; device?: string }): Promise<number> {
+export async function waitFor(
+  mem: Pollable,
+  off: number,
+  mask: number,
+  expected: number,
+  o: WaitForOptions = {},
+  label?: { op: string; device?: string },
+): Promise<number> {
   const width = o.width ?? 4;
   const read = width === 4 ? () => mem.read32(off) : width === 2 ? () => mem.read16(off) : () => mem.read8(off);
   const want = (expected & mask) >>> 0;
   const m = mask >>> 0;
   let v = read();
-  if (((v & m) >>> 0) === want) return v;
+  if ((v & m) >>> 0 === want) return v;
   const timeoutMs = o.timeoutMs ?? 1000;
   const maxInterval = o.maxIntervalMs ?? 10;
   const deadline = performance.now() + timeoutMs;
@@ -49,7 +56,9 @@ export async function waitFor(mem: Pollable, off: number, mask: number, expected
     if (performance.now() >= deadline) {
       const op = label?.op ?? 'waitFor';
       throw new TimeoutError({
-        code: 'ETIMEDOUT', op, device: label?.device,
+        code: 'ETIMEDOUT',
+        op,
+        device: label?.device,
         message: `${op}: ${o.what ?? `(value at ${hex(off)} & ${hex(m)}) == ${hex(want)}`} did not happen within ${timeoutMs} ms (last value read: ${hex(v)})`,
       });
     }
@@ -59,6 +68,6 @@ export async function waitFor(mem: Pollable, off: number, mask: number, expected
       interval = Math.min(interval * 2, maxInterval);
     }
     v = read();
-    if (((v & m) >>> 0) === want) return v;
+    if ((v & m) >>> 0 === want) return v;
   }
 }

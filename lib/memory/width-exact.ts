@@ -131,8 +131,14 @@ export abstract class WidthExactMemory implements Pollable {
         device: l.device,
       });
     }
-    const what = op === 'write64n' ? 'is not an integer in [0, 2^53)' : op === 'write64x2' ? 'is not a 32-bit half'
-      : typeof v === 'bigint' || width === 8 ? 'is not a 64-bit bigint' : `does not fit in ${width * 8} bits`;
+    const what =
+      op === 'write64n'
+        ? 'is not an integer in [0, 2^53)'
+        : op === 'write64x2'
+          ? 'is not a 32-bit half'
+          : typeof v === 'bigint' || width === 8
+            ? 'is not a 64-bit bigint'
+            : `does not fit in ${width * 8} bits`;
     throw invalidArgument(`${l.prefix}.${op}`, `value ${String(v)} ${what}`, { device: l.device });
   }
 
@@ -210,7 +216,8 @@ export abstract class WidthExactMemory implements Pollable {
   /** A 64-bit value as two 32-bit halves (two stores, low first; see write64n). */
   write64x2(off: number, low: number, high: number): void {
     const i = off >>> 3;
-    if (i * 8 !== off || off > this.wlim64 || (low >>> 0) !== low || (high >>> 0) !== high) this.fail('write64x2', off, 8, (high >>> 0) !== high ? high : low, true);
+    if (i * 8 !== off || off > this.wlim64 || low >>> 0 !== low || high >>> 0 !== high)
+      this.fail('write64x2', off, 8, high >>> 0 !== high ? high : low, true);
     this.v32[i * 2] = low;
     this.v32[i * 2 + 1] = high;
   }

@@ -62,7 +62,10 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
 
   private queueFor(o: IoOptions): Promise<NvmeQueue> {
     if (o.queue) return Promise.resolve(o.queue);
-    return (this.defaultQueue ??= this.createQueue().catch((e) => { this.defaultQueue = undefined; throw e; }));
+    return (this.defaultQueue ??= this.createQueue().catch((e) => {
+      this.defaultQueue = undefined;
+      throw e;
+    }));
   }
 
   /** The namespace's Identify data; for an NSID that is not active, the first namespace's format (the controller then rejects the command). */
@@ -77,18 +80,32 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
 
   private checkBlocks(op: string, blocks: number, bytes: number): void {
     if (!Number.isSafeInteger(blocks) || blocks < 1 || blocks > 0x10000) {
-      throw new InvalidArgumentError({ code: 'EINVAL', op, device: this.label, message: `${op}: ${blocks} blocks (1 to 65536 per command)` });
+      throw new InvalidArgumentError({
+        code: 'EINVAL',
+        op,
+        device: this.label,
+        message: `${op}: ${blocks} blocks (1 to 65536 per command)`,
+      });
     }
     if (bytes > this.maxTransferBytes) {
       throw new InvalidArgumentError({
-        code: 'ERANGE', op, device: this.label, message: `${op}: ${bytes} bytes exceed the largest transfer of ${this.maxTransferBytes} bytes`,
-        hint: 'split the transfer (the limit is the controller\'s MDTS or the data pool: dataPages / 2 pages)',
+        code: 'ERANGE',
+        op,
+        device: this.label,
+        message: `${op}: ${bytes} bytes exceed the largest transfer of ${this.maxTransferBytes} bytes`,
+        hint: "split the transfer (the limit is the controller's MDTS or the data pool: dataPages / 2 pages)",
       });
     }
   }
 
   private checkLba(op: string, lba: number): void {
-    if (!Number.isSafeInteger(lba) || lba < 0) throw new InvalidArgumentError({ code: 'EINVAL', op, device: this.label, message: `${op}: LBA ${lba} is not a non-negative integer` });
+    if (!Number.isSafeInteger(lba) || lba < 0)
+      throw new InvalidArgumentError({
+        code: 'EINVAL',
+        op,
+        device: this.label,
+        message: `${op}: LBA ${lba} is not a non-negative integer`,
+      });
   }
 
   /** Data pages for `bytes`, or the pool's exhaustion error with nothing taken. */
@@ -104,7 +121,14 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
     return out;
   }
 
-  private async transfer(write: boolean, nsid: number, lba: number, blocks: number, data: Uint8Array | undefined, o: IoOptions): Promise<Uint8Array | undefined> {
+  private async transfer(
+    write: boolean,
+    nsid: number,
+    lba: number,
+    blocks: number,
+    data: Uint8Array | undefined,
+    o: IoOptions,
+  ): Promise<Uint8Array | undefined> {
     const op = write ? 'NvmeController.write' : 'NvmeController.read';
     this.checkLba(op, lba);
     const bytes = blocks * this.blockSize(nsid);
@@ -122,11 +146,23 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
     const ps = this.pageSize;
     if (write) pages.forEach((b, i) => b.u8.set(data!.subarray(i * ps, Math.min(bytes, (i + 1) * ps))));
     const out = write ? undefined : new Uint8Array(bytes);
-    const copyOut = out && (() => pages.forEach((b, i) => out.set(b.u8.subarray(0, Math.min(ps, bytes - i * ps)), i * ps)));
-    await q.submit({
-      opcode: write ? OPC_WRITE : OPC_READ, nsid, prp1: prps.prp1, prp2: prps.prp2,
-      cdw10: lba % 0x100000000, cdw11: Math.floor(lba / 0x100000000), cdw12: blocks - 1, lba, blocks,
-    }, prps.lists.length ? [...pages, ...prps.lists] : pages, copyOut);
+    const copyOut =
+      out && (() => pages.forEach((b, i) => out.set(b.u8.subarray(0, Math.min(ps, bytes - i * ps)), i * ps)));
+    await q.submit(
+      {
+        opcode: write ? OPC_WRITE : OPC_READ,
+        nsid,
+        prp1: prps.prp1,
+        prp2: prps.prp2,
+        cdw10: lba % 0x100000000,
+        cdw11: Math.floor(lba / 0x100000000),
+        cdw12: blocks - 1,
+        lba,
+        blocks,
+      },
+      prps.lists.length ? [...pages, ...prps.lists] : pages,
+      copyOut,
+    );
     return out;
   }
 
@@ -139,7 +175,12 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
   async write(nsid: number, lba: number, data: Uint8Array, o: IoOptions = {}): Promise<void> {
     const bs = this.blockSize(nsid);
     if (data.length === 0 || data.length % bs !== 0) {
-      throw new InvalidArgumentError({ code: 'EINVAL', op: 'NvmeController.write', device: this.label, message: `NvmeController.write: ${data.length} bytes are not whole ${bs}-byte blocks` });
+      throw new InvalidArgumentError({
+        code: 'EINVAL',
+        op: 'NvmeController.write',
+        device: this.label,
+        message: `NvmeController.write: ${data.length} bytes are not whole ${bs}-byte blocks`,
+      });
     }
     await this.transfer(true, nsid, lba, data.length / bs, data, o);
   }
@@ -154,10 +195,21 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
   /** Write Zeroes: `blocks` blocks from `lba` read as zeroes afterwards, without a data transfer. */
   async writeZeroes(nsid: number, lba: number, blocks: number, o: IoOptions = {}): Promise<void> {
     this.checkLba('NvmeController.writeZeroes', lba);
-    if (!Number.isSafeInteger(blocks) || blocks < 1 || blocks > 0x10000) this.checkBlocks('NvmeController.writeZeroes', blocks, 0);
+    if (!Number.isSafeInteger(blocks) || blocks < 1 || blocks > 0x10000)
+      this.checkBlocks('NvmeController.writeZeroes', blocks, 0);
     await this.ready();
     const q = await this.queueFor(o);
-    await q.submit({ opcode: OPC_WRITE_ZEROES, nsid, prp1: 0, prp2: 0, cdw10: lba % 0x100000000, cdw11: Math.floor(lba / 0x100000000), cdw12: blocks - 1, lba, blocks });
+    await q.submit({
+      opcode: OPC_WRITE_ZEROES,
+      nsid,
+      prp1: 0,
+      prp2: 0,
+      cdw10: lba % 0x100000000,
+      cdw11: Math.floor(lba / 0x100000000),
+      cdw12: blocks - 1,
+      lba,
+      blocks,
+    });
   }
 
   /**
@@ -167,12 +219,22 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
   async dsm(nsid: number, ranges: readonly LbaRange[], o: IoOptions = {}): Promise<void> {
     const op = 'NvmeController.dsm';
     if (ranges.length < 1 || ranges.length > MAX_DSM_RANGES) {
-      throw new InvalidArgumentError({ code: 'EINVAL', op, device: this.label, message: `${op}: ${ranges.length} ranges (1 to ${MAX_DSM_RANGES})` });
+      throw new InvalidArgumentError({
+        code: 'EINVAL',
+        op,
+        device: this.label,
+        message: `${op}: ${ranges.length} ranges (1 to ${MAX_DSM_RANGES})`,
+      });
     }
     for (const r of ranges) {
       this.checkLba(op, r.lba);
       if (!Number.isSafeInteger(r.blocks) || r.blocks < 1 || r.blocks > 0xffffffff) {
-        throw new InvalidArgumentError({ code: 'EINVAL', op, device: this.label, message: `${op}: a range of ${r.blocks} blocks` });
+        throw new InvalidArgumentError({
+          code: 'EINVAL',
+          op,
+          device: this.label,
+          message: `${op}: a range of ${r.blocks} blocks`,
+        });
       }
     }
     await this.ready();
@@ -185,7 +247,19 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
       buf.write32(e + 4, r.blocks);
       buf.write64n(e + 8, r.lba);
     });
-    await q.submit({ opcode: OPC_DSM, nsid, prp1: page.iova, prp2: 0, cdw10: ranges.length - 1, cdw11: DSM_DEALLOCATE, cdw12: 0, lba: ranges[0].lba }, [page]);
+    await q.submit(
+      {
+        opcode: OPC_DSM,
+        nsid,
+        prp1: page.iova,
+        prp2: 0,
+        cdw10: ranges.length - 1,
+        cdw11: DSM_DEALLOCATE,
+        cdw12: 0,
+        lba: ranges[0].lba,
+      },
+      [page],
+    );
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -5,12 +5,33 @@
 import { Device, DmaPool, Irq, Mapping, VfioError } from '../index';
 import { NvmeAbortReason, NvmeAbortedError } from './errors';
 import {
-  IDENTIFY_BYTES, IdentifyController, IdentifyNamespace, decodeIdentifyController, decodeIdentifyNamespace, decodeNamespaceList,
+  IDENTIFY_BYTES,
+  IdentifyController,
+  IdentifyNamespace,
+  decodeIdentifyController,
+  decodeIdentifyNamespace,
+  decodeNamespaceList,
 } from './identify';
 import { NvmeQueue, QueueHost } from './queue';
 import {
-  CC_SHN_MASK, CC_SHN_NORMAL, CSTS_CFS, CSTS_RDY, CSTS_SHST_COMPLETE, CSTS_SHST_MASK, NvmeCap, REG_ACQ, REG_AQA, REG_ASQ, REG_CAP,
-  REG_CC, REG_CSTS, REG_VS, SQE_BYTES, ccEnable, decodeCap, decodeVersion,
+  CC_SHN_MASK,
+  CC_SHN_NORMAL,
+  CSTS_CFS,
+  CSTS_RDY,
+  CSTS_SHST_COMPLETE,
+  CSTS_SHST_MASK,
+  NvmeCap,
+  REG_ACQ,
+  REG_AQA,
+  REG_ASQ,
+  REG_CAP,
+  REG_CC,
+  REG_CSTS,
+  REG_VS,
+  SQE_BYTES,
+  ccEnable,
+  decodeCap,
+  decodeVersion,
 } from './registers';
 
 export interface NvmeOpenOptions {
@@ -85,8 +106,12 @@ export class NvmeCore implements QueueHost {
     this.label = device.bdf;
     const msix = device.irqs.find((i) => i.name === 'MSIX')?.count ?? 0;
     this.options = {
-      ioQueues: o.ioQueues ?? 4, queueDepth: o.queueDepth ?? 256, adminDepth: o.adminDepth ?? 32,
-      dataPages: o.dataPages ?? 1024, timeoutMs: o.timeoutMs ?? 10000, interrupts: (o.interrupts ?? true) && msix > 0,
+      ioQueues: o.ioQueues ?? 4,
+      queueDepth: o.queueDepth ?? 256,
+      adminDepth: o.adminDepth ?? 32,
+      dataPages: o.dataPages ?? 1024,
+      timeoutMs: o.timeoutMs ?? 10000,
+      interrupts: (o.interrupts ?? true) && msix > 0,
     };
     device.config.busMaster = true;
     this.bar = device.bar(0).map();
@@ -94,21 +119,35 @@ export class NvmeCore implements QueueHost {
     this.version = decodeVersion(this.bar.read32(REG_VS));
     this.doorbellStride = this.cap.doorbellStride;
     if ((this.cap.commandSets & 1) === 0) {
-      throw new VfioError({ code: 'EOPNOTSUPP', op: 'NvmeController.open', device: this.label, message: `NvmeController.open: ${this.label} does not support the NVM command set (CAP.CSS 0x${this.cap.commandSets.toString(16)})` });
+      throw new VfioError({
+        code: 'EOPNOTSUPP',
+        op: 'NvmeController.open',
+        device: this.label,
+        message: `NvmeController.open: ${this.label} does not support the NVM command set (CAP.CSS 0x${this.cap.commandSets.toString(16)})`,
+      });
     }
     const hostPage = 4096;
     this.pageSize = Math.min(Math.max(hostPage, this.cap.pageSizeMin), this.cap.pageSizeMax);
     // Without an IOMMU the device sees physical pages, contiguous only by luck: a queue must fit
     // in one page then (CAP.CQR asks for contiguous queues).
-    const maxDepth = device.iommu.unsafe ? this.pageSize / SQE_BYTES : Math.max(this.options.queueDepth, this.options.adminDepth);
-    const queueBytes = Math.ceil(Math.min(maxDepth, this.cap.maxQueueEntries) * SQE_BYTES / this.pageSize) * this.pageSize;
+    const maxDepth = device.iommu.unsafe
+      ? this.pageSize / SQE_BYTES
+      : Math.max(this.options.queueDepth, this.options.adminDepth);
+    const queueBytes =
+      Math.ceil((Math.min(maxDepth, this.cap.maxQueueEntries) * SQE_BYTES) / this.pageSize) * this.pageSize;
     this.queuePool = DmaPool.create(device, { blockSize: queueBytes, blocks: 2 * (this.options.ioQueues + 1) });
     this.dataPool = DmaPool.create(device, { blockSize: this.pageSize, blocks: this.options.dataPages });
     const adminIrq = this.options.interrupts ? this.vectorIrq(0) : undefined;
     this.admin = new NvmeQueue(this, this.queuePool, {
-      qid: ADMIN_QID, depth: Math.min(this.options.adminDepth, 4096, this.queuePool.blockSize / SQE_BYTES), irq: adminIrq, vector: adminIrq ? 0 : undefined, timeoutMs: this.options.timeoutMs,
+      qid: ADMIN_QID,
+      depth: Math.min(this.options.adminDepth, 4096, this.queuePool.blockSize / SQE_BYTES),
+      irq: adminIrq,
+      vector: adminIrq ? 0 : undefined,
+      timeoutMs: this.options.timeoutMs,
     });
-    this.onDeviceReset = () => { void this.recover('reset', 'the device was reset').catch(() => undefined); };
+    this.onDeviceReset = () => {
+      void this.recover('reset', 'the device was reset').catch(() => undefined);
+    };
   }
 
   /** Brings the controller up and reads what it is. */
@@ -142,7 +181,10 @@ export class NvmeCore implements QueueHost {
   protected async disable(): Promise<void> {
     const cc = this.bar.read32(REG_CC);
     if ((cc & 1) !== 0) this.bar.write32(REG_CC, cc & ~1);
-    await this.bar.waitFor(REG_CSTS, CSTS_RDY, 0, { timeoutMs: this.cap.timeoutMs, what: 'CSTS.RDY = 0 after CC.EN = 0 (CAP.TO)' });
+    await this.bar.waitFor(REG_CSTS, CSTS_RDY, 0, {
+      timeoutMs: this.cap.timeoutMs,
+      what: 'CSTS.RDY = 0 after CC.EN = 0 (CAP.TO)',
+    });
   }
 
   /** Disables, points the controller at the admin queues, and enables it (CSTS.RDY within CAP.TO). */
@@ -155,10 +197,20 @@ export class NvmeCore implements QueueHost {
     this.bar.write64n(REG_ACQ, this.admin.cq.iova);
     this.bar.write32(REG_CC, ccEnable(this.pageSize));
     try {
-      await this.bar.waitFor(REG_CSTS, CSTS_RDY, CSTS_RDY, { timeoutMs: this.cap.timeoutMs, what: 'CSTS.RDY = 1 after CC.EN = 1 (CAP.TO)' });
+      await this.bar.waitFor(REG_CSTS, CSTS_RDY, CSTS_RDY, {
+        timeoutMs: this.cap.timeoutMs,
+        what: 'CSTS.RDY = 1 after CC.EN = 1 (CAP.TO)',
+      });
     } catch (e) {
       const csts = this.bar.read32(REG_CSTS);
-      if (csts & CSTS_CFS) throw new VfioError({ code: 'EIO', op: 'NvmeController.enable', device: this.label, message: `NvmeController.enable: controller fatal status (CSTS 0x${csts.toString(16)})`, cause: e });
+      if (csts & CSTS_CFS)
+        throw new VfioError({
+          code: 'EIO',
+          op: 'NvmeController.enable',
+          device: this.label,
+          message: `NvmeController.enable: controller fatal status (CSTS 0x${csts.toString(16)})`,
+          cause: e,
+        });
       throw e;
     }
   }
@@ -167,14 +219,27 @@ export class NvmeCore implements QueueHost {
   async identify(cns: number, nsid: number): Promise<Uint8Array> {
     const page = this.dataPool.alloc();
     let out: Uint8Array | undefined;
-    await this.admin.submit({ opcode: OPC_IDENTIFY, nsid, prp1: page.iova, prp2: 0, cdw10: cns, cdw11: 0, cdw12: 0 }, [page],
-      () => { out = page.u8.slice(0, IDENTIFY_BYTES); });
+    await this.admin.submit(
+      { opcode: OPC_IDENTIFY, nsid, prp1: page.iova, prp2: 0, cdw10: cns, cdw11: 0, cdw12: 0 },
+      [page],
+      () => {
+        out = page.u8.slice(0, IDENTIFY_BYTES);
+      },
+    );
     return out!;
   }
 
   /** Set Features, Number of Queues: asks for `n` I/O queue pairs, resolves to the number granted. */
   async setNumberOfQueues(n: number): Promise<number> {
-    const dw0 = await this.admin.submit({ opcode: OPC_SET_FEATURES, nsid: 0, prp1: 0, prp2: 0, cdw10: FID_NUMBER_OF_QUEUES, cdw11: ((n - 1) << 16) | (n - 1), cdw12: 0 });
+    const dw0 = await this.admin.submit({
+      opcode: OPC_SET_FEATURES,
+      nsid: 0,
+      prp1: 0,
+      prp2: 0,
+      cdw10: FID_NUMBER_OF_QUEUES,
+      cdw11: ((n - 1) << 16) | (n - 1),
+      cdw12: 0,
+    });
     return Math.min(dw0 & 0xffff, dw0 >>> 16) + 1;
   }
 
@@ -193,11 +258,27 @@ export class NvmeCore implements QueueHost {
     // Taken from the moment it is chosen: queues created at the same time get different ids.
     while (this.ioQueues.has(qid) || this.creating.has(qid)) qid++;
     if (qid > this.grantedQueues) {
-      throw new VfioError({ code: 'ENOSPC', op: 'NvmeController.createQueue', device: this.label, message: `NvmeController.createQueue: all ${this.grantedQueues} I/O queue pairs the controller granted are in use`, hint: 'open with a larger ioQueues, or delete a queue first' });
+      throw new VfioError({
+        code: 'ENOSPC',
+        op: 'NvmeController.createQueue',
+        device: this.label,
+        message: `NvmeController.createQueue: all ${this.grantedQueues} I/O queue pairs the controller granted are in use`,
+        hint: 'open with a larger ioQueues, or delete a queue first',
+      });
     }
-    const depth = Math.min(o.depth ?? this.options.queueDepth, this.cap.maxQueueEntries, this.queuePool.blockSize / SQE_BYTES);
+    const depth = Math.min(
+      o.depth ?? this.options.queueDepth,
+      this.cap.maxQueueEntries,
+      this.queuePool.blockSize / SQE_BYTES,
+    );
     const irq = o.polled || !this.options.interrupts ? undefined : this.vectorIrq(qid);
-    const q = new NvmeQueue(this, this.queuePool, { qid, depth, irq, vector: irq ? qid : undefined, timeoutMs: this.options.timeoutMs });
+    const q = new NvmeQueue(this, this.queuePool, {
+      qid,
+      depth,
+      irq,
+      vector: irq ? qid : undefined,
+      timeoutMs: this.options.timeoutMs,
+    });
     this.creating.add(qid);
     try {
       await this.createOnController(q);
@@ -215,8 +296,24 @@ export class NvmeCore implements QueueHost {
     const size = ((q.depth - 1) << 16) | q.qid;
     // CQ: physically contiguous (bit 0), interrupts enabled (bit 1) on vector IV (bits 31:16).
     const cqFlags = 1 | (q.vector !== undefined ? 2 | (q.vector << 16) : 0);
-    await this.admin.submit({ opcode: OPC_CREATE_CQ, nsid: 0, prp1: q.cq.iova, prp2: 0, cdw10: size, cdw11: cqFlags, cdw12: 0 });
-    await this.admin.submit({ opcode: OPC_CREATE_SQ, nsid: 0, prp1: q.sq.iova, prp2: 0, cdw10: size, cdw11: 1 | (q.qid << 16), cdw12: 0 });
+    await this.admin.submit({
+      opcode: OPC_CREATE_CQ,
+      nsid: 0,
+      prp1: q.cq.iova,
+      prp2: 0,
+      cdw10: size,
+      cdw11: cqFlags,
+      cdw12: 0,
+    });
+    await this.admin.submit({
+      opcode: OPC_CREATE_SQ,
+      nsid: 0,
+      prp1: q.sq.iova,
+      prp2: 0,
+      cdw10: size,
+      cdw11: 1 | (q.qid << 16),
+      cdw12: 0,
+    });
   }
 
   /** Deletes an I/O queue pair (commands still in it complete as aborted by the deletion). */
@@ -246,7 +343,13 @@ export class NvmeCore implements QueueHost {
   /** Waits while a recovery runs; throws once the controller is closed. */
   protected async ready(): Promise<void> {
     if (this.recovering) await this.recovering;
-    if (this.closing) throw new VfioError({ code: 'ECLOSED', op: 'NvmeController', device: this.label, message: `NvmeController: ${this.label} is closed` });
+    if (this.closing)
+      throw new VfioError({
+        code: 'ECLOSED',
+        op: 'NvmeController',
+        device: this.label,
+        message: `NvmeController: ${this.label} is closed`,
+      });
   }
 
   /** @internal QueueHost: a command ran out of time. */
@@ -258,7 +361,9 @@ export class NvmeCore implements QueueHost {
       void this.recover('timeout', `admin ${info.name} timed out`).catch(() => undefined);
       return;
     }
-    const reset = (why: string) => { if (!this.closing) void this.recover('timeout', why).catch(() => undefined); };
+    const reset = (why: string) => {
+      if (!this.closing) void this.recover('timeout', why).catch(() => undefined);
+    };
     // Ask the controller to abort it (within its Abort limit, ACL + 1); if the command is still
     // there a grace period later, or no Abort can be sent, reset. Nothing here may throw: this
     // runs in a timer.
@@ -268,7 +373,15 @@ export class NvmeCore implements QueueHost {
     }
     let abort: Promise<number>;
     try {
-      abort = this.admin.submit({ opcode: OPC_ABORT, nsid: 0, prp1: 0, prp2: 0, cdw10: q.qid | (cid << 16), cdw11: 0, cdw12: 0 });
+      abort = this.admin.submit({
+        opcode: OPC_ABORT,
+        nsid: 0,
+        prp1: 0,
+        prp2: 0,
+        cdw10: q.qid | (cid << 16),
+        cdw11: 0,
+        cdw12: 0,
+      });
     } catch {
       reset(`${info.name} on queue ${q.qid} timed out and the admin queue is full`);
       return;
@@ -276,9 +389,15 @@ export class NvmeCore implements QueueHost {
     this.abortsInFlight++;
     const seq = q.sequence(cid);
     const still = () => q.sequence(cid) === seq;
-    abort.catch(() => undefined)
-      .then(() => { this.abortsInFlight--; return new Promise((r) => setTimeout(r, Math.min(q.timeoutMs, 1000))); })
-      .then(() => { if (still()) reset(`${info.name} on queue ${q.qid} could not be aborted`); });
+    abort
+      .catch(() => undefined)
+      .then(() => {
+        this.abortsInFlight--;
+        return new Promise((r) => setTimeout(r, Math.min(q.timeoutMs, 1000)));
+      })
+      .then(() => {
+        if (still()) reset(`${info.name} on queue ${q.qid} could not be aborted`);
+      });
   }
 
   /**
@@ -299,7 +418,9 @@ export class NvmeCore implements QueueHost {
       await this.setNumberOfQueues(this.options.ioQueues);
       for (const q of this.ioQueues.values()) await this.createOnController(q);
       this.recoveries++;
-    })().finally(() => { this.recovering = undefined; });
+    })().finally(() => {
+      this.recovering = undefined;
+    });
     return this.recovering;
   }
 
@@ -321,25 +442,67 @@ export class NvmeCore implements QueueHost {
     if (!this.device.closed) {
       try {
         for (const q of [...this.ioQueues.values()]) {
-          await this.admin.submit({ opcode: OPC_DELETE_SQ, nsid: 0, prp1: 0, prp2: 0, cdw10: q.qid, cdw11: 0, cdw12: 0 });
-          await this.admin.submit({ opcode: OPC_DELETE_CQ, nsid: 0, prp1: 0, prp2: 0, cdw10: q.qid, cdw11: 0, cdw12: 0 });
+          await this.admin.submit({
+            opcode: OPC_DELETE_SQ,
+            nsid: 0,
+            prp1: 0,
+            prp2: 0,
+            cdw10: q.qid,
+            cdw11: 0,
+            cdw12: 0,
+          });
+          await this.admin.submit({
+            opcode: OPC_DELETE_CQ,
+            nsid: 0,
+            prp1: 0,
+            prp2: 0,
+            cdw10: q.qid,
+            cdw11: 0,
+            cdw12: 0,
+          });
         }
         const cc = this.bar.read32(REG_CC);
         this.bar.write32(REG_CC, (cc & ~CC_SHN_MASK) | CC_SHN_NORMAL);
-        await this.bar.waitFor(REG_CSTS, CSTS_SHST_MASK, CSTS_SHST_COMPLETE, { timeoutMs: this.cap.timeoutMs, what: 'CSTS.SHST = shutdown complete' });
+        await this.bar.waitFor(REG_CSTS, CSTS_SHST_MASK, CSTS_SHST_COMPLETE, {
+          timeoutMs: this.cap.timeoutMs,
+          what: 'CSTS.SHST = shutdown complete',
+        });
       } catch (e) {
         errors.push(e);
       }
     }
     for (const q of [this.admin, ...this.ioQueues.values()]) q.close('shutdown');
     this.ioQueues.clear();
-    for (const irq of this.irqs.values()) { try { irq.disable(); } catch (e) { errors.push(e); } }
+    for (const irq of this.irqs.values()) {
+      try {
+        irq.disable();
+      } catch (e) {
+        errors.push(e);
+      }
+    }
     this.irqs.clear();
-    for (const p of [this.dataPool, this.queuePool]) { try { p.close(); } catch (e) { errors.push(e); } }
-    try { this.bar.close(); } catch (e) { errors.push(e); }
-    if (this.ownsDevice) { try { this.device.close(); } catch (e) { errors.push(e); } }
+    for (const p of [this.dataPool, this.queuePool]) {
+      try {
+        p.close();
+      } catch (e) {
+        errors.push(e);
+      }
+    }
+    try {
+      this.bar.close();
+    } catch (e) {
+      errors.push(e);
+    }
+    if (this.ownsDevice) {
+      try {
+        this.device.close();
+      } catch (e) {
+        errors.push(e);
+      }
+    }
     if (errors.length === 1) throw errors[0];
-    if (errors.length) throw new AggregateError(errors, `NvmeController.close(${this.label}): ${errors.length} step(s) failed`);
+    if (errors.length)
+      throw new AggregateError(errors, `NvmeController.close(${this.label}): ${errors.length} step(s) failed`);
   }
 
   /** Whether close() was called. */

@@ -92,7 +92,9 @@ const dv = (d: Uint8Array) => new DataView(d.buffer, d.byteOffset, d.byteLength)
 
 /** ASCII field, trailing spaces (and NULs) trimmed. */
 function ascii(d: Uint8Array, start: number, end: number): string {
-  return Buffer.from(d.subarray(start, end)).toString('latin1').replace(/[\s\0]+$/, '');
+  return Buffer.from(d.subarray(start, end))
+    .toString('latin1')
+    .replace(/[\s\0]+$/, '');
 }
 
 function hex(d: Uint8Array, start: number, end: number): string {
@@ -156,8 +158,13 @@ export function decodeIdentifyNamespace(data: Uint8Array): IdentifyNamespace {
   for (let i = 0; i < count; i++) {
     const off = 128 + 4 * i;
     const lbads = data[off + 2];
-    if (lbads < 9 || lbads > 31) throw new DecodeError(op, off + 2, `LBA format ${i} has LBADS ${lbads} (blocks of 2^${lbads} bytes)`);
-    lbaFormats.push({ metadataBytes: v.getUint16(off, true), blockBytes: 2 ** lbads, relativePerformance: data[off + 3] & 3 });
+    if (lbads < 9 || lbads > 31)
+      throw new DecodeError(op, off + 2, `LBA format ${i} has LBADS ${lbads} (blocks of 2^${lbads} bytes)`);
+    lbaFormats.push({
+      metadataBytes: v.getUint16(off, true),
+      blockBytes: 2 ** lbads,
+      relativePerformance: data[off + 3] & 3,
+    });
   }
   const flbas = data[26];
   // FLBAS bits 3:0 are the low and bits 6:5 the high bits of the index (formats beyond 16).

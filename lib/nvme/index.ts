@@ -3,11 +3,28 @@ export { NvmeController, NvmeControllerOptions, IoOptions, LbaRange } from './co
 export { NvmeOpenOptions, CreateQueueOptions } from './core';
 export { NvmeQueue, NvmeCommand } from './queue';
 export {
-  NvmeError, NvmeAbortedError, NvmeAbortReason, NvmeQueueFullError, NvmeCommandInfo, NvmeStatus, decodeStatus, statusName, opcodeName,
-  SCT_GENERIC, SCT_COMMAND_SPECIFIC, SCT_MEDIA, SCT_PATH,
+  NvmeError,
+  NvmeAbortedError,
+  NvmeAbortReason,
+  NvmeQueueFullError,
+  NvmeCommandInfo,
+  NvmeStatus,
+  decodeStatus,
+  statusName,
+  opcodeName,
+  SCT_GENERIC,
+  SCT_COMMAND_SPECIFIC,
+  SCT_MEDIA,
+  SCT_PATH,
 } from './errors';
 export {
-  IdentifyController, IdentifyNamespace, LbaFormat, NvmeOptionalCommands, decodeIdentifyController, decodeIdentifyNamespace, decodeNamespaceList,
+  IdentifyController,
+  IdentifyNamespace,
+  LbaFormat,
+  NvmeOptionalCommands,
+  decodeIdentifyController,
+  decodeIdentifyNamespace,
+  decodeNamespaceList,
   IDENTIFY_BYTES,
 } from './identify';
 export { NvmeCap, decodeCap, decodeVersion } from './registers';

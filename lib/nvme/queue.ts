@@ -3,7 +3,14 @@
 // interrupt or by polling), the promise settled, the data pages given back. The controller
 // (controller.ts) creates queues and decides what a timeout or a reset does to them.
 import { DmaBlock, DmaPool, Irq } from '../index';
-import { NvmeAbortReason, NvmeAbortedError, NvmeCommandInfo, NvmeError, NvmeQueueFullError, opcodeName } from './errors';
+import {
+  NvmeAbortReason,
+  NvmeAbortedError,
+  NvmeCommandInfo,
+  NvmeError,
+  NvmeQueueFullError,
+  opcodeName,
+} from './errors';
 import { CQE_BYTES, SQE_BYTES, doorbell } from './registers';
 
 /** A command as the driver fills it in; the queue adds the command id. */
@@ -210,7 +217,15 @@ export class NvmeQueue {
   }
 
   private info(cmd: NvmeCommand, cid: number): NvmeCommandInfo {
-    return { queue: this.qid, opcode: cmd.opcode, name: opcodeName(this.qid === 0, cmd.opcode), commandId: cid, nsid: cmd.nsid, lba: cmd.lba, blocks: cmd.blocks };
+    return {
+      queue: this.qid,
+      opcode: cmd.opcode,
+      name: opcodeName(this.qid === 0, cmd.opcode),
+      commandId: cid,
+      nsid: cmd.nsid,
+      lba: cmd.lba,
+      blocks: cmd.blocks,
+    };
   }
 
   private aborted(reason: NvmeAbortReason, cmd: NvmeCommand, cid: number): NvmeAbortedError {
@@ -261,7 +276,11 @@ export class NvmeQueue {
     const { resolve, reject, cmd, abandoned, onSuccess } = slot;
     let error: Error | undefined;
     if (status === 0 && !abandoned && onSuccess) {
-      try { onSuccess(); } catch (e) { error = e as Error; }
+      try {
+        onSuccess();
+      } catch (e) {
+        error = e as Error;
+      }
     }
     this.release(cid, slot);
     if (abandoned) return;

@@ -74,5 +74,5 @@ export function doorbell(qid: number, completion: boolean, stride: number): numb
 
 /** The CC value that enables the controller with memory page size `pageSize` (NVM command set, round robin). */
 export function ccEnable(pageSize: number): number {
-  return CC_EN | (Math.log2(pageSize) - 12) << 7 | CC_IO_ENTRY_SIZES;
+  return CC_EN | ((Math.log2(pageSize) - 12) << 7) | CC_IO_ENTRY_SIZES;
 }

@@ -103,7 +103,8 @@ export async function kernelNvme(bdf: string, timeoutMs = 60000): Promise<Kernel
       if (disk && fs.existsSync(disk)) {
         const block = `/sys/block/${path.basename(disk)}`;
         return {
-          ctrl, disk,
+          ctrl,
+          disk,
           attr: (name) => fs.readFileSync(`${cdir}/${name}`, 'utf8').trim(),
           bytes: Number(fs.readFileSync(`${block}/size`, 'utf8')) * 512,
           logicalBlockSize: Number(fs.readFileSync(`${block}/queue/logical_block_size`, 'utf8')),

@@ -15,7 +15,12 @@ jest.setTimeout(300000);
 /** Settles within `ms` or fails the test: the driver must never hang. */
 function within<X>(p: Promise<X>, ms: number, what: string): Promise<X> {
   let t: NodeJS.Timeout;
-  return Promise.race([p, new Promise<X>((_r, rej) => { t = setTimeout(() => rej(new Error(`${what} hung for ${ms} ms`)), ms); })]).finally(() => clearTimeout(t));
+  return Promise.race([
+    p,
+    new Promise<X>((_r, rej) => {
+      t = setTimeout(() => rej(new Error(`${what} hung for ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(t));
 }
 
 describe(`nvme driver on ${T.bdf}`, () => {
@@ -69,7 +74,7 @@ describe(`nvme driver on ${T.bdf}`, () => {
   });
 
   it('nvme: data written is read back, single blocks and multi-page transfers through PRP lists (interrupts)', async () => {
-    for (const n of [1, 2, 3, 256 * 1024 / bs, c.maxTransferBytes / bs]) {
+    for (const n of [1, 2, 3, (256 * 1024) / bs, c.maxTransferBytes / bs]) {
       const at = lba();
       const data = randomBytes(n * bs);
       await c.write(NSID, at, data);
@@ -102,14 +107,16 @@ describe(`nvme driver on ${T.bdf}`, () => {
       expect(new Set(qs.map((q) => q.vector)).size).toBe(3);
       const rounds = 8;
       // Each queue at queue depth 1, all queues at once: one completion per interrupt.
-      await Promise.all(qs.map(async (q, i) => {
-        for (let r = 0; r < rounds; r++) {
-          const at = (i * rounds + r) * 4 + 1000;
-          const data = randomBytes(4 * bs);
-          await c.write(NSID, at, data, { queue: q });
-          expect(Buffer.from(await c.read(NSID, at, 4, { queue: q })).equals(data)).toBe(true);
-        }
-      }));
+      await Promise.all(
+        qs.map(async (q, i) => {
+          for (let r = 0; r < rounds; r++) {
+            const at = (i * rounds + r) * 4 + 1000;
+            const data = randomBytes(4 * bs);
+            await c.write(NSID, at, data, { queue: q });
+            expect(Buffer.from(await c.read(NSID, at, 4, { queue: q })).equals(data)).toBe(true);
+          }
+        }),
+      );
       for (const q of qs) {
         expect(q.completions).toBe(2 * rounds);
         expect(q.completionsInInterrupt).toBe(q.completions);
@@ -148,14 +155,25 @@ describe(`nvme driver on ${T.bdf}`, () => {
     const past = await c.read(NSID, blocks - 1, 2).catch((e) => e);
     expect(past).toBeInstanceOf(NvmeError);
     expect(past).toBeInstanceOf(VfioError);
-    expect([past.sct, past.sc, past.statusName, past.command.lba, past.command.name]).toEqual([0, 0x80, 'LBA Out of Range', blocks - 1, 'Read']);
+    expect([past.sct, past.sc, past.statusName, past.command.lba, past.command.name]).toEqual([
+      0,
+      0x80,
+      'LBA Out of Range',
+      blocks - 1,
+      'Read',
+    ]);
     // An inactive namespace ID is an invalid field; one beyond what the controller can have, an invalid namespace.
     const inactive = await c.write(77, 0, new Uint8Array(bs)).catch((e) => e);
     expect(inactive).toBeInstanceOf(NvmeError);
     expect([inactive.sct, inactive.sc, inactive.dnr, inactive.command.nsid]).toEqual([0, 0x02, true, 77]);
     const invalid = await c.read(0xfffffff0, 0, 1).catch((e) => e);
     expect(invalid).toBeInstanceOf(NvmeError);
-    expect([invalid.sct, invalid.sc, invalid.dnr, invalid.statusName]).toEqual([0, 0x0b, true, 'Invalid Namespace or Format']);
+    expect([invalid.sct, invalid.sc, invalid.dnr, invalid.statusName]).toEqual([
+      0,
+      0x0b,
+      true,
+      'Invalid Namespace or Format',
+    ]);
     const tooBig = await c.read(NSID, 0, c.maxTransferBytes / bs + 1).catch((e) => e);
     expect(tooBig).toBeInstanceOf(InvalidArgumentError);
     expect(tooBig.code).toBe('ERANGE');
@@ -188,7 +206,8 @@ describe(`nvme driver on ${T.bdf}`, () => {
     const settled = await within(Promise.allSettled(ios), 60000, 'I/O across a reset');
     await reset;
     for (const [i, r] of settled.entries()) {
-      if (r.status === 'fulfilled') expect(Buffer.from(r.value).equals(data.subarray((i % 32) * bs, (i % 32 + 1) * bs))).toBe(true);
+      if (r.status === 'fulfilled')
+        expect(Buffer.from(r.value).equals(data.subarray((i % 32) * bs, ((i % 32) + 1) * bs))).toBe(true);
       else {
         expect(r.reason).toBeInstanceOf(NvmeAbortedError);
         expect(r.reason.reason).toBe('reset');
@@ -208,7 +227,11 @@ describe(`nvme driver on ${T.bdf}`, () => {
       // Disable the controller behind the driver's back: nothing it was given will complete.
       bar.write32(0x14, bar.read32(0x14) & ~1);
       await bar.waitFor(0x1c, 1, 0, { timeoutMs: 10000 });
-      const e = await within(c.read(NSID, 0, 1, { queue: q }).catch((x) => x), 60000, 'a command to a dead controller');
+      const e = await within(
+        c.read(NSID, 0, 1, { queue: q }).catch((x) => x),
+        60000,
+        'a command to a dead controller',
+      );
       expect(e).toBeInstanceOf(NvmeAbortedError);
       expect([e.reason, e.code]).toEqual(['timeout', 'ETIMEDOUT']);
       // The abort cannot work either: the admin timeout or the abort's grace period resets it.

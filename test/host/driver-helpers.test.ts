@@ -12,17 +12,29 @@ const PAGE = native().constants.PAGE_SIZE;
 function space(): DmaSpace & { log: string[] } {
   const log: string[] = [];
   const backend: DmaBackend = {
-    name: 'FakeContext', mapOp: 'FAKE_MAP', unmapOp: 'FAKE_UNMAP',
+    name: 'FakeContext',
+    mapOp: 'FAKE_MAP',
+    unmapOp: 'FAKE_UNMAP',
     geometry: () => ({ ranges: [{ start: 0n, end: 0xffffffffn }], pageSizes: 0x1000n }),
-    map(_mem, offset, size, iova) { log.push(`map ${iova.toString(16)} +${size.toString(16)} @${offset}`); return 0; },
-    unmap(iova, size) { log.push(`unmap ${iova.toString(16)} +${size.toString(16)}`); return 0; },
+    map(_mem, offset, size, iova) {
+      log.push(`map ${iova.toString(16)} +${size.toString(16)} @${offset}`);
+      return 0;
+    },
+    unmap(iova, size) {
+      log.push(`unmap ${iova.toString(16)} +${size.toString(16)}`);
+      return 0;
+    },
     dmaAvailable: () => undefined,
   };
   return Object.assign(new DmaSpace(backend), { log });
 }
 
 function caught(fn: () => unknown): VfioError {
-  try { fn(); } catch (e) { return e as VfioError; }
+  try {
+    fn();
+  } catch (e) {
+    return e as VfioError;
+  }
   throw new Error('expected a throw');
 }
 
@@ -48,7 +60,10 @@ describe('DmaPool', () => {
     using pool = DmaPool.create(space(), { blockSize: 100, blocks: 3 });
     expect(pool.blocks.map((b) => b.offset)).toEqual([0, 128, 256]);
     using pages = DmaPool.create(space(), { blockSize: 3 * PAGE, blocks: 2 });
-    expect(pages.blocks.map((b) => [b.offset, b.iova])).toEqual([[0, 0x1000], [3 * PAGE, 0x1000 + 3 * PAGE]]);
+    expect(pages.blocks.map((b) => [b.offset, b.iova])).toEqual([
+      [0, 0x1000],
+      [3 * PAGE, 0x1000 + 3 * PAGE],
+    ]);
     expect(pages.blocks.every((b) => b.contiguous)).toBe(true);
     using aligned = DmaPool.create(space(), { blockSize: 24, blocks: 4, align: 8 });
     expect(aligned.blocks.map((b) => b.offset)).toEqual([0, 24, 48, 72]);
@@ -66,7 +81,12 @@ describe('DmaPool', () => {
     expect(e.hint).toMatch(/more blocks/);
     a.free();
     expect(pool.alloc()).toBe(a);
-    expect(caught(() => { b.free(); b.free(); })).toBeInstanceOf(InvalidArgumentError);
+    expect(
+      caught(() => {
+        b.free();
+        b.free();
+      }),
+    ).toBeInstanceOf(InvalidArgumentError);
     using other = DmaPool.create(space(), { blockSize: PAGE, blocks: 1 });
     expect(caught(() => pool.free(other.alloc())).message).toMatch(/another pool/);
   });
@@ -138,7 +158,14 @@ describe('waitFor', () => {
   it('reads sparingly on a long wait (timers, not a busy loop)', async () => {
     using buf = DmaBuffer.allocate(PAGE);
     let reads = 0;
-    const mem = { read8: () => 0, read16: () => 0, read32: () => { reads++; return buf.read32(0); } };
+    const mem = {
+      read8: () => 0,
+      read16: () => 0,
+      read32: () => {
+        reads++;
+        return buf.read32(0);
+      },
+    };
     const { waitFor } = await import('../../lib/memory/poll');
     await expect(waitFor(mem, 0, 1, 1, { timeoutMs: 200 })).rejects.toBeInstanceOf(TimeoutError);
     expect(reads).toBeLessThan(16 + 40);
@@ -163,7 +190,8 @@ describe('64-bit stores without a bigint, acquire and release', () => {
     expect(buf.read64(16)).toBe(0xfedcb000n);
     buf.write64x2(24, 0x89abcdef, 0x01234567);
     expect(buf.read64(24)).toBe(0x0123456789abcdefn);
-    for (const bad of [2 ** 53, -1, 1.5, NaN]) expect(caught(() => buf.write64n(8, bad)).message).toMatch(/not an integer in \[0, 2\^53\)/);
+    for (const bad of [2 ** 53, -1, 1.5, NaN])
+      expect(caught(() => buf.write64n(8, bad)).message).toMatch(/not an integer in \[0, 2\^53\)/);
     expect(caught(() => buf.write64n(4, 1)).message).toMatch(/8-byte aligned/);
     expect(caught(() => buf.write64x2(8, 0, 2 ** 32)).message).toMatch(/32-bit half/);
     expect(buf.read64(8)).toBe(0x1f_ffff_ffff_fffen);

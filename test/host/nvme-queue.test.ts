@@ -6,8 +6,13 @@ import { DmaPool } from '../../lib/dma/pool';
 import { NvmeAbortedError, NvmeError, NvmeQueue, NvmeQueueFullError } from './nvme-fixtures';
 
 const backend: DmaBackend = {
-  name: 'Fake', mapOp: 'MAP', unmapOp: 'UNMAP', geometry: () => ({ ranges: [{ start: 0n, end: 0xffffffffn }], pageSizes: 0x1000n }),
-  map: () => 0, unmap: () => 0, dmaAvailable: () => undefined,
+  name: 'Fake',
+  mapOp: 'MAP',
+  unmapOp: 'UNMAP',
+  geometry: () => ({ ranges: [{ start: 0n, end: 0xffffffffn }], pageSizes: 0x1000n }),
+  map: () => 0,
+  unmap: () => 0,
+  dmaAvailable: () => undefined,
 };
 
 /** A controller that answers each submitted entry (after a setImmediate) with `status(opcode)`. */
@@ -21,9 +26,12 @@ function setup(depth: number, o: { status?: (opc: number, cdw10: number) => numb
   let phase = 1;
   const held: number[] = [];
   const host = {
-    label: 'fake', doorbellStride: 4,
+    label: 'fake',
+    doorbellStride: 4,
     bar: {
-      write32(off: number, v: number) { doorbells.push([off, v]); },
+      write32(off: number, v: number) {
+        doorbells.push([off, v]);
+      },
       writeRelease32(off: number, v: number) {
         doorbells.push([off, v]);
         setImmediate(() => {
@@ -31,16 +39,28 @@ function setup(depth: number, o: { status?: (opc: number, cdw10: number) => numb
             const e = q.sq.offset + sqHead * 64;
             const b = pool.buffer;
             const cid = b.read32(e) >>> 16;
-            const cmd = { opcode: b.read8(e), cid, nsid: b.read32(e + 4), prp1: b.read64(e + 24), cdw10: b.read32(e + 40), cdw12: b.read32(e + 48) };
+            const cmd = {
+              opcode: b.read8(e),
+              cid,
+              nsid: b.read32(e + 4),
+              prp1: b.read64(e + 24),
+              cdw10: b.read32(e + 40),
+              cdw12: b.read32(e + 48),
+            };
             seen.push(cmd);
             sqHead = (sqHead + 1) % depth;
-            if (o.hold) { held.push(cid); continue; }
+            if (o.hold) {
+              held.push(cid);
+              continue;
+            }
             post(cid, o.status?.(cmd.opcode, cmd.cdw10) ?? 0, cmd.cdw10 + 1);
           }
         });
       },
     },
-    onTimeout(_q: NvmeQueue, cid: number) { timeouts.push(cid); },
+    onTimeout(_q: NvmeQueue, cid: number) {
+      timeouts.push(cid);
+    },
   };
   function post(cid: number, status: number, dw0 = 0) {
     const b = pool.buffer;
@@ -59,12 +79,21 @@ describe('NvmeQueue (scripted controller)', () => {
   it('writes entries as the specification lays them out and resolves to DW0, across several wraps', async () => {
     const { q, pool, seen, doorbells } = setup(4);
     for (let i = 0; i < 10; i++) {
-      await expect(q.submit({ opcode: 2, nsid: 1, prp1: 0x12345000, prp2: 0, cdw10: i, cdw11: 0, cdw12: 7 })).resolves.toBe(i + 1);
+      await expect(
+        q.submit({ opcode: 2, nsid: 1, prp1: 0x12345000, prp2: 0, cdw10: i, cdw11: 0, cdw12: 7 }),
+      ).resolves.toBe(i + 1);
     }
     expect(seen.map((c) => c.cdw10)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(seen[0]).toMatchObject({ opcode: 2, nsid: 1, prp1: 0x12345000n, cdw12: 7 });
     // SQ tail doorbell of queue 1 at 0x1008, CQ head at 0x100c; both wrap at the depth.
-    expect(doorbells.slice(0, 6)).toEqual([[0x1008, 1], [0x100c, 1], [0x1008, 2], [0x100c, 2], [0x1008, 3], [0x100c, 3]]);
+    expect(doorbells.slice(0, 6)).toEqual([
+      [0x1008, 1],
+      [0x100c, 1],
+      [0x1008, 2],
+      [0x100c, 2],
+      [0x1008, 3],
+      [0x100c, 3],
+    ]);
     expect(doorbells).toContainEqual([0x1008, 0]);
     expect(q.completions).toBe(10);
     expect(q.inFlight).toBe(0);
@@ -73,7 +102,11 @@ describe('NvmeQueue (scripted controller)', () => {
 
   it('rejects an error completion with NvmeError and stays usable', async () => {
     const { q, pool } = setup(8, { status: (_opc, cdw10) => (cdw10 === 1 ? 0x4080 : 0) });
-    const results = await Promise.allSettled([0, 1, 2].map((i) => q.submit({ opcode: 2, nsid: 1, prp1: 0, prp2: 0, cdw10: i, cdw11: 0, cdw12: 0, lba: i, blocks: 1 })));
+    const results = await Promise.allSettled(
+      [0, 1, 2].map((i) =>
+        q.submit({ opcode: 2, nsid: 1, prp1: 0, prp2: 0, cdw10: i, cdw11: 0, cdw12: 0, lba: i, blocks: 1 }),
+      ),
+    );
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     const e = (results[1] as PromiseRejectedResult).reason;
     expect(e).toBeInstanceOf(NvmeError);
@@ -84,7 +117,9 @@ describe('NvmeQueue (scripted controller)', () => {
   it('throws NvmeQueueFullError with depth - 1 commands in flight, and fails them all on a reset', async () => {
     const { q, pool, held } = setup(4, { hold: true });
     const ps = [0, 1, 2].map((i) => q.submit({ opcode: 1, nsid: 1, prp1: 0, prp2: 0, cdw10: i, cdw11: 0, cdw12: 0 }));
-    expect(() => q.submit({ opcode: 1, nsid: 1, prp1: 0, prp2: 0, cdw10: 9, cdw11: 0, cdw12: 0 })).toThrow(NvmeQueueFullError);
+    expect(() => q.submit({ opcode: 1, nsid: 1, prp1: 0, prp2: 0, cdw10: 9, cdw11: 0, cdw12: 0 })).toThrow(
+      NvmeQueueFullError,
+    );
     await new Promise((r) => setImmediate(r));
     expect(held).toHaveLength(3);
     expect(q.failAll('reset', 'test')).toBe(3);
@@ -113,6 +148,8 @@ describe('NvmeQueue (scripted controller)', () => {
     const p = q.submit({ opcode: 2, nsid: 1, prp1: 0, prp2: 0, cdw10: 0, cdw11: 0, cdw12: 0 });
     pool.close();
     await expect(p).rejects.toBeInstanceOf(NvmeAbortedError);
-    await expect(q.submit({ opcode: 2, nsid: 1, prp1: 0, prp2: 0, cdw10: 0, cdw11: 0, cdw12: 0 })).rejects.toMatchObject({ reason: 'close' });
+    await expect(
+      q.submit({ opcode: 2, nsid: 1, prp1: 0, prp2: 0, cdw10: 0, cdw11: 0, cdw12: 0 }),
+    ).rejects.toMatchObject({ reason: 'close' });
   });
 });

@@ -12,9 +12,15 @@ describe('vfio-vm back ends', () => {
   fs.writeFileSync(img, Buffer.alloc(4096));
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it('makes a drive\'s image path absolute and adds if=none', () => {
-    expect(backendArgs({ drives: ['file=disk.img,id=d1,format=raw'] }, dir)).toEqual(['-drive', `file=${img},id=d1,format=raw,if=none`]);
-    expect(backendArgs({ drives: [`id=d2,file=${img},if=virtio`] }, '/')).toEqual(['-drive', `id=d2,file=${img},if=virtio`]);
+  it("makes a drive's image path absolute and adds if=none", () => {
+    expect(backendArgs({ drives: ['file=disk.img,id=d1,format=raw'] }, dir)).toEqual([
+      '-drive',
+      `file=${img},id=d1,format=raw,if=none`,
+    ]);
+    expect(backendArgs({ drives: [`id=d2,file=${img},if=virtio`] }, '/')).toEqual([
+      '-drive',
+      `id=d2,file=${img},if=virtio`,
+    ]);
   });
 
   it('refuses a drive without an id or with a missing image, and a netdev without an id', () => {
@@ -25,7 +31,11 @@ describe('vfio-vm back ends', () => {
   });
 
   it('passes netdevs and other arguments through, in order', () => {
-    expect(backendArgs({ netdevs: ['user,id=n1'], qemuArgs: ['-global', 'nvme.msix_qsize=8'], drives: [`file=${img},id=a`] }, dir))
-      .toEqual(['-drive', `file=${img},id=a,if=none`, '-netdev', 'user,id=n1', '-global', 'nvme.msix_qsize=8']);
+    expect(
+      backendArgs(
+        { netdevs: ['user,id=n1'], qemuArgs: ['-global', 'nvme.msix_qsize=8'], drives: [`file=${img},id=a`] },
+        dir,
+      ),
+    ).toEqual(['-drive', `file=${img},id=a,if=none`, '-netdev', 'user,id=n1', '-global', 'nvme.msix_qsize=8']);
   });
 });

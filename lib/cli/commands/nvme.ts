@@ -39,7 +39,9 @@ const count = (what: string) => (v: string) => {
   return n;
 };
 
-interface NvmeFlags { nsid: number }
+interface NvmeFlags {
+  nsid: number;
+}
 
 async function withController<T>(bdf: string, o: DeviceOpenOptions, f: (c: NvmeController) => Promise<T>): Promise<T> {
   const { NvmeController } = await import('../../nvme');
@@ -54,40 +56,69 @@ async function withController<T>(bdf: string, o: DeviceOpenOptions, f: (c: NvmeC
 
 function namespaceOf(c: NvmeController, nsid: number) {
   const ns = c.namespaces.get(nsid);
-  if (!ns) throw new CliError(`namespace ${nsid} is not active on ${c.label}`, `active namespaces: ${[...c.namespaces.keys()].join(', ') || 'none'}`);
+  if (!ns)
+    throw new CliError(
+      `namespace ${nsid} is not active on ${c.label}`,
+      `active namespaces: ${[...c.namespaces.keys()].join(', ') || 'none'}`,
+    );
   return ns;
 }
 
 /** Adds `nvme` and its subcommands; `open` adds the device-opening options to a command and reads them back. */
-export function addNvmeCommands(program: Command, rt: Runtime, bdfArg: () => Argument,
-  open: { options(cmd: Command): Command; flags(o: object): DeviceOpenOptions }): void {
-  const nvme = program.command('nvme').description('an NVMe controller bound to vfio-pci, through this package\'s driver: identify, read, write');
-  const nsid = (cmd: Command) => cmd.option('--nsid <n>', 'namespace ID', count('NSID'), 1)
-    .option('--no-color', 'no colour (NO_COLOR in the environment does the same)');
+export function addNvmeCommands(
+  program: Command,
+  rt: Runtime,
+  bdfArg: () => Argument,
+  open: { options(cmd: Command): Command; flags(o: object): DeviceOpenOptions },
+): void {
+  const nvme = program
+    .command('nvme')
+    .description("an NVMe controller bound to vfio-pci, through this package's driver: identify, read, write");
+  const nsid = (cmd: Command) =>
+    cmd
+      .option('--nsid <n>', 'namespace ID', count('NSID'), 1)
+      .option('--no-color', 'no colour (NO_COLOR in the environment does the same)');
 
-  open.options(nsid(nvme.command('identify')))
+  open
+    .options(nsid(nvme.command('identify')))
     .description('Identify Controller and the active namespaces (size, LBA format)')
     .addArgument(bdfArg())
     .option('--json', 'print JSON')
     .action(async (bdf: string, opts: NvmeFlags & { json?: boolean }) => {
       const info = await withController(bdf, open.flags(opts), async (c) => ({
-        bdf, version: c.version, cap: c.cap, pageSize: c.pageSize, maxTransferBytes: c.maxTransferBytes, controller: c.identity,
+        bdf,
+        version: c.version,
+        cap: c.cap,
+        pageSize: c.pageSize,
+        maxTransferBytes: c.maxTransferBytes,
+        controller: c.identity,
         namespaces: Object.fromEntries(c.namespaces),
       }));
-      if (opts.json) { rt.out(toJson(info) + '\n'); return; }
+      if (opts.json) {
+        rt.out(toJson(info) + '\n');
+        return;
+      }
       const id = info.controller;
       const lines = [
         `${bdf}: NVMe ${info.version}, ${id.model} (serial ${id.serial}, firmware ${id.firmware}), vendor 0x${id.vendorId.toString(16).padStart(4, '0')}`,
         `  page size ${info.pageSize} B, largest transfer ${info.maxTransferBytes} B, queues up to ${info.cap.maxQueueEntries} entries, CAP.TO ${info.cap.timeoutMs} ms`,
-        `  optional commands: ${Object.entries(id.optionalCommands).filter(([, v]) => v).map(([k]) => k).join(', ') || 'none'}`,
+        `  optional commands: ${
+          Object.entries(id.optionalCommands)
+            .filter(([, v]) => v)
+            .map(([k]) => k)
+            .join(', ') || 'none'
+        }`,
       ];
       for (const [n, ns] of Object.entries(info.namespaces)) {
-        lines.push(`  namespace ${n}: ${ns.size} blocks of ${ns.format.blockBytes} B (${(ns.size * ns.format.blockBytes / 2 ** 20).toFixed(1)} MiB), format ${ns.formatIndex} of ${ns.lbaFormats.length}`);
+        lines.push(
+          `  namespace ${n}: ${ns.size} blocks of ${ns.format.blockBytes} B (${((ns.size * ns.format.blockBytes) / 2 ** 20).toFixed(1)} MiB), format ${ns.formatIndex} of ${ns.lbaFormats.length}`,
+        );
       }
       rt.out(lines.join('\n') + '\n');
     });
 
-  open.options(nsid(nvme.command('read')))
+  open
+    .options(nsid(nvme.command('read')))
     .description('read logical blocks: a hex dump, or the raw bytes into a file')
     .addArgument(bdfArg())
     .addArgument(new Argument('<lba>', 'first logical block').argParser(count('LBA')))
@@ -98,14 +129,16 @@ export function addNvmeCommands(program: Command, rt: Runtime, bdfArg: () => Arg
         const bs = namespaceOf(c, opts.nsid).format.blockBytes;
         const out = new Uint8Array(blocks * bs);
         const step = Math.max(1, Math.floor(c.maxTransferBytes / bs));
-        for (let b = 0; b < blocks; b += step) out.set(await c.read(opts.nsid, lba + b, Math.min(step, blocks - b)), b * bs);
+        for (let b = 0; b < blocks; b += step)
+          out.set(await c.read(opts.nsid, lba + b, Math.min(step, blocks - b)), b * bs);
         return { out, bs };
       });
       if (opts.out) fs.writeFileSync(opts.out, data.out);
       else rt.out(hexDump(data.out, lba * data.bs));
     });
 
-  open.options(nsid(nvme.command('write')))
+  open
+    .options(nsid(nvme.command('write')))
     .description('write logical blocks from a file, or stdin (the last block is padded with zeroes)')
     .addArgument(bdfArg())
     .addArgument(new Argument('<lba>', 'first logical block').argParser(count('LBA')))
@@ -118,10 +151,13 @@ export function addNvmeCommands(program: Command, rt: Runtime, bdfArg: () => Arg
         const data = new Uint8Array(Math.ceil(input.length / bs) * bs);
         data.set(input);
         const step = Math.max(bs, Math.floor(c.maxTransferBytes / bs) * bs);
-        for (let off = 0; off < data.length; off += step) await c.write(opts.nsid, lba + off / bs, data.subarray(off, Math.min(data.length, off + step)));
+        for (let off = 0; off < data.length; off += step)
+          await c.write(opts.nsid, lba + off / bs, data.subarray(off, Math.min(data.length, off + step)));
         await c.flush(opts.nsid);
         return { blocks: data.length / bs, bs, padded: data.length - input.length };
       });
-      rt.out(`wrote ${written.blocks} block(s) of ${written.bs} B at LBA ${lba}${written.padded ? ` (${written.padded} zero bytes of padding)` : ''}\n`);
+      rt.out(
+        `wrote ${written.blocks} block(s) of ${written.bs} B at LBA ${lba}${written.padded ? ` (${written.padded} zero bytes of padding)` : ''}\n`,
+      );
     });
 }
