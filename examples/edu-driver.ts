@@ -7,7 +7,7 @@
 //
 // In your own project, import from 'vfio' instead of '../lib'.
 import { once } from 'events';
-import { Device, DmaBuffer, Irq, Mapping } from '../lib';
+import { Device, DmaPool, Irq, Mapping } from '../lib';
 
 // edu's BAR0 registers.
 const ID = 0x00; // 0xRRrr00ed: major/minor version, then 0xed
@@ -20,7 +20,7 @@ const DMA_SRC = 0x80; // 64-bit registers
 const DMA_DST = 0x88;
 const DMA_COUNT = 0x90;
 const DMA_CMD = 0x98; // bit 0 start, bit 1 direction (1: device to RAM), bit 2 interrupt when done
-const EDU_BUFFER = 0x40000n; // the device's internal 4 KiB DMA buffer, as a DMA address on its side
+const EDU_BUFFER = 0x40000; // the device's internal 4 KiB DMA buffer, as a DMA address on its side
 const EDU_DMA_MASK_BITS = 28; // edu ignores address bits above 27: IOVAs must stay below 256 MiB
 
 /** Waits for the next interrupt, or fails after `ms` (a driver should never wait forever). */
@@ -54,38 +54,47 @@ async function main(bdf: string): Promise<void> {
   bar0.write32(IRQ_ACK, why); // acknowledge, or the device keeps the interrupt raised
   console.log(`factorial: 10! = ${bar0.read32(FACTORIAL)} (interrupt status 0x${why.toString(16)})`);
 
-  // 3. DMA: the device reads a buffer we filled, then writes it back to another part of it.
-  //    The IOMMU decides what the device may touch: only what we map, at the IOVA we get back.
-  const buf = DmaBuffer.allocate(4096);
-  const dma = dev.iommu.map(buf, { dmaMaskBits: EDU_DMA_MASK_BITS });
+  // 3. DMA: the device reads a block we filled, then writes it back into another block.
+  //    The IOMMU decides what the device may touch: only what we map. A pool is one buffer and
+  //    one mapping carved into blocks that know their IOVAs (a driver never maps per transfer).
+  const pool = DmaPool.create(dev, { blockSize: 2048, blocks: 2, dmaMaskBits: EDU_DMA_MASK_BITS });
+  const src = pool.alloc();
+  const dst = pool.alloc();
   const message = new TextEncoder().encode('hello from the host, through the IOMMU and back');
-  buf.copyIn(0, message);
-  await transfer(bar0, irq, dma.iova, EDU_BUFFER, message.length, false); // RAM -> device
-  await transfer(bar0, irq, EDU_BUFFER, dma.iova + 0x800n, message.length, true); // device -> RAM
-  const back = new TextDecoder().decode(buf.copyOut(0x800, message.length));
+  src.u8.set(message);
+  await transfer(bar0, irq, src.iova, EDU_BUFFER, message.length, false); // RAM -> device
+  await transfer(bar0, irq, EDU_BUFFER, dst.iova, message.length, true); // device -> RAM
+  const back = new TextDecoder().decode(dst.u8.subarray(0, message.length));
   console.log(
-    `DMA round trip at IOVA 0x${dma.iova.toString(16)}: "${back}" -> ${back === new TextDecoder().decode(message) ? 'ok' : 'FAILED'}`,
+    `DMA round trip at IOVA 0x${src.iova.toString(16)}: "${back}" -> ${back === new TextDecoder().decode(message) ? 'ok' : 'FAILED'}`,
   );
 
   irq.disable();
   if (!alive || bar0.read32(FACTORIAL) !== 3628800 || back !== new TextDecoder().decode(message)) process.exitCode = 1;
 }
 
-/** One DMA transfer of edu's engine, waiting for its completion interrupt. */
+/**
+ * One DMA transfer of edu's engine, waiting for its completion interrupt, then for the engine's
+ * run bit to read clear (a register poll with a deadline, never an endless loop).
+ */
 async function transfer(
   bar0: Mapping,
   irq: Irq,
-  src: bigint,
-  dst: bigint,
+  src: number,
+  dst: number,
   count: number,
   toRam: boolean,
 ): Promise<void> {
   const done = interrupt(irq);
-  bar0.write64(DMA_SRC, src);
-  bar0.write64(DMA_DST, dst);
-  bar0.write64(DMA_COUNT, BigInt(count));
-  bar0.write64(DMA_CMD, 0x1n | (toRam ? 0x2n : 0n) | 0x4n);
+  // write64n: addresses as numbers, no bigint per transfer. edu takes a 4-byte write of a
+  // 64-bit register as the whole value (its addresses are below 2^28 anyway).
+  bar0.write64n(DMA_SRC, src);
+  bar0.write64n(DMA_DST, dst);
+  bar0.write64n(DMA_COUNT, count);
+  // The release: the pattern stored into the pool reaches the device before the start command.
+  bar0.writeRelease32(DMA_CMD, 0x1 | (toRam ? 0x2 : 0) | 0x4);
   await done;
+  await bar0.waitFor(DMA_CMD, 0x1, 0, { timeoutMs: 5000, what: 'the DMA run bit to clear' });
   bar0.write32(IRQ_ACK, bar0.read32(IRQ_STATUS));
 }
 

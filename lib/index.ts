@@ -23,6 +23,9 @@ export { DmaBuffer, DmaAllocateOptions, DmaMapping } from './dma/buffer';
 export { DmaMapOptions } from './dma/map';
 export { IovaAllocator, IovaRange } from './dma/iova';
 export { ResetKind } from './device/reset';
+export { DmaPool, DmaPoolOptions, DmaBlock, DmaPoolExhaustedError, DmaPoolSpace, DmaPoolOwner } from './dma/pool';
+export { WaitForOptions, waitFor } from './memory/poll';
+export { acquireFence, releaseFence, orderingNeedsFences } from './memory/ordering';
 export {
   VfioError,
   NotSupportedError,
@@ -30,6 +33,7 @@ export {
   BusyError,
   ClosedError,
   InvalidArgumentError,
+  TimeoutError,
   errnoError,
   errnoName,
 } from './errors';

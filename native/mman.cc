@@ -223,6 +223,19 @@ napi_value mm_mem_stats(napi_env env, napi_callback_info info) {
   return built ? napi_value(o) : nullptr;
 }
 
+// Orders a load of DMA memory (a completion entry's phase bit) before the loads after it.
+// x86-64 never reorders loads with other loads: nothing to emit there.
+napi_value mm_load_fence(napi_env, napi_callback_info) {
+#if defined(__aarch64__)
+  __asm__ __volatile__("dmb oshld" ::: "memory");  // loads, outer shareable: what devices wrote
+#elif defined(__x86_64__) || defined(__i386__)
+  __asm__ __volatile__("" ::: "memory");
+#else
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+#endif
+  return nullptr;
+}
+
 }  // namespace
 
 Mapping* mem_handle(Args& a, size_t i) { return static_cast<Mapping*>(a.handle(i, &kMappingTag)); }
@@ -244,6 +257,7 @@ void export_mman(Exports& out) {
   out.fn("dma_free", mm_munmap);
   out.fn("store_fence", mm_store_fence);
   out.fn("__mem_stats", mm_mem_stats);
+  out.fn("load_fence", mm_load_fence);
 }
 
 }  // namespace vfio

@@ -35,15 +35,16 @@ if (which === 'all' || which === 'host') {
 }
 if (which === 'all' || which === 'guest') {
   // One guest boot for every emulated-host benchmark; each script prints its own ratios.
-  const scripts = ['mmio.js --device', 'region-info.js', 'irq-latency.js', 'dma-map.js'].filter((s) =>
+  const scripts = ['mmio.js --device', 'region-info.js', 'irq-latency.js', 'dma-map.js', 'nvme.js'].filter((s) =>
     fs.existsSync(path.join(root, 'dist/bench', s.split(' ')[0])),
   );
   const cmd = scripts.map((s) => `node dist/bench/${s}`).join(' && ');
   // One guest CPU: TCG runs all vCPUs on one host thread in turns, so with two the benchmark's
   // main thread shares its time with V8's compiler and GC threads and the ratios scatter.
+  // The kernel's nvme driver: bench/nvme.ts hands the controller to it for the baseline.
   run(
     process.execPath,
-    ['dist/lib/vm/cli.js', 'run', '--smp', '1', '--', 'sh', '-c', cmd],
+    ['dist/lib/vm/cli.js', 'run', '--smp', '1', '--module', 'nvme', '--', 'sh', '-c', cmd],
     `emulated host: ${scripts.join(', ')}`,
   );
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // npm run demo: build what is missing, provision the emulated VFIO host (a QEMU guest with a
 // vIOMMU and VFIO test devices), boot it once, and run in it what a user runs on a VFIO machine:
-// `vfio list`, `vfio info` of the edu device, and both examples. Exits non-zero if any step fails.
+// `vfio list`, `vfio info` of the edu device, the examples, and the NVMe driver through the CLI. Exits non-zero if any step fails.
 'use strict';
 const { spawnSync } = require('child_process');
 const fs = require('fs');
@@ -51,6 +51,7 @@ function build() {
     'dist/lib/vm/index.js',
     'dist/examples/edu-driver.js',
     'dist/examples/ivshmem.js',
+    'dist/examples/nvme.js',
   ].map((p) => path.join(root, p));
   const oldest = Math.min(...outputs.map((p) => (fs.existsSync(p) ? fs.statSync(p).mtimeMs : 0)));
   if (oldest > newestSource([path.join(root, 'lib'), path.join(root, 'examples')])) {
@@ -101,6 +102,9 @@ step "PCI devices, and which ones VFIO can use" vfio list
 step "The edu device as VFIO describes it" vfio info "$VFIO_VM_EDU"
 step "Example: a userspace driver for edu (MMIO, interrupt, DMA)" node dist/examples/edu-driver.js
 step "Example: shared memory with the host through ivshmem" node dist/examples/ivshmem.js
+step "Example: the NVMe driver writes and reads a namespace" node dist/examples/nvme.js
+step "The NVMe controller through the CLI's driver" vfio nvme identify "$VFIO_VM_NVME"
+step "Blocks the example wrote, as the CLI reads them" vfio nvme read "$VFIO_VM_NVME" 8
 if [ -n "$failed" ]; then
   printf '\\nfailed steps:%s\\n' "$failed"
   exit 1

@@ -20,6 +20,21 @@ const root = path.resolve(__dirname, '..');
 const resultsDir = path.join(root, '.vm-work', 'test-results');
 
 /**
+ * A second NVMe controller for the driver tests (test/guest/nvme*.test.ts), on its own image
+ * (made afresh for each run) with its own serial and block size. The tests read the device and
+ * drive specs back from VFIO_TEST_NVME and VFIO_TEST_NVME_DRIVE, and the image's size from the
+ * file. The kernel's nvme driver is loaded so the tests can hand the controller to it.
+ */
+const NVME_TEST_IMAGE = path.join(resultsDir, '..', 'nvme-test.img');
+const NVME_TEST_IMAGE_BYTES = 64 << 20;
+const NVME_TEST = {
+  device: 'nvme,serial=vfio-nvme-test,drive=nvmetest,addr=0x0c,logical_block_size=4096,physical_block_size=4096',
+  // discard=unmap: a Dataset Management deallocate reaches the image, so the blocks read as zeroes.
+  drive: `file=${NVME_TEST_IMAGE},id=nvmetest,format=raw,discard=unmap`,
+};
+const NVME_TEST_ENV = { VFIO_TEST_NVME: NVME_TEST.device, VFIO_TEST_NVME_DRIVE: NVME_TEST.drive };
+
+/**
  * The guest configurations: each is one boot running the whole guest suite, with
  * VFIO_TEST_CONFIG=<name> so tests can tell which one they are in, plus the configuration's
  * `env` (VFIO_TEST_BACKEND: the IOMMU backend test/guest/env.ts opens devices with, 'auto' when
@@ -30,7 +45,12 @@ const GUEST_CONFIGS = [
   {
     name: 'default',
     description: 'stock Debian kernel, type1 IOMMU backend',
-    options: { devices: ['rtl8139', 'VGA', 'qemu-xhci'] },
+    options: {
+      devices: ['rtl8139', 'VGA', 'qemu-xhci', NVME_TEST.device],
+      drives: [NVME_TEST.drive],
+      modules: ['nvme'],
+    },
+    env: NVME_TEST_ENV,
   },
   {
     name: 'relaxed',
@@ -194,6 +214,12 @@ function hostSuite(args) {
 /** One boot of the emulated host running the whole guest suite. */
 async function guestSuite(config, args) {
   const { run, VmError } = require(path.join(root, 'dist', 'lib', 'vm'));
+  if (config.options.drives?.includes(NVME_TEST.drive)) {
+    // A zeroed sparse image per boot: what the tests read is what this run wrote.
+    fs.rmSync(NVME_TEST_IMAGE, { force: true });
+    fs.writeFileSync(NVME_TEST_IMAGE, '');
+    fs.truncateSync(NVME_TEST_IMAGE, NVME_TEST_IMAGE_BYTES);
+  }
   const out = path.join(resultsDir, `guest-${config.name}.json`);
   fs.rmSync(out, { force: true });
   say(`guest suite, configuration "${config.name}" (${config.description})…`);

@@ -220,6 +220,8 @@ export interface Native {
   dma_free(mem: MemHandle): number;
   /** A store fence (sfence on x86-64, dmb/dsb on arm64): orders WC stores before a doorbell. */
   store_fence(): void;
+  /** A load fence for DMA memory (nothing on x86-64, dmb oshld on arm64): see lib/memory/ordering.ts. */
+  load_fence(): void;
 
   // --- eventfd into the event loop (native/eventfd.cc) ---
   /**

@@ -21,6 +21,7 @@ import {
 import { bind, unbind } from './commands/bind';
 import { colors, toJson } from './format';
 import { formatList, gatherList } from './commands/list';
+import { addNvmeCommands } from './commands/nvme';
 import type { Width } from './commands/peek';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, Runtime, reportFailure } from './report';
 
@@ -308,6 +309,8 @@ export function buildProgram(rt: Runtime): Command {
         },
       ),
     );
+
+  addNvmeCommands(program, rt, bdfArg, { options: openOptions, flags: (o) => openFlags(o as OpenFlags) });
 
   program.option('--no-color', 'no colour (NO_COLOR in the environment does the same)');
   for (const cmd of program.commands) {

@@ -3,3 +3,4 @@ export * from './buffer';
 export * from './map';
 export * from './iova';
 export * from './dmabuf';
+export * from './pool';

@@ -23,6 +23,7 @@ const errnoText: Record<string, string> = {
   ENOSPC: 'no space left on device',
   ENOTTY: 'inappropriate ioctl for device',
   ERANGE: 'result out of range',
+  ETIMEDOUT: 'timed out',
   ENOSYS: 'function not implemented',
   EOPNOTSUPP: 'operation not supported',
   ENXIO: 'no such device or address',
@@ -97,6 +98,8 @@ export class PermissionError extends VfioError {}
 export class BusyError extends VfioError {}
 /** The object was closed; using it again is a bug in the caller. */
 export class ClosedError extends VfioError {}
+/** A wait with a deadline ran out (code ETIMEDOUT): a register never reached its value, a command never completed. */
+export class TimeoutError extends VfioError {}
 /** Our own argument checks (offsets, widths, alignment, ranges) and the kernel's EINVAL/ERANGE. */
 export class InvalidArgumentError extends VfioError {}
 
@@ -114,6 +117,8 @@ function classFor(code: string): typeof VfioError {
     case 'EINVAL':
     case 'ERANGE':
       return InvalidArgumentError;
+    case 'ETIMEDOUT':
+      return TimeoutError;
     default:
       return VfioError;
   }

@@ -13,6 +13,8 @@
 // builds an error message lives in fail(), off the hot path.
 import { closedError, invalidArgument } from '../errors';
 import { MemHandle, MemId, Mapped } from '../addon/native';
+import { acquireFence, releaseFence } from './ordering';
+import { Pollable, WaitForOptions, waitFor } from './poll';
 
 const U64_MIN_SIGNED = -(1n << 63n);
 const U64_LIMIT = 1n << 64n;
@@ -25,7 +27,7 @@ export interface MemoryLabel {
   readonly device?: string;
 }
 
-export abstract class WidthExactMemory {
+export abstract class WidthExactMemory implements Pollable {
   /** Accessible length in bytes (accessors check against it). */
   readonly length: number;
   /** Whether the memory takes writes (a region without the WRITE flag is mapped read-only). */
@@ -129,7 +131,14 @@ export abstract class WidthExactMemory {
         device: l.device,
       });
     }
-    const what = typeof v === 'bigint' || width === 8 ? 'is not a 64-bit bigint' : `does not fit in ${width * 8} bits`;
+    const what =
+      op === 'write64n'
+        ? 'is not an integer in [0, 2^53)'
+        : op === 'write64x2'
+          ? 'is not a 32-bit half'
+          : typeof v === 'bigint' || width === 8
+            ? 'is not a 64-bit bigint'
+            : `does not fit in ${width * 8} bits`;
     throw invalidArgument(`${l.prefix}.${op}`, `value ${String(v)} ${what}`, { device: l.device });
   }
 
@@ -188,6 +197,57 @@ export abstract class WidthExactMemory {
     if (i * 8 !== off || off > this.wlim64 || typeof v !== 'bigint' || v < U64_MIN_SIGNED || v >= U64_LIMIT)
       this.fail('write64', off, 8, v, true);
     this.v64[i] = v;
+  }
+
+  /**
+   * A 64-bit value below 2^53 (an IOVA, a byte count) without a bigint: two 32-bit stores, low
+   * half first. Fine for DMA memory the device reads later, and for the 64-bit registers of
+   * devices that accept halves (NVMe's ASQ/ACQ, edu's DMA registers); a register that must be
+   * written in one access needs write64().
+   */
+  write64n(off: number, v: number): void {
+    const i = off >>> 3;
+    if (i * 8 !== off || off > this.wlim64 || !Number.isSafeInteger(v) || v < 0) this.fail('write64n', off, 8, v, true);
+    const lo = v % 0x100000000;
+    this.v32[i * 2] = lo;
+    this.v32[i * 2 + 1] = (v - lo) / 0x100000000;
+  }
+
+  /** A 64-bit value as two 32-bit halves (two stores, low first; see write64n). */
+  write64x2(off: number, low: number, high: number): void {
+    const i = off >>> 3;
+    if (i * 8 !== off || off > this.wlim64 || low >>> 0 !== low || high >>> 0 !== high)
+      this.fail('write64x2', off, 8, high >>> 0 !== high ? high : low, true);
+    this.v32[i * 2] = low;
+    this.v32[i * 2 + 1] = high;
+  }
+
+  /**
+   * read32, then an acquire: the loads after it see what the device wrote before this word
+   * (read a completion's phase tag with it, then the rest of the entry). docs/dma.md "Ordering".
+   */
+  readAcquire32(off: number): number {
+    const v = this.read32(off);
+    acquireFence();
+    return v;
+  }
+
+  /**
+   * A release, then write32: the device sees every earlier store to DMA memory before this one
+   * (ring a doorbell with it after filling a submission entry). docs/dma.md "Ordering".
+   */
+  writeRelease32(off: number, v: number): void {
+    releaseFence();
+    this.write32(off, v);
+  }
+
+  /**
+   * Polls until `(read(off) & mask) === value`, yielding to the event loop between reads;
+   * resolves to the last value read, rejects with TimeoutError at the deadline (poll.ts).
+   */
+  waitFor(off: number, mask: number, value: number, o: WaitForOptions = {}): Promise<number> {
+    const l = this.label();
+    return waitFor(this, off, mask, value, o, { op: `${l.prefix}.waitFor`, device: l.device });
   }
 
   private span(off: number, n: number, op: string): void {

@@ -40,6 +40,9 @@ interface GuestFlags extends CommonFlags {
   module: string[];
   driver: string[];
   sampleDriver?: string;
+  drive: string[];
+  netdev: string[];
+  qemuArg: string[];
 }
 
 function commonOptions(cmd: Command): Command {
@@ -52,6 +55,9 @@ function commonOptions(cmd: Command): Command {
 function guestOptions(cmd: Command): Command {
   return commonOptions(cmd)
     .option('--device <spec>', 'extra QEMU -device, bound to vfio-pci (repeatable)', collect, [])
+    .option('--drive <spec>', 'QEMU -drive for a --device to name (if=none unless given), e.g. file=disk.img,id=d1,format=raw (repeatable)', collect, [])
+    .option('--netdev <spec>', 'QEMU -netdev for a --device to name, e.g. user,id=n1 (repeatable)', collect, [])
+    .option('--qemu-arg <arg>', 'any further QEMU argument, passed as is (repeatable; one word each)', collect, [])
     .option('--no-default-devices', 'leave out edu, ivshmem, nvme and pci-testdev')
     .option('--append <args>', 'extra kernel command line (NAME.PARAM=V is passed to module NAME)')
     .option('--memory <size>', 'guest memory', DEFAULT_MEMORY)
@@ -91,6 +97,9 @@ function runOptions(flags: GuestFlags, command: string[], signal: AbortSignal): 
     modules: flags.module,
     deviceDrivers: Object.fromEntries(flags.driver.map(parseDriverAssignment)),
     sampleDriver: flags.sampleDriver,
+    drives: flags.drive,
+    netdevs: flags.netdev,
+    qemuArgs: flags.qemuArg,
     log,
     signal,
   };

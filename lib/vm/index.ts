@@ -7,3 +7,4 @@ export { defaultDevices, DefaultDevice, GuestDevice } from './devices';
 export { KernelInfo } from './kernel';
 export { RunOptions, ProvisionOptions, defaultCacheDir } from './options';
 export { VmError, VmErrorKind } from './errors';
+export { BackendOptions, backendArgs } from './backends';

@@ -1,6 +1,7 @@
 // The options of the emulated host, shared by the CLI and the programmatic API.
 import * as os from 'os';
 import * as path from 'path';
+import type { BackendOptions } from './backends';
 import { VmError } from './errors';
 
 export interface ProvisionOptions {
@@ -20,7 +21,7 @@ export interface ProvisionOptions {
   listsMaxAgeSeconds?: number;
 }
 
-export interface RunOptions extends ProvisionOptions {
+export interface RunOptions extends ProvisionOptions, BackendOptions {
   /** The command and its arguments, run in `cwd` inside the guest. */
   command: string[];
   /** The command's working directory (on the host; the same path in the guest). Default: process.cwd(). */

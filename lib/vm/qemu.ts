@@ -41,6 +41,8 @@ export interface QemuPlan {
   consoles: Consoles;
   /** Leave out the emulated VT-d (no-IOMMU mode). */
   noIommu?: boolean;
+  /** Device back ends and pass-through arguments (backends.ts), after the devices. */
+  extraArgs?: string[];
 }
 
 const hexSlot = (n: number) => `0x${n.toString(16)}`;
@@ -97,5 +99,6 @@ export function qemuArgs(plan: QemuPlan): string[] {
     ...plan.shares.flatMap((s, i) => shareArgs(s, i, slot++)),
     ...consoleArgs(plan.consoles, slot++),
     ...plan.devices.flatMap((d) => d.qemuArgs),
+    ...(plan.extraArgs ?? []),
   ];
 }

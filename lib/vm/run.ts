@@ -15,6 +15,7 @@ import {
 } from './options';
 import { projectDirFor } from './project';
 import { provision } from './provision';
+import { backendArgs } from './backends';
 import { QemuPlan, qemuArgs } from './qemu';
 import { QemuExit, runQemu } from './qemu-process';
 import { withSampleDriver } from './sample-driver';
@@ -104,7 +105,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     });
     const plan: QemuPlan = {
       kernel, initrd, append: guestAppend(opts.append, !!opts.noIommu), noIommu: opts.noIommu, shares: shareList, devices,
-      memory: opts.memory ?? DEFAULT_MEMORY, smp: opts.smp ?? DEFAULT_SMP,
+      memory: opts.memory ?? DEFAULT_MEMORY, smp: opts.smp ?? DEFAULT_SMP, extraArgs: backendArgs(opts, cwd),
       consoles: opts.interactive ? { stdio: true } : { sockets: work.sockets },
     };
     const outcome = opts.interactive ? await boot(plan, opts, work) : await bootWithConsoles(plan, opts, work, cacheDir);

@@ -47,6 +47,9 @@ describe('npm run demo', () => {
         '==> The edu device as VFIO describes it',
         '==> Example: a userspace driver for edu (MMIO, interrupt, DMA)',
         '==> Example: shared memory with the host through ivshmem',
+        '==> Example: the NVMe driver writes and reads a namespace',
+        "==> The NVMe controller through the CLI's driver",
+        '==> Blocks the example wrote, as the CLI reads them',
       ]),
     );
     expect(demo.out).toContain('\n$ vfio list\n');
@@ -72,5 +75,19 @@ describe('npm run demo', () => {
     expect(demo.out).toContain('\nmapping attribute: wc\n');
     expect(demo.out).toMatch(/host file \S+: "hello host, from pid \d+ at [^"]+" -> ok/);
     expect(demo.out).not.toContain('failed steps:');
+  });
+
+  it('the NVMe driver wrote and read blocks, and the CLI read the same bytes', () => {
+    expect(demo.out).toMatch(/: QEMU NVMe Ctrl, serial vfiovm0, firmware \S+, NVMe \d+\.\d+\.\d+\n/);
+    expect(demo.out).toContain('block 8: "hello from TypeScript, through an NVMe queue pair" -> ok');
+    expect(demo.out).toMatch(
+      /256 KiB at block 64 \(a PRP list of 63 entries\): ok; queue 1 on MSI-X vector 1: \d+ completions, \d+ interrupts/,
+    );
+    expect(demo.out).toMatch(
+      /\$ vfio nvme identify 0000:01:00\.0\n0000:01:00\.0: NVMe [\d.]+, QEMU NVMe Ctrl \(serial vfiovm0/,
+    );
+    expect(demo.out).toMatch(
+      /\n[0-9a-f]{8} {2}68 65 6c 6c 6f 20 66 72 {2}6f 6d 20 54 79 70 65 53 {2}\|hello from TypeS\|\n/,
+    );
   });
 });

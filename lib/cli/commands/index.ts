@@ -6,3 +6,4 @@ export * from './info';
 export * from './info-format';
 export * from './list';
 export * from './peek';
+export * from './nvme';

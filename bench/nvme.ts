@@ -1,0 +1,128 @@
+// NVMe 4 KiB random reads, queue depth 1 and 32: this package's driver (interrupt-driven and
+// polled queues) against the kernel's nvme driver on the same emulated controller in the same
+// guest run. The kernel side is bench/nvme-direct.c (O_DIRECT, Linux native AIO: fio's libaio
+// pattern; fio is not in the emulated host). Rounds alternate between the drivers (the
+// controller is rebound each time); each figure is the median over rounds of the IOPS ratio.
+//
+//   node dist/bench/nvme.js [BDF]      inside the emulated host, with the nvme module loaded
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { NvmeController, NvmeQueue } from '../lib/nvme';
+import { median } from './util';
+
+const ROUNDS = Number(process.env.NVME_BENCH_ROUNDS ?? 3);
+const SECONDS = Number(process.env.NVME_BENCH_SECONDS ?? 3);
+const NSID = 1;
+
+function cProgram(): string {
+  const src = path.resolve(__dirname, '../../bench/nvme-direct.c');
+  const bin = path.join(__dirname, 'nvme-direct');
+  if (fs.existsSync(bin) && fs.statSync(bin).mtimeMs >= fs.statSync(src).mtimeMs) return bin;
+  // `cc` is an alternatives link under /etc, which the emulated host does not share: try gcc too.
+  for (const compiler of ['cc', 'gcc']) {
+    const r = spawnSync(compiler, ['-O2', '-Wall', '-Wextra', '-o', bin, src], { stdio: 'inherit' });
+    if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+    if (r.status !== 0) throw new Error(`${compiler} failed on ${src}`);
+    return bin;
+  }
+  throw new Error('no C compiler (cc or gcc) on PATH');
+}
+
+const sysDev = (bdf: string) => `/sys/bus/pci/devices/${bdf}`;
+const driverOf = (bdf: string) =>
+  fs.existsSync(`${sysDev(bdf)}/driver`) ? path.basename(fs.readlinkSync(`${sysDev(bdf)}/driver`)) : undefined;
+
+function bindTo(bdf: string, driver: string): void {
+  fs.writeFileSync(`${sysDev(bdf)}/driver_override`, driver);
+  if (driverOf(bdf)) fs.writeFileSync(`${sysDev(bdf)}/driver/unbind`, bdf);
+  fs.writeFileSync('/sys/bus/pci/drivers_probe', bdf);
+  if (driverOf(bdf) !== driver) throw new Error(`${bdf} did not bind to ${driver}`);
+}
+
+/** The kernel's block device for the controller once its namespace is scanned. */
+async function kernelDisk(bdf: string): Promise<string> {
+  const end = Date.now() + 60000;
+  while (Date.now() < end) {
+    const dir = `${sysDev(bdf)}/nvme`;
+    const ctrl = fs.existsSync(dir) ? fs.readdirSync(dir).find((n) => /^nvme\d+$/.test(n)) : undefined;
+    const ns = ctrl && fs.readdirSync(`/sys/class/nvme/${ctrl}`).find((n) => /^nvme\d+c?\d*n1$/.test(n));
+    const disk = ns && `/dev/${ns.replace(/c\d+/, '')}`;
+    if (disk && fs.existsSync(disk)) return disk;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`the kernel's nvme driver did not bring ${bdf} up`);
+}
+
+/** `qd` loops, each keeping one read in flight, for `seconds`: completions per second. */
+async function ours(c: NvmeController, q: NvmeQueue, qd: number, seconds: number): Promise<number> {
+  const blocks = c.namespaces.get(NSID)!.size;
+  const end = performance.now() + seconds * 1000;
+  let done = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: qd }, async () => {
+      while (performance.now() < end) {
+        await c.read(NSID, Math.floor(Math.random() * blocks), 1, { queue: q });
+        done++;
+      }
+    }),
+  );
+  return done / ((performance.now() - t0) / 1000);
+}
+
+function kernel(bin: string, disk: string, qd: number, seconds: number): number {
+  const r = spawnSync(bin, [disk, String(qd), String(seconds)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`nvme-direct: ${r.stderr}`);
+  const [n, s] = r.stdout.trim().split(' ').map(Number);
+  return n / s;
+}
+
+async function main(bdf: string): Promise<void> {
+  if (!fs.existsSync('/sys/bus/pci/drivers/nvme'))
+    throw new Error("the kernel's nvme driver is not loaded (vfio-vm run --module nvme)");
+  const bin = cProgram();
+  const modes = ['irq QD1', 'poll QD1', 'irq QD32', 'poll QD32', 'kernel QD1', 'kernel QD32'] as const;
+  const iops: Record<string, number[]> = Object.fromEntries(modes.map((m) => [m, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    if (driverOf(bdf) !== 'vfio-pci') bindTo(bdf, 'vfio-pci');
+    const c = await NvmeController.open(bdf, { ioQueues: 2, queueDepth: 64 });
+    try {
+      const irq = await c.createQueue();
+      const poll = await c.createQueue({ polled: true });
+      await ours(c, irq, 1, 0.5); // warm-up: V8 compiles the path
+      iops['irq QD1'].push(await ours(c, irq, 1, SECONDS));
+      iops['poll QD1'].push(await ours(c, poll, 1, SECONDS));
+      iops['irq QD32'].push(await ours(c, irq, 32, SECONDS));
+      iops['poll QD32'].push(await ours(c, poll, 32, SECONDS));
+    } finally {
+      await c.close();
+    }
+    bindTo(bdf, 'nvme');
+    const disk = await kernelDisk(bdf);
+    kernel(bin, disk, 1, 0.5);
+    iops['kernel QD1'].push(kernel(bin, disk, 1, SECONDS));
+    iops['kernel QD32'].push(kernel(bin, disk, 32, SECONDS));
+    bindTo(bdf, 'vfio-pci');
+  }
+  const ratio = (a: string, b: string) => median(iops[a].map((x, i) => x / iops[b][i]));
+  const range = (xs: number[]) => `${Math.round(Math.min(...xs))}–${Math.round(Math.max(...xs))}`;
+  console.log(
+    `NVMe 4 KiB random reads on ${bdf}, ${ROUNDS} rounds of ${SECONDS} s per mode (IOPS: min–max over rounds)`,
+  );
+  for (const m of modes)
+    console.log(`  ${m.padEnd(12)} ${range(iops[m]).padStart(13)} IOPS (median ${Math.round(median(iops[m]))})`);
+  for (const qd of ['QD1', 'QD32']) {
+    for (const mode of ['irq', 'poll']) {
+      const rs = iops[`${mode} ${qd}`].map((x, i) => x / iops[`kernel ${qd}`][i]);
+      console.log(
+        `  this driver (${mode}) / kernel, ${qd}: ${ratio(`${mode} ${qd}`, `kernel ${qd}`).toFixed(2)}x (rounds ${rs.map((r) => r.toFixed(2)).join(', ')})`,
+      );
+    }
+  }
+}
+
+main(process.argv[2] ?? process.env.VFIO_VM_NVME ?? '').catch((e: unknown) => {
+  console.error(e instanceof Error ? e.stack : e);
+  process.exit(1);
+});

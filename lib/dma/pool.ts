@@ -1,0 +1,275 @@
+// A DMA memory pool: one DmaBuffer, one IOMMU mapping, carved into equal aligned blocks that
+// know their device addresses. A driver allocates its queues, descriptors and bounce pages here
+// instead of mapping a buffer per object: type1 allows 65,535 mappings per container, and a
+// map ioctl per I/O would cost more than the I/O itself. alloc() and free() are O(1) and make
+// no garbage: the block objects exist from the start and are handed out again.
+import { native } from '../addon/native';
+import { VfioError, closedError, invalidArgument } from '../errors';
+import { DmaBuffer, DmaMapping } from './buffer';
+import type { DmaMapOptions } from './map';
+
+/** Where a pool maps its memory: a device's IOMMU context (or a DmaSpace, on the host in tests). */
+export interface DmaPoolSpace {
+  map(buffer: DmaBuffer, o?: DmaMapOptions): DmaMapping;
+  /** True without an IOMMU (device addresses are physical, pages not contiguous). */
+  readonly unsafe?: boolean;
+  /** The address a device uses for `length` bytes at buffer `offset` (IommuContextBase). */
+  deviceAddress?(m: DmaMapping, offset?: number, length?: number): bigint;
+}
+
+/**
+ * A device a pool can belong to (a Device is one): its IOMMU context, and the close hooks that
+ * close the pool with the device, in its DMA phase (after bus mastering is off).
+ */
+export interface DmaPoolOwner {
+  readonly bdf: string;
+  readonly iommu: DmaPoolSpace;
+  own(res: { close(): void }, phase: 'dma'): void;
+  disown(res: { close(): void }, phase: 'dma'): void;
+}
+
+export interface DmaPoolOptions {
+  /** Bytes per block. */
+  blockSize: number;
+  /** Number of blocks. */
+  blocks: number;
+  /**
+   * Alignment of every block (a power of two, in bytes, at most the page size). Default: the
+   * block size rounded up to a power of two, capped at the page size.
+   */
+  align?: number;
+  /** The device drives only this many address bits (see DmaMapOptions). */
+  dmaMaskBits?: number;
+  /** Back the pool with huge pages (see DmaBuffer.allocate). */
+  hugepages?: boolean;
+  /** Device access, as DmaMapOptions: both by default. */
+  read?: boolean;
+  write?: boolean;
+}
+
+/** alloc() found no free block (code ENOBUFS). */
+export class DmaPoolExhaustedError extends VfioError {}
+
+/** A block of a pool: its bytes, where it lies in the pool's buffer, and its device address. */
+export class DmaBlock {
+  /** Index within the pool. */
+  readonly index: number;
+  /** Byte offset within the pool's buffer (for the buffer's width-exact accessors). */
+  readonly offset: number;
+  readonly size: number;
+  /** Device address (IOVA) of the first byte, a number (IOVAs stay below 2^53). */
+  readonly iova: number;
+  /** Whether the device sees the block as one contiguous range (always, behind an IOMMU). */
+  readonly contiguous: boolean;
+  /** The block's bytes (a view into the pool's buffer). */
+  readonly u8: Uint8Array;
+  readonly pool: DmaPool;
+
+  /** @internal */
+  constructor(
+    pool: DmaPool,
+    index: number,
+    offset: number,
+    size: number,
+    iova: number,
+    contiguous: boolean,
+    u8: Uint8Array,
+  ) {
+    this.pool = pool;
+    this.index = index;
+    this.offset = offset;
+    this.size = size;
+    this.iova = iova;
+    this.contiguous = contiguous;
+    this.u8 = u8;
+  }
+
+  /** The device address of byte `off` of the block (page by page without an IOMMU). */
+  deviceAddress(off = 0): number {
+    return this.pool.deviceAddressAt(this.offset + off);
+  }
+
+  /** Gives the block back to its pool. */
+  free(): void {
+    this.pool.free(this);
+  }
+}
+
+const isPow2 = (n: number) => Number.isSafeInteger(n) && n > 0 && (n & (n - 1)) === 0;
+
+export class DmaPool implements Disposable {
+  readonly blockSize: number;
+  readonly capacity: number;
+  /** The memory behind every block: use its width-exact accessors at `block.offset + …`. */
+  readonly buffer: DmaBuffer;
+  readonly mapping: DmaMapping;
+  /** Bytes from one block to the next: the block size rounded up to the alignment. */
+  readonly stride: number;
+  private readonly page: number;
+  /** Device address of each page of the buffer. */
+  private readonly pageAddress: Float64Array;
+  private readonly blockList: DmaBlock[] = [];
+  private readonly freeStack: Int32Array;
+  private freeTop: number;
+  private readonly used: Uint8Array;
+  private readonly device: DmaPoolOwner | undefined;
+  private closedFlag = false;
+
+  private constructor(
+    buffer: DmaBuffer,
+    mapping: DmaMapping,
+    o: DmaPoolOptions,
+    stride: number,
+    page: number,
+    space: DmaPoolSpace,
+    device: DmaPoolOwner | undefined,
+  ) {
+    this.buffer = buffer;
+    this.mapping = mapping;
+    this.blockSize = o.blockSize;
+    this.capacity = o.blocks;
+    this.stride = stride;
+    this.page = page;
+    this.device = device;
+    const pages = buffer.length / page;
+    this.pageAddress = new Float64Array(pages);
+    const base = Number(mapping.iova);
+    for (let p = 0; p < pages; p++) {
+      this.pageAddress[p] =
+        space.unsafe && space.deviceAddress ? Number(space.deviceAddress(mapping, p * page, page)) : base + p * page;
+    }
+    this.freeStack = new Int32Array(o.blocks);
+    this.used = new Uint8Array(o.blocks);
+    for (let i = 0; i < o.blocks; i++) {
+      const off = i * stride;
+      let contiguous = true;
+      for (let p = Math.floor(off / page) + 1; p * page < off + o.blockSize; p++) {
+        if (this.pageAddress[p] !== this.pageAddress[p - 1] + page) contiguous = false;
+      }
+      this.blockList.push(
+        new DmaBlock(
+          this,
+          i,
+          off,
+          o.blockSize,
+          this.deviceAddressAt(off),
+          contiguous,
+          buffer.u8.subarray(off, off + o.blockSize),
+        ),
+      );
+      // Handed out lowest first: the stack holds them in reverse.
+      this.freeStack[i] = o.blocks - 1 - i;
+    }
+    this.freeTop = o.blocks;
+  }
+
+  /**
+   * Allocates and maps the pool in `on`: a Device (the pool then closes with it, before its
+   * IOMMU context), or an IOMMU context (close the pool yourself; it reads closed once the
+   * context dropped its mappings).
+   */
+  static create(on: DmaPoolOwner | DmaPoolSpace, o: DmaPoolOptions): DmaPool {
+    const op = 'DmaPool.create';
+    const page = native().constants.PAGE_SIZE;
+    if (!Number.isSafeInteger(o.blockSize) || o.blockSize <= 0)
+      throw invalidArgument(op, `blockSize ${o.blockSize} is not a positive integer`);
+    if (!Number.isSafeInteger(o.blocks) || o.blocks <= 0)
+      throw invalidArgument(op, `blocks ${o.blocks} is not a positive integer`);
+    let align = o.align;
+    if (align === undefined) {
+      align = 1;
+      while (align < o.blockSize && align < page) align *= 2;
+    }
+    if (!isPow2(align) || align > page)
+      throw invalidArgument(op, `align ${align} is not a power of two up to the page size (${page})`);
+    const stride = Math.ceil(o.blockSize / align) * align;
+    const device = isDevice(on) ? on : undefined;
+    const space: DmaPoolSpace = device ? device.iommu : (on as DmaPoolSpace);
+    const buffer = DmaBuffer.allocate(stride * o.blocks, { hugepages: o.hugepages });
+    let mapping: DmaMapping;
+    try {
+      mapping = space.map(buffer, { dmaMaskBits: o.dmaMaskBits, read: o.read, write: o.write });
+    } catch (e) {
+      buffer.close();
+      throw e;
+    }
+    const pool = new DmaPool(buffer, mapping, { ...o, align }, stride, page, space, device);
+    device?.own(pool, 'dma');
+    return pool;
+  }
+
+  get closed(): boolean {
+    return this.closedFlag || this.mapping.closed;
+  }
+
+  /** Free blocks. */
+  get available(): number {
+    return this.freeTop;
+  }
+
+  /** Every block, free or not, in address order. */
+  get blocks(): readonly DmaBlock[] {
+    return this.blockList;
+  }
+
+  /** A free block (its bytes keep what they held: clear what the device must not see). */
+  alloc(): DmaBlock {
+    const b = this.tryAlloc();
+    if (b === undefined) {
+      throw new DmaPoolExhaustedError({
+        code: 'ENOBUFS',
+        op: 'DmaPool.alloc',
+        device: this.device?.bdf,
+        message: `DmaPool.alloc: all ${this.capacity} blocks of ${this.blockSize} bytes are in use`,
+        hint: 'free blocks once the device is done with them, or create the pool with more blocks',
+      });
+    }
+    return b;
+  }
+
+  /** A free block, or undefined when none is left. */
+  tryAlloc(): DmaBlock | undefined {
+    if (this.closed) throw closedError('DmaPool.alloc', 'the DMA pool', this.device?.bdf);
+    if (this.freeTop === 0) return undefined;
+    const i = this.freeStack[--this.freeTop];
+    this.used[i] = 1;
+    return this.blockList[i];
+  }
+
+  /** Gives a block back. Freeing a block twice, or one of another pool, is an error. */
+  free(block: DmaBlock): void {
+    const i = block.index;
+    if (this.blockList[i] !== block) throw invalidArgument('DmaPool.free', 'the block belongs to another pool');
+    if (this.used[i] === 0) throw invalidArgument('DmaPool.free', `block ${i} is not allocated (freed twice?)`);
+    this.used[i] = 0;
+    this.freeStack[this.freeTop++] = i;
+  }
+
+  /** The device address of byte `off` of the pool's buffer. */
+  deviceAddressAt(off: number): number {
+    const p = Math.floor(off / this.page);
+    if (!(p >= 0 && p < this.pageAddress.length)) {
+      throw invalidArgument('DmaPool.deviceAddressAt', `offset ${off} is outside the ${this.buffer.length}-byte pool`, {
+        code: 'ERANGE',
+      });
+    }
+    return this.pageAddress[p] + (off - p * this.page);
+  }
+
+  /** Unmaps the pool and frees its memory; every block is gone. Idempotent. */
+  close(): void {
+    if (this.closedFlag) return;
+    this.closedFlag = true;
+    this.device?.disown(this, 'dma');
+    this.freeTop = 0;
+    this.buffer.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+function isDevice(on: DmaPoolOwner | DmaPoolSpace): on is DmaPoolOwner {
+  return typeof (on as DmaPoolOwner).own === 'function' && (on as DmaPoolOwner).iommu !== undefined;
+}

@@ -1,0 +1,268 @@
+// NvmeController: the public face of the driver. open() brings a controller up (core.ts); the
+// I/O commands here copy data through pages of the controller's DMA pool, describe them with
+// PRPs (prp.ts), and resolve when the completion arrives on the queue (queue.ts).
+import { Device, DeviceOpenOptions, DmaBlock, InvalidArgumentError } from '../index';
+import { CreateQueueOptions, NvmeCore, NvmeOpenOptions } from './core';
+import { IdentifyNamespace } from './identify';
+import { buildPrps } from './prp';
+import { NvmeQueue } from './queue';
+
+const OPC_FLUSH = 0x00;
+const OPC_WRITE = 0x01;
+const OPC_READ = 0x02;
+const OPC_WRITE_ZEROES = 0x08;
+const OPC_DSM = 0x09;
+/** Dataset Management attribute: deallocate the ranges. */
+const DSM_DEALLOCATE = 1 << 2;
+const MAX_DSM_RANGES = 256;
+
+export interface NvmeControllerOptions extends NvmeOpenOptions {
+  /** How to open the device when open() is given an address. */
+  device?: DeviceOpenOptions;
+}
+
+export interface IoOptions {
+  /** The I/O queue to submit on. Default: the controller's first queue (created on first use). */
+  queue?: NvmeQueue;
+}
+
+/** A range of logical blocks. */
+export interface LbaRange {
+  lba: number;
+  blocks: number;
+}
+
+export class NvmeController extends NvmeCore implements AsyncDisposable {
+  private defaultQueue: Promise<NvmeQueue> | undefined;
+
+  /**
+   * Opens the controller at a PCI address (the device is then opened here and closed with the
+   * controller) or on an open Device, and brings it up: disabled, admin queues set, enabled
+   * within CAP.TO, identified, I/O queues requested.
+   */
+  static async open(target: string | Device, o: NvmeControllerOptions = {}): Promise<NvmeController> {
+    const owns = typeof target === 'string';
+    const dev = owns ? await Device.open(target, o.device) : target;
+    let c: NvmeController | undefined;
+    try {
+      c = new NvmeController(dev, owns, o);
+      await c.start();
+      return c;
+    } catch (e) {
+      if (c) await c.close().catch(() => undefined);
+      else if (owns) dev.close();
+      throw e;
+    }
+  }
+
+  /** Creates an I/O queue pair (own MSI-X vector, or polled). */
+  override createQueue(o: CreateQueueOptions = {}): Promise<NvmeQueue> {
+    return super.createQueue(o);
+  }
+
+  private queueFor(o: IoOptions): Promise<NvmeQueue> {
+    if (o.queue) return Promise.resolve(o.queue);
+    return (this.defaultQueue ??= this.createQueue().catch((e) => {
+      this.defaultQueue = undefined;
+      throw e;
+    }));
+  }
+
+  /** The namespace's Identify data; for an NSID that is not active, the first namespace's format (the controller then rejects the command). */
+  private format(nsid: number): IdentifyNamespace | undefined {
+    return this.namespaces.get(nsid) ?? this.namespaces.values().next().value;
+  }
+
+  /** Bytes per logical block of a namespace. */
+  blockSize(nsid: number): number {
+    return this.format(nsid)?.format.blockBytes ?? 512;
+  }
+
+  private checkBlocks(op: string, blocks: number, bytes: number): void {
+    if (!Number.isSafeInteger(blocks) || blocks < 1 || blocks > 0x10000) {
+      throw new InvalidArgumentError({
+        code: 'EINVAL',
+        op,
+        device: this.label,
+        message: `${op}: ${blocks} blocks (1 to 65536 per command)`,
+      });
+    }
+    if (bytes > this.maxTransferBytes) {
+      throw new InvalidArgumentError({
+        code: 'ERANGE',
+        op,
+        device: this.label,
+        message: `${op}: ${bytes} bytes exceed the largest transfer of ${this.maxTransferBytes} bytes`,
+        hint: "split the transfer (the limit is the controller's MDTS or the data pool: dataPages / 2 pages)",
+      });
+    }
+  }
+
+  private checkLba(op: string, lba: number): void {
+    if (!Number.isSafeInteger(lba) || lba < 0)
+      throw new InvalidArgumentError({
+        code: 'EINVAL',
+        op,
+        device: this.label,
+        message: `${op}: LBA ${lba} is not a non-negative integer`,
+      });
+  }
+
+  /** Data pages for `bytes`, or the pool's exhaustion error with nothing taken. */
+  private pages(bytes: number): DmaBlock[] {
+    const n = Math.ceil(bytes / this.pageSize);
+    const out: DmaBlock[] = [];
+    try {
+      for (let i = 0; i < n; i++) out.push(this.dataPool.alloc());
+    } catch (e) {
+      for (const b of out) b.free();
+      throw e;
+    }
+    return out;
+  }
+
+  private async transfer(
+    write: boolean,
+    nsid: number,
+    lba: number,
+    blocks: number,
+    data: Uint8Array | undefined,
+    o: IoOptions,
+  ): Promise<Uint8Array | undefined> {
+    const op = write ? 'NvmeController.write' : 'NvmeController.read';
+    this.checkLba(op, lba);
+    const bytes = blocks * this.blockSize(nsid);
+    this.checkBlocks(op, blocks, bytes);
+    await this.ready();
+    const q = await this.queueFor(o);
+    const pages = this.pages(bytes);
+    let prps;
+    try {
+      prps = buildPrps(pages, this.dataPool);
+    } catch (e) {
+      for (const b of pages) b.free();
+      throw e;
+    }
+    const ps = this.pageSize;
+    if (write) pages.forEach((b, i) => b.u8.set(data!.subarray(i * ps, Math.min(bytes, (i + 1) * ps))));
+    const out = write ? undefined : new Uint8Array(bytes);
+    const copyOut =
+      out && (() => pages.forEach((b, i) => out.set(b.u8.subarray(0, Math.min(ps, bytes - i * ps)), i * ps)));
+    await q.submit(
+      {
+        opcode: write ? OPC_WRITE : OPC_READ,
+        nsid,
+        prp1: prps.prp1,
+        prp2: prps.prp2,
+        cdw10: lba % 0x100000000,
+        cdw11: Math.floor(lba / 0x100000000),
+        cdw12: blocks - 1,
+        lba,
+        blocks,
+      },
+      prps.lists.length ? [...pages, ...prps.lists] : pages,
+      copyOut,
+    );
+    return out;
+  }
+
+  /** Reads `blocks` logical blocks from `lba` of namespace `nsid`. */
+  async read(nsid: number, lba: number, blocks: number, o: IoOptions = {}): Promise<Uint8Array> {
+    return (await this.transfer(false, nsid, lba, blocks, undefined, o))!;
+  }
+
+  /** Writes `data` (whole logical blocks) at `lba` of namespace `nsid`. */
+  async write(nsid: number, lba: number, data: Uint8Array, o: IoOptions = {}): Promise<void> {
+    const bs = this.blockSize(nsid);
+    if (data.length === 0 || data.length % bs !== 0) {
+      throw new InvalidArgumentError({
+        code: 'EINVAL',
+        op: 'NvmeController.write',
+        device: this.label,
+        message: `NvmeController.write: ${data.length} bytes are not whole ${bs}-byte blocks`,
+      });
+    }
+    await this.transfer(true, nsid, lba, data.length / bs, data, o);
+  }
+
+  /** Flush: what the namespace's volatile write cache holds reaches the media. */
+  async flush(nsid: number, o: IoOptions = {}): Promise<void> {
+    await this.ready();
+    const q = await this.queueFor(o);
+    await q.submit({ opcode: OPC_FLUSH, nsid, prp1: 0, prp2: 0, cdw10: 0, cdw11: 0, cdw12: 0 });
+  }
+
+  /** Write Zeroes: `blocks` blocks from `lba` read as zeroes afterwards, without a data transfer. */
+  async writeZeroes(nsid: number, lba: number, blocks: number, o: IoOptions = {}): Promise<void> {
+    this.checkLba('NvmeController.writeZeroes', lba);
+    if (!Number.isSafeInteger(blocks) || blocks < 1 || blocks > 0x10000)
+      this.checkBlocks('NvmeController.writeZeroes', blocks, 0);
+    await this.ready();
+    const q = await this.queueFor(o);
+    await q.submit({
+      opcode: OPC_WRITE_ZEROES,
+      nsid,
+      prp1: 0,
+      prp2: 0,
+      cdw10: lba % 0x100000000,
+      cdw11: Math.floor(lba / 0x100000000),
+      cdw12: blocks - 1,
+      lba,
+      blocks,
+    });
+  }
+
+  /**
+   * Dataset Management with the deallocate attribute: the controller may forget the ranges
+   * (reads then return what Identify Namespace DLFEAT says, zeroes on QEMU). Up to 256 ranges.
+   */
+  async dsm(nsid: number, ranges: readonly LbaRange[], o: IoOptions = {}): Promise<void> {
+    const op = 'NvmeController.dsm';
+    if (ranges.length < 1 || ranges.length > MAX_DSM_RANGES) {
+      throw new InvalidArgumentError({
+        code: 'EINVAL',
+        op,
+        device: this.label,
+        message: `${op}: ${ranges.length} ranges (1 to ${MAX_DSM_RANGES})`,
+      });
+    }
+    for (const r of ranges) {
+      this.checkLba(op, r.lba);
+      if (!Number.isSafeInteger(r.blocks) || r.blocks < 1 || r.blocks > 0xffffffff) {
+        throw new InvalidArgumentError({
+          code: 'EINVAL',
+          op,
+          device: this.label,
+          message: `${op}: a range of ${r.blocks} blocks`,
+        });
+      }
+    }
+    await this.ready();
+    const q = await this.queueFor(o);
+    const page = this.dataPool.alloc();
+    const buf = this.dataPool.buffer;
+    page.u8.fill(0, 0, ranges.length * 16);
+    ranges.forEach((r, i) => {
+      const e = page.offset + i * 16;
+      buf.write32(e + 4, r.blocks);
+      buf.write64n(e + 8, r.lba);
+    });
+    await q.submit(
+      {
+        opcode: OPC_DSM,
+        nsid,
+        prp1: page.iova,
+        prp2: 0,
+        cdw10: ranges.length - 1,
+        cdw11: DSM_DEALLOCATE,
+        cdw12: 0,
+        lba: ranges[0].lba,
+      },
+      [page],
+    );
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}

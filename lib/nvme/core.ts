@@ -1,0 +1,512 @@
+// The NVMe controller's life cycle: bring-up (disable, admin queues, enable within CAP.TO),
+// admin commands (Identify, Set Features, queue creation and deletion, Abort), recovery from a
+// timeout or a device reset (disable, fail what was in flight, bring up again with the same
+// queues), and orderly shutdown (CC.SHN). controller.ts adds the I/O commands on top.
+import { Device, DmaPool, Irq, Mapping, VfioError } from '../index';
+import { NvmeAbortReason, NvmeAbortedError } from './errors';
+import {
+  IDENTIFY_BYTES,
+  IdentifyController,
+  IdentifyNamespace,
+  decodeIdentifyController,
+  decodeIdentifyNamespace,
+  decodeNamespaceList,
+} from './identify';
+import { NvmeQueue, QueueHost } from './queue';
+import {
+  CC_SHN_MASK,
+  CC_SHN_NORMAL,
+  CSTS_CFS,
+  CSTS_RDY,
+  CSTS_SHST_COMPLETE,
+  CSTS_SHST_MASK,
+  NvmeCap,
+  REG_ACQ,
+  REG_AQA,
+  REG_ASQ,
+  REG_CAP,
+  REG_CC,
+  REG_CSTS,
+  REG_VS,
+  SQE_BYTES,
+  ccEnable,
+  decodeCap,
+  decodeVersion,
+} from './registers';
+
+export interface NvmeOpenOptions {
+  /** I/O queue pairs to ask the controller for (Set Features, Number of Queues). Default 4. */
+  ioQueues?: number;
+  /** Entries per I/O queue unless createQueue() says otherwise (capped by CAP.MQES). Default 256. */
+  queueDepth?: number;
+  /** Admin queue entries. Default 32. */
+  adminDepth?: number;
+  /** Pages (of the controller's page size) for data and PRP lists, shared by all queues. Default 1024. */
+  dataPages?: number;
+  /** A command that takes longer is aborted (and the controller reset if that fails). Default 10000 ms. */
+  timeoutMs?: number;
+  /** Admin completions by MSI-X vector 0 (true, the default, when the device has MSI-X) or by polling. */
+  interrupts?: boolean;
+}
+
+export interface CreateQueueOptions {
+  /** Entries (capped by CAP.MQES). Default: the controller's queueDepth. */
+  depth?: number;
+  /** Poll for completions instead of taking an MSI-X vector. Default false. */
+  polled?: boolean;
+}
+
+const ADMIN_QID = 0;
+const OPC_DELETE_SQ = 0x00;
+const OPC_CREATE_SQ = 0x01;
+const OPC_DELETE_CQ = 0x04;
+const OPC_CREATE_CQ = 0x05;
+const OPC_IDENTIFY = 0x06;
+const OPC_ABORT = 0x08;
+const OPC_SET_FEATURES = 0x09;
+const FID_NUMBER_OF_QUEUES = 0x07;
+const CNS_NAMESPACE = 0;
+const CNS_CONTROLLER = 1;
+const CNS_ACTIVE_NAMESPACES = 2;
+
+export class NvmeCore implements QueueHost {
+  readonly device: Device;
+  readonly bar: Mapping;
+  readonly cap: NvmeCap;
+  /** VS, "major.minor.tertiary". */
+  readonly version: string;
+  /** The memory page size the controller runs with (CC.MPS): CAP.MPSMIN ≤ it ≤ CAP.MPSMAX. */
+  readonly pageSize: number;
+  readonly doorbellStride: number;
+  readonly label: string;
+  /** Identify Controller, read at open. */
+  identity!: IdentifyController;
+  /** Identify Namespace of every active namespace, read at open. */
+  readonly namespaces = new Map<number, IdentifyNamespace>();
+  /** I/O queue pairs the controller granted (Set Features, Number of Queues). */
+  grantedQueues = 0;
+  /** Controller resets the driver did to recover (a timeout, or a reset of the device under it). */
+  recoveries = 0;
+  readonly options: Required<NvmeOpenOptions>;
+  protected readonly admin: NvmeQueue;
+  protected readonly ioQueues = new Map<number, NvmeQueue>();
+  private readonly creating = new Set<number>();
+  protected readonly queuePool: DmaPool;
+  protected readonly dataPool: DmaPool;
+  private readonly ownsDevice: boolean;
+  private readonly irqs = new Map<number, Irq>();
+  private recovering: Promise<void> | undefined;
+  private abortsInFlight = 0;
+  private closing: Promise<void> | undefined;
+  private readonly onDeviceReset: () => void;
+
+  protected constructor(device: Device, ownsDevice: boolean, o: NvmeOpenOptions) {
+    this.device = device;
+    this.ownsDevice = ownsDevice;
+    this.label = device.bdf;
+    const msix = device.irqs.find((i) => i.name === 'MSIX')?.count ?? 0;
+    this.options = {
+      ioQueues: o.ioQueues ?? 4,
+      queueDepth: o.queueDepth ?? 256,
+      adminDepth: o.adminDepth ?? 32,
+      dataPages: o.dataPages ?? 1024,
+      timeoutMs: o.timeoutMs ?? 10000,
+      interrupts: (o.interrupts ?? true) && msix > 0,
+    };
+    device.config.busMaster = true;
+    this.bar = device.bar(0).map();
+    this.cap = decodeCap(this.bar.read32(REG_CAP), this.bar.read32(REG_CAP + 4));
+    this.version = decodeVersion(this.bar.read32(REG_VS));
+    this.doorbellStride = this.cap.doorbellStride;
+    if ((this.cap.commandSets & 1) === 0) {
+      throw new VfioError({
+        code: 'EOPNOTSUPP',
+        op: 'NvmeController.open',
+        device: this.label,
+        message: `NvmeController.open: ${this.label} does not support the NVM command set (CAP.CSS 0x${this.cap.commandSets.toString(16)})`,
+      });
+    }
+    const hostPage = 4096;
+    this.pageSize = Math.min(Math.max(hostPage, this.cap.pageSizeMin), this.cap.pageSizeMax);
+    // Without an IOMMU the device sees physical pages, contiguous only by luck: a queue must fit
+    // in one page then (CAP.CQR asks for contiguous queues).
+    const maxDepth = device.iommu.unsafe
+      ? this.pageSize / SQE_BYTES
+      : Math.max(this.options.queueDepth, this.options.adminDepth);
+    const queueBytes =
+      Math.ceil((Math.min(maxDepth, this.cap.maxQueueEntries) * SQE_BYTES) / this.pageSize) * this.pageSize;
+    this.queuePool = DmaPool.create(device, { blockSize: queueBytes, blocks: 2 * (this.options.ioQueues + 1) });
+    this.dataPool = DmaPool.create(device, { blockSize: this.pageSize, blocks: this.options.dataPages });
+    const adminIrq = this.options.interrupts ? this.vectorIrq(0) : undefined;
+    this.admin = new NvmeQueue(this, this.queuePool, {
+      qid: ADMIN_QID,
+      depth: Math.min(this.options.adminDepth, 4096, this.queuePool.blockSize / SQE_BYTES),
+      irq: adminIrq,
+      vector: adminIrq ? 0 : undefined,
+      timeoutMs: this.options.timeoutMs,
+    });
+    this.onDeviceReset = () => {
+      void this.recover('reset', 'the device was reset').catch(() => undefined);
+    };
+  }
+
+  /** Brings the controller up and reads what it is. */
+  protected async start(): Promise<void> {
+    await this.enable();
+    this.identity = decodeIdentifyController(await this.identify(CNS_CONTROLLER, 0));
+    for (const nsid of decodeNamespaceList(await this.identify(CNS_ACTIVE_NAMESPACES, 0))) {
+      this.namespaces.set(nsid, decodeIdentifyNamespace(await this.identify(CNS_NAMESPACE, nsid)));
+    }
+    this.grantedQueues = Math.min(await this.setNumberOfQueues(this.options.ioQueues), this.options.ioQueues);
+    this.device.on('reset', this.onDeviceReset);
+  }
+
+  /** The largest transfer one command may carry: MDTS (in units of CAP.MPSMIN), the data pool, 65,536 blocks. */
+  get maxTransferBytes(): number {
+    const mdts = this.identity?.mdts ? 2 ** this.identity.mdts * this.cap.pageSizeMin : Infinity;
+    return Math.min(mdts, Math.floor(this.options.dataPages / 2) * this.pageSize);
+  }
+
+  /** The Irq of an MSI-X vector, enabled on first use (with room for every queue's vector). */
+  private vectorIrq(vector: number): Irq {
+    let irq = this.irqs.get(vector);
+    if (!irq) {
+      irq = this.device.irq('MSIX').enable({ vectors: [vector], reserve: this.options.ioQueues + 1 });
+      this.irqs.set(vector, irq);
+    }
+    return irq;
+  }
+
+  /** CC.EN = 0 and CSTS.RDY = 0: the controller stops touching memory. */
+  protected async disable(): Promise<void> {
+    const cc = this.bar.read32(REG_CC);
+    if ((cc & 1) !== 0) this.bar.write32(REG_CC, cc & ~1);
+    await this.bar.waitFor(REG_CSTS, CSTS_RDY, 0, {
+      timeoutMs: this.cap.timeoutMs,
+      what: 'CSTS.RDY = 0 after CC.EN = 0 (CAP.TO)',
+    });
+  }
+
+  /** Disables, points the controller at the admin queues, and enables it (CSTS.RDY within CAP.TO). */
+  protected async enable(): Promise<void> {
+    await this.disable();
+    this.admin.clear();
+    const depth = this.admin.depth;
+    this.bar.write32(REG_AQA, ((depth - 1) << 16) | (depth - 1));
+    this.bar.write64n(REG_ASQ, this.admin.sq.iova);
+    this.bar.write64n(REG_ACQ, this.admin.cq.iova);
+    this.bar.write32(REG_CC, ccEnable(this.pageSize));
+    try {
+      await this.bar.waitFor(REG_CSTS, CSTS_RDY, CSTS_RDY, {
+        timeoutMs: this.cap.timeoutMs,
+        what: 'CSTS.RDY = 1 after CC.EN = 1 (CAP.TO)',
+      });
+    } catch (e) {
+      const csts = this.bar.read32(REG_CSTS);
+      if (csts & CSTS_CFS)
+        throw new VfioError({
+          code: 'EIO',
+          op: 'NvmeController.enable',
+          device: this.label,
+          message: `NvmeController.enable: controller fatal status (CSTS 0x${csts.toString(16)})`,
+          cause: e,
+        });
+      throw e;
+    }
+  }
+
+  /** Identify with CNS `cns`: the 4 KiB data structure, raw (identify.ts decodes it). */
+  async identify(cns: number, nsid: number): Promise<Uint8Array> {
+    const page = this.dataPool.alloc();
+    let out: Uint8Array | undefined;
+    await this.admin.submit(
+      { opcode: OPC_IDENTIFY, nsid, prp1: page.iova, prp2: 0, cdw10: cns, cdw11: 0, cdw12: 0 },
+      [page],
+      () => {
+        out = page.u8.slice(0, IDENTIFY_BYTES);
+      },
+    );
+    return out!;
+  }
+
+  /** Set Features, Number of Queues: asks for `n` I/O queue pairs, resolves to the number granted. */
+  async setNumberOfQueues(n: number): Promise<number> {
+    const dw0 = await this.admin.submit({
+      opcode: OPC_SET_FEATURES,
+      nsid: 0,
+      prp1: 0,
+      prp2: 0,
+      cdw10: FID_NUMBER_OF_QUEUES,
+      cdw11: ((n - 1) << 16) | (n - 1),
+      cdw12: 0,
+    });
+    return Math.min(dw0 & 0xffff, dw0 >>> 16) + 1;
+  }
+
+  /** I/O queues live now, by queue id. */
+  get queues(): NvmeQueue[] {
+    return [...this.ioQueues.values()];
+  }
+
+  /**
+   * Creates an I/O queue pair: completion queue (with its own MSI-X vector, the queue id, unless
+   * polled), then submission queue.
+   */
+  async createQueue(o: CreateQueueOptions = {}): Promise<NvmeQueue> {
+    await this.ready();
+    let qid = 1;
+    // Taken from the moment it is chosen: queues created at the same time get different ids.
+    while (this.ioQueues.has(qid) || this.creating.has(qid)) qid++;
+    if (qid > this.grantedQueues) {
+      throw new VfioError({
+        code: 'ENOSPC',
+        op: 'NvmeController.createQueue',
+        device: this.label,
+        message: `NvmeController.createQueue: all ${this.grantedQueues} I/O queue pairs the controller granted are in use`,
+        hint: 'open with a larger ioQueues, or delete a queue first',
+      });
+    }
+    const depth = Math.min(
+      o.depth ?? this.options.queueDepth,
+      this.cap.maxQueueEntries,
+      this.queuePool.blockSize / SQE_BYTES,
+    );
+    const irq = o.polled || !this.options.interrupts ? undefined : this.vectorIrq(qid);
+    const q = new NvmeQueue(this, this.queuePool, {
+      qid,
+      depth,
+      irq,
+      vector: irq ? qid : undefined,
+      timeoutMs: this.options.timeoutMs,
+    });
+    this.creating.add(qid);
+    try {
+      await this.createOnController(q);
+    } catch (e) {
+      this.dropQueue(q);
+      throw e;
+    } finally {
+      this.creating.delete(qid);
+    }
+    this.ioQueues.set(qid, q);
+    return q;
+  }
+
+  private async createOnController(q: NvmeQueue): Promise<void> {
+    const size = ((q.depth - 1) << 16) | q.qid;
+    // CQ: physically contiguous (bit 0), interrupts enabled (bit 1) on vector IV (bits 31:16).
+    const cqFlags = 1 | (q.vector !== undefined ? 2 | (q.vector << 16) : 0);
+    await this.admin.submit({
+      opcode: OPC_CREATE_CQ,
+      nsid: 0,
+      prp1: q.cq.iova,
+      prp2: 0,
+      cdw10: size,
+      cdw11: cqFlags,
+      cdw12: 0,
+    });
+    await this.admin.submit({
+      opcode: OPC_CREATE_SQ,
+      nsid: 0,
+      prp1: q.sq.iova,
+      prp2: 0,
+      cdw10: size,
+      cdw11: 1 | (q.qid << 16),
+      cdw12: 0,
+    });
+  }
+
+  /** Deletes an I/O queue pair (commands still in it complete as aborted by the deletion). */
+  async deleteQueue(q: NvmeQueue): Promise<void> {
+    if (this.ioQueues.get(q.qid) !== q) return;
+    await this.ready();
+    try {
+      await this.admin.submit({ opcode: OPC_DELETE_SQ, nsid: 0, prp1: 0, prp2: 0, cdw10: q.qid, cdw11: 0, cdw12: 0 });
+      await this.admin.submit({ opcode: OPC_DELETE_CQ, nsid: 0, prp1: 0, prp2: 0, cdw10: q.qid, cdw11: 0, cdw12: 0 });
+      q.reap();
+    } finally {
+      this.ioQueues.delete(q.qid);
+      this.dropQueue(q);
+    }
+  }
+
+  private dropQueue(q: NvmeQueue): void {
+    q.close();
+    this.queuePool.free(q.sq);
+    this.queuePool.free(q.cq);
+    if (q.vector !== undefined) {
+      this.irqs.get(q.vector)?.disable();
+      this.irqs.delete(q.vector);
+    }
+  }
+
+  /** Waits while a recovery runs; throws once the controller is closed. */
+  protected async ready(): Promise<void> {
+    if (this.recovering) await this.recovering;
+    if (this.closing)
+      throw new VfioError({
+        code: 'ECLOSED',
+        op: 'NvmeController',
+        device: this.label,
+        message: `NvmeController: ${this.label} is closed`,
+      });
+  }
+
+  /** @internal QueueHost: a command ran out of time. */
+  onTimeout(q: NvmeQueue, cid: number): void {
+    const info = q.command(cid);
+    if (!info) return;
+    q.abandon(cid, new NvmeAbortedError('timeout', info, this.label, `${q.timeoutMs} ms`));
+    if (q === this.admin) {
+      void this.recover('timeout', `admin ${info.name} timed out`).catch(() => undefined);
+      return;
+    }
+    const reset = (why: string) => {
+      if (!this.closing) void this.recover('timeout', why).catch(() => undefined);
+    };
+    // Ask the controller to abort it (within its Abort limit, ACL + 1); if the command is still
+    // there a grace period later, or no Abort can be sent, reset. Nothing here may throw: this
+    // runs in a timer.
+    if (this.abortsInFlight >= (this.identity?.abortLimit ?? 1)) {
+      reset(`${info.name} on queue ${q.qid} timed out with ${this.abortsInFlight} Abort command(s) already pending`);
+      return;
+    }
+    let abort: Promise<number>;
+    try {
+      abort = this.admin.submit({
+        opcode: OPC_ABORT,
+        nsid: 0,
+        prp1: 0,
+        prp2: 0,
+        cdw10: q.qid | (cid << 16),
+        cdw11: 0,
+        cdw12: 0,
+      });
+    } catch {
+      reset(`${info.name} on queue ${q.qid} timed out and the admin queue is full`);
+      return;
+    }
+    this.abortsInFlight++;
+    const seq = q.sequence(cid);
+    const still = () => q.sequence(cid) === seq;
+    abort
+      .catch(() => undefined)
+      .then(() => {
+        this.abortsInFlight--;
+        return new Promise((r) => setTimeout(r, Math.min(q.timeoutMs, 1000)));
+      })
+      .then(() => {
+        if (still()) reset(`${info.name} on queue ${q.qid} could not be aborted`);
+      });
+  }
+
+  /**
+   * Disables the controller, fails every command in flight with NvmeAbortedError, and brings it
+   * up again with the same admin and I/O queues (memory, vectors, ids). Runs once at a time.
+   */
+  recover(reason: NvmeAbortReason, detail?: string): Promise<void> {
+    if (this.closing) return Promise.resolve();
+    this.recovering ??= (async () => {
+      try {
+        await this.disable();
+      } finally {
+        // Disabled (or beyond help): nothing the controller does now can reach these pages.
+        for (const q of [this.admin, ...this.ioQueues.values()]) q.failAll(reason, detail);
+      }
+      for (const q of this.ioQueues.values()) q.clear();
+      await this.enable();
+      await this.setNumberOfQueues(this.options.ioQueues);
+      for (const q of this.ioQueues.values()) await this.createOnController(q);
+      this.recoveries++;
+    })().finally(() => {
+      this.recovering = undefined;
+    });
+    return this.recovering;
+  }
+
+  /**
+   * Orderly shutdown: the I/O queues are deleted, CC.SHN announces a normal shutdown and the
+   * controller reports it complete (CSTS.SHST) within CAP.TO; then interrupts, memory and (when
+   * open() opened it) the device are released. Commands still in flight fail with
+   * NvmeAbortedError. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    const errors: unknown[] = [];
+    this.device.off('reset', this.onDeviceReset);
+    if (this.recovering) await this.recovering.catch((e) => errors.push(e));
+    if (!this.device.closed) {
+      try {
+        for (const q of [...this.ioQueues.values()]) {
+          await this.admin.submit({
+            opcode: OPC_DELETE_SQ,
+            nsid: 0,
+            prp1: 0,
+            prp2: 0,
+            cdw10: q.qid,
+            cdw11: 0,
+            cdw12: 0,
+          });
+          await this.admin.submit({
+            opcode: OPC_DELETE_CQ,
+            nsid: 0,
+            prp1: 0,
+            prp2: 0,
+            cdw10: q.qid,
+            cdw11: 0,
+            cdw12: 0,
+          });
+        }
+        const cc = this.bar.read32(REG_CC);
+        this.bar.write32(REG_CC, (cc & ~CC_SHN_MASK) | CC_SHN_NORMAL);
+        await this.bar.waitFor(REG_CSTS, CSTS_SHST_MASK, CSTS_SHST_COMPLETE, {
+          timeoutMs: this.cap.timeoutMs,
+          what: 'CSTS.SHST = shutdown complete',
+        });
+      } catch (e) {
+        errors.push(e);
+      }
+    }
+    for (const q of [this.admin, ...this.ioQueues.values()]) q.close('shutdown');
+    this.ioQueues.clear();
+    for (const irq of this.irqs.values()) {
+      try {
+        irq.disable();
+      } catch (e) {
+        errors.push(e);
+      }
+    }
+    this.irqs.clear();
+    for (const p of [this.dataPool, this.queuePool]) {
+      try {
+        p.close();
+      } catch (e) {
+        errors.push(e);
+      }
+    }
+    try {
+      this.bar.close();
+    } catch (e) {
+      errors.push(e);
+    }
+    if (this.ownsDevice) {
+      try {
+        this.device.close();
+      } catch (e) {
+        errors.push(e);
+      }
+    }
+    if (errors.length === 1) throw errors[0];
+    if (errors.length)
+      throw new AggregateError(errors, `NvmeController.close(${this.label}): ${errors.length} step(s) failed`);
+  }
+
+  /** Whether close() was called. */
+  get closed(): boolean {
+    return this.closing !== undefined;
+  }
+}

@@ -1,0 +1,357 @@
+// One NVMe queue pair (a submission and a completion queue) in DMA memory, and the command life
+// cycle on it: a free command id, the 64-byte entry, the doorbell, the completion (on an
+// interrupt or by polling), the promise settled, the data pages given back. The controller
+// (controller.ts) creates queues and decides what a timeout or a reset does to them.
+import { DmaBlock, DmaPool, Irq } from '../index';
+import {
+  NvmeAbortReason,
+  NvmeAbortedError,
+  NvmeCommandInfo,
+  NvmeError,
+  NvmeQueueFullError,
+  opcodeName,
+} from './errors';
+import { CQE_BYTES, SQE_BYTES, doorbell } from './registers';
+
+/** A command as the driver fills it in; the queue adds the command id. */
+export interface NvmeCommand {
+  opcode: number;
+  nsid: number;
+  /** PRP entries: device addresses (numbers), 0 when unused. */
+  prp1: number;
+  prp2: number;
+  cdw10: number;
+  cdw11: number;
+  cdw12: number;
+  cdw13?: number;
+  cdw14?: number;
+  cdw15?: number;
+  /** For errors: the first LBA and the block count of I/O commands. */
+  lba?: number;
+  blocks?: number;
+}
+
+/** What a queue needs from its controller. */
+export interface QueueHost {
+  /** Where the doorbells are: BAR0's mapping (a width-exact memory in host tests). */
+  readonly bar: { write32(off: number, v: number): void; writeRelease32(off: number, v: number): void };
+  readonly doorbellStride: number;
+  readonly label: string;
+  /** A command ran out of time; the controller aborts it, and resets if that fails. */
+  onTimeout(queue: NvmeQueue, commandId: number): void;
+}
+
+/**
+ * A command in flight: how to settle it, what to give back when it completes, and its deadline.
+ * Deadlines are checked by one timer per queue while commands are in flight: a timer per
+ * command cost more than the rest of the submission.
+ */
+class Slot {
+  resolve: ((dw0: number) => void) | undefined = undefined;
+  reject: ((e: Error) => void) | undefined = undefined;
+  cmd: NvmeCommand | undefined = undefined;
+  pages: DmaBlock[] | undefined = undefined;
+  /** performance.now() after which the command has timed out. */
+  deadline = 0;
+  /** Which submission into this slot (tells a late look at the slot whether it is the same command). */
+  seq = 0;
+  timedOut = false;
+  /** Runs on success, before the pages are given back (a read copies its data out here). */
+  onSuccess: (() => void) | undefined = undefined;
+  /** The caller was told it failed (timeout) but the controller may still use its pages. */
+  abandoned = false;
+}
+
+export interface QueueOptions {
+  qid: number;
+  depth: number;
+  /** The MSI-X vector, with its Irq; undefined for a polled queue. */
+  irq?: Irq;
+  vector?: number;
+  timeoutMs: number;
+}
+
+export class NvmeQueue {
+  readonly qid: number;
+  readonly depth: number;
+  /** The MSI-X vector, undefined when polled. */
+  readonly vector: number | undefined;
+  /** The submission and completion queue memory (one block each of the queue's own pool). */
+  readonly sq: DmaBlock;
+  readonly cq: DmaBlock;
+  /** Interrupts counted on this queue's vector (the eventfd counts). */
+  interrupts = 0;
+  /** Completions seen, and how many of them were reaped in an interrupt handler. */
+  completions = 0;
+  completionsInInterrupt = 0;
+  /** Completions that named no command in flight (a controller bug, or a late one after a reset). */
+  strays = 0;
+  timeoutMs: number;
+
+  private readonly host: QueueHost;
+  private readonly pool: DmaPool;
+  private readonly irq: Irq | undefined;
+  private readonly sqDoorbell: number;
+  private readonly cqDoorbell: number;
+  private sqTail = 0;
+  private cqHead = 0;
+  private phase = 1;
+  private readonly slots: Slot[] = [];
+  private readonly freeIds: number[] = [];
+  private outstanding = 0;
+  private pollScheduled = false;
+  private readonly onInterrupt: (count: number) => void;
+  private readonly pollTick: () => void;
+  private readonly scan: () => void;
+  private scanTimer: NodeJS.Timeout | undefined;
+  private submissions = 0;
+  private closed = false;
+
+  constructor(host: QueueHost, pool: DmaPool, o: QueueOptions) {
+    this.host = host;
+    this.pool = pool;
+    this.qid = o.qid;
+    this.depth = o.depth;
+    this.vector = o.vector;
+    this.irq = o.irq;
+    this.timeoutMs = o.timeoutMs;
+    this.sq = pool.alloc();
+    this.cq = pool.alloc();
+    this.sqDoorbell = doorbell(o.qid, false, host.doorbellStride);
+    this.cqDoorbell = doorbell(o.qid, true, host.doorbellStride);
+    // Command ids are slot numbers; at most depth - 1 are in flight (a full ring is an empty one).
+    for (let i = o.depth - 2; i >= 0; i--) this.freeIds.push(i);
+    for (let i = 0; i < o.depth - 1; i++) this.slots.push(new Slot());
+    this.clear();
+    this.onInterrupt = (count: number) => {
+      this.interrupts += count;
+      this.completionsInInterrupt += this.reap();
+    };
+    this.pollTick = () => {
+      this.pollScheduled = false;
+      if (this.closed) return;
+      this.reap();
+      if (this.outstanding > 0) this.schedulePoll();
+    };
+    this.scan = () => this.checkDeadlines();
+    this.irq?.on('interrupt', this.onInterrupt);
+  }
+
+  /** Reports each command past its deadline to the host, once; stops when nothing is in flight. */
+  private checkDeadlines(): void {
+    if (this.outstanding === 0 || this.closed) {
+      clearInterval(this.scanTimer);
+      this.scanTimer = undefined;
+      return;
+    }
+    const now = performance.now();
+    this.slots.forEach((slot, cid) => {
+      if (slot.resolve === undefined || slot.timedOut || slot.abandoned || now < slot.deadline) return;
+      slot.timedOut = true;
+      this.host.onTimeout(this, cid);
+    });
+  }
+
+  get polled(): boolean {
+    return this.irq === undefined;
+  }
+
+  /** Commands in flight (abandoned ones included: their pages are still the controller's). */
+  get inFlight(): number {
+    return this.outstanding;
+  }
+
+  /** Empty rings: head, tail and phase as a newly created queue has them. */
+  clear(): void {
+    this.sq.u8.fill(0);
+    this.cq.u8.fill(0);
+    this.sqTail = 0;
+    this.cqHead = 0;
+    this.phase = 1;
+  }
+
+  /**
+   * Puts a command on the submission queue and rings the doorbell. Resolves to the completion's
+   * DW0; rejects with NvmeError, or NvmeAbortedError on a timeout or reset. `pages` go back to
+   * their pool once the controller is done with them. Throws NvmeQueueFullError at once when
+   * depth - 1 commands are in flight. `onSuccess` runs synchronously on a successful completion,
+   * while the pages are still the command's.
+   */
+  submit(cmd: NvmeCommand, pages?: DmaBlock[], onSuccess?: () => void): Promise<number> {
+    if (this.closed) return Promise.reject(this.aborted('close', cmd, 0xffff));
+    const cid = this.freeIds.pop();
+    if (cid === undefined) throw new NvmeQueueFullError(this.qid, this.depth, this.host.label);
+    const slot = this.slots[cid];
+    const buf = this.pool.buffer;
+    const e = this.sq.offset + this.sqTail * SQE_BYTES;
+    buf.write32(e, (cmd.opcode & 0xff) | (cid << 16));
+    buf.write32(e + 4, cmd.nsid);
+    buf.write64n(e + 8, 0);
+    buf.write64n(e + 16, 0);
+    buf.write64n(e + 24, cmd.prp1);
+    buf.write64n(e + 32, cmd.prp2);
+    buf.write32(e + 40, cmd.cdw10);
+    buf.write32(e + 44, cmd.cdw11);
+    buf.write32(e + 48, cmd.cdw12);
+    buf.write32(e + 52, cmd.cdw13 ?? 0);
+    buf.write32(e + 56, cmd.cdw14 ?? 0);
+    buf.write32(e + 60, cmd.cdw15 ?? 0);
+    this.sqTail = this.sqTail + 1 === this.depth ? 0 : this.sqTail + 1;
+    const p = new Promise<number>((resolve, reject) => {
+      slot.resolve = resolve;
+      slot.reject = reject;
+    });
+    slot.cmd = cmd;
+    slot.pages = pages;
+    slot.onSuccess = onSuccess;
+    slot.abandoned = false;
+    slot.timedOut = false;
+    slot.deadline = performance.now() + this.timeoutMs;
+    slot.seq = ++this.submissions;
+    this.outstanding++;
+    this.scanTimer ??= setInterval(this.scan, Math.max(5, Math.min(1000, this.timeoutMs / 4)));
+    // Release: the entry is in memory before the controller hears of it.
+    this.host.bar.writeRelease32(this.sqDoorbell, this.sqTail);
+    if (this.irq === undefined) this.schedulePoll();
+    return p;
+  }
+
+  private info(cmd: NvmeCommand, cid: number): NvmeCommandInfo {
+    return {
+      queue: this.qid,
+      opcode: cmd.opcode,
+      name: opcodeName(this.qid === 0, cmd.opcode),
+      commandId: cid,
+      nsid: cmd.nsid,
+      lba: cmd.lba,
+      blocks: cmd.blocks,
+    };
+  }
+
+  private aborted(reason: NvmeAbortReason, cmd: NvmeCommand, cid: number): NvmeAbortedError {
+    return new NvmeAbortedError(reason, this.info(cmd, cid), this.host.label);
+  }
+
+  private schedulePoll(): void {
+    if (this.pollScheduled) return;
+    this.pollScheduled = true;
+    setImmediate(this.pollTick);
+  }
+
+  /** Processes every new completion entry; returns how many. */
+  reap(): number {
+    if (this.closed) return 0;
+    if (this.pool.closed) {
+      // The memory went away under us (the device closed): nothing can complete any more.
+      this.close('close');
+      return 0;
+    }
+    const buf = this.pool.buffer;
+    const base = this.cq.offset;
+    let n = 0;
+    for (;;) {
+      const e = base + this.cqHead * CQE_BYTES;
+      // Acquire: the phase tag first, then the rest of the entry the controller wrote before it.
+      const dw3 = buf.readAcquire32(e + 12);
+      if (((dw3 >>> 16) & 1) !== this.phase) break;
+      const dw0 = buf.read32(e);
+      this.cqHead = this.cqHead + 1 === this.depth ? 0 : this.cqHead + 1;
+      if (this.cqHead === 0) this.phase ^= 1;
+      n++;
+      this.complete(dw3 & 0xffff, (dw3 >>> 17) & 0x7fff, dw0);
+    }
+    if (n > 0) {
+      this.completions += n;
+      this.host.bar.write32(this.cqDoorbell, this.cqHead);
+    }
+    return n;
+  }
+
+  private complete(cid: number, status: number, dw0: number): void {
+    const slot = this.slots[cid];
+    if (slot === undefined || slot.resolve === undefined) {
+      this.strays++;
+      return;
+    }
+    const { resolve, reject, cmd, abandoned, onSuccess } = slot;
+    let error: Error | undefined;
+    if (status === 0 && !abandoned && onSuccess) {
+      try {
+        onSuccess();
+      } catch (e) {
+        error = e as Error;
+      }
+    }
+    this.release(cid, slot);
+    if (abandoned) return;
+    if (status !== 0) reject!(new NvmeError(status, this.info(cmd!, cid), this.host.label));
+    else if (error !== undefined) reject!(error);
+    else resolve(dw0);
+  }
+
+  private release(cid: number, slot: Slot): void {
+    if (slot.pages) for (const b of slot.pages) b.free();
+    slot.resolve = slot.reject = undefined;
+    slot.pages = undefined;
+    slot.onSuccess = undefined;
+    slot.cmd = undefined;
+    this.freeIds.push(cid);
+    this.outstanding--;
+  }
+
+  /** The command's info while it is in flight. */
+  command(cid: number): NvmeCommandInfo | undefined {
+    const slot = this.slots[cid];
+    return slot?.resolve === undefined ? undefined : this.info(slot.cmd!, cid);
+  }
+
+  /** Which submission is in flight under this id (undefined: none): to tell whether a command is still the same one. */
+  sequence(cid: number): number | undefined {
+    const slot = this.slots[cid];
+    return slot?.resolve === undefined ? undefined : slot.seq;
+  }
+
+  /**
+   * Tells the caller a command failed (timeout) while the controller may still complete it: its
+   * id and pages stay reserved until the completion comes or failAll() runs after a reset.
+   */
+  abandon(cid: number, error: Error): void {
+    const slot = this.slots[cid];
+    if (slot?.reject === undefined || slot.abandoned) return;
+    slot.abandoned = true;
+    slot.reject(error);
+  }
+
+  /** Abandoned commands still in flight. */
+  get abandoned(): number {
+    return this.slots.filter((s) => s.resolve !== undefined && s.abandoned).length;
+  }
+
+  /**
+   * After the controller was disabled (it no longer touches the queue memory): every command in
+   * flight fails with NvmeAbortedError, and its id and pages are free again.
+   */
+  failAll(reason: NvmeAbortReason, detail?: string): number {
+    let n = 0;
+    this.slots.forEach((slot, cid) => {
+      if (slot.resolve === undefined) return;
+      const { reject, cmd, abandoned } = slot;
+      this.release(cid, slot);
+      if (!abandoned) {
+        reject!(new NvmeAbortedError(reason, this.info(cmd!, cid), this.host.label, detail));
+        n++;
+      }
+    });
+    return n;
+  }
+
+  /** Stops listening and polling; fails what is in flight. The memory goes with the pool. */
+  close(reason: NvmeAbortReason = 'close'): void {
+    if (this.closed) return;
+    this.failAll(reason);
+    this.closed = true;
+    clearInterval(this.scanTimer);
+    this.scanTimer = undefined;
+    this.irq?.off('interrupt', this.onInterrupt);
+  }
+}

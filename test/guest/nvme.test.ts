@@ -1,0 +1,262 @@
+// The NVMe driver (lib/nvme) against QEMU's controller in the emulated host: bring-up and
+// Identify against what QEMU was told, data through interrupt-driven and polled queues (single
+// blocks and PRP-list transfers), several queues with their own MSI-X vectors, error paths, a
+// device reset in the middle of I/O, a controller that stops answering, orderly shutdown.
+import { randomBytes, randomInt } from 'crypto';
+import { Device, InvalidArgumentError, VfioError } from '../../lib';
+import { NvmeAbortedError, NvmeController, NvmeError, NvmeQueueFullError } from '../../lib/nvme';
+import { openDevice } from './env';
+import { testNvme } from './nvme-env';
+
+const T = testNvme();
+const NSID = 1;
+jest.setTimeout(300000);
+
+/** Settles within `ms` or fails the test: the driver must never hang. */
+function within<X>(p: Promise<X>, ms: number, what: string): Promise<X> {
+  let t: NodeJS.Timeout;
+  return Promise.race([
+    p,
+    new Promise<X>((_r, rej) => {
+      t = setTimeout(() => rej(new Error(`${what} hung for ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(t));
+}
+
+describe(`nvme driver on ${T.bdf}`, () => {
+  let dev: Device;
+  let c: NvmeController;
+  let blocks = 0;
+  let bs = 0;
+  const lba = () => randomInt(0, blocks - 128);
+
+  beforeAll(async () => {
+    dev = await openDevice(T.bdf);
+    c = await NvmeController.open(dev, { ioQueues: 6, timeoutMs: 20000 });
+    const ns = c.namespaces.get(NSID)!;
+    blocks = ns.size;
+    bs = ns.format.blockBytes;
+  });
+  afterAll(async () => {
+    await c?.close().catch(() => undefined);
+    dev?.close();
+  });
+
+  it('nvme: open honours CAP and the controller is enabled with the page size it allows', () => {
+    const bar = dev.bar(0).map();
+    try {
+      const cap = c.cap;
+      expect(cap.pageSizeMin).toBeLessThanOrEqual(c.pageSize);
+      expect(c.pageSize).toBeLessThanOrEqual(cap.pageSizeMax);
+      expect(bar.read32(0x1c) & 1).toBe(1); // CSTS.RDY
+      const cc = bar.read32(0x14);
+      expect(cc & 1).toBe(1);
+      expect(2 ** (12 + ((cc >>> 7) & 0xf))).toBe(c.pageSize);
+      expect([(cc >>> 16) & 0xf, (cc >>> 20) & 0xf]).toEqual([6, 4]);
+      expect(cap.maxQueueEntries).toBe((bar.read32(0) & 0xffff) + 1);
+      expect(cap.doorbellStride).toBe(4 << (bar.read32(4) & 0xf));
+      expect(c.grantedQueues).toBe(6);
+    } finally {
+      bar.close();
+    }
+  });
+
+  it('nvme: Identify equals what QEMU was told (serial, namespace size, LBA format)', () => {
+    expect(c.identity.serial).toBe(T.serial);
+    expect(c.identity.vendorId).toBe(dev.config.read16(0));
+    expect(c.identity.mdts).toBeGreaterThan(0);
+    expect([...c.namespaces.keys()]).toEqual([NSID]);
+    const ns = c.namespaces.get(NSID)!;
+    if (T.blockSize !== undefined) expect(ns.format.blockBytes).toBe(T.blockSize);
+    if (T.imageBytes !== undefined) expect(ns.size * ns.format.blockBytes).toBe(T.imageBytes);
+    expect(ns.capacity).toBe(ns.size);
+    expect(c.maxTransferBytes).toBe(Math.min(2 ** c.identity.mdts * c.cap.pageSizeMin, 512 * c.pageSize));
+  });
+
+  it('nvme: data written is read back, single blocks and multi-page transfers through PRP lists (interrupts)', async () => {
+    for (const n of [1, 2, 3, (256 * 1024) / bs, c.maxTransferBytes / bs]) {
+      const at = lba();
+      const data = randomBytes(n * bs);
+      await c.write(NSID, at, data);
+      expect(Buffer.from(await c.read(NSID, at, n)).equals(data)).toBe(true);
+    }
+    await c.flush(NSID);
+  });
+
+  it('nvme: a polled queue gives the same data and takes no interrupt', async () => {
+    const q = await c.createQueue({ polled: true });
+    try {
+      expect(q.vector).toBeUndefined();
+      const at = lba();
+      const data = randomBytes(64 * bs);
+      await c.write(NSID, at, data, { queue: q });
+      const viaPoll = await c.read(NSID, at, 64, { queue: q });
+      const viaIrq = await c.read(NSID, at, 64);
+      expect(Buffer.from(viaPoll).equals(data)).toBe(true);
+      expect(Buffer.from(viaIrq).equals(data)).toBe(true);
+      expect(q.completions).toBe(2);
+      expect([q.interrupts, q.completionsInInterrupt]).toEqual([0, 0]);
+    } finally {
+      await c.deleteQueue(q);
+    }
+  });
+
+  it('nvme: several I/O queues in parallel, each on its own MSI-X vector; every completion comes with a device interrupt', async () => {
+    const qs = await Promise.all([0, 1, 2].map(() => c.createQueue()));
+    try {
+      expect(new Set(qs.map((q) => q.vector)).size).toBe(3);
+      const rounds = 8;
+      // Each queue at queue depth 1, all queues at once: one completion per interrupt.
+      await Promise.all(
+        qs.map(async (q, i) => {
+          for (let r = 0; r < rounds; r++) {
+            const at = (i * rounds + r) * 4 + 1000;
+            const data = randomBytes(4 * bs);
+            await c.write(NSID, at, data, { queue: q });
+            expect(Buffer.from(await c.read(NSID, at, 4, { queue: q })).equals(data)).toBe(true);
+          }
+        }),
+      );
+      for (const q of qs) {
+        expect(q.completions).toBe(2 * rounds);
+        expect(q.completionsInInterrupt).toBe(q.completions);
+        expect(q.interrupts).toBe(q.completions);
+      }
+      // And deeper: 32 commands in flight on one queue, all reaped in interrupt handlers.
+      const q = qs[0];
+      const before = q.completions;
+      const reads = await Promise.all(Array.from({ length: 32 }, (_x, i) => c.read(NSID, 1000 + i, 1, { queue: q })));
+      expect(reads).toHaveLength(32);
+      expect(q.completions - before).toBe(32);
+      expect(q.completionsInInterrupt).toBe(q.completions);
+      expect(q.interrupts).toBeGreaterThan(2 * rounds);
+    } finally {
+      for (const q of qs) await c.deleteQueue(q);
+    }
+  });
+
+  it('nvme: writeZeroes and deallocate leave blocks that read as zeroes', async () => {
+    const at = lba();
+    await c.write(NSID, at, randomBytes(16 * bs));
+    await c.writeZeroes(NSID, at, 8);
+    const z = await c.read(NSID, at, 16);
+    expect(z.subarray(0, 8 * bs).every((b) => b === 0)).toBe(true);
+    expect(z.subarray(8 * bs).some((b) => b !== 0)).toBe(true);
+    expect(c.namespaces.get(NSID)!.deallocatedRead).toBe(1);
+    const before = await c.read(NSID, at + 8, 8);
+    await c.dsm(NSID, [{ lba: at + 8, blocks: 8 }]);
+    const after = await c.read(NSID, at + 8, 8);
+    // Only a drive that passes discards on to the image (discard=unmap) forgets the data.
+    if (T.discard) expect(after.every((b) => b === 0)).toBe(true);
+    else expect(Buffer.from(after).equals(Buffer.from(before))).toBe(true);
+  });
+
+  it('nvme: an LBA past the end and an inactive namespace are typed errors from the controller; it stays usable', async () => {
+    const past = await c.read(NSID, blocks - 1, 2).catch((e) => e);
+    expect(past).toBeInstanceOf(NvmeError);
+    expect(past).toBeInstanceOf(VfioError);
+    expect([past.sct, past.sc, past.statusName, past.command.lba, past.command.name]).toEqual([
+      0,
+      0x80,
+      'LBA Out of Range',
+      blocks - 1,
+      'Read',
+    ]);
+    // An inactive namespace ID is an invalid field; one beyond what the controller can have, an invalid namespace.
+    const inactive = await c.write(77, 0, new Uint8Array(bs)).catch((e) => e);
+    expect(inactive).toBeInstanceOf(NvmeError);
+    expect([inactive.sct, inactive.sc, inactive.dnr, inactive.command.nsid]).toEqual([0, 0x02, true, 77]);
+    const invalid = await c.read(0xfffffff0, 0, 1).catch((e) => e);
+    expect(invalid).toBeInstanceOf(NvmeError);
+    expect([invalid.sct, invalid.sc, invalid.dnr, invalid.statusName]).toEqual([
+      0,
+      0x0b,
+      true,
+      'Invalid Namespace or Format',
+    ]);
+    const tooBig = await c.read(NSID, 0, c.maxTransferBytes / bs + 1).catch((e) => e);
+    expect(tooBig).toBeInstanceOf(InvalidArgumentError);
+    expect(tooBig.code).toBe('ERANGE');
+    const data = randomBytes(bs);
+    await c.write(NSID, 5, data);
+    expect(Buffer.from(await c.read(NSID, 5, 1)).equals(data)).toBe(true);
+  });
+
+  it('nvme: a full queue is a typed error at once; the queue keeps working', async () => {
+    const q = await c.createQueue({ depth: 4 });
+    try {
+      const inFlight = [0, 1, 2].map((i) => c.read(NSID, i, 1, { queue: q }));
+      const full = await c.read(NSID, 3, 1, { queue: q }).catch((e) => e);
+      expect(full).toBeInstanceOf(NvmeQueueFullError);
+      expect([full.code, full.queue]).toEqual(['EBUSY', q.qid]);
+      await Promise.all(inFlight);
+      expect((await c.read(NSID, 3, 1, { queue: q })).length).toBe(bs);
+    } finally {
+      await c.deleteQueue(q);
+    }
+  });
+
+  it('nvme: dev.reset() in the middle of I/O: every command settles (data or a typed error), then the driver works again', async () => {
+    const at = lba();
+    const data = randomBytes(32 * bs);
+    await c.write(NSID, at, data);
+    const recoveries = c.recoveries;
+    const ios = Array.from({ length: 48 }, (_x, i) => c.read(NSID, at + (i % 32), 1));
+    const reset = dev.reset();
+    const settled = await within(Promise.allSettled(ios), 60000, 'I/O across a reset');
+    await reset;
+    for (const [i, r] of settled.entries()) {
+      if (r.status === 'fulfilled')
+        expect(Buffer.from(r.value).equals(data.subarray((i % 32) * bs, ((i % 32) + 1) * bs))).toBe(true);
+      else {
+        expect(r.reason).toBeInstanceOf(NvmeAbortedError);
+        expect(r.reason.reason).toBe('reset');
+      }
+    }
+    // The driver recovers by itself: the next I/O waits for it and goes through.
+    expect(Buffer.from(await within(c.read(NSID, at, 32), 60000, 'I/O after a reset')).equals(data)).toBe(true);
+    expect(c.recoveries).toBe(recoveries + 1);
+  });
+
+  it('nvme: a controller that stops answering: the command times out with a typed error, the controller is reset and usable', async () => {
+    const q = await c.createQueue();
+    const bar = dev.bar(0).map();
+    try {
+      q.timeoutMs = 2000;
+      const recoveries = c.recoveries;
+      // Disable the controller behind the driver's back: nothing it was given will complete.
+      bar.write32(0x14, bar.read32(0x14) & ~1);
+      await bar.waitFor(0x1c, 1, 0, { timeoutMs: 10000 });
+      const e = await within(
+        c.read(NSID, 0, 1, { queue: q }).catch((x) => x),
+        60000,
+        'a command to a dead controller',
+      );
+      expect(e).toBeInstanceOf(NvmeAbortedError);
+      expect([e.reason, e.code]).toEqual(['timeout', 'ETIMEDOUT']);
+      // The abort cannot work either: the admin timeout or the abort's grace period resets it.
+      const data = randomBytes(bs);
+      const deadline = Date.now() + 60000;
+      while (c.recoveries === recoveries && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(c.recoveries).toBeGreaterThan(recoveries);
+      await c.write(NSID, 9, data, { queue: q });
+      expect(Buffer.from(await c.read(NSID, 9, 1, { queue: q })).equals(data)).toBe(true);
+    } finally {
+      bar.close();
+      await c.deleteQueue(q);
+    }
+  });
+
+  it('nvme: close() shuts the controller down in order (CC.SHN, CSTS.SHST complete) and fails later calls', async () => {
+    await c.close();
+    const bar = dev.bar(0).map();
+    try {
+      expect((bar.read32(0x14) >>> 14) & 3).toBe(1); // CC.SHN normal
+      expect((bar.read32(0x1c) >>> 2) & 3).toBe(2); // CSTS.SHST complete
+    } finally {
+      bar.close();
+    }
+    await expect(c.read(NSID, 0, 1)).rejects.toMatchObject({ code: 'ECLOSED' });
+    expect(dev.closed).toBe(false);
+  });
+});

@@ -1,0 +1,267 @@
+// The NVMe driver's pure parts on byte fixtures: CAP and VS, the Identify structures, the
+// completion status, PRP lists (over a pool on a scripted IOMMU backend).
+import { DmaBackend, DmaSpace } from '../../lib/dma/map';
+import { DmaPool } from '../../lib/dma/pool';
+import { DecodeError } from '../../lib/decode/errors';
+import {
+  NvmeError,
+  VfioErrorLike,
+  buildPrps,
+  decodeCap,
+  decodeIdentifyController,
+  decodeIdentifyNamespace,
+  decodeNamespaceList,
+  decodeStatus,
+  decodeVersion,
+  prpListPages,
+} from './nvme-fixtures';
+
+/** A 4 KiB Identify buffer with `fields` written little-endian at their offsets ([offset, bytes, value]). */
+function fixture(fields: [number, number, number | string][]): Uint8Array {
+  const d = new Uint8Array(4096);
+  for (const [off, len, v] of fields) {
+    if (typeof v === 'string') d.set(Buffer.from(v.padEnd(len, ' '), 'latin1'), off);
+    else for (let i = 0; i < len; i++) d[off + i] = Math.floor(v / 2 ** (8 * i)) & 0xff;
+  }
+  return d;
+}
+
+describe('CAP and VS', () => {
+  it("decodes QEMU's CAP (MQES 2047, CQR, TO 15 = 7.5 s, DSTRD 0, CSS NVM+IO, MPSMIN 4 KiB, MPSMAX 64 KiB)", () => {
+    // low: MQES 0x7ff, CQR bit 16, TO 0x0f in 31:24; high: CSS bits 37 and 43 (NVM, I/O sets), MPSMAX 4 (bits 55:52).
+    const cap = decodeCap(0x0f0107ff, (1 << 5) | (1 << 11) | (4 << 20));
+    expect(cap).toEqual({
+      maxQueueEntries: 2048,
+      contiguousQueuesRequired: true,
+      arbitration: 0,
+      timeoutMs: 7500,
+      doorbellStride: 4,
+      subsystemReset: false,
+      commandSets: 0x41,
+      pageSizeMin: 4096,
+      pageSizeMax: 65536,
+    });
+    expect(decodeCap(0, 2 | (1 << 4) | (1 << 16)).doorbellStride).toBe(16);
+    expect(decodeCap(0, 1 << 16).pageSizeMin).toBe(8192);
+    expect(decodeVersion(0x00010400)).toBe('1.4.0');
+  });
+});
+
+describe('Identify Controller', () => {
+  const data = fixture([
+    [0, 2, 0x1b36],
+    [2, 2, 0x1af4],
+    [4, 20, 'vfiovm0'],
+    [24, 40, 'QEMU NVMe Ctrl'],
+    [64, 8, '8.0.0'],
+    [73, 3, 0x525400],
+    [77, 1, 7],
+    [78, 2, 3],
+    [80, 4, 0x00010400],
+    [256, 2, 0x000a],
+    [258, 1, 3],
+    [512, 1, 0x66],
+    [513, 1, 0x44],
+    [514, 2, 0],
+    [516, 4, 256],
+    [520, 2, 0x015d],
+    [525, 1, 1],
+    [768, 20, 'nqn.2019-08.org.qemu'],
+  ]);
+
+  it('decodes the fields into a typed object', () => {
+    const id = decodeIdentifyController(data);
+    expect(id).toMatchObject({
+      vendorId: 0x1b36,
+      subsystemVendorId: 0x1af4,
+      serial: 'vfiovm0',
+      model: 'QEMU NVMe Ctrl',
+      firmware: '8.0.0',
+      ieeeOui: 0x525400,
+      mdts: 7,
+      controllerId: 3,
+      version: '1.4.0',
+      optionalAdminCommands: 0x0a,
+      abortLimit: 4,
+      sqEntryBytes: { min: 64, max: 64 },
+      cqEntryBytes: { min: 16, max: 16 },
+      namespaceCount: 256,
+      volatileWriteCache: true,
+      subsystemNqn: 'nqn.2019-08.org.qemu',
+    });
+    expect(id.optionalCommands).toEqual({
+      compare: true,
+      writeUncorrectable: false,
+      datasetManagement: true,
+      writeZeroes: true,
+      saveSelectFeatures: true,
+      reservations: false,
+      timestamp: true,
+      verify: false,
+      copy: true,
+    });
+  });
+
+  it('refuses short data with a DecodeError', () => {
+    expect(() => decodeIdentifyController(data.subarray(0, 1000))).toThrow(DecodeError);
+  });
+});
+
+describe('Identify Namespace', () => {
+  it('decodes size, capacity, the LBA formats and the one in use', () => {
+    const data = fixture([
+      [0, 8, 32768],
+      [8, 8, 32768],
+      [16, 8, 100],
+      [24, 1, 0x14],
+      [25, 1, 7],
+      [26, 1, 4],
+      [33, 1, 0x09],
+      [104, 16, 0],
+      [120, 4, 0x04030201],
+      [124, 4, 0x08070605],
+      // LBAF i: MS (2 bytes), LBADS, RP. 0: 512 B; 1: 512+8; 2: 512+16; 3: 512+64; 4: 4 KiB; 5: 4K+8; 6: 4K+16; 7: 4K+64.
+      ...[
+        [0, 9],
+        [8, 9],
+        [16, 9],
+        [64, 9],
+        [0, 12],
+        [8, 12],
+        [16, 12],
+        [64, 12],
+      ].flatMap(([ms, lbads], i): [number, number, number][] => [
+        [128 + 4 * i, 2, ms],
+        [130 + 4 * i, 1, lbads],
+      ]),
+    ]);
+    const ns = decodeIdentifyNamespace(data);
+    expect(ns).toMatchObject({
+      size: 32768,
+      capacity: 32768,
+      utilization: 100,
+      features: 0x14,
+      formatIndex: 4,
+      extendedMetadata: false,
+      deallocatedRead: 1,
+    });
+    expect(ns.lbaFormats).toHaveLength(8);
+    expect(ns.format).toEqual({ metadataBytes: 0, blockBytes: 4096, relativePerformance: 0 });
+    expect(ns.lbaFormats[3]).toEqual({ metadataBytes: 64, blockBytes: 512, relativePerformance: 0 });
+    expect(ns.eui64).toBe('0102030405060708');
+    expect(ns.nguid).toBe('0'.repeat(32));
+  });
+
+  it('refuses a format index beyond NLBAF and an impossible block size', () => {
+    expect(() =>
+      decodeIdentifyNamespace(
+        fixture([
+          [25, 1, 0],
+          [26, 1, 2],
+          [130, 1, 9],
+        ]),
+      ),
+    ).toThrow(/FLBAS selects format 2 of 1/);
+    expect(() =>
+      decodeIdentifyNamespace(
+        fixture([
+          [25, 1, 0],
+          [130, 1, 3],
+        ]),
+      ),
+    ).toThrow(/LBADS 3/);
+  });
+});
+
+describe('active namespace list', () => {
+  it('stops at the first zero and refuses a list that does not ascend', () => {
+    expect(
+      decodeNamespaceList(
+        fixture([
+          [0, 4, 1],
+          [4, 4, 2],
+          [8, 4, 7],
+        ]),
+      ),
+    ).toEqual([1, 2, 7]);
+    expect(decodeNamespaceList(new Uint8Array(4096))).toEqual([]);
+    expect(() =>
+      decodeNamespaceList(
+        fixture([
+          [0, 4, 2],
+          [4, 4, 1],
+        ]),
+      ),
+    ).toThrow(DecodeError);
+  });
+});
+
+describe('completion status', () => {
+  it('splits SCT, SC, CRD, More and DNR', () => {
+    // DW3 bits 31:17 shifted down: SC 0x80, SCT 0, DNR.
+    expect(decodeStatus(0x4080)).toEqual({ sc: 0x80, sct: 0, crd: 0, more: false, dnr: true });
+    expect(decodeStatus(0x0281 | 0x2000)).toEqual({ sc: 0x81, sct: 2, crd: 0, more: true, dnr: false });
+  });
+
+  it('NvmeError is a VfioError naming the command, the status and the retry bit', () => {
+    const e: VfioErrorLike = new NvmeError(
+      0x4080,
+      { queue: 1, opcode: 2, name: 'Read', commandId: 5, nsid: 1, lba: 99999, blocks: 1 },
+      '0000:01:00.0',
+    );
+    expect(e.code).toBe('ENVME');
+    expect(e.message.split('\n')[0]).toBe(
+      'nvme: Read (I/O queue 1, command 5, NSID 1, LBA 99999 +1) failed on 0000:01:00.0: LBA Out of Range (generic status 0x80, do not retry)',
+    );
+    expect(e.hint).toMatch(/NSZE/);
+    const inv = new NvmeError(0x400b, { queue: 1, opcode: 2, name: 'Read', commandId: 0, nsid: 9 });
+    expect([inv.sct, inv.sc, inv.dnr, inv.statusName]).toEqual([0, 0x0b, true, 'Invalid Namespace or Format']);
+  });
+});
+
+describe('PRP lists', () => {
+  const backend: DmaBackend = {
+    name: 'Fake',
+    mapOp: 'MAP',
+    unmapOp: 'UNMAP',
+    geometry: () => ({ ranges: [{ start: 0n, end: 0xffffffffn }], pageSizes: 0x1000n }),
+    map: () => 0,
+    unmap: () => 0,
+    dmaAvailable: () => undefined,
+  };
+
+  it('counts the list pages a transfer needs', () => {
+    expect([1, 2, 3, 513, 514, 1026].map((n) => prpListPages(n, 4096))).toEqual([0, 0, 1, 1, 2, 3]);
+  });
+
+  it('uses PRP2 directly for two pages, a list for more, and chains list pages', () => {
+    using pool = DmaPool.create(new DmaSpace(backend), { blockSize: 4096, blocks: 600 });
+    const pages = Array.from({ length: 514 }, () => pool.alloc());
+    const one = buildPrps(pages.slice(0, 1), pool);
+    expect([one.prp1, one.prp2, one.lists.length]).toEqual([pages[0].iova, 0, 0]);
+    const two = buildPrps(pages.slice(0, 2), pool);
+    expect([two.prp1, two.prp2, two.lists.length]).toEqual([pages[0].iova, pages[1].iova, 0]);
+    const three = buildPrps(pages.slice(0, 3), pool);
+    expect(three.prp2).toBe(three.lists[0].iova);
+    expect(pool.buffer.read64(three.lists[0].offset)).toBe(BigInt(pages[1].iova));
+    expect(pool.buffer.read64(three.lists[0].offset + 8)).toBe(BigInt(pages[2].iova));
+    three.lists.forEach((l) => l.free());
+    // 514 pages: 513 entries; the first list holds 511 and a pointer, the second the last two.
+    const many = buildPrps(pages, pool);
+    expect(many.lists).toHaveLength(2);
+    const [l0, l1] = many.lists;
+    expect(pool.buffer.read64(l0.offset + 510 * 8)).toBe(BigInt(pages[511].iova));
+    expect(pool.buffer.read64(l0.offset + 511 * 8)).toBe(BigInt(l1.iova));
+    expect(pool.buffer.read64(l1.offset)).toBe(BigInt(pages[512].iova));
+    expect(pool.buffer.read64(l1.offset + 8)).toBe(BigInt(pages[513].iova));
+  });
+
+  it('gives back its list pages when the pool runs dry', () => {
+    using pool = DmaPool.create(new DmaSpace(backend), { blockSize: 4096, blocks: 4 });
+    const pages = [pool.alloc(), pool.alloc(), pool.alloc(), pool.alloc()];
+    pages[3].free();
+    const before = pool.available;
+    expect(() => buildPrps([...pages.slice(0, 3), pages[0], pages[1]], pool)).not.toThrow();
+    expect(pool.available).toBe(before - 1);
+  });
+});
