@@ -1,13 +1,53 @@
 // The fixes we know for the failures VFIO users hit most (see the notes on other projects'
 // issues: memlock, group viability, permissions, binding). Each returns text for VfioError.hint.
+import * as fs from 'fs';
+import * as path from 'path';
 import * as sysfs from './sysfs';
 
-export function bindHint(bdf: string, driver: string | undefined): string {
+/**
+ * How a suggested command is written for the person reading it: the way they start `vfio`
+ * ('vfio', or 'npx vfio' in a project that depends on the package) and how they get root
+ * (already root: nothing; `sudo` when it is installed; else "as root:").
+ */
+export interface Invocation {
+  readonly cli: string;
+  readonly root: boolean;
+  readonly sudo: boolean;
+}
+
+function onPath(program: string, pathVar: string | undefined): boolean {
+  return (pathVar ?? '').split(':').filter(Boolean).some((dir) => {
+    try {
+      fs.accessSync(path.join(dir, program), fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * The invocation of this process: `cli` is 'npx vfio' unless given (the library is used from a
+ * project that depends on it, where that is how the command runs; the `vfio` bin passes its own).
+ */
+export function currentInvocation(cli = 'npx vfio'): Invocation {
+  return { cli, root: process.getuid?.() === 0, sudo: onPath('sudo', process.env.PATH) };
+}
+
+/** `args` as a `vfio` command line the reader can type. */
+export function vfioCommand(inv: Invocation, args: string, asRoot = false): string {
+  return rootCommand(inv, `${inv.cli} ${args}`, asRoot);
+}
+
+/** Any command line, prefixed for root when it needs root and the reader is not. */
+export function rootCommand(inv: Invocation, command: string, asRoot = true): string {
+  if (!asRoot || inv.root) return command;
+  return inv.sudo ? `sudo ${command}` : `as root: ${command}`;
+}
+
+export function bindHint(bdf: string, driver: string | undefined, inv: Invocation = currentInvocation()): string {
   const now = driver ? `it is bound to ${driver}` : 'no driver is bound';
-  return (
-    `${bdf} must be bound to vfio-pci (${now}): run \`vfio bind ${bdf}\` as root, or ` +
-    `echo vfio-pci > /sys/bus/pci/devices/${bdf}/driver_override and reprobe it`
-  );
+  return `${bdf} must be bound to vfio-pci (${now}): ${vfioCommand(inv, `bind ${bdf}`, true)}`;
 }
 
 export function groupNotViableHint(group: number, self: string, o: sysfs.SysfsOptions = {}): string {
