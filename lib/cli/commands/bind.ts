@@ -94,18 +94,19 @@ function refusal(bdf: string, env: BindEnv, flags: BindFlags): void {
     const why = iommu && iommu.status !== 'ok' ? `: ${iommu.detail}` : '';
     throw new CliError(`${bdf} has no IOMMU group, so VFIO cannot take it${why}`, iommu?.fix ?? 'enable the IOMMU (see `vfio doctor`)');
   }
+  // The host's use first: binding a group's other members is no fix when the host needs them.
+  const used = groupUses(bdf, { sysfs: env.sysfs, proc: env.proc });
+  if (used.length && !flags.force) {
+    const what = used.map((u) => `${u.bdf === bdf ? '' : `${u.bdf} (same IOMMU group): `}${u.reasons.join('; ')}`).join('; ');
+    throw new CliError(`${bdf} is in use by the host: ${what}`,
+      'stop using it first (umount, swapoff, ip link set dev NAME down), or add --force if taking it from the host is what you want');
+  }
   const blocking = group === undefined ? [] : blockingMembers(bdf, sysfs.groupMembers(group, env));
   if (blocking.length) {
     throw new CliError(
       `IOMMU group ${group} also holds ${blocking.map((m) => `${m.bdf} (bound to ${m.driver})`).join(', ')}; ` +
       'VFIO takes a group only when every device in it is bound to a VFIO driver or to none',
       `bind those first: ${blocking.map((m) => vfioCommand(inv(env), `bind ${m.bdf}`, true)).join(' && ')}`);
-  }
-  const used = groupUses(bdf, { sysfs: env.sysfs, proc: env.proc });
-  if (used.length && !flags.force) {
-    const what = used.map((u) => `${u.bdf === bdf ? '' : `${u.bdf} (same IOMMU group): `}${u.reasons.join('; ')}`).join('; ');
-    throw new CliError(`${bdf} is in use by the host: ${what}`,
-      'stop using it first (umount, swapoff, ip link set dev NAME down), or add --force if taking it from the host is what you want');
   }
 }
 
