@@ -3,12 +3,11 @@
 // beside this one and prints it through their pure formatters, or as JSON with --json.
 // The modules that open devices (and the library behind them) load only in the actions that
 // need them: node start-up is what a command costs, in the emulated host above all.
-import * as fs from 'fs';
 import * as path from 'path';
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { Device, DeviceOpenOptions } from '../device/device';
 import type { BackendChoice } from '../iommu/context';
-import { packageRoot } from '../addon/paths';
+import { packageVersion } from '../addon/paths';
 import {
   UsageError, checkFits, parseBdfArg, parseDriverArg, parseOffsetArg, parseRegionArg, parseValueArg, parseWidthArg,
 } from './args';
@@ -18,15 +17,6 @@ import { formatList, gatherList } from './commands/list';
 import { IdFilter, Selector, matchesIds, matchesSelector, parseIdFilter, parseSelector } from './commands/list-filter';
 import type { Width } from './commands/peek';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, ExitStatus, Runtime, invocationOf, reportFailure } from './report';
-
-function version(): string {
-  try {
-    return (JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string })
-      .version;
-  } catch {
-    return 'unknown';
-  }
-}
 
 function examples(lines: string[]): string {
   return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
@@ -84,7 +74,7 @@ export function buildProgram(rt: Runtime): Command {
   const program = new Command('vfio');
   program
     .description('Inspect PCI devices and drive them through VFIO: list, describe, bind, peek and poke.')
-    .version(version(), '-V, --version')
+    .version(packageVersion(), '-V, --version')
     .configureOutput({ writeOut: (s) => rt.out(s), writeErr: (s) => rt.err(s), outputError: (s, write) => write(s) })
     .exitOverride()
     .showHelpAfterError("(run 'vfio --help' for the list of commands)")

@@ -1,6 +1,6 @@
 // Whether the host itself is using a PCI device, as dpdk-devbind asks before it takes one: a
 // block device under it (or a device stacked on one: LVM, md, dm-crypt) with a mounted file
-// system or active swap, a network interface under it that is up or carries a route, or the
+// system or active swap, a virtio 9p share mounted through it, a network interface under it that is up or carries a route, or the
 // boot VGA device. And, for a device VFIO holds, which processes have its VFIO files open.
 import * as fs from 'fs';
 import * as path from 'path';
@@ -30,17 +30,26 @@ function blockDevicesUnder(devDir: string, r: HostRoots): BlockDev[] {
   return out;
 }
 
-/** Mount points by the "major:minor" of their source, from mountinfo. */
-function mountsByDev(r: HostRoots): Map<string, string[]> {
-  const m = new Map<string, string[]>();
+interface Mount { dev: string; at: string; fstype: string; source: string }
+
+// mountinfo escapes blanks in paths as octal (\040).
+const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_s, o: string) => String.fromCharCode(parseInt(o, 8)));
+
+function mounts(r: HostRoots): Mount[] {
+  const out: Mount[] = [];
   for (const line of (readText(procPath(r, 'self/mountinfo')) ?? '').split('\n')) {
     const f = line.split(' ');
+    const sep = f.indexOf('-', 6);
     if (f.length < 5) continue;
-    const list = m.get(f[2]) ?? [];
-    // mountinfo escapes blanks in paths as octal (\040).
-    list.push(f[4].replace(/\\([0-7]{3})/g, (_s, o: string) => String.fromCharCode(parseInt(o, 8))));
-    m.set(f[2], list);
+    out.push({ dev: f[2], at: unescape(f[4]), fstype: sep < 0 ? '' : f[sep + 1] ?? '', source: sep < 0 ? '' : unescape(f[sep + 2] ?? '') });
   }
+  return out;
+}
+
+/** Mount points by the "major:minor" of their source. */
+function mountsByDev(all: Mount[]): Map<string, string[]> {
+  const m = new Map<string, string[]>();
+  for (const x of all) m.set(x.dev, [...(m.get(x.dev) ?? []), x.at]);
   return m;
 }
 
@@ -68,9 +77,16 @@ export function hostUses(bdf: string, r: HostRoots = {}): UseReason[] {
   const devDir = realpath(sysfs.devicePath(bdf, r));
   if (devDir === undefined) return [];
   const reasons: UseReason[] = [];
+  const all = mounts(r);
+  // A virtio 9p transport has no block device: its mount tag is what the mount names.
+  for (const v of listDir(devDir).filter((n) => /^virtio\d+$/.test(n))) {
+    const tag = readText(path.join(devDir, v, 'mount_tag'))?.replace(/\0/g, '').trim();
+    const at = tag ? all.filter((m) => m.fstype === '9p' && m.source === tag).map((m) => m.at) : [];
+    if (at.length) reasons.push(`9p share ${tag} is mounted on ${at.join(', ')}`);
+  }
   const blocks = blockDevicesUnder(devDir, r);
   if (blocks.length) {
-    const mounts = mountsByDev(r);
+    const mounts = mountsByDev(all);
     const swaps = swapNames(r);
     for (const b of blocks) {
       const at = b.dev === undefined ? [] : mounts.get(b.dev) ?? [];

@@ -199,6 +199,11 @@ describe('hostUses', () => {
     expect(hostUses(NIC, t.options())).toEqual([]);
     t.file('proc/net/route', 'Iface\tDestination\tGateway\tFlags\neth0\t0000A8C0\t00000000\t0001\n', true);
     expect(hostUses(NIC, t.options())).toEqual(['network interface eth0 carries a route']);
+    t.addDevice({ bdf: '0000:00:10.0', vendor: 0x1af4, device: 0x1009, driver: 'virtio-pci', group: 11 });
+    fs.mkdirSync(t.dev('0000:00:10.0', 'virtio3'));
+    fs.writeFileSync(t.dev('0000:00:10.0', 'virtio3/mount_tag'), 'vmwork\0');
+    t.file('proc/self/mountinfo', '40 1 0:35 / /run/vfio-vm rw - 9p vmwork rw,trans=virtio\n', true);
+    expect(hostUses('0000:00:10.0', t.options())).toEqual(['9p share vmwork is mounted on /run/vfio-vm']);
     t.addDevice({ bdf: '0000:00:02.0', class: 0x030000, driver: 'i915', group: 10 });
     fs.writeFileSync(t.dev('0000:00:02.0', 'boot_vga'), '1\n');
     expect(hostUses('0000:00:02.0', t.options())).toEqual(['it is the boot VGA device (the console may be on it)']);
