@@ -22,11 +22,16 @@ function examples(lines: string[]): string {
   return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
 }
 
-/** Opens the device, runs `f`, closes the device whatever happens. */
-async function withDevice<T>(bdf: string, rt: Runtime, f: (dev: Device) => T, o: DeviceOpenOptions = {}): Promise<T> {
+/** Opens the device as every command does: the runtime's roots, its invocation for hints. */
+async function openFor(bdf: string, rt: Runtime, o: DeviceOpenOptions = {}): Promise<Device> {
   const { Device } = await import('../device/device');
   const nodes = rt.dev ? { vfioDir: path.join(rt.dev, 'vfio'), iommufdPath: path.join(rt.dev, 'iommu') } : {};
-  const dev = await Device.open(bdf, { ...o, ...nodes, ...(rt.sysfs ? { sysfs: rt.sysfs } : {}), invocation: invocationOf(rt) });
+  return Device.open(bdf, { ...o, ...nodes, ...(rt.sysfs ? { sysfs: rt.sysfs } : {}), invocation: invocationOf(rt) });
+}
+
+/** Opens the device, runs `f`, closes the device whatever happens. */
+async function withDevice<T>(bdf: string, rt: Runtime, f: (dev: Device) => T, o: DeviceOpenOptions = {}): Promise<T> {
+  const dev = await openFor(bdf, rt, o);
   try {
     return f(dev);
   } finally {
@@ -117,7 +122,7 @@ export function buildProgram(rt: Runtime): Command {
       const roots = { sysfs: rt.sysfs, proc: rt.proc, dev: rt.dev };
       const r = await runDoctor(list, {
         ...roots, invocation: inv,
-        open: (bdf) => withDevice(bdf, rt, (d) => d, openFlags(opts)),
+        open: (bdf) => openFor(bdf, rt, openFlags(opts)),
       });
       rt.out(opts.json ? toJson(r) + '\n' : formatDoctor(r, c));
       if (!r.ready) throw new ExitStatus(EXIT_FAILED);

@@ -3,7 +3,7 @@
 // huge pages. Each check reads only through HostRoots and names a fix that works on this machine
 // (no firmware advice inside a VM, no boot loader file that does not exist).
 import * as path from 'path';
-import { Invocation, rootCommand } from '../hints';
+import { Invocation, rootCommand } from '../system/hints';
 import { Check, blocked, check } from './check';
 import { HostRoots, devPath, etcPath, exists, listDir, modulesPath, procPath, readText, sysPath } from './roots';
 

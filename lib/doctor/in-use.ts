@@ -4,7 +4,7 @@
 // boot VGA device. And, for a device VFIO holds, which processes have its VFIO files open.
 import * as fs from 'fs';
 import * as path from 'path';
-import * as sysfs from '../sysfs';
+import * as sysfs from '../system/sysfs';
 import { HostRoots, listDir, procPath, readText, realpath, sysPath, within } from './roots';
 
 /** One way the host uses the device, as a sentence fragment ('sda1 is mounted on /boot'). */

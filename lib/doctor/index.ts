@@ -2,8 +2,8 @@
 // root cause of a failed open (the first check that fails, in the same order), which
 // Device.open and the CLI put in front of their errors.
 import { VfioError } from '../errors';
-import { Invocation, currentInvocation } from '../hints';
-import * as sysfs from '../sysfs';
+import { Invocation, currentInvocation } from '../system/hints';
+import * as sysfs from '../system/sysfs';
 import { Check, passed } from './check';
 import { DeviceContext, Identity, currentIdentity, deviceChecks } from './device-checks';
 import { hostChecks } from './host-checks';

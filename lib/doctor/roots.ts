@@ -3,7 +3,7 @@
 // is an answer (undefined, empty) the checks interpret.
 import * as fs from 'fs';
 import * as path from 'path';
-import { SysfsOptions } from '../sysfs';
+import { SysfsOptions } from '../system/sysfs';
 
 export interface HostRoots extends SysfsOptions {
   /** Root of procfs; '/proc'. */

@@ -5,7 +5,7 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import * as sysfs from '../../lib/sysfs';
+import * as sysfs from '../../lib/system/sysfs';
 import { guestEnv } from './env';
 
 const env = guestEnv();
@@ -80,7 +80,7 @@ describe('vfio doctor in the emulated host', () => {
     expect(fs.readFileSync(path.join(sysfs.devicePath(bdf), 'driver_override'), 'utf8')).toBe(before);
     const dry = vfio('bind', bdf, '--dry-run', '--force');
     expect(dry.status).toBe(0);
-    expect(dry.stdout).toMatch(new RegExp(`^${bdf}: virtio-pci -> vfio-pci \\(dry run: nothing written\\)\\n {2}would write vfio-pci > /sys/devices/`));
+    expect(dry.stdout).toMatch(new RegExp(`^${bdf}: virtio-pci -> vfio-pci \\(dry run: nothing written\\)\\n {2}would remember virtio-pci in /run/vfio-bind/${bdf}\\n {2}would write vfio-pci > /sys/devices/`));
     expect(sysfs.driverOf(bdf)).toBe('virtio-pci');
   });
 });

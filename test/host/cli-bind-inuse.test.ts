@@ -4,7 +4,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { bind, unbind } from '../../lib/cli/bind';
+import { bind, unbind } from '../../lib/cli/commands/bind';
 import { main } from '../../lib/cli/program';
 import { CliError, Runtime } from '../../lib/cli/report';
 import { HostTree } from './doctor-fixture';
