@@ -200,7 +200,7 @@ export function formatList(entries: readonly ListEntry[], c: Colors, f: ListForm
     e.bdf,
     ...(n === 2 ? [] : [e.id]),
     n === 1 ? classId(e) : n === 2 ? `${e.className} [${classId(e)}]` : e.className,
-    ...(named ? [n === 2 ? `${name(e)} [${e.id}]` : name(e)] : n === 2 ? [] : []),
+    ...(named ? [n === 2 ? `${name(e)} [${e.id}]` : name(e)] : []),
     e.driver ?? '-', ...(f.kernel ? [e.driverOverride ?? '-'] : []), e.iommuGroup ?? '-', vfioCell(e, c),
   ]);
   if (n === 2 && !named) {
