@@ -92,7 +92,12 @@ export const moduleLoaded = (name: string, r: HostRoots) => exists(sysPath(r, `m
 
 function modulesCheck(f: HostFacts, r: HostRoots, inv: Invocation): Check {
   const title = 'vfio and vfio-pci modules';
-  const missing = ['vfio', 'vfio_pci'].filter((m) => !moduleLoaded(m, r));
+  // A built-in module without parameters has no /sys/module entry: what it registers tells.
+  const present: Record<string, boolean> = {
+    vfio: moduleLoaded('vfio', r) || exists(sysPath(r, 'class/vfio')) || exists(devPath(r, 'vfio/vfio')),
+    vfio_pci: moduleLoaded('vfio_pci', r) || exists(sysPath(r, 'bus/pci/drivers/vfio-pci')),
+  };
+  const missing = Object.keys(present).filter((m) => !present[m]);
   if (!missing.length) return check('modules', title, 'ok', 'loaded');
   const detail = `not loaded: ${missing.join(', ')}`;
   if (moduleAvailable('vfio-pci', f, r)) return check('modules', title, 'fail', detail, rootCommand(inv, 'modprobe vfio-pci'));

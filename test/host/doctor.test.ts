@@ -75,12 +75,24 @@ describe('IOMMU and command line', () => {
 describe('modules, nodes and backends', () => {
   it('vfio-pci not loaded: modprobe when the kernel has it, else a kernel that does; later checks blocked', () => {
     fs.rmSync(t.p('module/vfio_pci'), { recursive: true });
+    fs.rmSync(t.p('bus/pci/drivers/vfio-pci'), { recursive: true });
     expect(host('modules')).toMatchObject({ status: 'fail', detail: 'not loaded: vfio_pci', fix: 'modprobe vfio-pci' });
     expect(host('modules', { invocation: { cli: 'vfio', root: false, sudo: true } }).fix).toBe('sudo modprobe vfio-pci');
     expect(host('nodes')).toMatchObject({ status: 'skip', detail: 'not checked: fix "vfio and vfio-pci modules" first' });
     fs.rmSync(t.h('modules'), { recursive: true });
     expect(host('modules').fix).toMatch(/CONFIG_VFIO_PCI/);
     expect(rootCause(NIC, t.options())).toMatchObject({ id: 'modules' });
+  });
+
+  it('built in without parameters: the class and driver directories tell', () => {
+    fs.rmSync(t.p('module/vfio'), { recursive: true });
+    fs.rmSync(t.p('module/vfio_pci'), { recursive: true });
+    fs.rmSync(t.h('dev/vfio/vfio'));
+    fs.rmSync(t.p('bus/pci/drivers/vfio-pci'), { recursive: true });
+    expect(host('modules')).toMatchObject({ status: 'fail', detail: 'not loaded: vfio, vfio_pci' });
+    fs.mkdirSync(t.p('class/vfio'), { recursive: true });
+    fs.mkdirSync(t.p('bus/pci/drivers/vfio-pci'), { recursive: true });
+    expect(host('modules')).toMatchObject({ status: 'ok', detail: 'loaded' });
   });
 
   it('no /dev/vfio/vfio nor /dev/iommu', () => {
