@@ -18,7 +18,8 @@ export function parseBdfArg(text: string): string {
 
 /** A driver name for --driver: letters, digits, _ and - (it becomes a sysfs path and a modprobe argument). */
 export function parseDriverArg(text: string): string {
-  if (!isDriverName(text)) throw new InvalidArgumentError('expected a driver name: letters, digits, _ and -, e.g. vfio-pci');
+  if (!isDriverName(text))
+    throw new InvalidArgumentError('expected a driver name: letters, digits, _ and -, e.g. vfio-pci');
   return text;
 }
 

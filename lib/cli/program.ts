@@ -9,7 +9,14 @@ import type { Device, DeviceOpenOptions } from '../device/device';
 import type { BackendChoice } from '../iommu/context';
 import { packageVersion } from '../addon/paths';
 import {
-  UsageError, checkFits, parseBdfArg, parseDriverArg, parseOffsetArg, parseRegionArg, parseValueArg, parseWidthArg,
+  UsageError,
+  checkFits,
+  parseBdfArg,
+  parseDriverArg,
+  parseOffsetArg,
+  parseRegionArg,
+  parseValueArg,
+  parseWidthArg,
 } from './args';
 import { bind, unbind } from './commands/bind';
 import { colors, toJson } from './format';
@@ -83,50 +90,95 @@ export function buildProgram(rt: Runtime): Command {
     .configureOutput({ writeOut: (s) => rt.out(s), writeErr: (s) => rt.err(s), outputError: (s, write) => write(s) })
     .exitOverride()
     .showHelpAfterError("(run 'vfio --help' for the list of commands)")
-    .addHelpText('after', '\nExit status: 0 ok, 1 the operation failed (with a hint when the fix is known), 2 usage error.\n' +
-      examples(['vfio doctor 0000:01:00.0', 'vfio list', 'vfio info 00:03.0', 'sudo vfio bind 0000:01:00.0', 'vfio peek 00:03.0 0 0x0', 'vfio info 00:03.0 --json | jq .regions']));
+    .addHelpText(
+      'after',
+      '\nExit status: 0 ok, 1 the operation failed (with a hint when the fix is known), 2 usage error.\n' +
+        examples([
+          'vfio doctor 0000:01:00.0',
+          'vfio list',
+          'vfio info 00:03.0',
+          'sudo vfio bind 0000:01:00.0',
+          'vfio peek 00:03.0 0 0x0',
+          'vfio info 00:03.0 --json | jq .regions',
+        ]),
+    );
   const inv = invocationOf(rt);
 
   program
     .command('list')
     .description('PCI devices with ids, class, driver, IOMMU group, and whether VFIO can use them (and why not)')
-    .option('-s <[[domain:]bus:]slot[.func]>', 'only the devices at this address, as lspci -s (01:00, 00:03.0, *:*.1)', parseSelector)
-    .option('-d <[vendor]:[device][:class]>', 'only the devices with these ids, as lspci -d (8086:, 1af4:1110)', parseIdFilter)
+    .option(
+      '-s <[[domain:]bus:]slot[.func]>',
+      'only the devices at this address, as lspci -s (01:00, 00:03.0, *:*.1)',
+      parseSelector,
+    )
+    .option(
+      '-d <[vendor]:[device][:class]>',
+      'only the devices with these ids, as lspci -d (8086:, 1af4:1110)',
+      parseIdFilter,
+    )
     .option('-k', 'also the driver_override column (the DRIVER column is always there)')
     .option('-n', 'numbers instead of names; -nn: both, as lspci does', (_v: string, n: number) => n + 1, 0)
     .option('--json', 'print JSON')
-    .addHelpText('after', examples(['vfio list', 'vfio list -d 8086: -nn', 'vfio list -s 01:00 -k', 'vfio list --json | jq \'.[] | select(.vfio.usable) | .bdf\'']))
-    .action(action((opts: { json?: boolean; s?: Selector; d?: IdFilter; k?: boolean; n: number }) => {
-      const entries = gatherList({ ...(rt.sysfs ? { sysfs: rt.sysfs } : {}), invocation: inv })
-        .filter((e) => (!opts.s || matchesSelector(e.bdf, opts.s)) && (!opts.d || matchesIds(e, opts.d)));
-      rt.out(opts.json ? toJson(entries) + '\n' : formatList(entries, c, { numeric: opts.n, kernel: !!opts.k, invocation: inv }));
-    }));
+    .addHelpText(
+      'after',
+      examples([
+        'vfio list',
+        'vfio list -d 8086: -nn',
+        'vfio list -s 01:00 -k',
+        "vfio list --json | jq '.[] | select(.vfio.usable) | .bdf'",
+      ]),
+    )
+    .action(
+      action((opts: { json?: boolean; s?: Selector; d?: IdFilter; k?: boolean; n: number }) => {
+        const entries = gatherList({ ...(rt.sysfs ? { sysfs: rt.sysfs } : {}), invocation: inv }).filter(
+          (e) => (!opts.s || matchesSelector(e.bdf, opts.s)) && (!opts.d || matchesIds(e, opts.d)),
+        );
+        rt.out(
+          opts.json
+            ? toJson(entries) + '\n'
+            : formatList(entries, c, { numeric: opts.n, kernel: !!opts.k, invocation: inv }),
+        );
+      }),
+    );
 
   openOptions(program.command('doctor'))
-    .description('check the host and each device given, in order, from the IOMMU to a working open; each check with the fix')
+    .description(
+      'check the host and each device given, in order, from the IOMMU to a working open; each check with the fix',
+    )
     .argument('[bdf...]', 'PCI addresses to check (default: the host only)')
     .option('--json', 'print JSON: { ready, checks: [{ id, title, status, detail, fix, device }] }')
-    .addHelpText('after', '\nExit status 0 when every check passes (warnings allowed), 1 otherwise. Devices whose checks\n' +
-      'pass are opened through VFIO (which may reset them) and their prefetchable BARs\' write-combining\n' +
-      'routes reported. docs/cli.md shows each failure and its fix.\n' +
-      examples(['vfio doctor', 'vfio doctor 0000:01:00.0 01:00.1', 'vfio doctor 00:04.0 --json | jq \'.checks[] | select(.status == "fail")\'']))
-    .action(action(async (bdfs: string[], opts: OpenFlags & { json?: boolean }) => {
-      const list = bdfs.map((b) => {
-        try {
-          return parseBdfArg(b);
-        } catch (e) {
-          throw new UsageError(`'${b}' is not a PCI address like 0000:00:03.0 or 00:03.0`);
-        }
-      });
-      const { runDoctor, formatDoctor } = await import('./commands/doctor');
-      const roots = { sysfs: rt.sysfs, proc: rt.proc, dev: rt.dev };
-      const r = await runDoctor(list, {
-        ...roots, invocation: inv,
-        open: (bdf) => openFor(bdf, rt, openFlags(opts)),
-      });
-      rt.out(opts.json ? toJson(r) + '\n' : formatDoctor(r, c));
-      if (!r.ready) throw new ExitStatus(EXIT_FAILED);
-    }));
+    .addHelpText(
+      'after',
+      '\nExit status 0 when every check passes (warnings allowed), 1 otherwise. Devices whose checks\n' +
+        "pass are opened through VFIO (which may reset them) and their prefetchable BARs' write-combining\n" +
+        'routes reported. docs/cli.md shows each failure and its fix.\n' +
+        examples([
+          'vfio doctor',
+          'vfio doctor 0000:01:00.0 01:00.1',
+          'vfio doctor 00:04.0 --json | jq \'.checks[] | select(.status == "fail")\'',
+        ]),
+    )
+    .action(
+      action(async (bdfs: string[], opts: OpenFlags & { json?: boolean }) => {
+        const list = bdfs.map((b) => {
+          try {
+            return parseBdfArg(b);
+          } catch (e) {
+            throw new UsageError(`'${b}' is not a PCI address like 0000:00:03.0 or 00:03.0`);
+          }
+        });
+        const { runDoctor, formatDoctor } = await import('./commands/doctor');
+        const roots = { sysfs: rt.sysfs, proc: rt.proc, dev: rt.dev };
+        const r = await runDoctor(list, {
+          ...roots,
+          invocation: inv,
+          open: (bdf) => openFor(bdf, rt, openFlags(opts)),
+        });
+        rt.out(opts.json ? toJson(r) + '\n' : formatDoctor(r, c));
+        if (!r.ready) throw new ExitStatus(EXIT_FAILED);
+      }),
+    );
 
   openOptions(program.command('info'))
     .description(
@@ -156,31 +208,53 @@ export function buildProgram(rt: Runtime): Command {
     .command('bind')
     .description('hand a device to vfio-pci (driver_override, unbind, probe); needs root')
     .addArgument(bdfArg())
-    .option('--driver <name>', 'bind to this VFIO driver instead of vfio-pci (e.g. a variant driver)', parseDriverArg, 'vfio-pci')
+    .option(
+      '--driver <name>',
+      'bind to this VFIO driver instead of vfio-pci (e.g. a variant driver)',
+      parseDriverArg,
+      'vfio-pci',
+    )
     .option('--dry-run', 'check everything and print the writes, write nothing (no root needed)')
     .option('--force', 'take the device even when the host uses it (mounted, swap, interface up or routed, boot VGA)')
     .option('--persist', 'also write a udev rule that binds it again at every boot (`vfio unbind` removes it)')
-    .addHelpText('after', '\nRefuses when another device of the same IOMMU group is bound to a non-VFIO driver, and\n' +
-      'lists those devices: VFIO takes a group as a whole. Refuses, unless --force, when the host uses\n' +
-      'the device or its group: a mounted file system or active swap on it, a network interface on it\n' +
-      'that is up or carries a route, the boot VGA device. Writes nothing until every check passed.\n' +
-      '`vfio unbind` gives the device back.\n' +
-      examples(['sudo vfio bind 0000:01:00.0', 'vfio bind 01:00.0 --dry-run', 'sudo vfio bind 01:00.0 --persist', 'sudo vfio bind 01:00.0 --driver mlx5_vfio_pci']))
-    .action(action((bdf: string, opts: { driver: string; dryRun?: boolean; force?: boolean; persist?: boolean }) => {
-      const env = { uid: rt.uid, sysfs: rt.sysfs, proc: rt.proc, invocation: inv };
-      rt.out(bind(bdf, env, opts.driver, { dryRun: opts.dryRun, force: opts.force, persist: opts.persist }).message + '\n');
-    }));
+    .addHelpText(
+      'after',
+      '\nRefuses when another device of the same IOMMU group is bound to a non-VFIO driver, and\n' +
+        'lists those devices: VFIO takes a group as a whole. Refuses, unless --force, when the host uses\n' +
+        'the device or its group: a mounted file system or active swap on it, a network interface on it\n' +
+        'that is up or carries a route, the boot VGA device. Writes nothing until every check passed.\n' +
+        '`vfio unbind` gives the device back.\n' +
+        examples([
+          'sudo vfio bind 0000:01:00.0',
+          'vfio bind 01:00.0 --dry-run',
+          'sudo vfio bind 01:00.0 --persist',
+          'sudo vfio bind 01:00.0 --driver mlx5_vfio_pci',
+        ]),
+    )
+    .action(
+      action((bdf: string, opts: { driver: string; dryRun?: boolean; force?: boolean; persist?: boolean }) => {
+        const env = { uid: rt.uid, sysfs: rt.sysfs, proc: rt.proc, invocation: inv };
+        rt.out(
+          bind(bdf, env, opts.driver, { dryRun: opts.dryRun, force: opts.force, persist: opts.persist }).message + '\n',
+        );
+      }),
+    );
 
   program
     .command('unbind')
     .description('give a device back to its own driver (clears driver_override and reprobes); needs root')
     .addArgument(bdfArg())
-    .addHelpText('after', '\nThe driver that had the device before `vfio bind` takes it back; a `vfio bind --persist`\n' +
-      'rule for the device is removed.\n' +
-      examples(['sudo vfio unbind 0000:01:00.0']))
-    .action(action((bdf: string) => {
-      rt.out(unbind(bdf, { uid: rt.uid, sysfs: rt.sysfs, proc: rt.proc, invocation: inv }).message + '\n');
-    }));
+    .addHelpText(
+      'after',
+      '\nThe driver that had the device before `vfio bind` takes it back; a `vfio bind --persist`\n' +
+        'rule for the device is removed.\n' +
+        examples(['sudo vfio unbind 0000:01:00.0']),
+    )
+    .action(
+      action((bdf: string) => {
+        rt.out(unbind(bdf, { uid: rt.uid, sysfs: rt.sysfs, proc: rt.proc, invocation: inv }).message + '\n');
+      }),
+    );
 
   openOptions(program.command('peek'))
     .description('read one register: a single access of exactly WIDTH bits')

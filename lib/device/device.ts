@@ -178,8 +178,14 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
     }
     if (target.bus === 'pci' ? !isVfioDriver(target.driver) : target.driver === undefined) {
       throw new VfioError({
-        code: 'ENODEV', op: 'Device.open', device: bdf, message: `Device.open: ${bdf} is not bound to a VFIO driver`,
-        hint: target.bus === 'pci' ? bindHint(bdf, target.driver, o.invocation) : `no driver is bound to the mediated device ${bdf}: is its parent's mdev driver loaded?`,
+        code: 'ENODEV',
+        op: 'Device.open',
+        device: bdf,
+        message: `Device.open: ${bdf} is not bound to a VFIO driver`,
+        hint:
+          target.bus === 'pci'
+            ? bindHint(bdf, target.driver, o.invocation)
+            : `no driver is bound to the mediated device ${bdf}: is its parent's mdev driver loaded?`,
       });
     }
     const facts = backendFacts(target, o);

@@ -187,7 +187,9 @@ export class DmaSpace implements MappingSpace {
         const finite = cur !== undefined && cur !== (1n << 64n) - 1n;
         return errnoError(errno, this.backend.mapOp, {
           detail,
-          hint: finite ? memlockHint(cur, BigInt(this.pinnedBytes + size), hard) : 'the kernel could not pin or map the memory (RLIMIT_MEMLOCK is unlimited here)',
+          hint: finite
+            ? memlockHint(cur, BigInt(this.pinnedBytes + size), hard)
+            : 'the kernel could not pin or map the memory (RLIMIT_MEMLOCK is unlimited here)',
         });
       }
       case 'ENOSPC': {

@@ -15,9 +15,10 @@ export interface Check {
 }
 
 export const check = (id: string, title: string, status: CheckStatus, detail: string, fix?: string): Check =>
-  (fix === undefined ? { id, title, status, detail } : { id, title, status, detail, fix });
+  fix === undefined ? { id, title, status, detail } : { id, title, status, detail, fix };
 
 /** A check not run because an earlier one failed: the earlier one is the root cause. */
-export const blocked = (id: string, title: string, by: string): Check => check(id, title, 'skip', `not checked: fix "${by}" first`);
+export const blocked = (id: string, title: string, by: string): Check =>
+  check(id, title, 'skip', `not checked: fix "${by}" first`);
 
 export const passed = (checks: readonly Check[]) => checks.every((c) => c.status !== 'fail');

@@ -62,8 +62,10 @@ export function acsExplanation(bdf: string, others: readonly string[], r: HostRo
   const slot = (b: string) => b.slice(0, b.lastIndexOf('.'));
   if (others.every((o) => slot(o) === slot(bdf))) {
     const acs = acsOf(bdf, r);
-    return acs === 'no' ? 'functions of one device without an ACS capability share its group'
-      : acs === 'yes' ? 'functions of one device; the device has ACS, so the sharing comes from a port above it without ACS'
+    return acs === 'no'
+      ? 'functions of one device without an ACS capability share its group'
+      : acs === 'yes'
+        ? 'functions of one device; the device has ACS, so the sharing comes from a port above it without ACS'
         : 'functions of one device share a group unless it has ACS (config space needs root to tell)';
   }
   const bridge = upstreamBridge(bdf, r);
@@ -83,15 +85,28 @@ export interface DeviceContext {
 /** The device checks for one BDF (already normalised), in order. */
 export function deviceChecks(bdf: string, r: HostRoots, ctx: DeviceContext): Check[] {
   const out: Check[] = [];
-  const add = (c: Check) => { out.push({ ...c, device: bdf }); return c; };
+  const add = (c: Check) => {
+    out.push({ ...c, device: bdf });
+    return c;
+  };
   const ids = sysfs.deviceExists(bdf, r) ? sysfs.pciIds(bdf, r) : undefined;
   if (!ids) {
-    add(check('device', 'device', 'fail', `no PCI device ${bdf}`, `${ctx.inv.cli} list (or lspci -D) shows the devices`));
+    add(
+      check('device', 'device', 'fail', `no PCI device ${bdf}`, `${ctx.inv.cli} list (or lspci -D) shows the devices`),
+    );
     return out;
   }
   const id = `${ids.vendor.toString(16).padStart(4, '0')}:${ids.device.toString(16).padStart(4, '0')}`;
   if (ids.class >> 16 === BRIDGE_CLASS) {
-    add(check('device', 'device', 'fail', `${id} is a bridge: VFIO does not assign bridges`, `pick an endpoint device (${ctx.inv.cli} list)`));
+    add(
+      check(
+        'device',
+        'device',
+        'fail',
+        `${id} is a bridge: VFIO does not assign bridges`,
+        `pick an endpoint device (${ctx.inv.cli} list)`,
+      ),
+    );
     return out;
   }
   add(check('device', 'device', 'ok', `${id}, class ${(ids.class >> 8).toString(16).padStart(4, '0')}`));
@@ -109,8 +124,11 @@ export function deviceChecks(bdf: string, r: HostRoots, ctx: DeviceContext): Che
   } else {
     const now = driver ? `bound to ${driver}` : 'no driver';
     const bind = vfioCommand(ctx.inv, `bind ${bdf}`, true);
-    const fix = uses.length ? `the host uses it (${uses.join('; ')}): stop that first, then ${bind}`
-      : !modulesOk ? `load vfio-pci first (the modules check), then ${bind}` : bind;
+    const fix = uses.length
+      ? `the host uses it (${uses.join('; ')}): stop that first, then ${bind}`
+      : !modulesOk
+        ? `load vfio-pci first (the modules check), then ${bind}`
+        : bind;
     add(check('driver', 'driver', 'fail', `${now}, not a VFIO driver`, fix));
   }
   add(inUseCheck(bdf, group, vfio, uses, r, ctx));
@@ -121,15 +139,31 @@ export function deviceChecks(bdf: string, r: HostRoots, ctx: DeviceContext): Che
 function groupCheck(bdf: string, group: number | undefined, r: HostRoots, ctx: DeviceContext): Check {
   const title = 'IOMMU group';
   if (group === undefined) {
-    if (ctx.host.backends.noIommuEnabled) return check('group', title, 'warn', 'none: VFIO\'s no-IOMMU mode gives the device a group when it is bound (unsafe: no DMA protection)');
+    if (ctx.host.backends.noIommuEnabled)
+      return check(
+        'group',
+        title,
+        'warn',
+        "none: VFIO's no-IOMMU mode gives the device a group when it is bound (unsafe: no DMA protection)",
+      );
     const iommu = ctx.host.checks.find((c) => c.id === 'iommu');
-    return check('group', title, 'fail', 'none: the IOMMU is off, so VFIO cannot take the device', iommu?.fix ?? 'enable the IOMMU (the iommu check)');
+    return check(
+      'group',
+      title,
+      'fail',
+      'none: the IOMMU is off, so VFIO cannot take the device',
+      iommu?.fix ?? 'enable the IOMMU (the iommu check)',
+    );
   }
   const members = sysfs.groupMembers(group, r);
   const others = members.filter((m) => m.bdf !== bdf);
   const listed = others.map((m) => `${m.bdf} (${m.driver ?? 'no driver'})`).join(', ');
   if (!others.length) return check('group', title, 'ok', `group ${group}, alone in it`);
-  const why = acsExplanation(bdf, others.map((m) => m.bdf), r);
+  const why = acsExplanation(
+    bdf,
+    others.map((m) => m.bdf),
+    r,
+  );
   const blocking = sysfs.blockingMembers(bdf, members);
   if (!blocking.length) return check('group', title, 'ok', `group ${group} with ${listed}; ${why}`);
   const used = groupUses(bdf, r).filter((u) => u.bdf !== bdf);
@@ -140,33 +174,82 @@ function groupCheck(bdf: string, group: number | undefined, r: HostRoots, ctx: D
   return check('group', title, 'fail', `group ${group} also holds ${listed}; ${why}`, fix);
 }
 
-function inUseCheck(bdf: string, group: number | undefined, vfio: boolean, uses: string[], r: HostRoots, ctx: DeviceContext): Check {
+function inUseCheck(
+  bdf: string,
+  group: number | undefined,
+  vfio: boolean,
+  uses: string[],
+  r: HostRoots,
+  ctx: DeviceContext,
+): Check {
   const title = 'in use';
   if (vfio) {
     const pids = (ctx.holders ?? ((b, g) => vfioHolders(b, g, r)))(bdf, group);
-    if (pids.length) return check('in-use', title, 'fail', `its VFIO files are open in process ${pids.join(', ')}`, `VFIO gives a device to one process at a time: stop process ${pids.join(', ')} first`);
+    if (pids.length)
+      return check(
+        'in-use',
+        title,
+        'fail',
+        `its VFIO files are open in process ${pids.join(', ')}`,
+        `VFIO gives a device to one process at a time: stop process ${pids.join(', ')} first`,
+      );
     return check('in-use', title, 'ok', 'no process holds its VFIO files');
   }
-  if (uses.length) return check('in-use', title, 'warn', `the host uses it: ${uses.join('; ')} (\`vfio bind\` refuses it without --force)`);
-  return check('in-use', title, 'ok', 'not used by the host (no mounted file system, swap, interface up or route; not the boot VGA)');
+  if (uses.length)
+    return check(
+      'in-use',
+      title,
+      'warn',
+      `the host uses it: ${uses.join('; ')} (\`vfio bind\` refuses it without --force)`,
+    );
+  return check(
+    'in-use',
+    title,
+    'ok',
+    'not used by the host (no mounted file system, swap, interface up or route; not the boot VGA)',
+  );
 }
 
 function accessCheck(bdf: string, group: number | undefined, vfio: boolean, r: HostRoots, ctx: DeviceContext): Check {
   const title = 'permissions';
   if (!vfio) return blocked('access', title, 'driver');
   const b: BackendFacts = ctx.host.backends;
-  const cdev = fs.existsSync(path.join(sysfs.devicePath(bdf, r), 'vfio-dev')) ? fs.readdirSync(path.join(sysfs.devicePath(bdf, r), 'vfio-dev')).sort()[0] : undefined;
-  const groupNode = group === undefined ? undefined : fs.existsSync(devPath(r, `vfio/noiommu-${group}`)) ? `vfio/noiommu-${group}` : `vfio/${group}`;
+  const cdev = fs.existsSync(path.join(sysfs.devicePath(bdf, r), 'vfio-dev'))
+    ? fs.readdirSync(path.join(sysfs.devicePath(bdf, r), 'vfio-dev')).sort()[0]
+    : undefined;
+  const groupNode =
+    group === undefined
+      ? undefined
+      : fs.existsSync(devPath(r, `vfio/noiommu-${group}`))
+        ? `vfio/noiommu-${group}`
+        : `vfio/${group}`;
   const can = (rel: string) => mayOpen(devPath(r, rel), ctx.who);
   const viaGroup = groupNode !== undefined && can(groupNode) && b.container && can('vfio/vfio');
   const viaCdev = cdev !== undefined && can(`vfio/devices/${cdev}`) && b.iommufd && can('iommu');
   const who = ctx.who.uid === 0 ? 'root' : `uid ${ctx.who.uid}`;
-  if (viaGroup || viaCdev) return check('access', title, 'ok', `${who} may open ${viaGroup ? `/dev/${groupNode}` : `/dev/vfio/devices/${cdev} and /dev/iommu`}`);
+  if (viaGroup || viaCdev)
+    return check(
+      'access',
+      title,
+      'ok',
+      `${who} may open ${viaGroup ? `/dev/${groupNode}` : `/dev/vfio/devices/${cdev} and /dev/iommu`}`,
+    );
   const node = groupNode ? `/dev/${groupNode}` : `/dev/vfio/devices/${cdev}`;
   if (groupNode && !fs.existsSync(devPath(r, groupNode)) && !cdev) {
-    return check('access', title, 'fail', `${node} does not exist`, 'is devtmpfs mounted on /dev? The node appears when the device is bound to vfio-pci');
+    return check(
+      'access',
+      title,
+      'fail',
+      `${node} does not exist`,
+      'is devtmpfs mounted on /dev? The node appears when the device is bound to vfio-pci',
+    );
   }
-  return check('access', title, 'fail', `${who} may not open ${node} read-write`,
+  return check(
+    'access',
+    title,
+    'fail',
+    `${who} may not open ${node} read-write`,
     `run as root, or give your user the node: ${rootCommand(ctx.inv, `chown $USER ${node}`)} (until the next bind or boot; ` +
-    'a udev rule such as SUBSYSTEM=="vfio", GROUP="vfio", MODE="0660" with your user in group vfio makes it last)');
+      'a udev rule such as SUBSYSTEM=="vfio", GROUP="vfio", MODE="0660" with your user in group vfio makes it last)',
+  );
 }

@@ -35,21 +35,27 @@ export function hostFacts(r: HostRoots): HostFacts {
 
 /** Where the kernel command line is changed on this machine, for a fix's wording. */
 export function bootLoaderNote(r: HostRoots): string {
-  if (exists(etcPath(r, 'default/grub'))) return 'GRUB_CMDLINE_LINUX in /etc/default/grub, then update-grub (or grub2-mkconfig) and reboot';
-  if (exists(etcPath(r, 'kernel/cmdline'))) return '/etc/kernel/cmdline, then reinstall the kernel image (kernel-install) and reboot';
-  return 'in the boot loader\'s configuration, then reboot';
+  if (exists(etcPath(r, 'default/grub')))
+    return 'GRUB_CMDLINE_LINUX in /etc/default/grub, then update-grub (or grub2-mkconfig) and reboot';
+  if (exists(etcPath(r, 'kernel/cmdline')))
+    return '/etc/kernel/cmdline, then reinstall the kernel image (kernel-install) and reboot';
+  return "in the boot loader's configuration, then reboot";
 }
 
-const vendorOf = (f: HostFacts) => (f.tables.includes('DMAR') ? 'intel' : f.tables.includes('IVRS') ? 'amd' : undefined);
+const vendorOf = (f: HostFacts) =>
+  f.tables.includes('DMAR') ? 'intel' : f.tables.includes('IVRS') ? 'amd' : undefined;
 
 function iommuFix(f: HostFacts, r: HostRoots): string {
   const off = f.cmdline.filter((t) => /^(intel_iommu|amd_iommu|iommu)=off$/.test(t));
   if (off.length) return `remove ${off.join(' ')} from the kernel command line (${bootLoaderNote(r)})`;
   if (vendorOf(f) === 'intel') return `add intel_iommu=on to the kernel command line (${bootLoaderNote(r)})`;
-  if (vendorOf(f) === 'amd') return 'the AMD IOMMU is on by default: check the kernel log (dmesg | grep -i AMD-Vi) for why it did not start';
+  if (vendorOf(f) === 'amd')
+    return 'the AMD IOMMU is on by default: check the kernel log (dmesg | grep -i AMD-Vi) for why it did not start';
   if (f.virtual) {
-    return 'this is a virtual machine without a virtual IOMMU: give it one (QEMU: -machine q35 -device intel-iommu,intremap=on), ' +
-      'or, knowing the device can then reach all memory, use VFIO\'s no-IOMMU mode (vfio.enable_unsafe_noiommu_mode=1)';
+    return (
+      'this is a virtual machine without a virtual IOMMU: give it one (QEMU: -machine q35 -device intel-iommu,intremap=on), ' +
+      "or, knowing the device can then reach all memory, use VFIO's no-IOMMU mode (vfio.enable_unsafe_noiommu_mode=1)"
+    );
   }
   return 'enable VT-d (Intel) or AMD-Vi / IOMMU (AMD) in the firmware setup, then boot with intel_iommu=on on Intel';
 }
@@ -58,21 +64,50 @@ function iommuCheck(f: HostFacts, r: HostRoots, noIommuMode: boolean): Check {
   const title = 'IOMMU present';
   const source = f.tables.length ? ` (ACPI ${f.tables.join(', ')})` : '';
   if (f.units.length) return check('iommu', title, 'ok', `on: ${f.units.join(', ')}${source}`);
-  if (noIommuMode) return check('iommu', title, 'warn', 'no IOMMU; VFIO\'s no-IOMMU mode is enabled, so devices are not protected from each other or the host', iommuFix(f, r));
-  if (f.tables.length) return check('iommu', title, 'fail', `the firmware describes an IOMMU${source} but the kernel did not enable it`, iommuFix(f, r));
-  return check('iommu', title, 'fail', `no IOMMU: no DMAR or IVRS ACPI table and nothing in /sys/class/iommu${f.virtual ? ' (a virtual machine)' : ''}`, iommuFix(f, r));
+  if (noIommuMode)
+    return check(
+      'iommu',
+      title,
+      'warn',
+      "no IOMMU; VFIO's no-IOMMU mode is enabled, so devices are not protected from each other or the host",
+      iommuFix(f, r),
+    );
+  if (f.tables.length)
+    return check(
+      'iommu',
+      title,
+      'fail',
+      `the firmware describes an IOMMU${source} but the kernel did not enable it`,
+      iommuFix(f, r),
+    );
+  return check(
+    'iommu',
+    title,
+    'fail',
+    `no IOMMU: no DMAR or IVRS ACPI table and nothing in /sys/class/iommu${f.virtual ? ' (a virtual machine)' : ''}`,
+    iommuFix(f, r),
+  );
 }
 
 function cmdlineCheck(f: HostFacts, r: HostRoots): Check {
   const title = 'kernel command line';
-  const relevant = f.cmdline.filter((t) => /^(intel_iommu|amd_iommu|iommu|vfio[\w.-]*|vfio_iommu_type1\.[\w]+)=/.test(t));
+  const relevant = f.cmdline.filter((t) =>
+    /^(intel_iommu|amd_iommu|iommu|vfio[\w.-]*|vfio_iommu_type1\.[\w]+)=/.test(t),
+  );
   const shown = relevant.length ? relevant.join(' ') : 'no IOMMU options';
   const off = f.cmdline.filter((t) => /^(intel_iommu|amd_iommu|iommu)=off$/.test(t));
-  if (off.length) return check('cmdline', title, 'fail', `${shown}: ${off.join(' ')} turns the IOMMU off`, iommuFix(f, r));
+  if (off.length)
+    return check('cmdline', title, 'fail', `${shown}: ${off.join(' ')} turns the IOMMU off`, iommuFix(f, r));
   const pt = f.cmdline.includes('iommu=pt') ? ' (iommu=pt: host devices bypass translation, VFIO devices do not)' : '';
   if (f.units.length) return check('cmdline', title, 'ok', `${shown}${pt}`);
   if (vendorOf(f) === 'intel' && !f.cmdline.some((t) => /^intel_iommu=on\b/.test(t))) {
-    return check('cmdline', title, 'fail', `${shown}: intel_iommu=on is missing (this kernel does not turn VT-d on by default)`, iommuFix(f, r));
+    return check(
+      'cmdline',
+      title,
+      'fail',
+      `${shown}: intel_iommu=on is missing (this kernel does not turn VT-d on by default)`,
+      iommuFix(f, r),
+    );
   }
   if (!f.tables.length) return check('cmdline', title, 'skip', `${shown}; no IOMMU hardware to turn on`);
   return check('cmdline', title, 'ok', shown);
@@ -83,8 +118,11 @@ function moduleAvailable(name: string, f: HostFacts, r: HostRoots): boolean {
   if (!f.release) return false;
   const file = `${name.replace(/_/g, '-')}.ko`;
   const alt = `${name.replace(/-/g, '_')}.ko`;
-  const has = (list: string) => (readText(modulesPath(r, path.join(f.release!, list))) ?? '').split('\n')
-    .some((l) => { const b = path.basename(l.split(':')[0]); return b.startsWith(file) || b.startsWith(alt); });
+  const has = (list: string) =>
+    (readText(modulesPath(r, path.join(f.release!, list))) ?? '').split('\n').some((l) => {
+      const b = path.basename(l.split(':')[0]);
+      return b.startsWith(file) || b.startsWith(alt);
+    });
   return has('modules.dep') || has('modules.builtin');
 }
 
@@ -100,9 +138,15 @@ function modulesCheck(f: HostFacts, r: HostRoots, inv: Invocation): Check {
   const missing = Object.keys(present).filter((m) => !present[m]);
   if (!missing.length) return check('modules', title, 'ok', 'loaded');
   const detail = `not loaded: ${missing.join(', ')}`;
-  if (moduleAvailable('vfio-pci', f, r)) return check('modules', title, 'fail', detail, rootCommand(inv, 'modprobe vfio-pci'));
-  return check('modules', title, 'fail', `${detail}, and kernel ${f.release ?? '(unknown)'} has no vfio-pci module installed`,
-    'install this kernel\'s modules package, or boot a kernel built with CONFIG_VFIO_PCI');
+  if (moduleAvailable('vfio-pci', f, r))
+    return check('modules', title, 'fail', detail, rootCommand(inv, 'modprobe vfio-pci'));
+  return check(
+    'modules',
+    title,
+    'fail',
+    `${detail}, and kernel ${f.release ?? '(unknown)'} has no vfio-pci module installed`,
+    "install this kernel's modules package, or boot a kernel built with CONFIG_VFIO_PCI",
+  );
 }
 
 export interface BackendFacts {
@@ -131,8 +175,13 @@ function nodesCheck(b: BackendFacts, modulesOk: boolean): Check {
   if (!modulesOk) return blocked('nodes', title, 'vfio and vfio-pci modules');
   const found = [b.container && '/dev/vfio/vfio', b.iommufd && '/dev/iommu'].filter(Boolean).join(', ');
   if (found) return check('nodes', title, 'ok', found);
-  return check('nodes', title, 'fail', 'neither /dev/vfio/vfio nor /dev/iommu exists although vfio is loaded',
-    'is devtmpfs mounted on /dev? Otherwise the kernel lacks CONFIG_VFIO_CONTAINER and CONFIG_IOMMUFD: boot one that has either');
+  return check(
+    'nodes',
+    title,
+    'fail',
+    'neither /dev/vfio/vfio nor /dev/iommu exists although vfio is loaded',
+    'is devtmpfs mounted on /dev? Otherwise the kernel lacks CONFIG_VFIO_CONTAINER and CONFIG_IOMMUFD: boot one that has either',
+  );
 }
 
 function backendsCheck(b: BackendFacts, f: HostFacts, r: HostRoots, inv: Invocation, nodesOk: boolean): Check {
@@ -140,13 +189,22 @@ function backendsCheck(b: BackendFacts, f: HostFacts, r: HostRoots, inv: Invocat
   if (!nodesOk) return blocked('backends', title, '/dev/vfio and /dev/iommu');
   const type1 = b.container && (b.type1Module || b.iommufd);
   const parts = [
-    `type1 ${type1 ? 'yes' : 'no'}`, `iommufd ${b.iommufd ? 'yes' : 'no'}`, `cdev ${b.cdev ? 'yes' : 'no'}`,
+    `type1 ${type1 ? 'yes' : 'no'}`,
+    `iommufd ${b.iommufd ? 'yes' : 'no'}`,
+    `cdev ${b.cdev ? 'yes' : 'no'}`,
     `no-IOMMU ${b.noIommuBuilt ? (b.noIommuEnabled ? 'enabled' : 'built, off') : 'no'}`,
   ];
   const detail = parts.join(', ');
   if (type1 || b.iommufd) return check('backends', title, 'ok', detail);
   if (b.noIommuEnabled) return check('backends', title, 'warn', `${detail}: only the unsafe no-IOMMU mode`);
-  if (b.container && moduleAvailable('vfio_iommu_type1', f, r)) return check('backends', title, 'fail', `${detail}: vfio_iommu_type1 is not loaded`, rootCommand(inv, 'modprobe vfio_iommu_type1'));
+  if (b.container && moduleAvailable('vfio_iommu_type1', f, r))
+    return check(
+      'backends',
+      title,
+      'fail',
+      `${detail}: vfio_iommu_type1 is not loaded`,
+      rootCommand(inv, 'modprobe vfio_iommu_type1'),
+    );
   return check('backends', title, 'fail', detail, 'boot a kernel with CONFIG_VFIO_IOMMU_TYPE1 or CONFIG_IOMMUFD');
 }
 
@@ -176,10 +234,11 @@ function memlockCheck(r: HostRoots): Check {
   const detail = `${mib(l.soft)} (hard ${l.hard === undefined ? 'unlimited' : mib(l.hard)}); a typical driver pins ${mib(TYPICAL_DMA_BYTES)} or more`;
   if (l.soft >= TYPICAL_DMA_BYTES) return check('memlock', title, 'ok', detail);
   const kib = TYPICAL_DMA_BYTES >> 10n;
-  const fix = l.hard === undefined || l.hard >= TYPICAL_DMA_BYTES
-    ? `ulimit -l ${kib} (in the shell that starts the program; LimitMEMLOCK= in a systemd unit)`
-    : 'raise the hard limit: a line "<user> - memlock unlimited" in /etc/security/limits.d/vfio.conf and a new login ' +
-      '(LimitMEMLOCK=infinity for a systemd service), or run as root';
+  const fix =
+    l.hard === undefined || l.hard >= TYPICAL_DMA_BYTES
+      ? `ulimit -l ${kib} (in the shell that starts the program; LimitMEMLOCK= in a systemd unit)`
+      : 'raise the hard limit: a line "<user> - memlock unlimited" in /etc/security/limits.d/vfio.conf and a new login ' +
+        '(LimitMEMLOCK=infinity for a systemd service), or run as root';
   return check('memlock', title, 'fail', detail, fix);
 }
 
@@ -190,9 +249,20 @@ function hugepagesCheck(r: HostRoots, inv: Invocation): Check {
   const free = Number(/^HugePages_Free:\s*(\d+)/m.exec(meminfo)?.[1] ?? 0);
   const size = /^Hugepagesize:\s*(\d+) kB/m.exec(meminfo)?.[1];
   if (total > 0) return check('hugepages', title, 'ok', `${total} reserved (${free} free) of ${size ?? '?'} kB`);
-  if (!exists(procPath(r, 'sys/vm/nr_hugepages'))) return check('hugepages', title, 'warn', 'this kernel has no huge pages (CONFIG_HUGETLBFS): DMA buffers use small pages');
-  return check('hugepages', title, 'warn', 'none reserved: DmaBuffer.allocate(n, { hugepages: true }) fails, small pages work',
-    rootCommand(inv, 'sysctl -w vm.nr_hugepages=64') + ' (vm.nr_hugepages in /etc/sysctl.d/ to keep it)');
+  if (!exists(procPath(r, 'sys/vm/nr_hugepages')))
+    return check(
+      'hugepages',
+      title,
+      'warn',
+      'this kernel has no huge pages (CONFIG_HUGETLBFS): DMA buffers use small pages',
+    );
+  return check(
+    'hugepages',
+    title,
+    'warn',
+    'none reserved: DmaBuffer.allocate(n, { hugepages: true }) fails, small pages work',
+    rootCommand(inv, 'sysctl -w vm.nr_hugepages=64') + ' (vm.nr_hugepages in /etc/sysctl.d/ to keep it)',
+  );
 }
 
 export interface HostReport {
@@ -210,5 +280,9 @@ export function hostChecks(r: HostRoots, inv: Invocation): HostReport {
   const modules = modulesCheck(f, r, inv);
   const nodes = nodesCheck(b, modules.status === 'ok');
   const backends = backendsCheck(b, f, r, inv, nodes.status === 'ok');
-  return { checks: [iommu, cmdline, modules, nodes, backends, memlockCheck(r), hugepagesCheck(r, inv)], facts: f, backends: b };
+  return {
+    checks: [iommu, cmdline, modules, nodes, backends, memlockCheck(r), hugepagesCheck(r, inv)],
+    facts: f,
+    backends: b,
+  };
 }

@@ -10,7 +10,10 @@ import { HostRoots, listDir, procPath, readText, realpath, sysPath, within } fro
 /** One way the host uses the device, as a sentence fragment ('sda1 is mounted on /boot'). */
 export type UseReason = string;
 
-interface BlockDev { name: string; dev: string | undefined }
+interface BlockDev {
+  name: string;
+  dev: string | undefined;
+}
 
 function blockDevicesUnder(devDir: string, r: HostRoots): BlockDev[] {
   const out: BlockDev[] = [];
@@ -30,7 +33,12 @@ function blockDevicesUnder(devDir: string, r: HostRoots): BlockDev[] {
   return out;
 }
 
-interface Mount { dev: string; at: string; fstype: string; source: string }
+interface Mount {
+  dev: string;
+  at: string;
+  fstype: string;
+  source: string;
+}
 
 // mountinfo escapes blanks in paths as octal (\040).
 const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_s, o: string) => String.fromCharCode(parseInt(o, 8)));
@@ -41,7 +49,12 @@ function mounts(r: HostRoots): Mount[] {
     const f = line.split(' ');
     const sep = f.indexOf('-', 6);
     if (f.length < 5) continue;
-    out.push({ dev: f[2], at: unescape(f[4]), fstype: sep < 0 ? '' : f[sep + 1] ?? '', source: sep < 0 ? '' : unescape(f[sep + 2] ?? '') });
+    out.push({
+      dev: f[2],
+      at: unescape(f[4]),
+      fstype: sep < 0 ? '' : (f[sep + 1] ?? ''),
+      source: sep < 0 ? '' : unescape(f[sep + 2] ?? ''),
+    });
   }
   return out;
 }
@@ -55,7 +68,12 @@ function mountsByDev(all: Mount[]): Map<string, string[]> {
 
 function swapNames(r: HostRoots): Set<string> {
   const lines = (readText(procPath(r, 'swaps')) ?? '').split('\n').slice(1);
-  return new Set(lines.map((l) => l.split(/\s+/)[0]).filter(Boolean).map((f) => path.basename(f)));
+  return new Set(
+    lines
+      .map((l) => l.split(/\s+/)[0])
+      .filter(Boolean)
+      .map((f) => path.basename(f)),
+  );
 }
 
 function routedInterfaces(r: HostRoots): Set<string> {
@@ -80,7 +98,9 @@ export function hostUses(bdf: string, r: HostRoots = {}): UseReason[] {
   const all = mounts(r);
   // A virtio 9p transport has no block device: its mount tag is what the mount names.
   for (const v of listDir(devDir).filter((n) => /^virtio\d+$/.test(n))) {
-    const tag = readText(path.join(devDir, v, 'mount_tag'))?.replace(/\0/g, '').trim();
+    const tag = readText(path.join(devDir, v, 'mount_tag'))
+      ?.replace(/\0/g, '')
+      .trim();
     const at = tag ? all.filter((m) => m.fstype === '9p' && m.source === tag).map((m) => m.at) : [];
     if (at.length) reasons.push(`9p share ${tag} is mounted on ${at.join(', ')}`);
   }
@@ -89,7 +109,7 @@ export function hostUses(bdf: string, r: HostRoots = {}): UseReason[] {
     const mounts = mountsByDev(all);
     const swaps = swapNames(r);
     for (const b of blocks) {
-      const at = b.dev === undefined ? [] : mounts.get(b.dev) ?? [];
+      const at = b.dev === undefined ? [] : (mounts.get(b.dev) ?? []);
       if (at.length) reasons.push(`block device ${b.name} is mounted on ${at.join(', ')}`);
       if (swaps.has(b.name)) reasons.push(`block device ${b.name} is active swap`);
     }
@@ -103,14 +123,24 @@ export function hostUses(bdf: string, r: HostRoots = {}): UseReason[] {
     if ((flags & 0x1) !== 0) reasons.push(`network interface ${name} is up`);
     if (routed.has(name)) reasons.push(`network interface ${name} carries a route`);
   }
-  if (readText(path.join(devDir, 'boot_vga'))?.trim() === '1') reasons.push('it is the boot VGA device (the console may be on it)');
+  if (readText(path.join(devDir, 'boot_vga'))?.trim() === '1')
+    reasons.push('it is the boot VGA device (the console may be on it)');
   return reasons;
 }
 
 /** hostUses for the device and every other member of its IOMMU group, those in use only. */
 export function groupUses(bdf: string, r: HostRoots = {}): { bdf: string; reasons: UseReason[] }[] {
   const group = sysfs.iommuGroupOf(bdf, r);
-  const all = group === undefined ? [bdf] : [bdf, ...sysfs.groupMembers(group, r).map((m) => m.bdf).filter((m) => m !== bdf)];
+  const all =
+    group === undefined
+      ? [bdf]
+      : [
+          bdf,
+          ...sysfs
+            .groupMembers(group, r)
+            .map((m) => m.bdf)
+            .filter((m) => m !== bdf),
+        ];
   return all.map((b) => ({ bdf: b, reasons: hostUses(b, r) })).filter((u) => u.reasons.length > 0);
 }
 
@@ -130,13 +160,16 @@ export function vfioHolders(bdf: string, group: number | undefined, r: HostRoots
   for (const name of listDir(proc)) {
     if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
     const fds = listDir(path.join(proc, name, 'fd'));
-    if (fds.some((fd) => {
-      try {
-        return targets.has(fs.readlinkSync(path.join(proc, name, 'fd', fd)));
-      } catch {
-        return false;
-      }
-    })) pids.push(Number(name));
+    if (
+      fds.some((fd) => {
+        try {
+          return targets.has(fs.readlinkSync(path.join(proc, name, 'fd', fd)));
+        } catch {
+          return false;
+        }
+      })
+    )
+      pids.push(Number(name));
   }
   return pids.sort((a, b) => a - b);
 }

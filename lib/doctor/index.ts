@@ -52,7 +52,9 @@ const OPEN_HOST_CHECKS = ['modules', 'nodes', 'backends'];
 export function rootCause(bdf: string, o: DoctorOptions = {}): Check | undefined {
   const ctx = context(o);
   const noGroup = sysfs.iommuGroupOf(bdf, o) === undefined && !ctx.host.backends.noIommuEnabled;
-  const host = ctx.host.checks.filter((c) => OPEN_HOST_CHECKS.includes(c.id) || (noGroup && (c.id === 'iommu' || c.id === 'cmdline')));
+  const host = ctx.host.checks.filter(
+    (c) => OPEN_HOST_CHECKS.includes(c.id) || (noGroup && (c.id === 'iommu' || c.id === 'cmdline')),
+  );
   return [...host, ...deviceChecks(bdf, o, ctx)].find((c) => c.status === 'fail');
 }
 
@@ -62,7 +64,8 @@ export function rootCause(bdf: string, o: DoctorOptions = {}): Check | undefined
  * hint changes. Errors of other kinds, and opens with no failing check, pass through.
  */
 export function withRootCause(e: unknown, bdf: string, o: DoctorOptions = {}): unknown {
-  if (!(e instanceof VfioError) || !['ENODEV', 'ENOENT', 'EACCES', 'EPERM', 'EBUSY', 'EOPNOTSUPP'].includes(e.code)) return e;
+  if (!(e instanceof VfioError) || !['ENODEV', 'ENOENT', 'EACCES', 'EPERM', 'EBUSY', 'EOPNOTSUPP'].includes(e.code))
+    return e;
   let cause: Check | undefined;
   try {
     cause = rootCause(bdf, o);
@@ -73,5 +76,13 @@ export function withRootCause(e: unknown, bdf: string, o: DoctorOptions = {}): u
   const own = e.hint ? e.message.slice(0, e.message.lastIndexOf('\n  hint: ')) : e.message;
   const message = cause.id === 'driver' ? own : `${e.op}: ${bdf}: ${cause.title}: ${cause.detail}`;
   const Cls = e.constructor as typeof VfioError;
-  return new Cls({ code: e.code, errno: e.errno, op: e.op, device: e.device ?? bdf, message, hint: cause.fix, cause: e });
+  return new Cls({
+    code: e.code,
+    errno: e.errno,
+    op: e.op,
+    device: e.device ?? bdf,
+    message,
+    hint: cause.fix,
+    cause: e,
+  });
 }

@@ -105,8 +105,10 @@ export function chooseBackend(
         'with vfio.enable_unsafe_noiommu_mode=1',
     });
   }
-  const cdevHint = 'the iommufd backend needs a kernel with CONFIG_IOMMUFD and CONFIG_VFIO_DEVICE_CDEV (/dev/iommu and /dev/vfio/devices/vfioN)';
-  const groupHint = 'the group backends need an IOMMU group (/sys/bus/…/iommu_group): enable the IOMMU (VT-d or AMD-Vi in the firmware, intel_iommu=on on Intel; `vfio doctor` says what this machine lacks)';
+  const cdevHint =
+    'the iommufd backend needs a kernel with CONFIG_IOMMUFD and CONFIG_VFIO_DEVICE_CDEV (/dev/iommu and /dev/vfio/devices/vfioN)';
+  const groupHint =
+    'the group backends need an IOMMU group (/sys/bus/…/iommu_group): enable the IOMMU (VT-d or AMD-Vi in the firmware, intel_iommu=on on Intel; `vfio doctor` says what this machine lacks)';
   switch (requested) {
     case 'iommufd':
       if (!f.iommufd) throw refuse(name, 'no /dev/iommu', cdevHint, 'EOPNOTSUPP');

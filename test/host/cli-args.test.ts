@@ -166,7 +166,12 @@ describe('failed operations exit 1 with error and hint', () => {
       expect(r.err).toMatch(/^error: Device\.open: 0000:02:00\.0 is not bound to a VFIO driver\n/);
       expect(r.err).toMatch(/\nhint: vfio bind 0000:02:00\.0\n$/);
       // Through npx, as a user with sudo: the hint is what that user types.
-      const npx = await vfio(['info', '02:00.0'], { sysfs: tree.root, dev: path.join(tree.root, 'dev'), uid: 1000, invocation: { cli: 'npx vfio', root: false, sudo: true } });
+      const npx = await vfio(['info', '02:00.0'], {
+        sysfs: tree.root,
+        dev: path.join(tree.root, 'dev'),
+        uid: 1000,
+        invocation: { cli: 'npx vfio', root: false, sudo: true },
+      });
       expect(npx.err).toMatch(/\nhint: sudo npx vfio bind 0000:02:00\.0\n$/);
     } finally {
       fs.rmSync(tree.p('module'), { recursive: true });
@@ -182,7 +187,9 @@ describe('failed operations exit 1 with error and hint', () => {
     for (const m of ['vfio', 'vfio_pci']) fs.mkdirSync(bare.p(`module/${m}`), { recursive: true });
     try {
       const noGroup = await vfio(['info', '05:00.0'], { sysfs: bare.root });
-      expect(noGroup.err).toMatch(/^error: Device\.open: 0000:05:00\.0: IOMMU present: no IOMMU: no DMAR or IVRS ACPI table/);
+      expect(noGroup.err).toMatch(
+        /^error: Device\.open: 0000:05:00\.0: IOMMU present: no IOMMU: no DMAR or IVRS ACPI table/,
+      );
       expect(noGroup.err).not.toMatch(/vfio bind/);
     } finally {
       bare.remove();

@@ -32,7 +32,13 @@ afterEach(() => {
 });
 
 const env = () => ({
-  sysfs: t.root, proc: t.h('proc'), uid: 0, stateDir: state, udevRulesDir: rules, holders: () => [], loadDriver: () => undefined,
+  sysfs: t.root,
+  proc: t.h('proc'),
+  uid: 0,
+  stateDir: state,
+  udevRulesDir: rules,
+  holders: () => [],
+  loadDriver: () => undefined,
   invocation: { cli: 'vfio', root: true, sudo: false },
 });
 
@@ -61,20 +67,32 @@ describe('vfio bind refuses a device the host uses', () => {
     expect(e.hint).toMatch(/--force/);
     nothingWritten(NIC, 'igb');
     fs.writeFileSync(t.dev(NIC, 'net/enp2s0/flags'), '0x1002\n');
-    t.file('proc/net/ipv6_route', 'fe800000000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000000 00000000 00000001 enp2s0\n', true);
-    expect(refusal(() => bind(NIC, env())).message).toBe(`${NIC} is in use by the host: network interface enp2s0 carries a route`);
+    t.file(
+      'proc/net/ipv6_route',
+      'fe800000000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000000 00000000 00000001 enp2s0\n',
+      true,
+    );
+    expect(refusal(() => bind(NIC, env())).message).toBe(
+      `${NIC} is in use by the host: network interface enp2s0 carries a route`,
+    );
     nothingWritten(NIC, 'igb');
     // The fixture kernel never rebinds: --force gets as far as the probe.
-    expect(refusal(() => bind(NIC, env(), 'vfio-pci', { force: true })).message).toBe(`vfio-pci did not take ${NIC} (it is now bound to igb)`);
+    expect(refusal(() => bind(NIC, env(), 'vfio-pci', { force: true })).message).toBe(
+      `vfio-pci did not take ${NIC} (it is now bound to igb)`,
+    );
     expect(t.read('bus/pci/drivers_probe')).toBe(NIC);
   });
 
   it('a disk with a mounted file system, and any member of its group', () => {
     t.block(DISK, 'nvme0n1', '259:0');
     t.file('proc/self/mountinfo', '22 1 259:0 / / rw - ext4 /dev/nvme0n1 rw\n', true);
-    expect(refusal(() => bind(DISK, env())).message).toBe(`${DISK} is in use by the host: block device nvme0n1 is mounted on /`);
+    expect(refusal(() => bind(DISK, env())).message).toBe(
+      `${DISK} is in use by the host: block device nvme0n1 is mounted on /`,
+    );
     // 01:00.1 has no driver, so the group is viable; but its sibling holds the root file system.
-    expect(refusal(() => bind('0000:01:00.1', env())).message).toBe(`0000:01:00.1 is in use by the host: ${DISK} (same IOMMU group): block device nvme0n1 is mounted on /`);
+    expect(refusal(() => bind('0000:01:00.1', env())).message).toBe(
+      `0000:01:00.1 is in use by the host: ${DISK} (same IOMMU group): block device nvme0n1 is mounted on /`,
+    );
     expect(t.read('bus/pci/drivers_probe')).toBe('');
   });
 
@@ -104,7 +122,9 @@ describe('vfio bind --dry-run and --persist', () => {
 
   it('--dry-run still refuses what bind would refuse', () => {
     t.netdev(NIC, 'enp2s0', 0x1);
-    expect(refusal(() => bind(NIC, { ...env(), uid: 1000 }, 'vfio-pci', { dryRun: true })).message).toMatch(/is in use by the host/);
+    expect(refusal(() => bind(NIC, { ...env(), uid: 1000 }, 'vfio-pci', { dryRun: true })).message).toMatch(
+      /is in use by the host/,
+    );
   });
 
   it('--persist writes the rule (on a device already bound too); unbind removes it', () => {
@@ -119,7 +139,9 @@ describe('vfio bind --dry-run and --persist', () => {
 
   it('--persist without udev says so, and how else to do it', () => {
     fs.rmSync(rules, { recursive: true });
-    expect(refusal(() => bind('0000:00:03.0', env(), 'vfio-pci', { persist: true })).message).toMatch(/--persist needs udev/);
+    expect(refusal(() => bind('0000:00:03.0', env(), 'vfio-pci', { persist: true })).message).toMatch(
+      /--persist needs udev/,
+    );
   });
 });
 
@@ -128,8 +150,19 @@ describe('vfio doctor (the command)', () => {
     let out = '';
     let err = '';
     const code = await main(argv, {
-      out: (s) => { out += s; }, err: (s) => { err += s; }, color: false, errColor: false, uid: 0,
-      sysfs: t.root, proc: t.h('proc'), dev: t.h('dev'), ...over,
+      out: (s) => {
+        out += s;
+      },
+      err: (s) => {
+        err += s;
+      },
+      color: false,
+      errColor: false,
+      uid: 0,
+      sysfs: t.root,
+      proc: t.h('proc'),
+      dev: t.h('dev'),
+      ...over,
     });
     return { code, out, err };
   }
@@ -151,7 +184,10 @@ describe('vfio doctor (the command)', () => {
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out);
     expect(j.ready).toBe(true);
-    expect(j.checks.find((c: { id: string }) => c.id === 'hugepages')).toMatchObject({ status: 'warn', title: 'huge pages' });
+    expect(j.checks.find((c: { id: string }) => c.id === 'hugepages')).toMatchObject({
+      status: 'warn',
+      title: 'huge pages',
+    });
     const bad = await vfio(['doctor', '../..']);
     expect(bad.code).toBe(2);
   });

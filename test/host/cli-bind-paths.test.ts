@@ -16,7 +16,13 @@ let stateDir: string;
 let victim: string;
 const loaded: string[] = [];
 const env = () => ({
-  sysfs: tree.root, uid: 0, stateDir, holders: () => [], loadDriver: (d: string) => { loaded.push(d); },
+  sysfs: tree.root,
+  uid: 0,
+  stateDir,
+  holders: () => [],
+  loadDriver: (d: string) => {
+    loaded.push(d);
+  },
   invocation: { cli: 'vfio', root: true, sudo: false },
 });
 
@@ -133,7 +139,9 @@ describe('vfio unbind', () => {
 describe('--persist rule', () => {
   it('is per device and names only validated strings', () => {
     expect(ruleFile(NIC, '/etc/udev/rules.d')).toBe('/etc/udev/rules.d/70-vfio-bind-0000-02-00-0.rules');
-    expect(ruleText(NIC, 'vfio-pci')).toContain('KERNEL=="0000:02:00.0", RUN+="/sbin/modprobe -q vfio-pci", ATTR{driver_override}="vfio-pci"');
+    expect(ruleText(NIC, 'vfio-pci')).toContain(
+      'KERNEL=="0000:02:00.0", RUN+="/sbin/modprobe -q vfio-pci", ATTR{driver_override}="vfio-pci"',
+    );
     expect(() => ruleText(NIC, 'x"; RUN+="/bin/sh')).toThrow(CliError);
   });
 });

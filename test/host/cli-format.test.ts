@@ -181,13 +181,23 @@ describe('vfio list', () => {
 
   it('usability: no group, a shared group, both reasons in order', () => {
     const iommuFix = 'add intel_iommu=on to the kernel command line';
-    expect(usability({ bdf: 'a', classCode: 0x020000, driver: 'vfio-pci', group: undefined, members: [], iommuFix }))
-      .toEqual({ usable: false, reasons: ['no IOMMU group'], hint: iommuFix });
+    expect(
+      usability({ bdf: 'a', classCode: 0x020000, driver: 'vfio-pci', group: undefined, members: [], iommuFix }),
+    ).toEqual({ usable: false, reasons: ['no IOMMU group'], hint: iommuFix });
     // Without an IOMMU, binding cannot help: the hint is the IOMMU's fix, not `vfio bind`.
-    expect(usability({ bdf: 'a', classCode: 0x020000, driver: 'e1000e', group: undefined, members: [], iommuFix }))
-      .toEqual({ usable: false, reasons: ['bound to e1000e', 'no IOMMU group'], hint: iommuFix });
-    expect(usability({ bdf: 'a', classCode: 0x020000, driver: 'e1000e', group: 3, members: [], invocation: { cli: 'npx vfio', root: false, sudo: true } }))
-      .toEqual({ usable: false, reasons: ['bound to e1000e'], hint: 'sudo npx vfio bind a' });
+    expect(
+      usability({ bdf: 'a', classCode: 0x020000, driver: 'e1000e', group: undefined, members: [], iommuFix }),
+    ).toEqual({ usable: false, reasons: ['bound to e1000e', 'no IOMMU group'], hint: iommuFix });
+    expect(
+      usability({
+        bdf: 'a',
+        classCode: 0x020000,
+        driver: 'e1000e',
+        group: 3,
+        members: [],
+        invocation: { cli: 'npx vfio', root: false, sudo: true },
+      }),
+    ).toEqual({ usable: false, reasons: ['bound to e1000e'], hint: 'sudo npx vfio bind a' });
     // In VFIO's no-IOMMU mode a group-less device gets a group when bound: only the driver matters.
     expect(
       usability({

@@ -7,7 +7,15 @@ import { SysfsTree } from './cli-fixture';
 let tree: SysfsTree;
 beforeAll(() => {
   tree = new SysfsTree([
-    { bdf: '0000:00:03.0', vendor: 0x1234, device: 0x11e8, class: 0x00ff00, driver: 'vfio-pci', override: 'vfio-pci', group: 1 },
+    {
+      bdf: '0000:00:03.0',
+      vendor: 0x1234,
+      device: 0x11e8,
+      class: 0x00ff00,
+      driver: 'vfio-pci',
+      override: 'vfio-pci',
+      group: 1,
+    },
     { bdf: '0000:01:00.0', vendor: 0x8086, device: 0x1533, class: 0x020000, driver: 'igb', group: 3 },
     { bdf: '0000:01:00.1', vendor: 0x8086, device: 0x1533, class: 0x020000, driver: 'igb', group: 3 },
   ]);
@@ -18,12 +26,26 @@ async function list(...args: string[]): Promise<{ code: number; out: string; err
   let out = '';
   let err = '';
   const code = await main(['list', ...args], {
-    out: (s) => { out += s; }, err: (s) => { err += s; }, color: false, errColor: false, uid: 0, sysfs: tree.root,
+    out: (s) => {
+      out += s;
+    },
+    err: (s) => {
+      err += s;
+    },
+    color: false,
+    errColor: false,
+    uid: 0,
+    sysfs: tree.root,
   });
   return { code, out, err };
 }
 
-const bdfs = (out: string) => out.split('\n').slice(1).filter((l) => /^[0-9a-f]{4}:/.test(l)).map((l) => l.split(/\s+/)[0]);
+const bdfs = (out: string) =>
+  out
+    .split('\n')
+    .slice(1)
+    .filter((l) => /^[0-9a-f]{4}:/.test(l))
+    .map((l) => l.split(/\s+/)[0]);
 
 describe('selectors', () => {
   it('-s [[domain:]bus:]slot[.func], empty or * parts match anything', () => {
@@ -61,7 +83,9 @@ describe('vfio list', () => {
   it('-k adds driver_override; -n numbers only; -nn both', async () => {
     const k = (await list('-k')).out.split('\n');
     expect(k[0]).toMatch(/^BDF +IDS +CLASS +DRIVER +OVERRIDE +GROUP +VFIO$/);
-    expect(k[1]).toMatch(/^0000:00:03\.0 +1234:11e8 +Unclassified device +vfio-pci +vfio-pci +1 +no: no access to \/dev\/vfio\/1$/);
+    expect(k[1]).toMatch(
+      /^0000:00:03\.0 +1234:11e8 +Unclassified device +vfio-pci +vfio-pci +1 +no: no access to \/dev\/vfio\/1$/,
+    );
     expect(k[2]).toMatch(/^0000:01:00\.0 +8086:1533 +Ethernet controller +igb +- +3 +no: bound to igb/);
     const n = (await list('-n')).out.split('\n');
     expect(n[2]).toMatch(/^0000:01:00\.0 +8086:1533 +0200 +igb +3 /);

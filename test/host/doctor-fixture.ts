@@ -15,13 +15,18 @@ export class HostTree extends SysfsTree {
       'module/vfio/parameters/enable_unsafe_noiommu_mode': 'N\n',
       'module/vfio_pci/parameters/ids': '\n',
       'module/vfio_iommu_type1/parameters/allow_unsafe_interrupts': 'N\n',
-    })) this.file(rel, text);
+    }))
+      this.file(rel, text);
     fs.mkdirSync(this.p('class/iommu/dmar0'), { recursive: true });
     this.file('proc/cmdline', 'BOOT_IMAGE=/vmlinuz root=/dev/sda1 intel_iommu=on iommu=pt\n', true);
     this.file('proc/cpuinfo', 'processor\t: 0\nflags\t\t: fpu vme de pse\n', true);
     this.file('proc/sys/kernel/osrelease', `${RELEASE}\n`, true);
     this.file('proc/sys/vm/nr_hugepages', '0\n', true);
-    this.file('proc/meminfo', 'MemTotal: 16000000 kB\nHugePages_Total:      64\nHugePages_Free:       64\nHugepagesize:       2048 kB\n', true);
+    this.file(
+      'proc/meminfo',
+      'MemTotal: 16000000 kB\nHugePages_Total:      64\nHugePages_Free:       64\nHugepagesize:       2048 kB\n',
+      true,
+    );
     this.limits(8n << 20n, 8n << 20n);
     this.file('proc/self/status', 'Name:\tnode\nCapEff:\t0000000000000000\n', true);
     this.file('proc/self/mountinfo', '22 1 8:1 / / rw,relatime - ext4 /dev/sda1 rw\n', true);
@@ -30,7 +35,11 @@ export class HostTree extends SysfsTree {
     this.file('proc/net/ipv6_route', '', true);
     this.file('dev/vfio/vfio', '', true);
     fs.chmodSync(this.h('dev/vfio/vfio'), 0o666);
-    this.file(`modules/${RELEASE}/modules.dep`, 'kernel/drivers/vfio/pci/vfio-pci.ko.xz: kernel/drivers/vfio/vfio.ko.xz\n', true);
+    this.file(
+      `modules/${RELEASE}/modules.dep`,
+      'kernel/drivers/vfio/pci/vfio-pci.ko.xz: kernel/drivers/vfio/vfio.ko.xz\n',
+      true,
+    );
     for (const d of devices) if (d.driver === 'vfio-pci' && d.group !== undefined) this.vfioNode(d.group);
   }
 
@@ -51,7 +60,11 @@ export class HostTree extends SysfsTree {
   }
 
   limits(soft: bigint | 'unlimited', hard: bigint | 'unlimited'): void {
-    this.file('proc/self/limits', `Limit                     Soft Limit           Hard Limit           Units\nMax locked memory         ${soft}              ${hard}              bytes\n`, true);
+    this.file(
+      'proc/self/limits',
+      `Limit                     Soft Limit           Hard Limit           Units\nMax locked memory         ${soft}              ${hard}              bytes\n`,
+      true,
+    );
   }
 
   vfioNode(group: number, mode = 0o600): void {
@@ -61,8 +74,15 @@ export class HostTree extends SysfsTree {
 
   options(o: Partial<DoctorOptions> = {}): DoctorOptions {
     return {
-      sysfs: this.root, proc: this.h('proc'), dev: this.h('dev'), etc: this.h('etc'), modules: this.h('modules'),
-      invocation: { cli: 'vfio', root: true, sudo: false }, identity: { uid: 0, gids: [] }, holders: () => [], ...o,
+      sysfs: this.root,
+      proc: this.h('proc'),
+      dev: this.h('dev'),
+      etc: this.h('etc'),
+      modules: this.h('modules'),
+      invocation: { cli: 'vfio', root: true, sudo: false },
+      identity: { uid: 0, gids: [] },
+      holders: () => [],
+      ...o,
     };
   }
 

@@ -17,7 +17,10 @@ export function isDriverName(name: string): boolean {
 /** The driver name, or a CliError saying what a driver name may hold. */
 export function checkDriverName(name: unknown): string {
   if (typeof name !== 'string' || !isDriverName(name)) {
-    throw new CliError(`${JSON.stringify(name)} is not a driver name`, 'a driver name holds letters, digits, _ and - only, e.g. vfio-pci');
+    throw new CliError(
+      `${JSON.stringify(name)} is not a driver name`,
+      'a driver name holds letters, digits, _ and - only, e.g. vfio-pci',
+    );
   }
   return name;
 }
@@ -25,7 +28,10 @@ export function checkDriverName(name: unknown): string {
 /** The normalised 'dddd:bb:dd.f' form of a PCI address ('01:00.0' → '0000:01:00.0'), or a CliError. */
 export function checkBdf(text: unknown): string {
   if (typeof text !== 'string' || !isBdf(text)) {
-    throw new CliError(`${JSON.stringify(text)} is not a PCI address`, 'give it as DDDD:BB:DD.F or BB:DD.F, as `vfio list` prints it');
+    throw new CliError(
+      `${JSON.stringify(text)} is not a PCI address`,
+      'give it as DDDD:BB:DD.F or BB:DD.F, as `vfio list` prints it',
+    );
   }
   return normalizeBdf(text);
 }
@@ -51,7 +57,10 @@ export function deviceDir(bdf: string, sysfsRoot: string): string | undefined {
   const real = realpath(path.join(root, 'bus/pci/devices', name));
   if (real === undefined) return undefined;
   if (!within(path.join(root, 'devices'), real) || path.basename(real) !== name) {
-    throw new CliError(`${name} resolves to ${real}, outside ${path.join(root, 'devices')}`, 'this is not a PCI device directory sysfs made; nothing was written');
+    throw new CliError(
+      `${name} resolves to ${real}, outside ${path.join(root, 'devices')}`,
+      'this is not a PCI device directory sysfs made; nothing was written',
+    );
   }
   return real;
 }
@@ -63,7 +72,8 @@ export function driverDir(driver: string, sysfsRoot: string): string | undefined
   const dir = path.join(root, 'bus/pci/drivers', name);
   const real = realpath(dir);
   if (real === undefined) return undefined;
-  if (real !== dir) throw new CliError(`${dir} is a link to ${real}`, 'this is not a driver directory sysfs made; nothing was written');
+  if (real !== dir)
+    throw new CliError(`${dir} is a link to ${real}`, 'this is not a driver directory sysfs made; nothing was written');
   return real;
 }
 
@@ -76,8 +86,14 @@ export function refuseLinks(files: readonly string[]): void {
     let link = false;
     try {
       link = fs.lstatSync(file).isSymbolicLink();
-    } catch { /* missing: the write reports it */ }
-    if (link) throw new CliError(`${file} is a symbolic link; refusing to write through it (nothing was written)`, 'sysfs attribute and state files are never links: check what replaced it');
+    } catch {
+      /* missing: the write reports it */
+    }
+    if (link)
+      throw new CliError(
+        `${file} is a symbolic link; refusing to write through it (nothing was written)`,
+        'sysfs attribute and state files are never links: check what replaced it',
+      );
   }
 }
 
@@ -89,14 +105,21 @@ export function writeNoFollow(file: string, text: string): void {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? 'error';
     // O_NOFOLLOW on a symlink fails with ELOOP.
-    if (code === 'ELOOP') throw new CliError(`${file} is a symbolic link; refusing to write through it`, 'sysfs attribute files are never links: check what replaced it');
+    if (code === 'ELOOP')
+      throw new CliError(
+        `${file} is a symbolic link; refusing to write through it`,
+        'sysfs attribute files are never links: check what replaced it',
+      );
     throw new CliError(`opening ${file} failed: ${code}`, 'the kernel log (dmesg) usually says why');
   }
   try {
     fs.writeSync(fd, text);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? 'error';
-    throw new CliError(`writing '${text.trim()}' to ${file} failed: ${code}`, 'the kernel log (dmesg) usually says why');
+    throw new CliError(
+      `writing '${text.trim()}' to ${file} failed: ${code}`,
+      'the kernel log (dmesg) usually says why',
+    );
   } finally {
     fs.closeSync(fd);
   }
@@ -123,7 +146,10 @@ export function writeStateFile(dir: string, name: string, text: string, uid: num
   try {
     fd = fs.openSync(file, flags, 0o644);
   } catch (e) {
-    throw new CliError(`cannot write ${file}: ${(e as NodeJS.ErrnoException).code ?? e}`, `remove ${file} if it is a link`);
+    throw new CliError(
+      `cannot write ${file}: ${(e as NodeJS.ErrnoException).code ?? e}`,
+      `remove ${file} if it is a link`,
+    );
   }
   try {
     fs.writeSync(fd, text);

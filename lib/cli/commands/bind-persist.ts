@@ -29,14 +29,24 @@ export function ruleText(bdf: string, driver: string): string {
 /** Writes the rule (replacing an earlier one for the device, never through a link). */
 export function writeRule(bdf: string, driver: string, rulesDir = DEFAULT_UDEV_RULES_DIR): string {
   if (!fs.existsSync(rulesDir)) {
-    throw new CliError(`--persist needs udev, and ${rulesDir} does not exist`, 'bind at each boot instead (a systemd unit or rc script running `vfio bind`)');
+    throw new CliError(
+      `--persist needs udev, and ${rulesDir} does not exist`,
+      'bind at each boot instead (a systemd unit or rc script running `vfio bind`)',
+    );
   }
   const file = ruleFile(bdf, rulesDir);
   let fd: number;
   try {
-    fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW, 0o644);
+    fd = fs.openSync(
+      file,
+      fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW,
+      0o644,
+    );
   } catch (e) {
-    throw new CliError(`cannot write ${file}: ${(e as NodeJS.ErrnoException).code ?? e}`, `remove ${file} if it is a link`);
+    throw new CliError(
+      `cannot write ${file}: ${(e as NodeJS.ErrnoException).code ?? e}`,
+      `remove ${file} if it is a link`,
+    );
   }
   try {
     fs.writeSync(fd, ruleText(bdf, driver));

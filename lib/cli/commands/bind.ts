@@ -12,7 +12,15 @@ import { doctor, groupUses, vfioHolders } from '../../doctor';
 import { Invocation, currentInvocation, rootCommand, vfioCommand } from '../../system/hints';
 import * as sysfs from '../../system/sysfs';
 import {
-  checkBdf, checkDriverName, deviceDir, driverDir, readStateFile, refuseLinks, removeStateFile, writeNoFollow, writeStateFile,
+  checkBdf,
+  checkDriverName,
+  deviceDir,
+  driverDir,
+  readStateFile,
+  refuseLinks,
+  removeStateFile,
+  writeNoFollow,
+  writeStateFile,
 } from './bind-paths';
 import { DEFAULT_UDEV_RULES_DIR, removeRule, ruleFile, writeRule } from './bind-persist';
 import { blockingMembers, isVfioDriver } from './list';
@@ -67,7 +75,10 @@ function requireDevice(bdf: string, env: BindEnv, verb: string, dryRun = false):
   const dir = deviceDir(bdf, root(env));
   if (dir === undefined) throw new CliError(`no PCI device ${bdf}`, `${inv(env).cli} list lists the devices`);
   if (env.uid !== 0 && !dryRun) {
-    throw new CliError(`${verb} writes to ${root(env)}/bus/pci and needs root`, vfioCommand({ ...inv(env), root: false }, `${verb} ${bdf}`, true));
+    throw new CliError(
+      `${verb} writes to ${root(env)}/bus/pci and needs root`,
+      vfioCommand({ ...inv(env), root: false }, `${verb} ${bdf}`, true),
+    );
   }
   return dir;
 }
@@ -90,23 +101,33 @@ function refusal(bdf: string, env: BindEnv, flags: BindFlags): void {
   // Without a group VFIO can take the device only in its (unsafe) no-IOMMU mode, which then
   // gives the device a group of its own: there are no other members to check.
   if (group === undefined && !sysfs.noIommuModeEnabled(env)) {
-    const iommu = doctor([], { sysfs: env.sysfs, proc: env.proc, invocation: inv(env) }).checks.find((c) => c.id === 'iommu');
+    const iommu = doctor([], { sysfs: env.sysfs, proc: env.proc, invocation: inv(env) }).checks.find(
+      (c) => c.id === 'iommu',
+    );
     const why = iommu && iommu.status !== 'ok' ? `: ${iommu.detail}` : '';
-    throw new CliError(`${bdf} has no IOMMU group, so VFIO cannot take it${why}`, iommu?.fix ?? 'enable the IOMMU (see `vfio doctor`)');
+    throw new CliError(
+      `${bdf} has no IOMMU group, so VFIO cannot take it${why}`,
+      iommu?.fix ?? 'enable the IOMMU (see `vfio doctor`)',
+    );
   }
   // The host's use first: binding a group's other members is no fix when the host needs them.
   const used = groupUses(bdf, { sysfs: env.sysfs, proc: env.proc });
   if (used.length && !flags.force) {
-    const what = used.map((u) => `${u.bdf === bdf ? '' : `${u.bdf} (same IOMMU group): `}${u.reasons.join('; ')}`).join('; ');
-    throw new CliError(`${bdf} is in use by the host: ${what}`,
-      'stop using it first (umount, swapoff, ip link set dev NAME down), or add --force if taking it from the host is what you want');
+    const what = used
+      .map((u) => `${u.bdf === bdf ? '' : `${u.bdf} (same IOMMU group): `}${u.reasons.join('; ')}`)
+      .join('; ');
+    throw new CliError(
+      `${bdf} is in use by the host: ${what}`,
+      'stop using it first (umount, swapoff, ip link set dev NAME down), or add --force if taking it from the host is what you want',
+    );
   }
   const blocking = group === undefined ? [] : blockingMembers(bdf, sysfs.groupMembers(group, env));
   if (blocking.length) {
     throw new CliError(
       `IOMMU group ${group} also holds ${blocking.map((m) => `${m.bdf} (bound to ${m.driver})`).join(', ')}; ` +
-      'VFIO takes a group only when every device in it is bound to a VFIO driver or to none',
-      `bind those first: ${blocking.map((m) => vfioCommand(inv(env), `bind ${m.bdf}`, true)).join(' && ')}`);
+        'VFIO takes a group only when every device in it is bound to a VFIO driver or to none',
+      `bind those first: ${blocking.map((m) => vfioCommand(inv(env), `bind ${m.bdf}`, true)).join(' && ')}`,
+    );
   }
 }
 
@@ -117,7 +138,11 @@ function refusal(bdf: string, env: BindEnv, flags: BindFlags): void {
 export function bind(bdfArg: string, env: BindEnv, driverArg = DEFAULT_DRIVER, flags: BindFlags = {}): BindResult {
   const bdf = checkBdf(bdfArg);
   const driver = checkDriverName(driverArg);
-  if (!isVfioDriver(driver)) throw new CliError(`${driver} is not a VFIO driver`, 'vfio bind hands devices to vfio-pci or a VFIO variant driver (--driver NAME_vfio_pci)');
+  if (!isVfioDriver(driver))
+    throw new CliError(
+      `${driver} is not a VFIO driver`,
+      'vfio bind hands devices to vfio-pci or a VFIO variant driver (--driver NAME_vfio_pci)',
+    );
   const dir = requireDevice(bdf, env, 'bind', flags.dryRun);
   const before = sysfs.driverOf(bdf, env);
   const rules = env.udevRulesDir ?? DEFAULT_UDEV_RULES_DIR;
@@ -125,7 +150,15 @@ export function bind(bdfArg: string, env: BindEnv, driverArg = DEFAULT_DRIVER, f
   if (before === driver) {
     const steps = flags.persist ? [persistStep] : [];
     if (flags.persist && !flags.dryRun) writeRule(bdf, driver, rules);
-    return { bdf, before, after: before, changed: false, previous: null, steps, message: `${bdf} is already bound to ${driver}` };
+    return {
+      bdf,
+      before,
+      after: before,
+      changed: false,
+      previous: null,
+      steps,
+      message: `${bdf} is already bound to ${driver}`,
+    };
   }
   refusal(bdf, env, flags);
   const steps: string[] = [];
@@ -135,23 +168,40 @@ export function bind(bdfArg: string, env: BindEnv, driverArg = DEFAULT_DRIVER, f
     if (!flags.dryRun) {
       (env.loadDriver ?? defaultLoadDriver)(driver);
       drv = driverDir(driver, root(env));
-      if (drv === undefined) throw new CliError(`driver ${driver} is not loaded`, rootCommand(inv(env), `modprobe ${driver}`));
+      if (drv === undefined)
+        throw new CliError(`driver ${driver} is not loaded`, rootCommand(inv(env), `modprobe ${driver}`));
     }
   }
   const stateDir = env.stateDir ?? DEFAULT_STATE_DIR;
   const remember = before !== undefined && !isVfioDriver(before);
   if (remember) steps.push(`remember ${before} in ${path.join(stateDir, bdf)}`);
-  const writes: Write[] = [[path.join(dir, 'driver_override'), driver, `${driver} > ${path.join(dir, 'driver_override')}`]];
+  const writes: Write[] = [
+    [path.join(dir, 'driver_override'), driver, `${driver} > ${path.join(dir, 'driver_override')}`],
+  ];
   if (before !== undefined) {
     const from = driverDir(before, root(env));
     if (from) writes.push([path.join(from, 'unbind'), bdf, `${bdf} > ${path.join(from, 'unbind')}`]);
   }
-  writes.push([path.join(root(env), 'bus/pci/drivers_probe'), bdf, `${bdf} > ${path.join(root(env), 'bus/pci/drivers_probe')}`]);
+  writes.push([
+    path.join(root(env), 'bus/pci/drivers_probe'),
+    bdf,
+    `${bdf} > ${path.join(root(env), 'bus/pci/drivers_probe')}`,
+  ]);
   steps.push(...writes.map((w) => `write ${w[2]}`));
   if (flags.persist) steps.push(persistStep);
   if (flags.dryRun) {
-    return { bdf, before: before ?? null, after: before ?? null, changed: false, previous: null, steps,
-      message: [`${bdf}: ${before ?? 'no driver'} -> ${driver} (dry run: nothing written)`, ...steps.map((s) => `  would ${s}`)].join('\n') };
+    return {
+      bdf,
+      before: before ?? null,
+      after: before ?? null,
+      changed: false,
+      previous: null,
+      steps,
+      message: [
+        `${bdf}: ${before ?? 'no driver'} -> ${driver} (dry run: nothing written)`,
+        ...steps.map((s) => `  would ${s}`),
+      ].join('\n'),
+    };
   }
   refuseLinks([...writes.map((w) => w[0]), ...(remember ? [path.join(stateDir, bdf)] : [])]);
   if (remember) writeStateFile(stateDir, bdf, `${before}\n`, env.uid);
@@ -161,11 +211,14 @@ export function bind(bdfArg: string, env: BindEnv, driverArg = DEFAULT_DRIVER, f
     // Leave the device as we found it: no override, and its own driver if it will take it back.
     writeNoFollow(path.join(dir, 'driver_override'), '\n');
     if (sysfs.driverOf(bdf, env) === undefined) writeNoFollow(path.join(root(env), 'bus/pci/drivers_probe'), bdf);
-    throw new CliError(`${driver} did not take ${bdf} (it is now bound to ${sysfs.driverOf(bdf, env) ?? 'no driver'})`,
-      'the kernel log (dmesg) says why the probe failed');
+    throw new CliError(
+      `${driver} did not take ${bdf} (it is now bound to ${sysfs.driverOf(bdf, env) ?? 'no driver'})`,
+      'the kernel log (dmesg) says why the probe failed',
+    );
   }
   let message = `${bdf}: ${before ?? 'no driver'} -> ${after}`;
-  if (flags.persist) message += `\n${bdf}: bound again at every boot by ${writeRule(bdf, driver, rules)} (\`vfio unbind ${bdf}\` removes it)`;
+  if (flags.persist)
+    message += `\n${bdf}: bound again at every boot by ${writeRule(bdf, driver, rules)} (\`vfio unbind ${bdf}\` removes it)`;
   return { bdf, before: before ?? null, after, changed: true, previous: null, steps, message };
 }
 
@@ -180,10 +233,21 @@ export function unbind(bdfArg: string, env: BindEnv): BindResult {
     const rule = removeRule(bdf, rules);
     const ruleNote = rule ? `\n${bdf}: removed ${rule}` : '';
     const now = before ?? 'no driver';
-    return { bdf, before: before ?? null, after: before ?? null, changed: false, previous: null, steps: [], message: `${bdf} is not bound to VFIO (${now}); nothing to do${ruleNote}` };
+    return {
+      bdf,
+      before: before ?? null,
+      after: before ?? null,
+      changed: false,
+      previous: null,
+      steps: [],
+      message: `${bdf} is not bound to VFIO (${now}); nothing to do${ruleNote}`,
+    };
   }
   if (isVfioDriver(before)) {
-    const pids = (env.holders ?? ((b, g) => vfioHolders(b, g, { sysfs: env.sysfs, proc: env.proc })))(bdf, sysfs.iommuGroupOf(bdf, env));
+    const pids = (env.holders ?? ((b, g) => vfioHolders(b, g, { sysfs: env.sysfs, proc: env.proc })))(
+      bdf,
+      sysfs.iommuGroupOf(bdf, env),
+    );
     if (pids.length) {
       throw new CliError(
         `${bdf} is in use: its VFIO group or device file is open in process ${pids.join(', ')}`,
@@ -203,11 +267,24 @@ export function unbind(bdfArg: string, env: BindEnv): BindResult {
   const prevDir = previous && /^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(previous) ? driverDir(previous, root(env)) : undefined;
   if (after === undefined && prevDir) {
     // The driver was bound by hand (new_id, its own bind file) rather than matched: ask it again.
-    try { writeNoFollow(path.join(prevDir, 'bind'), bdf); } catch { /* reported below */ }
+    try {
+      writeNoFollow(path.join(prevDir, 'bind'), bdf);
+    } catch {
+      /* reported below */
+    }
     after = sysfs.driverOf(bdf, env);
   }
   removeStateFile(stateDir, bdf);
   let message = `${bdf}: ${before ?? 'no driver'} -> ${after ?? 'no driver'}`;
-  if (previous && after !== previous) message += ` (it was bound to ${previous} before \`vfio bind\`; ${previous} did not take it back)`;
-  return { bdf, before: before ?? null, after: after ?? null, changed: true, previous, steps: [], message: message + ruleNote };
+  if (previous && after !== previous)
+    message += ` (it was bound to ${previous} before \`vfio bind\`; ${previous} did not take it back)`;
+  return {
+    bdf,
+    before: before ?? null,
+    after: after ?? null,
+    changed: true,
+    previous,
+    steps: [],
+    message: message + ruleNote,
+  };
 }

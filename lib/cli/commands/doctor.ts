@@ -26,19 +26,36 @@ async function openChecks(bdf: string, o: DoctorCliOptions): Promise<Check[]> {
     dev = await o.open(bdf);
   } catch (e) {
     const { message, hint } = describeError(e);
-    return [at({ id: 'open', title: 'open through VFIO', status: 'fail', detail: message, ...(hint ? { fix: hint } : {}) })];
+    return [
+      at({ id: 'open', title: 'open through VFIO', status: 'fail', detail: message, ...(hint ? { fix: hint } : {}) }),
+    ];
   }
   try {
-    const out = [at({ id: 'open', title: 'open through VFIO', status: 'ok', detail: `opened through ${dev.backend}: ${dev.regions.length} regions, ${dev.irqs.length} IRQ indexes` })];
+    const out = [
+      at({
+        id: 'open',
+        title: 'open through VFIO',
+        status: 'ok',
+        detail: `opened through ${dev.backend}: ${dev.regions.length} regions, ${dev.irqs.length} IRQ indexes`,
+      }),
+    ];
     const bars = prefetchableBars(bdf, o);
     if (!bars.length) {
       out.push(at({ id: 'wc', title: 'write-combining', status: 'skip', detail: 'no prefetchable memory BAR' }));
     }
     for (const n of bars) {
       const r = dev.memattrRoutes(dev.bar(n));
-      out.push(r.wc.length
-        ? at({ id: 'wc', title: 'write-combining', status: 'ok', detail: `BAR${n}: via ${r.wc.join(', ')}` })
-        : at({ id: 'wc', title: 'write-combining', status: 'warn', detail: `BAR${n}: no write-combining route (${r.why ?? 'none offered'})`, ...(r.hint ? { fix: r.hint } : {}) }));
+      out.push(
+        r.wc.length
+          ? at({ id: 'wc', title: 'write-combining', status: 'ok', detail: `BAR${n}: via ${r.wc.join(', ')}` })
+          : at({
+              id: 'wc',
+              title: 'write-combining',
+              status: 'warn',
+              detail: `BAR${n}: no write-combining route (${r.why ?? 'none offered'})`,
+              ...(r.hint ? { fix: r.hint } : {}),
+            }),
+      );
     }
     return out;
   } finally {
@@ -53,13 +70,16 @@ export async function runDoctor(bdfs: readonly string[], o: DoctorCliOptions = {
   for (const bdf of bdfs) {
     const own = report.checks.filter((c) => c.device === bdf);
     checks.push(...own);
-    if (passed(own)) checks.push(...await openChecks(bdf, o));
+    if (passed(own)) checks.push(...(await openChecks(bdf, o)));
   }
   return { ready: passed(checks), checks };
 }
 
 const STATUS: Record<Check['status'], (c: Colors) => string> = {
-  ok: (c) => c.green('ok'), warn: (c) => c.yellow('warn'), fail: (c) => c.red('FAIL'), skip: (c) => c.dim('skip'),
+  ok: (c) => c.green('ok'),
+  warn: (c) => c.yellow('warn'),
+  fail: (c) => c.red('FAIL'),
+  skip: (c) => c.dim('skip'),
 };
 
 function section(checks: readonly Check[], c: Colors): string {
@@ -72,11 +92,30 @@ function section(checks: readonly Check[], c: Colors): string {
 }
 
 export function formatDoctor(r: DoctorResult, c: Colors): string {
-  const out = [c.bold('host'), section(r.checks.filter((k) => k.device === undefined), c)];
+  const out = [
+    c.bold('host'),
+    section(
+      r.checks.filter((k) => k.device === undefined),
+      c,
+    ),
+  ];
   const devices = [...new Set(r.checks.flatMap((k) => (k.device ? [k.device] : [])))];
-  for (const d of devices) out.push('', c.bold(d), section(r.checks.filter((k) => k.device === d), c));
+  for (const d of devices)
+    out.push(
+      '',
+      c.bold(d),
+      section(
+        r.checks.filter((k) => k.device === d),
+        c,
+      ),
+    );
   const failed = r.checks.filter((k) => k.status === 'fail');
-  out.push('', r.ready ? c.green('ready') : c.red(`not ready: ${failed.map((k) => (k.device ? `${k.id} (${k.device})` : k.id)).join(', ')}`));
+  out.push(
+    '',
+    r.ready
+      ? c.green('ready')
+      : c.red(`not ready: ${failed.map((k) => (k.device ? `${k.id} (${k.device})` : k.id)).join(', ')}`),
+  );
   return out.join('\n') + '\n';
 }
 

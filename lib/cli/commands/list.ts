@@ -166,8 +166,16 @@ export function gatherList(o: GatherOptions = {}): ListEntry[] {
       iommuGroup: group ?? null,
       noIommu: target.noIommu,
       vfio: usability({
-        bdf, classCode: ids.class, driver, group, members, access: access?.ok, accessFile: access?.file, noIommuMode,
-        invocation: o.invocation, iommuFix,
+        bdf,
+        classCode: ids.class,
+        driver,
+        group,
+        members,
+        access: access?.ok,
+        accessFile: access?.file,
+        noIommuMode,
+        invocation: o.invocation,
+        iommuFix,
       }),
     };
   });
@@ -195,13 +203,25 @@ export function formatList(entries: readonly ListEntry[], c: Colors, f: ListForm
   const n = f.numeric ?? 0;
   const named = n !== 1 && entries.some((e) => e.deviceName !== null || e.vendorName !== null);
   const name = (e: ListEntry) => [e.vendorName, e.deviceName].filter(Boolean).join(' ') || '-';
-  const head = ['BDF', ...(n === 2 ? [] : ['IDS']), 'CLASS', ...(named ? ['NAME'] : []), 'DRIVER', ...(f.kernel ? ['OVERRIDE'] : []), 'GROUP', 'VFIO'];
+  const head = [
+    'BDF',
+    ...(n === 2 ? [] : ['IDS']),
+    'CLASS',
+    ...(named ? ['NAME'] : []),
+    'DRIVER',
+    ...(f.kernel ? ['OVERRIDE'] : []),
+    'GROUP',
+    'VFIO',
+  ];
   const rows = entries.map((e) => [
     e.bdf,
     ...(n === 2 ? [] : [e.id]),
     n === 1 ? classId(e) : n === 2 ? `${e.className} [${classId(e)}]` : e.className,
     ...(named ? [n === 2 ? `${name(e)} [${e.id}]` : name(e)] : []),
-    e.driver ?? '-', ...(f.kernel ? [e.driverOverride ?? '-'] : []), e.iommuGroup ?? '-', vfioCell(e, c),
+    e.driver ?? '-',
+    ...(f.kernel ? [e.driverOverride ?? '-'] : []),
+    e.iommuGroup ?? '-',
+    vfioCell(e, c),
   ]);
   if (n === 2 && !named) {
     head.splice(2, 0, 'IDS');
@@ -211,7 +231,9 @@ export function formatList(entries: readonly ListEntry[], c: Colors, f: ListForm
   // A generic line, not a suggested device: binding the wrong one takes it from its driver.
   if (entries.some((e) => !e.vfio.usable && e.vfio.hint?.includes('vfio bind'))) {
     const bind = vfioCommand(f.invocation ?? DEFAULT_INVOCATION, 'bind BDF', true);
-    out += c.dim(`\nto hand a device to VFIO: ${bind}; \`vfio info BDF\` describes a usable one, \`vfio doctor BDF\` checks everything on the way\n`);
+    out += c.dim(
+      `\nto hand a device to VFIO: ${bind}; \`vfio info BDF\` describes a usable one, \`vfio doctor BDF\` checks everything on the way\n`,
+    );
   }
   return out;
 }
