@@ -17,3 +17,13 @@ export function packageRoot(): string {
     dir = up;
   }
 }
+
+/** The package's version from its package.json ('unknown' if it cannot be read). */
+export function packageVersion(): string {
+  try {
+    return (JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string })
+      .version;
+  } catch {
+    return 'unknown';
+  }
+}

@@ -3,6 +3,7 @@
 import { InvalidArgumentError } from 'commander';
 import { VFIO_PCI_BAR0_REGION_INDEX, VFIO_PCI_CONFIG_REGION_INDEX, VFIO_PCI_ROM_REGION_INDEX } from '../abi';
 import { normalizeBdf } from '../decode/sysfs';
+import { isDriverName } from './commands/bind-paths';
 
 /** A usage error found after parsing (e.g. a value too wide for the width): exit status 2. */
 export class UsageError extends Error {}
@@ -13,6 +14,13 @@ export function parseBdfArg(text: string): string {
   } catch {
     throw new InvalidArgumentError('expected a PCI address like 0000:00:03.0 or 00:03.0 (see `vfio list`)');
   }
+}
+
+/** A driver name for --driver: letters, digits, _ and - (it becomes a sysfs path and a modprobe argument). */
+export function parseDriverArg(text: string): string {
+  if (!isDriverName(text))
+    throw new InvalidArgumentError('expected a driver name: letters, digits, _ and -, e.g. vfio-pci');
+  return text;
 }
 
 /** '2', 'bar2', 'BAR2' → 2; 'rom' → ROM, 'config' → CONFIG; 'region9' → 9 (device-specific regions). */

@@ -1,7 +1,7 @@
 // Text helpers shared by the subcommands: numbers as lspci prints them, borderless tables, colour
 // and JSON. Everything here is pure (data in, text out) so the output is testable on any host.
-import type TableType from 'cli-table3';
 import pc from 'picocolors';
+import { table as textTable } from '../text/table';
 
 export type Colors = ReturnType<typeof pc.createColors>;
 
@@ -52,40 +52,10 @@ export function setFlags(flags: object): string[] {
 
 /**
  * A borderless table (columns separated by two spaces), the look of `ip` or `lsblk`: easy to
- * read, easy to grep. `head` is dimmed when colour is on.
+ * read, easy to grep. `head` is bold when colour is on.
  */
 export function table(head: string[], rows: (string | number)[][], c: Colors, indent = ''): string {
-  // Loaded on first use: commands that print no table (peek, poke, bind) skip its dependencies.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const Table = require('cli-table3') as typeof TableType;
-  const t = new Table({
-    head: head.map((h) => c.bold(h)),
-    chars: {
-      top: '',
-      'top-mid': '',
-      'top-left': '',
-      'top-right': '',
-      bottom: '',
-      'bottom-mid': '',
-      'bottom-left': '',
-      'bottom-right': '',
-      left: indent,
-      'left-mid': '',
-      mid: '',
-      'mid-mid': '',
-      right: '',
-      'right-mid': '',
-      middle: '  ',
-    },
-    style: { 'padding-left': 0, 'padding-right': 0, head: [], border: [], compact: true },
-  });
-  for (const r of rows) t.push(r.map(String));
-  // cli-table3 pads the last column too; trailing blanks only get in the way of grep and diff.
-  return t
-    .toString()
-    .split('\n')
-    .map((l) => l.trimEnd())
-    .join('\n');
+  return textTable(head, rows, { indent, head: (h) => c.bold(h) });
 }
 
 /**

@@ -3,16 +3,16 @@
 // beside this one and prints it through their pure formatters, or as JSON with --json.
 // The modules that open devices (and the library behind them) load only in the actions that
 // need them: node start-up is what a command costs, in the emulated host above all.
-import * as fs from 'fs';
 import * as path from 'path';
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { Device, DeviceOpenOptions } from '../device/device';
 import type { BackendChoice } from '../iommu/context';
-import { packageRoot } from '../addon/paths';
+import { packageVersion } from '../addon/paths';
 import {
   UsageError,
   checkFits,
   parseBdfArg,
+  parseDriverArg,
   parseOffsetArg,
   parseRegionArg,
   parseValueArg,
@@ -21,27 +21,25 @@ import {
 import { bind, unbind } from './commands/bind';
 import { colors, toJson } from './format';
 import { formatList, gatherList } from './commands/list';
+import { IdFilter, Selector, matchesIds, matchesSelector, parseIdFilter, parseSelector } from './commands/list-filter';
 import { addNvmeCommands } from './commands/nvme';
 import type { Width } from './commands/peek';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, Runtime, reportFailure } from './report';
-
-function version(): string {
-  try {
-    return (JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string })
-      .version;
-  } catch {
-    return 'unknown';
-  }
-}
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, ExitStatus, Runtime, invocationOf, reportFailure } from './report';
 
 function examples(lines: string[]): string {
   return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
 }
 
+/** Opens the device as every command does: the runtime's roots, its invocation for hints. */
+async function openFor(bdf: string, rt: Runtime, o: DeviceOpenOptions = {}): Promise<Device> {
+  const { Device } = await import('../device/device');
+  const nodes = rt.dev ? { vfioDir: path.join(rt.dev, 'vfio'), iommufdPath: path.join(rt.dev, 'iommu') } : {};
+  return Device.open(bdf, { ...o, ...nodes, ...(rt.sysfs ? { sysfs: rt.sysfs } : {}), invocation: invocationOf(rt) });
+}
+
 /** Opens the device, runs `f`, closes the device whatever happens. */
 async function withDevice<T>(bdf: string, rt: Runtime, f: (dev: Device) => T, o: DeviceOpenOptions = {}): Promise<T> {
-  const { Device } = await import('../device/device');
-  const dev = await Device.open(bdf, { ...o, ...(rt.sysfs ? { sysfs: rt.sysfs } : {}) });
+  const dev = await openFor(bdf, rt, o);
   try {
     return f(dev);
   } finally {
@@ -89,7 +87,7 @@ export function buildProgram(rt: Runtime): Command {
   const program = new Command('vfio');
   program
     .description('Inspect PCI devices and drive them through VFIO: list, describe, bind, peek and poke.')
-    .version(version(), '-V, --version')
+    .version(packageVersion(), '-V, --version')
     .configureOutput({ writeOut: (s) => rt.out(s), writeErr: (s) => rt.err(s), outputError: (s, write) => write(s) })
     .exitOverride()
     .showHelpAfterError("(run 'vfio --help' for the list of commands)")
@@ -97,6 +95,7 @@ export function buildProgram(rt: Runtime): Command {
       'after',
       '\nExit status: 0 ok, 1 the operation failed (with a hint when the fix is known), 2 usage error.\n' +
         examples([
+          'vfio doctor 0000:01:00.0',
           'vfio list',
           'vfio info 00:03.0',
           'sudo vfio bind 0000:01:00.0',
@@ -104,16 +103,81 @@ export function buildProgram(rt: Runtime): Command {
           'vfio info 00:03.0 --json | jq .regions',
         ]),
     );
+  const inv = invocationOf(rt);
 
   program
     .command('list')
     .description('PCI devices with ids, class, driver, IOMMU group, and whether VFIO can use them (and why not)')
+    .option(
+      '-s <[[domain:]bus:]slot[.func]>',
+      'only the devices at this address, as lspci -s (01:00, 00:03.0, *:*.1)',
+      parseSelector,
+    )
+    .option(
+      '-d <[vendor]:[device][:class]>',
+      'only the devices with these ids, as lspci -d (8086:, 1af4:1110)',
+      parseIdFilter,
+    )
+    .option('-k', 'also the driver_override column (the DRIVER column is always there)')
+    .option('-n', 'numbers instead of names; -nn: both, as lspci does', (_v: string, n: number) => n + 1, 0)
     .option('--json', 'print JSON')
-    .addHelpText('after', examples(['vfio list', "vfio list --json | jq '.[] | select(.vfio.usable) | .bdf'"]))
+    .addHelpText(
+      'after',
+      examples([
+        'vfio list',
+        'vfio list -d 8086: -nn',
+        'vfio list -s 01:00 -k',
+        "vfio list --json | jq '.[] | select(.vfio.usable) | .bdf'",
+      ]),
+    )
     .action(
-      action((opts: { json?: boolean }) => {
-        const entries = gatherList(rt.sysfs ? { sysfs: rt.sysfs } : {});
-        rt.out(opts.json ? toJson(entries) + '\n' : formatList(entries, c));
+      action((opts: { json?: boolean; s?: Selector; d?: IdFilter; k?: boolean; n: number }) => {
+        const entries = gatherList({ ...(rt.sysfs ? { sysfs: rt.sysfs } : {}), invocation: inv }).filter(
+          (e) => (!opts.s || matchesSelector(e.bdf, opts.s)) && (!opts.d || matchesIds(e, opts.d)),
+        );
+        rt.out(
+          opts.json
+            ? toJson(entries) + '\n'
+            : formatList(entries, c, { numeric: opts.n, kernel: !!opts.k, invocation: inv }),
+        );
+      }),
+    );
+
+  openOptions(program.command('doctor'))
+    .description(
+      'check the host and each device given, in order, from the IOMMU to a working open; each check with the fix',
+    )
+    .argument('[bdf...]', 'PCI addresses to check (default: the host only)')
+    .option('--json', 'print JSON: { ready, checks: [{ id, title, status, detail, fix, device }] }')
+    .addHelpText(
+      'after',
+      '\nExit status 0 when every check passes (warnings allowed), 1 otherwise. Devices whose checks\n' +
+        "pass are opened through VFIO (which may reset them) and their prefetchable BARs' write-combining\n" +
+        'routes reported. docs/cli.md shows each failure and its fix.\n' +
+        examples([
+          'vfio doctor',
+          'vfio doctor 0000:01:00.0 01:00.1',
+          'vfio doctor 00:04.0 --json | jq \'.checks[] | select(.status == "fail")\'',
+        ]),
+    )
+    .action(
+      action(async (bdfs: string[], opts: OpenFlags & { json?: boolean }) => {
+        const list = bdfs.map((b) => {
+          try {
+            return parseBdfArg(b);
+          } catch (e) {
+            throw new UsageError(`'${b}' is not a PCI address like 0000:00:03.0 or 00:03.0`);
+          }
+        });
+        const { runDoctor, formatDoctor } = await import('./commands/doctor');
+        const roots = { sysfs: rt.sysfs, proc: rt.proc, dev: rt.dev };
+        const r = await runDoctor(list, {
+          ...roots,
+          invocation: inv,
+          open: (bdf) => openFor(bdf, rt, openFlags(opts)),
+        });
+        rt.out(opts.json ? toJson(r) + '\n' : formatDoctor(r, c));
+        if (!r.ready) throw new ExitStatus(EXIT_FAILED);
       }),
     );
 
@@ -145,16 +209,35 @@ export function buildProgram(rt: Runtime): Command {
     .command('bind')
     .description('hand a device to vfio-pci (driver_override, unbind, probe); needs root')
     .addArgument(bdfArg())
-    .option('--driver <name>', 'bind to this VFIO driver instead of vfio-pci (e.g. a variant driver)', 'vfio-pci')
+    .option(
+      '--driver <name>',
+      'bind to this VFIO driver instead of vfio-pci (e.g. a variant driver)',
+      parseDriverArg,
+      'vfio-pci',
+    )
+    .option('--dry-run', 'check everything and print the writes, write nothing (no root needed)')
+    .option('--force', 'take the device even when the host uses it (mounted, swap, interface up or routed, boot VGA)')
+    .option('--persist', 'also write a udev rule that binds it again at every boot (`vfio unbind` removes it)')
     .addHelpText(
       'after',
-      '\nRefuses when another device of the same IOMMU group is bound to a non-VFIO driver,\n' +
-        'and lists those devices: VFIO takes a group as a whole. `vfio unbind` gives the device back.\n' +
-        examples(['sudo vfio bind 0000:01:00.0', 'sudo vfio bind 01:00.0 --driver mlx5_vfio_pci']),
+      '\nRefuses when another device of the same IOMMU group is bound to a non-VFIO driver, and\n' +
+        'lists those devices: VFIO takes a group as a whole. Refuses, unless --force, when the host uses\n' +
+        'the device or its group: a mounted file system or active swap on it, a network interface on it\n' +
+        'that is up or carries a route, the boot VGA device. Writes nothing until every check passed.\n' +
+        '`vfio unbind` gives the device back.\n' +
+        examples([
+          'sudo vfio bind 0000:01:00.0',
+          'vfio bind 01:00.0 --dry-run',
+          'sudo vfio bind 01:00.0 --persist',
+          'sudo vfio bind 01:00.0 --driver mlx5_vfio_pci',
+        ]),
     )
     .action(
-      action((bdf: string, opts: { driver: string }) => {
-        rt.out(bind(bdf, { uid: rt.uid, sysfs: rt.sysfs }, opts.driver).message + '\n');
+      action((bdf: string, opts: { driver: string; dryRun?: boolean; force?: boolean; persist?: boolean }) => {
+        const env = { uid: rt.uid, sysfs: rt.sysfs, proc: rt.proc, invocation: inv };
+        rt.out(
+          bind(bdf, env, opts.driver, { dryRun: opts.dryRun, force: opts.force, persist: opts.persist }).message + '\n',
+        );
       }),
     );
 
@@ -164,12 +247,13 @@ export function buildProgram(rt: Runtime): Command {
     .addArgument(bdfArg())
     .addHelpText(
       'after',
-      '\nThe driver that had the device before `vfio bind` takes it back.\n' +
+      '\nThe driver that had the device before `vfio bind` takes it back; a `vfio bind --persist`\n' +
+        'rule for the device is removed.\n' +
         examples(['sudo vfio unbind 0000:01:00.0']),
     )
     .action(
       action((bdf: string) => {
-        rt.out(unbind(bdf, { uid: rt.uid, sysfs: rt.sysfs }).message + '\n');
+        rt.out(unbind(bdf, { uid: rt.uid, sysfs: rt.sysfs, proc: rt.proc, invocation: inv }).message + '\n');
       }),
     );
 
@@ -337,6 +421,7 @@ export async function main(argv: string[], rt: Runtime): Promise<number> {
     return EXIT_OK;
   } catch (e) {
     if (e instanceof CommanderError) return commanderExit(e);
+    if (e instanceof ExitStatus) return e.status;
     reportFailure(e, rt);
     return EXIT_FAILED;
   }

@@ -1,6 +1,7 @@
 // How the CLI ends: where its text goes, and how a failure is told to the user. Exit statuses:
 // 0 ok, 1 the operation failed (with `error:` and, when known, a `hint:`), 2 usage.
 import { VfioError } from '../errors';
+import type { Invocation } from '../system/hints';
 import { colors } from './format';
 
 export const EXIT_OK = 0;
@@ -18,6 +19,24 @@ export interface Runtime {
   readonly uid: number;
   /** Root of sysfs (tests point it at a fixture tree); '/sys' by default. */
   readonly sysfs?: string;
+  /** Root of procfs (doctor, bind's in-use checks); '/proc' by default. */
+  readonly proc?: string;
+  /** Root of the device nodes (doctor); '/dev' by default. */
+  readonly dev?: string;
+  /** How hints write commands: 'vfio' or 'npx vfio', with sudo when needed; default from uid. */
+  readonly invocation?: Invocation;
+}
+
+/** The invocation hints use: the runtime's, else `vfio`, root from the uid, sudo assumed. */
+export function invocationOf(rt: Runtime): Invocation {
+  return rt.invocation ?? { cli: 'vfio', root: rt.uid === 0, sudo: true };
+}
+
+/** Ends a command with this exit status after its output (doctor: 1 when not ready), no error line. */
+export class ExitStatus extends Error {
+  constructor(readonly status: number) {
+    super(`exit ${status}`);
+  }
 }
 
 /** An operation that failed for a reason we can explain (exit status 1). */

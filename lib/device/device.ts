@@ -3,13 +3,15 @@
 // everything that hangs off it (mappings, IRQs, DMA, cookies), which the device closes in a
 // safe order.
 import { EventEmitter } from 'events';
+import * as path from 'path';
 import { VFIO_PCI_BAR0_REGION_INDEX, VFIO_PCI_CONFIG_REGION_INDEX, pciIrqIndexName } from '../abi';
 import { DeviceInfo, IRQ_INFO_SIZE, decodeDeviceInfo, decodeIrqInfo, decodeRegionInfo } from '../decode';
 import { ConfigSpace } from './config-space';
 import { DeviceFeatures, Feature, FeaturesOptions, KnownFeatures } from '../features/device-features';
 import { FeatureInfo, FeatureNumberOverrides, FeatureNumbers, featureIndexIn, featureNumbers } from '../features/table';
 import { VfioError, closedError, errnoError, errnoName, invalidArgument } from '../errors';
-import { bindHint } from '../system/hints';
+import { Invocation, bindHint } from '../system/hints';
+import { withRootCause } from '../doctor';
 import { DeviceIrqInfo, IrqBackend, IrqControl, IrqIndex } from '../irq/irq-index';
 import { Tap } from '../irq/irq';
 import { InfoBuffer } from '../addon/info-buffer';
@@ -64,6 +66,11 @@ export interface DeviceOpenOptions extends SysfsOptions, DeviceNodeOptions {
    * route order. E.g. the sample driver's: `memattrTables: sampleDriverTables()`.
    */
   memattrTables?: Partial<MemattrTables>;
+  /**
+   * How hints write the commands they suggest (`vfio bind …`): the `vfio` bin passes its own;
+   * default `npx vfio`, with sudo when not root and sudo is installed.
+   */
+  invocation?: Invocation;
 }
 
 export type { DeviceIrqInfo };
@@ -151,6 +158,17 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
    */
   static async open(address: string, o: DeviceOpenOptions = {}): Promise<Device> {
     const target = resolveTarget(address, o);
+    try {
+      return await Device.openTarget(target, o);
+    } catch (e) {
+      // Lead with the root cause (no IOMMU, vfio-pci missing, a group the host uses, …), found
+      // by the same ordered checks as `vfio doctor`, rather than the last step that failed.
+      const dev = o.vfioDir === undefined ? undefined : path.dirname(o.vfioDir);
+      throw target.bus === 'pci' ? withRootCause(e, target.name, { sysfs: o.sysfs, dev, invocation: o.invocation }) : e;
+    }
+  }
+
+  private static async openTarget(target: DeviceTarget, o: DeviceOpenOptions): Promise<Device> {
     const bdf = target.name;
     let features: FeatureNumbers;
     try {
@@ -166,7 +184,7 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
         message: `Device.open: ${bdf} is not bound to a VFIO driver`,
         hint:
           target.bus === 'pci'
-            ? bindHint(bdf, target.driver)
+            ? bindHint(bdf, target.driver, o.invocation)
             : `no driver is bound to the mediated device ${bdf}: is its parent's mdev driver loaded?`,
       });
     }

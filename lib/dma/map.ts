@@ -184,11 +184,12 @@ export class DmaSpace implements MappingSpace {
         // type1 and iommufd charge pinned pages to RLIMIT_MEMLOCK (CAP_IPC_LOCK exempts).
         const lim = native().getrlimit(native().constants.RLIMIT_MEMLOCK);
         const cur = typeof lim === 'number' ? undefined : lim[0];
+        const hard = typeof lim === 'number' ? undefined : lim[1];
         const finite = cur !== undefined && cur !== (1n << 64n) - 1n;
         return errnoError(errno, this.backend.mapOp, {
           detail,
           hint: finite
-            ? memlockHint(cur, BigInt(this.pinnedBytes + size))
+            ? memlockHint(cur, BigInt(this.pinnedBytes + size), hard)
             : 'the kernel could not pin or map the memory (RLIMIT_MEMLOCK is unlimited here)',
         });
       }

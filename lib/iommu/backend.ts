@@ -108,7 +108,7 @@ export function chooseBackend(
   const cdevHint =
     'the iommufd backend needs a kernel with CONFIG_IOMMUFD and CONFIG_VFIO_DEVICE_CDEV (/dev/iommu and /dev/vfio/devices/vfioN)';
   const groupHint =
-    'the group backends need an IOMMU group (/sys/bus/…/iommu_group): enable the IOMMU (intel_iommu=on or amd_iommu=on)';
+    'the group backends need an IOMMU group (/sys/bus/…/iommu_group): enable the IOMMU (VT-d or AMD-Vi in the firmware, intel_iommu=on on Intel; `vfio doctor` says what this machine lacks)';
   switch (requested) {
     case 'iommufd':
       if (!f.iommufd) throw refuse(name, 'no /dev/iommu', cdevHint, 'EOPNOTSUPP');

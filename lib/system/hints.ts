@@ -1,13 +1,56 @@
 // The fixes we know for the failures VFIO users hit most (see the notes on other projects'
 // issues: memlock, group viability, permissions, binding). Each returns text for VfioError.hint.
+import * as fs from 'fs';
+import * as path from 'path';
 import * as sysfs from './sysfs';
 
-export function bindHint(bdf: string, driver: string | undefined): string {
+/**
+ * How a suggested command is written for the person reading it: the way they start `vfio`
+ * ('vfio', or 'npx vfio' in a project that depends on the package) and how they get root
+ * (already root: nothing; `sudo` when it is installed; else "as root:").
+ */
+export interface Invocation {
+  readonly cli: string;
+  readonly root: boolean;
+  readonly sudo: boolean;
+}
+
+function onPath(program: string, pathVar: string | undefined): boolean {
+  return (pathVar ?? '')
+    .split(':')
+    .filter(Boolean)
+    .some((dir) => {
+      try {
+        fs.accessSync(path.join(dir, program), fs.constants.X_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+}
+
+/**
+ * The invocation of this process: `cli` is 'npx vfio' unless given (the library is used from a
+ * project that depends on it, where that is how the command runs; the `vfio` bin passes its own).
+ */
+export function currentInvocation(cli = 'npx vfio'): Invocation {
+  return { cli, root: process.getuid?.() === 0, sudo: onPath('sudo', process.env.PATH) };
+}
+
+/** `args` as a `vfio` command line the reader can type. */
+export function vfioCommand(inv: Invocation, args: string, asRoot = false): string {
+  return rootCommand(inv, `${inv.cli} ${args}`, asRoot);
+}
+
+/** Any command line, prefixed for root when it needs root and the reader is not. */
+export function rootCommand(inv: Invocation, command: string, asRoot = true): string {
+  if (!asRoot || inv.root) return command;
+  return inv.sudo ? `sudo ${command}` : `as root: ${command}`;
+}
+
+export function bindHint(bdf: string, driver: string | undefined, inv: Invocation = currentInvocation()): string {
   const now = driver ? `it is bound to ${driver}` : 'no driver is bound';
-  return (
-    `${bdf} must be bound to vfio-pci (${now}): run \`vfio bind ${bdf}\` as root, or ` +
-    `echo vfio-pci > /sys/bus/pci/devices/${bdf}/driver_override and reprobe it`
-  );
+  return `${bdf} must be bound to vfio-pci (${now}): ${vfioCommand(inv, `bind ${bdf}`, true)}`;
 }
 
 export function groupNotViableHint(group: number, self: string, o: sysfs.SysfsOptions = {}): string {
@@ -40,15 +83,27 @@ export function groupOpenHint(code: string, group: number, bdf: string): string 
 
 export function noIommuGroupHint(bdf: string): string {
   return (
-    `${bdf} has no IOMMU group: enable the IOMMU (intel_iommu=on or amd_iommu=on on the kernel command line), ` +
-    `or use the unsafe no-IOMMU mode explicitly`
+    `${bdf} has no IOMMU group: enable the IOMMU (VT-d or AMD-Vi in the firmware, intel_iommu=on on Intel; ` +
+    '`vfio doctor` says what this machine lacks), or use the unsafe no-IOMMU mode explicitly'
   );
 }
 
-export function memlockHint(current: bigint, needed: bigint): string {
+export function memlockHint(current: bigint, needed: bigint, hard?: bigint): string {
   const kib = (n: bigint) => `${n / 1024n} KiB`;
+  const k = (needed + 1023n) / 1024n;
+  const now = `pinned DMA memory counts against RLIMIT_MEMLOCK (now ${kib(current)}, this mapping needs at least ${kib(needed)}); `;
+  // Only root may raise a hard limit: above it `ulimit -l` fails, so name what does raise it.
+  if (hard !== undefined && hard !== (1n << 64n) - 1n && needed > hard) {
+    return (
+      now +
+      `that is above the hard limit (${kib(hard)}), which \`ulimit -l\` cannot pass without root: as root, ` +
+      `prlimit --memlock=${k * 1024n}:${k * 1024n} --pid PID, LimitMEMLOCK= in a systemd unit or a "<user> - memlock unlimited" line ` +
+      'in /etc/security/limits.d/ (for the next login); or run with CAP_IPC_LOCK'
+    );
+  }
   return (
-    `pinned DMA memory counts against RLIMIT_MEMLOCK (now ${kib(current)}, this mapping needs at least ${kib(needed)}); ` +
-    `raise it with \`ulimit -l\`, prlimit --memlock, LimitMEMLOCK= in a systemd unit, or run with CAP_IPC_LOCK`
+    now +
+    `raise it with \`ulimit -l ${k}\` in the shell that starts the program (prlimit --memlock for a running one), ` +
+    'LimitMEMLOCK= in a systemd unit, or run with CAP_IPC_LOCK'
   );
 }

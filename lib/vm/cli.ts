@@ -2,8 +2,10 @@
 // vfio-vm: the emulated VFIO host on the command line. Exit status: the command's own, or
 // 124 when the run timed out, 130 when it was interrupted, 125 when the host could not be set
 // up or the guest failed (the message says which and quotes the kernel console).
-import { Command, Option } from 'commander';
-import Table from 'cli-table3';
+import { Command, CommanderError, Option } from 'commander';
+import pc from 'picocolors';
+import { packageVersion } from '../addon/paths';
+import { table } from '../text/table';
 import { kernelCommands } from './cli-kernel';
 import { defaultDevices } from './devices';
 import { VmError } from './errors';
@@ -16,6 +18,8 @@ export const EXIT_TIMEOUT = 124;
 export const EXIT_HOST_FAILURE = 125;
 /** Stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it). */
 export const EXIT_CANCELLED = 130;
+/** A usage error (unknown option, missing argument), as `vfio` reports it. */
+export const EXIT_USAGE = 2;
 
 const log = (line: string) => process.stderr.write(`vfio-vm: ${line}\n`);
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -141,9 +145,10 @@ async function provisionCommand(flags: CommonFlags & { json?: boolean }): Promis
 }
 
 function listDevices(): number {
-  const table = new Table({ head: ['device', 'BDF', 'variable', 'purpose'], colWidths: [13, 14, 21, 60], wordWrap: true });
-  for (const d of defaultDevices) table.push([d.name, d.bdf, d.env, d.purpose]);
-  process.stdout.write(table.toString() + '\n');
+  // The table style of `vfio`: borderless, bold heads only on a terminal (picocolors honours NO_COLOR).
+  const c = pc.createColors(pc.isColorSupported && (!!process.stdout.isTTY || 'FORCE_COLOR' in process.env));
+  const rows = defaultDevices.map((d) => [d.name, d.bdf, d.env, d.purpose]);
+  process.stdout.write(table(['DEVICE', 'BDF', 'VARIABLE', 'PURPOSE'], rows, { head: (h) => c.bold(h), maxWidths: [undefined, undefined, undefined, 60] }) + '\n');
   process.stdout.write('Each device sits in its own IOMMU group and is bound to vfio-pci before the command starts.\n'
     + 'Extra --device specs get VFIO_VM_DEVICE_0, _1, … and slots 0x08–0x0f unless they give addr=.\n');
   return 0;
@@ -152,7 +157,9 @@ function listDevices(): number {
 export function program(): Command {
   const prog = new Command('vfio-vm')
     .description('an emulated VFIO host: a QEMU guest with an IOMMU and VFIO devices, running a command')
-    .showHelpAfterError();
+    .version(packageVersion(), '-V, --version')
+    .exitOverride()
+    .showHelpAfterError("(run 'vfio-vm --help' for the list of commands)");
   const finish = (p: Promise<number>) => p.then((code) => { process.exitCode = code; });
   guestOptions(prog.command('run').description('boot the guest and run CMD in the current directory')
     .argument('<cmd...>', 'the command and its arguments (after --)'))
@@ -165,6 +172,12 @@ export function program(): Command {
   kernelCommands(prog, `cache directory (default: ${defaultCacheDir()})`, log, finish);
   prog.command('list-devices').description('the default devices and what each is for')
     .action(() => finish(Promise.resolve(listDevices())));
+  // A usage error shows the command's usage line and where the help is, not the whole help.
+  const pointTo = (cmd: Command, name: string) => {
+    cmd.showHelpAfterError(`Usage: ${name} ${cmd.usage()}\n(run '${name} --help' for details)`);
+    for (const sub of cmd.commands) pointTo(sub, `${name} ${sub.name()}`);
+  };
+  for (const cmd of prog.commands) pointTo(cmd, `vfio-vm ${cmd.name()}`);
   return prog;
 }
 
@@ -183,6 +196,11 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await program().parseAsync(argv);
   } catch (e) {
+    if (e instanceof CommanderError) {
+      const fine = e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || (e.code === 'commander.help' && e.exitCode === 0);
+      process.exitCode = fine ? 0 : EXIT_USAGE;
+      return;
+    }
     if (!(e instanceof VmError)) throw e;
     log(`error: ${e.message}`);
     process.exitCode = e.kind === 'timeout' ? EXIT_TIMEOUT : e.kind === 'cancelled' ? EXIT_CANCELLED : EXIT_HOST_FAILURE;

@@ -205,9 +205,10 @@ describe('safety and errors', () => {
   });
 
   it('a device not bound to vfio-pci gives the binding hint', async () => {
+    // An endpoint: for a bridge (pcieport) the root cause is that VFIO does not assign bridges.
     const other = sysfs.listPciDevices().find((b) => {
       const d = sysfs.driverOf(b);
-      return d !== undefined && !d.includes('vfio');
+      return d !== undefined && !d.includes('vfio') && d !== 'pcieport';
     });
     expect(other).toBeDefined();
     const err = await openDevice(other!).catch((e) => e);

@@ -157,12 +157,43 @@ describe('failed operations exit 1 with error and hint', () => {
   });
 
   it('info on a device not bound to vfio-pci gives the binding hint before opening anything', async () => {
+    for (const m of ['vfio', 'vfio_pci', 'vfio_iommu_type1']) fs.mkdirSync(tree.p(`module/${m}`), { recursive: true });
+    fs.mkdirSync(path.join(tree.root, 'dev/vfio'), { recursive: true });
+    fs.writeFileSync(path.join(tree.root, 'dev/vfio/vfio'), '');
+    try {
+      const r = await vfio(['info', '02:00.0'], { sysfs: tree.root, dev: path.join(tree.root, 'dev') });
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(/^error: Device\.open: 0000:02:00\.0 is not bound to a VFIO driver\n/);
+      expect(r.err).toMatch(/\nhint: vfio bind 0000:02:00\.0\n$/);
+      // Through npx, as a user with sudo: the hint is what that user types.
+      const npx = await vfio(['info', '02:00.0'], {
+        sysfs: tree.root,
+        dev: path.join(tree.root, 'dev'),
+        uid: 1000,
+        invocation: { cli: 'npx vfio', root: false, sudo: true },
+      });
+      expect(npx.err).toMatch(/\nhint: sudo npx vfio bind 0000:02:00\.0\n$/);
+    } finally {
+      fs.rmSync(tree.p('module'), { recursive: true });
+    }
+  });
+
+  it('info leads with the root cause: vfio-pci missing, then no IOMMU, rather than `vfio bind`', async () => {
     const r = await vfio(['info', '02:00.0'], { sysfs: tree.root });
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/^error: Device\.open: 0000:02:00\.0 is not bound to a VFIO driver\n/);
-    expect(r.err).toMatch(
-      /\nhint: 0000:02:00\.0 must be bound to vfio-pci \(it is bound to igb\): run `vfio bind 0000:02:00\.0` as root/,
-    );
+    expect(r.err).toMatch(/^error: Device\.open: 0000:02:00\.0: vfio and vfio-pci modules: not loaded: vfio\b/);
+    expect(r.err).not.toMatch(/vfio bind/);
+    const bare = new SysfsTree([{ bdf: '0000:05:00.0', driver: 'e1000e' }]);
+    for (const m of ['vfio', 'vfio_pci']) fs.mkdirSync(bare.p(`module/${m}`), { recursive: true });
+    try {
+      const noGroup = await vfio(['info', '05:00.0'], { sysfs: bare.root });
+      expect(noGroup.err).toMatch(
+        /^error: Device\.open: 0000:05:00\.0: IOMMU present: no IOMMU: no DMAR or IVRS ACPI table/,
+      );
+      expect(noGroup.err).not.toMatch(/vfio bind/);
+    } finally {
+      bare.remove();
+    }
   });
 
   it('list --json on the same tree', async () => {

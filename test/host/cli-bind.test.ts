@@ -18,7 +18,14 @@ const PORT = '0000:00:01.0';
 
 let tree: SysfsTree;
 let stateDir: string;
-const env = (uid = 0) => ({ sysfs: tree.root, uid, stateDir, holders: () => [], loadDriver: () => undefined });
+const env = (uid = 0) => ({
+  sysfs: tree.root,
+  uid,
+  stateDir,
+  holders: () => [],
+  loadDriver: () => undefined,
+  invocation: { cli: 'vfio', root: uid === 0, sudo: true },
+});
 
 beforeEach(() => {
   tree = new SysfsTree([

@@ -13,6 +13,8 @@ export interface FixtureDevice {
   driver?: string;
   group?: number;
   override?: string;
+  /** The bridge the device sits behind (its directory's parent); default: the root bus. */
+  parent?: string;
 }
 
 export class SysfsTree {
@@ -39,10 +41,10 @@ export class SysfsTree {
   }
 
   addDevice(d: FixtureDevice): void {
-    // Real sysfs keeps devices under /sys/devices and links them from bus/pci/devices; a plain
-    // directory reads the same through every path lib/system/sysfs.ts uses.
-    const dir = this.p(`bus/pci/devices/${d.bdf}`);
+    // As in real sysfs: the device's directory under devices/, linked from bus/pci/devices.
+    const dir = this.deviceDir(d.bdf, d.parent);
     fs.mkdirSync(dir, { recursive: true });
+    fs.symlinkSync(path.relative(this.p('bus/pci/devices'), dir), this.p(`bus/pci/devices/${d.bdf}`));
     const hex = (n: number, w: number) => `0x${n.toString(16).padStart(w, '0')}\n`;
     fs.writeFileSync(path.join(dir, 'vendor'), hex(d.vendor ?? 0x1234, 4));
     fs.writeFileSync(path.join(dir, 'device'), hex(d.device ?? 0x11e8, 4));
@@ -56,6 +58,17 @@ export class SysfsTree {
       fs.symlinkSync(path.relative(g, dir), path.join(g, d.bdf));
       fs.symlinkSync(path.relative(dir, this.p(`kernel/iommu_groups/${d.group}`)), path.join(dir, 'iommu_group'));
     }
+  }
+
+  /** The real directory of a device: devices/pci0000:00/[PARENT/]BDF. */
+  deviceDir(bdf: string, parent?: string): string {
+    if (parent === undefined) return this.p(`devices/pci0000:00/${bdf}`);
+    return path.join(fs.realpathSync(this.p(`bus/pci/devices/${parent}`)), bdf);
+  }
+
+  /** The device's real directory plus `rel`. */
+  dev(bdf: string, rel = ''): string {
+    return path.join(fs.realpathSync(this.p(`bus/pci/devices/${bdf}`)), rel);
   }
 
   read(rel: string): string {

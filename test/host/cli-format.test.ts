@@ -168,7 +168,7 @@ describe('vfio list', () => {
       '0000:00:03.0  1234:11e8  Unclassified device  vfio-pci    3      yes',
       '0000:00:10.0  1af4:1049  Unclassified device  virtio-pci  7      no: bound to virtio-pci',
       '',
-      'to hand a device to VFIO: sudo vfio bind BDF; `vfio info BDF` describes a usable one',
+      'to hand a device to VFIO: vfio bind BDF; `vfio info BDF` describes a usable one, `vfio doctor BDF` checks everything on the way',
       '',
     ]);
   });
@@ -180,11 +180,24 @@ describe('vfio list', () => {
   });
 
   it('usability: no group, a shared group, both reasons in order', () => {
-    expect(usability({ bdf: 'a', classCode: 0x020000, driver: 'vfio-pci', group: undefined, members: [] })).toEqual({
-      usable: false,
-      reasons: ['no IOMMU group'],
-      hint: expect.stringMatching(/intel_iommu=on/),
-    });
+    const iommuFix = 'add intel_iommu=on to the kernel command line';
+    expect(
+      usability({ bdf: 'a', classCode: 0x020000, driver: 'vfio-pci', group: undefined, members: [], iommuFix }),
+    ).toEqual({ usable: false, reasons: ['no IOMMU group'], hint: iommuFix });
+    // Without an IOMMU, binding cannot help: the hint is the IOMMU's fix, not `vfio bind`.
+    expect(
+      usability({ bdf: 'a', classCode: 0x020000, driver: 'e1000e', group: undefined, members: [], iommuFix }),
+    ).toEqual({ usable: false, reasons: ['bound to e1000e', 'no IOMMU group'], hint: iommuFix });
+    expect(
+      usability({
+        bdf: 'a',
+        classCode: 0x020000,
+        driver: 'e1000e',
+        group: 3,
+        members: [],
+        invocation: { cli: 'npx vfio', root: false, sudo: true },
+      }),
+    ).toEqual({ usable: false, reasons: ['bound to e1000e'], hint: 'sudo npx vfio bind a' });
     // In VFIO's no-IOMMU mode a group-less device gets a group when bound: only the driver matters.
     expect(
       usability({

@@ -106,6 +106,12 @@ describe('hints', () => {
   });
 
   it('memlock hint gives both amounts', () => {
-    expect(memlockHint(64n * 1024n, 2n * 1024n * 1024n)).toMatch(/now 64 KiB, this mapping needs at least 2048 KiB/);
+    expect(memlockHint(64n * 1024n, 2n * 1024n * 1024n)).toMatch(
+      /now 64 KiB, this mapping needs at least 2048 KiB.*`ulimit -l 2048`/,
+    );
+    // Above the hard limit, ulimit cannot help an unprivileged user: the hint says what can.
+    expect(memlockHint(64n * 1024n, 2n * 1024n * 1024n, 64n * 1024n)).toMatch(
+      /above the hard limit \(64 KiB\), which `ulimit -l` cannot pass without root: as root, prlimit --memlock=2097152:2097152/,
+    );
   });
 });

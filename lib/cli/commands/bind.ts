@@ -1,15 +1,32 @@
 // `vfio bind` / `vfio unbind`: hand a device to vfio-pci and back, the way driverctl does it:
 // driver_override names the driver, the current driver lets go, drivers_probe lets the kernel
-// match again. Unbinding clears the override and reprobes, so the driver that matches the device
-// by its ids takes it back; the driver it had before `vfio bind` is remembered (in a tmpfs file,
-// as bindings do not survive a reboot either) and asked directly if the reprobe found none.
+// match again. Bind first checks everything (the address, the driver name, the device's place in
+// sysfs, its IOMMU group, whether the host uses it or anything in its group) and writes nothing
+// until every check passed; --dry-run stops there and prints the writes. Unbinding clears the
+// override and reprobes, so the driver that matches the device by its ids takes it back; the
+// driver it had before `vfio bind` is remembered (in a tmpfs file, as bindings do not survive a
+// reboot either, unless --persist wrote a udev rule) and asked directly if the reprobe found none.
 import { spawnSync } from 'child_process';
-import * as fs from 'fs';
 import * as path from 'path';
-import { noIommuGroupHint } from '../../system/hints';
+import { doctor, groupUses, vfioHolders } from '../../doctor';
+import { Invocation, currentInvocation, rootCommand, vfioCommand } from '../../system/hints';
 import * as sysfs from '../../system/sysfs';
+import {
+  checkBdf,
+  checkDriverName,
+  deviceDir,
+  driverDir,
+  readStateFile,
+  refuseLinks,
+  removeStateFile,
+  writeNoFollow,
+  writeStateFile,
+} from './bind-paths';
+import { DEFAULT_UDEV_RULES_DIR, removeRule, ruleFile, writeRule } from './bind-persist';
 import { blockingMembers, isVfioDriver } from './list';
 import { CliError } from '../report';
+
+export { vfioHolders };
 
 export const DEFAULT_DRIVER = 'vfio-pci';
 /** Where `vfio bind` remembers each device's previous driver. */
@@ -17,11 +34,26 @@ export const DEFAULT_STATE_DIR = '/run/vfio-bind';
 
 export interface BindEnv extends sysfs.SysfsOptions {
   readonly uid: number;
+  /** Root of procfs (mounts, swaps, routes, fds); '/proc'. */
+  readonly proc?: string;
   readonly stateDir?: string;
+  /** Where --persist writes its udev rule; '/etc/udev/rules.d'. */
+  readonly udevRulesDir?: string;
   /** Processes holding a device's VFIO files open; default: a scan of /proc. */
   readonly holders?: (bdf: string, group: number | undefined) => number[];
   /** Loads a driver module; default: `modprobe NAME`. */
   readonly loadDriver?: (driver: string) => void;
+  /** How hints write commands; default: `npx vfio`, with sudo when not root. */
+  readonly invocation?: Invocation;
+}
+
+export interface BindFlags {
+  /** Take the device even when the host uses it (or another device of its group). */
+  readonly force?: boolean;
+  /** Check everything, write nothing, list the writes. */
+  readonly dryRun?: boolean;
+  /** Also write a udev rule that binds the device again at every boot. */
+  readonly persist?: boolean;
 }
 
 export interface BindResult {
@@ -31,116 +63,175 @@ export interface BindResult {
   readonly changed: boolean;
   /** The driver recorded by `vfio bind`, when unbind found one. */
   readonly previous: string | null;
+  /** What was done (or, with --dry-run, would be), one line each. */
+  readonly steps: string[];
   readonly message: string;
 }
 
 const root = (o: sysfs.SysfsOptions) => o.sysfs ?? '/sys';
+const inv = (env: BindEnv) => env.invocation ?? { ...currentInvocation(), root: env.uid === 0 };
 
-function write(file: string, text: string): void {
-  try {
-    fs.writeFileSync(file, text);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? 'error';
+function requireDevice(bdf: string, env: BindEnv, verb: string, dryRun = false): string {
+  const dir = deviceDir(bdf, root(env));
+  if (dir === undefined) throw new CliError(`no PCI device ${bdf}`, `${inv(env).cli} list lists the devices`);
+  if (env.uid !== 0 && !dryRun) {
     throw new CliError(
-      `writing '${text.trim()}' to ${file} failed: ${code}`,
-      'the kernel log (dmesg) usually says why',
+      `${verb} writes to ${root(env)}/bus/pci and needs root`,
+      vfioCommand({ ...inv(env), root: false }, `${verb} ${bdf}`, true),
     );
   }
-}
-
-function requireDevice(bdf: string, env: BindEnv, verb: string): void {
-  if (!sysfs.deviceExists(bdf, env)) throw new CliError(`no PCI device ${bdf}`, '`vfio list` lists the devices');
-  if (env.uid !== 0) {
-    throw new CliError(`${verb} writes to ${root(env)}/bus/pci and needs root`, `sudo vfio ${verb} ${bdf}`);
-  }
-}
-
-function stateFile(bdf: string, env: BindEnv): string {
-  return path.join(env.stateDir ?? DEFAULT_STATE_DIR, bdf);
+  return dir;
 }
 
 function defaultLoadDriver(driver: string): void {
+  // The name is checked (checkDriverName): letters, digits, _ and -, never a leading '-'.
   spawnSync('modprobe', [driver], { stdio: 'ignore' });
 }
 
-function driverDir(driver: string, env: BindEnv): string {
-  return path.join(root(env), 'bus/pci/drivers', driver);
+/** The writes that move `bdf` to `driver`, in order: [file, text, description]. */
+type Write = [string, string, string];
+
+function applyWrites(writes: Write[]): void {
+  for (const [file, text] of writes) writeNoFollow(file, text);
 }
 
-function probe(bdf: string, env: BindEnv): void {
-  write(path.join(root(env), 'bus/pci/drivers_probe'), bdf);
-}
-
-function unbindCurrent(bdf: string, env: BindEnv): void {
-  if (sysfs.driverOf(bdf, env) !== undefined) write(path.join(sysfs.devicePath(bdf, env), 'driver/unbind'), bdf);
-}
-
-/** Binds `bdf` to `driver` (vfio-pci by default). Refuses without root or when its group is not all VFIO's. */
-export function bind(bdf: string, env: BindEnv, driver = DEFAULT_DRIVER): BindResult {
-  requireDevice(bdf, env, 'bind');
-  const before = sysfs.driverOf(bdf, env);
-  if (before === driver) {
-    return {
-      bdf,
-      before,
-      after: before,
-      changed: false,
-      previous: null,
-      message: `${bdf} is already bound to ${driver}`,
-    };
-  }
+/** Why bind must not take the device: no IOMMU group, a group VFIO cannot have, the host using it. */
+function refusal(bdf: string, env: BindEnv, flags: BindFlags): void {
   const group = sysfs.iommuGroupOf(bdf, env);
   // Without a group VFIO can take the device only in its (unsafe) no-IOMMU mode, which then
   // gives the device a group of its own: there are no other members to check.
   if (group === undefined && !sysfs.noIommuModeEnabled(env)) {
-    throw new CliError(`${bdf} has no IOMMU group, so VFIO cannot take it`, noIommuGroupHint(bdf));
+    const iommu = doctor([], { sysfs: env.sysfs, proc: env.proc, invocation: inv(env) }).checks.find(
+      (c) => c.id === 'iommu',
+    );
+    const why = iommu && iommu.status !== 'ok' ? `: ${iommu.detail}` : '';
+    throw new CliError(
+      `${bdf} has no IOMMU group, so VFIO cannot take it${why}`,
+      iommu?.fix ?? 'enable the IOMMU (see `vfio doctor`)',
+    );
+  }
+  // The host's use first: binding a group's other members is no fix when the host needs them.
+  const used = groupUses(bdf, { sysfs: env.sysfs, proc: env.proc });
+  if (used.length && !flags.force) {
+    const what = used
+      .map((u) => `${u.bdf === bdf ? '' : `${u.bdf} (same IOMMU group): `}${u.reasons.join('; ')}`)
+      .join('; ');
+    throw new CliError(
+      `${bdf} is in use by the host: ${what}`,
+      'stop using it first (umount, swapoff, ip link set dev NAME down), or add --force if taking it from the host is what you want',
+    );
   }
   const blocking = group === undefined ? [] : blockingMembers(bdf, sysfs.groupMembers(group, env));
   if (blocking.length) {
     throw new CliError(
       `IOMMU group ${group} also holds ${blocking.map((m) => `${m.bdf} (bound to ${m.driver})`).join(', ')}; ` +
         'VFIO takes a group only when every device in it is bound to a VFIO driver or to none',
-      `bind those first: ${blocking.map((m) => `vfio bind ${m.bdf}`).join(' && ')}`,
+      `bind those first: ${blocking.map((m) => vfioCommand(inv(env), `bind ${m.bdf}`, true)).join(' && ')}`,
     );
   }
-  if (!fs.existsSync(driverDir(driver, env))) {
-    (env.loadDriver ?? defaultLoadDriver)(driver);
-    if (!fs.existsSync(driverDir(driver, env)))
-      throw new CliError(`driver ${driver} is not loaded`, `modprobe ${driver}`);
+}
+
+/**
+ * Binds `bdf` to `driver` (vfio-pci by default). Refuses without root, when its group is not all
+ * VFIO's, or when the host uses the device or its group (unless `force`); writes nothing before.
+ */
+export function bind(bdfArg: string, env: BindEnv, driverArg = DEFAULT_DRIVER, flags: BindFlags = {}): BindResult {
+  const bdf = checkBdf(bdfArg);
+  const driver = checkDriverName(driverArg);
+  if (!isVfioDriver(driver))
+    throw new CliError(
+      `${driver} is not a VFIO driver`,
+      'vfio bind hands devices to vfio-pci or a VFIO variant driver (--driver NAME_vfio_pci)',
+    );
+  const dir = requireDevice(bdf, env, 'bind', flags.dryRun);
+  const before = sysfs.driverOf(bdf, env);
+  const rules = env.udevRulesDir ?? DEFAULT_UDEV_RULES_DIR;
+  const persistStep = `write ${ruleFile(bdf, rules)} (a udev rule that binds ${bdf} to ${driver} at every boot)`;
+  if (before === driver) {
+    const steps = flags.persist ? [persistStep] : [];
+    if (flags.persist && !flags.dryRun) writeRule(bdf, driver, rules);
+    return {
+      bdf,
+      before,
+      after: before,
+      changed: false,
+      previous: null,
+      steps,
+      message: `${bdf} is already bound to ${driver}`,
+    };
   }
-  if (before !== undefined && !isVfioDriver(before)) {
-    fs.mkdirSync(path.dirname(stateFile(bdf, env)), { recursive: true });
-    fs.writeFileSync(stateFile(bdf, env), `${before}\n`);
+  refusal(bdf, env, flags);
+  const steps: string[] = [];
+  let drv = driverDir(driver, root(env));
+  if (drv === undefined) {
+    steps.push(`modprobe ${driver}`);
+    if (!flags.dryRun) {
+      (env.loadDriver ?? defaultLoadDriver)(driver);
+      drv = driverDir(driver, root(env));
+      if (drv === undefined)
+        throw new CliError(`driver ${driver} is not loaded`, rootCommand(inv(env), `modprobe ${driver}`));
+    }
   }
-  write(path.join(sysfs.devicePath(bdf, env), 'driver_override'), driver);
-  unbindCurrent(bdf, env);
-  probe(bdf, env);
+  const stateDir = env.stateDir ?? DEFAULT_STATE_DIR;
+  const remember = before !== undefined && !isVfioDriver(before);
+  if (remember) steps.push(`remember ${before} in ${path.join(stateDir, bdf)}`);
+  const writes: Write[] = [
+    [path.join(dir, 'driver_override'), driver, `${driver} > ${path.join(dir, 'driver_override')}`],
+  ];
+  if (before !== undefined) {
+    const from = driverDir(before, root(env));
+    if (from) writes.push([path.join(from, 'unbind'), bdf, `${bdf} > ${path.join(from, 'unbind')}`]);
+  }
+  writes.push([
+    path.join(root(env), 'bus/pci/drivers_probe'),
+    bdf,
+    `${bdf} > ${path.join(root(env), 'bus/pci/drivers_probe')}`,
+  ]);
+  steps.push(...writes.map((w) => `write ${w[2]}`));
+  if (flags.persist) steps.push(persistStep);
+  if (flags.dryRun) {
+    return {
+      bdf,
+      before: before ?? null,
+      after: before ?? null,
+      changed: false,
+      previous: null,
+      steps,
+      message: [
+        `${bdf}: ${before ?? 'no driver'} -> ${driver} (dry run: nothing written)`,
+        ...steps.map((s) => `  would ${s}`),
+      ].join('\n'),
+    };
+  }
+  refuseLinks([...writes.map((w) => w[0]), ...(remember ? [path.join(stateDir, bdf)] : [])]);
+  if (remember) writeStateFile(stateDir, bdf, `${before}\n`, env.uid);
+  applyWrites(writes);
   const after = sysfs.driverOf(bdf, env);
   if (after !== driver) {
     // Leave the device as we found it: no override, and its own driver if it will take it back.
-    write(path.join(sysfs.devicePath(bdf, env), 'driver_override'), '\n');
-    if (sysfs.driverOf(bdf, env) === undefined) probe(bdf, env);
+    writeNoFollow(path.join(dir, 'driver_override'), '\n');
+    if (sysfs.driverOf(bdf, env) === undefined) writeNoFollow(path.join(root(env), 'bus/pci/drivers_probe'), bdf);
     throw new CliError(
       `${driver} did not take ${bdf} (it is now bound to ${sysfs.driverOf(bdf, env) ?? 'no driver'})`,
       'the kernel log (dmesg) says why the probe failed',
     );
   }
-  return {
-    bdf,
-    before: before ?? null,
-    after,
-    changed: true,
-    previous: null,
-    message: `${bdf}: ${before ?? 'no driver'} -> ${after}`,
-  };
+  let message = `${bdf}: ${before ?? 'no driver'} -> ${after}`;
+  if (flags.persist)
+    message += `\n${bdf}: bound again at every boot by ${writeRule(bdf, driver, rules)} (\`vfio unbind ${bdf}\` removes it)`;
+  return { bdf, before: before ?? null, after, changed: true, previous: null, steps, message };
 }
 
-/** Gives `bdf` back to the kernel: clears the override, unbinds from VFIO, reprobes. */
-export function unbind(bdf: string, env: BindEnv): BindResult {
-  requireDevice(bdf, env, 'unbind');
+/** Gives `bdf` back to the kernel: clears the override, unbinds from VFIO, reprobes, drops a --persist rule. */
+export function unbind(bdfArg: string, env: BindEnv): BindResult {
+  const bdf = checkBdf(bdfArg);
+  const dir = requireDevice(bdf, env, 'unbind');
   const before = sysfs.driverOf(bdf, env);
   const override = sysfs.driverOverride(bdf, env);
+  const rules = env.udevRulesDir ?? DEFAULT_UDEV_RULES_DIR;
   if (!isVfioDriver(before) && !isVfioDriver(override)) {
+    const rule = removeRule(bdf, rules);
+    const ruleNote = rule ? `\n${bdf}: removed ${rule}` : '';
     const now = before ?? 'no driver';
     return {
       bdf,
@@ -148,11 +239,15 @@ export function unbind(bdf: string, env: BindEnv): BindResult {
       after: before ?? null,
       changed: false,
       previous: null,
-      message: `${bdf} is not bound to VFIO (${now}); nothing to do`,
+      steps: [],
+      message: `${bdf} is not bound to VFIO (${now}); nothing to do${ruleNote}`,
     };
   }
   if (isVfioDriver(before)) {
-    const pids = (env.holders ?? vfioHolders)(bdf, sysfs.iommuGroupOf(bdf, env));
+    const pids = (env.holders ?? ((b, g) => vfioHolders(b, g, { sysfs: env.sysfs, proc: env.proc })))(
+      bdf,
+      sysfs.iommuGroupOf(bdf, env),
+    );
     if (pids.length) {
       throw new CliError(
         `${bdf} is in use: its VFIO group or device file is open in process ${pids.join(', ')}`,
@@ -160,69 +255,36 @@ export function unbind(bdf: string, env: BindEnv): BindResult {
       );
     }
   }
-  let previous: string | null = null;
-  try {
-    previous = fs.readFileSync(stateFile(bdf, env), 'utf8').trim() || null;
-  } catch {
-    /* not bound by us, or after a reboot: the reprobe decides */
-  }
-  write(path.join(sysfs.devicePath(bdf, env), 'driver_override'), '\n');
-  unbindCurrent(bdf, env);
-  probe(bdf, env);
+  const rule = removeRule(bdf, rules);
+  const ruleNote = rule ? `\n${bdf}: removed ${rule}` : '';
+  const stateDir = env.stateDir ?? DEFAULT_STATE_DIR;
+  const previous = readStateFile(stateDir, bdf)?.trim() || null;
+  writeNoFollow(path.join(dir, 'driver_override'), '\n');
+  const from = before === undefined ? undefined : driverDir(before, root(env));
+  if (from) writeNoFollow(path.join(from, 'unbind'), bdf);
+  writeNoFollow(path.join(root(env), 'bus/pci/drivers_probe'), bdf);
   let after = sysfs.driverOf(bdf, env);
-  if (after === undefined && previous && fs.existsSync(driverDir(previous, env))) {
+  const prevDir = previous && /^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(previous) ? driverDir(previous, root(env)) : undefined;
+  if (after === undefined && prevDir) {
     // The driver was bound by hand (new_id, its own bind file) rather than matched: ask it again.
     try {
-      fs.writeFileSync(path.join(driverDir(previous, env), 'bind'), bdf);
+      writeNoFollow(path.join(prevDir, 'bind'), bdf);
     } catch {
       /* reported below */
     }
     after = sysfs.driverOf(bdf, env);
   }
-  fs.rmSync(stateFile(bdf, env), { force: true });
+  removeStateFile(stateDir, bdf);
   let message = `${bdf}: ${before ?? 'no driver'} -> ${after ?? 'no driver'}`;
   if (previous && after !== previous)
     message += ` (it was bound to ${previous} before \`vfio bind\`; ${previous} did not take it back)`;
-  return { bdf, before: before ?? null, after: after ?? null, changed: true, previous, message };
-}
-
-/**
- * PIDs with /dev/vfio/<group> or the device's /dev/vfio/devices/vfioN open, found as fuser finds
- * them: by reading every process's fd links (processes we may not inspect are skipped).
- */
-export function vfioHolders(
-  bdf: string,
-  group: number | undefined,
-  o: sysfs.SysfsOptions & { proc?: string } = {},
-): number[] {
-  const targets = new Set<string>();
-  if (group !== undefined) targets.add(`/dev/vfio/${group}`);
-  try {
-    for (const n of fs.readdirSync(path.join(sysfs.devicePath(bdf, o), 'vfio-dev')))
-      targets.add(`/dev/vfio/devices/${n}`);
-  } catch {
-    /* no cdev interface */
-  }
-  const proc = o.proc ?? '/proc';
-  const pids: number[] = [];
-  for (const name of fs.readdirSync(proc)) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    let fds: string[];
-    try {
-      fds = fs.readdirSync(path.join(proc, name, 'fd'));
-    } catch {
-      continue;
-    }
-    if (
-      fds.some((fd) => {
-        try {
-          return targets.has(fs.readlinkSync(path.join(proc, name, 'fd', fd)));
-        } catch {
-          return false;
-        }
-      })
-    )
-      pids.push(Number(name));
-  }
-  return pids;
+  return {
+    bdf,
+    before: before ?? null,
+    after: after ?? null,
+    changed: true,
+    previous,
+    steps: [],
+    message: message + ruleNote,
+  };
 }

@@ -2,6 +2,8 @@
 // user could open it right now (and if not, why). Gathering reads sysfs only: no device is opened.
 import * as fs from 'fs';
 import { describeTarget } from '../../device/target';
+import { doctor } from '../../doctor';
+import { Invocation, vfioCommand } from '../../system/hints';
 import * as sysfs from '../../system/sysfs';
 import { Colors, table } from '../format';
 import { className, idKey, isBridge, lookupPciIds } from '../pci-names';
@@ -30,7 +32,13 @@ export interface UsabilityInput {
   access?: boolean;
   /** The file named when access is missing ('/dev/vfio/7'). */
   accessFile?: string;
+  /** How hints write commands; default `vfio`, as root. */
+  invocation?: Invocation;
+  /** The fix for a missing IOMMU on this machine (from the doctor's IOMMU check). */
+  iommuFix?: string;
 }
+
+const DEFAULT_INVOCATION: Invocation = { cli: 'vfio', root: true, sudo: false };
 
 /** Whether a VFIO user can open the device, from what sysfs says (pure, for tests). */
 export function usability(d: UsabilityInput): Usability {
@@ -41,17 +49,18 @@ export function usability(d: UsabilityInput): Usability {
     reasons.push('a bridge (not assignable)');
   } else if (!isVfioDriver(d.driver)) {
     reasons.push(d.driver ? `bound to ${d.driver}` : 'no driver');
-    hint = `vfio bind ${d.bdf}`;
+    hint = vfioCommand(d.invocation ?? DEFAULT_INVOCATION, `bind ${d.bdf}`, true);
   }
   if (d.group === undefined) {
     if (d.noIommuMode) return { usable: reasons.length === 0, reasons, hint };
     reasons.push('no IOMMU group');
-    hint ??= 'enable the IOMMU: intel_iommu=on or amd_iommu=on on the kernel command line';
+    // Binding cannot help without a group: the IOMMU is the root cause.
+    hint = d.iommuFix ?? 'enable the IOMMU (`vfio doctor` says how on this machine)';
   } else {
     const blocking = blockingMembers(d.bdf, d.members);
     if (blocking.length && !bridge) {
       reasons.push(`IOMMU group ${d.group} also holds ${blocking.map((m) => `${m.bdf} (${m.driver})`).join(', ')}`);
-      hint ??= `bind those too (vfio bind ${blocking[0].bdf}): a group goes to VFIO as a whole`;
+      hint ??= `bind those too (${vfioCommand(d.invocation ?? DEFAULT_INVOCATION, `bind ${blocking[0].bdf}`, true)}): a group goes to VFIO as a whole`;
     }
     if (isVfioDriver(d.driver) && d.access === false) {
       const file = d.accessFile ?? `/dev/vfio/${d.group}`;
@@ -88,6 +97,8 @@ export interface GatherOptions extends sysfs.SysfsOptions {
   pciIds?: string[];
   /** Whether this user may open a file read-write; default: fs.accessSync. */
   canOpen?: (file: string) => boolean;
+  /** How hints write commands; default `vfio`, as root. */
+  invocation?: Invocation;
 }
 
 function defaultCanOpen(file: string): boolean {
@@ -128,6 +139,8 @@ export function gatherList(o: GatherOptions = {}): ListEntry[] {
     o.pciIds,
   );
   const noIommuMode = sysfs.noIommuModeEnabled(o);
+  const iommu = doctor([], { sysfs: o.sysfs, invocation: o.invocation }).checks.find((c) => c.id === 'iommu');
+  const iommuFix = iommu?.status === 'ok' ? undefined : iommu?.fix;
   return raw.map(({ bdf, ids }) => {
     const driver = sysfs.driverOf(bdf, o);
     const group = sysfs.iommuGroupOf(bdf, o);
@@ -161,6 +174,8 @@ export function gatherList(o: GatherOptions = {}): ListEntry[] {
         access: access?.ok,
         accessFile: access?.file,
         noIommuMode,
+        invocation: o.invocation,
+        iommuFix,
       }),
     };
   });
@@ -171,24 +186,54 @@ function vfioCell(e: ListEntry, c: Colors): string {
   return e.noIommu ? `${c.yellow('yes')}, no-IOMMU mode (unsafe: --unsafe-noiommu)` : c.green('yes');
 }
 
+export interface ListFormat {
+  /** lspci -n (1): numbers only; -nn (2): names and numbers; 0: the IDS column beside names. */
+  numeric?: number;
+  /** lspci -k: also the driver_override column. */
+  kernel?: boolean;
+  /** How the closing hint writes the bind command; default `vfio`, as root. */
+  invocation?: Invocation;
+}
+
+const classId = (e: ListEntry) => (e.class >> 8).toString(16).padStart(4, '0');
+
 /** The table `vfio list` prints, and a line on how to make a device usable. */
-export function formatList(entries: readonly ListEntry[], c: Colors): string {
+export function formatList(entries: readonly ListEntry[], c: Colors, f: ListFormat = {}): string {
   if (entries.length === 0) return 'no PCI devices found (is /sys mounted?)\n';
-  const named = entries.some((e) => e.deviceName !== null || e.vendorName !== null);
-  const head = ['BDF', 'IDS', 'CLASS', ...(named ? ['NAME'] : []), 'DRIVER', 'GROUP', 'VFIO'];
+  const n = f.numeric ?? 0;
+  const named = n !== 1 && entries.some((e) => e.deviceName !== null || e.vendorName !== null);
+  const name = (e: ListEntry) => [e.vendorName, e.deviceName].filter(Boolean).join(' ') || '-';
+  const head = [
+    'BDF',
+    ...(n === 2 ? [] : ['IDS']),
+    'CLASS',
+    ...(named ? ['NAME'] : []),
+    'DRIVER',
+    ...(f.kernel ? ['OVERRIDE'] : []),
+    'GROUP',
+    'VFIO',
+  ];
   const rows = entries.map((e) => [
     e.bdf,
-    e.id,
-    e.className,
-    ...(named ? [[e.vendorName, e.deviceName].filter(Boolean).join(' ') || '-'] : []),
+    ...(n === 2 ? [] : [e.id]),
+    n === 1 ? classId(e) : n === 2 ? `${e.className} [${classId(e)}]` : e.className,
+    ...(named ? [n === 2 ? `${name(e)} [${e.id}]` : name(e)] : []),
     e.driver ?? '-',
+    ...(f.kernel ? [e.driverOverride ?? '-'] : []),
     e.iommuGroup ?? '-',
     vfioCell(e, c),
   ]);
+  if (n === 2 && !named) {
+    head.splice(2, 0, 'IDS');
+    rows.forEach((r, i) => r.splice(2, 0, `[${entries[i].id}]`));
+  }
   let out = table(head, rows, c) + '\n';
   // A generic line, not a suggested device: binding the wrong one takes it from its driver.
-  if (entries.some((e) => !e.vfio.usable && e.vfio.hint?.startsWith('vfio bind'))) {
-    out += c.dim('\nto hand a device to VFIO: sudo vfio bind BDF; `vfio info BDF` describes a usable one\n');
+  if (entries.some((e) => !e.vfio.usable && e.vfio.hint?.includes('vfio bind'))) {
+    const bind = vfioCommand(f.invocation ?? DEFAULT_INVOCATION, 'bind BDF', true);
+    out += c.dim(
+      `\nto hand a device to VFIO: ${bind}; \`vfio info BDF\` describes a usable one, \`vfio doctor BDF\` checks everything on the way\n`,
+    );
   }
   return out;
 }
