@@ -8,24 +8,66 @@ const LAYERS = {
   addon: [],
   decode: ['abi', 'errors'],
   system: [],
+  // Plain-text layout (tables) shared by both command lines.
+  text: [],
   memory: ['addon', 'errors'],
   dma: ['abi', 'addon', 'decode', 'errors', 'memory', 'system'],
   iommu: ['abi', 'addon', 'decode', 'dma', 'errors', 'system'],
   features: ['abi', 'addon', 'decode', 'dma', 'errors'],
   cookie: ['abi', 'addon', 'decode', 'dma', 'errors', 'memory', 'system'],
   irq: ['abi', 'addon', 'decode', 'errors'],
-  device: ['abi', 'addon', 'cookie', 'decode', 'dma', 'errors', 'features', 'iommu', 'irq', 'memory', 'system'],
-  cli: ['abi', 'addon', 'cookie', 'decode', 'device', 'errors', 'features', 'iommu', 'system'],
+  // The host's readiness checks (vfio doctor): sysfs, /proc and /dev read through injectable roots.
+  doctor: ['decode', 'errors', 'system'],
+  device: [
+    'abi',
+    'addon',
+    'cookie',
+    'decode',
+    'dma',
+    'doctor',
+    'errors',
+    'features',
+    'iommu',
+    'irq',
+    'memory',
+    'system',
+  ],
+  // Drivers sit above the package face: they use the public API only (DRIVER_FOLDERS below).
+  nvme: [],
+  cli: [
+    'abi',
+    'addon',
+    'cookie',
+    'decode',
+    'device',
+    'doctor',
+    'errors',
+    'features',
+    'iommu',
+    'nvme',
+    'system',
+    'text',
+  ],
   // The emulated-host harness is its own program: it needs the package root and nothing else.
-  vm: ['addon'],
+  vm: ['addon', 'text'],
 };
+
+/** Folders of drivers built on the package face (lib/index.ts), like a user's own driver. */
+const DRIVER_FOLDERS = ['nvme'];
 
 const folderRules = Object.entries(LAYERS).map(([folder, allowed]) => ({
   name: `layer-${folder}`,
   comment: `lib/${folder}/ may import only ${allowed.length ? allowed.map((f) => `lib/${f}/`).join(', ') : 'nothing else in lib/'}`,
   severity: 'error',
   from: { path: `^lib/${folder}/` },
-  to: { path: '^lib/', pathNot: [`^lib/${folder}/`, ...allowed.map((f) => `^lib/${f}/`)] },
+  to: {
+    path: '^lib/',
+    pathNot: [
+      `^lib/${folder}/`,
+      ...allowed.map((f) => `^lib/${f}/`),
+      ...(DRIVER_FOLDERS.includes(folder) ? ['^lib/index\\.ts$'] : []),
+    ],
+  },
 }));
 
 /** @type {import('dependency-cruiser').IConfiguration} */
@@ -41,9 +83,9 @@ module.exports = {
     ...folderRules,
     {
       name: 'lib-index-is-the-top',
-      comment: 'lib/index.ts is the package face: nothing inside lib/ imports it',
+      comment: 'lib/index.ts is the package face: nothing inside lib/ imports it but the drivers built on it',
       severity: 'error',
-      from: { path: '^lib/' },
+      from: { path: '^lib/', pathNot: DRIVER_FOLDERS.map((f) => `^lib/${f}/`) },
       to: { path: '^lib/index\\.ts$' },
     },
     {
@@ -51,7 +93,7 @@ module.exports = {
       comment: 'the package face exports the library, not the command line or the harness',
       severity: 'error',
       from: { path: '^lib/index\\.ts$' },
-      to: { path: '^lib/(cli|vm)/' },
+      to: { path: `^lib/(cli|vm|${DRIVER_FOLDERS.join('|')})/` },
     },
     {
       name: 'not-to-unresolvable',
