@@ -73,7 +73,8 @@ export function addNvmeCommands(
 ): void {
   const nvme = program
     .command('nvme')
-    .description("an NVMe controller bound to vfio-pci, through this package's driver: identify, read, write");
+    .description("an NVMe controller bound to vfio-pci, through this package's driver: identify, read, write")
+    .addHelpText('after', '\nExamples:\n  $ vfio nvme identify 0000:01:00.0\n  $ vfio nvme read 0000:01:00.0 0 8\n');
   const nsid = (cmd: Command) =>
     cmd
       .option('--nsid <n>', 'namespace ID', count('NSID'), 1)
