@@ -2,8 +2,9 @@
 // info, regions and IRQ info (read once at open: cheap, synchronous getters afterwards) and
 // everything that hangs off it (mappings, IRQs, DMA, cookies), which the device closes in a
 // safe order.
-import { EventEmitter } from 'events';
 import * as path from 'path';
+import { TypedEventEmitter } from '../events';
+import { DeviceEventMap } from './events';
 import { VFIO_PCI_BAR0_REGION_INDEX, VFIO_PCI_CONFIG_REGION_INDEX, pciIrqIndexName } from '../abi';
 import { DeviceInfo, IRQ_INFO_SIZE, decodeDeviceInfo, decodeIrqInfo, decodeRegionInfo } from '../decode';
 import { ConfigSpace } from './config-space';
@@ -83,11 +84,8 @@ export interface Closable {
   close(): void;
 }
 
-/**
- * Events: 'release-request' (the kernel asks us to release the device, through the REQ IRQ once
- * it is enabled), 'reset' (with 'function' or 'hot', after a reset completed), 'close'.
- */
-export class Device extends EventEmitter implements Disposable, AsyncDisposable {
+/** An open VFIO device: a typed event emitter ({@link DeviceEventMap}). */
+export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposable, AsyncDisposable {
   /** The name VFIO knows the device by: its PCI address, or an mdev's UUID. */
   readonly bdf: string;
   readonly bus: 'pci' | 'mdev';
