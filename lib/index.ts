@@ -31,6 +31,9 @@ export {
   TimeoutError,
   ErrorContext,
   VfioErrorInit,
+  VfioErrorCode,
+  ErrnoCode,
+  OwnErrorCode,
   errnoError,
   errnoName,
 } from './errors';

@@ -176,7 +176,7 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
     }
     if (target.bus === 'pci' ? !isVfioDriver(target.driver) : target.driver === undefined) {
       throw new VfioError({
-        code: 'ENODEV',
+        code: 'VFIO_NOT_BOUND',
         op: 'Device.open',
         device: bdf,
         message: `Device.open: ${bdf} is not bound to a VFIO driver`,
