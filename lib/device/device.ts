@@ -23,14 +23,7 @@ import { BackendChoice, BackendName, DeviceTarget } from '../iommu/context';
 import { IommuContext, joinedBackend, openIommuContext } from '../iommu/open';
 import { resolveTarget } from './target';
 import {
-  CookieKey,
-  CookieRegistry,
-  MemattrRoutesOptions,
-  MemattrRoutesReport,
-  MemattrTables,
-  MmapCookie,
-  WcReservation,
-  reserveWcBeforeOpen,
+  CookieKey, CookieRegistry, MemattrRoutesOptions, PatReaderOptions, MemattrRoutesReport, MemattrTables, MmapCookie, WcReservation, reserveWcBeforeOpen,
 } from '../cookie';
 import { Mapping } from '../memory/mapping';
 import { native } from '../addon/native';
@@ -72,6 +65,12 @@ export interface DeviceOpenOptions extends SysfsOptions, DeviceNodeOptions {
    * default `npx vfio`, with sudo when not root and sudo is installed.
    */
   invocation?: Invocation;
+  /**
+   * How the device's cookies and mappings read the kernel's PAT memtype list for their
+   * `effective` attribute: where debugfs is, and whether it may be mounted when it is not
+   * (`{ mountDebugfs: false }` to forbid it; docs/cookies.md).
+   */
+  pat?: PatReaderOptions;
 }
 
 export type { DeviceIrqInfo };
@@ -116,6 +115,7 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
   private cookieState: CookieRegistry | undefined;
   private wcReserved: readonly WcReservation[] = [];
   private cookieTables: Partial<MemattrTables> = {};
+  private patOptions: PatReaderOptions | undefined;
   private readonly infoBuffer = new InfoBuffer();
   private readonly featureTable: FeatureNumbers;
 
@@ -200,6 +200,7 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
         const dev = new Device(target, deviceFd, devid, release, iommu, o.iommu === undefined, features);
         dev.holdWcReservations(wc);
         dev.cookieTables = o.memattrTables ?? {};
+        dev.patOptions = o.pat;
         return dev;
       } catch (e) {
         native().close(deviceFd);
@@ -399,7 +400,7 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
         getFeature: (i, payload) => this.featureHost(op).feature(i).get(payload, { unsafe: true }),
         wcReservedBeforeOpen: (bar) => this.wcReserved.some((r) => r.bar === bar && !r.closed),
       },
-      { tables: this.cookieTables },
+      { tables: this.cookieTables, paths: { pat: this.patOptions } },
     );
     return this.cookieState;
   }
