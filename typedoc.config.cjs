@@ -7,8 +7,11 @@
 const fs = require('fs');
 const path = require('path');
 
-const debt = fs.readFileSync(path.join(__dirname, 'api', 'undocumented.txt'), 'utf8')
-  .split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+const debt = fs
+  .readFileSync(path.join(__dirname, 'api', 'undocumented.txt'), 'utf8')
+  .split('\n')
+  .map((l) => l.trim())
+  .filter((l) => l && !l.startsWith('#'));
 
 /** @type {Partial<import('typedoc').TypeDocOptions>} */
 module.exports = {
@@ -24,8 +27,18 @@ module.exports = {
   disableSources: true,
   validation: { notExported: true, invalidLink: true, notDocumented: true },
   requiredToBeDocumented: [
-    'Enum', 'EnumMember', 'Variable', 'Function', 'Class', 'Interface', 'Property', 'Method',
-    'Accessor', 'TypeAlias', 'Namespace', 'Module',
+    'Enum',
+    'EnumMember',
+    'Variable',
+    'Function',
+    'Class',
+    'Interface',
+    'Property',
+    'Method',
+    'Accessor',
+    'TypeAlias',
+    'Namespace',
+    'Module',
   ],
   intentionallyNotDocumented: debt,
   treatWarningsAsErrors: true,

@@ -251,7 +251,8 @@ function buildPhase() {
   const tsc = path.join('node_modules', 'typescript', 'bin', 'tsc');
   if (runStep('compile (tsc -p tsconfig.json)', process.execPath, [tsc, '-p', 'tsconfig.json']) !== 0) return false;
   // The public face: API reference validation, API report, type tests, links (scripts/check-api.js).
-  if (runStep('public API (npm run docs:check)', process.execPath, [path.join(root, 'scripts', 'check-api.js')]) !== 0) return false;
+  if (runStep('public API (npm run docs:check)', process.execPath, [path.join(root, 'scripts', 'check-api.js')]) !== 0)
+    return false;
   const tools = path.join(root, 'scripts', 'build-tools.js');
   if (fs.existsSync(tools) && runStep('C probes (scripts/build-tools.js)', process.execPath, [tools]) !== 0)
     return false;

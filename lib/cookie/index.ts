@@ -2,13 +2,43 @@
 // W", every route to a WC mapping the running kernel offers, and what the kernel really gave.
 export * from './model';
 export { MmapCookie, CookieOwner } from './cookie';
-export { CookieRegistry, CookieHost, CookieRegistryOptions, CookieCallOptions, MemattrRoutesOptions, CookieKey, DEFAULT_ROUTES } from './registry';
-export { Route, OpenEnv, OpenedBacking, Chosen, chooseRoute, orderRoutes, vfioRegionRoute, wcRegionRoute, wcRegionsFor, barOf, reserveNeed } from './routes';
+export {
+  CookieRegistry,
+  CookieHost,
+  CookieRegistryOptions,
+  CookieCallOptions,
+  MemattrRoutesOptions,
+  CookieKey,
+  DEFAULT_ROUTES,
+} from './registry';
+export {
+  Route,
+  OpenEnv,
+  OpenedBacking,
+  Chosen,
+  chooseRoute,
+  orderRoutes,
+  vfioRegionRoute,
+  wcRegionRoute,
+  wcRegionsFor,
+  barOf,
+  reserveNeed,
+} from './routes';
 export { sysfsWcRoute } from './sysfs-wc';
 export { dmabufRoute } from './dmabuf-route';
 export { cookieFeatureRoute } from './cookie-feature-route';
 export * from './sample-driver';
-export { RouteFacts, FactsSource, DeviceFacts, DevmemPolicy, HostPaths, FeatureAnswer, FeatureProbeAnswers, devmemPolicy, kernelConfigValue } from './facts';
+export {
+  RouteFacts,
+  FactsSource,
+  DeviceFacts,
+  DevmemPolicy,
+  HostPaths,
+  FeatureAnswer,
+  FeatureProbeAnswers,
+  devmemPolicy,
+  kernelConfigValue,
+} from './facts';
 export { PatReader, PatReaderOptions, PatSnapshot, EffectiveAttr, effectiveFromPat } from './pat';
 export { WcReservation, reserveWcBeforeOpen, reserveProblem } from './reserve';
 export { AliasSubject, AliasReport, AliasFinding, aliasing } from './aliasing';

@@ -45,9 +45,13 @@ export class PatReader {
     if (text.code === 'ENOENT' && !this.debugfsMounted() && this.mayMount && !this.mountTried) {
       this.mountTried = true;
       const failed = this.mount();
-      if (failed) return { ok: false, reason: `debugfs is not mounted at ${this.dir} and mounting it failed (${failed})` };
-      process.emitWarning(`mounted debugfs at ${this.dir} to read the PAT memtype list; it stays mounted `
-        + '(Device.open(bdf, { pat: { mountDebugfs: false } }) prevents this)', { code: 'VFIO_DEBUGFS_MOUNTED' });
+      if (failed)
+        return { ok: false, reason: `debugfs is not mounted at ${this.dir} and mounting it failed (${failed})` };
+      process.emitWarning(
+        `mounted debugfs at ${this.dir} to read the PAT memtype list; it stays mounted ` +
+          '(Device.open(bdf, { pat: { mountDebugfs: false } }) prevents this)',
+        { code: 'VFIO_DEBUGFS_MOUNTED' },
+      );
       text = readOrCode(file);
     }
     if (text.code === undefined) {

@@ -30,22 +30,38 @@ export class ConfigSpace {
   }
 
   /** Reads 8 bits at byte offset `off` (0 … size-1); errors as {@link Region.read8}. */
-  read8(off: number): number { return this.region.read8(off); }
+  read8(off: number): number {
+    return this.region.read8(off);
+  }
   /** Reads 16 bits at byte offset `off` (0 … size-2, aligned); errors as {@link Region.read16}. */
-  read16(off: number): number { return this.region.read16(off); }
+  read16(off: number): number {
+    return this.region.read16(off);
+  }
   /** Reads 32 bits at byte offset `off` (0 … size-4, aligned); errors as {@link Region.read32}. */
-  read32(off: number): number { return this.region.read32(off); }
+  read32(off: number): number {
+    return this.region.read32(off);
+  }
   /** Writes 8 bits (`v`: an integer of at most 8 bits) at byte offset `off` (0 … size-1); errors as {@link Region.write8}. */
-  write8(off: number, v: number): void { this.region.write8(off, v); }
+  write8(off: number, v: number): void {
+    this.region.write8(off, v);
+  }
   /** Writes 16 bits (`v`: an integer of at most 16 bits) at byte offset `off` (0 … size-2, aligned); errors as {@link Region.write16}. */
-  write16(off: number, v: number): void { this.region.write16(off, v); }
+  write16(off: number, v: number): void {
+    this.region.write16(off, v);
+  }
   /** Writes 32 bits (`v`: an integer of at most 32 bits) at byte offset `off` (0 … size-4, aligned); errors as {@link Region.write32}. */
-  write32(off: number, v: number): void { this.region.write32(off, v); }
+  write32(off: number, v: number): void {
+    this.region.write32(off, v);
+  }
 
   /** The vendor ID (offset 0x00, 16 bits). */
-  get vendorId(): number { return this.read16(0x00); }
+  get vendorId(): number {
+    return this.read16(0x00);
+  }
   /** The device ID (offset 0x02, 16 bits). */
-  get deviceId(): number { return this.read16(0x02); }
+  get deviceId(): number {
+    return this.read16(0x02);
+  }
   /** The 24-bit class code (base class, subclass, programming interface). */
   get classCode(): number {
     return this.read32(0x08) >>> 8;
@@ -72,8 +88,12 @@ export class ConfigSpace {
   }
 
   /** The command register (offset 0x04, 16 bits); setting it writes the whole register. */
-  get command(): number { return this.read16(PCI_COMMAND); }
-  set command(v: number) { this.write16(PCI_COMMAND, v); }
+  get command(): number {
+    return this.read16(PCI_COMMAND);
+  }
+  set command(v: number) {
+    this.write16(PCI_COMMAND, v);
+  }
 
   private setCommandBit(bit: number, on: boolean): void {
     const cmd = this.command;
@@ -89,14 +109,26 @@ export class ConfigSpace {
   }
 
   /** The command register's memory-space enable bit: BAR memory decodes only while it is set. */
-  get memorySpace(): boolean { return (this.command & PCI_COMMAND_MEMORY) !== 0; }
-  set memorySpace(on: boolean) { this.setCommandBit(PCI_COMMAND_MEMORY, on); }
+  get memorySpace(): boolean {
+    return (this.command & PCI_COMMAND_MEMORY) !== 0;
+  }
+  set memorySpace(on: boolean) {
+    this.setCommandBit(PCI_COMMAND_MEMORY, on);
+  }
 
   /** The command register's I/O-space enable bit: I/O BARs decode only while it is set. */
-  get ioSpace(): boolean { return (this.command & PCI_COMMAND_IO) !== 0; }
-  set ioSpace(on: boolean) { this.setCommandBit(PCI_COMMAND_IO, on); }
+  get ioSpace(): boolean {
+    return (this.command & PCI_COMMAND_IO) !== 0;
+  }
+  set ioSpace(on: boolean) {
+    this.setCommandBit(PCI_COMMAND_IO, on);
+  }
 
   /** The command register's INTx-disable bit (vfio-pci keeps it virtual and masks INTx while it is set). */
-  get intxDisabled(): boolean { return (this.command & PCI_COMMAND_INTX_DISABLE) !== 0; }
-  set intxDisabled(on: boolean) { this.setCommandBit(PCI_COMMAND_INTX_DISABLE, on); }
+  get intxDisabled(): boolean {
+    return (this.command & PCI_COMMAND_INTX_DISABLE) !== 0;
+  }
+  set intxDisabled(on: boolean) {
+    this.setCommandBit(PCI_COMMAND_INTX_DISABLE, on);
+  }
 }

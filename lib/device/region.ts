@@ -137,7 +137,9 @@ export class Region {
    *   region is not readable; a {@link VfioError} with the kernel's errno when the pread fails.
    * @throws {@link ClosedError} after the device was closed.
    */
-  read8(off: number | bigint): number { return this.pread(off, 1, 'read8').getUint8(0); }
+  read8(off: number | bigint): number {
+    return this.pread(off, 1, 'read8').getUint8(0);
+  }
   /**
    * Reads 16 bits at byte offset `off` of the region with one `pread` of 2 bytes on the device
    * fd (vfio-pci turns an aligned access into one access of that width; works on I/O-port BARs,
@@ -147,7 +149,9 @@ export class Region {
    *   region is not readable; a {@link VfioError} with the kernel's errno when the pread fails.
    * @throws {@link ClosedError} after the device was closed.
    */
-  read16(off: number | bigint): number { return this.pread(off, 2, 'read16').getUint16(0, true); }
+  read16(off: number | bigint): number {
+    return this.pread(off, 2, 'read16').getUint16(0, true);
+  }
   /**
    * Reads 32 bits at byte offset `off` of the region with one `pread` of 4 bytes on the device
    * fd (vfio-pci turns an aligned access into one access of that width; works on I/O-port BARs,
@@ -157,7 +161,9 @@ export class Region {
    *   region is not readable; a {@link VfioError} with the kernel's errno when the pread fails.
    * @throws {@link ClosedError} after the device was closed.
    */
-  read32(off: number | bigint): number { return this.pread(off, 4, 'read32').getUint32(0, true); }
+  read32(off: number | bigint): number {
+    return this.pread(off, 4, 'read32').getUint32(0, true);
+  }
   /**
    * Reads 64 bits at byte offset `off` of the region with one `pread` of 8 bytes on the device
    * fd (vfio-pci turns an aligned access into one access of that width; works on I/O-port BARs,
@@ -167,7 +173,9 @@ export class Region {
    *   region is not readable; a {@link VfioError} with the kernel's errno when the pread fails.
    * @throws {@link ClosedError} after the device was closed.
    */
-  read64(off: number | bigint): bigint { return this.pread(off, 8, 'read64').getBigUint64(0, true); }
+  read64(off: number | bigint): bigint {
+    return this.pread(off, 8, 'read64').getBigUint64(0, true);
+  }
 
   /**
    * Writes 8 bits at byte offset `off` of the region with one `pwrite` of 1 byte on the
@@ -179,7 +187,9 @@ export class Region {
    *   pwrite fails.
    * @throws {@link ClosedError} after the device was closed.
    */
-  write8(off: number | bigint, v: number): void { this.pwrite(off, le(v, 1, this.op('write8')), 'write8'); }
+  write8(off: number | bigint, v: number): void {
+    this.pwrite(off, le(v, 1, this.op('write8')), 'write8');
+  }
   /**
    * Writes 16 bits at byte offset `off` of the region with one `pwrite` of 2 bytes on the
    * device fd, little-endian.
@@ -190,7 +200,9 @@ export class Region {
    *   pwrite fails.
    * @throws {@link ClosedError} after the device was closed.
    */
-  write16(off: number | bigint, v: number): void { this.pwrite(off, le(v, 2, this.op('write16')), 'write16'); }
+  write16(off: number | bigint, v: number): void {
+    this.pwrite(off, le(v, 2, this.op('write16')), 'write16');
+  }
   /**
    * Writes 32 bits at byte offset `off` of the region with one `pwrite` of 4 bytes on the
    * device fd, little-endian.
@@ -201,7 +213,9 @@ export class Region {
    *   pwrite fails.
    * @throws {@link ClosedError} after the device was closed.
    */
-  write32(off: number | bigint, v: number): void { this.pwrite(off, le(v, 4, this.op('write32')), 'write32'); }
+  write32(off: number | bigint, v: number): void {
+    this.pwrite(off, le(v, 4, this.op('write32')), 'write32');
+  }
   /**
    * Writes 64 bits at byte offset `off` of the region with one `pwrite` of 8 bytes on the
    * device fd, little-endian.

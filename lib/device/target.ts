@@ -64,7 +64,13 @@ export function describeTarget(
 }
 
 function noDevice(address: string, message: string, hint: string): VfioError {
-  return new VfioError({ code: 'VFIO_NO_DEVICE', op: 'Device.open', device: address, message: `Device.open: ${message}`, hint });
+  return new VfioError({
+    code: 'VFIO_NO_DEVICE',
+    op: 'Device.open',
+    device: address,
+    message: `Device.open: ${message}`,
+    hint,
+  });
 }
 
 /**

@@ -56,7 +56,8 @@ export type ErrnoCode = keyof typeof os.constants.errno;
  *   asked for): the IOMMU is off, or no-IOMMU mode is not enabled.
  * - `'VFIO_MSI_NO_BUS_MASTER'`: MSI/MSI-X enabled while bus mastering is off (a warning's code).
  */
-export type OwnErrorCode = 'ECLOSED' | 'EDECODE' | 'VFIO_NO_DEVICE' | 'VFIO_NOT_BOUND' | 'VFIO_NO_IOMMU_GROUP' | 'VFIO_MSI_NO_BUS_MASTER';
+export type OwnErrorCode =
+  'ECLOSED' | 'EDECODE' | 'VFIO_NO_DEVICE' | 'VFIO_NOT_BOUND' | 'VFIO_NO_IOMMU_GROUP' | 'VFIO_MSI_NO_BUS_MASTER';
 
 /**
  * Every `code` a {@link VfioError} can have: an errno name (the kernel's answer, or an errno-like

@@ -127,7 +127,13 @@ export class Type1Context implements IommuContextBase {
     const bdf = t.name;
     const group = t.group;
     if (group === undefined) {
-      throw new VfioError({ code: 'VFIO_NO_IOMMU_GROUP', op: 'Device.open', device: bdf, message: `Device.open: ${bdf} has no IOMMU group`, hint: noIommuGroupHint(bdf) });
+      throw new VfioError({
+        code: 'VFIO_NO_IOMMU_GROUP',
+        op: 'Device.open',
+        device: bdf,
+        message: `Device.open: ${bdf} has no IOMMU group`,
+        hint: noIommuGroupHint(bdf),
+      });
     }
     if (t.noIommu !== this.unsafe) {
       throw invalidArgument(

@@ -5,14 +5,19 @@ import { SysfsTree } from './cli-fixture';
 describe('Device.open refusals have distinct codes', () => {
   let tree: SysfsTree;
   beforeAll(() => {
-    tree = new SysfsTree([{ bdf: '0000:02:00.0', vendor: 0x8086, device: 0x1533, class: 0x020000, driver: 'igb', group: 3 }]);
+    tree = new SysfsTree([
+      { bdf: '0000:02:00.0', vendor: 0x8086, device: 0x1533, class: 0x020000, driver: 'igb', group: 3 },
+    ]);
   });
   afterAll(() => tree.remove());
 
-  const refusal = (bdf: string) => Device.open(bdf, { sysfs: tree.root }).then(
-    () => { throw new Error(`${bdf} opened`); },
-    (e: unknown) => e as VfioError,
-  );
+  const refusal = (bdf: string) =>
+    Device.open(bdf, { sysfs: tree.root }).then(
+      () => {
+        throw new Error(`${bdf} opened`);
+      },
+      (e: unknown) => e as VfioError,
+    );
 
   it('a device bound to another driver: VFIO_NOT_BOUND with the binding hint', async () => {
     const e = await refusal('0000:02:00.0');

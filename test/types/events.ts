@@ -12,10 +12,14 @@ declare const irq: Irq;
 irq.on('interrupt', (count, vector) => {
   const c: number = count;
   const v: number = vector;
-  void c; void v;
+  void c;
+  void v;
 });
 irq.once('disable', () => {});
-irq.on('error', (e) => { const err: VfioError = e; void err; });
+irq.on('error', (e) => {
+  const err: VfioError = e;
+  void err;
+});
 irq.off('interrupt', () => {});
 const fired: boolean = irq.emit('interrupt', 1, 0);
 void fired;
@@ -23,15 +27,26 @@ void fired;
 // @ts-expect-error a misspelled event name
 irq.on('interupt', () => {});
 // @ts-expect-error a listener whose argument has the wrong type
-irq.on('interrupt', (count: string) => { void count; });
+irq.on('interrupt', (count: string) => {
+  void count;
+});
 // @ts-expect-error a listener with more arguments than the event has
-irq.on('disable', (x: number) => { void x; });
+irq.on('disable', (x: number) => {
+  void x;
+});
 // @ts-expect-error emit with the wrong arguments
 irq.emit('interrupt', '1', 0);
 
 // Device: 'release-request' (count), 'reset' (kind), 'close' ().
-dev.on('release-request', (count) => { const c: number = count; void c; });
-dev.on('reset', (kind) => { const k: ResetKind = kind; const f: 'function' | 'hot' = k; void f; });
+dev.on('release-request', (count) => {
+  const c: number = count;
+  void c;
+});
+dev.on('reset', (kind) => {
+  const k: ResetKind = kind;
+  const f: 'function' | 'hot' = k;
+  void f;
+});
 dev.once('close', () => {});
 dev.prependListener('close', () => {});
 
@@ -40,7 +55,9 @@ dev.on('release_request', () => {});
 // @ts-expect-error 'interrupt' is an Irq event, not a Device event
 dev.on('interrupt', () => {});
 // @ts-expect-error the reset kind is a string union, not a number
-dev.on('reset', (kind: number) => { void kind; });
+dev.on('reset', (kind: number) => {
+  void kind;
+});
 // @ts-expect-error removeAllListeners takes only known names
 dev.removeAllListeners('closed');
 
