@@ -2,7 +2,14 @@
 export { Device, DeviceOpenOptions, DeviceIrqInfo, ResourcePhase } from './device/device';
 export { Region, MapOptions, mapAlignment } from './device/region';
 export { Mapping, MemAttr, EffectiveMemAttr, MemattrAlias } from './memory/mapping';
-export { ConfigSpace, PCI_COMMAND, PCI_COMMAND_IO, PCI_COMMAND_MEMORY, PCI_COMMAND_MASTER, PCI_COMMAND_INTX_DISABLE } from './device/config-space';
+export {
+  ConfigSpace,
+  PCI_COMMAND,
+  PCI_COMMAND_IO,
+  PCI_COMMAND_MEMORY,
+  PCI_COMMAND_MASTER,
+  PCI_COMMAND_INTX_DISABLE,
+} from './device/config-space';
 export { Irq, IrqEvent, IrqEventMap, IrqOptions, IrqOwner, IrqIndex, EnableOptions } from './irq';
 export { DeviceEventMap } from './device/events';
 export { TypedEventEmitter, TypedEmitter, TypedEvents, EventMap, EmitterEvents, AllEvents, Listener } from './events';
@@ -16,7 +23,14 @@ export { resolveTarget } from './device/target';
 export { IommuHwInfo, VtdHwInfo, VtdCap, VtdEcap, IommuHwType } from './decode/iommufd';
 export { DmaBuffer, DmaAllocateOptions, DmaMapping } from './dma/buffer';
 export { DmaMapOptions } from './dma/map';
-export { IovaAllocator, IovaRange, IovaAllocation, IovaAllocatorOptions, AllocateOptions, IovaConstraint } from './dma/iova';
+export {
+  IovaAllocator,
+  IovaRange,
+  IovaAllocation,
+  IovaAllocatorOptions,
+  AllocateOptions,
+  IovaConstraint,
+} from './dma/iova';
 export { ResetKind } from './device/reset';
 export { DmaPool, DmaPoolOptions, DmaBlock, DmaPoolExhaustedError, DmaPoolSpace, DmaPoolOwner } from './dma/pool';
 export { WaitForOptions, waitFor } from './memory/poll';

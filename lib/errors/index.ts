@@ -55,9 +55,16 @@ export type ErrnoCode = keyof typeof os.constants.errno;
  * - `'VFIO_NO_IOMMU_GROUP'`: the device has no IOMMU group (nor a VFIO cdev for the backend
  *   asked for): the IOMMU is off, or no-IOMMU mode is not enabled.
  * - `'VFIO_MSI_NO_BUS_MASTER'`: MSI/MSI-X enabled while bus mastering is off (a warning's code).
+ * - `'ENVME'`: an NVMe command completed with an error status (`NvmeError`, from `vfio/nvme`).
  */
 export type OwnErrorCode =
-  'ECLOSED' | 'EDECODE' | 'VFIO_NO_DEVICE' | 'VFIO_NOT_BOUND' | 'VFIO_NO_IOMMU_GROUP' | 'VFIO_MSI_NO_BUS_MASTER';
+  | 'ECLOSED'
+  | 'EDECODE'
+  | 'VFIO_NO_DEVICE'
+  | 'VFIO_NOT_BOUND'
+  | 'VFIO_NO_IOMMU_GROUP'
+  | 'VFIO_MSI_NO_BUS_MASTER'
+  | 'ENVME';
 
 /**
  * Every `code` a {@link VfioError} can have: an errno name (the kernel's answer, or an errno-like

@@ -8,8 +8,8 @@ declare const irq: Irq;
 // @ts-expect-error Device.fd is internal
 dev.fd('x');
 // @ts-expect-error Device.own is internal
-dev.own;
+void dev.own;
 // @ts-expect-error DmaBuffer.memId is internal
-buf.memId;
+void buf.memId;
 // @ts-expect-error Irq.deliver is internal
 irq.deliver(0, 1);
