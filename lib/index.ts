@@ -10,18 +10,27 @@ export {
   PCI_COMMAND_MASTER,
   PCI_COMMAND_INTX_DISABLE,
 } from './device/config-space';
-export { Irq, IrqEvent, IrqOptions, IrqIndex, EnableOptions } from './irq';
+export { Irq, IrqEvent, IrqEventMap, IrqOptions, IrqOwner, IrqIndex, EnableOptions } from './irq';
+export { DeviceEventMap } from './device/events';
+export { TypedEventEmitter, TypedEmitter, TypedEvents, EventMap, EmitterEvents, AllEvents, Listener } from './events';
 export { Type1Context, Type1Options } from './iommu/type1';
 export { IommufdContext, IommufdOptions, IommufdMember, DeviceAddress } from './iommu/iommufd';
 export { IommuContext } from './iommu/open';
-export { IommuContextBase, BackendName, BackendChoice, IommuKind, DeviceTarget } from './iommu/context';
+export { IommuContextBase, BackendName, BackendChoice, IommuKind, DeviceTarget, OpenedDevice } from './iommu/context';
 export { BackendFacts, DeviceNodeOptions, chooseBackend } from './iommu/backend';
 export { IoasFileMapping, DmaBufMapOptions } from './iommu/ioas-file';
 export { resolveTarget } from './device/target';
 export { IommuHwInfo, VtdHwInfo, VtdCap, VtdEcap, IommuHwType } from './decode/iommufd';
 export { DmaBuffer, DmaAllocateOptions, DmaMapping } from './dma/buffer';
 export { DmaMapOptions } from './dma/map';
-export { IovaAllocator, IovaRange } from './dma/iova';
+export {
+  IovaAllocator,
+  IovaRange,
+  IovaAllocation,
+  IovaAllocatorOptions,
+  AllocateOptions,
+  IovaConstraint,
+} from './dma/iova';
 export { ResetKind } from './device/reset';
 export { DmaPool, DmaPoolOptions, DmaBlock, DmaPoolExhaustedError, DmaPoolSpace, DmaPoolOwner } from './dma/pool';
 export { WaitForOptions, waitFor } from './memory/poll';
@@ -34,6 +43,11 @@ export {
   ClosedError,
   InvalidArgumentError,
   TimeoutError,
+  ErrorContext,
+  VfioErrorInit,
+  VfioErrorCode,
+  ErrnoCode,
+  OwnErrorCode,
   errnoError,
   errnoName,
 } from './errors';
@@ -42,7 +56,7 @@ export * as abi from './abi';
 export * as decode from './decode';
 export * as sysfs from './system/sysfs';
 export * from './features/device-features';
-export { DmaBuf, DmaBufRange, DmaBufRangeInput, DmaBufFdinfo, parseDmaBufFdinfo } from './dma/dmabuf';
+export { DmaBuf, DmaBufDependent, DmaBufRange, DmaBufRangeInput, DmaBufFdinfo, parseDmaBufFdinfo } from './dma/dmabuf';
 export * from './features/table';
 export {
   MmapCookie,

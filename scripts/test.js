@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// npm test: compile, build the C probes, run the host suite, then boot the emulated VFIO host
-// once per guest configuration and run the guest suite inside it; finally one summary line
+// npm test: compile, check the public API and its documentation (scripts/check-api.js), build
+// the C probes, run the host suite, then boot the emulated VFIO host once per guest configuration and run the guest suite inside it; finally one summary line
 // "N passed, N failed" aggregated from every jest run's counts (written by the reporter below).
 // The host phase starts with the static checks (CHECKS below: dependency layers, generated
 // files, lint).
@@ -250,6 +250,9 @@ async function guestSuite(config, args) {
 function buildPhase() {
   const tsc = path.join('node_modules', 'typescript', 'bin', 'tsc');
   if (runStep('compile (tsc -p tsconfig.json)', process.execPath, [tsc, '-p', 'tsconfig.json']) !== 0) return false;
+  // The public face: API reference validation, API report, type tests, links (scripts/check-api.js).
+  if (runStep('public API (npm run docs:check)', process.execPath, [path.join(root, 'scripts', 'check-api.js')]) !== 0)
+    return false;
   const tools = path.join(root, 'scripts', 'build-tools.js');
   if (fs.existsSync(tools) && runStep('C probes (scripts/build-tools.js)', process.execPath, [tools]) !== 0)
     return false;

@@ -1,7 +1,7 @@
 // mmap cookies and write-combining: typed handles for "region X, range Y, attribute Z, backed by
 // W", every route to a WC mapping the running kernel offers, and what the kernel really gave.
 export * from './model';
-export { MmapCookie } from './cookie';
+export { MmapCookie, CookieOwner } from './cookie';
 export {
   CookieRegistry,
   CookieHost,
@@ -15,6 +15,7 @@ export {
   Route,
   OpenEnv,
   OpenedBacking,
+  Chosen,
   chooseRoute,
   orderRoutes,
   vfioRegionRoute,
@@ -29,6 +30,7 @@ export { cookieFeatureRoute } from './cookie-feature-route';
 export * from './sample-driver';
 export {
   RouteFacts,
+  FactsSource,
   DeviceFacts,
   DevmemPolicy,
   HostPaths,

@@ -14,7 +14,11 @@ export type PatSnapshot =
 export interface PatReaderOptions {
   /** Where debugfs is (or gets) mounted; default /sys/kernel/debug. */
   debugfs?: string;
-  /** Mount debugfs there when it is not mounted (needs CAP_SYS_ADMIN); default true. */
+  /**
+   * Mount debugfs there when it is not mounted (needs CAP_SYS_ADMIN; the mount stays after the
+   * process exits, and a process warning with code `VFIO_DEBUGFS_MOUNTED` says it was made);
+   * default true. With false, an unmounted debugfs makes effective attributes `'unknown'`.
+   */
   mountDebugfs?: boolean;
   /** The mount table to check; default /proc/self/mounts. */
   mounts?: string;
@@ -43,6 +47,11 @@ export class PatReader {
       const failed = this.mount();
       if (failed)
         return { ok: false, reason: `debugfs is not mounted at ${this.dir} and mounting it failed (${failed})` };
+      process.emitWarning(
+        `mounted debugfs at ${this.dir} to read the PAT memtype list; it stays mounted ` +
+          '(Device.open(bdf, { pat: { mountDebugfs: false } }) prevents this)',
+        { code: 'VFIO_DEBUGFS_MOUNTED' },
+      );
       text = readOrCode(file);
     }
     if (text.code === undefined) {

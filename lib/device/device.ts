@@ -2,8 +2,9 @@
 // info, regions and IRQ info (read once at open: cheap, synchronous getters afterwards) and
 // everything that hangs off it (mappings, IRQs, DMA, cookies), which the device closes in a
 // safe order.
-import { EventEmitter } from 'events';
 import * as path from 'path';
+import { TypedEventEmitter } from '../events';
+import { DeviceEventMap } from './events';
 import { VFIO_PCI_BAR0_REGION_INDEX, VFIO_PCI_CONFIG_REGION_INDEX, pciIrqIndexName } from '../abi';
 import { DeviceInfo, IRQ_INFO_SIZE, decodeDeviceInfo, decodeIrqInfo, decodeRegionInfo } from '../decode';
 import { ConfigSpace } from './config-space';
@@ -25,6 +26,7 @@ import {
   CookieKey,
   CookieRegistry,
   MemattrRoutesOptions,
+  PatReaderOptions,
   MemattrRoutesReport,
   MemattrTables,
   MmapCookie,
@@ -71,6 +73,12 @@ export interface DeviceOpenOptions extends SysfsOptions, DeviceNodeOptions {
    * default `npx vfio`, with sudo when not root and sudo is installed.
    */
   invocation?: Invocation;
+  /**
+   * How the device's cookies and mappings read the kernel's PAT memtype list for their
+   * `effective` attribute: where debugfs is, and whether it may be mounted when it is not
+   * (`{ mountDebugfs: false }` to forbid it; docs/cookies.md).
+   */
+  pat?: PatReaderOptions;
 }
 
 export type { DeviceIrqInfo };
@@ -83,11 +91,8 @@ export interface Closable {
   close(): void;
 }
 
-/**
- * Events: 'release-request' (the kernel asks us to release the device, through the REQ IRQ once
- * it is enabled), 'reset' (with 'function' or 'hot', after a reset completed), 'close'.
- */
-export class Device extends EventEmitter implements Disposable, AsyncDisposable {
+/** An open VFIO device: a typed event emitter ({@link DeviceEventMap}). */
+export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposable, AsyncDisposable {
   /** The name VFIO knows the device by: its PCI address, or an mdev's UUID. */
   readonly bdf: string;
   readonly bus: 'pci' | 'mdev';
@@ -118,6 +123,7 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
   private cookieState: CookieRegistry | undefined;
   private wcReserved: readonly WcReservation[] = [];
   private cookieTables: Partial<MemattrTables> = {};
+  private patOptions: PatReaderOptions | undefined;
   private readonly infoBuffer = new InfoBuffer();
   private readonly featureTable: FeatureNumbers;
 
@@ -178,7 +184,7 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
     }
     if (target.bus === 'pci' ? !isVfioDriver(target.driver) : target.driver === undefined) {
       throw new VfioError({
-        code: 'ENODEV',
+        code: 'VFIO_NOT_BOUND',
         op: 'Device.open',
         device: bdf,
         message: `Device.open: ${bdf} is not bound to a VFIO driver`,
@@ -202,6 +208,7 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
         const dev = new Device(target, deviceFd, devid, release, iommu, o.iommu === undefined, features);
         dev.holdWcReservations(wc);
         dev.cookieTables = o.memattrTables ?? {};
+        dev.patOptions = o.pat;
         return dev;
       } catch (e) {
         native().close(deviceFd);
@@ -401,7 +408,7 @@ export class Device extends EventEmitter implements Disposable, AsyncDisposable 
         getFeature: (i, payload) => this.featureHost(op).feature(i).get(payload, { unsafe: true }),
         wcReservedBeforeOpen: (bar) => this.wcReserved.some((r) => r.bar === bar && !r.closed),
       },
-      { tables: this.cookieTables },
+      { tables: this.cookieTables, paths: { pat: this.patOptions } },
     );
     return this.cookieState;
   }

@@ -38,14 +38,31 @@ export function mapAlignment(length: number, page: number): number {
   return a;
 }
 
+/**
+ * One region of a device (`dev.regions`, `dev.bar(n)`): a BAR, the ROM, config space, VGA or a
+ * device-specific region. Accessors work until the device closes, then throw {@link ClosedError}.
+ */
 export class Region {
+  /** The region index (VFIO_PCI_BAR0_REGION_INDEX = 0 … and device-specific ones after VGA). */
   readonly index: number;
+  /** 'BAR0' … 'BAR5', 'ROM', 'CONFIG', 'VGA', or the name of a device-specific region's TYPE capability. */
   readonly name: string;
+  /** Size in bytes; 0 for a region the device does not implement. */
   readonly size: bigint;
   /** Offset of the region within the device fd, as the kernel reported it (never computed). */
   readonly offset: bigint;
-  readonly flags: { readonly read: boolean; readonly write: boolean; readonly mmap: boolean };
+  /** What the kernel allows: pread/pwrite (`read`, `write`) and mmap (`mmap`). */
+  readonly flags: {
+    /** The region can be read (pread, and mapped readable). */
+    readonly read: boolean;
+    /** The region can be written (pwrite, and mapped writable). */
+    readonly write: boolean;
+    /** Parts of the region can be mapped (see `mappableAreas`). */
+    readonly mmap: boolean;
+  };
+  /** The region's capability chain, decoded (sparse mmap areas, TYPE, MSI-X mappable, …). */
   readonly caps: readonly RegionCap[];
+  /** Byte ranges of the region that `map()` accepts: the whole region, or the SPARSE_MMAP areas; empty when not mappable. */
   readonly mappableAreas: readonly MappableArea[];
   /** The decoded VFIO_DEVICE_GET_REGION_INFO answer. */
   readonly info: RegionInfo;
@@ -111,28 +128,104 @@ export class Region {
       throw invalidArgument(this.op(what), `short write: ${n} of ${bytes.length} bytes`, { device: this.host.label });
   }
 
+  /**
+   * Reads 8 bits at byte offset `off` of the region with one `pread` of 1 byte on the device
+   * fd (vfio-pci turns an aligned access into one access of that width; works on I/O-port BARs,
+   * the ROM and VGA ranges, which cannot be mapped). Returns the value unsigned, little-endian.
+   * @param off byte offset in the region (number or bigint), with `off + 1 <= size`.
+   * @throws {@link InvalidArgumentError} `ERANGE` outside the region; `EINVAL` when misaligned or the
+   *   region is not readable; a {@link VfioError} with the kernel's errno when the pread fails.
+   * @throws {@link ClosedError} after the device was closed.
+   */
   read8(off: number | bigint): number {
     return this.pread(off, 1, 'read8').getUint8(0);
   }
+  /**
+   * Reads 16 bits at byte offset `off` of the region with one `pread` of 2 bytes on the device
+   * fd (vfio-pci turns an aligned access into one access of that width; works on I/O-port BARs,
+   * the ROM and VGA ranges, which cannot be mapped). Returns the value unsigned, little-endian.
+   * @param off byte offset in the region (number or bigint), a multiple of 2, with `off + 2 <= size`.
+   * @throws {@link InvalidArgumentError} `ERANGE` outside the region; `EINVAL` when misaligned or the
+   *   region is not readable; a {@link VfioError} with the kernel's errno when the pread fails.
+   * @throws {@link ClosedError} after the device was closed.
+   */
   read16(off: number | bigint): number {
     return this.pread(off, 2, 'read16').getUint16(0, true);
   }
+  /**
+   * Reads 32 bits at byte offset `off` of the region with one `pread` of 4 bytes on the device
+   * fd (vfio-pci turns an aligned access into one access of that width; works on I/O-port BARs,
+   * the ROM and VGA ranges, which cannot be mapped). Returns the value unsigned, little-endian.
+   * @param off byte offset in the region (number or bigint), a multiple of 4, with `off + 4 <= size`.
+   * @throws {@link InvalidArgumentError} `ERANGE` outside the region; `EINVAL` when misaligned or the
+   *   region is not readable; a {@link VfioError} with the kernel's errno when the pread fails.
+   * @throws {@link ClosedError} after the device was closed.
+   */
   read32(off: number | bigint): number {
     return this.pread(off, 4, 'read32').getUint32(0, true);
   }
+  /**
+   * Reads 64 bits at byte offset `off` of the region with one `pread` of 8 bytes on the device
+   * fd (vfio-pci turns an aligned access into one access of that width; works on I/O-port BARs,
+   * the ROM and VGA ranges, which cannot be mapped). Returns the value unsigned, little-endian.
+   * @param off byte offset in the region (number or bigint), a multiple of 8, with `off + 8 <= size`.
+   * @throws {@link InvalidArgumentError} `ERANGE` outside the region; `EINVAL` when misaligned or the
+   *   region is not readable; a {@link VfioError} with the kernel's errno when the pread fails.
+   * @throws {@link ClosedError} after the device was closed.
+   */
   read64(off: number | bigint): bigint {
     return this.pread(off, 8, 'read64').getBigUint64(0, true);
   }
 
+  /**
+   * Writes 8 bits at byte offset `off` of the region with one `pwrite` of 1 byte on the
+   * device fd, little-endian.
+   * @param off byte offset in the region (number or bigint), with `off + 1 <= size`.
+   * @param v an integer in -2^7 … 2^8-1.
+   * @throws {@link InvalidArgumentError} `ERANGE` outside the region; `EINVAL` when misaligned, out of
+   *   range or the region is not writable; a {@link VfioError} with the kernel's errno when the
+   *   pwrite fails.
+   * @throws {@link ClosedError} after the device was closed.
+   */
   write8(off: number | bigint, v: number): void {
     this.pwrite(off, le(v, 1, this.op('write8')), 'write8');
   }
+  /**
+   * Writes 16 bits at byte offset `off` of the region with one `pwrite` of 2 bytes on the
+   * device fd, little-endian.
+   * @param off byte offset in the region (number or bigint), a multiple of 2, with `off + 2 <= size`.
+   * @param v an integer in -2^15 … 2^16-1.
+   * @throws {@link InvalidArgumentError} `ERANGE` outside the region; `EINVAL` when misaligned, out of
+   *   range or the region is not writable; a {@link VfioError} with the kernel's errno when the
+   *   pwrite fails.
+   * @throws {@link ClosedError} after the device was closed.
+   */
   write16(off: number | bigint, v: number): void {
     this.pwrite(off, le(v, 2, this.op('write16')), 'write16');
   }
+  /**
+   * Writes 32 bits at byte offset `off` of the region with one `pwrite` of 4 bytes on the
+   * device fd, little-endian.
+   * @param off byte offset in the region (number or bigint), a multiple of 4, with `off + 4 <= size`.
+   * @param v an integer in -2^31 … 2^32-1.
+   * @throws {@link InvalidArgumentError} `ERANGE` outside the region; `EINVAL` when misaligned, out of
+   *   range or the region is not writable; a {@link VfioError} with the kernel's errno when the
+   *   pwrite fails.
+   * @throws {@link ClosedError} after the device was closed.
+   */
   write32(off: number | bigint, v: number): void {
     this.pwrite(off, le(v, 4, this.op('write32')), 'write32');
   }
+  /**
+   * Writes 64 bits at byte offset `off` of the region with one `pwrite` of 8 bytes on the
+   * device fd, little-endian.
+   * @param off byte offset in the region (number or bigint), a multiple of 8, with `off + 8 <= size`.
+   * @param v a bigint (taken modulo 2^64).
+   * @throws {@link InvalidArgumentError} `ERANGE` outside the region; `EINVAL` when misaligned, out of
+   *   range or the region is not writable; a {@link VfioError} with the kernel's errno when the
+   *   pwrite fails.
+   * @throws {@link ClosedError} after the device was closed.
+   */
   write64(off: number | bigint, v: bigint): void {
     const b = new Uint8Array(8);
     new DataView(b.buffer).setBigUint64(0, BigInt.asUintN(64, v), true);

@@ -65,7 +65,7 @@ export function describeTarget(
 
 function noDevice(address: string, message: string, hint: string): VfioError {
   return new VfioError({
-    code: 'ENODEV',
+    code: 'VFIO_NO_DEVICE',
     op: 'Device.open',
     device: address,
     message: `Device.open: ${message}`,
@@ -76,7 +76,7 @@ function noDevice(address: string, message: string, hint: string): VfioError {
 /**
  * Resolves what Device.open() was given: a PCI address ('0000:00:03.0', '00:03.0'), an mdev's
  * UUID, or the device's sysfs directory (any path starting with '/', e.g.
- * /sys/bus/mdev/devices/<uuid>). Throws ENODEV when no such device exists.
+ * /sys/bus/mdev/devices/<uuid>). Throws a VfioError with code 'VFIO_NO_DEVICE' when no such device exists.
  */
 export function resolveTarget(address: string, o: SysfsOptions = {}): DeviceTarget {
   const root = o.sysfs ?? '/sys';

@@ -59,9 +59,9 @@ function hugepageHint(info: HugepageInfo, length: number): string {
 export interface MappingSpace {
   /** The live mappings of `buffer` in this space. */
   mappingsOf(buffer: DmaBuffer): DmaMapping[];
-  /** Unmaps one mapping of this space from the IOMMU. */
+  /** @internal Unmaps one mapping of this space from the IOMMU. */
   unmapOne(m: DmaMapping): void;
-  /** Drops a mapping whose unmap failed, keeping its IOVA range reserved. */
+  /** @internal Drops a mapping whose unmap failed, keeping its IOVA range reserved. */
   forget(m: DmaMapping): void;
 }
 

@@ -31,8 +31,8 @@ const errnoText: Record<string, string> = {
 };
 
 /** The errno name for a number ('EINVAL'), or 'E<n>' for one the platform does not name. */
-export function errnoName(errno: number): string {
-  return errnoNames[errno] ?? `E${errno}`;
+export function errnoName(errno: number): ErrnoCode | `E${number}` {
+  return (errnoNames[errno] as ErrnoCode | undefined) ?? `E${errno}`;
 }
 
 export function errnoNumber(name: string): number {
@@ -40,6 +40,38 @@ export function errnoNumber(name: string): number {
   if (n === undefined) throw new TypeError(`unknown errno name ${name}`);
   return n;
 }
+
+/** The name of an errno the kernel can return ('EINVAL', 'ENODEV', …), as Node's `os.constants.errno` names it. */
+export type ErrnoCode = keyof typeof os.constants.errno;
+
+/**
+ * Codes of the package's own checks, where no system call failed:
+ *
+ * - `'ECLOSED'`: the object (or its device) was closed ({@link ClosedError}).
+ * - `'EDECODE'`: bytes from the kernel or sysfs did not decode (`DecodeError`).
+ * - `'VFIO_NO_DEVICE'`: no device has the address given (nothing in sysfs).
+ * - `'VFIO_NOT_BOUND'`: the device exists but is not bound to a VFIO driver (vfio-pci or a
+ *   variant); the hint names the `vfio bind` / `sysfs.bind` that fixes it.
+ * - `'VFIO_NO_IOMMU_GROUP'`: the device has no IOMMU group (nor a VFIO cdev for the backend
+ *   asked for): the IOMMU is off, or no-IOMMU mode is not enabled.
+ * - `'VFIO_MSI_NO_BUS_MASTER'`: MSI/MSI-X enabled while bus mastering is off (a warning's code).
+ * - `'ENVME'`: an NVMe command completed with an error status (`NvmeError`, from `vfio/nvme`).
+ */
+export type OwnErrorCode =
+  | 'ECLOSED'
+  | 'EDECODE'
+  | 'VFIO_NO_DEVICE'
+  | 'VFIO_NOT_BOUND'
+  | 'VFIO_NO_IOMMU_GROUP'
+  | 'VFIO_MSI_NO_BUS_MASTER'
+  | 'ENVME';
+
+/**
+ * Every `code` a {@link VfioError} can have: an errno name (the kernel's answer, or an errno-like
+ * code of one of the package's checks: 'EINVAL', 'ERANGE', 'EBUSY', …), `E<n>` for an errno
+ * the platform does not name, or one of the package's own codes.
+ */
+export type VfioErrorCode = ErrnoCode | `E${number}` | OwnErrorCode;
 
 export interface ErrorContext {
   /** The device (BDF, or a path for non-PCI devices) when the error concerns one. */
@@ -52,15 +84,15 @@ export interface ErrorContext {
 }
 
 export interface VfioErrorInit extends ErrorContext {
-  code: string;
+  code: VfioErrorCode;
   op: string;
   errno?: number;
   message?: string;
 }
 
 export class VfioError extends Error {
-  /** 'EINVAL', 'ENOTTY', … or one of ours: 'ECLOSED', 'EDECODE'. */
-  readonly code: string;
+  /** 'EINVAL', 'ENOTTY', … (the errno name) or one of the package's own codes ({@link OwnErrorCode}). */
+  readonly code: VfioErrorCode;
   /** The errno number when the kernel said it; undefined for our own checks. */
   readonly errno: number | undefined;
   /** The failing operation: an ioctl name ('VFIO_DEVICE_GET_REGION_INFO'), a syscall, or a method. */

@@ -3,7 +3,7 @@
 // rule is unit-tested on made-up facts.
 import * as fs from 'fs';
 import * as path from 'path';
-import { NotSupportedError, PermissionError, VfioError, invalidArgument } from '../errors';
+import { NotSupportedError, PermissionError, VfioError, VfioErrorCode, invalidArgument } from '../errors';
 import { BackendChoice, BackendName, DeviceTarget } from './context';
 
 export interface BackendFacts {
@@ -44,7 +44,7 @@ const UNSAFE_HINT =
   'no-IOMMU mode lets the device reach all memory, so it is opt-in: pass ' +
   "{ backend: 'noiommu', unsafeNoIommu: true } to Device.open() if you accept that (see docs/backends.md)";
 
-function refuse(name: string, message: string, hint: string, code = 'ENODEV'): VfioError {
+function refuse(name: string, message: string, hint: string, code: VfioErrorCode = 'VFIO_NO_IOMMU_GROUP'): VfioError {
   return new VfioError({ code, op: 'Device.open', device: name, message: `Device.open: ${message}`, hint });
 }
 

@@ -128,7 +128,7 @@ export class Type1Context implements IommuContextBase {
     const group = t.group;
     if (group === undefined) {
       throw new VfioError({
-        code: 'ENODEV',
+        code: 'VFIO_NO_IOMMU_GROUP',
         op: 'Device.open',
         device: bdf,
         message: `Device.open: ${bdf} has no IOMMU group`,

@@ -76,6 +76,7 @@ export class IrqIndex implements IrqOwner {
   private readonly owners = new Map<number, Irq>();
 
   /** @internal */
+  /** @internal Created by the device (`dev.irq(name)`). */
   constructor(control: IrqControl, info: DeviceIrqInfo) {
     this.control = control;
     this.info = info;

@@ -3,9 +3,9 @@
 // No thread pool thread ever waits on an eventfd (a pending read would pin it: see the IRQ
 // notes in the README), and the poll handles only keep the process alive while something is
 // waiting for an interrupt.
-import { EventEmitter } from 'events';
+import { TypedEventEmitter } from '../events';
 import { IrqEvent, IrqIterator } from './iterator';
-import { check, checkValue, closedError, errnoError, invalidArgument, notSupported } from '../errors';
+import { VfioError, check, checkValue, closedError, errnoError, invalidArgument, notSupported } from '../errors';
 import { PollHandle, native } from '../addon/native';
 
 export { IrqEvent };
@@ -91,11 +91,27 @@ export interface IrqOptions {
 }
 
 /**
- * Events: 'interrupt' (count, vector) — count is how many times the vector fired since the last
- * event (the eventfd counter coalesces); 'disable'; 'error' (an eventfd could not be read).
- * Also an async iterable of { vector, count }.
+ * The events of an {@link Irq}:
+ *
+ * - `'interrupt'` `(count, vector)`: `vector` (one of `irq.vectors`) fired; `count` (at least 1)
+ *   is how many times since the last event, as the eventfd counter coalesces.
+ * - `'disable'` `()`: the Irq was disabled (`disable()`, `close()` or the device's close); no
+ *   event follows.
+ * - `'error'` `(error)`: a vector's eventfd could not be read (a {@link VfioError} with the
+ *   errno); interrupts on that vector are no longer delivered. Without an `'error'` listener
+ *   this is a process warning (code `VFIO_IRQ_EVENTFD`), not a throw.
  */
-export class Irq extends EventEmitter implements AsyncIterable<IrqEvent>, Disposable {
+export interface IrqEventMap {
+  interrupt: [count: number, vector: number];
+  disable: [];
+  error: [error: VfioError];
+}
+
+/**
+ * Enabled vectors of one IRQ index (from `dev.irq(name).enable()`): a typed event emitter
+ * ({@link IrqEventMap}) and an async iterable of {@link IrqEvent}s.
+ */
+export class Irq extends TypedEventEmitter<IrqEventMap> implements AsyncIterable<IrqEvent>, Disposable {
   readonly name: string;
   readonly index: number;
   readonly autoUnmask: boolean;
@@ -160,7 +176,7 @@ export class Irq extends EventEmitter implements AsyncIterable<IrqEvent>, Dispos
       try {
         this.taps.get(v)?.close();
       } catch (e) {
-        failure ??= e;  // every tap is closed all the same; the first failure is reported
+        failure ??= e; // every tap is closed all the same; the first failure is reported
       }
       this.taps.delete(v);
     }

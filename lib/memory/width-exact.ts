@@ -28,7 +28,7 @@ export interface MemoryLabel {
 }
 
 export abstract class WidthExactMemory implements Pollable {
-  /** Accessible length in bytes (accessors check against it). */
+  /** Accessible length in bytes (accessors check against it); unchanged after close. */
   readonly length: number;
   /** Whether the memory takes writes (a region without the WRITE flag is mapped read-only). */
   readonly writable: boolean;
@@ -68,6 +68,7 @@ export abstract class WidthExactMemory implements Pollable {
   /** Only called on the error path, so it may build strings. */
   protected abstract label(): MemoryLabel;
 
+  /** True once the memory was released (`close()` of this object or of its device); every accessor then throws {@link ClosedError}. */
   get closed(): boolean {
     return this.handle === undefined;
   }
@@ -149,15 +150,45 @@ export abstract class WidthExactMemory implements Pollable {
   // (fractions, negatives, NaN, strings and misaligned offsets all differ); mappings are at most
   // 4 GiB. Values: an integer that fits the width, signed or unsigned; Math.trunc rejects
   // fractions, NaN and non-numbers (strict inequality), the range test the rest.
+  /**
+   * Reads 8 bits at byte offset `off` in one CPU load of exactly that width, never split,
+   * merged or removed (even when the value is unused). Returns an unsigned number (0 … 2^8-1), little-endian as the CPU
+   * reads it.
+   * @param off byte offset from the start of the memory: an integer, with
+   *   `off + 1 <= length`.
+   * @throws {@link InvalidArgumentError} `ERANGE` when `off + 1` passes `length` or `off` is not a
+   *   non-negative integer.
+   * @throws {@link ClosedError} after `close()` (of this object or of its device): never a fault.
+   */
   read8(off: number): number {
     if (off >>> 0 !== off || off > this.lim8) this.fail('read8', off, 1);
     return (this.sink = this.v8[off]);
   }
+  /**
+   * Reads 16 bits at byte offset `off` in one CPU load of exactly that width, never split,
+   * merged or removed (even when the value is unused). Returns an unsigned number (0 … 2^16-1), little-endian as the CPU
+   * reads it.
+   * @param off byte offset from the start of the memory: an integer, a multiple of 2, with
+   *   `off + 2 <= length`.
+   * @throws {@link InvalidArgumentError} `ERANGE` when `off + 2` passes `length` or `off` is not a
+   *   non-negative integer, `EINVAL` when it is not 2-byte aligned.
+   * @throws {@link ClosedError} after `close()` (of this object or of its device): never a fault.
+   */
   read16(off: number): number {
     const i = off >>> 1;
     if (i * 2 !== off || off > this.lim16) this.fail('read16', off, 2);
     return (this.sink = this.v16[i]);
   }
+  /**
+   * Reads 32 bits at byte offset `off` in one CPU load of exactly that width, never split,
+   * merged or removed (even when the value is unused). Returns an unsigned number (0 … 2^32-1), little-endian as the CPU
+   * reads it.
+   * @param off byte offset from the start of the memory: an integer, a multiple of 4, with
+   *   `off + 4 <= length`.
+   * @throws {@link InvalidArgumentError} `ERANGE` when `off + 4` passes `length` or `off` is not a
+   *   non-negative integer, `EINVAL` when it is not 4-byte aligned.
+   * @throws {@link ClosedError} after `close()` (of this object or of its device): never a fault.
+   */
   read32(off: number): number {
     const i = off >>> 2;
     if (i * 4 !== off || off > this.lim32) this.fail('read32', off, 4);
@@ -167,6 +198,16 @@ export abstract class WidthExactMemory implements Pollable {
     this.sink = v | 0;
     return v;
   }
+  /**
+   * Reads 64 bits at byte offset `off` in one CPU load of exactly that width, never split,
+   * merged or removed (even when the value is unused). Returns an unsigned bigint (0 … 2^64-1), little-endian as the CPU
+   * reads it.
+   * @param off byte offset from the start of the memory: an integer, a multiple of 8, with
+   *   `off + 8 <= length`.
+   * @throws {@link InvalidArgumentError} `ERANGE` when `off + 8` passes `length` or `off` is not a
+   *   non-negative integer, `EINVAL` when it is not 8-byte aligned.
+   * @throws {@link ClosedError} after `close()` (of this object or of its device): never a fault.
+   */
   read64(off: number): bigint {
     const i = off >>> 3;
     if (i * 8 !== off || off > this.lim64) this.fail('read64', off, 8);
@@ -175,23 +216,67 @@ export abstract class WidthExactMemory implements Pollable {
     return v;
   }
 
+  /**
+   * Writes 8 bits at byte offset `off` in one CPU store of exactly that width, never split or
+   * merged (on an uncached mapping the device sees one 8-bit write).
+   * @param off byte offset: an integer, with `off + 1 <= length`.
+   * @param v an integer in -2^7 … 2^8-1 (negative values are stored as their two's complement).
+   * @throws {@link InvalidArgumentError} `ERANGE` when `off + 1` passes `length`; `EINVAL` when
+   *   `v` is out of range or not an integer, or the memory is read-only
+   *   (`writable` false).
+   * @throws {@link ClosedError} after `close()` (of this object or of its device): never a fault,
+   *   never a silently dropped write.
+   */
   write8(off: number, v: number): void {
     if (off >>> 0 !== off || off > this.wlim8 || Math.trunc(v) !== v || v < -0x80 || v > 0xff)
       this.fail('write8', off, 1, v, true);
     this.v8[off] = v;
   }
+  /**
+   * Writes 16 bits at byte offset `off` in one CPU store of exactly that width, never split or
+   * merged (on an uncached mapping the device sees one 16-bit write).
+   * @param off byte offset: an integer, a multiple of 2, with `off + 2 <= length`.
+   * @param v an integer in -2^15 … 2^16-1 (negative values are stored as their two's complement).
+   * @throws {@link InvalidArgumentError} `ERANGE` when `off + 2` passes `length`; `EINVAL` when
+   *   `off` is misaligned, `v` is out of range or not an integer, or the memory is read-only
+   *   (`writable` false).
+   * @throws {@link ClosedError} after `close()` (of this object or of its device): never a fault,
+   *   never a silently dropped write.
+   */
   write16(off: number, v: number): void {
     const i = off >>> 1;
     if (i * 2 !== off || off > this.wlim16 || Math.trunc(v) !== v || v < -0x8000 || v > 0xffff)
       this.fail('write16', off, 2, v, true);
     this.v16[i] = v;
   }
+  /**
+   * Writes 32 bits at byte offset `off` in one CPU store of exactly that width, never split or
+   * merged (on an uncached mapping the device sees one 32-bit write).
+   * @param off byte offset: an integer, a multiple of 4, with `off + 4 <= length`.
+   * @param v an integer in -2^31 … 2^32-1 (negative values are stored as their two's complement).
+   * @throws {@link InvalidArgumentError} `ERANGE` when `off + 4` passes `length`; `EINVAL` when
+   *   `off` is misaligned, `v` is out of range or not an integer, or the memory is read-only
+   *   (`writable` false).
+   * @throws {@link ClosedError} after `close()` (of this object or of its device): never a fault,
+   *   never a silently dropped write.
+   */
   write32(off: number, v: number): void {
     const i = off >>> 2;
     if (i * 4 !== off || off > this.wlim32 || Math.trunc(v) !== v || v < -0x80000000 || v > 0xffffffff)
       this.fail('write32', off, 4, v, true);
     this.v32[i] = v;
   }
+  /**
+   * Writes 64 bits at byte offset `off` in one CPU store of exactly that width, never split or
+   * merged (on an uncached mapping the device sees one 64-bit write).
+   * @param off byte offset: an integer, a multiple of 8, with `off + 8 <= length`.
+   * @param v a bigint in -2^63 … 2^64-1 (negative values are stored as their two's complement).
+   * @throws {@link InvalidArgumentError} `ERANGE` when `off + 8` passes `length`; `EINVAL` when
+   *   `off` is misaligned, `v` is out of range or not a bigint, or the memory is read-only
+   *   (`writable` false).
+   * @throws {@link ClosedError} after `close()` (of this object or of its device): never a fault,
+   *   never a silently dropped write.
+   */
   write64(off: number, v: bigint): void {
     const i = off >>> 3;
     if (i * 8 !== off || off > this.wlim64 || typeof v !== 'bigint' || v < U64_MIN_SIGNED || v >= U64_LIMIT)

@@ -3,8 +3,8 @@
 // is a thin layer over these.
 export { run, RunResult, commandEnv } from './run';
 export { provision } from './provision';
-export { defaultDevices, DefaultDevice, GuestDevice } from './devices';
-export { KernelInfo } from './kernel';
+export { defaultDevices, DefaultDevice, DeviceResources, GuestDevice } from './devices';
+export { KernelInfo, KernelSource } from './kernel';
 export { RunOptions, ProvisionOptions, defaultCacheDir } from './options';
 export { VmError, VmErrorKind } from './errors';
 export { BackendOptions, backendArgs } from './backends';

@@ -213,11 +213,12 @@ describe('safety and errors', () => {
     expect(other).toBeDefined();
     const err = await openDevice(other!).catch((e) => e);
     expect(err).toBeInstanceOf(VfioError);
+    expect(err.code).toBe('VFIO_NOT_BOUND');
     expect(err.hint).toMatch(new RegExp(`vfio bind ${other}`));
   });
 
   it('rejects what is not a PCI address', async () => {
     await expect(openDevice('not-a-bdf')).rejects.toMatchObject({ code: 'EINVAL' });
-    await expect(openDevice('0000:7f:1f.7')).rejects.toMatchObject({ code: 'ENODEV' });
+    await expect(openDevice('0000:7f:1f.7')).rejects.toMatchObject({ code: 'VFIO_NO_DEVICE', errno: undefined });
   });
 });

@@ -58,9 +58,10 @@ describe('chooseBackend', () => {
     expect(thrown(() => chooseBackend(EDU, 'iommufd-compat', debian, false)).message).toMatch(/no \/dev\/iommu/);
   });
 
-  it('without a group nor a cdev: ENODEV with the IOMMU hint', () => {
+  it('without a group nor a cdev: VFIO_NO_IOMMU_GROUP with the IOMMU hint', () => {
     const e = thrown(() => chooseBackend(EDU, 'auto', facts({ container: true }), false));
-    expect(e.code).toBe('ENODEV');
+    expect(e.code).toBe('VFIO_NO_IOMMU_GROUP');
+    expect(e.errno).toBeUndefined();
     expect(e.hint).toMatch(/intel_iommu=on/);
   });
 
@@ -265,12 +266,12 @@ describe('device targets and facts from sysfs', () => {
       /is not a PCI address \(expected DDDD:BB:DD.F\), an mdev UUID or a sysfs path/,
     );
     const missing = thrown(() => resolveTarget('0000:00:1f.0', { sysfs: fx.sysfs }));
-    expect(missing.code).toBe('ENODEV');
+    expect(missing.code).toBe('VFIO_NO_DEVICE');
     expect(missing.message).toMatch(/no PCI device 0000:00:1f.0/);
     const noMdev = thrown(() => resolveTarget('00000000-0000-0000-0000-000000000000', { sysfs: fx.sysfs }));
-    expect(noMdev.code).toBe('ENODEV');
+    expect(noMdev.code).toBe('VFIO_NO_DEVICE');
     expect(noMdev.hint).toMatch(/mdev_supported_types/);
-    expect(thrown(() => resolveTarget(path.join(fx.sysfs, 'nope'), { sysfs: fx.sysfs })).code).toBe('ENODEV');
+    expect(thrown(() => resolveTarget(path.join(fx.sysfs, 'nope'), { sysfs: fx.sysfs })).code).toBe('VFIO_NO_DEVICE');
   });
 
   it('cdevOf is undefined without a vfio-dev directory', () => {
