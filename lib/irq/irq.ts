@@ -160,7 +160,7 @@ export class Irq extends EventEmitter implements AsyncIterable<IrqEvent>, Dispos
       try {
         this.taps.get(v)?.close();
       } catch (e) {
-        failure ??= e;  // every tap is closed all the same; the first failure is reported
+        failure ??= e; // every tap is closed all the same; the first failure is reported
       }
       this.taps.delete(v);
     }
