@@ -75,24 +75,28 @@ const settle = async () => { for (let i = 0; i < 3; i++) { gc(); await new Promi
 describe('fault injection through one library flow', () => {
   let dir: string;
   beforeAll(() => {
-    if (!fs.existsSync(path.join(dist, 'index.js'))) throw new Error(`${dist} is missing: build with \`npx tsc -p tsconfig.json\` first`);
+    if (!fs.existsSync(path.join(dist, 'index.js')))
+      throw new Error(`${dist} is missing: build with \`npx tsc -p tsconfig.json\` first`);
     dir = fs.mkdtempSync(path.join(fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'vfio-faults-'));
   });
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it.each([['EINTR'], ['ENOMEM'], ['EFAULT'], ['EIO']])('each syscall failing with %s in turn: a VfioError with that errno, and no leak', (name) => {
-    const errno = E[name as keyof typeof E];
-    const r = runChild(script(dir, errno), { flags: ['--expose-gc'], timeoutMs: 60000 });
-    if (r.status !== 0) throw new Error(`child ended with status ${r.status}, signal ${r.signal}:\n${r.stderr}`);
-    const out = JSON.parse(r.stdout.trim().split('\n').pop() as string);
-    // mmap, its zero pages, pwrite, pread, memfd_create, ftruncate, fallocate, mmap, zero pages,
-    // eventfd, fcntl and readlink (poll_start), fcntl x2 (O_NONBLOCK), close: at least 14.
-    expect(out.count).toBeGreaterThanOrEqual(14);
-    expect(out.leaks).toEqual([]);
-    expect(out.stats).toEqual({ mappings: 0, ids: 0, retired: 0, retiredBytes: 0 });
-    // Every failure surfaced, typed, with the injected errno; none was swallowed.
-    const surfaced = new RegExp(`^\\w+:${name}:${errno}:`);
-    expect(out.outcomes.filter((o: string) => !surfaced.test(o))).toEqual([]);
-    expect(out.outcomes).toHaveLength(out.count);
-  });
+  it.each([['EINTR'], ['ENOMEM'], ['EFAULT'], ['EIO']])(
+    'each syscall failing with %s in turn: a VfioError with that errno, and no leak',
+    (name) => {
+      const errno = E[name as keyof typeof E];
+      const r = runChild(script(dir, errno), { flags: ['--expose-gc'], timeoutMs: 60000 });
+      if (r.status !== 0) throw new Error(`child ended with status ${r.status}, signal ${r.signal}:\n${r.stderr}`);
+      const out = JSON.parse(r.stdout.trim().split('\n').pop() as string);
+      // mmap, its zero pages, pwrite, pread, memfd_create, ftruncate, fallocate, mmap, zero pages,
+      // eventfd, fcntl and readlink (poll_start), fcntl x2 (O_NONBLOCK), close: at least 14.
+      expect(out.count).toBeGreaterThanOrEqual(14);
+      expect(out.leaks).toEqual([]);
+      expect(out.stats).toEqual({ mappings: 0, ids: 0, retired: 0, retiredBytes: 0 });
+      // Every failure surfaced, typed, with the injected errno; none was swallowed.
+      const surfaced = new RegExp(`^\\w+:${name}:${errno}:`);
+      expect(out.outcomes.filter((o: string) => !surfaced.test(o))).toEqual([]);
+      expect(out.outcomes).toHaveLength(out.count);
+    },
+  );
 });
