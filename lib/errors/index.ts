@@ -132,6 +132,11 @@ export class BusyError extends VfioError {}
 export class ClosedError extends VfioError {}
 /** A wait with a deadline ran out (code ETIMEDOUT): a register never reached its value, a command never completed. */
 export class TimeoutError extends VfioError {}
+/**
+ * The memory behind a mapping was revoked (a dma-buf revoke, a device reset): the library took
+ * the mapping down before the kernel did, so accessors throw this instead of faulting.
+ */
+export class RevokedError extends ClosedError {}
 /** Our own argument checks (offsets, widths, alignment, ranges) and the kernel's EINVAL/ERANGE. */
 export class InvalidArgumentError extends VfioError {}
 
@@ -191,6 +196,14 @@ export function closedError(op: string, what: string, device?: string): ClosedEr
     device,
     message: `${op}: ${what} is closed`,
     hint: 'the object was closed (or its device was); open it again instead of reusing it',
+  });
+}
+
+export function revokedError(op: string, what: string, why: string, device?: string): RevokedError {
+  return new RevokedError({
+    code: 'EREVOKED', op, device,
+    message: `${op}: ${what} was revoked (${why})`,
+    hint: 'the memory behind it is gone for good: make a new cookie (a new dma-buf) and map that',
   });
 }
 

@@ -4,177 +4,12 @@
 // effective attribute read back, the bytes that land in the backing file, lookup by offset and
 // fd, close order (mappings, then fds), aliasing reported on both mappings, argument checks.
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import { DmaBuf } from '../../lib/dma/dmabuf';
 import { ClosedError, InvalidArgumentError, NotSupportedError } from '../../lib/errors';
-import { CookieHost, CookieRegistry } from '../../lib/cookie/registry';
 import { MmapCookie } from '../../lib/cookie/cookie';
-import { FeatureProbeAnswers } from '../../lib/cookie/facts';
-import { WcRegionType } from '../../lib/cookie/model';
-import { decodeRegionInfo } from '../../lib/decode';
-import * as abi from '../../lib/abi';
-import { Mapping } from '../../lib/memory/mapping';
-import { native } from '../../lib/addon/native';
-import { Region, RegionHost } from '../../lib/device/region';
-import { patLine, regionInfo, typeCap } from '../fixtures/build';
-import { FIXTURE_WC_SUBTYPE, FIXTURE_WC_TYPE, ivshmemResourceFile } from '../fixtures/devices';
+import { BAR, BAR2_OFFSET, PAGE, WC9_OFFSET, cleanupWorlds, fdTarget, world } from './cookie-world';
 
-const PAGE = BigInt(native().constants.PAGE_SIZE);
-const BDF = '0000:00:04.0';
-const BAR = 0x800000000n;
-const MiB = 0x100000;
-const RW = abi.VFIO_REGION_INFO_FLAG_READ | abi.VFIO_REGION_INFO_FLAG_WRITE | abi.VFIO_REGION_INFO_FLAG_MMAP;
-const BAR2_OFFSET = 0x2000000n; // small file offsets: the stand-in device fd is an ordinary sparse file
-const WC9_OFFSET = 0x3000000n;
-const WC_TYPE: WcRegionType = { name: 'fixture-wc', type: FIXTURE_WC_TYPE, subtype: FIXTURE_WC_SUBTYPE, bar: 2 };
-
-interface World {
-  root: string;
-  devFd: number;
-  devFile: string;
-  wcFile: string;
-  registry: CookieRegistry;
-  bar2: Region;
-  wc9: Region;
-  owned: Set<{ close(): void }>;
-  tracked: Set<Mapping>;
-  featureSets: { index: number; payload: Uint8Array }[];
-  exported: DmaBuf[];
-  setPat(...lines: [bigint, bigint, string][]): void;
-  setCmdline(s: string): void;
-}
-
-const open: World[] = [];
-
-function world(o: { features?: Record<number, FeatureProbeAnswers>; wcRegion?: boolean } = {}): World {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'vfio-cookie-'));
-  const dev = path.join(root, 'sys/bus/pci/devices', BDF);
-  fs.mkdirSync(dev, { recursive: true });
-  fs.writeFileSync(path.join(dev, 'resource'), ivshmemResourceFile());
-  const wcFile = path.join(dev, 'resource2_wc');
-  fs.writeFileSync(wcFile, Buffer.alloc(4 * MiB));
-  fs.mkdirSync(path.join(root, 'proc'));
-  fs.mkdirSync(path.join(root, 'debug/x86'), { recursive: true });
-  const devFile = path.join(root, 'vfio-device');
-  fs.writeFileSync(devFile, '');
-  fs.truncateSync(devFile, Number(WC9_OFFSET) + 4 * MiB);
-  const devFd = native().open(devFile, native().constants.O_RDWR | native().constants.O_CLOEXEC);
-  expect(devFd).toBeGreaterThanOrEqual(0);
-
-  const tracked = new Set<Mapping>();
-  const owned = new Set<{ close(): void }>();
-  const exported: DmaBuf[] = [];
-  const regionHost: RegionHost = {
-    label: BDF,
-    fd: () => devFd,
-    track: (m) => {
-      tracked.add(m);
-      registry.noticeMapping(m);
-    },
-    untrack: (m) => tracked.delete(m),
-    exportDmaBuf: (index, ranges) => {
-      // A dma-buf stand-in: an fd of its own whose offset 0 is the range's first byte.
-      const file = path.join(root, `dmabuf-${exported.length}`);
-      fs.writeFileSync(file, Buffer.alloc(Number(ranges[0].length)));
-      const fd = native().open(file, native().constants.O_RDWR | native().constants.O_CLOEXEC);
-      const buf = new DmaBuf(fd, {
-        label: BDF,
-        regionIndex: index,
-        regionName: 'BAR2',
-        ranges: [{ offset: BigInt(ranges[0].offset), length: BigInt(ranges[0].length) }],
-      });
-      exported.push(buf);
-      return buf;
-    },
-  };
-  const bar2 = new Region(
-    decodeRegionInfo(regionInfo({ flags: RW, index: 2, size: BigInt(4 * MiB), offset: BAR2_OFFSET })),
-    regionHost,
-  );
-  const wc9 = new Region(
-    decodeRegionInfo(
-      regionInfo({
-        flags: RW | abi.VFIO_REGION_INFO_FLAG_CAPS,
-        index: 9,
-        size: BigInt(4 * MiB),
-        offset: WC9_OFFSET,
-        caps: [typeCap(FIXTURE_WC_TYPE, FIXTURE_WC_SUBTYPE)],
-      }),
-    ),
-    regionHost,
-  );
-  const featureSets: { index: number; payload: Uint8Array }[] = [];
-  const features = o.features ?? { 11: { probe: 'OK', get: 'OK', set: 'EINVAL' } };
-  const host: CookieHost = {
-    bdf: BDF,
-    regions: o.wcRegion ? [bar2, wc9] : [bar2],
-    fd: () => devFd,
-    mappings: () => [...tracked],
-    own: (r) => owned.add(r),
-    disown: (r) => owned.delete(r),
-    featureNumber: (name) => (name === 'DMA_BUF' ? 11 : undefined),
-    probeFeature: (i) => features[i] ?? { probe: 'ENOTTY', get: 'ENOTTY', set: 'ENOTTY' },
-    setFeature: (index, payload) => {
-      featureSets.push({ index, payload: new Uint8Array(payload) });
-    },
-    getFeature: (index) => {
-      throw new Error(`no GET of feature ${index} expected here`);
-    },
-    wcReservedBeforeOpen: () => false,
-  };
-  const registry = new CookieRegistry(host, {
-    paths: {
-      sysfs: path.join(root, 'sys'),
-      proc: path.join(root, 'proc'),
-      kernelConfig: [],
-      pat: { debugfs: path.join(root, 'debug'), mountDebugfs: false },
-    },
-    tables: o.wcRegion ? { wcRegionTypes: [WC_TYPE] } : {},
-    pageSize: PAGE,
-  });
-  const w: World = {
-    root,
-    devFd,
-    devFile,
-    wcFile,
-    registry,
-    bar2,
-    wc9,
-    owned,
-    tracked,
-    featureSets,
-    exported,
-    setPat: (...lines) =>
-      fs.writeFileSync(
-        path.join(root, 'debug/x86/pat_memtype_list'),
-        ['PAT memtype list:', ...lines.map(([s, e, t]) => patLine(s, e, t))].join('\n') + '\n',
-      ),
-    setCmdline: (s) => fs.writeFileSync(path.join(root, 'proc/cmdline'), `${s}\n`),
-  };
-  w.setPat();
-  w.setCmdline('console=ttyS0 iomem=relaxed');
-  open.push(w);
-  return w;
-}
-
-afterEach(() => {
-  for (const w of open.splice(0)) {
-    for (const c of w.registry.cookies) c.close();
-    for (const m of [...w.tracked]) m.close();
-    native().close(w.devFd);
-    fs.rmSync(w.root, { recursive: true, force: true });
-  }
-});
-
-/** What /proc/self/fd/N points at now, or undefined when N is closed. */
-function fdTarget(fd: number): string | undefined {
-  try {
-    return fs.readlinkSync(`/proc/self/fd/${fd}`);
-  } catch {
-    return undefined;
-  }
-}
+afterEach(cleanupWorlds);
 
 describe('sysfs resource2_wc cookie (iomem=relaxed, nothing reserved first)', () => {
   it('is backed by resource2_wc, reports WC from the PAT list, and its bytes land in the file', () => {
@@ -202,15 +37,9 @@ describe('sysfs resource2_wc cookie (iomem=relaxed, nothing reserved first)', ()
     const c = w.registry.create(w.bar2, { length: 0x1000, memattr: 'wc' });
     w.setPat([BAR, BAR + 0x400000n, 'uncached-minus']); // what the kernel shows when vfio reserved the BAR first
     let err: unknown;
-    try {
-      c.map();
-    } catch (e) {
-      err = e;
-    }
+    try { c.map(); } catch (e) { err = e; }
     expect(err).toBeInstanceOf(NotSupportedError);
-    expect((err as Error).message).toMatch(
-      /asked for write-combining through sysfs, the kernel gave uncached-minus \(UC-\) \(PAT: \[0x800000000-0x800400000\) uc-\)/,
-    );
+    expect((err as Error).message).toMatch(/asked for write-combining through sysfs, the kernel gave uncached-minus \(UC-\) \(PAT: \[0x800000000-0x800400000\) uc-\)/);
     expect(c.mappings).toEqual([]);
     expect(w.tracked.size).toBe(0);
   });
@@ -252,9 +81,7 @@ describe('vfio-region cookies without iomem=relaxed', () => {
     w.setPat([BAR, BAR + 0x400000n, 'uncached-minus']);
     const m = c.map();
     expect(m.effective).toBe('uc-');
-    expect(m.downgraded).toMatch(
-      /sysfs: no iomem=relaxed on the kernel command line, and the kernel configuration is not readable/,
-    );
+    expect(m.downgraded).toMatch(/sysfs: no iomem=relaxed on the kernel command line, and the kernel configuration is not readable/);
     m.write32(0, 0x12345678);
     const fd = fs.openSync(w.devFile, 'r');
     const b = Buffer.alloc(4);
@@ -304,7 +131,7 @@ describe('cookieAt: lookup the way the kernel resolves an mmap offset', () => {
     expect(w.registry.at(BAR2_OFFSET + 0x1000n)).toBeUndefined();
   });
 
-  it("ids stay dense: a closed cookie's id is reused", () => {
+  it('ids stay dense: a closed cookie\'s id is reused', () => {
     const w = world();
     w.setCmdline('console=ttyS0');
     const cs = [0, 1, 2].map(() => w.registry.create(w.bar2, { length: 0x1000, memattr: 'uc-' }));
@@ -333,9 +160,7 @@ describe('dma-buf cookies', () => {
   });
 
   it('with the memory-attribute feature: chosen for WC, SET with the dma-buf fd and the WC value', () => {
-    const w = world({
-      features: { 11: { probe: 'OK', get: 'OK', set: 'EINVAL' }, 14: { probe: 'OK', get: 'EINVAL', set: 'OK' } },
-    });
+    const w = world({ features: { 11: { probe: 'OK', get: 'OK', set: 'EINVAL' }, 14: { probe: 'OK', get: 'EINVAL', set: 'OK' } } });
     const c = w.registry.create(w.bar2, { length: 0x1000, memattr: 'wc' });
     expect(c.route.name).toBe('dmabuf');
     expect(c.pgprot).toBe('wc');
@@ -344,7 +169,7 @@ describe('dma-buf cookies', () => {
 });
 
 describe('wc-region cookies', () => {
-  it("map the WC region of the BAR through the device fd at that region's offset", () => {
+  it('map the WC region of the BAR through the device fd at that region\'s offset', () => {
     const w = world({ wcRegion: true });
     const c = w.registry.create(w.bar2, { offset: 0x3000, length: 0x1000, memattr: 'wc' });
     expect(c.route.name).toBe('wc-region');
@@ -375,22 +200,8 @@ describe('PAT aliasing reported on both mappings', () => {
     w.setPat([BAR, BAR + 0x1000n, 'write-combining'], [BAR, BAR + 0x400000n, 'write-combining']);
     const plain = w.bar2.map({ offset: 0, length: 0x400000 });
     expect(plain.effective).toBe('wc');
-    expect(plain.aliases).toEqual([
-      {
-        with: wc,
-        attr: 'wc',
-        reason: expect.stringMatching(
-          /^asked for uc- but gets wc: cookie #1 \(sysfs, wc, BAR2 0x0\+0x1000\) reserved BAR2/,
-        ),
-      },
-    ]);
-    expect(wc.aliases).toEqual([
-      {
-        with: plain,
-        attr: 'wc',
-        reason: expect.stringMatching(/^the BAR2 mapping at 0x0 \(0x400000 bytes\) asked for uc- but gets wc/),
-      },
-    ]);
+    expect(plain.aliases).toEqual([{ with: wc, attr: 'wc', reason: expect.stringMatching(/^asked for uc- but gets wc: cookie #1 \(sysfs, wc, BAR2 0x0\+0x1000\) reserved BAR2/) }]);
+    expect(wc.aliases).toEqual([{ with: plain, attr: 'wc', reason: expect.stringMatching(/^the BAR2 mapping at 0x0 \(0x400000 bytes\) asked for uc- but gets wc/) }]);
     // Closing the cookie clears the report on the plain mapping.
     c.close();
     expect(plain.aliases).toEqual([]);
@@ -429,9 +240,7 @@ describe('argument checks come before any route is probed', () => {
     const w = world();
     const c: MmapCookie = w.registry.create(w.bar2, { length: 0x1000, memattr: 'wc' });
     expect(Object.isFrozen(c.backing)).toBe(true);
-    expect(() => {
-      (c.backing as { fd: number }).fd = 3;
-    }).toThrow(TypeError);
+    expect(() => { (c.backing as { fd: number }).fd = 3; }).toThrow(TypeError);
   });
 });
 
