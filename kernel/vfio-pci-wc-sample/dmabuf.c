@@ -34,7 +34,7 @@ struct wcs_dmabuf {
 	struct dma_buf *dmabuf;
 	/* The exporting device while attached (until revoked by close); NULL after. */
 	struct wcs_device *wcs;
-	struct list_head elm;		/* in wcs->dmabufs, under wcs->dmabuf_lock */
+	struct list_head elm; /* in wcs->dmabufs, under wcs->dmabuf_lock */
 	/* Serialises the attribute, the revoked flag, mmap and faults. */
 	struct mutex lock;
 	unsigned int bar;
@@ -44,19 +44,21 @@ struct wcs_dmabuf {
 	struct vfio_region_dma_range ranges[] __counted_by(nr_ranges);
 };
 
-static int wcs_dmabuf_attach(struct dma_buf *dmabuf, struct dma_buf_attachment *attachment)
+static int wcs_dmabuf_attach(struct dma_buf *dmabuf,
+			     struct dma_buf_attachment *attachment)
 {
-	return -EOPNOTSUPP;	/* CPU mappings only; see the header comment */
+	return -EOPNOTSUPP; /* CPU mappings only; see the header comment */
 }
 
 static struct sg_table *wcs_dmabuf_map(struct dma_buf_attachment *attachment,
 				       enum dma_data_direction dir)
 {
-	return ERR_PTR(-EOPNOTSUPP);	/* never reached: attach refuses every importer */
+	return ERR_PTR(
+		-EOPNOTSUPP); /* never reached: attach refuses every importer */
 }
 
-static void wcs_dmabuf_unmap(struct dma_buf_attachment *attachment, struct sg_table *sgt,
-			     enum dma_data_direction dir)
+static void wcs_dmabuf_unmap(struct dma_buf_attachment *attachment,
+			     struct sg_table *sgt, enum dma_data_direction dir)
 {
 }
 
@@ -83,7 +85,9 @@ static vm_fault_t wcs_dmabuf_fault(struct vm_fault *vmf)
 		return VM_FAULT_SIGBUS;
 	/* Not revoked, so still attached: close revokes under this lock before detaching. */
 	vdev = &priv->wcs->core;
-	pfn = ((pci_resource_start(vdev->pdev, priv->bar) + priv->ranges[0].offset) >> PAGE_SHIFT) +
+	pfn = ((pci_resource_start(vdev->pdev, priv->bar) +
+		priv->ranges[0].offset) >>
+	       PAGE_SHIFT) +
 	      vma->vm_pgoff + ((vmf->address - vma->vm_start) >> PAGE_SHIFT);
 	guard(rwsem_read)(&vdev->memory_lock);
 	return vfio_pci_vmf_insert_pfn(vdev, vmf, pfn, 0);
@@ -106,10 +110,12 @@ static int wcs_dmabuf_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma)
 	if (priv->nr_ranges != 1)
 		return -EINVAL;
 
-	prot = priv->memattr == VFIO_WC_SAMPLE_MEMATTR_WC ? pgprot_writecombine(vma->vm_page_prot)
-							   : pgprot_noncached(vma->vm_page_prot);
-	ret = wcs_remap_bar(priv->wcs, vma, priv->bar,
-			    (priv->ranges[0].offset >> PAGE_SHIFT) + vma->vm_pgoff, prot);
+	prot = priv->memattr == VFIO_WC_SAMPLE_MEMATTR_WC
+		       ? pgprot_writecombine(vma->vm_page_prot)
+		       : pgprot_noncached(vma->vm_page_prot);
+	ret = wcs_remap_bar(
+		priv->wcs, vma, priv->bar,
+		(priv->ranges[0].offset >> PAGE_SHIFT) + vma->vm_pgoff, prot);
 	if (ret)
 		return ret;
 	/* Keep the reservation (it lives with the VMA), drop the PTEs: faults populate. */
@@ -130,8 +136,7 @@ static void wcs_dmabuf_release(struct dma_buf *dmabuf)
 	 * registration reference is still ours to drop, and the device is still there.
 	 */
 	if (wcs) {
-		scoped_guard(mutex, &wcs->dmabuf_lock)
-			list_del(&priv->elm);
+		scoped_guard(mutex, &wcs->dmabuf_lock) list_del(&priv->elm);
 		vfio_device_put_registration(&wcs->core.vdev);
 	}
 	mutex_destroy(&priv->lock);
@@ -153,7 +158,8 @@ void wcs_dmabufs_init(struct wcs_device *wcs)
 }
 
 static int wcs_dmabuf_check_ranges(struct wcs_device *wcs, unsigned int bar,
-				   const struct vfio_region_dma_range *ranges, u32 n, size_t *size)
+				   const struct vfio_region_dma_range *ranges,
+				   u32 n, size_t *size)
 {
 	u64 len = pci_resource_len(wcs->core.pdev, bar);
 	size_t total = 0;
@@ -162,8 +168,9 @@ static int wcs_dmabuf_check_ranges(struct wcs_device *wcs, unsigned int bar,
 	for (i = 0; i < n; i++) {
 		const struct vfio_region_dma_range *r = &ranges[i];
 
-		if (!r->length || !PAGE_ALIGNED(r->offset) || !PAGE_ALIGNED(r->length) ||
-		    r->offset >= len || r->length > len - r->offset)
+		if (!r->length || !PAGE_ALIGNED(r->offset) ||
+		    !PAGE_ALIGNED(r->length) || r->offset >= len ||
+		    r->length > len - r->offset)
 			return -EINVAL;
 		if (check_add_overflow(total, (size_t)r->length, &total))
 			return -EINVAL;
@@ -174,7 +181,8 @@ static int wcs_dmabuf_check_ranges(struct wcs_device *wcs, unsigned int bar,
 
 /* VFIO_DEVICE_FEATURE_DMA_BUF for the BARs the driver took over: the dma-buf is ours. */
 int wcs_dmabuf_feature(struct wcs_device *wcs, u32 flags,
-		       struct vfio_device_feature_dma_buf __user *arg, size_t argsz)
+		       struct vfio_device_feature_dma_buf __user *arg,
+		       size_t argsz)
 {
 	struct vfio_device_feature_dma_buf req;
 	DEFINE_DMA_BUF_EXPORT_INFO(exp_info);
@@ -182,28 +190,35 @@ int wcs_dmabuf_feature(struct wcs_device *wcs, u32 flags,
 	size_t size;
 	int ret;
 
-	ret = vfio_check_feature(flags, argsz, VFIO_DEVICE_FEATURE_GET, sizeof(req));
+	ret = vfio_check_feature(flags, argsz, VFIO_DEVICE_FEATURE_GET,
+				 sizeof(req));
 	if (ret != 1)
 		return ret;
 	if (copy_from_user(&req, arg, sizeof(req)))
 		return -EFAULT;
-	if (!req.nr_ranges || req.flags || (req.open_flags & ~(O_ACCMODE | O_CLOEXEC)))
+	if (!req.nr_ranges || req.flags ||
+	    (req.open_flags & ~(O_ACCMODE | O_CLOEXEC)))
 		return -EINVAL;
-	if (req.region_index >= PCI_STD_NUM_BARS || !(wcs->wc_bars & BIT(req.region_index)))
+	if (req.region_index >= PCI_STD_NUM_BARS ||
+	    !(wcs->wc_bars & BIT(req.region_index)))
 		return -ENODEV;
-	if (req.nr_ranges > (argsz - sizeof(req)) / sizeof(struct vfio_region_dma_range))
+	if (req.nr_ranges >
+	    (argsz - sizeof(req)) / sizeof(struct vfio_region_dma_range))
 		return -EINVAL;
 
-	priv = kzalloc(struct_size(priv, ranges, req.nr_ranges), GFP_KERNEL_ACCOUNT);
+	priv = kzalloc(struct_size(priv, ranges, req.nr_ranges),
+		       GFP_KERNEL_ACCOUNT);
 	if (!priv)
 		return -ENOMEM;
 	priv->nr_ranges = req.nr_ranges;
-	if (copy_from_user(priv->ranges, arg->dma_ranges,
-			   array_size(req.nr_ranges, sizeof(priv->ranges[0])))) {
+	if (copy_from_user(
+		    priv->ranges, arg->dma_ranges,
+		    array_size(req.nr_ranges, sizeof(priv->ranges[0])))) {
 		ret = -EFAULT;
 		goto err_free;
 	}
-	ret = wcs_dmabuf_check_ranges(wcs, req.region_index, priv->ranges, req.nr_ranges, &size);
+	ret = wcs_dmabuf_check_ranges(wcs, req.region_index, priv->ranges,
+				      req.nr_ranges, &size);
 	if (ret)
 		goto err_free;
 	priv->bar = req.region_index;
@@ -246,32 +261,37 @@ static struct dma_buf *wcs_dmabuf_get(struct wcs_device *wcs, s32 fd)
 
 	if (IS_ERR(dmabuf))
 		return NULL;
-	if (dmabuf->ops != &wcs_dmabuf_ops || READ_ONCE(((struct wcs_dmabuf *)dmabuf->priv)->wcs) != wcs) {
+	if (dmabuf->ops != &wcs_dmabuf_ops ||
+	    READ_ONCE(((struct wcs_dmabuf *)dmabuf->priv)->wcs) != wcs) {
 		dma_buf_put(dmabuf);
 		return NULL;
 	}
 	return dmabuf;
 }
 
-int wcs_dmabuf_memattr_feature(struct wcs_device *wcs, u32 flags, void __user *arg, size_t argsz)
+int wcs_dmabuf_memattr_feature(struct wcs_device *wcs, u32 flags,
+			       void __user *arg, size_t argsz)
 {
 	struct vfio_wc_sample_dma_buf_memattr req;
 	struct wcs_dmabuf *priv;
 	struct dma_buf *dmabuf;
 	int ret;
 
-	ret = vfio_check_feature(flags, argsz, VFIO_DEVICE_FEATURE_SET, sizeof(req));
+	ret = vfio_check_feature(flags, argsz, VFIO_DEVICE_FEATURE_SET,
+				 sizeof(req));
 	if (ret != 1)
 		return ret;
 	if (copy_from_user(&req, arg, sizeof(req)))
 		return -EFAULT;
-	if (req.memattr != VFIO_WC_SAMPLE_MEMATTR_NC && req.memattr != VFIO_WC_SAMPLE_MEMATTR_WC)
+	if (req.memattr != VFIO_WC_SAMPLE_MEMATTR_NC &&
+	    req.memattr != VFIO_WC_SAMPLE_MEMATTR_WC)
 		return -ENOENT;
 	dmabuf = wcs_dmabuf_get(wcs, req.dmabuf_fd);
 	if (!dmabuf)
 		return -EINVAL;
 	priv = dmabuf->priv;
-	scoped_guard(mutex, &priv->lock) {
+	scoped_guard(mutex, &priv->lock)
+	{
 		if (priv->revoked)
 			ret = -ENODEV;
 		else
@@ -281,14 +301,16 @@ int wcs_dmabuf_memattr_feature(struct wcs_device *wcs, u32 flags, void __user *a
 	return ret;
 }
 
-int wcs_dmabuf_revoke_feature(struct wcs_device *wcs, u32 flags, void __user *arg, size_t argsz)
+int wcs_dmabuf_revoke_feature(struct wcs_device *wcs, u32 flags,
+			      void __user *arg, size_t argsz)
 {
 	struct vfio_wc_sample_dma_buf_revoke req;
 	struct wcs_dmabuf *priv;
 	struct dma_buf *dmabuf;
 	int ret;
 
-	ret = vfio_check_feature(flags, argsz, VFIO_DEVICE_FEATURE_SET, sizeof(req));
+	ret = vfio_check_feature(flags, argsz, VFIO_DEVICE_FEATURE_SET,
+				 sizeof(req));
 	if (ret != 1)
 		return ret;
 	if (copy_from_user(&req, arg, sizeof(req)))
@@ -297,8 +319,7 @@ int wcs_dmabuf_revoke_feature(struct wcs_device *wcs, u32 flags, void __user *ar
 	if (!dmabuf)
 		return -EINVAL;
 	priv = dmabuf->priv;
-	scoped_guard(mutex, &priv->lock)
-		wcs_dmabuf_revoke_locked(priv);
+	scoped_guard(mutex, &priv->lock) wcs_dmabuf_revoke_locked(priv);
 	dma_buf_put(dmabuf);
 	return 0;
 }
@@ -312,11 +333,12 @@ void wcs_dmabufs_revoke_all(struct wcs_device *wcs, bool detach)
 	struct wcs_dmabuf *priv, *tmp;
 
 	guard(mutex)(&wcs->dmabuf_lock);
-	list_for_each_entry_safe(priv, tmp, &wcs->dmabufs, elm) {
+	list_for_each_entry_safe (priv, tmp, &wcs->dmabufs, elm) {
 		/* A dma-buf whose file is already going is left to its release. */
 		if (!get_file_active(&priv->dmabuf->file))
 			continue;
-		scoped_guard(mutex, &priv->lock) {
+		scoped_guard(mutex, &priv->lock)
+		{
 			wcs_dmabuf_revoke_locked(priv);
 			if (detach)
 				WRITE_ONCE(priv->wcs, NULL);

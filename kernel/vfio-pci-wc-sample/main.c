@@ -314,7 +314,8 @@ static int wcs_device_feature(struct vfio_device *core_vdev, u32 flags,
 }
 
 /* A reset revokes the exported dma-bufs first: none is mapped while the device resets. */
-static long wcs_ioctl(struct vfio_device *core_vdev, unsigned int cmd, unsigned long arg)
+static long wcs_ioctl(struct vfio_device *core_vdev, unsigned int cmd,
+		      unsigned long arg)
 {
 	struct vfio_pci_core_device *vdev =
 		container_of(core_vdev, struct vfio_pci_core_device, vdev);
@@ -345,12 +346,12 @@ static void wcs_release_dev(struct vfio_device *core_vdev)
 }
 
 static const struct vfio_device_ops wcs_ops = {
-	.name		= "vfio-pci-wc-sample",
-	.init		= wcs_init_dev,
-	.release	= wcs_release_dev,
-	.open_device	= wcs_open_device,
-	.close_device	= wcs_close_device,
-	.ioctl		= wcs_ioctl,
+	.name = "vfio-pci-wc-sample",
+	.init = wcs_init_dev,
+	.release = wcs_release_dev,
+	.open_device = wcs_open_device,
+	.close_device = wcs_close_device,
+	.ioctl = wcs_ioctl,
 	.get_region_info_caps = vfio_pci_ioctl_get_region_info,
 	.device_feature = wcs_device_feature,
 	.read = wcs_read,
@@ -395,11 +396,15 @@ static void wcs_remove(struct pci_dev *pdev)
  * The announcement of the feature numbers the driver answers, so userspace can discover them
  * instead of being told: one "NAME number" line each, in the device's sysfs directory.
  */
-static ssize_t vfio_features_show(struct device *dev, struct device_attribute *attr, char *buf)
+static ssize_t vfio_features_show(struct device *dev,
+				  struct device_attribute *attr, char *buf)
 {
-	return sysfs_emit(buf, "DMA_BUF %u\nWC_SAMPLE_MMAP_COOKIE %u\nDMA_BUF_MEMATTR %u\nDMA_BUF_REVOKE %u\n",
-			  VFIO_DEVICE_FEATURE_DMA_BUF, VFIO_WC_SAMPLE_FEATURE_MMAP_COOKIE,
-			  VFIO_WC_SAMPLE_FEATURE_DMA_BUF_MEMATTR, VFIO_WC_SAMPLE_FEATURE_DMA_BUF_REVOKE);
+	return sysfs_emit(
+		buf,
+		"DMA_BUF %u\nWC_SAMPLE_MMAP_COOKIE %u\nDMA_BUF_MEMATTR %u\nDMA_BUF_REVOKE %u\n",
+		VFIO_DEVICE_FEATURE_DMA_BUF, VFIO_WC_SAMPLE_FEATURE_MMAP_COOKIE,
+		VFIO_WC_SAMPLE_FEATURE_DMA_BUF_MEMATTR,
+		VFIO_WC_SAMPLE_FEATURE_DMA_BUF_REVOKE);
 }
 static DEVICE_ATTR_RO(vfio_features);
 
@@ -416,13 +421,13 @@ static const struct pci_device_id wcs_table[] = {
 MODULE_DEVICE_TABLE(pci, wcs_table);
 
 static struct pci_driver wcs_driver = {
-	.name			= KBUILD_MODNAME,
-	.id_table		= wcs_table,
-	.probe			= wcs_probe,
-	.remove			= wcs_remove,
-	.err_handler		= &vfio_pci_core_err_handlers,
-	.dev_groups		= wcs_dev_groups,
-	.driver_managed_dma	= true,
+	.name = KBUILD_MODNAME,
+	.id_table = wcs_table,
+	.probe = wcs_probe,
+	.remove = wcs_remove,
+	.err_handler = &vfio_pci_core_err_handlers,
+	.dev_groups = wcs_dev_groups,
+	.driver_managed_dma = true,
 };
 
 static int __init wcs_init(void)
@@ -448,4 +453,5 @@ module_init(wcs_init);
 module_exit(wcs_exit);
 
 MODULE_LICENSE("GPL");
-MODULE_DESCRIPTION("SAMPLE vfio-pci variant driver: write-combining BAR mappings through WC regions, mmap cookies and mmappable dma-bufs (not an upstream uAPI)");
+MODULE_DESCRIPTION(
+	"SAMPLE vfio-pci variant driver: write-combining BAR mappings through WC regions, mmap cookies and mmappable dma-bufs (not an upstream uAPI)");

@@ -87,17 +87,17 @@ struct vfio_wc_sample_cookie {
  * device's sysfs file VFIO_WC_SAMPLE_FEATURES_ATTR, one "NAME number" line each (NAME without
  * the VFIO_DEVICE_FEATURE_ prefix), for userspace that wants to discover rather than be told.
  */
-#define VFIO_WC_SAMPLE_FEATURE_DMA_BUF_MEMATTR	0xfc02
-#define VFIO_WC_SAMPLE_FEATURE_DMA_BUF_REVOKE	0xfc03
-#define VFIO_WC_SAMPLE_FEATURES_ATTR		"vfio_features"
+#define VFIO_WC_SAMPLE_FEATURE_DMA_BUF_MEMATTR 0xfc02
+#define VFIO_WC_SAMPLE_FEATURE_DMA_BUF_REVOKE 0xfc03
+#define VFIO_WC_SAMPLE_FEATURES_ATTR "vfio_features"
 
 struct vfio_wc_sample_dma_buf_memattr {
-	__s32	dmabuf_fd;
-	__u32	memattr;	/* VFIO_WC_SAMPLE_MEMATTR_* */
+	__s32 dmabuf_fd;
+	__u32 memattr; /* VFIO_WC_SAMPLE_MEMATTR_* */
 };
 
 struct vfio_wc_sample_dma_buf_revoke {
-	__s32	dmabuf_fd;
+	__s32 dmabuf_fd;
 };
 
 #endif /* VFIO_PCI_WC_SAMPLE_H */

@@ -51,9 +51,12 @@ int wcs_cookie_cache_create(void);
 
 void wcs_dmabufs_init(struct wcs_device *wcs);
 int wcs_dmabuf_feature(struct wcs_device *wcs, u32 flags,
-		       struct vfio_device_feature_dma_buf __user *arg, size_t argsz);
-int wcs_dmabuf_memattr_feature(struct wcs_device *wcs, u32 flags, void __user *arg, size_t argsz);
-int wcs_dmabuf_revoke_feature(struct wcs_device *wcs, u32 flags, void __user *arg, size_t argsz);
+		       struct vfio_device_feature_dma_buf __user *arg,
+		       size_t argsz);
+int wcs_dmabuf_memattr_feature(struct wcs_device *wcs, u32 flags,
+			       void __user *arg, size_t argsz);
+int wcs_dmabuf_revoke_feature(struct wcs_device *wcs, u32 flags,
+			      void __user *arg, size_t argsz);
 void wcs_dmabufs_revoke_all(struct wcs_device *wcs, bool detach);
 void wcs_cookie_cache_destroy(void);
 

@@ -86,7 +86,7 @@ describe('the sample values agree with the kernel module header', () => {
   });
 
   it('the module announces the names the library\'s tables use, in the order of its format string', () => {
-    const fmt = /sysfs_emit\(buf, "([^"]+)"/.exec(fs.readFileSync(MAIN_C, 'utf8'))![1];
+    const fmt = /sysfs_emit\(\s*buf,\s*"([^"]+)"/.exec(fs.readFileSync(MAIN_C, 'utf8'))![1];
     expect(fmt.split('\\n').filter(Boolean).map((l) => l.split(' ')[0])).toEqual(
       ['DMA_BUF', SAMPLE_COOKIE_FEATURE_TABLE.name, SAMPLE_DMABUF_MEMATTR_TABLE.name, SAMPLE_DMABUF_REVOKE_TABLE.name]);
   });
