@@ -1,6 +1,7 @@
 // Public API of the `vfio` package.
 export { Device, DeviceOpenOptions, DeviceIrqInfo, ResourcePhase } from './device/device';
 export { Region, MapOptions, mapAlignment } from './device/region';
+export { Ioeventfd, IoeventfdOptions, IoeventfdWidth } from './device/ioeventfd';
 export { Mapping, MemAttr, EffectiveMemAttr, MemattrAlias } from './memory/mapping';
 export {
   ConfigSpace,
