@@ -41,25 +41,39 @@ async function main(): Promise<void> {
   const rows: Array<[string, number]> = [
     ['raw mmap + munmap of plain BAR2', time(() => mmapUnmap(fd, bar2.offset))],
     ['design 1, raw: mmap + munmap of the WC region', time(() => mmapUnmap(fd, wcRegion.offset))],
-    ['design 2, raw: cookie GET + mmap + munmap + SET', time(() => {
-      const req = cookie.encodeSampleCookie({ bar: 2, memattr: cookie.SAMPLE_MEMATTR_WC, offset: 0n, length: BigInt(LEN) });
-      const off = cookie.decodeSampleCookieOffset(cookieFeature.get(req, { unsafe: true }));
-      mmapUnmap(fd, off);
-      cookieFeature.set(cookie.SAMPLE_COOKIE_FEATURE_TABLE.encodeRelease(off), { unsafe: true });
-    })],
-    ['design 3, raw: export + MEMATTR SET + mmap + munmap + close', time(() => {
-      const buf = bar2.exportDmaBuf([{ offset: 0, length: LEN }]);
-      memattr.set(cookie.encodeDmaBufMemattr(buf.fd, cookie.SAMPLE_MEMATTR_WC), { unsafe: true });
-      mmapUnmap(buf.fd, 0n);
-      buf.close();
-    })],
+    [
+      'design 2, raw: cookie GET + mmap + munmap + SET',
+      time(() => {
+        const req = cookie.encodeSampleCookie({
+          bar: 2,
+          memattr: cookie.SAMPLE_MEMATTR_WC,
+          offset: 0n,
+          length: BigInt(LEN),
+        });
+        const off = cookie.decodeSampleCookieOffset(cookieFeature.get(req, { unsafe: true }));
+        mmapUnmap(fd, off);
+        cookieFeature.set(cookie.SAMPLE_COOKIE_FEATURE_TABLE.encodeRelease(off), { unsafe: true });
+      }),
+    ],
+    [
+      'design 3, raw: export + MEMATTR SET + mmap + munmap + close',
+      time(() => {
+        const buf = bar2.exportDmaBuf([{ offset: 0, length: LEN }]);
+        memattr.set(cookie.encodeDmaBufMemattr(buf.fd, cookie.SAMPLE_MEMATTR_WC), { unsafe: true });
+        mmapUnmap(buf.fd, 0n);
+        buf.close();
+      }),
+    ],
   ];
   for (const route of ['wc-region', 'cookie-feature', 'dmabuf']) {
-    rows.push([`library cookie() + map() + close(), ${route}`, time(() => {
-      const c = bar2.cookie({ offset: 0, length: LEN, memattr: 'wc', route });
-      c.map();
-      c.close();
-    })]);
+    rows.push([
+      `library cookie() + map() + close(), ${route}`,
+      time(() => {
+        const c = bar2.cookie({ offset: 0, length: LEN, memattr: 'wc', route });
+        c.map();
+        c.close();
+      }),
+    ]);
   }
   dev.close();
   for (const [what, us] of rows) process.stdout.write(`${what.padEnd(64)} ${us.toFixed(0)} µs\n`);

@@ -161,7 +161,8 @@ export class MmapCookie implements Disposable {
     if (this.revokedWhy !== undefined) return;
     if (!opened.revoke) {
       throw notSupported('MmapCookie.revoke', `${this.label}: the ${this.backing.kind} route has nothing to revoke`, {
-        device: this.device, hint: 'close() the cookie to end its mappings; only dma-buf cookies can be revoked',
+        device: this.device,
+        hint: 'close() the cookie to end its mappings; only dma-buf cookies can be revoked',
       });
     }
     opened.revoke(() => this.invalidate('revoked through MmapCookie.revoke()'));
@@ -173,11 +174,19 @@ export class MmapCookie implements Disposable {
     this.revokedWhy = why;
     const errors: unknown[] = [];
     for (const m of this.live) {
-      try { m.revoke(why); } catch (e) { errors.push(e); }
+      try {
+        m.revoke(why);
+      } catch (e) {
+        errors.push(e);
+      }
     }
     this.live.clear();
     this.owner.unmapped(this);
-    if (errors.length) throw new AggregateError(errors, `MmapCookie.invalidate(${this.label}): ${errors.length} mapping(s) failed to unmap`);
+    if (errors.length)
+      throw new AggregateError(
+        errors,
+        `MmapCookie.invalidate(${this.label}): ${errors.length} mapping(s) failed to unmap`,
+      );
   }
 
   /** Unmaps the cookie's mappings, then releases its backing (dma-buf or sysfs fd). Idempotent. */

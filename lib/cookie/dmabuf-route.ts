@@ -25,7 +25,7 @@ function memattrNumber(facts: RouteFacts, mf: MemattrFeature): number {
 
 /** The revoke feature's number, the same way; undefined when neither table gives one. */
 function revokeNumber(facts: RouteFacts, rf: RevokeFeature | undefined): number | undefined {
-  return rf ? facts.featureNumber(rf.name) ?? rf.number : undefined;
+  return rf ? (facts.featureNumber(rf.name) ?? rf.number) : undefined;
 }
 
 export const dmabufRoute: Route = {
@@ -36,40 +36,78 @@ export const dmabufRoute: Route = {
     const mf = facts.tables.memattrFeature;
     const memattrNeed = mf ? [`a kernel with the ${mf.name} series (a dma-buf mmap with a WC attribute)`] : [];
     const number = facts.featureNumber('DMA_BUF');
-    if (number === undefined) return probe(this.name, false, undefined, 'the device\'s feature table has no DMA_BUF entry', [EXPORT_NEED, ...memattrNeed]);
+    if (number === undefined)
+      return probe(this.name, false, undefined, "the device's feature table has no DMA_BUF entry", [
+        EXPORT_NEED,
+        ...memattrNeed,
+      ]);
     const dma = facts.feature(number, 'get');
     if (!dma.supported) {
-      return probe(this.name, false, undefined, `DMA_BUF export (feature ${number}) probe answered ${dma.answer}`, [EXPORT_NEED, ...memattrNeed]);
+      return probe(this.name, false, undefined, `DMA_BUF export (feature ${number}) probe answered ${dma.answer}`, [
+        EXPORT_NEED,
+        ...memattrNeed,
+      ]);
     }
     const exported = `DMA_BUF export (feature ${number}) is supported`;
     if (!mf) {
-      return probe(this.name, true, 'uc-', `${exported}; no memory-attribute feature is configured, so the dma-buf keeps its default (NC), ` +
-        'and whether the kernel lets it be mmapped is only known by trying', [], true);
+      return probe(
+        this.name,
+        true,
+        'uc-',
+        `${exported}; no memory-attribute feature is configured, so the dma-buf keeps its default (NC), ` +
+          'and whether the kernel lets it be mmapped is only known by trying',
+        [],
+        true,
+      );
     }
     const n = memattrNumber(facts, mf);
     const ma = facts.feature(n, 'set');
     if (!ma.supported) {
-      return probe(this.name, true, 'uc-', `${exported}, but ${mf.name} (feature ${n}) probe answered ${ma.answer}: ` +
-        'the dma-buf keeps its default attribute (NC), and whether the kernel lets it be mmapped is only known by trying', memattrNeed, true);
+      return probe(
+        this.name,
+        true,
+        'uc-',
+        `${exported}, but ${mf.name} (feature ${n}) probe answered ${ma.answer}: ` +
+          'the dma-buf keeps its default attribute (NC), and whether the kernel lets it be mmapped is only known by trying',
+        memattrNeed,
+        true,
+      );
     }
     if (mf.values[req.memattr] === undefined) {
-      return probe(this.name, true, 'uc-', `${exported} and ${mf.name} (feature ${n}) is offered, but it has no value for ${req.memattr}`);
+      return probe(
+        this.name,
+        true,
+        'uc-',
+        `${exported} and ${mf.name} (feature ${n}) is offered, but it has no value for ${req.memattr}`,
+      );
     }
     // The mapping reserves its range's type as any other does: PAT's first reservation wins.
-    return probeWithPat(this.name, facts, bar, req, req.memattr, `${exported} and ${mf.name} (feature ${n}) is offered: the dma-buf is mapped ${req.memattr}`);
+    return probeWithPat(
+      this.name,
+      facts,
+      bar,
+      req,
+      req.memattr,
+      `${exported} and ${mf.name} (feature ${n}) is offered: the dma-buf is mapped ${req.memattr}`,
+    );
   },
 
   open(req, env) {
     const { facts } = env;
     const region = env.region(req.region.index);
     // The kernel exports whole pages; the cookie's mapping still covers only its own length.
-    const length = (BigInt(req.length) + env.pageSize - 1n) / env.pageSize * env.pageSize;
+    const length = ((BigInt(req.length) + env.pageSize - 1n) / env.pageSize) * env.pageSize;
     const buf = region.exportDmaBuf([{ offset: req.offset, length }]);
     let pgprot: CookieMemAttr = 'uc-';
     const mf = facts.tables.memattrFeature;
     const value = mf?.values[req.memattr];
     try {
-      if (mf && value !== undefined && req.memattr !== 'uc-' && facts.feature(memattrNumber(facts, mf), 'set').supported) {
+      if (
+        mf &&
+        value !== undefined &&
+        req.memattr !== 'uc-' &&
+        facts.feature(memattrNumber(facts, mf), 'set').supported
+      ) {
         env.setFeature(memattrNumber(facts, mf), mf.encode(buf.fd, value));
         pgprot = req.memattr;
       }
@@ -90,8 +128,11 @@ export const dmabufRoute: Route = {
         } catch (e) {
           if (e instanceof VfioError && e.code === 'EINVAL') {
             throw errnoError(e.errno ?? 22, 'mmap', {
-              device: facts.device, detail: `dma-buf fd ${fd} of ${region.name}`, cause: e,
-              hint: 'this kernel exports VFIO dma-bufs for importers (RDMA, GPUs, IOMMU_IOAS_MAP_FILE) and does not let them be mmapped; ' +
+              device: facts.device,
+              detail: `dma-buf fd ${fd} of ${region.name}`,
+              cause: e,
+              hint:
+                'this kernel exports VFIO dma-bufs for importers (RDMA, GPUs, IOMMU_IOAS_MAP_FILE) and does not let them be mmapped; ' +
                 `CPU mappings of them need the ${mf?.name ?? 'DMA_BUF_MEMATTR'} series`,
             });
           }
@@ -106,13 +147,18 @@ export const dmabufRoute: Route = {
         const n = revokeNumber(facts, rf);
         const answer = n === undefined ? undefined : facts.feature(n, 'set');
         if (n === undefined || !answer!.supported) {
-          throw notSupported('MmapCookie.revoke', n === undefined
-            ? `no number is known for ${rf?.name ?? 'DMA_BUF_REVOKE'} (neither the cookie tables nor the device's feature table give one)`
-            : `${rf!.name} (feature ${n}) probe answered ${answer!.answer}`, {
-            device: facts.device,
-            hint: `a kernel or driver with a dma-buf revoke feature, its number given as Device.open(bdf, { featureNumbers: { ${rf?.name ?? 'DMA_BUF_REVOKE'}: N } }); ` +
-              'closing the cookie also ends its mappings and releases the dma-buf',
-          });
+          throw notSupported(
+            'MmapCookie.revoke',
+            n === undefined
+              ? `no number is known for ${rf?.name ?? 'DMA_BUF_REVOKE'} (neither the cookie tables nor the device's feature table give one)`
+              : `${rf!.name} (feature ${n}) probe answered ${answer!.answer}`,
+            {
+              device: facts.device,
+              hint:
+                `a kernel or driver with a dma-buf revoke feature, its number given as Device.open(bdf, { featureNumbers: { ${rf?.name ?? 'DMA_BUF_REVOKE'}: N } }); ` +
+                'closing the cookie also ends its mappings and releases the dma-buf',
+            },
+          );
         }
         const fd = buf.fdFor('MmapCookie.revoke');
         invalidate();

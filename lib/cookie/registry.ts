@@ -192,9 +192,14 @@ export class CookieRegistry implements CookieOwner {
     const errors: unknown[] = [];
     for (const c of this.live) {
       if (!c.revokedByReset) continue;
-      try { c.invalidate(`the device was reset (${kind})`); } catch (e) { errors.push(e); }
+      try {
+        c.invalidate(`the device was reset (${kind})`);
+      } catch (e) {
+        errors.push(e);
+      }
     }
-    if (errors.length) throw new AggregateError(errors, `reset of ${this.label}: ${errors.length} cookie(s) failed to unmap`);
+    if (errors.length)
+      throw new AggregateError(errors, `reset of ${this.label}: ${errors.length} cookie(s) failed to unmap`);
   }
 
   mapping<T>(f: () => T): T {

@@ -8,9 +8,14 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { VFIO_REGION_TYPE_PCI_VENDOR_TYPE } from '../abi';
-import { FeatureNumberOverrides } from '../features/table';
 import {
-  CookieFeature, CookieFeatureRequest, DEFAULT_MEMATTR_TABLES, MemattrFeature, MemattrTables, RevokeFeature, wcRegionTypesPerBar,
+  CookieFeature,
+  CookieFeatureRequest,
+  DEFAULT_MEMATTR_TABLES,
+  MemattrFeature,
+  MemattrTables,
+  RevokeFeature,
+  wcRegionTypesPerBar,
 } from './model';
 
 /** The PCI driver name (driver_override): what sysfs shows as the device's driver. */
@@ -116,7 +121,10 @@ export function parseAnnouncedFeatures(text: string): Record<string, number> {
  * `vfio_features` file), for `Device.open(bdf, { featureNumbers })`; undefined when the
  * device's driver announces none. Numbers the caller knows better can be merged over it.
  */
-export function announcedFeatureNumbers(bdf: string, sysfsDevices = '/sys/bus/pci/devices'): FeatureNumberOverrides | undefined {
+export function announcedFeatureNumbers(
+  bdf: string,
+  sysfsDevices = '/sys/bus/pci/devices',
+): Record<string, number> | undefined {
   let text: string;
   try {
     text = fs.readFileSync(path.join(sysfsDevices, bdf, SAMPLE_FEATURES_ATTR), 'utf8');

@@ -36,17 +36,28 @@ export interface IoeventfdHost {
 const WIDTH_FLAG: Record<IoeventfdWidth, number> = { 1: 1 << 0, 2: 1 << 1, 4: 1 << 2, 8: 1 << 3 };
 
 /** The validated request: offset and value as bigints, the width's flag. */
-export function checkIoeventfd(op: string, o: IoeventfdOptions, regionSize: bigint, device?: string): { offset: bigint; value: bigint; flags: number } {
+export function checkIoeventfd(
+  op: string,
+  o: IoeventfdOptions,
+  regionSize: bigint,
+  device?: string,
+): { offset: bigint; value: bigint; flags: number } {
   const width = o?.width;
   if (!(width === 1 || width === 2 || width === 4 || width === 8)) {
     throw invalidArgument(op, `width ${String(width)} is not 1, 2, 4 or 8 bytes`, { device });
   }
   const offset = toBigInt(o.offset);
-  if (offset === undefined || offset < 0n) throw invalidArgument(op, `offset ${String(o.offset)} is not a non-negative integer`, { device });
+  if (offset === undefined || offset < 0n)
+    throw invalidArgument(op, `offset ${String(o.offset)} is not a non-negative integer`, { device });
   if (offset + BigInt(width) > regionSize) {
-    throw invalidArgument(op, `offset 0x${offset.toString(16)} + ${width} is outside the 0x${regionSize.toString(16)}-byte region`, { code: 'ERANGE', device });
+    throw invalidArgument(
+      op,
+      `offset 0x${offset.toString(16)} + ${width} is outside the 0x${regionSize.toString(16)}-byte region`,
+      { code: 'ERANGE', device },
+    );
   }
-  if (offset % BigInt(width) !== 0n) throw invalidArgument(op, `offset 0x${offset.toString(16)} is not ${width}-byte aligned`, { device });
+  if (offset % BigInt(width) !== 0n)
+    throw invalidArgument(op, `offset 0x${offset.toString(16)} is not ${width}-byte aligned`, { device });
   const value = toBigInt(o.value);
   if (value === undefined || value < 0n || value >= 1n << BigInt(8 * width)) {
     throw invalidArgument(op, `value ${String(o.value)} does not fit in ${8 * width} unsigned bits`, { device });
@@ -63,12 +74,20 @@ function toBigInt(v: unknown): bigint | undefined {
 /** The fix for what the kernel refused, as far as the errno says. */
 function hintFor(code: string, host: IoeventfdHost, offset: bigint): string | undefined {
   switch (code) {
-    case 'EEXIST': return 'an ioeventfd with this offset, width and value is already registered on the device: close that one first, or reuse it';
-    case 'ENOSPC': return 'vfio-pci allows 1000 ioeventfds per device: close some';
-    case 'EINVAL': return `the kernel refuses ioeventfds outside BARs, over the MSI-X table, and 8-byte ones where it has no 64-bit MMIO write; ${host.regionName} +0x${offset.toString(16)} is one of those`;
-    case 'ENOTTY': return 'the device\'s driver offers no ioeventfds (vfio-pci does)';
-    case 'EBUSY': case 'ENOMEM': case 'EIO': return `the driver could not map ${host.regionName} in the kernel for the write (a variant driver may have taken the BAR over)`;
-    default: return undefined;
+    case 'EEXIST':
+      return 'an ioeventfd with this offset, width and value is already registered on the device: close that one first, or reuse it';
+    case 'ENOSPC':
+      return 'vfio-pci allows 1000 ioeventfds per device: close some';
+    case 'EINVAL':
+      return `the kernel refuses ioeventfds outside BARs, over the MSI-X table, and 8-byte ones where it has no 64-bit MMIO write; ${host.regionName} +0x${offset.toString(16)} is one of those`;
+    case 'ENOTTY':
+      return "the device's driver offers no ioeventfds (vfio-pci does)";
+    case 'EBUSY':
+    case 'ENOMEM':
+    case 'EIO':
+      return `the driver could not map ${host.regionName} in the kernel for the write (a variant driver may have taken the BAR over)`;
+    default:
+      return undefined;
   }
 }
 
@@ -94,13 +113,16 @@ export class Ioeventfd implements Disposable {
     this.flags = flags;
     const n = native();
     const devFd = host.fd(op);
-    const efd = check(n.eventfd(0, n.constants.EFD_CLOEXEC | n.constants.EFD_NONBLOCK), 'eventfd', { device: host.label });
+    const efd = check(n.eventfd(0, n.constants.EFD_CLOEXEC | n.constants.EFD_NONBLOCK), 'eventfd', {
+      device: host.label,
+    });
     const r = n.VFIO_DEVICE_IOEVENTFD(devFd, flags, host.regionOffset + offset, value, efd);
     if (r < 0) {
       n.close(efd);
       const code = errnoName(-r);
       throw errnoError(-r, 'VFIO_DEVICE_IOEVENTFD', {
-        device: host.label, detail: `${host.regionName} +0x${offset.toString(16)}, ${o.width} bytes, value 0x${value.toString(16)}`,
+        device: host.label,
+        detail: `${host.regionName} +0x${offset.toString(16)}, ${o.width} bytes, value 0x${value.toString(16)}`,
         hint: hintFor(code, host, offset),
       });
     }
@@ -141,13 +163,20 @@ export class Ioeventfd implements Disposable {
     this.eventfd = undefined;
     this.host.disown(this);
     const n = native();
-    let r = 0;
+    let r: number;
     try {
-      r = n.VFIO_DEVICE_IOEVENTFD(this.host.fd('Ioeventfd.close'), this.flags, this.host.regionOffset + this.offset, this.value, -1);
+      r = n.VFIO_DEVICE_IOEVENTFD(
+        this.host.fd('Ioeventfd.close'),
+        this.flags,
+        this.host.regionOffset + this.offset,
+        this.value,
+        -1,
+      );
     } finally {
       n.close(efd);
     }
-    if (r < 0) throw errnoError(-r, 'VFIO_DEVICE_IOEVENTFD', { device: this.host.label, detail: `removing ${this.describe()}` });
+    if (r < 0)
+      throw errnoError(-r, 'VFIO_DEVICE_IOEVENTFD', { device: this.host.label, detail: `removing ${this.describe()}` });
   }
 
   [Symbol.dispose](): void {

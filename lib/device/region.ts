@@ -275,14 +275,26 @@ export class Region {
   ioeventfd(opts: IoeventfdOptions): Ioeventfd {
     const op = this.op('ioeventfd');
     const host = this.host;
-    if (!host.ownIoeventfd || !host.disownIoeventfd) throw notSupported(op, 'this region\'s device keeps no ioeventfds', { device: host.label });
+    if (!host.ownIoeventfd || !host.disownIoeventfd)
+      throw notSupported(op, "this region's device keeps no ioeventfds", { device: host.label });
     if (this.index > VFIO_PCI_BAR5_REGION_INDEX) {
-      throw invalidArgument(op, `${this.name} is not a BAR: the kernel writes ioeventfds into BARs only`, { device: host.label });
+      throw invalidArgument(op, `${this.name} is not a BAR: the kernel writes ioeventfds into BARs only`, {
+        device: host.label,
+      });
     }
-    return new Ioeventfd({
-      label: host.label, regionIndex: this.index, regionName: this.name, regionSize: this.size, regionOffset: this.offset,
-      fd: (o) => host.fd(o), own: (r) => host.ownIoeventfd!(r), disown: (r) => host.disownIoeventfd!(r),
-    }, opts);
+    return new Ioeventfd(
+      {
+        label: host.label,
+        regionIndex: this.index,
+        regionName: this.name,
+        regionSize: this.size,
+        regionOffset: this.offset,
+        fd: (o) => host.fd(o),
+        own: (r) => host.ownIoeventfd!(r),
+        disown: (r) => host.disownIoeventfd!(r),
+      },
+      opts,
+    );
   }
 
   /** The mappable area that contains [offset, offset+length), if one does. */

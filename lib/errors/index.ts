@@ -201,7 +201,9 @@ export function closedError(op: string, what: string, device?: string): ClosedEr
 
 export function revokedError(op: string, what: string, why: string, device?: string): RevokedError {
   return new RevokedError({
-    code: 'EREVOKED', op, device,
+    code: 'EREVOKED',
+    op,
+    device,
     message: `${op}: ${what} was revoked (${why})`,
     hint: 'the memory behind it is gone for good: make a new cookie (a new dma-buf) and map that',
   });

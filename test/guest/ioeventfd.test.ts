@@ -25,7 +25,11 @@ async function waitFor(what: string, pred: () => boolean, ms = 60000): Promise<v
 }
 
 function thrown(f: () => unknown): Error & { code?: string; hint?: string } {
-  try { f(); } catch (e) { return e as Error; }
+  try {
+    f();
+  } catch (e) {
+    return e as Error;
+  }
   throw new Error('expected an error');
 }
 
@@ -42,7 +46,7 @@ describe('ioeventfd on edu BAR0', () => {
     await sleep(200);
     expect(bar.read32(LIVENESS)).toBe(0);
     ev.trigger();
-    await waitFor('the kernel\'s write', () => bar.read32(LIVENESS) === inverse(0x12345678));
+    await waitFor("the kernel's write", () => bar.read32(LIVENESS) === inverse(0x12345678));
     // Again, after something else was written.
     bar.write32(LIVENESS, 0);
     ev.trigger();
@@ -59,21 +63,30 @@ describe('ioeventfd on edu BAR0', () => {
     bar.write32(LIVENESS, 0xffffffff);
     const ev = bar.ioeventfd({ offset: LIVENESS, width: 4, value: 0xa5a5f00d });
     // The child gets its own reference to the eventfd as fd 3 and signals it once per input line.
-    const child = spawn(process.execPath, ['-e', `
+    const child = spawn(
+      process.execPath,
+      [
+        '-e',
+        `
       const fs = require('fs');
       const one = Buffer.alloc(8); one[0] = 1;
       process.stdin.on('data', (d) => { for (const _ of d.toString().trim().split('\\n')) { fs.writeSync(3, one); process.stdout.write('sent\\n'); } });
-    `], { stdio: ['pipe', 'pipe', 'inherit', ev.fd] });
+    `,
+      ],
+      { stdio: ['pipe', 'pipe', 'inherit', ev.fd] },
+    );
     let out = '';
-    child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
     try {
       child.stdin!.write('signal\n');
-      await waitFor('the child\'s signal', () => out === 'sent\n');
-      await waitFor('the kernel\'s write', () => bar.read32(LIVENESS) === inverse(0xa5a5f00d));
+      await waitFor("the child's signal", () => out === 'sent\n');
+      await waitFor("the kernel's write", () => bar.read32(LIVENESS) === inverse(0xa5a5f00d));
       bar.write32(LIVENESS, 0xffffffff);
       ev.close();
       child.stdin!.write('signal\n');
-      await waitFor('the child\'s second signal', () => out === 'sent\nsent\n');
+      await waitFor("the child's second signal", () => out === 'sent\nsent\n');
       await sleep(1000);
       expect(bar.read32(LIVENESS)).toBe(0);
     } finally {
@@ -82,7 +95,7 @@ describe('ioeventfd on edu BAR0', () => {
     }
   }, 120_000);
 
-  it('the kernel\'s refusals are typed: the same registration twice is EEXIST, with a hint', async () => {
+  it("the kernel's refusals are typed: the same registration twice is EEXIST, with a hint", async () => {
     await using dev = await openDevice(env.edu);
     using ev = dev.bar(0).ioeventfd({ offset: LIVENESS, width: 4, value: 1 });
     const dup = thrown(() => dev.bar(0).ioeventfd({ offset: LIVENESS, width: 4, value: 1 }));
@@ -93,7 +106,7 @@ describe('ioeventfd on edu BAR0', () => {
     expect([ev.closed, other.closed]).toEqual([false, false]);
   });
 
-  it('the library\'s checks come first: not a BAR, bad width, misaligned, too wide a value', async () => {
+  it("the library's checks come first: not a BAR, bad width, misaligned, too wide a value", async () => {
     await using dev = await openDevice(env.edu);
     const config = dev.regions.find((r) => r.index === 7)!; // VFIO_PCI_CONFIG_REGION_INDEX
     const bad: Array<[string, () => Ioeventfd]> = [

@@ -13,8 +13,15 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { ClosedError, Device, NotSupportedError, RevokedError, VfioError } from '../../lib';
 import {
-  SAMPLE_DMABUF_MEMATTR_FEATURE, SAMPLE_DMABUF_REVOKE_FEATURE, SAMPLE_FEATURES_ATTR, SAMPLE_MEMATTR_NC, SAMPLE_MEMATTR_WC,
-  announcedFeatureNumbers, encodeDmaBufMemattr, encodeDmaBufRevoke, sampleDriverTables,
+  SAMPLE_DMABUF_MEMATTR_FEATURE,
+  SAMPLE_DMABUF_REVOKE_FEATURE,
+  SAMPLE_FEATURES_ATTR,
+  SAMPLE_MEMATTR_NC,
+  SAMPLE_MEMATTR_WC,
+  announcedFeatureNumbers,
+  encodeDmaBufMemattr,
+  encodeDmaBufRevoke,
+  sampleDriverTables,
 } from '../../lib/cookie';
 import { native } from '../../lib/addon/native';
 import { guestEnv, openDevice } from './env';
@@ -26,14 +33,16 @@ const env = guestEnv();
 const PAGE = native().constants.PAGE_SIZE;
 const open = () => openDevice(env.ivshmem, { memattrTables: sampleDriverTables() });
 const hostFile = () => fs.readFileSync(env.ivshmemFile);
-const memattr = (dev: Device, fd: number, value: number) => dev.feature(SAMPLE_DMABUF_MEMATTR_FEATURE).set(encodeDmaBufMemattr(fd, value));
-const revoke = (dev: Device, fd: number) => dev.feature(SAMPLE_DMABUF_REVOKE_FEATURE).set(encodeDmaBufRevoke(fd));
+const memattr = (dev: Device, fd: number, value: number) =>
+  dev.feature(SAMPLE_DMABUF_MEMATTR_FEATURE).set(encodeDmaBufMemattr(fd, value), { unsafe: true });
+const revoke = (dev: Device, fd: number) =>
+  dev.feature(SAMPLE_DMABUF_REVOKE_FEATURE).set(encodeDmaBufRevoke(fd), { unsafe: true });
 /** An mmap of a dma-buf fd at a page offset, bookkept as a BAR2 mapping at `barOffset`. */
 const mapFd = (dev: Device, fd: number, length: number, fileOffset = 0, barOffset = fileOffset) =>
   dev.bar(2).mapRange(BigInt(barOffset), length, fd, BigInt(fileOffset));
 
 describeSample('design 3: the driver announces its features; the library finds them', () => {
-  it('the device\'s sysfs file lists the numbers the driver answers', () => {
+  it("the device's sysfs file lists the numbers the driver answers", () => {
     const text = fs.readFileSync(`/sys/bus/pci/devices/${env.ivshmem}/${SAMPLE_FEATURES_ATTR}`, 'utf8');
     expect(text).toBe('DMA_BUF 11\nWC_SAMPLE_MMAP_COOKIE 64513\nDMA_BUF_MEMATTR 64514\nDMA_BUF_REVOKE 64515\n');
   });
@@ -49,12 +58,15 @@ describeSample('design 3: the driver announces its features; the library finds t
 
   it('told: the sample tables give the same numbers', async () => {
     await using dev = await open();
-    expect(dev.memattrRoutes(2).routes.find((r) => r.route === 'dmabuf')).toMatchObject({ available: true, gives: 'wc' });
+    expect(dev.memattrRoutes(2).routes.find((r) => r.route === 'dmabuf')).toMatchObject({
+      available: true,
+      gives: 'wc',
+    });
   });
 });
 
 describeSample('design 3: WC through an mmapped dma-buf', () => {
-  it('a strict WC cookie: the dma-buf is the driver\'s, PAT lists write-combining, flushed bytes reach the host file', async () => {
+  it("a strict WC cookie: the dma-buf is the driver's, PAT lists write-combining, flushed bytes reach the host file", async () => {
     await using dev = await open();
     const c = dev.bar(2).cookie({ offset: MiB, length: MiB, memattr: 'wc', route: 'dmabuf' });
     expect([c.backing.kind, c.backing.pgoff, c.pgprot]).toEqual(['dmabuf', 0n, 'wc']);
@@ -85,14 +97,20 @@ describeSample('design 3: WC through an mmapped dma-buf', () => {
     expect(patIn(env.ivshmem, 2)).toEqual([[0, PAGE, 'uc-']]);
     memattr(dev, buf.fd, SAMPLE_MEMATTR_WC);
     const wc = mapFd(dev, buf.fd, PAGE, PAGE);
-    expect(patIn(env.ivshmem, 2)).toEqual([[0, PAGE, 'uc-'], [PAGE, PAGE, 'wc']]);
+    expect(patIn(env.ivshmem, 2)).toEqual([
+      [0, PAGE, 'uc-'],
+      [PAGE, PAGE, 'wc'],
+    ]);
     memattr(dev, buf.fd, SAMPLE_MEMATTR_NC);
-    nc.write32(0, 0x11); wc.write32(0, 0x22); wc.flush();
+    nc.write32(0, 0x11);
+    wc.write32(0, 0x22);
+    wc.flush();
     expect([hostFile().readUInt32LE(0), hostFile().readUInt32LE(PAGE)]).toEqual([0x11, 0x22]);
-    nc.close(); wc.close();
+    nc.close();
+    wc.close();
   });
 
-  it('the kernel\'s answers: ENOENT for an unknown attribute, EINVAL for a foreign fd or a two-range mmap', async () => {
+  it("the kernel's answers: ENOENT for an unknown attribute, EINVAL for a foreign fd or a two-range mmap", async () => {
     await using dev = await open();
     using buf = dev.bar(2).exportDmaBuf([{ offset: 0, length: PAGE }]);
     const unknown = thrown(() => memattr(dev, buf.fd, 7));
@@ -104,7 +122,10 @@ describeSample('design 3: WC through an mmapped dma-buf', () => {
     } finally {
       native().close(devnull);
     }
-    using two = dev.bar(2).exportDmaBuf([{ offset: 0, length: PAGE }, { offset: 2 * PAGE, length: PAGE }]);
+    using two = dev.bar(2).exportDmaBuf([
+      { offset: 0, length: PAGE },
+      { offset: 2 * PAGE, length: PAGE },
+    ]);
     expect(two.size).toBe(BigInt(2 * PAGE));
     expect(thrown(() => mapFd(dev, two.fd, PAGE)).code).toBe('EINVAL');
     // Past the dma-buf's end (the dma-buf core's own check) and past the BAR at export.
@@ -114,7 +135,7 @@ describeSample('design 3: WC through an mmapped dma-buf', () => {
 });
 
 describeSample('design 3: revocation', () => {
-  it('MmapCookie.revoke(): the library\'s mapping throws RevokedError; the kernel refuses new mappings (ENODEV)', async () => {
+  it("MmapCookie.revoke(): the library's mapping throws RevokedError; the kernel refuses new mappings (ENODEV)", async () => {
     await using dev = await open();
     const c = dev.bar(2).cookie({ offset: 0, length: 2 * PAGE, memattr: 'wc', route: 'dmabuf' });
     const m = c.map();
@@ -137,9 +158,13 @@ describeSample('design 3: revocation', () => {
   });
 
   it('a revoke the library did not make: the next access through its mapping is SIGBUS (the documented limit)', async () => {
-    const child = spawn(process.execPath, [path.join(__dirname, 'sample-dmabuf-child.js'), env.ivshmem], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [path.join(__dirname, 'sample-dmabuf-child.js'), env.ivshmem], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
     const [code, signal] = await once(child, 'exit');
     expect(out).toBe('mapped wc\nrevoked\n');
     expect([code, signal]).toEqual([null, 'SIGBUS']);
@@ -153,7 +178,10 @@ describeSample('design 3: revocation', () => {
     const plain = dev.bar(2).map({ offset: MiB, length: PAGE });
     await dev.reset();
     const err = thrown(() => m.read32(0));
-    expect([err instanceof RevokedError, err.message]).toEqual([true, expect.stringMatching(/was revoked \(the device was reset \(function\)\)/)]);
+    expect([err instanceof RevokedError, err.message]).toEqual([
+      true,
+      expect.stringMatching(/was revoked \(the device was reset \(function\)\)/),
+    ]);
     expect(thrown(() => c.map())).toBeInstanceOf(RevokedError);
     expect(thrown(() => mapFd(dev, c.backing.fd, PAGE)).code).toBe('ENODEV');
     // Plain BAR mappings stay valid across a reset, as with vfio-pci.
@@ -169,12 +197,17 @@ describeSample('design 3: revocation', () => {
     dev.close();
     const err = thrown(() => m.write32(0, 1));
     expect([err instanceof ClosedError, err.code]).toEqual([true, 'ECLOSED']);
-    expect(fs.existsSync(`/proc/self/fdinfo/${fd}`) && fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8').includes(`exp_name:\t${DRIVER}`)).toBe(false);
+    expect(
+      fs.existsSync(`/proc/self/fdinfo/${fd}`) &&
+        fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8').includes(`exp_name:\t${DRIVER}`),
+    ).toBe(false);
     expect(patIn(env.ivshmem, 2)).toEqual([]);
   });
 
   it('without a revoke number the library refuses to revoke, and changes nothing', async () => {
-    await using dev = await openDevice(env.ivshmem, { memattrTables: { ...sampleDriverTables(), revokeFeature: undefined } });
+    await using dev = await openDevice(env.ivshmem, {
+      memattrTables: { ...sampleDriverTables(), revokeFeature: undefined },
+    });
     const c = dev.bar(2).cookie({ offset: 0, length: PAGE, memattr: 'wc', route: 'dmabuf' });
     const m = c.map();
     expect(thrown(() => c.revoke())).toBeInstanceOf(NotSupportedError);
@@ -189,7 +222,9 @@ describeSample('design 3: leaks', () => {
     {
       await using dev = await open();
       for (let i = 0; i < 200; i++) {
-        const c = dev.bar(2).cookie({ offset: (i % 4) * MiB, length: 0x10000, memattr: i % 2 ? 'uc-' : 'wc', route: 'dmabuf' });
+        const c = dev
+          .bar(2)
+          .cookie({ offset: (i % 4) * MiB, length: 0x10000, memattr: i % 2 ? 'uc-' : 'wc', route: 'dmabuf' });
         const m = c.map();
         if (m.effective !== (i % 2 ? 'uc-' : 'wc')) throw new Error(`cycle ${i}: ${m.effective}`);
         m.write32(0, i);

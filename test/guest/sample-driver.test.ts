@@ -10,12 +10,25 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { InvalidArgumentError, NotSupportedError, VfioError, isFeatureError } from '../../lib';
 import {
-  SAMPLE_COOKIE_FEATURE, SAMPLE_MEMATTR_NC, SAMPLE_MEMATTR_WC, SAMPLE_REGION_SUBTYPE_BASE, SAMPLE_REGION_TYPE, sampleDriverTables,
+  SAMPLE_COOKIE_FEATURE,
+  SAMPLE_MEMATTR_NC,
+  SAMPLE_MEMATTR_WC,
+  SAMPLE_REGION_SUBTYPE_BASE,
+  SAMPLE_REGION_TYPE,
+  sampleDriverTables,
 } from '../../lib/cookie';
 import { native } from '../../lib/addon/native';
 import { guestEnv, openDevice } from './env';
 import {
-  MiB, boundDriver, cookieStats, createCookie, kernelLog, mapAt, patIn, releaseCookie, thrown,
+  MiB,
+  boundDriver,
+  cookieStats,
+  createCookie,
+  kernelLog,
+  mapAt,
+  patIn,
+  releaseCookie,
+  thrown,
 } from './sample-helpers';
 
 const DRIVER = process.env.VFIO_VM_SAMPLE_DRIVER;
@@ -31,7 +44,9 @@ describeSample('ivshmem bound to the sample driver', () => {
     await using dev = await open();
     const typed = dev.regions.filter((r) => r.index >= 9);
     expect(typed.map((r) => [r.index, r.size, r.flags.mmap])).toEqual([[9, BigInt(4 * MiB), true]]);
-    expect(typed[0].caps).toEqual([{ type: 'type', regionType: SAMPLE_REGION_TYPE, subtype: SAMPLE_REGION_SUBTYPE_BASE + 2 }]);
+    expect(typed[0].caps).toEqual([
+      { type: 'type', regionType: SAMPLE_REGION_TYPE, subtype: SAMPLE_REGION_SUBTYPE_BASE + 2 },
+    ]);
     const f = dev.feature(SAMPLE_COOKIE_FEATURE);
     expect([f.probe(), f.probe({ get: true }), f.probe({ set: true })]).toEqual([true, true, true]);
     // Opening reserved nothing in PAT for BAR2 (vfio-pci reserves the whole BAR uncached-minus).
@@ -45,7 +60,11 @@ describeSample('ivshmem bound to the sample driver', () => {
     const c = dev.bar(2).cookie({ offset: 0, length: 0x10000, memattr: 'wc' });
     expect(c.route.name).toBe('wc-region');
     expect(c.route.considered.map((p) => [p.route, p.gives])).toEqual([
-      ['wc-region', 'wc'], ['cookie-feature', 'wc'], ['dmabuf', 'wc'], ['sysfs', 'wc'], ['vfio-region', 'uc-'],
+      ['wc-region', 'wc'],
+      ['cookie-feature', 'wc'],
+      ['dmabuf', 'wc'],
+      ['sysfs', 'wc'],
+      ['vfio-region', 'uc-'],
     ]);
   });
 
@@ -60,8 +79,19 @@ describeSample('ivshmem bound to the sample driver', () => {
   });
 
   it('vfio cookies --sample-driver reports the same routes from the command line', () => {
-    const r = spawnSync(process.execPath, [path.resolve(__dirname, '../../lib/cli/vfio.js'), 'cookies', env.ivshmem, '--bar', '2', '--sample-driver', '--json'],
-      { encoding: 'utf8', timeout: 50000 });
+    const r = spawnSync(
+      process.execPath,
+      [
+        path.resolve(__dirname, '../../lib/cli/vfio.js'),
+        'cookies',
+        env.ivshmem,
+        '--bar',
+        '2',
+        '--sample-driver',
+        '--json',
+      ],
+      { encoding: 'utf8', timeout: 50000 },
+    );
     expect([r.status, r.stderr]).toEqual([0, '']);
     expect(JSON.parse(r.stdout)[0].report.wc).toEqual(['wc-region', 'cookie-feature', 'dmabuf', 'sysfs']);
   });
@@ -78,7 +108,12 @@ describeSample('design 1: the WC region', () => {
   it('a WC mapping of BAR2 that PAT lists write-combining; flushed bytes reach the host file', async () => {
     await using dev = await open();
     const c = dev.bar(2).cookie({ offset: MiB, length: MiB, memattr: 'wc', route: 'wc-region' });
-    expect(c.backing).toEqual({ kind: 'wc-region', regionIndex: 9, fd: dev.fd('test'), pgoff: (dev.region(9).offset + BigInt(MiB)) / BigInt(PAGE) });
+    expect(c.backing).toEqual({
+      kind: 'wc-region',
+      regionIndex: 9,
+      fd: dev.fd('test'),
+      pgoff: (dev.region(9).offset + BigInt(MiB)) / BigInt(PAGE),
+    });
     const m = c.map();
     expect([m.effective, m.downgraded]).toEqual(['wc', undefined]);
     expect(patIn(env.ivshmem, 2)).toEqual([[MiB, MiB, 'wc']]);
@@ -122,29 +157,45 @@ describeSample('design 2: mmap cookies', () => {
     const [mw, mu] = [wc.map(), uc.map()];
     const plain = dev.bar(2).map({ offset: 3 * MiB, length: MiB });
     expect([mw.effective, mu.effective]).toEqual(['wc', 'uc-']);
-    expect(patIn(env.ivshmem, 2)).toEqual([[0, MiB, 'wc'], [MiB, MiB, 'uc-'], [3 * MiB, MiB, 'uc-']]);
+    expect(patIn(env.ivshmem, 2)).toEqual([
+      [0, MiB, 'wc'],
+      [MiB, MiB, 'uc-'],
+      [3 * MiB, MiB, 'uc-'],
+    ]);
     // The plain region stays uncached, and no mapping aliases another (the ranges are disjoint).
     expect([plain.effective, plain.aliases, mw.aliases, mu.aliases]).toEqual(['uc-', [], [], []]);
-    mw.write32(0, 1); mu.write32(0, 2); plain.write32(0, 3); mw.flush();
+    mw.write32(0, 1);
+    mu.write32(0, 2);
+    plain.write32(0, 3);
+    mw.flush();
     const file = hostFile();
     expect([file.readUInt32LE(0), file.readUInt32LE(MiB), file.readUInt32LE(3 * MiB)]).toEqual([1, 2, 3]);
     // One mapping across ranges PAT holds as different types cannot exist: the kernel refuses it.
     const logBefore = kernelLog().length;
     const across = thrown(() => dev.bar(2).map({ offset: 0, length: 4 * MiB }));
     expect([across instanceof VfioError, across.code]).toEqual([true, 'EINVAL']);
-    expect(kernelLog().slice(logBefore - 1).join('\n')).toMatch(/x86\/PAT: .*conflicting memory types .*write-combining<->uncached-minus/);
+    expect(
+      kernelLog()
+        .slice(logBefore - 1)
+        .join('\n'),
+    ).toMatch(/x86\/PAT: .*conflicting memory types .*write-combining<->uncached-minus/);
   });
 
-  it('WC first: a plain mapping over a WC cookie\'s range gets WC from PAT, and both are told', async () => {
+  it("WC first: a plain mapping over a WC cookie's range gets WC from PAT, and both are told", async () => {
     await using dev = await open();
     const c = dev.bar(2).cookie({ offset: 0, length: MiB, memattr: 'wc', route: 'cookie-feature' });
     const mc = c.map();
     const plain = dev.bar(2).map({ offset: 0, length: 2 * MiB });
     // PAT gave the plain mapping's reservation the type already held: all of it write-combining.
-    expect(patIn(env.ivshmem, 2)).toEqual([[0, MiB, 'wc'], [0, 2 * MiB, 'wc']]);
+    expect(patIn(env.ivshmem, 2)).toEqual([
+      [0, MiB, 'wc'],
+      [0, 2 * MiB, 'wc'],
+    ]);
     expect(plain.effective).toBe('wc');
     expect(plain.aliases.map((a) => [a.with === mc, a.attr])).toEqual([[true, 'wc']]);
-    expect(plain.aliases[0].reason).toMatch(/asked for uc- but gets wc: cookie #\d+ \(cookie-feature.*reserved BAR2 .* as wc first/);
+    expect(plain.aliases[0].reason).toMatch(
+      /asked for uc- but gets wc: cookie #\d+ \(cookie-feature.*reserved BAR2 .* as wc first/,
+    );
     expect(mc.aliases.map((a) => a.with === plain)).toEqual([true]);
     plain.write32(MiB + 4, 0xfeedf00d);
     expect(hostFile().readUInt32LE(MiB + 4)).toBe(0xfeedf00d);
@@ -157,7 +208,9 @@ describeSample('design 2: mmap cookies', () => {
     for (const route of ['wc-region', 'cookie-feature']) {
       const err = thrown(() => dev.bar(2).cookie({ offset: 0, length: MiB, memattr: 'wc', route }));
       expect(err).toBeInstanceOf(NotSupportedError);
-      expect(err.message).toMatch(/gives uncached-minus \(UC-\), not write-combining: .*PAT already holds uc- .*reserved first/);
+      expect(err.message).toMatch(
+        /gives uncached-minus \(UC-\), not write-combining: .*PAT already holds uc- .*reserved first/,
+      );
       expect(err.hint).toMatch(/no other mapping of BAR2 0x0\+0x100000 while the wc one is made/);
     }
     const lax = dev.bar(2).cookie({ offset: 0, length: MiB, memattr: 'wc', strict: false, route: 'cookie-feature' });
@@ -167,7 +220,11 @@ describeSample('design 2: mmap cookies', () => {
     // Below the library: the kernel's own reservation for the cookie took the type already held.
     const off = createCookie(dev, 2, SAMPLE_MEMATTR_WC, 0, MiB);
     const raw = mapAt(dev, off, MiB);
-    expect(patIn(env.ivshmem, 2)).toEqual([[0, MiB, 'uc-'], [0, MiB, 'uc-'], [0, MiB, 'uc-']]);
+    expect(patIn(env.ivshmem, 2)).toEqual([
+      [0, MiB, 'uc-'],
+      [0, MiB, 'uc-'],
+      [0, MiB, 'uc-'],
+    ]);
     raw.close();
     releaseCookie(dev, off);
     plain.close();
@@ -216,15 +273,25 @@ describeSample('design 2: mmap cookies', () => {
       ['unknown attribute', () => createCookie(dev, 2, 7, 0, PAGE)],
       ['unaligned offset', () => createCookie(dev, 2, SAMPLE_MEMATTR_WC, 0x10, PAGE)],
       ['zero length', () => createCookie(dev, 2, SAMPLE_MEMATTR_WC, 0, 0)],
-      ['a BAR without write-combining (BAR0 is not prefetchable)', () => createCookie(dev, 0, SAMPLE_MEMATTR_NC, 0, PAGE)],
+      [
+        'a BAR without write-combining (BAR0 is not prefetchable)',
+        () => createCookie(dev, 0, SAMPLE_MEMATTR_NC, 0, PAGE),
+      ],
       ['an offset no cookie has', () => releaseCookie(dev, (10n << 40n) + 0x7000n)],
     ];
     for (const [what, call] of bad) {
       const err = thrown(call);
-      expect([what, err instanceof InvalidArgumentError, err.code, isFeatureError(err)]).toEqual([what, true, 'EINVAL', true]);
+      expect([what, err instanceof InvalidArgumentError, err.code, isFeatureError(err)]).toEqual([
+        what,
+        true,
+        'EINVAL',
+        true,
+      ]);
     }
     // The library's own check comes first for its requests: the range is named, the kernel not asked.
-    const own = thrown(() => dev.bar(2).cookie({ offset: 3 * MiB, length: 2 * MiB, memattr: 'wc', route: 'cookie-feature' }));
+    const own = thrown(() =>
+      dev.bar(2).cookie({ offset: 3 * MiB, length: 2 * MiB, memattr: 'wc', route: 'cookie-feature' }),
+    );
     expect([own instanceof InvalidArgumentError, own.code]).toEqual([true, 'ERANGE']);
   });
 });
@@ -236,7 +303,9 @@ describeSample('leaks and module lifetime', () => {
     {
       await using dev = await open();
       for (let i = 0; i < 1000; i++) {
-        const c = dev.bar(2).cookie({ offset: (i % 4) * MiB, length: 0x10000, memattr: i % 2 ? 'uc-' : 'wc', route: 'cookie-feature' });
+        const c = dev
+          .bar(2)
+          .cookie({ offset: (i % 4) * MiB, length: 0x10000, memattr: i % 2 ? 'uc-' : 'wc', route: 'cookie-feature' });
         offsets.add(c.fileOffset);
         const m = c.map();
         if (m.effective !== (i % 2 ? 'uc-' : 'wc')) throw new Error(`cycle ${i}: ${m.effective}`);
@@ -263,7 +332,9 @@ describeSample('leaks and module lifetime', () => {
     execFileSync('rmmod', [DRIVER!]);
     expect(fs.existsSync(`/sys/module/${DRIVER}`)).toBe(false);
     expect(boundDriver(env.ivshmem)).toBeUndefined();
-    const logged = kernelLog().slice(logBefore - 1).join('\n');
+    const logged = kernelLog()
+      .slice(logBefore - 1)
+      .join('\n');
     expect(logged).not.toMatch(/still has objects|WARNING|BUG|leak|Oops/i);
 
     execFileSync('insmod', [process.env.VFIO_VM_SAMPLE_MODULE!]);

@@ -37,9 +37,15 @@ describe('sysfs resource2_wc cookie (iomem=relaxed, nothing reserved first)', ()
     const c = w.registry.create(w.bar2, { length: 0x1000, memattr: 'wc' });
     w.setPat([BAR, BAR + 0x400000n, 'uncached-minus']); // what the kernel shows when vfio reserved the BAR first
     let err: unknown;
-    try { c.map(); } catch (e) { err = e; }
+    try {
+      c.map();
+    } catch (e) {
+      err = e;
+    }
     expect(err).toBeInstanceOf(NotSupportedError);
-    expect((err as Error).message).toMatch(/asked for write-combining through sysfs, the kernel gave uncached-minus \(UC-\) \(PAT: \[0x800000000-0x800400000\) uc-\)/);
+    expect((err as Error).message).toMatch(
+      /asked for write-combining through sysfs, the kernel gave uncached-minus \(UC-\) \(PAT: \[0x800000000-0x800400000\) uc-\)/,
+    );
     expect(c.mappings).toEqual([]);
     expect(w.tracked.size).toBe(0);
   });
@@ -81,7 +87,9 @@ describe('vfio-region cookies without iomem=relaxed', () => {
     w.setPat([BAR, BAR + 0x400000n, 'uncached-minus']);
     const m = c.map();
     expect(m.effective).toBe('uc-');
-    expect(m.downgraded).toMatch(/sysfs: no iomem=relaxed on the kernel command line, and the kernel configuration is not readable/);
+    expect(m.downgraded).toMatch(
+      /sysfs: no iomem=relaxed on the kernel command line, and the kernel configuration is not readable/,
+    );
     m.write32(0, 0x12345678);
     const fd = fs.openSync(w.devFile, 'r');
     const b = Buffer.alloc(4);
@@ -131,7 +139,7 @@ describe('cookieAt: lookup the way the kernel resolves an mmap offset', () => {
     expect(w.registry.at(BAR2_OFFSET + 0x1000n)).toBeUndefined();
   });
 
-  it('ids stay dense: a closed cookie\'s id is reused', () => {
+  it("ids stay dense: a closed cookie's id is reused", () => {
     const w = world();
     w.setCmdline('console=ttyS0');
     const cs = [0, 1, 2].map(() => w.registry.create(w.bar2, { length: 0x1000, memattr: 'uc-' }));
@@ -160,7 +168,9 @@ describe('dma-buf cookies', () => {
   });
 
   it('with the memory-attribute feature: chosen for WC, SET with the dma-buf fd and the WC value', () => {
-    const w = world({ features: { 11: { probe: 'OK', get: 'OK', set: 'EINVAL' }, 14: { probe: 'OK', get: 'EINVAL', set: 'OK' } } });
+    const w = world({
+      features: { 11: { probe: 'OK', get: 'OK', set: 'EINVAL' }, 14: { probe: 'OK', get: 'EINVAL', set: 'OK' } },
+    });
     const c = w.registry.create(w.bar2, { length: 0x1000, memattr: 'wc' });
     expect(c.route.name).toBe('dmabuf');
     expect(c.pgprot).toBe('wc');
@@ -169,7 +179,7 @@ describe('dma-buf cookies', () => {
 });
 
 describe('wc-region cookies', () => {
-  it('map the WC region of the BAR through the device fd at that region\'s offset', () => {
+  it("map the WC region of the BAR through the device fd at that region's offset", () => {
     const w = world({ wcRegion: true });
     const c = w.registry.create(w.bar2, { offset: 0x3000, length: 0x1000, memattr: 'wc' });
     expect(c.route.name).toBe('wc-region');
@@ -200,8 +210,22 @@ describe('PAT aliasing reported on both mappings', () => {
     w.setPat([BAR, BAR + 0x1000n, 'write-combining'], [BAR, BAR + 0x400000n, 'write-combining']);
     const plain = w.bar2.map({ offset: 0, length: 0x400000 });
     expect(plain.effective).toBe('wc');
-    expect(plain.aliases).toEqual([{ with: wc, attr: 'wc', reason: expect.stringMatching(/^asked for uc- but gets wc: cookie #1 \(sysfs, wc, BAR2 0x0\+0x1000\) reserved BAR2/) }]);
-    expect(wc.aliases).toEqual([{ with: plain, attr: 'wc', reason: expect.stringMatching(/^the BAR2 mapping at 0x0 \(0x400000 bytes\) asked for uc- but gets wc/) }]);
+    expect(plain.aliases).toEqual([
+      {
+        with: wc,
+        attr: 'wc',
+        reason: expect.stringMatching(
+          /^asked for uc- but gets wc: cookie #1 \(sysfs, wc, BAR2 0x0\+0x1000\) reserved BAR2/,
+        ),
+      },
+    ]);
+    expect(wc.aliases).toEqual([
+      {
+        with: plain,
+        attr: 'wc',
+        reason: expect.stringMatching(/^the BAR2 mapping at 0x0 \(0x400000 bytes\) asked for uc- but gets wc/),
+      },
+    ]);
     // Closing the cookie clears the report on the plain mapping.
     c.close();
     expect(plain.aliases).toEqual([]);
@@ -240,7 +264,9 @@ describe('argument checks come before any route is probed', () => {
     const w = world();
     const c: MmapCookie = w.registry.create(w.bar2, { length: 0x1000, memattr: 'wc' });
     expect(Object.isFrozen(c.backing)).toBe(true);
-    expect(() => { (c.backing as { fd: number }).fd = 3; }).toThrow(TypeError);
+    expect(() => {
+      (c.backing as { fd: number }).fd = 3;
+    }).toThrow(TypeError);
   });
 });
 

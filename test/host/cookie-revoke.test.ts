@@ -18,12 +18,16 @@ const tables: Partial<MemattrTables> = {
 };
 
 function thrown(f: () => unknown): Error & { code?: string; hint?: string } {
-  try { f(); } catch (e) { return e as Error; }
+  try {
+    f();
+  } catch (e) {
+    return e as Error;
+  }
   throw new Error('expected an error');
 }
 
 describe('MmapCookie.revoke() of a dma-buf cookie', () => {
-  it('unmaps the cookie\'s mappings first, then sends the revoke SET with the dma-buf fd', () => {
+  it("unmaps the cookie's mappings first, then sends the revoke SET with the dma-buf fd", () => {
     const w = world({ features: { 11: DMA_BUF, 14: SET_ONLY, [REVOKE]: SET_ONLY } });
     const c = w.registry.create(w.bar2, { offset: 0x1000, length: 0x1000, memattr: 'wc', route: 'dmabuf', tables });
     const m = c.map();
@@ -32,7 +36,10 @@ describe('MmapCookie.revoke() of a dma-buf cookie', () => {
     // What the mapping looked like when the SET went out.
     let closedAtSet: boolean | undefined;
     const push = w.featureSets.push.bind(w.featureSets);
-    w.featureSets.push = (...items) => { if (items[0].index === REVOKE) closedAtSet = m.closed; return push(...items); };
+    w.featureSets.push = (...items) => {
+      if (items[0].index === REVOKE) closedAtSet = m.closed;
+      return push(...items);
+    };
     c.revoke();
     expect(closedAtSet).toBe(true);
     const fd = c.backing.fd;
@@ -45,7 +52,10 @@ describe('MmapCookie.revoke() of a dma-buf cookie', () => {
       expect(err.message).toMatch(/was revoked \(revoked through MmapCookie.revoke\(\)\)/);
     }
     const again = thrown(() => c.map());
-    expect([again instanceof RevokedError, again.message]).toEqual([true, expect.stringMatching(/^MmapCookie.map: cookie #1 \(dmabuf, wc, BAR2/)]);
+    expect([again instanceof RevokedError, again.message]).toEqual([
+      true,
+      expect.stringMatching(/^MmapCookie.map: cookie #1 \(dmabuf, wc, BAR2/),
+    ]);
     // A second revoke changes nothing; the fd is held until close.
     c.revoke();
     expect(w.featureSets.filter((s) => s.index === REVOKE)).toHaveLength(1);
@@ -72,7 +82,10 @@ describe('MmapCookie.revoke() of a dma-buf cookie', () => {
     const c = w.registry.create(w.bar2, { length: 0x1000, memattr: 'wc', route: 'dmabuf', tables });
     const m = c.map();
     const err = thrown(() => c.revoke());
-    expect([err instanceof NotSupportedError, err.message]).toEqual([true, expect.stringMatching(/DMA_BUF_REVOKE \(feature 64515\) probe answered ENOTTY/)]);
+    expect([err instanceof NotSupportedError, err.message]).toEqual([
+      true,
+      expect.stringMatching(/DMA_BUF_REVOKE \(feature 64515\) probe answered ENOTTY/),
+    ]);
     expect(m.closed).toBe(false);
   });
 
@@ -82,13 +95,16 @@ describe('MmapCookie.revoke() of a dma-buf cookie', () => {
     expect(c.route.name).toBe('vfio-region');
     const m = c.map();
     const err = thrown(() => c.revoke());
-    expect([err instanceof NotSupportedError, err.message]).toEqual([true, expect.stringMatching(/the vfio-region route has nothing to revoke/)]);
+    expect([err instanceof NotSupportedError, err.message]).toEqual([
+      true,
+      expect.stringMatching(/the vfio-region route has nothing to revoke/),
+    ]);
     expect(m.closed).toBe(false);
   });
 });
 
-describe('a reset takes dma-buf cookies\' mappings down first', () => {
-  it('dma-buf mappings throw RevokedError afterwards; other cookies\' mappings stay', () => {
+describe("a reset takes dma-buf cookies' mappings down first", () => {
+  it("dma-buf mappings throw RevokedError afterwards; other cookies' mappings stay", () => {
     const w = world({ features: { 11: DMA_BUF, 14: SET_ONLY } });
     const d = w.registry.create(w.bar2, { length: 0x1000, memattr: 'wc', route: 'dmabuf' });
     const v = w.registry.create(w.bar2, { offset: 0x1000, length: 0x1000, memattr: 'uc-' });
@@ -96,7 +112,10 @@ describe('a reset takes dma-buf cookies\' mappings down first', () => {
     w.registry.beforeReset('function');
     expect(d.revoked).toBe('the device was reset (function)');
     const err = thrown(() => md.read32(0));
-    expect([err instanceof RevokedError, err.message]).toEqual([true, expect.stringMatching(/was revoked \(the device was reset \(function\)\)/)]);
+    expect([err instanceof RevokedError, err.message]).toEqual([
+      true,
+      expect.stringMatching(/was revoked \(the device was reset \(function\)\)/),
+    ]);
     expect(thrown(() => d.map())).toBeInstanceOf(RevokedError);
     expect(w.featureSets.filter((s) => s.index !== 14)).toEqual([]); // the kernel revokes on reset by itself
     mv.write32(0, 3);

@@ -9,17 +9,41 @@ import { cookieFeatureRoute } from '../../lib/cookie/cookie-feature-route';
 import { CookieMemAttr, CookieRequest, RegionView } from '../../lib/cookie/model';
 import * as os from 'os';
 import {
-  SAMPLE_COOKIE_FEATURE, SAMPLE_COOKIE_FEATURE_TABLE, SAMPLE_COOKIE_SIZE, SAMPLE_DMABUF_MEMATTR_FEATURE, SAMPLE_DMABUF_MEMATTR_TABLE,
-  SAMPLE_DMABUF_REVOKE_FEATURE, SAMPLE_DMABUF_REVOKE_TABLE, SAMPLE_FEATURES_ATTR, SAMPLE_MAX_COOKIES, SAMPLE_MEMATTR_NC, SAMPLE_MEMATTR_WC,
-  SAMPLE_REGION_SUBTYPE_BASE, SAMPLE_REGION_TYPE, announcedFeatureNumbers, decodeSampleCookieOffset, encodeSampleCookie,
-  parseAnnouncedFeatures, sampleDriverTables,
+  SAMPLE_COOKIE_FEATURE,
+  SAMPLE_COOKIE_FEATURE_TABLE,
+  SAMPLE_COOKIE_SIZE,
+  SAMPLE_DMABUF_MEMATTR_FEATURE,
+  SAMPLE_DMABUF_MEMATTR_TABLE,
+  SAMPLE_DMABUF_REVOKE_FEATURE,
+  SAMPLE_DMABUF_REVOKE_TABLE,
+  SAMPLE_FEATURES_ATTR,
+  SAMPLE_MAX_COOKIES,
+  SAMPLE_MEMATTR_NC,
+  SAMPLE_MEMATTR_WC,
+  SAMPLE_REGION_SUBTYPE_BASE,
+  SAMPLE_REGION_TYPE,
+  announcedFeatureNumbers,
+  decodeSampleCookieOffset,
+  encodeSampleCookie,
+  parseAnnouncedFeatures,
+  sampleDriverTables,
 } from '../../lib/cookie/sample-driver';
 import { encodeDmaBufMemattr, encodeDmaBufRevoke } from '../../lib/cookie/model';
 import * as abi from '../../lib/abi';
 import { NotSupportedError } from '../../lib/errors';
 import { regionInfo, typeCap } from '../fixtures/build';
 import { regionOffset } from '../fixtures/devices';
-import { EDU_BAR0, FixtureFacts, IVSHMEM_BAR2, IVSHMEM_BAR2_PHYS, RELAXED, STRICT, eduResourceFile, pat, view } from './cookie-fixtures';
+import {
+  EDU_BAR0,
+  FixtureFacts,
+  IVSHMEM_BAR2,
+  IVSHMEM_BAR2_PHYS,
+  RELAXED,
+  STRICT,
+  eduResourceFile,
+  pat,
+  view,
+} from './cookie-fixtures';
 
 const HEADER = path.join(__dirname, '..', '..', 'kernel', 'vfio-pci-wc-sample', 'vfio_pci_wc_sample.h');
 const MAIN_C = path.join(__dirname, '..', '..', 'kernel', 'vfio-pci-wc-sample', 'main.c');
@@ -37,16 +61,28 @@ function headerDefines(): Map<string, number> {
 }
 
 /** The sample's WC region for BAR2, as REGION_INFO reports it: index 9, TYPE capability. */
-const SAMPLE_WC_REGION = (): RegionView => view(regionInfo({
-  flags: abi.VFIO_REGION_INFO_FLAG_READ | abi.VFIO_REGION_INFO_FLAG_WRITE | abi.VFIO_REGION_INFO_FLAG_MMAP | abi.VFIO_REGION_INFO_FLAG_CAPS,
-  index: 9, size: 0x400000n, offset: regionOffset(9), caps: [typeCap(SAMPLE_REGION_TYPE, SAMPLE_REGION_SUBTYPE_BASE + 2)],
-}));
+const SAMPLE_WC_REGION = (): RegionView =>
+  view(
+    regionInfo({
+      flags:
+        abi.VFIO_REGION_INFO_FLAG_READ |
+        abi.VFIO_REGION_INFO_FLAG_WRITE |
+        abi.VFIO_REGION_INFO_FLAG_MMAP |
+        abi.VFIO_REGION_INFO_FLAG_CAPS,
+      index: 9,
+      size: 0x400000n,
+      offset: regionOffset(9),
+      caps: [typeCap(SAMPLE_REGION_TYPE, SAMPLE_REGION_SUBTYPE_BASE + 2)],
+    }),
+  );
 
 /** What the sample driver answers: the cookie feature GET and SET; DMA_BUF GET; its dma-buf features SET. */
 const SET_ONLY = { probe: 'OK', get: 'EINVAL', set: 'OK' };
 const SAMPLE_FEATURES = {
-  11: { probe: 'OK', get: 'OK', set: 'EINVAL' }, [SAMPLE_COOKIE_FEATURE]: { probe: 'OK', get: 'OK', set: 'OK' },
-  [SAMPLE_DMABUF_MEMATTR_FEATURE]: SET_ONLY, [SAMPLE_DMABUF_REVOKE_FEATURE]: SET_ONLY,
+  11: { probe: 'OK', get: 'OK', set: 'EINVAL' },
+  [SAMPLE_COOKIE_FEATURE]: { probe: 'OK', get: 'OK', set: 'OK' },
+  [SAMPLE_DMABUF_MEMATTR_FEATURE]: SET_ONLY,
+  [SAMPLE_DMABUF_REVOKE_FEATURE]: SET_ONLY,
 };
 
 function req(region: RegionView, memattr: CookieMemAttr = 'wc', o: Partial<CookieRequest> = {}): CookieRequest {
@@ -69,43 +105,73 @@ describe('the sample values agree with the kernel module header', () => {
     expect([SAMPLE_DMABUF_MEMATTR_TABLE.number, SAMPLE_DMABUF_REVOKE_TABLE.number]).toEqual([0xfc02, 0xfc03]);
     // The dma-buf attribute values are the cookie's (and upstream's v3): 0 NC, 1 WC.
     expect(SAMPLE_DMABUF_MEMATTR_TABLE.values).toEqual({ 'uc-': SAMPLE_MEMATTR_NC, wc: SAMPLE_MEMATTR_WC });
-    expect(/^#define\s+VFIO_WC_SAMPLE_FEATURES_ATTR\s+"(\w+)"/m.exec(fs.readFileSync(HEADER, 'utf8'))![1]).toBe(SAMPLE_FEATURES_ATTR);
+    expect(/^#define\s+VFIO_WC_SAMPLE_FEATURES_ATTR\s+"(\w+)"/m.exec(fs.readFileSync(HEADER, 'utf8'))![1]).toBe(
+      SAMPLE_FEATURES_ATTR,
+    );
     // The feature numbers fit the 16-bit index and stay clear of the header's own numbers.
     for (const n of [SAMPLE_COOKIE_FEATURE, SAMPLE_DMABUF_MEMATTR_FEATURE, SAMPLE_DMABUF_REVOKE_FEATURE]) {
       expect(n).toBeLessThanOrEqual(abi.VFIO_DEVICE_FEATURE_MASK);
     }
   });
 
-  it('the dma-buf feature payloads have the header\'s layout (s32 fd, u32 memattr; s32 fd)', () => {
+  it("the dma-buf feature payloads have the header's layout (s32 fd, u32 memattr; s32 fd)", () => {
     const text = fs.readFileSync(HEADER, 'utf8');
-    const fields = (name: string) => [...new RegExp(`struct ${name} \\{([^}]*)\\}`).exec(text)![1].matchAll(/^\s*(__s32|__u32)\s+(\w+);/gm)].map((m) => [m[1], m[2]]);
-    expect(fields('vfio_wc_sample_dma_buf_memattr')).toEqual([['__s32', 'dmabuf_fd'], ['__u32', 'memattr']]);
+    const fields = (name: string) =>
+      [...new RegExp(`struct ${name} \\{([^}]*)\\}`).exec(text)![1].matchAll(/^\s*(__s32|__u32)\s+(\w+);/gm)].map(
+        (m) => [m[1], m[2]],
+      );
+    expect(fields('vfio_wc_sample_dma_buf_memattr')).toEqual([
+      ['__s32', 'dmabuf_fd'],
+      ['__u32', 'memattr'],
+    ]);
     expect(fields('vfio_wc_sample_dma_buf_revoke')).toEqual([['__s32', 'dmabuf_fd']]);
     expect([...encodeDmaBufMemattr(-2, 1)]).toEqual([0xfe, 0xff, 0xff, 0xff, 1, 0, 0, 0]);
     expect([...encodeDmaBufRevoke(9)]).toEqual([9, 0, 0, 0]);
   });
 
-  it('the module announces the names the library\'s tables use, in the order of its format string', () => {
+  it("the module announces the names the library's tables use, in the order of its format string", () => {
     const fmt = /sysfs_emit\(\s*buf,\s*"([^"]+)"/.exec(fs.readFileSync(MAIN_C, 'utf8'))![1];
-    expect(fmt.split('\\n').filter(Boolean).map((l) => l.split(' ')[0])).toEqual(
-      ['DMA_BUF', SAMPLE_COOKIE_FEATURE_TABLE.name, SAMPLE_DMABUF_MEMATTR_TABLE.name, SAMPLE_DMABUF_REVOKE_TABLE.name]);
+    expect(
+      fmt
+        .split('\\n')
+        .filter(Boolean)
+        .map((l) => l.split(' ')[0]),
+    ).toEqual([
+      'DMA_BUF',
+      SAMPLE_COOKIE_FEATURE_TABLE.name,
+      SAMPLE_DMABUF_MEMATTR_TABLE.name,
+      SAMPLE_DMABUF_REVOKE_TABLE.name,
+    ]);
   });
 
-  it('the cookie struct has the header\'s fields in order (u32, u32, u64, u64, u64)', () => {
+  it("the cookie struct has the header's fields in order (u32, u32, u64, u64, u64)", () => {
     const body = /struct vfio_wc_sample_cookie \{([^}]*)\}/.exec(fs.readFileSync(HEADER, 'utf8'))![1];
     const fields = [...body.matchAll(/^\s*(__u32|__aligned_u64)\s+(\w+);/gm)].map((m) => [m[1], m[2]]);
-    expect(fields).toEqual([['__u32', 'region_index'], ['__u32', 'memattr'], ['__aligned_u64', 'offset'], ['__aligned_u64', 'length'], ['__aligned_u64', 'mmap_offset']]);
+    expect(fields).toEqual([
+      ['__u32', 'region_index'],
+      ['__u32', 'memattr'],
+      ['__aligned_u64', 'offset'],
+      ['__aligned_u64', 'length'],
+      ['__aligned_u64', 'mmap_offset'],
+    ]);
     expect(SAMPLE_COOKIE_SIZE).toBe(4 + 4 + 8 + 8 + 8);
   });
 });
 
 describe('cookie payloads', () => {
-  it('encodes a request little-endian at the header\'s offsets', () => {
-    const b = encodeSampleCookie({ bar: 2, memattr: SAMPLE_MEMATTR_WC, offset: 0x201000n, length: 0x3000n }, 0xa0000000000n);
+  it("encodes a request little-endian at the header's offsets", () => {
+    const b = encodeSampleCookie(
+      { bar: 2, memattr: SAMPLE_MEMATTR_WC, offset: 0x201000n, length: 0x3000n },
+      0xa0000000000n,
+    );
     const dv = new DataView(b.buffer);
     expect(b.length).toBe(32);
     expect([dv.getUint32(0, true), dv.getUint32(4, true)]).toEqual([2, 1]);
-    expect([dv.getBigUint64(8, true), dv.getBigUint64(16, true), dv.getBigUint64(24, true)]).toEqual([0x201000n, 0x3000n, 0xa0000000000n]);
+    expect([dv.getBigUint64(8, true), dv.getBigUint64(16, true), dv.getBigUint64(24, true)]).toEqual([
+      0x201000n,
+      0x3000n,
+      0xa0000000000n,
+    ]);
   });
 
   it('reads the offset the kernel wrote back, and refuses a short payload', () => {
@@ -121,7 +187,7 @@ describe('cookie payloads', () => {
     expect([...b.subarray(0, 24)].every((x) => x === 0)).toBe(true);
   });
 
-  it('maps the cookie layer\'s attributes to the sample\'s values; nothing else', () => {
+  it("maps the cookie layer's attributes to the sample's values; nothing else", () => {
     expect(SAMPLE_COOKIE_FEATURE_TABLE.values).toEqual({ 'uc-': SAMPLE_MEMATTR_NC, wc: SAMPLE_MEMATTR_WC });
   });
 });
@@ -130,17 +196,25 @@ describe('the announcement of feature numbers', () => {
   const TEXT = 'DMA_BUF 11\nWC_SAMPLE_MMAP_COOKIE 64513\nDMA_BUF_MEMATTR 64514\nDMA_BUF_REVOKE 64515\n';
 
   it('parses "NAME number" lines into feature-table overrides', () => {
-    expect(parseAnnouncedFeatures(TEXT)).toEqual({ DMA_BUF: 11, WC_SAMPLE_MMAP_COOKIE: 0xfc01, DMA_BUF_MEMATTR: 0xfc02, DMA_BUF_REVOKE: 0xfc03 });
+    expect(parseAnnouncedFeatures(TEXT)).toEqual({
+      DMA_BUF: 11,
+      WC_SAMPLE_MMAP_COOKIE: 0xfc01,
+      DMA_BUF_MEMATTR: 0xfc02,
+      DMA_BUF_REVOKE: 0xfc03,
+    });
     expect(() => parseAnnouncedFeatures('DMA_BUF eleven\n')).toThrow(/line 1 is not "NAME number"/);
   });
 
-  it('reads the device\'s sysfs file; undefined where the driver announces nothing', () => {
+  it("reads the device's sysfs file; undefined where the driver announces nothing", () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'vfio-announce-'));
     try {
       fs.mkdirSync(path.join(root, '0000:00:04.0'));
       fs.mkdirSync(path.join(root, '0000:00:05.0'));
       fs.writeFileSync(path.join(root, '0000:00:04.0', SAMPLE_FEATURES_ATTR), TEXT);
-      expect(announcedFeatureNumbers('0000:00:04.0', root)).toMatchObject({ DMA_BUF_MEMATTR: 0xfc02, DMA_BUF_REVOKE: 0xfc03 });
+      expect(announcedFeatureNumbers('0000:00:04.0', root)).toMatchObject({
+        DMA_BUF_MEMATTR: 0xfc02,
+        DMA_BUF_REVOKE: 0xfc03,
+      });
       expect(announcedFeatureNumbers('0000:00:05.0', root)).toBeUndefined();
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
@@ -149,10 +223,15 @@ describe('the announcement of feature numbers', () => {
 });
 
 describe('route choice on a device bound to the sample driver', () => {
-  const facts = (o: Partial<ConstructorParameters<typeof FixtureFacts>[0]> = {}) => new FixtureFacts({
-    regions: [IVSHMEM_BAR2(), SAMPLE_WC_REGION()], devmem: STRICT, pat: pat(), features: SAMPLE_FEATURES,
-    tables: sampleDriverTables(), ...o,
-  });
+  const facts = (o: Partial<ConstructorParameters<typeof FixtureFacts>[0]> = {}) =>
+    new FixtureFacts({
+      regions: [IVSHMEM_BAR2(), SAMPLE_WC_REGION()],
+      devmem: STRICT,
+      pat: pat(),
+      features: SAMPLE_FEATURES,
+      tables: sampleDriverTables(),
+      ...o,
+    });
 
   it('the sample region type names region 9 as the WC view of BAR2', () => {
     const found = wcRegionsFor(2, [IVSHMEM_BAR2(), SAMPLE_WC_REGION()], sampleDriverTables().wcRegionTypes!);
@@ -162,7 +241,9 @@ describe('route choice on a device bound to the sample driver', () => {
   it('WC picks the WC region first, and the cookie feature is available too', () => {
     const { choice } = chooseRoute(req(IVSHMEM_BAR2()), facts(), DEFAULT_ROUTES, 'op');
     expect(choice.name).toBe('wc-region');
-    expect(choice.reason).toMatch(/region 9 \(vfio-pci-wc-sample-bar2, TYPE 0x8000ffff\/0x57430002\) is a write-combining view of BAR2/);
+    expect(choice.reason).toMatch(
+      /region 9 \(vfio-pci-wc-sample-bar2, TYPE 0x8000ffff\/0x57430002\) is a write-combining view of BAR2/,
+    );
     expect(choice.considered.map((p) => [p.route, p.available, p.gives])).toEqual([
       ['wc-region', true, 'wc'],
       ['cookie-feature', true, 'wc'],
@@ -184,9 +265,14 @@ describe('route choice on a device bound to the sample driver', () => {
     expect(choice.name).toBe('cookie-feature');
   });
 
-  it('an uncached-minus request takes the device\'s own mapping; the cookie feature can give it when asked by name', () => {
+  it("an uncached-minus request takes the device's own mapping; the cookie feature can give it when asked by name", () => {
     expect(chooseRoute(req(IVSHMEM_BAR2(), 'uc-'), facts(), DEFAULT_ROUTES, 'op').choice.name).toBe('vfio-region');
-    const forced = chooseRoute(req(IVSHMEM_BAR2(), 'uc-', { route: 'cookie-feature' }), facts(), DEFAULT_ROUTES, 'op').choice;
+    const forced = chooseRoute(
+      req(IVSHMEM_BAR2(), 'uc-', { route: 'cookie-feature' }),
+      facts(),
+      DEFAULT_ROUTES,
+      'op',
+    ).choice;
     expect(forced).toMatchObject({ name: 'cookie-feature', gives: 'uc-', downgraded: undefined });
   });
 
@@ -206,11 +292,17 @@ describe('route choice on a device bound to the sample driver', () => {
 
   it('a driver that does not answer the number (vfio-pci) is reported with the probe answers', () => {
     const p = cookieFeatureRoute.probe(req(IVSHMEM_BAR2()), facts({ features: { 11: SAMPLE_FEATURES[11] } }));
-    expect(p).toMatchObject({ available: false, reason: 'WC_SAMPLE_MMAP_COOKIE (feature 64513) probe answered GET ENOTTY, SET ENOTTY' });
+    expect(p).toMatchObject({
+      available: false,
+      reason: 'WC_SAMPLE_MMAP_COOKIE (feature 64513) probe answered GET ENOTTY, SET ENOTTY',
+    });
   });
 
-  it('the device\'s feature table renumbers the feature (probed at the new number)', () => {
-    const f = facts({ featureNumbers: { DMA_BUF: 11, WC_SAMPLE_MMAP_COOKIE: 0xfc05 }, features: { 0xfc05: SAMPLE_FEATURES[SAMPLE_COOKIE_FEATURE] } });
+  it("the device's feature table renumbers the feature (probed at the new number)", () => {
+    const f = facts({
+      featureNumbers: { DMA_BUF: 11, WC_SAMPLE_MMAP_COOKIE: 0xfc05 },
+      features: { 0xfc05: SAMPLE_FEATURES[SAMPLE_COOKIE_FEATURE] },
+    });
     expect(cookieFeatureRoute.probe(req(IVSHMEM_BAR2()), f)).toMatchObject({ available: true, gives: 'wc' });
     expect(f.asked).toContain('feature64517/get');
     expect(f.asked).not.toContain(`feature${SAMPLE_COOKIE_FEATURE}/get`);
@@ -219,31 +311,49 @@ describe('route choice on a device bound to the sample driver', () => {
   it('a BAR that is not prefetchable gets no cookie (the driver offers WC on prefetchable BARs only)', () => {
     const f = facts({ regions: [EDU_BAR0()], resourceFile: eduResourceFile() });
     expect(cookieFeatureRoute.probe(req(EDU_BAR0()), f)).toMatchObject({
-      available: false, reason: 'BAR0 is not prefetchable, and WC_SAMPLE_MMAP_COOKIE makes cookies for prefetchable BARs only',
+      available: false,
+      reason: 'BAR0 is not prefetchable, and WC_SAMPLE_MMAP_COOKIE makes cookies for prefetchable BARs only',
     });
   });
 
   it('where PAT already holds another type (a plain mapping came first), the driver routes say the mapping gets it', () => {
-    const f = () => facts({ pat: pat([IVSHMEM_BAR2_PHYS + 0x200000n, IVSHMEM_BAR2_PHYS + 0x300000n, 'uncached-minus']) });
+    const f = () =>
+      facts({ pat: pat([IVSHMEM_BAR2_PHYS + 0x200000n, IVSHMEM_BAR2_PHYS + 0x300000n, 'uncached-minus']) });
     const there = req(IVSHMEM_BAR2(), 'wc', { offset: 0x200000n });
     for (const route of [wcRegionRoute, cookieFeatureRoute]) {
       const p = route.probe(there, f());
       expect(p).toMatchObject({ available: true, gives: 'uc-' });
-      expect(p.reason).toMatch(/but PAT already holds uc- for \[0x800200000-0x800201000\) .*reserved first: the mapping gets that type/);
-      expect(p.needs).toEqual([expect.stringMatching(/^no other mapping of BAR2 0x200000\+0x1000 while the wc one is made .*unmap the others first/)]);
+      expect(p.reason).toMatch(
+        /but PAT already holds uc- for \[0x800200000-0x800201000\) .*reserved first: the mapping gets that type/,
+      );
+      expect(p.needs).toEqual([
+        expect.stringMatching(
+          /^no other mapping of BAR2 0x200000\+0x1000 while the wc one is made .*unmap the others first/,
+        ),
+      ]);
     }
     let hint: string | undefined;
     expect(() => {
-      try { chooseRoute(there, f(), DEFAULT_ROUTES, 'op'); } catch (e) { hint = (e as NotSupportedError).hint; throw e; }
+      try {
+        chooseRoute(there, f(), DEFAULT_ROUTES, 'op');
+      } catch (e) {
+        hint = (e as NotSupportedError).hint;
+        throw e;
+      }
     }).toThrow(NotSupportedError);
     expect(hint).toMatch(/unmap the others first/);
     // The rest of the BAR is untouched: WC there.
-    expect(chooseRoute(req(IVSHMEM_BAR2(), 'wc', { offset: 0x100000n }), f(), DEFAULT_ROUTES, 'op').choice).toMatchObject({ name: 'wc-region', gives: 'wc' });
+    expect(
+      chooseRoute(req(IVSHMEM_BAR2(), 'wc', { offset: 0x100000n }), f(), DEFAULT_ROUTES, 'op').choice,
+    ).toMatchObject({ name: 'wc-region', gives: 'wc' });
   });
 
   it('a range across two reservations of different types cannot be reserved at all', () => {
     const f = facts({
-      pat: pat([IVSHMEM_BAR2_PHYS, IVSHMEM_BAR2_PHYS + 0x1000n, 'write-combining'], [IVSHMEM_BAR2_PHYS + 0x1000n, IVSHMEM_BAR2_PHYS + 0x2000n, 'uncached-minus']),
+      pat: pat(
+        [IVSHMEM_BAR2_PHYS, IVSHMEM_BAR2_PHYS + 0x1000n, 'write-combining'],
+        [IVSHMEM_BAR2_PHYS + 0x1000n, IVSHMEM_BAR2_PHYS + 0x2000n, 'uncached-minus'],
+      ),
     });
     const p = cookieFeatureRoute.probe(req(IVSHMEM_BAR2(), 'wc', { length: 0x2000 }), f);
     expect(p).toMatchObject({ available: false });

@@ -43,7 +43,6 @@ export interface World {
 
 const open: World[] = [];
 
-
 export function world(o: { features?: Record<number, FeatureProbeAnswers>; wcRegion?: boolean } = {}): World {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'vfio-cookie-'));
   const dev = path.join(root, 'sys/bus/pci/devices', BDF);
@@ -62,26 +61,45 @@ export function world(o: { features?: Record<number, FeatureProbeAnswers>; wcReg
   const tracked = new Set<Mapping>();
   const owned = new Set<{ close(): void }>();
   const exported: DmaBuf[] = [];
-  let registry!: CookieRegistry;
   const regionHost: RegionHost = {
     label: BDF,
     fd: () => devFd,
-    track: (m) => { tracked.add(m); registry.noticeMapping(m); },
+    track: (m) => {
+      tracked.add(m);
+      registry.noticeMapping(m);
+    },
     untrack: (m) => tracked.delete(m),
     exportDmaBuf: (index, ranges) => {
       // A dma-buf stand-in: an fd of its own whose offset 0 is the range's first byte.
       const file = path.join(root, `dmabuf-${exported.length}`);
       fs.writeFileSync(file, Buffer.alloc(Number(ranges[0].length)));
       const fd = native().open(file, native().constants.O_RDWR | native().constants.O_CLOEXEC);
-      const buf = new DmaBuf(fd, { label: BDF, regionIndex: index, regionName: 'BAR2', ranges: [{ offset: BigInt(ranges[0].offset), length: BigInt(ranges[0].length) }] });
+      const buf = new DmaBuf(fd, {
+        label: BDF,
+        regionIndex: index,
+        regionName: 'BAR2',
+        ranges: [{ offset: BigInt(ranges[0].offset), length: BigInt(ranges[0].length) }],
+      });
       exported.push(buf);
       return buf;
     },
   };
-  const bar2 = new Region(decodeRegionInfo(regionInfo({ flags: RW, index: 2, size: BigInt(4 * MiB), offset: BAR2_OFFSET })), regionHost);
-  const wc9 = new Region(decodeRegionInfo(regionInfo({
-    flags: RW | abi.VFIO_REGION_INFO_FLAG_CAPS, index: 9, size: BigInt(4 * MiB), offset: WC9_OFFSET, caps: [typeCap(FIXTURE_WC_TYPE, FIXTURE_WC_SUBTYPE)],
-  })), regionHost);
+  const bar2 = new Region(
+    decodeRegionInfo(regionInfo({ flags: RW, index: 2, size: BigInt(4 * MiB), offset: BAR2_OFFSET })),
+    regionHost,
+  );
+  const wc9 = new Region(
+    decodeRegionInfo(
+      regionInfo({
+        flags: RW | abi.VFIO_REGION_INFO_FLAG_CAPS,
+        index: 9,
+        size: BigInt(4 * MiB),
+        offset: WC9_OFFSET,
+        caps: [typeCap(FIXTURE_WC_TYPE, FIXTURE_WC_SUBTYPE)],
+      }),
+    ),
+    regionHost,
+  );
   const featureSets: { index: number; payload: Uint8Array }[] = [];
   const features = o.features ?? { 11: { probe: 'OK', get: 'OK', set: 'EINVAL' } };
   const host: CookieHost = {
@@ -93,19 +111,41 @@ export function world(o: { features?: Record<number, FeatureProbeAnswers>; wcReg
     disown: (r) => owned.delete(r),
     featureNumber: (name) => (name === 'DMA_BUF' ? 11 : undefined),
     probeFeature: (i) => features[i] ?? { probe: 'ENOTTY', get: 'ENOTTY', set: 'ENOTTY' },
-    setFeature: (index, payload) => { featureSets.push({ index, payload: new Uint8Array(payload) }); },
-    getFeature: (index) => { throw new Error(`no GET of feature ${index} expected here`); },
+    setFeature: (index, payload) => {
+      featureSets.push({ index, payload: new Uint8Array(payload) });
+    },
+    getFeature: (index) => {
+      throw new Error(`no GET of feature ${index} expected here`);
+    },
     wcReservedBeforeOpen: () => false,
   };
-  registry = new CookieRegistry(host, {
-    paths: { sysfs: path.join(root, 'sys'), proc: path.join(root, 'proc'), kernelConfig: [], pat: { debugfs: path.join(root, 'debug'), mountDebugfs: false } },
+  const registry = new CookieRegistry(host, {
+    paths: {
+      sysfs: path.join(root, 'sys'),
+      proc: path.join(root, 'proc'),
+      kernelConfig: [],
+      pat: { debugfs: path.join(root, 'debug'), mountDebugfs: false },
+    },
     tables: o.wcRegion ? { wcRegionTypes: [WC_TYPE] } : {},
     pageSize: PAGE,
   });
   const w: World = {
-    root, devFd, devFile, wcFile, registry, bar2, wc9, owned, tracked, featureSets, exported,
-    setPat: (...lines) => fs.writeFileSync(path.join(root, 'debug/x86/pat_memtype_list'),
-      ['PAT memtype list:', ...lines.map(([s, e, t]) => patLine(s, e, t))].join('\n') + '\n'),
+    root,
+    devFd,
+    devFile,
+    wcFile,
+    registry,
+    bar2,
+    wc9,
+    owned,
+    tracked,
+    featureSets,
+    exported,
+    setPat: (...lines) =>
+      fs.writeFileSync(
+        path.join(root, 'debug/x86/pat_memtype_list'),
+        ['PAT memtype list:', ...lines.map(([s, e, t]) => patLine(s, e, t))].join('\n') + '\n',
+      ),
     setCmdline: (s) => fs.writeFileSync(path.join(root, 'proc/cmdline'), `${s}\n`),
   };
   w.setPat();
@@ -132,4 +172,3 @@ export function fdTarget(fd: number): string | undefined {
     return undefined;
   }
 }
-

@@ -7,7 +7,11 @@ import { native } from '../../lib/addon/native';
 import { E, thrown as thrownByAddon } from './native-util';
 
 function thrown(f: () => unknown): Error & { code?: string; device?: string } {
-  try { f(); } catch (e) { return e as Error; }
+  try {
+    f();
+  } catch (e) {
+    return e as Error;
+  }
   throw new Error('expected an error');
 }
 
@@ -16,8 +20,16 @@ const SIZE = 0x100000n;
 
 describe('checkIoeventfd', () => {
   it('gives the width flag and the offset and value as bigints', () => {
-    expect(checkIoeventfd('op', { offset: 4, width: 4, value: 0x12345678 }, SIZE)).toEqual({ offset: 4n, value: 0x12345678n, flags: 4 });
-    expect(checkIoeventfd('op', { offset: 0xffff8n, width: 8, value: 0xffffffffffffffffn }, SIZE)).toEqual({ offset: 0xffff8n, value: 0xffffffffffffffffn, flags: 8 });
+    expect(checkIoeventfd('op', { offset: 4, width: 4, value: 0x12345678 }, SIZE)).toEqual({
+      offset: 4n,
+      value: 0x12345678n,
+      flags: 4,
+    });
+    expect(checkIoeventfd('op', { offset: 0xffff8n, width: 8, value: 0xffffffffffffffffn }, SIZE)).toEqual({
+      offset: 0xffff8n,
+      value: 0xffffffffffffffffn,
+      flags: 8,
+    });
     expect(checkIoeventfd('op', { offset: 3, width: 1, value: 0xff }, SIZE).flags).toBe(1);
     expect(checkIoeventfd('op', { offset: 2, width: 2, value: 0 }, SIZE).flags).toBe(2);
   });
@@ -27,7 +39,12 @@ describe('checkIoeventfd', () => {
     ['no width', { offset: 0, value: 0 }, /width undefined/, 'EINVAL'],
     ['a negative offset', { offset: -4, width: 4, value: 0 }, /offset -4 is not a non-negative integer/, 'EINVAL'],
     ['a fractional offset', { offset: 1.5, width: 1, value: 0 }, /not a non-negative integer/, 'EINVAL'],
-    ['an offset past the region', { offset: 0x100000, width: 4, value: 0 }, /outside the 0x100000-byte region/, 'ERANGE'],
+    [
+      'an offset past the region',
+      { offset: 0x100000, width: 4, value: 0 },
+      /outside the 0x100000-byte region/,
+      'ERANGE',
+    ],
     ['a write running past the end', { offset: 0xffffe, width: 4, value: 0 }, /outside/, 'ERANGE'],
     ['a misaligned offset', { offset: 2, width: 4, value: 0 }, /not 4-byte aligned/, 'EINVAL'],
     ['a value too wide', { offset: 0, width: 2, value: 0x10000 }, /does not fit in 16 unsigned bits/, 'EINVAL'],
@@ -42,10 +59,14 @@ describe('checkIoeventfd', () => {
   });
 });
 
-describe('the addon\'s VFIO_DEVICE_IOEVENTFD', () => {
+describe("the addon's VFIO_DEVICE_IOEVENTFD", () => {
   let fd: number;
-  beforeAll(() => { fd = n.open('/dev/null', n.constants.O_RDWR | n.constants.O_CLOEXEC); });
-  afterAll(() => { n.close(fd); });
+  beforeAll(() => {
+    fd = n.open('/dev/null', n.constants.O_RDWR | n.constants.O_CLOEXEC);
+  });
+  afterAll(() => {
+    n.close(fd);
+  });
 
   it('reaches the kernel with well-formed arguments (ENOTTY from /dev/null), an eventfd or -1', () => {
     const efd = n.eventfd(0, n.constants.EFD_CLOEXEC);
@@ -64,7 +85,7 @@ describe('the addon\'s VFIO_DEVICE_IOEVENTFD', () => {
     expect(thrownByAddon(() => n.VFIO_DEVICE_IOEVENTFD(fd, 4, 0n, 0n, undefined as never)).name).toBe('TypeError');
   });
 
-  it('the struct is the uAPI\'s 32 bytes and the ioctl number _IO(\';\', 116)', () => {
+  it("the struct is the uAPI's 32 bytes and the ioctl number _IO(';', 116)", () => {
     expect(n.constants.sizes.vfio_device_ioeventfd).toBe(32);
     expect(n.constants.abi.VFIO_DEVICE_IOEVENTFD).toBe((0x3b << 8) | 116);
     expect([8, 16, 32, 64].map((b) => n.constants.abi[`VFIO_DEVICE_IOEVENTFD_${b}`])).toEqual([1, 2, 4, 8]);
