@@ -48,6 +48,7 @@ export type ErrnoCode = keyof typeof os.constants.errno;
  * Codes of the package's own checks, where no system call failed:
  *
  * - `'ECLOSED'`: the object (or its device) was closed ({@link ClosedError}).
+ * - `'EREVOKED'`: the memory behind a mapping was revoked; the library unmapped it first ({@link RevokedError}).
  * - `'EDECODE'`: bytes from the kernel or sysfs did not decode (`DecodeError`).
  * - `'VFIO_NO_DEVICE'`: no device has the address given (nothing in sysfs).
  * - `'VFIO_NOT_BOUND'`: the device exists but is not bound to a VFIO driver (vfio-pci or a
@@ -59,6 +60,7 @@ export type ErrnoCode = keyof typeof os.constants.errno;
  */
 export type OwnErrorCode =
   | 'ECLOSED'
+  | 'EREVOKED'
   | 'EDECODE'
   | 'VFIO_NO_DEVICE'
   | 'VFIO_NOT_BOUND'
