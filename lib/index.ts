@@ -1,6 +1,7 @@
 // Public API of the `vfio` package.
 export { Device, DeviceOpenOptions, DeviceIrqInfo, ResourcePhase } from './device/device';
 export { Region, MapOptions, mapAlignment } from './device/region';
+export { Ioeventfd, IoeventfdOptions, IoeventfdWidth } from './device/ioeventfd';
 export { Mapping, MemAttr, EffectiveMemAttr, MemattrAlias } from './memory/mapping';
 export {
   ConfigSpace,
@@ -41,6 +42,7 @@ export {
   PermissionError,
   BusyError,
   ClosedError,
+  RevokedError,
   InvalidArgumentError,
   TimeoutError,
   ErrorContext,
@@ -68,6 +70,7 @@ export {
   MemattrRoutesReport,
   MemattrTables,
   MemattrFeature,
+  RevokeFeature,
   WcRegionType,
   Route,
   CookieKey,

@@ -71,6 +71,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   export_fd(out);
   export_vfio(out);
   export_vfio_feature(out);
+  export_vfio_ioeventfd(out);
   export_iommufd(out);
   export_mman(out);
   export_eventfd(out);

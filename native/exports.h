@@ -43,6 +43,7 @@ void export_frame(Exports& out);
 void export_fd(Exports& out);
 void export_vfio(Exports& out);
 void export_vfio_feature(Exports& out);
+void export_vfio_ioeventfd(Exports& out);
 void export_iommufd(Exports& out);
 void export_mman(Exports& out);
 void export_eventfd(Exports& out);

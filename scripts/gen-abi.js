@@ -14,7 +14,7 @@ const root = path.resolve(__dirname, '..');
 const abiDir = path.join(root, 'native', 'abi');
 const outFile = path.join(root, 'lib', 'abi', 'generated.ts');
 // The order headers are read in: constants may refer to constants of an earlier header.
-const HEADERS = ['vfio_abi.h', 'vfio_type1_abi.h', 'vfio_feature_abi.h', 'iommufd_abi.h'];
+const HEADERS = ['vfio_abi.h', 'vfio_type1_abi.h', 'vfio_feature_abi.h', 'vfio_ioeventfd_abi.h', 'iommufd_abi.h'];
 
 /** The logical lines of a C header: backslash continuations joined, one entry per source line. */
 function lines(text) {

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * vfio-pci-wc-sample: a SAMPLE vfio-pci variant driver with write-combining (WC) mappings of
- * prefetchable BARs, offered through the two designs argued for VFIO (see
- * vfio_pci_wc_sample.h): a device-specific region per BAR whose mmap is WC, and mmap cookies
- * handed out by a device feature. It exists so that userspace code for both designs can run
- * against real kernel code and real x86 PAT memory types. Its numbers are not upstream uAPI.
+ * prefetchable BARs, offered through three designs argued for VFIO (see vfio_pci_wc_sample.h):
+ * a device-specific region per BAR whose mmap is WC, mmap cookies handed out by a device
+ * feature, and mmappable dma-bufs whose memory attribute a device feature sets. It exists so
+ * that userspace code for all three can run against real kernel code and real x86 PAT memory
+ * types. Its numbers are not upstream uAPI.
  *
  * Everything else is vfio-pci: the driver binds only through driver_override and passes all
  * other operations to vfio_pci_core.
@@ -24,8 +25,9 @@
  * Costs of that, acceptable in a sample and documented in its README: the core refuses
  * ioeventfds on those BARs (it needs its kernel mapping for them), and the WC region and cookie
  * mappings are populated at mmap and not revoked when the core zaps BAR mappings (reset, memory
- * decoding turned off); plain BAR mappings are, as with vfio-pci. The driver offers no dma-buf
- * export (it sets no pci_ops; the core would refuse the taken-over BARs anyway).
+ * decoding turned off); plain BAR mappings are, as with vfio-pci. dma-buf export of those BARs
+ * is the driver's own (dmabuf.c): the core would refuse them, and its dma-bufs cannot be
+ * mmapped.
  */
 #include <linux/module.h>
 #include <linux/pci.h>
@@ -214,8 +216,12 @@ static void wcs_close_device(struct vfio_device *core_vdev)
 		container_of(core_vdev, struct vfio_pci_core_device, vdev);
 	struct wcs_device *wcs = to_wcs(vdev);
 
-	/* Every mapping held the device file open, so none is left: only cookie handles are. */
+	/*
+	 * Every mapping of the device fd held it open, so none is left: only cookie handles are.
+	 * Exported dma-bufs can outlive the device: they are revoked and let go of.
+	 */
 	wcs_cookies_release_all(wcs);
+	wcs_dmabufs_revoke_all(wcs, true);
 	vfio_pci_core_close_device(core_vdev);
 	wcs_give_back_bars(wcs);
 }
@@ -291,11 +297,32 @@ static int wcs_device_feature(struct vfio_device *core_vdev, u32 flags,
 {
 	struct vfio_pci_core_device *vdev =
 		container_of(core_vdev, struct vfio_pci_core_device, vdev);
+	struct wcs_device *wcs = to_wcs(vdev);
 
-	if ((flags & VFIO_DEVICE_FEATURE_MASK) ==
-	    VFIO_WC_SAMPLE_FEATURE_MMAP_COOKIE)
-		return wcs_cookie_feature(to_wcs(vdev), flags, arg, argsz);
+	switch (flags & VFIO_DEVICE_FEATURE_MASK) {
+	case VFIO_WC_SAMPLE_FEATURE_MMAP_COOKIE:
+		return wcs_cookie_feature(wcs, flags, arg, argsz);
+	case VFIO_DEVICE_FEATURE_DMA_BUF:
+		/* The core offers none (no pci_ops), and would refuse the BARs taken over. */
+		return wcs_dmabuf_feature(wcs, flags, arg, argsz);
+	case VFIO_WC_SAMPLE_FEATURE_DMA_BUF_MEMATTR:
+		return wcs_dmabuf_memattr_feature(wcs, flags, arg, argsz);
+	case VFIO_WC_SAMPLE_FEATURE_DMA_BUF_REVOKE:
+		return wcs_dmabuf_revoke_feature(wcs, flags, arg, argsz);
+	}
 	return vfio_pci_core_ioctl_feature(core_vdev, flags, arg, argsz);
+}
+
+/* A reset revokes the exported dma-bufs first: none is mapped while the device resets. */
+static long wcs_ioctl(struct vfio_device *core_vdev, unsigned int cmd,
+		      unsigned long arg)
+{
+	struct vfio_pci_core_device *vdev =
+		container_of(core_vdev, struct vfio_pci_core_device, vdev);
+
+	if (cmd == VFIO_DEVICE_RESET || cmd == VFIO_DEVICE_PCI_HOT_RESET)
+		wcs_dmabufs_revoke_all(to_wcs(vdev), false);
+	return vfio_pci_core_ioctl(core_vdev, cmd, arg);
 }
 
 static int wcs_init_dev(struct vfio_device *core_vdev)
@@ -304,6 +331,7 @@ static int wcs_init_dev(struct vfio_device *core_vdev)
 		container_of(core_vdev, struct vfio_pci_core_device, vdev);
 
 	wcs_cookies_init(to_wcs(vdev));
+	wcs_dmabufs_init(to_wcs(vdev));
 	return vfio_pci_core_init_dev(core_vdev);
 }
 
@@ -313,6 +341,7 @@ static void wcs_release_dev(struct vfio_device *core_vdev)
 		container_of(core_vdev, struct vfio_pci_core_device, vdev);
 
 	mutex_destroy(&to_wcs(vdev)->cookie_lock);
+	mutex_destroy(&to_wcs(vdev)->dmabuf_lock);
 	vfio_pci_core_release_dev(core_vdev);
 }
 
@@ -322,7 +351,7 @@ static const struct vfio_device_ops wcs_ops = {
 	.release = wcs_release_dev,
 	.open_device = wcs_open_device,
 	.close_device = wcs_close_device,
-	.ioctl = vfio_pci_core_ioctl,
+	.ioctl = wcs_ioctl,
 	.get_region_info_caps = vfio_pci_ioctl_get_region_info,
 	.device_feature = wcs_device_feature,
 	.read = wcs_read,
@@ -363,6 +392,28 @@ static void wcs_remove(struct pci_dev *pdev)
 	vfio_put_device(&vdev->vdev);
 }
 
+/*
+ * The announcement of the feature numbers the driver answers, so userspace can discover them
+ * instead of being told: one "NAME number" line each, in the device's sysfs directory.
+ */
+static ssize_t vfio_features_show(struct device *dev,
+				  struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(
+		buf,
+		"DMA_BUF %u\nWC_SAMPLE_MMAP_COOKIE %u\nDMA_BUF_MEMATTR %u\nDMA_BUF_REVOKE %u\n",
+		VFIO_DEVICE_FEATURE_DMA_BUF, VFIO_WC_SAMPLE_FEATURE_MMAP_COOKIE,
+		VFIO_WC_SAMPLE_FEATURE_DMA_BUF_MEMATTR,
+		VFIO_WC_SAMPLE_FEATURE_DMA_BUF_REVOKE);
+}
+static DEVICE_ATTR_RO(vfio_features);
+
+static struct attribute *wcs_dev_attrs[] = {
+	&dev_attr_vfio_features.attr,
+	NULL,
+};
+ATTRIBUTE_GROUPS(wcs_dev);
+
 /* Any device, but only when userspace names this driver in driver_override. */
 static const struct pci_device_id wcs_table[] = {
 	{ PCI_DRIVER_OVERRIDE_DEVICE_VFIO(PCI_ANY_ID, PCI_ANY_ID) }, {}
@@ -375,6 +426,7 @@ static struct pci_driver wcs_driver = {
 	.probe = wcs_probe,
 	.remove = wcs_remove,
 	.err_handler = &vfio_pci_core_err_handlers,
+	.dev_groups = wcs_dev_groups,
 	.driver_managed_dma = true,
 };
 
@@ -402,4 +454,4 @@ module_exit(wcs_exit);
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION(
-	"SAMPLE vfio-pci variant driver: write-combining BAR mappings through WC regions and mmap cookies (not an upstream uAPI)");
+	"SAMPLE vfio-pci variant driver: write-combining BAR mappings through WC regions, mmap cookies and mmappable dma-bufs (not an upstream uAPI)");

@@ -64,4 +64,40 @@ struct vfio_wc_sample_cookie {
 	__aligned_u64 mmap_offset; /* out for GET, in for SET */
 };
 
+/*
+ * Design 3, "mmappable dma-bufs": the design the kernel list is converging on, in which a BAR
+ * mapping is a mapping of a dma-buf and the dma-buf carries the memory attribute.
+ *
+ * VFIO_DEVICE_FEATURE_DMA_BUF (11, the upstream feature and payload) exports ranges of a BAR
+ * the driver offers write-combining on as a dma-buf of this driver's own; that dma-buf can be
+ * mmapped (one-range dma-bufs only: the mapping reserves its memory type for one physical
+ * range). Its mappings use the dma-buf's memory attribute, NC until changed.
+ *
+ * DMA_BUF_MEMATTR, SET only: { dmabuf_fd, memattr } sets the attribute of the dma-buf's later
+ * mappings (existing mappings keep theirs). ENOENT for an unknown attribute; EINVAL for an fd
+ * that is not a dma-buf this device exported; ENODEV once the dma-buf is revoked.
+ *
+ * DMA_BUF_REVOKE, SET only: { dmabuf_fd } revokes the dma-buf for good: its mappings are
+ * zapped (a later access is SIGBUS) and it cannot be mapped again (ENODEV). A device reset
+ * (VFIO_DEVICE_RESET, VFIO_DEVICE_PCI_HOT_RESET) and closing the device revoke every dma-buf
+ * the device exported. Revoking a revoked dma-buf succeeds.
+ *
+ * The numbers of the two features are contested upstream, so the sample takes its own, from
+ * the same range as the cookie feature, and announces every feature number it answers in the
+ * device's sysfs file VFIO_WC_SAMPLE_FEATURES_ATTR, one "NAME number" line each (NAME without
+ * the VFIO_DEVICE_FEATURE_ prefix), for userspace that wants to discover rather than be told.
+ */
+#define VFIO_WC_SAMPLE_FEATURE_DMA_BUF_MEMATTR 0xfc02
+#define VFIO_WC_SAMPLE_FEATURE_DMA_BUF_REVOKE 0xfc03
+#define VFIO_WC_SAMPLE_FEATURES_ATTR "vfio_features"
+
+struct vfio_wc_sample_dma_buf_memattr {
+	__s32 dmabuf_fd;
+	__u32 memattr; /* VFIO_WC_SAMPLE_MEMATTR_* */
+};
+
+struct vfio_wc_sample_dma_buf_revoke {
+	__s32 dmabuf_fd;
+};
+
 #endif /* VFIO_PCI_WC_SAMPLE_H */

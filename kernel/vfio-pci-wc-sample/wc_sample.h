@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* What main.c and cookie.c of vfio-pci-wc-sample share. */
+/* What the C files of vfio-pci-wc-sample share. */
 #ifndef WC_SAMPLE_H
 #define WC_SAMPLE_H
 
@@ -24,6 +24,9 @@ struct wcs_device {
 	/* The window's first page offset in the device fd: the region index after the last region. */
 	unsigned long cookie_base;
 	unsigned int nr_cookies;
+	/* Serialises the list of exported dma-bufs (dmabuf.c). */
+	struct mutex dmabuf_lock;
+	struct list_head dmabufs;
 };
 
 static inline struct wcs_device *to_wcs(struct vfio_pci_core_device *vdev)
@@ -45,6 +48,16 @@ int wcs_cookie_feature(struct wcs_device *wcs, u32 flags, void __user *arg,
 int wcs_cookie_mmap(struct wcs_device *wcs, struct vm_area_struct *vma);
 void wcs_cookies_release_all(struct wcs_device *wcs);
 int wcs_cookie_cache_create(void);
+
+void wcs_dmabufs_init(struct wcs_device *wcs);
+int wcs_dmabuf_feature(struct wcs_device *wcs, u32 flags,
+		       struct vfio_device_feature_dma_buf __user *arg,
+		       size_t argsz);
+int wcs_dmabuf_memattr_feature(struct wcs_device *wcs, u32 flags,
+			       void __user *arg, size_t argsz);
+int wcs_dmabuf_revoke_feature(struct wcs_device *wcs, u32 flags,
+			      void __user *arg, size_t argsz);
+void wcs_dmabufs_revoke_all(struct wcs_device *wcs, bool detach);
 void wcs_cookie_cache_destroy(void);
 
 #endif /* WC_SAMPLE_H */

@@ -150,6 +150,14 @@ export const VFIO_PRECOPY_INFO_REINIT = 1; // 1 << 0
 export const VFIO_DEVICE_FEATURE_CLEAR_MASTER = 0;
 export const VFIO_DEVICE_FEATURE_SET_MASTER = 1;
 
+// --- native/abi/vfio_ioeventfd_abi.h ---
+// the write's width: exactly one of these
+export const VFIO_DEVICE_IOEVENTFD_8 = 1; // 1 << 0
+export const VFIO_DEVICE_IOEVENTFD_16 = 2; // 1 << 1
+export const VFIO_DEVICE_IOEVENTFD_32 = 4; // 1 << 2
+export const VFIO_DEVICE_IOEVENTFD_64 = 8; // 1 << 3
+export const VFIO_DEVICE_IOEVENTFD_SIZE_MASK = 15; // 0xf
+
 // --- native/abi/iommufd_abi.h ---
 export const IOMMUFD_TYPE = 59; // ';'
 // command numbers (the low byte of each ioctl)
@@ -268,6 +276,7 @@ export const OFFSETOF = {
   vfio_region_dma_range: { offset: 0, length: 8 },
   vfio_device_feature_dma_buf: { region_index: 0, open_flags: 4, flags: 8, nr_ranges: 12, dma_ranges: 16 },
   vfio_device_feature_zpci_err: { data: 0 },
+  vfio_device_ioeventfd: { argsz: 0, flags: 4, offset: 8, data: 16, fd: 24, reserved: 28 },
   iommu_destroy: { size: 0, id: 4 },
   iommu_ioas_alloc: { size: 0, flags: 4, out_ioas_id: 8 },
   iommu_iova_range: { start: 0, last: 8 },

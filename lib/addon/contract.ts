@@ -122,6 +122,12 @@ export interface Native {
   VFIO_DEVICE_FEATURE_UNSAFE(deviceFd: number, flags: number, payload: Uint8Array | null): number;
   /** The feature numbers VFIO_DEVICE_FEATURE takes a payload for (the addon's allowlist). */
   readonly FEATURE_PLAIN_PAYLOAD: readonly number[];
+  /**
+   * struct vfio_device_ioeventfd { argsz, flags (width), offset, data, fd }: the kernel writes
+   * data at the device-fd offset whenever eventfd is signalled; eventfd -1 removes the matching
+   * registration. Returns 0 or -errno.
+   */
+  VFIO_DEVICE_IOEVENTFD(deviceFd: number, flags: number, offset: bigint, data: bigint, eventfd: number): number;
   /** DMA_BUF feature: builds the variable-length range list natively. Returns a dma-buf fd or -errno. */
   VFIO_DEVICE_FEATURE_DMA_BUF(
     deviceFd: number,

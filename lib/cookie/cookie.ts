@@ -1,7 +1,7 @@
 // An MmapCookie: an immutable handle meaning "this BAR range, with this memory attribute, backed
 // by this file and offset". The route that backs it was chosen when it was made; map() makes a
 // Mapping through that backing and reads back which attribute the kernel really gave it.
-import { closedError, notSupported } from '../errors';
+import { closedError, notSupported, revokedError } from '../errors';
 import { Mapping } from '../memory/mapping';
 import { Backing, CookieMemAttr, CookieRegion, RouteChoice, hex } from './model';
 import { EffectiveAttr } from './pat';
@@ -16,6 +16,8 @@ export interface CookieOwner {
   /** A mapping of the cookie went live: aliasing is re-examined. */
   mapped(c: MmapCookie, m: Mapping): void;
   released(c: MmapCookie): void;
+  /** The cookie's mappings were taken down (a revoke): aliasing is re-examined. */
+  unmapped(c: MmapCookie): void;
   /** Marks the span in which mappings the device sees are the cookie's own. */
   mapping<T>(f: () => T): T;
 }
@@ -39,6 +41,7 @@ export class MmapCookie implements Disposable {
   private opened: OpenedBacking | undefined;
   private readonly owner: CookieOwner;
   private readonly live = new Set<Mapping>();
+  private revokedWhy: string | undefined;
 
   /** @internal Made by Region.cookie() through the device's registry. */
   constructor(
@@ -68,6 +71,16 @@ export class MmapCookie implements Disposable {
 
   get closed(): boolean {
     return this.opened === undefined;
+  }
+
+  /** Why the cookie's backing was revoked (it can no longer be mapped), or undefined. */
+  get revoked(): string | undefined {
+    return this.revokedWhy;
+  }
+
+  /** Whether a device reset revokes the backing (dma-bufs): the device takes the mappings down first. */
+  get revokedByReset(): boolean {
+    return this.opened?.revokedByReset === true && this.revokedWhy === undefined;
   }
 
   /** Offset of the first byte in the backing file (pgoff × page size). */
@@ -105,6 +118,7 @@ export class MmapCookie implements Disposable {
   map(): Mapping {
     const opened = this.opened;
     if (!opened) throw closedError('MmapCookie.map', this.label, this.device);
+    if (this.revokedWhy !== undefined) throw revokedError('MmapCookie.map', this.label, this.revokedWhy, this.device);
     const m = this.owner.mapping(() => opened.map());
     try {
       const eff = this.owner.verify(this, opened.pgprot);
@@ -132,6 +146,47 @@ export class MmapCookie implements Disposable {
     this.live.add(m);
     this.owner.mapped(this, m);
     return m;
+  }
+
+  /**
+   * Revokes the backing in the kernel (a dma-buf, through the revoke feature the tables or the
+   * device's feature table name). The cookie's own mappings are taken down first, so their
+   * accessors throw a RevokedError instead of faulting; map() throws one too. The cookie stays
+   * open (its fd held) until close(). NotSupportedError, with nothing changed, when the route
+   * has no revoke or the kernel offers none. Idempotent once revoked.
+   */
+  revoke(): void {
+    const opened = this.opened;
+    if (!opened) throw closedError('MmapCookie.revoke', this.label, this.device);
+    if (this.revokedWhy !== undefined) return;
+    if (!opened.revoke) {
+      throw notSupported('MmapCookie.revoke', `${this.label}: the ${this.backing.kind} route has nothing to revoke`, {
+        device: this.device,
+        hint: 'close() the cookie to end its mappings; only dma-buf cookies can be revoked',
+      });
+    }
+    opened.revoke(() => this.invalidate('revoked through MmapCookie.revoke()'));
+  }
+
+  /** @internal Takes the cookie's mappings down because its backing is (about to be) revoked. */
+  invalidate(why: string): void {
+    if (this.opened === undefined || this.revokedWhy !== undefined) return;
+    this.revokedWhy = why;
+    const errors: unknown[] = [];
+    for (const m of this.live) {
+      try {
+        m.revoke(why);
+      } catch (e) {
+        errors.push(e);
+      }
+    }
+    this.live.clear();
+    this.owner.unmapped(this);
+    if (errors.length)
+      throw new AggregateError(
+        errors,
+        `MmapCookie.invalidate(${this.label}): ${errors.length} mapping(s) failed to unmap`,
+      );
   }
 
   /** Unmaps the cookie's mappings, then releases its backing (dma-buf or sysfs fd). Idempotent. */

@@ -4,10 +4,17 @@
 // without that series a vfio dma-buf is meant for importers (RDMA, GPUs, IOMMU_IOAS_MAP_FILE) and
 // 7.3 refuses to mmap it (EINVAL): the probe says what the feature probes answered, and map()
 // reports the kernel's answer to the mmap itself.
-import { VfioError, errnoError } from '../errors';
-import { CookieMemAttr, MemattrFeature } from './model';
+//
+// Revocation: a dma-buf can be revoked (the DMA_BUF_REVOKE feature, a device reset, the device
+// closing), after which the kernel turns any access through its mappings into SIGBUS. The
+// library therefore takes the cookie's own mappings down BEFORE it revokes or resets, so their
+// accessors throw a RevokedError instead. A revoke the library does not initiate (another
+// process holding the dma-buf fd, a driver revoking on its own) cannot be seen in time: a
+// mapping accessed after it faults. docs/cookies.md says so.
+import { VfioError, errnoError, notSupported } from '../errors';
+import { CookieMemAttr, MemattrFeature, RevokeFeature } from './model';
 import { RouteFacts } from './facts';
-import { Route, barOf, probe } from './routes';
+import { Route, barOf, probe, probeWithPat } from './routes';
 
 const EXPORT_NEED = 'a kernel with VFIO dma-buf export (6.19+, CONFIG_VFIO_PCI_DMABUF)';
 
@@ -16,10 +23,16 @@ function memattrNumber(facts: RouteFacts, mf: MemattrFeature): number {
   return facts.featureNumber(mf.name) ?? mf.number;
 }
 
+/** The revoke feature's number, the same way; undefined when neither table gives one. */
+function revokeNumber(facts: RouteFacts, rf: RevokeFeature | undefined): number | undefined {
+  return rf ? (facts.featureNumber(rf.name) ?? rf.number) : undefined;
+}
+
 export const dmabufRoute: Route = {
   name: 'dmabuf',
   probe(req, facts) {
-    if (barOf(req.region) === undefined) return probe(this.name, false, undefined, `${req.region.name} is not a BAR`);
+    const bar = barOf(req.region);
+    if (bar === undefined) return probe(this.name, false, undefined, `${req.region.name} is not a BAR`);
     const mf = facts.tables.memattrFeature;
     const memattrNeed = mf ? [`a kernel with the ${mf.name} series (a dma-buf mmap with a WC attribute)`] : [];
     const number = facts.featureNumber('DMA_BUF');
@@ -68,9 +81,12 @@ export const dmabufRoute: Route = {
         `${exported} and ${mf.name} (feature ${n}) is offered, but it has no value for ${req.memattr}`,
       );
     }
-    return probe(
+    // The mapping reserves its range's type as any other does: PAT's first reservation wins.
+    return probeWithPat(
       this.name,
-      true,
+      facts,
+      bar,
+      req,
       req.memattr,
       `${exported} and ${mf.name} (feature ${n}) is offered: the dma-buf is mapped ${req.memattr}`,
     );
@@ -124,6 +140,30 @@ export const dmabufRoute: Route = {
         }
       },
       close: () => buf.close(),
+      // vfio-pci revokes its dma-bufs for the length of a reset, the sample driver for good.
+      revokedByReset: true,
+      revoke: (invalidate) => {
+        const rf = facts.tables.revokeFeature;
+        const n = revokeNumber(facts, rf);
+        const answer = n === undefined ? undefined : facts.feature(n, 'set');
+        if (n === undefined || !answer!.supported) {
+          throw notSupported(
+            'MmapCookie.revoke',
+            n === undefined
+              ? `no number is known for ${rf?.name ?? 'DMA_BUF_REVOKE'} (neither the cookie tables nor the device's feature table give one)`
+              : `${rf!.name} (feature ${n}) probe answered ${answer!.answer}`,
+            {
+              device: facts.device,
+              hint:
+                `a kernel or driver with a dma-buf revoke feature, its number given as Device.open(bdf, { featureNumbers: { ${rf?.name ?? 'DMA_BUF_REVOKE'}: N } }); ` +
+                'closing the cookie also ends its mappings and releases the dma-buf',
+            },
+          );
+        }
+        const fd = buf.fdFor('MmapCookie.revoke');
+        invalidate();
+        env.setFeature(n, rf!.encode(fd));
+      },
     };
   },
 };

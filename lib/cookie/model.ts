@@ -133,6 +133,19 @@ export interface MemattrFeature {
   encode(dmabufFd: number, value: number): Uint8Array;
 }
 
+/**
+ * A device feature that revokes an exported dma-buf for good (the pending DMA_BUF_REVOKE):
+ * its mappings are zapped (the next access is SIGBUS) and it cannot be mapped again. Its
+ * number is contested (13 went to ZPCI_ERROR), so the default table has none: a caller or the
+ * device's feature table (name `DMA_BUF_REVOKE`) gives it.
+ */
+export interface RevokeFeature {
+  readonly name: string;
+  readonly number: number | undefined;
+  /** The SET payload for a dma-buf fd. */
+  encode(dmabufFd: number): Uint8Array;
+}
+
 /** A region type (TYPE cap) that announces a write-combining view of one BAR. */
 export interface WcRegionType {
   readonly name: string;
@@ -178,6 +191,8 @@ export interface MemattrTables {
    * device's feature table gives its name (DeviceOpenOptions.featureNumbers) wins over `number`.
    */
   readonly memattrFeature: MemattrFeature | undefined;
+  /** The dma-buf revoke feature; its number comes from here or from the device's feature table. */
+  readonly revokeFeature: RevokeFeature | undefined;
   /** Region types that are WC views of a BAR. No stock driver defines one yet. */
   readonly wcRegionTypes: readonly WcRegionType[];
   /** The driver's mmap-cookie feature, or undefined (the default) to never probe for one. */
@@ -199,6 +214,13 @@ export function encodeDmaBufMemattr(dmabufFd: number, value: number): Uint8Array
   return out;
 }
 
+/** struct { s32 dmabuf_fd; }, little-endian. */
+export function encodeDmaBufRevoke(dmabufFd: number): Uint8Array {
+  const out = new Uint8Array(4);
+  new DataView(out.buffer).setInt32(0, dmabufFd, true);
+  return out;
+}
+
 export const DEFAULT_MEMATTR_TABLES: MemattrTables = Object.freeze({
   memattrFeature: Object.freeze({
     name: 'DMA_BUF_MEMATTR',
@@ -206,6 +228,7 @@ export const DEFAULT_MEMATTR_TABLES: MemattrTables = Object.freeze({
     values: Object.freeze({ 'uc-': DMABUF_MEMATTR_NC, wc: DMABUF_MEMATTR_WC }),
     encode: encodeDmaBufMemattr,
   }),
+  revokeFeature: Object.freeze({ name: 'DMA_BUF_REVOKE', number: undefined, encode: encodeDmaBufRevoke }),
   wcRegionTypes: Object.freeze([]),
   cookieFeature: undefined,
   // A driver's own WC routes first: they need no boot option and no ordering of opens.

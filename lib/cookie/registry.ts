@@ -180,6 +180,28 @@ export class CookieRegistry implements CookieOwner {
     this.refreshAliasingQuietly();
   }
 
+  unmapped(_c: MmapCookie): void {
+    this.refreshAliasingQuietly();
+  }
+
+  /**
+   * Before a device reset: cookies whose backing the reset revokes (dma-bufs) take their
+   * mappings down, so their accessors throw a RevokedError rather than fault.
+   */
+  beforeReset(kind: string): void {
+    const errors: unknown[] = [];
+    for (const c of this.live) {
+      if (!c.revokedByReset) continue;
+      try {
+        c.invalidate(`the device was reset (${kind})`);
+      } catch (e) {
+        errors.push(e);
+      }
+    }
+    if (errors.length)
+      throw new AggregateError(errors, `reset of ${this.label}: ${errors.length} cookie(s) failed to unmap`);
+  }
+
   mapping<T>(f: () => T): T {
     this.ownMapping++;
     try {

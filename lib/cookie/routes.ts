@@ -44,6 +44,14 @@ export interface OpenedBacking {
   map(): Mapping;
   /** Releases what the backing holds (a dma-buf or sysfs fd). Idempotent. */
   close(): void;
+  /**
+   * Revokes the backing in the kernel (dma-bufs with a revoke feature): checks that it can,
+   * calls `invalidate` (the cookie takes its own mappings down), then revokes. Absent where the
+   * route has nothing to revoke.
+   */
+  revoke?(invalidate: () => void): void;
+  /** Whether a device reset revokes the backing (the cookie's mappings go before the reset). */
+  readonly revokedByReset?: boolean;
 }
 
 export interface Route {

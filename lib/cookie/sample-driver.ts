@@ -1,11 +1,22 @@
 // The project's sample vfio-pci variant driver (kernel/vfio-pci-wc-sample): the numbers it uses
-// for its write-combining regions and its mmap-cookie feature. They are SAMPLE values, not an
+// for its write-combining regions, its mmap-cookie feature and its dma-buf memory-attribute and
+// revoke features. They are SAMPLE values, not an
 // upstream uAPI, and this is the one place the library holds them: nothing in the routes knows
 // them until a caller registers these tables (Device.open's `memattrTables`, or per call).
 // The kernel's copy is kernel/vfio-pci-wc-sample/vfio_pci_wc_sample.h; a host test checks that
 // the two agree. See docs/sample-driver.md.
+import * as fs from 'fs';
+import * as path from 'path';
 import { VFIO_REGION_TYPE_PCI_VENDOR_TYPE } from '../abi';
-import { CookieFeature, CookieFeatureRequest, MemattrTables, wcRegionTypesPerBar } from './model';
+import {
+  CookieFeature,
+  CookieFeatureRequest,
+  DEFAULT_MEMATTR_TABLES,
+  MemattrFeature,
+  MemattrTables,
+  RevokeFeature,
+  wcRegionTypesPerBar,
+} from './model';
 
 /** The PCI driver name (driver_override): what sysfs shows as the device's driver. */
 export const SAMPLE_DRIVER_NAME = 'vfio_pci_wc_sample';
@@ -20,6 +31,12 @@ export const SAMPLE_COOKIE_FEATURE = 0xfc01;
 export const SAMPLE_MEMATTR_NC = 0;
 /** VFIO_WC_SAMPLE_MEMATTR_WC: pgprot_writecombine. */
 export const SAMPLE_MEMATTR_WC = 1;
+/** VFIO_WC_SAMPLE_FEATURE_DMA_BUF_MEMATTR: { s32 dmabuf_fd; u32 memattr }, SET only. */
+export const SAMPLE_DMABUF_MEMATTR_FEATURE = 0xfc02;
+/** VFIO_WC_SAMPLE_FEATURE_DMA_BUF_REVOKE: { s32 dmabuf_fd }, SET only. */
+export const SAMPLE_DMABUF_REVOKE_FEATURE = 0xfc03;
+/** VFIO_WC_SAMPLE_FEATURES_ATTR: the device's sysfs file announcing the feature numbers. */
+export const SAMPLE_FEATURES_ATTR = 'vfio_features';
 /** VFIO_WC_SAMPLE_MAX_COOKIES: live cookies per device. */
 export const SAMPLE_MAX_COOKIES = 256;
 /** sizeof(struct vfio_wc_sample_cookie) and where mmap_offset sits in it. */
@@ -57,14 +74,62 @@ export const SAMPLE_COOKIE_FEATURE_TABLE: CookieFeature = Object.freeze({
   encodeRelease: (mmapOffset: bigint) => encodeSampleCookie({ bar: 0, memattr: 0, offset: 0n, length: 0n }, mmapOffset),
 });
 
+/** The dma-buf memory-attribute feature at the sample's number (payload and values as upstream's v3). */
+export const SAMPLE_DMABUF_MEMATTR_TABLE: MemattrFeature = Object.freeze({
+  ...DEFAULT_MEMATTR_TABLES.memattrFeature!,
+  number: SAMPLE_DMABUF_MEMATTR_FEATURE,
+});
+
+export const SAMPLE_DMABUF_REVOKE_TABLE: RevokeFeature = Object.freeze({
+  ...DEFAULT_MEMATTR_TABLES.revokeFeature!,
+  number: SAMPLE_DMABUF_REVOKE_FEATURE,
+});
+
 /**
- * The tables that let the routes find the sample driver's two designs: its WC region per BAR
- * (wc-region route) and its cookie feature (cookie-feature route). Merge with other overrides:
+ * The tables that let the routes find the sample driver's three designs: its WC region per BAR
+ * (wc-region route), its cookie feature (cookie-feature route) and its dma-buf attribute and
+ * revoke features (dmabuf route). Merge with other overrides:
  * `{ ...sampleDriverTables(), routeOrder: [...] }`.
  */
 export function sampleDriverTables(): Partial<MemattrTables> {
   return {
     wcRegionTypes: wcRegionTypesPerBar('vfio-pci-wc-sample', SAMPLE_REGION_TYPE, SAMPLE_REGION_SUBTYPE_BASE),
     cookieFeature: SAMPLE_COOKIE_FEATURE_TABLE,
+    memattrFeature: SAMPLE_DMABUF_MEMATTR_TABLE,
+    revokeFeature: SAMPLE_DMABUF_REVOKE_TABLE,
   };
+}
+
+/**
+ * The driver's announcement (`NAME number` lines) as feature-table overrides. RangeError for a
+ * line that is not a name and a decimal number.
+ */
+export function parseAnnouncedFeatures(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [i, raw] of text.split('\n').entries()) {
+    const line = raw.trim();
+    if (!line) continue;
+    const m = /^([A-Za-z][A-Za-z0-9_]*)\s+(\d+)$/.exec(line);
+    if (!m) throw new RangeError(`feature announcement line ${i + 1} is not "NAME number": ${JSON.stringify(raw)}`);
+    out[m[1]] = Number(m[2]);
+  }
+  return out;
+}
+
+/**
+ * The feature numbers a device's driver announces in sysfs (the sample driver's
+ * `vfio_features` file), for `Device.open(bdf, { featureNumbers })`; undefined when the
+ * device's driver announces none. Numbers the caller knows better can be merged over it.
+ */
+export function announcedFeatureNumbers(
+  bdf: string,
+  sysfsDevices = '/sys/bus/pci/devices',
+): Record<string, number> | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(path.join(sysfsDevices, bdf, SAMPLE_FEATURES_ATTR), 'utf8');
+  } catch {
+    return undefined;
+  }
+  return parseAnnouncedFeatures(text);
 }

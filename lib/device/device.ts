@@ -436,9 +436,11 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
 
   /**
    * VFIO_DEVICE_RESET, on the thread pool. Refused with NotSupportedError when the device
-   * advertises no reset. Mappings (BAR and DMA) stay valid; emits 'reset' (see reset.ts).
+   * advertises no reset. Mappings (BAR and DMA) stay valid, except those of dma-buf cookies,
+   * which are taken down first (the reset revokes dma-bufs; docs/cookies.md); emits 'reset'.
    */
   reset(): Promise<void> {
+    if (!this.closed && this.info.flags.reset) this.cookieState?.beforeReset('function');
     return resetDevice(this);
   }
 
@@ -449,6 +451,7 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
 
   /** Slot or bus reset, with the group fds of this device's IOMMU context; emits 'reset'. */
   hotReset(): Promise<void> {
+    if (!this.closed) this.cookieState?.beforeReset('hot');
     return hotReset(this);
   }
 

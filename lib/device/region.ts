@@ -6,6 +6,8 @@ import { MappableArea, RegionCap, RegionInfo, mappableAreas, regionName } from '
 import { check, checkValue, invalidArgument, notSupported } from '../errors';
 import { Mapping, MappingOwner } from '../memory/mapping';
 import { Mapped, native } from '../addon/native';
+import { VFIO_PCI_BAR5_REGION_INDEX } from '../abi';
+import { Ioeventfd, IoeventfdOptions } from './ioeventfd';
 import type { DmaBuf, DmaBufRangeInput } from '../dma/dmabuf';
 import type { DmaBufExportOptions } from '../features/device-features';
 import type { CookieCallOptions, CookieOptions, MmapCookie } from '../cookie';
@@ -20,6 +22,9 @@ export interface RegionHost {
   exportDmaBuf?(regionIndex: number, ranges: readonly DmaBufRangeInput[], opts?: DmaBufExportOptions): DmaBuf;
   /** mmap cookies (cookie/); absent where the host keeps no cookie registry. */
   cookie?(region: Region, opts: CookieOptions & CookieCallOptions): MmapCookie;
+  /** Ioeventfds are owned by the device, which closes them first; absent: no ioeventfds. */
+  ownIoeventfd?(res: { close(): void }): void;
+  disownIoeventfd?(res: { close(): void }): void;
 }
 
 export interface MapOptions {
@@ -260,6 +265,36 @@ export class Region {
     if (!this.host.cookie)
       throw notSupported(this.op('cookie'), "this region's device keeps no cookies", { device: this.host.label });
     return this.host.cookie(this, opts);
+  }
+
+  /**
+   * An ioeventfd on this BAR: each signal of its eventfd makes the kernel write `value` (`width`
+   * bytes) at `offset`, with no call from JavaScript (ioeventfd.ts). trigger() signals it here;
+   * its `fd` can be handed to another process or a worker.
+   */
+  ioeventfd(opts: IoeventfdOptions): Ioeventfd {
+    const op = this.op('ioeventfd');
+    const host = this.host;
+    if (!host.ownIoeventfd || !host.disownIoeventfd)
+      throw notSupported(op, "this region's device keeps no ioeventfds", { device: host.label });
+    if (this.index > VFIO_PCI_BAR5_REGION_INDEX) {
+      throw invalidArgument(op, `${this.name} is not a BAR: the kernel writes ioeventfds into BARs only`, {
+        device: host.label,
+      });
+    }
+    return new Ioeventfd(
+      {
+        label: host.label,
+        regionIndex: this.index,
+        regionName: this.name,
+        regionSize: this.size,
+        regionOffset: this.offset,
+        fd: (o) => host.fd(o),
+        own: (r) => host.ownIoeventfd!(r),
+        disown: (r) => host.disownIoeventfd!(r),
+      },
+      opts,
+    );
   }
 
   /** The mappable area that contains [offset, offset+length), if one does. */

@@ -48,6 +48,7 @@ export type ErrnoCode = keyof typeof os.constants.errno;
  * Codes of the package's own checks, where no system call failed:
  *
  * - `'ECLOSED'`: the object (or its device) was closed ({@link ClosedError}).
+ * - `'EREVOKED'`: the memory behind a mapping was revoked; the library unmapped it first ({@link RevokedError}).
  * - `'EDECODE'`: bytes from the kernel or sysfs did not decode (`DecodeError`).
  * - `'VFIO_NO_DEVICE'`: no device has the address given (nothing in sysfs).
  * - `'VFIO_NOT_BOUND'`: the device exists but is not bound to a VFIO driver (vfio-pci or a
@@ -59,6 +60,7 @@ export type ErrnoCode = keyof typeof os.constants.errno;
  */
 export type OwnErrorCode =
   | 'ECLOSED'
+  | 'EREVOKED'
   | 'EDECODE'
   | 'VFIO_NO_DEVICE'
   | 'VFIO_NOT_BOUND'
@@ -132,6 +134,11 @@ export class BusyError extends VfioError {}
 export class ClosedError extends VfioError {}
 /** A wait with a deadline ran out (code ETIMEDOUT): a register never reached its value, a command never completed. */
 export class TimeoutError extends VfioError {}
+/**
+ * The memory behind a mapping was revoked (a dma-buf revoke, a device reset): the library took
+ * the mapping down before the kernel did, so accessors throw this instead of faulting.
+ */
+export class RevokedError extends ClosedError {}
 /** Our own argument checks (offsets, widths, alignment, ranges) and the kernel's EINVAL/ERANGE. */
 export class InvalidArgumentError extends VfioError {}
 
@@ -191,6 +198,16 @@ export function closedError(op: string, what: string, device?: string): ClosedEr
     device,
     message: `${op}: ${what} is closed`,
     hint: 'the object was closed (or its device was); open it again instead of reusing it',
+  });
+}
+
+export function revokedError(op: string, what: string, why: string, device?: string): RevokedError {
+  return new RevokedError({
+    code: 'EREVOKED',
+    op,
+    device,
+    message: `${op}: ${what} was revoked (${why})`,
+    hint: 'the memory behind it is gone for good: make a new cookie (a new dma-buf) and map that',
   });
 }
 

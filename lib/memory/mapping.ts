@@ -1,8 +1,8 @@
 // A mapping of part of a device region (a BAR, usually): width-exact access without a native
 // call per access (see memory.ts), owned by its device, which closes it before itself.
-import { check } from '../errors';
+import { check, revokedError } from '../errors';
 import { MemoryLabel, WidthExactMemory } from './width-exact';
-import { Mapped, native } from '../addon/native';
+import { MemHandle, Mapped, native } from '../addon/native';
 
 export type MemAttr = 'uc' | 'uc-' | 'wc' | 'wt' | 'wb' | 'wp';
 export type EffectiveMemAttr = MemAttr | 'mixed' | 'unknown';
@@ -34,6 +34,8 @@ export class Mapping extends WidthExactMemory implements Disposable {
   aliases: readonly MemattrAlias[] = [];
 
   private readonly owner: MappingOwner;
+  /** Why the mapping was revoked (then accessors throw RevokedError instead of ClosedError). */
+  private revokedWhy: string | undefined;
 
   /**
    * @internal Created by Region.map() and cookies; `mapped.buffer` may be longer than `length`.
@@ -63,6 +65,29 @@ export class Mapping extends WidthExactMemory implements Disposable {
   flush(): void {
     this.live('flush');
     native().store_fence();
+  }
+
+  /** Set when the mapping was taken down because the memory behind it was revoked. */
+  get revoked(): string | undefined {
+    return this.revokedWhy;
+  }
+
+  protected override live(op: string): MemHandle {
+    if (this.closed && this.revokedWhy !== undefined) {
+      const l = this.label();
+      throw revokedError(`${l.prefix}.${op}`, l.what, this.revokedWhy, l.device);
+    }
+    return super.live(op);
+  }
+
+  /**
+   * @internal Unmaps because the memory behind the mapping is about to be revoked: from then on
+   * every accessor throws a RevokedError naming `why`. Idempotent; a closed mapping stays closed.
+   */
+  revoke(why: string): void {
+    if (this.closed) return;
+    this.revokedWhy = why;
+    this.close();
   }
 
   /**

@@ -2,7 +2,8 @@
  * The VFIO uAPI as this project uses it, written from the documented interface (Linux
  * include/uapi/linux/vfio.h, 7.3): container, group and device ioctls, info structs and their
  * capabilities, SET_IRQS, hot reset, iommufd binding of a device cdev; device features 0-13 in
- * vfio_feature_abi.h and the type1 container IOMMU in vfio_type1_abi.h, both included at the end,
+ * vfio_feature_abi.h, the type1 container IOMMU in vfio_type1_abi.h and VFIO_DEVICE_IOEVENTFD in
+ * vfio_ioeventfd_abi.h, all included at the end,
  * so this header is the whole VFIO uAPI. NVLink2 region caps and the sPAPR/EEH interfaces are left
  * out. The names are the uAPI's; see abi_common.h for how the lists below are used.
  * test/tools/abi_check.cc proves every value and offset against the kernel's own header.
@@ -367,10 +368,13 @@ VFIO_ABI_CORE_STRUCTS(VFIO_ABI_ASSERT_STRUCT)
 VFIO_ABI_END
 
 #include "vfio_feature_abi.h"
+#include "vfio_ioeventfd_abi.h"
 #include "vfio_type1_abi.h"
 
 /* Everything VFIO, for the code that exports or cross-checks all of it. */
-#define VFIO_ABI_VFIO_CONSTANTS(X) VFIO_ABI_CORE_CONSTANTS(X) VFIO_ABI_FEATURE_CONSTANTS(X) VFIO_ABI_TYPE1_CONSTANTS(X)
-#define VFIO_ABI_VFIO_STRUCTS(S) VFIO_ABI_CORE_STRUCTS(S) VFIO_ABI_FEATURE_STRUCTS(S) VFIO_ABI_TYPE1_STRUCTS(S)
+#define VFIO_ABI_VFIO_CONSTANTS(X) \
+  VFIO_ABI_CORE_CONSTANTS(X) VFIO_ABI_FEATURE_CONSTANTS(X) VFIO_ABI_TYPE1_CONSTANTS(X) VFIO_ABI_IOEVENTFD_CONSTANTS(X)
+#define VFIO_ABI_VFIO_STRUCTS(S) \
+  VFIO_ABI_CORE_STRUCTS(S) VFIO_ABI_FEATURE_STRUCTS(S) VFIO_ABI_TYPE1_STRUCTS(S) VFIO_ABI_IOEVENTFD_STRUCTS(S)
 
 #endif /* VFIO_ABI_VFIO_H */

@@ -56,25 +56,26 @@ describeSample('ivshmem bound to the sample driver', () => {
   it('the library picks the kernel routes over sysfs, and reports which it used', async () => {
     await using dev = await open();
     const report = dev.memattrRoutes(2);
-    expect(report.wc).toEqual(['wc-region', 'cookie-feature', 'sysfs']);
+    expect(report.wc).toEqual(['wc-region', 'cookie-feature', 'dmabuf', 'sysfs']);
     const c = dev.bar(2).cookie({ offset: 0, length: 0x10000, memattr: 'wc' });
     expect(c.route.name).toBe('wc-region');
     expect(c.route.considered.map((p) => [p.route, p.gives])).toEqual([
       ['wc-region', 'wc'],
       ['cookie-feature', 'wc'],
-      ['dmabuf', undefined],
+      ['dmabuf', 'wc'],
       ['sysfs', 'wc'],
       ['vfio-region', 'uc-'],
     ]);
   });
 
-  it('offers no dma-buf export (a variant driver has to provide it; vfio-pci does)', async () => {
+  it('exports dma-bufs of its own for BAR2 only (the core offers none for the BARs it took over)', async () => {
     await using dev = await open();
     const dmabuf = dev.memattrRoutes(2).routes.find((p) => p.route === 'dmabuf')!;
-    expect(dmabuf.available).toBe(false);
-    expect(dmabuf.reason).toMatch(/DMA_BUF export \(feature 11\) probe answered/);
-    const err = thrown(() => dev.bar(2).exportDmaBuf());
-    expect([err instanceof VfioError, err.code]).toEqual([true, 'EOPNOTSUPP']);
+    expect([dmabuf.available, dmabuf.gives]).toEqual([true, 'wc']);
+    using buf = dev.bar(2).exportDmaBuf([{ offset: 0, length: PAGE }]);
+    expect(buf.fdinfo()).toMatchObject({ size: BigInt(PAGE), expName: DRIVER });
+    const err = thrown(() => dev.bar(0).exportDmaBuf([{ offset: 0, length: PAGE }]));
+    expect([err instanceof VfioError, err.code]).toEqual([true, 'ENODEV']);
   });
 
   it('vfio cookies --sample-driver reports the same routes from the command line', () => {
@@ -92,7 +93,7 @@ describeSample('ivshmem bound to the sample driver', () => {
       { encoding: 'utf8', timeout: 50000 },
     );
     expect([r.status, r.stderr]).toEqual([0, '']);
-    expect(JSON.parse(r.stdout)[0].report.wc).toEqual(['wc-region', 'cookie-feature', 'sysfs']);
+    expect(JSON.parse(r.stdout)[0].report.wc).toEqual(['wc-region', 'cookie-feature', 'dmabuf', 'sysfs']);
   });
 
   it('without the sample tables the library does not know the kernel routes, and says what would help', async () => {

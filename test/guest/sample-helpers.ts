@@ -64,13 +64,13 @@ export function boundDriver(bdf: string): string | undefined {
 export function createCookie(dev: Device, bar: number, memattr: number, offset: number, length: number): bigint {
   const out = dev
     .feature(SAMPLE_COOKIE_FEATURE)
-    .get(encodeSampleCookie({ bar, memattr, offset: BigInt(offset), length: BigInt(length) }));
+    .get(encodeSampleCookie({ bar, memattr, offset: BigInt(offset), length: BigInt(length) }), { unsafe: true });
   return decodeSampleCookieOffset(out);
 }
 
 /** SET of the cookie feature: releases the cookie at an mmap offset. */
 export function releaseCookie(dev: Device, mmapOffset: bigint): void {
-  dev.feature(SAMPLE_COOKIE_FEATURE).set(SAMPLE_COOKIE_FEATURE_TABLE.encodeRelease(mmapOffset));
+  dev.feature(SAMPLE_COOKIE_FEATURE).set(SAMPLE_COOKIE_FEATURE_TABLE.encodeRelease(mmapOffset), { unsafe: true });
 }
 
 /** An mmap of the device fd at a cookie offset (bookkept as a BAR2 mapping at `barOffset`). */

@@ -7,19 +7,28 @@ import { DEFAULT_ROUTES } from '../../lib/cookie/registry';
 import { chooseRoute, wcRegionRoute, wcRegionsFor } from '../../lib/cookie/routes';
 import { cookieFeatureRoute } from '../../lib/cookie/cookie-feature-route';
 import { CookieMemAttr, CookieRequest, RegionView } from '../../lib/cookie/model';
+import * as os from 'os';
 import {
   SAMPLE_COOKIE_FEATURE,
   SAMPLE_COOKIE_FEATURE_TABLE,
   SAMPLE_COOKIE_SIZE,
+  SAMPLE_DMABUF_MEMATTR_FEATURE,
+  SAMPLE_DMABUF_MEMATTR_TABLE,
+  SAMPLE_DMABUF_REVOKE_FEATURE,
+  SAMPLE_DMABUF_REVOKE_TABLE,
+  SAMPLE_FEATURES_ATTR,
   SAMPLE_MAX_COOKIES,
   SAMPLE_MEMATTR_NC,
   SAMPLE_MEMATTR_WC,
   SAMPLE_REGION_SUBTYPE_BASE,
   SAMPLE_REGION_TYPE,
+  announcedFeatureNumbers,
   decodeSampleCookieOffset,
   encodeSampleCookie,
+  parseAnnouncedFeatures,
   sampleDriverTables,
 } from '../../lib/cookie/sample-driver';
+import { encodeDmaBufMemattr, encodeDmaBufRevoke } from '../../lib/cookie/model';
 import * as abi from '../../lib/abi';
 import { NotSupportedError } from '../../lib/errors';
 import { regionInfo, typeCap } from '../fixtures/build';
@@ -37,6 +46,7 @@ import {
 } from './cookie-fixtures';
 
 const HEADER = path.join(__dirname, '..', '..', 'kernel', 'vfio-pci-wc-sample', 'vfio_pci_wc_sample.h');
+const MAIN_C = path.join(__dirname, '..', '..', 'kernel', 'vfio-pci-wc-sample', 'main.c');
 
 /** The #define values of the header that are plain numbers or the vendor-type expression. */
 function headerDefines(): Map<string, number> {
@@ -66,10 +76,13 @@ const SAMPLE_WC_REGION = (): RegionView =>
     }),
   );
 
-/** What the sample driver answers: its feature offers GET and SET; DMA_BUF as vfio-pci. */
+/** What the sample driver answers: the cookie feature GET and SET; DMA_BUF GET; its dma-buf features SET. */
+const SET_ONLY = { probe: 'OK', get: 'EINVAL', set: 'OK' };
 const SAMPLE_FEATURES = {
   11: { probe: 'OK', get: 'OK', set: 'EINVAL' },
   [SAMPLE_COOKIE_FEATURE]: { probe: 'OK', get: 'OK', set: 'OK' },
+  [SAMPLE_DMABUF_MEMATTR_FEATURE]: SET_ONLY,
+  [SAMPLE_DMABUF_REVOKE_FEATURE]: SET_ONLY,
 };
 
 function req(region: RegionView, memattr: CookieMemAttr = 'wc', o: Partial<CookieRequest> = {}): CookieRequest {
@@ -87,8 +100,48 @@ describe('the sample values agree with the kernel module header', () => {
     expect(defines.get('VFIO_WC_SAMPLE_MEMATTR_NC')).toBe(SAMPLE_MEMATTR_NC);
     expect(defines.get('VFIO_WC_SAMPLE_MEMATTR_WC')).toBe(SAMPLE_MEMATTR_WC);
     expect(defines.get('VFIO_WC_SAMPLE_MAX_COOKIES')).toBe(SAMPLE_MAX_COOKIES);
-    // The feature number fits the 16-bit index and stays clear of the header's own numbers.
-    expect(SAMPLE_COOKIE_FEATURE).toBeLessThanOrEqual(abi.VFIO_DEVICE_FEATURE_MASK);
+    expect(defines.get('VFIO_WC_SAMPLE_FEATURE_DMA_BUF_MEMATTR')).toBe(SAMPLE_DMABUF_MEMATTR_FEATURE);
+    expect(defines.get('VFIO_WC_SAMPLE_FEATURE_DMA_BUF_REVOKE')).toBe(SAMPLE_DMABUF_REVOKE_FEATURE);
+    expect([SAMPLE_DMABUF_MEMATTR_TABLE.number, SAMPLE_DMABUF_REVOKE_TABLE.number]).toEqual([0xfc02, 0xfc03]);
+    // The dma-buf attribute values are the cookie's (and upstream's v3): 0 NC, 1 WC.
+    expect(SAMPLE_DMABUF_MEMATTR_TABLE.values).toEqual({ 'uc-': SAMPLE_MEMATTR_NC, wc: SAMPLE_MEMATTR_WC });
+    expect(/^#define\s+VFIO_WC_SAMPLE_FEATURES_ATTR\s+"(\w+)"/m.exec(fs.readFileSync(HEADER, 'utf8'))![1]).toBe(
+      SAMPLE_FEATURES_ATTR,
+    );
+    // The feature numbers fit the 16-bit index and stay clear of the header's own numbers.
+    for (const n of [SAMPLE_COOKIE_FEATURE, SAMPLE_DMABUF_MEMATTR_FEATURE, SAMPLE_DMABUF_REVOKE_FEATURE]) {
+      expect(n).toBeLessThanOrEqual(abi.VFIO_DEVICE_FEATURE_MASK);
+    }
+  });
+
+  it("the dma-buf feature payloads have the header's layout (s32 fd, u32 memattr; s32 fd)", () => {
+    const text = fs.readFileSync(HEADER, 'utf8');
+    const fields = (name: string) =>
+      [...new RegExp(`struct ${name} \\{([^}]*)\\}`).exec(text)![1].matchAll(/^\s*(__s32|__u32)\s+(\w+);/gm)].map(
+        (m) => [m[1], m[2]],
+      );
+    expect(fields('vfio_wc_sample_dma_buf_memattr')).toEqual([
+      ['__s32', 'dmabuf_fd'],
+      ['__u32', 'memattr'],
+    ]);
+    expect(fields('vfio_wc_sample_dma_buf_revoke')).toEqual([['__s32', 'dmabuf_fd']]);
+    expect([...encodeDmaBufMemattr(-2, 1)]).toEqual([0xfe, 0xff, 0xff, 0xff, 1, 0, 0, 0]);
+    expect([...encodeDmaBufRevoke(9)]).toEqual([9, 0, 0, 0]);
+  });
+
+  it("the module announces the names the library's tables use, in the order of its format string", () => {
+    const fmt = /sysfs_emit\(\s*buf,\s*"([^"]+)"/.exec(fs.readFileSync(MAIN_C, 'utf8'))![1];
+    expect(
+      fmt
+        .split('\\n')
+        .filter(Boolean)
+        .map((l) => l.split(' ')[0]),
+    ).toEqual([
+      'DMA_BUF',
+      SAMPLE_COOKIE_FEATURE_TABLE.name,
+      SAMPLE_DMABUF_MEMATTR_TABLE.name,
+      SAMPLE_DMABUF_REVOKE_TABLE.name,
+    ]);
   });
 
   it("the cookie struct has the header's fields in order (u32, u32, u64, u64, u64)", () => {
@@ -139,6 +192,36 @@ describe('cookie payloads', () => {
   });
 });
 
+describe('the announcement of feature numbers', () => {
+  const TEXT = 'DMA_BUF 11\nWC_SAMPLE_MMAP_COOKIE 64513\nDMA_BUF_MEMATTR 64514\nDMA_BUF_REVOKE 64515\n';
+
+  it('parses "NAME number" lines into feature-table overrides', () => {
+    expect(parseAnnouncedFeatures(TEXT)).toEqual({
+      DMA_BUF: 11,
+      WC_SAMPLE_MMAP_COOKIE: 0xfc01,
+      DMA_BUF_MEMATTR: 0xfc02,
+      DMA_BUF_REVOKE: 0xfc03,
+    });
+    expect(() => parseAnnouncedFeatures('DMA_BUF eleven\n')).toThrow(/line 1 is not "NAME number"/);
+  });
+
+  it("reads the device's sysfs file; undefined where the driver announces nothing", () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'vfio-announce-'));
+    try {
+      fs.mkdirSync(path.join(root, '0000:00:04.0'));
+      fs.mkdirSync(path.join(root, '0000:00:05.0'));
+      fs.writeFileSync(path.join(root, '0000:00:04.0', SAMPLE_FEATURES_ATTR), TEXT);
+      expect(announcedFeatureNumbers('0000:00:04.0', root)).toMatchObject({
+        DMA_BUF_MEMATTR: 0xfc02,
+        DMA_BUF_REVOKE: 0xfc03,
+      });
+      expect(announcedFeatureNumbers('0000:00:05.0', root)).toBeUndefined();
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('route choice on a device bound to the sample driver', () => {
   const facts = (o: Partial<ConstructorParameters<typeof FixtureFacts>[0]> = {}) =>
     new FixtureFacts({
@@ -164,7 +247,7 @@ describe('route choice on a device bound to the sample driver', () => {
     expect(choice.considered.map((p) => [p.route, p.available, p.gives])).toEqual([
       ['wc-region', true, 'wc'],
       ['cookie-feature', true, 'wc'],
-      ['dmabuf', true, 'uc-'],
+      ['dmabuf', true, 'wc'],
       ['sysfs', false, undefined],
       ['vfio-region', true, 'uc-'],
     ]);
