@@ -18,6 +18,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { PrivateApt } from './apt';
+import { refreshLists } from './apt-lists';
 import { BuildSteps, formatElapsed } from './build-steps';
 import { withLock } from './cache-lock';
 import { compareReleases } from './debian-kernel';
@@ -27,7 +28,6 @@ import { KernelInfo } from './kernel';
 import { buildKernel, checkBuildDependencies } from './kernel-build';
 import { pathKernel } from './kernel-path';
 import { DEFAULT_LISTS_MAX_AGE_SECONDS, defaultCacheDir } from './options';
-import { refreshLists } from './apt-lists';
 import { packageRoot } from '../addon/paths';
 
 /** The Debian source package the kernel is built from; the fragment is written for this series. */

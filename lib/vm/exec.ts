@@ -51,6 +51,8 @@ export interface ExecOptions extends Pick<SpawnOptions, 'cwd' | 'env'> {
   stdoutFd?: number;
   /** The error kind thrown when the program fails. */
   kind?: VmErrorKind;
+  /** Kills the program (SIGKILL) when aborted; the result then has its signal status. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -75,12 +77,14 @@ export function execRaw(file: string, args: string[], opts: ExecOptions = {}): P
       cwd: opts.cwd,
       env: opts.env,
       stdio: ['pipe', opts.stdoutFd ?? 'pipe', 'pipe'],
+      signal: opts.signal,
+      killSignal: 'SIGKILL',
     });
     const out: Buffer[] = [];
     let err = '';
     child.stdout?.on('data', (b: Buffer) => out.push(b));
     child.stderr?.on('data', (b: Buffer) => { err += b.toString(); });
-    child.on('error', reject);
+    child.on('error', (e) => { if (e.name !== 'AbortError') reject(e); });
     child.on('close', (code, signal) => {
       resolve({ status: code ?? 128 + signalNumber(signal), stdout: Buffer.concat(out), stderr: err });
     });
