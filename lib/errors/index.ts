@@ -64,7 +64,9 @@ export type OwnErrorCode =
   | 'VFIO_NOT_BOUND'
   | 'VFIO_NO_IOMMU_GROUP'
   | 'VFIO_MSI_NO_BUS_MASTER'
-  | 'ENVME';
+  | 'ENVME'
+  // The native addon could not be loaded (not built, no fitting prebuild): the hint says how to build it.
+  | 'ENOADDON';
 
 /**
  * Every `code` a {@link VfioError} can have: an errno name (the kernel's answer, or an errno-like

@@ -26,6 +26,7 @@ import { VmError } from './errors';
 import { exec } from './exec';
 import { KernelInfo } from './kernel';
 import { buildKernel, checkBuildDependencies } from './kernel-build';
+import { provisionKernelTools } from './kernel-tools';
 import { pathKernel } from './kernel-path';
 import { DEFAULT_LISTS_MAX_AGE_SECONDS, defaultCacheDir } from './options';
 import { packageRoot } from '../addon/paths';
@@ -197,8 +198,10 @@ async function build(r: Resolved, root: string, opts: CustomKernelOptions, log: 
   log(`building the custom kernel from ${SOURCE_PACKAGE} ${r.inputs.sourceVersion} with ${path.basename(r.fragment)} `
     + `(${jobs} jobs; about 5 minutes on 2 cores); log: ${steps.logFile}`);
   try {
+    const tools = await steps.phase('provisioning the build tools (flex, bison, bc, libelf, openssl)',
+      () => provisionKernelTools({ cacheDir: path.dirname(root), log, listsMaxAgeSeconds: opts.listsMaxAgeSeconds }));
     const deb = await steps.phase(`downloading ${SOURCE_PACKAGE}`, () => sourceDeb(r, root));
-    const result = await buildKernel({ sourceDeb: deb, fragment: r.fragment, workDir: work, stageDir: stage, jobs }, steps);
+    const result = await buildKernel({ sourceDeb: deb, fragment: r.fragment, workDir: work, stageDir: stage, jobs, tools }, steps);
     const info: CustomKernelEntry = {
       key: r.key,
       inputs: {
