@@ -11,7 +11,8 @@ import { kernelCommands } from './cli-kernel';
 import { defaultDevices } from './devices';
 import { VmError } from './errors';
 import { parseDriverAssignment } from './guest-extras';
-import { DEFAULT_MEMORY, DEFAULT_SMP, DEFAULT_TIMEOUT_SECONDS, RunOptions, defaultCacheDir, parseEnvAssignment } from './options';
+import { provisionKernelTools } from './kernel-tools';
+import { CUSTOM_KERNEL, DEFAULT_MEMORY, DEFAULT_SMP, DEFAULT_TIMEOUT_SECONDS, RunOptions, defaultCacheDir, parseEnvAssignment } from './options';
 import { provisionHost } from './provision';
 import { run } from './run';
 
@@ -150,7 +151,10 @@ async function provisionCommand(flags: CommonFlags & { json?: boolean }): Promis
     bytes: userland.bytes,
     packages: userland.info.packages,
   };
-  if (flags.json) process.stdout.write(JSON.stringify({ kernel, userland: qemu }, null, 2) + '\n');
+  // The custom kernel's build tools, when that is the kernel: provisioned with it.
+  const tools = flags.kernel === CUSTOM_KERNEL
+    ? (await provisionKernelTools({ cacheDir: flags.cacheDir ?? defaultCacheDir(), log })).info : undefined;
+  if (flags.json) process.stdout.write(JSON.stringify({ kernel, userland: qemu, kernelTools: tools }, null, 2) + '\n');
   else {
     for (const [k, v] of Object.entries(kernel)) {
       if (v !== undefined) process.stdout.write(`${k.padEnd(15)} ${v}\n`);

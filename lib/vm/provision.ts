@@ -80,12 +80,23 @@ async function resolveDefault(apt: PrivateApt, log: Log): Promise<DebianKernel> 
   return kernel;
 }
 
+/**
+ * A complete kernel entry, or undefined: kernel.json is written last, and the files it names
+ * must still be there (an entry damaged since, e.g. a file removed by hand, is installed again).
+ */
 function readEntry(kernelsDir: string, release: string): KernelInfo | undefined {
+  let info: KernelInfo;
   try {
-    return JSON.parse(fs.readFileSync(path.join(kernelsDir, release, 'kernel.json'), 'utf8')) as KernelInfo;
+    info = JSON.parse(fs.readFileSync(path.join(kernelsDir, release, 'kernel.json'), 'utf8')) as KernelInfo;
   } catch {
     return undefined;
   }
+  const present = (f?: string) => !f || fs.existsSync(f);
+  const imageOk = fs.statSync(info.kernelImage, { throwIfNoEntry: false })?.size;
+  if (!imageOk || !present(info.modulesDir) || !present(info.uapiInclude && path.join(info.uapiInclude, 'linux', 'vfio.h'))) {
+    return undefined;
+  }
+  return info;
 }
 
 /** Downloads, unpacks and describes a kernel; the entry appears atomically (rename). */
