@@ -6,16 +6,17 @@ import * as os from 'os';
 import * as path from 'path';
 import { missingTool, VmError, VmErrorKind } from './errors';
 
-/** The Debian package that provides each host program the emulated host uses. */
+/**
+ * The Debian package that provides each host program the emulated host still takes from the
+ * host: apt and dpkg to fetch and unpack, the C toolchain for the custom kernel and the sample
+ * driver. QEMU, busybox, xz and zstd are provisioned (userland.ts), never looked up here.
+ */
 export const HOST_PACKAGES: Readonly<Record<string, string>> = {
-  'qemu-system-x86_64': 'qemu-system-x86',
-  busybox: 'busybox-static',
-  modinfo: 'kmod',
-  zstd: 'zstd',
-  xz: 'xz-utils',
   'apt-get': 'apt',
   'apt-cache': 'apt',
   dpkg: 'dpkg',
+  gcc: 'build-essential',
+  make: 'build-essential',
 };
 
 /** Absolute path of `program` on PATH, or undefined. */
