@@ -25,7 +25,8 @@ export interface PackageVersion {
 export class PrivateApt {
   readonly dir: string;
 
-  constructor(cacheDir: string) {
+  /** extraOptions: more `-o` settings for every apt call (e.g. `-oAcquire::http::Proxy=…`). */
+  constructor(cacheDir: string, private readonly extraOptions: string[] = []) {
     this.dir = path.join(cacheDir, 'apt');
   }
 
@@ -44,6 +45,7 @@ export class PrivateApt {
       '-oDir::State::status=/dev/null',
       '-oAPT::Sandbox::User=root',
       '-oDebug::NoLocking=1',
+      ...this.extraOptions,
     ];
   }
 

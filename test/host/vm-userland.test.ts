@@ -6,7 +6,10 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { decideAccel, hostKvmFacts, KvmFacts, probeFirmware, staticDecision } from '../../lib/vm/accel';
-import { parsePolicy, parseSimulation } from '../../lib/vm/apt';
+import { PrivateApt, parsePolicy, parseSimulation } from '../../lib/vm/apt';
+import { refreshLists } from '../../lib/vm/apt-lists';
+import { downloadPackages } from '../../lib/vm/download';
+import { VmError } from '../../lib/vm/errors';
 import { commitEntry, readEntry } from '../../lib/vm/cache-entry';
 import { elfNeeded, modinfo } from '../../lib/vm/elf';
 import { execRaw } from '../../lib/vm/exec';
@@ -149,6 +152,28 @@ describe('KVM or TCG', () => {
     if (!hasVirt) expect(d).toEqual(expect.objectContaining({ accel: 'tcg', reason: expect.stringMatching(/^no VMX\/SVM/) }));
     else expect(staticDecision(host)).not.toEqual(expect.objectContaining({ reason: expect.stringMatching(/^no VMX/) }));
   });
+});
+
+describe('downloads', () => {
+  it('a mirror that does not answer: the error names the step and the files not fetched, and nothing is left', async () => {
+    // The same lists, but every fetch goes through a proxy on the discard port: nothing answers.
+    const apt = new PrivateApt(defaultCacheDir(), ['-oAcquire::http::Proxy=http://127.0.0.1:9']);
+    await refreshLists(apt, Infinity, () => undefined); // never refreshes: the lists are there
+    const version = (await apt.versionsBySuite('busybox-static')).trixie[0];
+    const dir = path.join(tmp(), 'debs');
+    let err: unknown;
+    try {
+      await downloadPackages(apt, 'busybox for the test', [{ name: 'busybox-static', version }], dir, () => undefined);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(VmError);
+    expect((err as VmError).kind).toBe('provision');
+    expect((err as VmError).message).toMatch(/^busybox for the test: download failed \(not fetched: busybox-static_\S+\.deb\)/);
+    expect((err as VmError).message).toMatch(/Offline\? A cache filled by an earlier run works without the network/);
+    expect(fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.deb')) : []).toEqual([]);
+    fs.rmSync(path.dirname(dir), { recursive: true, force: true });
+  }, 300_000);
 });
 
 describe('the provisioned QEMU', () => {
