@@ -37,8 +37,7 @@ export async function downloadPackages(apt: PrivateApt, step: string, pkgs: Pack
   const total = uris.reduce((n, u) => n + u.size, 0);
   log(`${step}: downloading ${pkgs.length} package${pkgs.length === 1 ? '' : 's'} (${mb(total)})…`);
   const started = Date.now();
-  const bytesSoFar = () => debsIn(dir).reduce((n, f) => n + (fs.statSync(path.join(dir, f), { throwIfNoEntry: false })?.size ?? 0), 0)
-    + partialBytes(dir);
+  const bytesSoFar = () => treeBytes(dir);
   const timer = setInterval(() => log(`${step}: … ${mb(bytesSoFar())} of ${mb(total)}, ${((Date.now() - started) / 1000).toFixed(0)} s`), 5000);
   try {
     await apt.download(specs, dir);
@@ -67,11 +66,13 @@ export async function downloadPackages(apt: PrivateApt, step: string, pkgs: Pack
   return out;
 }
 
-/** apt-get keeps a file being fetched in ./partial (when it downloads into the current dir). */
-function partialBytes(dir: string): number {
-  const p = path.join(dir, 'partial');
+/** Bytes under dir, files being written included (apt names them as it likes while fetching). */
+function treeBytes(dir: string): number {
   try {
-    return fs.readdirSync(p).reduce((n, f) => n + fs.statSync(path.join(p, f)).size, 0);
+    return fs.readdirSync(dir, { withFileTypes: true }).reduce((n, e) => {
+      const p = path.join(dir, e.name);
+      return n + (e.isDirectory() ? treeBytes(p) : fs.statSync(p, { throwIfNoEntry: false })?.size ?? 0);
+    }, 0);
   } catch {
     return 0;
   }
