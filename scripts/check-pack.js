@@ -24,7 +24,9 @@ function fail(message) {
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'vfio-pack-'));
 try {
   say('npm pack (prepack: TypeScript + prebuildify)…');
-  const packed = JSON.parse(run(['pack', '--json', '--pack-destination', work], root));
+  // The lifecycle scripts (prepack's compile) write to the same stdout: the JSON is its last part.
+  const out = run(['pack', '--json', '--pack-destination', work], root);
+  const packed = JSON.parse(out.startsWith('[') ? out : out.slice(out.lastIndexOf('\n[\n') + 1));
   const files = packed[0].files.map((f) => f.path);
   const prebuild = files.find((f) => /^prebuilds\/linux-x64\/.*\.node$/.test(f));
   if (!prebuild) fail(`the tarball holds no prebuilds/linux-x64/*.node (files: ${files.length})`);
