@@ -13,7 +13,7 @@ import { VmError } from '../../lib/vm/errors';
 import { commitEntry, readEntry } from '../../lib/vm/cache-entry';
 import { elfNeeded, modinfo } from '../../lib/vm/elf';
 import { execRaw } from '../../lib/vm/exec';
-import { defaultCacheDir } from '../../lib/vm/options';
+import { DEFAULT_LISTS_MAX_AGE_SECONDS, defaultCacheDir } from '../../lib/vm/options';
 import { readPins, upstreamVersion } from '../../lib/vm/pins';
 import { provisionUserland, userlandKey } from '../../lib/vm/userland';
 import { toolArgv } from '../../lib/vm/userland-tools';
@@ -156,9 +156,10 @@ describe('KVM or TCG', () => {
 
 describe('downloads', () => {
   it('a mirror that does not answer: the error names the step and the files not fetched, and nothing is left', async () => {
-    // The same lists, but every fetch goes through a proxy on the discard port: nothing answers.
+    // Current lists first (the download is what must fail), then the same lists with every fetch
+    // going through a proxy on the discard port: nothing answers.
+    await refreshLists(new PrivateApt(defaultCacheDir()), DEFAULT_LISTS_MAX_AGE_SECONDS, () => undefined);
     const apt = new PrivateApt(defaultCacheDir(), ['-oAcquire::http::Proxy=http://127.0.0.1:9']);
-    await refreshLists(apt, Infinity, () => undefined); // never refreshes: the lists are there
     const version = (await apt.versionsBySuite('busybox-static')).trixie[0];
     const dir = path.join(tmp(), 'debs');
     let err: unknown;
