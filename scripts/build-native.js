@@ -45,7 +45,9 @@ function prebuild() {
   const napi = require(path.join(root, 'package.json')).binary.napi_versions;
   const defined = require(path.join(root, 'native', 'build.json')).defines.find((d) => d.startsWith('NAPI_VERSION='));
   if (defined !== `NAPI_VERSION=${napi[0]}`) {
-    console.error(`[build-native] package.json binary.napi_versions (${napi}) and native/build.json (${defined}) disagree`);
+    console.error(
+      `[build-native] package.json binary.napi_versions (${napi}) and native/build.json (${defined}) disagree`,
+    );
     process.exit(1);
   }
   fs.rmSync(path.join(root, 'prebuilds'), { recursive: true, force: true });

@@ -14,7 +14,8 @@ const npm = process.env.npm_execpath
   ? [process.execPath, process.env.npm_execpath]
   : [process.execPath, path.join(path.resolve(process.execPath, '../..'), 'lib/node_modules/npm/bin/npm-cli.js')];
 const say = (line) => process.stderr.write(`[check-pack] ${line}\n`);
-const run = (args, cwd) => execFileSync(npm[0], [npm[1], ...args], { cwd, stdio: ['ignore', 'pipe', 'inherit'] }).toString();
+const run = (args, cwd) =>
+  execFileSync(npm[0], [npm[1], ...args], { cwd, stdio: ['ignore', 'pipe', 'inherit'] }).toString();
 
 function fail(message) {
   say(`FAILED: ${message}`);
@@ -35,9 +36,15 @@ try {
 
   const project = path.join(work, 'project');
   fs.mkdirSync(project);
-  fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'uses-vfio', version: '1.0.0', private: true }));
+  fs.writeFileSync(
+    path.join(project, 'package.json'),
+    JSON.stringify({ name: 'uses-vfio', version: '1.0.0', private: true }),
+  );
   say('npm install --ignore-scripts <tarball> in a fresh project…');
-  run(['install', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', path.join(work, packed[0].filename)], project);
+  run(
+    ['install', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', path.join(work, packed[0].filename)],
+    project,
+  );
   const installed = path.join(project, 'node_modules', 'vfio');
   if (fs.existsSync(path.join(installed, 'build'))) fail('an install with --ignore-scripts compiled something');
 
@@ -53,12 +60,18 @@ try {
     }
     process.stdout.write(JSON.stringify(out));`;
   const loaded = JSON.parse(execFileSync(process.execPath, ['-e', probe], { cwd: project }).toString());
-  if (!loaded.loaded || loaded.pageSize !== 4096 || loaded.exports !== 'function') fail(`the prebuild did not load: ${JSON.stringify(loaded)}`);
+  if (!loaded.loaded || loaded.pageSize !== 4096 || loaded.exports !== 'function')
+    fail(`the prebuild did not load: ${JSON.stringify(loaded)}`);
   say(`the prebuild loads (PAGE_SIZE ${loaded.pageSize})`);
 
   fs.rmSync(path.join(installed, 'prebuilds'), { recursive: true, force: true });
   const missing = JSON.parse(execFileSync(process.execPath, ['-e', probe], { cwd: project }).toString());
-  if (missing.loaded || !missing.isVfioError || missing.code !== 'ENOADDON' || !/npm rebuild vfio/.test(missing.hint ?? '')) {
+  if (
+    missing.loaded ||
+    !missing.isVfioError ||
+    missing.code !== 'ENOADDON' ||
+    !/npm rebuild vfio/.test(missing.hint ?? '')
+  ) {
     fail(`without the prebuild, the first use did not throw the VfioError with its hint: ${JSON.stringify(missing)}`);
   }
   say(`without it: VfioError ${missing.code}, hint: ${missing.hint}`);

@@ -46,7 +46,9 @@ function build() {
   try {
     // What the package will load: a local build, else the shipped prebuild (node-gyp-build's order).
     addon = require(require.resolve('node-gyp-build', { paths: [root] })).path(root);
-  } catch { /* neither: build it */ }
+  } catch {
+    /* neither: build it */
+  }
   if (addon) note(`native addon: ${path.relative(root, addon)}`);
   else runOrFail('native addon', process.execPath, [path.join(root, 'scripts', 'build-native.js'), 'gyp']);
   const outputs = [
@@ -72,7 +74,9 @@ function build() {
 
 /** Provisioning logs a line per step; a heartbeat fills long silences (a kernel download). */
 async function provisionWithProgress(vm) {
-  header('Provision the emulated VFIO host (the first run downloads QEMU, busybox and a Debian kernel; later runs use the cache)');
+  header(
+    'Provision the emulated VFIO host (the first run downloads QEMU, busybox and a Debian kernel; later runs use the cache)',
+  );
   let last = Date.now();
   const log = (line) => {
     last = Date.now();

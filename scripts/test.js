@@ -213,7 +213,9 @@ function hostSuite(args) {
 
 /** scripts/check-pack.js: the packed tarball's prebuilt addon loads with install scripts off. */
 function packageCheck() {
-  const status = runStep('package (npm pack, install --ignore-scripts, load)', process.execPath, [path.join(root, 'scripts', 'check-pack.js')]);
+  const status = runStep('package (npm pack, install --ignore-scripts, load)', process.execPath, [
+    path.join(root, 'scripts', 'check-pack.js'),
+  ]);
   return { name: 'package', passed: status === 0 ? 1 : 0, failed: status === 0 ? 0 : 1, skipped: 0 };
 }
 
@@ -241,7 +243,9 @@ async function guestSuite(config, args) {
       log: (line) => process.stderr.write(`vfio-vm: ${line}\n`),
     });
     status = result.exitCode;
-    say(`guest "${config.name}": ${result.qemu.version} (${result.qemu.source}), ${result.accel.accel} (${result.accel.reason})`);
+    say(
+      `guest "${config.name}": ${result.qemu.version} (${result.qemu.source}), ${result.accel.accel} (${result.accel.reason})`,
+    );
     say(
       `guest "${config.name}": jest exit ${status}; boot ${seconds(result.timings.bootMs ?? 0)}, ` +
         `suite ${seconds(result.timings.commandMs ?? 0)}, total ${seconds(Date.now() - t0)}`,

@@ -61,10 +61,12 @@ export function loadAddon(root: string, load: (dir: string) => unknown = nodeGyp
 /** What to run when no prebuild fits (or none was installed) and nothing was compiled. */
 export function addonHint(platform: string): string {
   const prebuilt = platform === 'linux-x64';
-  return (prebuilt
-    ? 'the package ships a prebuilt addon for linux-x64 (glibc); if it was removed or this system is not glibc-based, '
-    : `there is no prebuilt addon for ${platform}: `)
-    + 'build it with `npm rebuild vfio` (needs a C++ compiler, make and python3). If install scripts are blocked, '
-    + 'approve this one first: `npm install-scripts approve vfio` (npm 11), `pnpm approve-builds` (pnpm), '
-    + 'or install without --ignore-scripts.';
+  return (
+    (prebuilt
+      ? 'the package ships a prebuilt addon for linux-x64 (glibc); if it was removed or this system is not glibc-based, '
+      : `there is no prebuilt addon for ${platform}: `) +
+    'build it with `npm rebuild vfio` (needs a C++ compiler, make and python3). If install scripts are blocked, ' +
+    'approve this one first: `npm install-scripts approve vfio` (npm 11), `pnpm approve-builds` (pnpm), ' +
+    'or install without --ignore-scripts.'
+  );
 }

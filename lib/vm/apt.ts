@@ -147,7 +147,7 @@ export function parsePolicy(text: string): Record<string, string[]> {
     const v = /^\s+(?:\*\*\*\s+)?(\S+)\s+-?\d+\s*$/.exec(line);
     if (v) { version = v[1]; continue; }
     const src = /^\s+-?\d+\s+\S+\s+(\S+?)\/\S+\s/.exec(line);
-    if (src && version) (out[src[1]] ??= []).includes(version) || out[src[1]].push(version);
+    if (src && version && !(out[src[1]] ??= []).includes(version)) out[src[1]].push(version);
   }
   return out;
 }

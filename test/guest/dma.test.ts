@@ -69,7 +69,10 @@ function writeSysfs(file: string, value: string): string {
 withIommu('IOMMU info', () => {
   it('type1 reports the emulated VT-d geometry: ranges around the MSI window, DMA_AVAIL, page sizes', async () => {
     await using dev = await openDevice(EDU, { backend: 'type1' });
-    expect(dev.iommu.iovaRanges).toEqual([{ start: 0n, end: 0xfedfffffn }, { start: 0xfef00000n, end: vtdIovaEnd() }]);
+    expect(dev.iommu.iovaRanges).toEqual([
+      { start: 0n, end: 0xfedfffffn },
+      { start: 0xfef00000n, end: vtdIovaEnd() },
+    ]);
     expect(dev.iommu.dmaAvailable).toBe(65535);
     expect(dev.iommu.pageSizes & 0x1000n).toBe(0x1000n);
     const info = (dev.iommu as Type1Context).info();

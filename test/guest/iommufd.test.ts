@@ -47,7 +47,10 @@ function iommufd(dev: Device): IommufdContext {
   return dev.iommu;
 }
 
-const vtdRanges = () => [{ start: 0n, end: 0xfedfffffn }, { start: 0xfef00000n, end: vtdIovaEnd() }];
+const vtdRanges = () => [
+  { start: 0n, end: 0xfedfffffn },
+  { start: 0xfef00000n, end: vtdIovaEnd() },
+];
 
 describeIf(hasIommu(), 'no IOMMU in this configuration')('backend auto', () => {
   it(`picks ${CUSTOM_KERNEL ? 'iommufd on the custom kernel' : 'type1 on the Debian kernel'}`, async () => {

@@ -34,7 +34,7 @@ describe('loading the addon', () => {
     expect(addonHint('linux-arm64')).toMatch(/^there is no prebuilt addon for linux-arm64/);
   });
 
-  it('loads this checkout\'s addon', () => {
+  it("loads this checkout's addon", () => {
     const addon = loadAddon(path.resolve(__dirname, '..', '..')) as { constants: { PAGE_SIZE: number } };
     expect(addon.constants.PAGE_SIZE).toBe(4096);
   });

@@ -117,7 +117,11 @@ describe('a real build against the custom kernel', () => {
     expect(buildLog).toMatch(/LD \[M\] +vfio-pci-wc-sample\.ko/);
     expect(warningLines(buildLog)).toEqual([]);
     const fields = modinfo(fs.readFileSync(first.module));
-    const info = (field: string) => fields.filter(([k]) => k === field).map(([, v]) => v).join('\n');
+    const info = (field: string) =>
+      fields
+        .filter(([k]) => k === field)
+        .map(([, v]) => v)
+        .join('\n');
     expect(info('license')).toBe('GPL');
     expect(info('vermagic')).toMatch(new RegExp(`^${kernel.kernelVersion.replace(/\./g, '\\.')} `));
     expect(info('description')).toMatch(/SAMPLE .*not an upstream uAPI/);

@@ -41,8 +41,9 @@ describe('apt output', () => {
   });
 
   it('reads exact versions from a simulated install, including the [old] form', () => {
-    const text = 'NOTE: simulation\nInst libc6 (2.41-12+deb13u5 Debian:13.8/stable [amd64]) []\n'
-      + 'Inst seabios [1.16] (1.17.0-1~bpo13+1 Debian Backports:stable-backports [all])\nConf libc6 (2.41)\n';
+    const text =
+      'NOTE: simulation\nInst libc6 (2.41-12+deb13u5 Debian:13.8/stable [amd64]) []\n' +
+      'Inst seabios [1.16] (1.17.0-1~bpo13+1 Debian Backports:stable-backports [all])\nConf libc6 (2.41)\n';
     expect(parseSimulation(text)).toEqual([
       { name: 'libc6', version: '2.41-12+deb13u5' },
       { name: 'seabios', version: '1.17.0-1~bpo13+1' },
@@ -68,10 +69,16 @@ describe('ELF reading', () => {
   it('reads the depends= of a module-like object from its .modinfo section', () => {
     const dir = tmp();
     const src = path.join(dir, 'm.c');
-    fs.writeFileSync(src, 'const char a[] __attribute__((section(".modinfo"), used)) = "license=GPL\\0depends=vfio,irqbypass";\n');
+    fs.writeFileSync(
+      src,
+      'const char a[] __attribute__((section(".modinfo"), used)) = "license=GPL\\0depends=vfio,irqbypass";\n',
+    );
     execFileSync('gcc', ['-c', src, '-o', path.join(dir, 'm.o')]);
     const info = modinfo(fs.readFileSync(path.join(dir, 'm.o')));
-    expect(info).toEqual([['license', 'GPL'], ['depends', 'vfio,irqbypass']]);
+    expect(info).toEqual([
+      ['license', 'GPL'],
+      ['depends', 'vfio,irqbypass'],
+    ]);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });
@@ -99,7 +106,14 @@ describe('cache entries', () => {
     const cases: Array<[string, (root: string, dest: string) => void, RegExp]> = [
       ['truncated', (r) => fs.truncateSync(path.join(r, 'bin', 'tool'), 10), /bin\/tool is 10 bytes, expected 1000/],
       ['missing', (r) => fs.rmSync(path.join(r, 'bin', 'tool')), /bin\/tool is missing/],
-      ['relinked', (r) => { fs.rmSync(path.join(r, 'bin', 'alias')); fs.symlinkSync('other', path.join(r, 'bin', 'alias')); }, /bin\/alias is not the link/],
+      [
+        'relinked',
+        (r) => {
+          fs.rmSync(path.join(r, 'bin', 'alias'));
+          fs.symlinkSync('other', path.join(r, 'bin', 'alias'));
+        },
+        /bin\/alias is not the link/,
+      ],
       ['no manifest', (_r, d) => fs.rmSync(path.join(d, 'manifest.json')), /manifest\.json is unreadable/],
     ];
     for (const [, damage, reason] of cases) {
@@ -117,8 +131,14 @@ describe('KVM or TCG', () => {
   const intel = 'processor\t: 0\nflags\t\t: fpu vme de pse msr vmx ept\n';
   const amd = 'processor\t: 0\nflags\t\t: fpu svm npt\n';
   const pvm = 'processor\t: 0\nflags\t\t: fpu vme de pse msr hypervisor\n';
-  const facts = (cpuinfo: string, modules: string[], devKvmUsable = true): KvmFacts => ({ cpuinfo, modules, devKvmUsable });
-  const never = async () => { throw new Error('the functional check must not run'); };
+  const facts = (cpuinfo: string, modules: string[], devKvmUsable = true): KvmFacts => ({
+    cpuinfo,
+    modules,
+    devKvmUsable,
+  });
+  const never = async () => {
+    throw new Error('the functional check must not run');
+  };
   const passes = async () => ({ ok: true, ms: 9, detail: 'ok' });
 
   it('takes TCG without VMX/SVM, whatever /dev/kvm and modules say (a software-only KVM)', async () => {
@@ -127,15 +147,27 @@ describe('KVM or TCG', () => {
   });
 
   it('takes TCG when the vendor module is not loaded or /dev/kvm is not usable', async () => {
-    expect(staticDecision(facts(intel, ['kvm']))).toEqual({ accel: 'tcg', reason: 'the CPU has vmx but kvm_intel is not loaded' });
-    expect(staticDecision(facts(amd, ['kvm', 'kvm_intel']))).toEqual({ accel: 'tcg', reason: 'the CPU has svm but kvm_amd is not loaded' });
+    expect(staticDecision(facts(intel, ['kvm']))).toEqual({
+      accel: 'tcg',
+      reason: 'the CPU has vmx but kvm_intel is not loaded',
+    });
+    expect(staticDecision(facts(amd, ['kvm', 'kvm_intel']))).toEqual({
+      accel: 'tcg',
+      reason: 'the CPU has svm but kvm_amd is not loaded',
+    });
     expect((await decideAccel('auto', facts(amd, ['kvm_amd'], false), never)).accel).toBe('tcg');
   });
 
   it('runs the functional check only when everything else allows KVM, and follows it', async () => {
-    expect(await decideAccel('auto', facts(intel, ['kvm', 'kvm_intel']), passes)).toEqual({ accel: 'kvm', reason: 'KVM check passed in 9 ms' });
+    expect(await decideAccel('auto', facts(intel, ['kvm', 'kvm_intel']), passes)).toEqual({
+      accel: 'kvm',
+      reason: 'KVM check passed in 9 ms',
+    });
     const slow = async () => ({ ok: false, ms: 800, detail: 'no exit within 800 ms' });
-    expect(await decideAccel('auto', facts(amd, ['kvm_amd']), slow)).toEqual({ accel: 'tcg', reason: 'KVM check failed (no exit within 800 ms)' });
+    expect(await decideAccel('auto', facts(amd, ['kvm_amd']), slow)).toEqual({
+      accel: 'tcg',
+      reason: 'KVM check failed (no exit within 800 ms)',
+    });
   });
 
   it('obeys --accel kvm and --accel tcg without probing', async () => {
@@ -149,8 +181,10 @@ describe('KVM or TCG', () => {
     const t0 = Date.now();
     const d = await decideAccel('auto', host, never);
     expect(Date.now() - t0).toBeLessThan(1000);
-    if (!hasVirt) expect(d).toEqual(expect.objectContaining({ accel: 'tcg', reason: expect.stringMatching(/^no VMX\/SVM/) }));
-    else expect(staticDecision(host)).not.toEqual(expect.objectContaining({ reason: expect.stringMatching(/^no VMX/) }));
+    if (!hasVirt)
+      expect(d).toEqual(expect.objectContaining({ accel: 'tcg', reason: expect.stringMatching(/^no VMX\/SVM/) }));
+    else
+      expect(staticDecision(host)).not.toEqual(expect.objectContaining({ reason: expect.stringMatching(/^no VMX/) }));
   });
 });
 
@@ -170,7 +204,9 @@ describe('downloads', () => {
     }
     expect(err).toBeInstanceOf(VmError);
     expect((err as VmError).kind).toBe('provision');
-    expect((err as VmError).message).toMatch(/^busybox for the test: download failed \(not fetched: busybox-static_\S+\.deb\)/);
+    expect((err as VmError).message).toMatch(
+      /^busybox for the test: download failed \(not fetched: busybox-static_\S+\.deb\)/,
+    );
     expect((err as VmError).message).toMatch(/Offline\? A cache filled by an earlier run works without the network/);
     expect(fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.deb')) : []).toEqual([]);
     fs.rmSync(path.dirname(dir), { recursive: true, force: true });
@@ -218,8 +254,22 @@ describe('the provisioned QEMU', () => {
     const dir = tmp();
     const bios = path.join(dir, 'probe.bin');
     fs.writeFileSync(bios, probeFirmware());
-    const [file, args] = toolArgv(userland.qemu, ['-machine', 'q35', '-accel', 'tcg', '-m', '16M', '-nodefaults',
-      '-no-user-config', '-display', 'none', '-bios', bios, '-device', 'isa-debug-exit,iobase=0xf4,iosize=1']);
+    const [file, args] = toolArgv(userland.qemu, [
+      '-machine',
+      'q35',
+      '-accel',
+      'tcg',
+      '-m',
+      '16M',
+      '-nodefaults',
+      '-no-user-config',
+      '-display',
+      'none',
+      '-bios',
+      bios,
+      '-device',
+      'isa-debug-exit,iobase=0xf4,iosize=1',
+    ]);
     const r = await execRaw(file, args);
     fs.rmSync(dir, { recursive: true, force: true });
     expect(r.stderr).toBe('');
