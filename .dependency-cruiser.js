@@ -5,7 +5,8 @@
 const LAYERS = {
   abi: [],
   errors: [],
-  addon: [],
+  // addon: a load failure is a VfioError (the package's one error type) saying how to build the addon.
+  addon: ['errors'],
   decode: ['abi', 'errors'],
   system: [],
   // Plain-text layout (tables) shared by both command lines.

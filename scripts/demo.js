@@ -42,8 +42,14 @@ function runOrFail(what, program, args) {
 /** The addon and the compiled JavaScript (library, CLI, examples), built only when missing or stale. */
 function build() {
   header('Build');
-  const addon = path.join(root, 'build', 'Release', 'vfio.node');
-  if (fs.existsSync(addon)) note('native addon: up to date');
+  let addon;
+  try {
+    // What the package will load: a local build, else the shipped prebuild (node-gyp-build's order).
+    addon = require(require.resolve('node-gyp-build', { paths: [root] })).path(root);
+  } catch {
+    /* neither: build it */
+  }
+  if (addon) note(`native addon: ${path.relative(root, addon)}`);
   else runOrFail('native addon', process.execPath, [path.join(root, 'scripts', 'build-native.js'), 'gyp']);
   const outputs = [
     'dist/lib/index.js',
@@ -68,7 +74,9 @@ function build() {
 
 /** Provisioning logs a line per step; a heartbeat fills long silences (a kernel download). */
 async function provisionWithProgress(vm) {
-  header('Provision the emulated VFIO host (the first run downloads a Debian kernel; later runs use the cache)');
+  header(
+    'Provision the emulated VFIO host (the first run downloads QEMU, busybox and a Debian kernel; later runs use the cache)',
+  );
   let last = Date.now();
   const log = (line) => {
     last = Date.now();
@@ -78,8 +86,8 @@ async function provisionWithProgress(vm) {
     if (Date.now() - last >= 15000) log(`… still working (${elapsed()})`);
   }, 5000);
   try {
-    const kernel = await vm.provision({ log });
-    note(`kernel ${kernel.kernelVersion} ready (${elapsed()})`);
+    const { kernel, userland } = await vm.provisionHost({ log });
+    note(`${userland.info.qemuReports}, kernel ${kernel.kernelVersion} ready (${elapsed()})`);
   } finally {
     clearInterval(beat);
   }

@@ -211,6 +211,14 @@ function hostSuite(args) {
   return countResults('host', out, status);
 }
 
+/** scripts/check-pack.js: the packed tarball's prebuilt addon loads with install scripts off. */
+function packageCheck() {
+  const status = runStep('package (npm pack, install --ignore-scripts, load)', process.execPath, [
+    path.join(root, 'scripts', 'check-pack.js'),
+  ]);
+  return { name: 'package', passed: status === 0 ? 1 : 0, failed: status === 0 ? 0 : 1, skipped: 0 };
+}
+
 /** One boot of the emulated host running the whole guest suite. */
 async function guestSuite(config, args) {
   const { run, VmError } = require(path.join(root, 'dist', 'lib', 'vm'));
@@ -235,6 +243,9 @@ async function guestSuite(config, args) {
       log: (line) => process.stderr.write(`vfio-vm: ${line}\n`),
     });
     status = result.exitCode;
+    say(
+      `guest "${config.name}": ${result.qemu.version} (${result.qemu.source}), ${result.accel.accel} (${result.accel.reason})`,
+    );
     say(
       `guest "${config.name}": jest exit ${status}; boot ${seconds(result.timings.bootMs ?? 0)}, ` +
         `suite ${seconds(result.timings.commandMs ?? 0)}, total ${seconds(Date.now() - t0)}`,
@@ -281,7 +292,7 @@ async function main() {
     process.exit(1);
   }
   const results = [];
-  if (!args.guestOnly && !args.config) results.push(checksPhase(), hostSuite(args));
+  if (!args.guestOnly && !args.config) results.push(checksPhase(), hostSuite(args), packageCheck());
   if (!args.hostOnly) {
     for (const config of GUEST_CONFIGS.filter((c) => !args.config || c.name === args.config)) {
       results.push(await guestSuite(config, args));

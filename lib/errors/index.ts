@@ -57,6 +57,8 @@ export type ErrnoCode = keyof typeof os.constants.errno;
  *   asked for): the IOMMU is off, or no-IOMMU mode is not enabled.
  * - `'VFIO_MSI_NO_BUS_MASTER'`: MSI/MSI-X enabled while bus mastering is off (a warning's code).
  * - `'ENVME'`: an NVMe command completed with an error status (`NvmeError`, from `vfio/nvme`).
+ * - `'ENOADDON'`: the native addon could not be loaded (no build, no fitting prebuild); the hint
+ *   says how to build or approve it.
  */
 export type OwnErrorCode =
   | 'ECLOSED'
@@ -66,7 +68,8 @@ export type OwnErrorCode =
   | 'VFIO_NOT_BOUND'
   | 'VFIO_NO_IOMMU_GROUP'
   | 'VFIO_MSI_NO_BUS_MASTER'
-  | 'ENVME';
+  | 'ENVME'
+  | 'ENOADDON';
 
 /**
  * Every `code` a {@link VfioError} can have: an errno name (the kernel's answer, or an errno-like

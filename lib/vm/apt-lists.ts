@@ -1,6 +1,7 @@
 // The private apt's package lists: refreshed when older than the caller allows, one refresh at a
-// time across processes. Both kernel sources (Debian packages, the custom build) start here.
-import { PrivateApt } from './apt';
+// time across processes. Every provisioning step (userland, kernels, the custom build's tools
+// and source) starts here.
+import { APT_SOURCES, PrivateApt } from './apt';
 import { withLock } from './cache-lock';
 
 type Log = (line: string) => void;
@@ -12,7 +13,7 @@ export async function refreshLists(apt: PrivateApt, maxAge: number, log: Log): P
   await withLock(apt.dir, async () => {
     const age = apt.listsAgeSeconds();
     if (age <= maxAge) return; // refreshed by the process we waited for
-    log('refreshing package lists (trixie, trixie-backports)…');
+    log(`refreshing package lists (${APT_SOURCES.map((l) => l.split(' ')[2]).join(', ')})…`);
     try {
       await apt.update();
     } catch (e) {

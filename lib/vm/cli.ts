@@ -6,12 +6,14 @@ import { Command, CommanderError, Option } from 'commander';
 import pc from 'picocolors';
 import { packageVersion } from '../addon/paths';
 import { table } from '../text/table';
+import { ACCEL_CHOICES, AccelChoice } from './accel';
 import { kernelCommands } from './cli-kernel';
 import { defaultDevices } from './devices';
 import { VmError } from './errors';
 import { parseDriverAssignment } from './guest-extras';
-import { DEFAULT_MEMORY, DEFAULT_SMP, DEFAULT_TIMEOUT_SECONDS, RunOptions, defaultCacheDir, parseEnvAssignment } from './options';
-import { provision } from './provision';
+import { provisionKernelTools } from './kernel-tools';
+import { CUSTOM_KERNEL, DEFAULT_MEMORY, DEFAULT_SMP, DEFAULT_TIMEOUT_SECONDS, RunOptions, defaultCacheDir, parseEnvAssignment } from './options';
+import { provisionHost } from './provision';
 import { run } from './run';
 
 export const EXIT_TIMEOUT = 124;
@@ -47,6 +49,8 @@ interface GuestFlags extends CommonFlags {
   drive: string[];
   netdev: string[];
   qemuArg: string[];
+  qemu?: string;
+  accel: AccelChoice;
 }
 
 function commonOptions(cmd: Command): Command {
@@ -70,6 +74,9 @@ function guestOptions(cmd: Command): Command {
     .option('--env <K=V>', 'environment variable for the command (repeatable)', collect, [])
     .option('--project-dir <dir>', 'directory shared read-write (default: nearest package.json above the current directory)')
     .addOption(new Option('--keep-ivshmem', 'keep the ivshmem backing file after the run and print its path'))
+    .option('--qemu <path>', 'run this host QEMU binary instead of the provisioned one (pinned in vm/pins.json)')
+    .addOption(new Option('--accel <accel>', 'kvm, tcg, or auto: KVM when hardware virtualisation really works (a silent KVM guest is rerun under TCG)')
+      .choices(ACCEL_CHOICES as string[]).default('auto'))
     .option('--no-iommu', 'no emulated IOMMU: vfio-pci in no-IOMMU mode (needs --kernel custom)')
     .option('--module <name|file.ko>', 'kernel module to load at boot, with its dependencies (repeatable)', collect, [])
     .option('--driver <dev=driver>', 'bind device (name or BDF) to this driver instead of vfio-pci (repeatable)', collect, [])
@@ -104,6 +111,8 @@ function runOptions(flags: GuestFlags, command: string[], signal: AbortSignal): 
     drives: flags.drive,
     netdevs: flags.netdev,
     qemuArgs: flags.qemuArg,
+    qemu: flags.qemu,
+    accel: flags.accel,
     log,
     signal,
   };
@@ -134,12 +143,24 @@ async function runCommand(command: string[], flags: GuestFlags, interactive: boo
 }
 
 async function provisionCommand(flags: CommonFlags & { json?: boolean }): Promise<number> {
-  const info = await provision({ kernel: flags.kernel, cacheDir: flags.cacheDir, log });
-  if (flags.json) process.stdout.write(JSON.stringify(info, null, 2) + '\n');
+  const { kernel, userland } = await provisionHost({ kernel: flags.kernel, cacheDir: flags.cacheDir, log });
+  const qemu = {
+    version: userland.info.qemuReports,
+    packageVersion: userland.info.qemuPackageVersion,
+    directory: userland.dir,
+    bytes: userland.bytes,
+    packages: userland.info.packages,
+  };
+  // The custom kernel's build tools, when that is the kernel: provisioned with it.
+  const tools = flags.kernel === CUSTOM_KERNEL
+    ? (await provisionKernelTools({ cacheDir: flags.cacheDir ?? defaultCacheDir(), log })).info : undefined;
+  if (flags.json) process.stdout.write(JSON.stringify({ kernel, userland: qemu, kernelTools: tools }, null, 2) + '\n');
   else {
-    for (const [k, v] of Object.entries(info)) {
+    for (const [k, v] of Object.entries(kernel)) {
       if (v !== undefined) process.stdout.write(`${k.padEnd(15)} ${v}\n`);
     }
+    process.stdout.write(`${'qemu'.padEnd(15)} ${qemu.version}\n${'userland'.padEnd(15)} ${qemu.directory} `
+      + `(${Object.keys(qemu.packages).length} packages, ${(qemu.bytes / 1e6).toFixed(0)} MB; versions: --json)\n`);
   }
   return 0;
 }
@@ -166,7 +187,7 @@ export function program(): Command {
     .action((cmd: string[], flags: GuestFlags) => finish(runCommand(cmd, flags, false)));
   guestOptions(prog.command('shell').description('boot the guest with an interactive shell on the serial console (Ctrl-A x quits QEMU)'))
     .action((flags: GuestFlags) => finish(runCommand([], flags, true)));
-  commonOptions(prog.command('provision').description('download and cache the guest kernel, modules and uapi headers'))
+  commonOptions(prog.command('provision').description('download and cache QEMU, busybox, the guest kernel, its modules and uapi headers'))
     .option('--json', 'print the result as JSON')
     .action((flags: CommonFlags & { json?: boolean }) => finish(provisionCommand(flags)));
   kernelCommands(prog, `cache directory (default: ${defaultCacheDir()})`, log, finish);

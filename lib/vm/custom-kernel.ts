@@ -18,16 +18,18 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { PrivateApt } from './apt';
+import { refreshLists } from './apt-lists';
 import { BuildSteps, formatElapsed } from './build-steps';
 import { withLock } from './cache-lock';
 import { compareReleases } from './debian-kernel';
+import { downloadPackages } from './download';
 import { VmError } from './errors';
 import { exec } from './exec';
 import { KernelInfo } from './kernel';
 import { buildKernel, checkBuildDependencies } from './kernel-build';
+import { provisionKernelTools } from './kernel-tools';
 import { pathKernel } from './kernel-path';
 import { DEFAULT_LISTS_MAX_AGE_SECONDS, defaultCacheDir } from './options';
-import { refreshLists } from './apt-lists';
 import { packageRoot } from '../addon/paths';
 
 /** The Debian source package the kernel is built from; the fragment is written for this series. */
@@ -197,8 +199,10 @@ async function build(r: Resolved, root: string, opts: CustomKernelOptions, log: 
   log(`building the custom kernel from ${SOURCE_PACKAGE} ${r.inputs.sourceVersion} with ${path.basename(r.fragment)} `
     + `(${jobs} jobs; about 5 minutes on 2 cores); log: ${steps.logFile}`);
   try {
-    const deb = await steps.phase(`downloading ${SOURCE_PACKAGE}`, () => sourceDeb(r, root));
-    const result = await buildKernel({ sourceDeb: deb, fragment: r.fragment, workDir: work, stageDir: stage, jobs }, steps);
+    const tools = await steps.phase('provisioning the build tools (flex, bison, bc, libelf, openssl)',
+      () => provisionKernelTools({ cacheDir: path.dirname(root), log, listsMaxAgeSeconds: opts.listsMaxAgeSeconds }));
+    const deb = await steps.phase(`downloading ${SOURCE_PACKAGE}`, () => sourceDeb(r, root, log));
+    const result = await buildKernel({ sourceDeb: deb, fragment: r.fragment, workDir: work, stageDir: stage, jobs, tools }, steps);
     const info: CustomKernelEntry = {
       key: r.key,
       inputs: {
@@ -232,7 +236,7 @@ async function build(r: Resolved, root: string, opts: CustomKernelOptions, log: 
 }
 
 /** The source .deb, downloaded once per version (other versions are removed). */
-async function sourceDeb(r: Resolved, root: string): Promise<string> {
+async function sourceDeb(r: Resolved, root: string, log: (l: string) => void): Promise<string> {
   const dir = path.join(root, 'sources');
   const wanted = (f: string) => f.startsWith(`${SOURCE_PACKAGE}_`) && f.endsWith('.deb')
     && decodeURIComponent(f).includes(`_${r.inputs.sourceVersion.replace(/^\d+:/, '')}_`);
@@ -242,11 +246,10 @@ async function sourceDeb(r: Resolved, root: string): Promise<string> {
   const tmp = path.join(dir, `.download-${process.pid}`);
   fs.rmSync(tmp, { recursive: true, force: true });
   try {
-    const [deb] = await r.apt.download([`${SOURCE_PACKAGE}=${r.inputs.sourceVersion}`], tmp);
-    if (!deb) throw new VmError('provision', `apt-get download ${SOURCE_PACKAGE} produced no .deb`);
+    const [deb] = await downloadPackages(r.apt, SOURCE_PACKAGE, [{ name: SOURCE_PACKAGE, version: r.inputs.sourceVersion }], tmp, log);
     for (const f of fs.readdirSync(dir)) if (f.endsWith('.deb')) fs.rmSync(path.join(dir, f));
-    const dest = path.join(dir, path.basename(deb));
-    fs.renameSync(deb, dest);
+    const dest = path.join(dir, path.basename(deb.file));
+    fs.renameSync(deb.file, dest);
     return dest;
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });

@@ -6,16 +6,17 @@ import * as os from 'os';
 import * as path from 'path';
 import { missingTool, VmError, VmErrorKind } from './errors';
 
-/** The Debian package that provides each host program the emulated host uses. */
+/**
+ * The Debian package that provides each host program the emulated host still takes from the
+ * host: apt and dpkg to fetch and unpack, the C toolchain for the custom kernel and the sample
+ * driver. QEMU, busybox, xz and zstd are provisioned (userland.ts), never looked up here.
+ */
 export const HOST_PACKAGES: Readonly<Record<string, string>> = {
-  'qemu-system-x86_64': 'qemu-system-x86',
-  busybox: 'busybox-static',
-  modinfo: 'kmod',
-  zstd: 'zstd',
-  xz: 'xz-utils',
   'apt-get': 'apt',
   'apt-cache': 'apt',
   dpkg: 'dpkg',
+  gcc: 'build-essential',
+  make: 'build-essential',
 };
 
 /** Absolute path of `program` on PATH, or undefined. */
@@ -51,6 +52,8 @@ export interface ExecOptions extends Pick<SpawnOptions, 'cwd' | 'env'> {
   stdoutFd?: number;
   /** The error kind thrown when the program fails. */
   kind?: VmErrorKind;
+  /** Kills the program (SIGKILL) when aborted; the result then has its signal status. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -75,12 +78,14 @@ export function execRaw(file: string, args: string[], opts: ExecOptions = {}): P
       cwd: opts.cwd,
       env: opts.env,
       stdio: ['pipe', opts.stdoutFd ?? 'pipe', 'pipe'],
+      signal: opts.signal,
+      killSignal: 'SIGKILL',
     });
     const out: Buffer[] = [];
     let err = '';
     child.stdout?.on('data', (b: Buffer) => out.push(b));
     child.stderr?.on('data', (b: Buffer) => { err += b.toString(); });
-    child.on('error', reject);
+    child.on('error', (e) => { if (e.name !== 'AbortError') reject(e); });
     child.on('close', (code, signal) => {
       resolve({ status: code ?? 128 + signalNumber(signal), stdout: Buffer.concat(out), stderr: err });
     });

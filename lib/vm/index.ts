@@ -1,8 +1,11 @@
 // The emulated VFIO host, programmatically: `run()` boots a QEMU guest with VFIO devices and
-// runs a command in it, `provision()` fetches and caches a guest kernel. The CLI (`vfio-vm`)
-// is a thin layer over these.
+// runs a command in it, `provisionHost()` fetches and caches the pinned QEMU, busybox and a
+// guest kernel (`provision()`: the same, returning the kernel). The CLI (`vfio-vm`) is a thin
+// layer over these.
 export { run, RunResult, commandEnv } from './run';
-export { provision } from './provision';
+export { provision, provisionHost, EmulatedHost } from './provision';
+export { Userland, UserlandInfo } from './userland';
+export { Accel, AccelChoice, AccelDecision } from './accel';
 export { defaultDevices, DefaultDevice, DeviceResources, GuestDevice } from './devices';
 export { KernelInfo, KernelSource } from './kernel';
 export { RunOptions, ProvisionOptions, defaultCacheDir } from './options';

@@ -1,4 +1,4 @@
-// The guest's initramfs: busybox-static, vm/init.sh as /init, and the kernel modules the
+// The guest's initramfs: the provisioned busybox-static, vm/init.sh as /init, and the kernel modules the
 // guest must load, decompressed. Built once per set of inputs and cached:
 //   <cache>/initramfs/<sha256 of the inputs>.cpio
 //
@@ -12,10 +12,9 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { CpioEntry, S_IFCHR, S_IFDIR, S_IFLNK, S_IFREG, cpioArchive } from './cpio';
-import { exec, requireProgram } from './exec';
-import { VmError } from './errors';
+import { exec } from './exec';
 import { KernelInfo } from './kernel';
-import { ModuleToLoad, loadOrder, moduleBytes, moduleIdentity } from './modules';
+import { DecompressTools, ModuleToLoad, loadOrder, moduleBytes, moduleIdentity } from './modules';
 import { packageRoot } from '../addon/paths';
 
 /** Bump when the layout changes, so old cached archives are not reused. */
@@ -26,20 +25,12 @@ export interface InitramfsInputs {
   /** Module names to load (with their dependencies). */
   modules: string[];
   cacheDir: string;
+  /** The provisioned static busybox. */
+  busybox: string;
+  tools: DecompressTools;
 }
 
 export const initScriptPath = () => path.join(packageRoot(), 'vm', 'init.sh');
-
-/** A static busybox: the guest runs it before any shared library is reachable. */
-async function staticBusybox(): Promise<string> {
-  const file = fs.realpathSync(requireProgram('busybox'));
-  const head = fs.readFileSync(file).subarray(0, 4096);
-  // A dynamically linked ELF has a PT_INTERP segment naming its loader.
-  if (head.includes(Buffer.from('/lib64/ld-linux'))) {
-    throw new VmError('missing-tool', `${file} is dynamically linked: install it with \`apt-get install busybox-static\``);
-  }
-  return file;
-}
 
 function cacheKey(inputs: InitramfsInputs, busybox: string): string {
   const st = fs.statSync(busybox);
@@ -54,12 +45,12 @@ function cacheKey(inputs: InitramfsInputs, busybox: string): string {
 
 /** The cached initramfs for these inputs, built first if needed. */
 export async function initramfs(inputs: InitramfsInputs, log: (l: string) => void = () => undefined): Promise<string> {
-  const busybox = await staticBusybox();
+  const busybox = inputs.busybox;
   const file = path.join(inputs.cacheDir, 'initramfs', `${cacheKey(inputs, busybox)}.cpio`);
   if (fs.existsSync(file)) return file;
   log('building the initramfs…');
-  const modules = await loadOrder(inputs.kernel.modulesDir, inputs.modules);
-  const archive = cpioArchive([...baseEntries(), ...await busyboxEntries(busybox), ...await moduleEntries(modules)]);
+  const modules = await loadOrder(inputs.kernel.modulesDir, inputs.modules, inputs.tools);
+  const archive = cpioArchive([...baseEntries(), ...await busyboxEntries(busybox), ...await moduleEntries(modules, inputs.tools)]);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}`;
   fs.writeFileSync(tmp, archive);
@@ -95,9 +86,9 @@ async function busyboxEntries(busybox: string): Promise<CpioEntry[]> {
   ];
 }
 
-async function moduleEntries(modules: ModuleToLoad[]): Promise<CpioEntry[]> {
+async function moduleEntries(modules: ModuleToLoad[], tools: DecompressTools): Promise<CpioEntry[]> {
   const entries: CpioEntry[] = [];
-  for (const m of modules) entries.push(file(`modules/${m.name}.ko`, await moduleBytes(m.file)));
+  for (const m of modules) entries.push(file(`modules/${m.name}.ko`, await moduleBytes(m.file, tools)));
   const list = modules.map((m) => `${m.name} ${m.name}.ko\n`).join('');
   entries.push(file('etc/vfio-vm/modules', list));
   return entries;

@@ -19,32 +19,25 @@ import { BuildSteps } from './build-steps';
 import { VmError } from './errors';
 import { which } from './exec';
 import { configMismatches, describeMismatches } from './kconfig';
+import { KernelTools } from './kernel-tools';
 
-/** What the build needs on the host, and how each is recognised. */
-const BUILD_DEPENDENCIES: ReadonlyArray<{ pkg: string; program?: string; file?: string }> = [
-  { pkg: 'make', program: 'make' },
-  { pkg: 'gcc', program: 'gcc' },
-  { pkg: 'bc', program: 'bc' },
-  { pkg: 'flex', program: 'flex' },
-  { pkg: 'bison', program: 'bison' },
-  { pkg: 'libelf-dev', file: '/usr/include/gelf.h' },
-  { pkg: 'libssl-dev', file: '/usr/include/openssl/opensslv.h' },
-  { pkg: 'xz-utils', program: 'xz' },
-  { pkg: 'dpkg', program: 'dpkg' },
-];
+/**
+ * What the build needs from the host: a C compiler and make (Debian's build-essential has
+ * both). Everything else (flex, bison, bc, libelf, openssl, xz) is provisioned: kernel-tools.ts.
+ */
+const HOST_PROGRAMS = ['gcc', 'make'];
 
-/** The packages missing from BUILD_DEPENDENCIES on this host. */
+/** The host programs the build needs and this host lacks. */
 export function missingBuildDependencies(): string[] {
-  return BUILD_DEPENDENCIES
-    .filter((d) => (d.program ? !which(d.program) : !fs.existsSync(d.file!)))
-    .map((d) => d.pkg);
+  return HOST_PROGRAMS.filter((p) => !which(p));
 }
 
 export function checkBuildDependencies(): void {
   const missing = missingBuildDependencies();
   if (missing.length) {
     throw new VmError('missing-tool',
-      `building the custom kernel needs ${missing.join(', ')}: install with \`apt-get install ${missing.join(' ')}\``);
+      `building the custom kernel needs a C compiler and make (${missing.join(', ')} not found): `
+      + 'install them with `apt-get install build-essential`');
   }
 }
 
@@ -59,6 +52,8 @@ export interface KernelBuildInputs {
   stageDir: string;
   /** Parallel compile jobs. */
   jobs: number;
+  /** The provisioned flex, bison, bc, libelf, openssl (PATH, environment, host flags). */
+  tools: KernelTools;
 }
 
 export interface KernelBuildResult {
@@ -74,13 +69,14 @@ export async function buildKernel(inputs: KernelBuildInputs, steps: BuildSteps):
   const out = path.join(inputs.workDir, 'out');
   fs.mkdirSync(out, { recursive: true });
   // Kbuild variables go on every make command line, so each step sees the same build.
+  const env = { ...process.env, ...inputs.tools.env };
   const make = (args: string[], nice = false) => steps.run(
-    { program: 'make', args: ['-C', src, `O=${out}`, 'ARCH=x86_64', ...args], nice },
+    { program: 'make', args: ['-C', src, `O=${out}`, 'ARCH=x86_64', ...inputs.tools.makeVariables, ...args], nice, env },
     nice ? 'compiling' : undefined);
 
   await steps.phase(`configuring (tinyconfig + ${path.basename(inputs.fragment)})`, async () => {
     await make(['tinyconfig']);
-    await steps.run({ program: path.join(src, 'scripts', 'kconfig', 'merge_config.sh'), args: ['-m', '.config', inputs.fragment], cwd: out });
+    await steps.run({ program: path.join(src, 'scripts', 'kconfig', 'merge_config.sh'), args: ['-m', '.config', inputs.fragment], cwd: out, env });
     await make(['olddefconfig']);
   });
   await steps.phase('checking the configuration', () => {
@@ -119,7 +115,8 @@ async function unpackSource(inputs: KernelBuildInputs, steps: BuildSteps): Promi
   const srcDir = path.join(debRoot, 'usr', 'src');
   const tarball = fs.readdirSync(srcDir).find((f) => /^linux-source-.*\.tar\.(xz|gz|bz2|zst)$/.test(f));
   if (!tarball) throw new VmError('kernel-build', `${inputs.sourceDeb} holds no linux-source tarball in usr/src`);
-  await steps.run({ program: 'tar', args: ['-xf', path.join(srcDir, tarball), '-C', inputs.workDir] });
+  // tar runs xz for the .tar.xz: the provisioned one, through PATH.
+  await steps.run({ program: 'tar', args: ['-xf', path.join(srcDir, tarball), '-C', inputs.workDir], env: { ...process.env, ...inputs.tools.env } });
   fs.rmSync(debRoot, { recursive: true, force: true });
   const tree = tarball.replace(/\.tar\.\w+$/, '');
   if (!fs.existsSync(path.join(inputs.workDir, tree, 'Makefile'))) throw new VmError('kernel-build', `${tarball} did not unpack to ${tree}/`);

@@ -3,8 +3,10 @@
 // Booting the uncompressed ELF vmlinux (through its PVH entry) skips the in-guest
 // decompression, which is slow under TCG.
 import * as fs from 'fs';
-import { exec } from './exec';
+import * as zlib from 'zlib';
 import { VmError } from './errors';
+import type { DecompressTools } from './modules';
+import { runTool } from './userland-tools';
 
 // Offsets in the x86 boot protocol header (Documentation/arch/x86/boot.rst).
 const SETUP_SECTS = 0x1f1;
@@ -52,14 +54,16 @@ export function bzImagePayload(image: Buffer): { codec: Codec; data: Buffer; siz
 }
 
 /** Writes the ELF vmlinux inside `bzImagePath` to `dest` (via a temp file, then renamed). */
-export async function extractVmlinux(bzImagePath: string, dest: string): Promise<void> {
+export async function extractVmlinux(bzImagePath: string, dest: string, tools: DecompressTools): Promise<void> {
   const { codec, data, size } = bzImagePayload(fs.readFileSync(bzImagePath));
   const tmp = `${dest}.tmp-${process.pid}`;
   const fd = fs.openSync(tmp, 'w');
   try {
-    const [program, args] = codec === 'zstd' ? ['zstd', ['-dc', '--long=31']]
-      : codec === 'xz' ? ['xz', ['-dc']] : ['gzip', ['-dc']];
-    await exec(program, args as string[], { input: data, stdoutFd: fd, kind: 'kernel-path' });
+    if (codec === 'gzip') fs.writeSync(fd, zlib.gunzipSync(data));
+    else {
+      const [tool, args] = codec === 'zstd' ? [tools.zstd, ['-dc', '--long=31']] : [tools.xz, ['-dc']];
+      await runTool(tool, args, { input: data, stdoutFd: fd, kind: 'kernel-path' });
+    }
   } finally {
     fs.closeSync(fd);
   }

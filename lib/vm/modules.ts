@@ -1,11 +1,12 @@
 // Kernel modules for the initramfs: finding them in a modules tree, ordering them by their
-// dependencies (`modinfo -F depends`), and decompressing them (busybox insmod reads only plain
-// .ko files).
+// dependencies (the module's own .modinfo "depends="), and decompressing them (busybox insmod
+// reads only plain .ko files).
 import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
-import { exec } from './exec';
+import { modinfo } from './elf';
 import { VmError } from './errors';
+import { Tool, runTool } from './userland-tools';
 
 /** Modules every guest needs: 9p for the shares, vfio-pci and the type1 IOMMU backend. */
 export const BASE_MODULES = ['9p', '9pnet_virtio', 'vfio_pci', 'vfio_iommu_type1'];
@@ -42,9 +43,15 @@ export function builtinModules(modulesDir: string): Set<string> {
     .map((l) => moduleName(path.basename(l).replace(MODULE_FILE, '$1'))));
 }
 
-async function dependsOf(file: string): Promise<string[]> {
-  const r = await exec('modinfo', ['-F', 'depends', file]);
-  return r.stdout.toString().trim().split(',').filter(Boolean).map(moduleName);
+async function dependsOf(file: string, tools: DecompressTools): Promise<string[]> {
+  const depends = modinfo(await moduleBytes(file, tools)).find(([k]) => k === 'depends')?.[1] ?? '';
+  return depends.split(',').filter(Boolean).map(moduleName);
+}
+
+/** The decompressors of the provisioned userland (modules come as .ko.xz or .ko.zst). */
+export interface DecompressTools {
+  xz: Tool;
+  zstd: Tool;
 }
 
 export interface ModuleToLoad {
@@ -68,7 +75,7 @@ export function moduleIdentity(spec: string): string {
  * neither built in nor in the tree is an error (its name says what the guest would miss).
  * A root may also be a .ko file (built against this kernel); its dependencies come from the tree.
  */
-export async function loadOrder(modulesDir: string | undefined, roots: string[]): Promise<ModuleToLoad[]> {
+export async function loadOrder(modulesDir: string | undefined, roots: string[], tools: DecompressTools): Promise<ModuleToLoad[]> {
   const files = roots.filter(isModuleFile);
   if (!modulesDir && !files.length) return []; // a kernel without modules has everything built in
   const index = modulesDir ? indexModules(modulesDir) : new Map<string, string>();
@@ -89,7 +96,7 @@ export async function loadOrder(modulesDir: string | undefined, roots: string[])
       throw new VmError('provision', `kernel module ${name} not found in ${modulesDir}`
         + (wantedBy.length ? ` (needed by ${wantedBy.join(' → ')})` : ''));
     }
-    for (const dep of await dependsOf(file)) await visit(dep, [...wantedBy, name]);
+    for (const dep of await dependsOf(file, tools)) await visit(dep, [...wantedBy, name]);
     order.push({ name, file });
   };
   for (const root of roots) await visit(moduleName(root), []);
@@ -97,9 +104,8 @@ export async function loadOrder(modulesDir: string | undefined, roots: string[])
 }
 
 /** The plain ELF bytes of a module file (.ko, .ko.xz, .ko.zst or .ko.gz). */
-export async function moduleBytes(file: string): Promise<Buffer> {
+export async function moduleBytes(file: string, tools: DecompressTools): Promise<Buffer> {
   if (file.endsWith('.ko')) return fs.readFileSync(file);
   if (file.endsWith('.gz')) return zlib.gunzipSync(fs.readFileSync(file));
-  const program = file.endsWith('.xz') ? 'xz' : 'zstd';
-  return (await exec(program, ['-dc', file])).stdout;
+  return (await runTool(file.endsWith('.xz') ? tools.xz : tools.zstd, ['-dc', file])).stdout;
 }

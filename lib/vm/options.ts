@@ -2,6 +2,7 @@
 import * as os from 'os';
 import * as path from 'path';
 import type { BackendOptions } from './backends';
+import type { AccelChoice } from './accel';
 import { VmError } from './errors';
 
 export interface ProvisionOptions {
@@ -24,6 +25,16 @@ export interface ProvisionOptions {
 export interface RunOptions extends ProvisionOptions, BackendOptions {
   /** The command and its arguments, run in `cwd` inside the guest. */
   command: string[];
+  /**
+   * A host QEMU binary to run instead of the provisioned, pinned one (vm/pins.json). Its own
+   * firmware directory (/usr/share/qemu) is used.
+   */
+  qemu?: string;
+  /**
+   * kvm, tcg, or auto (default): KVM when the CPU has VMX/SVM, kvm_intel/kvm_amd is loaded and a
+   * functional check passes; a guest silent under KVM is then rerun under TCG.
+   */
+  accel?: AccelChoice;
   /** The command's working directory (on the host; the same path in the guest). Default: process.cwd(). */
   cwd?: string;
   /**

@@ -1,6 +1,8 @@
-// Provisioning: a guest kernel, its modules and matching uapi headers, cached by release.
+// Provisioning: the emulated host's userland (QEMU, busybox: userland.ts) and a guest kernel,
+// its modules and matching uapi headers, cached by release.
 //
 // Cache layout (under the cache dir):
+//   userland/<key>/              QEMU, its libraries and firmware, busybox, xz, zstd (userland.ts)
 //   apt/                         private apt state (sources.list, lists/, lists.updated)
 //   apt/default-kernel.json      the newest kernel resolved from the current lists
 //   kernels/<release>/root/      the kernel packages unpacked (dpkg -x)
@@ -15,18 +17,40 @@ import { withLock } from './cache-lock';
 import { customKernel } from './custom-kernel';
 import { DebianKernel, imagePackageFor, resolveDebianKernel } from './debian-kernel';
 import { VmError } from './errors';
+import { downloadPackages } from './download';
 import { KernelInfo } from './kernel';
 import { extractVmlinux, hasPvhEntry } from './kernel-image';
 import { looksLikePath, pathKernel } from './kernel-path';
+import { DecompressTools } from './modules';
 import { CUSTOM_KERNEL, DEFAULT_LISTS_MAX_AGE_SECONDS, ProvisionOptions, defaultCacheDir } from './options';
+import { Userland, provisionUserland } from './userland';
 
 type Log = (line: string) => void;
 
-/** Provisions the kernel named by opts.kernel (default: newest Debian generic kernel; "custom": built, see custom-kernel.ts). */
+/** What a run needs from the cache: the userland and a kernel. */
+export interface EmulatedHost {
+  userland: Userland;
+  kernel: KernelInfo;
+}
+
+/** Provisions the userland (QEMU, busybox) and the kernel named by opts.kernel. */
+export async function provisionHost(opts: ProvisionOptions = {}): Promise<EmulatedHost> {
+  const cacheDir = opts.cacheDir ?? defaultCacheDir();
+  const userland = await provisionUserland({ cacheDir, log: opts.log, listsMaxAgeSeconds: opts.listsMaxAgeSeconds });
+  const kernel = await provisionKernel({ ...opts, cacheDir }, userland);
+  return { userland, kernel };
+}
+
+/** Provisions the emulated host and returns its kernel (see provisionHost for both). */
 export async function provision(opts: ProvisionOptions = {}): Promise<KernelInfo> {
+  return (await provisionHost(opts)).kernel;
+}
+
+/** The kernel named by opts.kernel (default: newest Debian generic kernel; "custom": built, see custom-kernel.ts). */
+async function provisionKernel(opts: ProvisionOptions & { cacheDir: string }, tools: DecompressTools): Promise<KernelInfo> {
   if (opts.kernel === CUSTOM_KERNEL) return customKernel(opts);
   if (opts.kernel && looksLikePath(opts.kernel)) return pathKernel(opts.kernel);
-  const cacheDir = opts.cacheDir ?? defaultCacheDir();
+  const cacheDir = opts.cacheDir;
   const log = opts.log ?? (() => undefined);
   const kernelsDir = path.join(cacheDir, 'kernels');
   if (opts.kernel) {
@@ -38,7 +62,7 @@ export async function provision(opts: ProvisionOptions = {}): Promise<KernelInfo
   await refreshLists(apt, opts.listsMaxAgeSeconds ?? DEFAULT_LISTS_MAX_AGE_SECONDS, log);
   const pkg = opts.kernel ? await resolveDebianKernel(apt, opts.kernel) : await resolveDefault(apt, log);
   return readEntry(kernelsDir, pkg.kernelVersion) ?? await withLock(kernelsDir,
-    async () => readEntry(kernelsDir, pkg.kernelVersion) ?? installEntry(apt, kernelsDir, pkg, log),
+    async () => readEntry(kernelsDir, pkg.kernelVersion) ?? installEntry(apt, kernelsDir, pkg, tools, log),
     { onWait: (pid) => log(`waiting for process ${pid}, which is installing a kernel…`) });
 }
 
@@ -56,28 +80,43 @@ async function resolveDefault(apt: PrivateApt, log: Log): Promise<DebianKernel> 
   return kernel;
 }
 
+/**
+ * A complete kernel entry, or undefined: kernel.json is written last, and the files it names
+ * must still be there (an entry damaged since, e.g. a file removed by hand, is installed again).
+ */
 function readEntry(kernelsDir: string, release: string): KernelInfo | undefined {
+  let info: KernelInfo;
   try {
-    return JSON.parse(fs.readFileSync(path.join(kernelsDir, release, 'kernel.json'), 'utf8')) as KernelInfo;
+    info = JSON.parse(fs.readFileSync(path.join(kernelsDir, release, 'kernel.json'), 'utf8')) as KernelInfo;
   } catch {
     return undefined;
   }
+  const present = (f?: string) => !f || fs.existsSync(f);
+  const imageOk = fs.statSync(info.kernelImage, { throwIfNoEntry: false })?.size;
+  if (!imageOk || !present(info.modulesDir) || !present(info.uapiInclude && path.join(info.uapiInclude, 'linux', 'vfio.h'))) {
+    return undefined;
+  }
+  return info;
 }
 
 /** Downloads, unpacks and describes a kernel; the entry appears atomically (rename). */
-async function installEntry(apt: PrivateApt, kernelsDir: string, pkg: DebianKernel, log: Log): Promise<KernelInfo> {
+async function installEntry(apt: PrivateApt, kernelsDir: string, pkg: DebianKernel, tools: DecompressTools, log: Log): Promise<KernelInfo> {
   const final = path.join(kernelsDir, pkg.kernelVersion);
   const tmp = path.join(kernelsDir, `.tmp-${pkg.kernelVersion}-${process.pid}`);
   fs.rmSync(tmp, { recursive: true, force: true });
   try {
-    const debs = await downloadWithProgress(apt, [...pkg.packages, pkg.uapiPackage], path.join(tmp, 'debs'), log);
-    log(`unpacking ${debs.length} packages…`);
+    const wanted = [...pkg.packages, pkg.uapiPackage].map((spec) => {
+      const [name, version] = spec.split('=');
+      return { name, version };
+    });
+    const step = `kernel ${pkg.kernelVersion}`;
+    const debs = await downloadPackages(apt, step, wanted, path.join(tmp, 'debs'), log);
+    log(`${step}: unpacking ${debs.length} packages…`);
     for (const deb of debs) {
-      const isUapi = path.basename(deb).startsWith('linux-libc-dev_');
-      await extractDeb(deb, path.join(tmp, isUapi ? 'uapi' : 'root'));
+      await extractDeb(deb.file, path.join(tmp, deb.name === 'linux-libc-dev' ? 'uapi' : 'root'));
     }
     fs.rmSync(path.join(tmp, 'debs'), { recursive: true, force: true });
-    const info = await describeEntry(tmp, final, pkg, log);
+    const info = await describeEntry(tmp, final, pkg, tools, log);
     fs.writeFileSync(path.join(tmp, 'kernel.json'), JSON.stringify(info, null, 2) + '\n');
     fs.rmSync(final, { recursive: true, force: true });
     fs.renameSync(tmp, final);
@@ -90,7 +129,7 @@ async function installEntry(apt: PrivateApt, kernelsDir: string, pkg: DebianKern
 }
 
 /** Builds the KernelInfo of an unpacked entry (paths as they will be after the rename). */
-async function describeEntry(tmp: string, final: string, pkg: DebianKernel, log: Log): Promise<KernelInfo> {
+async function describeEntry(tmp: string, final: string, pkg: DebianKernel, tools: DecompressTools, log: Log): Promise<KernelInfo> {
   const rel = pkg.kernelVersion;
   const modulesRel = ['usr/lib/modules', 'lib/modules'].map((d) => path.join(d, rel))
     .find((d) => fs.existsSync(path.join(tmp, 'root', d)));
@@ -100,7 +139,7 @@ async function describeEntry(tmp: string, final: string, pkg: DebianKernel, log:
     throw new VmError('provision', `the packages of ${rel} hold no ${modulesRel ? 'vmlinuz' : 'modules directory'}`);
   }
   log('extracting the uncompressed vmlinux…');
-  await extractVmlinux(path.join(tmp, 'root', imageRel), path.join(tmp, 'vmlinux'));
+  await extractVmlinux(path.join(tmp, 'root', imageRel), path.join(tmp, 'vmlinux'), tools);
   const pvh = hasPvhEntry(path.join(tmp, 'vmlinux'));
   linkArchHeaders(path.join(tmp, 'uapi', 'usr', 'include'));
   return {
@@ -125,30 +164,3 @@ function linkArchHeaders(include: string): void {
     fs.symlinkSync(path.join('x86_64-linux-gnu', 'asm'), asm);
   }
 }
-
-/** apt-get download, with a line of progress every few seconds for large packages. */
-async function downloadWithProgress(apt: PrivateApt, pkgs: string[], dir: string, log: Log): Promise<string[]> {
-  log(`downloading ${pkgs.map((p) => p.split('=')[0]).join(', ')}…`);
-  const started = Date.now();
-  const timer = setInterval(() => log(`  … ${megabytes(dirBytes(dir))} MB`), 3000);
-  try {
-    const debs = await apt.download(pkgs, dir);
-    const secs = ((Date.now() - started) / 1000).toFixed(1);
-    log(`downloaded ${megabytes(debs.reduce((n, d) => n + fs.statSync(d).size, 0))} MB in ${secs} s`);
-    return debs;
-  } finally {
-    clearInterval(timer);
-  }
-}
-
-function dirBytes(dir: string): number {
-  const walk = (d: string): number => fs.readdirSync(d, { withFileTypes: true }).reduce((n, e) => n
-    + (e.isDirectory() ? walk(path.join(d, e.name)) : fs.statSync(path.join(d, e.name)).size), 0);
-  try {
-    return walk(dir);
-  } catch {
-    return 0;
-  }
-}
-
-const megabytes = (n: number) => (n / 1e6).toFixed(0);

@@ -1,7 +1,6 @@
 // Running QEMU itself: start, time limit, cancellation, and how it ended.
 import { spawn } from 'child_process';
-import { requireProgram } from './exec';
-import { QEMU } from './qemu';
+import { Tool, toolArgv } from './userland-tools';
 
 export interface QemuExit {
   /** QEMU's exit code, or null when a signal ended it. */
@@ -14,6 +13,8 @@ export interface QemuExit {
 }
 
 export interface QemuProcessOptions {
+  /** The QEMU to run: the provisioned one (through its loader) or a host binary (--qemu). */
+  qemu: Tool;
   args: string[];
   /** Serial console on this process's terminal (interactive shell). */
   interactive: boolean;
@@ -26,9 +27,10 @@ export interface QemuProcessOptions {
 const KILL_GRACE_MS = 2000;
 
 export function runQemu(opts: QemuProcessOptions): Promise<QemuExit> {
-  const program = requireProgram(QEMU);
-  opts.verbose?.(`${program} ${opts.args.map((a) => (/[\s"']/.test(a) ? JSON.stringify(a) : a)).join(' ')}`);
-  const child = spawn(program, opts.args, {
+  const [program, argv] = toolArgv(opts.qemu, opts.args);
+  opts.verbose?.(`${program} ${argv.map((a) => (/[\s"']/.test(a) ? JSON.stringify(a) : a)).join(' ')}`);
+  const child = spawn(program, argv, {
+    // stdin is /dev/null in run mode: a QEMU reading a terminal it does not own was seen to stall.
     stdio: opts.interactive ? ['inherit', 'inherit', 'pipe'] : ['ignore', 'ignore', 'pipe'],
     // In run mode QEMU gets its own process group, so a terminal's Ctrl-C reaches this
     // process (which stops QEMU and reports) rather than killing QEMU mid-write.

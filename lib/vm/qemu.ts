@@ -1,14 +1,18 @@
-// The QEMU command line of the emulated host: a q35 machine under TCG with an emulated VT-d
+// The QEMU command line of the emulated host: a q35 machine under TCG or KVM with an emulated VT-d
 // (interrupt remapping on, or vfio's type1 backend refuses to attach), the 9p shares, the
 // consoles, and the devices.
 import * as fs from 'fs';
+import * as path from 'path';
+import { Accel } from './accel';
 import { GuestDevice, INFRA_FIRST_SLOT } from './devices';
 import { Share } from './guest-spec';
 import { KernelInfo } from './kernel';
 
 export const QEMU = 'qemu-system-x86_64';
 /** A minimal firmware that boots a PVH kernel in a fraction of SeaBIOS's time. */
-export const QBOOT = '/usr/share/qemu/qboot.rom';
+export const QBOOT = 'qboot.rom';
+/** Where a distribution's QEMU keeps its firmware (for `--qemu PATH`). */
+export const HOST_FIRMWARE_DIR = '/usr/share/qemu';
 
 /**
  * Fixed kernel arguments: the console, no reboot loop on panic, the IOMMU in passthrough.
@@ -43,6 +47,9 @@ export interface QemuPlan {
   noIommu?: boolean;
   /** Device back ends and pass-through arguments (backends.ts), after the devices. */
   extraArgs?: string[];
+  accel: Accel;
+  /** The firmware directory of the QEMU that runs (qboot.rom). */
+  firmwareDir: string;
 }
 
 const hexSlot = (n: number) => `0x${n.toString(16)}`;
@@ -53,15 +60,20 @@ const hexSlot = (n: number) => `0x${n.toString(16)}`;
  * translated code ("Oops: int3" at boot); boot and test times are about the same either way.
  */
 function machineArgs(plan: QemuPlan): string[] {
+  // Under KVM the interrupt remapping of the emulated VT-d needs the IO-APIC in QEMU (split irqchip).
+  const accel = plan.accel === 'kvm'
+    ? ['-machine', 'q35,kernel-irqchip=split', '-accel', 'kvm', '-cpu', 'host']
+    : ['-machine', 'q35', '-accel', 'tcg,thread=single', '-cpu', 'max'];
   return [
-    '-machine', 'q35', '-accel', 'tcg,thread=single', '-cpu', 'max',
+    ...accel,
     '-smp', String(plan.smp), '-m', plan.memory,
     '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot', '-nic', 'none',
   ];
 }
 
 function bootArgs(plan: QemuPlan): string[] {
-  const firmware = plan.kernel.pvh && fs.existsSync(QBOOT) ? ['-bios', QBOOT] : [];
+  const qboot = path.join(plan.firmwareDir, QBOOT);
+  const firmware = plan.kernel.pvh && fs.existsSync(qboot) ? ['-bios', qboot] : [];
   const append = [BASE_APPEND, plan.append].filter(Boolean).join(' ');
   return [...firmware, '-kernel', plan.kernel.kernelImage, '-initrd', plan.initrd, '-append', append];
 }

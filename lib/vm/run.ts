@@ -1,6 +1,8 @@
 // One run of the emulated host: provision, build the initramfs, describe the guest, boot it,
 // stream the command's output, and turn the way it ended into an exit status or a VmError.
+import * as fs from 'fs';
 import * as path from 'path';
+import { AccelDecision, decideAccel, hostKvmFacts, kvmFunctionalCheck } from './accel';
 import { RunConsoles } from './consoles';
 import { GuestDevice, guestDevices } from './devices';
 import { diagnose } from './diagnose';
@@ -14,17 +16,23 @@ import {
   DEFAULT_MEMORY, DEFAULT_SMP, DEFAULT_TIMEOUT_SECONDS, RunOptions, defaultCacheDir,
 } from './options';
 import { projectDirFor } from './project';
-import { provision } from './provision';
+import { provisionHost } from './provision';
 import { backendArgs } from './backends';
-import { QemuPlan, qemuArgs } from './qemu';
+import { HOST_FIRMWARE_DIR, QemuPlan, qemuArgs } from './qemu';
 import { QemuExit, runQemu } from './qemu-process';
 import { withSampleDriver } from './sample-driver';
+import { Userland } from './userland';
+import { Tool, hostTool, runTool } from './userland-tools';
 import { WorkDir, consoleLogPath, createWorkDir, nvmeImage, removeWorkDir } from './workdir';
 
 export interface RunResult {
   /** The command's exit status (a signal-killed command reports 128+N, as sh does). */
   exitCode: number;
   kernel: KernelInfo;
+  /** The accelerator the guest ran under, and why (a KVM guest that stayed silent is rerun under TCG). */
+  accel: AccelDecision;
+  /** The QEMU that ran: its `--version` line and where it came from. */
+  qemu: { version: string; source: 'provisioned' | 'host'; path: string };
   devices: Array<Pick<GuestDevice, 'name' | 'env' | 'bdf' | 'driver'>>;
   /** The ivshmem backing file; still there after the run only with keepIvshmem. */
   ivshmemFile?: string;
@@ -82,10 +90,15 @@ export async function run(opts: RunOptions): Promise<RunResult> {
   const cwd = path.resolve(opts.cwd ?? process.cwd());
   const projectDir = projectDirFor(cwd, opts.projectDir);
   if (!opts.interactive && opts.command.length === 0) throw new VmError('options', 'no command given');
-  const kernel = await provision({ ...opts, cacheDir, log });
+  const { kernel, userland } = await provisionHost({ ...opts, cacheDir, log });
   opts = await withSampleDriver(opts, kernel, cacheDir);
   if (opts.noIommu) checkNoIommuSupport(kernel);
-  const initrd = await initramfs({ kernel, modules: [...BASE_MODULES, ...(opts.modules ?? [])], cacheDir }, log);
+  const initrd = await initramfs({
+    kernel, modules: [...BASE_MODULES, ...(opts.modules ?? [])], cacheDir, busybox: userland.busybox, tools: userland,
+  }, log);
+  const qemu = await chooseQemu(opts.qemu, userland);
+  const accel = await decideAccel(opts.accel ?? 'auto', hostKvmFacts(), () => kvmFunctionalCheck(qemu.tool));
+  log(`${qemu.version} (${qemu.source === 'host' ? `--qemu ${qemu.path}` : 'provisioned'}), accelerator ${accel.accel}: ${accel.reason}`);
   const work = createWorkDir();
   // Also on an abrupt exit of this process (an uncaught exception elsewhere): no temp dirs left.
   const cleanUp = () => removeWorkDir(work, !!opts.keepIvshmem);
@@ -107,11 +120,15 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       kernel, initrd, append: guestAppend(opts.append, !!opts.noIommu), noIommu: opts.noIommu, shares: shareList, devices,
       memory: opts.memory ?? DEFAULT_MEMORY, smp: opts.smp ?? DEFAULT_SMP, extraArgs: backendArgs(opts, cwd),
       consoles: opts.interactive ? { stdio: true } : { sockets: work.sockets },
+      accel: accel.accel, firmwareDir: qemu.firmwareDir,
     };
-    const outcome = opts.interactive ? await boot(plan, opts, work) : await bootWithConsoles(plan, opts, work, cacheDir);
+    const boots: BootContext = { qemu: qemu.tool, fallBackToTcg: (opts.accel ?? 'auto') === 'auto' };
+    const outcome = opts.interactive ? await boot(plan, opts, work, boots) : await bootWithConsoles(plan, opts, work, cacheDir, boots);
     return {
       exitCode: outcome.exitCode,
       kernel,
+      accel: outcome.accel ?? accel,
+      qemu: { version: qemu.version, source: qemu.source, path: qemu.path },
       devices: devices.map(({ name, env, bdf, driver }) => ({ name, env, bdf, driver })),
       ivshmemFile: withIvshmem && opts.keepIvshmem ? work.ivshmemFile : undefined,
       consoleLog: outcome.consoleLog,
@@ -127,13 +144,51 @@ interface Outcome {
   exitCode: number;
   consoleLog?: string;
   timings: { bootMs?: number; commandMs?: number };
+  /** Set when the run changed accelerator on the way (a silent KVM guest rerun under TCG). */
+  accel?: AccelDecision;
 }
+
+interface ChosenQemu {
+  tool: Tool;
+  version: string;
+  source: 'provisioned' | 'host';
+  path: string;
+  firmwareDir: string;
+}
+
+/** The provisioned QEMU, or the host's when asked for with --qemu PATH. */
+async function chooseQemu(hostPath: string | undefined, userland: Userland): Promise<ChosenQemu> {
+  if (!hostPath) {
+    return { tool: userland.qemu, version: userland.info.qemuReports, source: 'provisioned', path: userland.qemu.prefix[2], firmwareDir: userland.firmwareDir };
+  }
+  const file = path.resolve(hostPath);
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+  } catch {
+    throw new VmError('options', `--qemu ${hostPath}: not an executable file`);
+  }
+  const tool = hostTool(file, path.basename(file));
+  const version = (await runTool(tool, ['--version'], { kind: 'qemu' })).stdout.toString().split('\n')[0].trim();
+  return { tool, version, source: 'host', path: file, firmwareDir: HOST_FIRMWARE_DIR };
+}
+
+interface BootContext {
+  qemu: Tool;
+  /** Whether a KVM guest with no console output is rerun under TCG (accel "auto"). */
+  fallBackToTcg: boolean;
+}
+
+/**
+ * A KVM guest whose kernel has written nothing by then is taken as stuck (a software-only KVM
+ * runs the kernel through its instruction emulator): stopped and rerun under TCG.
+ */
+export const KVM_SILENCE_DEADLINE_MS = 20_000;
 
 const timeoutMs = (opts: RunOptions) => (opts.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000;
 
 /** Interactive: the console is the terminal, so only the status file tells the result. */
-async function boot(plan: QemuPlan, opts: RunOptions, work: WorkDir): Promise<Outcome> {
-  const qemu = await runQemu({ args: qemuArgs(plan), interactive: true, timeoutMs: timeoutMs(opts), signal: opts.signal });
+async function boot(plan: QemuPlan, opts: RunOptions, work: WorkDir, ctx: BootContext): Promise<Outcome> {
+  const qemu = await runQemu({ qemu: ctx.qemu, args: qemuArgs(plan), interactive: true, timeoutMs: timeoutMs(opts), signal: opts.signal });
   const exitCode = diagnose({
     qemu, status: readGuestStatus(work.share), consoleTail: '', consoleLog: '(the terminal)',
     timeoutSeconds: opts.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
@@ -148,13 +203,23 @@ async function boot(plan: QemuPlan, opts: RunOptions, work: WorkDir): Promise<Ou
 const BOOT_ATTEMPTS = 2;
 
 /** Run mode: consoles on sockets, markers timed, console log kept for diagnosis. */
-async function bootWithConsoles(plan: QemuPlan, opts: RunOptions, work: WorkDir, cacheDir: string, attempt = 1): Promise<Outcome> {
+async function bootWithConsoles(plan: QemuPlan, opts: RunOptions, work: WorkDir, cacheDir: string, ctx: BootContext, attempt = 1): Promise<Outcome> {
   const consoleLog = consoleLogPath(cacheDir);
   const t0 = Date.now();
-  const marks: { init?: number; start?: number; exit?: number; consoleStatus?: string; panicLine?: string } = {};
+  const marks: { init?: number; start?: number; exit?: number; consoleStatus?: string; panicLine?: string; firstLine?: number } = {};
+  // The run's own stop (a silent KVM guest), on top of the caller's signal.
+  const stop = new AbortController();
+  const stopWithCaller = () => stop.abort();
+  opts.signal?.addEventListener('abort', stopWithCaller, { once: true });
+  if (opts.signal?.aborted) stop.abort();
+  let silent = false;
+  const watchdog = plan.accel === 'kvm' && ctx.fallBackToTcg ? setTimeout(() => {
+    if (marks.firstLine === undefined) { silent = true; stop.abort(); }
+  }, KVM_SILENCE_DEADLINE_MS) : undefined;
   const consoles = new RunConsoles(work.sockets, consoleLog,
     opts.stdout ?? process.stdout, opts.stderr ?? process.stderr, {
       onLine: (line) => {
+        marks.firstLine ??= Date.now();
         if (opts.verbose) opts.log?.(`[console] ${line}`);
         if (/Kernel panic/.test(line)) marks.panicLine ??= line;
         const m = /vfio-vm: (init|cmd start|cmd exit (\d+)|error .*)/.exec(line);
@@ -169,16 +234,26 @@ async function bootWithConsoles(plan: QemuPlan, opts: RunOptions, work: WorkDir,
   let qemu: QemuExit;
   try {
     qemu = await runQemu({
-      args: qemuArgs(plan), interactive: false, timeoutMs: timeoutMs(opts), signal: opts.signal,
+      qemu: ctx.qemu, args: qemuArgs(plan), interactive: false, timeoutMs: timeoutMs(opts), signal: stop.signal,
       verbose: opts.verbose ? opts.log : undefined,
     });
   } finally {
+    if (watchdog) clearTimeout(watchdog);
+    opts.signal?.removeEventListener('abort', stopWithCaller);
     await consoles.close();
+  }
+  const kvmGaveNothing = plan.accel === 'kvm' && ctx.fallBackToTcg && marks.firstLine === undefined
+    && (silent || (qemu.code !== 0 && !qemu.aborted && !qemu.timedOut));
+  if (kvmGaveNothing) {
+    const why = silent ? `no console output within ${KVM_SILENCE_DEADLINE_MS / 1000} s` : `QEMU exited ${qemu.code ?? qemu.signal}`;
+    opts.log?.(`warning: the guest under KVM gave ${why}; running it again under TCG (log: ${consoleLog})`);
+    const rerun = await bootWithConsoles({ ...plan, accel: 'tcg' }, opts, work, cacheDir, ctx, attempt);
+    return { ...rerun, accel: { accel: 'tcg', reason: `KVM guest gave ${why}` } };
   }
   if (marks.panicLine && marks.init === undefined && qemu.code === 0 && !qemu.timedOut && !qemu.aborted
       && attempt < BOOT_ATTEMPTS) {
     opts.log?.(`warning: the guest kernel panicked before its init (${marks.panicLine.trim()}; log: ${consoleLog}); booting again`);
-    return bootWithConsoles(plan, opts, work, cacheDir, attempt + 1);
+    return bootWithConsoles(plan, opts, work, cacheDir, ctx, attempt + 1);
   }
   const exitCode = diagnose({
     qemu, status: readGuestStatus(work.share), consoleStatus: marks.consoleStatus, panicLine: marks.panicLine,

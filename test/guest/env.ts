@@ -78,6 +78,17 @@ export function hasIommu(): boolean {
  * `describe` when `condition` holds, else `describe.skip` with the reason in the title, so a
  * run's output says why a block did not apply to this configuration.
  */
+/**
+ * The highest IOVA of the emulated VT-d, from its capability register as the guest kernel shows
+ * it (MGAW, bits 21:16, is the address width minus one): QEMU's default width changed from 39
+ * bits (7.2) to 48 (11.x), so the geometry tests ask the device instead of assuming one.
+ */
+export function vtdIovaEnd(): bigint {
+  const cap = BigInt(`0x${fs.readFileSync('/sys/class/iommu/dmar0/intel-iommu/cap', 'utf8').trim()}`);
+  const width = Number((cap >> 16n) & 0x3fn) + 1;
+  return (1n << BigInt(width)) - 1n;
+}
+
 export function describeIf(condition: unknown, reason: string): (title: string, fn: () => void) => void {
   return condition ? describe : (title, fn) => describe.skip(`${title} [skipped: ${reason}]`, fn);
 }

@@ -6,6 +6,7 @@ import * as path from 'path';
 import { PassThrough } from 'stream';
 import { main } from '../../lib/vm/cli';
 import { VmError, provision, run } from '../../lib/vm';
+import { readPins, upstreamVersion } from '../../lib/vm/pins';
 
 function collector() {
   const stream = new PassThrough();
@@ -63,6 +64,8 @@ describe('vfio-vm run', () => {
       '  echo "dev $d $(basename $(readlink /sys/bus/pci/devices/$d/driver)) $(basename $(readlink /sys/bus/pci/devices/$d/iommu_group))" >&2',
       'done',
       'echo "extra $VFIO_VM_DEVICE_0" >&2',
+      // The machine type QEMU gave the guest's firmware tables: the QEMU that really ran.
+      'echo "machine $(cat /sys/class/dmi/id/product_version)" >&2',
       'exit 3',
     ].join('\n');
     const r = await run({
@@ -103,6 +106,15 @@ describe('vfio-vm run', () => {
     });
     expect(r.ivshmemFile).toBeUndefined();
     expect(r.timings.bootMs).toBeGreaterThan(0);
+    // The pinned QEMU ran (vm/pins.json), not whatever the host has: the guest sees its machine type.
+    const pinned = upstreamVersion(readPins().qemu.version);
+    expect(r.qemu.source).toBe('provisioned');
+    expect(r.qemu.version).toContain(`QEMU emulator version ${pinned}`);
+    expect(lines).toContain(`machine pc-q35-${pinned.split('.').slice(0, 2).join('.')}`);
+    // This machine has no VMX/SVM (its /dev/kvm, if any, is software-only): TCG, and said why.
+    if (!/^flags\s*:.*\b(vmx|svm)\b/m.test(fs.readFileSync('/proc/cpuinfo', 'utf8'))) {
+      expect(r.accel).toEqual({ accel: 'tcg', reason: expect.stringMatching(/^no VMX\/SVM in \/proc\/cpuinfo/) });
+    }
   });
 
   it('returns 0, passes --env, shares the working directory read-write, and can keep the ivshmem file', async () => {
