@@ -10,7 +10,7 @@ import { DeviceInfo, IRQ_INFO_SIZE, decodeDeviceInfo, decodeIrqInfo, decodeRegio
 import { ConfigSpace } from './config-space';
 import { DeviceFeatures, Feature, FeaturesOptions, KnownFeatures } from '../features/device-features';
 import { FeatureInfo, FeatureNumberOverrides, FeatureNumbers, featureIndexIn, featureNumbers } from '../features/table';
-import { VfioError, closedError, errnoError, errnoName, invalidArgument } from '../errors';
+import { VfioError, closedError, errnoError, errnoName, invalidArgument, throwCloseErrors } from '../errors';
 import { Invocation, bindHint } from '../system/hints';
 import { withRootCause } from '../doctor';
 import { DeviceIrqInfo, IrqBackend, IrqControl, IrqIndex } from '../irq/irq-index';
@@ -463,8 +463,7 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
   private stopDma(): void {
     if (this.info.flags.pci) this.config.busMaster = false;
     const errors = this.iommu.unmapAll();
-    if (errors.length)
-      throw new AggregateError(errors, `Device.close(${this.bdf}): ${errors.length} DMA mapping(s) failed to unmap`);
+    throwCloseErrors('Device.close', errors, this.bdf);
   }
 
   /** @internal Registers something the device must close before itself. */
@@ -506,8 +505,7 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
     this.releaseGroup();
     if (this.ownsIommu) this.iommu.close();
     this.emit('close');
-    if (errors.length)
-      throw new AggregateError(errors, `Device.close(${this.bdf}): ${errors.length} resource(s) failed to close`);
+    throwCloseErrors('Device.close', errors, this.bdf);
   }
 
   [Symbol.dispose](): void {

@@ -5,7 +5,7 @@
 // the kernel, and the device sees the IOVA of a DmaMapping.
 import { constants as bufferConstants } from 'buffer';
 import * as fs from 'fs';
-import { errnoError, errnoName, invalidArgument, notSupported } from '../errors';
+import { errnoError, errnoName, invalidArgument, notSupported, throwCloseErrors } from '../errors';
 import { MemoryLabel, WidthExactMemory } from '../memory/width-exact';
 import { Mapped, MemId, U64n, native } from '../addon/native';
 
@@ -187,7 +187,7 @@ export class DmaBuffer extends WidthExactMemory implements Disposable {
     const r = native().dma_free(h);
     if (r < 0) errors.push(errnoError(-r, 'dma_free'));
     if (errors.length === 1) throw errors[0];
-    if (errors.length) throw new AggregateError(errors, `DmaBuffer.close: ${errors.length} step(s) failed`);
+    throwCloseErrors('DmaBuffer.close', errors);
   }
 
   [Symbol.dispose](): void {

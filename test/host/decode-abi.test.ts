@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from '../../lib/errors';
 import * as abi from '../../lib/abi';
 
 describe('uAPI constants', () => {
@@ -48,7 +49,7 @@ describe('lookup helpers', () => {
   it('featureFlags packs index and operations', () => {
     expect(abi.featureFlags(11, { probe: true, get: true })).toBe(11 | 0x10000 | 0x40000);
     expect(abi.featureFlags(3, { set: true })).toBe(3 | 0x20000);
-    expect(() => abi.featureFlags(0x10000, {})).toThrow(RangeError);
+    expect(() => abi.featureFlags(0x10000, {})).toThrow(InvalidArgumentError);
   });
 
   it('migration state names and values', () => {
