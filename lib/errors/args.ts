@@ -24,7 +24,7 @@ function argError(op: string, message: string, code: 'EINVAL' | 'ERANGE' = 'EINV
 }
 
 function hex(v: bigint | number): string {
-  return `0x${v.toString(16)}`;
+  return v < 0 ? `-0x${(-v).toString(16)}` : `0x${v.toString(16)}`;
 }
 
 export interface BigIntRange {

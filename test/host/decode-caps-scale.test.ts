@@ -40,29 +40,35 @@ function counting(buf: Uint8Array): { view: Uint8Array; reads: () => number } {
 }
 
 describe('walkCapChain at scale', () => {
-  it.each(['ascending', 'descending', 'shuffled'] as const)('reads each byte a bounded number of times (%s chain)', (order) => {
-    const per: number[] = [];
-    for (const n of [500, 2000]) {
-      const { buf, first } = chain(n, order);
-      const { view, reads } = counting(buf);
-      const caps = walkCapChain(view, first, FIXED, buf.length, 'test');
-      expect(caps).toHaveLength(n);
-      per.push(reads() / n);
-    }
-    // A walk that re-scans the chain for each cap reads O(n) bytes per cap: 4x more at 2000 caps
-    // than at 500. A linear one reads a constant number.
-    expect(per[1]).toBeLessThan(per[0] * 1.5);
-    expect(per[1]).toBeLessThan(64);
-  });
+  it.each(['ascending', 'descending', 'shuffled'] as const)(
+    'reads each byte a bounded number of times (%s chain)',
+    (order) => {
+      const per: number[] = [];
+      for (const n of [500, 2000]) {
+        const { buf, first } = chain(n, order);
+        const { view, reads } = counting(buf);
+        const caps = walkCapChain(view, first, FIXED, buf.length, 'test');
+        expect(caps).toHaveLength(n);
+        per.push(reads() / n);
+      }
+      // A walk that re-scans the chain for each cap reads O(n) bytes per cap: 4x more at 2000 caps
+      // than at 500. A linear one reads a constant number.
+      expect(per[1]).toBeLessThan(per[0] * 1.5);
+      expect(per[1]).toBeLessThan(64);
+    },
+  );
 
-  it.each(['ascending', 'descending', 'shuffled'] as const)('walks a 1 MiB buffer of caps (%s) with correct lengths', (order) => {
-    const n = ((1 << 20) - FIXED) / 8;
-    const { buf, first } = chain(n, order);
-    const caps = walkCapChain(buf, first, FIXED, buf.length, 'test');
-    expect(caps).toHaveLength(n);
-    expect(caps.filter((c) => c.length !== 8)).toHaveLength(0);
-    expect(caps[0].offset).toBe(first);
-  });
+  it.each(['ascending', 'descending', 'shuffled'] as const)(
+    'walks a 1 MiB buffer of caps (%s) with correct lengths',
+    (order) => {
+      const n = ((1 << 20) - FIXED) / 8;
+      const { buf, first } = chain(n, order);
+      const caps = walkCapChain(buf, first, FIXED, buf.length, 'test');
+      expect(caps).toHaveLength(n);
+      expect(caps.filter((c) => c.length !== 8)).toHaveLength(0);
+      expect(caps[0].offset).toBe(first);
+    },
+  );
 
   it('still rejects a loop in a long chain', () => {
     const { buf } = chain(4096, 'ascending');
