@@ -18,7 +18,6 @@ import {
   VFIO_UNMAP_ALL,
   VFIO_UPDATE_VADDR,
 } from './generated';
-import { rangeArgError } from '../errors/args';
 
 export * from './generated';
 
@@ -101,7 +100,7 @@ export interface FeatureOps {
 /** The `flags` word of struct vfio_device_feature for a feature index and operations. */
 export function featureFlags(index: number, ops: FeatureOps): number {
   if (!Number.isInteger(index) || index < 0 || index > VFIO_DEVICE_FEATURE_MASK) {
-    throw rangeArgError('abi', `feature index ${index} is outside 0..0xffff`);
+    throw new RangeError(`feature index ${index} is outside 0..0xffff`);
   }
   return (
     (index |
