@@ -50,6 +50,7 @@ export {
   VfioErrorCode,
   ErrnoCode,
   OwnErrorCode,
+  CloseError,
   errnoError,
   errnoName,
 } from './errors';

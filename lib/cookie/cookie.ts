@@ -1,7 +1,7 @@
 // An MmapCookie: an immutable handle meaning "this BAR range, with this memory attribute, backed
 // by this file and offset". The route that backs it was chosen when it was made; map() makes a
 // Mapping through that backing and reads back which attribute the kernel really gave it.
-import { closedError, notSupported, revokedError } from '../errors';
+import { closedError, notSupported, revokedError, throwCloseErrors } from '../errors';
 import { Mapping } from '../memory/mapping';
 import { Backing, CookieMemAttr, CookieRegion, RouteChoice, hex } from './model';
 import { EffectiveAttr } from './pat';
@@ -209,8 +209,7 @@ export class MmapCookie implements Disposable {
       errors.push(e);
     }
     this.owner.released(this);
-    if (errors.length)
-      throw new AggregateError(errors, `MmapCookie.close(${this.label}): ${errors.length} step(s) failed`);
+    throwCloseErrors(`MmapCookie.close(${this.label})`, errors);
   }
 
   [Symbol.dispose](): void {

@@ -17,6 +17,7 @@ import {
   RevokeFeature,
   wcRegionTypesPerBar,
 } from './model';
+import { rangeArgError } from '../errors/args';
 
 /** The PCI driver name (driver_override): what sysfs shows as the device's driver. */
 export const SAMPLE_DRIVER_NAME = 'vfio_pci_wc_sample';
@@ -60,7 +61,7 @@ export function encodeSampleCookie(req: CookieFeatureRequest, mmapOffset = 0n): 
 
 export function decodeSampleCookieOffset(payload: Uint8Array): bigint {
   if (payload.length < SAMPLE_COOKIE_SIZE)
-    throw new RangeError(`cookie payload of ${payload.length} bytes, expected ${SAMPLE_COOKIE_SIZE}`);
+    throw rangeArgError('sample cookie', `cookie payload of ${payload.length} bytes, expected ${SAMPLE_COOKIE_SIZE}`);
   return new DataView(payload.buffer, payload.byteOffset, payload.byteLength).getBigUint64(MMAP_OFFSET_AT, true);
 }
 

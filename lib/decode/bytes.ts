@@ -1,6 +1,8 @@
 // Little-endian field access on Uint8Arrays, bounds-checked. Every kernel struct this package
 // reads is little-endian on the platforms VFIO runs on that Node supports (x86-64, arm64 LE).
 // Reads go byte by byte rather than through a DataView so a subarray's byteOffset needs no care.
+import { invalidArgument } from '../errors';
+import { describeValue } from '../errors/args';
 import { DecodeError } from './errors';
 
 function check(buf: Uint8Array, offset: number, width: number, op: string): void {
@@ -64,3 +66,20 @@ export function putU64(buf: Uint8Array, offset: number, value: bigint, op = 'wri
 }
 
 export const U64_MAX = (1n << 64n) - 1n;
+
+/** Bytes a caller may hand in: any typed array, a DataView, an ArrayBuffer or SharedArrayBuffer. */
+export type ByteSource = ArrayBufferView | ArrayBufferLike;
+
+/**
+ * The bytes of `src` as a Uint8Array view (no copy). A Uint16Array or a DataView over the same
+ * memory must read the same bits as a Uint8Array, never as "nothing": `length` of a wider view
+ * counts elements, not bytes. Anything else is an InvalidArgumentError.
+ */
+export function asBytes(src: ByteSource, op: string): Uint8Array {
+  if (src instanceof Uint8Array) return src;
+  if (ArrayBuffer.isView(src)) return new Uint8Array(src.buffer, src.byteOffset, src.byteLength);
+  if (src instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && src instanceof SharedArrayBuffer)) {
+    return new Uint8Array(src);
+  }
+  throw invalidArgument(op, `expected a typed array, DataView or ArrayBuffer, got ${describeValue(src)}`);
+}

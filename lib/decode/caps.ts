@@ -80,7 +80,9 @@ export function requestedArgsz(buf: Uint8Array): number {
  * loop, an offset outside the data, inside the fixed part, or a truncated header. Each cap is
  * passed to `decode` (default: kept raw) and the results come back in chain order.
  * It runs on every info query and chains are short, while each allocation costs about as much
- * as an ioctl in the emulated host: so no Set, no list of offsets, no intermediate array.
+ * as an ioctl in the emulated host: so the common chain, laid out in ascending order, is walked
+ * twice with no allocation beyond the result; any other order sorts the offsets once. Either
+ * way the cost grows with the chain's length times its logarithm at most, never its square.
  */
 export function walkCapChain(buf: Uint8Array, first: number, fixedSize: number, limit: number, op: string): RawCap[];
 export function walkCapChain<T>(
@@ -104,6 +106,7 @@ export function walkCapChain<T>(
   // than there are such values must revisit one, i.e. loop.
   const maxHops = Math.max(0, limit - CAP_HEADER_SIZE - fixedSize + 1);
   let count = 0;
+  let ascending = true;
   for (let offset = first; offset !== 0; count++) {
     if (count === maxHops || (count > 0 && offset === first)) {
       throw new DecodeError(op, offset, 'capability chain loops back on itself');
@@ -114,19 +117,38 @@ export function walkCapChain<T>(
     if (offset + CAP_HEADER_SIZE > limit) {
       throw new DecodeError(op, offset, `capability header does not fit in the ${limit} bytes of data`);
     }
-    offset = u32(buf, offset + 4, op);
+    const next = u32(buf, offset + 4, op);
+    if (next !== 0 && next <= offset) ascending = false;
+    offset = next;
+  }
+  // Cap lengths are implicit: a cap runs up to whichever cap starts next in memory. In an
+  // ascending chain that is the next cap in the chain; otherwise look it up in the sorted offsets.
+  let sorted: Float64Array | undefined;
+  if (!ascending) {
+    sorted = new Float64Array(count);
+    for (let i = 0, at = first; i < count; i++, at = u32(buf, at + 4, op)) sorted[i] = at;
+    sorted.sort();
   }
   const out: (T | RawCap)[] = new Array(count);
   for (let i = 0, at = first; i < count; i++) {
     const next = u32(buf, at + 4, op);
-    // Cap lengths are implicit: a cap runs up to whichever cap starts next in memory.
-    let end = limit;
-    if (count > 1) for (let o = first; o !== 0; o = u32(buf, o + 4, op)) if (o > at && o < end) end = o;
+    const end = sorted ? nextAbove(sorted, at, limit) : next === 0 ? limit : next;
     const cap = new RawCap(buf, u16(buf, at, op), u16(buf, at + 2, op), at, next, end);
     out[i] = decode ? decode(cap) : cap;
     at = next;
   }
   return out;
+}
+
+/** The smallest value in `sorted` above `at`, or `limit` when there is none. */
+function nextAbove(sorted: Float64Array, at: number, limit: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid] <= at) lo = mid + 1; else hi = mid;
+  }
+  return lo < sorted.length ? sorted[lo] : limit;
 }
 
 /** Throws unless a cap's bytes hold at least `size` bytes (its fixed struct). */

@@ -1,7 +1,13 @@
 // Range lists and dirty bitmaps for the DMA_LOGGING_* and DMA_BUF device features. The addon
 // builds the kernel structs itself from a flat BigUint64Array [a0, len0, a1, len1, …]; these pure
 // functions validate ranges the way the kernel will, produce those arrays, and read the bitmap.
-import { U64_MAX } from './bytes';
+import { InvalidArgumentError } from '../errors';
+import { bigIntArg } from '../errors/args';
+import { ByteSource, U64_MAX, asBytes } from './bytes';
+
+function rangeError(message: string): InvalidArgumentError {
+  return new InvalidArgumentError({ code: 'ERANGE', op: 'dma ranges', message });
+}
 
 export interface DmaRange {
   /** IOVA (DMA logging) or offset within the region (DMA_BUF). */
@@ -17,9 +23,7 @@ function isPowerOfTwo(n: bigint): boolean {
 
 function requirePageSize(pageSize: bigint, min: bigint, what: string): void {
   if (!isPowerOfTwo(pageSize) || pageSize < min) {
-    throw new RangeError(
-      `${what}: page size 0x${pageSize.toString(16)} must be a power of two >= 0x${min.toString(16)}`,
-    );
+    throw rangeError(`${what}: page size 0x${pageSize.toString(16)} must be a power of two >= 0x${min.toString(16)}`);
   }
 }
 
@@ -29,21 +33,21 @@ function describe(r: DmaRange): string {
 
 /** Checks one range: positive length, page-aligned start and length, no 64-bit wrap. */
 function requireRange(r: DmaRange, pageSize: bigint, what: string): void {
-  if (r.start < 0n || r.length <= 0n) throw new RangeError(`${what}: range ${describe(r)} is empty or negative`);
+  if (r.start < 0n || r.length <= 0n) throw rangeError(`${what}: range ${describe(r)} is empty or negative`);
   if (r.start % pageSize !== 0n || r.length % pageSize !== 0n) {
-    throw new RangeError(`${what}: range ${describe(r)} is not aligned to the 0x${pageSize.toString(16)} page size`);
+    throw rangeError(`${what}: range ${describe(r)} is not aligned to the 0x${pageSize.toString(16)} page size`);
   }
-  if (r.start + r.length - 1n > U64_MAX) throw new RangeError(`${what}: range ${describe(r)} wraps past 2^64`);
+  if (r.start + r.length - 1n > U64_MAX) throw rangeError(`${what}: range ${describe(r)} wraps past 2^64`);
 }
 
 /** Rejects an empty list and overlapping ranges (the kernel refuses both). */
 function requireDisjoint(ranges: readonly DmaRange[], what: string): void {
-  if (ranges.length === 0) throw new RangeError(`${what}: at least one range is needed`);
+  if (ranges.length === 0) throw rangeError(`${what}: at least one range is needed`);
   const sorted = [...ranges].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
   for (let i = 1; i < sorted.length; i++) {
     const prev = sorted[i - 1];
     if (sorted[i].start < prev.start + prev.length) {
-      throw new RangeError(`${what}: ranges ${describe(prev)} and ${describe(sorted[i])} overlap`);
+      throw rangeError(`${what}: ranges ${describe(prev)} and ${describe(sorted[i])} overlap`);
     }
   }
 }
@@ -75,10 +79,10 @@ export function dmaLoggingRanges(ranges: readonly DmaRange[], pageSize: bigint =
  */
 export function dmaLoggingBitmapSize(length: bigint, pageSize: bigint = DEFAULT_PAGE_SIZE): number {
   requirePageSize(pageSize, DEFAULT_PAGE_SIZE, 'DMA logging report');
-  if (length <= 0n) throw new RangeError('DMA logging report: length must be positive');
+  if (length <= 0n) throw rangeError('DMA logging report: length must be positive');
   const pages = (length + pageSize - 1n) / pageSize;
   const bytes = ((pages + 63n) / 64n) * 8n;
-  if (bytes > BigInt(Number.MAX_SAFE_INTEGER)) throw new RangeError('DMA logging report: bitmap too large');
+  if (bytes > BigInt(Number.MAX_SAFE_INTEGER)) throw rangeError('DMA logging report: bitmap too large');
   return Number(bytes);
 }
 
@@ -91,16 +95,21 @@ function bitSet(bitmap: Uint8Array, n: number): boolean {
 
 /**
  * The dirty ranges in a DMA_LOGGING_REPORT bitmap covering [iova, iova+length), adjacent dirty
- * pages merged. Throws RangeError if the bitmap is too small for the range.
+ * pages merged. The bitmap may be any typed array, a DataView or an ArrayBuffer: its bytes are
+ * read. Throws RangeError if the bitmap is too small for the range.
  */
 export function dirtyRanges(
-  bitmap: Uint8Array,
-  iova: bigint,
-  length: bigint,
-  pageSize: bigint = DEFAULT_PAGE_SIZE,
+  bitmapIn: ByteSource,
+  iovaIn: bigint | number,
+  lengthIn: bigint | number,
+  pageSizeIn: bigint | number = DEFAULT_PAGE_SIZE,
 ): DmaRange[] {
+  const bitmap = asBytes(bitmapIn, 'dirtyRanges');
+  const iova = bigIntArg('dirtyRanges', 'iova', iovaIn);
+  const length = bigIntArg('dirtyRanges', 'length', lengthIn, { min: 1n });
+  const pageSize = bigIntArg('dirtyRanges', 'pageSize', pageSizeIn, { min: 1n });
   const need = dmaLoggingBitmapSize(length, pageSize);
-  if (bitmap.length < need) throw new RangeError(`dirty bitmap has ${bitmap.length} bytes, the range needs ${need}`);
+  if (bitmap.length < need) throw rangeError(`dirty bitmap has ${bitmap.length} bytes, the range needs ${need}`);
   const pages = Number((length + pageSize - 1n) / pageSize);
   const out: DmaRange[] = [];
   let runStart = -1;
@@ -116,7 +125,8 @@ export function dirtyRanges(
 }
 
 /** Number of dirty pages in a report bitmap covering `pages` pages. */
-export function dirtyPageCount(bitmap: Uint8Array, pages: number): number {
+export function dirtyPageCount(bitmapIn: ByteSource, pages: number): number {
+  const bitmap = asBytes(bitmapIn, 'dirtyPageCount');
   let n = 0;
   for (let p = 0; p < pages && p < bitmap.length * 8; p++) if (bitSet(bitmap, p)) n++;
   return n;
@@ -137,11 +147,11 @@ export function dmaBufRanges(ranges: readonly DmaRange[], opts: DmaBufOptions = 
   const what = 'DMA_BUF';
   const pageSize = opts.pageSize ?? DEFAULT_PAGE_SIZE;
   requirePageSize(pageSize, 1n, what);
-  if (ranges.length === 0) throw new RangeError(`${what}: at least one range is needed`);
+  if (ranges.length === 0) throw rangeError(`${what}: at least one range is needed`);
   for (const r of ranges) {
     requireRange(r, pageSize, what);
     if (opts.regionSize !== undefined && r.start + r.length > opts.regionSize) {
-      throw new RangeError(`${what}: range ${describe(r)} runs past the region size 0x${opts.regionSize.toString(16)}`);
+      throw rangeError(`${what}: range ${describe(r)} runs past the region size 0x${opts.regionSize.toString(16)}`);
     }
   }
   return flatten(ranges);

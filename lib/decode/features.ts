@@ -13,6 +13,7 @@ import {
 } from '../abi';
 import { i32, putU32, u32, u64 } from './bytes';
 import { DecodeError } from './errors';
+import { rangeArgError, kindArgError } from '../errors/args';
 
 // --- MIGRATION (1): struct vfio_device_feature_migration { u64 flags; } ---
 
@@ -69,7 +70,7 @@ export function decodeMigState(bytes: Uint8Array): MigState {
 export function encodeMigState(state: number | string): Uint8Array {
   const value = typeof state === 'string' ? migStateValue(state) : state;
   if (value === undefined || !Number.isInteger(value) || value < 0 || value > 0xffffffff) {
-    throw new RangeError(`unknown migration state ${String(state)}`);
+    throw rangeArgError('feature data', `unknown migration state ${String(state)}`);
   }
   const out = new Uint8Array(MIG_STATE_SIZE);
   putU32(out, 0, value);
@@ -88,7 +89,8 @@ export function decodeMigDataSize(bytes: Uint8Array): { readonly stopCopyLength:
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function encodeVfToken(uuid: string): Uint8Array {
-  if (!UUID_RE.test(uuid)) throw new TypeError(`'${uuid}' is not a UUID like 01234567-89ab-cdef-0123-456789abcdef`);
+  if (!UUID_RE.test(uuid))
+    throw kindArgError('feature data', `'${uuid}' is not a UUID like 01234567-89ab-cdef-0123-456789abcdef`);
   const hex = uuid.replace(/-/g, '');
   const out = new Uint8Array(16);
   for (let i = 0; i < 16; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
@@ -105,7 +107,7 @@ export function formatUuid(bytes: Uint8Array): string {
 
 export function encodeLowPowerWakeup(eventfd: number): Uint8Array {
   if (!Number.isInteger(eventfd) || eventfd < 0 || eventfd > 0x7fffffff) {
-    throw new RangeError(`wakeup eventfd must be an open file descriptor, got ${eventfd}`);
+    throw rangeArgError('feature data', `wakeup eventfd must be an open file descriptor, got ${eventfd}`);
   }
   const out = new Uint8Array(8);
   putU32(out, 0, eventfd);

@@ -15,7 +15,7 @@ import {
   IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17,
   SIZEOF,
 } from '../abi';
-import { copyBytes, u32, u64 } from './bytes';
+import { ByteSource, asBytes, copyBytes, u32, u64 } from './bytes';
 import { DecodeError } from './errors';
 
 /** sizeof(struct iommu_hw_info_vtd). */
@@ -176,10 +176,19 @@ export function decodeVtdHwInfo(buf: Uint8Array): VtdHwInfo {
  * The whole answer: `rawType` is what the ioctl returned (out_data_type), `out` the addon's
  * [out_capabilities, data_len, out_max_pasid_log2], `buf` the buffer it filled.
  */
-export function decodeIommuHwInfo(rawType: number, out: BigUint64Array, buf: Uint8Array): IommuHwInfo {
+export function decodeIommuHwInfo(rawType: number, out: BigUint64Array, bufIn: ByteSource): IommuHwInfo {
+  const op = 'iommu_hw_info';
+  if (!(out instanceof BigUint64Array) || out.length < 3) {
+    throw new DecodeError(
+      op,
+      -1,
+      `the answer needs 3 u64s [capabilities, data_len, max_pasid_log2], got ${out instanceof BigUint64Array ? out.length : 'no BigUint64Array'}`,
+    );
+  }
+  const buf = asBytes(bufIn, op);
   const caps = out[0];
   const dataLen = Math.min(Number(out[1]), buf.length);
-  const data = copyBytes(buf, 0, dataLen, 'iommu_hw_info');
+  const data = copyBytes(buf, 0, dataLen, op);
   const type = TYPES[rawType] ?? 'unknown';
   const has = (flag: number) => (caps & BigInt(flag)) !== 0n;
   return {

@@ -10,7 +10,7 @@ import { DeviceInfo, IRQ_INFO_SIZE, decodeDeviceInfo, decodeIrqInfo, decodeRegio
 import { ConfigSpace } from './config-space';
 import { DeviceFeatures, Feature, FeaturesOptions, KnownFeatures } from '../features/device-features';
 import { FeatureInfo, FeatureNumberOverrides, FeatureNumbers, featureIndexIn, featureNumbers } from '../features/table';
-import { VfioError, closedError, errnoError, errnoName, invalidArgument } from '../errors';
+import { VfioError, closedError, errnoError, errnoName, invalidArgument, throwCloseErrors } from '../errors';
 import { Invocation, bindHint } from '../system/hints';
 import { withRootCause } from '../doctor';
 import { DeviceIrqInfo, IrqBackend, IrqControl, IrqIndex } from '../irq/irq-index';
@@ -18,7 +18,8 @@ import { Tap } from '../irq/irq';
 import { InfoBuffer } from '../addon/info-buffer';
 import { HotResetInfo } from '../decode/hot-reset';
 import { hotReset, hotResetInfo, resetDevice } from './reset';
-import { DeviceNodeOptions, backendFacts, chooseBackend } from '../iommu/backend';
+import { describeValue, oneOfArg, optionsArg } from '../errors/args';
+import { BACKENDS, DeviceNodeOptions, backendFacts, chooseBackend } from '../iommu/backend';
 import { BackendChoice, BackendName, DeviceTarget } from '../iommu/context';
 import { IommuContext, joinedBackend, openIommuContext } from '../iommu/open';
 import { resolveTarget } from './target';
@@ -162,7 +163,16 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
    * through the backend `o.backend` chooses (or the context `o.iommu` it joins). Runs the
    * possibly slow part (the kernel may reset the device on open) on the thread pool.
    */
-  static async open(address: string, o: DeviceOpenOptions = {}): Promise<Device> {
+  static async open(address: string, oIn: DeviceOpenOptions = {}): Promise<Device> {
+    const op = 'Device.open';
+    const o = optionsArg(op, oIn) as DeviceOpenOptions;
+    if (typeof address !== 'string' || address === '') {
+      throw invalidArgument(
+        op,
+        `address is ${describeValue(address)}: give a PCI address ('0000:00:03.0' or '00:03.0'), an mdev UUID or a sysfs directory`,
+      );
+    }
+    if (o.backend !== undefined) oneOfArg(op, 'backend', o.backend, ['auto', ...BACKENDS]);
     const target = resolveTarget(address, o);
     try {
       return await Device.openTarget(target, o);
@@ -463,8 +473,7 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
   private stopDma(): void {
     if (this.info.flags.pci) this.config.busMaster = false;
     const errors = this.iommu.unmapAll();
-    if (errors.length)
-      throw new AggregateError(errors, `Device.close(${this.bdf}): ${errors.length} DMA mapping(s) failed to unmap`);
+    throwCloseErrors('Device.close', errors, this.bdf);
   }
 
   /** @internal Registers something the device must close before itself. */
@@ -506,8 +515,7 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
     this.releaseGroup();
     if (this.ownsIommu) this.iommu.close();
     this.emit('close');
-    if (errors.length)
-      throw new AggregateError(errors, `Device.close(${this.bdf}): ${errors.length} resource(s) failed to close`);
+    throwCloseErrors('Device.close', errors, this.bdf);
   }
 
   [Symbol.dispose](): void {

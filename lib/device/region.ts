@@ -4,6 +4,7 @@
 import { constants as bufferConstants } from 'buffer';
 import { MappableArea, RegionCap, RegionInfo, mappableAreas, regionName } from '../decode';
 import { check, checkValue, invalidArgument, notSupported } from '../errors';
+import { bigIntArg, describeValue, optionsArg } from '../errors/args';
 import { Mapping, MappingOwner } from '../memory/mapping';
 import { Mapped, native } from '../addon/native';
 import { VFIO_PCI_BAR5_REGION_INDEX } from '../abi';
@@ -31,7 +32,7 @@ export interface MapOptions {
   /** Offset within the region (page-aligned); default: start of the first mappable area. */
   offset?: number | bigint;
   /** Bytes to map; default: to the end of the mappable area that holds `offset`. */
-  length?: number;
+  length?: number | bigint;
 }
 
 const ONE_GIB = 1 << 30;
@@ -97,8 +98,10 @@ export class Region {
         device: this.host.label,
       });
     }
-    const o = BigInt(off);
-    if (o < 0n || o + BigInt(width) > this.size) {
+    const o = bigIntArg(op, 'offset', off, { min: 0n, max: this.size > 0n ? this.size - 1n : 0n });
+    if (!Number.isSafeInteger(width) || width < 0)
+      throw invalidArgument(op, `length ${describeValue(width)} is not a byte count`);
+    if (o + BigInt(width) > this.size) {
       throw invalidArgument(op, `offset 0x${o.toString(16)} is outside the 0x${this.size.toString(16)}-byte region`, {
         code: 'ERANGE',
         device: this.host.label,
@@ -232,6 +235,7 @@ export class Region {
    * @throws {@link ClosedError} after the device was closed.
    */
   write64(off: number | bigint, v: bigint): void {
+    if (typeof v !== 'bigint') throw invalidArgument(this.op('write64'), `value ${describeValue(v)} is not a bigint`);
     const b = new Uint8Array(8);
     new DataView(b.buffer).setBigUint64(0, BigInt.asUintN(64, v), true);
     this.pwrite(off, b, 'write64');
@@ -306,15 +310,16 @@ export class Region {
    * Maps part of a mappable area. The range must lie inside one area (the kernel refuses mmap
    * across the MSI-X table unless the region is msix-mappable, and lists the rest as areas).
    */
-  map(opts: MapOptions = {}): Mapping {
+  map(optsIn: MapOptions = {}): Mapping {
     const op = this.op('map');
+    const opts = optionsArg(op, optsIn);
     const { PAGE_SIZE } = native().constants;
     if (!this.flags.mmap || this.mappableAreas.length === 0) {
       throw invalidArgument(op, `region ${this.name} cannot be mmapped; use read/write (pread/pwrite) instead`, {
         device: this.host.label,
       });
     }
-    const offset = BigInt(opts.offset ?? this.mappableAreas[0].offset);
+    const offset = opts.offset === undefined ? this.mappableAreas[0].offset : bigIntArg(op, 'offset', opts.offset);
     const holder = this.mappableAreas.find((a) => offset >= a.offset && offset < a.offset + a.size);
     if (!holder) {
       throw invalidArgument(
@@ -329,7 +334,7 @@ export class Region {
       });
     }
     const rest = holder.offset + holder.size - offset;
-    const length = opts.length === undefined ? rest : BigInt(opts.length);
+    const length = opts.length === undefined ? rest : bigIntArg(op, 'length', opts.length, { min: 1n });
     if (length <= 0n || offset + length > holder.offset + holder.size) {
       throw invalidArgument(
         op,
@@ -376,8 +381,8 @@ export class Region {
 
 function le(v: number, width: number, op: string): Uint8Array {
   const max = 2 ** (8 * width);
-  if (!Number.isInteger(v) || v >= max || v < -(max / 2))
-    throw invalidArgument(op, `value ${v} does not fit in ${8 * width} bits`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v >= max || v < -(max / 2))
+    throw invalidArgument(op, `value ${describeValue(v)} is not an integer from ${-(max / 2)} to ${max - 1}`);
   const b = new Uint8Array(width);
   const dv = new DataView(b.buffer);
   if (width === 1) dv.setUint8(0, v & 0xff);

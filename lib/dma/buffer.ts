@@ -5,7 +5,8 @@
 // the kernel, and the device sees the IOVA of a DmaMapping.
 import { constants as bufferConstants } from 'buffer';
 import * as fs from 'fs';
-import { errnoError, errnoName, invalidArgument, notSupported } from '../errors';
+import { errnoError, errnoName, invalidArgument, notSupported, throwCloseErrors } from '../errors';
+import { boolArg, intArg, optionsArg } from '../errors/args';
 import { MemoryLabel, WidthExactMemory } from '../memory/width-exact';
 import { Mapped, MemId, U64n, native } from '../addon/native';
 
@@ -85,10 +86,11 @@ export class DmaBuffer extends WidthExactMemory implements Disposable {
    * Allocates `size` bytes, rounded up to whole pages (huge pages with `hugepages`), zeroed.
    * Nothing is pinned yet: the IOMMU pins the pages when the buffer is mapped.
    */
-  static allocate(size: number, o: DmaAllocateOptions = {}): DmaBuffer {
+  static allocate(sizeIn: number | bigint, oIn: DmaAllocateOptions = {}): DmaBuffer {
     const op = 'DmaBuffer.allocate';
-    const hugepages = o.hugepages ?? false;
-    if (!Number.isSafeInteger(size) || size <= 0) throw invalidArgument(op, `size ${size} is not a positive integer`);
+    const o = optionsArg(op, oIn);
+    const hugepages = boolArg(op, 'hugepages', o.hugepages, false);
+    const size = intArg(op, 'size', sizeIn, { min: 1 });
     let unit = native().constants.PAGE_SIZE;
     const huge = hugepages ? readHugepageInfo() : undefined;
     if (huge) {
@@ -187,7 +189,7 @@ export class DmaBuffer extends WidthExactMemory implements Disposable {
     const r = native().dma_free(h);
     if (r < 0) errors.push(errnoError(-r, 'dma_free'));
     if (errors.length === 1) throw errors[0];
-    if (errors.length) throw new AggregateError(errors, `DmaBuffer.close: ${errors.length} step(s) failed`);
+    throwCloseErrors('DmaBuffer.close', errors);
   }
 
   [Symbol.dispose](): void {

@@ -8,8 +8,9 @@
 import { SIZEOF } from '../abi';
 import * as fs from 'fs';
 import { U64_MAX } from '../decode/bytes';
-import { closedError } from '../errors';
+import { closedError, throwCloseErrors } from '../errors';
 import { native } from '../addon/native';
+import { rangeArgError } from '../errors/args';
 
 /** A slice of a region, as the caller gives it (numbers or bigints). */
 export interface DmaBufRangeInput {
@@ -118,11 +119,7 @@ export class DmaBuf implements Disposable {
     this.fdValue = undefined;
     this.closeFd(fd);
     this.release?.(this);
-    if (errors.length)
-      throw new AggregateError(
-        errors,
-        `DmaBuf.close(${this.label} ${this.regionName}): ${errors.length} dependent(s) failed to close`,
-      );
+    throwCloseErrors(`DmaBuf.close(${this.label} ${this.regionName})`, errors);
   }
 
   [Symbol.dispose](): void {
@@ -135,14 +132,14 @@ export function toDmaBufRanges(ranges: readonly DmaBufRangeInput[]): DmaBufRange
   return ranges.map((r, i) => {
     const offset = BigInt(r.offset);
     const length = BigInt(r.length);
-    if (offset < 0n || length < 0n) throw new RangeError(`range ${i}: offset and length must not be negative`);
+    if (offset < 0n || length < 0n) throw rangeArgError('DmaBuf', `range ${i}: offset and length must not be negative`);
     return { offset, length };
   });
 }
 
 export function dmaBufSize(ranges: readonly DmaBufRange[]): bigint {
   const total = ranges.reduce((s, r) => s + r.length, 0n);
-  if (total > U64_MAX) throw new RangeError('dma-buf ranges add up past 2^64 bytes');
+  if (total > U64_MAX) throw rangeArgError('DmaBuf', 'dma-buf ranges add up past 2^64 bytes');
   return total;
 }
 
@@ -159,7 +156,7 @@ export function encodeDmaBufFeature(
   ranges: readonly DmaBufRange[],
 ): Uint8Array {
   if (!Number.isInteger(regionIndex) || regionIndex < 0 || regionIndex > 0xffffffff) {
-    throw new RangeError(`region index ${regionIndex} is not a u32`);
+    throw rangeArgError('DmaBuf', `region index ${regionIndex} is not a u32`);
   }
   const out = new Uint8Array(DMA_BUF_HEADER_SIZE + ranges.length * DMA_BUF_RANGE_SIZE);
   const dv = new DataView(out.buffer);

@@ -9,6 +9,7 @@
 // anywhere up to 2^64, kept in a separate bigint list.
 import { IovaRange } from '../decode/iommu';
 import { VfioError, invalidArgument } from '../errors';
+import { bigIntArg } from '../errors/args';
 
 export { IovaRange };
 
@@ -214,8 +215,10 @@ export class IovaAllocator {
   }
 
   /** Takes a caller-chosen IOVA: it must lie in a usable range, under the mask, and overlap nothing. */
-  reserve(iova: bigint, size: bigint, c: IovaConstraint = {}): void {
+  reserve(iovaIn: bigint | number, sizeIn: bigint | number, c: IovaConstraint = {}): void {
     const op = `${this.op}.reserve`;
+    const iova = bigIntArg(op, 'iova', iovaIn);
+    const size = bigIntArg(op, 'size', sizeIn, { min: 1n });
     if (size <= 0n || size % this.pageSize !== 0n) this.sizeError(size, op);
     if (iova < 0n || iova % this.pageSize !== 0n) {
       throw invalidArgument(op, `IOVA ${hex(iova)} is not aligned to the IOMMU page size ${hex(this.pageSize)}`);

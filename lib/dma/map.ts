@@ -5,6 +5,7 @@
 import { DmaBuffer, DmaMapping, MappingSpace } from './buffer';
 import { VfioError, errnoError, errnoName, invalidArgument } from '../errors';
 import { memlockHint } from '../system/hints';
+import { bigIntArg, intArg, optionsArg } from '../errors/args';
 import { IovaAllocator, IovaConstraint, IovaRange, dmaMaskLimit } from './iova';
 import { MemId, U64n, native } from '../addon/native';
 
@@ -35,15 +36,15 @@ export interface DmaBackend {
 }
 
 export interface DmaMapOptions extends IovaConstraint {
-  /** Where the device sees the buffer; default: the lowest free IOVA that fits (and the DMA mask). */
-  iova?: bigint;
+  /** Where the device sees the buffer (a number or a bigint); default: the lowest free IOVA that fits (and the DMA mask). */
+  iova?: bigint | number;
   /** The device may read the memory (host → device transfers). Default true. */
   read?: boolean;
   /** The device may write the memory (device → host transfers). Default true. */
   write?: boolean;
   /** Map only part of the buffer: byte offset (page-aligned) and length; default all of it. */
-  offset?: number;
-  length?: number;
+  offset?: number | bigint;
+  length?: number | bigint;
 }
 
 function hex(n: bigint | number): string {
@@ -135,8 +136,15 @@ export class DmaSpace implements MappingSpace {
     const mem = buffer.memId(op);
     const alloc = this.iova(op);
     const page = this.pageBytes;
-    const offset = o.offset ?? 0;
-    const length = o.length ?? buffer.length - offset;
+    if (o !== NO_OPTIONS) optionsArg(op, o);
+    const offset =
+      o.offset === undefined ? 0 : typeof o.offset === 'number' ? o.offset : intArg(op, 'offset', o.offset);
+    const length =
+      o.length === undefined
+        ? buffer.length - offset
+        : typeof o.length === 'number'
+          ? o.length
+          : intArg(op, 'length', o.length);
     if (!Number.isSafeInteger(offset) || offset < 0 || offset % page !== 0) {
       throw invalidArgument(op, `offset ${offset} is not a multiple of the IOMMU page size ${hex(page)}`);
     }
@@ -154,9 +162,10 @@ export class DmaSpace implements MappingSpace {
       throw invalidArgument(op, 'a mapping the device can neither read nor write is useless: set read or write');
     let iova: U64n;
     if (o.iova !== undefined) {
-      alloc.reserve(o.iova, BigInt(length), o);
+      const want = bigIntArg(op, 'iova', o.iova);
+      alloc.reserve(want, BigInt(length), o);
       // Below 2^53 the number is exact, and the ioctls take it without a bigint.
-      iova = o.iova < 2n ** 53n ? Number(o.iova) : o.iova;
+      iova = want < 2n ** 53n ? Number(want) : want;
     } else {
       // Drivers map buffers of one size over and over: remember the last size's alignment.
       if (length !== this.alignedLength) {

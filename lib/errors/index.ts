@@ -217,3 +217,35 @@ export function revokedError(op: string, what: string, why: string, device?: str
 export function notSupported(op: string, message: string, ctx: ErrorContext = {}): NotSupportedError {
   return new NotSupportedError({ ...ctx, code: 'EOPNOTSUPP', op, message: `${op}: ${message}` });
 }
+
+/**
+ * Several cleanup steps failed while closing one object: every step still ran, and each failure
+ * is kept in `causes` (the first is also `cause`). The code is the first failure's, so a caller
+ * that matches on codes sees what went wrong first.
+ */
+export class CloseError extends VfioError {
+  readonly causes: readonly unknown[];
+  constructor(op: string, causes: readonly unknown[], device?: string) {
+    const first = causes[0];
+    const code = first instanceof VfioError ? first.code : 'EIO';
+    const errno = first instanceof VfioError ? first.errno : undefined;
+    const what = causes.map((c) => (c instanceof Error ? c.message.split('\n')[0] : String(c))).join('; ');
+    super({
+      code,
+      errno,
+      op,
+      device,
+      cause: first,
+      message: `${op}: ${causes.length} step(s) failed: ${what}`,
+      hint: 'the object is closed anyway; each failure is in .causes',
+    });
+    this.causes = causes;
+  }
+}
+
+/** Throws one CloseError when `errors` is not empty; a single VfioError passes through as it is. */
+export function throwCloseErrors(op: string, errors: readonly unknown[], device?: string): void {
+  if (errors.length === 0) return;
+  if (errors.length === 1 && errors[0] instanceof VfioError) throw errors[0];
+  throw new CloseError(op, errors, device);
+}

@@ -38,6 +38,7 @@ import {
   interpretProbe,
 } from './table';
 import { native } from '../addon/native';
+import { rangeArgError } from '../errors/args';
 
 /** What the features of a device need from it. */
 export interface FeatureHost {
@@ -373,12 +374,13 @@ export class DmaBufFeature extends Feature {
 }
 
 function checkDmaBufRanges(ranges: readonly DmaBufRangeInput[], page: bigint): ReturnType<typeof toDmaBufRanges> {
-  if (ranges.length === 0) throw new RangeError('at least one range is needed');
+  if (ranges.length === 0) throw rangeArgError('device feature', 'at least one range is needed');
   const list = toDmaBufRanges(ranges);
   list.forEach((r, i) => {
-    if (r.length === 0n) throw new RangeError(`range ${i} is empty`);
+    if (r.length === 0n) throw rangeArgError('device feature', `range ${i} is empty`);
     if (r.offset % page !== 0n || r.length % page !== 0n) {
-      throw new RangeError(
+      throw rangeArgError(
+        'device feature',
         `range ${i} [0x${r.offset.toString(16)}, +0x${r.length.toString(16)}) is not aligned to the 0x${page.toString(16)} page size`,
       );
     }

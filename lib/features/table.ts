@@ -7,6 +7,7 @@
 // entries; everyone else gets the 7.3 header's numbers and a probe report that shows which
 // numbers the running kernel answered at all.
 import { VFIO_DEVICE_FEATURE_MASK } from '../abi';
+import { rangeArgError } from '../errors/args';
 
 /** The features 7.3's uAPI header defines, by name without the VFIO_DEVICE_FEATURE_ prefix. */
 export const KNOWN_FEATURE_NAMES = [
@@ -54,13 +55,13 @@ export function featureNumbers(
   const table = new Map(Object.entries(base));
   for (const [rawName, index] of Object.entries(overrides)) {
     const name = shortName(rawName);
-    if (!NAME_RE.test(name)) throw new RangeError(`feature name '${rawName}' is not an identifier`);
+    if (!NAME_RE.test(name)) throw rangeArgError('features', `feature name '${rawName}' is not an identifier`);
     if (index === null || index === undefined) {
       table.delete(name);
       continue;
     }
     if (!Number.isInteger(index) || index < 0 || index > VFIO_DEVICE_FEATURE_MASK) {
-      throw new RangeError(`feature ${name}: number ${index} is outside 0..0xffff`);
+      throw rangeArgError('features', `feature ${name}: number ${index} is outside 0..0xffff`);
     }
     table.set(name, index);
   }
@@ -68,7 +69,8 @@ export function featureNumbers(
   for (const [name, index] of table) {
     const other = byIndex.get(index);
     if (other !== undefined) {
-      throw new RangeError(
+      throw rangeArgError(
+        'features',
         `features ${other} and ${name} would both be number ${index}: move or remove one (null removes)`,
       );
     }

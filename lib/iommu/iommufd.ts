@@ -20,6 +20,7 @@ import {
   errnoName,
   invalidArgument,
   notSupported,
+  throwCloseErrors,
 } from '../errors';
 import { native } from '../addon/native';
 import { DeviceNodeOptions } from './backend';
@@ -436,14 +437,13 @@ export class IommufdContext implements IommuContextBase {
 
   /**
    * Unmaps everything, then closes the iommufd (which destroys the IOAS). Devices still open in
-   * it lose their DMA. Throws an AggregateError when some unmap failed.
+   * it lose their DMA. Throws a CloseError (a VfioError with .causes) when some unmap failed.
    */
   close(): void {
     if (this.fdValue === undefined) return;
     const errors = this.unmapAll().filter((e) => !(e instanceof ClosedError));
     native().close(this.fdValue);
     this.fdValue = undefined;
-    if (errors.length)
-      throw new AggregateError(errors, `IommufdContext.close: ${errors.length} mapping(s) failed to unmap`);
+    throwCloseErrors('IommufdContext.close', errors);
   }
 }

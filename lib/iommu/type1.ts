@@ -19,6 +19,7 @@ import {
   invalidArgument,
   notSupported,
   VfioError,
+  throwCloseErrors,
 } from '../errors';
 import { groupNotViableHint, groupOpenHint, noIommuGroupHint } from '../system/hints';
 import { native } from '../addon/native';
@@ -314,7 +315,7 @@ export class Type1Context implements IommuContextBase {
 
   /**
    * Unmaps every DMA mapping, then closes the container. Devices still open in it keep their
-   * MMIO until they close, but can no longer reach any memory. Throws an AggregateError when
+   * MMIO until they close, but can no longer reach any memory. Throws a CloseError (a VfioError with .causes) when
    * some unmap failed (the container is closed anyway, which drops them in the kernel).
    */
   close(): void {
@@ -322,7 +323,6 @@ export class Type1Context implements IommuContextBase {
     const errors = this.dma.unmapAll();
     native().close(this.containerFd);
     this.containerFd = undefined;
-    if (errors.length)
-      throw new AggregateError(errors, `Type1Context.close: ${errors.length} DMA mapping(s) failed to unmap`);
+    throwCloseErrors('Type1Context.close', errors);
   }
 }

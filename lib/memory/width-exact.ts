@@ -12,6 +12,7 @@
 // The fast path is one combined test per access, against limits computed once; everything that
 // builds an error message lives in fail(), off the hot path.
 import { closedError, invalidArgument } from '../errors';
+import { describeValue } from '../errors/args';
 import { MemHandle, MemId, Mapped } from '../addon/native';
 import { acquireFence, releaseFence } from './ordering';
 import { Pollable, WaitForOptions, waitFor } from './poll';
@@ -111,7 +112,7 @@ export abstract class WidthExactMemory implements Pollable {
   protected sink = 0;
 
   /** The cold path: works out which check failed and throws the matching typed error. */
-  private fail(op: string, off: number, width: number, v?: number | bigint, write = false): never {
+  private fail(op: string, off: unknown, width: number, v?: unknown, write = false): never {
     this.live(op);
     const l = this.label();
     if (write && !this.writable) {
@@ -121,11 +122,19 @@ export abstract class WidthExactMemory implements Pollable {
         { device: l.device },
       );
     }
-    if (!Number.isInteger(off) || off < 0 || off + width > this.length) {
-      throw invalidArgument(`${l.prefix}.${op}`, `offset ${off} is outside the ${this.length}-byte ${l.noun}`, {
-        code: 'ERANGE',
-        device: l.device,
-      });
+    if (typeof off !== 'number' || !Number.isInteger(off)) {
+      throw invalidArgument(
+        `${l.prefix}.${op}`,
+        `offset ${describeValue(off)} is not an integer: it must be a number from 0 to ${this.length - width}`,
+        { device: l.device },
+      );
+    }
+    if (off < 0 || off + width > this.length) {
+      throw invalidArgument(
+        `${l.prefix}.${op}`,
+        `offset ${off} is outside the ${this.length}-byte ${l.noun}: it must be from 0 to ${this.length - width}`,
+        { code: 'ERANGE', device: l.device },
+      );
     }
     if ((off & (width - 1)) !== 0) {
       throw invalidArgument(`${l.prefix}.${op}`, `offset 0x${off.toString(16)} is not ${width}-byte aligned`, {
@@ -137,10 +146,12 @@ export abstract class WidthExactMemory implements Pollable {
         ? 'is not an integer in [0, 2^53)'
         : op === 'write64x2'
           ? 'is not a 32-bit half'
-          : typeof v === 'bigint' || width === 8
-            ? 'is not a 64-bit bigint'
-            : `does not fit in ${width * 8} bits`;
-    throw invalidArgument(`${l.prefix}.${op}`, `value ${String(v)} ${what}`, { device: l.device });
+          : width === 8
+            ? 'is not a bigint from -2^63 to 2^64-1'
+            : typeof v === 'number'
+              ? `does not fit in ${width * 8} bits`
+              : `is not a number: it does not fit in ${width * 8} bits (an integer from ${-(2 ** (width * 8 - 1))} to ${2 ** (width * 8) - 1})`;
+    throw invalidArgument(`${l.prefix}.${op}`, `value ${describeValue(v)} ${what}`, { device: l.device });
   }
 
   // The checks are written in the forms TurboFan compiles to a few integer compares; forms such
@@ -161,6 +172,7 @@ export abstract class WidthExactMemory implements Pollable {
    * @throws {@link ClosedError} after `close()` (of this object or of its device): never a fault.
    */
   read8(off: number): number {
+    if (typeof off !== 'number') this.fail('read8', off, 1);
     if (off >>> 0 !== off || off > this.lim8) this.fail('read8', off, 1);
     return (this.sink = this.v8[off]);
   }
@@ -175,6 +187,7 @@ export abstract class WidthExactMemory implements Pollable {
    * @throws {@link ClosedError} after `close()` (of this object or of its device): never a fault.
    */
   read16(off: number): number {
+    if (typeof off !== 'number') this.fail('read16', off, 2);
     const i = off >>> 1;
     if (i * 2 !== off || off > this.lim16) this.fail('read16', off, 2);
     return (this.sink = this.v16[i]);
@@ -190,6 +203,7 @@ export abstract class WidthExactMemory implements Pollable {
    * @throws {@link ClosedError} after `close()` (of this object or of its device): never a fault.
    */
   read32(off: number): number {
+    if (typeof off !== 'number') this.fail('read32', off, 4);
     const i = off >>> 2;
     if (i * 4 !== off || off > this.lim32) this.fail('read32', off, 4);
     // The sink takes the value as an int32: a uint32 above 2^31-1 is not a small integer, and
@@ -209,6 +223,7 @@ export abstract class WidthExactMemory implements Pollable {
    * @throws {@link ClosedError} after `close()` (of this object or of its device): never a fault.
    */
   read64(off: number): bigint {
+    if (typeof off !== 'number') this.fail('read64', off, 8);
     const i = off >>> 3;
     if (i * 8 !== off || off > this.lim64) this.fail('read64', off, 8);
     const v = this.v64[i];
@@ -228,7 +243,8 @@ export abstract class WidthExactMemory implements Pollable {
    *   never a silently dropped write.
    */
   write8(off: number, v: number): void {
-    if (off >>> 0 !== off || off > this.wlim8 || Math.trunc(v) !== v || v < -0x80 || v > 0xff)
+    if (typeof off !== 'number') this.fail('write8', off, 1, v, true);
+    if (off >>> 0 !== off || off > this.wlim8 || typeof v !== 'number' || Math.trunc(v) !== v || v < -0x80 || v > 0xff)
       this.fail('write8', off, 1, v, true);
     this.v8[off] = v;
   }
@@ -244,8 +260,9 @@ export abstract class WidthExactMemory implements Pollable {
    *   never a silently dropped write.
    */
   write16(off: number, v: number): void {
+    if (typeof off !== 'number') this.fail('write16', off, 2, v, true);
     const i = off >>> 1;
-    if (i * 2 !== off || off > this.wlim16 || Math.trunc(v) !== v || v < -0x8000 || v > 0xffff)
+    if (i * 2 !== off || off > this.wlim16 || typeof v !== 'number' || Math.trunc(v) !== v || v < -0x8000 || v > 0xffff)
       this.fail('write16', off, 2, v, true);
     this.v16[i] = v;
   }
@@ -261,8 +278,16 @@ export abstract class WidthExactMemory implements Pollable {
    *   never a silently dropped write.
    */
   write32(off: number, v: number): void {
+    if (typeof off !== 'number') this.fail('write32', off, 4, v, true);
     const i = off >>> 2;
-    if (i * 4 !== off || off > this.wlim32 || Math.trunc(v) !== v || v < -0x80000000 || v > 0xffffffff)
+    if (
+      i * 4 !== off ||
+      off > this.wlim32 ||
+      typeof v !== 'number' ||
+      Math.trunc(v) !== v ||
+      v < -0x80000000 ||
+      v > 0xffffffff
+    )
       this.fail('write32', off, 4, v, true);
     this.v32[i] = v;
   }
@@ -278,6 +303,7 @@ export abstract class WidthExactMemory implements Pollable {
    *   never a silently dropped write.
    */
   write64(off: number, v: bigint): void {
+    if (typeof off !== 'number') this.fail('write64', off, 8, v, true);
     const i = off >>> 3;
     if (i * 8 !== off || off > this.wlim64 || typeof v !== 'bigint' || v < U64_MIN_SIGNED || v >= U64_LIMIT)
       this.fail('write64', off, 8, v, true);
@@ -336,13 +362,14 @@ export abstract class WidthExactMemory implements Pollable {
   }
 
   private span(off: number, n: number, op: string): void {
-    if (off >>> 0 !== off || off > this.lim8) this.fail(op, off, 1);
-    if (!Number.isInteger(n) || n < 0 || off + n > this.length) {
+    if (typeof off !== 'number' || off >>> 0 !== off || off > this.lim8) this.fail(op, off, 1);
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || off + n > this.length) {
       const l = this.label();
-      throw invalidArgument(`${l.prefix}.${op}`, `${n} bytes at ${off} run past the ${this.length}-byte ${l.noun}`, {
-        code: 'ERANGE',
-        device: l.device,
-      });
+      throw invalidArgument(
+        `${l.prefix}.${op}`,
+        `${describeValue(n)} bytes at ${off} run past the ${this.length}-byte ${l.noun} (a count from 0 to ${this.length - off})`,
+        { code: 'ERANGE', device: l.device },
+      );
     }
   }
 
@@ -350,10 +377,19 @@ export abstract class WidthExactMemory implements Pollable {
    * Bulk copy in. Not width-exact (it is a memmove): for memory-like BARs, write-combining
    * apertures and DMA buffers, never for registers.
    */
-  copyIn(off: number, bytes: Uint8Array): void {
+  copyIn(off: number, bytes: ArrayBufferView): void {
     if (!this.writable) this.fail('copyIn', off, 1, undefined, true);
-    this.span(off, bytes.length, 'copyIn');
-    this.v8.set(bytes, off);
+    if (!ArrayBuffer.isView(bytes)) {
+      const l = this.label();
+      throw invalidArgument(
+        `${l.prefix}.copyIn`,
+        `bytes is ${describeValue(bytes)}: it must be a Uint8Array (or another typed array, copied by bytes)`,
+        { device: l.device },
+      );
+    }
+    const src = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.span(off, src.length, 'copyIn');
+    this.v8.set(src, off);
   }
 
   /** Bulk copy out into a new buffer (not width-exact, see copyIn). */

@@ -1,4 +1,5 @@
 // The feature-number table, probe interpretation and the probe report: pure functions.
+import { InvalidArgumentError } from '../../lib/errors';
 import * as abi from '../../lib/abi';
 import {
   DEFAULT_FEATURE_NUMBERS,
@@ -64,8 +65,8 @@ describe('overrides for kernels that number things differently', () => {
 
   it('refuses numbers outside 16 bits and names that are not identifiers', () => {
     expect(() => featureNumbers({ X: 0x10000 })).toThrow(/outside 0..0xffff/);
-    expect(() => featureNumbers({ X: -1 })).toThrow(RangeError);
-    expect(() => featureNumbers({ X: 1.5 })).toThrow(RangeError);
+    expect(() => featureNumbers({ X: -1 })).toThrow(InvalidArgumentError);
+    expect(() => featureNumbers({ X: 1.5 })).toThrow(InvalidArgumentError);
     expect(() => featureNumbers({ 'a b': 20 })).toThrow(/not an identifier/);
   });
 
