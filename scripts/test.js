@@ -184,10 +184,10 @@ function countResults(name, file, exitStatus) {
 
 /**
  * The static checks of the host phase, each an npm script (package.json): layering and cycles,
- * generated files not stale, lint and format. A failing check counts as one failure; passing
+ * generated files not stale, lint and format (TypeScript, then native/ and kernel/). A failing check counts as one failure; passing
  * checks add nothing to the test counts.
  */
-const CHECKS = ['depcheck', 'check:generated', 'lint'];
+const CHECKS = ['depcheck', 'check:generated', 'lint', 'lint:native'];
 
 function checksPhase() {
   const failed = CHECKS.filter((name) => runStep(`check: npm run ${name}`, 'npm', ['run', '--silent', name]) !== 0);
@@ -260,6 +260,8 @@ async function guestSuite(config, args) {
 
 function buildPhase() {
   const tsc = path.join('node_modules', 'typescript', 'bin', 'tsc');
+  // A clean output tree: a file left from a moved source would shadow its new folder's index.
+  fs.rmSync(path.join(root, 'dist'), { recursive: true, force: true });
   if (runStep('compile (tsc -p tsconfig.json)', process.execPath, [tsc, '-p', 'tsconfig.json']) !== 0) return false;
   // The public face: API reference validation, API report, type tests, links (scripts/check-api.js).
   if (runStep('public API (npm run docs:check)', process.execPath, [path.join(root, 'scripts', 'check-api.js')]) !== 0)
