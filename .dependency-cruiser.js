@@ -5,6 +5,8 @@
 const LAYERS = {
   abi: [],
   errors: [],
+  // Typed events for the emitters (Irq, Device): a typed face over Node's EventEmitter.
+  events: [],
   // addon: a load failure is a VfioError (the package's one error type) saying how to build the addon.
   addon: ['errors'],
   decode: ['abi', 'errors'],
@@ -16,7 +18,7 @@ const LAYERS = {
   iommu: ['abi', 'addon', 'decode', 'dma', 'errors', 'system'],
   features: ['abi', 'addon', 'decode', 'dma', 'errors'],
   cookie: ['abi', 'addon', 'decode', 'dma', 'errors', 'memory', 'system'],
-  irq: ['abi', 'addon', 'decode', 'errors'],
+  irq: ['abi', 'addon', 'decode', 'errors', 'events'],
   // The host's readiness checks (vfio doctor): sysfs, /proc and /dev read through injectable roots.
   doctor: ['decode', 'errors', 'system'],
   device: [
@@ -27,6 +29,7 @@ const LAYERS = {
     'dma',
     'doctor',
     'errors',
+    'events',
     'features',
     'iommu',
     'irq',
@@ -98,9 +101,10 @@ module.exports = {
     },
     {
       name: 'not-to-unresolvable',
-      comment: 'every import resolves',
+      comment:
+        'every import resolves (test/types imports the package by name, as a consumer: scripts/check-api.js maps it)',
       severity: 'error',
-      from: {},
+      from: { pathNot: '^test/types/' },
       to: { couldNotResolve: true },
     },
   ],

@@ -57,7 +57,7 @@ export {
 export { DecodeError } from './decode/errors';
 export * as abi from './abi';
 export * as decode from './decode';
-export * as sysfs from './system/sysfs';
+export * as sysfs from './sysfs';
 export * from './features/device-features';
 export { DmaBuf, DmaBufDependent, DmaBufRange, DmaBufRangeInput, DmaBufFdinfo, parseDmaBufFdinfo } from './dma/dmabuf';
 export * from './features/table';

@@ -56,6 +56,7 @@ export type ErrnoCode = keyof typeof os.constants.errno;
  * - `'VFIO_NO_IOMMU_GROUP'`: the device has no IOMMU group (nor a VFIO cdev for the backend
  *   asked for): the IOMMU is off, or no-IOMMU mode is not enabled.
  * - `'VFIO_MSI_NO_BUS_MASTER'`: MSI/MSI-X enabled while bus mastering is off (a warning's code).
+ * - `'VFIO_BIND_REFUSED'`: `sysfs.bind` / `sysfs.unbind` refused or failed; the message says why, the hint what to do.
  * - `'ENVME'`: an NVMe command completed with an error status (`NvmeError`, from `vfio/nvme`).
  * - `'ENOADDON'`: the native addon could not be loaded (no build, no fitting prebuild); the hint
  *   says how to build or approve it.
@@ -69,7 +70,8 @@ export type OwnErrorCode =
   | 'VFIO_NO_IOMMU_GROUP'
   | 'VFIO_MSI_NO_BUS_MASTER'
   | 'ENVME'
-  | 'ENOADDON';
+  | 'ENOADDON'
+  | 'VFIO_BIND_REFUSED';
 
 /**
  * Every `code` a {@link VfioError} can have: an errno name (the kernel's answer, or an errno-like
