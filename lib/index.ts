@@ -34,7 +34,8 @@ export {
 } from './dma/iova';
 export { ResetKind } from './device/reset';
 export { DmaPool, DmaPoolOptions, DmaBlock, DmaPoolExhaustedError, DmaPoolSpace, DmaPoolOwner } from './dma/pool';
-export { WaitForOptions, waitFor } from './memory/poll';
+export { WaitForOptions, Pollable, waitFor } from './memory/poll';
+export { Invocation } from './system/hints';
 export { acquireFence, releaseFence, orderingNeedsFences } from './memory/ordering';
 export {
   VfioError,
