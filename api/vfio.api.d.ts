@@ -560,6 +560,7 @@ export interface Native {
     VFIO_DEVICE_PCI_HOT_RESET(deviceFd: number, groupFds: Int32Array): Promise<number>;
     VFIO_DEVICE_FEATURE(deviceFd: number, flags: number, payload: Uint8Array | null): number;
     VFIO_DEVICE_FEATURE_UNSAFE(deviceFd: number, flags: number, payload: Uint8Array | null): number;
+    readonly FEATURE_PLAIN_PAYLOAD: readonly number[];
     VFIO_DEVICE_FEATURE_DMA_BUF(deviceFd: number, regionIndex: number, openFlags: number, ranges: BigUint64Array): number;
     VFIO_DEVICE_FEATURE_DMA_LOGGING_START(deviceFd: number, pageSize: bigint, ranges: BigUint64Array, out?: BigUint64Array): number;
     VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT(deviceFd: number, iova: bigint, length: bigint, pageSize: bigint, bitmap: Uint8Array): number;
@@ -579,6 +580,7 @@ export interface Native {
     dma_alloc(length: number, hugepages: boolean): Mapped | number;
     dma_free(mem: MemHandle): number;
     store_fence(): void;
+    load_fence(): void;
     poll_start(fd: number, cb: (count: number) => void): PollHandle | number;
     poll_ref(handle: PollHandle, ref: boolean): void;
     poll_stop(handle: PollHandle): void;
@@ -595,6 +597,39 @@ export interface Native {
 import type { Native } from "./contract";
 export * from "./contract";
 export declare function native(): Native;
+
+// ---- lib/cli/commands/bind.d.ts
+import { vfioHolders } from "../../doctor";
+import { Invocation } from "../../system/hints";
+import * as sysfs from "../../system/sysfs";
+export { vfioHolders };
+export declare const DEFAULT_DRIVER = "vfio-pci";
+export declare const DEFAULT_STATE_DIR = "/run/vfio-bind";
+export interface BindEnv extends sysfs.SysfsOptions {
+    readonly uid: number;
+    readonly proc?: string;
+    readonly stateDir?: string;
+    readonly udevRulesDir?: string;
+    readonly holders?: (bdf: string, group: number | undefined) => number[];
+    readonly loadDriver?: (driver: string) => void;
+    readonly invocation?: Invocation;
+}
+export interface BindFlags {
+    readonly force?: boolean;
+    readonly dryRun?: boolean;
+    readonly persist?: boolean;
+}
+export interface BindResult {
+    readonly bdf: string;
+    readonly before: string | null;
+    readonly after: string | null;
+    readonly changed: boolean;
+    readonly previous: string | null;
+    readonly steps: string[];
+    readonly message: string;
+}
+export declare function bind(bdfArg: string, env: BindEnv, driverArg?: string, flags?: BindFlags): BindResult;
+export declare function unbind(bdfArg: string, env: BindEnv): BindResult;
 
 // ---- lib/cookie/aliasing.d.ts
 import { EffectiveMemAttr } from "../memory/mapping";
@@ -732,13 +767,13 @@ export declare class DeviceFacts implements RouteFacts {
 // ---- lib/cookie/index.d.ts
 export * from "./model";
 export { MmapCookie, CookieOwner } from "./cookie";
-export { CookieRegistry, CookieHost, CookieRegistryOptions, CookieCallOptions, MemattrRoutesOptions, CookieKey, DEFAULT_ROUTES } from "./registry";
-export { Route, OpenEnv, OpenedBacking, Chosen, chooseRoute, orderRoutes, vfioRegionRoute, wcRegionRoute, wcRegionsFor, barOf, reserveNeed } from "./routes";
+export { CookieRegistry, CookieHost, CookieRegistryOptions, CookieCallOptions, MemattrRoutesOptions, CookieKey, DEFAULT_ROUTES, } from "./registry";
+export { Route, OpenEnv, OpenedBacking, Chosen, chooseRoute, orderRoutes, vfioRegionRoute, wcRegionRoute, wcRegionsFor, barOf, reserveNeed, } from "./routes";
 export { sysfsWcRoute } from "./sysfs-wc";
 export { dmabufRoute } from "./dmabuf-route";
 export { cookieFeatureRoute } from "./cookie-feature-route";
 export * from "./sample-driver";
-export { RouteFacts, FactsSource, DeviceFacts, DevmemPolicy, HostPaths, FeatureAnswer, FeatureProbeAnswers, devmemPolicy, kernelConfigValue } from "./facts";
+export { RouteFacts, FactsSource, DeviceFacts, DevmemPolicy, HostPaths, FeatureAnswer, FeatureProbeAnswers, devmemPolicy, kernelConfigValue, } from "./facts";
 export { PatReader, PatReaderOptions, PatSnapshot, EffectiveAttr, effectiveFromPat } from "./pat";
 export { WcReservation, reserveWcBeforeOpen, reserveProblem } from "./reserve";
 export { AliasSubject, AliasReport, AliasFinding, aliasing } from "./aliasing";
@@ -1587,6 +1622,7 @@ import { DeviceInfo } from "../decode";
 import { ConfigSpace } from "./config-space";
 import { Feature, FeaturesOptions, KnownFeatures } from "../features/device-features";
 import { FeatureInfo, FeatureNumberOverrides } from "../features/table";
+import { Invocation } from "../system/hints";
 import { DeviceIrqInfo, IrqIndex } from "../irq/irq-index";
 import { HotResetInfo } from "../decode/hot-reset";
 import { DeviceNodeOptions } from "../iommu/backend";
@@ -1603,6 +1639,7 @@ export interface DeviceOpenOptions extends SysfsOptions, DeviceNodeOptions {
     featureNumbers?: FeatureNumberOverrides;
     writeCombine?: readonly number[];
     memattrTables?: Partial<MemattrTables>;
+    invocation?: Invocation;
     pat?: PatReaderOptions;
 }
 export type { DeviceIrqInfo };
@@ -1635,6 +1672,7 @@ export declare class Device extends TypedEventEmitter<DeviceEventMap> implements
     private readonly featureTable;
     private constructor();
     static open(address: string, o?: DeviceOpenOptions): Promise<Device>;
+    private static openTarget;
     get backend(): BackendName;
     get unsafe(): boolean;
     get closed(): boolean;
@@ -1948,12 +1986,203 @@ export declare class DmaSpace implements MappingSpace {
     unmapAll(): unknown[];
 }
 
+// ---- lib/dma/pool.d.ts
+import { VfioError } from "../errors";
+import { DmaBuffer, DmaMapping } from "./buffer";
+import type { DmaMapOptions } from "./map";
+export interface DmaPoolSpace {
+    map(buffer: DmaBuffer, o?: DmaMapOptions): DmaMapping;
+    readonly unsafe?: boolean;
+    deviceAddress?(m: DmaMapping, offset?: number, length?: number): bigint;
+}
+export interface DmaPoolOwner {
+    readonly bdf: string;
+    readonly iommu: DmaPoolSpace;
+    own(res: {
+        close(): void;
+    }, phase: "dma"): void;
+    disown(res: {
+        close(): void;
+    }, phase: "dma"): void;
+}
+export interface DmaPoolOptions {
+    blockSize: number;
+    blocks: number;
+    align?: number;
+    dmaMaskBits?: number;
+    hugepages?: boolean;
+    read?: boolean;
+    write?: boolean;
+}
+export declare class DmaPoolExhaustedError extends VfioError {
+}
+export declare class DmaBlock {
+    readonly index: number;
+    readonly offset: number;
+    readonly size: number;
+    readonly iova: number;
+    readonly contiguous: boolean;
+    readonly u8: Uint8Array;
+    readonly pool: DmaPool;
+    deviceAddress(off?: number): number;
+    free(): void;
+}
+export declare class DmaPool implements Disposable {
+    readonly blockSize: number;
+    readonly capacity: number;
+    readonly buffer: DmaBuffer;
+    readonly mapping: DmaMapping;
+    readonly stride: number;
+    private readonly page;
+    private readonly pageAddress;
+    private readonly blockList;
+    private readonly freeStack;
+    private freeTop;
+    private readonly used;
+    private readonly device;
+    private closedFlag;
+    private constructor();
+    static create(on: DmaPoolOwner | DmaPoolSpace, o: DmaPoolOptions): DmaPool;
+    get closed(): boolean;
+    get available(): number;
+    get blocks(): readonly DmaBlock[];
+    alloc(): DmaBlock;
+    tryAlloc(): DmaBlock | undefined;
+    free(block: DmaBlock): void;
+    deviceAddressAt(off: number): number;
+    close(): void;
+    [Symbol.dispose](): void;
+}
+
+// ---- lib/doctor/check.d.ts
+export type CheckStatus = "ok" | "warn" | "fail" | "skip";
+export interface Check {
+    readonly id: string;
+    readonly title: string;
+    readonly status: CheckStatus;
+    readonly detail: string;
+    readonly fix?: string;
+    readonly device?: string;
+}
+export declare const check: (id: string, title: string, status: CheckStatus, detail: string, fix?: string) => Check;
+export declare const blocked: (id: string, title: string, by: string) => Check;
+export declare const passed: (checks: readonly Check[]) => boolean;
+
+// ---- lib/doctor/device-checks.d.ts
+import { Invocation } from "../system/hints";
+import { Check } from "./check";
+import { HostReport } from "./host-checks";
+import { HostRoots } from "./roots";
+export interface Identity {
+    readonly uid: number;
+    readonly gids: readonly number[];
+}
+export declare function currentIdentity(): Identity;
+export declare function mayOpen(file: string, who: Identity): boolean;
+export declare function acsExplanation(bdf: string, others: readonly string[], r: HostRoots): string;
+export interface DeviceContext {
+    readonly host: HostReport;
+    readonly inv: Invocation;
+    readonly who: Identity;
+    readonly holders?: (bdf: string, group: number | undefined) => number[];
+}
+export declare function deviceChecks(bdf: string, r: HostRoots, ctx: DeviceContext): Check[];
+
+// ---- lib/doctor/host-checks.d.ts
+import { Invocation } from "../system/hints";
+import { Check } from "./check";
+import { HostRoots } from "./roots";
+export declare const TYPICAL_DMA_BYTES: bigint;
+export interface HostFacts {
+    tables: string[];
+    units: string[];
+    cmdline: string[];
+    virtual: boolean;
+    release: string | undefined;
+}
+export declare function hostFacts(r: HostRoots): HostFacts;
+export declare function bootLoaderNote(r: HostRoots): string;
+export declare const moduleLoaded: (name: string, r: HostRoots) => boolean;
+export interface BackendFacts {
+    container: boolean;
+    iommufd: boolean;
+    type1Module: boolean;
+    cdev: boolean;
+    noIommuBuilt: boolean;
+    noIommuEnabled: boolean;
+}
+export declare function backendFacts(r: HostRoots): BackendFacts;
+export declare function memlockLimits(r: HostRoots): {
+    soft: bigint | undefined;
+    hard: bigint | undefined;
+} | undefined;
+export declare function hasIpcLock(r: HostRoots): boolean;
+export interface HostReport {
+    checks: Check[];
+    facts: HostFacts;
+    backends: BackendFacts;
+}
+export declare function hostChecks(r: HostRoots, inv: Invocation): HostReport;
+
+// ---- lib/doctor/in-use.d.ts
+import { HostRoots } from "./roots";
+export type UseReason = string;
+export declare function hostUses(bdf: string, r?: HostRoots): UseReason[];
+export declare function groupUses(bdf: string, r?: HostRoots): {
+    bdf: string;
+    reasons: UseReason[];
+}[];
+export declare function vfioHolders(bdf: string, group: number | undefined, r?: HostRoots): number[];
+
+// ---- lib/doctor/index.d.ts
+import { Invocation } from "../system/hints";
+import { Check } from "./check";
+import { Identity } from "./device-checks";
+import { HostRoots } from "./roots";
+export { Check, CheckStatus, passed } from "./check";
+export { Identity, acsExplanation, currentIdentity, mayOpen } from "./device-checks";
+export { TYPICAL_DMA_BYTES, bootLoaderNote, memlockLimits } from "./host-checks";
+export { groupUses, hostUses, vfioHolders } from "./in-use";
+export { HostRoots } from "./roots";
+export interface DoctorOptions extends HostRoots {
+    invocation?: Invocation;
+    identity?: Identity;
+    holders?: (bdf: string, group: number | undefined) => number[];
+}
+export interface DoctorReport {
+    readonly ready: boolean;
+    readonly checks: Check[];
+}
+export declare function doctor(bdfs: readonly string[], o?: DoctorOptions): DoctorReport;
+export declare function rootCause(bdf: string, o?: DoctorOptions): Check | undefined;
+export declare function withRootCause(e: unknown, bdf: string, o?: DoctorOptions): unknown;
+
+// ---- lib/doctor/roots.d.ts
+import { SysfsOptions } from "../system/sysfs";
+export interface HostRoots extends SysfsOptions {
+    proc?: string;
+    dev?: string;
+    etc?: string;
+    modules?: string;
+}
+export declare const sysPath: (r: HostRoots, rel: string) => string;
+export declare const procPath: (r: HostRoots, rel: string) => string;
+export declare const devPath: (r: HostRoots, rel: string) => string;
+export declare const etcPath: (r: HostRoots, rel: string) => string;
+export declare const modulesPath: (r: HostRoots, rel: string) => string;
+export declare function readText(file: string): string | undefined;
+export declare function readBytes(file: string): Uint8Array | undefined;
+export declare function listDir(dir: string): string[];
+export declare function exists(p: string): boolean;
+export declare function realpath(p: string): string | undefined;
+export declare const within: (dir: string, p: string) => boolean;
+
 // ---- lib/errors/index.d.ts
 import * as os from "os";
 export declare function errnoName(errno: number): ErrnoCode | `E${number}`;
 export declare function errnoNumber(name: string): number;
 export type ErrnoCode = keyof typeof os.constants.errno;
-export type OwnErrorCode = "ECLOSED" | "EDECODE" | "VFIO_NO_DEVICE" | "VFIO_NOT_BOUND" | "VFIO_NO_IOMMU_GROUP" | "VFIO_MSI_NO_BUS_MASTER";
+export type OwnErrorCode = "ECLOSED" | "EDECODE" | "VFIO_NO_DEVICE" | "VFIO_NOT_BOUND" | "VFIO_NO_IOMMU_GROUP" | "VFIO_MSI_NO_BUS_MASTER" | "ENVME" | "VFIO_BIND_REFUSED";
 export type VfioErrorCode = ErrnoCode | `E${number}` | OwnErrorCode;
 export interface ErrorContext {
     device?: string;
@@ -1982,6 +2211,8 @@ export declare class PermissionError extends VfioError {
 export declare class BusyError extends VfioError {
 }
 export declare class ClosedError extends VfioError {
+}
+export declare class TimeoutError extends VfioError {
 }
 export declare class InvalidArgumentError extends VfioError {
 }
@@ -2049,7 +2280,8 @@ export interface FeatureHost {
     }): void;
 }
 export interface FeatureSyscalls {
-    feature(fd: number, flags: number, payload: Uint8Array | null): number;
+    feature(fd: number, flags: number, payload: Uint8Array | null, unsafe?: boolean): number;
+    readonly plainPayload: readonly number[];
     dmaLoggingStart(fd: number, pageSize: bigint, ranges: BigUint64Array): number;
     dmaLoggingReport(fd: number, iova: bigint, length: bigint, pageSize: bigint, bitmap: Uint8Array): number;
     close(fd: number): number;
@@ -2057,6 +2289,9 @@ export interface FeatureSyscalls {
     readonly pageSize: number;
 }
 export declare function nativeFeatureSyscalls(): FeatureSyscalls;
+export interface RawFeatureOptions {
+    readonly unsafe?: boolean;
+}
 export interface FeatureOpFlags {
     readonly get?: boolean;
     readonly set?: boolean;
@@ -2077,9 +2312,9 @@ export declare class Feature {
         get?: boolean;
         set?: boolean;
     }): boolean;
-    get(payload?: Uint8Array | number): Uint8Array;
-    set(payload?: Uint8Array | null): number;
-    ioctl(ops: FeatureOpFlags, payload?: Uint8Array | null): number;
+    get(payload?: Uint8Array | number, opts?: RawFeatureOptions): Uint8Array;
+    set(payload?: Uint8Array | null, opts?: RawFeatureOptions): number;
+    ioctl(ops: FeatureOpFlags, payload?: Uint8Array | null, opts?: RawFeatureOptions): number;
 }
 export declare class LowPowerEntryFeature extends Feature {
     enter(): void;
@@ -2216,7 +2451,7 @@ export declare function formatProbeReport(report: FeatureProbeReport): string;
 export { Device, DeviceOpenOptions, DeviceIrqInfo, ResourcePhase } from "./device/device";
 export { Region, MapOptions, mapAlignment } from "./device/region";
 export { Mapping, MemAttr, EffectiveMemAttr, MemattrAlias } from "./memory/mapping";
-export { ConfigSpace, PCI_COMMAND, PCI_COMMAND_IO, PCI_COMMAND_MEMORY, PCI_COMMAND_MASTER, PCI_COMMAND_INTX_DISABLE } from "./device/config-space";
+export { ConfigSpace, PCI_COMMAND, PCI_COMMAND_IO, PCI_COMMAND_MEMORY, PCI_COMMAND_MASTER, PCI_COMMAND_INTX_DISABLE, } from "./device/config-space";
 export { Irq, IrqEvent, IrqEventMap, IrqOptions, IrqOwner, IrqIndex, EnableOptions } from "./irq";
 export { DeviceEventMap } from "./device/events";
 export { TypedEventEmitter, TypedEmitter, TypedEvents, EventMap, EmitterEvents, AllEvents, Listener } from "./events";
@@ -2230,13 +2465,17 @@ export { resolveTarget } from "./device/target";
 export { IommuHwInfo, VtdHwInfo, VtdCap, VtdEcap, IommuHwType } from "./decode/iommufd";
 export { DmaBuffer, DmaAllocateOptions, DmaMapping } from "./dma/buffer";
 export { DmaMapOptions } from "./dma/map";
-export { IovaAllocator, IovaRange, IovaAllocation, IovaAllocatorOptions, AllocateOptions, IovaConstraint } from "./dma/iova";
+export { IovaAllocator, IovaRange, IovaAllocation, IovaAllocatorOptions, AllocateOptions, IovaConstraint, } from "./dma/iova";
 export { ResetKind } from "./device/reset";
-export { VfioError, NotSupportedError, PermissionError, BusyError, ClosedError, InvalidArgumentError, ErrorContext, VfioErrorInit, VfioErrorCode, ErrnoCode, OwnErrorCode, errnoError, errnoName, } from "./errors";
+export { DmaPool, DmaPoolOptions, DmaBlock, DmaPoolExhaustedError, DmaPoolSpace, DmaPoolOwner } from "./dma/pool";
+export { WaitForOptions, Pollable, waitFor } from "./memory/poll";
+export { Invocation } from "./system/hints";
+export { acquireFence, releaseFence, orderingNeedsFences } from "./memory/ordering";
+export { VfioError, NotSupportedError, PermissionError, BusyError, ClosedError, InvalidArgumentError, TimeoutError, ErrorContext, VfioErrorInit, VfioErrorCode, ErrnoCode, OwnErrorCode, errnoError, errnoName, } from "./errors";
 export { DecodeError } from "./decode/errors";
 export * as abi from "./abi";
 export * as decode from "./decode";
-export * as sysfs from "./system/sysfs";
+export * as sysfs from "./sysfs";
 export * from "./features/device-features";
 export { DmaBuf, DmaBufDependent, DmaBufRange, DmaBufRangeInput, DmaBufFdinfo, parseDmaBufFdinfo } from "./dma/dmabuf";
 export * from "./features/table";
@@ -2691,15 +2930,39 @@ export declare class Mapping extends WidthExactMemory implements Disposable {
     [Symbol.dispose](): void;
 }
 
+// ---- lib/memory/ordering.d.ts
+export declare const orderingNeedsFences: boolean;
+export declare function acquireFence(): void;
+export declare function releaseFence(): void;
+
+// ---- lib/memory/poll.d.ts
+export interface WaitForOptions {
+    timeoutMs?: number;
+    maxIntervalMs?: number;
+    width?: 1 | 2 | 4;
+    signal?: AbortSignal;
+    what?: string;
+}
+export interface Pollable {
+    read8(off: number): number;
+    read16(off: number): number;
+    read32(off: number): number;
+}
+export declare function waitFor(mem: Pollable, off: number, mask: number, expected: number, o?: WaitForOptions, label?: {
+    op: string;
+    device?: string;
+}): Promise<number>;
+
 // ---- lib/memory/width-exact.d.ts
 import { MemHandle, MemId, Mapped } from "../addon/native";
+import { Pollable, WaitForOptions } from "./poll";
 export interface MemoryLabel {
     readonly prefix: string;
     readonly what: string;
     readonly noun: string;
     readonly device?: string;
 }
-export declare abstract class WidthExactMemory {
+export declare abstract class WidthExactMemory implements Pollable {
     readonly length: number;
     readonly writable: boolean;
     protected readonly v8: Uint8Array;
@@ -2731,10 +2994,58 @@ export declare abstract class WidthExactMemory {
     write16(off: number, v: number): void;
     write32(off: number, v: number): void;
     write64(off: number, v: bigint): void;
+    write64n(off: number, v: number): void;
+    write64x2(off: number, low: number, high: number): void;
+    readAcquire32(off: number): number;
+    writeRelease32(off: number, v: number): void;
+    waitFor(off: number, mask: number, value: number, o?: WaitForOptions): Promise<number>;
     private span;
     copyIn(off: number, bytes: Uint8Array): void;
     copyOut(off: number, n: number): Uint8Array;
 }
+
+// ---- lib/sysfs.d.ts
+import { BindResult, DEFAULT_DRIVER } from "./cli/commands/bind";
+import { SysfsOptions } from "./system/sysfs";
+export * from "./system/sysfs";
+export { BindResult, DEFAULT_DRIVER };
+export interface BindOptions extends SysfsOptions {
+    driver?: string;
+    force?: boolean;
+    dryRun?: boolean;
+    persist?: boolean;
+}
+export declare function bind(bdf: string, options?: BindOptions): BindResult;
+export declare function unbind(bdf: string, options?: SysfsOptions): BindResult;
+export interface GroupViability {
+    readonly group: number | undefined;
+    readonly members: readonly {
+        readonly bdf: string;
+        readonly driver: string | undefined;
+    }[];
+    readonly blocking: readonly {
+        readonly bdf: string;
+        readonly driver: string;
+    }[];
+    readonly viable: boolean;
+}
+export declare function groupViability(bdf: string, options?: SysfsOptions): GroupViability;
+
+// ---- lib/system/hints.d.ts
+import * as sysfs from "./sysfs";
+export interface Invocation {
+    readonly cli: string;
+    readonly root: boolean;
+    readonly sudo: boolean;
+}
+export declare function currentInvocation(cli?: string): Invocation;
+export declare function vfioCommand(inv: Invocation, args: string, asRoot?: boolean): string;
+export declare function rootCommand(inv: Invocation, command: string, asRoot?: boolean): string;
+export declare function bindHint(bdf: string, driver: string | undefined, inv?: Invocation): string;
+export declare function groupNotViableHint(group: number, self: string, o?: sysfs.SysfsOptions): string;
+export declare function groupOpenHint(code: string, group: number, bdf: string): string | undefined;
+export declare function noIommuGroupHint(bdf: string): string;
+export declare function memlockHint(current: bigint, needed: bigint, hard?: bigint): string;
 
 // ---- lib/system/sysfs.d.ts
 export interface SysfsOptions {
@@ -2769,6 +3080,14 @@ export declare function blockingMembers(self: string, members: readonly {
     bdf: string;
     driver: string;
 }[];
+
+// ---- lib/vm/backends.d.ts
+export interface BackendOptions {
+    drives?: string[];
+    netdevs?: string[];
+    qemuArgs?: string[];
+}
+export declare function backendArgs(o: BackendOptions, cwd?: string): string[];
 
 // ---- lib/vm/devices.d.ts
 export interface DeviceResources {
@@ -2815,6 +3134,7 @@ export { defaultDevices, DefaultDevice, DeviceResources, GuestDevice } from "./d
 export { KernelInfo, KernelSource } from "./kernel";
 export { RunOptions, ProvisionOptions, defaultCacheDir } from "./options";
 export { VmError, VmErrorKind } from "./errors";
+export { BackendOptions, backendArgs } from "./backends";
 
 // ---- lib/vm/kernel.d.ts
 export type KernelSource = "debian" | "path" | "custom";
@@ -2831,13 +3151,14 @@ export interface KernelInfo {
 }
 
 // ---- lib/vm/options.d.ts
+import type { BackendOptions } from "./backends";
 export interface ProvisionOptions {
     kernel?: string;
     cacheDir?: string;
     log?: (line: string) => void;
     listsMaxAgeSeconds?: number;
 }
-export interface RunOptions extends ProvisionOptions {
+export interface RunOptions extends ProvisionOptions, BackendOptions {
     command: string[];
     cwd?: string;
     projectDir?: string;
