@@ -132,6 +132,11 @@ export declare const VFIO_DEVICE_STATE_PRE_COPY_P2P = 7;
 export declare const VFIO_PRECOPY_INFO_REINIT = 1;
 export declare const VFIO_DEVICE_FEATURE_CLEAR_MASTER = 0;
 export declare const VFIO_DEVICE_FEATURE_SET_MASTER = 1;
+export declare const VFIO_DEVICE_IOEVENTFD_8 = 1;
+export declare const VFIO_DEVICE_IOEVENTFD_16 = 2;
+export declare const VFIO_DEVICE_IOEVENTFD_32 = 4;
+export declare const VFIO_DEVICE_IOEVENTFD_64 = 8;
+export declare const VFIO_DEVICE_IOEVENTFD_SIZE_MASK = 15;
 export declare const IOMMUFD_TYPE = 59;
 export declare const IOMMUFD_CMD_BASE = 128;
 export declare const IOMMUFD_CMD_DESTROY = 128;
@@ -401,6 +406,14 @@ export declare const OFFSETOF: {
     readonly vfio_device_feature_zpci_err: {
         readonly data: 0;
     };
+    readonly vfio_device_ioeventfd: {
+        readonly argsz: 0;
+        readonly flags: 4;
+        readonly offset: 8;
+        readonly data: 16;
+        readonly fd: 24;
+        readonly reserved: 28;
+    };
     readonly iommu_destroy: {
         readonly size: 0;
         readonly id: 4;
@@ -561,6 +574,7 @@ export interface Native {
     VFIO_DEVICE_FEATURE(deviceFd: number, flags: number, payload: Uint8Array | null): number;
     VFIO_DEVICE_FEATURE_UNSAFE(deviceFd: number, flags: number, payload: Uint8Array | null): number;
     readonly FEATURE_PLAIN_PAYLOAD: readonly number[];
+    VFIO_DEVICE_IOEVENTFD(deviceFd: number, flags: number, offset: bigint, data: bigint, eventfd: number): number;
     VFIO_DEVICE_FEATURE_DMA_BUF(deviceFd: number, regionIndex: number, openFlags: number, ranges: BigUint64Array): number;
     VFIO_DEVICE_FEATURE_DMA_LOGGING_START(deviceFd: number, pageSize: bigint, ranges: BigUint64Array, out?: BigUint64Array): number;
     VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT(deviceFd: number, iova: bigint, length: bigint, pageSize: bigint, bitmap: Uint8Array): number;
@@ -672,6 +686,7 @@ export interface CookieOwner {
     verify(c: MmapCookie, pgprot: CookieMemAttr): EffectiveAttr;
     mapped(c: MmapCookie, m: Mapping): void;
     released(c: MmapCookie): void;
+    unmapped(c: MmapCookie): void;
     mapping<T>(f: () => T): T;
 }
 export declare class MmapCookie implements Disposable {
@@ -688,12 +703,16 @@ export declare class MmapCookie implements Disposable {
     private opened;
     private readonly owner;
     private readonly live;
+    private revokedWhy;
     get closed(): boolean;
+    get revoked(): string | undefined;
+    get revokedByReset(): boolean;
     get fileOffset(): bigint;
     get mappings(): Mapping[];
     get label(): string;
     covers(fd: number, offset: bigint | undefined): boolean;
     map(): Mapping;
+    revoke(): void;
     close(): void;
     [Symbol.dispose](): void;
 }
@@ -868,6 +887,11 @@ export interface MemattrFeature {
     readonly values: Partial<Record<CookieMemAttr, number>>;
     encode(dmabufFd: number, value: number): Uint8Array;
 }
+export interface RevokeFeature {
+    readonly name: string;
+    readonly number: number | undefined;
+    encode(dmabufFd: number): Uint8Array;
+}
 export interface WcRegionType {
     readonly name: string;
     readonly type: number;
@@ -891,6 +915,7 @@ export interface CookieFeature {
 }
 export interface MemattrTables {
     readonly memattrFeature: MemattrFeature | undefined;
+    readonly revokeFeature: RevokeFeature | undefined;
     readonly wcRegionTypes: readonly WcRegionType[];
     readonly cookieFeature: CookieFeature | undefined;
     readonly routeOrder: readonly string[];
@@ -898,6 +923,7 @@ export interface MemattrTables {
 export declare const DMABUF_MEMATTR_NC = 0;
 export declare const DMABUF_MEMATTR_WC = 1;
 export declare function encodeDmaBufMemattr(dmabufFd: number, value: number): Uint8Array;
+export declare function encodeDmaBufRevoke(dmabufFd: number): Uint8Array;
 export declare const DEFAULT_MEMATTR_TABLES: MemattrTables;
 export declare function memattrTables(overrides?: Partial<MemattrTables>): MemattrTables;
 export declare function wcRegionTypesPerBar(name: string, type: number, subtypeBase: number): WcRegionType[];
@@ -997,6 +1023,8 @@ export declare class CookieRegistry implements CookieOwner {
     verify(c: MmapCookie, pgprot: CookieMemAttr): EffectiveAttr;
     mapped(c: MmapCookie, m: Mapping): void;
     released(c: MmapCookie): void;
+    unmapped(_c: MmapCookie): void;
+    beforeReset(kind: string): void;
     mapping<T>(f: () => T): T;
     private request;
     private facts;
@@ -1036,6 +1064,8 @@ export interface OpenedBacking {
     readonly pgprot: CookieMemAttr;
     map(): Mapping;
     close(): void;
+    revoke?(invalidate: () => void): void;
+    readonly revokedByReset?: boolean;
 }
 export interface Route {
     readonly name: string;
@@ -1067,19 +1097,26 @@ export declare function needsHint(probes: readonly RouteProbe[]): string | undef
 export declare function chooseRoute(req: CookieRequest, facts: RouteFacts, routes: readonly Route[], op: string): Chosen;
 
 // ---- lib/cookie/sample-driver.d.ts
-import { CookieFeature, CookieFeatureRequest, MemattrTables } from "./model";
+import { CookieFeature, CookieFeatureRequest, MemattrFeature, MemattrTables, RevokeFeature } from "./model";
 export declare const SAMPLE_DRIVER_NAME = "vfio_pci_wc_sample";
 export declare const SAMPLE_REGION_TYPE: number;
 export declare const SAMPLE_REGION_SUBTYPE_BASE = 1464008704;
 export declare const SAMPLE_COOKIE_FEATURE = 64513;
 export declare const SAMPLE_MEMATTR_NC = 0;
 export declare const SAMPLE_MEMATTR_WC = 1;
+export declare const SAMPLE_DMABUF_MEMATTR_FEATURE = 64514;
+export declare const SAMPLE_DMABUF_REVOKE_FEATURE = 64515;
+export declare const SAMPLE_FEATURES_ATTR = "vfio_features";
 export declare const SAMPLE_MAX_COOKIES = 256;
 export declare const SAMPLE_COOKIE_SIZE = 32;
 export declare function encodeSampleCookie(req: CookieFeatureRequest, mmapOffset?: bigint): Uint8Array;
 export declare function decodeSampleCookieOffset(payload: Uint8Array): bigint;
 export declare const SAMPLE_COOKIE_FEATURE_TABLE: CookieFeature;
+export declare const SAMPLE_DMABUF_MEMATTR_TABLE: MemattrFeature;
+export declare const SAMPLE_DMABUF_REVOKE_TABLE: RevokeFeature;
 export declare function sampleDriverTables(): Partial<MemattrTables>;
+export declare function parseAnnouncedFeatures(text: string): Record<string, number>;
+export declare function announcedFeatureNumbers(bdf: string, sysfsDevices?: string): Record<string, number> | undefined;
 
 // ---- lib/cookie/sysfs-wc.d.ts
 import { Route } from "./routes";
@@ -1717,9 +1754,52 @@ export interface DeviceEventMap {
     ];
 }
 
+// ---- lib/device/ioeventfd.d.ts
+export type IoeventfdWidth = 1 | 2 | 4 | 8;
+export interface IoeventfdOptions {
+    readonly offset: number | bigint;
+    readonly width: IoeventfdWidth;
+    readonly value: number | bigint;
+}
+export interface IoeventfdHost {
+    readonly label: string;
+    readonly regionIndex: number;
+    readonly regionName: string;
+    readonly regionSize: bigint;
+    readonly regionOffset: bigint;
+    fd(op: string): number;
+    own(res: {
+        close(): void;
+    }): void;
+    disown(res: {
+        close(): void;
+    }): void;
+}
+export declare function checkIoeventfd(op: string, o: IoeventfdOptions, regionSize: bigint, device?: string): {
+    offset: bigint;
+    value: bigint;
+    flags: number;
+};
+export declare class Ioeventfd implements Disposable {
+    readonly regionIndex: number;
+    readonly offset: bigint;
+    readonly width: IoeventfdWidth;
+    readonly value: bigint;
+    private eventfd;
+    private readonly host;
+    private readonly flags;
+    get closed(): boolean;
+    get fd(): number;
+    trigger(): void;
+    close(): void;
+    [Symbol.dispose](): void;
+    private describe;
+}
+
 // ---- lib/device/region.d.ts
 import { MappableArea, RegionCap, RegionInfo } from "../decode";
 import { Mapping } from "../memory/mapping";
+import { Ioeventfd, IoeventfdOptions } from "./ioeventfd";
 import type { DmaBuf, DmaBufRangeInput } from "../dma/dmabuf";
 import type { DmaBufExportOptions } from "../features/device-features";
 import type { CookieCallOptions, CookieOptions, MmapCookie } from "../cookie";
@@ -1730,6 +1810,12 @@ export interface RegionHost {
     untrack(m: Mapping): void;
     exportDmaBuf?(regionIndex: number, ranges: readonly DmaBufRangeInput[], opts?: DmaBufExportOptions): DmaBuf;
     cookie?(region: Region, opts: CookieOptions & CookieCallOptions): MmapCookie;
+    ownIoeventfd?(res: {
+        close(): void;
+    }): void;
+    disownIoeventfd?(res: {
+        close(): void;
+    }): void;
 }
 export interface MapOptions {
     offset?: number | bigint;
@@ -1765,6 +1851,7 @@ export declare class Region {
     readBytes(off: number | bigint, length: number): Uint8Array;
     exportDmaBuf(ranges?: readonly DmaBufRangeInput[], opts?: DmaBufExportOptions): DmaBuf;
     cookie(opts: CookieOptions & CookieCallOptions): MmapCookie;
+    ioeventfd(opts: IoeventfdOptions): Ioeventfd;
     areaFor(offset: bigint, length: bigint): MappableArea | undefined;
     map(opts?: MapOptions): Mapping;
 }
@@ -2182,7 +2269,7 @@ import * as os from "os";
 export declare function errnoName(errno: number): ErrnoCode | `E${number}`;
 export declare function errnoNumber(name: string): number;
 export type ErrnoCode = keyof typeof os.constants.errno;
-export type OwnErrorCode = "ECLOSED" | "EDECODE" | "VFIO_NO_DEVICE" | "VFIO_NOT_BOUND" | "VFIO_NO_IOMMU_GROUP" | "VFIO_MSI_NO_BUS_MASTER" | "ENVME" | "VFIO_BIND_REFUSED";
+export type OwnErrorCode = "ECLOSED" | "EREVOKED" | "EDECODE" | "VFIO_NO_DEVICE" | "VFIO_NOT_BOUND" | "VFIO_NO_IOMMU_GROUP" | "VFIO_MSI_NO_BUS_MASTER" | "ENVME" | "VFIO_BIND_REFUSED";
 export type VfioErrorCode = ErrnoCode | `E${number}` | OwnErrorCode;
 export interface ErrorContext {
     device?: string;
@@ -2214,6 +2301,8 @@ export declare class ClosedError extends VfioError {
 }
 export declare class TimeoutError extends VfioError {
 }
+export declare class RevokedError extends ClosedError {
+}
 export declare class InvalidArgumentError extends VfioError {
 }
 export declare function errnoError(errno: number, op: string, ctx?: ErrorContext): VfioError;
@@ -2223,6 +2312,7 @@ export declare function invalidArgument(op: string, message: string, ctx?: Error
     code?: "EINVAL" | "ERANGE";
 }): InvalidArgumentError;
 export declare function closedError(op: string, what: string, device?: string): ClosedError;
+export declare function revokedError(op: string, what: string, why: string, device?: string): RevokedError;
 export declare function notSupported(op: string, message: string, ctx?: ErrorContext): NotSupportedError;
 
 // ---- lib/events/index.d.ts
@@ -2450,6 +2540,7 @@ export declare function formatProbeReport(report: FeatureProbeReport): string;
 // ---- lib/index.d.ts
 export { Device, DeviceOpenOptions, DeviceIrqInfo, ResourcePhase } from "./device/device";
 export { Region, MapOptions, mapAlignment } from "./device/region";
+export { Ioeventfd, IoeventfdOptions, IoeventfdWidth } from "./device/ioeventfd";
 export { Mapping, MemAttr, EffectiveMemAttr, MemattrAlias } from "./memory/mapping";
 export { ConfigSpace, PCI_COMMAND, PCI_COMMAND_IO, PCI_COMMAND_MEMORY, PCI_COMMAND_MASTER, PCI_COMMAND_INTX_DISABLE, } from "./device/config-space";
 export { Irq, IrqEvent, IrqEventMap, IrqOptions, IrqOwner, IrqIndex, EnableOptions } from "./irq";
@@ -2471,7 +2562,7 @@ export { DmaPool, DmaPoolOptions, DmaBlock, DmaPoolExhaustedError, DmaPoolSpace,
 export { WaitForOptions, Pollable, waitFor } from "./memory/poll";
 export { Invocation } from "./system/hints";
 export { acquireFence, releaseFence, orderingNeedsFences } from "./memory/ordering";
-export { VfioError, NotSupportedError, PermissionError, BusyError, ClosedError, InvalidArgumentError, TimeoutError, ErrorContext, VfioErrorInit, VfioErrorCode, ErrnoCode, OwnErrorCode, errnoError, errnoName, } from "./errors";
+export { VfioError, NotSupportedError, PermissionError, BusyError, ClosedError, RevokedError, InvalidArgumentError, TimeoutError, ErrorContext, VfioErrorInit, VfioErrorCode, ErrnoCode, OwnErrorCode, errnoError, errnoName, } from "./errors";
 export { DecodeError } from "./decode/errors";
 export * as abi from "./abi";
 export * as decode from "./decode";
@@ -2479,7 +2570,7 @@ export * as sysfs from "./sysfs";
 export * from "./features/device-features";
 export { DmaBuf, DmaBufDependent, DmaBufRange, DmaBufRangeInput, DmaBufFdinfo, parseDmaBufFdinfo } from "./dma/dmabuf";
 export * from "./features/table";
-export { MmapCookie, CookieOptions, CookieMemAttr, Backing, RouteChoice, RouteProbe, MemattrRoutesReport, MemattrTables, MemattrFeature, WcRegionType, Route, CookieKey, memattrTables, wcRegionTypesPerBar, DEFAULT_ROUTES, } from "./cookie";
+export { MmapCookie, CookieOptions, CookieMemAttr, Backing, RouteChoice, RouteProbe, MemattrRoutesReport, MemattrTables, MemattrFeature, RevokeFeature, WcRegionType, Route, CookieKey, memattrTables, wcRegionTypesPerBar, DEFAULT_ROUTES, } from "./cookie";
 export * as cookie from "./cookie";
 
 // ---- lib/iommu/backend.d.ts
@@ -2904,6 +2995,7 @@ export declare function requestedVectors(o: {
 
 // ---- lib/memory/mapping.d.ts
 import { MemoryLabel, WidthExactMemory } from "./width-exact";
+import { MemHandle } from "../addon/native";
 export type MemAttr = "uc" | "uc-" | "wc" | "wt" | "wb" | "wp";
 export type EffectiveMemAttr = MemAttr | "mixed" | "unknown";
 export interface MemattrAlias {
@@ -2923,9 +3015,12 @@ export declare class Mapping extends WidthExactMemory implements Disposable {
     downgraded: string | undefined;
     aliases: readonly MemattrAlias[];
     private readonly owner;
+    private revokedWhy;
     get regionIndex(): number | undefined;
     protected label(): MemoryLabel;
     flush(): void;
+    get revoked(): string | undefined;
+    protected live(op: string): MemHandle;
     close(): void;
     [Symbol.dispose](): void;
 }
