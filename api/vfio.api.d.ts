@@ -611,6 +611,8 @@ export interface Native {
 import type { Native } from "./contract";
 export * from "./contract";
 export declare function native(): Native;
+export declare function loadAddon(root: string, load?: (dir: string) => unknown): unknown;
+export declare function addonHint(platform: string): string;
 
 // ---- lib/cli/commands/bind.d.ts
 import { vfioHolders } from "../../doctor";
@@ -1132,6 +1134,8 @@ export declare function copyBytes(buf: Uint8Array, start: number, end: number, o
 export declare function putU32(buf: Uint8Array, offset: number, value: number, op?: string): void;
 export declare function putU64(buf: Uint8Array, offset: number, value: bigint, op?: string): void;
 export declare const U64_MAX: bigint;
+export type ByteSource = ArrayBufferView | ArrayBufferLike;
+export declare function asBytes(src: ByteSource, op: string): Uint8Array;
 
 // ---- lib/decode/caps.d.ts
 export declare const CAP_HEADER_SIZE: 8;
@@ -1243,6 +1247,7 @@ export interface DeviceInfo {
 export declare function decodeDeviceInfo(buf: Uint8Array): DeviceInfo;
 
 // ---- lib/decode/dma-ranges.d.ts
+import { ByteSource } from "./bytes";
 export interface DmaRange {
     readonly start: bigint;
     readonly length: bigint;
@@ -1250,8 +1255,8 @@ export interface DmaRange {
 export declare const DEFAULT_PAGE_SIZE = 4096n;
 export declare function dmaLoggingRanges(ranges: readonly DmaRange[], pageSize?: bigint): BigUint64Array;
 export declare function dmaLoggingBitmapSize(length: bigint, pageSize?: bigint): number;
-export declare function dirtyRanges(bitmap: Uint8Array, iova: bigint, length: bigint, pageSize?: bigint): DmaRange[];
-export declare function dirtyPageCount(bitmap: Uint8Array, pages: number): number;
+export declare function dirtyRanges(bitmapIn: ByteSource, iovaIn: bigint | number, lengthIn: bigint | number, pageSizeIn?: bigint | number): DmaRange[];
+export declare function dirtyPageCount(bitmapIn: ByteSource, pages: number): number;
 export interface DmaBufOptions {
     readonly pageSize?: bigint;
     readonly regionSize?: bigint;
@@ -1378,6 +1383,7 @@ export declare function findType1Cap<T extends Type1Cap["type"]>(caps: readonly 
 export declare function minPageSize(pgsizes: bigint): bigint;
 
 // ---- lib/decode/iommufd.d.ts
+import { ByteSource } from "./bytes";
 export declare const IOMMU_HW_INFO_VTD_SIZE: 24;
 export declare const IOMMU_HW_INFO_DATA_MAX = 256;
 export type IommuHwType = "none" | "intel-vtd" | "arm-smmuv3" | "tegra241-cmdqv" | "amd" | "unknown";
@@ -1433,7 +1439,7 @@ export interface IommuHwInfo {
 export declare function decodeVtdCap(raw: bigint): VtdCap;
 export declare function decodeVtdEcap(raw: bigint): VtdEcap;
 export declare function decodeVtdHwInfo(buf: Uint8Array): VtdHwInfo;
-export declare function decodeIommuHwInfo(rawType: number, out: BigUint64Array, buf: Uint8Array): IommuHwInfo;
+export declare function decodeIommuHwInfo(rawType: number, out: BigUint64Array, bufIn: ByteSource): IommuHwInfo;
 export declare function vtdPageSizes(vtd: VtdHwInfo, basePage: bigint): bigint;
 
 // ---- lib/decode/irq.d.ts
@@ -1708,7 +1714,7 @@ export declare class Device extends TypedEventEmitter<DeviceEventMap> implements
     private readonly infoBuffer;
     private readonly featureTable;
     private constructor();
-    static open(address: string, o?: DeviceOpenOptions): Promise<Device>;
+    static open(address: string, oIn?: DeviceOpenOptions): Promise<Device>;
     private static openTarget;
     get backend(): BackendName;
     get unsafe(): boolean;
@@ -1819,7 +1825,7 @@ export interface RegionHost {
 }
 export interface MapOptions {
     offset?: number | bigint;
-    length?: number;
+    length?: number | bigint;
 }
 export declare function mapAlignment(length: number, page: number): number;
 export declare class Region {
@@ -1853,7 +1859,7 @@ export declare class Region {
     cookie(opts: CookieOptions & CookieCallOptions): MmapCookie;
     ioeventfd(opts: IoeventfdOptions): Ioeventfd;
     areaFor(offset: bigint, length: bigint): MappableArea | undefined;
-    map(opts?: MapOptions): Mapping;
+    map(optsIn?: MapOptions): Mapping;
 }
 
 // ---- lib/device/reset.d.ts
@@ -1904,7 +1910,7 @@ export declare class DmaBuffer extends WidthExactMemory implements Disposable {
     private readonly spaces;
     private mapCount;
     private constructor();
-    static allocate(size: number, o?: DmaAllocateOptions): DmaBuffer;
+    static allocate(sizeIn: number | bigint, oIn?: DmaAllocateOptions): DmaBuffer;
     protected label(): MemoryLabel;
     get u8(): Uint8Array;
     get u16(): Uint16Array;
@@ -2018,7 +2024,7 @@ export declare class IovaAllocator {
     private firstEndingAfter;
     allocate(size: bigint, o?: AllocateOptions): bigint;
     private noSpace;
-    reserve(iova: bigint, size: bigint, c?: IovaConstraint): void;
+    reserve(iovaIn: bigint | number, sizeIn: bigint | number, c?: IovaConstraint): void;
     free(iova: bigint): bigint;
     contains(iova: bigint, size: bigint): boolean;
 }
@@ -2043,11 +2049,11 @@ export interface DmaBackend {
     dmaAvailable(): number | undefined;
 }
 export interface DmaMapOptions extends IovaConstraint {
-    iova?: bigint;
+    iova?: bigint | number;
     read?: boolean;
     write?: boolean;
-    offset?: number;
-    length?: number;
+    offset?: number | bigint;
+    length?: number | bigint;
 }
 export declare function alignmentChoices(pageSizes: bigint, minPage: bigint): number[];
 export declare function naturalAlignment(size: number, choices: readonly number[]): number;
@@ -2269,7 +2275,7 @@ import * as os from "os";
 export declare function errnoName(errno: number): ErrnoCode | `E${number}`;
 export declare function errnoNumber(name: string): number;
 export type ErrnoCode = keyof typeof os.constants.errno;
-export type OwnErrorCode = "ECLOSED" | "EREVOKED" | "EDECODE" | "VFIO_NO_DEVICE" | "VFIO_NOT_BOUND" | "VFIO_NO_IOMMU_GROUP" | "VFIO_MSI_NO_BUS_MASTER" | "ENVME" | "VFIO_BIND_REFUSED";
+export type OwnErrorCode = "ECLOSED" | "EREVOKED" | "EDECODE" | "VFIO_NO_DEVICE" | "VFIO_NOT_BOUND" | "VFIO_NO_IOMMU_GROUP" | "VFIO_MSI_NO_BUS_MASTER" | "ENVME" | "ENOADDON" | "VFIO_BIND_REFUSED";
 export type VfioErrorCode = ErrnoCode | `E${number}` | OwnErrorCode;
 export interface ErrorContext {
     device?: string;
@@ -2314,6 +2320,11 @@ export declare function invalidArgument(op: string, message: string, ctx?: Error
 export declare function closedError(op: string, what: string, device?: string): ClosedError;
 export declare function revokedError(op: string, what: string, why: string, device?: string): RevokedError;
 export declare function notSupported(op: string, message: string, ctx?: ErrorContext): NotSupportedError;
+export declare class CloseError extends VfioError {
+    readonly causes: readonly unknown[];
+    constructor(op: string, causes: readonly unknown[], device?: string);
+}
+export declare function throwCloseErrors(op: string, errors: readonly unknown[], device?: string): void;
 
 // ---- lib/events/index.d.ts
 import { EventEmitter } from "events";
@@ -2562,7 +2573,7 @@ export { DmaPool, DmaPoolOptions, DmaBlock, DmaPoolExhaustedError, DmaPoolSpace,
 export { WaitForOptions, Pollable, waitFor } from "./memory/poll";
 export { Invocation } from "./system/hints";
 export { acquireFence, releaseFence, orderingNeedsFences } from "./memory/ordering";
-export { VfioError, NotSupportedError, PermissionError, BusyError, ClosedError, RevokedError, InvalidArgumentError, TimeoutError, ErrorContext, VfioErrorInit, VfioErrorCode, ErrnoCode, OwnErrorCode, errnoError, errnoName, } from "./errors";
+export { VfioError, NotSupportedError, PermissionError, BusyError, ClosedError, RevokedError, InvalidArgumentError, TimeoutError, ErrorContext, VfioErrorInit, VfioErrorCode, ErrnoCode, OwnErrorCode, CloseError, errnoError, errnoName, } from "./errors";
 export { DecodeError } from "./decode/errors";
 export * as abi from "./abi";
 export * as decode from "./decode";
@@ -3095,7 +3106,7 @@ export declare abstract class WidthExactMemory implements Pollable {
     writeRelease32(off: number, v: number): void;
     waitFor(off: number, mask: number, value: number, o?: WaitForOptions): Promise<number>;
     private span;
-    copyIn(off: number, bytes: Uint8Array): void;
+    copyIn(off: number, bytes: ArrayBufferView): void;
     copyOut(off: number, n: number): Uint8Array;
 }
 
@@ -3176,6 +3187,36 @@ export declare function blockingMembers(self: string, members: readonly {
     driver: string;
 }[];
 
+// ---- lib/vm/accel.d.ts
+import { Tool } from "./userland-tools";
+export type Accel = "kvm" | "tcg";
+export type AccelChoice = Accel | "auto";
+export declare const ACCEL_CHOICES: readonly AccelChoice[];
+export interface AccelDecision {
+    accel: Accel;
+    reason: string;
+}
+export interface KvmFacts {
+    cpuinfo: string;
+    modules: string[];
+    devKvmUsable: boolean;
+}
+export interface FunctionalCheck {
+    ok: boolean;
+    ms: number;
+    detail: string;
+}
+export declare const KVM_CHECK_DEADLINE_MS = 800;
+export declare function cpuVirtualisation(cpuinfo: string): {
+    flag: "vmx" | "svm";
+    module: string;
+} | undefined;
+export declare function staticDecision(facts: KvmFacts): AccelDecision | "check";
+export declare function decideAccel(choice: AccelChoice, facts: KvmFacts, check: () => Promise<FunctionalCheck>): Promise<AccelDecision>;
+export declare function hostKvmFacts(): KvmFacts;
+export declare function probeFirmware(): Buffer;
+export declare function kvmFunctionalCheck(qemu: Tool, deadlineMs?: number): Promise<FunctionalCheck>;
+
 // ---- lib/vm/backends.d.ts
 export interface BackendOptions {
     drives?: string[];
@@ -3222,9 +3263,32 @@ export declare class VmError extends Error {
 }
 export declare function missingTool(program: string, aptPackage: string): VmError;
 
+// ---- lib/vm/exec.d.ts
+import { SpawnOptions } from "child_process";
+import { VmErrorKind } from "./errors";
+export declare const HOST_PACKAGES: Readonly<Record<string, string>>;
+export declare function which(program: string): string | undefined;
+export declare function requireProgram(program: string): string;
+export interface ExecResult {
+    status: number;
+    stdout: Buffer;
+    stderr: string;
+}
+export interface ExecOptions extends Pick<SpawnOptions, "cwd" | "env"> {
+    input?: Buffer;
+    stdoutFd?: number;
+    kind?: VmErrorKind;
+    signal?: AbortSignal;
+}
+export declare function exec(program: string, args: string[], opts?: ExecOptions): Promise<ExecResult>;
+export declare function execRaw(file: string, args: string[], opts?: ExecOptions): Promise<ExecResult>;
+
 // ---- lib/vm/index.d.ts
 export { run, RunResult, commandEnv } from "./run";
-export { provision } from "./provision";
+export { provision, provisionHost, EmulatedHost } from "./provision";
+export { Userland, UserlandInfo } from "./userland";
+export { Tool } from "./userland-tools";
+export { Accel, AccelChoice, AccelDecision } from "./accel";
 export { defaultDevices, DefaultDevice, DeviceResources, GuestDevice } from "./devices";
 export { KernelInfo, KernelSource } from "./kernel";
 export { RunOptions, ProvisionOptions, defaultCacheDir } from "./options";
@@ -3247,6 +3311,7 @@ export interface KernelInfo {
 
 // ---- lib/vm/options.d.ts
 import type { BackendOptions } from "./backends";
+import type { AccelChoice } from "./accel";
 export interface ProvisionOptions {
     kernel?: string;
     cacheDir?: string;
@@ -3255,6 +3320,8 @@ export interface ProvisionOptions {
 }
 export interface RunOptions extends ProvisionOptions, BackendOptions {
     command: string[];
+    qemu?: string;
+    accel?: AccelChoice;
     cwd?: string;
     projectDir?: string;
     devices?: string[];
@@ -3286,18 +3353,51 @@ export declare function parseEnvAssignment(text: string): [
     string
 ];
 
+// ---- lib/vm/pins.d.ts
+export interface Pins {
+    qemu: {
+        package: string;
+        version: string;
+        suite: string;
+    };
+    userland: {
+        suite: string;
+        packages: string[];
+    };
+    kernelTools: {
+        suite: string;
+        packages: string[];
+    };
+}
+export declare const pinsFile: () => string;
+export declare function readPins(file?: string): Pins;
+export declare function upstreamVersion(debian: string): string;
+
 // ---- lib/vm/provision.d.ts
 import { KernelInfo } from "./kernel";
 import { ProvisionOptions } from "./options";
+import { Userland } from "./userland";
+export interface EmulatedHost {
+    userland: Userland;
+    kernel: KernelInfo;
+}
+export declare function provisionHost(opts?: ProvisionOptions): Promise<EmulatedHost>;
 export declare function provision(opts?: ProvisionOptions): Promise<KernelInfo>;
 
 // ---- lib/vm/run.d.ts
+import { AccelDecision } from "./accel";
 import { GuestDevice } from "./devices";
 import { KernelInfo } from "./kernel";
 import { RunOptions } from "./options";
 export interface RunResult {
     exitCode: number;
     kernel: KernelInfo;
+    accel: AccelDecision;
+    qemu: {
+        version: string;
+        source: "provisioned" | "host";
+        path: string;
+    };
     devices: Array<Pick<GuestDevice, "name" | "env" | "bdf" | "driver">>;
     ivshmemFile?: string;
     consoleLog?: string;
@@ -3309,3 +3409,50 @@ export interface RunResult {
 }
 export declare function commandEnv(opts: RunOptions, projectDir: string, kernel: KernelInfo, devices: GuestDevice[], ivshmemFile?: string): Record<string, string>;
 export declare function run(opts: RunOptions): Promise<RunResult>;
+export declare const KVM_SILENCE_DEADLINE_MS = 20000;
+
+// ---- lib/vm/userland-tools.d.ts
+import { ExecOptions, ExecResult } from "./exec";
+export interface Tool {
+    name: string;
+    file: string;
+    prefix: string[];
+}
+export declare const hostTool: (file: string, name?: string) => Tool;
+export declare const toolArgv: (tool: Tool, args: string[]) => [
+    string,
+    string[]
+];
+export declare function runTool(tool: Tool, args: string[], opts?: ExecOptions): Promise<ExecResult>;
+
+// ---- lib/vm/userland.d.ts
+import { Pins } from "./pins";
+import { Tool } from "./userland-tools";
+export interface UserlandInfo {
+    key: string;
+    qemuPackageVersion: string;
+    qemuReports: string;
+    packages: Record<string, string>;
+    provisionedAt: string;
+}
+export interface Userland {
+    info: UserlandInfo;
+    dir: string;
+    root: string;
+    bytes: number;
+    qemu: Tool;
+    xz: Tool;
+    zstd: Tool;
+    busybox: string;
+    firmwareDir: string;
+}
+export interface UserlandOptions {
+    cacheDir: string;
+    log?: (line: string) => void;
+    listsMaxAgeSeconds?: number;
+    pins?: Pins;
+}
+export declare function userlandKey(pins: Pins): string;
+export declare function loaderTool(root: string, program: string): Tool;
+export declare function provisionUserland(opts: UserlandOptions): Promise<Userland>;
+export declare function keptPackages(pkgsDir: string, pins: Pins): Set<string>;

@@ -5,6 +5,7 @@
 export { run, RunResult, commandEnv } from './run';
 export { provision, provisionHost, EmulatedHost } from './provision';
 export { Userland, UserlandInfo } from './userland';
+export { Tool } from './userland-tools';
 export { Accel, AccelChoice, AccelDecision } from './accel';
 export { defaultDevices, DefaultDevice, DeviceResources, GuestDevice } from './devices';
 export { KernelInfo, KernelSource } from './kernel';
