@@ -146,7 +146,8 @@ function nextAbove(sorted: Float64Array, at: number, limit: number): number {
   let hi = sorted.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (sorted[mid] <= at) lo = mid + 1; else hi = mid;
+    if (sorted[mid] <= at) lo = mid + 1;
+    else hi = mid;
   }
   return lo < sorted.length ? sorted[lo] : limit;
 }
