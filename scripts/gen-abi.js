@@ -52,7 +52,8 @@ function generate() {
     for (const line of lines(text)) {
       const comment = /^\/\*\s*(.*?)\s*\*\/$/.exec(line);
       const x = /^X\((\w+),\s*(.+)\)$/.exec(line);
-      const s = /^S\((\w+),\s*(\d+)\)$/.exec(line);
+      // A one-entry list may sit on its #define's line.
+      const s = /(?:^|\s)S\((\w+),\s*(\d+)\)$/.exec(line);
       if (x) {
         const [, name, expr] = x;
         if (/\bVFIO_ABI_\w*IO\(|\b_IO[RW]*\(/.test(expr)) continue; // an ioctl request number

@@ -226,6 +226,7 @@ export const SIZEOF = {
   vfio_region_dma_range: 16,
   vfio_device_feature_dma_buf: 16,
   vfio_device_feature_zpci_err: 8,
+  vfio_device_ioeventfd: 32,
   iommu_destroy: 8,
   iommu_ioas_alloc: 12,
   iommu_iova_range: 16,

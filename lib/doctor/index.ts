@@ -58,14 +58,25 @@ export function rootCause(bdf: string, o: DoctorOptions = {}): Check | undefined
   return [...host, ...deviceChecks(bdf, o, ctx)].find((c) => c.status === 'fail');
 }
 
+/** The codes of an open that the host's set-up can explain: the kernel's and the package's own. */
+const OPEN_FAILURE_CODES: readonly string[] = [
+  'ENODEV',
+  'ENOENT',
+  'EACCES',
+  'EPERM',
+  'EBUSY',
+  'EOPNOTSUPP',
+  'VFIO_NOT_BOUND',
+  'VFIO_NO_IOMMU_GROUP',
+];
+
 /**
  * `e` led by its root cause: the same code and class, the cause's finding in the message and its
  * fix as the hint, `e` attached. When the cause is the driver (what `e` already says), only the
  * hint changes. Errors of other kinds, and opens with no failing check, pass through.
  */
 export function withRootCause(e: unknown, bdf: string, o: DoctorOptions = {}): unknown {
-  if (!(e instanceof VfioError) || !['ENODEV', 'ENOENT', 'EACCES', 'EPERM', 'EBUSY', 'EOPNOTSUPP'].includes(e.code))
-    return e;
+  if (!(e instanceof VfioError) || !OPEN_FAILURE_CODES.includes(e.code)) return e;
   let cause: Check | undefined;
   try {
     cause = rootCause(bdf, o);

@@ -91,6 +91,7 @@ describe('run options with the sample driver', () => {
     expect(sampleDriverSources(sampleDriverSourceDir())).toEqual([
       'Kbuild',
       'cookie.c',
+      'dmabuf.c',
       'main.c',
       'region.c',
       'vfio_pci_wc_sample.h',
