@@ -271,6 +271,9 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
       untrack: (m) => this.disown(m, 'mapping'),
       cookie: (r, o) => this.cookieHost('Region.cookie').create(r, o),
       exportDmaBuf: (index, ranges, opts) => this.featureHost('Region.exportDmaBuf').exportDmaBuf(index, ranges, opts),
+      // The kernel writes an ioeventfd's value into the BAR: it goes with the interrupts, first.
+      ownIoeventfd: (res) => this.own(res, 'irq'),
+      disownIoeventfd: (res) => this.disown(res, 'irq'),
     };
     const out: Region[] = [];
     for (let i = 0; i < this.info.numRegions; i++) {

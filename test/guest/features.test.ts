@@ -114,9 +114,19 @@ describe('features() matches a C probe of every number', () => {
 describe('unknown and unsupported features', () => {
   it('an unknown number is a not-supported error with op and number', async () => {
     await using dev = await openDevice(EDU);
+    // A payload for a number the addon does not know is refused before the kernel sees it…
     for (const [index, call] of [
       [42, (i: number) => dev.feature(i).get(8)],
       [0x1234, (i: number) => dev.feature(i).set(new Uint8Array(4))],
+    ] as const) {
+      const refused = thrown(() => call(index));
+      expect(refused).toBeInstanceOf(InvalidArgumentError);
+      expect(refused.hint).toMatch(/unsafe: true/);
+    }
+    // …and, taken through the raw path on purpose, the kernel's answer comes back typed.
+    for (const [index, call] of [
+      [42, (i: number) => dev.feature(i).get(8, { unsafe: true })],
+      [0x1234, (i: number) => dev.feature(i).set(new Uint8Array(4), { unsafe: true })],
     ] as const) {
       const err = thrown(() => call(index));
       expect(err).toBeInstanceOf(NotSupportedError);
