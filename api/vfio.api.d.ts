@@ -199,6 +199,7 @@ export declare const SIZEOF: {
     readonly vfio_region_dma_range: 16;
     readonly vfio_device_feature_dma_buf: 16;
     readonly vfio_device_feature_zpci_err: 8;
+    readonly vfio_device_ioeventfd: 32;
     readonly iommu_destroy: 8;
     readonly iommu_ioas_alloc: 12;
     readonly iommu_iova_range: 16;
