@@ -74,6 +74,37 @@ const folderRules = Object.entries(LAYERS).map(([folder, allowed]) => ({
   },
 }));
 
+/**
+ * Inside the harness, bottom to top: core (errors, processes, the cache), archive (Debian
+ * packages: userland, build tools), kernel (Debian and custom kernels, modules), qemu (the
+ * machine: accelerator, devices, back ends), guest (what runs inside it); the files at lib/vm/
+ * (provision, run, options, the sample driver, index) use them all, and cli/ sits on top.
+ */
+const VM_LAYERS = {
+  core: [],
+  archive: ['core'],
+  kernel: ['core', 'archive'],
+  qemu: ['core', 'archive'],
+  guest: ['core', 'kernel', 'qemu'],
+};
+
+const vmRules = [
+  ...Object.entries(VM_LAYERS).map(([folder, allowed]) => ({
+    name: `vm-layer-${folder}`,
+    comment: `lib/vm/${folder}/ may import only ${allowed.length ? allowed.map((f) => `lib/vm/${f}/`).join(', ') : 'lib/addon/ and lib/text/'}`,
+    severity: 'error',
+    from: { path: `^lib/vm/${folder}/` },
+    to: { path: '^lib/vm/', pathNot: [`^lib/vm/${folder}/`, ...allowed.map((f) => `^lib/vm/${f}/`)] },
+  })),
+  {
+    name: 'vm-cli-on-top',
+    comment: 'nothing in the harness imports its command line',
+    severity: 'error',
+    from: { path: '^lib/vm/', pathNot: '^lib/vm/cli/' },
+    to: { path: '^lib/vm/cli/' },
+  },
+];
+
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
@@ -85,6 +116,7 @@ module.exports = {
       to: { circular: true },
     },
     ...folderRules,
+    ...vmRules,
     {
       name: 'lib-index-is-the-top',
       comment: 'lib/index.ts is the package face: nothing inside lib/ imports it but the drivers built on it',

@@ -3188,74 +3188,57 @@ export declare function blockingMembers(self: string, members: readonly {
     driver: string;
 }[];
 
-// ---- lib/vm/accel.d.ts
-import { Tool } from "./userland-tools";
-export type Accel = "kvm" | "tcg";
-export type AccelChoice = Accel | "auto";
-export declare const ACCEL_CHOICES: readonly AccelChoice[];
-export interface AccelDecision {
-    accel: Accel;
-    reason: string;
-}
-export interface KvmFacts {
-    cpuinfo: string;
-    modules: string[];
-    devKvmUsable: boolean;
-}
-export interface FunctionalCheck {
-    ok: boolean;
-    ms: number;
-    detail: string;
-}
-export declare const KVM_CHECK_DEADLINE_MS = 800;
-export declare function cpuVirtualisation(cpuinfo: string): {
-    flag: "vmx" | "svm";
-    module: string;
-} | undefined;
-export declare function staticDecision(facts: KvmFacts): AccelDecision | "check";
-export declare function decideAccel(choice: AccelChoice, facts: KvmFacts, check: () => Promise<FunctionalCheck>): Promise<AccelDecision>;
-export declare function hostKvmFacts(): KvmFacts;
-export declare function probeFirmware(): Buffer;
-export declare function kvmFunctionalCheck(qemu: Tool, deadlineMs?: number): Promise<FunctionalCheck>;
-
-// ---- lib/vm/backends.d.ts
-export interface BackendOptions {
-    drives?: string[];
-    netdevs?: string[];
-    qemuArgs?: string[];
-}
-export declare function backendArgs(o: BackendOptions, cwd?: string): string[];
-
-// ---- lib/vm/devices.d.ts
-export interface DeviceResources {
-    ivshmemFile: string;
-    nvmeImage: string;
-}
-export interface DefaultDevice {
+// ---- lib/vm/archive/userland-tools.d.ts
+import { ExecOptions, ExecResult } from "../core/exec";
+export interface Tool {
     name: string;
-    env: string;
-    bdf: string;
-    purpose: string;
-    qemuArgs(res: DeviceResources): string[];
+    file: string;
+    prefix: string[];
 }
-export interface GuestDevice {
-    name: string;
-    env: string;
-    bdf: string;
-    driver: string;
-    qemuArgs: string[];
-}
-export declare const IVSHMEM_SIZE = "4M";
-export declare const slotBdf: (slot: number, fn?: number) => string;
-export declare const defaultDevices: readonly DefaultDevice[];
-export declare const INFRA_FIRST_SLOT = 16;
-export declare function parseAddr(value: string): [
-    number,
-    number
+export declare const hostTool: (file: string, name?: string) => Tool;
+export declare const toolArgv: (tool: Tool, args: string[]) => [
+    string,
+    string[]
 ];
-export declare function guestDevices(extra: string[], withDefaults: boolean, res: DeviceResources): GuestDevice[];
+export declare function runTool(tool: Tool, args: string[], opts?: ExecOptions): Promise<ExecResult>;
 
-// ---- lib/vm/errors.d.ts
+// ---- lib/vm/archive/userland.d.ts
+import { Pins } from "../core/pins";
+import { Tool } from "./userland-tools";
+export interface UserlandInfo {
+    key: string;
+    qemuPackageVersion: string;
+    qemuReports: string;
+    packages: Record<string, string>;
+    provisionedAt: string;
+}
+export interface Userland {
+    info: UserlandInfo;
+    dir: string;
+    root: string;
+    bytes: number;
+    qemu: Tool;
+    xz: Tool;
+    zstd: Tool;
+    busybox: string;
+    firmwareDir: string;
+}
+export interface UserlandOptions {
+    cacheDir: string;
+    log?: (line: string) => void;
+    listsMaxAgeSeconds?: number;
+    pins?: Pins;
+}
+export declare function userlandKey(pins: Pins): string;
+export declare function loaderTool(root: string, program: string): Tool;
+export declare function provisionUserland(opts: UserlandOptions): Promise<Userland>;
+export declare function keptPackages(pkgsDir: string, pins: Pins): Set<string>;
+
+// ---- lib/vm/core/defaults.d.ts
+export declare const DEFAULT_LISTS_MAX_AGE_SECONDS: number;
+export declare function defaultCacheDir(env?: NodeJS.ProcessEnv): string;
+
+// ---- lib/vm/core/errors.d.ts
 export type VmErrorKind = "missing-tool" | "provision" | "kernel-path" | "kernel-build" | "options" | "qemu" | "panic" | "guest" | "timeout" | "no-status" | "cancelled";
 export declare class VmError extends Error {
     readonly kind: VmErrorKind;
@@ -3264,7 +3247,7 @@ export declare class VmError extends Error {
 }
 export declare function missingTool(program: string, aptPackage: string): VmError;
 
-// ---- lib/vm/exec.d.ts
+// ---- lib/vm/core/exec.d.ts
 import { SpawnOptions } from "child_process";
 import { VmErrorKind } from "./errors";
 export declare const HOST_PACKAGES: Readonly<Record<string, string>>;
@@ -3284,19 +3267,7 @@ export interface ExecOptions extends Pick<SpawnOptions, "cwd" | "env"> {
 export declare function exec(program: string, args: string[], opts?: ExecOptions): Promise<ExecResult>;
 export declare function execRaw(file: string, args: string[], opts?: ExecOptions): Promise<ExecResult>;
 
-// ---- lib/vm/index.d.ts
-export { run, RunResult, commandEnv } from "./run";
-export { provision, provisionHost, EmulatedHost } from "./provision";
-export { Userland, UserlandInfo } from "./userland";
-export { Tool } from "./userland-tools";
-export { Accel, AccelChoice, AccelDecision } from "./accel";
-export { defaultDevices, DefaultDevice, DeviceResources, GuestDevice } from "./devices";
-export { KernelInfo, KernelSource } from "./kernel";
-export { RunOptions, ProvisionOptions, defaultCacheDir } from "./options";
-export { VmError, VmErrorKind } from "./errors";
-export { BackendOptions, backendArgs } from "./backends";
-
-// ---- lib/vm/kernel.d.ts
+// ---- lib/vm/core/kernel.d.ts
 export type KernelSource = "debian" | "path" | "custom";
 export interface KernelInfo {
     source: KernelSource;
@@ -3310,9 +3281,42 @@ export interface KernelInfo {
     buildTree?: string;
 }
 
+// ---- lib/vm/core/pins.d.ts
+export interface Pins {
+    qemu: {
+        package: string;
+        version: string;
+        suite: string;
+    };
+    userland: {
+        suite: string;
+        packages: string[];
+    };
+    kernelTools: {
+        suite: string;
+        packages: string[];
+    };
+}
+export declare const pinsFile: () => string;
+export declare function readPins(file?: string): Pins;
+export declare function upstreamVersion(debian: string): string;
+
+// ---- lib/vm/index.d.ts
+export { run, RunResult, commandEnv } from "./run";
+export { provision, provisionHost, EmulatedHost } from "./provision";
+export { Userland, UserlandInfo } from "./archive/userland";
+export { Tool } from "./archive/userland-tools";
+export { Accel, AccelChoice, AccelDecision } from "./qemu/accel";
+export { defaultDevices, DefaultDevice, DeviceResources, GuestDevice } from "./qemu/devices";
+export { KernelInfo, KernelSource } from "./core/kernel";
+export { RunOptions, ProvisionOptions, defaultCacheDir } from "./options";
+export { VmError, VmErrorKind } from "./core/errors";
+export { BackendOptions, backendArgs } from "./qemu/backends";
+
 // ---- lib/vm/options.d.ts
-import type { BackendOptions } from "./backends";
-import type { AccelChoice } from "./accel";
+import type { BackendOptions } from "./qemu/backends";
+import type { AccelChoice } from "./qemu/accel";
+export { DEFAULT_LISTS_MAX_AGE_SECONDS, defaultCacheDir } from "./core/defaults";
 export interface ProvisionOptions {
     kernel?: string;
     cacheDir?: string;
@@ -3347,37 +3351,15 @@ export declare const CUSTOM_KERNEL = "custom";
 export declare const DEFAULT_MEMORY = "2G";
 export declare const DEFAULT_SMP = 2;
 export declare const DEFAULT_TIMEOUT_SECONDS = 300;
-export declare const DEFAULT_LISTS_MAX_AGE_SECONDS: number;
-export declare function defaultCacheDir(env?: NodeJS.ProcessEnv): string;
 export declare function parseEnvAssignment(text: string): [
     string,
     string
 ];
 
-// ---- lib/vm/pins.d.ts
-export interface Pins {
-    qemu: {
-        package: string;
-        version: string;
-        suite: string;
-    };
-    userland: {
-        suite: string;
-        packages: string[];
-    };
-    kernelTools: {
-        suite: string;
-        packages: string[];
-    };
-}
-export declare const pinsFile: () => string;
-export declare function readPins(file?: string): Pins;
-export declare function upstreamVersion(debian: string): string;
-
 // ---- lib/vm/provision.d.ts
-import { KernelInfo } from "./kernel";
+import { KernelInfo } from "./core/kernel";
 import { ProvisionOptions } from "./options";
-import { Userland } from "./userland";
+import { Userland } from "./archive/userland";
 export interface EmulatedHost {
     userland: Userland;
     kernel: KernelInfo;
@@ -3385,10 +3367,77 @@ export interface EmulatedHost {
 export declare function provisionHost(opts?: ProvisionOptions): Promise<EmulatedHost>;
 export declare function provision(opts?: ProvisionOptions): Promise<KernelInfo>;
 
+// ---- lib/vm/qemu/accel.d.ts
+import { Tool } from "../archive/userland-tools";
+export type Accel = "kvm" | "tcg";
+export type AccelChoice = Accel | "auto";
+export declare const ACCEL_CHOICES: readonly AccelChoice[];
+export interface AccelDecision {
+    accel: Accel;
+    reason: string;
+}
+export interface KvmFacts {
+    cpuinfo: string;
+    modules: string[];
+    devKvmUsable: boolean;
+}
+export interface FunctionalCheck {
+    ok: boolean;
+    ms: number;
+    detail: string;
+}
+export declare const KVM_CHECK_DEADLINE_MS = 800;
+export declare function cpuVirtualisation(cpuinfo: string): {
+    flag: "vmx" | "svm";
+    module: string;
+} | undefined;
+export declare function staticDecision(facts: KvmFacts): AccelDecision | "check";
+export declare function decideAccel(choice: AccelChoice, facts: KvmFacts, check: () => Promise<FunctionalCheck>): Promise<AccelDecision>;
+export declare function hostKvmFacts(): KvmFacts;
+export declare function probeFirmware(): Buffer;
+export declare function kvmFunctionalCheck(qemu: Tool, deadlineMs?: number): Promise<FunctionalCheck>;
+
+// ---- lib/vm/qemu/backends.d.ts
+export interface BackendOptions {
+    drives?: string[];
+    netdevs?: string[];
+    qemuArgs?: string[];
+}
+export declare function backendArgs(o: BackendOptions, cwd?: string): string[];
+
+// ---- lib/vm/qemu/devices.d.ts
+export interface DeviceResources {
+    ivshmemFile: string;
+    nvmeImage: string;
+}
+export interface DefaultDevice {
+    name: string;
+    env: string;
+    bdf: string;
+    purpose: string;
+    qemuArgs(res: DeviceResources): string[];
+}
+export interface GuestDevice {
+    name: string;
+    env: string;
+    bdf: string;
+    driver: string;
+    qemuArgs: string[];
+}
+export declare const IVSHMEM_SIZE = "4M";
+export declare const slotBdf: (slot: number, fn?: number) => string;
+export declare const defaultDevices: readonly DefaultDevice[];
+export declare const INFRA_FIRST_SLOT = 16;
+export declare function parseAddr(value: string): [
+    number,
+    number
+];
+export declare function guestDevices(extra: string[], withDefaults: boolean, res: DeviceResources): GuestDevice[];
+
 // ---- lib/vm/run.d.ts
-import { AccelDecision } from "./accel";
-import { GuestDevice } from "./devices";
-import { KernelInfo } from "./kernel";
+import { AccelDecision } from "./qemu/accel";
+import { GuestDevice } from "./qemu/devices";
+import { KernelInfo } from "./core/kernel";
 import { RunOptions } from "./options";
 export interface RunResult {
     exitCode: number;
@@ -3411,49 +3460,3 @@ export interface RunResult {
 export declare function commandEnv(opts: RunOptions, projectDir: string, kernel: KernelInfo, devices: GuestDevice[], ivshmemFile?: string): Record<string, string>;
 export declare function run(opts: RunOptions): Promise<RunResult>;
 export declare const KVM_SILENCE_DEADLINE_MS = 20000;
-
-// ---- lib/vm/userland-tools.d.ts
-import { ExecOptions, ExecResult } from "./exec";
-export interface Tool {
-    name: string;
-    file: string;
-    prefix: string[];
-}
-export declare const hostTool: (file: string, name?: string) => Tool;
-export declare const toolArgv: (tool: Tool, args: string[]) => [
-    string,
-    string[]
-];
-export declare function runTool(tool: Tool, args: string[], opts?: ExecOptions): Promise<ExecResult>;
-
-// ---- lib/vm/userland.d.ts
-import { Pins } from "./pins";
-import { Tool } from "./userland-tools";
-export interface UserlandInfo {
-    key: string;
-    qemuPackageVersion: string;
-    qemuReports: string;
-    packages: Record<string, string>;
-    provisionedAt: string;
-}
-export interface Userland {
-    info: UserlandInfo;
-    dir: string;
-    root: string;
-    bytes: number;
-    qemu: Tool;
-    xz: Tool;
-    zstd: Tool;
-    busybox: string;
-    firmwareDir: string;
-}
-export interface UserlandOptions {
-    cacheDir: string;
-    log?: (line: string) => void;
-    listsMaxAgeSeconds?: number;
-    pins?: Pins;
-}
-export declare function userlandKey(pins: Pins): string;
-export declare function loaderTool(root: string, program: string): Tool;
-export declare function provisionUserland(opts: UserlandOptions): Promise<Userland>;
-export declare function keptPackages(pkgsDir: string, pins: Pins): Set<string>;

@@ -44,7 +44,7 @@ if (which === 'all' || which === 'guest') {
   // The kernel's nvme driver: bench/nvme.ts hands the controller to it for the baseline.
   run(
     process.execPath,
-    ['dist/lib/vm/cli.js', 'run', '--smp', '1', '--module', 'nvme', '--', 'sh', '-c', cmd],
+    ['dist/lib/vm/cli/main.js', 'run', '--smp', '1', '--module', 'nvme', '--', 'sh', '-c', cmd],
     `emulated host: ${scripts.join(', ')}`,
   );
 }

@@ -4,11 +4,11 @@
 // layer over these.
 export { run, RunResult, commandEnv } from './run';
 export { provision, provisionHost, EmulatedHost } from './provision';
-export { Userland, UserlandInfo } from './userland';
-export { Tool } from './userland-tools';
-export { Accel, AccelChoice, AccelDecision } from './accel';
-export { defaultDevices, DefaultDevice, DeviceResources, GuestDevice } from './devices';
-export { KernelInfo, KernelSource } from './kernel';
+export { Userland, UserlandInfo } from './archive/userland';
+export { Tool } from './archive/userland-tools';
+export { Accel, AccelChoice, AccelDecision } from './qemu/accel';
+export { defaultDevices, DefaultDevice, DeviceResources, GuestDevice } from './qemu/devices';
+export { KernelInfo, KernelSource } from './core/kernel';
 export { RunOptions, ProvisionOptions, defaultCacheDir } from './options';
-export { VmError, VmErrorKind } from './errors';
-export { BackendOptions, backendArgs } from './backends';
+export { VmError, VmErrorKind } from './core/errors';
+export { BackendOptions, backendArgs } from './qemu/backends';

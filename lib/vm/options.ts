@@ -1,9 +1,9 @@
 // The options of the emulated host, shared by the CLI and the programmatic API.
-import * as os from 'os';
-import * as path from 'path';
-import type { BackendOptions } from './backends';
-import type { AccelChoice } from './accel';
-import { VmError } from './errors';
+import type { BackendOptions } from './qemu/backends';
+import type { AccelChoice } from './qemu/accel';
+import { VmError } from './core/errors';
+
+export { DEFAULT_LISTS_MAX_AGE_SECONDS, defaultCacheDir } from './core/defaults';
 
 export interface ProvisionOptions {
   /**
@@ -93,16 +93,6 @@ export const CUSTOM_KERNEL = 'custom';
 export const DEFAULT_MEMORY = '2G';
 export const DEFAULT_SMP = 2;
 export const DEFAULT_TIMEOUT_SECONDS = 300;
-export const DEFAULT_LISTS_MAX_AGE_SECONDS = 24 * 3600;
-
-/** The XDG cache location of the emulated host. */
-export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME)
-    ? env.XDG_CACHE_HOME
-    : path.join(os.homedir(), '.cache');
-  return path.join(base, 'vfio-vm');
-}
-
 /** Parses "K=V" (the CLI's --env) into a key and value. */
 export function parseEnvAssignment(text: string): [string, string] {
   const eq = text.indexOf('=');

@@ -11,19 +11,19 @@
 //   kernels/<release>/kernel.json  written last: its presence means the entry is complete
 import * as fs from 'fs';
 import * as path from 'path';
-import { PrivateApt, extractDeb } from './apt';
-import { refreshLists } from './apt-lists';
-import { withLock } from './cache-lock';
-import { customKernel } from './custom-kernel';
-import { DebianKernel, imagePackageFor, resolveDebianKernel } from './debian-kernel';
-import { VmError } from './errors';
-import { downloadPackages } from './download';
-import { KernelInfo } from './kernel';
-import { extractVmlinux, hasPvhEntry } from './kernel-image';
-import { looksLikePath, pathKernel } from './kernel-path';
-import { DecompressTools } from './modules';
+import { PrivateApt, extractDeb } from './archive/apt';
+import { refreshLists } from './archive/apt-lists';
+import { withLock } from './core/cache-lock';
+import { customKernel } from './kernel/custom-kernel';
+import { DebianKernel, imagePackageFor, resolveDebianKernel } from './kernel/debian-kernel';
+import { VmError } from './core/errors';
+import { downloadPackages } from './archive/download';
+import { KernelInfo } from './core/kernel';
+import { extractVmlinux, hasPvhEntry } from './kernel/kernel-image';
+import { looksLikePath, pathKernel } from './kernel/kernel-path';
+import { DecompressTools } from './kernel/modules';
 import { CUSTOM_KERNEL, DEFAULT_LISTS_MAX_AGE_SECONDS, ProvisionOptions, defaultCacheDir } from './options';
-import { Userland, provisionUserland } from './userland';
+import { Userland, provisionUserland } from './archive/userland';
 
 type Log = (line: string) => void;
 

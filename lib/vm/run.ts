@@ -2,28 +2,28 @@
 // stream the command's output, and turn the way it ended into an exit status or a VmError.
 import * as fs from 'fs';
 import * as path from 'path';
-import { AccelDecision, decideAccel, hostKvmFacts, kvmFunctionalCheck } from './accel';
-import { RunConsoles } from './consoles';
-import { GuestDevice, guestDevices } from './devices';
-import { diagnose } from './diagnose';
-import { VmError } from './errors';
-import { applyDeviceDrivers, checkNoIommuSupport, guestAppend } from './guest-extras';
-import { GUEST_WORK_DIR, Share, WORK_TAG, readGuestStatus, writeGuestSpec } from './guest-spec';
-import { initramfs } from './initramfs';
-import { KernelInfo } from './kernel';
-import { BASE_MODULES } from './modules';
+import { AccelDecision, decideAccel, hostKvmFacts, kvmFunctionalCheck } from './qemu/accel';
+import { RunConsoles } from './qemu/consoles';
+import { GuestDevice, guestDevices } from './qemu/devices';
+import { diagnose } from './qemu/diagnose';
+import { VmError } from './core/errors';
+import { applyDeviceDrivers, checkNoIommuSupport, guestAppend } from './guest/guest-extras';
+import { GUEST_WORK_DIR, Share, WORK_TAG, readGuestStatus, writeGuestSpec } from './qemu/guest-spec';
+import { initramfs } from './guest/initramfs';
+import { KernelInfo } from './core/kernel';
+import { BASE_MODULES } from './kernel/modules';
 import {
   DEFAULT_MEMORY, DEFAULT_SMP, DEFAULT_TIMEOUT_SECONDS, RunOptions, defaultCacheDir,
 } from './options';
-import { projectDirFor } from './project';
+import { projectDirFor } from './core/project';
 import { provisionHost } from './provision';
-import { backendArgs } from './backends';
-import { HOST_FIRMWARE_DIR, QemuPlan, qemuArgs } from './qemu';
-import { QemuExit, runQemu } from './qemu-process';
+import { backendArgs } from './qemu/backends';
+import { HOST_FIRMWARE_DIR, QemuPlan, qemuArgs } from './qemu/qemu';
+import { QemuExit, runQemu } from './qemu/qemu-process';
 import { withSampleDriver } from './sample-driver';
-import { Userland } from './userland';
-import { Tool, hostTool, runTool } from './userland-tools';
-import { WorkDir, consoleLogPath, createWorkDir, nvmeImage, removeWorkDir } from './workdir';
+import { Userland } from './archive/userland';
+import { Tool, hostTool, runTool } from './archive/userland-tools';
+import { WorkDir, consoleLogPath, createWorkDir, nvmeImage, removeWorkDir } from './core/workdir';
 
 export interface RunResult {
   /** The command's exit status (a signal-killed command reports 128+N, as sh does). */

@@ -10,11 +10,11 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { withLock } from './cache-lock';
-import { VmError } from './errors';
-import { exec, execRaw, requireProgram } from './exec';
-import { KernelInfo } from './kernel';
-import { moduleName } from './modules';
+import { withLock } from './core/cache-lock';
+import { VmError } from './core/errors';
+import { exec, execRaw, requireProgram } from './core/exec';
+import { KernelInfo } from './core/kernel';
+import { moduleName } from './kernel/modules';
 import { RunOptions } from './options';
 import { packageRoot } from '../addon/paths';
 

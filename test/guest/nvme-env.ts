@@ -1,10 +1,10 @@
 // What the NVMe driver tests know about their controller, read from the harness: the test
 // controller's device and drive specs (VFIO_TEST_NVME, VFIO_TEST_NVME_DRIVE, set by
 // scripts/test.js) and its image file, or else the default nvme's QEMU arguments
-// (lib/vm/devices.ts). And the way to hand a controller to the kernel's nvme driver and back.
+// (lib/vm/qemu/devices.ts). And the way to hand a controller to the kernel's nvme driver and back.
 import * as fs from 'fs';
 import * as path from 'path';
-import { defaultDevices } from '../../lib/vm/devices';
+import { defaultDevices } from '../../lib/vm/qemu/devices';
 import { guestEnv } from './env';
 
 export interface TestNvme {

@@ -3,8 +3,8 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { backendArgs } from '../../lib/vm/backends';
-import { VmError } from '../../lib/vm/errors';
+import { backendArgs } from '../../lib/vm/qemu/backends';
+import { VmError } from '../../lib/vm/core/errors';
 
 describe('vfio-vm back ends', () => {
   const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'vm-backends-')));

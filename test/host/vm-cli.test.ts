@@ -3,8 +3,8 @@
 // codes when the output is not a terminal.
 import * as fs from 'fs';
 import * as path from 'path';
-import { main } from '../../lib/vm/cli';
-import { defaultDevices } from '../../lib/vm/devices';
+import { main } from '../../lib/vm/cli/main';
+import { defaultDevices } from '../../lib/vm/qemu/devices';
 
 async function vm(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];

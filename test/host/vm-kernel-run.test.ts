@@ -8,11 +8,11 @@ import * as os from 'os';
 import * as path from 'path';
 import { Writable } from 'stream';
 import { promisify } from 'util';
-import { customKernel } from '../../lib/vm/custom-kernel';
-import { KernelInfo } from '../../lib/vm/kernel';
+import { customKernel } from '../../lib/vm/kernel/custom-kernel';
+import { KernelInfo } from '../../lib/vm/core/kernel';
 import { RunOptions } from '../../lib/vm/options';
 import { run } from '../../lib/vm/run';
-import { modinfo } from '../../lib/vm/elf';
+import { modinfo } from '../../lib/vm/core/elf';
 
 const BUILD_TIMEOUT_MS = 60 * 60_000;
 const BOOT_TIMEOUT_MS = 5 * 60_000;

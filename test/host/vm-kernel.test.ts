@@ -4,11 +4,11 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { BuildSteps, compiledFiles, formatElapsed } from '../../lib/vm/build-steps';
-import { processAlive, withLock } from '../../lib/vm/cache-lock';
-import { CacheKeyInputs, cacheKey, defaultFragment } from '../../lib/vm/custom-kernel';
-import { GuestDevice } from '../../lib/vm/devices';
-import { VmError } from '../../lib/vm/errors';
+import { BuildSteps, compiledFiles, formatElapsed } from '../../lib/vm/kernel/build-steps';
+import { processAlive, withLock } from '../../lib/vm/core/cache-lock';
+import { CacheKeyInputs, cacheKey, defaultFragment } from '../../lib/vm/kernel/custom-kernel';
+import { GuestDevice } from '../../lib/vm/qemu/devices';
+import { VmError } from '../../lib/vm/core/errors';
 import {
   NOIOMMU_APPEND,
   applyDeviceDrivers,
@@ -16,9 +16,9 @@ import {
   guestAppend,
   kernelConfigFile,
   parseDriverAssignment,
-} from '../../lib/vm/guest-extras';
-import { configMismatches, describeMismatches, parseConfig } from '../../lib/vm/kconfig';
-import { KernelInfo } from '../../lib/vm/kernel';
+} from '../../lib/vm/guest/guest-extras';
+import { configMismatches, describeMismatches, parseConfig } from '../../lib/vm/core/kconfig';
+import { KernelInfo } from '../../lib/vm/core/kernel';
 
 let tmp: string;
 beforeEach(() => {

@@ -4,9 +4,9 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { PassThrough } from 'stream';
-import { main } from '../../lib/vm/cli';
+import { main } from '../../lib/vm/cli/main';
 import { VmError, provision, run } from '../../lib/vm';
-import { readPins, upstreamVersion } from '../../lib/vm/pins';
+import { readPins, upstreamVersion } from '../../lib/vm/core/pins';
 
 function collector() {
   const stream = new PassThrough();

@@ -4,10 +4,10 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { customKernel } from '../../lib/vm/custom-kernel';
-import { VmError } from '../../lib/vm/errors';
-import { KernelInfo } from '../../lib/vm/kernel';
-import { modinfo } from '../../lib/vm/elf';
+import { customKernel } from '../../lib/vm/kernel/custom-kernel';
+import { VmError } from '../../lib/vm/core/errors';
+import { KernelInfo } from '../../lib/vm/core/kernel';
+import { modinfo } from '../../lib/vm/core/elf';
 import {
   SAMPLE_DRIVER_NAME,
   buildSampleDriver,

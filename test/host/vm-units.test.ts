@@ -4,16 +4,16 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { parseStanzas } from '../../lib/vm/apt';
-import { S_IFCHR, S_IFDIR, S_IFLNK, S_IFREG, cpioArchive } from '../../lib/vm/cpio';
-import { compareReleases, genericImages, imagePackageFor, kernelDependencies } from '../../lib/vm/debian-kernel';
-import { defaultDevices, guestDevices, parseAddr } from '../../lib/vm/devices';
-import { RunEnd, diagnose } from '../../lib/vm/diagnose';
-import { VmError } from '../../lib/vm/errors';
-import { commandScript, mountsFile } from '../../lib/vm/guest-spec';
-import { bzImagePayload, bzImageRelease, hasPvhEntry } from '../../lib/vm/kernel-image';
+import { parseStanzas } from '../../lib/vm/archive/apt';
+import { S_IFCHR, S_IFDIR, S_IFLNK, S_IFREG, cpioArchive } from '../../lib/vm/core/cpio';
+import { compareReleases, genericImages, imagePackageFor, kernelDependencies } from '../../lib/vm/kernel/debian-kernel';
+import { defaultDevices, guestDevices, parseAddr } from '../../lib/vm/qemu/devices';
+import { RunEnd, diagnose } from '../../lib/vm/qemu/diagnose';
+import { VmError } from '../../lib/vm/core/errors';
+import { commandScript, mountsFile } from '../../lib/vm/qemu/guest-spec';
+import { bzImagePayload, bzImageRelease, hasPvhEntry } from '../../lib/vm/kernel/kernel-image';
 import { defaultCacheDir, parseEnvAssignment } from '../../lib/vm/options';
-import { findProjectDir, projectDirFor } from '../../lib/vm/project';
+import { findProjectDir, projectDirFor } from '../../lib/vm/core/project';
 
 const res = { ivshmemFile: '/dev/shm/x/ivshmem', nvmeImage: '/c/nvme.img' };
 

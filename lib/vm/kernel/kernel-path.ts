@@ -7,8 +7,8 @@
 //   DIR/include/           optional: `make headers_install INSTALL_HDR_PATH=DIR`
 import * as fs from 'fs';
 import * as path from 'path';
-import { VmError } from './errors';
-import { KernelInfo } from './kernel';
+import { VmError } from '../core/errors';
+import { KernelInfo } from '../core/kernel';
 import { bzImageRelease, hasPvhEntry, isBzImage, isElf, vmlinuxRelease } from './kernel-image';
 
 /** Whether a --kernel value names a path rather than a Debian version. */

@@ -1,8 +1,8 @@
 // `vfio-vm kernel …`: the custom guest kernel on the command line (build it ahead of a run,
 // or find its directory to build out-of-tree modules against it).
 import { Command } from 'commander';
-import { customKernel, customKernelPath } from './custom-kernel';
-import { VmError } from './errors';
+import { customKernel, customKernelPath } from '../kernel/custom-kernel';
+import { VmError } from '../core/errors';
 
 interface KernelFlags {
   cacheDir?: string;

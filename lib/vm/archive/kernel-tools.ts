@@ -14,12 +14,12 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { PrivateApt, extractDeb } from './apt';
 import { refreshLists } from './apt-lists';
-import { withLock } from './cache-lock';
-import { commitEntry, readEntry } from './cache-entry';
+import { withLock } from '../core/cache-lock';
+import { commitEntry, readEntry } from '../core/cache-entry';
 import { downloadPackages } from './download';
-import { VmError } from './errors';
-import { DEFAULT_LISTS_MAX_AGE_SECONDS } from './options';
-import { Pins, readPins } from './pins';
+import { VmError } from '../core/errors';
+import { DEFAULT_LISTS_MAX_AGE_SECONDS } from '../core/defaults';
+import { Pins, readPins } from '../core/pins';
 
 const FORMAT = 1;
 const BIN = 'vfio-vm-bin';

@@ -4,9 +4,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
-import { modinfo } from './elf';
-import { VmError } from './errors';
-import { Tool, runTool } from './userland-tools';
+import { modinfo } from '../core/elf';
+import { VmError } from '../core/errors';
+import { Tool, runTool } from '../archive/userland-tools';
 
 /** Modules every guest needs: 9p for the shares, vfio-pci and the type1 IOMMU backend. */
 export const BASE_MODULES = ['9p', '9pnet_virtio', 'vfio_pci', 'vfio_iommu_type1'];

@@ -11,11 +11,11 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { CpioEntry, S_IFCHR, S_IFDIR, S_IFLNK, S_IFREG, cpioArchive } from './cpio';
-import { exec } from './exec';
-import { KernelInfo } from './kernel';
-import { DecompressTools, ModuleToLoad, loadOrder, moduleBytes, moduleIdentity } from './modules';
-import { packageRoot } from '../addon/paths';
+import { CpioEntry, S_IFCHR, S_IFDIR, S_IFLNK, S_IFREG, cpioArchive } from '../core/cpio';
+import { exec } from '../core/exec';
+import { KernelInfo } from '../core/kernel';
+import { DecompressTools, ModuleToLoad, loadOrder, moduleBytes, moduleIdentity } from '../kernel/modules';
+import { packageRoot } from '../../addon/paths';
 
 /** Bump when the layout changes, so old cached archives are not reused. */
 const FORMAT = 1;

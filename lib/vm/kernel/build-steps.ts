@@ -4,8 +4,8 @@
 // quotes the end of the log, so nobody has to go looking for it.
 import { spawn } from 'child_process';
 import * as fs from 'fs';
-import { requireProgram } from './exec';
-import { VmError } from './errors';
+import { requireProgram } from '../core/exec';
+import { VmError } from '../core/errors';
 
 export const PROGRESS_INTERVAL_MS = 15_000;
 const TAIL_LINES = 40;

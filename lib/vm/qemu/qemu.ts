@@ -6,7 +6,7 @@ import * as path from 'path';
 import { Accel } from './accel';
 import { GuestDevice, INFRA_FIRST_SLOT } from './devices';
 import { Share } from './guest-spec';
-import { KernelInfo } from './kernel';
+import { KernelInfo } from '../core/kernel';
 
 export const QEMU = 'qemu-system-x86_64';
 /** A minimal firmware that boots a PVH kernel in a fraction of SeaBIOS's time. */

@@ -3,10 +3,10 @@
 // kernel driver of our own against the same emulated devices).
 import * as fs from 'fs';
 import * as path from 'path';
-import { GuestDevice } from './devices';
-import { VmError } from './errors';
-import { KernelInfo } from './kernel';
-import { parseConfig } from './kconfig';
+import { GuestDevice } from '../qemu/devices';
+import { VmError } from '../core/errors';
+import { KernelInfo } from '../core/kernel';
+import { parseConfig } from '../core/kconfig';
 
 /** The parameter that lets vfio-pci bind devices no IOMMU protects (the kernel taints itself). */
 export const NOIOMMU_APPEND = 'vfio.enable_unsafe_noiommu_mode=1';

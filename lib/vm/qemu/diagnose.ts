@@ -1,7 +1,7 @@
 // Turning how a run ended into the command's exit status or a VmError that says why there is
 // none: a timeout, QEMU's own failure, a kernel panic, an init error (module, mount, bind), or
 // a guest that stopped silently.
-import { VmError } from './errors';
+import { VmError } from '../core/errors';
 import { QemuExit } from './qemu-process';
 
 export interface RunEnd {

@@ -4,9 +4,9 @@
 // decompression, which is slow under TCG.
 import * as fs from 'fs';
 import * as zlib from 'zlib';
-import { VmError } from './errors';
+import { VmError } from '../core/errors';
 import type { DecompressTools } from './modules';
-import { runTool } from './userland-tools';
+import { runTool } from '../archive/userland-tools';
 
 // Offsets in the x86 boot protocol header (Documentation/arch/x86/boot.rst).
 const SETUP_SECTS = 0x1f1;

@@ -2,7 +2,7 @@
 // packages of the guest's userland, and the custom kernel's build tools.
 import * as fs from 'fs';
 import * as path from 'path';
-import { packageRoot } from '../addon/paths';
+import { packageRoot } from '../../addon/paths';
 
 export interface Pins {
   qemu: { package: string; version: string; suite: string };

@@ -1,6 +1,6 @@
 // Running QEMU itself: start, time limit, cancellation, and how it ended.
 import { spawn } from 'child_process';
-import { Tool, toolArgv } from './userland-tools';
+import { Tool, toolArgv } from '../archive/userland-tools';
 
 export interface QemuExit {
   /** QEMU's exit code, or null when a signal ended it. */

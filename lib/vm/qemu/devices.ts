@@ -1,7 +1,7 @@
 // The PCI devices handed to the guest for VFIO: the default set and extra --device specs.
 // Every device sits at a fixed address on the root bus, so each has a known BDF (exported to
 // the command as VFIO_VM_<NAME>) and, behind the emulated VT-d, its own IOMMU group.
-import { VmError } from './errors';
+import { VmError } from '../core/errors';
 
 /** Host resources some devices are backed by, created per run (or cached). */
 export interface DeviceResources {

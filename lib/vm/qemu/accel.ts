@@ -7,8 +7,8 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { execRaw } from './exec';
-import { Tool, toolArgv } from './userland-tools';
+import { execRaw } from '../core/exec';
+import { Tool, toolArgv } from '../archive/userland-tools';
 
 export type Accel = 'kvm' | 'tcg';
 export type AccelChoice = Accel | 'auto';

@@ -5,8 +5,8 @@
 // (the kernel, at usr/lib/modules/<ver>/vmlinuz), `linux-modules-…` and `linux-base-…`
 // (config, modules.builtin). Older kernels carry everything in linux-image itself. Downloading
 // the image package and every linux-{binary,modules,base} it depends on covers both.
-import { PrivateApt } from './apt';
-import { VmError } from './errors';
+import { PrivateApt } from '../archive/apt';
+import { VmError } from '../core/errors';
 
 export interface DebianKernel {
   /** The kernel release (uname -r), e.g. "7.3.4+deb13-amd64". */

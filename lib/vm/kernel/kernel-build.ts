@@ -1,6 +1,6 @@
 // The recipe of the custom guest kernel: Debian's linux-source tarball, `tinyconfig` plus the
 // project's fragment, a check that Kconfig kept every symbol, the compile, and an install into
-// the directory layout `--kernel PATH` reads (lib/vm/kernel-path.ts):
+// the directory layout `--kernel PATH` reads (lib/vm/kernel/kernel-path.ts):
 //   vmlinux                     ELF with a PVH entry (booted directly), bzImage beside it
 //   config                      the final .config
 //   lib/modules/<release>/      modules_install (mdev.ko, mtty.ko, modules.builtin, modules.dep)
@@ -16,10 +16,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { BuildSteps } from './build-steps';
-import { VmError } from './errors';
-import { which } from './exec';
-import { configMismatches, describeMismatches } from './kconfig';
-import { KernelTools } from './kernel-tools';
+import { VmError } from '../core/errors';
+import { which } from '../core/exec';
+import { configMismatches, describeMismatches } from '../core/kconfig';
+import { KernelTools } from '../archive/kernel-tools';
 
 /**
  * What the build needs from the host: a C compiler and make (Debian's build-essential has

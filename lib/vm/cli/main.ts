@@ -4,17 +4,17 @@
 // up or the guest failed (the message says which and quotes the kernel console).
 import { Command, CommanderError, Option } from 'commander';
 import pc from 'picocolors';
-import { packageVersion } from '../addon/paths';
-import { table } from '../text/table';
-import { ACCEL_CHOICES, AccelChoice } from './accel';
-import { kernelCommands } from './cli-kernel';
-import { defaultDevices } from './devices';
-import { VmError } from './errors';
-import { parseDriverAssignment } from './guest-extras';
-import { provisionKernelTools } from './kernel-tools';
-import { CUSTOM_KERNEL, DEFAULT_MEMORY, DEFAULT_SMP, DEFAULT_TIMEOUT_SECONDS, RunOptions, defaultCacheDir, parseEnvAssignment } from './options';
-import { provisionHost } from './provision';
-import { run } from './run';
+import { packageVersion } from '../../addon/paths';
+import { table } from '../../text/table';
+import { ACCEL_CHOICES, AccelChoice } from '../qemu/accel';
+import { kernelCommands } from './kernel';
+import { defaultDevices } from '../qemu/devices';
+import { VmError } from '../core/errors';
+import { parseDriverAssignment } from '../guest/guest-extras';
+import { provisionKernelTools } from '../archive/kernel-tools';
+import { CUSTOM_KERNEL, DEFAULT_MEMORY, DEFAULT_SMP, DEFAULT_TIMEOUT_SECONDS, RunOptions, defaultCacheDir, parseEnvAssignment } from '../options';
+import { provisionHost } from '../provision';
+import { run } from '../run';
 
 export const EXIT_TIMEOUT = 124;
 export const EXIT_HOST_FAILURE = 125;

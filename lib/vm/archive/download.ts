@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { PackageVersion, PrivateApt } from './apt';
-import { VmError } from './errors';
+import { VmError } from '../core/errors';
 
 type Log = (line: string) => void;
 

@@ -3,7 +3,7 @@
 // arguments for anything else. Only the checks that give a clearer message than QEMU's are done.
 import * as fs from 'fs';
 import * as path from 'path';
-import { VmError } from './errors';
+import { VmError } from '../core/errors';
 
 export interface BackendOptions {
   /** QEMU -drive specs; `if=none` is added unless given, so a --device can name the drive by id. */

@@ -2,7 +2,7 @@
 // time across processes. Every provisioning step (userland, kernels, the custom build's tools
 // and source) starts here.
 import { APT_SOURCES, PrivateApt } from './apt';
-import { withLock } from './cache-lock';
+import { withLock } from '../core/cache-lock';
 
 type Log = (line: string) => void;
 

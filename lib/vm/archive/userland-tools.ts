@@ -2,7 +2,7 @@
 // newer C library than many hosts have, so each one is started through the dynamic loader
 // that came with it (`ld-linux-x86-64.so.2 --library-path LIBS PROGRAM ARGS`): the host's own
 // loader, C library and ld.so.cache are never involved.
-import { ExecOptions, ExecResult, exec } from './exec';
+import { ExecOptions, ExecResult, exec } from '../core/exec';
 
 export interface Tool {
   /** A display name ("qemu-system-x86_64", "xz"). */

@@ -3,7 +3,7 @@
 // anything into the host.
 import * as fs from 'fs';
 import * as path from 'path';
-import { exec } from './exec';
+import { exec } from '../core/exec';
 
 /**
  * The suites the emulated host takes its packages from: kernels and QEMU from trixie-backports

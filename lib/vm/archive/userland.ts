@@ -15,13 +15,13 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { PrivateApt, extractDeb } from './apt';
 import { refreshLists } from './apt-lists';
-import { withLock } from './cache-lock';
-import { EntryState, commitEntry, manifestBytes, readEntry } from './cache-entry';
+import { withLock } from '../core/cache-lock';
+import { EntryState, commitEntry, manifestBytes, readEntry } from '../core/cache-entry';
 import { downloadPackages } from './download';
-import { elfNeeded } from './elf';
-import { VmError } from './errors';
-import { DEFAULT_LISTS_MAX_AGE_SECONDS } from './options';
-import { Pins, readPins, upstreamVersion } from './pins';
+import { elfNeeded } from '../core/elf';
+import { VmError } from '../core/errors';
+import { DEFAULT_LISTS_MAX_AGE_SECONDS } from '../core/defaults';
+import { Pins, readPins, upstreamVersion } from '../core/pins';
 import { Tool, runTool } from './userland-tools';
 
 /** Bump when the entry's layout changes, so old entries are provisioned again. */
