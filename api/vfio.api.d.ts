@@ -1665,32 +1665,17 @@ import { DeviceEventMap } from "./events";
 import { DeviceInfo } from "../decode";
 import { ConfigSpace } from "./config-space";
 import { Feature, FeaturesOptions, KnownFeatures } from "../features/device-features";
-import { FeatureInfo, FeatureNumberOverrides } from "../features/table";
-import { Invocation } from "../system/hints";
+import { FeatureInfo } from "../features/table";
 import { DeviceIrqInfo, IrqIndex } from "../irq/irq-index";
 import { HotResetInfo } from "../decode/hot-reset";
-import { DeviceNodeOptions } from "../iommu/backend";
-import { BackendChoice, BackendName } from "../iommu/context";
+import { BackendName } from "../iommu/context";
 import { IommuContext } from "../iommu/open";
-import { CookieKey, MemattrRoutesOptions, PatReaderOptions, MemattrRoutesReport, MemattrTables, MmapCookie } from "../cookie";
+import { CookieKey, MemattrRoutesOptions, MemattrRoutesReport, MmapCookie } from "../cookie";
 import { Mapping } from "../memory/mapping";
 import { Region } from "./region";
-import { SysfsOptions } from "../system/sysfs";
-export interface DeviceOpenOptions extends SysfsOptions, DeviceNodeOptions {
-    backend?: BackendChoice;
-    unsafeNoIommu?: boolean;
-    iommu?: IommuContext;
-    featureNumbers?: FeatureNumberOverrides;
-    writeCombine?: readonly number[];
-    memattrTables?: Partial<MemattrTables>;
-    invocation?: Invocation;
-    pat?: PatReaderOptions;
-}
-export type { DeviceIrqInfo };
-export type ResourcePhase = "irq" | "dma" | "cookie" | "mapping" | "other";
-export interface Closable {
-    close(): void;
-}
+import { DeviceOpenOptions } from "./options";
+import { Closable, ResourcePhase } from "./resources";
+export type { DeviceIrqInfo, DeviceOpenOptions, ResourcePhase, Closable };
 export declare class Device extends TypedEventEmitter<DeviceEventMap> implements Disposable, AsyncDisposable {
     readonly bdf: string;
     readonly bus: "pci" | "mdev";
@@ -1720,9 +1705,7 @@ export declare class Device extends TypedEventEmitter<DeviceEventMap> implements
     get backend(): BackendName;
     get unsafe(): boolean;
     get closed(): boolean;
-    private queryDeviceInfo;
-    private queryRegions;
-    private queryIrqs;
+    private regionHost;
     region(index: number): Region;
     bar(n: number): Region;
     get config(): ConfigSpace;
@@ -1801,6 +1784,25 @@ export declare class Ioeventfd implements Disposable {
     close(): void;
     [Symbol.dispose](): void;
     private describe;
+}
+
+// ---- lib/device/options.d.ts
+import { FeatureNumberOverrides } from "../features/table";
+import { Invocation } from "../system/hints";
+import { DeviceNodeOptions } from "../iommu/backend";
+import { BackendChoice } from "../iommu/context";
+import { IommuContext } from "../iommu/open";
+import { MemattrTables, PatReaderOptions } from "../cookie";
+import { SysfsOptions } from "../system/sysfs";
+export interface DeviceOpenOptions extends SysfsOptions, DeviceNodeOptions {
+    backend?: BackendChoice;
+    unsafeNoIommu?: boolean;
+    iommu?: IommuContext;
+    featureNumbers?: FeatureNumberOverrides;
+    writeCombine?: readonly number[];
+    memattrTables?: Partial<MemattrTables>;
+    invocation?: Invocation;
+    pat?: PatReaderOptions;
 }
 
 // ---- lib/device/region.d.ts
@@ -1882,6 +1884,12 @@ export type ResetKind = "function" | "hot";
 export declare function resetDevice(dev: ResetTarget): Promise<void>;
 export declare function hotResetInfo(dev: ResetTarget): HotResetInfo;
 export declare function hotReset(dev: ResetTarget): Promise<void>;
+
+// ---- lib/device/resources.d.ts
+export type ResourcePhase = "irq" | "dma" | "cookie" | "mapping" | "other";
+export interface Closable {
+    close(): void;
+}
 
 // ---- lib/device/target.d.ts
 import { DeviceTarget } from "../iommu/context";

@@ -5,13 +5,12 @@
 import * as path from 'path';
 import { TypedEventEmitter } from '../events';
 import { DeviceEventMap } from './events';
-import { VFIO_PCI_BAR0_REGION_INDEX, VFIO_PCI_CONFIG_REGION_INDEX, pciIrqIndexName } from '../abi';
-import { DeviceInfo, IRQ_INFO_SIZE, decodeDeviceInfo, decodeIrqInfo, decodeRegionInfo } from '../decode';
+import { VFIO_PCI_BAR0_REGION_INDEX, VFIO_PCI_CONFIG_REGION_INDEX } from '../abi';
+import { DeviceInfo } from '../decode';
 import { ConfigSpace } from './config-space';
 import { DeviceFeatures, Feature, FeaturesOptions, KnownFeatures } from '../features/device-features';
-import { FeatureInfo, FeatureNumberOverrides, FeatureNumbers, featureIndexIn, featureNumbers } from '../features/table';
-import { VfioError, closedError, errnoError, errnoName, invalidArgument, throwCloseErrors } from '../errors';
-import { Invocation, bindHint } from '../system/hints';
+import { FeatureInfo, FeatureNumbers, featureIndexIn } from '../features/table';
+import { closedError, invalidArgument, throwCloseErrors } from '../errors';
 import { withRootCause } from '../doctor';
 import { DeviceIrqInfo, IrqBackend, IrqControl, IrqIndex } from '../irq/irq-index';
 import { Tap } from '../irq/irq';
@@ -19,10 +18,10 @@ import { InfoBuffer } from '../addon/info-buffer';
 import { HotResetInfo } from '../decode/hot-reset';
 import { hotReset, hotResetInfo, resetDevice } from './reset';
 import { describeValue, oneOfArg, optionsArg } from '../errors/args';
-import { BACKENDS, DeviceNodeOptions, backendFacts, chooseBackend } from '../iommu/backend';
-import { BackendChoice, BackendName, DeviceTarget } from '../iommu/context';
+import { BACKENDS, backendFacts, chooseBackend } from '../iommu/backend';
+import { BackendName, DeviceTarget } from '../iommu/context';
 import { IommuContext, joinedBackend, openIommuContext } from '../iommu/open';
-import { resolveTarget } from './target';
+import { requireVfioDriver, resolveTarget } from './target';
 import {
   CookieKey,
   CookieRegistry,
@@ -37,60 +36,11 @@ import {
 import { Mapping } from '../memory/mapping';
 import { native } from '../addon/native';
 import { Region, RegionHost } from './region';
-import { SysfsOptions, isVfioDriver } from '../system/sysfs';
+import { DeviceOpenOptions, openFeatureNumbers } from './options';
+import { Closable, ResourcePhase, Resources } from './resources';
+import { queryDeviceInfo, queryIrqs, queryRegions } from './query';
 
-export interface DeviceOpenOptions extends SysfsOptions, DeviceNodeOptions {
-  /**
-   * How to reach the IOMMU (docs/backends.md): 'auto' (default) takes iommufd when /dev/iommu and
-   * the device's cdev exist, else type1; or 'type1', 'iommufd-compat', 'iommufd', 'noiommu'.
-   */
-  backend?: BackendChoice;
-  /**
-   * Accept a device without IOMMU protection (VFIO no-IOMMU mode): it can then DMA anywhere in
-   * memory. Without this, such devices are refused whatever the backend.
-   */
-  unsafeNoIommu?: boolean;
-  /**
-   * Join an existing IOMMU context (shared container or IOAS: one mapping serves every device in
-   * it); default: a new one owned by the device. The context decides the backend.
-   */
-  iommu?: IommuContext;
-  /** Feature numbers that differ from the 7.3 header on this kernel (see features.ts). */
-  featureNumbers?: FeatureNumberOverrides;
-  /**
-   * BARs to reserve write-combining (through sysfs resourceN_wc, prefetchable BARs only) before
-   * the device fd is opened: vfio-pci's own mappings of them are then WC while the device is
-   * open, and WC cookies get a route (cookie/reserve.ts, docs/cookies.md).
-   */
-  writeCombine?: readonly number[];
-  /**
-   * Replacements for the cookie layer's tables (cookie/model.ts MemattrTables) for every cookie
-   * and route report of this device: region types of WC regions, a driver's cookie feature,
-   * route order. E.g. the sample driver's: `memattrTables: sampleDriverTables()`.
-   */
-  memattrTables?: Partial<MemattrTables>;
-  /**
-   * How hints write the commands they suggest (`vfio bind …`): the `vfio` bin passes its own;
-   * default `npx vfio`, with sudo when not root and sudo is installed.
-   */
-  invocation?: Invocation;
-  /**
-   * How the device's cookies and mappings read the kernel's PAT memtype list for their
-   * `effective` attribute: where debugfs is, and whether it may be mounted when it is not
-   * (`{ mountDebugfs: false }` to forbid it; docs/cookies.md).
-   */
-  pat?: PatReaderOptions;
-}
-
-export type { DeviceIrqInfo };
-
-/** Things the device closes before itself, in this order (quiesce first, unmap memory last). */
-export type ResourcePhase = 'irq' | 'dma' | 'cookie' | 'mapping' | 'other';
-const PHASES: ResourcePhase[] = ['irq', 'dma', 'cookie', 'mapping', 'other'];
-
-export interface Closable {
-  close(): void;
-}
+export type { DeviceIrqInfo, DeviceOpenOptions, ResourcePhase, Closable };
 
 /** An open VFIO device: a typed event emitter ({@link DeviceEventMap}). */
 export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposable, AsyncDisposable {
@@ -111,13 +61,7 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
   private deviceFd: number | undefined;
   private readonly releaseGroup: () => void;
   private readonly ownsIommu: boolean;
-  private readonly resources: Record<ResourcePhase, Set<Closable>> = {
-    irq: new Set(),
-    dma: new Set(),
-    cookie: new Set(),
-    mapping: new Set(),
-    other: new Set(),
-  };
+  private readonly resources = new Resources();
   private configSpace: ConfigSpace | undefined;
   private irqControl: IrqControl | undefined;
   private featureState: DeviceFeatures | undefined;
@@ -148,9 +92,9 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
     this.releaseGroup = release;
     this.iommu = iommu;
     this.ownsIommu = ownsIommu;
-    this.info = this.queryDeviceInfo();
-    this.regions = this.queryRegions();
-    this.irqs = this.queryIrqs();
+    this.info = queryDeviceInfo(fd, this.bdf, this.infoBuffer);
+    this.regions = queryRegions(fd, this.bdf, this.info.numRegions, this.infoBuffer, this.regionHost());
+    this.irqs = queryIrqs(fd, this.bdf, this.info);
     if (ownsIommu) this.own({ close: () => this.stopDma() }, 'dma');
     // Listening for release requests is what enables REQ (irq-index.ts: watchRelease).
     this.on('newListener', (event: string | symbol) => {
@@ -186,24 +130,8 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
 
   private static async openTarget(target: DeviceTarget, o: DeviceOpenOptions): Promise<Device> {
     const bdf = target.name;
-    let features: FeatureNumbers;
-    try {
-      features = featureNumbers(o.featureNumbers);
-    } catch (e) {
-      throw invalidArgument('Device.open', (e as Error).message, { cause: e });
-    }
-    if (target.bus === 'pci' ? !isVfioDriver(target.driver) : target.driver === undefined) {
-      throw new VfioError({
-        code: 'VFIO_NOT_BOUND',
-        op: 'Device.open',
-        device: bdf,
-        message: `Device.open: ${bdf} is not bound to a VFIO driver`,
-        hint:
-          target.bus === 'pci'
-            ? bindHint(bdf, target.driver, o.invocation)
-            : `no driver is bound to the mediated device ${bdf}: is its parent's mdev driver loaded?`,
-      });
-    }
+    const features = openFeatureNumbers(o);
+    requireVfioDriver(target, o.invocation);
     const facts = backendFacts(target, o);
     const backend = o.iommu
       ? joinedBackend(bdf, o.iommu, o.backend, o.unsafeNoIommu ?? false)
@@ -252,16 +180,9 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
     return this.deviceFd === undefined;
   }
 
-  private queryDeviceInfo(): DeviceInfo {
-    const fd = this.fd('Device.info');
-    const r = this.infoBuffer.query((b) => native().VFIO_DEVICE_GET_INFO(fd, b));
-    if (typeof r === 'number') throw errnoError(-r, 'VFIO_DEVICE_GET_INFO', { device: this.bdf });
-    return decodeDeviceInfo(r);
-  }
-
-  private queryRegions(): Region[] {
-    const fd = this.fd('Device.regions');
-    const host: RegionHost = {
+  /** What the regions need of this device: its fd, its resource list, its cookies and features. */
+  private regionHost(): RegionHost {
+    return {
       label: this.bdf,
       fd: (op) => this.fd(op),
       track: (m) => {
@@ -275,33 +196,6 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
       ownIoeventfd: (res) => this.own(res, 'irq'),
       disownIoeventfd: (res) => this.disown(res, 'irq'),
     };
-    const out: Region[] = [];
-    for (let i = 0; i < this.info.numRegions; i++) {
-      const r = this.infoBuffer.query((b) => native().VFIO_DEVICE_GET_REGION_INFO(fd, i, b));
-      if (typeof r === 'number') {
-        // The kernel refuses indexes a device does not implement (VGA on a non-VGA device).
-        if (errnoName(-r) === 'EINVAL') continue;
-        throw errnoError(-r, 'VFIO_DEVICE_GET_REGION_INFO', { device: this.bdf, detail: `region ${i}` });
-      }
-      out.push(new Region(decodeRegionInfo(r), host));
-    }
-    return out;
-  }
-
-  private queryIrqs(): DeviceIrqInfo[] {
-    const fd = this.fd('Device.irqs');
-    const out: DeviceIrqInfo[] = [];
-    for (let i = 0; i < this.info.numIrqs; i++) {
-      const buf = new Uint8Array(IRQ_INFO_SIZE);
-      const r = native().VFIO_DEVICE_GET_IRQ_INFO(fd, i, buf);
-      if (r < 0) {
-        if (errnoName(-r) === 'EINVAL') continue;
-        throw errnoError(-r, 'VFIO_DEVICE_GET_IRQ_INFO', { device: this.bdf, detail: `irq index ${i}` });
-      }
-      const info = decodeIrqInfo(buf);
-      out.push({ ...info, name: this.info.flags.pci ? pciIrqIndexName(i) : `IRQ${i}` });
-    }
-    return out;
   }
 
   /** The region with this index; throws when the device has none (e.g. VGA on most devices). */
@@ -482,17 +376,17 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
   /** @internal Registers something the device must close before itself. */
   own(res: Closable, phase: ResourcePhase): void {
     this.fd('Device.own');
-    this.resources[phase].add(res);
+    this.resources.add(res, phase);
   }
 
   /** @internal */
   disown(res: Closable, phase: ResourcePhase): void {
-    this.resources[phase].delete(res);
+    this.resources.delete(res, phase);
   }
 
   /** Live mappings of this device's regions. */
   get mappings(): Mapping[] {
-    return [...this.resources.mapping] as Mapping[];
+    return this.resources.list('mapping') as Mapping[];
   }
 
   /**
@@ -502,17 +396,7 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
    */
   close(): void {
     if (this.deviceFd === undefined) return;
-    const errors: unknown[] = [];
-    for (const phase of PHASES) {
-      for (const res of [...this.resources[phase]]) {
-        try {
-          res.close();
-        } catch (e) {
-          errors.push(e);
-        }
-        this.resources[phase].delete(res);
-      }
-    }
+    const errors = this.resources.closeAll();
     native().close(this.deviceFd);
     this.deviceFd = undefined;
     this.releaseGroup();

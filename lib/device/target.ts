@@ -6,7 +6,8 @@ import * as path from 'path';
 import { isBdf, normalizeBdf } from '../decode/sysfs';
 import { VfioError, invalidArgument } from '../errors';
 import { DeviceTarget } from '../iommu/context';
-import { SysfsOptions } from '../system/sysfs';
+import { SysfsOptions, isVfioDriver } from '../system/sysfs';
+import { Invocation, bindHint } from '../system/hints';
 
 export { DeviceTarget };
 
@@ -126,4 +127,21 @@ export function resolveTarget(address: string, o: SysfsOptions = {}): DeviceTarg
   const dir = path.join(root, 'bus/pci/devices', bdf);
   if (!fs.existsSync(dir)) throw noDevice(bdf, `no PCI device ${bdf}`, '`vfio list` or `lspci -D` lists the devices');
   return describeTarget(bdf, 'pci', dir, o);
+}
+
+/** @internal Refuses a target no VFIO driver runs: Device.open cannot get a device fd for it. */
+export function requireVfioDriver(target: DeviceTarget, invocation: Invocation | undefined): void {
+  const bdf = target.name;
+  if (target.bus === 'pci' ? !isVfioDriver(target.driver) : target.driver === undefined) {
+    throw new VfioError({
+      code: 'VFIO_NOT_BOUND',
+      op: 'Device.open',
+      device: bdf,
+      message: `Device.open: ${bdf} is not bound to a VFIO driver`,
+      hint:
+        target.bus === 'pci'
+          ? bindHint(bdf, target.driver, invocation)
+          : `no driver is bound to the mediated device ${bdf}: is its parent's mdev driver loaded?`,
+    });
+  }
 }

@@ -1,0 +1,62 @@
+// What Device.open accepts: the backend, the IOMMU context it joins, and the tables and paths
+// the device's features, cookies and hints use.
+import { FeatureNumberOverrides, FeatureNumbers, featureNumbers } from '../features/table';
+import { invalidArgument } from '../errors';
+import { Invocation } from '../system/hints';
+import { DeviceNodeOptions } from '../iommu/backend';
+import { BackendChoice } from '../iommu/context';
+import { IommuContext } from '../iommu/open';
+import { MemattrTables, PatReaderOptions } from '../cookie';
+import { SysfsOptions } from '../system/sysfs';
+
+export interface DeviceOpenOptions extends SysfsOptions, DeviceNodeOptions {
+  /**
+   * How to reach the IOMMU (docs/backends.md): 'auto' (default) takes iommufd when /dev/iommu and
+   * the device's cdev exist, else type1; or 'type1', 'iommufd-compat', 'iommufd', 'noiommu'.
+   */
+  backend?: BackendChoice;
+  /**
+   * Accept a device without IOMMU protection (VFIO no-IOMMU mode): it can then DMA anywhere in
+   * memory. Without this, such devices are refused whatever the backend.
+   */
+  unsafeNoIommu?: boolean;
+  /**
+   * Join an existing IOMMU context (shared container or IOAS: one mapping serves every device in
+   * it); default: a new one owned by the device. The context decides the backend.
+   */
+  iommu?: IommuContext;
+  /** Feature numbers that differ from the 7.3 header on this kernel (see features.ts). */
+  featureNumbers?: FeatureNumberOverrides;
+  /**
+   * BARs to reserve write-combining (through sysfs resourceN_wc, prefetchable BARs only) before
+   * the device fd is opened: vfio-pci's own mappings of them are then WC while the device is
+   * open, and WC cookies get a route (cookie/reserve.ts, docs/cookies.md).
+   */
+  writeCombine?: readonly number[];
+  /**
+   * Replacements for the cookie layer's tables (cookie/model.ts MemattrTables) for every cookie
+   * and route report of this device: region types of WC regions, a driver's cookie feature,
+   * route order. E.g. the sample driver's: `memattrTables: sampleDriverTables()`.
+   */
+  memattrTables?: Partial<MemattrTables>;
+  /**
+   * How hints write the commands they suggest (`vfio bind …`): the `vfio` bin passes its own;
+   * default `npx vfio`, with sudo when not root and sudo is installed.
+   */
+  invocation?: Invocation;
+  /**
+   * How the device's cookies and mappings read the kernel's PAT memtype list for their
+   * `effective` attribute: where debugfs is, and whether it may be mounted when it is not
+   * (`{ mountDebugfs: false }` to forbid it; docs/cookies.md).
+   */
+  pat?: PatReaderOptions;
+}
+
+/** @internal The device's feature number table: the 7.3 header's, with `o.featureNumbers` applied. */
+export function openFeatureNumbers(o: DeviceOpenOptions): FeatureNumbers {
+  try {
+    return featureNumbers(o.featureNumbers);
+  } catch (e) {
+    throw invalidArgument('Device.open', (e as Error).message, { cause: e });
+  }
+}
