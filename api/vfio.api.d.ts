@@ -672,6 +672,19 @@ export interface AliasReport<M> {
 }
 export declare function aliasing<M>(subjects: readonly AliasSubject<M>[], pat: PatSnapshot): AliasReport<M>[];
 
+// ---- lib/cookie/choose.d.ts
+import { CookieRequest, RouteChoice, RouteProbe } from "./model";
+import { RouteFacts } from "./facts";
+import { Route } from "./routes";
+export declare function orderRoutes(routes: readonly Route[], order: readonly string[]): Route[];
+export interface Chosen {
+    readonly route: Route;
+    readonly choice: RouteChoice;
+}
+export declare function attrName(a: string): string;
+export declare function needsHint(probes: readonly RouteProbe[]): string | undefined;
+export declare function chooseRoute(req: CookieRequest, facts: RouteFacts, routes: readonly Route[], op: string): Chosen;
+
 // ---- lib/cookie/cookie-feature-route.d.ts
 import { CookieFeature } from "./model";
 import { RouteFacts } from "./facts";
@@ -790,7 +803,8 @@ export declare class DeviceFacts implements RouteFacts {
 export * from "./model";
 export { MmapCookie, CookieOwner } from "./cookie";
 export { CookieRegistry, CookieHost, CookieRegistryOptions, CookieCallOptions, MemattrRoutesOptions, CookieKey, DEFAULT_ROUTES, } from "./registry";
-export { Route, OpenEnv, OpenedBacking, Chosen, chooseRoute, orderRoutes, vfioRegionRoute, wcRegionRoute, wcRegionsFor, barOf, reserveNeed, } from "./routes";
+export { Route, OpenEnv, OpenedBacking, vfioRegionRoute, wcRegionRoute, wcRegionsFor, barOf, reserveNeed, } from "./routes";
+export { Chosen, chooseRoute, orderRoutes } from "./choose";
 export { sysfsWcRoute } from "./sysfs-wc";
 export { dmabufRoute } from "./dmabuf-route";
 export { cookieFeatureRoute } from "./cookie-feature-route";
@@ -1052,7 +1066,7 @@ export declare function reserveWcBeforeOpen(bdf: string, bars: readonly number[]
 
 // ---- lib/cookie/routes.d.ts
 import { EffectiveMemAttr, Mapping } from "../memory/mapping";
-import { Backing, CookieMemAttr, CookieRegion, CookieRequest, RegionView, RouteChoice, RouteProbe, WcRegionType } from "./model";
+import { Backing, CookieMemAttr, CookieRegion, CookieRequest, RegionView, RouteProbe, WcRegionType } from "./model";
 import { RouteFacts } from "./facts";
 export interface OpenEnv {
     readonly facts: RouteFacts;
@@ -1090,14 +1104,6 @@ export declare function wcRegionsFor(bar: number, regions: readonly RegionView[]
     type: WcRegionType;
 }[];
 export declare const wcRegionRoute: Route;
-export declare function orderRoutes(routes: readonly Route[], order: readonly string[]): Route[];
-export interface Chosen {
-    readonly route: Route;
-    readonly choice: RouteChoice;
-}
-export declare function attrName(a: string): string;
-export declare function needsHint(probes: readonly RouteProbe[]): string | undefined;
-export declare function chooseRoute(req: CookieRequest, facts: RouteFacts, routes: readonly Route[], op: string): Chosen;
 
 // ---- lib/cookie/sample-driver.d.ts
 import { CookieFeature, CookieFeatureRequest, MemattrFeature, MemattrTables, RevokeFeature } from "./model";
@@ -2370,10 +2376,48 @@ export type TypedEmitter<E extends EventMap<E>> = TypedEvents<E> & Omit<EventEmi
 export declare const TypedEventEmitter: new <E extends EventMap<E>>() => TypedEmitter<E>;
 
 // ---- lib/features/device-features.d.ts
-import { DmaRange, MigState, MigrationFeature } from "../decode";
 import { DmaBuf, DmaBufRangeInput } from "../dma/dmabuf";
-import { VfioError } from "../errors";
 import { FeatureAnswers, FeatureInfo, FeatureNumberOverrides, FeatureNumbers } from "./table";
+import { DmaBufExportOptions, DmaBufFeature, BusMasterFeature, DmaLoggingReportFeature, DmaLoggingStartFeature, DmaLoggingStopFeature, LowPowerEntryFeature, LowPowerExitFeature, LowPowerWakeupFeature, MigDataSizeFeature, MigStateFeature, MigrationFlagsFeature, VfTokenFeature } from "./typed";
+import { Feature, FeatureHost, FeatureSyscalls } from "./feature";
+export * from "./feature";
+export * from "./typed";
+export interface KnownFeatures {
+    PCI_VF_TOKEN: VfTokenFeature;
+    MIGRATION: MigrationFlagsFeature;
+    MIG_DEVICE_STATE: MigStateFeature;
+    LOW_POWER_ENTRY: LowPowerEntryFeature;
+    LOW_POWER_ENTRY_WITH_WAKEUP: LowPowerWakeupFeature;
+    LOW_POWER_EXIT: LowPowerExitFeature;
+    DMA_LOGGING_START: DmaLoggingStartFeature;
+    DMA_LOGGING_STOP: DmaLoggingStopFeature;
+    DMA_LOGGING_REPORT: DmaLoggingReportFeature;
+    MIG_DATA_SIZE: MigDataSizeFeature;
+    BUS_MASTER: BusMasterFeature;
+    DMA_BUF: DmaBufFeature;
+    MIG_PRECOPY_INFOv2: Feature;
+    ZPCI_ERROR: Feature;
+}
+export interface FeaturesOptions {
+    readonly numbers?: FeatureNumberOverrides;
+    readonly extraIndices?: readonly number[];
+    readonly refresh?: boolean;
+}
+export declare class DeviceFeatures {
+    readonly numbers: FeatureNumbers;
+    private readonly host;
+    private readonly sys;
+    private readonly cache;
+    private readonly ctx;
+    constructor(host: FeatureHost, numbers?: FeatureNumbers, sys?: FeatureSyscalls);
+    feature(which: number | string): Feature;
+    answers(index: number, refresh?: boolean): FeatureAnswers;
+    list(opts?: FeaturesOptions): FeatureInfo[];
+    exportDmaBuf(regionIndex: number, ranges: readonly DmaBufRangeInput[], opts?: DmaBufExportOptions): DmaBuf;
+}
+
+// ---- lib/features/feature.d.ts
+import { VfioError } from "../errors";
 export interface FeatureHost {
     readonly label: string;
     fd(op: string): number;
@@ -2426,85 +2470,6 @@ export declare class Feature {
     set(payload?: Uint8Array | null, opts?: RawFeatureOptions): number;
     ioctl(ops: FeatureOpFlags, payload?: Uint8Array | null, opts?: RawFeatureOptions): number;
 }
-export declare class LowPowerEntryFeature extends Feature {
-    enter(): void;
-}
-export declare class LowPowerWakeupFeature extends Feature {
-    enter(eventfd: number): void;
-}
-export declare class LowPowerExitFeature extends Feature {
-    exit(): void;
-}
-export declare class MigrationFlagsFeature extends Feature {
-    read(): MigrationFeature;
-}
-export declare class MigStateFeature extends Feature {
-    read(): MigState;
-}
-export declare class MigDataSizeFeature extends Feature {
-    read(): {
-        readonly stopCopyLength: bigint;
-    };
-}
-export declare class DmaLoggingStartFeature extends Feature {
-    start(ranges: readonly DmaRange[], pageSize?: bigint): void;
-}
-export declare class DmaLoggingStopFeature extends Feature {
-    stop(): void;
-}
-export interface DmaLoggingReport {
-    readonly bitmap: Uint8Array;
-    readonly dirty: readonly DmaRange[];
-    readonly dirtyPages: number;
-}
-export declare class DmaLoggingReportFeature extends Feature {
-    report(iova: bigint, length: bigint, pageSize?: bigint): DmaLoggingReport;
-}
-export declare class VfTokenFeature extends Feature {
-    setToken(uuid: string): void;
-}
-export declare class BusMasterFeature extends Feature {
-    setMaster(enable: boolean): void;
-}
-export interface DmaBufExportOptions {
-    readonly openFlags?: number;
-}
-export declare class DmaBufFeature extends Feature {
-    export(regionIndex: number, ranges: readonly DmaBufRangeInput[], opts?: DmaBufExportOptions): DmaBuf;
-}
-export interface KnownFeatures {
-    PCI_VF_TOKEN: VfTokenFeature;
-    MIGRATION: MigrationFlagsFeature;
-    MIG_DEVICE_STATE: MigStateFeature;
-    LOW_POWER_ENTRY: LowPowerEntryFeature;
-    LOW_POWER_ENTRY_WITH_WAKEUP: LowPowerWakeupFeature;
-    LOW_POWER_EXIT: LowPowerExitFeature;
-    DMA_LOGGING_START: DmaLoggingStartFeature;
-    DMA_LOGGING_STOP: DmaLoggingStopFeature;
-    DMA_LOGGING_REPORT: DmaLoggingReportFeature;
-    MIG_DATA_SIZE: MigDataSizeFeature;
-    BUS_MASTER: BusMasterFeature;
-    DMA_BUF: DmaBufFeature;
-    MIG_PRECOPY_INFOv2: Feature;
-    ZPCI_ERROR: Feature;
-}
-export interface FeaturesOptions {
-    readonly numbers?: FeatureNumberOverrides;
-    readonly extraIndices?: readonly number[];
-    readonly refresh?: boolean;
-}
-export declare class DeviceFeatures {
-    readonly numbers: FeatureNumbers;
-    private readonly host;
-    private readonly sys;
-    private readonly cache;
-    private readonly ctx;
-    constructor(host: FeatureHost, numbers?: FeatureNumbers, sys?: FeatureSyscalls);
-    feature(which: number | string): Feature;
-    answers(index: number, refresh?: boolean): FeatureAnswers;
-    list(opts?: FeaturesOptions): FeatureInfo[];
-    exportDmaBuf(regionIndex: number, ranges: readonly DmaBufRangeInput[], opts?: DmaBufExportOptions): DmaBuf;
-}
 
 // ---- lib/features/table.d.ts
 export declare const KNOWN_FEATURE_NAMES: readonly [
@@ -2556,6 +2521,57 @@ export interface FeatureProbeReport {
 export declare function probeReport(device: string, infos: readonly FeatureInfo[]): FeatureProbeReport;
 export declare function formatIndexList(indices: readonly number[]): string;
 export declare function formatProbeReport(report: FeatureProbeReport): string;
+
+// ---- lib/features/typed.d.ts
+import { DmaRange, MigState, MigrationFeature } from "../decode";
+import { DmaBuf, DmaBufRangeInput } from "../dma/dmabuf";
+import { Feature } from "./feature";
+export declare class LowPowerEntryFeature extends Feature {
+    enter(): void;
+}
+export declare class LowPowerWakeupFeature extends Feature {
+    enter(eventfd: number): void;
+}
+export declare class LowPowerExitFeature extends Feature {
+    exit(): void;
+}
+export declare class MigrationFlagsFeature extends Feature {
+    read(): MigrationFeature;
+}
+export declare class MigStateFeature extends Feature {
+    read(): MigState;
+}
+export declare class MigDataSizeFeature extends Feature {
+    read(): {
+        readonly stopCopyLength: bigint;
+    };
+}
+export declare class DmaLoggingStartFeature extends Feature {
+    start(ranges: readonly DmaRange[], pageSize?: bigint): void;
+}
+export declare class DmaLoggingStopFeature extends Feature {
+    stop(): void;
+}
+export interface DmaLoggingReport {
+    readonly bitmap: Uint8Array;
+    readonly dirty: readonly DmaRange[];
+    readonly dirtyPages: number;
+}
+export declare class DmaLoggingReportFeature extends Feature {
+    report(iova: bigint, length: bigint, pageSize?: bigint): DmaLoggingReport;
+}
+export declare class VfTokenFeature extends Feature {
+    setToken(uuid: string): void;
+}
+export declare class BusMasterFeature extends Feature {
+    setMaster(enable: boolean): void;
+}
+export interface DmaBufExportOptions {
+    readonly openFlags?: number;
+}
+export declare class DmaBufFeature extends Feature {
+    export(regionIndex: number, ranges: readonly DmaBufRangeInput[], opts?: DmaBufExportOptions): DmaBuf;
+}
 
 // ---- lib/index.d.ts
 export { Device, DeviceOpenOptions, DeviceIrqInfo, ResourcePhase } from "./device/device";

@@ -3,10 +3,7 @@
 // beside this one and prints it through their pure formatters, or as JSON with --json.
 // The modules that open devices (and the library behind them) load only in the actions that
 // need them: node start-up is what a command costs, in the emulated host above all.
-import * as path from 'path';
-import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import type { Device, DeviceOpenOptions } from '../device/device';
-import type { BackendChoice } from '../iommu/context';
+import { Argument, Command, CommanderError, InvalidArgumentError } from 'commander';
 import { packageVersion } from '../addon/paths';
 import {
   UsageError,
@@ -24,63 +21,8 @@ import { formatList, gatherList } from './commands/list';
 import { IdFilter, Selector, matchesIds, matchesSelector, parseIdFilter, parseSelector } from './commands/list-filter';
 import { addNvmeCommands } from './commands/nvme';
 import type { Width } from './commands/peek';
+import { OpenFlags, action, bdfArg, examples, openFlags, openFor, openOptions, withDevice } from './command-kit';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, ExitStatus, Runtime, invocationOf, reportFailure } from './report';
-
-function examples(lines: string[]): string {
-  return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
-}
-
-/** Opens the device as every command does: the runtime's roots, its invocation for hints. */
-async function openFor(bdf: string, rt: Runtime, o: DeviceOpenOptions = {}): Promise<Device> {
-  const { Device } = await import('../device/device');
-  const nodes = rt.dev ? { vfioDir: path.join(rt.dev, 'vfio'), iommufdPath: path.join(rt.dev, 'iommu') } : {};
-  return Device.open(bdf, { ...o, ...nodes, ...(rt.sysfs ? { sysfs: rt.sysfs } : {}), invocation: invocationOf(rt) });
-}
-
-/** Opens the device, runs `f`, closes the device whatever happens. */
-async function withDevice<T>(bdf: string, rt: Runtime, f: (dev: Device) => T, o: DeviceOpenOptions = {}): Promise<T> {
-  const dev = await openFor(bdf, rt, o);
-  try {
-    return f(dev);
-  } finally {
-    dev.close();
-  }
-}
-
-/** Turns an action's UsageError into commander's usage report (message, usage line, status 2). */
-function action<A extends unknown[]>(f: (...args: A) => Promise<void> | void): (...args: A) => Promise<void> {
-  return async (...args: A) => {
-    try {
-      await f(...args);
-    } catch (e) {
-      if (!(e instanceof UsageError)) throw e;
-      const cmd = args[args.length - 1] as Command;
-      cmd.error(`error: ${e.message}`, { exitCode: EXIT_USAGE, code: 'vfio.usage' });
-    }
-  };
-}
-
-const bdfArg = () => new Argument('<bdf>', 'PCI address, e.g. 0000:00:03.0 or 00:03.0').argParser(parseBdfArg);
-
-interface OpenFlags {
-  backend: BackendChoice;
-  unsafeNoiommu?: boolean;
-}
-
-/** --backend and --unsafe-noiommu, on every command that opens a device. */
-function openOptions(cmd: Command): Command {
-  return cmd
-    .addOption(
-      new Option('--backend <name>', 'IOMMU backend (auto takes iommufd when the device has a cdev, else type1)')
-        .choices(['auto', 'type1', 'iommufd-compat', 'iommufd', 'noiommu'])
-        .default('auto'),
-    )
-    .option('--unsafe-noiommu', 'accept a device VFIO runs in no-IOMMU mode (it can DMA anywhere in memory)');
-}
-
-function openFlags(o: OpenFlags): DeviceOpenOptions {
-  return { backend: o.backend, unsafeNoIommu: !!o.unsafeNoiommu };
-}
 
 export function buildProgram(rt: Runtime): Command {
   const c = colors(rt.color);

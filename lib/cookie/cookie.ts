@@ -5,7 +5,8 @@ import { closedError, notSupported, revokedError, throwCloseErrors } from '../er
 import { Mapping } from '../memory/mapping';
 import { Backing, CookieMemAttr, CookieRegion, RouteChoice, hex } from './model';
 import { EffectiveAttr } from './pat';
-import { OpenedBacking, attrName, needsHint } from './routes';
+import { OpenedBacking } from './routes';
+import { attrName, needsHint } from './choose';
 
 /** What a cookie needs from its device's registry. */
 export interface CookieOwner {

@@ -15,15 +15,13 @@ export {
   Route,
   OpenEnv,
   OpenedBacking,
-  Chosen,
-  chooseRoute,
-  orderRoutes,
   vfioRegionRoute,
   wcRegionRoute,
   wcRegionsFor,
   barOf,
   reserveNeed,
 } from './routes';
+export { Chosen, chooseRoute, orderRoutes } from './choose';
 export { sysfsWcRoute } from './sysfs-wc';
 export { dmabufRoute } from './dmabuf-route';
 export { cookieFeatureRoute } from './cookie-feature-route';

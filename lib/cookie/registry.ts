@@ -21,7 +21,8 @@ import {
   memattrTables,
 } from './model';
 import { EffectiveAttr, PatReader, effectiveFromPat } from './pat';
-import { OpenEnv, Route, barOf, chooseRoute, needsHint, orderRoutes, vfioRegionRoute, wcRegionRoute } from './routes';
+import { OpenEnv, Route, barOf, vfioRegionRoute, wcRegionRoute } from './routes';
+import { chooseRoute, needsHint, orderRoutes } from './choose';
 import { sysfsWcRoute } from './sysfs-wc';
 import { cookieFeatureRoute } from './cookie-feature-route';
 

@@ -11,7 +11,6 @@ import { DmaBuffer, DmaMapping } from '../dma/buffer';
 import { DmaMapOptions, DmaSpace } from '../dma/map';
 import type { DmaBuf } from '../dma/dmabuf';
 import {
-  BusyError,
   ClosedError,
   VfioError,
   check,
@@ -26,6 +25,7 @@ import { native } from '../addon/native';
 import { DeviceNodeOptions } from './backend';
 import { DeviceTarget, IommuContextBase, OpenedDevice } from './context';
 import { DmaBufMapOptions, IoasFileMapping } from './ioas-file';
+import { bindError, openHint } from './iommufd-errors';
 import { excludedSpans, ioasDmaBackend, ioasMapFlags, queryIoasRanges } from './iommufd-dma';
 import { IovaRange } from '../dma/iova';
 
@@ -51,50 +51,6 @@ export interface IommufdMember {
 export interface DeviceAddress {
   readonly address: bigint;
   readonly contiguous: bigint;
-}
-
-function openHint(code: string, file: string): string | undefined {
-  switch (code) {
-    case 'EACCES':
-    case 'EPERM':
-      return `run as root, or give your user ${file} and /dev/iommu (chown, or a udev rule)`;
-    case 'ENOENT':
-      return `${file} does not exist: is the kernel built with CONFIG_VFIO_DEVICE_CDEV, and the device bound to a VFIO driver?`;
-    default:
-      return undefined;
-  }
-}
-
-/**
- * BIND's failures on a freshly opened cdev. The kernel lets a device be opened once through its
- * cdev and answers a second BIND (from this process or another) with EINVAL: reported as the
- * BusyError it is, keeping the kernel's errno.
- */
-function bindError(errno: number, name: string): VfioError {
-  const code = errnoName(errno);
-  const op = 'VFIO_DEVICE_BIND_IOMMUFD';
-  if (code === 'EINVAL') {
-    return new BusyError({
-      code: 'EBUSY',
-      errno,
-      op,
-      device: name,
-      message: `${op} failed on ${name}: the device is already open (the kernel answered EINVAL)`,
-      hint:
-        `${name} is already open through its cdev, in this process (close the other Device first) or in another one; ` +
-        'the kernel allows one open of a device through its cdev at a time',
-    });
-  }
-  return errnoError(errno, op, {
-    device: name,
-    hint:
-      code === 'EBUSY'
-        ? `${name}, or another device of its IOMMU group, is already in use: through the group ` +
-          '(/dev/vfio/N), by another iommufd, or by a kernel driver; close the other user first'
-        : code === 'EPERM'
-          ? 'binding a no-IOMMU device needs CAP_SYS_RAWIO'
-          : undefined,
-  });
 }
 
 export class IommufdContext implements IommuContextBase {

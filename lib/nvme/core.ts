@@ -13,61 +13,25 @@ import {
   decodeNamespaceList,
 } from './identify';
 import { NvmeQueue, QueueHost } from './queue';
+import { CreateQueueOptions, NvmeOpenOptions } from './options';
+import { disableController, enableController, shutdownController } from './bringup';
 import {
-  CC_SHN_MASK,
-  CC_SHN_NORMAL,
-  CSTS_CFS,
-  CSTS_RDY,
-  CSTS_SHST_COMPLETE,
-  CSTS_SHST_MASK,
-  NvmeCap,
-  REG_ACQ,
-  REG_AQA,
-  REG_ASQ,
-  REG_CAP,
-  REG_CC,
-  REG_CSTS,
-  REG_VS,
-  SQE_BYTES,
-  ccEnable,
-  decodeCap,
-  decodeVersion,
-} from './registers';
+  ADMIN_QID,
+  CNS_ACTIVE_NAMESPACES,
+  CNS_CONTROLLER,
+  CNS_NAMESPACE,
+  abortCommand,
+  createCqCommand,
+  createSqCommand,
+  deleteCqCommand,
+  deleteSqCommand,
+  grantedQueuePairs,
+  identifyCommand,
+  setNumberOfQueuesCommand,
+} from './admin';
+import { NvmeCap, REG_CAP, REG_VS, SQE_BYTES, decodeCap, decodeVersion } from './registers';
 
-export interface NvmeOpenOptions {
-  /** I/O queue pairs to ask the controller for (Set Features, Number of Queues). Default 4. */
-  ioQueues?: number;
-  /** Entries per I/O queue unless createQueue() says otherwise (capped by CAP.MQES). Default 256. */
-  queueDepth?: number;
-  /** Admin queue entries. Default 32. */
-  adminDepth?: number;
-  /** Pages (of the controller's page size) for data and PRP lists, shared by all queues. Default 1024. */
-  dataPages?: number;
-  /** A command that takes longer is aborted (and the controller reset if that fails). Default 10000 ms. */
-  timeoutMs?: number;
-  /** Admin completions by MSI-X vector 0 (true, the default, when the device has MSI-X) or by polling. */
-  interrupts?: boolean;
-}
-
-export interface CreateQueueOptions {
-  /** Entries (capped by CAP.MQES). Default: the controller's queueDepth. */
-  depth?: number;
-  /** Poll for completions instead of taking an MSI-X vector. Default false. */
-  polled?: boolean;
-}
-
-const ADMIN_QID = 0;
-const OPC_DELETE_SQ = 0x00;
-const OPC_CREATE_SQ = 0x01;
-const OPC_DELETE_CQ = 0x04;
-const OPC_CREATE_CQ = 0x05;
-const OPC_IDENTIFY = 0x06;
-const OPC_ABORT = 0x08;
-const OPC_SET_FEATURES = 0x09;
-const FID_NUMBER_OF_QUEUES = 0x07;
-const CNS_NAMESPACE = 0;
-const CNS_CONTROLLER = 1;
-const CNS_ACTIVE_NAMESPACES = 2;
+export type { CreateQueueOptions, NvmeOpenOptions };
 
 export class NvmeCore implements QueueHost {
   readonly device: Device;
@@ -179,68 +143,29 @@ export class NvmeCore implements QueueHost {
 
   /** CC.EN = 0 and CSTS.RDY = 0: the controller stops touching memory. */
   protected async disable(): Promise<void> {
-    const cc = this.bar.read32(REG_CC);
-    if ((cc & 1) !== 0) this.bar.write32(REG_CC, cc & ~1);
-    await this.bar.waitFor(REG_CSTS, CSTS_RDY, 0, {
-      timeoutMs: this.cap.timeoutMs,
-      what: 'CSTS.RDY = 0 after CC.EN = 0 (CAP.TO)',
-    });
+    await disableController(this.bar, this.cap);
   }
 
   /** Disables, points the controller at the admin queues, and enables it (CSTS.RDY within CAP.TO). */
   protected async enable(): Promise<void> {
     await this.disable();
     this.admin.clear();
-    const depth = this.admin.depth;
-    this.bar.write32(REG_AQA, ((depth - 1) << 16) | (depth - 1));
-    this.bar.write64n(REG_ASQ, this.admin.sq.iova);
-    this.bar.write64n(REG_ACQ, this.admin.cq.iova);
-    this.bar.write32(REG_CC, ccEnable(this.pageSize));
-    try {
-      await this.bar.waitFor(REG_CSTS, CSTS_RDY, CSTS_RDY, {
-        timeoutMs: this.cap.timeoutMs,
-        what: 'CSTS.RDY = 1 after CC.EN = 1 (CAP.TO)',
-      });
-    } catch (e) {
-      const csts = this.bar.read32(REG_CSTS);
-      if (csts & CSTS_CFS)
-        throw new VfioError({
-          code: 'EIO',
-          op: 'NvmeController.enable',
-          device: this.label,
-          message: `NvmeController.enable: controller fatal status (CSTS 0x${csts.toString(16)})`,
-          cause: e,
-        });
-      throw e;
-    }
+    await enableController(this.bar, this.cap, this.admin, this.pageSize, this.label);
   }
 
   /** Identify with CNS `cns`: the 4 KiB data structure, raw (identify.ts decodes it). */
   async identify(cns: number, nsid: number): Promise<Uint8Array> {
     const page = this.dataPool.alloc();
     let out: Uint8Array | undefined;
-    await this.admin.submit(
-      { opcode: OPC_IDENTIFY, nsid, prp1: page.iova, prp2: 0, cdw10: cns, cdw11: 0, cdw12: 0 },
-      [page],
-      () => {
-        out = page.u8.slice(0, IDENTIFY_BYTES);
-      },
-    );
+    await this.admin.submit(identifyCommand(cns, nsid, page.iova), [page], () => {
+      out = page.u8.slice(0, IDENTIFY_BYTES);
+    });
     return out!;
   }
 
   /** Set Features, Number of Queues: asks for `n` I/O queue pairs, resolves to the number granted. */
   async setNumberOfQueues(n: number): Promise<number> {
-    const dw0 = await this.admin.submit({
-      opcode: OPC_SET_FEATURES,
-      nsid: 0,
-      prp1: 0,
-      prp2: 0,
-      cdw10: FID_NUMBER_OF_QUEUES,
-      cdw11: ((n - 1) << 16) | (n - 1),
-      cdw12: 0,
-    });
-    return Math.min(dw0 & 0xffff, dw0 >>> 16) + 1;
+    return grantedQueuePairs(await this.admin.submit(setNumberOfQueuesCommand(n)));
   }
 
   /** I/O queues live now, by queue id. */
@@ -293,27 +218,8 @@ export class NvmeCore implements QueueHost {
   }
 
   private async createOnController(q: NvmeQueue): Promise<void> {
-    const size = ((q.depth - 1) << 16) | q.qid;
-    // CQ: physically contiguous (bit 0), interrupts enabled (bit 1) on vector IV (bits 31:16).
-    const cqFlags = 1 | (q.vector !== undefined ? 2 | (q.vector << 16) : 0);
-    await this.admin.submit({
-      opcode: OPC_CREATE_CQ,
-      nsid: 0,
-      prp1: q.cq.iova,
-      prp2: 0,
-      cdw10: size,
-      cdw11: cqFlags,
-      cdw12: 0,
-    });
-    await this.admin.submit({
-      opcode: OPC_CREATE_SQ,
-      nsid: 0,
-      prp1: q.sq.iova,
-      prp2: 0,
-      cdw10: size,
-      cdw11: 1 | (q.qid << 16),
-      cdw12: 0,
-    });
+    await this.admin.submit(createCqCommand(q));
+    await this.admin.submit(createSqCommand(q));
   }
 
   /** Deletes an I/O queue pair (commands still in it complete as aborted by the deletion). */
@@ -321,8 +227,8 @@ export class NvmeCore implements QueueHost {
     if (this.ioQueues.get(q.qid) !== q) return;
     await this.ready();
     try {
-      await this.admin.submit({ opcode: OPC_DELETE_SQ, nsid: 0, prp1: 0, prp2: 0, cdw10: q.qid, cdw11: 0, cdw12: 0 });
-      await this.admin.submit({ opcode: OPC_DELETE_CQ, nsid: 0, prp1: 0, prp2: 0, cdw10: q.qid, cdw11: 0, cdw12: 0 });
+      await this.admin.submit(deleteSqCommand(q.qid));
+      await this.admin.submit(deleteCqCommand(q.qid));
       q.reap();
     } finally {
       this.ioQueues.delete(q.qid);
@@ -373,15 +279,7 @@ export class NvmeCore implements QueueHost {
     }
     let abort: Promise<number>;
     try {
-      abort = this.admin.submit({
-        opcode: OPC_ABORT,
-        nsid: 0,
-        prp1: 0,
-        prp2: 0,
-        cdw10: q.qid | (cid << 16),
-        cdw11: 0,
-        cdw12: 0,
-      });
+      abort = this.admin.submit(abortCommand(q.qid, cid));
     } catch {
       reset(`${info.name} on queue ${q.qid} timed out and the admin queue is full`);
       return;
@@ -442,31 +340,10 @@ export class NvmeCore implements QueueHost {
     if (!this.device.closed) {
       try {
         for (const q of [...this.ioQueues.values()]) {
-          await this.admin.submit({
-            opcode: OPC_DELETE_SQ,
-            nsid: 0,
-            prp1: 0,
-            prp2: 0,
-            cdw10: q.qid,
-            cdw11: 0,
-            cdw12: 0,
-          });
-          await this.admin.submit({
-            opcode: OPC_DELETE_CQ,
-            nsid: 0,
-            prp1: 0,
-            prp2: 0,
-            cdw10: q.qid,
-            cdw11: 0,
-            cdw12: 0,
-          });
+          await this.admin.submit(deleteSqCommand(q.qid));
+          await this.admin.submit(deleteCqCommand(q.qid));
         }
-        const cc = this.bar.read32(REG_CC);
-        this.bar.write32(REG_CC, (cc & ~CC_SHN_MASK) | CC_SHN_NORMAL);
-        await this.bar.waitFor(REG_CSTS, CSTS_SHST_MASK, CSTS_SHST_COMPLETE, {
-          timeoutMs: this.cap.timeoutMs,
-          what: 'CSTS.SHST = shutdown complete',
-        });
+        await shutdownController(this.bar, this.cap);
       } catch (e) {
         errors.push(e);
       }

@@ -1,7 +1,8 @@
 // Route choice on fixtures: which route a cookie gets for ivshmem BAR2 (prefetchable) and edu
 // BAR0 (not), with and without iomem=relaxed, in both PAT orders, with a WC region announced by a
 // TYPE capability, and with a kernel that answers the dma-buf memory-attribute feature.
-import { Route, chooseRoute, orderRoutes, vfioRegionRoute, wcRegionRoute, wcRegionsFor } from '../../lib/cookie/routes';
+import { Route, vfioRegionRoute, wcRegionRoute, wcRegionsFor } from '../../lib/cookie/routes';
+import { chooseRoute, orderRoutes } from '../../lib/cookie/choose';
 import { sysfsWcRoute } from '../../lib/cookie/sysfs-wc';
 import { dmabufRoute } from '../../lib/cookie/dmabuf-route';
 import { DEFAULT_ROUTES } from '../../lib/cookie/registry';
