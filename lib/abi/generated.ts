@@ -3,289 +3,951 @@
 
 // --- native/abi/vfio_abi.h ---
 // API version and VFIO_CHECK_EXTENSION ids
+/** `VFIO_API_VERSION` of `<linux/vfio.h>` (API version and VFIO_CHECK_EXTENSION ids). */
 export const VFIO_API_VERSION = 0;
+/** `VFIO_TYPE1_IOMMU` of `<linux/vfio.h>` (API version and VFIO_CHECK_EXTENSION ids). */
 export const VFIO_TYPE1_IOMMU = 1;
+/** `VFIO_SPAPR_TCE_IOMMU` of `<linux/vfio.h>` (API version and VFIO_CHECK_EXTENSION ids). */
 export const VFIO_SPAPR_TCE_IOMMU = 2;
+/** `VFIO_TYPE1v2_IOMMU` of `<linux/vfio.h>` (API version and VFIO_CHECK_EXTENSION ids). */
 export const VFIO_TYPE1v2_IOMMU = 3;
+/** `VFIO_DMA_CC_IOMMU` of `<linux/vfio.h>` (API version and VFIO_CHECK_EXTENSION ids). */
 export const VFIO_DMA_CC_IOMMU = 4;
+/** `VFIO_EEH` of `<linux/vfio.h>` (API version and VFIO_CHECK_EXTENSION ids). */
 export const VFIO_EEH = 5;
+/** `VFIO_SPAPR_TCE_v2_IOMMU` of `<linux/vfio.h>` (API version and VFIO_CHECK_EXTENSION ids). */
 export const VFIO_SPAPR_TCE_v2_IOMMU = 7;
+/** `VFIO_NOIOMMU_IOMMU` of `<linux/vfio.h>` (API version and VFIO_CHECK_EXTENSION ids). */
 export const VFIO_NOIOMMU_IOMMU = 8;
+/** `VFIO_UNMAP_ALL` of `<linux/vfio.h>` (API version and VFIO_CHECK_EXTENSION ids). */
 export const VFIO_UNMAP_ALL = 9;
+/** `VFIO_UPDATE_VADDR` of `<linux/vfio.h>` (API version and VFIO_CHECK_EXTENSION ids). */
 export const VFIO_UPDATE_VADDR = 10;
-export const VFIO_TYPE = 59; // ';'
+/** `VFIO_TYPE` of `<linux/vfio.h>` (API version and VFIO_CHECK_EXTENSION ids): `';'`. */
+export const VFIO_TYPE = 59;
+/** `VFIO_BASE` of `<linux/vfio.h>` (API version and VFIO_CHECK_EXTENSION ids). */
 export const VFIO_BASE = 100;
 // vfio_group_status.flags
-export const VFIO_GROUP_FLAGS_VIABLE = 1; // 1 << 0
-export const VFIO_GROUP_FLAGS_CONTAINER_SET = 2; // 1 << 1
+/** `VFIO_GROUP_FLAGS_VIABLE` of `<linux/vfio.h>` (vfio_group_status.flags): `1 << 0`. */
+export const VFIO_GROUP_FLAGS_VIABLE = 1;
+/** `VFIO_GROUP_FLAGS_CONTAINER_SET` of `<linux/vfio.h>` (vfio_group_status.flags): `1 << 1`. */
+export const VFIO_GROUP_FLAGS_CONTAINER_SET = 2;
 // vfio_device_info.flags
-export const VFIO_DEVICE_FLAGS_RESET = 1; // 1 << 0
-export const VFIO_DEVICE_FLAGS_PCI = 2; // 1 << 1
-export const VFIO_DEVICE_FLAGS_PLATFORM = 4; // 1 << 2
-export const VFIO_DEVICE_FLAGS_AMBA = 8; // 1 << 3
-export const VFIO_DEVICE_FLAGS_CCW = 16; // 1 << 4
-export const VFIO_DEVICE_FLAGS_AP = 32; // 1 << 5
-export const VFIO_DEVICE_FLAGS_FSL_MC = 64; // 1 << 6
-export const VFIO_DEVICE_FLAGS_CAPS = 128; // 1 << 7
-export const VFIO_DEVICE_FLAGS_CDX = 256; // 1 << 8
+/** `VFIO_DEVICE_FLAGS_RESET` of `<linux/vfio.h>` (vfio_device_info.flags): `1 << 0`. */
+export const VFIO_DEVICE_FLAGS_RESET = 1;
+/** `VFIO_DEVICE_FLAGS_PCI` of `<linux/vfio.h>` (vfio_device_info.flags): `1 << 1`. */
+export const VFIO_DEVICE_FLAGS_PCI = 2;
+/** `VFIO_DEVICE_FLAGS_PLATFORM` of `<linux/vfio.h>` (vfio_device_info.flags): `1 << 2`. */
+export const VFIO_DEVICE_FLAGS_PLATFORM = 4;
+/** `VFIO_DEVICE_FLAGS_AMBA` of `<linux/vfio.h>` (vfio_device_info.flags): `1 << 3`. */
+export const VFIO_DEVICE_FLAGS_AMBA = 8;
+/** `VFIO_DEVICE_FLAGS_CCW` of `<linux/vfio.h>` (vfio_device_info.flags): `1 << 4`. */
+export const VFIO_DEVICE_FLAGS_CCW = 16;
+/** `VFIO_DEVICE_FLAGS_AP` of `<linux/vfio.h>` (vfio_device_info.flags): `1 << 5`. */
+export const VFIO_DEVICE_FLAGS_AP = 32;
+/** `VFIO_DEVICE_FLAGS_FSL_MC` of `<linux/vfio.h>` (vfio_device_info.flags): `1 << 6`. */
+export const VFIO_DEVICE_FLAGS_FSL_MC = 64;
+/** `VFIO_DEVICE_FLAGS_CAPS` of `<linux/vfio.h>` (vfio_device_info.flags): `1 << 7`. */
+export const VFIO_DEVICE_FLAGS_CAPS = 128;
+/** `VFIO_DEVICE_FLAGS_CDX` of `<linux/vfio.h>` (vfio_device_info.flags): `1 << 8`. */
+export const VFIO_DEVICE_FLAGS_CDX = 256;
 // device info capability ids
+/** `VFIO_DEVICE_INFO_CAP_ZPCI_BASE` of `<linux/vfio.h>` (device info capability ids). */
 export const VFIO_DEVICE_INFO_CAP_ZPCI_BASE = 1;
+/** `VFIO_DEVICE_INFO_CAP_ZPCI_GROUP` of `<linux/vfio.h>` (device info capability ids). */
 export const VFIO_DEVICE_INFO_CAP_ZPCI_GROUP = 2;
+/** `VFIO_DEVICE_INFO_CAP_ZPCI_UTIL` of `<linux/vfio.h>` (device info capability ids). */
 export const VFIO_DEVICE_INFO_CAP_ZPCI_UTIL = 3;
+/** `VFIO_DEVICE_INFO_CAP_ZPCI_PFIP` of `<linux/vfio.h>` (device info capability ids). */
 export const VFIO_DEVICE_INFO_CAP_ZPCI_PFIP = 4;
+/** `VFIO_DEVICE_INFO_CAP_PCI_ATOMIC_COMP` of `<linux/vfio.h>` (device info capability ids). */
 export const VFIO_DEVICE_INFO_CAP_PCI_ATOMIC_COMP = 5;
-export const VFIO_PCI_ATOMIC_COMP32 = 1; // 1 << 0
-export const VFIO_PCI_ATOMIC_COMP64 = 2; // 1 << 1
-export const VFIO_PCI_ATOMIC_COMP128 = 4; // 1 << 2
+/** `VFIO_PCI_ATOMIC_COMP32` of `<linux/vfio.h>` (device info capability ids): `1 << 0`. */
+export const VFIO_PCI_ATOMIC_COMP32 = 1;
+/** `VFIO_PCI_ATOMIC_COMP64` of `<linux/vfio.h>` (device info capability ids): `1 << 1`. */
+export const VFIO_PCI_ATOMIC_COMP64 = 2;
+/** `VFIO_PCI_ATOMIC_COMP128` of `<linux/vfio.h>` (device info capability ids): `1 << 2`. */
+export const VFIO_PCI_ATOMIC_COMP128 = 4;
 // vfio_region_info.flags and region capability ids
-export const VFIO_REGION_INFO_FLAG_READ = 1; // 1 << 0
-export const VFIO_REGION_INFO_FLAG_WRITE = 2; // 1 << 1
-export const VFIO_REGION_INFO_FLAG_MMAP = 4; // 1 << 2
-export const VFIO_REGION_INFO_FLAG_CAPS = 8; // 1 << 3
+/** `VFIO_REGION_INFO_FLAG_READ` of `<linux/vfio.h>` (vfio_region_info.flags and region capability ids): `1 << 0`. */
+export const VFIO_REGION_INFO_FLAG_READ = 1;
+/** `VFIO_REGION_INFO_FLAG_WRITE` of `<linux/vfio.h>` (vfio_region_info.flags and region capability ids): `1 << 1`. */
+export const VFIO_REGION_INFO_FLAG_WRITE = 2;
+/** `VFIO_REGION_INFO_FLAG_MMAP` of `<linux/vfio.h>` (vfio_region_info.flags and region capability ids): `1 << 2`. */
+export const VFIO_REGION_INFO_FLAG_MMAP = 4;
+/** `VFIO_REGION_INFO_FLAG_CAPS` of `<linux/vfio.h>` (vfio_region_info.flags and region capability ids): `1 << 3`. */
+export const VFIO_REGION_INFO_FLAG_CAPS = 8;
+/** `VFIO_REGION_INFO_CAP_SPARSE_MMAP` of `<linux/vfio.h>` (vfio_region_info.flags and region capability ids). */
 export const VFIO_REGION_INFO_CAP_SPARSE_MMAP = 1;
+/** `VFIO_REGION_INFO_CAP_TYPE` of `<linux/vfio.h>` (vfio_region_info.flags and region capability ids). */
 export const VFIO_REGION_INFO_CAP_TYPE = 2;
+/** `VFIO_REGION_INFO_CAP_MSIX_MAPPABLE` of `<linux/vfio.h>` (vfio_region_info.flags and region capability ids). */
 export const VFIO_REGION_INFO_CAP_MSIX_MAPPABLE = 3;
 // region TYPE capability: types and subtypes
-export const VFIO_REGION_TYPE_PCI_VENDOR_TYPE = 0x80000000; // 1LL << 31
+/** `VFIO_REGION_TYPE_PCI_VENDOR_TYPE` of `<linux/vfio.h>` (region TYPE capability: types and subtypes): `1 << 31`. */
+export const VFIO_REGION_TYPE_PCI_VENDOR_TYPE = 0x80000000;
+/** `VFIO_REGION_TYPE_PCI_VENDOR_MASK` of `<linux/vfio.h>` (region TYPE capability: types and subtypes). */
 export const VFIO_REGION_TYPE_PCI_VENDOR_MASK = 0xffff;
+/** `VFIO_REGION_TYPE_GFX` of `<linux/vfio.h>` (region TYPE capability: types and subtypes). */
 export const VFIO_REGION_TYPE_GFX = 1;
+/** `VFIO_REGION_TYPE_CCW` of `<linux/vfio.h>` (region TYPE capability: types and subtypes). */
 export const VFIO_REGION_TYPE_CCW = 2;
+/** `VFIO_REGION_TYPE_MIGRATION_DEPRECATED` of `<linux/vfio.h>` (region TYPE capability: types and subtypes). */
 export const VFIO_REGION_TYPE_MIGRATION_DEPRECATED = 3;
+/** `VFIO_REGION_SUBTYPE_INTEL_IGD_OPREGION` of `<linux/vfio.h>` (region TYPE capability: types and subtypes). */
 export const VFIO_REGION_SUBTYPE_INTEL_IGD_OPREGION = 1;
+/** `VFIO_REGION_SUBTYPE_INTEL_IGD_HOST_CFG` of `<linux/vfio.h>` (region TYPE capability: types and subtypes). */
 export const VFIO_REGION_SUBTYPE_INTEL_IGD_HOST_CFG = 2;
+/** `VFIO_REGION_SUBTYPE_INTEL_IGD_LPC_CFG` of `<linux/vfio.h>` (region TYPE capability: types and subtypes). */
 export const VFIO_REGION_SUBTYPE_INTEL_IGD_LPC_CFG = 3;
+/** `VFIO_REGION_SUBTYPE_GFX_EDID` of `<linux/vfio.h>` (region TYPE capability: types and subtypes). */
 export const VFIO_REGION_SUBTYPE_GFX_EDID = 1;
+/** `VFIO_REGION_SUBTYPE_CCW_ASYNC_CMD` of `<linux/vfio.h>` (region TYPE capability: types and subtypes). */
 export const VFIO_REGION_SUBTYPE_CCW_ASYNC_CMD = 1;
+/** `VFIO_REGION_SUBTYPE_CCW_SCHIB` of `<linux/vfio.h>` (region TYPE capability: types and subtypes). */
 export const VFIO_REGION_SUBTYPE_CCW_SCHIB = 2;
+/** `VFIO_REGION_SUBTYPE_CCW_CRW` of `<linux/vfio.h>` (region TYPE capability: types and subtypes). */
 export const VFIO_REGION_SUBTYPE_CCW_CRW = 3;
+/** `VFIO_REGION_SUBTYPE_MIGRATION_DEPRECATED` of `<linux/vfio.h>` (region TYPE capability: types and subtypes). */
 export const VFIO_REGION_SUBTYPE_MIGRATION_DEPRECATED = 1;
 // vfio_irq_info.flags
-export const VFIO_IRQ_INFO_EVENTFD = 1; // 1 << 0
-export const VFIO_IRQ_INFO_MASKABLE = 2; // 1 << 1
-export const VFIO_IRQ_INFO_AUTOMASKED = 4; // 1 << 2
-export const VFIO_IRQ_INFO_NORESIZE = 8; // 1 << 3
+/** `VFIO_IRQ_INFO_EVENTFD` of `<linux/vfio.h>` (vfio_irq_info.flags): `1 << 0`. */
+export const VFIO_IRQ_INFO_EVENTFD = 1;
+/** `VFIO_IRQ_INFO_MASKABLE` of `<linux/vfio.h>` (vfio_irq_info.flags): `1 << 1`. */
+export const VFIO_IRQ_INFO_MASKABLE = 2;
+/** `VFIO_IRQ_INFO_AUTOMASKED` of `<linux/vfio.h>` (vfio_irq_info.flags): `1 << 2`. */
+export const VFIO_IRQ_INFO_AUTOMASKED = 4;
+/** `VFIO_IRQ_INFO_NORESIZE` of `<linux/vfio.h>` (vfio_irq_info.flags): `1 << 3`. */
+export const VFIO_IRQ_INFO_NORESIZE = 8;
 // vfio_irq_set.flags
-export const VFIO_IRQ_SET_DATA_NONE = 1; // 1 << 0
-export const VFIO_IRQ_SET_DATA_BOOL = 2; // 1 << 1
-export const VFIO_IRQ_SET_DATA_EVENTFD = 4; // 1 << 2
-export const VFIO_IRQ_SET_ACTION_MASK = 8; // 1 << 3
-export const VFIO_IRQ_SET_ACTION_UNMASK = 16; // 1 << 4
-export const VFIO_IRQ_SET_ACTION_TRIGGER = 32; // 1 << 5
-export const VFIO_IRQ_SET_DATA_TYPE_MASK = 7; // (1 << 0) | (1 << 1) | (1 << 2)
-export const VFIO_IRQ_SET_ACTION_TYPE_MASK = 56; // (1 << 3) | (1 << 4) | (1 << 5)
+/** `VFIO_IRQ_SET_DATA_NONE` of `<linux/vfio.h>` (vfio_irq_set.flags): `1 << 0`. */
+export const VFIO_IRQ_SET_DATA_NONE = 1;
+/** `VFIO_IRQ_SET_DATA_BOOL` of `<linux/vfio.h>` (vfio_irq_set.flags): `1 << 1`. */
+export const VFIO_IRQ_SET_DATA_BOOL = 2;
+/** `VFIO_IRQ_SET_DATA_EVENTFD` of `<linux/vfio.h>` (vfio_irq_set.flags): `1 << 2`. */
+export const VFIO_IRQ_SET_DATA_EVENTFD = 4;
+/** `VFIO_IRQ_SET_ACTION_MASK` of `<linux/vfio.h>` (vfio_irq_set.flags): `1 << 3`. */
+export const VFIO_IRQ_SET_ACTION_MASK = 8;
+/** `VFIO_IRQ_SET_ACTION_UNMASK` of `<linux/vfio.h>` (vfio_irq_set.flags): `1 << 4`. */
+export const VFIO_IRQ_SET_ACTION_UNMASK = 16;
+/** `VFIO_IRQ_SET_ACTION_TRIGGER` of `<linux/vfio.h>` (vfio_irq_set.flags): `1 << 5`. */
+export const VFIO_IRQ_SET_ACTION_TRIGGER = 32;
+/** `VFIO_IRQ_SET_DATA_TYPE_MASK` of `<linux/vfio.h>` (vfio_irq_set.flags): `(1 << 0) | (1 << 1) | (1 << 2)`. */
+export const VFIO_IRQ_SET_DATA_TYPE_MASK = 7;
+/** `VFIO_IRQ_SET_ACTION_TYPE_MASK` of `<linux/vfio.h>` (vfio_irq_set.flags): `(1 << 3) | (1 << 4) | (1 << 5)`. */
+export const VFIO_IRQ_SET_ACTION_TYPE_MASK = 56;
 // vfio-pci region and IRQ indexes
+/** `VFIO_PCI_BAR0_REGION_INDEX` of `<linux/vfio.h>` (vfio-pci region and IRQ indexes). */
 export const VFIO_PCI_BAR0_REGION_INDEX = 0;
+/** `VFIO_PCI_BAR1_REGION_INDEX` of `<linux/vfio.h>` (vfio-pci region and IRQ indexes). */
 export const VFIO_PCI_BAR1_REGION_INDEX = 1;
+/** `VFIO_PCI_BAR2_REGION_INDEX` of `<linux/vfio.h>` (vfio-pci region and IRQ indexes). */
 export const VFIO_PCI_BAR2_REGION_INDEX = 2;
+/** `VFIO_PCI_BAR3_REGION_INDEX` of `<linux/vfio.h>` (vfio-pci region and IRQ indexes). */
 export const VFIO_PCI_BAR3_REGION_INDEX = 3;
+/** `VFIO_PCI_BAR4_REGION_INDEX` of `<linux/vfio.h>` (vfio-pci region and IRQ indexes). */
 export const VFIO_PCI_BAR4_REGION_INDEX = 4;
+/** `VFIO_PCI_BAR5_REGION_INDEX` of `<linux/vfio.h>` (vfio-pci region and IRQ indexes). */
 export const VFIO_PCI_BAR5_REGION_INDEX = 5;
+/** `VFIO_PCI_ROM_REGION_INDEX` of `<linux/vfio.h>` (vfio-pci region and IRQ indexes). */
 export const VFIO_PCI_ROM_REGION_INDEX = 6;
+/** `VFIO_PCI_CONFIG_REGION_INDEX` of `<linux/vfio.h>` (vfio-pci region and IRQ indexes). */
 export const VFIO_PCI_CONFIG_REGION_INDEX = 7;
+/** `VFIO_PCI_VGA_REGION_INDEX` of `<linux/vfio.h>` (vfio-pci region and IRQ indexes). */
 export const VFIO_PCI_VGA_REGION_INDEX = 8;
+/** `VFIO_PCI_NUM_REGIONS` of `<linux/vfio.h>` (vfio-pci region and IRQ indexes). */
 export const VFIO_PCI_NUM_REGIONS = 9;
+/** `VFIO_PCI_INTX_IRQ_INDEX` of `<linux/vfio.h>` (vfio-pci region and IRQ indexes). */
 export const VFIO_PCI_INTX_IRQ_INDEX = 0;
+/** `VFIO_PCI_MSI_IRQ_INDEX` of `<linux/vfio.h>` (vfio-pci region and IRQ indexes). */
 export const VFIO_PCI_MSI_IRQ_INDEX = 1;
+/** `VFIO_PCI_MSIX_IRQ_INDEX` of `<linux/vfio.h>` (vfio-pci region and IRQ indexes). */
 export const VFIO_PCI_MSIX_IRQ_INDEX = 2;
+/** `VFIO_PCI_ERR_IRQ_INDEX` of `<linux/vfio.h>` (vfio-pci region and IRQ indexes). */
 export const VFIO_PCI_ERR_IRQ_INDEX = 3;
+/** `VFIO_PCI_REQ_IRQ_INDEX` of `<linux/vfio.h>` (vfio-pci region and IRQ indexes). */
 export const VFIO_PCI_REQ_IRQ_INDEX = 4;
+/** `VFIO_PCI_NUM_IRQS` of `<linux/vfio.h>` (vfio-pci region and IRQ indexes). */
 export const VFIO_PCI_NUM_IRQS = 5;
 // hot reset
+/** `VFIO_PCI_DEVID_OWNED` of `<linux/vfio.h>` (hot reset). */
 export const VFIO_PCI_DEVID_OWNED = 0;
+/** `VFIO_PCI_DEVID_NOT_OWNED` of `<linux/vfio.h>` (hot reset). */
 export const VFIO_PCI_DEVID_NOT_OWNED = -1;
-export const VFIO_PCI_HOT_RESET_FLAG_DEV_ID = 1; // 1 << 0
-export const VFIO_PCI_HOT_RESET_FLAG_DEV_ID_OWNED = 2; // 1 << 1
+/** `VFIO_PCI_HOT_RESET_FLAG_DEV_ID` of `<linux/vfio.h>` (hot reset): `1 << 0`. */
+export const VFIO_PCI_HOT_RESET_FLAG_DEV_ID = 1;
+/** `VFIO_PCI_HOT_RESET_FLAG_DEV_ID_OWNED` of `<linux/vfio.h>` (hot reset): `1 << 1`. */
+export const VFIO_PCI_HOT_RESET_FLAG_DEV_ID_OWNED = 2;
 // iommufd binding of a device cdev
-export const VFIO_DEVICE_BIND_FLAG_TOKEN = 1; // 1 << 0
-export const VFIO_DEVICE_ATTACH_PASID = 1; // 1 << 0
-export const VFIO_DEVICE_DETACH_PASID = 1; // 1 << 0
+/** `VFIO_DEVICE_BIND_FLAG_TOKEN` of `<linux/vfio.h>` (iommufd binding of a device cdev): `1 << 0`. */
+export const VFIO_DEVICE_BIND_FLAG_TOKEN = 1;
+/** `VFIO_DEVICE_ATTACH_PASID` of `<linux/vfio.h>` (iommufd binding of a device cdev): `1 << 0`. */
+export const VFIO_DEVICE_ATTACH_PASID = 1;
+/** `VFIO_DEVICE_DETACH_PASID` of `<linux/vfio.h>` (iommufd binding of a device cdev): `1 << 0`. */
+export const VFIO_DEVICE_DETACH_PASID = 1;
 
 // --- native/abi/vfio_type1_abi.h ---
 // type1 IOMMU: info flags and caps, DMA map/unmap flags
-export const VFIO_IOMMU_INFO_PGSIZES = 1; // 1 << 0
-export const VFIO_IOMMU_INFO_CAPS = 2; // 1 << 1
+/** `VFIO_IOMMU_INFO_PGSIZES` of `<linux/vfio.h>` (type1 IOMMU: info flags and caps, DMA map/unmap flags): `1 << 0`. */
+export const VFIO_IOMMU_INFO_PGSIZES = 1;
+/** `VFIO_IOMMU_INFO_CAPS` of `<linux/vfio.h>` (type1 IOMMU: info flags and caps, DMA map/unmap flags): `1 << 1`. */
+export const VFIO_IOMMU_INFO_CAPS = 2;
+/** `VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE` of `<linux/vfio.h>` (type1 IOMMU: info flags and caps, DMA map/unmap flags). */
 export const VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE = 1;
+/** `VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION` of `<linux/vfio.h>` (type1 IOMMU: info flags and caps, DMA map/unmap flags). */
 export const VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION = 2;
+/** `VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL` of `<linux/vfio.h>` (type1 IOMMU: info flags and caps, DMA map/unmap flags). */
 export const VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL = 3;
-export const VFIO_DMA_MAP_FLAG_READ = 1; // 1 << 0
-export const VFIO_DMA_MAP_FLAG_WRITE = 2; // 1 << 1
-export const VFIO_DMA_MAP_FLAG_VADDR = 4; // 1 << 2
-export const VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP = 1; // 1 << 0
-export const VFIO_DMA_UNMAP_FLAG_ALL = 2; // 1 << 1
-export const VFIO_DMA_UNMAP_FLAG_VADDR = 4; // 1 << 2
+/** `VFIO_DMA_MAP_FLAG_READ` of `<linux/vfio.h>` (type1 IOMMU: info flags and caps, DMA map/unmap flags): `1 << 0`. */
+export const VFIO_DMA_MAP_FLAG_READ = 1;
+/** `VFIO_DMA_MAP_FLAG_WRITE` of `<linux/vfio.h>` (type1 IOMMU: info flags and caps, DMA map/unmap flags): `1 << 1`. */
+export const VFIO_DMA_MAP_FLAG_WRITE = 2;
+/** `VFIO_DMA_MAP_FLAG_VADDR` of `<linux/vfio.h>` (type1 IOMMU: info flags and caps, DMA map/unmap flags): `1 << 2`. */
+export const VFIO_DMA_MAP_FLAG_VADDR = 4;
+/** `VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP` of `<linux/vfio.h>` (type1 IOMMU: info flags and caps, DMA map/unmap flags): `1 << 0`. */
+export const VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP = 1;
+/** `VFIO_DMA_UNMAP_FLAG_ALL` of `<linux/vfio.h>` (type1 IOMMU: info flags and caps, DMA map/unmap flags): `1 << 1`. */
+export const VFIO_DMA_UNMAP_FLAG_ALL = 2;
+/** `VFIO_DMA_UNMAP_FLAG_VADDR` of `<linux/vfio.h>` (type1 IOMMU: info flags and caps, DMA map/unmap flags): `1 << 2`. */
+export const VFIO_DMA_UNMAP_FLAG_VADDR = 4;
 
 // --- native/abi/vfio_feature_abi.h ---
 // the ioctl, flags (index in bits 0-15) and feature indexes
+/** `VFIO_DEVICE_FEATURE_MASK` of `<linux/vfio.h>` (the ioctl, flags (index in bits 0-15) and feature indexes). */
 export const VFIO_DEVICE_FEATURE_MASK = 0xffff;
-export const VFIO_DEVICE_FEATURE_GET = 0x10000; // 1 << 16
-export const VFIO_DEVICE_FEATURE_SET = 0x20000; // 1 << 17
-export const VFIO_DEVICE_FEATURE_PROBE = 0x40000; // 1 << 18
+/** `VFIO_DEVICE_FEATURE_GET` of `<linux/vfio.h>` (the ioctl, flags (index in bits 0-15) and feature indexes): `1 << 16`. */
+export const VFIO_DEVICE_FEATURE_GET = 0x10000;
+/** `VFIO_DEVICE_FEATURE_SET` of `<linux/vfio.h>` (the ioctl, flags (index in bits 0-15) and feature indexes): `1 << 17`. */
+export const VFIO_DEVICE_FEATURE_SET = 0x20000;
+/** `VFIO_DEVICE_FEATURE_PROBE` of `<linux/vfio.h>` (the ioctl, flags (index in bits 0-15) and feature indexes): `1 << 18`. */
+export const VFIO_DEVICE_FEATURE_PROBE = 0x40000;
+/** `VFIO_DEVICE_FEATURE_PCI_VF_TOKEN` of `<linux/vfio.h>` (the ioctl, flags (index in bits 0-15) and feature indexes). */
 export const VFIO_DEVICE_FEATURE_PCI_VF_TOKEN = 0;
+/** `VFIO_DEVICE_FEATURE_MIGRATION` of `<linux/vfio.h>` (the ioctl, flags (index in bits 0-15) and feature indexes). */
 export const VFIO_DEVICE_FEATURE_MIGRATION = 1;
+/** `VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE` of `<linux/vfio.h>` (the ioctl, flags (index in bits 0-15) and feature indexes). */
 export const VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE = 2;
+/** `VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY` of `<linux/vfio.h>` (the ioctl, flags (index in bits 0-15) and feature indexes). */
 export const VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY = 3;
+/** `VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP` of `<linux/vfio.h>` (the ioctl, flags (index in bits 0-15) and feature indexes). */
 export const VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP = 4;
+/** `VFIO_DEVICE_FEATURE_LOW_POWER_EXIT` of `<linux/vfio.h>` (the ioctl, flags (index in bits 0-15) and feature indexes). */
 export const VFIO_DEVICE_FEATURE_LOW_POWER_EXIT = 5;
+/** `VFIO_DEVICE_FEATURE_DMA_LOGGING_START` of `<linux/vfio.h>` (the ioctl, flags (index in bits 0-15) and feature indexes). */
 export const VFIO_DEVICE_FEATURE_DMA_LOGGING_START = 6;
+/** `VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP` of `<linux/vfio.h>` (the ioctl, flags (index in bits 0-15) and feature indexes). */
 export const VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP = 7;
+/** `VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT` of `<linux/vfio.h>` (the ioctl, flags (index in bits 0-15) and feature indexes). */
 export const VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT = 8;
+/** `VFIO_DEVICE_FEATURE_MIG_DATA_SIZE` of `<linux/vfio.h>` (the ioctl, flags (index in bits 0-15) and feature indexes). */
 export const VFIO_DEVICE_FEATURE_MIG_DATA_SIZE = 9;
+/** `VFIO_DEVICE_FEATURE_BUS_MASTER` of `<linux/vfio.h>` (the ioctl, flags (index in bits 0-15) and feature indexes). */
 export const VFIO_DEVICE_FEATURE_BUS_MASTER = 10;
+/** `VFIO_DEVICE_FEATURE_DMA_BUF` of `<linux/vfio.h>` (the ioctl, flags (index in bits 0-15) and feature indexes). */
 export const VFIO_DEVICE_FEATURE_DMA_BUF = 11;
+/** `VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2` of `<linux/vfio.h>` (the ioctl, flags (index in bits 0-15) and feature indexes). */
 export const VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2 = 12;
+/** `VFIO_DEVICE_FEATURE_ZPCI_ERROR` of `<linux/vfio.h>` (the ioctl, flags (index in bits 0-15) and feature indexes). */
 export const VFIO_DEVICE_FEATURE_ZPCI_ERROR = 13;
 // feature payload values
-export const VFIO_MIGRATION_STOP_COPY = 1; // 1 << 0
-export const VFIO_MIGRATION_P2P = 2; // 1 << 1
-export const VFIO_MIGRATION_PRE_COPY = 4; // 1 << 2
+/** `VFIO_MIGRATION_STOP_COPY` of `<linux/vfio.h>` (feature payload values): `1 << 0`. */
+export const VFIO_MIGRATION_STOP_COPY = 1;
+/** `VFIO_MIGRATION_P2P` of `<linux/vfio.h>` (feature payload values): `1 << 1`. */
+export const VFIO_MIGRATION_P2P = 2;
+/** `VFIO_MIGRATION_PRE_COPY` of `<linux/vfio.h>` (feature payload values): `1 << 2`. */
+export const VFIO_MIGRATION_PRE_COPY = 4;
+/** `VFIO_DEVICE_STATE_ERROR` of `<linux/vfio.h>` (feature payload values). */
 export const VFIO_DEVICE_STATE_ERROR = 0;
+/** `VFIO_DEVICE_STATE_STOP` of `<linux/vfio.h>` (feature payload values). */
 export const VFIO_DEVICE_STATE_STOP = 1;
+/** `VFIO_DEVICE_STATE_RUNNING` of `<linux/vfio.h>` (feature payload values). */
 export const VFIO_DEVICE_STATE_RUNNING = 2;
+/** `VFIO_DEVICE_STATE_STOP_COPY` of `<linux/vfio.h>` (feature payload values). */
 export const VFIO_DEVICE_STATE_STOP_COPY = 3;
+/** `VFIO_DEVICE_STATE_RESUMING` of `<linux/vfio.h>` (feature payload values). */
 export const VFIO_DEVICE_STATE_RESUMING = 4;
+/** `VFIO_DEVICE_STATE_RUNNING_P2P` of `<linux/vfio.h>` (feature payload values). */
 export const VFIO_DEVICE_STATE_RUNNING_P2P = 5;
+/** `VFIO_DEVICE_STATE_PRE_COPY` of `<linux/vfio.h>` (feature payload values). */
 export const VFIO_DEVICE_STATE_PRE_COPY = 6;
+/** `VFIO_DEVICE_STATE_PRE_COPY_P2P` of `<linux/vfio.h>` (feature payload values). */
 export const VFIO_DEVICE_STATE_PRE_COPY_P2P = 7;
-export const VFIO_PRECOPY_INFO_REINIT = 1; // 1 << 0
+/** `VFIO_PRECOPY_INFO_REINIT` of `<linux/vfio.h>` (feature payload values): `1 << 0`. */
+export const VFIO_PRECOPY_INFO_REINIT = 1;
+/** `VFIO_DEVICE_FEATURE_CLEAR_MASTER` of `<linux/vfio.h>` (feature payload values). */
 export const VFIO_DEVICE_FEATURE_CLEAR_MASTER = 0;
+/** `VFIO_DEVICE_FEATURE_SET_MASTER` of `<linux/vfio.h>` (feature payload values). */
 export const VFIO_DEVICE_FEATURE_SET_MASTER = 1;
 
 // --- native/abi/vfio_ioeventfd_abi.h ---
 // the write's width: exactly one of these
-export const VFIO_DEVICE_IOEVENTFD_8 = 1; // 1 << 0
-export const VFIO_DEVICE_IOEVENTFD_16 = 2; // 1 << 1
-export const VFIO_DEVICE_IOEVENTFD_32 = 4; // 1 << 2
-export const VFIO_DEVICE_IOEVENTFD_64 = 8; // 1 << 3
-export const VFIO_DEVICE_IOEVENTFD_SIZE_MASK = 15; // 0xf
+/** `VFIO_DEVICE_IOEVENTFD_8` of `<linux/vfio.h>` (the write's width: exactly one of these): `1 << 0`. */
+export const VFIO_DEVICE_IOEVENTFD_8 = 1;
+/** `VFIO_DEVICE_IOEVENTFD_16` of `<linux/vfio.h>` (the write's width: exactly one of these): `1 << 1`. */
+export const VFIO_DEVICE_IOEVENTFD_16 = 2;
+/** `VFIO_DEVICE_IOEVENTFD_32` of `<linux/vfio.h>` (the write's width: exactly one of these): `1 << 2`. */
+export const VFIO_DEVICE_IOEVENTFD_32 = 4;
+/** `VFIO_DEVICE_IOEVENTFD_64` of `<linux/vfio.h>` (the write's width: exactly one of these): `1 << 3`. */
+export const VFIO_DEVICE_IOEVENTFD_64 = 8;
+/** `VFIO_DEVICE_IOEVENTFD_SIZE_MASK` of `<linux/vfio.h>` (the write's width: exactly one of these): `0xf`. */
+export const VFIO_DEVICE_IOEVENTFD_SIZE_MASK = 15;
 
 // --- native/abi/iommufd_abi.h ---
-export const IOMMUFD_TYPE = 59; // ';'
+/** `IOMMUFD_TYPE` of `<linux/iommufd.h>`: `';'`. */
+export const IOMMUFD_TYPE = 59;
 // command numbers (the low byte of each ioctl)
-export const IOMMUFD_CMD_BASE = 128; // 0x80
-export const IOMMUFD_CMD_DESTROY = 128; // 0x80
-export const IOMMUFD_CMD_IOAS_ALLOC = 129; // 0x81
-export const IOMMUFD_CMD_IOAS_IOVA_RANGES = 132; // 0x84
-export const IOMMUFD_CMD_IOAS_MAP = 133; // 0x85
-export const IOMMUFD_CMD_IOAS_UNMAP = 134; // 0x86
-export const IOMMUFD_CMD_GET_HW_INFO = 138; // 0x8a
-export const IOMMUFD_CMD_IOAS_MAP_FILE = 143; // 0x8f
-export const IOMMUFD_CMD_IOAS_NOIOMMU_GET_PA = 149; // 0x95
+/** `IOMMUFD_CMD_BASE` of `<linux/iommufd.h>` (command numbers (the low byte of each ioctl)): `0x80`. */
+export const IOMMUFD_CMD_BASE = 128;
+/** `IOMMUFD_CMD_DESTROY` of `<linux/iommufd.h>` (command numbers (the low byte of each ioctl)): `0x80`. */
+export const IOMMUFD_CMD_DESTROY = 128;
+/** `IOMMUFD_CMD_IOAS_ALLOC` of `<linux/iommufd.h>` (command numbers (the low byte of each ioctl)): `0x81`. */
+export const IOMMUFD_CMD_IOAS_ALLOC = 129;
+/** `IOMMUFD_CMD_IOAS_IOVA_RANGES` of `<linux/iommufd.h>` (command numbers (the low byte of each ioctl)): `0x84`. */
+export const IOMMUFD_CMD_IOAS_IOVA_RANGES = 132;
+/** `IOMMUFD_CMD_IOAS_MAP` of `<linux/iommufd.h>` (command numbers (the low byte of each ioctl)): `0x85`. */
+export const IOMMUFD_CMD_IOAS_MAP = 133;
+/** `IOMMUFD_CMD_IOAS_UNMAP` of `<linux/iommufd.h>` (command numbers (the low byte of each ioctl)): `0x86`. */
+export const IOMMUFD_CMD_IOAS_UNMAP = 134;
+/** `IOMMUFD_CMD_GET_HW_INFO` of `<linux/iommufd.h>` (command numbers (the low byte of each ioctl)): `0x8a`. */
+export const IOMMUFD_CMD_GET_HW_INFO = 138;
+/** `IOMMUFD_CMD_IOAS_MAP_FILE` of `<linux/iommufd.h>` (command numbers (the low byte of each ioctl)): `0x8f`. */
+export const IOMMUFD_CMD_IOAS_MAP_FILE = 143;
+/** `IOMMUFD_CMD_IOAS_NOIOMMU_GET_PA` of `<linux/iommufd.h>` (command numbers (the low byte of each ioctl)): `0x95`. */
+export const IOMMUFD_CMD_IOAS_NOIOMMU_GET_PA = 149;
 // IOAS map flags (MAP and MAP_FILE)
-export const IOMMU_IOAS_MAP_FIXED_IOVA = 1; // 1 << 0
-export const IOMMU_IOAS_MAP_WRITEABLE = 2; // 1 << 1
-export const IOMMU_IOAS_MAP_READABLE = 4; // 1 << 2
+/** `IOMMU_IOAS_MAP_FIXED_IOVA` of `<linux/iommufd.h>` (IOAS map flags (MAP and MAP_FILE)): `1 << 0`. */
+export const IOMMU_IOAS_MAP_FIXED_IOVA = 1;
+/** `IOMMU_IOAS_MAP_WRITEABLE` of `<linux/iommufd.h>` (IOAS map flags (MAP and MAP_FILE)): `1 << 1`. */
+export const IOMMU_IOAS_MAP_WRITEABLE = 2;
+/** `IOMMU_IOAS_MAP_READABLE` of `<linux/iommufd.h>` (IOAS map flags (MAP and MAP_FILE)): `1 << 2`. */
+export const IOMMU_IOAS_MAP_READABLE = 4;
 // GET_HW_INFO
+/** `IOMMU_HW_INFO_TYPE_NONE` of `<linux/iommufd.h>` (GET_HW_INFO). */
 export const IOMMU_HW_INFO_TYPE_NONE = 0;
+/** `IOMMU_HW_INFO_TYPE_DEFAULT` of `<linux/iommufd.h>` (GET_HW_INFO). */
 export const IOMMU_HW_INFO_TYPE_DEFAULT = 0;
+/** `IOMMU_HW_INFO_TYPE_INTEL_VTD` of `<linux/iommufd.h>` (GET_HW_INFO). */
 export const IOMMU_HW_INFO_TYPE_INTEL_VTD = 1;
+/** `IOMMU_HW_INFO_TYPE_ARM_SMMUV3` of `<linux/iommufd.h>` (GET_HW_INFO). */
 export const IOMMU_HW_INFO_TYPE_ARM_SMMUV3 = 2;
+/** `IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV` of `<linux/iommufd.h>` (GET_HW_INFO). */
 export const IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV = 3;
+/** `IOMMU_HW_INFO_TYPE_AMD` of `<linux/iommufd.h>` (GET_HW_INFO). */
 export const IOMMU_HW_INFO_TYPE_AMD = 4;
-export const IOMMU_HW_CAP_DIRTY_TRACKING = 1; // 1 << 0
-export const IOMMU_HW_CAP_PCI_PASID_EXEC = 2; // 1 << 1
-export const IOMMU_HW_CAP_PCI_PASID_PRIV = 4; // 1 << 2
-export const IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED = 8; // 1 << 3
-export const IOMMU_HW_INFO_FLAG_INPUT_TYPE = 1; // 1 << 0
-export const IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17 = 1; // 1 << 0
+/** `IOMMU_HW_CAP_DIRTY_TRACKING` of `<linux/iommufd.h>` (GET_HW_INFO): `1 << 0`. */
+export const IOMMU_HW_CAP_DIRTY_TRACKING = 1;
+/** `IOMMU_HW_CAP_PCI_PASID_EXEC` of `<linux/iommufd.h>` (GET_HW_INFO): `1 << 1`. */
+export const IOMMU_HW_CAP_PCI_PASID_EXEC = 2;
+/** `IOMMU_HW_CAP_PCI_PASID_PRIV` of `<linux/iommufd.h>` (GET_HW_INFO): `1 << 2`. */
+export const IOMMU_HW_CAP_PCI_PASID_PRIV = 4;
+/** `IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED` of `<linux/iommufd.h>` (GET_HW_INFO): `1 << 3`. */
+export const IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED = 8;
+/** `IOMMU_HW_INFO_FLAG_INPUT_TYPE` of `<linux/iommufd.h>` (GET_HW_INFO): `1 << 0`. */
+export const IOMMU_HW_INFO_FLAG_INPUT_TYPE = 1;
+/** `IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17` of `<linux/iommufd.h>` (GET_HW_INFO): `1 << 0`. */
+export const IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17 = 1;
 
-/** sizeof() of each mirrored struct (64-bit Linux), by its uAPI name. */
+/** sizeof() of each mirrored struct (64-bit Linux), in bytes, by its uAPI name. */
 export const SIZEOF = {
+  /** `sizeof(struct vfio_info_cap_header)`: 8 bytes. */
   vfio_info_cap_header: 8,
+  /** `sizeof(struct vfio_group_status)`: 8 bytes. */
   vfio_group_status: 8,
+  /** `sizeof(struct vfio_device_info)`: 24 bytes. */
   vfio_device_info: 24,
+  /** `sizeof(struct vfio_device_info_cap_pci_atomic_comp)`: 16 bytes. */
   vfio_device_info_cap_pci_atomic_comp: 16,
+  /** `sizeof(struct vfio_region_info)`: 32 bytes. */
   vfio_region_info: 32,
+  /** `sizeof(struct vfio_region_sparse_mmap_area)`: 16 bytes. */
   vfio_region_sparse_mmap_area: 16,
+  /** `sizeof(struct vfio_region_info_cap_sparse_mmap)`: 16 bytes. */
   vfio_region_info_cap_sparse_mmap: 16,
+  /** `sizeof(struct vfio_region_info_cap_type)`: 16 bytes. */
   vfio_region_info_cap_type: 16,
+  /** `sizeof(struct vfio_irq_info)`: 16 bytes. */
   vfio_irq_info: 16,
+  /** `sizeof(struct vfio_irq_set)`: 20 bytes. */
   vfio_irq_set: 20,
+  /** `sizeof(struct vfio_pci_dependent_device)`: 8 bytes. */
   vfio_pci_dependent_device: 8,
+  /** `sizeof(struct vfio_pci_hot_reset_info)`: 12 bytes. */
   vfio_pci_hot_reset_info: 12,
+  /** `sizeof(struct vfio_pci_hot_reset)`: 12 bytes. */
   vfio_pci_hot_reset: 12,
+  /** `sizeof(struct vfio_device_bind_iommufd)`: 24 bytes. */
   vfio_device_bind_iommufd: 24,
+  /** `sizeof(struct vfio_device_attach_iommufd_pt)`: 16 bytes. */
   vfio_device_attach_iommufd_pt: 16,
+  /** `sizeof(struct vfio_device_detach_iommufd_pt)`: 12 bytes. */
   vfio_device_detach_iommufd_pt: 12,
+  /** `sizeof(struct vfio_iommu_type1_info)`: 24 bytes. */
   vfio_iommu_type1_info: 24,
+  /** `sizeof(struct vfio_iova_range)`: 16 bytes. */
   vfio_iova_range: 16,
+  /** `sizeof(struct vfio_iommu_type1_info_cap_iova_range)`: 16 bytes. */
   vfio_iommu_type1_info_cap_iova_range: 16,
+  /** `sizeof(struct vfio_iommu_type1_info_cap_migration)`: 32 bytes. */
   vfio_iommu_type1_info_cap_migration: 32,
+  /** `sizeof(struct vfio_iommu_type1_info_dma_avail)`: 12 bytes. */
   vfio_iommu_type1_info_dma_avail: 12,
+  /** `sizeof(struct vfio_iommu_type1_dma_map)`: 32 bytes. */
   vfio_iommu_type1_dma_map: 32,
+  /** `sizeof(struct vfio_iommu_type1_dma_unmap)`: 24 bytes. */
   vfio_iommu_type1_dma_unmap: 24,
+  /** `sizeof(struct vfio_device_feature)`: 8 bytes. */
   vfio_device_feature: 8,
+  /** `sizeof(struct vfio_device_feature_migration)`: 8 bytes. */
   vfio_device_feature_migration: 8,
+  /** `sizeof(struct vfio_device_feature_mig_state)`: 8 bytes. */
   vfio_device_feature_mig_state: 8,
+  /** `sizeof(struct vfio_precopy_info)`: 24 bytes. */
   vfio_precopy_info: 24,
+  /** `sizeof(struct vfio_device_low_power_entry_with_wakeup)`: 8 bytes. */
   vfio_device_low_power_entry_with_wakeup: 8,
+  /** `sizeof(struct vfio_device_feature_dma_logging_control)`: 24 bytes. */
   vfio_device_feature_dma_logging_control: 24,
+  /** `sizeof(struct vfio_device_feature_dma_logging_range)`: 16 bytes. */
   vfio_device_feature_dma_logging_range: 16,
+  /** `sizeof(struct vfio_device_feature_dma_logging_report)`: 32 bytes. */
   vfio_device_feature_dma_logging_report: 32,
+  /** `sizeof(struct vfio_device_feature_mig_data_size)`: 8 bytes. */
   vfio_device_feature_mig_data_size: 8,
+  /** `sizeof(struct vfio_device_feature_bus_master)`: 4 bytes. */
   vfio_device_feature_bus_master: 4,
+  /** `sizeof(struct vfio_region_dma_range)`: 16 bytes. */
   vfio_region_dma_range: 16,
+  /** `sizeof(struct vfio_device_feature_dma_buf)`: 16 bytes. */
   vfio_device_feature_dma_buf: 16,
+  /** `sizeof(struct vfio_device_feature_zpci_err)`: 8 bytes. */
   vfio_device_feature_zpci_err: 8,
+  /** `sizeof(struct vfio_device_ioeventfd)`: 32 bytes. */
   vfio_device_ioeventfd: 32,
+  /** `sizeof(struct iommu_destroy)`: 8 bytes. */
   iommu_destroy: 8,
+  /** `sizeof(struct iommu_ioas_alloc)`: 12 bytes. */
   iommu_ioas_alloc: 12,
+  /** `sizeof(struct iommu_iova_range)`: 16 bytes. */
   iommu_iova_range: 16,
+  /** `sizeof(struct iommu_ioas_iova_ranges)`: 32 bytes. */
   iommu_ioas_iova_ranges: 32,
+  /** `sizeof(struct iommu_ioas_map)`: 40 bytes. */
   iommu_ioas_map: 40,
+  /** `sizeof(struct iommu_ioas_map_file)`: 40 bytes. */
   iommu_ioas_map_file: 40,
+  /** `sizeof(struct iommu_ioas_unmap)`: 24 bytes. */
   iommu_ioas_unmap: 24,
+  /** `sizeof(struct iommu_hw_info)`: 40 bytes. */
   iommu_hw_info: 40,
+  /** `sizeof(struct iommu_hw_info_vtd)`: 24 bytes. */
   iommu_hw_info_vtd: 24,
+  /** `sizeof(struct iommu_ioas_noiommu_get_pa)`: 40 bytes. */
   iommu_ioas_noiommu_get_pa: 40,
 } as const;
 
 /** offsetof() of each field of each mirrored struct, by uAPI struct and field name. */
 export const OFFSETOF = {
-  vfio_info_cap_header: { id: 0, version: 2, next: 4 },
-  vfio_group_status: { argsz: 0, flags: 4 },
-  vfio_device_info: { argsz: 0, flags: 4, num_regions: 8, num_irqs: 12, cap_offset: 16, pad: 20 },
-  vfio_device_info_cap_pci_atomic_comp: { header: 0, flags: 8, reserved: 12 },
-  vfio_region_info: { argsz: 0, flags: 4, index: 8, cap_offset: 12, size: 16, offset: 24 },
-  vfio_region_sparse_mmap_area: { offset: 0, size: 8 },
-  vfio_region_info_cap_sparse_mmap: { header: 0, nr_areas: 8, reserved: 12, areas: 16 },
-  vfio_region_info_cap_type: { header: 0, type: 8, subtype: 12 },
-  vfio_irq_info: { argsz: 0, flags: 4, index: 8, count: 12 },
-  vfio_irq_set: { argsz: 0, flags: 4, index: 8, start: 12, count: 16, data: 20 },
-  vfio_pci_dependent_device: { group_id: 0, devid: 0, segment: 4, bus: 6, devfn: 7 },
-  vfio_pci_hot_reset_info: { argsz: 0, flags: 4, count: 8, devices: 12 },
-  vfio_pci_hot_reset: { argsz: 0, flags: 4, count: 8, group_fds: 12 },
-  vfio_device_bind_iommufd: { argsz: 0, flags: 4, iommufd: 8, out_devid: 12, token_uuid_ptr: 16 },
-  vfio_device_attach_iommufd_pt: { argsz: 0, flags: 4, pt_id: 8, pasid: 12 },
-  vfio_device_detach_iommufd_pt: { argsz: 0, flags: 4, pasid: 8 },
-  vfio_iommu_type1_info: { argsz: 0, flags: 4, iova_pgsizes: 8, cap_offset: 16, pad: 20 },
-  vfio_iova_range: { start: 0, end: 8 },
-  vfio_iommu_type1_info_cap_iova_range: { header: 0, nr_iovas: 8, reserved: 12, iova_ranges: 16 },
-  vfio_iommu_type1_info_cap_migration: { header: 0, flags: 8, pgsize_bitmap: 16, max_dirty_bitmap_size: 24 },
-  vfio_iommu_type1_info_dma_avail: { header: 0, avail: 8 },
-  vfio_iommu_type1_dma_map: { argsz: 0, flags: 4, vaddr: 8, iova: 16, size: 24 },
-  vfio_iommu_type1_dma_unmap: { argsz: 0, flags: 4, iova: 8, size: 16, data: 24 },
-  vfio_device_feature: { argsz: 0, flags: 4, data: 8 },
-  vfio_device_feature_migration: { flags: 0 },
-  vfio_device_feature_mig_state: { device_state: 0, data_fd: 4 },
-  vfio_precopy_info: { argsz: 0, flags: 4, initial_bytes: 8, dirty_bytes: 16 },
-  vfio_device_low_power_entry_with_wakeup: { wakeup_eventfd: 0, reserved: 4 },
-  vfio_device_feature_dma_logging_control: { page_size: 0, num_ranges: 8, __reserved: 12, ranges: 16 },
-  vfio_device_feature_dma_logging_range: { iova: 0, length: 8 },
-  vfio_device_feature_dma_logging_report: { iova: 0, length: 8, page_size: 16, bitmap: 24 },
-  vfio_device_feature_mig_data_size: { stop_copy_length: 0 },
-  vfio_device_feature_bus_master: { op: 0 },
-  vfio_region_dma_range: { offset: 0, length: 8 },
-  vfio_device_feature_dma_buf: { region_index: 0, open_flags: 4, flags: 8, nr_ranges: 12, dma_ranges: 16 },
-  vfio_device_feature_zpci_err: { data: 0 },
-  vfio_device_ioeventfd: { argsz: 0, flags: 4, offset: 8, data: 16, fd: 24, reserved: 28 },
-  iommu_destroy: { size: 0, id: 4 },
-  iommu_ioas_alloc: { size: 0, flags: 4, out_ioas_id: 8 },
-  iommu_iova_range: { start: 0, last: 8 },
-  iommu_ioas_iova_ranges: { size: 0, ioas_id: 4, num_iovas: 8, __reserved: 12, allowed_iovas: 16, out_iova_alignment: 24 },
-  iommu_ioas_map: { size: 0, flags: 4, ioas_id: 8, __reserved: 12, user_va: 16, length: 24, iova: 32 },
-  iommu_ioas_map_file: { size: 0, flags: 4, ioas_id: 8, fd: 12, start: 16, length: 24, iova: 32 },
-  iommu_ioas_unmap: { size: 0, ioas_id: 4, iova: 8, length: 16 },
-  iommu_hw_info: { size: 0, flags: 4, dev_id: 8, data_len: 12, data_uptr: 16, in_data_type: 24, out_data_type: 24, out_max_pasid_log2: 28, __reserved: 29, out_capabilities: 32 },
-  iommu_hw_info_vtd: { flags: 0, __reserved: 4, cap_reg: 8, ecap_reg: 16 },
-  iommu_ioas_noiommu_get_pa: { size: 0, flags: 4, ioas_id: 8, __reserved: 12, iova: 16, length: 24, out_phys: 32 },
+  /** Field offsets of `struct vfio_info_cap_header`, in bytes from its start. */
+  vfio_info_cap_header: {
+    /** `offsetof(struct vfio_info_cap_header, id)`: byte 0. */
+    id: 0,
+    /** `offsetof(struct vfio_info_cap_header, version)`: byte 2. */
+    version: 2,
+    /** `offsetof(struct vfio_info_cap_header, next)`: byte 4. */
+    next: 4,
+  },
+  /** Field offsets of `struct vfio_group_status`, in bytes from its start. */
+  vfio_group_status: {
+    /** `offsetof(struct vfio_group_status, argsz)`: byte 0. */
+    argsz: 0,
+    /** `offsetof(struct vfio_group_status, flags)`: byte 4. */
+    flags: 4,
+  },
+  /** Field offsets of `struct vfio_device_info`, in bytes from its start. */
+  vfio_device_info: {
+    /** `offsetof(struct vfio_device_info, argsz)`: byte 0. */
+    argsz: 0,
+    /** `offsetof(struct vfio_device_info, flags)`: byte 4. */
+    flags: 4,
+    /** `offsetof(struct vfio_device_info, num_regions)`: byte 8. */
+    num_regions: 8,
+    /** `offsetof(struct vfio_device_info, num_irqs)`: byte 12. */
+    num_irqs: 12,
+    /** `offsetof(struct vfio_device_info, cap_offset)`: byte 16. */
+    cap_offset: 16,
+    /** `offsetof(struct vfio_device_info, pad)`: byte 20. */
+    pad: 20,
+  },
+  /** Field offsets of `struct vfio_device_info_cap_pci_atomic_comp`, in bytes from its start. */
+  vfio_device_info_cap_pci_atomic_comp: {
+    /** `offsetof(struct vfio_device_info_cap_pci_atomic_comp, header)`: byte 0. */
+    header: 0,
+    /** `offsetof(struct vfio_device_info_cap_pci_atomic_comp, flags)`: byte 8. */
+    flags: 8,
+    /** `offsetof(struct vfio_device_info_cap_pci_atomic_comp, reserved)`: byte 12. */
+    reserved: 12,
+  },
+  /** Field offsets of `struct vfio_region_info`, in bytes from its start. */
+  vfio_region_info: {
+    /** `offsetof(struct vfio_region_info, argsz)`: byte 0. */
+    argsz: 0,
+    /** `offsetof(struct vfio_region_info, flags)`: byte 4. */
+    flags: 4,
+    /** `offsetof(struct vfio_region_info, index)`: byte 8. */
+    index: 8,
+    /** `offsetof(struct vfio_region_info, cap_offset)`: byte 12. */
+    cap_offset: 12,
+    /** `offsetof(struct vfio_region_info, size)`: byte 16. */
+    size: 16,
+    /** `offsetof(struct vfio_region_info, offset)`: byte 24. */
+    offset: 24,
+  },
+  /** Field offsets of `struct vfio_region_sparse_mmap_area`, in bytes from its start. */
+  vfio_region_sparse_mmap_area: {
+    /** `offsetof(struct vfio_region_sparse_mmap_area, offset)`: byte 0. */
+    offset: 0,
+    /** `offsetof(struct vfio_region_sparse_mmap_area, size)`: byte 8. */
+    size: 8,
+  },
+  /** Field offsets of `struct vfio_region_info_cap_sparse_mmap`, in bytes from its start. */
+  vfio_region_info_cap_sparse_mmap: {
+    /** `offsetof(struct vfio_region_info_cap_sparse_mmap, header)`: byte 0. */
+    header: 0,
+    /** `offsetof(struct vfio_region_info_cap_sparse_mmap, nr_areas)`: byte 8. */
+    nr_areas: 8,
+    /** `offsetof(struct vfio_region_info_cap_sparse_mmap, reserved)`: byte 12. */
+    reserved: 12,
+    /** `offsetof(struct vfio_region_info_cap_sparse_mmap, areas)`: byte 16. */
+    areas: 16,
+  },
+  /** Field offsets of `struct vfio_region_info_cap_type`, in bytes from its start. */
+  vfio_region_info_cap_type: {
+    /** `offsetof(struct vfio_region_info_cap_type, header)`: byte 0. */
+    header: 0,
+    /** `offsetof(struct vfio_region_info_cap_type, type)`: byte 8. */
+    type: 8,
+    /** `offsetof(struct vfio_region_info_cap_type, subtype)`: byte 12. */
+    subtype: 12,
+  },
+  /** Field offsets of `struct vfio_irq_info`, in bytes from its start. */
+  vfio_irq_info: {
+    /** `offsetof(struct vfio_irq_info, argsz)`: byte 0. */
+    argsz: 0,
+    /** `offsetof(struct vfio_irq_info, flags)`: byte 4. */
+    flags: 4,
+    /** `offsetof(struct vfio_irq_info, index)`: byte 8. */
+    index: 8,
+    /** `offsetof(struct vfio_irq_info, count)`: byte 12. */
+    count: 12,
+  },
+  /** Field offsets of `struct vfio_irq_set`, in bytes from its start. */
+  vfio_irq_set: {
+    /** `offsetof(struct vfio_irq_set, argsz)`: byte 0. */
+    argsz: 0,
+    /** `offsetof(struct vfio_irq_set, flags)`: byte 4. */
+    flags: 4,
+    /** `offsetof(struct vfio_irq_set, index)`: byte 8. */
+    index: 8,
+    /** `offsetof(struct vfio_irq_set, start)`: byte 12. */
+    start: 12,
+    /** `offsetof(struct vfio_irq_set, count)`: byte 16. */
+    count: 16,
+    /** `offsetof(struct vfio_irq_set, data)`: byte 20. */
+    data: 20,
+  },
+  /** Field offsets of `struct vfio_pci_dependent_device`, in bytes from its start. */
+  vfio_pci_dependent_device: {
+    /** `offsetof(struct vfio_pci_dependent_device, group_id)`: byte 0. */
+    group_id: 0,
+    /** `offsetof(struct vfio_pci_dependent_device, devid)`: byte 0. */
+    devid: 0,
+    /** `offsetof(struct vfio_pci_dependent_device, segment)`: byte 4. */
+    segment: 4,
+    /** `offsetof(struct vfio_pci_dependent_device, bus)`: byte 6. */
+    bus: 6,
+    /** `offsetof(struct vfio_pci_dependent_device, devfn)`: byte 7. */
+    devfn: 7,
+  },
+  /** Field offsets of `struct vfio_pci_hot_reset_info`, in bytes from its start. */
+  vfio_pci_hot_reset_info: {
+    /** `offsetof(struct vfio_pci_hot_reset_info, argsz)`: byte 0. */
+    argsz: 0,
+    /** `offsetof(struct vfio_pci_hot_reset_info, flags)`: byte 4. */
+    flags: 4,
+    /** `offsetof(struct vfio_pci_hot_reset_info, count)`: byte 8. */
+    count: 8,
+    /** `offsetof(struct vfio_pci_hot_reset_info, devices)`: byte 12. */
+    devices: 12,
+  },
+  /** Field offsets of `struct vfio_pci_hot_reset`, in bytes from its start. */
+  vfio_pci_hot_reset: {
+    /** `offsetof(struct vfio_pci_hot_reset, argsz)`: byte 0. */
+    argsz: 0,
+    /** `offsetof(struct vfio_pci_hot_reset, flags)`: byte 4. */
+    flags: 4,
+    /** `offsetof(struct vfio_pci_hot_reset, count)`: byte 8. */
+    count: 8,
+    /** `offsetof(struct vfio_pci_hot_reset, group_fds)`: byte 12. */
+    group_fds: 12,
+  },
+  /** Field offsets of `struct vfio_device_bind_iommufd`, in bytes from its start. */
+  vfio_device_bind_iommufd: {
+    /** `offsetof(struct vfio_device_bind_iommufd, argsz)`: byte 0. */
+    argsz: 0,
+    /** `offsetof(struct vfio_device_bind_iommufd, flags)`: byte 4. */
+    flags: 4,
+    /** `offsetof(struct vfio_device_bind_iommufd, iommufd)`: byte 8. */
+    iommufd: 8,
+    /** `offsetof(struct vfio_device_bind_iommufd, out_devid)`: byte 12. */
+    out_devid: 12,
+    /** `offsetof(struct vfio_device_bind_iommufd, token_uuid_ptr)`: byte 16. */
+    token_uuid_ptr: 16,
+  },
+  /** Field offsets of `struct vfio_device_attach_iommufd_pt`, in bytes from its start. */
+  vfio_device_attach_iommufd_pt: {
+    /** `offsetof(struct vfio_device_attach_iommufd_pt, argsz)`: byte 0. */
+    argsz: 0,
+    /** `offsetof(struct vfio_device_attach_iommufd_pt, flags)`: byte 4. */
+    flags: 4,
+    /** `offsetof(struct vfio_device_attach_iommufd_pt, pt_id)`: byte 8. */
+    pt_id: 8,
+    /** `offsetof(struct vfio_device_attach_iommufd_pt, pasid)`: byte 12. */
+    pasid: 12,
+  },
+  /** Field offsets of `struct vfio_device_detach_iommufd_pt`, in bytes from its start. */
+  vfio_device_detach_iommufd_pt: {
+    /** `offsetof(struct vfio_device_detach_iommufd_pt, argsz)`: byte 0. */
+    argsz: 0,
+    /** `offsetof(struct vfio_device_detach_iommufd_pt, flags)`: byte 4. */
+    flags: 4,
+    /** `offsetof(struct vfio_device_detach_iommufd_pt, pasid)`: byte 8. */
+    pasid: 8,
+  },
+  /** Field offsets of `struct vfio_iommu_type1_info`, in bytes from its start. */
+  vfio_iommu_type1_info: {
+    /** `offsetof(struct vfio_iommu_type1_info, argsz)`: byte 0. */
+    argsz: 0,
+    /** `offsetof(struct vfio_iommu_type1_info, flags)`: byte 4. */
+    flags: 4,
+    /** `offsetof(struct vfio_iommu_type1_info, iova_pgsizes)`: byte 8. */
+    iova_pgsizes: 8,
+    /** `offsetof(struct vfio_iommu_type1_info, cap_offset)`: byte 16. */
+    cap_offset: 16,
+    /** `offsetof(struct vfio_iommu_type1_info, pad)`: byte 20. */
+    pad: 20,
+  },
+  /** Field offsets of `struct vfio_iova_range`, in bytes from its start. */
+  vfio_iova_range: {
+    /** `offsetof(struct vfio_iova_range, start)`: byte 0. */
+    start: 0,
+    /** `offsetof(struct vfio_iova_range, end)`: byte 8. */
+    end: 8,
+  },
+  /** Field offsets of `struct vfio_iommu_type1_info_cap_iova_range`, in bytes from its start. */
+  vfio_iommu_type1_info_cap_iova_range: {
+    /** `offsetof(struct vfio_iommu_type1_info_cap_iova_range, header)`: byte 0. */
+    header: 0,
+    /** `offsetof(struct vfio_iommu_type1_info_cap_iova_range, nr_iovas)`: byte 8. */
+    nr_iovas: 8,
+    /** `offsetof(struct vfio_iommu_type1_info_cap_iova_range, reserved)`: byte 12. */
+    reserved: 12,
+    /** `offsetof(struct vfio_iommu_type1_info_cap_iova_range, iova_ranges)`: byte 16. */
+    iova_ranges: 16,
+  },
+  /** Field offsets of `struct vfio_iommu_type1_info_cap_migration`, in bytes from its start. */
+  vfio_iommu_type1_info_cap_migration: {
+    /** `offsetof(struct vfio_iommu_type1_info_cap_migration, header)`: byte 0. */
+    header: 0,
+    /** `offsetof(struct vfio_iommu_type1_info_cap_migration, flags)`: byte 8. */
+    flags: 8,
+    /** `offsetof(struct vfio_iommu_type1_info_cap_migration, pgsize_bitmap)`: byte 16. */
+    pgsize_bitmap: 16,
+    /** `offsetof(struct vfio_iommu_type1_info_cap_migration, max_dirty_bitmap_size)`: byte 24. */
+    max_dirty_bitmap_size: 24,
+  },
+  /** Field offsets of `struct vfio_iommu_type1_info_dma_avail`, in bytes from its start. */
+  vfio_iommu_type1_info_dma_avail: {
+    /** `offsetof(struct vfio_iommu_type1_info_dma_avail, header)`: byte 0. */
+    header: 0,
+    /** `offsetof(struct vfio_iommu_type1_info_dma_avail, avail)`: byte 8. */
+    avail: 8,
+  },
+  /** Field offsets of `struct vfio_iommu_type1_dma_map`, in bytes from its start. */
+  vfio_iommu_type1_dma_map: {
+    /** `offsetof(struct vfio_iommu_type1_dma_map, argsz)`: byte 0. */
+    argsz: 0,
+    /** `offsetof(struct vfio_iommu_type1_dma_map, flags)`: byte 4. */
+    flags: 4,
+    /** `offsetof(struct vfio_iommu_type1_dma_map, vaddr)`: byte 8. */
+    vaddr: 8,
+    /** `offsetof(struct vfio_iommu_type1_dma_map, iova)`: byte 16. */
+    iova: 16,
+    /** `offsetof(struct vfio_iommu_type1_dma_map, size)`: byte 24. */
+    size: 24,
+  },
+  /** Field offsets of `struct vfio_iommu_type1_dma_unmap`, in bytes from its start. */
+  vfio_iommu_type1_dma_unmap: {
+    /** `offsetof(struct vfio_iommu_type1_dma_unmap, argsz)`: byte 0. */
+    argsz: 0,
+    /** `offsetof(struct vfio_iommu_type1_dma_unmap, flags)`: byte 4. */
+    flags: 4,
+    /** `offsetof(struct vfio_iommu_type1_dma_unmap, iova)`: byte 8. */
+    iova: 8,
+    /** `offsetof(struct vfio_iommu_type1_dma_unmap, size)`: byte 16. */
+    size: 16,
+    /** `offsetof(struct vfio_iommu_type1_dma_unmap, data)`: byte 24. */
+    data: 24,
+  },
+  /** Field offsets of `struct vfio_device_feature`, in bytes from its start. */
+  vfio_device_feature: {
+    /** `offsetof(struct vfio_device_feature, argsz)`: byte 0. */
+    argsz: 0,
+    /** `offsetof(struct vfio_device_feature, flags)`: byte 4. */
+    flags: 4,
+    /** `offsetof(struct vfio_device_feature, data)`: byte 8. */
+    data: 8,
+  },
+  /** Field offsets of `struct vfio_device_feature_migration`, in bytes from its start. */
+  vfio_device_feature_migration: {
+    /** `offsetof(struct vfio_device_feature_migration, flags)`: byte 0. */
+    flags: 0,
+  },
+  /** Field offsets of `struct vfio_device_feature_mig_state`, in bytes from its start. */
+  vfio_device_feature_mig_state: {
+    /** `offsetof(struct vfio_device_feature_mig_state, device_state)`: byte 0. */
+    device_state: 0,
+    /** `offsetof(struct vfio_device_feature_mig_state, data_fd)`: byte 4. */
+    data_fd: 4,
+  },
+  /** Field offsets of `struct vfio_precopy_info`, in bytes from its start. */
+  vfio_precopy_info: {
+    /** `offsetof(struct vfio_precopy_info, argsz)`: byte 0. */
+    argsz: 0,
+    /** `offsetof(struct vfio_precopy_info, flags)`: byte 4. */
+    flags: 4,
+    /** `offsetof(struct vfio_precopy_info, initial_bytes)`: byte 8. */
+    initial_bytes: 8,
+    /** `offsetof(struct vfio_precopy_info, dirty_bytes)`: byte 16. */
+    dirty_bytes: 16,
+  },
+  /** Field offsets of `struct vfio_device_low_power_entry_with_wakeup`, in bytes from its start. */
+  vfio_device_low_power_entry_with_wakeup: {
+    /** `offsetof(struct vfio_device_low_power_entry_with_wakeup, wakeup_eventfd)`: byte 0. */
+    wakeup_eventfd: 0,
+    /** `offsetof(struct vfio_device_low_power_entry_with_wakeup, reserved)`: byte 4. */
+    reserved: 4,
+  },
+  /** Field offsets of `struct vfio_device_feature_dma_logging_control`, in bytes from its start. */
+  vfio_device_feature_dma_logging_control: {
+    /** `offsetof(struct vfio_device_feature_dma_logging_control, page_size)`: byte 0. */
+    page_size: 0,
+    /** `offsetof(struct vfio_device_feature_dma_logging_control, num_ranges)`: byte 8. */
+    num_ranges: 8,
+    /** `offsetof(struct vfio_device_feature_dma_logging_control, __reserved)`: byte 12. */
+    __reserved: 12,
+    /** `offsetof(struct vfio_device_feature_dma_logging_control, ranges)`: byte 16. */
+    ranges: 16,
+  },
+  /** Field offsets of `struct vfio_device_feature_dma_logging_range`, in bytes from its start. */
+  vfio_device_feature_dma_logging_range: {
+    /** `offsetof(struct vfio_device_feature_dma_logging_range, iova)`: byte 0. */
+    iova: 0,
+    /** `offsetof(struct vfio_device_feature_dma_logging_range, length)`: byte 8. */
+    length: 8,
+  },
+  /** Field offsets of `struct vfio_device_feature_dma_logging_report`, in bytes from its start. */
+  vfio_device_feature_dma_logging_report: {
+    /** `offsetof(struct vfio_device_feature_dma_logging_report, iova)`: byte 0. */
+    iova: 0,
+    /** `offsetof(struct vfio_device_feature_dma_logging_report, length)`: byte 8. */
+    length: 8,
+    /** `offsetof(struct vfio_device_feature_dma_logging_report, page_size)`: byte 16. */
+    page_size: 16,
+    /** `offsetof(struct vfio_device_feature_dma_logging_report, bitmap)`: byte 24. */
+    bitmap: 24,
+  },
+  /** Field offsets of `struct vfio_device_feature_mig_data_size`, in bytes from its start. */
+  vfio_device_feature_mig_data_size: {
+    /** `offsetof(struct vfio_device_feature_mig_data_size, stop_copy_length)`: byte 0. */
+    stop_copy_length: 0,
+  },
+  /** Field offsets of `struct vfio_device_feature_bus_master`, in bytes from its start. */
+  vfio_device_feature_bus_master: {
+    /** `offsetof(struct vfio_device_feature_bus_master, op)`: byte 0. */
+    op: 0,
+  },
+  /** Field offsets of `struct vfio_region_dma_range`, in bytes from its start. */
+  vfio_region_dma_range: {
+    /** `offsetof(struct vfio_region_dma_range, offset)`: byte 0. */
+    offset: 0,
+    /** `offsetof(struct vfio_region_dma_range, length)`: byte 8. */
+    length: 8,
+  },
+  /** Field offsets of `struct vfio_device_feature_dma_buf`, in bytes from its start. */
+  vfio_device_feature_dma_buf: {
+    /** `offsetof(struct vfio_device_feature_dma_buf, region_index)`: byte 0. */
+    region_index: 0,
+    /** `offsetof(struct vfio_device_feature_dma_buf, open_flags)`: byte 4. */
+    open_flags: 4,
+    /** `offsetof(struct vfio_device_feature_dma_buf, flags)`: byte 8. */
+    flags: 8,
+    /** `offsetof(struct vfio_device_feature_dma_buf, nr_ranges)`: byte 12. */
+    nr_ranges: 12,
+    /** `offsetof(struct vfio_device_feature_dma_buf, dma_ranges)`: byte 16. */
+    dma_ranges: 16,
+  },
+  /** Field offsets of `struct vfio_device_feature_zpci_err`, in bytes from its start. */
+  vfio_device_feature_zpci_err: {
+    /** `offsetof(struct vfio_device_feature_zpci_err, data)`: byte 0. */
+    data: 0,
+  },
+  /** Field offsets of `struct vfio_device_ioeventfd`, in bytes from its start. */
+  vfio_device_ioeventfd: {
+    /** `offsetof(struct vfio_device_ioeventfd, argsz)`: byte 0. */
+    argsz: 0,
+    /** `offsetof(struct vfio_device_ioeventfd, flags)`: byte 4. */
+    flags: 4,
+    /** `offsetof(struct vfio_device_ioeventfd, offset)`: byte 8. */
+    offset: 8,
+    /** `offsetof(struct vfio_device_ioeventfd, data)`: byte 16. */
+    data: 16,
+    /** `offsetof(struct vfio_device_ioeventfd, fd)`: byte 24. */
+    fd: 24,
+    /** `offsetof(struct vfio_device_ioeventfd, reserved)`: byte 28. */
+    reserved: 28,
+  },
+  /** Field offsets of `struct iommu_destroy`, in bytes from its start. */
+  iommu_destroy: {
+    /** `offsetof(struct iommu_destroy, size)`: byte 0. */
+    size: 0,
+    /** `offsetof(struct iommu_destroy, id)`: byte 4. */
+    id: 4,
+  },
+  /** Field offsets of `struct iommu_ioas_alloc`, in bytes from its start. */
+  iommu_ioas_alloc: {
+    /** `offsetof(struct iommu_ioas_alloc, size)`: byte 0. */
+    size: 0,
+    /** `offsetof(struct iommu_ioas_alloc, flags)`: byte 4. */
+    flags: 4,
+    /** `offsetof(struct iommu_ioas_alloc, out_ioas_id)`: byte 8. */
+    out_ioas_id: 8,
+  },
+  /** Field offsets of `struct iommu_iova_range`, in bytes from its start. */
+  iommu_iova_range: {
+    /** `offsetof(struct iommu_iova_range, start)`: byte 0. */
+    start: 0,
+    /** `offsetof(struct iommu_iova_range, last)`: byte 8. */
+    last: 8,
+  },
+  /** Field offsets of `struct iommu_ioas_iova_ranges`, in bytes from its start. */
+  iommu_ioas_iova_ranges: {
+    /** `offsetof(struct iommu_ioas_iova_ranges, size)`: byte 0. */
+    size: 0,
+    /** `offsetof(struct iommu_ioas_iova_ranges, ioas_id)`: byte 4. */
+    ioas_id: 4,
+    /** `offsetof(struct iommu_ioas_iova_ranges, num_iovas)`: byte 8. */
+    num_iovas: 8,
+    /** `offsetof(struct iommu_ioas_iova_ranges, __reserved)`: byte 12. */
+    __reserved: 12,
+    /** `offsetof(struct iommu_ioas_iova_ranges, allowed_iovas)`: byte 16. */
+    allowed_iovas: 16,
+    /** `offsetof(struct iommu_ioas_iova_ranges, out_iova_alignment)`: byte 24. */
+    out_iova_alignment: 24,
+  },
+  /** Field offsets of `struct iommu_ioas_map`, in bytes from its start. */
+  iommu_ioas_map: {
+    /** `offsetof(struct iommu_ioas_map, size)`: byte 0. */
+    size: 0,
+    /** `offsetof(struct iommu_ioas_map, flags)`: byte 4. */
+    flags: 4,
+    /** `offsetof(struct iommu_ioas_map, ioas_id)`: byte 8. */
+    ioas_id: 8,
+    /** `offsetof(struct iommu_ioas_map, __reserved)`: byte 12. */
+    __reserved: 12,
+    /** `offsetof(struct iommu_ioas_map, user_va)`: byte 16. */
+    user_va: 16,
+    /** `offsetof(struct iommu_ioas_map, length)`: byte 24. */
+    length: 24,
+    /** `offsetof(struct iommu_ioas_map, iova)`: byte 32. */
+    iova: 32,
+  },
+  /** Field offsets of `struct iommu_ioas_map_file`, in bytes from its start. */
+  iommu_ioas_map_file: {
+    /** `offsetof(struct iommu_ioas_map_file, size)`: byte 0. */
+    size: 0,
+    /** `offsetof(struct iommu_ioas_map_file, flags)`: byte 4. */
+    flags: 4,
+    /** `offsetof(struct iommu_ioas_map_file, ioas_id)`: byte 8. */
+    ioas_id: 8,
+    /** `offsetof(struct iommu_ioas_map_file, fd)`: byte 12. */
+    fd: 12,
+    /** `offsetof(struct iommu_ioas_map_file, start)`: byte 16. */
+    start: 16,
+    /** `offsetof(struct iommu_ioas_map_file, length)`: byte 24. */
+    length: 24,
+    /** `offsetof(struct iommu_ioas_map_file, iova)`: byte 32. */
+    iova: 32,
+  },
+  /** Field offsets of `struct iommu_ioas_unmap`, in bytes from its start. */
+  iommu_ioas_unmap: {
+    /** `offsetof(struct iommu_ioas_unmap, size)`: byte 0. */
+    size: 0,
+    /** `offsetof(struct iommu_ioas_unmap, ioas_id)`: byte 4. */
+    ioas_id: 4,
+    /** `offsetof(struct iommu_ioas_unmap, iova)`: byte 8. */
+    iova: 8,
+    /** `offsetof(struct iommu_ioas_unmap, length)`: byte 16. */
+    length: 16,
+  },
+  /** Field offsets of `struct iommu_hw_info`, in bytes from its start. */
+  iommu_hw_info: {
+    /** `offsetof(struct iommu_hw_info, size)`: byte 0. */
+    size: 0,
+    /** `offsetof(struct iommu_hw_info, flags)`: byte 4. */
+    flags: 4,
+    /** `offsetof(struct iommu_hw_info, dev_id)`: byte 8. */
+    dev_id: 8,
+    /** `offsetof(struct iommu_hw_info, data_len)`: byte 12. */
+    data_len: 12,
+    /** `offsetof(struct iommu_hw_info, data_uptr)`: byte 16. */
+    data_uptr: 16,
+    /** `offsetof(struct iommu_hw_info, in_data_type)`: byte 24. */
+    in_data_type: 24,
+    /** `offsetof(struct iommu_hw_info, out_data_type)`: byte 24. */
+    out_data_type: 24,
+    /** `offsetof(struct iommu_hw_info, out_max_pasid_log2)`: byte 28. */
+    out_max_pasid_log2: 28,
+    /** `offsetof(struct iommu_hw_info, __reserved)`: byte 29. */
+    __reserved: 29,
+    /** `offsetof(struct iommu_hw_info, out_capabilities)`: byte 32. */
+    out_capabilities: 32,
+  },
+  /** Field offsets of `struct iommu_hw_info_vtd`, in bytes from its start. */
+  iommu_hw_info_vtd: {
+    /** `offsetof(struct iommu_hw_info_vtd, flags)`: byte 0. */
+    flags: 0,
+    /** `offsetof(struct iommu_hw_info_vtd, __reserved)`: byte 4. */
+    __reserved: 4,
+    /** `offsetof(struct iommu_hw_info_vtd, cap_reg)`: byte 8. */
+    cap_reg: 8,
+    /** `offsetof(struct iommu_hw_info_vtd, ecap_reg)`: byte 16. */
+    ecap_reg: 16,
+  },
+  /** Field offsets of `struct iommu_ioas_noiommu_get_pa`, in bytes from its start. */
+  iommu_ioas_noiommu_get_pa: {
+    /** `offsetof(struct iommu_ioas_noiommu_get_pa, size)`: byte 0. */
+    size: 0,
+    /** `offsetof(struct iommu_ioas_noiommu_get_pa, flags)`: byte 4. */
+    flags: 4,
+    /** `offsetof(struct iommu_ioas_noiommu_get_pa, ioas_id)`: byte 8. */
+    ioas_id: 8,
+    /** `offsetof(struct iommu_ioas_noiommu_get_pa, __reserved)`: byte 12. */
+    __reserved: 12,
+    /** `offsetof(struct iommu_ioas_noiommu_get_pa, iova)`: byte 16. */
+    iova: 16,
+    /** `offsetof(struct iommu_ioas_noiommu_get_pa, length)`: byte 24. */
+    length: 24,
+    /** `offsetof(struct iommu_ioas_noiommu_get_pa, out_phys)`: byte 32. */
+    out_phys: 32,
+  },
 } as const;

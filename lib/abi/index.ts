@@ -24,9 +24,13 @@ export * from './generated';
 // NVLink2 region capabilities and subtypes: deprecated, no longer provided by any kernel, and
 // left out of the native lists (the addon never reads them). Kept so old regions still get
 // their names.
+/** `VFIO_REGION_INFO_CAP_NVLINK2_SSATGT` of older `<linux/vfio.h>` (removed region capability id): names old regions only. */
 export const VFIO_REGION_INFO_CAP_NVLINK2_SSATGT = 4;
+/** `VFIO_REGION_INFO_CAP_NVLINK2_LNKSPD` of older `<linux/vfio.h>` (removed region capability id): names old regions only. */
 export const VFIO_REGION_INFO_CAP_NVLINK2_LNKSPD = 5;
+/** `VFIO_REGION_SUBTYPE_NVIDIA_NVLINK2_RAM` of older `<linux/vfio.h>` (removed subtype of the NVIDIA vendor region type). */
 export const VFIO_REGION_SUBTYPE_NVIDIA_NVLINK2_RAM = 1;
+/** `VFIO_REGION_SUBTYPE_IBM_NVLINK2_ATSD` of older `<linux/vfio.h>` (removed subtype of the IBM vendor region type). */
 export const VFIO_REGION_SUBTYPE_IBM_NVLINK2_ATSD = 1;
 
 // ---------------------------------------------------------------------------------------------
@@ -91,13 +95,22 @@ export function featureIndex(name: string): number | undefined {
   return i >= 0 ? i : undefined;
 }
 
+/** The operations of one VFIO_DEVICE_FEATURE call; {@link featureFlags} turns them into flag bits. */
 export interface FeatureOps {
+  /** Set `VFIO_DEVICE_FEATURE_GET`: read the feature's payload from the kernel. Default false. */
   readonly get?: boolean;
+  /** Set `VFIO_DEVICE_FEATURE_SET`: write the payload to the kernel. Default false. */
   readonly set?: boolean;
+  /** Set `VFIO_DEVICE_FEATURE_PROBE`: only ask whether get/set are supported. Default false. */
   readonly probe?: boolean;
 }
 
-/** The `flags` word of struct vfio_device_feature for a feature index and operations. */
+/**
+ * The `flags` word of struct vfio_device_feature for a feature index and operations.
+ *
+ * @param index - The feature index, an integer 0..0xffff.
+ * @throws RangeError when `index` is outside 0..0xffff (this layer sits below VfioError).
+ */
 export function featureFlags(index: number, ops: FeatureOps): number {
   if (!Number.isInteger(index) || index < 0 || index > VFIO_DEVICE_FEATURE_MASK) {
     throw new RangeError(`feature index ${index} is outside 0..0xffff`);
