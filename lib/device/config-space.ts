@@ -3,11 +3,15 @@
 import * as decode from '../decode';
 import { Region } from './region';
 
-/** PCI_COMMAND bits (PCI Local Bus spec). */
+/** Offset of the PCI command register in config space (PCI Local Bus spec); 16 bits wide. */
 export const PCI_COMMAND = 0x04;
+/** Command register bit 0, I/O Space: the device decodes its I/O BARs while set. */
 export const PCI_COMMAND_IO = 1 << 0;
+/** Command register bit 1, Memory Space: the device decodes its memory BARs while set. */
 export const PCI_COMMAND_MEMORY = 1 << 1;
+/** Command register bit 2, Bus Master: the device may issue DMA while set. */
 export const PCI_COMMAND_MASTER = 1 << 2;
+/** Command register bit 10, Interrupt Disable: the device may not assert INTx while set. */
 export const PCI_COMMAND_INTX_DISABLE = 1 << 10;
 
 /**
@@ -82,7 +86,12 @@ export class ConfigSpace {
   }
 
   /** Standard and extended capabilities, walked over a fresh config image. */
-  capabilities(): { standard: decode.PciCapability[]; extended: decode.PciExtCapability[] } {
+  capabilities(): {
+    /** The standard capabilities (from the pointer at 0x34), in chain order. */
+    standard: decode.PciCapability[];
+    /** The PCIe extended capabilities (from 0x100), in chain order; empty for 256-byte config space. */
+    extended: decode.PciExtCapability[];
+  } {
     const img = this.image();
     return { standard: decode.pciCapabilities(img), extended: decode.pciExtCapabilities(img) };
   }
@@ -91,6 +100,7 @@ export class ConfigSpace {
   get command(): number {
     return this.read16(PCI_COMMAND);
   }
+  /** Writes the whole 16-bit command register (a read-modify-write is the caller's job). */
   set command(v: number) {
     this.write16(PCI_COMMAND, v);
   }
@@ -104,6 +114,7 @@ export class ConfigSpace {
   get busMaster(): boolean {
     return (this.command & PCI_COMMAND_MASTER) !== 0;
   }
+  /** Sets or clears the Bus Master bit (a read-modify-write of the command register). */
   set busMaster(on: boolean) {
     this.setCommandBit(PCI_COMMAND_MASTER, on);
   }
@@ -112,6 +123,7 @@ export class ConfigSpace {
   get memorySpace(): boolean {
     return (this.command & PCI_COMMAND_MEMORY) !== 0;
   }
+  /** Sets or clears the Memory Space bit (a read-modify-write of the command register). */
   set memorySpace(on: boolean) {
     this.setCommandBit(PCI_COMMAND_MEMORY, on);
   }
@@ -120,6 +132,7 @@ export class ConfigSpace {
   get ioSpace(): boolean {
     return (this.command & PCI_COMMAND_IO) !== 0;
   }
+  /** Sets or clears the I/O Space bit (a read-modify-write of the command register). */
   set ioSpace(on: boolean) {
     this.setCommandBit(PCI_COMMAND_IO, on);
   }
@@ -128,6 +141,7 @@ export class ConfigSpace {
   get intxDisabled(): boolean {
     return (this.command & PCI_COMMAND_INTX_DISABLE) !== 0;
   }
+  /** Sets or clears the Interrupt Disable bit (a read-modify-write of the command register). */
   set intxDisabled(on: boolean) {
     this.setCommandBit(PCI_COMMAND_INTX_DISABLE, on);
   }

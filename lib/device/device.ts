@@ -46,6 +46,7 @@ export type { DeviceIrqInfo, DeviceOpenOptions, ResourcePhase, Closable };
 export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposable, AsyncDisposable {
   /** The name VFIO knows the device by: its PCI address, or an mdev's UUID. */
   readonly bdf: string;
+  /** `'pci'` for a PCI function bound to vfio-pci (or a variant), `'mdev'` for a mediated device. */
   readonly bus: 'pci' | 'mdev';
   /** Its directory in sysfs. */
   readonly sysfsPath: string;
@@ -53,8 +54,11 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
   readonly group: number | undefined;
   /** The iommufd device id (cdev backends): IommufdContext.hwInfo() and hot resets name devices by it. */
   readonly devid: number | undefined;
+  /** VFIO_DEVICE_GET_INFO as read once at open: flags, region and IRQ counts, capabilities. */
   readonly info: DeviceInfo;
+  /** Every region, indexed by region index (0..info.numRegions-1), each queried once at open. */
   readonly regions: readonly Region[];
+  /** Every IRQ index (INTx, MSI, MSI-X, ERR, REQ on vfio-pci) as VFIO_DEVICE_GET_IRQ_INFO reported it at open. */
   readonly irqs: readonly DeviceIrqInfo[];
   /** The IOMMU context: Type1Context or IommufdContext (narrow on `kind`), possibly shared. */
   readonly iommu: IommuContext;
@@ -176,6 +180,7 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
     return this.deviceFd;
   }
 
+  /** True once {@link Device.close} ran: every other method then throws {@link ClosedError}. */
   get closed(): boolean {
     return this.deviceFd === undefined;
   }
@@ -405,10 +410,12 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
     throwCloseErrors('Device.close', errors, this.bdf);
   }
 
+  /** `using dev = …`: the same as {@link Device.close} (which may throw a {@link CloseError}). */
   [Symbol.dispose](): void {
     this.close();
   }
 
+  /** `await using dev = …`: the same as {@link Device.close}, synchronously. */
   async [Symbol.asyncDispose](): Promise<void> {
     this.close();
   }

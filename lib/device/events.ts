@@ -15,7 +15,10 @@ import { ResetKind } from './reset';
  *   it held was released; emitted once.
  */
 export interface DeviceEventMap {
+  /** The kernel asks for the device back; `count` requests (at least 1) arrived since the last event. */
   'release-request': [count: number];
+  /** A reset requested through this device completed: `'function'` or `'hot'`. */
   reset: [kind: ResetKind];
+  /** The device closed; emitted once, after its resources were released. */
   close: [];
 }

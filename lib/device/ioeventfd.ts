@@ -9,8 +9,13 @@
 import { check, closedError, errnoError, errnoName, invalidArgument } from '../errors';
 import { native } from '../addon/native';
 
+/** The width, in bytes, of the write an ioeventfd makes the kernel perform. */
 export type IoeventfdWidth = 1 | 2 | 4 | 8;
 
+/**
+ * What {@link Region.ioeventfd} registers. Invalid values throw {@link InvalidArgumentError}
+ * (`ERANGE` when the write does not fit in the region) before any ioctl.
+ */
 export interface IoeventfdOptions {
   /** Byte offset within the region (a BAR), aligned to the width. */
   readonly offset: number | bigint;
@@ -91,11 +96,20 @@ function hintFor(code: string, host: IoeventfdHost, offset: bigint): string | un
   }
 }
 
+/**
+ * A registered ioeventfd ({@link Region.ioeventfd}): signalling its eventfd makes the kernel
+ * write {@link Ioeventfd.value} of {@link Ioeventfd.width} bytes at {@link Ioeventfd.offset} of
+ * the region. Owned by the device, which closes it before its own fd; after close, `fd` and
+ * `trigger()` throw {@link ClosedError}.
+ */
 export class Ioeventfd implements Disposable {
+  /** Index of the region (BAR) it writes to. */
   readonly regionIndex: number;
   /** Offset within the region. */
   readonly offset: bigint;
+  /** Bytes written each time: 1, 2, 4 or 8. */
   readonly width: IoeventfdWidth;
+  /** The value written, unsigned, fitting {@link Ioeventfd.width}. */
   readonly value: bigint;
   private eventfd: number | undefined;
   private readonly host: IoeventfdHost;
@@ -135,6 +149,7 @@ export class Ioeventfd implements Disposable {
     }
   }
 
+  /** True after close() (its own, or the device's). */
   get closed(): boolean {
     return this.eventfd === undefined;
   }
@@ -179,6 +194,7 @@ export class Ioeventfd implements Disposable {
       throw errnoError(-r, 'VFIO_DEVICE_IOEVENTFD', { device: this.host.label, detail: `removing ${this.describe()}` });
   }
 
+  /** `using io = …`: the same as {@link Ioeventfd.close}. */
   [Symbol.dispose](): void {
     this.close();
   }

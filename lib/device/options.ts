@@ -9,6 +9,11 @@ import { IommuContext } from '../iommu/open';
 import { MemattrTables, PatReaderOptions } from '../cookie';
 import { SysfsOptions } from '../system/sysfs';
 
+/**
+ * Options of {@link Device.open}: where sysfs and the device nodes are (the inherited `sysfs`
+ * and node options, for tests and containers), the IOMMU backend and context, and what the
+ * device sets up before its fd opens. Every field is optional.
+ */
 export interface DeviceOpenOptions extends SysfsOptions, DeviceNodeOptions {
   /**
    * How to reach the IOMMU (docs/backends.md): 'auto' (default) takes iommufd when /dev/iommu and

@@ -28,6 +28,10 @@ export interface RegionHost {
   disownIoeventfd?(res: { close(): void }): void;
 }
 
+/**
+ * Which part of a region {@link Region.map} maps. Both fields are in bytes; an offset or length
+ * outside the region's mmap-capable areas throws {@link InvalidArgumentError}.
+ */
 export interface MapOptions {
   /** Offset within the region (page-aligned); default: start of the first mappable area. */
   offset?: number | bigint;

@@ -21,6 +21,7 @@ export interface ResetTarget {
   emit(event: 'reset', kind: ResetKind): boolean;
 }
 
+/** Which reset completed: `'function'` (VFIO_DEVICE_RESET) or `'hot'` (VFIO_DEVICE_PCI_HOT_RESET, the bus or slot). */
 export type ResetKind = 'function' | 'hot';
 
 /** VFIO_DEVICE_RESET on the thread pool; refused up front when the device advertises no reset. */
