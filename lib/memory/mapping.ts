@@ -4,14 +4,22 @@ import { check, revokedError } from '../errors';
 import { MemoryLabel, WidthExactMemory } from './width-exact';
 import { MemHandle, Mapped, native } from '../addon/native';
 
+/**
+ * An x86 PAT memory type, as the kernel's memtype list names it: uncached (`'uc'`), uncached
+ * minus (`'uc-'`, which an MTRR may make WC), write-combining, write-through, write-back,
+ * write-protect.
+ */
 export type MemAttr = 'uc' | 'uc-' | 'wc' | 'wt' | 'wb' | 'wp';
+/** The memory type a mapping really gets: one {@link MemAttr}, `'mixed'` over its pages, or `'unknown'` when it cannot be read. */
 export type EffectiveMemAttr = MemAttr | 'mixed' | 'unknown';
 
 /** Another live mapping of the same BAR range that asked for another memory type (see cookie/aliasing.ts). */
 export interface MemattrAlias {
+  /** The other mapping (it may have closed since the report was made). */
   readonly with: Mapping;
   /** What this mapping gets, per the PAT list. */
   readonly attr: EffectiveMemAttr;
+  /** Why the two disagree, in words (for logs). */
   readonly reason: string;
 }
 
@@ -23,6 +31,13 @@ export interface MappingOwner {
   release(m: Mapping): void;
 }
 
+/**
+ * An mmap of part of a device region ({@link Region.map}, or a cookie's map()): width-exact
+ * `readN`/`writeN` (inherited) at byte offsets from the mapping's start, without a native call per
+ * access. Owned by its device, which unmaps it before closing; after close every accessor throws
+ * {@link ClosedError}, and after the kernel revoked the BAR (a reset or unbind) a
+ * {@link RevokedError}.
+ */
 export class Mapping extends WidthExactMemory implements Disposable {
   /** Offset of the first mapped byte within its region. */
   readonly offset: bigint;
@@ -102,6 +117,7 @@ export class Mapping extends WidthExactMemory implements Disposable {
     check(native().munmap(h), 'munmap', { device: this.owner.label });
   }
 
+  /** `using m = …`: the same as {@link Mapping.close}. */
   [Symbol.dispose](): void {
     this.close();
   }

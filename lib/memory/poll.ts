@@ -4,6 +4,7 @@
 // up to a ceiling, so a long wait (an NVMe CAP.TO of seconds) costs a few reads per ms at most.
 import { TimeoutError } from '../errors';
 
+/** How `waitFor` polls: its deadline, pacing, access width and cancellation. All optional. */
 export interface WaitForOptions {
   /** Give up after this many milliseconds (a driver should never wait forever). Default 1000. */
   timeoutMs?: number;
@@ -19,8 +20,11 @@ export interface WaitForOptions {
 
 /** What waitFor needs of the memory it polls: a width-exact read. */
 export interface Pollable {
+  /** Reads the byte at `off` (bytes from the start). */
   read8(off: number): number;
+  /** Reads the 16-bit word at `off`, in one access. */
   read16(off: number): number;
+  /** Reads the 32-bit word at `off`, in one access. */
   read32(off: number): number;
 }
 
