@@ -10,6 +10,7 @@ import { boolArg, intArg, optionsArg } from '../errors/args';
 import { MemoryLabel, WidthExactMemory } from '../memory/width-exact';
 import { Mapped, MemId, U64n, native } from '../addon/native';
 
+/** Options of {@link DmaBuffer.allocate}. Invalid values throw {@link InvalidArgumentError}. */
 export interface DmaAllocateOptions {
   /**
    * Back the buffer with huge pages (the default huge page size, see /proc/meminfo). They must
@@ -22,7 +23,9 @@ export interface DmaAllocateOptions {
 export interface HugepageInfo {
   /** Default huge page size in bytes (0 when the kernel has no hugetlb support). */
   readonly size: number;
+  /** HugePages_Total: huge pages reserved in the default pool. */
   readonly total: number;
+  /** HugePages_Free: reserved huge pages not yet in use. */
   readonly free: number;
 }
 
@@ -66,6 +69,13 @@ export interface MappingSpace {
   forget(m: DmaMapping): void;
 }
 
+/**
+ * Page-aligned memory a device can reach once mapped in an IOMMU ({@link DmaBuffer.allocate},
+ * then `iommu.map(buffer)` or `dev.dma.map(buffer)`). Read and write it through the typed views
+ * (`u8` … `u64`) or the width-exact `readN`/`writeN` (offsets in bytes from its start). close()
+ * unmaps every live mapping first, then frees the memory; after close every view and accessor
+ * throws {@link ClosedError}.
+ */
 export class DmaBuffer extends WidthExactMemory implements Disposable {
   /** Whether huge pages back the buffer. */
   readonly hugepages: boolean;
@@ -134,14 +144,17 @@ export class DmaBuffer extends WidthExactMemory implements Disposable {
     this.live('u8');
     return this.v8;
   }
+  /** 16-bit view of the whole buffer (host byte order, little-endian on the supported machines). */
   get u16(): Uint16Array {
     this.live('u16');
     return this.v16;
   }
+  /** 32-bit view of the whole buffer (host byte order). */
   get u32(): Uint32Array {
     this.live('u32');
     return this.v32;
   }
+  /** 64-bit view of the whole buffer (host byte order), as bigints. */
   get u64(): BigUint64Array {
     this.live('u64');
     return this.v64;
@@ -192,6 +205,7 @@ export class DmaBuffer extends WidthExactMemory implements Disposable {
     throwCloseErrors('DmaBuffer.close', errors);
   }
 
+  /** `using buf = …`: the same as {@link DmaBuffer.close}. */
   [Symbol.dispose](): void {
     this.close();
   }
@@ -203,8 +217,11 @@ export class DmaMapping implements Disposable {
   readonly size: number;
   /** Offset of the mapped part within the buffer. */
   readonly offset: number;
+  /** The buffer whose bytes are mapped. */
   readonly buffer: DmaBuffer;
+  /** Whether the device may read the buffer through this mapping (DMA to the device). */
   readonly read: boolean;
+  /** Whether the device may write the buffer through this mapping (DMA from the device). */
   readonly write: boolean;
   /**
    * @internal The IOVA as the ioctls take it: a number below 2^53 (every allocated IOVA), a
@@ -244,6 +261,7 @@ export class DmaMapping implements Disposable {
     return (this.iovaBig ??= BigInt(at));
   }
 
+  /** True once unmapped (by unmap(), close(), or its buffer's or space's close). */
   get closed(): boolean {
     return this.space === undefined;
   }
@@ -274,10 +292,12 @@ export class DmaMapping implements Disposable {
     this.space = undefined;
   }
 
+  /** The same as {@link DmaMapping.unmap}; the buffer stays allocated. Idempotent. */
   close(): void {
     this.unmap();
   }
 
+  /** `using m = …`: the same as {@link DmaMapping.unmap}. */
   [Symbol.dispose](): void {
     this.unmap();
   }

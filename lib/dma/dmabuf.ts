@@ -14,17 +14,23 @@ import { rangeArgError } from '../errors/args';
 
 /** A slice of a region, as the caller gives it (numbers or bigints). */
 export interface DmaBufRangeInput {
+  /** Byte offset within the region, page-aligned; a safe integer or a bigint. */
   readonly offset: number | bigint;
+  /** Bytes, page-aligned and more than 0; the slice must end inside the region. */
   readonly length: number | bigint;
 }
 
+/** A slice of a region as a {@link DmaBuf} holds it. */
 export interface DmaBufRange {
+  /** Byte offset within the region. */
   readonly offset: bigint;
+  /** Bytes. */
   readonly length: bigint;
 }
 
 /** Things that must close before the dma-buf's fd does (mappings of it, importers' handles). */
 export interface DmaBufDependent {
+  /** Releases the dependent's hold on the dma-buf; called once, before the fd closes. */
   close(): void;
 }
 
@@ -41,14 +47,21 @@ export interface DmaBufInit {
   readonly closeFd?: (fd: number) => number;
 }
 
+/**
+ * A dma-buf exported from slices of one device region (the DMA_BUF feature, Linux 6.19+). Owns
+ * its fd; the device closes it before its own fd. After close, `fd`, `attach` and `fdinfo` throw
+ * {@link ClosedError}.
+ */
 export class DmaBuf implements Disposable {
   /** Region the dma-buf was exported from (the BAR index for vfio-pci). */
   readonly regionIndex: number;
+  /** The region's name ('BAR2', …). */
   readonly regionName: string;
   /** The slices, in order: the dma-buf's bytes are their concatenation. */
   readonly ranges: readonly DmaBufRange[];
   /** Total size in bytes (sum of the ranges; the kernel reports the same in fdinfo). */
   readonly size: bigint;
+  /** The device's label (its BDF), used in errors. */
   readonly label: string;
   private fdValue: number | undefined;
   private readonly dependents = new Set<DmaBufDependent>();
@@ -67,6 +80,7 @@ export class DmaBuf implements Disposable {
     this.closeFd = init.closeFd ?? ((n) => native().close(n));
   }
 
+  /** True after close() (its own, or the device's). */
   get closed(): boolean {
     return this.fdValue === undefined;
   }
@@ -91,6 +105,7 @@ export class DmaBuf implements Disposable {
     this.dependents.add(dep);
   }
 
+  /** Forgets a dependent that closed by itself; unknown dependents are ignored. Works after close. */
   detach(dep: DmaBufDependent): void {
     this.dependents.delete(dep);
   }
@@ -122,6 +137,7 @@ export class DmaBuf implements Disposable {
     throwCloseErrors(`DmaBuf.close(${this.label} ${this.regionName})`, errors);
   }
 
+  /** `using buf = …`: the same as {@link DmaBuf.close}. */
   [Symbol.dispose](): void {
     this.close();
   }
@@ -174,7 +190,9 @@ export function encodeDmaBufFeature(
 // --- /proc/<pid>/fdinfo/<fd> of a dma-buf: the generic lines (pos, flags, mnt_id, ino) followed
 //     by dma_buf_show_fdinfo()'s size, count, exp_name and name. ---
 
+/** A dma-buf's /proc/self/fdinfo entry, parsed ({@link DmaBuf.fdinfo}). */
 export interface DmaBufFdinfo {
+  /** Size in bytes, as the kernel accounts it. */
   readonly size: bigint;
   /** File reference count the kernel reports. */
   readonly count: number | undefined;

@@ -13,6 +13,7 @@ import { bigIntArg } from '../errors/args';
 
 export { IovaRange };
 
+/** How an {@link IovaAllocator} carves its ranges. */
 export interface IovaAllocatorOptions {
   /** The IOMMU's smallest page size: every IOVA and size is a multiple of it. */
   pageSize: bigint;
@@ -23,6 +24,7 @@ export interface IovaAllocatorOptions {
   floor?: bigint;
 }
 
+/** Limits on where an IOVA may lie, from the device's side. */
 export interface IovaConstraint {
   /**
    * How many address bits the device drives (its DMA mask): the whole allocation lies below
@@ -31,6 +33,10 @@ export interface IovaConstraint {
   dmaMaskBits?: number;
 }
 
+/**
+ * Options of {@link IovaAllocator.allocate}. A mask narrower than the page size's bits, or an
+ * alignment that is not a power of two, throws {@link InvalidArgumentError}.
+ */
 export interface AllocateOptions extends IovaConstraint {
   /** Alignment of the IOVA, a power of two no smaller than the page size; default the page size. */
   align?: bigint;
@@ -38,7 +44,9 @@ export interface AllocateOptions extends IovaConstraint {
 
 /** One live allocation. */
 export interface IovaAllocation {
+  /** First address, page-aligned. */
   readonly iova: bigint;
+  /** Bytes, a multiple of the page size. */
   readonly size: bigint;
 }
 
@@ -71,7 +79,13 @@ function alignUp(n: number, a: number): number {
   return Math.ceil(n / a) * a;
 }
 
+/**
+ * First-fit allocator of I/O virtual addresses over the ranges an IOMMU reports; pure (no
+ * syscalls). Every IOMMU context has one; out of space it throws {@link VfioError} `ENOSPC`,
+ * and invalid arguments throw {@link InvalidArgumentError}.
+ */
 export class IovaAllocator {
+  /** The IOMMU's smallest page size in bytes: every IOVA and size is a multiple of it. */
   readonly pageSize: bigint;
   /** Usable ranges, exclusive ends, page-trimmed and sorted: the truth for containment. */
   private readonly ranges: readonly HighSpan[];
@@ -128,6 +142,7 @@ export class IovaAllocator {
     ];
   }
 
+  /** Number of live allocations. */
   get count(): number {
     return this.starts.length + this.high.length;
   }

@@ -35,6 +35,10 @@ export interface DmaBackend {
   dmaAvailable(): number | undefined;
 }
 
+/**
+ * Options of a DMA map (`iommu.map(buffer, options)`, `dev.dma.map`). Sizes and offsets are in
+ * bytes; invalid values throw {@link InvalidArgumentError}, an IOVA already in use `EEXIST`.
+ */
 export interface DmaMapOptions extends IovaConstraint {
   /** Where the device sees the buffer (a number or a bigint); default: the lowest free IOVA that fits (and the DMA mask). */
   iova?: bigint | number;
@@ -44,6 +48,7 @@ export interface DmaMapOptions extends IovaConstraint {
   write?: boolean;
   /** Map only part of the buffer: byte offset (page-aligned) and length; default all of it. */
   offset?: number | bigint;
+  /** Bytes to map from `offset`, a multiple of the page size; default: to the end of the buffer. */
   length?: number | bigint;
 }
 

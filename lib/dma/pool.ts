@@ -10,6 +10,7 @@ import type { DmaMapOptions } from './map';
 
 /** Where a pool maps its memory: a device's IOMMU context (or a DmaSpace, on the host in tests). */
 export interface DmaPoolSpace {
+  /** Maps the pool's buffer once, at creation. */
   map(buffer: DmaBuffer, o?: DmaMapOptions): DmaMapping;
   /** True without an IOMMU (device addresses are physical, pages not contiguous). */
   readonly unsafe?: boolean;
@@ -22,12 +23,20 @@ export interface DmaPoolSpace {
  * close the pool with the device, in its DMA phase (after bus mastering is off).
  */
 export interface DmaPoolOwner {
+  /** The device's address, for errors. */
   readonly bdf: string;
+  /** Where the pool maps its buffer. */
   readonly iommu: DmaPoolSpace;
+  /** Registers the pool to close with the device, in the DMA phase. */
   own(res: { close(): void }, phase: 'dma'): void;
+  /** Unregisters a pool that closed by itself. */
   disown(res: { close(): void }, phase: 'dma'): void;
 }
 
+/**
+ * The shape of a {@link DmaPool}: `blocks` blocks of `blockSize` bytes (positive integers whose
+ * product fits in a buffer). Invalid values throw {@link InvalidArgumentError}.
+ */
 export interface DmaPoolOptions {
   /** Bytes per block. */
   blockSize: number;
@@ -44,6 +53,7 @@ export interface DmaPoolOptions {
   hugepages?: boolean;
   /** Device access, as DmaMapOptions: both by default. */
   read?: boolean;
+  /** Whether the device may write the blocks; default true. */
   write?: boolean;
 }
 
@@ -56,6 +66,7 @@ export class DmaBlock {
   readonly index: number;
   /** Byte offset within the pool's buffer (for the buffer's width-exact accessors). */
   readonly offset: number;
+  /** Bytes in the block: the pool's block size. */
   readonly size: number;
   /** Device address (IOVA) of the first byte, a number (IOVAs stay below 2^53). */
   readonly iova: number;
@@ -63,6 +74,7 @@ export class DmaBlock {
   readonly contiguous: boolean;
   /** The block's bytes (a view into the pool's buffer). */
   readonly u8: Uint8Array;
+  /** The pool it belongs to. */
   readonly pool: DmaPool;
 
   /** @internal */
@@ -97,11 +109,20 @@ export class DmaBlock {
 
 const isPow2 = (n: number) => Number.isSafeInteger(n) && n > 0 && (n & (n - 1)) === 0;
 
+/**
+ * Equal, aligned blocks of one DMA buffer mapped once: alloc() and free() in O(1), with no
+ * garbage. alloc() throws {@link DmaPoolExhaustedError} (`ENOBUFS`) when every block is out;
+ * after close() (its own or its device's) the buffer is unmapped and freed, and alloc() throws
+ * {@link ClosedError}.
+ */
 export class DmaPool implements Disposable {
+  /** Bytes per block, as asked. */
   readonly blockSize: number;
+  /** Number of blocks. */
   readonly capacity: number;
   /** The memory behind every block: use its width-exact accessors at `block.offset + …`. */
   readonly buffer: DmaBuffer;
+  /** The buffer's one IOMMU mapping. */
   readonly mapping: DmaMapping;
   /** Bytes from one block to the next: the block size rounded up to the alignment. */
   readonly stride: number;
@@ -198,6 +219,7 @@ export class DmaPool implements Disposable {
     return pool;
   }
 
+  /** True after close(), or once its mapping was unmapped (the device closed). */
   get closed(): boolean {
     return this.closedFlag || this.mapping.closed;
   }
@@ -265,6 +287,7 @@ export class DmaPool implements Disposable {
     this.buffer.close();
   }
 
+  /** `using pool = …`: the same as {@link DmaPool.close}. */
   [Symbol.dispose](): void {
     this.close();
   }
