@@ -53,6 +53,11 @@ export interface IrqBackend {
   emitReleaseRequest(count: number): void;
 }
 
+/**
+ * Options of {@link IrqIndex.enable}: which vectors (0..count-1 of the index) and how the
+ * resulting {@link Irq} delivers them. Vectors outside the index, or already enabled, throw
+ * {@link InvalidArgumentError}.
+ */
 export interface EnableOptions extends IrqOptions {
   /** The vectors to enable, any order, may be sparse. */
   vectors?: readonly number[];
@@ -67,9 +72,17 @@ export interface EnableOptions extends IrqOptions {
 
 const EXCLUSIVE = [VFIO_PCI_INTX_IRQ_INDEX, VFIO_PCI_MSI_IRQ_INDEX, VFIO_PCI_MSIX_IRQ_INDEX];
 
+/**
+ * One IRQ index of a device (`dev.irq('MSIX')`): enables vectors into {@link Irq}s, and masks,
+ * unmasks or triggers the index through VFIO_DEVICE_SET_IRQS. After the device closes, every
+ * method throws {@link ClosedError}; a kernel refusal is a {@link VfioError} with its errno.
+ */
 export class IrqIndex implements IrqOwner {
+  /** 'INTX', 'MSI', 'MSIX', 'ERR' or 'REQ' on vfio-pci (`irq<N>` otherwise). */
   readonly name: string;
+  /** The VFIO IRQ index (0..4 on vfio-pci). */
   readonly index: number;
+  /** VFIO_DEVICE_GET_IRQ_INFO as read at open: flags and vector count. */
   readonly info: DeviceIrqInfo;
   private readonly control: IrqControl;
   private state: IndexState = EMPTY_STATE;
@@ -84,12 +97,15 @@ export class IrqIndex implements IrqOwner {
     this.index = info.index;
   }
 
+  /** The device's label (its BDF). */
   get device(): string {
     return this.control.backend.device;
   }
+  /** Whether the kernel accepts mask() and unmask() for this index (INTx: yes; MSI/MSI-X: usually not). */
   get maskable(): boolean {
     return this.info.flags.maskable;
   }
+  /** Whether the kernel masks the line itself on each interrupt (INTx), so it must be unmasked after handling. */
   get automasked(): boolean {
     return this.info.flags.automasked;
   }
@@ -97,6 +113,7 @@ export class IrqIndex implements IrqOwner {
   get count(): number {
     return this.info.count;
   }
+  /** Whether any vector of the index is enabled now. */
   get enabled(): boolean {
     return this.state.active.size > 0;
   }
@@ -214,6 +231,10 @@ export class IrqIndex implements IrqOwner {
     }
   }
 
+  /**
+   * Enables more vectors into an existing Irq of this index (MSI/MSI-X). Throws
+   * {@link InvalidArgumentError} for a single-vector index or vectors that are out of range or taken.
+   */
   add(irq: Irq, vectors: readonly number[]): void {
     const op = `${this.name}.add`;
     this.control.backend.live(op);
@@ -234,10 +255,15 @@ export class IrqIndex implements IrqOwner {
     }
   }
 
+  /** Makes the kernel signal `vector`'s eventfd as if the device had interrupted (ACTION_TRIGGER, DATA_NONE). */
   trigger(vector: number): void {
     this.call('trigger', triggerCall(this.index, vector));
   }
 
+  /**
+   * Masks the whole index in the kernel (ACTION_MASK). vfio-pci masks only INTx: for MSI and
+   * MSI-X it answers `ENOTTY`, thrown as a {@link NotSupportedError}.
+   */
   mask(): void {
     this.call('mask', {
       flags: VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_MASK,
@@ -248,6 +274,7 @@ export class IrqIndex implements IrqOwner {
     });
   }
 
+  /** Unmasks the whole index (ACTION_UNMASK), e.g. after an automasked INTx was handled. */
   unmask(): void {
     this.call('unmask', {
       flags: VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_UNMASK,

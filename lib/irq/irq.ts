@@ -66,19 +66,29 @@ export class Tap implements IrqTap {
 
 /** What an Irq asks of the index it belongs to (lib/irq/irq-index.ts). */
 export interface IrqOwner {
+  /** The index's name ('MSIX', …). */
   readonly name: string;
+  /** The VFIO IRQ index. */
   readonly index: number;
+  /** The device's label, for errors. */
   readonly device: string;
+  /** Whether the index can be masked. */
   readonly maskable: boolean;
+  /** Whether the kernel masks it on each interrupt. */
   readonly automasked: boolean;
+  /** Signals a vector's eventfd from the kernel. */
   trigger(vector: number): void;
+  /** Masks the index. */
   mask(): void;
+  /** Unmasks the index. */
   unmask(): void;
+  /** Enables more vectors into `irq`. */
   add(irq: Irq, vectors: readonly number[]): void;
   /** Detaches the vectors in the kernel first; the Irq closes their taps afterwards. */
   remove(irq: Irq, vectors: readonly number[]): void;
 }
 
+/** How an {@link Irq} delivers its interrupts. */
 export interface IrqOptions {
   /**
    * Automasked interrupts (INTx): unmask once the 'interrupt' listeners have returned and every
@@ -102,8 +112,11 @@ export interface IrqOptions {
  *   this is a process warning (code `VFIO_IRQ_EVENTFD`), not a throw.
  */
 export interface IrqEventMap {
+  /** `vector` fired `count` times (at least 1) since the last event. */
   interrupt: [count: number, vector: number];
+  /** The Irq was disabled; no event follows. */
   disable: [];
+  /** A vector's eventfd could not be read; that vector delivers nothing more. */
   error: [error: VfioError];
 }
 
@@ -112,8 +125,11 @@ export interface IrqEventMap {
  * ({@link IrqEventMap}) and an async iterable of {@link IrqEvent}s.
  */
 export class Irq extends TypedEventEmitter<IrqEventMap> implements AsyncIterable<IrqEvent>, Disposable {
+  /** The index's name ('INTX', 'MSI', 'MSIX', 'ERR', 'REQ'). */
   readonly name: string;
+  /** The VFIO IRQ index. */
   readonly index: number;
+  /** Whether an automasked line is unmasked once the listeners are done ({@link IrqOptions.autoUnmask}). */
   readonly autoUnmask: boolean;
   /** The kernel masks the line on each interrupt (INTx): read once, used on every event. */
   private readonly automasked: boolean;
@@ -159,6 +175,7 @@ export class Irq extends TypedEventEmitter<IrqEventMap> implements AsyncIterable
     return [...this.taps.keys()].sort((a, b) => a - b);
   }
 
+  /** False after disable() or close() (its own, or the device's): no event follows then. */
   get enabled(): boolean {
     return !this.closed;
   }
@@ -308,6 +325,7 @@ export class Irq extends TypedEventEmitter<IrqEventMap> implements AsyncIterable
     this.disable();
   }
 
+  /** `using irq = …`: the same as disable(). */
   [Symbol.dispose](): void {
     this.disable();
   }

@@ -2,7 +2,9 @@
 // arrive while the consumer is busy wait in a queue that holds at most one entry per vector
 // (counts add up, as they would in the eventfd), so a slow consumer cannot grow memory.
 
+/** One item of `for await (const ev of irq)`. */
 export interface IrqEvent {
+  /** The vector that fired. */
   readonly vector: number;
   /** Interrupts on this vector since the previous event for it. */
   readonly count: number;
