@@ -6,6 +6,7 @@ import * as path from 'path';
 import { NotSupportedError, PermissionError, VfioError, VfioErrorCode, invalidArgument } from '../errors';
 import { BackendChoice, BackendName, DeviceTarget } from './context';
 
+/** What decides the IOMMU backend of a device: the device nodes present and what sysfs says of it. */
 export interface BackendFacts {
   /** /dev/iommu exists (CONFIG_IOMMUFD). */
   readonly iommufd: boolean;
@@ -19,6 +20,7 @@ export interface BackendFacts {
   readonly noIommu: boolean;
 }
 
+/** Where the VFIO and iommufd device nodes are: for tests and containers that move them. */
 export interface DeviceNodeOptions {
   /** Directory of the VFIO device nodes; '/dev/vfio' unless testing. */
   vfioDir?: string;

@@ -27,6 +27,7 @@ export type IommuKind = 'type1' | 'iommufd' | 'noiommu';
 export interface DeviceTarget {
   /** The name VFIO knows the device by: its PCI address, or an mdev's UUID. */
   readonly name: string;
+  /** `'pci'` for a PCI function, `'mdev'` for a mediated device. */
   readonly bus: 'pci' | 'mdev';
   /** The device's directory in sysfs. */
   readonly sysfsPath: string;
@@ -34,7 +35,10 @@ export interface DeviceTarget {
   readonly driver: string | undefined;
   /** The IOMMU group number, when the device has a group. */
   readonly group: number | undefined;
-  /** The device is in VFIO's no-IOMMU mode (its group is a 'vfio-noiommu' group, its cdev 'noiommu-vfioN'). */
+  /**
+   * The device is in VFIO's no-IOMMU mode: its VFIO group node is 'noiommu-N' or its cdev
+   * 'noiommu-vfioN' (the IOMMU group's name 'vfio-noiommu' does not tell: mdev groups have it too).
+   */
   readonly noIommu: boolean;
   /** The name of the device's VFIO cdev under /dev/vfio/devices ('vfio3', 'noiommu-vfio0'), when the kernel made one. */
   readonly cdev: string | undefined;
@@ -42,6 +46,7 @@ export interface DeviceTarget {
 
 /** A device fd an IOMMU context opened, and how to give its share of the context back. */
 export interface OpenedDevice {
+  /** The open VFIO device fd, now owned by the device. */
   readonly deviceFd: number;
   /** The iommufd device id (cdev backends only): GET_HW_INFO and hot reset speak of devices by it. */
   readonly devid?: number;
@@ -51,15 +56,19 @@ export interface OpenedDevice {
 
 /** The part every IOMMU context has; Device.iommu is one of the classes that implement it. */
 export interface IommuContextBase {
+  /** The kind of context: `'type1'` (a container), `'iommufd'` (an IOAS) or `'noiommu'`; narrow on it. */
   readonly kind: IommuKind;
+  /** The backend that opened it, as {@link DeviceOpenOptions.backend} names it. */
   readonly backend: BackendName;
   /** True when the devices can reach all memory (no-IOMMU mode). */
   readonly unsafe: boolean;
+  /** True after close(): map() and the queries then throw {@link ClosedError}. */
   readonly closed: boolean;
   /** @internal Opens a device through this context. */
   openDevice(target: DeviceTarget): Promise<OpenedDevice>;
   /** Maps a DMA buffer: every device of this context can then reach it at the mapping's IOVA. */
   map(buffer: DmaBuffer, o?: DmaMapOptions): DmaMapping;
+  /** The live DMA mappings of the context (a copy), in no particular order. */
   readonly dmaMappings: DmaMapping[];
   /** Unmaps every DMA mapping; returns the errors of those that failed. */
   unmapAll(): unknown[];
@@ -78,5 +87,9 @@ export interface IommuContextBase {
   mapDmaBuf(buf: DmaBuf, o?: DmaBufMapOptions): IoasFileMapping;
   /** @internal Group fds held, for a hot reset in the group form (empty for cdev backends). */
   groupFds(): Map<number, number>;
+  /**
+   * Unmaps every DMA mapping and releases the container or IOAS. Idempotent. A context a device
+   * owns closes with it; a shared one, when the caller closes it after its devices.
+   */
   close(): void;
 }

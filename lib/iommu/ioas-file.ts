@@ -5,6 +5,10 @@
 import type { DmaBuf } from '../dma/dmabuf';
 import { invalidArgument } from '../errors';
 
+/**
+ * Options of {@link IommufdContext.mapDmaBuf}: where and what part of a dma-buf to map.
+ * Sizes in bytes; invalid values throw {@link InvalidArgumentError}.
+ */
 export interface DmaBufMapOptions {
   /** Where the devices see the first byte; default: the lowest free IOVA that fits (and the DMA mask). */
   iova?: bigint;
@@ -12,9 +16,11 @@ export interface DmaBufMapOptions {
   dmaMaskBits?: number;
   /** Byte offset into the dma-buf (page-aligned) and length; default all of it. */
   offset?: number | bigint;
+  /** Bytes to map from `offset`, page-aligned; default: to the end of the dma-buf. */
   length?: number | bigint;
   /** The devices may read (default true) and write (default true) the peer's memory. */
   read?: boolean;
+  /** The devices may write the peer's memory; default true. */
   write?: boolean;
 }
 
@@ -23,14 +29,23 @@ export interface FileMappingHost {
   unmap(m: IoasFileMapping): void;
 }
 
+/**
+ * A dma-buf (a peer's BAR) mapped into an IOAS for peer-to-peer DMA. Unmapped before its
+ * dma-buf closes and when its context closes; after that `closed` is true and unmap() does
+ * nothing.
+ */
 export class IoasFileMapping implements Disposable {
   /** The address the devices use for the first mapped byte. */
   readonly iova: bigint;
   /** Mapped bytes, and where they start in the dma-buf. */
   readonly size: bigint;
+  /** Byte offset in the dma-buf of the first mapped byte. */
   readonly offset: bigint;
+  /** The dma-buf mapped. */
   readonly source: DmaBuf;
+  /** Whether the devices may read the peer's memory. */
   readonly read: boolean;
+  /** Whether the devices may write the peer's memory. */
   readonly write: boolean;
   private host: FileMappingHost | undefined;
 
@@ -53,6 +68,7 @@ export class IoasFileMapping implements Disposable {
     this.write = write;
   }
 
+  /** True once unmapped. */
   get closed(): boolean {
     return this.host === undefined;
   }
@@ -83,10 +99,12 @@ export class IoasFileMapping implements Disposable {
     this.host = undefined;
   }
 
+  /** The same as {@link IoasFileMapping.unmap}. */
   close(): void {
     this.unmap();
   }
 
+  /** `using m = …`: the same as {@link IoasFileMapping.unmap}. */
   [Symbol.dispose](): void {
     this.unmap();
   }

@@ -29,6 +29,7 @@ import { bindError, openHint } from './iommufd-errors';
 import { excludedSpans, ioasDmaBackend, ioasMapFlags, queryIoasRanges } from './iommufd-dma';
 import { IovaRange } from '../dma/iova';
 
+/** Options of an iommufd context (`IommufdContext.open`). */
 export interface IommufdOptions extends DeviceNodeOptions {
   /**
    * No-IOMMU mode: only devices in VFIO's no-IOMMU mode can join, and they reach all memory.
@@ -49,12 +50,16 @@ export interface IommufdMember {
 
 /** Where a device's DMA lands for a range of a mapping, and how far that stays contiguous. */
 export interface DeviceAddress {
+  /** The bus address the device must be given for the first byte. */
   readonly address: bigint;
+  /** Bytes from `address` that stay contiguous for the device (all of them behind an IOMMU). */
   readonly contiguous: bigint;
 }
 
 export class IommufdContext implements IommuContextBase {
+  /** `'iommufd'`, or `'noiommu'` for a no-IOMMU IOAS (physical addresses, no protection). */
   readonly kind: 'iommufd' | 'noiommu';
+  /** The backend that opened it: `'iommufd'` or `'noiommu'`. */
   readonly backend: 'iommufd' | 'noiommu';
   readonly unsafe: boolean;
   /** The IOAS every device of this context attaches to and every mapping goes into. */
@@ -118,6 +123,7 @@ export class IommufdContext implements IommuContextBase {
     return this.fdValue;
   }
 
+  /** True after close(): map() and the queries then throw {@link ClosedError}. */
   get closed(): boolean {
     return this.fdValue === undefined;
   }
@@ -233,6 +239,7 @@ export class IommufdContext implements IommuContextBase {
     return this.dma.map(buffer, o);
   }
 
+  /** The live DMA mappings of the IOAS (a copy). */
   get dmaMappings(): DmaMapping[] {
     return this.dma.mappings;
   }

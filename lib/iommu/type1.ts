@@ -29,6 +29,7 @@ import { DeviceTarget, IommuContextBase, OpenedDevice } from './context';
 import { IovaRange } from '../dma/iova';
 import { Type1Host, dmaAvailableOf, iovaRangesOf, queryType1Info, type1DmaBackend } from './type1-dma';
 
+/** Options of a type1 container context (`Type1Context.open`). */
 export interface Type1Options extends SysfsOptions, DeviceNodeOptions {
   /** Open iommufd (/dev/iommu) as the container: iommufd's container compatibility mode. */
   iommufdCompat?: boolean;
@@ -50,7 +51,9 @@ interface Group {
 }
 
 export class Type1Context implements IommuContextBase {
+  /** `'type1'`, or `'noiommu'` for a VFIO_NOIOMMU_IOMMU container (no DMA mapping API). */
   readonly kind: 'type1' | 'noiommu';
+  /** The container's backend: the legacy VFIO container, iommufd's compatibility mode, or no-IOMMU. */
   readonly backend: 'type1' | 'iommufd-compat' | 'noiommu';
   readonly unsafe: boolean;
   private containerFd: number | undefined;
@@ -309,6 +312,7 @@ export class Type1Context implements IommuContextBase {
     return new Map([...this.groups].map(([num, g]) => [num, g.fd]));
   }
 
+  /** True after close(): map() and the queries then throw {@link ClosedError}. */
   get closed(): boolean {
     return this.containerFd === undefined;
   }
