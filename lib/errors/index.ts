@@ -80,6 +80,7 @@ export type OwnErrorCode =
  */
 export type VfioErrorCode = ErrnoCode | `E${number}` | OwnErrorCode;
 
+/** What an error says about where it happened; every field optional. */
 export interface ErrorContext {
   /** The device (BDF, or a path for non-PCI devices) when the error concerns one. */
   device?: string;
@@ -87,16 +88,27 @@ export interface ErrorContext {
   hint?: string;
   /** Extra detail appended to the message (e.g. "region 2, offset 0x1000"). */
   detail?: string;
+  /** The error that led to this one (becomes `Error.cause`). */
   cause?: unknown;
 }
 
+/** What a {@link VfioError} is made from. */
 export interface VfioErrorInit extends ErrorContext {
+  /** The errno name or package code ({@link VfioErrorCode}). */
   code: VfioErrorCode;
+  /** The failing operation: an ioctl, a syscall or a method name. */
   op: string;
+  /** The kernel's errno number, when the kernel said it. */
   errno?: number;
+  /** The whole message; default: made from op, device, code and detail. */
   message?: string;
 }
 
+/**
+ * The one error class that leaves the public API (its subclasses narrow it): `code` says what
+ * went wrong, `errno` keeps the kernel's number, `op` the failing call, and `hint` a fix that
+ * works on the machine at hand (also appended to the message).
+ */
 export class VfioError extends Error {
   /** 'EINVAL', 'ENOTTY', … (the errno name) or one of the package's own codes ({@link OwnErrorCode}). */
   readonly code: VfioErrorCode;
@@ -104,9 +116,12 @@ export class VfioError extends Error {
   readonly errno: number | undefined;
   /** The failing operation: an ioctl name ('VFIO_DEVICE_GET_REGION_INFO'), a syscall, or a method. */
   readonly op: string;
+  /** The device concerned (BDF, or a path), when there is one. */
   readonly device: string | undefined;
+  /** What to do about it, when known: a command or a setting that fixes it here. */
   readonly hint: string | undefined;
 
+  /** Builds the message from `init` (or takes `init.message`), with the hint on a second line. */
   constructor(init: VfioErrorInit) {
     const what = init.message ?? describe(init);
     super(
@@ -226,7 +241,9 @@ export function notSupported(op: string, message: string, ctx: ErrorContext = {}
  * that matches on codes sees what went wrong first.
  */
 export class CloseError extends VfioError {
+  /** Every failure, in the order the cleanup steps ran (at least one). */
   readonly causes: readonly unknown[];
+  /** `op` names the close that failed; `causes` must not be empty. */
   constructor(op: string, causes: readonly unknown[], device?: string) {
     const first = causes[0];
     const code = first instanceof VfioError ? first.code : 'EIO';

@@ -15,7 +15,9 @@ export type EventMap<E> = { [K in keyof E]: unknown[] };
  * listener.
  */
 export interface EmitterEvents {
+  /** Before `listener` is added for `event`. */
   newListener: [event: string | symbol, listener: (...args: unknown[]) => void];
+  /** After `listener` was removed from `event`. */
   removeListener: [event: string | symbol, listener: (...args: unknown[]) => void];
 }
 
@@ -69,4 +71,7 @@ export type TypedEmitter<E extends EventMap<E>> = TypedEvents<E> & Omit<EventEmi
  * The constructor of {@link TypedEmitter}: Node's EventEmitter itself, typed. Classes extend it
  * as `class Irq extends TypedEventEmitter<IrqEventMap>`.
  */
-export const TypedEventEmitter = EventEmitter as unknown as new <E extends EventMap<E>>() => TypedEmitter<E>;
+export const TypedEventEmitter = EventEmitter as unknown as {
+  /** An emitter with no listeners, which accepts only the events of `E`. */
+  new <E extends EventMap<E>>(): TypedEmitter<E>;
+};
