@@ -46,19 +46,33 @@ export * from './typed';
 
 /** The handle class for each known feature name. */
 export interface KnownFeatures {
+  /** 0: set the SR-IOV VF token (a UUID) shared by a PF and its VFs. */
   PCI_VF_TOKEN: VfTokenFeature;
+  /** 1: the migration capability flags. */
   MIGRATION: MigrationFlagsFeature;
+  /** 2: the migration state machine (get and set the state). */
   MIG_DEVICE_STATE: MigStateFeature;
+  /** 3: enter low-power state (D3cold where possible). */
   LOW_POWER_ENTRY: LowPowerEntryFeature;
+  /** 4: enter low-power state, woken by the device through an eventfd. */
   LOW_POWER_ENTRY_WITH_WAKEUP: LowPowerWakeupFeature;
+  /** 5: leave low-power state. */
   LOW_POWER_EXIT: LowPowerExitFeature;
+  /** 6: start dirty tracking of device DMA writes. */
   DMA_LOGGING_START: DmaLoggingStartFeature;
+  /** 7: stop dirty tracking. */
   DMA_LOGGING_STOP: DmaLoggingStopFeature;
+  /** 8: read and clear the dirty bitmap of a range. */
   DMA_LOGGING_REPORT: DmaLoggingReportFeature;
+  /** 9: the device's estimate of its STOP_COPY data size. */
   MIG_DATA_SIZE: MigDataSizeFeature;
+  /** 10: bus mastering of devices without PCI config space (CDX). */
   BUS_MASTER: BusMasterFeature;
+  /** 11: export BAR slices as a dma-buf. */
   DMA_BUF: DmaBufFeature;
+  /** 12: pre-copy sizes of a migration (raw access only). */
   MIG_PRECOPY_INFOv2: Feature;
+  /** 13: s390 zPCI error information (raw access only). */
   ZPCI_ERROR: Feature;
 }
 
@@ -81,6 +95,7 @@ const TYPED: Readonly<Record<KnownFeatureName, FeatureClass>> = Object.freeze({
   ZPCI_ERROR: Feature,
 });
 
+/** Options of a feature probe (`dev.features(options)`). */
 export interface FeaturesOptions {
   /** Probe under this table (applied to the device's) for this call only. */
   readonly numbers?: FeatureNumberOverrides;
@@ -92,6 +107,7 @@ export interface FeaturesOptions {
 
 /** One open device's features: its number table and the probe answers seen so far. */
 export class DeviceFeatures {
+  /** The device's feature number table: the 7.3 header's, with `featureNumbers` overrides applied. */
   readonly numbers: FeatureNumbers;
   private readonly host: FeatureHost;
   private readonly sys: FeatureSyscalls;

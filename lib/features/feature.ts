@@ -9,11 +9,22 @@ import { native } from '../addon/native';
 
 /** What the features of a device need from it. */
 export interface FeatureHost {
+  /** The device's label (its BDF), for errors. */
   readonly label: string;
+  /** The device fd; throws {@link ClosedError} (naming `op`) after the device closed. */
   fd(op: string): number;
-  readonly regions: readonly { readonly index: number; readonly name: string; readonly size: bigint }[];
+  /** The device's regions, for DMA_BUF exports. */
+  readonly regions: readonly {
+    /** Region index. */
+    readonly index: number;
+    /** Region name ('BAR2', …). */
+    readonly name: string;
+    /** Region size in bytes. */
+    readonly size: bigint;
+  }[];
   /** The device closes what it owns before its fd (dma-bufs). */
   own(res: { close(): void }): void;
+  /** Forgets an owned resource that closed by itself. */
   disown(res: { close(): void }): void;
 }
 
@@ -26,14 +37,19 @@ export interface FeatureSyscalls {
   feature(fd: number, flags: number, payload: Uint8Array | null, unsafe?: boolean): number;
   /** The features whose payload is known to hold no address (the addon's allowlist). */
   readonly plainPayload: readonly number[];
+  /** DMA_LOGGING_START over `ranges` (iova, length pairs); 0 or a negative errno. */
   dmaLoggingStart(fd: number, pageSize: bigint, ranges: BigUint64Array): number;
+  /** DMA_LOGGING_REPORT into `bitmap` (one bit per page); 0 or a negative errno. */
   dmaLoggingReport(fd: number, iova: bigint, length: bigint, pageSize: bigint, bitmap: Uint8Array): number;
+  /** close(2); 0 or a negative errno. */
   close(fd: number): number;
   /** open_flags for exported dma-bufs: O_RDWR | O_CLOEXEC. */
   readonly dmaBufOpenFlags: number;
+  /** The host's page size in bytes. */
   readonly pageSize: number;
 }
 
+/** The {@link FeatureSyscalls} of the native addon (loading it on first use). */
 export function nativeFeatureSyscalls(): FeatureSyscalls {
   const n = native();
   return {
@@ -56,21 +72,34 @@ export function nativeFeatureSyscalls(): FeatureSyscalls {
  * DMA_LOGGING_START/REPORT (refused: they have their own methods).
  */
 export interface RawFeatureOptions {
+  /** Hand the payload over even when its feature is not known to carry plain values; default false. */
   readonly unsafe?: boolean;
 }
 
 /** Which operations a call makes: GET, SET, or a PROBE of either (or of neither). */
 export interface FeatureOpFlags {
+  /** VFIO_DEVICE_FEATURE_GET; default false. */
   readonly get?: boolean;
+  /** VFIO_DEVICE_FEATURE_SET; default false. */
   readonly set?: boolean;
+  /** VFIO_DEVICE_FEATURE_PROBE; default false. */
   readonly probe?: boolean;
 }
 
 /** A VfioError from VFIO_DEVICE_FEATURE, with the feature it concerned. */
 export type FeatureError = VfioError & {
-  readonly feature: { readonly index: number; readonly name: string; readonly ops: string };
+  /** The feature the failing call concerned. */
+  readonly feature: {
+    /** Its number on this device. */
+    readonly index: number;
+    /** Its name in the device's number table, or `feature<N>`. */
+    readonly name: string;
+    /** The operations of the call: 'PROBE|GET', 'SET', …. */
+    readonly ops: string;
+  };
 };
 
+/** Whether `e` is a {@link FeatureError} (a VfioError of a VFIO_DEVICE_FEATURE call). */
 export function isFeatureError(e: unknown): e is FeatureError {
   return e instanceof VfioError && typeof (e as { feature?: unknown }).feature === 'object';
 }
@@ -88,6 +117,7 @@ export interface FeatureContext {
 
 /** Raw access to one feature number. Subclasses add typed methods for the known features. */
 export class Feature {
+  /** The feature number used on this device (from its number table). */
   readonly index: number;
   /** The number table's name for it, or `feature<N>`. */
   readonly name: string;

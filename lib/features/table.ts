@@ -26,6 +26,7 @@ export const KNOWN_FEATURE_NAMES = [
   'MIG_PRECOPY_INFOv2',
   'ZPCI_ERROR',
 ] as const;
+/** A feature name the 7.3 header defines ('DMA_BUF', …), without the VFIO_DEVICE_FEATURE_ prefix. */
 export type KnownFeatureName = (typeof KNOWN_FEATURE_NAMES)[number];
 
 /** Feature name → index. Names outside KNOWN_FEATURE_NAMES are allowed (features of pending series). */
@@ -33,6 +34,7 @@ export type FeatureNumbers = Readonly<Record<string, number>>;
 /** Changes to a table: a number moves or adds a name, null removes it. */
 export type FeatureNumberOverrides = Readonly<Record<string, number | null | undefined>>;
 
+/** The 7.3 header's feature numbers: each known name at its index 0..13. Frozen. */
 export const DEFAULT_FEATURE_NUMBERS: FeatureNumbers = Object.freeze(
   Object.fromEntries(KNOWN_FEATURE_NAMES.map((n, i) => [n, i])),
 );
@@ -101,6 +103,7 @@ export function featureIndexIn(table: FeatureNumbers, name: string): number | un
 /** 'OK' for 0, else the errno name the kernel answered ('ENOTTY', 'EINVAL', …). */
 export type ProbeAnswer = string;
 
+/** What the kernel answered to the three probes of one feature number. */
 export interface FeatureAnswers {
   /** VFIO_DEVICE_FEATURE_PROBE alone. */
   readonly probe: ProbeAnswer;
@@ -110,8 +113,11 @@ export interface FeatureAnswers {
   readonly set: ProbeAnswer;
 }
 
+/** One feature number's probe result. */
 export interface FeatureInfo {
+  /** The name the table gives the number, or `feature<N>`. */
   readonly name: string;
+  /** The feature number probed. */
   readonly index: number;
   /** The driver implements this number (some probe answered 0). */
   readonly supported: boolean;
@@ -123,6 +129,7 @@ export interface FeatureInfo {
   readonly answers: FeatureAnswers;
 }
 
+/** Turns the three probe answers of a number into a {@link FeatureInfo}. */
 export function interpretProbe(name: string, index: number, answers: FeatureAnswers): FeatureInfo {
   const get = answers.get === 'OK';
   const set = answers.set === 'OK';
@@ -135,8 +142,11 @@ export function answered(info: FeatureInfo): boolean {
   return a.probe !== 'ENOTTY' || a.get !== 'ENOTTY' || a.set !== 'ENOTTY';
 }
 
+/** The probe of every feature number of one device (`vfio features`). */
 export interface FeatureProbeReport {
+  /** The device probed. */
   readonly device: string;
+  /** Every number probed, ascending. */
   readonly entries: readonly FeatureInfo[];
   /** Numbers the kernel recognised (some answer other than ENOTTY), ascending. */
   readonly answered: readonly number[];
@@ -146,6 +156,7 @@ export interface FeatureProbeReport {
   readonly supported: readonly string[];
 }
 
+/** Sorts probe results by number and sums them up as a {@link FeatureProbeReport}. */
 export function probeReport(device: string, infos: readonly FeatureInfo[]): FeatureProbeReport {
   const entries = [...infos].sort((a, b) => a.index - b.index);
   return {

@@ -67,7 +67,10 @@ export class MigStateFeature extends Feature {
 
 export class MigDataSizeFeature extends Feature {
   /** Bytes the STOP_COPY phase is expected to produce. */
-  read(): { readonly stopCopyLength: bigint } {
+  read(): {
+    /** Bytes the device expects to hand over in the STOP_COPY state. */
+    readonly stopCopyLength: bigint;
+  } {
     return decodeMigDataSize(this.get(8));
   }
 }
@@ -93,15 +96,19 @@ export class DmaLoggingStartFeature extends Feature {
 }
 
 export class DmaLoggingStopFeature extends Feature {
+  /** Stops dirty tracking (SET with no payload); a kernel error is a {@link FeatureError}. */
   stop(): void {
     this.set(null);
   }
 }
 
+/** What {@link DmaLoggingReportFeature} read for one IOVA range. */
 export interface DmaLoggingReport {
   /** The kernel's bitmap: one bit per page, u64 words, little-endian. */
   readonly bitmap: Uint8Array;
+  /** The dirty pages as ranges (adjacent pages merged), ascending IOVA. */
   readonly dirty: readonly DmaRange[];
+  /** Number of dirty pages (set bits in the bitmap). */
   readonly dirtyPages: number;
 }
 
@@ -140,6 +147,7 @@ export class BusMasterFeature extends Feature {
   }
 }
 
+/** Options of {@link DmaBufFeature.export}. */
 export interface DmaBufExportOptions {
   /** open_flags of the dma-buf file; default O_RDWR | O_CLOEXEC. */
   readonly openFlags?: number;
