@@ -7,11 +7,15 @@ import { EffectiveMemAttr } from '../memory/mapping';
 import { hex } from './model';
 import { EffectiveAttr, PatSnapshot, effectiveFromPat } from './pat';
 
+/** One live mapping of a BAR, as the aliasing check sees it. */
 export interface AliasSubject<M> {
+  /** The mapping itself (opaque here). */
   readonly mapping: M;
+  /** The BAR it maps (0-5). */
   readonly bar: number;
   /** Physical range [start, end). */
   readonly start: bigint;
+  /** End of the physical range, exclusive. */
   readonly end: bigint;
   /** What it asked for: a cookie's attribute, or 'uc-' for a plain region mapping. */
   readonly requested: EffectiveMemAttr;
@@ -21,15 +25,23 @@ export interface AliasSubject<M> {
   readonly label: string;
 }
 
+/** Another mapping that overlaps the subject with a different memory type. */
 export interface AliasFinding<M> {
+  /** The other mapping. */
   readonly with: AliasSubject<M>;
+  /** What the subject gets, per the PAT list. */
   readonly attr: EffectiveMemAttr;
+  /** Why, in words: which of the two reserved the range first. */
   readonly reason: string;
 }
 
+/** The aliasing check's result for one mapping. */
 export interface AliasReport<M> {
+  /** The mapping examined. */
   readonly subject: AliasSubject<M>;
+  /** What its range gets, per the PAT list. */
   readonly effective: EffectiveAttr;
+  /** Overlapping mappings that asked for another type. */
   readonly aliases: readonly AliasFinding<M>[];
 }
 

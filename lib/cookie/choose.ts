@@ -18,8 +18,11 @@ export function orderRoutes(routes: readonly Route[], order: readonly string[]):
     .map((x) => x.r);
 }
 
+/** The route chosen for a request, with the evidence. */
 export interface Chosen {
+  /** The route. */
   readonly route: Route;
+  /** Why it was chosen, and every route's answer. */
   readonly choice: RouteChoice;
 }
 

@@ -17,6 +17,7 @@ export function cookieFeatureNumber(facts: RouteFacts, cf: CookieFeature): numbe
   return facts.featureNumber(cf.name) ?? cf.number;
 }
 
+/** The route through a driver's mmap-cookie feature ({@link MemattrTables.cookieFeature}). */
 export const cookieFeatureRoute: Route = {
   name: 'cookie-feature',
   probe(req, facts) {

@@ -10,12 +10,15 @@ import { attrName, needsHint } from './choose';
 
 /** What a cookie needs from its device's registry. */
 export interface CookieOwner {
+  /** The device's label, for errors. */
   readonly label: string;
+  /** The host's page size in bytes. */
   readonly pageSize: bigint;
   /** The attribute a mapping of the cookie's range gets, per the PAT list read now. */
   verify(c: MmapCookie, pgprot: CookieMemAttr): EffectiveAttr;
   /** A mapping of the cookie went live: aliasing is re-examined. */
   mapped(c: MmapCookie, m: Mapping): void;
+  /** The cookie closed: the registry forgets it. */
   released(c: MmapCookie): void;
   /** The cookie's mappings were taken down (a revoke): aliasing is re-examined. */
   unmapped(c: MmapCookie): void;
@@ -23,17 +26,29 @@ export interface CookieOwner {
   mapping<T>(f: () => T): T;
 }
 
+/**
+ * An immutable handle for "this BAR range, with this memory type, backed by this file and
+ * offset" (`region.cookie(options)`), with the route that backs it and why. map() makes a
+ * {@link Mapping} through the backing and reads back the type the kernel gave it. Owned by its
+ * device; after close() (its own or the device's) map() throws {@link ClosedError}, and after a
+ * revoke {@link RevokedError}.
+ */
 export class MmapCookie implements Disposable {
   /** Small and dense per device, like the kernel's mmap entry ids. */
   readonly id: number;
+  /** The device's label (its BDF). */
   readonly device: string;
   /** The BAR the cookie describes (a wc-region backing maps another region that views it). */
   readonly region: CookieRegion;
   /** Offset within the region. */
   readonly offset: bigint;
+  /** Bytes, whole pages. */
   readonly length: number;
+  /** The memory type asked for. */
   readonly requested: CookieMemAttr;
+  /** Whether a mapping that gets another type is refused ({@link CookieOptions.strict}). */
   readonly strict: boolean;
+  /** The file and page offset its mappings come from. */
   readonly backing: Backing;
   /** What the backing's page protection asks the kernel for (PAT may substitute the range's type). */
   readonly pgprot: CookieMemAttr;
@@ -70,6 +85,7 @@ export class MmapCookie implements Disposable {
     this.owner = owner;
   }
 
+  /** True after close(). */
   get closed(): boolean {
     return this.opened === undefined;
   }
@@ -213,6 +229,7 @@ export class MmapCookie implements Disposable {
     throwCloseErrors(`MmapCookie.close(${this.label})`, errors);
   }
 
+  /** `using c = …`: the same as {@link MmapCookie.close}. */
   [Symbol.dispose](): void {
     this.close();
   }

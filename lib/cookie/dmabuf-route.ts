@@ -28,6 +28,7 @@ function revokeNumber(facts: RouteFacts, rf: RevokeFeature | undefined): number 
   return rf ? (facts.featureNumber(rf.name) ?? rf.number) : undefined;
 }
 
+/** The route through a dma-buf exported from the BAR range (6.19+), WC with the memory-attribute feature. */
 export const dmabufRoute: Route = {
   name: 'dmabuf',
   probe(req, facts) {

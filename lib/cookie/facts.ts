@@ -15,6 +15,7 @@ import { PatReader, PatReaderOptions, PatSnapshot } from './pat';
 export interface DevmemPolicy {
   /** true: iomem=relaxed or no IO_STRICT_DEVMEM; false: strict; undefined: could not tell. */
   readonly relaxed: boolean | undefined;
+  /** What the decision rests on, in words. */
   readonly reason: string;
 }
 
@@ -50,7 +51,9 @@ export function kernelConfigValue(text: string, symbol: string): string | undefi
   return undefined;
 }
 
+/** One probe of a feature for one operation. */
 export interface FeatureAnswer {
+  /** The probe answered 0. */
   readonly supported: boolean;
   /** 'OK', or the errno name the kernel answered (ENOTTY: no such feature here). */
   readonly answer: string;
@@ -58,20 +61,29 @@ export interface FeatureAnswer {
 
 /** What VFIO_DEVICE_FEATURE answered to PROBE, PROBE|GET and PROBE|SET ('OK' or an errno name). */
 export interface FeatureProbeAnswers {
+  /** PROBE alone. */
   readonly probe: string;
+  /** PROBE|GET. */
   readonly get: string;
+  /** PROBE|SET. */
   readonly set: string;
 }
 
+/** Everything a cookie route decides from, read lazily (each fact at most once per decision). */
 export interface RouteFacts {
+  /** The device's label. */
   readonly device: string;
+  /** The device's regions. */
   readonly regions: readonly RegionView[];
+  /** The tables in force for this device. */
   readonly tables: MemattrTables;
   /** The BAR's line of the sysfs `resource` file (physical address, prefetchable flag). */
   resource(bar: number): PciResource | undefined;
   /** The path of `resourceN_wc` when the kernel created that file. */
   sysfsWcPath(bar: number): string | undefined;
+  /** Whether sysfs BAR mappings are allowed next to vfio-pci's. */
   devmem(): DevmemPolicy;
+  /** The kernel's PAT memtype list, read now. */
   pat(): PatSnapshot;
   /** The number of a feature in the device's feature table (names without the prefix). */
   featureNumber(name: string): number | undefined;
@@ -83,21 +95,27 @@ export interface RouteFacts {
 
 /** Where the running system keeps what DeviceFacts reads; tests point these at fixture trees. */
 export interface HostPaths {
+  /** Root of sysfs; default /sys. */
   sysfs?: string;
   /** Root of procfs; default /proc. */
   proc?: string;
   /** Kernel config files to try (plain or .gz); default /boot/config-$(uname -r), /proc/config.gz. */
   kernelConfig?: readonly string[];
+  /** Where the PAT list is and whether debugfs may be mounted to read it. */
   pat?: PatReaderOptions;
 }
 
 /** What DeviceFacts needs from the device. */
 export interface FactsSource {
+  /** The device's address. */
   readonly bdf: string;
+  /** Its regions. */
   readonly regions: readonly RegionView[];
+  /** A feature's number in the device's table, by name. */
   featureNumber(name: string): number | undefined;
   /** The device's probe answers for a feature number (features.ts caches them per open device). */
   probeFeature(index: number): FeatureProbeAnswers;
+  /** Whether the device reserved the BAR write-combining before its fd was opened. */
   wcReservedBeforeOpen(bar: number): boolean;
 }
 
@@ -125,13 +143,19 @@ function readConfig(files: readonly string[]): string | undefined {
   return undefined;
 }
 
+/** The {@link RouteFacts} of a real device on the running system. */
 export class DeviceFacts implements RouteFacts {
+  /** The device's address. */
   readonly device: string;
+  /** Its regions. */
   readonly regions: readonly RegionView[];
+  /** The tables in force. */
   readonly tables: MemattrTables;
   private readonly src: FactsSource;
   private readonly paths: HostPaths;
+  /** The PAT list, read on first call and then kept for this decision. */
   readonly pat: () => PatSnapshot;
+  /** The devmem policy, read on first call and then kept. */
   readonly devmem: () => DevmemPolicy;
   private readonly resources: () => PciResource[] | undefined;
 

@@ -7,6 +7,7 @@ import type { EffectiveMemAttr, Mapping } from '../memory/mapping';
 
 /** The x86 PAT memory types a cookie can ask for, by their usual short names. */
 export type CookieMemAttr = 'uc' | 'uc-' | 'wc' | 'wt' | 'wb';
+/** Every {@link CookieMemAttr}, in the order reports list them. */
 export const COOKIE_MEMATTRS: readonly CookieMemAttr[] = ['uc', 'uc-', 'wc', 'wt', 'wb'];
 
 /**
@@ -16,27 +17,80 @@ export const COOKIE_MEMATTRS: readonly CookieMemAttr[] = ['uc', 'uc-', 'wc', 'wt
  */
 export type Backing =
   /** The VFIO device fd at the offset REGION_INFO gave for the region. */
-  | { readonly kind: 'vfio-region'; readonly fd: number; readonly pgoff: bigint }
+  | {
+      /** Discriminant: the device fd. */
+      readonly kind: 'vfio-region';
+      /** The VFIO device fd (owned by the device). */
+      readonly fd: number;
+      /** The mmap offset in the device fd, in pages. */
+      readonly pgoff: bigint;
+    }
   /** A dma-buf exported from the BAR range (VFIO_DEVICE_FEATURE_DMA_BUF); offset 0 is the range start. */
-  | { readonly kind: 'dmabuf'; readonly fd: number; readonly pgoff: bigint }
+  | {
+      /** Discriminant: an exported dma-buf. */
+      readonly kind: 'dmabuf';
+      /** The dma-buf fd (owned by its DmaBuf). */
+      readonly fd: number;
+      /** The mmap offset in the dma-buf, in pages. */
+      readonly pgoff: bigint;
+    }
   /** The sysfs `resourceN_wc` file of the BAR, held open for the cookie's life. */
-  | { readonly kind: 'sysfs'; readonly path: string; readonly fd: number; readonly pgoff: bigint }
+  | {
+      /** Discriminant: a sysfs `resourceN_wc` file. */
+      readonly kind: 'sysfs';
+      /** The file's path. */
+      readonly path: string;
+      /** The open file (owned by the cookie). */
+      readonly fd: number;
+      /** The mmap offset in the file, in pages. */
+      readonly pgoff: bigint;
+    }
   /** A device-specific region announced (TYPE cap) as a write-combining view of the BAR. */
-  | { readonly kind: 'wc-region'; readonly regionIndex: number; readonly fd: number; readonly pgoff: bigint }
+  | {
+      /** Discriminant: a WC view region of the device. */
+      readonly kind: 'wc-region';
+      /** The index of the WC view region. */
+      readonly regionIndex: number;
+      /** The VFIO device fd (owned by the device). */
+      readonly fd: number;
+      /** The mmap offset in the device fd, in pages. */
+      readonly pgoff: bigint;
+    }
   /** The VFIO device fd at an offset a driver's cookie feature allocated for this range and attribute. */
-  | { readonly kind: 'cookie-feature'; readonly fd: number; readonly pgoff: bigint };
+  | {
+      /** Discriminant: an offset from the driver's cookie feature. */
+      readonly kind: 'cookie-feature';
+      /** The VFIO device fd (owned by the device). */
+      readonly fd: number;
+      /** The mmap offset the feature allocated, in pages. */
+      readonly pgoff: bigint;
+    };
 
+/** The names of the backings: 'vfio-region', 'dmabuf', 'sysfs', 'wc-region', 'cookie-feature'. */
 export type BackingKind = Backing['kind'];
 
 /** What a route needs to know about a region; a Region satisfies it, and so do test fixtures. */
 export interface RegionView {
+  /** Region index. */
   readonly index: number;
+  /** Region name ('BAR2', …). */
   readonly name: string;
+  /** Size in bytes. */
   readonly size: bigint;
   /** The region's offset within the device fd, from REGION_INFO. */
   readonly offset: bigint;
-  readonly flags: { readonly read: boolean; readonly write: boolean; readonly mmap: boolean };
+  /** REGION_INFO's flags. */
+  readonly flags: {
+    /** The region can be read. */
+    readonly read: boolean;
+    /** The region can be written. */
+    readonly write: boolean;
+    /** The region (or parts of it: `mappableAreas`) can be mmapped. */
+    readonly mmap: boolean;
+  };
+  /** The region's decoded capability chain. */
   readonly caps: readonly RegionCap[];
+  /** Byte ranges that can be mmapped. */
   readonly mappableAreas: readonly MappableArea[];
 }
 
@@ -45,10 +99,17 @@ export interface RegionView {
  * cookie layer names only what it uses, so it stays below the device layer that creates it.
  */
 export interface CookieRegion extends RegionView {
+  /** Maps `length` bytes at region `offset`, from the device fd or from `fd` at `fileOffset` (bytes). */
   mapRange(offset: bigint, length: number, fd?: number, fileOffset?: bigint): Mapping;
+  /** Exports slices of the region as a dma-buf (default: all of it). */
   exportDmaBuf(ranges?: readonly DmaBufRangeInput[]): DmaBuf;
 }
 
+/**
+ * What a cookie asks for (`region.cookie(options)`): a page-aligned range of the region and a
+ * memory type. Invalid ranges throw {@link InvalidArgumentError}; a strict request no route can
+ * serve throws {@link NotSupportedError} with every route's reason.
+ */
 export interface CookieOptions {
   /** Offset within the region (page-aligned); default 0. */
   offset?: number | bigint;
@@ -67,17 +128,25 @@ export interface CookieOptions {
 
 /** A validated request, as routes see it. */
 export interface CookieRequest {
+  /** The region. */
   readonly region: RegionView;
+  /** Byte offset in the region, page-aligned. */
   readonly offset: bigint;
+  /** Bytes, whole pages. */
   readonly length: number;
+  /** The memory type asked for. */
   readonly memattr: CookieMemAttr;
+  /** Whether a route that gives another type is refused. */
   readonly strict: boolean;
+  /** The one route asked for, if any. */
   readonly route: string | undefined;
 }
 
 /** One route's answer for one region and range: can it map it, with which attribute, and why. */
 export interface RouteProbe {
+  /** The route's name. */
   readonly route: string;
+  /** Whether it can map the range here. */
   readonly available: boolean;
   /** The attribute a mapping through this route is expected to get (when available). */
   readonly gives: EffectiveMemAttr | undefined;
@@ -94,9 +163,11 @@ export interface RouteProbe {
 
 /** Which route a cookie uses, and the evidence for the choice. */
 export interface RouteChoice {
+  /** The route taken. */
   readonly name: string;
   /** The attribute the route said it would give. */
   readonly gives: EffectiveMemAttr | undefined;
+  /** Why it was taken, with its own reason. */
   readonly reason: string;
   /** Set when the route does not give what was asked (non-strict requests only). */
   readonly downgraded: string | undefined;
@@ -106,7 +177,9 @@ export interface RouteChoice {
 
 /** What dev.memattrRoutes(region) answers. */
 export interface MemattrRoutesReport {
+  /** The region's name. */
   readonly region: string;
+  /** Every route's answer, in the order of preference. */
   readonly routes: readonly RouteProbe[];
   /** Routes that give write-combining here, best first. */
   readonly wc: readonly string[];
@@ -124,6 +197,7 @@ export interface MemattrRoutesReport {
  * live here, where a caller running a kernel with another revision of the series can replace them.
  */
 export interface MemattrFeature {
+  /** Its name in the device's feature table ('DMA_BUF_MEMATTR'). */
   readonly name: string;
   /** Feature index. Numbers from 13 on are claimed by several unmerged series: probe, never assume. */
   readonly number: number;
@@ -140,7 +214,9 @@ export interface MemattrFeature {
  * device's feature table (name `DMA_BUF_REVOKE`) gives it.
  */
 export interface RevokeFeature {
+  /** Its name in the device's feature table ('DMA_BUF_REVOKE'). */
   readonly name: string;
+  /** Its feature index, or undefined to take it from the device's feature table only. */
   readonly number: number | undefined;
   /** The SET payload for a dma-buf fd. */
   encode(dmabufFd: number): Uint8Array;
@@ -148,8 +224,11 @@ export interface RevokeFeature {
 
 /** A region type (TYPE cap) that announces a write-combining view of one BAR. */
 export interface WcRegionType {
+  /** A name for reports. */
   readonly name: string;
+  /** The TYPE cap's type (32 bits; vendor types have bit 31 set and the PCI vendor ID below). */
   readonly type: number;
+  /** The TYPE cap's subtype (32 bits). */
   readonly subtype: number;
   /** The BAR (0-5) the region is a WC view of. */
   readonly bar: number;
@@ -157,10 +236,13 @@ export interface WcRegionType {
 
 /** A cookie request as a driver's cookie feature receives it (the BAR range in bytes). */
 export interface CookieFeatureRequest {
+  /** The BAR (0-5). */
   readonly bar: number;
   /** The feature's value for the attribute (CookieFeature.values). */
   readonly memattr: number;
+  /** Byte offset in the BAR. */
   readonly offset: bigint;
+  /** Bytes. */
   readonly length: bigint;
 }
 
@@ -172,6 +254,7 @@ export interface CookieFeatureRequest {
 export interface CookieFeature {
   /** Its name in the device's feature table: a number given there wins over `number`. */
   readonly name: string;
+  /** Its feature index when the device's table does not name it. */
   readonly number: number;
   /** The feature's value for each attribute it can map. */
   readonly values: Partial<Record<CookieMemAttr, number>>;
@@ -185,6 +268,11 @@ export interface CookieFeature {
   encodeRelease(mmapOffset: bigint): Uint8Array;
 }
 
+/**
+ * The tables the cookie layer consults: features and region types of pending or out-of-tree
+ * interfaces, and the route order. Replace entries per device with
+ * {@link DeviceOpenOptions.memattrTables}; {@link memattrTables} merges overrides.
+ */
 export interface MemattrTables {
   /**
    * The memory-attribute feature for dma-bufs, or undefined to never probe for one. A number the
@@ -203,6 +291,7 @@ export interface MemattrTables {
 
 /** The memory-attribute values of the DMA_BUF_MEMATTR revision this package knows (v3: NC, WC). */
 export const DMABUF_MEMATTR_NC = 0;
+/** The WC value of that revision. */
 export const DMABUF_MEMATTR_WC = 1;
 
 /** struct { s32 dmabuf_fd; u32 memattr; }, little-endian, as that revision lays it out. */
@@ -221,6 +310,7 @@ export function encodeDmaBufRevoke(dmabufFd: number): Uint8Array {
   return out;
 }
 
+/** The tables without overrides: the v3 DMA_BUF_MEMATTR at 14, no revoke number, no WC regions, no cookie feature. */
 export const DEFAULT_MEMATTR_TABLES: MemattrTables = Object.freeze({
   memattrFeature: Object.freeze({
     name: 'DMA_BUF_MEMATTR',
@@ -250,6 +340,7 @@ export function wcRegionTypesPerBar(name: string, type: number, subtypeBase: num
   }));
 }
 
+/** `0x` and lower-case hex digits, for messages. */
 export function hex(n: bigint | number): string {
   return `0x${n.toString(16)}`;
 }

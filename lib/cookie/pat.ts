@@ -8,9 +8,22 @@ import { MemTypeEntry, parsePatMemtypeList } from '../decode';
 import { EffectiveMemAttr } from '../memory/mapping';
 import { hex } from './model';
 
+/** The PAT memtype list as read once: its entries, or why it could not be read. */
 export type PatSnapshot =
-  { readonly ok: true; readonly entries: readonly MemTypeEntry[] } | { readonly ok: false; readonly reason: string };
+  | {
+      /** The list was read. */
+      readonly ok: true;
+      /** Its entries, as the kernel lists them. */
+      readonly entries: readonly MemTypeEntry[];
+    }
+  | {
+      /** The list could not be read. */
+      readonly ok: false;
+      /** Why (not x86, no debugfs, not root, …). */
+      readonly reason: string;
+    };
 
+/** Where the PAT list is read from, and whether debugfs may be mounted to read it. */
 export interface PatReaderOptions {
   /** Where debugfs is (or gets) mounted; default /sys/kernel/debug. */
   debugfs?: string;
@@ -39,6 +52,11 @@ export class PatReader {
     this.mounts = o.mounts ?? '/proc/self/mounts';
   }
 
+  /**
+   * Reads the list now. When debugfs is not mounted and mounting is allowed, mounts it once
+   * (root only; the mount stays) and emits a `VFIO_DEBUGFS_MOUNTED` process warning. Never
+   * throws: a failure is a snapshot with `ok: false` and the reason.
+   */
   read(): PatSnapshot {
     const file = path.join(this.dir, PAT_FILE);
     let text = readOrCode(file);
@@ -125,7 +143,9 @@ function covered(hits: readonly MemTypeEntry[], start: bigint, end: bigint): boo
   return reached >= end;
 }
 
+/** The memory type a range gets, with the evidence. */
 export interface EffectiveAttr {
+  /** The type (or 'mixed', 'unknown'). */
   readonly attr: EffectiveMemAttr;
   /** The PAT evidence, in words. */
   readonly basis: string;

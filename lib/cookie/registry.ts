@@ -37,44 +37,74 @@ export const DEFAULT_ROUTES: readonly Route[] = Object.freeze([
 
 /** What the registry needs from its device. */
 export interface CookieHost {
+  /** The device's address. */
   readonly bdf: string;
+  /** Its regions. */
   readonly regions: readonly CookieRegion[];
+  /** The device fd; throws {@link ClosedError} naming `op` after the device closed. */
   fd(op: string): number;
   /** Live mappings of the device's regions. */
   mappings(): readonly Mapping[];
+  /** Registers a cookie to close with the device. */
   own(res: { close(): void }): void;
+  /** Forgets a cookie that closed by itself. */
   disown(res: { close(): void }): void;
+  /** A feature's number in the device's table, by name. */
   featureNumber(name: string): number | undefined;
+  /** The device's probe answers for a feature number. */
   probeFeature(index: number): FeatureProbeAnswers;
+  /** VFIO_DEVICE_FEATURE SET with `payload`; throws the kernel's error. */
   setFeature(index: number, payload: Uint8Array): void;
+  /** VFIO_DEVICE_FEATURE GET into a copy of `payload`, returned; throws the kernel's error. */
   getFeature(index: number, payload: Uint8Array): Uint8Array;
   /** Whether the device reserved the BAR write-combining before its fd was opened (reserve.ts). */
   wcReservedBeforeOpen(bar: number): boolean;
 }
 
+/** How a device's cookie registry is set up. */
 export interface CookieRegistryOptions {
+  /** The routes considered; default {@link DEFAULT_ROUTES}. */
   routes?: readonly Route[];
+  /** Replacements for {@link DEFAULT_MEMATTR_TABLES} entries. */
   tables?: Partial<MemattrTables>;
+  /** Where the system's files are (tests). */
   paths?: HostPaths;
+  /** The page size in bytes; default the host's. */
   pageSize?: bigint;
 }
 
 /** Per-call replacements for the registry's tables and routes. */
 export interface CookieCallOptions {
+  /** Table entries replaced for this call. */
   tables?: Partial<MemattrTables>;
+  /** The routes considered for this call. */
   routes?: readonly Route[];
 }
 
+/** Options of `dev.memattrRoutes(region, options)`: the range probed (default: the whole region). */
 export interface MemattrRoutesOptions extends CookieCallOptions {
+  /** Byte offset in the region, page-aligned; default 0. */
   offset?: number | bigint;
+  /** Bytes; default: to the end of the region. */
   length?: number;
 }
 
 /** The key cookieAt() takes: a device-fd offset (bigint), an fd a cookie holds (number), or both. */
-export type CookieKey = bigint | number | { readonly fd: number; readonly offset?: bigint };
+export type CookieKey =
+  | bigint
+  | number
+  | {
+      /** An fd a cookie's backing holds (a dma-buf or sysfs file), or the device fd. */
+      readonly fd: number;
+      /** The mmap offset in that file, in bytes; absent: the cookie that holds the fd (dma-buf and sysfs backings). */
+      readonly offset?: bigint;
+    };
 
+/** A device's live cookies: makes them (choosing a route), finds them by key, and keeps PAT aliasing reports current. */
 export class CookieRegistry implements CookieOwner {
+  /** The device's label. */
   readonly label: string;
+  /** The page size in bytes. */
   readonly pageSize: bigint;
   private readonly host: CookieHost;
   private readonly routes: readonly Route[];
@@ -100,6 +130,11 @@ export class CookieRegistry implements CookieOwner {
     return [...this.live];
   }
 
+  /**
+   * Makes a cookie for a range of `region`: validates the request, probes the routes in order and
+   * opens the first that serves it. Throws {@link InvalidArgumentError} for a bad range and
+   * {@link NotSupportedError} when a strict request finds no route.
+   */
   create(region: CookieRegion, opts: CookieOptions & CookieCallOptions): MmapCookie {
     const op = `Region(${region.name}).cookie`;
     const req = this.request(region, opts, op);
@@ -174,6 +209,7 @@ export class CookieRegistry implements CookieOwner {
     this.refreshAliasing();
   }
 
+  /** A cookie closed: it is forgotten and aliasing re-examined. */
   released(c: MmapCookie): void {
     const i = this.live.indexOf(c);
     if (i >= 0) this.live.splice(i, 1);

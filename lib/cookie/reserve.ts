@@ -12,12 +12,17 @@ import { checkValue, check, invalidArgument, notSupported } from '../errors';
 import { Mapped, native } from '../addon/native';
 import * as sysfs from '../system/sysfs';
 
+/** A BAR reserved write-combining through sysfs before the device fd opened ({@link DeviceOpenOptions.writeCombine}). */
 export interface WcReservation {
+  /** The BAR (0-5). */
   readonly bar: number;
+  /** The `resourceN_wc` file mapped to hold the reservation. */
   readonly path: string;
   /** Physical address of the reserved page (the BAR's start). */
   readonly start: bigint;
+  /** True after close(). */
   readonly closed: boolean;
+  /** Unmaps the page that holds the reservation (the device does it when it closes). Idempotent. */
   close(): void;
 }
 

@@ -23,9 +23,11 @@ import { RouteFacts } from './facts';
 
 /** What a route may use to open a backing. */
 export interface OpenEnv {
+  /** The facts the route's probe saw. */
   readonly facts: RouteFacts;
   /** The device's live region objects (mappings go through Region.mapRange). */
   region(index: number): CookieRegion;
+  /** The device fd; throws {@link ClosedError} naming `op` after the device closed. */
   deviceFd(op: string): number;
   /** VFIO_DEVICE_FEATURE SET of a feature number with a payload; throws the kernel's errno as a typed error. */
   setFeature(index: number, payload: Uint8Array): void;
@@ -35,7 +37,9 @@ export interface OpenEnv {
   readonly pageSize: bigint;
 }
 
+/** What a route's open() hands the cookie: its backing and how to map, release and revoke it. */
 export interface OpenedBacking {
+  /** The file and page offset mappings come from. */
   readonly backing: Backing;
   /** The attribute the mapping's page protection asks for; PAT may substitute the range's type. */
   readonly pgprot: CookieMemAttr;
@@ -53,9 +57,16 @@ export interface OpenedBacking {
   readonly revokedByReset?: boolean;
 }
 
+/**
+ * One way to get a CPU mapping of a BAR range with a memory type. Routes are tried in the order
+ * of {@link MemattrTables.routeOrder}; a custom one can be passed in {@link cookie.CookieCallOptions.routes}.
+ */
 export interface Route {
+  /** Its name, as options and reports use it ('sysfs', 'dmabuf', …). */
   readonly name: string;
+  /** Whether the route can serve `req` here and what it would give; reads facts, changes nothing. */
   probe(req: CookieRequest, facts: RouteFacts): RouteProbe;
+  /** Opens the backing for `req`; throws a {@link VfioError} when the kernel refuses. */
   open(req: CookieRequest, env: OpenEnv): OpenedBacking;
 }
 
@@ -207,7 +218,12 @@ export function wcRegionsFor(
   bar: number,
   regions: readonly RegionView[],
   types: readonly WcRegionType[],
-): { region: RegionView; type: WcRegionType }[] {
+): {
+  /** The WC view region. */
+  region: RegionView;
+  /** The table entry that names it a WC view of `bar`. */
+  type: WcRegionType;
+}[] {
   const out: { region: RegionView; type: WcRegionType }[] = [];
   for (const region of regions) {
     const cap = findRegionCap(region.caps, 'type');
@@ -218,6 +234,7 @@ export function wcRegionsFor(
   return out;
 }
 
+/** The route through a device-specific region announced as a WC view of the BAR ({@link MemattrTables.wcRegionTypes}). */
 export const wcRegionRoute: Route = {
   name: 'wc-region',
   probe(req, facts) {

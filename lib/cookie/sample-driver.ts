@@ -59,12 +59,14 @@ export function encodeSampleCookie(req: CookieFeatureRequest, mmapOffset = 0n): 
   return out;
 }
 
+/** The mmap offset (bytes) the sample driver wrote into a cookie GET payload; {@link InvalidArgumentError} for a short payload. */
 export function decodeSampleCookieOffset(payload: Uint8Array): bigint {
   if (payload.length < SAMPLE_COOKIE_SIZE)
     throw rangeArgError('sample cookie', `cookie payload of ${payload.length} bytes, expected ${SAMPLE_COOKIE_SIZE}`);
   return new DataView(payload.buffer, payload.byteOffset, payload.byteLength).getBigUint64(MMAP_OFFSET_AT, true);
 }
 
+/** The sample driver's mmap-cookie feature, for {@link MemattrTables.cookieFeature}. */
 export const SAMPLE_COOKIE_FEATURE_TABLE: CookieFeature = Object.freeze({
   name: 'WC_SAMPLE_MMAP_COOKIE',
   number: SAMPLE_COOKIE_FEATURE,
@@ -81,6 +83,7 @@ export const SAMPLE_DMABUF_MEMATTR_TABLE: MemattrFeature = Object.freeze({
   number: SAMPLE_DMABUF_MEMATTR_FEATURE,
 });
 
+/** The dma-buf revoke feature at the sample driver's number. */
 export const SAMPLE_DMABUF_REVOKE_TABLE: RevokeFeature = Object.freeze({
   ...DEFAULT_MEMATTR_TABLES.revokeFeature!,
   number: SAMPLE_DMABUF_REVOKE_FEATURE,

@@ -16,6 +16,7 @@ import { hex } from './model';
 import { overlapping } from './pat';
 import { Route, barOf, probe, reserveNeed } from './routes';
 
+/** The route through the BAR's sysfs `resourceN_wc` file (prefetchable BARs; needs relaxed devmem or a reservation before open). */
 export const sysfsWcRoute: Route = {
   name: 'sysfs',
   probe(req, facts) {
