@@ -11,26 +11,31 @@ function check(buf: Uint8Array, offset: number, width: number, op: string): void
   }
 }
 
+/** The unsigned byte at `offset`; {@link DecodeError} (naming `op`) when it lies outside `buf`. */
 export function u8(buf: Uint8Array, offset: number, op = 'read'): number {
   check(buf, offset, 1, op);
   return buf[offset];
 }
 
+/** The little-endian u16 at `offset`; {@link DecodeError} when it does not fit in `buf`. */
 export function u16(buf: Uint8Array, offset: number, op = 'read'): number {
   check(buf, offset, 2, op);
   return buf[offset] | (buf[offset + 1] << 8);
 }
 
+/** The little-endian u32 at `offset` (0..2^32-1); {@link DecodeError} when it does not fit in `buf`. */
 export function u32(buf: Uint8Array, offset: number, op = 'read'): number {
   check(buf, offset, 4, op);
   // >>> 0 keeps bit 31 from turning the value negative.
   return (buf[offset] | (buf[offset + 1] << 8) | (buf[offset + 2] << 16) | (buf[offset + 3] << 24)) >>> 0;
 }
 
+/** The little-endian s32 at `offset`; {@link DecodeError} when it does not fit in `buf`. */
 export function i32(buf: Uint8Array, offset: number, op = 'read'): number {
   return u32(buf, offset, op) | 0;
 }
 
+/** The little-endian u64 at `offset`, as a bigint; {@link DecodeError} when it does not fit in `buf`. */
 export function u64(buf: Uint8Array, offset: number, op = 'read'): bigint {
   check(buf, offset, 8, op);
   const lo = u32(buf, offset, op);
@@ -49,6 +54,7 @@ export function copyBytes(buf: Uint8Array, start: number, end: number, op = 'rea
 
 // Writers, for the few payloads this package builds (feature SET data). Callers size the buffer.
 
+/** Writes `value` (taken modulo 2^32) little-endian at `offset`; {@link DecodeError} when it does not fit. */
 export function putU32(buf: Uint8Array, offset: number, value: number, op = 'write'): void {
   check(buf, offset, 4, op);
   const v = value >>> 0;
@@ -58,6 +64,7 @@ export function putU32(buf: Uint8Array, offset: number, value: number, op = 'wri
   buf[offset + 3] = v >>> 24;
 }
 
+/** Writes `value` (taken modulo 2^64) little-endian at `offset`; {@link DecodeError} when it does not fit. */
 export function putU64(buf: Uint8Array, offset: number, value: bigint, op = 'write'): void {
   check(buf, offset, 8, op);
   const v = BigInt.asUintN(64, value);
@@ -65,6 +72,7 @@ export function putU64(buf: Uint8Array, offset: number, value: bigint, op = 'wri
   putU32(buf, offset + 4, Number(v >> 32n), op);
 }
 
+/** 2^64 - 1, the largest u64. */
 export const U64_MAX = (1n << 64n) - 1n;
 
 /** Bytes a caller may hand in: any typed array, a DataView, an ArrayBuffer or SharedArrayBuffer. */

@@ -6,6 +6,7 @@ import { SIZEOF } from '../abi';
 import { u16, u32, u64 } from './bytes';
 import { DecodeError } from './errors';
 
+/** Bytes of struct vfio_info_cap_header (id u16, version u16, next u32): 8. */
 export const CAP_HEADER_SIZE = SIZEOF.vfio_info_cap_header;
 
 /**
@@ -16,7 +17,9 @@ export class RawCap {
   constructor(
     /** The info buffer the cap lives in. */
     readonly buf: Uint8Array,
+    /** The capability id (its meaning depends on the info struct the chain belongs to). */
     readonly id: number,
+    /** The capability's version. */
     readonly version: number,
     /** Offset of the cap within the info struct. */
     readonly offset: number,
@@ -31,6 +34,7 @@ export class RawCap {
     return this.buf.subarray(this.offset, this.end);
   }
 
+  /** The cap's length in bytes, header included. */
   get length(): number {
     return this.end - this.offset;
   }
@@ -40,6 +44,7 @@ export class RawCap {
     return u32(this.buf, this.offset + at, op);
   }
 
+  /** The u64 `at` bytes into the cap; the caller has checked the cap's size. */
   u64(at: number, op: string): bigint {
     return u64(this.buf, this.offset + at, op);
   }
@@ -47,9 +52,13 @@ export class RawCap {
 
 /** A cap preserved as found because this package does not know its id. */
 export interface UnknownCap {
+  /** Discriminant of the cap unions: not one this package decodes. */
   readonly type: 'unknown';
+  /** The capability id. */
   readonly id: number;
+  /** The capability's version. */
   readonly version: number;
+  /** A copy of the cap's bytes, header included. */
   readonly bytes: Uint8Array;
 }
 
@@ -159,6 +168,7 @@ export function requireCapSize(cap: RawCap, size: number, op: string, name: stri
   }
 }
 
+/** Keeps a cap this package does not decode: its id, version and a copy of its bytes. */
 export function unknownCap(cap: RawCap): UnknownCap {
   return { type: 'unknown', id: cap.id, version: cap.version, bytes: cap.buf.slice(cap.offset, cap.end) };
 }

@@ -3,39 +3,58 @@
 import { u16, u32, u8 } from './bytes';
 import { DecodeError } from './errors';
 
+/** Command register bit 0: I/O space decoding. */
 export const PCI_COMMAND_IO = 0x1;
+/** Command register bit 1: memory space decoding. */
 export const PCI_COMMAND_MEMORY = 0x2;
+/** Command register bit 2: bus master (the device may DMA). */
 export const PCI_COMMAND_MASTER = 0x4;
+/** Command register bit 10: INTx disabled. */
 export const PCI_COMMAND_INTX_DISABLE = 0x400;
+/** Status register bit 3: the device asserts INTx. */
 export const PCI_STATUS_INTERRUPT = 0x8;
+/** Status register bit 4: a capability list is present (at the pointer 0x34). */
 export const PCI_STATUS_CAP_LIST = 0x10;
 
 const OP = 'pci config header';
 
+/** One decoded base address register of a config header. */
 export interface PciBar {
+  /** BAR number (0-5 for an endpoint, 0-1 for a bridge). */
   readonly index: number;
   /** The register as read, flag bits included. */
   readonly raw: number;
+  /** An I/O space BAR (bit 0 set). */
   readonly io: boolean;
   /** A 64-bit memory BAR; the next register holds its upper half. */
   readonly mem64: boolean;
+  /** A prefetchable memory BAR. */
   readonly prefetchable: boolean;
   /** Base address (flag bits cleared; upper half merged for 64-bit BARs). */
   readonly address: bigint;
 }
 
+/** The PCI configuration header (the first 64 bytes of config space), decoded. */
 export interface ConfigHeader {
+  /** Vendor ID (offset 0x00, 16 bits). */
   readonly vendorId: number;
+  /** Device ID (0x02, 16 bits). */
   readonly deviceId: number;
+  /** Command register (0x04, 16 bits). */
   readonly command: number;
+  /** Status register (0x06, 16 bits). */
   readonly status: number;
+  /** Revision ID (0x08, 8 bits). */
   readonly revision: number;
   /** 24-bit class code: base class << 16 | subclass << 8 | programming interface. */
   readonly classCode: number;
+  /** Cache line size in 32-bit words (0x0c). */
   readonly cacheLineSize: number;
+  /** Latency timer (0x0d). */
   readonly latencyTimer: number;
   /** Layout type (0 endpoint, 1 PCI bridge, 2 CardBus), multi-function bit removed. */
   readonly headerType: number;
+  /** The header type's multi-function bit (bit 7). */
   readonly multiFunction: boolean;
   /** Raw BAR registers: six for type 0, two for a bridge, none for CardBus. */
   readonly barRaw: readonly number[];
@@ -43,10 +62,13 @@ export interface ConfigHeader {
   readonly bars: readonly PciBar[];
   /** Type 0 only. */
   readonly subsystemVendorId: number | null;
+  /** Subsystem ID (0x2e); type 0 only. */
   readonly subsystemId: number | null;
+  /** The expansion ROM BAR register as read (0x30); type 0 only. */
   readonly romRaw: number | null;
   /** Pointer to the first standard capability (0x34), meaningful when status has CAP_LIST. */
   readonly capPointer: number;
+  /** Interrupt line (0x3c): the IRQ routing value firmware wrote; not used by VFIO. */
   readonly interruptLine: number;
   /** 0 = no INTx pin, 1-4 = INTA#-INTD#. */
   readonly interruptPin: number;

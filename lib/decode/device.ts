@@ -27,44 +27,74 @@ import { DecodeError } from './errors';
 export const DEVICE_INFO_SIZE = SIZEOF.vfio_device_info;
 const OP = 'vfio_device_info';
 
+/** VFIO_DEVICE_FLAGS_*: what kind of device and what it supports. */
 export interface DeviceFlags {
+  /** VFIO_DEVICE_RESET is supported. */
   readonly reset: boolean;
+  /** A PCI device (vfio-pci). */
   readonly pci: boolean;
+  /** A platform device (vfio-platform). */
   readonly platform: boolean;
+  /** An ARM AMBA device. */
   readonly amba: boolean;
+  /** An s390 channel I/O device. */
   readonly ccw: boolean;
+  /** An s390 adjunct processor (crypto) device. */
   readonly ap: boolean;
+  /** A Freescale Management Complex device. */
   readonly fslMc: boolean;
+  /** The info struct has a capability chain. */
   readonly caps: boolean;
+  /** An AMD CDX device. */
   readonly cdx: boolean;
 }
 
+/** The PCI atomic completer capability (VFIO_DEVICE_INFO_CAP_PCI_ATOMIC_COMP). */
 export interface PciAtomicCompCap {
+  /** Discriminant. */
   readonly type: 'pci-atomic-comp';
+  /** The raw flags word. */
   readonly flags: number;
+  /** 32-bit AtomicOp completion is supported by the root port. */
   readonly comp32: boolean;
+  /** 64-bit AtomicOp completion is supported. */
   readonly comp64: boolean;
+  /** 128-bit CAS completion is supported. */
   readonly comp128: boolean;
 }
 
 /** s390 zPCI caps: named, with their bytes kept (their layouts matter only on s390). */
 export interface ZpciCap {
+  /** Discriminant. */
   readonly type: 'zpci';
+  /** Which zPCI cap: base, group, util or PFIP. */
   readonly kind: 'base' | 'group' | 'util' | 'pfip';
+  /** The capability id (1-4). */
   readonly id: number;
+  /** The capability's version. */
   readonly version: number;
+  /** A copy of the cap's bytes, header included. */
   readonly bytes: Uint8Array;
 }
 
+/** A capability of vfio_device_info's chain; narrow on `type`. */
 export type DeviceCap = PciAtomicCompCap | ZpciCap | UnknownCap;
 
+/** struct vfio_device_info (VFIO_DEVICE_GET_INFO), decoded. */
 export interface DeviceInfo {
+  /** Bytes the kernel needs for the whole struct with its caps. */
   readonly argsz: number;
+  /** The flags word as the kernel wrote it. */
   readonly rawFlags: number;
+  /** The flags, decoded. */
   readonly flags: DeviceFlags;
+  /** Number of regions (9 on vfio-pci, more with device-specific regions). */
   readonly numRegions: number;
+  /** Number of IRQ indexes (5 on vfio-pci). */
   readonly numIrqs: number;
+  /** Offset of the first capability in the struct, 0 when none. */
   readonly capOffset: number;
+  /** The decoded capability chain. */
   readonly caps: readonly DeviceCap[];
 }
 

@@ -9,12 +9,15 @@ function rangeError(message: string): InvalidArgumentError {
   return new InvalidArgumentError({ code: 'ERANGE', op: 'dma ranges', message });
 }
 
+/** A byte range for DMA logging or a dma-buf export. */
 export interface DmaRange {
   /** IOVA (DMA logging) or offset within the region (DMA_BUF). */
   readonly start: bigint;
+  /** Bytes. */
   readonly length: bigint;
 }
 
+/** The page size DMA logging and dma-buf ranges default to, in bytes. */
 export const DEFAULT_PAGE_SIZE = 4096n;
 
 function isPowerOfTwo(n: bigint): boolean {
@@ -132,6 +135,7 @@ export function dirtyPageCount(bitmapIn: ByteSource, pages: number): number {
   return n;
 }
 
+/** How dma-buf ranges are checked before the kernel sees them. */
 export interface DmaBufOptions {
   /** Alignment the kernel requires (its PAGE_SIZE); default 4096. */
   readonly pageSize?: bigint;

@@ -4,6 +4,9 @@
 // VfioError (code 'EDECODE'), so a caller that catches the package's errors catches it too.
 import { VfioError } from '../errors';
 
+/**
+ * A kernel struct, config image or sysfs/debugfs text that cannot be decoded (code `EDECODE`): truncated, out of bounds or looping.
+ */
 export class DecodeError extends VfioError {
   declare readonly code: 'EDECODE';
   /** Byte offset (or line number for text parsers) the problem was found at; -1 when none applies. */

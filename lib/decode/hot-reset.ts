@@ -17,13 +17,19 @@ export const HOT_RESET_INFO_SIZE = SIZEOF.vfio_pci_hot_reset_info;
 export const DEPENDENT_DEVICE_SIZE = SIZEOF.vfio_pci_dependent_device;
 const OP = 'vfio_pci_hot_reset_info';
 
+/** One device a hot reset would also reset (struct vfio_pci_dependent_device). */
 export interface DependentDevice {
   /** 'ssss:bb:dd.f'. */
   readonly bdf: string;
+  /** PCI segment (domain). */
   readonly segment: number;
+  /** Bus number. */
   readonly bus: number;
+  /** Device and function, as one byte (slot << 3 | function). */
   readonly devfn: number;
+  /** Device (slot) number, 0-31. */
   readonly slot: number;
+  /** Function number, 0-7. */
   readonly func: number;
   /** IOMMU group id; set when the device was opened through a group (no DEV_ID flag). */
   readonly groupId: number | null;
@@ -36,14 +42,19 @@ export interface DependentDevice {
   readonly owned: boolean | null;
 }
 
+/** struct vfio_pci_hot_reset_info (VFIO_DEVICE_GET_PCI_HOT_RESET_INFO), decoded. */
 export interface HotResetInfo {
+  /** Bytes the kernel needs for every entry. */
   readonly argsz: number;
+  /** The flags word as the kernel wrote it. */
   readonly rawFlags: number;
   /** True when entries carry devids (cdev) rather than group ids. */
   readonly devIdForm: boolean;
   /** cdev form only: every affected device is owned, so the reset needs no group fds. */
   readonly allOwned: boolean;
+  /** Number of affected devices (entries may be fewer when the buffer was too small). */
   readonly count: number;
+  /** The affected devices, this one included. */
   readonly devices: readonly DependentDevice[];
 }
 

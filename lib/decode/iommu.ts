@@ -17,16 +17,24 @@ const OP = 'vfio_iommu_type1_info';
 
 /** An inclusive IOVA range: `end` is the last usable address, as the kernel reports it. */
 export interface IovaRange {
+  /** First usable address. */
   readonly start: bigint;
+  /** Last usable address (inclusive). */
   readonly end: bigint;
 }
 
+/** The IOVA_RANGE capability of type1's info: the usable IOVA ranges. */
 export interface IovaRangeCap {
+  /** Discriminant. */
   readonly type: 'iova-range';
+  /** The ranges, inclusive ends. */
   readonly ranges: readonly IovaRange[];
 }
+/** The MIGRATION capability of type1's info: dirty page tracking limits. */
 export interface Type1MigrationCap {
+  /** Discriminant. */
   readonly type: 'migration';
+  /** The capability's flags word. */
   readonly flags: number;
   /** Page sizes usable for dirty tracking, one bit per size. */
   readonly pgsizeBitmap: bigint;
@@ -35,18 +43,32 @@ export interface Type1MigrationCap {
 }
 /** How many more DMA mappings the container accepts (the dma_entry_limit, 65535 by default). */
 export interface DmaAvailCap {
+  /** Discriminant. */
   readonly type: 'dma-avail';
+  /** Mappings still available. */
   readonly avail: number;
 }
+/** A capability of vfio_iommu_type1_info's chain; narrow on `type`. */
 export type Type1Cap = IovaRangeCap | Type1MigrationCap | DmaAvailCap | UnknownCap;
 
+/** struct vfio_iommu_type1_info (VFIO_IOMMU_GET_INFO), decoded. */
 export interface Type1Info {
+  /** Bytes the kernel needs for the struct with its caps. */
   readonly argsz: number;
+  /** The flags word as the kernel wrote it. */
   readonly rawFlags: number;
-  readonly flags: { readonly pgsizes: boolean; readonly caps: boolean };
+  /** The flags, decoded. */
+  readonly flags: {
+    /** `iovaPgsizes` is valid. */
+    readonly pgsizes: boolean;
+    /** The struct has a capability chain. */
+    readonly caps: boolean;
+  };
   /** Supported IOMMU page sizes, one bit per size (bit 12 = 4 KiB). */
   readonly iovaPgsizes: bigint;
+  /** Offset of the first capability, 0 when none. */
   readonly capOffset: number;
+  /** The decoded capability chain. */
   readonly caps: readonly Type1Cap[];
 }
 
@@ -116,7 +138,15 @@ export function decodeType1Info(buf: Uint8Array): Type1Info {
 export function findType1Cap<T extends Type1Cap['type']>(
   caps: readonly Type1Cap[],
   type: T,
-): Extract<Type1Cap, { type: T }> | undefined {
+):
+  | Extract<
+      Type1Cap,
+      {
+        /** The capability kind asked for. */
+        type: T;
+      }
+    >
+  | undefined {
   return caps.find((c) => c.type === type) as Extract<Type1Cap, { type: T }> | undefined;
 }
 

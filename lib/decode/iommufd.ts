@@ -23,6 +23,7 @@ export const IOMMU_HW_INFO_VTD_SIZE = SIZEOF.iommu_hw_info_vtd;
 /** Room for any payload the kernel has today (VT-d 24, SMMUv3 44, AMD 16 bytes). */
 export const IOMMU_HW_INFO_DATA_MAX = 256;
 
+/** The IOMMU hardware behind an iommufd device (IOMMU_GET_HW_INFO's out_data_type), by name. */
 export type IommuHwType = 'none' | 'intel-vtd' | 'arm-smmuv3' | 'tegra241-cmdqv' | 'amd' | 'unknown';
 
 const TYPES: Record<number, IommuHwType> = {
@@ -35,6 +36,7 @@ const TYPES: Record<number, IommuHwType> = {
 
 /** The VT-d Capability Register, decoded. */
 export interface VtdCap {
+  /** The register as read. */
   readonly raw: bigint;
   /** Domain ids the unit supports (ND: 2^(4 + 2·ND)). */
   readonly domains: number;
@@ -50,6 +52,7 @@ export interface VtdCap {
   readonly pageSelectiveInvalidation: boolean;
   /** Fault recording registers (NFR + 1) and where they are (FRO · 16). */
   readonly faultRecordingRegisters: number;
+  /** Offset of the fault recording registers from the unit's base, in bytes. */
   readonly faultRecordingOffset: number;
   /** Caching mode (CM): the unit may cache non-present entries; software must flush on map. Emulated IOMMUs set it. */
   readonly cachingMode: boolean;
@@ -59,40 +62,65 @@ export interface VtdCap {
 
 /** The VT-d Extended Capability Register, decoded (the fields a userspace driver asks about). */
 export interface VtdEcap {
+  /** The register as read. */
   readonly raw: bigint;
   /** Page walks snoop the CPU caches (C). */
   readonly coherent: boolean;
+  /** Queued invalidation (QI). */
   readonly queuedInvalidation: boolean;
+  /** Device TLBs, i.e. ATS (DT). */
   readonly deviceTlb: boolean;
+  /** Interrupt remapping (IR). */
   readonly interruptRemapping: boolean;
+  /** Extended (x2APIC) interrupt mode (EIM). */
   readonly extendedInterruptMode: boolean;
+  /** Pass-through translation (PT). */
   readonly passThrough: boolean;
+  /** Nested translation (NEST). */
   readonly nested: boolean;
+  /** Process address space IDs (PASID). */
   readonly pasid: boolean;
   /** PASID width in bits (PSS + 1), when pasid is set. */
   readonly pasidBits: number;
+  /** Scalable-mode translation (SMTS). */
   readonly scalableMode: boolean;
+  /** First-level translation (FLTS). */
   readonly firstLevelTranslation: boolean;
+  /** Second-level translation (SLTS). */
   readonly secondLevelTranslation: boolean;
+  /** Second-level accessed/dirty bits (SLADS), which dirty tracking needs. */
   readonly secondLevelAccessedDirty: boolean;
 }
 
+/** struct iommu_hw_info_vtd: an Intel VT-d unit's registers. */
 export interface VtdHwInfo {
+  /** The struct's flags word (errata bits). */
   readonly flags: number;
   /** Errata 772415 (Sapphire Rapids): read-only mappings are not allowed on a nesting parent. */
   readonly errata772415: boolean;
+  /** The Capability Register, decoded. */
   readonly cap: VtdCap;
+  /** The Extended Capability Register, decoded. */
   readonly ecap: VtdEcap;
 }
 
+/** IOMMU_GET_HW_INFO for one device, decoded. */
 export interface IommuHwInfo {
+  /** The hardware type, by name. */
   readonly type: IommuHwType;
+  /** out_data_type as the kernel wrote it. */
   readonly rawType: number;
+  /** out_capabilities as the kernel wrote it. */
   readonly rawCapabilities: bigint;
+  /** out_capabilities, decoded (IOMMU_HW_CAP_*). */
   readonly capabilities: {
+    /** Dirty tracking of DMA writes is supported. */
     readonly dirtyTracking: boolean;
+    /** PASID with execute permission. */
     readonly pasidExec: boolean;
+    /** PASID with privileged mode. */
     readonly pasidPriv: boolean;
+    /** The device may not use ATS. */
     readonly atsNotSupported: boolean;
   };
   /** PASID width the device and IOMMU support together (0: none). */
@@ -111,6 +139,7 @@ function bit(v: bigint, n: number): boolean {
   return ((v >> BigInt(n)) & 1n) === 1n;
 }
 
+/** Decodes a VT-d Capability Register value. */
 export function decodeVtdCap(raw: bigint): VtdCap {
   const sagawBits = bits(raw, 8, 5);
   const sagaw: number[] = [];
@@ -138,6 +167,7 @@ export function decodeVtdCap(raw: bigint): VtdCap {
   };
 }
 
+/** Decodes a VT-d Extended Capability Register value. */
 export function decodeVtdEcap(raw: bigint): VtdEcap {
   const pasid = bit(raw, 40);
   return {

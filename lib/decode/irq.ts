@@ -12,17 +12,27 @@ import { DecodeError } from './errors';
 /** sizeof(struct vfio_irq_info). */
 export const IRQ_INFO_SIZE = SIZEOF.vfio_irq_info;
 
+/** VFIO_IRQ_INFO_* flags, decoded. */
 export interface IrqFlags {
+  /** Interrupts are signalled through eventfds. */
   readonly eventfd: boolean;
+  /** The index can be masked and unmasked. */
   readonly maskable: boolean;
+  /** The kernel masks the line on each interrupt (INTx): unmask after handling. */
   readonly automasked: boolean;
+  /** Vectors cannot be added while enabled: enabling more needs a disable first. */
   readonly noresize: boolean;
 }
 
+/** struct vfio_irq_info (VFIO_DEVICE_GET_IRQ_INFO), decoded. */
 export interface IrqInfo {
+  /** Bytes of the struct as the kernel reported them. */
   readonly argsz: number;
+  /** The flags word as the kernel wrote it. */
   readonly rawFlags: number;
+  /** The flags, decoded. */
   readonly flags: IrqFlags;
+  /** The IRQ index (0 INTx, 1 MSI, 2 MSI-X, 3 ERR, 4 REQ on vfio-pci). */
   readonly index: number;
   /** Vectors in this index; 0 means the interrupt type is not implemented. */
   readonly count: number;

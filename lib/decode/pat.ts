@@ -7,6 +7,7 @@
 // with `end` exclusive and <name> one of the strings below. The first line is a title.
 import { DecodeError } from './errors';
 
+/** A memory type as this package names the PAT list's types: 'wb', 'uc', 'uc-', 'wc', 'wt', 'wp'. */
 export type MemType = 'wb' | 'uc' | 'uc-' | 'wc' | 'wt' | 'wp';
 
 const TYPES: Readonly<Record<string, MemType>> = {
@@ -18,10 +19,13 @@ const TYPES: Readonly<Record<string, MemType>> = {
   'write-protected': 'wp',
 };
 
+/** One line of the PAT memtype list: a reserved physical range and its type. */
 export interface MemTypeEntry {
+  /** First physical address. */
   readonly start: bigint;
   /** Exclusive end. */
   readonly end: bigint;
+  /** The type every mapping of the range gets. */
   readonly type: MemType;
 }
 

@@ -10,21 +10,28 @@ function requireSpan(image: Uint8Array, offset: number, size: number, op: string
   }
 }
 
+/** The MSI-X capability, decoded. */
 export interface MsixCap {
   /** Number of vectors (the encoded N-1 plus one). */
   readonly tableSize: number;
+  /** MSI-X Enable. */
   readonly enabled: boolean;
+  /** Function Mask: every vector masked. */
   readonly functionMasked: boolean;
   /** BAR index (BIR) holding the vector table, and the table's offset within it. */
   readonly tableBar: number;
+  /** Byte offset of the vector table within its BAR. */
   readonly tableOffset: number;
+  /** BAR index holding the pending bit array. */
   readonly pbaBar: number;
+  /** Byte offset of the pending bit array within its BAR. */
   readonly pbaOffset: number;
 }
 
 /** Bytes per MSI-X table entry (address lo/hi, data, vector control). */
 export const MSIX_ENTRY_SIZE = 16;
 
+/** Decodes the MSI-X capability at `offset` of a config image; {@link DecodeError} when it does not fit. */
 export function decodeMsixCap(image: Uint8Array, offset: number): MsixCap {
   const op = 'pci config: MSI-X cap';
   requireSpan(image, offset, 12, op);
@@ -43,25 +50,38 @@ export function decodeMsixCap(image: Uint8Array, offset: number): MsixCap {
 }
 
 /** Byte size of the MSI-X vector table and of the PBA (one bit per vector, in u64 words). */
-export function msixTableBytes(cap: MsixCap): { readonly table: number; readonly pba: number } {
+export function msixTableBytes(cap: MsixCap): {
+  /** Bytes of the vector table: 16 per vector. */
+  readonly table: number;
+  /** Bytes of the pending bit array: one bit per vector, in whole u64 words. */
+  readonly pba: number;
+} {
   return { table: cap.tableSize * MSIX_ENTRY_SIZE, pba: Math.ceil(cap.tableSize / 64) * 8 };
 }
 
+/** The MSI capability, decoded. */
 export interface MsiCap {
+  /** MSI Enable. */
   readonly enabled: boolean;
   /** Vectors the function can request (1, 2, 4 … 32). */
   readonly vectorsCapable: number;
   /** Vectors software enabled. */
   readonly vectorsEnabled: number;
+  /** 64-bit message address capable. */
   readonly addr64: boolean;
+  /** Per-vector masking capable. */
   readonly perVectorMasking: boolean;
+  /** Message address (as programmed; vfio-pci virtualises it). */
   readonly address: bigint;
+  /** Message data (16 bits). */
   readonly data: number;
   /** Present only with per-vector masking. */
   readonly maskBits: number | null;
+  /** Pending bits; present only with per-vector masking. */
   readonly pendingBits: number | null;
 }
 
+/** Decodes the MSI capability at `offset` of a config image; {@link DecodeError} when it does not fit. */
 export function decodeMsiCap(image: Uint8Array, offset: number): MsiCap {
   const op = 'pci config: MSI cap';
   requireSpan(image, offset, 4, op);
@@ -99,9 +119,13 @@ const PCIE_TYPES: Readonly<Record<number, string>> = {
   0xa: 'rc-event-collector',
 };
 
+/** The PCI Express capability, decoded (the fields a driver asks about). */
 export interface PcieCap {
+  /** Capability version (1 or 2). */
   readonly version: number;
+  /** Device/port type (0 endpoint, 4 root port, …). */
   readonly portType: number;
+  /** The port type's name ('endpoint', 'root-port', …; `type<N>` otherwise). */
   readonly portTypeName: string;
   /** Max payload size supported, in bytes (from Device Capabilities). */
   readonly maxPayloadSupported: number;
@@ -109,6 +133,7 @@ export interface PcieCap {
   readonly flr: boolean;
 }
 
+/** Decodes the PCIe capability at `offset` of a config image; {@link DecodeError} when it does not fit. */
 export function decodePcieCap(image: Uint8Array, offset: number): PcieCap {
   const op = 'pci config: PCIe cap';
   requireSpan(image, offset, 8, op);
@@ -124,7 +149,9 @@ export function decodePcieCap(image: Uint8Array, offset: number): PcieCap {
   };
 }
 
+/** The power management capability, decoded. */
 export interface PmCap {
+  /** PM specification version (PMC bits 2:0). */
   readonly version: number;
   /** Current power state: 0-3 for D0-D3hot. */
   readonly powerState: number;
@@ -132,6 +159,7 @@ export interface PmCap {
   readonly noSoftReset: boolean;
 }
 
+/** Decodes the PM capability at `offset` of a config image; {@link DecodeError} when it does not fit. */
 export function decodePmCap(image: Uint8Array, offset: number): PmCap {
   const op = 'pci config: PM cap';
   requireSpan(image, offset, 8, op);

@@ -5,15 +5,24 @@ import { u16, u32, u8 } from './bytes';
 import { PCI_STATUS_CAP_LIST, requireConfigImage } from './config';
 import { DecodeError } from './errors';
 
+/** Standard capability id: power management. */
 export const PCI_CAP_ID_PM = 0x01;
+/** Standard capability id: MSI. */
 export const PCI_CAP_ID_MSI = 0x05;
+/** Standard capability id: vendor-specific. */
 export const PCI_CAP_ID_VNDR = 0x09;
+/** Standard capability id: PCI Express. */
 export const PCI_CAP_ID_EXP = 0x10;
+/** Standard capability id: MSI-X. */
 export const PCI_CAP_ID_MSIX = 0x11;
 
+/** Extended capability id: advanced error reporting. */
 export const PCI_EXT_CAP_ID_ERR = 0x01;
+/** Extended capability id: SR-IOV. */
 export const PCI_EXT_CAP_ID_SRIOV = 0x10;
+/** Extended capability id: address translation services. */
 export const PCI_EXT_CAP_ID_ATS = 0x0f;
+/** Extended capability id: PASID. */
 export const PCI_EXT_CAP_ID_PASID = 0x1b;
 
 const STD_NAMES: Readonly<Record<number, string>> = {
@@ -91,14 +100,19 @@ export function pciExtCapName(id: number): string {
   return EXT_NAMES[id] ?? `ecap0x${id.toString(16).padStart(4, '0')}`;
 }
 
+/** A standard capability found in config space. */
 export interface PciCapability {
+  /** Capability id (8 bits standard, 16 bits extended). */
   readonly id: number;
+  /** Its name ('MSI-X', 'PCIe', …), or `cap0xNN` / `ecap0xNNNN` for ids without one. */
   readonly name: string;
   /** Offset of the capability in config space. */
   readonly offset: number;
 }
 
+/** An extended (PCIe) capability found from offset 0x100 on. */
 export interface PciExtCapability extends PciCapability {
+  /** Capability version (4 bits). */
   readonly version: number;
 }
 

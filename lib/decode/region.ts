@@ -22,43 +22,67 @@ const SPARSE_HEADER_SIZE = SIZEOF.vfio_region_info_cap_sparse_mmap; // cap heade
 const SPARSE_AREA_SIZE = SIZEOF.vfio_region_sparse_mmap_area;
 const OP = 'vfio_region_info';
 
+/** One mmappable area of a SPARSE_MMAP capability. */
 export interface SparseArea {
+  /** Offset within the region. */
   readonly offset: bigint;
+  /** Bytes. */
   readonly size: bigint;
 }
 
+/** The SPARSE_MMAP capability: only these areas of the region can be mmapped. */
 export interface SparseMmapCap {
+  /** Discriminant. */
   readonly type: 'sparse-mmap';
+  /** The areas. */
   readonly areas: readonly SparseArea[];
 }
+/** The TYPE capability: a device-specific region's type and subtype. */
 export interface RegionTypeCap {
+  /** Discriminant. */
   readonly type: 'type';
+  /** The region type (vendor types: bit 31 and the PCI vendor ID). */
   readonly regionType: number;
+  /** The subtype, meaningful within the type. */
   readonly subtype: number;
 }
+/** The MSIX_MAPPABLE capability: the MSI-X table in this BAR may be mmapped. */
 export interface MsixMappableCap {
+  /** Discriminant. */
   readonly type: 'msix-mappable';
 }
+/** A capability of vfio_region_info's chain; narrow on `type`. */
 export type RegionCap = SparseMmapCap | RegionTypeCap | MsixMappableCap | UnknownCap;
 
+/** VFIO_REGION_INFO_FLAG_*, decoded. */
 export interface RegionFlags {
+  /** The region can be read (pread). */
   readonly read: boolean;
+  /** The region can be written (pwrite). */
   readonly write: boolean;
+  /** The region (or its sparse areas) can be mmapped. */
   readonly mmap: boolean;
+  /** The struct has a capability chain. */
   readonly caps: boolean;
 }
 
+/** struct vfio_region_info (VFIO_DEVICE_GET_REGION_INFO), decoded. */
 export interface RegionInfo {
   /** The size the kernel reported; larger than the buffer means "call again with this size". */
   readonly argsz: number;
+  /** The flags word as the kernel wrote it. */
   readonly rawFlags: number;
+  /** The flags, decoded. */
   readonly flags: RegionFlags;
+  /** The region index. */
   readonly index: number;
+  /** Offset of the first capability, 0 when none. */
   readonly capOffset: number;
   /** Region size in bytes; 0 for an unimplemented region (e.g. an unused BAR). */
   readonly size: bigint;
   /** Where the region starts within the device fd (for pread/pwrite/mmap). */
   readonly offset: bigint;
+  /** The decoded capability chain. */
   readonly caps: readonly RegionCap[];
 }
 
@@ -131,7 +155,15 @@ export function decodeRegionInfo(buf: Uint8Array): RegionInfo {
 export function findRegionCap<T extends RegionCap['type']>(
   caps: readonly RegionCap[],
   type: T,
-): Extract<RegionCap, { type: T }> | undefined {
+):
+  | Extract<
+      RegionCap,
+      {
+        /** The capability kind asked for. */
+        type: T;
+      }
+    >
+  | undefined {
   return caps.find((c) => c.type === type) as Extract<RegionCap, { type: T }> | undefined;
 }
 
@@ -146,9 +178,11 @@ export function regionName(index: number, caps: readonly RegionCap[] = []): stri
   return index < VFIO_PCI_NUM_REGIONS ? pciRegionIndexName(index) : `region${index}`;
 }
 
+/** A byte range of a region that mmap accepts. */
 export interface MappableArea {
   /** Offset within the region (add RegionInfo.offset for the device-fd offset). */
   readonly offset: bigint;
+  /** Bytes. */
   readonly size: bigint;
 }
 

@@ -2,10 +2,15 @@
 // Reading the files is the caller's job; these functions only interpret text.
 import { DecodeError } from './errors';
 
+/** A PCI address, parsed. */
 export interface Bdf {
+  /** PCI domain (segment), up to 32 bits. */
   readonly domain: number;
+  /** Bus number, 0-255. */
   readonly bus: number;
+  /** Device (slot) number, 0-31. */
   readonly device: number;
+  /** Function number, 0-7. */
   readonly func: number;
   /** Normalised 'dddd:bb:dd.f' (lower-case hex, domain at least 4 digits), as sysfs names it. */
   readonly bdf: string;
@@ -52,24 +57,36 @@ export function isBdf(text: string): boolean {
 }
 
 // struct resource flag bits (include/linux/ioport.h) that describe a BAR.
+/** struct resource flag: an I/O port range. */
 export const IORESOURCE_IO = 0x100;
+/** struct resource flag: a memory range. */
 export const IORESOURCE_MEM = 0x200;
+/** struct resource flag: prefetchable memory. */
 export const IORESOURCE_PREFETCH = 0x2000;
+/** struct resource flag: a 64-bit memory BAR. */
 export const IORESOURCE_MEM_64 = 0x100000;
 
+/** One line of a device's sysfs `resource` file. */
 export interface PciResource {
   /** 0-5 for BARs, 6 for the expansion ROM. */
   readonly index: number;
+  /** Its name: 'BAR0'…'BAR5' or 'ROM' (bridge windows after the ROM line are not parsed). */
   readonly name: string;
+  /** First address. */
   readonly start: bigint;
   /** Inclusive end address, as the kernel prints it. */
   readonly end: bigint;
   /** 0n for an unused resource. */
   readonly size: bigint;
+  /** The struct resource flags as printed. */
   readonly flags: number;
+  /** An I/O port range. */
   readonly io: boolean;
+  /** A memory range. */
   readonly mem: boolean;
+  /** Prefetchable. */
   readonly prefetch: boolean;
+  /** A 64-bit BAR. */
   readonly mem64: boolean;
 }
 
