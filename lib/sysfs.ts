@@ -73,9 +73,19 @@ export interface GroupViability {
   /** The IOMMU group number; undefined when the device has none (IOMMU off, or no-IOMMU mode). */
   readonly group: number | undefined;
   /** Every device in the group (the device itself included), with its driver. */
-  readonly members: readonly { readonly bdf: string; readonly driver: string | undefined }[];
+  readonly members: readonly {
+    /** The member's PCI address. */
+    readonly bdf: string;
+    /** Its bound driver's name, undefined when none. */
+    readonly driver: string | undefined;
+  }[];
   /** Members whose driver keeps the group from being viable (not VFIO, none, pci-stub or pcieport). */
-  readonly blocking: readonly { readonly bdf: string; readonly driver: string }[];
+  readonly blocking: readonly {
+    /** The member's PCI address. */
+    readonly bdf: string;
+    /** The driver that keeps the group from being viable. */
+    readonly driver: string;
+  }[];
   /** True when the group exists and no member blocks it: VFIO can open the device once it is bound. */
   readonly viable: boolean;
 }

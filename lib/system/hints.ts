@@ -10,8 +10,11 @@ import * as sysfs from './sysfs';
  * (already root: nothing; `sudo` when it is installed; else "as root:").
  */
 export interface Invocation {
+  /** How the reader starts the CLI: `'vfio'` or `'npx vfio'`. */
   readonly cli: string;
+  /** The reader is root already: commands get no prefix. */
   readonly root: boolean;
+  /** `sudo` is installed: root commands are prefixed with it (else "as root:"). */
   readonly sudo: boolean;
 }
 

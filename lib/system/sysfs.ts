@@ -3,6 +3,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
+/** Where sysfs is: every sysfs function takes it, so tests can point it at a fixture tree. */
 export interface SysfsOptions {
   /** Root of sysfs; '/sys' unless a test points it at a fixture tree. */
   sysfs?: string;
@@ -10,10 +11,12 @@ export interface SysfsOptions {
 
 const pciDevices = (o: SysfsOptions) => path.join(o.sysfs ?? '/sys', 'bus/pci/devices');
 
+/** The device's directory, `<sysfs>/bus/pci/devices/<bdf>` (whether it exists or not). */
 export function devicePath(bdf: string, o: SysfsOptions = {}): string {
   return path.join(pciDevices(o), bdf);
 }
 
+/** Whether sysfs lists a PCI device at `bdf` (a full address such as `0000:00:03.0`). */
 export function deviceExists(bdf: string, o: SysfsOptions = {}): boolean {
   return fs.existsSync(devicePath(bdf, o));
 }
@@ -46,7 +49,15 @@ export function iommuGroupOf(bdf: string, o: SysfsOptions = {}): number | undefi
 }
 
 /** Every device in an IOMMU group, with its driver. */
-export function groupMembers(group: number, o: SysfsOptions = {}): { bdf: string; driver: string | undefined }[] {
+export function groupMembers(
+  group: number,
+  o: SysfsOptions = {},
+): {
+  /** The member's PCI address. */
+  bdf: string;
+  /** Its bound driver's name, undefined when none. */
+  driver: string | undefined;
+}[] {
   const dir = path.join(o.sysfs ?? '/sys', 'kernel/iommu_groups', String(group), 'devices');
   let names: string[];
   try {
@@ -57,12 +68,19 @@ export function groupMembers(group: number, o: SysfsOptions = {}): { bdf: string
   return names.map((bdf) => ({ bdf, driver: driverOf(bdf, o) }));
 }
 
+/** A PCI function's identity, read from its sysfs files (hexadecimal there). */
 export interface PciIds {
+  /** Vendor ID, 16 bits (`vendor`). */
   vendor: number;
+  /** Device ID, 16 bits (`device`). */
   device: number;
+  /** Subsystem vendor ID, 16 bits, when the file exists. */
   subsystemVendor: number | undefined;
+  /** Subsystem ID, 16 bits, when the file exists. */
   subsystemDevice: number | undefined;
+  /** Class code, 24 bits: base class, subclass, programming interface (`class`). */
   class: number;
+  /** Revision ID, 8 bits, when the file exists. */
   revision: number | undefined;
 }
 
@@ -71,6 +89,7 @@ function readHex(file: string): number | undefined {
   return s === undefined ? undefined : Number.parseInt(s, 16);
 }
 
+/** The device's IDs, or undefined when sysfs has no such device (or its vendor, device or class file is unreadable). */
 export function pciIds(bdf: string, o: SysfsOptions = {}): PciIds | undefined {
   const p = devicePath(bdf, o);
   const vendor = readHex(path.join(p, 'vendor'));
@@ -92,6 +111,7 @@ export function resourceText(bdf: string, o: SysfsOptions = {}): string | undefi
   return readTrimmed(path.join(devicePath(bdf, o), 'resource'));
 }
 
+/** Every PCI address under `<sysfs>/bus/pci/devices`, sorted; empty when it cannot be read. */
 export function listPciDevices(o: SysfsOptions = {}): string[] {
   try {
     return fs.readdirSync(pciDevices(o)).sort();
@@ -100,6 +120,7 @@ export function listPciDevices(o: SysfsOptions = {}): string[] {
   }
 }
 
+/** The device's `driver_override`, or undefined when none is set (or the file is absent). */
 export function driverOverride(bdf: string, o: SysfsOptions = {}): string | undefined {
   const v = readTrimmed(path.join(devicePath(bdf, o), 'driver_override'));
   return v === undefined || v === '(null)' || v === '' ? undefined : v;
@@ -116,6 +137,7 @@ export function noIommuModeEnabled(o: SysfsOptions = {}): boolean {
 /** Drivers a viable VFIO group may contain besides VFIO ones (the kernel accepts these too). */
 const GROUP_SAFE_DRIVERS = new Set(['pcieport', 'pci-stub']);
 
+/** Whether a driver name is vfio-pci or a vfio-pci variant (every such name contains "vfio"). */
 export function isVfioDriver(driver: string | undefined | null): boolean {
   // vfio-pci and its variant drivers (mlx5_vfio_pci, …) all carry "vfio" in their name.
   return !!driver && driver.includes('vfio');
@@ -128,7 +150,12 @@ export function isVfioDriver(driver: string | undefined | null): boolean {
 export function blockingMembers(
   self: string,
   members: readonly { bdf: string; driver: string | undefined }[],
-): { bdf: string; driver: string }[] {
+): {
+  /** The member's PCI address. */
+  bdf: string;
+  /** The driver that keeps the group from being viable. */
+  driver: string;
+}[] {
   return members
     .filter(
       (m) => m.bdf !== self && m.driver !== undefined && !isVfioDriver(m.driver) && !GROUP_SAFE_DRIVERS.has(m.driver),

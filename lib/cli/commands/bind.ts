@@ -28,6 +28,7 @@ import { CliError } from '../report';
 
 export { vfioHolders };
 
+/** The driver bind() binds to when none is named: vfio-pci. */
 export const DEFAULT_DRIVER = 'vfio-pci';
 /** Where `vfio bind` remembers each device's previous driver. */
 export const DEFAULT_STATE_DIR = '/run/vfio-bind';
@@ -56,15 +57,21 @@ export interface BindFlags {
   readonly persist?: boolean;
 }
 
+/** What a bind or unbind did (or, with `dryRun`, would do). */
 export interface BindResult {
+  /** The device's PCI address, normalised. */
   readonly bdf: string;
+  /** The driver bound before the call; null when none was. */
   readonly before: string | null;
+  /** The driver bound after the call; null when none is. */
   readonly after: string | null;
+  /** Whether anything was written (false when the device already was as asked, and with `dryRun`). */
   readonly changed: boolean;
   /** The driver recorded by `vfio bind`, when unbind found one. */
   readonly previous: string | null;
   /** What was done (or, with --dry-run, would be), one line each. */
   readonly steps: string[];
+  /** One sentence that says what happened, for people. */
   readonly message: string;
 }
 
