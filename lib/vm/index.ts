@@ -1,7 +1,11 @@
-// The emulated VFIO host, programmatically: `run()` boots a QEMU guest with VFIO devices and
-// runs a command in it, `provisionHost()` fetches and caches the pinned QEMU, busybox and a
-// guest kernel (`provision()`: the same, returning the kernel). The CLI (`vfio-vm`) is a thin
-// layer over these.
+/**
+ * The emulated VFIO host, programmatically: `run()` boots a QEMU guest with VFIO devices and
+ * runs a command in it, `provisionHost()` fetches and caches the pinned QEMU, busybox and a
+ * guest kernel (`provision()`: the same, returning the kernel). The CLI (`vfio-vm`) is a thin
+ * layer over these.
+ *
+ * @module vfio/vm
+ */
 export { run, RunResult, commandEnv } from './run';
 export { provision, provisionHost, EmulatedHost } from './provision';
 export { Userland, UserlandInfo } from './archive/userland';

@@ -5,6 +5,7 @@ import { VmError } from './core/errors';
 
 export { DEFAULT_LISTS_MAX_AGE_SECONDS, defaultCacheDir } from './core/defaults';
 
+/** What to provision: which kernel and where the cache is. Every field optional. */
 export interface ProvisionOptions {
   /**
    * A Debian kernel version (e.g. "7.3.4+deb13", with or without "-amd64"), or a PATH to a custom
@@ -22,6 +23,7 @@ export interface ProvisionOptions {
   listsMaxAgeSeconds?: number;
 }
 
+/** What {@link run} boots and runs: the command, the devices, the guest's size and its limits. */
 export interface RunOptions extends ProvisionOptions, BackendOptions {
   /** The command and its arguments, run in `cwd` inside the guest. */
   command: string[];
@@ -58,6 +60,7 @@ export interface RunOptions extends ProvisionOptions, BackendOptions {
   env?: Record<string, string>;
   /** Where the command's output goes. Default: this process's stdout and stderr. */
   stdout?: NodeJS.WritableStream;
+  /** Where the command's standard error goes. Default: this process's stderr. */
   stderr?: NodeJS.WritableStream;
   /** Also stream the kernel console (to `log`). */
   verbose?: boolean;

@@ -29,7 +29,9 @@ type Log = (line: string) => void;
 
 /** What a run needs from the cache: the userland and a kernel. */
 export interface EmulatedHost {
+  /** The provisioned userland. */
   userland: Userland;
+  /** The provisioned kernel. */
   kernel: KernelInfo;
 }
 

@@ -25,19 +25,30 @@ import { Userland } from './archive/userland';
 import { Tool, hostTool, runTool } from './archive/userland-tools';
 import { WorkDir, consoleLogPath, createWorkDir, nvmeImage, removeWorkDir } from './core/workdir';
 
+/** What a {@link run} reports: the command's status, what ran, and how long it took. */
 export interface RunResult {
   /** The command's exit status (a signal-killed command reports 128+N, as sh does). */
   exitCode: number;
+  /** The kernel the guest booted. */
   kernel: KernelInfo;
   /** The accelerator the guest ran under, and why (a KVM guest that stayed silent is rerun under TCG). */
   accel: AccelDecision;
   /** The QEMU that ran: its `--version` line and where it came from. */
-  qemu: { version: string; source: 'provisioned' | 'host'; path: string };
+  qemu: {
+    /** Its `--version` line. */
+    version: string;
+    /** Whether it is the provisioned QEMU or one the caller named (`--qemu PATH`). */
+    source: 'provisioned' | 'host';
+    /** Its executable. */
+    path: string;
+  };
+  /** The guest's VFIO devices: names, variables, addresses and drivers. */
   devices: Array<Pick<GuestDevice, 'name' | 'env' | 'bdf' | 'driver'>>;
   /** The ivshmem backing file; still there after the run only with keepIvshmem. */
   ivshmemFile?: string;
   /** The kernel console of this run (run mode). */
   consoleLog?: string;
+  /** Durations in milliseconds. */
   timings: {
     /** QEMU start to the command's start. */
     bootMs?: number;

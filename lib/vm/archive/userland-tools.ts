@@ -4,6 +4,7 @@
 // loader, C library and ld.so.cache are never involved.
 import { ExecOptions, ExecResult, exec } from '../core/exec';
 
+/** A program of the provisioned userland (or of the host), and how to start it. */
 export interface Tool {
   /** A display name ("qemu-system-x86_64", "xz"). */
   name: string;

@@ -36,7 +36,9 @@ const DATA_PACKAGES = ['qemu-system-common', 'qemu-system-data', 'seabios', 'ipx
 /** Never needed headless: the 32-bit system emulator, documentation, manual pages. */
 const PRUNE = ['usr/bin/qemu-system-i386', 'usr/share/doc', 'usr/share/man', 'usr/share/lintian', 'usr/share/bug'];
 
+/** The manifest of a provisioned userland cache entry. */
 export interface UserlandInfo {
+  /** The cache entry's name: derived from the pinned package versions. */
   key: string;
   /** The pinned Debian version of qemu-system-x86. */
   qemuPackageVersion: string;
@@ -44,17 +46,25 @@ export interface UserlandInfo {
   qemuReports: string;
   /** Every package the entry holds, name → exact Debian version. */
   packages: Record<string, string>;
+  /** When the entry was provisioned (ISO 8601). */
   provisionedAt: string;
 }
 
+/** The provisioned userland: QEMU, the decompressors and busybox, ready to run. */
 export interface Userland {
+  /** Its manifest. */
   info: UserlandInfo;
+  /** The cache entry's directory. */
   dir: string;
+  /** The unpacked packages (the entry's `root/`). */
   root: string;
   /** Bytes on disk of the unpacked tree. */
   bytes: number;
+  /** qemu-system-x86_64. */
   qemu: Tool;
+  /** xz, for the Debian archives. */
   xz: Tool;
+  /** zstd, for the Debian archives. */
   zstd: Tool;
   /** The static busybox (runs anywhere as it is). */
   busybox: string;

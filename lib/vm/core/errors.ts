@@ -1,6 +1,7 @@
 // Errors of the emulated host. Each carries a `kind` so callers (the CLI, the test runner) can
 // tell a broken setup from a failing command without parsing messages.
 
+/** What went wrong in the emulated host, so callers can tell a broken setup from a failing command. */
 export type VmErrorKind =
   | 'missing-tool'   // a host program is absent: the message names the apt-get command
   | 'provision'      // kernel resolution, download or extraction failed
@@ -14,7 +15,9 @@ export type VmErrorKind =
   | 'no-status'      // the guest stopped without reporting any result
   | 'cancelled';     // the run's AbortSignal fired (Ctrl-C in the CLI)
 
+/** An error of the emulated host; its `kind` says which part failed and the message how to fix it. */
 export class VmError extends Error {
+  /** Which part failed. */
   readonly kind: VmErrorKind;
   /** The last kernel console lines, when the guest was booted. */
   readonly consoleTail?: string;

@@ -2,9 +2,12 @@
 // A later source (a kernel built from linux-source with a config fragment) produces the same
 // shape, so the initramfs and QEMU layers never ask where a kernel came from.
 
+/** Where a guest kernel came from: Debian's packages, a path given by the user, or the custom build. */
 export type KernelSource = 'debian' | 'path' | 'custom';
 
+/** A provisioned guest kernel, whatever its source. */
 export interface KernelInfo {
+  /** Where it came from. */
   source: KernelSource;
   /** The kernel release (uname -r). */
   kernelVersion: string;

@@ -10,11 +10,15 @@ import * as path from 'path';
 import { execRaw } from '../core/exec';
 import { Tool, toolArgv } from '../archive/userland-tools';
 
+/** How QEMU runs the guest: KVM (hardware virtualisation) or TCG (emulation). */
 export type Accel = 'kvm' | 'tcg';
+/** An accelerator, or `'auto'`: KVM when it works on this host, else TCG. */
 export type AccelChoice = Accel | 'auto';
 export const ACCEL_CHOICES: readonly AccelChoice[] = ['auto', 'kvm', 'tcg'];
 
+/** The accelerator a run uses, and why. */
 export interface AccelDecision {
+  /** The accelerator. */
   accel: Accel;
   /** Why, in a few words ("no VMX/SVM in /proc/cpuinfo", "KVM check passed in 12 ms"). */
   reason: string;

@@ -5,6 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { VmError } from '../core/errors';
 
+/** QEMU backends (drives, netdevs) and raw arguments a run adds for its extra devices. */
 export interface BackendOptions {
   /** QEMU -drive specs; `if=none` is added unless given, so a --device can name the drive by id. */
   drives?: string[];

@@ -11,10 +11,13 @@ export interface DeviceResources {
   nvmeImage: string;
 }
 
+/** One of the devices every run gives the guest unless `noDefaultDevices` is set. */
 export interface DefaultDevice {
+  /** Its short name ('edu', 'ivshmem', 'nvme', 'pci-testdev'). */
   name: string;
   /** Environment variable holding the BDF inside the guest. */
   env: string;
+  /** Its PCI address in the guest. */
   bdf: string;
   /** What tests use it for. */
   purpose: string;
@@ -24,10 +27,15 @@ export interface DefaultDevice {
 
 /** A device of this run: where it is and which driver the guest binds it to. */
 export interface GuestDevice {
+  /** Its short name. */
   name: string;
+  /** Environment variable holding the BDF inside the guest. */
   env: string;
+  /** Its PCI address in the guest. */
   bdf: string;
+  /** The driver the guest binds it to (vfio-pci unless the run names another). */
   driver: string;
+  /** QEMU arguments that create it. */
   qemuArgs: string[];
 }
 
@@ -40,6 +48,7 @@ const NVME_ROOT_PORT_SLOT = 5;
 export const slotBdf = (slot: number, fn = 0) =>
   `0000:00:${slot.toString(16).padStart(2, '0')}.${fn}`;
 
+/** The devices every run gives the guest by default, each bound to vfio-pci. */
 export const defaultDevices: readonly DefaultDevice[] = [
   {
     name: 'edu', env: 'VFIO_VM_EDU', bdf: slotBdf(3),
