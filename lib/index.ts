@@ -1,4 +1,11 @@
-// Public API of the `vfio` package.
+/**
+ * The Linux VFIO uAPI for Node.js: open a device bound to vfio-pci ({@link Device.open}), read
+ * and write its regions width-exact, map BARs ({@link Mapping}), enable interrupts
+ * ({@link IrqIndex}), allocate and map DMA memory ({@link DmaBuffer}) through its IOMMU context,
+ * and use the device features the kernel offers. Every error is a {@link VfioError}.
+ *
+ * @module vfio
+ */
 export { Device, DeviceOpenOptions, DeviceIrqInfo, ResourcePhase } from './device/device';
 export { Region, MapOptions, mapAlignment } from './device/region';
 export { Ioeventfd, IoeventfdOptions, IoeventfdWidth } from './device/ioeventfd';
@@ -56,8 +63,20 @@ export {
   errnoName,
 } from './errors';
 export { DecodeError } from './decode/errors';
+/**
+ * The VFIO and iommufd uAPI constants, struct sizes and field offsets (Linux 7.3), generated from
+ * the addon's own ABI headers, with the name lookups the decoders print.
+ */
 export * as abi from './abi';
+/**
+ * Pure decoders: kernel structs, PCI config space and sysfs/debugfs text in, plain typed objects
+ * out. They touch no device; malformed input throws {@link DecodeError}.
+ */
 export * as decode from './decode';
+/**
+ * What sysfs says about PCI devices (driver, IOMMU group, IDs) and binding a device to vfio-pci
+ * and back ({@link sysfs.bind}, {@link sysfs.unbind}, {@link sysfs.groupViability}).
+ */
 export * as sysfs from './sysfs';
 export * from './features/device-features';
 export { DmaBuf, DmaBufDependent, DmaBufRange, DmaBufRangeInput, DmaBufFdinfo, parseDmaBufFdinfo } from './dma/dmabuf';
@@ -80,4 +99,8 @@ export {
   wcRegionTypesPerBar,
   DEFAULT_ROUTES,
 } from './cookie';
+/**
+ * mmap cookies and write-combining: the routes to a WC mapping the running kernel offers, their
+ * probes and reports, and the PAT reader that says what memory type a mapping really got.
+ */
 export * as cookie from './cookie';
