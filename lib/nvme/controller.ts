@@ -16,11 +16,13 @@ const OPC_DSM = 0x09;
 const DSM_DEALLOCATE = 1 << 2;
 const MAX_DSM_RANGES = 256;
 
+/** Options of {@link NvmeController.open}: the controller's queues and limits, and how to open its device. */
 export interface NvmeControllerOptions extends NvmeOpenOptions {
   /** How to open the device when open() is given an address. */
   device?: DeviceOpenOptions;
 }
 
+/** Options of one read or write. */
 export interface IoOptions {
   /** The I/O queue to submit on. Default: the controller's first queue (created on first use). */
   queue?: NvmeQueue;
@@ -28,10 +30,18 @@ export interface IoOptions {
 
 /** A range of logical blocks. */
 export interface LbaRange {
+  /** The first logical block address (a safe integer). */
   lba: number;
+  /** Number of logical blocks, at least 1. */
   blocks: number;
 }
 
+/**
+ * An NVMe controller driven from JavaScript through vfio-pci: {@link NvmeController.open} brings
+ * it up, then identify data, I/O queues, reads and writes. A failed command rejects with an
+ * {@link NvmeError}, one the driver gave up on with an {@link NvmeAbortedError}; after close()
+ * every method rejects with a `ClosedError`.
+ */
 export class NvmeController extends NvmeCore implements AsyncDisposable {
   private defaultQueue: Promise<NvmeQueue> | undefined;
 
@@ -262,6 +272,7 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
     );
   }
 
+  /** `await using c = …`: the same as close(). */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -34,14 +34,19 @@ import { NvmeCap, REG_CAP, REG_VS, SQE_BYTES, decodeCap, decodeVersion } from '.
 export type { CreateQueueOptions, NvmeOpenOptions };
 
 export class NvmeCore implements QueueHost {
+  /** The vfio Device of the controller (closed with it when open() opened it). */
   readonly device: Device;
+  /** BAR0 mapped: the controller's registers and doorbells. */
   readonly bar: Mapping;
+  /** The Capabilities register (CAP), decoded. */
   readonly cap: NvmeCap;
   /** VS, "major.minor.tertiary". */
   readonly version: string;
   /** The memory page size the controller runs with (CC.MPS): CAP.MPSMIN ≤ it ≤ CAP.MPSMAX. */
   readonly pageSize: number;
+  /** Bytes between two doorbells (4 << CAP.DSTRD). */
   readonly doorbellStride: number;
+  /** The device's address, for messages. */
   readonly label: string;
   /** Identify Controller, read at open. */
   identity!: IdentifyController;
@@ -51,6 +56,7 @@ export class NvmeCore implements QueueHost {
   grantedQueues = 0;
   /** Controller resets the driver did to recover (a timeout, or a reset of the device under it). */
   recoveries = 0;
+  /** The options in force, defaults filled in. */
   readonly options: Required<NvmeOpenOptions>;
   protected readonly admin: NvmeQueue;
   protected readonly ioQueues = new Map<number, NvmeQueue>();

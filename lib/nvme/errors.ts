@@ -7,10 +7,13 @@ import { BusyError, VfioError } from '../index';
 export interface NvmeCommandInfo {
   /** 'admin' or the I/O queue id. */
   readonly queue: number;
+  /** The opcode. */
   readonly opcode: number;
   /** The opcode's name ('Read', 'Identify', …). */
   readonly name: string;
+  /** The command identifier the driver gave it. */
   readonly commandId: number;
+  /** The namespace ID; 0 when none. */
   readonly nsid: number;
   /** The first LBA, for I/O commands that have one. */
   readonly lba?: number;
@@ -40,14 +43,18 @@ const IO_NAMES: Record<number, string> = {
   0x09: 'Dataset Management',
 };
 
+/** An opcode's name ('Read', 'Identify', …), or `opcode 0xNN`; `admin` picks the admin or the NVM command set. */
 export function opcodeName(admin: boolean, opcode: number): string {
   return (admin ? ADMIN_NAMES : IO_NAMES)[opcode] ?? `opcode 0x${opcode.toString(16).padStart(2, '0')}`;
 }
 
 /** Status code types (SCT). */
 export const SCT_GENERIC = 0;
+/** Status code type 1: command specific. */
 export const SCT_COMMAND_SPECIFIC = 1;
+/** Status code type 2: media and data integrity errors. */
 export const SCT_MEDIA = 2;
+/** Status code type 3: path related. */
 export const SCT_PATH = 3;
 
 const SCT_NAMES = ['generic', 'command specific', 'media and data integrity', 'path related'];
@@ -125,6 +132,7 @@ export interface NvmeStatus {
   readonly crd: number;
 }
 
+/** Splits a completion's 15-bit status field (DW3 bits 31:17, phase bit removed) into its parts. */
 export function decodeStatus(status: number): NvmeStatus {
   return {
     sc: status & 0xff,
@@ -150,6 +158,7 @@ export class NvmeError extends VfioError implements NvmeStatus {
   readonly crd: number;
   /** The specification's name of the status. */
   readonly statusName: string;
+  /** The command that failed. */
   readonly command: NvmeCommandInfo;
 
   constructor(status: number, command: NvmeCommandInfo, device?: string) {
@@ -186,11 +195,14 @@ function hintFor(s: NvmeStatus, c: NvmeCommandInfo): string | undefined {
   }
 }
 
+/** Why the driver stopped waiting: the command's timeout, a controller reset, or close/shutdown. */
 export type NvmeAbortReason = 'timeout' | 'reset' | 'close' | 'shutdown';
 
 /** A command the driver stopped waiting for (code ECANCELED, or ETIMEDOUT for a timeout). */
 export class NvmeAbortedError extends VfioError {
+  /** Why. */
   readonly reason: NvmeAbortReason;
+  /** The command abandoned. */
   readonly command: NvmeCommandInfo;
 
   constructor(reason: NvmeAbortReason, command: NvmeCommandInfo, device?: string, detail?: string) {
@@ -219,6 +231,7 @@ export class NvmeAbortedError extends VfioError {
 
 /** The submission queue has no free entry (code EBUSY): wait for completions or use another queue. */
 export class NvmeQueueFullError extends BusyError {
+  /** The full queue's ID. */
   readonly queue: number;
   constructor(queue: number, depth: number, device?: string) {
     super({

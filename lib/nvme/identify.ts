@@ -3,27 +3,42 @@
 // test/host/nvme-decode.test.ts check them.
 import { DecodeError } from '../index';
 
+/** Bytes of an Identify data structure (every CNS value): 4096. */
 export const IDENTIFY_BYTES = 4096;
 
 /** Optional NVM commands (Identify Controller ONCS), the ones this driver uses or reports. */
 export interface NvmeOptionalCommands {
+  /** Compare (ONCS bit 0). */
   readonly compare: boolean;
+  /** Write Uncorrectable (bit 1). */
   readonly writeUncorrectable: boolean;
+  /** Dataset Management, i.e. deallocate/TRIM (bit 2). */
   readonly datasetManagement: boolean;
+  /** Write Zeroes (bit 3). */
   readonly writeZeroes: boolean;
+  /** Save and Select in Set/Get Features (bit 4). */
   readonly saveSelectFeatures: boolean;
+  /** Reservations (bit 5). */
   readonly reservations: boolean;
+  /** Timestamp feature (bit 6). */
   readonly timestamp: boolean;
+  /** Verify (bit 7). */
   readonly verify: boolean;
+  /** Copy (bit 8). */
   readonly copy: boolean;
 }
 
+/** Identify Controller (CNS 1), the fields this driver uses or reports. */
 export interface IdentifyController {
+  /** PCI vendor ID (VID). */
   readonly vendorId: number;
+  /** PCI subsystem vendor ID (SSVID). */
   readonly subsystemVendorId: number;
   /** Serial number, model and firmware revision: ASCII, trailing spaces trimmed. */
   readonly serial: string;
+  /** Model number (MN). */
   readonly model: string;
+  /** Firmware revision (FR). */
   readonly firmware: string;
   /** IEEE OUI of the vendor, as the number the three bytes make (least significant byte first). */
   readonly ieeeOui: number;
@@ -32,6 +47,7 @@ export interface IdentifyController {
    * (CAP.MPSMIN); 0 means no limit.
    */
   readonly mdts: number;
+  /** Controller ID (CNTLID). */
   readonly controllerId: number;
   /** VER as "major.minor.tertiary" (0.0.0 when the controller leaves it zero). */
   readonly version: string;
@@ -40,12 +56,24 @@ export interface IdentifyController {
   /** ACL + 1: concurrent Abort commands the controller accepts. */
   readonly abortLimit: number;
   /** SQES and CQES: required (min) and largest (max) entry sizes in bytes. */
-  readonly sqEntryBytes: { readonly min: number; readonly max: number };
-  readonly cqEntryBytes: { readonly min: number; readonly max: number };
+  readonly sqEntryBytes: {
+    /** Required submission entry size in bytes (64 in NVMe). */
+    readonly min: number;
+    /** Largest submission entry size in bytes. */
+    readonly max: number;
+  };
+  /** CQES: the completion entry sizes. */
+  readonly cqEntryBytes: {
+    /** Required completion entry size in bytes (16 in NVMe). */
+    readonly min: number;
+    /** Largest completion entry size in bytes. */
+    readonly max: number;
+  };
   /** MAXCMD: most outstanding commands per queue the controller supports (0: not reported). */
   readonly maxCommands: number;
   /** NN: the highest namespace ID the controller may have. */
   readonly namespaceCount: number;
+  /** ONCS: the optional NVM commands, decoded. */
   readonly optionalCommands: NvmeOptionalCommands;
   /** VWC bit 0: a volatile write cache is present (Flush matters). */
   readonly volatileWriteCache: boolean;
@@ -53,6 +81,7 @@ export interface IdentifyController {
   readonly subsystemNqn: string;
 }
 
+/** One LBA format of a namespace. */
 export interface LbaFormat {
   /** Metadata bytes per block. */
   readonly metadataBytes: number;
@@ -62,10 +91,13 @@ export interface LbaFormat {
   readonly relativePerformance: number;
 }
 
+/** Identify Namespace (CNS 0), the fields this driver uses or reports. */
 export interface IdentifyNamespace {
   /** NSZE, NCAP, NUSE: size, capacity and utilisation in logical blocks. */
   readonly size: number;
+  /** NCAP: blocks that may be allocated. */
   readonly capacity: number;
+  /** NUSE: blocks allocated now. */
   readonly utilization: number;
   /** NSFEAT bits (bit 0 thin provisioning, bit 2 deallocated-or-unwritten errors, …). */
   readonly features: number;
@@ -81,6 +113,7 @@ export interface IdentifyNamespace {
   readonly deallocatedRead: number;
   /** NGUID (16 bytes) and EUI64 (8 bytes) as lowercase hex; all zeroes when not reported. */
   readonly nguid: string;
+  /** EUI64 (8 bytes) as lowercase hex; all zeroes when not reported. */
   readonly eui64: string;
 }
 

@@ -1,4 +1,10 @@
-// vfio/nvme: an NVMe driver on the vfio package's public API (docs/nvme.md).
+/**
+ * `vfio/nvme`: an NVMe driver on the vfio package's public API (docs/nvme.md): bring up a
+ * controller behind vfio-pci, identify it, create I/O queue pairs and read and write blocks.
+ * Every error is a `VfioError`; a command the controller fails is an {@link NvmeError}.
+ *
+ * @module vfio/nvme
+ */
 export { NvmeController, NvmeControllerOptions, IoOptions, LbaRange } from './controller';
 export { NvmeOpenOptions, CreateQueueOptions } from './core';
 export { NvmeQueue, NvmeCommand } from './queue';
@@ -28,4 +34,4 @@ export {
   IDENTIFY_BYTES,
 } from './identify';
 export { NvmeCap, decodeCap, decodeVersion } from './registers';
-export { buildPrps, prpListPages } from './prp';
+export { buildPrps, prpListPages, Prps } from './prp';

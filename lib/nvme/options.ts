@@ -1,5 +1,6 @@
 // What NvmeController.open and createQueue accept.
 
+/** The controller's queue sizes, data memory and command timeout; every field optional. */
 export interface NvmeOpenOptions {
   /** I/O queue pairs to ask the controller for (Set Features, Number of Queues). Default 4. */
   ioQueues?: number;
@@ -15,6 +16,7 @@ export interface NvmeOpenOptions {
   interrupts?: boolean;
 }
 
+/** Options of `createQueue()`: one I/O queue pair. */
 export interface CreateQueueOptions {
   /** Entries (capped by CAP.MQES). Default: the controller's queueDepth. */
   depth?: number;

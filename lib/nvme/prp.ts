@@ -4,8 +4,11 @@
 // points to the next list page when one is not enough.
 import { DmaBlock, DmaPool } from '../index';
 
+/** What {@link buildPrps} made for a transfer: the two PRP entries and the list pages behind them. */
 export interface Prps {
+  /** PRP entry 1: the device address of the first data byte. */
   prp1: number;
+  /** PRP entry 2: the second page, a PRP list's address, or 0. */
   prp2: number;
   /** The PRP list pages used (to free with the data pages). */
   lists: DmaBlock[];

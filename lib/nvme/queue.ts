@@ -14,20 +14,31 @@ import {
 import { CQE_BYTES, SQE_BYTES, doorbell } from './registers';
 
 /** A command as the driver fills it in; the queue adds the command id. */
+/** A submission queue entry, as the driver fills it (command id and PRPs' memory are its own). */
 export interface NvmeCommand {
+  /** The opcode (8 bits). */
   opcode: number;
+  /** The namespace ID; 0 when the command has none. */
   nsid: number;
   /** PRP entries: device addresses (numbers), 0 when unused. */
   prp1: number;
+  /** The second PRP entry, or a PRP list's address. */
   prp2: number;
+  /** Command dword 10 (command-specific, 32 bits). */
   cdw10: number;
+  /** Command dword 11. */
   cdw11: number;
+  /** Command dword 12. */
   cdw12: number;
+  /** Command dword 13; default 0. */
   cdw13?: number;
+  /** Command dword 14; default 0. */
   cdw14?: number;
+  /** Command dword 15; default 0. */
   cdw15?: number;
   /** For errors: the first LBA and the block count of I/O commands. */
   lba?: number;
+  /** For errors: the block count of I/O commands. */
   blocks?: number;
 }
 
@@ -71,21 +82,30 @@ export interface QueueOptions {
   timeoutMs: number;
 }
 
+/**
+ * One submission/completion queue pair (qid 0 is the admin queue), made by the controller. Its
+ * counters are for monitoring; after the controller closes, submissions reject.
+ */
 export class NvmeQueue {
+  /** Queue ID (0 admin, 1… I/O). */
   readonly qid: number;
+  /** Entries per queue; at most depth - 1 commands are outstanding. */
   readonly depth: number;
   /** The MSI-X vector, undefined when polled. */
   readonly vector: number | undefined;
   /** The submission and completion queue memory (one block each of the queue's own pool). */
   readonly sq: DmaBlock;
+  /** The completion queue's memory. */
   readonly cq: DmaBlock;
   /** Interrupts counted on this queue's vector (the eventfd counts). */
   interrupts = 0;
   /** Completions seen, and how many of them were reaped in an interrupt handler. */
   completions = 0;
+  /** Completions reaped in the interrupt handler (the rest were found by polling). */
   completionsInInterrupt = 0;
   /** Completions that named no command in flight (a controller bug, or a late one after a reset). */
   strays = 0;
+  /** Milliseconds a command may take before it is aborted. */
   timeoutMs: number;
 
   private readonly host: QueueHost;
@@ -107,6 +127,7 @@ export class NvmeQueue {
   private submissions = 0;
   private closed = false;
 
+  /** @internal The controller creates its queues. */
   constructor(host: QueueHost, pool: DmaPool, o: QueueOptions) {
     this.host = host;
     this.pool = pool;
@@ -152,6 +173,7 @@ export class NvmeQueue {
     });
   }
 
+  /** True when the queue has no MSI-X vector and completions are found by polling. */
   get polled(): boolean {
     return this.irq === undefined;
   }

@@ -44,6 +44,7 @@ export interface NvmeCap {
   readonly commandSets: number;
   /** Memory page sizes the controller accepts, in bytes (CAP.MPSMIN, CAP.MPSMAX). */
   readonly pageSizeMin: number;
+  /** The largest memory page size in bytes (CAP.MPSMAX). */
   readonly pageSizeMax: number;
 }
 
