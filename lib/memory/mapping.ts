@@ -35,8 +35,8 @@ export interface MappingOwner {
  * An mmap of part of a device region ({@link Region.map}, or a cookie's map()): width-exact
  * `readN`/`writeN` (inherited) at byte offsets from the mapping's start, without a native call per
  * access. Owned by its device, which unmaps it before closing; after close every accessor throws
- * {@link ClosedError}, and after the kernel revoked the BAR (a reset or unbind) a
- * {@link RevokedError}.
+ * {@link ClosedError}, or a {@link RevokedError} when the mapping was taken down because its
+ * cookie's backing was revoked (`cookie.revoke()`, or a reset that revokes a dma-buf).
  */
 export class Mapping extends WidthExactMemory implements Disposable {
   /** Offset of the first mapped byte within its region. */
