@@ -12,7 +12,7 @@ import {
   decodeIdentifyNamespace,
   decodeNamespaceList,
 } from './identify';
-import { NvmeQueue, QueueHost } from './queue';
+import { NvmeQueue } from './queue';
 import { CreateQueueOptions, NvmeOpenOptions } from './options';
 import { disableController, enableController, shutdownController } from './bringup';
 import {
@@ -33,7 +33,7 @@ import { NvmeCap, REG_CAP, REG_VS, SQE_BYTES, decodeCap, decodeVersion } from '.
 
 export type { CreateQueueOptions, NvmeOpenOptions };
 
-export class NvmeCore implements QueueHost {
+export class NvmeCore {
   /** The vfio Device of the controller (closed with it when open() opened it). */
   readonly device: Device;
   /** BAR0 mapped: the controller's registers and doorbells. */
@@ -264,7 +264,7 @@ export class NvmeCore implements QueueHost {
       });
   }
 
-  /** @internal QueueHost: a command ran out of time. */
+  /** @internal A command ran out of time (NvmeQueue calls it: the controller is its QueueHost). */
   onTimeout(q: NvmeQueue, cid: number): void {
     const info = q.command(cid);
     if (!info) return;
