@@ -2,12 +2,15 @@
 // The package as users get it: `npm pack` (its prepack script builds the prebuilt addon), then
 // a fresh project installs the tarball with install scripts disabled and loads the addon from
 // the prebuild; with the prebuild taken away, the first use throws a VfioError whose hint says
-// how to build or approve the addon. Exits non-zero on any difference.
+// how to build or approve the addon. In between, the project compiles strict TypeScript against
+// the package and imports it from CommonJS and ES modules (check-consumer.js). Exits non-zero on
+// any difference.
 'use strict';
 const { execFileSync } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
+const { checkConsumer } = require('./check-consumer');
 
 const root = path.resolve(__dirname, '..');
 const npm = process.env.npm_execpath
@@ -42,11 +45,20 @@ try {
   );
   say('npm install --ignore-scripts <tarball> in a fresh project…');
   run(
-    ['install', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', path.join(work, packed[0].filename)],
+    ['install', '--ignore-scripts', '--no-audit', '--no-fund', '--offline', path.join(work, packed[0].filename)],
     project,
   );
   const installed = path.join(project, 'node_modules', 'vfio');
   if (fs.existsSync(path.join(installed, 'build'))) fail('an install with --ignore-scripts compiled something');
+  for (const f of ['LICENSE', 'README.md', 'CHANGELOG.md']) {
+    if (!fs.existsSync(path.join(installed, f))) fail(`the installed package has no ${f}`);
+  }
+
+  try {
+    checkConsumer(project, say);
+  } catch (e) {
+    fail(e.message);
+  }
 
   const probe = `
     const vfio = require('vfio');
