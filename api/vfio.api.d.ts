@@ -3175,19 +3175,9 @@ import { Device, DmaPool, Mapping } from "../index";
 import { NvmeAbortReason } from "./errors";
 import { IdentifyController, IdentifyNamespace } from "./identify";
 import { NvmeQueue } from "./queue";
+import { CreateQueueOptions, NvmeOpenOptions } from "./options";
 import { NvmeCap } from "./registers";
-export interface NvmeOpenOptions {
-    ioQueues?: number;
-    queueDepth?: number;
-    adminDepth?: number;
-    dataPages?: number;
-    timeoutMs?: number;
-    interrupts?: boolean;
-}
-export interface CreateQueueOptions {
-    depth?: number;
-    polled?: boolean;
-}
+export type { CreateQueueOptions, NvmeOpenOptions };
 export declare class NvmeCore {
     readonly device: Device;
     readonly bar: Mapping;
@@ -3347,6 +3337,20 @@ export { NvmeError, NvmeAbortedError, NvmeAbortReason, NvmeQueueFullError, NvmeC
 export { IdentifyController, IdentifyNamespace, LbaFormat, NvmeOptionalCommands, decodeIdentifyController, decodeIdentifyNamespace, decodeNamespaceList, IDENTIFY_BYTES, } from "./identify";
 export { NvmeCap, decodeCap, decodeVersion } from "./registers";
 export { buildPrps, prpListPages, Prps } from "./prp";
+
+// ---- lib/nvme/options.d.ts
+export interface NvmeOpenOptions {
+    ioQueues?: number;
+    queueDepth?: number;
+    adminDepth?: number;
+    dataPages?: number;
+    timeoutMs?: number;
+    interrupts?: boolean;
+}
+export interface CreateQueueOptions {
+    depth?: number;
+    polled?: boolean;
+}
 
 // ---- lib/nvme/prp.d.ts
 import { DmaBlock, DmaPool } from "../index";
