@@ -36,6 +36,8 @@ const LAYERS = {
     'memory',
     'system',
   ],
+  // vfio/user: device models served over vfio-user (sockets from the addon, VFIO constants from abi).
+  user: ['abi', 'addon', 'errors'],
   // Drivers sit above the package face: they use the public API only (DRIVER_FOLDERS below).
   nvme: [],
   cli: [

@@ -148,7 +148,8 @@ for (const fd of made) addon.close(fd);
 setTimeout(() => console.log(JSON.stringify({ calls, typeErrors, other: other.slice(0, 5) })), 50);
 `;
     const r = runChild(script, { timeoutMs: 60000 });
-    if (r.status !== 0) throw new Error(`child ended with status ${r.status}, signal ${r.signal}:\n${r.stderr.slice(-2000)}`);
+    if (r.status !== 0)
+      throw new Error(`child ended with status ${r.status}, signal ${r.signal}:\n${r.stderr.slice(-2000)}`);
     const out = JSON.parse(r.stdout.trim().split('\n').pop() as string);
     expect(out.other).toEqual([]);
     expect(out.calls).toBe(5000);
