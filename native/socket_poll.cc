@@ -96,9 +96,7 @@ int uv_events(uint32_t mask) {
          ((mask & kHangup) ? UV_DISCONNECT : 0);
 }
 
-SocketPoller* poller_handle(Args& a, size_t i) {
-  return static_cast<SocketPoller*>(a.handle(i, &kSocketPollerTag));
-}
+SocketPoller* poller_handle(Args& a, size_t i) { return static_cast<SocketPoller*>(a.handle(i, &kSocketPollerTag)); }
 
 // 0 when fd is an open socket; -EBADF when not open, -ENOTSOCK for any other file (whose
 // readiness this layer has no business watching).
