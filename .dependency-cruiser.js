@@ -54,8 +54,9 @@ const LAYERS = {
     'system',
     'text',
   ],
-  // The emulated-host harness is its own program: it needs the package root and nothing else.
-  vm: ['addon', 'text'],
+  // The emulated-host harness is its own program: it needs the package root, and vfio/user to
+  // serve a device model (--model).
+  vm: ['addon', 'text', 'user'],
 };
 
 /** Folders of drivers built on the package face (lib/index.ts), like a user's own driver. */

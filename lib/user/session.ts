@@ -23,8 +23,8 @@ const EINVAL = 22;
 const ENOSYS = 38;
 const EOPNOTSUPP = 95;
 const EIO = 5;
-/** How many descriptors one message may bring (an MSI-X SET_IRQS is split by the client). */
-export const MAX_MSG_FDS = 64;
+/** How many descriptors one message may bring (the client splits a larger MSI-X SET_IRQS); QEMU's client refuses larger announcements (docs/device-models.md). */
+export const MAX_MSG_FDS = 16;
 
 export interface SessionOptions {
   /** How long a DMA_READ/DMA_WRITE may wait for the client's reply. */

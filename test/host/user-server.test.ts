@@ -54,7 +54,7 @@ describe('vfio-user server with the edu model', () => {
     expect(errorOf(r.header)).toBe(0);
     const v = P.decodeVersion(r.payload);
     expect([v.major, v.minor]).toEqual([0, 0]);
-    expect(v.capabilities).toMatchObject({ max_msg_fds: 64, max_data_xfer_size: 1 << 20 });
+    expect(v.capabilities).toMatchObject({ max_msg_fds: 16, max_data_xfer_size: 1 << 20 });
     const again = await client.version();
     expect(errorOf(again.header)).toBe(22);
   });
