@@ -36,6 +36,8 @@ const LAYERS = {
     'memory',
     'system',
   ],
+  // vfio/user: device models served over vfio-user (sockets from the addon, VFIO constants from abi).
+  user: ['abi', 'addon', 'errors'],
   // Drivers sit above the package face: they use the public API only (DRIVER_FOLDERS below).
   nvme: [],
   cli: [
@@ -52,8 +54,9 @@ const LAYERS = {
     'system',
     'text',
   ],
-  // The emulated-host harness is its own program: it needs the package root and nothing else.
-  vm: ['addon', 'text'],
+  // The emulated-host harness is its own program: it needs the package root, and vfio/user to
+  // serve a device model (--model).
+  vm: ['addon', 'text', 'user'],
 };
 
 /** Folders of drivers built on the package face (lib/index.ts), like a user's own driver. */

@@ -521,6 +521,9 @@ export type U64n = bigint | number;
 export interface PollHandle {
     readonly __brand: "PollHandle";
 }
+export interface SocketPollHandle {
+    readonly __brand: "SocketPollHandle";
+}
 export interface Mapped {
     buffer: ArrayBuffer;
     handle: MemHandle;
@@ -538,6 +541,8 @@ export interface NativeConstants {
     EFD_NONBLOCK: number;
     RLIMIT_MEMLOCK: number;
     PAGE_SIZE: number;
+    SOCK_STREAM: number;
+    SOCK_SEQPACKET: number;
     abi: Record<string, number | bigint>;
     sizes: Record<string, number>;
 }
@@ -599,6 +604,19 @@ export interface Native {
     poll_start(fd: number, cb: (count: number) => void): PollHandle | number;
     poll_ref(handle: PollHandle, ref: boolean): void;
     poll_stop(handle: PollHandle): void;
+    socket(type: number): number;
+    socketpair(type: number, out: Int32Array): number;
+    bind(fd: number, path: string): number;
+    connect(fd: number, path: string): number;
+    listen(fd: number, backlog: number): number;
+    accept(fd: number): number;
+    shutdown(fd: number, how: number): number;
+    sendmsg(fd: number, data: Uint8Array, fds: Int32Array | null): number;
+    recvmsg(fd: number, buf: Uint8Array, fds: Int32Array): number;
+    socket_poll_start(fd: number, mask: number, cb: (events: number) => void): SocketPollHandle | number;
+    socket_poll_events(handle: SocketPollHandle, mask: number): number;
+    socket_poll_ref(handle: SocketPollHandle, ref: boolean): void;
+    socket_poll_stop(handle: SocketPollHandle): void;
     __faults(nth: number, errno: number): number;
     __mem_stats(): {
         mappings: number;
@@ -3713,6 +3731,8 @@ export interface RunOptions extends ProvisionOptions, BackendOptions {
     modules?: string[];
     deviceDrivers?: Record<string, string>;
     sampleDriver?: string;
+    model?: string;
+    modelDma?: "mapped" | "messages";
 }
 export declare const CUSTOM_KERNEL = "custom";
 export declare const DEFAULT_MEMORY = "2G";

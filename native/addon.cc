@@ -3,6 +3,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "abi/iommufd_abi.h"
@@ -53,6 +54,8 @@ void export_constants(Exports& out) {
       {"EFD_NONBLOCK", EFD_NONBLOCK},
       {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK},
       {"PAGE_SIZE", sysconf(_SC_PAGESIZE)},
+      {"SOCK_STREAM", SOCK_STREAM},
+      {"SOCK_SEQPACKET", SOCK_SEQPACKET},
   };
   bool ok = true;
   for (const auto& entry : plain) ok = ok && !c.Set(entry.name, number(env, entry.value)).IsNothing();
@@ -75,6 +78,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   export_iommufd(out);
   export_mman(out);
   export_eventfd(out);
+  export_socket(out);
+  export_socket_poll(out);
   export_faults(out);
   // A failed step left the engine's exception pending; returning an empty object makes require() throw it.
   return out.ok() ? exports : Napi::Object();

@@ -47,6 +47,8 @@ void export_vfio_ioeventfd(Exports& out);
 void export_iommufd(Exports& out);
 void export_mman(Exports& out);
 void export_eventfd(Exports& out);
+void export_socket(Exports& out);
+void export_socket_poll(Exports& out);
 void export_faults(Exports& out);
 
 }  // namespace vfio

@@ -17,6 +17,11 @@ export interface PollHandle {
   readonly __brand: 'PollHandle';
 }
 
+/** Opaque native handle for a socket watched by a libuv poll handle (native/socket_poll.cc). */
+export interface SocketPollHandle {
+  readonly __brand: 'SocketPollHandle';
+}
+
 export interface Mapped {
   /** External ArrayBuffer over the mapped memory; detached by munmap()/dma_free(). */
   buffer: ArrayBuffer;
@@ -37,6 +42,8 @@ export interface NativeConstants {
   EFD_NONBLOCK: number;
   RLIMIT_MEMLOCK: number;
   PAGE_SIZE: number;
+  SOCK_STREAM: number;
+  SOCK_SEQPACKET: number;
   /** Every VFIO/iommufd constant the native ABI header mirrors, by its uAPI name. */
   abi: Record<string, number | bigint>;
   /** sizeof() of each mirrored struct, by uAPI struct name (e.g. 'vfio_region_info'). */
@@ -241,6 +248,45 @@ export interface Native {
   poll_ref(handle: PollHandle, ref: boolean): void;
   /** Stops and closes the uv handle (not the fd). Idempotent. */
   poll_stop(handle: PollHandle): void;
+
+  // --- UNIX sockets with descriptor passing (native/socket.cc) ---
+  // Every socket made here is AF_UNIX, non-blocking and close-on-exec; sends and receives never wait.
+  /** type: SOCK_STREAM or SOCK_SEQPACKET. The fd or -errno. */
+  socket(type: number): number;
+  /** out[0], out[1] = two connected ends. 0 or -errno. */
+  socketpair(type: number, out: Int32Array): number;
+  /** A filesystem path (-ENAMETOOLONG past sun_path). 0 or -errno. */
+  bind(fd: number, path: string): number;
+  connect(fd: number, path: string): number;
+  listen(fd: number, backlog: number): number;
+  /** accept4 (non-blocking, close-on-exec): the connection's fd, or -errno (-EAGAIN: none waiting). */
+  accept(fd: number): number;
+  /** how: 0 (RD), 1 (WR), 2 (RDWR). */
+  shutdown(fd: number, how: number): number;
+  /**
+   * Sends data with fds (at most 253, each >= 0) as SCM_RIGHTS on its first byte. The bytes sent
+   * (a stream may take fewer: the fds went with the first of them) or -errno (-EAGAIN: peer full).
+   */
+  sendmsg(fd: number, data: Uint8Array, fds: Int32Array | null): number;
+  /**
+   * Receives into buf; passed descriptors (close-on-exec) fill fds in order, the rest is -1. The
+   * bytes received (0: the peer closed) or -errno. More descriptors than fds holds: all are
+   * closed and the result is -EMSGSIZE (the bytes were consumed: drop the connection).
+   */
+  recvmsg(fd: number, buf: Uint8Array, fds: Int32Array): number;
+
+  // --- sockets into the event loop (native/socket_poll.cc) ---
+  /**
+   * uv_poll on a socket (-ENOTSOCK for any other file) for mask (1 readable, 2 writable, 4 hang-up);
+   * cb(readiness mask) on the loop thread, or cb(-errno) once on a poll error (the poll stops).
+   * Starts ref'd. A handle, or -errno (-EEXIST: this loop already polls the fd).
+   */
+  socket_poll_start(fd: number, mask: number, cb: (events: number) => void): SocketPollHandle | number;
+  /** Changes the events watched (0: none). 0 or -errno (-EBADF once stopped). */
+  socket_poll_events(handle: SocketPollHandle, mask: number): number;
+  socket_poll_ref(handle: SocketPollHandle, ref: boolean): void;
+  /** Stops and closes the uv handle (not the socket). Idempotent. */
+  socket_poll_stop(handle: SocketPollHandle): void;
 
   // --- test support (native/faults.cc, native/mman.cc); the library never calls these ---
   /**

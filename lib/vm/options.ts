@@ -89,6 +89,17 @@ export interface RunOptions extends ProvisionOptions, BackendOptions {
    * (the custom kernel) and cached, loaded at boot, bound instead of vfio-pci.
    */
   sampleDriver?: string;
+  /**
+   * A device model to serve over vfio-user (docs/device-models.md): the path of a JavaScript
+   * module whose default export (or `model` export) is a vfio/user DeviceModel. The guest gets it
+   * as a vfio-user-pci device at 0000:00:07.0, bound to vfio-pci, its BDF in VFIO_VM_MODEL.
+   */
+  model?: string;
+  /**
+   * How the model reaches guest memory: 'mapped' (default: guest RAM is a shared memfd, mapped
+   * into the server) or 'messages' (DMA_READ/DMA_WRITE over the socket).
+   */
+  modelDma?: 'mapped' | 'messages';
 }
 
 /** The --kernel value that selects the custom kernel. */

@@ -21,6 +21,7 @@ import { backendArgs } from './qemu/backends';
 import { HOST_FIRMWARE_DIR, QemuPlan, qemuArgs } from './qemu/qemu';
 import { QemuExit, runQemu } from './qemu/qemu-process';
 import { withSampleDriver } from './sample-driver';
+import { serveModel } from './model';
 import { Userland } from './archive/userland';
 import { Tool, hostTool, runTool } from './archive/userland-tools';
 import { WorkDir, consoleLogPath, createWorkDir, nvmeImage, removeWorkDir } from './core/workdir';
@@ -72,6 +73,7 @@ export function commandEnv(opts: RunOptions, projectDir: string, kernel: KernelI
   if (opts.interactive) env.TERM = process.env.TERM ?? 'vt100';
   for (const d of devices) env[d.env] = d.bdf;
   if (ivshmemFile) env.VFIO_VM_IVSHMEM_FILE = ivshmemFile;
+  if (opts.model) env.VFIO_VM_MODEL_DMA = opts.modelDma ?? 'mapped';
   return { ...env, ...opts.env };
 }
 
@@ -114,9 +116,10 @@ export async function run(opts: RunOptions): Promise<RunResult> {
   // Also on an abrupt exit of this process (an uncaught exception elsewhere): no temp dirs left.
   const cleanUp = () => removeWorkDir(work, !!opts.keepIvshmem);
   process.once('exit', cleanUp);
+  const model = opts.model ? serveModel(opts.model, cwd, work.dir, log) : undefined;
   try {
-    const devices = applyDeviceDrivers(guestDevices(opts.devices ?? [], !opts.noDefaultDevices,
-      { ivshmemFile: work.ivshmemFile, nvmeImage: nvmeImage(cacheDir) }), opts.deviceDrivers ?? {});
+    const devices = applyDeviceDrivers([...guestDevices(opts.devices ?? [], !opts.noDefaultDevices,
+      { ivshmemFile: work.ivshmemFile, nvmeImage: nvmeImage(cacheDir) }), ...(model ? [model.device] : [])], opts.deviceDrivers ?? {});
     const withIvshmem = devices.some((d) => d.env === 'VFIO_VM_IVSHMEM');
     const shareList = shares(projectDir, work, withIvshmem);
     writeGuestSpec(work.share, {
@@ -132,6 +135,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       memory: opts.memory ?? DEFAULT_MEMORY, smp: opts.smp ?? DEFAULT_SMP, extraArgs: backendArgs(opts, cwd),
       consoles: opts.interactive ? { stdio: true } : { sockets: work.sockets },
       accel: accel.accel, firmwareDir: qemu.firmwareDir,
+      vfioUser: !!model, sharedRam: !!model && opts.modelDma !== 'messages',
     };
     const boots: BootContext = { qemu: qemu.tool, fallBackToTcg: (opts.accel ?? 'auto') === 'auto' };
     const outcome = opts.interactive ? await boot(plan, opts, work, boots) : await bootWithConsoles(plan, opts, work, cacheDir, boots);
@@ -146,6 +150,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       timings: { ...outcome.timings, totalMs: Date.now() - started },
     };
   } finally {
+    model?.close();
     process.removeListener('exit', cleanUp);
     cleanUp();
   }

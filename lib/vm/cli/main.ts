@@ -46,6 +46,8 @@ interface GuestFlags extends CommonFlags {
   module: string[];
   driver: string[];
   sampleDriver?: string;
+  model?: string;
+  modelDma?: string;
   drive: string[];
   netdev: string[];
   qemuArg: string[];
@@ -80,6 +82,8 @@ function guestOptions(cmd: Command): Command {
     .option('--no-iommu', 'no emulated IOMMU: vfio-pci in no-IOMMU mode (needs --kernel custom)')
     .option('--module <name|file.ko>', 'kernel module to load at boot, with its dependencies (repeatable)', collect, [])
     .option('--driver <dev=driver>', 'bind device (name or BDF) to this driver instead of vfio-pci (repeatable)', collect, [])
+    .option('--model <file.js>', 'serve this device model over vfio-user as a vfio-user-pci device at 0000:00:07.0 (VFIO_VM_MODEL; docs/device-models.md)')
+    .option('--model-dma <mapped|messages>', 'how the model reaches guest memory: guest RAM mapped (default) or DMA messages')
     .option('--sample-driver <device>', 'build the sample WC variant driver (kernel/vfio-pci-wc-sample) against the kernel, load it and bind DEVICE to it (needs --kernel custom)');
 }
 
@@ -87,6 +91,11 @@ function positiveInt(name: string, text: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n <= 0) throw new VmError('options', `${name} expects a positive integer, got "${text}"`);
   return n;
+}
+
+function modelDma(text: string | undefined): RunOptions['modelDma'] {
+  if (text === undefined || text === 'mapped' || text === 'messages') return text;
+  throw new VmError('options', `--model-dma expects mapped or messages, got "${text}"`);
 }
 
 function runOptions(flags: GuestFlags, command: string[], signal: AbortSignal): RunOptions {
@@ -108,6 +117,8 @@ function runOptions(flags: GuestFlags, command: string[], signal: AbortSignal): 
     modules: flags.module,
     deviceDrivers: Object.fromEntries(flags.driver.map(parseDriverAssignment)),
     sampleDriver: flags.sampleDriver,
+    model: flags.model,
+    modelDma: modelDma(flags.modelDma),
     drives: flags.drive,
     netdevs: flags.netdev,
     qemuArgs: flags.qemuArg,

@@ -6,6 +6,7 @@ import * as path from 'path';
 import { Accel } from './accel';
 import { GuestDevice, INFRA_FIRST_SLOT } from './devices';
 import { Share } from './guest-spec';
+import { sharedRamArgs } from './model-device';
 import { KernelInfo } from '../core/kernel';
 
 export const QEMU = 'qemu-system-x86_64';
@@ -50,6 +51,10 @@ export interface QemuPlan {
   accel: Accel;
   /** The firmware directory of the QEMU that runs (qboot.rom). */
   firmwareDir: string;
+  /** A vfio-user device is attached: the emulated VT-d runs in caching mode (QEMU requires it). */
+  vfioUser?: boolean;
+  /** Guest RAM as a shareable memfd (model-device.ts). */
+  sharedRam?: boolean;
 }
 
 const hexSlot = (n: number) => `0x${n.toString(16)}`;
@@ -107,7 +112,8 @@ export function qemuArgs(plan: QemuPlan): string[] {
     ...machineArgs(plan),
     ...bootArgs(plan),
     // The vIOMMU must exist before any PCI device is created.
-    ...(plan.noIommu ? [] : ['-device', 'intel-iommu,intremap=on']),
+    ...(plan.noIommu ? [] : ['-device', `intel-iommu,intremap=on${plan.vfioUser ? ',caching-mode=on' : ''}`]),
+    ...(plan.sharedRam ? sharedRamArgs(plan.memory) : []),
     ...plan.shares.flatMap((s, i) => shareArgs(s, i, slot++)),
     ...consoleArgs(plan.consoles, slot++),
     ...plan.devices.flatMap((d) => d.qemuArgs),

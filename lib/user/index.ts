@@ -1,0 +1,17 @@
+// vfio/user: device models in TypeScript, served to a vfio-user client (QEMU's vfio-user-pci)
+// over a UNIX socket. docs/device-models.md walks through a model.
+export { VfioUserServer, type ServerOptions, type ServerEvents } from './server';
+export { defineModel } from './model';
+export type {
+  AccessSize,
+  BarDescription,
+  Capability,
+  DeviceBehaviour,
+  DeviceContext,
+  DeviceDescription,
+  DeviceModel,
+  DmaAccess,
+  RegisterValue,
+} from './model';
+export { ConfigSpace } from './config';
+export * as protocol from './protocol';
