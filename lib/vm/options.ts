@@ -8,11 +8,12 @@ export { DEFAULT_LISTS_MAX_AGE_SECONDS, defaultCacheDir } from './core/defaults'
 /** What to provision: which kernel and where the cache is. Every field optional. */
 export interface ProvisionOptions {
   /**
-   * A Debian kernel version (e.g. "7.3.4+deb13", with or without "-amd64"), or a PATH to a custom
+   * A pinned kernel's name (vm/kernels.json, e.g. "6.12"), another Debian kernel release (e.g.
+   * "7.3.4+deb13", with or without "-amd64"; its newest package version), or a PATH to a custom
    * kernel: a bzImage/vmlinux file, or a directory laid out as docs/emulated-host.md describes,
    * or "custom": the kernel built from Debian's linux-source with kernel/guest.config (built
    * and cached on first use; it has iommufd, the VFIO cdev, no-IOMMU mode and the mtty sample).
-   * Default: the newest generic amd64 kernel in trixie-backports, resolved at provision time.
+   * Default: the pinned default kernel (vm/kernels.json), at exactly its pinned package version.
    */
   kernel?: string;
   /** Cache directory. Default: $XDG_CACHE_HOME/vfio-vm, else ~/.cache/vfio-vm. */

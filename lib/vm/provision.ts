@@ -4,7 +4,6 @@
 // Cache layout (under the cache dir):
 //   userland/<key>/              QEMU, its libraries and firmware, busybox, xz, zstd (userland.ts)
 //   apt/                         private apt state (sources.list, lists/, lists.updated)
-//   apt/default-kernel.json      the newest kernel resolved from the current lists
 //   kernels/<release>/root/      the kernel packages unpacked (dpkg -x)
 //   kernels/<release>/uapi/      linux-libc-dev unpacked; uapi include dir = uapi/usr/include
 //   kernels/<release>/vmlinux    the uncompressed kernel booted through PVH
@@ -15,7 +14,8 @@ import { PrivateApt, extractDeb } from './archive/apt';
 import { refreshLists } from './archive/apt-lists';
 import { withLock } from './core/cache-lock';
 import { customKernel } from './kernel/custom-kernel';
-import { DebianKernel, imagePackageFor, resolveDebianKernel } from './kernel/debian-kernel';
+import { DebianKernel, imagePackageFor, resolveDebianKernel, resolvePinnedKernel } from './kernel/debian-kernel';
+import { KernelPin, defaultKernelPin, findKernelPin, pinRelease, readKernelPins } from './core/kernel-pins';
 import { VmError } from './core/errors';
 import { downloadPackages } from './archive/download';
 import { KernelInfo } from './core/kernel';
@@ -48,51 +48,62 @@ export async function provision(opts: ProvisionOptions = {}): Promise<KernelInfo
   return (await provisionHost(opts)).kernel;
 }
 
-/** The kernel named by opts.kernel (default: newest Debian generic kernel; "custom": built, see custom-kernel.ts). */
-async function provisionKernel(opts: ProvisionOptions & { cacheDir: string }, tools: DecompressTools): Promise<KernelInfo> {
+/**
+ * The kernel named by opts.kernel: a pinned kernel's name (vm/kernels.json; none: the default
+ * pin), "custom" (built, see custom-kernel.ts), a path, or any other Debian release.
+ */
+export async function provisionKernel(opts: ProvisionOptions & { cacheDir: string }, tools: DecompressTools): Promise<KernelInfo> {
   if (opts.kernel === CUSTOM_KERNEL) return customKernel(opts);
-  if (opts.kernel && looksLikePath(opts.kernel)) return pathKernel(opts.kernel);
+  const pins = readKernelPins();
+  const pin = opts.kernel === undefined ? defaultKernelPin(pins) : findKernelPin(pins, opts.kernel);
+  if (!pin && opts.kernel && looksLikePath(opts.kernel)) return pathKernel(opts.kernel);
   const cacheDir = opts.cacheDir;
   const log = opts.log ?? (() => undefined);
   const kernelsDir = path.join(cacheDir, 'kernels');
-  if (opts.kernel) {
-    // An explicit version that is already unpacked needs no package lists at all.
-    const cached = readEntry(kernelsDir, imagePackageFor(opts.kernel).slice('linux-image-'.length));
-    if (cached) return cached;
-  }
+  // A kernel already unpacked (at its pinned version, for a pin) needs no package lists at all.
+  const cached = pin ? readEntry(kernelsDir, pinRelease(pin), pin.version)
+    : readEntry(kernelsDir, imagePackageFor(opts.kernel!).slice('linux-image-'.length));
+  if (cached) return cached;
   const apt = new PrivateApt(cacheDir);
   await refreshLists(apt, opts.listsMaxAgeSeconds ?? DEFAULT_LISTS_MAX_AGE_SECONDS, log);
-  const pkg = opts.kernel ? await resolveDebianKernel(apt, opts.kernel) : await resolveDefault(apt, log);
-  return readEntry(kernelsDir, pkg.kernelVersion) ?? await withLock(kernelsDir,
-    async () => readEntry(kernelsDir, pkg.kernelVersion) ?? installEntry(apt, kernelsDir, pkg, tools, log),
+  const pkg = pin ? await resolvePinnedKernel(apt, pin) : await resolveDebianKernel(apt, opts.kernel);
+  const entry = () => readEntry(kernelsDir, pkg.kernelVersion, pin && pkg.packageVersion);
+  return entry() ?? await withLock(kernelsDir, async () => entry() ?? installEntry(apt, kernelsDir, pkg, tools, log),
     { onWait: (pid) => log(`waiting for process ${pid}, which is installing a kernel…`) });
 }
 
-/** The newest kernel, remembered per lists update so a warm provision skips apt-cache. */
-async function resolveDefault(apt: PrivateApt, log: Log): Promise<DebianKernel> {
-  const memo = path.join(apt.dir, 'default-kernel.json');
-  const stamp = apt.listsStamp();
-  try {
-    const saved = JSON.parse(fs.readFileSync(memo, 'utf8')) as { stamp: string; kernel: DebianKernel };
-    if (saved.stamp === stamp) return saved.kernel;
-  } catch { /* no memo yet */ }
-  log('resolving the newest generic amd64 kernel…');
-  const kernel = await resolveDebianKernel(apt);
-  fs.writeFileSync(memo, JSON.stringify({ stamp, kernel }, null, 2) + '\n');
-  return kernel;
+/** A pinned kernel and its state in the cache (`vfio-vm kernels`). */
+export interface PinnedKernelState extends KernelPin {
+  release: string;
+  isDefault: boolean;
+  /** Unpacked in the cache at exactly the pinned version. */
+  cached: boolean;
+}
+
+/** Every pinned kernel, the default marked, with whether the cache holds it. */
+export function pinnedKernels(cacheDir = defaultCacheDir()): PinnedKernelState[] {
+  const pins = readKernelPins();
+  return pins.kernels.map((pin) => ({
+    ...pin,
+    release: pinRelease(pin),
+    isDefault: pin.name === pins.default,
+    cached: !!readEntry(path.join(cacheDir, 'kernels'), pinRelease(pin), pin.version),
+  }));
 }
 
 /**
- * A complete kernel entry, or undefined: kernel.json is written last, and the files it names
- * must still be there (an entry damaged since, e.g. a file removed by hand, is installed again).
+ * A complete kernel entry (of packageVersion, when given), or undefined: kernel.json is
+ * written last, and the files it names must still be there (an entry damaged since, e.g. a file removed by hand, is installed again).
  */
-function readEntry(kernelsDir: string, release: string): KernelInfo | undefined {
+function readEntry(kernelsDir: string, release: string, packageVersion?: string): KernelInfo | undefined {
   let info: KernelInfo;
   try {
     info = JSON.parse(fs.readFileSync(path.join(kernelsDir, release, 'kernel.json'), 'utf8')) as KernelInfo;
   } catch {
     return undefined;
   }
+  // Another package version of the same release is replaced by the pinned one.
+  if (packageVersion && info.packageVersion !== packageVersion) return undefined;
   const present = (f?: string) => !f || fs.existsSync(f);
   const imageOk = fs.statSync(info.kernelImage, { throwIfNoEntry: false })?.size;
   if (!imageOk || !present(info.modulesDir) || !present(info.uapiInclude && path.join(info.uapiInclude, 'linux', 'vfio.h'))) {

@@ -4,6 +4,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { PassThrough } from 'stream';
+import { defaultKernelPin, pinRelease, readKernelPins } from '../../lib/vm/core/kernel-pins';
 import { main } from '../../lib/vm/cli/main';
 import { VmError, provision, run } from '../../lib/vm';
 import { readPins, upstreamVersion } from '../../lib/vm/core/pins';
@@ -30,8 +31,10 @@ async function vmError(p: Promise<unknown>): Promise<VmError> {
 const seq = (n: number) => Array.from({ length: n }, (_, i) => `${i + 1}\n`).join('');
 
 describe('vfio-vm provision', () => {
-  it('caches the newest Debian kernel with its modules and matching uapi headers, and is fast when warm', async () => {
+  it('caches the pinned default kernel with its modules and matching uapi headers, and is fast when warm', async () => {
     const k = await provision();
+    const pin = defaultKernelPin(readKernelPins());
+    expect([k.kernelVersion, k.packageVersion]).toEqual([pinRelease(pin), pin.version]);
     const t0 = Date.now();
     const again = await provision();
     expect(Date.now() - t0).toBeLessThan(2000);

@@ -8,6 +8,7 @@ import { packageVersion } from '../../addon/paths';
 import { table } from '../../text/table';
 import { ACCEL_CHOICES, AccelChoice } from '../qemu/accel';
 import { kernelCommands } from './kernel';
+import { kernelsCommand } from './kernels';
 import { defaultDevices } from '../qemu/devices';
 import { VmError } from '../core/errors';
 import { parseDriverAssignment } from '../guest/guest-extras';
@@ -57,7 +58,7 @@ interface GuestFlags extends CommonFlags {
 
 function commonOptions(cmd: Command): Command {
   return cmd
-    .option('--kernel <version|path|custom>', 'Debian kernel version (default: newest in trixie-backports), a kernel file/dir, or "custom" (built from kernel/guest.config)')
+    .option('--kernel <name|version|path|custom>', 'a pinned kernel\'s name (`vfio-vm kernels`; default: the pinned default), another Debian kernel release, a kernel file/dir, or "custom" (built from kernel/guest.config)')
     .option('--cache-dir <dir>', `cache directory (default: ${defaultCacheDir()})`)
     .option('--verbose', 'show the QEMU command line and the kernel console');
 }
@@ -202,6 +203,7 @@ export function program(): Command {
     .option('--json', 'print the result as JSON')
     .action((flags: CommonFlags & { json?: boolean }) => finish(provisionCommand(flags)));
   kernelCommands(prog, `cache directory (default: ${defaultCacheDir()})`, log, finish);
+  kernelsCommand(prog, `cache directory (default: ${defaultCacheDir()})`, log, finish);
   prog.command('list-devices').description('the default devices and what each is for')
     .action(() => finish(Promise.resolve(listDevices())));
   // A usage error shows the command's usage line and where the help is, not the whole help.

@@ -21,9 +21,8 @@ import { PrivateApt } from '../archive/apt';
 import { refreshLists } from '../archive/apt-lists';
 import { BuildSteps, formatElapsed } from './build-steps';
 import { withLock } from '../core/cache-lock';
-import { compareReleases } from './debian-kernel';
+import { readKernelPins } from '../core/kernel-pins';
 import { downloadPackages } from '../archive/download';
-import { VmError } from '../core/errors';
 import { exec } from '../core/exec';
 import { KernelInfo } from '../core/kernel';
 import { buildKernel, checkBuildDependencies } from './kernel-build';
@@ -32,8 +31,6 @@ import { pathKernel } from './kernel-path';
 import { DEFAULT_LISTS_MAX_AGE_SECONDS, defaultCacheDir } from '../core/defaults';
 import { packageRoot } from '../../addon/paths';
 
-/** The Debian source package the kernel is built from; the fragment is written for this series. */
-export const SOURCE_PACKAGE = 'linux-source-7.3';
 /** Bump when the recipe (kernel-build.ts) changes what it produces, so old entries are rebuilt. */
 export const RECIPE_VERSION = 1;
 /** Complete entries kept besides the current one (older ones are deleted after a build). */
@@ -100,26 +97,6 @@ async function compilerVersion(): Promise<string> {
   return (await exec('gcc', ['--version'])).stdout.toString().split('\n')[0].trim();
 }
 
-/** The newest version of the source package, remembered per package-lists update. */
-async function sourceVersion(apt: PrivateApt): Promise<string> {
-  const memo = path.join(apt.dir, 'custom-kernel-source.json');
-  const stamp = apt.listsStamp();
-  try {
-    const saved = JSON.parse(fs.readFileSync(memo, 'utf8')) as { stamp: string; package: string; version: string };
-    if (saved.stamp === stamp && saved.package === SOURCE_PACKAGE) return saved.version;
-  } catch { /* no memo yet */ }
-  let versions: string[];
-  try {
-    versions = (await apt.show(SOURCE_PACKAGE)).map((s) => s.Version).filter(Boolean);
-  } catch {
-    versions = [];
-  }
-  if (!versions.length) throw new VmError('provision', `${SOURCE_PACKAGE} is not in the package lists (trixie-backports)`);
-  const version = versions.sort((a, b) => compareReleases(b, a))[0];
-  fs.writeFileSync(memo, JSON.stringify({ stamp, package: SOURCE_PACKAGE, version }, null, 2) + '\n');
-  return version;
-}
-
 interface Resolved {
   apt: PrivateApt;
   inputs: CacheKeyInputs;
@@ -129,35 +106,19 @@ interface Resolved {
 
 const sha256 = (text: string) => crypto.createHash('sha256').update(text).digest('hex');
 
+/**
+ * The inputs of the build: the source package pinned in vm/kernels.json (the newest pinned
+ * stock kernel's series; the fragment is written for it), the fragment, the compiler and the
+ * recipe. Nothing here reads the package lists, so a cached build is found offline.
+ */
 async function resolve(opts: CustomKernelOptions, cacheDir: string): Promise<Resolved> {
-  const log = opts.log ?? (() => undefined);
   const fragment = path.resolve(opts.fragment ?? defaultFragment());
   const apt = new PrivateApt(cacheDir);
   const fragmentText = fs.readFileSync(fragment, 'utf8');
   const compiler = await compilerVersion();
-  let version: string;
-  try {
-    await refreshLists(apt, opts.listsMaxAgeSeconds ?? DEFAULT_LISTS_MAX_AGE_SECONDS, log);
-    version = await sourceVersion(apt);
-  } catch (e) {
-    // Offline with no usable package lists: a build of the same fragment and compiler will do.
-    const cached = newestMatchingEntry(rootDir(cacheDir), sha256(fragmentText), compiler);
-    if (!cached) throw e;
-    log(`warning: cannot resolve ${SOURCE_PACKAGE} (${(e as Error).message.split('\n')[0]}); `
-      + `using the cached build of ${cached.inputs.sourceVersion}`);
-    version = cached.inputs.sourceVersion;
-  }
-  const inputs: CacheKeyInputs = { sourcePackage: SOURCE_PACKAGE, sourceVersion: version, fragmentText, compiler, recipe: RECIPE_VERSION };
+  const source = readKernelPins().customSource;
+  const inputs: CacheKeyInputs = { sourcePackage: source.package, sourceVersion: source.version, fragmentText, compiler, recipe: RECIPE_VERSION };
   return { apt, inputs, key: cacheKey(inputs), fragment };
-}
-
-/** The newest complete entry built from this fragment with this compiler and recipe. */
-function newestMatchingEntry(root: string, fragmentSha256: string, compiler: string): CustomKernelEntry | undefined {
-  const names = fs.existsSync(root) ? fs.readdirSync(root) : [];
-  return names.map((n) => readEntry(path.join(root, n)))
-    .filter((e): e is CustomKernelEntry => !!e && e.inputs.sourcePackage === SOURCE_PACKAGE
-      && e.inputs.fragmentSha256 === fragmentSha256 && e.inputs.compiler === compiler && e.inputs.recipe === RECIPE_VERSION)
-    .sort((a, b) => compareReleases(b.inputs.sourceVersion, a.inputs.sourceVersion))[0];
 }
 
 /** The cached kernel directory for the current inputs, or undefined if it is not built. */
@@ -196,12 +157,12 @@ async function build(r: Resolved, root: string, opts: CustomKernelOptions, log: 
   fs.mkdirSync(work, { recursive: true });
   const steps = new BuildSteps(path.join(work, 'build.log'), log);
   const jobs = opts.jobs ?? os.availableParallelism();
-  log(`building the custom kernel from ${SOURCE_PACKAGE} ${r.inputs.sourceVersion} with ${path.basename(r.fragment)} `
+  log(`building the custom kernel from ${r.inputs.sourcePackage} ${r.inputs.sourceVersion} with ${path.basename(r.fragment)} `
     + `(${jobs} jobs; about 5 minutes on 2 cores); log: ${steps.logFile}`);
   try {
     const tools = await steps.phase('provisioning the build tools (flex, bison, bc, libelf, openssl)',
       () => provisionKernelTools({ cacheDir: path.dirname(root), log, listsMaxAgeSeconds: opts.listsMaxAgeSeconds }));
-    const deb = await steps.phase(`downloading ${SOURCE_PACKAGE}`, () => sourceDeb(r, root, log));
+    const deb = await steps.phase(`downloading ${r.inputs.sourcePackage}`, () => sourceDeb(r, root, opts, log));
     const result = await buildKernel({ sourceDeb: deb, fragment: r.fragment, workDir: work, stageDir: stage, jobs, tools }, steps);
     const info: CustomKernelEntry = {
       key: r.key,
@@ -236,9 +197,10 @@ async function build(r: Resolved, root: string, opts: CustomKernelOptions, log: 
 }
 
 /** The source .deb, downloaded once per version (other versions are removed). */
-async function sourceDeb(r: Resolved, root: string, log: (l: string) => void): Promise<string> {
+async function sourceDeb(r: Resolved, root: string, opts: CustomKernelOptions, log: (l: string) => void): Promise<string> {
+  const pkg = r.inputs.sourcePackage;
   const dir = path.join(root, 'sources');
-  const wanted = (f: string) => f.startsWith(`${SOURCE_PACKAGE}_`) && f.endsWith('.deb')
+  const wanted = (f: string) => f.startsWith(`${pkg}_`) && f.endsWith('.deb')
     && decodeURIComponent(f).includes(`_${r.inputs.sourceVersion.replace(/^\d+:/, '')}_`);
   fs.mkdirSync(dir, { recursive: true });
   const have = fs.readdirSync(dir).find(wanted);
@@ -246,7 +208,8 @@ async function sourceDeb(r: Resolved, root: string, log: (l: string) => void): P
   const tmp = path.join(dir, `.download-${process.pid}`);
   fs.rmSync(tmp, { recursive: true, force: true });
   try {
-    const [deb] = await downloadPackages(r.apt, SOURCE_PACKAGE, [{ name: SOURCE_PACKAGE, version: r.inputs.sourceVersion }], tmp, log);
+    await refreshLists(r.apt, opts.listsMaxAgeSeconds ?? DEFAULT_LISTS_MAX_AGE_SECONDS, log);
+    const [deb] = await downloadPackages(r.apt, pkg, [{ name: pkg, version: r.inputs.sourceVersion }], tmp, log);
     for (const f of fs.readdirSync(dir)) if (f.endsWith('.deb')) fs.rmSync(path.join(dir, f));
     const dest = path.join(dir, path.basename(deb.file));
     fs.renameSync(deb.file, dest);

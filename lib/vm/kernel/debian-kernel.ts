@@ -1,5 +1,5 @@
-// Which Debian packages make up a guest kernel. Resolved from the package lists, never
-// hard-coded: mirrors drop old builds, and the newest one is what the default should follow.
+// Which Debian packages make up a guest kernel: a pinned one (vm/kernels.json) at exactly its
+// pinned version, or any release named on the command line at the newest version the lists hold.
 //
 // Since 7.x, `linux-image-<ver>-amd64` is an empty package depending on `linux-binary-…`
 // (the kernel, at usr/lib/modules/<ver>/vmlinuz), `linux-modules-…` and `linux-base-…`
@@ -7,6 +7,7 @@
 // the image package and every linux-{binary,modules,base} it depends on covers both.
 import { PrivateApt } from '../archive/apt';
 import { VmError } from '../core/errors';
+import { KernelPin, pinRelease } from '../core/kernel-pins';
 
 export interface DebianKernel {
   /** The kernel release (uname -r), e.g. "7.3.4+deb13-amd64". */
@@ -82,6 +83,31 @@ export async function resolveDebianKernel(apt: PrivateApt, requested?: string): 
   throw new VmError('provision', requested
     ? `no Debian kernel package ${imagePackageFor(requested)} in the package lists (try \`vfio-vm provision\` with no --kernel to see the default)`
     : 'no generic amd64 kernel found in the package lists');
+}
+
+/**
+ * The packages of a pinned kernel, at exactly the pinned version: the stanza of that version
+ * decides the dependencies, and the uapi headers are linux-libc-dev of the same version.
+ */
+export async function resolvePinnedKernel(apt: PrivateApt, pin: KernelPin): Promise<DebianKernel> {
+  const stanzas = await showOrEmpty(apt, pin.package);
+  const stanza = pinnedStanza(stanzas, pin);
+  return {
+    kernelVersion: pinRelease(pin),
+    packageVersion: pin.version,
+    packages: [`${pin.package}=${pin.version}`, ...kernelDependencies(stanza.Depends ?? '')],
+    uapiPackage: await uapiPackageFor(apt, pin.version),
+  };
+}
+
+/** The stanza of exactly the pinned version, or an error naming what the archive has instead. */
+export function pinnedStanza(stanzas: Record<string, string>[], pin: KernelPin): Record<string, string> {
+  const stanza = stanzas.find((s) => s.Version === pin.version);
+  if (stanza) return stanza;
+  const offered = stanzas.map((s) => s.Version).filter(Boolean);
+  throw new VmError('provision', `kernel "${pin.name}" is pinned to ${pin.package} ${pin.version} (${pin.suite}), `
+    + `which the package lists no longer hold (${offered.length ? `they offer ${offered.join(', ')}` : 'no version of that package'}); `
+    + 'update its pin in vm/kernels.json (`vfio-vm kernels --available` lists the archive\'s kernels)');
 }
 
 async function showOrEmpty(apt: PrivateApt, pkg: string): Promise<Record<string, string>[]> {
