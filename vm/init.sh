@@ -72,9 +72,17 @@ mount_9p() { # TAG DIR ro|rw CACHE
 	mkdir -p "$2"
 	opts=trans=virtio,version=9p2000.L,msize=512000,cache=$4
 	[ "$3" = ro ] && opts=$opts,ro
-	mount -t 9p -o "$opts" "$1" "$2" && return 0
+	# A 9p channel appears when virtio_pci has probed its device; where that probe finishes
+	# after the modules load, the first mount finds no channel: retry for a few seconds.
 	grep -qw 9p /proc/filesystems ||
 		fail mount "$1 on $2: this kernel has no 9p file system (build in CONFIG_NET_9P_VIRTIO and CONFIG_9P_FS, or provide its modules)"
+	tries=0
+	while [ $tries -lt 20 ]; do
+		mount -t 9p -o "$opts" "$1" "$2" 2>/dev/null && return 0
+		tries=$((tries + 1))
+		sleep 0.25
+	done
+	mount -t 9p -o "$opts" "$1" "$2" && return 0
 	fail mount "$1 on $2"
 }
 

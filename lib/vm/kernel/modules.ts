@@ -8,8 +8,13 @@ import { modinfo } from '../core/elf';
 import { VmError } from '../core/errors';
 import { Tool, runTool } from '../archive/userland-tools';
 
-/** Modules every guest needs: 9p for the shares, vfio-pci and the type1 IOMMU backend. */
-export const BASE_MODULES = ['9p', '9pnet_virtio', 'vfio_pci', 'vfio_iommu_type1'];
+/**
+ * Modules every guest needs, in load order: the virtio PCI transport and console first (built
+ * in on newer Debian kernels, modules on 6.1, where 9pnet_virtio finds no channel for the
+ * shares unless virtio_pci has bound the 9p devices before it loads), then 9p for the shares,
+ * vfio-pci and the type1 IOMMU backend. Built-in ones are skipped.
+ */
+export const BASE_MODULES = ['virtio_pci', 'virtio_console', '9p', '9pnet_virtio', 'vfio_pci', 'vfio_iommu_type1'];
 
 /** Module names are the same with '-' or '_' (the kernel normalises them to '_'). */
 export const moduleName = (name: string) => name.replace(/-/g, '_');
