@@ -1,102 +1,51 @@
 #!/usr/bin/env node
 // npm test: compile, check the public API and its documentation (scripts/check-api.js), build
-// the C probes, run the host suite, then boot the emulated VFIO host once per guest configuration and run the guest suite inside it; finally one summary line
-// "N passed, N failed" aggregated from every jest run's counts (written by the reporter below).
-// The host phase starts with the static checks (CHECKS below: dependency layers, generated
-// files, lint).
+// the C probes, run the host suite, then boot the emulated VFIO host once per guest
+// configuration (scripts/test/configs.js: the kernel × IOMMU mode matrix) and run that
+// configuration's jest passes inside it. Every run is judged against what it declares
+// (scripts/test/counts.js: files that must run, a minimum of executed tests, gating variables);
+// the summary lists each run's passed / failed / skipped, its skip reasons and its time, then
+// one closing line "N passed, N failed, N skipped". The host phase starts with the static
+// checks (CHECKS below: dependency layers, generated files, lint).
 //
-// Usage: node scripts/test.js [--host-only | --guest-only | --config NAME] [--timeout S] [JEST ARGS…]
+// Usage: node scripts/test.js [--host-only | --guest-only | --config NAME] [--timeout S] [--no-build] [JEST ARGS…]
 //   --host-only     only the host suite
 //   --guest-only    only the guest suite, in every configuration
-//   --config NAME   only the guest suite in configuration NAME (see GUEST_CONFIGS)
+//   --config NAME   only the guest suite in configuration NAME (see scripts/test/configs.js)
 //   --timeout S     time limit of each guest boot (default 900 s)
-//   anything else is passed to jest (e.g. -t 'edu' or a test path pattern)
+//   --no-build      use dist/ as it is (no compile; dist/ is not deleted, so runs can overlap)
+//   anything else is passed to jest (e.g. -t 'edu' or a test path pattern); a filtered run is
+//   not held to the declared minimum counts
 'use strict';
 const { spawnSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
 
+const {
+  GUEST_CONFIGS,
+  NVME_TEST,
+  NVME_TEST_IMAGE,
+  NVME_TEST_IMAGE_BYTES,
+  resultsDir,
+  runOptions,
+  passPattern,
+} = require('./test/configs');
+const { judge, readRecord, summaryLines } = require('./test/counts');
+
 const root = path.resolve(__dirname, '..');
-const resultsDir = path.join(root, '.vm-work', 'test-results');
 
-/**
- * A second NVMe controller for the driver tests (test/guest/nvme*.test.ts), on its own image
- * (made afresh for each run) with its own serial and block size. The tests read the device and
- * drive specs back from VFIO_TEST_NVME and VFIO_TEST_NVME_DRIVE, and the image's size from the
- * file. The kernel's nvme driver is loaded so the tests can hand the controller to it.
- */
-const NVME_TEST_IMAGE = path.join(resultsDir, '..', 'nvme-test.img');
-const NVME_TEST_IMAGE_BYTES = 64 << 20;
-const NVME_TEST = {
-  device: 'nvme,serial=vfio-nvme-test,drive=nvmetest,addr=0x0c,logical_block_size=4096,physical_block_size=4096',
-  // discard=unmap: a Dataset Management deallocate reaches the image, so the blocks read as zeroes.
-  drive: `file=${NVME_TEST_IMAGE},id=nvmetest,format=raw,discard=unmap`,
-};
-const NVME_TEST_ENV = { VFIO_TEST_NVME: NVME_TEST.device, VFIO_TEST_NVME_DRIVE: NVME_TEST.drive };
-
-/**
- * The guest configurations: each is one boot running the whole guest suite, with
- * VFIO_TEST_CONFIG=<name> so tests can tell which one they are in, plus the configuration's
- * `env` (VFIO_TEST_BACKEND: the IOMMU backend test/guest/env.ts opens devices with, 'auto' when
- * unset; docs/backends.md). `options` are vfio-vm run options (lib/vm/options.ts).
- */
-const GUEST_CONFIGS = [
-  // Beyond the default devices: an rtl8139 (I/O-port BAR), std VGA (ROM, VGA region), xHCI (MSI-X).
-  {
-    name: 'default',
-    description: 'stock Debian kernel, type1 IOMMU backend',
-    options: {
-      devices: ['rtl8139', 'VGA', 'qemu-xhci', NVME_TEST.device],
-      drives: [NVME_TEST.drive],
-      modules: ['nvme'],
-    },
-    env: NVME_TEST_ENV,
-  },
-  {
-    name: 'relaxed',
-    description: 'the same with iomem=relaxed (sysfs and vfio mappings may coexist)',
-    options: { append: 'iomem=relaxed' },
-  },
-  // The custom kernel (kernel/guest.config) is built on its first use and cached, with progress.
-  // mtty: the mdev sample, for the mediated-device tests; a second edu, for two devices sharing
-  // one IOMMU context; without an IOMMU, edu's DMA sees physical addresses, which pass its
-  // default 28-bit mask in a 2 GiB guest only by luck: the second edu there drives 32 bits.
-  {
-    name: 'custom',
-    description: 'custom kernel, backend auto (iommufd with the VFIO device cdev)',
-    options: { kernel: 'custom', modules: ['mtty'], devices: ['edu'] },
-  },
-  {
-    name: 'custom-type1',
-    description: 'custom kernel, type1 backend',
-    options: { kernel: 'custom', modules: ['mtty'], devices: ['edu'] },
-    env: { VFIO_TEST_BACKEND: 'type1' },
-  },
-  {
-    name: 'noiommu',
-    description: 'custom kernel without an IOMMU: the no-IOMMU backend (unsafe)',
-    options: { kernel: 'custom', noIommu: true, devices: ['edu,dma_mask=0xffffffff'] },
-    env: { VFIO_TEST_BACKEND: 'noiommu' },
-  },
-  // ivshmem bound to the sample WC variant driver (kernel/vfio-pci-wc-sample, docs/sample-driver.md)
-  // instead of vfio-pci; iomem=relaxed so the sysfs route competes with the driver's. `tests`
-  // limits the boot to the suites written for it (a jest path pattern).
-  {
-    name: 'sample',
-    description: 'custom kernel, ivshmem bound to the sample write-combining driver',
-    options: { kernel: 'custom', sampleDriver: 'ivshmem', append: 'iomem=relaxed' },
-    tests: ['sample-driver'],
-  },
-];
+/** The host suite's declaration (scripts/test/counts.js): how many tests must execute. */
+const HOST_DECLARATION = { minTests: 700 };
 
 function parseArgs(argv) {
-  const args = { hostOnly: false, guestOnly: false, config: undefined, timeout: 900, jest: [] };
+  const args = { hostOnly: false, guestOnly: false, config: undefined, timeout: 900, build: true, jest: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--host-only') args.hostOnly = true;
     else if (a === '--guest-only') args.guestOnly = true;
     else if (a === '--config') args.config = argv[++i];
     else if (a === '--timeout') args.timeout = Number(argv[++i]);
+    else if (a === '--no-build') args.build = false;
     else args.jest.push(a);
   }
   if (args.config && !GUEST_CONFIGS.some((c) => c.name === args.config)) {
@@ -125,62 +74,24 @@ function runStep(label, program, args) {
   return status;
 }
 
-/**
- * A jest reporter that writes the run's counts to a file. jest's own --json output is not
- * used: it serialises every failure's error object and crashes on circular ones (seen with
- * spawnSync errors), losing the whole result.
- */
-class CountsReporter {
-  constructor(globalConfig, options) {
-    this.outputFile = options.outputFile;
-  }
-
-  onRunComplete(contexts, r) {
-    const counts = {
-      numPassedTests: r.numPassedTests,
-      numFailedTests: r.numFailedTests,
-      numPendingTests: r.numPendingTests,
-      numTodoTests: r.numTodoTests,
-      numRuntimeErrorTestSuites: r.numRuntimeErrorTestSuites,
-    };
-    fs.writeFileSync(this.outputFile, JSON.stringify(counts) + '\n');
-  }
-}
-
 const jestBin = path.join('node_modules', 'jest', 'bin', 'jest.js');
 
 /**
- * jest's arguments: the project's config file, extended (passed inline as JSON) with this
- * file as a second reporter writing the counts to outputFile.
+ * jest's arguments: the project's config file, extended (passed inline as JSON) with the counts
+ * reporter (scripts/test/reporter.js) writing what ran to outputFile. No --passWithNoTests: a
+ * run that finds no test fails.
  */
-function jestArgs(configFile, outputFile, extra) {
+function jestArgs(configFile, outputFile, extra, requireEnv = []) {
   const config = {
     rootDir: root,
     ...require(path.join(root, configFile)),
-    reporters: ['default', [__filename, { outputFile }]],
+    reporters: ['default', [path.join(__dirname, 'test', 'reporter.js'), { outputFile, requireEnv }]],
   };
-  return [jestBin, `--config=${JSON.stringify(config)}`, '--ci', '--passWithNoTests', ...extra];
+  return [jestBin, `--config=${JSON.stringify(config)}`, '--ci', ...extra];
 }
 
-/** Counts from the reporter's file; a missing or broken file counts as one failure. */
-function countResults(name, file, exitStatus) {
-  let r;
-  try {
-    r = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch {
-    return { name, passed: 0, failed: 1, skipped: 0, note: 'no results (the run did not complete)' };
-  }
-  const failed = r.numFailedTests + r.numRuntimeErrorTestSuites;
-  // jest can fail without a failing test (e.g. an error outside any test): never report that green.
-  const extra = exitStatus !== 0 && failed === 0 ? 1 : 0;
-  return {
-    name,
-    passed: r.numPassedTests,
-    failed: failed + extra,
-    skipped: r.numPendingTests + r.numTodoTests,
-    note: extra ? `jest exited ${exitStatus}` : undefined,
-  };
-}
+/** A run filtered by jest arguments (e.g. -t) is not the matrix: its declared minimum does not apply. */
+const declaration = (decl, args) => (args.jest.length ? { requireEnv: decl.requireEnv } : decl);
 
 /**
  * The static checks of the host phase, each an npm script (package.json): layering and cycles,
@@ -196,19 +107,20 @@ function checksPhase() {
     passed: 0,
     failed: failed.length,
     skipped: 0,
-    note: failed.length ? `failed: ${failed.join(', ')}` : undefined,
+    problems: failed.map((name) => `npm run ${name} failed`),
   };
 }
 
 function hostSuite(args) {
   const out = path.join(resultsDir, 'host.json');
   fs.rmSync(out, { force: true });
+  const t0 = Date.now();
   const status = runStep(
     'host suite (jest -c jest.config.js)',
     process.execPath,
     jestArgs('jest.config.js', out, args.jest),
   );
-  return countResults('host', out, status);
+  return { ...judge('host', declaration(HOST_DECLARATION, args), readRecord(out), status), ms: Date.now() - t0 };
 }
 
 /** scripts/check-pack.js: the packed tarball's prebuilt addon loads with install scripts off. */
@@ -216,10 +128,19 @@ function packageCheck() {
   const status = runStep('package (npm pack, install --ignore-scripts, load)', process.execPath, [
     path.join(root, 'scripts', 'check-pack.js'),
   ]);
-  return { name: 'package', passed: status === 0 ? 1 : 0, failed: status === 0 ? 0 : 1, skipped: 0 };
+  return {
+    name: 'package',
+    passed: status === 0 ? 1 : 0,
+    failed: status === 0 ? 0 : 1,
+    skipped: 0,
+    problems: status === 0 ? [] : [`scripts/check-pack.js exited ${status}`],
+  };
 }
 
-/** One boot of the emulated host running the whole guest suite. */
+/**
+ * One boot of the emulated host for a configuration: its passes run one after the other inside
+ * it (scripts/test/guest-passes.js), each judged on its own against its declaration.
+ */
 async function guestSuite(config, args) {
   const { run, VmError } = require(path.join(root, 'dist', 'lib', 'vm'));
   if (config.options.drives?.includes(NVME_TEST.drive)) {
@@ -228,15 +149,25 @@ async function guestSuite(config, args) {
     fs.writeFileSync(NVME_TEST_IMAGE, '');
     fs.truncateSync(NVME_TEST_IMAGE, NVME_TEST_IMAGE_BYTES);
   }
-  const out = path.join(resultsDir, `guest-${config.name}.json`);
-  fs.rmSync(out, { force: true });
+  const file = (pass, ext) => path.join(resultsDir, `guest-${config.name}-${pass.name}.${ext}`);
+  const passes = config.passes.map((pass) => {
+    for (const ext of ['json', 'status']) fs.rmSync(file(pass, ext), { force: true });
+    return {
+      name: pass.name,
+      env: pass.env ?? {},
+      args: jestArgs('jest.guest.config.js', file(pass, 'json'), [...args.jest, ...passPattern(pass)], pass.requireEnv),
+      statusFile: file(pass, 'status'),
+    };
+  });
+  const plan = path.join(resultsDir, `guest-${config.name}.plan.json`);
+  fs.writeFileSync(plan, JSON.stringify({ passes }, null, 2) + '\n');
   say(`guest suite, configuration "${config.name}" (${config.description})…`);
   const t0 = Date.now();
   let status;
   try {
     const result = await run({
-      ...config.options,
-      command: [process.execPath, ...jestArgs('jest.guest.config.js', out, [...args.jest, ...(config.tests ?? [])])],
+      ...runOptions(config),
+      command: [process.execPath, path.join(__dirname, 'test', 'guest-passes.js'), plan],
       cwd: root,
       env: { VFIO_TEST_CONFIG: config.name, ...config.env },
       timeoutSeconds: args.timeout,
@@ -247,7 +178,7 @@ async function guestSuite(config, args) {
       `guest "${config.name}": ${result.qemu.version} (${result.qemu.source}), ${result.accel.accel} (${result.accel.reason})`,
     );
     say(
-      `guest "${config.name}": jest exit ${status}; boot ${seconds(result.timings.bootMs ?? 0)}, ` +
+      `guest "${config.name}": exit ${status}; boot ${seconds(result.timings.bootMs ?? 0)}, ` +
         `suite ${seconds(result.timings.commandMs ?? 0)}, total ${seconds(Date.now() - t0)}`,
     );
   } catch (e) {
@@ -255,7 +186,17 @@ async function guestSuite(config, args) {
     say(`guest "${config.name}": the emulated host failed (${e.kind}): ${e.message}`);
     status = 125;
   }
-  return countResults(`guest ${config.name}`, out, status);
+  const ms = Date.now() - t0;
+  return config.passes.map((pass) => {
+    const done = readRecord(file(pass, 'status'));
+    const judged = judge(
+      `${config.name}/${pass.name}`,
+      declaration(pass, args),
+      readRecord(file(pass, 'json')),
+      done?.exit ?? status,
+    );
+    return { ...judged, ms: done?.ms, config: config.name, configMs: ms };
+  });
 }
 
 function buildPhase() {
@@ -274,11 +215,15 @@ function buildPhase() {
 
 function summarise(results) {
   process.stderr.write('\n');
-  for (const r of results) {
+  const configTimes = new Map(results.filter((r) => r.config).map((r) => [r.config, r.configMs]));
+  for (const r of results)
     process.stderr.write(
-      `[test] ${r.name.padEnd(16)} ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped${r.note ? ` (${r.note})` : ''}\n`,
+      summaryLines(r)
+        .map((l) => `[test] ${l}\n`)
+        .join(''),
     );
-  }
+  for (const [name, ms] of configTimes)
+    process.stderr.write(`[test] configuration ${name}: ${seconds(ms)} (boot included)\n`);
   const sum = (k) => results.reduce((n, r) => n + r[k], 0);
   // The one closing line CI reads.
   process.stdout.write(`${sum('passed')} passed, ${sum('failed')} failed, ${sum('skipped')} skipped\n`);
@@ -289,7 +234,7 @@ async function main() {
   const args = parseArgs(process.argv.slice(2));
   const t0 = Date.now();
   fs.mkdirSync(resultsDir, { recursive: true });
-  if (!buildPhase()) {
+  if (args.build && !buildPhase()) {
     process.stdout.write('0 passed, 1 failed\n');
     process.exit(1);
   }
@@ -298,7 +243,7 @@ async function main() {
   if (all) results.push(checksPhase(), hostSuite(args));
   if (!args.hostOnly) {
     for (const config of GUEST_CONFIGS.filter((c) => !args.config || c.name === args.config)) {
-      results.push(await guestSuite(config, args));
+      results.push(...(await guestSuite(config, args)));
     }
   }
   // Last: npm pack's prepack rebuilds the addon (prebuildify), which empties build/, where the
@@ -309,13 +254,8 @@ async function main() {
   process.exit(ok ? 0 : 1);
 }
 
-if (require.main === module) {
-  main().catch((e) => {
-    process.stderr.write(`test: ${e.stack ?? e}\n`);
-    process.stdout.write('0 passed, 1 failed\n');
-    process.exit(1);
-  });
-} else {
-  // Loaded by jest as a reporter (see jestArgs).
-  module.exports = CountsReporter;
-}
+main().catch((e) => {
+  process.stderr.write(`test: ${e.stack ?? e}\n`);
+  process.stdout.write('0 passed, 1 failed\n');
+  process.exit(1);
+});

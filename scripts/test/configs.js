@@ -1,0 +1,162 @@
+// The guest configurations of npm test (scripts/test.js): the kernel × IOMMU mode matrix. Each
+// configuration is one boot of the emulated host; inside it, one or more passes each run jest
+// once with their own environment (modes that need no reboot share the boot). Every pass
+// declares what must happen for it to count as green (scripts/test/counts.js): the test files
+// that must run, the minimum number of tests that must execute (from a measured run, rounded
+// down a little), and the gating variables the harness must have set.
+'use strict';
+const path = require('path');
+
+const root = path.resolve(__dirname, '..', '..');
+const resultsDir = path.join(root, '.vm-work', 'test-results');
+
+/**
+ * A second NVMe controller for the driver tests (test/guest/nvme*.test.ts), on its own image
+ * (made afresh for each run) with its own serial and block size. The tests read the device and
+ * drive specs back from VFIO_TEST_NVME and VFIO_TEST_NVME_DRIVE, and the image's size from the
+ * file. The kernel's nvme driver is loaded so the tests can hand the controller to it.
+ */
+const NVME_TEST_IMAGE = path.join(resultsDir, '..', 'nvme-test.img');
+const NVME_TEST_IMAGE_BYTES = 64 << 20;
+const NVME_TEST = {
+  device: 'nvme,serial=vfio-nvme-test,drive=nvmetest,addr=0x0c,logical_block_size=4096,physical_block_size=4096',
+  // discard=unmap: a Dataset Management deallocate reaches the image, so the blocks read as zeroes.
+  drive: `file=${NVME_TEST_IMAGE},id=nvmetest,format=raw,discard=unmap`,
+};
+const NVME_TEST_ENV = { VFIO_TEST_NVME: NVME_TEST.device, VFIO_TEST_NVME_DRIVE: NVME_TEST.drive };
+
+/** Every guest test file but the sample driver's (test/guest/*.test.ts; a host test keeps this complete). */
+const GUEST_SUITE = [
+  'cli',
+  'cookie',
+  'device',
+  'dma',
+  'doctor',
+  'features',
+  'ioeventfd',
+  'iommufd',
+  'irq',
+  'mdev',
+  'more-devices',
+  'noiommu',
+  'nvme-kernel',
+  'nvme',
+  'probe',
+  'reset',
+  'smoke',
+].map((f) => `guest/${f}.test`);
+const SAMPLE_SUITE = ['guest/sample-driver.test', 'guest/sample-driver-dmabuf.test'];
+/** What a second IOMMU mode in the same boot re-runs: every file whose tests open devices through the backend and map DMA. */
+const DMA_SUITE = ['smoke', 'device', 'dma', 'irq', 'reset'].map((f) => `guest/${f}.test`);
+
+/** A jest path pattern selecting exactly these files. */
+const pattern = (files) => `(${files.map((f) => f.replace(/[.]/g, '\\.')).join('|')})\\.js$`;
+
+/**
+ * name, description, kernel (a pinned name of vm/kernels.json, or 'custom'), mode (for the
+ * matrix table), vfio-vm run options, env for every pass, passes: [{ name, env, files, all,
+ * minTests, requireEnv }] (all: the whole guest suite, else only `files`).
+ */
+const GUEST_CONFIGS = [
+  // Beyond the default devices: an rtl8139 (I/O-port BAR), std VGA (ROM, VGA region), xHCI (MSI-X).
+  {
+    name: 'default',
+    description: 'stock Debian 7.3 (trixie-backports), type1 through the group',
+    kernel: '7.3',
+    options: {
+      devices: ['rtl8139', 'VGA', 'qemu-xhci', NVME_TEST.device],
+      drives: [NVME_TEST.drive],
+      modules: ['nvme'],
+    },
+    env: NVME_TEST_ENV,
+    passes: [{ name: 'type1', env: { VFIO_TEST_BACKEND: 'type1' }, all: true, files: GUEST_SUITE, minTests: 125 }],
+  },
+  {
+    name: 'relaxed',
+    description: 'stock 7.3 with iomem=relaxed (sysfs and vfio mappings may coexist): the memory-type tests',
+    kernel: '7.3',
+    options: { append: 'iomem=relaxed' },
+    passes: [
+      {
+        name: 'type1',
+        env: { VFIO_TEST_BACKEND: 'type1' },
+        files: ['guest/smoke.test', 'guest/cookie.test'],
+        minTests: 10,
+      },
+    ],
+  },
+  {
+    name: '6.12',
+    description: 'stock Debian 13 6.12 (trixie), type1 through the group',
+    kernel: '6.12',
+    options: {},
+    passes: [{ name: 'type1', env: { VFIO_TEST_BACKEND: 'type1' }, all: true, files: GUEST_SUITE, minTests: 90 }],
+  },
+  {
+    name: '6.1',
+    description: 'stock Debian 12 6.1 (bookworm), type1 through the group',
+    kernel: '6.1',
+    options: {},
+    passes: [{ name: 'type1', env: { VFIO_TEST_BACKEND: 'type1' }, all: true, files: GUEST_SUITE, minTests: 90 }],
+  },
+  // The custom kernel (kernel/guest.config) is built on its first use and cached, with progress.
+  // mtty: the mdev sample, for the mediated-device tests; a second edu, for two devices sharing
+  // one IOMMU context. One boot, three modes: the cdev and type1v2 run everything, iommufd's
+  // container compatibility re-runs the DMA-bearing files.
+  {
+    name: 'custom',
+    description:
+      'custom 7.3 kernel: iommufd with the VFIO cdev; type1v2 through the group; iommufd compat (/dev/iommu as the container)',
+    kernel: 'custom',
+    options: { kernel: 'custom', modules: ['mtty'], devices: ['edu'] },
+    passes: [
+      { name: 'iommufd', env: { VFIO_TEST_BACKEND: 'iommufd' }, all: true, files: GUEST_SUITE, minTests: 130 },
+      { name: 'type1', env: { VFIO_TEST_BACKEND: 'type1' }, all: true, files: GUEST_SUITE, minTests: 130 },
+      { name: 'iommufd-compat', env: { VFIO_TEST_BACKEND: 'iommufd-compat' }, files: DMA_SUITE, minTests: 40 },
+    ],
+  },
+  // Without an IOMMU, edu's DMA sees physical addresses, which pass its default 28-bit mask in a
+  // 2 GiB guest only by luck: the second edu there drives 32 bits. noiommu.test covers both
+  // paths: the no-IOMMU cdev through iommufd (DMA with IOMMU_IOAS_NOIOMMU_GET_PA) and the group.
+  {
+    name: 'noiommu',
+    description: 'custom kernel without an IOMMU: no-IOMMU through iommufd (cdev) and through the group (unsafe)',
+    kernel: 'custom',
+    options: { kernel: 'custom', noIommu: true, devices: ['edu,dma_mask=0xffffffff'] },
+    passes: [{ name: 'noiommu', env: { VFIO_TEST_BACKEND: 'noiommu' }, all: true, files: GUEST_SUITE, minTests: 100 }],
+  },
+  // ivshmem bound to the sample WC variant driver (kernel/vfio-pci-wc-sample, docs/sample-driver.md)
+  // instead of vfio-pci; iomem=relaxed so the sysfs route competes with the driver's.
+  {
+    name: 'sample',
+    description: 'custom kernel, ivshmem bound to the sample write-combining driver',
+    kernel: 'custom',
+    options: { kernel: 'custom', sampleDriver: 'ivshmem', append: 'iomem=relaxed' },
+    passes: [{ name: 'sample', files: SAMPLE_SUITE, minTests: 25, requireEnv: ['VFIO_VM_SAMPLE_DRIVER'] }],
+  },
+];
+
+/** The run() options of a configuration: its own, with its pinned kernel. */
+function runOptions(config) {
+  return { ...config.options, kernel: config.kernel };
+}
+
+/** The jest arguments a pass adds: its files as a path pattern unless it runs the whole suite. */
+function passPattern(pass) {
+  return pass.all ? [] : [pattern(pass.files)];
+}
+
+module.exports = {
+  GUEST_CONFIGS,
+  GUEST_SUITE,
+  SAMPLE_SUITE,
+  DMA_SUITE,
+  NVME_TEST,
+  NVME_TEST_ENV,
+  NVME_TEST_IMAGE,
+  NVME_TEST_IMAGE_BYTES,
+  resultsDir,
+  runOptions,
+  passPattern,
+  pattern,
+};
