@@ -3652,6 +3652,31 @@ export interface ExecOptions extends Pick<SpawnOptions, "cwd" | "env"> {
 export declare function exec(program: string, args: string[], opts?: ExecOptions): Promise<ExecResult>;
 export declare function execRaw(file: string, args: string[], opts?: ExecOptions): Promise<ExecResult>;
 
+// ---- lib/vm/core/kernel-pins.d.ts
+export interface KernelPin {
+    name: string;
+    description: string;
+    package: string;
+    version: string;
+    suite: string;
+}
+export interface SourcePin {
+    package: string;
+    version: string;
+    suite: string;
+}
+export interface KernelPins {
+    default: string;
+    kernels: KernelPin[];
+    customSource: SourcePin;
+}
+export declare const kernelPinsFile: () => string;
+export declare function readKernelPins(file?: string): KernelPins;
+export declare function checkKernelPins(pins: KernelPins, where?: string): KernelPins;
+export declare const pinRelease: (pin: KernelPin) => string;
+export declare const findKernelPin: (pins: KernelPins, name: string) => KernelPin | undefined;
+export declare const defaultKernelPin: (pins: KernelPins) => KernelPin;
+
 // ---- lib/vm/core/kernel.d.ts
 export type KernelSource = "debian" | "path" | "custom";
 export interface KernelInfo {
@@ -3697,6 +3722,25 @@ export { KernelInfo, KernelSource } from "./core/kernel";
 export { RunOptions, ProvisionOptions, defaultCacheDir } from "./options";
 export { VmError, VmErrorKind } from "./core/errors";
 export { BackendOptions, backendArgs } from "./qemu/backends";
+
+// ---- lib/vm/kernel/modules.d.ts
+import { Tool } from "../archive/userland-tools";
+export declare const BASE_MODULES: string[];
+export declare const moduleName: (name: string) => string;
+export declare function indexModules(modulesDir: string): Map<string, string>;
+export declare function builtinModules(modulesDir: string): Set<string>;
+export interface DecompressTools {
+    xz: Tool;
+    zstd: Tool;
+}
+export interface ModuleToLoad {
+    name: string;
+    file: string;
+}
+export declare const isModuleFile: (spec: string) => boolean;
+export declare function moduleIdentity(spec: string): string;
+export declare function loadOrder(modulesDir: string | undefined, roots: string[], tools: DecompressTools): Promise<ModuleToLoad[]>;
+export declare function moduleBytes(file: string, tools: DecompressTools): Promise<Buffer>;
 
 // ---- lib/vm/options.d.ts
 import type { BackendOptions } from "./qemu/backends";
@@ -3744,7 +3788,9 @@ export declare function parseEnvAssignment(text: string): [
 ];
 
 // ---- lib/vm/provision.d.ts
+import { KernelPin } from "./core/kernel-pins";
 import { KernelInfo } from "./core/kernel";
+import { DecompressTools } from "./kernel/modules";
 import { ProvisionOptions } from "./options";
 import { Userland } from "./archive/userland";
 export interface EmulatedHost {
@@ -3753,6 +3799,15 @@ export interface EmulatedHost {
 }
 export declare function provisionHost(opts?: ProvisionOptions): Promise<EmulatedHost>;
 export declare function provision(opts?: ProvisionOptions): Promise<KernelInfo>;
+export declare function provisionKernel(opts: ProvisionOptions & {
+    cacheDir: string;
+}, tools: DecompressTools): Promise<KernelInfo>;
+export interface PinnedKernelState extends KernelPin {
+    release: string;
+    isDefault: boolean;
+    cached: boolean;
+}
+export declare function pinnedKernels(cacheDir?: string): PinnedKernelState[];
 
 // ---- lib/vm/qemu/accel.d.ts
 import { Tool } from "../archive/userland-tools";
