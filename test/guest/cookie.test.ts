@@ -6,7 +6,8 @@ import { ClosedError, NotSupportedError, VfioError } from '../../lib';
 import { PatReader } from '../../lib/cookie';
 import { MemTypeEntry, parseResourceFile } from '../../lib/decode';
 import { native } from '../../lib/addon/native';
-import { guestEnv, kernelArg, openDevice } from './env';
+import { describeIf, guestEnv, kernelArg, openDevice } from './env';
+import { SERIES, kernelFacts, unmeasured } from './kernel-facts';
 
 const env = guestEnv();
 const RELAXED = kernelArg('iomem=relaxed');
@@ -99,12 +100,14 @@ describe('edu BAR0 (not prefetchable)', () => {
   });
 });
 
-describe('ivshmem BAR2 after a plain open (vfio-pci reserved it uncached-minus)', () => {
-  it('the open itself reserved the whole BAR UC- in PAT', async () => {
+describeIf(kernelFacts, unmeasured)('ivshmem BAR2 after a plain open', () => {
+  it(`the open itself reserves the whole BAR UC- in PAT on ${SERIES}: ${kernelFacts?.patReserveAtOpen}`, async () => {
     await using _dev = await openDevice(env.ivshmem);
-    expect(patCovers(env.ivshmem, 2, 0, 4 << 20, 'uc-')).toBe(true);
+    expect(patCovers(env.ivshmem, 2, 0, 4 << 20, 'uc-')).toBe(kernelFacts!.patReserveAtOpen);
   });
+});
 
+describe('ivshmem BAR2 after a plain open (uncached-minus)', () => {
   it('strict WC fails, and the hint names the open option (and iomem=relaxed where it is missing)', async () => {
     await using dev = await openDevice(env.ivshmem);
     const err = thrown(() => dev.bar(2).cookie({ offset: 0, length: 0x1000, memattr: 'wc', strict: true }));
@@ -133,7 +136,20 @@ describe('ivshmem BAR2 after a plain open (vfio-pci reserved it uncached-minus)'
   });
 });
 
-describe('ivshmem BAR2 reserved write-combining before the open', () => {
+describeIf(
+  kernelFacts && !kernelFacts.wcBeforeOpenCoversBar,
+  'a WC reservation before the open covers the whole BAR here',
+)('ivshmem BAR2 reserved write-combining before the open, on a kernel where that reservation is partial', () => {
+  it('PAT does not hold WC for the whole BAR', async () => {
+    await using _dev = await openDevice(env.ivshmem, { writeCombine: [2] });
+    expect(patCovers(env.ivshmem, 2, 0, 4 << 20, 'wc')).toBe(false);
+  });
+});
+
+describeIf(
+  kernelFacts?.wcBeforeOpenCoversBar,
+  kernelFacts ? `a WC reservation before the open covers only part of the BAR on ${SERIES}` : unmeasured,
+)('ivshmem BAR2 reserved write-combining before the open', () => {
   it('PAT holds WC for the whole BAR; a WC cookie maps, and flushed bytes reach the host file', async () => {
     await using dev = await openDevice(env.ivshmem, { writeCombine: [2] });
     expect(patCovers(env.ivshmem, 2, 0, 4 << 20, 'wc')).toBe(true);
