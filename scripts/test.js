@@ -12,7 +12,7 @@
 //   --host-only     only the host suite
 //   --guest-only    only the guest suite, in every configuration
 //   --config NAME   only the guest suite in configuration NAME (see scripts/test/configs.js)
-//   --timeout S     time limit of each guest boot (default 900 s)
+//   --timeout S     time limit of each guest boot, all its passes (default 2400 s)
 //   --no-build      use dist/ as it is (no compile or API check; dist/ is not deleted, so runs
 //                   can overlap); the C probes are still built
 //   anything else is passed to jest (e.g. -t 'edu' or a test path pattern); a filtered run is
@@ -39,7 +39,7 @@ const root = path.resolve(__dirname, '..');
 const HOST_DECLARATION = { minTests: 700 };
 
 function parseArgs(argv) {
-  const args = { hostOnly: false, guestOnly: false, config: undefined, timeout: 900, build: true, jest: [] };
+  const args = { hostOnly: false, guestOnly: false, config: undefined, timeout: 2400, build: true, jest: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--host-only') args.hostOnly = true;
