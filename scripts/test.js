@@ -11,7 +11,8 @@
 // Usage: node scripts/test.js [--host-only | --guest-only | --config NAME] [--timeout S] [--no-build] [JEST ARGS…]
 //   --host-only     only the host suite
 //   --guest-only    only the guest suite, in every configuration
-//   --config NAME   only the guest suite in configuration NAME (see scripts/test/configs.js)
+//   --config NAME   only the guest suite in configuration NAME (see scripts/test/configs.js);
+//                   NAME/PASS: only that pass of it
 //   --timeout S     time limit of each guest boot, all its passes (default 2400 s)
 //   --no-build      use dist/ as it is (no compile or API check; dist/ is not deleted, so runs
 //                   can overlap); the C probes are still built
@@ -49,7 +50,13 @@ function parseArgs(argv) {
     else if (a === '--no-build') args.build = false;
     else args.jest.push(a);
   }
-  if (args.config && !GUEST_CONFIGS.some((c) => c.name === args.config)) {
+  // --config NAME/PASS: one pass of a configuration (still one boot).
+  if (args.config?.includes('/')) [args.config, args.pass] = args.config.split('/');
+  const chosen = GUEST_CONFIGS.find((c) => c.name === args.config);
+  if (args.pass && !chosen?.passes.some((p) => p.name === args.pass)) {
+    fail(`unknown pass ${args.config}/${args.pass}; known: ${chosen?.passes.map((p) => p.name).join(', ') ?? 'none'}`);
+  }
+  if (args.config && !chosen) {
     fail(`unknown --config ${args.config}; known: ${GUEST_CONFIGS.map((c) => c.name).join(', ')}`);
   }
   if (args.hostOnly && (args.guestOnly || args.config)) fail('--host-only excludes --guest-only and --config');
@@ -151,7 +158,8 @@ async function guestSuite(config, args) {
     fs.truncateSync(NVME_TEST_IMAGE, NVME_TEST_IMAGE_BYTES);
   }
   const file = (pass, ext) => path.join(resultsDir, `guest-${config.name}-${pass.name}.${ext}`);
-  const passes = config.passes.map((pass) => {
+  const chosen = config.passes.filter((p) => !args.pass || p.name === args.pass);
+  const passes = chosen.map((pass) => {
     for (const ext of ['json', 'status']) fs.rmSync(file(pass, ext), { force: true });
     return {
       name: pass.name,
@@ -188,7 +196,7 @@ async function guestSuite(config, args) {
     status = 125;
   }
   const ms = Date.now() - t0;
-  return config.passes.map((pass) => {
+  return chosen.map((pass) => {
     const done = readRecord(file(pass, 'status'));
     const judged = judge(
       `${config.name}/${pass.name}`,
