@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import { BackendChoice, Device, DeviceOpenOptions } from '../../lib';
 
 export interface GuestEnv {
-  /** VFIO_TEST_CONFIG: the guest configuration of scripts/test.js ("default", "relaxed", …). */
+  /** VFIO_TEST_CONFIG: the guest configuration of scripts/test/configs.js ("default", "6.1", …). */
   config: string;
   /**
    * VFIO_TEST_BACKEND: the IOMMU backend this configuration runs the suite on ('auto' when

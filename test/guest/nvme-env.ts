@@ -1,6 +1,6 @@
 // What the NVMe driver tests know about their controller, read from the harness: the test
 // controller's device and drive specs (VFIO_TEST_NVME, VFIO_TEST_NVME_DRIVE, set by
-// scripts/test.js) and its image file, or else the default nvme's QEMU arguments
+// scripts/test/configs.js) and its image file, or else the default nvme's QEMU arguments
 // (lib/vm/qemu/devices.ts). And the way to hand a controller to the kernel's nvme driver and back.
 import * as fs from 'fs';
 import * as path from 'path';
