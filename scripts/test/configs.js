@@ -112,8 +112,8 @@ const GUEST_CONFIGS = [
     options: { kernel: 'custom', modules: ['mtty'], devices: ['edu'] },
     passes: [
       { name: 'iommufd', env: { VFIO_TEST_BACKEND: 'iommufd' }, all: true, files: GUEST_SUITE, minTests: 130 },
-      { name: 'type1v2', env: { VFIO_TEST_BACKEND: 'type1' }, files: DMA_SUITE, minTests: 40 },
-      { name: 'iommufd-compat', env: { VFIO_TEST_BACKEND: 'iommufd-compat' }, files: DMA_SUITE, minTests: 40 },
+      { name: 'type1v2', env: { VFIO_TEST_BACKEND: 'type1' }, files: DMA_SUITE, minTests: 55 },
+      { name: 'iommufd-compat', env: { VFIO_TEST_BACKEND: 'iommufd-compat' }, files: DMA_SUITE, minTests: 55 },
     ],
   },
   // Without an IOMMU, edu's DMA sees physical addresses, which pass its default 28-bit mask in a
