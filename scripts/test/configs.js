@@ -44,6 +44,7 @@ const GUEST_SUITE = [
   'probe',
   'reset',
   'smoke',
+  'user-edu',
 ].map((f) => `guest/${f}.test`);
 const SAMPLE_SUITE = ['guest/sample-driver.test', 'guest/sample-driver-dmabuf.test'];
 /** What a second IOMMU mode in the same boot re-runs: every file whose tests open devices through the backend and map DMA. */
