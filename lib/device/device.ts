@@ -239,6 +239,7 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
         regions: this.regions,
         own: (r) => this.own(r, 'cookie'),
         disown: (r) => this.disown(r, 'cookie'),
+        beforeSet: (index, payload) => this.cookieState?.beforeFeatureSet(index, payload),
       },
       this.featureTable,
     );
