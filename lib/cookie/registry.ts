@@ -240,7 +240,7 @@ export class CookieRegistry implements CookieOwner {
   }
 
   /**
-   * Before a raw SET of a device feature (Device.feature(N).set()): when N is the dma-buf revoke
+   * @internal Before a raw SET of a device feature (Device.feature(N).set()): when N is the dma-buf revoke
    * feature and the payload is the one that revokes a live cookie's dma-buf, that cookie takes its
    * mappings down first, as MmapCookie.revoke() does, so their accessors throw a RevokedError
    * instead of meeting the kernel's SIGBUS. Comparing whole payloads assumes nothing about the
