@@ -6,7 +6,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { SysfsOptions, devicePath, driverOf, iommuGroupOf } from './sysfs';
 
+/** One VF of a PF. */
 export interface SriovVf {
+  /** Its PCI address. */
   readonly bdf: string;
   /** Its IOMMU group (behind an IOMMU with ACS, one per VF). */
   readonly group: number | undefined;
@@ -14,8 +16,11 @@ export interface SriovVf {
   readonly driver: string | undefined;
 }
 
+/** A PF's SR-IOV state, as sysfs tells it. */
 export interface SriovState {
+  /** The PF's PCI address. */
   readonly pf: string;
+  /** The PF's driver (vfio-pci for VFs VFIO can use), or undefined when none is bound. */
   readonly driver: string | undefined;
   /** sriov_totalvfs: the most VFs the PF offers. */
   readonly totalvfs: number;
