@@ -584,7 +584,7 @@ export interface Native {
     VFIO_DEVICE_FEATURE_DMA_BUF(deviceFd: number, regionIndex: number, openFlags: number, ranges: BigUint64Array): number;
     VFIO_DEVICE_FEATURE_DMA_LOGGING_START(deviceFd: number, pageSize: bigint, ranges: BigUint64Array, out?: BigUint64Array): number;
     VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT(deviceFd: number, iova: bigint, length: bigint, pageSize: bigint, bitmap: Uint8Array): number;
-    VFIO_DEVICE_BIND_IOMMUFD(deviceFd: number, iommufd: number): Promise<number>;
+    VFIO_DEVICE_BIND_IOMMUFD(deviceFd: number, iommufd: number, vfToken?: Uint8Array | null): Promise<number>;
     VFIO_DEVICE_ATTACH_IOMMUFD_PT(deviceFd: number, ptId: number): number;
     VFIO_DEVICE_DETACH_IOMMUFD_PT(deviceFd: number): number;
     IOMMU_IOAS_ALLOC(iommufd: number): number;
@@ -1823,6 +1823,7 @@ export interface DeviceOpenOptions extends SysfsOptions, DeviceNodeOptions {
     unsafeNoIommu?: boolean;
     iommu?: IommuContext;
     featureNumbers?: FeatureNumberOverrides;
+    vfToken?: string;
     writeCombine?: readonly number[];
     memattrTables?: Partial<MemattrTables>;
     invocation?: Invocation;
@@ -2308,7 +2309,7 @@ import * as os from "os";
 export declare function errnoName(errno: number): ErrnoCode | `E${number}`;
 export declare function errnoNumber(name: string): number;
 export type ErrnoCode = keyof typeof os.constants.errno;
-export type OwnErrorCode = "ECLOSED" | "EREVOKED" | "EDECODE" | "VFIO_NO_DEVICE" | "VFIO_NOT_BOUND" | "VFIO_NO_IOMMU_GROUP" | "VFIO_MSI_NO_BUS_MASTER" | "ENVME" | "ENOADDON" | "VFIO_BIND_REFUSED";
+export type OwnErrorCode = "ECLOSED" | "EREVOKED" | "EDECODE" | "VFIO_NO_DEVICE" | "VFIO_NOT_BOUND" | "VFIO_NO_IOMMU_GROUP" | "VFIO_MSI_NO_BUS_MASTER" | "ENVME" | "ENOADDON" | "VFIO_BIND_REFUSED" | "VFIO_SRIOV_REFUSED";
 export type VfioErrorCode = ErrnoCode | `E${number}` | OwnErrorCode;
 export interface ErrorContext {
     device?: string;
@@ -2605,7 +2606,7 @@ export { TypedEventEmitter, TypedEmitter, TypedEvents, EventMap, EmitterEvents, 
 export { Type1Context, Type1Options } from "./iommu/type1";
 export { IommufdContext, IommufdOptions, IommufdMember, DeviceAddress } from "./iommu/iommufd";
 export { IommuContext } from "./iommu/open";
-export { IommuContextBase, BackendName, BackendChoice, IommuKind, DeviceTarget, OpenedDevice } from "./iommu/context";
+export { IommuContextBase, BackendName, BackendChoice, IommuKind, DeviceTarget, OpenDeviceOptions, OpenedDevice, } from "./iommu/context";
 export { BackendFacts, DeviceNodeOptions, chooseBackend } from "./iommu/backend";
 export { IoasFileMapping, DmaBufMapOptions } from "./iommu/ioas-file";
 export { resolveTarget } from "./device/target";
@@ -2666,6 +2667,9 @@ export interface DeviceTarget {
     readonly noIommu: boolean;
     readonly cdev: string | undefined;
 }
+export interface OpenDeviceOptions {
+    readonly vfToken?: string;
+}
 export interface OpenedDevice {
     readonly deviceFd: number;
     readonly devid?: number;
@@ -2721,7 +2725,7 @@ import { DmaBuffer, DmaMapping } from "../dma/buffer";
 import { DmaMapOptions } from "../dma/map";
 import type { DmaBuf } from "../dma/dmabuf";
 import { DeviceNodeOptions } from "./backend";
-import { DeviceTarget, IommuContextBase, OpenedDevice } from "./context";
+import { DeviceTarget, IommuContextBase, OpenDeviceOptions, OpenedDevice } from "./context";
 import { DmaBufMapOptions, IoasFileMapping } from "./ioas-file";
 import { IovaRange } from "../dma/iova";
 export interface IommufdOptions extends DeviceNodeOptions {
@@ -2751,7 +2755,7 @@ export declare class IommufdContext implements IommuContextBase {
     static open(o?: IommufdOptions): IommufdContext;
     get closed(): boolean;
     get devices(): IommufdMember[];
-    openDevice(t: DeviceTarget): Promise<OpenedDevice>;
+    openDevice(t: DeviceTarget, o?: OpenDeviceOptions): Promise<OpenedDevice>;
     private noticeAttach;
     hwInfo(device: number | {
         readonly devid?: number;
@@ -2789,7 +2793,7 @@ import { DmaBuffer, DmaMapping } from "../dma/buffer";
 import { DmaMapOptions } from "../dma/map";
 import { SysfsOptions } from "../system/sysfs";
 import { DeviceNodeOptions } from "./backend";
-import { DeviceTarget, IommuContextBase, OpenedDevice } from "./context";
+import { DeviceTarget, IommuContextBase, OpenDeviceOptions, OpenedDevice } from "./context";
 import { IovaRange } from "../dma/iova";
 export interface Type1Options extends SysfsOptions, DeviceNodeOptions {
     iommufdCompat?: boolean;
@@ -2808,7 +2812,7 @@ export declare class Type1Context implements IommuContextBase {
     private readonly iommuType;
     private constructor();
     static open(o?: Type1Options): Type1Context;
-    openDevice(t: DeviceTarget): Promise<OpenedDevice>;
+    openDevice(t: DeviceTarget, o?: OpenDeviceOptions): Promise<OpenedDevice>;
     private joinGroup;
     private leaveGroup;
     info(): Type1Info;
@@ -3499,7 +3503,9 @@ export declare function ccEnable(pageSize: number): number;
 // ---- lib/sysfs.d.ts
 import { BindResult, DEFAULT_DRIVER } from "./cli/commands/bind";
 import { SysfsOptions } from "./system/sysfs";
+import { SriovState } from "./system/sriov";
 export * from "./system/sysfs";
+export { SriovState, SriovVf, physfnOf } from "./system/sriov";
 export { BindResult, DEFAULT_DRIVER };
 export interface BindOptions extends SysfsOptions {
     driver?: string;
@@ -3522,6 +3528,10 @@ export interface GroupViability {
     readonly viable: boolean;
 }
 export declare function groupViability(bdf: string, options?: SysfsOptions): GroupViability;
+export interface SriovOptions extends SysfsOptions {
+    numvfs?: number;
+}
+export declare function sriov(bdf: string, options?: SriovOptions): SriovState;
 
 // ---- lib/system/hints.d.ts
 import * as sysfs from "./sysfs";
@@ -3538,6 +3548,30 @@ export declare function groupNotViableHint(group: number, self: string, o?: sysf
 export declare function groupOpenHint(code: string, group: number, bdf: string): string | undefined;
 export declare function noIommuGroupHint(bdf: string): string;
 export declare function memlockHint(current: bigint, needed: bigint, hard?: bigint): string;
+
+// ---- lib/system/sriov.d.ts
+import { SysfsOptions } from "./sysfs";
+export interface SriovVf {
+    readonly bdf: string;
+    readonly group: number | undefined;
+    readonly driver: string | undefined;
+}
+export interface SriovState {
+    readonly pf: string;
+    readonly driver: string | undefined;
+    readonly totalvfs: number;
+    readonly numvfs: number;
+    readonly vfs: readonly SriovVf[];
+}
+export declare class SriovError extends Error {
+    readonly code: string;
+    readonly hint: string;
+    readonly errno?: number | undefined;
+    constructor(message: string, code: string, hint: string, errno?: number | undefined);
+}
+export declare function physfnOf(bdf: string, o?: SysfsOptions): string | undefined;
+export declare function sriovState(bdf: string, o?: SysfsOptions): SriovState | undefined;
+export declare function setNumVfs(bdf: string, numvfs: number, o?: SysfsOptions): SriovState;
 
 // ---- lib/system/sysfs.d.ts
 export interface SysfsOptions {
@@ -3760,6 +3794,8 @@ export interface RunOptions extends ProvisionOptions, BackendOptions {
     projectDir?: string;
     devices?: string[];
     noDefaultDevices?: boolean;
+    ivshmemRootPort?: boolean;
+    igb?: boolean;
     append?: string;
     memory?: string;
     smp?: number;
@@ -3867,6 +3903,7 @@ export interface GuestDevice {
     qemuArgs: string[];
 }
 export declare const IVSHMEM_SIZE = "4M";
+export declare const IVSHMEM_ROOT_PORT_BDF = "0000:02:00.0";
 export declare const slotBdf: (slot: number, fn?: number) => string;
 export declare const defaultDevices: readonly DefaultDevice[];
 export declare const INFRA_FIRST_SLOT = 16;
@@ -3874,7 +3911,11 @@ export declare function parseAddr(value: string): [
     number,
     number
 ];
-export declare function guestDevices(extra: string[], withDefaults: boolean, res: DeviceResources): GuestDevice[];
+export interface DeviceLayout {
+    ivshmemRootPort?: boolean;
+    igb?: boolean;
+}
+export declare function guestDevices(extra: string[], withDefaults: boolean, res: DeviceResources, layout?: DeviceLayout): GuestDevice[];
 
 // ---- lib/vm/run.d.ts
 import { AccelDecision } from "./qemu/accel";

@@ -24,7 +24,15 @@ export { TypedEventEmitter, TypedEmitter, TypedEvents, EventMap, EmitterEvents, 
 export { Type1Context, Type1Options } from './iommu/type1';
 export { IommufdContext, IommufdOptions, IommufdMember, DeviceAddress } from './iommu/iommufd';
 export { IommuContext } from './iommu/open';
-export { IommuContextBase, BackendName, BackendChoice, IommuKind, DeviceTarget, OpenedDevice } from './iommu/context';
+export {
+  IommuContextBase,
+  BackendName,
+  BackendChoice,
+  IommuKind,
+  DeviceTarget,
+  OpenDeviceOptions,
+  OpenedDevice,
+} from './iommu/context';
 export { BackendFacts, DeviceNodeOptions, chooseBackend } from './iommu/backend';
 export { IoasFileMapping, DmaBufMapOptions } from './iommu/ioas-file';
 export { resolveTarget } from './device/target';

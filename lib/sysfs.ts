@@ -5,8 +5,11 @@ import { BindResult, DEFAULT_DRIVER, bind as bindDevice, unbind as unbindDevice 
 import { CliError } from './cli/report';
 import { VfioError } from './errors';
 import { SysfsOptions, blockingMembers, groupMembers, iommuGroupOf } from './system/sysfs';
+import { SriovError, SriovState, setNumVfs, sriovState } from './system/sriov';
+import { errnoNumber } from './errors';
 
 export * from './system/sysfs';
+export { SriovState, SriovVf, physfnOf } from './system/sriov';
 export { BindResult, DEFAULT_DRIVER };
 
 /** Options of {@link bind}. */
@@ -96,4 +99,43 @@ export function groupViability(bdf: string, options: SysfsOptions = {}): GroupVi
   const members = group === undefined ? [] : groupMembers(group, options);
   const blocking = blockingMembers(bdf, members);
   return { group, members, blocking, viable: group !== undefined && blocking.length === 0 };
+}
+
+/** Options of {@link sriov}. */
+export interface SriovOptions extends SysfsOptions {
+  /** Enable this many VFs (0 removes them all); without it, only read the state. */
+  numvfs?: number;
+}
+
+/**
+ * The SR-IOV state of the physical function `bdf` (its VFs, with their IOMMU groups and
+ * drivers), after setting the number of VFs when `numvfs` is given (needs root; a PF bound to
+ * vfio-pci needs vfio-pci's `enable_sriov` parameter on). The VFs of a PF bound to vfio-pci are
+ * bound to vfio-pci by the kernel, and opening one needs the PF's VF token (docs/sriov.md).
+ * @throws {@link VfioError} with code `VFIO_SRIOV_REFUSED` (the kernel's errno kept) and a hint.
+ */
+export function sriov(bdf: string, options: SriovOptions = {}): SriovState {
+  try {
+    if (options.numvfs !== undefined) return setNumVfs(bdf, options.numvfs, options);
+    const state = sriovState(bdf, options);
+    if (!state) return setNumVfs(bdf, 0, options); // throws the not-a-PF refusal
+    return state;
+  } catch (e) {
+    if (!(e instanceof SriovError)) throw e;
+    let errno: number | undefined;
+    try {
+      errno = errnoNumber(e.code);
+    } catch {
+      errno = undefined; // NOT_SRIOV: no system call failed
+    }
+    throw new VfioError({
+      code: 'VFIO_SRIOV_REFUSED',
+      op: 'sysfs.sriov',
+      device: bdf,
+      errno,
+      message: `sysfs.sriov: ${e.message}`,
+      hint: e.hint,
+      cause: e,
+    });
+  }
 }

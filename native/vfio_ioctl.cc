@@ -1,5 +1,7 @@
 // VFIO container, group and device ioctls: one function each, named after the ioctl.
 // Device features live in vfio_feature.cc.
+#include <algorithm>
+#include <array>
 #include <string>
 #include <utility>
 
@@ -230,16 +232,31 @@ napi_value vfio_device_pci_hot_reset(napi_env env, napi_callback_info info) {
 
 // Binding is where a cdev-opened device is really opened (vfio-pci may reset it: an FLR takes
 // ~100 ms), so it runs on the thread pool like VFIO_GROUP_GET_DEVICE_FD.
+// An optional third argument, a 16-byte VF token (a UUID's bytes), is copied into the call and
+// passed with VFIO_DEVICE_BIND_FLAG_TOKEN: the kernel reads it through token_uuid_ptr, which
+// points at that copy, never at JavaScript memory.
 napi_value vfio_device_bind_iommufd(napi_env env, napi_callback_info info) {
   Args a(env, info);
   int fd = a.fd(0);
   int iommufd = a.fd(1);
+  bool with_token = !a.is_nullish(2);
+  std::array<uint8_t, 16> token{};
+  if (with_token) {
+    Span<uint8_t> t = a.bytes(2);
+    a.invalid_unless(t.length == token.size());
+    if (a.ok()) std::copy(t.data, t.data + token.size(), token.begin());
+  }
   if (!a.ok()) return a.failure();
-  return queue_syscall(env, "VFIO_DEVICE_BIND_IOMMUFD", {fd, iommufd}, [](const std::vector<int>& own) -> int64_t {
-    abi::vfio_device_bind_iommufd bind = {sizeof bind, 0, own[1], 0, 0};
-    int64_t r = vfio_ioctl(own[0], abi::VFIO_DEVICE_BIND_IOMMUFD, &bind);
-    return r < 0 ? r : bind.out_devid;
-  });
+  return queue_syscall(env, "VFIO_DEVICE_BIND_IOMMUFD", {fd, iommufd},
+                       [with_token, token](const std::vector<int>& own) -> int64_t {
+                         abi::vfio_device_bind_iommufd bind = {sizeof bind, 0, own[1], 0, 0};
+                         if (with_token) {
+                           bind.flags = abi::VFIO_DEVICE_BIND_FLAG_TOKEN;
+                           bind.token_uuid_ptr = reinterpret_cast<uintptr_t>(token.data());
+                         }
+                         int64_t r = vfio_ioctl(own[0], abi::VFIO_DEVICE_BIND_IOMMUFD, &bind);
+                         return r < 0 ? r : bind.out_devid;
+                       });
 }
 
 napi_value vfio_device_attach_iommufd_pt(napi_env env, napi_callback_info info) {

@@ -160,8 +160,11 @@ export interface Native {
     pageSize: bigint,
     bitmap: Uint8Array,
   ): number;
-  /** Opens the device for real (may reset it): runs on the thread pool. Resolves to the devid or -errno. */
-  VFIO_DEVICE_BIND_IOMMUFD(deviceFd: number, iommufd: number): Promise<number>;
+  /**
+   * Opens the device for real (may reset it): runs on the thread pool. Resolves to the devid or
+   * -errno. `vfToken`: 16 bytes, copied and passed with VFIO_DEVICE_BIND_FLAG_TOKEN (SR-IOV).
+   */
+  VFIO_DEVICE_BIND_IOMMUFD(deviceFd: number, iommufd: number, vfToken?: Uint8Array | null): Promise<number>;
   /** Returns the attached pt id (the kernel may return an auto-created hwpt) or -errno. */
   VFIO_DEVICE_ATTACH_IOMMUFD_PT(deviceFd: number, ptId: number): number;
   VFIO_DEVICE_DETACH_IOMMUFD_PT(deviceFd: number): number;

@@ -20,6 +20,7 @@ import { colors, toJson } from './format';
 import { formatList, gatherList } from './commands/list';
 import { IdFilter, Selector, matchesIds, matchesSelector, parseIdFilter, parseSelector } from './commands/list-filter';
 import { addNvmeCommands } from './commands/nvme';
+import { addSriovCommand } from './commands/sriov';
 import type { Width } from './commands/peek';
 import { OpenFlags, action, bdfArg, examples, openFlags, openFor, openOptions, withDevice } from './command-kit';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, ExitStatus, Runtime, invocationOf, reportFailure } from './report';
@@ -337,6 +338,7 @@ export function buildProgram(rt: Runtime): Command {
     );
 
   addNvmeCommands(program, rt, bdfArg, { options: openOptions, flags: (o) => openFlags(o as OpenFlags) });
+  addSriovCommand(program, rt, c);
 
   program.option('--no-color', 'no colour (NO_COLOR in the environment does the same)');
   for (const cmd of program.commands) {

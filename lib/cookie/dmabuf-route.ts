@@ -7,10 +7,11 @@
 //
 // Revocation: a dma-buf can be revoked (the DMA_BUF_REVOKE feature, a device reset, the device
 // closing), after which the kernel turns any access through its mappings into SIGBUS. The
-// library therefore takes the cookie's own mappings down BEFORE it revokes or resets, so their
-// accessors throw a RevokedError instead. A revoke the library does not initiate (another
-// process holding the dma-buf fd, a driver revoking on its own) cannot be seen in time: a
-// mapping accessed after it faults. docs/cookies.md says so.
+// library therefore takes the cookie's own mappings down BEFORE it revokes or resets (also
+// before a raw SET of the revoke feature through the device, registry.ts), so their accessors
+// throw a RevokedError instead. A revoke that does not pass through the device object (another
+// process given the device fd, a driver revoking on its own) cannot be seen in time: a mapping
+// accessed after it faults. docs/cookies.md says so.
 import { VfioError, errnoError, notSupported } from '../errors';
 import { CookieMemAttr, MemattrFeature, RevokeFeature } from './model';
 import { RouteFacts } from './facts';

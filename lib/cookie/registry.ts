@@ -239,6 +239,25 @@ export class CookieRegistry implements CookieOwner {
       throw new AggregateError(errors, `reset of ${this.label}: ${errors.length} cookie(s) failed to unmap`);
   }
 
+  /**
+   * @internal Before a raw SET of a device feature (Device.feature(N).set()): when N is the dma-buf revoke
+   * feature and the payload is the one that revokes a live cookie's dma-buf, that cookie takes its
+   * mappings down first, as MmapCookie.revoke() does, so their accessors throw a RevokedError
+   * instead of meeting the kernel's SIGBUS. Comparing whole payloads assumes nothing about the
+   * revoke payload's layout beyond the table's own encoder.
+   */
+  beforeFeatureSet(index: number, payload: Uint8Array): void {
+    const rf = memattrTables(this.tables).revokeFeature;
+    if (!rf || (this.host.featureNumber(rf.name) ?? rf.number) !== index) return;
+    for (const c of [...this.live]) {
+      if (c.backing.kind !== 'dmabuf' || c.revoked !== undefined) continue;
+      const mine = rf.encode(c.backing.fd);
+      if (mine.length === payload.length && mine.every((b, i) => b === payload[i])) {
+        c.invalidate(`revoked through Device.feature(${index}).set()`);
+      }
+    }
+  }
+
   mapping<T>(f: () => T): T {
     this.ownMapping++;
     try {

@@ -145,7 +145,7 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
     try {
       // Before the device fd exists: vfio-pci reserves each BAR's memory type when it is opened.
       if (o.writeCombine?.length) wc = reserveWcBeforeOpen(bdf, o.writeCombine, o);
-      const { deviceFd, devid, release } = await iommu.openDevice(target);
+      const { deviceFd, devid, release } = await iommu.openDevice(target, { vfToken: o.vfToken });
       try {
         const dev = new Device(target, deviceFd, devid, release, iommu, o.iommu === undefined, features);
         dev.holdWcReservations(wc);
@@ -239,6 +239,7 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
         regions: this.regions,
         own: (r) => this.own(r, 'cookie'),
         disown: (r) => this.disown(r, 'cookie'),
+        beforeSet: (index, payload) => this.cookieState?.beforeFeatureSet(index, payload),
       },
       this.featureTable,
     );

@@ -33,6 +33,12 @@ export interface DeviceOpenOptions extends SysfsOptions, DeviceNodeOptions {
   /** Feature numbers that differ from the 7.3 header on this kernel (see features.ts). */
   featureNumbers?: FeatureNumberOverrides;
   /**
+   * The VF token (a UUID) an SR-IOV VF of a PF bound to vfio-pci opens with (also the PF while
+   * its VFs are in use): the one the PF's user set with `feature('PCI_VF_TOKEN').setToken()`.
+   * Passed as `vf_token=` (group) or with VFIO_DEVICE_BIND_FLAG_TOKEN (cdev); docs/sriov.md.
+   */
+  vfToken?: string;
+  /**
    * BARs to reserve write-combining (through sysfs resourceN_wc, prefetchable BARs only) before
    * the device fd is opened: vfio-pci's own mappings of them are then WC while the device is
    * open, and WC cookies get a route (cookie/reserve.ts, docs/cookies.md).

@@ -57,6 +57,8 @@ export type ErrnoCode = keyof typeof os.constants.errno;
  *   asked for): the IOMMU is off, or no-IOMMU mode is not enabled.
  * - `'VFIO_MSI_NO_BUS_MASTER'`: MSI/MSI-X enabled while bus mastering is off (a warning's code).
  * - `'VFIO_BIND_REFUSED'`: `sysfs.bind` / `sysfs.unbind` refused or failed; the message says why, the hint what to do.
+ * - `'VFIO_SRIOV_REFUSED'`: `sysfs.sriov` could not set the number of VFs (not a PF, a count out of
+ *   range, or the kernel's refusal, whose errno is kept); the hint says what to do.
  * - `'ENVME'`: an NVMe command completed with an error status (`NvmeError`, from `vfio/nvme`).
  * - `'ENOADDON'`: the native addon could not be loaded (no build, no fitting prebuild); the hint
  *   says how to build or approve it.
@@ -71,7 +73,8 @@ export type OwnErrorCode =
   | 'VFIO_MSI_NO_BUS_MASTER'
   | 'ENVME'
   | 'ENOADDON'
-  | 'VFIO_BIND_REFUSED';
+  | 'VFIO_BIND_REFUSED'
+  | 'VFIO_SRIOV_REFUSED';
 
 /**
  * Every `code` a {@link VfioError} can have: an errno name (the kernel's answer, or an errno-like

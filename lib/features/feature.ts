@@ -26,6 +26,11 @@ export interface FeatureHost {
   own(res: { close(): void }): void;
   /** Forgets an owned resource that closed by itself. */
   disown(res: { close(): void }): void;
+  /**
+   * @internal Called before every SET with a payload: the device takes down mappings the SET is
+   * about to revoke (a dma-buf revoke feature), which would otherwise fault.
+   */
+  beforeSet?(index: number, payload: Uint8Array): void;
 }
 
 /** The addon calls this module makes; tests substitute a scripted kernel. */
@@ -186,6 +191,7 @@ export class Feature {
       );
     }
     const fd = this.ctx.host.fd(op);
+    if (ops.set && bytes) this.ctx.host.beforeSet?.(this.index, bytes);
     const r = this.ctx.sys.feature(fd, flags, bytes, unsafe && bytes !== null);
     if (r < 0) throw this.error(-r, ops, hint);
     return r;

@@ -44,6 +44,12 @@ export interface DeviceTarget {
   readonly cdev: string | undefined;
 }
 
+/** How a context opens one device. */
+export interface OpenDeviceOptions {
+  /** The VF token (a UUID) for an SR-IOV VF, or a PF whose VFs are in use (vf-token.ts). */
+  readonly vfToken?: string;
+}
+
 /** A device fd an IOMMU context opened, and how to give its share of the context back. */
 export interface OpenedDevice {
   /** The open VFIO device fd, now owned by the device. */
@@ -65,7 +71,7 @@ export interface IommuContextBase {
   /** True after close(): map() and the queries then throw {@link ClosedError}. */
   readonly closed: boolean;
   /** @internal Opens a device through this context. */
-  openDevice(target: DeviceTarget): Promise<OpenedDevice>;
+  openDevice(target: DeviceTarget, o?: OpenDeviceOptions): Promise<OpenedDevice>;
   /** Maps a DMA buffer: every device of this context can then reach it at the mapping's IOVA. */
   map(buffer: DmaBuffer, o?: DmaMapOptions): DmaMapping;
   /** The live DMA mappings of the context (a copy), in no particular order. */

@@ -19,9 +19,11 @@ export function openHint(code: string, file: string): string | undefined {
  * cdev and answers a second BIND (from this process or another) with EINVAL: reported as the
  * BusyError it is, keeping the kernel's errno.
  */
-export function bindError(errno: number, name: string): VfioError {
+export function bindError(errno: number, name: string, tokenHint?: string): VfioError {
   const code = errnoName(errno);
   const op = 'VFIO_DEVICE_BIND_IOMMUFD';
+  // The VF token explains the errno (vf-token.ts): EACCES, or EINVAL with a token given.
+  if (tokenHint !== undefined) return errnoError(errno, op, { device: name, hint: tokenHint });
   if (code === 'EINVAL') {
     return new BusyError({
       code: 'EBUSY',

@@ -23,7 +23,8 @@ import {
 } from '../errors';
 import { native } from '../addon/native';
 import { DeviceNodeOptions } from './backend';
-import { DeviceTarget, IommuContextBase, OpenedDevice } from './context';
+import { DeviceTarget, IommuContextBase, OpenDeviceOptions, OpenedDevice } from './context';
+import { vfTokenBytes, vfTokenHint } from './vf-token';
 import { DmaBufMapOptions, IoasFileMapping } from './ioas-file';
 import { bindError, openHint } from './iommufd-errors';
 import { excludedSpans, ioasDmaBackend, ioasMapFlags, queryIoasRanges } from './iommufd-dma';
@@ -134,8 +135,9 @@ export class IommufdContext implements IommuContextBase {
   }
 
   /** Opens the device's cdev, binds it to the iommufd (this is where the kernel opens the device) and attaches it to the IOAS. */
-  async openDevice(t: DeviceTarget): Promise<OpenedDevice> {
+  async openDevice(t: DeviceTarget, o: OpenDeviceOptions = {}): Promise<OpenedDevice> {
     const op = 'Device.open';
+    const token = vfTokenBytes(t.name, o.vfToken);
     const iommufd = this.fd(op);
     if (t.cdev === undefined) {
       throw notSupported(op, `${t.name} has no VFIO cdev`, {
@@ -157,8 +159,8 @@ export class IommufdContext implements IommuContextBase {
     const fd = n.open(file, n.constants.O_RDWR | n.constants.O_CLOEXEC);
     if (fd < 0) throw errnoError(-fd, 'open', { device: t.name, detail: file, hint: openHint(errnoName(-fd), file) });
     try {
-      const devid = await n.VFIO_DEVICE_BIND_IOMMUFD(fd, iommufd);
-      if (devid < 0) throw bindError(-devid, t.name);
+      const devid = await n.VFIO_DEVICE_BIND_IOMMUFD(fd, iommufd, token ?? null);
+      if (devid < 0) throw bindError(-devid, t.name, vfTokenHint(t, errnoName(-devid), o.vfToken));
       const ptId = check(n.VFIO_DEVICE_ATTACH_IOMMUFD_PT(fd, this.ioasId), 'VFIO_DEVICE_ATTACH_IOMMUFD_PT', {
         device: t.name,
       });

@@ -25,7 +25,8 @@ import { groupNotViableHint, groupOpenHint, noIommuGroupHint } from '../system/h
 import { native } from '../addon/native';
 import { SysfsOptions } from '../system/sysfs';
 import { DeviceNodeOptions } from './backend';
-import { DeviceTarget, IommuContextBase, OpenedDevice } from './context';
+import { DeviceTarget, IommuContextBase, OpenDeviceOptions, OpenedDevice } from './context';
+import { groupDeviceName, vfTokenBytes, vfTokenHint } from './vf-token';
 import { IovaRange } from '../dma/iova';
 import { Type1Host, dmaAvailableOf, iovaRangesOf, queryType1Info, type1DmaBackend } from './type1-dma';
 
@@ -127,8 +128,9 @@ export class Type1Context implements IommuContextBase {
   }
 
   /** Opens the device's group (once per group), joins it to the container and opens the device. */
-  async openDevice(t: DeviceTarget): Promise<OpenedDevice> {
+  async openDevice(t: DeviceTarget, o: OpenDeviceOptions = {}): Promise<OpenedDevice> {
     const bdf = t.name;
+    vfTokenBytes(bdf, o.vfToken); // a malformed token is refused before anything opens
     const group = t.group;
     if (group === undefined) {
       throw new VfioError({
@@ -150,10 +152,13 @@ export class Type1Context implements IommuContextBase {
     }
     const g = this.joinGroup(group, bdf);
     try {
-      const fd = check(await native().VFIO_GROUP_GET_DEVICE_FD(g.fd, bdf), 'VFIO_GROUP_GET_DEVICE_FD', {
+      const r = await native().VFIO_GROUP_GET_DEVICE_FD(g.fd, groupDeviceName(bdf, o.vfToken));
+      const fd = check(r, 'VFIO_GROUP_GET_DEVICE_FD', () => ({
         device: bdf,
-        hint: 'is the device already open in this process, or was it unbound from vfio-pci?',
-      });
+        hint:
+          vfTokenHint(t, errnoName(-r), o.vfToken) ??
+          'is the device already open in this process, or was it unbound from vfio-pci?',
+      }));
       let released = false;
       return {
         deviceFd: fd,

@@ -49,6 +49,18 @@ export interface RunOptions extends ProvisionOptions, BackendOptions {
   devices?: string[];
   /** Leave out edu, ivshmem, nvme and pci-testdev. */
   noDefaultDevices?: boolean;
+  /**
+   * Put the default ivshmem behind a PCIe root port of its own (0000:02:00.0) instead of on the
+   * root bus at 0000:00:04.0: alone on its bus it gets a bus reset, so VFIO_DEVICE_RESET and hot
+   * reset work on it (e.g. the sample driver's reset revocation).
+   */
+  ivshmemRootPort?: boolean;
+  /**
+   * Add an igb (Intel 82576 with SR-IOV, up to 8 VFs) behind a PCIe root port of its own, bound
+   * to vfio-pci; its BDF is in VFIO_VM_IGB. Creating VFs of it needs a guest kernel with
+   * CONFIG_PCI_IOV and vfio-pci's enable_sriov (append `vfio_pci.enable_sriov=1`).
+   */
+  igb?: boolean;
   /** Extra kernel command line arguments (NAME.PARAM=V is forwarded to module NAME). */
   append?: string;
   /** Guest memory, QEMU syntax (e.g. "2G"). Default "2G". */

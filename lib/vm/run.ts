@@ -119,7 +119,8 @@ export async function run(opts: RunOptions): Promise<RunResult> {
   const model = opts.model ? serveModel(opts.model, cwd, work.dir, log) : undefined;
   try {
     const devices = applyDeviceDrivers([...guestDevices(opts.devices ?? [], !opts.noDefaultDevices,
-      { ivshmemFile: work.ivshmemFile, nvmeImage: nvmeImage(cacheDir) }), ...(model ? [model.device] : [])], opts.deviceDrivers ?? {});
+      { ivshmemFile: work.ivshmemFile, nvmeImage: nvmeImage(cacheDir) }, { ivshmemRootPort: opts.ivshmemRootPort, igb: opts.igb }),
+    ...(model ? [model.device] : [])], opts.deviceDrivers ?? {});
     const withIvshmem = devices.some((d) => d.env === 'VFIO_VM_IVSHMEM');
     const shareList = shares(projectDir, work, withIvshmem);
     writeGuestSpec(work.share, {

@@ -123,3 +123,37 @@ describe("a reset takes dma-buf cookies' mappings down first", () => {
     expect(v.revoked).toBeUndefined();
   });
 });
+
+describe('a raw SET of the revoke feature through the device (Device.feature(N).set())', () => {
+  it("naming a live cookie's dma-buf: that cookie's mappings are taken down first; others stay", () => {
+    const w = world({ features: { 11: DMA_BUF, 14: SET_ONLY, [REVOKE]: SET_ONLY }, tables });
+    const a = w.registry.create(w.bar2, { offset: 0, length: 0x1000, memattr: 'wc', route: 'dmabuf' });
+    const b = w.registry.create(w.bar2, { offset: 0x2000, length: 0x1000, memattr: 'wc', route: 'dmabuf' });
+    const ma = a.map();
+    const mb = b.map();
+    const encode = tables.revokeFeature!.encode;
+    // Another feature number, or the revoke naming an fd no cookie holds: nothing happens.
+    w.registry.beforeFeatureSet(14, encode(a.backing.fd));
+    w.registry.beforeFeatureSet(REVOKE, encode(a.backing.fd + 1000));
+    expect([ma.closed, a.revoked]).toEqual([false, undefined]);
+    w.registry.beforeFeatureSet(REVOKE, encode(a.backing.fd));
+    expect([ma.closed, a.revoked]).toEqual([true, `revoked through Device.feature(${REVOKE}).set()`]);
+    const err = thrown(() => ma.read32(0));
+    expect([err instanceof RevokedError, err.code]).toEqual([true, 'EREVOKED']);
+    expect(thrown(() => a.map())).toBeInstanceOf(RevokedError);
+    mb.write32(0, 7);
+    expect([mb.read32(0), b.revoked]).toEqual([7, undefined]);
+    // The library's own revoke path passes here too (the SET it sends): still one reason.
+    b.revoke();
+    w.registry.beforeFeatureSet(REVOKE, encode(b.backing.fd));
+    expect(b.revoked).toBe('revoked through MmapCookie.revoke()');
+  });
+
+  it('without a known revoke number nothing is recognised', () => {
+    const w = world({ features: { 11: DMA_BUF, 14: SET_ONLY } });
+    const a = w.registry.create(w.bar2, { offset: 0, length: 0x1000, memattr: 'wc', route: 'dmabuf' });
+    const m = a.map();
+    w.registry.beforeFeatureSet(REVOKE, DEFAULT_MEMATTR_TABLES.revokeFeature!.encode(a.backing.fd));
+    expect([m.closed, a.revoked]).toEqual([false, undefined]);
+  });
+});

@@ -7,7 +7,7 @@ import * as path from 'path';
 import { DmaBuf } from '../../lib/dma/dmabuf';
 import { CookieHost, CookieRegistry } from '../../lib/cookie/registry';
 import { FeatureProbeAnswers } from '../../lib/cookie/facts';
-import { WcRegionType } from '../../lib/cookie/model';
+import { MemattrTables, WcRegionType } from '../../lib/cookie/model';
 import { decodeRegionInfo } from '../../lib/decode';
 import * as abi from '../../lib/abi';
 import { Mapping } from '../../lib/memory/mapping';
@@ -43,7 +43,9 @@ export interface World {
 
 const open: World[] = [];
 
-export function world(o: { features?: Record<number, FeatureProbeAnswers>; wcRegion?: boolean } = {}): World {
+export function world(
+  o: { features?: Record<number, FeatureProbeAnswers>; wcRegion?: boolean; tables?: Partial<MemattrTables> } = {},
+): World {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'vfio-cookie-'));
   const dev = path.join(root, 'sys/bus/pci/devices', BDF);
   fs.mkdirSync(dev, { recursive: true });
@@ -126,7 +128,7 @@ export function world(o: { features?: Record<number, FeatureProbeAnswers>; wcReg
       kernelConfig: [],
       pat: { debugfs: path.join(root, 'debug'), mountDebugfs: false },
     },
-    tables: o.wcRegion ? { wcRegionTypes: [WC_TYPE] } : {},
+    tables: { ...(o.wcRegion ? { wcRegionTypes: [WC_TYPE] } : {}), ...o.tables },
     pageSize: PAGE,
   });
   const w: World = {

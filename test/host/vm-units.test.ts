@@ -146,6 +146,32 @@ describe('devices', () => {
     expect(ivshmem.qemuArgs.join(' ')).toContain('mem-path=/dev/shm/x/ivshmem,size=4M');
   });
 
+  it('ivshmemRootPort: ivshmem behind a root port of its own on bus 2, the rest unchanged', () => {
+    const plain = guestDevices(['edu'], true, res);
+    const moved = guestDevices(['edu'], true, res, { ivshmemRootPort: true });
+    const ivshmem = moved.find((d) => d.name === 'ivshmem')!;
+    expect([ivshmem.bdf, ivshmem.env]).toEqual(['0000:02:00.0', 'VFIO_VM_IVSHMEM']);
+    expect(ivshmem.qemuArgs.join(' ')).toMatch(
+      /mem-path=\/dev\/shm\/x\/ivshmem,size=4M -device pcie-root-port,id=rp4,chassis=4,addr=0x4,x-speed=5 -device ivshmem-plain,memdev=ivshmem0,bus=rp4,addr=0x0$/,
+    );
+    const others = (ds: typeof plain) => ds.filter((d) => d.name !== 'ivshmem').map((d) => [d.name, d.bdf]);
+    expect(others(moved)).toEqual(others(plain));
+    expect(() => guestDevices(['edu,addr=0x4'], true, res, { ivshmemRootPort: true })).toThrow(/already taken/);
+    // The igb comes last: bus 3 behind the other two ports, bus 2 without ivshmem's.
+    expect(
+      guestDevices([], true, res, { ivshmemRootPort: true, igb: true })
+        .map((d) => d.bdf)
+        .slice(-1),
+    ).toEqual(['0000:03:00.0']);
+    const igb = guestDevices([], true, res, { igb: true }).find((d) => d.name === 'igb')!;
+    expect([igb.bdf, igb.env, igb.qemuArgs.join(' ')]).toEqual([
+      '0000:02:00.0',
+      'VFIO_VM_IGB',
+      '-device pcie-root-port,id=rp2,chassis=2,addr=0x2,x-speed=5 -device igb,bus=rp2,addr=0x0',
+    ]);
+    expect(() => guestDevices([], false, res, { ivshmemRootPort: true })).toThrow(/noDefaultDevices/);
+  });
+
   it('gives extra devices free slots, or the addr they ask for, and numbered variables', () => {
     const devs = guestDevices(['qemu-xhci', 'pci-testdev,addr=0x9', 'edu'], true, res).slice(4);
     expect(devs.map((d) => [d.name, d.bdf, d.env, d.driver])).toEqual([

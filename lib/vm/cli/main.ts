@@ -36,6 +36,8 @@ interface CommonFlags {
 interface GuestFlags extends CommonFlags {
   device: string[];
   defaultDevices: boolean;
+  ivshmemRootPort?: boolean;
+  igb?: boolean;
   append?: string;
   memory: string;
   smp: string;
@@ -70,6 +72,8 @@ function guestOptions(cmd: Command): Command {
     .option('--netdev <spec>', 'QEMU -netdev for a --device to name, e.g. user,id=n1 (repeatable)', collect, [])
     .option('--qemu-arg <arg>', 'any further QEMU argument, passed as is (repeatable; one word each)', collect, [])
     .option('--no-default-devices', 'leave out edu, ivshmem, nvme and pci-testdev')
+    .option('--ivshmem-root-port', 'put ivshmem behind a PCIe root port of its own (0000:02:00.0), which gives it a bus reset')
+    .option('--igb', 'add an SR-IOV igb (82576, up to 8 VFs) behind a root port of its own, BDF in VFIO_VM_IGB')
     .option('--append <args>', 'extra kernel command line (NAME.PARAM=V is passed to module NAME)')
     .option('--memory <size>', 'guest memory', DEFAULT_MEMORY)
     .option('--smp <n>', 'guest CPUs', String(DEFAULT_SMP))
@@ -107,6 +111,8 @@ function runOptions(flags: GuestFlags, command: string[], signal: AbortSignal): 
     verbose: flags.verbose,
     devices: flags.device,
     noDefaultDevices: !flags.defaultDevices,
+    ivshmemRootPort: flags.ivshmemRootPort,
+    igb: flags.igb,
     append: flags.append,
     memory: flags.memory,
     smp: positiveInt('--smp', flags.smp),

@@ -44,9 +44,42 @@ const DEFAULT_DRIVER = 'vfio-pci';
 
 /** The root-bus slot of the PCIe root port the default nvme sits behind. */
 const NVME_ROOT_PORT_SLOT = 5;
+/**
+ * The root-bus slot of the root port ivshmem sits behind when asked (`ivshmemRootPort`): its own
+ * slot. The firmware numbers root ports' buses from the highest slot down, so every other root
+ * port sits below nvme's slot and nvme keeps bus 1.
+ */
+const IVSHMEM_ROOT_PORT_SLOT = 4;
+/** Where ivshmem is behind its own root port. */
+export const IVSHMEM_ROOT_PORT_BDF = '0000:02:00.0';
+/** The root-bus slot of the root port the SR-IOV igb sits behind (`igb`): below the others, so its bus comes last. */
+const IGB_ROOT_PORT_SLOT = 2;
 
 export const slotBdf = (slot: number, fn = 0) =>
   `0000:00:${slot.toString(16).padStart(2, '0')}.${fn}`;
+
+const ivshmemBackend = (r: DeviceResources) => [
+  '-object', `memory-backend-file,id=ivshmem0,share=on,mem-path=${r.ivshmemFile},size=${IVSHMEM_SIZE}`,
+];
+
+/**
+ * ivshmem behind a PCIe root port of its own instead of on the root bus: alone on its bus, it
+ * gets the kernel's bus reset, so VFIO_DEVICE_RESET and hot reset work on it (on the root bus it
+ * has no reset at all). Same memory backend, same env name.
+ */
+function ivshmemBehindRootPort(d: GuestDevice, r: DeviceResources): GuestDevice {
+  const slot = IVSHMEM_ROOT_PORT_SLOT.toString(16);
+  return {
+    ...d,
+    bdf: IVSHMEM_ROOT_PORT_BDF,
+    qemuArgs: [
+      ...ivshmemBackend(r),
+      // x-speed=5 for the same reason as nvme's port: the link must report itself up after a reset.
+      '-device', `pcie-root-port,id=rp${slot},chassis=${IVSHMEM_ROOT_PORT_SLOT},addr=0x${slot},x-speed=5`,
+      '-device', `ivshmem-plain,memdev=ivshmem0,bus=rp${slot},addr=0x0`,
+    ],
+  };
+}
 
 /** The devices every run gives the guest by default, each bound to vfio-pci. */
 export const defaultDevices: readonly DefaultDevice[] = [
@@ -58,10 +91,7 @@ export const defaultDevices: readonly DefaultDevice[] = [
   {
     name: 'ivshmem', env: 'VFIO_VM_IVSHMEM', bdf: slotBdf(4),
     purpose: `shared memory (BAR2, ${IVSHMEM_SIZE}, 64-bit prefetchable) backed by a host file: an independent witness of guest writes; write-combining`,
-    qemuArgs: (r) => [
-      '-object', `memory-backend-file,id=ivshmem0,share=on,mem-path=${r.ivshmemFile},size=${IVSHMEM_SIZE}`,
-      '-device', 'ivshmem-plain,memdev=ivshmem0,addr=0x4',
-    ],
+    qemuArgs: (r) => [...ivshmemBackend(r), '-device', 'ivshmem-plain,memdev=ivshmem0,addr=0x4'],
   },
   {
     name: 'nvme', env: 'VFIO_VM_NVME', bdf: '0000:01:00.0',
@@ -106,14 +136,58 @@ function specProps(spec: string): { driver: string; props: Map<string, string> }
   return { driver: parts[0], props };
 }
 
+/** How the default set is laid out, and the optional devices. */
+export interface DeviceLayout {
+  /** ivshmem behind a PCIe root port of its own (IVSHMEM_ROOT_PORT_BDF), which gives it a reset. */
+  ivshmemRootPort?: boolean;
+  /** An igb (Intel 82576, SR-IOV with up to 8 VFs) behind a root port of its own: VFIO_VM_IGB. */
+  igb?: boolean;
+}
+
+/**
+ * The SR-IOV igb: a root port of its own, so its VFs (routing IDs 0x80, 0x82, … on the PF's bus:
+ * slot 0x10 and up) stay off the root bus's infrastructure slots and get their own IOMMU groups
+ * behind the port's ACS. Its bus is the one after the other root ports' buses.
+ */
+function igbDevice(bus: number): GuestDevice {
+  const slot = IGB_ROOT_PORT_SLOT.toString(16);
+  return {
+    name: 'igb',
+    env: 'VFIO_VM_IGB',
+    bdf: `0000:${bus.toString(16).padStart(2, '0')}:00.0`,
+    driver: DEFAULT_DRIVER,
+    qemuArgs: [
+      '-device', `pcie-root-port,id=rp${slot},chassis=${IGB_ROOT_PORT_SLOT},addr=0x${slot},x-speed=5`,
+      '-device', `igb,bus=rp${slot},addr=0x0`,
+    ],
+  };
+}
+
 /** The devices of a run: the default set (unless excluded) and the extra specs. */
-export function guestDevices(extra: string[], withDefaults: boolean, res: DeviceResources): GuestDevice[] {
+export function guestDevices(
+  extra: string[],
+  withDefaults: boolean,
+  res: DeviceResources,
+  layout: DeviceLayout = {},
+): GuestDevice[] {
+  if (layout.ivshmemRootPort && !withDefaults) {
+    throw new VmError('options', 'ivshmemRootPort moves the default ivshmem, which noDefaultDevices leaves out');
+  }
   const devices: GuestDevice[] = withDefaults
-    ? defaultDevices.map((d) => ({ name: d.name, env: d.env, bdf: d.bdf, driver: DEFAULT_DRIVER, qemuArgs: d.qemuArgs(res) }))
+    ? defaultDevices.map((d) => {
+        const g = { name: d.name, env: d.env, bdf: d.bdf, driver: DEFAULT_DRIVER, qemuArgs: d.qemuArgs(res) };
+        return d.name === 'ivshmem' && layout.ivshmemRootPort ? ivshmemBehindRootPort(g, res) : g;
+      })
     : [];
   const used = new Set(devices.map((d) => d.bdf));
-  // The root port is no VFIO device, but its slot is taken all the same.
+  // The root ports are no VFIO devices, but their slots are taken all the same.
   if (withDefaults) used.add(slotBdf(NVME_ROOT_PORT_SLOT));
+  if (layout.ivshmemRootPort) used.add(slotBdf(IVSHMEM_ROOT_PORT_SLOT));
+  if (layout.igb) {
+    // Buses go from the highest slot down: nvme's port (with the defaults), ivshmem's, then this one.
+    devices.push(igbDevice(1 + (withDefaults ? 1 : 0) + (layout.ivshmemRootPort ? 1 : 0)));
+    used.add(slotBdf(IGB_ROOT_PORT_SLOT));
+  }
   const free = EXTRA_SLOTS.filter((s) => !used.has(slotBdf(s)));
   extra.forEach((spec, i) => {
     const { driver, props } = specProps(spec);

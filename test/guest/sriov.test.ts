@@ -1,0 +1,121 @@
+// SR-IOV and the VF token against the real kernel: an igb PF (VFIO_VM_IGB, `vfio-vm run --igb`)
+// bound to vfio-pci with enable_sriov on. What is checked: VFs are created and removed through
+// sysfs.sriov() and `vfio sriov`, each VF in its own IOMMU group and bound to vfio-pci by the
+// kernel; the VF token the PF's user sets is required to open a VF (EACCES without it or with
+// another one, with a hint naming the token and where it is set) on every backend the kernel
+// has (group: "BDF vf_token=UUID"; cdev: VFIO_DEVICE_BIND_FLAG_TOKEN); a VF does real work: what
+// it writes to its mailbox memory is what the PF reads in that VF's slot of the PF's registers.
+// Skipped without the igb or without a kernel that can make VFs (CONFIG_PCI_IOV).
+import * as fs from 'fs';
+import * as path from 'path';
+import { spawnSync } from 'child_process';
+import { BackendChoice, Device, VfioError } from '../../lib';
+import * as sysfs from '../../lib/sysfs';
+import { openDevice } from './env';
+
+const PF = process.env.VFIO_VM_IGB;
+const canSriov = PF !== undefined && fs.existsSync(`/sys/bus/pci/devices/${PF}/sriov_totalvfs`);
+const describeSriov = canSriov ? describe : describe.skip;
+const TOKEN = '2ab74924-c335-45f4-9b16-8569e5615e0a';
+const OTHER = '00000000-0000-0000-0000-000000000001';
+/** igb register offsets (82576 datasheet): STATUS, and the VF mailbox memory (VMBMEM). */
+const STATUS = 0x8;
+const VMBMEM = 0x800;
+const VMBMEM_STRIDE = 0x40;
+
+/** The backends this kernel has for a VF: type1 always, iommufd with /dev/iommu and the VF's cdev. */
+function backends(vf: string): BackendChoice[] {
+  const cdev = fs.existsSync('/dev/iommu') && fs.existsSync(`/sys/bus/pci/devices/${vf}/vfio-dev`);
+  return cdev ? ['type1', 'iommufd'] : ['type1'];
+}
+
+async function refusal(p: Promise<Device>): Promise<VfioError> {
+  try {
+    const d = await p;
+    d.close();
+  } catch (e) {
+    return e as VfioError;
+  }
+  throw new Error('expected the open to be refused');
+}
+
+describeSriov('SR-IOV of a PF bound to vfio-pci, and the VF token', () => {
+  let pf: Device;
+
+  beforeAll(async () => {
+    pf = await openDevice(PF!);
+    pf.feature('PCI_VF_TOKEN').setToken(TOKEN);
+  });
+
+  afterAll(() => {
+    pf?.close();
+    if (canSriov) sysfs.sriov(PF!, { numvfs: 0 });
+  });
+
+  it('sysfs.sriov(): VFs appear, each in its own IOMMU group, bound to vfio-pci; 0 removes them', () => {
+    const before = sysfs.sriov(PF!);
+    // QEMU's igb offers 8 VFs (the 82576 has 8 pools).
+    expect([before.totalvfs, before.numvfs, before.vfs]).toEqual([8, 0, []]);
+    const s = sysfs.sriov(PF!, { numvfs: 3 });
+    expect(s.numvfs).toBe(3);
+    expect(s.vfs).toHaveLength(3);
+    const groups = s.vfs.map((v) => v.group);
+    expect(groups.every((g) => typeof g === 'number')).toBe(true);
+    expect(new Set([...groups, pf.group]).size).toBe(4);
+    expect(s.vfs.map((v) => v.driver)).toEqual(['vfio-pci', 'vfio-pci', 'vfio-pci']);
+    for (const v of s.vfs) expect(sysfs.physfnOf(v.bdf)).toBe(PF);
+    // From 3 to 2: the library goes through 0, as the kernel requires.
+    expect(sysfs.sriov(PF!, { numvfs: 2 }).vfs).toHaveLength(2);
+    expect(sysfs.sriov(PF!, { numvfs: 0 }).vfs).toEqual([]);
+    const tooMany = (() => {
+      try {
+        sysfs.sriov(PF!, { numvfs: 9 });
+      } catch (e) {
+        return e as VfioError;
+      }
+      throw new Error('expected a refusal');
+    })();
+    expect([tooMany.code, tooMany.hint]).toEqual(['VFIO_SRIOV_REFUSED', 'give a count from 0 to 8 (sriov_totalvfs)']);
+  });
+
+  it('vfio sriov BDF --numvfs N: the CLI creates and lists them', () => {
+    const cli = path.join(__dirname, '..', '..', 'lib', 'cli', 'vfio.js');
+    const r = spawnSync(process.execPath, [cli, 'sriov', PF!, '--numvfs', '2', '--json'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout) as sysfs.SriovState;
+    expect([out.pf, out.numvfs, out.vfs.length]).toEqual([PF, 2, 2]);
+    expect(out.vfs.map((v) => v.bdf)).toEqual(sysfs.sriov(PF!).vfs.map((v) => v.bdf));
+  });
+
+  for (const backend of ['type1', 'iommufd'] as const) {
+    it(`the token rules, backend ${backend}: refused without it or with another one; with it the VF does real work`, async () => {
+      const vfs = sysfs.sriov(PF!, { numvfs: 2 }).vfs;
+      if (!backends(vfs[0].bdf).includes(backend)) {
+        console.warn(`no ${backend} for VFs on this kernel: skipped`);
+        return;
+      }
+      const vf = vfs[1].bdf;
+      const none = await refusal(Device.open(vf, { backend }));
+      expect(none.code).toBe('EACCES');
+      expect(none.hint).toContain(`is a VF of ${PF}`);
+      expect(none.hint).toContain(`vfToken`);
+      expect(none.hint).toContain(`setToken(UUID)`);
+      const wrong = await refusal(Device.open(vf, { backend, vfToken: OTHER }));
+      expect(wrong.code).toBe('EACCES');
+      expect(wrong.hint).toContain(`not the one set on ${vf}'s PF ${PF}`);
+      await using dev = await Device.open(vf, { backend, vfToken: TOKEN });
+      expect(dev.group).toBe(vfs[1].group);
+      // VF 1's mailbox memory is the PF's VMBMEM slot 1.
+      const value = 0x5f000000 + (backend === 'type1' ? 1 : 2);
+      dev.bar(0).write32(VMBMEM, value);
+      expect(pf.bar(0).read32(VMBMEM + VMBMEM_STRIDE * 1)).toBe(value);
+      expect(dev.bar(0).read32(STATUS)).toBe(pf.bar(0).read32(STATUS));
+    }, 120_000);
+  }
+
+  it('a malformed token is refused before anything opens', async () => {
+    const vf = sysfs.sriov(PF!, { numvfs: 1 }).vfs[0].bdf;
+    const bad = await refusal(Device.open(vf, { vfToken: 'not-a-uuid' }));
+    expect([bad.code, bad.message]).toEqual(['EINVAL', expect.stringMatching(/vfToken: .*is not a UUID/)]);
+  });
+});
