@@ -44,9 +44,10 @@ const GUEST_SUITE = [
   'probe',
   'reset',
   'smoke',
-  'user-edu',
 ].map((f) => `guest/${f}.test`);
 const SAMPLE_SUITE = ['guest/sample-driver.test', 'guest/sample-driver-dmabuf.test'];
+/** Files that need a device of their own, each run by its own configuration below. */
+const OWN_DEVICE_SUITE = ['guest/sriov.test', 'guest/user-edu.test'];
 /** What a second IOMMU mode in the same boot re-runs: every file whose tests open devices through the backend and map DMA. */
 const DMA_SUITE = ['smoke', 'device', 'dma', 'irq', 'reset'].map((f) => `guest/${f}.test`);
 
@@ -133,9 +134,44 @@ const GUEST_CONFIGS = [
     name: 'sample',
     description: 'custom kernel, ivshmem bound to the sample write-combining driver',
     kernel: 'custom',
-    options: { kernel: 'custom', sampleDriver: 'ivshmem', append: 'iomem=relaxed' },
-    passes: [{ name: 'sample', files: SAMPLE_SUITE, minTests: 25, requireEnv: ['VFIO_VM_SAMPLE_DRIVER'] }],
+    // ivshmem alone behind a root port: the kernel's bus reset serves VFIO_DEVICE_RESET there.
+    options: { kernel: 'custom', sampleDriver: 'ivshmem', append: 'iomem=relaxed', ivshmemRootPort: true },
+    passes: [{ name: 'sample', files: SAMPLE_SUITE, minTests: 27, requireEnv: ['VFIO_VM_SAMPLE_DRIVER'] }],
   },
+  // An SR-IOV PF (QEMU's igb, 8 VFs) bound to vfio-pci with enable_sriov: VFs, their groups and
+  // the VF token through the group (Debian's kernel has PCI_IOV; the custom one does not).
+  {
+    name: 'sriov',
+    description: 'stock 7.3, an igb PF on vfio-pci creating VFs: the VF token through the group',
+    kernel: '7.3',
+    options: { igb: true, append: 'vfio_pci.enable_sriov=1' },
+    passes: [
+      {
+        name: 'type1',
+        env: { VFIO_TEST_BACKEND: 'type1' },
+        files: ['guest/sriov.test'],
+        minTests: 5,
+        requireEnv: ['VFIO_VM_IGB'],
+      },
+    ],
+  },
+  // The edu model of examples/models/edu.ts served over vfio-user (docs/device-models.md), once
+  // with guest RAM mapped into the server and once reached by DMA_READ/DMA_WRITE messages.
+  ...['mapped', 'messages'].map((dma) => ({
+    name: `model-${dma}`,
+    description: `stock 7.3, the edu model over vfio-user, DMA ${dma === 'mapped' ? 'through mapped guest RAM' : 'by messages'}`,
+    kernel: '7.3',
+    options: { model: 'dist/examples/models/edu.js', modelDma: dma },
+    passes: [
+      {
+        name: 'type1',
+        env: { VFIO_TEST_BACKEND: 'type1' },
+        files: ['guest/user-edu.test'],
+        minTests: 5,
+        requireEnv: ['VFIO_VM_MODEL'],
+      },
+    ],
+  })),
 ];
 
 /** The run() options of a configuration: its own, with its pinned kernel. */
@@ -152,6 +188,7 @@ module.exports = {
   GUEST_CONFIGS,
   GUEST_SUITE,
   SAMPLE_SUITE,
+  OWN_DEVICE_SUITE,
   DMA_SUITE,
   NVME_TEST,
   NVME_TEST_ENV,

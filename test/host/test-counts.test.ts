@@ -123,8 +123,8 @@ describe('the matrix of guest configurations', () => {
     .map((f) => `guest/${f.replace(/\.ts$/, '')}`)
     .sort();
 
-  it('declares every guest test file, in the suite or the sample driver list', () => {
-    expect([...configs.GUEST_SUITE, ...configs.SAMPLE_SUITE].sort()).toEqual(guestFiles);
+  it('declares every guest test file, in the suite, the sample driver list or a device of its own', () => {
+    expect([...configs.GUEST_SUITE, ...configs.SAMPLE_SUITE, ...configs.OWN_DEVICE_SUITE].sort()).toEqual(guestFiles);
   });
 
   it('gives every pass a minimum, declared files that exist, and boots a pinned kernel or the custom one', () => {
