@@ -284,7 +284,7 @@ export function unbind(bdfArg: string, env: BindEnv): BindResult {
   removeStateFile(stateDir, bdf);
   let message = `${bdf}: ${before ?? 'no driver'} -> ${after ?? 'no driver'}`;
   if (previous && after !== previous)
-    message += ` (it was bound to ${previous} before \`vfio bind\`; ${previous} did not take it back)`;
+    message += ` (it was bound to ${previous} before \`${inv(env).cli} bind\`; ${previous} did not take it back)`;
   return {
     bdf,
     before: before ?? null,
