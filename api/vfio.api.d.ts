@@ -3769,6 +3769,20 @@ export declare function cpuVirtualisation(cpuinfo: string): {
 } | undefined;
 export declare function staticDecision(facts: KvmFacts): AccelDecision | "check";
 export declare function decideAccel(choice: AccelChoice, facts: KvmFacts, check: () => Promise<FunctionalCheck>): Promise<AccelDecision>;
+export interface KvmBootSeen {
+    accel: Accel;
+    auto: boolean;
+    consoleOutput: boolean;
+    stoppedSilent: boolean;
+    exit: {
+        code: number | null;
+        signal: string | null;
+        aborted: boolean;
+        timedOut: boolean;
+    };
+}
+export declare const watchesForSilence: (accel: Accel, auto: boolean) => boolean;
+export declare function tcgRerunReason(seen: KvmBootSeen, silenceSeconds: number): string | undefined;
 export declare function hostKvmFacts(): KvmFacts;
 export declare function probeFirmware(): Buffer;
 export declare function kvmFunctionalCheck(qemu: Tool, deadlineMs?: number): Promise<FunctionalCheck>;
