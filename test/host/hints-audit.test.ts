@@ -309,6 +309,8 @@ const KERNEL_FACTS: { feature: RegExp; release: string }[] = [
   { feature: /IOMMU_IOAS_MAP_FILE/, release: '6.13' },
   { feature: /low power|LOW_POWER/i, release: '6.0' },
   { feature: /IOVA_RANGE/, release: '5.4' },
+  // The uAPI headers the ABI constants are generated from (lib/abi), not a feature's release.
+  { feature: /uAPI constants|generated from/, release: '7.3' },
   { feature: /DMA_AVAIL|dma_entry_limit|mapping limit/i, release: '5.10' },
 ];
 
