@@ -2225,7 +2225,10 @@ export interface HostFacts {
     units: string[];
     cmdline: string[];
     virtual: boolean;
+    cpu: "intel" | "amd" | undefined;
     release: string | undefined;
+    intelDefaultOn: boolean | undefined;
+    noIommuConfig: boolean | undefined;
 }
 export declare function hostFacts(r: HostRoots): HostFacts;
 export declare function bootLoaderNote(r: HostRoots): string;
@@ -2291,12 +2294,14 @@ export interface HostRoots extends SysfsOptions {
     dev?: string;
     etc?: string;
     modules?: string;
+    boot?: string;
 }
 export declare const sysPath: (r: HostRoots, rel: string) => string;
 export declare const procPath: (r: HostRoots, rel: string) => string;
 export declare const devPath: (r: HostRoots, rel: string) => string;
 export declare const etcPath: (r: HostRoots, rel: string) => string;
 export declare const modulesPath: (r: HostRoots, rel: string) => string;
+export declare const bootPath: (r: HostRoots, rel: string) => string;
 export declare function readText(file: string): string | undefined;
 export declare function readBytes(file: string): Uint8Array | undefined;
 export declare function listDir(dir: string): string[];
@@ -2632,6 +2637,7 @@ export * as cookie from "./cookie";
 
 // ---- lib/iommu/backend.d.ts
 import { BackendChoice, BackendName, DeviceTarget } from "./context";
+import { Invocation } from "../system/hints";
 export interface BackendFacts {
     readonly iommufd: boolean;
     readonly container: boolean;
@@ -2645,7 +2651,7 @@ export interface DeviceNodeOptions {
 }
 export declare const BACKENDS: readonly BackendName[];
 export declare function backendFacts(t: DeviceTarget, o?: DeviceNodeOptions): BackendFacts;
-export declare function chooseBackend(name: string, requested: BackendChoice, f: BackendFacts, unsafeNoIommu: boolean): BackendName;
+export declare function chooseBackend(name: string, requested: BackendChoice, f: BackendFacts, unsafeNoIommu: boolean, inv?: Invocation): BackendName;
 export declare function noIommuPath(f: BackendFacts): "cdev" | "group";
 
 // ---- lib/iommu/context.d.ts
@@ -3544,9 +3550,12 @@ export declare function currentInvocation(cli?: string): Invocation;
 export declare function vfioCommand(inv: Invocation, args: string, asRoot?: boolean): string;
 export declare function rootCommand(inv: Invocation, command: string, asRoot?: boolean): string;
 export declare function bindHint(bdf: string, driver: string | undefined, inv?: Invocation): string;
-export declare function groupNotViableHint(group: number, self: string, o?: sysfs.SysfsOptions): string;
-export declare function groupOpenHint(code: string, group: number, bdf: string): string | undefined;
-export declare function noIommuGroupHint(bdf: string): string;
+export declare function groupNotViableHint(group: number, self: string, o?: sysfs.SysfsOptions, inv?: Invocation): string;
+export declare function nodeAccessHint(nodes: readonly string[], inv?: Invocation): string;
+export declare function groupOpenHint(code: string, group: number, bdf: string, inv?: Invocation): string | undefined;
+export declare function noIommuGroupHint(bdf: string, inv?: Invocation): string;
+export declare function writeAsRoot(inv: Invocation, file: string, value: string): string;
+export declare function moduleParamCommand(inv: Invocation, module: string, param: string, value: string): string;
 export declare function memlockHint(current: bigint, needed: bigint, hard?: bigint): string;
 
 // ---- lib/system/sriov.d.ts
@@ -3871,6 +3880,20 @@ export declare function cpuVirtualisation(cpuinfo: string): {
 } | undefined;
 export declare function staticDecision(facts: KvmFacts): AccelDecision | "check";
 export declare function decideAccel(choice: AccelChoice, facts: KvmFacts, check: () => Promise<FunctionalCheck>): Promise<AccelDecision>;
+export interface KvmBootSeen {
+    accel: Accel;
+    auto: boolean;
+    consoleOutput: boolean;
+    stoppedSilent: boolean;
+    exit: {
+        code: number | null;
+        signal: string | null;
+        aborted: boolean;
+        timedOut: boolean;
+    };
+}
+export declare const watchesForSilence: (accel: Accel, auto: boolean) => boolean;
+export declare function tcgRerunReason(seen: KvmBootSeen, silenceSeconds: number): string | undefined;
 export declare function hostKvmFacts(): KvmFacts;
 export declare function probeFirmware(): Buffer;
 export declare function kvmFunctionalCheck(qemu: Tool, deadlineMs?: number): Promise<FunctionalCheck>;

@@ -24,6 +24,7 @@ import { addSriovCommand } from './commands/sriov';
 import type { Width } from './commands/peek';
 import { OpenFlags, action, bdfArg, examples, openFlags, openFor, openOptions, withDevice } from './command-kit';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, ExitStatus, Runtime, invocationOf, reportFailure } from './report';
+import { oneLineUsageErrors, shortUsage } from '../text/usage';
 
 export function buildProgram(rt: Runtime): Command {
   const c = colors(rt.color);
@@ -33,7 +34,6 @@ export function buildProgram(rt: Runtime): Command {
     .version(packageVersion(), '-V, --version')
     .configureOutput({ writeOut: (s) => rt.out(s), writeErr: (s) => rt.err(s), outputError: (s, write) => write(s) })
     .exitOverride()
-    .showHelpAfterError("(run 'vfio --help' for the list of commands)")
     .addHelpText(
       'after',
       '\nExit status: 0 ok, 1 the operation failed (with a hint when the fix is known), 2 usage error.\n' +
@@ -341,10 +341,8 @@ export function buildProgram(rt: Runtime): Command {
   addSriovCommand(program, rt, c);
 
   program.option('--no-color', 'no colour (NO_COLOR in the environment does the same)');
-  for (const cmd of program.commands) {
-    cmd.option('--no-color', 'no colour (NO_COLOR in the environment does the same)');
-    cmd.showHelpAfterError(`Usage: vfio ${cmd.name()} ${cmd.usage()}\n(run 'vfio ${cmd.name()} --help' for details)`);
-  }
+  for (const cmd of program.commands) cmd.option('--no-color', 'no colour (NO_COLOR in the environment does the same)');
+  oneLineUsageErrors(program, (s) => rt.err(s));
   return program;
 }
 
@@ -360,6 +358,10 @@ export async function main(argv: string[], rt: Runtime): Promise<number> {
   // Read before parsing: colour is decided when the program is built.
   const plain = argv.includes('--no-color');
   const program = buildProgram(plain ? { ...rt, color: false, errColor: false } : rt);
+  if (!argv.some((a) => a !== '--no-color')) {
+    rt.err(shortUsage(program));
+    return EXIT_USAGE;
+  }
   try {
     await program.parseAsync(argv, { from: 'user' });
     return EXIT_OK;

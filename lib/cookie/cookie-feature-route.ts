@@ -56,8 +56,8 @@ export const cookieFeatureRoute: Route = {
         this.name,
         false,
         undefined,
+        // No need listed: a BAR's prefetchability is the hardware's, nothing the user can change.
         `BAR${bar} is not prefetchable, and ${cf.name} makes cookies for prefetchable BARs only`,
-        [`a prefetchable BAR (BAR${bar} is not)`],
       );
     }
     return probeWithPat(

@@ -31,8 +31,8 @@ export const sysfsWcRoute: Route = {
         this.name,
         false,
         undefined,
+        // No need listed: a BAR's prefetchability is the hardware's, nothing the user can change.
         `BAR${bar} is not prefetchable: the kernel creates ${file} only for prefetchable memory BARs`,
-        [`a prefetchable BAR (BAR${bar} is not)`],
       );
     }
     if (!facts.sysfsWcPath(bar))

@@ -139,7 +139,7 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
     const facts = backendFacts(target, o);
     const backend = o.iommu
       ? joinedBackend(bdf, o.iommu, o.backend, o.unsafeNoIommu ?? false)
-      : chooseBackend(bdf, o.backend ?? 'auto', facts, o.unsafeNoIommu ?? false);
+      : chooseBackend(bdf, o.backend ?? 'auto', facts, o.unsafeNoIommu ?? false, o.invocation);
     const iommu = o.iommu ?? openIommuContext(backend, facts, o);
     let wc: WcReservation[] = [];
     try {

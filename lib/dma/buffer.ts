@@ -9,6 +9,7 @@ import { errnoError, errnoName, invalidArgument, notSupported, throwCloseErrors 
 import { boolArg, intArg, optionsArg } from '../errors/args';
 import { MemoryLabel, WidthExactMemory } from '../memory/width-exact';
 import { Mapped, MemId, U64n, native } from '../addon/native';
+import { Invocation, currentInvocation, rootCommand } from '../system/hints';
 
 /** Options of {@link DmaBuffer.allocate}. Invalid values throw {@link InvalidArgumentError}. */
 export interface DmaAllocateOptions {
@@ -50,12 +51,13 @@ function readHugepageInfo(): HugepageInfo {
   }
 }
 
-function hugepageHint(info: HugepageInfo, length: number): string {
+function hugepageHint(info: HugepageInfo, length: number, inv: Invocation = currentInvocation()): string {
   const pages = Math.ceil(length / info.size);
   return (
     `${pages} free huge page(s) of ${info.size / 1024} KiB are needed, /proc/meminfo shows ` +
-    `HugePages_Total ${info.total}, HugePages_Free ${info.free}: reserve more as root with ` +
-    `\`echo ${info.total + pages} > /proc/sys/vm/nr_hugepages\` (or vm.nr_hugepages in sysctl.conf, or hugepages= on the kernel command line)`
+    `HugePages_Total ${info.total}, HugePages_Free ${info.free}: reserve more with ` +
+    `\`${rootCommand(inv, `sysctl -w vm.nr_hugepages=${info.total + pages}`)}\` (vm.nr_hugepages in /etc/sysctl.d/ keeps it, ` +
+    'hugepages= on the kernel command line reserves them at boot)'
   );
 }
 

@@ -4,7 +4,7 @@
 // say what to do. The backend is the only part that knows the ioctls.
 import { DmaBuffer, DmaMapping, MappingSpace } from './buffer';
 import { VfioError, errnoError, errnoName, invalidArgument } from '../errors';
-import { memlockHint } from '../system/hints';
+import { currentInvocation, memlockHint, moduleParamCommand } from '../system/hints';
 import { bigIntArg, intArg, optionsArg } from '../errors/args';
 import { IovaAllocator, IovaConstraint, IovaRange, dmaMaskLimit } from './iova';
 import { MemId, U64n, native } from '../addon/native';
@@ -216,7 +216,9 @@ export class DmaSpace implements MappingSpace {
             avail === undefined
               ? undefined
               : `the IOMMU accepts no more DMA mappings (${this.live.length} live in this ${this.backend.name}; DMA available: ` +
-                `${avail}): unmap some, map fewer larger buffers, or raise vfio_iommu_type1's dma_entry_limit module parameter (65535 by default)`,
+                `${avail}): unmap some, map fewer larger buffers (a DmaPool carves one mapping into blocks), or raise ` +
+                `vfio_iommu_type1's dma_entry_limit (65535 by default; read when a container opens): ` +
+                moduleParamCommand(currentInvocation(), 'vfio_iommu_type1', 'dma_entry_limit', '262144'),
         });
       }
       case 'EEXIST':

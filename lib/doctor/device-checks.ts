@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { findPciExtCap } from '../decode/pci-caps';
 import { parseBdf } from '../decode/sysfs';
-import { Invocation, rootCommand, vfioCommand } from '../system/hints';
+import { Invocation, nodeAccessHint, vfioCommand } from '../system/hints';
 import * as sysfs from '../system/sysfs';
 import { Check, blocked, check } from './check';
 import { BackendFacts, HostReport } from './host-checks';
@@ -200,7 +200,7 @@ function inUseCheck(
       'in-use',
       title,
       'warn',
-      `the host uses it: ${uses.join('; ')} (\`vfio bind\` refuses it without --force)`,
+      `the host uses it: ${uses.join('; ')} (\`${ctx.inv.cli} bind\` refuses it without --force)`,
     );
   return check(
     'in-use',
@@ -235,6 +235,7 @@ function accessCheck(bdf: string, group: number | undefined, vfio: boolean, r: H
       `${who} may open ${viaGroup ? `/dev/${groupNode}` : `/dev/vfio/devices/${cdev} and /dev/iommu`}`,
     );
   const node = groupNode ? `/dev/${groupNode}` : `/dev/vfio/devices/${cdev}`;
+  const viaCdevOnly = !groupNode && b.iommufd && !can('iommu');
   if (groupNode && !fs.existsSync(devPath(r, groupNode)) && !cdev) {
     return check(
       'access',
@@ -249,7 +250,6 @@ function accessCheck(bdf: string, group: number | undefined, vfio: boolean, r: H
     title,
     'fail',
     `${who} may not open ${node} read-write`,
-    `run as root, or give your user the node: ${rootCommand(ctx.inv, `chown $USER ${node}`)} (until the next bind or boot; ` +
-      'a udev rule such as SUBSYSTEM=="vfio", GROUP="vfio", MODE="0660" with your user in group vfio makes it last)',
+    nodeAccessHint(viaCdevOnly ? [node, '/dev/iommu'] : [node], ctx.inv),
   );
 }

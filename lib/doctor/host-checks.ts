@@ -3,9 +3,20 @@
 // huge pages. Each check reads only through HostRoots and names a fix that works on this machine
 // (no firmware advice inside a VM, no boot loader file that does not exist).
 import * as path from 'path';
-import { Invocation, rootCommand } from '../system/hints';
+import { Invocation, moduleParamCommand, rootCommand } from '../system/hints';
 import { Check, blocked, check } from './check';
-import { HostRoots, devPath, etcPath, exists, listDir, modulesPath, procPath, readText, sysPath } from './roots';
+import {
+  HostRoots,
+  bootPath,
+  devPath,
+  etcPath,
+  exists,
+  listDir,
+  modulesPath,
+  procPath,
+  readText,
+  sysPath,
+} from './roots';
 
 /** What a typical user-space driver pins for DMA (queues, a buffer pool): 64 MiB. */
 export const TYPICAL_DMA_BYTES = 64n << 20n;
@@ -18,18 +29,40 @@ export interface HostFacts {
   cmdline: string[];
   /** The CPU flags include 'hypervisor': this is a virtual machine. */
   virtual: boolean;
+  /** The CPU's maker, from /proc/cpuinfo's vendor_id. */
+  cpu: 'intel' | 'amd' | undefined;
   release: string | undefined;
+  /**
+   * CONFIG_INTEL_IOMMU_DEFAULT_ON of the running kernel, from /boot/config-RELEASE: true, false,
+   * or undefined when the file is not there (the kernel may or may not need intel_iommu=on).
+   */
+  intelDefaultOn: boolean | undefined;
+  /** CONFIG_VFIO_NOIOMMU of the running kernel, from the same file (undefined: not known). */
+  noIommuConfig: boolean | undefined;
+}
+
+/** A boolean option of the kernel's build configuration, or undefined when it cannot be read. */
+function kconfig(config: string | undefined, name: string): boolean | undefined {
+  if (config === undefined) return undefined;
+  return new RegExp(`^${name}=y$`, 'm').test(config);
 }
 
 export function hostFacts(r: HostRoots): HostFacts {
   const tables = ['DMAR', 'IVRS'].filter((t) => exists(sysPath(r, `firmware/acpi/tables/${t}`)));
   const cpuinfo = readText(procPath(r, 'cpuinfo')) ?? '';
+  const release = readText(procPath(r, 'sys/kernel/osrelease'))?.trim();
+  const config = release ? readText(bootPath(r, `config-${release}`)) : undefined;
+  const vendor = /^vendor_id\s*:\s*(\S+)/m.exec(cpuinfo)?.[1];
   return {
     tables,
     units: listDir(sysPath(r, 'class/iommu')),
     cmdline: (readText(procPath(r, 'cmdline')) ?? '').trim().split(/\s+/).filter(Boolean),
     virtual: /^flags\s*:.*\bhypervisor\b/m.test(cpuinfo),
-    release: readText(procPath(r, 'sys/kernel/osrelease'))?.trim(),
+    cpu:
+      vendor === 'GenuineIntel' ? 'intel' : vendor === 'AuthenticAMD' || vendor === 'HygonGenuine' ? 'amd' : undefined,
+    release,
+    intelDefaultOn: kconfig(config, 'CONFIG_INTEL_IOMMU_DEFAULT_ON'),
+    noIommuConfig: kconfig(config, 'CONFIG_VFIO_NOIOMMU'),
   };
 }
 
@@ -45,32 +78,59 @@ export function bootLoaderNote(r: HostRoots): string {
 const vendorOf = (f: HostFacts) =>
   f.tables.includes('DMAR') ? 'intel' : f.tables.includes('IVRS') ? 'amd' : undefined;
 
-function iommuFix(f: HostFacts, r: HostRoots): string {
-  const off = f.cmdline.filter((t) => /^(intel_iommu|amd_iommu|iommu)=off$/.test(t));
-  if (off.length) return `remove ${off.join(' ')} from the kernel command line (${bootLoaderNote(r)})`;
-  if (vendorOf(f) === 'intel') return `add intel_iommu=on to the kernel command line (${bootLoaderNote(r)})`;
-  if (vendorOf(f) === 'amd')
-    return 'the AMD IOMMU is on by default: check the kernel log (dmesg | grep -i AMD-Vi) for why it did not start';
-  if (f.virtual) {
-    return (
-      'this is a virtual machine without a virtual IOMMU: give it one (QEMU: -machine q35 -device intel-iommu,intremap=on), ' +
-      "or, knowing the device can then reach all memory, use VFIO's no-IOMMU mode (vfio.enable_unsafe_noiommu_mode=1)"
-    );
-  }
-  return 'enable VT-d (Intel) or AMD-Vi / IOMMU (AMD) in the firmware setup, then boot with intel_iommu=on on Intel';
+/** Whether this kernel needs intel_iommu=on to turn VT-d on (undefined: its configuration is not known). */
+const needsIntelOn = (f: HostFacts) => !f.cmdline.some((t) => /^intel_iommu=on\b/.test(t)) && f.intelDefaultOn !== true;
+
+/** VFIO's no-IOMMU mode as this machine can turn it on, or why it cannot. */
+function noIommuMode(f: HostFacts, b: BackendFacts, inv: Invocation): string {
+  const risk = "or, knowing the device can then reach all memory, VFIO's no-IOMMU mode";
+  if (b.noIommuBuilt) return `${risk}: ${moduleParamCommand(inv, 'vfio', 'enable_unsafe_noiommu_mode', 'Y')}`;
+  if (f.noIommuConfig === false)
+    return `(VFIO's no-IOMMU mode is not built into kernel ${f.release}: CONFIG_VFIO_NOIOMMU)`;
+  return `${risk}, where the kernel has CONFIG_VFIO_NOIOMMU: vfio.enable_unsafe_noiommu_mode=1 on the kernel command line`;
 }
 
-function iommuCheck(f: HostFacts, r: HostRoots, noIommuMode: boolean): Check {
+function iommuFix(f: HostFacts, b: BackendFacts, r: HostRoots, inv: Invocation): string {
+  const off = f.cmdline.filter((t) => /^(intel_iommu|amd_iommu|iommu)=off$/.test(t));
+  if (off.length) return `remove ${off.join(' ')} from the kernel command line (${bootLoaderNote(r)})`;
+  if (vendorOf(f) === 'intel') {
+    if (needsIntelOn(f)) return `add intel_iommu=on to the kernel command line (${bootLoaderNote(r)})`;
+    return 'the kernel has intel_iommu on and did not start it: the kernel log (dmesg | grep -i -e DMAR -e IOMMU) says why';
+  }
+  if (vendorOf(f) === 'amd')
+    return 'the AMD IOMMU is on by default: check the kernel log (dmesg | grep -i AMD-Vi) for why it did not start';
+  const guestOn = f.cpu === 'amd' || !needsIntelOn(f) ? '' : ' and boot it with intel_iommu=on';
+  if (f.virtual) {
+    // With KVM, QEMU's intel-iommu remaps interrupts only with the split irqchip.
+    const vIommu =
+      f.cpu === 'amd'
+        ? '-machine q35,kernel-irqchip=split -device amd-iommu,intremap=on'
+        : '-machine q35,kernel-irqchip=split -device intel-iommu,intremap=on';
+    return (
+      `this is a virtual machine without a virtual IOMMU: give it one (QEMU: ${vIommu})${guestOn}, ` +
+      noIommuMode(f, b, inv)
+    );
+  }
+  if (f.cpu === 'amd')
+    return 'enable the IOMMU (AMD-Vi, often "IOMMU" or "SVM/IOMMU") in the firmware setup and reboot';
+  if (f.cpu === 'intel') return `enable VT-d in the firmware setup${guestOn ? ', then boot with intel_iommu=on' : ''}`;
+  return (
+    'enable the IOMMU (VT-d on Intel, AMD-Vi on AMD) in the firmware setup' +
+    (guestOn ? '; on Intel, boot with intel_iommu=on' : '')
+  );
+}
+
+function iommuCheck(f: HostFacts, b: BackendFacts, r: HostRoots, inv: Invocation): Check {
   const title = 'IOMMU present';
   const source = f.tables.length ? ` (ACPI ${f.tables.join(', ')})` : '';
   if (f.units.length) return check('iommu', title, 'ok', `on: ${f.units.join(', ')}${source}`);
-  if (noIommuMode)
+  if (b.noIommuEnabled)
     return check(
       'iommu',
       title,
       'warn',
       "no IOMMU; VFIO's no-IOMMU mode is enabled, so devices are not protected from each other or the host",
-      iommuFix(f, r),
+      iommuFix(f, b, r, inv),
     );
   if (f.tables.length)
     return check(
@@ -78,18 +138,18 @@ function iommuCheck(f: HostFacts, r: HostRoots, noIommuMode: boolean): Check {
       title,
       'fail',
       `the firmware describes an IOMMU${source} but the kernel did not enable it`,
-      iommuFix(f, r),
+      iommuFix(f, b, r, inv),
     );
   return check(
     'iommu',
     title,
     'fail',
     `no IOMMU: no DMAR or IVRS ACPI table and nothing in /sys/class/iommu${f.virtual ? ' (a virtual machine)' : ''}`,
-    iommuFix(f, r),
+    iommuFix(f, b, r, inv),
   );
 }
 
-function cmdlineCheck(f: HostFacts, r: HostRoots): Check {
+function cmdlineCheck(f: HostFacts, b: BackendFacts, r: HostRoots, inv: Invocation): Check {
   const title = 'kernel command line';
   const relevant = f.cmdline.filter((t) =>
     /^(intel_iommu|amd_iommu|iommu|vfio[\w.-]*|vfio_iommu_type1\.[\w]+)=/.test(t),
@@ -97,17 +157,15 @@ function cmdlineCheck(f: HostFacts, r: HostRoots): Check {
   const shown = relevant.length ? relevant.join(' ') : 'no IOMMU options';
   const off = f.cmdline.filter((t) => /^(intel_iommu|amd_iommu|iommu)=off$/.test(t));
   if (off.length)
-    return check('cmdline', title, 'fail', `${shown}: ${off.join(' ')} turns the IOMMU off`, iommuFix(f, r));
+    return check('cmdline', title, 'fail', `${shown}: ${off.join(' ')} turns the IOMMU off`, iommuFix(f, b, r, inv));
   const pt = f.cmdline.includes('iommu=pt') ? ' (iommu=pt: host devices bypass translation, VFIO devices do not)' : '';
   if (f.units.length) return check('cmdline', title, 'ok', `${shown}${pt}`);
-  if (vendorOf(f) === 'intel' && !f.cmdline.some((t) => /^intel_iommu=on\b/.test(t))) {
-    return check(
-      'cmdline',
-      title,
-      'fail',
-      `${shown}: intel_iommu=on is missing (this kernel does not turn VT-d on by default)`,
-      iommuFix(f, r),
-    );
+  if (vendorOf(f) === 'intel' && needsIntelOn(f)) {
+    const why =
+      f.intelDefaultOn === false
+        ? `kernel ${f.release} is built without CONFIG_INTEL_IOMMU_DEFAULT_ON`
+        : 'kernels built without CONFIG_INTEL_IOMMU_DEFAULT_ON need it';
+    return check('cmdline', title, 'fail', `${shown}: intel_iommu=on is missing (${why})`, iommuFix(f, b, r, inv));
   }
   if (!f.tables.length) return check('cmdline', title, 'skip', `${shown}; no IOMMU hardware to turn on`);
   return check('cmdline', title, 'ok', shown);
@@ -140,12 +198,20 @@ function modulesCheck(f: HostFacts, r: HostRoots, inv: Invocation): Check {
   const detail = `not loaded: ${missing.join(', ')}`;
   if (moduleAvailable('vfio-pci', f, r))
     return check('modules', title, 'fail', detail, rootCommand(inv, 'modprobe vfio-pci'));
+  if (f.release && !exists(modulesPath(r, f.release)))
+    return check(
+      'modules',
+      title,
+      'fail',
+      `${detail}, and no modules are installed for kernel ${f.release} (${modulesPath(r, f.release)} is missing)`,
+      'install the modules of the running kernel (the package that installed it), or boot a kernel whose modules are installed',
+    );
   return check(
     'modules',
     title,
     'fail',
-    `${detail}, and kernel ${f.release ?? '(unknown)'} has no vfio-pci module installed`,
-    "install this kernel's modules package, or boot a kernel built with CONFIG_VFIO_PCI",
+    `${detail}, and kernel ${f.release ?? '(unknown)'} has no vfio-pci module`,
+    'boot a kernel built with CONFIG_VFIO_PCI (the stock kernels of Debian, Ubuntu and Fedora have it)',
   );
 }
 
@@ -275,8 +341,8 @@ export interface HostReport {
 export function hostChecks(r: HostRoots, inv: Invocation): HostReport {
   const f = hostFacts(r);
   const b = backendFacts(r);
-  const iommu = iommuCheck(f, r, b.noIommuEnabled);
-  const cmdline = cmdlineCheck(f, r);
+  const iommu = iommuCheck(f, b, r, inv);
+  const cmdline = cmdlineCheck(f, b, r, inv);
   const modules = modulesCheck(f, r, inv);
   const nodes = nodesCheck(b, modules.status === 'ok');
   const backends = backendsCheck(b, f, r, inv, nodes.status === 'ok');

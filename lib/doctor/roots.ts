@@ -14,6 +14,8 @@ export interface HostRoots extends SysfsOptions {
   etc?: string;
   /** The kernel modules trees, one directory per release; '/lib/modules'. */
   modules?: string;
+  /** Where the kernels' build configurations are (config-RELEASE); '/boot'. */
+  boot?: string;
 }
 
 export const sysPath = (r: HostRoots, rel: string) => path.join(r.sysfs ?? '/sys', rel);
@@ -21,6 +23,7 @@ export const procPath = (r: HostRoots, rel: string) => path.join(r.proc ?? '/pro
 export const devPath = (r: HostRoots, rel: string) => path.join(r.dev ?? '/dev', rel);
 export const etcPath = (r: HostRoots, rel: string) => path.join(r.etc ?? '/etc', rel);
 export const modulesPath = (r: HostRoots, rel: string) => path.join(r.modules ?? '/lib/modules', rel);
+export const bootPath = (r: HostRoots, rel: string) => path.join(r.boot ?? '/boot', rel);
 
 export function readText(file: string): string | undefined {
   try {

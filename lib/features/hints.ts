@@ -15,7 +15,8 @@ const NOT_IMPLEMENTED: Readonly<Record<string, string>> = Object.freeze({
     'device dirty tracking is implemented by a few variant drivers (mlx5_vfio_pci, pds_vfio_pci), not by plain vfio-pci',
   DMA_LOGGING_STOP: 'device dirty tracking is implemented by a few variant drivers, not by plain vfio-pci',
   DMA_LOGGING_REPORT: 'device dirty tracking is implemented by a few variant drivers, not by plain vfio-pci',
-  LOW_POWER_ENTRY: 'low power entry needs a kernel with runtime PM and vfio-pci without disable_idle_d3',
+  LOW_POWER_ENTRY:
+    'low power entry is in vfio-pci since Linux 6.0: an older kernel, or a driver not built on vfio-pci-core, answers ENOTTY',
 });
 
 /** A hint for any feature's error, or undefined when there is nothing useful to add. */

@@ -5,6 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { NotSupportedError, PermissionError, VfioError, VfioErrorCode, invalidArgument } from '../errors';
 import { BackendChoice, BackendName, DeviceTarget } from './context';
+import { Invocation, currentInvocation, rootCommand, vfioCommand } from '../system/hints';
 
 /** What decides the IOMMU backend of a device: the device nodes present and what sysfs says of it. */
 export interface BackendFacts {
@@ -54,13 +55,15 @@ function refuse(name: string, message: string, hint: string, code: VfioErrorCode
  * The backend for `requested` given the facts, or a typed error saying what is missing.
  * 'auto' prefers iommufd (the device cdev and /dev/iommu both exist), then type1 (a group and
  * the container), then iommufd's container compatibility (a group, /dev/iommu, no container).
- * A device in no-IOMMU mode opens only with unsafeNoIommu, whatever was requested.
+ * A device in no-IOMMU mode opens only with unsafeNoIommu, whatever was requested. `inv` words
+ * the commands the hints suggest.
  */
 export function chooseBackend(
   name: string,
   requested: BackendChoice,
   f: BackendFacts,
   unsafeNoIommu: boolean,
+  inv: Invocation = currentInvocation(),
 ): BackendName {
   if (!(requested === 'auto' || BACKENDS.includes(requested))) {
     throw invalidArgument(
@@ -110,7 +113,8 @@ export function chooseBackend(
   const cdevHint =
     'the iommufd backend needs a kernel with CONFIG_IOMMUFD and CONFIG_VFIO_DEVICE_CDEV (/dev/iommu and /dev/vfio/devices/vfioN)';
   const groupHint =
-    'the group backends need an IOMMU group (/sys/bus/…/iommu_group): enable the IOMMU (VT-d or AMD-Vi in the firmware, intel_iommu=on on Intel; `vfio doctor` says what this machine lacks)';
+    'the group backends need an IOMMU group (/sys/bus/…/iommu_group), and the IOMMU is off or absent: ' +
+    `\`${vfioCommand(inv, `doctor ${name}`)}\` names the fix for this machine`;
   switch (requested) {
     case 'iommufd':
       if (!f.iommufd) throw refuse(name, 'no /dev/iommu', cdevHint, 'EOPNOTSUPP');
@@ -123,7 +127,9 @@ export function chooseBackend(
         throw refuse(
           name,
           'no /dev/vfio/vfio (the kernel has no VFIO container)',
-          f.iommufd ? 'use the iommufd or iommufd-compat backend: /dev/iommu exists' : 'load vfio (modprobe vfio-pci)',
+          f.iommufd
+            ? 'use the iommufd or iommufd-compat backend: /dev/iommu exists'
+            : `the kernel lacks CONFIG_VFIO_CONTAINER, or vfio is not loaded (${rootCommand(inv, 'modprobe vfio-pci')})`,
           'EOPNOTSUPP',
         );
       }
@@ -141,7 +147,7 @@ export function chooseBackend(
       throw refuse(
         name,
         'neither the VFIO container (/dev/vfio/vfio) nor iommufd (/dev/iommu) exists',
-        'load vfio-pci (and iommufd, if the kernel has it as a module)',
+        `load them: ${rootCommand(inv, 'modprobe vfio-pci')} (and ${rootCommand(inv, 'modprobe iommufd')}, if the kernel has it as a module)`,
         'EOPNOTSUPP',
       );
   }

@@ -1,12 +1,13 @@
 // What the iommufd backend says when opening or binding a device's cdev fails: the errno as
 // the BusyError or VfioError it means, with a hint that names the fix.
 import { BusyError, VfioError, errnoError, errnoName } from '../errors';
+import { nodeAccessHint } from '../system/hints';
 
 export function openHint(code: string, file: string): string | undefined {
   switch (code) {
     case 'EACCES':
     case 'EPERM':
-      return `run as root, or give your user ${file} and /dev/iommu (chown, or a udev rule)`;
+      return nodeAccessHint(file.endsWith('/iommu') ? [file] : [file, '/dev/iommu']);
     case 'ENOENT':
       return `${file} does not exist: is the kernel built with CONFIG_VFIO_DEVICE_CDEV, and the device bound to a VFIO driver?`;
     default:

@@ -21,7 +21,14 @@ import {
   VfioError,
   throwCloseErrors,
 } from '../errors';
-import { groupNotViableHint, groupOpenHint, noIommuGroupHint } from '../system/hints';
+import {
+  currentInvocation,
+  groupNotViableHint,
+  groupOpenHint,
+  moduleParamCommand,
+  noIommuGroupHint,
+  rootCommand,
+} from '../system/hints';
 import { native } from '../addon/native';
 import { SysfsOptions } from '../system/sysfs';
 import { DeviceNodeOptions } from './backend';
@@ -88,7 +95,7 @@ export class Type1Context implements IommuContextBase {
       detail: file,
       hint: o.iommufdCompat
         ? `may this user open ${file}? (the kernel needs CONFIG_IOMMUFD)`
-        : 'is the vfio module loaded (modprobe vfio-pci) and may this user open /dev/vfio/vfio?',
+        : `is the vfio module loaded (${rootCommand(currentInvocation(), 'modprobe vfio-pci')}) and may this user open ${file}?`,
     });
     try {
       const version = check(n.VFIO_GET_API_VERSION(fd), 'VFIO_GET_API_VERSION', {
@@ -111,7 +118,7 @@ export class Type1Context implements IommuContextBase {
             : 'the kernel does not offer the type1v2 IOMMU',
           hint: o.noIommu
             ? 'the kernel needs CONFIG_VFIO_NOIOMMU and vfio.enable_unsafe_noiommu_mode=1'
-            : 'load vfio_iommu_type1 (modprobe vfio_iommu_type1), or use the iommufd backend',
+            : `load vfio_iommu_type1 (${rootCommand(currentInvocation(), 'modprobe vfio_iommu_type1')}), or use the iommufd backend`,
         });
       }
     } catch (e) {
@@ -206,8 +213,9 @@ export class Type1Context implements IommuContextBase {
         check(n.VFIO_SET_IOMMU(containerFd, this.iommuType), 'VFIO_SET_IOMMU', {
           device: bdf,
           hint:
-            'EPERM here usually means interrupt remapping is off: enable it (intremap) or load ' +
-            'vfio_iommu_type1 with allow_unsafe_interrupts=1',
+            'EPERM here means the IOMMU cannot remap interrupts (in a VM: a vIOMMU without intremap=on; on hardware: ' +
+            'intremap=off on the command line or no remapping unit); accepting that a device can then forge MSIs: ' +
+            moduleParamCommand(currentInvocation(), 'vfio_iommu_type1', 'allow_unsafe_interrupts', '1'),
         });
         this.iommuSet = true;
       }
@@ -294,7 +302,7 @@ export class Type1Context implements IommuContextBase {
   /** Peer-to-peer mappings of dma-bufs exist only in an iommufd IOAS. */
   mapDmaBuf(): never {
     throw notSupported('Type1Context.mapDmaBuf', 'the type1 container cannot map a dma-buf', {
-      hint: "open the devices with the iommufd backend (IOMMU_IOAS_MAP_FILE, Linux 6.19+), e.g. Device.open(bdf, { backend: 'iommufd' })",
+      hint: "open the devices with the iommufd backend (dma-bufs through IOMMU_IOAS_MAP_FILE, Linux 6.19+), e.g. Device.open(bdf, { backend: 'iommufd' })",
     });
   }
 

@@ -56,39 +56,69 @@ export function bindHint(bdf: string, driver: string | undefined, inv: Invocatio
   return `${bdf} must be bound to vfio-pci (${now}): ${vfioCommand(inv, `bind ${bdf}`, true)}`;
 }
 
-export function groupNotViableHint(group: number, self: string, o: sysfs.SysfsOptions = {}): string {
-  const list = sysfs
-    .blockingMembers(self, sysfs.groupMembers(group, o))
-    .map((m) => `${m.bdf} (${m.driver})`)
-    .join(', ');
+export function groupNotViableHint(
+  group: number,
+  self: string,
+  o: sysfs.SysfsOptions = {},
+  inv: Invocation = currentInvocation(),
+): string {
+  const blocking = sysfs.blockingMembers(self, sysfs.groupMembers(group, o));
+  const list = blocking.map((m) => `${m.bdf} (${m.driver})`).join(', ');
+  const commands = blocking.map((m) => vfioCommand(inv, `bind ${m.bdf}`, true)).join(' && ');
   return (
     `every device in IOMMU group ${group} must be bound to vfio-pci or to no driver; ` +
-    (list ? `bind these too: ${list}` : 'check /sys/kernel/iommu_groups/' + group + '/devices')
+    (list
+      ? `bind these too: ${list}: ${commands}`
+      : `${vfioCommand(inv, `doctor ${self}`)} lists the group's members and their drivers`)
   );
 }
 
-export function groupOpenHint(code: string, group: number, bdf: string): string | undefined {
+/** Giving the current user a VFIO node: for now (chown), and for good (a udev rule). */
+export function nodeAccessHint(nodes: readonly string[], inv: Invocation = currentInvocation()): string {
+  return (
+    `run as root, or give your user ${nodes.join(' and ')}: ${rootCommand(inv, `chown $USER ${nodes.join(' ')}`)} (until the next bind or boot; ` +
+    'a udev rule such as SUBSYSTEM=="vfio", GROUP="vfio", MODE="0660" with your user in group vfio makes it last)'
+  );
+}
+
+export function groupOpenHint(
+  code: string,
+  group: number,
+  bdf: string,
+  inv: Invocation = currentInvocation(),
+): string | undefined {
   switch (code) {
     case 'EACCES':
     case 'EPERM':
-      return `run as root, or give your user /dev/vfio/${group} (chown, or a udev rule for the vfio group)`;
+      return nodeAccessHint([`/dev/vfio/${group}`], inv);
     case 'EBUSY':
       return (
         `/dev/vfio/${group} is already open (by another process, or by this one: close the other Device first); ` +
         `\`fuser -v /dev/vfio/${group}\` shows who holds it`
       );
     case 'ENOENT':
-      return `/dev/vfio/${group} does not exist: is ${bdf} bound to vfio-pci and is the vfio module loaded?`;
+      return `/dev/vfio/${group} does not exist: ${vfioCommand(inv, `doctor ${bdf}`)} says whether ${bdf} is bound to vfio-pci and the vfio module loaded`;
     default:
       return undefined;
   }
 }
 
-export function noIommuGroupHint(bdf: string): string {
+export function noIommuGroupHint(bdf: string, inv: Invocation = currentInvocation()): string {
   return (
-    `${bdf} has no IOMMU group: enable the IOMMU (VT-d or AMD-Vi in the firmware, intel_iommu=on on Intel; ` +
-    '`vfio doctor` says what this machine lacks), or use the unsafe no-IOMMU mode explicitly'
+    `${bdf} has no IOMMU group: the IOMMU is off or absent, and \`${vfioCommand(inv, `doctor ${bdf}`)}\` names the fix ` +
+    "for this machine (firmware, kernel command line, a virtual IOMMU, or VFIO's unsafe no-IOMMU mode)"
   );
+}
+
+/** Writing `value` to a root-only file, as the reader types it (`sudo echo … >` would not work). */
+export function writeAsRoot(inv: Invocation, file: string, value: string): string {
+  if (inv.root) return `echo ${value} > ${file}`;
+  return inv.sudo ? `echo ${value} | sudo tee ${file}` : `as root: echo ${value} > ${file}`;
+}
+
+/** Setting a module parameter the module reads at run time, through sysfs. */
+export function moduleParamCommand(inv: Invocation, module: string, param: string, value: string): string {
+  return writeAsRoot(inv, `/sys/module/${module}/parameters/${param}`, value);
 }
 
 export function memlockHint(current: bigint, needed: bigint, hard?: bigint): string {

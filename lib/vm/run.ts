@@ -2,7 +2,7 @@
 // stream the command's output, and turn the way it ended into an exit status or a VmError.
 import * as fs from 'fs';
 import * as path from 'path';
-import { AccelDecision, decideAccel, hostKvmFacts, kvmFunctionalCheck } from './qemu/accel';
+import { AccelDecision, decideAccel, hostKvmFacts, kvmFunctionalCheck, tcgRerunReason, watchesForSilence } from './qemu/accel';
 import { RunConsoles } from './qemu/consoles';
 import { GuestDevice, guestDevices } from './qemu/devices';
 import { diagnose } from './qemu/diagnose';
@@ -230,7 +230,7 @@ async function bootWithConsoles(plan: QemuPlan, opts: RunOptions, work: WorkDir,
   opts.signal?.addEventListener('abort', stopWithCaller, { once: true });
   if (opts.signal?.aborted) stop.abort();
   let silent = false;
-  const watchdog = plan.accel === 'kvm' && ctx.fallBackToTcg ? setTimeout(() => {
+  const watchdog = watchesForSilence(plan.accel, ctx.fallBackToTcg) ? setTimeout(() => {
     if (marks.firstLine === undefined) { silent = true; stop.abort(); }
   }, KVM_SILENCE_DEADLINE_MS) : undefined;
   const consoles = new RunConsoles(work.sockets, consoleLog,
@@ -259,10 +259,10 @@ async function bootWithConsoles(plan: QemuPlan, opts: RunOptions, work: WorkDir,
     opts.signal?.removeEventListener('abort', stopWithCaller);
     await consoles.close();
   }
-  const kvmGaveNothing = plan.accel === 'kvm' && ctx.fallBackToTcg && marks.firstLine === undefined
-    && (silent || (qemu.code !== 0 && !qemu.aborted && !qemu.timedOut));
-  if (kvmGaveNothing) {
-    const why = silent ? `no console output within ${KVM_SILENCE_DEADLINE_MS / 1000} s` : `QEMU exited ${qemu.code ?? qemu.signal}`;
+  const why = tcgRerunReason({
+    accel: plan.accel, auto: ctx.fallBackToTcg, consoleOutput: marks.firstLine !== undefined, stoppedSilent: silent, exit: qemu,
+  }, KVM_SILENCE_DEADLINE_MS / 1000);
+  if (why !== undefined) {
     opts.log?.(`warning: the guest under KVM gave ${why}; running it again under TCG (log: ${consoleLog})`);
     const rerun = await bootWithConsoles({ ...plan, accel: 'tcg' }, opts, work, cacheDir, ctx, attempt);
     return { ...rerun, accel: { accel: 'tcg', reason: `KVM guest gave ${why}` } };

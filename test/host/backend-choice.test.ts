@@ -62,7 +62,11 @@ describe('chooseBackend', () => {
     const e = thrown(() => chooseBackend(EDU, 'auto', facts({ container: true }), false));
     expect(e.code).toBe('VFIO_NO_IOMMU_GROUP');
     expect(e.errno).toBeUndefined();
-    expect(e.hint).toMatch(/intel_iommu=on/);
+    expect(e.hint).toMatch(/IOMMU is off or absent: `npx vfio doctor 0000:00:03\.0` names the fix/);
+    const asUser = thrown(() =>
+      chooseBackend(EDU, 'type1', facts({}), false, { cli: 'vfio', root: false, sudo: true }),
+    );
+    expect(asUser.hint).toMatch(/`vfio doctor 0000:00:03\.0`/);
   });
 
   it('refuses a no-IOMMU device without unsafeNoIommu, whatever was asked', () => {

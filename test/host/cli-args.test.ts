@@ -63,7 +63,7 @@ describe('usage errors exit 2 with the usage line', () => {
     [['peek', '00:03.0', '7', '0'], /value '7' is invalid for argument 'bar'\. expected a BAR number 0-5/, 'peek'],
     [['peek', 'xyz', '0', '0'], /expected a PCI address like 0000:00:03\.0/, 'peek'],
     [['peek', '00:03.0', '0', '0', '12'], /expected a width in bits: 8, 16, 32 or 64/, 'peek'],
-    [['poke', '00:03.0', '0', '0', '0x1ff', '8'], /error: value 0x1ff does not fit in 8 bits/, 'poke'],
+    [['poke', '00:03.0', '0', '0', '0x1ff', '8'], /value 0x1ff does not fit in 8 bits/, 'poke'],
     [['poke', '00:03.0', '0', '0'], /missing required argument 'value'/, 'poke'],
     [['info'], /missing required argument 'bdf'/, 'info'],
     [['info', '00:03.0', 'extra'], /too many arguments for 'info'/, 'info'],
@@ -78,17 +78,31 @@ describe('usage errors exit 2 with the usage line', () => {
     const r = await vfio(argv as string[]);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(message);
-    expect(r.err).toContain(`Usage: vfio ${cmd} `);
+    // One line: the mistake and where the command's help is, not the help itself.
+    expect(r.err).toMatch(new RegExp(`^vfio: [^\n]+; see vfio ${cmd} --help\n$`));
     expect(r.out).toBe('');
   });
 
-  it('an unknown command or none at all', async () => {
-    const unknown = await vfio(['frobnicate']);
-    expect(unknown.code).toBe(2);
-    expect(unknown.err).toMatch(/unknown command 'frobnicate'/);
-    const none = await vfio([]);
-    expect(none.code).toBe(2);
-    expect(none.err).toMatch(/^Usage: vfio \[options\] \[command\]/);
+  it('an unknown option of vfio itself, and an unknown command: the same one line', async () => {
+    expect(await vfio(['--x'])).toEqual({ code: 2, out: '', err: "vfio: unknown option '--x'; see vfio --help\n" });
+    expect(await vfio(['frobnicate'])).toEqual({
+      code: 2,
+      out: '',
+      err: "vfio: unknown command 'frobnicate'; see vfio --help\n",
+    });
+  });
+
+  it('no arguments: a short usage (usage line, the commands, where help is), exit 2', async () => {
+    for (const argv of [[], ['--no-color']]) {
+      const none = await vfio(argv);
+      expect(none.code).toBe(2);
+      expect(none.out).toBe('');
+      const lines = none.err.split('\n');
+      expect(lines[0]).toBe('Usage: vfio [options] [command]');
+      expect(lines[1]).toMatch(/^Commands: list, doctor, info, bind, unbind, /);
+      expect(lines[2]).toBe('See vfio --help, or vfio COMMAND --help.');
+      expect(lines.length).toBe(4);
+    }
   });
 });
 
@@ -227,10 +241,42 @@ describe('the vfio bin', () => {
   it('passes the exit status through: 2 for usage, 0 for --version', () => {
     const bad = run(['peek', '00:03.0', 'bar9', '0']);
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toContain('Usage: vfio peek [options] <bdf> <bar> <offset> [width]');
+    expect(bad.stderr).toMatch(/^vfio: .*expected a BAR number 0-5.*; see vfio peek --help\n$/);
     const v = run(['--version']);
     expect(v.status).toBe(0);
     expect(v.stdout.trim()).toBe(
+      JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')).version,
+    );
+  });
+});
+
+describe('NO_COLOR through the real bins', () => {
+  // FORCE_COLOR turns colour on in a pipe; NO_COLOR wins over it (no-color.org), for both commands.
+  const bins = {
+    vfio: [path.resolve(__dirname, '../../dist/lib/cli/vfio.js'), 'list'],
+    'vfio-vm': [path.resolve(__dirname, '../../dist/lib/vm/cli/main.js'), 'list-devices'],
+  };
+  const env = (extra: Record<string, string>) => {
+    const e = { ...process.env, ...extra };
+    if (!('NO_COLOR' in extra)) delete e.NO_COLOR;
+    return e;
+  };
+  it.each(Object.entries(bins))('%s', (_name, [bin, command]) => {
+    const forced = spawnSync(process.execPath, [bin, command], { encoding: 'utf8', env: env({ FORCE_COLOR: '1' }) });
+    expect(forced.status).toBe(0);
+    expect(forced.stdout).toContain('\u001b[');
+    const plain = spawnSync(process.execPath, [bin, command], {
+      encoding: 'utf8',
+      env: env({ FORCE_COLOR: '1', NO_COLOR: '1' }),
+    });
+    expect(plain.status).toBe(0);
+    expect(plain.stdout).not.toContain('\u001b[');
+    expect(plain.stdout.replace(/\s+/g, ' ')).toBe(
+      forced.stdout.replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g'), '').replace(/\s+/g, ' '),
+    );
+    const version = spawnSync(process.execPath, [bin, '--version'], { encoding: 'utf8' });
+    expect(version.status).toBe(0);
+    expect(version.stdout.trim()).toBe(
       JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')).version,
     );
   });

@@ -97,6 +97,6 @@ describe('vfio list', () => {
   it('a bad selector is a usage error', async () => {
     const r = await list('-s', '1:2:3:4');
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/Usage: vfio list \[options\]/);
+    expect(r.err).toMatch(/^vfio: .*is invalid\. expected \[\[DOMAIN:\]BUS:\]SLOT.*; see vfio list --help\n$/);
   });
 });

@@ -79,6 +79,7 @@ export class HostTree extends SysfsTree {
       dev: this.h('dev'),
       etc: this.h('etc'),
       modules: this.h('modules'),
+      boot: this.h('boot'),
       invocation: { cli: 'vfio', root: true, sudo: false },
       identity: { uid: 0, gids: [] },
       holders: () => [],

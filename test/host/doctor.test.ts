@@ -2,7 +2,7 @@
 // status, the finding and the fix; and the root cause Device.open puts first.
 import * as fs from 'fs';
 import { Check, doctor, hostUses, rootCause } from '../../lib/doctor';
-import { HostTree } from './doctor-fixture';
+import { HostTree, RELEASE } from './doctor-fixture';
 
 const NIC = '0000:02:00.0';
 const EDU = '0000:00:03.0';
@@ -60,8 +60,17 @@ describe('IOMMU and command line', () => {
     );
     expect(host('cmdline')).toMatchObject({
       status: 'fail',
-      detail: 'no IOMMU options: intel_iommu=on is missing (this kernel does not turn VT-d on by default)',
+      detail:
+        'no IOMMU options: intel_iommu=on is missing (kernels built without CONFIG_INTEL_IOMMU_DEFAULT_ON need it)',
     });
+    // The kernel's configuration says it: named when known, and no intel_iommu=on when it is on by default.
+    t.file(`boot/config-${RELEASE}`, 'CONFIG_INTEL_IOMMU=y\n# CONFIG_INTEL_IOMMU_DEFAULT_ON is not set\n', true);
+    expect(host('cmdline').detail).toBe(
+      `no IOMMU options: intel_iommu=on is missing (kernel ${RELEASE} is built without CONFIG_INTEL_IOMMU_DEFAULT_ON)`,
+    );
+    t.file(`boot/config-${RELEASE}`, 'CONFIG_INTEL_IOMMU=y\nCONFIG_INTEL_IOMMU_DEFAULT_ON=y\n', true);
+    expect(host('cmdline').status).toBe('ok');
+    expect(host('iommu').fix).toMatch(/^the kernel has intel_iommu on and did not start it: the kernel log/);
   });
 
   it('turned off on the command line: remove it (no GRUB here: the boot loader in general)', () => {
@@ -76,15 +85,24 @@ describe('IOMMU and command line', () => {
     fs.rmSync(t.p('firmware/acpi/tables/DMAR'));
     expect(host('iommu')).toMatchObject({
       status: 'fail',
-      fix: expect.stringMatching(/^enable VT-d \(Intel\) or AMD-Vi/),
+      fix: 'enable the IOMMU (VT-d on Intel, AMD-Vi on AMD) in the firmware setup',
     });
+    // The CPU's maker picks the words; intel_iommu=on only where the kernel needs it.
+    t.file('proc/cmdline', 'root=/dev/sda1\n', true);
+    t.file('proc/cpuinfo', 'vendor_id\t: GenuineIntel\nflags\t\t: fpu vmx\n', true);
+    expect(host('iommu').fix).toBe('enable VT-d in the firmware setup, then boot with intel_iommu=on');
+    t.file('proc/cpuinfo', 'vendor_id\t: AuthenticAMD\nflags\t\t: fpu svm\n', true);
+    expect(host('iommu').fix).toMatch(/^enable the IOMMU \(AMD-Vi/);
     expect(host('cmdline').status).toBe('skip');
     t.file('proc/cpuinfo', 'flags\t\t: fpu hypervisor\n', true);
     expect(host('iommu')).toMatchObject({
       status: 'fail',
       detail: expect.stringMatching(/a virtual machine/),
-      fix: expect.stringMatching(/-device intel-iommu/),
+      fix: expect.stringMatching(
+        /-machine q35,kernel-irqchip=split -device intel-iommu,intremap=on\) and boot it with intel_iommu=on, or, knowing the device can then reach all memory, VFIO's no-IOMMU mode: echo Y > \/sys\/module\/vfio\/parameters\/enable_unsafe_noiommu_mode$/,
+      ),
     });
+    expect(host('iommu').fix).not.toMatch(/firmware/);
     t.addDevice({ bdf: '0000:05:00.0', driver: 'e1000e' });
     expect(dev('0000:05:00.0', 'group')).toMatchObject({
       status: 'fail',
@@ -116,8 +134,14 @@ describe('modules, nodes and backends', () => {
       status: 'skip',
       detail: 'not checked: fix "vfio and vfio-pci modules" first',
     });
+    t.file(`modules/${RELEASE}/modules.dep`, 'kernel/drivers/net/igb.ko.xz:\n', true);
+    expect(host('modules')).toMatchObject({
+      detail: `not loaded: vfio_pci, and kernel ${RELEASE} has no vfio-pci module`,
+      fix: expect.stringMatching(/^boot a kernel built with CONFIG_VFIO_PCI/),
+    });
     fs.rmSync(t.h('modules'), { recursive: true });
-    expect(host('modules').fix).toMatch(/CONFIG_VFIO_PCI/);
+    expect(host('modules').detail).toMatch(/no modules are installed for kernel/);
+    expect(host('modules').fix).toMatch(/^install the modules of the running kernel/);
     expect(rootCause(NIC, t.options())).toMatchObject({ id: 'modules' });
   });
 

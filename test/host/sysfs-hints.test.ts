@@ -49,6 +49,9 @@ it('reads drivers, groups, ids and group members', () => {
 it('the not-viable hint lists exactly the group members bound to other drivers', () => {
   const hint = groupNotViableHint(5, '0000:00:03.0', { sysfs: root });
   expect(hint).toMatch(/IOMMU group 5/);
-  expect(hint).toMatch(/bind these too: 0000:00:03\.1 \(e1000e\)$/);
+  expect(hint).toMatch(/bind these too: 0000:00:03\.1 \(e1000e\): (sudo )?(npx )?vfio bind 0000:00:03\.1$/);
+  expect(groupNotViableHint(5, '0000:00:03.0', { sysfs: root }, { cli: 'npx vfio', root: false, sudo: true })).toMatch(
+    /: sudo npx vfio bind 0000:00:03\.1$/,
+  );
   expect(hint).not.toMatch(/03\.2/); // no driver is fine for viability
 });

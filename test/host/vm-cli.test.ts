@@ -31,20 +31,25 @@ async function vm(...args: string[]): Promise<{ code: number; out: string; err: 
 
 describe('vfio-vm on the command line', () => {
   it.each([
-    [
-      ['run', '--bogus', '--', 'true'],
-      /^error: unknown option '--bogus'\nUsage: vfio-vm run \[options\] <cmd\.\.\.>\n\(run 'vfio-vm run --help' for details\)\n$/,
-    ],
-    [
-      ['kernel', 'build', '--nope'],
-      /^error: unknown option '--nope'\nUsage: vfio-vm kernel build \[options\]\n\(run 'vfio-vm kernel build --help' for details\)\n$/,
-    ],
-    [['frobnicate'], /^error: unknown command 'frobnicate'\n\(run 'vfio-vm --help' for the list of commands\)\n$/],
-  ])('%j: exit 2, the usage line and a pointer', async (args, expected) => {
+    [['run', '--bogus', '--', 'true'], /^vfio-vm: unknown option '--bogus'; see vfio-vm run --help\n$/],
+    [['kernel', 'build', '--nope'], /^vfio-vm: unknown option '--nope'; see vfio-vm kernel build --help\n$/],
+    [['frobnicate'], /^vfio-vm: unknown command 'frobnicate'; see vfio-vm --help\n$/],
+    [['--x'], /^vfio-vm: unknown option '--x'; see vfio-vm --help\n$/],
+    [['run'], /^vfio-vm: missing required argument 'cmd'; see vfio-vm run --help\n$/],
+  ])('%j: exit 2, one line with a pointer', async (args, expected) => {
     const r = await vm(...args);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(expected);
     expect(r.out).toBe('');
+  });
+
+  it('no arguments: a short usage, exit 2', async () => {
+    const r = await vm();
+    expect(r.code).toBe(2);
+    expect(r.out).toBe('');
+    expect(r.err).toMatch(
+      /^Usage: vfio-vm \[options\] \[command\]\nCommands: run, shell, provision, kernel, list-devices\nSee vfio-vm --help, or vfio-vm COMMAND --help\.\n$/,
+    );
   });
 
   it('--version prints the package version', async () => {

@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { checkBdf, checkDriverName } from './bind-paths';
 import { CliError } from '../report';
+import { Invocation, vfioCommand } from '../../system/hints';
 
 export const DEFAULT_UDEV_RULES_DIR = '/etc/udev/rules.d';
 
@@ -27,11 +28,11 @@ export function ruleText(bdf: string, driver: string): string {
 }
 
 /** Writes the rule (replacing an earlier one for the device, never through a link). */
-export function writeRule(bdf: string, driver: string, rulesDir = DEFAULT_UDEV_RULES_DIR): string {
+export function writeRule(bdf: string, driver: string, rulesDir: string, inv: Invocation): string {
   if (!fs.existsSync(rulesDir)) {
     throw new CliError(
       `--persist needs udev, and ${rulesDir} does not exist`,
-      'bind at each boot instead (a systemd unit or rc script running `vfio bind`)',
+      `bind at each boot instead: a boot script (systemd unit, rc.local) running \`${vfioCommand({ ...inv, root: true }, `bind ${bdf}`)}\``,
     );
   }
   const file = ruleFile(bdf, rulesDir);

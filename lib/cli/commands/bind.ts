@@ -114,7 +114,7 @@ function refusal(bdf: string, env: BindEnv, flags: BindFlags): void {
     const why = iommu && iommu.status !== 'ok' ? `: ${iommu.detail}` : '';
     throw new CliError(
       `${bdf} has no IOMMU group, so VFIO cannot take it${why}`,
-      iommu?.fix ?? 'enable the IOMMU (see `vfio doctor`)',
+      iommu?.fix ?? `enable the IOMMU (\`${vfioCommand(inv(env), 'doctor')}\` says how)`,
     );
   }
   // The host's use first: binding a group's other members is no fix when the host needs them.
@@ -148,7 +148,7 @@ export function bind(bdfArg: string, env: BindEnv, driverArg = DEFAULT_DRIVER, f
   if (!isVfioDriver(driver))
     throw new CliError(
       `${driver} is not a VFIO driver`,
-      'vfio bind hands devices to vfio-pci or a VFIO variant driver (--driver NAME_vfio_pci)',
+      `${inv(env).cli} bind hands devices to vfio-pci (the default) or a VFIO variant driver (--driver NAME_vfio_pci)`,
     );
   const dir = requireDevice(bdf, env, 'bind', flags.dryRun);
   const before = sysfs.driverOf(bdf, env);
@@ -156,7 +156,7 @@ export function bind(bdfArg: string, env: BindEnv, driverArg = DEFAULT_DRIVER, f
   const persistStep = `write ${ruleFile(bdf, rules)} (a udev rule that binds ${bdf} to ${driver} at every boot)`;
   if (before === driver) {
     const steps = flags.persist ? [persistStep] : [];
-    if (flags.persist && !flags.dryRun) writeRule(bdf, driver, rules);
+    if (flags.persist && !flags.dryRun) writeRule(bdf, driver, rules, inv(env));
     return {
       bdf,
       before,
@@ -225,7 +225,7 @@ export function bind(bdfArg: string, env: BindEnv, driverArg = DEFAULT_DRIVER, f
   }
   let message = `${bdf}: ${before ?? 'no driver'} -> ${after}`;
   if (flags.persist)
-    message += `\n${bdf}: bound again at every boot by ${writeRule(bdf, driver, rules)} (\`vfio unbind ${bdf}\` removes it)`;
+    message += `\n${bdf}: bound again at every boot by ${writeRule(bdf, driver, rules, inv(env))} (\`${vfioCommand(inv(env), `unbind ${bdf}`, true)}\` removes it)`;
   return { bdf, before: before ?? null, after, changed: true, previous: null, steps, message };
 }
 
@@ -284,7 +284,7 @@ export function unbind(bdfArg: string, env: BindEnv): BindResult {
   removeStateFile(stateDir, bdf);
   let message = `${bdf}: ${before ?? 'no driver'} -> ${after ?? 'no driver'}`;
   if (previous && after !== previous)
-    message += ` (it was bound to ${previous} before \`vfio bind\`; ${previous} did not take it back)`;
+    message += ` (it was bound to ${previous} before \`${inv(env).cli} bind\`; ${previous} did not take it back)`;
   return {
     bdf,
     before: before ?? null,

@@ -3,7 +3,7 @@
 import * as fs from 'fs';
 import { describeTarget } from '../../device/target';
 import { doctor } from '../../doctor';
-import { Invocation, vfioCommand } from '../../system/hints';
+import { Invocation, nodeAccessHint, vfioCommand } from '../../system/hints';
 import * as sysfs from '../../system/sysfs';
 import { Colors, table } from '../format';
 import { className, idKey, isBridge, lookupPciIds } from '../pci-names';
@@ -55,7 +55,9 @@ export function usability(d: UsabilityInput): Usability {
     if (d.noIommuMode) return { usable: reasons.length === 0, reasons, hint };
     reasons.push('no IOMMU group');
     // Binding cannot help without a group: the IOMMU is the root cause.
-    hint = d.iommuFix ?? 'enable the IOMMU (`vfio doctor` says how on this machine)';
+    hint =
+      d.iommuFix ??
+      `enable the IOMMU (\`${vfioCommand(d.invocation ?? DEFAULT_INVOCATION, 'doctor')}\` says how on this machine)`;
   } else {
     const blocking = blockingMembers(d.bdf, d.members);
     if (blocking.length && !bridge) {
@@ -65,7 +67,7 @@ export function usability(d: UsabilityInput): Usability {
     if (isVfioDriver(d.driver) && d.access === false) {
       const file = d.accessFile ?? `/dev/vfio/${d.group}`;
       reasons.push(`no access to ${file}`);
-      hint ??= `run as root, or give your user ${file}`;
+      hint ??= nodeAccessHint([file], d.invocation ?? DEFAULT_INVOCATION);
     }
   }
   return { usable: reasons.length === 0, reasons, hint };
@@ -230,9 +232,11 @@ export function formatList(entries: readonly ListEntry[], c: Colors, f: ListForm
   let out = table(head, rows, c) + '\n';
   // A generic line, not a suggested device: binding the wrong one takes it from its driver.
   if (entries.some((e) => !e.vfio.usable && e.vfio.hint?.includes('vfio bind'))) {
-    const bind = vfioCommand(f.invocation ?? DEFAULT_INVOCATION, 'bind BDF', true);
+    const inv = f.invocation ?? DEFAULT_INVOCATION;
+    const bind = vfioCommand(inv, 'bind BDF', true);
     out += c.dim(
-      `\nto hand a device to VFIO: ${bind}; \`vfio info BDF\` describes a usable one, \`vfio doctor BDF\` checks everything on the way\n`,
+      `\nto hand a device to VFIO: ${bind}; \`${vfioCommand(inv, 'info BDF')}\` describes a usable one, ` +
+        `\`${vfioCommand(inv, 'doctor BDF')}\` checks everything on the way\n`,
     );
   }
   return out;

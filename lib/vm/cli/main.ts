@@ -6,6 +6,7 @@ import { Command, CommanderError, Option } from 'commander';
 import pc from 'picocolors';
 import { packageVersion } from '../../addon/paths';
 import { table } from '../../text/table';
+import { oneLineUsageErrors, shortUsage } from '../../text/usage';
 import { ACCEL_CHOICES, AccelChoice } from '../qemu/accel';
 import { kernelCommands } from './kernel';
 import { kernelsCommand } from './kernels';
@@ -197,8 +198,7 @@ export function program(): Command {
   const prog = new Command('vfio-vm')
     .description('an emulated VFIO host: a QEMU guest with an IOMMU and VFIO devices, running a command')
     .version(packageVersion(), '-V, --version')
-    .exitOverride()
-    .showHelpAfterError("(run 'vfio-vm --help' for the list of commands)");
+    .exitOverride();
   const finish = (p: Promise<number>) => p.then((code) => { process.exitCode = code; });
   guestOptions(prog.command('run').description('boot the guest and run CMD in the current directory')
     .argument('<cmd...>', 'the command and its arguments (after --)'))
@@ -212,12 +212,8 @@ export function program(): Command {
   kernelsCommand(prog, `cache directory (default: ${defaultCacheDir()})`, log, finish);
   prog.command('list-devices').description('the default devices and what each is for')
     .action(() => finish(Promise.resolve(listDevices())));
-  // A usage error shows the command's usage line and where the help is, not the whole help.
-  const pointTo = (cmd: Command, name: string) => {
-    cmd.showHelpAfterError(`Usage: ${name} ${cmd.usage()}\n(run '${name} --help' for details)`);
-    for (const sub of cmd.commands) pointTo(sub, `${name} ${sub.name()}`);
-  };
-  for (const cmd of prog.commands) pointTo(cmd, `vfio-vm ${cmd.name()}`);
+  // A usage error is one line naming the mistake and the command's --help, as `vfio` does.
+  oneLineUsageErrors(prog, (s) => process.stderr.write(s));
   return prog;
 }
 
@@ -233,8 +229,14 @@ function dropOutputOnEpipe(stream: NodeJS.WriteStream): void {
 
 export async function main(argv: string[]): Promise<void> {
   dropOutputOnEpipe(process.stdout);
+  const prog = program();
+  if (argv.length <= 2) {
+    process.stderr.write(shortUsage(prog));
+    process.exitCode = EXIT_USAGE;
+    return;
+  }
   try {
-    await program().parseAsync(argv);
+    await prog.parseAsync(argv);
   } catch (e) {
     if (e instanceof CommanderError) {
       const fine = e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || (e.code === 'commander.help' && e.exitCode === 0);

@@ -75,6 +75,38 @@ export async function decideAccel(choice: AccelChoice, facts: KvmFacts, check: (
     : { accel: 'tcg', reason: `KVM check failed (${r.detail})` };
 }
 
+/** What a boot under KVM showed: the input of the decision to rerun it under TCG. */
+export interface KvmBootSeen {
+  /** The accelerator the boot ran under. */
+  accel: Accel;
+  /** The run's choice was `auto` (an explicit `--accel kvm` is never second-guessed). */
+  auto: boolean;
+  /** The guest wrote at least one console line. */
+  consoleOutput: boolean;
+  /** The silence deadline passed with no console output, and the run stopped QEMU for it. */
+  stoppedSilent: boolean;
+  /** How QEMU ended. */
+  exit: { code: number | null; signal: string | null; aborted: boolean; timedOut: boolean };
+}
+
+/** Whether a boot under `accel` is watched for silence (and so may be rerun under TCG). */
+export const watchesForSilence = (accel: Accel, auto: boolean): boolean => accel === 'kvm' && auto;
+
+/**
+ * Why a KVM boot is to be rerun under TCG, or undefined when it is not: only under `auto`, only
+ * when the guest said nothing, and then either the silence deadline stopped it or QEMU itself
+ * failed (an abort on an MSR, an emulation failure) before any output. A run stopped by the
+ * caller, one that hit the run's own time limit, or a guest that spoke is never rerun: its
+ * outcome is the guest's.
+ */
+export function tcgRerunReason(seen: KvmBootSeen, silenceSeconds: number): string | undefined {
+  if (!watchesForSilence(seen.accel, seen.auto) || seen.consoleOutput) return undefined;
+  if (seen.stoppedSilent) return `no console output within ${silenceSeconds} s`;
+  const { code, signal, aborted, timedOut } = seen.exit;
+  if (aborted || timedOut || code === 0) return undefined;
+  return `QEMU exited ${code ?? signal}`;
+}
+
 /** This machine's facts. */
 export function hostKvmFacts(): KvmFacts {
   const read = (f: string) => { try { return fs.readFileSync(f, 'utf8'); } catch { return ''; } };
