@@ -48,6 +48,12 @@ export interface RunOptions extends ProvisionOptions, BackendOptions {
   devices?: string[];
   /** Leave out edu, ivshmem, nvme and pci-testdev. */
   noDefaultDevices?: boolean;
+  /**
+   * Add a two-function device (edu + virtio-rng) behind a PCIe root port of its own: one IOMMU
+   * group and one bus for both, left to the guest's own drivers (tests bind them), announced by
+   * VFIO_VM_SHARED_GROUP=1 (qemu/shared-group.ts).
+   */
+  sharedGroup?: boolean;
   /** Extra kernel command line arguments (NAME.PARAM=V is forwarded to module NAME). */
   append?: string;
   /** Guest memory, QEMU syntax (e.g. "2G"). Default "2G". */

@@ -22,6 +22,7 @@ import { HOST_FIRMWARE_DIR, QemuPlan, qemuArgs } from './qemu/qemu';
 import { QemuExit, runQemu } from './qemu/qemu-process';
 import { withSampleDriver } from './sample-driver';
 import { serveModel } from './model';
+import { SHARED_GROUP_ENV, sharedGroupQemuArgs } from './qemu/shared-group';
 import { Userland } from './archive/userland';
 import { Tool, hostTool, runTool } from './archive/userland-tools';
 import { WorkDir, consoleLogPath, createWorkDir, nvmeImage, removeWorkDir } from './core/workdir';
@@ -74,6 +75,7 @@ export function commandEnv(opts: RunOptions, projectDir: string, kernel: KernelI
   for (const d of devices) env[d.env] = d.bdf;
   if (ivshmemFile) env.VFIO_VM_IVSHMEM_FILE = ivshmemFile;
   if (opts.model) env.VFIO_VM_MODEL_DMA = opts.modelDma ?? 'mapped';
+  if (opts.sharedGroup) env[SHARED_GROUP_ENV] = '1';
   return { ...env, ...opts.env };
 }
 
@@ -132,7 +134,8 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     });
     const plan: QemuPlan = {
       kernel, initrd, append: guestAppend(opts.append, !!opts.noIommu), noIommu: opts.noIommu, shares: shareList, devices,
-      memory: opts.memory ?? DEFAULT_MEMORY, smp: opts.smp ?? DEFAULT_SMP, extraArgs: backendArgs(opts, cwd),
+      memory: opts.memory ?? DEFAULT_MEMORY, smp: opts.smp ?? DEFAULT_SMP,
+      extraArgs: [...(opts.sharedGroup ? sharedGroupQemuArgs() : []), ...backendArgs(opts, cwd)],
       consoles: opts.interactive ? { stdio: true } : { sockets: work.sockets },
       accel: accel.accel, firmwareDir: qemu.firmwareDir,
       vfioUser: !!model, sharedRam: !!model && opts.modelDma !== 'messages',

@@ -35,6 +35,7 @@ interface CommonFlags {
 interface GuestFlags extends CommonFlags {
   device: string[];
   defaultDevices: boolean;
+  sharedGroup?: boolean;
   append?: string;
   memory: string;
   smp: string;
@@ -69,6 +70,7 @@ function guestOptions(cmd: Command): Command {
     .option('--netdev <spec>', 'QEMU -netdev for a --device to name, e.g. user,id=n1 (repeatable)', collect, [])
     .option('--qemu-arg <arg>', 'any further QEMU argument, passed as is (repeatable; one word each)', collect, [])
     .option('--no-default-devices', 'leave out edu, ivshmem, nvme and pci-testdev')
+    .option('--shared-group', 'add a two-function device (edu + virtio-rng) sharing one IOMMU group behind a root port of its own, left unbound')
     .option('--append <args>', 'extra kernel command line (NAME.PARAM=V is passed to module NAME)')
     .option('--memory <size>', 'guest memory', DEFAULT_MEMORY)
     .option('--smp <n>', 'guest CPUs', String(DEFAULT_SMP))
@@ -106,6 +108,7 @@ function runOptions(flags: GuestFlags, command: string[], signal: AbortSignal): 
     verbose: flags.verbose,
     devices: flags.device,
     noDefaultDevices: !flags.defaultDevices,
+    sharedGroup: flags.sharedGroup,
     append: flags.append,
     memory: flags.memory,
     smp: positiveInt('--smp', flags.smp),
