@@ -543,6 +543,7 @@ export interface NativeConstants {
     PAGE_SIZE: number;
     SOCK_STREAM: number;
     SOCK_SEQPACKET: number;
+    MAX_MAPPING_LENGTH: number;
     abi: Record<string, number | bigint>;
     sizes: Record<string, number>;
 }
@@ -3716,6 +3717,7 @@ export interface RunOptions extends ProvisionOptions, BackendOptions {
     projectDir?: string;
     devices?: string[];
     noDefaultDevices?: boolean;
+    sharedGroup?: boolean;
     append?: string;
     memory?: string;
     smp?: number;
