@@ -49,6 +49,7 @@ const GUEST_CONFIGS = [
       devices: ['rtl8139', 'VGA', 'qemu-xhci', NVME_TEST.device],
       drives: [NVME_TEST.drive],
       modules: ['nvme'],
+      sharedGroup: true, // test/guest/shared-group.test.ts
     },
     env: NVME_TEST_ENV,
   },
@@ -75,7 +76,7 @@ const GUEST_CONFIGS = [
   {
     name: 'noiommu',
     description: 'custom kernel without an IOMMU: the no-IOMMU backend (unsafe)',
-    options: { kernel: 'custom', noIommu: true, devices: ['edu,dma_mask=0xffffffff'] },
+    options: { kernel: 'custom', noIommu: true, devices: ['edu,dma_mask=0xffffffff'], sharedGroup: true },
     env: { VFIO_TEST_BACKEND: 'noiommu' },
   },
   // ivshmem bound to the sample WC variant driver (kernel/vfio-pci-wc-sample, docs/sample-driver.md)
