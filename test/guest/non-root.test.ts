@@ -40,7 +40,10 @@ function asUser(): Outcome {
 describeIf(fs.existsSync(node) && fs.existsSync('/dev/vfio/vfio'), 'no type1 group node for edu in this configuration')(
   'a user that is not root',
   () => {
-    const owner = fs.statSync(node);
+    let owner: fs.Stats;
+    beforeAll(() => {
+      owner = fs.statSync(node);
+    });
     afterAll(() => fs.chownSync(node, owner.uid, owner.gid));
 
     it('without /dev/vfio/N: a PermissionError naming the node and how to give it', () => {
