@@ -9,6 +9,8 @@
 //   --host-only     only the host suite
 //   --guest-only    only the guest suite, in every configuration
 //   --config NAME   only the guest suite in configuration NAME (see GUEST_CONFIGS)
+//   --node-lines    only the other Node.js LTS lines: host suite and the default configuration's
+//                   core guest files on each (scripts/node-lines.js)
 //   --timeout S     time limit of each guest boot (default 900 s)
 //   anything else is passed to jest (e.g. -t 'edu' or a test path pattern)
 'use strict';
@@ -91,12 +93,13 @@ const GUEST_CONFIGS = [
 ];
 
 function parseArgs(argv) {
-  const args = { hostOnly: false, guestOnly: false, config: undefined, timeout: 900, jest: [] };
+  const args = { hostOnly: false, guestOnly: false, nodeLines: false, config: undefined, timeout: 900, jest: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--host-only') args.hostOnly = true;
     else if (a === '--guest-only') args.guestOnly = true;
     else if (a === '--config') args.config = argv[++i];
+    else if (a === '--node-lines') args.nodeLines = true;
     else if (a === '--timeout') args.timeout = Number(argv[++i]);
     else args.jest.push(a);
   }
@@ -104,6 +107,7 @@ function parseArgs(argv) {
     fail(`unknown --config ${args.config}; known: ${GUEST_CONFIGS.map((c) => c.name).join(', ')}`);
   }
   if (args.hostOnly && (args.guestOnly || args.config)) fail('--host-only excludes --guest-only and --config');
+  if (args.nodeLines && (args.hostOnly || args.guestOnly || args.config)) fail('--node-lines runs that phase alone');
   if (!Number.isFinite(args.timeout) || args.timeout <= 0) fail('--timeout expects seconds');
   return args;
 }
@@ -220,15 +224,30 @@ function packageCheck() {
   return { name: 'package', passed: status === 0 ? 1 : 0, failed: status === 0 ? 0 : 1, skipped: 0 };
 }
 
+/** A zeroed sparse image per boot: what the tests read is what this run wrote. */
+function freshNvmeImage(config) {
+  if (!config.options.drives?.includes(NVME_TEST.drive)) return;
+  fs.rmSync(NVME_TEST_IMAGE, { force: true });
+  fs.writeFileSync(NVME_TEST_IMAGE, '');
+  fs.truncateSync(NVME_TEST_IMAGE, NVME_TEST_IMAGE_BYTES);
+}
+
+/** scripts/node-lines.js: the host suite and the default configuration's core guest files on the other Node.js LTS lines. */
+function nodeLines(args) {
+  const config = GUEST_CONFIGS.find((c) => c.name === 'default');
+  return require('./node-lines').nodeLinesPhase({
+    root,
+    resultsDir,
+    countResults,
+    jestExtra: args.jest,
+    guest: { config, timeout: args.timeout, prepare: () => freshNvmeImage(config) },
+  });
+}
+
 /** One boot of the emulated host running the whole guest suite. */
 async function guestSuite(config, args) {
   const { run, VmError } = require(path.join(root, 'dist', 'lib', 'vm'));
-  if (config.options.drives?.includes(NVME_TEST.drive)) {
-    // A zeroed sparse image per boot: what the tests read is what this run wrote.
-    fs.rmSync(NVME_TEST_IMAGE, { force: true });
-    fs.writeFileSync(NVME_TEST_IMAGE, '');
-    fs.truncateSync(NVME_TEST_IMAGE, NVME_TEST_IMAGE_BYTES);
-  }
+  freshNvmeImage(config);
   const out = path.join(resultsDir, `guest-${config.name}.json`);
   fs.rmSync(out, { force: true });
   say(`guest suite, configuration "${config.name}" (${config.description})…`);
@@ -295,13 +314,14 @@ async function main() {
     process.exit(1);
   }
   const results = [];
-  const all = !args.guestOnly && !args.config;
+  const all = !args.guestOnly && !args.config && !args.nodeLines;
   if (all) results.push(checksPhase(), hostSuite(args));
-  if (!args.hostOnly) {
+  if (!args.hostOnly && !args.nodeLines) {
     for (const config of GUEST_CONFIGS.filter((c) => !args.config || c.name === args.config)) {
       results.push(await guestSuite(config, args));
     }
   }
+  if (all || args.nodeLines) results.push(...(await nodeLines(args)));
   // Last: npm pack's prepack rebuilds the addon (prebuildify), which empties build/, where the
   // C probes the guest suites run live.
   if (all) results.push(packageCheck());
