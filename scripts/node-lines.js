@@ -1,8 +1,8 @@
 // npm test's Node.js lines phase: the host suite, and the default guest configuration's core
 // files, on every LTS line scripts/node-lines.json pins other than the one running npm test
 // (which runs everything already). Each line gets a staged copy of the tree under
-// .vm-work/node-<line>/ (the working tree's files, the compiled dist/, the C test tools, a link
-// to node_modules) with the addon rebuilt by node-gyp against that line's own headers, so the
+// .vm-work/node-<line>/ (the working tree's files, the compiled dist/, the C test tools, a hard-link
+// tree of node_modules) with the addon rebuilt by node-gyp against that line's own headers, so the
 // main tree's build/ is never touched. The Node binaries come from the npm registry
 // (scripts/node-fetch.js) and are cached beside the emulated host's files.
 'use strict';
@@ -77,7 +77,12 @@ function stage(root, resultsDir, line, nodeDir) {
     fs.copyFileSync(path.join(root, f), path.join(dir, f));
   }
   fs.cpSync(path.join(root, 'dist'), path.join(dir, 'dist'), { recursive: true });
-  fs.symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'));
+  // A tree of hard links, not a symlink: host tests that boot a guest share the stage as the
+  // project, and a link out of it would not resolve in the guest.
+  const links = spawnSync('cp', ['-al', path.join(root, 'node_modules'), path.join(dir, 'node_modules')], {
+    encoding: 'utf8',
+  });
+  if (links.status !== 0) throw new Error(`linking node_modules into ${dir} failed: ${links.stderr.trim()}`);
   linkOrCopy(path.join(nodeDir, 'bin', 'node'), path.join(dir, '.node', 'bin', 'node'));
   return dir;
 }
@@ -149,13 +154,12 @@ async function nodeLinesPhase({ root, resultsDir, countResults, jestExtra = [], 
       cwd: dir,
     });
     results.push(countResults(`host ${name}`, hostOut, hostStatus));
-    if (guest)
-      results.push(await guestOnLine(name, line, dir, nodeBin, resultsDir, countResults, jestExtra, guest, root));
+    if (guest) results.push(await guestOnLine(name, line, dir, nodeBin, resultsDir, countResults, jestExtra, guest));
   }
   return results;
 }
 
-async function guestOnLine(name, line, dir, nodeBin, resultsDir, countResults, jestExtra, guest, root) {
+async function guestOnLine(name, line, dir, nodeBin, resultsDir, countResults, jestExtra, guest) {
   const { run, VmError } = require(path.join(dir, 'dist', 'lib', 'vm'));
   const out = path.join(resultsDir, `guest-${guest.config.name}-node${line}.json`);
   fs.rmSync(out, { force: true });
@@ -168,8 +172,6 @@ async function guestOnLine(name, line, dir, nodeBin, resultsDir, countResults, j
       ...guest.config.options,
       command: [nodeBin, ...jestArgs(dir, 'jest.guest.config.js', out, [...jestExtra, ...CORE_GUEST_FILES])],
       cwd: dir,
-      // The whole tree is shared: the stage links to its node_modules.
-      projectDir: root,
       env: { VFIO_TEST_CONFIG: guest.config.name, ...guest.config.env },
       timeoutSeconds: guest.timeout,
       log: (l) => process.stderr.write(`vfio-vm: ${l}\n`),
