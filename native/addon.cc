@@ -10,6 +10,7 @@
 #include "abi/vfio_abi.h"
 #include "args.h"
 #include "exports.h"
+#include "mman.h"
 
 namespace vfio {
 
@@ -56,6 +57,7 @@ void export_constants(Exports& out) {
       {"PAGE_SIZE", sysconf(_SC_PAGESIZE)},
       {"SOCK_STREAM", SOCK_STREAM},
       {"SOCK_SEQPACKET", SOCK_SEQPACKET},
+      {"MAX_MAPPING_LENGTH", static_cast<int64_t>(kMaxMappingLength)},
   };
   bool ok = true;
   for (const auto& entry : plain) ok = ok && !c.Set(entry.name, number(env, entry.value)).IsNothing();

@@ -27,7 +27,6 @@ namespace vfio {
 namespace {
 
 const napi_type_tag kMappingTag = {0x7f1c0a5e2b9d4e31ULL, 0x96a8d3c45e0f7b12ULL};
-constexpr uint64_t kMaxLength = 1ULL << 32;  // Node 20's external ArrayBuffer limit
 // Past 1 GiB (the largest page size of x86-64 and 4K-granule arm64) more alignment buys nothing.
 constexpr uint64_t kMaxAlign = 1ULL << 30;
 
@@ -129,7 +128,7 @@ napi_value mm_mmap(napi_env env, napi_callback_info info) {
   uint64_t length = a.size(2);
   int prot = a.i32(3);
   uint64_t align = a.size(4);
-  a.invalid_unless(length > 0 && length <= kMaxLength);
+  a.invalid_unless(length > 0 && length <= kMaxMappingLength);
   // Read and/or write, nothing else: PROT_NONE would make any view fault (write-only pages are
   // readable on x86-64 and arm64, so a write-only region still gives a usable view).
   a.invalid_unless((prot & (PROT_READ | PROT_WRITE)) != 0 && (prot & ~(PROT_READ | PROT_WRITE)) == 0);
@@ -160,7 +159,7 @@ napi_value mm_dma_alloc(napi_env env, napi_callback_info info) {
   Args a(env, info);
   uint64_t length = a.size(0);
   bool hugepages = a.boolean(1);
-  a.invalid_unless(length > 0 && length <= kMaxLength);
+  a.invalid_unless(length > 0 && length <= kMaxMappingLength);
   if (!a.ok()) return a.failure();
   void* addr = alloc_shared(length, hugepages);
   if (addr == MAP_FAILED) return a.result(-errno);

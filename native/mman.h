@@ -11,6 +11,11 @@
 
 namespace vfio {
 
+// The longest mapping or DMA buffer: what one external ArrayBuffer holds on every supported Node
+// line (Node 20's limit; later lines allow more), and the range the width-exact accessors'
+// uint32 offset checks cover. JavaScript reads it as constants.MAX_MAPPING_LENGTH.
+constexpr uint64_t kMaxMappingLength = 1ULL << 32;
+
 // Argument i as a MemHandle (a TypeError for anything else).
 Mapping* mem_handle(Args& a, size_t i);
 

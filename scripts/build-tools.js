@@ -37,3 +37,19 @@ for (const tool of tools) {
   }
   console.error(`[build-tools] ${path.relative(root, exe)} (${linkage})`);
 }
+
+// Test-only Node-API modules (test/tools/*.c, loaded with require): built against the Node-API
+// headers package, so one build loads in every Node.js line (Node-API is ABI-stable).
+const addons = ['fork-helper'];
+const napiInclude = path.join(path.dirname(require.resolve('node-api-headers/package.json')), 'include');
+for (const addon of addons) {
+  const src = path.join('test', 'tools', `${addon}.c`);
+  const out = path.join(root, 'build', 'tools', `${addon}.node`);
+  const r = gcc([...flags, '-Wno-unused-parameter', '-shared', '-fPIC', '-I', napiInclude, src, '-o', out]);
+  if (r.status !== 0) {
+    process.stderr.write(r.stderr);
+    console.error(`[build-tools] ${addon}: compilation failed`);
+    process.exit(1);
+  }
+  console.error(`[build-tools] ${path.relative(root, out)} (Node-API module)`);
+}

@@ -13,6 +13,8 @@
 //   --guest-only    only the guest suite, in every configuration
 //   --config NAME   only the guest suite in configuration NAME (see scripts/test/configs.js);
 //                   NAME/PASS: only that pass of it
+//   --node-lines    only the other Node.js LTS lines: host suite and the default configuration's
+//                   core guest files on each (scripts/node-lines.js)
 //   --timeout S     time limit of each guest boot, all its passes (default 2400 s)
 //   --no-build      use dist/ as it is (no compile or API check; dist/ is not deleted, so runs
 //                   can overlap); the C probes are still built
@@ -40,7 +42,15 @@ const root = path.resolve(__dirname, '..');
 const HOST_DECLARATION = { minTests: 700 };
 
 function parseArgs(argv) {
-  const args = { hostOnly: false, guestOnly: false, config: undefined, timeout: 2400, build: true, jest: [] };
+  const args = {
+    hostOnly: false,
+    guestOnly: false,
+    nodeLines: false,
+    config: undefined,
+    timeout: 2400,
+    build: true,
+    jest: [],
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--host-only') args.hostOnly = true;
@@ -48,6 +58,7 @@ function parseArgs(argv) {
     else if (a === '--config') args.config = argv[++i];
     else if (a === '--timeout') args.timeout = Number(argv[++i]);
     else if (a === '--no-build') args.build = false;
+    else if (a === '--node-lines') args.nodeLines = true;
     else args.jest.push(a);
   }
   // --config NAME/PASS: one pass of a configuration (still one boot).
@@ -60,6 +71,7 @@ function parseArgs(argv) {
     fail(`unknown --config ${args.config}; known: ${GUEST_CONFIGS.map((c) => c.name).join(', ')}`);
   }
   if (args.hostOnly && (args.guestOnly || args.config)) fail('--host-only excludes --guest-only and --config');
+  if (args.nodeLines && (args.hostOnly || args.guestOnly || args.config)) fail('--node-lines runs that phase alone');
   if (!Number.isFinite(args.timeout) || args.timeout <= 0) fail('--timeout expects seconds');
   return args;
 }
@@ -151,12 +163,7 @@ function packageCheck() {
  */
 async function guestSuite(config, args) {
   const { run, VmError } = require(path.join(root, 'dist', 'lib', 'vm'));
-  if (config.options.drives?.includes(NVME_TEST.drive)) {
-    // A zeroed sparse image per boot: what the tests read is what this run wrote.
-    fs.rmSync(NVME_TEST_IMAGE, { force: true });
-    fs.writeFileSync(NVME_TEST_IMAGE, '');
-    fs.truncateSync(NVME_TEST_IMAGE, NVME_TEST_IMAGE_BYTES);
-  }
+  freshNvmeImage(config);
   const file = (pass, ext) => path.join(resultsDir, `guest-${config.name}-${pass.name}.${ext}`);
   const chosen = config.passes.filter((p) => !args.pass || p.name === args.pass);
   const passes = chosen.map((pass) => {
@@ -208,6 +215,30 @@ async function guestSuite(config, args) {
   });
 }
 
+/** A zeroed sparse image per boot: what the tests read is what this run wrote. */
+function freshNvmeImage(config) {
+  if (!config.options.drives?.includes(NVME_TEST.drive)) return;
+  fs.rmSync(NVME_TEST_IMAGE, { force: true });
+  fs.writeFileSync(NVME_TEST_IMAGE, '');
+  fs.truncateSync(NVME_TEST_IMAGE, NVME_TEST_IMAGE_BYTES);
+}
+
+/** scripts/node-lines.js: the host suite and the default configuration's core guest files on the other Node.js LTS lines. */
+function nodeLines(args) {
+  const config = GUEST_CONFIGS.find((c) => c.name === 'default');
+  return require('./node-lines').nodeLinesPhase({
+    root,
+    resultsDir,
+    countResults: (name, out, status) => judge(name, {}, readRecord(out), status),
+    jestExtra: args.jest,
+    guest: {
+      config: { ...config, options: runOptions(config), env: { ...config.env, ...config.passes[0].env } },
+      timeout: args.timeout,
+      prepare: () => freshNvmeImage(config),
+    },
+  });
+}
+
 function buildPhase(args) {
   const tsc = path.join('node_modules', 'typescript', 'bin', 'tsc');
   if (args.build) {
@@ -252,13 +283,14 @@ async function main() {
     process.exit(1);
   }
   const results = [];
-  const all = !args.guestOnly && !args.config;
+  const all = !args.guestOnly && !args.config && !args.nodeLines;
   if (all) results.push(checksPhase(), hostSuite(args));
-  if (!args.hostOnly) {
+  if (!args.hostOnly && !args.nodeLines) {
     for (const config of GUEST_CONFIGS.filter((c) => !args.config || c.name === args.config)) {
       results.push(...(await guestSuite(config, args)));
     }
   }
+  if (all || args.nodeLines) results.push(...(await nodeLines(args)));
   // Last: npm pack's prepack rebuilds the addon (prebuildify), which empties build/, where the
   // C probes the guest suites run live.
   if (all) results.push(packageCheck());

@@ -44,6 +44,11 @@ export interface NativeConstants {
   PAGE_SIZE: number;
   SOCK_STREAM: number;
   SOCK_SEQPACKET: number;
+  /**
+   * The longest device mapping or DMA buffer the addon makes (4 GiB on every Node line, though
+   * buffer.constants.MAX_LENGTH is larger from Node 22 on).
+   */
+  MAX_MAPPING_LENGTH: number;
   /** Every VFIO/iommufd constant the native ABI header mirrors, by its uAPI name. */
   abi: Record<string, number | bigint>;
   /** sizeof() of each mirrored struct, by uAPI struct name (e.g. 'vfio_region_info'). */

@@ -1,7 +1,6 @@
 // One device's cookies: making them (validate → probe every route → open the chosen one), looking
 // them up the way the kernel resolves an mmap offset, and keeping the PAT aliasing report of the
 // device's BAR mappings current while write-combining cookies are mapped.
-import { constants as bufferConstants } from 'buffer';
 import { invalidArgument } from '../errors';
 import { Mapping } from '../memory/mapping';
 import { native } from '../addon/native';
@@ -297,11 +296,15 @@ export class CookieRegistry implements CookieOwner {
         device,
       });
     }
-    if (length > bufferConstants.MAX_LENGTH) {
-      throw invalidArgument(op, `${hex(length)} bytes exceed what one ArrayBuffer can hold`, {
-        device,
-        hint: 'make cookies for smaller windows of the region',
-      });
+    if (length > native().constants.MAX_MAPPING_LENGTH) {
+      throw invalidArgument(
+        op,
+        `${hex(length)} bytes exceed the largest mapping (${hex(native().constants.MAX_MAPPING_LENGTH)} bytes)`,
+        {
+          device,
+          hint: 'make cookies for smaller windows of the region',
+        },
+      );
     }
     if (opts.strict !== undefined && typeof opts.strict !== 'boolean')
       throw invalidArgument(op, 'strict must be a boolean', { device });

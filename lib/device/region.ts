@@ -1,7 +1,6 @@
 // A region of a VFIO device: a BAR, the ROM, config space, VGA or a device-specific region.
 // Two ways in: pread/pwrite on the device fd (any readable region: the only way into I/O-port
 // BARs, the ROM and VGA) and mmap of its mappable areas (the fast path, see mapping.ts).
-import { constants as bufferConstants } from 'buffer';
 import { MappableArea, RegionCap, RegionInfo, mappableAreas, regionName } from '../decode';
 import { check, checkValue, invalidArgument, notSupported } from '../errors';
 import { bigIntArg, describeValue, optionsArg } from '../errors/args';
@@ -346,10 +345,11 @@ export class Region {
         { code: 'ERANGE', device: this.host.label },
       );
     }
-    if (length > BigInt(bufferConstants.MAX_LENGTH)) {
-      throw invalidArgument(op, `0x${length.toString(16)} bytes exceed what one ArrayBuffer can hold`, {
+    const max = native().constants.MAX_MAPPING_LENGTH;
+    if (length > BigInt(max)) {
+      throw invalidArgument(op, `0x${length.toString(16)} bytes exceed the largest mapping (${max} bytes)`, {
         device: this.host.label,
-        hint: `map the region in windows: region.map({ offset, length: ${bufferConstants.MAX_LENGTH} }) or smaller`,
+        hint: `map the region in windows: region.map({ offset, length: ${max} }) or smaller`,
       });
     }
     return this.mapRange(offset, Number(length));

@@ -3,7 +3,6 @@
 // pages the IOMMU holds), seen from JavaScript only through typed views and width-exact
 // accessors. JavaScript never sees an address: the IOMMU backend hands the native handle to
 // the kernel, and the device sees the IOVA of a DmaMapping.
-import { constants as bufferConstants } from 'buffer';
 import * as fs from 'fs';
 import { errnoError, errnoName, invalidArgument, notSupported, throwCloseErrors } from '../errors';
 import { boolArg, intArg, optionsArg } from '../errors/args';
@@ -114,15 +113,12 @@ export class DmaBuffer extends WidthExactMemory implements Disposable {
       unit = huge.size;
     }
     const length = Math.ceil(size / unit) * unit;
-    if (length > bufferConstants.MAX_LENGTH) {
-      throw invalidArgument(
-        op,
-        `${length} bytes exceed what one ArrayBuffer can hold (${bufferConstants.MAX_LENGTH})`,
-        {
-          code: 'ERANGE',
-          hint: 'allocate several smaller buffers and map each',
-        },
-      );
+    const max = native().constants.MAX_MAPPING_LENGTH;
+    if (length > max) {
+      throw invalidArgument(op, `${length} bytes exceed the largest DMA buffer (${max} bytes)`, {
+        code: 'ERANGE',
+        hint: 'allocate several smaller buffers and map each',
+      });
     }
     const r = native().dma_alloc(length, hugepages);
     if (typeof r === 'number') {

@@ -61,6 +61,12 @@ export interface RunOptions extends ProvisionOptions, BackendOptions {
    * CONFIG_PCI_IOV and vfio-pci's enable_sriov (append `vfio_pci.enable_sriov=1`).
    */
   igb?: boolean;
+  /**
+   * Add a two-function device (edu + virtio-rng) behind a PCIe root port of its own: one IOMMU
+   * group and one bus for both, left to the guest's own drivers (tests bind them), announced by
+   * VFIO_VM_SHARED_GROUP=1 (qemu/shared-group.ts).
+   */
+  sharedGroup?: boolean;
   /** Extra kernel command line arguments (NAME.PARAM=V is forwarded to module NAME). */
   append?: string;
   /** Guest memory, QEMU syntax (e.g. "2G"). Default "2G". */

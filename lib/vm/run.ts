@@ -22,6 +22,7 @@ import { HOST_FIRMWARE_DIR, QemuPlan, qemuArgs } from './qemu/qemu';
 import { QemuExit, runQemu } from './qemu/qemu-process';
 import { withSampleDriver } from './sample-driver';
 import { serveModel } from './model';
+import { SHARED_GROUP_ENV, sharedGroupQemuArgs } from './qemu/shared-group';
 import { Userland } from './archive/userland';
 import { Tool, hostTool, runTool } from './archive/userland-tools';
 import { WorkDir, consoleLogPath, createWorkDir, nvmeImage, removeWorkDir } from './core/workdir';
@@ -74,6 +75,7 @@ export function commandEnv(opts: RunOptions, projectDir: string, kernel: KernelI
   for (const d of devices) env[d.env] = d.bdf;
   if (ivshmemFile) env.VFIO_VM_IVSHMEM_FILE = ivshmemFile;
   if (opts.model) env.VFIO_VM_MODEL_DMA = opts.modelDma ?? 'mapped';
+  if (opts.sharedGroup) env[SHARED_GROUP_ENV] = '1';
   return { ...env, ...opts.env };
 }
 
@@ -103,6 +105,8 @@ export async function run(opts: RunOptions): Promise<RunResult> {
   const cwd = path.resolve(opts.cwd ?? process.cwd());
   const projectDir = projectDirFor(cwd, opts.projectDir);
   if (!opts.interactive && opts.command.length === 0) throw new VmError('options', 'no command given');
+  // Both put a root port at the same root-bus slot.
+  if (opts.igb && opts.sharedGroup) throw new VmError('options', '--igb and --shared-group cannot be combined: choose one');
   const { kernel, userland } = await provisionHost({ ...opts, cacheDir, log });
   opts = await withSampleDriver(opts, kernel, cacheDir);
   if (opts.noIommu) checkNoIommuSupport(kernel);
@@ -133,7 +137,8 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     });
     const plan: QemuPlan = {
       kernel, initrd, append: guestAppend(opts.append, !!opts.noIommu), noIommu: opts.noIommu, shares: shareList, devices,
-      memory: opts.memory ?? DEFAULT_MEMORY, smp: opts.smp ?? DEFAULT_SMP, extraArgs: backendArgs(opts, cwd),
+      memory: opts.memory ?? DEFAULT_MEMORY, smp: opts.smp ?? DEFAULT_SMP,
+      extraArgs: [...(opts.sharedGroup ? sharedGroupQemuArgs() : []), ...backendArgs(opts, cwd)],
       consoles: opts.interactive ? { stdio: true } : { sockets: work.sockets },
       accel: accel.accel, firmwareDir: qemu.firmwareDir,
       vfioUser: !!model, sharedRam: !!model && opts.modelDma !== 'messages',

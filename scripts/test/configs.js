@@ -37,12 +37,15 @@ const GUEST_SUITE = [
   'iommufd',
   'irq',
   'mdev',
+  'mmio-width',
   'more-devices',
   'noiommu',
+  'non-root',
   'nvme-kernel',
   'nvme',
   'probe',
   'reset',
+  'shared-group',
   'smoke',
 ].map((f) => `guest/${f}.test`);
 const SAMPLE_SUITE = ['guest/sample-driver.test', 'guest/sample-driver-dmabuf.test'];
@@ -69,6 +72,7 @@ const GUEST_CONFIGS = [
       devices: ['rtl8139', 'VGA', 'qemu-xhci', NVME_TEST.device],
       drives: [NVME_TEST.drive],
       modules: ['nvme'],
+      sharedGroup: true, // test/guest/shared-group.test.ts
     },
     env: NVME_TEST_ENV,
     passes: [{ name: 'type1', env: { VFIO_TEST_BACKEND: 'type1' }, all: true, files: GUEST_SUITE, minTests: 125 }],
@@ -125,7 +129,7 @@ const GUEST_CONFIGS = [
     name: 'noiommu',
     description: 'custom kernel without an IOMMU: no-IOMMU through iommufd (cdev) and through the group (unsafe)',
     kernel: 'custom',
-    options: { kernel: 'custom', noIommu: true, devices: ['edu,dma_mask=0xffffffff'] },
+    options: { kernel: 'custom', noIommu: true, devices: ['edu,dma_mask=0xffffffff'], sharedGroup: true },
     passes: [{ name: 'noiommu', env: { VFIO_TEST_BACKEND: 'noiommu' }, all: true, files: GUEST_SUITE, minTests: 100 }],
   },
   // ivshmem bound to the sample WC variant driver (kernel/vfio-pci-wc-sample, docs/sample-driver.md)

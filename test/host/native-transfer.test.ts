@@ -10,7 +10,9 @@ import { runChild, tempFile } from './native-util';
 
 const n = native();
 const { PAGE_SIZE } = n.constants;
-const FLAGS = ['--harmony-rab-gsab-transfer', '--expose-gc'];
+// transfer() is on by default from Node 22, which no longer knows the flag (a "bad option").
+const TRANSFER_FLAG = 'transfer' in ArrayBuffer.prototype ? [] : ['--harmony-rab-gsab-transfer'];
+const FLAGS = [...TRANSFER_FLAG, '--expose-gc'];
 const dist = path.resolve(__dirname, '../../dist/lib');
 
 // Lets the finalizers the last collection queued run (they run from setImmediate).

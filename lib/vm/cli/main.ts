@@ -39,6 +39,7 @@ interface GuestFlags extends CommonFlags {
   defaultDevices: boolean;
   ivshmemRootPort?: boolean;
   igb?: boolean;
+  sharedGroup?: boolean;
   append?: string;
   memory: string;
   smp: string;
@@ -75,6 +76,7 @@ function guestOptions(cmd: Command): Command {
     .option('--no-default-devices', 'leave out edu, ivshmem, nvme and pci-testdev')
     .option('--ivshmem-root-port', 'put ivshmem behind a PCIe root port of its own (0000:02:00.0), which gives it a bus reset')
     .option('--igb', 'add an SR-IOV igb (82576, up to 8 VFs) behind a root port of its own, BDF in VFIO_VM_IGB')
+    .option('--shared-group', 'add a two-function device (edu + virtio-rng) sharing one IOMMU group behind a root port of its own, left unbound')
     .option('--append <args>', 'extra kernel command line (NAME.PARAM=V is passed to module NAME)')
     .option('--memory <size>', 'guest memory', DEFAULT_MEMORY)
     .option('--smp <n>', 'guest CPUs', String(DEFAULT_SMP))
@@ -114,6 +116,7 @@ function runOptions(flags: GuestFlags, command: string[], signal: AbortSignal): 
     noDefaultDevices: !flags.defaultDevices,
     ivshmemRootPort: flags.ivshmemRootPort,
     igb: flags.igb,
+    sharedGroup: flags.sharedGroup,
     append: flags.append,
     memory: flags.memory,
     smp: positiveInt('--smp', flags.smp),
