@@ -7,28 +7,11 @@ import { PatReader } from '../../lib/cookie';
 import { MemTypeEntry, parseResourceFile } from '../../lib/decode';
 import { native } from '../../lib/addon/native';
 import { guestEnv, kernelArg, openDevice } from './env';
+import { rejection, thrown } from '../support/errors';
 
 const env = guestEnv();
 const RELAXED = kernelArg('iomem=relaxed');
 const PAGE = BigInt(native().constants.PAGE_SIZE);
-
-function thrown(f: () => unknown): VfioError {
-  try {
-    f();
-  } catch (e) {
-    return e as VfioError;
-  }
-  throw new Error('expected an error');
-}
-
-async function rejected(p: Promise<unknown>): Promise<VfioError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as VfioError;
-  }
-  throw new Error('expected a rejection');
-}
 
 /** Physical start of a BAR, from sysfs. */
 function barStart(bdf: string, bar: number): bigint {
@@ -91,7 +74,7 @@ describe('edu BAR0 (not prefetchable)', () => {
   });
 
   it('cannot be reserved WC before the open either, and the refused open holds nothing', async () => {
-    const err = await rejected(openDevice(env.edu, { writeCombine: [0] }));
+    const err = await rejection(openDevice(env.edu, { writeCombine: [0] }));
     expect(err).toBeInstanceOf(NotSupportedError);
     expect(err.message).toMatch(/cannot reserve BAR0 write-combining: BAR0 is not prefetchable/);
     await using dev = await openDevice(env.edu);
