@@ -14,11 +14,33 @@ export default tseslint.config(
       // Unused names fail the compile (tsconfig: noUnusedLocals, noUnusedParameters); the
       // rule would report the same names a second time.
       '@typescript-eslint/no-unused-vars': 'off',
-      // A `!` here states an invariant the code around it establishes (a Map filled from the same
-      // keys just above, a regex group that matched, a field set in the same call); a runtime
-      // branch in its place would be an error path no input can reach and no test can make fail.
+      // Off for the folders not yet rewritten to narrow instead of asserting (see the override
+      // below, which lists the folders done): they still state invariants with `!`.
       '@typescript-eslint/no-non-null-assertion': 'off',
     },
+  },
+  {
+    // Folders whose code narrows (a checked lookup, a captured value, an early typed throw) where
+    // it used to assert non-null with `!`: the rule keeps them that way.
+    files: [
+      'lib/abi/**/*.ts',
+      'lib/addon/**/*.ts',
+      'lib/cli/**/*.ts',
+      'lib/decode/**/*.ts',
+      'lib/device/**/*.ts',
+      'lib/doctor/**/*.ts',
+      'lib/errors/**/*.ts',
+      'lib/events/**/*.ts',
+      'lib/features/**/*.ts',
+      'lib/iommu/**/*.ts',
+      'lib/irq/**/*.ts',
+      'lib/memory/**/*.ts',
+      'lib/system/**/*.ts',
+      'lib/text/**/*.ts',
+      'lib/index.ts',
+      'examples/**/*.ts',
+    ],
+    rules: { '@typescript-eslint/no-non-null-assertion': 'error' },
   },
   {
     files: ['**/*.js', '**/*.cjs'],

@@ -6,6 +6,8 @@ module.exports = {
   rootDir: __dirname,
   roots: ['<rootDir>/dist/test/guest'],
   testMatch: ['**/*.test.js'],
+  // Shared helpers (test/support/) are modules the tests import, never tests themselves.
+  testPathIgnorePatterns: ['/node_modules/', '/test/support/'],
   transform: {},
   testTimeout: 60000,
   maxWorkers: 1,

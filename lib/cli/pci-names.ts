@@ -131,25 +131,29 @@ export const PCI_IDS_PATHS = ['/usr/share/misc/pci.ids', '/usr/share/hwdata/pci.
 export function parsePciIds(text: string, wanted: readonly { vendor: number; device: number }[]): Map<string, IdNames> {
   const want = new Map<number, Set<number>>();
   for (const w of wanted) {
-    if (!want.has(w.vendor)) want.set(w.vendor, new Set());
-    want.get(w.vendor)!.add(w.device);
+    const devices = want.get(w.vendor) ?? new Set<number>();
+    devices.add(w.device);
+    want.set(w.vendor, devices);
   }
   const out = new Map<string, IdNames>();
+  // The wanted devices of the vendor whose section the loop is in (undefined: not a wanted vendor).
   let vendor: number | undefined;
+  let devices: Set<number> | undefined;
   let vendorName = '';
   for (const line of text.split('\n')) {
     if (line.startsWith('C ')) break;
     if (line === '' || line.startsWith('#')) continue;
     if (line[0] !== '\t') {
       const v = parseInt(line.slice(0, 4), 16);
-      vendor = want.has(v) ? v : undefined;
+      devices = want.get(v);
+      vendor = devices ? v : undefined;
       vendorName = line.slice(4).trim();
-      if (vendor !== undefined) for (const d of want.get(v)!) out.set(idKey(v, d), { vendor: vendorName });
+      if (devices) for (const d of devices) out.set(idKey(v, d), { vendor: vendorName });
       continue;
     }
-    if (vendor === undefined || line[1] === '\t') continue;
+    if (vendor === undefined || devices === undefined || line[1] === '\t') continue;
     const d = parseInt(line.slice(1, 5), 16);
-    if (want.get(vendor)!.has(d)) out.set(idKey(vendor, d), { vendor: vendorName, device: line.slice(5).trim() });
+    if (devices.has(d)) out.set(idKey(vendor, d), { vendor: vendorName, device: line.slice(5).trim() });
   }
   return out;
 }

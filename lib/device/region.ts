@@ -282,8 +282,9 @@ export class Region {
   ioeventfd(opts: IoeventfdOptions): Ioeventfd {
     const op = this.op('ioeventfd');
     const host = this.host;
-    if (!host.ownIoeventfd || !host.disownIoeventfd)
-      throw notSupported(op, "this region's device keeps no ioeventfds", { device: host.label });
+    const ownIo = host.ownIoeventfd;
+    const disownIo = host.disownIoeventfd;
+    if (!ownIo || !disownIo) throw notSupported(op, "this region's device keeps no ioeventfds", { device: host.label });
     if (this.index > VFIO_PCI_BAR5_REGION_INDEX) {
       throw invalidArgument(op, `${this.name} is not a BAR: the kernel writes ioeventfds into BARs only`, {
         device: host.label,
@@ -297,8 +298,8 @@ export class Region {
         regionSize: this.size,
         regionOffset: this.offset,
         fd: (o) => host.fd(o),
-        own: (r) => host.ownIoeventfd!(r),
-        disown: (r) => host.disownIoeventfd!(r),
+        own: (r) => ownIo.call(host, r),
+        disown: (r) => disownIo.call(host, r),
       },
       opts,
     );

@@ -173,11 +173,12 @@ function cmdlineCheck(f: HostFacts, b: BackendFacts, r: HostRoots, inv: Invocati
 
 /** Whether the kernel's modules tree has `name` (as a module or built in). */
 function moduleAvailable(name: string, f: HostFacts, r: HostRoots): boolean {
-  if (!f.release) return false;
+  const release = f.release;
+  if (!release) return false;
   const file = `${name.replace(/_/g, '-')}.ko`;
   const alt = `${name.replace(/-/g, '_')}.ko`;
   const has = (list: string) =>
-    (readText(modulesPath(r, path.join(f.release!, list))) ?? '').split('\n').some((l) => {
+    (readText(modulesPath(r, path.join(release, list))) ?? '').split('\n').some((l) => {
       const b = path.basename(l.split(':')[0]);
       return b.startsWith(file) || b.startsWith(alt);
     });

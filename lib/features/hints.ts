@@ -53,8 +53,8 @@ export function dmaBufHint(
     case 'EINVAL': {
       if (regionSize === 0n) return absent;
       const past = regionSize === undefined ? undefined : ranges.find((r) => r.offset + r.length > regionSize);
-      if (past)
-        return `range [${hex(past.offset)}, +${hex(past.length)}) runs past the end of ${regionName} (${hex(regionSize!)} bytes)`;
+      if (past && regionSize !== undefined)
+        return `range [${hex(past.offset)}, +${hex(past.length)}) runs past the end of ${regionName} (${hex(regionSize)} bytes)`;
       return `${regionName} must be a memory BAR, and every range non-empty, page-aligned and inside it`;
     }
     case 'EOVERFLOW':

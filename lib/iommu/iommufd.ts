@@ -207,14 +207,15 @@ export class IommufdContext implements IommuContextBase {
   hwInfo(device: number | { readonly devid?: number }): IommuHwInfo {
     const op = 'IommufdContext.hwInfo';
     const devid = typeof device === 'number' ? device : device.devid;
-    if (devid === undefined || !this.members.has(devid))
+    const member = devid === undefined ? undefined : this.members.get(devid);
+    if (devid === undefined || member === undefined)
       throw invalidArgument(op, `device ${devid} is not attached to this context`);
     const buf = new Uint8Array(IOMMU_HW_INFO_DATA_MAX);
     const out = new BigUint64Array(3);
     const r = native().IOMMU_GET_HW_INFO(this.fd(op), devid, buf, out);
     if (r < 0) {
       throw errnoError(-r, 'IOMMU_GET_HW_INFO', {
-        device: this.members.get(devid)!.name,
+        device: member.name,
         hint: this.unsafe && errnoName(-r) === 'EOPNOTSUPP' ? 'a no-IOMMU device has no IOMMU to describe' : undefined,
       });
     }

@@ -156,9 +156,9 @@ export function blockingMembers(
   /** The driver that keeps the group from being viable. */
   driver: string;
 }[] {
-  return members
-    .filter(
-      (m) => m.bdf !== self && m.driver !== undefined && !isVfioDriver(m.driver) && !GROUP_SAFE_DRIVERS.has(m.driver),
-    )
-    .map((m) => ({ bdf: m.bdf, driver: m.driver! }));
+  return members.flatMap((m) =>
+    m.bdf !== self && m.driver !== undefined && !isVfioDriver(m.driver) && !GROUP_SAFE_DRIVERS.has(m.driver)
+      ? [{ bdf: m.bdf, driver: m.driver }]
+      : [],
+  );
 }

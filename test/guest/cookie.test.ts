@@ -8,28 +8,11 @@ import { MemTypeEntry, parseResourceFile } from '../../lib/decode';
 import { native } from '../../lib/addon/native';
 import { describeIf, guestEnv, kernelArg, openDevice } from './env';
 import { SERIES, kernelFacts, unmeasured } from './kernel-facts';
+import { rejection, thrown } from '../support/errors';
 
 const env = guestEnv();
 const RELAXED = kernelArg('iomem=relaxed');
 const PAGE = BigInt(native().constants.PAGE_SIZE);
-
-function thrown(f: () => unknown): VfioError {
-  try {
-    f();
-  } catch (e) {
-    return e as VfioError;
-  }
-  throw new Error('expected an error');
-}
-
-async function rejected(p: Promise<unknown>): Promise<VfioError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as VfioError;
-  }
-  throw new Error('expected a rejection');
-}
 
 /** Physical start of a BAR, from sysfs. */
 function barStart(bdf: string, bar: number): bigint {
@@ -92,7 +75,7 @@ describe('edu BAR0 (not prefetchable)', () => {
   });
 
   it('cannot be reserved WC before the open either, and the refused open holds nothing', async () => {
-    const err = await rejected(openDevice(env.edu, { writeCombine: [0] }));
+    const err = await rejection(openDevice(env.edu, { writeCombine: [0] }));
     expect(err).toBeInstanceOf(NotSupportedError);
     expect(err.message).toMatch(/cannot reserve BAR0 write-combining: BAR0 is not prefetchable/);
     await using dev = await openDevice(env.edu);

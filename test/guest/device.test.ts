@@ -5,14 +5,11 @@ import { BusyError, ClosedError, Device, Mapping, VfioError } from '../../lib';
 import { decodeConfigHeader, pciCapabilities, pciExtCapabilities } from '../../lib/decode';
 import * as sysfs from '../../lib/system/sysfs';
 import { guestEnv, openDevice } from './env';
+import { sleep } from '../support/time';
 
 const EDU = process.env.VFIO_VM_EDU!;
 const IVSHMEM = process.env.VFIO_VM_IVSHMEM!;
 const NVME = process.env.VFIO_VM_NVME!;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 describe('edu (BAR0 through a mapping)', () => {
   let dev: Device;

@@ -1,6 +1,7 @@
 // edu's DMA engine (QEMU docs/specs/edu.rst), for the DMA tests: a 4 KiB buffer inside the
 // device at address 0x40000, and registers that copy between it and a bus address.
 import { Mapping } from '../../lib';
+import { sleep } from '../support/time';
 
 export const EDU_DMA_SRC = 0x80;
 export const EDU_DMA_DST = 0x88;
@@ -22,10 +23,6 @@ export const EDU_DMA_MASK_BITS = 28;
  * check wants the end strictly inside): transfers stay below this.
  */
 export const EDU_MAX_TRANSFER = 4095;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 /** Waits for the DMA engine to clear its start bit (edu runs a transfer from a ~100 ms timer). */
 export async function eduDmaWait(bar0: Mapping, timeoutMs = 10000): Promise<void> {

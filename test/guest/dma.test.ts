@@ -4,7 +4,7 @@ import { spawnSync } from 'child_process';
 import { once } from 'events';
 import * as fs from 'fs';
 import * as path from 'path';
-import { Device, DmaBuffer, DmaMapping, Mapping, NotSupportedError, Type1Context, VfioError } from '../../lib';
+import { Device, DmaBuffer, DmaMapping, Mapping, NotSupportedError, Type1Context } from '../../lib';
 import { parseHugepageInfo } from '../../lib/dma/buffer';
 import { native } from '../../lib/addon/native';
 import {
@@ -19,6 +19,7 @@ import {
   eduDmaToRam,
 } from './dma-edu';
 import { guestEnv, hasIommu, openDevice, vtdIovaEnd } from './env';
+import { rejection } from '../support/errors';
 
 const env = guestEnv();
 const EDU = env.edu;
@@ -41,15 +42,6 @@ function pattern(n: number, seed: number): Uint8Array {
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i++) out[i] = (i * 7 + seed) & 0xff;
   return out;
-}
-
-async function rejection(p: Promise<unknown> | (() => unknown)): Promise<VfioError> {
-  try {
-    await (typeof p === 'function' ? p() : p);
-  } catch (e) {
-    return e as VfioError;
-  }
-  throw new Error('expected an error');
 }
 
 /** The kernel log records so far (root may read /dev/kmsg; one record per read). */

@@ -4,17 +4,12 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import {
-  InvalidArgumentError,
-  NotSupportedError,
-  VfioError,
-  formatProbeReport,
-  isFeatureError,
-  probeReport,
-} from '../../lib';
+import { InvalidArgumentError, NotSupportedError, formatProbeReport, isFeatureError, probeReport } from '../../lib';
 import { native } from '../../lib/addon/native';
 import { packageRoot } from '../../lib/addon/paths';
 import { describeIf, openDevice } from './env';
+import { thrown } from '../support/errors';
+import { sleep } from '../support/time';
 
 const EDU = process.env.VFIO_VM_EDU!;
 const IVSHMEM = process.env.VFIO_VM_IVSHMEM!;
@@ -26,18 +21,8 @@ const DEVICES: [string, string][] = [
 ];
 const ALL = Array.from({ length: 16 }, (_, i) => i);
 
-function thrown(f: () => unknown): VfioError {
-  try {
-    f();
-  } catch (e) {
-    return e as VfioError;
-  }
-  throw new Error('expected an error');
-}
-
 const runtimeStatus = (bdf: string) =>
   fs.readFileSync(`/sys/bus/pci/devices/${bdf}/power/runtime_status`, 'utf8').trim();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Runtime suspend runs from a workqueue after the ioctl returns: wait for it. */
 async function settles(bdf: string, status: string): Promise<string> {

@@ -6,32 +6,12 @@ import { spawn } from 'child_process';
 import { once } from 'events';
 import { ClosedError, InvalidArgumentError, Ioeventfd, VfioError } from '../../lib';
 import { guestEnv, openDevice } from './env';
+import { thrown } from '../support/errors';
+import { sleep, waitFor } from '../support/time';
 
 const env = guestEnv();
 const LIVENESS = 0x04;
 const inverse = (v: number) => ~v >>> 0;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** The kernel writes from its eventfd wakeup (inline or a worker): poll for the effect. */
-async function waitFor(what: string, pred: () => boolean, ms = 60000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(2);
-  }
-}
-
-function thrown(f: () => unknown): Error & { code?: string; hint?: string } {
-  try {
-    f();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected an error');
-}
 
 describe('ioeventfd on edu BAR0', () => {
   it('trigger(): the register takes the value with no write from JavaScript; close() ends it', async () => {

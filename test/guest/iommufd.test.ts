@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import { Device, DmaBuffer, IommufdContext, Mapping, NotSupportedError, Type1Context, VfioError } from '../../lib';
 import { EDU_DMA_MASK_BITS, eduDmaFromRam, eduDmaToRam } from './dma-edu';
 import { describeIf, guestEnv, hasIommu, openDevice, vtdIovaEnd } from './env';
+import { rejection, thrown } from '../support/errors';
 
 const env = guestEnv();
 const PAGE = 4096;
@@ -22,24 +23,6 @@ function readId(bdf: string): string {
 
 function pattern(n: number, seed: number): Uint8Array {
   return Uint8Array.from({ length: n }, (_, i) => (i * 13 + seed) & 0xff);
-}
-
-function thrown(fn: () => unknown): VfioError {
-  try {
-    fn();
-  } catch (e) {
-    return e as VfioError;
-  }
-  throw new Error('expected an error');
-}
-
-async function rejection(p: Promise<unknown>): Promise<VfioError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as VfioError;
-  }
-  throw new Error('expected a rejection');
 }
 
 function iommufd(dev: Device): IommufdContext {

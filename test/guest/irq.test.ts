@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { BusyError, Device, InvalidArgumentError, Irq, Mapping, NotSupportedError } from '../../lib';
 import { openDevice } from './env';
+import { sleep, waitFor } from '../support/time';
 
 const EDU = process.env.VFIO_VM_EDU!;
 const NVME = process.env.VFIO_VM_NVME!;
@@ -19,20 +20,6 @@ const IRQ_STATUS = 0x24;
 const IRQ_RAISE = 0x60;
 const IRQ_ACK = 0x64;
 const FACT_IRQ = 0x01;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-// Generous: under software emulation on a loaded host the guest's clock runs on while it waits
-// for CPU time.
-async function waitFor(what: string, pred: () => boolean, ms = 60000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(2);
-  }
-}
 
 function openFds(): number {
   return fs.readdirSync('/proc/self/fd').length;

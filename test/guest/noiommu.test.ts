@@ -3,17 +3,10 @@
 // physical addresses from IOMMU_IOAS_NOIOMMU_GET_PA, and the no-IOMMU group path opens the
 // device without any DMA API.
 import * as fs from 'fs';
-import {
-  Device,
-  DmaBuffer,
-  IommufdContext,
-  NotSupportedError,
-  PermissionError,
-  Type1Context,
-  VfioError,
-} from '../../lib';
+import { Device, DmaBuffer, IommufdContext, NotSupportedError, PermissionError, Type1Context } from '../../lib';
 import { eduDmaFromRam, eduDmaToRam } from './dma-edu';
 import { describeIf, guestEnv, hasIommu, openDevice } from './env';
+import { rejection, thrown } from '../support/errors';
 
 const env = guestEnv();
 const PAGE = 4096;
@@ -25,24 +18,6 @@ const noIommu = describeIf(!hasIommu(), 'devices are behind an IOMMU in this con
 const WIDE_EDU = env.devices.find(
   (d) => d !== env.edu && fs.readFileSync(`/sys/bus/pci/devices/${d}/device`, 'utf8').trim() === '0x11e8',
 );
-
-async function rejection(p: Promise<unknown>): Promise<VfioError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as VfioError;
-  }
-  throw new Error('expected a rejection');
-}
-
-function thrown(fn: () => unknown): VfioError {
-  try {
-    fn();
-  } catch (e) {
-    return e as VfioError;
-  }
-  throw new Error('expected an error');
-}
 
 function pattern(n: number, seed: number): Uint8Array {
   return Uint8Array.from({ length: n }, (_, i) => (i * 29 + seed) & 0xff);

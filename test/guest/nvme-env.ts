@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { defaultDevices } from '../../lib/vm/qemu/devices';
 import { guestEnv } from './env';
+import { sleep } from '../support/time';
 
 export interface TestNvme {
   bdf: string;
@@ -76,8 +77,6 @@ export function bindTo(bdf: string, driver: string): void {
   const now = boundDriver(bdf);
   if (now !== driver) throw new Error(`${bdf}: bound to ${now ?? 'nothing'} instead of ${driver}`);
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface KernelNvme {
   /** The controller's name (nvme0) and its first namespace's block device (/dev/nvme0n1). */

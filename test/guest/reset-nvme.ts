@@ -2,6 +2,7 @@
 // register values, and one admin command (Identify Controller) whose queues and data live in DMA
 // memory, so the controller really reads and writes through an IOMMU mapping.
 import { DmaMapping, Mapping } from '../../lib';
+import { waitFor } from '../support/time';
 
 export const NVME_CAP = 0x00;
 export const NVME_CC = 0x14;
@@ -24,18 +25,6 @@ export const DATA_OFFSET = 0x2000;
 /** Bytes the queue buffer needs. */
 export const QUEUE_BUFFER_SIZE = 0x3000;
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-async function until(what: string, pred: () => boolean, ms = 10000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`nvme: timed out waiting for ${what}`);
-    await sleep(2);
-  }
-}
-
 /** Points the admin queues at the mapping (16 entries each) and enables the controller. */
 export async function nvmeEnable(bar0: Mapping, queues: DmaMapping): Promise<void> {
   queues.buffer.u8.fill(0, SQ_OFFSET, DATA_OFFSET);
@@ -43,7 +32,7 @@ export async function nvmeEnable(bar0: Mapping, queues: DmaMapping): Promise<voi
   bar0.write64(NVME_ASQ, queues.iovaOf(SQ_OFFSET));
   bar0.write64(NVME_ACQ, queues.iovaOf(CQ_OFFSET));
   bar0.write32(NVME_CC, CC_QUEUE_ENTRY_SIZES | CC_ENABLE);
-  await until('CSTS.RDY', () => (bar0.read32(NVME_CSTS) & CSTS_READY) !== 0);
+  await waitFor('nvme: CSTS.RDY', () => (bar0.read32(NVME_CSTS) & CSTS_READY) !== 0, 10000);
 }
 
 /**
@@ -59,7 +48,7 @@ export async function nvmeIdentify(bar0: Mapping, queues: DmaMapping): Promise<{
   const stride = 4 << Number((bar0.read64(NVME_CAP) >> 32n) & 0xfn);
   bar0.write32(DOORBELLS, 1); // submission queue 0 tail
   const cqe = CQ_OFFSET;
-  await until('the completion', () => (buf.read32(cqe + 12) & 0x10000) !== 0); // phase tag
+  await waitFor('nvme: the completion', () => (buf.read32(cqe + 12) & 0x10000) !== 0, 10000); // phase tag
   bar0.write32(DOORBELLS + stride, 1); // completion queue 0 head
   return { status: buf.read32(cqe + 12) >>> 17, data: buf.copyOut(DATA_OFFSET, 4096) };
 }

@@ -2,7 +2,7 @@
 // does to registers, BAR mappings, DMA mappings and config space; hot-reset info.
 import * as fs from 'fs';
 import * as path from 'path';
-import { DmaBuffer, NotSupportedError, ResetKind, VfioError } from '../../lib';
+import { DmaBuffer, NotSupportedError, ResetKind } from '../../lib';
 import { guestEnv, hasIommu, openDevice } from './env';
 import {
   CC_QUEUE_ENTRY_SIZES,
@@ -15,20 +15,13 @@ import {
   nvmeEnable,
   nvmeIdentify,
 } from './reset-nvme';
+import { rejection } from '../support/errors';
 
 const env = guestEnv();
 const EDU = env.edu;
 const NVME = env.nvme;
 // The nvme test proves DMA through an IOMMU mapping; no-IOMMU mode has none.
 const withIommu = hasIommu() ? it : it.skip;
-async function rejection(p: Promise<unknown> | (() => unknown)): Promise<VfioError> {
-  try {
-    await (typeof p === 'function' ? p() : p);
-  } catch (e) {
-    return e as VfioError;
-  }
-  throw new Error('expected an error');
-}
 
 describe('reset()', () => {
   it('is refused with NotSupportedError on edu, which advertises no reset', async () => {

@@ -12,6 +12,9 @@ import {
   encodeSampleCookie,
 } from '../../lib/cookie';
 import { MemTypeEntry, parseResourceFile } from '../../lib/decode';
+import { thrown } from '../support/errors';
+
+export { thrown };
 
 export const MiB = 1 << 20;
 
@@ -76,13 +79,4 @@ export function releaseCookie(dev: Device, mmapOffset: bigint): void {
 /** An mmap of the device fd at a cookie offset (bookkept as a BAR2 mapping at `barOffset`). */
 export function mapAt(dev: Device, mmapOffset: bigint, length: number, barOffset = 0): Mapping {
   return dev.bar(2).mapRange(BigInt(barOffset), length, dev.fd('test'), mmapOffset);
-}
-
-export function thrown(f: () => unknown): Error & { code?: string; hint?: string } {
-  try {
-    f();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected an error');
 }

@@ -3,25 +3,17 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { PermissionError, VfioError } from '../../lib';
+import { PermissionError } from '../../lib';
 import { cdevOf, isUuid, resolveTarget } from '../../lib/device/target';
 import { BackendFacts, backendFacts, chooseBackend, noIommuPath } from '../../lib/iommu/backend';
 import { IommuContext, joinedBackend } from '../../lib/iommu/open';
+import { thrown } from '../support/errors';
 
 const EDU = '0000:00:03.0';
 const UUID = '83b8f4f2-509f-382f-3c1e-e6bfe0fa1001';
 
 function facts(f: Partial<BackendFacts>): BackendFacts {
   return { iommufd: false, container: false, cdev: undefined, group: undefined, noIommu: false, ...f };
-}
-
-function thrown(fn: () => unknown): VfioError {
-  try {
-    fn();
-  } catch (e) {
-    return e as VfioError;
-  }
-  throw new Error('expected an error');
 }
 
 describe('chooseBackend', () => {

@@ -1,7 +1,14 @@
 // Fixture facts for the cookie routes: the ivshmem and edu devices as vfio-pci reports them, their
 // sysfs resource files, a kernel command line, feature probe answers and PAT lists, all canned.
 import { RouteFacts, DevmemPolicy, FeatureAnswer } from '../../lib/cookie/facts';
-import { MemattrTables, RegionView, memattrTables } from '../../lib/cookie/model';
+import {
+  CookieMemAttr,
+  CookieRequest,
+  MemattrTables,
+  RegionView,
+  WcRegionType,
+  memattrTables,
+} from '../../lib/cookie/model';
 import { PatSnapshot } from '../../lib/cookie/pat';
 import {
   PciResource,
@@ -146,4 +153,12 @@ export class FixtureFacts implements RouteFacts {
   wcReservedBeforeOpen(bar: number): boolean {
     return (this.spec.reserved ?? []).includes(bar);
   }
+}
+
+/** The WC region type the fixtures announce for BAR2. */
+export const WC_TYPE: WcRegionType = { name: 'fixture-wc', type: FIXTURE_WC_TYPE, subtype: FIXTURE_WC_SUBTYPE, bar: 2 };
+
+/** A cookie request for the first page of `region`. */
+export function req(region: RegionView, memattr: CookieMemAttr = 'wc', o: Partial<CookieRequest> = {}): CookieRequest {
+  return { region, offset: 0n, length: 0x1000, memattr, strict: memattr === 'wc', route: undefined, ...o };
 }

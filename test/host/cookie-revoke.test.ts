@@ -7,6 +7,7 @@ import * as path from 'path';
 import { ClosedError, NotSupportedError, RevokedError } from '../../lib/errors';
 import { DEFAULT_MEMATTR_TABLES, MemattrTables } from '../../lib/cookie/model';
 import { cleanupWorlds, fdTarget, world } from './cookie-world';
+import { thrown } from '../support/errors';
 
 afterEach(cleanupWorlds);
 
@@ -16,15 +17,6 @@ const REVOKE = 0xfc03;
 const tables: Partial<MemattrTables> = {
   revokeFeature: { ...DEFAULT_MEMATTR_TABLES.revokeFeature!, number: REVOKE },
 };
-
-function thrown(f: () => unknown): Error & { code?: string; hint?: string } {
-  try {
-    f();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected an error');
-}
 
 describe('MmapCookie.revoke() of a dma-buf cookie', () => {
   it("unmaps the cookie's mappings first, then sends the revoke SET with the dma-buf fd", () => {

@@ -1,23 +1,14 @@
 // Route choice on fixtures: which route a cookie gets for ivshmem BAR2 (prefetchable) and edu
 // BAR0 (not), with and without iomem=relaxed, in both PAT orders, with a WC region announced by a
 // TYPE capability, and with a kernel that answers the dma-buf memory-attribute feature.
-import { Route, vfioRegionRoute, wcRegionRoute, wcRegionsFor } from '../../lib/cookie/routes';
-import { chooseRoute, orderRoutes } from '../../lib/cookie/choose';
+import { vfioRegionRoute, wcRegionRoute, wcRegionsFor } from '../../lib/cookie/routes';
+import { chooseRoute } from '../../lib/cookie/choose';
 import { sysfsWcRoute } from '../../lib/cookie/sysfs-wc';
-import { dmabufRoute } from '../../lib/cookie/dmabuf-route';
 import { DEFAULT_ROUTES } from '../../lib/cookie/registry';
-import {
-  CookieMemAttr,
-  CookieRequest,
-  RegionView,
-  WcRegionType,
-  encodeDmaBufMemattr,
-  wcRegionTypesPerBar,
-} from '../../lib/cookie/model';
-import { InvalidArgumentError, NotSupportedError, VfioError } from '../../lib/errors';
+import { wcRegionTypesPerBar } from '../../lib/cookie/model';
+import { NotSupportedError } from '../../lib/errors';
 import {
   EDU_BAR0,
-  FEATURES_MEMATTR,
   FIXTURE_WC_SUBTYPE,
   FIXTURE_WC_TYPE,
   FixtureFacts,
@@ -30,22 +21,10 @@ import {
   WC_REGION,
   eduResourceFile,
   pat,
+  WC_TYPE,
+  req,
 } from './cookie-fixtures';
-
-const WC_TYPE: WcRegionType = { name: 'fixture-wc', type: FIXTURE_WC_TYPE, subtype: FIXTURE_WC_SUBTYPE, bar: 2 };
-
-function req(region: RegionView, memattr: CookieMemAttr = 'wc', o: Partial<CookieRequest> = {}): CookieRequest {
-  return { region, offset: 0n, length: 0x1000, memattr, strict: memattr === 'wc', route: undefined, ...o };
-}
-
-function caught(fn: () => unknown): VfioError {
-  try {
-    fn();
-  } catch (e) {
-    return e as VfioError;
-  }
-  throw new Error('expected a throw');
-}
+import { thrown } from '../support/errors';
 
 describe('ivshmem BAR2 (64-bit prefetchable), kernel with iomem=relaxed', () => {
   it('nothing reserved yet: sysfs resource2_wc gives WC, after wc-region and dmabuf said why not', () => {
@@ -73,7 +52,7 @@ describe('ivshmem BAR2 (64-bit prefetchable), kernel with iomem=relaxed', () => 
       devmem: RELAXED,
       pat: pat([IVSHMEM_BAR2_PHYS, IVSHMEM_BAR2_PHYS + 0x400000n, 'uncached-minus']),
     });
-    const err = caught(() => chooseRoute(req(IVSHMEM_BAR2()), facts, DEFAULT_ROUTES, 'Region(BAR2).cookie'));
+    const err = thrown(() => chooseRoute(req(IVSHMEM_BAR2()), facts, DEFAULT_ROUTES, 'Region(BAR2).cookie'));
     expect(err).toBeInstanceOf(NotSupportedError);
     expect(err.message).toMatch(/sysfs: PAT already holds uc- for \[0x800000000-0x800001000\)/);
     expect(err.message).toMatch(/a WC mapping would silently be uc-/);
@@ -202,7 +181,7 @@ describe('ivshmem BAR2 without iomem=relaxed', () => {
     ['an unreadable kernel config', UNTOLD],
   ])('%s: strict WC fails, naming what would help', (_what, devmem) => {
     const facts = new FixtureFacts({ regions: [IVSHMEM_BAR2()], devmem });
-    const err = caught(() => chooseRoute(req(IVSHMEM_BAR2()), facts, DEFAULT_ROUTES, 'Region(BAR2).cookie'));
+    const err = thrown(() => chooseRoute(req(IVSHMEM_BAR2()), facts, DEFAULT_ROUTES, 'Region(BAR2).cookie'));
     expect(err).toBeInstanceOf(NotSupportedError);
     expect(err.code).toBe('EOPNOTSUPP');
     expect(err.message).toMatch(/^Region\(BAR2\)\.cookie: no route maps BAR2 0x0\+0x1000 write-combining/);
@@ -237,7 +216,7 @@ describe('edu BAR0 (not prefetchable)', () => {
     });
 
   it('strict WC is refused with the reason, even with iomem=relaxed', () => {
-    const err = caught(() => chooseRoute(req(EDU_BAR0()), facts(), DEFAULT_ROUTES, 'Region(BAR0).cookie'));
+    const err = thrown(() => chooseRoute(req(EDU_BAR0()), facts(), DEFAULT_ROUTES, 'Region(BAR0).cookie'));
     expect(err).toBeInstanceOf(NotSupportedError);
     expect(err.message).toMatch(
       /sysfs: BAR0 is not prefetchable: the kernel creates resource0_wc only for prefetchable memory BARs/,
@@ -257,12 +236,12 @@ describe('edu BAR0 (not prefetchable)', () => {
     expect(choice.name).toBe('vfio-region');
     expect(choice.downgraded).toMatch(/no route gives uncached \(UC\)/);
     expect(
-      caught(() => chooseRoute(req(EDU_BAR0(), 'uc', { strict: true }), facts(), DEFAULT_ROUTES, 'op')),
+      thrown(() => chooseRoute(req(EDU_BAR0(), 'uc', { strict: true }), facts(), DEFAULT_ROUTES, 'op')),
     ).toBeInstanceOf(NotSupportedError);
   });
 
   it('a range outside every mappable area has no route at all', () => {
-    const err = caught(() =>
+    const err = thrown(() =>
       chooseRoute(req(EDU_BAR0(), 'uc-', { offset: 0xff000n, length: 0x2000 }), facts(), DEFAULT_ROUTES, 'op'),
     );
     expect(err.message).toMatch(
@@ -318,150 +297,5 @@ describe('wc-region: a device-specific region announced as a WC view of a BAR', 
     const p = wcRegionRoute.probe(req(IVSHMEM_BAR2(), 'wc', { offset: 0x2000n }), facts);
     expect(p.available).toBe(false);
     expect(p.reason).toMatch(/region 9 \(fixture-wc\) is a WC view of BAR2, but 0x2000\+0x1000 is not mmap-able in it/);
-  });
-});
-
-describe('dmabuf: export plus the memory-attribute feature', () => {
-  it('a kernel answering the memattr feature (PROBE|SET) makes the dma-buf route give WC', () => {
-    const facts = new FixtureFacts({ regions: [IVSHMEM_BAR2()], devmem: STRICT, features: FEATURES_MEMATTR });
-    const { route, choice } = chooseRoute(req(IVSHMEM_BAR2()), facts, DEFAULT_ROUTES, 'op');
-    expect(route).toBe(dmabufRoute);
-    expect(choice.reason).toBe(
-      'DMA_BUF export (feature 11) is supported and DMA_BUF_MEMATTR (feature 14) is offered: the dma-buf is mapped wc',
-    );
-    expect(facts.asked).toEqual(expect.arrayContaining(['feature11/get', 'feature14/set']));
-  });
-
-  it('the device feature table renumbers the memattr feature (numbers from 13 on are contested)', () => {
-    const facts = new FixtureFacts({
-      regions: [IVSHMEM_BAR2()],
-      featureNumbers: { DMA_BUF: 11, DMA_BUF_MEMATTR: 15 },
-      features: { 11: FEATURES_MEMATTR[11], 15: { probe: 'OK', get: 'EINVAL', set: 'OK' } },
-    });
-    expect(dmabufRoute.probe(req(IVSHMEM_BAR2()), facts)).toMatchObject({ available: true, gives: 'wc' });
-    expect(facts.asked).toContain('feature15/set');
-    expect(facts.asked).not.toContain('feature14/set');
-  });
-
-  it('no DMA_BUF export at all (pre-6.19): unavailable, and the needs say which kernel', () => {
-    const facts = new FixtureFacts({ regions: [IVSHMEM_BAR2()], features: {} });
-    const p = dmabufRoute.probe(req(IVSHMEM_BAR2()), facts);
-    expect(p).toMatchObject({ available: false, reason: 'DMA_BUF export (feature 11) probe answered ENOTTY' });
-    expect(p.needs).toEqual([expect.stringMatching(/6\.19\+/), expect.stringMatching(/DMA_BUF_MEMATTR/)]);
-  });
-
-  it('memattr feature disabled in the table: never probed, the dma-buf keeps NC', () => {
-    const facts = new FixtureFacts({
-      regions: [IVSHMEM_BAR2()],
-      features: FEATURES_MEMATTR,
-      tables: { memattrFeature: undefined },
-    });
-    expect(dmabufRoute.probe(req(IVSHMEM_BAR2()), facts)).toMatchObject({ available: true, gives: 'uc-' });
-    expect(facts.asked.filter((a) => a.startsWith('feature14'))).toEqual([]);
-  });
-
-  it('forcing the route: a UC- request goes through even without memattr; strict WC does not', () => {
-    const facts = () => new FixtureFacts({ regions: [IVSHMEM_BAR2()] });
-    expect(
-      chooseRoute(req(IVSHMEM_BAR2(), 'uc-', { route: 'dmabuf' }), facts(), DEFAULT_ROUTES, 'op').choice,
-    ).toMatchObject({ name: 'dmabuf', downgraded: undefined });
-    const err = caught(() =>
-      chooseRoute(req(IVSHMEM_BAR2(), 'wc', { route: 'dmabuf' }), facts(), DEFAULT_ROUTES, 'op'),
-    );
-    expect(err).toBeInstanceOf(NotSupportedError);
-    expect(err.message).toMatch(/route dmabuf gives uncached-minus \(UC-\), not write-combining/);
-    const lax = chooseRoute(
-      req(IVSHMEM_BAR2(), 'wc', { route: 'dmabuf', strict: false }),
-      facts(),
-      DEFAULT_ROUTES,
-      'op',
-    ).choice;
-    expect(lax.downgraded).toMatch(/^route dmabuf \(asked for by name\) gives uc-/);
-  });
-
-  it('the SET payload of the known revision: s32 dma-buf fd, u32 attribute', () => {
-    expect([...encodeDmaBufMemattr(7, 1)]).toEqual([7, 0, 0, 0, 1, 0, 0, 0]);
-  });
-});
-
-describe('route order and new routes', () => {
-  const driverCookie: Route = {
-    name: 'driver-cookie',
-    probe: (r) => ({
-      route: 'driver-cookie',
-      available: true,
-      gives: r.memattr,
-      reason: 'the driver hands out an mmap offset for any attribute',
-      needs: [],
-      tentative: false,
-    }),
-    open: () => {
-      throw new Error('not in this test');
-    },
-  };
-
-  it('a route the table does not name is tried after the named ones; naming it moves it', () => {
-    const routes = [...DEFAULT_ROUTES, driverCookie];
-    expect(orderRoutes(routes, ['wc-region', 'dmabuf', 'sysfs', 'vfio-region']).map((r) => r.name)).toEqual([
-      'wc-region',
-      'dmabuf',
-      'sysfs',
-      'vfio-region',
-      'cookie-feature',
-      'driver-cookie',
-    ]);
-    const facts = new FixtureFacts({ regions: [IVSHMEM_BAR2()], devmem: STRICT });
-    expect(chooseRoute(req(IVSHMEM_BAR2()), facts, routes, 'op').choice.name).toBe('driver-cookie');
-    const first = new FixtureFacts({
-      regions: [IVSHMEM_BAR2()],
-      devmem: RELAXED,
-      tables: { routeOrder: ['driver-cookie', 'sysfs'] },
-    });
-    expect(chooseRoute(req(IVSHMEM_BAR2()), first, routes, 'op').choice.name).toBe('driver-cookie');
-  });
-
-  it('the table order decides between two WC routes', () => {
-    const facts = (order: string[]) =>
-      new FixtureFacts({
-        regions: [IVSHMEM_BAR2()],
-        devmem: RELAXED,
-        features: FEATURES_MEMATTR,
-        tables: { routeOrder: order },
-      });
-    expect(chooseRoute(req(IVSHMEM_BAR2()), facts(['dmabuf', 'sysfs']), DEFAULT_ROUTES, 'op').choice.name).toBe(
-      'dmabuf',
-    );
-    expect(chooseRoute(req(IVSHMEM_BAR2()), facts(['sysfs', 'dmabuf']), DEFAULT_ROUTES, 'op').choice.name).toBe(
-      'sysfs',
-    );
-  });
-
-  it('an unknown forced route is an argument error listing the routes', () => {
-    const err = caught(() =>
-      chooseRoute(
-        req(IVSHMEM_BAR2(), 'wc', { route: 'magic' }),
-        new FixtureFacts({ regions: [IVSHMEM_BAR2()] }),
-        DEFAULT_ROUTES,
-        'op',
-      ),
-    );
-    expect(err).toBeInstanceOf(InvalidArgumentError);
-    expect(err.message).toMatch(
-      /unknown route 'magic' \(routes: wc-region, cookie-feature, dmabuf, sysfs, vfio-region\)/,
-    );
-  });
-
-  it('forcing an unavailable route says why', () => {
-    const err = caught(() =>
-      chooseRoute(
-        req(IVSHMEM_BAR2(), 'wc', { route: 'sysfs' }),
-        new FixtureFacts({ regions: [IVSHMEM_BAR2()], devmem: STRICT }),
-        DEFAULT_ROUTES,
-        'op',
-      ),
-    );
-    expect(err).toBeInstanceOf(NotSupportedError);
-    expect(err.message).toMatch(/route sysfs cannot map BAR2 0x0\+0x1000: CONFIG_IO_STRICT_DEVMEM=y/);
-    expect(err.hint).toMatch(/iomem=relaxed/);
   });
 });

@@ -5,15 +5,7 @@ import { InvalidArgumentError } from '../../lib/errors';
 import { checkIoeventfd } from '../../lib/device/ioeventfd';
 import { native } from '../../lib/addon/native';
 import { E, thrown as thrownByAddon } from './native-util';
-
-function thrown(f: () => unknown): Error & { code?: string; device?: string } {
-  try {
-    f();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected an error');
-}
+import { thrown } from '../support/errors';
 
 const n = native();
 const SIZE = 0x100000n;

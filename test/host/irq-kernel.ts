@@ -6,8 +6,8 @@
 import * as os from 'os';
 import * as abi from '../../lib/abi';
 import { DeviceIrqInfo } from '../../lib/device/device';
-import { IrqTap } from '../../lib/irq/irq';
-import { IrqBackend } from '../../lib/irq/irq-index';
+import { Irq, IrqTap } from '../../lib/irq/irq';
+import { IrqBackend, IrqControl } from '../../lib/irq/irq-index';
 import { SetIrqsCall } from '../../lib/irq/plan';
 
 const E = os.constants.errno;
@@ -308,4 +308,27 @@ export class VfioPciModel<F extends EventfdLayer = FakeEventfds> {
 /** Resolves on the next turn of the event loop after everything already scheduled. */
 export function settle(): Promise<void> {
   return new Promise((r) => setImmediate(() => setImmediate(r)));
+}
+
+const live: IrqControl[] = [];
+
+/** A model and the IRQ layer driven through it; closeLiveIrqs() switches them off again. */
+export function setupIrqs(o: ModelOptions = {}): { model: VfioPciModel; irqs: IrqControl } {
+  const model = new VfioPciModel(o);
+  const irqs = new IrqControl(model.backend());
+  live.push(irqs);
+  return { model, irqs };
+}
+
+/** Disables every index of the IRQ layers setupIrqs() made since the last call (for afterEach). */
+export function closeLiveIrqs(): void {
+  for (const irqs of live.splice(0))
+    for (const name of ['INTX', 'MSI', 'MSIX', 'ERR', 'REQ']) irqs.index(name).disable();
+}
+
+/** Collects ('interrupt', count, vector) events. */
+export function record(irq: Irq): [number, number][] {
+  const seen: [number, number][] = [];
+  irq.on('interrupt', (count: number, vector: number) => seen.push([vector, count]));
+  return seen;
 }

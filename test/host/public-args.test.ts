@@ -11,25 +11,10 @@ import { Device } from '../../lib/device/device';
 import { Region } from '../../lib/device/region';
 import { InvalidArgumentError, VfioError } from '../../lib/errors';
 import { native } from '../../lib/addon/native';
+import { rejection, thrown } from '../support/errors';
 
 const PAGE = native().constants.PAGE_SIZE;
 
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  return undefined;
-}
-async function rejected(p: () => Promise<unknown>): Promise<unknown> {
-  try {
-    await p();
-  } catch (e) {
-    return e;
-  }
-  return undefined;
-}
 function expectArgError(e: unknown, message?: RegExp): void {
   expect(e).toBeInstanceOf(InvalidArgumentError);
   expect(e).toBeInstanceOf(VfioError);
@@ -203,17 +188,17 @@ describe('Device.open arguments', () => {
     ['42', 42, /address is 42/],
     ['a Symbol', Symbol('x'), /address is a symbol/],
   ])('address %s is an InvalidArgumentError', async (_n, addr, msg) => {
-    expectArgError(await rejected(() => Device.open(addr as never)), msg);
+    expectArgError(await rejection(() => Device.open(addr as never)), msg);
   });
 
   it("backend: 'bogus' is refused before anything is looked up", async () => {
     expectArgError(
-      await rejected(() => Device.open('0000:00:03.0', { backend: 'bogus' as never, sysfs: '/nonexistent' })),
+      await rejection(() => Device.open('0000:00:03.0', { backend: 'bogus' as never, sysfs: '/nonexistent' })),
       /backend is "bogus": it must be one of 'auto', 'type1'/,
     );
   });
 
   it('null options are an InvalidArgumentError', async () => {
-    expectArgError(await rejected(() => Device.open('0000:00:03.0', null as never)), /options must be an object/);
+    expectArgError(await rejection(() => Device.open('0000:00:03.0', null as never)), /options must be an object/);
   });
 });
