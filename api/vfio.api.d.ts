@@ -543,6 +543,7 @@ export interface NativeConstants {
     PAGE_SIZE: number;
     SOCK_STREAM: number;
     SOCK_SEQPACKET: number;
+    MAX_MAPPING_LENGTH: number;
     abi: Record<string, number | bigint>;
     sizes: Record<string, number>;
 }
@@ -3805,6 +3806,7 @@ export interface RunOptions extends ProvisionOptions, BackendOptions {
     noDefaultDevices?: boolean;
     ivshmemRootPort?: boolean;
     igb?: boolean;
+    sharedGroup?: boolean;
     append?: string;
     memory?: string;
     smp?: number;
