@@ -21,7 +21,12 @@ const root = path.resolve(__dirname, '..');
 const update = process.argv.includes('--update');
 const dtsDir = path.join(root, 'build', 'api-dts');
 const reportFile = path.join(root, 'api', 'vfio.api.d.ts');
-const entries = { vfio: 'lib/index.d.ts', 'vfio/vm': 'lib/vm/index.d.ts', 'vfio/nvme': 'lib/nvme/index.d.ts' };
+const entries = {
+  vfio: 'lib/index.d.ts',
+  'vfio/vm': 'lib/vm/index.d.ts',
+  'vfio/nvme': 'lib/nvme/index.d.ts',
+  'vfio/user': 'lib/user/index.d.ts',
+};
 const problems = [];
 
 function run(label, args) {

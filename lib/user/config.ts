@@ -5,6 +5,7 @@ import type { BarDescription, Capability, DeviceDescription } from './model';
 
 /** Standard config space; 4 KiB when the device has a PCI Express capability. */
 export const CONFIG_SIZE = 256;
+/** Config space size in bytes with a PCI Express capability (extended config space). */
 export const CONFIG_SIZE_EXPRESS = 4096;
 
 const CAP_ID_MSI = 0x05;
@@ -14,15 +15,25 @@ const FIRST_CAP = 0x40;
 
 /** Where each capability landed, for models that read their own state (MSI enable). */
 export interface CapabilityLayout {
+  /** The capability's kind. */
   type: Capability['type'];
+  /** Its byte offset in config space (0x40 or above, 4-byte aligned). */
   offset: number;
 }
 
+/**
+ * A device's PCI configuration space built from its description: the bytes a client reads, and a
+ * per-byte write mask. 256 bytes, or 4096 with a PCI Express capability.
+ */
 export class ConfigSpace {
+  /** The current contents, little-endian as on the bus. */
   readonly bytes: Uint8Array;
+  /** Per byte, the bits a write may change (1 = writable); same length as `bytes`. */
   readonly mask: Uint8Array;
+  /** Where each capability landed, in list order. */
   readonly caps: CapabilityLayout[] = [];
 
+  /** Builds the header, BAR registers and capability list from `desc` (assumed valid). */
   constructor(desc: DeviceDescription) {
     const express = (desc.capabilities ?? []).some((c) => c.type === 'pcie');
     this.bytes = new Uint8Array(express ? CONFIG_SIZE_EXPRESS : CONFIG_SIZE);
@@ -108,6 +119,7 @@ export class ConfigSpace {
     return this.caps.find((c) => c.type === type);
   }
 
+  /** A copy of `length` bytes from `offset`, truncated at the end of config space. */
   read(offset: number, length: number): Uint8Array {
     return this.bytes.slice(offset, offset + length);
   }
@@ -121,6 +133,7 @@ export class ConfigSpace {
     }
   }
 
+  /** The little-endian 16-bit value at `offset`. */
   u16(offset: number): number {
     return this.bytes[offset] | (this.bytes[offset + 1] << 8);
   }

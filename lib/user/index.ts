@@ -1,3 +1,8 @@
+/**
+ * `vfio/user`: PCI device models written in TypeScript, served to a vfio-user client (QEMU's
+ * vfio-user-pci) over a UNIX socket. Start with {@link defineModel} and {@link VfioUserServer.listen}.
+ * @module
+ */
 // vfio/user: device models in TypeScript, served to a vfio-user client (QEMU's vfio-user-pci)
 // over a UNIX socket. docs/device-models.md walks through a model.
 export { VfioUserServer, type ServerOptions, type ServerEvents } from './server';
@@ -13,5 +18,6 @@ export type {
   DmaAccess,
   RegisterValue,
 } from './model';
-export { ConfigSpace } from './config';
+export { ConfigSpace, type CapabilityLayout } from './config';
+/** The vfio-user wire format: header, command numbers, payload encoders and decoders. */
 export * as protocol from './protocol';

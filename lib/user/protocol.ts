@@ -1,3 +1,8 @@
+/**
+ * The vfio-user wire format: message header, command numbers and payload encoders and decoders.
+ * Decoders throw {@link ProtocolError} on a payload that does not decode.
+ * @module
+ */
 // The vfio-user wire format (QEMU's docs/interop/vfio-user.rst): a 16-byte header, then a
 // command-specific payload, host-endian (little-endian on every platform this package builds
 // for). Pure: bytes in, typed values out, and back. Nothing here touches a socket.
@@ -11,55 +16,87 @@ import {
 
 /** Command numbers. */
 export const Command = {
+  /** Negotiates the protocol version and capabilities; the first message of a connection. */
   VERSION: 1,
+  /** The client adds a DMA window (guest memory at an IOVA range), with an fd to map or none. */
   DMA_MAP: 2,
+  /** The client removes a DMA window, or all of them with DMA_UNMAP_ALL. */
   DMA_UNMAP: 3,
+  /** The client asks for the device flags and its number of regions and IRQ indexes. */
   DEVICE_GET_INFO: 4,
+  /** The client asks for one region's size, flags and offset. */
   DEVICE_GET_REGION_INFO: 5,
+  /** The client asks for ioeventfd/ioregionfd fds of a region (not offered by this server). */
   DEVICE_GET_REGION_IO_FDS: 6,
+  /** The client asks for one IRQ index's flags and vector count. */
   DEVICE_GET_IRQ_INFO: 7,
+  /** The client arms, disarms or triggers interrupts (eventfds passed with the message). */
   DEVICE_SET_IRQS: 8,
+  /** The client reads bytes from a region (config space or a BAR). */
   REGION_READ: 9,
+  /** The client writes bytes to a region (config space or a BAR). */
   REGION_WRITE: 10,
+  /** The server reads guest memory through the client (windows mapped without an fd). */
   DMA_READ: 11,
+  /** The server writes guest memory through the client (windows mapped without an fd). */
   DMA_WRITE: 12,
+  /** The client resets the device. */
   DEVICE_RESET: 13,
+  /** The client batches several region writes in one message (not offered by this server). */
   REGION_WRITE_MULTI: 15,
+  /** The client gets or sets a device feature (migration and the like; not offered by this server). */
   DEVICE_FEATURE: 16,
+  /** The client reads migration data (not offered by this server). */
   MIG_DATA_READ: 17,
+  /** The client writes migration data (not offered by this server). */
   MIG_DATA_WRITE: 18,
 } as const;
 
+/** Bytes in a message header (id, command, size, flags, error); the payload follows. */
 export const HEADER_SIZE = 16;
-/** Flags word: bits 0-3 the type, bit 4 No_reply, bit 5 Error. */
+/** Flags word: bits 0-3 the type, bit 4 No_reply, bit 5 Error. Type 0 is a command. */
 export const TYPE_COMMAND = 0;
+/** Message type (flags bits 0-3) of a reply. */
 export const TYPE_REPLY = 1;
+/** Flags bit 4: the sender wants no reply to this command. */
 export const FLAG_NO_REPLY = 1 << 4;
+/** Flags bit 5: the reply reports a failure; the header's error field holds the errno. */
 export const FLAG_ERROR = 1 << 5;
-/** DMA_MAP flags. */
+/** DMA_MAP flag: the device may read the window. */
 export const DMA_READABLE = 1 << 0;
+/** DMA_MAP flag: the device may write the window. */
 export const DMA_WRITEABLE = 1 << 1;
-/** DMA_UNMAP flags (the kernel's VFIO_DMA_UNMAP_FLAG_* values). */
+/** DMA_UNMAP flag (the kernel's VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP value): return a dirty bitmap. */
 export const DMA_UNMAP_GET_DIRTY_BITMAP = 1 << 0;
+/** DMA_UNMAP flag (the kernel's VFIO_DMA_UNMAP_FLAG_ALL value): remove every window; address and size must be 0. */
 export const DMA_UNMAP_ALL = 1 << 1;
 
 /** The protocol version this server speaks (the reply never proposes more than the client). */
 export const VERSION_MAJOR = 0;
+/** The minor protocol version this server speaks (with {@link VERSION_MAJOR}). */
 export const VERSION_MINOR = 0;
 /** Data per REGION/DMA READ/WRITE when the peer names none (the spec's default). */
 export const DEFAULT_MAX_DATA_XFER = 1 << 20;
 
+/** A decoded message header. */
 export interface Header {
+  /** Message id (16 bits), chosen by the sender; a reply carries the id of its command. */
   id: number;
+  /** The command number (16 bits), one of {@link Command}. */
   command: number;
   /** The whole message's size, header included. */
   size: number;
+  /** The flags word: type in bits 0-3, {@link FLAG_NO_REPLY}, {@link FLAG_ERROR}. */
   flags: number;
+  /** An errno (positive) in an error reply, else 0. */
   error: number;
 }
 
+/** The message type: flags bits 0-3 ({@link TYPE_COMMAND} or {@link TYPE_REPLY}). */
 export const messageType = (h: Header): number => h.flags & 0xf;
+/** True when the message is a reply (type {@link TYPE_REPLY}). */
 export const isReply = (h: Header): boolean => messageType(h) === TYPE_REPLY;
+/** True unless the sender set {@link FLAG_NO_REPLY}. */
 export const wantsReply = (h: Header): boolean => (h.flags & FLAG_NO_REPLY) === 0;
 
 const view = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
@@ -99,6 +136,7 @@ export function encodeReply(to: Pick<Header, 'id' | 'command'>, payload?: Uint8A
 /** A payload that does not decode: the errno the error reply carries and why. */
 export class ProtocolError extends Error {
   constructor(
+    /** The errno (positive, EINVAL for a malformed payload) the error reply carries. */
     readonly errno: number,
     message: string,
   ) {
@@ -119,13 +157,21 @@ function need(p: Uint8Array, size: number, what: string, exact = false): DataVie
 }
 
 // ---- VERSION ----
+/** A VERSION payload: the version numbers and the JSON capabilities that follow them. */
 export interface Version {
+  /** Major protocol version (16 bits). */
   major: number;
+  /** Minor protocol version (16 bits). */
   minor: number;
   /** The JSON capabilities object, {} when absent. */
   capabilities: Record<string, unknown>;
 }
 
+/**
+ * Decodes a VERSION payload: two u16 (major, minor), then optional NUL-terminated JSON.
+ * @throws {@link ProtocolError} (EINVAL) when shorter than 4 bytes, the text is not JSON, or its
+ * `capabilities` is not an object.
+ */
 export function decodeVersion(p: Uint8Array): Version {
   const v = need(p, 4, 'VERSION');
   let capabilities: Record<string, unknown> = {};
@@ -150,6 +196,7 @@ export function decodeVersion(p: Uint8Array): Version {
   return { major: v.getUint16(0, true), minor: v.getUint16(2, true), capabilities };
 }
 
+/** Encodes a VERSION payload: major, minor, then `{"capabilities": ...}` as NUL-terminated JSON. */
 export function encodeVersion(ver: Version): Uint8Array {
   const json = new TextEncoder().encode(JSON.stringify({ capabilities: ver.capabilities }) + '\0');
   const out = new Uint8Array(4 + json.length);
@@ -161,13 +208,23 @@ export function encodeVersion(ver: Version): Uint8Array {
 }
 
 // ---- DMA_MAP / DMA_UNMAP ----
+/** A DMA_MAP request: an IOVA window of guest memory. */
 export interface DmaMap {
+  /** {@link DMA_READABLE} and/or {@link DMA_WRITEABLE}. */
   flags: number;
+  /** Offset into the fd passed with the message at which the window starts (bytes; unused without an fd). */
   offset: bigint;
+  /** The window's first IOVA (bytes). */
   address: bigint;
+  /** The window's length in bytes (non-zero; address + size does not pass 2^64). */
   size: bigint;
 }
 
+/**
+ * Decodes a DMA_MAP payload (exactly 32 bytes, argsz 32).
+ * @throws {@link ProtocolError} (EINVAL) on a wrong length or argsz, an empty or wrapping window,
+ * or flags other than {@link DMA_READABLE} and {@link DMA_WRITEABLE}.
+ */
 export function decodeDmaMap(p: Uint8Array): DmaMap {
   const v = need(p, 32, 'DMA_MAP', true);
   const argsz = v.getUint32(0, true);
@@ -184,13 +241,23 @@ export function decodeDmaMap(p: Uint8Array): DmaMap {
   return m;
 }
 
+/** A DMA_UNMAP request or reply. */
 export interface DmaUnmap {
+  /** The payload size the sender declares (24 without a dirty bitmap). */
   argsz: number;
+  /** {@link DMA_UNMAP_ALL} and/or {@link DMA_UNMAP_GET_DIRTY_BITMAP}. */
   flags: number;
+  /** The window's first IOVA (bytes). */
   address: bigint;
+  /** The window's length in bytes. */
   size: bigint;
 }
 
+/**
+ * Decodes a DMA_UNMAP payload (exactly 24 bytes; no dirty bitmap). Flags and range are not
+ * checked here: the session decides what they mean.
+ * @throws {@link ProtocolError} (EINVAL) on any other length.
+ */
 export function decodeDmaUnmap(p: Uint8Array): DmaUnmap {
   const v = need(p, 24, 'DMA_UNMAP', true);
   return {
@@ -201,6 +268,7 @@ export function decodeDmaUnmap(p: Uint8Array): DmaUnmap {
   };
 }
 
+/** Encodes a DMA_UNMAP payload (24 bytes, argsz 24), as its reply carries it. */
 export function encodeDmaUnmap(u: Omit<DmaUnmap, 'argsz'>): Uint8Array {
   const out = new Uint8Array(24);
   const v = view(out);
@@ -212,12 +280,25 @@ export function encodeDmaUnmap(u: Omit<DmaUnmap, 'argsz'>): Uint8Array {
 }
 
 // ---- DEVICE_GET_INFO / GET_REGION_INFO / GET_IRQ_INFO ----
-/** The request's argsz: how much reply payload the client takes. */
-export function decodeArgsz(p: Uint8Array, size: number, what: string): { argsz: number; index: number } {
+/**
+ * The request's argsz: how much reply payload the client takes, and the index it asks about.
+ * @throws {@link ProtocolError} (EINVAL; `what` names the command) when `p` is shorter than `size`.
+ */
+export function decodeArgsz(
+  p: Uint8Array,
+  size: number,
+  what: string,
+): {
+  /** Reply payload size the client accepts (bytes). */
+  argsz: number;
+  /** The region or IRQ index (the u32 at byte 8), 0 when `size` is under 12. */
+  index: number;
+} {
   const v = need(p, size, what);
   return { argsz: v.getUint32(0, true), index: size >= 12 ? v.getUint32(8, true) : 0 };
 }
 
+/** Encodes a DEVICE_GET_INFO reply (16 bytes, argsz 16): VFIO_DEVICE_FLAGS_*, region and IRQ index counts. */
 export function encodeDeviceInfo(flags: number, numRegions: number, numIrqs: number): Uint8Array {
   const out = new Uint8Array(16);
   const v = view(out);
@@ -228,13 +309,19 @@ export function encodeDeviceInfo(flags: number, numRegions: number, numIrqs: num
   return out;
 }
 
+/** A region as DEVICE_GET_REGION_INFO describes it. */
 export interface RegionInfo {
+  /** Region index (VFIO_PCI_*_REGION_INDEX: BARs 0-5, ROM 6, config 7). */
   index: number;
+  /** VFIO_REGION_INFO_FLAG_* (read, write, mmap). */
   flags: number;
+  /** Region size in bytes (0 for a region the device lacks). */
   size: bigint;
+  /** Offset of the region in the fd returned with the reply, for mmap (bytes). */
   offset: bigint;
 }
 
+/** Encodes a DEVICE_GET_REGION_INFO reply (32 bytes, argsz 32, no capability chain). */
 export function encodeRegionInfo(r: RegionInfo): Uint8Array {
   const out = new Uint8Array(32);
   const v = view(out);
@@ -247,6 +334,7 @@ export function encodeRegionInfo(r: RegionInfo): Uint8Array {
   return out;
 }
 
+/** Encodes a DEVICE_GET_IRQ_INFO reply (16 bytes, argsz 16): IRQ index, VFIO_IRQ_INFO_* flags, vector count. */
 export function encodeIrqInfo(index: number, flags: number, count: number): Uint8Array {
   const out = new Uint8Array(16);
   const v = view(out);
@@ -258,17 +346,29 @@ export function encodeIrqInfo(index: number, flags: number, count: number): Uint
 }
 
 // ---- DEVICE_SET_IRQS ----
+/** A DEVICE_SET_IRQS request. */
 export interface SetIrqs {
+  /** The raw VFIO_IRQ_SET_* flags: one data type and one action. */
   flags: number;
+  /** IRQ index (VFIO_PCI_INTX/MSI/MSIX/ERR/REQ_IRQ_INDEX). */
   index: number;
+  /** First vector the request applies to. */
   start: number;
+  /** Number of vectors from `start` (0 with DATA_NONE and ACTION_TRIGGER disarms the index). */
   count: number;
   /** DATA_BOOL: one byte per vector. */
   bools?: Uint8Array;
+  /** The data type: none, one byte per vector, or one eventfd per vector (passed with the message). */
   data: 'none' | 'bool' | 'eventfd';
+  /** The action bits of `flags` (VFIO_IRQ_SET_ACTION_MASK, UNMASK or TRIGGER). */
   action: number;
 }
 
+/**
+ * Decodes a DEVICE_SET_IRQS payload (20 bytes, plus `count` bytes with DATA_BOOL).
+ * @throws {@link ProtocolError} (EINVAL) when flags do not name exactly one data type and one
+ * action or carry other bits, start + count passes 2^32 - 1, or the length is wrong.
+ */
 export function decodeSetIrqs(p: Uint8Array): SetIrqs {
   const v = need(p, 20, 'DEVICE_SET_IRQS');
   const flags = v.getUint32(4, true);
@@ -300,14 +400,23 @@ export function decodeSetIrqs(p: Uint8Array): SetIrqs {
 }
 
 // ---- REGION_READ / REGION_WRITE ----
+/** A REGION_READ or REGION_WRITE request (or its reply). */
 export interface RegionAccess {
+  /** Byte offset into the region. */
   offset: bigint;
+  /** Region index (as in {@link RegionInfo.index}). */
   region: number;
+  /** Number of bytes read or written. */
   count: number;
   /** REGION_WRITE: the bytes to write. */
   data?: Uint8Array;
 }
 
+/**
+ * Decodes a REGION_READ (`write` false: exactly 16 bytes) or REGION_WRITE (16 bytes then exactly
+ * `count` data bytes) payload. Range checks against the region are the session's.
+ * @throws {@link ProtocolError} (EINVAL) on a wrong length.
+ */
 export function decodeRegionAccess(p: Uint8Array, write: boolean): RegionAccess {
   const what = write ? 'REGION_WRITE' : 'REGION_READ';
   const v = need(p, 16, what, !write);
@@ -323,6 +432,7 @@ export function decodeRegionAccess(p: Uint8Array, write: boolean): RegionAccess 
   return a;
 }
 
+/** Encodes a region access: offset, region, count, then `data` if any (a REGION_READ reply carries it). */
 export function encodeRegionAccess(a: RegionAccess): Uint8Array {
   const data = a.data ?? new Uint8Array(0);
   const out = new Uint8Array(16 + data.length);
@@ -335,6 +445,7 @@ export function encodeRegionAccess(a: RegionAccess): Uint8Array {
 }
 
 // ---- DMA_READ / DMA_WRITE (server -> client) ----
+/** Encodes a DMA_READ request (16 bytes): `count` bytes of guest memory at IOVA `address`. */
 export function encodeDmaRead(address: bigint, count: number): Uint8Array {
   const out = new Uint8Array(16);
   const v = view(out);
@@ -343,6 +454,7 @@ export function encodeDmaRead(address: bigint, count: number): Uint8Array {
   return out;
 }
 
+/** Encodes a DMA_WRITE request: IOVA `address`, the length of `data`, then `data`. */
 export function encodeDmaWrite(address: bigint, data: Uint8Array): Uint8Array {
   const out = new Uint8Array(16 + data.length);
   const v = view(out);

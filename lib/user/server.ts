@@ -11,12 +11,15 @@ import type { DeviceModel } from './model';
 import { DEFAULT_MAX_DATA_XFER, encodeReply, HEADER_SIZE } from './protocol';
 import { MAX_MSG_FDS, Session } from './session';
 
+/** Options of {@link VfioUserServer.listen} and {@link VfioUserServer.serve}. */
 export interface ServerOptions {
   /** How long the model's DMA waits for the client to answer a DMA_READ/WRITE (default 5000 ms). */
   dmaTimeoutMs?: number;
 }
 
+/** The events a {@link VfioUserServer} emits, with their arguments. */
 export interface ServerEvents {
+  /** A client connected (a socket accepted, or the one passed to {@link VfioUserServer.serve}). */
   connect: [];
   /** The client went away (0) or its socket failed (-errno). */
   disconnect: [errno: number];
@@ -28,6 +31,10 @@ const EAGAIN = 11;
 const EINVAL = 22;
 const MAX_MESSAGE = HEADER_SIZE + 16 + DEFAULT_MAX_DATA_XFER;
 
+/**
+ * Serves one device model to a vfio-user client over a UNIX socket, one client at a time; a
+ * client that goes away leaves the server listening, its resources released and the model reset.
+ */
 export class VfioUserServer extends EventEmitter<ServerEvents> {
   private listenFd = -1;
   private listenPoll: SocketPollHandle | undefined;
@@ -36,14 +43,20 @@ export class VfioUserServer extends EventEmitter<ServerEvents> {
   private closed = false;
 
   private constructor(
+    /** The model this server serves. */
     readonly model: DeviceModel,
     private readonly opts: Required<ServerOptions>,
+    /** The socket path it listens on; undefined for a server made by {@link VfioUserServer.serve}. */
     readonly path: string | undefined,
   ) {
     super();
   }
 
-  /** Listens on `path` (a stale socket file there is replaced). */
+  /**
+   * Listens on `path` (a stale socket file there is replaced).
+   * @throws `VfioError` when the description is invalid, or socket, bind (path not writable, or
+   * 108 bytes or longer) or listen fails.
+   */
   static listen(path: string, model: DeviceModel, opts: ServerOptions = {}): VfioUserServer {
     validateDescription(model.description);
     const server = new VfioUserServer(model, { dmaTimeoutMs: opts.dmaTimeoutMs ?? 5000 }, path);
@@ -71,7 +84,10 @@ export class VfioUserServer extends EventEmitter<ServerEvents> {
     return server;
   }
 
-  /** Serves one already-connected socket (one end of a socketpair, say); the server owns fd. */
+  /**
+   * Serves one already-connected socket (one end of a socketpair, say); the server owns fd.
+   * @throws `VfioError` when the description is invalid or fd is not a non-negative integer.
+   */
   static serve(fd: number, model: DeviceModel, opts: ServerOptions = {}): VfioUserServer {
     validateDescription(model.description);
     if (!Number.isInteger(fd) || fd < 0) throw invalidArgument('VfioUserServer.serve', 'fd must be an open socket');
@@ -80,7 +96,10 @@ export class VfioUserServer extends EventEmitter<ServerEvents> {
     return server;
   }
 
-  /** The session of the connected client, if any (its config space, DMA windows, interrupts). */
+  /**
+   * The session of the connected client, if any (its config space, DMA windows, interrupts).
+   * @internal
+   */
   get session(): Session | undefined {
     return this.current;
   }

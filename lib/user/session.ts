@@ -31,6 +31,7 @@ export interface SessionOptions {
   dmaTimeoutMs: number;
 }
 
+/** One client's connection state: config space, DMA windows, interrupts, the model's behaviour. @internal */
 export class Session {
   private negotiated = false;
   private clientMaxXfer = P.DEFAULT_MAX_DATA_XFER;
