@@ -151,5 +151,12 @@ export function setNumVfs(bdf: string, numvfs: number, o: SysfsOptions = {}): Sr
   };
   if (before.numvfs !== 0 && numvfs !== 0) write(0);
   write(numvfs);
-  return sriovState(bdf, o)!;
+  const after = sriovState(bdf, o);
+  if (!after)
+    throw new SriovError(
+      `${bdf} lost its SR-IOV capability while setting VFs`,
+      'EIO',
+      'check dmesg: the PF was removed or reset',
+    );
+  return after;
 }

@@ -48,7 +48,7 @@ describe('vfio-vm on the command line', () => {
     expect(r.code).toBe(2);
     expect(r.out).toBe('');
     expect(r.err).toMatch(
-      /^Usage: vfio-vm \[options\] \[command\]\nCommands: run, shell, provision, kernel, list-devices\nSee vfio-vm --help, or vfio-vm COMMAND --help\.\n$/,
+      /^Usage: vfio-vm \[options\] \[command\]\nCommands: run, shell, provision, kernel, kernels, list-devices\nSee vfio-vm --help, or vfio-vm COMMAND --help\.\n$/,
     );
   });
 
