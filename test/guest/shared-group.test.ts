@@ -56,9 +56,15 @@ describeIf(present, 'this configuration runs without the sharedGroup option')(
       [fn0, fn1] = present ? findPair() : ['', ''];
       bindTo(fn0, 'vfio-pci');
     });
-    // Function 1 goes back to virtio-pci, as the guest left it; function 0 stays on vfio-pci.
+    // Both functions go back as the guest left them: function 1 on virtio-pci, function 0 (edu)
+    // on no driver, so its group leaves /dev/vfio and the other files see only the run's devices.
     afterAll(() => {
       if (fn1) bindTo(fn1, undefined);
+      if (fn0) {
+        fs.writeFileSync(path.join(sysDev(fn0), 'driver_override'), '\n');
+        if (fs.existsSync(path.join(sysDev(fn0), 'driver')))
+          fs.writeFileSync(path.join(sysDev(fn0), 'driver', 'unbind'), fn0);
+      }
     });
 
     describeIf(hasIommu(), 'without an IOMMU each function has a group of its own')('one IOMMU group', () => {
