@@ -9,13 +9,15 @@ export interface KernelFacts {
   patReserveAtOpen: boolean;
   /** A write-combining sysfs mapping made before the open reserves the whole BAR WC in PAT. */
   wcBeforeOpenCoversBar: boolean;
+  /** vfio-pci serves an 8-byte pread/pwrite of a BAR as one 8-byte access (older kernels split it in two 4-byte ones). */
+  regionRw64: boolean;
 }
 
 /** Measured in the emulated host (docs/emulated-host.md, kernel matrix), per release series. */
 const MEASURED: Record<string, KernelFacts> = {
-  '6.1': { patReserveAtOpen: false, wcBeforeOpenCoversBar: false },
-  '6.12': { patReserveAtOpen: false, wcBeforeOpenCoversBar: false },
-  '7.3': { patReserveAtOpen: true, wcBeforeOpenCoversBar: true },
+  '6.1': { patReserveAtOpen: false, wcBeforeOpenCoversBar: false, regionRw64: false },
+  '6.12': { patReserveAtOpen: false, wcBeforeOpenCoversBar: false, regionRw64: true },
+  '7.3': { patReserveAtOpen: true, wcBeforeOpenCoversBar: true, regionRw64: true },
 };
 
 /** "7.3.4+deb13-amd64" → "7.3". */
