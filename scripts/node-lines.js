@@ -154,14 +154,18 @@ async function nodeLinesPhase({ root, resultsDir, countResults, jestExtra = [], 
       cwd: dir,
     });
     results.push(countResults(`host ${name}`, hostOut, hostStatus));
-    if (guest) results.push(await guestOnLine(name, line, dir, nodeBin, resultsDir, countResults, jestExtra, guest));
+    if (guest) results.push(await guestOnLine(name, line, dir, nodeBin, countResults, jestExtra, guest));
   }
   return results;
 }
 
-async function guestOnLine(name, line, dir, nodeBin, resultsDir, countResults, jestExtra, guest) {
+async function guestOnLine(name, line, dir, nodeBin, countResults, jestExtra, guest) {
   const { run, VmError } = require(path.join(dir, 'dist', 'lib', 'vm'));
-  const out = path.join(resultsDir, `guest-${guest.config.name}-node${line}.json`);
+  // Inside the staged tree: it is the guest's project share, the only host folder the guest
+  // writes (resultsDir, in the main tree, is not visible there).
+  const outDir = path.join(dir, '.vm-work', 'test-results');
+  fs.mkdirSync(outDir, { recursive: true });
+  const out = path.join(outDir, `guest-${guest.config.name}-node${line}.json`);
   fs.rmSync(out, { force: true });
   guest.prepare();
   say(`${name}: guest "${guest.config.name}", core files (${CORE_GUEST_FILES.join(', ')})…`);
