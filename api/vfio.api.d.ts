@@ -3893,7 +3893,7 @@ export declare const DEFAULT_LISTS_MAX_AGE_SECONDS: number;
 export declare function defaultCacheDir(env?: NodeJS.ProcessEnv): string;
 
 // ---- lib/vm/core/errors.d.ts
-export type VmErrorKind = "missing-tool" | "provision" | "kernel-path" | "kernel-build" | "options" | "qemu" | "panic" | "guest" | "timeout" | "no-status" | "cancelled";
+export type VmErrorKind = "missing-tool" | "provision" | "kernel-path" | "kernel-build" | "options" | "qemu" | "panic" | "guest" | "timeout" | "no-status" | "monitor" | "cancelled";
 export declare class VmError extends Error {
     readonly kind: VmErrorKind;
     readonly consoleTail?: string;
@@ -3980,6 +3980,14 @@ export declare const pinsFile: () => string;
 export declare function readPins(file?: string): Pins;
 export declare function upstreamVersion(debian: string): string;
 
+// ---- lib/vm/guest/unplug-request.d.ts
+export declare function requestPortPath(sysRoot?: string): string | undefined;
+export interface RequestUnplugOptions {
+    timeoutSeconds?: number;
+    onRequested?: () => void;
+}
+export declare function requestUnplug(id: string, o?: RequestUnplugOptions): Promise<void>;
+
 // ---- lib/vm/index.d.ts
 export { run, RunResult, commandEnv } from "./run";
 export { provision, provisionHost, EmulatedHost } from "./provision";
@@ -3991,6 +3999,10 @@ export { KernelInfo, KernelSource } from "./core/kernel";
 export { RunOptions, ProvisionOptions, defaultCacheDir } from "./options";
 export { VmError, VmErrorKind } from "./core/errors";
 export { BackendOptions, backendArgs } from "./qemu/backends";
+export { QmpClient, QmpClientEvents, QmpError, QmpEvent, QmpGreeting } from "./qemu/qmp";
+export { VmMonitor, MonitorDevice, UnplugOptions, DEFAULT_UNPLUG_TIMEOUT_MS } from "./qemu/monitor";
+export { REQUEST_PORT_NAME, GuestReply, GuestRequest } from "./qemu/guest-requests";
+export { requestUnplug, requestPortPath, RequestUnplugOptions } from "./guest/unplug-request";
 
 // ---- lib/vm/kernel/modules.d.ts
 import { Tool } from "../archive/userland-tools";
@@ -4014,6 +4026,7 @@ export declare function moduleBytes(file: string, tools: DecompressTools): Promi
 // ---- lib/vm/options.d.ts
 import type { BackendOptions } from "./qemu/backends";
 import type { AccelChoice } from "./qemu/accel";
+import type { VmMonitor } from "./qemu/monitor";
 export { DEFAULT_LISTS_MAX_AGE_SECONDS, defaultCacheDir } from "./core/defaults";
 export interface ProvisionOptions {
     kernel?: string;
@@ -4049,6 +4062,8 @@ export interface RunOptions extends ProvisionOptions, BackendOptions {
     sampleDriver?: string;
     model?: string;
     modelDma?: "mapped" | "messages";
+    onMonitor?: (monitor: VmMonitor) => void;
+    qmpSocket?: string;
 }
 export declare const CUSTOM_KERNEL = "custom";
 export declare const DEFAULT_MEMORY = "2G";
@@ -4147,6 +4162,7 @@ export interface DefaultDevice {
 }
 export interface GuestDevice {
     name: string;
+    id: string;
     env: string;
     bdf: string;
     driver: string;
@@ -4167,6 +4183,113 @@ export interface DeviceLayout {
 }
 export declare function guestDevices(extra: string[], withDefaults: boolean, res: DeviceResources, layout?: DeviceLayout): GuestDevice[];
 
+// ---- lib/vm/qemu/guest-requests.d.ts
+import { VmMonitor } from "./monitor";
+export declare const REQUEST_PORT_NAME = "vfio-vm.requests";
+export interface GuestRequest {
+    unplug?: unknown;
+    tag?: unknown;
+    timeoutSeconds?: unknown;
+}
+export interface GuestReply {
+    tag: string;
+    status: "requested" | "deleted" | "error";
+    message?: string;
+}
+export declare function answerRequest(line: string, monitor: Promise<VmMonitor>, send: (r: GuestReply) => void): Promise<void>;
+export declare function serveGuestRequests(path: string, monitor: Promise<VmMonitor>): {
+    listening: Promise<void>;
+    close(): void;
+};
+
+// ---- lib/vm/qemu/monitor.d.ts
+import * as net from "net";
+import { QmpClient, QmpGreeting } from "./qmp";
+export declare const DEFAULT_UNPLUG_TIMEOUT_MS = 120000;
+export interface MonitorDevice {
+    id: string;
+    bdf: string;
+}
+export interface UnplugOptions {
+    timeoutMs?: number;
+    onRequested?: () => void;
+}
+export declare class VmMonitor {
+    readonly qmp: QmpClient;
+    readonly greeting: QmpGreeting;
+    private readonly ids;
+    constructor(qmp: QmpClient, greeting: QmpGreeting, devices: readonly MonitorDevice[]);
+    get devices(): MonitorDevice[];
+    unplug(id: string, o?: UnplugOptions): Promise<void>;
+}
+export declare class SingleConnection {
+    private readonly path;
+    private readonly server;
+    readonly listening: Promise<void>;
+    readonly connection: Promise<net.Socket>;
+    constructor(path: string);
+    close(): void;
+}
+export declare function listenMonitor(path: string, devices: readonly MonitorDevice[]): {
+    listening: Promise<void>;
+    monitor: Promise<VmMonitor>;
+    close(): void;
+};
+
+// ---- lib/vm/qemu/qmp.d.ts
+import { EventEmitter } from "events";
+import type { Duplex } from "stream";
+export interface QmpGreeting {
+    version: {
+        qemu: {
+            major: number;
+            minor: number;
+            micro: number;
+        };
+        package: string;
+    };
+    capabilities: string[];
+}
+export interface QmpEvent {
+    event: string;
+    data: Record<string, unknown>;
+    timestamp: {
+        seconds: number;
+        microseconds: number;
+    };
+}
+export declare class QmpError extends Error {
+    readonly command: string;
+    readonly errorClass: string;
+    readonly desc: string;
+    constructor(command: string, errorClass: string, desc: string);
+}
+export interface QmpClientEvents {
+    event: [
+        event: QmpEvent
+    ];
+    close: [
+    ];
+}
+export declare class QmpClient extends EventEmitter<QmpClientEvents> {
+    private readonly stream;
+    private buffered;
+    private nextId;
+    private readonly pending;
+    private greetingWaiters;
+    private greetingSeen?;
+    private closedWith?;
+    constructor(stream: Duplex);
+    negotiate(): Promise<QmpGreeting>;
+    execute<T = unknown>(command: string, args?: Record<string, unknown>): Promise<T>;
+    waitEvent(name: string, match: (data: Record<string, unknown>) => boolean, timeoutMs: number): Promise<QmpEvent>;
+    close(): void;
+    private greeting;
+    private onData;
+    private dispatch;
+    private end;
+}
+
 // ---- lib/vm/run.d.ts
 import { AccelDecision } from "./qemu/accel";
 import { GuestDevice } from "./qemu/devices";
@@ -4181,7 +4304,7 @@ export interface RunResult {
         source: "provisioned" | "host";
         path: string;
     };
-    devices: Array<Pick<GuestDevice, "name" | "env" | "bdf" | "driver">>;
+    devices: Array<Pick<GuestDevice, "name" | "id" | "env" | "bdf" | "driver">>;
     ivshmemFile?: string;
     consoleLog?: string;
     timings: {

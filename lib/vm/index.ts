@@ -16,3 +16,7 @@ export { KernelInfo, KernelSource } from './core/kernel';
 export { RunOptions, ProvisionOptions, defaultCacheDir } from './options';
 export { VmError, VmErrorKind } from './core/errors';
 export { BackendOptions, backendArgs } from './qemu/backends';
+export { QmpClient, QmpClientEvents, QmpError, QmpEvent, QmpGreeting } from './qemu/qmp';
+export { VmMonitor, MonitorDevice, UnplugOptions, DEFAULT_UNPLUG_TIMEOUT_MS } from './qemu/monitor';
+export { REQUEST_PORT_NAME, GuestReply, GuestRequest } from './qemu/guest-requests';
+export { requestUnplug, requestPortPath, RequestUnplugOptions } from './guest/unplug-request';

@@ -1,6 +1,7 @@
 // The options of the emulated host, shared by the CLI and the programmatic API.
 import type { BackendOptions } from './qemu/backends';
 import type { AccelChoice } from './qemu/accel';
+import type { VmMonitor } from './qemu/monitor';
 import { VmError } from './core/errors';
 
 export { DEFAULT_LISTS_MAX_AGE_SECONDS, defaultCacheDir } from './core/defaults';
@@ -119,6 +120,17 @@ export interface RunOptions extends ProvisionOptions, BackendOptions {
    * into the server) or 'messages' (DMA_READ/DMA_WRITE over the socket).
    */
   modelDma?: 'mapped' | 'messages';
+  /**
+   * Called with the guest's monitor once QEMU is up (run mode; again if a boot is retried):
+   * `monitor.unplug(id)` removes a device of the run by its QEMU id (docs/emulated-host.md,
+   * "Hot unplug"), `monitor.qmp` sends any other QMP command.
+   */
+  onMonitor?: (monitor: VmMonitor) => void;
+  /**
+   * A unix socket path where QEMU serves a further QMP monitor, for a program outside this
+   * process (`vfio-vm run --qmp PATH`); one client at a time.
+   */
+  qmpSocket?: string;
 }
 
 /** The --kernel value that selects the custom kernel. */

@@ -20,6 +20,7 @@ import { provisionHost } from './provision';
 import { backendArgs } from './qemu/backends';
 import { HOST_FIRMWARE_DIR, QemuPlan, qemuArgs } from './qemu/qemu';
 import { QemuExit, runQemu } from './qemu/qemu-process';
+import { startMonitor } from './monitor';
 import { withSampleDriver } from './sample-driver';
 import { serveModel } from './model';
 import { SHARED_GROUP_ENV, sharedGroupQemuArgs } from './qemu/shared-group';
@@ -44,8 +45,8 @@ export interface RunResult {
     /** Its executable. */
     path: string;
   };
-  /** The guest's VFIO devices: names, variables, addresses and drivers. */
-  devices: Array<Pick<GuestDevice, 'name' | 'env' | 'bdf' | 'driver'>>;
+  /** The guest's VFIO devices: names, QEMU ids, variables, addresses and drivers. */
+  devices: Array<Pick<GuestDevice, 'name' | 'id' | 'env' | 'bdf' | 'driver'>>;
   /** The ivshmem backing file; still there after the run only with keepIvshmem. */
   ivshmemFile?: string;
   /** The kernel console of this run (run mode). */
@@ -141,7 +142,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       extraArgs: [...(opts.sharedGroup ? sharedGroupQemuArgs() : []), ...backendArgs(opts, cwd)],
       consoles: opts.interactive ? { stdio: true } : { sockets: work.sockets },
       accel: accel.accel, firmwareDir: qemu.firmwareDir,
-      vfioUser: !!model, sharedRam: !!model && opts.modelDma !== 'messages',
+      vfioUser: !!model, sharedRam: !!model && opts.modelDma !== 'messages', qmpSocket: opts.qmpSocket,
     };
     const boots: BootContext = { qemu: qemu.tool, fallBackToTcg: (opts.accel ?? 'auto') === 'auto' };
     const outcome = opts.interactive ? await boot(plan, opts, work, boots) : await bootWithConsoles(plan, opts, work, cacheDir, boots);
@@ -150,7 +151,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       kernel,
       accel: outcome.accel ?? accel,
       qemu: { version: qemu.version, source: qemu.source, path: qemu.path },
-      devices: devices.map(({ name, env, bdf, driver }) => ({ name, env, bdf, driver })),
+      devices: devices.map(({ name, id, env, bdf, driver }) => ({ name, id, env, bdf, driver })),
       ivshmemFile: withIvshmem && opts.keepIvshmem ? work.ivshmemFile : undefined,
       consoleLog: outcome.consoleLog,
       timings: { ...outcome.timings, totalMs: Date.now() - started },
@@ -253,6 +254,7 @@ async function bootWithConsoles(plan: QemuPlan, opts: RunOptions, work: WorkDir,
       },
     });
   await consoles.listen();
+  const monitor = await startMonitor(work, plan.devices, opts.onMonitor);
   let qemu: QemuExit;
   try {
     qemu = await runQemu({
@@ -262,6 +264,7 @@ async function bootWithConsoles(plan: QemuPlan, opts: RunOptions, work: WorkDir,
   } finally {
     if (watchdog) clearTimeout(watchdog);
     opts.signal?.removeEventListener('abort', stopWithCaller);
+    monitor.close();
     await consoles.close();
   }
   const why = tcgRerunReason({

@@ -206,6 +206,7 @@ describe('build steps', () => {
 describe('run options of the custom kernel', () => {
   const device = (name: string, bdf: string): GuestDevice => ({
     name,
+    id: name,
     env: `VFIO_VM_${name.toUpperCase()}`,
     bdf,
     driver: 'vfio-pci',

@@ -103,6 +103,7 @@ describe('vfio-vm run', () => {
     expect(lines).toContain('extra 0000:00:09.0');
     expect(r.devices[4]).toEqual({
       name: 'pci-testdev',
+      id: 'device-0',
       env: 'VFIO_VM_DEVICE_0',
       bdf: '0000:00:09.0',
       driver: 'vfio-pci',

@@ -152,7 +152,7 @@ describe('devices', () => {
     const ivshmem = moved.find((d) => d.name === 'ivshmem')!;
     expect([ivshmem.bdf, ivshmem.env]).toEqual(['0000:02:00.0', 'VFIO_VM_IVSHMEM']);
     expect(ivshmem.qemuArgs.join(' ')).toMatch(
-      /mem-path=\/dev\/shm\/x\/ivshmem,size=4M -device pcie-root-port,id=rp4,chassis=4,addr=0x4,x-speed=5 -device ivshmem-plain,memdev=ivshmem0,bus=rp4,addr=0x0$/,
+      /mem-path=\/dev\/shm\/x\/ivshmem,size=4M -device pcie-root-port,id=rp4,chassis=4,addr=0x4,x-speed=5 -device ivshmem-plain,id=ivshmem,memdev=ivshmem0,bus=rp4,addr=0x0$/,
     );
     const others = (ds: typeof plain) => ds.filter((d) => d.name !== 'ivshmem').map((d) => [d.name, d.bdf]);
     expect(others(moved)).toEqual(others(plain));
@@ -167,7 +167,7 @@ describe('devices', () => {
     expect([igb.bdf, igb.env, igb.qemuArgs.join(' ')]).toEqual([
       '0000:02:00.0',
       'VFIO_VM_IGB',
-      '-device pcie-root-port,id=rp2,chassis=2,addr=0x2,x-speed=5 -device igb,bus=rp2,addr=0x0',
+      '-device pcie-root-port,id=rp2,chassis=2,addr=0x2,x-speed=5 -device igb,id=igb,bus=rp2,addr=0x0',
     ]);
     expect(() => guestDevices([], false, res, { ivshmemRootPort: true })).toThrow(/noDefaultDevices/);
   });
@@ -179,8 +179,17 @@ describe('devices', () => {
       ['pci-testdev', '0000:00:09.0', 'VFIO_VM_DEVICE_1', 'vfio-pci'],
       ['edu', '0000:00:0a.0', 'VFIO_VM_DEVICE_2', 'vfio-pci'],
     ]);
-    expect(devs[0].qemuArgs).toEqual(['-device', 'qemu-xhci,addr=0x8']);
-    expect(devs[1].qemuArgs).toEqual(['-device', 'pci-testdev,addr=0x9']);
+    expect(devs[0].qemuArgs).toEqual(['-device', 'qemu-xhci,id=device-0,addr=0x8']);
+    expect(devs[1].qemuArgs).toEqual(['-device', 'pci-testdev,addr=0x9,id=device-1']);
+    expect(devs.map((d) => d.id)).toEqual(['device-0', 'device-1', 'device-2']);
+    // An id the spec gives is kept, and the defaults are named after themselves.
+    expect(guestDevices(['edu,id=mine'], true, res).map((d) => d.id)).toEqual([
+      'edu',
+      'ivshmem',
+      'nvme',
+      'pci-testdev',
+      'mine',
+    ]);
   });
 
   it('without the defaults, extra devices start at the first extra slot', () => {

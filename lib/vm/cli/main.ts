@@ -58,6 +58,7 @@ interface GuestFlags extends CommonFlags {
   qemuArg: string[];
   qemu?: string;
   accel: AccelChoice;
+  qmp?: string;
 }
 
 function commonOptions(cmd: Command): Command {
@@ -84,6 +85,7 @@ function guestOptions(cmd: Command): Command {
     .option('--env <K=V>', 'environment variable for the command (repeatable)', collect, [])
     .option('--project-dir <dir>', 'directory shared read-write (default: nearest package.json above the current directory)')
     .addOption(new Option('--keep-ivshmem', 'keep the ivshmem backing file after the run and print its path'))
+    .option('--qmp <socket>', 'QEMU also serves a QMP monitor on this unix socket, for a host-side program (e.g. device_del to hot-unplug a device by its id, `vfio-vm list-devices`)')
     .option('--qemu <path>', 'run this host QEMU binary instead of the provisioned one (pinned in vm/pins.json)')
     .addOption(new Option('--accel <accel>', 'kvm, tcg, or auto: KVM when hardware virtualisation really works (a silent KVM guest is rerun under TCG)')
       .choices(ACCEL_CHOICES as string[]).default('auto'))
@@ -135,6 +137,7 @@ function runOptions(flags: GuestFlags, command: string[], signal: AbortSignal): 
     qemuArgs: flags.qemuArg,
     qemu: flags.qemu,
     accel: flags.accel,
+    qmpSocket: flags.qmp,
     log,
     signal,
   };
@@ -193,7 +196,9 @@ function listDevices(): number {
   const rows = defaultDevices.map((d) => [d.name, d.bdf, d.env, d.purpose]);
   process.stdout.write(table(['DEVICE', 'BDF', 'VARIABLE', 'PURPOSE'], rows, { head: (h) => c.bold(h), maxWidths: [undefined, undefined, undefined, 60] }) + '\n');
   process.stdout.write('Each device sits in its own IOMMU group and is bound to vfio-pci before the command starts.\n'
-    + 'Extra --device specs get VFIO_VM_DEVICE_0, _1, … and slots 0x08–0x0f unless they give addr=.\n');
+    + 'Extra --device specs get VFIO_VM_DEVICE_0, _1, … and slots 0x08–0x0f unless they give addr=.\n'
+    + 'A device\'s QEMU id (device_del, unplug requests) is its name; extra devices are\n'
+    + 'device-0, device-1, … unless they give id=.\n');
   return 0;
 }
 

@@ -13,6 +13,7 @@ export type VmErrorKind =
   | 'guest'          // the guest init reported an error (module, mount, bind, port)
   | 'timeout'        // the run took longer than its timeout
   | 'no-status'      // the guest stopped without reporting any result
+  | 'monitor'        // a monitor request failed: an unknown device, device_del refused, no DEVICE_DELETED
   | 'cancelled';     // the run's AbortSignal fired (Ctrl-C in the CLI)
 
 /** An error of the emulated host; its `kind` says which part failed and the message how to fix it. */

@@ -2,6 +2,7 @@
 //   <tmp>/vfio-vm-XXXXXX/          per run, removed afterwards
 //     share/                       the work share (9p tag vmwork): spec in, status out
 //     console.sock stdout.sock stderr.sock
+//     qmp.sock requests.sock       QEMU's monitor (QMP) and the guest's request port
 //   /dev/shm/vfio-vm-XXXXXX/ivshmem  ivshmem backing file (its dir is shared read-only)
 //   <cache>/nvme.img               the NVMe disk image (runs use it with snapshot=on)
 //   <cache>/logs/console-*.log     kernel console of the last runs, for diagnosis
@@ -12,7 +13,7 @@ import * as path from 'path';
 export interface WorkDir {
   dir: string;
   share: string;
-  sockets: { console: string; stdout: string; stderr: string };
+  sockets: { console: string; stdout: string; stderr: string; qmp: string; requests: string };
   /** Directory of the ivshmem backing file (shared read-only into the guest). */
   ivshmemDir: string;
   ivshmemFile: string;
@@ -40,6 +41,8 @@ export function createWorkDir(): WorkDir {
       console: path.join(dir, 'console.sock'),
       stdout: path.join(dir, 'stdout.sock'),
       stderr: path.join(dir, 'stderr.sock'),
+      qmp: path.join(dir, 'qmp.sock'),
+      requests: path.join(dir, 'requests.sock'),
     },
     ivshmemDir,
     ivshmemFile: path.join(ivshmemDir, 'ivshmem'),

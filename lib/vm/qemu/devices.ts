@@ -29,6 +29,12 @@ export interface DefaultDevice {
 export interface GuestDevice {
   /** Its short name. */
   name: string;
+  /**
+   * Its QEMU id (`-device …,id=ID`), stable across runs: the default devices' names (edu,
+   * ivshmem, nvme, pci-testdev, igb, model), `device-N` for the Nth extra --device unless its
+   * spec gives id=. The monitor removes devices by it (qemu/monitor.ts).
+   */
+  id: string;
   /** Environment variable holding the BDF inside the guest. */
   env: string;
   /** Its PCI address in the guest. */
@@ -76,7 +82,7 @@ function ivshmemBehindRootPort(d: GuestDevice, r: DeviceResources): GuestDevice 
       ...ivshmemBackend(r),
       // x-speed=5 for the same reason as nvme's port: the link must report itself up after a reset.
       '-device', `pcie-root-port,id=rp${slot},chassis=${IVSHMEM_ROOT_PORT_SLOT},addr=0x${slot},x-speed=5`,
-      '-device', `ivshmem-plain,memdev=ivshmem0,bus=rp${slot},addr=0x0`,
+      '-device', `ivshmem-plain,id=ivshmem,memdev=ivshmem0,bus=rp${slot},addr=0x0`,
     ],
   };
 }
@@ -86,12 +92,12 @@ export const defaultDevices: readonly DefaultDevice[] = [
   {
     name: 'edu', env: 'VFIO_VM_EDU', bdf: slotBdf(3),
     purpose: 'QEMU teaching device (1234:11e8): MMIO registers in BAR0, factorial, a DMA engine, INTx and MSI',
-    qemuArgs: () => ['-device', 'edu,addr=0x3'],
+    qemuArgs: () => ['-device', 'edu,id=edu,addr=0x3'],
   },
   {
     name: 'ivshmem', env: 'VFIO_VM_IVSHMEM', bdf: slotBdf(4),
     purpose: `shared memory (BAR2, ${IVSHMEM_SIZE}, 64-bit prefetchable) backed by a host file: an independent witness of guest writes; write-combining`,
-    qemuArgs: (r) => [...ivshmemBackend(r), '-device', 'ivshmem-plain,memdev=ivshmem0,addr=0x4'],
+    qemuArgs: (r) => [...ivshmemBackend(r), '-device', 'ivshmem-plain,id=ivshmem,memdev=ivshmem0,addr=0x4'],
   },
   {
     name: 'nvme', env: 'VFIO_VM_NVME', bdf: '0000:01:00.0',
@@ -103,13 +109,13 @@ export const defaultDevices: readonly DefaultDevice[] = [
       // x-speed=5: at QEMU's default link speed the link never reports itself up again after the
       // reset, and the kernel fails the hot reset.
       '-device', `pcie-root-port,id=rp5,chassis=5,addr=0x${NVME_ROOT_PORT_SLOT.toString(16)},x-speed=5`,
-      '-device', 'nvme,serial=vfiovm0,drive=nvme0,bus=rp5,addr=0x0',
+      '-device', 'nvme,id=nvme,serial=vfiovm0,drive=nvme0,bus=rp5,addr=0x0',
     ],
   },
   {
     name: 'pci-testdev', env: 'VFIO_VM_PCI_TESTDEV', bdf: slotBdf(6),
     purpose: 'QEMU PCI test device: an I/O and a memory BAR with ioeventfd-style test registers',
-    qemuArgs: () => ['-device', 'pci-testdev,addr=0x6'],
+    qemuArgs: () => ['-device', 'pci-testdev,id=pci-testdev,addr=0x6'],
   },
 ];
 
@@ -153,12 +159,13 @@ function igbDevice(bus: number): GuestDevice {
   const slot = IGB_ROOT_PORT_SLOT.toString(16);
   return {
     name: 'igb',
+    id: 'igb',
     env: 'VFIO_VM_IGB',
     bdf: `0000:${bus.toString(16).padStart(2, '0')}:00.0`,
     driver: DEFAULT_DRIVER,
     qemuArgs: [
       '-device', `pcie-root-port,id=rp${slot},chassis=${IGB_ROOT_PORT_SLOT},addr=0x${slot},x-speed=5`,
-      '-device', `igb,bus=rp${slot},addr=0x0`,
+      '-device', `igb,id=igb,bus=rp${slot},addr=0x0`,
     ],
   };
 }
@@ -175,7 +182,7 @@ export function guestDevices(
   }
   const devices: GuestDevice[] = withDefaults
     ? defaultDevices.map((d) => {
-        const g = { name: d.name, env: d.env, bdf: d.bdf, driver: DEFAULT_DRIVER, qemuArgs: d.qemuArgs(res) };
+        const g = { name: d.name, id: d.name, env: d.env, bdf: d.bdf, driver: DEFAULT_DRIVER, qemuArgs: d.qemuArgs(res) };
         return d.name === 'ivshmem' && layout.ivshmemRootPort ? ivshmemBehindRootPort(g, res) : g;
       })
     : [];
@@ -194,6 +201,8 @@ export function guestDevices(
     if (!driver || driver.includes('=')) throw new VmError('options', `--device "${spec}": expected DRIVER[,PROP=VALUE…]`);
     if (props.has('bus')) throw new VmError('options', `--device "${spec}": bus= is not supported, devices go on the root bus`);
     let qemu = spec;
+    const id = props.get('id') ?? `device-${i}`;
+    if (!props.has('id')) qemu += `,id=${id}`;
     let bdf: string;
     if (props.has('addr')) {
       bdf = slotBdf(...parseAddr(props.get('addr')!));
@@ -208,7 +217,7 @@ export function guestDevices(
     }
     if (used.has(bdf)) throw new VmError('options', `--device "${spec}": ${bdf} is already taken`);
     used.add(bdf);
-    devices.push({ name: driver, env: `VFIO_VM_DEVICE_${i}`, bdf, driver: DEFAULT_DRIVER, qemuArgs: ['-device', qemu] });
+    devices.push({ name: driver, id, env: `VFIO_VM_DEVICE_${i}`, bdf, driver: DEFAULT_DRIVER, qemuArgs: ['-device', qemu] });
   });
   return devices;
 }

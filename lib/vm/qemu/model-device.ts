@@ -11,8 +11,8 @@ export const MODEL_ENV = 'VFIO_VM_MODEL';
 export const SHARED_RAM_ID = 'vfio-vm-ram';
 
 export function modelDevice(socketPath: string): GuestDevice {
-  const spec = { driver: 'vfio-user-pci', socket: { type: 'unix', path: socketPath }, addr: `0x${MODEL_SLOT.toString(16)}` };
-  return { name: 'model', env: MODEL_ENV, bdf: slotBdf(MODEL_SLOT), driver: 'vfio-pci', qemuArgs: ['-device', JSON.stringify(spec)] };
+  const spec = { driver: 'vfio-user-pci', id: 'model', socket: { type: 'unix', path: socketPath }, addr: `0x${MODEL_SLOT.toString(16)}` };
+  return { name: 'model', id: 'model', env: MODEL_ENV, bdf: slotBdf(MODEL_SLOT), driver: 'vfio-pci', qemuArgs: ['-device', JSON.stringify(spec)] };
 }
 
 /** Guest RAM as a shareable memfd: DMA_MAP then brings a descriptor the model maps. */

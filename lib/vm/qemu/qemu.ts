@@ -6,6 +6,7 @@ import * as path from 'path';
 import { Accel } from './accel';
 import { GuestDevice, INFRA_FIRST_SLOT } from './devices';
 import { Share } from './guest-spec';
+import { REQUEST_PORT_NAME } from './guest-requests';
 import { sharedRamArgs } from './model-device';
 import { KernelInfo } from '../core/kernel';
 
@@ -29,8 +30,11 @@ export const HOST_FIRMWARE_DIR = '/usr/share/qemu';
 export const BASE_APPEND = 'console=ttyS0 panic=-1 loglevel=4 intel_iommu=on iommu=pt no_timer_check cryptomgr.notests mitigations=off rdinit=/init';
 
 export interface Consoles {
-  /** Unix socket paths the host listens on (run mode)… */
-  sockets?: { console: string; stdout: string; stderr: string };
+  /**
+   * Unix socket paths the host listens on (run mode): the serial console, the command's output,
+   * QEMU's QMP monitor and the guest's request port (qemu/guest-requests.ts)…
+   */
+  sockets?: { console: string; stdout: string; stderr: string; qmp: string; requests: string };
   /** …or the serial console on QEMU's own stdio, with the monitor on Ctrl-A c (shell mode). */
   stdio?: boolean;
 }
@@ -55,6 +59,8 @@ export interface QemuPlan {
   vfioUser?: boolean;
   /** Guest RAM as a shareable memfd (model-device.ts). */
   sharedRam?: boolean;
+  /** A further QMP socket QEMU serves for a host-side program (RunOptions.qmpSocket). */
+  qmpSocket?: string;
 }
 
 const hexSlot = (n: number) => `0x${n.toString(16)}`;
@@ -94,7 +100,15 @@ function consoleArgs(c: Consoles, slot: number): string[] {
     '-device', `virtio-serial-pci,addr=${hexSlot(slot)}`,
     '-chardev', `socket,id=out,path=${s.stdout}`, '-device', 'virtserialport,chardev=out,name=vfio-vm.stdout',
     '-chardev', `socket,id=err,path=${s.stderr}`, '-device', 'virtserialport,chardev=err,name=vfio-vm.stderr',
+    '-chardev', `socket,id=req,path=${s.requests}`, '-device', `virtserialport,chardev=req,name=${REQUEST_PORT_NAME}`,
+    '-chardev', `socket,id=qmp,path=${s.qmp}`, '-mon', 'chardev=qmp,mode=control',
   ];
+}
+
+/** QEMU listens there itself (the caller's program connects whenever it likes, one at a time). */
+function qmpSocketArgs(socket: string | undefined): string[] {
+  if (!socket) return [];
+  return ['-chardev', `socket,id=qmpuser,path=${socket},server=on,wait=off`, '-mon', 'chardev=qmpuser,mode=control'];
 }
 
 function shareArgs(share: Share, index: number, slot: number): string[] {
@@ -116,6 +130,7 @@ export function qemuArgs(plan: QemuPlan): string[] {
     ...(plan.sharedRam ? sharedRamArgs(plan.memory) : []),
     ...plan.shares.flatMap((s, i) => shareArgs(s, i, slot++)),
     ...consoleArgs(plan.consoles, slot++),
+    ...qmpSocketArgs(plan.qmpSocket),
     ...plan.devices.flatMap((d) => d.qemuArgs),
     ...(plan.extraArgs ?? []),
   ];
