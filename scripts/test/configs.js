@@ -50,7 +50,7 @@ const GUEST_SUITE = [
 ].map((f) => `guest/${f}.test`);
 const SAMPLE_SUITE = ['guest/sample-driver.test', 'guest/sample-driver-dmabuf.test'];
 /** Files that need a device of their own, each run by its own configuration below. */
-const OWN_DEVICE_SUITE = ['guest/sriov.test', 'guest/user-edu.test'];
+const OWN_DEVICE_SUITE = ['guest/sriov.test', 'guest/user-edu.test', 'guest/hot-unplug.test'];
 /** What a second IOMMU mode in the same boot re-runs: every file whose tests open devices through the backend and map DMA. */
 const DMA_SUITE = ['smoke', 'device', 'dma', 'irq', 'reset'].map((f) => `guest/${f}.test`);
 
@@ -158,6 +158,17 @@ const GUEST_CONFIGS = [
         requireEnv: ['VFIO_VM_IGB'],
       },
     ],
+  },
+  // Hot unplug (test/guest/hot-unplug.test.ts): the test removes nvme and ivshmem through the
+  // run's request port, so it has a boot of its own; ivshmem behind its own root port, where
+  // QEMU can unplug it (the root bus has no hotplug).
+  {
+    name: 'hotplug',
+    description:
+      "stock 7.3, devices removed while held: device_del through the run's monitor, release-request in the guest",
+    kernel: '7.3',
+    options: { ivshmemRootPort: true },
+    passes: [{ name: 'type1', env: { VFIO_TEST_BACKEND: 'type1' }, files: ['guest/hot-unplug.test'], minTests: 3 }],
   },
   // The edu model of examples/models/edu.ts served over vfio-user (docs/device-models.md), once
   // with guest RAM mapped into the server and once reached by DMA_READ/DMA_WRITE messages.

@@ -77,7 +77,10 @@ export async function requestUnplug(id: string, o: RequestUnplugOptions = {}): P
         if (reply.tag !== tag) continue; // an answer to an earlier, abandoned request
         if (reply.status === 'requested') o.onRequested?.();
         else if (reply.status === 'deleted') return;
-        else throw new VmError('monitor', `the host refused to unplug ${id}: ${reply.message ?? 'no reason given'}`);
+        else {
+          const why = (reply.message ?? 'no reason given').replace(`unplug ${JSON.stringify(id)}: `, '').replace(`unplug ${id}: `, '');
+          throw new VmError('monitor', `the host could not unplug ${id}: ${why}`);
+        }
       }
     }
     throw new VmError('monitor', `unplug ${id}: no answer from the host in time`);
