@@ -1817,10 +1817,12 @@ import { Invocation } from "../system/hints";
 import { DeviceNodeOptions } from "../iommu/backend";
 import { BackendChoice } from "../iommu/context";
 import { IommuContext } from "../iommu/open";
+import { Type1IommuType } from "../iommu/type1";
 import { MemattrTables, PatReaderOptions } from "../cookie";
 import { SysfsOptions } from "../system/sysfs";
 export interface DeviceOpenOptions extends SysfsOptions, DeviceNodeOptions {
     backend?: BackendChoice;
+    iommuType?: Type1IommuType;
     unsafeNoIommu?: boolean;
     iommu?: IommuContext;
     featureNumbers?: FeatureNumberOverrides;
@@ -2609,7 +2611,7 @@ export { ConfigSpace, PCI_COMMAND, PCI_COMMAND_IO, PCI_COMMAND_MEMORY, PCI_COMMA
 export { Irq, IrqEvent, IrqEventMap, IrqOptions, IrqOwner, IrqIndex, EnableOptions } from "./irq";
 export { DeviceEventMap } from "./device/events";
 export { TypedEventEmitter, TypedEmitter, TypedEvents, EventMap, EmitterEvents, AllEvents, Listener } from "./events";
-export { Type1Context, Type1Options } from "./iommu/type1";
+export { Type1Context, Type1Options, Type1IommuType } from "./iommu/type1";
 export { IommufdContext, IommufdOptions, IommufdMember, DeviceAddress } from "./iommu/iommufd";
 export { IommuContext } from "./iommu/open";
 export { IommuContextBase, BackendName, BackendChoice, IommuKind, DeviceTarget, OpenDeviceOptions, OpenedDevice, } from "./iommu/context";
@@ -2789,10 +2791,26 @@ import { SysfsOptions } from "../system/sysfs";
 import { BackendFacts, DeviceNodeOptions } from "./backend";
 import { BackendChoice, BackendName } from "./context";
 import { IommufdContext } from "./iommufd";
-import { Type1Context } from "./type1";
+import { Type1Context, Type1IommuType } from "./type1";
 export type IommuContext = Type1Context | IommufdContext;
-export declare function openIommuContext(backend: BackendName, facts: BackendFacts, o?: SysfsOptions & DeviceNodeOptions): IommuContext;
-export declare function joinedBackend(name: string, ctx: IommuContext, requested: BackendChoice | undefined, unsafeNoIommu: boolean): BackendName;
+export interface ContextOpenOptions extends SysfsOptions, DeviceNodeOptions {
+    iommuType?: Type1IommuType;
+}
+export declare function checkIommuType(name: string | undefined, backend: BackendChoice | undefined, iommuType: Type1IommuType | undefined): void;
+export declare function openIommuContext(backend: BackendName, facts: BackendFacts, o?: ContextOpenOptions): IommuContext;
+export declare function joinedBackend(name: string, ctx: IommuContext, requested: BackendChoice | undefined, unsafeNoIommu: boolean, iommuType?: Type1IommuType): BackendName;
+
+// ---- lib/iommu/type1-types.d.ts
+export type Type1IommuType = "type1v2" | "type1";
+export declare const IOMMU_TYPES: Record<Type1IommuType, {
+    readonly id: number;
+    readonly name: string;
+}>;
+export declare const TYPE1_IOMMU_TYPES: Type1IommuType[];
+export declare function unsupportedTypeHint(o: {
+    iommufdCompat?: boolean;
+    iommuType?: Type1IommuType;
+}): string;
 
 // ---- lib/iommu/type1.d.ts
 import { Type1Info } from "../decode";
@@ -2801,8 +2819,11 @@ import { DmaMapOptions } from "../dma/map";
 import { SysfsOptions } from "../system/sysfs";
 import { DeviceNodeOptions } from "./backend";
 import { DeviceTarget, IommuContextBase, OpenDeviceOptions, OpenedDevice } from "./context";
+import { Type1IommuType } from "./type1-types";
+export { TYPE1_IOMMU_TYPES, Type1IommuType } from "./type1-types";
 import { IovaRange } from "../dma/iova";
 export interface Type1Options extends SysfsOptions, DeviceNodeOptions {
+    iommuType?: Type1IommuType;
     iommufdCompat?: boolean;
     noIommu?: boolean;
 }
@@ -2816,7 +2837,8 @@ export declare class Type1Context implements IommuContextBase {
     private readonly vfioDir;
     private readonly sysfsOpts;
     private readonly dma;
-    private readonly iommuType;
+    readonly iommuType: Type1IommuType | "noiommu";
+    private readonly iommuTypeId;
     private constructor();
     static open(o?: Type1Options): Type1Context;
     openDevice(t: DeviceTarget, o?: OpenDeviceOptions): Promise<OpenedDevice>;

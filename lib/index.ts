@@ -21,7 +21,7 @@ export {
 export { Irq, IrqEvent, IrqEventMap, IrqOptions, IrqOwner, IrqIndex, EnableOptions } from './irq';
 export { DeviceEventMap } from './device/events';
 export { TypedEventEmitter, TypedEmitter, TypedEvents, EventMap, EmitterEvents, AllEvents, Listener } from './events';
-export { Type1Context, Type1Options } from './iommu/type1';
+export { Type1Context, Type1Options, Type1IommuType } from './iommu/type1';
 export { IommufdContext, IommufdOptions, IommufdMember, DeviceAddress } from './iommu/iommufd';
 export { IommuContext } from './iommu/open';
 export {

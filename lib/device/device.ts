@@ -20,7 +20,8 @@ import { hotReset, hotResetInfo, resetDevice } from './reset';
 import { describeValue, oneOfArg, optionsArg } from '../errors/args';
 import { BACKENDS, backendFacts, chooseBackend } from '../iommu/backend';
 import { BackendName, DeviceTarget } from '../iommu/context';
-import { IommuContext, joinedBackend, openIommuContext } from '../iommu/open';
+import { IommuContext, checkIommuType, joinedBackend, openIommuContext } from '../iommu/open';
+import { TYPE1_IOMMU_TYPES } from '../iommu/type1';
 import { requireVfioDriver, resolveTarget } from './target';
 import {
   CookieKey,
@@ -121,6 +122,8 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
       );
     }
     if (o.backend !== undefined) oneOfArg(op, 'backend', o.backend, ['auto', ...BACKENDS]);
+    if (o.iommuType !== undefined) oneOfArg(op, 'iommuType', o.iommuType, TYPE1_IOMMU_TYPES);
+    checkIommuType(address, o.backend, o.iommuType);
     const target = resolveTarget(address, o);
     try {
       return await Device.openTarget(target, o);
@@ -138,8 +141,9 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
     requireVfioDriver(target, o.invocation);
     const facts = backendFacts(target, o);
     const backend = o.iommu
-      ? joinedBackend(bdf, o.iommu, o.backend, o.unsafeNoIommu ?? false)
+      ? joinedBackend(bdf, o.iommu, o.backend, o.unsafeNoIommu ?? false, o.iommuType)
       : chooseBackend(bdf, o.backend ?? 'auto', facts, o.unsafeNoIommu ?? false, o.invocation);
+    if (!o.iommu) checkIommuType(bdf, backend, o.iommuType);
     const iommu = o.iommu ?? openIommuContext(backend, facts, o);
     let wc: WcReservation[] = [];
     try {

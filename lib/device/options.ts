@@ -6,6 +6,7 @@ import { Invocation } from '../system/hints';
 import { DeviceNodeOptions } from '../iommu/backend';
 import { BackendChoice } from '../iommu/context';
 import { IommuContext } from '../iommu/open';
+import { Type1IommuType } from '../iommu/type1';
 import { MemattrTables, PatReaderOptions } from '../cookie';
 import { SysfsOptions } from '../system/sysfs';
 
@@ -20,6 +21,13 @@ export interface DeviceOpenOptions extends SysfsOptions, DeviceNodeOptions {
    * the device's cdev exist, else type1; or 'type1', 'iommufd-compat', 'iommufd', 'noiommu'.
    */
   backend?: BackendChoice;
+  /**
+   * The IOMMU type of a new type1 or iommufd-compat container (VFIO_SET_IOMMU): 'type1v2'
+   * (default) or 'type1', the original type whose unmaps may cut a mapping (docs/backends.md).
+   * With another backend it is an InvalidArgumentError; an IOMMU type the kernel does not offer
+   * is an EOPNOTSUPP VfioError with a hint.
+   */
+  iommuType?: Type1IommuType;
   /**
    * Accept a device without IOMMU protection (VFIO no-IOMMU mode): it can then DMA anywhere in
    * memory. Without this, such devices are refused whatever the backend.

@@ -11,7 +11,8 @@ import type { IovaRange } from '../dma/iova';
 
 /**
  * How a device reaches the IOMMU:
- * - 'type1': the legacy container (/dev/vfio/vfio) and group (/dev/vfio/N) API, type1v2 IOMMU;
+ * - 'type1': the legacy container (/dev/vfio/vfio) and group (/dev/vfio/N) API, type1v2 IOMMU
+ *   (or the original type1: `iommuType`);
  * - 'iommufd-compat': the same API with /dev/iommu standing in for the container;
  * - 'iommufd': the device cdev (/dev/vfio/devices/vfioN) bound to /dev/iommu, mappings in an IOAS;
  * - 'noiommu': no IOMMU at all (unsafe): the no-IOMMU cdev with an IOAS whose mappings are only

@@ -1,12 +1,12 @@
 // The legacy VFIO IOMMU backend: a container (/dev/vfio/vfio) holding groups (/dev/vfio/N),
-// with the type1v2 IOMMU. Several devices (and groups) can share one container, so one DMA
+// with the type1v2 IOMMU (or, when asked, the original type1, whose unmap semantics differ). Several devices (and groups) can share one container, so one DMA
 // mapping serves them all: pass the same Type1Context to Device.open().
 //
 // Two variants speak the same API: iommufd's container compatibility (/dev/iommu opened as the
 // container, with an IOAS behind it), and the no-IOMMU group (/dev/vfio/noiommu-N in a
 // container set to VFIO_NOIOMMU_IOMMU), which gives device access but no DMA mapping at all.
 import * as path from 'path';
-import { VFIO_API_VERSION, VFIO_GROUP_FLAGS_VIABLE, VFIO_NOIOMMU_IOMMU, VFIO_TYPE1v2_IOMMU } from '../abi';
+import { VFIO_API_VERSION, VFIO_GROUP_FLAGS_VIABLE, VFIO_NOIOMMU_IOMMU } from '../abi';
 import { Type1Info } from '../decode';
 import { DmaBuffer, DmaMapping } from '../dma/buffer';
 import { DmaMapOptions, DmaSpace } from '../dma/map';
@@ -34,11 +34,16 @@ import { SysfsOptions } from '../system/sysfs';
 import { DeviceNodeOptions } from './backend';
 import { DeviceTarget, IommuContextBase, OpenDeviceOptions, OpenedDevice } from './context';
 import { groupDeviceName, vfTokenBytes, vfTokenHint } from './vf-token';
+import { IOMMU_TYPES, TYPE1_IOMMU_TYPES, Type1IommuType, unsupportedTypeHint } from './type1-types';
+
+export { TYPE1_IOMMU_TYPES, Type1IommuType } from './type1-types';
 import { IovaRange } from '../dma/iova';
 import { Type1Host, dmaAvailableOf, iovaRangesOf, queryType1Info, type1DmaBackend } from './type1-dma';
 
 /** Options of a type1 container context (`Type1Context.open`). */
 export interface Type1Options extends SysfsOptions, DeviceNodeOptions {
+  /** The IOMMU type of the container: 'type1v2' (default) or 'type1' (see {@link Type1IommuType}). */
+  iommuType?: Type1IommuType;
   /** Open iommufd (/dev/iommu) as the container: iommufd's container compatibility mode. */
   iommufdCompat?: boolean;
   /**
@@ -70,25 +75,39 @@ export class Type1Context implements IommuContextBase {
   private readonly vfioDir: string;
   private readonly sysfsOpts: SysfsOptions;
   private readonly dma: DmaSpace;
-  /** The IOMMU type VFIO_SET_IOMMU selects. */
-  private readonly iommuType: number;
+  /** The IOMMU type VFIO_SET_IOMMU selects: 'type1v2', 'type1', or 'noiommu' for a no-IOMMU container. */
+  readonly iommuType: Type1IommuType | 'noiommu';
+  private readonly iommuTypeId: number;
 
   private constructor(fd: number, o: Type1Options) {
     this.containerFd = fd;
     this.unsafe = o.noIommu ?? false;
     this.kind = this.unsafe ? 'noiommu' : 'type1';
     this.backend = this.unsafe ? 'noiommu' : o.iommufdCompat ? 'iommufd-compat' : 'type1';
-    this.iommuType = this.unsafe ? VFIO_NOIOMMU_IOMMU : VFIO_TYPE1v2_IOMMU;
+    this.iommuType = this.unsafe ? 'noiommu' : (o.iommuType ?? 'type1v2');
+    this.iommuTypeId = this.iommuType === 'noiommu' ? VFIO_NOIOMMU_IOMMU : IOMMU_TYPES[this.iommuType].id;
     this.vfioDir = o.vfioDir ?? '/dev/vfio';
     this.sysfsOpts = { sysfs: o.sysfs };
     this.dma = new DmaSpace(type1DmaBackend(this.dmaHost()));
   }
 
   /**
-   * Opens a new container and checks that the kernel speaks the VFIO API and type1v2 (or, with
-   * noIommu, the no-IOMMU type). With iommufdCompat the container is /dev/iommu.
+   * Opens a new container and checks that the kernel speaks the VFIO API and offers the IOMMU
+   * type (`iommuType`, type1v2 by default; with noIommu, the no-IOMMU type). With iommufdCompat
+   * the container is /dev/iommu.
    */
   static open(o: Type1Options = {}): Type1Context {
+    if (o.iommuType !== undefined && !TYPE1_IOMMU_TYPES.includes(o.iommuType)) {
+      throw invalidArgument(
+        'Type1Context.open',
+        `unknown iommuType ${JSON.stringify(o.iommuType)} (expected ${TYPE1_IOMMU_TYPES.join(' or ')})`,
+      );
+    }
+    if (o.iommuType !== undefined && o.noIommu) {
+      throw invalidArgument('Type1Context.open', 'iommuType does not apply to a no-IOMMU container', {
+        hint: 'leave iommuType out with noIommu: the container is set to VFIO_NOIOMMU_IOMMU',
+      });
+    }
     const n = native();
     const file = o.iommufdCompat ? (o.iommufdPath ?? '/dev/iommu') : path.join(o.vfioDir ?? '/dev/vfio', 'vfio');
     const fd = check(n.open(file, n.constants.O_RDWR | n.constants.O_CLOEXEC), 'open', {
@@ -108,17 +127,19 @@ export class Type1Context implements IommuContextBase {
           message: `VFIO API version ${version}, expected ${VFIO_API_VERSION}`,
         });
       }
-      const type = o.noIommu ? VFIO_NOIOMMU_IOMMU : VFIO_TYPE1v2_IOMMU;
-      if (check(n.VFIO_CHECK_EXTENSION(fd, type), 'VFIO_CHECK_EXTENSION') !== 1) {
+      const type = o.noIommu ? undefined : IOMMU_TYPES[o.iommuType ?? 'type1v2'];
+      if (check(n.VFIO_CHECK_EXTENSION(fd, type?.id ?? VFIO_NOIOMMU_IOMMU), 'VFIO_CHECK_EXTENSION') !== 1) {
         throw new VfioError({
           code: 'EOPNOTSUPP',
           op: 'VFIO_CHECK_EXTENSION',
-          message: o.noIommu
-            ? 'the kernel does not offer the no-IOMMU type'
-            : 'the kernel does not offer the type1v2 IOMMU',
-          hint: o.noIommu
-            ? 'the kernel needs CONFIG_VFIO_NOIOMMU and vfio.enable_unsafe_noiommu_mode=1'
-            : `load vfio_iommu_type1 (${rootCommand(currentInvocation(), 'modprobe vfio_iommu_type1')}), or use the iommufd backend`,
+          message:
+            type === undefined
+              ? 'the kernel does not offer the no-IOMMU type'
+              : `the ${o.iommufdCompat ? 'iommufd compatibility container' : 'kernel'} does not offer ${type.name}`,
+          hint:
+            type === undefined
+              ? 'the kernel needs CONFIG_VFIO_NOIOMMU and vfio.enable_unsafe_noiommu_mode=1'
+              : unsupportedTypeHint(o),
         });
       }
     } catch (e) {
@@ -210,12 +231,21 @@ export class Type1Context implements IommuContextBase {
       check(n.VFIO_GROUP_SET_CONTAINER(fd, containerFd), 'VFIO_GROUP_SET_CONTAINER', { device: bdf });
       if (!this.iommuSet) {
         // The IOMMU type can only be set once a group is in the container.
-        check(n.VFIO_SET_IOMMU(containerFd, this.iommuType), 'VFIO_SET_IOMMU', {
+        const r = n.VFIO_SET_IOMMU(containerFd, this.iommuTypeId);
+        check(r, 'VFIO_SET_IOMMU', {
           device: bdf,
+          detail: this.iommuType,
           hint:
-            'EPERM here means the IOMMU cannot remap interrupts (in a VM: a vIOMMU without intremap=on; on hardware: ' +
-            'intremap=off on the command line or no remapping unit); accepting that a device can then forge MSIs: ' +
-            moduleParamCommand(currentInvocation(), 'vfio_iommu_type1', 'allow_unsafe_interrupts', '1'),
+            errnoName(-r) === 'EPERM'
+              ? 'EPERM here means the IOMMU cannot remap interrupts (in a VM: a vIOMMU without intremap=on; on hardware: ' +
+                'intremap=off on the command line or no remapping unit); accepting that a device can then forge MSIs: ' +
+                moduleParamCommand(currentInvocation(), 'vfio_iommu_type1', 'allow_unsafe_interrupts', '1')
+              : this.iommuType === 'noiommu'
+                ? undefined
+                : `the kernel refused ${IOMMU_TYPES[this.iommuType].name} for group ${group}: ${unsupportedTypeHint({
+                    iommufdCompat: this.backend === 'iommufd-compat',
+                    iommuType: this.iommuType,
+                  })}`,
         });
         this.iommuSet = true;
       }

@@ -47,6 +47,7 @@ const GUEST_SUITE = [
   'reset',
   'shared-group',
   'smoke',
+  'type1-v1',
 ].map((f) => `guest/${f}.test`);
 const SAMPLE_SUITE = ['guest/sample-driver.test', 'guest/sample-driver-dmabuf.test'];
 /** Files that need a device of their own, each run by its own configuration below. */
