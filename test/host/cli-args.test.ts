@@ -7,6 +7,7 @@ import * as path from 'path';
 import { parseBdfArg, parseOffsetArg, parseRegionArg, parseWidthArg } from '../../lib/cli/args';
 import { buildProgram, main } from '../../lib/cli/program';
 import { Runtime } from '../../lib/cli/report';
+import { commandGroups } from '../../lib/text/usage';
 import { SysfsTree } from './cli-fixture';
 
 interface Run {
@@ -91,6 +92,23 @@ describe('usage errors exit 2 with the usage line', () => {
       err: "vfio: unknown command 'frobnicate'; see vfio --help\n",
     });
   });
+
+  // Every command group of the program, found in it, so a new group is covered without a change here.
+  const groups = commandGroups(buildProgram({ out: () => {}, err: () => {}, color: false, errColor: false, uid: 0 }));
+  it('finds the command groups in the program (nvme at least)', () => {
+    expect(groups.map((g) => g.path.join(' '))).toContain('nvme');
+  });
+  it.each(groups.map((g) => [g.path.join(' '), g.path, g.command.commands.map((c) => c.name())] as const))(
+    'vfio %s without its subcommand: one line naming the subcommands and the help, exit 2',
+    async (name, argv, subs) => {
+      const r = await vfio([...argv]);
+      expect(r).toEqual({
+        code: 2,
+        out: '',
+        err: `vfio: missing subcommand (one of: ${subs.join(', ')}); see vfio ${name} --help\n`,
+      });
+    },
+  );
 
   it('no arguments: a short usage (usage line, the commands, where help is), exit 2', async () => {
     for (const argv of [[], ['--no-color']]) {

@@ -3,7 +3,8 @@
 // codes when the output is not a terminal.
 import * as fs from 'fs';
 import * as path from 'path';
-import { main } from '../../lib/vm/cli/main';
+import { main, program } from '../../lib/vm/cli/main';
+import { commandGroups } from '../../lib/text/usage';
 import { defaultDevices } from '../../lib/vm/qemu/devices';
 
 async function vm(...args: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -42,6 +43,23 @@ describe('vfio-vm on the command line', () => {
     expect(r.err).toMatch(expected);
     expect(r.out).toBe('');
   });
+
+  // Every command group of the program, found in it, so a new group is covered without a change here.
+  const groups = commandGroups(program());
+  it('finds the command groups in the program (kernel at least)', () => {
+    expect(groups.map((g) => g.path.join(' '))).toContain('kernel');
+  });
+  it.each(groups.map((g) => [g.path.join(' '), g.path, g.command.commands.map((c) => c.name())] as const))(
+    'vfio-vm %s without its subcommand: one line naming the subcommands and the help, exit 2',
+    async (name, args, subs) => {
+      const r = await vm(...args);
+      expect(r).toEqual({
+        code: 2,
+        out: '',
+        err: `vfio-vm: missing subcommand (one of: ${subs.join(', ')}); see vfio-vm ${name} --help\n`,
+      });
+    },
+  );
 
   it('no arguments: a short usage, exit 2', async () => {
     const r = await vm();
