@@ -18,7 +18,7 @@ import {
   eduDmaStart,
   eduDmaToRam,
 } from './dma-edu';
-import { guestEnv, hasIommu, openDevice, vtdIovaEnd } from './env';
+import { describeIf, guestEnv, hasIommu, itIf, openDevice, vtdIovaEnd } from './env';
 import { rejection } from '../support/errors';
 
 const env = guestEnv();
@@ -36,7 +36,7 @@ function forkHelper(): ForkHelper {
   return require(path.join(__dirname, '..', '..', '..', 'build', 'tools', 'fork-helper.node')) as ForkHelper;
 }
 // IOVAs, faults and IOMMU limits need an IOMMU: no-IOMMU mode has its own tests.
-const withIommu = hasIommu() ? describe : describe.skip;
+const withIommu = describeIf(hasIommu(), 'no IOMMU in this configuration (noiommu.test covers DMA there)');
 
 function pattern(n: number, seed: number): Uint8Array {
   const out = new Uint8Array(n);
@@ -324,7 +324,7 @@ withIommu('closing', () => {
   });
 
   // iommufd's container compatibility (kernels with CONFIG_IOMMUFD) keeps its IOAS while /dev/iommu is open.
-  const withCompat = fs.existsSync('/dev/iommu') ? it : it.skip;
+  const withCompat = itIf(fs.existsSync('/dev/iommu'), 'no /dev/iommu on this kernel');
   withCompat(
     "through iommufd's compatibility container, mappings outlive the last device; a device joining again reaches them",
     async () => {

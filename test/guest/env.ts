@@ -75,10 +75,6 @@ export function hasIommu(): boolean {
 }
 
 /**
- * `describe` when `condition` holds, else `describe.skip` with the reason in the title, so a
- * run's output says why a block did not apply to this configuration.
- */
-/**
  * The highest IOVA of the emulated VT-d, from its capability register as the guest kernel shows
  * it (MGAW, bits 21:16, is the address width minus one): QEMU's default width changed from 39
  * bits (7.2) to 48 (11.x), so the geometry tests ask the device instead of assuming one.
@@ -89,6 +85,24 @@ export function vtdIovaEnd(): bigint {
   return (1n << BigInt(width)) - 1n;
 }
 
+// The only way a guest test is skipped: with a reason, which the summary of npm test lists
+// (scripts/test/counts.js reads "[skipped: REASON]" from the titles). A host test
+// (guest-skip-reasons.test.ts) refuses a bare `.skip` anywhere else under test/guest.
+
+/**
+ * `describe` when `condition` holds, else `describe.skip` with the reason in the title, so a
+ * run's output says why a block did not apply to this configuration.
+ */
 export function describeIf(condition: unknown, reason: string): (title: string, fn: () => void) => void {
+  if (!reason.trim()) throw new Error('describeIf needs a reason');
   return condition ? describe : (title, fn) => describe.skip(`${title} [skipped: ${reason}]`, fn);
+}
+
+/** `it` when `condition` holds, else `it.skip` with the reason in the title (as describeIf). */
+export function itIf(
+  condition: unknown,
+  reason: string,
+): (title: string, fn: jest.ProvidesCallback, timeout?: number) => void {
+  if (!reason.trim()) throw new Error('itIf needs a reason');
+  return condition ? it : (title, fn, timeout) => it.skip(`${title} [skipped: ${reason}]`, fn, timeout);
 }

@@ -242,7 +242,7 @@ describeIf(DMA_BUF_OFFERED, DMA_BUF_ABSENT)('DMA_BUF export', () => {
 // it); a kernel built without it has no power/ directory in sysfs, and these are skipped there.
 const hasRuntimePm = fs.existsSync(`/sys/bus/pci/devices/${EDU}/power/runtime_status`);
 
-(hasRuntimePm ? describe : describe.skip)('low power on edu (needs a kernel with runtime PM)', () => {
+describeIf(hasRuntimePm, 'the kernel has no runtime PM (no power/ in sysfs)')('low power on edu', () => {
   it('entry then exit: MMIO answers correctly afterwards', async () => {
     await using dev = await openDevice(EDU);
     const bar0 = dev.bar(0).map();

@@ -5,7 +5,7 @@ import { native } from '../../lib/addon/native';
 import { REGION_INFO_SIZE } from '../../lib/decode';
 import { errnoName } from '../../lib/errors';
 import * as sysfs from '../../lib/system/sysfs';
-import { openDevice } from './env';
+import { describeIf, openDevice } from './env';
 
 function extra(vendor: number, device: number): string | undefined {
   const all = (process.env.VFIO_VM_DEVICES ?? '').split(' ').filter(Boolean);
@@ -18,9 +18,8 @@ function extra(vendor: number, device: number): string | undefined {
 const RTL8139 = extra(0x10ec, 0x8139);
 const VGA = extra(0x1234, 0x1111);
 const XHCI = extra(0x1b36, 0x000d);
-const describeIf = (cond: unknown) => (cond ? describe : describe.skip);
 
-describeIf(RTL8139)('rtl8139: an I/O-port BAR reached through pread/pwrite', () => {
+describeIf(RTL8139, 'no rtl8139 in this configuration')('rtl8139: an I/O-port BAR reached through pread/pwrite', () => {
   it('the I/O BAR and the MMIO BAR show the same registers', async () => {
     await using dev = await openDevice(RTL8139!);
     const io = dev.bar(0);
@@ -40,7 +39,7 @@ describeIf(RTL8139)('rtl8139: an I/O-port BAR reached through pread/pwrite', () 
   });
 });
 
-describeIf(VGA)('std VGA: option ROM and the legacy VGA region', () => {
+describeIf(VGA, 'no std VGA in this configuration')('std VGA: option ROM and the legacy VGA region', () => {
   it('the ROM region starts with the 0x55 0xaa signature', async () => {
     await using dev = await openDevice(VGA!);
     const rom = dev.regions.find((r) => r.name === 'ROM');
@@ -79,7 +78,7 @@ describeIf(VGA)('std VGA: option ROM and the legacy VGA region', () => {
   });
 });
 
-describeIf(XHCI)('xHCI: MSI-X and a sparse or msix-mappable BAR', () => {
+describeIf(XHCI, 'no xHCI in this configuration')('xHCI: MSI-X and a sparse or msix-mappable BAR', () => {
   it('lists its MSI-X vectors and maps only what the kernel allows', async () => {
     await using dev = await openDevice(XHCI!);
     const msix = dev.irqs.find((i) => i.name === 'MSIX');

@@ -3,7 +3,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { DmaBuffer, NotSupportedError, ResetKind } from '../../lib';
-import { guestEnv, hasIommu, openDevice } from './env';
+import { guestEnv, hasIommu, itIf, openDevice } from './env';
 import {
   CC_QUEUE_ENTRY_SIZES,
   CSTS_READY,
@@ -21,7 +21,7 @@ const env = guestEnv();
 const EDU = env.edu;
 const NVME = env.nvme;
 // The nvme test proves DMA through an IOMMU mapping; no-IOMMU mode has none.
-const withIommu = hasIommu() ? it : it.skip;
+const withIommu = itIf(hasIommu(), 'no IOMMU in this configuration');
 
 describe('reset()', () => {
   it('is refused with NotSupportedError on edu, which advertises no reset', async () => {
@@ -99,7 +99,7 @@ describe('hot reset', () => {
 
   const bridged = bridgedDevice();
   // Needs a device behind a PCIe root port in the run (see docs/dma.md).
-  const behindBridge = bridged ? it : it.skip;
+  const behindBridge = itIf(bridged, 'no device behind a PCIe root port in this run');
 
   behindBridge(
     'behind a bridge: the info lists the device as ours (its group, or its iommufd device id), and hotReset() resets it',

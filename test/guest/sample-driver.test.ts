@@ -18,7 +18,7 @@ import {
   sampleDriverTables,
 } from '../../lib/cookie';
 import { native } from '../../lib/addon/native';
-import { guestEnv, openDevice } from './env';
+import { describeIf, guestEnv, openDevice } from './env';
 import {
   MiB,
   boundDriver,
@@ -32,7 +32,7 @@ import {
 } from './sample-helpers';
 
 const DRIVER = process.env.VFIO_VM_SAMPLE_DRIVER;
-const describeSample = DRIVER ? describe : describe.skip;
+const describeSample = describeIf(DRIVER, 'VFIO_VM_SAMPLE_DRIVER is not set (the sample configuration sets it)');
 const env = guestEnv();
 const PAGE = native().constants.PAGE_SIZE;
 const open = () => openDevice(env.ivshmem, { memattrTables: sampleDriverTables() });

@@ -11,11 +11,14 @@ import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { BackendChoice, Device, VfioError } from '../../lib';
 import * as sysfs from '../../lib/sysfs';
-import { openDevice } from './env';
+import { describeIf, openDevice } from './env';
 
 const PF = process.env.VFIO_VM_IGB;
 const canSriov = PF !== undefined && fs.existsSync(`/sys/bus/pci/devices/${PF}/sriov_totalvfs`);
-const describeSriov = canSriov ? describe : describe.skip;
+const describeSriov = describeIf(
+  canSriov,
+  PF === undefined ? 'no igb PF in this configuration' : 'the kernel cannot make VFs (no CONFIG_PCI_IOV)',
+);
 const TOKEN = '2ab74924-c335-45f4-9b16-8569e5615e0a';
 const OTHER = '00000000-0000-0000-0000-000000000001';
 /** igb register offsets (82576 datasheet): STATUS, and the VF mailbox memory (VMBMEM). */
