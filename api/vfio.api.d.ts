@@ -4191,8 +4191,20 @@ export interface GuestDevice {
     qemuArgs: string[];
 }
 export declare const IVSHMEM_SIZE = "4M";
-export declare const IVSHMEM_ROOT_PORT_BDF = "0000:02:00.0";
 export declare const slotBdf: (slot: number, fn?: number) => string;
+export interface RootPort {
+    readonly id: string;
+    readonly slot: number;
+    readonly bus: number;
+    readonly qemuArgs: string[];
+}
+export interface RootPorts {
+    nvme?: RootPort;
+    ivshmem?: RootPort;
+    igb?: RootPort;
+    sharedGroup?: RootPort;
+}
+export declare function rootPorts(withDefaults: boolean, layout?: DeviceLayout): RootPorts;
 export declare const defaultDevices: readonly DefaultDevice[];
 export declare const INFRA_FIRST_SLOT = 16;
 export declare function parseAddr(value: string): [
@@ -4202,6 +4214,7 @@ export declare function parseAddr(value: string): [
 export interface DeviceLayout {
     ivshmemRootPort?: boolean;
     igb?: boolean;
+    sharedGroup?: boolean;
 }
 export declare function guestDevices(extra: string[], withDefaults: boolean, res: DeviceResources, layout?: DeviceLayout): GuestDevice[];
 

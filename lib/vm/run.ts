@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { AccelDecision, decideAccel, hostKvmFacts, kvmFunctionalCheck, tcgRerunReason, watchesForSilence } from './qemu/accel';
 import { RunConsoles } from './qemu/consoles';
-import { GuestDevice, guestDevices } from './qemu/devices';
+import { DeviceLayout, GuestDevice, guestDevices, rootPorts } from './qemu/devices';
 import { diagnose } from './qemu/diagnose';
 import { VmError } from './core/errors';
 import { applyDeviceDrivers, checkNoIommuSupport, guestAppend } from './guest/guest-extras';
@@ -106,8 +106,6 @@ export async function run(opts: RunOptions): Promise<RunResult> {
   const cwd = path.resolve(opts.cwd ?? process.cwd());
   const projectDir = projectDirFor(cwd, opts.projectDir);
   if (!opts.interactive && opts.command.length === 0) throw new VmError('options', 'no command given');
-  // Both put a root port at the same root-bus slot.
-  if (opts.igb && opts.sharedGroup) throw new VmError('options', '--igb and --shared-group cannot be combined: choose one');
   const { kernel, userland } = await provisionHost({ ...opts, cacheDir, log });
   opts = await withSampleDriver(opts, kernel, cacheDir);
   if (opts.noIommu) checkNoIommuSupport(kernel);
@@ -123,8 +121,10 @@ export async function run(opts: RunOptions): Promise<RunResult> {
   process.once('exit', cleanUp);
   const model = opts.model ? serveModel(opts.model, cwd, work.dir, log) : undefined;
   try {
+    const layout: DeviceLayout = { ivshmemRootPort: opts.ivshmemRootPort, igb: opts.igb, sharedGroup: opts.sharedGroup };
+    const sharedGroupPort = rootPorts(!opts.noDefaultDevices, layout).sharedGroup;
     const devices = applyDeviceDrivers([...guestDevices(opts.devices ?? [], !opts.noDefaultDevices,
-      { ivshmemFile: work.ivshmemFile, nvmeImage: nvmeImage(cacheDir) }, { ivshmemRootPort: opts.ivshmemRootPort, igb: opts.igb }),
+      { ivshmemFile: work.ivshmemFile, nvmeImage: nvmeImage(cacheDir) }, layout),
     ...(model ? [model.device] : [])], opts.deviceDrivers ?? {});
     const withIvshmem = devices.some((d) => d.env === 'VFIO_VM_IVSHMEM');
     const shareList = shares(projectDir, work, withIvshmem);
@@ -139,7 +139,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     const plan: QemuPlan = {
       kernel, initrd, append: guestAppend(opts.append, !!opts.noIommu), noIommu: opts.noIommu, shares: shareList, devices,
       memory: opts.memory ?? DEFAULT_MEMORY, smp: opts.smp ?? DEFAULT_SMP,
-      extraArgs: [...(opts.sharedGroup ? sharedGroupQemuArgs() : []), ...backendArgs(opts, cwd)],
+      extraArgs: [...(sharedGroupPort ? sharedGroupQemuArgs(sharedGroupPort) : []), ...backendArgs(opts, cwd)],
       consoles: opts.interactive ? { stdio: true } : { sockets: work.sockets },
       accel: accel.accel, firmwareDir: qemu.firmwareDir,
       vfioUser: !!model, sharedRam: !!model && opts.modelDma !== 'messages', qmpSocket: opts.qmpSocket,

@@ -48,21 +48,77 @@ export interface GuestDevice {
 export const IVSHMEM_SIZE = '4M';
 const DEFAULT_DRIVER = 'vfio-pci';
 
-/** The root-bus slot of the PCIe root port the default nvme sits behind. */
-const NVME_ROOT_PORT_SLOT = 5;
 /**
- * The root-bus slot of the root port ivshmem sits behind when asked (`ivshmemRootPort`): its own
- * slot. The firmware numbers root ports' buses from the highest slot down, so every other root
- * port sits below nvme's slot and nvme keeps bus 1.
+ * The root-bus slot of the PCIe root port the default nvme sits behind: the highest slot any
+ * root port takes. The firmware numbers root ports' buses from the highest slot down, so nvme's
+ * port, the first the allocator hands out, keeps bus 1 (defaultDevices announces 0000:01:00.0).
  */
-const IVSHMEM_ROOT_PORT_SLOT = 4;
-/** Where ivshmem is behind its own root port. */
-export const IVSHMEM_ROOT_PORT_BDF = '0000:02:00.0';
-/** The root-bus slot of the root port the SR-IOV igb sits behind (`igb`): below the others, so its bus comes last. */
-const IGB_ROOT_PORT_SLOT = 2;
+const NVME_ROOT_PORT_SLOT = 5;
 
 export const slotBdf = (slot: number, fn = 0) =>
   `0000:00:${slot.toString(16).padStart(2, '0')}.${fn}`;
+const busBdf = (bus: number) => `0000:${bus.toString(16).padStart(2, '0')}:00.0`;
+
+/** The -device of a PCIe root port at a root-bus slot, named rpSLOT. */
+function rootPortDevice(slot: number): string[] {
+  const hex = slot.toString(16);
+  // x-speed=5: at QEMU's default link speed the link never reports itself up again after a
+  // secondary bus reset, and the kernel fails the hot reset.
+  return ['-device', `pcie-root-port,id=rp${hex},chassis=${slot},addr=0x${hex},x-speed=5`];
+}
+
+/** A PCIe root port of a run: its root-bus slot, the bus behind it, and its QEMU arguments. */
+export interface RootPort {
+  /** Its QEMU id, for `bus=` of the device behind it. */
+  readonly id: string;
+  /** Its slot on the root bus. */
+  readonly slot: number;
+  /** The bus number the firmware gives its secondary side. */
+  readonly bus: number;
+  /** The -device that creates it. */
+  readonly qemuArgs: string[];
+}
+
+/** The root ports of a run, by what sits behind each (absent when the run has none of it). */
+export interface RootPorts {
+  nvme?: RootPort;
+  ivshmem?: RootPort;
+  igb?: RootPort;
+  sharedGroup?: RootPort;
+}
+
+/**
+ * The one allocator of root-bus slots for root ports: from nvme's slot down, skipping the slots
+ * of devices on the root bus, highest first, in the order nvme, ivshmem, igb, shared group. As
+ * the firmware numbers buses from the highest slot down, the n-th port handed out gets bus n, so
+ * every BDF behind a port is known before the guest boots.
+ */
+export function rootPorts(withDefaults: boolean, layout: DeviceLayout = {}): RootPorts {
+  const onRootBus = new Set(
+    withDefaults
+      ? defaultDevices
+          .filter((d) => d.bdf.startsWith('0000:00:') && !(d.name === 'ivshmem' && layout.ivshmemRootPort))
+          .map((d) => parseInt(d.bdf.slice(8, 10), 16))
+      : [],
+  );
+  const free: number[] = [];
+  for (let slot = NVME_ROOT_PORT_SLOT; slot >= 1; slot--) if (!onRootBus.has(slot)) free.push(slot);
+  let handedOut = 0;
+  const take = (what: string): RootPort => {
+    const slot = free.shift();
+    if (slot === undefined) {
+      throw new VmError('options', `no root-bus slot left for the root port of ${what}: too many devices behind root ports`);
+    }
+    handedOut++;
+    return { id: `rp${slot.toString(16)}`, slot, bus: handedOut, qemuArgs: rootPortDevice(slot) };
+  };
+  const ports: RootPorts = {};
+  if (withDefaults) ports.nvme = take('nvme');
+  if (layout.ivshmemRootPort) ports.ivshmem = take('ivshmem');
+  if (layout.igb) ports.igb = take('the igb');
+  if (layout.sharedGroup) ports.sharedGroup = take('the shared group');
+  return ports;
+}
 
 const ivshmemBackend = (r: DeviceResources) => [
   '-object', `memory-backend-file,id=ivshmem0,share=on,mem-path=${r.ivshmemFile},size=${IVSHMEM_SIZE}`,
@@ -73,17 +129,11 @@ const ivshmemBackend = (r: DeviceResources) => [
  * gets the kernel's bus reset, so VFIO_DEVICE_RESET and hot reset work on it (on the root bus it
  * has no reset at all). Same memory backend, same env name.
  */
-function ivshmemBehindRootPort(d: GuestDevice, r: DeviceResources): GuestDevice {
-  const slot = IVSHMEM_ROOT_PORT_SLOT.toString(16);
+function ivshmemBehindRootPort(d: GuestDevice, r: DeviceResources, port: RootPort): GuestDevice {
   return {
     ...d,
-    bdf: IVSHMEM_ROOT_PORT_BDF,
-    qemuArgs: [
-      ...ivshmemBackend(r),
-      // x-speed=5 for the same reason as nvme's port: the link must report itself up after a reset.
-      '-device', `pcie-root-port,id=rp${slot},chassis=${IVSHMEM_ROOT_PORT_SLOT},addr=0x${slot},x-speed=5`,
-      '-device', `ivshmem-plain,id=ivshmem,memdev=ivshmem0,bus=rp${slot},addr=0x0`,
-    ],
+    bdf: busBdf(port.bus),
+    qemuArgs: [...ivshmemBackend(r), ...port.qemuArgs, '-device', `ivshmem-plain,id=ivshmem,memdev=ivshmem0,bus=${port.id},addr=0x0`],
   };
 }
 
@@ -105,11 +155,10 @@ export const defaultDevices: readonly DefaultDevice[] = [
     qemuArgs: (r) => [
       // snapshot=on: each run sees the pristine image and concurrent runs do not lock each other out.
       '-drive', `file=${r.nvmeImage},if=none,id=nvme0,format=raw,snapshot=on`,
-      // Behind a root port so a secondary bus reset (VFIO hot reset) has a bridge to act on.
-      // x-speed=5: at QEMU's default link speed the link never reports itself up again after the
-      // reset, and the kernel fails the hot reset.
-      '-device', `pcie-root-port,id=rp5,chassis=5,addr=0x${NVME_ROOT_PORT_SLOT.toString(16)},x-speed=5`,
-      '-device', 'nvme,id=nvme,serial=vfiovm0,drive=nvme0,bus=rp5,addr=0x0',
+      // Behind a root port so a secondary bus reset (VFIO hot reset) has a bridge to act on; the
+      // first port rootPorts() hands out, so its bus is 1.
+      ...rootPortDevice(NVME_ROOT_PORT_SLOT),
+      '-device', `nvme,id=nvme,serial=vfiovm0,drive=nvme0,bus=rp${NVME_ROOT_PORT_SLOT.toString(16)},addr=0x0`,
     ],
   },
   {
@@ -148,6 +197,8 @@ export interface DeviceLayout {
   ivshmemRootPort?: boolean;
   /** An igb (Intel 82576, SR-IOV with up to 8 VFs) behind a root port of its own: VFIO_VM_IGB. */
   igb?: boolean;
+  /** The two-function pair behind a root port of its own (shared-group.ts); not bound by the guest. */
+  sharedGroup?: boolean;
 }
 
 /**
@@ -155,18 +206,14 @@ export interface DeviceLayout {
  * slot 0x10 and up) stay off the root bus's infrastructure slots and get their own IOMMU groups
  * behind the port's ACS. Its bus is the one after the other root ports' buses.
  */
-function igbDevice(bus: number): GuestDevice {
-  const slot = IGB_ROOT_PORT_SLOT.toString(16);
+function igbDevice(port: RootPort): GuestDevice {
   return {
     name: 'igb',
     id: 'igb',
     env: 'VFIO_VM_IGB',
-    bdf: `0000:${bus.toString(16).padStart(2, '0')}:00.0`,
+    bdf: busBdf(port.bus),
     driver: DEFAULT_DRIVER,
-    qemuArgs: [
-      '-device', `pcie-root-port,id=rp${slot},chassis=${IGB_ROOT_PORT_SLOT},addr=0x${slot},x-speed=5`,
-      '-device', `igb,id=igb,bus=rp${slot},addr=0x0`,
-    ],
+    qemuArgs: [...port.qemuArgs, '-device', `igb,id=igb,bus=${port.id},addr=0x0`],
   };
 }
 
@@ -180,21 +227,18 @@ export function guestDevices(
   if (layout.ivshmemRootPort && !withDefaults) {
     throw new VmError('options', 'ivshmemRootPort moves the default ivshmem, which noDefaultDevices leaves out');
   }
+  const ports = rootPorts(withDefaults, layout);
+  if (ports.nvme && ports.nvme.slot !== NVME_ROOT_PORT_SLOT) throw new Error('nvme must get the first root port');
   const devices: GuestDevice[] = withDefaults
     ? defaultDevices.map((d) => {
         const g = { name: d.name, id: d.name, env: d.env, bdf: d.bdf, driver: DEFAULT_DRIVER, qemuArgs: d.qemuArgs(res) };
-        return d.name === 'ivshmem' && layout.ivshmemRootPort ? ivshmemBehindRootPort(g, res) : g;
+        return d.name === 'ivshmem' && ports.ivshmem ? ivshmemBehindRootPort(g, res, ports.ivshmem) : g;
       })
     : [];
+  if (ports.igb) devices.push(igbDevice(ports.igb));
   const used = new Set(devices.map((d) => d.bdf));
   // The root ports are no VFIO devices, but their slots are taken all the same.
-  if (withDefaults) used.add(slotBdf(NVME_ROOT_PORT_SLOT));
-  if (layout.ivshmemRootPort) used.add(slotBdf(IVSHMEM_ROOT_PORT_SLOT));
-  if (layout.igb) {
-    // Buses go from the highest slot down: nvme's port (with the defaults), ivshmem's, then this one.
-    devices.push(igbDevice(1 + (withDefaults ? 1 : 0) + (layout.ivshmemRootPort ? 1 : 0)));
-    used.add(slotBdf(IGB_ROOT_PORT_SLOT));
-  }
+  for (const port of Object.values(ports) as RootPort[]) used.add(slotBdf(port.slot));
   const free = EXTRA_SLOTS.filter((s) => !used.has(slotBdf(s)));
   extra.forEach((spec, i) => {
     const { driver, props } = specProps(spec);
