@@ -53,7 +53,7 @@ const SAMPLE_SUITE = ['guest/sample-driver.test', 'guest/sample-driver-dmabuf.te
 /** Files that need a device of their own, each run by its own configuration below. */
 const OWN_DEVICE_SUITE = ['guest/sriov.test', 'guest/user-edu.test', 'guest/hot-unplug.test'];
 /** What a second IOMMU mode in the same boot re-runs: every file whose tests open devices through the backend and map DMA. */
-const DMA_SUITE = ['smoke', 'device', 'dma', 'irq', 'reset'].map((f) => `guest/${f}.test`);
+const DMA_SUITE = ['smoke', 'device', 'dma', 'irq', 'reset', 'type1-v1'].map((f) => `guest/${f}.test`);
 
 /** A jest path pattern selecting exactly these files. */
 const pattern = (files) => `(${files.map((f) => f.replace(/[.]/g, '\\.')).join('|')})\\.js$`;
@@ -114,7 +114,7 @@ const GUEST_CONFIGS = [
   {
     name: 'custom',
     description:
-      'custom 7.3 kernel: iommufd with the VFIO cdev; type1v2 through the group; iommufd compat (/dev/iommu as the container)',
+      'custom 7.3 kernel: iommufd with the VFIO cdev; type1 through the group (v2, and the v1 tests); iommufd compat (/dev/iommu as the container, both types)',
     kernel: 'custom',
     options: { kernel: 'custom', modules: ['mtty'], devices: ['edu'] },
     passes: [
