@@ -108,10 +108,12 @@ const GUEST_CONFIGS = [
   },
   // The custom kernel (kernel/guest.config) is built on its first use and cached, with progress.
   // mtty: the mdev sample, for the mediated-device tests; a second edu, for two devices sharing
-  // one IOMMU context; an SR-IOV igb (vfio-pci's enable_sriov on), for the VF token through the
-  // cdev. One boot, three modes: the cdev runs everything; type1v2 through the group (the whole
-  // suite runs on it on every stock kernel) and iommufd's container compatibility re-run the
-  // files whose tests open devices through the backend and map DMA.
+  // one IOMMU context; the NVMe test controller, for the driver tests (the kernel's nvme driver,
+  // which nvme-kernel.test compares against, needs the block layer, which this kernel leaves
+  // out); an SR-IOV igb (vfio-pci's enable_sriov on), for the VF token through the cdev. One
+  // boot, three modes: the cdev runs everything; type1v2 through the group (the whole suite runs
+  // on it on every stock kernel) and iommufd's container compatibility re-run the files whose
+  // tests open devices through the backend and map DMA.
   {
     name: 'custom',
     description:
@@ -120,10 +122,12 @@ const GUEST_CONFIGS = [
     options: {
       kernel: 'custom',
       modules: ['mtty'],
-      devices: ['edu'],
+      devices: ['edu', NVME_TEST.device],
+      drives: [NVME_TEST.drive],
       igb: true,
       append: 'vfio_pci.enable_sriov=1',
     },
+    env: NVME_TEST_ENV,
     passes: [
       {
         name: 'iommufd',
@@ -140,11 +144,19 @@ const GUEST_CONFIGS = [
   // Without an IOMMU, edu's DMA sees physical addresses, which pass its default 28-bit mask in a
   // 2 GiB guest only by luck: the second edu there drives 32 bits. noiommu.test covers both
   // paths: the no-IOMMU cdev through iommufd (DMA with IOMMU_IOAS_NOIOMMU_GET_PA) and the group.
+  // The NVMe test controller, as in the default configuration (without the nvme module: see custom).
   {
     name: 'noiommu',
     description: 'custom kernel without an IOMMU: no-IOMMU through iommufd (cdev) and through the group (unsafe)',
     kernel: 'custom',
-    options: { kernel: 'custom', noIommu: true, devices: ['edu,dma_mask=0xffffffff'], sharedGroup: true },
+    options: {
+      kernel: 'custom',
+      noIommu: true,
+      devices: ['edu,dma_mask=0xffffffff', NVME_TEST.device],
+      drives: [NVME_TEST.drive],
+      sharedGroup: true,
+    },
+    env: NVME_TEST_ENV,
     passes: [{ name: 'noiommu', env: { VFIO_TEST_BACKEND: 'noiommu' }, all: true, files: GUEST_SUITE, minTests: 100 }],
   },
   // ivshmem bound to the sample WC variant driver (kernel/vfio-pci-wc-sample, docs/sample-driver.md)
