@@ -157,7 +157,7 @@ const GUEST_CONFIGS = [
       sharedGroup: true,
     },
     env: NVME_TEST_ENV,
-    passes: [{ name: 'noiommu', env: { VFIO_TEST_BACKEND: 'noiommu' }, all: true, files: GUEST_SUITE, minTests: 100 }],
+    passes: [{ name: 'noiommu', env: { VFIO_TEST_BACKEND: 'noiommu' }, all: true, files: GUEST_SUITE, minTests: 120 }],
   },
   // ivshmem bound to the sample WC variant driver (kernel/vfio-pci-wc-sample, docs/sample-driver.md)
   // instead of vfio-pci; iomem=relaxed so the sysfs route competes with the driver's.
