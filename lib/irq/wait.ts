@@ -39,21 +39,28 @@ export function waitForInterrupt(irq: Waitable, device: string, o: IrqWaitOption
     const onInterrupt = (count: number, vector: number) => settle(() => resolve({ vector, count }));
     const onDisable = () => settle(() => reject(closedError('Irq.wait', `${irq.name} interrupt`, device)));
     const onAbort = () => settle(() => reject(o.signal?.reason));
-    const timer = setTimeout(
-      () =>
-        settle(() =>
-          reject(
-            new TimeoutError({
-              code: 'ETIMEDOUT',
-              op: 'Irq.wait',
-              device,
-              message: `Irq.wait: no ${irq.name} interrupt on vector(s) ${irq.vectors.join(', ')} within ${timeoutMs} ms`,
-              hint: 'the device did not signal: check that it was told to interrupt and that its interrupt is enabled in the device, then read its status register, since an interrupt can be lost or come late while the work itself is done',
-            }),
-          ),
+    // A timer can fire before performance.now() reaches its deadline (seen in emulated guests,
+    // docs/irq.md): the deadline is checked on that clock, and the timer re-armed until then.
+    const deadline = performance.now() + timeoutMs;
+    const expire = (): void => {
+      const left = deadline - performance.now();
+      if (left > 0) {
+        timer = setTimeout(expire, Math.ceil(left));
+        return;
+      }
+      settle(() =>
+        reject(
+          new TimeoutError({
+            code: 'ETIMEDOUT',
+            op: 'Irq.wait',
+            device,
+            message: `Irq.wait: no ${irq.name} interrupt on vector(s) ${irq.vectors.join(', ')} within ${timeoutMs} ms`,
+            hint: 'the device did not signal: check that it was told to interrupt and that its interrupt is enabled in the device, then read its status register, since an interrupt can be lost or come late while the work itself is done',
+          }),
         ),
-      timeoutMs,
-    );
+      );
+    };
+    let timer = setTimeout(expire, timeoutMs);
     irq.on('interrupt', onInterrupt);
     irq.on('disable', onDisable);
     o.signal?.addEventListener('abort', onAbort, { once: true });
