@@ -165,6 +165,7 @@ describe('the fault-injecting wrapper around edu', () => {
     await client.write32(0, 0x90, 4);
     await client.write32(0, 0x98, 0x3);
     await started;
+    expect((await client.read32(0, 0x98)) & 1).toBe(1); // the engine runs while the DMA is held
     const gone = new Promise((r) => server.once('disconnect', r));
     client.close();
     await gone;
