@@ -36,9 +36,13 @@ export interface FaultCounters {
 
 /** A DMA the model started, and how it ended: 'ok', or the error's code. */
 export interface DmaRecord {
+  /** `ctx.dma.read` or `ctx.dma.write`. */
   op: 'read' | 'write';
+  /** The guest address the model asked for. */
   iova: bigint;
+  /** Bytes. */
   length: number;
+  /** Set when it ended: 'ok', or the code of the error it rejected with. */
   outcome?: string;
 }
 
@@ -56,21 +60,34 @@ export interface FaultEvents {
  * interrupts on vector 0 with nothing to report; the counters are read-only.
  */
 export const FAULT_REGS = {
+  /** Reads {@link FAULT_MAGIC}. */
   MAGIC: 0x00,
+  /** The `FAULT_*` bits in force (read/write). */
   FAULTS: 0x04,
+  /** The index of the DMA fault in {@link DMA_FAULTS} (read/write). */
   DMA: 0x08,
+  /** {@link Faults.delayMs} (read/write). */
   DELAY_MS: 0x0c,
+  /** {@link Faults.stallMs} (read/write). */
   STALL_MS: 0x10,
+  /** Write N: N spurious interrupts on vector 0, 20 ms apart (at most 64). */
   SPURIOUS: 0x14,
+  /** {@link FaultCounters.irqsRaised} (read-only). */
   IRQS_RAISED: 0x18,
+  /** {@link FaultCounters.irqsDropped} (read-only). */
   IRQS_DROPPED: 0x1c,
+  /** {@link FaultCounters.dmaFaulted} (read-only). */
   DMA_FAULTED: 0x20,
 } as const;
 /** What MAGIC reads: "FLT1". */
 export const FAULT_MAGIC = 0x31544c46;
+/** FAULTS bit: interrupts are lost ({@link Faults.dropIrq}). */
 export const FAULT_DROP_IRQ = 0x1;
+/** FAULTS bit: BARs read all-ones ({@link Faults.dead}). */
 export const FAULT_DEAD = 0x2;
+/** FAULTS bit: BAR accesses fail ({@link Faults.accessError}). */
 export const FAULT_ACCESS_ERROR = 0x4;
+/** The DMA register's values, by index: 0 ok, 1 error, 2 drop, 3 corrupt ({@link Faults.dma}). */
 export const DMA_FAULTS = ['ok', 'error', 'drop', 'corrupt'] as const;
 /** The control BAR's size. */
 export const FAULT_BAR_SIZE = 4096;
@@ -85,6 +102,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** The host's handle on a wrapped model's faults; the guest reaches the same state through the control BAR. */
 export class FaultControl extends EventEmitter<FaultEvents> {
   private state: Faults = { ...NONE };
+  /** What the wrapper has done so far. */
   readonly counters: FaultCounters = { irqsRaised: 0, irqsDropped: 0, dmaFaulted: 0 };
 
   /** The faults in force. */
@@ -108,7 +126,9 @@ export class FaultControl extends EventEmitter<FaultEvents> {
 
 /** A wrapped model and the handle on its faults. */
 export interface FaultyModel {
+  /** The wrapped model, to serve. */
   model: DeviceModel;
+  /** The host's handle on its faults. */
   control: FaultControl;
 }
 
