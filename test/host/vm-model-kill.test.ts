@@ -77,9 +77,11 @@ describe.each(['messages', 'mapped'] as const)('the guest killed while the model
       server.on('disconnect', (errno) => reports.push(`disconnect ${errno}`));
       const disconnected = new Promise<void>((r) => server.once('disconnect', () => r()));
       let during: ReturnType<typeof held> | undefined;
+      let irqsBefore = 0;
       const transfer = new Promise<DmaRecord>((resolve) => {
         control.once('dma', () => {
           during = held();
+          irqsBefore = control.counters.irqsRaised;
           process.kill(qemuPid(socket), 'SIGKILL');
           control.once('dmaDone', resolve);
         });
@@ -102,8 +104,9 @@ describe.each(['messages', 'mapped'] as const)('the guest killed while the model
       try {
         const record = await transfer;
         await disconnected;
-        // The guest's driver got as far as the DMA: its factorial with MSI had worked.
-        expect(out.text()).toContain('10! = 3628800');
+        // The guest's driver got as far as the DMA: its factorial's MSI had been delivered (the
+        // guest's output may still be on its way through the console when QEMU dies).
+        expect(irqsBefore).toBeGreaterThanOrEqual(1);
         expect(record.op).toBe('read');
         expect(record.outcome).toBe(dma === 'messages' ? 'ECONNRESET' : 'ok');
         // While it ran, the client had given an MSI eventfd (and, mapped, guest RAM).
