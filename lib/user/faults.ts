@@ -195,7 +195,16 @@ class FaultyContext {
     return ok;
   }
 
+  /** The inner model's register function is running (its DMA must then fail as the server's would). */
+  inAccess = false;
+
   private async dma(record: DmaRecord, data: Uint8Array | undefined): Promise<Uint8Array> {
+    if (this.inAccess) {
+      // Straight to the server, which refuses it (EDEADLK) before any fault could hide that.
+      return data
+        ? this.outer.dma.write(record.iova, data).then(() => new Uint8Array(0))
+        : this.outer.dma.read(record.iova, record.length);
+    }
     this.control.emit('dma', record);
     try {
       const out = await this.transfer(record, data);
@@ -273,7 +282,12 @@ class FaultyBehaviour implements DeviceBehaviour {
     const f = this.control.faults;
     const run = (): T | Promise<T> => {
       if (this.control.faults.accessError) throw new Error('access failed by fault injection');
-      return access();
+      this.faulty.inAccess = true;
+      try {
+        return access();
+      } finally {
+        this.faulty.inAccess = false;
+      }
     };
     return f.stallMs > 0 ? sleep(f.stallMs).then(run) : run();
   }

@@ -5,7 +5,8 @@
 // client goes away.
 import { eduModel, EDU_BUFFER } from '../../examples/models/edu';
 import { native } from '../../lib/addon';
-import { FAULT_MAGIC, FAULT_REGS, VfioUserServer, withFaults, type FaultControl } from '../../lib/user';
+import { VfioError } from '../../lib/errors';
+import { defineModel, FAULT_MAGIC, FAULT_REGS, VfioUserServer, withFaults, type FaultControl } from '../../lib/user';
 import * as P from '../../lib/user/protocol';
 import { dmaMap, setIrqs, socketPair, TestClient } from './user-client';
 
@@ -152,6 +153,35 @@ describe('the fault-injecting wrapper around edu', () => {
     }
     expect(outcomes).toEqual(['EIO', 'ok', 'ok', 'ok']);
     expect(await client.read32(CTRL, FAULT_REGS.DMA_FAULTED)).toBe(3);
+  });
+
+  it('a DMA inside a register access is still refused (EDEADLK), whatever the faults', async () => {
+    const faulty = withFaults(
+      defineModel({
+        description: { vendorId: 1, deviceId: 2, classCode: 0, bars: [{ index: 0, size: 4096, kind: 'mem32' }] },
+        create: (ctx) => ({
+          read: () => {
+            void ctx.dma.read(0x10000, 4).then(
+              () => codes.push('ok'),
+              (e: VfioError) => codes.push(e.code),
+            );
+            return 0;
+          },
+        }),
+      }),
+    );
+    const codes: string[] = [];
+    faulty.control.set({ delayMs: 100, dma: 'drop' });
+    const [s, c] = socketPair();
+    const other = VfioUserServer.serve(s, faulty.model);
+    const tc = new TestClient(c);
+    await tc.version();
+    await tc.call(P.Command.DMA_MAP, dmaMap(0x10000n, 0x1000n));
+    await tc.read32(0, 0);
+    await until(() => codes.length === 1);
+    expect(codes).toEqual(['EDEADLK']);
+    tc.close();
+    other.close();
   });
 
   it('a DMA held by a delay when the client goes away ends with ECONNRESET', async () => {
