@@ -2608,7 +2608,7 @@ export { Region, MapOptions, mapAlignment } from "./device/region";
 export { Ioeventfd, IoeventfdOptions, IoeventfdWidth } from "./device/ioeventfd";
 export { Mapping, MemAttr, EffectiveMemAttr, MemattrAlias } from "./memory/mapping";
 export { ConfigSpace, PCI_COMMAND, PCI_COMMAND_IO, PCI_COMMAND_MEMORY, PCI_COMMAND_MASTER, PCI_COMMAND_INTX_DISABLE, } from "./device/config-space";
-export { Irq, IrqEvent, IrqEventMap, IrqOptions, IrqOwner, IrqIndex, EnableOptions } from "./irq";
+export { Irq, IrqEvent, IrqEventMap, IrqOptions, IrqOwner, IrqIndex, IrqWaitOptions, EnableOptions } from "./irq";
 export { DeviceEventMap } from "./device/events";
 export { TypedEventEmitter, TypedEmitter, TypedEvents, EventMap, EmitterEvents, AllEvents, Listener } from "./events";
 export { Type1Context, Type1Options, Type1IommuType } from "./iommu/type1";
@@ -2941,8 +2941,9 @@ export declare class IrqControl {
 // ---- lib/irq/irq.d.ts
 import { TypedEventEmitter } from "../events";
 import { IrqEvent } from "./iterator";
+import { IrqWaitOptions } from "./wait";
 import { VfioError } from "../errors";
-export { IrqEvent };
+export { IrqEvent, IrqWaitOptions };
 export interface IrqTap {
     readonly vector: number;
     readonly fd: number;
@@ -3003,6 +3004,7 @@ export declare class Irq extends TypedEventEmitter<IrqEventMap> implements Async
     get enabled(): boolean;
     private pollFailed;
     private live;
+    wait(o?: IrqWaitOptions): Promise<IrqEvent>;
     trigger(vector?: number): void;
     mask(): void;
     unmask(): void;
@@ -3081,6 +3083,12 @@ export declare function requestedVectors(o: {
     vectors?: readonly number[];
     count?: number;
 }): number[];
+
+// ---- lib/irq/wait.d.ts
+export interface IrqWaitOptions {
+    timeoutMs?: number;
+    signal?: AbortSignal;
+}
 
 // ---- lib/memory/mapping.d.ts
 import { MemoryLabel, WidthExactMemory } from "./width-exact";
@@ -3663,11 +3671,81 @@ export declare class ConfigSpace {
     get busMaster(): boolean;
 }
 
+// ---- lib/user/faults.d.ts
+import { EventEmitter } from "events";
+import type { DeviceModel } from "./model";
+export interface Faults {
+    dropIrq: boolean;
+    dead: boolean;
+    accessError: boolean;
+    dma: "ok" | "error" | "drop" | "corrupt";
+    delayMs: number;
+    stallMs: number;
+}
+export interface FaultCounters {
+    irqsRaised: number;
+    irqsDropped: number;
+    dmaFaulted: number;
+}
+export interface DmaRecord {
+    op: "read" | "write";
+    iova: bigint;
+    length: number;
+    outcome?: string;
+}
+export interface FaultEvents {
+    dma: [
+        record: DmaRecord
+    ];
+    dmaDone: [
+        record: DmaRecord
+    ];
+}
+export declare const FAULT_REGS: {
+    readonly MAGIC: 0;
+    readonly FAULTS: 4;
+    readonly DMA: 8;
+    readonly DELAY_MS: 12;
+    readonly STALL_MS: 16;
+    readonly SPURIOUS: 20;
+    readonly IRQS_RAISED: 24;
+    readonly IRQS_DROPPED: 28;
+    readonly DMA_FAULTED: 32;
+};
+export declare const FAULT_MAGIC = 827608134;
+export declare const FAULT_DROP_IRQ = 1;
+export declare const FAULT_DEAD = 2;
+export declare const FAULT_ACCESS_ERROR = 4;
+export declare const DMA_FAULTS: readonly [
+    "ok",
+    "error",
+    "drop",
+    "corrupt"
+];
+export declare const FAULT_BAR_SIZE = 4096;
+export declare const MAX_FAULT_DELAY_MS = 60000;
+export declare const MAX_FAULT_STALL_MS = 2000;
+export declare class FaultControl extends EventEmitter<FaultEvents> {
+    private state;
+    readonly counters: FaultCounters;
+    get faults(): Readonly<Faults>;
+    set(change: Partial<Faults>): void;
+    clear(): void;
+}
+export interface FaultyModel {
+    model: DeviceModel;
+    control: FaultControl;
+}
+export declare function withFaults(inner: DeviceModel, opts?: {
+    controlBar?: number;
+}): FaultyModel;
+
 // ---- lib/user/index.d.ts
 export { VfioUserServer, type ServerOptions, type ServerEvents } from "./server";
 export { defineModel } from "./model";
 export type { AccessSize, BarDescription, Capability, DeviceBehaviour, DeviceContext, DeviceDescription, DeviceModel, DmaAccess, RegisterValue, } from "./model";
 export { ConfigSpace, type CapabilityLayout } from "./config";
+export { withFaults, FaultControl, FAULT_REGS, FAULT_MAGIC, FAULT_DROP_IRQ, FAULT_DEAD, FAULT_ACCESS_ERROR, FAULT_BAR_SIZE, DMA_FAULTS, MAX_FAULT_DELAY_MS, MAX_FAULT_STALL_MS, type Faults, type FaultCounters, type FaultEvents, type FaultyModel, type DmaRecord, } from "./faults";
 export * as protocol from "./protocol";
 
 // ---- lib/user/model.d.ts
@@ -4086,6 +4164,7 @@ export interface RunOptions extends ProvisionOptions, BackendOptions {
     modelDma?: "mapped" | "messages";
     onMonitor?: (monitor: VmMonitor) => void;
     qmpSocket?: string;
+    modelSocket?: string;
 }
 export declare const CUSTOM_KERNEL = "custom";
 export declare const DEFAULT_MEMORY = "2G";

@@ -18,7 +18,7 @@ export {
   PCI_COMMAND_MASTER,
   PCI_COMMAND_INTX_DISABLE,
 } from './device/config-space';
-export { Irq, IrqEvent, IrqEventMap, IrqOptions, IrqOwner, IrqIndex, EnableOptions } from './irq';
+export { Irq, IrqEvent, IrqEventMap, IrqOptions, IrqOwner, IrqIndex, IrqWaitOptions, EnableOptions } from './irq';
 export { DeviceEventMap } from './device/events';
 export { TypedEventEmitter, TypedEmitter, TypedEvents, EventMap, EmitterEvents, AllEvents, Listener } from './events';
 export { Type1Context, Type1Options, Type1IommuType } from './iommu/type1';

@@ -5,10 +5,11 @@
 // waiting for an interrupt.
 import { TypedEventEmitter } from '../events';
 import { IrqEvent, IrqIterator } from './iterator';
+import { IrqWaitOptions, waitForInterrupt } from './wait';
 import { VfioError, check, checkValue, closedError, errnoError, invalidArgument, notSupported } from '../errors';
 import { PollHandle, native } from '../addon/native';
 
-export { IrqEvent };
+export { IrqEvent, IrqWaitOptions };
 
 /** One vector's eventfd as an Irq sees it. */
 export interface IrqTap {
@@ -241,6 +242,16 @@ export class Irq extends TypedEventEmitter<IrqEventMap> implements AsyncIterable
 
   private live(op: string): void {
     if (this.closed) throw closedError(op, `${this.name} interrupt`, this.owner.device);
+  }
+
+  /**
+   * The next interrupt on any of the vectors, within `timeoutMs` (default 1000). Rejects with a
+   * `TimeoutError` (ETIMEDOUT) at the deadline, a `ClosedError` when the Irq is disabled first,
+   * and the signal's reason when it aborts. Nothing stays registered after it settles.
+   */
+  wait(o: IrqWaitOptions = {}): Promise<IrqEvent> {
+    this.live('Irq.wait');
+    return waitForInterrupt(this, this.owner.device, o);
   }
 
   /** Signals a vector from software (DATA_NONE|ACTION_TRIGGER): the whole path, no device needed. */

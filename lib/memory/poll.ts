@@ -31,6 +31,12 @@ export interface Pollable {
 /** The reads done with setImmediate before the first timer. */
 const IMMEDIATE_READS = 16;
 
+/** What a read of each width returns when no device answers it. */
+const ALL_ONES: Record<number, number> = { 1: 0xff, 2: 0xffff, 4: 0xffffffff };
+const GONE_HINT =
+  'every bit read as 1, as when no device answers: it may have fallen off the bus (surprise removal, link down, a reset in progress) or its memory decoding is off; read its vendor id (dev.config.vendorId) to tell, and reset or re-open it';
+const SLOW_HINT =
+  'the device did not get there in time: check that it was started and enabled, or give it a longer timeoutMs if it is known to be slow';
 const hex = (n: number) => `0x${(n >>> 0).toString(16)}`;
 
 /**
@@ -64,6 +70,7 @@ export async function waitFor(
         op,
         device: label?.device,
         message: `${op}: ${o.what ?? `(value at ${hex(off)} & ${hex(m)}) == ${hex(want)}`} did not happen within ${timeoutMs} ms (last value read: ${hex(v)})`,
+        hint: v === ALL_ONES[width] ? GONE_HINT : SLOW_HINT,
       });
     }
     if (i < IMMEDIATE_READS) await new Promise<void>((r) => setImmediate(r));

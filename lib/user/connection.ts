@@ -78,7 +78,12 @@ export class Connection {
 
   private ready(ev: number): void {
     if (!this.open) return;
-    if (ev < 0) return this.close(ev);
+    if (ev < 0) {
+      // libuv reports a socket error (POLLERR: the peer died with data in flight) as EBADF and
+      // stops polling: what is left is read, and the receive that fails tells the real errno.
+      this.receive();
+      return this.close(ev);
+    }
     if (ev & WRITABLE) this.flush();
     if (ev & READABLE || ev & 4) this.receive();
   }

@@ -19,5 +19,23 @@ export type {
   RegisterValue,
 } from './model';
 export { ConfigSpace, type CapabilityLayout } from './config';
+export {
+  withFaults,
+  FaultControl,
+  FAULT_REGS,
+  FAULT_MAGIC,
+  FAULT_DROP_IRQ,
+  FAULT_DEAD,
+  FAULT_ACCESS_ERROR,
+  FAULT_BAR_SIZE,
+  DMA_FAULTS,
+  MAX_FAULT_DELAY_MS,
+  MAX_FAULT_STALL_MS,
+  type Faults,
+  type FaultCounters,
+  type FaultEvents,
+  type FaultyModel,
+  type DmaRecord,
+} from './faults';
 /** The vfio-user wire format: header, command numbers, payload encoders and decoders. */
 export * as protocol from './protocol';

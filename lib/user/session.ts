@@ -39,6 +39,7 @@ export class Session {
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve: (m: Message) => void; reject: (e: Error) => void }>();
   private inAccess = false;
+  private ended = false;
   config: ConfigSpace;
   readonly irqs: Irqs;
   readonly dma: DmaWindows;
@@ -70,6 +71,7 @@ export class Session {
 
   /** A DMA started inside a register access would wait for the client, which waits for the access. */
   private guarded<T>(op: string, run: () => Promise<T>): Promise<T> {
+    if (this.ended) return Promise.reject(clientGone(op));
     if (this.inAccess) {
       return Promise.reject(
         dmaError(op, 'called inside a register access, whose reply the client waits for', 'EDEADLK'),
@@ -85,9 +87,8 @@ export class Session {
 
   /** The client went away: release everything it gave, fail what waits on it, reset the model. */
   end(): void {
-    for (const w of this.waiting.values()) {
-      w.reject(new VfioError({ code: 'ECONNRESET', op: 'dma', message: 'dma: the client went away' }));
-    }
+    this.ended = true;
+    for (const w of this.waiting.values()) w.reject(clientGone('dma'));
     this.waiting.clear();
     this.irqs.releaseAll();
     this.dma.clear();
@@ -302,6 +303,16 @@ export class Session {
       this.conn.send(P.encodeMessage({ id, command, flags: P.TYPE_COMMAND, error: 0 }, body));
     });
   }
+}
+
+/** A DMA the client can no longer answer: it went away (its guest stopped or was killed). */
+function clientGone(op: string): VfioError {
+  return new VfioError({
+    code: 'ECONNRESET',
+    op,
+    message: `${op}: the client went away`,
+    hint: 'the guest that owned the device is gone: end the transfer; the server serves the next client afresh',
+  });
 }
 
 /** Splits an access into naturally sized pieces a register model understands. */

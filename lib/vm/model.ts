@@ -8,7 +8,8 @@ import { modelDevice } from './qemu/model-device';
 
 export interface ServedModel {
   device: GuestDevice;
-  server: VfioUserServer;
+  /** The server, when this run serves the model itself. */
+  server?: VfioUserServer;
   close(): void;
 }
 
@@ -47,4 +48,12 @@ export function serveModel(file: string, cwd: string, workDir: string, log: (lin
   server.on('protocolError', (why) => log(`model: ${why}`));
   server.on('disconnect', (errno) => log(`model: the client went away${errno ? ` (errno ${-errno})` : ''}`));
   return { device: modelDevice(socket), server, close: () => server.close() };
+}
+
+/**
+ * A model the caller serves (`RunOptions.modelSocket`): the guest's device connects to that
+ * socket, and the server's lifetime stays the caller's.
+ */
+export function externalModel(socket: string, cwd: string): ServedModel {
+  return { device: modelDevice(path.resolve(cwd, socket)), close: () => undefined };
 }

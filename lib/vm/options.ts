@@ -131,6 +131,12 @@ export interface RunOptions extends ProvisionOptions, BackendOptions {
    * process (`vfio-vm run --qmp PATH`); one client at a time.
    */
   qmpSocket?: string;
+  /**
+   * The socket of a vfio-user server the caller runs itself (a `VfioUserServer.listen` of its
+   * own, or another program's), instead of `model`: the guest gets the device as with `model`,
+   * and the server's lifetime stays the caller's, who can watch it while the guest runs or dies.
+   */
+  modelSocket?: string;
 }
 
 /** The --kernel value that selects the custom kernel. */

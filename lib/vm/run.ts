@@ -22,7 +22,7 @@ import { HOST_FIRMWARE_DIR, QemuPlan, qemuArgs } from './qemu/qemu';
 import { QemuExit, runQemu } from './qemu/qemu-process';
 import { startMonitor } from './monitor';
 import { withSampleDriver } from './sample-driver';
-import { serveModel } from './model';
+import { externalModel, serveModel } from './model';
 import { SHARED_GROUP_ENV, sharedGroupQemuArgs } from './qemu/shared-group';
 import { Userland } from './archive/userland';
 import { Tool, hostTool, runTool } from './archive/userland-tools';
@@ -75,7 +75,7 @@ export function commandEnv(opts: RunOptions, projectDir: string, kernel: KernelI
   if (opts.interactive) env.TERM = process.env.TERM ?? 'vt100';
   for (const d of devices) env[d.env] = d.bdf;
   if (ivshmemFile) env.VFIO_VM_IVSHMEM_FILE = ivshmemFile;
-  if (opts.model) env.VFIO_VM_MODEL_DMA = opts.modelDma ?? 'mapped';
+  if (opts.model || opts.modelSocket) env.VFIO_VM_MODEL_DMA = opts.modelDma ?? 'mapped';
   if (opts.sharedGroup) env[SHARED_GROUP_ENV] = '1';
   return { ...env, ...opts.env };
 }
@@ -106,6 +106,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
   const cwd = path.resolve(opts.cwd ?? process.cwd());
   const projectDir = projectDirFor(cwd, opts.projectDir);
   if (!opts.interactive && opts.command.length === 0) throw new VmError('options', 'no command given');
+  if (opts.model && opts.modelSocket) throw new VmError('options', 'model and modelSocket cannot be combined: choose one');
   const { kernel, userland } = await provisionHost({ ...opts, cacheDir, log });
   opts = await withSampleDriver(opts, kernel, cacheDir);
   if (opts.noIommu) checkNoIommuSupport(kernel);
@@ -119,7 +120,8 @@ export async function run(opts: RunOptions): Promise<RunResult> {
   // Also on an abrupt exit of this process (an uncaught exception elsewhere): no temp dirs left.
   const cleanUp = () => removeWorkDir(work, !!opts.keepIvshmem);
   process.once('exit', cleanUp);
-  const model = opts.model ? serveModel(opts.model, cwd, work.dir, log) : undefined;
+  const model = opts.model ? serveModel(opts.model, cwd, work.dir, log)
+    : opts.modelSocket ? externalModel(opts.modelSocket, cwd) : undefined;
   try {
     const layout: DeviceLayout = { ivshmemRootPort: opts.ivshmemRootPort, igb: opts.igb, sharedGroup: opts.sharedGroup };
     const sharedGroupPort = rootPorts(!opts.noDefaultDevices, layout).sharedGroup;

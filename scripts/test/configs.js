@@ -51,7 +51,7 @@ const GUEST_SUITE = [
 ].map((f) => `guest/${f}.test`);
 const SAMPLE_SUITE = ['guest/sample-driver.test', 'guest/sample-driver-dmabuf.test'];
 /** Files that need a device of their own, each run by its own configuration below. */
-const OWN_DEVICE_SUITE = ['guest/sriov.test', 'guest/user-edu.test', 'guest/hot-unplug.test'];
+const OWN_DEVICE_SUITE = ['guest/sriov.test', 'guest/user-edu.test', 'guest/hot-unplug.test', 'guest/user-faults.test'];
 /** What a second IOMMU mode in the same boot re-runs: every file whose tests open devices through the backend and map DMA. */
 const DMA_SUITE = ['smoke', 'device', 'dma', 'irq', 'reset', 'type1-v1'].map((f) => `guest/${f}.test`);
 
@@ -199,20 +199,33 @@ const GUEST_CONFIGS = [
     passes: [{ name: 'type1', env: { VFIO_TEST_BACKEND: 'type1' }, files: ['guest/hot-unplug.test'], minTests: 3 }],
   },
   // The edu model of examples/models/edu.ts served over vfio-user (docs/device-models.md), once
-  // with guest RAM mapped into the server and once reached by DMA_READ/DMA_WRITE messages.
+  // with guest RAM mapped into the server and once reached by DMA_READ/DMA_WRITE messages. The
+  // messages run serves it inside the fault injector (examples/models/faulty-edu.ts: edu as it
+  // is until a test switches a fault on), so the reliability tests run there too.
   ...['mapped', 'messages'].map((dma) => ({
     name: `model-${dma}`,
-    description: `stock 7.3, the edu model over vfio-user, DMA ${dma === 'mapped' ? 'through mapped guest RAM' : 'by messages'}`,
+    description:
+      dma === 'mapped'
+        ? 'stock 7.3, the edu model over vfio-user, DMA through mapped guest RAM'
+        : 'stock 7.3, the edu model inside the fault injector over vfio-user, DMA by messages',
     kernel: '7.3',
-    options: { model: 'dist/examples/models/edu.js', modelDma: dma },
+    options: { model: `dist/examples/models/${dma === 'mapped' ? 'edu' : 'faulty-edu'}.js`, modelDma: dma },
     passes: [
-      {
-        name: 'type1',
-        env: { VFIO_TEST_BACKEND: 'type1' },
-        files: ['guest/user-edu.test'],
-        minTests: 5,
-        requireEnv: ['VFIO_VM_MODEL'],
-      },
+      dma === 'mapped'
+        ? {
+            name: 'type1',
+            env: { VFIO_TEST_BACKEND: 'type1' },
+            files: ['guest/user-edu.test'],
+            minTests: 5,
+            requireEnv: ['VFIO_VM_MODEL'],
+          }
+        : {
+            name: 'type1',
+            env: { VFIO_TEST_BACKEND: 'type1', VFIO_TEST_MODEL_FAULTS: '1' },
+            files: ['guest/user-edu.test', 'guest/user-faults.test'],
+            minTests: 13,
+            requireEnv: ['VFIO_VM_MODEL', 'VFIO_TEST_MODEL_FAULTS'],
+          },
     ],
   })),
 ];

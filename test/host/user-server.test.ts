@@ -304,4 +304,21 @@ describe('vfio-user server with the edu model', () => {
     expect(fs.existsSync(where)).toBe(false);
     fs.rmSync(dir, { recursive: true, force: true });
   });
+
+  it('reports the real errno when the client dies with a reply unread (ECONNRESET, not libuv EBADF)', async () => {
+    const [s, c] = socketPair();
+    const alone = VfioUserServer.serve(s, eduModel());
+    const gone = new Promise<number>((r) => alone.once('disconnect', r));
+    const caps = { max_msg_fds: 8, max_data_xfer_size: 4096 };
+    const version = P.encodeMessage(
+      { id: 1, command: P.Command.VERSION, flags: P.TYPE_COMMAND, error: 0 },
+      P.encodeVersion({ major: 0, minor: 0, capabilities: caps }),
+    );
+    expect(native().sendmsg(c, version, null)).toBe(version.length);
+    await until(() => alone.session !== undefined && (alone.session as unknown as { negotiated: boolean }).negotiated);
+    await new Promise((r) => setTimeout(r, 50)); // the reply now waits, unread, in the client's socket
+    native().close(c);
+    expect(await gone).toBe(-104);
+    alone.close();
+  });
 });

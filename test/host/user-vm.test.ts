@@ -31,6 +31,7 @@ describe('vfio-vm with a device model', () => {
       driver: 'vfio-user-pci',
       socket: { type: 'unix', path: '/tmp/x/model.sock' },
       addr: '0x7',
+      id: 'model',
     });
     const args = qemuArgs(plan({ devices: [dev], vfioUser: true, sharedRam: true })).join(' ');
     expect(args).toContain('-device intel-iommu,intremap=on,caching-mode=on');
