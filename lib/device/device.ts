@@ -40,6 +40,7 @@ import { Region, RegionHost } from './region';
 import { DeviceOpenOptions, openFeatureNumbers } from './options';
 import { Closable, ResourcePhase, Resources } from './resources';
 import { queryDeviceInfo, queryIrqs, queryRegions } from './query';
+import { MemoryGate } from './memory-gate';
 
 export type { DeviceIrqInfo, DeviceOpenOptions, ResourcePhase, Closable };
 
@@ -76,6 +77,11 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
   private patOptions: PatReaderOptions | undefined;
   private readonly infoBuffer = new InfoBuffer();
   private readonly featureTable: FeatureNumbers;
+  private readonly memory = new MemoryGate(
+    () => this.bdf,
+    () => this.mappings,
+    () => this.config.command,
+  );
 
   private constructor(
     t: DeviceTarget,
@@ -197,6 +203,7 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
       track: (m) => {
         this.own(m, 'mapping');
         this.cookieState?.noticeMapping(m);
+        this.memory.noticeMapping(m);
       },
       untrack: (m) => this.disown(m, 'mapping'),
       cookie: (r, o) => this.cookieHost('Region.cookie').create(r, o),
@@ -204,6 +211,7 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
       // The kernel writes an ioeventfd's value into the BAR: it goes with the interrupts, first.
       ownIoeventfd: (res) => this.own(res, 'irq'),
       disownIoeventfd: (res) => this.disown(res, 'irq'),
+      configWrite: this.info.flags.pci ? (off, bytes, write) => this.memory.configWrite(off, bytes, write) : undefined,
     };
   }
 
@@ -244,6 +252,7 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
         own: (r) => this.own(r, 'cookie'),
         disown: (r) => this.disown(r, 'cookie'),
         beforeSet: (index, payload) => this.cookieState?.beforeFeatureSet(index, payload),
+        aroundFeature: (name, set, call) => this.memory.feature(name, set, call),
       },
       this.featureTable,
     );

@@ -6,7 +6,7 @@ import { check, checkValue, invalidArgument, notSupported } from '../errors';
 import { bigIntArg, describeValue, optionsArg } from '../errors/args';
 import { Mapping, MappingOwner } from '../memory/mapping';
 import { Mapped, native } from '../addon/native';
-import { VFIO_PCI_BAR5_REGION_INDEX } from '../abi';
+import { VFIO_PCI_BAR5_REGION_INDEX, VFIO_PCI_CONFIG_REGION_INDEX } from '../abi';
 import { Ioeventfd, IoeventfdOptions } from './ioeventfd';
 import type { DmaBuf, DmaBufRangeInput } from '../dma/dmabuf';
 import type { DmaBufExportOptions } from '../features/device-features';
@@ -25,6 +25,8 @@ export interface RegionHost {
   /** Ioeventfds are owned by the device, which closes them first; absent: no ioeventfds. */
   ownIoeventfd?(res: { close(): void }): void;
   disownIoeventfd?(res: { close(): void }): void;
+  /** Runs a write of config space at `off` (memory-gate.ts: the command register's MEMORY bit). */
+  configWrite?(off: bigint, bytes: Uint8Array, write: () => void): void;
 }
 
 /**
@@ -131,6 +133,13 @@ export class Region {
 
   private pwrite(off: number | bigint, bytes: Uint8Array, what: string): void {
     const at = this.ioCheck(off, bytes.length, what, true);
+    const write = () => this.pwriteAt(at, off, bytes, what);
+    if (this.index === VFIO_PCI_CONFIG_REGION_INDEX && this.host.configWrite)
+      this.host.configWrite(at - this.offset, bytes, write);
+    else write();
+  }
+
+  private pwriteAt(at: bigint, off: number | bigint, bytes: Uint8Array, what: string): void {
     const n = check(native().pwrite(this.host.fd(this.op(what)), bytes, at), 'pwrite', {
       device: this.host.label,
       detail: `${this.name} +0x${BigInt(off).toString(16)}`,
@@ -377,6 +386,8 @@ export class Region {
       regionName: this.name,
       regionIndex: this.index,
       release: (m) => this.host.untrack(m),
+      // Mappings of the device fd itself come back after memory decoding is off (memory-gate.ts).
+      source: fd === undefined ? { fd: (o) => this.host.fd(o), offset: this.offset + offset } : undefined,
     };
     const m = new Mapping(mapped, offset, length, owner, { writable: this.flags.write });
     this.host.track(m);

@@ -56,14 +56,26 @@ export abstract class WidthExactMemory implements Pollable {
     this.v16 = new Uint16Array(mapped.buffer, 0, length >>> 1);
     this.v32 = new Uint32Array(mapped.buffer, 0, length >>> 2);
     this.v64 = new BigUint64Array(mapped.buffer, 0, Math.floor(length / 8));
-    this.lim8 = length - 1;
-    this.lim16 = length - 2;
-    this.lim32 = length - 4;
-    this.lim64 = length - 8;
-    this.wlim8 = writable ? this.lim8 : -1;
-    this.wlim16 = writable ? this.lim16 : -1;
-    this.wlim32 = writable ? this.lim32 : -1;
-    this.wlim64 = writable ? this.lim64 : -1;
+    this.lim8 = this.lim16 = this.lim32 = this.lim64 = -1;
+    this.wlim8 = this.wlim16 = this.wlim32 = this.wlim64 = -1;
+    this.setLimits(true);
+  }
+
+  /**
+   * Opens (`on`) or shuts every accessor's fast path: shut, each access takes the cold path,
+   * where live() names the reason. Subclasses shut it while the memory must not be touched.
+   */
+  protected setLimits(on: boolean): void {
+    const n = on && this.handle !== undefined ? this.length : 0;
+    this.lim8 = n - 1;
+    this.lim16 = n - 2;
+    this.lim32 = n - 4;
+    this.lim64 = n - 8;
+    const w = this.writable && n > 0;
+    this.wlim8 = w ? this.lim8 : -1;
+    this.wlim16 = w ? this.lim16 : -1;
+    this.wlim32 = w ? this.lim32 : -1;
+    this.wlim64 = w ? this.lim64 : -1;
   }
 
   /** Only called on the error path, so it may build strings. */
@@ -78,8 +90,7 @@ export abstract class WidthExactMemory implements Pollable {
   protected release(): MemHandle | undefined {
     const h = this.handle;
     this.handle = undefined;
-    this.lim8 = this.lim16 = this.lim32 = this.lim64 = -1;
-    this.wlim8 = this.wlim16 = this.wlim32 = this.wlim64 = -1;
+    this.setLimits(false);
     return h;
   }
 
