@@ -41,6 +41,8 @@ import { DeviceOpenOptions, openFeatureNumbers } from './options';
 import { Closable, ResourcePhase, Resources } from './resources';
 import { queryDeviceInfo, queryIrqs, queryRegions } from './query';
 import { MemoryGate } from './memory-gate';
+import { watchDevice } from './device-leak';
+import { forgetLeak } from '../addon/leak-guard';
 
 export type { DeviceIrqInfo, DeviceOpenOptions, ResourcePhase, Closable };
 
@@ -111,6 +113,7 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
     this.on('newListener', (event: string | symbol) => {
       if (event === 'release-request' && !this.closed) this.irqHost('Device.on').watchRelease();
     });
+    watchDevice(this, this.bdf, fd, release, ownsIommu ? iommu : undefined);
   }
 
   /**
@@ -415,6 +418,7 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
    */
   close(): void {
     if (this.deviceFd === undefined) return;
+    forgetLeak(this);
     const errors = this.resources.closeAll();
     native().close(this.deviceFd);
     this.deviceFd = undefined;
