@@ -96,7 +96,8 @@ export class Region {
     return `Region(${this.name}).${what}`;
   }
 
-  private ioCheck(off: number | bigint, width: number, what: string, write: boolean): bigint {
+  /** `aligned`: the access is width-exact (1, 2, 4 or 8 bytes), so `off` must be a multiple of `width`. */
+  private ioCheck(off: number | bigint, width: number, what: string, write: boolean, aligned = true): bigint {
     const op = this.op(what);
     if (write ? !this.flags.write : !this.flags.read) {
       throw invalidArgument(op, `region ${this.name} is not ${write ? 'writable' : 'readable'}`, {
@@ -112,7 +113,7 @@ export class Region {
         device: this.host.label,
       });
     }
-    if (o % BigInt(width) !== 0n) {
+    if (aligned && o % BigInt(width) !== 0n) {
       throw invalidArgument(op, `offset 0x${o.toString(16)} is not ${width}-byte aligned`, { device: this.host.label });
     }
     return this.offset + o;
@@ -255,7 +256,7 @@ export class Region {
 
   /** Reads `length` bytes starting at `off` (not width-exact: for memory-like regions such as the ROM). */
   readBytes(off: number | bigint, length: number): Uint8Array {
-    const at = this.ioCheck(off, length, 'readBytes', false);
+    const at = this.ioCheck(off, length, 'readBytes', false, false);
     const buf = new Uint8Array(length);
     const n = check(native().pread(this.host.fd(this.op('readBytes')), buf, at), 'pread', { device: this.host.label });
     return buf.subarray(0, n);

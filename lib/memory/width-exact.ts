@@ -328,6 +328,7 @@ export abstract class WidthExactMemory implements Pollable {
    * written in one access needs write64().
    */
   write64n(off: number, v: number): void {
+    if (typeof off !== 'number') this.fail('write64n', off, 8, v, true);
     const i = off >>> 3;
     if (i * 8 !== off || off > this.wlim64 || !Number.isSafeInteger(v) || v < 0) this.fail('write64n', off, 8, v, true);
     const lo = v % 0x100000000;
@@ -337,6 +338,8 @@ export abstract class WidthExactMemory implements Pollable {
 
   /** A 64-bit value as two 32-bit halves (two stores, low first; see write64n). */
   write64x2(off: number, low: number, high: number): void {
+    if (typeof off !== 'number' || typeof low !== 'number' || typeof high !== 'number')
+      this.fail('write64x2', off, 8, typeof low !== 'number' ? low : high, true);
     const i = off >>> 3;
     if (i * 8 !== off || off > this.wlim64 || low >>> 0 !== low || high >>> 0 !== high)
       this.fail('write64x2', off, 8, high >>> 0 !== high ? high : low, true);
