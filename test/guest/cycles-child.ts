@@ -22,6 +22,7 @@ async function cycle(bdf: string): Promise<void> {
   try {
     const bar0 = dev.bar(0).map();
     if (bar0.read32(0) !== 0x010000ed) throw new Error('edu ID register reads wrong');
+    dev.config.busMaster = true; // MSI messages are DMA writes
     dev.irq('MSI').enable();
     dev.iommu.map(buf, { dmaMaskBits: 28 });
   } finally {

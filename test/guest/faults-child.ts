@@ -20,6 +20,7 @@ async function flow(bdf: string): Promise<void> {
   try {
     const bar0 = dev.bar(0).map();
     if (bar0.read32(0) !== 0x010000ed) throw new Error('edu ID register reads wrong');
+    dev.config.busMaster = true; // MSI messages are DMA writes
     dev.irq('MSI').enable();
     buf = DmaBuffer.allocate(4096);
     dev.iommu.map(buf, { dmaMaskBits: 28 });
