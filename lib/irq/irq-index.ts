@@ -13,6 +13,7 @@ import {
 } from '../abi';
 import type { IrqInfo } from '../decode';
 import { BusyError, VfioError, errnoError, errnoName, invalidArgument, notSupported } from '../errors';
+import { describeValue } from '../errors/args';
 import { Irq, IrqOptions, IrqOwner, IrqTap } from './irq';
 import { setIrqsHint, vectorConflictHint, vectorRangeHint } from './hints';
 import {
@@ -369,14 +370,19 @@ export class IrqControl {
 
   /** By name ('MSIX', 'MSI-X', 'msix', 'INTx', …) or by index number. */
   index(nameOrIndex: string | number): IrqIndex {
-    const key = typeof nameOrIndex === 'number' ? nameOrIndex : nameOrIndex.toUpperCase().replace(/[-_\s]/g, '');
+    const key =
+      typeof nameOrIndex === 'number'
+        ? nameOrIndex
+        : typeof nameOrIndex === 'string'
+          ? nameOrIndex.toUpperCase().replace(/[-_\s]/g, '')
+          : undefined;
     for (const x of this.indexes.values()) {
       if (x.index === key || x.name.toUpperCase() === key) return x;
     }
     const names = [...this.indexes.values()].map((x) => `${x.name} (${x.index})`).join(', ');
     throw invalidArgument(
       'Device.irq',
-      `${this.backend.device} has no IRQ index ${JSON.stringify(nameOrIndex)}; it has ${names}`,
+      `${this.backend.device} has no IRQ index ${describeValue(nameOrIndex)}; it has ${names}`,
       { device: this.backend.device },
     );
   }
