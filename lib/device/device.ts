@@ -225,7 +225,7 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
     if (!r)
       throw invalidArgument(
         'Device.region',
-        `${this.bdf} has no region ${index} (it has ${this.regions.map((x) => x.index).join(', ')})`,
+        `${this.bdf} has no region ${describeValue(index)} (it has ${this.regions.map((x) => x.index).join(', ')})`,
         { device: this.bdf },
       );
     return r;
@@ -234,7 +234,7 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
   /** BAR n (0–5). A BAR the device does not implement has size 0 and cannot be accessed. */
   bar(n: number): Region {
     if (!Number.isInteger(n) || n < 0 || n > 5)
-      throw invalidArgument('Device.bar', `BAR index ${n} is not 0–5`, { device: this.bdf });
+      throw invalidArgument('Device.bar', `BAR index ${describeValue(n)} is not 0–5`, { device: this.bdf });
     return this.region(VFIO_PCI_BAR0_REGION_INDEX + n);
   }
 

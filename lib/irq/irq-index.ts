@@ -13,7 +13,7 @@ import {
 } from '../abi';
 import type { IrqInfo } from '../decode';
 import { BusyError, VfioError, errnoError, errnoName, invalidArgument, notSupported } from '../errors';
-import { describeValue } from '../errors/args';
+import { describeValue, optionsArg } from '../errors/args';
 import { Irq, IrqOptions, IrqOwner, IrqTap } from './irq';
 import { setIrqsHint, vectorConflictHint, vectorRangeHint } from './hints';
 import {
@@ -143,13 +143,14 @@ export class IrqIndex implements IrqOwner {
   }
 
   /** Enables vectors, each with its own eventfd, and returns them as one Irq. */
-  enable(o: EnableOptions = {}): Irq {
+  enable(oIn: EnableOptions = {}): Irq {
     const op = `${this.name}.enable`;
     this.control.backend.live(op);
+    const o = optionsArg(op, oIn);
     if (o.vectors !== undefined && o.count !== undefined)
       throw invalidArgument(op, 'give vectors or count, not both', { device: this.device });
     this.requireImplemented(op);
-    const vectors = requestedVectors(o);
+    const vectors = requestedVectors(o, op, this.info.count);
     if (this.control.backend.pci && this.index === VFIO_PCI_REQ_IRQ_INDEX) this.control.dropAutoReq();
     this.checkVectors(op, vectors);
     this.control.checkExclusive(this);
@@ -191,7 +192,7 @@ export class IrqIndex implements IrqOwner {
       if (!Number.isInteger(v) || v < 0 || v >= this.info.count) {
         throw invalidArgument(
           op,
-          `vector ${v} is out of range: ${this.name} has ${this.info.count} vector(s) (0–${this.info.count - 1})`,
+          `vector ${describeValue(v)} is out of range: ${this.name} has ${this.info.count} vector(s) (0–${this.info.count - 1})`,
           { ...ctx, code: 'ERANGE', hint: vectorRangeHint(this.name, this.info.count) },
         );
       }
