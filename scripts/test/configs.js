@@ -37,6 +37,7 @@ const GUEST_SUITE = [
   'ioeventfd',
   'iommufd',
   'irq',
+  'kill-open',
   'leak',
   'mdev',
   'memory-off',
@@ -94,7 +95,7 @@ const GUEST_CONFIGS = [
         env: { VFIO_TEST_BACKEND: 'type1' },
         all: true,
         files: [...GUEST_SUITE, ...HEAVY_SUITE],
-        minTests: 125,
+        minTests: 134,
       },
     ],
   },
@@ -117,14 +118,14 @@ const GUEST_CONFIGS = [
     description: 'stock Debian 13 6.12 (trixie), type1 through the group',
     kernel: '6.12',
     options: {},
-    passes: [{ name: 'type1', env: { VFIO_TEST_BACKEND: 'type1' }, all: true, files: GUEST_SUITE, minTests: 90 }],
+    passes: [{ name: 'type1', env: { VFIO_TEST_BACKEND: 'type1' }, all: true, files: GUEST_SUITE, minTests: 97 }],
   },
   {
     name: '6.1',
     description: 'stock Debian 12 6.1 (bookworm), type1 through the group',
     kernel: '6.1',
     options: {},
-    passes: [{ name: 'type1', env: { VFIO_TEST_BACKEND: 'type1' }, all: true, files: GUEST_SUITE, minTests: 90 }],
+    passes: [{ name: 'type1', env: { VFIO_TEST_BACKEND: 'type1' }, all: true, files: GUEST_SUITE, minTests: 97 }],
   },
   // The custom kernel (kernel/guest.config) is built on its first use and cached, with progress.
   // mtty: the mdev sample, for the mediated-device tests; a second edu, for two devices sharing
@@ -138,7 +139,7 @@ const GUEST_CONFIGS = [
     kernel: 'custom',
     options: { kernel: 'custom', modules: ['mtty'], devices: ['edu'] },
     passes: [
-      { name: 'iommufd', env: { VFIO_TEST_BACKEND: 'iommufd' }, all: true, files: GUEST_SUITE, minTests: 130 },
+      { name: 'iommufd', env: { VFIO_TEST_BACKEND: 'iommufd' }, all: true, files: GUEST_SUITE, minTests: 137 },
       { name: 'type1v2', env: { VFIO_TEST_BACKEND: 'type1' }, files: DMA_SUITE, minTests: 55 },
       { name: 'iommufd-compat', env: { VFIO_TEST_BACKEND: 'iommufd-compat' }, files: DMA_SUITE, minTests: 55 },
     ],
@@ -151,7 +152,7 @@ const GUEST_CONFIGS = [
     description: 'custom kernel without an IOMMU: no-IOMMU through iommufd (cdev) and through the group (unsafe)',
     kernel: 'custom',
     options: { kernel: 'custom', noIommu: true, devices: ['edu,dma_mask=0xffffffff'], sharedGroup: true },
-    passes: [{ name: 'noiommu', env: { VFIO_TEST_BACKEND: 'noiommu' }, all: true, files: GUEST_SUITE, minTests: 100 }],
+    passes: [{ name: 'noiommu', env: { VFIO_TEST_BACKEND: 'noiommu' }, all: true, files: GUEST_SUITE, minTests: 107 }],
   },
   // ivshmem bound to the sample WC variant driver (kernel/vfio-pci-wc-sample, docs/sample-driver.md)
   // instead of vfio-pci; iomem=relaxed so the sysfs route competes with the driver's.

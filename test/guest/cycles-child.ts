@@ -16,18 +16,34 @@ function status(): Record<string, number> {
   return out;
 }
 
+/** Where a cycle's time goes: milliseconds spent in each step, summed over the measured cycles. */
+const STEPS = ['open', 'map', 'irq', 'dma', 'close'] as const;
+const spent: Record<(typeof STEPS)[number], number> = { open: 0, map: 0, irq: 0, dma: 0, close: 0 };
+let mark = 0;
+function lap(step: (typeof STEPS)[number]): void {
+  const now = performance.now();
+  spent[step] += now - mark;
+  mark = now;
+}
+
 async function cycle(bdf: string): Promise<void> {
+  mark = performance.now();
   const dev = await openDevice(bdf);
+  lap('open');
   const buf = DmaBuffer.allocate(4096);
   try {
     const bar0 = dev.bar(0).map();
     if (bar0.read32(0) !== 0x010000ed) throw new Error('edu ID register reads wrong');
+    lap('map');
     dev.config.busMaster = true; // MSI messages are DMA writes
     dev.irq('MSI').enable();
+    lap('irq');
     dev.iommu.map(buf, { dmaMaskBits: 28 });
+    lap('dma');
   } finally {
     dev.close();
     buf.close();
+    lap('close');
   }
 }
 
@@ -38,6 +54,7 @@ async function main(): Promise<void> {
   const gc = (globalThis as unknown as { gc: () => void }).gc;
   const WARM = 20;
   for (let i = 0; i < WARM; i++) await cycle(bdf);
+  for (const k of STEPS) spent[k] = 0;
   gc();
   const before = status();
   const started = Date.now();
@@ -50,7 +67,8 @@ async function main(): Promise<void> {
   gc();
   await new Promise((r) => setImmediate(r));
   const after = status();
-  console.log(JSON.stringify({ done, ms, perSecond: (done * 1000) / ms, before, after }));
+  const steps = Object.fromEntries(STEPS.map((k) => [k, Math.round(spent[k])]));
+  console.log(JSON.stringify({ done, ms, perSecond: (done * 1000) / ms, steps, before, after }));
 }
 
 main().catch((e) => {

@@ -24,7 +24,7 @@ describe('open → map → IRQ enable → DMA map → close cycles (edu)', () =>
         `[cycles] ${out.done} cycles in ${out.ms} ms (${out.perSecond.toFixed(1)}/s; 10,000 would take ` +
           `${(CYCLES / out.perSecond) | 0} s): fds ${out.before.fds} → ${out.after.fds}, ` +
           `RSS ${out.before.VmRSS} → ${out.after.VmRSS} kB, VmLck ${out.before.VmLck} → ${out.after.VmLck} kB, ` +
-          `VmPin ${out.before.VmPin} → ${out.after.VmPin} kB\n`,
+          `VmPin ${out.before.VmPin} → ${out.after.VmPin} kB; ms per step over all cycles: ${JSON.stringify(out.steps)}\n`,
       );
       expect(r.stderr).toBe('');
       expect(out.done).toBeGreaterThanOrEqual(100);
