@@ -17,8 +17,9 @@ describeIf(hasIommu(), 'random DMA needs an IOMMU to contain it')('guest fuzz', 
       script: path.join(__dirname, 'fuzz-child.js'),
       args: [env.VFIO_VM_EDU!, env.VFIO_VM_NVME!, env.VFIO_VM_IVSHMEM!],
       batches: 4,
-      runsPerBatch: 90,
-      timeoutMs: 900_000,
+      minCalls: MIN_CALLS,
+      runsPerBatch: 12,
+      timeoutMs: 600_000,
     });
     const failures = results.filter((r) => r.failure).map((r) => r.failure);
     expect(failures).toEqual([]);

@@ -18,6 +18,11 @@ export interface Batches {
   readonly args?: readonly string[];
   readonly flags?: readonly string[];
   readonly batches: number;
+  /**
+   * Batches go on past `batches` (seed + i each, up to three times as many) until the calls made
+   * reach this: how many calls a run makes depends on what it drew.
+   */
+  readonly minCalls?: number;
   readonly runsPerBatch: number;
   /** A batch that runs longer is a hang. */
   readonly timeoutMs: number;
@@ -50,7 +55,11 @@ export function runBatches(b: Batches, seed = fuzzSeed()): BatchResult[] {
   const runs = Math.max(1, Math.round(b.runsPerBatch * fuzzScale()));
   process.stdout.write(`[fuzz] ${b.name}: seed ${seed} (replay: VFIO_FUZZ_SEED=${seed})\n`);
   const out: BatchResult[] = [];
-  for (let i = 0; i < b.batches; i++) {
+  let made = 0;
+  const more = (i: number): boolean =>
+    i < b.batches ||
+    (b.minCalls !== undefined && made < b.minCalls && i < 3 * b.batches && !out.some((r) => r.failure));
+  for (let i = 0; more(i); i++) {
     const s = (seed + i) | 0;
     const started = Date.now();
     const r = spawnSync(process.execPath, [...(b.flags ?? []), b.script, String(s), String(runs), ...(b.args ?? [])], {
@@ -75,6 +84,7 @@ export function runBatches(b: Batches, seed = fuzzSeed()): BatchResult[] {
     else if (report.calls === undefined)
       failure = `batch ${i} (seed ${s}) printed no report:\n${r.stdout}\n${r.stderr}`;
     out.push({ seed: s, calls: report.calls ?? 0, ms, failure });
+    made += report.calls ?? 0;
   }
   const calls = out.reduce((a, r) => a + r.calls, 0);
   const ms = out.reduce((a, r) => a + r.ms, 0);
