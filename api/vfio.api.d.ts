@@ -3086,7 +3086,7 @@ export declare function planRemove(shape: IndexShape, state: IndexState, remove:
 export declare function requestedVectors(o: {
     vectors?: readonly number[];
     count?: number;
-}): number[];
+}, op?: string, limit?: number): number[];
 
 // ---- lib/memory/mapping.d.ts
 import { MemoryLabel, WidthExactMemory } from "./width-exact";

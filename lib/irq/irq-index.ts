@@ -143,14 +143,14 @@ export class IrqIndex implements IrqOwner {
   }
 
   /** Enables vectors, each with its own eventfd, and returns them as one Irq. */
-  enable(oIn: EnableOptions = {}): Irq {
+  enable(o: EnableOptions = {}): Irq {
     const op = `${this.name}.enable`;
     this.control.backend.live(op);
-    const o = optionsArg(op, oIn);
-    if (o.vectors !== undefined && o.count !== undefined)
+    const opts = optionsArg(op, o);
+    if (opts.vectors !== undefined && opts.count !== undefined)
       throw invalidArgument(op, 'give vectors or count, not both', { device: this.device });
     this.requireImplemented(op);
-    const vectors = requestedVectors(o, op, this.info.count);
+    const vectors = requestedVectors(opts, op, this.info.count);
     if (this.control.backend.pci && this.index === VFIO_PCI_REQ_IRQ_INDEX) this.control.dropAutoReq();
     this.checkVectors(op, vectors);
     this.control.checkExclusive(this);
@@ -160,8 +160,8 @@ export class IrqIndex implements IrqOwner {
       this.control.backend.pci && this.index === VFIO_PCI_REQ_IRQ_INDEX
         ? (count: number) => this.control.backend.emitReleaseRequest(count)
         : undefined;
-    const irq = new Irq(this, { ...o, sink: o.sink ?? sink });
-    this.attachVectors(irq, vectors, o.reserve ?? 0);
+    const irq = new Irq(this, { ...opts, sink: opts.sink ?? sink });
+    this.attachVectors(irq, vectors, opts.reserve ?? 0);
     this.control.backend.own(irq);
     return irq;
   }

@@ -143,7 +143,7 @@ export function planRemove(shape: IndexShape, state: IndexState, remove: readonl
  * the first one out of range without building a list of any length the caller wrote.
  */
 export function requestedVectors(
-  o: { vectors?: unknown; count?: unknown },
+  o: { vectors?: readonly number[]; count?: number },
   op = 'IrqIndex.enable',
   limit = Number.MAX_SAFE_INTEGER - 1,
 ): number[] {
@@ -152,7 +152,7 @@ export function requestedVectors(
       throw kindArgError(op, `vectors is ${describeValue(o.vectors)}: give an array of vector numbers`);
     if (o.vectors.length > limit)
       throw rangeArgError(op, `${o.vectors.length} vectors asked for: the index has ${limit}`);
-    return [...(o.vectors as unknown[])] as number[];
+    return [...o.vectors];
   }
   const n = o.count === undefined ? 1 : intArg(op, 'count', o.count);
   return Array.from({ length: Math.min(n, limit + 1) }, (_, i) => i);
