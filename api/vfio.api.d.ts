@@ -600,6 +600,8 @@ export interface Native {
     munmap(mem: MemHandle): number;
     dma_alloc(length: number, hugepages: boolean): Mapped | number;
     dma_free(mem: MemHandle): number;
+    mem_suspend(mem: MemHandle): number;
+    mem_resume(mem: MemHandle, fd: number, offset: bigint): number;
     store_fence(): void;
     load_fence(): void;
     poll_start(fd: number, cb: (count: number) => void): PollHandle | number;
@@ -1724,6 +1726,7 @@ export declare class Device extends TypedEventEmitter<DeviceEventMap> implements
     private patOptions;
     private readonly infoBuffer;
     private readonly featureTable;
+    private readonly memory;
     private constructor();
     static open(address: string, oIn?: DeviceOpenOptions): Promise<Device>;
     private static openTarget;
@@ -1853,6 +1856,7 @@ export interface RegionHost {
     disownIoeventfd?(res: {
         close(): void;
     }): void;
+    configWrite?(off: bigint, bytes: Uint8Array, write: () => void): void;
 }
 export interface MapOptions {
     offset?: number | bigint;
@@ -1877,6 +1881,7 @@ export declare class Region {
     private ioCheck;
     private pread;
     private pwrite;
+    private pwriteAt;
     read8(off: number | bigint): number;
     read16(off: number | bigint): number;
     read32(off: number | bigint): number;
@@ -2461,6 +2466,7 @@ export interface FeatureHost {
     disown(res: {
         close(): void;
     }): void;
+    aroundFeature?(name: string, set: boolean, call: () => number): number;
 }
 export interface FeatureSyscalls {
     feature(fd: number, flags: number, payload: Uint8Array | null, unsafe?: boolean): number;
@@ -3082,7 +3088,7 @@ export declare function planRemove(shape: IndexShape, state: IndexState, remove:
 export declare function requestedVectors(o: {
     vectors?: readonly number[];
     count?: number;
-}): number[];
+}, op?: string, limit?: number): number[];
 
 // ---- lib/irq/wait.d.ts
 export interface IrqWaitOptions {
@@ -3105,6 +3111,10 @@ export interface MappingOwner {
     readonly regionName: string;
     readonly regionIndex?: number;
     release(m: Mapping): void;
+    readonly source?: {
+        fd(op: string): number;
+        readonly offset: bigint;
+    };
 }
 export declare class Mapping extends WidthExactMemory implements Disposable {
     readonly offset: bigint;
@@ -3113,10 +3123,12 @@ export declare class Mapping extends WidthExactMemory implements Disposable {
     aliases: readonly MemattrAlias[];
     private readonly owner;
     private revokedWhy;
+    private suspendedWhy;
     get regionIndex(): number | undefined;
     protected label(): MemoryLabel;
     flush(): void;
     get revoked(): string | undefined;
+    get suspended(): string | undefined;
     protected live(op: string): MemHandle;
     close(): void;
     [Symbol.dispose](): void;
@@ -3164,6 +3176,7 @@ export declare abstract class WidthExactMemory implements Pollable {
     protected handle: MemHandle | undefined;
     protected readonly id: MemId;
     protected constructor(mapped: Mapped, length: number, writable?: boolean);
+    protected setLimits(on: boolean): void;
     protected abstract label(): MemoryLabel;
     get closed(): boolean;
     protected release(): MemHandle | undefined;

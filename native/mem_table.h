@@ -28,14 +28,15 @@ struct Mapping {
   void* addr;
   size_t length;
   Kind kind;
-  bool writable;          // mapped with PROT_WRITE
-  bool mapped;            // the device's or file's pages are in the range
-  bool retired;           // the range holds private zero pages until it is released
-  bool buffer_finalized;  // set by the ArrayBuffer's finalizer
-  int holders;            // the ArrayBuffer's memory, the handle and, while wrapping, the creating call
-  napi_ref buffer;        // weak: lets munmap detach the ArrayBuffer while it is alive
-  MemTable* table;        // counts it until it is released
-  uint64_t id;            // 0 once unmapped: the id names nothing any more
+  bool writable;           // mapped with PROT_WRITE
+  bool mapped;             // the device's or file's pages are in the range
+  bool retired;            // the range holds private zero pages until it is released
+  bool buffer_finalized;   // set by the ArrayBuffer's finalizer
+  int holders;             // the ArrayBuffer's memory, the handle and, while wrapping, the creating call
+  napi_ref buffer;         // weak: lets munmap detach the ArrayBuffer while it is alive
+  MemTable* table;         // counts it until it is released
+  uint64_t id;             // 0 once unmapped: the id names nothing any more
+  bool suspended = false;  // device pages swapped for zero pages while the device decodes no memory
 };
 
 // The mappings of one addon instance, and their ids (its Node-API instance data; the call frame

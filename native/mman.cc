@@ -185,9 +185,56 @@ int64_t unmap(napi_env env, Mapping* m) {
     m->retired = true;
     if (m->table != nullptr) m->table->retired(m);
   }
-  m->mapped = false;
+  m->mapped = m->suspended = false;
   if (m->table != nullptr) m->table->forget_id(m);
   return 0;
+}
+
+// Private zero pages, with the mapping's protection, over a mapped range.
+bool put_zero_pages(Mapping* m) {
+  int prot = PROT_READ | (m->writable ? PROT_WRITE : 0);
+  return sys::mmap(m->addr, m->length, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) !=
+         MAP_FAILED;
+}
+
+// A device mapping whose memory is about to stop decoding (vfio-pci then zaps it and answers a
+// fault with SIGBUS): its range gets zero pages, so any view reads zeros instead of faulting,
+// and the ArrayBuffer stays attached for mem_resume. Idempotent; -EINVAL for a DMA buffer,
+// -EBADF once unmapped.
+napi_value mm_mem_suspend(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  Mapping* m = mem_handle(a, 0);
+  if (!a.ok()) return a.failure();
+  if (m->kind != Mapping::Kind::device) return a.result(-EINVAL);
+  if (!m->mapped) return a.result(-EBADF);
+  if (m->suspended) return a.result(0);
+  if (!put_zero_pages(m)) return a.result(-errno);
+  m->suspended = true;
+  return a.result(0);
+}
+
+// Maps fd at offset over a suspended range again (the device decodes memory again). A failed
+// mmap leaves zero pages there (MAP_FIXED may have removed them), so the range never faults.
+napi_value mm_mem_resume(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  Mapping* m = mem_handle(a, 0);
+  int fd = a.fd(1);
+  off_t offset = a.off(2);
+  if (!a.ok()) return a.failure();
+  if (m->kind != Mapping::Kind::device) return a.result(-EINVAL);
+  if (!m->mapped) return a.result(-EBADF);
+  if (!m->suspended) return a.result(0);
+  int prot = PROT_READ | (m->writable ? PROT_WRITE : 0);
+  if (sys::mmap(m->addr, m->length, prot, MAP_SHARED | MAP_FIXED, fd, offset) == MAP_FAILED) {
+    int saved = errno;
+    if (::mmap(m->addr, m->length, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) ==
+        MAP_FAILED) {
+      saved = errno;
+    }
+    return a.result(-saved);
+  }
+  m->suspended = false;
+  return a.result(0);
 }
 
 napi_value mm_munmap(napi_env env, napi_callback_info info) {
@@ -254,6 +301,8 @@ void export_mman(Exports& out) {
   out.fn("munmap", mm_munmap);
   out.fn("dma_alloc", mm_dma_alloc);
   out.fn("dma_free", mm_munmap);
+  out.fn("mem_suspend", mm_mem_suspend);
+  out.fn("mem_resume", mm_mem_resume);
   out.fn("store_fence", mm_store_fence);
   out.fn("__mem_stats", mm_mem_stats);
   out.fn("load_fence", mm_load_fence);

@@ -239,6 +239,17 @@ export interface Native {
   /** Page-aligned, MAP_SHARED (fork-safe) memory for DMA; hugepages=true uses MAP_HUGETLB. */
   dma_alloc(length: number, hugepages: boolean): Mapped | number;
   dma_free(mem: MemHandle): number;
+  /**
+   * Puts private zero pages (same protection) over a device mapping's range, the ArrayBuffer
+   * staying attached: before the device stops decoding memory, so views read zeros instead of
+   * faulting. Idempotent; -EINVAL for a DMA buffer, -EBADF after munmap.
+   */
+  mem_suspend(mem: MemHandle): number;
+  /**
+   * Maps fd at offset over a suspended range again (MAP_SHARED | MAP_FIXED); a failed mmap
+   * leaves zero pages. 0 when the mapping is not suspended.
+   */
+  mem_resume(mem: MemHandle, fd: number, offset: bigint): number;
   /** A store fence (sfence on x86-64, dmb/dsb on arm64): orders WC stores before a doorbell. */
   store_fence(): void;
   /** A load fence for DMA memory (nothing on x86-64, dmb oshld on arm64): see lib/memory/ordering.ts. */

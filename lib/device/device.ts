@@ -40,6 +40,9 @@ import { Region, RegionHost } from './region';
 import { DeviceOpenOptions, openFeatureNumbers } from './options';
 import { Closable, ResourcePhase, Resources } from './resources';
 import { queryDeviceInfo, queryIrqs, queryRegions } from './query';
+import { MemoryGate } from './memory-gate';
+import { watchDevice } from './device-leak';
+import { forgetLeak } from '../addon/leak-guard';
 
 export type { DeviceIrqInfo, DeviceOpenOptions, ResourcePhase, Closable };
 
@@ -76,6 +79,11 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
   private patOptions: PatReaderOptions | undefined;
   private readonly infoBuffer = new InfoBuffer();
   private readonly featureTable: FeatureNumbers;
+  private readonly memory = new MemoryGate(
+    () => this.bdf,
+    () => this.mappings,
+    () => this.config.command,
+  );
 
   private constructor(
     t: DeviceTarget,
@@ -105,6 +113,7 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
     this.on('newListener', (event: string | symbol) => {
       if (event === 'release-request' && !this.closed) this.irqHost('Device.on').watchRelease();
     });
+    watchDevice(this, this.bdf, fd, release, ownsIommu ? iommu : undefined);
   }
 
   /**
@@ -197,6 +206,7 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
       track: (m) => {
         this.own(m, 'mapping');
         this.cookieState?.noticeMapping(m);
+        this.memory.noticeMapping(m);
       },
       untrack: (m) => this.disown(m, 'mapping'),
       cookie: (r, o) => this.cookieHost('Region.cookie').create(r, o),
@@ -204,6 +214,7 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
       // The kernel writes an ioeventfd's value into the BAR: it goes with the interrupts, first.
       ownIoeventfd: (res) => this.own(res, 'irq'),
       disownIoeventfd: (res) => this.disown(res, 'irq'),
+      configWrite: this.info.flags.pci ? (off, bytes, write) => this.memory.configWrite(off, bytes, write) : undefined,
     };
   }
 
@@ -214,7 +225,7 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
     if (!r)
       throw invalidArgument(
         'Device.region',
-        `${this.bdf} has no region ${index} (it has ${this.regions.map((x) => x.index).join(', ')})`,
+        `${this.bdf} has no region ${describeValue(index)} (it has ${this.regions.map((x) => x.index).join(', ')})`,
         { device: this.bdf },
       );
     return r;
@@ -223,7 +234,7 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
   /** BAR n (0–5). A BAR the device does not implement has size 0 and cannot be accessed. */
   bar(n: number): Region {
     if (!Number.isInteger(n) || n < 0 || n > 5)
-      throw invalidArgument('Device.bar', `BAR index ${n} is not 0–5`, { device: this.bdf });
+      throw invalidArgument('Device.bar', `BAR index ${describeValue(n)} is not 0–5`, { device: this.bdf });
     return this.region(VFIO_PCI_BAR0_REGION_INDEX + n);
   }
 
@@ -244,6 +255,7 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
         own: (r) => this.own(r, 'cookie'),
         disown: (r) => this.disown(r, 'cookie'),
         beforeSet: (index, payload) => this.cookieState?.beforeFeatureSet(index, payload),
+        aroundFeature: (name, set, call) => this.memory.feature(name, set, call),
       },
       this.featureTable,
     );
@@ -406,6 +418,7 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
    */
   close(): void {
     if (this.deviceFd === undefined) return;
+    forgetLeak(this);
     const errors = this.resources.closeAll();
     native().close(this.deviceFd);
     this.deviceFd = undefined;

@@ -6,7 +6,7 @@ import { check, checkValue, invalidArgument, notSupported } from '../errors';
 import { bigIntArg, describeValue, optionsArg } from '../errors/args';
 import { Mapping, MappingOwner } from '../memory/mapping';
 import { Mapped, native } from '../addon/native';
-import { VFIO_PCI_BAR5_REGION_INDEX } from '../abi';
+import { VFIO_PCI_BAR5_REGION_INDEX, VFIO_PCI_CONFIG_REGION_INDEX } from '../abi';
 import { Ioeventfd, IoeventfdOptions } from './ioeventfd';
 import type { DmaBuf, DmaBufRangeInput } from '../dma/dmabuf';
 import type { DmaBufExportOptions } from '../features/device-features';
@@ -25,6 +25,8 @@ export interface RegionHost {
   /** Ioeventfds are owned by the device, which closes them first; absent: no ioeventfds. */
   ownIoeventfd?(res: { close(): void }): void;
   disownIoeventfd?(res: { close(): void }): void;
+  /** Runs a write of config space at `off` (memory-gate.ts: the command register's MEMORY bit). */
+  configWrite?(off: bigint, bytes: Uint8Array, write: () => void): void;
 }
 
 /**
@@ -94,7 +96,8 @@ export class Region {
     return `Region(${this.name}).${what}`;
   }
 
-  private ioCheck(off: number | bigint, width: number, what: string, write: boolean): bigint {
+  /** `aligned`: the access is width-exact (1, 2, 4 or 8 bytes), so `off` must be a multiple of `width`. */
+  private ioCheck(off: number | bigint, width: number, what: string, write: boolean, aligned = true): bigint {
     const op = this.op(what);
     if (write ? !this.flags.write : !this.flags.read) {
       throw invalidArgument(op, `region ${this.name} is not ${write ? 'writable' : 'readable'}`, {
@@ -110,7 +113,7 @@ export class Region {
         device: this.host.label,
       });
     }
-    if (o % BigInt(width) !== 0n) {
+    if (aligned && o % BigInt(width) !== 0n) {
       throw invalidArgument(op, `offset 0x${o.toString(16)} is not ${width}-byte aligned`, { device: this.host.label });
     }
     return this.offset + o;
@@ -131,6 +134,13 @@ export class Region {
 
   private pwrite(off: number | bigint, bytes: Uint8Array, what: string): void {
     const at = this.ioCheck(off, bytes.length, what, true);
+    const write = () => this.pwriteAt(at, off, bytes, what);
+    if (this.index === VFIO_PCI_CONFIG_REGION_INDEX && this.host.configWrite)
+      this.host.configWrite(at - this.offset, bytes, write);
+    else write();
+  }
+
+  private pwriteAt(at: bigint, off: number | bigint, bytes: Uint8Array, what: string): void {
     const n = check(native().pwrite(this.host.fd(this.op(what)), bytes, at), 'pwrite', {
       device: this.host.label,
       detail: `${this.name} +0x${BigInt(off).toString(16)}`,
@@ -246,7 +256,7 @@ export class Region {
 
   /** Reads `length` bytes starting at `off` (not width-exact: for memory-like regions such as the ROM). */
   readBytes(off: number | bigint, length: number): Uint8Array {
-    const at = this.ioCheck(off, length, 'readBytes', false);
+    const at = this.ioCheck(off, length, 'readBytes', false, false);
     const buf = new Uint8Array(length);
     const n = check(native().pread(this.host.fd(this.op('readBytes')), buf, at), 'pread', { device: this.host.label });
     return buf.subarray(0, n);
@@ -377,6 +387,8 @@ export class Region {
       regionName: this.name,
       regionIndex: this.index,
       release: (m) => this.host.untrack(m),
+      // Mappings of the device fd itself come back after memory decoding is off (memory-gate.ts).
+      source: fd === undefined ? { fd: (o) => this.host.fd(o), offset: this.offset + offset } : undefined,
     };
     const m = new Mapping(mapped, offset, length, owner, { writable: this.flags.write });
     this.host.track(m);

@@ -11,6 +11,7 @@ import { U64_MAX } from '../decode/bytes';
 import { closedError, throwCloseErrors } from '../errors';
 import { native } from '../addon/native';
 import { rangeArgError } from '../errors/args';
+import { closingFds, forgetLeak, watchLeak } from '../addon/leak-guard';
 
 /** A slice of a region, as the caller gives it (numbers or bigints). */
 export interface DmaBufRangeInput {
@@ -47,6 +48,10 @@ export interface DmaBufInit {
   readonly closeFd?: (fd: number) => number;
 }
 
+function closeFd(fd: number): number {
+  return native().close(fd);
+}
+
 /**
  * A dma-buf exported from slices of one device region (the DMA_BUF feature, Linux 6.19+). Owns
  * its fd; the device closes it before its own fd. After close, `fd`, `attach` and `fdinfo` throw
@@ -77,7 +82,8 @@ export class DmaBuf implements Disposable {
     this.ranges = Object.freeze(init.ranges.map((r) => Object.freeze({ offset: r.offset, length: r.length })));
     this.size = dmaBufSize(this.ranges);
     this.release = init.release;
-    this.closeFd = init.closeFd ?? ((n) => native().close(n));
+    this.closeFd = init.closeFd ?? closeFd;
+    watchLeak(this, 'DmaBuf', `the dma-buf of ${this.label} ${this.regionName}`, closingFds(this.closeFd, fd));
   }
 
   /** True after close() (its own, or the device's). */
@@ -132,6 +138,7 @@ export class DmaBuf implements Disposable {
     }
     this.dependents.clear();
     this.fdValue = undefined;
+    forgetLeak(this);
     this.closeFd(fd);
     this.release?.(this);
     throwCloseErrors(`DmaBuf.close(${this.label} ${this.regionName})`, errors);

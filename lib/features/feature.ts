@@ -31,6 +31,8 @@ export interface FeatureHost {
    * about to revoke (a dma-buf revoke feature), which would otherwise fault.
    */
   beforeSet?(index: number, payload: Uint8Array): void;
+  /** Runs a feature ioctl: low power entry and exit turn the device's memory off and on. */
+  aroundFeature?(name: string, set: boolean, call: () => number): number;
 }
 
 /** The addon calls this module makes; tests substitute a scripted kernel. */
@@ -192,7 +194,8 @@ export class Feature {
     }
     const fd = this.ctx.host.fd(op);
     if (ops.set && bytes) this.ctx.host.beforeSet?.(this.index, bytes);
-    const r = this.ctx.sys.feature(fd, flags, bytes, unsafe && bytes !== null);
+    const call = () => this.ctx.sys.feature(fd, flags, bytes, unsafe && bytes !== null);
+    const r = this.ctx.host.aroundFeature ? this.ctx.host.aroundFeature(this.name, !!ops.set, call) : call();
     if (r < 0) throw this.error(-r, ops, hint);
     return r;
   }

@@ -28,8 +28,8 @@ import { Feature } from './feature';
 
 export class LowPowerEntryFeature extends Feature {
   /**
-   * Lets the device runtime-suspend once idle. Until exit the kernel zaps BAR mappings and
-   * answers a fault on them with SIGBUS (fatal to the process): touch no Mapping meanwhile.
+   * Lets the device runtime-suspend once idle. Until exit the kernel zaps BAR mappings, so the
+   * device's mappings are suspended first: their accessors throw an `EIO` VfioError until exit.
    * Other ioctls wake it for their duration. Leave with the LOW_POWER_EXIT feature.
    */
   enter(): void {

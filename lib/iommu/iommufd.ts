@@ -29,6 +29,7 @@ import { DmaBufMapOptions, IoasFileMapping } from './ioas-file';
 import { bindError, openHint } from './iommufd-errors';
 import { excludedSpans, ioasDmaBackend, ioasMapFlags, queryIoasRanges } from './iommufd-dma';
 import { IovaRange } from '../dma/iova';
+import { closingFds, forgetLeak, watchLeak } from '../addon/leak-guard';
 
 /** Options of an iommufd context (`IommufdContext.open`). */
 export interface IommufdOptions extends DeviceNodeOptions {
@@ -92,6 +93,7 @@ export class IommufdContext implements IommuContextBase {
         },
       }),
     );
+    watchLeak(this, 'IommuContext', `the ${this.backend} context (IOAS ${ioasId})`, closingFds(native().close, fd));
   }
 
   /** Opens /dev/iommu and allocates the IOAS. */
@@ -407,6 +409,7 @@ export class IommufdContext implements IommuContextBase {
    */
   close(): void {
     if (this.fdValue === undefined) return;
+    forgetLeak(this);
     const errors = this.unmapAll().filter((e) => !(e instanceof ClosedError));
     native().close(this.fdValue);
     this.fdValue = undefined;

@@ -39,6 +39,7 @@ import { IOMMU_TYPES, TYPE1_IOMMU_TYPES, Type1IommuType, unsupportedTypeHint } f
 export { TYPE1_IOMMU_TYPES, Type1IommuType } from './type1-types';
 import { IovaRange } from '../dma/iova';
 import { Type1Host, dmaAvailableOf, iovaRangesOf, queryType1Info, type1DmaBackend } from './type1-dma';
+import { forgetLeak, watchLeak } from '../addon/leak-guard';
 
 /** Options of a type1 container context (`Type1Context.open`). */
 export interface Type1Options extends SysfsOptions, DeviceNodeOptions {
@@ -61,6 +62,14 @@ interface Group {
   readonly number: number;
   readonly fd: number;
   users: number;
+}
+
+/** A dropped container's release (addon/leak-guard.ts): the groups it still holds, then itself. */
+function containerRelease(fd: number, groups: ReadonlyMap<number, Group>): () => void {
+  return () => {
+    for (const g of groups.values()) native().close(g.fd);
+    native().close(fd);
+  };
 }
 
 export class Type1Context implements IommuContextBase {
@@ -89,6 +98,7 @@ export class Type1Context implements IommuContextBase {
     this.vfioDir = o.vfioDir ?? '/dev/vfio';
     this.sysfsOpts = { sysfs: o.sysfs };
     this.dma = new DmaSpace(type1DmaBackend(this.dmaHost()));
+    watchLeak(this, 'IommuContext', `the ${this.backend} IOMMU container`, containerRelease(fd, this.groups));
   }
 
   /**
@@ -367,6 +377,7 @@ export class Type1Context implements IommuContextBase {
    */
   close(): void {
     if (this.containerFd === undefined) return;
+    forgetLeak(this);
     const errors = this.dma.unmapAll();
     native().close(this.containerFd);
     this.containerFd = undefined;

@@ -13,6 +13,7 @@ import {
 } from '../abi';
 import type { IrqInfo } from '../decode';
 import { BusyError, VfioError, errnoError, errnoName, invalidArgument, notSupported } from '../errors';
+import { describeValue, optionsArg } from '../errors/args';
 import { Irq, IrqOptions, IrqOwner, IrqTap } from './irq';
 import { setIrqsHint, vectorConflictHint, vectorRangeHint } from './hints';
 import {
@@ -145,10 +146,11 @@ export class IrqIndex implements IrqOwner {
   enable(o: EnableOptions = {}): Irq {
     const op = `${this.name}.enable`;
     this.control.backend.live(op);
-    if (o.vectors !== undefined && o.count !== undefined)
+    const opts = optionsArg(op, o);
+    if (opts.vectors !== undefined && opts.count !== undefined)
       throw invalidArgument(op, 'give vectors or count, not both', { device: this.device });
     this.requireImplemented(op);
-    const vectors = requestedVectors(o);
+    const vectors = requestedVectors(opts, op, this.info.count);
     if (this.control.backend.pci && this.index === VFIO_PCI_REQ_IRQ_INDEX) this.control.dropAutoReq();
     this.checkVectors(op, vectors);
     this.control.checkExclusive(this);
@@ -158,8 +160,8 @@ export class IrqIndex implements IrqOwner {
       this.control.backend.pci && this.index === VFIO_PCI_REQ_IRQ_INDEX
         ? (count: number) => this.control.backend.emitReleaseRequest(count)
         : undefined;
-    const irq = new Irq(this, { ...o, sink: o.sink ?? sink });
-    this.attachVectors(irq, vectors, o.reserve ?? 0);
+    const irq = new Irq(this, { ...opts, sink: opts.sink ?? sink });
+    this.attachVectors(irq, vectors, opts.reserve ?? 0);
     this.control.backend.own(irq);
     return irq;
   }
@@ -190,7 +192,7 @@ export class IrqIndex implements IrqOwner {
       if (!Number.isInteger(v) || v < 0 || v >= this.info.count) {
         throw invalidArgument(
           op,
-          `vector ${v} is out of range: ${this.name} has ${this.info.count} vector(s) (0–${this.info.count - 1})`,
+          `vector ${describeValue(v)} is out of range: ${this.name} has ${this.info.count} vector(s) (0–${this.info.count - 1})`,
           { ...ctx, code: 'ERANGE', hint: vectorRangeHint(this.name, this.info.count) },
         );
       }
@@ -369,14 +371,19 @@ export class IrqControl {
 
   /** By name ('MSIX', 'MSI-X', 'msix', 'INTx', …) or by index number. */
   index(nameOrIndex: string | number): IrqIndex {
-    const key = typeof nameOrIndex === 'number' ? nameOrIndex : nameOrIndex.toUpperCase().replace(/[-_\s]/g, '');
+    const key =
+      typeof nameOrIndex === 'number'
+        ? nameOrIndex
+        : typeof nameOrIndex === 'string'
+          ? nameOrIndex.toUpperCase().replace(/[-_\s]/g, '')
+          : undefined;
     for (const x of this.indexes.values()) {
       if (x.index === key || x.name.toUpperCase() === key) return x;
     }
     const names = [...this.indexes.values()].map((x) => `${x.name} (${x.index})`).join(', ');
     throw invalidArgument(
       'Device.irq',
-      `${this.backend.device} has no IRQ index ${JSON.stringify(nameOrIndex)}; it has ${names}`,
+      `${this.backend.device} has no IRQ index ${describeValue(nameOrIndex)}; it has ${names}`,
       { device: this.backend.device },
     );
   }

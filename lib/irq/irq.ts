@@ -8,6 +8,7 @@ import { IrqEvent, IrqIterator } from './iterator';
 import { IrqWaitOptions, waitForInterrupt } from './wait';
 import { VfioError, check, checkValue, closedError, errnoError, invalidArgument, notSupported } from '../errors';
 import { PollHandle, native } from '../addon/native';
+import { forgetLeak, watchLeak } from '../addon/leak-guard';
 
 export { IrqEvent, IrqWaitOptions };
 
@@ -22,6 +23,14 @@ export interface IrqTap {
 }
 
 /** One vector's eventfd and the libuv poll handle that watches it. */
+/** A dropped tap's release (addon/leak-guard.ts): stop the poll, close the eventfd. */
+function tapRelease(handle: PollHandle, fd: number): () => void {
+  return () => {
+    native().poll_stop(handle);
+    native().close(fd);
+  };
+}
+
 export class Tap implements IrqTap {
   readonly vector: number;
   readonly fd: number;
@@ -34,6 +43,7 @@ export class Tap implements IrqTap {
     this.fd = fd;
     this.handle = handle;
     this.device = device;
+    watchLeak(this, 'IrqTap', `the IRQ tap of ${device} vector ${vector}`, tapRelease(handle, fd));
   }
 
   /** A non-blocking eventfd (the addon reads it only when epoll says it is readable). */
@@ -61,6 +71,7 @@ export class Tap implements IrqTap {
     if (this.handle === undefined) return;
     native().poll_stop(this.handle);
     this.handle = undefined;
+    forgetLeak(this);
     check(native().close(this.fd), 'close', { device: this.device, detail: `eventfd of vector ${this.vector}` });
   }
 }

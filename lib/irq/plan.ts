@@ -17,6 +17,7 @@
 // - DATA_NONE|ACTION_TRIGGER with count 0 disables the whole index.
 // INTx, ERR, REQ (and non-PCI indexes) have one vector: enable with its fd, disable with count 0.
 import { VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_IRQ_SET_DATA_EVENTFD, VFIO_IRQ_SET_DATA_NONE } from '../abi';
+import { describeValue, intArg, kindArgError, rangeArgError } from '../errors/args';
 
 /** How an index behaves: 'msi' covers MSI and MSI-X (many vectors, allocated at enable). */
 export type IrqKind = 'msi' | 'single';
@@ -135,9 +136,24 @@ export function planRemove(shape: IndexShape, state: IndexState, remove: readonl
   return { calls, next: { active: left, allocated: state.allocated }, reenable: false };
 }
 
-/** The vectors an enable() request names: an explicit list, or `count` vectors from 0. */
-export function requestedVectors(o: { vectors?: readonly number[]; count?: number }): number[] {
-  if (o.vectors !== undefined) return [...o.vectors];
-  const n = o.count ?? 1;
-  return Array.from({ length: n }, (_, i) => i);
+/**
+ * The vectors an enable() request names: an explicit list, or `count` vectors from 0. A list
+ * that is not an array or a count that is not a safe integer is an InvalidArgumentError; a count
+ * past `limit` (the index's vector count) yields limit + 1 vectors, so that the range check names
+ * the first one out of range without building a list of any length the caller wrote.
+ */
+export function requestedVectors(
+  o: { vectors?: readonly number[]; count?: number },
+  op = 'IrqIndex.enable',
+  limit = Number.MAX_SAFE_INTEGER - 1,
+): number[] {
+  if (o.vectors !== undefined) {
+    if (!Array.isArray(o.vectors))
+      throw kindArgError(op, `vectors is ${describeValue(o.vectors)}: give an array of vector numbers`);
+    if (o.vectors.length > limit)
+      throw rangeArgError(op, `${o.vectors.length} vectors asked for: the index has ${limit}`);
+    return [...o.vectors];
+  }
+  const n = o.count === undefined ? 1 : intArg(op, 'count', o.count);
+  return Array.from({ length: Math.min(n, limit + 1) }, (_, i) => i);
 }

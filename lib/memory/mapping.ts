@@ -1,6 +1,6 @@
 // A mapping of part of a device region (a BAR, usually): width-exact access without a native
 // call per access (see memory.ts), owned by its device, which closes it before itself.
-import { check, revokedError } from '../errors';
+import { VfioError, check, revokedError } from '../errors';
 import { MemoryLabel, WidthExactMemory } from './width-exact';
 import { MemHandle, Mapped, native } from '../addon/native';
 
@@ -29,6 +29,8 @@ export interface MappingOwner {
   readonly regionName: string;
   readonly regionIndex?: number;
   release(m: Mapping): void;
+  /** Where the pages come from (the device fd and its offset): what resume() maps again. */
+  readonly source?: { fd(op: string): number; readonly offset: bigint };
 }
 
 /**
@@ -51,6 +53,8 @@ export class Mapping extends WidthExactMemory implements Disposable {
   private readonly owner: MappingOwner;
   /** Why the mapping was revoked (then accessors throw RevokedError instead of ClosedError). */
   private revokedWhy: string | undefined;
+  /** Why the device's memory is off (then accessors throw an EIO VfioError until resume()). */
+  private suspendedWhy: string | undefined;
 
   /**
    * @internal Created by Region.map() and cookies; `mapped.buffer` may be longer than `length`.
@@ -87,12 +91,50 @@ export class Mapping extends WidthExactMemory implements Disposable {
     return this.revokedWhy;
   }
 
+  /** Set while the device decodes no memory (then every accessor throws an `EIO` VfioError). */
+  get suspended(): string | undefined {
+    return this.closed ? undefined : this.suspendedWhy;
+  }
+
   protected override live(op: string): MemHandle {
     if (this.closed && this.revokedWhy !== undefined) {
       const l = this.label();
       throw revokedError(`${l.prefix}.${op}`, l.what, this.revokedWhy, l.device);
     }
-    return super.live(op);
+    const h = super.live(op);
+    if (this.suspendedWhy !== undefined) {
+      const l = this.label();
+      throw new VfioError({
+        code: 'EIO',
+        op: `${l.prefix}.${op}`,
+        device: l.device,
+        message: `${l.prefix}.${op}: ${l.what} is unavailable: ${this.suspendedWhy}`,
+        hint: 'turn memory decoding back on (dev.config.memorySpace = true, or LOW_POWER_EXIT) first',
+      });
+    }
+    return h;
+  }
+
+  /**
+   * @internal Before the device stops decoding memory (vfio-pci then zaps the pages and a touch
+   * is SIGBUS): zero pages replace the device's, and every accessor throws an `EIO` VfioError
+   * naming `why` until resume(). Idempotent; nothing to do for a closed mapping.
+   */
+  suspend(why: string): void {
+    if (this.closed || !this.owner.source) return;
+    this.suspendedWhy = why;
+    this.setLimits(false);
+    check(native().mem_suspend(this.handle as MemHandle), 'mmap', { device: this.owner.label });
+  }
+
+  /** @internal The device decodes memory again: its pages are mapped back and accessors work. */
+  resume(): void {
+    const src = this.owner.source;
+    if (this.closed || !src || this.suspendedWhy === undefined) return;
+    const h = this.handle as MemHandle;
+    check(native().mem_resume(h, src.fd('Mapping.resume'), src.offset), 'mmap', { device: this.owner.label });
+    this.suspendedWhy = undefined;
+    this.setLimits(true);
   }
 
   /**

@@ -56,14 +56,26 @@ export abstract class WidthExactMemory implements Pollable {
     this.v16 = new Uint16Array(mapped.buffer, 0, length >>> 1);
     this.v32 = new Uint32Array(mapped.buffer, 0, length >>> 2);
     this.v64 = new BigUint64Array(mapped.buffer, 0, Math.floor(length / 8));
-    this.lim8 = length - 1;
-    this.lim16 = length - 2;
-    this.lim32 = length - 4;
-    this.lim64 = length - 8;
-    this.wlim8 = writable ? this.lim8 : -1;
-    this.wlim16 = writable ? this.lim16 : -1;
-    this.wlim32 = writable ? this.lim32 : -1;
-    this.wlim64 = writable ? this.lim64 : -1;
+    this.lim8 = this.lim16 = this.lim32 = this.lim64 = -1;
+    this.wlim8 = this.wlim16 = this.wlim32 = this.wlim64 = -1;
+    this.setLimits(true);
+  }
+
+  /**
+   * Opens (`on`) or shuts every accessor's fast path: shut, each access takes the cold path,
+   * where live() names the reason. Subclasses shut it while the memory must not be touched.
+   */
+  protected setLimits(on: boolean): void {
+    const n = on && this.handle !== undefined ? this.length : 0;
+    this.lim8 = n - 1;
+    this.lim16 = n - 2;
+    this.lim32 = n - 4;
+    this.lim64 = n - 8;
+    const w = this.writable && n > 0;
+    this.wlim8 = w ? this.lim8 : -1;
+    this.wlim16 = w ? this.lim16 : -1;
+    this.wlim32 = w ? this.lim32 : -1;
+    this.wlim64 = w ? this.lim64 : -1;
   }
 
   /** Only called on the error path, so it may build strings. */
@@ -78,8 +90,7 @@ export abstract class WidthExactMemory implements Pollable {
   protected release(): MemHandle | undefined {
     const h = this.handle;
     this.handle = undefined;
-    this.lim8 = this.lim16 = this.lim32 = this.lim64 = -1;
-    this.wlim8 = this.wlim16 = this.wlim32 = this.wlim64 = -1;
+    this.setLimits(false);
     return h;
   }
 
@@ -317,6 +328,7 @@ export abstract class WidthExactMemory implements Pollable {
    * written in one access needs write64().
    */
   write64n(off: number, v: number): void {
+    if (typeof off !== 'number') this.fail('write64n', off, 8, v, true);
     const i = off >>> 3;
     if (i * 8 !== off || off > this.wlim64 || !Number.isSafeInteger(v) || v < 0) this.fail('write64n', off, 8, v, true);
     const lo = v % 0x100000000;
@@ -326,6 +338,8 @@ export abstract class WidthExactMemory implements Pollable {
 
   /** A 64-bit value as two 32-bit halves (two stores, low first; see write64n). */
   write64x2(off: number, low: number, high: number): void {
+    if (typeof off !== 'number' || typeof low !== 'number' || typeof high !== 'number')
+      this.fail('write64x2', off, 8, typeof low !== 'number' ? low : high, true);
     const i = off >>> 3;
     if (i * 8 !== off || off > this.wlim64 || low >>> 0 !== low || high >>> 0 !== high)
       this.fail('write64x2', off, 8, high >>> 0 !== high ? high : low, true);

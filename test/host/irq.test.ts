@@ -4,6 +4,7 @@ import { once } from 'events';
 import * as abi from '../../lib/abi';
 import { BusyError, ClosedError, InvalidArgumentError, NotSupportedError, VfioError } from '../../lib/errors';
 import { closeLiveIrqs, record, settle, setupIrqs } from './irq-kernel';
+import { thrown } from '../support/errors';
 
 // A level-triggered line left asserted would keep interrupting after its test: switch all off.
 afterEach(closeLiveIrqs);
@@ -136,6 +137,26 @@ describe('rules and errors', () => {
       expect(err).toBeInstanceOf(InvalidArgumentError);
       expect(err!.code).toBe('ERANGE');
       expect(err!.message).toMatch(/MSIX has 65 vector\(s\) \(0–64\)/);
+    }
+    expect(model.calls).toEqual([]);
+  });
+
+  it('any count, vectors or options value is an InvalidArgumentError, with no call and no huge list', () => {
+    const { model, irqs } = setupIrqs({ intx: false, msix: 65 });
+    const msix = irqs.index('MSIX');
+    for (const [o, code, msg] of [
+      [{ count: 1n << 70n }, 'ERANGE', /count/],
+      [{ count: 2 ** 31 }, 'ERANGE', /MSIX has 65 vector\(s\)/],
+      [{ count: 0.5 }, 'EINVAL', /count is 0.5, not an integer/],
+      [{ count: Symbol('x') }, 'EINVAL', /count is a symbol/],
+      [{ vectors: 'ab' }, 'EINVAL', /vectors is "ab": give an array/],
+      [{ vectors: [Symbol('x')] }, 'ERANGE', /vector a symbol is out of range/],
+      [{ vectors: new Array(2 ** 31) }, 'ERANGE', /2147483648 vectors asked for/],
+      [null, 'EINVAL', /options must be an object/],
+    ] as const) {
+      const e = thrown(() => msix.enable(o as never));
+      expect([o, e]).toEqual([o, expect.any(InvalidArgumentError)]);
+      expect([o, e.code, e.message]).toEqual([o, code, expect.stringMatching(msg)]);
     }
     expect(model.calls).toEqual([]);
   });

@@ -202,3 +202,22 @@ describe('Device.open arguments', () => {
     expectArgError(await rejection(() => Device.open('0000:00:03.0', null as never)), /options must be an object/);
   });
 });
+
+describe('Device region and BAR indexes', () => {
+  // The index checks come before anything of the device is used: a stand-in with its label and
+  // an empty region list is enough to reach them.
+  const dev = { bdf: '0000:00:03.0', regions: [], fd: () => 3, region: Device.prototype.region } as unknown as Device;
+
+  it.each([
+    ['bar', Symbol('x'), /BAR index a symbol is not 0–5/],
+    ['bar', 1n << 70n, /BAR index 1180591620717411303424n is not 0–5/],
+    ['bar', {}, /BAR index an object \(Object\) is not 0–5/],
+    ['region', Symbol('x'), /has no region a symbol/],
+  ])('%s(%p) is an InvalidArgumentError', (name, index, msg) => {
+    const f = (Device.prototype as unknown as Record<string, (i: unknown) => unknown>)[name];
+    expectArgError(
+      thrown(() => f.call(dev, index)),
+      msg,
+    );
+  });
+});

@@ -123,8 +123,24 @@ describe('the matrix of guest configurations', () => {
     .map((f) => `guest/${f.replace(/\.ts$/, '')}`)
     .sort();
 
-  it('declares every guest test file, in the suite, the sample driver list or a device of its own', () => {
-    expect([...configs.GUEST_SUITE, ...configs.SAMPLE_SUITE, ...configs.OWN_DEVICE_SUITE].sort()).toEqual(guestFiles);
+  it('declares every guest test file, in the suite, the heavy list, the sample driver list or a device of its own', () => {
+    expect(
+      [...configs.GUEST_SUITE, ...configs.HEAVY_SUITE, ...configs.SAMPLE_SUITE, ...configs.OWN_DEVICE_SUITE].sort(),
+    ).toEqual(guestFiles);
+  });
+
+  it('runs the heavy files in the default configuration only', () => {
+    const runs = (pass: { all?: boolean; files: string[] }, file: string) => {
+      const patterns: string[] = configs.passPattern(pass);
+      return patterns.length === 0 || patterns.some((p) => new RegExp(p, 'i').test(`dist/test/${file}.js`));
+    };
+    for (const c of configs.GUEST_CONFIGS)
+      for (const p of c.passes)
+        for (const f of configs.HEAVY_SUITE)
+          expect([c.name, p.name, f, runs(p, f)]).toEqual([c.name, p.name, f, c.name === 'default']);
+    // A whole-suite pass that leaves the heavy files out still runs every other file.
+    const sixOne = configs.GUEST_CONFIGS.find((c: { name: string }) => c.name === '6.1').passes[0];
+    for (const f of [...configs.GUEST_SUITE, ...configs.SAMPLE_SUITE]) expect([f, runs(sixOne, f)]).toEqual([f, true]);
   });
 
   it('gives every pass a minimum, declared files that exist, and boots a pinned kernel or the custom one', () => {

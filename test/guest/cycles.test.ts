@@ -1,0 +1,39 @@
+// Open → map → IRQ enable → DMA map → close cycles on edu (cycles-child.ts): the open fds and
+// the locked and pinned memory (VmLck, VmPin) must be where they were after a warm-up, and RSS
+// must not grow with the cycles. 10,000 cycles, or as many as a time budget allows under TCG:
+// the test prints the figures and the rate.
+import { spawnSync } from 'child_process';
+import * as path from 'path';
+
+const EDU = process.env.VFIO_VM_EDU!;
+const CYCLES = 10_000;
+const BUDGET_MS = 150_000;
+
+describe('open → map → IRQ enable → DMA map → close cycles (edu)', () => {
+  it(
+    'leave fds, RSS and locked/pinned memory flat',
+    () => {
+      const r = spawnSync(
+        process.execPath,
+        ['--expose-gc', path.join(__dirname, 'cycles-child.js'), EDU, String(CYCLES), String(BUDGET_MS)],
+        { encoding: 'utf8', timeout: BUDGET_MS + 300_000 },
+      );
+      expect({ status: r.status, signal: r.signal }).toEqual({ status: 0, signal: null });
+      const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
+      process.stdout.write(
+        `[cycles] ${out.done} cycles in ${out.ms} ms (${out.perSecond.toFixed(1)}/s; 10,000 would take ` +
+          `${(CYCLES / out.perSecond) | 0} s): fds ${out.before.fds} → ${out.after.fds}, ` +
+          `RSS ${out.before.VmRSS} → ${out.after.VmRSS} kB, VmLck ${out.before.VmLck} → ${out.after.VmLck} kB, ` +
+          `VmPin ${out.before.VmPin} → ${out.after.VmPin} kB; ms per step over all cycles: ${JSON.stringify(out.steps)}\n`,
+      );
+      expect(r.stderr).toBe('');
+      expect(out.done).toBeGreaterThanOrEqual(100);
+      expect(out.after.fds).toBe(out.before.fds);
+      expect(out.after.VmLck).toBe(out.before.VmLck);
+      expect(out.after.VmPin).toBe(out.before.VmPin);
+      // A leak of one page per cycle would show as done × 4 kB; allow the heap's own noise.
+      expect(out.after.VmRSS - out.before.VmRSS).toBeLessThan(Math.max(16 * 1024, out.done * 2));
+    },
+    BUDGET_MS + 360_000,
+  );
+});
