@@ -2864,22 +2864,10 @@ export declare class Type1Context implements IommuContextBase {
     close(): void;
 }
 
-// ---- lib/irq/hints.d.ts
-export declare function vectorRangeHint(name: string, count: number): string;
-export declare function vectorConflictHint(name: string): string;
-export declare function setIrqsHint(code: string, name: string, what: string): string | undefined;
-
-// ---- lib/irq/index.d.ts
-export * from "./irq";
-export * from "./irq-index";
-export * from "./iterator";
-export * from "./plan";
-export * from "./hints";
-
-// ---- lib/irq/irq-index.d.ts
+// ---- lib/irq/backend.d.ts
 import type { IrqInfo } from "../decode";
-import { Irq, IrqOptions, IrqOwner, IrqTap } from "./irq";
-import { SetIrqsCall } from "./plan";
+import type { Irq, IrqTap } from "./irq";
+import type { SetIrqsCall } from "./plan";
 export interface DeviceIrqInfo extends IrqInfo {
     readonly name: string;
 }
@@ -2896,6 +2884,39 @@ export interface IrqBackend {
     busMaster(): boolean;
     emitReleaseRequest(count: number): void;
 }
+
+// ---- lib/irq/control.d.ts
+import type { IrqBackend } from "./backend";
+import { IrqIndex } from "./irq-index";
+export declare class IrqControl {
+    readonly backend: IrqBackend;
+    private readonly indexes;
+    private autoReq;
+    private warnedBusMaster;
+    constructor(backend: IrqBackend);
+    index(nameOrIndex: string | number): IrqIndex;
+    checkExclusive(target: IrqIndex): void;
+    warnBusMaster(name: string): void;
+    watchRelease(): void;
+}
+
+// ---- lib/irq/hints.d.ts
+export declare function vectorRangeHint(name: string, count: number): string;
+export declare function vectorConflictHint(name: string): string;
+export declare function setIrqsHint(code: string, name: string, what: string): string | undefined;
+
+// ---- lib/irq/index.d.ts
+export * from "./irq";
+export * from "./irq-index";
+export * from "./control";
+export * from "./iterator";
+export * from "./plan";
+export * from "./hints";
+
+// ---- lib/irq/irq-index.d.ts
+import type { DeviceIrqInfo } from "./backend";
+import { Irq, IrqOptions, IrqOwner } from "./irq";
+export type { DeviceIrqInfo, IrqBackend } from "./backend";
 export interface EnableOptions extends IrqOptions {
     vectors?: readonly number[];
     count?: number;
@@ -2931,17 +2952,6 @@ export declare class IrqIndex implements IrqOwner {
     private run;
     private rollBack;
     private lose;
-}
-export declare class IrqControl {
-    readonly backend: IrqBackend;
-    private readonly indexes;
-    private autoReq;
-    private warnedBusMaster;
-    constructor(backend: IrqBackend);
-    index(nameOrIndex: string | number): IrqIndex;
-    checkExclusive(target: IrqIndex): void;
-    warnBusMaster(name: string): void;
-    watchRelease(): void;
 }
 
 // ---- lib/irq/irq.d.ts

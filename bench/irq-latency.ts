@@ -17,7 +17,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Device, Irq } from '../lib';
 import { Tap } from '../lib/irq/irq';
-import { IrqControl } from '../lib/irq/irq-index';
+import { IrqControl } from '../lib/irq/control';
 import { DeviceIrqInfo } from '../lib/device/device';
 import { Baseline, loadBaseline, median, ratioLine } from './util';
 

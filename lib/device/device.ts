@@ -12,7 +12,8 @@ import { DeviceFeatures, Feature, FeaturesOptions, KnownFeatures } from '../feat
 import { FeatureInfo, FeatureNumbers, featureIndexIn } from '../features/table';
 import { closedError, invalidArgument, throwCloseErrors } from '../errors';
 import { withRootCause } from '../doctor';
-import { DeviceIrqInfo, IrqBackend, IrqControl, IrqIndex } from '../irq/irq-index';
+import { DeviceIrqInfo, IrqBackend, IrqIndex } from '../irq/irq-index';
+import { IrqControl } from '../irq/control';
 import { Tap } from '../irq/irq';
 import { InfoBuffer } from '../addon/info-buffer';
 import { HotResetInfo } from '../decode/hot-reset';

@@ -3,7 +3,7 @@
 import { pciIrqIndexName } from '../abi';
 import { DeviceInfo, IRQ_INFO_SIZE, decodeDeviceInfo, decodeIrqInfo, decodeRegionInfo } from '../decode';
 import { errnoError, errnoName } from '../errors';
-import { DeviceIrqInfo } from '../irq/irq-index';
+import type { DeviceIrqInfo } from '../irq/backend';
 import { InfoBuffer } from '../addon/info-buffer';
 import { native } from '../addon/native';
 import { Region, RegionHost } from './region';

@@ -2,6 +2,7 @@
 // between two sets of vectors, the async iterator, and the hints for failed calls.
 export * from './irq';
 export * from './irq-index';
+export * from './control';
 export * from './iterator';
 export * from './plan';
 export * from './hints';

@@ -1,7 +1,7 @@
 // One IRQ index of a device (INTx, MSI, MSI-X, ERR, REQ for vfio-pci): which of its vectors are
-// live and in which Irq, the device-wide rules between indexes, and the SET_IRQS calls that
-// lib/irq/plan.ts works out. Everything device-specific comes through IrqBackend, so the same
-// code runs against the kernel and against a test double.
+// live and in which Irq, and the SET_IRQS calls that lib/irq/plan.ts works out. The rules
+// between indexes are control.ts's; everything device-specific comes through IrqBackend
+// (backend.ts), so the same code runs against the kernel and against a test double.
 import {
   VFIO_IRQ_SET_ACTION_MASK,
   VFIO_IRQ_SET_ACTION_UNMASK,
@@ -11,9 +11,9 @@ import {
   VFIO_PCI_MSI_IRQ_INDEX,
   VFIO_PCI_REQ_IRQ_INDEX,
 } from '../abi';
-import type { IrqInfo } from '../decode';
 import { BusyError, VfioError, errnoError, errnoName, invalidArgument, notSupported } from '../errors';
 import { describeValue, optionsArg } from '../errors/args';
+import type { DeviceIrqInfo, IrqBackend } from './backend';
 import { Irq, IrqOptions, IrqOwner, IrqTap } from './irq';
 import { setIrqsHint, vectorConflictHint, vectorRangeHint } from './hints';
 import {
@@ -28,31 +28,7 @@ import {
   triggerCall,
 } from './plan';
 
-/** One IRQ index as a device reports it, named. */
-export interface DeviceIrqInfo extends IrqInfo {
-  /** 'INTX', 'MSI', 'MSIX', 'ERR', 'REQ' for vfio-pci, else `IRQ<n>`. */
-  readonly name: string;
-}
-
-/** What the IRQ code needs from a device. */
-export interface IrqBackend {
-  readonly device: string;
-  readonly pci: boolean;
-  readonly irqs: readonly DeviceIrqInfo[];
-  /** Throws the device's closed error once it is closed. */
-  live(op: string): void;
-  /** VFIO_DEVICE_SET_IRQS: the kernel's result (>= 0, or -errno). */
-  setIrqs(call: SetIrqsCall): number;
-  /** A watched eventfd for one vector, calling back with its counter on the event loop. */
-  openTap(vector: number, onCount: (count: number) => void): IrqTap;
-  own(irq: Irq): void;
-  disown(irq: Irq): void;
-  /** INTx is delivered only while PCI_COMMAND.INTX_DISABLE is clear in the (virtual) config space. */
-  allowIntx(): void;
-  /** Whether the device may master the bus: MSI and MSI-X messages are memory writes. */
-  busMaster(): boolean;
-  emitReleaseRequest(count: number): void;
-}
+export type { DeviceIrqInfo, IrqBackend } from './backend';
 
 /**
  * Options of {@link IrqIndex.enable}: which vectors (0..count-1 of the index) and how the
@@ -71,7 +47,15 @@ export interface EnableOptions extends IrqOptions {
   reserve?: number;
 }
 
-const EXCLUSIVE = [VFIO_PCI_INTX_IRQ_INDEX, VFIO_PCI_MSI_IRQ_INDEX, VFIO_PCI_MSIX_IRQ_INDEX];
+/** @internal What an index needs from the device's set of indexes (IrqControl, control.ts). */
+export interface IndexSet {
+  readonly backend: IrqBackend;
+  /** Throws if enabling target would break a rule between indexes. */
+  checkExclusive(target: IrqIndex): void;
+  warnBusMaster(name: string): void;
+  /** An explicit REQ enable replaces the one a listener enabled. */
+  dropAutoReq(): void;
+}
 
 /**
  * One IRQ index of a device (`dev.irq('MSIX')`): enables vectors into {@link Irq}s, and masks,
@@ -85,13 +69,13 @@ export class IrqIndex implements IrqOwner {
   readonly index: number;
   /** VFIO_DEVICE_GET_IRQ_INFO as read at open: flags and vector count. */
   readonly info: DeviceIrqInfo;
-  private readonly control: IrqControl;
+  private readonly control: IndexSet;
   private state: IndexState = EMPTY_STATE;
   private readonly owners = new Map<number, Irq>();
 
   /** @internal */
   /** @internal Created by the device (`dev.irq(name)`). */
-  constructor(control: IrqControl, info: DeviceIrqInfo) {
+  constructor(control: IndexSet, info: DeviceIrqInfo) {
     this.control = control;
     this.info = info;
     this.name = info.name;
@@ -354,80 +338,5 @@ export class IrqIndex implements IrqOwner {
     const irqs = this.irqs;
     this.owners.clear();
     for (const irq of irqs) irq.disable();
-  }
-}
-
-/** The IRQ indexes of one device and the rules between them. */
-export class IrqControl {
-  readonly backend: IrqBackend;
-  private readonly indexes = new Map<number, IrqIndex>();
-  private autoReq: Irq | undefined;
-  private warnedBusMaster = false;
-
-  constructor(backend: IrqBackend) {
-    this.backend = backend;
-    for (const info of backend.irqs) this.indexes.set(info.index, new IrqIndex(this, info));
-  }
-
-  /** By name ('MSIX', 'MSI-X', 'msix', 'INTx', …) or by index number. */
-  index(nameOrIndex: string | number): IrqIndex {
-    const key =
-      typeof nameOrIndex === 'number'
-        ? nameOrIndex
-        : typeof nameOrIndex === 'string'
-          ? nameOrIndex.toUpperCase().replace(/[-_\s]/g, '')
-          : undefined;
-    for (const x of this.indexes.values()) {
-      if (x.index === key || x.name.toUpperCase() === key) return x;
-    }
-    const names = [...this.indexes.values()].map((x) => `${x.name} (${x.index})`).join(', ');
-    throw invalidArgument(
-      'Device.irq',
-      `${this.backend.device} has no IRQ index ${describeValue(nameOrIndex)}; it has ${names}`,
-      { device: this.backend.device },
-    );
-  }
-
-  /** MSI, MSI-X and INTx exclude each other in vfio-pci: only one of them is on at a time. */
-  checkExclusive(target: IrqIndex): void {
-    if (!this.backend.pci || !EXCLUSIVE.includes(target.index)) return;
-    for (const other of this.indexes.values()) {
-      if (other === target || !EXCLUSIVE.includes(other.index) || !other.enabled) continue;
-      throw new BusyError({
-        code: 'EBUSY',
-        op: `${target.name}.enable`,
-        device: this.backend.device,
-        message: `${target.name}.enable: cannot enable ${target.name} while ${other.name} is enabled (vectors ${other.vectors.join(', ')})`,
-        hint: `vfio-pci runs one of INTx, MSI and MSI-X at a time: disable ${other.name} first (dev.irq('${other.name}').disable())`,
-      });
-    }
-  }
-
-  /** Not an error (software triggers work, and bus mastering may come later), but a classic trap. */
-  warnBusMaster(name: string): void {
-    if (this.warnedBusMaster) return;
-    this.warnedBusMaster = true;
-    process.emitWarning(
-      `${this.backend.device}: ${name} enabled while bus mastering is off: the device cannot send its ` +
-        `interrupt messages until dev.config.busMaster = true`,
-      { code: 'VFIO_MSI_NO_BUS_MASTER' },
-    );
-  }
-
-  /**
-   * A 'release-request' listener was added to the device: enable REQ if nobody has. The REQ
-   * Irq does not hold the process open (a release request is not work to wait for).
-   */
-  watchRelease(): void {
-    const req = this.indexes.get(VFIO_PCI_REQ_IRQ_INDEX);
-    if (!this.backend.pci || !req || req.count === 0 || req.enabled) return;
-    this.autoReq = req.enable();
-  }
-
-  /** @internal An explicit REQ enable replaces the one a listener enabled. */
-  dropAutoReq(): void {
-    const irq = this.autoReq;
-    this.autoReq = undefined;
-    irq?.disable();
   }
 }

@@ -1,7 +1,7 @@
 // The IRQ layer's INTx automasking, async iteration, event-loop references and ERR/REQ triggers,
 // driven through its backend against a model of vfio-pci with fake eventfds (irq-kernel.ts).
 import { ClosedError } from '../../lib/errors';
-import { IrqControl } from '../../lib/irq/irq-index';
+import { IrqControl } from '../../lib/irq/control';
 import { VfioPciModel, closeLiveIrqs, record, settle, setupIrqs } from './irq-kernel';
 
 // A level-triggered line left asserted would keep interrupting after its test: switch all off.

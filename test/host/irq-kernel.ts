@@ -7,7 +7,8 @@ import * as os from 'os';
 import * as abi from '../../lib/abi';
 import { DeviceIrqInfo } from '../../lib/device/device';
 import { Irq, IrqTap } from '../../lib/irq/irq';
-import { IrqBackend, IrqControl } from '../../lib/irq/irq-index';
+import type { IrqBackend } from '../../lib/irq/backend';
+import { IrqControl } from '../../lib/irq/control';
 import { SetIrqsCall } from '../../lib/irq/plan';
 
 const E = os.constants.errno;

@@ -2,7 +2,7 @@
 // standing in for the kernel (it signals by writing to the eventfd, as eventfd_signal() adds).
 import * as fs from 'fs';
 import { IrqTap, Tap } from '../../lib/irq/irq';
-import { IrqControl } from '../../lib/irq/irq-index';
+import { IrqControl } from '../../lib/irq/control';
 import { native } from '../../lib/addon/native';
 import { EventfdLayer, VfioPciModel } from './irq-kernel';
 
