@@ -962,6 +962,8 @@ export declare const DMABUF_MEMATTR_NC = 0;
 export declare const DMABUF_MEMATTR_WC = 1;
 export declare function encodeDmaBufMemattr(dmabufFd: number, value: number): Uint8Array;
 export declare function encodeDmaBufRevoke(dmabufFd: number): Uint8Array;
+export declare const DMABUF_MEMATTR_FEATURE: MemattrFeature;
+export declare const DMABUF_REVOKE_FEATURE: RevokeFeature;
 export declare const DEFAULT_MEMATTR_TABLES: MemattrTables;
 export declare function memattrTables(overrides?: Partial<MemattrTables>): MemattrTables;
 export declare function wcRegionTypesPerBar(name: string, type: number, subtypeBase: number): WcRegionType[];
@@ -1112,6 +1114,7 @@ export interface Route {
 }
 export declare function probe(route: string, available: boolean, gives: RouteProbe["gives"], reason: string, needs?: readonly string[], tentative?: boolean): RouteProbe;
 export declare function barOf(region: RegionView): number | undefined;
+export declare function requireBar(region: RegionView, op: string): number;
 export declare function inMappableArea(region: RegionView, offset: bigint, length: number): boolean;
 export declare function reserveNeed(bar: number): string;
 export declare const vfioRegionRoute: Route;
@@ -4065,9 +4068,9 @@ export interface KernelPins {
 export declare const kernelPinsFile: () => string;
 export declare function readKernelPins(file?: string): KernelPins;
 export declare function checkKernelPins(pins: KernelPins, where?: string): KernelPins;
-export declare const pinRelease: (pin: KernelPin) => string;
+export declare function pinRelease(pin: KernelPin): string;
 export declare const findKernelPin: (pins: KernelPins, name: string) => KernelPin | undefined;
-export declare const defaultKernelPin: (pins: KernelPins) => KernelPin;
+export declare function defaultKernelPin(pins: KernelPins): KernelPin;
 
 // ---- lib/vm/core/kernel.d.ts
 export type KernelSource = "debian" | "path" | "custom";

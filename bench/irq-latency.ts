@@ -19,7 +19,7 @@ import { Device, Irq } from '../lib';
 import { Tap } from '../lib/irq/irq';
 import { IrqControl } from '../lib/irq/control';
 import { DeviceIrqInfo } from '../lib/device/device';
-import { Baseline, loadBaseline, median, ratioLine } from './util';
+import { Baseline, loadBaseline, median, must, ratioLine } from './util';
 
 /** The writer thread's part of the C baselines (bench/native/baseline.cc). */
 interface ThreadBaseline extends Baseline {
@@ -96,12 +96,13 @@ function processWriter(bin: string): StartWriter {
       });
     });
     exited.catch(() => undefined); // reported through fail(); end() rethrows it
-    child.stdin!.on('error', fail); // a go-ahead to a writer already gone
+    const stdin = must(child.stdin, "the writer's stdin pipe");
+    stdin.on('error', fail); // a go-ahead to a writer already gone
     return {
-      go: () => void child.stdin!.write('x'),
+      go: () => void stdin.write('x'),
       end: () => {
         ending = true;
-        child.stdin!.end();
+        stdin.end();
         return exited;
       },
     };
@@ -125,7 +126,7 @@ async function jsRound(start: StartWriter, r: Reader): Promise<number[]> {
     await new Promise<void>((resolve, reject) => {
       r.listen((t0: number): void => {
         lat.push(Number(process.hrtime.bigint()) - t0);
-        if (lat.length < N) writer!.go();
+        if (lat.length < N) must(writer, 'the writer').go();
         else resolve();
       });
       writer = start(r.fd, reject);
@@ -174,7 +175,12 @@ async function openIrq(): Promise<{ irq: Irq; fd: number; what: string; close():
     const dev = await Device.open(bdf);
     dev.config.busMaster = true;
     const irq = dev.irq('MSIX').enable({ vectors: [0] });
-    return { irq, fd: irq.fdOf(0)!, what: `nvme ${bdf} MSI-X vector 0`, close: () => dev.close() };
+    return {
+      irq,
+      fd: must(irq.fdOf(0), "vector 0's eventfd"),
+      what: `nvme ${bdf} MSI-X vector 0`,
+      close: () => dev.close(),
+    };
   }
   const info: DeviceIrqInfo = {
     argsz: 16,
@@ -198,7 +204,12 @@ async function openIrq(): Promise<{ irq: Irq; fd: number; what: string; close():
     emitReleaseRequest: () => undefined,
   });
   const irq = control.index(0).enable();
-  return { irq, fd: irq.fdOf(0)!, what: 'an eventfd without a device', close: () => irq.disable() };
+  return {
+    irq,
+    fd: must(irq.fdOf(0), "vector 0's eventfd"),
+    what: 'an eventfd without a device',
+    close: () => irq.disable(),
+  };
 }
 
 async function main(): Promise<void> {

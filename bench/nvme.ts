@@ -9,7 +9,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { NvmeController, NvmeQueue } from '../lib/nvme';
-import { median } from './util';
+import { median, must } from './util';
 
 const ROUNDS = Number(process.env.NVME_BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.NVME_BENCH_SECONDS ?? 3);
@@ -56,7 +56,7 @@ async function kernelDisk(bdf: string): Promise<string> {
 
 /** `qd` loops, each keeping one read in flight, for `seconds`: completions per second. */
 async function ours(c: NvmeController, q: NvmeQueue, qd: number, seconds: number): Promise<number> {
-  const blocks = c.namespaces.get(NSID)!.size;
+  const blocks = must(c.namespaces.get(NSID), `namespace ${NSID}`).size;
   const end = performance.now() + seconds * 1000;
   let done = 0;
   const t0 = performance.now();

@@ -26,3 +26,9 @@ export function median(xs: readonly number[]): number {
 export function ratioLine(label: string, ratio: number): string {
   return `${label}  ${ratio.toFixed(2)}x`;
 }
+
+/** The value, or a thrown Error naming what was missing (a benchmark has no user to recover). */
+export function must<T>(value: T | null | undefined, what: string): T {
+  if (value === null || value === undefined) throw new Error(`bench: ${what} is missing`);
+  return value;
+}

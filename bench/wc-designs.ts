@@ -13,7 +13,7 @@
 //   vfio-vm run --kernel custom --sample-driver ivshmem --smp 1 -- node dist/bench/wc-designs.js BDF
 import { Device, cookie } from '../lib';
 import { Mapped, native } from '../lib/addon/native';
-import { median } from './util';
+import { median, must } from './util';
 
 const ROUNDS = 9;
 const ITER = 50;
@@ -112,7 +112,7 @@ async function main(): Promise<void> {
         t += ns(() => {
           r = open(d, true);
         });
-        r!.done();
+        must(r, 'the mapping').done();
       }
       return t;
     };
@@ -172,7 +172,9 @@ async function main(): Promise<void> {
   out('| | setup ÷ plain BAR2 mmap | first store per page ÷ later store | write throughput WC ÷ UC |');
   out('| --- | --- | --- | --- |');
   for (const d of designs)
-    out(`| ${d} | ${summary(setup.get(d)!)} | ${summary(first.get(d)!)} | ${summary(wcVsUc.get(d)!)} |`);
+    out(
+      `| ${d} | ${summary(must(setup.get(d), d))} | ${summary(must(first.get(d), d))} | ${summary(must(wcVsUc.get(d), d))} |`,
+    );
   out('');
   out('| write throughput, MB/s | median (lowest–highest) |');
   out('| --- | --- |');

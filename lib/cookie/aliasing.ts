@@ -55,13 +55,13 @@ function range(s: AliasSubject<unknown>): string {
  * their physical ranges overlap or one of them got the attribute the other asked for.
  */
 export function aliasing<M>(subjects: readonly AliasSubject<M>[], pat: PatSnapshot): AliasReport<M>[] {
-  const eff = new Map(subjects.map((s) => [s, effectiveFromPat(pat, s.start, s.end, s.pgprot)]));
-  return subjects.map((a) => {
-    const ea = eff.get(a)!;
+  const eff = subjects.map((s) => effectiveFromPat(pat, s.start, s.end, s.pgprot));
+  return subjects.map((a, i) => {
+    const ea = eff[i];
     const aliases: AliasFinding<M>[] = [];
-    for (const b of subjects) {
+    for (const [j, b] of subjects.entries()) {
       if (b === a || b.bar !== a.bar || b.requested === a.requested) continue;
-      const eb = eff.get(b)!;
+      const eb = eff[j];
       const overlap = a.start < b.end && b.start < a.end;
       const aGotB = ea.attr === b.requested;
       const bGotA = eb.attr === a.requested;

@@ -5,9 +5,10 @@
 // No released kernel has such a feature: its number, values and payload come from
 // MemattrTables.cookieFeature (the sample driver's are in sample-driver.ts), and whether the
 // device offers it is probed (PROBE|GET and PROBE|SET), never assumed.
+import { notSupported } from '../errors';
 import { CookieFeature, CookieMemAttr } from './model';
 import { RouteFacts } from './facts';
-import { Route, barOf, probe, probeWithPat } from './routes';
+import { Route, barOf, probe, probeWithPat, requireBar } from './routes';
 
 const NEED =
   'a driver that hands out mmap cookies through a device feature (e.g. the sample driver, docs/sample-driver.md)';
@@ -72,15 +73,22 @@ export const cookieFeatureRoute: Route = {
   },
 
   open(req, env) {
-    const cf = env.facts.tables.cookieFeature!;
+    // The probe refuses both cases; open() without a probe says the same rather than asserting.
+    const cf = env.facts.tables.cookieFeature;
+    if (!cf) throw notSupported('MmapCookie.open', 'no cookie feature is configured', { device: env.facts.device });
     const n = cookieFeatureNumber(env.facts, cf);
     const region = env.region(req.region.index);
-    const value = cf.values[req.memattr]!;
+    const value = cf.values[req.memattr];
+    if (value === undefined) {
+      throw notSupported('MmapCookie.open', `${cf.name} (feature ${n}) has no value for ${req.memattr}`, {
+        device: env.facts.device,
+      });
+    }
     // The driver maps whole pages; the cookie's mappings still cover only its own length.
     const length = ((BigInt(req.length) + env.pageSize - 1n) / env.pageSize) * env.pageSize;
     const created = env.getFeature(
       n,
-      cf.encodeCreate({ bar: barOf(req.region)!, memattr: value, offset: req.offset, length }),
+      cf.encodeCreate({ bar: requireBar(req.region, 'MmapCookie.open'), memattr: value, offset: req.offset, length }),
     );
     const mmapOffset = cf.decodeCreated(created);
     const fd = env.deviceFd('MmapCookie.open');

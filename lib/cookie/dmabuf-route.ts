@@ -148,12 +148,12 @@ export const dmabufRoute: Route = {
         const rf = facts.tables.revokeFeature;
         const n = revokeNumber(facts, rf);
         const answer = n === undefined ? undefined : facts.feature(n, 'set');
-        if (n === undefined || !answer!.supported) {
+        if (n === undefined || rf === undefined || answer === undefined || !answer.supported) {
           throw notSupported(
             'MmapCookie.revoke',
-            n === undefined
+            n === undefined || rf === undefined || answer === undefined
               ? `no number is known for ${rf?.name ?? 'DMA_BUF_REVOKE'} (neither the cookie tables nor the device's feature table give one)`
-              : `${rf!.name} (feature ${n}) probe answered ${answer!.answer}`,
+              : `${rf.name} (feature ${n}) probe answered ${answer.answer}`,
             {
               device: facts.device,
               hint:
@@ -164,7 +164,7 @@ export const dmabufRoute: Route = {
         }
         const fd = buf.fdFor('MmapCookie.revoke');
         invalidate();
-        env.setFeature(n, rf!.encode(fd));
+        env.setFeature(n, rf.encode(fd));
       },
     };
   },

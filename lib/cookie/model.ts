@@ -310,15 +310,25 @@ export function encodeDmaBufRevoke(dmabufFd: number): Uint8Array {
   return out;
 }
 
+/** The dma-buf memory-attribute feature as upstream's v3 series numbers it. */
+export const DMABUF_MEMATTR_FEATURE: MemattrFeature = Object.freeze({
+  name: 'DMA_BUF_MEMATTR',
+  number: 14,
+  values: Object.freeze({ 'uc-': DMABUF_MEMATTR_NC, wc: DMABUF_MEMATTR_WC }),
+  encode: encodeDmaBufMemattr,
+});
+
+/** The dma-buf revoke feature: no number is settled upstream (a table or the device gives one). */
+export const DMABUF_REVOKE_FEATURE: RevokeFeature = Object.freeze({
+  name: 'DMA_BUF_REVOKE',
+  number: undefined,
+  encode: encodeDmaBufRevoke,
+});
+
 /** The tables without overrides: the v3 DMA_BUF_MEMATTR at 14, no revoke number, no WC regions, no cookie feature. */
 export const DEFAULT_MEMATTR_TABLES: MemattrTables = Object.freeze({
-  memattrFeature: Object.freeze({
-    name: 'DMA_BUF_MEMATTR',
-    number: 14,
-    values: Object.freeze({ 'uc-': DMABUF_MEMATTR_NC, wc: DMABUF_MEMATTR_WC }),
-    encode: encodeDmaBufMemattr,
-  }),
-  revokeFeature: Object.freeze({ name: 'DMA_BUF_REVOKE', number: undefined, encode: encodeDmaBufRevoke }),
+  memattrFeature: DMABUF_MEMATTR_FEATURE,
+  revokeFeature: DMABUF_REVOKE_FEATURE,
   wcRegionTypes: Object.freeze([]),
   cookieFeature: undefined,
   // A driver's own WC routes first: they need no boot option and no ordering of opens.

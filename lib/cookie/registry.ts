@@ -406,9 +406,9 @@ export class CookieRegistry implements CookieOwner {
     }
     const bars = new Set(subjects.map((s) => s.bar));
     for (const m of plain) {
-      const bar = barIndex(m)!;
-      const res = facts.resource(bar);
-      if (!bars.has(bar) || !res) {
+      const bar = barIndex(m);
+      const res = bar === undefined ? undefined : facts.resource(bar);
+      if (bar === undefined || !bars.has(bar) || !res) {
         reset(m);
         continue;
       }

@@ -52,13 +52,15 @@ export function reserveWcBeforeOpen(bdf: string, bars: readonly number[], o: sys
     for (const bar of [...new Set(bars)]) {
       const file = path.join(sysfs.devicePath(bdf, o), `resource${bar}_wc`);
       const problem = reserveProblem(bar, text, fs.existsSync(file));
-      if (problem) {
-        const err = problem.startsWith('BAR index')
-          ? invalidArgument(op, `writeCombine: ${problem}`, { device: bdf })
-          : notSupported(op, `cannot reserve BAR${bar} write-combining: ${problem}`, { device: bdf });
+      // reserveProblem reports an unreadable resource file; the second test narrows text.
+      if (problem !== undefined || text === undefined) {
+        const why = problem ?? 'the sysfs resource file is not readable';
+        const err = why.startsWith('BAR index')
+          ? invalidArgument(op, `writeCombine: ${why}`, { device: bdf })
+          : notSupported(op, `cannot reserve BAR${bar} write-combining: ${why}`, { device: bdf });
         throw err;
       }
-      out.push(reserveOne(bdf, bar, file, parseResourceFile(text!)[bar].start));
+      out.push(reserveOne(bdf, bar, file, parseResourceFile(text)[bar].start));
     }
     return out;
   } catch (e) {

@@ -87,6 +87,16 @@ export function barOf(region: RegionView): number | undefined {
   return region.index >= VFIO_PCI_BAR0_REGION_INDEX && region.index <= VFIO_PCI_BAR5_REGION_INDEX ? i : undefined;
 }
 
+/**
+ * The BAR number of a region a route opens. A route's probe accepts BARs only, so another region
+ * here is a route that skipped its probe: refused, rather than mapped at a wrong BAR.
+ */
+export function requireBar(region: RegionView, op: string): number {
+  const bar = barOf(region);
+  if (bar === undefined) throw notSupported(op, `region ${region.index} is no BAR: no route maps it`);
+  return bar;
+}
+
 /** Whether [offset, offset+length) lies in one mappable area of the region. */
 export function inMappableArea(region: RegionView, offset: bigint, length: number): boolean {
   return (
@@ -277,7 +287,7 @@ export const wcRegionRoute: Route = {
     );
   },
   open(req, env) {
-    const bar = barOf(req.region)!;
+    const bar = requireBar(req.region, 'MmapCookie.open');
     const found = wcRegionsFor(bar, env.facts.regions, env.facts.tables.wcRegionTypes).find((f) =>
       inMappableArea(f.region, req.offset, req.length),
     );

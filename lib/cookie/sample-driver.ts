@@ -11,7 +11,8 @@ import { VFIO_REGION_TYPE_PCI_VENDOR_TYPE } from '../abi';
 import {
   CookieFeature,
   CookieFeatureRequest,
-  DEFAULT_MEMATTR_TABLES,
+  DMABUF_MEMATTR_FEATURE,
+  DMABUF_REVOKE_FEATURE,
   MemattrFeature,
   MemattrTables,
   RevokeFeature,
@@ -79,13 +80,13 @@ export const SAMPLE_COOKIE_FEATURE_TABLE: CookieFeature = Object.freeze({
 
 /** The dma-buf memory-attribute feature at the sample's number (payload and values as upstream's v3). */
 export const SAMPLE_DMABUF_MEMATTR_TABLE: MemattrFeature = Object.freeze({
-  ...DEFAULT_MEMATTR_TABLES.memattrFeature!,
+  ...DMABUF_MEMATTR_FEATURE,
   number: SAMPLE_DMABUF_MEMATTR_FEATURE,
 });
 
 /** The dma-buf revoke feature at the sample driver's number. */
 export const SAMPLE_DMABUF_REVOKE_TABLE: RevokeFeature = Object.freeze({
-  ...DEFAULT_MEMATTR_TABLES.revokeFeature!,
+  ...DMABUF_REVOKE_FEATURE,
   number: SAMPLE_DMABUF_REVOKE_FEATURE,
 });
 

@@ -14,7 +14,7 @@ import { VfioError, check, errnoError } from '../errors';
 import { native } from '../addon/native';
 import { hex } from './model';
 import { overlapping } from './pat';
-import { Route, barOf, probe, reserveNeed } from './routes';
+import { Route, barOf, probe, requireBar, reserveNeed } from './routes';
 
 /** The route through the BAR's sysfs `resourceN_wc` file (prefetchable BARs; needs relaxed devmem or a reservation before open). */
 export const sysfsWcRoute: Route = {
@@ -91,7 +91,7 @@ export const sysfsWcRoute: Route = {
   },
 
   open(req, env) {
-    const bar = barOf(req.region)!;
+    const bar = requireBar(req.region, 'MmapCookie.open');
     const path = env.facts.sysfsWcPath(bar);
     const device = env.facts.device;
     if (!path) throw errnoError(2, 'open', { device, detail: `resource${bar}_wc` });

@@ -131,14 +131,17 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
     return out;
   }
 
+  // A write (data given) resolves to nothing, a read (data undefined) to the bytes read.
+  private async transfer(nsid: number, lba: number, blocks: number, data: Uint8Array, o: IoOptions): Promise<undefined>;
+  private async transfer(nsid: number, lba: number, blocks: number, data: undefined, o: IoOptions): Promise<Uint8Array>;
   private async transfer(
-    write: boolean,
     nsid: number,
     lba: number,
     blocks: number,
     data: Uint8Array | undefined,
     o: IoOptions,
   ): Promise<Uint8Array | undefined> {
+    const write = data !== undefined;
     const op = write ? 'NvmeController.write' : 'NvmeController.read';
     this.checkLba(op, lba);
     const bytes = blocks * this.blockSize(nsid);
@@ -154,7 +157,7 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
       throw e;
     }
     const ps = this.pageSize;
-    if (write) pages.forEach((b, i) => b.u8.set(data!.subarray(i * ps, Math.min(bytes, (i + 1) * ps))));
+    if (data) pages.forEach((b, i) => b.u8.set(data.subarray(i * ps, Math.min(bytes, (i + 1) * ps))));
     const out = write ? undefined : new Uint8Array(bytes);
     const copyOut =
       out && (() => pages.forEach((b, i) => out.set(b.u8.subarray(0, Math.min(ps, bytes - i * ps)), i * ps)));
@@ -178,7 +181,7 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
 
   /** Reads `blocks` logical blocks from `lba` of namespace `nsid`. */
   async read(nsid: number, lba: number, blocks: number, o: IoOptions = {}): Promise<Uint8Array> {
-    return (await this.transfer(false, nsid, lba, blocks, undefined, o))!;
+    return this.transfer(nsid, lba, blocks, undefined, o);
   }
 
   /** Writes `data` (whole logical blocks) at `lba` of namespace `nsid`. */
@@ -192,7 +195,7 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
         message: `NvmeController.write: ${data.length} bytes are not whole ${bs}-byte blocks`,
       });
     }
-    await this.transfer(true, nsid, lba, data.length / bs, data, o);
+    await this.transfer(nsid, lba, data.length / bs, data, o);
   }
 
   /** Flush: what the namespace's volatile write cache holds reaches the media. */

@@ -162,11 +162,12 @@ export class NvmeCore {
   /** Identify with CNS `cns`: the 4 KiB data structure, raw (identify.ts decodes it). */
   async identify(cns: number, nsid: number): Promise<Uint8Array> {
     const page = this.dataPool.alloc();
-    let out: Uint8Array | undefined;
+    const out = new Uint8Array(IDENTIFY_BYTES);
+    // Copied while the page is still the command's (submit frees it after onSuccess).
     await this.admin.submit(identifyCommand(cns, nsid, page.iova), [page], () => {
-      out = page.u8.slice(0, IDENTIFY_BYTES);
+      out.set(page.u8.subarray(0, IDENTIFY_BYTES));
     });
-    return out!;
+    return out;
   }
 
   /** Set Features, Number of Queues: asks for `n` I/O queue pairs, resolves to the number granted. */

@@ -291,7 +291,8 @@ export class NvmeQueue {
 
   private complete(cid: number, status: number, dw0: number): void {
     const slot = this.slots[cid];
-    if (slot === undefined || slot.resolve === undefined) {
+    // A slot in flight has resolve, reject and cmd (submit sets them together, release clears them).
+    if (slot?.resolve === undefined || slot.reject === undefined || slot.cmd === undefined) {
       this.strays++;
       return;
     }
@@ -306,8 +307,8 @@ export class NvmeQueue {
     }
     this.release(cid, slot);
     if (abandoned) return;
-    if (status !== 0) reject!(new NvmeError(status, this.info(cmd!, cid), this.host.label));
-    else if (error !== undefined) reject!(error);
+    if (status !== 0) reject(new NvmeError(status, this.info(cmd, cid), this.host.label));
+    else if (error !== undefined) reject(error);
     else resolve(dw0);
   }
 
@@ -324,7 +325,7 @@ export class NvmeQueue {
   /** The command's info while it is in flight. */
   command(cid: number): NvmeCommandInfo | undefined {
     const slot = this.slots[cid];
-    return slot?.resolve === undefined ? undefined : this.info(slot.cmd!, cid);
+    return slot?.resolve === undefined || slot.cmd === undefined ? undefined : this.info(slot.cmd, cid);
   }
 
   /** Which submission is in flight under this id (undefined: none): to tell whether a command is still the same one. */
@@ -356,11 +357,11 @@ export class NvmeQueue {
   failAll(reason: NvmeAbortReason, detail?: string): number {
     let n = 0;
     this.slots.forEach((slot, cid) => {
-      if (slot.resolve === undefined) return;
-      const { reject, cmd, abandoned } = slot;
+      const { resolve, reject, cmd, abandoned } = slot;
+      if (resolve === undefined || reject === undefined || cmd === undefined) return;
       this.release(cid, slot);
       if (!abandoned) {
-        reject!(new NvmeAbortedError(reason, this.info(cmd!, cid), this.host.label, detail));
+        reject(new NvmeAbortedError(reason, this.info(cmd, cid), this.host.label, detail));
         n++;
       }
     });

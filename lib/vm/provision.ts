@@ -62,7 +62,8 @@ export async function provisionKernel(opts: ProvisionOptions & { cacheDir: strin
   const kernelsDir = path.join(cacheDir, 'kernels');
   // A kernel already unpacked (at its pinned version, for a pin) needs no package lists at all.
   const cached = pin ? readEntry(kernelsDir, pinRelease(pin), pin.version)
-    : readEntry(kernelsDir, imagePackageFor(opts.kernel!).slice('linux-image-'.length));
+    : opts.kernel !== undefined ? readEntry(kernelsDir, imagePackageFor(opts.kernel).slice('linux-image-'.length))
+    : undefined;
   if (cached) return cached;
   const apt = new PrivateApt(cacheDir);
   await refreshLists(apt, opts.listsMaxAgeSeconds ?? DEFAULT_LISTS_MAX_AGE_SECONDS, log);

@@ -122,7 +122,8 @@ async function compile(tree: string, sourceDir: string, names: string[], entry: 
  * unload and reload it): VFIO_VM_SAMPLE_DRIVER, VFIO_VM_SAMPLE_MODULE.
  */
 export function withSampleDriverModule(opts: RunOptions, module: string): RunOptions {
-  const device = opts.sampleDriver!;
+  const device = opts.sampleDriver;
+  if (device === undefined) throw new VmError('options', 'withSampleDriverModule: no sampleDriver device is given');
   const drivers = opts.deviceDrivers ?? {};
   if (drivers[device] !== undefined && drivers[device] !== SAMPLE_DRIVER_NAME) {
     throw new VmError('options', `--sample-driver ${device} and --driver ${device}=${drivers[device]} ask for two drivers`);

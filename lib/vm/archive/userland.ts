@@ -215,15 +215,14 @@ export function keptPackages(pkgsDir: string, pins: Pins): Set<string> {
     return path.join(pkgsDir, pkg, prog);
   });
   queue.push(where.get('ld-linux-x86-64.so.2') ?? '');
-  while (queue.length) {
-    const file = queue.pop()!;
+  for (let file = queue.pop(); file !== undefined; file = queue.pop()) {
     if (!file || seen.has(file)) continue;
     seen.add(file);
     for (const soname of elfNeeded(resolveInside(pkgsDir, file))) {
       const owner = owners.get(soname);
       if (!owner) throw new VmError('provision', `${path.basename(file)} needs ${soname}, which no package of the closure provides`);
       keep.add(owner);
-      queue.push(where.get(soname)!);
+      queue.push(where.get(soname) ?? '');
     }
   }
   keep.add(owners.get('ld-linux-x86-64.so.2') ?? 'libc6');

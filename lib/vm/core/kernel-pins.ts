@@ -4,6 +4,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { packageRoot } from '../../addon/paths';
+import { VmError } from './errors';
 
 export interface KernelPin {
   /** What `--kernel NAME` and the test configurations call it, e.g. "6.12". */
@@ -56,10 +57,18 @@ export function checkKernelPins(pins: KernelPins, where = 'kernel pins'): Kernel
 }
 
 /** The kernel release (uname -r) of a pin: its image package name without "linux-image-". */
-export const pinRelease = (pin: KernelPin) => IMAGE.exec(pin.package)![1];
+export function pinRelease(pin: KernelPin): string {
+  const m = IMAGE.exec(pin.package);
+  if (!m) throw new VmError('provision', `kernel pin "${pin.name}": ${pin.package} is not a generic amd64 image package`);
+  return m[1];
+}
 
 /** The pin called `name`, or undefined. */
 export const findKernelPin = (pins: KernelPins, name: string) => pins.kernels.find((k) => k.name === name);
 
 /** The default pin. */
-export const defaultKernelPin = (pins: KernelPins) => findKernelPin(pins, pins.default)!;
+export function defaultKernelPin(pins: KernelPins): KernelPin {
+  const pin = findKernelPin(pins, pins.default);
+  if (!pin) throw new VmError('provision', `kernel pins: "default" is "${pins.default}", which names no pin`);
+  return pin;
+}

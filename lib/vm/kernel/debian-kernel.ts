@@ -41,8 +41,12 @@ export function compareReleases(a: string, b: string): number {
 /** Image package names of generic kernels, newest first. */
 export function genericImages(names: string[]): string[] {
   return names
-    .filter((n) => GENERIC_IMAGE.test(n))
-    .sort((a, b) => compareReleases(GENERIC_IMAGE.exec(b)![1], GENERIC_IMAGE.exec(a)![1]));
+    .flatMap((name) => {
+      const m = GENERIC_IMAGE.exec(name);
+      return m ? [{ name, release: m[1] }] : [];
+    })
+    .sort((a, b) => compareReleases(b.release, a.release))
+    .map((x) => x.name);
 }
 
 /** "7.3.4+deb13", "7.3.4+deb13-amd64" or "linux-image-7.3.4+deb13-amd64" → the image package. */

@@ -60,7 +60,8 @@ export function pathKernel(spec: string): KernelInfo {
     throw new VmError('kernel-path', `--kernel ${spec}: ${bzImage} is not a bzImage`);
   }
   const pvh = vmlinux !== undefined && hasPvhEntry(vmlinux);
-  if (!pvh && !bzImage) {
+  const kernelImage = pvh ? vmlinux : bzImage;
+  if (!kernelImage) {
     throw new VmError('kernel-path', `--kernel ${spec}: ${vmlinux} has no PVH entry (CONFIG_PVH) and no bzImage is beside it`);
   }
   const release = (bzImage && bzImageRelease(fs.readFileSync(bzImage)))
@@ -72,7 +73,7 @@ export function pathKernel(spec: string): KernelInfo {
   return {
     source: 'path',
     kernelVersion,
-    kernelImage: pvh ? vmlinux! : bzImage!,
+    kernelImage,
     pvh,
     bzImage,
     modulesDir,

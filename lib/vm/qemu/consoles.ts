@@ -73,7 +73,7 @@ export class RunConsoles {
     this.log.write(b);
     const text = this.partial + b.toString('utf8').replace(/\r/g, '');
     const parts = text.split('\n');
-    this.partial = parts.pop()!;
+    this.partial = parts.pop() ?? ''; // split() gives at least one part
     for (const line of parts) {
       this.lines.push(line);
       if (this.lines.length > 200) this.lines.shift();

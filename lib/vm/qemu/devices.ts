@@ -248,9 +248,10 @@ export function guestDevices(
     const id = props.get('id') ?? `device-${i}`;
     if (!props.has('id')) qemu += `,id=${id}`;
     let bdf: string;
-    if (props.has('addr')) {
-      bdf = slotBdf(...parseAddr(props.get('addr')!));
-      if (parseAddr(props.get('addr')!)[0] >= INFRA_FIRST_SLOT) {
+    const addr = props.get('addr');
+    if (addr !== undefined) {
+      bdf = slotBdf(...parseAddr(addr));
+      if (parseAddr(addr)[0] >= INFRA_FIRST_SLOT) {
         throw new VmError('options', `--device "${spec}": slots from 0x${INFRA_FIRST_SLOT.toString(16)} are reserved`);
       }
     } else {

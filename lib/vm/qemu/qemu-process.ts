@@ -39,7 +39,8 @@ export function runQemu(opts: QemuProcessOptions): Promise<QemuExit> {
   let stderr = '';
   let timedOut = false;
   let aborted = false;
-  child.stderr!.on('data', (b: Buffer) => {
+  // stdio pipes stderr in both modes, so the stream is there.
+  child.stderr?.on('data', (b: Buffer) => {
     stderr += b.toString();
     if (opts.interactive) process.stderr.write(b);
   });

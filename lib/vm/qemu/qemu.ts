@@ -8,6 +8,7 @@ import { GuestDevice, INFRA_FIRST_SLOT } from './devices';
 import { Share } from './guest-spec';
 import { REQUEST_PORT_NAME } from './guest-requests';
 import { sharedRamArgs } from './model-device';
+import { VmError } from '../core/errors';
 import { KernelInfo } from '../core/kernel';
 
 export const QEMU = 'qemu-system-x86_64';
@@ -93,7 +94,8 @@ function consoleArgs(c: Consoles, slot: number): string[] {
   if (c.stdio) {
     return ['-chardev', 'stdio,id=con,mux=on,signal=off', '-serial', 'chardev:con', '-mon', 'chardev=con,mode=readline'];
   }
-  const s = c.sockets!;
+  const s = c.sockets;
+  if (!s) throw new VmError('options', 'the console needs either stdio or the socket paths');
   // The host is the server: QEMU connects at start-up, so no byte is written before anyone reads.
   return [
     '-chardev', `socket,id=con,path=${s.console}`, '-serial', 'chardev:con',
