@@ -2787,7 +2787,6 @@ export declare class IommufdContext implements IommuContextBase {
     deviceAddress(m: DmaMapping, offset?: number, length?: number): bigint;
     physicalAddress(iova: bigint, length?: bigint): DeviceAddress;
     mapDmaBuf(buf: DmaBuf, o?: DmaBufMapOptions): IoasFileMapping;
-    private mapFileError;
     private unmapFile;
     get fileMappings(): IoasFileMapping[];
     unmapAll(): unknown[];

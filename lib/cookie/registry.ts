@@ -1,10 +1,10 @@
 // One device's cookies: making them (validate → probe every route → open the chosen one), looking
 // them up the way the kernel resolves an mmap offset, and keeping the PAT aliasing report of the
-// device's BAR mappings current while write-combining cookies are mapped.
+// device's BAR mappings current while write-combining cookies are mapped (bar-aliases.ts).
 import { invalidArgument } from '../errors';
 import { Mapping } from '../memory/mapping';
 import { native } from '../addon/native';
-import { AliasSubject, aliasing } from './aliasing';
+import { barIndex, reportBarAliases } from './bar-aliases';
 import { CookieOwner, MmapCookie } from './cookie';
 import { dmabufRoute } from './dmabuf-route';
 import { DeviceFacts, FactsSource, FeatureProbeAnswers, HostPaths } from './facts';
@@ -379,59 +379,6 @@ export class CookieRegistry implements CookieOwner {
    */
   refreshAliasing(): void {
     const cookieMaps = this.live.flatMap((c) => c.mappings.map((m) => ({ c, m })));
-    const plain = this.plainBarMappings();
-    const reset = (m: Mapping) => {
-      if (m.aliases.length) m.aliases = [];
-    };
-    if (cookieMaps.length === 0) {
-      plain.forEach(reset);
-      return;
-    }
-    const facts = this.facts();
-    const subjects: AliasSubject<Mapping>[] = [];
-    for (const { c, m } of cookieMaps) {
-      const bar = barOf(c.region);
-      const res = bar === undefined ? undefined : facts.resource(bar);
-      if (bar === undefined || !res) continue;
-      const start = res.start + c.offset;
-      subjects.push({
-        mapping: m,
-        bar,
-        start,
-        end: start + BigInt(c.length),
-        requested: c.requested,
-        pgprot: c.pgprot,
-        label: c.label,
-      });
-    }
-    const bars = new Set(subjects.map((s) => s.bar));
-    for (const m of plain) {
-      const bar = barIndex(m);
-      const res = bar === undefined ? undefined : facts.resource(bar);
-      if (bar === undefined || !bars.has(bar) || !res) {
-        reset(m);
-        continue;
-      }
-      const start = res.start + m.offset;
-      subjects.push({
-        mapping: m,
-        bar,
-        start,
-        end: start + BigInt(m.length),
-        requested: 'uc-',
-        pgprot: 'uc-',
-        label: `the BAR${bar} mapping at ${hex(m.offset)} (${hex(m.length)} bytes)`,
-      });
-    }
-    for (const r of aliasing(subjects, facts.pat())) {
-      r.subject.mapping.effective = r.effective.attr;
-      r.subject.mapping.aliases = r.aliases.map((a) => ({ with: a.with.mapping, attr: a.attr, reason: a.reason }));
-    }
+    reportBarAliases(cookieMaps, this.plainBarMappings(), () => this.facts());
   }
-}
-
-/** The BAR number of a mapping's region, when it is a BAR. */
-function barIndex(m: Mapping): number | undefined {
-  const i = m.regionIndex;
-  return i !== undefined && i >= 0 && i <= 5 ? i : undefined;
 }

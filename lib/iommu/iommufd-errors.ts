@@ -1,5 +1,7 @@
-// What the iommufd backend says when opening or binding a device's cdev fails: the errno as
-// the BusyError or VfioError it means, with a hint that names the fix.
+// What the iommufd backend says when an iommufd call fails (opening or binding a device's cdev,
+// mapping a dma-buf, asking a physical address): the errno as the BusyError or VfioError it
+// means, with a hint that names the fix.
+import type { DmaBuf } from '../dma/dmabuf';
 import { BusyError, VfioError, errnoError, errnoName } from '../errors';
 import { nodeAccessHint } from '../system/hints';
 
@@ -45,6 +47,36 @@ export function bindError(errno: number, name: string, tokenHint?: string): Vfio
           '(/dev/vfio/N), by another iommufd, or by a kernel driver; close the other user first'
         : code === 'EPERM'
           ? 'binding a no-IOMMU device needs CAP_SYS_RAWIO'
+          : undefined,
+  });
+}
+
+/** IOMMU_IOAS_MAP_FILE's failures: which kernels import which dma-bufs. */
+export function mapFileError(errno: number, buf: DmaBuf): VfioError {
+  const code = errnoName(errno);
+  const unsupported = code === 'ENOTTY' || code === 'EOPNOTSUPP' || code === 'ENODEV';
+  return errnoError(errno, 'IOMMU_IOAS_MAP_FILE', {
+    detail: `dma-buf of ${buf.label} ${buf.regionName}`,
+    hint:
+      code === 'ENOTTY'
+        ? "this kernel's iommufd has no IOMMU_IOAS_MAP_FILE (Linux 6.13+)"
+        : unsupported || code === 'EINVAL'
+          ? "this kernel's iommufd does not import this dma-buf: it takes single-range VFIO PCI dma-bufs " +
+            '(Linux 6.19+, CONFIG_VFIO_PCI_DMABUF and PCI_P2PDMA); export one range only'
+          : undefined,
+  });
+}
+
+/** IOMMU_IOAS_NOIOMMU_GET_PA's failures. */
+export function getPaError(errno: number, iova: bigint): VfioError {
+  const code = errnoName(errno);
+  return errnoError(errno, 'IOMMU_IOAS_NOIOMMU_GET_PA', {
+    detail: `IOVA 0x${iova.toString(16)}`,
+    hint:
+      code === 'EPERM'
+        ? 'physical addresses are for CAP_SYS_RAWIO only'
+        : code === 'ENOENT'
+          ? 'nothing is mapped at that IOVA'
           : undefined,
   });
 }

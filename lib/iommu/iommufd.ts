@@ -12,7 +12,6 @@ import { DmaMapOptions, DmaSpace } from '../dma/map';
 import type { DmaBuf } from '../dma/dmabuf';
 import {
   ClosedError,
-  VfioError,
   check,
   closedError,
   errnoError,
@@ -26,7 +25,7 @@ import { DeviceNodeOptions } from './backend';
 import { DeviceTarget, IommuContextBase, OpenDeviceOptions, OpenedDevice } from './context';
 import { vfTokenBytes, vfTokenHint } from './vf-token';
 import { DmaBufMapOptions, IoasFileMapping } from './ioas-file';
-import { bindError, openHint } from './iommufd-errors';
+import { bindError, getPaError, mapFileError, openHint } from './iommufd-errors';
 import { excludedSpans, ioasDmaBackend, ioasMapFlags, queryIoasRanges } from './iommufd-dma';
 import { IovaRange } from '../dma/iova';
 import { closingFds, forgetLeak, watchLeak } from '../addon/leak-guard';
@@ -299,18 +298,7 @@ export class IommufdContext implements IommuContextBase {
     if (!get) throw notSupported(op, 'the native addon lacks IOMMU_IOAS_NOIOMMU_GET_PA');
     const out = new BigUint64Array(2);
     const r = get(this.fd(op), this.ioasId, iova, length, out);
-    if (r < 0) {
-      const code = errnoName(-r);
-      throw errnoError(-r, op, {
-        detail: `IOVA 0x${iova.toString(16)}`,
-        hint:
-          code === 'EPERM'
-            ? 'physical addresses are for CAP_SYS_RAWIO only'
-            : code === 'ENOENT'
-              ? 'nothing is mapped at that IOVA'
-              : undefined,
-      });
-    }
+    if (r < 0) throw getPaError(-r, iova);
     return { address: out[0], contiguous: out[1] };
   }
 
@@ -345,28 +333,12 @@ export class IommufdContext implements IommuContextBase {
     const r = native().IOMMU_IOAS_MAP_FILE(fd, this.ioasId, file, offset, length, iova, ioasMapFlags(read, write));
     if (typeof r === 'number') {
       alloc.free(iova);
-      throw this.mapFileError(-r, buf);
+      throw mapFileError(-r, buf);
     }
     const m = new IoasFileMapping({ unmap: (x) => this.unmapFile(x) }, buf, iova, offset, length, read, write);
     this.fileMaps.add(m);
     buf.attach(m);
     return m;
-  }
-
-  private mapFileError(errno: number, buf: DmaBuf): VfioError {
-    const code = errnoName(errno);
-    const unsupported = code === 'ENOTTY' || code === 'EOPNOTSUPP' || code === 'ENODEV';
-    const e = errnoError(errno, 'IOMMU_IOAS_MAP_FILE', {
-      detail: `dma-buf of ${buf.label} ${buf.regionName}`,
-      hint:
-        code === 'ENOTTY'
-          ? "this kernel's iommufd has no IOMMU_IOAS_MAP_FILE (Linux 6.13+)"
-          : unsupported || code === 'EINVAL'
-            ? "this kernel's iommufd does not import this dma-buf: it takes single-range VFIO PCI dma-bufs " +
-              '(Linux 6.19+, CONFIG_VFIO_PCI_DMABUF and PCI_P2PDMA); export one range only'
-            : undefined,
-    });
-    return e;
   }
 
   private unmapFile(m: IoasFileMapping): void {
