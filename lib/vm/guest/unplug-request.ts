@@ -66,7 +66,7 @@ export async function requestUnplug(id: string, o: RequestUnplugOptions = {}): P
         continue;
       }
       const lines = (pending + buf.toString('utf8', 0, n)).split('\n');
-      pending = lines.pop()!;
+      pending = lines.pop() ?? ''; // split() gives at least one part
       for (const line of lines) {
         let reply: GuestReply;
         try {

@@ -80,7 +80,7 @@ export function serveGuestRequests(path: string, monitor: Promise<VmMonitor>): {
     };
     sock.on('data', (chunk: string) => {
       const lines = (buffered + chunk).split('\n');
-      buffered = lines.pop()!;
+      buffered = lines.pop() ?? ''; // split() gives at least one part
       for (const line of lines) if (line.trim() !== '') void answerRequest(line, monitor, send);
     });
     sock.on('error', () => sock.destroy());

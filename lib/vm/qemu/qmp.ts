@@ -152,7 +152,7 @@ export class QmpClient extends EventEmitter<QmpClientEvents> {
 
   private onData(chunk: string): void {
     const lines = (this.buffered + chunk).split('\n');
-    this.buffered = lines.pop()!;
+    this.buffered = lines.pop() ?? ''; // split() gives at least one part
     for (const line of lines) {
       if (line.trim() === '') continue;
       let msg: Record<string, unknown>;
@@ -181,8 +181,8 @@ export class QmpClient extends EventEmitter<QmpClientEvents> {
     } else if ('return' in msg || 'error' in msg) {
       const id = typeof msg.id === 'string' ? msg.id : undefined;
       const p = id === undefined ? undefined : this.pending.get(id);
-      if (!p) return; // a reply to nobody (QEMU answers an unparsable command without an id)
-      this.pending.delete(id!);
+      if (id === undefined || !p) return; // a reply to nobody (QEMU answers an unparsable command without an id)
+      this.pending.delete(id);
       if ('error' in msg) {
         const err = msg.error as { class?: string; desc?: string };
         p.reject(new QmpError(p.command, err.class ?? 'GenericError', err.desc ?? '(no description)'));
