@@ -3,6 +3,7 @@
 // whole CLI can also run in-process (tests do).
 import pc from 'picocolors';
 import { currentInvocation } from '../system/hints';
+import { dropOutputOnEpipe } from '../text/usage';
 import { main } from './program';
 
 // Colour only on a terminal (or with FORCE_COLOR), never with NO_COLOR or --no-color: picocolors
@@ -14,6 +15,7 @@ const colorOn = (tty: boolean | undefined) => pc.isColorSupported && (!!tty || f
 // which is how the reader started it (docs/cli.md).
 const cli = process.env.npm_command === 'exec' ? 'npx vfio' : 'vfio';
 
+dropOutputOnEpipe(process.stdout);
 main(process.argv.slice(2), {
   invocation: currentInvocation(cli),
   out: (s) => process.stdout.write(s),

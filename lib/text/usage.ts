@@ -75,3 +75,14 @@ export function shortUsage(root: Command): string {
     `See ${root.name()} --help, or ${root.name()} COMMAND --help.\n`
   );
 }
+
+/**
+ * `vfio … | head`: once the reader is gone, the rest of the output is dropped and the command
+ * ends normally, instead of crashing on EPIPE with a stack trace (for `vfio-vm run`, with QEMU
+ * mid-run). Any other error on the stream is still thrown.
+ */
+export function dropOutputOnEpipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+  });
+}

@@ -1,7 +1,7 @@
 // Argument handling and exit statuses of `vfio`: usage errors exit 2 with the usage line, failed
 // operations exit 1 with `error:` and `hint:`, help exits 0. Run in-process (main() with a
 // recording runtime) and once through the real bin, which is what users and scripts see.
-import { spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { parseBdfArg, parseOffsetArg, parseRegionArg, parseWidthArg } from '../../lib/cli/args';
@@ -297,5 +297,22 @@ describe('NO_COLOR through the real bins', () => {
     expect(version.stdout.trim()).toBe(
       JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')).version,
     );
+  });
+});
+
+describe('a reader that goes away (`vfio --help | head -0`)', () => {
+  // The pipe's read end is closed before the command starts writing (Node takes far longer to
+  // start than this takes), so its first write fails with EPIPE: that must end the command
+  // quietly, with status 0, not with a stack trace.
+  it.each([
+    ['vfio', path.resolve(__dirname, '../../dist/lib/cli/vfio.js')],
+    ['vfio-vm', path.resolve(__dirname, '../../dist/lib/vm/cli/main.js')],
+  ])('%s --help', async (_name, bin) => {
+    const child = spawn(process.execPath, [bin, '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const status = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    expect({ status, stderr }).toEqual({ status: 0, stderr: '' });
   });
 });

@@ -6,7 +6,7 @@ import { Command, CommanderError, Option } from 'commander';
 import pc from 'picocolors';
 import { packageVersion } from '../../addon/paths';
 import { table } from '../../text/table';
-import { oneLineUsageErrors, shortUsage } from '../../text/usage';
+import { dropOutputOnEpipe, oneLineUsageErrors, shortUsage } from '../../text/usage';
 import { ACCEL_CHOICES, AccelChoice } from '../qemu/accel';
 import { kernelCommands } from './kernel';
 import { kernelsCommand } from './kernels';
@@ -223,16 +223,6 @@ export function program(): Command {
   // A usage error is one line naming the mistake and the command's --help, as `vfio` does.
   oneLineUsageErrors(prog, (s) => process.stderr.write(s));
   return prog;
-}
-
-/**
- * `vfio-vm run -- cmd | head`: once the reader is gone, the rest of the command's output is
- * dropped (the run still ends normally) instead of crashing on EPIPE with QEMU mid-run.
- */
-function dropOutputOnEpipe(stream: NodeJS.WriteStream): void {
-  stream.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code !== 'EPIPE') throw e;
-  });
 }
 
 export async function main(argv: string[]): Promise<void> {
