@@ -14,39 +14,15 @@ export default tseslint.config(
       // Unused names fail the compile (tsconfig: noUnusedLocals, noUnusedParameters); the
       // rule would report the same names a second time.
       '@typescript-eslint/no-unused-vars': 'off',
-      // Off for the folders not yet rewritten to narrow instead of asserting (see the override
-      // below, which lists the folders done): they still state invariants with `!`.
-      '@typescript-eslint/no-non-null-assertion': 'off',
+      // Code narrows (a checked lookup, a captured value, an early typed throw, `must` in tests)
+      // instead of asserting non-null with `!`.
+      '@typescript-eslint/no-non-null-assertion': 'error',
     },
   },
   {
-    // Folders whose code narrows (a checked lookup, a captured value, an early typed throw) where
-    // it used to assert non-null with `!`: the rule keeps them that way.
-    files: [
-      'lib/abi/**/*.ts',
-      'lib/addon/**/*.ts',
-      'lib/cli/**/*.ts',
-      'lib/cookie/**/*.ts',
-      'lib/decode/**/*.ts',
-      'lib/device/**/*.ts',
-      'lib/doctor/**/*.ts',
-      'lib/errors/**/*.ts',
-      'lib/events/**/*.ts',
-      'lib/features/**/*.ts',
-      'lib/iommu/**/*.ts',
-      'lib/irq/**/*.ts',
-      'lib/memory/**/*.ts',
-      'lib/nvme/**/*.ts',
-      'lib/sysfs.ts',
-      'lib/system/**/*.ts',
-      'lib/text/**/*.ts',
-      'lib/user/**/*.ts',
-      'lib/vm/**/*.ts',
-      'lib/index.ts',
-      'examples/**/*.ts',
-      'bench/**/*.ts',
-    ],
-    rules: { '@typescript-eslint/no-non-null-assertion': 'error' },
+    // Being split into smaller files; the rule applies to the new files once the split lands.
+    files: ['test/guest/dma.test.ts', 'test/host/vm-units.test.ts'],
+    rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
   },
   {
     files: ['**/*.js', '**/*.cjs'],

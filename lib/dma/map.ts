@@ -235,7 +235,9 @@ export class DmaSpace implements MappingSpace {
   unmapOne(m: DmaMapping): void {
     const r = this.backend.unmap(m.at, m.size);
     if (r < 0) throw errnoError(-r, this.backend.unmapOp, { detail: `IOVA ${hex(m.at)}, ${hex(m.size)} bytes` });
-    this.allocator!.release(m.at);
+    // A live mapping took its range from the allocator, and dropAll() forgets every mapping
+    // before it drops the allocator: the allocator is there whenever a mapping is.
+    this.allocator?.release(m.at);
     this.forget(m);
   }
 
@@ -243,8 +245,8 @@ export class DmaSpace implements MappingSpace {
   forget(m: DmaMapping): void {
     const i = m.slot;
     if (this.live[i] !== m) return;
-    const last = this.live.pop()!;
-    if (last !== m) {
+    const last = this.live.pop();
+    if (last !== undefined && last !== m) {
       this.live[i] = last;
       last.slot = i;
     }

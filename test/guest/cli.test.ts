@@ -8,11 +8,12 @@ import { jsonValue } from '../../lib/cli/format';
 import * as sysfs from '../../lib/system/sysfs';
 import { guestEnv, openDevice } from './env';
 import { kernelFacts } from './kernel-facts';
+import { must } from '../support/must';
 
-const EDU = process.env.VFIO_VM_EDU!;
-const IVSHMEM = process.env.VFIO_VM_IVSHMEM!;
-const NVME = process.env.VFIO_VM_NVME!;
-const TESTDEV = process.env.VFIO_VM_PCI_TESTDEV!;
+const EDU = must(process.env.VFIO_VM_EDU, 'process.env.VFIO_VM_EDU');
+const IVSHMEM = must(process.env.VFIO_VM_IVSHMEM, 'process.env.VFIO_VM_IVSHMEM');
+const NVME = must(process.env.VFIO_VM_NVME, 'process.env.VFIO_VM_NVME');
+const TESTDEV = must(process.env.VFIO_VM_PCI_TESTDEV, 'process.env.VFIO_VM_PCI_TESTDEV');
 const CLI = path.resolve(__dirname, '../../lib/cli/vfio.js');
 const PROBE = path.resolve(__dirname, '../../../build/tools/vfio-probe');
 /** The configuration's backend, as the CLI takes it: the CLI opens devices as the library does here. */
@@ -73,7 +74,10 @@ function expectProbeRegions(
   // Indexes the kernel refused (VGA on these devices) are absent from the CLI's table.
   expect(cli.map((r) => r.index)).toEqual(probe.filter((p) => p.errno === undefined).map((p) => p.index));
   for (const p of probe.filter((x) => x.errno === undefined)) {
-    const r = cli.find((x) => x.index === p.index)!;
+    const r = must(
+      cli.find((x) => x.index === p.index),
+      'cli.find((x) => x.index === p.index)',
+    );
     expect({ index: r.index, size: BigInt(r.size), offset: BigInt(r.offset) }).toEqual({
       index: p.index,
       size: BigInt(p.size),
@@ -136,7 +140,7 @@ describe('vfio info --json', () => {
     expect(out.irqs).toEqual(
       jsonValue(dev.irqs.map((i) => ({ index: i.index, name: i.name, count: i.count, flags: i.flags }))),
     );
-    const ids = sysfs.pciIds(bdf)!;
+    const ids = must(sysfs.pciIds(bdf), 'sysfs.pciIds(bdf)');
     expect(out.ids).toMatchObject({ vendor: ids.vendor, device: ids.device, class: ids.class });
     const caps = dev.config.capabilities();
     expect(out.config.capabilities.map((c: { id: number; offset: number }) => [c.id, c.offset])).toEqual(
@@ -188,7 +192,7 @@ describe('vfio list --json', () => {
       });
     }
     const other = nonVfioDevice();
-    expect(byBdf.get(other.bdf)!.vfio).toEqual({
+    expect(must(byBdf.get(other.bdf), 'byBdf.get(other.bdf)').vfio).toEqual({
       usable: false,
       reasons: [`bound to ${other.driver}`],
       hint: `vfio bind ${other.bdf}`,
@@ -280,7 +284,7 @@ describe('vfio bind / unbind', () => {
         override: undefined,
       });
       for (const k of keys.filter((x) => x.op === '=')) {
-        const attr = /^ATTR\{(\w+)\}$/.exec(k.key)![1];
+        const attr = must(/^ATTR\{(\w+)\}$/.exec(k.key), `an ATTR{name} key in ${k.key}`)[1];
         fs.writeFileSync(`/sys/bus/pci/devices/${TESTDEV}/${attr}`, k.value);
       }
       // udev ignores a RUN program's failure (the unbind finds no driver here): so does this.
@@ -316,7 +320,7 @@ describe('vfio bind / unbind', () => {
       `error: ${TESTDEV} is in use: its VFIO group or device file is open in process ${process.pid}\n`,
     );
     expect(sysfs.driverOf(TESTDEV)).toBe('vfio-pci');
-    expect(dev.config.deviceId).toBe(sysfs.pciIds(TESTDEV)!.device);
+    expect(dev.config.deviceId).toBe(must(sysfs.pciIds(TESTDEV), 'sysfs.pciIds(TESTDEV)').device);
   });
 });
 

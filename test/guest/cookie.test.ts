@@ -9,6 +9,7 @@ import { native } from '../../lib/addon/native';
 import { describeIf, guestEnv, kernelArg, openDevice } from './env';
 import { SERIES, kernelFacts, unmeasured } from './kernel-facts';
 import { rejection, thrown } from '../support/errors';
+import { must } from '../support/must';
 
 const env = guestEnv();
 const RELAXED = kernelArg('iomem=relaxed');
@@ -88,7 +89,7 @@ describe('edu BAR0 (not prefetchable)', () => {
 describeIf(kernelFacts, unmeasured)('ivshmem BAR2 after a plain open', () => {
   it(`the open itself reserves the whole BAR UC- in PAT on ${SERIES}: ${kernelFacts?.patReserveAtOpen}`, async () => {
     await using _dev = await openDevice(env.ivshmem);
-    expect(patCovers(env.ivshmem, 2, 0, 4 << 20, 'uc-')).toBe(kernelFacts!.patReserveAtOpen);
+    expect(patCovers(env.ivshmem, 2, 0, 4 << 20, 'uc-')).toBe(must(kernelFacts, 'kernelFacts').patReserveAtOpen);
   });
 });
 
@@ -193,7 +194,10 @@ describe('dma-buf route', () => {
     await using dev = await openDevice(env.ivshmem);
     const offered = dev.feature('DMA_BUF').probe({ get: true });
     const routes = dev.memattrRoutes(2).routes;
-    const dmabuf = routes.find((r) => r.route === 'dmabuf')!;
+    const dmabuf = must(
+      routes.find((r) => r.route === 'dmabuf'),
+      "routes.find((r) => r.route === 'dmabuf')",
+    );
     if (!offered) {
       expect(dmabuf.available).toBe(false);
       return;

@@ -4,8 +4,9 @@
 // the test prints the figures and the rate.
 import { spawnSync } from 'child_process';
 import * as path from 'path';
+import { must } from '../support/must';
 
-const EDU = process.env.VFIO_VM_EDU!;
+const EDU = must(process.env.VFIO_VM_EDU, 'process.env.VFIO_VM_EDU');
 const CYCLES = 10_000;
 const BUDGET_MS = 150_000;
 
@@ -19,7 +20,7 @@ describe('open → map → IRQ enable → DMA map → close cycles (edu)', () =>
         { encoding: 'utf8', timeout: BUDGET_MS + 300_000 },
       );
       expect({ status: r.status, signal: r.signal }).toEqual({ status: 0, signal: null });
-      const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
+      const out = JSON.parse(must(r.stdout.trim().split('\n').pop(), "r.stdout.trim().split('\\n').pop()"));
       process.stdout.write(
         `[cycles] ${out.done} cycles in ${out.ms} ms (${out.perSecond.toFixed(1)}/s; 10,000 would take ` +
           `${(CYCLES / out.perSecond) | 0} s): fds ${out.before.fds} → ${out.after.fds}, ` +

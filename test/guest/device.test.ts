@@ -6,10 +6,11 @@ import { decodeConfigHeader, pciCapabilities, pciExtCapabilities } from '../../l
 import * as sysfs from '../../lib/system/sysfs';
 import { guestEnv, openDevice } from './env';
 import { sleep } from '../support/time';
+import { must } from '../support/must';
 
-const EDU = process.env.VFIO_VM_EDU!;
-const IVSHMEM = process.env.VFIO_VM_IVSHMEM!;
-const NVME = process.env.VFIO_VM_NVME!;
+const EDU = must(process.env.VFIO_VM_EDU, 'process.env.VFIO_VM_EDU');
+const IVSHMEM = must(process.env.VFIO_VM_IVSHMEM, 'process.env.VFIO_VM_IVSHMEM');
+const NVME = must(process.env.VFIO_VM_NVME, 'process.env.VFIO_VM_NVME');
 
 describe('edu (BAR0 through a mapping)', () => {
   let dev: Device;
@@ -93,7 +94,7 @@ describe('ivshmem (BAR2: shared memory the host can see)', () => {
     expect([bar2.read8(base + 0x212), bar2.read16(base + 0x210), bar2.read32(base + 4)]).toEqual([
       0x7a, 0xbeef, 0xc0de0001,
     ]);
-    const file = fs.readFileSync(process.env.VFIO_VM_IVSHMEM_FILE!);
+    const file = fs.readFileSync(must(process.env.VFIO_VM_IVSHMEM_FILE, 'process.env.VFIO_VM_IVSHMEM_FILE'));
     for (let i = 0; i < 64; i++) expect(file.readUInt32LE(base + i * 4)).toBe((0xc0de0000 | i) >>> 0);
     expect(file.readBigUInt64LE(base + 0x200)).toBe(0x0123456789abcdefn);
     expect(file.readUInt16LE(base + 0x210)).toBe(0xbeef);
@@ -159,7 +160,7 @@ describe('config space', () => {
     '%s at %s: ids, class and capabilities match sysfs',
     async (_name, bdf) => {
       await using dev = await openDevice(bdf);
-      const ids = sysfs.pciIds(bdf)!;
+      const ids = must(sysfs.pciIds(bdf), 'sysfs.pciIds(bdf)');
       expect(dev.config.vendorId).toBe(ids.vendor);
       expect(dev.config.deviceId).toBe(ids.device);
       expect(dev.config.classCode).toBe(ids.class);
@@ -254,7 +255,7 @@ describe('safety and errors', () => {
       return d !== undefined && !d.includes('vfio') && d !== 'pcieport';
     });
     expect(other).toBeDefined();
-    const err = await openDevice(other!).catch((e) => e);
+    const err = await openDevice(must(other, 'other')).catch((e) => e);
     expect(err).toBeInstanceOf(VfioError);
     expect(err.code).toBe('VFIO_NOT_BOUND');
     expect(err.hint).toMatch(new RegExp(`vfio bind ${other}`));

@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as sysfs from '../../lib/system/sysfs';
 import { guestEnv, hasIommu } from './env';
+import { must } from '../support/must';
 
 const env = guestEnv();
 const CLI = path.resolve(__dirname, '../../lib/cli/vfio.js');
@@ -69,9 +70,12 @@ describe('vfio doctor in the emulated host', () => {
         j.checks.filter((c) => c.device === bdf && c.id !== 'wc').map((c) => [c.id, c.status]),
       );
       expect(own).toEqual({ device: 'ok', group: 'ok', driver: 'ok', 'in-use': 'ok', access: 'ok', open: 'ok' });
-      expect(j.checks.find((c) => c.device === bdf && c.id === 'group')!.detail).toMatch(
-        new RegExp(`^group ${sysfs.iommuGroupOf(bdf)}\\b`),
-      );
+      expect(
+        must(
+          j.checks.find((c) => c.device === bdf && c.id === 'group'),
+          "j.checks.find((c) => c.device === bdf && c.id === 'group')",
+        ).detail,
+      ).toMatch(new RegExp(`^group ${sysfs.iommuGroupOf(bdf)}\\b`));
     }
     // ivshmem's BAR2 is its one prefetchable BAR: the write-combining check reports it.
     expect(j.checks.filter((c) => c.device === env.ivshmem && c.id === 'wc').map((c) => c.detail)).toEqual([
@@ -103,9 +107,12 @@ describe('vfio doctor in the emulated host', () => {
       status: 'warn',
       detail: expect.stringMatching(/the host uses it: 9p share \S+ is mounted on \//),
     });
-    expect(d.checks.find((c) => c.id === 'driver')!.fix).toMatch(
-      new RegExp(`^the host uses it \\(9p share .*\\): stop that first, then vfio bind ${bdf}$`),
-    );
+    expect(
+      must(
+        d.checks.find((c) => c.id === 'driver'),
+        "d.checks.find((c) => c.id === 'driver')",
+      ).fix,
+    ).toMatch(new RegExp(`^the host uses it \\(9p share .*\\): stop that first, then vfio bind ${bdf}$`));
     const before = fs.readFileSync(path.join(sysfs.devicePath(bdf), 'driver_override'), 'utf8');
     const b = vfio('bind', bdf);
     expect(b.status).toBe(1);

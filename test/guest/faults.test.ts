@@ -5,8 +5,9 @@
 import { spawnSync } from 'child_process';
 import * as os from 'os';
 import * as path from 'path';
+import { must } from '../support/must';
 
-const EDU = process.env.VFIO_VM_EDU!;
+const EDU = must(process.env.VFIO_VM_EDU, 'process.env.VFIO_VM_EDU');
 const E = os.constants.errno;
 
 describe('fault injection through an edu driver flow', () => {
@@ -27,7 +28,7 @@ describe('fault injection through an edu driver flow', () => {
         },
       );
       expect({ status: r.status, signal: r.signal, stderr: r.stderr }).toEqual({ status: 0, signal: null, stderr: '' });
-      const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
+      const out = JSON.parse(must(r.stdout.trim().split('\n').pop(), "r.stdout.trim().split('\\n').pop()"));
       process.stdout.write(`[faults] ${name}: ${out.count} syscalls in the flow\n`);
       expect(out.count).toBeGreaterThan(10);
       const untyped = out.outcomes.filter((o: string) => o.startsWith('untyped'));

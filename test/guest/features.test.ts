@@ -10,10 +10,11 @@ import { packageRoot } from '../../lib/addon/paths';
 import { describeIf, openDevice } from './env';
 import { thrown } from '../support/errors';
 import { sleep } from '../support/time';
+import { must } from '../support/must';
 
-const EDU = process.env.VFIO_VM_EDU!;
-const IVSHMEM = process.env.VFIO_VM_IVSHMEM!;
-const NVME = process.env.VFIO_VM_NVME!;
+const EDU = must(process.env.VFIO_VM_EDU, 'process.env.VFIO_VM_EDU');
+const IVSHMEM = must(process.env.VFIO_VM_IVSHMEM, 'process.env.VFIO_VM_IVSHMEM');
+const NVME = must(process.env.VFIO_VM_NVME, 'process.env.VFIO_VM_NVME');
 const DEVICES: [string, string][] = [
   ['edu', EDU],
   ['ivshmem', IVSHMEM],
@@ -61,7 +62,7 @@ function cProbe(bdf: string): Map<number, { probe: string; get: string; set: str
  * Whether this kernel offers dma-buf export (VFIO_DEVICE_FEATURE_DMA_BUF, 11) on ivshmem, as
  * the C probe's PROBE|GET answers it: what the export tests expect follows the kernel's answer.
  */
-const DMA_BUF_OFFERED = cProbe(IVSHMEM).get(11)!.get === 'OK';
+const DMA_BUF_OFFERED = must(cProbe(IVSHMEM).get(11), 'cProbe(IVSHMEM).get(11)').get === 'OK';
 const DMA_BUF_ABSENT = 'the kernel answers ENOTTY to DMA_BUF (dma-buf export is Linux 6.19+)';
 
 describe('features() matches a C probe of every number', () => {
@@ -69,7 +70,14 @@ describe('features() matches a C probe of every number', () => {
     const c = cProbe(bdf); // before opening: the C probe needs the group to itself
     await using dev = await openDevice(bdf);
     const list = dev.features({ extraIndices: ALL });
-    for (const i of ALL) expect([i, list.find((f) => f.index === i)!.answers]).toEqual([i, c.get(i)]);
+    for (const i of ALL)
+      expect([
+        i,
+        must(
+          list.find((f) => f.index === i),
+          'list.find((f) => f.index === i)',
+        ).answers,
+      ]).toEqual([i, c.get(i)]);
     const byName = Object.fromEntries(list.map((f) => [f.name, f]));
     expect(byName.DMA_BUF).toMatchObject(
       DMA_BUF_OFFERED
@@ -85,7 +93,10 @@ describe('features() matches a C probe of every number', () => {
     expect(byName.MIGRATION.answers.probe).toBe('ENOTTY');
     const report = probeReport(bdf, list);
     expect(report.answered).toEqual(
-      ALL.filter((i) => [c.get(i)!.probe, c.get(i)!.get, c.get(i)!.set].some((a) => a !== 'ENOTTY')),
+      ALL.filter((i) => {
+        const a = must(c.get(i), `the C probe's answers for feature ${i}`);
+        return [a.probe, a.get, a.set].some((x) => x !== 'ENOTTY');
+      }),
     );
     expect(formatProbeReport(report)).toContain(`VFIO_DEVICE_FEATURE probes on ${bdf}`);
   });

@@ -10,6 +10,7 @@ import * as fc from 'fast-check';
 import { Device, DmaBuffer, DmaMapping, Irq, Mapping } from '../../lib';
 import { call, fuzzChild } from '../tools/fuzz-kit';
 import { openDevice } from './env';
+import { must } from '../support/must';
 
 const BDFS = process.argv.slice(4);
 const KINDS = ['edu', 'nvme', 'ivshmem'];
@@ -130,7 +131,7 @@ async function step(w: World, op: Op, c: { calls: number }): Promise<void> {
         d.bar(op.bar as number).map({ offset: op.offset, length: op.length } as never),
       );
       if (r instanceof Mapping) w.bars.push({ m: r, kind, bar: op.bar as number });
-      if (w.bars.length > 16) w.bars.shift()!.m.close();
+      if (w.bars.length > 16) must(w.bars.shift(), 'w.bars.shift()').m.close();
       return;
     }
     case 'access': {
@@ -180,7 +181,7 @@ async function step(w: World, op: Op, c: { calls: number }): Promise<void> {
       );
       w.dma.push({ buf, map: map instanceof DmaMapping ? map : undefined });
       if (w.dma.length > 16) {
-        const old = w.dma.shift()!;
+        const old = must(w.dma.shift(), 'w.dma.shift()');
         await call(c, 'DmaMapping.unmap', () => old.map?.unmap());
         old.buf.close();
       }

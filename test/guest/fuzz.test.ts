@@ -6,6 +6,7 @@
 import * as path from 'path';
 import { runBatches } from '../tools/fuzz-kit';
 import { describeIf, hasIommu } from './env';
+import { must } from '../support/must';
 
 const MIN_CALLS = 10_000;
 
@@ -15,7 +16,11 @@ describeIf(hasIommu(), 'random DMA needs an IOMMU to contain it')('guest fuzz', 
     const results = runBatches({
       name: 'guest',
       script: path.join(__dirname, 'fuzz-child.js'),
-      args: [env.VFIO_VM_EDU!, env.VFIO_VM_NVME!, env.VFIO_VM_IVSHMEM!],
+      args: [
+        must(env.VFIO_VM_EDU, 'env.VFIO_VM_EDU'),
+        must(env.VFIO_VM_NVME, 'env.VFIO_VM_NVME'),
+        must(env.VFIO_VM_IVSHMEM, 'env.VFIO_VM_IVSHMEM'),
+      ],
       batches: 4,
       minCalls: MIN_CALLS,
       runsPerBatch: 12,

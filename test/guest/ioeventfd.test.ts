@@ -8,6 +8,7 @@ import { ClosedError, InvalidArgumentError, Ioeventfd, VfioError } from '../../l
 import { guestEnv, openDevice } from './env';
 import { thrown } from '../support/errors';
 import { sleep, waitFor } from '../support/time';
+import { must } from '../support/must';
 
 const env = guestEnv();
 const LIVENESS = 0x04;
@@ -56,16 +57,16 @@ describe('ioeventfd on edu BAR0', () => {
       { stdio: ['pipe', 'pipe', 'inherit', ev.fd] },
     );
     let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
+    must(child.stdout, 'child.stdout').on('data', (d: Buffer) => {
       out += d.toString();
     });
     try {
-      child.stdin!.write('signal\n');
+      must(child.stdin, 'child.stdin').write('signal\n');
       await waitFor("the child's signal", () => out === 'sent\n');
       await waitFor("the kernel's write", () => bar.read32(LIVENESS) === inverse(0xa5a5f00d));
       bar.write32(LIVENESS, 0xffffffff);
       ev.close();
-      child.stdin!.write('signal\n');
+      must(child.stdin, 'child.stdin').write('signal\n');
       await waitFor("the child's second signal", () => out === 'sent\nsent\n');
       await sleep(1000);
       expect(bar.read32(LIVENESS)).toBe(0);
@@ -88,7 +89,10 @@ describe('ioeventfd on edu BAR0', () => {
 
   it("the library's checks come first: not a BAR, bad width, misaligned, too wide a value", async () => {
     await using dev = await openDevice(env.edu);
-    const config = dev.regions.find((r) => r.index === 7)!; // VFIO_PCI_CONFIG_REGION_INDEX
+    const config = must(
+      dev.regions.find((r) => r.index === 7),
+      'dev.regions.find((r) => r.index === 7)',
+    ); // VFIO_PCI_CONFIG_REGION_INDEX
     const bad: Array<[string, () => Ioeventfd]> = [
       ['config space', () => config.ioeventfd({ offset: 4, width: 4, value: 0 })],
       ['width 3', () => dev.bar(0).ioeventfd({ offset: 4, width: 3 as never, value: 0 })],

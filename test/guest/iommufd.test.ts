@@ -7,6 +7,7 @@ import { Device, DmaBuffer, IommufdContext, Mapping, NotSupportedError, Type1Con
 import { EDU_DMA_MASK_BITS, eduDmaFromRam, eduDmaToRam } from './dma-edu';
 import { describeIf, guestEnv, hasIommu, itIf, openDevice, vtdIovaEnd } from './env';
 import { rejection, thrown } from '../support/errors';
+import { must } from '../support/must';
 
 const env = guestEnv();
 const PAGE = 4096;
@@ -84,13 +85,13 @@ withIommufd('iommufd: a device through its cdev', () => {
     expect(hw.data).toHaveLength(24);
     // The address width the guest kernel's own VT-d driver reads from the same register (sysfs).
     const width = vtdIovaEnd().toString(2).length;
-    expect(hw.vtd!.cap.mgaw).toBe(width);
-    expect(hw.vtd!.cap.sagaw).toContain(width);
-    expect(hw.vtd!.ecap.interruptRemapping).toBe(true);
-    expect(hw.vtd!.ecap.queuedInvalidation).toBe(true);
+    expect(must(hw.vtd, 'hw.vtd').cap.mgaw).toBe(width);
+    expect(must(hw.vtd, 'hw.vtd').cap.sagaw).toContain(width);
+    expect(must(hw.vtd, 'hw.vtd').ecap.interruptRemapping).toBe(true);
+    expect(must(hw.vtd, 'hw.vtd').ecap.queuedInvalidation).toBe(true);
     expect(hw.capabilities.dirtyTracking).toBe(false);
     // An id the context does not hold is refused before the kernel is asked.
-    expect(thrown(() => ctx.hwInfo(dev.devid! + 100)).code).toBe('EINVAL');
+    expect(thrown(() => ctx.hwInfo(must(dev.devid, 'dev.devid') + 100)).code).toBe('EINVAL');
   });
 
   it("the IOAS ranges are VT-d's (its address width, minus the MSI window), as type1 reports them", () => {
@@ -146,7 +147,7 @@ withIommufd('iommufd: sharing one IOAS', () => {
       const ctx = IommufdContext.open();
       try {
         await using a = await openDevice(env.edu, { iommu: ctx });
-        await using b = await openDevice(EDU2!, { iommu: ctx });
+        await using b = await openDevice(must(EDU2, 'EDU2'), { iommu: ctx });
         expect(ctx.devices.map((d) => d.name).sort()).toEqual([env.edu, EDU2].sort());
         expect(a.iommu).toBe(b.iommu);
         const [barA, barB] = [a.bar(0).map(), b.bar(0).map()];

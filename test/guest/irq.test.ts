@@ -7,9 +7,10 @@ import * as path from 'path';
 import { BusyError, Device, InvalidArgumentError, Irq, Mapping, NotSupportedError } from '../../lib';
 import { openDevice } from './env';
 import { sleep, waitFor } from '../support/time';
+import { must } from '../support/must';
 
-const EDU = process.env.VFIO_VM_EDU!;
-const NVME = process.env.VFIO_VM_NVME!;
+const EDU = must(process.env.VFIO_VM_EDU, 'process.env.VFIO_VM_EDU');
+const NVME = must(process.env.VFIO_VM_NVME, 'process.env.VFIO_VM_NVME');
 
 // edu registers (QEMU hw/misc/edu.c)
 const FACT = 0x08;
@@ -172,7 +173,10 @@ describe('nvme MSI-X, ERR and REQ through the software trigger', () => {
   afterAll(() => dev?.close());
 
   it('vectors {0, 3} on one Irq, vector 7 added later on another: each event on its own object', async () => {
-    const info = dev.irqs.find((i) => i.name === 'MSIX')!;
+    const info = must(
+      dev.irqs.find((i) => i.name === 'MSIX'),
+      "dev.irqs.find((i) => i.name === 'MSIX')",
+    );
     expect(info.count).toBe(65);
     const a = dev.irq('MSIX').enable({ vectors: [3, 0] });
     const b = dev.irq('MSIX').enable({ vectors: [7] });

@@ -9,8 +9,9 @@ import { VfioError } from '../../lib';
 import { rejection } from '../support/errors';
 import { waitFor } from '../support/time';
 import { openDevice } from './env';
+import { must } from '../support/must';
 
-const EDU = process.env.VFIO_VM_EDU!;
+const EDU = must(process.env.VFIO_VM_EDU, 'process.env.VFIO_VM_EDU');
 const child = path.join(__dirname, 'kill-open-child.js');
 
 describe('a process SIGKILLed while it holds edu open, mapped, DMA-mapped, with MSI on', () => {
@@ -36,7 +37,7 @@ describe('a process SIGKILLed while it holds edu open, mapped, DMA-mapped, with 
 
     const r = spawnSync(process.execPath, [child, EDU, 'drive'], { encoding: 'utf8', timeout: 240000 });
     expect({ status: r.status, signal: r.signal, stderr: r.stderr }).toEqual({ status: 0, signal: null, stderr: '' });
-    expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toEqual({
+    expect(JSON.parse(must(r.stdout.trim().split('\n').pop(), "r.stdout.trim().split('\\n').pop()"))).toEqual({
       id: 0x010000ed,
       liveness: ~0x12345678 >>> 0,
       fact: 3628800,

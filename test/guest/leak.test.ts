@@ -3,8 +3,9 @@
 // device opens again. In a child Node with --expose-gc.
 import { spawnSync } from 'child_process';
 import * as path from 'path';
+import { must } from '../support/must';
 
-const EDU = process.env.VFIO_VM_EDU!;
+const EDU = must(process.env.VFIO_VM_EDU, 'process.env.VFIO_VM_EDU');
 
 describe('an unclosed Device that is collected', () => {
   it('releases its fds with a warning naming it, and the device opens again', () => {
@@ -13,7 +14,7 @@ describe('an unclosed Device that is collected', () => {
       timeout: 240000,
     });
     expect({ status: r.status, signal: r.signal }).toEqual({ status: 0, signal: null });
-    const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    const out = JSON.parse(must(r.stdout.trim().split('\n').pop(), "r.stdout.trim().split('\\n').pop()"));
     expect(out.open).toBeGreaterThan(out.baseline);
     expect(out.firstId).toBe(0x010000ed);
     expect(out.after).toBe(out.baseline);

@@ -4,8 +4,9 @@
 // decodes again. Runs in a child process so that a SIGBUS is an exit signal, not a dead runner.
 import { spawnSync } from 'child_process';
 import * as path from 'path';
+import { must } from '../support/must';
 
-const EDU = process.env.VFIO_VM_EDU!;
+const EDU = must(process.env.VFIO_VM_EDU, 'process.env.VFIO_VM_EDU');
 const EDU_ID = 0x010000ed;
 
 describe('memory decoding off and on again (edu)', () => {
@@ -15,7 +16,7 @@ describe('memory decoding off and on again (edu)', () => {
       timeout: 240000,
     });
     expect({ status: r.status, signal: r.signal, stderr: r.stderr }).toEqual({ status: 0, signal: null, stderr: '' });
-    const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    const out = JSON.parse(must(r.stdout.trim().split('\n').pop(), "r.stdout.trim().split('\\n').pop()"));
     const eio = expect.objectContaining({ error: 'VfioError', code: 'EIO' });
     expect(out.before).toEqual({ value: EDU_ID });
     expect(out.memorySpaceOff).toBe(false);

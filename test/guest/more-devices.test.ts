@@ -6,6 +6,7 @@ import { REGION_INFO_SIZE } from '../../lib/decode';
 import { errnoName } from '../../lib/errors';
 import * as sysfs from '../../lib/system/sysfs';
 import { describeIf, openDevice } from './env';
+import { must } from '../support/must';
 
 function extra(vendor: number, device: number): string | undefined {
   const all = (process.env.VFIO_VM_DEVICES ?? '').split(' ').filter(Boolean);
@@ -21,7 +22,7 @@ const XHCI = extra(0x1b36, 0x000d);
 
 describeIf(RTL8139, 'no rtl8139 in this configuration')('rtl8139: an I/O-port BAR reached through pread/pwrite', () => {
   it('the I/O BAR and the MMIO BAR show the same registers', async () => {
-    await using dev = await openDevice(RTL8139!);
+    await using dev = await openDevice(must(RTL8139, 'RTL8139'));
     const io = dev.bar(0);
     const mem = dev.bar(1);
     expect(io.size).toBe(0x100n);
@@ -41,19 +42,19 @@ describeIf(RTL8139, 'no rtl8139 in this configuration')('rtl8139: an I/O-port BA
 
 describeIf(VGA, 'no std VGA in this configuration')('std VGA: option ROM and the legacy VGA region', () => {
   it('the ROM region starts with the 0x55 0xaa signature', async () => {
-    await using dev = await openDevice(VGA!);
+    await using dev = await openDevice(must(VGA, 'VGA'));
     const rom = dev.regions.find((r) => r.name === 'ROM');
     expect(rom).toBeDefined();
-    expect(rom!.flags.mmap).toBe(false);
-    expect([...rom!.readBytes(0, 2)]).toEqual([0x55, 0xaa]);
+    expect(must(rom, 'rom').flags.mmap).toBe(false);
+    expect([...must(rom, 'rom').readBytes(0, 2)]).toEqual([0x55, 0xaa]);
   });
 
   it('the VGA region (index 8) exposes the legacy ranges when the kernel offers VGA', async () => {
-    await using dev = await openDevice(VGA!);
+    await using dev = await openDevice(must(VGA, 'VGA'));
     const vga = dev.regions.find((r) => r.index === 8);
     // The device is a VGA controller (class 0x0300), so only the kernel can leave index 8 out:
     // one built without CONFIG_VFIO_PCI_VGA answers REGION_INFO for it with EINVAL. Ask it.
-    expect(sysfs.pciIds(VGA!)!.class >> 8).toBe(0x0300);
+    expect(must(sysfs.pciIds(must(VGA, 'VGA')), "the VGA device's PCI ids").class >> 8).toBe(0x0300);
     const answer = native().VFIO_DEVICE_GET_REGION_INFO(dev.fd('test'), 8, new Uint8Array(REGION_INFO_SIZE));
     if (!vga) {
       expect(answer < 0 && errnoName(-answer)).toBe('EINVAL');
@@ -70,7 +71,7 @@ describeIf(VGA, 'no std VGA in this configuration')('std VGA: option ROM and the
   });
 
   it('BAR0 (framebuffer, prefetchable) round-trips through a mapping', async () => {
-    await using dev = await openDevice(VGA!);
+    await using dev = await openDevice(must(VGA, 'VGA'));
     const fb = dev.bar(0).map({ length: 0x10000 });
     fb.write32(0x100, 0xdeadbeef);
     expect(fb.read32(0x100)).toBe(0xdeadbeef);
@@ -80,9 +81,9 @@ describeIf(VGA, 'no std VGA in this configuration')('std VGA: option ROM and the
 
 describeIf(XHCI, 'no xHCI in this configuration')('xHCI: MSI-X and a sparse or msix-mappable BAR', () => {
   it('lists its MSI-X vectors and maps only what the kernel allows', async () => {
-    await using dev = await openDevice(XHCI!);
+    await using dev = await openDevice(must(XHCI, 'XHCI'));
     const msix = dev.irqs.find((i) => i.name === 'MSIX');
-    expect(msix!.count).toBeGreaterThan(0);
+    expect(must(msix, 'msix').count).toBeGreaterThan(0);
     const bar0 = dev.bar(0);
     const total = bar0.mappableAreas.reduce((s, a) => s + a.size, 0n);
     expect(total).toBeGreaterThan(0n);

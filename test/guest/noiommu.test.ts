@@ -7,6 +7,7 @@ import { Device, DmaBuffer, IommufdContext, NotSupportedError, PermissionError, 
 import { eduDmaFromRam, eduDmaToRam } from './dma-edu';
 import { describeIf, guestEnv, hasIommu, itIf, openDevice } from './env';
 import { rejection, thrown } from '../support/errors';
+import { must } from '../support/must';
 
 const env = guestEnv();
 const PAGE = 4096;
@@ -60,7 +61,7 @@ noIommu('no-IOMMU mode', () => {
   itIf(WIDE_EDU, 'no edu with a 32-bit DMA mask in this configuration')(
     'edu DMA round trip at the physical addresses of the mapped pages',
     async () => {
-      await using dev = await openDevice(WIDE_EDU!);
+      await using dev = await openDevice(must(WIDE_EDU, 'WIDE_EDU'));
       const ctx = dev.iommu as IommufdContext;
       const bar0 = dev.bar(0).map();
       dev.config.busMaster = true;

@@ -6,6 +6,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { describeIf, guestEnv } from './env';
+import { must } from '../support/must';
 
 const env = guestEnv();
 const USER = 4242;
@@ -50,10 +51,10 @@ describeIf(fs.existsSync(node) && fs.existsSync('/dev/vfio/vfio'), 'no type1 gro
       expect(owner.mode & 0o006).toBe(0); // the kernel creates it for root only
       const { error } = asUser();
       expect(error).toMatchObject({ name: 'PermissionError', code: 'EACCES' });
-      expect(error!.message).toContain(node);
+      expect(must(error, 'error').message).toContain(node);
       // The fix names the node and how to hand it over.
-      expect(error!.hint).toContain(node);
-      expect(error!.hint).toMatch(/chown/);
+      expect(must(error, 'error').hint).toContain(node);
+      expect(must(error, 'error').hint).toMatch(/chown/);
     });
 
     it('owning only /dev/vfio/N: opens the device and reads its ID register', () => {

@@ -7,6 +7,7 @@ import * as path from 'path';
 import { defaultDevices } from '../../lib/vm/qemu/devices';
 import { guestEnv } from './env';
 import { sleep } from '../support/time';
+import { must } from '../support/must';
 
 export interface TestNvme {
   bdf: string;
@@ -44,22 +45,30 @@ export function testNvme(): TestNvme {
   if (spec) {
     const dev = specProps(spec);
     const drive = specProps(process.env.VFIO_TEST_NVME_DRIVE ?? '');
-    const addr = dev.get('addr')!.replace(/^0x/, '');
+    const addr = must(dev.get('addr'), "dev.get('addr')").replace(/^0x/, '');
     const [slot, fn = '0'] = addr.split('.');
     const file = drive.get('file');
     return {
       bdf: `0000:00:${parseInt(slot, 16).toString(16).padStart(2, '0')}.${fn}`,
-      serial: dev.get('serial')!,
+      serial: must(dev.get('serial'), "dev.get('serial')"),
       blockSize: sizeOf(dev.get('logical_block_size')),
       imageBytes: file && fs.existsSync(file) ? fs.statSync(file).size : undefined,
       discard: drive.get('discard') === 'unmap' || drive.get('discard') === 'on',
       dedicated: true,
     };
   }
-  const def = defaultDevices.find((d) => d.name === 'nvme')!;
+  const def = must(
+    defaultDevices.find((d) => d.name === 'nvme'),
+    "defaultDevices.find((d) => d.name === 'nvme')",
+  );
   const args = def.qemuArgs({ ivshmemFile: '', nvmeImage: '' });
   const nvmeSpec = args[args.findIndex((a, i) => i > 0 && args[i - 1] === '-device' && a.startsWith('nvme,'))];
-  return { bdf: guestEnv().nvme, serial: specProps(nvmeSpec).get('serial')!, discard: false, dedicated: false };
+  return {
+    bdf: guestEnv().nvme,
+    serial: must(specProps(nvmeSpec).get('serial'), "specProps(nvmeSpec).get('serial')"),
+    discard: false,
+    dedicated: false,
+  };
 }
 
 const pciDev = (bdf: string) => `/sys/bus/pci/devices/${bdf}`;

@@ -9,6 +9,7 @@ import { DmaBuffer } from '../../lib';
 import { NvmeController } from '../../lib/nvme';
 import { describeIf, openDevice } from './env';
 import { KernelNvme, bindTo, boundDriver, kernelNvme, testNvme } from './nvme-env';
+import { must } from '../support/must';
 
 const T = testNvme();
 const NSID = 1;
@@ -76,7 +77,7 @@ describeIf(haveKernelDriver, 'no test controller or no nvme module in this confi
       const dev = await openDevice(T.bdf);
       try {
         const c = await NvmeController.open(dev);
-        const ns = c.namespaces.get(NSID)!;
+        const ns = must(c.namespaces.get(NSID), 'c.namespaces.get(NSID)');
         bs = ns.format.blockBytes;
         blocks = ns.size;
         identity = { serial: c.identity.serial, model: c.identity.model, firmware: c.identity.firmware };
@@ -100,9 +101,9 @@ describeIf(haveKernelDriver, 'no test controller or no nvme module in this confi
 
     async function kernelSide(): Promise<void> {
       const k = await kernelNvme(T.bdf);
-      expect(k.attr('serial')).toBe(identity!.serial);
-      expect(k.attr('model')).toBe(identity!.model);
-      expect(k.attr('firmware_rev')).toBe(identity!.firmware);
+      expect(k.attr('serial')).toBe(must(identity, 'identity').serial);
+      expect(k.attr('model')).toBe(must(identity, 'identity').model);
+      expect(k.attr('firmware_rev')).toBe(must(identity, 'identity').firmware);
       expect(k.logicalBlockSize).toBe(bs);
       expect(k.bytes).toBe(blocks * bs);
       if (T.imageBytes !== undefined) expect(k.bytes).toBe(T.imageBytes);

@@ -7,6 +7,7 @@ import { Device, InvalidArgumentError, VfioError } from '../../lib';
 import { NvmeAbortedError, NvmeController, NvmeError, NvmeQueueFullError } from '../../lib/nvme';
 import { openDevice } from './env';
 import { testNvme } from './nvme-env';
+import { must } from '../support/must';
 
 const T = testNvme();
 const NSID = 1;
@@ -33,7 +34,7 @@ describe(`nvme driver on ${T.bdf}`, () => {
   beforeAll(async () => {
     dev = await openDevice(T.bdf);
     c = await NvmeController.open(dev, { ioQueues: 6, timeoutMs: 20000 });
-    const ns = c.namespaces.get(NSID)!;
+    const ns = must(c.namespaces.get(NSID), 'c.namespaces.get(NSID)');
     blocks = ns.size;
     bs = ns.format.blockBytes;
   });
@@ -66,7 +67,7 @@ describe(`nvme driver on ${T.bdf}`, () => {
     expect(c.identity.vendorId).toBe(dev.config.read16(0));
     expect(c.identity.mdts).toBeGreaterThan(0);
     expect([...c.namespaces.keys()]).toEqual([NSID]);
-    const ns = c.namespaces.get(NSID)!;
+    const ns = must(c.namespaces.get(NSID), 'c.namespaces.get(NSID)');
     if (T.blockSize !== undefined) expect(ns.format.blockBytes).toBe(T.blockSize);
     if (T.imageBytes !== undefined) expect(ns.size * ns.format.blockBytes).toBe(T.imageBytes);
     expect(ns.capacity).toBe(ns.size);
@@ -142,7 +143,7 @@ describe(`nvme driver on ${T.bdf}`, () => {
     const z = await c.read(NSID, at, 16);
     expect(z.subarray(0, 8 * bs).every((b) => b === 0)).toBe(true);
     expect(z.subarray(8 * bs).some((b) => b !== 0)).toBe(true);
-    expect(c.namespaces.get(NSID)!.deallocatedRead).toBe(1);
+    expect(must(c.namespaces.get(NSID), 'c.namespaces.get(NSID)').deallocatedRead).toBe(1);
     const before = await c.read(NSID, at + 8, 8);
     await c.dsm(NSID, [{ lba: at + 8, blocks: 8 }]);
     const after = await c.read(NSID, at + 8, 8);

@@ -16,6 +16,7 @@ import {
   nvmeIdentify,
 } from './reset-nvme';
 import { rejection } from '../support/errors';
+import { must } from '../support/must';
 
 const env = guestEnv();
 const EDU = env.edu;
@@ -89,7 +90,10 @@ function bridgedDevice(): string | undefined {
 
 describe('hot reset', () => {
   it('on the root bus there is no slot or bus to reset: ENODEV with the reason', async () => {
-    const onRoot = [EDU, NVME].find((bdf) => bdf.startsWith('0000:00:'))!;
+    const onRoot = must(
+      [EDU, NVME].find((bdf) => bdf.startsWith('0000:00:')),
+      "[EDU, NVME].find((bdf) => bdf.startsWith('0000:00:'))",
+    );
     await using dev = await openDevice(onRoot);
     const e = await rejection(() => dev.hotResetInfo());
     expect([e.code, e.op]).toEqual(['ENODEV', 'VFIO_DEVICE_GET_PCI_HOT_RESET_INFO']);
@@ -104,7 +108,7 @@ describe('hot reset', () => {
   behindBridge(
     'behind a bridge: the info lists the device as ours (its group, or its iommufd device id), and hotReset() resets it',
     async () => {
-      await using dev = await openDevice(bridged!);
+      await using dev = await openDevice(must(bridged, 'bridged'));
       const info = dev.hotResetInfo();
       if (dev.devid === undefined) {
         // Opened through its group: the info names groups, and ours goes with the reset.

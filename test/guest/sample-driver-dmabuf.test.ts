@@ -26,6 +26,7 @@ import {
 import { native } from '../../lib/addon/native';
 import { describeIf, guestEnv, openDevice } from './env';
 import { MiB, patIn, thrown } from './sample-helpers';
+import { must } from '../support/must';
 
 const DRIVER = process.env.VFIO_VM_SAMPLE_DRIVER;
 const describeSample = describeIf(DRIVER, 'VFIO_VM_SAMPLE_DRIVER is not set (the sample configuration sets it)');
@@ -49,7 +50,10 @@ describeSample('design 3: the driver announces its features; the library finds t
 
   it('discovered: opened with the announced numbers, the dmabuf route gives WC and probes 64514', async () => {
     await using dev = await openDevice(env.ivshmem, { featureNumbers: announcedFeatureNumbers(env.ivshmem) });
-    const p = dev.memattrRoutes(2).routes.find((r) => r.route === 'dmabuf')!;
+    const p = must(
+      dev.memattrRoutes(2).routes.find((r) => r.route === 'dmabuf'),
+      "dev.memattrRoutes(2).routes.find((r) => r.route === 'dmabuf')",
+    );
     expect([p.available, p.gives]).toEqual([true, 'wc']);
     expect(p.reason).toMatch(/DMA_BUF_MEMATTR \(feature 64514\) is offered/);
     const f = dev.feature(SAMPLE_DMABUF_MEMATTR_FEATURE);

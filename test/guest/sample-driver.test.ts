@@ -30,6 +30,7 @@ import {
   releaseCookie,
   thrown,
 } from './sample-helpers';
+import { must } from '../support/must';
 
 const DRIVER = process.env.VFIO_VM_SAMPLE_DRIVER;
 const describeSample = describeIf(DRIVER, 'VFIO_VM_SAMPLE_DRIVER is not set (the sample configuration sets it)');
@@ -70,7 +71,10 @@ describeSample('ivshmem bound to the sample driver', () => {
 
   it('exports dma-bufs of its own for BAR2 only (the core offers none for the BARs it took over)', async () => {
     await using dev = await open();
-    const dmabuf = dev.memattrRoutes(2).routes.find((p) => p.route === 'dmabuf')!;
+    const dmabuf = must(
+      dev.memattrRoutes(2).routes.find((p) => p.route === 'dmabuf'),
+      "dev.memattrRoutes(2).routes.find((p) => p.route === 'dmabuf')",
+    );
     expect([dmabuf.available, dmabuf.gives]).toEqual([true, 'wc']);
     using buf = dev.bar(2).exportDmaBuf([{ offset: 0, length: PAGE }]);
     expect(buf.fdinfo()).toMatchObject({ size: BigInt(PAGE), expName: DRIVER });
@@ -100,7 +104,12 @@ describeSample('ivshmem bound to the sample driver', () => {
     await using dev = await openDevice(env.ivshmem);
     const report = dev.memattrRoutes(2);
     expect(report.wc).toEqual(['sysfs']);
-    expect(report.routes.find((p) => p.route === 'cookie-feature')!.reason).toMatch(/no cookie feature is configured/);
+    expect(
+      must(
+        report.routes.find((p) => p.route === 'cookie-feature'),
+        "report.routes.find((p) => p.route === 'cookie-feature')",
+      ).reason,
+    ).toMatch(/no cookie feature is configured/);
   });
 });
 
@@ -232,7 +241,7 @@ describeSample('design 2: mmap cookies', () => {
 
   it('a released cookie cannot be mapped again; an existing mapping keeps it alive until unmapped', async () => {
     await using dev = await open();
-    const before = cookieStats(DRIVER!);
+    const before = cookieStats(must(DRIVER, 'DRIVER'));
     const off = createCookie(dev, 2, SAMPLE_MEMATTR_WC, 0, 2 * PAGE);
     const m = mapAt(dev, off, 2 * PAGE);
     releaseCookie(dev, off);
@@ -242,9 +251,13 @@ describeSample('design 2: mmap cookies', () => {
     // Still mapped, still writable, still counted as live.
     m.write32(PAGE, 0x600d600d);
     expect(hostFile().readUInt32LE(PAGE)).toBe(0x600d600d);
-    expect(cookieStats(DRIVER!).live).toBe(before.live + 1);
+    expect(cookieStats(must(DRIVER, 'DRIVER')).live).toBe(before.live + 1);
     m.close();
-    expect(cookieStats(DRIVER!)).toEqual({ created: before.created + 1, freed: before.freed + 1, live: before.live });
+    expect(cookieStats(must(DRIVER, 'DRIVER'))).toEqual({
+      created: before.created + 1,
+      freed: before.freed + 1,
+      live: before.live,
+    });
     expect(thrown(() => mapAt(dev, off, PAGE)).code).toBe('EINVAL');
     // A second release of the same offset names no live cookie.
     const again = thrown(() => releaseCookie(dev, off));
@@ -298,7 +311,7 @@ describeSample('design 2: mmap cookies', () => {
 
 describeSample('leaks and module lifetime', () => {
   it('1,000 cookie create/map/unmap cycles leave no cookie, no PAT entry and dense offsets', async () => {
-    const before = cookieStats(DRIVER!);
+    const before = cookieStats(must(DRIVER, 'DRIVER'));
     const offsets = new Set<bigint>();
     {
       await using dev = await open();
@@ -316,7 +329,11 @@ describeSample('leaks and module lifetime', () => {
       expect(dev.cookies).toEqual([]);
       expect(patIn(env.ivshmem, 2)).toEqual([]);
     }
-    expect(cookieStats(DRIVER!)).toEqual({ created: before.created + 1000, freed: before.freed + 1000, live: 0 });
+    expect(cookieStats(must(DRIVER, 'DRIVER'))).toEqual({
+      created: before.created + 1000,
+      freed: before.freed + 1000,
+      live: 0,
+    });
     expect([...offsets]).toEqual([10n << 40n]);
   }, 600_000);
 
@@ -329,7 +346,7 @@ describeSample('leaks and module lifetime', () => {
     }
     expect(refcnt()).toBe(0);
     const logBefore = kernelLog().length;
-    execFileSync('rmmod', [DRIVER!]);
+    execFileSync('rmmod', [must(DRIVER, 'DRIVER')]);
     expect(fs.existsSync(`/sys/module/${DRIVER}`)).toBe(false);
     expect(boundDriver(env.ivshmem)).toBeUndefined();
     const logged = kernelLog()
@@ -337,11 +354,11 @@ describeSample('leaks and module lifetime', () => {
       .join('\n');
     expect(logged).not.toMatch(/still has objects|WARNING|BUG|leak|Oops/i);
 
-    execFileSync('insmod', [process.env.VFIO_VM_SAMPLE_MODULE!]);
+    execFileSync('insmod', [must(process.env.VFIO_VM_SAMPLE_MODULE, 'process.env.VFIO_VM_SAMPLE_MODULE')]);
     // driver_override still names the driver: it binds again as it registers (or on a probe).
     if (boundDriver(env.ivshmem) !== DRIVER) fs.writeFileSync('/sys/bus/pci/drivers_probe', env.ivshmem);
     expect(boundDriver(env.ivshmem)).toBe(DRIVER);
-    expect(cookieStats(DRIVER!)).toEqual({ created: 0, freed: 0, live: 0 });
+    expect(cookieStats(must(DRIVER, 'DRIVER'))).toEqual({ created: 0, freed: 0, live: 0 });
     await using dev = await open();
     const m = dev.bar(2).cookie({ offset: 0, length: PAGE, memattr: 'wc' }).map();
     expect(m.effective).toBe('wc');

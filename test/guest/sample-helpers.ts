@@ -13,6 +13,7 @@ import {
 } from '../../lib/cookie';
 import { MemTypeEntry, parseResourceFile } from '../../lib/decode';
 import { thrown } from '../support/errors';
+import { must } from '../support/must';
 
 export { thrown };
 
@@ -45,7 +46,8 @@ export interface CookieStats {
 /** The module's counters (debugfs vfio_pci_wc_sample/stats). */
 export function cookieStats(driver: string): CookieStats {
   const text = fs.readFileSync(`/sys/kernel/debug/${driver}/stats`, 'utf8');
-  const get = (k: string) => Number(new RegExp(`^${k} (-?\\d+)$`, 'm').exec(text)![1]);
+  const get = (k: string) =>
+    Number(must(new RegExp(`^${k} (-?\\d+)$`, 'm').exec(text), "new RegExp(`^${k} (-?\\\\d+)$`, 'm').exec(text)")[1]);
   return { created: get('created'), freed: get('freed'), live: get('live') };
 }
 

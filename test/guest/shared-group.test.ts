@@ -9,6 +9,7 @@ import { native } from '../../lib/addon/native';
 import { errnoName } from '../../lib/errors';
 import * as sysfs from '../../lib/system/sysfs';
 import { describeIf, hasIommu, openDevice } from './env';
+import { must } from '../support/must';
 
 const present = process.env.VFIO_VM_SHARED_GROUP === '1';
 const sysDev = (bdf: string) => `/sys/bus/pci/devices/${bdf}`;
@@ -114,7 +115,8 @@ describeIf(present, 'this configuration runs without the sharedGroup option')(
         } else {
           const groups = info.devices.map((d) => d.groupId);
           expect(new Set(groups).size).toBe(2);
-          proof = Int32Array.from([dev.iommu.groupFds().get(groups[0]!)!]);
+          const group = must(groups[0], "the first device's group id");
+          proof = Int32Array.from([must(dev.iommu.groupFds().get(group), `the fd of group ${group}`)]);
         }
         const e = await rejection(dev.hotReset());
         expect(e).toBeInstanceOf(PermissionError);

@@ -13,6 +13,7 @@ import { spawnSync } from 'child_process';
 import { Device, VfioError } from '../../lib';
 import * as sysfs from '../../lib/sysfs';
 import { describeIf, itIf, openDevice } from './env';
+import { must } from '../support/must';
 
 const PF = process.env.VFIO_VM_IGB;
 const canSriov = PF !== undefined && fs.existsSync(`/sys/bus/pci/devices/${PF}/sriov_totalvfs`);
@@ -50,20 +51,20 @@ describeSriov('SR-IOV of a PF bound to vfio-pci, and the VF token', () => {
   let pf: Device;
 
   beforeAll(async () => {
-    pf = await openDevice(PF!);
+    pf = await openDevice(must(PF, 'PF'));
     pf.feature('PCI_VF_TOKEN').setToken(TOKEN);
   });
 
   afterAll(() => {
     pf?.close();
-    if (canSriov) sysfs.sriov(PF!, { numvfs: 0 });
+    if (canSriov) sysfs.sriov(must(PF, 'PF'), { numvfs: 0 });
   });
 
   it('sysfs.sriov(): VFs appear, each in its own IOMMU group, bound to vfio-pci; 0 removes them', () => {
-    const before = sysfs.sriov(PF!);
+    const before = sysfs.sriov(must(PF, 'PF'));
     // QEMU's igb offers 8 VFs (the 82576 has 8 pools).
     expect([before.totalvfs, before.numvfs, before.vfs]).toEqual([8, 0, []]);
-    const s = sysfs.sriov(PF!, { numvfs: 3 });
+    const s = sysfs.sriov(must(PF, 'PF'), { numvfs: 3 });
     expect(s.numvfs).toBe(3);
     expect(s.vfs).toHaveLength(3);
     const groups = s.vfs.map((v) => v.group);
@@ -72,11 +73,11 @@ describeSriov('SR-IOV of a PF bound to vfio-pci, and the VF token', () => {
     expect(s.vfs.map((v) => v.driver)).toEqual(['vfio-pci', 'vfio-pci', 'vfio-pci']);
     for (const v of s.vfs) expect(sysfs.physfnOf(v.bdf)).toBe(PF);
     // From 3 to 2: the library goes through 0, as the kernel requires.
-    expect(sysfs.sriov(PF!, { numvfs: 2 }).vfs).toHaveLength(2);
-    expect(sysfs.sriov(PF!, { numvfs: 0 }).vfs).toEqual([]);
+    expect(sysfs.sriov(must(PF, 'PF'), { numvfs: 2 }).vfs).toHaveLength(2);
+    expect(sysfs.sriov(must(PF, 'PF'), { numvfs: 0 }).vfs).toEqual([]);
     const tooMany = (() => {
       try {
-        sysfs.sriov(PF!, { numvfs: 9 });
+        sysfs.sriov(must(PF, 'PF'), { numvfs: 9 });
       } catch (e) {
         return e as VfioError;
       }
@@ -87,18 +88,20 @@ describeSriov('SR-IOV of a PF bound to vfio-pci, and the VF token', () => {
 
   it('vfio sriov BDF --numvfs N: the CLI creates and lists them', () => {
     const cli = path.join(__dirname, '..', '..', 'lib', 'cli', 'vfio.js');
-    const r = spawnSync(process.execPath, [cli, 'sriov', PF!, '--numvfs', '2', '--json'], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [cli, 'sriov', must(PF, 'PF'), '--numvfs', '2', '--json'], {
+      encoding: 'utf8',
+    });
     expect(r.status).toBe(0);
     const out = JSON.parse(r.stdout) as sysfs.SriovState;
     expect([out.pf, out.numvfs, out.vfs.length]).toEqual([PF, 2, 2]);
-    expect(out.vfs.map((v) => v.bdf)).toEqual(sysfs.sriov(PF!).vfs.map((v) => v.bdf));
+    expect(out.vfs.map((v) => v.bdf)).toEqual(sysfs.sriov(must(PF, 'PF')).vfs.map((v) => v.bdf));
   });
 
   for (const backend of ['type1', 'iommufd'] as const) {
     itIf(backend === 'type1' || hasCdev, 'no VFIO cdev on this kernel')(
       `the token rules, backend ${backend}: refused without it or with another one; with it the VF does real work`,
       async () => {
-        const vfs = sysfs.sriov(PF!, { numvfs: 2 }).vfs;
+        const vfs = sysfs.sriov(must(PF, 'PF'), { numvfs: 2 }).vfs;
         const vf = vfs[1].bdf;
         if (backend === 'iommufd') expect(fs.existsSync(`/sys/bus/pci/devices/${vf}/vfio-dev`)).toBe(true);
         const none = await refusal(Device.open(vf, { backend }));
@@ -123,7 +126,7 @@ describeSriov('SR-IOV of a PF bound to vfio-pci, and the VF token', () => {
   }
 
   it('a malformed token is refused before anything opens', async () => {
-    const vf = sysfs.sriov(PF!, { numvfs: 1 }).vfs[0].bdf;
+    const vf = sysfs.sriov(must(PF, 'PF'), { numvfs: 1 }).vfs[0].bdf;
     const bad = await refusal(Device.open(vf, { vfToken: 'not-a-uuid' }));
     expect([bad.code, bad.message]).toEqual(['EINVAL', expect.stringMatching(/vfToken: .*is not a UUID/)]);
   });

@@ -7,6 +7,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { packageRoot } from '../../lib/addon/paths';
 import { NO_UAPI_HEADERS, uapiInclude, uapiProvisioner } from './uapi-headers';
+import { must } from '../support/must';
 
 const root = packageRoot();
 
@@ -23,7 +24,7 @@ describe('native/abi matches the kernel uapi', () => {
   (provision ? it : it.skip)(
     'abi_check.cc compiles against the provisioned linux/vfio.h and linux/iommufd.h',
     async () => {
-      const include = await uapiInclude(provision!);
+      const include = await uapiInclude(must(provision, 'provision'));
       const r = compile('g++', [
         '-std=c++17',
         '-Wall',

@@ -10,6 +10,7 @@ import { formatList, gatherList, vfioAccess } from '../../lib/cli/commands/list'
 import { CliError } from '../../lib/cli/report';
 import { ivshmemResourceFile } from '../fixtures/devices';
 import { SysfsTree } from './cli-fixture';
+import { must } from '../support/must';
 
 const GPU = '0000:01:00.0';
 const AUDIO = '0000:01:00.1';
@@ -219,7 +220,10 @@ describe('vfio list on the same tree', () => {
 
   it('reports a VFIO device this user may not open', () => {
     tree.addDevice({ bdf: '0000:06:00.0', driver: 'vfio-pci', group: 6 });
-    const e = gatherList({ sysfs: tree.root, pciIds: [], canOpen: () => false }).find((x) => x.bdf === '0000:06:00.0')!;
+    const e = must(
+      gatherList({ sysfs: tree.root, pciIds: [], canOpen: () => false }).find((x) => x.bdf === '0000:06:00.0'),
+      '0000:06:00.0 in the gathered list',
+    );
     expect(e.vfio).toEqual({
       usable: false,
       reasons: ['no access to /dev/vfio/6'],
@@ -252,7 +256,10 @@ describe('vfio list on the same tree', () => {
     // 'vfio-noiommu', is shared with mdev groups and does not tell).
     fs.writeFileSync(tree.p('kernel/iommu_groups/6/name'), 'vfio-noiommu\n');
     fs.mkdirSync(tree.p('class/vfio/noiommu-6'), { recursive: true });
-    const e = gatherList({ sysfs: tree.root, pciIds: [], canOpen: () => true }).find((x) => x.bdf === '0000:06:00.0')!;
+    const e = must(
+      gatherList({ sysfs: tree.root, pciIds: [], canOpen: () => true }).find((x) => x.bdf === '0000:06:00.0'),
+      '0000:06:00.0 in the gathered list',
+    );
     expect(e).toMatchObject({ noIommu: true, vfio: { usable: true } });
     expect(formatList([e], colors(false))).toContain('yes, no-IOMMU mode (unsafe: --unsafe-noiommu)');
   });

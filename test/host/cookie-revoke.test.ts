@@ -8,6 +8,7 @@ import { ClosedError, NotSupportedError, RevokedError } from '../../lib/errors';
 import { DEFAULT_MEMATTR_TABLES, MemattrTables } from '../../lib/cookie/model';
 import { cleanupWorlds, fdTarget, world } from './cookie-world';
 import { thrown } from '../support/errors';
+import { must } from '../support/must';
 
 afterEach(cleanupWorlds);
 
@@ -15,7 +16,10 @@ const DMA_BUF = { probe: 'OK', get: 'OK', set: 'EINVAL' };
 const SET_ONLY = { probe: 'OK', get: 'EINVAL', set: 'OK' };
 const REVOKE = 0xfc03;
 const tables: Partial<MemattrTables> = {
-  revokeFeature: { ...DEFAULT_MEMATTR_TABLES.revokeFeature!, number: REVOKE },
+  revokeFeature: {
+    ...must(DEFAULT_MEMATTR_TABLES.revokeFeature, 'DEFAULT_MEMATTR_TABLES.revokeFeature'),
+    number: REVOKE,
+  },
 };
 
 describe('MmapCookie.revoke() of a dma-buf cookie', () => {
@@ -123,7 +127,7 @@ describe('a raw SET of the revoke feature through the device (Device.feature(N).
     const b = w.registry.create(w.bar2, { offset: 0x2000, length: 0x1000, memattr: 'wc', route: 'dmabuf' });
     const ma = a.map();
     const mb = b.map();
-    const encode = tables.revokeFeature!.encode;
+    const encode = must(tables.revokeFeature, 'tables.revokeFeature').encode;
     // Another feature number, or the revoke naming an fd no cookie holds: nothing happens.
     w.registry.beforeFeatureSet(14, encode(a.backing.fd));
     w.registry.beforeFeatureSet(REVOKE, encode(a.backing.fd + 1000));
@@ -145,7 +149,10 @@ describe('a raw SET of the revoke feature through the device (Device.feature(N).
     const w = world({ features: { 11: DMA_BUF, 14: SET_ONLY } });
     const a = w.registry.create(w.bar2, { offset: 0, length: 0x1000, memattr: 'wc', route: 'dmabuf' });
     const m = a.map();
-    w.registry.beforeFeatureSet(REVOKE, DEFAULT_MEMATTR_TABLES.revokeFeature!.encode(a.backing.fd));
+    w.registry.beforeFeatureSet(
+      REVOKE,
+      must(DEFAULT_MEMATTR_TABLES.revokeFeature, 'DEFAULT_MEMATTR_TABLES.revokeFeature').encode(a.backing.fd),
+    );
     expect([m.closed, a.revoked]).toEqual([false, undefined]);
   });
 });

@@ -46,6 +46,7 @@ import {
   pat,
   view,
 } from './cookie-fixtures';
+import { must } from '../support/must';
 
 const HEADER = path.join(__dirname, '..', '..', 'kernel', 'vfio-pci-wc-sample', 'vfio_pci_wc_sample.h');
 const MAIN_C = path.join(__dirname, '..', '..', 'kernel', 'vfio-pci-wc-sample', 'main.c');
@@ -107,9 +108,12 @@ describe('the sample values agree with the kernel module header', () => {
     expect([SAMPLE_DMABUF_MEMATTR_TABLE.number, SAMPLE_DMABUF_REVOKE_TABLE.number]).toEqual([0xfc02, 0xfc03]);
     // The dma-buf attribute values are the cookie's (and upstream's v3): 0 NC, 1 WC.
     expect(SAMPLE_DMABUF_MEMATTR_TABLE.values).toEqual({ 'uc-': SAMPLE_MEMATTR_NC, wc: SAMPLE_MEMATTR_WC });
-    expect(/^#define\s+VFIO_WC_SAMPLE_FEATURES_ATTR\s+"(\w+)"/m.exec(fs.readFileSync(HEADER, 'utf8'))![1]).toBe(
-      SAMPLE_FEATURES_ATTR,
-    );
+    expect(
+      must(
+        /^#define\s+VFIO_WC_SAMPLE_FEATURES_ATTR\s+"(\w+)"/m.exec(fs.readFileSync(HEADER, 'utf8')),
+        'the VFIO_WC_SAMPLE_FEATURES_ATTR define in the sample header',
+      )[1],
+    ).toBe(SAMPLE_FEATURES_ATTR);
     // The feature numbers fit the 16-bit index and stay clear of the header's own numbers.
     for (const n of [SAMPLE_COOKIE_FEATURE, SAMPLE_DMABUF_MEMATTR_FEATURE, SAMPLE_DMABUF_REVOKE_FEATURE]) {
       expect(n).toBeLessThanOrEqual(abi.VFIO_DEVICE_FEATURE_MASK);
@@ -119,9 +123,12 @@ describe('the sample values agree with the kernel module header', () => {
   it("the dma-buf feature payloads have the header's layout (s32 fd, u32 memattr; s32 fd)", () => {
     const text = fs.readFileSync(HEADER, 'utf8');
     const fields = (name: string) =>
-      [...new RegExp(`struct ${name} \\{([^}]*)\\}`).exec(text)![1].matchAll(/^\s*(__s32|__u32)\s+(\w+);/gm)].map(
-        (m) => [m[1], m[2]],
-      );
+      [
+        ...must(
+          new RegExp(`struct ${name} \\{([^}]*)\\}`).exec(text),
+          `struct ${name} in the sample header`,
+        )[1].matchAll(/^\s*(__s32|__u32)\s+(\w+);/gm),
+      ].map((m) => [m[1], m[2]]);
     expect(fields('vfio_wc_sample_dma_buf_memattr')).toEqual([
       ['__s32', 'dmabuf_fd'],
       ['__u32', 'memattr'],
@@ -132,7 +139,10 @@ describe('the sample values agree with the kernel module header', () => {
   });
 
   it("the module announces the names the library's tables use, in the order of its format string", () => {
-    const fmt = /sysfs_emit\(\s*buf,\s*"([^"]+)"/.exec(fs.readFileSync(MAIN_C, 'utf8'))![1];
+    const fmt = must(
+      /sysfs_emit\(\s*buf,\s*"([^"]+)"/.exec(fs.readFileSync(MAIN_C, 'utf8')),
+      'the sysfs_emit format in the sample driver',
+    )[1];
     expect(
       fmt
         .split('\\n')
@@ -147,7 +157,10 @@ describe('the sample values agree with the kernel module header', () => {
   });
 
   it("the cookie struct has the header's fields in order (u32, u32, u64, u64, u64)", () => {
-    const body = /struct vfio_wc_sample_cookie \{([^}]*)\}/.exec(fs.readFileSync(HEADER, 'utf8'))![1];
+    const body = must(
+      /struct vfio_wc_sample_cookie \{([^}]*)\}/.exec(fs.readFileSync(HEADER, 'utf8')),
+      'struct vfio_wc_sample_cookie in the sample header',
+    )[1];
     const fields = [...body.matchAll(/^\s*(__u32|__aligned_u64)\s+(\w+);/gm)].map((m) => [m[1], m[2]]);
     expect(fields).toEqual([
       ['__u32', 'region_index'],
@@ -236,7 +249,11 @@ describe('route choice on a device bound to the sample driver', () => {
     });
 
   it('the sample region type names region 9 as the WC view of BAR2', () => {
-    const found = wcRegionsFor(2, [IVSHMEM_BAR2(), SAMPLE_WC_REGION()], sampleDriverTables().wcRegionTypes!);
+    const found = wcRegionsFor(
+      2,
+      [IVSHMEM_BAR2(), SAMPLE_WC_REGION()],
+      must(sampleDriverTables().wcRegionTypes, 'sampleDriverTables().wcRegionTypes'),
+    );
     expect(found.map((f) => [f.region.index, f.type.name])).toEqual([[9, 'vfio-pci-wc-sample-bar2']]);
   });
 

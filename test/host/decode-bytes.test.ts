@@ -2,6 +2,7 @@ import { VfioError } from '../../lib/errors';
 import { DecodeError, copyBytes, i32, isDecodeError, putU32, putU64, u16, u32, u64, u8 } from '../../lib/decode';
 import { needsLargerBuffer, requestedArgsz, walkCapChain } from '../../lib/decode/caps';
 import { Bytes, patchU32, withCaps } from '../fixtures/build';
+import { must } from '../support/must';
 
 describe('little-endian readers', () => {
   const buf = new Bytes().u8(0x01).u16(0xbeef).u32(0xfffffffe).u64(0x0123456789abcdefn).done();
@@ -107,7 +108,7 @@ describe('capability chain walker', () => {
       err = e as DecodeError;
     }
     expect(err).toBeInstanceOf(DecodeError);
-    expect(err!.offset).toBe(40);
+    expect(must(err, 'err').offset).toBe(40);
   });
 
   it('only trusts bytes within the limit (argsz), even if the buffer is longer', () => {

@@ -19,6 +19,7 @@ import {
 } from '../../lib/decode';
 import { ConfigImage, msiBody, patchU32, patchU8 } from '../fixtures/build';
 import { NVME_MSIX, eduConfig, ivshmemConfig, nvmeConfig } from '../fixtures/devices';
+import { must } from '../support/must';
 
 describe('config header', () => {
   it('edu', () => {
@@ -51,7 +52,10 @@ describe('config header', () => {
 
   it('ivshmem BAR2 is 64-bit prefetchable and swallows BAR3', () => {
     const h = decodeConfigHeader(ivshmemConfig());
-    const bar2 = h.bars.find((b) => b.index === 2)!;
+    const bar2 = must(
+      h.bars.find((b) => b.index === 2),
+      'h.bars.find((b) => b.index === 2)',
+    );
     expect(bar2).toMatchObject({ mem64: true, prefetchable: true, address: 0x800000000n });
     expect(h.bars.map((b) => b.index)).toEqual([0, 1, 2, 4, 5]);
   });
@@ -99,7 +103,7 @@ describe('standard capabilities', () => {
       ['PM', 0x60],
       ['PCIe', 0x80],
     ]);
-    const msix = decodeMsixCap(img, findPciCap(img, PCI_CAP_ID_MSIX)!.offset);
+    const msix = decodeMsixCap(img, must(findPciCap(img, PCI_CAP_ID_MSIX), 'findPciCap(img, PCI_CAP_ID_MSIX)').offset);
     expect(msix).toEqual({
       tableSize: NVME_MSIX.vectors,
       enabled: false,

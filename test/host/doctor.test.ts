@@ -3,6 +3,7 @@
 import * as fs from 'fs';
 import { Check, doctor, hostUses, rootCause } from '../../lib/doctor';
 import { HostTree, RELEASE } from './doctor-fixture';
+import { must } from '../support/must';
 
 const NIC = '0000:02:00.0';
 const EDU = '0000:00:03.0';
@@ -17,7 +18,11 @@ beforeEach(() => {
 });
 afterEach(() => t.remove());
 
-const byId = (checks: Check[], id: string, device?: string) => checks.find((c) => c.id === id && c.device === device)!;
+const byId = (checks: Check[], id: string, device?: string) =>
+  must(
+    checks.find((c) => c.id === id && c.device === device),
+    'checks.find((c) => c.id === id && c.device === device)',
+  );
 const host = (id: string, o = {}) => byId(doctor([], t.options(o)).checks, id);
 const dev = (bdf: string, id: string, o = {}) => byId(doctor([bdf], t.options(o)).checks, id, bdf);
 

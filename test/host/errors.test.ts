@@ -14,6 +14,7 @@ import {
   invalidArgument,
 } from '../../lib/errors';
 import { bindHint, groupOpenHint, memlockHint } from '../../lib/system/hints';
+import { must } from '../support/must';
 
 const E = os.constants.errno;
 
@@ -40,7 +41,7 @@ describe('errnoError', () => {
   });
 
   it('puts the hint on the error and in the message', () => {
-    const hint = groupOpenHint('EBUSY', 7, '0000:00:03.0')!;
+    const hint = must(groupOpenHint('EBUSY', 7, '0000:00:03.0'), "groupOpenHint('EBUSY', 7, '0000:00:03.0')");
     const err = errnoError(E.EBUSY, 'open', { device: '0000:00:03.0', hint, detail: '/dev/vfio/7' });
     expect(err.hint).toBe(hint);
     expect(err.message).toMatch(/\(\/dev\/vfio\/7\)\n {2}hint: \/dev\/vfio\/7 is already open/);

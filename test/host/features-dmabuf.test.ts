@@ -6,6 +6,7 @@ import { InvalidArgumentError, VfioError } from '../../lib/errors';
 import { DeviceFeatures } from '../../lib/features/device-features';
 import { featureNumbers } from '../../lib/features/table';
 import { E, ScriptedKernel, fakeHost, vfioPci734 } from './features-kernel';
+import { must } from '../support/must';
 
 const { VFIO_DEVICE_FEATURE_GET: GET } = abi;
 
@@ -17,7 +18,7 @@ function setup(script = vfioPci734(), numbers = featureNumbers()) {
 
 describe('DMA_BUF export', () => {
   function exporting(handler: (payload: Uint8Array) => number) {
-    return setup(vfioPci734({}, { dmaBuf: (_f, p) => handler(p!) }));
+    return setup(vfioPci734({}, { dmaBuf: (_f, p) => handler(must(p, 'p')) }));
   }
 
   it('sends struct vfio_device_feature_dma_buf and wraps the fd in an owned DmaBuf', () => {
@@ -35,7 +36,7 @@ describe('DMA_BUF export', () => {
         { offset: 0x10000n, length: 0x1000n },
       ]),
     );
-    const dv = new DataView(payload!.buffer);
+    const dv = new DataView(must(payload, 'payload').buffer);
     expect([dv.getUint32(0, true), dv.getUint32(4, true), dv.getUint32(8, true), dv.getUint32(12, true)]).toEqual([
       2, 0o2000002, 0, 2,
     ]);
@@ -45,7 +46,7 @@ describe('DMA_BUF export', () => {
       dv.getBigUint64(32, true),
       dv.getBigUint64(40, true),
     ]).toEqual([0n, 0x2000n, 0x10000n, 0x1000n]);
-    expect(payload!.length).toBe(48);
+    expect(must(payload, 'payload').length).toBe(48);
     expect(buf).toBeInstanceOf(DmaBuf);
     expect([buf.fd, buf.size, buf.regionIndex, buf.regionName]).toEqual([55, 0x3000n, 2, 'BAR2']);
     expect(host.owned.has(buf)).toBe(true);

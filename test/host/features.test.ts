@@ -17,6 +17,7 @@ import {
 } from '../../lib/features/device-features';
 import { featureNumbers } from '../../lib/features/table';
 import { E, ScriptedKernel, fakeHost, vfioPci734 } from './features-kernel';
+import { must } from '../support/must';
 
 const { VFIO_DEVICE_FEATURE_GET: GET, VFIO_DEVICE_FEATURE_SET: SET, VFIO_DEVICE_FEATURE_PROBE: PROBE } = abi;
 
@@ -38,12 +39,22 @@ describe('features(): every number of the table, probed once per open device', (
       { name: 'LOW_POWER_EXIT', index: 5, get: false, set: true },
       { name: 'DMA_BUF', index: 11, get: true, set: false },
     ]);
-    expect(list.find((f) => f.name === 'BUS_MASTER')!.answers).toEqual({
+    expect(
+      must(
+        list.find((f) => f.name === 'BUS_MASTER'),
+        "list.find((f) => f.name === 'BUS_MASTER')",
+      ).answers,
+    ).toEqual({
       probe: 'ENOTTY',
       get: 'ENOTTY',
       set: 'ENOTTY',
     });
-    expect(list.find((f) => f.name === 'MIG_PRECOPY_INFOv2')!.answers).toEqual({
+    expect(
+      must(
+        list.find((f) => f.name === 'MIG_PRECOPY_INFOv2'),
+        "list.find((f) => f.name === 'MIG_PRECOPY_INFOv2')",
+      ).answers,
+    ).toEqual({
       probe: 'EINVAL',
       get: 'EINVAL',
       set: 'EINVAL',
@@ -109,7 +120,7 @@ describe('the raw handle', () => {
           ops: GET,
           minsz: 8,
           handler: (_f, p) => {
-            p![0] = 0xab;
+            must(p, 'p')[0] = 0xab;
             return 0;
           },
         },
@@ -226,7 +237,7 @@ describe('typed wrappers', () => {
           ops: GET,
           minsz: 8,
           handler: (_f, p) => {
-            p![0] = abi.VFIO_MIGRATION_STOP_COPY | abi.VFIO_MIGRATION_PRE_COPY;
+            must(p, 'p')[0] = abi.VFIO_MIGRATION_STOP_COPY | abi.VFIO_MIGRATION_PRE_COPY;
             return 0;
           },
         },
@@ -275,7 +286,7 @@ describe('typed wrappers', () => {
     const { features, kernel } = setup(vfioPci734({ 10: { ops: SET, minsz: 4 } }));
     (features.feature('BUS_MASTER') as BusMasterFeature).setMaster(true);
     (features.feature('BUS_MASTER') as BusMasterFeature).setMaster(false);
-    expect(kernel.realCalls.map((c) => [...c.payload!])).toEqual([
+    expect(kernel.realCalls.map((c) => [...must(c.payload, 'c.payload')])).toEqual([
       [1, 0, 0, 0],
       [0, 0, 0, 0],
     ]);

@@ -4,6 +4,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { FRAMED_CALLS, FramedCall, slotLayout } from '../../lib/addon/frame-table';
+import { must } from '../support/must';
 
 const nativeDir = path.resolve(__dirname, '../../native');
 const sources = fs
@@ -45,7 +46,7 @@ describe('framed call table', () => {
 
   it.each(Object.entries(FRAMED_CALLS))('%s: the C function reads the slots the table lists', (name, entry) => {
     const call: FramedCall = entry;
-    const fn = exportedFramed().get(name)!;
+    const fn = must(exportedFramed().get(name), 'exportedFramed().get(name)');
     const reads = readsOf(fn);
     expect(reads.slots).toEqual(call.slots.map(([, kind], i) => [i, kind]));
     expect(reads.objects).toBe(call.objects);
@@ -53,7 +54,7 @@ describe('framed call table', () => {
 
   it('fits the frame: no call takes more slots than native/frame.h has for arguments', () => {
     const header = fs.readFileSync(path.join(nativeDir, 'frame.h'), 'utf8');
-    const kArgs = Number(/kArgs = (\d+);/.exec(header)![1]);
+    const kArgs = Number(must(/kArgs = (\d+);/.exec(header), 'kArgs in the frame header')[1]);
     for (const call of Object.values(FRAMED_CALLS)) expect(call.slots.length).toBeLessThanOrEqual(kArgs);
   });
 

@@ -12,6 +12,7 @@ import * as decode from '../../lib/decode';
 import { native } from '../../lib/addon/native';
 import { Tap } from '../../lib/irq/irq';
 import { Untyped, call, fuzzChild } from '../tools/fuzz-kit';
+import { must } from '../support/must';
 
 const n = native();
 const { PAGE_SIZE, O_RDWR, O_CLOEXEC, EFD_CLOEXEC, EFD_NONBLOCK, PROT_READ, PROT_WRITE } = n.constants;
@@ -293,7 +294,7 @@ async function step(w: World, op: Op, c: { calls: number }): Promise<void> {
       );
       if (r instanceof DmaBuffer) w.mems.push(r);
       // Bound what the batch keeps mapped.
-      if (w.mems.length > 16) w.mems.shift()!.close();
+      if (w.mems.length > 16) must(w.mems.shift(), 'w.mems.shift()').close();
       return;
     }
     case 'pio': {
@@ -334,7 +335,7 @@ async function step(w: World, op: Op, c: { calls: number }): Promise<void> {
         if (r instanceof Promise) r = await r;
         if (r !== null && typeof r === 'object' && 'handle' in r) {
           w.raw.push(r as { handle: unknown });
-          if (w.raw.length > 8) n.munmap(w.raw.shift()!.handle as never);
+          if (w.raw.length > 8) n.munmap(must(w.raw.shift(), 'w.raw.shift()').handle as never);
         } else if (r !== undefined && typeof r !== 'number' && typeof r !== 'bigint' && !Array.isArray(r)) {
           throw new Untyped(`raw ${op.fn} returned ${typeof r}`);
         }

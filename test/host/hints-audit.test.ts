@@ -24,6 +24,7 @@ import { bind } from '../../lib/cli/commands/bind';
 import { writeRule } from '../../lib/cli/commands/bind-persist';
 import { colors } from '../../lib/cli/format';
 import { HostTree, RELEASE } from './doctor-fixture';
+import { must } from '../support/must';
 
 const READERS: Record<string, Invocation> = {
   root: { cli: 'vfio', root: true, sudo: false },
@@ -179,8 +180,8 @@ function libraryHints(t: HostTree, inv: Invocation): string[] {
     bindHint(NIC, 'igb', inv),
     bindHint(NIC, undefined, inv),
     groupNotViableHint(3, NIC, { sysfs: t.root }, inv),
-    groupOpenHint('EACCES', 1, EDU, inv)!,
-    groupOpenHint('ENOENT', 1, EDU, inv)!,
+    must(groupOpenHint('EACCES', 1, EDU, inv), "groupOpenHint('EACCES', 1, EDU, inv)"),
+    must(groupOpenHint('ENOENT', 1, EDU, inv), "groupOpenHint('ENOENT', 1, EDU, inv)"),
     noIommuGroupHint(EDU, inv),
     nodeAccessHint(['/dev/vfio/devices/vfio0', '/dev/iommu'], inv),
     moduleParamCommand(inv, 'vfio_iommu_type1', 'allow_unsafe_interrupts', '1'),

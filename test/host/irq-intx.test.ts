@@ -3,6 +3,7 @@
 import { ClosedError } from '../../lib/errors';
 import { IrqControl } from '../../lib/irq/control';
 import { VfioPciModel, closeLiveIrqs, record, settle, setupIrqs } from './irq-kernel';
+import { must } from '../support/must';
 
 // A level-triggered line left asserted would keep interrupting after its test: switch all off.
 afterEach(closeLiveIrqs);
@@ -90,7 +91,7 @@ describe('INTx (automasked)', () => {
     expect(model.intxMasked).toBe(false);
     model.raiseIntx();
     expect((await second).value).toEqual({ vector: 0, count: 1 });
-    await it.return!();
+    await must(it.return, "the iterator's return()").call(it);
   });
 });
 
@@ -153,7 +154,7 @@ describe('holding the event loop', () => {
     irq.trigger(5);
     await p;
     expect(refd()).toEqual([false, false]);
-    await it.return!();
+    await must(it.return, "the iterator's return()").call(it);
   });
 });
 
@@ -163,7 +164,7 @@ describe('ERR and REQ', () => {
     irqs.watchRelease();
     const req = irqs.index('REQ');
     expect(req.enabled).toBe(true);
-    expect(model.fds.refd(model.reqTrigger!)).toBe(false);
+    expect(model.fds.refd(must(model.reqTrigger, 'model.reqTrigger'))).toBe(false);
     req.irqs[0].trigger();
     await settle();
     expect(model.released).toEqual([1]);

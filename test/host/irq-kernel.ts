@@ -10,6 +10,7 @@ import { Irq, IrqTap } from '../../lib/irq/irq';
 import type { IrqBackend } from '../../lib/irq/backend';
 import { IrqControl } from '../../lib/irq/control';
 import { SetIrqsCall } from '../../lib/irq/plan';
+import { must } from '../support/must';
 
 const E = os.constants.errno;
 const INTX = abi.VFIO_PCI_INTX_IRQ_INDEX;
@@ -189,7 +190,8 @@ export class VfioPciModel<F extends EventfdLayer = FakeEventfds> {
           return 0;
         }
         if (!eventfd || c.count === 0) return -E.EINVAL;
-        this[key] = c.fds![0] >= 0 ? c.fds![0] : undefined;
+        const fd = must(c.fds, 'the eventfd list of an eventfd trigger')[0];
+        this[key] = fd >= 0 ? fd : undefined;
         return 0;
       }
     }
@@ -215,7 +217,7 @@ export class VfioPciModel<F extends EventfdLayer = FakeEventfds> {
     }
     if (!(isIntx || this.irqType === undefined) || c.start !== 0 || c.count !== 1) return -E.EINVAL;
     if (eventfd) {
-      const fd = c.fds![0];
+      const fd = must(c.fds, 'c.fds')[0];
       if (!isIntx) {
         this.irqType = INTX;
         this.intxMasked = this.virqDisabled;
@@ -263,7 +265,7 @@ export class VfioPciModel<F extends EventfdLayer = FakeEventfds> {
     let ret = 0;
     for (let i = 0; i < c.count && !ret; i++, j++) {
       this.ctx.delete(j);
-      const fd = c.fds![i];
+      const fd = must(c.fds, 'c.fds')[i];
       if (fd < 0) continue;
       if (!this.allocated.has(j)) {
         if (!msix || !this.o.dynMsix) {

@@ -5,6 +5,7 @@ import * as abi from '../../lib/abi';
 import { BusyError, ClosedError, InvalidArgumentError, NotSupportedError, VfioError } from '../../lib/errors';
 import { closeLiveIrqs, record, settle, setupIrqs } from './irq-kernel';
 import { thrown } from '../support/errors';
+import { must } from '../support/must';
 
 // A level-triggered line left asserted would keep interrupting after its test: switch all off.
 afterEach(closeLiveIrqs);
@@ -75,7 +76,7 @@ describe('MSI-X vector sets', () => {
   it('remove() detaches vectors, disable() everything: fds closed, index off', async () => {
     const { model, irqs } = setupIrqs({ intx: false, msix: 65, dynMsix: true });
     const a = irqs.index('MSIX').enable({ vectors: [0, 3, 7] });
-    const fd3 = model.ctx.get(3)!;
+    const fd3 = must(model.ctx.get(3), 'model.ctx.get(3)');
     a.remove(3);
     expect(a.vectors).toEqual([0, 7]);
     expect(model.ctx.has(3)).toBe(false);
@@ -99,8 +100,8 @@ describe('MSI-X vector sets', () => {
       err = e as VfioError;
     }
     expect(err).toBeInstanceOf(VfioError);
-    expect(err!.code).toBe('ENOSPC');
-    expect(err!.message).toMatch(/only 2 MSIX vector\(s\) of the 4/);
+    expect(must(err, 'err').code).toBe('ENOSPC');
+    expect(must(err, 'err').message).toMatch(/only 2 MSIX vector\(s\) of the 4/);
     expect(irqs.index('MSIX').enabled).toBe(false);
     expect(model.fds.open.size).toBe(0);
   });
@@ -117,9 +118,9 @@ describe('rules and errors', () => {
       err = e as BusyError;
     }
     expect(err).toBeInstanceOf(BusyError);
-    expect(err!.code).toBe('EBUSY');
-    expect(err!.message).toMatch(/cannot enable MSI while MSIX is enabled \(vectors 0, 3\)/);
-    expect(err!.hint).toMatch(/dev\.irq\('MSIX'\)\.disable\(\)/);
+    expect(must(err, 'err').code).toBe('EBUSY');
+    expect(must(err, 'err').message).toMatch(/cannot enable MSI while MSIX is enabled \(vectors 0, 3\)/);
+    expect(must(err, 'err').hint).toMatch(/dev\.irq\('MSIX'\)\.disable\(\)/);
     expect(() => irqs.index('INTX').enable()).toThrow(BusyError);
     irqs.index('MSIX').disable();
     expect(irqs.index('MSI').enable({ count: 2 }).vectors).toEqual([0, 1]);
@@ -135,8 +136,8 @@ describe('rules and errors', () => {
         err = e as InvalidArgumentError;
       }
       expect(err).toBeInstanceOf(InvalidArgumentError);
-      expect(err!.code).toBe('ERANGE');
-      expect(err!.message).toMatch(/MSIX has 65 vector\(s\) \(0–64\)/);
+      expect(must(err, 'err').code).toBe('ERANGE');
+      expect(must(err, 'err').message).toMatch(/MSIX has 65 vector\(s\) \(0–64\)/);
     }
     expect(model.calls).toEqual([]);
   });
@@ -180,7 +181,7 @@ describe('rules and errors', () => {
       err = e as NotSupportedError;
     }
     expect(err).toBeInstanceOf(NotSupportedError);
-    expect(err!.hint).toBe('this device has: INTX (1), MSI (1), REQ (1)');
+    expect(must(err, 'err').hint).toBe('this device has: INTX (1), MSI (1), REQ (1)');
     expect(() => irqs.index('ERR').enable()).toThrow(/no ERR interrupt/);
   });
 
@@ -226,9 +227,9 @@ describe('rules and errors', () => {
     }
     model.irqType = abi.VFIO_PCI_MSIX_IRQ_INDEX;
     expect(irq.vectors).toEqual([0]);
-    expect(err!.code).toBe('EINVAL');
-    expect(err!.op).toBe('VFIO_DEVICE_SET_IRQS');
-    expect(err!.message).toMatch(/\(MSIX attach, vector 1\)/);
-    expect(err!.hint).toMatch(/one of INTx, MSI and MSI-X/);
+    expect(must(err, 'err').code).toBe('EINVAL');
+    expect(must(err, 'err').op).toBe('VFIO_DEVICE_SET_IRQS');
+    expect(must(err, 'err').message).toMatch(/\(MSIX attach, vector 1\)/);
+    expect(must(err, 'err').hint).toMatch(/one of INTx, MSI and MSI-X/);
   });
 });

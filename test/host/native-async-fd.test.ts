@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { E, runChild } from './native-util';
+import { must } from '../support/must';
 
 const busyPool = `
 process.env.UV_THREADPOOL_SIZE = '1';
@@ -74,7 +75,7 @@ describe('thread-pool calls and close()', () => {
             calls +
             `
         run(true).then((out) => console.log(JSON.stringify(out)));`,
-          { wrap: [strace!, '-f', '-e', 'trace=ioctl,close', '-o', log] },
+          { wrap: [must(strace, 'strace'), '-f', '-e', 'trace=ioctl,close', '-o', log] },
         );
         expect(r.stderr).toBe('');
         const out = Object.values(JSON.parse(r.stdout)) as { fd: number; reused: boolean; result: number }[];
@@ -86,7 +87,9 @@ describe('thread-pool calls and close()', () => {
           .split('\n')
           .filter((l) => /ioctl\(\d+, (_IOC\([^,]+, 0x3b|VFIO_)/.test(l));
         expect(lines).toHaveLength(4);
-        const ioctlFds = lines.map((l) => Number(/ioctl\((\d+),/.exec(l)![1]));
+        const ioctlFds = lines.map((l) =>
+          Number(must(/ioctl\((\d+),/.exec(l), `an ioctl fd in the strace line ${l}`)[1]),
+        );
         const jsFds = new Set(out.map((o) => o.fd));
         expect(ioctlFds.filter((fd) => jsFds.has(fd))).toEqual([]);
       } finally {

@@ -3,6 +3,7 @@
 import * as fs from 'fs';
 import { PollHandle, native } from '../../lib/addon/native';
 import { E, le64, runChild, tempFile, thrown } from './native-util';
+import { must } from '../support/must';
 
 const n = native();
 const { EFD_CLOEXEC, EFD_NONBLOCK, O_RDONLY } = n.constants;
@@ -92,7 +93,11 @@ describe('refused input', () => {
   it('leaves the flags of a file that is no eventfd alone (a terminal, a pipe: no O_NONBLOCK behind their back)', () => {
     const tmp = tempFile(new Uint8Array(8));
     const file = n.open(tmp.file, O_RDONLY);
-    const flags = () => /^flags:\s+(\d+)/m.exec(fs.readFileSync(`/proc/self/fdinfo/${file}`, 'utf8'))![1];
+    const flags = () =>
+      must(
+        /^flags:\s+(\d+)/m.exec(fs.readFileSync(`/proc/self/fdinfo/${file}`, 'utf8')),
+        `the flags line of /proc/self/fdinfo/${file}`,
+      )[1];
     const before = flags();
     expect(n.poll_start(file, () => undefined)).toBe(-E.EINVAL);
     expect(flags()).toBe(before);

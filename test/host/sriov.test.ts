@@ -9,6 +9,7 @@ import { groupDeviceName, vfTokenBytes, vfTokenHint } from '../../lib/iommu/vf-t
 import * as sysfs from '../../lib/sysfs';
 import { VfioError } from '../../lib/errors';
 import { SysfsTree } from './cli-fixture';
+import { must } from '../support/must';
 
 const PF = '0000:02:00.0';
 const VF0 = '0000:02:10.0';
@@ -131,7 +132,9 @@ describe('the VF token', () => {
   it("is passed as the group name's vf_token= and as 16 bytes for the cdev; a non-UUID is refused", () => {
     expect(groupDeviceName(VF0, undefined)).toBe(VF0);
     expect(groupDeviceName(VF0, UUID.toUpperCase())).toBe(`${VF0} vf_token=${UUID}`);
-    expect(Buffer.from(vfTokenBytes(VF0, UUID)!).toString('hex')).toBe(UUID.replace(/-/g, ''));
+    expect(Buffer.from(must(vfTokenBytes(VF0, UUID), 'vfTokenBytes(VF0, UUID)')).toString('hex')).toBe(
+      UUID.replace(/-/g, ''),
+    );
     const e = refused(() => vfTokenBytes(VF0, 'nope'));
     expect([e.code, e.message]).toEqual(['EINVAL', expect.stringMatching(/vfToken: .*'nope' is not a UUID/)]);
   });

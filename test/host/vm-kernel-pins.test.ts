@@ -14,6 +14,7 @@ import {
 import { pinnedStanza } from '../../lib/vm/kernel/debian-kernel';
 import { DecompressTools } from '../../lib/vm/kernel/modules';
 import { pinnedKernels, provisionKernel } from '../../lib/vm/provision';
+import { must } from '../support/must';
 
 const pins = (): KernelPins => ({
   default: 'b',
@@ -39,7 +40,7 @@ describe('vm/kernels.json', () => {
       expect(k.version).toMatch(new RegExp(`^${k.name.replace('.', '\\.')}\\.\\d+-`));
     }
     expect(defaultKernelPin(p).name).toBe('7.3');
-    expect(p.customSource.version).toBe(findKernelPin(p, '7.3')!.version);
+    expect(p.customSource.version).toBe(must(findKernelPin(p, '7.3'), "findKernelPin(p, '7.3')").version);
   });
 
   it('refuses a default that is not pinned, duplicate names and non-generic images', () => {
@@ -100,8 +101,8 @@ describe('pinned kernels in the cache', () => {
 
   it('counts an entry as cached only at the pinned package version', () => {
     const p = readKernelPins();
-    const k61 = findKernelPin(p, '6.1')!;
-    const k612 = findKernelPin(p, '6.12')!;
+    const k61 = must(findKernelPin(p, '6.1'), "findKernelPin(p, '6.1')");
+    const k612 = must(findKernelPin(p, '6.12'), "findKernelPin(p, '6.12')");
     entry(pinRelease(k61), k61.version);
     entry(pinRelease(k612), '6.12.1-1'); // the same release name, another build
     const state = Object.fromEntries(pinnedKernels(cache).map((k) => [k.name, k]));
@@ -112,7 +113,7 @@ describe('pinned kernels in the cache', () => {
 
   it('provisions a cached pinned kernel by name without reading any package list', async () => {
     const p = readKernelPins();
-    const k61 = findKernelPin(p, '6.1')!;
+    const k61 = must(findKernelPin(p, '6.1'), "findKernelPin(p, '6.1')");
     entry(pinRelease(k61), k61.version);
     // No decompressors: nothing may be installed.
     const info = await provisionKernel({ kernel: '6.1', cacheDir: cache }, {} as DecompressTools);

@@ -13,6 +13,7 @@ import { KernelInfo } from '../../lib/vm/core/kernel';
 import { RunOptions } from '../../lib/vm/options';
 import { run } from '../../lib/vm/run';
 import { modinfo } from '../../lib/vm/core/elf';
+import { must } from '../support/must';
 
 const BUILD_TIMEOUT_MS = 60 * 60_000;
 const BOOT_TIMEOUT_MS = 5 * 60_000;
@@ -59,11 +60,11 @@ it('is a PVH vmlinux with mdev and mtty as modules and a tree for out-of-tree mo
   expect(kernel.source).toBe('custom');
   expect(kernel.pvh).toBe(true);
   expect(kernel.kernelVersion).toMatch(/^7\.3\.\d+-vfio-vm$/);
-  const modules = fs.readFileSync(path.join(kernel.modulesDir!, 'modules.dep'), 'utf8');
+  const modules = fs.readFileSync(path.join(must(kernel.modulesDir, 'kernel.modulesDir'), 'modules.dep'), 'utf8');
   expect(modules).toMatch(/mtty\.ko: .*mdev\.ko/);
-  expect(fs.existsSync(path.join(kernel.uapiInclude!, 'linux', 'iommufd.h'))).toBe(true);
-  expect(fs.readlinkSync(path.join(kernel.modulesDir!, 'build'))).toBe('../../../build');
-  expect(fs.existsSync(path.join(kernel.buildTree!, 'Module.symvers'))).toBe(true);
+  expect(fs.existsSync(path.join(must(kernel.uapiInclude, 'kernel.uapiInclude'), 'linux', 'iommufd.h'))).toBe(true);
+  expect(fs.readlinkSync(path.join(must(kernel.modulesDir, 'kernel.modulesDir'), 'build'))).toBe('../../../build');
+  expect(fs.existsSync(path.join(must(kernel.buildTree, 'kernel.buildTree'), 'Module.symvers'))).toBe(true);
 });
 
 it('a cache hit costs well under a second', async () => {
@@ -124,7 +125,9 @@ describe('modules', () => {
     for (const f of ['vfio_vm_probe.c', 'Kbuild']) {
       fs.copyFileSync(path.join(__dirname, '..', 'fixtures', 'kernel-module', f), path.join(moduleDir, f));
     }
-    await promisify(execFile)('make', ['-C', kernel.buildTree!, `M=${moduleDir}`, 'modules'], { maxBuffer: 16 << 20 });
+    await promisify(execFile)('make', ['-C', must(kernel.buildTree, 'kernel.buildTree'), `M=${moduleDir}`, 'modules'], {
+      maxBuffer: 16 << 20,
+    });
   }, BOOT_TIMEOUT_MS);
   afterAll(() => fs.rmSync(moduleDir, { recursive: true, force: true }));
 

@@ -19,6 +19,7 @@ import {
 } from '../../lib/vm/guest/guest-extras';
 import { configMismatches, describeMismatches, parseConfig } from '../../lib/vm/core/kconfig';
 import { KernelInfo } from '../../lib/vm/core/kernel';
+import { must } from '../support/must';
 
 let tmp: string;
 beforeEach(() => {
@@ -157,7 +158,7 @@ describe('cache lock', () => {
   it('takes over a lock whose owner is gone, and waits for a live one', async () => {
     const dead = spawn(process.execPath, ['-e', '0']);
     await new Promise((r) => dead.on('close', r));
-    expect(processAlive(dead.pid!)).toBe(false);
+    expect(processAlive(must(dead.pid, 'dead.pid'))).toBe(false);
     fs.writeFileSync(path.join(tmp, '.lock'), `${dead.pid}\n`);
     await expect(withLock(tmp, async () => 'took over', { pollMs: 10 })).resolves.toBe('took over');
 

@@ -9,6 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { PassThrough } from 'stream';
 import { QmpClient, VmMonitor, run } from '../../lib/vm';
+import { must } from '../support/must';
 
 function collector() {
   const stream = new PassThrough();
@@ -53,7 +54,7 @@ describe('vfio-vm run: the monitor', () => {
     out.stream.on('data', () => {
       if (!out.text().includes('present\n') || seen.length > 0) return;
       seen.push('asked');
-      monitor!
+      must(monitor, 'monitor')
         .unplug('nvme', { onRequested: () => seen.push('requested') })
         .then(() => seen.push('deleted'))
         .catch((e) => seen.push(`error ${(e as Error).message}`));
@@ -78,7 +79,9 @@ describe('vfio-vm run: the monitor', () => {
       expect(monitorStatus).toMatchObject({ status: 'running' });
       expect(userClient).toMatchObject({ status: { status: 'running' } });
       // The root bus as QEMU lists it: the run's devices under their stable ids.
-      expect(userClient!.rootBusIds).toEqual(expect.arrayContaining(['edu', 'ivshmem', 'pci-testdev']));
+      expect(must(userClient, 'userClient').rootBusIds).toEqual(
+        expect.arrayContaining(['edu', 'ivshmem', 'pci-testdev']),
+      );
       expect(r.devices.map((d) => d.id)).toEqual(['edu', 'ivshmem', 'nvme', 'pci-testdev']);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

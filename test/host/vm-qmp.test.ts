@@ -12,6 +12,7 @@ import { VmMonitor, listenMonitor } from '../../lib/vm/qemu/monitor';
 import { GuestReply, answerRequest } from '../../lib/vm/qemu/guest-requests';
 import { requestPortPath } from '../../lib/vm/guest/unplug-request';
 import { VmError } from '../../lib/vm/core/errors';
+import { must } from '../support/must';
 
 const GREETING = { QMP: { version: { qemu: { major: 11, minor: 1, micro: 3 }, package: '' }, capabilities: ['oob'] } };
 
@@ -30,7 +31,7 @@ class FakeQemu {
     sock.setEncoding('utf8');
     sock.on('data', (c: string) => {
       const lines = (buf + c).split('\n');
-      buf = lines.pop()!;
+      buf = must(lines.pop(), 'lines.pop()');
       for (const l of lines) {
         const m = JSON.parse(l) as Msg;
         this.received.push(m);
@@ -41,7 +42,7 @@ class FakeQemu {
   }
 
   send(o: unknown): void {
-    this.sock!.write(JSON.stringify(o) + '\n');
+    must(this.sock, 'this.sock').write(JSON.stringify(o) + '\n');
   }
 }
 
@@ -89,7 +90,7 @@ describe('QmpClient', () => {
       // The second command's reply first, written one byte at a time.
       const text =
         JSON.stringify(ok(held[1], { second: held[1].arguments })) + '\n' + JSON.stringify(ok(held[0], 'first')) + '\n';
-      for (const ch of text) qemu.sock!.write(ch);
+      for (const ch of text) must(qemu.sock, 'qemu.sock').write(ch);
     });
     await client.negotiate();
     const a = client.execute('query-a');
@@ -136,7 +137,7 @@ describe('QmpClient', () => {
     await client.negotiate();
     const pending = client.execute('query-status');
     const waiting = client.waitEvent('DEVICE_DELETED', () => true, 5000);
-    qemu.sock!.destroy();
+    must(qemu.sock, 'qemu.sock').destroy();
     await expect(pending).rejects.toThrow(/QMP connection closed/);
     await expect(waiting).rejects.toThrow(/QMP connection closed/);
     await expect(client.execute('query-status')).rejects.toThrow(/QMP connection closed/);
@@ -146,7 +147,7 @@ describe('QmpClient', () => {
     const { client, qemu } = await pair(() => undefined);
     const neg = client.negotiate();
     await new Promise((r) => setTimeout(r, 20));
-    qemu.sock!.write('garbage\n');
+    must(qemu.sock, 'qemu.sock').write('garbage\n');
     await expect(neg).rejects.toThrow(/not a JSON object: garbage/);
   });
 });

@@ -8,6 +8,7 @@ import { defaultKernelPin, pinRelease, readKernelPins } from '../../lib/vm/core/
 import { main } from '../../lib/vm/cli/main';
 import { VmError, provision, run } from '../../lib/vm';
 import { readPins, upstreamVersion } from '../../lib/vm/core/pins';
+import { must } from '../support/must';
 
 function collector() {
   const stream = new PassThrough();
@@ -41,7 +42,7 @@ describe('vfio-vm provision', () => {
     expect(again).toEqual(k);
     expect(k.source).toBe('debian');
     expect(k.kernelVersion).toMatch(/^\d+\.\d+(\.\d+)?\+deb\d+-amd64$/);
-    expect(path.basename(k.modulesDir!)).toBe(k.kernelVersion);
+    expect(path.basename(must(k.modulesDir, 'k.modulesDir'))).toBe(k.kernelVersion);
     expect(k.pvh).toBe(true);
     const elf = Buffer.alloc(4);
     const fd = fs.openSync(k.kernelImage, 'r');
@@ -50,9 +51,11 @@ describe('vfio-vm provision', () => {
     expect(elf.toString('latin1')).toBe('\x7fELF');
     // The include dir stands alone: vfio.h, iommufd.h and the arch headers they need.
     for (const h of ['linux/vfio.h', 'linux/iommufd.h', 'asm/ioctl.h', 'asm-generic/ioctl.h']) {
-      expect([h, fs.existsSync(path.join(k.uapiInclude!, h))]).toEqual([h, true]);
+      expect([h, fs.existsSync(path.join(must(k.uapiInclude, 'k.uapiInclude'), h))]).toEqual([h, true]);
     }
-    expect(fs.readFileSync(path.join(k.uapiInclude!, 'linux/iommufd.h'), 'utf8')).toContain('IOMMU_IOAS_ALLOC');
+    expect(fs.readFileSync(path.join(must(k.uapiInclude, 'k.uapiInclude'), 'linux/iommufd.h'), 'utf8')).toContain(
+      'IOMMU_IOAS_ALLOC',
+    );
   });
 });
 
@@ -94,8 +97,10 @@ describe('vfio-vm run', () => {
     expect(devs.map((d) => d[2])).toEqual(Array(5).fill('vfio-pci'));
     const groups = devs.map((d) => d[3]);
     expect(new Set(groups).size).toBe(5);
-    const listed = lines
-      .find((l) => l.startsWith('vfio: '))!
+    const listed = must(
+      lines.find((l) => l.startsWith('vfio: ')),
+      "lines .find((l) => l.startsWith('vfio: '))",
+    )
       .slice(6)
       .trim()
       .split(' ');
@@ -141,8 +146,8 @@ describe('vfio-vm run', () => {
       expect(r.exitCode).toBe(0);
       expect(out.text()).toBe(cwd);
       expect(fs.readFileSync(path.join(cwd, 'from-guest.txt'), 'utf8')).toBe('hello from the guest');
-      expect(fs.statSync(r.ivshmemFile!).size).toBe(4 << 20);
-      fs.rmSync(path.dirname(r.ivshmemFile!), { recursive: true });
+      expect(fs.statSync(must(r.ivshmemFile, 'r.ivshmemFile')).size).toBe(4 << 20);
+      fs.rmSync(path.dirname(must(r.ivshmemFile, 'r.ivshmemFile')), { recursive: true });
     } finally {
       fs.rmSync(cwd, { recursive: true, force: true });
     }
