@@ -14,15 +14,13 @@ import { closedError, invalidArgument, throwCloseErrors } from '../errors';
 import { withRootCause } from '../doctor';
 import { DeviceIrqInfo, IrqBackend, IrqIndex } from '../irq/irq-index';
 import { IrqControl } from '../irq/control';
-import { Tap } from '../irq/irq';
 import { InfoBuffer } from '../addon/info-buffer';
 import { HotResetInfo } from '../decode/hot-reset';
 import { hotReset, hotResetInfo, resetDevice } from './reset';
-import { describeValue, oneOfArg, optionsArg } from '../errors/args';
-import { BACKENDS, backendFacts, chooseBackend } from '../iommu/backend';
+import { describeValue } from '../errors/args';
+import { backendFacts, chooseBackend } from '../iommu/backend';
 import { BackendName, DeviceTarget } from '../iommu/context';
 import { IommuContext, checkIommuType, joinedBackend, openIommuContext } from '../iommu/open';
-import { TYPE1_IOMMU_TYPES } from '../iommu/type1';
 import { requireVfioDriver, resolveTarget } from './target';
 import {
   CookieKey,
@@ -38,12 +36,13 @@ import {
 import { Mapping } from '../memory/mapping';
 import { native } from '../addon/native';
 import { Region, RegionHost } from './region';
-import { DeviceOpenOptions, openFeatureNumbers } from './options';
+import { DeviceOpenOptions, openArgs, openFeatureNumbers } from './options';
 import { Closable, ResourcePhase, Resources } from './resources';
 import { queryDeviceInfo, queryIrqs, queryRegions } from './query';
 import { MemoryGate } from './memory-gate';
 import { watchDevice } from './device-leak';
 import { forgetLeak } from '../addon/leak-guard';
+import { deviceIrqBackend } from './irq-backend';
 
 export type { DeviceIrqInfo, DeviceOpenOptions, ResourcePhase, Closable };
 
@@ -124,16 +123,7 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
    */
   static async open(address: string, oIn: DeviceOpenOptions = {}): Promise<Device> {
     const op = 'Device.open';
-    const o = optionsArg(op, oIn) as DeviceOpenOptions;
-    if (typeof address !== 'string' || address === '') {
-      throw invalidArgument(
-        op,
-        `address is ${describeValue(address)}: give a PCI address ('0000:00:03.0' or '00:03.0'), an mdev UUID or a sysfs directory`,
-      );
-    }
-    if (o.backend !== undefined) oneOfArg(op, 'backend', o.backend, ['auto', ...BACKENDS]);
-    if (o.iommuType !== undefined) oneOfArg(op, 'iommuType', o.iommuType, TYPE1_IOMMU_TYPES);
-    checkIommuType(address, o.backend, o.iommuType);
+    const o = openArgs(op, address, oIn);
     const target = resolveTarget(address, o);
     try {
       return await Device.openTarget(target, o);
@@ -283,34 +273,7 @@ export class Device extends TypedEventEmitter<DeviceEventMap> implements Disposa
 
   /** What the IRQ code needs of this device: its fd, its resource list (closed first), its config space. */
   private irqBackend(): IrqBackend {
-    return {
-      device: this.bdf,
-      pci: this.info.flags.pci,
-      irqs: this.irqs,
-      live: (op) => {
-        this.fd(op);
-      },
-      setIrqs: (c) =>
-        native().VFIO_DEVICE_SET_IRQS(
-          this.fd('VFIO_DEVICE_SET_IRQS'),
-          c.flags,
-          c.index,
-          c.start,
-          c.count,
-          c.fds ? Int32Array.from(c.fds) : null,
-        ),
-      openTap: (vector, onCount) => Tap.open(vector, onCount, this.bdf),
-      own: (irq) => this.own(irq, 'irq'),
-      disown: (irq) => this.disown(irq, 'irq'),
-      allowIntx: () => {
-        // vfio-pci keeps a virtual DisINTx bit: while it is set the kernel masks INTx.
-        if (this.config.intxDisabled) this.config.intxDisabled = false;
-      },
-      busMaster: () => this.config.busMaster,
-      emitReleaseRequest: (count) => {
-        this.emit('release-request', count);
-      },
-    };
+    return deviceIrqBackend(this);
   }
 
   /** An IRQ index by name ('INTX', 'MSI', 'MSIX', 'ERR', 'REQ') or number; its enable() gives Irq objects (irq.ts). */

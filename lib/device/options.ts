@@ -2,11 +2,12 @@
 // the device's features, cookies and hints use.
 import { FeatureNumberOverrides, FeatureNumbers, featureNumbers } from '../features/table';
 import { invalidArgument } from '../errors';
+import { describeValue, oneOfArg, optionsArg } from '../errors/args';
 import { Invocation } from '../system/hints';
-import { DeviceNodeOptions } from '../iommu/backend';
+import { BACKENDS, DeviceNodeOptions } from '../iommu/backend';
 import { BackendChoice } from '../iommu/context';
-import { IommuContext } from '../iommu/open';
-import { Type1IommuType } from '../iommu/type1';
+import { IommuContext, checkIommuType } from '../iommu/open';
+import { TYPE1_IOMMU_TYPES, Type1IommuType } from '../iommu/type1';
 import { MemattrTables, PatReaderOptions } from '../cookie';
 import { SysfsOptions } from '../system/sysfs';
 
@@ -78,4 +79,19 @@ export function openFeatureNumbers(o: DeviceOpenOptions): FeatureNumbers {
   } catch (e) {
     throw invalidArgument('Device.open', (e as Error).message, { cause: e });
   }
+}
+
+/** @internal Device.open's arguments, checked before anything is opened: the options it takes. */
+export function openArgs(op: string, address: string, oIn: DeviceOpenOptions): DeviceOpenOptions {
+  const o = optionsArg(op, oIn) as DeviceOpenOptions;
+  if (typeof address !== 'string' || address === '') {
+    throw invalidArgument(
+      op,
+      `address is ${describeValue(address)}: give a PCI address ('0000:00:03.0' or '00:03.0'), an mdev UUID or a sysfs directory`,
+    );
+  }
+  if (o.backend !== undefined) oneOfArg(op, 'backend', o.backend, ['auto', ...BACKENDS]);
+  if (o.iommuType !== undefined) oneOfArg(op, 'iommuType', o.iommuType, TYPE1_IOMMU_TYPES);
+  checkIommuType(address, o.backend, o.iommuType);
+  return o;
 }

@@ -31,6 +31,7 @@ const GUEST_SUITE = [
   'cookie',
   'device',
   'dma',
+  'dma-limits',
   'doctor',
   'faults',
   'features',
@@ -63,7 +64,7 @@ const HEAVY_SUITE = ['guest/fuzz.test', 'guest/cycles.test'];
 /** Files that need a device of their own, each run by its own configuration below. */
 const OWN_DEVICE_SUITE = ['guest/sriov.test', 'guest/user-edu.test', 'guest/hot-unplug.test', 'guest/user-faults.test'];
 /** What a second IOMMU mode in the same boot re-runs: every file whose tests open devices through the backend and map DMA. */
-const DMA_SUITE = ['smoke', 'device', 'dma', 'irq', 'reset', 'type1-v1'].map((f) => `guest/${f}.test`);
+const DMA_SUITE = ['smoke', 'device', 'dma', 'dma-limits', 'irq', 'reset', 'type1-v1'].map((f) => `guest/${f}.test`);
 
 const escaped = (files) => files.map((f) => f.replace(/[.]/g, '\\.')).join('|');
 /** A jest path pattern selecting exactly these files. */

@@ -1,4 +1,4 @@
-// Child process of the RLIMIT_MEMLOCK test (dma.test.ts): started as an unprivileged user, so
+// Child process of the RLIMIT_MEMLOCK test (dma-limits.test.ts): started as an unprivileged user, so
 // without CAP_IPC_LOCK, it lowers its own memlock limit, maps a buffer under the limit and one
 // over it, and prints what happened as JSON.
 import { DmaBuffer, VfioError } from '../../lib';

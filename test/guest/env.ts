@@ -106,3 +106,10 @@ export function itIf(
   if (!reason.trim()) throw new Error('itIf needs a reason');
   return condition ? it : (title, fn, timeout) => it.skip(`${title} [skipped: ${reason}]`, fn, timeout);
 }
+
+/** Writes a sysfs attribute (a module parameter, a hugepage count); returns its old value to restore. */
+export function writeSysfs(file: string, value: string): string {
+  const old = fs.readFileSync(file, 'utf8').trim();
+  fs.writeFileSync(file, value);
+  return old;
+}
