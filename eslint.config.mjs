@@ -20,11 +20,6 @@ export default tseslint.config(
     },
   },
   {
-    // Being split into smaller files; the rule applies to the new files once the split lands.
-    files: ['test/guest/dma.test.ts', 'test/host/vm-units.test.ts'],
-    rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
-  },
-  {
     files: ['**/*.js', '**/*.cjs'],
     languageOptions: {
       sourceType: 'commonjs',

@@ -17,7 +17,7 @@ const { defaultCacheDir, fetchNode, pinnedVersion, pins } = require('./node-fetc
  * the full suite's time again for each line; the rest of the suite is line-independent
  * JavaScript over the same addon calls.
  */
-const CORE_GUEST_FILES = ['smoke.test', 'device.test', 'mmio-width.test', 'dma.test', 'irq.test'];
+const CORE_GUEST_FILES = ['smoke.test', 'device.test', 'mmio-width.test', 'dma.test', 'dma-limits.test', 'irq.test'];
 
 const say = (line) => process.stderr.write(`\n[test] ${line}\n`);
 
