@@ -3108,6 +3108,14 @@ export interface IrqWaitOptions {
     signal?: AbortSignal;
 }
 
+// ---- lib/memory/access-errors.d.ts
+export interface MemoryLabel {
+    readonly prefix: string;
+    readonly what: string;
+    readonly noun: string;
+    readonly device?: string;
+}
+
 // ---- lib/memory/mapping.d.ts
 import { MemoryLabel, WidthExactMemory } from "./width-exact";
 import { MemHandle } from "../addon/native";
@@ -3170,14 +3178,10 @@ export declare function waitFor(mem: Pollable, off: number, mask: number, expect
 }): Promise<number>;
 
 // ---- lib/memory/width-exact.d.ts
+import { MemoryLabel } from "./access-errors";
+export type { MemoryLabel };
 import { MemHandle, MemId, Mapped } from "../addon/native";
 import { Pollable, WaitForOptions } from "./poll";
-export interface MemoryLabel {
-    readonly prefix: string;
-    readonly what: string;
-    readonly noun: string;
-    readonly device?: string;
-}
 export declare abstract class WidthExactMemory implements Pollable {
     readonly length: number;
     readonly writable: boolean;

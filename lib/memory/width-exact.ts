@@ -13,6 +13,9 @@
 // builds an error message lives in fail(), off the hot path.
 import { closedError, invalidArgument } from '../errors';
 import { describeValue } from '../errors/args';
+import { MemoryLabel, accessError } from './access-errors';
+
+export type { MemoryLabel };
 import { MemHandle, MemId, Mapped } from '../addon/native';
 import { acquireFence, releaseFence } from './ordering';
 import { Pollable, WaitForOptions, waitFor } from './poll';
@@ -20,12 +23,14 @@ import { Pollable, WaitForOptions, waitFor } from './poll';
 const U64_MIN_SIGNED = -(1n << 63n);
 const U64_LIMIT = 1n << 64n;
 
-/** How a subclass names itself in errors: 'Mapping', 'the BAR0 mapping', 'mapping', '0000:00:03.0'. */
-export interface MemoryLabel {
-  readonly prefix: string;
-  readonly what: string;
-  readonly noun: string;
-  readonly device?: string;
+/**
+ * The accessors' bounds for `n` accessible bytes: the highest offset each width may read, then
+ * each may write (-1: none; n = 0 shuts every fast path).
+ */
+function limitsFor(n: number, writable: boolean): readonly number[] {
+  const r = [n - 1, n - 2, n - 4, n - 8];
+  const w = writable && n > 0;
+  return [...r, ...r.map((x) => (w ? x : -1))];
 }
 
 export abstract class WidthExactMemory implements Pollable {
@@ -56,9 +61,18 @@ export abstract class WidthExactMemory implements Pollable {
     this.v16 = new Uint16Array(mapped.buffer, 0, length >>> 1);
     this.v32 = new Uint32Array(mapped.buffer, 0, length >>> 2);
     this.v64 = new BigUint64Array(mapped.buffer, 0, Math.floor(length / 8));
-    this.lim8 = this.lim16 = this.lim32 = this.lim64 = -1;
-    this.wlim8 = this.wlim16 = this.wlim32 = this.wlim64 = -1;
-    this.setLimits(true);
+    // Each limit is assigned once here, not first to -1 and then again through setLimits():
+    // V8 tracks a field written once in the constructor as constant, and the accessors' fast
+    // path is several times slower without that (docs/measurements.md).
+    const l = limitsFor(length, writable);
+    this.lim8 = l[0];
+    this.lim16 = l[1];
+    this.lim32 = l[2];
+    this.lim64 = l[3];
+    this.wlim8 = l[4];
+    this.wlim16 = l[5];
+    this.wlim32 = l[6];
+    this.wlim64 = l[7];
   }
 
   /**
@@ -66,16 +80,15 @@ export abstract class WidthExactMemory implements Pollable {
    * where live() names the reason. Subclasses shut it while the memory must not be touched.
    */
   protected setLimits(on: boolean): void {
-    const n = on && this.handle !== undefined ? this.length : 0;
-    this.lim8 = n - 1;
-    this.lim16 = n - 2;
-    this.lim32 = n - 4;
-    this.lim64 = n - 8;
-    const w = this.writable && n > 0;
-    this.wlim8 = w ? this.lim8 : -1;
-    this.wlim16 = w ? this.lim16 : -1;
-    this.wlim32 = w ? this.lim32 : -1;
-    this.wlim64 = w ? this.lim64 : -1;
+    const l = limitsFor(on && this.handle !== undefined ? this.length : 0, this.writable);
+    this.lim8 = l[0];
+    this.lim16 = l[1];
+    this.lim32 = l[2];
+    this.lim64 = l[3];
+    this.wlim8 = l[4];
+    this.wlim16 = l[5];
+    this.wlim32 = l[6];
+    this.wlim64 = l[7];
   }
 
   /** Only called on the error path, so it may build strings. */
@@ -122,47 +135,10 @@ export abstract class WidthExactMemory implements Pollable {
    */
   protected sink = 0;
 
-  /** The cold path: works out which check failed and throws the matching typed error. */
+  /** The cold path: live() throws for closed memory; else the typed error of the failed check. */
   private fail(op: string, off: unknown, width: number, v?: unknown, write = false): never {
     this.live(op);
-    const l = this.label();
-    if (write && !this.writable) {
-      throw invalidArgument(
-        `${l.prefix}.${op}`,
-        `${l.what} is read-only (mapped without PROT_WRITE: the region has no WRITE flag)`,
-        { device: l.device },
-      );
-    }
-    if (typeof off !== 'number' || !Number.isInteger(off)) {
-      throw invalidArgument(
-        `${l.prefix}.${op}`,
-        `offset ${describeValue(off)} is not an integer: it must be a number from 0 to ${this.length - width}`,
-        { device: l.device },
-      );
-    }
-    if (off < 0 || off + width > this.length) {
-      throw invalidArgument(
-        `${l.prefix}.${op}`,
-        `offset ${off} is outside the ${this.length}-byte ${l.noun}: it must be from 0 to ${this.length - width}`,
-        { code: 'ERANGE', device: l.device },
-      );
-    }
-    if ((off & (width - 1)) !== 0) {
-      throw invalidArgument(`${l.prefix}.${op}`, `offset 0x${off.toString(16)} is not ${width}-byte aligned`, {
-        device: l.device,
-      });
-    }
-    const what =
-      op === 'write64n'
-        ? 'is not an integer in [0, 2^53)'
-        : op === 'write64x2'
-          ? 'is not a 32-bit half'
-          : width === 8
-            ? 'is not a bigint from -2^63 to 2^64-1'
-            : typeof v === 'number'
-              ? `does not fit in ${width * 8} bits`
-              : `is not a number: it does not fit in ${width * 8} bits (an integer from ${-(2 ** (width * 8 - 1))} to ${2 ** (width * 8) - 1})`;
-    throw invalidArgument(`${l.prefix}.${op}`, `value ${describeValue(v)} ${what}`, { device: l.device });
+    throw accessError(this.label(), { length: this.length, writable: this.writable }, op, off, width, v, write);
   }
 
   // The checks are written in the forms TurboFan compiles to a few integer compares; forms such
