@@ -3777,6 +3777,49 @@ export { ConfigSpace, type CapabilityLayout } from "./config";
 export { withFaults, FaultControl, FAULT_REGS, FAULT_MAGIC, FAULT_DROP_IRQ, FAULT_DEAD, FAULT_ACCESS_ERROR, FAULT_BAR_SIZE, DMA_FAULTS, MAX_FAULT_DELAY_MS, MAX_FAULT_STALL_MS, type Faults, type FaultCounters, type FaultEvents, type FaultyModel, type DmaRecord, } from "./faults";
 export * as protocol from "./protocol";
 
+// ---- lib/user/message.d.ts
+export declare const Command: {
+    readonly VERSION: 1;
+    readonly DMA_MAP: 2;
+    readonly DMA_UNMAP: 3;
+    readonly DEVICE_GET_INFO: 4;
+    readonly DEVICE_GET_REGION_INFO: 5;
+    readonly DEVICE_GET_REGION_IO_FDS: 6;
+    readonly DEVICE_GET_IRQ_INFO: 7;
+    readonly DEVICE_SET_IRQS: 8;
+    readonly REGION_READ: 9;
+    readonly REGION_WRITE: 10;
+    readonly DMA_READ: 11;
+    readonly DMA_WRITE: 12;
+    readonly DEVICE_RESET: 13;
+    readonly REGION_WRITE_MULTI: 15;
+    readonly DEVICE_FEATURE: 16;
+    readonly MIG_DATA_READ: 17;
+    readonly MIG_DATA_WRITE: 18;
+};
+export declare const HEADER_SIZE = 16;
+export declare const TYPE_COMMAND = 0;
+export declare const TYPE_REPLY = 1;
+export declare const FLAG_NO_REPLY: number;
+export declare const FLAG_ERROR: number;
+export interface Header {
+    id: number;
+    command: number;
+    size: number;
+    flags: number;
+    error: number;
+}
+export declare const messageType: (h: Header) => number;
+export declare const isReply: (h: Header) => boolean;
+export declare const wantsReply: (h: Header) => boolean;
+export declare function decodeHeader(bytes: Uint8Array): Header;
+export declare function encodeMessage(h: Omit<Header, "size">, payload?: Uint8Array): Uint8Array;
+export declare function encodeReply(to: Pick<Header, "id" | "command">, payload?: Uint8Array, errno?: number): Uint8Array;
+export declare class ProtocolError extends Error {
+    readonly errno: number;
+    constructor(errno: number, message: string);
+}
+
 // ---- lib/user/model.d.ts
 export interface BarDescription {
     index: number;
@@ -3832,30 +3875,8 @@ export interface DeviceModel {
 export declare function defineModel(model: DeviceModel): DeviceModel;
 
 // ---- lib/user/protocol.d.ts
-export declare const Command: {
-    readonly VERSION: 1;
-    readonly DMA_MAP: 2;
-    readonly DMA_UNMAP: 3;
-    readonly DEVICE_GET_INFO: 4;
-    readonly DEVICE_GET_REGION_INFO: 5;
-    readonly DEVICE_GET_REGION_IO_FDS: 6;
-    readonly DEVICE_GET_IRQ_INFO: 7;
-    readonly DEVICE_SET_IRQS: 8;
-    readonly REGION_READ: 9;
-    readonly REGION_WRITE: 10;
-    readonly DMA_READ: 11;
-    readonly DMA_WRITE: 12;
-    readonly DEVICE_RESET: 13;
-    readonly REGION_WRITE_MULTI: 15;
-    readonly DEVICE_FEATURE: 16;
-    readonly MIG_DATA_READ: 17;
-    readonly MIG_DATA_WRITE: 18;
-};
-export declare const HEADER_SIZE = 16;
-export declare const TYPE_COMMAND = 0;
-export declare const TYPE_REPLY = 1;
-export declare const FLAG_NO_REPLY: number;
-export declare const FLAG_ERROR: number;
+export { Command, HEADER_SIZE, TYPE_COMMAND, TYPE_REPLY, FLAG_NO_REPLY, FLAG_ERROR, messageType, isReply, wantsReply, decodeHeader, encodeMessage, encodeReply, ProtocolError, } from "./message";
+export type { Header } from "./message";
 export declare const DMA_READABLE: number;
 export declare const DMA_WRITEABLE: number;
 export declare const DMA_UNMAP_GET_DIRTY_BITMAP: number;
@@ -3863,23 +3884,6 @@ export declare const DMA_UNMAP_ALL: number;
 export declare const VERSION_MAJOR = 0;
 export declare const VERSION_MINOR = 0;
 export declare const DEFAULT_MAX_DATA_XFER: number;
-export interface Header {
-    id: number;
-    command: number;
-    size: number;
-    flags: number;
-    error: number;
-}
-export declare const messageType: (h: Header) => number;
-export declare const isReply: (h: Header) => boolean;
-export declare const wantsReply: (h: Header) => boolean;
-export declare function decodeHeader(bytes: Uint8Array): Header;
-export declare function encodeMessage(h: Omit<Header, "size">, payload?: Uint8Array): Uint8Array;
-export declare function encodeReply(to: Pick<Header, "id" | "command">, payload?: Uint8Array, errno?: number): Uint8Array;
-export declare class ProtocolError extends Error {
-    readonly errno: number;
-    constructor(errno: number, message: string);
-}
 export interface Version {
     major: number;
     minor: number;
