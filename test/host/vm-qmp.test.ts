@@ -150,6 +150,17 @@ describe('QmpClient', () => {
     must(qemu.sock, 'qemu.sock').write('garbage\n');
     await expect(neg).rejects.toThrow(/not a JSON object: garbage/);
   });
+
+  it.each(['null', '42', '[1]'])(
+    'a line of JSON that is not an object (%s) ends the connection, not the process',
+    async (line) => {
+      const { client, qemu } = await pair(() => undefined);
+      const neg = client.negotiate();
+      await new Promise((r) => setTimeout(r, 20));
+      must(qemu.sock, 'qemu.sock').write(`${line}\n`);
+      await expect(neg).rejects.toThrow(/not a JSON object/);
+    },
+  );
 });
 
 /** A monitor over a fake QEMU that deletes a device some time after device_del (or refuses). */

@@ -155,14 +155,17 @@ export class QmpClient extends EventEmitter<QmpClientEvents> {
     this.buffered = lines.pop() ?? ''; // split() gives at least one part
     for (const line of lines) {
       if (line.trim() === '') continue;
-      let msg: Record<string, unknown>;
+      let msg: unknown;
       try {
-        msg = JSON.parse(line) as Record<string, unknown>;
+        msg = JSON.parse(line);
       } catch {
+        msg = undefined;
+      }
+      if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) {
         this.end(new Error(`QMP: not a JSON object: ${line.slice(0, 200)}`));
         return;
       }
-      this.dispatch(msg);
+      this.dispatch(msg as Record<string, unknown>);
     }
   }
 
@@ -184,7 +187,10 @@ export class QmpClient extends EventEmitter<QmpClientEvents> {
       if (id === undefined || !p) return; // a reply to nobody (QEMU answers an unparsable command without an id)
       this.pending.delete(id);
       if ('error' in msg) {
-        const err = msg.error as { class?: string; desc?: string };
+        const err = (typeof msg.error === 'object' && msg.error !== null ? msg.error : {}) as {
+          class?: string;
+          desc?: string;
+        };
         p.reject(new QmpError(p.command, err.class ?? 'GenericError', err.desc ?? '(no description)'));
       } else {
         p.resolve(msg.return);
