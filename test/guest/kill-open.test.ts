@@ -8,10 +8,11 @@ import * as path from 'path';
 import { VfioError } from '../../lib';
 import { rejection } from '../support/errors';
 import { waitFor } from '../support/time';
-import { openDevice } from './env';
+import { dmaEdu, guestEnv, openDevice } from './env';
 import { must } from '../support/must';
 
-const EDU = must(process.env.VFIO_VM_EDU, 'process.env.VFIO_VM_EDU');
+// Without an IOMMU, the edu whose DMA reaches the buffers' physical addresses.
+const EDU = dmaEdu(guestEnv());
 const child = path.join(__dirname, 'kill-open-child.js');
 
 describe('a process SIGKILLed while it holds edu open, mapped, DMA-mapped, with MSI on', () => {
