@@ -113,16 +113,3 @@ export function writeSysfs(file: string, value: string): string {
   fs.writeFileSync(file, value);
   return old;
 }
-
-/**
- * The device DMA tests use for edu: edu drives 28 address bits, which physical addresses in a
- * 2 GiB guest exceed, so without an IOMMU the no-IOMMU configuration's second edu (a 32-bit DMA
- * mask, among the run's extra devices) when there is one; else the default edu.
- */
-export function dmaEdu(env: GuestEnv): string {
-  if (hasIommu()) return env.edu;
-  const wide = env.devices.find(
-    (d) => d !== env.edu && fs.readFileSync(`/sys/bus/pci/devices/${d}/device`, 'utf8').trim() === '0x11e8',
-  );
-  return wide ?? env.edu;
-}
