@@ -55,7 +55,8 @@ describe('memory gate over a file mapping', () => {
       unmapped: 0,
       late: [-9, -9],
     });
-    const file = new DataView(fs.readFileSync(tmp.file).buffer);
+    const raw = fs.readFileSync(tmp.file);
+    const file = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     expect([file.getUint32(4, true), file.getUint32(8, true)]).toEqual([0, 9]);
   });
 
