@@ -4,20 +4,22 @@
 # bc). Inside a private mount namespace every copy of those tools on PATH is covered by an
 # empty, non-executable file; then the README's two commands run with no other command.
 #
-#   scripts/fresh-machine.sh [--cache DIR] [--demo-only] REPO WORKDIR
+#   scripts/fresh-machine.sh [--cache DIR] [--demo-only | --run CMD] REPO WORKDIR
 #
 # REPO is what `git clone` takes; the clone goes to WORKDIR/vfio. The cache is WORKDIR/cache
 # (through XDG_CACHE_HOME) unless --cache names another one, so the first run is cold.
-# --demo-only stops after `npm install && npm run demo`. Needs root (unshare -m) and gcc/make,
+# --demo-only stops after `npm install && npm run demo`; --run CMD runs `npm install && CMD`
+# instead (one step cold, e.g. --run 'npx vfio-vm kernel build'). Needs root (unshare -m) and gcc/make,
 # the prerequisites the README names for `npm test`.
 set -euo pipefail
 
-usage() { echo "usage: $0 [--cache DIR] [--demo-only] REPO WORKDIR" >&2; exit 2; }
-cache='' demo_only=0
+usage() { echo "usage: $0 [--cache DIR] [--demo-only | --run CMD] REPO WORKDIR" >&2; exit 2; }
+cache='' demo_only=0 run=''
 while [ $# -gt 0 ]; do
   case "$1" in
     --cache) [ $# -ge 2 ] || usage; cache="$2"; shift 2 ;;
     --demo-only) demo_only=1; shift ;;
+    --run) [ $# -ge 2 ] || usage; run="$2"; shift 2 ;;
     -*) usage ;;
     *) break ;;
   esac
@@ -40,6 +42,7 @@ chmod 0644 "$blocker"
 hidden=(qemu-system-x86_64 busybox flex bison bc)
 commands='npm install && npm run demo'
 [ "$demo_only" -eq 1 ] || commands="$commands && npm test"
+[ -z "$run" ] || commands="npm install && $run"
 
 # The namespace's script: cover each tool's every copy (a symbolic link and its target), prove
 # none still runs, then the README's commands.
