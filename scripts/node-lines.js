@@ -112,12 +112,14 @@ function jestArgs(dir, configFile, outputFile, extra) {
 }
 
 /**
- * Runs each extra line; returns one result per line and suite, counted by `countResults`
- * (scripts/test.js). `guest` is the default guest configuration with `prepare` (its per-boot
- * set-up) and `timeout`, or undefined to run the host suite only.
+ * Stages each extra line, builds its addon and runs its host suite. Returns one result per line
+ * (counted by `countResults`, scripts/test.js) and the staged lines for `guestLines`: plain data,
+ * so the host phase can run in its own process beside the guest configurations. `needTools`: the
+ * staged trees get the C test tools the guest suite runs.
  */
-async function nodeLinesPhase({ root, resultsDir, countResults, jestExtra = [], guest, lines = extraLines() }) {
+function hostLines({ root, resultsDir, countResults, jestExtra = [], needTools = true, lines = extraLines() }) {
   const results = [];
+  const staged = [];
   for (const line of lines) {
     const name = `node ${line}`;
     let dir;
@@ -136,16 +138,22 @@ async function nodeLinesPhase({ root, resultsDir, countResults, jestExtra = [], 
         { cwd: dir, env },
       );
       if (built !== 0) {
-        results.push({ name: `${name} build`, passed: 0, failed: 1, skipped: 0, note: 'node-gyp rebuild failed' });
+        results.push({
+          name: `${name} build`,
+          passed: 0,
+          failed: 1,
+          skipped: 0,
+          problems: ['node-gyp rebuild failed'],
+        });
         continue;
       }
       // node-gyp rebuild starts from an empty build/: the C test tools (the guest suite's) go
       // back in after it.
       const tools = path.join(root, 'build', 'tools');
       if (fs.existsSync(tools)) fs.cpSync(tools, path.join(dir, 'build', 'tools'), { recursive: true });
-      else if (guest) throw new Error('build/tools is missing: scripts/build-tools.js builds it first');
+      else if (needTools) throw new Error('build/tools is missing: scripts/build-tools.js builds it first');
     } catch (e) {
-      results.push({ name, passed: 0, failed: 1, skipped: 0, note: String(e.message ?? e) });
+      results.push({ name, passed: 0, failed: 1, skipped: 0, problems: [String(e.message ?? e)] });
       continue;
     }
     const hostOut = path.join(resultsDir, `host-node${line}.json`);
@@ -154,9 +162,28 @@ async function nodeLinesPhase({ root, resultsDir, countResults, jestExtra = [], 
       cwd: dir,
     });
     results.push(countResults(`host ${name}`, hostOut, hostStatus));
-    if (guest) results.push(await guestOnLine(name, line, dir, nodeBin, countResults, jestExtra, guest));
+    staged.push({ name, line, dir, nodeBin });
+  }
+  return { results, staged };
+}
+
+/**
+ * The default configuration's core guest files on each staged line (from `hostLines`): `guest`
+ * is that configuration with `prepare` (its per-boot set-up) and `timeout`.
+ */
+async function guestLines(staged, { countResults, jestExtra = [], guest }) {
+  const results = [];
+  for (const { name, line, dir, nodeBin } of staged) {
+    results.push(await guestOnLine(name, line, dir, nodeBin, countResults, jestExtra, guest));
   }
   return results;
+}
+
+/** Both halves in turn (`npm test -- --node-lines`); `guest` undefined runs the host suites only. */
+async function nodeLinesPhase({ root, resultsDir, countResults, jestExtra = [], guest, lines = extraLines() }) {
+  const host = hostLines({ root, resultsDir, countResults, jestExtra, needTools: Boolean(guest), lines });
+  if (!guest) return host.results;
+  return [...host.results, ...(await guestLines(host.staged, { countResults, jestExtra, guest }))];
 }
 
 async function guestOnLine(name, line, dir, nodeBin, countResults, jestExtra, guest) {
@@ -190,4 +217,4 @@ async function guestOnLine(name, line, dir, nodeBin, countResults, jestExtra, gu
   return countResults(`guest ${guest.config.name} ${name}`, out, status);
 }
 
-module.exports = { CORE_GUEST_FILES, extraLines, nodeLinesPhase };
+module.exports = { CORE_GUEST_FILES, extraLines, guestLines, hostLines, nodeLinesPhase };

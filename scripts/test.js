@@ -5,23 +5,26 @@
 // configuration's jest passes inside it. Every run is judged against what it declares
 // (scripts/test/counts.js: files that must run, a minimum of executed tests, gating variables);
 // the summary lists each run's passed / failed / skipped, its skip reasons and its time, then
-// one closing line "N passed, N failed, N skipped". The host phase starts with the static
-// checks (CHECKS below: dependency layers, generated files, lint).
+// one closing line "N passed, N failed, N skipped". The host phase (the static checks in CHECKS
+// below, the host suite, the other Node.js lines' builds and host suites) runs in a child process
+// beside the guest configurations: a guest under TCG keeps about one of two cores busy.
 //
 // Usage: node scripts/test.js [--host-only | --guest-only | --config NAME] [--timeout S] [--no-build] [JEST ARGS…]
-//   --host-only     only the host suite
+//   --host-only     only the host phase (checks, host suite, the other Node.js lines' host suites)
 //   --guest-only    only the guest suite, in every configuration
 //   --config NAME   only the guest suite in configuration NAME (see scripts/test/configs.js);
 //                   NAME/PASS: only that pass of it
 //   --node-lines    only the other Node.js LTS lines: host suite and the default configuration's
 //                   core guest files on each (scripts/node-lines.js)
 //   --timeout S     time limit of each guest boot, all its passes (default 2400 s)
+//   --host-phase F  only the host phase, its results written to F as JSON (what npm test runs
+//                   in its child process; no compile)
 //   --no-build      use dist/ as it is (no compile or API check; dist/ is not deleted, so runs
 //                   can overlap); the C probes are still built
 //   anything else is passed to jest (e.g. -t 'edu' or a test path pattern); a filtered run is
 //   not held to the declared minimum counts
 'use strict';
-const { spawnSync } = require('child_process');
+const { spawn, spawnSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
 
@@ -46,6 +49,7 @@ function parseArgs(argv) {
     hostOnly: false,
     guestOnly: false,
     nodeLines: false,
+    hostPhase: undefined,
     config: undefined,
     timeout: 2400,
     build: true,
@@ -59,6 +63,7 @@ function parseArgs(argv) {
     else if (a === '--timeout') args.timeout = Number(argv[++i]);
     else if (a === '--no-build') args.build = false;
     else if (a === '--node-lines') args.nodeLines = true;
+    else if (a === '--host-phase') args.hostPhase = argv[++i];
     else args.jest.push(a);
   }
   // --config NAME/PASS: one pass of a configuration (still one boot).
@@ -223,19 +228,70 @@ function freshNvmeImage(config) {
   fs.truncateSync(NVME_TEST_IMAGE, NVME_TEST_IMAGE_BYTES);
 }
 
-/** scripts/node-lines.js: the host suite and the default configuration's core guest files on the other Node.js LTS lines. */
-function nodeLines(args) {
+const countResults = (name, out, status) => judge(name, {}, readRecord(out), status);
+
+/** The default configuration as the other Node.js lines' guest passes run it (scripts/node-lines.js). */
+function lineGuest(args) {
   const config = GUEST_CONFIGS.find((c) => c.name === 'default');
+  return {
+    config: { ...config, options: runOptions(config), env: { ...config.env, ...config.passes[0].env } },
+    timeout: args.timeout,
+    prepare: () => freshNvmeImage(config),
+  };
+}
+
+/** --node-lines: the host suite and the default configuration's core guest files on the other LTS lines. */
+function nodeLines(args) {
   return require('./node-lines').nodeLinesPhase({
     root,
     resultsDir,
-    countResults: (name, out, status) => judge(name, {}, readRecord(out), status),
+    countResults,
     jestExtra: args.jest,
-    guest: {
-      config: { ...config, options: runOptions(config), env: { ...config.env, ...config.passes[0].env } },
-      timeout: args.timeout,
-      prepare: () => freshNvmeImage(config),
-    },
+    guest: lineGuest(args),
+  });
+}
+
+/**
+ * The host phase: static checks, the host suite, then each other Node.js line staged, built and
+ * its host suite run. Returns the results and the staged lines (plain data) for their guest passes.
+ */
+function hostPhase(args) {
+  const results = [checksPhase(), hostSuite(args)];
+  const lines = require('./node-lines').hostLines({ root, resultsDir, countResults, jestExtra: args.jest });
+  return { results: [...results, ...lines.results], staged: lines.staged };
+}
+
+/**
+ * Starts the host phase in a child process (`--host-phase`) and resolves with its results when
+ * it ends. Its output goes to a log, printed whole when it ends, so it never interleaves with a
+ * guest's; a phase that ends without results counts as a failure.
+ */
+function startHostPhase(args) {
+  const log = path.join(resultsDir, 'host-phase.log');
+  const out = path.join(resultsDir, 'host-phase.json');
+  fs.rmSync(out, { force: true });
+  say(
+    `host phase (checks, host suite, other Node.js lines) runs beside the guest configurations; output: ${path.relative(root, log)}`,
+  );
+  const t0 = Date.now();
+  const fd = fs.openSync(log, 'w');
+  const child = spawn(process.execPath, [__filename, '--host-phase', out, ...args.jest], {
+    cwd: root,
+    stdio: ['ignore', fd, fd],
+  });
+  fs.closeSync(fd);
+  const stop = () => child.kill('SIGTERM');
+  process.on('exit', stop);
+  return new Promise((resolve) => {
+    const done = (how) => {
+      process.off('exit', stop);
+      process.stderr.write(fs.readFileSync(log, 'utf8'));
+      say(`host phase: ${how} in ${seconds(Date.now() - t0)}, beside the guest configurations`);
+      const failed = { name: 'host phase', passed: 0, failed: 1, skipped: 0, problems: [`it ${how} without results`] };
+      resolve(readRecord(out) ?? { results: [failed], staged: [] });
+    };
+    child.on('error', (e) => done(`could not start (${e.message})`));
+    child.on('exit', (code, signal) => done(signal ? `was killed (${signal})` : `exited ${code}`));
   });
 }
 
@@ -278,19 +334,30 @@ async function main() {
   const args = parseArgs(process.argv.slice(2));
   const t0 = Date.now();
   fs.mkdirSync(resultsDir, { recursive: true });
+  if (args.hostPhase) {
+    fs.writeFileSync(args.hostPhase, JSON.stringify(hostPhase(args)));
+    return;
+  }
   if (!buildPhase(args)) {
     process.stdout.write('0 passed, 1 failed\n');
     process.exit(1);
   }
   const results = [];
   const all = !args.guestOnly && !args.config && !args.nodeLines;
-  if (all) results.push(checksPhase(), hostSuite(args));
+  const host = all && !args.hostOnly ? startHostPhase(args) : undefined;
+  if (all && args.hostOnly) results.push(...hostPhase(args).results);
   if (!args.hostOnly && !args.nodeLines) {
     for (const config of GUEST_CONFIGS.filter((c) => !args.config || c.name === args.config)) {
       results.push(...(await guestSuite(config, args)));
     }
   }
-  if (all || args.nodeLines) results.push(...(await nodeLines(args)));
+  if (host) {
+    const { results: hostResults, staged } = await host;
+    results.unshift(...hostResults);
+    const guest = lineGuest(args);
+    results.push(...(await require('./node-lines').guestLines(staged, { countResults, jestExtra: args.jest, guest })));
+  }
+  if (args.nodeLines) results.push(...(await nodeLines(args)));
   // Last: npm pack's prepack rebuilds the addon (prebuildify), which empties build/, where the
   // C probes the guest suites run live.
   if (all) results.push(packageCheck());
