@@ -1,7 +1,7 @@
 // The custom guest kernel for real: built (or taken from the cache), booted, and asked what it
 // offers: /dev/iommu and a VFIO cdev per device, no-IOMMU mode, the mtty mdev sample, and an
 // out-of-tree module built against the cached tree and bound to a device instead of vfio-pci.
-// The first run on a machine builds the kernel (about 5 minutes on 2 idle cores).
+// The first run on a machine builds the kernel (long on a small machine, docs/emulated-host.md).
 import { execFile } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';

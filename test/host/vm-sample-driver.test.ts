@@ -1,6 +1,6 @@
 // `vfio-vm run --sample-driver DEVICE`: how a run's options change, the build cache key, the
 // warning rule, and a real build of kernel/vfio-pci-wc-sample against the custom kernel's tree
-// (built first if the cache does not hold it: about 5 minutes on 2 idle cores).
+// (built first if the cache does not hold it: long on a small machine, docs/emulated-host.md).
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';

@@ -158,7 +158,7 @@ async function build(r: Resolved, root: string, opts: CustomKernelOptions, log: 
   const steps = new BuildSteps(path.join(work, 'build.log'), log);
   const jobs = opts.jobs ?? os.availableParallelism();
   log(`building the custom kernel from ${r.inputs.sourcePackage} ${r.inputs.sourceVersion} with ${path.basename(r.fragment)} `
-    + `(${jobs} jobs; about 5 minutes on 2 cores); log: ${steps.logFile}`);
+    + `(${jobs} jobs; once per version and configuration, up to hours on a busy 2-core machine); log: ${steps.logFile}`);
   try {
     const tools = await steps.phase('provisioning the build tools (flex, bison, bc, libelf, openssl)',
       () => provisionKernelTools({ cacheDir: path.dirname(root), log, listsMaxAgeSeconds: opts.listsMaxAgeSeconds }));
