@@ -4350,7 +4350,6 @@ export declare function serveGuestRequests(path: string, monitor: Promise<VmMoni
 };
 
 // ---- lib/vm/qemu/monitor.d.ts
-import * as net from "net";
 import { QmpClient, QmpGreeting } from "./qmp";
 export declare const DEFAULT_UNPLUG_TIMEOUT_MS = 120000;
 export interface MonitorDevice {
@@ -4368,14 +4367,6 @@ export declare class VmMonitor {
     constructor(qmp: QmpClient, greeting: QmpGreeting, devices: readonly MonitorDevice[]);
     get devices(): MonitorDevice[];
     unplug(id: string, o?: UnplugOptions): Promise<void>;
-}
-export declare class SingleConnection {
-    private readonly path;
-    private readonly server;
-    readonly listening: Promise<void>;
-    readonly connection: Promise<net.Socket>;
-    constructor(path: string);
-    close(): void;
 }
 export declare function listenMonitor(path: string, devices: readonly MonitorDevice[]): {
     listening: Promise<void>;

@@ -2,29 +2,27 @@
 // The kernel console (ttyS0) goes to a log file and is watched for the init's markers; the
 // command's stdout and stderr (two virtio serial ports) are streamed to the caller as they come.
 import * as fs from 'fs';
-import * as net from 'net';
+import { SingleConnection } from '../core/single-connection';
 
-/** One listening socket that takes exactly one connection (QEMU's). */
-class OneShotSocket {
-  private readonly server: net.Server;
+/** A console's socket: QEMU's connection's bytes go to `onData` as they come. */
+class ConsoleSocket {
+  private readonly socket: SingleConnection;
   private readonly closed: Promise<void>;
-  private markClosed!: () => void;
 
-  constructor(readonly path: string, onData: (chunk: Buffer) => void) {
-    this.closed = new Promise((resolve) => { this.markClosed = resolve; });
-    this.server = net.createServer((sock) => {
-      this.server.close(); // no second client
-      sock.on('data', onData);
-      sock.on('close', () => this.markClosed());
-      sock.on('error', () => this.markClosed());
-    });
+  constructor(path: string, onData: (chunk: Buffer) => void) {
+    this.socket = new SingleConnection(path);
+    this.closed = this.socket.connection.then(
+      (sock) =>
+        new Promise<void>((resolve) => {
+          sock.on('data', onData);
+          sock.on('close', () => resolve());
+          sock.on('error', () => resolve());
+        }),
+    );
   }
 
   listen(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.path, () => resolve());
-    });
+    return this.socket.listening;
   }
 
   /** Resolves when QEMU's connection has closed (all its bytes delivered), or after graceMs. */
@@ -33,7 +31,7 @@ class OneShotSocket {
     const grace = new Promise<void>((resolve) => { timer = setTimeout(resolve, graceMs); });
     return Promise.race([this.closed, grace]).finally(() => {
       clearTimeout(timer);
-      this.server.close();
+      this.socket.close();
     });
   }
 }
@@ -46,7 +44,7 @@ export interface ConsoleEvents {
 /** The three sockets of a run plus the console log. */
 export class RunConsoles {
   private readonly log: fs.WriteStream;
-  private readonly sockets: OneShotSocket[];
+  private readonly sockets: ConsoleSocket[];
   private partial = '';
   private readonly lines: string[] = [];
 
@@ -59,9 +57,9 @@ export class RunConsoles {
   ) {
     this.log = fs.createWriteStream(logFile);
     this.sockets = [
-      new OneShotSocket(paths.console, (b) => this.consoleData(b)),
-      new OneShotSocket(paths.stdout, (b) => stdout.write(b)),
-      new OneShotSocket(paths.stderr, (b) => stderr.write(b)),
+      new ConsoleSocket(paths.console, (b) => this.consoleData(b)),
+      new ConsoleSocket(paths.stdout, (b) => stdout.write(b)),
+      new ConsoleSocket(paths.stderr, (b) => stderr.write(b)),
     ];
   }
 

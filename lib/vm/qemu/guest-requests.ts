@@ -7,7 +7,8 @@
 // {"tag": T, "status": "deleted"} on DEVICE_DELETED, or {"tag": T, "status": "error", "message": M}.
 // ID must be one of the run's VFIO devices (their QEMU ids); nothing else of QEMU is reachable.
 import type * as net from 'net';
-import { DEFAULT_UNPLUG_TIMEOUT_MS, SingleConnection, VmMonitor } from './monitor';
+import { SingleConnection } from '../core/single-connection';
+import { DEFAULT_UNPLUG_TIMEOUT_MS, VmMonitor } from './monitor';
 
 /** The port's name in the guest (/sys/class/virtio-ports/vportNpM/name). */
 export const REQUEST_PORT_NAME = 'vfio-vm.requests';

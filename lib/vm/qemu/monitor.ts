@@ -3,8 +3,8 @@
 // their QEMU ids. An unplug is a request to the guest (ACPI or PCIe native hotplug): the guest
 // kernel removes the device when its driver lets go (vfio-pci first asks the device's user to
 // close it), and only then does QEMU delete it and send DEVICE_DELETED.
-import * as net from 'net';
 import { VmError } from '../core/errors';
+import { SingleConnection } from '../core/single-connection';
 import { QmpClient, QmpError, QmpGreeting } from './qmp';
 
 /** How long an unplug waits for DEVICE_DELETED unless told otherwise. */
@@ -70,33 +70,6 @@ export class VmMonitor {
     } catch (e) {
       throw new VmError('monitor', `unplug ${id}: QEMU did not delete the device (${(e as Error).message}); the guest's driver may still hold it`);
     }
-  }
-}
-
-/**
- * A unix socket that takes one connection (QEMU's) and hands it over. Listening starts at
- * construction; `listening` resolves once the socket exists.
- */
-export class SingleConnection {
-  private readonly server: net.Server;
-  readonly listening: Promise<void>;
-  readonly connection: Promise<net.Socket>;
-
-  constructor(private readonly path: string) {
-    let accept!: (s: net.Socket) => void;
-    this.connection = new Promise((resolve) => { accept = resolve; });
-    this.server = net.createServer((sock) => {
-      this.server.close(); // no second client
-      accept(sock);
-    });
-    this.listening = new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.path, () => resolve());
-    });
-  }
-
-  close(): void {
-    this.server.close();
   }
 }
 
