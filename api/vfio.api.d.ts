@@ -4411,7 +4411,7 @@ export interface QmpClientEvents {
 }
 export declare class QmpClient extends EventEmitter<QmpClientEvents> {
     private readonly stream;
-    private buffered;
+    private readonly lines;
     private nextId;
     private readonly pending;
     private greetingWaiters;

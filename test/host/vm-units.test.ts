@@ -7,6 +7,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { parseStanzas } from '../../lib/vm/archive/apt';
 import { S_IFCHR, S_IFDIR, S_IFLNK, S_IFREG, cpioArchive } from '../../lib/vm/core/cpio';
+import { LineSplitter } from '../../lib/vm/core/lines';
 import { compareReleases, genericImages, imagePackageFor, kernelDependencies } from '../../lib/vm/kernel/debian-kernel';
 import { RunEnd, diagnose } from '../../lib/vm/qemu/diagnose';
 import { VmError } from '../../lib/vm/core/errors';
@@ -129,6 +130,18 @@ describe('cpio (newc)', () => {
     expect(text.slice(112, 116)).toBe('xyz\0');
     expect(text.slice(116, 122)).toBe('070701');
     expect(text).toContain('TRAILER!!!');
+  });
+});
+
+describe('line splitter', () => {
+  it('gives the lines each chunk completes and holds back the unfinished tail', () => {
+    const s = new LineSplitter();
+    expect(s.push('{"a"')).toEqual([]);
+    expect(s.pending).toBe('{"a"');
+    expect(s.push(':1}\n{"b":2}\n\n{"c"')).toEqual(['{"a":1}', '{"b":2}', '']);
+    expect(s.pending).toBe('{"c"');
+    expect(s.push('}\n')).toEqual(['{"c"}']);
+    expect(s.pending).toBe('');
   });
 });
 

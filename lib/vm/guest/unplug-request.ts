@@ -6,6 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { VmError } from '../core/errors';
+import { LineSplitter } from '../core/lines';
 import { GuestReply, REQUEST_PORT_NAME } from '../qemu/guest-requests';
 
 /** How often the port is polled for the host's replies. */
@@ -58,16 +59,14 @@ export async function requestUnplug(id: string, o: RequestUnplugOptions = {}): P
     const req = { unplug: id, tag, ...(o.timeoutSeconds === undefined ? {} : { timeoutSeconds: o.timeoutSeconds }) };
     await writeAll(fh, Buffer.from(JSON.stringify(req) + '\n'), deadline);
     const buf = Buffer.alloc(4096);
-    let pending = '';
+    const lines = new LineSplitter();
     while (Date.now() < deadline) {
       const n = await readSome(fh, buf);
       if (n === 0) {
         await sleep(POLL_MS);
         continue;
       }
-      const lines = (pending + buf.toString('utf8', 0, n)).split('\n');
-      pending = lines.pop() ?? ''; // split() gives at least one part
-      for (const line of lines) {
+      for (const line of lines.push(buf.toString('utf8', 0, n))) {
         let reply: GuestReply;
         try {
           reply = JSON.parse(line) as GuestReply;

@@ -2,6 +2,7 @@
 // The kernel console (ttyS0) goes to a log file and is watched for the init's markers; the
 // command's stdout and stderr (two virtio serial ports) are streamed to the caller as they come.
 import * as fs from 'fs';
+import { LineSplitter } from '../core/lines';
 import { SingleConnection } from '../core/single-connection';
 
 /** A console's socket: QEMU's connection's bytes go to `onData` as they come. */
@@ -45,7 +46,7 @@ export interface ConsoleEvents {
 export class RunConsoles {
   private readonly log: fs.WriteStream;
   private readonly sockets: ConsoleSocket[];
-  private partial = '';
+  private readonly splitter = new LineSplitter();
   private readonly lines: string[] = [];
 
   constructor(
@@ -69,10 +70,7 @@ export class RunConsoles {
 
   private consoleData(b: Buffer): void {
     this.log.write(b);
-    const text = this.partial + b.toString('utf8').replace(/\r/g, '');
-    const parts = text.split('\n');
-    this.partial = parts.pop() ?? ''; // split() gives at least one part
-    for (const line of parts) {
+    for (const line of this.splitter.push(b.toString('utf8').replace(/\r/g, ''))) {
       this.lines.push(line);
       if (this.lines.length > 200) this.lines.shift();
       this.events.onLine?.(line);
@@ -82,7 +80,7 @@ export class RunConsoles {
   /** Waits for every stream to end (QEMU has exited), then closes the log. */
   async close(graceMs = 2000): Promise<void> {
     await Promise.all(this.sockets.map((s) => s.drained(graceMs)));
-    if (this.partial) this.consoleData(Buffer.from('\n'));
+    if (this.splitter.pending) this.consoleData(Buffer.from('\n'));
     await new Promise<void>((resolve) => this.log.end(resolve));
   }
 

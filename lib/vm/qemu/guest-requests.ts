@@ -7,6 +7,7 @@
 // {"tag": T, "status": "deleted"} on DEVICE_DELETED, or {"tag": T, "status": "error", "message": M}.
 // ID must be one of the run's VFIO devices (their QEMU ids); nothing else of QEMU is reachable.
 import type * as net from 'net';
+import { LineSplitter } from '../core/lines';
 import { SingleConnection } from '../core/single-connection';
 import { DEFAULT_UNPLUG_TIMEOUT_MS, VmMonitor } from './monitor';
 
@@ -75,14 +76,12 @@ export function serveGuestRequests(path: string, monitor: Promise<VmMonitor>): {
   void socket.connection.then((sock) => {
     conn = sock;
     sock.setEncoding('utf8');
-    let buffered = '';
+    const lines = new LineSplitter();
     const send = (r: GuestReply) => {
       if (!sock.destroyed) sock.write(JSON.stringify(r) + '\n');
     };
     sock.on('data', (chunk: string) => {
-      const lines = (buffered + chunk).split('\n');
-      buffered = lines.pop() ?? ''; // split() gives at least one part
-      for (const line of lines) if (line.trim() !== '') void answerRequest(line, monitor, send);
+      for (const line of lines.push(chunk)) if (line.trim() !== '') void answerRequest(line, monitor, send);
     });
     sock.on('error', () => sock.destroy());
   });

@@ -5,6 +5,7 @@
 // by id rather than by order.
 import { EventEmitter } from 'events';
 import type { Duplex } from 'stream';
+import { LineSplitter } from '../core/lines';
 
 /** The greeting QEMU sends on connection: its version and the capabilities it offers. */
 export interface QmpGreeting {
@@ -75,7 +76,7 @@ export interface QmpClientEvents {
  * negotiation; {@link QmpClient.execute} sends a command and resolves to its `return` value.
  */
 export class QmpClient extends EventEmitter<QmpClientEvents> {
-  private buffered = '';
+  private readonly lines = new LineSplitter();
   private nextId = 1;
   private readonly pending = new Map<string, Pending>();
   private greetingWaiters: Array<{ resolve(g: QmpGreeting): void; reject(e: Error): void }> = [];
@@ -151,9 +152,7 @@ export class QmpClient extends EventEmitter<QmpClientEvents> {
   }
 
   private onData(chunk: string): void {
-    const lines = (this.buffered + chunk).split('\n');
-    this.buffered = lines.pop() ?? ''; // split() gives at least one part
-    for (const line of lines) {
+    for (const line of this.lines.push(chunk)) {
       if (line.trim() === '') continue;
       let msg: unknown;
       try {
