@@ -166,6 +166,16 @@ napi_value mm_dma_alloc(napi_env env, napi_callback_info info) {
   return wrap(env, a.mems(), addr, length, Mapping::Kind::dma, true);
 }
 
+// Private zero pages over a mapped range (MAP_FIXED replaces whatever is there), through
+// sys::mmap so that a test can fail it like any other mmap.
+bool put_zero_pages(Mapping* m, int prot) {
+  return sys::mmap(m->addr, m->length, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) !=
+         MAP_FAILED;
+}
+
+// The protection a mapping was made with.
+int mapping_prot(const Mapping* m) { return PROT_READ | (m->writable ? PROT_WRITE : 0); }
+
 // Detach, then retire the range (private zero pages over it); 0 when already unmapped.
 int64_t unmap(napi_env env, Mapping* m) {
   if (!m->mapped) return 0;
@@ -179,22 +189,15 @@ int64_t unmap(napi_env env, Mapping* m) {
   if (m->buffer_finalized) {
     if (sys::munmap(m->addr, m->length) != 0) return -errno;
   } else {
-    void* zeros = sys::mmap(m->addr, m->length, PROT_READ | PROT_WRITE,
-                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
-    if (zeros == MAP_FAILED) return -errno;
+    // Writable whatever the mapping's protection: a view the detach could not reach takes
+    // writes that go nowhere.
+    if (!put_zero_pages(m, PROT_READ | PROT_WRITE)) return -errno;
     m->retired = true;
     if (m->table != nullptr) m->table->retired(m);
   }
   m->mapped = m->suspended = false;
   if (m->table != nullptr) m->table->forget_id(m);
   return 0;
-}
-
-// Private zero pages, with the mapping's protection, over a mapped range.
-bool put_zero_pages(Mapping* m) {
-  int prot = PROT_READ | (m->writable ? PROT_WRITE : 0);
-  return sys::mmap(m->addr, m->length, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) !=
-         MAP_FAILED;
 }
 
 // A device mapping whose memory is about to stop decoding (vfio-pci then zaps it and answers a
@@ -208,7 +211,7 @@ napi_value mm_mem_suspend(napi_env env, napi_callback_info info) {
   if (m->kind != Mapping::Kind::device) return a.result(-EINVAL);
   if (!m->mapped) return a.result(-EBADF);
   if (m->suspended) return a.result(0);
-  if (!put_zero_pages(m)) return a.result(-errno);
+  if (!put_zero_pages(m, mapping_prot(m))) return a.result(-errno);
   m->suspended = true;
   return a.result(0);
 }
@@ -224,13 +227,10 @@ napi_value mm_mem_resume(napi_env env, napi_callback_info info) {
   if (m->kind != Mapping::Kind::device) return a.result(-EINVAL);
   if (!m->mapped) return a.result(-EBADF);
   if (!m->suspended) return a.result(0);
-  int prot = PROT_READ | (m->writable ? PROT_WRITE : 0);
+  int prot = mapping_prot(m);
   if (sys::mmap(m->addr, m->length, prot, MAP_SHARED | MAP_FIXED, fd, offset) == MAP_FAILED) {
     int saved = errno;
-    if (::mmap(m->addr, m->length, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) ==
-        MAP_FAILED) {
-      saved = errno;
-    }
+    if (!put_zero_pages(m, prot)) saved = errno;
     return a.result(-saved);
   }
   m->suspended = false;

@@ -60,6 +60,38 @@ describe('memory gate over a file mapping', () => {
     expect([file.getUint32(4, true), file.getUint32(8, true)]).toEqual([0, 9]);
   });
 
+  it('raw: a failed resume leaves the zero pages, and its fallback mmap is one the fault switch can fail', () => {
+    const r = runChild(`
+      const { O_RDWR, O_RDONLY, O_CLOEXEC, PROT_READ, PROT_WRITE } = addon.constants;
+      const fd = addon.open(${JSON.stringify(tmp.file)}, O_RDWR | O_CLOEXEC);
+      const readOnly = addon.open(${JSON.stringify(tmp.file)}, O_RDONLY | O_CLOEXEC);
+      const m = addon.mmap(fd, 0n, ${PAGE_SIZE}, PROT_READ | PROT_WRITE, 0);
+      const v = new Uint32Array(m.buffer);
+      addon.mem_suspend(m.handle);
+      // A writable shared mapping of a read-only fd: the kernel refuses it (EACCES) before it
+      // touches the range, and the zero pages are mapped again over it.
+      addon.__faults(2 ** 53, 5);
+      const refused = addon.mem_resume(m.handle, readOnly, 0n);
+      const calls = addon.__faults(0, 0);
+      const zerosAfterRefused = v[0];
+      // The second of those calls (the zero pages) failing on purpose: its errno is the answer.
+      addon.__faults(2, 5);
+      const injected = addon.mem_resume(m.handle, readOnly, 0n);
+      addon.__faults(0, 0);
+      const zerosAfterInjected = v[0];
+      const resumed = addon.mem_resume(m.handle, fd, 0n);
+      console.log(JSON.stringify({ refused, calls, zerosAfterRefused, injected, zerosAfterInjected, resumed, back: v[0] }));`);
+    expect(json(r)).toEqual({
+      refused: -13,
+      calls: 2,
+      zerosAfterRefused: 0,
+      injected: -5,
+      zerosAfterInjected: 0,
+      resumed: 0,
+      back: 0xcafef00d,
+    });
+  });
+
   it('library: a shut gate makes every accessor of every mapping throw EIO; open restores them', () => {
     const r = runChild(`
       const { Region, VfioError } = require(${JSON.stringify(dist)});
