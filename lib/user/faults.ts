@@ -5,6 +5,7 @@
 // small control BAR the wrapper adds to the device (FAULT_REGS), so a guest test needs nothing
 // but the device itself.
 import { EventEmitter } from 'events';
+import { setTimeout as sleep } from 'timers/promises';
 import { VfioError } from '../errors';
 import type { AccessSize, DeviceBehaviour, DeviceContext, DeviceModel, RegisterValue } from './model';
 
@@ -97,7 +98,6 @@ export const MAX_FAULT_DELAY_MS = 60_000;
 export const MAX_FAULT_STALL_MS = 2_000;
 
 const NONE: Faults = { dropIrq: false, dead: false, accessError: false, dma: 'ok', delayMs: 0, stallMs: 0 };
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** The host's handle on a wrapped model's faults; the guest reaches the same state through the control BAR. */
 export class FaultControl extends EventEmitter<FaultEvents> {

@@ -5,6 +5,7 @@
 // 'release-request' and close the device for the unplug to complete.
 import * as fs from 'fs';
 import * as path from 'path';
+import { setTimeout as sleep } from 'timers/promises';
 import { VmError } from '../core/errors';
 import { LineSplitter } from '../core/lines';
 import { GuestReply, REQUEST_PORT_NAME } from '../qemu/guest-requests';
@@ -42,7 +43,6 @@ export interface RequestUnplugOptions {
 }
 
 let tags = 0;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Asks the host to remove device `id` (its QEMU id: edu, ivshmem, nvme, …; see `vfio-vm
