@@ -3193,6 +3193,7 @@ export declare abstract class WidthExactMemory implements Pollable {
     protected readonly id: MemId;
     protected constructor(mapped: Mapped, length: number, writable?: boolean);
     protected setLimits(on: boolean): void;
+    private assignLimits;
     protected abstract label(): MemoryLabel;
     get closed(): boolean;
     protected release(): MemHandle | undefined;

@@ -61,18 +61,11 @@ export abstract class WidthExactMemory implements Pollable {
     this.v16 = new Uint16Array(mapped.buffer, 0, length >>> 1);
     this.v32 = new Uint32Array(mapped.buffer, 0, length >>> 2);
     this.v64 = new BigUint64Array(mapped.buffer, 0, Math.floor(length / 8));
-    // Each limit is assigned once here, not first to -1 and then again through setLimits():
-    // V8 tracks a field written once in the constructor as constant, and the accessors' fast
-    // path is several times slower without that (docs/measurements.md).
-    const l = limitsFor(length, writable);
-    this.lim8 = l[0];
-    this.lim16 = l[1];
-    this.lim32 = l[2];
-    this.lim64 = l[3];
-    this.wlim8 = l[4];
-    this.wlim16 = l[5];
-    this.wlim32 = l[6];
-    this.wlim64 = l[7];
+    // Each limit is written once here (assignLimits() adds the fields), never first to a
+    // placeholder and then again: V8 tracks a field written once during construction as
+    // constant, and the accessors' fast path is several times slower without that
+    // (docs/measurements.md).
+    this.assignLimits(length);
   }
 
   /**
@@ -80,7 +73,12 @@ export abstract class WidthExactMemory implements Pollable {
    * where live() names the reason. Subclasses shut it while the memory must not be touched.
    */
   protected setLimits(on: boolean): void {
-    const l = limitsFor(on && this.handle !== undefined ? this.length : 0, this.writable);
+    this.assignLimits(on && this.handle !== undefined ? this.length : 0);
+  }
+
+  /** Sets every accessor's bounds for `n` accessible bytes (the constructor's one write, and setLimits()). */
+  private assignLimits(n: number): void {
+    const l = limitsFor(n, this.writable);
     this.lim8 = l[0];
     this.lim16 = l[1];
     this.lim32 = l[2];
@@ -120,15 +118,15 @@ export abstract class WidthExactMemory implements Pollable {
    * Largest valid offset for each width (negative when the memory is shorter than the width).
    * release() sets them to -1, so the one bounds test also catches use after close.
    */
-  private lim8: number;
-  private lim16: number;
-  private lim32: number;
-  private lim64: number;
+  private lim8!: number;
+  private lim16!: number;
+  private lim32!: number;
+  private lim64!: number;
   /** The same for writes: -1 for read-only memory, so the one test also refuses those. */
-  private wlim8: number;
-  private wlim16: number;
-  private wlim32: number;
-  private wlim64: number;
+  private wlim8!: number;
+  private wlim16!: number;
+  private wlim32!: number;
+  private wlim64!: number;
   /**
    * Every load's value lands here, so no load is ever dead code (see the header comment). Written,
    * never read: protected rather than private, so the compiler's unused check leaves it alone.
