@@ -8,6 +8,7 @@ import { Mapping, MappingOwner } from '../memory/mapping';
 import { Mapped, native } from '../addon/native';
 import { VFIO_PCI_BAR5_REGION_INDEX, VFIO_PCI_CONFIG_REGION_INDEX } from '../abi';
 import { Ioeventfd, IoeventfdOptions } from './ioeventfd';
+import { mapWindow } from './region-map';
 import type { DmaBuf, DmaBufRangeInput } from '../dma/dmabuf';
 import type { DmaBufExportOptions } from '../features/device-features';
 import type { CookieCallOptions, CookieOptions, MmapCookie } from '../cookie';
@@ -327,43 +328,9 @@ export class Region {
   map(optsIn: MapOptions = {}): Mapping {
     const op = this.op('map');
     const opts = optionsArg(op, optsIn);
-    const { PAGE_SIZE } = native().constants;
-    if (!this.flags.mmap || this.mappableAreas.length === 0) {
-      throw invalidArgument(op, `region ${this.name} cannot be mmapped; use read/write (pread/pwrite) instead`, {
-        device: this.host.label,
-      });
-    }
-    const offset = opts.offset === undefined ? this.mappableAreas[0].offset : bigIntArg(op, 'offset', opts.offset);
-    const holder = this.mappableAreas.find((a) => offset >= a.offset && offset < a.offset + a.size);
-    if (!holder) {
-      throw invalidArgument(
-        op,
-        `offset 0x${offset.toString(16)} is in no mappable area of ${this.name} (${describeAreas(this.mappableAreas)})`,
-        { code: 'ERANGE', device: this.host.label },
-      );
-    }
-    if (offset % BigInt(PAGE_SIZE) !== 0n) {
-      throw invalidArgument(op, `offset 0x${offset.toString(16)} is not page-aligned (${PAGE_SIZE})`, {
-        device: this.host.label,
-      });
-    }
-    const rest = holder.offset + holder.size - offset;
-    const length = opts.length === undefined ? rest : bigIntArg(op, 'length', opts.length, { min: 1n });
-    if (length <= 0n || offset + length > holder.offset + holder.size) {
-      throw invalidArgument(
-        op,
-        `0x${length.toString(16)} bytes at 0x${offset.toString(16)} run past the mappable area (${describeAreas([holder])})`,
-        { code: 'ERANGE', device: this.host.label },
-      );
-    }
-    const max = native().constants.MAX_MAPPING_LENGTH;
-    if (length > BigInt(max)) {
-      throw invalidArgument(op, `0x${length.toString(16)} bytes exceed the largest mapping (${max} bytes)`, {
-        device: this.host.label,
-        hint: `map the region in windows: region.map({ offset, length: ${max} }) or smaller`,
-      });
-    }
-    return this.mapRange(offset, Number(length));
+    const region = { name: this.name, mappable: this.flags.mmap, areas: this.mappableAreas, device: this.host.label };
+    const { offset, length } = mapWindow(op, opts.offset, opts.length, region);
+    return this.mapRange(offset, length);
   }
 
   /** @internal Maps an already validated range of this region's device-fd offsets. */
@@ -406,8 +373,4 @@ function le(v: number, width: number, op: string): Uint8Array {
   else if (width === 2) dv.setUint16(0, v & 0xffff, true);
   else dv.setUint32(0, v >>> 0, true);
   return b;
-}
-
-function describeAreas(areas: readonly MappableArea[]): string {
-  return areas.map((a) => `0x${a.offset.toString(16)}+0x${a.size.toString(16)}`).join(', ') || 'none';
 }
