@@ -124,10 +124,10 @@ export class Region {
   private pread(off: number | bigint, width: number, what: string): DataView {
     const at = this.ioCheck(off, width, what, false);
     const buf = new Uint8Array(width);
-    const n = check(native().pread(this.host.fd(this.op(what)), buf, at), 'pread', {
+    const n = check(native().pread(this.host.fd(this.op(what)), buf, at), 'pread', () => ({
       device: this.host.label,
       detail: `${this.name} +0x${BigInt(off).toString(16)}`,
-    });
+    }));
     if (n !== width)
       throw invalidArgument(this.op(what), `short read: ${n} of ${width} bytes`, { device: this.host.label });
     return new DataView(buf.buffer);
@@ -142,10 +142,10 @@ export class Region {
   }
 
   private pwriteAt(at: bigint, off: number | bigint, bytes: Uint8Array, what: string): void {
-    const n = check(native().pwrite(this.host.fd(this.op(what)), bytes, at), 'pwrite', {
+    const n = check(native().pwrite(this.host.fd(this.op(what)), bytes, at), 'pwrite', () => ({
       device: this.host.label,
       detail: `${this.name} +0x${BigInt(off).toString(16)}`,
-    });
+    }));
     if (n !== bytes.length)
       throw invalidArgument(this.op(what), `short write: ${n} of ${bytes.length} bytes`, { device: this.host.label });
   }

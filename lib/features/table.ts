@@ -51,9 +51,17 @@ function shortName(name: string): string {
  * move or remove the other name in the same call).
  */
 export function featureNumbers(
-  overrides: FeatureNumberOverrides = {},
+  overrides?: FeatureNumberOverrides,
   base: FeatureNumbers = DEFAULT_FEATURE_NUMBERS,
 ): FeatureNumbers {
+  // Every device opened without overrides gets the same table: it is frozen, so one serves all.
+  if (overrides === undefined && base === DEFAULT_FEATURE_NUMBERS) return (defaultTable ??= buildTable({}, base));
+  return buildTable(overrides ?? {}, base);
+}
+
+let defaultTable: FeatureNumbers | undefined;
+
+function buildTable(overrides: FeatureNumberOverrides, base: FeatureNumbers): FeatureNumbers {
   const table = new Map(Object.entries(base));
   for (const [rawName, index] of Object.entries(overrides)) {
     const name = shortName(rawName);

@@ -120,12 +120,12 @@ export class Type1Context implements IommuContextBase {
     }
     const n = native();
     const file = o.iommufdCompat ? (o.iommufdPath ?? '/dev/iommu') : path.join(o.vfioDir ?? '/dev/vfio', 'vfio');
-    const fd = check(n.open(file, n.constants.O_RDWR | n.constants.O_CLOEXEC), 'open', {
+    const fd = check(n.open(file, n.constants.O_RDWR | n.constants.O_CLOEXEC), 'open', () => ({
       detail: file,
       hint: o.iommufdCompat
         ? `may this user open ${file}? (the kernel needs CONFIG_IOMMUFD)`
         : `is the vfio module loaded (${rootCommand(currentInvocation(), 'modprobe vfio-pci')}) and may this user open ${file}?`,
-    });
+    }));
     try {
       const version = check(n.VFIO_GET_API_VERSION(fd), 'VFIO_GET_API_VERSION', {
         hint: o.iommufdCompat ? "this kernel's iommufd has no VFIO container compatibility" : undefined,
@@ -242,7 +242,7 @@ export class Type1Context implements IommuContextBase {
       if (!this.iommuSet) {
         // The IOMMU type can only be set once a group is in the container.
         const r = n.VFIO_SET_IOMMU(containerFd, this.iommuTypeId);
-        check(r, 'VFIO_SET_IOMMU', {
+        check(r, 'VFIO_SET_IOMMU', () => ({
           device: bdf,
           detail: this.iommuType,
           hint:
@@ -256,7 +256,7 @@ export class Type1Context implements IommuContextBase {
                     iommufdCompat: this.backend === 'iommufd-compat',
                     iommuType: this.iommuType,
                   })}`,
-        });
+        }));
         this.iommuSet = true;
       }
     } catch (e) {

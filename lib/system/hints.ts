@@ -35,9 +35,19 @@ function onPath(program: string, pathVar: string | undefined): boolean {
 /**
  * The invocation of this process: `cli` is 'npx vfio' unless given (the library is used from a
  * project that depends on it, where that is how the command runs; the `vfio` bin passes its own).
+ * `sudo` is looked up on PATH when a hint first asks for it: an invocation is taken on paths
+ * that usually end without any hint (every Device.open), and the lookup stats each PATH entry.
  */
 export function currentInvocation(cli = 'npx vfio'): Invocation {
-  return { cli, root: process.getuid?.() === 0, sudo: onPath('sudo', process.env.PATH) };
+  let sudo: boolean | undefined;
+  return {
+    cli,
+    root: process.getuid?.() === 0,
+    get sudo(): boolean {
+      sudo ??= onPath('sudo', process.env.PATH);
+      return sudo;
+    },
+  };
 }
 
 /** `args` as a `vfio` command line the reader can type. */

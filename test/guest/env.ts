@@ -69,6 +69,27 @@ export function openDevice(address: string, o: DeviceOpenOptions = {}): Promise<
   return Device.open(address, { backend, unsafeNoIommu: backend === 'noiommu', ...o });
 }
 
+/**
+ * A second edu of this configuration (another bound device with edu's device ID), if there is
+ * one: the no-IOMMU configuration adds one with a 32-bit DMA mask, because physical addresses
+ * in a 2 GiB guest exceed the 28 bits the default edu drives.
+ */
+export function wideEdu(): string | undefined {
+  const env = guestEnv();
+  return env.devices.find(
+    (d) => d !== env.edu && fs.readFileSync(`/sys/bus/pci/devices/${d}/device`, 'utf8').trim() === '0x11e8',
+  );
+}
+
+/**
+ * The edu a DMA test drives: the default one behind an IOMMU (the IOVAs it is given are
+ * allocated below its 28-bit mask), the wide one without (device addresses are then physical
+ * addresses, which the allocator does not choose); undefined when there is none.
+ */
+export function dmaEdu(): string | undefined {
+  return hasIommu() ? guestEnv().edu : wideEdu();
+}
+
 /** Whether devices in this configuration sit behind an IOMMU (false in no-IOMMU mode). */
 export function hasIommu(): boolean {
   return testBackend() !== 'noiommu';

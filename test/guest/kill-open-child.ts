@@ -2,7 +2,8 @@
 // buffer (and proves the mapping with one transfer), enables MSI, prints "held" and waits to be
 // killed, closing nothing. Mode 'drive': a new process after the kill; opens the same device and
 // drives it (ID register, liveness, factorial, an MSI, a DMA round trip), then prints what it
-// read as JSON.
+// read as JSON. edu is given device addresses (dev.iommu.deviceAddress): the IOVA behind an
+// IOMMU, the physical address without one.
 import { once } from 'events';
 import { DmaBuffer, Mapping } from '../../lib';
 import { EDU_DMA_MASK_BITS, EDU_IRQ_ACK, eduDmaFromRam, eduDmaToRam } from './dma-edu';
@@ -26,9 +27,10 @@ async function hold(bdf: string): Promise<void> {
   const buf = DmaBuffer.allocate(16 * PAGE);
   const m = dev.iommu.map(buf, { dmaMaskBits: EDU_DMA_MASK_BITS });
   buf.copyIn(0, pattern(256, 3));
-  await eduDmaFromRam(bar0, m.iova, 0x200, 256);
+  const at = dev.iommu.deviceAddress(m, 0, 256);
+  await eduDmaFromRam(bar0, at, 0x200, 256);
   dev.irq('MSI').enable();
-  process.stdout.write(`held ${bar0.read32(EDU_ID).toString(16)} ${m.iova.toString(16)}\n`);
+  process.stdout.write(`held ${bar0.read32(EDU_ID).toString(16)} ${at.toString(16)}\n`);
   // Everything stays open: only SIGKILL ends this process.
   setInterval(() => undefined, 1 << 30);
 }
@@ -59,8 +61,8 @@ async function drive(bdf: string): Promise<void> {
     const md = dev.iommu.map(dst, { read: false, dmaMaskBits: EDU_DMA_MASK_BITS });
     const data = pattern(1000, 91);
     src.copyIn(0, data);
-    await eduDmaFromRam(bar0, ms.iova, 0x400, data.length);
-    await eduDmaToRam(bar0, 0x400, md.iova, data.length);
+    await eduDmaFromRam(bar0, dev.iommu.deviceAddress(ms, 0, data.length), 0x400, data.length);
+    await eduDmaToRam(bar0, 0x400, dev.iommu.deviceAddress(md, 0, data.length), data.length);
     const back = dst.copyOut(0, data.length);
     const dma = back.every((b, i) => b === data[i]);
     console.log(JSON.stringify({ id, liveness, fact, interrupts: count, dma }));

@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import { Device, DmaBuffer, IommufdContext, NotSupportedError, PermissionError, Type1Context } from '../../lib';
 import { eduDmaFromRam, eduDmaToRam } from './dma-edu';
-import { describeIf, guestEnv, hasIommu, itIf, openDevice } from './env';
+import { describeIf, guestEnv, hasIommu, itIf, openDevice, wideEdu } from './env';
 import { rejection, thrown } from '../support/errors';
 import { must } from '../support/must';
 
@@ -16,9 +16,7 @@ const noIommu = describeIf(!hasIommu(), 'devices are behind an IOMMU in this con
  * edu drives 28 address bits, which physical addresses in a 2 GiB guest exceed: this
  * configuration adds an edu with a 32-bit DMA mask (VFIO_VM_DEVICE_0) for the DMA test.
  */
-const WIDE_EDU = env.devices.find(
-  (d) => d !== env.edu && fs.readFileSync(`/sys/bus/pci/devices/${d}/device`, 'utf8').trim() === '0x11e8',
-);
+const WIDE_EDU = wideEdu();
 
 function pattern(n: number, seed: number): Uint8Array {
   return Uint8Array.from({ length: n }, (_, i) => (i * 29 + seed) & 0xff);
