@@ -253,6 +253,11 @@ export class NvmeCore {
     }
   }
 
+  /** True while a recovery runs or once the controller is closing: I/O must go through ready(). */
+  protected get waitBeforeIo(): boolean {
+    return this.recovering !== undefined || this.closing !== undefined;
+  }
+
   /** Waits while a recovery runs; throws once the controller is closed. */
   protected async ready(): Promise<void> {
     if (this.recovering) await this.recovering;
