@@ -13,7 +13,12 @@ import {
 } from './errors';
 import { CQE_BYTES, SQE_BYTES, doorbell } from './registers';
 
-/** A command as the driver fills it in; the queue adds the command id. */
+/** Stores a device address (a safe integer) as two 32-bit words, low first. */
+function setU64(w: Uint32Array, i: number, v: number): void {
+  w[i] = v % 0x100000000;
+  w[i + 1] = Math.floor(v / 0x100000000);
+}
+
 /** A submission queue entry, as the driver fills it (command id and PRPs' memory are its own). */
 export interface NvmeCommand {
   /** The opcode (8 bits). */
@@ -225,20 +230,21 @@ export class NvmeQueue {
     const cid = this.freeIds.pop();
     if (cid === undefined) throw new NvmeQueueFullError(this.qid, this.depth, this.host.label);
     const slot = this.slots[cid];
-    const buf = this.pool.buffer;
-    const e = this.sq.offset + this.sqTail * SQE_BYTES;
-    buf.write32(e, (cmd.opcode & 0xff) | (cid << 16));
-    buf.write32(e + 4, cmd.nsid);
-    buf.write64n(e + 8, 0);
-    buf.write64n(e + 16, 0);
-    buf.write64n(e + 24, cmd.prp1);
-    buf.write64n(e + 32, cmd.prp2);
-    buf.write32(e + 40, cmd.cdw10);
-    buf.write32(e + 44, cmd.cdw11);
-    buf.write32(e + 48, cmd.cdw12);
-    buf.write32(e + 52, cmd.cdw13 ?? 0);
-    buf.write32(e + 56, cmd.cdw14 ?? 0);
-    buf.write32(e + 60, cmd.cdw15 ?? 0);
+    // The entry is ordinary memory the controller reads after the doorbell: the buffer's plain
+    // 32-bit view fills it (the width-exact accessors are for registers, and cost a check each).
+    const w = this.pool.buffer.u32;
+    const e = (this.sq.offset + this.sqTail * SQE_BYTES) >>> 2;
+    w[e] = (cmd.opcode & 0xff) | (cid << 16);
+    w[e + 1] = cmd.nsid;
+    w.fill(0, e + 2, e + 6); // reserved dwords and the metadata pointer
+    setU64(w, e + 6, cmd.prp1);
+    setU64(w, e + 8, cmd.prp2);
+    w[e + 10] = cmd.cdw10;
+    w[e + 11] = cmd.cdw11;
+    w[e + 12] = cmd.cdw12;
+    w[e + 13] = cmd.cdw13 ?? 0;
+    w[e + 14] = cmd.cdw14 ?? 0;
+    w[e + 15] = cmd.cdw15 ?? 0;
     this.sqTail = this.sqTail + 1 === this.depth ? 0 : this.sqTail + 1;
     const p = new Promise<unknown>((resolve, reject) => {
       slot.resolve = resolve;
