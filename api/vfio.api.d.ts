@@ -3241,6 +3241,7 @@ export interface LbaRange {
 }
 export declare class NvmeController extends NvmeCore implements AsyncDisposable {
     private defaultQueue;
+    private defaultQueueReady;
     static open(target: string | Device, o?: NvmeControllerOptions): Promise<NvmeController>;
     createQueue(o?: CreateQueueOptions): Promise<NvmeQueue>;
     private queueFor;
@@ -3249,7 +3250,9 @@ export declare class NvmeController extends NvmeCore implements AsyncDisposable 
     private checkBlocks;
     private checkLba;
     private pages;
+    private queueNow;
     private transfer;
+    private submitTransfer;
     read(nsid: number, lba: number, blocks: number, o?: IoOptions): Promise<Uint8Array>;
     write(nsid: number, lba: number, data: Uint8Array, o?: IoOptions): Promise<void>;
     flush(nsid: number, o?: IoOptions): Promise<void>;
@@ -3275,6 +3278,7 @@ export declare class NvmeCore {
     readonly doorbellStride: number;
     readonly label: string;
     identity: IdentifyController;
+    private transferLimit;
     readonly namespaces: Map<number, IdentifyNamespace>;
     grantedQueues: number;
     recoveries: number;
@@ -3293,6 +3297,7 @@ export declare class NvmeCore {
     protected constructor(device: Device, ownsDevice: boolean, o: NvmeOpenOptions);
     protected start(): Promise<void>;
     get maxTransferBytes(): number;
+    private transferLimitNow;
     private vectorIrq;
     protected disable(): Promise<void>;
     protected enable(): Promise<void>;
@@ -3303,6 +3308,7 @@ export declare class NvmeCore {
     private createOnController;
     deleteQueue(q: NvmeQueue): Promise<void>;
     private dropQueue;
+    protected get waitBeforeIo(): boolean;
     protected ready(): Promise<void>;
     recover(reason: NvmeAbortReason, detail?: string): Promise<void>;
     close(): Promise<void>;
@@ -3492,6 +3498,7 @@ export declare class NvmeQueue {
     interrupts: number;
     completions: number;
     completionsInInterrupt: number;
+    doorbells: number;
     strays: number;
     timeoutMs: number;
     private readonly host;
@@ -3500,6 +3507,10 @@ export declare class NvmeQueue {
     private readonly sqDoorbell;
     private readonly cqDoorbell;
     private sqTail;
+    private rungTail;
+    private readonly unrung;
+    private ringScheduled;
+    private readonly ring;
     private cqHead;
     private phase;
     private readonly slots;
@@ -3516,7 +3527,9 @@ export declare class NvmeQueue {
     get polled(): boolean;
     get inFlight(): number;
     clear(): void;
-    submit(cmd: NvmeCommand, pages?: DmaBlock[], onSuccess?: () => void): Promise<number>;
+    submit(cmd: NvmeCommand, pages?: DmaBlock[]): Promise<number>;
+    submit<T>(cmd: NvmeCommand, pages: DmaBlock[] | undefined, onSuccess: (dw0: number) => T): Promise<T>;
+    private ringDoorbell;
     private info;
     private aborted;
     private schedulePoll;

@@ -277,7 +277,7 @@ export class NvmeQueue {
    * BAR is gone) fails the commands it would have announced, with the store's error, and takes
    * their entries back.
    */
-  ringDoorbell(): void {
+  private ringDoorbell(): void {
     if (this.closed || this.sqTail === this.rungTail) return;
     try {
       // Release: the entries are in memory before the controller hears of them.
