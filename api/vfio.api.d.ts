@@ -3225,6 +3225,23 @@ export declare abstract class WidthExactMemory implements Pollable {
     copyOut(off: number, n: number): Uint8Array;
 }
 
+// ---- lib/nvme/command.d.ts
+export interface NvmeCommand {
+    opcode: number;
+    nsid: number;
+    prp1: number;
+    prp2: number;
+    cdw10: number;
+    cdw11: number;
+    cdw12: number;
+    cdw13?: number;
+    cdw14?: number;
+    cdw15?: number;
+    lba?: number;
+    blocks?: number;
+}
+export declare function writeEntry(w: Uint32Array, e: number, cmd: NvmeCommand, cid: number): void;
+
 // ---- lib/nvme/controller.d.ts
 import { Device, DeviceOpenOptions } from "../index";
 import { CreateQueueOptions, NvmeCore, NvmeOpenOptions } from "./core";
@@ -3426,7 +3443,8 @@ export declare function decodeNamespaceList(data: Uint8Array): number[];
 // ---- lib/nvme/index.d.ts
 export { NvmeController, NvmeControllerOptions, IoOptions, LbaRange } from "./controller";
 export { NvmeOpenOptions, CreateQueueOptions } from "./core";
-export { NvmeQueue, NvmeCommand } from "./queue";
+export { NvmeQueue } from "./queue";
+export { NvmeCommand } from "./command";
 export { NvmeError, NvmeAbortedError, NvmeAbortReason, NvmeQueueFullError, NvmeCommandInfo, NvmeStatus, decodeStatus, statusName, opcodeName, SCT_GENERIC, SCT_COMMAND_SPECIFIC, SCT_MEDIA, SCT_PATH, } from "./errors";
 export { IdentifyController, IdentifyNamespace, LbaFormat, NvmeOptionalCommands, decodeIdentifyController, decodeIdentifyNamespace, decodeNamespaceList, IDENTIFY_BYTES, } from "./identify";
 export { NvmeCap, decodeCap, decodeVersion } from "./registers";
@@ -3459,20 +3477,7 @@ export declare function buildPrps(pages: readonly DmaBlock[], pool: DmaPool): Pr
 // ---- lib/nvme/queue.d.ts
 import { DmaBlock, Irq } from "../index";
 import { NvmeAbortReason, NvmeCommandInfo } from "./errors";
-export interface NvmeCommand {
-    opcode: number;
-    nsid: number;
-    prp1: number;
-    prp2: number;
-    cdw10: number;
-    cdw11: number;
-    cdw12: number;
-    cdw13?: number;
-    cdw14?: number;
-    cdw15?: number;
-    lba?: number;
-    blocks?: number;
-}
+import { NvmeCommand } from "./command";
 export interface QueueHost {
     readonly bar: {
         write32(off: number, v: number): void;
