@@ -3226,6 +3226,23 @@ export declare abstract class WidthExactMemory implements Pollable {
     copyOut(off: number, n: number): Uint8Array;
 }
 
+// ---- lib/nvme/command.d.ts
+export interface NvmeCommand {
+    opcode: number;
+    nsid: number;
+    prp1: number;
+    prp2: number;
+    cdw10: number;
+    cdw11: number;
+    cdw12: number;
+    cdw13?: number;
+    cdw14?: number;
+    cdw15?: number;
+    lba?: number;
+    blocks?: number;
+}
+export declare function writeEntry(w: Uint32Array, e: number, cmd: NvmeCommand, cid: number): void;
+
 // ---- lib/nvme/controller.d.ts
 import { Device, DeviceOpenOptions } from "../index";
 import { CreateQueueOptions, NvmeCore, NvmeOpenOptions } from "./core";
@@ -3242,6 +3259,7 @@ export interface LbaRange {
 }
 export declare class NvmeController extends NvmeCore implements AsyncDisposable {
     private defaultQueue;
+    private defaultQueueReady;
     static open(target: string | Device, o?: NvmeControllerOptions): Promise<NvmeController>;
     createQueue(o?: CreateQueueOptions): Promise<NvmeQueue>;
     private queueFor;
@@ -3250,7 +3268,9 @@ export declare class NvmeController extends NvmeCore implements AsyncDisposable 
     private checkBlocks;
     private checkLba;
     private pages;
+    private queueNow;
     private transfer;
+    private submitTransfer;
     read(nsid: number, lba: number, blocks: number, o?: IoOptions): Promise<Uint8Array>;
     write(nsid: number, lba: number, data: Uint8Array, o?: IoOptions): Promise<void>;
     flush(nsid: number, o?: IoOptions): Promise<void>;
@@ -3276,6 +3296,7 @@ export declare class NvmeCore {
     readonly doorbellStride: number;
     readonly label: string;
     identity: IdentifyController;
+    private transferLimit;
     readonly namespaces: Map<number, IdentifyNamespace>;
     grantedQueues: number;
     recoveries: number;
@@ -3294,6 +3315,7 @@ export declare class NvmeCore {
     protected constructor(device: Device, ownsDevice: boolean, o: NvmeOpenOptions);
     protected start(): Promise<void>;
     get maxTransferBytes(): number;
+    private transferLimitNow;
     private vectorIrq;
     protected disable(): Promise<void>;
     protected enable(): Promise<void>;
@@ -3304,6 +3326,7 @@ export declare class NvmeCore {
     private createOnController;
     deleteQueue(q: NvmeQueue): Promise<void>;
     private dropQueue;
+    protected get waitBeforeIo(): boolean;
     protected ready(): Promise<void>;
     recover(reason: NvmeAbortReason, detail?: string): Promise<void>;
     close(): Promise<void>;
@@ -3421,7 +3444,8 @@ export declare function decodeNamespaceList(data: Uint8Array): number[];
 // ---- lib/nvme/index.d.ts
 export { NvmeController, NvmeControllerOptions, IoOptions, LbaRange } from "./controller";
 export { NvmeOpenOptions, CreateQueueOptions } from "./core";
-export { NvmeQueue, NvmeCommand } from "./queue";
+export { NvmeQueue } from "./queue";
+export { NvmeCommand } from "./command";
 export { NvmeError, NvmeAbortedError, NvmeAbortReason, NvmeQueueFullError, NvmeCommandInfo, NvmeStatus, decodeStatus, statusName, opcodeName, SCT_GENERIC, SCT_COMMAND_SPECIFIC, SCT_MEDIA, SCT_PATH, } from "./errors";
 export { IdentifyController, IdentifyNamespace, LbaFormat, NvmeOptionalCommands, decodeIdentifyController, decodeIdentifyNamespace, decodeNamespaceList, IDENTIFY_BYTES, } from "./identify";
 export { NvmeCap, decodeCap, decodeVersion } from "./registers";
@@ -3454,20 +3478,7 @@ export declare function buildPrps(pages: readonly DmaBlock[], pool: DmaPool): Pr
 // ---- lib/nvme/queue.d.ts
 import { DmaBlock, Irq } from "../index";
 import { NvmeAbortReason, NvmeCommandInfo } from "./errors";
-export interface NvmeCommand {
-    opcode: number;
-    nsid: number;
-    prp1: number;
-    prp2: number;
-    cdw10: number;
-    cdw11: number;
-    cdw12: number;
-    cdw13?: number;
-    cdw14?: number;
-    cdw15?: number;
-    lba?: number;
-    blocks?: number;
-}
+import { NvmeCommand } from "./command";
 export interface QueueHost {
     readonly bar: {
         write32(off: number, v: number): void;
@@ -3493,6 +3504,7 @@ export declare class NvmeQueue {
     interrupts: number;
     completions: number;
     completionsInInterrupt: number;
+    doorbells: number;
     strays: number;
     timeoutMs: number;
     private readonly host;
@@ -3501,6 +3513,10 @@ export declare class NvmeQueue {
     private readonly sqDoorbell;
     private readonly cqDoorbell;
     private sqTail;
+    private rungTail;
+    private readonly unrung;
+    private ringScheduled;
+    private readonly ring;
     private cqHead;
     private phase;
     private readonly slots;
@@ -3517,7 +3533,9 @@ export declare class NvmeQueue {
     get polled(): boolean;
     get inFlight(): number;
     clear(): void;
-    submit(cmd: NvmeCommand, pages?: DmaBlock[], onSuccess?: () => void): Promise<number>;
+    submit(cmd: NvmeCommand, pages?: DmaBlock[]): Promise<number>;
+    submit<T>(cmd: NvmeCommand, pages: DmaBlock[] | undefined, onSuccess: (dw0: number) => T): Promise<T>;
+    private ringDoorbell;
     private info;
     private aborted;
     private schedulePoll;

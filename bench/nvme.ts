@@ -54,11 +54,15 @@ async function kernelDisk(bdf: string): Promise<string> {
   throw new Error(`the kernel's nvme driver did not bring ${bdf} up`);
 }
 
+/** Per command, over the last measured run of each mode: what to look at when a ratio moves. */
+const costs: Record<string, string> = {};
+
 /** `qd` loops, each keeping one read in flight, for `seconds`: completions per second. */
-async function ours(c: NvmeController, q: NvmeQueue, qd: number, seconds: number): Promise<number> {
+async function ours(c: NvmeController, q: NvmeQueue, qd: number, seconds: number, mode?: string): Promise<number> {
   const blocks = must(c.namespaces.get(NSID), `namespace ${NSID}`).size;
   const end = performance.now() + seconds * 1000;
   let done = 0;
+  const before = { interrupts: q.interrupts, doorbells: q.doorbells, cpu: process.cpuUsage() };
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: qd }, async () => {
@@ -68,7 +72,15 @@ async function ours(c: NvmeController, q: NvmeQueue, qd: number, seconds: number
       }
     }),
   );
-  return done / ((performance.now() - t0) / 1000);
+  const rate = done / ((performance.now() - t0) / 1000);
+  if (mode) {
+    const cpu = process.cpuUsage(before.cpu);
+    costs[mode] =
+      `${((cpu.user + cpu.system) / done).toFixed(0)} µs CPU of this process, ` +
+      `${((q.interrupts - before.interrupts) / done).toFixed(2)} interrupts, ` +
+      `${((q.doorbells - before.doorbells) / done).toFixed(2)} SQ doorbells`;
+  }
+  return rate;
 }
 
 function kernel(bin: string, disk: string, qd: number, seconds: number): number {
@@ -91,10 +103,10 @@ async function main(bdf: string): Promise<void> {
       const irq = await c.createQueue();
       const poll = await c.createQueue({ polled: true });
       await ours(c, irq, 1, 0.5); // warm-up: V8 compiles the path
-      iops['irq QD1'].push(await ours(c, irq, 1, SECONDS));
-      iops['poll QD1'].push(await ours(c, poll, 1, SECONDS));
-      iops['irq QD32'].push(await ours(c, irq, 32, SECONDS));
-      iops['poll QD32'].push(await ours(c, poll, 32, SECONDS));
+      iops['irq QD1'].push(await ours(c, irq, 1, SECONDS, 'irq QD1'));
+      iops['poll QD1'].push(await ours(c, poll, 1, SECONDS, 'poll QD1'));
+      iops['irq QD32'].push(await ours(c, irq, 32, SECONDS, 'irq QD32'));
+      iops['poll QD32'].push(await ours(c, poll, 32, SECONDS, 'poll QD32'));
     } finally {
       await c.close();
     }
@@ -112,6 +124,7 @@ async function main(bdf: string): Promise<void> {
   );
   for (const m of modes)
     console.log(`  ${m.padEnd(12)} ${range(iops[m]).padStart(13)} IOPS (median ${Math.round(median(iops[m]))})`);
+  for (const [m, cost] of Object.entries(costs)) console.log(`  ${m.padEnd(12)} per command: ${cost}`);
   for (const qd of ['QD1', 'QD32']) {
     for (const mode of ['irq', 'poll']) {
       const rs = iops[`${mode} ${qd}`].map((x, i) => x / iops[`kernel ${qd}`][i]);

@@ -4,6 +4,7 @@
 //   npm run bench              host and emulated-host benchmarks
 //   npm run bench -- host      only the host ones
 //   npm run bench -- guest     only the ones inside the emulated VFIO host
+//   npm run bench -- nvme      only the NVMe one (bench/nvme.ts), in one guest boot
 'use strict';
 const { spawnSync } = require('child_process');
 const fs = require('fs');
@@ -33,9 +34,10 @@ if (which === 'all' || which === 'host') {
   // The same eventfd wakeup path as in the emulated host, on an eventfd no device holds.
   run(process.execPath, ['dist/bench/irq-latency.js'], 'IRQ latency, host');
 }
-if (which === 'all' || which === 'guest') {
+if (which === 'all' || which === 'guest' || which === 'nvme') {
   // One guest boot for every emulated-host benchmark; each script prints its own ratios.
-  const scripts = ['mmio.js --device', 'region-info.js', 'irq-latency.js', 'dma-map.js', 'nvme.js'].filter((s) =>
+  const all = ['mmio.js --device', 'region-info.js', 'irq-latency.js', 'dma-map.js', 'nvme.js'];
+  const scripts = (which === 'nvme' ? ['nvme.js'] : all).filter((s) =>
     fs.existsSync(path.join(root, 'dist/bench', s.split(' ')[0])),
   );
   const cmd = scripts.map((s) => `node dist/bench/${s}`).join(' && ');

@@ -1,6 +1,6 @@
 // The admin commands the controller's life cycle sends (NVMe base specification, admin command
 // set): their opcodes and how each fills the submission entry.
-import { NvmeCommand } from './queue';
+import { NvmeCommand } from './command';
 
 export const ADMIN_QID = 0;
 const OPC_DELETE_SQ = 0x00;

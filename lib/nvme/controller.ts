@@ -44,6 +44,8 @@ export interface LbaRange {
  */
 export class NvmeController extends NvmeCore implements AsyncDisposable {
   private defaultQueue: Promise<NvmeQueue> | undefined;
+  /** The default queue once created. */
+  private defaultQueueReady: NvmeQueue | undefined;
 
   /**
    * Opens the controller at a PCI address (the device is then opened here and closed with the
@@ -72,10 +74,13 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
 
   private queueFor(o: IoOptions): Promise<NvmeQueue> {
     if (o.queue) return Promise.resolve(o.queue);
-    return (this.defaultQueue ??= this.createQueue().catch((e) => {
-      this.defaultQueue = undefined;
-      throw e;
-    }));
+    return (this.defaultQueue ??= this.createQueue().then(
+      (q) => (this.defaultQueueReady = q),
+      (e) => {
+        this.defaultQueue = undefined;
+        throw e;
+      },
+    ));
   }
 
   /** The namespace's Identify data; for an NSID that is not active, the first namespace's format (the controller then rejects the command). */
@@ -131,23 +136,39 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
     return out;
   }
 
-  // A write (data given) resolves to nothing, a read (data undefined) to the bytes read.
-  private async transfer(nsid: number, lba: number, blocks: number, data: Uint8Array, o: IoOptions): Promise<undefined>;
-  private async transfer(nsid: number, lba: number, blocks: number, data: undefined, o: IoOptions): Promise<Uint8Array>;
-  private async transfer(
-    nsid: number,
-    lba: number,
-    blocks: number,
-    data: Uint8Array | undefined,
-    o: IoOptions,
-  ): Promise<Uint8Array | undefined> {
-    const write = data !== undefined;
-    const op = write ? 'NvmeController.write' : 'NvmeController.read';
+  /**
+   * The queue to submit on without waiting: the one given, or the default queue once created,
+   * while no recovery runs and the controller is open; undefined when the caller must wait.
+   */
+  private queueNow(o: IoOptions): NvmeQueue | undefined {
+    if (this.waitBeforeIo) return undefined;
+    return o.queue ?? this.defaultQueueReady;
+  }
+
+  // A write (data given) resolves to nothing, a read (data undefined) to the bytes read. The
+  // checks throw here; the public methods turn that into a rejection.
+  private transfer(nsid: number, lba: number, blocks: number, data: Uint8Array | undefined, o: IoOptions) {
+    const op = data !== undefined ? 'NvmeController.write' : 'NvmeController.read';
     this.checkLba(op, lba);
     const bytes = blocks * this.blockSize(nsid);
     this.checkBlocks(op, blocks, bytes);
-    await this.ready();
-    const q = await this.queueFor(o);
+    // The common case goes straight to the queue: no promise, no turn of the event loop before
+    // the command is in the submission queue.
+    const q = this.queueNow(o);
+    if (q) return this.submitTransfer(q, nsid, lba, blocks, bytes, data);
+    return this.ready()
+      .then(() => this.queueFor(o))
+      .then((queue) => this.submitTransfer(queue, nsid, lba, blocks, bytes, data));
+  }
+
+  private submitTransfer(
+    q: NvmeQueue,
+    nsid: number,
+    lba: number,
+    blocks: number,
+    bytes: number,
+    data: Uint8Array | undefined,
+  ): Promise<Uint8Array | undefined> {
     const pages = this.pages(bytes);
     let prps;
     try {
@@ -156,14 +177,11 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
       for (const b of pages) b.free();
       throw e;
     }
-    const ps = this.pageSize;
-    if (data) pages.forEach((b, i) => b.u8.set(data.subarray(i * ps, Math.min(bytes, (i + 1) * ps))));
-    const out = write ? undefined : new Uint8Array(bytes);
-    const copyOut =
-      out && (() => pages.forEach((b, i) => out.set(b.u8.subarray(0, Math.min(ps, bytes - i * ps)), i * ps)));
-    await q.submit(
+    if (data) copyToPages(data, pages);
+    const out = data ? undefined : new Uint8Array(bytes);
+    return q.submit(
       {
-        opcode: write ? OPC_WRITE : OPC_READ,
+        opcode: data ? OPC_WRITE : OPC_READ,
         nsid,
         prp1: prps.prp1,
         prp2: prps.prp2,
@@ -174,14 +192,17 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
         blocks,
       },
       prps.lists.length ? [...pages, ...prps.lists] : pages,
-      copyOut,
+      () => (out ? copyFromPages(pages, out) : undefined),
     );
-    return out;
   }
 
   /** Reads `blocks` logical blocks from `lba` of namespace `nsid`. */
-  async read(nsid: number, lba: number, blocks: number, o: IoOptions = {}): Promise<Uint8Array> {
-    return this.transfer(nsid, lba, blocks, undefined, o);
+  read(nsid: number, lba: number, blocks: number, o: IoOptions = {}): Promise<Uint8Array> {
+    try {
+      return this.transfer(nsid, lba, blocks, undefined, o) as Promise<Uint8Array>;
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
   }
 
   /** Writes `data` (whole logical blocks) at `lba` of namespace `nsid`. */
@@ -279,4 +300,25 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/** Copies `data` into consecutive pages (the last one partly when data ends inside it). */
+function copyToPages(data: Uint8Array, pages: readonly DmaBlock[]): void {
+  let off = 0;
+  for (const b of pages) {
+    const n = Math.min(b.size, data.length - off);
+    b.u8.set(n === data.length && off === 0 ? data : data.subarray(off, off + n));
+    off += n;
+  }
+}
+
+/** Fills `out` from consecutive pages; returns it. */
+function copyFromPages(pages: readonly DmaBlock[], out: Uint8Array): Uint8Array {
+  let off = 0;
+  for (const b of pages) {
+    const n = Math.min(b.size, out.length - off);
+    out.set(n === b.size ? b.u8 : b.u8.subarray(0, n), off);
+    off += n;
+  }
+  return out;
 }

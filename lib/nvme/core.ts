@@ -50,6 +50,7 @@ export class NvmeCore {
   readonly label: string;
   /** Identify Controller, read at open. */
   identity!: IdentifyController;
+  private transferLimit: number | undefined;
   /** Identify Namespace of every active namespace, read at open. */
   readonly namespaces = new Map<number, IdentifyNamespace>();
   /** I/O queue pairs the controller granted (Set Features, Number of Queues). */
@@ -124,6 +125,8 @@ export class NvmeCore {
   protected async start(): Promise<void> {
     await this.enable();
     this.identity = decodeIdentifyController(await this.identify(CNS_CONTROLLER, 0));
+    // Fixed from here on; every transfer checks against it.
+    this.transferLimit = this.transferLimitNow();
     for (const nsid of decodeNamespaceList(await this.identify(CNS_ACTIVE_NAMESPACES, 0))) {
       this.namespaces.set(nsid, decodeIdentifyNamespace(await this.identify(CNS_NAMESPACE, nsid)));
     }
@@ -133,6 +136,10 @@ export class NvmeCore {
 
   /** The largest transfer one command may carry: MDTS (in units of CAP.MPSMIN), the data pool, 65,536 blocks. */
   get maxTransferBytes(): number {
+    return this.transferLimit ?? this.transferLimitNow();
+  }
+
+  private transferLimitNow(): number {
     const mdts = this.identity?.mdts ? 2 ** this.identity.mdts * this.cap.pageSizeMin : Infinity;
     return Math.min(mdts, Math.floor(this.options.dataPages / 2) * this.pageSize);
   }
@@ -251,6 +258,11 @@ export class NvmeCore {
       this.irqs.get(q.vector)?.disable();
       this.irqs.delete(q.vector);
     }
+  }
+
+  /** True while a recovery runs or once the controller is closing: I/O must go through ready(). */
+  protected get waitBeforeIo(): boolean {
+    return this.recovering !== undefined || this.closing !== undefined;
   }
 
   /** Waits while a recovery runs; throws once the controller is closed. */

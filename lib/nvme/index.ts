@@ -7,7 +7,8 @@
  */
 export { NvmeController, NvmeControllerOptions, IoOptions, LbaRange } from './controller';
 export { NvmeOpenOptions, CreateQueueOptions } from './core';
-export { NvmeQueue, NvmeCommand } from './queue';
+export { NvmeQueue } from './queue';
+export { NvmeCommand } from './command';
 export {
   NvmeError,
   NvmeAbortedError,

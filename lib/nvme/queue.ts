@@ -12,35 +12,7 @@ import {
   opcodeName,
 } from './errors';
 import { CQE_BYTES, SQE_BYTES, doorbell } from './registers';
-
-/** A command as the driver fills it in; the queue adds the command id. */
-/** A submission queue entry, as the driver fills it (command id and PRPs' memory are its own). */
-export interface NvmeCommand {
-  /** The opcode (8 bits). */
-  opcode: number;
-  /** The namespace ID; 0 when the command has none. */
-  nsid: number;
-  /** PRP entries: device addresses (numbers), 0 when unused. */
-  prp1: number;
-  /** The second PRP entry, or a PRP list's address. */
-  prp2: number;
-  /** Command dword 10 (command-specific, 32 bits). */
-  cdw10: number;
-  /** Command dword 11. */
-  cdw11: number;
-  /** Command dword 12. */
-  cdw12: number;
-  /** Command dword 13; default 0. */
-  cdw13?: number;
-  /** Command dword 14; default 0. */
-  cdw14?: number;
-  /** Command dword 15; default 0. */
-  cdw15?: number;
-  /** For errors: the first LBA and the block count of I/O commands. */
-  lba?: number;
-  /** For errors: the block count of I/O commands. */
-  blocks?: number;
-}
+import { NvmeCommand, writeEntry } from './command';
 
 /** What a queue needs from its controller. */
 export interface QueueHost {
@@ -58,7 +30,7 @@ export interface QueueHost {
  * command cost more than the rest of the submission.
  */
 class Slot {
-  resolve: ((dw0: number) => void) | undefined = undefined;
+  resolve: ((value: unknown) => void) | undefined = undefined;
   reject: ((e: Error) => void) | undefined = undefined;
   cmd: NvmeCommand | undefined = undefined;
   pages: DmaBlock[] | undefined = undefined;
@@ -67,8 +39,11 @@ class Slot {
   /** Which submission into this slot (tells a late look at the slot whether it is the same command). */
   seq = 0;
   timedOut = false;
-  /** Runs on success, before the pages are given back (a read copies its data out here). */
-  onSuccess: (() => void) | undefined = undefined;
+  /**
+   * Runs on success, before the pages are given back (a read copies its data out here); the
+   * promise resolves to what it returns.
+   */
+  onSuccess: ((dw0: number) => unknown) | undefined = undefined;
   /** The caller was told it failed (timeout) but the controller may still use its pages. */
   abandoned = false;
 }
@@ -103,6 +78,8 @@ export class NvmeQueue {
   completions = 0;
   /** Completions reaped in the interrupt handler (the rest were found by polling). */
   completionsInInterrupt = 0;
+  /** Submission queue tail doorbell writes (several commands submitted together share one). */
+  doorbells = 0;
   /** Completions that named no command in flight (a controller bug, or a late one after a reset). */
   strays = 0;
   /** Milliseconds a command may take before it is aborted. */
@@ -114,6 +91,12 @@ export class NvmeQueue {
   private readonly sqDoorbell: number;
   private readonly cqDoorbell: number;
   private sqTail = 0;
+  /** The tail the controller was last told: entries from here to sqTail wait for the doorbell. */
+  private rungTail = 0;
+  /** Command ids written since the last doorbell, in submission order. */
+  private readonly unrung: number[] = [];
+  private ringScheduled = false;
+  private readonly ring: () => void;
   private cqHead = 0;
   private phase = 1;
   private readonly slots: Slot[] = [];
@@ -155,6 +138,10 @@ export class NvmeQueue {
       if (this.outstanding > 0) this.schedulePoll();
     };
     this.scan = () => this.checkDeadlines();
+    this.ring = () => {
+      this.ringScheduled = false;
+      this.ringDoorbell();
+    };
     this.irq?.on('interrupt', this.onInterrupt);
   }
 
@@ -188,38 +175,31 @@ export class NvmeQueue {
     this.sq.u8.fill(0);
     this.cq.u8.fill(0);
     this.sqTail = 0;
+    this.rungTail = 0;
+    this.unrung.length = 0;
     this.cqHead = 0;
     this.phase = 1;
   }
 
   /**
-   * Puts a command on the submission queue and rings the doorbell. Resolves to the completion's
-   * DW0; rejects with NvmeError, or NvmeAbortedError on a timeout or reset. `pages` go back to
-   * their pool once the controller is done with them. Throws NvmeQueueFullError at once when
-   * depth - 1 commands are in flight. `onSuccess` runs synchronously on a successful completion,
-   * while the pages are still the command's.
+   * Puts a command on the submission queue; the doorbell follows once the current callback and
+   * the promise continuations it started are done (see ringDoorbell). Resolves to the
+   * completion's DW0, or to what `onSuccess` returns; rejects with NvmeError, or
+   * NvmeAbortedError on a timeout or reset. `pages` go back to their pool once the controller is
+   * done with them. Throws NvmeQueueFullError at once when depth - 1 commands are in flight.
+   * `onSuccess` runs synchronously on a successful completion, while the pages are still the
+   * command's.
    */
-  submit(cmd: NvmeCommand, pages?: DmaBlock[], onSuccess?: () => void): Promise<number> {
+  submit(cmd: NvmeCommand, pages?: DmaBlock[]): Promise<number>;
+  submit<T>(cmd: NvmeCommand, pages: DmaBlock[] | undefined, onSuccess: (dw0: number) => T): Promise<T>;
+  submit(cmd: NvmeCommand, pages?: DmaBlock[], onSuccess?: (dw0: number) => unknown): Promise<unknown> {
     if (this.closed) return Promise.reject(this.aborted('close', cmd, 0xffff));
     const cid = this.freeIds.pop();
     if (cid === undefined) throw new NvmeQueueFullError(this.qid, this.depth, this.host.label);
     const slot = this.slots[cid];
-    const buf = this.pool.buffer;
-    const e = this.sq.offset + this.sqTail * SQE_BYTES;
-    buf.write32(e, (cmd.opcode & 0xff) | (cid << 16));
-    buf.write32(e + 4, cmd.nsid);
-    buf.write64n(e + 8, 0);
-    buf.write64n(e + 16, 0);
-    buf.write64n(e + 24, cmd.prp1);
-    buf.write64n(e + 32, cmd.prp2);
-    buf.write32(e + 40, cmd.cdw10);
-    buf.write32(e + 44, cmd.cdw11);
-    buf.write32(e + 48, cmd.cdw12);
-    buf.write32(e + 52, cmd.cdw13 ?? 0);
-    buf.write32(e + 56, cmd.cdw14 ?? 0);
-    buf.write32(e + 60, cmd.cdw15 ?? 0);
+    writeEntry(this.pool.buffer.u32, (this.sq.offset + this.sqTail * SQE_BYTES) >>> 2, cmd, cid);
     this.sqTail = this.sqTail + 1 === this.depth ? 0 : this.sqTail + 1;
-    const p = new Promise<number>((resolve, reject) => {
+    const p = new Promise<unknown>((resolve, reject) => {
       slot.resolve = resolve;
       slot.reject = reject;
     });
@@ -232,10 +212,42 @@ export class NvmeQueue {
     slot.seq = ++this.submissions;
     this.outstanding++;
     this.scanTimer ??= setInterval(this.scan, Math.max(5, Math.min(1000, this.timeoutMs / 4)));
-    // Release: the entry is in memory before the controller hears of it.
-    this.host.bar.writeRelease32(this.sqDoorbell, this.sqTail);
+    this.unrung.push(cid);
+    if (!this.ringScheduled) {
+      this.ringScheduled = true;
+      process.nextTick(this.ring);
+    }
     if (this.irq === undefined) this.schedulePoll();
     return p;
+  }
+
+  /**
+   * Tells the controller about every entry written since the last doorbell: one MMIO write for
+   * all the commands submitted in one turn of the event loop. submit() schedules it with
+   * process.nextTick, which runs once the current callback and every promise continuation it
+   * started are done: the callers woken by one batch of completions submit their next commands
+   * in those continuations, and they share this write. A doorbell that cannot be written (the
+   * BAR is gone) fails the commands it would have announced, with the store's error, and takes
+   * their entries back.
+   */
+  private ringDoorbell(): void {
+    if (this.closed || this.sqTail === this.rungTail) return;
+    try {
+      // Release: the entries are in memory before the controller hears of them.
+      this.host.bar.writeRelease32(this.sqDoorbell, this.sqTail);
+    } catch (e) {
+      this.sqTail = this.rungTail;
+      for (const cid of this.unrung.splice(0)) {
+        const slot = this.slots[cid];
+        const reject = slot.reject;
+        this.release(cid, slot);
+        reject?.(e as Error);
+      }
+      return;
+    }
+    this.rungTail = this.sqTail;
+    this.unrung.length = 0;
+    this.doorbells++;
   }
 
   private info(cmd: NvmeCommand, cid: number): NvmeCommandInfo {
@@ -298,9 +310,10 @@ export class NvmeQueue {
     }
     const { resolve, reject, cmd, abandoned, onSuccess } = slot;
     let error: Error | undefined;
+    let value: unknown = dw0;
     if (status === 0 && !abandoned && onSuccess) {
       try {
-        onSuccess();
+        value = onSuccess(dw0);
       } catch (e) {
         error = e as Error;
       }
@@ -309,7 +322,7 @@ export class NvmeQueue {
     if (abandoned) return;
     if (status !== 0) reject(new NvmeError(status, this.info(cmd, cid), this.host.label));
     else if (error !== undefined) reject(error);
-    else resolve(dw0);
+    else resolve(value);
   }
 
   private release(cid: number, slot: Slot): void {
@@ -355,6 +368,10 @@ export class NvmeQueue {
    * flight fails with NvmeAbortedError, and its id and pages are free again.
    */
   failAll(reason: NvmeAbortReason, detail?: string): number {
+    // Entries not announced yet are failed with the rest; clear() empties the rings before the
+    // controller is enabled again.
+    this.unrung.length = 0;
+    this.rungTail = this.sqTail;
     let n = 0;
     this.slots.forEach((slot, cid) => {
       const { resolve, reject, cmd, abandoned } = slot;

@@ -136,6 +136,57 @@ describe(`nvme driver on ${T.bdf}`, () => {
     }
   });
 
+  it('nvme: 32 commands submitted together share one doorbell; random reads at queue depth 32 return the written data (interrupts and polled)', async () => {
+    const qs = [await c.createQueue({ depth: 64 }), await c.createQueue({ depth: 64, polled: true })];
+    try {
+      const span = 256;
+      const at = lba();
+      const pattern = randomBytes(span * bs);
+      for (let i = 0; i < span; i += 64) await c.write(NSID, at + i, pattern.subarray(i * bs, (i + 64) * bs));
+      const expectBlock = (data: Uint8Array, k: number) =>
+        expect(Buffer.from(data).equals(pattern.subarray(k * bs, (k + 1) * bs))).toBe(true);
+      for (const q of qs) {
+        const start = { doorbells: q.doorbells, completions: q.completions, inIrq: q.completionsInInterrupt };
+        const irqs = q.interrupts;
+        // One tick, 32 submissions: the controller hears of them through one tail doorbell.
+        const first = Array.from({ length: 32 }, (_x, i) => c.read(NSID, at + i, 1, { queue: q }));
+        await new Promise((r) => setImmediate(r));
+        expect(q.doorbells - start.doorbells).toBe(1);
+        (await within(Promise.all(first), 60000, 'the first 32 reads')).forEach((d, i) => expectBlock(d, i));
+        // Then 32 loops, each submitting its next read from the previous one's continuation.
+        const perLoop = 8;
+        await within(
+          Promise.all(
+            Array.from({ length: 32 }, async () => {
+              for (let r = 0; r < perLoop; r++) {
+                const k = randomInt(0, span);
+                expectBlock(await c.read(NSID, at + k, 1, { queue: q }), k);
+              }
+            }),
+          ),
+          120000,
+          'random reads at queue depth 32',
+        );
+        const n = 32 + 32 * perLoop;
+        expect(q.completions - start.completions).toBe(n);
+        expect(q.inFlight).toBe(0);
+        const doorbells = q.doorbells - start.doorbells;
+        expect(doorbells).toBeGreaterThan(1);
+        expect(doorbells).toBeLessThanOrEqual(n);
+        if (q.polled) {
+          expect([q.interrupts, q.completionsInInterrupt]).toEqual([0, 0]);
+        } else {
+          // Every completion was reaped in an interrupt handler; an interrupt may bring several.
+          expect(q.completionsInInterrupt - start.inIrq).toBe(n);
+          expect(q.interrupts - irqs).toBeGreaterThan(0);
+          expect(q.interrupts - irqs).toBeLessThanOrEqual(n);
+        }
+      }
+    } finally {
+      for (const q of qs) await c.deleteQueue(q);
+    }
+  });
+
   it('nvme: writeZeroes and deallocate leave blocks that read as zeroes', async () => {
     const at = lba();
     await c.write(NSID, at, randomBytes(16 * bs));

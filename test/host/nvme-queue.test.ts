@@ -16,7 +16,10 @@ const backend: DmaBackend = {
 };
 
 /** A controller that answers each submitted entry (after a setImmediate) with `status(opcode)`. */
-function setup(depth: number, o: { status?: (opc: number, cdw10: number) => number; hold?: boolean } = {}) {
+function setup(
+  depth: number,
+  o: { status?: (opc: number, cdw10: number) => number; hold?: boolean; doorbellError?: () => Error | undefined } = {},
+) {
   const pool = DmaPool.create(new DmaSpace(backend), { blockSize: 4096, blocks: 2 });
   const seen: { opcode: number; cid: number; nsid: number; prp1: bigint; cdw10: number; cdw12: number }[] = [];
   const doorbells: [number, number][] = [];
@@ -33,6 +36,8 @@ function setup(depth: number, o: { status?: (opc: number, cdw10: number) => numb
         doorbells.push([off, v]);
       },
       writeRelease32(off: number, v: number) {
+        const error = o.doorbellError?.();
+        if (error) throw error;
         doorbells.push([off, v]);
         setImmediate(() => {
           while (!pool.closed && sqHead !== v) {
@@ -100,6 +105,39 @@ describe('NvmeQueue (scripted controller)', () => {
     pool.close();
   });
 
+  it('rings the submission doorbell once for the commands submitted in one tick, and reaps them all', async () => {
+    const { q, pool, seen, doorbells } = setup(16);
+    const cmd = (i: number) => ({ opcode: 2, nsid: 1, prp1: 0, prp2: 0, cdw10: i, cdw11: 0, cdw12: 0 });
+    // Five in one tick, then three more from the continuation of one of them.
+    const first = [0, 1, 2, 3, 4].map((i) => q.submit(cmd(i)));
+    const more = first[0].then(() => Promise.all([5, 6, 7].map((i) => q.submit(cmd(i)))));
+    expect(doorbells).toEqual([]); // not before the current tick is done
+    expect(await Promise.all(first)).toEqual([1, 2, 3, 4, 5]);
+    expect(await more).toEqual([6, 7, 8]);
+    const sq = doorbells.filter(([off]) => off === 0x1008);
+    expect(sq[0]).toEqual([0x1008, 5]);
+    expect(sq[sq.length - 1]).toEqual([0x1008, 8]);
+    expect(sq.length).toBeLessThanOrEqual(2);
+    expect(q.doorbells).toBe(sq.length);
+    expect(seen.map((c) => c.cdw10)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect([q.completions, q.inFlight]).toEqual([8, 0]);
+    pool.close();
+  });
+
+  it('fails the commands a doorbell could not announce, with its error, and takes their entries back', async () => {
+    let fail = true;
+    const { q, pool, seen } = setup(8, { doorbellError: () => (fail ? new Error('BAR gone') : undefined) });
+    const cmd = (i: number) => ({ opcode: 2, nsid: 1, prp1: 0, prp2: 0, cdw10: i, cdw11: 0, cdw12: 0 });
+    const lost = [q.submit(cmd(0)), q.submit(cmd(1))];
+    for (const p of lost) await expect(p).rejects.toThrow('BAR gone');
+    expect(q.inFlight).toBe(0);
+    fail = false;
+    // The next command takes the first entry again: the controller never saw the lost ones.
+    await expect(q.submit(cmd(2))).resolves.toBe(3);
+    expect(seen.map((c) => [c.cid, c.cdw10])).toEqual([[seen[0].cid, 2]]);
+    pool.close();
+  });
+
   it('rejects an error completion with NvmeError and stays usable', async () => {
     const { q, pool } = setup(8, { status: (_opc, cdw10) => (cdw10 === 1 ? 0x4080 : 0) });
     const results = await Promise.allSettled(
@@ -120,7 +158,8 @@ describe('NvmeQueue (scripted controller)', () => {
     expect(() => q.submit({ opcode: 1, nsid: 1, prp1: 0, prp2: 0, cdw10: 9, cdw11: 0, cdw12: 0 })).toThrow(
       NvmeQueueFullError,
     );
-    await new Promise((r) => setImmediate(r));
+    // The doorbell rings after this tick, the scripted controller reads the entries one later.
+    while (held.length < 3) await new Promise((r) => setImmediate(r));
     expect(held).toHaveLength(3);
     expect(q.failAll('reset', 'test')).toBe(3);
     for (const p of ps) await expect(p).rejects.toBeInstanceOf(NvmeAbortedError);
