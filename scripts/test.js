@@ -352,7 +352,7 @@ async function main() {
     }
   }
   if (host) {
-    say('guest configurations done; the host phase next (its output, once it has ended)…');
+    say('guest configurations done; the host phase’s results next (it may still be running)…');
     const { results: hostResults, staged } = await host;
     results.unshift(...hostResults);
     const guest = lineGuest(args);
