@@ -5,16 +5,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { native } from '../../lib/addon/native';
-import { runChild, tempFile } from './native-util';
+import { childJson, DIST_LIB, runChild, tempFile } from './native-util';
 
 const n = native();
 const { PAGE_SIZE } = n.constants;
-const dist = path.resolve(__dirname, '../../dist/lib');
-
-function json(r: ReturnType<typeof runChild>): Record<string, unknown> {
-  if (r.status !== 0) throw new Error(`child ended with status ${r.status}, signal ${r.signal}:\n${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop() as string);
-}
 
 describe('memory gate over a file mapping', () => {
   let tmp: ReturnType<typeof tempFile>;
@@ -43,7 +37,7 @@ describe('memory gate over a file mapping', () => {
       const unmapped = addon.munmap(m.handle);
       const late = [addon.mem_suspend(m.handle), addon.mem_resume(m.handle, fd, 0n)];
       console.log(JSON.stringify({ before, s1, s2, off, r1, r2, after, onDma, unmapped, late }));`);
-    expect(json(r)).toEqual({
+    expect(childJson(r)).toEqual({
       before: 0xcafef00d,
       s1: 0,
       s2: 0,
@@ -81,7 +75,7 @@ describe('memory gate over a file mapping', () => {
       const zerosAfterInjected = v[0];
       const resumed = addon.mem_resume(m.handle, fd, 0n);
       console.log(JSON.stringify({ refused, calls, zerosAfterRefused, injected, zerosAfterInjected, resumed, back: v[0] }));`);
-    expect(json(r)).toEqual({
+    expect(childJson(r)).toEqual({
       refused: -13,
       calls: 2,
       zerosAfterRefused: 0,
@@ -94,8 +88,8 @@ describe('memory gate over a file mapping', () => {
 
   it('library: a shut gate makes every accessor of every mapping throw EIO; open restores them', () => {
     const r = runChild(`
-      const { Region, VfioError } = require(${JSON.stringify(dist)});
-      const { MemoryGate } = require(${JSON.stringify(path.join(dist, 'device', 'memory-gate'))});
+      const { Region, VfioError } = require(${JSON.stringify(DIST_LIB)});
+      const { MemoryGate } = require(${JSON.stringify(path.join(DIST_LIB, 'device', 'memory-gate'))});
       const { PAGE_SIZE, O_RDWR, O_CLOEXEC } = addon.constants;
       const fd = addon.open(${JSON.stringify(tmp.file)}, O_RDWR | O_CLOEXEC);
       const info = { argsz: 32, rawFlags: 0xf, index: 0, capOffset: 0, size: BigInt(2 * PAGE_SIZE), offset: 0n, caps: [],
@@ -127,7 +121,7 @@ describe('memory gate over a file mapping', () => {
       out.failedEntry = [gate.feature('LOW_POWER_ENTRY', true, () => -25), what(() => m.read32(0))];
       m.close(); late.close();
       console.log(JSON.stringify(out));`);
-    expect(json(r)).toEqual({
+    expect(childJson(r)).toEqual({
       before: 0xcafef00d,
       suspended: 'memory decoding is off (the command register has PCI_COMMAND_MEMORY clear)',
       read: 'EIO:Mapping.read32',

@@ -5,15 +5,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { native } from '../../lib/addon/native';
-import { E, runChild, tempFile } from './native-util';
+import { childJson, DIST_LIB, E, runChild, tempFile } from './native-util';
 
 const { PAGE_SIZE } = native().constants;
-const dist = path.resolve(__dirname, '../../dist/lib');
-
-function json(r: ReturnType<typeof runChild>): Record<string, unknown> {
-  if (r.status !== 0) throw new Error(`child ended with status ${r.status}, signal ${r.signal}:\n${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop() as string);
-}
 
 describe('a read-only mapping', () => {
   let tmp: ReturnType<typeof tempFile>;
@@ -51,7 +45,7 @@ describe('a read-only mapping', () => {
       };
       console.log(JSON.stringify({ results, unchanged: u8.every((b) => b === 0x3c) }));`,
     );
-    const out = json(r) as { results: Record<string, number>; unchanged: boolean };
+    const out = childJson(r) as { results: Record<string, number>; unchanged: boolean };
     for (const [name, result] of Object.entries(out.results))
       expect({ name, result }).toEqual({ name, result: -E.EFAULT });
     expect(out.unchanged).toBe(true);
@@ -59,18 +53,18 @@ describe('a read-only mapping', () => {
   });
 
   it('library: write accessors and copyIn of a read-only Mapping throw a typed error; reads work', () => {
-    if (!fs.existsSync(path.join(dist, 'index.js')))
-      throw new Error(`${dist} is missing: build with \`npx tsc -p tsconfig.json\` first`);
+    if (!fs.existsSync(path.join(DIST_LIB, 'index.js')))
+      throw new Error(`${DIST_LIB} is missing: build with \`npx tsc -p tsconfig.json\` first`);
     const r = runChild(
       setup(tmp.file) +
         `
-      const { Mapping } = require(${JSON.stringify(path.join(dist, 'memory', 'mapping'))});
+      const { Mapping } = require(${JSON.stringify(path.join(DIST_LIB, 'memory', 'mapping'))});
       const map = new Mapping(m, 0n, ${PAGE_SIZE}, { label: 'file', regionName: 'BAR2', release() {} }, { writable: false });
       const tries = [() => map.write8(0, 1), () => map.write16(0, 1), () => map.write32(0, 1), () => map.write64(0, 1n), () => map.copyIn(0, new Uint8Array(4))];
       const errors = tries.map((f) => { try { f(); return 'no error'; } catch (e) { return e.constructor.name + ':' + e.code + ':' + /read-only/.test(e.message); } });
       console.log(JSON.stringify({ errors, read: map.read32(0), writable: map.writable }));`,
     );
-    expect(json(r)).toEqual({
+    expect(childJson(r)).toEqual({
       errors: Array(5).fill('InvalidArgumentError:EINVAL:true'),
       read: 0x3c3c3c3c,
       writable: false,

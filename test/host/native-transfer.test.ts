@@ -6,23 +6,17 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { native } from '../../lib/addon/native';
-import { runChild, tempFile } from './native-util';
+import { childJson, DIST_LIB, runChild, tempFile } from './native-util';
 
 const n = native();
 const { PAGE_SIZE } = n.constants;
 // transfer() is on by default from Node 22, which no longer knows the flag (a "bad option").
 const TRANSFER_FLAG = 'transfer' in ArrayBuffer.prototype ? [] : ['--harmony-rab-gsab-transfer'];
 const FLAGS = [...TRANSFER_FLAG, '--expose-gc'];
-const dist = path.resolve(__dirname, '../../dist/lib');
 
 // Lets the finalizers the last collection queued run (they run from setImmediate).
 const settle =
   'const settle = async () => { for (let i = 0; i < 4; i++) { gc(); await new Promise((r) => setImmediate(r)); } };\n';
-
-function json(r: ReturnType<typeof runChild>): Record<string, unknown> {
-  if (r.status !== 0) throw new Error(`child ended with status ${r.status}, signal ${r.signal}:\n${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop() as string);
-}
 
 describe('a transferred view after close', () => {
   let tmp: ReturnType<typeof tempFile>;
@@ -44,7 +38,7 @@ describe('a transferred view after close', () => {
       { flags: FLAGS },
     );
     // The memory is gone: the range reads zero pages that take writes harmlessly.
-    expect(json(r)).toEqual({ freed: 0, before: 0, after: 9, length: PAGE_SIZE });
+    expect(childJson(r)).toEqual({ freed: 0, before: 0, after: 9, length: PAGE_SIZE });
   });
 
   it('raw mmap of a file: a write through the transferred buffer after munmap never reaches the file', () => {
@@ -59,7 +53,7 @@ describe('a transferred view after close', () => {
       console.log(JSON.stringify({ first, unmapped, now: moved[0] }));`,
       { flags: FLAGS },
     );
-    expect(json(r)).toEqual({ first: 0xaa, unmapped: 0, now: 0x55 });
+    expect(childJson(r)).toEqual({ first: 0xaa, unmapped: 0, now: 0x55 });
     expect(fs.readFileSync(tmp.file).every((b) => b === 0xaa)).toBe(true);
   });
 
@@ -82,7 +76,10 @@ describe('a transferred view after close', () => {
       })();`,
       { flags: FLAGS },
     );
-    const out = json(r) as Record<string, { mappings: number; ids: number; retired: number; retiredBytes: number }>;
+    const out = childJson(r) as Record<
+      string,
+      { mappings: number; ids: number; retired: number; retiredBytes: number }
+    >;
     expect(out.before).toEqual({ mappings: 0, ids: 0, retired: 0, retiredBytes: 0 });
     expect(out.held).toEqual({ mappings: 1, ids: 0, retired: 1, retiredBytes: 4 * PAGE_SIZE });
     expect(out.after).toEqual(out.before);
@@ -90,14 +87,14 @@ describe('a transferred view after close', () => {
 
   describe('through the library (dist/lib)', () => {
     beforeAll(() => {
-      if (!fs.existsSync(path.join(dist, 'index.js')))
-        throw new Error(`${dist} is missing: build with \`npx tsc -p tsconfig.json\` first`);
+      if (!fs.existsSync(path.join(DIST_LIB, 'index.js')))
+        throw new Error(`${DIST_LIB} is missing: build with \`npx tsc -p tsconfig.json\` first`);
     });
 
     it('DmaBuffer: buf.u8.buffer.transfer(); close() → accessors throw ClosedError, the process lives', () => {
       const r = runChild(
         `
-        const { DmaBuffer } = require(${JSON.stringify(dist)});
+        const { DmaBuffer } = require(${JSON.stringify(DIST_LIB)});
         const buf = DmaBuffer.allocate(${PAGE_SIZE});
         buf.write32(0, 0x12345678);
         const moved = new Uint32Array(buf.u8.buffer.transfer());
@@ -109,7 +106,7 @@ describe('a transferred view after close', () => {
         console.log(JSON.stringify({ seen, errors }));`,
         { flags: FLAGS },
       );
-      expect(json(r)).toEqual({
+      expect(childJson(r)).toEqual({
         seen: 1,
         errors: ['ClosedError:ECLOSED', 'ClosedError:ECLOSED', 'ClosedError:ECLOSED'],
       });
@@ -118,7 +115,7 @@ describe('a transferred view after close', () => {
     it('Mapping over a file: a view transferred before close() writes nowhere near the file', () => {
       const r = runChild(
         `
-        const { Mapping } = require(${JSON.stringify(path.join(dist, 'memory', 'mapping'))});
+        const { Mapping } = require(${JSON.stringify(path.join(DIST_LIB, 'memory', 'mapping'))});
         const fd = addon.open(${JSON.stringify(tmp.file)}, addon.constants.O_RDWR);
         const mapped = addon.mmap(fd, 0n, ${PAGE_SIZE}, addon.constants.PROT_READ | addon.constants.PROT_WRITE, 0);
         const m = new Mapping(mapped, 0n, ${PAGE_SIZE}, { label: 'file', regionName: 'BAR0', release() {} });
@@ -130,7 +127,7 @@ describe('a transferred view after close', () => {
         console.log(JSON.stringify({ error, seen: moved[100] }));`,
         { flags: FLAGS },
       );
-      expect(json(r)).toEqual({ error: 'ClosedError:ECLOSED', seen: 0x11 });
+      expect(childJson(r)).toEqual({ error: 'ClosedError:ECLOSED', seen: 0x11 });
       expect(fs.readFileSync(tmp.file).every((b) => b === 0xaa)).toBe(true);
     });
   });

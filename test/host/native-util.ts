@@ -65,3 +65,15 @@ export function runChild(script: string, opts: { flags?: string[]; timeoutMs?: n
   });
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - started };
 }
+
+/** The compiled library (dist/lib), for children that require the public classes. */
+export const DIST_LIB = path.resolve(__dirname, '../../dist/lib');
+
+/**
+ * The last line a child printed, parsed as JSON; an Error with its status, signal and stderr
+ * when the child did not exit 0 (a fault is counted there, not hidden).
+ */
+export function childJson(r: ReturnType<typeof runChild>): Record<string, unknown> {
+  if (r.status !== 0) throw new Error(`child ended with status ${r.status}, signal ${r.signal}:\n${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop() ?? '');
+}
