@@ -3253,6 +3253,9 @@ export interface NvmeControllerOptions extends NvmeOpenOptions {
 export interface IoOptions {
     queue?: NvmeQueue;
 }
+export interface ReadOptions extends IoOptions {
+    into?: Uint8Array;
+}
 export interface LbaRange {
     lba: number;
     blocks: number;
@@ -3270,8 +3273,9 @@ export declare class NvmeController extends NvmeCore implements AsyncDisposable 
     private pages;
     private queueNow;
     private transfer;
+    private readTarget;
     private submitTransfer;
-    read(nsid: number, lba: number, blocks: number, o?: IoOptions): Promise<Uint8Array>;
+    read(nsid: number, lba: number, blocks: number, o?: ReadOptions): Promise<Uint8Array>;
     write(nsid: number, lba: number, data: Uint8Array, o?: IoOptions): Promise<void>;
     flush(nsid: number, o?: IoOptions): Promise<void>;
     writeZeroes(nsid: number, lba: number, blocks: number, o?: IoOptions): Promise<void>;
@@ -3442,7 +3446,7 @@ export declare function decodeIdentifyNamespace(data: Uint8Array): IdentifyNames
 export declare function decodeNamespaceList(data: Uint8Array): number[];
 
 // ---- lib/nvme/index.d.ts
-export { NvmeController, NvmeControllerOptions, IoOptions, LbaRange } from "./controller";
+export { NvmeController, NvmeControllerOptions, IoOptions, LbaRange, ReadOptions } from "./controller";
 export { NvmeOpenOptions, CreateQueueOptions } from "./core";
 export { NvmeQueue } from "./queue";
 export { NvmeCommand } from "./command";

@@ -28,6 +28,16 @@ export interface IoOptions {
   queue?: NvmeQueue;
 }
 
+/** Options of {@link NvmeController.read}. */
+export interface ReadOptions extends IoOptions {
+  /**
+   * Where the bytes go: a buffer of at least blocks × the block size bytes, reused from read to
+   * read so that none is allocated per command. read() resolves to a view of exactly the bytes
+   * read, at its start. Default: a new Uint8Array per read.
+   */
+  into?: Uint8Array;
+}
+
 /** A range of logical blocks. */
 export interface LbaRange {
   /** The first logical block address (a safe integer). */
@@ -147,18 +157,34 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
 
   // A write (data given) resolves to nothing, a read (data undefined) to the bytes read. The
   // checks throw here; the public methods turn that into a rejection.
-  private transfer(nsid: number, lba: number, blocks: number, data: Uint8Array | undefined, o: IoOptions) {
+  private transfer(nsid: number, lba: number, blocks: number, data: Uint8Array | undefined, o: ReadOptions) {
     const op = data !== undefined ? 'NvmeController.write' : 'NvmeController.read';
     this.checkLba(op, lba);
     const bytes = blocks * this.blockSize(nsid);
     this.checkBlocks(op, blocks, bytes);
+    const out = data ? undefined : this.readTarget(o.into, bytes);
     // The common case goes straight to the queue: no promise, no turn of the event loop before
     // the command is in the submission queue.
     const q = this.queueNow(o);
-    if (q) return this.submitTransfer(q, nsid, lba, blocks, bytes, data);
+    if (q) return this.submitTransfer(q, nsid, lba, blocks, bytes, data, out);
     return this.ready()
       .then(() => this.queueFor(o))
-      .then((queue) => this.submitTransfer(queue, nsid, lba, blocks, bytes, data));
+      .then((queue) => this.submitTransfer(queue, nsid, lba, blocks, bytes, data, out));
+  }
+
+  /** The view a read fills: the start of `into`, or a new array. */
+  private readTarget(into: Uint8Array | undefined, bytes: number): Uint8Array {
+    if (into === undefined) return new Uint8Array(bytes);
+    if (!(into instanceof Uint8Array) || into.length < bytes) {
+      const what = into instanceof Uint8Array ? `${into.length} bytes` : typeof into;
+      throw new InvalidArgumentError({
+        code: 'EINVAL',
+        op: 'NvmeController.read',
+        device: this.label,
+        message: `NvmeController.read: into must be a Uint8Array of at least ${bytes} bytes (got ${what})`,
+      });
+    }
+    return into.length === bytes ? into : into.subarray(0, bytes);
   }
 
   private submitTransfer(
@@ -168,6 +194,7 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
     blocks: number,
     bytes: number,
     data: Uint8Array | undefined,
+    out: Uint8Array | undefined,
   ): Promise<Uint8Array | undefined> {
     const pages = this.pages(bytes);
     let prps;
@@ -178,7 +205,6 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
       throw e;
     }
     if (data) copyToPages(data, pages);
-    const out = data ? undefined : new Uint8Array(bytes);
     return q.submit(
       {
         opcode: data ? OPC_WRITE : OPC_READ,
@@ -192,12 +218,12 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
         blocks,
       },
       prps.lists.length ? [...pages, ...prps.lists] : pages,
-      () => (out ? copyFromPages(pages, out) : undefined),
+      () => (out ? copyFromPages(pages, out, bytes, this.label) : undefined),
     );
   }
 
-  /** Reads `blocks` logical blocks from `lba` of namespace `nsid`. */
-  read(nsid: number, lba: number, blocks: number, o: IoOptions = {}): Promise<Uint8Array> {
+  /** Reads `blocks` logical blocks from `lba` of namespace `nsid` (into `o.into` when given). */
+  read(nsid: number, lba: number, blocks: number, o: ReadOptions = {}): Promise<Uint8Array> {
     try {
       return this.transfer(nsid, lba, blocks, undefined, o) as Promise<Uint8Array>;
     } catch (e) {
@@ -313,7 +339,16 @@ function copyToPages(data: Uint8Array, pages: readonly DmaBlock[]): void {
 }
 
 /** Fills `out` from consecutive pages; returns it. */
-function copyFromPages(pages: readonly DmaBlock[], out: Uint8Array): Uint8Array {
+function copyFromPages(pages: readonly DmaBlock[], out: Uint8Array, bytes: number, device: string): Uint8Array {
+  // A caller's buffer may have been transferred (detached) while the read was in flight.
+  if (out.length !== bytes) {
+    throw new InvalidArgumentError({
+      code: 'EINVAL',
+      op: 'NvmeController.read',
+      device,
+      message: `NvmeController.read: the into buffer was detached or shrunk while the read was in flight; its ${bytes} bytes are lost`,
+    });
+  }
   let off = 0;
   for (const b of pages) {
     const n = Math.min(b.size, out.length - off);

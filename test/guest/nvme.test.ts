@@ -84,6 +84,47 @@ describe(`nvme driver on ${T.bdf}`, () => {
     await c.flush(NSID);
   });
 
+  it("nvme: a read into the caller's buffer fills its start; a short, foreign or detached buffer is a typed error", async () => {
+    const q = await c.createQueue();
+    try {
+      const at = lba();
+      const data = randomBytes(3 * bs);
+      await c.write(NSID, at, data, { queue: q });
+      const into = new Uint8Array(4 * bs).fill(0xa5);
+      const r = await c.read(NSID, at, 3, { into, queue: q });
+      expect([r.buffer === into.buffer, r.byteOffset, r.length]).toEqual([true, 0, 3 * bs]);
+      expect(Buffer.from(r).equals(data)).toBe(true);
+      expect(into.subarray(3 * bs).every((b) => b === 0xa5)).toBe(true);
+      const exact = new Uint8Array(bs);
+      expect(await c.read(NSID, at, 1, { into: exact, queue: q })).toBe(exact);
+      expect(Buffer.from(exact).equals(data.subarray(0, bs))).toBe(true);
+
+      // Refused before anything reaches the controller.
+      const sent = q.completions;
+      const short = await c.read(NSID, at, 2, { into: new Uint8Array(bs), queue: q }).catch((e: unknown) => e);
+      expect(short).toBeInstanceOf(InvalidArgumentError);
+      expect((short as VfioError).code).toBe('EINVAL');
+      expect((short as VfioError).message).toMatch(`at least ${2 * bs} bytes`);
+      const foreign = await c
+        .read(NSID, at, 1, { into: [1, 2, 3] as unknown as Uint8Array, queue: q })
+        .catch((e: unknown) => e);
+      expect((foreign as VfioError).code).toBe('EINVAL');
+      expect([q.completions, q.inFlight]).toEqual([sent, 0]);
+
+      // Detached while the read is in flight: the read fails, the queue goes on.
+      const ab = new ArrayBuffer(bs);
+      const pending = c.read(NSID, at, 1, { into: new Uint8Array(ab), queue: q });
+      structuredClone(ab, { transfer: [ab] });
+      const detached = await pending.catch((e: unknown) => e);
+      expect(detached).toBeInstanceOf(InvalidArgumentError);
+      expect((detached as VfioError).message).toMatch(/detached/);
+      expect(Buffer.from(await c.read(NSID, at, 3, { queue: q })).equals(data)).toBe(true);
+      expect(q.inFlight).toBe(0);
+    } finally {
+      await c.deleteQueue(q);
+    }
+  });
+
   it('nvme: a polled queue gives the same data and takes no interrupt', async () => {
     const q = await c.createQueue({ polled: true });
     try {
