@@ -130,9 +130,8 @@ const GUEST_CONFIGS = [
   },
   // The custom kernel (kernel/guest.config) is built on its first use and cached, with progress.
   // mtty: the mdev sample, for the mediated-device tests; a second edu, for two devices sharing
-  // one IOMMU context; the NVMe test controller, for the driver tests (the kernel's nvme driver,
-  // which nvme-kernel.test compares against, needs the block layer, which this kernel leaves
-  // out); an SR-IOV igb (vfio-pci's enable_sriov on), for the VF token through the cdev. One
+  // one IOMMU context; the NVMe test controller and the kernel's nvme driver, for the driver tests
+  // (nvme-kernel.test hands the controller to the kernel's driver and back); an SR-IOV igb (vfio-pci's enable_sriov on), for the VF token through the cdev. One
   // boot, three modes: the cdev runs everything; type1v2 through the group (the whole suite runs
   // on it on every stock kernel) and iommufd's container compatibility re-run the files whose
   // tests open devices through the backend and map DMA.
@@ -143,7 +142,7 @@ const GUEST_CONFIGS = [
     kernel: 'custom',
     options: {
       kernel: 'custom',
-      modules: ['mtty'],
+      modules: ['mtty', 'nvme'],
       devices: ['edu', NVME_TEST.device],
       drives: [NVME_TEST.drive],
       igb: true,
@@ -166,7 +165,7 @@ const GUEST_CONFIGS = [
   // Without an IOMMU, edu's DMA sees physical addresses, which pass its default 28-bit mask in a
   // 2 GiB guest only by luck: the second edu there drives 32 bits. noiommu.test covers both
   // paths: the no-IOMMU cdev through iommufd (DMA with IOMMU_IOAS_NOIOMMU_GET_PA) and the group.
-  // The NVMe test controller, as in the default configuration (without the nvme module: see custom).
+  // The NVMe test controller and the kernel's nvme driver, as in the default configuration.
   {
     name: 'noiommu',
     description: 'custom kernel without an IOMMU: no-IOMMU through iommufd (cdev) and through the group (unsafe)',
@@ -176,6 +175,7 @@ const GUEST_CONFIGS = [
       noIommu: true,
       devices: ['edu,dma_mask=0xffffffff', NVME_TEST.device],
       drives: [NVME_TEST.drive],
+      modules: ['nvme'],
       sharedGroup: true,
     },
     env: NVME_TEST_ENV,
