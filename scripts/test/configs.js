@@ -131,8 +131,8 @@ const GUEST_CONFIGS = [
   // The custom kernel (kernel/guest.config) is built on its first use and cached, with progress.
   // mtty: the mdev sample, for the mediated-device tests; a second edu, for two devices sharing
   // one IOMMU context; the NVMe test controller and the kernel's nvme driver, for the driver tests
-  // (nvme-kernel.test hands the controller to the kernel's driver and back); an SR-IOV igb (vfio-pci's enable_sriov on), for the VF token through the cdev. One
-  // boot, three modes: the cdev runs everything; type1v2 through the group (the whole suite runs
+  // (nvme-kernel.test hands the controller to the kernel's driver and back); an SR-IOV igb
+  // (vfio-pci's enable_sriov on), for the VF token through the cdev. One boot, three modes: the cdev runs everything; type1v2 through the group (the whole suite runs
   // on it on every stock kernel) and iommufd's container compatibility re-run the files whose
   // tests open devices through the backend and map DMA.
   {

@@ -70,10 +70,11 @@ const hexSlot = (n: number) => `0x${n.toString(16)}`;
  * thread=single: all vCPUs take turns on one host thread. With one thread per vCPU, the kernel's
  * live code patching (int3-based text_poke) was seen to race with the other vCPU running stale
  * translated code ("Oops: int3" at boot); boot and test times are about the same either way.
- * pku=off: TCG flushes its whole software TLB on every write of the protection-key register
- * (WRPKRU, and XRSTOR each time the guest kernel switches back to a process), so a process
- * woken by an interrupt ran its first steps at a fraction of its speed; real CPUs pay nothing
- * comparable. The guest then has no memory protection keys, which nothing here uses.
+ * pku=off: TCG flushes its whole software TLB on every write of the protection-key register.
+ * With keys on, QEMU counted several flushes per switch back to a woken process (likely the
+ * guest kernel restoring the key register), so such a process ran its first steps at a fraction
+ * of its speed; real CPUs pay nothing comparable. The guest then has no protection keys, which
+ * nothing here uses.
  */
 function machineArgs(plan: QemuPlan): string[] {
   // Under KVM the interrupt remapping of the emulated VT-d needs the IO-APIC in QEMU (split irqchip).
