@@ -4,7 +4,7 @@
 // map ioctl per I/O would cost more than the I/O itself. alloc() and free() are O(1) and make
 // no garbage: the block objects exist from the start and are handed out again.
 import { native } from '../addon/native';
-import { VfioError, closedError, invalidArgument } from '../errors';
+import { BusyError, VfioError, closedError, invalidArgument } from '../errors';
 import { DmaBuffer, DmaMapping } from './buffer';
 import type { DmaMapOptions } from './map';
 
@@ -124,6 +124,8 @@ export class DmaPool implements Disposable {
   readonly buffer: DmaBuffer;
   /** The buffer's one IOMMU mapping. */
   readonly mapping: DmaMapping;
+  /** Where the buffer is mapped: every device attached to this IOMMU context sees the blocks. */
+  readonly space: DmaPoolSpace;
   /** Bytes from one block to the next: the block size rounded up to the alignment. */
   readonly stride: number;
   private readonly page: number;
@@ -133,6 +135,9 @@ export class DmaPool implements Disposable {
   private readonly freeStack: Int32Array;
   private freeTop: number;
   private readonly used: Uint8Array;
+  /** pin() counts per block; `pinned` is their sum. */
+  private readonly pins: Uint32Array;
+  private pinned = 0;
   private readonly device: DmaPoolOwner | undefined;
   private closedFlag = false;
 
@@ -152,6 +157,7 @@ export class DmaPool implements Disposable {
     this.stride = stride;
     this.page = page;
     this.device = device;
+    this.space = space;
     const pages = buffer.length / page;
     this.pageAddress = new Float64Array(pages);
     const base = Number(mapping.iova);
@@ -161,6 +167,7 @@ export class DmaPool implements Disposable {
     }
     this.freeStack = new Int32Array(o.blocks);
     this.used = new Uint8Array(o.blocks);
+    this.pins = new Uint32Array(o.blocks);
     for (let i = 0; i < o.blocks; i++) {
       const off = i * stride;
       let contiguous = true;
@@ -258,13 +265,63 @@ export class DmaPool implements Disposable {
     return this.blockList[i];
   }
 
-  /** Gives a block back. Freeing a block twice, or one of another pool, is an error. */
+  /**
+   * Gives a block back. Freeing a block twice, or one of another pool, is an error; so is freeing
+   * a pinned block (EBUSY): a device may still write it.
+   */
   free(block: DmaBlock): void {
-    const i = block.index;
-    if (this.blockList[i] !== block) throw invalidArgument('DmaPool.free', 'the block belongs to another pool');
-    if (this.used[i] === 0) throw invalidArgument('DmaPool.free', `block ${i} is not allocated (freed twice?)`);
+    const i = this.allocatedIndex('DmaPool.free', block);
+    if (this.pins[i] > 0) throw this.busy('DmaPool.free', `block ${i} is pinned: a device may still be using it`);
     this.used[i] = 0;
     this.freeStack[this.freeTop++] = i;
+  }
+
+  /**
+   * Marks an allocated block as in a device's hands (the data of a command in flight): until
+   * every pin() is matched by an unpin(), free() refuses the block and close() the pool, with
+   * EBUSY, so that the memory cannot be handed out again or released while the device may still
+   * write it. Pins count.
+   */
+  pin(block: DmaBlock): void {
+    if (this.closed) throw closedError('DmaPool.pin', 'the DMA pool', this.device?.bdf);
+    const i = this.allocatedIndex('DmaPool.pin', block);
+    this.pins[i]++;
+    this.pinned++;
+  }
+
+  /** Undoes one pin() of the block. */
+  unpin(block: DmaBlock): void {
+    const i = this.allocatedIndex('DmaPool.unpin', block);
+    if (this.pins[i] === 0) throw invalidArgument('DmaPool.unpin', `block ${i} is not pinned`);
+    this.pins[i]--;
+    this.pinned--;
+  }
+
+  /** Whether the block is one of this pool's, allocated now. */
+  isAllocated(block: DmaBlock): boolean {
+    return this.blockList[block.index] === block && this.used[block.index] === 1;
+  }
+
+  /** Whether a device may be using the block (pin() not undone yet). */
+  isPinned(block: DmaBlock): boolean {
+    return this.blockList[block.index] === block && this.pins[block.index] > 0;
+  }
+
+  private allocatedIndex(op: string, block: DmaBlock): number {
+    const i = block.index;
+    if (this.blockList[i] !== block) throw invalidArgument(op, 'the block belongs to another pool');
+    if (this.used[i] === 0) throw invalidArgument(op, `block ${i} is not allocated (freed twice?)`);
+    return i;
+  }
+
+  private busy(op: string, message: string): BusyError {
+    return new BusyError({
+      code: 'EBUSY',
+      op,
+      device: this.device?.bdf,
+      message: `${op}: ${message}`,
+      hint: 'wait until the command or transfer that uses the memory has settled',
+    });
   }
 
   /** The device address of byte `off` of the pool's buffer. */
@@ -278,9 +335,15 @@ export class DmaPool implements Disposable {
     return this.pageAddress[p] + (off - p * this.page);
   }
 
-  /** Unmaps the pool and frees its memory; every block is gone. Idempotent. */
+  /**
+   * Unmaps the pool and frees its memory; every block is gone. Idempotent. Refused (EBUSY) while
+   * a block is pinned and the mapping is still live: once the device closed (bus mastering off,
+   * mappings gone) the pins no longer matter.
+   */
   close(): void {
     if (this.closedFlag) return;
+    if (this.pinned > 0 && !this.mapping.closed)
+      throw this.busy('DmaPool.close', `${this.pinned} pin(s) on its blocks: a device may still be using them`);
     this.closedFlag = true;
     this.device?.disown(this, 'dma');
     this.freeTop = 0;

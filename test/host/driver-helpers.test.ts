@@ -119,6 +119,42 @@ describe('DmaPool', () => {
     expect(caught(() => pool.alloc())).toBeInstanceOf(ClosedError);
   });
 
+  it('refuses to free a pinned block or close a pool with pins (EBUSY) until every pin is undone', () => {
+    const s = space();
+    const pool = DmaPool.create(s, { blockSize: 64, blocks: 4 });
+    expect(pool.space).toBe(s);
+    const a = pool.alloc();
+    pool.pin(a);
+    pool.pin(a);
+    expect(pool.isPinned(a)).toBe(true);
+    const free = caught(() => a.free());
+    expect([free.code, free.op]).toEqual(['EBUSY', 'DmaPool.free']);
+    expect(free.hint).toMatch(/settled/);
+    expect(caught(() => pool.close()).code).toBe('EBUSY');
+    expect(pool.closed).toBe(false);
+    pool.unpin(a);
+    expect(caught(() => a.free()).code).toBe('EBUSY');
+    pool.unpin(a);
+    expect(pool.isPinned(a)).toBe(false);
+    expect(caught(() => pool.unpin(a)).code).toBe('EINVAL');
+    a.free();
+    expect(pool.available).toBe(4);
+    // Only allocated blocks of this pool are pinned.
+    expect(caught(() => pool.pin(a)).message).toMatch(/not allocated/);
+    using other = DmaPool.create(s, { blockSize: 64, blocks: 1 });
+    expect(caught(() => pool.pin(other.alloc())).message).toMatch(/another pool/);
+    pool.close();
+    expect(caught(() => pool.pin(pool.blocks[0]))).toBeInstanceOf(ClosedError);
+  });
+
+  it('closes with pins once its mapping is gone: the device can no longer reach the memory', () => {
+    const pool = DmaPool.create(space(), { blockSize: 64, blocks: 4 });
+    pool.pin(pool.alloc());
+    pool.mapping.unmap();
+    pool.close();
+    expect(pool.buffer.closed).toBe(true);
+  });
+
   it('reads closed when its mapping is gone (the context dropped it)', () => {
     using pool = DmaPool.create(space(), { blockSize: 64, blocks: 4 });
     pool.mapping.unmap();
