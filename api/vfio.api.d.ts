@@ -2170,6 +2170,7 @@ export declare class DmaPool implements Disposable {
     readonly capacity: number;
     readonly buffer: DmaBuffer;
     readonly mapping: DmaMapping;
+    readonly space: DmaPoolSpace;
     readonly stride: number;
     private readonly page;
     private readonly pageAddress;
@@ -2177,6 +2178,8 @@ export declare class DmaPool implements Disposable {
     private readonly freeStack;
     private freeTop;
     private readonly used;
+    private readonly pins;
+    private pinned;
     private readonly device;
     private closedFlag;
     private constructor();
@@ -2187,6 +2190,12 @@ export declare class DmaPool implements Disposable {
     alloc(): DmaBlock;
     tryAlloc(): DmaBlock | undefined;
     free(block: DmaBlock): void;
+    pin(block: DmaBlock): void;
+    unpin(block: DmaBlock): void;
+    isAllocated(block: DmaBlock): boolean;
+    isPinned(block: DmaBlock): boolean;
+    private allocatedIndex;
+    private busy;
     deviceAddressAt(off: number): number;
     close(): void;
     [Symbol.dispose](): void;
@@ -3244,7 +3253,7 @@ export interface NvmeCommand {
 export declare function writeEntry(w: Uint32Array, e: number, cmd: NvmeCommand, cid: number): void;
 
 // ---- lib/nvme/controller.d.ts
-import { Device, DeviceOpenOptions } from "../index";
+import { Device, DeviceOpenOptions, DmaBlock } from "../index";
 import { CreateQueueOptions, NvmeCore, NvmeOpenOptions } from "./core";
 import { NvmeQueue } from "./queue";
 export interface NvmeControllerOptions extends NvmeOpenOptions {
@@ -3254,7 +3263,7 @@ export interface IoOptions {
     queue?: NvmeQueue;
 }
 export interface ReadOptions extends IoOptions {
-    into?: Uint8Array;
+    into?: Uint8Array | DmaBlock;
 }
 export interface LbaRange {
     lba: number;
@@ -3273,10 +3282,12 @@ export declare class NvmeController extends NvmeCore implements AsyncDisposable 
     private pages;
     private queueNow;
     private transfer;
+    private submitDirect;
+    private ioCommand;
     private readTarget;
     private submitTransfer;
     read(nsid: number, lba: number, blocks: number, o?: ReadOptions): Promise<Uint8Array>;
-    write(nsid: number, lba: number, data: Uint8Array, o?: IoOptions): Promise<void>;
+    write(nsid: number, lba: number, data: Uint8Array | DmaBlock, o?: IoOptions): Promise<void>;
     flush(nsid: number, o?: IoOptions): Promise<void>;
     writeZeroes(nsid: number, lba: number, blocks: number, o?: IoOptions): Promise<void>;
     dsm(nsid: number, ranges: readonly LbaRange[], o?: IoOptions): Promise<void>;
@@ -3453,7 +3464,7 @@ export { NvmeCommand } from "./command";
 export { NvmeError, NvmeAbortedError, NvmeAbortReason, NvmeQueueFullError, NvmeCommandInfo, NvmeStatus, decodeStatus, statusName, opcodeName, SCT_GENERIC, SCT_COMMAND_SPECIFIC, SCT_MEDIA, SCT_PATH, } from "./errors";
 export { IdentifyController, IdentifyNamespace, LbaFormat, NvmeOptionalCommands, decodeIdentifyController, decodeIdentifyNamespace, decodeNamespaceList, IDENTIFY_BYTES, } from "./identify";
 export { NvmeCap, decodeCap, decodeVersion } from "./registers";
-export { buildPrps, prpListPages, Prps } from "./prp";
+export { blockPrps, buildPrps, prpListPages, Prps } from "./prp";
 
 // ---- lib/nvme/options.d.ts
 export interface NvmeOpenOptions {
@@ -3478,6 +3489,7 @@ export interface Prps {
 }
 export declare function prpListPages(pages: number, pageSize: number): number;
 export declare function buildPrps(pages: readonly DmaBlock[], pool: DmaPool): Prps;
+export declare function blockPrps(block: DmaBlock, bytes: number, pageSize: number, pool: DmaPool): Prps;
 
 // ---- lib/nvme/queue.d.ts
 import { DmaBlock, Irq } from "../index";
@@ -3538,7 +3550,7 @@ export declare class NvmeQueue {
     get inFlight(): number;
     clear(): void;
     submit(cmd: NvmeCommand, pages?: DmaBlock[]): Promise<number>;
-    submit<T>(cmd: NvmeCommand, pages: DmaBlock[] | undefined, onSuccess: (dw0: number) => T): Promise<T>;
+    submit<T>(cmd: NvmeCommand, pages: DmaBlock[] | undefined, onSuccess: ((dw0: number) => T) | undefined, pinned?: DmaBlock): Promise<T>;
     private ringDoorbell;
     private info;
     private aborted;

@@ -1,10 +1,12 @@
 // NvmeController: the public face of the driver. open() brings a controller up (core.ts); the
-// I/O commands here copy data through pages of the controller's DMA pool, describe them with
-// PRPs (prp.ts), and resolve when the completion arrives on the queue (queue.ts).
+// I/O commands here copy data through pages of the controller's DMA pool or point the device at
+// the caller's DMA block (data.ts), describe the memory with PRPs (prp.ts), and resolve when
+// the completion arrives on the queue (queue.ts).
 import { Device, DeviceOpenOptions, DmaBlock, InvalidArgumentError } from '../index';
 import { CreateQueueOptions, NvmeCore, NvmeOpenOptions } from './core';
+import { checkDirectBlock, copyFromPages, copyToPages } from './data';
 import { IdentifyNamespace } from './identify';
-import { buildPrps } from './prp';
+import { blockPrps, buildPrps } from './prp';
 import { NvmeQueue } from './queue';
 
 const OPC_FLUSH = 0x00;
@@ -31,11 +33,14 @@ export interface IoOptions {
 /** Options of {@link NvmeController.read}. */
 export interface ReadOptions extends IoOptions {
   /**
-   * Where the bytes go: a buffer of at least blocks × the block size bytes, reused from read to
-   * read so that none is allocated per command. read() resolves to a view of exactly the bytes
-   * read, at its start. Default: a new Uint8Array per read.
+   * Where the bytes go, at its start: a Uint8Array of at least blocks × the block size bytes,
+   * reused from read to read so that no data buffer is allocated per command (the bytes are
+   * copied in from the controller's pages); or a DmaBlock of a pool created on the controller's
+   * device, which the controller writes in place, without a copy (the block stays pinned in its
+   * pool until the read is over: see DmaPool.pin). read() resolves to a view of exactly the bytes
+   * read. Default: a new Uint8Array per read.
    */
-  into?: Uint8Array;
+  into?: Uint8Array | DmaBlock;
 }
 
 /** A range of logical blocks. */
@@ -157,19 +162,63 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
 
   // A write (data given) resolves to nothing, a read (data undefined) to the bytes read. The
   // checks throw here; the public methods turn that into a rejection.
-  private transfer(nsid: number, lba: number, blocks: number, data: Uint8Array | undefined, o: ReadOptions) {
+  private transfer(nsid: number, lba: number, blocks: number, data: Uint8Array | DmaBlock | undefined, o: ReadOptions) {
     const op = data !== undefined ? 'NvmeController.write' : 'NvmeController.read';
     this.checkLba(op, lba);
     const bytes = blocks * this.blockSize(nsid);
     this.checkBlocks(op, blocks, bytes);
-    const out = data ? undefined : this.readTarget(o.into, bytes);
+    const target = data ?? o.into;
+    if (target instanceof DmaBlock) {
+      checkDirectBlock(op, target, bytes, this.device.iommu, this.pageSize, this.label);
+      const write = data !== undefined;
+      const q = this.queueNow(o);
+      if (q) return this.submitDirect(q, nsid, lba, blocks, bytes, target, write);
+      return this.ready()
+        .then(() => this.queueFor(o))
+        .then((queue) => this.submitDirect(queue, nsid, lba, blocks, bytes, target, write));
+    }
+    const copied = data as Uint8Array | undefined;
+    const out = copied ? undefined : this.readTarget(o.into as Uint8Array | undefined, bytes);
     // The common case goes straight to the queue: no promise, no turn of the event loop before
     // the command is in the submission queue.
     const q = this.queueNow(o);
-    if (q) return this.submitTransfer(q, nsid, lba, blocks, bytes, data, out);
+    if (q) return this.submitTransfer(q, nsid, lba, blocks, bytes, copied, out);
     return this.ready()
       .then(() => this.queueFor(o))
-      .then((queue) => this.submitTransfer(queue, nsid, lba, blocks, bytes, data, out));
+      .then((queue) => this.submitTransfer(queue, nsid, lba, blocks, bytes, copied, out));
+  }
+
+  /** A read or write the device does in place, in the caller's block (checked by checkDirectBlock). */
+  private submitDirect(
+    q: NvmeQueue,
+    nsid: number,
+    lba: number,
+    blocks: number,
+    bytes: number,
+    block: DmaBlock,
+    write: boolean,
+  ): Promise<Uint8Array | undefined> {
+    const prps = blockPrps(block, bytes, this.pageSize, this.dataPool);
+    return q.submit(
+      this.ioCommand(write, nsid, lba, blocks, prps.prp1, prps.prp2),
+      prps.lists.length ? prps.lists : undefined,
+      write ? undefined : () => (bytes === block.size ? block.u8 : block.u8.subarray(0, bytes)),
+      block,
+    );
+  }
+
+  private ioCommand(write: boolean, nsid: number, lba: number, blocks: number, prp1: number, prp2: number) {
+    return {
+      opcode: write ? OPC_WRITE : OPC_READ,
+      nsid,
+      prp1,
+      prp2,
+      cdw10: lba % 0x100000000,
+      cdw11: Math.floor(lba / 0x100000000),
+      cdw12: blocks - 1,
+      lba,
+      blocks,
+    };
   }
 
   /** The view a read fills: the start of `into`, or a new array. */
@@ -206,17 +255,7 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
     }
     if (data) copyToPages(data, pages);
     return q.submit(
-      {
-        opcode: data ? OPC_WRITE : OPC_READ,
-        nsid,
-        prp1: prps.prp1,
-        prp2: prps.prp2,
-        cdw10: lba % 0x100000000,
-        cdw11: Math.floor(lba / 0x100000000),
-        cdw12: blocks - 1,
-        lba,
-        blocks,
-      },
+      this.ioCommand(data !== undefined, nsid, lba, blocks, prps.prp1, prps.prp2),
       prps.lists.length ? [...pages, ...prps.lists] : pages,
       () => (out ? copyFromPages(pages, out, bytes, this.label) : undefined),
     );
@@ -231,18 +270,25 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
     }
   }
 
-  /** Writes `data` (whole logical blocks) at `lba` of namespace `nsid`. */
-  async write(nsid: number, lba: number, data: Uint8Array, o: IoOptions = {}): Promise<void> {
+  /**
+   * Writes `data` (whole logical blocks) at `lba` of namespace `nsid`: a Uint8Array (copied to
+   * the controller's pages), or a whole DmaBlock of a pool created on the controller's device,
+   * which the controller reads in place (pinned in its pool until the write is over).
+   */
+  async write(nsid: number, lba: number, data: Uint8Array | DmaBlock, o: IoOptions = {}): Promise<void> {
     const bs = this.blockSize(nsid);
-    if (data.length === 0 || data.length % bs !== 0) {
+    const length = data instanceof DmaBlock ? data.size : data instanceof Uint8Array ? data.length : NaN;
+    if (!(length > 0) || length % bs !== 0) {
       throw new InvalidArgumentError({
         code: 'EINVAL',
         op: 'NvmeController.write',
         device: this.label,
-        message: `NvmeController.write: ${data.length} bytes are not whole ${bs}-byte blocks`,
+        message: Number.isNaN(length)
+          ? `NvmeController.write: data must be a Uint8Array or a DmaBlock (got ${typeof data})`
+          : `NvmeController.write: ${length} bytes are not whole ${bs}-byte blocks`,
       });
     }
-    await this.transfer(nsid, lba, data.length / bs, data, o);
+    await this.transfer(nsid, lba, length / bs, data, o);
   }
 
   /** Flush: what the namespace's volatile write cache holds reaches the media. */
@@ -326,34 +372,4 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
-}
-
-/** Copies `data` into consecutive pages (the last one partly when data ends inside it). */
-function copyToPages(data: Uint8Array, pages: readonly DmaBlock[]): void {
-  let off = 0;
-  for (const b of pages) {
-    const n = Math.min(b.size, data.length - off);
-    b.u8.set(n === data.length && off === 0 ? data : data.subarray(off, off + n));
-    off += n;
-  }
-}
-
-/** Fills `out` from consecutive pages; returns it. */
-function copyFromPages(pages: readonly DmaBlock[], out: Uint8Array, bytes: number, device: string): Uint8Array {
-  // A caller's buffer may have been transferred (detached) while the read was in flight.
-  if (out.length !== bytes) {
-    throw new InvalidArgumentError({
-      code: 'EINVAL',
-      op: 'NvmeController.read',
-      device,
-      message: `NvmeController.read: the into buffer was detached or shrunk while the read was in flight; its ${bytes} bytes are lost`,
-    });
-  }
-  let off = 0;
-  for (const b of pages) {
-    const n = Math.min(b.size, out.length - off);
-    out.set(n === b.size ? b.u8 : b.u8.subarray(0, n), off);
-    off += n;
-  }
-  return out;
 }

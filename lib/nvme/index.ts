@@ -35,4 +35,4 @@ export {
   IDENTIFY_BYTES,
 } from './identify';
 export { NvmeCap, decodeCap, decodeVersion } from './registers';
-export { buildPrps, prpListPages, Prps } from './prp';
+export { blockPrps, buildPrps, prpListPages, Prps } from './prp';

@@ -22,15 +22,36 @@ export function prpListPages(pages: number, pageSize: number): number {
   return Math.ceil((pages - 1 - 1) / (perList - 1));
 }
 
+/** No list pages: shared by every transfer of one or two pages (never written to). */
+const NO_LISTS: DmaBlock[] = [];
+
 /**
  * Fills PRP1/PRP2 for data in `pages` (whole pages of the controller's page size, in order);
  * list pages come from `pool`, whose blocks are pages of the same size.
  */
 export function buildPrps(pages: readonly DmaBlock[], pool: DmaPool): Prps {
-  const n = pages.length;
+  return prpsFor(pages.length, (i) => pages[i].iova, pool);
+}
+
+/**
+ * PRP1/PRP2 for the first `bytes` of one block, whose memory the device reads or writes in
+ * place: PRP1 is the block's address (dword aligned, perhaps inside a page), every later entry
+ * the start of the next `pageSize` page, as the block's pool sees it (page by page without an
+ * IOMMU). List pages come from `pool`.
+ */
+export function blockPrps(block: DmaBlock, bytes: number, pageSize: number, pool: DmaPool): Prps {
+  const first = block.deviceAddress(0);
+  const lead = pageSize - (first % pageSize);
+  if (bytes <= lead) return { prp1: first, prp2: 0, lists: NO_LISTS };
+  const n = 1 + Math.ceil((bytes - lead) / pageSize);
+  return prpsFor(n, (i) => (i === 0 ? first : block.deviceAddress(lead + (i - 1) * pageSize)), pool);
+}
+
+/** PRP entries for `n` pages at `address(0)`, `address(1)`, …; lists from `pool` when n > 2. */
+function prpsFor(n: number, address: (i: number) => number, pool: DmaPool): Prps {
+  if (n === 1) return { prp1: address(0), prp2: 0, lists: NO_LISTS };
+  if (n === 2) return { prp1: address(0), prp2: address(1), lists: NO_LISTS };
   const lists: DmaBlock[] = [];
-  if (n === 1) return { prp1: pages[0].iova, prp2: 0, lists };
-  if (n === 2) return { prp1: pages[0].iova, prp2: pages[1].iova, lists };
   const perList = pool.blockSize / 8;
   const buf = pool.buffer;
   let list = pool.alloc();
@@ -46,12 +67,12 @@ export function buildPrps(pages: readonly DmaBlock[], pool: DmaPool): Prps {
         list = next;
         slot = 0;
       }
-      buf.write64n(list.offset + slot * 8, pages[i].iova);
+      buf.write64n(list.offset + slot * 8, address(i));
       slot++;
     }
   } catch (e) {
     for (const l of lists) l.free();
     throw e;
   }
-  return { prp1: pages[0].iova, prp2, lists };
+  return { prp1: address(0), prp2, lists };
 }

@@ -34,6 +34,8 @@ class Slot {
   reject: ((e: Error) => void) | undefined = undefined;
   cmd: NvmeCommand | undefined = undefined;
   pages: DmaBlock[] | undefined = undefined;
+  /** The caller's block the device reads or writes in place: pinned in its pool until release. */
+  pinned: DmaBlock | undefined = undefined;
   /** performance.now() after which the command has timed out. */
   deadline = 0;
   /** Which submission into this slot (tells a late look at the slot whether it is the same command). */
@@ -188,15 +190,35 @@ export class NvmeQueue {
    * NvmeAbortedError on a timeout or reset. `pages` go back to their pool once the controller is
    * done with them. Throws NvmeQueueFullError at once when depth - 1 commands are in flight.
    * `onSuccess` runs synchronously on a successful completion, while the pages are still the
-   * command's.
+   * command's. `pinned`, a block of the caller's that the command's PRPs point into, stays
+   * pinned in its pool (DmaPool.pin) for as long as the controller may use it.
    */
   submit(cmd: NvmeCommand, pages?: DmaBlock[]): Promise<number>;
-  submit<T>(cmd: NvmeCommand, pages: DmaBlock[] | undefined, onSuccess: (dw0: number) => T): Promise<T>;
-  submit(cmd: NvmeCommand, pages?: DmaBlock[], onSuccess?: (dw0: number) => unknown): Promise<unknown> {
+  submit<T>(
+    cmd: NvmeCommand,
+    pages: DmaBlock[] | undefined,
+    onSuccess: ((dw0: number) => T) | undefined,
+    pinned?: DmaBlock,
+  ): Promise<T>;
+  submit(
+    cmd: NvmeCommand,
+    pages?: DmaBlock[],
+    onSuccess?: (dw0: number) => unknown,
+    pinned?: DmaBlock,
+  ): Promise<unknown> {
     if (this.closed) return Promise.reject(this.aborted('close', cmd, 0xffff));
     const cid = this.freeIds.pop();
     if (cid === undefined) throw new NvmeQueueFullError(this.qid, this.depth, this.host.label);
+    if (pinned) {
+      try {
+        pinned.pool.pin(pinned);
+      } catch (e) {
+        this.freeIds.push(cid);
+        throw e;
+      }
+    }
     const slot = this.slots[cid];
+    slot.pinned = pinned;
     writeEntry(this.pool.buffer.u32, (this.sq.offset + this.sqTail * SQE_BYTES) >>> 2, cmd, cid);
     this.sqTail = this.sqTail + 1 === this.depth ? 0 : this.sqTail + 1;
     const p = new Promise<unknown>((resolve, reject) => {
@@ -327,8 +349,10 @@ export class NvmeQueue {
 
   private release(cid: number, slot: Slot): void {
     if (slot.pages) for (const b of slot.pages) b.free();
+    if (slot.pinned) slot.pinned.pool.unpin(slot.pinned);
     slot.resolve = slot.reject = undefined;
     slot.pages = undefined;
+    slot.pinned = undefined;
     slot.onSuccess = undefined;
     slot.cmd = undefined;
     this.freeIds.push(cid);

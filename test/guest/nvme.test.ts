@@ -3,7 +3,7 @@
 // blocks and PRP-list transfers), several queues with their own MSI-X vectors, error paths, a
 // device reset in the middle of I/O, a controller that stops answering, orderly shutdown.
 import { randomBytes, randomInt } from 'crypto';
-import { Device, InvalidArgumentError, VfioError } from '../../lib';
+import { BusyError, Device, DmaPool, InvalidArgumentError, VfioError } from '../../lib';
 import { NvmeAbortedError, NvmeController, NvmeError, NvmeQueueFullError } from '../../lib/nvme';
 import { openDevice } from './env';
 import { testNvme } from './nvme-env';
@@ -121,6 +121,59 @@ describe(`nvme driver on ${T.bdf}`, () => {
       expect(Buffer.from(await c.read(NSID, at, 3, { queue: q })).equals(data)).toBe(true);
       expect(q.inFlight).toBe(0);
     } finally {
+      await c.deleteQueue(q);
+    }
+  });
+
+  it('nvme: reads and writes in place in a DmaBlock of the device, pinned while the controller has it', async () => {
+    const q = await c.createQueue();
+    const pool = DmaPool.create(dev, { blockSize: 256 * 1024, blocks: 3 });
+    try {
+      const at = lba();
+      const n = (256 * 1024) / bs;
+      const data = randomBytes(256 * 1024);
+      const src = pool.alloc();
+      src.u8.set(data);
+      // Written from the block in place (a PRP list for 256 KiB); the copying path reads it back.
+      const written = c.write(NSID, at, src, { queue: q });
+      const busy = (() => {
+        try {
+          src.free();
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(busy).toBeInstanceOf(BusyError);
+      await written;
+      expect(pool.isPinned(src)).toBe(false);
+      expect(Buffer.from(await c.read(NSID, at, n, { queue: q })).equals(data)).toBe(true);
+
+      // Read into the block: the controller wrote the block's own memory, and only its start.
+      const dst = pool.alloc();
+      dst.u8.fill(0x5a);
+      const r = await c.read(NSID, at, 3, { into: dst, queue: q });
+      expect([r.buffer === dst.u8.buffer, r.byteOffset, r.length]).toEqual([true, dst.u8.byteOffset, 3 * bs]);
+      expect(Buffer.from(r).equals(data.subarray(0, 3 * bs))).toBe(true);
+      expect(dst.u8.subarray(3 * bs).every((b) => b === 0x5a)).toBe(true);
+      expect(await c.read(NSID, at, n, { into: dst, queue: q })).toBe(dst.u8);
+      expect(Buffer.from(dst.u8).equals(data)).toBe(true);
+
+      // Refused before anything reaches the controller: too short, freed.
+      const sent = q.completions;
+      const short = await c.read(NSID, at, n + 1, { into: dst, queue: q }).catch((e: unknown) => e);
+      expect((short as VfioError).message).toMatch(`the transfer needs ${(n + 1) * bs}`);
+      const gone = pool.alloc();
+      gone.free();
+      const freed = await c.write(NSID, at, gone, { queue: q }).catch((e: unknown) => e);
+      expect([(freed as VfioError).code, (freed as VfioError).op]).toEqual(['EINVAL', 'NvmeController.write']);
+      expect([q.completions, q.inFlight]).toEqual([sent, 0]);
+
+      // The pool does not close under a read in flight.
+      const pending = c.read(NSID, at, 1, { into: dst, queue: q });
+      expect(() => pool.close()).toThrow(BusyError);
+      await pending;
+    } finally {
+      pool.close();
       await c.deleteQueue(q);
     }
   });

@@ -1,11 +1,13 @@
 // The NVMe driver's pure parts on byte fixtures: CAP and VS, the Identify structures, the
 // completion status, PRP lists (over a pool on a scripted IOMMU backend).
 import { DmaBackend, DmaSpace } from '../../lib/dma/map';
-import { DmaPool } from '../../lib/dma/pool';
+import { DmaPool, DmaPoolSpace } from '../../lib/dma/pool';
+import { checkDirectBlock } from '../../lib/nvme/data';
 import { DecodeError } from '../../lib/decode/errors';
 import {
   NvmeError,
   VfioErrorLike,
+  blockPrps,
   buildPrps,
   decodeCap,
   decodeIdentifyController,
@@ -263,5 +265,60 @@ describe('PRP lists', () => {
     const before = pool.available;
     expect(() => buildPrps([...pages.slice(0, 3), pages[0], pages[1]], pool)).not.toThrow();
     expect(pool.available).toBe(before - 1);
+  });
+
+  it('points the PRPs of an in-place transfer at the block itself, from any dword inside a page', () => {
+    using pool = DmaPool.create(new DmaSpace(backend), { blockSize: 256 * 1024, blocks: 2 });
+    using lists = DmaPool.create(new DmaSpace(backend), { blockSize: 4096, blocks: 4 });
+    const blk = pool.alloc();
+    const one = blockPrps(blk, 4096, 4096, lists);
+    expect([one.prp1, one.prp2, one.lists.length]).toEqual([blk.iova, 0, 0]);
+    const two = blockPrps(blk, 8192, 4096, lists);
+    expect([two.prp1, two.prp2, two.lists.length]).toEqual([blk.iova, blk.iova + 4096, 0]);
+    // 256 KiB: PRP1 and a list of the 63 pages after it.
+    const all = blockPrps(blk, 256 * 1024, 4096, lists);
+    expect([all.prp1, all.prp2, all.lists.length]).toEqual([blk.iova, all.lists[0].iova, 1]);
+    const entries = Array.from({ length: 63 }, (_, i) => Number(lists.buffer.read64(all.lists[0].offset + 8 * i)));
+    expect(entries).toEqual(Array.from({ length: 63 }, (_, i) => blk.iova + 4096 * (i + 1)));
+    all.lists.forEach((l) => l.free());
+    // A block that starts inside a page: PRP1 carries the offset, PRP2 is the next page's start.
+    using small = DmaPool.create(new DmaSpace(backend), { blockSize: 1024, blocks: 8 });
+    const inner = small.blocks[3];
+    expect(inner.iova % 4096).toBe(3072);
+    const split = blockPrps(inner, 1024, 4096, lists);
+    expect([split.prp1, split.prp2]).toEqual([inner.iova, 0]);
+    const across = blockPrps(small.blocks[3], 2048, 4096, lists);
+    expect([across.prp1, across.prp2]).toEqual([inner.iova, inner.iova + 1024]);
+  });
+
+  it('follows the pages of a pool without an IOMMU, and refuses blocks the device cannot use in place', () => {
+    const fake = new DmaSpace(backend);
+    const unsafe: DmaPoolSpace = {
+      unsafe: true,
+      map: (buf, o) => fake.map(buf, o),
+      deviceAddress: (_m, off = 0) => BigInt(off < 4096 ? 0x100000 + off : 0x900000 + off - 4096),
+    };
+    using pool = DmaPool.create(unsafe, { blockSize: 8192, blocks: 1 });
+    using lists = DmaPool.create(fake, { blockSize: 4096, blocks: 1 });
+    const blk = pool.alloc();
+    const prps = blockPrps(blk, 8192, 4096, lists);
+    expect([prps.prp1, prps.prp2]).toEqual([0x100000, 0x900000]);
+    const check = (b = blk, bytes = 8192, space: DmaPoolSpace = unsafe, page = 4096) => {
+      try {
+        checkDirectBlock('NvmeController.read', b, bytes, space, page, '0000:01:00.0');
+        return 'ok';
+      } catch (e) {
+        return `${(e as VfioErrorLike).code}: ${(e as VfioErrorLike).message}`;
+      }
+    };
+    expect(check()).toBe('ok');
+    expect(check(blk, 8192, fake)).toMatch(/^EINVAL: .*another IOMMU context/);
+    expect(check(blk, 12288)).toMatch(/^EINVAL: .*has 8192 bytes; the transfer needs 12288/);
+    // A controller page of 8 KiB would span the two physical pages.
+    expect(check(blk, 8192, unsafe, 8192)).toMatch(/^EINVAL: .*not contiguous for the device/);
+    using odd = DmaPool.create(fake, { blockSize: 2, blocks: 4, align: 2 });
+    odd.alloc();
+    expect(check(odd.alloc(), 2, fake)).toMatch(/^EINVAL: .*not dword aligned/);
+    expect(check(odd.blocks[2], 2, fake)).toMatch(/^EINVAL: .*not allocated/);
   });
 });
