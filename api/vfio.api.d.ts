@@ -2190,8 +2190,7 @@ export declare class DmaPool implements Disposable {
     alloc(): DmaBlock;
     tryAlloc(): DmaBlock | undefined;
     free(block: DmaBlock): void;
-    pin(block: DmaBlock): void;
-    unpin(block: DmaBlock): void;
+    pin(block: DmaBlock): () => void;
     isAllocated(block: DmaBlock): boolean;
     isPinned(block: DmaBlock): boolean;
     private allocatedIndex;
@@ -3278,6 +3277,7 @@ export declare class NvmeController extends NvmeCore implements AsyncDisposable 
     private format;
     blockSize(nsid: number): number;
     private checkBlocks;
+    private checkNsid;
     private checkLba;
     private pages;
     private queueNow;

@@ -162,6 +162,13 @@ function packageCheck() {
   };
 }
 
+/** The fuzz suites' replay settings (docs/reliability.md), passed on to the guest when set. */
+function fuzzSettings() {
+  const out = {};
+  for (const k of ['VFIO_FUZZ_SEED', 'VFIO_FUZZ_SCALE']) if (process.env[k]) out[k] = process.env[k];
+  return out;
+}
+
 /**
  * One boot of the emulated host for a configuration: its passes run one after the other inside
  * it (scripts/test/guest-passes.js), each judged on its own against its declaration.
@@ -190,7 +197,7 @@ async function guestSuite(config, args) {
       ...runOptions(config),
       command: [process.execPath, path.join(__dirname, 'test', 'guest-passes.js'), plan],
       cwd: root,
-      env: { VFIO_TEST_CONFIG: config.name, ...config.env },
+      env: { VFIO_TEST_CONFIG: config.name, ...config.env, ...fuzzSettings() },
       timeoutSeconds: args.timeout,
       log: (line) => process.stderr.write(`vfio-vm: ${line}\n`),
     });

@@ -277,24 +277,24 @@ export class DmaPool implements Disposable {
   }
 
   /**
-   * Marks an allocated block as in a device's hands (the data of a command in flight): until
-   * every pin() is matched by an unpin(), free() refuses the block and close() the pool, with
-   * EBUSY, so that the memory cannot be handed out again or released while the device may still
-   * write it. Pins count.
+   * Marks an allocated block as in a device's hands (the data of a command in flight) and returns
+   * the function that undoes this pin (once; later calls do nothing). Until every pin of the
+   * block is undone, free() refuses it and close() the pool, with EBUSY, so the memory cannot be
+   * handed out again or released while the device may still write it. Only the holder of a pin
+   * can undo it.
    */
-  pin(block: DmaBlock): void {
+  pin(block: DmaBlock): () => void {
     if (this.closed) throw closedError('DmaPool.pin', 'the DMA pool', this.device?.bdf);
     const i = this.allocatedIndex('DmaPool.pin', block);
     this.pins[i]++;
     this.pinned++;
-  }
-
-  /** Undoes one pin() of the block. */
-  unpin(block: DmaBlock): void {
-    const i = this.allocatedIndex('DmaPool.unpin', block);
-    if (this.pins[i] === 0) throw invalidArgument('DmaPool.unpin', `block ${i} is not pinned`);
-    this.pins[i]--;
-    this.pinned--;
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.pins[i]--;
+      this.pinned--;
+    };
   }
 
   /** Whether the block is one of this pool's, allocated now. */
@@ -302,7 +302,7 @@ export class DmaPool implements Disposable {
     return this.blockList[block.index] === block && this.used[block.index] === 1;
   }
 
-  /** Whether a device may be using the block (pin() not undone yet). */
+  /** Whether a device may be using the block (a pin() not undone yet). */
   isPinned(block: DmaBlock): boolean {
     return this.blockList[block.index] === block && this.pins[block.index] > 0;
   }

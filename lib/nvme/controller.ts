@@ -128,6 +128,16 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
     }
   }
 
+  private checkNsid(op: string, nsid: number): void {
+    if (!Number.isInteger(nsid) || nsid < 0 || nsid > 0xffffffff)
+      throw new InvalidArgumentError({
+        code: 'EINVAL',
+        op,
+        device: this.label,
+        message: `${op}: namespace ID ${String(nsid)} is not a 32-bit unsigned integer`,
+      });
+  }
+
   private checkLba(op: string, lba: number): void {
     if (!Number.isSafeInteger(lba) || lba < 0)
       throw new InvalidArgumentError({
@@ -164,7 +174,9 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
   // checks throw here; the public methods turn that into a rejection.
   private transfer(nsid: number, lba: number, blocks: number, data: Uint8Array | DmaBlock | undefined, o: ReadOptions) {
     const op = data !== undefined ? 'NvmeController.write' : 'NvmeController.read';
+    this.checkNsid(op, nsid);
     this.checkLba(op, lba);
+    this.checkBlocks(op, blocks, 0);
     const bytes = blocks * this.blockSize(nsid);
     this.checkBlocks(op, blocks, bytes);
     const target = data ?? o.into;
@@ -293,6 +305,7 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
 
   /** Flush: what the namespace's volatile write cache holds reaches the media. */
   async flush(nsid: number, o: IoOptions = {}): Promise<void> {
+    this.checkNsid('NvmeController.flush', nsid);
     await this.ready();
     const q = await this.queueFor(o);
     await q.submit({ opcode: OPC_FLUSH, nsid, prp1: 0, prp2: 0, cdw10: 0, cdw11: 0, cdw12: 0 });
@@ -300,6 +313,7 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
 
   /** Write Zeroes: `blocks` blocks from `lba` read as zeroes afterwards, without a data transfer. */
   async writeZeroes(nsid: number, lba: number, blocks: number, o: IoOptions = {}): Promise<void> {
+    this.checkNsid('NvmeController.writeZeroes', nsid);
     this.checkLba('NvmeController.writeZeroes', lba);
     if (!Number.isSafeInteger(blocks) || blocks < 1 || blocks > 0x10000)
       this.checkBlocks('NvmeController.writeZeroes', blocks, 0);
@@ -324,7 +338,8 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
    */
   async dsm(nsid: number, ranges: readonly LbaRange[], o: IoOptions = {}): Promise<void> {
     const op = 'NvmeController.dsm';
-    if (ranges.length < 1 || ranges.length > MAX_DSM_RANGES) {
+    this.checkNsid(op, nsid);
+    if (!Array.isArray(ranges) || ranges.length < 1 || ranges.length > MAX_DSM_RANGES) {
       throw new InvalidArgumentError({
         code: 'EINVAL',
         op,

@@ -34,8 +34,8 @@ class Slot {
   reject: ((e: Error) => void) | undefined = undefined;
   cmd: NvmeCommand | undefined = undefined;
   pages: DmaBlock[] | undefined = undefined;
-  /** The caller's block the device reads or writes in place: pinned in its pool until release. */
-  pinned: DmaBlock | undefined = undefined;
+  /** Undoes the pin of the caller's block the device reads or writes in place (at release). */
+  unpin: (() => void) | undefined = undefined;
   /** performance.now() after which the command has timed out. */
   deadline = 0;
   /** Which submission into this slot (tells a late look at the slot whether it is the same command). */
@@ -209,16 +209,17 @@ export class NvmeQueue {
     if (this.closed) return Promise.reject(this.aborted('close', cmd, 0xffff));
     const cid = this.freeIds.pop();
     if (cid === undefined) throw new NvmeQueueFullError(this.qid, this.depth, this.host.label);
+    let unpin: (() => void) | undefined;
     if (pinned) {
       try {
-        pinned.pool.pin(pinned);
+        unpin = pinned.pool.pin(pinned);
       } catch (e) {
         this.freeIds.push(cid);
         throw e;
       }
     }
     const slot = this.slots[cid];
-    slot.pinned = pinned;
+    slot.unpin = unpin;
     writeEntry(this.pool.buffer.u32, (this.sq.offset + this.sqTail * SQE_BYTES) >>> 2, cmd, cid);
     this.sqTail = this.sqTail + 1 === this.depth ? 0 : this.sqTail + 1;
     const p = new Promise<unknown>((resolve, reject) => {
@@ -349,10 +350,10 @@ export class NvmeQueue {
 
   private release(cid: number, slot: Slot): void {
     if (slot.pages) for (const b of slot.pages) b.free();
-    if (slot.pinned) slot.pinned.pool.unpin(slot.pinned);
+    slot.unpin?.();
     slot.resolve = slot.reject = undefined;
     slot.pages = undefined;
-    slot.pinned = undefined;
+    slot.unpin = undefined;
     slot.onSuccess = undefined;
     slot.cmd = undefined;
     this.freeIds.push(cid);

@@ -45,6 +45,7 @@ const GUEST_SUITE = [
   'more-devices',
   'noiommu',
   'non-root',
+  'nvme-fuzz',
   'nvme-kernel',
   'nvme',
   'probe',
