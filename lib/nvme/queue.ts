@@ -13,6 +13,7 @@ import {
 } from './errors';
 import { CQE_BYTES, SQE_BYTES, doorbell } from './registers';
 import { NvmeCommand, writeEntry } from './command';
+import { Slot } from './slot';
 
 /** What a queue needs from its controller. */
 export interface QueueHost {
@@ -22,32 +23,6 @@ export interface QueueHost {
   readonly label: string;
   /** A command ran out of time; the controller aborts it, and resets if that fails. */
   onTimeout(queue: NvmeQueue, commandId: number): void;
-}
-
-/**
- * A command in flight: how to settle it, what to give back when it completes, and its deadline.
- * Deadlines are checked by one timer per queue while commands are in flight: a timer per
- * command cost more than the rest of the submission.
- */
-class Slot {
-  resolve: ((value: unknown) => void) | undefined = undefined;
-  reject: ((e: Error) => void) | undefined = undefined;
-  cmd: NvmeCommand | undefined = undefined;
-  pages: DmaBlock[] | undefined = undefined;
-  /** Undoes the pin of the caller's block the device reads or writes in place (at release). */
-  unpin: (() => void) | undefined = undefined;
-  /** performance.now() after which the command has timed out. */
-  deadline = 0;
-  /** Which submission into this slot (tells a late look at the slot whether it is the same command). */
-  seq = 0;
-  timedOut = false;
-  /**
-   * Runs on success, before the pages are given back (a read copies its data out here); the
-   * promise resolves to what it returns.
-   */
-  onSuccess: ((dw0: number) => unknown) | undefined = undefined;
-  /** The caller was told it failed (timeout) but the controller may still use its pages. */
-  abandoned = false;
 }
 
 export interface QueueOptions {
