@@ -1,12 +1,14 @@
 // The NVMe driver of this package (vfio/nvme) on a controller bound to vfio-pci: what it is,
 // a block written and read back through an interrupt-driven queue, a transfer of many pages
-// (described to the controller by a PRP list), and an orderly shutdown.
+// (described to the controller by a PRP list), a block written and read in place in DMA memory
+// (no copy), and an orderly shutdown.
 //
 //   npx vfio-vm run -- node dist/examples/nvme.js           (emulated host: nvme at $VFIO_VM_NVME)
 //   sudo node dist/examples/nvme.js 0000:01:00.0            (a machine with a spare NVMe bound to vfio-pci: its data is overwritten!)
 //
-// In your own project, import from 'vfio/nvme' instead of '../lib/nvme'.
+// In your own project, import from 'vfio' and 'vfio/nvme' instead of '../lib' and '../lib/nvme'.
 import { randomBytes } from 'crypto';
+import { DmaPool } from '../lib';
 import { NvmeController } from '../lib/nvme';
 
 async function main(bdf: string): Promise<void> {
@@ -36,7 +38,19 @@ async function main(bdf: string): Promise<void> {
     `${big.length / 1024} KiB at block 64 (a PRP list of ${big.length / nvme.pageSize - 1} entries): ${same ? 'ok' : 'FAILED'}; ` +
       `queue ${q.qid} on MSI-X vector ${q.vector}: ${q.completions} completions, ${q.interrupts} interrupts`,
   );
-  if (back !== new TextDecoder().decode(message) || !same) process.exitCode = 1;
+
+  // In place: the controller reads and writes a block of a DMA pool on its device, with no copy;
+  // the block is pinned in its pool while a command uses it.
+  using pool = DmaPool.create(nvme.device, { blockSize: bs, blocks: 1 });
+  const dma = pool.alloc();
+  const pattern = randomBytes(bs);
+  dma.u8.set(pattern);
+  await nvme.write(nsid, 16, dma);
+  dma.u8.fill(0);
+  await nvme.read(nsid, 16, 1, { into: dma });
+  const inPlace = Buffer.from(dma.u8).equals(pattern);
+  console.log(`block 16 in place, at IOVA 0x${dma.iova.toString(16)}: ${inPlace ? 'ok' : 'FAILED'}`);
+  if (back !== new TextDecoder().decode(message) || !same || !inPlace) process.exitCode = 1;
 }
 
 const bdf = process.argv[2] ?? process.env.VFIO_VM_NVME;
