@@ -3264,6 +3264,9 @@ export interface IoOptions {
 export interface ReadOptions extends IoOptions {
     into?: Uint8Array | DmaBlock;
 }
+export interface WriteOptions extends IoOptions {
+    blocks?: number;
+}
 export interface LbaRange {
     lba: number;
     blocks: number;
@@ -3287,7 +3290,7 @@ export declare class NvmeController extends NvmeCore implements AsyncDisposable 
     private readTarget;
     private submitTransfer;
     read(nsid: number, lba: number, blocks: number, o?: ReadOptions): Promise<Uint8Array>;
-    write(nsid: number, lba: number, data: Uint8Array | DmaBlock, o?: IoOptions): Promise<void>;
+    write(nsid: number, lba: number, data: Uint8Array | DmaBlock, o?: WriteOptions): Promise<void>;
     flush(nsid: number, o?: IoOptions): Promise<void>;
     writeZeroes(nsid: number, lba: number, blocks: number, o?: IoOptions): Promise<void>;
     dsm(nsid: number, ranges: readonly LbaRange[], o?: IoOptions): Promise<void>;
@@ -3457,7 +3460,7 @@ export declare function decodeIdentifyNamespace(data: Uint8Array): IdentifyNames
 export declare function decodeNamespaceList(data: Uint8Array): number[];
 
 // ---- lib/nvme/index.d.ts
-export { NvmeController, NvmeControllerOptions, IoOptions, LbaRange, ReadOptions } from "./controller";
+export { NvmeController, NvmeControllerOptions, IoOptions, LbaRange, ReadOptions, WriteOptions } from "./controller";
 export { NvmeOpenOptions, CreateQueueOptions } from "./core";
 export { NvmeQueue } from "./queue";
 export { NvmeCommand } from "./command";

@@ -43,6 +43,15 @@ export interface ReadOptions extends IoOptions {
   into?: Uint8Array | DmaBlock;
 }
 
+/** Options of {@link NvmeController.write}. */
+export interface WriteOptions extends IoOptions {
+  /**
+   * Logical blocks to write from the start of `data`. Default: all of `data`, which must then be
+   * whole blocks. Lets one DmaBlock (or a larger array) carry writes of any size.
+   */
+  blocks?: number;
+}
+
 /** A range of logical blocks. */
 export interface LbaRange {
   /** The first logical block address (a safe integer). */
@@ -283,23 +292,25 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
   }
 
   /**
-   * Writes `data` (whole logical blocks) at `lba` of namespace `nsid`: a Uint8Array (copied to
-   * the controller's pages), or a whole DmaBlock of a pool created on the controller's device,
-   * which the controller reads in place (pinned in its pool until the write is over).
+   * Writes `data` at `lba` of namespace `nsid`: all of it (whole logical blocks), or its first
+   * `o.blocks` blocks. A Uint8Array is copied to the controller's pages; a DmaBlock of a pool
+   * created on the controller's device is read by the controller in place (pinned in its pool
+   * until the write is over).
    */
-  async write(nsid: number, lba: number, data: Uint8Array | DmaBlock, o: IoOptions = {}): Promise<void> {
+  async write(nsid: number, lba: number, data: Uint8Array | DmaBlock, o: WriteOptions = {}): Promise<void> {
+    const op = 'NvmeController.write';
     const bs = this.blockSize(nsid);
     const length = data instanceof DmaBlock ? data.size : data instanceof Uint8Array ? data.length : NaN;
-    if (!(length > 0) || length % bs !== 0) {
-      throw new InvalidArgumentError({
-        code: 'EINVAL',
-        op: 'NvmeController.write',
-        device: this.label,
-        message: Number.isNaN(length)
-          ? `NvmeController.write: data must be a Uint8Array or a DmaBlock (got ${typeof data})`
-          : `NvmeController.write: ${length} bytes are not whole ${bs}-byte blocks`,
-      });
+    const refuse = (message: string) =>
+      new InvalidArgumentError({ code: 'EINVAL', op, device: this.label, message: `${op}: ${message}` });
+    if (Number.isNaN(length)) throw refuse(`data must be a Uint8Array or a DmaBlock (got ${typeof data})`);
+    if (o.blocks !== undefined) {
+      this.checkBlocks(op, o.blocks, 0);
+      if (o.blocks * bs > length) throw refuse(`${o.blocks} blocks need ${o.blocks * bs} bytes; data has ${length}`);
+      await this.transfer(nsid, lba, o.blocks, data instanceof DmaBlock ? data : data.subarray(0, o.blocks * bs), o);
+      return;
     }
+    if (length === 0 || length % bs !== 0) throw refuse(`${length} bytes are not whole ${bs}-byte blocks`);
     await this.transfer(nsid, lba, length / bs, data, o);
   }
 

@@ -5,7 +5,7 @@
  *
  * @module vfio/nvme
  */
-export { NvmeController, NvmeControllerOptions, IoOptions, LbaRange, ReadOptions } from './controller';
+export { NvmeController, NvmeControllerOptions, IoOptions, LbaRange, ReadOptions, WriteOptions } from './controller';
 export { NvmeOpenOptions, CreateQueueOptions } from './core';
 export { NvmeQueue } from './queue';
 export { NvmeCommand } from './command';

@@ -158,10 +158,21 @@ describe(`nvme driver on ${T.bdf}`, () => {
       expect(await c.read(NSID, at, n, { into: dst, queue: q })).toBe(dst.u8);
       expect(Buffer.from(dst.u8).equals(data)).toBe(true);
 
+      // Part of a block, or of an array: its first blocks only (the rest would write 0xee).
+      const part = randomBytes(2 * bs);
+      src.u8.fill(0xee);
+      src.u8.set(part.subarray(0, bs));
+      await c.write(NSID, at, src, { queue: q, blocks: 1 });
+      await c.write(NSID, at + 1, Buffer.concat([part.subarray(bs), Buffer.alloc(bs, 0xee)]), { queue: q, blocks: 1 });
+      const after = Buffer.from(await c.read(NSID, at, 3, { queue: q }));
+      expect(after.equals(Buffer.concat([part, data.subarray(2 * bs, 3 * bs)]))).toBe(true);
+
       // Refused before anything reaches the controller: too short, freed.
       const sent = q.completions;
       const short = await c.read(NSID, at, n + 1, { into: dst, queue: q }).catch((e: unknown) => e);
       expect((short as VfioError).message).toMatch(`the transfer needs ${(n + 1) * bs}`);
+      const tooMany = await c.write(NSID, at, src, { queue: q, blocks: n + 1 }).catch((e: unknown) => e);
+      expect((tooMany as VfioError).message).toMatch(`${n + 1} blocks need ${(n + 1) * bs} bytes; data has ${n * bs}`);
       const gone = pool.alloc();
       gone.free();
       const freed = await c.write(NSID, at, gone, { queue: q }).catch((e: unknown) => e);
