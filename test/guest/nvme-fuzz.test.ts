@@ -22,7 +22,15 @@ const hostile = fc.constantFrom<unknown>(undefined, null, NaN, -1, 0.5, 2 ** 53,
 
 type Target = { kind: 'none' } | { kind: 'array'; bytes: number } | { kind: 'block'; pool: number; pick: number };
 type Op =
-  | { k: 'read' | 'write'; nsid: unknown; lba: unknown; blocks: unknown; target: Target; hostileTarget?: unknown }
+  | {
+      k: 'read' | 'write';
+      nsid: unknown;
+      lba: unknown;
+      blocks: unknown;
+      target: Target;
+      hostileTarget?: unknown;
+      writeBlocks?: unknown;
+    }
   | { k: 'alloc' | 'free' | 'pin' | 'unpin' | 'close'; pool: number; pick: number };
 
 const target: fc.Arbitrary<Target> = fc.oneof(
@@ -49,6 +57,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
         blocks: fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 1, max: 20 }) as fc.Arbitrary<unknown> }, hostile),
         target,
         hostileTarget: hostile,
+        writeBlocks: fc.oneof(fc.integer({ min: 1, max: 20 }) as fc.Arbitrary<unknown>, hostile),
       },
       { requiredKeys: ['k', 'nsid', 'lba', 'blocks', 'target'] },
     ),
@@ -125,7 +134,7 @@ describe(`nvme driver fuzzed on ${T.bdf}`, () => {
               else if ('hostileTarget' in o) t = o.hostileTarget;
               const args = [o.nsid, o.lba, o.blocks] as [number, number, number];
               if (o.k === 'read') settle(c.read(...args, { into: t as Uint8Array, queue: q }));
-              else settle(c.write(args[0], args[1], t as Uint8Array, { queue: q }));
+              else settle(c.write(args[0], args[1], t as Uint8Array, { queue: q, blocks: o.writeBlocks as number }));
               break;
             }
             case 'alloc':
