@@ -3279,9 +3279,7 @@ export declare class NvmeController extends NvmeCore implements AsyncDisposable 
     private queueFor;
     private format;
     blockSize(nsid: number): number;
-    private checkBlocks;
-    private checkNsid;
-    private checkLba;
+    private checkIo;
     private pages;
     private queueNow;
     private transfer;

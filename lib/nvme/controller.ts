@@ -2,7 +2,8 @@
 // I/O commands here copy data through pages of the controller's DMA pool or point the device at
 // the caller's DMA block (data.ts), describe the memory with PRPs (prp.ts), and resolve when
 // the completion arrives on the queue (queue.ts).
-import { Device, DeviceOpenOptions, DmaBlock, InvalidArgumentError } from '../index';
+import { Device, DeviceOpenOptions, DmaBlock } from '../index';
+import { checkBlockCount, checkIoOptions, checkLba, checkNsid, checkTransferSize, refuse } from './args';
 import { CreateQueueOptions, NvmeCore, NvmeOpenOptions } from './core';
 import { checkDirectBlock, copyFromPages, copyToPages } from './data';
 import { IdentifyNamespace } from './identify';
@@ -117,44 +118,10 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
     return this.format(nsid)?.format.blockBytes ?? 512;
   }
 
-  private checkBlocks(op: string, blocks: number, bytes: number): void {
-    if (!Number.isSafeInteger(blocks) || blocks < 1 || blocks > 0x10000) {
-      throw new InvalidArgumentError({
-        code: 'EINVAL',
-        op,
-        device: this.label,
-        message: `${op}: ${blocks} blocks (1 to 65536 per command)`,
-      });
-    }
-    if (bytes > this.maxTransferBytes) {
-      throw new InvalidArgumentError({
-        code: 'ERANGE',
-        op,
-        device: this.label,
-        message: `${op}: ${bytes} bytes exceed the largest transfer of ${this.maxTransferBytes} bytes`,
-        hint: "split the transfer (the limit is the controller's MDTS or the data pool: dataPages / 2 pages)",
-      });
-    }
-  }
-
-  private checkNsid(op: string, nsid: number): void {
-    if (!Number.isInteger(nsid) || nsid < 0 || nsid > 0xffffffff)
-      throw new InvalidArgumentError({
-        code: 'EINVAL',
-        op,
-        device: this.label,
-        message: `${op}: namespace ID ${String(nsid)} is not a 32-bit unsigned integer`,
-      });
-  }
-
-  private checkLba(op: string, lba: number): void {
-    if (!Number.isSafeInteger(lba) || lba < 0)
-      throw new InvalidArgumentError({
-        code: 'EINVAL',
-        op,
-        device: this.label,
-        message: `${op}: LBA ${lba} is not a non-negative integer`,
-      });
+  /** Refuses the call's options or NSID before anything reaches the controller. */
+  private checkIo(op: string, o: IoOptions, nsid: number): void {
+    checkIoOptions(op, o, (q) => this.ioQueues.get(q?.qid) === q, this.label);
+    checkNsid(op, nsid, this.label);
   }
 
   /** Data pages for `bytes`, or the pool's exhaustion error with nothing taken. */
@@ -183,11 +150,11 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
   // checks throw here; the public methods turn that into a rejection.
   private transfer(nsid: number, lba: number, blocks: number, data: Uint8Array | DmaBlock | undefined, o: ReadOptions) {
     const op = data !== undefined ? 'NvmeController.write' : 'NvmeController.read';
-    this.checkNsid(op, nsid);
-    this.checkLba(op, lba);
-    this.checkBlocks(op, blocks, 0);
+    this.checkIo(op, o, nsid);
+    checkLba(op, lba, this.label);
+    checkBlockCount(op, blocks, this.label);
     const bytes = blocks * this.blockSize(nsid);
-    this.checkBlocks(op, blocks, bytes);
+    checkTransferSize(op, bytes, this.maxTransferBytes, this.label);
     const target = data ?? o.into;
     if (target instanceof DmaBlock) {
       checkDirectBlock(op, target, bytes, this.device.iommu, this.pageSize, this.label);
@@ -247,12 +214,11 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
     if (into === undefined) return new Uint8Array(bytes);
     if (!(into instanceof Uint8Array) || into.length < bytes) {
       const what = into instanceof Uint8Array ? `${into.length} bytes` : typeof into;
-      throw new InvalidArgumentError({
-        code: 'EINVAL',
-        op: 'NvmeController.read',
-        device: this.label,
-        message: `NvmeController.read: into must be a Uint8Array of at least ${bytes} bytes (got ${what})`,
-      });
+      throw refuse(
+        'NvmeController.read',
+        this.label,
+        `into must be a Uint8Array of at least ${bytes} bytes (got ${what})`,
+      );
     }
     return into.length === bytes ? into : into.subarray(0, bytes);
   }
@@ -299,24 +265,26 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
    */
   async write(nsid: number, lba: number, data: Uint8Array | DmaBlock, o: WriteOptions = {}): Promise<void> {
     const op = 'NvmeController.write';
+    this.checkIo(op, o, nsid);
+    if (o.blocks !== undefined) checkBlockCount(op, o.blocks, this.label);
     const bs = this.blockSize(nsid);
     const length = data instanceof DmaBlock ? data.size : data instanceof Uint8Array ? data.length : NaN;
-    const refuse = (message: string) =>
-      new InvalidArgumentError({ code: 'EINVAL', op, device: this.label, message: `${op}: ${message}` });
-    if (Number.isNaN(length)) throw refuse(`data must be a Uint8Array or a DmaBlock (got ${typeof data})`);
+    if (Number.isNaN(length))
+      throw refuse(op, this.label, `data must be a Uint8Array or a DmaBlock (got ${typeof data})`);
     if (o.blocks !== undefined) {
-      this.checkBlocks(op, o.blocks, 0);
-      if (o.blocks * bs > length) throw refuse(`${o.blocks} blocks need ${o.blocks * bs} bytes; data has ${length}`);
+      if (o.blocks * bs > length)
+        throw refuse(op, this.label, `${o.blocks} blocks need ${o.blocks * bs} bytes; data has ${length}`);
       await this.transfer(nsid, lba, o.blocks, data instanceof DmaBlock ? data : data.subarray(0, o.blocks * bs), o);
       return;
     }
-    if (length === 0 || length % bs !== 0) throw refuse(`${length} bytes are not whole ${bs}-byte blocks`);
+    if (length === 0 || length % bs !== 0)
+      throw refuse(op, this.label, `${length} bytes are not whole ${bs}-byte blocks`);
     await this.transfer(nsid, lba, length / bs, data, o);
   }
 
   /** Flush: what the namespace's volatile write cache holds reaches the media. */
   async flush(nsid: number, o: IoOptions = {}): Promise<void> {
-    this.checkNsid('NvmeController.flush', nsid);
+    this.checkIo('NvmeController.flush', o, nsid);
     await this.ready();
     const q = await this.queueFor(o);
     await q.submit({ opcode: OPC_FLUSH, nsid, prp1: 0, prp2: 0, cdw10: 0, cdw11: 0, cdw12: 0 });
@@ -324,10 +292,10 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
 
   /** Write Zeroes: `blocks` blocks from `lba` read as zeroes afterwards, without a data transfer. */
   async writeZeroes(nsid: number, lba: number, blocks: number, o: IoOptions = {}): Promise<void> {
-    this.checkNsid('NvmeController.writeZeroes', nsid);
-    this.checkLba('NvmeController.writeZeroes', lba);
-    if (!Number.isSafeInteger(blocks) || blocks < 1 || blocks > 0x10000)
-      this.checkBlocks('NvmeController.writeZeroes', blocks, 0);
+    const op = 'NvmeController.writeZeroes';
+    this.checkIo(op, o, nsid);
+    checkLba(op, lba, this.label);
+    checkBlockCount(op, blocks, this.label);
     await this.ready();
     const q = await this.queueFor(o);
     await q.submit({
@@ -349,25 +317,15 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
    */
   async dsm(nsid: number, ranges: readonly LbaRange[], o: IoOptions = {}): Promise<void> {
     const op = 'NvmeController.dsm';
-    this.checkNsid(op, nsid);
-    if (!Array.isArray(ranges) || ranges.length < 1 || ranges.length > MAX_DSM_RANGES) {
-      throw new InvalidArgumentError({
-        code: 'EINVAL',
-        op,
-        device: this.label,
-        message: `${op}: ${ranges.length} ranges (1 to ${MAX_DSM_RANGES})`,
-      });
-    }
+    this.checkIo(op, o, nsid);
+    if (!Array.isArray(ranges)) throw refuse(op, this.label, `ranges must be an array (got ${typeof ranges})`);
+    if (ranges.length < 1 || ranges.length > MAX_DSM_RANGES)
+      throw refuse(op, this.label, `${ranges.length} ranges (1 to ${MAX_DSM_RANGES})`);
     for (const r of ranges) {
-      this.checkLba(op, r.lba);
-      if (!Number.isSafeInteger(r.blocks) || r.blocks < 1 || r.blocks > 0xffffffff) {
-        throw new InvalidArgumentError({
-          code: 'EINVAL',
-          op,
-          device: this.label,
-          message: `${op}: a range of ${r.blocks} blocks`,
-        });
-      }
+      if (r === null || typeof r !== 'object') throw refuse(op, this.label, `a range must be { lba, blocks }`);
+      checkLba(op, r.lba, this.label);
+      if (!Number.isSafeInteger(r.blocks) || r.blocks < 1 || r.blocks > 0xffffffff)
+        throw refuse(op, this.label, `a range of ${String(r.blocks)} blocks`);
     }
     await this.ready();
     const q = await this.queueFor(o);

@@ -1,7 +1,8 @@
 // How a read or write's data meets the device: copied through the controller's own pages (any
 // Uint8Array), or in place in a block of the caller's DMA pool (no copy: the device reads or
 // writes the caller's memory, which is then pinned in its pool until the command is over).
-import { ClosedError, DmaBlock, DmaPoolSpace, InvalidArgumentError } from '../index';
+import { ClosedError, DmaBlock, DmaPoolSpace } from '../index';
+import { refuse as refuseArg } from './args';
 
 /**
  * Checks that the device may transfer the first `bytes` of `block` in place: the block is mapped
@@ -16,8 +17,7 @@ export function checkDirectBlock(
   pageSize: number,
   device: string,
 ): void {
-  const refuse = (message: string, hint?: string) =>
-    new InvalidArgumentError({ code: 'EINVAL', op, device, message: `${op}: ${message}`, hint });
+  const refuse = (message: string, hint?: string) => refuseArg(op, device, message, { hint });
   if (block.pool.closed) {
     throw new ClosedError({ code: 'ECLOSED', op, device, message: `${op}: the DmaBlock's pool is closed` });
   }
@@ -59,12 +59,11 @@ export function copyToPages(data: Uint8Array, pages: readonly DmaBlock[]): void 
 export function copyFromPages(pages: readonly DmaBlock[], out: Uint8Array, bytes: number, device: string): Uint8Array {
   // A caller's buffer may have been transferred (detached) while the read was in flight.
   if (out.length !== bytes) {
-    throw new InvalidArgumentError({
-      code: 'EINVAL',
-      op: 'NvmeController.read',
+    throw refuseArg(
+      'NvmeController.read',
       device,
-      message: `NvmeController.read: the into buffer was detached or shrunk while the read was in flight; its ${bytes} bytes are lost`,
-    });
+      `the into buffer was detached or shrunk while the read was in flight; its ${bytes} bytes are lost`,
+    );
   }
   let off = 0;
   for (const b of pages) {

@@ -2,7 +2,7 @@
 // List"): how a command names the memory pages of its data. PRP1 is the first page; PRP2 is the
 // second page, or, for more than two, the address of a list of the others, whose last entry
 // points to the next list page when one is not enough.
-import { DmaBlock, DmaPool } from '../index';
+import { DmaBlock, DmaPool, InvalidArgumentError } from '../index';
 
 /** What {@link buildPrps} made for a transfer: the two PRP entries and the list pages behind them. */
 export interface Prps {
@@ -22,8 +22,8 @@ export function prpListPages(pages: number, pageSize: number): number {
   return Math.ceil((pages - 1 - 1) / (perList - 1));
 }
 
-/** No list pages: shared by every transfer of one or two pages (never written to). */
-const NO_LISTS: DmaBlock[] = [];
+/** No list pages: shared by every transfer of one or two pages, frozen so that nobody can fill it. */
+const NO_LISTS = Object.freeze([]) as unknown as DmaBlock[];
 
 /**
  * Fills PRP1/PRP2 for data in `pages` (whole pages of the controller's page size, in order);
@@ -49,6 +49,8 @@ export function blockPrps(block: DmaBlock, bytes: number, pageSize: number, pool
 
 /** PRP entries for `n` pages at `address(0)`, `address(1)`, …; lists from `pool` when n > 2. */
 function prpsFor(n: number, address: (i: number) => number, pool: DmaPool): Prps {
+  if (!(n >= 1))
+    throw new InvalidArgumentError({ code: 'EINVAL', op: 'buildPrps', message: `buildPrps: a transfer of ${n} pages` });
   if (n === 1) return { prp1: address(0), prp2: 0, lists: NO_LISTS };
   if (n === 2) return { prp1: address(0), prp2: address(1), lists: NO_LISTS };
   const lists: DmaBlock[] = [];

@@ -18,7 +18,7 @@ const T = testNvme();
 const NSID = 1;
 jest.setTimeout(300000);
 
-const hostile = fc.constantFrom<unknown>(undefined, null, NaN, -1, 0.5, 2 ** 53, '1', 1n, {}, [1]);
+const hostile = fc.constantFrom<unknown>(undefined, null, NaN, -1, 0.5, 2 ** 53, '1', 1n, {}, [1], Symbol('x'));
 
 type Target = { kind: 'none' } | { kind: 'array'; bytes: number } | { kind: 'block'; pool: number; pick: number };
 type Op =
@@ -30,6 +30,7 @@ type Op =
       target: Target;
       hostileTarget?: unknown;
       writeBlocks?: unknown;
+      options?: 'dead queue' | 'not an object';
     }
   | { k: 'alloc' | 'free' | 'pin' | 'unpin' | 'close'; pool: number; pick: number };
 
@@ -58,6 +59,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
         target,
         hostileTarget: hostile,
         writeBlocks: fc.oneof(fc.integer({ min: 1, max: 20 }) as fc.Arbitrary<unknown>, hostile),
+        options: fc.constantFrom('dead queue' as const, 'not an object' as const),
       },
       { requiredKeys: ['k', 'nsid', 'lba', 'blocks', 'target'] },
     ),
@@ -76,17 +78,39 @@ describe(`nvme driver fuzzed on ${T.bdf}`, () => {
   let dev: Device;
   let c: NvmeController;
   let q: NvmeQueue;
+  /** A queue this controller made and deleted: no longer one to submit on. */
+  let dead: NvmeQueue;
   let bs = 0;
 
   beforeAll(async () => {
     dev = await openDevice(T.bdf);
     c = await NvmeController.open(dev, { ioQueues: 2, queueDepth: 16, timeoutMs: 20000 });
+    dead = await c.createQueue();
+    await c.deleteQueue(dead);
     q = await c.createQueue();
     bs = c.blockSize(NSID);
   });
   afterAll(async () => {
     await c?.close().catch(() => undefined);
     dev?.close();
+  });
+
+  it('nvme: a deleted queue, options that are not an object and a Symbol NSID are refused before the controller sees them', async () => {
+    const seen = [q.completions, dead.completions];
+    const errs = await Promise.all([
+      c.read(NSID, 0, 1, { queue: dead }).catch((e: unknown) => e),
+      c.write(NSID, 0, new Uint8Array(bs), { queue: dead }).catch((e: unknown) => e),
+      c.read(NSID, 0, 1, null as never).catch((e: unknown) => e),
+      c.flush(Symbol('ns') as never, { queue: q }).catch((e: unknown) => e),
+    ]);
+    expect(errs.map((e) => [(e as VfioError).code, (e as VfioError).op])).toEqual([
+      ['EINVAL', 'NvmeController.read'],
+      ['EINVAL', 'NvmeController.write'],
+      ['EINVAL', 'NvmeController.read'],
+      ['EINVAL', 'NvmeController.flush'],
+    ]);
+    expect((errs[0] as VfioError).message).toMatch(/not a live I\/O queue of this controller/);
+    expect([q.completions, dead.completions]).toEqual(seen);
   });
 
   it('nvme: random reads and writes with hostile arguments and pool calls settle with VfioErrors; nothing leaks', async () => {
@@ -133,8 +157,10 @@ describe(`nvme driver fuzzed on ${T.bdf}`, () => {
               else if (o.target.kind === 'block') t = held.length ? held[o.target.pick % held.length] : late;
               else if ('hostileTarget' in o) t = o.hostileTarget;
               const args = [o.nsid, o.lba, o.blocks] as [number, number, number];
-              if (o.k === 'read') settle(c.read(...args, { into: t as Uint8Array, queue: q }));
-              else settle(c.write(args[0], args[1], t as Uint8Array, { queue: q, blocks: o.writeBlocks as number }));
+              const queue = o.options === 'dead queue' ? dead : q;
+              const opts = (x: object) => (o.options === 'not an object' ? (o.hostileTarget as object) : x);
+              if (o.k === 'read') settle(c.read(...args, opts({ into: t as Uint8Array, queue })));
+              else settle(c.write(args[0], args[1], t as Uint8Array, opts({ queue, blocks: o.writeBlocks as number })));
               break;
             }
             case 'alloc':

@@ -265,6 +265,9 @@ describe('PRP lists', () => {
     const before = pool.available;
     expect(() => buildPrps([...pages.slice(0, 3), pages[0], pages[1]], pool)).not.toThrow();
     expect(pool.available).toBe(before - 1);
+    // No pages at all is an argument error, with no list page taken.
+    expect(() => buildPrps([], pool)).toThrow(/a transfer of 0 pages/);
+    expect(pool.available).toBe(before - 1);
   });
 
   it('points the PRPs of an in-place transfer at the block itself, from any dword inside a page', () => {

@@ -1,0 +1,58 @@
+// The argument checks of the I/O calls, before anything reaches the controller: each throws an
+// InvalidArgumentError naming the call, the device and the value refused.
+import { InvalidArgumentError } from '../index';
+import type { NvmeQueue } from './queue';
+
+/** An InvalidArgumentError of `op` on `device`. */
+export function refuse(
+  op: string,
+  device: string,
+  message: string,
+  o: { code?: 'EINVAL' | 'ERANGE'; hint?: string } = {},
+): InvalidArgumentError {
+  return new InvalidArgumentError({ code: o.code ?? 'EINVAL', op, device, message: `${op}: ${message}`, hint: o.hint });
+}
+
+/** Options are an object; a queue named in them passes `live` (one of the controller's live I/O queues). */
+export function checkIoOptions(
+  op: string,
+  o: { queue?: NvmeQueue } | null,
+  live: (q: NvmeQueue) => boolean,
+  device: string,
+): void {
+  if (o === null || typeof o !== 'object') throw refuse(op, device, `options must be an object (got ${typeof o})`);
+  // A queue of another controller would carry this one's DMA addresses to the other device.
+  if (o.queue !== undefined && !live(o.queue)) {
+    throw refuse(op, device, 'the queue is not a live I/O queue of this controller', {
+      hint: 'use a queue that createQueue() made on this controller',
+    });
+  }
+}
+
+/** A namespace ID: a 32-bit unsigned integer. */
+export function checkNsid(op: string, nsid: number, device: string): void {
+  if (!Number.isInteger(nsid) || nsid < 0 || nsid > 0xffffffff)
+    throw refuse(op, device, `namespace ID ${String(nsid)} is not a 32-bit unsigned integer`);
+}
+
+/** A logical block address: a non-negative safe integer. */
+export function checkLba(op: string, lba: number, device: string): void {
+  if (!Number.isSafeInteger(lba) || lba < 0)
+    throw refuse(op, device, `LBA ${String(lba)} is not a non-negative integer`);
+}
+
+/** A block count of one command: 1 to 65,536. */
+export function checkBlockCount(op: string, blocks: number, device: string): void {
+  if (!Number.isSafeInteger(blocks) || blocks < 1 || blocks > 0x10000)
+    throw refuse(op, device, `${String(blocks)} blocks (1 to 65536 per command)`);
+}
+
+/** A transfer no larger than the controller's limit. */
+export function checkTransferSize(op: string, bytes: number, limit: number, device: string): void {
+  if (bytes > limit) {
+    throw refuse(op, device, `${bytes} bytes exceed the largest transfer of ${limit} bytes`, {
+      code: 'ERANGE',
+      hint: "split the transfer (the limit is the controller's MDTS or the data pool: dataPages / 2 pages)",
+    });
+  }
+}
