@@ -2193,6 +2193,7 @@ export declare class DmaPool implements Disposable {
     pin(block: DmaBlock): () => void;
     isAllocated(block: DmaBlock): boolean;
     isPinned(block: DmaBlock): boolean;
+    private owns;
     private allocatedIndex;
     private busy;
     deviceAddressAt(off: number): number;

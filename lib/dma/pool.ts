@@ -299,17 +299,26 @@ export class DmaPool implements Disposable {
 
   /** Whether the block is one of this pool's, allocated now. */
   isAllocated(block: DmaBlock): boolean {
-    return this.blockList[block.index] === block && this.used[block.index] === 1;
+    return this.owns(block) && this.used[block.index] === 1;
   }
 
   /** Whether a device may be using the block (a pin() not undone yet). */
   isPinned(block: DmaBlock): boolean {
-    return this.blockList[block.index] === block && this.pins[block.index] > 0;
+    return this.owns(block) && this.pins[block.index] > 0;
+  }
+
+  private owns(block: DmaBlock): boolean {
+    return block instanceof DmaBlock && this.blockList[block.index] === block;
   }
 
   private allocatedIndex(op: string, block: DmaBlock): number {
+    if (!this.owns(block)) {
+      throw invalidArgument(
+        op,
+        block instanceof DmaBlock ? 'the block belongs to another pool' : `not a DmaBlock (got ${typeof block})`,
+      );
+    }
     const i = block.index;
-    if (this.blockList[i] !== block) throw invalidArgument(op, 'the block belongs to another pool');
     if (this.used[i] === 0) throw invalidArgument(op, `block ${i} is not allocated (freed twice?)`);
     return i;
   }

@@ -144,6 +144,12 @@ describe('DmaPool', () => {
     expect(caught(() => pool.pin(a)).message).toMatch(/not allocated/);
     using other = DmaPool.create(s, { blockSize: 64, blocks: 1 });
     expect(caught(() => pool.pin(other.alloc())).message).toMatch(/another pool/);
+    // Anything but a block is an argument error, never a TypeError.
+    for (const bad of [null, undefined, {}, { index: 0 }, 1]) {
+      expect(caught(() => pool.pin(bad as never)).code).toBe('EINVAL');
+      expect(caught(() => pool.free(bad as never)).message).toMatch(/not a DmaBlock/);
+      expect([pool.isPinned(bad as never), pool.isAllocated(bad as never)]).toEqual([false, false]);
+    }
     pool.close();
     expect(caught(() => pool.pin(pool.blocks[0]))).toBeInstanceOf(ClosedError);
   });
