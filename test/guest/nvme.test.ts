@@ -29,7 +29,8 @@ describe(`nvme driver on ${T.bdf}`, () => {
   let c: NvmeController;
   let blocks = 0;
   let bs = 0;
-  const lba = () => randomInt(0, blocks - 128);
+  /** A random LBA with `span` blocks after it inside the namespace. */
+  const lba = (span = 128) => randomInt(0, blocks - span);
 
   beforeAll(async () => {
     dev = await openDevice(T.bdf);
@@ -76,7 +77,7 @@ describe(`nvme driver on ${T.bdf}`, () => {
 
   it('nvme: data written is read back, single blocks and multi-page transfers through PRP lists (interrupts)', async () => {
     for (const n of [1, 2, 3, (256 * 1024) / bs, c.maxTransferBytes / bs]) {
-      const at = lba();
+      const at = lba(n);
       const data = randomBytes(n * bs);
       await c.write(NSID, at, data);
       expect(Buffer.from(await c.read(NSID, at, n)).equals(data)).toBe(true);
@@ -129,8 +130,8 @@ describe(`nvme driver on ${T.bdf}`, () => {
     const q = await c.createQueue();
     const pool = DmaPool.create(dev, { blockSize: 256 * 1024, blocks: 3 });
     try {
-      const at = lba();
       const n = (256 * 1024) / bs;
+      const at = lba(n + 1);
       const data = randomBytes(256 * 1024);
       const src = pool.alloc();
       src.u8.set(data);
@@ -245,7 +246,7 @@ describe(`nvme driver on ${T.bdf}`, () => {
     const qs = [await c.createQueue({ depth: 64 }), await c.createQueue({ depth: 64, polled: true })];
     try {
       const span = 256;
-      const at = lba();
+      const at = lba(span);
       const pattern = randomBytes(span * bs);
       for (let i = 0; i < span; i += 64) await c.write(NSID, at + i, pattern.subarray(i * bs, (i + 64) * bs));
       const expectBlock = (data: Uint8Array, k: number) =>
