@@ -248,6 +248,31 @@ function closeWorld(w: World): void {
   n.close(w.fd);
 }
 
+/** Where the raw functions take an fd: the first argument, but mem_resume's second. */
+const FD_ARG: Record<string, number> = {
+  mem_resume: 1,
+  munmap: -1,
+  dma_alloc: -1,
+  dma_free: -1,
+  mem_suspend: -1,
+  poll_ref: -1,
+  poll_stop: -1,
+};
+/** A number of an fd that is surely closed: above any RLIMIT_NOFILE. */
+const CLOSED_FD = 1 << 30;
+
+/**
+ * An fd argument is one of the world's own fds or a closed one. A number naming any other open
+ * fd (the stdio socket that the parent reads, libuv's epoll and wake-up pipes) becomes a closed
+ * one: the raw addon does what it is told on any fd, and a read on the parent's socket waits
+ * forever. The public API never takes an fd from JS; only the library's own fds reach the addon.
+ */
+function ownFd(w: World, fn: string, i: number, a: unknown): unknown {
+  if (i !== (FD_ARG[fn] ?? 0) || typeof a !== 'number' || !Number.isInteger(a) || a < 0) return a;
+  const own = a === w.fd || w.eventfds.includes(a) || w.taps.some((t) => t.fd === a);
+  return own || !fs.existsSync(`/proc/self/fd/${a}`) ? a : CLOSED_FD;
+}
+
 function resolve(w: World, a: unknown): unknown {
   switch (a) {
     case '$fd':
@@ -328,7 +353,7 @@ async function step(w: World, op: Op, c: { calls: number }): Promise<void> {
     }
     case 'raw': {
       const f = (n as unknown as Record<string, (...a: unknown[]) => unknown>)[op.fn];
-      const a = op.args.map((x, i) => capLength(op.fn, i, resolve(w, x)));
+      const a = op.args.map((x, i) => ownFd(w, op.fn, i, capLength(op.fn, i, resolve(w, x))));
       c.calls++;
       try {
         let r = f(...a);
