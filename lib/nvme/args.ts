@@ -3,7 +3,10 @@
 import { InvalidArgumentError } from '../index';
 import type { NvmeQueue } from './queue';
 
-/** An InvalidArgumentError of `op` on `device`. */
+/**
+ * An InvalidArgumentError of `op` on `device`. The core has the same helper; lib/nvme keeps its
+ * own because it is written against the public API only, which does not export that one.
+ */
 export function refuse(
   op: string,
   device: string,

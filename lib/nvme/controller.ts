@@ -147,18 +147,18 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
   }
 
   // A write (data given) resolves to nothing, a read (data undefined) to the bytes read. The
-  // checks throw here; the public methods turn that into a rejection.
+  // caller has run checkIo; the other checks throw here, and the public methods turn that into a
+  // rejection.
   private transfer(nsid: number, lba: number, blocks: number, data: Uint8Array | DmaBlock | undefined, o: ReadOptions) {
     const op = data !== undefined ? 'NvmeController.write' : 'NvmeController.read';
-    this.checkIo(op, o, nsid);
     checkLba(op, lba, this.label);
     checkBlockCount(op, blocks, this.label);
     const bytes = blocks * this.blockSize(nsid);
     checkTransferSize(op, bytes, this.maxTransferBytes, this.label);
     const target = data ?? o.into;
     if (target instanceof DmaBlock) {
-      checkDirectBlock(op, target, bytes, this.device.iommu, this.pageSize, this.label);
       const write = data !== undefined;
+      checkDirectBlock(op, target, bytes, !write, this.device.iommu, this.pageSize, this.label);
       const q = this.queueNow(o);
       if (q) return this.submitDirect(q, nsid, lba, blocks, bytes, target, write);
       return this.ready()
@@ -251,6 +251,7 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
   /** Reads `blocks` logical blocks from `lba` of namespace `nsid` (into `o.into` when given). */
   read(nsid: number, lba: number, blocks: number, o: ReadOptions = {}): Promise<Uint8Array> {
     try {
+      this.checkIo('NvmeController.read', o, nsid);
       return this.transfer(nsid, lba, blocks, undefined, o) as Promise<Uint8Array>;
     } catch (e) {
       return Promise.reject(e as Error);

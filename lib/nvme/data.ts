@@ -6,13 +6,15 @@ import { refuse as refuseArg } from './args';
 
 /**
  * Checks that the device may transfer the first `bytes` of `block` in place: the block is mapped
- * in the controller's IOMMU context (`space`), holds the bytes, starts on a dword (PRP1's
- * alignment), and every page the transfer touches is contiguous for the device.
+ * in the controller's IOMMU context (`space`) for the direction of the transfer (`deviceWrites`
+ * for a read), holds the bytes, starts on a dword (PRP1's alignment), and every page the
+ * transfer touches is contiguous for the device.
  */
 export function checkDirectBlock(
   op: string,
   block: DmaBlock,
   bytes: number,
+  deviceWrites: boolean,
   space: DmaPoolSpace,
   pageSize: number,
   device: string,
@@ -28,6 +30,13 @@ export function checkDirectBlock(
       'create the pool on the controller: DmaPool.create(controller.device, …)',
     );
   }
+  // The IOMMU would stop the controller's access, and the command would end in a data transfer error.
+  if (deviceWrites ? !block.pool.mapping.write : !block.pool.mapping.read) {
+    throw refuse(
+      `the DmaBlock's pool is mapped with ${deviceWrites ? 'write' : 'read'}: false; a ${deviceWrites ? 'read' : 'write'} needs the device to ${deviceWrites ? 'write' : 'read'} it`,
+      `use a pool created without ${deviceWrites ? 'write' : 'read'}: false`,
+    );
+  }
   if (block.size < bytes) throw refuse(`the DmaBlock has ${block.size} bytes; the transfer needs ${bytes}`);
   const first = block.deviceAddress(0);
   if (first % 4 !== 0) throw refuse(`the DmaBlock's device address 0x${first.toString(16)} is not dword aligned`);
@@ -38,7 +47,7 @@ export function checkDirectBlock(
     if (block.deviceAddress(end - 1) !== block.deviceAddress(off) + (end - 1 - off)) {
       throw refuse(
         `bytes ${off}–${end - 1} of the DmaBlock are not contiguous for the device (a ${pageSize}-byte controller page spans two physical pages)`,
-        'use blocks of at most one page, or a pool with hugepages',
+        'use blocks of at most one page, page aligned (the default alignment of a page-sized block)',
       );
     }
     off = end;

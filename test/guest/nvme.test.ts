@@ -178,6 +178,11 @@ describe(`nvme driver on ${T.bdf}`, () => {
       gone.free();
       const freed = await c.write(NSID, at, gone, { queue: q }).catch((e: unknown) => e);
       expect([(freed as VfioError).code, (freed as VfioError).op]).toEqual(['EINVAL', 'NvmeController.write']);
+      // A pool the device may not write (the IOMMU would fail the read with a data transfer error).
+      using readOnly = DmaPool.create(dev, { blockSize: bs, blocks: 1, write: false });
+      const ro = await c.read(NSID, at, 1, { into: readOnly.alloc(), queue: q }).catch((e: unknown) => e);
+      expect(ro).toBeInstanceOf(InvalidArgumentError);
+      expect((ro as VfioError).message).toMatch('mapped with write: false');
       expect([q.completions, q.inFlight]).toEqual([sent, 0]);
 
       // The pool does not close under a read in flight.

@@ -306,9 +306,9 @@ describe('PRP lists', () => {
     const blk = pool.alloc();
     const prps = blockPrps(blk, 8192, 4096, lists);
     expect([prps.prp1, prps.prp2]).toEqual([0x100000, 0x900000]);
-    const check = (b = blk, bytes = 8192, space: DmaPoolSpace = unsafe, page = 4096) => {
+    const check = (b = blk, bytes = 8192, space: DmaPoolSpace = unsafe, page = 4096, deviceWrites = true) => {
       try {
-        checkDirectBlock('NvmeController.read', b, bytes, space, page, '0000:01:00.0');
+        checkDirectBlock('NvmeController.read', b, bytes, deviceWrites, space, page, '0000:01:00.0');
         return 'ok';
       } catch (e) {
         return `${(e as VfioErrorLike).code}: ${(e as VfioErrorLike).message}`;
@@ -318,7 +318,21 @@ describe('PRP lists', () => {
     expect(check(blk, 8192, fake)).toMatch(/^EINVAL: .*another IOMMU context/);
     expect(check(blk, 12288)).toMatch(/^EINVAL: .*has 8192 bytes; the transfer needs 12288/);
     // A controller page of 8 KiB would span the two physical pages.
-    expect(check(blk, 8192, unsafe, 8192)).toMatch(/^EINVAL: .*not contiguous for the device/);
+    expect(check(blk, 8192, unsafe, 8192)).toMatch(
+      /^EINVAL: .*not contiguous for the device.*hint: use blocks of at most one page/s,
+    );
+    // The direction the device needs: written by a read, read by a write.
+    using readOnly = DmaPool.create(fake, { blockSize: 4096, blocks: 1, write: false });
+    using writeOnly = DmaPool.create(fake, { blockSize: 4096, blocks: 1, read: false });
+    const [ro, wo] = [readOnly.alloc(), writeOnly.alloc()];
+    expect(check(ro, 4096, fake)).toMatch(
+      /^EINVAL: .*mapped with write: false; a read needs the device to write it\s+hint: use a pool created without write: false/,
+    );
+    expect(check(ro, 4096, fake, 4096, false)).toBe('ok');
+    expect(check(wo, 4096, fake, 4096, false)).toMatch(
+      /^EINVAL: .*mapped with read: false; a write needs the device to read it/,
+    );
+    expect(check(wo, 4096, fake)).toBe('ok');
     using odd = DmaPool.create(fake, { blockSize: 2, blocks: 4, align: 2 });
     odd.alloc();
     expect(check(odd.alloc(), 2, fake)).toMatch(/^EINVAL: .*not dword aligned/);
