@@ -37,7 +37,7 @@ type Op =
 const target: fc.Arbitrary<Target> = fc.oneof(
   fc.constant({ kind: 'none' as const }),
   fc.record({ kind: fc.constant('array' as const), bytes: fc.constantFrom(0, 100, 4096, 8192, 65536) }),
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('block' as const), pool: fc.nat(2), pick: fc.nat(7) }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('block' as const), pool: fc.nat(3), pick: fc.nat(7) }) },
 );
 const op: fc.Arbitrary<Op> = fc.oneof(
   {
@@ -68,7 +68,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
     weight: 3,
     arbitrary: fc.record({
       k: fc.constantFrom('alloc' as const, 'free' as const, 'pin' as const, 'unpin' as const, 'close' as const),
-      pool: fc.nat(2),
+      pool: fc.nat(3),
       pick: fc.nat(7),
     }),
   },
@@ -121,11 +121,13 @@ describe(`nvme driver fuzzed on ${T.bdf}`, () => {
     const untyped: string[] = [];
     await fc.assert(
       fc.asyncProperty(fc.array(op, { minLength: 20, maxLength: 60 }), async (ops) => {
-        // Two pools on the device (one-page and 64 KiB blocks) and one on it already closed.
+        // Pools on the device: one-page and 64 KiB blocks, one already closed, one the device
+        // may only read (a read into it is refused).
         const pools = [
           DmaPool.create(dev, { blockSize: 4096, blocks: 8 }),
           DmaPool.create(dev, { blockSize: 65536, blocks: 4 }),
           DmaPool.create(dev, { blockSize: 4096, blocks: 2 }),
+          DmaPool.create(dev, { blockSize: 4096, blocks: 4, write: false }),
         ];
         const closed = pools[2];
         const late = closed.alloc();
