@@ -3276,7 +3276,10 @@ export declare class NvmeController extends NvmeCore implements AsyncDisposable 
     private defaultQueue;
     private defaultQueueReady;
     static open(target: string | Device, o?: NvmeControllerOptions): Promise<NvmeController>;
+    identify(cns: number, nsid: number): Promise<Uint8Array>;
+    setNumberOfQueues(n: number): Promise<number>;
     createQueue(o?: CreateQueueOptions): Promise<NvmeQueue>;
+    protected forgetQueue(q: NvmeQueue): void;
     private queueFor;
     private format;
     blockSize(nsid: number): number;
@@ -3321,6 +3324,7 @@ export declare class NvmeCore {
     protected readonly admin: NvmeQueue;
     protected readonly ioQueues: Map<number, NvmeQueue>;
     private readonly creating;
+    private readonly deleting;
     protected readonly queuePool: DmaPool;
     protected readonly dataPool: DmaPool;
     private readonly ownsDevice;
@@ -3336,12 +3340,14 @@ export declare class NvmeCore {
     private vectorIrq;
     protected disable(): Promise<void>;
     protected enable(): Promise<void>;
-    identify(cns: number, nsid: number): Promise<Uint8Array>;
-    setNumberOfQueues(n: number): Promise<number>;
+    protected identifyNow(cns: number, nsid: number): Promise<Uint8Array>;
+    protected requestQueues(n: number): Promise<number>;
     get queues(): NvmeQueue[];
     createQueue(o?: CreateQueueOptions): Promise<NvmeQueue>;
     private createOnController;
     deleteQueue(q: NvmeQueue): Promise<void>;
+    private deleteNow;
+    protected forgetQueue(_q: NvmeQueue): void;
     private dropQueue;
     protected get waitBeforeIo(): boolean;
     protected ready(): Promise<void>;
@@ -3495,7 +3501,7 @@ export declare function blockPrps(block: DmaBlock, bytes: number, pageSize: numb
 
 // ---- lib/nvme/queue.d.ts
 import { DmaBlock, Irq } from "../index";
-import { NvmeAbortReason, NvmeCommandInfo } from "./errors";
+import { NvmeCommandInfo } from "./errors";
 import { NvmeCommand } from "./command";
 export interface QueueHost {
     readonly bar: {
@@ -3517,14 +3523,12 @@ export declare class NvmeQueue {
     readonly qid: number;
     readonly depth: number;
     readonly vector: number | undefined;
-    readonly sq: DmaBlock;
-    readonly cq: DmaBlock;
     interrupts: number;
     completions: number;
     completionsInInterrupt: number;
     doorbells: number;
     strays: number;
-    timeoutMs: number;
+    private timeout;
     private readonly host;
     private readonly pool;
     private readonly irq;
@@ -3548,10 +3552,10 @@ export declare class NvmeQueue {
     private submissions;
     private closed;
     private checkDeadlines;
+    get timeoutMs(): number;
+    set timeoutMs(ms: number);
     get polled(): boolean;
     get inFlight(): number;
-    clear(): void;
-    submit(cmd: NvmeCommand, pages?: DmaBlock[]): Promise<number>;
     submit<T>(cmd: NvmeCommand, pages: DmaBlock[] | undefined, onSuccess: ((dw0: number) => T) | undefined, pinned?: DmaBlock): Promise<T>;
     private ringDoorbell;
     private info;
@@ -3561,11 +3565,7 @@ export declare class NvmeQueue {
     private complete;
     private release;
     command(cid: number): NvmeCommandInfo | undefined;
-    sequence(cid: number): number | undefined;
-    abandon(cid: number, error: Error): void;
     get abandoned(): number;
-    failAll(reason: NvmeAbortReason, detail?: string): number;
-    close(reason?: NvmeAbortReason): void;
 }
 
 // ---- lib/nvme/registers.d.ts

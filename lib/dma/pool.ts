@@ -96,8 +96,17 @@ export class DmaBlock {
     this.u8 = u8;
   }
 
-  /** The device address of byte `off` of the block (page by page without an IOMMU). */
+  /** The device address of byte `off` (0 to size - 1) of the block (page by page without an IOMMU). */
   deviceAddress(off = 0): number {
+    if (typeof off !== 'number' || !Number.isInteger(off) || off < 0 || off >= this.size) {
+      throw invalidArgument(
+        'DmaBlock.deviceAddress',
+        `offset ${String(off)} is not an integer inside the ${this.size}-byte block`,
+        {
+          code: 'ERANGE',
+        },
+      );
+    }
     return this.pool.deviceAddressAt(this.offset + off);
   }
 
@@ -199,17 +208,20 @@ export class DmaPool implements Disposable {
   static create(on: DmaPoolOwner | DmaPoolSpace, o: DmaPoolOptions): DmaPool {
     const op = 'DmaPool.create';
     const page = native().constants.PAGE_SIZE;
+    if (on === null || typeof on !== 'object' || !(isDevice(on) || typeof on.map === 'function'))
+      throw invalidArgument(op, 'create the pool on a Device or an IOMMU context');
+    if (o === null || typeof o !== 'object') throw invalidArgument(op, 'options { blockSize, blocks } are required');
     if (!Number.isSafeInteger(o.blockSize) || o.blockSize <= 0)
-      throw invalidArgument(op, `blockSize ${o.blockSize} is not a positive integer`);
+      throw invalidArgument(op, `blockSize ${String(o.blockSize)} is not a positive integer`);
     if (!Number.isSafeInteger(o.blocks) || o.blocks <= 0)
-      throw invalidArgument(op, `blocks ${o.blocks} is not a positive integer`);
+      throw invalidArgument(op, `blocks ${String(o.blocks)} is not a positive integer`);
     let align = o.align;
     if (align === undefined) {
       align = 1;
       while (align < o.blockSize && align < page) align *= 2;
     }
     if (!isPow2(align) || align > page)
-      throw invalidArgument(op, `align ${align} is not a power of two up to the page size (${page})`);
+      throw invalidArgument(op, `align ${String(align)} is not a power of two up to the page size (${page})`);
     const stride = Math.ceil(o.blockSize / align) * align;
     const device = isDevice(on) ? on : undefined;
     const space: DmaPoolSpace = device ? device.iommu : (on as DmaPoolSpace);
@@ -335,11 +347,13 @@ export class DmaPool implements Disposable {
 
   /** The device address of byte `off` of the pool's buffer. */
   deviceAddressAt(off: number): number {
-    const p = Math.floor(off / this.page);
+    const p = typeof off === 'number' && Number.isInteger(off) ? Math.floor(off / this.page) : NaN;
     if (!(p >= 0 && p < this.pageAddress.length)) {
-      throw invalidArgument('DmaPool.deviceAddressAt', `offset ${off} is outside the ${this.buffer.length}-byte pool`, {
-        code: 'ERANGE',
-      });
+      throw invalidArgument(
+        'DmaPool.deviceAddressAt',
+        `offset ${String(off)} is not an integer inside the ${this.buffer.length}-byte pool`,
+        { code: 'ERANGE' },
+      );
     }
     return this.pageAddress[p] + (off - p * this.page);
   }

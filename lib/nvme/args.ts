@@ -1,7 +1,6 @@
 // The argument checks of the I/O calls, before anything reaches the controller: each throws an
 // InvalidArgumentError naming the call, the device and the value refused.
 import { InvalidArgumentError } from '../index';
-import type { NvmeQueue } from './queue';
 
 /**
  * An InvalidArgumentError of `op` on `device`. The core has the same helper; lib/nvme keeps its
@@ -17,12 +16,7 @@ export function refuse(
 }
 
 /** Options are an object; a queue named in them passes `live` (one of the controller's live I/O queues). */
-export function checkIoOptions(
-  op: string,
-  o: { queue?: NvmeQueue } | null,
-  live: (q: NvmeQueue) => boolean,
-  device: string,
-): void {
+export function checkIoOptions<Q>(op: string, o: { queue?: Q } | null, live: (q: Q) => boolean, device: string): void {
   if (o === null || typeof o !== 'object') throw refuse(op, device, `options must be an object (got ${typeof o})`);
   // A queue of another controller would carry this one's DMA addresses to the other device.
   if (o.queue !== undefined && !live(o.queue)) {
@@ -58,4 +52,40 @@ export function checkTransferSize(op: string, bytes: number, limit: number, devi
       hint: "split the transfer (the limit is the controller's MDTS or the data pool: dataPages / 2 pages)",
     });
   }
+}
+
+/** A timeout in milliseconds: an integer a timer can wait (1 to 2^31 - 1). */
+export function checkTimeout(op: string, ms: number, device: string): number {
+  if (!Number.isSafeInteger(ms) || ms < 1 || ms > 0x7fffffff)
+    throw refuse(op, device, `timeout ${String(ms)} is not an integer from 1 to 2147483647 ms`);
+  return ms;
+}
+
+/** An integer option within [min, max], or its default when undefined. */
+export function checkIntOption(
+  op: string,
+  name: string,
+  v: unknown,
+  min: number,
+  max: number,
+  fallback: number,
+  device: string,
+): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max)
+    throw refuse(op, device, `${name} ${String(v)} is not an integer from ${min} to ${max}`);
+  return v;
+}
+
+/** A boolean option, or its default when undefined. */
+export function checkBoolOption(op: string, name: string, v: unknown, fallback: boolean, device: string): boolean {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'boolean') throw refuse(op, device, `${name} must be a boolean (got ${typeof v})`);
+  return v;
+}
+
+/** Options are undefined or an object. */
+export function checkOptionsObject(op: string, o: unknown, device: string): void {
+  if (o !== undefined && (o === null || typeof o !== 'object'))
+    throw refuse(op, device, `options must be an object (got ${o === null ? 'null' : typeof o})`);
 }

@@ -5,6 +5,7 @@
 import { Device, DeviceOpenOptions, DmaBlock } from '../index';
 import { checkBlockCount, checkIoOptions, checkLba, checkNsid, checkTransferSize, refuse } from './args';
 import { CreateQueueOptions, NvmeCore, NvmeOpenOptions } from './core';
+import { checkOpenOptions } from './options';
 import { checkDirectBlock, copyFromPages, copyToPages } from './data';
 import { IdentifyNamespace } from './identify';
 import { blockPrps, buildPrps } from './prp';
@@ -79,6 +80,10 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
    */
   static async open(target: string | Device, o: NvmeControllerOptions = {}): Promise<NvmeController> {
     const owns = typeof target === 'string';
+    if (!owns && !(target instanceof Device))
+      throw refuse('NvmeController.open', String(target), 'the target must be a PCI address or an open Device');
+    // Checked before a device is opened for nothing.
+    checkOpenOptions(o, owns ? target : target.bdf);
     const dev = owns ? await Device.open(target, o.device) : target;
     let c: NvmeController | undefined;
     try {
@@ -92,9 +97,34 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
     }
   }
 
+  /** Identify with CNS `cns` (0 to 255) for namespace `nsid`: the 4 KiB data structure, raw (identify.ts decodes it). */
+  async identify(cns: number, nsid: number): Promise<Uint8Array> {
+    const op = 'NvmeController.identify';
+    if (!Number.isInteger(cns) || cns < 0 || cns > 0xff)
+      throw refuse(op, this.label, `CNS ${String(cns)} is not an integer from 0 to 255`);
+    checkNsid(op, nsid, this.label);
+    await this.ready();
+    return this.identifyNow(cns, nsid);
+  }
+
+  /** Set Features, Number of Queues: asks for `n` (1 to 65,535) I/O queue pairs, resolves to the number granted. */
+  async setNumberOfQueues(n: number): Promise<number> {
+    if (!Number.isInteger(n) || n < 1 || n > 0xffff)
+      throw refuse('NvmeController.setNumberOfQueues', this.label, `${String(n)} queue pairs (1 to 65535)`);
+    await this.ready();
+    return this.requestQueues(n);
+  }
+
   /** Creates an I/O queue pair (own MSI-X vector, or polled). */
   override createQueue(o: CreateQueueOptions = {}): Promise<NvmeQueue> {
     return super.createQueue(o);
+  }
+
+  /** A queue being deleted is no longer the default: the next default I/O creates another. */
+  protected override forgetQueue(q: NvmeQueue): void {
+    if (q !== this.defaultQueueReady) return;
+    this.defaultQueueReady = undefined;
+    this.defaultQueue = undefined;
   }
 
   private queueFor(o: IoOptions): Promise<NvmeQueue> {
@@ -158,6 +188,8 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
     const target = data ?? o.into;
     if (target instanceof DmaBlock) {
       const write = data !== undefined;
+      if (target.pool === this.dataPool || target.pool === this.queuePool)
+        throw refuse(op, this.label, "the DmaBlock is the controller's own memory (its queues or data pages)");
       checkDirectBlock(op, target, bytes, !write, this.device.iommu, this.pageSize, this.label);
       const q = this.queueNow(o);
       if (q) return this.submitDirect(q, nsid, lba, blocks, bytes, target, write);
@@ -232,6 +264,9 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
     data: Uint8Array | undefined,
     out: Uint8Array | undefined,
   ): Promise<Uint8Array | undefined> {
+    // A caller's buffer may have been transferred (detached) while the write waited.
+    if (data && data.length !== bytes)
+      throw refuse('NvmeController.write', this.label, 'the data was detached or shrunk before it was sent');
     const pages = this.pages(bytes);
     let prps;
     try {
@@ -322,18 +357,21 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
     if (!Array.isArray(ranges)) throw refuse(op, this.label, `ranges must be an array (got ${typeof ranges})`);
     if (ranges.length < 1 || ranges.length > MAX_DSM_RANGES)
       throw refuse(op, this.label, `${ranges.length} ranges (1 to ${MAX_DSM_RANGES})`);
-    for (const r of ranges) {
+    // A copy: the caller's array may change while the call waits for the controller.
+    const list = ranges.map((r) => {
       if (r === null || typeof r !== 'object') throw refuse(op, this.label, `a range must be { lba, blocks }`);
-      checkLba(op, r.lba, this.label);
-      if (!Number.isSafeInteger(r.blocks) || r.blocks < 1 || r.blocks > 0xffffffff)
-        throw refuse(op, this.label, `a range of ${String(r.blocks)} blocks`);
-    }
+      const range = { lba: r.lba, blocks: r.blocks };
+      checkLba(op, range.lba, this.label);
+      if (!Number.isSafeInteger(range.blocks) || range.blocks < 1 || range.blocks > 0xffffffff)
+        throw refuse(op, this.label, `a range of ${String(range.blocks)} blocks`);
+      return range;
+    });
     await this.ready();
     const q = await this.queueFor(o);
     const page = this.dataPool.alloc();
     const buf = this.dataPool.buffer;
-    page.u8.fill(0, 0, ranges.length * 16);
-    ranges.forEach((r, i) => {
+    page.u8.fill(0, 0, list.length * 16);
+    list.forEach((r, i) => {
       const e = page.offset + i * 16;
       buf.write32(e + 4, r.blocks);
       buf.write64n(e + 8, r.lba);
@@ -344,10 +382,10 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
         nsid,
         prp1: page.iova,
         prp2: 0,
-        cdw10: ranges.length - 1,
+        cdw10: list.length - 1,
         cdw11: DSM_DEALLOCATE,
         cdw12: 0,
-        lba: ranges[0].lba,
+        lba: list[0].lba,
       },
       [page],
     );

@@ -2,7 +2,8 @@
 // admin commands (Identify, Set Features, queue creation and deletion, Abort), recovery from a
 // timeout or a device reset (disable, fail what was in flight, bring up again with the same
 // queues), and orderly shutdown (CC.SHN). controller.ts adds the I/O commands on top.
-import { Device, DmaPool, Irq, Mapping, VfioError } from '../index';
+import { ClosedError, Device, DmaPool, Irq, Mapping, VfioError } from '../index';
+import { refuse } from './args';
 import { NvmeAbortReason, NvmeAbortedError } from './errors';
 import {
   IDENTIFY_BYTES,
@@ -13,7 +14,7 @@ import {
   decodeNamespaceList,
 } from './identify';
 import { NvmeQueue } from './queue';
-import { CreateQueueOptions, NvmeOpenOptions } from './options';
+import { CreateQueueOptions, NvmeOpenOptions, checkOpenOptions, checkQueueOptions } from './options';
 import { disableController, enableController, shutdownController } from './bringup';
 import {
   ADMIN_QID,
@@ -62,6 +63,7 @@ export class NvmeCore {
   protected readonly admin: NvmeQueue;
   protected readonly ioQueues = new Map<number, NvmeQueue>();
   private readonly creating = new Set<number>();
+  private readonly deleting = new Map<NvmeQueue, Promise<void>>();
   protected readonly queuePool: DmaPool;
   protected readonly dataPool: DmaPool;
   private readonly ownsDevice: boolean;
@@ -76,14 +78,8 @@ export class NvmeCore {
     this.ownsDevice = ownsDevice;
     this.label = device.bdf;
     const msix = device.irqs.find((i) => i.name === 'MSIX')?.count ?? 0;
-    this.options = {
-      ioQueues: o.ioQueues ?? 4,
-      queueDepth: o.queueDepth ?? 256,
-      adminDepth: o.adminDepth ?? 32,
-      dataPages: o.dataPages ?? 1024,
-      timeoutMs: o.timeoutMs ?? 10000,
-      interrupts: (o.interrupts ?? true) && msix > 0,
-    };
+    const checked = checkOpenOptions(o, this.label);
+    this.options = { ...checked, interrupts: checked.interrupts && msix > 0 };
     device.config.busMaster = true;
     this.bar = device.bar(0).map();
     this.cap = decodeCap(this.bar.read32(REG_CAP), this.bar.read32(REG_CAP + 4));
@@ -124,13 +120,13 @@ export class NvmeCore {
   /** Brings the controller up and reads what it is. */
   protected async start(): Promise<void> {
     await this.enable();
-    this.identity = decodeIdentifyController(await this.identify(CNS_CONTROLLER, 0));
+    this.identity = decodeIdentifyController(await this.identifyNow(CNS_CONTROLLER, 0));
     // Fixed from here on; every transfer checks against it.
     this.transferLimit = this.transferLimitNow();
-    for (const nsid of decodeNamespaceList(await this.identify(CNS_ACTIVE_NAMESPACES, 0))) {
-      this.namespaces.set(nsid, decodeIdentifyNamespace(await this.identify(CNS_NAMESPACE, nsid)));
+    for (const nsid of decodeNamespaceList(await this.identifyNow(CNS_ACTIVE_NAMESPACES, 0))) {
+      this.namespaces.set(nsid, decodeIdentifyNamespace(await this.identifyNow(CNS_NAMESPACE, nsid)));
     }
-    this.grantedQueues = Math.min(await this.setNumberOfQueues(this.options.ioQueues), this.options.ioQueues);
+    this.grantedQueues = Math.min(await this.requestQueues(this.options.ioQueues), this.options.ioQueues);
     this.device.on('reset', this.onDeviceReset);
   }
 
@@ -166,8 +162,8 @@ export class NvmeCore {
     await enableController(this.bar, this.cap, this.admin, this.pageSize, this.label);
   }
 
-  /** Identify with CNS `cns`: the 4 KiB data structure, raw (identify.ts decodes it). */
-  async identify(cns: number, nsid: number): Promise<Uint8Array> {
+  /** Identify without waiting for a recovery (bring-up runs it; NvmeController.identify checks and waits). */
+  protected async identifyNow(cns: number, nsid: number): Promise<Uint8Array> {
     const page = this.dataPool.alloc();
     const out = new Uint8Array(IDENTIFY_BYTES);
     // Copied while the page is still the command's (submit frees it after onSuccess).
@@ -177,8 +173,8 @@ export class NvmeCore {
     return out;
   }
 
-  /** Set Features, Number of Queues: asks for `n` I/O queue pairs, resolves to the number granted. */
-  async setNumberOfQueues(n: number): Promise<number> {
+  /** Set Features, Number of Queues, without waiting for a recovery (bring-up and recovery run it). */
+  protected async requestQueues(n: number): Promise<number> {
     return grantedQueuePairs(await this.admin.submit(setNumberOfQueuesCommand(n)));
   }
 
@@ -192,6 +188,7 @@ export class NvmeCore {
    * polled), then submission queue.
    */
   async createQueue(o: CreateQueueOptions = {}): Promise<NvmeQueue> {
+    const opts = checkQueueOptions(o, this.label);
     await this.ready();
     let qid = 1;
     // Taken from the moment it is chosen: queues created at the same time get different ids.
@@ -206,11 +203,11 @@ export class NvmeCore {
       });
     }
     const depth = Math.min(
-      o.depth ?? this.options.queueDepth,
+      opts.depth ?? this.options.queueDepth,
       this.cap.maxQueueEntries,
       this.queuePool.blockSize / SQE_BYTES,
     );
-    const irq = o.polled || !this.options.interrupts ? undefined : this.vectorIrq(qid);
+    const irq = opts.polled || !this.options.interrupts ? undefined : this.vectorIrq(qid);
     const q = new NvmeQueue(this, this.queuePool, {
       qid,
       depth,
@@ -236,10 +233,25 @@ export class NvmeCore {
     await this.admin.submit(createSqCommand(q));
   }
 
-  /** Deletes an I/O queue pair (commands still in it complete as aborted by the deletion). */
-  async deleteQueue(q: NvmeQueue): Promise<void> {
-    if (this.ioQueues.get(q.qid) !== q) return;
+  /**
+   * Deletes an I/O queue pair (commands still in it complete as aborted by the deletion). A queue
+   * already deleted resolves at once; one being deleted resolves with that deletion.
+   */
+  deleteQueue(q: NvmeQueue): Promise<void> {
+    if (!(q instanceof NvmeQueue))
+      return Promise.reject(refuse('NvmeController.deleteQueue', this.label, 'not an NvmeQueue'));
+    let p = this.deleting.get(q);
+    if (!p) {
+      p = this.deleteNow(q).finally(() => this.deleting.delete(q));
+      this.deleting.set(q, p);
+    }
+    return p;
+  }
+
+  private async deleteNow(q: NvmeQueue): Promise<void> {
     await this.ready();
+    if (this.ioQueues.get(q.qid) !== q) return;
+    this.forgetQueue(q);
     try {
       await this.admin.submit(deleteSqCommand(q.qid));
       await this.admin.submit(deleteCqCommand(q.qid));
@@ -249,6 +261,9 @@ export class NvmeCore {
       this.dropQueue(q);
     }
   }
+
+  /** A queue is being deleted: nothing may pick it as a default any more (the controller overrides this). */
+  protected forgetQueue(_q: NvmeQueue): void {}
 
   private dropQueue(q: NvmeQueue): void {
     q.close();
@@ -269,11 +284,12 @@ export class NvmeCore {
   protected async ready(): Promise<void> {
     if (this.recovering) await this.recovering;
     if (this.closing)
-      throw new VfioError({
+      throw new ClosedError({
         code: 'ECLOSED',
         op: 'NvmeController',
         device: this.label,
         message: `NvmeController: ${this.label} is closed`,
+        hint: 'open the controller again',
       });
   }
 
@@ -332,7 +348,7 @@ export class NvmeCore {
       }
       for (const q of this.ioQueues.values()) q.clear();
       await this.enable();
-      await this.setNumberOfQueues(this.options.ioQueues);
+      await this.requestQueues(this.options.ioQueues);
       for (const q of this.ioQueues.values()) await this.createOnController(q);
       this.recoveries++;
     })().finally(() => {
@@ -369,33 +385,19 @@ export class NvmeCore {
     }
     for (const q of [this.admin, ...this.ioQueues.values()]) q.close('shutdown');
     this.ioQueues.clear();
-    for (const irq of this.irqs.values()) {
+    // Each step runs whatever the ones before it threw.
+    const attempt = (f: () => void) => {
       try {
-        irq.disable();
+        f();
       } catch (e) {
         errors.push(e);
       }
-    }
+    };
+    for (const irq of this.irqs.values()) attempt(() => irq.disable());
     this.irqs.clear();
-    for (const p of [this.dataPool, this.queuePool]) {
-      try {
-        p.close();
-      } catch (e) {
-        errors.push(e);
-      }
-    }
-    try {
-      this.bar.close();
-    } catch (e) {
-      errors.push(e);
-    }
-    if (this.ownsDevice) {
-      try {
-        this.device.close();
-      } catch (e) {
-        errors.push(e);
-      }
-    }
+    for (const p of [this.dataPool, this.queuePool]) attempt(() => p.close());
+    attempt(() => this.bar.close());
+    if (this.ownsDevice) attempt(() => this.device.close());
     if (errors.length === 1) throw errors[0];
     if (errors.length)
       throw new AggregateError(errors, `NvmeController.close(${this.label}): ${errors.length} step(s) failed`);

@@ -1,4 +1,5 @@
 // What NvmeController.open and createQueue accept.
+import { checkBoolOption, checkIntOption, checkOptionsObject, checkTimeout } from './args';
 
 /** The controller's queue sizes, data memory and command timeout; every field optional. */
 export interface NvmeOpenOptions {
@@ -22,4 +23,30 @@ export interface CreateQueueOptions {
   depth?: number;
   /** Poll for completions instead of taking an MSI-X vector. Default false. */
   polled?: boolean;
+}
+
+/** @internal The open options with their defaults, each checked (InvalidArgumentError naming the option). */
+export function checkOpenOptions(o: NvmeOpenOptions, device: string): Required<NvmeOpenOptions> {
+  const op = 'NvmeController.open';
+  checkOptionsObject(op, o, device);
+  const v = o ?? {};
+  return {
+    ioQueues: checkIntOption(op, 'ioQueues', v.ioQueues, 1, 65535, 4, device),
+    queueDepth: checkIntOption(op, 'queueDepth', v.queueDepth, 2, 65536, 256, device),
+    adminDepth: checkIntOption(op, 'adminDepth', v.adminDepth, 2, 4096, 32, device),
+    dataPages: checkIntOption(op, 'dataPages', v.dataPages, 2, 262144, 1024, device),
+    timeoutMs: v.timeoutMs === undefined ? 10000 : checkTimeout(op, v.timeoutMs, device),
+    interrupts: checkBoolOption(op, 'interrupts', v.interrupts, true, device),
+  };
+}
+
+/** @internal createQueue's options, checked. */
+export function checkQueueOptions(o: CreateQueueOptions, device: string): { depth?: number; polled: boolean } {
+  const op = 'NvmeController.createQueue';
+  checkOptionsObject(op, o, device);
+  const v = o ?? {};
+  return {
+    depth: v.depth === undefined ? undefined : checkIntOption(op, 'depth', v.depth, 2, 65536, 0, device),
+    polled: checkBoolOption(op, 'polled', v.polled, false, device),
+  };
 }

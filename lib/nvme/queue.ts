@@ -14,6 +14,7 @@ import {
 import { CQE_BYTES, SQE_BYTES, doorbell } from './registers';
 import { NvmeCommand, writeEntry } from './command';
 import { Slot } from './slot';
+import { checkTimeout } from './args';
 
 /** What a queue needs from its controller. */
 export interface QueueHost {
@@ -45,9 +46,9 @@ export class NvmeQueue {
   readonly depth: number;
   /** The MSI-X vector, undefined when polled. */
   readonly vector: number | undefined;
-  /** The submission and completion queue memory (one block each of the queue's own pool). */
+  /** @internal The submission queue's memory (a block of the controller's queue pool). */
   readonly sq: DmaBlock;
-  /** The completion queue's memory. */
+  /** @internal The completion queue's memory. */
   readonly cq: DmaBlock;
   /** Interrupts counted on this queue's vector (the eventfd counts). */
   interrupts = 0;
@@ -59,8 +60,7 @@ export class NvmeQueue {
   doorbells = 0;
   /** Completions that named no command in flight (a controller bug, or a late one after a reset). */
   strays = 0;
-  /** Milliseconds a command may take before it is aborted. */
-  timeoutMs: number;
+  private timeout: number;
 
   private readonly host: QueueHost;
   private readonly pool: DmaPool;
@@ -95,7 +95,7 @@ export class NvmeQueue {
     this.depth = o.depth;
     this.vector = o.vector;
     this.irq = o.irq;
-    this.timeoutMs = o.timeoutMs;
+    this.timeout = o.timeoutMs;
     this.sq = pool.alloc();
     this.cq = pool.alloc();
     this.sqDoorbell = doorbell(o.qid, false, host.doorbellStride);
@@ -137,6 +137,16 @@ export class NvmeQueue {
     });
   }
 
+  /** Milliseconds a command may take before it is aborted: 1 to 2,147,483,647 (a timer's range). */
+  get timeoutMs(): number {
+    return this.timeout;
+  }
+
+  /** Sets the timeout of commands submitted from now on; anything else is an InvalidArgumentError. */
+  set timeoutMs(ms: number) {
+    this.timeout = checkTimeout('NvmeQueue.timeoutMs', ms, this.host.label);
+  }
+
   /** True when the queue has no MSI-X vector and completions are found by polling. */
   get polled(): boolean {
     return this.irq === undefined;
@@ -147,7 +157,7 @@ export class NvmeQueue {
     return this.outstanding;
   }
 
-  /** Empty rings: head, tail and phase as a newly created queue has them. */
+  /** @internal Empty rings: head, tail and phase as a newly created queue has them. */
   clear(): void {
     this.sq.u8.fill(0);
     this.cq.u8.fill(0);
@@ -159,6 +169,7 @@ export class NvmeQueue {
   }
 
   /**
+   * @internal The controller's commands only: an entry's PRPs point the device at memory.
    * Puts a command on the submission queue; the doorbell follows once the current callback and
    * the promise continuations it started are done (see ringDoorbell). Resolves to the
    * completion's DW0, or to what `onSuccess` returns; rejects with NvmeError, or
@@ -166,7 +177,8 @@ export class NvmeQueue {
    * done with them. Throws NvmeQueueFullError at once when depth - 1 commands are in flight.
    * `onSuccess` runs synchronously on a successful completion, while the pages are still the
    * command's. `pinned`, a block of the caller's that the command's PRPs point into, stays
-   * pinned in its pool (DmaPool.pin) for as long as the controller may use it.
+   * pinned in its pool (DmaPool.pin) for as long as the controller may use it. `pages` are the
+   * queue's from the call on: given back on every path, a throw or a rejection included.
    */
   submit(cmd: NvmeCommand, pages?: DmaBlock[]): Promise<number>;
   submit<T>(
@@ -181,21 +193,30 @@ export class NvmeQueue {
     onSuccess?: (dw0: number) => unknown,
     pinned?: DmaBlock,
   ): Promise<unknown> {
-    if (this.closed) return Promise.reject(this.aborted('close', cmd, 0xffff));
+    const giveBack = () => {
+      if (pages) for (const b of pages) b.free();
+    };
+    if (this.closed) {
+      giveBack();
+      return Promise.reject(this.aborted('close', cmd, 0xffff));
+    }
     const cid = this.freeIds.pop();
-    if (cid === undefined) throw new NvmeQueueFullError(this.qid, this.depth, this.host.label);
+    if (cid === undefined) {
+      giveBack();
+      throw new NvmeQueueFullError(this.qid, this.depth, this.host.label);
+    }
     let unpin: (() => void) | undefined;
-    if (pinned) {
-      try {
-        unpin = pinned.pool.pin(pinned);
-      } catch (e) {
-        this.freeIds.push(cid);
-        throw e;
-      }
+    try {
+      if (pinned) unpin = pinned.pool.pin(pinned);
+      writeEntry(this.pool.buffer.u32, (this.sq.offset + this.sqTail * SQE_BYTES) >>> 2, cmd, cid);
+    } catch (e) {
+      this.freeIds.push(cid);
+      unpin?.();
+      giveBack();
+      throw e;
     }
     const slot = this.slots[cid];
     slot.unpin = unpin;
-    writeEntry(this.pool.buffer.u32, (this.sq.offset + this.sqTail * SQE_BYTES) >>> 2, cmd, cid);
     this.sqTail = this.sqTail + 1 === this.depth ? 0 : this.sqTail + 1;
     const p = new Promise<unknown>((resolve, reject) => {
       slot.resolve = resolve;
@@ -341,14 +362,14 @@ export class NvmeQueue {
     return slot?.resolve === undefined || slot.cmd === undefined ? undefined : this.info(slot.cmd, cid);
   }
 
-  /** Which submission is in flight under this id (undefined: none): to tell whether a command is still the same one. */
+  /** @internal Which submission is in flight under this id (undefined: none): to tell whether a command is still the same one. */
   sequence(cid: number): number | undefined {
     const slot = this.slots[cid];
     return slot?.resolve === undefined ? undefined : slot.seq;
   }
 
   /**
-   * Tells the caller a command failed (timeout) while the controller may still complete it: its
+   * @internal Tells the caller a command failed (timeout) while the controller may still complete it: its
    * id and pages stay reserved until the completion comes or failAll() runs after a reset.
    */
   abandon(cid: number, error: Error): void {
@@ -364,7 +385,7 @@ export class NvmeQueue {
   }
 
   /**
-   * After the controller was disabled (it no longer touches the queue memory): every command in
+   * @internal After the controller was disabled (it no longer touches the queue memory): every command in
    * flight fails with NvmeAbortedError, and its id and pages are free again.
    */
   failAll(reason: NvmeAbortReason, detail?: string): number {
@@ -385,7 +406,7 @@ export class NvmeQueue {
     return n;
   }
 
-  /** Stops listening and polling; fails what is in flight. The memory goes with the pool. */
+  /** @internal Stops listening and polling; fails what is in flight. The memory goes with the pool. */
   close(reason: NvmeAbortReason = 'close'): void {
     if (this.closed) return;
     this.failAll(reason);

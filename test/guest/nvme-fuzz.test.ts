@@ -7,8 +7,8 @@
 // Replay a failure with VFIO_FUZZ_SEED=<seed printed below>.
 import * as fc from 'fast-check';
 import { randomBytes } from 'crypto';
-import { Device, DmaBlock, DmaPool, VfioError } from '../../lib';
-import { NvmeController, NvmeQueue } from '../../lib/nvme';
+import { Device, DmaBlock, DmaPool, InvalidArgumentError, VfioError } from '../../lib';
+import { NvmeController, NvmeQueue, NvmeQueueFullError } from '../../lib/nvme';
 import { fuzzScale, fuzzSeed } from '../tools/fuzz-kit';
 import { openDevice } from './env';
 import { testNvme } from './nvme-env';
@@ -111,6 +111,93 @@ describe(`nvme driver fuzzed on ${T.bdf}`, () => {
     ]);
     expect((errs[0] as VfioError).message).toMatch(/not a live I\/O queue of this controller/);
     expect([q.completions, dead.completions]).toEqual(seen);
+  });
+
+  it('nvme: controller calls with hostile arguments are refused; floods past a queue depth, a deleted default queue and a doubled delete leak nothing', async () => {
+    const pages = (c as unknown as { dataPool: DmaPool }).dataPool;
+    const free = pages.available;
+    const typed = (e: unknown) => [e instanceof InvalidArgumentError, (e as VfioError).code];
+    const refused = await Promise.all(
+      [
+        () => c.identify(Symbol('cns') as never, 0),
+        () => c.identify(1, 1n as never),
+        () => c.setNumberOfQueues(Symbol('n') as never),
+        () => c.setNumberOfQueues(0),
+        () => c.createQueue(null as never),
+        () => c.createQueue({ depth: 1n as never }),
+        () => c.createQueue({ polled: 'yes' as never }),
+        () => c.deleteQueue(undefined as never),
+        () => NvmeController.open(dev, null as never),
+        () => NvmeController.open(dev, { timeoutMs: Infinity }),
+        () => NvmeController.open(dev, { ioQueues: Symbol('q') as never }),
+        () => NvmeController.open(123 as never),
+        // The controller's own queue memory is not a place to read into.
+        () => c.read(NSID, 0, 1, { into: (q as unknown as { sq: DmaBlock }).sq, queue: q }),
+      ].map((f) => f().catch((e: unknown) => e)),
+    );
+    expect(refused.map(typed)).toEqual(refused.map(() => [true, 'EINVAL']));
+    expect((refused[12] as VfioError).message).toMatch("the controller's own memory");
+    expect(() => (q.timeoutMs = Infinity)).toThrow(InvalidArgumentError);
+
+    // Past the depth (15 in flight on a 16-entry queue; 31 on the admin queue): the rest are
+    // refused as full, and every data page comes back.
+    const flood = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        c.read(NSID, i, 1, { queue: q }).then(
+          () => 'read',
+          (e: unknown) => e,
+        ),
+      ),
+    );
+    expect(flood.filter((r) => r === 'read')).toHaveLength(15);
+    expect(flood.filter((r) => r instanceof NvmeQueueFullError)).toHaveLength(25);
+    const ids = await Promise.all(
+      Array.from({ length: 40 }, () =>
+        c.identify(1, 0).then(
+          () => 'identify',
+          (e: unknown) => e,
+        ),
+      ),
+    );
+    expect(ids.filter((r) => r instanceof NvmeQueueFullError).length).toBeGreaterThan(0);
+    expect(ids.every((r) => r === 'identify' || r instanceof NvmeQueueFullError)).toBe(true);
+    expect(pages.available).toBe(free);
+
+    // dsm works on its own copy of the ranges.
+    const ranges = [{ lba: 100, blocks: 2 }];
+    const trimmed = c.dsm(NSID, ranges, { queue: q });
+    ranges.length = 0;
+    await trimmed;
+
+    // The default queue deleted: the next default I/O makes another. A write whose buffer is
+    // detached while it waits for that queue is refused, not sent with stale page contents.
+    const data = randomBytes(bs);
+    await c.write(NSID, 8, data);
+    const deleteDefault = () =>
+      c.deleteQueue(
+        must(
+          c.queues.find((x) => x !== q),
+          'the default queue',
+        ),
+      );
+    await deleteDefault();
+    expect(Buffer.from(await c.read(NSID, 8, 1)).equals(data)).toBe(true);
+    await deleteDefault();
+    const gone = new Uint8Array(bs).fill(0xaa);
+    const detached = c.write(NSID, 8, gone);
+    structuredClone(gone.buffer, { transfer: [gone.buffer] });
+    expect(typed(await detached.catch((e: unknown) => e))).toEqual([true, 'EINVAL']);
+    expect(Buffer.from(await c.read(NSID, 8, 1, { queue: q })).equals(data)).toBe(true);
+
+    // One queue deleted twice at once is deleted once; a queue made afterwards works.
+    await deleteDefault();
+    const extra = await c.createQueue();
+    await Promise.all([c.deleteQueue(extra), c.deleteQueue(extra)]);
+    const again = await c.createQueue();
+    await c.write(NSID, 9, data, { queue: again });
+    expect(Buffer.from(await c.read(NSID, 9, 1, { queue: again })).equals(data)).toBe(true);
+    await c.deleteQueue(again);
+    expect([pages.available, q.inFlight]).toEqual([free, 0]);
   });
 
   it('nvme: random reads and writes with hostile arguments and pool calls settle with VfioErrors; nothing leaks', async () => {

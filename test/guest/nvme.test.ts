@@ -3,7 +3,7 @@
 // blocks and PRP-list transfers), several queues with their own MSI-X vectors, error paths, a
 // device reset in the middle of I/O, a controller that stops answering, orderly shutdown.
 import { randomBytes, randomInt } from 'crypto';
-import { BusyError, Device, DmaPool, InvalidArgumentError, VfioError } from '../../lib';
+import { BusyError, ClosedError, Device, DmaPool, InvalidArgumentError, VfioError } from '../../lib';
 import { NvmeAbortedError, NvmeController, NvmeError, NvmeQueueFullError } from '../../lib/nvme';
 import { openDevice } from './env';
 import { testNvme } from './nvme-env';
@@ -411,6 +411,7 @@ describe(`nvme driver on ${T.bdf}`, () => {
   });
 
   it('nvme: close() shuts the controller down in order (CC.SHN, CSTS.SHST complete) and fails later calls', async () => {
+    const q0 = c.queues[0] ?? (await c.createQueue());
     await c.close();
     const bar = dev.bar(0).map();
     try {
@@ -420,6 +421,8 @@ describe(`nvme driver on ${T.bdf}`, () => {
       bar.close();
     }
     await expect(c.read(NSID, 0, 1)).rejects.toMatchObject({ code: 'ECLOSED' });
+    for (const late of [c.read(NSID, 0, 1), c.identify(1, 0), c.createQueue(), c.deleteQueue(q0)])
+      await expect(late).rejects.toBeInstanceOf(ClosedError);
     expect(dev.closed).toBe(false);
   });
 });

@@ -154,6 +154,31 @@ describe('DmaPool', () => {
     expect(caught(() => pool.pin(pool.blocks[0]))).toBeInstanceOf(ClosedError);
   });
 
+  it('refuses what is not a place, options or an offset with InvalidArgumentError, never a TypeError', () => {
+    for (const on of [null, undefined, 1, {}, { map: 1 }]) {
+      expect(caught(() => DmaPool.create(on as never, { blockSize: 64, blocks: 1 })).message).toMatch(
+        /on a Device or an IOMMU context/,
+      );
+    }
+    for (const o of [null, undefined, 'x']) {
+      expect(caught(() => DmaPool.create(space(), o as never)).message).toMatch(/options \{ blockSize, blocks \}/);
+    }
+    for (const [k, v] of [
+      ['blockSize', Symbol('s')],
+      ['blocks', 1n],
+      ['align', Symbol('a')],
+    ] as const) {
+      const e = caught(() => DmaPool.create(space(), { blockSize: 64, blocks: 1, [k]: v }));
+      expect([e.code, e.constructor.name]).toEqual(['EINVAL', 'InvalidArgumentError']);
+    }
+    using pool = DmaPool.create(space(), { blockSize: 64, blocks: 4 });
+    for (const off of [1n, Symbol('o'), 0.5, -1, 4096, '0']) {
+      expect(caught(() => pool.deviceAddressAt(off as never)).code).toBe('ERANGE');
+      expect(caught(() => pool.blocks[0].deviceAddress(off as never)).code).toBe('ERANGE');
+    }
+    expect(pool.blocks[1].deviceAddress(3)).toBe(pool.deviceAddressAt(67));
+  });
+
   it('closes with pins once its mapping is gone: the device can no longer reach the memory', () => {
     const pool = DmaPool.create(space(), { blockSize: 64, blocks: 4 });
     pool.pin(pool.alloc());

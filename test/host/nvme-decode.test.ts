@@ -290,8 +290,12 @@ describe('PRP lists', () => {
     expect(inner.iova % 4096).toBe(3072);
     const split = blockPrps(inner, 1024, 4096, lists);
     expect([split.prp1, split.prp2]).toEqual([inner.iova, 0]);
-    const across = blockPrps(small.blocks[3], 2048, 4096, lists);
-    expect([across.prp1, across.prp2]).toEqual([inner.iova, inner.iova + 1024]);
+    // One that starts 1 KiB before a page ends and goes on into the next page.
+    using wide = DmaPool.create(new DmaSpace(backend), { blockSize: 3072, blocks: 2, align: 1024 });
+    const late = wide.blocks[1];
+    expect(late.iova % 4096).toBe(3072);
+    const across = blockPrps(late, 2048, 4096, lists);
+    expect([across.prp1, across.prp2]).toEqual([late.iova, late.iova + 1024]);
   });
 
   it('follows the pages of a pool without an IOMMU, and refuses blocks the device cannot use in place', () => {

@@ -80,6 +80,15 @@ function setup(
   return { q, pool, seen, doorbells, timeouts, held, post };
 }
 
+/** Waits (a turn of the event loop at a time) until `cond` holds; throws after `ms`, never spins on. */
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`still not so after ${ms} ms`);
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
 describe('NvmeQueue (scripted controller)', () => {
   it('writes entries as the specification lays them out and resolves to DW0, across several wraps', async () => {
     const { q, pool, seen, doorbells } = setup(4);
@@ -159,11 +168,47 @@ describe('NvmeQueue (scripted controller)', () => {
       NvmeQueueFullError,
     );
     // The doorbell rings after this tick, the scripted controller reads the entries one later.
-    while (held.length < 3) await new Promise((r) => setImmediate(r));
+    await until(() => held.length >= 3);
     expect(held).toHaveLength(3);
     expect(q.failAll('reset', 'test')).toBe(3);
     for (const p of ps) await expect(p).rejects.toBeInstanceOf(NvmeAbortedError);
     expect(q.inFlight).toBe(0);
+    pool.close();
+  });
+
+  it('gives back the pages and the pin it was handed when it cannot take the command: full, a bad entry, closed', async () => {
+    const { q, pool, held } = setup(4, { hold: true });
+    using data = DmaPool.create(new DmaSpace(backend), { blockSize: 4096, blocks: 8 });
+    const cmd = (i: number) => ({ opcode: 1, nsid: 1, prp1: 0, prp2: 0, cdw10: i, cdw11: 0, cdw12: 0 });
+    const caller = data.alloc();
+    const ps = [0, 1].map((i) => q.submit(cmd(i), [data.alloc()]));
+    expect(data.available).toBe(5);
+    // An entry that cannot be written (a Symbol NSID): the id, the pages and the pin come back.
+    expect(() => q.submit({ ...cmd(2), nsid: Symbol('x') as never }, [data.alloc()], undefined, caller)).toThrow(
+      TypeError,
+    );
+    expect([data.available, data.isPinned(caller)]).toEqual([5, false]);
+    ps.push(q.submit(cmd(3), [data.alloc()]));
+    // Full (depth - 1 in flight): the pages come back.
+    expect(() => q.submit(cmd(4), [data.alloc(), data.alloc()], undefined, caller)).toThrow(NvmeQueueFullError);
+    expect([data.available, data.isPinned(caller)]).toEqual([4, false]);
+    await until(() => held.length >= 3);
+    q.close('close');
+    for (const p of ps) await expect(p).rejects.toBeInstanceOf(NvmeAbortedError);
+    expect(data.available).toBe(7);
+    // Closed: rejected, and the pages come back.
+    await expect(q.submit(cmd(5), [data.alloc()])).rejects.toMatchObject({ reason: 'close' });
+    expect(data.available).toBe(7);
+    pool.close();
+  });
+
+  it('refuses a timeout a timer cannot wait', () => {
+    const { q, pool } = setup(4);
+    for (const bad of [0, -1, 1.5, Infinity, NaN, 2 ** 31, '5' as never]) {
+      expect(() => (q.timeoutMs = bad)).toThrow(/is not an integer from 1 to 2147483647 ms/);
+    }
+    q.timeoutMs = 2000;
+    expect(q.timeoutMs).toBe(2000);
     pool.close();
   });
 
