@@ -3300,7 +3300,7 @@ export declare class NvmeController extends NvmeCore implements AsyncDisposable 
 }
 
 // ---- lib/nvme/core.d.ts
-import { Device, DmaPool, Mapping } from "../index";
+import { ClosedError, Device, DmaPool, Mapping } from "../index";
 import { NvmeAbortReason } from "./errors";
 import { IdentifyController, IdentifyNamespace } from "./identify";
 import { NvmeQueue } from "./queue";
@@ -3351,6 +3351,7 @@ export declare class NvmeCore {
     private dropQueue;
     protected get waitBeforeIo(): boolean;
     protected ready(): Promise<void>;
+    protected closedError(): ClosedError;
     recover(reason: NvmeAbortReason, detail?: string): Promise<void>;
     close(): Promise<void>;
     private shutdown;
@@ -3500,9 +3501,8 @@ export declare function buildPrps(pages: readonly DmaBlock[], pool: DmaPool): Pr
 export declare function blockPrps(block: DmaBlock, bytes: number, pageSize: number, pool: DmaPool): Prps;
 
 // ---- lib/nvme/queue.d.ts
-import { DmaBlock, Irq } from "../index";
+import { Irq } from "../index";
 import { NvmeCommandInfo } from "./errors";
-import { NvmeCommand } from "./command";
 export interface QueueHost {
     readonly bar: {
         write32(off: number, v: number): void;
@@ -3556,7 +3556,6 @@ export declare class NvmeQueue {
     set timeoutMs(ms: number);
     get polled(): boolean;
     get inFlight(): number;
-    submit<T>(cmd: NvmeCommand, pages: DmaBlock[] | undefined, onSuccess: ((dw0: number) => T) | undefined, pinned?: DmaBlock): Promise<T>;
     private ringDoorbell;
     private info;
     private aborted;

@@ -150,6 +150,8 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
 
   /** Refuses the call's options or NSID before anything reaches the controller. */
   private checkIo(op: string, o: IoOptions, nsid: number): void {
+    // Closed first: a queue named in the options is no longer live either.
+    if (this.closed) throw this.closedError();
     checkIoOptions(op, o, (q) => this.ioQueues.get(q?.qid) === q, this.label);
     checkNsid(op, nsid, this.label);
   }
@@ -358,7 +360,7 @@ export class NvmeController extends NvmeCore implements AsyncDisposable {
     if (ranges.length < 1 || ranges.length > MAX_DSM_RANGES)
       throw refuse(op, this.label, `${ranges.length} ranges (1 to ${MAX_DSM_RANGES})`);
     // A copy: the caller's array may change while the call waits for the controller.
-    const list = ranges.map((r) => {
+    const list = Array.from(ranges, (r) => {
       if (r === null || typeof r !== 'object') throw refuse(op, this.label, `a range must be { lba, blocks }`);
       const range = { lba: r.lba, blocks: r.blocks };
       checkLba(op, range.lba, this.label);

@@ -283,14 +283,17 @@ export class NvmeCore {
   /** Waits while a recovery runs; throws once the controller is closed. */
   protected async ready(): Promise<void> {
     if (this.recovering) await this.recovering;
-    if (this.closing)
-      throw new ClosedError({
-        code: 'ECLOSED',
-        op: 'NvmeController',
-        device: this.label,
-        message: `NvmeController: ${this.label} is closed`,
-        hint: 'open the controller again',
-      });
+    if (this.closing) throw this.closedError();
+  }
+
+  protected closedError(): ClosedError {
+    return new ClosedError({
+      code: 'ECLOSED',
+      op: 'NvmeController',
+      device: this.label,
+      message: `NvmeController: ${this.label} is closed`,
+      hint: 'open the controller again',
+    });
   }
 
   /** @internal A command ran out of time (NvmeQueue calls it: the controller is its QueueHost). */

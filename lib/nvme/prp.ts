@@ -40,6 +40,12 @@ export function buildPrps(pages: readonly DmaBlock[], pool: DmaPool): Prps {
  * IOMMU). List pages come from `pool`.
  */
 export function blockPrps(block: DmaBlock, bytes: number, pageSize: number, pool: DmaPool): Prps {
+  if (!(bytes <= block.size))
+    throw new InvalidArgumentError({
+      code: 'EINVAL',
+      op: 'blockPrps',
+      message: `blockPrps: ${String(bytes)} bytes from a ${block.size}-byte block`,
+    });
   const first = block.deviceAddress(0);
   const lead = pageSize - (first % pageSize);
   if (bytes <= lead) return { prp1: first, prp2: 0, lists: NO_LISTS };

@@ -181,12 +181,14 @@ export class NvmeQueue {
    * queue's from the call on: given back on every path, a throw or a rejection included.
    */
   submit(cmd: NvmeCommand, pages?: DmaBlock[]): Promise<number>;
+  /** @internal */
   submit<T>(
     cmd: NvmeCommand,
     pages: DmaBlock[] | undefined,
     onSuccess: ((dw0: number) => T) | undefined,
     pinned?: DmaBlock,
   ): Promise<T>;
+  /** @internal */
   submit(
     cmd: NvmeCommand,
     pages?: DmaBlock[],

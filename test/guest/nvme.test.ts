@@ -421,7 +421,13 @@ describe(`nvme driver on ${T.bdf}`, () => {
       bar.close();
     }
     await expect(c.read(NSID, 0, 1)).rejects.toMatchObject({ code: 'ECLOSED' });
-    for (const late of [c.read(NSID, 0, 1), c.identify(1, 0), c.createQueue(), c.deleteQueue(q0)])
+    for (const late of [
+      c.read(NSID, 0, 1),
+      c.read(NSID, 0, 1, { queue: q0 }),
+      c.identify(1, 0),
+      c.createQueue(),
+      c.deleteQueue(q0),
+    ])
       await expect(late).rejects.toBeInstanceOf(ClosedError);
     expect(dev.closed).toBe(false);
   });

@@ -296,6 +296,9 @@ describe('PRP lists', () => {
     expect(late.iova % 4096).toBe(3072);
     const across = blockPrps(late, 2048, 4096, lists);
     expect([across.prp1, across.prp2]).toEqual([late.iova, late.iova + 1024]);
+    // Never more than the block holds, even when it would fit in the first page.
+    for (const bytes of [1025, NaN])
+      expect(() => blockPrps(inner, bytes, 4096, lists)).toThrow(/bytes from a 1024-byte block/);
   });
 
   it('follows the pages of a pool without an IOMMU, and refuses blocks the device cannot use in place', () => {
