@@ -16,6 +16,11 @@ import { NvmeCommand, writeEntry } from './command';
 import { Slot } from './slot';
 import { checkTimeout } from './args';
 
+/** Pages of a command the queue did not take, back to their pool. */
+function giveBack(pages: DmaBlock[] | undefined): void {
+  if (pages) for (const b of pages) b.free();
+}
+
 /** What a queue needs from its controller. */
 export interface QueueHost {
   /** Where the doorbells are: BAR0's mapping (a width-exact memory in host tests). */
@@ -195,16 +200,13 @@ export class NvmeQueue {
     onSuccess?: (dw0: number) => unknown,
     pinned?: DmaBlock,
   ): Promise<unknown> {
-    const giveBack = () => {
-      if (pages) for (const b of pages) b.free();
-    };
     if (this.closed) {
-      giveBack();
+      giveBack(pages);
       return Promise.reject(this.aborted('close', cmd, 0xffff));
     }
     const cid = this.freeIds.pop();
     if (cid === undefined) {
-      giveBack();
+      giveBack(pages);
       throw new NvmeQueueFullError(this.qid, this.depth, this.host.label);
     }
     let unpin: (() => void) | undefined;
@@ -214,7 +216,7 @@ export class NvmeQueue {
     } catch (e) {
       this.freeIds.push(cid);
       unpin?.();
-      giveBack();
+      giveBack(pages);
       throw e;
     }
     const slot = this.slots[cid];
