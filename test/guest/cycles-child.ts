@@ -9,7 +9,7 @@ import { openDevice } from './env';
 function status(): Record<string, number> {
   const out: Record<string, number> = {};
   for (const line of fs.readFileSync('/proc/self/status', 'utf8').split('\n')) {
-    const m = /^(VmRSS|VmLck|VmPin):\s+(\d+) kB/.exec(line);
+    const m = /^(VmRSS|RssAnon|VmLck|VmPin):\s+(\d+) kB/.exec(line);
     if (m) out[m[1]] = Number(m[2]);
   }
   out.fds = fs.readdirSync('/proc/self/fd').length;
